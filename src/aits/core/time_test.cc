@@ -1,0 +1,43 @@
+#include "aits/core/time.h"
+
+#include <gtest/gtest.h>
+
+#include "aits/core/clock.h"
+
+namespace aits {
+namespace {
+
+TEST(TimeTest, CivilRoundTrip) {
+  const Timestamp t = FromCivil(2012, 2, 29, 23, 59, 58, 123'000'000);
+  const CivilTime c = ToCivil(t);
+  EXPECT_EQ(c.year, 2012);
+  EXPECT_EQ(c.month, 2);
+  EXPECT_EQ(c.day, 29);
+  EXPECT_EQ(c.hour, 23);
+  EXPECT_EQ(c.minute, 59);
+  EXPECT_EQ(c.second, 58);
+  EXPECT_EQ(c.nanos, 123'000'000);
+  EXPECT_EQ(c.weekday, 3);  // a Wednesday
+  EXPECT_EQ(FormatIso8601(t), "2012-02-29T23:59:58.123Z");
+  EXPECT_EQ(FormatDateTime(t), "2012-02-29 23:59:58");
+}
+
+TEST(TimeTest, KnownEpochValues) {
+  EXPECT_EQ(FromCivil(1970, 1, 1).ns, 0);
+  EXPECT_EQ(FromCivil(2020, 1, 1).ns, 1'577'836'800LL * kNanosPerSecond);
+  EXPECT_EQ(FormatIso8601(Timestamp{-1}), "1969-12-31T23:59:59.999999999Z");
+  EXPECT_EQ(FloorToDay(Timestamp{-1}).ns, -kNanosPerDay);
+  EXPECT_EQ(FloorToDay(FromCivil(2020, 1, 1, 17, 0, 0)), FromCivil(2020, 1, 1));
+}
+
+TEST(ClockTest, SimulatedClockNeverGoesBackwards) {
+  SimulatedClock clock;
+  clock.AdvanceTo(Timestamp{100});
+  clock.AdvanceTo(Timestamp{50});
+  EXPECT_EQ(clock.Now().ns, 100);
+  WallClock wall;
+  EXPECT_GT(wall.Now().ns, FromCivil(2020, 1, 1).ns);
+}
+
+}  // namespace
+}  // namespace aits

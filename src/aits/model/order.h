@@ -1,0 +1,114 @@
+// Orders, fills, positions and the account.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "aits/core/fixed_point.h"
+#include "aits/core/time.h"
+#include "aits/model/instrument.h"
+
+namespace aits {
+
+enum class Side : uint8_t { kBuy, kSell };
+enum class OrderType : uint8_t { kMarket, kLimit, kStop };
+enum class TimeInForce : uint8_t { kGtc, kIoc, kFok, kDay };
+enum class OrderStatus : uint8_t {
+  kPendingNew,  // submitted, travelling to the venue (latency)
+  kAccepted,    // resting at the venue (limit/stop)
+  kFilled,
+  kCanceled,
+  kExpired,     // DAY order past its session, or IOC/FOK that could not fill
+  kRejected,
+};
+
+// Why the venue refused an order. Every rejection carries one.
+enum class RejectReason : uint8_t {
+  kNone,
+  kInvalidQuantity,    // not positive, below min lots, above max lots or off the lot step
+  kInvalidPrice,       // a limit/stop without a positive price, SL/TP on the wrong side
+  kInsufficientMargin, // free margin would go negative
+  kNoMarket,           // no quote yet for the instrument
+  kUnknownInstrument,
+  kDuplicateClientId,
+};
+
+std::string_view ToString(Side side);
+std::string_view ToString(OrderType type);
+std::string_view ToString(TimeInForce tif);
+std::string_view ToString(OrderStatus status);
+std::string_view ToString(RejectReason reason);
+
+constexpr Side Opposite(Side side) { return side == Side::kBuy ? Side::kSell : Side::kBuy; }
+constexpr int Sign(Side side) { return side == Side::kBuy ? 1 : -1; }
+
+struct OrderId {
+  uint64_t value = 0;
+  friend constexpr auto operator<=>(OrderId, OrderId) = default;
+};
+
+// What a strategy asks for. Stop-loss and take-profit attach to the position the order opens,
+// as MetaTrader does: when the market touches one, the venue closes that quantity.
+struct OrderRequest {
+  InstrumentId instrument;
+  Side side = Side::kBuy;
+  OrderType type = OrderType::kMarket;
+  TimeInForce tif = TimeInForce::kGtc;
+  Quantity quantity;               // lots, positive
+  std::optional<Price> price;      // limit or stop trigger price
+  std::optional<Price> stop_loss;
+  std::optional<Price> take_profit;
+  std::string client_order_id;     // empty: the kernel assigns one
+  std::string tag;                 // free text for reports ("entry", "sl", ...)
+};
+
+struct Order {
+  OrderId id;
+  OrderRequest request;
+  OrderStatus status = OrderStatus::kPendingNew;
+  RejectReason reject_reason = RejectReason::kNone;
+  Timestamp created;     // when the strategy submitted it
+  Timestamp arrives;     // created + latency: when the venue sees it
+  Timestamp updated;
+  Quantity filled;
+  Price avg_fill_price;
+};
+
+struct Fill {
+  OrderId order_id;
+  std::string client_order_id;
+  InstrumentId instrument;
+  Side side = Side::kBuy;
+  Quantity quantity;     // lots, positive
+  Price price;
+  Money commission;      // account currency, positive = cost
+  Timestamp ts;
+  std::string_view reason;  // "market", "limit", "stop", "stop_loss", "take_profit"
+};
+
+// Netting position: one per instrument; quantity is signed (long > 0).
+struct Position {
+  InstrumentId instrument;
+  Quantity quantity;
+  Price avg_price;
+  std::optional<Price> stop_loss;
+  std::optional<Price> take_profit;
+  Timestamp opened;
+  Money commission;      // commissions paid on the open part, for the trade record
+
+  bool IsFlat() const { return quantity.IsZero(); }
+  bool IsLong() const { return quantity.IsPositive(); }
+};
+
+struct Account {
+  Currency currency;
+  Money balance;     // cash: deposits + realised P&L - commissions
+  Money equity;      // balance + unrealised P&L
+  Money margin;      // used margin of open positions
+  Money free_margin; // equity - margin
+  double leverage = 100.0;
+};
+
+}  // namespace aits
