@@ -137,7 +137,8 @@ int64_t DivRound(Int128 numerator, Int128 denominator) {
 Money Notional(Price price, Quantity quantity, int64_t multiplier) {
   // price(1e-9) * qty(1e-9) * mult -> 1e-18 units; Money wants 1e-6.
   const Int128 product = static_cast<Int128>(price.raw()) * quantity.raw() * multiplier;
-  return Money::FromRaw(DivRound(product, static_cast<Int128>(kFixedScale) * kFixedScale / kMoneyScale));
+  return Money::FromRaw(
+      DivRound(product, static_cast<Int128>(kFixedScale) * kFixedScale / kMoneyScale));
 }
 
 Money ConvertMoney(Money amount, Price rate, bool divide) {

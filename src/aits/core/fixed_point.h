@@ -83,10 +83,14 @@ class FixedValue {
   constexpr bool IsNegative() const { return raw_ < 0; }
   double AsDouble() const { return static_cast<double>(raw_) / static_cast<double>(kFixedScale); }
   // Exactly precision() decimals, e.g. "1.12345".
-  std::string ToString() const { return fixed_internal::FormatScaled(raw_, kFixedDigits, precision_); }
+  std::string ToString() const {
+    return fixed_internal::FormatScaled(raw_, kFixedDigits, precision_);
+  }
 
   friend constexpr bool operator==(const Derived& a, const Derived& b) { return a.raw_ == b.raw_; }
-  friend constexpr auto operator<=>(const Derived& a, const Derived& b) { return a.raw_ <=> b.raw_; }
+  friend constexpr auto operator<=>(const Derived& a, const Derived& b) {
+    return a.raw_ <=> b.raw_;
+  }
   friend constexpr Derived operator+(const Derived& a, const Derived& b) {
     return FromRaw(a.raw_ + b.raw_, a.precision_ > b.precision_ ? a.precision_ : b.precision_);
   }
@@ -138,8 +142,14 @@ class Money {
   friend constexpr Money operator+(Money a, Money b) { return FromRaw(a.raw_ + b.raw_); }
   friend constexpr Money operator-(Money a, Money b) { return FromRaw(a.raw_ - b.raw_); }
   constexpr Money operator-() const { return FromRaw(-raw_); }
-  Money& operator+=(Money other) { raw_ += other.raw_; return *this; }
-  Money& operator-=(Money other) { raw_ -= other.raw_; return *this; }
+  Money& operator+=(Money other) {
+    raw_ += other.raw_;
+    return *this;
+  }
+  Money& operator-=(Money other) {
+    raw_ -= other.raw_;
+    return *this;
+  }
 
  private:
   int64_t raw_ = 0;

@@ -27,8 +27,8 @@ TEST(FixedPointTest, RoundsToPrecisionHalfAwayFromZero) {
 }
 
 TEST(FixedPointTest, RejectsNonFiniteAndMalformedInput) {
-  for (const char* text : {"nan", "NaN", "inf", "-inf", "Infinity", "", "1.2.3", "abc", "1,5",
-                           "--1", "."}) {
+  for (const char* text :
+       {"nan", "NaN", "inf", "-inf", "Infinity", "", "1.2.3", "abc", "1,5", "--1", "."}) {
     EXPECT_FALSE(Price::Parse(text, 5).ok()) << text;
   }
   EXPECT_NE(Price::Parse("nan", 5).status().message().find("non-finite"), std::string::npos);
@@ -59,8 +59,10 @@ TEST(FixedPointTest, NotionalAndConversionUse128BitArithmetic) {
   Money jpy = Notional(*Price::Parse("150", 3), *Quantity::Parse("100", 2), 100'000);
   EXPECT_EQ(jpy.ToString(0), "1500000000");
   // 15,000 JPY at USD/JPY 150 is 100 USD.
-  EXPECT_EQ(ConvertMoney(*Money::Parse("15000"), *Price::Parse("150", 3), true).ToString(), "100.00");
-  EXPECT_EQ(ConvertMoney(*Money::Parse("100"), *Price::Parse("1.25", 5), false).ToString(), "125.00");
+  EXPECT_EQ(ConvertMoney(*Money::Parse("15000"), *Price::Parse("150", 3), true).ToString(),
+            "100.00");
+  EXPECT_EQ(ConvertMoney(*Money::Parse("100"), *Price::Parse("1.25", 5), false).ToString(),
+            "125.00");
 }
 
 TEST(FixedPointTest, MoneyFormatsNegativeAmounts) {

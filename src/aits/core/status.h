@@ -118,9 +118,9 @@ class [[nodiscard]] Result {
 #define AITS_CONCAT(a, b) AITS_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function if `expr` is not OK.
-#define AITS_RETURN_IF_ERROR(expr)              \
-  do {                                          \
-    ::aits::Status aits_status_ = (expr);       \
+#define AITS_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::aits::Status aits_status_ = (expr);        \
     if (!aits_status_.ok()) return aits_status_; \
   } while (0)
 

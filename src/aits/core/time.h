@@ -64,10 +64,9 @@ CivilTime ToCivil(Timestamp t);
 // Builds a timestamp from civil UTC fields. No range checks beyond what the caller did.
 constexpr Timestamp FromCivil(int year, int month, int day, int hour = 0, int minute = 0,
                               int second = 0, int64_t nanos = 0) {
-  return Timestamp{DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) *
-                       kNanosPerDay +
-                   (static_cast<int64_t>(hour) * 3600 + minute * 60 + second) * kNanosPerSecond +
-                   nanos};
+  return Timestamp{
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * kNanosPerDay +
+      (static_cast<int64_t>(hour) * 3600 + minute * 60 + second) * kNanosPerSecond + nanos};
 }
 
 // "2012-02-01T00:00:00.123456789Z" with as many fractional digits as are non-zero in groups of

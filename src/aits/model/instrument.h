@@ -24,23 +24,25 @@ struct Currency {
   static Currency Of(std::string_view text);  // takes the first three characters, upper-cased
   std::string_view view() const { return std::string_view(code.data(), Length()); }
   bool empty() const { return code[0] == '\0'; }
-  size_t Length() const { return code[0] == '\0' ? 0 : (code[1] == '\0' ? 1 : (code[2] == '\0' ? 2 : 3)); }
+  size_t Length() const {
+    return code[0] == '\0' ? 0 : (code[1] == '\0' ? 1 : (code[2] == '\0' ? 2 : 3));
+  }
   friend bool operator==(const Currency&, const Currency&) = default;
 };
 
 struct Instrument {
   InstrumentId id;
-  std::string symbol;         // "EURUSD"
-  int digits = 5;             // price precision
-  Price tick_size;            // smallest price increment (10^-digits unless set)
-  Price pip_size;             // 10 ticks for 5- and 3-digit FX quotes
+  std::string symbol;               // "EURUSD"
+  int digits = 5;                   // price precision
+  Price tick_size;                  // smallest price increment (10^-digits unless set)
+  Price pip_size;                   // 10 ticks for 5- and 3-digit FX quotes
   int64_t contract_size = 100'000;  // units of base currency in one lot
-  Quantity lot_step;          // 0.01
-  Quantity min_lots;          // 0.01
-  Quantity max_lots;          // 100
-  Currency base;              // EUR
-  Currency quote;             // USD: prices and P&L are in this currency
-  double margin_rate = 1.0;   // multiplier on the leverage-derived margin, as in MetaTrader
+  Quantity lot_step;                // 0.01
+  Quantity min_lots;                // 0.01
+  Quantity max_lots;                // 100
+  Currency base;                    // EUR
+  Currency quote;                   // USD: prices and P&L are in this currency
+  double margin_rate = 1.0;         // multiplier on the leverage-derived margin, as in MetaTrader
 
   // Defaults from the symbol: six letters -> FX pair (base, quote, 5 digits or 3 with JPY, lots of
   // 100,000); anything else -> a CFD-like instrument with 2 digits, contract size 1, whole units.

@@ -6,44 +6,64 @@ std::string_view ToString(Side side) { return side == Side::kBuy ? "buy" : "sell
 
 std::string_view ToString(OrderType type) {
   switch (type) {
-    case OrderType::kMarket: return "market";
-    case OrderType::kLimit: return "limit";
-    case OrderType::kStop: return "stop";
+    case OrderType::kMarket:
+      return "market";
+    case OrderType::kLimit:
+      return "limit";
+    case OrderType::kStop:
+      return "stop";
   }
   return "?";
 }
 
 std::string_view ToString(TimeInForce tif) {
   switch (tif) {
-    case TimeInForce::kGtc: return "GTC";
-    case TimeInForce::kIoc: return "IOC";
-    case TimeInForce::kFok: return "FOK";
-    case TimeInForce::kDay: return "DAY";
+    case TimeInForce::kGtc:
+      return "GTC";
+    case TimeInForce::kIoc:
+      return "IOC";
+    case TimeInForce::kFok:
+      return "FOK";
+    case TimeInForce::kDay:
+      return "DAY";
   }
   return "?";
 }
 
 std::string_view ToString(OrderStatus status) {
   switch (status) {
-    case OrderStatus::kPendingNew: return "pending_new";
-    case OrderStatus::kAccepted: return "accepted";
-    case OrderStatus::kFilled: return "filled";
-    case OrderStatus::kCanceled: return "canceled";
-    case OrderStatus::kExpired: return "expired";
-    case OrderStatus::kRejected: return "rejected";
+    case OrderStatus::kPendingNew:
+      return "pending_new";
+    case OrderStatus::kAccepted:
+      return "accepted";
+    case OrderStatus::kFilled:
+      return "filled";
+    case OrderStatus::kCanceled:
+      return "canceled";
+    case OrderStatus::kExpired:
+      return "expired";
+    case OrderStatus::kRejected:
+      return "rejected";
   }
   return "?";
 }
 
 std::string_view ToString(RejectReason reason) {
   switch (reason) {
-    case RejectReason::kNone: return "";
-    case RejectReason::kInvalidQuantity: return "invalid_quantity";
-    case RejectReason::kInvalidPrice: return "invalid_price";
-    case RejectReason::kInsufficientMargin: return "insufficient_margin";
-    case RejectReason::kNoMarket: return "no_market";
-    case RejectReason::kUnknownInstrument: return "unknown_instrument";
-    case RejectReason::kDuplicateClientId: return "duplicate_client_order_id";
+    case RejectReason::kNone:
+      return "";
+    case RejectReason::kInvalidQuantity:
+      return "invalid_quantity";
+    case RejectReason::kInvalidPrice:
+      return "invalid_price";
+    case RejectReason::kInsufficientMargin:
+      return "insufficient_margin";
+    case RejectReason::kNoMarket:
+      return "no_market";
+    case RejectReason::kUnknownInstrument:
+      return "unknown_instrument";
+    case RejectReason::kDuplicateClientId:
+      return "duplicate_client_order_id";
   }
   return "?";
 }

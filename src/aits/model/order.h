@@ -20,17 +20,17 @@ enum class OrderStatus : uint8_t {
   kAccepted,    // resting at the venue (limit/stop)
   kFilled,
   kCanceled,
-  kExpired,     // DAY order past its session, or IOC/FOK that could not fill
+  kExpired,  // DAY order past its session, or IOC/FOK that could not fill
   kRejected,
 };
 
 // Why the venue refused an order. Every rejection carries one.
 enum class RejectReason : uint8_t {
   kNone,
-  kInvalidQuantity,    // not positive, below min lots, above max lots or off the lot step
-  kInvalidPrice,       // a limit/stop without a positive price, SL/TP on the wrong side
-  kInsufficientMargin, // free margin would go negative
-  kNoMarket,           // no quote yet for the instrument
+  kInvalidQuantity,     // not positive, below min lots, above max lots or off the lot step
+  kInvalidPrice,        // a limit/stop without a positive price, SL/TP on the wrong side
+  kInsufficientMargin,  // free margin would go negative
+  kNoMarket,            // no quote yet for the instrument
   kUnknownInstrument,
   kDuplicateClientId,
 };
@@ -56,12 +56,12 @@ struct OrderRequest {
   Side side = Side::kBuy;
   OrderType type = OrderType::kMarket;
   TimeInForce tif = TimeInForce::kGtc;
-  Quantity quantity;               // lots, positive
-  std::optional<Price> price;      // limit or stop trigger price
+  Quantity quantity;           // lots, positive
+  std::optional<Price> price;  // limit or stop trigger price
   std::optional<Price> stop_loss;
   std::optional<Price> take_profit;
-  std::string client_order_id;     // empty: the kernel assigns one
-  std::string tag;                 // free text for reports ("entry", "sl", ...)
+  std::string client_order_id;  // empty: the kernel assigns one
+  std::string tag;              // free text for reports ("entry", "sl", ...)
 };
 
 struct Order {
@@ -69,8 +69,8 @@ struct Order {
   OrderRequest request;
   OrderStatus status = OrderStatus::kPendingNew;
   RejectReason reject_reason = RejectReason::kNone;
-  Timestamp created;     // when the strategy submitted it
-  Timestamp arrives;     // created + latency: when the venue sees it
+  Timestamp created;  // when the strategy submitted it
+  Timestamp arrives;  // created + latency: when the venue sees it
   Timestamp updated;
   Quantity filled;
   Price avg_fill_price;
@@ -81,9 +81,9 @@ struct Fill {
   std::string client_order_id;
   InstrumentId instrument;
   Side side = Side::kBuy;
-  Quantity quantity;     // lots, positive
+  Quantity quantity;  // lots, positive
   Price price;
-  Money commission;      // account currency, positive = cost
+  Money commission;  // account currency, positive = cost
   Timestamp ts;
   std::string_view reason;  // "market", "limit", "stop", "stop_loss", "take_profit"
 };
@@ -96,7 +96,7 @@ struct Position {
   std::optional<Price> stop_loss;
   std::optional<Price> take_profit;
   Timestamp opened;
-  Money commission;      // commissions paid on the open part, for the trade record
+  Money commission;  // commissions paid on the open part, for the trade record
 
   bool IsFlat() const { return quantity.IsZero(); }
   bool IsLong() const { return quantity.IsPositive(); }
@@ -104,10 +104,10 @@ struct Position {
 
 struct Account {
   Currency currency;
-  Money balance;     // cash: deposits + realised P&L - commissions
-  Money equity;      // balance + unrealised P&L
-  Money margin;      // used margin of open positions
-  Money free_margin; // equity - margin
+  Money balance;      // cash: deposits + realised P&L - commissions
+  Money equity;       // balance + unrealised P&L
+  Money margin;       // used margin of open positions
+  Money free_margin;  // equity - margin
   double leverage = 100.0;
 };
 

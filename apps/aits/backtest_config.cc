@@ -1,0 +1,378 @@
+#include "backtest_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "aits/data/tick_store.h"
+
+namespace aits::app {
+namespace {
+
+// Reads typed values from the YAML tree and reports unknown keys, so that a typo is an error and
+// not a silently ignored setting.
+class YamlReader {
+ public:
+  YamlReader(std::string path, YAML::Node root) : path_(std::move(path)), root_(std::move(root)) {}
+
+  template <typename T>
+  Status Get(std::string_view section, std::string_view key, std::optional<T>* out) {
+    YAML::Node node = Lookup(section, key);
+    if (!node) return Status::Ok();
+    if (!node.IsScalar()) return Error(section, key, "is not a single value");
+    try {
+      *out = node.as<T>();
+    } catch (const YAML::Exception&) {
+      return Error(section, key, "value '" + node.Scalar() + "' has the wrong type");
+    }
+    return Status::Ok();
+  }
+
+  Status GetParams(std::vector<std::string>* params) {
+    YAML::Node node = Lookup("strategy", "params");
+    if (!node) return Status::Ok();
+    if (!node.IsMap()) return Error("strategy", "params", "must be a map of name: value");
+    for (const auto& item : node) {
+      if (!item.second.IsScalar()) {
+        return Error("strategy.params", item.first.Scalar(), "is not a single value");
+      }
+      params->insert(params->begin(), item.first.Scalar() + "=" + item.second.Scalar());
+    }
+    return Status::Ok();
+  }
+
+  Status CheckUnknown() const {
+    if (!root_.IsMap()) return InvalidArgument(path_ + ": the top level must be a map of settings");
+    for (const auto& item : root_) {
+      const std::string key = item.first.Scalar();
+      if (item.second.IsMap() && key != "strategy_params") {
+        for (const auto& child : item.second) {
+          const std::string full = key + "." + child.first.Scalar();
+          if (!used_.count(full) && !(key == "strategy" && child.first.Scalar() == "params")) {
+            return InvalidArgument(path_ + ": unknown setting '" + full + "'" + Line(child.first));
+          }
+        }
+      } else if (!used_.count(key)) {
+        return InvalidArgument(path_ + ": unknown setting '" + key + "'" + Line(item.first));
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  YAML::Node Lookup(std::string_view section, std::string_view key) {
+    if (section.empty()) {
+      used_.insert(std::string(key));
+      return root_[std::string(key)];
+    }
+    used_.insert(std::string(section) + "." + std::string(key));
+    YAML::Node parent = root_[std::string(section)];
+    if (!parent || !parent.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    return parent[std::string(key)];
+  }
+  static std::string Line(const YAML::Node& node) {
+    return " (line " + std::to_string(node.Mark().line + 1) + ")";
+  }
+  Status Error(std::string_view section, std::string_view key, const std::string& what) {
+    std::string name =
+        section.empty() ? std::string(key) : std::string(section) + "." + std::string(key);
+    return InvalidArgument(path_ + ": setting '" + name + "' " + what);
+  }
+
+  std::string path_;
+  YAML::Node root_;
+  std::set<std::string> used_;
+};
+
+template <typename T>
+void Prefer(std::optional<T>& flag, const std::optional<T>& from_file) {
+  if (!flag && from_file) flag = from_file;
+}
+
+Status MergeYaml(const std::string& path, BacktestFlags& flags) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return NotFound("config file '" + path + "' cannot be read");
+  } catch (const YAML::ParserException& error) {
+    return InvalidArgument(path + ":" + std::to_string(error.mark.line + 1) + ": " + error.msg);
+  }
+  YamlReader yaml(path, root);
+  BacktestFlags file;
+  std::optional<int64_t> latency_us;
+  AITS_RETURN_IF_ERROR(yaml.Get("", "data", &file.data));
+  AITS_RETURN_IF_ERROR(yaml.Get("", "ask_data", &file.ask_data));
+  AITS_RETURN_IF_ERROR(yaml.Get("", "format", &file.format));
+  AITS_RETURN_IF_ERROR(yaml.Get("", "strict", &file.strict));
+  AITS_RETURN_IF_ERROR(yaml.Get("", "bar", &file.bar));
+  AITS_RETURN_IF_ERROR(yaml.Get("", "out", &file.out));
+  AITS_RETURN_IF_ERROR(yaml.Get("instrument", "symbol", &file.symbol));
+  AITS_RETURN_IF_ERROR(yaml.Get("instrument", "digits", &file.digits));
+  AITS_RETURN_IF_ERROR(yaml.Get("instrument", "contract_size", &file.contract_size));
+  AITS_RETURN_IF_ERROR(yaml.Get("instrument", "lot_step", &file.lot_step));
+  AITS_RETURN_IF_ERROR(yaml.Get("instrument", "min_lots", &file.min_lots));
+  AITS_RETURN_IF_ERROR(yaml.Get("instrument", "max_lots", &file.max_lots));
+  AITS_RETURN_IF_ERROR(yaml.Get("instrument", "base", &file.base));
+  AITS_RETURN_IF_ERROR(yaml.Get("instrument", "quote", &file.quote));
+  AITS_RETURN_IF_ERROR(yaml.Get("instrument", "margin_rate", &file.margin_rate));
+  AITS_RETURN_IF_ERROR(yaml.Get("strategy", "name", &file.strategy));
+  AITS_RETURN_IF_ERROR(yaml.GetParams(&file.params));
+  AITS_RETURN_IF_ERROR(yaml.Get("account", "cash", &file.cash));
+  AITS_RETURN_IF_ERROR(yaml.Get("account", "currency", &file.currency));
+  AITS_RETURN_IF_ERROR(yaml.Get("account", "leverage", &file.leverage));
+  AITS_RETURN_IF_ERROR(yaml.Get("costs", "commission", &file.commission));
+  AITS_RETURN_IF_ERROR(yaml.Get("costs", "slippage_points", &file.slippage_points));
+  AITS_RETURN_IF_ERROR(yaml.Get("costs", "latency_us", &latency_us));
+  AITS_RETURN_IF_ERROR(yaml.Get("costs", "spread_points", &file.spread_points));
+  AITS_RETURN_IF_ERROR(yaml.CheckUnknown());
+
+  // Relative data paths in a config file are relative to the file.
+  const std::filesystem::path base = std::filesystem::path(path).parent_path();
+  auto relative = [&base](std::optional<std::string>& value) {
+    if (value && !value->empty() && std::filesystem::path(*value).is_relative()) {
+      value = (base / *value).lexically_normal().string();
+    }
+  };
+  relative(file.data);
+  relative(file.ask_data);
+
+  Prefer(flags.data, file.data);
+  Prefer(flags.ask_data, file.ask_data);
+  Prefer(flags.format, file.format);
+  Prefer(flags.strict, file.strict);
+  Prefer(flags.bar, file.bar);
+  Prefer(flags.out, file.out);
+  Prefer(flags.symbol, file.symbol);
+  Prefer(flags.digits, file.digits);
+  Prefer(flags.contract_size, file.contract_size);
+  Prefer(flags.lot_step, file.lot_step);
+  Prefer(flags.min_lots, file.min_lots);
+  Prefer(flags.max_lots, file.max_lots);
+  Prefer(flags.base, file.base);
+  Prefer(flags.quote, file.quote);
+  Prefer(flags.margin_rate, file.margin_rate);
+  Prefer(flags.strategy, file.strategy);
+  Prefer(flags.cash, file.cash);
+  Prefer(flags.currency, file.currency);
+  Prefer(flags.leverage, file.leverage);
+  Prefer(flags.commission, file.commission);
+  Prefer(flags.slippage_points, file.slippage_points);
+  Prefer(flags.latency_us, latency_us);
+  Prefer(flags.spread_points, file.spread_points);
+  // File params first, so flags given later override them key by key.
+  flags.params.insert(flags.params.begin(), file.params.begin(), file.params.end());
+  return Status::Ok();
+}
+
+Result<Quantity> Lots(const char* name, double value, int precision) {
+  auto lots = Quantity::FromDouble(value, precision);
+  if (!lots.ok() || !lots->IsPositive()) {
+    return InvalidArgument("--" + std::string(name) + " " + std::to_string(value) +
+                           " must be a positive number");
+  }
+  return lots;
+}
+
+int DecimalsOf(double value) {
+  int decimals = 0;
+  while (decimals < 8 && std::fabs(value - std::round(value)) > 1e-9) {
+    value *= 10;
+    ++decimals;
+  }
+  return decimals;
+}
+
+}  // namespace
+
+Result<Duration> ParseBarPeriod(std::string_view text) {
+  auto bad = [&] {
+    return InvalidArgument("bar period '" + std::string(text) +
+                           "' is not M1, M5, M15, M30, H1, H4, D1 or a number with s/m/h/d");
+  };
+  if (text.size() < 2) return bad();
+  const char first = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
+  int64_t count = 0;
+  Duration unit;
+  if (first == 'M' || first == 'H' || first == 'D' || first == 'S') {
+    for (char ch : text.substr(1)) {
+      if (!std::isdigit(static_cast<unsigned char>(ch))) return bad();
+      count = count * 10 + (ch - '0');
+      if (count > 1'000'000) return bad();
+    }
+    unit = first == 'M'   ? Duration::Minutes(1)
+           : first == 'H' ? Duration::Hours(1)
+           : first == 'D' ? Duration::Days(1)
+                          : Duration::Seconds(1);
+  } else {
+    size_t pos = 0;
+    while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
+      count = count * 10 + (text[pos] - '0');
+      if (count > 1'000'000) return bad();
+      ++pos;
+    }
+    if (pos == 0 || pos + 1 != text.size()) return bad();
+    switch (text[pos]) {
+      case 's':
+        unit = Duration::Seconds(1);
+        break;
+      case 'm':
+        unit = Duration::Minutes(1);
+        break;
+      case 'h':
+        unit = Duration::Hours(1);
+        break;
+      case 'd':
+        unit = Duration::Days(1);
+        break;
+      default:
+        return bad();
+    }
+  }
+  if (count <= 0) return bad();
+  return Duration{unit.ns * count};
+}
+
+std::string SymbolFromPath(const std::string& path) {
+  const std::string stem = std::filesystem::path(path).filename().string();
+  std::string letters;
+  for (char ch : stem) {
+    if (std::isalpha(static_cast<unsigned char>(ch))) {
+      letters += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    } else {
+      break;
+    }
+  }
+  return letters;
+}
+
+Result<Instrument> InstrumentFor(const std::string& symbol, const std::string& data_path) {
+  Instrument inst = Instrument::Infer(symbol);
+  // A binary store knows its symbol's digits; use them so prices are not re-rounded.
+  auto info = data::ReadTickStoreInfo(data_path);
+  if (info.ok()) {
+    inst.digits = info->digits;
+    inst.tick_size = Price::FromRaw(Pow10(kFixedDigits - inst.digits), inst.digits);
+    if (inst.contract_size == 100'000 && inst.digits >= 1) {
+      inst.pip_size = Price::FromRaw(Pow10(kFixedDigits - inst.digits + 1), inst.digits);
+    }
+  }
+  return inst;
+}
+
+Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
+  BacktestFlags flags = given;
+  if (!flags.config_path.empty()) AITS_RETURN_IF_ERROR(MergeYaml(flags.config_path, flags));
+  if (!flags.data || flags.data->empty()) {
+    return InvalidArgument("no data file: give --data FILE (or `data:` in the config file)");
+  }
+  ResolvedBacktest resolved;
+  kernel::BacktestConfig& config = resolved.config;
+  config.data_path = *flags.data;
+  config.ask_path = flags.ask_data.value_or("");
+  if (flags.format) {
+    AITS_ASSIGN_OR_RETURN(config.format, data::ParseDataFormat(*flags.format));
+  }
+  config.strict = flags.strict.value_or(false);
+
+  std::string symbol = flags.symbol.value_or("");
+  if (symbol.empty()) {
+    auto info = data::ReadTickStoreInfo(config.data_path);
+    symbol = info.ok() ? info->symbol : SymbolFromPath(config.data_path);
+  }
+  if (symbol.empty()) {
+    return InvalidArgument("cannot tell the symbol from '" + config.data_path +
+                           "': give --symbol (e.g. --symbol EURUSD)");
+  }
+  AITS_ASSIGN_OR_RETURN(Instrument inst, InstrumentFor(symbol, config.data_path));
+  if (flags.digits) {
+    if (*flags.digits < 0 || *flags.digits > kFixedDigits) {
+      return InvalidArgument("--digits " + std::to_string(*flags.digits) + " is outside 0..9");
+    }
+    const bool fx = inst.contract_size == 100'000;
+    inst.digits = *flags.digits;
+    inst.tick_size = Price::FromRaw(Pow10(kFixedDigits - inst.digits), inst.digits);
+    inst.pip_size =
+        Price::FromRaw(Pow10(kFixedDigits - inst.digits + (fx && inst.digits > 0)), inst.digits);
+  }
+  if (flags.contract_size) {
+    if (!(*flags.contract_size >= 1) || *flags.contract_size != std::round(*flags.contract_size)) {
+      return InvalidArgument("--contract-size " + std::to_string(*flags.contract_size) +
+                             " must be a whole number >= 1");
+    }
+    inst.contract_size = static_cast<int64_t>(*flags.contract_size);
+  }
+  if (flags.lot_step) {
+    AITS_ASSIGN_OR_RETURN(inst.lot_step,
+                          Lots("lot-step", *flags.lot_step, DecimalsOf(*flags.lot_step)));
+  }
+  const int lot_precision = inst.LotPrecision();
+  if (flags.min_lots) {
+    AITS_ASSIGN_OR_RETURN(inst.min_lots, Lots("min-lots", *flags.min_lots, lot_precision));
+  }
+  if (flags.max_lots) {
+    AITS_ASSIGN_OR_RETURN(inst.max_lots, Lots("max-lots", *flags.max_lots, lot_precision));
+  }
+  if (flags.base) inst.base = Currency::Of(*flags.base);
+  if (flags.quote) inst.quote = Currency::Of(*flags.quote);
+  if (flags.margin_rate) inst.margin_rate = *flags.margin_rate;
+  inst.id = InstrumentId{0};
+  AITS_RETURN_IF_ERROR(inst.Validate());
+  config.instrument = inst;
+
+  config.strategy = flags.strategy.value_or("sma_cross");
+  for (const std::string& item : flags.params) {
+    AITS_ASSIGN_OR_RETURN(auto parsed, strategy::StrategyParams::Parse(item));
+    for (const auto& [key, value] : parsed.values()) config.params.Set(key, value);
+  }
+
+  kernel::KernelConfig& kc = config.kernel;
+  if (flags.cash) {
+    auto cash = Money::FromDouble(*flags.cash);
+    if (!cash.ok() || cash->raw() <= 0) {
+      return InvalidArgument("--cash " + std::to_string(*flags.cash) + " must be positive");
+    }
+    kc.initial_balance = *cash;
+  }
+  if (flags.currency) {
+    if (flags.currency->size() != 3) {
+      return InvalidArgument("--currency '" + *flags.currency + "' is not a 3-letter code");
+    }
+    kc.account_currency = Currency::Of(*flags.currency);
+  }
+  if (flags.leverage) kc.leverage = *flags.leverage;
+  if (flags.commission) {
+    AITS_ASSIGN_OR_RETURN(kc.venue.commission, execution::ParseCommission(*flags.commission));
+  }
+  if (flags.slippage_points) {
+    if (*flags.slippage_points < 0) {
+      return InvalidArgument("--slippage " + std::to_string(*flags.slippage_points) +
+                             " points must be >= 0");
+    }
+    kc.venue.slippage_points = *flags.slippage_points;
+  }
+  if (flags.latency_us) {
+    if (*flags.latency_us < 0) {
+      return InvalidArgument("--latency-us " + std::to_string(*flags.latency_us) + " must be >= 0");
+    }
+    kc.venue.latency = Duration::Micros(*flags.latency_us);
+  }
+  if (flags.spread_points) {
+    if (*flags.spread_points < 0) {
+      return InvalidArgument("--spread " + std::to_string(*flags.spread_points) +
+                             " points must be >= 0");
+    }
+    config.spread_points = *flags.spread_points;
+  }
+  if (flags.bar) {
+    AITS_ASSIGN_OR_RETURN(kc.bar_period, ParseBarPeriod(*flags.bar));
+  }
+  AITS_RETURN_IF_ERROR(kc.Validate());
+  resolved.out_dir = flags.out.value_or("");
+  return resolved;
+}
+
+}  // namespace aits::app

@@ -1,0 +1,60 @@
+// Builds a BacktestConfig from a YAML file and command-line flags (flags win). Every value is
+// validated; errors name the file, the key and the value.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aits/core/status.h"
+#include "aits/kernel/backtest.h"
+
+namespace aits::app {
+
+// Raw option values as the user gave them; unset optionals fall back to the YAML file, then to
+// the defaults.
+struct BacktestFlags {
+  std::string config_path;
+  std::optional<std::string> data;
+  std::optional<std::string> ask_data;
+  std::optional<std::string> format;
+  std::optional<bool> strict;
+  std::optional<std::string> symbol;
+  std::optional<int> digits;
+  std::optional<double> contract_size;
+  std::optional<double> lot_step;
+  std::optional<double> min_lots;
+  std::optional<double> max_lots;
+  std::optional<std::string> base;
+  std::optional<std::string> quote;
+  std::optional<double> margin_rate;
+  std::optional<std::string> strategy;
+  std::vector<std::string> params;  // "key=value" items or "a=1,b=2" lists
+  std::optional<double> cash;
+  std::optional<std::string> currency;
+  std::optional<double> leverage;
+  std::optional<std::string> commission;
+  std::optional<int64_t> slippage_points;
+  std::optional<int64_t> latency_us;
+  std::optional<int64_t> spread_points;
+  std::optional<std::string> bar;
+  std::optional<std::string> out;
+};
+
+struct ResolvedBacktest {
+  kernel::BacktestConfig config;
+  std::string out_dir;  // empty: no files
+};
+
+Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& flags);
+
+// "M1", "M5", "M15", "M30", "H1", "H4", "D1", or a number with a unit: "90s", "7m", "2h", "1d".
+Result<Duration> ParseBarPeriod(std::string_view text);
+
+// The symbol a data file's name suggests ("gbpusd-m1-bid-2012.csv" -> "GBPUSD"), or "" if none.
+std::string SymbolFromPath(const std::string& path);
+
+// Instrument defaults for `symbol`, with digits from a binary store's header where there is one.
+Result<Instrument> InstrumentFor(const std::string& symbol, const std::string& data_path);
+
+}  // namespace aits::app

@@ -1,0 +1,479 @@
+// The `aits` command line: backtest, import, indicators, info, strategies.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "aits/data/bar_aggregator.h"
+#include "aits/data/source.h"
+#include "aits/data/synthetic.h"
+#include "aits/data/tick_store.h"
+#include "aits/features/indicator_set.h"
+#include "aits/kernel/backtest.h"
+#include "backtest_config.h"
+#include "progress.h"
+
+namespace aits::app {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "aits: error: %s\n", status.message().c_str());
+  return status.code() == StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+std::string Human(uint64_t value) { return ProgressBar::Human(static_cast<double>(value)); }
+
+// ---------------------------------------------------------------- backtest
+
+int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
+  auto resolved = ResolveBacktest(flags);
+  if (!resolved.ok()) return Fail(resolved.status());
+  ProgressBar bar("backtest", "events", !quiet && !json_only);
+  auto result = kernel::RunBacktest(
+      resolved->config, [&bar](double fraction, uint64_t count) { bar.Update(fraction, count); });
+  bar.Finish();
+  if (!result.ok()) return Fail(result.status());
+  const kernel::BacktestResult& r = *result;
+  if (!resolved->out_dir.empty()) {
+    Status written = kernel::WriteBacktestOutputs(r, resolved->out_dir);
+    if (!written.ok()) return Fail(written);
+  }
+  if (json_only) {
+    std::fputs(kernel::MetricsJson(r).c_str(), stdout);
+    return 0;
+  }
+  const auto& s = r.stats;
+  const uint64_t events = r.bar_data ? r.bars : r.ticks;
+  std::printf("%s on %s (%s, %s)\n", r.config.strategy.c_str(), r.config.instrument.symbol.c_str(),
+              r.config.data_path.c_str(), std::string(data::ToString(r.format)).c_str());
+  std::printf("  period        %s .. %s\n", FormatDateTime(r.first).c_str(),
+              FormatDateTime(r.last).c_str());
+  std::printf("  data          %s rows, %s accepted, %s rejected\n",
+              Human(r.read_stats.rows).c_str(), Human(r.read_stats.accepted).c_str(),
+              Human(r.read_stats.TotalRejected()).c_str());
+  if (r.read_stats.TotalRejected() > 0) {
+    std::printf("%s", r.read_stats.Summary().c_str());
+  }
+  std::printf("  processed     %llu ticks, %llu bars in %.3f s (%s events/s)\n",
+              static_cast<unsigned long long>(r.ticks), static_cast<unsigned long long>(r.bars),
+              r.wall_seconds,
+              Human(static_cast<uint64_t>(
+                        r.wall_seconds > 0 ? static_cast<double>(events) / r.wall_seconds : 0))
+                  .c_str());
+  std::printf("  equity        %.2f -> %.2f %s (%+.2f %%)\n", s.initial_equity, s.final_equity,
+              std::string(r.config.kernel.account_currency.view()).c_str(), s.total_return * 100);
+  std::printf("  trades        %lld (win rate %.1f %%, profit factor %.2f)\n",
+              static_cast<long long>(s.trades), s.win_rate * 100, s.profit_factor);
+  std::printf("  max drawdown  %.2f %%   sharpe %.2f   sortino %.2f\n", s.max_drawdown * 100,
+              s.sharpe, s.sortino);
+  if (!resolved->out_dir.empty()) {
+    std::printf(
+        "  report        %s/report.html (and metrics.json, trades.csv, orders.csv, "
+        "equity.csv)\n",
+        resolved->out_dir.c_str());
+  }
+  return 0;
+}
+
+void AddBacktest(CLI::App& app, BacktestFlags& flags, bool& quiet, bool& json_only) {
+  CLI::App* cmd = app.add_subcommand(
+      "backtest",
+      "Replay a history through a strategy on the simulated venue and report the result.\n"
+      "Example: aits backtest --data gbpusd-m1-bid-2012.csv --ask-data gbpusd-m1-ask-2012.csv \\\n"
+      "           --strategy sma_cross --param fast=10 --param slow=30 --out results/");
+  cmd->add_option("--config", flags.config_path, "YAML file with any of the settings below")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--data", flags.data,
+                  "Tick or bar file (any supported format, or an "
+                  "`aits import` store)");
+  cmd->add_option("--ask-data", flags.ask_data, "Ask-side bar file joined on time with --data");
+  cmd->add_option("--format", flags.format,
+                  "auto|mt5-ticks|mt5-bars|csv-ticks|histdata-ticks|csv-bars|yahoo|price|binary");
+  cmd->add_flag("--strict", flags.strict, "Stop at the first bad row instead of counting it");
+  cmd->add_option("--symbol", flags.symbol, "Instrument symbol (default: from the file name)");
+  cmd->add_option("--digits", flags.digits, "Price digits (default: 5 for FX, 3 for JPY pairs)");
+  cmd->add_option("--contract-size", flags.contract_size, "Units in one lot (FX: 100000)");
+  cmd->add_option("--lot-step", flags.lot_step, "Lot step (FX: 0.01)");
+  cmd->add_option("--min-lots", flags.min_lots, "Minimum order size in lots");
+  cmd->add_option("--max-lots", flags.max_lots, "Maximum order size in lots");
+  cmd->add_option("--base", flags.base, "Base currency (default: from the symbol)");
+  cmd->add_option("--quote", flags.quote, "Quote currency (default: from the symbol)");
+  cmd->add_option("--margin-rate", flags.margin_rate, "Margin rate multiplier (default 1)");
+  cmd->add_option("--strategy", flags.strategy, "sma_cross (default) or rsi_reversion");
+  cmd->add_option("--param", flags.params,
+                  "Strategy parameter key=value (repeatable, or "
+                  "a=1,b=2); see `aits strategies`");
+  cmd->add_option("--cash", flags.cash, "Starting balance (default 100000)");
+  cmd->add_option("--currency", flags.currency, "Account currency (default USD)");
+  cmd->add_option("--leverage", flags.leverage, "Account leverage (default 100)");
+  cmd->add_option("--commission", flags.commission,
+                  "none | per_lot:RATE | per_million:RATE | percent:RATE (account currency)");
+  cmd->add_option("--slippage", flags.slippage_points, "Adverse slippage in points (default 0)");
+  cmd->add_option("--latency-us", flags.latency_us,
+                  "Order travel time to the venue in microseconds of simulated time");
+  cmd->add_option("--spread", flags.spread_points,
+                  "Spread in points for single-price data or bid-only bars");
+  cmd->add_option("--bar", flags.bar, "Bar period built from ticks for the strategy (default M1)");
+  cmd->add_option("--out", flags.out,
+                  "Directory for metrics.json, trades.csv, orders.csv, "
+                  "equity.csv and report.html");
+  cmd->add_flag("--no-progress", quiet, "Do not draw a progress bar");
+  cmd->add_flag("--json", json_only, "Print metrics.json to stdout instead of a summary");
+}
+
+// ---------------------------------------------------------------- import
+
+struct ImportFlags {
+  std::string data;
+  std::string out;
+  std::string format = "auto";
+  std::string symbol;
+  std::optional<int> digits;
+  bool strict = false;
+  int64_t spread_points = 0;
+  bool quiet = false;
+};
+
+ProgressBar* g_import_bar = nullptr;
+void ImportProgress(double fraction) {
+  if (g_import_bar) g_import_bar->Update(fraction, 0);
+}
+
+int RunImport(const ImportFlags& flags) {
+  std::string symbol = flags.symbol.empty() ? SymbolFromPath(flags.data) : flags.symbol;
+  if (symbol.empty()) {
+    return Fail(InvalidArgument("cannot tell the symbol from '" + flags.data + "': give --symbol"));
+  }
+  Instrument inst = Instrument::Infer(symbol);
+  if (flags.digits) inst.digits = *flags.digits;
+  if (inst.digits < 0 || inst.digits > kFixedDigits) {
+    return Fail(InvalidArgument("--digits " + std::to_string(inst.digits) + " is outside 0..9"));
+  }
+  data::ReadOptions options;
+  auto format = data::ParseDataFormat(flags.format);
+  if (!format.ok()) return Fail(format.status());
+  options.format = *format;
+  options.strict = flags.strict;
+  options.price_precision = inst.digits;
+  options.spread_points = flags.spread_points;
+  auto source = data::OpenTicks(flags.data, options);
+  if (!source.ok()) return Fail(source.status());
+  ProgressBar bar("import", "", !flags.quiet);
+  g_import_bar = &bar;
+  auto report = data::ImportTicks(**source, symbol, inst.digits, flags.out, &ImportProgress);
+  g_import_bar = nullptr;
+  bar.Finish();
+  if (!report.ok()) return Fail(report.status());
+  std::printf("imported %s ticks of %s (%d digits) into %s\n  %s .. %s\n",
+              Human(report->info.count).c_str(), report->info.symbol.c_str(), report->info.digits,
+              flags.out.c_str(), FormatIso8601(report->info.first).c_str(),
+              FormatIso8601(report->info.last).c_str());
+  std::printf("%s", report->stats.Summary().c_str());
+  return 0;
+}
+
+// ---------------------------------------------------------------- indicators
+
+struct IndicatorFlags {
+  std::string data;
+  std::string ask_data;
+  std::string indicators = "sma:30,ema:30,rsi:14,atr:14,macd:12:26:9,bbands:20:2";
+  std::string out;
+  std::string format = "auto";
+  std::string bar = "M1";
+  std::string symbol;
+  int64_t spread_points = 0;
+  bool strict = false;
+};
+
+std::string FormatValue(double value) {
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%.12g", value);
+  return buf;
+}
+
+int RunIndicators(const IndicatorFlags& flags) {
+  auto set = features::IndicatorSet::Parse(flags.indicators);
+  if (!set.ok()) return Fail(set.status().WithContext("--indicators"));
+  std::string symbol = flags.symbol.empty() ? SymbolFromPath(flags.data) : flags.symbol;
+  auto inst = InstrumentFor(symbol.empty() ? "X" : symbol, flags.data);
+  if (!inst.ok()) return Fail(inst.status());
+  data::ReadOptions options;
+  auto format = data::ParseDataFormat(flags.format);
+  if (!format.ok()) return Fail(format.status());
+  options.format = *format;
+  if (options.format == data::DataFormat::kAuto) {
+    auto detected = data::DetectFormat(flags.data);
+    if (!detected.ok()) return Fail(detected.status());
+    options.format = *detected;
+  }
+  options.strict = flags.strict;
+  options.price_precision = kFixedDigits;  // indicators see the file's prices unrounded
+  options.ask_path = flags.ask_data;
+  options.spread_points = flags.spread_points;
+  auto period = ParseBarPeriod(flags.bar);
+  if (!period.ok()) return Fail(period.status());
+
+  std::ofstream out(flags.out, std::ios::trunc);
+  if (!out) return Fail(IoError("cannot open '" + flags.out + "' for writing"));
+  out << "timestamp,close";
+  for (const auto& name : set->ColumnNames()) out << ',' << name;
+  out << '\n';
+  std::vector<std::optional<double>> values;
+  uint64_t rows = 0;
+  auto emit = [&](const Bar& bar) {
+    set->Update(bar);
+    set->Values(&values);
+    out << FormatIso8601(bar.open_time) << ',' << FormatValue(bar.mid.close.AsDouble());
+    for (const auto& value : values) {
+      out << ',';
+      if (value) out << FormatValue(*value);
+    }
+    out << '\n';
+    ++rows;
+  };
+  const data::ReadStats* stats = nullptr;
+  std::unique_ptr<data::BarSource> bars;
+  std::unique_ptr<data::TickSource> ticks;
+  if (data::IsBarFormat(options.format)) {
+    auto opened = data::OpenBars(flags.data, options);
+    if (!opened.ok()) return Fail(opened.status());
+    bars = std::move(*opened);
+    std::vector<Bar> batch(1024);
+    while (true) {
+      auto count = bars->Read(batch);
+      if (!count.ok()) return Fail(count.status());
+      if (*count == 0) break;
+      for (size_t idx = 0; idx < *count; ++idx) emit(batch[idx]);
+    }
+    stats = &bars->stats();
+  } else {
+    auto opened = data::OpenTicks(flags.data, options);
+    if (!opened.ok()) return Fail(opened.status());
+    ticks = std::move(*opened);
+    data::BarAggregator aggregator(*period);
+    std::vector<Tick> batch(4096);
+    Bar finished;
+    while (true) {
+      auto count = ticks->Read(batch);
+      if (!count.ok()) return Fail(count.status());
+      if (*count == 0) break;
+      for (size_t idx = 0; idx < *count; ++idx) {
+        if (aggregator.Update(batch[idx], &finished)) emit(finished);
+      }
+    }
+    if (auto last = aggregator.Flush()) emit(*last);
+    stats = &ticks->stats();
+  }
+  out.close();
+  if (!out) return Fail(IoError("cannot write '" + flags.out + "'"));
+  std::printf("wrote %llu rows x %zu indicator columns to %s\n",
+              static_cast<unsigned long long>(rows), set->ColumnNames().size(), flags.out.c_str());
+  if (stats->TotalRejected() > 0) std::printf("%s", stats->Summary().c_str());
+  return 0;
+}
+
+// ---------------------------------------------------------------- generate
+
+struct GenerateFlags {
+  uint64_t ticks = 10'000'000;
+  std::string out;
+  std::string symbol = "EURUSD";
+  uint64_t seed = 1;
+  double start_price = 1.1;
+  bool quiet = false;
+};
+
+int RunGenerate(const GenerateFlags& flags) {
+  const Instrument inst = Instrument::Infer(flags.symbol);
+  data::SyntheticOptions options;
+  options.seed = flags.seed;
+  options.count = flags.ticks;
+  options.digits = inst.digits;
+  options.start_price = flags.start_price;
+  auto source = data::SyntheticTickSource::Create(options);
+  if (!source.ok()) return Fail(source.status());
+  ProgressBar bar("generate", "", !flags.quiet);
+  g_import_bar = &bar;
+  auto report = data::ImportTicks(**source, flags.symbol, inst.digits, flags.out, &ImportProgress);
+  g_import_bar = nullptr;
+  bar.Finish();
+  if (!report.ok()) return Fail(report.status());
+  std::printf("wrote %s synthetic ticks of %s into %s (%s .. %s)\n",
+              Human(report->info.count).c_str(), flags.symbol.c_str(), flags.out.c_str(),
+              FormatIso8601(report->info.first).c_str(), FormatIso8601(report->info.last).c_str());
+  return 0;
+}
+
+// ---------------------------------------------------------------- info
+
+int RunInfo(const std::string& path, const std::string& format_name, bool strict) {
+  auto format = data::ParseDataFormat(format_name);
+  if (!format.ok()) return Fail(format.status());
+  data::DataFormat fmt = *format;
+  if (fmt == data::DataFormat::kAuto) {
+    auto detected = data::DetectFormat(path);
+    if (!detected.ok()) return Fail(detected.status());
+    fmt = *detected;
+  }
+  data::ReadOptions options;
+  options.format = fmt;
+  options.strict = strict;
+  options.price_precision = kFixedDigits;
+  std::printf("%s\n  format    %s\n", path.c_str(), std::string(data::ToString(fmt)).c_str());
+  if (fmt == data::DataFormat::kBinary) {
+    auto info = data::ReadTickStoreInfo(path);
+    if (!info.ok()) return Fail(info.status());
+    std::printf("  symbol    %s (%d digits)\n", info->symbol.c_str(), info->digits);
+  }
+  Timestamp first{};
+  Timestamp last{};
+  uint64_t count = 0;
+  const data::ReadStats* stats = nullptr;
+  std::unique_ptr<data::BarSource> bars;
+  std::unique_ptr<data::TickSource> ticks;
+  if (data::IsBarFormat(fmt)) {
+    auto opened = data::OpenBars(path, options);
+    if (!opened.ok()) return Fail(opened.status());
+    bars = std::move(*opened);
+    std::vector<Bar> batch(1024);
+    while (true) {
+      auto n = bars->Read(batch);
+      if (!n.ok()) return Fail(n.status());
+      if (*n == 0) break;
+      if (count == 0) first = batch[0].open_time;
+      last = batch[*n - 1].open_time;
+      count += *n;
+    }
+    stats = &bars->stats();
+    std::printf("  bars      %llu of %lld s\n", static_cast<unsigned long long>(count),
+                static_cast<long long>(bars->period().ns / kNanosPerSecond));
+  } else {
+    auto opened = data::OpenTicks(path, options);
+    if (!opened.ok()) return Fail(opened.status());
+    ticks = std::move(*opened);
+    std::vector<Tick> batch(4096);
+    while (true) {
+      auto n = ticks->Read(batch);
+      if (!n.ok()) return Fail(n.status());
+      if (*n == 0) break;
+      if (count == 0) first = batch[0].ts;
+      last = batch[*n - 1].ts;
+      count += *n;
+    }
+    stats = &ticks->stats();
+    std::printf("  ticks     %llu\n", static_cast<unsigned long long>(count));
+  }
+  if (count > 0) {
+    std::printf("  span      %s .. %s\n", FormatIso8601(first).c_str(),
+                FormatIso8601(last).c_str());
+  }
+  std::printf("%s", stats->Summary().c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace aits::app
+
+int main(int argc, char** argv) {
+  using namespace aits::app;
+  CLI::App app(
+      "aits — AI trading system: backtest on real ticks, then paper and live trading "
+      "with the same kernel.");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", kVersion);
+
+  BacktestFlags backtest_flags;
+  bool backtest_quiet = false;
+  bool backtest_json = false;
+  AddBacktest(app, backtest_flags, backtest_quiet, backtest_json);
+
+  ImportFlags import_flags;
+  CLI::App* import_cmd = app.add_subcommand(
+      "import",
+      "Convert a tick history once into a compact binary store that runs memory-map.\n"
+      "Example: aits import --data eurusd-ticks.csv --out eurusd.aitsbin");
+  import_cmd->add_option("--data", import_flags.data, "Tick file to convert")->required();
+  import_cmd->add_option("--out", import_flags.out, "Binary store to write")->required();
+  import_cmd->add_option("--format", import_flags.format, "Input format (default: detect)");
+  import_cmd->add_option("--symbol", import_flags.symbol, "Symbol (default: from the file name)");
+  import_cmd->add_option("--digits", import_flags.digits, "Price digits (default: from symbol)");
+  import_cmd->add_option("--spread", import_flags.spread_points,
+                         "Spread in points for single-price data");
+  import_cmd->add_flag("--strict", import_flags.strict, "Stop at the first bad row");
+  import_cmd->add_flag("--no-progress", import_flags.quiet, "Do not draw a progress bar");
+
+  IndicatorFlags ind_flags;
+  CLI::App* ind_cmd = app.add_subcommand(
+      "indicators",
+      "Compute streaming indicators per bar and write one CSV row per bar (empty during "
+      "warm-up).\nExample: aits indicators --data gbpusd-m1-bid-2012.csv "
+      "--indicators sma:30,rsi:14,macd:12:26:9 --out ind.csv");
+  ind_cmd->add_option("--data", ind_flags.data, "Tick or bar file")->required();
+  ind_cmd->add_option("--ask-data", ind_flags.ask_data, "Ask-side bar file joined on time");
+  ind_cmd
+      ->add_option("--indicators", ind_flags.indicators,
+                   "Comma list: sma:N ema:N rsi:N atr:N macd:F:S:G bbands:N:K stddev:N "
+                   "mom:N roc:N vwap cross:F:S")
+      ->capture_default_str();
+  ind_cmd->add_option("--out", ind_flags.out, "CSV file to write")->required();
+  ind_cmd->add_option("--format", ind_flags.format, "Input format (default: detect)");
+  ind_cmd->add_option("--bar", ind_flags.bar, "Bar period when the input is ticks")
+      ->capture_default_str();
+  ind_cmd->add_option("--symbol", ind_flags.symbol, "Symbol (default: from the file name)");
+  ind_cmd->add_option("--spread", ind_flags.spread_points, "Spread in points for bid-only data");
+  ind_cmd->add_flag("--strict", ind_flags.strict, "Stop at the first bad row");
+
+  std::string info_path;
+  std::string info_format = "auto";
+  bool info_strict = false;
+  CLI::App* info_cmd = app.add_subcommand(
+      "info", "Detect a data file's format, validate every row and summarise it.");
+  info_cmd->add_option("file", info_path, "Data file")->required();
+  info_cmd->add_option("--format", info_format, "Input format (default: detect)");
+  info_cmd->add_flag("--strict", info_strict, "Stop at the first bad row");
+
+  GenerateFlags gen_flags;
+  CLI::App* gen_cmd = app.add_subcommand(
+      "generate",
+      "Write a synthetic tick history (regime-switching random walk, realistic spread,\n"
+      "FX weekends) as a binary store, for benchmarks and paper trading.");
+  gen_cmd->add_option("--ticks", gen_flags.ticks, "Number of ticks")->capture_default_str();
+  gen_cmd->add_option("--out", gen_flags.out, "Binary store to write")->required();
+  gen_cmd->add_option("--symbol", gen_flags.symbol, "Symbol")->capture_default_str();
+  gen_cmd->add_option("--seed", gen_flags.seed, "Random seed")->capture_default_str();
+  gen_cmd->add_option("--start-price", gen_flags.start_price, "First mid price")
+      ->capture_default_str();
+  gen_cmd->add_flag("--no-progress", gen_flags.quiet, "Do not draw a progress bar");
+
+  CLI::App* strategies_cmd =
+      app.add_subcommand("strategies", "List the built-in strategies and their parameters.");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
+
+  if (app.got_subcommand("backtest")) {
+    return RunBacktestCommand(backtest_flags, backtest_quiet, backtest_json);
+  }
+  if (app.got_subcommand(import_cmd)) return RunImport(import_flags);
+  if (app.got_subcommand(ind_cmd)) return RunIndicators(ind_flags);
+  if (app.got_subcommand(gen_cmd)) return RunGenerate(gen_flags);
+  if (app.got_subcommand(info_cmd)) return RunInfo(info_path, info_format, info_strict);
+  if (app.got_subcommand(strategies_cmd)) {
+    for (const auto& info : aits::strategy::BuiltInStrategies()) {
+      std::printf("%s\n  %s\n%s\n", info.name.c_str(), info.description.c_str(),
+                  info.parameters.c_str());
+    }
+    return 0;
+  }
+  return 0;
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds and runs every test: the release build, then the whole suite
+# again under AddressSanitizer + UndefinedBehaviorSanitizer, and the format check.
+#   scripts/test.sh           everything (what CI runs)
+#   scripts/test.sh --fast    release build only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+scripts/format.sh --check
+
+scripts/build.sh release
+ctest --preset release
+
+if [[ "${1:-}" != "--fast" ]]; then
+  scripts/build.sh asan
+  ctest --preset asan
+fi
+echo "test: all green"

@@ -1,0 +1,64 @@
+#include "aits/data/bar_aggregator.h"
+
+#include <cassert>
+
+namespace aits::data {
+namespace {
+
+// Start of the period that holds t, aligned to the Unix epoch (floor, also before 1970).
+int64_t PeriodStart(int64_t ts, int64_t period) {
+  int64_t start = ts - ts % period;
+  if (ts < 0 && ts % period != 0) start -= period;
+  return start;
+}
+
+void Open(Ohlc* ohlc, Price price) { ohlc->open = ohlc->high = ohlc->low = ohlc->close = price; }
+
+void Extend(Ohlc* ohlc, Price price) {
+  if (price > ohlc->high) ohlc->high = price;
+  if (price < ohlc->low) ohlc->low = price;
+  ohlc->close = price;
+}
+
+}  // namespace
+
+BarAggregator::BarAggregator(Duration period) : period_(period) {
+  assert(period.ns > 0 && "BarAggregator needs a positive period");
+  if (period_.ns <= 0) period_ = Duration::Minutes(1);
+}
+
+bool BarAggregator::Update(const Tick& tick, Bar* completed) {
+  const int64_t start = PeriodStart(tick.ts.ns, period_.ns);
+  const Price mid = tick.Mid();
+  const double volume = static_cast<double>(tick.bid_volume) + tick.ask_volume;
+  // A tick from an earlier period (a precondition breach) folds into the current bar rather than
+  // reopening a finished one.
+  if (has_bar_ && start <= current_.open_time.ns) {
+    Extend(&current_.bid, tick.bid);
+    Extend(&current_.ask, tick.ask);
+    Extend(&current_.mid, mid);
+    ++current_.tick_count;
+    current_.volume += volume;
+    return false;
+  }
+  const bool emitted = has_bar_;
+  if (emitted) *completed = current_;
+  current_.instrument = tick.instrument;
+  current_.period = period_;
+  current_.open_time = Timestamp{start};
+  Open(&current_.bid, tick.bid);
+  Open(&current_.ask, tick.ask);
+  Open(&current_.mid, mid);
+  current_.tick_count = 1;
+  current_.volume = volume;
+  has_bar_ = true;
+  return emitted;
+}
+
+std::optional<Bar> BarAggregator::Flush() {
+  if (!has_bar_) return std::nullopt;
+  has_bar_ = false;
+  return current_;
+}
+
+}  // namespace aits::data

@@ -1,0 +1,151 @@
+#include "aits/data/bar_aggregator.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <vector>
+
+#include "aits/data/synthetic.h"
+#include "aits/data/test_util.h"
+
+namespace aits::data {
+namespace {
+
+Tick MakeTick(Timestamp ts, int64_t bid_points, int64_t ask_points, float volume = 1) {
+  Tick tick;
+  tick.ts = ts;
+  tick.bid = Price::FromRaw(bid_points * 10'000, 5);
+  tick.ask = Price::FromRaw(ask_points * 10'000, 5);
+  tick.bid_volume = volume;
+  tick.ask_volume = 2 * volume;
+  tick.instrument = InstrumentId{3};
+  return tick;
+}
+
+std::vector<Bar> Aggregate(Duration period, const std::vector<Tick>& ticks) {
+  BarAggregator aggregator(period);
+  std::vector<Bar> bars;
+  Bar bar;
+  for (const Tick& tick : ticks) {
+    if (aggregator.Update(tick, &bar)) bars.push_back(bar);
+  }
+  if (auto last = aggregator.Flush()) bars.push_back(*last);
+  EXPECT_FALSE(aggregator.Flush().has_value());
+  return bars;
+}
+
+TEST(BarAggregatorTest, HourBarsAlignToTheHour) {
+  const std::vector<Tick> ticks = {
+      MakeTick(FromCivil(2020, 1, 2, 10, 15), 110000, 110010),
+      MakeTick(FromCivil(2020, 1, 2, 10, 30), 110050, 110055),
+      MakeTick(FromCivil(2020, 1, 2, 10, 45), 109980, 109995),
+      MakeTick(FromCivil(2020, 1, 2, 10, 59, 59, 999'999'999), 110020, 110030),
+      MakeTick(FromCivil(2020, 1, 2, 11, 0), 110040, 110050),
+  };
+  BarAggregator aggregator(Duration::Hours(1));
+  Bar bar;
+  for (size_t idx = 0; idx + 1 < ticks.size(); ++idx) {
+    EXPECT_FALSE(aggregator.Update(ticks[idx], &bar));
+  }
+  ASSERT_TRUE(aggregator.Update(ticks.back(), &bar));
+  EXPECT_EQ(bar.open_time, FromCivil(2020, 1, 2, 10));
+  EXPECT_EQ(bar.CloseTime(), FromCivil(2020, 1, 2, 11));
+  EXPECT_EQ(bar.period, Duration::Hours(1));
+  EXPECT_EQ(bar.instrument, InstrumentId{3});
+  EXPECT_EQ(bar.tick_count, 4u);
+  EXPECT_EQ(bar.volume, 12.0);  // 4 ticks x (1 + 2)
+  EXPECT_EQ(bar.bid.open.raw(), 110000 * 10'000);
+  EXPECT_EQ(bar.bid.high.raw(), 110050 * 10'000);
+  EXPECT_EQ(bar.bid.low.raw(), 109980 * 10'000);
+  EXPECT_EQ(bar.bid.close.raw(), 110020 * 10'000);
+  EXPECT_EQ(bar.ask.high.raw(), 110055 * 10'000);
+  EXPECT_EQ(bar.ask.low.raw(), 109995 * 10'000);
+  // Mid OHLC comes from tick mids: the highest mid is the second tick's (110050+110055)/2.
+  EXPECT_EQ(bar.mid.open.raw(), 110005 * 10'000);
+  EXPECT_EQ(bar.mid.high.raw(), 1'100'525'000);
+  EXPECT_EQ(bar.mid.low.raw(), 1'099'875'000);
+  auto last = aggregator.Flush();
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->open_time, FromCivil(2020, 1, 2, 11));
+  EXPECT_EQ(last->tick_count, 1u);
+}
+
+TEST(BarAggregatorTest, WeekendGapMakesNoEmptyBars) {
+  const std::vector<Tick> ticks = {
+      MakeTick(FromCivil(2020, 1, 3, 21, 58, 30), 110000, 110010),  // Friday
+      MakeTick(FromCivil(2020, 1, 3, 21, 59, 59), 110010, 110020),
+      MakeTick(FromCivil(2020, 1, 5, 22, 0, 1), 110100, 110120),  // Sunday open
+      MakeTick(FromCivil(2020, 1, 5, 22, 0, 30), 110090, 110110),
+  };
+  const auto m1 = Aggregate(Duration::Minutes(1), ticks);
+  ASSERT_EQ(m1.size(), 3u);
+  EXPECT_EQ(m1[0].open_time, FromCivil(2020, 1, 3, 21, 58));
+  EXPECT_EQ(m1[1].open_time, FromCivil(2020, 1, 3, 21, 59));
+  EXPECT_EQ(m1[2].open_time, FromCivil(2020, 1, 5, 22, 0));
+  EXPECT_EQ(m1[2].tick_count, 2u);
+  EXPECT_EQ(m1[2].bid.open.raw(), 110100 * 10'000);  // no carry-over from Friday
+  const auto h4 = Aggregate(Duration::Hours(4), ticks);
+  ASSERT_EQ(h4.size(), 2u);
+  EXPECT_EQ(h4[0].open_time, FromCivil(2020, 1, 3, 20));
+  EXPECT_EQ(h4[1].open_time, FromCivil(2020, 1, 5, 20));
+  const auto d1 = Aggregate(Duration::Days(1), ticks);
+  ASSERT_EQ(d1.size(), 2u);
+  EXPECT_EQ(d1[0].open_time, FromCivil(2020, 1, 3));
+  EXPECT_EQ(d1[1].open_time, FromCivil(2020, 1, 5));
+}
+
+TEST(BarAggregatorTest, OddPeriodsAlignToTheEpoch) {
+  const Duration seven = Duration::Minutes(7);
+  const Timestamp t = FromCivil(2020, 1, 2, 10, 3, 17);
+  const auto bars = Aggregate(seven, {MakeTick(t, 100, 101)});
+  ASSERT_EQ(bars.size(), 1u);
+  EXPECT_EQ(bars[0].open_time.ns % seven.ns, 0);
+  EXPECT_LE(bars[0].open_time, t);
+  EXPECT_GT(bars[0].CloseTime(), t);
+  // Before 1970 floors too.
+  const auto old = Aggregate(Duration::Hours(1), {MakeTick(Timestamp{-1}, 100, 101)});
+  EXPECT_EQ(old[0].open_time.ns, -Duration::Hours(1).ns);
+}
+
+// Compares with a brute-force grouping over a synthetic day or two for several periods.
+TEST(BarAggregatorTest, MatchesBruteForceOnSyntheticTicks) {
+  SyntheticOptions options;
+  options.seed = 7;
+  options.count = 150'000;
+  options.start = FromCivil(2020, 1, 3, 12);  // Friday noon: crosses a weekend
+  auto source = SyntheticTickSource::Create(options);
+  ASSERT_TRUE(source.ok());
+  const auto read = testing::ReadAll(**source);
+  ASSERT_EQ(read.ticks.size(), 150'000u);
+  for (Duration period :
+       {Duration::Minutes(1), Duration::Minutes(5), Duration::Minutes(7), Duration::Minutes(15),
+        Duration::Hours(1), Duration::Hours(4), Duration::Days(1)}) {
+    std::map<int64_t, std::vector<const Tick*>> groups;
+    for (const Tick& tick : read.ticks) {
+      groups[tick.ts.ns / period.ns * period.ns].push_back(&tick);
+    }
+    const auto bars = Aggregate(period, read.ticks);
+    ASSERT_EQ(bars.size(), groups.size()) << period.ns;
+    size_t idx = 0;
+    for (const auto& [open, members] : groups) {
+      const Bar& bar = bars[idx++];
+      ASSERT_EQ(bar.open_time.ns, open);
+      ASSERT_EQ(bar.tick_count, members.size());
+      ASSERT_EQ(bar.bid.open, members.front()->bid);
+      ASSERT_EQ(bar.ask.close, members.back()->ask);
+      Price high = members.front()->bid, low = members.front()->ask;
+      double volume = 0;
+      for (const Tick* tick : members) {
+        high = std::max(high, tick->bid);
+        low = std::min(low, tick->ask);
+        volume += static_cast<double>(tick->bid_volume) + tick->ask_volume;
+      }
+      ASSERT_EQ(bar.bid.high, high);
+      ASSERT_EQ(bar.ask.low, low);
+      ASSERT_DOUBLE_EQ(bar.volume, volume);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace aits::data

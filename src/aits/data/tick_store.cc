@@ -1,0 +1,355 @@
+#include "aits/data/tick_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "aits/data/internal/mapped_file.h"
+#include "aits/data/internal/readers.h"
+
+namespace aits::data {
+namespace {
+
+constexpr char kMagic[8] = {'A', 'I', 'T', 'S', 'T', 'C', 'K', '1'};
+constexpr uint32_t kVersion = 1;
+constexpr uint32_t kRecordSize = 32;
+constexpr size_t kHeaderSize = 128;
+constexpr size_t kSymbolSize = 32;
+// Header field offsets (see tick_store.h).
+constexpr size_t kOffVersion = 8, kOffRecordSize = 12, kOffCount = 16, kOffDigits = 24,
+                 kOffSymbol = 28, kOffFirst = 60, kOffLast = 68, kOffChecksum = 76;
+
+// Prices at or above 1e9 are rejected, as by the text parsers (sums of two prices must fit).
+constexpr int64_t kMaxRaw = 1'000'000'000LL * kFixedScale;
+constexpr uint64_t kFnvOffset = 14695981039346656037ULL;
+constexpr uint64_t kFnvPrime = 1099511628211ULL;
+
+struct Record {
+  int64_t ts;
+  int64_t bid;
+  int64_t ask;
+  float bid_volume;
+  float ask_volume;
+};
+static_assert(sizeof(Record) == kRecordSize);
+
+// FNV-1a over the record's four little-endian 64-bit words (a word at a time rather than a byte
+// at a time keeps the checksum off the replay's critical path).
+inline uint64_t ChecksumRecord(uint64_t hash, const Record& record) {
+  uint64_t words[4];
+  std::memcpy(words, &record, sizeof(words));
+  for (uint64_t word : words) {
+    hash ^= word;
+    hash *= kFnvPrime;
+  }
+  return hash;
+}
+
+template <typename T>
+void Put(char* header, size_t offset, T value) {
+  std::memcpy(header + offset, &value, sizeof(T));
+}
+template <typename T>
+T Get(const char* header, size_t offset) {
+  T value;
+  std::memcpy(&value, header + offset, sizeof(T));
+  return value;
+}
+
+struct Header {
+  TickStoreInfo info;
+  uint64_t checksum = 0;
+};
+
+Result<Header> DecodeHeader(std::string_view bytes, const std::string& path) {
+  if (bytes.empty()) return DataLoss(path + ": empty file, not an AITS tick store");
+  if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    return InvalidArgument(path + ": not an AITS tick store (bad magic, expected AITSTCK1)");
+  }
+  if (bytes.size() < kHeaderSize) {
+    return DataLoss(path + ": truncated header: " + std::to_string(bytes.size()) + " of " +
+                    std::to_string(kHeaderSize) + " bytes");
+  }
+  const char* raw = bytes.data();
+  const auto version = Get<uint32_t>(raw, kOffVersion);
+  if (version != kVersion) {
+    return InvalidArgument(path + ": unsupported tick store version " + std::to_string(version) +
+                           " (this build reads version 1)");
+  }
+  const auto record_size = Get<uint32_t>(raw, kOffRecordSize);
+  if (record_size != kRecordSize) {
+    return DataLoss(path + ": corrupt header: record size " + std::to_string(record_size) +
+                    ", expected 32");
+  }
+  Header header;
+  header.info.count = Get<uint64_t>(raw, kOffCount);
+  header.info.digits = Get<int32_t>(raw, kOffDigits);
+  if (header.info.digits < 0 || header.info.digits > kFixedDigits) {
+    return DataLoss(path + ": corrupt header: digits " + std::to_string(header.info.digits));
+  }
+  const char* symbol = raw + kOffSymbol;
+  header.info.symbol.assign(symbol, strnlen(symbol, kSymbolSize));
+  header.info.first = Timestamp{Get<int64_t>(raw, kOffFirst)};
+  header.info.last = Timestamp{Get<int64_t>(raw, kOffLast)};
+  header.checksum = Get<uint64_t>(raw, kOffChecksum);
+  const uint64_t body = bytes.size() - kHeaderSize;
+  if (header.info.count > body / kRecordSize) {
+    return DataLoss(path + ": truncated: header says " + std::to_string(header.info.count) +
+                    " records (" + std::to_string(kHeaderSize + header.info.count * kRecordSize) +
+                    " bytes) but the file has " + std::to_string(bytes.size()) + " bytes");
+  }
+  if (body != header.info.count * kRecordSize) {
+    return DataLoss(path + ": size mismatch: header says " + std::to_string(header.info.count) +
+                    " records but the file has " + std::to_string(bytes.size()) + " bytes");
+  }
+  return header;
+}
+
+std::string FormatRaw(int64_t raw, int digits) {
+  return fixed_internal::FormatScaled(raw, kFixedDigits, digits);
+}
+
+class BinaryTickSource final : public TickSource {
+ public:
+  BinaryTickSource(std::unique_ptr<internal::MappedFile> file, const Header& header,
+                   const ReadOptions& options)
+      : file_(std::move(file)),
+        records_(file_->bytes().data() + kHeaderSize),
+        count_(header.info.count),
+        expected_checksum_(header.checksum),
+        digits_(header.info.digits),
+        instrument_(options.instrument),
+        rejecter_(&stats_, options) {}
+
+  Result<size_t> Read(std::span<Tick> out) override {
+    if (!error_.ok()) return error_;
+    if (rejecter_.failed()) return rejecter_.error();
+    size_t filled = 0;
+    while (filled < out.size() && next_ < count_) {
+      Record record;
+      std::memcpy(&record, records_ + next_ * kRecordSize, sizeof(record));
+      checksum_ = ChecksumRecord(checksum_, record);
+      ++next_;
+      ++stats_.rows;
+      if (Accept(record)) {
+        Tick& tick = out[filled++];
+        tick.ts = Timestamp{record.ts};
+        tick.bid = Price::FromRaw(record.bid, digits_);
+        tick.ask = Price::FromRaw(record.ask, digits_);
+        tick.bid_volume = record.bid_volume;
+        tick.ask_volume = record.ask_volume;
+        tick.instrument = instrument_;
+        last_ = record;
+        has_last_ = true;
+        ++stats_.accepted;
+      } else if (rejecter_.failed()) {
+        break;
+      }
+    }
+    const size_t offset = kHeaderSize + next_ * kRecordSize;
+    if (offset >= released_ + internal::kReleaseStride) {
+      file_->ReleaseBefore(offset);
+      released_ = offset;
+    }
+    if (next_ == count_ && !checked_) {
+      checked_ = true;
+      if (checksum_ != expected_checksum_) {
+        error_ = DataLoss(file_->path() + ": checksum mismatch over " + std::to_string(count_) +
+                          " records: the file is corrupt");
+      }
+    }
+    if (filled == 0 && rejecter_.failed()) return rejecter_.error();
+    if (filled == 0 && !error_.ok()) return error_;
+    return filled;
+  }
+
+  const ReadStats& stats() const override { return stats_; }
+  double Progress() const override {
+    return count_ == 0 ? 1.0 : static_cast<double>(next_) / static_cast<double>(count_);
+  }
+
+ private:
+  bool Reject(RowRejectReason reason, std::string_view field, const std::string& value) {
+    rejecter_.Reject(reason, file_->path(), next_, field, value);
+    return false;
+  }
+
+  bool Accept(const Record& record) {
+    if (!std::isfinite(record.bid_volume)) {
+      return Reject(RowRejectReason::kNonFinite, "bid_volume", std::to_string(record.bid_volume));
+    }
+    if (!std::isfinite(record.ask_volume)) {
+      return Reject(RowRejectReason::kNonFinite, "ask_volume", std::to_string(record.ask_volume));
+    }
+    if (record.bid >= kMaxRaw) {
+      return Reject(RowRejectReason::kMalformed, "bid", FormatRaw(record.bid, digits_));
+    }
+    if (record.ask >= kMaxRaw) {
+      return Reject(RowRejectReason::kMalformed, "ask", FormatRaw(record.ask, digits_));
+    }
+    if (record.bid <= 0) {
+      return Reject(RowRejectReason::kNonPositivePrice, "bid", FormatRaw(record.bid, digits_));
+    }
+    if (record.ask <= 0) {
+      return Reject(RowRejectReason::kNonPositivePrice, "ask", FormatRaw(record.ask, digits_));
+    }
+    if (record.ask < record.bid) {
+      return Reject(RowRejectReason::kCrossed, "ask", FormatRaw(record.ask, digits_));
+    }
+    if (record.bid_volume < 0) {
+      return Reject(RowRejectReason::kNegativeVolume, "bid_volume",
+                    std::to_string(record.bid_volume));
+    }
+    if (record.ask_volume < 0) {
+      return Reject(RowRejectReason::kNegativeVolume, "ask_volume",
+                    std::to_string(record.ask_volume));
+    }
+    if (has_last_) {
+      if (record.ts < last_.ts) {
+        return Reject(RowRejectReason::kTimeBackwards, "timestamp",
+                      FormatIso8601(Timestamp{record.ts}));
+      }
+      if (record.ts == last_.ts && record.bid == last_.bid && record.ask == last_.ask &&
+          record.bid_volume == last_.bid_volume && record.ask_volume == last_.ask_volume) {
+        return Reject(RowRejectReason::kDuplicate, "timestamp",
+                      FormatIso8601(Timestamp{record.ts}));
+      }
+    }
+    return true;
+  }
+
+  std::unique_ptr<internal::MappedFile> file_;
+  const char* records_;
+  uint64_t count_;
+  uint64_t expected_checksum_;
+  int digits_;
+  InstrumentId instrument_;
+  ReadStats stats_;
+  internal::Rejecter rejecter_;
+  uint64_t next_ = 0;
+  uint64_t checksum_ = kFnvOffset;
+  bool checked_ = false;
+  Status error_;
+  size_t released_ = 0;
+  Record last_{};
+  bool has_last_ = false;
+};
+
+// Writes all of `data` at the file position, retrying short writes.
+Status WriteAll(int fd, const char* data, size_t size, const std::string& path) {
+  while (size > 0) {
+    const ssize_t done = ::write(fd, data, size);
+    if (done < 0) {
+      if (errno == EINTR) continue;
+      return IoError(path + ": write failed: " + std::strerror(errno));
+    }
+    data += done;
+    size -= static_cast<size_t>(done);
+  }
+  return Status::Ok();
+}
+
+// Removes the temp file unless released: an import that fails leaves nothing behind.
+class TempFile {
+ public:
+  explicit TempFile(std::string path) : path_(std::move(path)) {}
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  int fd_ = -1;
+  std::string path_;
+};
+
+}  // namespace
+
+Result<ImportReport> ImportTicks(TickSource& source, const std::string& symbol, int digits,
+                                 const std::string& out_path, void (*progress)(double)) {
+  if (digits < 0 || digits > kFixedDigits) {
+    return InvalidArgument(out_path + ": digits " + std::to_string(digits) + " is outside 0..9");
+  }
+  if (symbol.size() >= kSymbolSize) {
+    return InvalidArgument(out_path + ": symbol '" + symbol + "' is longer than 31 characters");
+  }
+  TempFile temp(out_path + ".tmp." + std::to_string(::getpid()));
+  temp.fd_ = ::open(temp.path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (temp.fd_ < 0) {
+    const std::string message = temp.path_ + ": cannot create: " + std::strerror(errno);
+    temp.path_.clear();
+    return IoError(message);
+  }
+  char header[kHeaderSize] = {};
+  AITS_RETURN_IF_ERROR(WriteAll(temp.fd_, header, sizeof(header), temp.path_));
+
+  constexpr size_t kBatch = 8192;
+  std::vector<Tick> ticks(kBatch);
+  std::vector<Record> records(kBatch);
+  ImportReport report;
+  report.info.symbol = symbol;
+  report.info.digits = digits;
+  uint64_t checksum = kFnvOffset;
+  while (true) {
+    auto got = source.Read(std::span<Tick>(ticks.data(), ticks.size()));
+    if (!got.ok()) return got.status().WithContext("import to " + out_path);
+    const size_t count = *got;
+    if (count == 0) break;
+    for (size_t idx = 0; idx < count; ++idx) {
+      const Tick& tick = ticks[idx];
+      Record& record = records[idx];
+      record = Record{tick.ts.ns, tick.bid.raw(), tick.ask.raw(), tick.bid_volume, tick.ask_volume};
+      checksum = ChecksumRecord(checksum, record);
+    }
+    if (report.info.count == 0) report.info.first = ticks[0].ts;
+    report.info.last = ticks[count - 1].ts;
+    report.info.count += count;
+    AITS_RETURN_IF_ERROR(WriteAll(temp.fd_, reinterpret_cast<const char*>(records.data()),
+                                  count * sizeof(Record), temp.path_));
+    if (progress != nullptr) progress(source.Progress());
+  }
+  std::memcpy(header, kMagic, sizeof(kMagic));
+  Put<uint32_t>(header, kOffVersion, kVersion);
+  Put<uint32_t>(header, kOffRecordSize, kRecordSize);
+  Put<uint64_t>(header, kOffCount, report.info.count);
+  Put<int32_t>(header, kOffDigits, digits);
+  std::memcpy(header + kOffSymbol, symbol.data(), symbol.size());
+  Put<int64_t>(header, kOffFirst, report.info.first.ns);
+  Put<int64_t>(header, kOffLast, report.info.last.ns);
+  Put<uint64_t>(header, kOffChecksum, checksum);
+  if (::pwrite(temp.fd_, header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
+    return IoError(temp.path_ + ": header write failed: " + std::strerror(errno));
+  }
+  if (::fsync(temp.fd_) != 0 || ::close(temp.fd_) != 0) {
+    temp.fd_ = -1;
+    return IoError(temp.path_ + ": flush failed: " + std::strerror(errno));
+  }
+  temp.fd_ = -1;
+  if (::rename(temp.path_.c_str(), out_path.c_str()) != 0) {
+    return IoError(out_path + ": cannot rename " + temp.path_ +
+                   " into place: " + std::strerror(errno));
+  }
+  temp.path_.clear();
+  report.stats = source.stats();
+  if (progress != nullptr) progress(1.0);
+  return report;
+}
+
+Result<TickStoreInfo> ReadTickStoreInfo(const std::string& path) {
+  AITS_ASSIGN_OR_RETURN(auto file, internal::MappedFile::Open(path));
+  AITS_ASSIGN_OR_RETURN(Header header, DecodeHeader(file->bytes(), path));
+  return header.info;
+}
+
+Result<std::unique_ptr<TickSource>> OpenTickStore(const std::string& path,
+                                                  const ReadOptions& options) {
+  AITS_ASSIGN_OR_RETURN(auto file, internal::MappedFile::Open(path));
+  AITS_ASSIGN_OR_RETURN(Header header, DecodeHeader(file->bytes(), path));
+  return std::unique_ptr<TickSource>(new BinaryTickSource(std::move(file), header, options));
+}
+
+}  // namespace aits::data

@@ -1,0 +1,54 @@
+// Binary tick store: a history converted once by `aits import`, memory-mapped by later runs.
+//
+// Layout (little-endian): a 128-byte header then fixed 32-byte records.
+//   header: magic "AITSTCK1" | u32 version (1) | u32 record_size (32) | u64 count | i32 digits |
+//           char symbol[32] | i64 first_ts | i64 last_ts | u64 checksum (FNV-1a of the records) |
+//           zero padding to 128 bytes.
+//   record: i64 ts_ns | i64 bid_raw | i64 ask_raw (1e-9 units) | f32 bid_volume | f32 ask_volume.
+// Header offsets: magic 0, version 8, record_size 12, count 16, digits 24, symbol 28 (NUL-padded,
+// at most 31 characters), first_ts 60, last_ts 68, checksum 76. The checksum is 64-bit FNV-1a
+// taken one little-endian 64-bit word of the records at a time (four words per record), which
+// keeps it off the replay's critical path; a mismatch is reported as DataLoss when replay reaches
+// the end, after every record has been delivered.
+// Wrong magic or version is InvalidArgument; anything else wrong with the header is DataLoss.
+// The reader validates the header (magic, version, record size, that the file size matches count,
+// truncated files are DataLoss errors naming the file and the sizes) and every record as it
+// replays (the same rules as text formats; bad records are counted, never crash). Pages already
+// replayed are released with madvise so resident memory stays flat however long the history.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "aits/core/status.h"
+#include "aits/data/source.h"
+
+namespace aits::data {
+
+struct TickStoreInfo {
+  std::string symbol;
+  int digits = 5;
+  uint64_t count = 0;
+  Timestamp first;
+  Timestamp last;
+};
+
+struct ImportReport {
+  TickStoreInfo info;
+  ReadStats stats;  // what the source rejected while importing
+};
+
+// Reads every tick from `source` and writes `out_path` (atomically: a temp file renamed on
+// success). `progress` may be null; it is called with 0..1 now and then.
+Result<ImportReport> ImportTicks(TickSource& source, const std::string& symbol, int digits,
+                                 const std::string& out_path, void (*progress)(double) = nullptr);
+
+// Reads only the header (for `aits info` and for picking the instrument's digits).
+Result<TickStoreInfo> ReadTickStoreInfo(const std::string& path);
+
+// Opens a store for replay (what OpenTicks does for DataFormat::kBinary).
+Result<std::unique_ptr<TickSource>> OpenTickStore(const std::string& path,
+                                                  const ReadOptions& options);
+
+}  // namespace aits::data

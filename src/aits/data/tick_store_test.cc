@@ -1,0 +1,250 @@
+#include "aits/data/tick_store.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "aits/data/synthetic.h"
+#include "aits/data/test_util.h"
+
+namespace aits::data {
+namespace {
+
+using testing::ReadAll;
+using testing::ReadAllTicks;
+using testing::Rejected;
+using testing::SharedData;
+using testing::TempDir;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void ExpectSameTicks(const std::vector<Tick>& a, const std::vector<Tick>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t idx = 0; idx < a.size(); ++idx) {
+    ASSERT_EQ(a[idx].ts, b[idx].ts) << idx;
+    ASSERT_EQ(a[idx].bid.raw(), b[idx].bid.raw()) << idx;
+    ASSERT_EQ(a[idx].ask.raw(), b[idx].ask.raw()) << idx;
+    ASSERT_EQ(a[idx].bid.precision(), b[idx].bid.precision()) << idx;
+    ASSERT_EQ(a[idx].bid_volume, b[idx].bid_volume) << idx;
+    ASSERT_EQ(a[idx].ask_volume, b[idx].ask_volume) << idx;
+    ASSERT_EQ(a[idx].instrument, b[idx].instrument) << idx;
+  }
+}
+
+class TickStoreTest : public ::testing::Test {
+ protected:
+  // Imports the USD/JPY tick file and returns the store path.
+  std::string ImportUsdJpy() {
+    ReadOptions options;
+    options.price_precision = 3;
+    auto source = OpenTicks(SharedData("usdjpy-ticks.csv"), options);
+    EXPECT_TRUE(source.ok());
+    const std::string out = dir_.Path("usdjpy.ticks");
+    auto report = ImportTicks(**source, "USDJPY", 3, out);
+    EXPECT_TRUE(report.ok()) << report.status().ToString();
+    return out;
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(TickStoreTest, ImportReplayRoundTripIsExact) {
+  ReadOptions options;
+  options.price_precision = 3;
+  const auto original = ReadAllTicks(SharedData("usdjpy-ticks.csv"), options);
+  ASSERT_EQ(original.ticks.size(), 1000u);
+
+  auto source = OpenTicks(SharedData("usdjpy-ticks.csv"), options);
+  ASSERT_TRUE(source.ok());
+  const std::string out = dir_.Path("usdjpy.ticks");
+  double last_progress = -1;
+  static double* progress_sink = nullptr;
+  progress_sink = &last_progress;
+  auto report = ImportTicks(**source, "USDJPY", 3, out, [](double p) { *progress_sink = p; });
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(last_progress, 1.0);
+  EXPECT_EQ(report->info.count, 1000u);
+  EXPECT_EQ(report->stats.accepted, 1000u);
+  EXPECT_EQ(report->info.first, original.ticks.front().ts);
+  EXPECT_EQ(report->info.last, original.ticks.back().ts);
+  EXPECT_EQ(std::filesystem::file_size(out), 128u + 1000u * 32u);
+
+  auto info = ReadTickStoreInfo(out);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->symbol, "USDJPY");
+  EXPECT_EQ(info->digits, 3);
+  EXPECT_EQ(info->count, 1000u);
+  EXPECT_EQ(info->first, original.ticks.front().ts);
+  EXPECT_EQ(info->last, original.ticks.back().ts);
+
+  EXPECT_EQ(*DetectFormat(out), DataFormat::kBinary);
+  ReadOptions replay_options;  // precision comes from the store
+  auto replay = ReadAllTicks(out, replay_options);
+  ASSERT_TRUE(replay.status.ok()) << replay.status.ToString();
+  EXPECT_EQ(replay.stats.accepted, 1000u);
+  EXPECT_EQ(replay.stats.TotalRejected(), 0u);
+  ExpectSameTicks(original.ticks, replay.ticks);
+  // No temp file left behind.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_.path()),
+                          std::filesystem::directory_iterator()),
+            1);
+}
+
+TEST_F(TickStoreTest, SyntheticRoundTripAndVolumes) {
+  SyntheticOptions synth;
+  synth.seed = 42;
+  synth.count = 200'000;
+  auto generator = SyntheticTickSource::Create(synth);
+  ASSERT_TRUE(generator.ok());
+  const auto generated = ReadAll(**generator);
+  auto again = SyntheticTickSource::Create(synth);
+  const std::string out = dir_.Path("synth.ticks");
+  ASSERT_TRUE(ImportTicks(**again, "EURUSD", 5, out).ok());
+  ReadOptions options;
+  options.format = DataFormat::kBinary;
+  const auto replay = ReadAllTicks(out, options);
+  ASSERT_TRUE(replay.status.ok()) << replay.status.ToString();
+  EXPECT_EQ(replay.stats.TotalRejected(), 0u);
+  ExpectSameTicks(generated.ticks, replay.ticks);
+}
+
+TEST_F(TickStoreTest, EmptySourceGivesAnEmptyValidStore) {
+  SyntheticOptions synth;
+  synth.count = 0;
+  auto generator = SyntheticTickSource::Create(synth);
+  const std::string out = dir_.Path("empty.ticks");
+  auto report = ImportTicks(**generator, "EURUSD", 5, out);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->info.count, 0u);
+  const auto replay = ReadAllTicks(out, ReadOptions{});
+  EXPECT_TRUE(replay.status.ok());
+  EXPECT_TRUE(replay.ticks.empty());
+}
+
+TEST_F(TickStoreTest, FailedImportLeavesNothing) {
+  const std::string bad =
+      dir_.Write("bad.csv", "timestamp,bid,ask\n2020-01-02,1.1,1.2\n2020-01-03,x,1.2\n");
+  ReadOptions options;
+  options.strict = true;
+  auto source = OpenTicks(bad, options);
+  ASSERT_TRUE(source.ok());
+  const std::string out = dir_.Path("out.ticks");
+  auto report = ImportTicks(**source, "EURUSD", 5, out);
+  ASSERT_FALSE(report.ok());
+  EXPECT_TRUE(report.status().message().find("bad.csv:3") != std::string::npos);
+  EXPECT_TRUE(report.status().message().find("out.ticks") != std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(out));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_.path()),
+                          std::filesystem::directory_iterator()),
+            1);  // only bad.csv
+
+  SyntheticOptions synth;
+  auto generator = SyntheticTickSource::Create(synth);
+  EXPECT_FALSE(ImportTicks(**generator, "EURUSD", 10, out).ok());
+  EXPECT_FALSE(ImportTicks(**generator, std::string(40, 'X'), 5, out).ok());  // symbol too long
+  EXPECT_FALSE(ImportTicks(**generator, "EURUSD", 5, dir_.Path("no/such/dir/x.ticks")).ok());
+}
+
+TEST_F(TickStoreTest, DamagedFilesGiveErrorsNamingTheFile) {
+  const std::string good = ImportUsdJpy();
+  const std::string bytes = Slurp(good);
+  struct Case {
+    const char* name;
+    std::string content;
+    StatusCode code;
+  };
+  std::string wrong_magic = bytes;
+  wrong_magic[0] = 'X';
+  std::string wrong_version = bytes;
+  wrong_version[8] = 2;
+  std::string wrong_record = bytes;
+  wrong_record[12] = 40;
+  std::string wrong_count = bytes;
+  wrong_count[16] = static_cast<char>(wrong_count[16] + 1);
+  std::string wrong_digits = bytes;
+  wrong_digits[24] = 42;
+  const std::vector<Case> cases = {
+      {"empty.ticks", "", StatusCode::kDataLoss},
+      {"short_header.ticks", bytes.substr(0, 60), StatusCode::kDataLoss},
+      {"truncated.ticks", bytes.substr(0, bytes.size() - 10), StatusCode::kDataLoss},
+      {"trailing.ticks", bytes + "junk", StatusCode::kDataLoss},
+      {"magic.ticks", wrong_magic, StatusCode::kInvalidArgument},
+      {"version.ticks", wrong_version, StatusCode::kInvalidArgument},
+      {"record.ticks", wrong_record, StatusCode::kDataLoss},
+      {"count.ticks", wrong_count, StatusCode::kDataLoss},
+      {"digits.ticks", wrong_digits, StatusCode::kDataLoss},
+  };
+  for (const Case& each : cases) {
+    const std::string path = dir_.Write(each.name, each.content);
+    auto opened = OpenTickStore(path, ReadOptions{});
+    ASSERT_FALSE(opened.ok()) << each.name;
+    EXPECT_EQ(opened.status().code(), each.code) << each.name << ": " << opened.status().ToString();
+    EXPECT_TRUE(opened.status().message().find(path) != std::string::npos)
+        << opened.status().message();
+    EXPECT_FALSE(ReadTickStoreInfo(path).ok()) << each.name;
+  }
+  auto missing = OpenTickStore(dir_.Path("missing.ticks"), ReadOptions{});
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  // Truncation is reported through OpenTicks too (magic detected, header checked).
+  auto via_open = OpenTicks(dir_.Path("truncated.ticks"), ReadOptions{});
+  EXPECT_EQ(via_open.status().code(), StatusCode::kDataLoss);
+  EXPECT_TRUE(via_open.status().message().find("truncated") != std::string::npos);
+}
+
+TEST_F(TickStoreTest, CorruptRecordsAreCountedAndTheChecksumCatchesThem) {
+  const std::string good = ImportUsdJpy();
+  std::string bytes = Slurp(good);
+  // Record 10 (1-based): make the bid negative. Record 20: move its time before record 19.
+  const int64_t negative = -5;
+  std::memcpy(&bytes[128 + 9 * 32 + 8], &negative, sizeof(negative));
+  const int64_t early = 0;
+  std::memcpy(&bytes[128 + 19 * 32], &early, sizeof(early));
+  const std::string path = dir_.Write("corrupt.ticks", bytes);
+  ReadOptions options;
+  options.max_samples = 10;
+  auto source = OpenTickStore(path, options);
+  ASSERT_TRUE(source.ok());
+  auto read = ReadAll(**source);
+  ASSERT_FALSE(read.status.ok());
+  EXPECT_EQ(read.status.code(), StatusCode::kDataLoss);
+  EXPECT_TRUE(read.status.message().find("checksum") != std::string::npos);
+  EXPECT_TRUE(read.status.message().find(path) != std::string::npos);
+  EXPECT_EQ(read.ticks.size(), 998u);  // every good record was still delivered
+  EXPECT_EQ(Rejected(read.stats, RowRejectReason::kNonPositivePrice), 1u);
+  EXPECT_EQ(Rejected(read.stats, RowRejectReason::kTimeBackwards), 1u);
+  ASSERT_EQ(read.stats.samples.size(), 2u);
+  EXPECT_EQ(read.stats.samples[0].line, 10u);
+  EXPECT_EQ(read.stats.samples[0].field, "bid");
+  EXPECT_EQ(read.stats.samples[1].line, 20u);
+
+  options.strict = true;
+  auto strict_source = OpenTickStore(path, options);
+  auto strict = ReadAll(**strict_source);
+  ASSERT_FALSE(strict.status.ok());
+  EXPECT_EQ(strict.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(strict.status.message().find(path + ":10: field 'bid'") != std::string::npos)
+      << strict.status.message();
+  EXPECT_EQ(strict.ticks.size(), 9u);
+}
+
+TEST_F(TickStoreTest, FlippedVolumeBitIsCaughtByTheChecksum) {
+  const std::string good = ImportUsdJpy();
+  std::string bytes = Slurp(good);
+  bytes[128 + 500 * 32 + 24] ^= 0x01;  // a volume bit: still a valid record
+  const std::string path = dir_.Write("flip.ticks", bytes);
+  auto source = OpenTickStore(path, ReadOptions{});
+  ASSERT_TRUE(source.ok());
+  auto read = ReadAll(**source);
+  EXPECT_EQ(read.status.code(), StatusCode::kDataLoss);
+  EXPECT_EQ(read.ticks.size(), 1000u);
+}
+
+}  // namespace
+}  // namespace aits::data

@@ -1,0 +1,702 @@
+#include "aits/execution/simulated_venue.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace aits::execution {
+namespace {
+
+// Scenario tests: each case is a table of steps (quotes, orders, cancels) fed to a venue, and the
+// fills, final order states and net position that must come out. Prices are EURUSD (5 digits);
+// times are milliseconds after kBase.
+
+constexpr Timestamp kBase = FromCivil(2024, 1, 2, 10, 0, 0);
+constexpr InstrumentId kEurUsd{0};
+
+Price P(const char* text, int digits = 5) { return *Price::Parse(text, digits); }
+Quantity Q(const char* text) { return *Quantity::Parse(text, 3); }
+Timestamp At(int64_t ms) { return kBase + Duration::Millis(ms); }
+
+// Account side for the venue: USD account, leverage 100, a settable free margin.
+class FakeAccount final : public AccountOracle {
+ public:
+  Money free_margin = Money::FromRaw(1'000'000 * kMoneyScale);
+  Money FreeMargin() const override { return free_margin; }
+  Money MarginRequired(const Instrument& instrument, Quantity lots, Price price) const override {
+    const Money notional = NotionalInAccount(instrument, lots, price);
+    return Money::FromRaw(notional.raw() / 100);
+  }
+  Money NotionalInAccount(const Instrument& instrument, Quantity lots, Price price) const override {
+    return Notional(price, lots, instrument.contract_size);
+  }
+};
+
+Instrument TestEurUsd() {
+  Instrument inst = Instrument::Infer("EURUSD");
+  inst.id = kEurUsd;
+  inst.min_lots = *Quantity::Parse("0.10", 2);
+  inst.max_lots = *Quantity::Parse("50", 2);
+  return inst;
+}
+
+enum class StepKind { kQuote, kOrder, kCancelLast, kFreeMargin, kBar };
+
+struct Step {
+  StepKind kind = StepKind::kQuote;
+  int64_t ms = 0;
+  const char* bid = nullptr;  // quote; for a bar: bid open
+  const char* ask = nullptr;  // quote; for a bar: unused (ask = bid + spread)
+  const char* high = nullptr;
+  const char* low = nullptr;
+  const char* close = nullptr;
+  OrderRequest request;
+  int64_t free_margin = 0;
+
+  Step Limit(const char* price) const { return With(OrderType::kLimit, price); }
+  Step Stop(const char* price) const { return With(OrderType::kStop, price); }
+  Step Sl(const char* price) const {
+    Step copy = *this;
+    copy.request.stop_loss = P(price);
+    return copy;
+  }
+  Step Tp(const char* price) const {
+    Step copy = *this;
+    copy.request.take_profit = P(price);
+    return copy;
+  }
+  Step Tif(TimeInForce tif) const {
+    Step copy = *this;
+    copy.request.tif = tif;
+    return copy;
+  }
+  Step Id(const char* client_id) const {
+    Step copy = *this;
+    copy.request.client_order_id = client_id;
+    return copy;
+  }
+  Step On(InstrumentId instrument) const {
+    Step copy = *this;
+    copy.request.instrument = instrument;
+    return copy;
+  }
+  Step With(OrderType type, const char* price) const {
+    Step copy = *this;
+    copy.request.type = type;
+    copy.request.price = P(price);
+    return copy;
+  }
+};
+
+Step Quote(int64_t ms, const char* bid, const char* ask) {
+  Step step;
+  step.ms = ms;
+  step.bid = bid;
+  step.ask = ask;
+  return step;
+}
+Step Order(int64_t ms, Side side, const char* lots) {
+  Step step;
+  step.kind = StepKind::kOrder;
+  step.ms = ms;
+  step.request.instrument = kEurUsd;
+  step.request.side = side;
+  step.request.quantity = Q(lots);
+  return step;
+}
+Step Buy(int64_t ms, const char* lots = "1.00") { return Order(ms, Side::kBuy, lots); }
+Step Sell(int64_t ms, const char* lots = "1.00") { return Order(ms, Side::kSell, lots); }
+Step CancelLast(int64_t ms) {
+  Step step;
+  step.kind = StepKind::kCancelLast;
+  step.ms = ms;
+  return step;
+}
+Step FreeMargin(int64_t usd) {
+  Step step;
+  step.kind = StepKind::kFreeMargin;
+  step.free_margin = usd;
+  return step;
+}
+// An M1 bar opening at `ms` with bid OHLC; the ask is the bid + 10 points.
+Step BarAt(int64_t ms, const char* open, const char* high, const char* low, const char* close) {
+  Step step;
+  step.kind = StepKind::kBar;
+  step.ms = ms;
+  step.bid = open;
+  step.high = high;
+  step.low = low;
+  step.close = close;
+  return step;
+}
+
+struct ExpectFill {
+  int64_t ms;
+  Side side;
+  const char* lots;
+  const char* price;
+  const char* reason;
+  const char* commission = nullptr;  // checked when set, "0.00" format
+};
+
+struct Case {
+  const char* name;
+  std::vector<Step> steps;
+  std::vector<ExpectFill> fills;
+  // Final state of each submitted order, in submission order: "filled", "accepted",
+  // "rejected:insufficient_margin"...
+  std::vector<std::string> states;
+  const char* net_lots = "0.00";
+  int64_t latency_ms = 0;
+  int64_t slippage = 0;
+  const char* commission = "none";
+  FillMode mode = FillMode::kTouch;
+};
+
+Price Plus10Points(Price price) { return Price::FromRaw(price.raw() + 10 * 10'000, 5); }
+Ohlc AskOf(const Ohlc& bid) {
+  return {Plus10Points(bid.open), Plus10Points(bid.high), Plus10Points(bid.low),
+          Plus10Points(bid.close)};
+}
+
+std::string StateOf(const aits::Order& order) {
+  std::string state(ToString(order.status));
+  if (order.reject_reason != RejectReason::kNone) {
+    state += ":" + std::string(ToString(order.reject_reason));
+  }
+  return state;
+}
+
+void RunCase(const Case& test) {
+  SCOPED_TRACE(test.name);
+  Bus bus;
+  FakeAccount account;
+  VenueConfig config;
+  config.latency = Duration::Millis(test.latency_ms);
+  config.slippage_points = test.slippage;
+  config.commission = *ParseCommission(test.commission);
+  config.fill_mode = test.mode;
+  ASSERT_TRUE(config.Validate().ok());
+  SimulatedVenue venue(config, bus, account);
+  venue.AddInstrument(TestEurUsd());
+  std::vector<Fill> fills;
+  bus.Subscribe<Fill>([&](const Fill& fill) { fills.push_back(fill); });
+
+  std::vector<OrderId> ids;
+  for (const Step& step : test.steps) {
+    switch (step.kind) {
+      case StepKind::kQuote:
+        venue.OnTick(Tick{At(step.ms), P(step.bid), P(step.ask), 0, 0, kEurUsd});
+        break;
+      case StepKind::kOrder:
+        ids.push_back(venue.Submit(step.request, At(step.ms)));
+        break;
+      case StepKind::kCancelLast:
+        ASSERT_TRUE(venue.Cancel(ids.back(), At(step.ms)).ok());
+        break;
+      case StepKind::kFreeMargin:
+        account.free_margin = Money::FromRaw(step.free_margin * kMoneyScale);
+        break;
+      case StepKind::kBar: {
+        Bar bar;
+        bar.instrument = kEurUsd;
+        bar.period = Duration::Minutes(1);
+        bar.open_time = At(step.ms);
+        bar.bid = {P(step.bid), P(step.high), P(step.low), P(step.close)};
+        bar.ask = AskOf(bar.bid);
+        venue.OnBar(bar);
+        break;
+      }
+    }
+  }
+
+  ASSERT_EQ(fills.size(), test.fills.size());
+  for (size_t idx = 0; idx < fills.size(); ++idx) {
+    SCOPED_TRACE("fill " + std::to_string(idx));
+    const ExpectFill& want = test.fills[idx];
+    EXPECT_EQ(fills[idx].ts, At(want.ms));
+    EXPECT_EQ(fills[idx].side, want.side);
+    EXPECT_EQ(fills[idx].quantity, Q(want.lots));
+    EXPECT_EQ(fills[idx].price.ToString(), want.price);
+    EXPECT_EQ(fills[idx].reason, want.reason);
+    if (want.commission != nullptr) {
+      EXPECT_EQ(fills[idx].commission.ToString(), want.commission);
+    }
+  }
+  ASSERT_EQ(ids.size(), test.states.size());
+  for (size_t idx = 0; idx < ids.size(); ++idx) {
+    const aits::Order* order = venue.FindOrder(ids[idx]);
+    ASSERT_NE(order, nullptr);
+    EXPECT_EQ(StateOf(*order), test.states[idx]) << "order " << idx;
+  }
+  EXPECT_EQ(venue.NetLots(kEurUsd).ToString(), test.net_lots);
+}
+
+constexpr Side kB = Side::kBuy;
+constexpr Side kS = Side::kSell;
+
+// ---------------------------------------------------------------------------------------------
+// Tick mode
+
+const std::vector<Case>& TickCases() {
+  static const std::vector<Case> cases = {
+      {"market buy fills at the ask",
+       {Quote(0, "1.10000", "1.10010"), Buy(0)},
+       {{0, kB, "1.00", "1.10010", "market"}},
+       {"filled"},
+       "1.00"},
+      {"market sell fills at the bid",
+       {Quote(0, "1.10000", "1.10010"), Sell(0, "0.50")},
+       {{0, kS, "0.50", "1.10000", "market"}},
+       {"filled"},
+       "-0.50"},
+      {"buy limit fills at the touch once the ask reaches it",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Limit("1.09950"), Quote(1, "1.09960", "1.09970"),
+        Quote(2, "1.09930", "1.09940")},
+       {{2, kB, "1.00", "1.09940", "limit"}},
+       {"filled"},
+       "1.00"},
+      {"buy limit rests while the ask stays above",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Limit("1.09950"), Quote(1, "1.09950", "1.09960")},
+       {},
+       {"accepted"}},
+      {"sell limit fills when the bid reaches it",
+       {Quote(0, "1.10000", "1.10010"), Sell(0).Limit("1.10100"), Quote(1, "1.10100", "1.10110")},
+       {{1, kS, "1.00", "1.10100", "limit"}},
+       {"filled"},
+       "-1.00"},
+      {"buy stop fills when the ask rises to it",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Stop("1.10100"), Quote(1, "1.10080", "1.10090"),
+        Quote(2, "1.10095", "1.10105")},
+       {{2, kB, "1.00", "1.10105", "stop"}},
+       {"filled"},
+       "1.00"},
+      {"sell stop rests while the bid stays above",
+       {Quote(0, "1.10000", "1.10010"), Sell(0).Stop("1.09900"), Quote(1, "1.09910", "1.09920")},
+       {},
+       {"accepted"}},
+      {"stop fills with adverse slippage",
+       {Quote(0, "1.10000", "1.10010"), Sell(0).Stop("1.09900"), Quote(1, "1.09900", "1.09910")},
+       {{1, kS, "1.00", "1.09898", "stop"}},
+       {"filled"},
+       "-1.00",
+       0,
+       2},
+      {"market orders slip against the trader",
+       {Quote(0, "1.10000", "1.10010"), Buy(0), Sell(0, "2.00")},
+       {{0, kB, "1.00", "1.10013", "market"}, {0, kS, "2.00", "1.09997", "market"}},
+       {"filled", "filled"},
+       "-1.00",
+       0,
+       3},
+      {"limit orders never slip",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Limit("1.09950"), Quote(1, "1.09900", "1.09910")},
+       {{1, kB, "1.00", "1.09910", "limit"}},
+       {"filled"},
+       "1.00",
+       0,
+       3},
+      {"long stop-loss closes at the bid",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Sl("1.09900").Tp("1.10200"),
+        Quote(1, "1.09950", "1.09960"), Quote(2, "1.09900", "1.09910"),
+        Quote(3, "1.09800", "1.09810")},
+       {{0, kB, "1.00", "1.10010", "market"}, {2, kS, "1.00", "1.09900", "stop_loss"}},
+       {"filled"}},
+      {"long take-profit closes at the bid",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Sl("1.09900").Tp("1.10200"),
+        Quote(1, "1.10190", "1.10200"), Quote(2, "1.10200", "1.10210")},
+       {{0, kB, "1.00", "1.10010", "market"}, {2, kS, "1.00", "1.10200", "take_profit"}},
+       {"filled"}},
+      {"short stop-loss closes at the ask",
+       {Quote(0, "1.10000", "1.10010"), Sell(0).Sl("1.10100").Tp("1.09800"),
+        Quote(1, "1.10095", "1.10105")},
+       {{0, kS, "1.00", "1.10000", "market"}, {1, kB, "1.00", "1.10105", "stop_loss"}},
+       {"filled"}},
+      {"short take-profit closes at the ask",
+       {Quote(0, "1.10000", "1.10010"), Sell(0).Sl("1.10100").Tp("1.09800"),
+        Quote(1, "1.09795", "1.09805"), Quote(2, "1.09790", "1.09800")},
+       {{0, kS, "1.00", "1.10000", "market"}, {2, kB, "1.00", "1.09800", "take_profit"}},
+       {"filled"}},
+      {"a gap through the stop-loss fills at the worse touch, slipped",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Sl("1.09900"), Quote(1, "1.09500", "1.09510")},
+       {{0, kB, "1.00", "1.10012", "market"}, {1, kS, "1.00", "1.09498", "stop_loss"}},
+       {"filled"},
+       "0.00",
+       0,
+       2},
+      {"protection of an added order replaces the old one",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Sl("1.09900"), Buy(1).Sl("1.09500"),
+        Quote(2, "1.09800", "1.09810"), Quote(3, "1.09500", "1.09510")},
+       {{0, kB, "1.00", "1.10010", "market"},
+        {1, kB, "1.00", "1.10010", "market"},
+        {3, kS, "2.00", "1.09500", "stop_loss"}},
+       {"filled", "filled"}},
+      {"a fill that flattens the position clears its protection",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Sl("1.09900"), Sell(1), Buy(2),
+        Quote(3, "1.09800", "1.09810")},
+       {{0, kB, "1.00", "1.10010", "market"},
+        {1, kS, "1.00", "1.10000", "market"},
+        {2, kB, "1.00", "1.10010", "market"}},
+       {"filled", "filled", "filled"},
+       "1.00"},
+      {"netting: selling 2 against a long 1 leaves a short 1 with the new protection",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Sl("1.09900"), Sell(1, "2.00").Sl("1.10300"),
+        Quote(2, "1.09800", "1.09810"), Quote(3, "1.10300", "1.10310")},
+       {{0, kB, "1.00", "1.10010", "market"},
+        {1, kS, "2.00", "1.10000", "market"},
+        {3, kB, "1.00", "1.10310", "stop_loss"}},
+       {"filled", "filled"}},
+      {"latency: fills on the first quote at or after arrival",
+       {Quote(0, "1.10000", "1.10010"), Buy(0), Quote(50, "1.10020", "1.10030"),
+        Quote(99, "1.10030", "1.10040"), Quote(100, "1.10040", "1.10050"),
+        Quote(150, "1.10060", "1.10070")},
+       {{100, kB, "1.00", "1.10050", "market"}},
+       {"filled"},
+       "1.00",
+       100},
+      {"latency: waits for a quote after arrival",
+       {Buy(0), Quote(250, "1.10040", "1.10050")},
+       {{250, kB, "1.00", "1.10050", "market"}},
+       {"filled"},
+       "1.00",
+       100},
+      {"margin: an order needing more than the free margin is rejected",
+       {FreeMargin(1'000), Quote(0, "1.10000", "1.10010"), Buy(0), Buy(1, "0.50")},
+       {{1, kB, "0.50", "1.10010", "market"}},
+       {"rejected:insufficient_margin", "filled"},
+       "0.50"},
+      {"margin: closing and reducing never need margin",
+       {Quote(0, "1.10000", "1.10010"), Buy(0, "2.00"), FreeMargin(0), Sell(1), Sell(2), Sell(3)},
+       {{0, kB, "2.00", "1.10010", "market"},
+        {1, kS, "1.00", "1.10000", "market"},
+        {2, kS, "1.00", "1.10000", "market"}},
+       {"filled", "filled", "filled", "rejected:insufficient_margin"}},
+      {"margin: a flip needs margin for the new side only",
+       {Quote(0, "1.10000", "1.10010"), Buy(0), FreeMargin(600), Sell(1, "1.50"), Sell(2, "2.00")},
+       {{0, kB, "1.00", "1.10010", "market"}, {1, kS, "1.50", "1.10000", "market"}},
+       {"filled", "filled", "rejected:insufficient_margin"},
+       "-0.50"},
+      {"quantity: not positive, below min, above max, off the step",
+       {Quote(0, "1.10000", "1.10010"), Buy(0, "0"), Buy(0, "-1"), Buy(0, "0.05"), Buy(0, "60.00"),
+        Buy(0, "0.105"), Buy(0, "0.10")},
+       {{0, kB, "0.10", "1.10010", "market"}},
+       {"rejected:invalid_quantity", "rejected:invalid_quantity", "rejected:invalid_quantity",
+        "rejected:invalid_quantity", "rejected:invalid_quantity", "filled"},
+       "0.10"},
+      {"prices: SL/TP on the wrong side and stops without a price",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Sl("1.10050"), Sell(0).Tp("1.10050"),
+        Buy(0).Limit("1.09950").Sl("1.09960"), Sell(0).Stop("1.09900").Sl("1.09800"),
+        Buy(0).Tp("1.10000"), Buy(0).Sl("1.09990").Tp("1.10020")},
+       {{0, kB, "1.00", "1.10010", "market"}},
+       {"rejected:invalid_price", "rejected:invalid_price", "rejected:invalid_price",
+        "rejected:invalid_price", "rejected:invalid_price", "filled"},
+       "1.00"},
+      {"no quote yet", {Buy(0), Quote(1, "1.10000", "1.10010")}, {}, {"rejected:no_market"}},
+      {"duplicate client order id",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Id("a-1"), Buy(1).Id("a-1"), Buy(2).Id("a-2")},
+       {{0, kB, "1.00", "1.10010", "market"}, {2, kB, "1.00", "1.10010", "market"}},
+       {"filled", "rejected:duplicate_client_order_id", "filled"},
+       "2.00"},
+      {"unknown instrument",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).On(InstrumentId{7})},
+       {},
+       {"rejected:unknown_instrument"}},
+      {"IOC/FOK: market fills fully, unmarketable limits expire, marketable ones fill",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Tif(TimeInForce::kFok),
+        Sell(0).Tif(TimeInForce::kIoc), Buy(0).Limit("1.09950").Tif(TimeInForce::kIoc),
+        Buy(0).Limit("1.09950").Tif(TimeInForce::kFok),
+        Buy(0).Limit("1.10020").Tif(TimeInForce::kIoc), Quote(1, "1.09900", "1.09910")},
+       {{0, kB, "1.00", "1.10010", "market"},
+        {0, kS, "1.00", "1.10000", "market"},
+        {0, kB, "1.00", "1.10010", "limit"}},
+       {"filled", "filled", "expired", "expired", "filled"},
+       "1.00"},
+      {"IOC with latency is judged on arrival",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Limit("1.09950").Tif(TimeInForce::kIoc),
+        Quote(5, "1.09930", "1.09940")},
+       {{5, kB, "1.00", "1.09940", "limit"}},
+       {"filled"},
+       "1.00",
+       5},
+      {"DAY orders expire at the end of their UTC day",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Limit("1.09950").Tif(TimeInForce::kDay),
+        Buy(0).Limit("1.09950"), Quote(13 * 3'600'000 + 59 * 60'000, "1.09960", "1.09970"),
+        Quote(14 * 3'600'000 + 1, "1.09900", "1.09910")},
+       {{14 * 3'600'000 + 1, kB, "1.00", "1.09910", "limit"}},
+       {"expired", "filled"},
+       "1.00"},
+      {"a canceled order never fills",
+       {Quote(0, "1.10000", "1.10010"), Buy(0).Limit("1.09950"), CancelLast(1),
+        Quote(2, "1.09900", "1.09910")},
+       {},
+       {"canceled"}},
+      {"an order canceled in transit never arrives",
+       {Quote(0, "1.10000", "1.10010"), Buy(0), CancelLast(10), Quote(100, "1.10000", "1.10010")},
+       {},
+       {"canceled"},
+       "0.00",
+       100},
+      {"commission per lot",
+       {Quote(0, "1.10000", "1.10010"), Buy(0, "2.00"), Sell(1, "0.50")},
+       {{0, kB, "2.00", "1.10010", "market", "14.00"},
+        {1, kS, "0.50", "1.10000", "market", "3.50"}},
+       {"filled", "filled"},
+       "1.50",
+       0,
+       0,
+       "per_lot:7"},
+      {"commission per million of notional",
+       // 1 lot at 1.10010 = 110,010 USD -> 35 * 0.11001 = 3.85035
+       {Quote(0, "1.10000", "1.10010"), Buy(0)},
+       {{0, kB, "1.00", "1.10010", "market", "3.85"}},
+       {"filled"},
+       "1.00",
+       0,
+       0,
+       "per_million:35"},
+      {"commission in percent of notional",
+       // 1 lot at 1.10000 = 110,000 USD -> 0.01% = 11.00
+       {Quote(0, "1.10000", "1.10010"), Sell(0)},
+       {{0, kS, "1.00", "1.10000", "market", "11.00"}},
+       {"filled"},
+       "-1.00",
+       0,
+       0,
+       "percent:0.01"},
+  };
+  return cases;
+}
+
+TEST(SimulatedVenueTest, TickModeScenarios) {
+  for (const Case& test : TickCases()) RunCase(test);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bar mode: decisions at a bar's close (60,000 ms after its open); ask = bid + 10 points.
+
+TEST(SimulatedVenueTest, BarModeScenarios) {
+  const std::vector<Case> cases = {
+      {"market orders fill at the next bar's open",
+       {BarAt(0, "1.10000", "1.10100", "1.09900", "1.10050"), Buy(60'000), Sell(60'000, "0.50"),
+        BarAt(60'000, "1.10060", "1.10080", "1.10000", "1.10070")},
+       {{60'000, kB, "1.00", "1.10070", "market"}, {60'000, kS, "0.50", "1.10060", "market"}},
+       {"filled", "filled"},
+       "0.50",
+       0,
+       0,
+       "none",
+       FillMode::kNextBarOpen},
+      {"the bar a decision was made on is never used for its fill",
+       {Buy(60'000), BarAt(0, "1.10000", "1.10100", "1.09900", "1.10050")},
+       {},
+       {"pending_new"},
+       "0.00",
+       0,
+       0,
+       "none",
+       FillMode::kNextBarOpen},
+      {"stop-loss inside a bar fills at the SL, slipped",
+       {BarAt(0, "1.10000", "1.10100", "1.09900", "1.10050"), Buy(60'000).Sl("1.09950"),
+        BarAt(60'000, "1.10060", "1.10080", "1.09900", "1.09990")},
+       {{60'000, kB, "1.00", "1.10071", "market"}, {120'000, kS, "1.00", "1.09949", "stop_loss"}},
+       {"filled"},
+       "0.00",
+       0,
+       1,
+       "none",
+       FillMode::kNextBarOpen},
+      {"take-profit inside a bar fills at the TP",
+       {BarAt(0, "1.10000", "1.10100", "1.09900", "1.10050"), Buy(60'000).Tp("1.10200"),
+        BarAt(60'000, "1.10060", "1.10080", "1.10000", "1.10070"),
+        BarAt(120'000, "1.10070", "1.10250", "1.10050", "1.10100")},
+       {{60'000, kB, "1.00", "1.10070", "market"}, {180'000, kS, "1.00", "1.10200", "take_profit"}},
+       {"filled"},
+       "0.00",
+       0,
+       0,
+       "none",
+       FillMode::kNextBarOpen},
+      {"a bar that opens through the SL fills at the open",
+       {BarAt(0, "1.10000", "1.10100", "1.09900", "1.10050"), Sell(60'000).Sl("1.10200"),
+        BarAt(60'000, "1.10050", "1.10080", "1.10000", "1.10070"),
+        BarAt(120'000, "1.10300", "1.10350", "1.10250", "1.10300")},
+       {{60'000, kS, "1.00", "1.10050", "market"}, {120'000, kB, "1.00", "1.10310", "stop_loss"}},
+       {"filled"},
+       "0.00",
+       0,
+       0,
+       "none",
+       FillMode::kNextBarOpen},
+      {"SL and TP both inside one bar: the SL is assumed first",
+       {BarAt(0, "1.10000", "1.10100", "1.09900", "1.10050"),
+        Buy(60'000).Sl("1.09900").Tp("1.10200"),
+        BarAt(60'000, "1.10050", "1.10080", "1.10000", "1.10070"),
+        BarAt(120'000, "1.10050", "1.10300", "1.09800", "1.10000")},
+       {{60'000, kB, "1.00", "1.10060", "market"}, {180'000, kS, "1.00", "1.09900", "stop_loss"}},
+       {"filled"},
+       "0.00",
+       0,
+       0,
+       "none",
+       FillMode::kNextBarOpen},
+      {"limits fill at the limit inside a bar, at the open when it gaps through",
+       {BarAt(0, "1.10000", "1.10100", "1.09900", "1.10050"), Buy(60'000).Limit("1.09900"),
+        Sell(60'000).Limit("1.10100"), BarAt(60'000, "1.10000", "1.10050", "1.09850", "1.10000"),
+        BarAt(120'000, "1.10200", "1.10250", "1.10150", "1.10200")},
+       {{120'000, kB, "1.00", "1.09900", "limit"}, {120'000, kS, "1.00", "1.10200", "limit"}},
+       {"filled", "filled"},
+       "0.00",
+       0,
+       0,
+       "none",
+       FillMode::kNextBarOpen},
+      {"a sell stop inside a bar fills at the stop, slipped",
+       {BarAt(0, "1.10000", "1.10100", "1.09900", "1.10050"), Sell(60'000).Stop("1.09950"),
+        BarAt(60'000, "1.10000", "1.10050", "1.09900", "1.09950")},
+       {{120'000, kS, "1.00", "1.09948", "stop"}},
+       {"filled"},
+       "-1.00",
+       0,
+       2,
+       "none",
+       FillMode::kNextBarOpen},
+  };
+  for (const Case& test : cases) RunCase(test);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages, lifecycle and bookkeeping
+
+struct Recorder {
+  std::vector<std::string> events;
+  explicit Recorder(Bus& bus) {
+    bus.Subscribe<Fill>([this](const Fill& fill) {
+      events.push_back("fill " + std::to_string(fill.order_id.value) + " " +
+                       std::string(fill.reason));
+    });
+    bus.Subscribe<OrderUpdate>([this](const OrderUpdate& update) {
+      events.push_back("update " + std::to_string(update.order.id.value) + " " +
+                       std::string(ToString(update.order.status)));
+    });
+  }
+};
+
+TEST(SimulatedVenueTest, PublishesFillsBeforeTheOrderUpdateAndEveryStateChange) {
+  Bus bus;
+  FakeAccount account;
+  SimulatedVenue venue(VenueConfig{}, bus, account);
+  venue.AddInstrument(TestEurUsd());
+  Recorder recorder(bus);
+  venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  venue.Submit(Buy(0).Sl("1.09900").request, At(0));
+  venue.Submit(Buy(0).Limit("1.09000").request, At(0));
+  venue.Submit(Buy(0, "0").request, At(0));
+  EXPECT_EQ(venue.OpenOrderCount(), 1u);
+  venue.OnTick(Tick{At(1), P("1.09800"), P("1.09810"), 0, 0, kEurUsd});
+  ASSERT_TRUE(venue.Cancel(OrderId{2}, At(2)).ok());
+  EXPECT_EQ(venue.OpenOrderCount(), 0u);
+  const std::vector<std::string> want = {
+      "fill 1 market",    "update 1 filled", "update 2 accepted", "update 3 rejected",
+      "fill 4 stop_loss", "update 4 filled", "update 2 canceled"};
+  EXPECT_EQ(recorder.events, want);
+  const aits::Order* sl = venue.FindOrder(OrderId{4});
+  ASSERT_NE(sl, nullptr);
+  EXPECT_EQ(sl->request.tag, "sl");
+  EXPECT_EQ(sl->request.side, Side::kSell);
+}
+
+TEST(SimulatedVenueTest, CancelOfAFinishedOrFailedOrderFails) {
+  Bus bus;
+  FakeAccount account;
+  SimulatedVenue venue(VenueConfig{}, bus, account);
+  venue.AddInstrument(TestEurUsd());
+  venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  const OrderId id = venue.Submit(Buy(0).request, At(0));
+  Status status = venue.Cancel(id, At(1));
+  EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find("filled"), std::string::npos);
+  EXPECT_EQ(venue.Cancel(OrderId{99}, At(1)).code(), StatusCode::kNotFound);
+}
+
+TEST(SimulatedVenueTest, SetProtectionValidatesAndTriggers) {
+  Bus bus;
+  FakeAccount account;
+  SimulatedVenue venue(VenueConfig{}, bus, account);
+  venue.AddInstrument(TestEurUsd());
+  std::vector<Fill> fills;
+  bus.Subscribe<Fill>([&](const Fill& fill) { fills.push_back(fill); });
+  venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  EXPECT_EQ(venue.SetProtection(kEurUsd, P("1.09000"), std::nullopt).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(venue.SetProtection(InstrumentId{5}, std::nullopt, std::nullopt).code(),
+            StatusCode::kInvalidArgument);
+  venue.Submit(Sell(0).request, At(0));
+  EXPECT_EQ(venue.SetProtection(kEurUsd, P("1.09000"), std::nullopt).code(),
+            StatusCode::kInvalidArgument);  // SL of a short below the market
+  ASSERT_TRUE(venue.SetProtection(kEurUsd, std::nullopt, P("1.09500")).ok());
+  venue.OnTick(Tick{At(1), P("1.09490"), P("1.09500"), 0, 0, kEurUsd});
+  ASSERT_EQ(fills.size(), 2u);
+  EXPECT_EQ(fills[1].reason, "take_profit");
+  EXPECT_EQ(fills[1].price.ToString(), "1.09500");
+  EXPECT_TRUE(venue.NetLots(kEurUsd).IsZero());
+}
+
+TEST(SimulatedVenueTest, HistoryIsBoundedButLiveOrdersSurvive) {
+  Bus bus;
+  FakeAccount account;
+  VenueConfig config;
+  config.order_history = 4;
+  SimulatedVenue venue(config, bus, account);
+  venue.AddInstrument(TestEurUsd());
+  venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  const OrderId resting = venue.Submit(Buy(0).Limit("1.09000").request, At(0));
+  for (int idx = 0; idx < 20; ++idx) {
+    venue.Submit(Buy(0).Id(("c" + std::to_string(idx)).c_str()).request, At(0));
+  }
+  EXPECT_EQ(venue.FindOrder(OrderId{2}), nullptr);  // an old filled order was dropped
+  ASSERT_NE(venue.FindOrder(OrderId{21}), nullptr);
+  ASSERT_NE(venue.FindOrder(resting), nullptr);  // the live one was kept
+  EXPECT_EQ(venue.FindOrder(resting)->status, OrderStatus::kAccepted);
+  // Duplicates are still caught after the order that used the id is gone.
+  const OrderId dup = venue.Submit(Buy(0).Id("c0").request, At(0));
+  EXPECT_EQ(venue.FindOrder(dup)->reject_reason, RejectReason::kDuplicateClientId);
+  venue.OnTick(Tick{At(1), P("1.08990"), P("1.09000"), 0, 0, kEurUsd});
+  EXPECT_EQ(venue.NetLots(kEurUsd).ToString(), "21.00");
+  EXPECT_EQ(venue.OpenOrderCount(), 0u);
+}
+
+TEST(SimulatedVenueTest, ReentrantSubmitFromAFillHandler) {
+  // A strategy that reacts to its stop-loss by reversing, from inside the fill handler.
+  Bus bus;
+  FakeAccount account;
+  SimulatedVenue venue(VenueConfig{}, bus, account);
+  venue.AddInstrument(TestEurUsd());
+  bus.Subscribe<Fill>([&](const Fill& fill) {
+    if (fill.reason == "stop_loss") venue.Submit(Sell(0).request, fill.ts);
+  });
+  venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  venue.Submit(Buy(0).Sl("1.09900").request, At(0));
+  venue.OnTick(Tick{At(1), P("1.09890"), P("1.09900"), 0, 0, kEurUsd});
+  EXPECT_EQ(venue.NetLots(kEurUsd).ToString(), "-1.00");
+}
+
+TEST(CommissionTest, ParsesAndValidates) {
+  auto per_lot = ParseCommission("per_lot:7");
+  ASSERT_TRUE(per_lot.ok());
+  EXPECT_EQ(per_lot->kind, CommissionKind::kPerLot);
+  EXPECT_EQ(per_lot->Compute(*Quantity::Parse("0.5", 2), Money()).ToString(), "3.50");
+  EXPECT_EQ(ParseCommission("none")->kind, CommissionKind::kNone);
+  EXPECT_FALSE(ParseCommission("per_lot").ok());
+  EXPECT_FALSE(ParseCommission("per_lot:abc").ok());
+  EXPECT_FALSE(ParseCommission("per_lot:-1").ok());
+  EXPECT_FALSE(ParseCommission("per_lot:nan").ok());
+  Status status = ParseCommission("flat:3").status();
+  EXPECT_NE(status.message().find("flat"), std::string::npos);
+  VenueConfig config;
+  config.slippage_points = -1;
+  EXPECT_FALSE(config.Validate().ok());
+}
+
+}  // namespace
+}  // namespace aits::execution

@@ -1,0 +1,64 @@
+// Backtest runner: opens the data, builds the kernel through its composition root, replays the
+// history as fast as it can be read, and collects everything a report needs.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "aits/core/status.h"
+#include "aits/data/source.h"
+#include "aits/kernel/kernel.h"
+#include "aits/portfolio/statistics.h"
+#include "aits/report/html_report.h"
+#include "aits/strategy/strategy.h"
+
+namespace aits::kernel {
+
+struct BacktestConfig {
+  std::string data_path;
+  std::string ask_path;  // bid/ask bar files joined on time
+  data::DataFormat format = data::DataFormat::kAuto;
+  bool strict = false;         // stop at the first bad row
+  int64_t spread_points = 0;   // for single-price data or bid-only bars
+  Duration data_bar_period{};  // of bar files; zero: inferred
+  Instrument instrument;       // id 0
+  std::string strategy = "sma_cross";
+  strategy::StrategyParams params;
+  KernelConfig kernel;
+};
+
+// Called now and then with the fraction of input consumed and the ticks (or bars) so far.
+using ProgressFn = std::function<void(double fraction, uint64_t events)>;
+
+struct BacktestResult {
+  BacktestConfig config;
+  data::DataFormat format = data::DataFormat::kAuto;
+  bool bar_data = false;
+  data::ReadStats read_stats;
+  uint64_t ticks = 0;
+  uint64_t bars = 0;
+  std::vector<Order> orders;
+  std::vector<Fill> fills;
+  std::vector<portfolio::TradeRecord> trades;
+  std::vector<portfolio::EquityPoint> equity;
+  std::vector<report::SeriesPoint> prices;  // bar mid closes, bounded like the equity curve
+  portfolio::PerformanceStats stats;
+  Account final_account;
+  Timestamp first;
+  Timestamp last;
+  double wall_seconds = 0;
+  int64_t peak_rss_kb = 0;
+};
+
+// Errors: the data cannot be opened or (strict) has a bad row; the configuration is invalid.
+Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressFn& progress = {});
+
+// Writes metrics.json, trades.csv, orders.csv, equity.csv and report.html into `dir` (created if
+// missing). IoError naming the file that could not be written.
+Status WriteBacktestOutputs(const BacktestResult& result, const std::string& dir);
+
+// The metrics.json document (for tests and `--json`).
+std::string MetricsJson(const BacktestResult& result);
+
+}  // namespace aits::kernel

@@ -1,0 +1,168 @@
+#include "aits/kernel/kernel.h"
+
+#include <cmath>
+
+namespace aits::kernel {
+
+Status KernelConfig::Validate() const {
+  if (account_currency.empty()) return InvalidArgument("account currency is not set");
+  if (initial_balance.raw() <= 0) {
+    return InvalidArgument("cash " + initial_balance.ToString() + " must be positive");
+  }
+  if (!(leverage > 0) || !std::isfinite(leverage)) {
+    return InvalidArgument("leverage " + std::to_string(leverage) + " must be positive");
+  }
+  if (bar_period.ns <= 0) return InvalidArgument("bar period must be positive");
+  return venue.Validate();
+}
+
+Kernel::Kernel(const KernelConfig& config, Clock& clock)
+    : config_(config),
+      clock_(clock),
+      portfolio_(config.account_currency, config.initial_balance, config.leverage),
+      venue_(config.venue, bus_, *this) {
+  // Subscription order is delivery order: the portfolio books a fill before the strategy hears
+  // of it, so a strategy reading its position inside OnFill sees the new one.
+  bus_.Subscribe<Fill>([this](const Fill& fill) {
+    portfolio_.OnFill(fill);
+    fills_.push_back(fill);
+    if (strategy_) strategy_->OnFill(fill);
+  });
+  bus_.Subscribe<execution::OrderUpdate>([this](const execution::OrderUpdate& update) {
+    const size_t index = update.order.id.value - 1;
+    if (index >= orders_.size()) orders_.resize(index + 1);
+    orders_[index] = update.order;
+    if (strategy_) strategy_->OnOrderUpdate(update.order);
+  });
+}
+
+Kernel::~Kernel() = default;
+
+Status Kernel::AddInstrument(const Instrument& instrument) {
+  AITS_RETURN_IF_ERROR(instrument.Validate());
+  if (instrument.id.value != instruments_.size()) {
+    return InvalidArgument("instrument '" + instrument.symbol + "' has id " +
+                           std::to_string(instrument.id.value) + ", expected " +
+                           std::to_string(instruments_.size()));
+  }
+  AITS_RETURN_IF_ERROR(portfolio_.AddInstrument(instrument));
+  instruments_.push_back(instrument);
+  venue_.AddInstrument(instruments_.back());
+  aggregators_.emplace_back(config_.bar_period);
+  last_quotes_.emplace_back();
+  return Status::Ok();
+}
+
+void Kernel::SetStrategy(std::unique_ptr<strategy::Strategy> strategy) {
+  strategy_ = std::move(strategy);
+}
+
+void Kernel::Start() {
+  if (started_) return;
+  started_ = true;
+  if (strategy_) strategy_->OnStart(*this);
+}
+
+void Kernel::FireTimers(Timestamp now) {
+  while (!timers_.empty() && timers_.top().at <= now) {
+    const Timer timer = timers_.top();
+    timers_.pop();
+    if (strategy_) strategy_->OnTimer(strategy::TimerEvent{timer.id, timer.at});
+  }
+}
+
+void Kernel::OnTick(const Tick& tick) {
+  if (!timers_.empty()) FireTimers(tick.ts);
+  if (ticks_++ == 0) portfolio_.SampleEquity(tick.ts);  // the curve starts at the first quote
+  Bar finished;
+  const bool bar_done = aggregators_[tick.instrument.value].Update(tick, &finished);
+  if (bar_done) {
+    // Equity at the bar's close: the portfolio is still marked at the last quote of that bar.
+    portfolio_.SampleEquity(finished.CloseTime());
+  }
+  last_quotes_[tick.instrument.value] = tick;
+  venue_.OnTick(tick);
+  portfolio_.OnTick(tick);
+  if (bar_done) DeliverBar(finished);
+  if (strategy_) strategy_->OnTick(tick);
+}
+
+void Kernel::OnBar(const Bar& bar) {
+  if (!timers_.empty()) FireTimers(bar.CloseTime());
+  if (bars_ == 0) portfolio_.SampleEquity(bar.open_time);
+  Tick close_quote;
+  close_quote.ts = bar.CloseTime();
+  close_quote.bid = bar.bid.close;
+  close_quote.ask = bar.ask.close;
+  close_quote.instrument = bar.instrument;
+  last_quotes_[bar.instrument.value] = close_quote;
+  venue_.OnBar(bar);
+  portfolio_.OnBar(bar);
+  portfolio_.SampleEquity(bar.CloseTime());
+  DeliverBar(bar);
+}
+
+void Kernel::DeliverBar(const Bar& bar) {
+  ++bars_;
+  bus_.Publish(bar);
+  if (strategy_) strategy_->OnBar(bar);
+}
+
+void Kernel::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& aggregator : aggregators_) {
+    if (auto bar = aggregator.Flush()) {
+      // The last bar is incomplete: count and chart it, but do not let the strategy trade on a
+      // bar whose close it could not have known.
+      ++bars_;
+      bus_.Publish(*bar);
+    }
+  }
+  portfolio_.SampleEquity(clock_.Now());
+  if (strategy_) strategy_->OnStop();
+}
+
+OrderId Kernel::Submit(const OrderRequest& request) {
+  const OrderId id = venue_.Submit(request, clock_.Now());
+  // An order still travelling to the venue has published nothing yet; record it as submitted.
+  const size_t index = id.value - 1;
+  if (index >= orders_.size()) {
+    if (const Order* order = venue_.FindOrder(id)) {
+      orders_.resize(index + 1);
+      orders_[index] = *order;
+    }
+  }
+  return id;
+}
+
+Status Kernel::Cancel(OrderId id) { return venue_.Cancel(id, clock_.Now()); }
+
+const Position& Kernel::position(InstrumentId instrument) const {
+  return portfolio_.position(instrument);
+}
+
+Account Kernel::account() const { return portfolio_.account(); }
+
+const Instrument& Kernel::instrument(InstrumentId instrument) const {
+  return instruments_[instrument.value];
+}
+
+std::optional<Tick> Kernel::LastQuote(InstrumentId instrument) const {
+  if (instrument.value >= last_quotes_.size()) return std::nullopt;
+  return last_quotes_[instrument.value];
+}
+
+void Kernel::SetTimer(Timestamp at, uint64_t id) { timers_.push(Timer{at, timer_seq_++, id}); }
+
+Money Kernel::FreeMargin() const { return portfolio_.account().free_margin; }
+
+Money Kernel::MarginRequired(const Instrument& instrument, Quantity lots, Price price) const {
+  return portfolio_.MarginRequired(instrument, lots, price);
+}
+
+Money Kernel::NotionalInAccount(const Instrument& instrument, Quantity lots, Price price) const {
+  return portfolio_.NotionalInAccount(instrument, lots, price);
+}
+
+}  // namespace aits::kernel

@@ -1,0 +1,124 @@
+// The kernel: the one object graph that decides and trades, in every mode.
+//
+// Kernel is the composition root of the trading core. It builds and wires the bus, the simulated
+// venue (or, in live mode later, another ExecutionClient), the portfolio, the bar aggregator and
+// the strategy, and it is driven from outside by whoever owns the data: the backtest runner feeds
+// it history as fast as it can read; paper mode will feed it on a wall clock. The clock is
+// injected; the kernel never reads the system clock, files or the network itself.
+//
+// One tick's way through (tick data):
+//   timers due -> bar aggregator (a finished bar is noted) -> equity sample at the bar's close ->
+//   venue (arrivals, resting orders, SL/TP: fills go out on the bus to the portfolio, then to the
+//   strategy) -> portfolio marks to market -> strategy.OnBar (if a bar finished) ->
+//   strategy.OnTick.
+// For bar data (FillMode::kNextBarOpen) each bar goes: venue (fills at the bar's open and within
+// its range) -> portfolio -> equity sample -> strategy.OnBar.
+//
+// Single-threaded and deterministic: the same inputs give the same orders, fills and P&L.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <vector>
+
+#include "aits/bus/bus.h"
+#include "aits/core/clock.h"
+#include "aits/core/status.h"
+#include "aits/data/bar_aggregator.h"
+#include "aits/execution/simulated_venue.h"
+#include "aits/portfolio/portfolio.h"
+#include "aits/strategy/strategy.h"
+
+namespace aits::kernel {
+
+struct KernelConfig {
+  Currency account_currency = Currency::Of("USD");
+  Money initial_balance = Money::FromRaw(100'000 * kMoneyScale);
+  double leverage = 100;
+  execution::VenueConfig venue;
+  Duration bar_period = Duration::Minutes(1);  // bars built from ticks for the strategy
+  Status Validate() const;
+};
+
+class Kernel final : public strategy::StrategyContext, public execution::AccountOracle {
+ public:
+  // `clock` must outlive the kernel. Precondition: config.Validate().ok().
+  Kernel(const KernelConfig& config, Clock& clock);
+  ~Kernel() override;
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  // Registers an instrument; its id must equal the number added before (0, 1, ...).
+  Status AddInstrument(const Instrument& instrument);
+  // Installs the strategy; call before Start().
+  void SetStrategy(std::unique_ptr<strategy::Strategy> strategy);
+  void Start();
+
+  // Drivers: feed market data in time order. The driver owns time: in a backtest it advances its
+  // SimulatedClock to the tick's time (to the bar's close for bars) before each call.
+  void OnTick(const Tick& tick);
+  void OnBar(const Bar& bar);
+  // End of data: flushes the bar in progress (delivered to the strategy without trading on it),
+  // takes a last equity sample and stops the strategy. Idempotent.
+  void Stop();
+
+  Bus& bus() { return bus_; }
+  portfolio::Portfolio& portfolio() { return portfolio_; }
+  const portfolio::Portfolio& portfolio() const { return portfolio_; }
+  execution::SimulatedVenue& venue() { return venue_; }
+  // Every order's final state, by id (orders()[id - 1]), and every fill in order.
+  const std::deque<Order>& orders() const { return orders_; }
+  const std::vector<Fill>& fills() const { return fills_; }
+  uint64_t ticks_processed() const { return ticks_; }
+  uint64_t bars_processed() const { return bars_; }
+
+  // StrategyContext
+  Timestamp Now() const override { return clock_.Now(); }
+  OrderId Submit(const OrderRequest& request) override;
+  Status Cancel(OrderId id) override;
+  const Position& position(InstrumentId instrument) const override;
+  Account account() const override;
+  const Instrument& instrument(InstrumentId instrument) const override;
+  std::optional<Tick> LastQuote(InstrumentId instrument) const override;
+  void SetTimer(Timestamp at, uint64_t id) override;
+
+  // AccountOracle
+  Money FreeMargin() const override;
+  Money MarginRequired(const Instrument& instrument, Quantity lots, Price price) const override;
+  Money NotionalInAccount(const Instrument& instrument, Quantity lots, Price price) const override;
+
+ private:
+  struct Timer {
+    Timestamp at;
+    uint64_t seq;
+    uint64_t id;
+    bool operator>(const Timer& other) const {
+      return at != other.at ? at > other.at : seq > other.seq;
+    }
+  };
+  void FireTimers(Timestamp now);
+  void DeliverBar(const Bar& bar);
+
+  KernelConfig config_;
+  Clock& clock_;
+  Bus bus_;
+  portfolio::Portfolio portfolio_;
+  execution::SimulatedVenue venue_;
+  std::deque<Instrument> instruments_;  // stable addresses: strategies keep references
+  std::vector<data::BarAggregator> aggregators_;
+  std::vector<std::optional<Tick>> last_quotes_;
+  std::unique_ptr<strategy::Strategy> strategy_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+  uint64_t timer_seq_ = 0;
+  std::deque<Order> orders_;
+  std::vector<Fill> fills_;
+  uint64_t ticks_ = 0;
+  uint64_t bars_ = 0;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace aits::kernel

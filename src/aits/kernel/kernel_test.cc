@@ -1,0 +1,135 @@
+#include "aits/kernel/kernel.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "aits/data/synthetic.h"
+
+namespace aits::kernel {
+namespace {
+
+// Records what the kernel delivers, in order, and trades on a schedule.
+class Probe final : public strategy::Strategy {
+ public:
+  std::string_view name() const override { return "probe"; }
+  void OnStart(strategy::StrategyContext& context) override {
+    Strategy::OnStart(context);
+    context.SetTimer(Timestamp{FromCivil(2020, 1, 6, 1, 0).ns}, 7);
+  }
+  void OnBar(const Bar& bar) override {
+    log.push_back("bar");
+    ++bars;
+    // Alternate long and short every 5 bars: a steady stream of orders and fills.
+    if (bars % 5 == 0) {
+      const Quantity target = Quantity::FromRaw((bars / 5) % 2 ? kFixedScale : -kFixedScale, 2);
+      MoveToTarget(bar.instrument, target, "probe");
+    }
+  }
+  void OnFill(const Fill& fill) override {
+    log.push_back("fill");
+    // The portfolio has booked the fill before the strategy hears of it.
+    position_seen.push_back(context().position(fill.instrument).quantity);
+  }
+  void OnTimer(const strategy::TimerEvent& timer) override {
+    log.push_back("timer" + std::to_string(timer.id));
+    timer_at = context().Now();
+  }
+
+  std::vector<std::string> log;
+  std::vector<Quantity> position_seen;
+  int bars = 0;
+  Timestamp timer_at{};
+};
+
+struct RunOutput {
+  std::vector<Fill> fills;
+  Money equity;
+  uint64_t bars = 0;
+  std::vector<std::string> log;
+  std::vector<Quantity> position_seen;
+  Timestamp timer_at{};
+};
+
+RunOutput RunSynthetic(uint64_t ticks) {
+  SimulatedClock clock;
+  KernelConfig config;
+  Kernel kernel(config, clock);
+  Instrument inst = Instrument::Infer("EURUSD");
+  EXPECT_TRUE(kernel.AddInstrument(inst).ok());
+  auto probe = std::make_unique<Probe>();
+  Probe* raw = probe.get();
+  kernel.SetStrategy(std::move(probe));
+  kernel.Start();
+  data::SyntheticOptions options;
+  options.count = ticks;
+  options.seed = 9;
+  auto source = data::SyntheticTickSource::Create(options);
+  EXPECT_TRUE(source.ok());
+  std::vector<Tick> batch(1000);
+  while (true) {
+    const size_t n = *(*source)->Read(batch);
+    if (n == 0) break;
+    for (size_t idx = 0; idx < n; ++idx) {
+      clock.AdvanceTo(batch[idx].ts);
+      kernel.OnTick(batch[idx]);
+    }
+  }
+  kernel.Stop();
+  return {kernel.fills(), kernel.portfolio().Equity(), kernel.bars_processed(),
+          raw->log,       raw->position_seen,          raw->timer_at};
+}
+
+TEST(KernelTest, IsDeterministic) {
+  const RunOutput first = RunSynthetic(50'000);
+  const RunOutput second = RunSynthetic(50'000);
+  ASSERT_GT(first.fills.size(), 10u);
+  ASSERT_EQ(first.fills.size(), second.fills.size());
+  for (size_t idx = 0; idx < first.fills.size(); ++idx) {
+    EXPECT_EQ(first.fills[idx].price, second.fills[idx].price);
+    EXPECT_EQ(first.fills[idx].ts, second.fills[idx].ts);
+  }
+  EXPECT_EQ(first.equity, second.equity);
+}
+
+TEST(KernelTest, PortfolioBooksFillsBeforeTheStrategyHearsOfThem) {
+  const RunOutput run = RunSynthetic(20'000);
+  ASSERT_FALSE(run.position_seen.empty());
+  EXPECT_EQ(run.position_seen[0].ToString(), "1.00");   // first target: long 1 lot
+  EXPECT_EQ(run.position_seen[1].ToString(), "-1.00");  // then short 1 lot
+}
+
+TEST(KernelTest, TimersFireAtTheirSimulatedTime) {
+  const RunOutput run = RunSynthetic(20'000);
+  ASSERT_NE(std::find(run.log.begin(), run.log.end(), "timer7"), run.log.end());
+  // Fired on the first tick at or after 01:00, never before.
+  EXPECT_GE(run.timer_at, FromCivil(2020, 1, 6, 1, 0));
+  EXPECT_LT(run.timer_at, FromCivil(2020, 1, 6, 1, 1));
+}
+
+TEST(KernelTest, RejectsAnInstrumentWithTheWrongIdOrBadFields) {
+  SimulatedClock clock;
+  Kernel kernel(KernelConfig{}, clock);
+  Instrument inst = Instrument::Infer("EURUSD");
+  inst.id = InstrumentId{3};
+  EXPECT_FALSE(kernel.AddInstrument(inst).ok());
+  inst.id = InstrumentId{0};
+  inst.contract_size = 0;
+  EXPECT_FALSE(kernel.AddInstrument(inst).ok());
+}
+
+TEST(KernelConfigTest, ValidatesEveryLimit) {
+  KernelConfig config;
+  EXPECT_TRUE(config.Validate().ok());
+  config.leverage = -1;
+  EXPECT_NE(config.Validate().message().find("leverage"), std::string::npos);
+  config = KernelConfig{};
+  config.initial_balance = Money();
+  EXPECT_NE(config.Validate().message().find("cash"), std::string::npos);
+  config = KernelConfig{};
+  config.venue.latency = Duration{-1};
+  EXPECT_FALSE(config.Validate().ok());
+}
+
+}  // namespace
+}  // namespace aits::kernel

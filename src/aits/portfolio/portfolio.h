@@ -1,0 +1,122 @@
+// Portfolio: netting positions, the account in its currency, realised and unrealised P&L,
+// round-trip trade records and the equity curve. Fed by the kernel with fills and quotes.
+//
+// P&L of an instrument is earned in its quote currency and converted to the account currency at
+// the current rate: quote == account -> 1; base == account (USD/JPY on a USD account) -> divided by
+// the instrument's own current mid; otherwise through a conversion instrument added with
+// AddConversion() (e.g. GBPUSD for EURGBP on a USD account). AddInstrument() refuses an instrument
+// whose P&L cannot be converted.
+//
+// Margin of a position = |lots| * contract_size * price converted to the account currency
+// * margin_rate / leverage (MetaTrader's Forex formula).
+// Single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aits/core/fixed_point.h"
+#include "aits/core/status.h"
+#include "aits/model/instrument.h"
+#include "aits/model/market.h"
+#include "aits/model/order.h"
+#include "aits/portfolio/equity_curve.h"
+
+namespace aits::portfolio {
+
+// One closed round trip (or the closed part of a position).
+struct TradeRecord {
+  InstrumentId instrument;
+  Side side = Side::kBuy;  // side of the entry
+  Quantity quantity;       // lots closed, positive
+  Timestamp entry_time;
+  Timestamp exit_time;
+  Price entry_price;  // average entry price
+  Price exit_price;
+  Money gross_pnl;          // account currency, before commission
+  Money commission;         // entry share + exit commission
+  Money net_pnl;            // gross_pnl - commission
+  std::string exit_reason;  // the closing fill's reason ("market", "stop_loss", ...)
+};
+
+class Portfolio {
+ public:
+  // Precondition: initial_balance > 0, leverage > 0 (validated by the caller's config).
+  Portfolio(Currency account_currency, Money initial_balance, double leverage);
+
+  // Registers an instrument; InvalidArgument if its P&L cannot be converted to the account
+  // currency with what has been registered so far.
+  Status AddInstrument(const Instrument& instrument);
+  // Registers an instrument used only as a conversion rate (its ticks must be fed too).
+  Status AddConversion(const Instrument& rate_instrument);
+
+  void OnTick(const Tick& tick);  // updates the last quote and unrealised P&L
+  void OnBar(const Bar& bar);     // bar mode: the bar's close is the last quote
+  void OnFill(const Fill& fill);  // updates position, balance, commission and trade records
+
+  const Position& position(InstrumentId instrument) const;
+  const Instrument& instrument(InstrumentId instrument) const;
+  Account account() const;  // balance, equity, margin, free margin at the last quotes
+  Money Equity() const;
+  Money UnrealizedPnl() const;
+  Money RealizedPnl() const;  // gross, account currency
+  Money TotalCommission() const;
+  Money InitialBalance() const { return initial_balance_; }
+
+  // Quote -> account conversion of an amount earned on `instrument`, at the current rates.
+  Money ToAccount(InstrumentId instrument, Money amount_in_quote) const;
+  Money MarginRequired(const Instrument& instrument, Quantity lots, Price price) const;
+  Money NotionalInAccount(const Instrument& instrument, Quantity lots, Price price) const;
+
+  const std::vector<TradeRecord>& trades() const { return trades_; }
+
+  // Records the equity at `ts` into the curve (the kernel calls this on every bar close and at
+  // the end); also accumulates time in market.
+  void SampleEquity(Timestamp ts);
+  const EquityCurve& equity_curve() const { return curve_; }
+  Duration TimeInMarket() const { return time_in_market_; }
+
+ private:
+  // Implementation detail; free to change.
+  enum class Conversion : uint8_t {
+    kIdentity,      // quote currency is the account currency
+    kDivideOwnMid,  // base currency is the account currency (USD/JPY on a USD account)
+    kMultiplyRate,  // via rate instrument QUOTE/ACCOUNT (GBPUSD for EURGBP on USD)
+    kDivideRate,    // via rate instrument ACCOUNT/QUOTE (USDJPY for EURJPY on USD)
+  };
+  struct Slot {
+    bool present = false;
+    bool tradable = false;  // false: registered only as a conversion rate
+    Instrument instrument;
+    int lot_precision = 0;
+    bool has_quote = false;
+    Price bid;
+    Price ask;
+    Position position;
+    Conversion conversion = Conversion::kIdentity;
+    uint32_t rate_instrument = 0;
+  };
+  Slot* SlotOf(InstrumentId id);
+  const Slot* SlotOf(InstrumentId id) const;
+  Slot& Register(const Instrument& instrument);
+  Money Convert(const Slot& slot, Money amount_in_quote) const;
+  Price Mid(const Slot& slot) const;
+
+  std::vector<Slot> slots_;
+  Currency currency_;
+  Money initial_balance_;
+  Money balance_;
+  Money realized_;
+  Money commission_;
+  double leverage_;
+  std::vector<TradeRecord> trades_;
+  EquityCurve curve_;
+  Duration time_in_market_;
+  std::optional<Timestamp> last_sample_;
+  int open_positions_ = 0;
+  Timestamp in_market_since_{};
+};
+
+}  // namespace aits::portfolio

@@ -1,0 +1,108 @@
+// Strategy API. A strategy receives ticks, bars, fills, order updates and timers from the kernel
+// and submits orders through its StrategyContext. It never reads the clock, files or network
+// itself, so the same strategy runs unchanged in backtest, paper and live modes.
+//
+// Call order for one tick (tick data): OnFill/OnOrderUpdate for anything the tick filled, then
+// OnBar if the tick closed a bar, then OnTick. For bar data: fills at the bar's open, then OnBar.
+// All calls come from the kernel thread; a strategy needs no locking.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aits/core/status.h"
+#include "aits/core/time.h"
+#include "aits/model/instrument.h"
+#include "aits/model/market.h"
+#include "aits/model/order.h"
+
+namespace aits::strategy {
+
+struct TimerEvent {
+  uint64_t id = 0;
+  Timestamp ts;
+};
+
+// What the kernel offers a strategy. Implemented by the kernel.
+class StrategyContext {
+ public:
+  virtual ~StrategyContext() = default;
+  virtual Timestamp Now() const = 0;
+  // Submits an order; the returned id identifies later fills and updates. A rejection arrives as
+  // an OnOrderUpdate with status kRejected and its reason.
+  virtual OrderId Submit(const OrderRequest& request) = 0;
+  virtual Status Cancel(OrderId id) = 0;
+  virtual const Position& position(InstrumentId instrument) const = 0;
+  virtual Account account() const = 0;
+  virtual const Instrument& instrument(InstrumentId instrument) const = 0;
+  // The latest quote, if any has arrived.
+  virtual std::optional<Tick> LastQuote(InstrumentId instrument) const = 0;
+  // Calls OnTimer(id) when simulated (or wall) time reaches `at`.
+  virtual void SetTimer(Timestamp at, uint64_t id) = 0;
+};
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  virtual std::string_view name() const = 0;
+  virtual void OnStart(StrategyContext& context) { context_ = &context; }
+  virtual void OnTick(const Tick& /*tick*/) {}
+  virtual void OnBar(const Bar& /*bar*/) {}
+  virtual void OnFill(const Fill& /*fill*/) {}
+  virtual void OnOrderUpdate(const Order& /*order*/) {}
+  virtual void OnTimer(const TimerEvent& /*timer*/) {}
+  virtual void OnStop() {}
+
+ protected:
+  StrategyContext& context() { return *context_; }
+  // Sends the market order that moves the position of `instrument` to `target_lots` (signed);
+  // nothing if it is already there.
+  void MoveToTarget(InstrumentId instrument, Quantity target_lots, std::string tag);
+
+ private:
+  StrategyContext* context_ = nullptr;
+};
+
+// Named, typed parameters with validation. Every key must be consumed: a key the strategy does
+// not know is an error (a typo in a config file must not be silently ignored).
+class StrategyParams {
+ public:
+  StrategyParams() = default;
+  explicit StrategyParams(std::map<std::string, std::string> values) : values_(std::move(values)) {}
+  // Parses "fast=10,slow=30,mode=long_short".
+  static Result<StrategyParams> Parse(std::string_view text);
+
+  void Set(std::string key, std::string value) { values_[std::move(key)] = std::move(value); }
+  Result<int> Int(std::string_view key, int default_value, int min_value, int max_value);
+  Result<double> Double(std::string_view key, double default_value, double min_value,
+                        double max_value);
+  Result<std::string> Choice(std::string_view key, std::string default_value,
+                             const std::vector<std::string>& allowed);
+  // InvalidArgument naming the first key no getter asked for.
+  Status CheckAllUsed(std::string_view strategy_name) const;
+  const std::map<std::string, std::string>& values() const { return values_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+  std::vector<std::string> used_;
+};
+
+struct StrategyInfo {
+  std::string name;
+  std::string description;
+  std::string parameters;  // one line per parameter: "fast (int, 10): fast SMA period"
+};
+
+// The built-in strategies, for --help and `aits strategies`.
+const std::vector<StrategyInfo>& BuiltInStrategies();
+
+// Builds a built-in strategy by name for one instrument. Errors name the bad parameter and value.
+Result<std::unique_ptr<Strategy>> MakeStrategy(std::string_view name, StrategyParams params,
+                                               const Instrument& instrument);
+
+}  // namespace aits::strategy

@@ -1,0 +1,142 @@
+#include "aits/strategy/strategy.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace aits::strategy {
+namespace {
+
+// Fills every order at once and keeps the position, so a test sees what the strategy asked for.
+class FakeContext final : public StrategyContext {
+ public:
+  explicit FakeContext(Instrument instrument) : instrument_(std::move(instrument)) {
+    position_.instrument = instrument_.id;
+  }
+  Timestamp Now() const override { return now_; }
+  OrderId Submit(const OrderRequest& request) override {
+    orders.push_back(request);
+    const int64_t signed_raw =
+        request.side == Side::kBuy ? request.quantity.raw() : -request.quantity.raw();
+    position_.quantity = Quantity::FromRaw(position_.quantity.raw() + signed_raw, 2);
+    return OrderId{orders.size()};
+  }
+  Status Cancel(OrderId) override { return Status::Ok(); }
+  const Position& position(InstrumentId) const override { return position_; }
+  Account account() const override { return Account{}; }
+  const Instrument& instrument(InstrumentId) const override { return instrument_; }
+  std::optional<Tick> LastQuote(InstrumentId) const override { return quote_; }
+  void SetTimer(Timestamp, uint64_t) override {}
+
+  void SetQuote(double bid, double ask) {
+    quote_ = Tick{now_, *Price::FromDouble(bid, 5), *Price::FromDouble(ask, 5)};
+  }
+
+  std::vector<OrderRequest> orders;
+
+ private:
+  Instrument instrument_;
+  Position position_;
+  Timestamp now_{};
+  std::optional<Tick> quote_;
+};
+
+Bar MakeBar(int index, double close) {
+  Bar bar;
+  bar.period = Duration::Minutes(1);
+  bar.open_time = Timestamp{index * Duration::Minutes(1).ns};
+  const Price price = *Price::FromDouble(close, 5);
+  bar.mid = bar.bid = bar.ask = Ohlc{price, price, price, price};
+  return bar;
+}
+
+TEST(StrategyParamsTest, ParsesAndValidates) {
+  auto params = StrategyParams::Parse("fast=5,slow=20,mode=long_only");
+  ASSERT_TRUE(params.ok());
+  EXPECT_EQ(*params->Int("fast", 10, 1, 100), 5);
+  EXPECT_EQ(*params->Int("missing", 7, 1, 100), 7);
+  EXPECT_FALSE(params->Int("slow", 10, 1, 10).ok());
+  EXPECT_EQ(*params->Choice("mode", "long_short", {"long_only", "long_short"}), "long_only");
+  EXPECT_TRUE(params->CheckAllUsed("x").ok());
+  EXPECT_FALSE(StrategyParams::Parse("fast").ok());
+}
+
+TEST(StrategyParamsTest, UnknownOrBadParametersAreNamed) {
+  const Instrument inst = Instrument::Infer("EURUSD");
+  auto typo = MakeStrategy("sma_cross", *StrategyParams::Parse("fsat=5"), inst);
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("'fsat'"), std::string::npos);
+  auto bad = MakeStrategy("sma_cross", *StrategyParams::Parse("fast=abc"), inst);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'abc'"), std::string::npos);
+  auto order = MakeStrategy("sma_cross", *StrategyParams::Parse("fast=30,slow=10"), inst);
+  EXPECT_FALSE(order.ok());
+  EXPECT_FALSE(MakeStrategy("nope", StrategyParams(), inst).ok());
+  auto tiny = MakeStrategy("sma_cross", *StrategyParams::Parse("lots=0.001"), inst);
+  ASSERT_FALSE(tiny.ok());
+  EXPECT_NE(tiny.status().message().find("rounds to zero"), std::string::npos);
+}
+
+TEST(SmaCrossTest, GoesLongOnCrossUpAndReversesOnCrossDown) {
+  const Instrument inst = Instrument::Infer("EURUSD");
+  auto strategy = MakeStrategy("sma_cross", *StrategyParams::Parse("fast=2,slow=4,lots=0.5"), inst);
+  ASSERT_TRUE(strategy.ok()) << strategy.status().ToString();
+  FakeContext context(inst);
+  (*strategy)->OnStart(context);
+  // Falling, then rising (cross up), then falling (cross down).
+  const std::vector<double> closes = {1.10, 1.09, 1.08, 1.07, 1.06, 1.08,
+                                      1.10, 1.12, 1.10, 1.07, 1.04, 1.01};
+  for (size_t idx = 0; idx < closes.size(); ++idx) {
+    (*strategy)->OnBar(MakeBar(static_cast<int>(idx), closes[idx]));
+  }
+  ASSERT_EQ(context.orders.size(), 2u);
+  EXPECT_EQ(context.orders[0].side, Side::kBuy);
+  EXPECT_EQ(context.orders[0].quantity.ToString(), "0.50");
+  EXPECT_EQ(context.orders[0].tag, "cross_up");
+  EXPECT_EQ(context.orders[1].side, Side::kSell);
+  EXPECT_EQ(context.orders[1].quantity.ToString(), "1.00");  // long 0.5 -> short 0.5
+  EXPECT_EQ(context.position(inst.id).quantity.ToString(), "-0.50");
+}
+
+TEST(SmaCrossTest, LongOnlyGoesFlatAndAttachesProtection) {
+  const Instrument inst = Instrument::Infer("EURUSD");
+  auto strategy = MakeStrategy(
+      "sma_cross", *StrategyParams::Parse("fast=2,slow=4,mode=long_only,sl_pips=20,tp_pips=40"),
+      inst);
+  ASSERT_TRUE(strategy.ok());
+  FakeContext context(inst);
+  context.SetQuote(1.10000, 1.10010);
+  (*strategy)->OnStart(context);
+  const std::vector<double> closes = {1.10, 1.09, 1.08, 1.07, 1.06, 1.08,
+                                      1.10, 1.12, 1.10, 1.07, 1.04, 1.01};
+  for (size_t idx = 0; idx < closes.size(); ++idx) {
+    (*strategy)->OnBar(MakeBar(static_cast<int>(idx), closes[idx]));
+  }
+  ASSERT_EQ(context.orders.size(), 2u);
+  ASSERT_TRUE(context.orders[0].stop_loss.has_value());
+  EXPECT_EQ(context.orders[0].stop_loss->ToString(), "1.09810");    // ask - 20 pips
+  EXPECT_EQ(context.orders[0].take_profit->ToString(), "1.10410");  // ask + 40 pips
+  EXPECT_EQ(context.orders[1].side, Side::kSell);
+  EXPECT_TRUE(context.position(inst.id).quantity.IsZero());
+}
+
+TEST(RsiReversionTest, BuysOversoldAndExitsAtTheMiddle) {
+  const Instrument inst = Instrument::Infer("EURUSD");
+  auto strategy = MakeStrategy("rsi_reversion", *StrategyParams::Parse("period=3,lots=1"), inst);
+  ASSERT_TRUE(strategy.ok());
+  FakeContext context(inst);
+  (*strategy)->OnStart(context);
+  const std::vector<double> closes = {1.10, 1.09, 1.08, 1.07, 1.06, 1.07, 1.09, 1.11};
+  for (size_t idx = 0; idx < closes.size(); ++idx) {
+    (*strategy)->OnBar(MakeBar(static_cast<int>(idx), closes[idx]));
+  }
+  ASSERT_GE(context.orders.size(), 2u);
+  EXPECT_EQ(context.orders[0].side, Side::kBuy);
+  EXPECT_EQ(context.orders[0].tag, "oversold");
+  EXPECT_EQ(context.orders[1].tag, "exit_long");
+  EXPECT_TRUE(context.position(inst.id).quantity.IsZero() ||
+              context.position(inst.id).quantity.IsNegative());
+}
+
+}  // namespace
+}  // namespace aits::strategy

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# End-to-end tests of the `aits` command line on the real files in ../shared/data.
+# Usage: cli_test.sh AITS_BINARY SHARED_DATA_DIR TESTS_DIR PYTHON
+set -uo pipefail
+aits="$1"; data="$2"; tests="$3"; python="$4"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok:   $*"; }
+# json FILE EXPR: prints a value of metrics.json
+json() { "$python" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1 = $3"; else fail "$1: expected '$3', got '$2'"; fi; }
+expect_in() { if grep -q -- "$3" <<<"$2"; then pass "$1 mentions '$3'"; else fail "$1: '$3' not in: $2"; fi; }
+
+# --- help for every command
+for cmd in backtest import indicators info strategies; do
+  out=$("$aits" "$cmd" --help 2>&1) || fail "aits $cmd --help exits non-zero"
+  expect_in "aits $cmd --help" "$out" "Usage"
+done
+expect_in "aits --help" "$("$aits" --help 2>&1)" "backtest"
+
+# --- backtest on real GBP/USD bid+ask one-minute bars
+"$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" --ask-data "$data/gbpusd-m1-ask-2012.csv" \
+  --strategy sma_cross --param fast=10 --param slow=30 --commission per_lot:7 \
+  --out "$work/gbp" --no-progress >"$work/gbp.log" 2>&1 || { fail "gbpusd backtest"; cat "$work/gbp.log"; }
+for f in metrics.json trades.csv orders.csv equity.csv report.html; do
+  [[ -s "$work/gbp/$f" ]] && pass "gbp $f written" || fail "gbp $f missing"
+done
+m="$work/gbp/metrics.json"
+expect_eq "gbp bars" "$(json "$m" "d['run']['bars_processed']")" "30117"
+expect_eq "gbp rejected" "$(json "$m" "d['data']['rejected_total']")" "0"
+expect_eq "gbp format" "$(json "$m" "d['data']['format']")" "csv-bars"
+trades=$(json "$m" "d['metrics']['trades']")
+[[ "$trades" -gt 10 ]] && pass "gbp trades $trades" || fail "gbp trades $trades"
+expect_eq "trades.csv rows" "$(($(wc -l <"$work/gbp/trades.csv") - 1))" "$trades"
+expect_eq "gbp commission > 0" "$(json "$m" "d['metrics']['total_commission'] > 0")" "True"
+expect_eq "equity identity" "$(json "$m" "abs(d['account']['initial_balance'] + d['metrics']['net_profit'] - d['account']['final_equity']) < 0.01")" "True"
+svgs=$(grep -o "<svg" "$work/gbp/report.html" | wc -l)
+[[ "$svgs" -ge 3 ]] && pass "report has $svgs charts" || fail "report has $svgs charts"
+if grep -Eq "(src|href)=\"https?://" "$work/gbp/report.html"; then fail "report fetches from the network"; else pass "report is self-contained"; fi
+
+# --- same run from a YAML config gives the same numbers
+cat >"$work/bt.yaml" <<YAML
+data: $data/gbpusd-m1-bid-2012.csv
+ask_data: $data/gbpusd-m1-ask-2012.csv
+strategy:
+  name: sma_cross
+  params: {fast: 10, slow: 30}
+costs:
+  commission: per_lot:7
+YAML
+"$aits" backtest --config "$work/bt.yaml" --json --no-progress >"$work/yaml.json" 2>"$work/yaml.err" || { fail "yaml backtest"; cat "$work/yaml.err"; }
+expect_eq "yaml = flags (net profit)" "$(json "$work/yaml.json" "d['metrics']['net_profit']")" "$(json "$m" "d['metrics']['net_profit']")"
+printf 'data: x.csv\nstrategy:\n  name: sma_cross\n  parms: {fast: 3}\n' >"$work/typo.yaml"
+out=$("$aits" backtest --config "$work/typo.yaml" 2>&1) && fail "typo in yaml accepted"
+expect_in "yaml typo" "$out" "strategy.parms"
+
+# --- ticks: HistData EUR/USD, import to binary, replay gives identical results
+"$aits" backtest --data "$data/eurusd-ticks-2020-01-01.csv" --symbol EURUSD --bar M1 \
+  --param fast=5 --param slow=20 --json --no-progress >"$work/eur.json" 2>"$work/eur.err" || { fail "eurusd tick backtest"; cat "$work/eur.err"; }
+expect_eq "eur format" "$(json "$work/eur.json" "d['data']['format']")" "histdata-ticks"
+expect_eq "eur ticks" "$(json "$work/eur.json" "d['run']['ticks_processed'] + d['data']['rejected_total']")" "9500"
+"$aits" import --data "$data/eurusd-ticks-2020-01-01.csv" --symbol EURUSD --out "$work/eur.aitsbin" --no-progress >"$work/imp.log" 2>&1 || { fail "import"; cat "$work/imp.log"; }
+"$aits" backtest --data "$work/eur.aitsbin" --bar M1 --param fast=5 --param slow=20 --json --no-progress >"$work/eurbin.json" 2>"$work/eurbin.err" || { fail "binary backtest"; cat "$work/eurbin.err"; }
+expect_eq "binary format" "$(json "$work/eurbin.json" "d['data']['format']")" "binary"
+for key in "d['run']['ticks_processed']" "d['metrics']['trades']" "d['metrics']['net_profit']" "d['account']['final_equity']"; do
+  expect_eq "csv = binary ($key)" "$(json "$work/eurbin.json" "$key")" "$(json "$work/eur.json" "$key")"
+done
+
+# --- single-price series with a configured spread (USD/CHF)
+"$aits" backtest --data "$data/usdchf-30min-1996-2001.csv" --symbol USDCHF --spread 20 --bar H4 \
+  --json --no-progress >"$work/chf.json" 2>"$work/chf.err" || { fail "usdchf backtest"; cat "$work/chf.err"; }
+expect_eq "chf format" "$(json "$work/chf.json" "d['data']['format']")" "price"
+expect_eq "chf rows" "$(json "$work/chf.json" "d['data']['rows']")" "62496"
+
+# --- yahoo daily bars
+"$aits" backtest --data "$data/orcl-day-1995-2014.txt" --symbol ORCL --spread 1 --strategy rsi_reversion \
+  --param lots=100 --json --no-progress >"$work/orcl.json" 2>"$work/orcl.err" || { fail "orcl backtest"; cat "$work/orcl.err"; }
+expect_eq "orcl format" "$(json "$work/orcl.json" "d['data']['format']")" "yahoo"
+expect_eq "orcl bars" "$(json "$work/orcl.json" "d['run']['bars_processed']")" "5036"
+
+# --- indicators checked against an independent Python implementation
+"$aits" indicators --data "$data/gbpusd-m1-bid-2012.csv" \
+  --indicators sma:30,ema:30,rsi:14,atr:14,macd:12:26:9,bbands:20:2 --out "$work/ind.csv" >"$work/ind.log" 2>&1 || { fail "indicators"; cat "$work/ind.log"; }
+if "$python" "$tests/tools/ta_reference.py" --bars "$data/gbpusd-m1-bid-2012.csv" --aits "$work/ind.csv" >"$work/ref.log" 2>&1; then
+  pass "indicators match the Python reference ($(tail -1 "$work/ref.log"))"
+else
+  fail "indicators differ from the Python reference"; tail -20 "$work/ref.log"
+fi
+expect_eq "indicator rows" "$(($(wc -l <"$work/ind.csv") - 1))" "30117"
+
+# --- bad input: counted rejections, strict mode, missing/empty/wrong-format files
+cat >"$work/bad.csv" <<CSV
+timestamp,bid,ask
+2013-01-01 22:00:00.000,86.655,86.728
+2013-01-01 22:00:01.000,nan,86.728
+2013-01-01 22:00:02.000,86.655,inf
+2013-01-01 22:00:03.000,-1,86.728
+2013-01-01 22:00:04.000,86.800,86.700
+2013-01-01 22:00:05.000,86.655
+2013-01-01 22:00:06.000,abc,86.728
+2013-01-01 21:00:00.000,86.655,86.728
+2013-01-01 22:00:07.000,86.660,86.730
+2013-01-01 22:00:07.000,86.660,86.730
+2013-01-01 22:00:08.000,86.661,86.731
+CSV
+"$aits" backtest --data "$work/bad.csv" --symbol USDJPY --json --no-progress >"$work/bad.json" 2>"$work/bad.err" || { fail "bad.csv backtest should run"; cat "$work/bad.err"; }
+expect_eq "bad accepted" "$(json "$work/bad.json" "d['data']['accepted']")" "3"
+expect_eq "bad rejected" "$(json "$work/bad.json" "d['data']['rejected_total']")" "8"
+expect_eq "bad non_finite" "$(json "$work/bad.json" "d['data']['rejected']['non_finite']")" "2"
+expect_eq "bad crossed" "$(json "$work/bad.json" "d['data']['rejected']['crossed']")" "1"
+expect_eq "bad backwards" "$(json "$work/bad.json" "d['data']['rejected']['time_backwards']")" "1"
+expect_eq "bad duplicate" "$(json "$work/bad.json" "d['data']['rejected']['duplicate']")" "1"
+expect_in "bad sample names file:line" "$(json "$work/bad.json" "d['data']['rejected_samples'][0]")" "bad.csv:3"
+out=$("$aits" backtest --data "$work/bad.csv" --symbol USDJPY --strict --no-progress 2>&1) && fail "strict run succeeded"
+expect_in "strict stops at line 3" "$out" "bad.csv:3"
+out=$("$aits" backtest --data "$work/missing.csv" --no-progress 2>&1) && fail "missing file accepted"
+expect_in "missing file" "$out" "missing.csv"
+: >"$work/empty.csv"
+out=$("$aits" backtest --data "$work/empty.csv" --symbol EURUSD --no-progress 2>&1) && fail "empty file accepted"
+expect_in "empty file" "$out" "empty.csv"
+printf 'hello world\nthis is not market data\n' >"$work/words.csv"
+out=$("$aits" backtest --data "$work/words.csv" --symbol EURUSD --no-progress 2>&1) && fail "wrong-format file accepted"
+expect_in "wrong format" "$out" "words.csv"
+head -c 100 "$work/eur.aitsbin" >"$work/trunc.aitsbin"
+out=$("$aits" backtest --data "$work/trunc.aitsbin" --symbol EURUSD --format binary --no-progress 2>&1) && fail "truncated store accepted"
+expect_in "truncated store" "$out" "trunc.aitsbin"
+out=$("$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" --leverage -5 --no-progress 2>&1) && fail "negative leverage accepted"
+expect_in "negative leverage" "$out" "leverage"
+out=$("$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" --param fsat=3 --no-progress 2>&1) && fail "unknown param accepted"
+expect_in "unknown param" "$out" "fsat"
+
+echo "cli_test: $failures failure(s)"
+[[ $failures -eq 0 ]]

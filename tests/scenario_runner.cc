@@ -1,0 +1,433 @@
+#include "scenario_runner.h"
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "aits/kernel/kernel.h"
+
+namespace aits::testing {
+namespace {
+
+constexpr Timestamp kEpoch = FromCivil(2020, 1, 6);
+
+std::vector<std::string> Split(const std::string& line) {
+  std::vector<std::string> words;
+  std::istringstream in(line);
+  std::string word;
+  while (in >> word) words.push_back(word);
+  return words;
+}
+
+class Runner {
+ public:
+  explicit Runner(std::string name) : name_(std::move(name)) {}
+
+  Status Line(int number, const std::string& raw) {
+    line_ = number;
+    std::string text = raw.substr(0, raw.find('#'));
+    std::vector<std::string> words = Split(text);
+    if (words.empty()) return Status::Ok();
+    const std::string& cmd = words[0];
+    // Positional words first, then key=value options.
+    positional_.clear();
+    options_.clear();
+    for (size_t idx = 1; idx < words.size(); ++idx) {
+      const size_t eq = words[idx].find('=');
+      if (eq == std::string::npos) {
+        positional_.push_back(words[idx]);
+      } else {
+        options_[words[idx].substr(0, eq)] = words[idx].substr(eq + 1);
+      }
+    }
+    if (cmd == "instrument") return Instrument_();
+    if (cmd == "account") return Account_();
+    if (cmd == "venue") return Venue_();
+    if (cmd == "tick") return Tick_();
+    if (cmd == "bar") return Bar_();
+    if (cmd == "submit") return Submit_();
+    if (cmd == "cancel") return Cancel_();
+    if (cmd == "expect") return Expect_();
+    return Error("unknown command '" + cmd + "'");
+  }
+
+  std::vector<ScenarioFailure> failures;
+
+ private:
+  Status Error(const std::string& message) const {
+    return InvalidArgument(name_ + ":" + std::to_string(line_) + ": " + message);
+  }
+  void Fail(const std::string& message) { failures.push_back({line_, message}); }
+
+  Result<std::string> Pos(size_t idx, const char* what) const {
+    if (idx >= positional_.size()) return Error(std::string("missing ") + what);
+    return positional_[idx];
+  }
+  Result<Price> PriceArg(const std::string& text) const {
+    auto price = Price::Parse(text, instrument_.digits);
+    if (!price.ok()) return Error("bad price '" + text + "'");
+    return price;
+  }
+  Result<Quantity> Qty(const std::string& text) const {
+    auto qty = Quantity::Parse(text, instrument_.LotPrecision());
+    if (!qty.ok()) return Error("bad quantity '" + text + "'");
+    return qty;
+  }
+  Result<Timestamp> Time(const std::string& text) const {
+    char* end = nullptr;
+    const double seconds = std::strtod(text.c_str(), &end);
+    if (end != text.c_str() + text.size()) return Error("bad time '" + text + "'");
+    return kEpoch + Duration{static_cast<int64_t>(seconds * 1e9 + 0.5)};
+  }
+  Result<Money> MoneyArg(const std::string& text) const {
+    auto money = Money::Parse(text);
+    if (!money.ok()) return Error("bad amount '" + text + "'");
+    return money;
+  }
+
+  Status Instrument_() {
+    if (kernel_) return Error("instrument must come before market data");
+    AITS_ASSIGN_OR_RETURN(std::string symbol, Pos(0, "symbol"));
+    instrument_ = Instrument::Infer(symbol);
+    for (const auto& [key, value] : options_) {
+      if (key == "digits") {
+        instrument_.digits = std::stoi(value);
+        instrument_.tick_size =
+            Price::FromRaw(Pow10(kFixedDigits - instrument_.digits), instrument_.digits);
+      } else if (key == "contract") {
+        instrument_.contract_size = std::stoll(value);
+      } else if (key == "lot_step") {
+        instrument_.lot_step = *Quantity::Parse(value, 9);
+      } else if (key == "min") {
+        instrument_.min_lots = *Quantity::Parse(value, 9);
+      } else if (key == "max") {
+        instrument_.max_lots = *Quantity::Parse(value, 9);
+      } else if (key == "margin_rate") {
+        instrument_.margin_rate = std::stod(value);
+      } else {
+        return Error("unknown instrument option '" + key + "'");
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Account_() {
+    if (kernel_) return Error("account must come before market data");
+    for (const auto& [key, value] : options_) {
+      if (key == "cash") {
+        AITS_ASSIGN_OR_RETURN(config_.initial_balance, MoneyArg(value));
+      } else if (key == "currency") {
+        config_.account_currency = Currency::Of(value);
+      } else if (key == "leverage") {
+        config_.leverage = std::stod(value);
+      } else {
+        return Error("unknown account option '" + key + "'");
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Venue_() {
+    if (kernel_) return Error("venue must come before market data");
+    for (const auto& [key, value] : options_) {
+      if (key == "latency_us") {
+        config_.venue.latency = Duration::Micros(std::stoll(value));
+      } else if (key == "slippage") {
+        config_.venue.slippage_points = std::stoll(value);
+      } else if (key == "commission") {
+        auto commission = execution::ParseCommission(value);
+        if (!commission.ok()) return Error(commission.status().message());
+        config_.venue.commission = *commission;
+      } else if (key == "mode") {
+        if (value != "touch" && value != "bar") return Error("mode must be touch or bar");
+        config_.venue.fill_mode =
+            value == "bar" ? execution::FillMode::kNextBarOpen : execution::FillMode::kTouch;
+      } else {
+        return Error("unknown venue option '" + key + "'");
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status EnsureKernel() {
+    if (kernel_) return Status::Ok();
+    AITS_RETURN_IF_ERROR(config_.Validate());
+    kernel_ = std::make_unique<kernel::Kernel>(config_, clock_);
+    AITS_RETURN_IF_ERROR(kernel_->AddInstrument(instrument_));
+    kernel_->Start();
+    return Status::Ok();
+  }
+
+  Status Tick_() {
+    AITS_RETURN_IF_ERROR(EnsureKernel());
+    if (positional_.size() != 3) return Error("tick needs: T BID ASK");
+    Tick tick;
+    AITS_ASSIGN_OR_RETURN(tick.ts, Time(positional_[0]));
+    AITS_ASSIGN_OR_RETURN(tick.bid, PriceArg(positional_[1]));
+    AITS_ASSIGN_OR_RETURN(tick.ask, PriceArg(positional_[2]));
+    clock_.AdvanceTo(tick.ts);
+    kernel_->OnTick(tick);
+    return Status::Ok();
+  }
+
+  Status Bar_() {
+    AITS_RETURN_IF_ERROR(EnsureKernel());
+    if (positional_.size() != 10) return Error("bar needs: T PERIOD bid OHLC ask OHLC");
+    Bar bar;
+    AITS_ASSIGN_OR_RETURN(bar.open_time, Time(positional_[0]));
+    bar.period = Duration::Seconds(std::stoll(positional_[1]));
+    Price* fields[] = {&bar.bid.open, &bar.bid.high, &bar.bid.low, &bar.bid.close,
+                       &bar.ask.open, &bar.ask.high, &bar.ask.low, &bar.ask.close};
+    for (size_t idx = 0; idx < 8; ++idx) {
+      AITS_ASSIGN_OR_RETURN(*fields[idx], PriceArg(positional_[2 + idx]));
+    }
+    auto mid = [](Price a, Price b) {
+      return Price::FromRaw((a.raw() + b.raw()) / 2, a.precision());
+    };
+    bar.mid = Ohlc{mid(bar.bid.open, bar.ask.open), mid(bar.bid.high, bar.ask.high),
+                   mid(bar.bid.low, bar.ask.low), mid(bar.bid.close, bar.ask.close)};
+    clock_.AdvanceTo(bar.CloseTime());
+    kernel_->OnBar(bar);
+    return Status::Ok();
+  }
+
+  Status Submit_() {
+    AITS_RETURN_IF_ERROR(EnsureKernel());
+    if (positional_.size() != 4) return Error("submit needs: NAME SIDE TYPE QTY");
+    OrderRequest request;
+    request.instrument = instrument_.id;
+    const std::string& side = positional_[1];
+    const std::string& type = positional_[2];
+    if (side != "buy" && side != "sell") return Error("side must be buy or sell");
+    request.side = side == "buy" ? Side::kBuy : Side::kSell;
+    if (type == "market") {
+      request.type = OrderType::kMarket;
+    } else if (type == "limit") {
+      request.type = OrderType::kLimit;
+    } else if (type == "stop") {
+      request.type = OrderType::kStop;
+    } else {
+      return Error("type must be market, limit or stop");
+    }
+    AITS_ASSIGN_OR_RETURN(request.quantity, Qty(positional_[3]));
+    for (const auto& [key, value] : options_) {
+      if (key == "price") {
+        AITS_ASSIGN_OR_RETURN(Price price, PriceArg(value));
+        request.price = price;
+      } else if (key == "sl") {
+        AITS_ASSIGN_OR_RETURN(Price price, PriceArg(value));
+        request.stop_loss = price;
+      } else if (key == "tp") {
+        AITS_ASSIGN_OR_RETURN(Price price, PriceArg(value));
+        request.take_profit = price;
+      } else if (key == "tif") {
+        if (value == "gtc")
+          request.tif = TimeInForce::kGtc;
+        else if (value == "ioc")
+          request.tif = TimeInForce::kIoc;
+        else if (value == "fok")
+          request.tif = TimeInForce::kFok;
+        else if (value == "day")
+          request.tif = TimeInForce::kDay;
+        else
+          return Error("tif must be gtc, ioc, fok or day");
+      } else if (key == "client") {
+        request.client_order_id = value;
+      } else {
+        return Error("unknown submit option '" + key + "'");
+      }
+    }
+    if (names_.count(positional_[0])) return Error("order name '" + positional_[0] + "' reused");
+    names_[positional_[0]] = kernel_->Submit(request);
+    return Status::Ok();
+  }
+
+  Status Cancel_() {
+    AITS_ASSIGN_OR_RETURN(std::string name, Pos(0, "order name"));
+    auto it = names_.find(name);
+    if (it == names_.end()) return Error("unknown order '" + name + "'");
+    Status canceled = kernel_->Cancel(it->second);
+    if (!canceled.ok()) Fail("cancel " + name + ": " + canceled.message());
+    return Status::Ok();
+  }
+
+  const Order* FindOrder(const std::string& name) const {
+    auto it = names_.find(name);
+    if (it == names_.end()) return nullptr;
+    const size_t index = it->second.value - 1;
+    return index < kernel_->orders().size() ? &kernel_->orders()[index] : nullptr;
+  }
+
+  // The next fill of `name` not yet checked by an expectation.
+  const Fill* NextFill(const std::string& name) {
+    auto it = names_.find(name);
+    if (it == names_.end()) return nullptr;
+    size_t& cursor = fill_cursor_[name];
+    const auto& fills = kernel_->fills();
+    while (cursor < fills.size()) {
+      const Fill& fill = fills[cursor++];
+      if (fill.order_id == it->second) return &fill;
+    }
+    return nullptr;
+  }
+
+  // Fills of closing orders the venue generated (SL/TP) are named by their order's tag.
+  const Fill* NextFillByReason(const std::string& reason) {
+    size_t& cursor = fill_cursor_["reason:" + reason];
+    const auto& fills = kernel_->fills();
+    while (cursor < fills.size()) {
+      const Fill& fill = fills[cursor++];
+      if (fill.reason == reason) return &fill;
+    }
+    return nullptr;
+  }
+
+  void CheckMoney(const std::string& what, Money actual, const std::string& expected_text) {
+    auto expected = Money::Parse(expected_text);
+    if (!expected.ok()) {
+      Fail("bad expected amount '" + expected_text + "'");
+      return;
+    }
+    if (actual.ToString(2) != expected->ToString(2)) {
+      Fail(what + ": expected " + expected->ToString(2) + ", got " + actual.ToString(2));
+    }
+  }
+
+  Status Expect_() {
+    AITS_RETURN_IF_ERROR(EnsureKernel());
+    AITS_ASSIGN_OR_RETURN(std::string what, Pos(0, "what to expect"));
+    if (what == "fill") {
+      if (positional_.size() != 5) return Error("expect fill needs: NAME SIDE QTY PRICE");
+      const std::string& name = positional_[1];
+      const Fill* fill = names_.count(name) ? NextFill(name) : NextFillByReason(name);
+      if (!fill) {
+        Fail("expected a fill of " + name + ", there is none");
+        return Status::Ok();
+      }
+      if (std::string(ToString(fill->side)) != positional_[2]) {
+        Fail(name + " fill side: expected " + positional_[2] + ", got " +
+             std::string(ToString(fill->side)));
+      }
+      AITS_ASSIGN_OR_RETURN(Quantity qty, Qty(positional_[3]));
+      if (fill->quantity != qty) {
+        Fail(name + " fill quantity: expected " + qty.ToString() + ", got " +
+             fill->quantity.ToString());
+      }
+      AITS_ASSIGN_OR_RETURN(Price price, PriceArg(positional_[4]));
+      if (fill->price != price) {
+        Fail(name + " fill price: expected " + price.ToString() + ", got " +
+             fill->price.ToString());
+      }
+      if (options_.count("reason") && std::string(fill->reason) != options_["reason"]) {
+        Fail(name + " fill reason: expected " + options_["reason"] + ", got " +
+             std::string(fill->reason));
+      }
+      if (options_.count("commission")) {
+        CheckMoney(name + " fill commission", fill->commission, options_["commission"]);
+      }
+      return Status::Ok();
+    }
+    if (what == "nofill") {
+      AITS_ASSIGN_OR_RETURN(std::string name, Pos(1, "order name"));
+      const size_t saved = fill_cursor_[name];
+      if (const Fill* fill = NextFill(name)) {
+        Fail("expected no fill of " + name + ", got one at " + fill->price.ToString());
+      }
+      fill_cursor_[name] = saved;
+      return Status::Ok();
+    }
+    if (what == "status") {
+      if (positional_.size() != 3) return Error("expect status needs: NAME STATUS");
+      const Order* order = FindOrder(positional_[1]);
+      if (!order) {
+        Fail("order " + positional_[1] + " has no recorded state");
+        return Status::Ok();
+      }
+      if (std::string(ToString(order->status)) != positional_[2]) {
+        Fail(positional_[1] + " status: expected " + positional_[2] + ", got " +
+             std::string(ToString(order->status)) +
+             (order->reject_reason != RejectReason::kNone
+                  ? " (" + std::string(ToString(order->reject_reason)) + ")"
+                  : ""));
+      }
+      if (options_.count("reason") &&
+          std::string(ToString(order->reject_reason)) != options_["reason"]) {
+        Fail(positional_[1] + " reject reason: expected " + options_["reason"] + ", got " +
+             std::string(ToString(order->reject_reason)));
+      }
+      return Status::Ok();
+    }
+    if (what == "position") {
+      AITS_ASSIGN_OR_RETURN(std::string qty_text, Pos(1, "quantity"));
+      AITS_ASSIGN_OR_RETURN(Quantity qty, Qty(qty_text));
+      const Position& pos = kernel_->position(instrument_.id);
+      if (pos.quantity != qty) {
+        Fail("position: expected " + qty.ToString() + ", got " + pos.quantity.ToString());
+      }
+      if (options_.count("avg")) {
+        AITS_ASSIGN_OR_RETURN(Price avg, PriceArg(options_["avg"]));
+        if (pos.avg_price != avg) {
+          Fail("position avg price: expected " + avg.ToString() + ", got " +
+               pos.avg_price.ToString());
+        }
+      }
+      return Status::Ok();
+    }
+    if (what == "balance" || what == "equity" || what == "realized" || what == "commission") {
+      AITS_ASSIGN_OR_RETURN(std::string amount, Pos(1, "amount"));
+      const auto& book = kernel_->portfolio();
+      const Money actual = what == "balance"    ? book.account().balance
+                           : what == "equity"   ? book.Equity()
+                           : what == "realized" ? book.RealizedPnl()
+                                                : book.TotalCommission();
+      CheckMoney(what, actual, amount);
+      return Status::Ok();
+    }
+    if (what == "trades") {
+      AITS_ASSIGN_OR_RETURN(std::string count, Pos(1, "count"));
+      const size_t trades = kernel_->portfolio().trades().size();
+      if (std::to_string(trades) != count) {
+        Fail("trades: expected " + count + ", got " + std::to_string(trades));
+      }
+      return Status::Ok();
+    }
+    return Error("unknown expectation '" + what + "'");
+  }
+
+  std::string name_;
+  int line_ = 0;
+  std::vector<std::string> positional_;
+  std::map<std::string, std::string> options_;
+  Instrument instrument_ = Instrument::Infer("EURUSD");
+  kernel::KernelConfig config_;
+  SimulatedClock clock_;
+  std::unique_ptr<kernel::Kernel> kernel_;
+  std::map<std::string, OrderId> names_;
+  std::map<std::string, size_t> fill_cursor_;
+};
+
+}  // namespace
+
+Result<std::vector<ScenarioFailure>> RunScenarioText(const std::string& name,
+                                                     const std::string& text) {
+  Runner runner(name);
+  std::istringstream in(text);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    AITS_RETURN_IF_ERROR(runner.Line(number, line));
+  }
+  return runner.failures;
+}
+
+Result<std::vector<ScenarioFailure>> RunScenarioFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return NotFound("scenario file '" + path + "' cannot be read");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return RunScenarioText(path, buffer.str());
+}
+
+}  // namespace aits::testing

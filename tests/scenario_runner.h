@@ -1,0 +1,41 @@
+// Declarative scenario tests: a text file of market data, orders and expectations, run through the
+// real kernel (venue, portfolio, bus) with a scripted "strategy" that is just the file.
+//
+// Grammar (one command per line, '#' starts a comment, times in seconds after 2020-01-06 00:00 UTC,
+// a Monday, with optional fraction):
+//   instrument SYMBOL [digits=N] [contract=N] [lot_step=X] [min=X] [max=X] [margin_rate=X]
+//   account [cash=X] [currency=CCY] [leverage=X]
+//   venue [latency_us=N] [slippage=POINTS] [commission=KIND:RATE] [mode=touch|bar]
+//   tick T BID ASK
+//   bar T PERIOD_SECONDS BID_O BID_H BID_L BID_C ASK_O ASK_H ASK_L ASK_C
+//   submit NAME buy|sell market|limit|stop QTY [price=X] [sl=X] [tp=X] [tif=gtc|ioc|fok|day]
+//          [client=ID]
+//   cancel NAME
+//   expect fill NAME buy|sell QTY PRICE [reason=R] [commission=X]   (next unchecked fill of NAME)
+//   expect nofill NAME                                             (no unchecked fill of NAME)
+//   expect status NAME STATUS [reason=REJECT_REASON]
+//   expect position QTY [avg=PRICE]
+//   expect balance X | equity X | realized X | commission X        (account currency, 2 decimals)
+//   expect trades N
+// Lines are executed in order; an expectation checks the state after everything above it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "aits/core/status.h"
+
+namespace aits::testing {
+
+struct ScenarioFailure {
+  int line = 0;
+  std::string message;
+};
+
+// Runs one scenario file; returns every failed expectation (empty: passed). A malformed file is
+// an error Status naming file:line.
+Result<std::vector<ScenarioFailure>> RunScenarioFile(const std::string& path);
+Result<std::vector<ScenarioFailure>> RunScenarioText(const std::string& name,
+                                                     const std::string& text);
+
+}  // namespace aits::testing
