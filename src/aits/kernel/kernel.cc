@@ -81,8 +81,9 @@ void Kernel::OnTick(const Tick& tick) {
     portfolio_.SampleEquity(finished.CloseTime());
   }
   last_quotes_[tick.instrument.value] = tick;
-  venue_.OnTick(tick);
+  // Mark first, so the venue's margin and commission checks see this tick's rates.
   portfolio_.OnTick(tick);
+  venue_.OnTick(tick);
   if (bar_done) DeliverBar(finished);
   if (strategy_) strategy_->OnTick(tick);
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Prints every performance figure of docs/performance.md:
+#   1. Google Benchmark: CSV and HistData parsing (lines/s), binary replay with validation
+#      (ticks/s), the full backtest pipeline over 10M ticks (ticks/s), indicator updates (bars/s);
+#      medians of 5 repetitions.
+#   2. End-to-end `aits backtest` over 10M- and 100M-tick memory-mapped stores: ticks/s and peak
+#      resident memory (it must not grow with the history's length).
+# Needs about 4 GB free in $AITS_BENCH_DIR (default /tmp/aits-bench) for the 100M-tick store.
+#   scripts/bench.sh            everything
+#   scripts/bench.sh --quick    skip the 100M-tick run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export AITS_BENCH_DIR="${AITS_BENCH_DIR:-/tmp/aits-bench}"
+mkdir -p "$AITS_BENCH_DIR"
+
+scripts/install-deps.sh
+scripts/build.sh release >/dev/null
+aits=build/release/apps/aits/aits
+
+echo "== micro and pipeline benchmarks (median of 5)"
+build/release/bench/aits_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+  --benchmark_filter='median|.*' 2>/dev/null | grep -E "^(Benchmark|BM_.*_median|-)" || true
+
+sizes=(10000000 100000000)
+[[ "${1:-}" == "--quick" ]] && sizes=(10000000)
+echo
+echo "== end-to-end: aits backtest (sma_cross 10/30 on M1 bars built from ticks) over a binary store"
+printf "%-12s %-14s %-14s %-12s\n" ticks "ticks/s" "wall s" "peak RSS MB"
+for n in "${sizes[@]}"; do
+  store="$AITS_BENCH_DIR/synthetic-$n.aitsbin"
+  [[ -s "$store" ]] || "$aits" generate --ticks "$n" --seed 42 --out "$store" --no-progress >/dev/null
+  best=""
+  for run in 1 2 3; do
+    "$aits" backtest --data "$store" --param fast=10 --param slow=30 --json --no-progress \
+      >"$AITS_BENCH_DIR/run-$n-$run.json"
+  done
+  python3 - "$n" "$AITS_BENCH_DIR"/run-"$n"-*.json <<'PY'
+import json, statistics, sys
+n = int(sys.argv[1])
+runs = [json.load(open(p)) for p in sys.argv[2:]]
+rate = statistics.median(r["run"]["events_per_second"] for r in runs)
+wall = statistics.median(r["run"]["wall_seconds"] for r in runs)
+rss = max(r["run"]["peak_rss_kb"] for r in runs) / 1024
+print(f"{n:<12,d} {rate/1e6:>8.2f} M/s   {wall:>8.2f}       {rss:>8.1f}")
+PY
+done
