@@ -57,6 +57,10 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
   std::printf("  data          %s rows, %s accepted, %s rejected\n",
               Human(r.read_stats.rows).c_str(), Human(r.read_stats.accepted).c_str(),
               Human(r.read_stats.TotalRejected()).c_str());
+  if (r.read_stats.repaired > 0) {
+    std::printf("  repaired      %s bars whose ask was below the bid (ask lifted to the bid)\n",
+                Human(r.read_stats.repaired).c_str());
+  }
   if (r.read_stats.TotalRejected() > 0) {
     std::printf("%s", r.read_stats.Summary().c_str());
   }

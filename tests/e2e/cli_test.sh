@@ -32,6 +32,7 @@ m="$work/gbp/metrics.json"
 expect_eq "gbp bars" "$(json "$m" "d['run']['bars_processed']")" "30117"
 expect_eq "gbp rejected" "$(json "$m" "d['data']['rejected_total']")" "0"
 expect_eq "gbp format" "$(json "$m" "d['data']['format']")" "csv-bars"
+expect_eq "gbp crossed bars repaired, counted" "$(json "$m" "d['data']['repaired']")" "1203"
 trades=$(json "$m" "d['metrics']['trades']")
 [[ "$trades" -gt 10 ]] && pass "gbp trades $trades" || fail "gbp trades $trades"
 expect_eq "trades.csv rows" "$(($(wc -l <"$work/gbp/trades.csv") - 1))" "$trades"

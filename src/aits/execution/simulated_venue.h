@@ -35,6 +35,7 @@
 
 #include "aits/bus/bus.h"
 #include "aits/core/status.h"
+#include "aits/execution/execution_client.h"
 #include "aits/model/instrument.h"
 #include "aits/model/market.h"
 #include "aits/model/order.h"
@@ -85,39 +86,33 @@ class AccountOracle {
                                   Price price) const = 0;
 };
 
-// Published on the bus whenever an order changes state (accepted, filled, canceled, expired,
-// rejected). Fills are published as aits::Fill, before the OrderUpdate of the order they fill.
-struct OrderUpdate {
-  Order order;
-};
-
-class SimulatedVenue {
+class SimulatedVenue final : public ExecutionClient {
  public:
   SimulatedVenue(VenueConfig config, Bus& bus, const AccountOracle& account);
-  ~SimulatedVenue();
+  ~SimulatedVenue() override;
   SimulatedVenue(const SimulatedVenue&) = delete;
   SimulatedVenue& operator=(const SimulatedVenue&) = delete;
 
   // Instruments must be added before orders for them arrive. Ids index a dense table.
-  void AddInstrument(const Instrument& instrument);
+  void AddInstrument(const Instrument& instrument) override;
 
   // Takes an order; returns its id. Problems that need no market (quantity, prices, duplicate
   // client id, unknown instrument) reject at once; the rest is checked on arrival.
-  OrderId Submit(const OrderRequest& request, Timestamp now);
+  OrderId Submit(const OrderRequest& request, Timestamp now) override;
   // Cancels a resting or in-transit order; FailedPrecondition if it is already done.
-  Status Cancel(OrderId id, Timestamp now);
+  Status Cancel(OrderId id, Timestamp now) override;
   // Sets or clears the SL/TP attached to the open position of `instrument`.
   Status SetProtection(InstrumentId instrument, std::optional<Price> stop_loss,
-                       std::optional<Price> take_profit);
+                       std::optional<Price> take_profit) override;
 
   // Tick mode: processes arrivals due by tick.ts, resting orders, SL/TP and DAY expiry.
-  void OnTick(const Tick& tick);
+  void OnTick(const Tick& tick) override;
   // Bar mode: fills waiting market orders at the bar's open, then limit/stop/SL/TP within it.
-  void OnBar(const Bar& bar);
+  void OnBar(const Bar& bar) override;
 
   // The order, or nullptr if unknown or a finished order older than VenueConfig::order_history.
   // The pointer is valid until the next call that can create an order (Submit, OnTick, OnBar).
-  const Order* FindOrder(OrderId id) const;
+  const Order* FindOrder(OrderId id) const override;
   // Broker-side net position (signed lots) and its protection.
   Quantity NetLots(InstrumentId instrument) const;
   size_t OpenOrderCount() const;

@@ -234,6 +234,9 @@ std::string MetricsJson(const BacktestResult& result) {
                  {"rows", result.read_stats.rows},
                  {"accepted", result.read_stats.accepted},
                  {"rejected_total", result.read_stats.TotalRejected()},
+                 // Bid/ask bar pairs whose ask was below the bid, kept with the ask lifted to
+                 // the bid (docs/data-formats.md).
+                 {"repaired", result.read_stats.repaired},
                  {"rejected", rejected},
                  {"rejected_samples", samples}};
   doc["instrument"] = {{"symbol", config.instrument.symbol},

@@ -16,11 +16,12 @@ Status KernelConfig::Validate() const {
   return venue.Validate();
 }
 
-Kernel::Kernel(const KernelConfig& config, Clock& clock)
+Kernel::Kernel(const KernelConfig& config, Clock& clock, const ExecutionClientFactory& execution)
     : config_(config),
       clock_(clock),
-      portfolio_(config.account_currency, config.initial_balance, config.leverage),
-      venue_(config.venue, bus_, *this) {
+      portfolio_(config.account_currency, config.initial_balance, config.leverage) {
+  execution_ = execution ? execution(bus_, *this)
+                         : std::make_unique<execution::SimulatedVenue>(config.venue, bus_, *this);
   // Subscription order is delivery order: the portfolio books a fill before the strategy hears
   // of it, so a strategy reading its position inside OnFill sees the new one.
   bus_.Subscribe<Fill>([this](const Fill& fill) {
@@ -47,7 +48,7 @@ Status Kernel::AddInstrument(const Instrument& instrument) {
   }
   AITS_RETURN_IF_ERROR(portfolio_.AddInstrument(instrument));
   instruments_.push_back(instrument);
-  venue_.AddInstrument(instruments_.back());
+  execution_->AddInstrument(instruments_.back());
   aggregators_.emplace_back(config_.bar_period);
   last_quotes_.emplace_back();
   return Status::Ok();
@@ -83,7 +84,7 @@ void Kernel::OnTick(const Tick& tick) {
   last_quotes_[tick.instrument.value] = tick;
   // Mark first, so the venue's margin and commission checks see this tick's rates.
   portfolio_.OnTick(tick);
-  venue_.OnTick(tick);
+  execution_->OnTick(tick);
   if (bar_done) DeliverBar(finished);
   if (strategy_) strategy_->OnTick(tick);
 }
@@ -97,7 +98,7 @@ void Kernel::OnBar(const Bar& bar) {
   close_quote.ask = bar.ask.close;
   close_quote.instrument = bar.instrument;
   last_quotes_[bar.instrument.value] = close_quote;
-  venue_.OnBar(bar);
+  execution_->OnBar(bar);
   portfolio_.OnBar(bar);
   portfolio_.SampleEquity(bar.CloseTime());
   DeliverBar(bar);
@@ -125,11 +126,11 @@ void Kernel::Stop() {
 }
 
 OrderId Kernel::Submit(const OrderRequest& request) {
-  const OrderId id = venue_.Submit(request, clock_.Now());
+  const OrderId id = execution_->Submit(request, clock_.Now());
   // An order still travelling to the venue has published nothing yet; record it as submitted.
   const size_t index = id.value - 1;
   if (index >= orders_.size()) {
-    if (const Order* order = venue_.FindOrder(id)) {
+    if (const Order* order = execution_->FindOrder(id)) {
       orders_.resize(index + 1);
       orders_[index] = *order;
     }
@@ -137,7 +138,7 @@ OrderId Kernel::Submit(const OrderRequest& request) {
   return id;
 }
 
-Status Kernel::Cancel(OrderId id) { return venue_.Cancel(id, clock_.Now()); }
+Status Kernel::Cancel(OrderId id) { return execution_->Cancel(id, clock_.Now()); }
 
 const Position& Kernel::position(InstrumentId instrument) const {
   return portfolio_.position(instrument);

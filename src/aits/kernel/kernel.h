@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -28,6 +29,7 @@
 #include "aits/core/clock.h"
 #include "aits/core/status.h"
 #include "aits/data/bar_aggregator.h"
+#include "aits/execution/execution_client.h"
 #include "aits/execution/simulated_venue.h"
 #include "aits/portfolio/portfolio.h"
 #include "aits/strategy/strategy.h"
@@ -43,10 +45,15 @@ struct KernelConfig {
   Status Validate() const;
 };
 
+// Builds the execution client once the kernel's bus and account exist. The default builds the
+// SimulatedVenue from KernelConfig::venue; live mode passes one that builds its broker gateway.
+using ExecutionClientFactory = std::function<std::unique_ptr<execution::ExecutionClient>(
+    Bus& bus, const execution::AccountOracle& account)>;
+
 class Kernel final : public strategy::StrategyContext, public execution::AccountOracle {
  public:
   // `clock` must outlive the kernel. Precondition: config.Validate().ok().
-  Kernel(const KernelConfig& config, Clock& clock);
+  Kernel(const KernelConfig& config, Clock& clock, const ExecutionClientFactory& execution = {});
   ~Kernel() override;
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
@@ -68,7 +75,7 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   Bus& bus() { return bus_; }
   portfolio::Portfolio& portfolio() { return portfolio_; }
   const portfolio::Portfolio& portfolio() const { return portfolio_; }
-  execution::SimulatedVenue& venue() { return venue_; }
+  execution::ExecutionClient& execution() { return *execution_; }
   // Every order's final state, by id (orders()[id - 1]), and every fill in order.
   const std::deque<Order>& orders() const { return orders_; }
   const std::vector<Fill>& fills() const { return fills_; }
@@ -106,7 +113,7 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   Clock& clock_;
   Bus bus_;
   portfolio::Portfolio portfolio_;
-  execution::SimulatedVenue venue_;
+  std::unique_ptr<execution::ExecutionClient> execution_;
   std::deque<Instrument> instruments_;  // stable addresses: strategies keep references
   std::vector<data::BarAggregator> aggregators_;
   std::vector<std::optional<Tick>> last_quotes_;

@@ -118,6 +118,62 @@ TEST(KernelTest, RejectsAnInstrumentWithTheWrongIdOrBadFields) {
   EXPECT_FALSE(kernel.AddInstrument(inst).ok());
 }
 
+// Live mode swaps only the execution client: a stand-in broker that fills every order at 1.5.
+class FixedPriceBroker final : public execution::ExecutionClient {
+ public:
+  explicit FixedPriceBroker(Bus& bus) : bus_(bus) {}
+  void AddInstrument(const Instrument&) override {}
+  OrderId Submit(const OrderRequest& request, Timestamp now) override {
+    Order order;
+    order.id = OrderId{++next_id_};
+    order.request = request;
+    order.created = order.updated = now;
+    order.status = OrderStatus::kFilled;
+    order.filled = request.quantity;
+    order.avg_fill_price = Price::FromRaw(1'500'000'000, 5);
+    Fill fill;
+    fill.order_id = order.id;
+    fill.instrument = request.instrument;
+    fill.side = request.side;
+    fill.quantity = request.quantity;
+    fill.price = order.avg_fill_price;
+    fill.ts = now;
+    fill.reason = "broker";
+    bus_.Publish(fill);
+    bus_.Publish(execution::OrderUpdate{order});
+    return order.id;
+  }
+  Status Cancel(OrderId, Timestamp) override { return FailedPrecondition("filled"); }
+  Status SetProtection(InstrumentId, std::optional<Price>, std::optional<Price>) override {
+    return Status::Ok();
+  }
+  const Order* FindOrder(OrderId) const override { return nullptr; }
+
+ private:
+  Bus& bus_;
+  uint64_t next_id_ = 0;
+};
+
+TEST(KernelTest, ExecutionClientIsInjectedByTheCompositionRoot) {
+  SimulatedClock clock;
+  Kernel kernel(KernelConfig{}, clock, [](Bus& bus, const execution::AccountOracle&) {
+    return std::make_unique<FixedPriceBroker>(bus);
+  });
+  ASSERT_TRUE(kernel.AddInstrument(Instrument::Infer("EURUSD")).ok());
+  kernel.Start();
+  Tick tick{FromCivil(2020, 1, 6), *Price::Parse("1.10000", 5), *Price::Parse("1.10010", 5)};
+  clock.AdvanceTo(tick.ts);
+  kernel.OnTick(tick);
+  OrderRequest request;
+  request.quantity = *Quantity::Parse("1", 2);
+  kernel.Submit(request);
+  ASSERT_EQ(kernel.fills().size(), 1u);
+  EXPECT_EQ(kernel.fills()[0].price.ToString(), "1.50000");
+  EXPECT_EQ(kernel.position(InstrumentId{0}).quantity.ToString(), "1.00");
+  ASSERT_EQ(kernel.orders().size(), 1u);
+  EXPECT_EQ(kernel.orders()[0].status, OrderStatus::kFilled);
+}
+
 TEST(KernelConfigTest, ValidatesEveryLimit) {
   KernelConfig config;
   EXPECT_TRUE(config.Validate().ok());
