@@ -1,6 +1,7 @@
 // The `aits` command line: backtest, import, indicators, info, strategies.
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -28,6 +29,14 @@ int Fail(const Status& status) {
 }
 
 std::string Human(uint64_t value) { return ProgressBar::Human(static_cast<double>(value)); }
+
+// A statistic for the summary; "n/a" where it cannot be computed (NaN), never "nan".
+std::string Shown(double value, const char* format) {
+  if (!std::isfinite(value)) return "n/a";
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), format, value);
+  return buf;
+}
 
 // ---------------------------------------------------------------- backtest
 
@@ -70,12 +79,15 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
               Human(static_cast<uint64_t>(
                         r.wall_seconds > 0 ? static_cast<double>(events) / r.wall_seconds : 0))
                   .c_str());
-  std::printf("  equity        %.2f -> %.2f %s (%+.2f %%)\n", s.initial_equity, s.final_equity,
-              std::string(r.config.kernel.account_currency.view()).c_str(), s.total_return * 100);
-  std::printf("  trades        %lld (win rate %.1f %%, profit factor %.2f)\n",
-              static_cast<long long>(s.trades), s.win_rate * 100, s.profit_factor);
-  std::printf("  max drawdown  %.2f %%   sharpe %.2f   sortino %.2f\n", s.max_drawdown * 100,
-              s.sharpe, s.sortino);
+  std::printf("  equity        %.2f -> %.2f %s (%s)\n", s.initial_equity, s.final_equity,
+              std::string(r.config.kernel.account_currency.view()).c_str(),
+              Shown(s.total_return * 100, "%+.2f %%").c_str());
+  std::printf("  trades        %lld (win rate %s, profit factor %s)\n",
+              static_cast<long long>(s.trades), Shown(s.win_rate * 100, "%.1f %%").c_str(),
+              Shown(s.profit_factor, "%.2f").c_str());
+  std::printf("  max drawdown  %s   sharpe %s   sortino %s\n",
+              Shown(s.max_drawdown * 100, "%.2f %%").c_str(), Shown(s.sharpe, "%.2f").c_str(),
+              Shown(s.sortino, "%.2f").c_str());
   if (!resolved->out_dir.empty()) {
     std::printf(
         "  report        %s/report.html (and metrics.json, trades.csv, orders.csv, "
