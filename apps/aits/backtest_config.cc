@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
@@ -92,6 +93,8 @@ void Prefer(std::optional<T>& flag, const std::optional<T>& from_file) {
   if (!flag && from_file) flag = from_file;
 }
 
+Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFlags& flags);
+
 Status MergeYaml(const std::string& path, BacktestFlags& flags) {
   YAML::Node root;
   try {
@@ -101,6 +104,17 @@ Status MergeYaml(const std::string& path, BacktestFlags& flags) {
   } catch (const YAML::ParserException& error) {
     return InvalidArgument(path + ":" + std::to_string(error.mark.line + 1) + ": " + error.msg);
   }
+  if (!root.IsMap()) {
+    return InvalidArgument(path + ": the top level must be a map of settings (key: value)");
+  }
+  try {
+    return MergeYamlMap(path, root, flags);
+  } catch (const YAML::Exception& error) {
+    return InvalidArgument(path + ":" + std::to_string(error.mark.line + 1) + ": " + error.msg);
+  }
+}
+
+Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFlags& flags) {
   YamlReader yaml(path, root);
   BacktestFlags file;
   std::optional<int64_t> latency_us;
@@ -233,6 +247,9 @@ Result<Duration> ParseBarPeriod(std::string_view text) {
     }
   }
   if (count <= 0) return bad();
+  if (count > Duration::Days(366).ns / unit.ns) {
+    return InvalidArgument("bar period '" + std::string(text) + "' is longer than 366 days");
+  }
   return Duration{unit.ns * count};
 }
 
@@ -299,9 +316,10 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
         Price::FromRaw(Pow10(kFixedDigits - inst.digits + (fx && inst.digits > 0)), inst.digits);
   }
   if (flags.contract_size) {
-    if (!(*flags.contract_size >= 1) || *flags.contract_size != std::round(*flags.contract_size)) {
-      return InvalidArgument("--contract-size " + std::to_string(*flags.contract_size) +
-                             " must be a whole number >= 1");
+    if (!(*flags.contract_size >= 1 && *flags.contract_size <= 1e9) ||
+        *flags.contract_size != std::round(*flags.contract_size)) {
+      return InvalidArgument("contract size " + std::to_string(*flags.contract_size) +
+                             " must be a whole number in 1..1000000000");
     }
     inst.contract_size = static_cast<int64_t>(*flags.contract_size);
   }
@@ -315,6 +333,12 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
   }
   if (flags.max_lots) {
     AITS_ASSIGN_OR_RETURN(inst.max_lots, Lots("max-lots", *flags.max_lots, lot_precision));
+  }
+  for (const auto* code : {&flags.base, &flags.quote, &flags.currency}) {
+    if (*code && (code->value().size() != 3 ||
+                  !std::all_of(code->value().begin(), code->value().end(), ::isalpha))) {
+      return InvalidArgument("currency '" + code->value() + "' is not a 3-letter code");
+    }
   }
   if (flags.base) inst.base = Currency::Of(*flags.base);
   if (flags.quote) inst.quote = Currency::Of(*flags.quote);
@@ -332,8 +356,9 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
   kernel::KernelConfig& kc = config.kernel;
   if (flags.cash) {
     auto cash = Money::FromDouble(*flags.cash);
-    if (!cash.ok() || cash->raw() <= 0) {
-      return InvalidArgument("--cash " + std::to_string(*flags.cash) + " must be positive");
+    if (!cash.ok() || cash->raw() <= 0 || *flags.cash > static_cast<double>(kernel::kMaxCash)) {
+      return InvalidArgument("cash " + std::to_string(*flags.cash) + " is outside 0 .. " +
+                             std::to_string(kernel::kMaxCash));
     }
     kc.initial_balance = *cash;
   }
@@ -355,8 +380,9 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
     kc.venue.slippage_points = *flags.slippage_points;
   }
   if (flags.latency_us) {
-    if (*flags.latency_us < 0) {
-      return InvalidArgument("--latency-us " + std::to_string(*flags.latency_us) + " must be >= 0");
+    if (*flags.latency_us < 0 || *flags.latency_us > 86'400'000'000) {
+      return InvalidArgument("--latency-us " + std::to_string(*flags.latency_us) +
+                             " is outside 0 .. 86400000000 (one day)");
     }
     kc.venue.latency = Duration::Micros(*flags.latency_us);
   }
@@ -369,6 +395,7 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
   }
   if (flags.bar) {
     AITS_ASSIGN_OR_RETURN(kc.bar_period, ParseBarPeriod(*flags.bar));
+    config.resample_bars = true;
   }
   AITS_RETURN_IF_ERROR(kc.Validate());
   resolved.out_dir = flags.out.value_or("");

@@ -66,6 +66,7 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
   std::printf("  data          %s rows, %s accepted, %s rejected\n",
               Human(r.read_stats.rows).c_str(), Human(r.read_stats.accepted).c_str(),
               Human(r.read_stats.TotalRejected()).c_str());
+  for (const auto& warning : r.warnings) std::printf("  warning       %s\n", warning.c_str());
   if (r.read_stats.repaired > 0) {
     std::printf("  repaired      %s bars whose ask was below the bid (ask lifted to the bid)\n",
                 Human(r.read_stats.repaired).c_str());
@@ -135,7 +136,9 @@ void AddBacktest(CLI::App& app, BacktestFlags& flags, bool& quiet, bool& json_on
                   "Order travel time to the venue in microseconds of simulated time");
   cmd->add_option("--spread", flags.spread_points,
                   "Spread in points for single-price data or bid-only bars");
-  cmd->add_option("--bar", flags.bar, "Bar period built from ticks for the strategy (default M1)");
+  cmd->add_option("--bar", flags.bar,
+                  "Bar period the strategy sees: built from ticks (default M1), or bar files "
+                  "resampled to it (default: the file's period)");
   cmd->add_option("--out", flags.out,
                   "Directory for metrics.json, trades.csv, orders.csv, "
                   "equity.csv and report.html");

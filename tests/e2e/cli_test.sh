@@ -12,7 +12,7 @@ pass() { echo "ok:   $*"; }
 # json FILE EXPR: prints a value of metrics.json
 json() { "$python" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1 = $3"; else fail "$1: expected '$3', got '$2'"; fi; }
-expect_in() { if grep -q -- "$3" <<<"$2"; then pass "$1 mentions '$3'"; else fail "$1: '$3' not in: $2"; fi; }
+expect_in() { if grep -qF -- "$3" <<<"$2"; then pass "$1 mentions '$3'"; else fail "$1: '$3' not in: $2"; fi; }
 
 # --- help for every command
 for cmd in backtest import indicators info strategies; do
@@ -132,6 +132,38 @@ out=$("$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" --leverage -5 --no-
 expect_in "negative leverage" "$out" "leverage"
 out=$("$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" --param fsat=3 --no-progress 2>&1) && fail "unknown param accepted"
 expect_in "unknown param" "$out" "fsat"
+
+# --- regressions from the review of issue 2
+printf 'timestamp,bid,ask\n2020-01-01 00:00:00,1.1,1.2\n2020-01-01 00:00:01,1.1\xe9,1.2\n' >"$work/latin1.csv"
+"$aits" backtest --data "$work/latin1.csv" --symbol EURUSD --out "$work/latin1" --no-progress >/dev/null 2>&1 \
+  && [[ -s "$work/latin1/metrics.json" ]] && pass "non-UTF-8 sample does not break metrics.json" \
+  || fail "non-UTF-8 sample breaks metrics.json"
+printf 'just a scalar\n' >"$work/scalar.yaml"
+out=$("$aits" backtest --config "$work/scalar.yaml" 2>&1); code=$?
+expect_eq "scalar yaml exit code" "$code" "2"
+expect_in "scalar yaml" "$out" "top level must be a map"
+"$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" --ask-data "$data/gbpusd-m1-ask-2012.csv" --bar H1 \
+  --json --no-progress >"$work/h1.json" 2>"$work/h1.err" || { fail "H1 resample"; cat "$work/h1.err"; }
+h1=$(json "$work/h1.json" "d['run']['bars_processed']")
+[[ "$h1" -gt 400 && "$h1" -lt 600 ]] && pass "--bar H1 resamples M1 bars ($h1 bars)" || fail "--bar H1 gave $h1 bars"
+out=$("$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" --bar 90s --no-progress 2>&1) && fail "--bar 90s on M1 bars accepted"
+expect_in "--bar not a multiple" "$out" "not a multiple"
+"$aits" backtest --data "$data/eurusd-ticks-2020-01-01.csv" --symbol EURUSD --param fast=2 --param slow=3 \
+  --latency-us 300000000 --out "$work/slow" --no-progress >/dev/null 2>&1 || fail "long-latency run"
+maxq=$("$python" -c "import csv,sys; print(max(float(r['quantity']) for r in csv.DictReader(open(sys.argv[1]))))" "$work/slow/orders.csv")
+expect_eq "long latency never stacks orders (max order lots)" "$maxq" "2.0"
+for bad in "--leverage 1e-300" "--leverage inf" "--margin-rate inf" "--commission per_lot:1e300" \
+           "--contract-size 1e30" "--latency-us 9223372036854775807" "--bar 1000000d" "--cash 1e30" \
+           "--slippage 100000000000" "--base EURO"; do
+  # shellcheck disable=SC2086
+  out=$("$aits" backtest --data "$data/eurusd-ticks-2020-01-01.csv" --symbol EURUSD $bad --no-progress 2>&1); code=$?
+  expect_eq "rejects $bad (exit code)" "$code" "2"
+done
+out=$("$aits" backtest --data "$data/eurusd-ticks-2020-01-01.csv" --symbol EURUSD --ask-data "$work/nope.csv" --no-progress 2>&1) && fail "--ask-data with ticks accepted"
+expect_in "--ask-data with ticks" "$out" "joins bar files only"
+expect_in "zero-spread warning" "$(json "$work/chf.json" "d['warnings']")" "[]"
+"$aits" backtest --data "$data/usdchf-30min-1996-2001.csv" --symbol USDCHF --json --no-progress >"$work/chf0.json" 2>/dev/null
+expect_in "zero-spread warning" "$(json "$work/chf0.json" "d['warnings'][0]")" "without a spread"
 
 echo "cli_test: $failures failure(s)"
 [[ $failures -eq 0 ]]

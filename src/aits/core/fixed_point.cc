@@ -130,6 +130,10 @@ int64_t DivRound(Int128 numerator, Int128 denominator) {
   if (numerator < 0) numerator = -numerator;
   if (denominator < 0) denominator = -denominator;
   Int128 quotient = (numerator + denominator / 2) / denominator;
+  // Saturate instead of wrapping: an amount beyond +-9.2e12 is absurd input, and a huge wrong
+  // number is safer than one with the opposite sign.
+  const Int128 limit = std::numeric_limits<int64_t>::max();
+  if (quotient > limit) quotient = limit;
   return static_cast<int64_t>(negative ? -quotient : quotient);
 }
 }  // namespace

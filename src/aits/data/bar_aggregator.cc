@@ -61,4 +61,44 @@ std::optional<Bar> BarAggregator::Flush() {
   return current_;
 }
 
+namespace {
+
+void Merge(Ohlc& into, const Ohlc& from) {
+  if (from.high > into.high) into.high = from.high;
+  if (from.low < into.low) into.low = from.low;
+  into.close = from.close;
+}
+
+}  // namespace
+
+BarResampler::BarResampler(Duration period) : period_(period) {
+  assert(period.ns > 0 && "BarResampler needs a positive period");
+  if (period_.ns <= 0) period_ = Duration::Minutes(1);
+}
+
+bool BarResampler::Update(const Bar& bar, Bar* completed) {
+  const Timestamp open{PeriodStart(bar.open_time.ns, period_.ns)};
+  if (has_bar_ && open == current_.open_time) {
+    Merge(current_.bid, bar.bid);
+    Merge(current_.ask, bar.ask);
+    Merge(current_.mid, bar.mid);
+    current_.tick_count += bar.tick_count;
+    current_.volume += bar.volume;
+    return false;
+  }
+  const bool emitted = has_bar_;
+  if (emitted) *completed = current_;
+  current_ = bar;
+  current_.open_time = open;
+  current_.period = period_;
+  has_bar_ = true;
+  return emitted;
+}
+
+std::optional<Bar> BarResampler::Flush() {
+  if (!has_bar_) return std::nullopt;
+  has_bar_ = false;
+  return current_;
+}
+
 }  // namespace aits::data

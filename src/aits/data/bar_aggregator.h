@@ -34,4 +34,23 @@ class BarAggregator {
   bool has_bar_ = false;
 };
 
+// Builds longer bars from shorter ones (M1 -> H1): bid, ask and mid OHLC, tick counts and volume,
+// aligned to multiples of the period since the epoch like BarAggregator. The input period must
+// divide the output period (the caller checks). A bar is emitted when the first input bar of a
+// later period arrives.
+class BarResampler {
+ public:
+  // Precondition: period > 0.
+  explicit BarResampler(Duration period);
+
+  bool Update(const Bar& bar, Bar* completed);
+  std::optional<Bar> Flush();
+  Duration period() const { return period_; }
+
+ private:
+  Duration period_;
+  Bar current_{};
+  bool has_bar_ = false;
+};
+
 }  // namespace aits::data

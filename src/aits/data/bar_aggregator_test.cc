@@ -147,5 +147,35 @@ TEST(BarAggregatorTest, MatchesBruteForceOnSyntheticTicks) {
   }
 }
 
+TEST(BarResamplerTest, MergesMinuteBarsIntoAlignedHours) {
+  BarResampler resampler(Duration::Hours(1));
+  std::vector<Bar> out;
+  Bar done;
+  // 90 one-minute bars from 00:30: the first hour holds 30 of them, the second 60.
+  for (int minute = 30; minute < 120; ++minute) {
+    Bar bar;
+    bar.period = Duration::Minutes(1);
+    bar.open_time = FromCivil(2020, 1, 6) + Duration::Minutes(minute);
+    const Price bid = Price::FromRaw((100'000 + minute) * 10'000LL, 5);
+    const Price ask = bid + Price::FromRaw(20 * 10'000, 5);
+    bar.bid = Ohlc{bid, bid + Price::FromRaw(50'000, 5), bid - Price::FromRaw(50'000, 5), bid};
+    bar.ask = Ohlc{ask, ask, ask, ask};
+    bar.mid = bar.bid;
+    bar.tick_count = 2;
+    if (resampler.Update(bar, &done)) out.push_back(done);
+  }
+  if (auto last = resampler.Flush()) out.push_back(*last);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].open_time, FromCivil(2020, 1, 6, 0));
+  EXPECT_EQ(out[0].period, Duration::Hours(1));
+  EXPECT_EQ(out[0].tick_count, 60u);
+  EXPECT_EQ(out[0].bid.open.raw(), 100'030 * 10'000LL);
+  EXPECT_EQ(out[0].bid.close.raw(), 100'059 * 10'000LL);
+  EXPECT_EQ(out[0].bid.high.raw(), 100'059 * 10'000LL + 50'000);
+  EXPECT_EQ(out[0].bid.low.raw(), 100'030 * 10'000LL - 50'000);
+  EXPECT_EQ(out[1].open_time, FromCivil(2020, 1, 6, 1));
+  EXPECT_EQ(out[1].tick_count, 120u);
+}
+
 }  // namespace
 }  // namespace aits::data

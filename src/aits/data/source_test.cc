@@ -497,6 +497,24 @@ TEST(Mt5Test, TicksCarryEmptyBidAskForward) {
   EXPECT_EQ(first_empty.stats.samples[0].field, "bid");
 }
 
+// Regression (review of issue 2): a rejected row's prices must not be carried into later rows.
+TEST(Mt5Test, CarryForwardComesFromAcceptedTicksOnly) {
+  TempDir dir;
+  const std::string path = dir.Write("GBPUSD_ticks.csv",
+                                     "<DATE>\t<TIME>\t<BID>\t<ASK>\t<LAST>\t<VOLUME>\t<FLAGS>\n"
+                                     "2020.01.02\t00:00:00.000\t1.10000\t1.10010\t\t\t6\n"
+                                     "2020.01.02\t00:00:01.000\t1.20000\t\t\t\t2\n"
+                                     "2020.01.02\t00:00:02.000\t\t1.10020\t\t\t4\n"
+                                     "2020.01.02\t00:00:03.000\t\t1.10030\t\t\t4\n");
+  auto read = ReadAllTicks(path, Digits(5));
+  ASSERT_TRUE(read.status.ok()) << read.status.ToString();
+  EXPECT_EQ(Rejected(read.stats, RowRejectReason::kCrossed), 1u);  // only the 1.2 bid row
+  ASSERT_EQ(read.ticks.size(), 3u);
+  EXPECT_EQ(read.ticks[1].bid.raw(), Raw("1.10000"));
+  EXPECT_EQ(read.ticks[1].ask.raw(), Raw("1.10020"));
+  EXPECT_EQ(read.ticks[2].ask.raw(), Raw("1.10030"));
+}
+
 TEST(Mt5Test, BarsWithSpreadAndUtf16) {
   TempDir dir;
   const std::string text =

@@ -129,21 +129,19 @@ class TextTickSource final : public TickSource {
     } else {
       bid_text = fields[layout_.bid_col];
       ask_text = fields[layout_.ask_col];
+      // An empty side means "unchanged": it carries the last *accepted* tick's value, so a
+      // rejected row never leaks into the rows after it.
       if (layout_.carry_forward && bid_text.empty()) {
-        if (!has_carried_bid_) return Reject(RowRejectReason::kMalformed, "bid", bid_text);
-        bid = carried_bid_;
+        if (!has_last_) return Reject(RowRejectReason::kMalformed, "bid", bid_text);
+        bid = last_.bid.raw();
       } else {
         if (!Price(bid_text, "bid", &bid)) return false;
-        carried_bid_ = bid;
-        has_carried_bid_ = true;
       }
       if (layout_.carry_forward && ask_text.empty()) {
-        if (!has_carried_ask_) return Reject(RowRejectReason::kMalformed, "ask", ask_text);
-        ask = carried_ask_;
+        if (!has_last_) return Reject(RowRejectReason::kMalformed, "ask", ask_text);
+        ask = last_.ask.raw();
       } else {
         if (!Price(ask_text, "ask", &ask)) return false;
-        carried_ask_ = ask;
-        has_carried_ask_ = true;
       }
     }
     float bid_volume = 0, ask_volume = 0;
@@ -187,10 +185,6 @@ class TextTickSource final : public TickSource {
   uint64_t line_no_ = 0;
   Tick last_{};
   bool has_last_ = false;
-  int64_t carried_bid_ = 0;
-  int64_t carried_ask_ = 0;
-  bool has_carried_bid_ = false;
-  bool has_carried_ask_ = false;
 };
 
 }  // namespace

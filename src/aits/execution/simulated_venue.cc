@@ -35,6 +35,12 @@ Status CommissionModel::Validate() const {
   if (!std::isfinite(rate) || rate < 0) {
     return InvalidArgument("commission: rate " + std::to_string(rate) + " must be finite and >= 0");
   }
+  // Bounds keep every commission representable as Money (no overflow, however large the order).
+  const double max_rate = kind == CommissionKind::kPercent ? 100.0 : 1e6;
+  if (rate > max_rate) {
+    return InvalidArgument("commission: rate " + std::to_string(rate) + " is above " +
+                           std::to_string(max_rate));
+  }
   return Status::Ok();
 }
 
@@ -70,12 +76,13 @@ Result<CommissionModel> ParseCommission(std::string_view text) {
 }
 
 Status VenueConfig::Validate() const {
-  if (latency.ns < 0) {
-    return InvalidArgument("venue: latency " + std::to_string(latency.ns) + " ns is negative");
+  if (latency.ns < 0 || latency > Duration::Days(1)) {
+    return InvalidArgument("venue: latency " + std::to_string(latency.ns) +
+                           " ns is outside 0 .. 1 day");
   }
-  if (slippage_points < 0) {
+  if (slippage_points < 0 || slippage_points > kMaxSlippagePoints) {
     return InvalidArgument("venue: slippage_points " + std::to_string(slippage_points) +
-                           " is negative");
+                           " is outside 0.." + std::to_string(kMaxSlippagePoints));
   }
   return commission.Validate();
 }
@@ -648,7 +655,9 @@ void SimulatedVenue::ApplyFillToPosition(InstrumentState& state, const OrderRequ
 }
 
 Price SimulatedVenue::Slipped(const InstrumentState& state, Price price, Side side) const {
-  const int64_t raw = price.raw() + Sign(side) * state.slippage_raw;
+  int64_t raw = price.raw() + Sign(side) * state.slippage_raw;
+  // A sell slipped below zero would book a price no market can print: the floor is one tick.
+  if (raw <= 0) raw = state.instrument.tick_size.raw();
   return Price::FromRaw(raw, state.instrument.digits);
 }
 

@@ -62,6 +62,8 @@ Result<CommissionModel> ParseCommission(std::string_view text);
 
 enum class FillMode : uint8_t { kTouch, kNextBarOpen };
 
+inline constexpr int64_t kMaxSlippagePoints = 1'000'000;
+
 struct VenueConfig {
   Duration latency;             // simulated time from submit to arrival at the venue
   int64_t slippage_points = 0;  // adverse points (10^-digits) on market, stop and SL fills

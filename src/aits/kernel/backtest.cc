@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "aits/data/bar_aggregator.h"
 #include "aits/data/tick_store.h"
 
 namespace aits::kernel {
@@ -72,6 +73,22 @@ Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressF
   }
   result.format = format;
   result.bar_data = data::IsBarFormat(format);
+  if (!result.bar_data && !config.ask_path.empty()) {
+    return InvalidArgument("an ask file ('" + config.ask_path + "') joins bar files only; '" +
+                           config.data_path + "' holds " + std::string(data::ToString(format)) +
+                           ", which already carry bid and ask");
+  }
+  if (format == data::DataFormat::kPrice && config.spread_points == 0) {
+    result.warnings.push_back(
+        "single-price data without a spread: bid = ask, so no trade pays a spread "
+        "(set --spread POINTS)");
+  }
+  if ((format == data::DataFormat::kCsvBars || format == data::DataFormat::kYahoo) &&
+      config.ask_path.empty() && config.spread_points == 0) {
+    result.warnings.push_back(
+        "bid-only bars without an ask file or a spread: ask = bid, so no trade pays a spread "
+        "(give --ask-data FILE or --spread POINTS)");
+  }
 
   // The composition root: every component of the trading core, wired once, here.
   SimulatedClock clock;
@@ -94,19 +111,37 @@ Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressF
   bool have_first = false;
   if (result.bar_data) {
     AITS_ASSIGN_OR_RETURN(auto source, data::OpenBars(config.data_path, options));
+    std::optional<data::BarResampler> resampler;
+    const Duration wanted = config.kernel.bar_period;
+    if (config.resample_bars && wanted != source->period()) {
+      if (wanted < source->period() || wanted.ns % source->period().ns != 0) {
+        return InvalidArgument("bar period of " + std::to_string(wanted.ns / kNanosPerSecond) +
+                               " s is not a multiple of the " +
+                               std::to_string(source->period().ns / kNanosPerSecond) +
+                               " s bars in '" + config.data_path + "'");
+      }
+      resampler.emplace(wanted);
+    }
     std::vector<Bar> batch(1024);
     uint64_t next_report = 0;
+    Bar resampled;
     while (true) {
       AITS_ASSIGN_OR_RETURN(size_t count, source->Read(batch));
       if (count == 0) break;
       for (size_t idx = 0; idx < count; ++idx) {
-        const Bar& bar = batch[idx];
+        const Bar* bar = &batch[idx];
+        if (resampler) {
+          // The last resampled bar may be incomplete; like the kernel's last tick-built bar,
+          // it is never traded on.
+          if (!resampler->Update(*bar, &resampled)) continue;
+          bar = &resampled;
+        }
         if (!have_first) {
-          result.first = bar.open_time;
+          result.first = bar->open_time;
           have_first = true;
         }
-        clock.AdvanceTo(bar.CloseTime());
-        kernel.OnBar(bar);
+        clock.AdvanceTo(bar->CloseTime());
+        kernel.OnBar(*bar);
       }
       if (progress && kernel.bars_processed() >= next_report) {
         progress(source->Progress(), kernel.bars_processed());
@@ -239,6 +274,7 @@ std::string MetricsJson(const BacktestResult& result) {
                  {"repaired", result.read_stats.repaired},
                  {"rejected", rejected},
                  {"rejected_samples", samples}};
+  doc["warnings"] = result.warnings;
   doc["instrument"] = {{"symbol", config.instrument.symbol},
                        {"digits", config.instrument.digits},
                        {"contract_size", config.instrument.contract_size},
@@ -280,7 +316,9 @@ std::string MetricsJson(const BacktestResult& result) {
       {"events_per_second",
        Number(result.wall_seconds > 0 ? static_cast<double>(events) / result.wall_seconds : NAN)},
       {"peak_rss_kb", result.peak_rss_kb}};
-  return doc.dump(2) + "\n";
+  // File names, symbols and rejected-row samples come from the user's bytes: replace what is not
+  // UTF-8 rather than fail to write the report.
+  return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 Status WriteBacktestOutputs(const BacktestResult& result, const std::string& dir) {

@@ -22,7 +22,10 @@ struct BacktestConfig {
   bool strict = false;         // stop at the first bad row
   int64_t spread_points = 0;   // for single-price data or bid-only bars
   Duration data_bar_period{};  // of bar files; zero: inferred
-  Instrument instrument;       // id 0
+  // Bar data: resample the file's bars to KernelConfig::bar_period before the strategy sees
+  // them (a multiple of the file's period). Tick data always use KernelConfig::bar_period.
+  bool resample_bars = false;
+  Instrument instrument;  // id 0
   std::string strategy = "sma_cross";
   strategy::StrategyParams params;
   KernelConfig kernel;
@@ -45,6 +48,8 @@ struct BacktestResult {
   std::vector<report::SeriesPoint> prices;  // bar mid closes, bounded like the equity curve
   portfolio::PerformanceStats stats;
   Account final_account;
+  // Things the user should know about the run that are not errors (zero spread, ...).
+  std::vector<std::string> warnings;
   Timestamp first;
   Timestamp last;
   double wall_seconds = 0;

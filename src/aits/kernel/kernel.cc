@@ -3,14 +3,23 @@
 #include <cmath>
 
 namespace aits::kernel {
+namespace {
+
+bool IsFinished(OrderStatus status) {
+  return status == OrderStatus::kFilled || status == OrderStatus::kCanceled ||
+         status == OrderStatus::kExpired || status == OrderStatus::kRejected;
+}
+
+}  // namespace
 
 Status KernelConfig::Validate() const {
   if (account_currency.empty()) return InvalidArgument("account currency is not set");
-  if (initial_balance.raw() <= 0) {
-    return InvalidArgument("cash " + initial_balance.ToString() + " must be positive");
+  if (initial_balance.raw() <= 0 || initial_balance > Money::FromRaw(kMaxCash * kMoneyScale)) {
+    return InvalidArgument("cash " + initial_balance.ToString() + " is outside 0 .. " +
+                           std::to_string(kMaxCash));
   }
-  if (!(leverage > 0) || !std::isfinite(leverage)) {
-    return InvalidArgument("leverage " + std::to_string(leverage) + " must be positive");
+  if (!(leverage >= 0.01 && leverage <= 10'000)) {
+    return InvalidArgument("leverage " + std::to_string(leverage) + " is outside 0.01 .. 10000");
   }
   if (bar_period.ns <= 0) return InvalidArgument("bar period must be positive");
   return venue.Validate();
@@ -33,6 +42,13 @@ Kernel::Kernel(const KernelConfig& config, Clock& clock, const ExecutionClientFa
     const size_t index = update.order.id.value - 1;
     if (index >= orders_.size()) orders_.resize(index + 1);
     orders_[index] = update.order;
+    if (IsFinished(update.order.status) && !pending_by_order_.empty()) {
+      auto it = pending_by_order_.find(update.order.id.value);
+      if (it != pending_by_order_.end()) {
+        pending_lots_[update.order.request.instrument.value] -= it->second;
+        pending_by_order_.erase(it);
+      }
+    }
     if (strategy_) strategy_->OnOrderUpdate(update.order);
   });
 }
@@ -51,6 +67,7 @@ Status Kernel::AddInstrument(const Instrument& instrument) {
   execution_->AddInstrument(instruments_.back());
   aggregators_.emplace_back(config_.bar_period);
   last_quotes_.emplace_back();
+  pending_lots_.push_back(0);
   return Status::Ok();
 }
 
@@ -98,6 +115,13 @@ void Kernel::OnBar(const Bar& bar) {
   close_quote.ask = bar.ask.close;
   close_quote.instrument = bar.instrument;
   last_quotes_[bar.instrument.value] = close_quote;
+  // Fills at this bar's open must be valued (conversion, margin, commission) at the open, not
+  // at the previous close nor at this bar's close, which is not known yet when they happen.
+  Tick open_quote = close_quote;
+  open_quote.ts = bar.open_time;
+  open_quote.bid = bar.bid.open;
+  open_quote.ask = bar.ask.open;
+  portfolio_.OnTick(open_quote);
   execution_->OnBar(bar);
   portfolio_.OnBar(bar);
   portfolio_.SampleEquity(bar.CloseTime());
@@ -135,6 +159,13 @@ OrderId Kernel::Submit(const OrderRequest& request) {
       orders_[index] = *order;
     }
   }
+  if (index < orders_.size() && !IsFinished(orders_[index].status) &&
+      request.instrument.value < pending_lots_.size()) {
+    const int64_t signed_raw =
+        request.side == Side::kBuy ? request.quantity.raw() : -request.quantity.raw();
+    pending_by_order_[id.value] = signed_raw;
+    pending_lots_[request.instrument.value] += signed_raw;
+  }
   return id;
 }
 
@@ -142,6 +173,12 @@ Status Kernel::Cancel(OrderId id) { return execution_->Cancel(id, clock_.Now());
 
 const Position& Kernel::position(InstrumentId instrument) const {
   return portfolio_.position(instrument);
+}
+
+Quantity Kernel::PendingLots(InstrumentId instrument) const {
+  if (instrument.value >= pending_lots_.size()) return Quantity();
+  return Quantity::FromRaw(pending_lots_[instrument.value],
+                           instruments_[instrument.value].LotPrecision());
 }
 
 Account Kernel::account() const { return portfolio_.account(); }

@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <queue>
+#include <unordered_map>
 #include <vector>
 
 #include "aits/bus/bus.h"
@@ -35,6 +36,8 @@
 #include "aits/strategy/strategy.h"
 
 namespace aits::kernel {
+
+inline constexpr int64_t kMaxCash = 1'000'000'000'000;  // account currency units
 
 struct KernelConfig {
   Currency account_currency = Currency::Of("USD");
@@ -87,6 +90,7 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   OrderId Submit(const OrderRequest& request) override;
   Status Cancel(OrderId id) override;
   const Position& position(InstrumentId instrument) const override;
+  Quantity PendingLots(InstrumentId instrument) const override;
   Account account() const override;
   const Instrument& instrument(InstrumentId instrument) const override;
   std::optional<Tick> LastQuote(InstrumentId instrument) const override;
@@ -122,6 +126,9 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   uint64_t timer_seq_ = 0;
   std::deque<Order> orders_;
   std::vector<Fill> fills_;
+  // Signed raw lots of unfinished orders, by order id and summed per instrument.
+  std::unordered_map<uint64_t, int64_t> pending_by_order_;
+  std::vector<int64_t> pending_lots_;
   uint64_t ticks_ = 0;
   uint64_t bars_ = 0;
   bool started_ = false;

@@ -54,9 +54,9 @@ Status Instrument::Validate() const {
   }
   if (!tick_size.IsPositive()) return InvalidArgument(where + "tick_size must be positive");
   if (!pip_size.IsPositive()) return InvalidArgument(where + "pip_size must be positive");
-  if (contract_size <= 0) {
+  if (contract_size <= 0 || contract_size > 1'000'000'000) {
     return InvalidArgument(where + "contract_size " + std::to_string(contract_size) +
-                           " must be positive");
+                           " is outside 1..1000000000");
   }
   if (!lot_step.IsPositive()) return InvalidArgument(where + "lot_step must be positive");
   if (!min_lots.IsPositive()) return InvalidArgument(where + "min_lots must be positive");
@@ -65,9 +65,9 @@ Status Instrument::Validate() const {
                            min_lots.ToString());
   }
   if (quote.empty()) return InvalidArgument(where + "quote currency is not set");
-  if (!(margin_rate > 0)) {
+  if (!(margin_rate > 0) || margin_rate > 100) {
     return InvalidArgument(where + "margin_rate " + std::to_string(margin_rate) +
-                           " must be positive");
+                           " is outside (0, 100]");
   }
   return Status::Ok();
 }

@@ -19,6 +19,9 @@ struct EquityPoint {
   double drawdown = 0;  // fraction below the running peak, >= 0
 };
 
+// Added to a timestamp before flooring it to a UTC day: the day ends at 22:00 UTC.
+inline constexpr Duration kDayRolloverShift = Duration::Hours(2);
+
 class EquityCurve {
  public:
   explicit EquityCurve(size_t max_points = 20'000);
@@ -27,7 +30,8 @@ class EquityCurve {
   void Record(Timestamp ts, Money equity);
 
   const std::vector<EquityPoint>& points() const { return points_; }
-  // Equity at the last sample of each UTC day, in order (the first entry is the first sample).
+  // Equity at the last sample of each trading day (rolling over at 22:00 UTC), in order; the
+  // first entry is the first sample.
   const std::vector<double>& daily_equity() const { return daily_equity_; }
 
   Money Peak() const { return peak_; }

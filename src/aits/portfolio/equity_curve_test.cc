@@ -49,7 +49,8 @@ TEST(EquityCurveTest, DailyEquityIsTheLastSampleOfEachDay) {
   curve.Record(Day(1, 5), Usd(101));
   curve.Record(Day(3, 1), Usd(107));
   curve.Record(Day(3, 2), Usd(108));
-  const std::vector<double> want = {100, 103, 101, 108};
+  // The day rolls over at 22:00 UTC: 23:00 on day 0 opens day 1 (like Sunday's FX session).
+  const std::vector<double> want = {100, 104, 101, 108};
   EXPECT_EQ(curve.daily_equity(), want);
 }
 

@@ -43,8 +43,10 @@ class RuleStrategy : public Strategy {
     const InstrumentId id = instrument_.id;
     const Quantity target =
         direction > 0 ? common_.lots : (direction < 0 ? -common_.lots : Quantity());
-    const Position& pos = context().position(id);
-    if (target == pos.quantity) return;
+    // Where the position is heading, counting orders still travelling to the venue, so that a
+    // latency longer than a bar never stacks up duplicate entries.
+    const Quantity heading = context().position(id).quantity + context().PendingLots(id);
+    if (target == heading) return;
     if (direction == 0 || (common_.sl_pips == 0 && common_.tp_pips == 0)) {
       MoveToTarget(id, target, std::move(tag));
       return;
@@ -54,7 +56,7 @@ class RuleStrategy : public Strategy {
     OrderRequest request;
     request.instrument = id;
     request.side = direction > 0 ? Side::kBuy : Side::kSell;
-    request.quantity = (target - pos.quantity).Abs();
+    request.quantity = (target - heading).Abs();
     request.tag = std::move(tag);
     if (quote) {
       const Price entry = direction > 0 ? quote->ask : quote->bid;
@@ -119,7 +121,8 @@ class RsiReversion final : public RuleStrategy {
     rsi_.Update(bar.mid.close.AsDouble());
     if (!rsi_.Ready()) return;
     const double rsi = rsi_.Value();
-    const Quantity held = context().position(instrument_.id).quantity;
+    const Quantity held =
+        context().position(instrument_.id).quantity + context().PendingLots(instrument_.id);
     if (rsi < lower_) {
       GoTo(1, "oversold");
     } else if (rsi > upper_ && common_.long_short) {

@@ -8,8 +8,9 @@
 namespace aits::strategy {
 
 void Strategy::MoveToTarget(InstrumentId instrument, Quantity target_lots, std::string tag) {
-  const Position& pos = context_->position(instrument);
-  const Quantity delta = target_lots - pos.quantity;
+  const Quantity heading =
+      context_->position(instrument).quantity + context_->PendingLots(instrument);
+  const Quantity delta = target_lots - heading;
   if (delta.IsZero()) return;
   OrderRequest request;
   request.instrument = instrument;

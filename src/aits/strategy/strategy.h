@@ -38,6 +38,9 @@ class StrategyContext {
   virtual OrderId Submit(const OrderRequest& request) = 0;
   virtual Status Cancel(OrderId id) = 0;
   virtual const Position& position(InstrumentId instrument) const = 0;
+  // Signed lots of this strategy's orders that are submitted but not finished yet (travelling to
+  // the venue, or resting). position + pending is where the position is heading.
+  virtual Quantity PendingLots(InstrumentId instrument) const = 0;
   virtual Account account() const = 0;
   virtual const Instrument& instrument(InstrumentId instrument) const = 0;
   // The latest quote, if any has arrived.
@@ -60,8 +63,8 @@ class Strategy {
 
  protected:
   StrategyContext& context() { return *context_; }
-  // Sends the market order that moves the position of `instrument` to `target_lots` (signed);
-  // nothing if it is already there.
+  // Sends the market order that moves the position of `instrument` to `target_lots` (signed),
+  // counting orders still in flight; nothing if it is already there or on its way.
   void MoveToTarget(InstrumentId instrument, Quantity target_lots, std::string tag);
 
  private:

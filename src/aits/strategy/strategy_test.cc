@@ -22,6 +22,7 @@ class FakeContext final : public StrategyContext {
     return OrderId{orders.size()};
   }
   Status Cancel(OrderId) override { return Status::Ok(); }
+  Quantity PendingLots(InstrumentId) const override { return Quantity(); }
   const Position& position(InstrumentId) const override { return position_; }
   Account account() const override { return Account{}; }
   const Instrument& instrument(InstrumentId) const override { return instrument_; }
