@@ -100,6 +100,7 @@ std::string ReadStats::Summary() const {
   std::string out = "rows " + std::to_string(rows) + ", accepted " + std::to_string(accepted) +
                     ", rejected " + std::to_string(TotalRejected());
   if (repaired != 0) out += ", ask lifted to bid " + std::to_string(repaired);
+  if (rounded != 0) out += ", prices rounded to the instrument's digits " + std::to_string(rounded);
   out += "\n";
   for (size_t idx = 0; idx < rejected.size(); ++idx) {
     if (rejected[idx] == 0) continue;

@@ -94,6 +94,10 @@ struct ReadStats {
   // lifted to it (zero spread). The two files are sampled independently, so a bar's ask close can
   // sit below its bid close although no single quote crossed; the bar is kept, not rejected.
   uint64_t repaired = 0;
+  // Accepted ticks whose bid or ask had more decimals than the instrument's digits and changed
+  // when rounded to them. Validation (crossed, duplicate) judges the prices as written, before
+  // rounding, so rounding never turns a good row into a rejected one or a bad one into a good one.
+  uint64_t rounded = 0;
 
   uint64_t TotalRejected() const;
   // Adds a rejection: counts it, keeps the sample if there is room.

@@ -497,6 +497,27 @@ TEST(Mt5Test, TicksCarryEmptyBidAskForward) {
   EXPECT_EQ(first_empty.stats.samples[0].field, "bid");
 }
 
+// Regression (review of issue 2): validation judges prices as written; rounding comes after and
+// is counted.
+TEST(ValidationTest, RoundingHappensAfterValidationAndIsCounted) {
+  TempDir dir;
+  const std::string path =
+      dir.Write("r.csv",
+                "timestamp,bid,ask\n"
+                "2020-01-02 00:00:00,1.100004,1.100001\n"  // crossed as written
+                "2020-01-02 00:00:01,1.100004,1.100006\n"  // rounds
+                "2020-01-02 00:00:01,1.100003,1.100006\n"  // not a duplicate
+                "2020-01-02 00:00:02,1.10001,1.10002\n");  // exact
+  auto read = ReadAllTicks(path, Digits(5));
+  ASSERT_TRUE(read.status.ok()) << read.status.ToString();
+  EXPECT_EQ(Rejected(read.stats, RowRejectReason::kCrossed), 1u);
+  EXPECT_EQ(Rejected(read.stats, RowRejectReason::kDuplicate), 0u);
+  ASSERT_EQ(read.ticks.size(), 3u);
+  EXPECT_EQ(read.ticks[0].bid.raw(), Raw("1.10000"));
+  EXPECT_EQ(read.ticks[0].ask.raw(), Raw("1.10001"));
+  EXPECT_EQ(read.stats.rounded, 2u);
+}
+
 // Regression (review of issue 2): a rejected row's prices must not be carried into later rows.
 TEST(Mt5Test, CarryForwardComesFromAcceptedTicksOnly) {
   TempDir dir;

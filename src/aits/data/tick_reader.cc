@@ -77,7 +77,8 @@ class TextTickSource final : public TickSource {
 
   // Parses a price field; on failure records the rejection and returns false.
   bool Price(std::string_view text, std::string_view name, int64_t* raw) {
-    const ParseCode code = ParsePriceRaw(text, precision_, raw);
+    // Full precision here; rounding to the instrument's digits happens after validation.
+    const ParseCode code = ParsePriceRaw(text, kFixedDigits, raw);
     if (code == ParseCode::kOk) return true;
     return Reject(
         code == ParseCode::kNonFinite ? RowRejectReason::kNonFinite : RowRejectReason::kMalformed,
@@ -133,13 +134,13 @@ class TextTickSource final : public TickSource {
       // rejected row never leaks into the rows after it.
       if (layout_.carry_forward && bid_text.empty()) {
         if (!has_last_) return Reject(RowRejectReason::kMalformed, "bid", bid_text);
-        bid = last_.bid.raw();
+        bid = last_bid_written_;
       } else {
         if (!Price(bid_text, "bid", &bid)) return false;
       }
       if (layout_.carry_forward && ask_text.empty()) {
         if (!has_last_) return Reject(RowRejectReason::kMalformed, "ask", ask_text);
-        ask = last_.ask.raw();
+        ask = last_ask_written_;
       } else {
         if (!Price(ask_text, "ask", &ask)) return false;
       }
@@ -156,10 +157,19 @@ class TextTickSource final : public TickSource {
     if (ask < bid) return Reject(RowRejectReason::kCrossed, "ask", ask_text);
     if (has_last_) {
       if (ts < last_.ts.ns) return Reject(RowRejectReason::kTimeBackwards, "timestamp", ts_text);
-      if (ts == last_.ts.ns && bid == last_.bid.raw() && ask == last_.ask.raw() &&
+      if (ts == last_.ts.ns && bid == last_bid_written_ && ask == last_ask_written_ &&
           bid_volume == last_.bid_volume && ask_volume == last_.ask_volume) {
         return Reject(RowRejectReason::kDuplicate, "timestamp", ts_text);
       }
+    }
+    last_bid_written_ = bid;
+    last_ask_written_ = ask;
+    if (precision_ < kFixedDigits) {
+      const int64_t bid_rounded = fixed_internal::RoundToPrecision(bid, precision_);
+      const int64_t ask_rounded = fixed_internal::RoundToPrecision(ask, precision_);
+      if (bid_rounded != bid || ask_rounded != ask) ++stats_.rounded;
+      bid = bid_rounded;
+      ask = ask_rounded;
     }
     tick->ts = Timestamp{ts};
     tick->bid = aits::Price::FromRaw(bid, precision_);
@@ -185,6 +195,10 @@ class TextTickSource final : public TickSource {
   uint64_t line_no_ = 0;
   Tick last_{};
   bool has_last_ = false;
+  // The last accepted prices as written in the file (before rounding): carried forward by MT5
+  // rows with an empty side, and compared for exact duplicates.
+  int64_t last_bid_written_ = 0;
+  int64_t last_ask_written_ = 0;
 };
 
 }  // namespace

@@ -272,6 +272,8 @@ std::string MetricsJson(const BacktestResult& result) {
                  // Bid/ask bar pairs whose ask was below the bid, kept with the ask lifted to
                  // the bid (docs/data-formats.md).
                  {"repaired", result.read_stats.repaired},
+                 // Accepted ticks whose prices had more decimals than the instrument's digits.
+                 {"rounded", result.read_stats.rounded},
                  {"rejected", rejected},
                  {"rejected_samples", samples}};
   doc["warnings"] = result.warnings;
