@@ -6,6 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [[ ! -d ../shared/data ]]; then
+  echo "test: ../shared/data is missing: the tests read the project's real market data there" >&2
+  echo "      (CI has ../shared beside the checkout; see README)." >&2
+  exit 1
+fi
+
 scripts/install-deps.sh
 scripts/format.sh --check
 
