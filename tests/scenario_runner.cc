@@ -121,6 +121,8 @@ class Runner {
         config_.account_currency = Currency::Of(value);
       } else if (key == "leverage") {
         config_.leverage = std::stod(value);
+      } else if (key == "stop_out") {
+        config_.stop_out_level = std::stod(value);
       } else {
         return Error("unknown account option '" + key + "'");
       }
@@ -272,13 +274,17 @@ class Runner {
     return nullptr;
   }
 
-  // Fills of closing orders the venue generated (SL/TP) are named by their order's tag.
+  // Fills of orders the script did not submit (SL/TP closes by the venue, a stop-out by the
+  // kernel) are named by the fill's reason or by their order's tag.
   const Fill* NextFillByReason(const std::string& reason) {
     size_t& cursor = fill_cursor_["reason:" + reason];
     const auto& fills = kernel_->fills();
+    const auto& orders = kernel_->orders();
     while (cursor < fills.size()) {
       const Fill& fill = fills[cursor++];
-      if (fill.reason == reason) return &fill;
+      const size_t index = fill.order_id.value - 1;
+      const bool tagged = index < orders.size() && orders[index].request.tag == reason;
+      if (fill.reason == reason || tagged) return &fill;
     }
     return nullptr;
   }

@@ -4,7 +4,7 @@
 // Grammar (one command per line, '#' starts a comment, times in seconds after 2020-01-06 00:00 UTC,
 // a Monday, with optional fraction):
 //   instrument SYMBOL [digits=N] [contract=N] [lot_step=X] [min=X] [max=X] [margin_rate=X]
-//   account [cash=X] [currency=CCY] [leverage=X]
+//   account [cash=X] [currency=CCY] [leverage=X] [stop_out=PERCENT]
 //   venue [latency_us=N] [slippage=POINTS] [commission=KIND:RATE] [mode=touch|bar]
 //   tick T BID ASK
 //   bar T PERIOD_SECONDS BID_O BID_H BID_L BID_C ASK_O ASK_H ASK_L ASK_C

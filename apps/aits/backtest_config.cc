@@ -138,6 +138,7 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
   AITS_RETURN_IF_ERROR(yaml.Get("account", "cash", &file.cash));
   AITS_RETURN_IF_ERROR(yaml.Get("account", "currency", &file.currency));
   AITS_RETURN_IF_ERROR(yaml.Get("account", "leverage", &file.leverage));
+  AITS_RETURN_IF_ERROR(yaml.Get("account", "stop_out", &file.stop_out));
   AITS_RETURN_IF_ERROR(yaml.Get("costs", "commission", &file.commission));
   AITS_RETURN_IF_ERROR(yaml.Get("costs", "slippage_points", &file.slippage_points));
   AITS_RETURN_IF_ERROR(yaml.Get("costs", "latency_us", &latency_us));
@@ -173,6 +174,7 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
   Prefer(flags.cash, file.cash);
   Prefer(flags.currency, file.currency);
   Prefer(flags.leverage, file.leverage);
+  Prefer(flags.stop_out, file.stop_out);
   Prefer(flags.commission, file.commission);
   Prefer(flags.slippage_points, file.slippage_points);
   Prefer(flags.latency_us, latency_us);
@@ -369,6 +371,7 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
     kc.account_currency = Currency::Of(*flags.currency);
   }
   if (flags.leverage) kc.leverage = *flags.leverage;
+  if (flags.stop_out) kc.stop_out_level = *flags.stop_out;
   if (flags.commission) {
     AITS_ASSIGN_OR_RETURN(kc.venue.commission, execution::ParseCommission(*flags.commission));
   }

@@ -33,6 +33,7 @@ struct BacktestFlags {
   std::optional<double> cash;
   std::optional<std::string> currency;
   std::optional<double> leverage;
+  std::optional<double> stop_out;
   std::optional<std::string> commission;
   std::optional<int64_t> slippage_points;
   std::optional<int64_t> latency_us;

@@ -129,6 +129,9 @@ void AddBacktest(CLI::App& app, BacktestFlags& flags, bool& quiet, bool& json_on
   cmd->add_option("--cash", flags.cash, "Starting balance (default 100000)");
   cmd->add_option("--currency", flags.currency, "Account currency (default USD)");
   cmd->add_option("--leverage", flags.leverage, "Account leverage (default 100)");
+  cmd->add_option("--stop-out", flags.stop_out,
+                  "Margin level in percent below which all positions are closed (default 50; "
+                  "0 disables)");
   cmd->add_option("--commission", flags.commission,
                   "none | per_lot:RATE | per_million:RATE | percent:RATE (account currency)");
   cmd->add_option("--slippage", flags.slippage_points, "Adverse slippage in points (default 0)");

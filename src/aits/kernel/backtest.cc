@@ -181,6 +181,7 @@ Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressF
   result.last = clock.Now();
   result.ticks = kernel.ticks_processed();
   result.bars = kernel.bars_processed();
+  result.stop_outs = kernel.stop_outs();
   result.orders.assign(kernel.orders().begin(), kernel.orders().end());
   result.fills = kernel.fills();
   const portfolio::Portfolio& book = kernel.portfolio();
@@ -286,7 +287,9 @@ std::string MetricsJson(const BacktestResult& result) {
                     {"initial_balance", s.initial_equity},
                     {"final_balance", result.final_account.balance.AsDouble()},
                     {"final_equity", s.final_equity},
-                    {"leverage", config.kernel.leverage}};
+                    {"leverage", config.kernel.leverage},
+                    {"stop_out_level", config.kernel.stop_out_level},
+                    {"stop_outs", result.stop_outs}};
   doc["metrics"] = {{"total_return", Number(s.total_return)},
                     {"cagr", Number(s.cagr)},
                     {"volatility", Number(s.volatility)},

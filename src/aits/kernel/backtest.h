@@ -41,6 +41,7 @@ struct BacktestResult {
   data::ReadStats read_stats;
   uint64_t ticks = 0;
   uint64_t bars = 0;
+  uint64_t stop_outs = 0;
   std::vector<Order> orders;
   std::vector<Fill> fills;
   std::vector<portfolio::TradeRecord> trades;

@@ -22,6 +22,10 @@ Status KernelConfig::Validate() const {
     return InvalidArgument("leverage " + std::to_string(leverage) + " is outside 0.01 .. 10000");
   }
   if (bar_period.ns <= 0) return InvalidArgument("bar period must be positive");
+  if (!(stop_out_level >= 0 && stop_out_level <= 1000)) {
+    return InvalidArgument("stop-out level " + std::to_string(stop_out_level) +
+                           " % is outside 0..1000");
+  }
   return venue.Validate();
 }
 
@@ -35,6 +39,8 @@ Kernel::Kernel(const KernelConfig& config, Clock& clock, const ExecutionClientFa
   // of it, so a strategy reading its position inside OnFill sees the new one.
   bus_.Subscribe<Fill>([this](const Fill& fill) {
     portfolio_.OnFill(fill);
+    cached_margin_ = portfolio_.account().margin;
+    if (cached_margin_.raw() == 0) stopping_out_ = false;
     fills_.push_back(fill);
     if (strategy_) strategy_->OnFill(fill);
   });
@@ -97,11 +103,14 @@ void Kernel::OnTick(const Tick& tick) {
   if (bar_done) {
     // Equity at the bar's close: the portfolio is still marked at the last quote of that bar.
     portfolio_.SampleEquity(finished.CloseTime());
+    if (cached_margin_.raw() > 0) cached_margin_ = portfolio_.account().margin;
   }
   last_quotes_[tick.instrument.value] = tick;
   // Mark first, so the venue's margin and commission checks see this tick's rates.
   portfolio_.OnTick(tick);
   execution_->OnTick(tick);
+  // After the venue has this quote, so a stop-out fills at it and not at the previous one.
+  if (cached_margin_.raw() > 0 && !stopping_out_) CheckStopOut();
   if (bar_done) DeliverBar(finished);
   if (strategy_) strategy_->OnTick(tick);
 }
@@ -124,8 +133,31 @@ void Kernel::OnBar(const Bar& bar) {
   portfolio_.OnTick(open_quote);
   execution_->OnBar(bar);
   portfolio_.OnBar(bar);
+  if (cached_margin_.raw() > 0) {
+    cached_margin_ = portfolio_.account().margin;
+    if (!stopping_out_) CheckStopOut();
+  }
   portfolio_.SampleEquity(bar.CloseTime());
   DeliverBar(bar);
+}
+
+void Kernel::CheckStopOut() {
+  if (config_.stop_out_level <= 0) return;
+  const double equity = portfolio_.Equity().AsDouble();
+  if (equity * 100.0 >= cached_margin_.AsDouble() * config_.stop_out_level) return;
+  // Below the stop-out level: close everything at market, as the broker would, once.
+  stopping_out_ = true;
+  ++stop_outs_;
+  for (const Instrument& inst : instruments_) {
+    const Quantity held = portfolio_.position(inst.id).quantity;
+    if (held.IsZero()) continue;
+    OrderRequest request;
+    request.instrument = inst.id;
+    request.side = held.IsPositive() ? Side::kSell : Side::kBuy;
+    request.quantity = held.Abs();
+    request.tag = "stop_out";
+    Submit(request);
+  }
 }
 
 void Kernel::DeliverBar(const Bar& bar) {

@@ -45,6 +45,9 @@ struct KernelConfig {
   double leverage = 100;
   execution::VenueConfig venue;
   Duration bar_period = Duration::Minutes(1);  // bars built from ticks for the strategy
+  // Margin level (equity / used margin, percent) below which every position is closed at market,
+  // as a broker's stop-out does; 0 disables. MetaTrader brokers commonly use 50.
+  double stop_out_level = 50;
   Status Validate() const;
 };
 
@@ -83,6 +86,8 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   const std::deque<Order>& orders() const { return orders_; }
   const std::vector<Fill>& fills() const { return fills_; }
   uint64_t ticks_processed() const { return ticks_; }
+  // Times the stop-out closed the positions.
+  uint64_t stop_outs() const { return stop_outs_; }
   uint64_t bars_processed() const { return bars_; }
 
   // StrategyContext
@@ -111,6 +116,7 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
     }
   };
   void FireTimers(Timestamp now);
+  void CheckStopOut();
   void DeliverBar(const Bar& bar);
 
   KernelConfig config_;
@@ -129,6 +135,11 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   // Signed raw lots of unfinished orders, by order id and summed per instrument.
   std::unordered_map<uint64_t, int64_t> pending_by_order_;
   std::vector<int64_t> pending_lots_;
+  // Used margin as of the last fill or bar close: margin moves with price only slowly, so the
+  // per-tick stop-out check compares fresh equity against this instead of recomputing it.
+  Money cached_margin_;
+  bool stopping_out_ = false;
+  uint64_t stop_outs_ = 0;
   uint64_t ticks_ = 0;
   uint64_t bars_ = 0;
   bool started_ = false;
