@@ -308,6 +308,12 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
   }
   AITS_ASSIGN_OR_RETURN(Instrument inst, InstrumentFor(symbol, config.data_path));
   if (flags.digits) {
+    auto store = data::ReadTickStoreInfo(config.data_path);
+    if (store.ok() && store->digits != *flags.digits) {
+      return InvalidArgument("'" + config.data_path + "' holds " + std::to_string(store->digits) +
+                             "-digit prices; --digits " + std::to_string(*flags.digits) +
+                             " would mislabel them");
+    }
     if (*flags.digits < 0 || *flags.digits > kFixedDigits) {
       return InvalidArgument("--digits " + std::to_string(*flags.digits) + " is outside 0..9");
     }

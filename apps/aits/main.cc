@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -114,7 +115,9 @@ void AddBacktest(CLI::App& app, BacktestFlags& flags, bool& quiet, bool& json_on
                   "auto|mt5-ticks|mt5-bars|csv-ticks|histdata-ticks|csv-bars|yahoo|price|binary");
   cmd->add_flag("--strict", flags.strict, "Stop at the first bad row instead of counting it");
   cmd->add_option("--symbol", flags.symbol, "Instrument symbol (default: from the file name)");
-  cmd->add_option("--digits", flags.digits, "Price digits (default: 5 for FX, 3 for JPY pairs)");
+  cmd->add_option("--digits", flags.digits,
+                  "Price digits (default: 5 for FX, 3 for JPY pairs, 2 for other symbols; a "
+                  "binary store's own digits)");
   cmd->add_option("--contract-size", flags.contract_size, "Units in one lot (FX: 100000)");
   cmd->add_option("--lot-step", flags.lot_step, "Lot step (FX: 0.01)");
   cmd->add_option("--min-lots", flags.min_lots, "Minimum order size in lots");
@@ -167,12 +170,32 @@ void ImportProgress(double fraction) {
   if (g_import_bar) g_import_bar->Update(fraction, 0);
 }
 
+bool SameFile(const std::string& a, const std::string& b) {
+  std::error_code error;
+  return std::filesystem::weakly_canonical(a, error) == std::filesystem::weakly_canonical(b, error);
+}
+
 int RunImport(const ImportFlags& flags) {
-  std::string symbol = flags.symbol.empty() ? SymbolFromPath(flags.data) : flags.symbol;
+  if (SameFile(flags.data, flags.out)) {
+    return Fail(InvalidArgument("--out '" + flags.out + "' is the input file itself"));
+  }
+  // Re-importing a store keeps its symbol and digits: its prices are already rounded to them.
+  auto store = data::ReadTickStoreInfo(flags.data);
+  std::string symbol = !flags.symbol.empty() ? flags.symbol
+                       : store.ok()          ? store->symbol
+                                             : SymbolFromPath(flags.data);
   if (symbol.empty()) {
     return Fail(InvalidArgument("cannot tell the symbol from '" + flags.data + "': give --symbol"));
   }
   Instrument inst = Instrument::Infer(symbol);
+  if (store.ok()) {
+    if (flags.digits && *flags.digits != store->digits) {
+      return Fail(InvalidArgument("'" + flags.data + "' holds " + std::to_string(store->digits) +
+                                  "-digit prices; --digits " + std::to_string(*flags.digits) +
+                                  " would mislabel them (import the original text file instead)"));
+    }
+    inst.digits = store->digits;
+  }
   if (flags.digits) inst.digits = *flags.digits;
   if (inst.digits < 0 || inst.digits > kFixedDigits) {
     return Fail(InvalidArgument("--digits " + std::to_string(inst.digits) + " is outside 0..9"));
@@ -209,6 +232,7 @@ struct IndicatorFlags {
   std::string out;
   std::string format = "auto";
   std::string bar = "M1";
+  bool bar_given = false;
   std::string symbol;
   int64_t spread_points = 0;
   bool strict = false;
@@ -241,8 +265,34 @@ int RunIndicators(const IndicatorFlags& flags) {
   options.spread_points = flags.spread_points;
   auto period = ParseBarPeriod(flags.bar);
   if (!period.ok()) return Fail(period.status());
+  const bool bar_input = data::IsBarFormat(options.format);
+  if (!bar_input && !flags.ask_data.empty()) {
+    return Fail(InvalidArgument("--ask-data joins bar files only; '" + flags.data + "' holds " +
+                                std::string(data::ToString(options.format))));
+  }
+  // Open the input before touching --out, so a bad input never truncates an existing file.
+  std::unique_ptr<data::BarSource> bars;
+  std::unique_ptr<data::TickSource> ticks;
+  if (bar_input) {
+    auto opened = data::OpenBars(flags.data, options);
+    if (!opened.ok()) return Fail(opened.status());
+    bars = std::move(*opened);
+  } else {
+    auto opened = data::OpenTicks(flags.data, options);
+    if (!opened.ok()) return Fail(opened.status());
+    ticks = std::move(*opened);
+  }
+  std::optional<data::BarResampler> resampler;
+  if (bar_input && flags.bar_given && *period != bars->period()) {
+    if (*period < bars->period() || period->ns % bars->period().ns != 0) {
+      return Fail(InvalidArgument("--bar " + flags.bar + " is not a multiple of the bars in '" +
+                                  flags.data + "'"));
+    }
+    resampler.emplace(*period);
+  }
 
-  std::ofstream out(flags.out, std::ios::trunc);
+  const std::string temp_out = flags.out + ".tmp";
+  std::ofstream out(temp_out, std::ios::trunc);
   if (!out) return Fail(IoError("cannot open '" + flags.out + "' for writing"));
   out << "timestamp,close";
   for (const auto& name : set->ColumnNames()) out << ',' << name;
@@ -261,30 +311,37 @@ int RunIndicators(const IndicatorFlags& flags) {
     ++rows;
   };
   const data::ReadStats* stats = nullptr;
-  std::unique_ptr<data::BarSource> bars;
-  std::unique_ptr<data::TickSource> ticks;
-  if (data::IsBarFormat(options.format)) {
-    auto opened = data::OpenBars(flags.data, options);
-    if (!opened.ok()) return Fail(opened.status());
-    bars = std::move(*opened);
+  auto fail = [&temp_out](const Status& status) {
+    std::error_code ignored;
+    std::filesystem::remove(temp_out, ignored);
+    return Fail(status);
+  };
+  if (bar_input) {
     std::vector<Bar> batch(1024);
+    Bar resampled;
     while (true) {
       auto count = bars->Read(batch);
-      if (!count.ok()) return Fail(count.status());
+      if (!count.ok()) return fail(count.status());
       if (*count == 0) break;
-      for (size_t idx = 0; idx < *count; ++idx) emit(batch[idx]);
+      for (size_t idx = 0; idx < *count; ++idx) {
+        if (!resampler) {
+          emit(batch[idx]);
+        } else if (resampler->Update(batch[idx], &resampled)) {
+          emit(resampled);
+        }
+      }
+    }
+    if (resampler) {
+      if (auto last = resampler->Flush()) emit(*last);
     }
     stats = &bars->stats();
   } else {
-    auto opened = data::OpenTicks(flags.data, options);
-    if (!opened.ok()) return Fail(opened.status());
-    ticks = std::move(*opened);
     data::BarAggregator aggregator(*period);
     std::vector<Tick> batch(4096);
     Bar finished;
     while (true) {
       auto count = ticks->Read(batch);
-      if (!count.ok()) return Fail(count.status());
+      if (!count.ok()) return fail(count.status());
       if (*count == 0) break;
       for (size_t idx = 0; idx < *count; ++idx) {
         if (aggregator.Update(batch[idx], &finished)) emit(finished);
@@ -294,7 +351,13 @@ int RunIndicators(const IndicatorFlags& flags) {
     stats = &ticks->stats();
   }
   out.close();
-  if (!out) return Fail(IoError("cannot write '" + flags.out + "'"));
+  if (!out) return fail(IoError("cannot write '" + flags.out + "'"));
+  if (rows == 0) {
+    return fail(InvalidArgument("no valid bars in '" + flags.data + "'\n" + stats->Summary()));
+  }
+  std::error_code renamed;
+  std::filesystem::rename(temp_out, flags.out, renamed);
+  if (renamed) return fail(IoError("cannot write '" + flags.out + "': " + renamed.message()));
   std::printf("wrote %llu rows x %zu indicator columns to %s\n",
               static_cast<unsigned long long>(rows), set->ColumnNames().size(), flags.out.c_str());
   if (stats->TotalRejected() > 0) std::printf("%s", stats->Summary().c_str());
@@ -308,17 +371,19 @@ struct GenerateFlags {
   std::string out;
   std::string symbol = "EURUSD";
   uint64_t seed = 1;
-  double start_price = 1.1;
+  std::optional<double> start_price;
   bool quiet = false;
 };
 
 int RunGenerate(const GenerateFlags& flags) {
+  if (flags.ticks == 0) return Fail(InvalidArgument("--ticks must be at least 1"));
   const Instrument inst = Instrument::Infer(flags.symbol);
   data::SyntheticOptions options;
   options.seed = flags.seed;
   options.count = flags.ticks;
   options.digits = inst.digits;
-  options.start_price = flags.start_price;
+  // A plausible level for the quote: about 110 for 3-digit (JPY-like) pairs, 1.1 otherwise.
+  options.start_price = flags.start_price.value_or(inst.digits == 3 ? 110.0 : 1.1);
   auto source = data::SyntheticTickSource::Create(options);
   if (!source.ok()) return Fail(source.status());
   ProgressBar bar("generate", "", !flags.quiet);
@@ -446,8 +511,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   ind_cmd->add_option("--out", ind_flags.out, "CSV file to write")->required();
   ind_cmd->add_option("--format", ind_flags.format, "Input format (default: detect)");
-  ind_cmd->add_option("--bar", ind_flags.bar, "Bar period when the input is ticks")
-      ->capture_default_str();
+  ind_cmd->add_option("--bar", ind_flags.bar,
+                      "Bar period: bars built from ticks (default M1), or bar files resampled "
+                      "to it (default: the file's period)");
   ind_cmd->add_option("--symbol", ind_flags.symbol, "Symbol (default: from the file name)");
   ind_cmd->add_option("--spread", ind_flags.spread_points, "Spread in points for bid-only data");
   ind_cmd->add_flag("--strict", ind_flags.strict, "Stop at the first bad row");
@@ -470,8 +536,8 @@ int main(int argc, char** argv) {
   gen_cmd->add_option("--out", gen_flags.out, "Binary store to write")->required();
   gen_cmd->add_option("--symbol", gen_flags.symbol, "Symbol")->capture_default_str();
   gen_cmd->add_option("--seed", gen_flags.seed, "Random seed")->capture_default_str();
-  gen_cmd->add_option("--start-price", gen_flags.start_price, "First mid price")
-      ->capture_default_str();
+  gen_cmd->add_option("--start-price", gen_flags.start_price,
+                      "First mid price (default 110 for JPY pairs, 1.1 otherwise)");
   gen_cmd->add_flag("--no-progress", gen_flags.quiet, "Do not draw a progress bar");
 
   CLI::App* strategies_cmd =
@@ -487,7 +553,10 @@ int main(int argc, char** argv) {
     return RunBacktestCommand(backtest_flags, backtest_quiet, backtest_json);
   }
   if (app.got_subcommand(import_cmd)) return RunImport(import_flags);
-  if (app.got_subcommand(ind_cmd)) return RunIndicators(ind_flags);
+  if (app.got_subcommand(ind_cmd)) {
+    ind_flags.bar_given = ind_cmd->count("--bar") > 0;
+    return RunIndicators(ind_flags);
+  }
   if (app.got_subcommand(gen_cmd)) return RunGenerate(gen_flags);
   if (app.got_subcommand(info_cmd)) return RunInfo(info_path, info_format, info_strict);
   if (app.got_subcommand(strategies_cmd)) {

@@ -30,9 +30,14 @@ class ProgressBar {
     const int filled = static_cast<int>(fraction * width + 0.5);
     std::string bar(static_cast<size_t>(filled < 0 ? 0 : filled > width ? width : filled), '#');
     bar.resize(width, '.');
-    std::fprintf(stderr, "\r%s [%s] %5.1f%%  %s %s  %s/s  %.1fs ", label_.c_str(), bar.c_str(),
-                 fraction * 100.0, Human(static_cast<double>(count)).c_str(), unit_.c_str(),
-                 Human(seconds > 0 ? static_cast<double>(count) / seconds : 0).c_str(), seconds);
+    if (unit_.empty()) {  // no count to show (e.g. an import reports only its fraction)
+      std::fprintf(stderr, "\r%s [%s] %5.1f%%  %.1fs ", label_.c_str(), bar.c_str(),
+                   fraction * 100.0, seconds);
+    } else {
+      std::fprintf(stderr, "\r%s [%s] %5.1f%%  %s %s  %s/s  %.1fs ", label_.c_str(), bar.c_str(),
+                   fraction * 100.0, Human(static_cast<double>(count)).c_str(), unit_.c_str(),
+                   Human(seconds > 0 ? static_cast<double>(count) / seconds : 0).c_str(), seconds);
+    }
     std::fflush(stderr);
     drawn_ = true;
   }

@@ -165,5 +165,32 @@ expect_in "zero-spread warning" "$(json "$work/chf.json" "d['warnings']")" "[]"
 "$aits" backtest --data "$data/usdchf-30min-1996-2001.csv" --symbol USDCHF --json --no-progress >"$work/chf0.json" 2>/dev/null
 expect_in "zero-spread warning" "$(json "$work/chf0.json" "d['warnings'][0]")" "without a spread"
 
+# --- regressions from the second review of issue 2
+printf '20230230,1.1,1.2\n20230301,1.1,1.2\n' >"$work/baddate.csv"
+out=$("$aits" info "$work/baddate.csv" 2>&1) && fail "an impossible date was read as an epoch"
+expect_in "impossible YYYYMMDD date" "$out" "baddate.csv"
+printf '20200101 170000;1.1212;1.12172;1.1211;1.1215;0\n20200101 170100;1.1215;1.12182;1.1213;1.1216;0\n' >"$work/hdbars.csv"
+expect_in "HistData bars are bars" "$("$aits" info "$work/hdbars.csv" 2>&1)" "csv-bars"
+printf '2020-01-01 00:00:00,1.1000,1.1010,1.0990,1.1005\n' >"$work/ohlc5.csv"
+out=$("$aits" info "$work/ohlc5.csv" 2>&1) && fail "5 headerless columns guessed"
+expect_in "5 headerless columns" "$out" "ambiguous"
+out=$("$aits" backtest --data "$work/eur.aitsbin" --digits 3 --no-progress 2>&1) && fail "store digits overridden"
+expect_in "store digits" "$out" "5-digit prices"
+out=$("$aits" import --data "$work/eur.aitsbin" --out "$work/eur.aitsbin" 2>&1) && fail "import onto itself"
+expect_in "import onto itself" "$out" "input file itself"
+printf 'timestamp,bid,ask\n2020-01-01 00:00:00,nan,1.2\n' >"$work/allbad.csv"
+out=$("$aits" import --data "$work/allbad.csv" --symbol EURUSD --out "$work/allbad.aitsbin" 2>&1) && fail "import of no ticks"
+expect_in "import of no ticks" "$out" "no valid ticks"
+[[ -e "$work/allbad.aitsbin" ]] && fail "empty import left a file" || pass "empty import leaves no file"
+expect_in "daily bar period" "$("$aits" info "$data/orcl-day-1995-2014.txt" 2>&1)" "of 86400 s"
+"$aits" indicators --data "$data/gbpusd-m1-bid-2012.csv" --bar H1 --indicators sma:5 --out "$work/h1.csv" >/dev/null 2>&1 || fail "indicators --bar H1"
+rows=$(($(wc -l <"$work/h1.csv") - 1))
+[[ "$rows" -gt 400 && "$rows" -lt 600 ]] && pass "indicators --bar H1 resamples ($rows rows)" || fail "indicators --bar H1 gave $rows rows"
+cp "$work/h1.csv" "$work/keep.csv"
+"$aits" indicators --data "$work/missing.csv" --out "$work/keep.csv" >/dev/null 2>&1 && fail "indicators on a missing file"
+expect_eq "a failed indicators run keeps the old --out" "$(cmp -s "$work/h1.csv" "$work/keep.csv" && echo same)" "same"
+out=$("$aits" indicators --data "$data/usdjpy-ticks.csv" --ask-data "$work/x.csv" --out "$work/y.csv" 2>&1) && fail "indicators --ask-data with ticks"
+expect_in "indicators --ask-data with ticks" "$out" "joins bar files only"
+
 echo "cli_test: $failures failure(s)"
 [[ $failures -eq 0 ]]

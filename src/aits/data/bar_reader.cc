@@ -144,7 +144,8 @@ class BarSide {
     const int cols[4] = {layout_.open_col, layout_.high_col, layout_.low_col, layout_.close_col};
     int64_t ohlc[4];
     for (int idx = 0; idx < 4; ++idx) {
-      if (!Number(fields[cols[idx]], kNames[idx], precision_, &ohlc[idx])) return false;
+      // Full precision: validation judges the prices as written; rounding comes after.
+      if (!Number(fields[cols[idx]], kNames[idx], kFixedDigits, &ohlc[idx])) return false;
     }
     double volume = 0, tick_volume = 0;
     if (layout_.volume_col >= 0 && !Volume(fields[layout_.volume_col], "volume", &volume)) {
@@ -182,6 +183,20 @@ class BarSide {
       return Reject(RowRejectReason::kNegativeVolume, "tick_volume",
                     fields[layout_.tick_volume_col]);
     }
+    if (has_last_) {
+      if (ts < last_.ts) return Reject(RowRejectReason::kTimeBackwards, "timestamp", ts_text);
+      // A repeated bar time is a duplicate whether or not the values agree: a period has one bar.
+      if (ts == last_.ts) return Reject(RowRejectReason::kDuplicate, "timestamp", ts_text);
+    }
+    if (precision_ < kFixedDigits) {
+      bool changed = false;
+      for (int idx = 0; idx < 4; ++idx) {
+        const int64_t rounded = fixed_internal::RoundToPrecision(ohlc[idx], precision_);
+        changed |= rounded != ohlc[idx];
+        ohlc[idx] = rounded;
+      }
+      if (changed) ++stats_->rounded;
+    }
     row->ts = ts;
     std::copy(ohlc, ohlc + 4, row->ohlc);
     // MT5: real volume when the broker reports it, else the tick volume.
@@ -190,11 +205,6 @@ class BarSide {
     row->spread_raw = spread_raw;
     row->line = line_no_;
     row->ts_text = ts_text;
-    if (has_last_) {
-      if (ts < last_.ts) return Reject(RowRejectReason::kTimeBackwards, "timestamp", ts_text);
-      // A repeated bar time is a duplicate whether or not the values agree: a period has one bar.
-      if (ts == last_.ts) return Reject(RowRejectReason::kDuplicate, "timestamp", ts_text);
-    }
     last_ = *row;
     has_last_ = true;
     return true;

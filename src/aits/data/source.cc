@@ -127,14 +127,15 @@ Result<std::unique_ptr<TickSource>> OpenTicks(const std::string& path, const Rea
     if (HasStoreMagic(probe->bytes())) return OpenTickStore(path, options);
   }
   if (IsBarFormat(options.format)) {
-    return InvalidArgument(path + ": format " + std::string(ToString(options.format)) +
-                           " holds bars; open it with OpenBars");
+    return InvalidArgument(
+        path + ": format " + std::string(ToString(options.format)) +
+        " holds bars, not ticks (bar files are backtested directly; only tick files are imported)");
   }
   AITS_ASSIGN_OR_RETURN(auto opened, OpenText(path, options.format));
   if (IsBarFormat(opened.second.format)) {
-    return InvalidArgument(path + ": is a bar file (" +
-                           std::string(ToString(opened.second.format)) +
-                           "); open it with OpenBars");
+    return InvalidArgument(
+        path + ": is a bar file (" + std::string(ToString(opened.second.format)) +
+        "): bars, not ticks (bar files are backtested directly; only tick files are imported)");
   }
   return internal::OpenTextTicks(std::move(opened.first), opened.second, options);
 }

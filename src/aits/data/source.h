@@ -94,9 +94,10 @@ struct ReadStats {
   // lifted to it (zero spread). The two files are sampled independently, so a bar's ask close can
   // sit below its bid close although no single quote crossed; the bar is kept, not rejected.
   uint64_t repaired = 0;
-  // Accepted ticks whose bid or ask had more decimals than the instrument's digits and changed
-  // when rounded to them. Validation (crossed, duplicate) judges the prices as written, before
-  // rounding, so rounding never turns a good row into a rejected one or a bad one into a good one.
+  // Accepted ticks (or bars) whose prices had more decimals than the instrument's digits and
+  // changed when rounded to them. Validation (crossed, duplicate) judges the prices as written,
+  // before rounding, so rounding never turns a good row into a rejected one or a bad one into a
+  // good one.
   uint64_t rounded = 0;
 
   uint64_t TotalRejected() const;
@@ -114,7 +115,7 @@ struct ReadOptions {
   InstrumentId instrument;    // stamped on every tick/bar
   std::string ask_path;       // csv-bars: the matching ask-side file, joined on timestamp
   int64_t spread_points = 0;  // price/csv-bars without ask: ask = bid + points * 10^-digits
-  Duration bar_period = Duration::Minutes(1);  // period of bar files (inferred when zero)
+  Duration bar_period{};      // period of bar files; zero (the default): inferred from the data
 };
 
 class TickSource {

@@ -413,7 +413,7 @@ TEST(BadInputTest, MissingEmptyAndWrongKindOfFile) {
 
   auto bars_as_ticks = OpenTicks(SharedData("gbpusd-m1-bid-2012.csv"), Digits(5));
   ASSERT_FALSE(bars_as_ticks.ok());
-  EXPECT_TRUE(Contains(bars_as_ticks.status().message(), "OpenBars"));
+  EXPECT_TRUE(Contains(bars_as_ticks.status().message(), "bars, not ticks"));
 
   auto ticks_as_bars = OpenBars(SharedData("usdjpy-ticks.csv"), Digits(3));
   ASSERT_FALSE(ticks_as_bars.ok());

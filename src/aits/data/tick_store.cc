@@ -315,6 +315,12 @@ Result<ImportReport> ImportTicks(TickSource& source, const std::string& symbol, 
   std::memcpy(header, kMagic, sizeof(kMagic));
   Put<uint32_t>(header, kOffVersion, kVersion);
   Put<uint32_t>(header, kOffRecordSize, kRecordSize);
+  if (report.info.count == 0) {
+    // A store without ticks is useless and every later run would refuse it: fail here instead,
+    // leaving nothing behind (the temporary file is removed with `temp`).
+    return InvalidArgument("no valid ticks to import into " + out_path + "\n" +
+                           source.stats().Summary());
+  }
   Put<uint64_t>(header, kOffCount, report.info.count);
   Put<int32_t>(header, kOffDigits, digits);
   std::memcpy(header + kOffSymbol, symbol.data(), symbol.size());

@@ -40,7 +40,8 @@ struct ImportReport {
 };
 
 // Reads every tick from `source` and writes `out_path` (atomically: a temp file renamed on
-// success). `progress` may be null; it is called with 0..1 now and then.
+// success). InvalidArgument, and no file, when the source yields no valid tick. `progress` may be
+// null; it is called with 0..1 now and then.
 Result<ImportReport> ImportTicks(TickSource& source, const std::string& symbol, int digits,
                                  const std::string& out_path, void (*progress)(double) = nullptr);
 

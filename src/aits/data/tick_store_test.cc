@@ -115,17 +115,16 @@ TEST_F(TickStoreTest, SyntheticRoundTripAndVolumes) {
   ExpectSameTicks(generated.ticks, replay.ticks);
 }
 
-TEST_F(TickStoreTest, EmptySourceGivesAnEmptyValidStore) {
+// Regression (review of issue 2): a store without ticks is an error and leaves no file.
+TEST_F(TickStoreTest, EmptySourceIsAnErrorAndWritesNothing) {
   SyntheticOptions synth;
   synth.count = 0;
   auto generator = SyntheticTickSource::Create(synth);
   const std::string out = dir_.Path("empty.ticks");
   auto report = ImportTicks(**generator, "EURUSD", 5, out);
-  ASSERT_TRUE(report.ok());
-  EXPECT_EQ(report->info.count, 0u);
-  const auto replay = ReadAllTicks(out, ReadOptions{});
-  EXPECT_TRUE(replay.status.ok());
-  EXPECT_TRUE(replay.ticks.empty());
+  ASSERT_FALSE(report.ok());
+  EXPECT_NE(report.status().message().find("no valid ticks"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(out));
 }
 
 TEST_F(TickStoreTest, FailedImportLeavesNothing) {

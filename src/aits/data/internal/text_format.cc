@@ -222,11 +222,31 @@ Result<TextLayout> AnalyzeText(std::string_view text, DataFormat forced, const s
   int64_t ts = 0;
   const bool ts_ok = ParseTimestamp(fields[0], &ts);
   DataFormat format = forced;
+  const bool histdata_time = fields[0].size() >= 15 && fields[0][8] == ' ';
+  if (histdata_time && count == 6 &&
+      (format == DataFormat::kAuto || format == DataFormat::kCsvBars)) {
+    // HistData one-minute bars: "YYYYMMDD HHMMSS;open;high;low;close;volume", no header.
+    layout.ts_col = 0;
+    layout.open_col = 1;
+    layout.high_col = 2;
+    layout.low_col = 3;
+    layout.close_col = 4;
+    layout.volume_col = 5;
+    layout.format = DataFormat::kCsvBars;
+    return layout;
+  }
   if (format == DataFormat::kAuto) {
     if (!ts_ok) return InvalidArgument(where + ": first field is neither a header nor a timestamp");
-    if (count >= 3 && fields[0].size() >= 15 && fields[0][8] == ' ') {
+    if (histdata_time && count >= 3 && count <= 4) {
       format = DataFormat::kHistDataTicks;
-    } else if (count >= 3 && count <= 5) {
+    } else if (count == 5) {
+      // timestamp + four numbers is as likely OHLC as bid,ask,bid_volume,ask_volume: guessing
+      // would silently read one as the other.
+      return InvalidArgument(where +
+                             ": 5 columns without a header are ambiguous; add a header line "
+                             "(timestamp,bid,ask,bid_volume,ask_volume or "
+                             "timestamp,open,high,low,close)");
+    } else if (count >= 3 && count <= 4) {
       format = DataFormat::kCsvTicks;
     } else if (count == 2) {
       format = DataFormat::kPrice;

@@ -95,8 +95,9 @@ inline bool ParseTimeOfDay(std::string_view text, int64_t* out) {
   return used != 0 && used == text.size();
 }
 
-// All-digit timestamps: YYYYMMDD, YYYYMMDDhhmm, YYYYMMDDhhmmss when they form a valid date,
-// otherwise epoch seconds / ms / us / ns chosen by magnitude (seconds may carry a fraction).
+// All-digit timestamps: YYYYMMDD, YYYYMMDDhhmm, YYYYMMDDhhmmss when they form a valid date (and
+// rejected when they start with a year 1900..2199 but are not a valid date), otherwise epoch
+// seconds / ms / us / ns chosen by magnitude (seconds may carry a fraction).
 inline bool ParseNumericTimestamp(std::string_view text, int64_t* out) {
   size_t pos = 0;
   uint64_t value = 0;
@@ -122,6 +123,9 @@ inline bool ParseNumericTimestamp(std::string_view text, int64_t* out) {
              (static_cast<int64_t>(hour) * 3600 + minute * 60 + second) * kNanosPerSecond;
       return true;
     }
+    // Shaped like a date of 1900..2199 but not a real one (20230230): a bad date, not an epoch
+    // number (as epochs these would be 1970s instants that no market file holds).
+    if (year >= 1900 && year <= 2199) return false;
   }
   if (value > static_cast<uint64_t>(INT64_MAX)) return false;
   const int64_t number = static_cast<int64_t>(value);
