@@ -187,6 +187,7 @@ Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressF
   const portfolio::Portfolio& book = kernel.portfolio();
   result.trades = book.trades();
   result.equity = book.equity_curve().points();
+  result.equity_samples = book.equity_curve().SampleCount();
   result.prices = prices.Take();
   result.stats = portfolio::ComputeStatistics(book.equity_curve(), book.trades(),
                                               book.TimeInMarket(), book.TotalCommission());
@@ -310,7 +311,8 @@ std::string MetricsJson(const BacktestResult& result) {
                     {"profit_factor", Number(s.profit_factor)},
                     {"expectancy", Number(s.expectancy)},
                     {"time_in_market", Number(s.time_in_market)},
-                    {"span_days", Number(s.span_days)}};
+                    {"span_days", Number(s.span_days)},
+                    {"daily_returns", s.daily_returns}};
   const uint64_t events = result.bar_data ? result.bars : result.ticks;
   doc["run"] = {
       {"ticks_processed", result.ticks},
@@ -384,6 +386,35 @@ Status WriteBacktestOutputs(const BacktestResult& result, const std::string& dir
     data.drawdown.push_back({point.ts, point.drawdown});
   }
   data.price = result.prices;
+  data.equity_samples_total = result.equity_samples;
+  data.price_bars_total = result.bars;
+  data.notes = result.warnings;
+  if (result.read_stats.TotalRejected() > 0) {
+    data.notes.push_back(std::to_string(result.read_stats.TotalRejected()) + " of " +
+                         std::to_string(result.read_stats.rows) +
+                         " data rows were rejected (per reason and with samples in metrics.json).");
+  }
+  if (result.read_stats.repaired > 0) {
+    data.notes.push_back(std::to_string(result.read_stats.repaired) +
+                         " bars had an ask below the bid in the ask file; their ask was lifted to "
+                         "the bid (zero spread) rather than dropping the bar.");
+  }
+  if (result.read_stats.rounded > 0) {
+    data.notes.push_back(std::to_string(result.read_stats.rounded) +
+                         " rows had prices with more decimals than the instrument's " +
+                         std::to_string(result.config.instrument.digits) +
+                         " digits and were rounded to them.");
+  }
+  if (result.stop_outs > 0) {
+    data.notes.push_back("The account was stopped out " + std::to_string(result.stop_outs) +
+                         " time(s): margin level fell below " +
+                         Fixed(result.config.kernel.stop_out_level, 0) + " %.");
+  }
+  if (s.span_days < 365) {
+    data.notes.push_back("The run spans " + Fixed(s.span_days, 1) +
+                         " days: CAGR, volatility, Sharpe, Sortino and Calmar are annualised "
+                         "from it and say little about a year.");
+  }
   for (const auto& trade : result.trades) {
     data.trades.push_back({trade.entry_time, trade.entry_price.AsDouble(), trade.exit_time,
                            trade.exit_price.AsDouble(), trade.side == Side::kBuy,
@@ -400,7 +431,7 @@ Status WriteBacktestOutputs(const BacktestResult& result, const std::string& dir
         {"Commission paid", Fixed(s.total_commission, 2) + " " + ccy}}},
       {"Risk",
        {{"Annualised volatility", Percent(s.volatility)},
-        {"Sharpe", Fixed(s.sharpe, 2)},
+        {"Sharpe (" + std::to_string(s.daily_returns) + " daily returns)", Fixed(s.sharpe, 2)},
         {"Sortino", Fixed(s.sortino, 2)},
         {"Max drawdown", Percent(s.max_drawdown)},
         {"Max drawdown duration", Fixed(s.max_drawdown_duration_days, 1) + " days"},

@@ -45,8 +45,9 @@ struct BacktestResult {
   std::vector<Order> orders;
   std::vector<Fill> fills;
   std::vector<portfolio::TradeRecord> trades;
-  std::vector<portfolio::EquityPoint> equity;
-  std::vector<report::SeriesPoint> prices;  // bar mid closes, bounded like the equity curve
+  std::vector<portfolio::EquityPoint> equity;  // thinned to at most 20,000 points
+  uint64_t equity_samples = 0;                 // samples the statistics used
+  std::vector<report::SeriesPoint> prices;     // bar mid closes, bounded like the equity curve
   portfolio::PerformanceStats stats;
   Account final_account;
   // Things the user should know about the run that are not errors (zero spread, ...).

@@ -40,6 +40,7 @@ PerformanceStats ComputeStatistics(const EquityCurve& curve, const std::vector<T
   for (size_t idx = 1; idx < daily.size(); ++idx) {
     if (daily[idx - 1] > 0) returns.push_back(daily[idx] / daily[idx - 1] - 1);
   }
+  stats.daily_returns = static_cast<int64_t>(returns.size());
   stats.volatility = stats.sharpe = stats.sortino = kNaN;
   if (returns.size() >= 2) {
     const double count = static_cast<double>(returns.size());

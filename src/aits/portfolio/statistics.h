@@ -48,6 +48,7 @@ struct PerformanceStats {
   double expectancy = 0;
   double time_in_market = 0;
   double span_days = 0;
+  int64_t daily_returns = 0;  // how many daily returns volatility, Sharpe and Sortino rest on
 };
 
 PerformanceStats ComputeStatistics(const EquityCurve& curve, const std::vector<TradeRecord>& trades,

@@ -720,6 +720,9 @@ svg.chart text{font-size:11px;fill:#64748b;font-family:inherit}
 .caption{margin:8px 0 0;color:var(--muted);font-size:12.5px}
 .caption b{color:#334155;font-weight:600}
 .win-t{color:var(--win)}.loss-t{color:var(--loss)}
+.notes{border-left:4px solid #d97706;background:#fffbeb}
+.notes ul{margin:6px 0 0;padding-left:20px}
+.notes li{margin:3px 0}
 .nodata{display:flex;align-items:center;justify-content:center;min-height:150px;
 border:1px dashed #cbd5e1;border-radius:8px;background:#f8fafc;color:var(--muted);
 font-size:13.5px;padding:16px;text-align:center}
@@ -838,6 +841,15 @@ std::string RenderHtmlReport(const ReportData& data) {
   AppendF(out, "<span class=\"chip\">%s trade%s</span>", FormatCount(data.trades.size()).c_str(),
           data.trades.size() == 1 ? "" : "s");
   Append(out, "</div>\n</header>\n");
+  if (!data.notes.empty()) {
+    Append(out, "<section class=\"card notes\"><h2>Notes</h2><ul>");
+    for (const std::string& note : data.notes) {
+      Append(out, "<li>");
+      AppendEscaped(out, note);
+      Append(out, "</li>");
+    }
+    Append(out, "</ul></section>\n");
+  }
 
   // Statistics.
   if (data.tables.empty()) {
@@ -878,9 +890,10 @@ std::string RenderHtmlReport(const ReportData& data) {
       AppendLegendItem(legend, "sw eq", "Account equity");
     }
     std::string caption;
-    if (data.equity.size() > points.size() && !points.empty()) {
-      caption = FormatCount(data.equity.size()) + " samples, drawn as " +
-                FormatCount(points.size()) + " points (min/max per bucket kept).";
+    const uint64_t samples = std::max<uint64_t>(data.equity.size(), data.equity_samples_total);
+    if (samples > points.size() && !points.empty()) {
+      caption = FormatCount(samples) + " samples, drawn as " + FormatCount(points.size()) +
+                " points (min/max per bucket kept).";
     }
     AppendChartSection(out, "Equity", legend, body, caption);
   }
@@ -958,9 +971,10 @@ std::string RenderHtmlReport(const ReportData& data) {
         caption += ".";
       }
     }
-    if (clean.size() > points.size()) {
-      caption += " Price: " + FormatCount(clean.size()) + " bars drawn as " +
-                 FormatCount(points.size()) + " points.";
+    const uint64_t bars = std::max<uint64_t>(clean.size(), data.price_bars_total);
+    if (bars > points.size()) {
+      caption += " Price: " + FormatCount(bars) + " bars drawn as " + FormatCount(points.size()) +
+                 " points.";
     }
     AppendChartSection(out, "Price and trades", legend, body, caption);
   }

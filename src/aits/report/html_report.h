@@ -46,6 +46,13 @@ struct ReportData {
   std::vector<TradeMarker> trades;
   // Ordered sections of the statistics table: {section, [{label, formatted value}]}.
   std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> tables;
+  // Things the reader must know about the data or the run (zero spread, repaired rows, ...),
+  // shown in a notice box under the header.
+  std::vector<std::string> notes;
+  // Lengths of the full series when `equity` / `price` were already thinned by the caller, so
+  // captions can say how many samples and bars there really were (0: the vectors are complete).
+  uint64_t equity_samples_total = 0;
+  uint64_t price_bars_total = 0;
 };
 
 // Largest number of points a chart polyline carries.

@@ -135,6 +135,19 @@ TEST(HtmlReportTest, TitleAndTextAreEscaped) {
   EXPECT_NE(html.find("Value &amp; more"), std::string::npos);
 }
 
+TEST(HtmlReportTest, NotesAndTrueSeriesLengthsAreShown) {
+  ReportData data = SampleData(5'000, 10, 3);
+  data.notes = {"1203 bars had an ask <below> the bid"};
+  data.equity_samples_total = 123'456;
+  data.price_bars_total = 654'321;
+  const std::string html = RenderHtmlReport(data);
+  EXPECT_NE(html.find("1203 bars had an ask &lt;below&gt; the bid"), std::string::npos);
+  EXPECT_NE(html.find("123,456 samples"), std::string::npos);
+  EXPECT_NE(html.find("654,321 bars drawn"), std::string::npos);
+  data.notes.clear();
+  EXPECT_EQ(RenderHtmlReport(data).find("Notes</h2>"), std::string::npos);
+}
+
 TEST(HtmlReportTest, StatisticsTablesCarryLabelsAndValues) {
   const ReportData data = SampleData(2'000, 10, 1);
   const std::string html = RenderHtmlReport(data);
