@@ -499,8 +499,9 @@ int main(int argc, char** argv) {
   IndicatorFlags ind_flags;
   CLI::App* ind_cmd = app.add_subcommand(
       "indicators",
-      "Compute streaming indicators per bar and write one CSV row per bar (empty during "
-      "warm-up).\nExample: aits indicators --data gbpusd-m1-bid-2012.csv "
+      "Compute streaming indicators per bar and write one CSV row per bar: the bar's open time, "
+      "its mid close, one column per output (empty during warm-up).\nExample: aits indicators "
+      "--data gbpusd-m1-bid-2012.csv "
       "--indicators sma:30,rsi:14,macd:12:26:9 --out ind.csv");
   ind_cmd->add_option("--data", ind_flags.data, "Tick or bar file")->required();
   ind_cmd->add_option("--ask-data", ind_flags.ask_data, "Ask-side bar file joined on time");
