@@ -123,6 +123,7 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
   AITS_RETURN_IF_ERROR(yaml.Get("", "format", &file.format));
   AITS_RETURN_IF_ERROR(yaml.Get("", "strict", &file.strict));
   AITS_RETURN_IF_ERROR(yaml.Get("", "bar", &file.bar));
+  AITS_RETURN_IF_ERROR(yaml.Get("costs", "fill_mode", &file.fill_mode));
   AITS_RETURN_IF_ERROR(yaml.Get("", "out", &file.out));
   AITS_RETURN_IF_ERROR(yaml.Get("instrument", "symbol", &file.symbol));
   AITS_RETURN_IF_ERROR(yaml.Get("instrument", "digits", &file.digits));
@@ -160,6 +161,7 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
   Prefer(flags.format, file.format);
   Prefer(flags.strict, file.strict);
   Prefer(flags.bar, file.bar);
+  Prefer(flags.fill_mode, file.fill_mode);
   Prefer(flags.out, file.out);
   Prefer(flags.symbol, file.symbol);
   Prefer(flags.digits, file.digits);
@@ -296,6 +298,7 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
     AITS_ASSIGN_OR_RETURN(config.format, data::ParseDataFormat(*flags.format));
   }
   config.strict = flags.strict.value_or(false);
+  config.fill_mode = flags.fill_mode.value_or("auto");
 
   std::string symbol = flags.symbol.value_or("");
   if (symbol.empty()) {

@@ -39,6 +39,7 @@ struct BacktestFlags {
   std::optional<int64_t> latency_us;
   std::optional<int64_t> spread_points;
   std::optional<std::string> bar;
+  std::optional<std::string> fill_mode;
   std::optional<std::string> out;
 };
 

@@ -145,6 +145,9 @@ void AddBacktest(CLI::App& app, BacktestFlags& flags, bool& quiet, bool& json_on
   cmd->add_option("--bar", flags.bar,
                   "Bar period the strategy sees: built from ticks (default M1), or bar files "
                   "resampled to it (default: the file's period)");
+  cmd->add_option("--fill-mode", flags.fill_mode,
+                  "auto (default) | touch (tick data: buy at the ask, sell at the bid) | "
+                  "next_bar_open (bar data: decide on a close, fill at the next open)");
   cmd->add_option("--out", flags.out,
                   "Directory for metrics.json, trades.csv, orders.csv, "
                   "equity.csv and report.html");

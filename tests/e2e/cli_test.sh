@@ -192,5 +192,11 @@ expect_eq "a failed indicators run keeps the old --out" "$(cmp -s "$work/h1.csv"
 out=$("$aits" indicators --data "$data/usdjpy-ticks.csv" --ask-data "$work/x.csv" --out "$work/y.csv" 2>&1) && fail "indicators --ask-data with ticks"
 expect_in "indicators --ask-data with ticks" "$out" "joins bar files only"
 
+# --- fill mode is named and checked against the data
+expect_eq "bar data fill mode" "$(json "$m" "d['data']['fill_mode']")" "next_bar_open"
+expect_eq "tick data fill mode" "$(json "$work/eur.json" "d['data']['fill_mode']")" "touch"
+out=$("$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" --fill-mode touch --no-progress 2>&1) && fail "touch fills on bars"
+expect_in "touch on bars" "$out" "needs tick data"
+
 echo "cli_test: $failures failure(s)"
 [[ $failures -eq 0 ]]

@@ -73,6 +73,20 @@ Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressF
   }
   result.format = format;
   result.bar_data = data::IsBarFormat(format);
+  if (config.fill_mode != "auto" && config.fill_mode != "touch" &&
+      config.fill_mode != "next_bar_open") {
+    return InvalidArgument("fill mode '" + config.fill_mode +
+                           "' is not one of: auto, touch, next_bar_open");
+  }
+  if (result.bar_data && config.fill_mode == "touch") {
+    return InvalidArgument("fill mode 'touch' needs tick data; '" + config.data_path +
+                           "' holds bars, which fill at the next bar's open (next_bar_open)");
+  }
+  if (!result.bar_data && config.fill_mode == "next_bar_open") {
+    return InvalidArgument("fill mode 'next_bar_open' is for bar data; '" + config.data_path +
+                           "' holds ticks, which fill at the touch of the first quote an order "
+                           "meets (a bar strategy's orders meet the next bar's first tick)");
+  }
   if (!result.bar_data && !config.ask_path.empty()) {
     return InvalidArgument("an ask file ('" + config.ask_path + "') joins bar files only; '" +
                            config.data_path + "' holds " + std::string(data::ToString(format)) +
@@ -265,6 +279,7 @@ std::string MetricsJson(const BacktestResult& result) {
   doc["data"] = {{"path", config.data_path},
                  {"ask_path", config.ask_path},
                  {"format", std::string(data::ToString(result.format))},
+                 {"fill_mode", result.bar_data ? "next_bar_open" : "touch"},
                  {"bar_data", result.bar_data},
                  {"first", FormatIso8601(result.first)},
                  {"last", FormatIso8601(result.last)},

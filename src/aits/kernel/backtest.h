@@ -25,6 +25,10 @@ struct BacktestConfig {
   // Bar data: resample the file's bars to KernelConfig::bar_period before the strategy sees
   // them (a multiple of the file's period). Tick data always use KernelConfig::bar_period.
   bool resample_bars = false;
+  // "auto" (the default: touch for ticks, next_bar_open for bars), "touch" or "next_bar_open".
+  // Ticks fill at the touch and bars at the next bar's open; naming the other is an error rather
+  // than a silent switch (bars have no touch; ticks already reach the next bar's first quote).
+  std::string fill_mode = "auto";
   Instrument instrument;  // id 0
   std::string strategy = "sma_cross";
   strategy::StrategyParams params;
