@@ -123,15 +123,17 @@ void Kernel::OnBar(const Bar& bar) {
   close_quote.bid = bar.bid.close;
   close_quote.ask = bar.ask.close;
   close_quote.instrument = bar.instrument;
-  last_quotes_[bar.instrument.value] = close_quote;
   // Fills at this bar's open must be valued (conversion, margin, commission) at the open, not
-  // at the previous close nor at this bar's close, which is not known yet when they happen.
+  // at the previous close nor at this bar's close, which is not known yet when they happen; and
+  // a strategy asking for the last quote while it hears of those fills must get the open too.
   Tick open_quote = close_quote;
   open_quote.ts = bar.open_time;
   open_quote.bid = bar.bid.open;
   open_quote.ask = bar.ask.open;
+  last_quotes_[bar.instrument.value] = open_quote;
   portfolio_.OnTick(open_quote);
   execution_->OnBar(bar);
+  last_quotes_[bar.instrument.value] = close_quote;
   portfolio_.OnBar(bar);
   if (cached_margin_.raw() > 0) {
     cached_margin_ = portfolio_.account().margin;
