@@ -174,6 +174,59 @@ TEST(KernelTest, ExecutionClientIsInjectedByTheCompositionRoot) {
   EXPECT_EQ(kernel.orders()[0].status, OrderStatus::kFilled);
 }
 
+// Regression (review of issue 2): in bar mode nothing a strategy sees while it hears of a fill
+// at a bar's open may come from that bar's close.
+class QuoteProbe final : public strategy::Strategy {
+ public:
+  std::string_view name() const override { return "quote_probe"; }
+  void OnBar(const Bar& bar) override {
+    if (++bars_ == 1) {
+      OrderRequest request;
+      request.instrument = bar.instrument;
+      request.quantity = Quantity::FromRaw(kFixedScale, 2);
+      context().Submit(request);
+    }
+  }
+  void OnFill(const Fill&) override { quote_at_fill = context().LastQuote(InstrumentId{0}); }
+  std::optional<Tick> quote_at_fill;
+
+ private:
+  int bars_ = 0;
+};
+
+TEST(KernelTest, BarModeFillsSeeTheOpenNotTheClose) {
+  SimulatedClock clock;
+  KernelConfig config;
+  config.venue.fill_mode = execution::FillMode::kNextBarOpen;
+  Kernel kernel(config, clock);
+  ASSERT_TRUE(kernel.AddInstrument(Instrument::Infer("EURUSD")).ok());
+  auto probe = std::make_unique<QuoteProbe>();
+  QuoteProbe* raw = probe.get();
+  kernel.SetStrategy(std::move(probe));
+  kernel.Start();
+  auto make_bar = [](int minute, const char* open, const char* close) {
+    Bar bar;
+    bar.period = Duration::Minutes(1);
+    bar.open_time = FromCivil(2020, 1, 6) + Duration::Minutes(minute);
+    const Price o = *Price::Parse(open, 5);
+    const Price c = *Price::Parse(close, 5);
+    const Price hi = o > c ? o : c;
+    const Price lo = o > c ? c : o;
+    bar.bid = bar.mid = Ohlc{o, hi, lo, c};
+    bar.ask = Ohlc{o + Price::FromRaw(100'000, 5), hi + Price::FromRaw(100'000, 5),
+                   lo + Price::FromRaw(100'000, 5), c + Price::FromRaw(100'000, 5)};
+    return bar;
+  };
+  for (const Bar& bar : {make_bar(0, "1.10000", "1.10100"), make_bar(1, "1.10200", "1.10900")}) {
+    clock.AdvanceTo(bar.CloseTime());
+    kernel.OnBar(bar);
+  }
+  ASSERT_EQ(kernel.fills().size(), 1u);
+  EXPECT_EQ(kernel.fills()[0].price.ToString(), "1.10210");  // the second bar's ask open
+  ASSERT_TRUE(raw->quote_at_fill.has_value());
+  EXPECT_EQ(raw->quote_at_fill->bid.ToString(), "1.10200");  // its open, not its close 1.10900
+}
+
 TEST(KernelConfigTest, ValidatesEveryLimit) {
   KernelConfig config;
   EXPECT_TRUE(config.Validate().ok());
