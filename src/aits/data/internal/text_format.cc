@@ -245,7 +245,7 @@ Result<TextLayout> AnalyzeText(std::string_view text, DataFormat forced, const s
       return InvalidArgument(where +
                              ": 5 columns without a header are ambiguous; add a header line "
                              "(timestamp,bid,ask,bid_volume,ask_volume or "
-                             "timestamp,open,high,low,close)");
+                             "timestamp,open,high,low,close) or give --format csv-ticks");
     } else if (count >= 3 && count <= 4) {
       format = DataFormat::kCsvTicks;
     } else if (count == 2) {
