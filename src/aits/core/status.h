@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -89,17 +91,18 @@ class [[nodiscard]] Result {
     return ok() ? kOk : status_;
   }
 
-  // Precondition: ok().
+  // Precondition: ok(). Checked in every build: reading the value of an error is a programmer
+  // error, and it aborts with the Status rather than returning garbage.
   T& value() & {
-    assert(ok());
+    CheckOk();
     return *value_;
   }
   const T& value() const& {
-    assert(ok());
+    CheckOk();
     return *value_;
   }
   T&& value() && {
-    assert(ok());
+    CheckOk();
     return std::move(*value_);
   }
   T& operator*() & { return value(); }
@@ -108,6 +111,13 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
 
  private:
+  void CheckOk() const {
+    if (!value_.has_value()) [[unlikely]] {
+      std::fprintf(stderr, "aits: value of an error Result: %s\n", status_.ToString().c_str());
+      std::abort();
+    }
+  }
+
   std::optional<T> value_;
   Status status_;
 };

@@ -45,5 +45,10 @@ TEST(StatusTest, MacrosPropagateTheFirstError) {
   EXPECT_EQ(Both(1, -2).code(), StatusCode::kOutOfRange);
 }
 
+TEST(ResultDeathTest, ReadingTheValueOfAnErrorAborts) {
+  Result<int> error = NotFound("x.csv");
+  EXPECT_DEATH({ [[maybe_unused]] int value = *error; }, "value of an error Result: NOT_FOUND");
+}
+
 }  // namespace
 }  // namespace aits

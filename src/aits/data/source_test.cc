@@ -75,8 +75,17 @@ TEST(DetectFormatTest, Mt5ExportsAndHeaderlessVariants) {
                                     "TICKVOL>\t<VOL>\t<SPREAD>\n")),
             DataFormat::kMt5Bars);
   EXPECT_EQ(*DetectFormat(dir.Write("e.csv", "1577934245123,1.1,1.2\n")), DataFormat::kCsvTicks);
-  EXPECT_EQ(*DetectFormat(dir.Write("v.csv", "2020-01-02T00:00:00Z,1.1,1.2,1,2\n")),
-            DataFormat::kCsvTicks);
+  // Five headerless columns could be OHLC or bid,ask + two volumes: refused unless forced.
+  const std::string five = dir.Write("v.csv", "2020-01-02T00:00:00Z,1.1,1.2,1,2\n");
+  auto ambiguous = DetectFormat(five);
+  ASSERT_FALSE(ambiguous.ok());
+  EXPECT_TRUE(Contains(ambiguous.status().message(), "ambiguous"));
+  ReadOptions forced = Digits(5);
+  forced.format = DataFormat::kCsvTicks;
+  auto five_ticks = ReadAllTicks(five, forced);
+  ASSERT_TRUE(five_ticks.status.ok()) << five_ticks.status.ToString();
+  ASSERT_EQ(five_ticks.ticks.size(), 1u);
+  EXPECT_EQ(five_ticks.ticks[0].ask_volume, 2.0f);
   EXPECT_EQ(*DetectFormat(dir.Write("p.csv", "2020-01-02 00:00:00,1.1\n")), DataFormat::kPrice);
   EXPECT_EQ(*DetectFormat(dir.Write("y.csv",
                                     "Date,Open,High,Low,Close,Volume\n2020-01-02,1,2,1,"
