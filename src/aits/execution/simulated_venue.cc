@@ -168,18 +168,6 @@ std::optional<Trigger> OrderTrigger(const OrderRequest& request, const Ohlc& bid
   return request.side == Side::kBuy ? AskAtOrAbove(ask, level) : BidAtOrBelow(bid, level);
 }
 
-std::string_view FillReason(OrderType type) {
-  switch (type) {
-    case OrderType::kMarket:
-      return "market";
-    case OrderType::kLimit:
-      return "limit";
-    case OrderType::kStop:
-      return "stop";
-  }
-  return "market";
-}
-
 // Protection of a position on `side` is on the right side of `reference` (the price that would
 // close it, or the order's price): below for the SL of a long, above for its TP.
 bool ProtectionValid(Side side, Price reference, const std::optional<Price>& stop_loss,
@@ -484,7 +472,7 @@ void SimulatedVenue::Arrive(Order& order, InstrumentState& state, const PriceRan
       bus_.Publish(OrderUpdate{order});
       return;
     }
-    FillOrder(order, state, price, now, FillReason(request.type));
+    FillOrder(order, state, price, now, ToString(request.type));
     return;
   }
   if (request.tif == TimeInForce::kIoc || request.tif == TimeInForce::kFok) {
@@ -530,7 +518,7 @@ void SimulatedVenue::CheckResting(InstrumentState& state, const PriceRange& rang
       bus_.Publish(OrderUpdate{*order});
       continue;
     }
-    FillOrder(*order, state, price, ts, FillReason(order->request.type));
+    FillOrder(*order, state, price, ts, ToString(order->request.type));
   }
   state.resting.resize(keep);
 }
