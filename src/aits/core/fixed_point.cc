@@ -9,25 +9,25 @@ namespace aits {
 namespace fixed_internal {
 namespace {
 
-bool EqualsIgnoreCase(std::string_view text, std::string_view word) {
-  if (text.size() != word.size()) return false;
+std::string Quote(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+bool EqualsLower(std::string_view text, std::string_view lower) {
+  if (text.size() != lower.size()) return false;
   for (size_t idx = 0; idx < text.size(); ++idx) {
     char ch = text[idx];
     if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-    if (ch != word[idx]) return false;
+    if (ch != lower[idx]) return false;
   }
   return true;
 }
 
-bool LooksNonFinite(std::string_view text) {
-  if (!text.empty() && (text.front() == '-' || text.front() == '+')) text.remove_prefix(1);
-  return EqualsIgnoreCase(text, "nan") || EqualsIgnoreCase(text, "inf") ||
-         EqualsIgnoreCase(text, "infinity") || EqualsIgnoreCase(text, "-nan");
-}
-
-std::string Quote(std::string_view text) { return "'" + std::string(text) + "'"; }
-
 }  // namespace
+
+bool LooksNonFinite(std::string_view text) {
+  if (!text.empty() && (text[0] == '-' || text[0] == '+')) text.remove_prefix(1);
+  return EqualsLower(text, "nan") || EqualsLower(text, "inf") || EqualsLower(text, "infinity") ||
+         EqualsLower(text, "1.#inf") || EqualsLower(text, "1.#qnan");
+}
 
 Result<int64_t> ParseScaled(std::string_view text, int digits) {
   if (text.empty()) return InvalidArgument("empty number");

@@ -33,6 +33,8 @@ constexpr int64_t Pow10(int digits) {
 }
 
 namespace fixed_internal {
+// "nan", "inf", "infinity" (any case, optional sign) and the MSVC spellings "1.#INF", "1.#QNAN".
+bool LooksNonFinite(std::string_view text);
 // Parses a decimal number ("-12.345", "1e-3", "7") into a count of 10^-digits units, rounding
 // half away from zero. Errors name the text; "nan"/"inf" are reported as non-finite.
 Result<int64_t> ParseScaled(std::string_view text, int digits);

@@ -237,21 +237,7 @@ inline bool ParseDate(std::string_view text, int64_t* out) {
   return true;
 }
 
-inline bool EqualsLower(std::string_view text, std::string_view lower) {
-  if (text.size() != lower.size()) return false;
-  for (size_t idx = 0; idx < text.size(); ++idx) {
-    char ch = text[idx];
-    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-    if (ch != lower[idx]) return false;
-  }
-  return true;
-}
-
-inline bool LooksNonFinite(std::string_view text) {
-  if (!text.empty() && (text[0] == '-' || text[0] == '+')) text.remove_prefix(1);
-  return EqualsLower(text, "nan") || EqualsLower(text, "inf") || EqualsLower(text, "infinity") ||
-         EqualsLower(text, "1.#inf") || EqualsLower(text, "1.#qnan");
-}
+using fixed_internal::LooksNonFinite;
 
 // Decimal text -> count of 1e-9 units, then rounded (half away from zero) to `precision`
 // decimals. At most 9 integer digits: prices stay below 1e9, so that bid + ask and every other
