@@ -8,10 +8,7 @@ EquityCurve::EquityCurve(size_t max_points) : max_points_(max_points < 4 ? 4 : m
 
 void EquityCurve::Record(Timestamp ts, Money equity) {
   const size_t index = samples_++;
-  // The trading day rolls over at 22:00 UTC (17:00 New York in winter, the FX convention), so
-  // the Sunday-evening FX session belongs to Monday and a week has five daily returns, which is
-  // what the sqrt(252) annualisation assumes. Daily bars stamped at midnight are unaffected.
-  const Timestamp day = FloorToDay(ts + kDayRolloverShift);
+  const Timestamp day = TradingDay(ts);
   const double equity_value = equity.AsDouble();
   if (index == 0) {
     first_ = ts;

@@ -19,8 +19,17 @@ struct EquityPoint {
   double drawdown = 0;  // fraction below the running peak, >= 0
 };
 
-// Added to a timestamp before flooring it to a UTC day: the day ends at 22:00 UTC.
-inline constexpr Duration kDayRolloverShift = Duration::Hours(2);
+// The trading day of `ts`: its UTC calendar day, with Saturday and Sunday folded into the
+// following Monday. FX opens on Sunday evening (UTC) and some feeds print on Saturday; folding
+// keeps a week at five daily returns, which is what the sqrt(252) annualisation assumes.
+constexpr Timestamp TradingDay(Timestamp ts) {
+  const Timestamp day = FloorToDay(ts);
+  int64_t days = day.ns / kNanosPerDay;
+  const int64_t weekday = ((days % 7) + 11) % 7;  // 0 = Sunday; day 0 was a Thursday
+  if (weekday == 6) days += 2;                    // Saturday -> Monday
+  if (weekday == 0) days += 1;                    // Sunday -> Monday
+  return Timestamp{days * kNanosPerDay};
+}
 
 class EquityCurve {
  public:
@@ -30,8 +39,8 @@ class EquityCurve {
   void Record(Timestamp ts, Money equity);
 
   const std::vector<EquityPoint>& points() const { return points_; }
-  // Equity at the last sample of each trading day (rolling over at 22:00 UTC), in order; the
-  // first entry is the first sample.
+  // Equity at the last sample of each trading day (TradingDay), in order; the first entry is
+  // the first sample.
   const std::vector<double>& daily_equity() const { return daily_equity_; }
 
   Money Peak() const { return peak_; }

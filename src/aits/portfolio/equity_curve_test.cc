@@ -49,9 +49,22 @@ TEST(EquityCurveTest, DailyEquityIsTheLastSampleOfEachDay) {
   curve.Record(Day(1, 5), Usd(101));
   curve.Record(Day(3, 1), Usd(107));
   curve.Record(Day(3, 2), Usd(108));
-  // The day rolls over at 22:00 UTC: 23:00 on day 0 opens day 1 (like Sunday's FX session).
-  const std::vector<double> want = {100, 104, 101, 108};
+  const std::vector<double> want = {100, 103, 101, 108};
   EXPECT_EQ(curve.daily_equity(), want);
+}
+
+TEST(EquityCurveTest, WeekendSamplesBelongToMonday) {
+  EquityCurve curve;
+  curve.Record(Day(4, 21), Usd(100));  // Friday
+  curve.Record(Day(4, 23), Usd(101));  // Friday late: still Friday
+  curve.Record(Day(5, 10), Usd(102));  // Saturday: Monday's
+  curve.Record(Day(6, 22), Usd(103));  // Sunday evening FX open: Monday's
+  curve.Record(Day(7, 9), Usd(104));   // Monday
+  curve.Record(Day(8, 9), Usd(105));   // Tuesday
+  const std::vector<double> want = {100, 101, 104, 105};
+  EXPECT_EQ(curve.daily_equity(), want);
+  EXPECT_EQ(TradingDay(Day(5)), TradingDay(Day(7)));
+  EXPECT_EQ(TradingDay(Day(6)), kDay0 + Duration::Days(7));
 }
 
 TEST(EquityCurveTest, DecimationBoundsPointsButKeepsExactStatistics) {

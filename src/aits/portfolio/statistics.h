@@ -1,7 +1,8 @@
 // Performance statistics of a finished run. Definitions (docs/metrics.md):
 //   total_return   final / initial equity - 1
 //   cagr           (final / initial)^(365.25 days / span) - 1; span = first to last sample
-//   volatility     stdev of daily returns (sample, n-1) * sqrt(252); days roll over at 22:00 UTC
+//   volatility     stdev of daily returns (sample, n-1) * sqrt(252); weekend samples count
+//                  towards Monday (TradingDay in equity_curve.h)
 //   sharpe         mean(daily) / stdev(daily) * sqrt(252), risk-free rate 0
 //   sortino        mean(daily) / downside deviation * sqrt(252); downside deviation =
 //                  sqrt(sum(min(r,0)^2) / n)
