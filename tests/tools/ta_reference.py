@@ -103,7 +103,8 @@ def parse_float(text, where):
     return value
 
 
-def read_bars(path):
+def read_csv(path):
+    """All rows of a CSV file as (header, [(line_no, row), ...]); errors name the file."""
     try:
         handle = open(path, newline="")
     except OSError as err:
@@ -113,51 +114,48 @@ def read_bars(path):
         header = next(reader, None)
         if header is None:
             raise InputError(f"{path}: empty file")
-        names = [h.strip().lower() for h in header]
-        for needed in ("timestamp", "high", "low", "close"):
-            if needed not in names:
-                raise InputError(f"{path}:1: header {header} has no column {needed!r}")
-        col = {name: idx for idx, name in enumerate(names)}
-        bars = []
-        for line_no, row in enumerate(reader, start=2):
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) < len(names):
-                raise InputError(f"{path}:{line_no}: {len(row)} fields, expected {len(names)}")
-            where = f"{path}:{line_no}"
-            bar = {
-                "ts": parse_timestamp(row[col["timestamp"]], where + " timestamp"),
-                "high": parse_float(row[col["high"]], where + " high"),
-                "low": parse_float(row[col["low"]], where + " low"),
-                "close": parse_float(row[col["close"]], where + " close"),
-                "volume": parse_float(row[col["volume"]], where + " volume")
-                if "volume" in col else 0.0,
-            }
-            bars.append(bar)
+        return header, list(enumerate(reader, start=2))
+
+
+def read_bars(path):
+    header, lines = read_csv(path)
+    names = [h.strip().lower() for h in header]
+    for needed in ("timestamp", "high", "low", "close"):
+        if needed not in names:
+            raise InputError(f"{path}:1: header {header} has no column {needed!r}")
+    col = {name: idx for idx, name in enumerate(names)}
+    bars = []
+    for line_no, row in lines:
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) < len(names):
+            raise InputError(f"{path}:{line_no}: {len(row)} fields, expected {len(names)}")
+        where = f"{path}:{line_no}"
+        bar = {
+            "ts": parse_timestamp(row[col["timestamp"]], where + " timestamp"),
+            "high": parse_float(row[col["high"]], where + " high"),
+            "low": parse_float(row[col["low"]], where + " low"),
+            "close": parse_float(row[col["close"]], where + " close"),
+            "volume": parse_float(row[col["volume"]], where + " volume")
+            if "volume" in col else 0.0,
+        }
+        bars.append(bar)
     return bars
 
 
 def read_output(path):
-    try:
-        handle = open(path, newline="")
-    except OSError as err:
-        raise InputError(f"{path}: {err.strerror}") from None
-    with handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise InputError(f"{path}: empty file")
-        header = [h.strip() for h in header]
-        if len(header) < 2 or header[0] != "timestamp" or header[1] != "close":
-            raise InputError(f"{path}:1: header must start with timestamp,close; got {header}")
-        rows = []
-        for line_no, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise InputError(
-                    f"{path}:{line_no}: {len(row)} fields, header has {len(header)}")
-            rows.append((line_no, [cell.strip() for cell in row]))
+    header, lines = read_csv(path)
+    header = [h.strip() for h in header]
+    if len(header) < 2 or header[0] != "timestamp" or header[1] != "close":
+        raise InputError(f"{path}:1: header must start with timestamp,close; got {header}")
+    rows = []
+    for line_no, row in lines:
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise InputError(
+                f"{path}:{line_no}: {len(row)} fields, header has {len(header)}")
+        rows.append((line_no, [cell.strip() for cell in row]))
     return header, rows
 
 
