@@ -111,8 +111,10 @@ Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressF
       result.bar_data ? execution::FillMode::kNextBarOpen : execution::FillMode::kTouch;
   Kernel kernel(kernel_config, clock);
   AITS_RETURN_IF_ERROR(kernel.AddInstrument(config.instrument));
-  AITS_ASSIGN_OR_RETURN(auto strategy,
-                        strategy::MakeStrategy(config.strategy, config.params, config.instrument));
+  AITS_ASSIGN_OR_RETURN(auto strategy, config.strategy_factory
+                                           ? config.strategy_factory(config.instrument)
+                                           : strategy::MakeStrategy(config.strategy, config.params,
+                                                                    config.instrument));
   kernel.SetStrategy(std::move(strategy));
 
   BoundedSeries prices(20'000);

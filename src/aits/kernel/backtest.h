@@ -32,6 +32,9 @@ struct BacktestConfig {
   Instrument instrument;  // id 0
   std::string strategy = "sma_cross";
   strategy::StrategyParams params;
+  // When set, builds the strategy instead of the built-in named by `strategy` (which then only
+  // labels the run). Strategies from modules above the kernel (the ML ensemble) come in here.
+  std::function<Result<std::unique_ptr<strategy::Strategy>>(const Instrument&)> strategy_factory;
   KernelConfig kernel;
 };
 

@@ -143,6 +143,47 @@ class RsiReversion final : public RuleStrategy {
   double exit_;
 };
 
+// Baseline: long from the first bar to the end.
+class BuyAndHold final : public RuleStrategy {
+ public:
+  using RuleStrategy::RuleStrategy;
+  std::string_view name() const override { return "buy_and_hold"; }
+  void OnBar(const Bar& bar) override {
+    if (bar.instrument == instrument_.id) GoTo(1, "buy_and_hold");
+  }
+};
+
+// Baseline: every `hold` bars a new position drawn uniformly from long / flat / short (flat /
+// long in long_only mode) by a seeded generator, so a model's signal can be compared with luck
+// at the same trading frequency and costs. SplitMix64 keeps the draws identical on every
+// standard library.
+class RandomSignal final : public RuleStrategy {
+ public:
+  RandomSignal(const Instrument& instrument, CommonParams common, int hold, uint64_t seed)
+      : RuleStrategy(instrument, common), hold_(hold), state_(seed) {}
+  std::string_view name() const override { return "random_signal"; }
+  void OnBar(const Bar& bar) override {
+    if (bar.instrument != instrument_.id) return;
+    if (bars_++ % hold_ != 0) return;
+    const uint64_t draw = Next();
+    const int direction =
+        common_.long_short ? static_cast<int>(draw % 3) - 1 : static_cast<int>(draw % 2);
+    GoTo(direction, "random");
+  }
+
+ private:
+  uint64_t Next() {
+    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+
+  int hold_;
+  uint64_t state_;
+  uint64_t bars_ = 0;
+};
+
 constexpr const char* kCommonHelp =
     "  lots (number, 1.0): position size in lots, rounded down to the lot step\n"
     "  mode (long_only|long_short, long_short): whether to go short\n"
@@ -166,6 +207,16 @@ const std::vector<StrategyInfo>& BuiltInStrategies() {
                    "  lower (number, 30): oversold level\n"
                    "  upper (number, 70): overbought level\n"
                    "  exit (number, 50): level that closes the position\n") +
+           kCommonHelp},
+      {"buy_and_hold",
+       "Baseline: long `lots` from the first bar to the end of the data (mode, sl_pips "
+       "and tp_pips are accepted for uniformity; a stop ends the position).",
+       kCommonHelp},
+      {"random_signal",
+       "Baseline: every `hold` bars a position drawn at random (seeded) from long, flat and "
+       "short; the luck a model's signal must beat at the same trading frequency.",
+       std::string("  hold (int, 15): bars between draws\n"
+                   "  seed (int, 1): random seed\n") +
            kCommonHelp},
   };
   return kInfos;
@@ -203,6 +254,21 @@ Result<std::unique_ptr<Strategy>> MakeStrategy(std::string_view name, StrategyPa
         std::make_unique<RsiReversion>(instrument, *common, period, lower, upper, exit_level));
   }
   std::string names;
+  if (name == "buy_and_hold") {
+    auto common = ReadCommon(params, instrument);
+    if (!common.ok()) return common.status().WithContext(where);
+    AITS_RETURN_IF_ERROR(params.CheckAllUsed(name));
+    return std::unique_ptr<Strategy>(std::make_unique<BuyAndHold>(instrument, *common));
+  }
+  if (name == "random_signal") {
+    AITS_ASSIGN_OR_RETURN(int hold, params.Int("hold", 15, 1, 1'000'000));
+    AITS_ASSIGN_OR_RETURN(int seed, params.Int("seed", 1, 0, 2'000'000'000));
+    auto common = ReadCommon(params, instrument);
+    if (!common.ok()) return common.status().WithContext(where);
+    AITS_RETURN_IF_ERROR(params.CheckAllUsed(name));
+    return std::unique_ptr<Strategy>(
+        std::make_unique<RandomSignal>(instrument, *common, hold, static_cast<uint64_t>(seed)));
+  }
   for (const auto& info : BuiltInStrategies()) names += (names.empty() ? "" : ", ") + info.name;
   return InvalidArgument("unknown strategy '" + std::string(name) + "' (built in: " + names + ")");
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace aits::strategy {
@@ -119,6 +120,48 @@ TEST(SmaCrossTest, LongOnlyGoesFlatAndAttachesProtection) {
   EXPECT_EQ(context.orders[0].take_profit->ToString(), "1.10410");  // ask + 40 pips
   EXPECT_EQ(context.orders[1].side, Side::kSell);
   EXPECT_TRUE(context.position(inst.id).quantity.IsZero());
+}
+
+TEST(BaselineTest, BuyAndHoldBuysOnceAndHolds) {
+  const Instrument inst = Instrument::Infer("EURUSD");
+  auto strategy = MakeStrategy("buy_and_hold", *StrategyParams::Parse("lots=2"), inst);
+  ASSERT_TRUE(strategy.ok()) << strategy.status().ToString();
+  FakeContext context(inst);
+  (*strategy)->OnStart(context);
+  for (int idx = 0; idx < 50; ++idx) (*strategy)->OnBar(MakeBar(idx, 1.1 - 0.001 * idx));
+  ASSERT_EQ(context.orders.size(), 1u);
+  EXPECT_EQ(context.orders[0].side, Side::kBuy);
+  EXPECT_EQ(context.position(inst.id).quantity.ToString(), "2.00");
+}
+
+// The random baseline redraws every `hold` bars, reproducibly for a seed, and its draws cover
+// long, flat and short.
+TEST(BaselineTest, RandomSignalIsSeededAndRedrawsEveryHoldBars) {
+  const Instrument inst = Instrument::Infer("EURUSD");
+  auto run = [&](const std::string& params) {
+    auto strategy = MakeStrategy("random_signal", *StrategyParams::Parse(params), inst);
+    EXPECT_TRUE(strategy.ok()) << strategy.status().ToString();
+    FakeContext context(inst);
+    (*strategy)->OnStart(context);
+    std::vector<std::string> positions;
+    for (int idx = 0; idx < 300; ++idx) {
+      (*strategy)->OnBar(MakeBar(idx, 1.1));
+      positions.push_back(context.position(inst.id).quantity.ToString());
+    }
+    return positions;
+  };
+  const auto first = run("hold=10,seed=7");
+  EXPECT_EQ(first, run("hold=10,seed=7"));
+  EXPECT_NE(first, run("hold=10,seed=8"));
+  for (size_t idx = 0; idx < first.size(); ++idx) {
+    if (idx % 10 != 0) {
+      EXPECT_EQ(first[idx], first[idx - 1]) << "bar " << idx;
+    }
+  }
+  EXPECT_NE(std::find(first.begin(), first.end(), "1.00"), first.end());
+  EXPECT_NE(std::find(first.begin(), first.end(), "-1.00"), first.end());
+  EXPECT_NE(std::find(first.begin(), first.end(), "0.00"), first.end());
+  EXPECT_FALSE(MakeStrategy("random_signal", *StrategyParams::Parse("hold=0"), inst).ok());
 }
 
 TEST(RsiReversionTest, BuysOversoldAndExitsAtTheMiddle) {
