@@ -141,11 +141,17 @@ Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressF
     std::vector<Bar> batch(1024);
     uint64_t next_report = 0;
     Bar resampled;
-    while (true) {
+    bool past_end = false;
+    while (!past_end) {
       AITS_ASSIGN_OR_RETURN(size_t count, source->Read(batch));
       if (count == 0) break;
       for (size_t idx = 0; idx < count; ++idx) {
         const Bar* bar = &batch[idx];
+        if (config.start && bar->open_time < *config.start) continue;
+        if (config.end && bar->open_time >= *config.end) {
+          past_end = true;
+          break;
+        }
         if (resampler) {
           // The last resampled bar may be incomplete; like the kernel's last tick-built bar,
           // it is never traded on.
@@ -169,14 +175,20 @@ Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressF
     AITS_ASSIGN_OR_RETURN(auto source, data::OpenTicks(config.data_path, options));
     std::vector<Tick> batch(4096);
     uint64_t next_report = 0;
-    while (true) {
+    bool past_end = false;
+    while (!past_end) {
       AITS_ASSIGN_OR_RETURN(size_t count, source->Read(batch));
       if (count == 0) break;
-      if (!have_first) {
-        result.first = batch[0].ts;
-        have_first = true;
-      }
       for (size_t idx = 0; idx < count; ++idx) {
+        if (config.start && batch[idx].ts < *config.start) continue;
+        if (config.end && batch[idx].ts >= *config.end) {
+          past_end = true;
+          break;
+        }
+        if (!have_first) {
+          result.first = batch[idx].ts;
+          have_first = true;
+        }
         clock.AdvanceTo(batch[idx].ts);
         kernel.OnTick(batch[idx]);
       }
@@ -190,7 +202,8 @@ Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressF
   kernel.Stop();
   if (progress) progress(1.0, result.bar_data ? kernel.bars_processed() : kernel.ticks_processed());
   if (!have_first) {
-    return InvalidArgument("no valid market data in '" + config.data_path + "'\n" +
+    return InvalidArgument("no valid market data in '" + config.data_path + "'" +
+                           (config.start || config.end ? " within the time window" : "") + "\n" +
                            result.read_stats.Summary());
   }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ struct BacktestConfig {
   // Bar data: resample the file's bars to KernelConfig::bar_period before the strategy sees
   // them (a multiple of the file's period). Tick data always use KernelConfig::bar_period.
   bool resample_bars = false;
+  // Only data in [start, end) reaches the kernel (bars by open time, ticks by time); rows outside
+  // are read (and validated) but skipped. Unset: no bound.
+  std::optional<Timestamp> start;
+  std::optional<Timestamp> end;
   // "auto" (the default: touch for ticks, next_bar_open for bars), "touch" or "next_bar_open".
   // Ticks fill at the touch and bars at the next bar's open; naming the other is an error rather
   // than a silent switch (bars have no touch; ticks already reach the next bar's first quote).

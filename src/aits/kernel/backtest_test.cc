@@ -66,6 +66,45 @@ TEST(BacktestTest, TickDataRunsThroughBarsBuiltFromTicks) {
   EXPECT_GT(result->bars, 10u);
 }
 
+// The window passes exactly the bars (or ticks) in [start, end) and a strategy factory replaces
+// the named built-in.
+TEST(BacktestTest, TimeWindowAndStrategyFactory) {
+  BacktestConfig config = GbpUsd();
+  auto full = RunBacktest(config);
+  ASSERT_TRUE(full.ok());
+  config.start = FromCivil(2012, 2, 10, 0, 0, 0);
+  config.end = FromCivil(2012, 2, 17, 0, 0, 0);
+  config.strategy_factory = [](const Instrument& instrument) {
+    return strategy::MakeStrategy("buy_and_hold", strategy::StrategyParams(), instrument);
+  };
+  auto window = RunBacktest(config);
+  ASSERT_TRUE(window.ok()) << window.status().ToString();
+  EXPECT_GT(window->bars, 5'000u);
+  EXPECT_LT(window->bars, full->bars / 2);
+  EXPECT_GE(window->first.ns, config.start->ns);
+  EXPECT_LE(window->last.ns, config.end->ns);
+  ASSERT_FALSE(window->fills.empty());
+  EXPECT_EQ(window->fills.size(), 1u);  // bought once, held
+  EXPECT_EQ(window->fills[0].side, Side::kBuy);
+
+  config.start = FromCivil(2030, 1, 1, 0, 0, 0);
+  config.end.reset();
+  auto empty = RunBacktest(config);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.status().message().find("within the time window"), std::string::npos);
+
+  BacktestConfig ticks;
+  ticks.data_path = kData + "/usdjpy-ticks.csv";
+  ticks.instrument = Instrument::Infer("USDJPY");
+  auto all_ticks = RunBacktest(ticks);
+  ASSERT_TRUE(all_ticks.ok());
+  ticks.start = Timestamp{all_ticks->first.ns + Duration::Minutes(5).ns};
+  auto later = RunBacktest(ticks);
+  ASSERT_TRUE(later.ok());
+  EXPECT_LT(later->ticks, all_ticks->ticks);
+  EXPECT_GE(later->first.ns, ticks.start->ns);
+}
+
 TEST(BacktestTest, ErrorsNameWhatIsWrong) {
   BacktestConfig config = GbpUsd();
   config.data_path = kData + "/does-not-exist.csv";
