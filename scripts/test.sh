@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds and runs every test: the release build, then the whole suite
-# again under AddressSanitizer + UndefinedBehaviorSanitizer, and the format check.
+# Installs what is missing, builds and runs every test: the release build (the default suite,
+# then the slow training tests of label "slow"), then the default suite again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, and the format check.
 #   scripts/test.sh           everything (what CI runs)
 #   scripts/test.sh --fast    release build only
 set -euo pipefail
@@ -17,6 +18,8 @@ scripts/format.sh --check
 
 scripts/build.sh release
 ctest --preset release
+# The training tests (whole pipelines, LibTorch epochs) run once, in the release build.
+ctest --preset slow
 
 if [[ "${1:-}" != "--fast" ]]; then
   scripts/build.sh asan

@@ -9,84 +9,10 @@
 #include <set>
 
 #include "aits/data/tick_store.h"
+#include "yaml_reader.h"
 
 namespace aits::app {
 namespace {
-
-// Reads typed values from the YAML tree and reports unknown keys, so that a typo is an error and
-// not a silently ignored setting.
-class YamlReader {
- public:
-  YamlReader(std::string path, YAML::Node root) : path_(std::move(path)), root_(std::move(root)) {}
-
-  template <typename T>
-  Status Get(std::string_view section, std::string_view key, std::optional<T>* out) {
-    YAML::Node node = Lookup(section, key);
-    if (!node) return Status::Ok();
-    if (!node.IsScalar()) return Error(section, key, "is not a single value");
-    try {
-      *out = node.as<T>();
-    } catch (const YAML::Exception&) {
-      return Error(section, key, "value '" + node.Scalar() + "' has the wrong type");
-    }
-    return Status::Ok();
-  }
-
-  Status GetParams(std::vector<std::string>* params) {
-    YAML::Node node = Lookup("strategy", "params");
-    if (!node) return Status::Ok();
-    if (!node.IsMap()) return Error("strategy", "params", "must be a map of name: value");
-    for (const auto& item : node) {
-      if (!item.second.IsScalar()) {
-        return Error("strategy.params", item.first.Scalar(), "is not a single value");
-      }
-      params->insert(params->begin(), item.first.Scalar() + "=" + item.second.Scalar());
-    }
-    return Status::Ok();
-  }
-
-  Status CheckUnknown() const {
-    if (!root_.IsMap()) return InvalidArgument(path_ + ": the top level must be a map of settings");
-    for (const auto& item : root_) {
-      const std::string key = item.first.Scalar();
-      if (item.second.IsMap() && key != "strategy_params") {
-        for (const auto& child : item.second) {
-          const std::string full = key + "." + child.first.Scalar();
-          if (!used_.count(full) && !(key == "strategy" && child.first.Scalar() == "params")) {
-            return InvalidArgument(path_ + ": unknown setting '" + full + "'" + Line(child.first));
-          }
-        }
-      } else if (!used_.count(key)) {
-        return InvalidArgument(path_ + ": unknown setting '" + key + "'" + Line(item.first));
-      }
-    }
-    return Status::Ok();
-  }
-
- private:
-  YAML::Node Lookup(std::string_view section, std::string_view key) {
-    if (section.empty()) {
-      used_.insert(std::string(key));
-      return root_[std::string(key)];
-    }
-    used_.insert(std::string(section) + "." + std::string(key));
-    YAML::Node parent = root_[std::string(section)];
-    if (!parent || !parent.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-    return parent[std::string(key)];
-  }
-  static std::string Line(const YAML::Node& node) {
-    return " (line " + std::to_string(node.Mark().line + 1) + ")";
-  }
-  Status Error(std::string_view section, std::string_view key, const std::string& what) {
-    std::string name =
-        section.empty() ? std::string(key) : std::string(section) + "." + std::string(key);
-    return InvalidArgument(path_ + ": setting '" + name + "' " + what);
-  }
-
-  std::string path_;
-  YAML::Node root_;
-  std::set<std::string> used_;
-};
 
 template <typename T>
 void Prefer(std::optional<T>& flag, const std::optional<T>& from_file) {
@@ -96,17 +22,7 @@ void Prefer(std::optional<T>& flag, const std::optional<T>& from_file) {
 Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFlags& flags);
 
 Status MergeYaml(const std::string& path, BacktestFlags& flags) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return NotFound("config file '" + path + "' cannot be read");
-  } catch (const YAML::ParserException& error) {
-    return InvalidArgument(path + ":" + std::to_string(error.mark.line + 1) + ": " + error.msg);
-  }
-  if (!root.IsMap()) {
-    return InvalidArgument(path + ": the top level must be a map of settings (key: value)");
-  }
+  AITS_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path));
   try {
     return MergeYamlMap(path, root, flags);
   } catch (const YAML::Exception& error) {

@@ -29,7 +29,9 @@ struct BacktestFlags {
   std::optional<std::string> quote;
   std::optional<double> margin_rate;
   std::optional<std::string> strategy;
-  std::vector<std::string> params;  // "key=value" items or "a=1,b=2" lists
+  std::vector<std::string> params;      // "key=value" items or "a=1,b=2" lists
+  std::optional<std::string> model;     // ml_ensemble: registry reference ("latest", "NAME", ...)
+  std::optional<std::string> registry;  // ml_ensemble: registry directory (default "models")
   std::optional<double> cash;
   std::optional<std::string> currency;
   std::optional<double> leverage;

@@ -17,6 +17,8 @@
 #include "aits/features/indicator_set.h"
 #include "aits/kernel/backtest.h"
 #include "backtest_config.h"
+#include "features_command.h"
+#include "ml_commands.h"
 #include "progress.h"
 
 namespace aits::app {
@@ -44,6 +46,16 @@ std::string Shown(double value, const char* format) {
 int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
   auto resolved = ResolveBacktest(flags);
   if (!resolved.ok()) return Fail(resolved.status());
+  std::string model_description;
+  if (resolved->config.strategy == "ml_ensemble") {
+    Status installed =
+        InstallMlEnsemble(flags.registry.value_or("models"), flags.model.value_or("latest"),
+                          &resolved->config, &model_description);
+    if (!installed.ok()) return Fail(installed);
+  } else if (flags.model) {
+    return Fail(InvalidArgument("--model is for --strategy ml_ensemble (strategy is '" +
+                                resolved->config.strategy + "')"));
+  }
   ProgressBar bar("backtest", "events", !quiet && !json_only);
   auto result = kernel::RunBacktest(
       resolved->config, [&bar](double fraction, uint64_t count) { bar.Update(fraction, count); });
@@ -62,6 +74,9 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
   const uint64_t events = r.bar_data ? r.bars : r.ticks;
   std::printf("%s on %s (%s, %s)\n", r.config.strategy.c_str(), r.config.instrument.symbol.c_str(),
               r.config.data_path.c_str(), std::string(data::ToString(r.format)).c_str());
+  if (!model_description.empty()) {
+    std::printf("  model         %s\n", model_description.c_str());
+  }
   std::printf("  period        %s .. %s\n", FormatDateTime(r.first).c_str(),
               FormatDateTime(r.last).c_str());
   std::printf("  data          %s rows, %s accepted, %s rejected\n",
@@ -125,10 +140,17 @@ void AddBacktest(CLI::App& app, BacktestFlags& flags, bool& quiet, bool& json_on
   cmd->add_option("--base", flags.base, "Base currency (default: from the symbol)");
   cmd->add_option("--quote", flags.quote, "Quote currency (default: from the symbol)");
   cmd->add_option("--margin-rate", flags.margin_rate, "Margin rate multiplier (default 1)");
-  cmd->add_option("--strategy", flags.strategy, "sma_cross (default) or rsi_reversion");
+  cmd->add_option("--strategy", flags.strategy,
+                  "sma_cross (default), rsi_reversion, buy_and_hold, random_signal, or ml_ensemble "
+                  "(a trained model, see --model)");
   cmd->add_option("--param", flags.params,
                   "Strategy parameter key=value (repeatable, or "
                   "a=1,b=2); see `aits strategies`");
+  cmd->add_option("--model", flags.model,
+                  "ml_ensemble: the model to trade, from the registry: latest (default), NAME "
+                  "(its production model), NAME@VERSION or #ID");
+  cmd->add_option("--registry", flags.registry,
+                  "ml_ensemble: model registry directory (default models)");
   cmd->add_option("--cash", flags.cash, "Starting balance (default 100000)");
   cmd->add_option("--currency", flags.currency, "Account currency (default USD)");
   cmd->add_option("--leverage", flags.leverage, "Account leverage (default 100)");
@@ -544,6 +566,9 @@ int main(int argc, char** argv) {
                       "First mid price (default 110 for JPY pairs, 1.1 otherwise)");
   gen_cmd->add_flag("--no-progress", gen_flags.quiet, "Do not draw a progress bar");
 
+  AddFeaturesCommand(app);
+  AddMlCommands(app);
+
   CLI::App* strategies_cmd =
       app.add_subcommand("strategies", "List the built-in strategies and their parameters.");
 
@@ -568,6 +593,15 @@ int main(int argc, char** argv) {
       std::printf("%s\n  %s\n%s\n", info.name.c_str(), info.description.c_str(),
                   info.parameters.c_str());
     }
+    std::printf(
+        "ml_ensemble\n  Trades a trained ensemble (aits train) from the registry: long when its "
+        "signal score exceeds `entry`, short below -entry, flat when |score| < exit. Needs "
+        "--model (default latest) and --registry.\n"
+        "  entry (number, 0.2): |score| that opens or reverses a position\n"
+        "  exit (number, 0.05): |score| below which a position is closed\n"
+        "  min_confidence (number, 0): confidence an entry needs\n"
+        "  lots (number, 1.0): position size in lots\n"
+        "  mode (long_only|long_short, long_short): whether to go short\n");
     return 0;
   }
   return 0;

@@ -106,8 +106,11 @@ class Standardizer {
   static Result<Standardizer> Deserialize(ByteReader* in);
 
  private:
+  void Finish();  // derives inv_stddev_ from stddev_
+
   std::vector<double> mean_;
   std::vector<double> stddev_;
+  std::vector<double> inv_stddev_;  // 0 for a constant column, so that it maps to 0
 };
 
 }  // namespace aits::ml

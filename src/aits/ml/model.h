@@ -9,7 +9,8 @@
 // Inputs are the raw feature rows of a Dataset (ml/dataset.h) in the column order the model was
 // trained with; a model that needs scaled inputs owns its Standardizer. Serialize() gives the
 // bytes of a model file (ml/serialize.h WrapModel envelope); the same model always gives the same
-// bytes. LoadRowModel / LoadSequenceModel in ml/models.h dispatch on the envelope's kind.
+// bytes. LoadRowModel (ml/row_models.h) dispatches on the envelope's kind; sequence models load
+// with RecurrentModel::Deserialize (ml/recurrent_model.h), which needs no LibTorch.
 //
 // Predict/Step never allocate once constructed and are safe to call on the hot path.
 // Thread-compatible; a SequenceModel's state makes it one-stream-per-object.

@@ -414,20 +414,51 @@ TradeSelection SelectTrades(const std::vector<TradeMarker>& trades, int64_t t_mi
   return selection;
 }
 
+// A comparison curve ready to draw: cleaned, downsampled, with its palette slot.
+struct Overlay {
+  std::string_view name;
+  std::vector<SeriesPoint> points;
+  size_t slot = 0;  // index into kPalette; the dash pattern changes every kComparisonPalette
+};
+
+// Comparison colours: none is the main curve's blue, neighbours differ in hue and lightness.
+constexpr std::string_view kPalette[kComparisonPalette] = {
+    "#d97706", "#7c3aed", "#059669", "#db2777", "#0891b2", "#65a30d", "#475569", "#b45309"};
+
+// Palette class of a slot: "k3", plus " alt" from the second round of colours on.
+std::string SlotClass(size_t slot) {
+  std::string cls = "k" + std::to_string(slot % kComparisonPalette);
+  if (slot >= kComparisonPalette) cls += " alt";
+  return cls;
+}
+
 void AppendNoData(std::string& out, std::string_view message) {
   Append(out, "<div class=\"nodata\">");
   AppendEscaped(out, message);
   Append(out, "</div>\n");
 }
 
-// Draws one chart. `points` is already cleaned and downsampled; `trades` only for the price chart.
+// Draws one chart. `points` is already cleaned and downsampled; `trades` only for the price chart;
+// `overlays` (cleaned and downsampled too) only for the equity chart.
 void AppendChart(std::string& out, const ChartSpec& spec, const std::vector<SeriesPoint>& points,
-                 const TradeSelection* trades, int price_decimals) {
+                 const TradeSelection* trades, int price_decimals,
+                 const std::vector<Overlay>* overlays = nullptr) {
   std::vector<double> extra;
   if (trades != nullptr) {
     for (const TradeMarker* trade : trades->drawn) {
       extra.push_back(trade->entry_price);
       extra.push_back(trade->exit_price);
+    }
+  }
+  // The time span covers every line, so no overlay is drawn outside the frame.
+  int64_t t_first = points.front().ts.ns;
+  int64_t t_last = points.back().ts.ns;
+  if (overlays != nullptr) {
+    for (const Overlay& overlay : *overlays) {
+      if (overlay.points.empty()) continue;
+      t_first = std::min(t_first, overlay.points.front().ts.ns);
+      t_last = std::max(t_last, overlay.points.back().ts.ns);
+      for (const SeriesPoint& point : overlay.points) extra.push_back(point.value);
     }
   }
   double lo = 0;
@@ -449,8 +480,8 @@ void AppendChart(std::string& out, const ChartSpec& spec, const std::vector<Seri
   frame.right = kChartWidth - kMarginRight;
   frame.top = kMarginTop;
   frame.bottom = spec.height - kMarginBottom;
-  frame.t_min = points.front().ts.ns;
-  frame.t_max = points.back().ts.ns;
+  frame.t_min = t_first;
+  frame.t_max = t_last;
   if (frame.t_max <= frame.t_min) {
     // One instant: centre it in a one-hour window.
     constexpr int64_t kHalfHour = 1800 * kNanosPerSecond;
@@ -497,7 +528,7 @@ void AppendChart(std::string& out, const ChartSpec& spec, const std::vector<Seri
     AppendF(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", frame.left, frame.right,
             frame.Y(tick.pos), frame.Y(tick.pos));
   }
-  const std::vector<Tick> time_ticks = MakeTimeTicks(points.front().ts.ns, points.back().ts.ns, 7);
+  const std::vector<Tick> time_ticks = MakeTimeTicks(t_first, t_last, 7);
   for (const Tick& tick : time_ticks) {
     const double x = frame.X(static_cast<int64_t>(tick.pos));
     AppendF(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", x, x, frame.top,
@@ -536,20 +567,38 @@ void AppendChart(std::string& out, const ChartSpec& spec, const std::vector<Seri
   Append(out, "</g>\n");
 
   // Series.
+  if (points.size() > 1 && spec.kind != ValueKind::kPrice) {
+    // Area: to zero for drawdown, to the bottom of the frame for equity.
+    const double base = spec.negate ? frame.Y(0) : frame.bottom;
+    AppendF(out, "<polygon class=\"area\" fill=\"url(#%.*s-fill)\" points=\"%.1f,%.1f ",
+            static_cast<int>(spec.id.size()), spec.id.data(), frame.X(points.front().ts.ns), base);
+    AppendPoints(out, frame, points, spec.negate);
+    AppendF(out, " %.1f,%.1f\"/>\n", frame.X(points.back().ts.ns), base);
+  }
+  // Comparison curves sit under the main line, which stays the first polyline.series for the
+  // hover script.
+  if (overlays != nullptr) {
+    for (const Overlay& overlay : *overlays) {
+      const std::string cls = SlotClass(overlay.slot);
+      if (overlay.points.size() == 1) {
+        AppendF(out, "<circle class=\"cdot %s\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\"><title>",
+                cls.c_str(), frame.X(overlay.points[0].ts.ns), frame.Y(overlay.points[0].value));
+      } else if (overlay.points.size() > 1) {
+        AppendF(out, "<polyline class=\"cmp %s\" points=\"", cls.c_str());
+        AppendPoints(out, frame, overlay.points, false);
+        Append(out, "\"><title>");
+      } else {
+        continue;
+      }
+      AppendEscaped(out, overlay.name);
+      Append(out, overlay.points.size() == 1 ? "</title></circle>\n" : "</title></polyline>\n");
+    }
+  }
   if (points.size() == 1) {
     AppendF(out, "<circle class=\"dot s-%.*s\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\"/>\n",
             static_cast<int>(spec.id.size()), spec.id.data(), frame.X(points[0].ts.ns),
             frame.Y(spec.negate ? -points[0].value : points[0].value));
   } else {
-    if (spec.kind != ValueKind::kPrice) {
-      // Area: to zero for drawdown, to the bottom of the frame for equity.
-      const double base = spec.negate ? frame.Y(0) : frame.bottom;
-      AppendF(out, "<polygon class=\"area\" fill=\"url(#%.*s-fill)\" points=\"%.1f,%.1f ",
-              static_cast<int>(spec.id.size()), spec.id.data(), frame.X(points.front().ts.ns),
-              base);
-      AppendPoints(out, frame, points, spec.negate);
-      AppendF(out, " %.1f,%.1f\"/>\n", frame.X(points.back().ts.ns), base);
-    }
     AppendF(out, "<polyline class=\"series s-%.*s\" points=\"", static_cast<int>(spec.id.size()),
             spec.id.data());
     AppendPoints(out, frame, points, spec.negate);
@@ -655,6 +704,132 @@ bool LooksNegative(std::string_view value) {
     return true;
   }
   return value.substr(pos, 3) == "\xE2\x88\x92";  // U+2212 minus sign
+}
+
+// Reliability diagram on a square plot with both axes 0..1. Returns the caption.
+std::string AppendCalibrationChart(std::string& out, const std::vector<CalibrationPoint>& bins) {
+  // Rounding in the caller's binning may land a hair outside [0, 1]; that still counts as inside.
+  constexpr double kSlack = 1e-9;
+  const auto in_unit = [](double value) {
+    return std::isfinite(value) && value >= -kSlack && value <= 1 + kSlack;
+  };
+  std::vector<const CalibrationPoint*> drawn;
+  drawn.reserve(bins.size());
+  uint64_t rows = 0;
+  uint64_t max_count = 0;
+  for (const CalibrationPoint& bin : bins) {
+    if (!in_unit(bin.mean_predicted) || !in_unit(bin.observed_rate)) continue;
+    drawn.push_back(&bin);
+    // Saturate: counts come from the caller and a wrapped total would be a silent lie.
+    rows = bin.count > std::numeric_limits<uint64_t>::max() - rows
+               ? std::numeric_limits<uint64_t>::max()
+               : rows + bin.count;
+    max_count = std::max(max_count, bin.count);
+  }
+  const size_t skipped = bins.size() - drawn.size();
+  std::string caption = FormatCount(drawn.size()) + (drawn.size() == 1 ? " bin, " : " bins, ") +
+                        FormatCount(rows) + (rows == 1 ? " row." : " rows.");
+  if (skipped > 0) {
+    caption += " " + FormatCount(skipped) + (skipped == 1 ? " bin" : " bins") +
+               " skipped (non-finite or outside 0..1).";
+  }
+  if (drawn.empty()) {
+    AppendNoData(out, "No calibration bin has finite values in [0, 1].");
+    return caption;
+  }
+
+  constexpr double kWidth = 460;
+  constexpr double kHeight = 440;
+  constexpr double kLeft = 60;
+  constexpr double kRight = 440;
+  constexpr double kTop = 14;
+  constexpr double kBottom = 394;
+  // Dot radius bounds: the smallest stays visible, the largest does not hide its neighbours.
+  constexpr double kMinRadius = 2.5;
+  constexpr double kMaxRadius = 13;
+  const auto x_of = [](double p) { return kLeft + (kRight - kLeft) * std::clamp(p, 0.0, 1.0); };
+  const auto y_of = [](double p) { return kBottom - (kBottom - kTop) * std::clamp(p, 0.0, 1.0); };
+
+  AppendF(out,
+          "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart calib\" viewBox=\"0 0 %.0f "
+          "%.0f\" preserveAspectRatio=\"xMidYMid meet\" role=\"img\" aria-label=\"Calibration: "
+          "observed up-rate against mean predicted probability\">\n",
+          kWidth, kHeight);
+  Append(out, "<g class=\"grid\">");
+  for (int step = 0; step <= 5; ++step) {
+    const double p = step / 5.0;
+    AppendF(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", kLeft, kRight, y_of(p),
+            y_of(p));
+    AppendF(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", x_of(p), x_of(p), kTop,
+            kBottom);
+  }
+  Append(out, "</g>\n<g class=\"axis\">");
+  for (int step = 0; step <= 5; ++step) {
+    const double p = step / 5.0;
+    AppendF(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.1f</text>", kLeft - 8,
+            y_of(p) + 3.8, p);
+    AppendF(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.1f</text>", x_of(p),
+            kBottom + 17, p);
+  }
+  AppendF(out, "<line class=\"frame\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", kLeft,
+          kRight, kBottom, kBottom);
+  AppendF(out, "<line class=\"frame\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", kLeft,
+          kLeft, kTop, kBottom);
+  AppendF(out,
+          "<text class=\"atitle\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">Mean predicted "
+          "probability</text>",
+          (kLeft + kRight) / 2, kBottom + 38);
+  AppendF(out,
+          "<text class=\"atitle\" transform=\"rotate(-90)\" x=\"%.1f\" y=\"16\" "
+          "text-anchor=\"middle\">Observed up-rate</text>",
+          -(kTop + kBottom) / 2);
+  Append(out, "</g>\n");
+  AppendF(out,
+          "<line class=\"diag\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+          "stroke-dasharray=\"5 4\"/>\n",
+          x_of(0), y_of(0), x_of(1), y_of(1));
+  // Largest first so small bins stay on top and can be hovered.
+  std::stable_sort(
+      drawn.begin(), drawn.end(),
+      [](const CalibrationPoint* a, const CalibrationPoint* b) { return a->count > b->count; });
+  Append(out, "<g class=\"bins\">");
+  for (const CalibrationPoint* bin : drawn) {
+    // Radius grows with sqrt(count) so the dot's area, not its width, tracks the row count.
+    const double share =
+        max_count == 0
+            ? 0
+            : std::sqrt(static_cast<double>(bin->count) / static_cast<double>(max_count));
+    const double radius = std::clamp(kMaxRadius * share, kMinRadius, kMaxRadius);
+    AppendF(out, "<circle class=\"cal\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"><title>",
+            x_of(bin->mean_predicted), y_of(bin->observed_rate), radius);
+    AppendF(out, "predicted %.3f, observed %.3f, ", bin->mean_predicted, bin->observed_rate);
+    Append(out, FormatCount(bin->count));
+    Append(out, bin->count == 1 ? " row</title></circle>" : " rows</title></circle>");
+  }
+  Append(out, "</g>\n</svg>\n");
+  return caption;
+}
+
+// Styles used only by the evaluation extras; emitted only when one of them is present so plain
+// backtest reports stay unchanged.
+void AppendExtraCss(std::string& out) {
+  for (size_t slot = 0; slot < kComparisonPalette; ++slot) {
+    const std::string_view colour = kPalette[slot];
+    AppendF(out, ".sw.k%zu{border-color:%.*s}.cmp.k%zu{stroke:%.*s}.cdot.k%zu{fill:%.*s}\n", slot,
+            static_cast<int>(colour.size()), colour.data(), slot, static_cast<int>(colour.size()),
+            colour.data(), slot, static_cast<int>(colour.size()), colour.data());
+  }
+  Append(out,
+         ".cmp{fill:none;stroke-width:1.3;stroke-linejoin:round;stroke-linecap:round;"
+         "opacity:.92}\n.cmp.alt{stroke-dasharray:6 3}.sw.alt{border-top-style:dashed}\n"
+         "svg.chart.calib{max-width:560px;min-width:320px;margin:0 auto}\n"
+         ".calib .diag{stroke:#94a3b8;stroke-width:1.2}\n"
+         ".calib .bins circle{fill:var(--accent);fill-opacity:.5;stroke:var(--accent);"
+         "stroke-width:1}\n.calib .bins circle:hover{fill-opacity:.85}\n"
+         "svg.chart .atitle{font-size:11.5px;fill:#334155}\n"
+         ".bdot{width:10px;height:10px;border-radius:50%;background:rgba(37,99,235,.5);"
+         "border:1px solid var(--accent)}\n"
+         ".summary{margin:12px 0 16px}.summary p{margin:6px 0 0;max-width:90ch}\n");
 }
 
 constexpr std::string_view kCss = R"CSS(
@@ -823,6 +998,9 @@ std::string RenderHtmlReport(const ReportData& data) {
   AppendEscaped(out, data.title.empty() ? std::string_view("Backtest report") : data.title);
   Append(out, "</title>\n<style>");
   Append(out, kCss);
+  if (!data.comparison.empty() || !data.calibration.empty() || !data.paragraphs.empty()) {
+    AppendExtraCss(out);
+  }
   Append(out, "</style>\n</head>\n<body>\n<main>\n<header>\n<h1>");
   AppendEscaped(out, data.title.empty() ? std::string_view("Backtest report") : data.title);
   Append(out, "</h1>\n");
@@ -849,6 +1027,15 @@ std::string RenderHtmlReport(const ReportData& data) {
       Append(out, "</li>");
     }
     Append(out, "</ul></section>\n");
+  }
+  if (!data.paragraphs.empty()) {
+    Append(out, "<section class=\"card summary\"><h2>Summary</h2>");
+    for (const std::string& paragraph : data.paragraphs) {
+      Append(out, "<p>");
+      AppendEscaped(out, paragraph);
+      Append(out, "</p>");
+    }
+    Append(out, "</section>\n");
   }
 
   // Statistics.
@@ -885,9 +1072,27 @@ std::string RenderHtmlReport(const ReportData& data) {
     if (points.empty()) {
       AppendNoData(body, "No equity data: the run produced no equity samples.");
     } else {
+      std::vector<Overlay> overlays;
+      overlays.reserve(data.comparison.size());
+      for (size_t slot = 0; slot < data.comparison.size(); ++slot) {
+        const NamedSeries& series = data.comparison[slot];
+        overlays.push_back(
+            {series.name, DownsampleMinMax(CleanSeries(series.points), kMaxChartPoints), slot});
+      }
       ChartSpec spec{"equity", "Equity curve", 300, ValueKind::kMoney, false};
-      AppendChart(body, spec, points, nullptr, 2);
-      AppendLegendItem(legend, "sw eq", "Account equity");
+      AppendChart(body, spec, points, nullptr, 2, overlays.empty() ? nullptr : &overlays);
+      if (overlays.empty()) {
+        AppendLegendItem(legend, "sw eq", "Account equity");
+      } else {
+        AppendLegendItem(
+            legend, "sw eq",
+            data.equity_name.empty() ? std::string_view("strategy") : data.equity_name);
+        for (const Overlay& overlay : overlays) {
+          std::string label = overlay.name.empty() ? "(unnamed)" : std::string(overlay.name);
+          if (overlay.points.empty()) label += " (no data)";
+          AppendLegendItem(legend, "sw " + SlotClass(overlay.slot), label);
+        }
+      }
     }
     std::string caption;
     const uint64_t samples = std::max<uint64_t>(data.equity.size(), data.equity_samples_total);
@@ -977,6 +1182,15 @@ std::string RenderHtmlReport(const ReportData& data) {
                  " points.";
     }
     AppendChartSection(out, "Price and trades", legend, body, caption);
+  }
+
+  if (!data.calibration.empty()) {
+    std::string body;
+    const std::string caption = AppendCalibrationChart(body, data.calibration);
+    std::string legend;
+    AppendLegendItem(legend, "bdot", "Bin (area \xE2\x88\x9D rows)");
+    AppendLegendItem(legend, "sw link", "Perfectly calibrated");
+    AppendChartSection(out, "Calibration", legend, body, caption);
   }
 
   Append(out,

@@ -11,9 +11,23 @@
 // non-finite values are skipped; flat series get a padded range. All text is HTML-escaped. A
 // 100k-trade report stays well under 2 MB. A tiny inline script adds hover read-outs; the charts
 // render fully without it. Stateless and thread-safe.
+//
+// Evaluation extras, all optional; when they are empty the output is byte-for-byte what it was
+// without them:
+// - `comparison` curves (baselines) are drawn on the equity chart under the main curve, each in
+//   its own palette colour (after kComparisonPalette colours the dash pattern changes instead),
+//   each downsampled like the main one; the y and time ranges cover every line, and a legend
+//   names the main curve (`equity_name`) and every comparison curve. Without a main equity
+//   curve the chart shows its "no data" box.
+// - `calibration` bins become a "Calibration" chart after the price chart: mean predicted
+//   probability against observed up-rate on 0..1 axes, the diagonal as a dashed reference, one
+//   dot per bin with an area growing with its count. Bins with non-finite values or values
+//   outside [0, 1] are skipped and counted in the caption.
+// - `paragraphs` are shown as a "Summary" card right after the notes.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +51,19 @@ struct TradeMarker {
   double net_pnl = 0;
 };
 
+// A named curve drawn next to the main equity curve (a baseline such as "buy_and_hold").
+struct NamedSeries {
+  std::string name;
+  std::vector<SeriesPoint> points;
+};
+
+// One calibration bin: rows whose predicted probability fell in the bin.
+struct CalibrationPoint {
+  double mean_predicted = 0;  // mean predicted probability of the bin's rows, in [0, 1]
+  double observed_rate = 0;   // fraction of the bin's rows whose outcome was "up", in [0, 1]
+  uint64_t count = 0;         // rows in the bin
+};
+
 struct ReportData {
   std::string title;                  // "sma_cross on EURUSD"
   std::string subtitle;               // data file, period, generated-at
@@ -53,7 +80,18 @@ struct ReportData {
   // captions can say how many samples and bars there really were (0: the vectors are complete).
   uint64_t equity_samples_total = 0;
   uint64_t price_bars_total = 0;
+  // Legend name of `equity` when comparison curves share its chart.
+  std::string equity_name = "strategy";
+  // Extra curves on the equity chart, e.g. buy_and_hold, sma_cross, random_signal.
+  std::vector<NamedSeries> comparison;
+  // Reliability diagram bins; empty: no calibration chart.
+  std::vector<CalibrationPoint> calibration;
+  // Short plain-text summary paragraphs (e.g. an honest one-sentence verdict).
+  std::vector<std::string> paragraphs;
 };
+
+// Number of distinct colours for comparison curves.
+inline constexpr size_t kComparisonPalette = 8;
 
 // Largest number of points a chart polyline carries.
 inline constexpr size_t kMaxChartPoints = 2000;

@@ -408,6 +408,265 @@ TEST(HtmlReportTest, WriteToUnwritablePathNamesThePath) {
   EXPECT_NE(status.message().find(path), std::string::npos) << status.message();
 }
 
+// The HTML between `begin` and the next `end` after it; empty when `begin` is missing.
+std::string Between(const std::string& html, const std::string& begin, const std::string& end) {
+  const size_t start = html.find(begin);
+  if (start == std::string::npos) return "";
+  const size_t stop = html.find(end, start + begin.size());
+  return html.substr(start + begin.size(),
+                     stop == std::string::npos ? std::string::npos : stop - start - begin.size());
+}
+
+// Points of every polyline whose class attribute starts with `class_prefix`, in document order.
+std::vector<std::vector<std::pair<double, double>>> AllPolylines(const std::string& html,
+                                                                 const std::string& class_prefix) {
+  std::vector<std::vector<std::pair<double, double>>> lines;
+  const std::string marker = "<polyline class=\"" + class_prefix;
+  for (size_t pos = html.find(marker); pos != std::string::npos; pos = html.find(marker, pos + 1)) {
+    const size_t begin = html.find("points=\"", pos) + 8;
+    const size_t end = html.find('"', begin);
+    std::istringstream stream(html.substr(begin, end - begin));
+    std::vector<std::pair<double, double>> points;
+    std::string pair;
+    while (stream >> pair) {
+      const size_t comma = pair.find(',');
+      points.emplace_back(std::stod(pair.substr(0, comma)), std::stod(pair.substr(comma + 1)));
+    }
+    lines.push_back(std::move(points));
+  }
+  return lines;
+}
+
+// Baselines over the same period as the sample's equity curve, at different levels.
+ReportData WithBaselines(ReportData data) {
+  const std::vector<std::pair<std::string, double>> baselines = {
+      {"buy_and_hold", 40'000}, {"sma_cross", -25'000}, {"random_signal", 0}};
+  for (const auto& [name, offset] : baselines) {
+    NamedSeries series;
+    series.name = name;
+    for (size_t index = 0; index < data.equity.size(); ++index) {
+      series.points.push_back(
+          {data.equity[index].ts, 100'000 + offset * static_cast<double>(index) /
+                                                static_cast<double>(data.equity.size())});
+    }
+    data.comparison.push_back(std::move(series));
+  }
+  data.equity_name = "xgb_direction";
+  return data;
+}
+
+TEST(HtmlReportTest, ComparisonCurvesShareTheEquityChart) {
+  const ReportData data = WithBaselines(SampleData(5'000, 12, 2));
+  const std::string html = RenderHtmlReport(data);
+  const std::string legend = Between(html, "<h2>Equity</h2><div class=\"legend\">", "</div></div>");
+  EXPECT_NE(legend.find(">xgb_direction</span>"), std::string::npos) << legend;
+  for (const NamedSeries& series : data.comparison) {
+    EXPECT_NE(legend.find(">" + series.name + "</span>"), std::string::npos) << series.name;
+  }
+  EXPECT_EQ(Count(legend, "<span class=\"li\">"), 4u);
+  // One polyline per baseline, each in its own colour, and the three main series unchanged.
+  EXPECT_EQ(Count(html, "<polyline class=\"cmp "), 3u);
+  EXPECT_EQ(Count(html, "<polyline class=\"series"), 3u);
+  EXPECT_EQ(Count(html, "<polyline class=\"cmp k0\""), 1u);
+  EXPECT_EQ(Count(html, "<polyline class=\"cmp k1\""), 1u);
+  EXPECT_EQ(Count(html, "<polyline class=\"cmp k2\""), 1u);
+  EXPECT_NE(legend.find("<span class=\"sw k1\"></span>sma_cross"), std::string::npos) << legend;
+  EXPECT_NE(html.find(".cmp.k1{stroke:"), std::string::npos);
+  // The hover script reads the first polyline.series: it must still be the main curve.
+  EXPECT_LT(html.find("<polyline class=\"series s-equity\""),
+            html.find("<polyline class=\"series s-drawdown\""));
+  // The y range covers every line: baselines reach 140k and 75k, far outside the strategy's.
+  const auto lines = AllPolylines(html, "cmp ");
+  ASSERT_EQ(lines.size(), 3u);
+  double top = 1e9;
+  double bottom = -1e9;
+  for (const auto& line : lines) {
+    EXPECT_GE(line.size(), 2u);
+    for (const auto& [x, y] : line) {
+      EXPECT_GE(x, 0);
+      EXPECT_LE(x, 1000);
+      EXPECT_GE(y, 12 - 0.05);        // kMarginTop
+      EXPECT_LE(y, 300 - 26 + 0.05);  // height - kMarginBottom
+      top = std::min(top, y);
+      bottom = std::max(bottom, y);
+    }
+  }
+  // 6% padding each side: the extremes sit near, not on or beyond, the frame edges.
+  EXPECT_LT(top, 40);
+  EXPECT_GT(bottom, 250);
+  for (const auto& [x, y] : PolylinePoints(html, "s-equity")) {
+    EXPECT_GT(y, top);
+    EXPECT_LT(y, bottom);
+  }
+}
+
+TEST(HtmlReportTest, ComparisonCurvesAreDownsampledAndWidenTheTimeAxis) {
+  ReportData data = SampleData(2'000, 4, 6);
+  NamedSeries dense;
+  dense.name = "dense";
+  const Timestamp start = data.equity.front().ts;
+  for (int64_t index = 0; index < 200'000; ++index) {
+    dense.points.push_back({start + Duration::Seconds(index),
+                            100'000 + 500 * std::sin(static_cast<double>(index) / 700.0)});
+  }
+  dense.points[1234].value = std::numeric_limits<double>::quiet_NaN();
+  // Starts a day before the strategy's curve: the frame must still hold it.
+  NamedSeries early;
+  early.name = "early";
+  early.points = {{start - Duration::Hours(24), 99'000}, {start, 101'000}};
+  NamedSeries empty;
+  empty.name = "all_nan";
+  empty.points = {{start, std::numeric_limits<double>::quiet_NaN()}};
+  NamedSeries single;
+  single.name = "single";
+  single.points = {{start, 100'000}};
+  data.comparison = {dense, early, empty, single};
+  const std::string html = RenderHtmlReport(data);
+  const auto lines = AllPolylines(html, "cmp ");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_LE(lines[0].size(), kMaxChartPoints);
+  EXPECT_GE(lines[0].size(), kMaxChartPoints / 2);
+  for (const auto& line : lines) {
+    for (const auto& [x, y] : line) {
+      EXPECT_GE(x, 0);
+      EXPECT_LE(x, 1000);
+      EXPECT_TRUE(std::isfinite(y));
+    }
+  }
+  // The early baseline starts at the left edge of the plot; the strategy starts to its right.
+  const auto equity = PolylinePoints(html, "s-equity");
+  ASSERT_FALSE(equity.empty());
+  EXPECT_LT(lines[1].front().first + 50, equity.front().first);
+  // A curve without finite points is named but not drawn; a single point is a dot.
+  EXPECT_NE(html.find(">all_nan (no data)</span>"), std::string::npos);
+  EXPECT_EQ(Count(html, "<circle class=\"cdot k3\""), 1u);
+  EXPECT_EQ(html.find("nan,"), std::string::npos);
+  EXPECT_EQ(html.find(",nan"), std::string::npos);
+}
+
+TEST(HtmlReportTest, MoreComparisonsThanColoursSwitchToDashes) {
+  ReportData data = SampleData(1'000, 2, 8);
+  for (size_t index = 0; index < kComparisonPalette + 2; ++index) {
+    data.comparison.push_back({"c" + std::to_string(index), data.equity});
+  }
+  const std::string html = RenderHtmlReport(data);
+  EXPECT_EQ(Count(html, "<polyline class=\"cmp "), kComparisonPalette + 2);
+  EXPECT_EQ(Count(html, "<polyline class=\"cmp k0\""), 1u);
+  EXPECT_EQ(Count(html, "<polyline class=\"cmp k0 alt\""), 1u);
+  EXPECT_EQ(Count(html, "<polyline class=\"cmp k1 alt\""), 1u);
+  EXPECT_NE(html.find("<span class=\"sw k1 alt\"></span>c9</span>"), std::string::npos);
+}
+
+TEST(HtmlReportTest, SeriesNamesAndParagraphsAreEscaped) {
+  ReportData data = SampleData(1'000, 2, 4);
+  data.equity_name = "model <v2> & \"co\"";
+  data.comparison = {{"<script>x</script>", data.equity}, {"a&b", data.equity}};
+  data.notes = {"note"};
+  data.paragraphs = {"The model <did not> beat buy & hold.", "Second 'paragraph'."};
+  const std::string html = RenderHtmlReport(data);
+  EXPECT_NE(html.find(">model &lt;v2&gt; &amp; &quot;co&quot;</span>"), std::string::npos);
+  EXPECT_NE(html.find(">&lt;script&gt;x&lt;/script&gt;</span>"), std::string::npos);
+  EXPECT_NE(html.find("<title>&lt;script&gt;x&lt;/script&gt;</title></polyline>"),
+            std::string::npos);
+  EXPECT_NE(html.find(">a&amp;b</span>"), std::string::npos);
+  EXPECT_EQ(html.find("<script>x"), std::string::npos);
+  EXPECT_EQ(html.find("<v2>"), std::string::npos);
+  EXPECT_NE(html.find("<p>The model &lt;did not&gt; beat buy &amp; hold.</p>"), std::string::npos);
+  EXPECT_NE(html.find("<p>Second &#39;paragraph&#39;.</p>"), std::string::npos);
+  // The summary follows the notes and precedes the statistics.
+  const size_t notes = html.find("Notes</h2>");
+  const size_t summary = html.find("Summary</h2>");
+  const size_t stats = html.find("<div class=\"stats");
+  ASSERT_NE(notes, std::string::npos);
+  ASSERT_NE(summary, std::string::npos);
+  EXPECT_LT(notes, summary);
+  EXPECT_LT(summary, stats);
+}
+
+TEST(HtmlReportTest, CalibrationChartDrawsDiagonalAndOneDotPerFiniteBin) {
+  ReportData data = SampleData(1'000, 2, 4);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  data.calibration = {{0.5, 0.25, 1'000}, {0.2, 0.3, 250},  {nan, 0.5, 10},
+                      {0.7, inf, 10},     {0.9, 0.95, 250}, {1.5, 0.5, 3}};
+  const std::string html = RenderHtmlReport(data);
+  const std::string section = Between(html, "<h2>Calibration</h2>", "</section>");
+  ASSERT_FALSE(section.empty());
+  EXPECT_EQ(Count(section, "<svg"), 1u);
+  EXPECT_EQ(Count(section, "<circle class=\"cal\""), 3u);
+  EXPECT_EQ(Count(html, "<circle class=\"cal\""), 3u);
+  // Dashed diagonal from (0, 0) to (1, 1) of the 60..440 x 14..394 plot.
+  EXPECT_NE(section.find("<line class=\"diag\" x1=\"60.0\" y1=\"394.0\" x2=\"440.0\" y2=\"14.0\" "
+                         "stroke-dasharray="),
+            std::string::npos)
+      << section.substr(0, 2000);
+  // Positions follow the values; the radius follows sqrt(count), bounded.
+  EXPECT_NE(section.find("<circle class=\"cal\" cx=\"250.0\" cy=\"299.0\" r=\"13.0\">"),
+            std::string::npos);
+  EXPECT_NE(section.find("<circle class=\"cal\" cx=\"136.0\" cy=\"280.0\" r=\"6.5\">"),
+            std::string::npos);
+  EXPECT_NE(section.find("predicted 0.500, observed 0.250, 1,000 rows"), std::string::npos);
+  EXPECT_NE(section.find("3 bins, 1,500 rows."), std::string::npos);
+  EXPECT_NE(section.find("3 bins skipped"), std::string::npos);
+  EXPECT_EQ(section.find("nan"), std::string::npos);
+  EXPECT_EQ(section.find("inf"), std::string::npos);
+  EXPECT_NE(section.find("Perfectly calibrated"), std::string::npos);
+  // Empty counts still get a visible dot.
+  data.calibration = {{0.1, 0.1, 0}};
+  const std::string tiny = RenderHtmlReport(data);
+  EXPECT_NE(tiny.find("<circle class=\"cal\" cx=\"98.0\" cy=\"356.0\" r=\"2.5\">"),
+            std::string::npos);
+  EXPECT_NE(tiny.find("1 bin, 0 rows."), std::string::npos);
+  // Nothing drawable: the section says so instead of drawing an empty plot.
+  data.calibration = {{nan, nan, 5}};
+  const std::string none = RenderHtmlReport(data);
+  EXPECT_NE(none.find("<h2>Calibration</h2>"), std::string::npos);
+  EXPECT_EQ(none.find("class=\"chart calib\""), std::string::npos);
+  EXPECT_NE(none.find("No calibration bin"), std::string::npos);
+  // No bins: no chart at all.
+  data.calibration.clear();
+  const std::string without = RenderHtmlReport(data);
+  EXPECT_EQ(without.find("Calibration"), std::string::npos);
+  EXPECT_EQ(without.find("class=\"diag\""), std::string::npos);
+}
+
+TEST(HtmlReportTest, EvaluationReportHasNoExternalReferences) {
+  ReportData data = WithBaselines(SampleData(3'000, 20, 3));
+  data.calibration = {{0.45, 0.48, 900}, {0.55, 0.51, 800}};
+  data.paragraphs = {"Out of sample, the model did not beat buy_and_hold."};
+  const std::string html = RenderHtmlReport(data);
+  EXPECT_EQ(Count(html, "<svg"), 4u);
+  EXPECT_EQ(Count(html, "http://"), Count(html, "xmlns=\"http://www.w3.org/2000/svg\""));
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+  EXPECT_EQ(html.find("src="), std::string::npos);
+  EXPECT_EQ(html.find("href="), std::string::npos);
+  EXPECT_EQ(html.find("@import"), std::string::npos);
+}
+
+// The extras leave a plain backtest report exactly as it was.
+TEST(HtmlReportTest, EmptyExtrasLeaveTheReportUnchanged) {
+  const ReportData data = SampleData(5'000, 12, 2);
+  const std::string html = RenderHtmlReport(data);
+  EXPECT_EQ(html.find("class=\"cmp"), std::string::npos);
+  EXPECT_EQ(html.find(".cmp"), std::string::npos);
+  EXPECT_EQ(html.find("Calibration"), std::string::npos);
+  EXPECT_EQ(html.find("Summary</h2>"), std::string::npos);
+  EXPECT_EQ(html.find("</title></polyline>"), std::string::npos);
+  EXPECT_NE(html.find("<h2>Equity</h2><div class=\"legend\"><span class=\"li\"><span "
+                      "class=\"sw eq\"></span>Account equity</span></div>"),
+            std::string::npos);
+  // The main curve's legend name only matters next to comparison curves.
+  ReportData renamed = data;
+  renamed.equity_name = "something else";
+  EXPECT_EQ(RenderHtmlReport(renamed), html);
+  // Adding a comparison curve changes the equity chart only: the other charts stay identical.
+  ReportData compared = data;
+  compared.comparison = {{"buy_and_hold", data.equity}};
+  const std::string with = RenderHtmlReport(compared);
+  const std::string drawdown_start = "<h2>Drawdown</h2>";
+  EXPECT_EQ(with.substr(with.find(drawdown_start)), html.substr(html.find(drawdown_start)));
+}
+
 // Writes a sample report for people to look at; also checks the file round-trips.
 TEST(HtmlReportTest, WritesSampleReport) {
   const ReportData data = SampleData(30 * 24 * 60, 48, 7);

@@ -1,0 +1,23 @@
+// `aits train`, `aits evaluate`, `aits models`, and the ml_ensemble strategy of `aits backtest`.
+// Commands run from their subcommand's callback (like `aits features`): a failure prints
+// "aits: error: ..." and throws CLI::RuntimeError with the exit code (2 bad input, 1 otherwise).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "aits/core/status.h"
+#include "aits/kernel/backtest.h"
+
+namespace aits::app {
+
+void AddMlCommands(CLI::App& app);
+
+// For `aits backtest --strategy ml_ensemble --model REF`: loads the ensemble REF ("latest",
+// "NAME", "NAME@3", "#12") from the registry, checks its feature-set hash against this build,
+// and installs a strategy factory in `config` that trades it with the given parameters (entry,
+// exit, min_confidence, lots, mode). The kernel's bar period becomes the model's base timeframe.
+Status InstallMlEnsemble(const std::string& registry_dir, const std::string& model_ref,
+                         kernel::BacktestConfig* config, std::string* description);
+
+}  // namespace aits::app

@@ -1,0 +1,134 @@
+#include "aits/ml/ml_strategy.h"
+
+#include <cmath>
+
+namespace aits::ml {
+namespace {
+
+Quantity LotsFor(const Instrument& instrument, double lots) {
+  auto qty = Quantity::FromDouble(lots, instrument.LotPrecision());
+  return qty.ok() ? instrument.RoundLots(*qty) : Quantity();
+}
+
+int CurrentDirection(strategy::StrategyContext& context, InstrumentId id) {
+  const Quantity heading = context.position(id).quantity + context.PendingLots(id);
+  return heading.IsPositive() ? 1 : (heading.IsNegative() ? -1 : 0);
+}
+
+}  // namespace
+
+Status SignalRules::Validate() const {
+  if (!(exit >= 0 && exit <= entry && entry <= 1)) {
+    return InvalidArgument("signal rules need 0 <= exit <= entry <= 1 (got entry " +
+                           std::to_string(entry) + ", exit " + std::to_string(exit) + ")");
+  }
+  if (!(min_confidence >= 0 && min_confidence <= 1)) {
+    return InvalidArgument("min_confidence must be within [0, 1] (got " +
+                           std::to_string(min_confidence) + ")");
+  }
+  if (!(std::isfinite(lots) && lots > 0)) {
+    return InvalidArgument("lots must be finite and > 0 (got " + std::to_string(lots) + ")");
+  }
+  return Status::Ok();
+}
+
+Result<SignalRules> SignalRules::FromParams(strategy::StrategyParams& params) {
+  SignalRules rules;
+  AITS_ASSIGN_OR_RETURN(rules.entry, params.Double("entry", rules.entry, 0.0, 1.0));
+  AITS_ASSIGN_OR_RETURN(rules.exit, params.Double("exit", rules.exit, 0.0, 1.0));
+  AITS_ASSIGN_OR_RETURN(rules.min_confidence,
+                        params.Double("min_confidence", rules.min_confidence, 0.0, 1.0));
+  AITS_ASSIGN_OR_RETURN(rules.lots, params.Double("lots", rules.lots, 0.0, 1e6));
+  AITS_ASSIGN_OR_RETURN(std::string mode,
+                        params.Choice("mode", "long_short", {"long_only", "long_short"}));
+  rules.long_short = mode == "long_short";
+  AITS_RETURN_IF_ERROR(rules.Validate());
+  return rules;
+}
+
+int TargetDirection(const SignalRules& rules, double score, double confidence, int current) {
+  if (!std::isfinite(score)) return current;
+  const bool confident = confidence >= rules.min_confidence;
+  if (score > rules.entry && confident) return 1;
+  if (score < -rules.entry && confident) return rules.long_short ? -1 : 0;
+  if (std::abs(score) < rules.exit) return 0;
+  // Between exit and entry, or an entry without the confidence: hold.
+  return current;
+}
+
+MlEnsembleStrategy::MlEnsembleStrategy(const Instrument& instrument, features::FeatureEngine engine,
+                                       Ensemble ensemble, SignalRules rules, ScoreObserver observer)
+    : instrument_(instrument),
+      engine_(std::move(engine)),
+      ensemble_(std::move(ensemble)),
+      rules_(rules),
+      observer_(std::move(observer)),
+      row_(engine_.size()),
+      lots_(LotsFor(instrument, rules.lots)) {}
+
+void MlEnsembleStrategy::OnBar(const Bar& bar) {
+  if (bar.instrument != instrument_.id) return;
+  if (!engine_.OnBar(bar) || !engine_.Ready()) return;
+  engine_.CopyTo(row_);
+  const EnsembleScore score = ensemble_.Step(row_);
+  ++scored_rows_;
+  if (observer_) observer_(engine_.RowTime(), score);
+  const int current = CurrentDirection(context(), instrument_.id);
+  const int target = TargetDirection(rules_, score.score, score.confidence, current);
+  if (target == current) return;
+  MoveToTarget(instrument_.id, target > 0 ? lots_ : (target < 0 ? -lots_ : Quantity()),
+               target > 0 ? "ml_long" : (target < 0 ? "ml_short" : "ml_flat"));
+}
+
+Result<std::unique_ptr<strategy::Strategy>> MakeMlEnsembleStrategy(
+    const Instrument& instrument, Duration bar_period, Ensemble ensemble,
+    const std::vector<Duration>& timeframes, SignalRules rules, ScoreObserver observer) {
+  AITS_RETURN_IF_ERROR(rules.Validate());
+  features::FeatureEngineConfig config;
+  config.timeframes = timeframes;
+  AITS_ASSIGN_OR_RETURN(features::FeatureEngine engine, features::FeatureEngine::Create(config));
+  if (engine.Hash() != ensemble.feature_set_hash()) {
+    return InvalidArgument("the model was trained on feature set " + ensemble.feature_set_hash() +
+                           " (version " + ensemble.feature_set_version() +
+                           ") but this build computes " + engine.Hash() + " (version " +
+                           std::string(features::FeatureEngine::kVersion) +
+                           ") for the same timeframes; retrain the model");
+  }
+  if (engine.Names() != ensemble.feature_names()) {
+    return InvalidArgument("the model's feature columns differ from the feature engine's");
+  }
+  if (bar_period != engine.BaseTimeframe()) {
+    return InvalidArgument("the model's base timeframe is " +
+                           features::TimeframeName(engine.BaseTimeframe()) +
+                           " but the backtest's bars are " + features::TimeframeName(bar_period) +
+                           " (set the bar period to the base timeframe)");
+  }
+  if (!LotsFor(instrument, rules.lots).IsPositive()) {
+    return InvalidArgument("lots " + std::to_string(rules.lots) + " rounds to zero at lot step " +
+                           instrument.lot_step.ToString());
+  }
+  return std::unique_ptr<strategy::Strategy>(std::make_unique<MlEnsembleStrategy>(
+      instrument, std::move(engine), std::move(ensemble), rules, std::move(observer)));
+}
+
+ScoreReplayStrategy::ScoreReplayStrategy(const Instrument& instrument,
+                                         std::vector<TimedScore> scores, SignalRules rules)
+    : instrument_(instrument),
+      scores_(std::move(scores)),
+      rules_(rules),
+      lots_(LotsFor(instrument, rules.lots)) {}
+
+void ScoreReplayStrategy::OnBar(const Bar& bar) {
+  if (bar.instrument != instrument_.id) return;
+  const Timestamp close = bar.CloseTime();
+  while (next_ < scores_.size() && scores_[next_].time < close) ++next_;
+  if (next_ >= scores_.size() || scores_[next_].time != close) return;
+  const TimedScore& s = scores_[next_];
+  const int current = CurrentDirection(context(), instrument_.id);
+  const int target = TargetDirection(rules_, s.score, s.confidence, current);
+  if (target == current) return;
+  MoveToTarget(instrument_.id, target > 0 ? lots_ : (target < 0 ? -lots_ : Quantity()),
+               target > 0 ? "ml_long" : (target < 0 ? "ml_short" : "ml_flat"));
+}
+
+}  // namespace aits::ml

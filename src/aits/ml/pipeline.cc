@@ -1,0 +1,755 @@
+#include "aits/ml/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "aits/execution/simulated_venue.h"
+#include "aits/features/feature_engine.h"
+#include "aits/ml/evaluation_report.h"
+
+namespace aits::ml {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Fewer labelled training rows than this cannot fit five regimes, a forest and a sequence model
+// with any meaning.
+constexpr size_t kMinTrainingRows = 200;
+
+Status CheckFraction(std::string_view name, double value, double low, double high) {
+  if (!(value > low && value < high)) {
+    return InvalidArgument("setting '" + std::string(name) + "' must be in (" +
+                           std::to_string(low) + ", " + std::to_string(high) + "), got " +
+                           std::to_string(value));
+  }
+  return Status::Ok();
+}
+
+Status CheckPositive(std::string_view name, double value) {
+  if (!(std::isfinite(value) && value > 0)) {
+    return InvalidArgument("setting '" + std::string(name) + "' must be > 0, got " +
+                           std::to_string(value));
+  }
+  return Status::Ok();
+}
+
+Matrix SelectColumns(const Matrix& x, const std::vector<size_t>& columns) {
+  Matrix out(x.rows(), columns.size());
+  for (size_t r = 0; r < x.rows(); ++r) {
+    const auto in = x.Row(r);
+    auto row = out.Row(r);
+    for (size_t c = 0; c < columns.size(); ++c) row[c] = in[columns[c]];
+  }
+  return out;
+}
+
+Result<std::vector<size_t>> RegimeColumns(const Dataset& data, const MlConfig& config) {
+  std::vector<std::string> names = config.regime_features;
+  if (names.empty()) {
+    const std::string base = features::TimeframeName(config.timeframes.front());
+    const std::string top = features::TimeframeName(config.timeframes.back());
+    for (const std::string& tf : {base, top}) {
+      for (const char* feature : {"volatility_20", "atr_14", "price_momentum", "sma_20"}) {
+        const std::string name = std::string(feature) + "_" + tf;
+        if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+      }
+    }
+  }
+  std::vector<size_t> columns;
+  for (const auto& name : names) {
+    auto column = data.ColumnIndex(name);
+    if (!column.ok()) return column.status().WithContext("setting 'regimes.features'");
+    columns.push_back(*column);
+  }
+  return columns;
+}
+
+// Labelled rows of a range, their features and labels.
+struct Labelled {
+  std::vector<size_t> rows;
+  Matrix x;
+  std::vector<float> y;
+};
+
+Labelled LabelledRows(const Dataset& data, const std::vector<float>& labels, RowRange range) {
+  Labelled out;
+  for (size_t r = range.begin; r < range.end; ++r) {
+    if (std::isfinite(labels[r])) out.rows.push_back(r);
+  }
+  out.x = data.x.SelectRows(out.rows);
+  out.y.reserve(out.rows.size());
+  for (size_t r : out.rows) out.y.push_back(labels[r]);
+  return out;
+}
+
+// A sequence model learns from the contiguous block (labels only where defined).
+struct SequenceBlock {
+  Matrix x;
+  std::vector<float> y;
+  std::vector<uint8_t> usable;
+};
+
+SequenceBlock Block(const Dataset& data, const Labels& labels, RowRange range) {
+  SequenceBlock out;
+  out.x = data.x.SliceRows(range.begin, range.end);
+  out.y.resize(range.size(), 0.0f);
+  out.usable.resize(range.size(), 0);
+  for (size_t r = range.begin; r < range.end; ++r) {
+    if (std::isfinite(labels.direction[r])) {
+      out.y[r - range.begin] = labels.direction[r];
+      out.usable[r - range.begin] = 1;
+    }
+  }
+  return out;
+}
+
+TrainProgress Progress(const TrainListener& listener, std::string model) {
+  if (!listener.on_iteration) return {};
+  return [&listener, model = std::move(model)](int iteration, double train, double validation) {
+    listener.on_iteration(model, iteration, train, validation);
+  };
+}
+
+Duration Purge(const MlConfig& config) {
+  return Duration{config.label.horizon.ns + EffectiveMaxGap(config.label).ns};
+}
+
+size_t WarmUpRows(const MlConfig& config) {
+  int window = 0;
+  if (config.use_lstm) window = std::max(window, config.lstm.window);
+  if (config.use_gru) window = std::max(window, config.gru.window);
+  return static_cast<size_t>(window);
+}
+
+nlohmann::json Num(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
+}
+
+Result<Dataset> LoadData(const MlConfig& config, const TrainListener& listener,
+                         FeatureBuildStats* stats) {
+  FeatureBuildOptions options;
+  const Instrument instrument = Instrument::Infer(config.symbol);
+  options.read.price_precision = instrument.digits;
+  options.read.ask_path = config.ask_path;
+  options.read.spread_points = config.spread_points;
+  options.engine.timeframes = config.timeframes;
+  listener.Stage("features: " + config.data_path);
+  return BuildFeatureDataset(config.data_path, options, stats);
+}
+
+// Metrics of one prediction vector over the labelled rows of `scored`.
+ClassificationMetrics MetricsOf(const ScoredRows& scored, const Labels& labels,
+                                const std::function<float(const EnsembleScore&)>& pick) {
+  std::vector<float> y;
+  std::vector<float> p;
+  for (size_t idx = 0; idx < scored.scores.size(); ++idx) {
+    const size_t row = scored.range.begin + idx;
+    if (!std::isfinite(labels.direction[row])) continue;
+    y.push_back(labels.direction[row]);
+    p.push_back(pick(scored.scores[idx]));
+  }
+  return Classification(y, p);
+}
+
+}  // namespace
+
+Status MlConfig::Validate() const {
+  if (data_path.empty()) return InvalidArgument("setting 'data.path' is missing");
+  if (timeframes.empty()) return InvalidArgument("setting 'features.timeframes' is empty");
+  if (label.horizon.ns <= 0) return InvalidArgument("setting 'label.horizon' must be > 0");
+  if (!(label.dead_zone >= 0 && label.dead_zone < 1)) {
+    return InvalidArgument("setting 'label.dead_zone' must be in [0, 1), got " +
+                           std::to_string(label.dead_zone));
+  }
+  AITS_RETURN_IF_ERROR(CheckFraction("split.train", train_fraction, 0, 1));
+  AITS_RETURN_IF_ERROR(CheckFraction("split.validation", validation_fraction, 0, 1));
+  if (train_fraction + validation_fraction >= 1) {
+    return InvalidArgument(
+        "settings 'split.train' + 'split.validation' must leave rows for the "
+        "test set (they sum to " +
+        std::to_string(train_fraction + validation_fraction) + ")");
+  }
+  AITS_RETURN_IF_ERROR(CheckFraction("walk_forward.validation", fold_validation_fraction, 0, 0.9));
+  if (walk_forward.folds < 1) return InvalidArgument("setting 'walk_forward.folds' must be >= 1");
+  if (!(use_xgboost || use_random_forest || use_logistic || use_lstm || use_gru)) {
+    return InvalidArgument(
+        "every member model is disabled; enable at least one of xgboost, "
+        "random_forest, logistic, lstm, gru");
+  }
+  if (use_lstm) AITS_RETURN_IF_ERROR(lstm.Validate().WithContext("lstm"));
+  if (use_gru) AITS_RETURN_IF_ERROR(gru.Validate().WithContext("gru"));
+  AITS_RETURN_IF_ERROR(weights.Validate());
+  AITS_RETURN_IF_ERROR(rules.Validate().WithContext("backtest"));
+  AITS_RETURN_IF_ERROR(CheckPositive("backtest.cash", initial_cash));
+  AITS_RETURN_IF_ERROR(
+      execution::ParseCommission(commission).status().WithContext("setting 'backtest.commission'"));
+  if (gate.metric.empty()) return InvalidArgument("setting 'gate.metric' is empty");
+  return Status::Ok();
+}
+
+nlohmann::json MlConfig::ToJson() const {
+  nlohmann::json tfs = nlohmann::json::array();
+  for (Duration tf : timeframes) tfs.push_back(features::TimeframeName(tf));
+  auto seq = [](const SequenceConfig& s) {
+    return nlohmann::json{{"hidden", s.hidden},
+                          {"layers", s.layers},
+                          {"window", s.window},
+                          {"epochs", s.epochs},
+                          {"batch", s.batch},
+                          {"learning_rate", s.learning_rate},
+                          {"weight_decay", s.weight_decay},
+                          {"patience", s.patience},
+                          {"dropout", s.dropout}};
+  };
+  auto xgb = [](const XgbConfig& x) {
+    return nlohmann::json{{"rounds", x.rounds},
+                          {"max_depth", x.max_depth},
+                          {"eta", x.eta},
+                          {"subsample", x.subsample},
+                          {"colsample_bytree", x.colsample_bytree},
+                          {"min_child_weight", x.min_child_weight},
+                          {"lambda", x.lambda},
+                          {"early_stopping_rounds", x.early_stopping_rounds}};
+  };
+  nlohmann::json out;
+  out["data"] = {
+      {"path", data_path}, {"ask", ask_path}, {"spread", spread_points}, {"symbol", symbol}};
+  out["features"] = {{"timeframes", tfs}, {"version", features::FeatureEngine::kVersion}};
+  out["label"] = {{"horizon_seconds", label.horizon.ns / kNanosPerSecond},
+                  {"dead_zone", label.dead_zone},
+                  {"max_gap_seconds", EffectiveMaxGap(label).ns / kNanosPerSecond}};
+  out["split"] = {{"train", train_fraction}, {"validation", validation_fraction}};
+  out["walk_forward"] = {{"folds", walk_forward.folds},
+                         {"window", ToString(walk_forward.window)},
+                         {"train_fraction", walk_forward.train_fraction},
+                         {"validation", fold_validation_fraction}};
+  out["regimes"] = {{"k", kmeans.k}, {"restarts", kmeans.restarts}, {"features", regime_features}};
+  out["pca"] = {{"variance", pca.variance_to_keep}};
+  out["anomaly"] = {{"trees", anomaly.trees},
+                    {"sample_size", anomaly.sample_size},
+                    {"contamination", anomaly.contamination}};
+  if (use_xgboost) out["xgboost"] = xgb(xgboost);
+  if (use_xgboost_regressor) out["xgboost_regressor"] = xgb(xgboost_regressor);
+  if (use_random_forest) {
+    out["random_forest"] = {{"trees", random_forest.trees},
+                            {"max_depth", random_forest.max_depth},
+                            {"min_samples_leaf", random_forest.min_samples_leaf}};
+  }
+  if (use_logistic) out["logistic"] = {{"l2", logistic.l2}};
+  if (use_lstm) out["lstm"] = seq(lstm);
+  if (use_gru) out["gru"] = seq(gru);
+  out["ensemble"] = {{"high_vol", {weights.high_vol_ml, weights.high_vol_dl}},
+                     {"normal", {weights.normal_ml, weights.normal_dl}},
+                     {"stacking", stacking}};
+  out["gate"] = {{"metric", gate.metric},
+                 {"higher_is_better", gate.higher_is_better},
+                 {"threshold", gate.threshold},
+                 {"min_improvement_over_baseline", gate.min_improvement_over_baseline}};
+  out["backtest"] = {{"entry", rules.entry},
+                     {"exit", rules.exit},
+                     {"min_confidence", rules.min_confidence},
+                     {"lots", rules.lots},
+                     {"long_short", rules.long_short},
+                     {"commission", commission},
+                     {"cash", initial_cash}};
+  out["seed"] = seed;
+  return out;
+}
+
+Result<TrainedModels> TrainModels(const Dataset& data, const Labels& labels, RowRange train,
+                                  RowRange validation, const MlConfig& config,
+                                  const TrainListener& listener) {
+  const Labelled train_set = LabelledRows(data, labels.direction, train);
+  const Labelled val_set = LabelledRows(data, labels.direction, validation);
+  if (train_set.rows.size() < kMinTrainingRows) {
+    return InvalidArgument("too little data to train: " + std::to_string(train_set.rows.size()) +
+                           " labelled training rows, at least " + std::to_string(kMinTrainingRows) +
+                           " needed");
+  }
+  const ValidationSet val{&val_set.x, val_set.y};
+
+  Ensemble::Parts parts;
+  parts.feature_set_version = data.feature_set_version;
+  parts.feature_set_hash = data.feature_set_hash;
+  parts.feature_names = data.feature_names;
+  parts.weights = config.weights;
+  nlohmann::json info;
+
+  // Stage 1: unsupervised, on every training row (labels are not needed).
+  listener.Stage("stage 1: regimes (k-means), PCA, isolation forest");
+  const Matrix train_block = data.x.SliceRows(train.begin, train.end);
+  AITS_ASSIGN_OR_RETURN(parts.regime_columns, RegimeColumns(data, config));
+  std::vector<std::string> regime_names;
+  for (size_t column : parts.regime_columns) regime_names.push_back(data.feature_names[column]);
+  KMeansConfig kmeans = config.kmeans;
+  kmeans.seed = config.seed;
+  AITS_ASSIGN_OR_RETURN(
+      KMeans regimes,
+      KMeans::Fit(SelectColumns(train_block, parts.regime_columns), regime_names, kmeans));
+  info["regimes"] = regimes.RegimeNames();
+  parts.regimes.emplace(std::move(regimes));
+  AITS_ASSIGN_OR_RETURN(Pca pca, Pca::Fit(train_block, config.pca));
+  info["pca_components"] = pca.components();
+  info["pca_inputs"] = pca.InputSize();
+  IsolationForestConfig anomaly = config.anomaly;
+  anomaly.seed = config.seed;
+  AITS_ASSIGN_OR_RETURN(IsolationForest forest,
+                        IsolationForest::Fit(pca.Transform(train_block), anomaly));
+  parts.pca.emplace(std::move(pca));
+  parts.anomaly.emplace(std::move(forest));
+
+  // Stage 2: supervised row models.
+  std::vector<std::pair<std::string, std::string>> member_files;
+  if (config.use_xgboost) {
+    listener.Stage("stage 2: XGBoost classifier");
+    XgbConfig xgb = config.xgboost;
+    xgb.regression = false;
+    xgb.seed = config.seed;
+    AITS_ASSIGN_OR_RETURN(auto model, XgbModel::Train(train_set.x, train_set.y, xgb, val,
+                                                      Progress(listener, "xgboost")));
+    info["xgboost_rounds"] = model->num_rounds();
+    parts.row_models.push_back(std::move(model));
+  }
+  std::unique_ptr<RowModel> regressor;
+  if (config.use_xgboost_regressor) {
+    listener.Stage("stage 2: XGBoost regressor (forward return)");
+    const Labelled train_ret = LabelledRows(data, labels.forward_return, train);
+    const Labelled val_ret = LabelledRows(data, labels.forward_return, validation);
+    // Returns are ~1e-4: scale to basis points so the default regularisation means something.
+    auto to_bp = [](std::vector<float> y) {
+      for (float& v : y) v *= 1e4f;
+      return y;
+    };
+    const std::vector<float> train_bp = to_bp(train_ret.y);
+    const std::vector<float> val_bp = to_bp(val_ret.y);
+    XgbConfig xgb = config.xgboost_regressor;
+    xgb.regression = true;
+    xgb.seed = config.seed;
+    AITS_ASSIGN_OR_RETURN(
+        regressor, XgbModel::Train(train_ret.x, train_bp, xgb, ValidationSet{&val_ret.x, val_bp},
+                                   Progress(listener, "xgboost_regressor")));
+  }
+  if (config.use_random_forest) {
+    listener.Stage("stage 2: random forest");
+    RandomForestConfig rf = config.random_forest;
+    rf.regression = false;
+    rf.seed = config.seed;
+    AITS_ASSIGN_OR_RETURN(auto model, RandomForest::Train(train_set.x, train_set.y, rf,
+                                                          Progress(listener, "random_forest")));
+    parts.row_models.push_back(std::move(model));
+  }
+  if (config.use_logistic) {
+    listener.Stage("stage 2: logistic regression (baseline)");
+    AITS_ASSIGN_OR_RETURN(auto model,
+                          LogisticRegression::Train(train_set.x, train_set.y, config.logistic, val,
+                                                    Progress(listener, "logistic")));
+    parts.row_models.push_back(std::move(model));
+  }
+
+  // Stage 3: sequence models over the contiguous blocks.
+  if (config.use_lstm || config.use_gru) {
+    const SequenceBlock train_block_seq = Block(data, labels, train);
+    const SequenceBlock val_block = Block(data, labels, validation);
+    for (const bool gru : {false, true}) {
+      if (gru ? !config.use_gru : !config.use_lstm) continue;
+      SequenceConfig seq = gru ? config.gru : config.lstm;
+      seq.cell = gru ? "gru" : "lstm";
+      seq.seed = config.seed;
+      listener.Stage(std::string("stage 3: ") + (gru ? "GRU" : "LSTM") + " (hidden " +
+                     std::to_string(seq.hidden) + ", window " + std::to_string(seq.window) + ")");
+      SequenceProgress progress;
+      if (listener.on_iteration) {
+        progress = [&listener, name = seq.cell](int epoch, double train_loss, double val_loss,
+                                                double /*val_accuracy*/) {
+          listener.on_iteration(name, epoch, train_loss, val_loss);
+        };
+      }
+      const bool have_val = validation.size() > static_cast<size_t>(seq.window);
+      AITS_ASSIGN_OR_RETURN(
+          auto model, TrainSequenceModel(train_block_seq.x, train_block_seq.y,
+                                         train_block_seq.usable, have_val ? &val_block.x : nullptr,
+                                         val_block.y, val_block.usable, seq, progress));
+      parts.sequence_models.push_back(std::move(model));
+    }
+  }
+
+  for (const auto& model : parts.row_models) {
+    member_files.emplace_back(std::string(model->Kind()), model->Serialize());
+  }
+  for (const auto& model : parts.sequence_models) {
+    member_files.emplace_back(std::string(model->Kind()), model->Serialize());
+  }
+  AITS_ASSIGN_OR_RETURN(Ensemble ensemble, Ensemble::Create(std::move(parts)));
+  return TrainedModels{std::move(ensemble), std::move(regressor), std::move(member_files),
+                       std::move(info)};
+}
+
+ScoredRows ScoreRows(Ensemble& ensemble, const RowModel* regressor, const Dataset& data,
+                     RowRange range, size_t warm_up) {
+  ScoredRows out;
+  out.range = range;
+  out.scores.reserve(range.size());
+  ensemble.ResetState();
+  const size_t start = range.begin - std::min(warm_up, range.begin);
+  for (size_t r = start; r < range.end; ++r) {
+    const EnsembleScore score = ensemble.Step(data.x.Row(r));
+    if (r >= range.begin) out.scores.push_back(score);
+  }
+  if (regressor != nullptr) {
+    out.regression.resize(range.size());
+    regressor->PredictBatch(data.x.SliceRows(range.begin, range.end), out.regression);
+  }
+  return out;
+}
+
+nlohmann::json ScoreMetrics(const Ensemble& ensemble, const ScoredRows& scored,
+                            const Labels& labels) {
+  nlohmann::json out;
+  const auto kinds = ensemble.MemberKinds();
+  for (size_t m = 0; m < kinds.size(); ++m) {
+    out["models"][kinds[m]] =
+        ToJson(MetricsOf(scored, labels, [m](const EnsembleScore& s) { return s.member_p[m]; }));
+  }
+  out["models"]["ensemble"] = ToJson(
+      MetricsOf(scored, labels, [](const EnsembleScore& s) { return static_cast<float>(s.p_up); }));
+  std::vector<float> score;
+  std::vector<float> realized;
+  std::vector<float> regression;
+  for (size_t idx = 0; idx < scored.scores.size(); ++idx) {
+    const size_t row = scored.range.begin + idx;
+    if (!std::isfinite(labels.forward_return[row])) continue;
+    score.push_back(static_cast<float>(scored.scores[idx].score));
+    realized.push_back(labels.forward_return[row]);
+    if (!scored.regression.empty()) regression.push_back(scored.regression[idx]);
+  }
+  out["ic"]["ensemble"] = Num(InformationCoefficient(score, realized));
+  if (!regression.empty()) {
+    out["ic"]["xgboost_regressor"] = Num(InformationCoefficient(regression, realized));
+  }
+  out["rows"] = scored.scores.size();
+  return out;
+}
+
+Result<TrainResult> RunTraining(const MlConfig& config, const TrainListener& listener) {
+  AITS_RETURN_IF_ERROR(config.Validate());
+  TrainResult result;
+  AITS_ASSIGN_OR_RETURN(Dataset data, LoadData(config, listener, &result.feature_stats));
+  AITS_ASSIGN_OR_RETURN(Labels labels, MakeLabels(data, config.label));
+  AITS_ASSIGN_OR_RETURN(result.split, TimeSplit(data.time, config.train_fraction,
+                                                config.validation_fraction, Purge(config)));
+  result.rows = data.rows();
+  result.first = data.time.front();
+  result.last = data.time.back();
+  AITS_ASSIGN_OR_RETURN(
+      TrainedModels models,
+      TrainModels(data, labels, result.split.train, result.split.validation, config, listener));
+  listener.Stage("scoring validation and test rows");
+  const size_t warm = WarmUpRows(config);
+  const ScoredRows val =
+      ScoreRows(models.ensemble, models.regressor.get(), data, result.split.validation, warm);
+  const ScoredRows test =
+      ScoreRows(models.ensemble, models.regressor.get(), data, result.split.test, warm);
+  const nlohmann::json val_metrics = ScoreMetrics(models.ensemble, val, labels);
+  const nlohmann::json test_metrics = ScoreMetrics(models.ensemble, test, labels);
+
+  // The gate compares the ensemble with the logistic baseline on validation rows; without a
+  // logistic member the baseline is the constant predictor (AUC 0.5).
+  nlohmann::json baseline = val_metrics["models"].contains("logistic")
+                                ? val_metrics["models"]["logistic"]
+                                : nlohmann::json{{"auc", 0.5}, {"accuracy", 0.5}};
+  result.metrics = {{"validation", val_metrics["models"]["ensemble"]},
+                    {"baseline", baseline},
+                    {"validation_detail", val_metrics},
+                    {"test", test_metrics},
+                    {"stages", models.stage_info}};
+
+  listener.Stage("registry: " + config.registry_dir);
+  AITS_ASSIGN_OR_RETURN(ModelRegistry registry, ModelRegistry::Open(config.registry_dir));
+  ModelMetadata meta;
+  meta.name = config.name;
+  meta.kind = "ensemble";
+  meta.feature_set_version = data.feature_set_version;
+  meta.feature_set_hash = data.feature_set_hash;
+  meta.train_begin = data.time[result.split.train.begin];
+  meta.train_end = data.time[result.split.train.end - 1];
+  meta.params = config.ToJson();
+  meta.metrics = result.metrics;
+  meta.data_source = config.data_path;
+  AITS_ASSIGN_OR_RETURN(result.ensemble_record,
+                        registry.Register(meta, models.ensemble.Serialize()));
+  const std::string parent =
+      result.ensemble_record.name + "@" + std::to_string(result.ensemble_record.version);
+  for (const auto& [kind, bytes] : models.member_files) {
+    ModelMetadata m = meta;
+    m.name = config.name + "_" + kind;
+    m.kind = kind;
+    m.parent = parent;
+    const std::string& key = kind;
+    nlohmann::json member_metrics = {
+        {"validation", val_metrics["models"].value(key, nlohmann::json::object())},
+        {"test", test_metrics["models"].value(key, nlohmann::json::object())}};
+    m.metrics = member_metrics;
+    AITS_ASSIGN_OR_RETURN(ModelRecord record, registry.Register(m, bytes));
+    result.member_records.push_back(std::move(record));
+  }
+  if (models.regressor) {
+    ModelMetadata m = meta;
+    m.name = config.name + "_xgboost_regressor";
+    m.kind = std::string(models.regressor->Kind());
+    m.parent = parent;
+    m.metrics = {
+        {"validation", {{"ic", val_metrics["ic"].value("xgboost_regressor", nlohmann::json())}}},
+        {"test", {{"ic", test_metrics["ic"].value("xgboost_regressor", nlohmann::json())}}}};
+    AITS_ASSIGN_OR_RETURN(ModelRecord record, registry.Register(m, models.regressor->Serialize()));
+    result.member_records.push_back(std::move(record));
+  }
+  AITS_ASSIGN_OR_RETURN(result.gate, registry.Promote(result.ensemble_record.id, config.gate));
+  AITS_ASSIGN_OR_RETURN(result.ensemble_record,
+                        registry.Find("#" + std::to_string(result.ensemble_record.id)));
+  return result;
+}
+
+namespace {
+
+kernel::BacktestConfig EvaluationBacktest(const MlConfig& config, Timestamp start, Timestamp end) {
+  kernel::BacktestConfig bt;
+  bt.data_path = config.data_path;
+  bt.ask_path = config.ask_path;
+  bt.spread_points = config.spread_points;
+  bt.instrument = Instrument::Infer(config.symbol);
+  bt.kernel.venue.commission = *execution::ParseCommission(config.commission);
+  bt.kernel.initial_balance =
+      Money::FromRaw(static_cast<int64_t>(config.initial_cash * kMoneyScale));
+  bt.kernel.bar_period = config.timeframes.front();
+  bt.start = start;
+  bt.end = end;
+  return bt;
+}
+
+std::string LotsParam(const MlConfig& config) {
+  std::ostringstream out;
+  out << "lots=" << config.rules.lots
+      << ",mode=" << (config.rules.long_short ? "long_short" : "long_only");
+  return out.str();
+}
+
+}  // namespace
+
+Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListener& listener) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  AITS_RETURN_IF_ERROR(config.Validate());
+  EvaluationResult result;
+  result.config = config;
+  AITS_ASSIGN_OR_RETURN(Dataset data, LoadData(config, listener, &result.feature_stats));
+  AITS_ASSIGN_OR_RETURN(Labels labels, MakeLabels(data, config.label));
+  result.rows = data.rows();
+  WalkForwardConfig wf = config.walk_forward;
+  wf.purge = Duration{std::max(wf.purge.ns, Purge(config).ns)};
+  AITS_ASSIGN_OR_RETURN(result.folds, WalkForward(data.time, wf));
+
+  const size_t rows = data.rows();
+  std::vector<EnsembleScore> oof(rows);
+  std::vector<float> oof_regression(rows, std::numeric_limits<float>::quiet_NaN());
+  std::vector<int> fold_of(rows, -1);
+  std::vector<std::string> kinds;
+  const size_t warm = WarmUpRows(config);
+  result.fold_metrics = nlohmann::json::array();
+  for (size_t k = 0; k < result.folds.size(); ++k) {
+    const Fold& fold = result.folds[k];
+    // The most recent part of the fold's training window early-stops the learners; a purge gap
+    // separates it from the rows they learn from.
+    const size_t n_val = static_cast<size_t>(static_cast<double>(fold.train.size()) *
+                                             config.fold_validation_fraction);
+    const RowRange val{fold.train.end - n_val, fold.train.end};
+    size_t inner_end = val.begin;
+    while (inner_end > fold.train.begin &&
+           data.time[inner_end - 1].ns > data.time[val.begin].ns - Purge(config).ns) {
+      --inner_end;
+    }
+    const RowRange inner{fold.train.begin, inner_end};
+    listener.Stage("fold " + std::to_string(k + 1) + "/" + std::to_string(result.folds.size()) +
+                   ": train " + FormatIso8601(data.time[inner.begin]) + " .. " +
+                   FormatIso8601(data.time[inner.end - 1]) + " (" + std::to_string(inner.size()) +
+                   " rows), test " + FormatIso8601(data.time[fold.test.begin]) + " .. " +
+                   FormatIso8601(data.time[fold.test.end - 1]) + " (" +
+                   std::to_string(fold.test.size()) + " rows)");
+    auto models = TrainModels(data, labels, inner, val, config, listener);
+    if (!models.ok()) {
+      return models.status().WithContext("fold " + std::to_string(k + 1));
+    }
+    if (kinds.empty()) kinds = models->ensemble.MemberKinds();
+    const ScoredRows scored =
+        ScoreRows(models->ensemble, models->regressor.get(), data, fold.test, warm);
+    for (size_t idx = 0; idx < scored.scores.size(); ++idx) {
+      const size_t row = fold.test.begin + idx;
+      oof[row] = scored.scores[idx];
+      fold_of[row] = static_cast<int>(k);
+      if (!scored.regression.empty()) oof_regression[row] = scored.regression[idx];
+    }
+    nlohmann::json fm = ScoreMetrics(models->ensemble, scored, labels);
+    fm["fold"] = k + 1;
+    fm["train"] = {{"begin", FormatIso8601(data.time[inner.begin])},
+                   {"end", FormatIso8601(data.time[inner.end - 1])},
+                   {"rows", inner.size()}};
+    fm["test"] = {{"begin", FormatIso8601(data.time[fold.test.begin])},
+                  {"end", FormatIso8601(data.time[fold.test.end - 1])},
+                  {"rows", fold.test.size()}};
+    fm["stages"] = models->stage_info;
+    result.fold_metrics.push_back(std::move(fm));
+  }
+
+  // Pooled out-of-fold metrics: every member, the ensemble, and (optionally) the stacked ensemble.
+  std::vector<size_t> scored_rows;
+  for (size_t r = 0; r < rows; ++r) {
+    if (fold_of[r] >= 0) scored_rows.push_back(r);
+  }
+  auto pooled = [&](const std::function<float(size_t row)>& pick) {
+    std::vector<float> y;
+    std::vector<float> p;
+    for (size_t r : scored_rows) {
+      if (!std::isfinite(labels.direction[r])) continue;
+      y.push_back(labels.direction[r]);
+      p.push_back(pick(r));
+    }
+    return std::make_pair(y, p);
+  };
+  for (size_t m = 0; m < kinds.size(); ++m) {
+    auto [y, p] = pooled([&](size_t r) { return oof[r].member_p[m]; });
+    result.metrics["models"][kinds[m]] = ToJson(Classification(y, p));
+  }
+  {
+    auto [y, p] = pooled([&](size_t r) { return static_cast<float>(oof[r].p_up); });
+    result.metrics["models"]["ensemble"] = ToJson(Classification(y, p));
+    result.calibration = Calibration(y, p);
+  }
+  if (config.stacking && result.folds.size() >= 2) {
+    // Fold k's stacker learns only from the out-of-fold outputs of folds before k.
+    std::vector<float> stacked(rows, std::numeric_limits<float>::quiet_NaN());
+    const size_t width = kinds.size() + 1;
+    for (size_t k = 1; k < result.folds.size(); ++k) {
+      Matrix x;
+      std::vector<float> y;
+      std::vector<float> feature(width);
+      for (size_t r : scored_rows) {
+        if (fold_of[r] >= static_cast<int>(k) || !std::isfinite(labels.direction[r])) continue;
+        for (size_t m = 0; m < kinds.size(); ++m) feature[m] = oof[r].member_p[m];
+        feature[kinds.size()] = oof[r].high_volatility ? 1.0f : 0.0f;
+        x.AppendRow(feature);
+        y.push_back(labels.direction[r]);
+      }
+      auto stacker = LogisticRegression::Train(x, y, config.logistic);
+      if (!stacker.ok()) return stacker.status().WithContext("stacking learner");
+      for (size_t r : scored_rows) {
+        if (fold_of[r] != static_cast<int>(k)) continue;
+        for (size_t m = 0; m < kinds.size(); ++m) feature[m] = oof[r].member_p[m];
+        feature[kinds.size()] = oof[r].high_volatility ? 1.0f : 0.0f;
+        stacked[r] = (*stacker)->Predict(feature);
+      }
+    }
+    auto [y, p] = pooled([&](size_t r) { return stacked[r]; });
+    std::vector<float> y2;
+    std::vector<float> p2;
+    for (size_t idx = 0; idx < y.size(); ++idx) {
+      if (std::isfinite(p[idx])) {
+        y2.push_back(y[idx]);
+        p2.push_back(p[idx]);
+      }
+    }
+    result.metrics["models"]["stacked (folds 2..)"] = ToJson(Classification(y2, p2));
+  }
+  {
+    std::vector<float> score;
+    std::vector<float> regression;
+    std::vector<float> realized;
+    for (size_t r : scored_rows) {
+      if (!std::isfinite(labels.forward_return[r])) continue;
+      score.push_back(static_cast<float>(oof[r].score));
+      regression.push_back(oof_regression[r]);
+      realized.push_back(labels.forward_return[r]);
+    }
+    result.metrics["ic"]["ensemble"] = Num(InformationCoefficient(score, realized));
+    if (config.use_xgboost_regressor) {
+      result.metrics["ic"]["xgboost_regressor"] = Num(InformationCoefficient(regression, realized));
+    }
+  }
+  result.metrics["rows_scored"] = scored_rows.size();
+  result.metrics["rows_labelled"] = pooled([](size_t) { return 0.0f; }).first.size();
+
+  // Backtests of the out-of-fold signal after costs, and of the baselines, over the same span.
+  for (size_t r : scored_rows) {
+    result.scores.push_back(TimedScore{data.time[r], oof[r].score, oof[r].confidence});
+  }
+  if (!result.scores.empty()) {
+    const Duration base = config.timeframes.front();
+    const Timestamp start{result.scores.front().time.ns - base.ns};
+    const Timestamp end = result.scores.back().time;
+    const int64_t horizon_bars = std::max<int64_t>(1, config.label.horizon.ns / base.ns);
+    struct Run {
+      std::string name;
+      std::string strategy;
+      std::string params;
+    };
+    const std::vector<Run> runs = {
+        {"ml_ensemble", "", ""},
+        {"buy_and_hold", "buy_and_hold", "lots=" + std::to_string(config.rules.lots)},
+        {"sma_cross", "sma_cross", "fast=10,slow=30," + LotsParam(config)},
+        {"random_signal", "random_signal",
+         "hold=" + std::to_string(horizon_bars) +
+             ",seed=" + std::to_string(config.random_baseline_seed) + "," + LotsParam(config)},
+    };
+    for (const Run& run : runs) {
+      listener.Stage("backtest after costs: " + run.name);
+      kernel::BacktestConfig bt = EvaluationBacktest(config, start, end);
+      bt.strategy = run.name;
+      if (run.strategy.empty()) {
+        const std::vector<TimedScore>& scores = result.scores;
+        const SignalRules rules = config.rules;
+        bt.strategy_factory =
+            [&scores,
+             rules](const Instrument& instrument) -> Result<std::unique_ptr<strategy::Strategy>> {
+          return std::unique_ptr<strategy::Strategy>(
+              std::make_unique<ScoreReplayStrategy>(instrument, scores, rules));
+        };
+      } else {
+        AITS_ASSIGN_OR_RETURN(bt.params, strategy::StrategyParams::Parse(run.params));
+        bt.strategy = run.strategy;
+      }
+      AITS_ASSIGN_OR_RETURN(kernel::BacktestResult backtest, kernel::RunBacktest(bt));
+      result.backtests.push_back(BaselineRun{run.name, std::move(backtest)});
+    }
+  }
+  result.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return result;
+}
+
+Status WriteEvaluationOutputs(const EvaluationResult& result, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status(StatusCode::kIoError, "cannot create '" + dir + "': " + ec.message());
+  nlohmann::json doc;
+  doc["config"] = result.config.ToJson();
+  doc["rows"] = result.rows;
+  doc["folds"] = result.fold_metrics;
+  doc["out_of_sample"] = result.metrics;
+  doc["calibration"] = ToJson(std::span<const CalibrationBin>(result.calibration));
+  for (const auto& run : result.backtests) {
+    doc["backtests"][run.name] = nlohmann::json::parse(kernel::MetricsJson(run.result))["metrics"];
+  }
+  doc["wall_seconds"] = result.wall_seconds;
+  AITS_RETURN_IF_ERROR(WriteFileAtomic(dir + "/metrics.json", doc.dump(2) + "\n"));
+  std::string csv = "time,score,confidence\n";
+  for (const auto& s : result.scores) {
+    char line[128];
+    std::snprintf(line, sizeof(line), ",%.6f,%.6f\n", s.score, s.confidence);
+    csv += FormatIso8601(s.time) + line;
+  }
+  AITS_RETURN_IF_ERROR(WriteFileAtomic(dir + "/scores.csv", csv));
+  return WriteEvaluationReport(result, dir + "/report.html");
+}
+
+}  // namespace aits::ml

@@ -1,0 +1,360 @@
+#include "aits/ml/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "aits/data/test_util.h"
+#include "aits/ml/ensemble.h"
+#include "aits/ml/ml_strategy.h"
+#include "aits/ml/pipeline_test_util.h"
+
+namespace aits::ml {
+namespace {
+
+using data::testing::SharedData;
+using data::testing::TempDir;
+
+// A row model with a fixed output: isolates the ensemble's arithmetic from any learner.
+class ConstantModel final : public RowModel {
+ public:
+  ConstantModel(size_t inputs, float p) : inputs_(inputs), p_(p) {}
+  std::string_view Kind() const override { return "constant"; }
+  size_t InputSize() const override { return inputs_; }
+  float Predict(std::span<const float>) const override { return p_; }
+  std::string Serialize() const override { return {}; }
+
+ private:
+  size_t inputs_;
+  float p_;
+};
+
+class ConstantSequence final : public SequenceModel {
+ public:
+  ConstantSequence(size_t inputs, float p) : inputs_(inputs), p_(p) {}
+  std::string_view Kind() const override { return "constant_seq"; }
+  size_t InputSize() const override { return inputs_; }
+  void ResetState() override {}
+  float Step(std::span<const float>) override { return p_; }
+  std::string Serialize() const override { return {}; }
+  std::unique_ptr<SequenceModel> Clone() const override {
+    return std::make_unique<ConstantSequence>(inputs_, p_);
+  }
+
+ private:
+  size_t inputs_;
+  float p_;
+};
+
+Ensemble::Parts ConstantParts(std::vector<float> ml, std::vector<float> dl) {
+  Ensemble::Parts parts;
+  parts.feature_names = {"volatility_20_M1", "price_momentum_M1"};
+  for (float p : ml) parts.row_models.push_back(std::make_unique<ConstantModel>(2, p));
+  for (float p : dl) parts.sequence_models.push_back(std::make_unique<ConstantSequence>(2, p));
+  return parts;
+}
+
+TEST(EnsembleTest, NormalRegimeWeightsAndConfidence) {
+  auto ensemble = Ensemble::Create(ConstantParts({0.6f, 0.8f}, {0.9f}));
+  ASSERT_TRUE(ensemble.ok()) << ensemble.status().ToString();
+  const std::vector<float> row = {0.0f, 0.0f};
+  const EnsembleScore s = ensemble->Step(row);
+  // No regime model: the normal pair (0.4, 0.6). mean(ML) = 0.7, mean(DL) = 0.9.
+  EXPECT_NEAR(s.ml_mean, 0.7, 1e-6);
+  EXPECT_NEAR(s.dl_mean, 0.9, 1e-6);
+  EXPECT_NEAR(s.p_up, 0.4 * 0.7 + 0.6 * 0.9, 1e-6);
+  EXPECT_NEAR(s.score, 2 * (0.4 * 0.7 + 0.6 * 0.9) - 1, 1e-6);
+  // Members 0.6, 0.8, 0.9: population std 0.1247; agreement 1 - 2 std.
+  const double mean = (0.6 + 0.8 + 0.9) / 3;
+  const double sd = std::sqrt(
+      ((0.6 - mean) * (0.6 - mean) + (0.8 - mean) * (0.8 - mean) + (0.9 - mean) * (0.9 - mean)) /
+      3);
+  EXPECT_NEAR(s.confidence, std::abs(s.score) * (1 - 2 * sd), 1e-6);
+  EXPECT_EQ(s.members, 3u);
+  EXPECT_FALSE(s.high_volatility);
+}
+
+TEST(EnsembleTest, HighVolatilityRegimeSwitchesTheWeights) {
+  // Two obvious clusters: calm (volatility ~0) and wild (volatility ~10); k-means names the wild
+  // one high_volatility.
+  Matrix x;
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> noise(0.0f, 0.1f);
+  for (int idx = 0; idx < 400; ++idx) {
+    const float vol = idx % 2 == 0 ? 0.0f : 10.0f;
+    const float momentum = static_cast<float>(idx % 4) - 1.5f;
+    const std::vector<float> row = {vol + noise(rng), momentum + noise(rng)};
+    x.AppendRow(row);
+  }
+  KMeansConfig kc;
+  kc.k = 2;
+  auto regimes = KMeans::Fit(x, {"volatility_20_M1", "price_momentum_M1"}, kc);
+  ASSERT_TRUE(regimes.ok()) << regimes.status().ToString();
+  Ensemble::Parts parts = ConstantParts({0.2f}, {1.0f});
+  parts.regime_columns = {0, 1};
+  parts.regimes.emplace(std::move(*regimes));
+  auto ensemble = Ensemble::Create(std::move(parts));
+  ASSERT_TRUE(ensemble.ok()) << ensemble.status().ToString();
+  const EnsembleScore wild = ensemble->Step(std::vector<float>{10.0f, 0.0f});
+  EXPECT_TRUE(wild.high_volatility);
+  EXPECT_EQ(ensemble->RegimeName(wild.regime), "high_volatility");
+  EXPECT_NEAR(wild.p_up, 0.7 * 0.2 + 0.3 * 1.0, 1e-6);
+  const EnsembleScore calm = ensemble->Step(std::vector<float>{0.0f, 0.0f});
+  EXPECT_FALSE(calm.high_volatility);
+  EXPECT_NEAR(calm.p_up, 0.4 * 0.2 + 0.6 * 1.0, 1e-6);
+}
+
+TEST(EnsembleTest, OnlyOneGroupUsesItsMean) {
+  auto ml_only = Ensemble::Create(ConstantParts({0.3f, 0.5f}, {}));
+  ASSERT_TRUE(ml_only.ok());
+  EXPECT_NEAR(ml_only->Step(std::vector<float>{0, 0}).p_up, 0.4, 1e-6);
+  EXPECT_TRUE(std::isnan(ml_only->Step(std::vector<float>{0, 0}).dl_mean));
+}
+
+TEST(EnsembleTest, CreateRejectsPartsThatDoNotFit) {
+  EXPECT_FALSE(Ensemble::Create(ConstantParts({}, {})).ok());
+  Ensemble::Parts wrong_width = ConstantParts({0.5f}, {});
+  wrong_width.row_models.push_back(std::make_unique<ConstantModel>(3, 0.5f));
+  auto status = Ensemble::Create(std::move(wrong_width)).status();
+  EXPECT_NE(status.message().find("takes 3 inputs"), std::string::npos) << status.ToString();
+  Ensemble::Parts bad_column = ConstantParts({0.5f}, {});
+  bad_column.regime_columns = {7};
+  EXPECT_FALSE(Ensemble::Create(std::move(bad_column)).ok());
+  Ensemble::Parts bad_weights = ConstantParts({0.5f}, {});
+  bad_weights.weights.normal_ml = -1;
+  EXPECT_FALSE(Ensemble::Create(std::move(bad_weights)).ok());
+}
+
+TEST(SignalRulesTest, TargetDirection) {
+  SignalRules rules;
+  rules.entry = 0.3;
+  rules.exit = 0.1;
+  EXPECT_EQ(TargetDirection(rules, 0.5, 1, 0), 1);
+  EXPECT_EQ(TargetDirection(rules, -0.5, 1, 1), -1);
+  EXPECT_EQ(TargetDirection(rules, 0.2, 1, -1), -1);  // between exit and entry: hold
+  EXPECT_EQ(TargetDirection(rules, 0.05, 1, -1), 0);  // inside exit: close
+  EXPECT_EQ(TargetDirection(rules, std::nan(""), 1, 1), 1);
+  rules.min_confidence = 0.5;
+  EXPECT_EQ(TargetDirection(rules, 0.9, 0.4, 0), 0);
+  rules.long_short = false;
+  rules.min_confidence = 0;
+  EXPECT_EQ(TargetDirection(rules, -0.9, 1, 1), 0);
+  rules.exit = 0.5;
+  EXPECT_FALSE(rules.Validate().ok());  // exit above entry
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pipeline on the first ~9 days of real GBP/USD one-minute bid/ask bars, with small models.
+
+using testing::CopyHead;
+using testing::SmallConfig;
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    CopyHead(SharedData("gbpusd-m1-bid-2012.csv"), Path("bid.csv"), 9000);
+    CopyHead(SharedData("gbpusd-m1-ask-2012.csv"), Path("ask.csv"), 9000);
+    config_ = new MlConfig(SmallConfig(Path("bid.csv"), Path("ask.csv"), Path("registry")));
+    FeatureBuildOptions options;
+    options.read.ask_path = config_->ask_path;
+    auto data = BuildFeatureDataset(config_->data_path, options, nullptr);
+    ASSERT_TRUE(data.ok()) << data.status().ToString();
+    data_ = new Dataset(std::move(*data));
+    auto labels = MakeLabels(*data_, config_->label);
+    ASSERT_TRUE(labels.ok());
+    labels_ = new Labels(std::move(*labels));
+    const size_t n = data_->rows();
+    train_ = {0, n * 6 / 10};
+    validation_ = {n * 6 / 10 + 40, n * 8 / 10};
+    auto models = TrainModels(*data_, *labels_, train_, validation_, *config_, {});
+    ASSERT_TRUE(models.ok()) << models.status().ToString();
+    models_ = new TrainedModels(std::move(*models));
+  }
+  static void TearDownTestSuite() {
+    delete models_;
+    delete labels_;
+    delete data_;
+    delete config_;
+    delete dir_;
+  }
+  static std::string Path(const std::string& name) { return dir_->path() + "/" + name; }
+
+  static TempDir* dir_;
+  static MlConfig* config_;
+  static Dataset* data_;
+  static Labels* labels_;
+  static TrainedModels* models_;
+  static RowRange train_;
+  static RowRange validation_;
+};
+
+TempDir* PipelineTest::dir_ = nullptr;
+MlConfig* PipelineTest::config_ = nullptr;
+Dataset* PipelineTest::data_ = nullptr;
+Labels* PipelineTest::labels_ = nullptr;
+TrainedModels* PipelineTest::models_ = nullptr;
+RowRange PipelineTest::train_;
+RowRange PipelineTest::validation_;
+
+TEST_F(PipelineTest, EveryStageIsInTheEnsemble) {
+  const auto kinds = models_->ensemble.MemberKinds();
+  EXPECT_EQ(kinds,
+            (std::vector<std::string>{"xgboost", "random_forest", "logistic", "lstm", "gru"}));
+  ASSERT_TRUE(models_->regressor != nullptr);
+  EXPECT_TRUE(models_->regressor->IsRegressor());
+  EXPECT_EQ(models_->stage_info["regimes"].size(), 5u);
+  EXPECT_GT(models_->stage_info["pca_components"].get<int>(), 1);
+  EXPECT_EQ(models_->ensemble.feature_set_hash(), data_->feature_set_hash);
+  EXPECT_EQ(models_->member_files.size(), 5u);
+}
+
+TEST_F(PipelineTest, SerializedEnsembleScoresIdentically) {
+  const std::string bytes = models_->ensemble.Serialize();
+  auto loaded = Ensemble::Deserialize(bytes, "test");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->Serialize(), bytes);
+  const RowRange range{validation_.begin, validation_.end};
+  const ScoredRows a = ScoreRows(models_->ensemble, nullptr, *data_, range, 30);
+  const ScoredRows b = ScoreRows(*loaded, nullptr, *data_, range, 30);
+  ASSERT_EQ(a.scores.size(), b.scores.size());
+  for (size_t idx = 0; idx < a.scores.size(); ++idx) {
+    ASSERT_EQ(a.scores[idx].p_up, b.scores[idx].p_up) << "row " << idx;
+    ASSERT_EQ(a.scores[idx].regime, b.scores[idx].regime);
+    ASSERT_EQ(a.scores[idx].anomaly, b.scores[idx].anomaly);
+  }
+  // A corrupt or truncated file is an error naming the source, never a crash.
+  std::string corrupt = bytes;
+  corrupt[corrupt.size() / 2] = static_cast<char>(corrupt[corrupt.size() / 2] ^ 0x5A);
+  auto bad = Ensemble::Deserialize(corrupt, "corrupt.bin");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("corrupt.bin"), std::string::npos);
+  for (size_t cut : {size_t{0}, size_t{10}, bytes.size() / 3, bytes.size() - 1}) {
+    EXPECT_FALSE(Ensemble::Deserialize(bytes.substr(0, cut), "cut").ok()) << cut;
+  }
+}
+
+// The lookahead test of the issue, end to end: prices after time t are changed (every price
+// scaled by 1.01, so every feature after t changes), features are recomputed from the files, and
+// every feature and every model output at or before t must be bit-identical.
+TEST_F(PipelineTest, NothingAtOrBeforeTDependsOnLaterInput) {
+  const std::vector<size_t> cut_rows = {data_->rows() / 4, data_->rows() / 2, data_->rows() - 50};
+  for (size_t cut_row : cut_rows) {
+    const std::string t = FormatIso8601(data_->time[cut_row]);
+    // Bars are stamped with their open time in the files; the row's time is the bar's close, so
+    // changing bars that open at or after t leaves the bar that closes at t intact.
+    const std::string open_limit =
+        FormatIso8601(Timestamp{data_->time[cut_row].ns - Duration::Minutes(1).ns});
+    const std::string file_cut = open_limit.substr(0, 19);  // "2012-02-..T..:..:.."
+    const std::string bid = Path("bid_p.csv");
+    const std::string ask = Path("ask_p.csv");
+    CopyHead(Path("bid.csv"), bid, 9000, file_cut.substr(0, 10) + " " + file_cut.substr(11), 1.01);
+    CopyHead(Path("ask.csv"), ask, 9000, file_cut.substr(0, 10) + " " + file_cut.substr(11), 1.01);
+    FeatureBuildOptions options;
+    options.read.ask_path = ask;
+    auto changed = BuildFeatureDataset(bid, options, nullptr);
+    ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+    ASSERT_EQ(changed->time, data_->time) << "cut " << t;
+    // The change really reaches the rows after t.
+    bool differs_after = false;
+    for (size_t r = cut_row + 1; r < data_->rows() && !differs_after; ++r) {
+      differs_after = std::memcmp(changed->x.Row(r).data(), data_->x.Row(r).data(),
+                                  data_->x.cols() * sizeof(float)) != 0;
+    }
+    ASSERT_TRUE(differs_after) << "the perturbation did not change anything after " << t;
+    for (size_t r = 0; r <= cut_row; ++r) {
+      ASSERT_EQ(std::memcmp(changed->x.Row(r).data(), data_->x.Row(r).data(),
+                            data_->x.cols() * sizeof(float)),
+                0)
+          << "a feature of row " << r << " (" << FormatIso8601(data_->time[r])
+          << ") changed when only data after " << t << " changed";
+    }
+    const RowRange all{0, data_->rows()};
+    const ScoredRows before =
+        ScoreRows(models_->ensemble, models_->regressor.get(), *data_, all, 0);
+    const ScoredRows after =
+        ScoreRows(models_->ensemble, models_->regressor.get(), *changed, all, 0);
+    for (size_t r = 0; r <= cut_row; ++r) {
+      ASSERT_EQ(before.scores[r].p_up, after.scores[r].p_up) << "row " << r;
+      ASSERT_EQ(before.scores[r].confidence, after.scores[r].confidence) << "row " << r;
+      ASSERT_EQ(before.scores[r].anomaly, after.scores[r].anomaly) << "row " << r;
+      ASSERT_EQ(before.scores[r].regime, after.scores[r].regime) << "row " << r;
+      for (size_t m = 0; m < before.scores[r].members; ++m) {
+        ASSERT_EQ(before.scores[r].member_p[m], after.scores[r].member_p[m]) << "row " << r;
+      }
+      ASSERT_EQ(before.regression[r], after.regression[r]) << "row " << r;
+    }
+  }
+}
+
+// Training/serving parity: the strategy computing features live inside a backtest produces
+// exactly the scores the offline pipeline computes from the feature matrix.
+TEST_F(PipelineTest, BacktestStrategyScoresEqualOfflineScores) {
+  std::vector<std::pair<Timestamp, double>> live;
+  auto copy = Ensemble::Deserialize(models_->ensemble.Serialize(), "copy");
+  ASSERT_TRUE(copy.ok());
+  auto shared = std::make_shared<Ensemble>(std::move(*copy));
+  kernel::BacktestConfig bt;
+  bt.data_path = config_->data_path;
+  bt.ask_path = config_->ask_path;
+  bt.instrument = Instrument::Infer("GBPUSD");
+  SignalRules rules;
+  rules.entry = 0.05;
+  bt.strategy_factory = [&](const Instrument& instrument) {
+    return MakeMlEnsembleStrategy(
+        instrument, Duration::Minutes(1), std::move(*shared), config_->timeframes, rules,
+        [&live](Timestamp t, const EnsembleScore& s) { live.emplace_back(t, s.p_up); });
+  };
+  auto result = kernel::RunBacktest(bt);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const ScoredRows offline = ScoreRows(models_->ensemble, nullptr, *data_, {0, data_->rows()}, 0);
+  ASSERT_EQ(live.size(), offline.scores.size());
+  for (size_t r = 0; r < live.size(); ++r) {
+    ASSERT_EQ(live[r].first, data_->time[r]) << "row " << r;
+    ASSERT_EQ(live[r].second, offline.scores[r].p_up) << "row " << r;
+  }
+  EXPECT_GT(result->stats.trades, 0);
+}
+
+TEST_F(PipelineTest, WrongFeatureSetIsRefused) {
+  auto copy = Ensemble::Deserialize(models_->ensemble.Serialize(), "copy");
+  ASSERT_TRUE(copy.ok());
+  auto strategy = MakeMlEnsembleStrategy(
+      Instrument::Infer("GBPUSD"), Duration::Minutes(1), std::move(*copy),
+      {Duration::Minutes(1), Duration::Minutes(5), Duration::Hours(1)}, SignalRules());
+  ASSERT_FALSE(strategy.ok());
+  EXPECT_NE(strategy.status().message().find("feature set"), std::string::npos);
+}
+
+TEST_F(PipelineTest, TooLittleDataIsAClearError) {
+  auto models = TrainModels(*data_, *labels_, {0, 150}, {200, 300}, *config_, {});
+  ASSERT_FALSE(models.ok());
+  EXPECT_NE(models.status().message().find("too little data"), std::string::npos)
+      << models.status().ToString();
+}
+
+TEST(MlConfigTest, ValidateNamesTheSetting) {
+  MlConfig c;
+  EXPECT_NE(c.Validate().message().find("data.path"), std::string::npos);
+  c.data_path = "x.csv";
+  EXPECT_TRUE(c.Validate().ok()) << c.Validate().ToString();
+  c.train_fraction = 0.9;
+  EXPECT_NE(c.Validate().message().find("split"), std::string::npos);
+  c.train_fraction = 0.7;
+  c.use_xgboost = c.use_random_forest = c.use_logistic = c.use_lstm = c.use_gru = false;
+  EXPECT_NE(c.Validate().message().find("disabled"), std::string::npos);
+  c.use_logistic = true;
+  c.commission = "per_lot:-3";
+  EXPECT_FALSE(c.Validate().ok());
+  c.commission = "per_lot:7";
+  c.use_lstm = true;
+  c.lstm.hidden = 0;
+  EXPECT_NE(c.Validate().message().find("hidden"), std::string::npos) << c.Validate().ToString();
+}
+
+}  // namespace
+}  // namespace aits::ml

@@ -1,0 +1,203 @@
+// Model registry: every trained model, what it was trained on, how good it was, and which one
+// serves.
+//
+// Embedded storage (ARCHITECTURE.md decision 3): a directory holding `registry.sqlite` (WAL mode)
+// and `models/<name>-v<version>-<kind>.bin`, one file per registered model. Each row records the
+// model's family name, kind, feature-set version and hash, training range, parameters, metrics
+// (JSON text), data source, parent (e.g. the ensemble that owns a member), the code version that
+// built it (CodeVersion()), its file's size and FNV-1a-64 checksum, and a status:
+//
+//   candidate ──Promote, gate passed──► production ──a newer one promoted──► archived
+//       │                                   ▲
+//       └──Promote, gate failed──► rejected ┘ (a later Promote with a gate it passes)
+//
+// Promotion policy. A model becomes production only through Promote(), which evaluates a
+// PromotionGate on metrics.validation (strictly better than the threshold, and better than
+// metrics.baseline[metric] by at least min_improvement_over_baseline). When it passes, the model
+// becomes production and the previous production model of the same name becomes archived, in one
+// transaction, so a name never has two production models. When it fails, a candidate becomes
+// `rejected` (so that Find("NAME") never falls back to a model that failed its gate); an archived
+// or rejected model keeps its status. Archived and rejected models may be promoted again (a
+// rollback, or a gate chosen anew) and pass through the same gate. Every decision is appended to
+// the `events` table with the time, model id, action and reason (Events()).
+//
+// Loading. LoadBytes() refuses a model whose feature-set hash differs from the caller's (the live
+// feature set must be the one the model was trained on: no train/serve skew), and checks the
+// file's size and checksum against the row before returning the bytes.
+//
+// Schema versioning: PRAGMA user_version holds the schema version (kSchemaVersion). Open() creates
+// the schema in an empty database and refuses a database written by a newer schema.
+//
+// Errors name the registry path, the model (#id name@version) and the field; SQLite errors carry
+// sqlite3_errmsg. Nothing here throws.
+//
+// Threads: thread-compatible. One ModelRegistry object must not be used from two threads at
+// once; give each thread its own Open(). Separate processes may share one registry directory:
+// writes are serialized by SQLite (BEGIN IMMEDIATE, busy timeout) and model files are written
+// atomically (temporary file + rename) before their row is committed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "aits/core/clock.h"
+#include "aits/core/status.h"
+#include "aits/core/time.h"
+
+struct sqlite3;
+
+namespace aits::ml {
+
+// The code version recorded with every registered model: `git describe --always --dirty` taken
+// when CMake configured the build (or "<project version>-unknown" outside a git checkout).
+std::string_view CodeVersion();
+
+enum class ModelStatus { kCandidate, kProduction, kArchived, kRejected };
+
+// "candidate", "production", "archived", "rejected".
+std::string_view ToString(ModelStatus status);
+// Inverse of ToString; anything else is InvalidArgument naming the text.
+Result<ModelStatus> ParseModelStatus(std::string_view text);
+
+struct ModelMetadata {
+  // Family, e.g. "gbpusd_m1". Letters, digits, '_', '-', '.'; not starting with '.'; at most 100
+  // characters; not "latest" (a Find reference).
+  std::string name;
+  // "ensemble", "xgboost", "lstm", ... Same character rules as name, at most 50 characters.
+  std::string kind;
+  std::string feature_set_version;
+  std::string feature_set_hash;      // required (non-empty)
+  Timestamp train_begin, train_end;  // train_begin <= train_end
+  nlohmann::json params = nlohmann::json::object();
+  // Must be an object holding "validation": {metric: number, ...}; may hold "baseline":
+  // {metric: number, ...} (the score of the baseline the model has to beat on the same data).
+  nlohmann::json metrics = nlohmann::json::object();
+  std::string data_source;
+  std::string parent;  // e.g. the ensemble that owns a member; may be empty
+};
+
+struct ModelRecord : ModelMetadata {
+  int64_t id = 0;
+  int version = 0;  // 1, 2, ... per name
+  ModelStatus status = ModelStatus::kCandidate;
+  std::string code_version;
+  Timestamp created_at;
+  std::string path;           // relative to the registry directory: "models/<file>.bin"
+  std::string sha256_or_fnv;  // "fnv1a64:<16 hex digits>" of the file's bytes
+  uint64_t size_bytes = 0;
+};
+
+struct PromotionGate {
+  std::string metric = "auc";
+  bool higher_is_better = true;
+  double threshold = 0.5;  // the metric must be strictly better than this
+  // ... and better than metrics.baseline[metric] by at least this (strictly better when 0).
+  double min_improvement_over_baseline = 0.0;
+  // When metrics.baseline[metric] is absent: fail the gate (true) or skip the baseline comparison
+  // and say so in the reason (false).
+  bool require_baseline = false;
+};
+
+struct GateDecision {
+  bool passed = false;
+  // e.g. "auc 0.531 > threshold 0.52 and > baseline 0.507 + 0.005"
+  std::string reason;
+};
+
+// Pure gate evaluation (no registry needed). InvalidArgument, naming `what`, when
+// metrics.validation or the gate's metric in it is missing or not a finite number, when
+// metrics.baseline[metric] exists but is not a number, or when the gate itself is malformed.
+Result<GateDecision> EvaluateGate(const nlohmann::json& metrics, const PromotionGate& gate,
+                                  std::string_view what = "model");
+
+class ModelRegistry {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens the registry in `dir`. With create, makes `dir`, `dir/models` and `registry.sqlite`
+  // when missing; without it, a missing directory or database is NotFound. A `dir` that exists
+  // but is not a directory, a database that cannot be opened or set to WAL mode, or a schema
+  // version newer than kSchemaVersion is an error naming the path.
+  static Result<ModelRegistry> Open(const std::string& dir, bool create = true);
+
+  ModelRegistry(ModelRegistry&&) noexcept = default;
+  ModelRegistry& operator=(ModelRegistry&&) noexcept = default;
+  ModelRegistry(const ModelRegistry&) = delete;
+  ModelRegistry& operator=(const ModelRegistry&) = delete;
+  ~ModelRegistry();
+
+  // The source of created_at and event times; defaults to the wall clock. Borrowed: `clock` must
+  // outlive this registry (nullptr restores the wall clock).
+  void SetClock(const Clock* clock);
+
+  const std::string& dir() const { return dir_; }
+  const std::string& db_path() const { return db_path_; }
+  // dir() + "/" + record.path.
+  std::string AbsolutePath(const ModelRecord& record) const;
+
+  // Validates the metadata (see ModelMetadata; InvalidArgument naming the field), then, holding
+  // the write lock, takes version = 1 + the highest version of that name, writes
+  // models/<name>-v<version>-<kind>.bin atomically, and commits the row with status candidate
+  // and a "register" event. If the commit fails the file may stay behind without a row; a later
+  // Register of the same version overwrites it. Returns the stored record.
+  Result<ModelRecord> Register(const ModelMetadata& metadata, std::string_view model_bytes);
+
+  // Evaluates the gate on model `id`'s stored metrics without changing anything. NotFound for an
+  // unknown id; InvalidArgument as EvaluateGate.
+  Result<GateDecision> Evaluate(int64_t id, const PromotionGate& gate) const;
+
+  // Evaluates the gate and applies the decision in one transaction (see the promotion policy
+  // above); the decision is returned, passed or not, and appended to the events table. Errors
+  // (unknown id, a missing metric, a model already in production: FailedPrecondition) change
+  // nothing and record no event.
+  Result<GateDecision> Promote(int64_t id, const PromotionGate& gate);
+
+  // ref forms:
+  //   "latest"  the newest (highest id) production model of any name; if there is none, the
+  //             newest candidate of any name.
+  //   "NAME"    the production model of NAME; if there is none, its newest candidate.
+  //   "NAME@3"  version 3 of NAME, whatever its status.
+  //   "#12"     id 12, whatever its status.
+  // Archived and rejected models are reachable only by "NAME@v" and "#id". NotFound names the
+  // ref and the registry; a malformed ref ("x@", "#abc", "") is InvalidArgument.
+  Result<ModelRecord> Find(std::string_view ref) const;
+
+  // Every model (or every model of `name`), ordered by id.
+  Result<std::vector<ModelRecord>> List(std::optional<std::string> name = {}) const;
+
+  // The bytes of the model file. The row stored under record.id is authoritative (the caller's
+  // copy of hash, path, size and checksum is not trusted). FailedPrecondition when the stored
+  // feature-set hash differs from `expected_feature_set_hash`, naming both hashes and the
+  // feature-set versions (the expected hash's version is looked up among registered models);
+  // NotFound when the file is missing; DataLoss naming the path when its size or checksum differs
+  // from the row.
+  Result<std::string> LoadBytes(const ModelRecord& record,
+                                std::string_view expected_feature_set_hash) const;
+
+  // Audit lines of model `id`, oldest first: "<ISO-8601 time> <action>: <reason>". Actions:
+  // register, promote, reject, archive. NotFound for an unknown id.
+  Result<std::vector<std::string>> Events(int64_t id) const;
+
+ private:
+  struct DbCloser {
+    void operator()(sqlite3* db) const;
+  };
+  using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
+
+  ModelRegistry(std::string dir, std::string db_path, DbPtr db);
+
+  Timestamp Now() const;
+
+  std::string dir_;
+  std::string db_path_;
+  DbPtr db_;
+  const Clock* clock_ = nullptr;  // nullptr: wall clock
+};
+
+}  // namespace aits::ml

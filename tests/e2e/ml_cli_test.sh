@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# End-to-end tests of `aits train`, `aits evaluate`, `aits models` and
+# `aits backtest --strategy ml_ensemble` on the first days of the real GBP/USD one-minute bid/ask
+# bars, with small models so that the run takes seconds; and their errors for bad input.
+# Usage: ml_cli_test.sh AITS_BINARY SHARED_DATA_DIR
+set -uo pipefail
+aits="$1"; data="$2"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok:   $*"; }
+expect_in() { if grep -qF -- "$3" <<<"$2"; then pass "$1 mentions '$3'"; else fail "$1: '$3' not in: $2"; fi; }
+expect_code() { if [[ "$2" == "$3" ]]; then pass "$1 exit $3"; else fail "$1: exit $2, expected $3"; fi; }
+
+head -n 9000 "$data/gbpusd-m1-bid-2012.csv" >"$work/gbpusd-m1-bid.csv"
+head -n 9000 "$data/gbpusd-m1-ask-2012.csv" >"$work/gbpusd-m1-ask.csv"
+cat >"$work/ml.yaml" <<YAML
+data:
+  path: $work/gbpusd-m1-bid.csv
+  ask: $work/gbpusd-m1-ask.csv
+walk_forward:
+  folds: 2
+xgboost:
+  rounds: 20
+  max_depth: 3
+xgboost_regressor:
+  rounds: 10
+random_forest:
+  trees: 8
+  max_depth: 5
+lstm:
+  hidden: 8
+  window: 10
+  epochs: 1
+gru:
+  hidden: 8
+  window: 10
+  epochs: 1
+anomaly:
+  trees: 20
+registry:
+  dir: $work/models
+  name: gbp_test
+gate:
+  metric: auc
+  threshold: 0.0
+YAML
+
+# --- train: registers the ensemble and its members; a gate of AUC > 0 passes.
+out=$("$aits" train --config "$work/ml.yaml" 2>"$work/train.err"); code=$?
+expect_code "train" "$code" 0
+expect_in "train output" "$out" "gbp_test@1"
+expect_in "train output" "$out" "production"
+expect_in "train output" "$out" "validation:"
+expect_in "train output" "$out" "ensemble"
+expect_in "train progress" "$(cat "$work/train.err")" "stage 3: LSTM"
+expect_in "train progress" "$(cat "$work/train.err")" "epoch    1"
+
+out=$("$aits" models --registry "$work/models"); code=$?
+expect_code "models" "$code" 0
+for kind in ensemble xgboost random_forest logistic lstm gru xgboost_regressor; do
+  expect_in "models list" "$out" " $kind "
+done
+
+# --- backtest the registered model: the same feature engine runs live inside the kernel.
+bt=("$aits" backtest --data "$work/gbpusd-m1-bid.csv" --ask-data "$work/gbpusd-m1-ask.csv"
+    --strategy ml_ensemble --registry "$work/models")
+out=$("${bt[@]}" --model gbp_test --param entry=0.05 --out "$work/bt" 2>&1); code=$?
+expect_code "backtest ml_ensemble" "$code" 0
+expect_in "backtest ml_ensemble" "$out" "model         gbp_test@1"
+[[ -f "$work/bt/report.html" ]] && pass "backtest report written" || fail "no backtest report"
+out=$("${bt[@]}" --model latest 2>&1); code=$?
+expect_code "backtest --model latest" "$code" 0
+out=$("${bt[@]}" --model nope 2>&1); code=$?
+[[ $code -ne 0 ]] && pass "unknown model fails" || fail "unknown model accepted"
+expect_in "unknown model" "$out" "nope"
+out=$("${bt[@]}" --model gbp_test --param entry=2 2>&1); code=$?
+expect_code "entry out of range" "$code" 2
+expect_in "entry out of range" "$out" "entry"
+out=$("${bt[@]}" --model gbp_test --param enrty=0.1 2>&1); code=$?
+expect_code "misspelt parameter" "$code" 2
+expect_in "misspelt parameter" "$out" "enrty"
+out=$("$aits" backtest --data "$work/gbpusd-m1-bid.csv" --model gbp_test 2>&1); code=$?
+expect_code "--model without ml_ensemble" "$code" 2
+# A corrupt model file is detected by its checksum, naming the file.
+model_file=$(ls "$work"/models/models/gbp_test-v1-*.bin | head -1)
+cp "$model_file" "$work/saved.bin"
+printf 'XXXX' | dd of="$model_file" bs=1 seek=100 conv=notrunc status=none
+out=$("${bt[@]}" --model gbp_test 2>&1); code=$?
+[[ $code -ne 0 ]] && pass "corrupt model refused" || fail "corrupt model accepted"
+expect_in "corrupt model" "$out" "gbp_test-v1"
+cp "$work/saved.bin" "$model_file"
+
+# --- evaluate: walk-forward report with baselines.
+out=$("$aits" evaluate --config "$work/ml.yaml" --out "$work/eval" 2>/dev/null); code=$?
+expect_code "evaluate" "$code" 0
+expect_in "evaluate" "$out" "out of sample"
+for name in ml_ensemble buy_and_hold sma_cross random_signal; do
+  expect_in "evaluate backtests" "$out" "$name"
+done
+for file in report.html metrics.json scores.csv; do
+  [[ -s "$work/eval/$file" ]] && pass "evaluate wrote $file" || fail "evaluate did not write $file"
+done
+
+# --- bad configuration and data.
+printf 'xgboost:\n  rounds: 10\n  depth: 3\n' >"$work/typo.yaml"
+out=$("$aits" train --config "$work/typo.yaml" --data "$work/gbpusd-m1-bid.csv" 2>&1); code=$?
+expect_code "unknown key" "$code" 2
+expect_in "unknown key" "$out" "xgboost.depth"
+expect_in "unknown key" "$out" "line 3"
+out=$("$aits" train --data "$work/missing.csv" --registry "$work/m2" 2>&1); code=$?
+[[ $code -ne 0 ]] && pass "missing data fails" || fail "missing data accepted"
+expect_in "missing data" "$out" "missing.csv"
+head -n 300 "$work/gbpusd-m1-bid.csv" >"$work/tiny.csv"
+out=$("$aits" train --data "$work/tiny.csv" --symbol GBPUSD --registry "$work/m3" 2>&1); code=$?
+[[ $code -ne 0 ]] && pass "too little data fails" || fail "too little data accepted"
+out=$("$aits" train --config "$work/ml.yaml" --timeframes M5,M1 2>&1); code=$?
+expect_code "bad timeframes" "$code" 2
+expect_in "bad timeframes" "$out" "M1"
+out=$("$aits" train --help); expect_in "train --help" "$out" "--config"
+out=$("$aits" evaluate --help); expect_in "evaluate --help" "$out" "--folds"
+
+if ((failures > 0)); then
+  echo "ml_cli_test: $failures failure(s)"
+  exit 1
+fi
+echo "ml_cli_test: all passed"
