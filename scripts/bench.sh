@@ -5,6 +5,8 @@
 #      medians of 5 repetitions.
 #   2. End-to-end `aits backtest` over 10M- and 100M-tick memory-mapped stores: ticks/s and peak
 #      resident memory (it must not grow with the history's length).
+#   3. The ML pipeline: feature engine (ticks/s), one row through the ensemble (p50/p99), the
+#      LSTM/GRU stateful step, XGBoost batch inference and its 1M x 70 training time.
 # Needs about 4 GB free in $AITS_BENCH_DIR (default /tmp/aits-bench) for the 100M-tick store.
 #   scripts/bench.sh            everything
 #   scripts/bench.sh --quick    skip the 100M-tick run
@@ -49,3 +51,19 @@ print(f"{n:<12,d} {bar:<5} {rate/1e6:>8.2f} M/s  {wall:>8.2f}   {orders:>8,d}   
 PY
   done
 done
+
+echo
+echo "== ML pipeline (docs/performance.md, 'Targets of issue 3')"
+run_ml() {
+  "$@" 2>/dev/null | grep -E "^(Benchmark|BM_|-)" | grep -vE "_(mean|stddev|cv)( |$)" || true
+}
+run_ml build/release/bench/aits_features_bench --benchmark_repetitions=5 \
+  --benchmark_report_aggregates_only=true
+run_ml build/release/bench/aits_ensemble_bench --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true
+run_ml build/release/bench/aits_deep_bench --benchmark_filter='EigenStep|TorchCellStep|Window'
+if [[ "${1:-}" == "--quick" ]]; then
+  run_ml build/release/bench/aits_ml_bench --benchmark_filter='Batch|PredictRow'
+else
+  run_ml build/release/bench/aits_ml_bench
+fi

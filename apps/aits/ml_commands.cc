@@ -10,6 +10,7 @@
 #include "aits/ml/pipeline.h"
 #include "aits/ml/registry.h"
 #include "ml_config.h"
+#include "progress.h"
 
 namespace aits::app {
 namespace {
@@ -36,6 +37,11 @@ void AddCommonOptions(CLI::App* cmd, MlFlags* flags) {
 // Stage lines and per-iteration metrics, thinned so a 300-round booster prints a few lines.
 ml::TrainListener Listener(bool verbose) {
   ml::TrainListener listener;
+  auto bar = std::make_shared<ProgressBar>("features", "", true);
+  listener.on_progress = [bar](double fraction) {
+    bar->Update(fraction, 0);
+    if (fraction >= 1.0) bar->Finish();
+  };
   listener.on_stage = [](const std::string& stage) {
     std::fprintf(stderr, "== %s\n", stage.c_str());
   };

@@ -102,6 +102,8 @@ class Ensemble {
   std::string RegimeName(int regime) const;
   bool has_stacker() const { return parts_.stacker != nullptr; }
   const Parts& parts() const { return parts_; }
+  // Hands the parts back (to recombine members, e.g. in benchmarks); the ensemble is empty after.
+  Parts ReleaseParts() && { return std::move(parts_); }
 
   std::string Serialize() const;  // a model file of kind "ensemble"
   static Result<Ensemble> Deserialize(std::string_view bytes, std::string_view what);

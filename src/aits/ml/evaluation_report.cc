@@ -27,15 +27,6 @@ std::string Percent(const nlohmann::json& value) {
   return Fixed(100.0 * value.get<double>(), 1) + " %";
 }
 
-std::string ModelLine(const nlohmann::json& m) {
-  return "AUC " + Fixed(m.value("auc", nlohmann::json()), 4) + " · accuracy " +
-         Percent(m.value("accuracy", nlohmann::json())) + " · precision " +
-         Percent(m.value("precision", nlohmann::json())) + " · recall " +
-         Percent(m.value("recall", nlohmann::json())) + " · log-loss " +
-         Fixed(m.value("log_loss", nlohmann::json()), 4) + " · n " +
-         std::to_string(m.value("n", 0));
-}
-
 const BaselineRun* FindRun(const EvaluationResult& result, const std::string& name) {
   for (const auto& run : result.backtests) {
     if (run.name == name) return &run;
@@ -68,8 +59,7 @@ std::vector<std::string> EvaluationSummary(const EvaluationResult& result) {
     first += std::string(auc > base ? " — above" : " — not above") +
              " the logistic-regression baseline's " + Fixed(base, 4);
   }
-  first += std::string(std::isfinite(auc) && auc > 0.5 ? "; " : "; no better than ") +
-           "chance (0.5)" + (std::isfinite(auc) && auc > 0.5 ? " is 0.5." : ".");
+  first += std::isfinite(auc) && auc > 0.5 ? "; chance is 0.5." : "; no better than chance (0.5).";
   out.push_back(first);
   const BaselineRun* ml = FindRun(result, "ml_ensemble");
   if (ml != nullptr) {
@@ -118,37 +108,47 @@ Status WriteEvaluationReport(const EvaluationResult& result, const std::string& 
     data.comparison.push_back({run.name, Equity(run.result)});
   }
   for (const auto& bin : result.calibration) {
+    if (bin.count == 0) continue;  // an empty bin has no rate to show
     data.calibration.push_back({bin.mean_predicted, bin.observed_rate, bin.count});
   }
 
+  // One short card per model, run and fold, so values stay on one line.
   const nlohmann::json models = result.metrics.value("models", nlohmann::json::object());
-  std::vector<std::pair<std::string, std::string>> pooled;
-  for (const auto& [name, m] : models.items()) pooled.emplace_back(name, ModelLine(m));
-  data.tables.emplace_back("Out of sample, pooled over the folds", std::move(pooled));
+  for (const auto& [name, m] : models.items()) {
+    data.tables.emplace_back(name + " (out of sample)",
+                             std::vector<std::pair<std::string, std::string>>{
+                                 {"AUC", Fixed(m.value("auc", nlohmann::json()), 4)},
+                                 {"accuracy", Percent(m.value("accuracy", nlohmann::json()))},
+                                 {"precision", Percent(m.value("precision", nlohmann::json()))},
+                                 {"recall", Percent(m.value("recall", nlohmann::json()))},
+                                 {"log-loss", Fixed(m.value("log_loss", nlohmann::json()), 4)},
+                                 {"rows", std::to_string(m.value("n", 0))}});
+  }
   std::vector<std::pair<std::string, std::string>> ic;
   const nlohmann::json ic_values = result.metrics.value("ic", nlohmann::json::object());
-  for (const auto& [name, v] : ic_values.items()) {
-    ic.emplace_back(name + " vs forward return", Fixed(v, 4));
-  }
-  data.tables.emplace_back("Information coefficient (Spearman)", std::move(ic));
-  std::vector<std::pair<std::string, std::string>> runs;
+  for (const auto& [name, v] : ic_values.items()) ic.emplace_back(name, Fixed(v, 4));
+  data.tables.emplace_back("IC vs forward return (Spearman)", std::move(ic));
   for (const auto& run : result.backtests) {
-    const auto& s = run.result.stats;
-    runs.emplace_back(
-        run.name, "net " + Fixed(s.net_profit, 2) + " · return " + Fixed(100 * s.total_return, 2) +
-                      " % · Sharpe " + Fixed(s.sharpe, 2) + " · max DD " +
-                      Fixed(100 * s.max_drawdown, 2) + " % · trades " + std::to_string(s.trades) +
-                      " · commission " + Fixed(s.total_commission, 2));
+    const auto& st = run.result.stats;
+    data.tables.emplace_back("backtest: " + run.name,
+                             std::vector<std::pair<std::string, std::string>>{
+                                 {"net profit", Fixed(st.net_profit, 2)},
+                                 {"return", Fixed(100 * st.total_return, 2) + " %"},
+                                 {"Sharpe", Fixed(st.sharpe, 2)},
+                                 {"max drawdown", Fixed(100 * st.max_drawdown, 2) + " %"},
+                                 {"closed trades", std::to_string(st.trades)},
+                                 {"commission", Fixed(st.total_commission, 2)}});
   }
-  data.tables.emplace_back("Backtests after costs, same span", std::move(runs));
-  std::vector<std::pair<std::string, std::string>> folds;
   for (const auto& f : result.fold_metrics) {
     const nlohmann::json ens = f["models"].value("ensemble", nlohmann::json::object());
-    folds.emplace_back("fold " + std::to_string(f.value("fold", 0)),
-                       f["test"].value("begin", "") + " .. " + f["test"].value("end", "") + " · " +
-                           ModelLine(ens));
+    data.tables.emplace_back("fold " + std::to_string(f.value("fold", 0)),
+                             std::vector<std::pair<std::string, std::string>>{
+                                 {"test from", f["test"].value("begin", "")},
+                                 {"test to", f["test"].value("end", "")},
+                                 {"train rows", std::to_string(f["train"].value("rows", 0))},
+                                 {"ensemble AUC", Fixed(ens.value("auc", nlohmann::json()), 4)},
+                                 {"accuracy", Percent(ens.value("accuracy", nlohmann::json()))}});
   }
-  data.tables.emplace_back("Ensemble per fold (test windows)", std::move(folds));
   return report::WriteHtmlReport(data, path);
 }
 

@@ -137,6 +137,7 @@ Result<Dataset> LoadData(const MlConfig& config, const TrainListener& listener,
   options.read.ask_path = config.ask_path;
   options.read.spread_points = config.spread_points;
   options.engine.timeframes = config.timeframes;
+  options.progress = listener.on_progress;
   listener.Stage("features: " + config.data_path);
   return BuildFeatureDataset(config.data_path, options, stats);
 }

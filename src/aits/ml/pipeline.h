@@ -112,6 +112,8 @@ struct TrainListener {
   std::function<void(const std::string& model, int iteration, double train_metric,
                      double validation_metric)>
       on_iteration;
+  // Fraction (0..1) of the data file read while features are computed.
+  std::function<void(double fraction)> on_progress;
   void Stage(const std::string& stage) const {
     if (on_stage) on_stage(stage);
   }
