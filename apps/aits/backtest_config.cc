@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -215,6 +216,15 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
   }
   config.strict = flags.strict.value_or(false);
   config.fill_mode = flags.fill_mode.value_or("auto");
+  if (flags.from) {
+    AITS_ASSIGN_OR_RETURN(config.start, ParseDateTime("--from", *flags.from));
+  }
+  if (flags.to) {
+    AITS_ASSIGN_OR_RETURN(config.end, ParseDateTime("--to", *flags.to));
+  }
+  if (config.start && config.end && config.end->ns <= config.start->ns) {
+    return InvalidArgument("--to " + *flags.to + " is not after --from " + *flags.from);
+  }
 
   std::string symbol = flags.symbol.value_or("");
   if (symbol.empty()) {
@@ -328,6 +338,42 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
   AITS_RETURN_IF_ERROR(kc.Validate());
   resolved.out_dir = flags.out.value_or("");
   return resolved;
+}
+
+Result<Timestamp> ParseDateTime(std::string_view what, std::string_view text) {
+  const auto bad = [&] {
+    return InvalidArgument(std::string(what) + " '" + std::string(text) +
+                           "' is not a UTC date or time (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS])");
+  };
+  std::string t(text);
+  if (!t.empty() && (t.back() == 'Z' || t.back() == 'z')) t.pop_back();
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  char sep = 0;
+  int fields = 0;
+  int consumed = 0;
+  if (t.size() == 10) {
+    fields = std::sscanf(t.c_str(), "%4d-%2d-%2d%n", &year, &month, &day, &consumed);
+    if (fields != 3) return bad();
+  } else if (t.size() == 16 || t.size() == 19) {
+    fields = std::sscanf(t.c_str(), "%4d-%2d-%2d%c%2d:%2d%n", &year, &month, &day, &sep, &hour,
+                         &minute, &consumed);
+    if (fields != 6 || (sep != 'T' && sep != ' ')) return bad();
+    if (t.size() == 19) {
+      int more = 0;
+      if (std::sscanf(t.c_str() + consumed, ":%2d%n", &second, &more) != 1) return bad();
+      consumed += more;
+    }
+  } else {
+    return bad();
+  }
+  if (static_cast<size_t>(consumed) != t.size()) return bad();
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (year < 1970 || year > 2200 || month < 1 || month > 12 || day < 1 || day > kDays[month - 1] ||
+      (month == 2 && day == 29 && !leap) || hour > 23 || minute > 59 || second > 59) {
+    return bad();
+  }
+  return FromCivil(year, month, day, hour, minute, second);
 }
 
 }  // namespace aits::app

@@ -43,6 +43,8 @@ struct BacktestFlags {
   std::optional<std::string> bar;
   std::optional<std::string> fill_mode;
   std::optional<std::string> out;
+  std::optional<std::string> from;  // only data at or after this UTC time
+  std::optional<std::string> to;    // only data before this UTC time
 };
 
 struct ResolvedBacktest {
@@ -54,6 +56,10 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& flags);
 
 // "M1", "M5", "M15", "M30", "H1", "H4", "D1", or a number with a unit: "90s", "7m", "2h", "1d".
 Result<Duration> ParseBarPeriod(std::string_view text);
+
+// "2012-02-24", "2012-02-24T13:30", "2012-02-24 13:30:15" (UTC; a trailing Z is allowed).
+// Errors quote the text and name `what` (the flag).
+Result<Timestamp> ParseDateTime(std::string_view what, std::string_view text);
 
 // The symbol a data file's name suggests ("gbpusd-m1-bid-2012.csv" -> "GBPUSD"), or "" if none.
 std::string SymbolFromPath(const std::string& path);

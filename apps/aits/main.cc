@@ -46,11 +46,10 @@ std::string Shown(double value, const char* format) {
 int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
   auto resolved = ResolveBacktest(flags);
   if (!resolved.ok()) return Fail(resolved.status());
-  std::string model_description;
+  InstalledModel model;
   if (resolved->config.strategy == "ml_ensemble") {
-    Status installed =
-        InstallMlEnsemble(flags.registry.value_or("models"), flags.model.value_or("latest"),
-                          &resolved->config, &model_description);
+    Status installed = InstallMlEnsemble(flags.registry.value_or("models"),
+                                         flags.model.value_or("latest"), &resolved->config, &model);
     if (!installed.ok()) return Fail(installed);
   } else if (flags.model) {
     return Fail(InvalidArgument("--model is for --strategy ml_ensemble (strategy is '" +
@@ -61,6 +60,14 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
       resolved->config, [&bar](double fraction, uint64_t count) { bar.Update(fraction, count); });
   bar.Finish();
   if (!result.ok()) return Fail(result.status());
+  if (!model.description.empty() && result->first.ns <= model.train_end.ns &&
+      result->last.ns >= model.train_begin.ns) {
+    result->warnings.push_back(
+        "this backtest covers rows the model was trained on (" + FormatIso8601(model.train_begin) +
+        " .. " + FormatIso8601(model.train_end) +
+        ", followed by its validation rows): in-sample results overstate what it can do; use "
+        "--from after its training and validation span, or aits evaluate");
+  }
   const kernel::BacktestResult& r = *result;
   if (!resolved->out_dir.empty()) {
     Status written = kernel::WriteBacktestOutputs(r, resolved->out_dir);
@@ -74,8 +81,8 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
   const uint64_t events = r.bar_data ? r.bars : r.ticks;
   std::printf("%s on %s (%s, %s)\n", r.config.strategy.c_str(), r.config.instrument.symbol.c_str(),
               r.config.data_path.c_str(), std::string(data::ToString(r.format)).c_str());
-  if (!model_description.empty()) {
-    std::printf("  model         %s\n", model_description.c_str());
+  if (!model.description.empty()) {
+    std::printf("  model         %s\n", model.description.c_str());
   }
   std::printf("  period        %s .. %s\n", FormatDateTime(r.first).c_str(),
               FormatDateTime(r.last).c_str());
@@ -151,6 +158,9 @@ void AddBacktest(CLI::App& app, BacktestFlags& flags, bool& quiet, bool& json_on
                   "(its production model), NAME@VERSION or #ID");
   cmd->add_option("--registry", flags.registry,
                   "ml_ensemble: model registry directory (default models)");
+  cmd->add_option("--from", flags.from,
+                  "Trade only data at or after this UTC time (2012-02-24 or 2012-02-24T13:30)");
+  cmd->add_option("--to", flags.to, "Trade only data before this UTC time");
   cmd->add_option("--cash", flags.cash, "Starting balance (default 100000)");
   cmd->add_option("--currency", flags.currency, "Account currency (default USD)");
   cmd->add_option("--leverage", flags.leverage, "Account leverage (default 100)");

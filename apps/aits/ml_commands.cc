@@ -156,10 +156,42 @@ int RunModels(const std::string& registry_dir, const std::string& name) {
 }  // namespace
 
 Status InstallMlEnsemble(const std::string& registry_dir, const std::string& model_ref,
-                         kernel::BacktestConfig* config, std::string* description) {
+                         kernel::BacktestConfig* config, InstalledModel* installed) {
   AITS_ASSIGN_OR_RETURN(ml::ModelRegistry registry,
                         ml::ModelRegistry::Open(registry_dir, /*create=*/false));
-  AITS_ASSIGN_OR_RETURN(ml::ModelRecord record, registry.Find(model_ref));
+  ml::ModelRecord record;
+  if (model_ref == "latest") {
+    // "latest" among ensembles only (members share the registry): the newest production
+    // ensemble, else the newest candidate. A rejected one is never picked implicitly.
+    AITS_ASSIGN_OR_RETURN(std::vector<ml::ModelRecord> all, registry.List());
+    const ml::ModelRecord* best = nullptr;
+    std::string rejected;
+    for (const auto& r : all) {
+      if (r.kind != "ensemble") continue;
+      if (r.status == ml::ModelStatus::kRejected) {
+        rejected += (rejected.empty() ? "" : ", ") + r.name + "@" + std::to_string(r.version);
+        continue;
+      }
+      const auto rank = [](const ml::ModelRecord& m) {
+        return m.status == ml::ModelStatus::kProduction  ? 2
+               : m.status == ml::ModelStatus::kCandidate ? 1
+                                                         : 0;
+      };
+      if (rank(r) == 0) continue;
+      if (best == nullptr || rank(r) > rank(*best) || (rank(r) == rank(*best) && r.id > best->id)) {
+        best = &r;
+      }
+    }
+    if (best == nullptr) {
+      return NotFound("no production or candidate ensemble in registry '" + registry_dir + "'" +
+                      (rejected.empty() ? std::string(" (run aits train first)")
+                                        : "; rejected by their gate: " + rejected +
+                                              " (trade one anyway with --model NAME@VERSION)"));
+    }
+    record = *best;
+  } else {
+    AITS_ASSIGN_OR_RETURN(record, registry.Find(model_ref));
+  }
   if (record.kind != "ensemble") {
     return InvalidArgument("model '" + model_ref + "' is a " + record.kind +
                            ", not an ensemble; --strategy ml_ensemble needs an ensemble");
@@ -192,6 +224,9 @@ Status InstallMlEnsemble(const std::string& registry_dir, const std::string& mod
                           ml::Ensemble::Deserialize(shared->Serialize(), "ensemble"));
     return ml::MakeMlEnsembleStrategy(instrument, bar, std::move(copy), timeframes, rules);
   };
+  installed->train_begin = record.train_begin;
+  installed->train_end = record.train_end;
+  std::string* description = &installed->description;
   *description = record.name + "@" + std::to_string(record.version) + " (#" +
                  std::to_string(record.id) + ", " + std::string(ml::ToString(record.status)) +
                  ", members: ";

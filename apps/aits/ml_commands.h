@@ -17,7 +17,12 @@ void AddMlCommands(CLI::App& app);
 // "NAME", "NAME@3", "#12") from the registry, checks its feature-set hash against this build,
 // and installs a strategy factory in `config` that trades it with the given parameters (entry,
 // exit, min_confidence, lots, mode). The kernel's bar period becomes the model's base timeframe.
+struct InstalledModel {
+  std::string description;  // "NAME@V (#ID, status, members: ...)"
+  Timestamp train_begin;    // the rows the model learned from (validation rows follow them)
+  Timestamp train_end;
+};
 Status InstallMlEnsemble(const std::string& registry_dir, const std::string& model_ref,
-                         kernel::BacktestConfig* config, std::string* description);
+                         kernel::BacktestConfig* config, InstalledModel* installed);
 
 }  // namespace aits::app

@@ -71,8 +71,13 @@ out=$("${bt[@]}" --model gbp_test --param entry=0.05 --out "$work/bt" 2>&1); cod
 expect_code "backtest ml_ensemble" "$code" 0
 expect_in "backtest ml_ensemble" "$out" "model         gbp_test@1"
 [[ -f "$work/bt/report.html" ]] && pass "backtest report written" || fail "no backtest report"
-out=$("${bt[@]}" --model latest 2>&1); code=$?
-expect_code "backtest --model latest" "$code" 0
+expect_in "in-sample warning" "$out" "covers rows the model was trained on"
+out=$("${bt[@]}" --model latest --from 2012-02-07 2>&1); code=$?
+expect_code "backtest --model latest --from" "$code" 0
+expect_in "backtest --from" "$out" "period        2012-02-07 00:00:00"
+out=$("${bt[@]}" --model latest --from 2012-02-30 2>&1); code=$?
+expect_code "impossible --from date" "$code" 2
+expect_in "impossible --from date" "$out" "2012-02-30"
 out=$("${bt[@]}" --model nope 2>&1); code=$?
 [[ $code -ne 0 ]] && pass "unknown model fails" || fail "unknown model accepted"
 expect_in "unknown model" "$out" "nope"
@@ -92,6 +97,19 @@ out=$("${bt[@]}" --model gbp_test 2>&1); code=$?
 [[ $code -ne 0 ]] && pass "corrupt model refused" || fail "corrupt model accepted"
 expect_in "corrupt model" "$out" "gbp_test-v1"
 cp "$work/saved.bin" "$model_file"
+
+# A model that fails its gate is rejected: `latest` never picks it, NAME@VERSION still does.
+sed 's/threshold: 0.0/threshold: 1.0/' "$work/ml.yaml" >"$work/strict.yaml"
+out=$("$aits" train --config "$work/strict.yaml" --registry "$work/strict" 2>/dev/null); code=$?
+expect_code "train with an impossible gate" "$code" 0
+expect_in "train with an impossible gate" "$out" "rejected"
+strict_bt=("$aits" backtest --data "$work/gbpusd-m1-bid.csv" --ask-data "$work/gbpusd-m1-ask.csv"
+           --strategy ml_ensemble --registry "$work/strict")
+out=$("${strict_bt[@]}" --model latest 2>&1); code=$?
+[[ $code -ne 0 ]] && pass "latest skips rejected models" || fail "latest picked a rejected model"
+expect_in "latest with only rejected models" "$out" "rejected by their gate: gbp_test@1"
+out=$("${strict_bt[@]}" --model gbp_test@1 2>&1); code=$?
+expect_code "rejected model by version" "$code" 0
 
 # --- evaluate: walk-forward report with baselines.
 out=$("$aits" evaluate --config "$work/ml.yaml" --out "$work/eval" 2>/dev/null); code=$?
