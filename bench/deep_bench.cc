@@ -20,6 +20,7 @@
 
 #include "aits/ml/recurrent_model.h"
 #include "aits/ml/sequence_trainer.h"
+#include "latency.h"
 
 namespace aits::ml {
 namespace {
@@ -100,24 +101,15 @@ void BM_EigenStepLatency(benchmark::State& state) {
   std::unique_ptr<RecurrentModel> model = MakeModel(CellArg(state));
   const Matrix rows = RandomRows(kStreamRows, 5);
   constexpr size_t kSteps = 200000;
-  std::vector<int64_t> nanos(kSteps);
+  bench::LatencySamples samples(kSteps);
   for (auto _ : state) {
     for (size_t step = 0; step < kSteps; ++step) {
       const auto start = std::chrono::steady_clock::now();
       benchmark::DoNotOptimize(model->Step(rows.Row(step % kStreamRows)));
-      const auto stop = std::chrono::steady_clock::now();
-      nanos[step] = std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count();
+      samples.Add(std::chrono::steady_clock::now() - start);
     }
   }
-  std::sort(nanos.begin(), nanos.end());
-  auto percentile_us = [&](double q) {
-    const size_t idx = std::min(kSteps - 1, static_cast<size_t>(q * static_cast<double>(kSteps)));
-    return static_cast<double>(nanos[idx]) / 1000.0;
-  };
-  state.counters["p50_us"] = percentile_us(0.50);
-  state.counters["p99_us"] = percentile_us(0.99);
-  state.counters["p999_us"] = percentile_us(0.999);
-  state.counters["max_us"] = static_cast<double>(nanos.back()) / 1000.0;
+  samples.Report(state, "us");
   state.SetLabel(std::string(RecurrentCellName(CellArg(state))));
 }
 BENCHMARK(BM_EigenStepLatency)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond);

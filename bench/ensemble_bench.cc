@@ -18,6 +18,7 @@
 #include "aits/data/source.h"
 #include "aits/features/feature_engine.h"
 #include "aits/ml/pipeline.h"
+#include "latency.h"
 
 namespace aits::ml {
 namespace {
@@ -80,32 +81,16 @@ Fixture& Shared() {
   return *fixture;
 }
 
-void ReportLatency(benchmark::State& state, std::vector<double>& ns) {
-  if (ns.empty()) return;
-  std::sort(ns.begin(), ns.end());
-  auto at = [&ns](double q) {
-    return ns[static_cast<size_t>(q * static_cast<double>(ns.size() - 1))];
-  };
-  state.counters["p50_us"] = at(0.50) / 1e3;
-  state.counters["p99_us"] = at(0.99) / 1e3;
-  state.counters["p999_us"] = at(0.999) / 1e3;
-}
-
 void RunRows(benchmark::State& state, Ensemble& ensemble) {
   const Dataset& data = Shared().data;
-  std::vector<double> ns;
-  ns.reserve(1 << 20);
+  bench::LatencySamples samples(1 << 20);
   size_t row = 0;
   double sink = 0;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
     const EnsembleScore s = ensemble.Step(data.x.Row(row));
-    const auto stop = std::chrono::steady_clock::now();
+    samples.Add(std::chrono::steady_clock::now() - start);
     sink += s.p_up;
-    if (ns.size() < ns.capacity()) {
-      ns.push_back(static_cast<double>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count()));
-    }
     if (++row == data.rows()) {
       row = 0;
       ensemble.ResetState();
@@ -113,7 +98,7 @@ void RunRows(benchmark::State& state, Ensemble& ensemble) {
   }
   benchmark::DoNotOptimize(sink);
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
-  ReportLatency(state, ns);
+  samples.Report(state, "us");
 }
 
 void BM_EnsembleRowNoNet(benchmark::State& state) { RunRows(state, *Shared().no_net); }
@@ -134,8 +119,7 @@ void BM_FeaturesAndEnsemble(benchmark::State& state) {
   bars.resize(count);
   auto engine = features::FeatureEngine::Create({});
   std::vector<float> row(engine->size());
-  std::vector<double> ns;
-  ns.reserve(1 << 20);
+  bench::LatencySamples samples(1 << 20);
   size_t idx = 0;
   double sink = 0;
   for (auto _ : state) {
@@ -144,11 +128,7 @@ void BM_FeaturesAndEnsemble(benchmark::State& state) {
       engine->CopyTo(row);
       sink += f.no_net->Step(row).p_up;
     }
-    const auto stop = std::chrono::steady_clock::now();
-    if (ns.size() < ns.capacity()) {
-      ns.push_back(static_cast<double>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count()));
-    }
+    samples.Add(std::chrono::steady_clock::now() - start);
     if (++idx == bars.size()) {
       idx = 0;
       engine->Reset();
@@ -156,7 +136,7 @@ void BM_FeaturesAndEnsemble(benchmark::State& state) {
   }
   benchmark::DoNotOptimize(sink);
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
-  ReportLatency(state, ns);
+  samples.Report(state, "us");
 }
 BENCHMARK(BM_FeaturesAndEnsemble)->MinTime(2.0)->UseRealTime();
 

@@ -28,6 +28,7 @@
 #include "aits/ml/logistic_regression.h"
 #include "aits/ml/random_forest.h"
 #include "aits/ml/xgboost_model.h"
+#include "latency.h"
 
 namespace aits::ml {
 namespace {
@@ -155,23 +156,17 @@ BENCHMARK(BM_FlatTreesBatch)
 // Times every Predict call; p50/p99 from the sorted per-call latencies.
 void SingleRow(benchmark::State& state, const RowModel& model) {
   const Matrix& x = Test().x;
-  std::vector<int64_t> latencies;
-  latencies.reserve(1 << 20);
+  bench::LatencySamples samples(1 << 20);
   size_t row = 0;
   float sink = 0;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
     sink += model.Predict(x.Row(row));
-    const auto stop = std::chrono::steady_clock::now();
-    if (latencies.size() < latencies.capacity()) latencies.push_back((stop - start).count());
+    samples.Add(std::chrono::steady_clock::now() - start);
     row = row + 1 == x.rows() ? 0 : row + 1;
   }
   benchmark::DoNotOptimize(sink);
-  std::sort(latencies.begin(), latencies.end());
-  if (!latencies.empty()) {
-    state.counters["p50_ns"] = static_cast<double>(latencies[latencies.size() / 2]);
-    state.counters["p99_ns"] = static_cast<double>(latencies[latencies.size() * 99 / 100]);
-  }
+  samples.Report(state, "ns");
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 

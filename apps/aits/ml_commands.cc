@@ -214,15 +214,15 @@ Status InstallMlEnsemble(const std::string& registry_dir, const std::string& mod
   AITS_ASSIGN_OR_RETURN(ml::SignalRules rules, ml::SignalRules::FromParams(config->params));
   AITS_RETURN_IF_ERROR(config->params.CheckAllUsed("ml_ensemble"));
   config->kernel.bar_period = timeframes.front();
-  auto shared = std::make_shared<ml::Ensemble>(std::move(ensemble));
   config->strategy = "ml_ensemble";
+  // Each run loads its own ensemble from the checked bytes, so the sequence models start from a
+  // clean state.
   config->strategy_factory =
-      [shared, timeframes, rules, bar = timeframes.front()](
+      [bytes = std::make_shared<const std::string>(std::move(bytes)),
+       what = registry.AbsolutePath(record), timeframes, rules, bar = timeframes.front()](
           const Instrument& instrument) -> Result<std::unique_ptr<strategy::Strategy>> {
-    // A fresh copy per run, so the sequence models start from a clean state.
-    AITS_ASSIGN_OR_RETURN(ml::Ensemble copy,
-                          ml::Ensemble::Deserialize(shared->Serialize(), "ensemble"));
-    return ml::MakeMlEnsembleStrategy(instrument, bar, std::move(copy), timeframes, rules);
+    AITS_ASSIGN_OR_RETURN(ml::Ensemble run_copy, ml::Ensemble::Deserialize(*bytes, what));
+    return ml::MakeMlEnsembleStrategy(instrument, bar, std::move(run_copy), timeframes, rules);
   };
   installed->train_begin = record.train_begin;
   installed->train_end = record.train_end;
@@ -230,7 +230,7 @@ Status InstallMlEnsemble(const std::string& registry_dir, const std::string& mod
   *description = record.name + "@" + std::to_string(record.version) + " (#" +
                  std::to_string(record.id) + ", " + std::string(ml::ToString(record.status)) +
                  ", members: ";
-  const auto kinds = shared->MemberKinds();
+  const auto kinds = ensemble.MemberKinds();
   for (size_t idx = 0; idx < kinds.size(); ++idx) *description += (idx ? "," : "") + kinds[idx];
   *description += ")";
   return Status::Ok();

@@ -407,10 +407,9 @@ ScoredRows ScoreRows(Ensemble& ensemble, const RowModel* regressor, const Datase
   return out;
 }
 
-nlohmann::json ScoreMetrics(const Ensemble& ensemble, const ScoredRows& scored,
+nlohmann::json ScoreMetrics(const std::vector<std::string>& kinds, const ScoredRows& scored,
                             const Labels& labels) {
   nlohmann::json out;
-  const auto kinds = ensemble.MemberKinds();
   for (size_t m = 0; m < kinds.size(); ++m) {
     out["models"][kinds[m]] =
         ToJson(MetricsOf(scored, labels, [m](const EnsembleScore& s) { return s.member_p[m]; }));
@@ -454,8 +453,8 @@ Result<TrainResult> RunTraining(const MlConfig& config, const TrainListener& lis
       ScoreRows(models.ensemble, models.regressor.get(), data, result.split.validation, warm);
   const ScoredRows test =
       ScoreRows(models.ensemble, models.regressor.get(), data, result.split.test, warm);
-  const nlohmann::json val_metrics = ScoreMetrics(models.ensemble, val, labels);
-  const nlohmann::json test_metrics = ScoreMetrics(models.ensemble, test, labels);
+  const nlohmann::json val_metrics = ScoreMetrics(models.ensemble.MemberKinds(), val, labels);
+  const nlohmann::json test_metrics = ScoreMetrics(models.ensemble.MemberKinds(), test, labels);
 
   // The gate compares the ensemble with the logistic baseline on validation rows; without a
   // logistic member the baseline is the constant predictor (AUC 0.5).
@@ -591,7 +590,7 @@ Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListen
       fold_of[row] = static_cast<int>(k);
       if (!scored.regression.empty()) oof_regression[row] = scored.regression[idx];
     }
-    nlohmann::json fm = ScoreMetrics(models->ensemble, scored, labels);
+    nlohmann::json fm = ScoreMetrics(kinds, scored, labels);
     fm["fold"] = k + 1;
     fm["train"] = {{"begin", FormatIso8601(data.time[inner.begin])},
                    {"end", FormatIso8601(data.time[inner.end - 1])},
@@ -603,11 +602,21 @@ Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListen
     result.fold_metrics.push_back(std::move(fm));
   }
 
-  // Pooled out-of-fold metrics: every member, the ensemble, and (optionally) the stacked ensemble.
-  std::vector<size_t> scored_rows;
-  for (size_t r = 0; r < rows; ++r) {
-    if (fold_of[r] >= 0) scored_rows.push_back(r);
+  // Pooled out-of-fold metrics: the test windows follow each other without a gap, so the scored
+  // rows are one range and the per-fold scoring code serves them too.
+  const RowRange oof_range{result.folds.front().test.begin, result.folds.back().test.end};
+  ScoredRows pooled_scores;
+  pooled_scores.range = oof_range;
+  pooled_scores.scores.assign(oof.begin() + static_cast<std::ptrdiff_t>(oof_range.begin),
+                              oof.begin() + static_cast<std::ptrdiff_t>(oof_range.end));
+  if (config.use_xgboost_regressor) {
+    pooled_scores.regression.assign(
+        oof_regression.begin() + static_cast<std::ptrdiff_t>(oof_range.begin),
+        oof_regression.begin() + static_cast<std::ptrdiff_t>(oof_range.end));
   }
+  result.metrics = ScoreMetrics(kinds, pooled_scores, labels);
+  std::vector<size_t> scored_rows;
+  for (size_t r = oof_range.begin; r < oof_range.end; ++r) scored_rows.push_back(r);
   auto pooled = [&](const std::function<float(size_t row)>& pick) {
     std::vector<float> y;
     std::vector<float> p;
@@ -618,14 +627,10 @@ Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListen
     }
     return std::make_pair(y, p);
   };
-  for (size_t m = 0; m < kinds.size(); ++m) {
-    auto [y, p] = pooled([&](size_t r) { return oof[r].member_p[m]; });
-    result.metrics["models"][kinds[m]] = ToJson(Classification(y, p));
-  }
   {
     auto [y, p] = pooled([&](size_t r) { return static_cast<float>(oof[r].p_up); });
-    result.metrics["models"]["ensemble"] = ToJson(Classification(y, p));
     result.calibration = Calibration(y, p);
+    result.metrics["rows_labelled"] = y.size();
   }
   if (config.stacking && result.folds.size() >= 2) {
     // Fold k's stacker learns only from the out-of-fold outputs of folds before k.
@@ -651,34 +656,11 @@ Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListen
         stacked[r] = (*stacker)->Predict(feature);
       }
     }
+    // Fold 1 has no stacked prediction (NaN): Classification skips those rows.
     auto [y, p] = pooled([&](size_t r) { return stacked[r]; });
-    std::vector<float> y2;
-    std::vector<float> p2;
-    for (size_t idx = 0; idx < y.size(); ++idx) {
-      if (std::isfinite(p[idx])) {
-        y2.push_back(y[idx]);
-        p2.push_back(p[idx]);
-      }
-    }
-    result.metrics["models"]["stacked (folds 2..)"] = ToJson(Classification(y2, p2));
-  }
-  {
-    std::vector<float> score;
-    std::vector<float> regression;
-    std::vector<float> realized;
-    for (size_t r : scored_rows) {
-      if (!std::isfinite(labels.forward_return[r])) continue;
-      score.push_back(static_cast<float>(oof[r].score));
-      regression.push_back(oof_regression[r]);
-      realized.push_back(labels.forward_return[r]);
-    }
-    result.metrics["ic"]["ensemble"] = Num(InformationCoefficient(score, realized));
-    if (config.use_xgboost_regressor) {
-      result.metrics["ic"]["xgboost_regressor"] = Num(InformationCoefficient(regression, realized));
-    }
+    result.metrics["models"]["stacked (folds 2..)"] = ToJson(Classification(y, p));
   }
   result.metrics["rows_scored"] = scored_rows.size();
-  result.metrics["rows_labelled"] = pooled([](size_t) { return 0.0f; }).first.size();
 
   // Backtests of the out-of-fold signal after costs, and of the baselines, over the same span.
   for (size_t r : scored_rows) {

@@ -147,7 +147,8 @@ ScoredRows ScoreRows(Ensemble& ensemble, const RowModel* regressor, const Datase
 // Classification metrics of every member, the ensemble and (when given) extra named
 // predictions over the rows with a defined label; IC of the ensemble score and the regressor
 // against the forward return.
-nlohmann::json ScoreMetrics(const Ensemble& ensemble, const ScoredRows& scored,
+// `kinds` names the members in EnsembleScore::member_p order (Ensemble::MemberKinds()).
+nlohmann::json ScoreMetrics(const std::vector<std::string>& kinds, const ScoredRows& scored,
                             const Labels& labels);
 
 // `aits train`: features, labels, the 70/15/15 split, the stages, validation and test metrics,
