@@ -19,6 +19,7 @@
 #include "backtest_config.h"
 #include "features_command.h"
 #include "ml_commands.h"
+#include "paper_commands.h"
 #include "progress.h"
 
 namespace aits::app {
@@ -578,6 +579,7 @@ int main(int argc, char** argv) {
 
   AddFeaturesCommand(app);
   AddMlCommands(app);
+  AddPaperCommands(app);
 
   CLI::App* strategies_cmd =
       app.add_subcommand("strategies", "List the built-in strategies and their parameters.");

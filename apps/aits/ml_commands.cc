@@ -155,8 +155,8 @@ int RunModels(const std::string& registry_dir, const std::string& name) {
 
 }  // namespace
 
-Status InstallMlEnsemble(const std::string& registry_dir, const std::string& model_ref,
-                         kernel::BacktestConfig* config, InstalledModel* installed) {
+Result<RegistryEnsemble> LoadRegistryEnsemble(const std::string& registry_dir,
+                                              const std::string& model_ref) {
   AITS_ASSIGN_OR_RETURN(ml::ModelRegistry registry,
                         ml::ModelRegistry::Open(registry_dir, /*create=*/false));
   ml::ModelRecord record;
@@ -211,6 +211,26 @@ Status InstallMlEnsemble(const std::string& registry_dir, const std::string& mod
   AITS_ASSIGN_OR_RETURN(std::string bytes, registry.LoadBytes(record, engine.Hash()));
   AITS_ASSIGN_OR_RETURN(ml::Ensemble ensemble,
                         ml::Ensemble::Deserialize(bytes, registry.AbsolutePath(record)));
+  RegistryEnsemble loaded;
+  loaded.description = record.name + "@" + std::to_string(record.version) + " (#" +
+                       std::to_string(record.id) + ", " + std::string(ml::ToString(record.status)) +
+                       ", members: ";
+  const auto kinds = ensemble.MemberKinds();
+  for (size_t idx = 0; idx < kinds.size(); ++idx) {
+    loaded.description += (idx ? "," : "") + kinds[idx];
+  }
+  loaded.description += ")";
+  loaded.path = registry.AbsolutePath(record);
+  loaded.bytes = std::make_shared<const std::string>(std::move(bytes));
+  loaded.timeframes = std::move(timeframes);
+  loaded.record = std::move(record);
+  return loaded;
+}
+
+Status InstallMlEnsemble(const std::string& registry_dir, const std::string& model_ref,
+                         kernel::BacktestConfig* config, InstalledModel* installed) {
+  AITS_ASSIGN_OR_RETURN(RegistryEnsemble loaded, LoadRegistryEnsemble(registry_dir, model_ref));
+  const std::vector<Duration>& timeframes = loaded.timeframes;
   AITS_ASSIGN_OR_RETURN(ml::SignalRules rules, ml::SignalRules::FromParams(config->params));
   AITS_RETURN_IF_ERROR(config->params.CheckAllUsed("ml_ensemble"));
   config->kernel.bar_period = timeframes.front();
@@ -218,21 +238,14 @@ Status InstallMlEnsemble(const std::string& registry_dir, const std::string& mod
   // Each run loads its own ensemble from the checked bytes, so the sequence models start from a
   // clean state.
   config->strategy_factory =
-      [bytes = std::make_shared<const std::string>(std::move(bytes)),
-       what = registry.AbsolutePath(record), timeframes, rules, bar = timeframes.front()](
+      [bytes = loaded.bytes, what = loaded.path, timeframes, rules, bar = timeframes.front()](
           const Instrument& instrument) -> Result<std::unique_ptr<strategy::Strategy>> {
     AITS_ASSIGN_OR_RETURN(ml::Ensemble run_copy, ml::Ensemble::Deserialize(*bytes, what));
     return ml::MakeMlEnsembleStrategy(instrument, bar, std::move(run_copy), timeframes, rules);
   };
-  installed->train_begin = record.train_begin;
-  installed->train_end = record.train_end;
-  std::string* description = &installed->description;
-  *description = record.name + "@" + std::to_string(record.version) + " (#" +
-                 std::to_string(record.id) + ", " + std::string(ml::ToString(record.status)) +
-                 ", members: ";
-  const auto kinds = ensemble.MemberKinds();
-  for (size_t idx = 0; idx < kinds.size(); ++idx) *description += (idx ? "," : "") + kinds[idx];
-  *description += ")";
+  installed->train_begin = loaded.record.train_begin;
+  installed->train_end = loaded.record.train_end;
+  installed->description = loaded.description;
   return Status::Ok();
 }
 

@@ -4,14 +4,30 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "aits/core/status.h"
 #include "aits/kernel/backtest.h"
+#include "aits/ml/registry.h"
 
 namespace aits::app {
 
 void AddMlCommands(CLI::App& app);
+
+// An ensemble from the registry: REF is "latest" (the newest production ensemble, else the
+// newest candidate; never a rejected one), "NAME", "NAME@3" or "#12". The bytes are checked
+// against the registry row and the feature-set hash this build computes for its timeframes.
+struct RegistryEnsemble {
+  ml::ModelRecord record;
+  std::shared_ptr<const std::string> bytes;
+  std::string path;
+  std::vector<Duration> timeframes;  // the first is the base timeframe (the kernel's bars)
+  std::string description;           // "NAME@V (#ID, status, members: ...)"
+};
+Result<RegistryEnsemble> LoadRegistryEnsemble(const std::string& registry_dir,
+                                              const std::string& model_ref);
 
 // For `aits backtest --strategy ml_ensemble --model REF`: loads the ensemble REF ("latest",
 // "NAME", "NAME@3", "#12") from the registry, checks its feature-set hash against this build,

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
 #include "aits/core/status.h"
 #include "aits/core/time.h"
@@ -30,6 +31,10 @@ class ExecutionClient {
   virtual void AddInstrument(const Instrument& instrument) = 0;
   // Takes an order and returns its id at once; its fate arrives later on the bus.
   virtual OrderId Submit(const OrderRequest& request, Timestamp now) = 0;
+  // Records an order the kernel refused before sending it (a pre-trade risk check), under the
+  // client's id sequence so that every order has one id space, and publishes its rejection.
+  virtual OrderId SubmitRejected(const OrderRequest& request, RejectReason reason,
+                                 std::string detail, Timestamp now) = 0;
   // FailedPrecondition if the order is already finished, NotFound if unknown.
   virtual Status Cancel(OrderId id, Timestamp now) = 0;
   // Sets or clears the SL/TP attached to the open position of `instrument`.

@@ -340,6 +340,15 @@ OrderId SimulatedVenue::Submit(const OrderRequest& request, Timestamp now) {
   return id;
 }
 
+OrderId SimulatedVenue::SubmitRejected(const OrderRequest& request, RejectReason reason,
+                                       std::string detail, Timestamp now) {
+  Order& order = NewOrder(request, now);
+  Finish(order, OrderStatus::kRejected, reason, now);
+  order.reject_detail = std::move(detail);
+  bus_.Publish(OrderUpdate{order});
+  return order.id;
+}
+
 Status SimulatedVenue::Cancel(OrderId id, Timestamp now) {
   Order* order = OrderAt(id.value);
   if (order == nullptr) {

@@ -101,6 +101,8 @@ class SimulatedVenue final : public ExecutionClient {
   // Takes an order; returns its id. Problems that need no market (quantity, prices, duplicate
   // client id, unknown instrument) reject at once; the rest is checked on arrival.
   OrderId Submit(const OrderRequest& request, Timestamp now) override;
+  OrderId SubmitRejected(const OrderRequest& request, RejectReason reason, std::string detail,
+                         Timestamp now) override;
   // Cancels a resting or in-transit order; FailedPrecondition if it is already done.
   Status Cancel(OrderId id, Timestamp now) override;
   // Sets or clears the SL/TP attached to the open position of `instrument`.

@@ -1,5 +1,6 @@
 #include "aits/kernel/kernel.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace aits::kernel {
@@ -26,6 +27,7 @@ Status KernelConfig::Validate() const {
     return InvalidArgument("stop-out level " + std::to_string(stop_out_level) +
                            " % is outside 0..1000");
   }
+  if (risk) AITS_RETURN_IF_ERROR(risk->Validate());
   return venue.Validate();
 }
 
@@ -35,10 +37,19 @@ Kernel::Kernel(const KernelConfig& config, Clock& clock, const ExecutionClientFa
       portfolio_(config.account_currency, config.initial_balance, config.leverage) {
   execution_ = execution ? execution(bus_, *this)
                          : std::make_unique<execution::SimulatedVenue>(config.venue, bus_, *this);
+  if (config.risk) {
+    risk_ = std::make_unique<risk::RiskManager>(*config.risk, portfolio_,
+                                                [this](const risk::BreakerChange& change) {
+                                                  if (change.to == risk::BreakerState::kHalted)
+                                                    halt_pending_ = true;
+                                                  bus_.Publish(change);
+                                                });
+  }
   // Subscription order is delivery order: the portfolio books a fill before the strategy hears
   // of it, so a strategy reading its position inside OnFill sees the new one.
   bus_.Subscribe<Fill>([this](const Fill& fill) {
     portfolio_.OnFill(fill);
+    if (risk_) risk_->OnFill(fill, clock_.Now());
     cached_margin_ = portfolio_.account().margin;
     if (cached_margin_.raw() == 0) stopping_out_ = false;
     fills_.push_back(fill);
@@ -71,6 +82,7 @@ Status Kernel::AddInstrument(const Instrument& instrument) {
   AITS_RETURN_IF_ERROR(portfolio_.AddInstrument(instrument));
   instruments_.push_back(instrument);
   execution_->AddInstrument(instruments_.back());
+  if (risk_) risk_->AddInstrument(instruments_.back());
   aggregators_.emplace_back(config_.bar_period);
   last_quotes_.emplace_back();
   pending_lots_.push_back(0);
@@ -111,6 +123,11 @@ void Kernel::OnTick(const Tick& tick) {
   execution_->OnTick(tick);
   // After the venue has this quote, so a stop-out fills at it and not at the previous one.
   if (cached_margin_.raw() > 0 && !stopping_out_) CheckStopOut();
+  if (risk_) {
+    risk_->OnQuote(tick, tick.ts);
+    if (bar_done) risk_->OnBarClose(finished, tick.ts);
+    if (halt_pending_) Flatten("halt");
+  }
   if (bar_done) DeliverBar(finished);
   if (strategy_) strategy_->OnTick(tick);
 }
@@ -140,6 +157,11 @@ void Kernel::OnBar(const Bar& bar) {
     if (!stopping_out_) CheckStopOut();
   }
   portfolio_.SampleEquity(bar.CloseTime());
+  if (risk_) {
+    risk_->OnQuote(close_quote, bar.CloseTime());
+    risk_->OnBarClose(bar, bar.CloseTime());
+    if (halt_pending_) Flatten("halt");
+  }
   DeliverBar(bar);
 }
 
@@ -150,6 +172,21 @@ void Kernel::CheckStopOut() {
   // Below the stop-out level: close everything at market, as the broker would, once.
   stopping_out_ = true;
   ++stop_outs_;
+  ClosePositions("stop_out");
+}
+
+void Kernel::Flatten(std::string_view tag) {
+  halt_pending_ = false;
+  // Resting and travelling orders first, so none can reopen a position after the close.
+  std::vector<uint64_t> live;
+  live.reserve(pending_by_order_.size());
+  for (const auto& [id, lots] : pending_by_order_) live.push_back(id);
+  std::sort(live.begin(), live.end());  // deterministic order for the event log
+  for (uint64_t id : live) (void)execution_->Cancel(OrderId{id}, clock_.Now());
+  ClosePositions(tag);
+}
+
+void Kernel::ClosePositions(std::string_view tag) {
   for (const Instrument& inst : instruments_) {
     const Quantity held = portfolio_.position(inst.id).quantity;
     if (held.IsZero()) continue;
@@ -157,9 +194,16 @@ void Kernel::CheckStopOut() {
     request.instrument = inst.id;
     request.side = held.IsPositive() ? Side::kSell : Side::kBuy;
     request.quantity = held.Abs();
-    request.tag = "stop_out";
-    Submit(request);
+    request.tag = std::string(tag);
+    SubmitChecked(request, /*flatten=*/true);
   }
+}
+
+Status Kernel::SetBreaker(risk::BreakerState state, std::string_view reason) {
+  if (!risk_) return FailedPrecondition("no risk manager is configured");
+  risk_->SetBreaker(state, reason, clock_.Now());
+  if (halt_pending_) Flatten("halt");
+  return Status::Ok();
 }
 
 void Kernel::DeliverBar(const Bar& bar) {
@@ -184,6 +228,22 @@ void Kernel::Stop() {
 }
 
 OrderId Kernel::Submit(const OrderRequest& request) {
+  return SubmitChecked(request, /*flatten=*/false);
+}
+
+OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
+  bus_.Publish(OrderSubmitted{request, clock_.Now()});
+  if (risk_) {
+    const Tick* quote = nullptr;
+    if (request.instrument.value < last_quotes_.size() && last_quotes_[request.instrument.value]) {
+      quote = &*last_quotes_[request.instrument.value];
+    }
+    risk::RiskVerdict verdict = risk_->CheckOrder(request, quote, clock_.Now(), flatten);
+    if (!verdict.ok()) {
+      return execution_->SubmitRejected(request, verdict.reason, std::move(verdict.detail),
+                                        clock_.Now());
+    }
+  }
   const OrderId id = execution_->Submit(request, clock_.Now());
   // An order still travelling to the venue has published nothing yet; record it as submitted.
   const size_t index = id.value - 1;
@@ -232,6 +292,10 @@ Money Kernel::FreeMargin() const { return portfolio_.account().free_margin; }
 
 Money Kernel::MarginRequired(const Instrument& instrument, Quantity lots, Price price) const {
   return portfolio_.MarginRequired(instrument, lots, price);
+}
+
+Money Kernel::ToAccount(InstrumentId instrument, Money amount_in_quote) const {
+  return portfolio_.ToAccount(instrument, amount_in_quote);
 }
 
 Money Kernel::NotionalInAccount(const Instrument& instrument, Quantity lots, Price price) const {

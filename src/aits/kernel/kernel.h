@@ -33,6 +33,7 @@
 #include "aits/execution/execution_client.h"
 #include "aits/execution/simulated_venue.h"
 #include "aits/portfolio/portfolio.h"
+#include "aits/risk/risk_manager.h"
 #include "aits/strategy/strategy.h"
 
 namespace aits::kernel {
@@ -48,7 +49,18 @@ struct KernelConfig {
   // Margin level (equity / used margin, percent) below which every position is closed at market,
   // as a broker's stop-out does; 0 disables. MetaTrader brokers commonly use 50.
   double stop_out_level = 50;
+  // Pre-trade checks, post-trade limits and the circuit breaker; unset = no risk manager (the
+  // backtester's default, where the venue's own margin and lot rules still apply).
+  std::optional<risk::RiskLimits> risk;
   Status Validate() const;
+};
+
+// Published on the kernel's bus for every order a strategy submits, before the risk check and
+// the execution client see it: the command that the events of that order answer. Holds a
+// reference valid only during delivery.
+struct OrderSubmitted {
+  const OrderRequest& request;
+  Timestamp ts;
 };
 
 // Builds the execution client once the kernel's bus and account exist. The default builds the
@@ -74,6 +86,10 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   // SimulatedClock to the tick's time (to the bar's close for bars) before each call.
   void OnTick(const Tick& tick);
   void OnBar(const Bar& bar);
+  // Moves the circuit breaker by hand (an operator command). FailedPrecondition without a risk
+  // manager. Halting flattens every position, as a limit-triggered halt does.
+  Status SetBreaker(risk::BreakerState state, std::string_view reason);
+
   // End of data: flushes the bar in progress (delivered to the strategy without trading on it),
   // takes a last equity sample and stops the strategy. Idempotent.
   void Stop();
@@ -86,6 +102,8 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   const std::deque<Order>& orders() const { return orders_; }
   const std::vector<Fill>& fills() const { return fills_; }
   uint64_t ticks_processed() const { return ticks_; }
+  // nullptr without KernelConfig::risk.
+  const risk::RiskManager* risk() const { return risk_.get(); }
   // Times the stop-out closed the positions.
   uint64_t stop_outs() const { return stop_outs_; }
   uint64_t bars_processed() const { return bars_; }
@@ -105,6 +123,7 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   Money FreeMargin() const override;
   Money MarginRequired(const Instrument& instrument, Quantity lots, Price price) const override;
   Money NotionalInAccount(const Instrument& instrument, Quantity lots, Price price) const override;
+  Money ToAccount(InstrumentId instrument, Money amount_in_quote) const override;
 
  private:
   struct Timer {
@@ -117,6 +136,11 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   };
   void FireTimers(Timestamp now);
   void CheckStopOut();
+  // Closes every open position at market with orders that bypass the risk checks.
+  void Flatten(std::string_view tag);
+  // Market orders closing every open position, past the risk checks.
+  void ClosePositions(std::string_view tag);
+  OrderId SubmitChecked(const OrderRequest& request, bool flatten);
   void DeliverBar(const Bar& bar);
 
   KernelConfig config_;
@@ -124,6 +148,10 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   Bus bus_;
   portfolio::Portfolio portfolio_;
   std::unique_ptr<execution::ExecutionClient> execution_;
+  std::unique_ptr<risk::RiskManager> risk_;
+  // Set by the breaker listener; the flattening happens once the current event is processed, so
+  // that the venue is never re-entered from inside its own tick.
+  bool halt_pending_ = false;
   std::deque<Instrument> instruments_;  // stable addresses: strategies keep references
   std::vector<data::BarAggregator> aggregators_;
   std::vector<std::optional<Tick>> last_quotes_;

@@ -143,6 +143,18 @@ class FixedPriceBroker final : public execution::ExecutionClient {
     bus_.Publish(execution::OrderUpdate{order});
     return order.id;
   }
+  OrderId SubmitRejected(const OrderRequest& request, RejectReason reason, std::string detail,
+                         Timestamp now) override {
+    Order order;
+    order.id = OrderId{++next_id_};
+    order.request = request;
+    order.created = order.updated = now;
+    order.status = OrderStatus::kRejected;
+    order.reject_reason = reason;
+    order.reject_detail = std::move(detail);
+    bus_.Publish(execution::OrderUpdate{order});
+    return order.id;
+  }
   Status Cancel(OrderId, Timestamp) override { return FailedPrecondition("filled"); }
   Status SetProtection(InstrumentId, std::optional<Price>, std::optional<Price>) override {
     return Status::Ok();

@@ -80,10 +80,9 @@ void MlEnsembleStrategy::OnBar(const Bar& bar) {
                target > 0 ? "ml_long" : (target < 0 ? "ml_short" : "ml_flat"));
 }
 
-Result<std::unique_ptr<strategy::Strategy>> MakeMlEnsembleStrategy(
-    const Instrument& instrument, Duration bar_period, Ensemble ensemble,
-    const std::vector<Duration>& timeframes, SignalRules rules, ScoreObserver observer) {
-  AITS_RETURN_IF_ERROR(rules.Validate());
+Result<features::FeatureEngine> MakeFeatureEngineFor(const Ensemble& ensemble,
+                                                     const std::vector<Duration>& timeframes,
+                                                     Duration bar_period) {
   features::FeatureEngineConfig config;
   config.timeframes = timeframes;
   AITS_ASSIGN_OR_RETURN(features::FeatureEngine engine, features::FeatureEngine::Create(config));
@@ -100,9 +99,18 @@ Result<std::unique_ptr<strategy::Strategy>> MakeMlEnsembleStrategy(
   if (bar_period != engine.BaseTimeframe()) {
     return InvalidArgument("the model's base timeframe is " +
                            features::TimeframeName(engine.BaseTimeframe()) +
-                           " but the backtest's bars are " + features::TimeframeName(bar_period) +
+                           " but the kernel's bars are " + features::TimeframeName(bar_period) +
                            " (set the bar period to the base timeframe)");
   }
+  return engine;
+}
+
+Result<std::unique_ptr<strategy::Strategy>> MakeMlEnsembleStrategy(
+    const Instrument& instrument, Duration bar_period, Ensemble ensemble,
+    const std::vector<Duration>& timeframes, SignalRules rules, ScoreObserver observer) {
+  AITS_RETURN_IF_ERROR(rules.Validate());
+  AITS_ASSIGN_OR_RETURN(features::FeatureEngine engine,
+                        MakeFeatureEngineFor(ensemble, timeframes, bar_period));
   if (!LotsFor(instrument, rules.lots).IsPositive()) {
     return InvalidArgument("lots " + std::to_string(rules.lots) + " rounds to zero at lot step " +
                            instrument.lot_step.ToString());

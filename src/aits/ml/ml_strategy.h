@@ -61,6 +61,12 @@ class MlEnsembleStrategy final : public strategy::Strategy {
   uint64_t scored_rows_ = 0;
 };
 
+// The feature engine for an ensemble's timeframes, checked against the ensemble: same feature-set
+// hash and column names, and the kernel's bar period equal to the base timeframe. Errors say which.
+Result<features::FeatureEngine> MakeFeatureEngineFor(const Ensemble& ensemble,
+                                                     const std::vector<Duration>& timeframes,
+                                                     Duration bar_period);
+
 // Builds the strategy from a serialized ensemble: checks that the feature engine built for the
 // ensemble's timeframes has the ensemble's feature-set hash and names, and that the kernel's bar
 // period is the base timeframe. Errors say which.

@@ -64,6 +64,30 @@ std::string_view ToString(RejectReason reason) {
       return "unknown_instrument";
     case RejectReason::kDuplicateClientId:
       return "duplicate_client_order_id";
+    case RejectReason::kRiskOrderSize:
+      return "risk_order_size";
+    case RejectReason::kRiskPositionLimit:
+      return "risk_position_limit";
+    case RejectReason::kRiskGrossExposure:
+      return "risk_gross_exposure";
+    case RejectReason::kRiskNetExposure:
+      return "risk_net_exposure";
+    case RejectReason::kRiskCurrencyExposure:
+      return "risk_currency_exposure";
+    case RejectReason::kRiskCorrelatedExposure:
+      return "risk_correlated_exposure";
+    case RejectReason::kRiskLeverage:
+      return "risk_leverage";
+    case RejectReason::kRiskMarginUse:
+      return "risk_margin_use";
+    case RejectReason::kRiskOrderRate:
+      return "risk_order_rate";
+    case RejectReason::kRiskPriceCollar:
+      return "risk_price_collar";
+    case RejectReason::kRiskReduceOnly:
+      return "risk_reduce_only";
+    case RejectReason::kRiskHalted:
+      return "risk_halted";
   }
   return "?";
 }

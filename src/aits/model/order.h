@@ -33,7 +33,25 @@ enum class RejectReason : uint8_t {
   kNoMarket,            // no quote yet for the instrument
   kUnknownInstrument,
   kDuplicateClientId,
+  // Pre-trade risk checks (aits::risk); the order never reaches the venue.
+  kRiskOrderSize,           // above the per-order lot limit
+  kRiskPositionLimit,       // the symbol's net position would exceed its limit
+  kRiskGrossExposure,       // sum of |notional| would exceed the limit
+  kRiskNetExposure,         // |sum of signed notional| would exceed the limit
+  kRiskCurrencyExposure,    // one currency's net exposure would exceed the limit
+  kRiskCorrelatedExposure,  // a group of correlated positions would exceed the limit
+  kRiskLeverage,            // gross exposure / equity would exceed the limit
+  kRiskMarginUse,           // used margin / equity would exceed the limit
+  kRiskOrderRate,           // more orders in the last second than allowed
+  kRiskPriceCollar,         // limit/stop price too far from the last quote
+  kRiskReduceOnly,          // circuit breaker is reduce-only and the order would grow a position
+  kRiskHalted,              // circuit breaker is halted
 };
+
+// True for the reasons set by the risk manager rather than the venue.
+constexpr bool IsRiskReject(RejectReason reason) {
+  return reason >= RejectReason::kRiskOrderSize && reason <= RejectReason::kRiskHalted;
+}
 
 std::string_view ToString(Side side);
 std::string_view ToString(OrderType type);
@@ -69,8 +87,9 @@ struct Order {
   OrderRequest request;
   OrderStatus status = OrderStatus::kPendingNew;
   RejectReason reject_reason = RejectReason::kNone;
-  Timestamp created;  // when the strategy submitted it
-  Timestamp arrives;  // created + latency: when the venue sees it
+  std::string reject_detail;  // the figures behind a risk rejection ("position 5 > limit 3")
+  Timestamp created;          // when the strategy submitted it
+  Timestamp arrives;          // created + latency: when the venue sees it
   Timestamp updated;
   Quantity filled;
   Price avg_fill_price;

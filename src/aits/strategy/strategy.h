@@ -45,6 +45,9 @@ class StrategyContext {
   virtual const Instrument& instrument(InstrumentId instrument) const = 0;
   // The latest quote, if any has arrived.
   virtual std::optional<Tick> LastQuote(InstrumentId instrument) const = 0;
+  // Converts an amount earned on `instrument` (in its quote currency) to the account currency at
+  // the current rates; sizing uses it to value a price move.
+  virtual Money ToAccount(InstrumentId instrument, Money amount_in_quote) const = 0;
   // Calls OnTimer(id) when simulated (or wall) time reaches `at`.
   virtual void SetTimer(Timestamp at, uint64_t id) = 0;
 };

@@ -29,6 +29,7 @@ class FakeContext final : public StrategyContext {
   const Instrument& instrument(InstrumentId) const override { return instrument_; }
   std::optional<Tick> LastQuote(InstrumentId) const override { return quote_; }
   void SetTimer(Timestamp, uint64_t) override {}
+  Money ToAccount(InstrumentId, Money amount) const override { return amount; }
 
   void SetQuote(double bid, double ask) {
     quote_ = Tick{now_, *Price::FromDouble(bid, 5), *Price::FromDouble(ask, 5)};

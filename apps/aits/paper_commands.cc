@@ -1,0 +1,457 @@
+#include "paper_commands.h"
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
+
+#include "aits/features/feature_engine.h"
+#include "aits/session/paper.h"
+#include "aits/session/replay.h"
+#include "aits/trading/ml_signal.h"
+#include "backtest_config.h"
+#include "ml_commands.h"
+
+namespace aits::app {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void OnStopSignal(int) { g_stop.store(true); }
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "aits: error: %s\n", status.message().c_str());
+  return status.code() == StatusCode::kInvalidArgument || status.code() == StatusCode::kNotFound
+             ? 2
+             : 1;
+}
+
+struct PaperFlags {
+  std::string feed = "synthetic";
+  std::string symbol;
+  std::string format = "auto";
+  int64_t spread_points = 0;
+  uint64_t seed = 1;
+  uint64_t ticks = 0;
+  double start_price = 0;
+  double volatility = 1.0;
+  std::string speed = "1";
+  std::string signal = "sma_cross";
+  std::string params;
+  std::string model = "latest";
+  std::string registry = "models";
+  std::string config;
+  double balance = 100'000;
+  double leverage = 100;
+  std::string commission = "none";
+  double latency_ms = 0;
+  int64_t slippage_points = 0;
+  std::string bar = "M1";
+  std::string state = "paper-session";
+  uint64_t stop_after = 0;
+  std::string latency_out;
+  std::string sync = "full";
+  bool quiet = false;
+};
+
+// The YAML settings file: `decision:` and `risk:` maps, nothing else.
+Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return NotFound("cannot read config file " + path);
+  } catch (const YAML::Exception& error) {
+    return InvalidArgument(path + ": " + error.what());
+  }
+  if (root.IsNull()) return Status::Ok();  // an empty file sets nothing
+  if (!root.IsMap()) return InvalidArgument(path + ": the top level must be a map of sections");
+  for (const auto& section : root) {
+    const std::string name = section.first.Scalar();
+    const std::string line = ":" + std::to_string(section.first.Mark().line + 1);
+    if (name != "decision" && name != "risk") {
+      return InvalidArgument(path + line + ": unknown section '" + name +
+                             "' (known: decision, risk)");
+    }
+    if (!section.second.IsMap()) {
+      return InvalidArgument(path + line + ": section '" + name + "' must be a map of key: value");
+    }
+    decision::DecisionConfig probe_decision;
+    risk::RiskLimits probe_risk = risk::RiskLimits::Defaults();
+    for (const auto& item : section.second) {
+      const std::string key = item.first.Scalar();
+      const std::string item_line = ":" + std::to_string(item.first.Mark().line + 1);
+      if (!item.second.IsScalar()) {
+        return InvalidArgument(path + item_line + ": " + name + "." + key +
+                               " is not a single value");
+      }
+      const std::string value = item.second.Scalar();
+      const Status status =
+          name == "decision" ? probe_decision.Set(key, value) : probe_risk.Set(key, value);
+      if (!status.ok()) {
+        return InvalidArgument(path + item_line + ": " + name + "." + key + ": " +
+                               status.message());
+      }
+      (name == "decision" ? spec->decision : spec->risk).emplace_back(key, value);
+    }
+    if (name == "risk") {
+      const Status valid = probe_risk.Validate();
+      if (!valid.ok()) return InvalidArgument(path + ": " + valid.message());
+    }
+  }
+  return Status::Ok();
+}
+
+session::SignalFactory SignalsWithModels() {
+  return [](const session::SessionSpec& spec, const Instrument& instrument,
+            Duration bar_period) -> Result<std::unique_ptr<trading::SignalSource>> {
+    if (spec.signal != "ml_ensemble")
+      return session::MakeRuleSignalFor(spec, instrument, bar_period);
+    AITS_ASSIGN_OR_RETURN(RegistryEnsemble loaded, LoadRegistryEnsemble(spec.registry, spec.model));
+    if (!spec.model_checksum.empty() && loaded.record.sha256_or_fnv != spec.model_checksum) {
+      return FailedPrecondition("model " + spec.model + " in " + spec.registry +
+                                " is not the one this session was recorded with (checksum " +
+                                loaded.record.sha256_or_fnv + ", recorded " + spec.model_checksum +
+                                ")");
+    }
+    AITS_ASSIGN_OR_RETURN(ml::Ensemble ensemble,
+                          ml::Ensemble::Deserialize(*loaded.bytes, loaded.path));
+    return trading::MakeMlSignal(instrument, bar_period, std::move(ensemble), loaded.timeframes);
+  };
+}
+
+Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
+  session::SessionSpec spec;
+  spec.feed = flags.feed;
+  spec.format = flags.format;
+  spec.spread_points = flags.spread_points;
+  if (flags.feed == "synthetic") {
+    spec.symbol = flags.symbol.empty() ? "EURUSD" : flags.symbol;
+  } else {
+    if (!std::filesystem::exists(flags.feed))
+      return NotFound("feed file " + flags.feed + " does not exist");
+    spec.symbol = flags.symbol.empty() ? SymbolFromPath(flags.feed) : flags.symbol;
+  }
+  const Instrument instrument = Instrument::Infer(spec.symbol);
+  spec.seed = flags.seed;
+  spec.max_ticks = flags.ticks;
+  spec.start_price =
+      flags.start_price > 0 ? flags.start_price : (instrument.digits == 3 ? 110.0 : 1.10000);
+  spec.volatility = flags.volatility;
+  spec.synthetic_start = WallClock().Now();
+  spec.signal = flags.signal;
+  spec.signal_params = flags.params;
+  spec.balance = flags.balance;
+  spec.leverage = flags.leverage;
+  spec.commission = flags.commission;
+  if (!(flags.latency_ms >= 0)) return InvalidArgument("--latency-ms must be >= 0");
+  spec.latency_us = static_cast<int64_t>(flags.latency_ms * 1000.0 + 0.5);
+  spec.slippage_points = flags.slippage_points;
+  AITS_ASSIGN_OR_RETURN(std::vector<Duration> bar, features::ParseTimeframes(flags.bar));
+  if (bar.size() != 1) return InvalidArgument("--bar takes one timeframe, e.g. M1");
+  spec.bar_seconds = bar.front().ns / Duration::Seconds(1).ns;
+  if (!flags.config.empty()) AITS_RETURN_IF_ERROR(LoadPaperConfig(flags.config, &spec));
+  if (flags.signal == "ml_ensemble") {
+    spec.registry = flags.registry;
+    AITS_ASSIGN_OR_RETURN(RegistryEnsemble loaded,
+                          LoadRegistryEnsemble(flags.registry, flags.model));
+    spec.model = loaded.record.name + "@" + std::to_string(loaded.record.version);
+    spec.model_checksum = loaded.record.sha256_or_fnv;
+    spec.bar_seconds = loaded.timeframes.front().ns / Duration::Seconds(1).ns;
+    if (!flags.params.empty()) {
+      return InvalidArgument(
+          "--params is for rule signals; ml_ensemble takes its settings from "
+          "the model and the decision section of --config");
+    }
+  }
+  // Client order ids unique to this session: the state directory's creation time.
+  spec.session_id = "p" + std::to_string(spec.synthetic_start.ns / 1'000'000 % 100'000'000);
+  return spec;
+}
+
+int RunPaperCommand(const PaperFlags& flags, bool spec_given) {
+  session::PaperOptions options;
+  options.spec_given = spec_given;
+  if (spec_given) {
+    auto spec = SpecFromFlags(flags);
+    if (!spec.ok()) return Fail(spec.status());
+    options.spec = std::move(*spec);
+  }
+  options.state_dir = flags.state;
+  if (flags.speed == "max") {
+    options.speed = 0;
+  } else {
+    std::string text = flags.speed;
+    if (!text.empty() && (text.back() == 'x' || text.back() == 'X')) text.pop_back();
+    char* end = nullptr;
+    options.speed = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !(options.speed > 0) ||
+        options.speed > 1e9) {
+      return Fail(InvalidArgument("--speed '" + flags.speed +
+                                  "' is not a positive multiple of real time (1, 10, 60x) or max"));
+    }
+  }
+  if (flags.sync == "full") {
+    options.store.sync = persistence::Sync::kFull;
+  } else if (flags.sync == "normal") {
+    options.store.sync = persistence::Sync::kNormal;
+  } else {
+    return Fail(InvalidArgument("--sync '" + flags.sync + "' is not full or normal"));
+  }
+  options.stop_after = flags.stop_after;
+  options.stop = &g_stop;
+  options.signals = SignalsWithModels();
+  const bool quiet = flags.quiet;
+  options.notice = [quiet](const std::string& text) {
+    if (!quiet) std::fprintf(stderr, "aits paper: %s\n", text.c_str());
+  };
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  if (!quiet && tty) {
+    options.progress = [](const session::PaperProgress& p) {
+      std::fprintf(
+          stderr, "\r  ticks %llu  orders %llu  fills %llu  position %s  equity %s  breaker %s   ",
+          static_cast<unsigned long long>(p.ticks), static_cast<unsigned long long>(p.orders),
+          static_cast<unsigned long long>(p.fills), p.position.ToString().c_str(),
+          p.equity.ToString().c_str(), p.breaker.c_str());
+    };
+  }
+  g_stop.store(false);
+  std::signal(SIGINT, OnStopSignal);
+  std::signal(SIGTERM, OnStopSignal);
+  if (!quiet) {
+    std::fprintf(stderr, "aits paper: state in %s (Ctrl-C stops cleanly; run again to resume)\n",
+                 flags.state.c_str());
+  }
+  auto result = session::RunPaper(options);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (!quiet && tty) std::fprintf(stderr, "\n");
+  if (!result.ok()) return Fail(result.status());
+  const session::PaperResult& r = *result;
+  std::printf("paper session %s: %s after %llu new ticks (%.1f s)\n", flags.state.c_str(),
+              r.interrupted ? "stopped by signal" : (r.feed_ended ? "feed ended" : "stopped"),
+              static_cast<unsigned long long>(r.ticks), r.wall_seconds);
+  std::printf(
+      "  orders %llu  fills %llu  decisions %llu  position %s  balance %s  equity %s  "
+      "breaker %s\n",
+      static_cast<unsigned long long>(r.orders), static_cast<unsigned long long>(r.fills),
+      static_cast<unsigned long long>(r.decisions), r.position.ToString().c_str(),
+      r.account.balance.ToString().c_str(), r.account.equity.ToString().c_str(), r.breaker.c_str());
+  std::printf("  tick-to-order latency, ticks without a bar close: %s\n",
+              r.plain_ticks.Summary().c_str());
+  std::printf("  tick-to-order latency, ticks closing a bar:       %s\n",
+              r.bar_ticks.Summary().c_str());
+  std::printf("  tick-to-order latency, ticks with an order:       %s\n",
+              r.order_ticks.Summary().c_str());
+  std::printf("  event log: %s/events.db, %llu events\n", flags.state.c_str(),
+              static_cast<unsigned long long>(r.last_seq));
+  if (!flags.latency_out.empty()) {
+    std::FILE* file = std::fopen(flags.latency_out.c_str(), "w");
+    if (file == nullptr) return Fail(IoError("cannot write " + flags.latency_out));
+    const std::string json = r.LatencyJson();
+    std::fwrite(json.data(), 1, json.size(), file);
+    std::fclose(file);
+  }
+  return 0;
+}
+
+std::string EventsPath(const std::string& path) {
+  if (std::filesystem::is_directory(path))
+    return (std::filesystem::path(path) / "events.db").string();
+  return path;
+}
+
+int RunReplayCommand(const std::string& events) {
+  auto store = persistence::EventStore::OpenReadOnly(EventsPath(events));
+  if (!store.ok()) return Fail(store.status());
+  auto result = session::Replay(**store, SignalsWithModels());
+  if (!result.ok()) return Fail(result.status());
+  const session::ReplayResult& r = *result;
+  if (!r.equal) {
+    std::printf(
+        "replay of %s DIVERGES\n  first diverging event: %s\n  logged:   %s\n  replayed: %s\n",
+        EventsPath(events).c_str(),
+        r.divergence.seq == 0 ? "after the last one" : std::to_string(r.divergence.seq).c_str(),
+        r.divergence.logged.c_str(), r.divergence.produced.c_str());
+    return 1;
+  }
+  std::printf("replay of %s: identical\n", EventsPath(events).c_str());
+  std::printf(
+      "  %llu events, %llu ticks, %llu orders, %llu fills: every order, fill, decision "
+      "and risk event equal\n",
+      static_cast<unsigned long long>(r.events), static_cast<unsigned long long>(r.ticks),
+      static_cast<unsigned long long>(r.orders), static_cast<unsigned long long>(r.fills));
+  std::printf("  balance %s (log %s)  equity %s (log %s)  realised P&L %s\n",
+              r.account.balance.ToString().c_str(), r.logged.balance.ToString().c_str(),
+              r.account.equity.ToString().c_str(), r.logged.equity.ToString().c_str(),
+              (r.account.balance - *Money::FromDouble(r.logged.spec.balance)).ToString().c_str());
+  if (r.account.balance.raw() != r.logged.balance.raw()) {
+    std::printf("  balance differs from the log's own\n");
+    return 1;
+  }
+  return 0;
+}
+
+int RunExplainCommand(const std::string& events, uint64_t order_id, bool raw) {
+  auto store = persistence::EventStore::OpenReadOnly(EventsPath(events));
+  if (!store.ok()) return Fail(store.status());
+  auto explanation = session::ExplainOrder(**store, order_id);
+  if (!explanation.ok()) return Fail(explanation.status());
+  const auto json = nlohmann::ordered_json::parse(explanation->decision_json, nullptr, false);
+  if (raw || json.is_discarded()) {
+    std::printf("%s\n", explanation->decision_json.c_str());
+    return 0;
+  }
+  std::printf("order %llu: %s %s, decision %s at %s\n", static_cast<unsigned long long>(order_id),
+              json["action"].get<std::string>().c_str(), json["symbol"].get<std::string>().c_str(),
+              std::to_string(json["decision"].get<uint64_t>()).c_str(),
+              json["time"].get<std::string>().c_str());
+  std::printf("  why: %s\n", json["reason"].get<std::string>().c_str());
+  std::printf("signal:\n%s\n", json["signal"].dump(2).c_str());
+  std::printf("market:\n%s\n", json["market"].dump(2).c_str());
+  std::printf("filters:\n");
+  for (const auto& f : json["filters"]) {
+    std::printf("  %-10s %s  value %s  limit %s\n", f["name"].get<std::string>().c_str(),
+                f["passed"].get<bool>() ? "passed" : "FAILED", f["value"].dump().c_str(),
+                f["limit"].dump().c_str());
+  }
+  std::printf("sizing:\n%s\n", json["sizing"].dump(2).c_str());
+  std::printf("order and risk checks:\n%s\n", json["order"].dump(2).c_str());
+  std::printf("what happened to the order:\n");
+  for (const auto& line : explanation->order_events) std::printf("  %s\n", line.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void AddPaperCommands(CLI::App& app) {
+  auto flags = std::make_shared<PaperFlags>();
+  CLI::App* paper = app.add_subcommand(
+      "paper",
+      "Paper trading: the backtest's kernel, decision engine and risk manager against a live\n"
+      "clock, on the built-in synthetic market or a tick file replayed at 1x, Nx or max speed,\n"
+      "with every event in the log --state DIR/events.db. Ctrl-C stops cleanly; running again\n"
+      "with the same --state resumes (also after kill -9).\n"
+      "Examples: aits paper --speed 60 --ticks 100000\n"
+      "          aits paper --feed ../shared/data/ticks/EURUSD.csv --speed max --state s1\n"
+      "          aits paper --state s1            (resume)");
+  paper->add_option("--feed", flags->feed, "'synthetic' or a tick data file")
+      ->capture_default_str();
+  paper->add_option("--symbol", flags->symbol,
+                    "Instrument (default EURUSD, or from the file name)");
+  paper->add_option("--format", flags->format, "Data format of the file")->capture_default_str();
+  paper->add_option("--spread-points", flags->spread_points, "Spread for single-price data");
+  paper->add_option("--seed", flags->seed, "Synthetic market seed")->capture_default_str();
+  paper->add_option("--ticks", flags->ticks,
+                    "Ticks in the whole session (0 = the whole file / no end)");
+  paper->add_option("--start-price", flags->start_price, "Synthetic start price");
+  paper->add_option("--volatility", flags->volatility, "Synthetic volatility multiplier")
+      ->capture_default_str();
+  paper->add_option("--speed", flags->speed, "1, N (times real time) or max")
+      ->capture_default_str();
+  paper->add_option("--signal", flags->signal, "sma_cross, rsi or ml_ensemble")
+      ->capture_default_str();
+  paper->add_option("--params", flags->params, "Signal parameters, e.g. fast=10,slow=30");
+  paper->add_option("--model", flags->model, "ml_ensemble: registry model (latest, NAME, NAME@V)")
+      ->capture_default_str();
+  paper->add_option("--registry", flags->registry, "ml_ensemble: registry directory")
+      ->capture_default_str();
+  paper->add_option("--config", flags->config, "YAML file with decision: and risk: sections");
+  paper->add_option("--balance", flags->balance, "Starting balance")->capture_default_str();
+  paper->add_option("--leverage", flags->leverage, "Account leverage")->capture_default_str();
+  paper->add_option("--commission", flags->commission, "none, per_lot:7, per_million:35, percent:X")
+      ->capture_default_str();
+  paper->add_option("--latency-ms", flags->latency_ms, "Simulated order latency")
+      ->capture_default_str();
+  paper->add_option("--slippage", flags->slippage_points, "Adverse slippage in points");
+  paper->add_option("--bar", flags->bar, "Bar period of the signal (M1, M5, ...)")
+      ->capture_default_str();
+  paper->add_option("--state", flags->state, "State directory (the event log)")
+      ->capture_default_str();
+  paper->add_option("--stop-after", flags->stop_after, "Stop after N new ticks in this run");
+  paper->add_option("--latency-out", flags->latency_out, "Write the latency histograms as JSON");
+  paper->add_option("--sync", flags->sync, "Event log durability: full (power-safe) or normal")
+      ->capture_default_str();
+  paper->add_flag("--quiet", flags->quiet, "Only the summary");
+  paper->callback([paper, flags] {
+    // Only run flags given: resume what --state holds.
+    bool spec_given = false;
+    for (const char* name :
+         {"--feed", "--symbol", "--format", "--spread-points", "--seed", "--ticks", "--start-price",
+          "--volatility", "--signal", "--params", "--model", "--registry", "--config", "--balance",
+          "--leverage", "--commission", "--latency-ms", "--slippage", "--bar"}) {
+      if (paper->count(name) > 0) spec_given = true;
+    }
+    const bool has_log = std::filesystem::exists(EventsPath(flags->state));
+    const int code = RunPaperCommand(*flags, spec_given || !has_log);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+
+  auto events = std::make_shared<std::string>();
+  CLI::App* replay = app.add_subcommand(
+      "replay",
+      "Re-run a recorded paper session through a fresh kernel and check that it reproduces the\n"
+      "same orders, fills, decisions and P&L exactly; a difference is reported with the first\n"
+      "diverging event. Example: aits replay --events paper-session/events.db");
+  replay->add_option("--events", *events, "Event log (events.db or its state directory)")
+      ->required();
+  replay->callback([events] {
+    const int code = RunReplayCommand(*events);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+
+  auto explain_events = std::make_shared<std::string>("paper-session");
+  auto order_id = std::make_shared<uint64_t>(0);
+  auto raw = std::make_shared<bool>(false);
+  CLI::App* explain = app.add_subcommand(
+      "explain",
+      "Print the decision record behind an order: signal, model scores, regime, confidence, top\n"
+      "feature contributions, filters, sizing and risk checks, then what happened to the order.\n"
+      "Example: aits explain 12 --state paper-session");
+  explain->add_option("ORDER_ID", *order_id, "Order id (as in the paper summary and logs)")
+      ->required();
+  explain->add_option("--state,--events", *explain_events, "State directory or events.db")
+      ->capture_default_str();
+  explain->add_flag("--json", *raw, "Print the record as stored (JSON)");
+  explain->callback([explain_events, order_id, raw] {
+    const int code = RunExplainCommand(*explain_events, *order_id, *raw);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+
+  auto breaker_state = std::make_shared<std::string>();
+  auto breaker_dir = std::make_shared<std::string>("paper-session");
+  auto breaker_reason = std::make_shared<std::string>("operator");
+  CLI::App* breaker = app.add_subcommand(
+      "breaker",
+      "Move the circuit breaker of a paper session by hand: normal, reduce_only or halted\n"
+      "(halting flattens every position). A running session applies it within a second;\n"
+      "otherwise at its next start. Example: aits breaker halted --reason 'news' --state s1");
+  breaker->add_option("STATE", *breaker_state, "normal, reduce_only or halted")->required();
+  breaker->add_option("--state", *breaker_dir, "State directory")->capture_default_str();
+  breaker->add_option("--reason", *breaker_reason, "Why (recorded in the audit event)")
+      ->capture_default_str();
+  breaker->callback([breaker_state, breaker_dir, breaker_reason] {
+    auto state = risk::ParseBreakerState(*breaker_state);
+    if (!state.ok()) throw CLI::RuntimeError(Fail(state.status()));
+    const std::string path = EventsPath(*breaker_dir);
+    if (!std::filesystem::exists(path)) {
+      throw CLI::RuntimeError(Fail(NotFound(*breaker_dir + " holds no paper session")));
+    }
+    auto store = persistence::EventStore::Open(path);
+    if (!store.ok()) throw CLI::RuntimeError(Fail(store.status()));
+    nlohmann::json command = {{"command", "breaker"},
+                              {"state", std::string(risk::ToString(*state))},
+                              {"reason", *breaker_reason}};
+    const Status added = (*store)->AddCommand(command.dump());
+    if (!added.ok()) throw CLI::RuntimeError(Fail(added));
+    std::printf("breaker command queued for %s: %s\n", breaker_dir->c_str(),
+                command.dump().c_str());
+  });
+}
+
+}  // namespace aits::app

@@ -1,0 +1,319 @@
+#include "aits/persistence/codec.h"
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace aits::persistence {
+namespace {
+
+// Format version of each payload; bump it (and keep decoding the old one) when a layout changes.
+constexpr uint8_t kTickVersion = 1;
+constexpr uint8_t kOrderVersion = 1;
+constexpr uint8_t kFillVersion = 1;
+
+// Highest valid value of each stored enum (decoders reject anything above).
+constexpr uint8_t kMaxSide = static_cast<uint8_t>(Side::kSell);
+constexpr uint8_t kMaxOrderType = static_cast<uint8_t>(OrderType::kStop);
+constexpr uint8_t kMaxTif = static_cast<uint8_t>(TimeInForce::kDay);
+constexpr uint8_t kMaxOrderStatus = static_cast<uint8_t>(OrderStatus::kRejected);
+constexpr uint8_t kMaxRejectReason = static_cast<uint8_t>(RejectReason::kRiskHalted);
+
+// The only fill reasons the venue and kernel produce. Decoded fills point at these literals, so
+// a Fill's string_view outlives the payload it was decoded from.
+constexpr std::array<std::string_view, 7> kFillReasons = {
+    "market", "limit", "stop", "stop_loss", "take_profit", "stop_out", "halt"};
+
+// ---- writing: little-endian, appended to the caller's buffer ----
+
+void PutU8(uint8_t value, std::string* out) { out->push_back(static_cast<char>(value)); }
+
+void PutU32(uint32_t value, std::string* out) {
+  char bytes[4];
+  for (int idx = 0; idx < 4; ++idx) bytes[idx] = static_cast<char>((value >> (8 * idx)) & 0xff);
+  out->append(bytes, 4);
+}
+
+void PutU64(uint64_t value, std::string* out) {
+  char bytes[8];
+  for (int idx = 0; idx < 8; ++idx) bytes[idx] = static_cast<char>((value >> (8 * idx)) & 0xff);
+  out->append(bytes, 8);
+}
+
+void PutI64(int64_t value, std::string* out) { PutU64(static_cast<uint64_t>(value), out); }
+
+void PutF32(float value, std::string* out) {
+  // Bit pattern, so that every float (NaN payloads, -0) round-trips exactly.
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  PutU32(bits, out);
+}
+
+template <typename Fixed>
+void PutFixed(const Fixed& value, std::string* out) {
+  PutI64(value.raw(), out);
+  PutU8(static_cast<uint8_t>(value.precision()), out);
+}
+
+void PutOptionalPrice(const std::optional<Price>& value, std::string* out) {
+  PutU8(value.has_value() ? 1 : 0, out);
+  if (value.has_value()) PutFixed(*value, out);
+}
+
+void PutString(std::string_view text, std::string* out) {
+  PutU32(static_cast<uint32_t>(text.size()), out);
+  out->append(text.data(), text.size());
+}
+
+// ---- reading: every read checks the remaining length; the first failure sticks ----
+
+class Reader {
+ public:
+  Reader(std::string_view data, const char* payload_name)
+      : data_(data), payload_name_(payload_name) {}
+
+  bool ok() const { return status_.ok(); }
+  Status status() const { return status_; }
+
+  uint8_t U8(const char* field) {
+    const char* bytes = Take(1, field);
+    return bytes == nullptr ? 0 : static_cast<uint8_t>(bytes[0]);
+  }
+  uint32_t U32(const char* field) {
+    const char* bytes = Take(4, field);
+    if (bytes == nullptr) return 0;
+    uint32_t value = 0;
+    for (int idx = 0; idx < 4; ++idx) {
+      value |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[idx])) << (8 * idx);
+    }
+    return value;
+  }
+  uint64_t U64(const char* field) {
+    const char* bytes = Take(8, field);
+    if (bytes == nullptr) return 0;
+    uint64_t value = 0;
+    for (int idx = 0; idx < 8; ++idx) {
+      value |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[idx])) << (8 * idx);
+    }
+    return value;
+  }
+  int64_t I64(const char* field) { return static_cast<int64_t>(U64(field)); }
+  float F32(const char* field) {
+    const uint32_t bits = U32(field);
+    float value;
+    std::memcpy(&value, &bits, sizeof(value));
+    return value;
+  }
+  Timestamp Time(const char* field) { return Timestamp{I64(field)}; }
+
+  // An enum stored as one byte, valid in 0..max.
+  template <typename Enum>
+  Enum EnumU8(const char* field, uint8_t max) {
+    const uint8_t value = U8(field);
+    if (ok() && value > max) Fail(field, value);
+    return static_cast<Enum>(value);
+  }
+
+  // raw (i64) then precision (u8, 0..9); `field` names the value, e.g. "quantity".
+  template <typename Fixed>
+  Fixed FixedValue(const char* field) {
+    const int64_t raw = I64(field);
+    const uint8_t precision = U8(field);
+    if (ok() && precision > kFixedDigits) Fail(field, precision, ".precision");
+    return Fixed::FromRaw(raw, precision);
+  }
+
+  std::optional<Price> OptionalPrice(const char* field) {
+    const uint8_t present = U8(field);
+    if (!ok()) return std::nullopt;
+    if (present > 1) {
+      Fail(field, present, ".present");
+      return std::nullopt;
+    }
+    if (present == 0) return std::nullopt;
+    return FixedValue<Price>(field);
+  }
+
+  std::string_view String(const char* field) {
+    const uint32_t size = U32(field);
+    const char* bytes = Take(size, field);
+    return bytes == nullptr ? std::string_view() : std::string_view(bytes, size);
+  }
+
+  // Call after the last field: trailing bytes mean the payload is not what it claims to be.
+  Status Finish() {
+    if (ok() && pos_ != data_.size()) {
+      status_ =
+          DataLoss(std::string(payload_name_) + " payload: " + std::to_string(data_.size() - pos_) +
+                   " trailing bytes after " + std::to_string(pos_));
+    }
+    return status_;
+  }
+
+  void Fail(const char* field, uint64_t value, const char* suffix = "") {
+    if (!ok()) return;
+    status_ = DataLoss(std::string(payload_name_) + " payload: field " + field + suffix + " = " +
+                       std::to_string(value) + " out of range");
+  }
+
+  void FailText(const char* field, std::string_view value) {
+    if (!ok()) return;
+    status_ = DataLoss(std::string(payload_name_) + " payload: field " + field + " = \"" +
+                       std::string(value.substr(0, 64)) + "\" is not a known value");
+  }
+
+ private:
+  const char* Take(size_t size, const char* field) {
+    if (!ok()) return nullptr;
+    if (data_.size() - pos_ < size) {
+      status_ =
+          DataLoss(std::string(payload_name_) + " payload: truncated at field " + field +
+                   " (needs " + std::to_string(size) + " bytes at offset " + std::to_string(pos_) +
+                   ", " + std::to_string(data_.size() - pos_) + " left)");
+      return nullptr;
+    }
+    const char* bytes = data_.data() + pos_;
+    pos_ += size;
+    return bytes;
+  }
+
+  std::string_view data_;
+  size_t pos_ = 0;
+  const char* payload_name_;
+  Status status_;
+};
+
+void CheckVersion(Reader& reader, uint8_t expected) {
+  const uint8_t version = reader.U8("version");
+  if (reader.ok() && version != expected) reader.Fail("version", version);
+}
+
+}  // namespace
+
+// Layout v1 (39 bytes): version u8, ts i64, bid (i64 raw, u8 precision), ask (same),
+// bid_volume f32 bits, ask_volume f32 bits, instrument u32.
+void EncodeTick(const Tick& tick, std::string* out) {
+  PutU8(kTickVersion, out);
+  PutI64(tick.ts.ns, out);
+  PutFixed(tick.bid, out);
+  PutFixed(tick.ask, out);
+  PutF32(tick.bid_volume, out);
+  PutF32(tick.ask_volume, out);
+  PutU32(tick.instrument.value, out);
+}
+
+Result<Tick> DecodeTick(std::string_view payload) {
+  Reader reader(payload, "tick");
+  CheckVersion(reader, kTickVersion);
+  Tick tick;
+  tick.ts = reader.Time("ts");
+  tick.bid = reader.FixedValue<Price>("bid");
+  tick.ask = reader.FixedValue<Price>("ask");
+  tick.bid_volume = reader.F32("bid_volume");
+  tick.ask_volume = reader.F32("ask_volume");
+  tick.instrument.value = reader.U32("instrument");
+  AITS_RETURN_IF_ERROR(reader.Finish());
+  return tick;
+}
+
+// Layout v1: version u8, id u64, request (instrument u32, side u8, type u8, tif u8, quantity,
+// price?, stop_loss?, take_profit?, client_order_id str, tag str), status u8, reject_reason u8,
+// reject_detail str, created i64, arrives i64, updated i64, filled, avg_fill_price. Fixed values
+// are i64 raw + u8 precision; optionals a u8 0/1 flag then the value; strings a u32 length then the
+// bytes.
+void EncodeOrder(const Order& order, std::string* out) {
+  const OrderRequest& request = order.request;
+  PutU8(kOrderVersion, out);
+  PutU64(order.id.value, out);
+  PutU32(request.instrument.value, out);
+  PutU8(static_cast<uint8_t>(request.side), out);
+  PutU8(static_cast<uint8_t>(request.type), out);
+  PutU8(static_cast<uint8_t>(request.tif), out);
+  PutFixed(request.quantity, out);
+  PutOptionalPrice(request.price, out);
+  PutOptionalPrice(request.stop_loss, out);
+  PutOptionalPrice(request.take_profit, out);
+  PutString(request.client_order_id, out);
+  PutString(request.tag, out);
+  PutU8(static_cast<uint8_t>(order.status), out);
+  PutU8(static_cast<uint8_t>(order.reject_reason), out);
+  PutString(order.reject_detail, out);
+  PutI64(order.created.ns, out);
+  PutI64(order.arrives.ns, out);
+  PutI64(order.updated.ns, out);
+  PutFixed(order.filled, out);
+  PutFixed(order.avg_fill_price, out);
+}
+
+Result<Order> DecodeOrder(std::string_view payload) {
+  Reader reader(payload, "order");
+  CheckVersion(reader, kOrderVersion);
+  Order order;
+  OrderRequest& request = order.request;
+  order.id.value = reader.U64("id");
+  request.instrument.value = reader.U32("instrument");
+  request.side = reader.EnumU8<Side>("side", kMaxSide);
+  request.type = reader.EnumU8<OrderType>("type", kMaxOrderType);
+  request.tif = reader.EnumU8<TimeInForce>("tif", kMaxTif);
+  request.quantity = reader.FixedValue<Quantity>("quantity");
+  request.price = reader.OptionalPrice("price");
+  request.stop_loss = reader.OptionalPrice("stop_loss");
+  request.take_profit = reader.OptionalPrice("take_profit");
+  request.client_order_id = std::string(reader.String("client_order_id"));
+  request.tag = std::string(reader.String("tag"));
+  order.status = reader.EnumU8<OrderStatus>("status", kMaxOrderStatus);
+  order.reject_reason = reader.EnumU8<RejectReason>("reject_reason", kMaxRejectReason);
+  order.reject_detail = std::string(reader.String("reject_detail"));
+  order.created = reader.Time("created");
+  order.arrives = reader.Time("arrives");
+  order.updated = reader.Time("updated");
+  order.filled = reader.FixedValue<Quantity>("filled");
+  order.avg_fill_price = reader.FixedValue<Price>("avg_fill_price");
+  AITS_RETURN_IF_ERROR(reader.Finish());
+  return order;
+}
+
+// Layout v1: version u8, order_id u64, client_order_id str, instrument u32, side u8, quantity,
+// price, commission i64 (Money raw), ts i64, reason str. The reason is stored as text rather than
+// an index so that reordering the canonical list can never change what an old log says.
+void EncodeFill(const Fill& fill, std::string* out) {
+  PutU8(kFillVersion, out);
+  PutU64(fill.order_id.value, out);
+  PutString(fill.client_order_id, out);
+  PutU32(fill.instrument.value, out);
+  PutU8(static_cast<uint8_t>(fill.side), out);
+  PutFixed(fill.quantity, out);
+  PutFixed(fill.price, out);
+  PutI64(fill.commission.raw(), out);
+  PutI64(fill.ts.ns, out);
+  PutString(fill.reason, out);
+}
+
+Result<Fill> DecodeFill(std::string_view payload) {
+  Reader reader(payload, "fill");
+  CheckVersion(reader, kFillVersion);
+  Fill fill;
+  fill.order_id.value = reader.U64("order_id");
+  fill.client_order_id = std::string(reader.String("client_order_id"));
+  fill.instrument.value = reader.U32("instrument");
+  fill.side = reader.EnumU8<Side>("side", kMaxSide);
+  fill.quantity = reader.FixedValue<Quantity>("quantity");
+  fill.price = reader.FixedValue<Price>("price");
+  fill.commission = Money::FromRaw(reader.I64("commission"));
+  fill.ts = reader.Time("ts");
+  const std::string_view reason = reader.String("reason");
+  if (reader.ok()) {
+    fill.reason = {};
+    for (std::string_view canonical : kFillReasons) {
+      if (canonical == reason) fill.reason = canonical;
+    }
+    if (fill.reason.data() == nullptr) reader.FailText("reason", reason);
+  }
+  AITS_RETURN_IF_ERROR(reader.Finish());
+  return fill;
+}
+
+}  // namespace aits::persistence

@@ -1,0 +1,29 @@
+// Binary payloads of the event store's hot events (ticks, orders, fills): compact, exact (fixed-
+// point raw values with their precision), little-endian, each starting with a one-byte format
+// version. Encoders append to a caller-owned buffer so that a session reuses one buffer and does
+// not allocate per event; decoders check lengths and ranges and return DataLoss naming the field
+// instead of reading past the end.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "aits/core/status.h"
+#include "aits/model/market.h"
+#include "aits/model/order.h"
+
+namespace aits::persistence {
+
+// Clear `out` first if it should hold only this payload.
+void EncodeTick(const Tick& tick, std::string* out);
+void EncodeOrder(const Order& order, std::string* out);  // request, status, reason, times, fills
+void EncodeFill(const Fill& fill, std::string* out);
+
+Result<Tick> DecodeTick(std::string_view payload);
+Result<Order> DecodeOrder(std::string_view payload);
+// Fill::reason is a string_view: the decoder maps it to the canonical static strings the venue
+// and kernel use ("market", "limit", "stop", "stop_loss", "take_profit", "stop_out", "halt") and
+// rejects any other value.
+Result<Fill> DecodeFill(std::string_view payload);
+
+}  // namespace aits::persistence

@@ -1,0 +1,321 @@
+#include "aits/persistence/codec.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+
+namespace aits::persistence {
+namespace {
+
+Tick MakeTick() {
+  Tick tick;
+  tick.ts = FromCivil(2012, 2, 1, 13, 45, 7, 123'456'789);
+  tick.bid = Price::FromRaw(1'312'340'000, 5);
+  tick.ask = Price::FromRaw(1'312'360'000, 5);
+  tick.bid_volume = 1.25f;
+  tick.ask_volume = 3.5e6f;
+  tick.instrument = InstrumentId{7};
+  return tick;
+}
+
+Order MakeOrder(bool with_optionals) {
+  Order order;
+  order.id = OrderId{0xfedcba9876543210ull};
+  order.request.instrument = InstrumentId{3};
+  order.request.side = Side::kSell;
+  order.request.type = OrderType::kStop;
+  order.request.tif = TimeInForce::kDay;
+  order.request.quantity = Quantity::FromRaw(250'000'000, 2);
+  if (with_optionals) {
+    order.request.price = Price::FromRaw(109'123'000'000, 3);
+    order.request.stop_loss = Price::FromRaw(-1, 9);  // negative and odd precision on purpose
+    order.request.take_profit = Price::FromRaw(std::numeric_limits<int64_t>::max(), 0);
+    order.request.client_order_id = std::string("c-42\0x", 6);  // embedded NUL survives
+    order.request.tag = "entry";
+  }
+  order.status = OrderStatus::kRejected;
+  order.reject_reason = RejectReason::kRiskHalted;
+  order.reject_detail = "breaker halted by max_drawdown";
+  order.created = Timestamp{-5};
+  order.arrives = Timestamp{std::numeric_limits<int64_t>::min()};
+  order.updated = Timestamp{1'328'054'400'000'000'001};
+  order.filled = Quantity::FromRaw(100'000'000, 2);
+  order.avg_fill_price = Price::FromRaw(109'125'000'000, 3);
+  return order;
+}
+
+Fill MakeFill(std::string_view reason) {
+  Fill fill;
+  fill.order_id = OrderId{99};
+  fill.client_order_id = "client-99";
+  fill.instrument = InstrumentId{2};
+  fill.side = Side::kSell;
+  fill.quantity = Quantity::FromRaw(10'000'000, 2);
+  fill.price = Price::FromRaw(1'500'010'000, 5);
+  fill.commission = Money::FromRaw(-3'500'000);
+  fill.ts = Timestamp{1'700'000'000'123'456'789};
+  fill.reason = reason;
+  return fill;
+}
+
+void ExpectSameFixed(Price a, Price b) {
+  EXPECT_EQ(a.raw(), b.raw());
+  EXPECT_EQ(a.precision(), b.precision());
+}
+void ExpectSameFixed(Quantity a, Quantity b) {
+  EXPECT_EQ(a.raw(), b.raw());
+  EXPECT_EQ(a.precision(), b.precision());
+}
+void ExpectSameOptional(const std::optional<Price>& a, const std::optional<Price>& b) {
+  ASSERT_EQ(a.has_value(), b.has_value());
+  if (a.has_value()) ExpectSameFixed(*a, *b);
+}
+
+void ExpectSameOrder(const Order& a, const Order& b) {
+  EXPECT_EQ(a.id.value, b.id.value);
+  EXPECT_EQ(a.request.instrument.value, b.request.instrument.value);
+  EXPECT_EQ(a.request.side, b.request.side);
+  EXPECT_EQ(a.request.type, b.request.type);
+  EXPECT_EQ(a.request.tif, b.request.tif);
+  ExpectSameFixed(a.request.quantity, b.request.quantity);
+  ExpectSameOptional(a.request.price, b.request.price);
+  ExpectSameOptional(a.request.stop_loss, b.request.stop_loss);
+  ExpectSameOptional(a.request.take_profit, b.request.take_profit);
+  EXPECT_EQ(a.request.client_order_id, b.request.client_order_id);
+  EXPECT_EQ(a.request.tag, b.request.tag);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_EQ(a.reject_reason, b.reject_reason);
+  EXPECT_EQ(a.reject_detail, b.reject_detail);
+  EXPECT_EQ(a.created, b.created);
+  EXPECT_EQ(a.arrives, b.arrives);
+  EXPECT_EQ(a.updated, b.updated);
+  ExpectSameFixed(a.filled, b.filled);
+  ExpectSameFixed(a.avg_fill_price, b.avg_fill_price);
+}
+
+TEST(CodecTest, TickRoundTripIsExact) {
+  const Tick tick = MakeTick();
+  std::string payload = "junk";  // encoders append: the caller clears
+  payload.clear();
+  EncodeTick(tick, &payload);
+  EXPECT_EQ(payload.size(), 39u);
+  EXPECT_EQ(static_cast<uint8_t>(payload[0]), 1);  // version byte
+  auto decoded = DecodeTick(payload);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->ts, tick.ts);
+  ExpectSameFixed(decoded->bid, tick.bid);
+  ExpectSameFixed(decoded->ask, tick.ask);
+  EXPECT_EQ(decoded->bid_volume, tick.bid_volume);
+  EXPECT_EQ(decoded->ask_volume, tick.ask_volume);
+  EXPECT_EQ(decoded->instrument.value, 7u);
+}
+
+TEST(CodecTest, TickKeepsFloatBitsAndIsLittleEndian) {
+  Tick tick = MakeTick();
+  tick.bid_volume = -0.0f;
+  tick.ask_volume = std::numeric_limits<float>::quiet_NaN();
+  tick.ts = Timestamp{0x0102030405060708};
+  std::string payload;
+  EncodeTick(tick, &payload);
+  EXPECT_EQ(static_cast<uint8_t>(payload[1]), 0x08);  // ts, least significant byte first
+  EXPECT_EQ(static_cast<uint8_t>(payload[8]), 0x01);
+  auto decoded = DecodeTick(payload);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_TRUE(std::signbit(decoded->bid_volume));
+  EXPECT_TRUE(std::isnan(decoded->ask_volume));
+}
+
+TEST(CodecTest, EncodersAppendToTheBuffer) {
+  std::string payload;
+  EncodeTick(MakeTick(), &payload);
+  const std::string first = payload;
+  EncodeTick(MakeTick(), &payload);
+  EXPECT_EQ(payload, first + first);
+  // Two payloads back to back are not one tick.
+  EXPECT_EQ(DecodeTick(payload).status().code(), StatusCode::kDataLoss);
+}
+
+TEST(CodecTest, OrderRoundTripWithEveryOptionalSet) {
+  const Order order = MakeOrder(true);
+  std::string payload;
+  EncodeOrder(order, &payload);
+  auto decoded = DecodeOrder(payload);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  ExpectSameOrder(*decoded, order);
+  EXPECT_EQ(decoded->request.client_order_id.size(), 6u);
+}
+
+TEST(CodecTest, OrderRoundTripWithEveryOptionalUnset) {
+  const Order order = MakeOrder(false);
+  std::string payload;
+  EncodeOrder(order, &payload);
+  auto decoded = DecodeOrder(payload);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  ExpectSameOrder(*decoded, order);
+  EXPECT_FALSE(decoded->request.price.has_value());
+  EXPECT_TRUE(decoded->request.tag.empty());
+}
+
+TEST(CodecTest, OrderRoundTripWithEachOptionalAlone) {
+  for (int which = 0; which < 3; ++which) {
+    Order order = MakeOrder(false);
+    const Price value = Price::FromRaw(1'000 + which, which + 1);
+    if (which == 0) order.request.price = value;
+    if (which == 1) order.request.stop_loss = value;
+    if (which == 2) order.request.take_profit = value;
+    std::string payload;
+    EncodeOrder(order, &payload);
+    auto decoded = DecodeOrder(payload);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    ExpectSameOrder(*decoded, order);
+  }
+}
+
+TEST(CodecTest, FillRoundTripForEveryCanonicalReason) {
+  for (std::string_view reason :
+       {"market", "limit", "stop", "stop_loss", "take_profit", "stop_out", "halt"}) {
+    // The decoded reason must not point into the payload (which is gone after decoding).
+    std::string owned_reason(reason);
+    const Fill fill = MakeFill(owned_reason);
+    std::string payload;
+    EncodeFill(fill, &payload);
+    auto decoded = DecodeFill(payload);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    payload.assign(payload.size(), 'x');
+    owned_reason.assign(owned_reason.size(), 'y');
+    EXPECT_EQ(decoded->reason, reason);
+    EXPECT_EQ(decoded->order_id.value, 99u);
+    EXPECT_EQ(decoded->client_order_id, "client-99");
+    EXPECT_EQ(decoded->instrument.value, 2u);
+    EXPECT_EQ(decoded->side, Side::kSell);
+    ExpectSameFixed(decoded->quantity, fill.quantity);
+    ExpectSameFixed(decoded->price, fill.price);
+    EXPECT_EQ(decoded->commission.raw(), -3'500'000);
+    EXPECT_EQ(decoded->ts, fill.ts);
+  }
+}
+
+TEST(CodecTest, FillWithUnknownReasonIsRejected) {
+  for (std::string_view reason : {"", "Market", "margin_call"}) {
+    std::string payload;
+    EncodeFill(MakeFill(reason), &payload);
+    auto decoded = DecodeFill(payload);
+    ASSERT_FALSE(decoded.ok()) << reason;
+    EXPECT_EQ(decoded.status().code(), StatusCode::kDataLoss);
+    EXPECT_NE(decoded.status().message().find("field reason"), std::string::npos)
+        << decoded.status().message();
+  }
+}
+
+// Every strict prefix of a valid payload is an error, never a crash or a read past the end
+// (ASan checks the latter).
+template <typename Decode>
+void ExpectEveryPrefixFails(const std::string& payload, Decode decode) {
+  for (size_t length = 0; length < payload.size(); ++length) {
+    // A heap copy of exactly `length` bytes, so that ASan sees any read beyond it.
+    std::unique_ptr<char[]> copy(new char[length == 0 ? 1 : length]);
+    std::memcpy(copy.get(), payload.data(), length);
+    auto decoded = decode(std::string_view(copy.get(), length));
+    ASSERT_FALSE(decoded.ok()) << "prefix of " << length << " bytes decoded";
+    EXPECT_EQ(decoded.status().code(), StatusCode::kDataLoss);
+    EXPECT_NE(decoded.status().message().find("truncated at field"), std::string::npos)
+        << decoded.status().message();
+  }
+  EXPECT_TRUE(decode(payload).ok());
+  EXPECT_FALSE(decode(payload + "z").ok()) << "trailing byte accepted";
+}
+
+TEST(CodecTest, TruncatedTickFailsAtEveryLength) {
+  std::string payload;
+  EncodeTick(MakeTick(), &payload);
+  ExpectEveryPrefixFails(payload, DecodeTick);
+}
+
+TEST(CodecTest, TruncatedOrderFailsAtEveryLength) {
+  for (bool with_optionals : {true, false}) {
+    std::string payload;
+    EncodeOrder(MakeOrder(with_optionals), &payload);
+    ExpectEveryPrefixFails(payload, DecodeOrder);
+  }
+}
+
+TEST(CodecTest, TruncatedFillFailsAtEveryLength) {
+  std::string payload;
+  EncodeFill(MakeFill("stop_loss"), &payload);
+  ExpectEveryPrefixFails(payload, DecodeFill);
+}
+
+TEST(CodecTest, TruncationMessageNamesTheField) {
+  std::string payload;
+  EncodeTick(MakeTick(), &payload);
+  auto decoded = DecodeTick(std::string_view(payload).substr(0, 5));
+  EXPECT_EQ(decoded.status().message(),
+            "tick payload: truncated at field ts (needs 8 bytes at offset 1, 4 left)");
+}
+
+// Offsets inside an order payload without optionals: version 0, id 1..8, instrument 9..12,
+// side 13, type 14, tif 15, quantity 16..24, price flag 25, stop_loss flag 26, take_profit 27.
+TEST(CodecTest, OrderWithBadEnumsIsRejected) {
+  std::string good;
+  EncodeOrder(MakeOrder(false), &good);
+  struct Case {
+    size_t offset;
+    uint8_t value;
+    const char* message;
+  };
+  const Case cases[] = {
+      {13, 2, "order payload: field side = 2 out of range"},
+      {14, 3, "order payload: field type = 3 out of range"},
+      {15, 9, "order payload: field tif = 9 out of range"},
+      {24, 10, "order payload: field quantity.precision = 10 out of range"},
+      {25, 2, "order payload: field price.present = 2 out of range"},
+      {0, 2, "order payload: field version = 2 out of range"},
+  };
+  for (const Case& c : cases) {
+    std::string bad = good;
+    bad[c.offset] = static_cast<char>(c.value);
+    auto decoded = DecodeOrder(bad);
+    ASSERT_FALSE(decoded.ok()) << c.message;
+    EXPECT_EQ(decoded.status().code(), StatusCode::kDataLoss);
+    EXPECT_EQ(decoded.status().message(), c.message);
+  }
+  // status and reject_reason follow the two u32-prefixed empty strings (28..35).
+  std::string bad = good;
+  bad[36] = 6;
+  EXPECT_EQ(DecodeOrder(bad).status().message(), "order payload: field status = 6 out of range");
+  bad = good;
+  bad[37] = static_cast<char>(200);
+  EXPECT_EQ(DecodeOrder(bad).status().message(),
+            "order payload: field reject_reason = 200 out of range");
+}
+
+TEST(CodecTest, HugeStringLengthIsRejectedNotAllocated) {
+  std::string payload;
+  EncodeFill(MakeFill("market"), &payload);
+  // client_order_id length sits at offset 9..12: claim 4 GB.
+  for (size_t idx = 9; idx < 13; ++idx) payload[idx] = static_cast<char>(0xff);
+  auto decoded = DecodeFill(payload);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.status().message().find("client_order_id"), std::string::npos);
+}
+
+TEST(CodecTest, FillWithBadSideAndTickWithBadPrecision) {
+  std::string fill;
+  EncodeFill(MakeFill("market"), &fill);
+  // side follows version (1), order_id (8), client_order_id (4 + 9) and instrument (4).
+  fill[26] = 5;
+  EXPECT_EQ(DecodeFill(fill).status().message(), "fill payload: field side = 5 out of range");
+
+  std::string tick;
+  EncodeTick(MakeTick(), &tick);
+  tick[17] = 10;  // bid precision: after version (1), ts (8), bid raw (8)
+  EXPECT_EQ(DecodeTick(tick).status().message(),
+            "tick payload: field bid.precision = 10 out of range");
+}
+
+}  // namespace
+}  // namespace aits::persistence

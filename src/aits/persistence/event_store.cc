@@ -1,0 +1,661 @@
+#include "aits/persistence/event_store.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+namespace aits::persistence {
+namespace {
+
+// Written into `meta` at creation. The application marker tells our files from any other SQLite
+// database; the schema version lets a later build refuse (or migrate) a layout it does not know.
+constexpr const char* kApplicationMarker = "aits-event-store";
+constexpr const char* kSchemaVersion = "1";
+constexpr int kBusyTimeoutMs = 5000;
+// Below SQLite's default SQLITE_MAX_LENGTH (1e9) and int range for sqlite3_bind_blob.
+constexpr size_t kMaxPayloadBytes = 512u << 20;
+
+constexpr const char* kCreateSchema =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, type INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL, wall INTEGER NOT NULL, payload BLOB NOT NULL,"
+    " checksum INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS commands(id INTEGER PRIMARY KEY AUTOINCREMENT, created INTEGER,"
+    " text TEXT, applied_seq INTEGER);"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('application', 'aits-event-store');"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
+
+constexpr const char* kInsertEvent =
+    "INSERT INTO events(seq, type, ts, wall, payload, checksum) VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr const char* kScanEvents =
+    "SELECT seq, type, ts, wall, payload, checksum FROM events WHERE seq >= ?1 ORDER BY seq";
+constexpr const char* kInsertCommand = "INSERT INTO commands(created, text) VALUES(?1, ?2)";
+constexpr const char* kPendingCommands =
+    "SELECT id, created, text FROM commands WHERE applied_seq IS NULL ORDER BY id";
+constexpr const char* kMarkApplied =
+    "UPDATE commands SET applied_seq = ?1 WHERE id = ?2 AND applied_seq IS NULL";
+
+int64_t WallNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "PATH: WHAT: sqlite's message". Unreadable or damaged files are DataLoss; the rest IoError.
+Status SqliteStatus(sqlite3* db, int rc, const std::string& path, std::string_view what) {
+  const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  // sqlite3_errmsg may describe a later call; prefer the code's own text when they disagree.
+  if (db != nullptr && (sqlite3_errcode(db) & 0xff) != (rc & 0xff)) message = sqlite3_errstr(rc);
+  std::string text = path + ": " + std::string(what) + ": " + message;
+  switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+      return DataLoss(path + ": not a SQLite database, so not an AITS event store (" + message +
+                      ")");
+    case SQLITE_CORRUPT:
+      return DataLoss(text + " (the file is damaged)");
+    case SQLITE_CANTOPEN:
+      return IoError(text + " (cannot open the file)");
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return IoError(text + " (another process held the write lock too long)");
+    default:
+      return IoError(text);
+  }
+}
+
+// Owns one prepared statement.
+class Statement {
+ public:
+  Statement() = default;
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Status Prepare(sqlite3* db, const char* sql, const std::string& path,
+                 std::string_view what = "prepare a statement") {
+    sqlite3_finalize(stmt_);
+    stmt_ = nullptr;
+    const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+    if (rc != SQLITE_OK) return SqliteStatus(db, rc, path, what);
+    return Status::Ok();
+  }
+  void Finalize() {
+    sqlite3_finalize(stmt_);
+    stmt_ = nullptr;
+  }
+  sqlite3_stmt* get() const { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Resets a statement on scope exit so that it never holds a read transaction open.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~ResetOnExit() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+// Runs SQL without results (pragmas that answer are read with QueryText).
+Status Exec(sqlite3* db, const char* sql, const std::string& path, std::string_view what) {
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(db, rc, path, what);
+  return Status::Ok();
+}
+
+// First column of the first row as text ("" when there is no row).
+Result<std::string> QueryText(sqlite3* db, const char* sql, const std::string& path,
+                              std::string_view what) {
+  Statement stmt;
+  AITS_RETURN_IF_ERROR(stmt.Prepare(db, sql, path, what));
+  const int rc = sqlite3_step(stmt.get());
+  if (rc == SQLITE_DONE) return std::string();
+  if (rc != SQLITE_ROW) return SqliteStatus(db, rc, path, what);
+  const unsigned char* text = sqlite3_column_text(stmt.get(), 0);
+  return text == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(text));
+}
+
+Status OpenFailure(const std::string& path, std::string_view why) {
+  return DataLoss(path + " is not an AITS event store (" + std::string(why) + ")");
+}
+
+// Checks what the file holds. Sets *fresh when it has no tables at all (a new or empty file).
+// Reads only, so that another application's database is refused before anything is written.
+Status CheckSchema(sqlite3* db, const std::string& path, bool* fresh) {
+  Statement tables;
+  AITS_RETURN_IF_ERROR(tables.Prepare(db, "SELECT name FROM sqlite_master WHERE type = 'table'",
+                                      path, "read schema"));
+  bool has_meta = false;
+  bool has_events = false;
+  bool has_commands = false;
+  int table_count = 0;
+  for (;;) {
+    const int rc = sqlite3_step(tables.get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return SqliteStatus(db, rc, path, "read schema");
+    const unsigned char* raw_name = sqlite3_column_text(tables.get(), 0);
+    const std::string_view name =
+        raw_name == nullptr ? std::string_view() : reinterpret_cast<const char*>(raw_name);
+    ++table_count;
+    has_meta |= name == "meta";
+    has_events |= name == "events";
+    has_commands |= name == "commands";
+  }
+  *fresh = table_count == 0;
+  if (*fresh) return Status::Ok();
+  if (!has_meta) return OpenFailure(path, "it has tables but no meta table with the AITS marker");
+
+  AITS_ASSIGN_OR_RETURN(
+      std::string application,
+      QueryText(db, "SELECT value FROM meta WHERE key = 'application'", path, "read meta"));
+  if (application != kApplicationMarker) {
+    return OpenFailure(path, "meta.application = \"" + application + "\", expected \"" +
+                                 kApplicationMarker + "\"");
+  }
+  AITS_ASSIGN_OR_RETURN(
+      std::string version,
+      QueryText(db, "SELECT value FROM meta WHERE key = 'schema_version'", path, "read meta"));
+  if (version != kSchemaVersion) {
+    return FailedPrecondition(path + ": event store schema_version \"" + version +
+                              "\" is not supported (this build reads version " + kSchemaVersion +
+                              ")");
+  }
+  if (!has_events) return OpenFailure(path, "table events is missing");
+  if (!has_commands) return OpenFailure(path, "table commands is missing");
+  return Status::Ok();
+}
+
+bool FileExists(const std::string& path) {
+  struct stat info;
+  return ::stat(path.c_str(), &info) == 0;
+}
+
+}  // namespace
+
+// FNV-1a 64 (offset basis 14695981039346656037, prime 1099511628211) over the little-endian
+// bytes of seq (8), type (2) and ts (8), then the payload bytes. Fixed forever: changing it
+// makes every stored log fail its checks. Stored in SQLite as the same 64 bits read as int64.
+uint64_t EventChecksum(uint64_t seq, uint16_t type, int64_t ts, std::string_view payload) {
+  constexpr uint64_t kOffsetBasis = 14695981039346656037ull;
+  constexpr uint64_t kPrime = 1099511628211ull;
+  uint64_t hash = kOffsetBasis;
+  auto mix_le = [&hash](uint64_t value, int bytes) {
+    for (int idx = 0; idx < bytes; ++idx) {
+      hash ^= (value >> (8 * idx)) & 0xff;
+      hash *= kPrime;
+    }
+  };
+  mix_le(seq, 8);
+  mix_le(type, 2);
+  mix_le(static_cast<uint64_t>(ts), 8);
+  for (const char byte : payload) {
+    hash ^= static_cast<uint8_t>(byte);
+    hash *= kPrime;
+  }
+  return hash;
+}
+
+std::string_view ToString(EventType type) {
+  switch (type) {
+    case EventType::kSessionStart:
+      return "session_start";
+    case EventType::kTick:
+      return "tick";
+    case EventType::kSignal:
+      return "signal";
+    case EventType::kDecision:
+      return "decision";
+    case EventType::kOrderSubmitted:
+      return "order_submitted";
+    case EventType::kOrderUpdate:
+      return "order_update";
+    case EventType::kFill:
+      return "fill";
+    case EventType::kBreakerChange:
+      return "breaker_change";
+    case EventType::kCommand:
+      return "command";
+    case EventType::kSessionStop:
+      return "session_stop";
+    case EventType::kAccount:
+      return "account";
+  }
+  return "unknown";
+}
+
+bool IsKnownEventType(uint16_t value) {
+  return value >= static_cast<uint16_t>(EventType::kSessionStart) &&
+         value <= static_cast<uint16_t>(EventType::kAccount);
+}
+
+Status EventStoreOptions::Validate() const {
+  if (batch_events < 1) {
+    return InvalidArgument("event store: batch_events = " + std::to_string(batch_events) +
+                           " must be at least 1");
+  }
+  if (batch_interval.ns < 0) {
+    return InvalidArgument("event store: batch_interval = " + std::to_string(batch_interval.ns) +
+                           " ns must not be negative");
+  }
+  return Status::Ok();
+}
+
+struct EventStore::Impl {
+  sqlite3* db = nullptr;
+  bool read_only = false;
+  Statement begin;
+  Statement commit;
+  Statement insert_event;
+  Statement scan;
+  Statement insert_command;
+  Statement pending_commands;
+  Statement mark_applied;
+
+  // The open batch (one BEGIN IMMEDIATE transaction holding SQLite's write lock).
+  bool in_batch = false;
+  size_t batch_size = 0;
+  std::chrono::steady_clock::time_point batch_started;
+  // Set when SQLite rolled back an open batch on its own (disk full, I/O error): the events the
+  // caller was told were appended are gone, so every later write fails with this.
+  Status broken;
+  // True while Scan() runs the cached statement; a nested Scan prepares its own.
+  mutable bool scan_active = false;
+
+  ~Impl() { CloseDb(); }
+
+  // Opens the batch's transaction on its first write (an event or a command mark).
+  Status BeginBatchIfNeeded(const std::string& path) {
+    if (in_batch) return Status::Ok();
+    const int rc = sqlite3_step(begin.get());
+    sqlite3_reset(begin.get());
+    if (rc != SQLITE_DONE) return SqliteStatus(db, rc, path, "begin batch");
+    in_batch = true;
+    batch_size = 0;
+    batch_started = std::chrono::steady_clock::now();
+    return Status::Ok();
+  }
+
+  void CloseDb() {
+    begin.Finalize();
+    commit.Finalize();
+    insert_event.Finalize();
+    scan.Finalize();
+    insert_command.Finalize();
+    pending_commands.Finalize();
+    mark_applied.Finalize();
+    if (db != nullptr) sqlite3_close_v2(db);
+    db = nullptr;
+  }
+};
+
+Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
+                                                     const EventStoreOptions& options) {
+  AITS_RETURN_IF_ERROR(options.Validate().WithContext(path));
+  std::unique_ptr<EventStore> store(new EventStore());
+  store->path_ = path;
+  store->options_ = options;
+  store->impl_ = std::make_unique<Impl>();
+  Impl& impl = *store->impl_;
+
+  int rc =
+      sqlite3_open_v2(path.c_str(), &impl.db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(impl.db, rc, path, "open");
+  sqlite3_extended_result_codes(impl.db, 1);
+  sqlite3_busy_timeout(impl.db, kBusyTimeoutMs);
+
+  bool fresh = false;
+  AITS_RETURN_IF_ERROR(CheckSchema(impl.db, path, &fresh));
+
+  AITS_ASSIGN_OR_RETURN(std::string journal_mode,
+                        QueryText(impl.db, "PRAGMA journal_mode=WAL", path, "set WAL mode"));
+  if (journal_mode != "wal") {
+    return IoError(path + ": PRAGMA journal_mode=WAL answered \"" + journal_mode +
+                   "\" (the file system may not support WAL's shared memory)");
+  }
+  const char* synchronous = options.sync == Sync::kFull     ? "PRAGMA synchronous=FULL"
+                            : options.sync == Sync::kNormal ? "PRAGMA synchronous=NORMAL"
+                                                            : "PRAGMA synchronous=OFF";
+  AITS_RETURN_IF_ERROR(Exec(impl.db, synchronous, path, "set synchronous"));
+
+  if (fresh) {
+    // Another process may be creating the same file right now: IMMEDIATE serialises us, and
+    // IF NOT EXISTS / OR IGNORE make the second creator a no-op.
+    AITS_RETURN_IF_ERROR(Exec(impl.db, "BEGIN IMMEDIATE", path, "create schema"));
+    Status created = Exec(impl.db, kCreateSchema, path, "create schema");
+    if (created.ok()) created = Exec(impl.db, "COMMIT", path, "create schema");
+    if (!created.ok()) {
+      (void)Exec(impl.db, "ROLLBACK", path, "create schema");
+      return created;
+    }
+    AITS_RETURN_IF_ERROR(CheckSchema(impl.db, path, &fresh));
+  }
+
+  // Crash recovery: continue after the last row on disk. Its checksum is not checked here; the
+  // session's recovery Scan()s the log and decides what a damaged tail means.
+  AITS_ASSIGN_OR_RETURN(std::string last,
+                        QueryText(impl.db, "SELECT seq FROM events ORDER BY seq DESC LIMIT 1", path,
+                                  "read the last seq"));
+  if (!last.empty()) {
+    const long long value = std::strtoll(last.c_str(), nullptr, 10);
+    if (value < 1) return DataLoss(path + ": events hold seq " + last + " (must be >= 1)");
+    store->last_seq_ = store->committed_seq_ = static_cast<uint64_t>(value);
+  }
+
+  AITS_RETURN_IF_ERROR(impl.begin.Prepare(impl.db, "BEGIN IMMEDIATE", path));
+  AITS_RETURN_IF_ERROR(impl.commit.Prepare(impl.db, "COMMIT", path));
+  AITS_RETURN_IF_ERROR(impl.insert_event.Prepare(impl.db, kInsertEvent, path));
+  AITS_RETURN_IF_ERROR(impl.scan.Prepare(impl.db, kScanEvents, path));
+  AITS_RETURN_IF_ERROR(impl.insert_command.Prepare(impl.db, kInsertCommand, path));
+  AITS_RETURN_IF_ERROR(impl.pending_commands.Prepare(impl.db, kPendingCommands, path));
+  AITS_RETURN_IF_ERROR(impl.mark_applied.Prepare(impl.db, kMarkApplied, path));
+  return store;
+}
+
+Result<std::unique_ptr<EventStore>> EventStore::OpenReadOnly(const std::string& path) {
+  if (!FileExists(path)) return NotFound(path + ": event store does not exist");
+  std::unique_ptr<EventStore> store(new EventStore());
+  store->path_ = path;
+  store->impl_ = std::make_unique<Impl>();
+  Impl& impl = *store->impl_;
+  impl.read_only = true;
+
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &impl.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(impl.db, rc, path, "open read-only");
+  sqlite3_extended_result_codes(impl.db, 1);
+  sqlite3_busy_timeout(impl.db, kBusyTimeoutMs);
+
+  bool fresh = false;
+  AITS_RETURN_IF_ERROR(CheckSchema(impl.db, path, &fresh));
+  if (fresh) return OpenFailure(path, "it has no tables");
+
+  AITS_ASSIGN_OR_RETURN(std::string last,
+                        QueryText(impl.db, "SELECT seq FROM events ORDER BY seq DESC LIMIT 1", path,
+                                  "read the last seq"));
+  if (!last.empty()) {
+    const long long value = std::strtoll(last.c_str(), nullptr, 10);
+    if (value >= 1) store->last_seq_ = store->committed_seq_ = static_cast<uint64_t>(value);
+  }
+  AITS_RETURN_IF_ERROR(impl.scan.Prepare(impl.db, kScanEvents, path));
+  AITS_RETURN_IF_ERROR(impl.pending_commands.Prepare(impl.db, kPendingCommands, path));
+  return store;
+}
+
+EventStore::~EventStore() {
+  if (impl_ != nullptr && impl_->db != nullptr) (void)Close();
+}
+
+Result<uint64_t> EventStore::Append(EventType type, Timestamp ts, std::string_view payload) {
+  if (impl_ == nullptr || impl_->db == nullptr) {
+    return FailedPrecondition(path_ + ": Append on a closed event store");
+  }
+  Impl& impl = *impl_;
+  if (impl.read_only) return FailedPrecondition(path_ + ": Append on a read-only event store");
+  if (!impl.broken.ok()) return impl.broken;
+  if (payload.size() > kMaxPayloadBytes) {
+    return InvalidArgument(path_ + ": event payload of " + std::to_string(payload.size()) +
+                           " bytes is above the limit of " + std::to_string(kMaxPayloadBytes));
+  }
+  AITS_RETURN_IF_ERROR(impl.BeginBatchIfNeeded(path_));
+
+  const uint64_t seq = last_seq_ + 1;
+  const auto type_value = static_cast<uint16_t>(type);
+  const uint64_t checksum = EventChecksum(seq, type_value, ts.ns, payload);
+  sqlite3_stmt* stmt = impl.insert_event.get();
+  sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(seq));
+  sqlite3_bind_int(stmt, 2, type_value);
+  sqlite3_bind_int64(stmt, 3, ts.ns);
+  sqlite3_bind_int64(stmt, 4, WallNowNs());
+  // SQLITE_STATIC: SQLite reads the caller's bytes during the step below and not after the
+  // reset, so no copy. A null pointer would bind NULL, so an empty payload points at "".
+  sqlite3_bind_blob(stmt, 5, payload.empty() ? "" : payload.data(),
+                    static_cast<int>(payload.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(stmt, 6, static_cast<sqlite3_int64>(checksum));
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) {
+    Status status = SqliteStatus(impl.db, rc, path_, "append event " + std::to_string(seq));
+    if (sqlite3_get_autocommit(impl.db) != 0) {
+      // SQLite rolled the whole batch back: the events after committed_seq_ are gone.
+      impl.in_batch = false;
+      impl.broken = status.WithContext("batch of events " + std::to_string(committed_seq_ + 1) +
+                                       ".." + std::to_string(last_seq_) + " lost");
+      return impl.broken;
+    }
+    return status;
+  }
+  ++impl.batch_size;
+  last_seq_ = seq;
+  return seq;
+}
+
+Status EventStore::MaybeCommit() {
+  if (impl_ == nullptr || impl_->db == nullptr) {
+    return FailedPrecondition(path_ + ": MaybeCommit on a closed event store");
+  }
+  const Impl& impl = *impl_;
+  if (!impl.in_batch) return Status::Ok();
+  if (impl.batch_size >= options_.batch_events ||
+      std::chrono::steady_clock::now() - impl.batch_started >=
+          std::chrono::nanoseconds(options_.batch_interval.ns)) {
+    return Commit();
+  }
+  return Status::Ok();
+}
+
+Status EventStore::Commit() {
+  if (impl_ == nullptr || impl_->db == nullptr) {
+    return FailedPrecondition(path_ + ": Commit on a closed event store");
+  }
+  Impl& impl = *impl_;
+  if (!impl.broken.ok()) return impl.broken;
+  if (!impl.in_batch) return Status::Ok();
+  const int rc = sqlite3_step(impl.commit.get());
+  sqlite3_reset(impl.commit.get());
+  if (rc != SQLITE_DONE) {
+    Status status = SqliteStatus(impl.db, rc, path_, "commit");
+    if (sqlite3_get_autocommit(impl.db) != 0) {
+      impl.in_batch = false;
+      impl.broken = status.WithContext("batch of events " + std::to_string(committed_seq_ + 1) +
+                                       ".." + std::to_string(last_seq_) + " lost");
+      return impl.broken;
+    }
+    return status;  // still open: a later Commit may succeed
+  }
+  impl.in_batch = false;
+  impl.batch_size = 0;
+  committed_seq_ = last_seq_;
+  return Status::Ok();
+}
+
+Status EventStore::Close() {
+  if (impl_ == nullptr || impl_->db == nullptr) {
+    return FailedPrecondition(path_ + ": event store already closed");
+  }
+  Status status = impl_->read_only ? Status::Ok() : Commit();
+  if (!status.ok() && impl_->in_batch) {
+    // Could not commit: roll back explicitly so that close does not leave a half-written batch.
+    (void)Exec(impl_->db, "ROLLBACK", path_, "rollback");
+    impl_->in_batch = false;
+  }
+  impl_->CloseDb();
+  return status;
+}
+
+Status EventStore::Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const {
+  if (impl_ == nullptr || impl_->db == nullptr) {
+    return FailedPrecondition(path_ + ": Scan on a closed event store");
+  }
+  Impl& impl = *impl_;
+  Statement nested;
+  sqlite3_stmt* stmt = impl.scan.get();
+  if (impl.scan_active) {
+    AITS_RETURN_IF_ERROR(nested.Prepare(impl.db, kScanEvents, path_));
+    stmt = nested.get();
+  }
+  const bool owns_cached = !impl.scan_active;
+  impl.scan_active = true;
+  struct ClearActive {
+    Impl& impl;
+    bool owns;
+    ~ClearActive() {
+      if (owns) impl.scan_active = false;
+    }
+  } clear_active{impl, owns_cached};
+  ResetOnExit reset(stmt);
+
+  uint64_t expected = from_seq == 0 ? 1 : from_seq;
+  sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(expected));
+  Event event;
+  for (;;) {
+    const int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) return Status::Ok();
+    if (rc != SQLITE_ROW) {
+      return SqliteStatus(impl.db, rc, path_, "read event " + std::to_string(expected));
+    }
+    const int64_t seq = sqlite3_column_int64(stmt, 0);
+    // Built only on failure: no allocation per good row.
+    auto where = [&] { return path_ + ": event " + std::to_string(seq); };
+    if (seq < 0 || static_cast<uint64_t>(seq) != expected) {
+      return DataLoss(path_ + ": event " + std::to_string(expected) +
+                      ": missing (the next stored event is " + std::to_string(seq) + ")");
+    }
+    for (int column = 0; column < 6; ++column) {
+      const int column_type = sqlite3_column_type(stmt, column);
+      const bool is_payload = column == 4;
+      if (is_payload ? column_type != SQLITE_BLOB && column_type != SQLITE_TEXT
+                     : column_type != SQLITE_INTEGER) {
+        return DataLoss(where() + ": column " + sqlite3_column_name(stmt, column) +
+                        " has the wrong type");
+      }
+    }
+    const int64_t type = sqlite3_column_int64(stmt, 1);
+    if (type < 0 || type > 0xffff || !IsKnownEventType(static_cast<uint16_t>(type))) {
+      return DataLoss(where() + ": unknown type " + std::to_string(type));
+    }
+    const int64_t ts = sqlite3_column_int64(stmt, 2);
+    const void* blob = sqlite3_column_blob(stmt, 4);
+    const int size = sqlite3_column_bytes(stmt, 4);
+    const std::string_view payload(blob == nullptr ? "" : static_cast<const char*>(blob),
+                                   static_cast<size_t>(size));
+    const auto stored = static_cast<uint64_t>(sqlite3_column_int64(stmt, 5));
+    const uint64_t computed =
+        EventChecksum(static_cast<uint64_t>(seq), static_cast<uint16_t>(type), ts, payload);
+    if (stored != computed) {
+      return DataLoss(where() + ": checksum mismatch (stored " + std::to_string(stored) +
+                      ", computed " + std::to_string(computed) + ")");
+    }
+    event.seq = static_cast<uint64_t>(seq);
+    event.type = static_cast<EventType>(type);
+    event.ts = Timestamp{ts};
+    event.wall = Timestamp{sqlite3_column_int64(stmt, 3)};
+    event.payload.assign(payload.data(), payload.size());
+    AITS_RETURN_IF_ERROR(fn(event));
+    ++expected;
+  }
+}
+
+Status EventStore::AddCommand(std::string_view text) {
+  if (impl_ == nullptr || impl_->db == nullptr) {
+    return FailedPrecondition(path_ + ": AddCommand on a closed event store");
+  }
+  Impl& impl = *impl_;
+  // A writer's own command lands in its open batch (or commits at once between batches). A
+  // read-only handle (`aits breaker` beside a running session) writes through a short-lived
+  // read-write connection that waits for the writer's batch via busy_timeout.
+  sqlite3* db = impl.db;
+  sqlite3* side_db = nullptr;
+  Statement side_insert;
+  sqlite3_stmt* stmt = impl.insert_command.get();
+  if (impl.read_only) {
+    int rc = sqlite3_open_v2(path_.c_str(), &side_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+      Status status = SqliteStatus(side_db, rc, path_, "open to add a command");
+      sqlite3_close_v2(side_db);
+      return status;
+    }
+    sqlite3_busy_timeout(side_db, kBusyTimeoutMs);
+    Status prepared = side_insert.Prepare(side_db, kInsertCommand, path_);
+    if (!prepared.ok()) {
+      sqlite3_close_v2(side_db);
+      return prepared;
+    }
+    db = side_db;
+    stmt = side_insert.get();
+  }
+  sqlite3_bind_int64(stmt, 1, WallNowNs());
+  sqlite3_bind_text(stmt, 2, text.empty() ? "" : text.data(), static_cast<int>(text.size()),
+                    SQLITE_STATIC);
+  const int rc = sqlite3_step(stmt);
+  Status status = rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db, rc, path_, "add command");
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  if (side_db != nullptr) {
+    side_insert.Finalize();
+    sqlite3_close_v2(side_db);
+  }
+  return status;
+}
+
+Result<std::vector<Command>> EventStore::PendingCommands() const {
+  if (impl_ == nullptr || impl_->db == nullptr) {
+    return FailedPrecondition(path_ + ": PendingCommands on a closed event store");
+  }
+  sqlite3_stmt* stmt = impl_->pending_commands.get();
+  ResetOnExit reset(stmt);
+  std::vector<Command> commands;
+  for (;;) {
+    const int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) return commands;
+    if (rc != SQLITE_ROW) return SqliteStatus(impl_->db, rc, path_, "read pending commands");
+    Command command;
+    command.id = sqlite3_column_int64(stmt, 0);
+    command.created = Timestamp{sqlite3_column_int64(stmt, 1)};
+    const unsigned char* text = sqlite3_column_text(stmt, 2);
+    if (text != nullptr) {
+      command.text.assign(reinterpret_cast<const char*>(text),
+                          static_cast<size_t>(sqlite3_column_bytes(stmt, 2)));
+    }
+    commands.push_back(std::move(command));
+  }
+}
+
+Status EventStore::MarkCommandApplied(int64_t id, uint64_t applied_seq) {
+  if (impl_ == nullptr || impl_->db == nullptr) {
+    return FailedPrecondition(path_ + ": MarkCommandApplied on a closed event store");
+  }
+  Impl& impl = *impl_;
+  if (impl.read_only) {
+    return FailedPrecondition(path_ + ": MarkCommandApplied on a read-only event store");
+  }
+  if (!impl.broken.ok()) return impl.broken;
+  AITS_RETURN_IF_ERROR(impl.BeginBatchIfNeeded(path_));
+  sqlite3_stmt* stmt = impl.mark_applied.get();
+  sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(applied_seq));
+  sqlite3_bind_int64(stmt, 2, id);
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) {
+    return SqliteStatus(impl.db, rc, path_, "mark command " + std::to_string(id) + " applied");
+  }
+  if (sqlite3_changes(impl.db) == 0) {
+    return NotFound(path_ + ": no pending command with id " + std::to_string(id));
+  }
+  return Status::Ok();
+}
+
+}  // namespace aits::persistence

@@ -1,0 +1,137 @@
+// Event store: the append-only log of a trading session (SPEC §5, ARCHITECTURE decision 3).
+// Every command and event the kernel sees or makes (ticks consumed, signals, decisions, orders,
+// order updates, fills, circuit-breaker changes, operator commands) is appended here, and a
+// session's orders, positions and account are rebuilt from it after a crash.
+//
+// Storage: one SQLite database in WAL mode, table `events(seq INTEGER PRIMARY KEY, type, ts,
+// wall, payload BLOB, checksum)`, plus `commands` (operator commands written by other processes,
+// e.g. `aits breaker`, and picked up by the running session) and `meta` (schema version).
+//
+// Durability policy (docs/paper.md states it for users): appends go into one open transaction;
+// it is committed when `batch_events` events are waiting or the oldest waiting one is
+// `batch_interval` old (wall clock), checked at MaybeCommit() — which the session calls only
+// between ticks, so a committed log always holds whole ticks with all their effects — and at
+// Commit()/Close(). With Sync::kFull (the default) a commit has reached the disk when it returns
+// (SQLite synchronous=FULL in WAL mode: survives power loss); kNormal survives a crash of the
+// process (kill -9) but may lose the last commits on power loss. A crash loses at most the open
+// batch, never a committed event; SQLite's WAL makes each commit atomic.
+//
+// Integrity: each row carries a 64-bit checksum of (seq, type, ts, payload). Scan() checks it and
+// that seq runs 1, 2, 3, ... without gaps; the first bad row stops the scan with DataLoss naming
+// the file and the seq, after every good row before it has been delivered — so a damaged tail
+// loses nothing that was committed before it. A file that is not an AITS event store, or one
+// SQLite cannot read, gives a clear error naming the file.
+//
+// Not thread-safe; one writer process per file (Open takes SQLite's write lock only while a
+// batch is open, so `aits breaker` can add a command between batches).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aits/core/status.h"
+#include "aits/core/time.h"
+
+namespace aits::persistence {
+
+// Stored as integers: never renumber.
+enum class EventType : uint16_t {
+  kSessionStart = 1,    // JSON: the session's configuration (what replay needs to rebuild it)
+  kTick = 2,            // binary Tick (codec.h)
+  kSignal = 3,          // JSON: a strategy's signal
+  kDecision = 4,        // JSON: a decision record with its inputs (aits explain)
+  kOrderSubmitted = 5,  // binary Order as submitted (id, request with client id, created)
+  kOrderUpdate = 6,     // binary Order after a state change
+  kFill = 7,            // binary Fill
+  kBreakerChange = 8,   // JSON: circuit breaker change (from, to, rule, detail, manual)
+  kCommand = 9,         // JSON: an operator command applied at this point of the session
+  kSessionStop = 10,    // JSON: summary at a clean stop
+  kAccount = 11,        // JSON: balance/equity/positions checkpoint
+};
+std::string_view ToString(EventType type);  // "tick", "order_update", ...
+bool IsKnownEventType(uint16_t value);
+
+struct Event {
+  uint64_t seq = 0;  // 1, 2, 3, ...
+  EventType type = EventType::kTick;
+  Timestamp ts;    // kernel time of the event
+  Timestamp wall;  // wall-clock time it was appended (not part of replay equality)
+  std::string payload;
+};
+
+enum class Sync : uint8_t { kFull, kNormal, kOff };
+
+struct EventStoreOptions {
+  size_t batch_events = 8192;
+  Duration batch_interval = Duration::Millis(100);
+  Sync sync = Sync::kFull;
+  Status Validate() const;  // batch_events >= 1, batch_interval >= 0
+};
+
+struct Command {
+  int64_t id = 0;
+  Timestamp created;  // wall clock
+  std::string text;   // JSON
+};
+
+class EventStore {
+ public:
+  // Opens or creates the store for appending; reads the last seq. IoError/DataLoss naming the
+  // file if it cannot be opened, is not an event store, or has a schema version it does not know
+  // (FailedPrecondition for the last). Crash recovery: appends continue after the highest seq on
+  // disk, whose row is not checked here; a damaged tail still opens, and the session's recovery
+  // Scan()s the log to find it and decide what to do.
+  static Result<std::unique_ptr<EventStore>> Open(const std::string& path,
+                                                  const EventStoreOptions& options = {});
+  // Opens an existing store for reading only (NotFound if the file does not exist).
+  static Result<std::unique_ptr<EventStore>> OpenReadOnly(const std::string& path);
+  ~EventStore();  // commits the open batch (errors are lost: call Close() to see them)
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+
+  // Appends one event to the open batch and returns its seq. No commit, no allocation beyond
+  // SQLite's own page cache. FailedPrecondition on a read-only store.
+  Result<uint64_t> Append(EventType type, Timestamp ts, std::string_view payload);
+  // Commits when the batch policy says so (see above). Call at consistent points only.
+  Status MaybeCommit();
+  // Commits the open batch now.
+  Status Commit();
+  // Commits and closes; further calls fail with FailedPrecondition.
+  Status Close();
+
+  uint64_t last_seq() const { return last_seq_; }            // last appended
+  uint64_t committed_seq() const { return committed_seq_; }  // last committed
+  const std::string& path() const { return path_; }
+
+  // Delivers events with seq >= from_seq in order; stops early (returning fn's status) if fn
+  // fails. DataLoss naming the file and seq at the first row whose checksum, type or seq order
+  // is wrong, after every good row before it was delivered.
+  Status Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const;
+
+  // Operator commands: Add (from any process; waits for the writer's batch to commit, up to a
+  // few seconds), Pending (not yet applied, oldest first), MarkApplied (in the writer's batch).
+  // On a read-only store AddCommand writes through a short-lived read-write connection; on the
+  // writer's own store it joins the open batch (or commits at once when none is open).
+  // MarkCommandApplied: NotFound when no pending command has that id.
+  Status AddCommand(std::string_view text);
+  Result<std::vector<Command>> PendingCommands() const;
+  Status MarkCommandApplied(int64_t id, uint64_t applied_seq);
+
+ private:
+  EventStore() = default;
+  struct Impl;  // SQLite handles and prepared statements
+  std::unique_ptr<Impl> impl_;
+  std::string path_;
+  EventStoreOptions options_;
+  uint64_t last_seq_ = 0;
+  uint64_t committed_seq_ = 0;
+};
+
+// The checksum stored with each row (exposed for tests that forge rows).
+uint64_t EventChecksum(uint64_t seq, uint16_t type, int64_t ts, std::string_view payload);
+
+}  // namespace aits::persistence

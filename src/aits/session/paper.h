@@ -1,0 +1,79 @@
+// `aits paper`: a session against a live clock. Ticks come from the synthetic market or a tick
+// file, paced by the wall clock at 1x, Nx or as fast as possible; the kernel, decision engine,
+// risk manager and simulated venue are the backtest's; everything is appended to the event store
+// in --state DIR (events.db), and committed between ticks by the store's batch policy.
+//
+// Restart with the same DIR resumes: the log is read back (a damaged log stops here with the
+// seq of the damage; nothing is written), every logged tick is fed through a fresh kernel and
+// every output compared with the log (so the strategy's indicators, the positions and the
+// venue's orders are exactly as they were), the result is checked against the state rebuilt
+// from the log alone, and the feed continues after the last logged tick. Events of the batch
+// that was open when the process died were never committed: the resumed run makes them again,
+// with the same deterministic client order ids, so nothing is lost and nothing is sent twice.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "aits/core/status.h"
+#include "aits/persistence/event_store.h"
+#include "aits/session/latency_histogram.h"
+#include "aits/session/replay.h"
+#include "aits/session/session.h"
+#include "aits/session/session_spec.h"
+
+namespace aits::session {
+
+struct PaperProgress {
+  uint64_t ticks = 0;  // in all, including resumed ones
+  uint64_t orders = 0;
+  uint64_t fills = 0;
+  Money equity;
+  Quantity position;
+  std::string breaker;
+  double fraction = 0;  // of the feed, when known
+};
+
+struct PaperOptions {
+  SessionSpec spec;
+  // false: resume what DIR holds (an error if it holds nothing). true: start this spec, or
+  // resume DIR if it holds the same session (a different one is an error).
+  bool spec_given = true;
+  std::string state_dir;
+  double speed = 1.0;       // multiple of real time; 0 = as fast as possible
+  uint64_t stop_after = 0;  // new ticks in this run (0 = until the feed ends or a stop)
+  persistence::EventStoreOptions store;
+  uint64_t checkpoint_every = 10'000;       // ticks between account checkpoints in the log
+  const std::atomic<bool>* stop = nullptr;  // set by a signal handler: stop cleanly
+  std::function<void(const PaperProgress&)> progress;  // about twice a second
+  std::function<void(const std::string&)> notice;      // one-line messages for the user
+  SignalFactory signals = MakeRuleSignalFor;
+};
+
+struct PaperResult {
+  bool resumed = false;
+  uint64_t resumed_ticks = 0;
+  uint64_t resumed_events = 0;
+  uint64_t ticks = 0;  // new this run
+  bool feed_ended = false;
+  bool interrupted = false;
+  uint64_t orders = 0;  // in all
+  uint64_t fills = 0;
+  uint64_t decisions = 0;  // this run's kernel (resumed ones included)
+  Account account;
+  Quantity position;
+  std::string breaker;
+  uint64_t last_seq = 0;
+  double wall_seconds = 0;
+  // Tick in -> kernel done (the order accepted by the venue), this run only.
+  LatencyHistogram plain_ticks;  // ticks that closed no bar
+  LatencyHistogram bar_ticks;    // ticks that closed a bar (signal, decision)
+  LatencyHistogram order_ticks;  // ticks after which the venue accepted an order
+  std::string LatencyJson() const;
+};
+
+Result<PaperResult> RunPaper(const PaperOptions& options);
+
+}  // namespace aits::session

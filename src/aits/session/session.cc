@@ -1,0 +1,350 @@
+#include "aits/session/session.h"
+
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "aits/data/synthetic.h"
+#include "aits/persistence/codec.h"
+#include "aits/trading/json_writer.h"
+
+namespace aits::session {
+namespace {
+
+using persistence::EventType;
+
+std::string BreakerJson(const risk::BreakerChange& change) {
+  std::string out;
+  trading::JsonWriter json(&out);
+  json.BeginObject();
+  json.Member("time", FormatIso8601(change.ts));
+  json.Member("from", risk::ToString(change.from));
+  json.Member("to", risk::ToString(change.to));
+  json.Member("manual", change.manual);
+  json.Member("rule", change.rule);
+  json.Member("detail", change.detail);
+  json.EndObject();
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<trading::SignalSource>> MakeRuleSignalFor(const SessionSpec& spec,
+                                                                 const Instrument& instrument,
+                                                                 Duration /*bar_period*/) {
+  AITS_ASSIGN_OR_RETURN(strategy::StrategyParams params,
+                        strategy::StrategyParams::Parse(spec.signal_params));
+  return trading::MakeRuleSignal(spec.signal, std::move(params), instrument);
+}
+
+Result<kernel::KernelConfig> KernelConfigFor(const SessionSpec& spec) {
+  kernel::KernelConfig config;
+  config.account_currency = Currency::Of(spec.account_currency);
+  if (spec.account_currency.size() != 3) {
+    return InvalidArgument("account currency '" + spec.account_currency +
+                           "' is not a three-letter code");
+  }
+  AITS_ASSIGN_OR_RETURN(config.initial_balance, Money::FromDouble(spec.balance));
+  config.leverage = spec.leverage;
+  if (spec.latency_us < 0) {
+    return InvalidArgument("latency " + std::to_string(spec.latency_us) + " us is negative");
+  }
+  config.venue.latency = Duration::Micros(spec.latency_us);
+  config.venue.slippage_points = spec.slippage_points;
+  AITS_ASSIGN_OR_RETURN(config.venue.commission, execution::ParseCommission(spec.commission));
+  if (spec.bar_seconds <= 0) {
+    return InvalidArgument("bar period " + std::to_string(spec.bar_seconds) + " s is not positive");
+  }
+  config.bar_period = Duration::Seconds(spec.bar_seconds);
+  risk::RiskLimits limits = risk::RiskLimits::Defaults();
+  for (const auto& [key, value] : spec.risk) AITS_RETURN_IF_ERROR(limits.Set(key, value));
+  config.risk = limits;
+  AITS_RETURN_IF_ERROR(config.Validate());
+  return config;
+}
+
+Result<decision::DecisionConfig> DecisionConfigFor(const SessionSpec& spec) {
+  decision::DecisionConfig config;
+  for (const auto& [key, value] : spec.decision) AITS_RETURN_IF_ERROR(config.Set(key, value));
+  AITS_RETURN_IF_ERROR(config.Validate());
+  return config;
+}
+
+Result<std::unique_ptr<data::TickSource>> OpenFeed(const SessionSpec& spec) {
+  const Instrument instrument = Instrument::Infer(spec.symbol);
+  if (spec.feed == "synthetic") {
+    data::SyntheticOptions options;
+    options.seed = spec.seed;
+    options.count = spec.max_ticks > 0 ? spec.max_ticks : std::numeric_limits<uint64_t>::max();
+    options.start = spec.synthetic_start;
+    options.digits = instrument.digits;
+    options.start_price = spec.start_price;
+    options.volatility = spec.volatility;
+    AITS_ASSIGN_OR_RETURN(auto source, data::SyntheticTickSource::Create(options));
+    return std::unique_ptr<data::TickSource>(std::move(source));
+  }
+  data::ReadOptions options;
+  if (spec.format != "auto") {
+    AITS_ASSIGN_OR_RETURN(options.format, data::ParseDataFormat(spec.format));
+  } else {
+    AITS_ASSIGN_OR_RETURN(options.format, data::DetectFormat(spec.feed));
+  }
+  if (data::IsBarFormat(options.format)) {
+    return InvalidArgument(spec.feed + " holds bars (" +
+                           std::string(data::ToString(options.format)) +
+                           "); paper trading consumes ticks: use a tick file, --feed synthetic, "
+                           "or aits backtest for bars");
+  }
+  options.price_precision = instrument.digits;
+  options.spread_points = spec.spread_points;
+  return data::OpenTicks(spec.feed, options);
+}
+
+Session::~Session() = default;
+
+Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
+                                                 const SignalFactory& signals) {
+  std::unique_ptr<Session> session(new Session());
+  session->spec_ = spec;
+  session->instrument_ = Instrument::Infer(spec.symbol);
+  AITS_ASSIGN_OR_RETURN(kernel::KernelConfig config, KernelConfigFor(spec));
+  AITS_ASSIGN_OR_RETURN(decision::DecisionConfig decision_config, DecisionConfigFor(spec));
+  session->kernel_ = std::make_unique<kernel::Kernel>(config, session->clock_);
+  kernel::Kernel& kernel = *session->kernel_;
+  AITS_RETURN_IF_ERROR(kernel.AddInstrument(session->instrument_));
+  const Instrument& instrument = kernel.instrument(session->instrument_.id);
+  AITS_ASSIGN_OR_RETURN(std::unique_ptr<trading::SignalSource> source,
+                        signals(spec, instrument, config.bar_period));
+  trading::DecisionStrategyOptions options;
+  options.client_id_prefix = spec.session_id;
+  Session* self = session.get();
+  auto strategy = std::make_unique<trading::DecisionStrategy>(
+      instrument, std::move(source), decision::DecisionEngine(std::move(decision_config)), options,
+      [self](Timestamp ts, std::string_view json) { self->Emit(EventType::kDecision, ts, json); });
+  session->strategy_ = strategy.get();
+  kernel.SetStrategy(std::move(strategy));
+
+  Bus& bus = kernel.bus();
+  bus.Subscribe<kernel::OrderSubmitted>([self](const kernel::OrderSubmitted& submitted) {
+    Order order;
+    order.request = submitted.request;
+    order.created = order.updated = submitted.ts;
+    self->buffer_.clear();
+    persistence::EncodeOrder(order, &self->buffer_);
+    self->Emit(EventType::kOrderSubmitted, submitted.ts, self->buffer_);
+  });
+  bus.Subscribe<Fill>([self](const Fill& fill) {
+    self->buffer_.clear();
+    persistence::EncodeFill(fill, &self->buffer_);
+    self->Emit(EventType::kFill, fill.ts, self->buffer_);
+  });
+  bus.Subscribe<execution::OrderUpdate>([self](const execution::OrderUpdate& update) {
+    if (update.order.status == OrderStatus::kAccepted ||
+        update.order.status == OrderStatus::kFilled) {
+      ++self->orders_accepted_;
+    }
+    self->buffer_.clear();
+    persistence::EncodeOrder(update.order, &self->buffer_);
+    self->Emit(EventType::kOrderUpdate, update.order.updated, self->buffer_);
+  });
+  bus.Subscribe<risk::BreakerChange>([self](const risk::BreakerChange& change) {
+    self->Emit(EventType::kBreakerChange, change.ts, BreakerJson(change));
+  });
+  kernel.Start();
+  return session;
+}
+
+void Session::StartAppending(persistence::EventStore* store) {
+  store_ = store;
+  mode_ = RecordMode::kAppend;
+}
+
+void Session::Emit(EventType type, Timestamp ts, std::string_view payload) {
+  ++outputs_;
+  if (mode_ == RecordMode::kAppend) {
+    if (!store_status_.ok()) return;
+    auto appended = store_->Append(type, ts, payload);
+    if (!appended.ok()) store_status_ = appended.status();
+    return;
+  }
+  produced_.push_back(Produced{type, ts, std::string(payload)});
+}
+
+void Session::Feed(const Tick& tick) {
+  clock_.AdvanceTo(tick.ts);
+  if (mode_ == RecordMode::kAppend && store_status_.ok()) {
+    buffer_.clear();
+    persistence::EncodeTick(tick, &buffer_);
+    auto appended = store_->Append(EventType::kTick, tick.ts, buffer_);
+    if (!appended.ok()) store_status_ = appended.status();
+  }
+  ++ticks_;
+  kernel_->OnTick(tick);
+}
+
+Status Session::ApplyCommand(std::string_view text) {
+  const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object() || !json.contains("command") ||
+      !json["command"].is_string()) {
+    return InvalidArgument("command is not a JSON object with a \"command\" string: " +
+                           std::string(text.substr(0, 200)));
+  }
+  const std::string command = json["command"].get<std::string>();
+  if (command != "breaker") return InvalidArgument("unknown command '" + command + "'");
+  if (!json.contains("state") || !json["state"].is_string()) {
+    return InvalidArgument("breaker command without a \"state\"");
+  }
+  AITS_ASSIGN_OR_RETURN(risk::BreakerState state,
+                        risk::ParseBreakerState(json["state"].get<std::string>()));
+  const std::string reason = json.contains("reason") && json["reason"].is_string()
+                                 ? json["reason"].get<std::string>()
+                                 : "operator";
+  if (mode_ == RecordMode::kAppend && store_status_.ok()) {
+    auto appended = store_->Append(EventType::kCommand, clock_.Now(), text);
+    if (!appended.ok()) store_status_ = appended.status();
+  }
+  return kernel_->SetBreaker(state, reason);
+}
+
+std::string Session::AccountCheckpoint() const {
+  const Account account = kernel_->account();
+  const Position& position = kernel_->position(instrument_.id);
+  std::string out;
+  trading::JsonWriter json(&out);
+  json.BeginObject();
+  json.Member("time", FormatIso8601(clock_.Now()));
+  json.Member("ticks", ticks_);
+  json.Member("balance", account.balance.ToString());
+  json.Member("equity", account.equity.ToString());
+  json.Member("margin", account.margin.ToString());
+  json.Key("positions");
+  json.BeginArray();
+  if (!position.IsFlat()) {
+    json.BeginObject();
+    json.Member("symbol", instrument_.symbol);
+    json.Member("lots", position.quantity.ToString());
+    json.Member("avg_price", position.avg_price.ToString());
+    json.EndObject();
+  }
+  json.EndArray();
+  json.Member("orders", static_cast<uint64_t>(kernel_->orders().size()));
+  json.Member("fills", static_cast<uint64_t>(kernel_->fills().size()));
+  json.Member("breaker", kernel_->risk() ? risk::ToString(kernel_->risk()->breaker()) : "none");
+  json.EndObject();
+  return out;
+}
+
+void Session::WriteCheckpoint() {
+  if (mode_ != RecordMode::kAppend || !store_status_.ok()) return;
+  auto appended = store_->Append(EventType::kAccount, clock_.Now(), AccountCheckpoint());
+  if (!appended.ok()) store_status_ = appended.status();
+}
+
+bool Session::Diverge(uint64_t seq, std::string logged, std::string produced) {
+  diverged_ = true;
+  divergence_ = Divergence{seq, std::move(logged), std::move(produced)};
+  return false;
+}
+
+bool Session::FollowLogged(const persistence::Event& event) {
+  if (diverged_) return false;
+  switch (event.type) {
+    case EventType::kSessionStart:
+    case EventType::kSessionStop:
+      return true;
+    case EventType::kTick:
+    case EventType::kCommand: {
+      if (!produced_.empty()) {
+        const Produced& p = produced_.front();
+        return Diverge(event.seq, DescribeEvent(event.type, event.payload),
+                       DescribeEvent(p.type, p.payload));
+      }
+      if (event.type == EventType::kCommand) {
+        const Status status = ApplyCommand(event.payload);
+        if (!status.ok()) {
+          return Diverge(event.seq, DescribeEvent(event.type, event.payload),
+                         "command failed: " + status.message());
+        }
+        return true;
+      }
+      auto tick = persistence::DecodeTick(event.payload);
+      if (!tick.ok()) {
+        return Diverge(event.seq, "undecodable tick: " + tick.status().message(), "(nothing)");
+      }
+      Feed(*tick);
+      return true;
+    }
+    case EventType::kAccount: {
+      if (!produced_.empty()) {
+        const Produced& p = produced_.front();
+        return Diverge(event.seq, DescribeEvent(event.type, event.payload),
+                       DescribeEvent(p.type, p.payload));
+      }
+      const std::string mine = AccountCheckpoint();
+      if (mine != event.payload) {
+        return Diverge(event.seq, "account " + event.payload, "account " + mine);
+      }
+      return true;
+    }
+    default: {
+      if (produced_.empty()) {
+        return Diverge(event.seq, DescribeEvent(event.type, event.payload), "(nothing)");
+      }
+      const Produced& p = produced_.front();
+      if (p.type != event.type || p.ts != event.ts || p.payload != event.payload) {
+        return Diverge(event.seq, DescribeEvent(event.type, event.payload),
+                       DescribeEvent(p.type, p.payload));
+      }
+      produced_.pop_front();
+      return true;
+    }
+  }
+}
+
+bool Session::FinishFollowing() {
+  if (diverged_) return false;
+  if (!produced_.empty()) {
+    const Produced& p = produced_.front();
+    return Diverge(0, "(nothing: the log ends)", DescribeEvent(p.type, p.payload));
+  }
+  return true;
+}
+
+std::string DescribeEvent(EventType type, std::string_view payload) {
+  std::string out(persistence::ToString(type));
+  switch (type) {
+    case EventType::kTick: {
+      auto tick = persistence::DecodeTick(payload);
+      if (!tick.ok()) return out + " (undecodable: " + tick.status().message() + ")";
+      return out + " " + FormatIso8601(tick->ts) + " bid " + tick->bid.ToString() + " ask " +
+             tick->ask.ToString();
+    }
+    case EventType::kOrderSubmitted:
+    case EventType::kOrderUpdate: {
+      auto order = persistence::DecodeOrder(payload);
+      if (!order.ok()) return out + " (undecodable: " + order.status().message() + ")";
+      const OrderRequest& r = order->request;
+      out += " order " + std::to_string(order->id.value) + " '" + r.client_order_id + "' " +
+             std::string(ToString(r.side)) + " " + r.quantity.ToString() + " " +
+             std::string(ToString(r.type)) + " " + std::string(ToString(order->status));
+      if (order->reject_reason != RejectReason::kNone) {
+        out += " (" + std::string(ToString(order->reject_reason)) +
+               (order->reject_detail.empty() ? "" : ": " + order->reject_detail) + ")";
+      }
+      if (order->filled.IsPositive()) out += " @ " + order->avg_fill_price.ToString();
+      return out;
+    }
+    case EventType::kFill: {
+      auto fill = persistence::DecodeFill(payload);
+      if (!fill.ok()) return out + " (undecodable: " + fill.status().message() + ")";
+      return out + " order " + std::to_string(fill->order_id.value) + " " +
+             std::string(ToString(fill->side)) + " " + fill->quantity.ToString() + " @ " +
+             fill->price.ToString() + " commission " + fill->commission.ToString() + " (" +
+             std::string(fill->reason) + ")";
+    }
+    default:
+      return out + " " + std::string(payload.substr(0, 400));
+  }
+}
+
+}  // namespace aits::session

@@ -1,0 +1,128 @@
+// A trading session: the kernel with its instrument, DecisionStrategy and risk manager built from
+// a SessionSpec, plus the recorder that turns everything the kernel says into event-log entries.
+//
+// The same Session runs a live paper session (RecordMode::kAppend: every tick consumed and every
+// output go to the EventStore), a resume after a crash and `aits replay` (RecordMode::kVerify:
+// ticks and commands come from the log, and every output the kernel produces is compared, byte
+// for byte, with the one the log holds next). Kernel time is the feed's event time — a live feed
+// stamps ticks as they arrive — so a log replays into the same orders, fills and P&L
+// (docs/adr/0003-paper-time.md).
+//
+// Outputs, in the order the kernel produces them for one tick: order_submitted (a strategy's
+// command), fill, order_update, breaker_change, decision (the record, after its order's fate is
+// known). Account checkpoints (kAccount) are written by the driver between ticks.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "aits/core/clock.h"
+#include "aits/core/status.h"
+#include "aits/data/source.h"
+#include "aits/kernel/kernel.h"
+#include "aits/persistence/event_store.h"
+#include "aits/session/session_spec.h"
+#include "aits/trading/decision_strategy.h"
+#include "aits/trading/signal_source.h"
+
+namespace aits::session {
+
+// Builds the signal source a spec names. The default knows the rule signals; the app adds
+// ml_ensemble (it needs the model registry).
+using SignalFactory = std::function<Result<std::unique_ptr<trading::SignalSource>>(
+    const SessionSpec& spec, const Instrument& instrument, Duration bar_period)>;
+Result<std::unique_ptr<trading::SignalSource>> MakeRuleSignalFor(const SessionSpec& spec,
+                                                                 const Instrument& instrument,
+                                                                 Duration bar_period);
+
+// Kernel configuration (account, venue, bar period, risk limits) from a spec; errors name the
+// setting.
+Result<kernel::KernelConfig> KernelConfigFor(const SessionSpec& spec);
+Result<decision::DecisionConfig> DecisionConfigFor(const SessionSpec& spec);
+
+// Opens the spec's feed: the synthetic market, or a tick file. Bar files are refused (paper
+// trading consumes ticks).
+Result<std::unique_ptr<data::TickSource>> OpenFeed(const SessionSpec& spec);
+
+enum class RecordMode : uint8_t { kAppend, kVerify };
+
+struct Divergence {
+  uint64_t seq = 0;      // the log's event where the two part (0: after the last one)
+  std::string logged;    // what the log holds there ("(nothing)" if the log ended)
+  std::string produced;  // what this run produced ("(nothing)" if it produced nothing)
+};
+
+class Session {
+ public:
+  static Result<std::unique_ptr<Session>> Create(const SessionSpec& spec,
+                                                 const SignalFactory& signals = MakeRuleSignalFor);
+  ~Session();
+
+  // kAppend: outputs are appended to `store` (which must outlive the session).
+  void StartAppending(persistence::EventStore* store);
+  bool appending() const { return mode_ == RecordMode::kAppend; }
+
+  // Feeds one tick: moves the clock to its time, logs it when appending, runs the kernel.
+  void Feed(const Tick& tick);
+  // Applies an operator command (JSON {"command":"breaker","state":"halted","reason":"..."});
+  // logs it first when appending. InvalidArgument for a malformed or unknown command.
+  Status ApplyCommand(std::string_view json);
+  // A checkpoint of the account (balance, equity, positions, counts); logged when appending.
+  std::string AccountCheckpoint() const;
+  void WriteCheckpoint();
+
+  // Verify mode: one logged event. Ticks and commands drive the kernel; outputs and checkpoints
+  // are compared with what the kernel produced. Returns false at the first divergence.
+  bool FollowLogged(const persistence::Event& event);
+  // Verify mode, end of the log: anything produced but not logged is a divergence.
+  bool FinishFollowing();
+  const Divergence& divergence() const { return divergence_; }
+
+  // First error of the event store while appending (the driver stops on it).
+  const Status& store_status() const { return store_status_; }
+
+  kernel::Kernel& kernel() { return *kernel_; }
+  const kernel::Kernel& kernel() const { return *kernel_; }
+  const Instrument& instrument() const { return instrument_; }
+  const SessionSpec& spec() const { return spec_; }
+  const trading::DecisionStrategy& strategy() const { return *strategy_; }
+  uint64_t ticks() const { return ticks_; }
+  // Outputs produced so far (all types), e.g. to tell which ticks made an order.
+  uint64_t orders_accepted() const { return orders_accepted_; }
+  uint64_t outputs() const { return outputs_; }
+
+ private:
+  Session() = default;
+  void Emit(persistence::EventType type, Timestamp ts, std::string_view payload);
+  bool Diverge(uint64_t seq, std::string logged, std::string produced);
+
+  SessionSpec spec_;
+  SimulatedClock clock_;
+  Instrument instrument_;
+  std::unique_ptr<kernel::Kernel> kernel_;
+  trading::DecisionStrategy* strategy_ = nullptr;  // owned by the kernel
+  RecordMode mode_ = RecordMode::kVerify;
+  persistence::EventStore* store_ = nullptr;
+  Status store_status_;
+  struct Produced {
+    persistence::EventType type;
+    Timestamp ts;
+    std::string payload;
+  };
+  std::deque<Produced> produced_;
+  Divergence divergence_;
+  bool diverged_ = false;
+  std::string buffer_;
+  uint64_t ticks_ = 0;
+  uint64_t orders_accepted_ = 0;
+  uint64_t outputs_ = 0;
+};
+
+// One event as a line of text ("fill order 3 BUY 0.50 @ 1.10012 commission 3.50 (market)").
+std::string DescribeEvent(persistence::EventType type, std::string_view payload);
+
+}  // namespace aits::session

@@ -1,0 +1,296 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "aits/persistence/codec.h"
+#include "aits/session/latency_histogram.h"
+#include "aits/session/paper.h"
+#include "aits/session/replay.h"
+
+namespace aits::session {
+namespace {
+
+namespace fs = std::filesystem;
+using persistence::Event;
+using persistence::EventStore;
+using persistence::EventType;
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() /
+            ("aits_session_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string Sub(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path path_;
+};
+
+// A synthetic session that trades often: a fast SMA signal with a low threshold, fixed lots.
+SessionSpec BusySpec(uint64_t ticks) {
+  SessionSpec spec;
+  spec.feed = "synthetic";
+  spec.seed = 7;
+  spec.synthetic_start = FromCivil(2024, 1, 8);
+  spec.max_ticks = ticks;
+  spec.signal = "sma_cross";
+  spec.signal_params = "fast=3,slow=8,atr=5,scale=0.2";
+  spec.decision = {{"buy_threshold", "0.5"},
+                   {"sell_threshold", "-0.5"},
+                   {"close_threshold", "0.2"},
+                   {"sizing", "fixed_lots"},
+                   {"lots", "0.3"},
+                   {"scale_by_confidence", "false"},
+                   {"atr_period", "5"}};
+  spec.commission = "per_lot:7";
+  spec.session_id = "test";
+  return spec;
+}
+
+PaperOptions MaxSpeed(const SessionSpec& spec, const std::string& dir) {
+  PaperOptions options;
+  options.spec = spec;
+  options.state_dir = dir;
+  options.speed = 0;
+  options.store.batch_events = 512;
+  options.checkpoint_every = 2000;
+  return options;
+}
+
+// Every logged event except wall times, as (type, ts, payload) lines.
+std::vector<std::string> LogLines(const std::string& dir) {
+  auto store = EventStore::OpenReadOnly(dir + "/events.db");
+  EXPECT_TRUE(store.ok()) << store.status().message();
+  std::vector<std::string> lines;
+  EXPECT_TRUE((*store)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           // Stops and their checkpoints are where the runs differ by design.
+                           if (event.type == EventType::kSessionStop ||
+                               event.type == EventType::kAccount) {
+                             return Status::Ok();
+                           }
+                           lines.push_back(std::string(persistence::ToString(event.type)) + " " +
+                                           std::to_string(event.ts.ns) + " " + event.payload);
+                           return Status::Ok();
+                         })
+                  .ok());
+  return lines;
+}
+
+TEST(PaperTest, SessionTradesLogsEverythingAndReplaysExactly) {
+  TempDir tmp;
+  auto result = RunPaper(MaxSpeed(BusySpec(20'000), tmp.Sub("s")));
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  EXPECT_TRUE(result->feed_ended);
+  EXPECT_EQ(result->ticks, 20'000u);
+  ASSERT_GT(result->fills, 10u) << "the test session should trade";
+  EXPECT_EQ(result->plain_ticks.count() + result->bar_ticks.count(), 20'000u);
+  EXPECT_GT(result->order_ticks.count(), 0u);
+
+  auto store = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
+  ASSERT_TRUE(store.ok());
+  auto log = RebuildFromLog(**store);
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  EXPECT_EQ(log->ticks, 20'000u);
+  EXPECT_EQ(log->fills, result->fills);
+  EXPECT_EQ(log->orders.size(), result->orders);
+  EXPECT_EQ(log->balance.raw(), result->account.balance.raw());
+  EXPECT_EQ(log->position.raw(), result->position.raw());
+  EXPECT_TRUE(log->duplicate_client_ids.empty());
+  EXPECT_TRUE(log->clean_stop);
+  EXPECT_GT(log->decisions, 0u);
+
+  auto replay = Replay(**store, MakeRuleSignalFor);
+  ASSERT_TRUE(replay.ok()) << replay.status().message();
+  EXPECT_TRUE(replay->equal) << replay->divergence.seq << ": " << replay->divergence.logged
+                             << " vs " << replay->divergence.produced;
+  EXPECT_EQ(replay->account.balance.raw(), result->account.balance.raw());
+  EXPECT_EQ(replay->fills, result->fills);
+
+  // The first order's explanation: its decision record and its fill.
+  auto explanation = ExplainOrder(**store, 1);
+  ASSERT_TRUE(explanation.ok()) << explanation.status().message();
+  const auto record = nlohmann::json::parse(explanation->decision_json);
+  EXPECT_EQ(record["order"]["id"], 1);
+  EXPECT_EQ(record["order"]["client_order_id"], "test-1");
+  EXPECT_TRUE(record["action"] == "BUY" || record["action"] == "SELL");
+  EXPECT_GE(record["filters"].size(), 1u);
+  EXPECT_FALSE(explanation->order_events.empty());
+  EXPECT_EQ(ExplainOrder(**store, 999'999).status().code(), StatusCode::kNotFound);
+}
+
+TEST(PaperTest, StopAndResumeGivesTheSameLogAsOneRun) {
+  TempDir tmp;
+  ASSERT_TRUE(RunPaper(MaxSpeed(BusySpec(12'000), tmp.Sub("whole"))).ok());
+  PaperOptions first = MaxSpeed(BusySpec(12'000), tmp.Sub("parts"));
+  for (uint64_t part : {3'001u, 4'567u}) {
+    first.stop_after = part;
+    auto run = RunPaper(first);
+    ASSERT_TRUE(run.ok()) << run.status().message();
+    EXPECT_FALSE(run->feed_ended);
+  }
+  PaperOptions resume = MaxSpeed(BusySpec(12'000), tmp.Sub("parts"));
+  resume.spec_given = false;
+  auto last = RunPaper(resume);
+  ASSERT_TRUE(last.ok()) << last.status().message();
+  EXPECT_TRUE(last->resumed);
+  EXPECT_EQ(last->resumed_ticks, 3'001u + 4'567u);
+  EXPECT_TRUE(last->feed_ended);
+  EXPECT_EQ(LogLines(tmp.Sub("parts")), LogLines(tmp.Sub("whole")));
+}
+
+TEST(PaperTest, AnotherSessionInTheSameDirectoryIsRefused) {
+  TempDir tmp;
+  PaperOptions options = MaxSpeed(BusySpec(1'000), tmp.Sub("s"));
+  ASSERT_TRUE(RunPaper(options).ok());
+  options.spec.seed = 8;
+  auto other = RunPaper(options);
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("seed"), std::string::npos) << other.status().message();
+  PaperOptions nothing = MaxSpeed(BusySpec(1'000), tmp.Sub("empty"));
+  nothing.spec_given = false;
+  EXPECT_EQ(RunPaper(nothing).status().code(), StatusCode::kNotFound);
+}
+
+TEST(PaperTest, OperatorHaltIsAppliedAuditedAndReplayed) {
+  TempDir tmp;
+  PaperOptions options = MaxSpeed(BusySpec(8'000), tmp.Sub("s"));
+  options.stop_after = 4'000;
+  ASSERT_TRUE(RunPaper(options).ok());
+  {
+    auto store = EventStore::Open(tmp.Sub("s") + "/events.db");
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE(
+        (*store)->AddCommand(R"({"command":"breaker","state":"halted","reason":"test"})").ok());
+  }
+  options.spec_given = false;
+  options.stop_after = 0;
+  auto run = RunPaper(options);
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  EXPECT_EQ(run->breaker, "halted");
+  EXPECT_TRUE(run->position.IsZero());
+  auto store = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
+  ASSERT_TRUE(store.ok());
+  auto log = RebuildFromLog(**store);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(log->breaker, "halted");
+  EXPECT_TRUE((*store)->PendingCommands()->empty());
+  // Orders after the halt were refused with the halted reason.
+  bool refused = false;
+  for (const auto& [id, order] : log->orders) {
+    if (order.reject_reason == RejectReason::kRiskHalted) refused = true;
+  }
+  EXPECT_TRUE(refused);
+  auto replay = Replay(**store, MakeRuleSignalFor);
+  ASSERT_TRUE(replay.ok());
+  EXPECT_TRUE(replay->equal) << replay->divergence.logged << " vs " << replay->divergence.produced;
+}
+
+TEST(PaperTest, ReplayReportsTheFirstDivergingEvent) {
+  TempDir tmp;
+  ASSERT_TRUE(RunPaper(MaxSpeed(BusySpec(6'000), tmp.Sub("s"))).ok());
+  // Copy the log, changing the price of the third fill: a valid log of a different history.
+  auto source = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
+  ASSERT_TRUE(source.ok());
+  auto copy = EventStore::Open(tmp.Sub("forged.db"));
+  ASSERT_TRUE(copy.ok());
+  int fills = 0;
+  uint64_t forged_seq = 0;
+  ASSERT_TRUE((*source)
+                  ->Scan(1,
+                         [&](const Event& event) -> Status {
+                           std::string payload = event.payload;
+                           if (event.type == EventType::kFill && ++fills == 3) {
+                             auto fill = persistence::DecodeFill(payload);
+                             EXPECT_TRUE(fill.ok());
+                             fill->price = fill->price + Price::FromRaw(10'000, 5);
+                             payload.clear();
+                             persistence::EncodeFill(*fill, &payload);
+                             forged_seq = event.seq;
+                           }
+                           return (*copy)->Append(event.type, event.ts, payload).status();
+                         })
+                  .ok());
+  ASSERT_TRUE((*copy)->Close().ok());
+  ASSERT_GT(forged_seq, 0u);
+  auto forged = EventStore::OpenReadOnly(tmp.Sub("forged.db"));
+  ASSERT_TRUE(forged.ok());
+  auto replay = Replay(**forged, MakeRuleSignalFor);
+  ASSERT_TRUE(replay.ok()) << replay.status().message();
+  EXPECT_FALSE(replay->equal);
+  EXPECT_EQ(replay->divergence.seq, forged_seq);
+  EXPECT_NE(replay->divergence.logged.find("fill"), std::string::npos);
+}
+
+TEST(PaperTest, DamagedLogIsAClearErrorAndIsNotWritten) {
+  TempDir tmp;
+  PaperOptions options = MaxSpeed(BusySpec(3'000), tmp.Sub("s"));
+  ASSERT_TRUE(RunPaper(options).ok());
+  const std::string path = tmp.Sub("s") + "/events.db";
+  // Truncate the database file to half its size.
+  const auto size = fs::file_size(path);
+  fs::resize_file(path, size / 2);
+  const auto damaged_size = fs::file_size(path);
+  options.spec_given = false;
+  auto resumed = RunPaper(options);
+  ASSERT_FALSE(resumed.ok());
+  EXPECT_NE(resumed.status().message().find("events.db"), std::string::npos)
+      << resumed.status().message();
+  EXPECT_EQ(fs::file_size(path), damaged_size);
+}
+
+TEST(PaperTest, BadSettingsAreClearErrors) {
+  TempDir tmp;
+  SessionSpec spec = BusySpec(100);
+  spec.decision.emplace_back("buy_treshold", "0.5");
+  auto run = RunPaper(MaxSpeed(spec, tmp.Sub("a")));
+  ASSERT_FALSE(run.ok());
+  EXPECT_NE(run.status().message().find("buy_treshold"), std::string::npos);
+  spec = BusySpec(100);
+  spec.risk.emplace_back("max_drawdown", "-0.1");
+  run = RunPaper(MaxSpeed(spec, tmp.Sub("b")));
+  ASSERT_FALSE(run.ok());
+  EXPECT_NE(run.status().message().find("max_drawdown"), std::string::npos);
+  spec = BusySpec(100);
+  spec.feed = tmp.Sub("missing.csv");
+  EXPECT_FALSE(RunPaper(MaxSpeed(spec, tmp.Sub("c"))).ok());
+}
+
+TEST(LatencyHistogramTest, QuantilesAreWithinTheBucketPrecision) {
+  LatencyHistogram h;
+  for (int64_t v = 1; v <= 100'000; ++v) h.Record(v);
+  EXPECT_EQ(h.count(), 100'000u);
+  EXPECT_NEAR(static_cast<double>(h.Quantile(0.5)), 50'000, 50'000 * 0.02);
+  EXPECT_NEAR(static_cast<double>(h.Quantile(0.99)), 99'000, 99'000 * 0.02);
+  EXPECT_EQ(h.Quantile(1.0), 100'000);
+  EXPECT_EQ(h.max(), 100'000);
+  LatencyHistogram empty;
+  EXPECT_EQ(empty.Quantile(0.99), 0);
+  h.Merge(h);
+  EXPECT_EQ(h.count(), 200'000u);
+}
+
+TEST(SessionSpecTest, JsonRoundTripAndDifferences) {
+  SessionSpec spec = BusySpec(5);
+  auto back = SessionSpec::FromJson(spec.ToJson());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->ToJson(), spec.ToJson());
+  EXPECT_EQ(spec.FirstDifference(*back), "");
+  back->leverage = 30;
+  EXPECT_NE(spec.FirstDifference(*back).find("leverage"), std::string::npos);
+  EXPECT_FALSE(SessionSpec::FromJson("{\"feed\": 3}").ok());
+  EXPECT_FALSE(SessionSpec::FromJson("not json").ok());
+}
+
+}  // namespace
+}  // namespace aits::session

@@ -1,0 +1,185 @@
+#include "aits/trading/decision_strategy.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace aits::trading {
+namespace {
+
+void WritePrice(JsonWriter& out, std::string_view key, const std::optional<Price>& price) {
+  if (price) {
+    out.Member(key, price->AsDouble());
+  } else {
+    out.Key(key);
+    out.Null();
+  }
+}
+
+}  // namespace
+
+DecisionStrategy::DecisionStrategy(const Instrument& instrument,
+                                   std::unique_ptr<SignalSource> source,
+                                   decision::DecisionEngine engine, DecisionStrategyOptions options,
+                                   DecisionSink sink)
+    : instrument_(instrument),
+      source_(std::move(source)),
+      engine_(std::move(engine)),
+      options_(std::move(options)),
+      sink_(std::move(sink)),
+      name_("decision:" + std::string(source_->name())),
+      atr_(engine_.config().atr_period) {
+  record_.reserve(4096);
+  client_id_.reserve(32);
+}
+
+void DecisionStrategy::OnBar(const Bar& bar) {
+  if (bar.instrument != instrument_.id) return;
+  atr_.Update(bar.mid.high.AsDouble(), bar.mid.low.AsDouble(), bar.mid.close.AsDouble());
+  decision::Signal signal;
+  if (!source_->OnBar(bar, &signal)) return;
+  const std::optional<Tick> quote = context().LastQuote(instrument_.id);
+  if (!quote) return;
+  decision::MarketState market;
+  market.quote = *quote;
+  market.atr = atr_.Value();
+  market.position = context().position(instrument_.id).quantity;
+  market.pending = context().PendingLots(instrument_.id);
+  market.equity = context().account().equity;
+  market.value_per_price_unit =
+      context()
+          .ToAccount(instrument_.id, Money::FromRaw(instrument_.contract_size * kMoneyScale))
+          .AsDouble();
+  last_ = engine_.Decide(signal, instrument_, market);
+  ++decisions_;
+  const Order* sent = nullptr;
+  if (last_.action != decision::Action::kHold && last_.lots.IsPositive()) {
+    OrderRequest request;
+    request.instrument = instrument_.id;
+    request.side = last_.side;
+    request.type = OrderType::kMarket;
+    request.quantity = last_.lots;
+    if (last_.action != decision::Action::kClose) {
+      request.stop_loss = last_.stop_loss;
+      request.take_profit = last_.take_profit;
+    }
+    client_id_ = options_.client_id_prefix;
+    client_id_ += '-';
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof(digits), ++orders_sent_).ptr;
+    client_id_.append(digits, end);
+    request.client_order_id = client_id_;
+    request.tag = std::string(decision::ToString(last_.action));
+    awaiting_ = true;
+    order_seen_ = false;
+    const OrderId id = context().Submit(request);
+    awaiting_ = false;
+    if (!order_seen_) {
+      // Still travelling to the venue (latency): record it as submitted.
+      order_ = Order{};
+      order_.id = id;
+      order_.request = std::move(request);
+      order_.status = OrderStatus::kPendingNew;
+      order_.created = context().Now();
+    }
+    sent = &order_;
+  }
+  if (sink_ && (options_.record_holds || sent != nullptr)) Record(signal, market, last_, sent);
+}
+
+void DecisionStrategy::OnOrderUpdate(const Order& order) {
+  if (awaiting_ && order.request.client_order_id == client_id_) {
+    order_ = order;
+    order_seen_ = true;
+  }
+}
+
+void DecisionStrategy::Record(const decision::Signal& signal, const decision::MarketState& market,
+                              const decision::Decision& d, const Order* order) {
+  record_.clear();
+  JsonWriter out(&record_);
+  out.BeginObject();
+  out.Member("decision", decisions_);
+  out.Member("time", FormatIso8601(signal.ts));
+  out.Member("symbol", instrument_.symbol);
+  out.Member("action", decision::ToString(d.action));
+  out.Member("reason", d.reason);
+  out.Key("signal");
+  out.BeginObject();
+  out.Member("source", source_->name());
+  out.Member("strength", signal.strength);
+  out.Member("confidence", signal.confidence);
+  out.Member("anomaly", signal.anomaly);
+  out.Member("regime", signal.regime);
+  source_->Describe(out, /*explain=*/order != nullptr);
+  out.EndObject();
+  out.Key("market");
+  out.BeginObject();
+  out.Member("bid", market.quote.bid.AsDouble());
+  out.Member("ask", market.quote.ask.AsDouble());
+  out.Member(
+      "spread_points",
+      static_cast<double>(market.quote.Spread().raw()) /
+          static_cast<double>(instrument_.tick_size.raw() > 0 ? instrument_.tick_size.raw() : 1));
+  out.Member("atr", market.atr);
+  out.Member("position", market.position.AsDouble());
+  out.Member("pending", market.pending.AsDouble());
+  out.Member("equity", market.equity.AsDouble());
+  out.EndObject();
+  out.Key("filters");
+  out.BeginArray();
+  for (size_t idx = 0; idx < d.filter_count; ++idx) {
+    const decision::FilterOutcome& f = d.filters[idx];
+    out.BeginObject();
+    out.Member("name", f.name);
+    out.Member("passed", f.passed);
+    out.Member("value", f.value);
+    out.Member("limit", f.limit);
+    out.EndObject();
+  }
+  out.EndArray();
+  if (d.blackout != nullptr) {
+    out.Key("blackout");
+    out.BeginObject();
+    out.Member("title", d.blackout->title);
+    out.Member("currency", d.blackout->currency);
+    out.Member("at", FormatIso8601(d.blackout->at));
+    out.EndObject();
+  }
+  out.Key("sizing");
+  out.BeginObject();
+  out.Member("mode", decision::ToString(engine_.config().sizing));
+  out.Member("raw_lots", d.raw_lots);
+  out.Member("scaled_lots", d.scaled_lots);
+  out.Member("lots", d.lots.AsDouble());
+  WritePrice(out, "stop_loss", d.stop_loss);
+  WritePrice(out, "take_profit", d.take_profit);
+  out.EndObject();
+  if (order != nullptr) {
+    out.Key("order");
+    out.BeginObject();
+    out.Member("id", order->id.value);
+    out.Member("client_order_id", order->request.client_order_id);
+    out.Member("side", ToString(order->request.side));
+    out.Member("lots", order->request.quantity.AsDouble());
+    out.Member("status", ToString(order->status));
+    out.Key("risk");
+    out.BeginObject();
+    const bool risk_rejected = IsRiskReject(order->reject_reason);
+    out.Member("passed", !risk_rejected);
+    if (risk_rejected) {
+      out.Member("reason", ToString(order->reject_reason));
+      out.Member("detail", order->reject_detail);
+    }
+    out.EndObject();
+    if (order->status == OrderStatus::kRejected && !risk_rejected) {
+      out.Member("venue_reject", ToString(order->reject_reason));
+    }
+    if (order->status == OrderStatus::kFilled)
+      out.Member("fill_price", order->avg_fill_price.AsDouble());
+    out.EndObject();
+  }
+  out.EndObject();
+  sink_(signal.ts, record_);
+}
+
+}  // namespace aits::trading

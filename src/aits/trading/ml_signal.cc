@@ -1,0 +1,111 @@
+#include "aits/trading/ml_signal.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "aits/ml/ml_strategy.h"
+#include "aits/ml/xgboost_model.h"
+
+namespace aits::trading {
+namespace {
+
+class MlSignal final : public SignalSource {
+ public:
+  MlSignal(InstrumentId instrument, features::FeatureEngine engine, ml::Ensemble ensemble,
+           size_t top_features)
+      : instrument_(instrument),
+        engine_(std::move(engine)),
+        ensemble_(std::move(ensemble)),
+        kinds_(ensemble_.MemberKinds()),
+        top_features_(top_features) {
+    row_.resize(ensemble_.feature_names().size());
+    for (const auto& model : ensemble_.parts().row_models) {
+      if (const auto* xgb = dynamic_cast<const ml::XgbModel*>(model.get())) {
+        explainer_ = xgb;
+        break;
+      }
+    }
+  }
+  std::string_view name() const override { return "ml_ensemble"; }
+
+  bool OnBar(const Bar& bar, decision::Signal* signal) override {
+    if (bar.instrument != instrument_) return false;
+    if (!engine_.OnBar(bar) || !engine_.Ready()) return false;
+    engine_.CopyTo(row_);
+    score_ = ensemble_.Step(row_);
+    signal->instrument = instrument_;
+    signal->ts = bar.CloseTime();
+    signal->strength = std::clamp(score_.score, -1.0, 1.0);
+    signal->confidence = std::clamp(score_.confidence, 0.0, 1.0);
+    signal->anomaly = score_.anomaly;
+    signal->regime = score_.regime;
+    return true;
+  }
+
+  void Describe(JsonWriter& out, bool explain) const override {
+    out.Key("models");
+    out.BeginObject();
+    out.Member("p_up", score_.p_up);
+    out.Member("ml_mean", score_.ml_mean);
+    out.Member("dl_mean", score_.dl_mean);
+    for (size_t idx = 0; idx < score_.members && idx < kinds_.size(); ++idx) {
+      out.Member(kinds_[idx], static_cast<double>(score_.member_p[idx]));
+    }
+    out.EndObject();
+    out.Member("regime_name", score_.regime >= 0 ? ensemble_.RegimeName(score_.regime) : "");
+    out.Member("is_anomaly", score_.is_anomaly);
+    if (!explain || explainer_ == nullptr || top_features_ == 0) return;
+    // SHAP values of the XGBoost member: which features pushed this prediction, and how far.
+    contributions_.assign(row_.size() + 1, 0.0f);
+    explainer_->Contributions(row_, contributions_);
+    order_.resize(row_.size());
+    std::iota(order_.begin(), order_.end(), size_t{0});
+    const size_t n = std::min(top_features_, order_.size());
+    std::partial_sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(n), order_.end(),
+                      [&](size_t a, size_t b) {
+                        const float ca = std::fabs(contributions_[a]);
+                        const float cb = std::fabs(contributions_[b]);
+                        return ca != cb ? ca > cb : a < b;
+                      });
+    out.Member("explained_by", "xgboost");
+    out.Member("bias", static_cast<double>(contributions_.back()));
+    out.Key("top_features");
+    out.BeginArray();
+    for (size_t idx = 0; idx < n; ++idx) {
+      const size_t column = order_[idx];
+      out.BeginObject();
+      out.Member("name", ensemble_.feature_names()[column]);
+      out.Member("value", static_cast<double>(row_[column]));
+      out.Member("contribution", static_cast<double>(contributions_[column]));
+      out.EndObject();
+    }
+    out.EndArray();
+  }
+
+ private:
+  InstrumentId instrument_;
+  features::FeatureEngine engine_;
+  ml::Ensemble ensemble_;
+  std::vector<std::string> kinds_;
+  size_t top_features_;
+  const ml::XgbModel* explainer_ = nullptr;
+  std::vector<float> row_;
+  ml::EnsembleScore score_;
+  mutable std::vector<float> contributions_;
+  mutable std::vector<size_t> order_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SignalSource>> MakeMlSignal(const Instrument& instrument,
+                                                   Duration bar_period, ml::Ensemble ensemble,
+                                                   const std::vector<Duration>& timeframes,
+                                                   size_t top_features) {
+  AITS_ASSIGN_OR_RETURN(features::FeatureEngine engine,
+                        ml::MakeFeatureEngineFor(ensemble, timeframes, bar_period));
+  return std::unique_ptr<SignalSource>(std::make_unique<MlSignal>(
+      instrument.id, std::move(engine), std::move(ensemble), top_features));
+}
+
+}  // namespace aits::trading

@@ -1,0 +1,51 @@
+// Signal sources: what a DecisionStrategy asks, at every bar close, for the signal strength
+// s in [-1, 1] and its confidence. The decision engine then applies thresholds, filters and
+// sizing, so rule-based signals and the ML ensemble go through the same decision and risk path.
+//
+// Built-in rule-based sources (for sessions before a model exists, and as baselines):
+//   sma_cross  s = (SMA(fast) - SMA(slow)) / (scale * ATR(atr_period)), clamped to [-1, 1];
+//              confidence 1. A fast average one `scale` ATRs above the slow one is a full buy.
+//   rsi        s = (50 - RSI(period)) / band, clamped: oversold (RSI 30 with band 20) is a full
+//              buy, overbought a full sell; confidence 1.
+// Bars are the kernel's bars of one instrument (mid prices).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aits/core/status.h"
+#include "aits/decision/decision_engine.h"
+#include "aits/model/instrument.h"
+#include "aits/model/market.h"
+#include "aits/strategy/strategy.h"
+#include "aits/trading/json_writer.h"
+
+namespace aits::trading {
+
+class SignalSource {
+ public:
+  virtual ~SignalSource() = default;
+  virtual std::string_view name() const = 0;
+  // Called at every bar close; returns false while warming up (no signal yet).
+  virtual bool OnBar(const Bar& bar, decision::Signal* signal) = 0;
+  // Writes the inputs behind the last signal as JSON members ("models": {...}, "regime_name",
+  // "top_features": [...]) into an open object. `explain` asks for the expensive part (feature
+  // contributions): the strategy sets it only for decisions that trade.
+  virtual void Describe(JsonWriter& out, bool explain) const = 0;
+};
+
+struct SignalInfo {
+  std::string name;
+  std::string description;
+  std::string parameters;
+};
+const std::vector<SignalInfo>& RuleSignals();
+
+// Builds a rule-based source by name ("sma_cross", "rsi"); every parameter must be known.
+Result<std::unique_ptr<SignalSource>> MakeRuleSignal(std::string_view name,
+                                                     strategy::StrategyParams params,
+                                                     const Instrument& instrument);
+
+}  // namespace aits::trading
