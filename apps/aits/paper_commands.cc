@@ -56,6 +56,8 @@ struct PaperFlags {
   uint64_t stop_after = 0;
   std::string latency_out;
   std::string sync = "full";
+  std::string start;
+  std::string session_id;
   bool quiet = false;
 };
 
@@ -82,7 +84,6 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec) {
       return InvalidArgument(path + line + ": section '" + name + "' must be a map of key: value");
     }
     decision::DecisionConfig probe_decision;
-    risk::RiskLimits probe_risk = risk::RiskLimits::Defaults();
     for (const auto& item : section.second) {
       const std::string key = item.first.Scalar();
       const std::string item_line = ":" + std::to_string(item.first.Mark().line + 1);
@@ -91,8 +92,10 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec) {
                                " is not a single value");
       }
       const std::string value = item.second.Scalar();
-      const Status status =
-          name == "decision" ? probe_decision.Set(key, value) : probe_risk.Set(key, value);
+      risk::RiskLimits probe_risk;
+      const Status status = name == "decision" ? probe_decision.Set(key, value)
+                            : key == "base"    ? Status::Ok()
+                                               : probe_risk.Set(key, value);
       if (!status.ok()) {
         return InvalidArgument(path + item_line + ": " + name + "." + key + ": " +
                                status.message());
@@ -100,8 +103,12 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec) {
       (name == "decision" ? spec->decision : spec->risk).emplace_back(key, value);
     }
     if (name == "risk") {
-      const Status valid = probe_risk.Validate();
-      if (!valid.ok()) return InvalidArgument(path + ": " + valid.message());
+      auto valid = session::RiskLimitsFor(spec->risk);
+      if (!valid.ok()) {
+        return InvalidArgument(path + ": " + valid.status().message() +
+                               " (name every limit, or add 'base: defaults' to the risk section "
+                               "to start from the default profile)");
+      }
     }
   }
   return Status::Ok();
@@ -144,6 +151,10 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
       flags.start_price > 0 ? flags.start_price : (instrument.digits == 3 ? 110.0 : 1.10000);
   spec.volatility = flags.volatility;
   spec.synthetic_start = WallClock().Now();
+  if (!flags.start.empty()) {
+    if (flags.feed != "synthetic") return InvalidArgument("--start is for the synthetic feed");
+    AITS_ASSIGN_OR_RETURN(spec.synthetic_start, ParseDateTime("--start", flags.start));
+  }
   spec.signal = flags.signal;
   spec.signal_params = flags.params;
   spec.balance = flags.balance;
@@ -169,8 +180,16 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
           "the model and the decision section of --config");
     }
   }
-  // Client order ids unique to this session: the state directory's creation time.
-  spec.session_id = "p" + std::to_string(spec.synthetic_start.ns / 1'000'000 % 100'000'000);
+  // Client order ids unique to this session: its start time, unless named.
+  spec.session_id = flags.session_id.empty()
+                        ? "p" + std::to_string(WallClock().Now().ns / 1'000'000 % 100'000'000)
+                        : flags.session_id;
+  if (spec.session_id.size() > 32 ||
+      spec.session_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789_.") != std::string::npos) {
+    return InvalidArgument("--session-id '" + spec.session_id +
+                           "' must be 1..32 letters, digits, '_' or '.'");
+  }
   return spec;
 }
 
@@ -377,6 +396,10 @@ void AddPaperCommands(CLI::App& app) {
   paper->add_option("--latency-out", flags->latency_out, "Write the latency histograms as JSON");
   paper->add_option("--sync", flags->sync, "Event log durability: full (power-safe) or normal")
       ->capture_default_str();
+  paper->add_option("--start", flags->start,
+                    "Synthetic market: time of the first tick (default: now), e.g. 2024-01-08");
+  paper->add_option("--session-id", flags->session_id,
+                    "Prefix of client order ids (default: from the start time)");
   paper->add_flag("--quiet", flags->quiet, "Only the summary");
   paper->callback([paper, flags] {
     // Only run flags given: resume what --state holds.

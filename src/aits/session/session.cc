@@ -37,6 +37,24 @@ Result<std::unique_ptr<trading::SignalSource>> MakeRuleSignalFor(const SessionSp
   return trading::MakeRuleSignal(spec.signal, std::move(params), instrument);
 }
 
+Result<risk::RiskLimits> RiskLimitsFor(
+    const std::vector<std::pair<std::string, std::string>>& settings) {
+  bool from_defaults = settings.empty();
+  for (const auto& [key, value] : settings) {
+    if (key != "base") continue;
+    if (value != "defaults") {
+      return InvalidArgument("risk base '" + value + "' is unknown (the only base is 'defaults')");
+    }
+    from_defaults = true;
+  }
+  risk::RiskLimits limits = from_defaults ? risk::RiskLimits::Defaults() : risk::RiskLimits{};
+  for (const auto& [key, value] : settings) {
+    if (key != "base") AITS_RETURN_IF_ERROR(limits.Set(key, value));
+  }
+  AITS_RETURN_IF_ERROR(limits.Validate());
+  return limits;
+}
+
 Result<kernel::KernelConfig> KernelConfigFor(const SessionSpec& spec) {
   kernel::KernelConfig config;
   config.account_currency = Currency::Of(spec.account_currency);
@@ -56,9 +74,7 @@ Result<kernel::KernelConfig> KernelConfigFor(const SessionSpec& spec) {
     return InvalidArgument("bar period " + std::to_string(spec.bar_seconds) + " s is not positive");
   }
   config.bar_period = Duration::Seconds(spec.bar_seconds);
-  risk::RiskLimits limits = risk::RiskLimits::Defaults();
-  for (const auto& [key, value] : spec.risk) AITS_RETURN_IF_ERROR(limits.Set(key, value));
-  config.risk = limits;
+  AITS_ASSIGN_OR_RETURN(config.risk, RiskLimitsFor(spec.risk));
   AITS_RETURN_IF_ERROR(config.Validate());
   return config;
 }

@@ -39,6 +39,12 @@ Result<std::unique_ptr<trading::SignalSource>> MakeRuleSignalFor(const SessionSp
                                                                  const Instrument& instrument,
                                                                  Duration bar_period);
 
+// Risk limits from `risk:` settings. No settings: RiskLimits::Defaults(). Otherwise every limit
+// must be named (a missing one is an error naming it) unless the settings include
+// `base: defaults`, which starts from the defaults and overrides the ones named.
+Result<risk::RiskLimits> RiskLimitsFor(
+    const std::vector<std::pair<std::string, std::string>>& settings);
+
 // Kernel configuration (account, venue, bar period, risk limits) from a spec; errors name the
 // setting.
 Result<kernel::KernelConfig> KernelConfigFor(const SessionSpec& spec);

@@ -257,10 +257,17 @@ TEST(PaperTest, BadSettingsAreClearErrors) {
   ASSERT_FALSE(run.ok());
   EXPECT_NE(run.status().message().find("buy_treshold"), std::string::npos);
   spec = BusySpec(100);
-  spec.risk.emplace_back("max_drawdown", "-0.1");
+  spec.risk = {{"base", "defaults"}, {"max_drawdown", "-0.1"}};
   run = RunPaper(MaxSpeed(spec, tmp.Sub("b")));
   ASSERT_FALSE(run.ok());
   EXPECT_NE(run.status().message().find("max_drawdown"), std::string::npos);
+  spec = BusySpec(100);
+  spec.risk = {{"max_order_lots", "5"}};  // the other limits are missing
+  run = RunPaper(MaxSpeed(spec, tmp.Sub("d")));
+  ASSERT_FALSE(run.ok());
+  EXPECT_NE(run.status().message().find("missing"), std::string::npos) << run.status().message();
+  spec.risk.emplace_back("base", "defaults");
+  EXPECT_TRUE(RunPaper(MaxSpeed(spec, tmp.Sub("e"))).ok());
   spec = BusySpec(100);
   spec.feed = tmp.Sub("missing.csv");
   EXPECT_FALSE(RunPaper(MaxSpeed(spec, tmp.Sub("c"))).ok());
