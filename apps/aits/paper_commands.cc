@@ -91,7 +91,13 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec) {
         return InvalidArgument(path + item_line + ": " + name + "." + key +
                                " is not a single value");
       }
-      const std::string value = item.second.Scalar();
+      std::string value = item.second.Scalar();
+      if (name == "decision" && key == "calendar" && !value.empty()) {
+        // Relative to the settings file, stored absolute so a resume from elsewhere finds it.
+        std::filesystem::path file(value);
+        if (file.is_relative()) file = std::filesystem::path(path).parent_path() / file;
+        value = std::filesystem::absolute(file).lexically_normal().string();
+      }
       risk::RiskLimits probe_risk;
       const Status status = name == "decision" ? probe_decision.Set(key, value)
                             : key == "base"    ? Status::Ok()

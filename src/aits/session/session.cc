@@ -1,5 +1,6 @@
 #include "aits/session/session.h"
 
+#include <algorithm>
 #include <limits>
 
 #include <nlohmann/json.hpp>
@@ -125,6 +126,11 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
   session->instrument_ = Instrument::Infer(spec.symbol);
   AITS_ASSIGN_OR_RETURN(kernel::KernelConfig config, KernelConfigFor(spec));
   AITS_ASSIGN_OR_RETURN(decision::DecisionConfig decision_config, DecisionConfigFor(spec));
+  if (decision_config.max_lots == 0 && config.risk) {
+    // Size within what the risk manager will accept rather than have every large entry refused.
+    decision_config.max_lots =
+        std::min(config.risk->max_order_lots, config.risk->max_position_lots);
+  }
   session->kernel_ = std::make_unique<kernel::Kernel>(config, session->clock_);
   kernel::Kernel& kernel = *session->kernel_;
   AITS_RETURN_IF_ERROR(kernel.AddInstrument(session->instrument_));

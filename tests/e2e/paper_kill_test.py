@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Kills `aits paper` with SIGKILL at random moments and checks the log and the resume each time.
+
+A deterministic busy session is run once without interruption (REF). The same session is then
+started in KILL and killed with SIGKILL after a random delay, again and again; each restart
+resumes the log. After every kill:
+  (a) `aits replay --events KILL` says "identical": the committed prefix is a consistent,
+      reproducible history;
+  (b) the log's seq runs 1, 2, 3, ... from a session_start, and its rows (type, ts, payload),
+      without session_stop and account checkpoints, are a prefix of REF's rows: nothing was
+      lost, sent twice or changed by the kill and the resume;
+  (c) the log never shrinks (committed ticks survive the kill).
+Finally the session runs to its end and its rows must equal REF's, with the same balance.
+
+Usage: paper_kill_test.py AITS_BINARY [--seed N] [--kills N] [--ticks N] [--keep]
+The seed of the kill moments is printed; pass it back with --seed to repeat a run's delays.
+"""
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+CONFIG = """decision:
+  buy_threshold: 0.5
+  sell_threshold: -0.5
+  close_threshold: 0.2
+  sizing: fixed_lots
+  lots: 0.3
+  scale_by_confidence: false
+  atr_period: 5
+"""
+
+SESSION_START, TICK, FILL, SESSION_STOP, ACCOUNT = 1, 2, 7, 10, 11
+
+
+class Failure(Exception):
+    pass
+
+
+def paper_command(aits, state, config, ticks):
+    return [aits, "paper", "--feed", "synthetic", "--start", "2024-01-08", "--seed", "5",
+            "--ticks", str(ticks), "--speed", "max", "--session-id", "k",
+            "--params", "fast=3,slow=8,atr=5,scale=0.2", "--commission", "per_lot:7",
+            "--config", config, "--quiet", "--state", state]
+
+
+def connect(state):
+    # Read-only: a read-write connection would checkpoint and delete the WAL a killed writer
+    # left behind when it closes, so the next resume would not see the crash as it was.
+    path = os.path.abspath(os.path.join(state, "events.db"))
+    return sqlite3.connect("file:" + path + "?mode=ro", uri=True)
+
+
+def log_exists(state):
+    return os.path.exists(os.path.join(state, "events.db"))
+
+
+def event_count(state):
+    """Committed events, or 0 when there is no log or no table yet."""
+    if not log_exists(state):
+        return 0
+    db = connect(state)
+    try:
+        return db.execute("SELECT count(*) FROM events").fetchone()[0]
+    except sqlite3.OperationalError:  # killed before the schema was committed
+        return 0
+    finally:
+        db.close()
+
+
+def tick_count(state):
+    if event_count(state) == 0:
+        return 0
+    db = connect(state)
+    try:
+        return db.execute("SELECT count(*) FROM events WHERE type = ?", (TICK,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def history(state):
+    """The log's (type, ts, payload) rows in seq order, without session stops and checkpoints."""
+    db = connect(state)
+    try:
+        return db.execute("SELECT type, ts, payload FROM events WHERE type NOT IN (?, ?) "
+                          "ORDER BY seq", (SESSION_STOP, ACCOUNT)).fetchall()
+    finally:
+        db.close()
+
+
+def check_structure(state, what):
+    db = connect(state)
+    try:
+        count, low, high = db.execute("SELECT count(*), min(seq), max(seq) FROM events").fetchone()
+        if low != 1 or high != count:
+            raise Failure(f"{what}: seq is not contiguous from 1 ({count} rows, seq {low}..{high})")
+        first = db.execute("SELECT type FROM events WHERE seq = 1").fetchone()[0]
+        if first != SESSION_START:
+            raise Failure(f"{what}: the first event has type {first}, not session_start")
+    finally:
+        db.close()
+
+
+def check_prefix(rows, ref_rows, what):
+    if len(rows) > len(ref_rows):
+        raise Failure(f"{what}: {len(rows)} events (without stops and checkpoints), more than "
+                      f"the {len(ref_rows)} of the uninterrupted run")
+    for i, (mine, ref) in enumerate(zip(rows, ref_rows)):
+        if mine != ref:
+            raise Failure(f"{what}: event {i + 1} (without stops and checkpoints) differs from "
+                          f"the uninterrupted run: type {mine[0]} ts {mine[1]} payload "
+                          f"{bytes(mine[2])[:80]!r} vs type {ref[0]} ts {ref[1]} payload "
+                          f"{bytes(ref[2])[:80]!r}")
+
+
+def replay(aits, state, what):
+    done = subprocess.run([aits, "replay", "--events", state], capture_output=True, text=True,
+                          timeout=300)
+    if done.returncode != 0 or "identical" not in done.stdout:
+        raise Failure(f"{what}: aits replay exit code {done.returncode}:\n{done.stdout}"
+                      f"{done.stderr}")
+    balance = [line.strip() for line in done.stdout.splitlines()
+               if line.strip().startswith("balance ")]
+    if not balance:
+        raise Failure(f"{what}: aits replay printed no balance line:\n{done.stdout}")
+    return balance[0]
+
+
+def run(args):
+    aits = os.path.abspath(args.aits)
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
+    print(f"paper_kill_test: seed {seed} (repeat with --seed {seed}), {args.kills} kills, "
+          f"{args.ticks} ticks")
+    rng = random.Random(seed)
+    work = tempfile.mkdtemp(prefix="aits-kill-")
+    try:
+        config = os.path.join(work, "paper.yaml")
+        with open(config, "w") as f:
+            f.write(CONFIG)
+        ref, kill = os.path.join(work, "ref"), os.path.join(work, "kill")
+        out_path = os.path.join(work, "out.txt")
+
+        # --- the uninterrupted reference run
+        started = time.monotonic()
+        done = subprocess.run(paper_command(aits, ref, config, args.ticks), capture_output=True,
+                              text=True, timeout=300)
+        ref_seconds = time.monotonic() - started
+        if done.returncode != 0:
+            raise Failure(f"reference run: exit code {done.returncode}:\n{done.stdout}"
+                          f"{done.stderr}")
+        check_structure(ref, "reference log")
+        ref_rows = history(ref)
+        fills = sum(1 for row in ref_rows if row[0] == FILL)
+        ticks = sum(1 for row in ref_rows if row[0] == TICK)
+        if ticks != args.ticks:
+            raise Failure(f"reference run logged {ticks} ticks, not {args.ticks}")
+        if fills == 0:
+            raise Failure("reference run made no fills: the session does not trade")
+        ref_balance = replay(aits, ref, "reference log")
+        print(f"reference: {ref_seconds:.2f} s, {len(ref_rows)} events (without stops and "
+              f"checkpoints), {ticks} ticks, {fills} fills, {ref_balance}")
+
+        # --- kills
+        landed = 0
+        phases = {}
+        horizon = 1.2 * ref_seconds
+        for i in range(1, args.kills + 1):
+            what = f"kill {i}"
+            before = tick_count(kill)
+            before_events = event_count(kill)
+            delay = rng.uniform(0.0, horizon)
+            with open(out_path, "w") as out:
+                process = subprocess.Popen(paper_command(aits, kill, config, args.ticks),
+                                           stdout=out, stderr=subprocess.STDOUT)
+                time.sleep(delay)
+                if process.poll() is None:
+                    process.send_signal(signal.SIGKILL)
+                code = process.wait(timeout=300)
+            with open(out_path) as f:
+                output = f.read()
+            if code == -signal.SIGKILL:
+                landed += 1
+                after = tick_count(kill)
+                if after < before:
+                    raise Failure(f"{what}: the log lost committed ticks ({before} -> {after})")
+                if not log_exists(kill) or event_count(kill) == 0:
+                    phase = "start-up, before the first commit"
+                elif before_events == 0:
+                    phase = "first run"
+                elif after > before:
+                    phase = "running after a resume"
+                elif before == args.ticks:
+                    phase = "resume of a finished session"
+                else:
+                    phase = "start-up or resume, nothing new committed"
+                result = f"killed after {delay:.2f} s ({phase}); ticks {before} -> {after}"
+            elif code == 0:
+                phase = "finished before the kill"
+                result = f"finished before the kill at {delay:.2f} s"
+            else:
+                raise Failure(f"{what}: aits paper failed by itself (exit code {code}) before "
+                              f"the kill at {delay:.2f} s:\n{output}")
+            phases[phase] = phases.get(phase, 0) + 1
+            if event_count(kill) > 0:
+                replay(aits, kill, what)
+                check_structure(kill, what)
+                check_prefix(history(kill), ref_rows, what)
+                result += f"; replay identical, {event_count(kill)} events a prefix of the reference"
+            print(f"{what}: {result}")
+
+        # --- run to the end: the same history as the uninterrupted run
+        done = subprocess.run(paper_command(aits, kill, config, args.ticks), capture_output=True,
+                              text=True, timeout=300)
+        if done.returncode != 0:
+            raise Failure(f"final resume: exit code {done.returncode}:\n{done.stdout}"
+                          f"{done.stderr}")
+        check_structure(kill, "final log")
+        rows = history(kill)
+        check_prefix(rows, ref_rows, "final log")
+        if len(rows) != len(ref_rows):
+            raise Failure(f"final log: {len(rows)} events (without stops and checkpoints), the "
+                          f"uninterrupted run has {len(ref_rows)}")
+        db = connect(kill)
+        try:
+            last = db.execute("SELECT type FROM events ORDER BY seq DESC LIMIT 1").fetchone()[0]
+        finally:
+            db.close()
+        if last != SESSION_STOP:
+            raise Failure(f"final log: the last event has type {last}, not session_stop")
+        balance = replay(aits, kill, "final log")
+        if balance != ref_balance:
+            raise Failure(f"final log: replay says '{balance}', the uninterrupted run "
+                          f"'{ref_balance}'")
+        summary = ", ".join(f"{n} {phase}" for phase, n in sorted(phases.items()))
+        print(f"summary: {landed} of {args.kills} kills hit a live process ({summary}); the "
+              f"final log equals the uninterrupted run ({len(rows)} events, {balance})")
+        if landed < args.min_landed:
+            raise Failure(f"only {landed} kills hit a live process (need {args.min_landed})")
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("aits")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--min-landed", type=int, default=15)
+    parser.add_argument("--ticks", type=int, default=300000)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+    try:
+        run(args)
+    except (Failure, subprocess.TimeoutExpired) as error:
+        print(f"FAIL: {error}")
+        return 1
+    print("paper_kill_test: PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
