@@ -471,7 +471,8 @@ void AddPaperCommands(CLI::App& app) {
     if (!std::filesystem::exists(path)) {
       throw CLI::RuntimeError(Fail(NotFound(*breaker_dir + " holds no paper session")));
     }
-    auto store = persistence::EventStore::Open(path);
+    // Read-only: the running session is the log's only writer; commands go to their own table.
+    auto store = persistence::EventStore::OpenReadOnly(path);
     if (!store.ok()) throw CLI::RuntimeError(Fail(store.status()));
     nlohmann::json command = {{"command", "breaker"},
                               {"state", std::string(risk::ToString(*state))},

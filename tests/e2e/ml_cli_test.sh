@@ -137,6 +137,32 @@ out=$("$aits" train --data "$work/tiny.csv" --symbol GBPUSD --registry "$work/m3
 out=$("$aits" train --config "$work/ml.yaml" --timeframes M5,M1 2>&1); code=$?
 expect_code "bad timeframes" "$code" 2
 expect_in "bad timeframes" "$out" "M1"
+# --- paper trading with the ensemble as the signal: the decision records carry the models'
+# outputs, the regime and the XGBoost member's top feature contributions; replay is exact.
+cat >"$work/paper.yaml" <<'YAML'
+decision:
+  buy_threshold: 0.02
+  sell_threshold: -0.02
+  close_threshold: 0.005
+  sizing: fixed_lots
+  lots: 0.1
+  scale_by_confidence: false
+YAML
+out=$("$aits" paper --feed synthetic --symbol GBPUSD --start-price 1.58 --start 2012-02-06 --seed 4 \
+      --ticks 250000 --speed max --signal ml_ensemble --model gbp_test@1 --registry "$work/models" \
+      --config "$work/paper.yaml" --session-id ml --state "$work/paper" --quiet 2>&1); code=$?
+expect_code "paper ml_ensemble" "$code" 0
+expect_in "paper ml_ensemble" "$out" "feed ended after 250000 new ticks"
+out=$("$aits" explain 1 --state "$work/paper" --json 2>&1); code=$?
+expect_code "explain an ml_ensemble order" "$code" 0
+expect_in "explain: model outputs" "$out" '"xgboost"'
+expect_in "explain: regime" "$out" '"regime_name"'
+expect_in "explain: feature contributions" "$out" '"top_features"'
+expect_in "explain: contribution values" "$out" '"contribution"'
+out=$("$aits" replay --events "$work/paper" 2>&1); code=$?
+expect_code "replay ml_ensemble session" "$code" 0
+expect_in "replay ml_ensemble session" "$out" "identical"
+
 out=$("$aits" train --help); expect_in "train --help" "$out" "--config"
 out=$("$aits" evaluate --help); expect_in "evaluate --help" "$out" "--folds"
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -96,6 +97,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
 
   SessionSpec spec = options.spec;
   std::unique_ptr<Session> session;
+  std::optional<LogState> resumed_log;
   if (existed && store->last_seq() > 0) {
     AITS_ASSIGN_OR_RETURN(SessionSpec logged, ReadSessionSpec(*store));
     if (options.spec_given) {
@@ -130,6 +132,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     }
     AITS_ASSIGN_OR_RETURN(LogState log, RebuildFromLog(*store));
     AITS_RETURN_IF_ERROR(CheckAgainstLog(*session, log, path));
+    resumed_log = log;
     result.resumed = true;
     result.resumed_ticks = session->ticks();
     notice("resumed " + path + " at event " + std::to_string(store->last_seq()) + ": " +
@@ -178,11 +181,10 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
                                 " ticks but the log consumed " + std::to_string(session->ticks()) +
                                 "; was the file changed?");
     }
-    if (last != nullptr) {
-      AITS_ASSIGN_OR_RETURN(LogState log, RebuildFromLog(*store));
+    if (last != nullptr && resumed_log && resumed_log->last_tick) {
       std::string a, b;
       persistence::EncodeTick(*last, &a);
-      persistence::EncodeTick(*log.last_tick, &b);
+      persistence::EncodeTick(*resumed_log->last_tick, &b);
       if (a != b) {
         return FailedPrecondition("the feed " + spec.feed +
                                   " differs from the logged ticks at tick " +
