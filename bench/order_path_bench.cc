@@ -13,18 +13,23 @@
 //                               and the venue both remember.
 //   BM_KernelOrderPathNoRisk    the same as the first without a risk manager (KernelConfig::risk
 //                               unset): the difference is the risk manager's share.
+//   BM_KernelOrderPathFullHistory  the first keeping every order, fill and trade in memory, as a
+//                               backtest does for its report (KernelConfig::history = 0).
+//   BM_KernelOrderPathLong      the first over a fixed 20M orders (memory must stay flat).
 //   BM_RiskCheckOnly            RiskManager::CheckOrder alone on a passing order, with a real
 //                               Portfolio marked at a quote.
 //
 // Limits are RiskLimits::Defaults() except max_orders_per_second, raised to its ceiling (1M/s) so
 // that the rate rule is still evaluated but never rejects; the simulated clock moves 2 us per
-// order to keep the trailing second under that ceiling. Each benchmark fails (SkipWithError) if
-// any order was rejected or not filled, so a figure is never of the reject path.
+// order to keep the trailing second under that ceiling. The quote has zero spread, so round trips
+// leave equity unchanged (with a 0.2-pip spread the defaults' daily loss limit halts trading after
+// ~2,500 round trips, and 20M orders would exhaust the account). Each benchmark fails
+// (SkipWithError) if any order was rejected or not filled, so a figure is never of the reject path.
 //
-// Memory: the kernel keeps every order (orders()) and every fill (fills()), and the portfolio
-// every round trip (trades()), for the run's reports, so the kernel's memory grows with the number
-// of orders. The counters rss_B_per_order (resident-set growth over the timed loop / orders),
-// kernel_orders and kernel_fills make that growth visible.
+// Memory: with KernelConfig::history set (paper sessions: 65,536) the kernel keeps that many
+// finished orders, fills and trades; with 0 (backtests) it keeps all of them for the report. The
+// counters rss_B_per_order (resident-set growth over the timed loop / orders), kernel_orders and
+// kernel_fills show which.
 //
 // Run: aits_order_path_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -68,7 +73,9 @@ Tick EurUsdQuote(Timestamp ts) {
   Tick tick;
   tick.ts = ts;
   tick.bid = Price::FromRaw(1'100'000'000, 5);  // 1.10000 in 1e-9 units
-  tick.ask = Price::FromRaw(1'100'020'000, 5);  // 1.10002
+  // Zero spread: a round trip then costs nothing, so millions of them never move equity and the
+  // daily-loss, drawdown and margin rules stay far from their limits without loosening them.
+  tick.ask = tick.bid;
   tick.instrument = InstrumentId{0};
   return tick;
 }
@@ -82,8 +89,9 @@ OrderRequest OneLotMarket(const Instrument& instrument) {
   return request;
 }
 
-void RunKernelOrderPath(benchmark::State& state, bool with_risk, bool client_ids) {
+void RunKernelOrderPath(benchmark::State& state, bool with_risk, bool client_ids, size_t history) {
   kernel::KernelConfig config;
+  config.history = history;
   if (with_risk) config.risk = LooseLimits();
   if (const Status status = config.Validate(); !status.ok()) {
     state.SkipWithError(status.ToString().c_str());
@@ -125,11 +133,15 @@ void RunKernelOrderPath(benchmark::State& state, bool with_risk, bool client_ids
   const uint64_t orders = state.iterations();
   uint64_t rejected = 0;
   for (const Order& order : kernel->orders()) rejected += order.status != OrderStatus::kFilled;
-  if (kernel->fills().size() != orders || rejected != 0 ||
-      !kernel->position(instrument.id).IsFlat()) {
+  if (kernel->order_count() != orders) ++rejected;
+  // Zero spread and no commission: equity must end where it started, whatever the parity.
+  const Money equity = kernel->account().equity;
+  if (kernel->fill_count() != orders || rejected != 0 ||
+      equity != Money::FromRaw(100'000 * kMoneyScale)) {
     const std::string error = "expected " + std::to_string(orders) + " fills, got " +
-                              std::to_string(kernel->fills().size()) + " and " +
-                              std::to_string(rejected) + " unfilled orders";
+                              std::to_string(kernel->fill_count()) + " and " +
+                              std::to_string(rejected) + " unfilled orders, equity " +
+                              equity.ToString();
     state.SkipWithError(error.c_str());
     return;
   }
@@ -141,17 +153,34 @@ void RunKernelOrderPath(benchmark::State& state, bool with_risk, bool client_ids
   state.counters["trade_records"] = static_cast<double>(kernel->portfolio().trades().size());
 }
 
-void BM_KernelOrderPath(benchmark::State& state) { RunKernelOrderPath(state, true, false); }
+// Paper sessions keep 65,536 orders, fills and trades in memory (the event log has the rest).
+constexpr size_t kSessionHistory = 65'536;
+
+void BM_KernelOrderPath(benchmark::State& state) {
+  RunKernelOrderPath(state, true, false, kSessionHistory);
+}
 BENCHMARK(BM_KernelOrderPath)->UseRealTime();
 
-void BM_KernelOrderPathClientIds(benchmark::State& state) { RunKernelOrderPath(state, true, true); }
+void BM_KernelOrderPathClientIds(benchmark::State& state) {
+  RunKernelOrderPath(state, true, true, kSessionHistory);
+}
 BENCHMARK(BM_KernelOrderPathClientIds)->UseRealTime();
 
-void BM_KernelOrderPathNoRisk(benchmark::State& state) { RunKernelOrderPath(state, false, false); }
+void BM_KernelOrderPathNoRisk(benchmark::State& state) {
+  RunKernelOrderPath(state, false, false, kSessionHistory);
+}
 BENCHMARK(BM_KernelOrderPathNoRisk)->UseRealTime();
 
-// A long fixed run (20M orders) to see whether memory or per-order cost grows with the history.
-void BM_KernelOrderPathLong(benchmark::State& state) { RunKernelOrderPath(state, true, false); }
+// A backtest keeps every order, fill and trade for its report: memory grows per order.
+void BM_KernelOrderPathFullHistory(benchmark::State& state) {
+  RunKernelOrderPath(state, true, false, 0);
+}
+BENCHMARK(BM_KernelOrderPathFullHistory)->UseRealTime();
+
+// A long fixed run (20M orders) with the session's bounded history: flat memory, flat cost.
+void BM_KernelOrderPathLong(benchmark::State& state) {
+  RunKernelOrderPath(state, true, false, kSessionHistory);
+}
 BENCHMARK(BM_KernelOrderPathLong)->Iterations(20'000'000)->Repetitions(1)->UseRealTime();
 
 void BM_RiskCheckOnly(benchmark::State& state) {

@@ -111,9 +111,12 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec) {
     if (name == "risk") {
       auto valid = session::RiskLimitsFor(spec->risk);
       if (!valid.ok()) {
-        return InvalidArgument(path + ": " + valid.status().message() +
-                               " (name every limit, or add 'base: defaults' to the risk section "
-                               "to start from the default profile)");
+        const bool missing = valid.status().message().find("is missing") != std::string::npos;
+        return InvalidArgument(path + ":" + std::to_string(section.first.Mark().line + 1) +
+                               ": risk: " + valid.status().message() +
+                               (missing ? " (name every limit, or add 'base: defaults' to the "
+                                          "risk section to start from the default profile)"
+                                        : ""));
       }
     }
   }

@@ -2,15 +2,19 @@
 """Kills `aits paper` with SIGKILL at random moments and checks the log and the resume each time.
 
 A deterministic busy session is run once without interruption (REF). The same session is then
-started in KILL and killed with SIGKILL after a random delay, again and again; each restart
-resumes the log. After every kill:
+started in KILL and killed with SIGKILL after a random delay (uniform over 0 .. 1.2 x REF's wall
+time, so kills land in start-up, first runs, resumes, mid-run and commits), again and again;
+each restart resumes the log. After every kill:
   (a) `aits replay --events KILL` says "identical": the committed prefix is a consistent,
       reproducible history;
   (b) the log's seq runs 1, 2, 3, ... from a session_start, and its rows (type, ts, payload),
       without session_stop and account checkpoints, are a prefix of REF's rows: nothing was
       lost, sent twice or changed by the kill and the resume;
   (c) the log never shrinks (committed ticks survive the kill).
-Finally the session runs to its end and its rows must equal REF's, with the same balance.
+A run that ends before its kill lands must equal REF; the next attempt starts a new session.
+Attempts go on until --kills kills have landed (at most three times as many attempts; at
+least --min-landed must land). Finally the last session runs to its end and must equal REF, rows and
+balance.
 
 Usage: paper_kill_test.py AITS_BINARY [--seed N] [--kills N] [--ticks N] [--keep]
 The seed of the kill moments is printed; pass it back with --seed to repeat a run's delays.
@@ -85,6 +89,14 @@ def tick_count(state):
         db.close()
 
 
+def last_type(state):
+    db = connect(state)
+    try:
+        return db.execute("SELECT type FROM events ORDER BY seq DESC LIMIT 1").fetchone()[0]
+    finally:
+        db.close()
+
+
 def history(state):
     """The log's (type, ts, payload) rows in seq order, without session stops and checkpoints."""
     db = connect(state)
@@ -133,6 +145,24 @@ def replay(aits, state, what):
     return balance[0]
 
 
+def check_complete(aits, state, ref_rows, ref_balance, what):
+    """A session that ran to its end: its history equals the reference run's, and so does its
+    balance. Returns replay's balance line."""
+    check_structure(state, what)
+    rows = history(state)
+    check_prefix(rows, ref_rows, what)
+    if len(rows) != len(ref_rows):
+        raise Failure(f"{what}: {len(rows)} events (without stops and checkpoints), the "
+                      f"uninterrupted run has {len(ref_rows)}")
+    last = last_type(state)
+    if last != SESSION_STOP:
+        raise Failure(f"{what}: the last event has type {last}, not session_stop")
+    balance = replay(aits, state, what)
+    if balance != ref_balance:
+        raise Failure(f"{what}: replay says '{balance}', the uninterrupted run '{ref_balance}'")
+    return balance
+
+
 def run(args):
     aits = os.path.abspath(args.aits)
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
@@ -144,7 +174,7 @@ def run(args):
         config = os.path.join(work, "paper.yaml")
         with open(config, "w") as f:
             f.write(CONFIG)
-        ref, kill = os.path.join(work, "ref"), os.path.join(work, "kill")
+        ref = os.path.join(work, "ref")
         out_path = os.path.join(work, "out.txt")
 
         # --- the uninterrupted reference run
@@ -167,12 +197,18 @@ def run(args):
         print(f"reference: {ref_seconds:.2f} s, {len(ref_rows)} events (without stops and "
               f"checkpoints), {ticks} ticks, {fills} fills, {ref_balance}")
 
-        # --- kills
+        # --- kills. A run that ends before its kill lands is checked like the final one and
+        # the next attempt starts a new session, so that kills keep landing in start-up, first
+        # runs, resumes and commits rather than in resumes of a finished session.
         landed = 0
+        attempts = 0
+        completed = 0
         phases = {}
         horizon = 1.2 * ref_seconds
-        for i in range(1, args.kills + 1):
-            what = f"kill {i}"
+        kill = os.path.join(work, "kill-1")
+        while landed < args.kills and attempts < 3 * args.kills:
+            attempts += 1
+            what = f"attempt {attempts} ({os.path.basename(kill)})"
             before = tick_count(kill)
             before_events = event_count(kill)
             delay = rng.uniform(0.0, horizon)
@@ -185,35 +221,43 @@ def run(args):
                 code = process.wait(timeout=300)
             with open(out_path) as f:
                 output = f.read()
-            if code == -signal.SIGKILL:
-                landed += 1
-                after = tick_count(kill)
-                if after < before:
-                    raise Failure(f"{what}: the log lost committed ticks ({before} -> {after})")
-                if not log_exists(kill) or event_count(kill) == 0:
-                    phase = "start-up, before the first commit"
-                elif before_events == 0:
-                    phase = "first run"
-                elif after > before:
-                    phase = "running after a resume"
-                elif before == args.ticks:
-                    phase = "resume of a finished session"
-                else:
-                    phase = "start-up or resume, nothing new committed"
-                result = f"killed after {delay:.2f} s ({phase}); ticks {before} -> {after}"
-            elif code == 0:
+            if code == 0:
                 phase = "finished before the kill"
-                result = f"finished before the kill at {delay:.2f} s"
-            else:
+                phases[phase] = phases.get(phase, 0) + 1
+                balance = check_complete(aits, kill, ref_rows, ref_balance, what)
+                completed += 1
+                print(f"{what}: finished before the kill at {delay:.2f} s; the log equals the "
+                      f"uninterrupted run ({balance}); starting a new session")
+                kill = os.path.join(work, f"kill-{completed + 1}")
+                continue
+            if code != -signal.SIGKILL:
                 raise Failure(f"{what}: aits paper failed by itself (exit code {code}) before "
                               f"the kill at {delay:.2f} s:\n{output}")
+            landed += 1
+            after = tick_count(kill)
+            if after < before:
+                raise Failure(f"{what}: the log lost committed ticks ({before} -> {after})")
+            events = event_count(kill)
+            if events == 0:
+                phase = "start-up, before the first commit"
+            elif before == args.ticks:
+                phase = "resume or close of a session with every tick committed"
+            elif after == args.ticks and last_type(kill) != SESSION_STOP:
+                phase = "closing: every tick committed, no session_stop yet"
+            elif before_events == 0:
+                phase = "first run"
+            elif after > before:
+                phase = "running after a resume"
+            else:
+                phase = "resume, before new ticks were committed"
             phases[phase] = phases.get(phase, 0) + 1
-            if event_count(kill) > 0:
+            result = f"killed after {delay:.2f} s ({phase}); ticks {before} -> {after}"
+            if events > 0:
                 replay(aits, kill, what)
                 check_structure(kill, what)
                 check_prefix(history(kill), ref_rows, what)
-                result += f"; replay identical, {event_count(kill)} events a prefix of the reference"
-            print(f"{what}: {result}")
+                result += f"; replay identical, {events} events a prefix of the reference"
+            print(f"kill {landed}, {what}: {result}")
 
         # --- run to the end: the same history as the uninterrupted run
         done = subprocess.run(paper_command(aits, kill, config, args.ticks), capture_output=True,
@@ -221,26 +265,11 @@ def run(args):
         if done.returncode != 0:
             raise Failure(f"final resume: exit code {done.returncode}:\n{done.stdout}"
                           f"{done.stderr}")
-        check_structure(kill, "final log")
-        rows = history(kill)
-        check_prefix(rows, ref_rows, "final log")
-        if len(rows) != len(ref_rows):
-            raise Failure(f"final log: {len(rows)} events (without stops and checkpoints), the "
-                          f"uninterrupted run has {len(ref_rows)}")
-        db = connect(kill)
-        try:
-            last = db.execute("SELECT type FROM events ORDER BY seq DESC LIMIT 1").fetchone()[0]
-        finally:
-            db.close()
-        if last != SESSION_STOP:
-            raise Failure(f"final log: the last event has type {last}, not session_stop")
-        balance = replay(aits, kill, "final log")
-        if balance != ref_balance:
-            raise Failure(f"final log: replay says '{balance}', the uninterrupted run "
-                          f"'{ref_balance}'")
+        balance = check_complete(aits, kill, ref_rows, ref_balance, "final log")
         summary = ", ".join(f"{n} {phase}" for phase, n in sorted(phases.items()))
-        print(f"summary: {landed} of {args.kills} kills hit a live process ({summary}); the "
-              f"final log equals the uninterrupted run ({len(rows)} events, {balance})")
+        print(f"summary: {landed} kills landed in {attempts} attempts ({summary}); "
+              f"{completed + 1} sessions ran to the end through kills and resumes, each equal to "
+              f"the uninterrupted run ({len(ref_rows)} events, {balance})")
         if landed < args.min_landed:
             raise Failure(f"only {landed} kills hit a live process (need {args.min_landed})")
     finally:
@@ -256,7 +285,7 @@ def main():
     parser.add_argument("--seed", type=int)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--min-landed", type=int, default=15)
-    parser.add_argument("--ticks", type=int, default=300000)
+    parser.add_argument("--ticks", type=int, default=200000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     try:

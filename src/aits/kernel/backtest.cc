@@ -212,7 +212,7 @@ Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressF
   result.bars = kernel.bars_processed();
   result.stop_outs = kernel.stop_outs();
   result.orders.assign(kernel.orders().begin(), kernel.orders().end());
-  result.fills = kernel.fills();
+  result.fills.assign(kernel.fills().begin(), kernel.fills().end());
   const portfolio::Portfolio& book = kernel.portfolio();
   result.trades = book.trades();
   result.equity = book.equity_curve().points();

@@ -53,12 +53,16 @@ Kernel::Kernel(const KernelConfig& config, Clock& clock, const ExecutionClientFa
     cached_margin_ = portfolio_.account().margin;
     if (cached_margin_.raw() == 0) stopping_out_ = false;
     fills_.push_back(fill);
+    ++fill_count_;
+    if (config_.history > 0 && fills_.size() > config_.history) fills_.pop_front();
     if (strategy_) strategy_->OnFill(fill);
   });
   bus_.Subscribe<execution::OrderUpdate>([this](const execution::OrderUpdate& update) {
-    const size_t index = update.order.id.value - 1;
-    if (index >= orders_.size()) orders_.resize(index + 1);
-    orders_[index] = update.order;
+    if (update.order.id.value >= orders_base_) {
+      const size_t index = update.order.id.value - orders_base_;
+      if (index >= orders_.size()) orders_.resize(index + 1);
+      orders_[index] = update.order;
+    }
     if (IsFinished(update.order.status) && !pending_by_order_.empty()) {
       auto it = pending_by_order_.find(update.order.id.value);
       if (it != pending_by_order_.end()) {
@@ -246,14 +250,15 @@ OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
   }
   const OrderId id = execution_->Submit(request, clock_.Now());
   // An order still travelling to the venue has published nothing yet; record it as submitted.
-  const size_t index = id.value - 1;
-  if (index >= orders_.size()) {
+  const size_t index = id.value - orders_base_;
+  if (id.value >= orders_base_ && index >= orders_.size()) {
     if (const Order* order = execution_->FindOrder(id)) {
       orders_.resize(index + 1);
       orders_[index] = *order;
     }
   }
-  if (index < orders_.size() && !IsFinished(orders_[index].status) &&
+  if (config_.history > 0) TrimHistory();
+  if (id.value >= orders_base_ && index < orders_.size() && !IsFinished(orders_[index].status) &&
       request.instrument.value < pending_lots_.size()) {
     const int64_t signed_raw =
         request.side == Side::kBuy ? request.quantity.raw() : -request.quantity.raw();
@@ -261,6 +266,20 @@ OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
     pending_lots_[request.instrument.value] += signed_raw;
   }
   return id;
+}
+
+void Kernel::TrimHistory() {
+  // Only finished orders leave, oldest first; a long-resting order holds the window open.
+  while (orders_.size() > config_.history && IsFinished(orders_.front().status)) {
+    orders_.pop_front();
+    ++orders_base_;
+  }
+  portfolio_.TrimTrades(config_.history);
+}
+
+const Order* Kernel::FindOrder(OrderId id) const {
+  if (id.value < orders_base_ || id.value - orders_base_ >= orders_.size()) return nullptr;
+  return &orders_[id.value - orders_base_];
 }
 
 Status Kernel::Cancel(OrderId id) { return execution_->Cancel(id, clock_.Now()); }

@@ -52,6 +52,11 @@ struct KernelConfig {
   // Pre-trade checks, post-trade limits and the circuit breaker; unset = no risk manager (the
   // backtester's default, where the venue's own margin and lot rules still apply).
   std::optional<risk::RiskLimits> risk;
+  // Finished orders, fills and round-trip trade records kept in memory for orders(), fills() and
+  // portfolio().trades(); older ones are dropped, so a long session whose history lives in its
+  // event log runs in flat memory. Unfinished orders are always kept. 0 keeps everything (a
+  // backtest reports every order).
+  size_t history = 0;
   Status Validate() const;
 };
 
@@ -98,9 +103,15 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   portfolio::Portfolio& portfolio() { return portfolio_; }
   const portfolio::Portfolio& portfolio() const { return portfolio_; }
   execution::ExecutionClient& execution() { return *execution_; }
-  // Every order's final state, by id (orders()[id - 1]), and every fill in order.
+  // Orders by id, oldest first, from id orders_base() on (every order when KernelConfig::history
+  // is 0: then orders()[id - 1]); and the fills in order (the latest `history` ones).
   const std::deque<Order>& orders() const { return orders_; }
-  const std::vector<Fill>& fills() const { return fills_; }
+  uint64_t orders_base() const { return orders_base_; }
+  const std::deque<Fill>& fills() const { return fills_; }
+  // The order with this id, or nullptr if unknown or dropped from the history.
+  const Order* FindOrder(OrderId id) const;
+  uint64_t order_count() const { return orders_base_ - 1 + orders_.size(); }  // ids handed out
+  uint64_t fill_count() const { return fill_count_; }
   uint64_t ticks_processed() const { return ticks_; }
   // nullptr without KernelConfig::risk.
   const risk::RiskManager* risk() const { return risk_.get(); }
@@ -158,8 +169,11 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   std::unique_ptr<strategy::Strategy> strategy_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   uint64_t timer_seq_ = 0;
+  void TrimHistory();
   std::deque<Order> orders_;
-  std::vector<Fill> fills_;
+  uint64_t orders_base_ = 1;  // id of orders_.front()
+  std::deque<Fill> fills_;
+  uint64_t fill_count_ = 0;
   // Signed raw lots of unfinished orders, by order id and summed per instrument.
   std::unordered_map<uint64_t, int64_t> pending_by_order_;
   std::vector<int64_t> pending_lots_;

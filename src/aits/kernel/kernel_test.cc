@@ -76,8 +76,12 @@ RunOutput RunSynthetic(uint64_t ticks) {
     }
   }
   kernel.Stop();
-  return {kernel.fills(), kernel.portfolio().Equity(), kernel.bars_processed(),
-          raw->log,       raw->position_seen,          raw->timer_at};
+  return {std::vector<Fill>(kernel.fills().begin(), kernel.fills().end()),
+          kernel.portfolio().Equity(),
+          kernel.bars_processed(),
+          raw->log,
+          raw->position_seen,
+          raw->timer_at};
 }
 
 TEST(KernelTest, IsDeterministic) {
@@ -250,6 +254,43 @@ TEST(KernelConfigTest, ValidatesEveryLimit) {
   config = KernelConfig{};
   config.venue.latency = Duration{-1};
   EXPECT_FALSE(config.Validate().ok());
+}
+
+}  // namespace
+}  // namespace aits::kernel
+
+namespace aits::kernel {
+namespace {
+
+TEST(KernelTest, BoundedHistoryKeepsMemoryFlatAndCountsEverything) {
+  SimulatedClock clock;
+  KernelConfig config;
+  config.history = 8;
+  Kernel kernel(config, clock);
+  ASSERT_TRUE(kernel.AddInstrument(Instrument::Infer("EURUSD")).ok());
+  kernel.Start();
+  Tick tick;
+  tick.ts = FromCivil(2024, 3, 4, 10, 0);
+  tick.bid = Price::FromRaw(1'100'000'000, 5);
+  tick.ask = Price::FromRaw(1'100'100'000, 5);
+  clock.AdvanceTo(tick.ts);
+  kernel.OnTick(tick);
+  for (int idx = 0; idx < 100; ++idx) {
+    OrderRequest request;
+    request.side = idx % 2 == 0 ? Side::kBuy : Side::kSell;
+    request.quantity = Quantity::FromRaw(kFixedScale, 2);
+    kernel.Submit(request);
+  }
+  EXPECT_EQ(kernel.order_count(), 100u);
+  EXPECT_EQ(kernel.fill_count(), 100u);
+  EXPECT_LE(kernel.orders().size(), 8u);
+  EXPECT_LE(kernel.fills().size(), 8u);
+  EXPECT_LE(kernel.portfolio().trades().size(), 16u);
+  EXPECT_EQ(kernel.FindOrder(OrderId{3}), nullptr);  // dropped
+  ASSERT_NE(kernel.FindOrder(OrderId{100}), nullptr);
+  EXPECT_EQ(kernel.FindOrder(OrderId{100})->status, OrderStatus::kFilled);
+  EXPECT_EQ(kernel.fills().back().order_id.value, 100u);
+  EXPECT_TRUE(kernel.position(InstrumentId{0}).IsFlat());
 }
 
 }  // namespace

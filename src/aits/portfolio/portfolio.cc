@@ -297,4 +297,10 @@ void Portfolio::SampleEquity(Timestamp ts) {
   curve_.Record(ts, Equity());
 }
 
+void Portfolio::TrimTrades(size_t keep) {
+  // Erasing from the front of a vector is O(n): wait until there are twice as many, then halve.
+  if (keep == 0 || trades_.size() <= 2 * keep) return;
+  trades_.erase(trades_.begin(), trades_.end() - static_cast<std::ptrdiff_t>(keep));
+}
+
 }  // namespace aits::portfolio

@@ -71,6 +71,8 @@ class Portfolio {
   Money NotionalInAccount(const Instrument& instrument, Quantity lots, Price price) const;
 
   const std::vector<TradeRecord>& trades() const { return trades_; }
+  // Keeps only the latest `keep` trade records (dropped in chunks, so amortised O(1)); 0 = all.
+  void TrimTrades(size_t keep);
 
   // Records the equity at `ts` into the curve (the kernel calls this on every bar close and at
   // the end); also accumulates time in market.

@@ -55,19 +55,20 @@ Status CheckAgainstLog(const Session& session, const LogState& log, const std::s
     return mismatch("balance " + account.balance.ToString() + " vs " + log.balance.ToString());
   }
   for (const auto& [id, order] : log.orders) {
-    if (id == 0 || id > kernel.orders().size()) {
+    if (id == 0 || id > kernel.order_count()) {
       return mismatch("order " + std::to_string(id) + " is in the log but not in the kernel");
     }
-    const Order& mine = kernel.orders()[id - 1];
+    const Order* found = kernel.FindOrder(OrderId{id});
+    if (found == nullptr) continue;  // finished long ago, dropped from memory
+    const Order& mine = *found;
     if (mine.status != order.status ||
         mine.request.client_order_id != order.request.client_order_id) {
       return mismatch("order " + std::to_string(id) + " is " + std::string(ToString(mine.status)) +
                       " but the log says " + std::string(ToString(order.status)));
     }
   }
-  if (kernel.fills().size() != log.fills) {
-    return mismatch(std::to_string(kernel.fills().size()) + " fills vs " +
-                    std::to_string(log.fills));
+  if (kernel.fill_count() != log.fills) {
+    return mismatch(std::to_string(kernel.fill_count()) + " fills vs " + std::to_string(log.fills));
   }
   return Status::Ok();
 }
@@ -90,13 +91,24 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   }
   const std::string path = (std::filesystem::path(options.state_dir) / "events.db").string();
   const bool existed = std::filesystem::exists(path);
+  SessionSpec spec = options.spec;
+  std::unique_ptr<Session> session;
+  std::unique_ptr<data::TickSource> feed;
+  if (!existed) {
+    // A new session: everything that can be refused is checked before the log exists, so a
+    // refused start leaves no session behind in the directory.
+    if (!options.spec_given) {
+      return NotFound(options.state_dir + " holds no session to resume; give a feed and a " +
+                      "signal to start one");
+    }
+    AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals));
+    AITS_ASSIGN_OR_RETURN(feed, OpenFeed(spec));
+  }
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<EventStore> store, EventStore::Open(path, options.store));
   const auto notice = [&](const std::string& text) {
     if (options.notice) options.notice(text);
   };
 
-  SessionSpec spec = options.spec;
-  std::unique_ptr<Session> session;
   std::optional<LogState> resumed_log;
   if (existed && store->last_seq() > 0) {
     AITS_ASSIGN_OR_RETURN(SessionSpec logged, ReadSessionSpec(*store));
@@ -144,14 +156,18 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
       return NotFound(options.state_dir + " holds no session to resume; give a feed and a " +
                       "signal to start one");
     }
-    AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals));
+    if (!session) {
+      AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals));
+    }
     AITS_RETURN_IF_ERROR(
         store->Append(EventType::kSessionStart, Timestamp{}, spec.ToJson()).status());
     AITS_RETURN_IF_ERROR(store->Commit());
   }
 
   // The feed, positioned after the last logged tick.
-  AITS_ASSIGN_OR_RETURN(std::unique_ptr<data::TickSource> feed, OpenFeed(spec));
+  if (!feed) {
+    AITS_ASSIGN_OR_RETURN(feed, OpenFeed(spec));
+  }
   std::vector<Tick> batch(1024);
   size_t batch_size = 0;
   size_t batch_next = 0;
@@ -284,8 +300,8 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
         last_progress = now;
         PaperProgress progress;
         progress.ticks = session->ticks();
-        progress.orders = session->kernel().orders().size();
-        progress.fills = session->kernel().fills().size();
+        progress.orders = session->kernel().order_count();
+        progress.fills = session->kernel().fill_count();
         progress.equity = session->kernel().account().equity;
         progress.position = session->kernel().position(session->instrument().id).quantity;
         progress.breaker = std::string(risk::ToString(session->kernel().risk()->breaker()));
@@ -297,8 +313,8 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
 
   session->WriteCheckpoint();
   const kernel::Kernel& kernel = session->kernel();
-  result.orders = kernel.orders().size();
-  result.fills = kernel.fills().size();
+  result.orders = kernel.order_count();
+  result.fills = kernel.fill_count();
   result.decisions = session->strategy().decisions();
   result.account = kernel.account();
   result.position = kernel.position(session->instrument().id).quantity;

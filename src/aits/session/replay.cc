@@ -126,8 +126,8 @@ Result<ReplayResult> Replay(const persistence::EventStore& store, const SignalFa
   result.equal = !IsStopScan(status) && session->FinishFollowing();
   if (!result.equal) result.divergence = session->divergence();
   result.ticks = session->ticks();
-  result.orders = session->kernel().orders().size();
-  result.fills = session->kernel().fills().size();
+  result.orders = session->kernel().order_count();
+  result.fills = session->kernel().fill_count();
   result.account = session->kernel().account();
   return result;
 }

@@ -14,6 +14,8 @@ namespace {
 
 using persistence::EventType;
 
+constexpr size_t kKernelHistory = 65'536;
+
 std::string BreakerJson(const risk::BreakerChange& change) {
   std::string out;
   trading::JsonWriter json(&out);
@@ -75,6 +77,8 @@ Result<kernel::KernelConfig> KernelConfigFor(const SessionSpec& spec) {
     return InvalidArgument("bar period " + std::to_string(spec.bar_seconds) + " s is not positive");
   }
   config.bar_period = Duration::Seconds(spec.bar_seconds);
+  // The event log is the session's history: keep memory flat however long it runs.
+  config.history = kKernelHistory;
   AITS_ASSIGN_OR_RETURN(config.risk, RiskLimitsFor(spec.risk));
   AITS_RETURN_IF_ERROR(config.Validate());
   return config;
@@ -249,8 +253,8 @@ std::string Session::AccountCheckpoint() const {
     json.EndObject();
   }
   json.EndArray();
-  json.Member("orders", static_cast<uint64_t>(kernel_->orders().size()));
-  json.Member("fills", static_cast<uint64_t>(kernel_->fills().size()));
+  json.Member("orders", kernel_->order_count());
+  json.Member("fills", kernel_->fill_count());
   json.Member("breaker", kernel_->risk() ? risk::ToString(kernel_->risk()->breaker()) : "none");
   json.EndObject();
   return out;

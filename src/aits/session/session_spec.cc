@@ -100,7 +100,7 @@ std::string SessionSpec::FirstDifference(const SessionSpec& other) const {
   for (auto it = a.begin(); it != a.end(); ++it) {
     const Json& theirs = b.at(it.key());
     if (it.value() != theirs) {
-      return it.key() + ": '" + it.value().dump() + "' vs '" + theirs.dump() + "'";
+      return it.key() + ": " + it.value().dump() + " vs " + theirs.dump();
     }
   }
   return "";

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# End-to-end tests of `aits paper`, `aits replay`, `aits explain` and `aits breaker` on the real
+# tick file in ../shared/data and the synthetic market: a session run, its replay, the decision
+# record behind an order, an operator halt applied on resume, Ctrl-C, bad input and a damaged
+# event log. The log (events.db) is read with Python's sqlite3, read-only.
+# Usage: paper_cli_test.sh AITS_BINARY SHARED_DATA_DIR PYTHON
+set -euo pipefail
+aits="$1"; data="$2"; python="$3"
+work=$(mktemp -d)
+bg_pid=""
+cleanup() {
+  if [[ -n "$bg_pid" ]]; then kill -9 "$bg_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+failures=0
+ticks="$data/eurusd-ticks-2020-01-01.csv"
+
+# check WHAT CMD...: runs CMD as a test
+check() {
+  local what="$1"; shift
+  if "$@"; then echo "PASS: $what"; else echo "FAIL: $what"; failures=$((failures + 1)); fi
+}
+expect_eq() {
+  if [[ "$2" == "$3" ]]; then
+    echo "PASS: $1 = $3"
+  else
+    echo "FAIL: $1: expected '$3', got '$2'"; failures=$((failures + 1))
+  fi
+}
+expect_in() {
+  if grep -qF -- "$3" <<<"$2"; then
+    echo "PASS: $1 mentions '$3'"
+  else
+    echo "FAIL: $1: '$3' not in: $2"; failures=$((failures + 1))
+  fi
+}
+# run CMD...: the command's output (stdout and stderr) in $out, its exit code in $code
+run() { set +e; out=$("$@" 2>&1); code=$?; set -e; }
+# sql STATE QUERY: the rows of a read-only query on STATE/events.db, one per line, '|' between
+# columns (BLOBs decoded as UTF-8 with replacement)
+sql() {
+  "$python" - "$1/events.db" "$2" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+for row in db.execute(sys.argv[2]):
+    print("|".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row))
+PY
+}
+# count STATE TYPE [TEXT...]: events of TYPE whose payload contains every TEXT
+count() {
+  local state="$1" query="SELECT count(*) FROM events WHERE type = $2"; shift 2
+  local text
+  for text in "$@"; do query+=" AND instr(CAST(payload AS TEXT), '$text') > 0"; done
+  sql "$state" "$query"
+}
+# last STATE COLUMN: a column of the last event
+last() { sql "$1" "SELECT $2 FROM events ORDER BY seq DESC LIMIT 1"; }
+size() { stat -c %s "$1"; }
+
+# --- a session on the real tick file, as fast as possible
+eur="$work/eur"
+run "$aits" paper --feed "$ticks" --speed max --state "$eur" --params fast=3,slow=8 \
+  --session-id e2e --quiet
+expect_eq "paper on $ticks: exit code" "$code" "0"
+expect_in "paper summary" "$out" "feed ended after 9500 new ticks"
+expect_in "paper summary" "$out" "event log: $eur/events.db"
+check "events.db exists" test -s "$eur/events.db"
+expect_eq "logged ticks" "$(count "$eur" 2)" "9500"
+expect_eq "first event is session_start" "$(sql "$eur" "SELECT type FROM events WHERE seq = 1")" "1"
+expect_eq "last event is session_stop" \
+  "$(last "$eur" type)" "10"
+fills=$(count "$eur" 7)
+check "the session trades ($fills fills)" test "$fills" -gt 0
+run "$aits" replay --events "$eur"
+expect_eq "replay: exit code" "$code" "0"
+expect_in "replay" "$out" "identical"
+expect_in "replay" "$out" "9500 ticks"
+
+# --- explain: the decision record behind an order
+order=$(sql "$eur" "SELECT payload FROM events WHERE type = 4" | "$python" -c '
+import json, sys
+records = [json.loads(line) for line in sys.stdin]
+ids = [r["order"]["id"] for r in records if isinstance(r.get("order"), dict) and "id" in r["order"]]
+print(ids[len(ids) // 2] if ids else "")')
+check "a decision names an order ($order)" test -n "$order"
+run "$aits" explain "$order" --state "$eur"
+expect_eq "explain $order: exit code" "$code" "0"
+expect_in "explain $order" "$out" "order $order:"
+expect_in "explain $order" "$out" "filters:"
+expect_in "explain $order" "$out" "order and risk checks:"
+expect_in "explain $order" "$out" "\"risk\""
+expect_in "explain $order" "$out" "what happened to the order:"
+"$aits" explain "$order" --state "$eur" --json >"$work/explain.json"
+check "explain --json parses as JSON" \
+  "$python" -c 'import json, sys; json.load(open(sys.argv[1]))' "$work/explain.json"
+json_order=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["order"]["id"])' \
+  "$work/explain.json")
+expect_eq "explain --json names the order" "$json_order" "$order"
+run "$aits" explain 999999 --state "$eur"
+check "explain of a nonexistent order fails (exit code $code)" test "$code" -ne 0 -a "$code" -lt 128
+expect_in "explain of a nonexistent order" "$out" "order 999999"
+run "$aits" explain 1 --state "$work/nowhere"
+check "explain without a log fails (exit code $code)" test "$code" -ne 0 -a "$code" -lt 128
+expect_in "explain without a log" "$out" "nowhere"
+
+# --- an operator halt queued while the session is down, applied when it resumes
+brk="$work/brk"
+run "$aits" paper --feed "$ticks" --speed max --state "$brk" --params fast=3,slow=8 \
+  --session-id brk --stop-after 3000 --quiet
+expect_eq "first part of the halted session: exit code" "$code" "0"
+expect_in "first part" "$out" "stopped after 3000 new ticks"
+run "$aits" breaker halted --state "$brk" --reason "e2e halt"
+expect_eq "breaker halted: exit code" "$code" "0"
+expect_in "breaker halted" "$out" "queued"
+run "$aits" paper --state "$brk" --speed max --quiet
+expect_eq "resume after the halt: exit code" "$code" "0"
+expect_in "resume after the halt" "$out" "breaker halted"
+expect_in "halting flattens the position" "$out" "position 0.00"
+run "$aits" replay --events "$brk"
+expect_eq "replay of the halted session: exit code" "$code" "0"
+expect_in "replay of the halted session" "$out" "identical"
+expect_eq "logged operator command" "$(count "$brk" 9 "e2e halt")" "1"
+expect_eq "breaker_change rows to halted, manual" "$(count "$brk" 8 halted '"manual":true')" "1"
+run "$aits" breaker bogus --state "$brk"
+expect_eq "breaker bogus: exit code" "$code" "2"
+expect_in "breaker bogus" "$out" "bogus"
+run "$aits" breaker halted --state "$work/nowhere"
+check "breaker without a session fails (exit code $code)" test "$code" -ne 0 -a "$code" -lt 128
+expect_in "breaker without a session" "$out" "holds no paper session"
+
+# --- a session in real time: an operator command while it runs, then Ctrl-C stops it cleanly
+# (exit code 0 and a session_stop as the last event)
+int="$work/int"
+"$aits" paper --speed 1 --state "$int" --session-id int --quiet >"$work/int.out" 2>&1 &
+bg_pid=$!
+# SIGINT only once the handler is in place (the log holds a tick): a slow start on a busy
+# machine must not turn this into a kill before the handler exists.
+for _ in $(seq 300); do
+  [[ -s "$int/events.db" ]] && [[ "$(count "$int" 2 2>/dev/null || echo 0)" -gt 0 ]] && break
+  sleep 0.2
+done
+# A running session applies an operator command within about a second.
+run "$aits" breaker reduce_only --state "$int" --reason "live e2e"
+expect_eq "breaker on a running session: exit code" "$code" "0"
+changes=0
+for _ in $(seq 100); do
+  changes=$(count "$int" 8 reduce_only '"manual":true')
+  [[ "$changes" -gt 0 ]] && break
+  sleep 0.1
+done
+expect_eq "the running session logged the breaker change" "$changes" "1"
+sleep 1
+kill -INT "$bg_pid"
+for _ in $(seq 300); do kill -0 "$bg_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$bg_pid" 2>/dev/null; then
+  echo "FAIL: aits paper still runs 30 s after SIGINT"; failures=$((failures + 1))
+  kill -9 "$bg_pid"
+fi
+set +e; wait "$bg_pid"; code=$?; set -e
+bg_pid=""
+expect_eq "Ctrl-C: exit code" "$code" "0"
+expect_in "Ctrl-C summary" "$(cat "$work/int.out")" "stopped by signal"
+expect_eq "Ctrl-C: last event is session_stop" \
+  "$(last "$int" type)" "10"
+expect_in "Ctrl-C: session_stop" "$(last "$int" payload)" '"reason":"interrupted"'
+run "$aits" replay --events "$int"
+expect_in "replay after Ctrl-C" "$out" "identical"
+
+# --- bad input: exit code 2 and a message naming the problem
+bad() {  # bad WHAT EXPECTED_TEXT... -- ARGS...: `aits paper ARGS` must exit 2 naming each text
+  local what="$1"; shift
+  local texts=()
+  while [[ "$1" != "--" ]]; do texts+=("$1"); shift; done
+  shift
+  run "$aits" paper --quiet "$@"
+  expect_eq "$what: exit code" "$code" "2"
+  local text
+  for text in "${texts[@]}"; do expect_in "$what" "$out" "$text"; done
+}
+printf 'decision:\n  buy_threshold: 0.5\n  buy_treshold: 0.4\n' >"$work/unknown.yaml"
+bad "unknown decision key" "buy_treshold" "unknown.yaml:3" -- \
+  --state "$work/bad1" --ticks 10 --speed max --config "$work/unknown.yaml"
+check "a refused config writes no log" test ! -e "$work/bad1/events.db"
+printf 'risk:\n  base: defaults\n  max_order_lots: -1\n' >"$work/negative.yaml"
+bad "negative risk limit" "max_order_lots" "-1" -- \
+  --state "$work/bad2" --ticks 10 --speed max --config "$work/negative.yaml"
+printf 'risk:\n  max_order_lots: 5\n' >"$work/partial.yaml"
+bad "risk section missing limits" "max_position_lots is missing" "base: defaults" -- \
+  --state "$work/bad3" --ticks 10 --speed max --config "$work/partial.yaml"
+bad "--speed fast" "--speed 'fast'" -- --state "$work/bad4" --ticks 10 --speed fast
+bad "bar data as feed" "gbpusd-m1-bid-2012.csv" "paper trading consumes ticks" -- \
+  --state "$work/bad5" --speed max --feed "$data/gbpusd-m1-bid-2012.csv"
+check "a refused feed writes no session" test ! -e "$work/bad5/events.db"
+events_before=$(sql "$eur" "SELECT count(*) FROM events")
+bad "another session in an existing --state" "holds another session" "signal_params" -- \
+  --state "$eur" --speed max --feed "$ticks" --params fast=4,slow=8
+expect_eq "a refused session leaves the log alone" "$(sql "$eur" "SELECT count(*) FROM events")" \
+  "$events_before"
+
+# --- a damaged event log: resume and replay stop with a clear error and write nothing
+trunc="$work/trunc"
+cp -r "$eur" "$trunc"
+whole=$(size "$trunc/events.db")
+truncate -s $((whole / 2)) "$trunc/events.db"
+half=$(size "$trunc/events.db")
+run "$aits" paper --state "$trunc" --speed max --quiet
+check "resume of a truncated log fails (exit code $code)" test "$code" -ne 0 -a "$code" -lt 128
+expect_in "resume of a truncated log" "$out" "events.db"
+expect_eq "the truncated log is left as it was (bytes)" "$(size "$trunc/events.db")" "$half"
+run "$aits" replay --events "$trunc"
+check "replay of a truncated log fails cleanly (exit code $code)" \
+  test "$code" -ne 0 -a "$code" -lt 128
+expect_in "replay of a truncated log" "$out" "events.db"
+expect_eq "the truncated log is left as it was after replay (bytes)" \
+  "$(size "$trunc/events.db")" "$half"
+
+# --- help
+run "$aits" paper --help
+expect_eq "paper --help: exit code" "$code" "0"
+for text in "--state" "--speed" "resume"; do expect_in "paper --help" "$out" "$text"; done
+
+echo "paper_cli_test: $failures failure(s)"
+[[ $failures -eq 0 ]]
