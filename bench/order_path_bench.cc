@@ -26,7 +26,7 @@
 // ~2,500 round trips, and 20M orders would exhaust the account). Each benchmark fails
 // (SkipWithError) if any order was rejected or not filled, so a figure is never of the reject path.
 //
-// Memory: with KernelConfig::history set (paper sessions: 65,536) the kernel keeps that many
+// Memory: with KernelConfig::history set (paper sessions: 4,096) the kernel keeps that many
 // finished orders, fills and trades; with 0 (backtests) it keeps all of them for the report. The
 // counters rss_B_per_order (resident-set growth over the timed loop / orders), kernel_orders and
 // kernel_fills show which.
@@ -92,6 +92,7 @@ OrderRequest OneLotMarket(const Instrument& instrument) {
 void RunKernelOrderPath(benchmark::State& state, bool with_risk, bool client_ids, size_t history) {
   kernel::KernelConfig config;
   config.history = history;
+  if (history > 0) config.venue.order_history = history;
   if (with_risk) config.risk = LooseLimits();
   if (const Status status = config.Validate(); !status.ok()) {
     state.SkipWithError(status.ToString().c_str());
@@ -153,8 +154,9 @@ void RunKernelOrderPath(benchmark::State& state, bool with_risk, bool client_ids
   state.counters["trade_records"] = static_cast<double>(kernel->portfolio().trades().size());
 }
 
-// Paper sessions keep 65,536 orders, fills and trades in memory (the event log has the rest).
-constexpr size_t kSessionHistory = 65'536;
+// Paper sessions keep 4,096 orders, fills and trades in memory, in the kernel and in the venue
+// (the event log has the rest).
+constexpr size_t kSessionHistory = 4'096;
 
 void BM_KernelOrderPath(benchmark::State& state) {
   RunKernelOrderPath(state, true, false, kSessionHistory);

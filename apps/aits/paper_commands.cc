@@ -270,12 +270,10 @@ int RunPaperCommand(const PaperFlags& flags, bool spec_given) {
       static_cast<unsigned long long>(r.orders), static_cast<unsigned long long>(r.fills),
       static_cast<unsigned long long>(r.decisions), r.position.ToString().c_str(),
       r.account.balance.ToString().c_str(), r.account.equity.ToString().c_str(), r.breaker.c_str());
-  std::printf("  tick-to-order latency, ticks without a bar close: %s\n",
-              r.plain_ticks.Summary().c_str());
-  std::printf("  tick-to-order latency, ticks closing a bar:       %s\n",
-              r.bar_ticks.Summary().c_str());
-  std::printf("  tick-to-order latency, ticks with an order:       %s\n",
-              r.order_ticks.Summary().c_str());
+  std::printf("  tick processing, no bar close:   %s\n", r.plain_ticks.Summary().c_str());
+  std::printf("  tick processing, bar close:      %s\n", r.bar_ticks.Summary().c_str());
+  std::printf("  tick-to-order, no bar close:     %s\n", r.plain_orders.Summary().c_str());
+  std::printf("  tick-to-order, bar close:        %s\n", r.bar_orders.Summary().c_str());
   std::printf("  event log: %s/events.db, %llu events\n", flags.state.c_str(),
               static_cast<unsigned long long>(r.last_seq));
   if (!flags.latency_out.empty()) {

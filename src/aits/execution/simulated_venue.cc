@@ -248,7 +248,10 @@ Order& SimulatedVenue::NewOrder(const OrderRequest& request, Timestamp now) {
 }
 
 void SimulatedVenue::EvictHistory() {
-  if (config_.order_history == 0 || history_.size() < config_.order_history) return;
+  // Evict in batches: the oldest order is cold in cache, and touching it on every submission
+  // cost more than the rest of the order path; a batch walks the old end sequentially.
+  const size_t batch = std::min<size_t>(1024, config_.order_history);
+  if (config_.order_history == 0 || history_.size() < config_.order_history + batch) return;
   // Drop parked orders that have finished since they were parked.
   for (auto it = parked_.begin(); it != parked_.end();) {
     it = IsLive(it->second.status) ? std::next(it) : parked_.erase(it);

@@ -269,6 +269,8 @@ OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
 }
 
 void Kernel::TrimHistory() {
+  // In batches, for the same reason as the venue's history: the oldest order is cold in cache.
+  if (orders_.size() < config_.history + std::min<size_t>(1024, config_.history)) return;
   // Only finished orders leave, oldest first; a long-resting order holds the window open.
   while (orders_.size() > config_.history && IsFinished(orders_.front().status)) {
     orders_.pop_front();

@@ -53,9 +53,9 @@ struct KernelConfig {
   // backtester's default, where the venue's own margin and lot rules still apply).
   std::optional<risk::RiskLimits> risk;
   // Finished orders, fills and round-trip trade records kept in memory for orders(), fills() and
-  // portfolio().trades(); older ones are dropped, so a long session whose history lives in its
-  // event log runs in flat memory. Unfinished orders are always kept. 0 keeps everything (a
-  // backtest reports every order).
+  // portfolio().trades() (at least this many; at most about twice); older ones are dropped, so a
+  // long session whose history lives in its event log runs in flat memory. Unfinished orders are
+  // always kept. 0 keeps everything (a backtest reports every order).
   size_t history = 0;
   Status Validate() const;
 };

@@ -710,7 +710,12 @@ void RiskManager::OnQuote(const Tick& tick, Timestamp now) {
   UpdatePostTrade(now);
 }
 
-void RiskManager::OnFill(const Fill& /*fill*/, Timestamp now) { UpdatePostTrade(now); }
+void RiskManager::OnFill(const Fill& /*fill*/, Timestamp now) {
+  // Equity moved by the fill's costs: the limits are checked now; the exposure figures of the
+  // snapshot follow at the next quote (they are informational, the pre-trade rules compute their
+  // own), which keeps the order path short.
+  UpdatePostTrade(now, /*exposures=*/false);
+}
 
 void RiskManager::OnBarClose(const Bar& bar, Timestamp now) {
   State& state = *state_;
@@ -796,14 +801,14 @@ void RiskManager::OnBarClose(const Bar& bar, Timestamp now) {
   UpdatePostTrade(now);
 }
 
-void RiskManager::UpdatePostTrade(Timestamp now) {
+void RiskManager::UpdatePostTrade(Timestamp now, bool exposures) {
   State& state = *state_;
   const Account account = portfolio_.account();
   const Money equity = account.equity;
   const Timestamp day = FloorToDay(now);
   snapshot_.equity = equity;
   snapshot_.realized_pnl = portfolio_.RealizedPnl();
-  snapshot_.unrealized_pnl = portfolio_.UnrealizedPnl();
+  snapshot_.unrealized_pnl = equity - account.balance;
   if (!state.started) {
     state.started = true;
     state.day = day;
@@ -825,9 +830,14 @@ void RiskManager::UpdatePostTrade(Timestamp now) {
   snapshot_.drawdown = peak > 0 ? std::max(0.0, 1.0 - equity.AsDouble() / peak) : 0.0;
 
   // Exposure figures at the current marks (informational; the rules run in CheckOrder).
-  double gross = 0;
-  double net = 0;
+  double gross = snapshot_.gross_exposure;
+  double net = snapshot_.net_exposure;
+  if (exposures) {
+    gross = 0;
+    net = 0;
+  }
   for (const State::Slot& slot : state.slots) {
+    if (!exposures) break;
     if (!slot.present) continue;
     const Position& position = portfolio_.position(slot.instrument.id);
     if (position.quantity.IsZero()) continue;

@@ -114,7 +114,7 @@ struct RiskVerdict {
   bool ok() const { return reason == RejectReason::kNone; }
 };
 
-// Post-trade figures, as of the last update.
+// Post-trade figures, as of the last update (exposures as of the last quote or bar close).
 struct RiskSnapshot {
   Money equity;
   Money peak_equity;
@@ -182,7 +182,7 @@ class RiskManager {
   void Escalate(BreakerState to, std::string_view rule, std::string detail, Timestamp now);
   void Change(BreakerState to, bool manual, std::string_view rule, std::string detail,
               Timestamp now);
-  void UpdatePostTrade(Timestamp now);
+  void UpdatePostTrade(Timestamp now, bool exposures = true);
 
   RiskLimits limits_;
   const portfolio::Portfolio& portfolio_;

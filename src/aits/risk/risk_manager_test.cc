@@ -895,6 +895,8 @@ TEST_F(BreakerTest, SnapshotTracksEquityAndExposure) {
   EXPECT_NEAR(snap.margin_use, 11'010.0 / 101'000.0, 1e-12);
   FillAt(kEurUsd, Side::kSell, "10", "1.10100", At(2));
   EXPECT_EQ(risk_->snapshot().realized_pnl, *Money::Parse("1000"));
+  // Exposure figures follow at the next quote (a fill only re-checks the equity limits).
+  Quote(kEurUsd, "1.10100", At(3));
   EXPECT_DOUBLE_EQ(risk_->snapshot().gross_exposure, 0);
 }
 

@@ -78,7 +78,8 @@ Status CheckAgainstLog(const Session& session, const LogState& log, const std::s
 std::string PaperResult::LatencyJson() const {
   return "{\"ticks_without_bar_close\":" + HistogramJson(plain_ticks) +
          ",\"ticks_with_bar_close\":" + HistogramJson(bar_ticks) +
-         ",\"ticks_with_order_accepted\":" + HistogramJson(order_ticks) + "}";
+         ",\"tick_to_order_without_bar_close\":" + HistogramJson(plain_orders) +
+         ",\"tick_to_order_with_bar_close\":" + HistogramJson(bar_orders) + "}";
 }
 
 Result<PaperResult> RunPaper(const PaperOptions& options) {
@@ -274,17 +275,19 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
       }
     }
     const uint64_t bars_before = session->kernel().bars_processed();
-    const uint64_t accepted_before = session->orders_accepted();
+    session->ResetAcceptClock();
     const auto t0 = Steady::now();
     session->Feed(*tick);
     const int64_t nanos = NanosSince(t0);
     ++result.ticks;
-    if (session->kernel().bars_processed() != bars_before) {
-      result.bar_ticks.Record(nanos);
-    } else {
-      result.plain_ticks.Record(nanos);
+    const bool bar_closed = session->kernel().bars_processed() != bars_before;
+    (bar_closed ? result.bar_ticks : result.plain_ticks).Record(nanos);
+    if (session->accepted_at_ns() != 0) {
+      const int64_t to_order =
+          session->accepted_at_ns() -
+          std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count();
+      (bar_closed ? result.bar_orders : result.plain_orders).Record(to_order);
     }
-    if (session->orders_accepted() != accepted_before) result.order_ticks.Record(nanos);
     AITS_RETURN_IF_ERROR(check_store());
     if (options.checkpoint_every > 0 && session->ticks() % options.checkpoint_every == 0) {
       session->WriteCheckpoint();

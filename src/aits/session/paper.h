@@ -67,10 +67,13 @@ struct PaperResult {
   std::string breaker;
   uint64_t last_seq = 0;
   double wall_seconds = 0;
-  // Tick in -> kernel done (the order accepted by the venue), this run only.
+  // This run only. Processing: tick in (before it is logged) -> the kernel is done with it,
+  // everything included (logging, decision records, explanations).
   LatencyHistogram plain_ticks;  // ticks that closed no bar
-  LatencyHistogram bar_ticks;    // ticks that closed a bar (signal, decision)
-  LatencyHistogram order_ticks;  // ticks after which the venue accepted an order
+  LatencyHistogram bar_ticks;    // ticks that closed a bar (signal, ensemble step, decision)
+  // Tick-to-order: tick in -> the simulated venue accepted (or filled) the first order it caused.
+  LatencyHistogram plain_orders;  // on a tick without a bar close (stop-loss, take-profit, halt)
+  LatencyHistogram bar_orders;    // on a bar close (a decision)
   std::string LatencyJson() const;
 };
 

@@ -1,6 +1,7 @@
 #include "aits/session/session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 
 #include <nlohmann/json.hpp>
@@ -14,7 +15,8 @@ namespace {
 
 using persistence::EventType;
 
-constexpr size_t kKernelHistory = 65'536;
+// Small enough to stay in cache: the per-order cost of a long FIFO is its cold end.
+constexpr size_t kKernelHistory = 4'096;
 
 std::string BreakerJson(const risk::BreakerChange& change) {
   std::string out;
@@ -79,6 +81,7 @@ Result<kernel::KernelConfig> KernelConfigFor(const SessionSpec& spec) {
   config.bar_period = Duration::Seconds(spec.bar_seconds);
   // The event log is the session's history: keep memory flat however long it runs.
   config.history = kKernelHistory;
+  config.venue.order_history = kKernelHistory;
   AITS_ASSIGN_OR_RETURN(config.risk, RiskLimitsFor(spec.risk));
   AITS_RETURN_IF_ERROR(config.Validate());
   return config;
@@ -168,6 +171,11 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
     if (update.order.status == OrderStatus::kAccepted ||
         update.order.status == OrderStatus::kFilled) {
       ++self->orders_accepted_;
+      if (self->accepted_at_ns_ == 0) {
+        self->accepted_at_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch())
+                                    .count();
+      }
     }
     self->buffer_.clear();
     persistence::EncodeOrder(update.order, &self->buffer_);

@@ -99,6 +99,10 @@ class Session {
   uint64_t ticks() const { return ticks_; }
   // Outputs produced so far (all types), e.g. to tell which ticks made an order.
   uint64_t orders_accepted() const { return orders_accepted_; }
+  // Steady-clock nanoseconds when the venue first accepted (or filled) an order since
+  // ResetAcceptClock(); 0 if none. The paper driver's tick-to-order latency ends here.
+  void ResetAcceptClock() { accepted_at_ns_ = 0; }
+  int64_t accepted_at_ns() const { return accepted_at_ns_; }
   uint64_t outputs() const { return outputs_; }
 
  private:
@@ -125,6 +129,7 @@ class Session {
   std::string buffer_;
   uint64_t ticks_ = 0;
   uint64_t orders_accepted_ = 0;
+  int64_t accepted_at_ns_ = 0;
   uint64_t outputs_ = 0;
 };
 
