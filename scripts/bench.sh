@@ -67,3 +67,14 @@ if [[ "${1:-}" == "--quick" ]]; then
 else
   run_ml build/release/bench/aits_ml_bench
 fi
+
+echo
+echo "== Decision, risk, paper trading, event store (docs/performance.md, 'Targets of issue 4')"
+run_ml build/release/bench/aits_order_path_bench --benchmark_repetitions=5 \
+  --benchmark_report_aggregates_only=true
+run_ml build/release/bench/aits_event_store_bench --benchmark_repetitions=5 \
+  --benchmark_report_aggregates_only=true
+if [[ "${1:-}" != "--quick" ]]; then
+  # Trains a benchmark ensemble (~1 minute), then 1M-tick paper sessions with and without it.
+  bench/paper_latency.sh build/release/apps/aits/aits ../shared/data | sed -n '/^== ml: median/,$p'
+fi
