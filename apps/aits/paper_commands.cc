@@ -364,7 +364,8 @@ void AddPaperCommands(CLI::App& app) {
       "with every event in the log --state DIR/events.db. Ctrl-C stops cleanly; running again\n"
       "with the same --state resumes (also after kill -9).\n"
       "Examples: aits paper --speed 60 --ticks 100000\n"
-      "          aits paper --feed ../shared/data/ticks/EURUSD.csv --speed max --state s1\n"
+      "          aits paper --feed ../shared/data/eurusd-ticks-2020-01-01.csv --speed max --state "
+      "s1\n"
       "          aits paper --state s1            (resume)");
   paper->add_option("--feed", flags->feed, "'synthetic' or a tick data file")
       ->capture_default_str();

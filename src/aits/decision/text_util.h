@@ -7,17 +7,17 @@
 #include <string>
 #include <string_view>
 
+#include "aits/core/text.h"
 #include "aits/core/time.h"
 
 namespace aits::decision::internal {
 
-std::string_view Trim(std::string_view text);
-std::string Lower(std::string_view text);
+// The strict number parsers are the project's (core/text.h).
+using aits::ParseFiniteDouble;
+using aits::ParseInt;
+using aits::Trim;
 
-// A finite decimal number ("0.7", "-1e-3"); nullopt for junk, trailing characters, NaN or inf.
-std::optional<double> ParseFiniteDouble(std::string_view text);
-// A base-10 integer with optional sign; nullopt for junk or overflow.
-std::optional<int64_t> ParseInt(std::string_view text);
+std::string Lower(std::string_view text);
 
 // ISO-8601 UTC: "2024-03-08T13:30:00Z", "2024-03-08 13:30", "2024-03-08T13:30:00.250", with an
 // optional "Z" or "+00:00". Range-checked (month, day of month, hour, minute, second).

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "aits/core/text.h"
+
 namespace aits::risk {
 namespace {
 
@@ -157,22 +159,12 @@ Status RiskLimits::Set(std::string_view key, std::string_view value) {
   if (field == nullptr) {
     return InvalidArgument("risk limit '" + std::string(key) + "' is unknown");
   }
-  std::string_view text = value;
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
-  double parsed = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
-      !std::isfinite(parsed)) {
+  const std::optional<double> parsed = ParseFiniteDouble(value);
+  if (!parsed) {
     return InvalidArgument("risk limit " + std::string(key) + " = '" + std::string(value) +
                            "' is not a finite number");
   }
-  this->*(field->member) = parsed;
+  this->*(field->member) = *parsed;
   return Status::Ok();
 }
 

@@ -17,8 +17,6 @@ using persistence::Event;
 using persistence::EventStore;
 using persistence::EventType;
 
-constexpr std::string_view kStopScan = "\x01stop-scan";
-
 int64_t NanosSince(Steady::time_point start) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Steady::now() - start).count();
 }
@@ -128,17 +126,15 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     spec = logged;
     AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals));
     // Re-run every logged tick through the fresh kernel, checking each output against the log.
-    const Status scanned = store->Scan(1, [&](const Event& event) {
-      ++result.resumed_events;
-      if (!session->FollowLogged(event)) return OutOfRange(std::string(kStopScan));
-      return Status::Ok();
-    });
-    if (!scanned.ok() && scanned.message() != kStopScan) {
-      return Status(scanned.code(), scanned.message() +
-                                        " (nothing was written; the events before it are intact: " +
-                                        "inspect them with aits replay --events " + path + ")");
+    auto followed = FollowLog(*store, *session, &result.resumed_events);
+    if (!followed.ok()) {
+      return Status(followed.status().code(),
+                    followed.status().message() +
+                        " (nothing was written; the events before it are intact: inspect them "
+                        "with aits replay --events " +
+                        path + ")");
     }
-    if (!scanned.ok() || !session->FinishFollowing()) {
+    if (!*followed) {
       const Divergence& d = session->divergence();
       return Internal(path + ": this build does not reproduce the logged session at event " +
                       std::to_string(d.seq) + ": logged " + d.logged + "; now " + d.produced);

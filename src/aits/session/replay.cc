@@ -113,17 +113,22 @@ Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
   return state;
 }
 
+Result<bool> FollowLog(const persistence::EventStore& store, Session& session, uint64_t* events) {
+  const Status status = store.Scan(1, [&](const Event& event) {
+    ++*events;
+    return session.FollowLogged(event) ? Status::Ok() : StopScan();
+  });
+  if (IsStopScan(status)) return false;
+  AITS_RETURN_IF_ERROR(status);
+  return session.FinishFollowing();
+}
+
 Result<ReplayResult> Replay(const persistence::EventStore& store, const SignalFactory& signals) {
   ReplayResult result;
   AITS_ASSIGN_OR_RETURN(result.logged, RebuildFromLog(store));
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
                         Session::Create(result.logged.spec, signals));
-  const Status status = store.Scan(1, [&](const Event& event) {
-    ++result.events;
-    return session->FollowLogged(event) ? Status::Ok() : StopScan();
-  });
-  if (!status.ok() && !IsStopScan(status)) return status;
-  result.equal = !IsStopScan(status) && session->FinishFollowing();
+  AITS_ASSIGN_OR_RETURN(result.equal, FollowLog(store, *session, &result.events));
   if (!result.equal) result.divergence = session->divergence();
   result.ticks = session->ticks();
   result.orders = session->kernel().order_count();

@@ -45,6 +45,11 @@ Result<LogState> RebuildFromLog(const persistence::EventStore& store);
 // The spec recorded at the head of the log; InvalidArgument if the log does not start with one.
 Result<SessionSpec> ReadSessionSpec(const persistence::EventStore& store);
 
+// Feeds every logged event through `session` (a fresh one, verifying). Returns true if the
+// session reproduced the whole log, false at the first divergence (session.divergence());
+// `events` counts the events read. Errors: the store's, e.g. DataLoss at a damaged row.
+Result<bool> FollowLog(const persistence::EventStore& store, Session& session, uint64_t* events);
+
 struct ReplayResult {
   bool equal = false;
   Divergence divergence;  // when !equal

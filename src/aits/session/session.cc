@@ -193,24 +193,27 @@ void Session::StartAppending(persistence::EventStore* store) {
   mode_ = RecordMode::kAppend;
 }
 
+void Session::Log(EventType type, Timestamp ts, std::string_view payload) {
+  if (mode_ != RecordMode::kAppend || !store_status_.ok()) return;
+  auto appended = store_->Append(type, ts, payload);
+  if (!appended.ok()) store_status_ = appended.status();
+}
+
 void Session::Emit(EventType type, Timestamp ts, std::string_view payload) {
   ++outputs_;
   if (mode_ == RecordMode::kAppend) {
-    if (!store_status_.ok()) return;
-    auto appended = store_->Append(type, ts, payload);
-    if (!appended.ok()) store_status_ = appended.status();
-    return;
+    Log(type, ts, payload);
+  } else {
+    produced_.push_back(Produced{type, ts, std::string(payload)});
   }
-  produced_.push_back(Produced{type, ts, std::string(payload)});
 }
 
 void Session::Feed(const Tick& tick) {
   clock_.AdvanceTo(tick.ts);
-  if (mode_ == RecordMode::kAppend && store_status_.ok()) {
+  if (mode_ == RecordMode::kAppend) {
     buffer_.clear();
     persistence::EncodeTick(tick, &buffer_);
-    auto appended = store_->Append(EventType::kTick, tick.ts, buffer_);
-    if (!appended.ok()) store_status_ = appended.status();
+    Log(EventType::kTick, tick.ts, buffer_);
   }
   ++ticks_;
   kernel_->OnTick(tick);
@@ -233,10 +236,7 @@ Status Session::ApplyCommand(std::string_view text) {
   const std::string reason = json.contains("reason") && json["reason"].is_string()
                                  ? json["reason"].get<std::string>()
                                  : "operator";
-  if (mode_ == RecordMode::kAppend && store_status_.ok()) {
-    auto appended = store_->Append(EventType::kCommand, clock_.Now(), text);
-    if (!appended.ok()) store_status_ = appended.status();
-  }
+  Log(EventType::kCommand, clock_.Now(), text);
   return kernel_->SetBreaker(state, reason);
 }
 
@@ -269,9 +269,7 @@ std::string Session::AccountCheckpoint() const {
 }
 
 void Session::WriteCheckpoint() {
-  if (mode_ != RecordMode::kAppend || !store_status_.ok()) return;
-  auto appended = store_->Append(EventType::kAccount, clock_.Now(), AccountCheckpoint());
-  if (!appended.ok()) store_status_ = appended.status();
+  if (mode_ == RecordMode::kAppend) Log(EventType::kAccount, clock_.Now(), AccountCheckpoint());
 }
 
 bool Session::Diverge(uint64_t seq, std::string logged, std::string produced) {

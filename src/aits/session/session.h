@@ -107,6 +107,9 @@ class Session {
 
  private:
   Session() = default;
+  // Appends to the store when appending (the first store error is kept and stops the rest).
+  void Log(persistence::EventType type, Timestamp ts, std::string_view payload);
+  // An output of the kernel: logged when appending, queued for comparison when verifying.
   void Emit(persistence::EventType type, Timestamp ts, std::string_view payload);
   bool Diverge(uint64_t seq, std::string logged, std::string produced);
 
