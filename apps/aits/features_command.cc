@@ -10,6 +10,7 @@
 #include "aits/ml/dataset.h"
 #include "aits/ml/feature_dataset.h"
 #include "backtest_config.h"
+#include "cli.h"
 #include "progress.h"
 
 namespace aits::app {
@@ -27,11 +28,6 @@ struct FeaturesFlags {
   bool strict = false;
   bool quiet = false;
 };
-
-int Fail(const Status& status) {
-  std::fprintf(stderr, "aits: error: %s\n", status.message().c_str());
-  return status.code() == StatusCode::kInvalidArgument ? 2 : 1;
-}
 
 bool SameFile(const std::string& a, const std::string& b) {
   std::error_code error;
@@ -163,7 +159,7 @@ void AddFeaturesCommand(CLI::App& app) {
   cmd->add_flag("--no-progress", flags->quiet, "Do not draw a progress bar");
   cmd->callback([flags] {
     const int code = RunFeatures(*flags);
-    if (code != 0) throw CLI::RuntimeError(code);
+    ExitOnFailure(code);
   });
 }
 

@@ -17,6 +17,7 @@
 #include "aits/features/indicator_set.h"
 #include "aits/kernel/backtest.h"
 #include "backtest_config.h"
+#include "cli.h"
 #include "features_command.h"
 #include "ml_commands.h"
 #include "paper_commands.h"
@@ -26,11 +27,6 @@ namespace aits::app {
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
-
-int Fail(const Status& status) {
-  std::fprintf(stderr, "aits: error: %s\n", status.message().c_str());
-  return status.code() == StatusCode::kInvalidArgument ? 2 : 1;
-}
 
 std::string Human(uint64_t value) { return ProgressBar::Human(static_cast<double>(value)); }
 

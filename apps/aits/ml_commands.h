@@ -1,33 +1,19 @@
-// `aits train`, `aits evaluate`, `aits models`, and the ml_ensemble strategy of `aits backtest`.
-// Commands run from their subcommand's callback (like `aits features`): a failure prints
-// "aits: error: ..." and throws CLI::RuntimeError with the exit code (2 bad input, 1 otherwise).
+// The model commands of `aits`: `models`, the ml_ensemble strategy of `aits backtest`, and `train`
+// and `evaluate`, which run the sibling binary aits-train (train_commands.h) so that only the
+// commands that train load LibTorch. Commands run from their subcommand's callback (like
+// `aits features`): a failure prints "aits: error: ..." and ends with the exit code of cli.h.
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <memory>
 #include <string>
-#include <vector>
 
 #include "aits/core/status.h"
 #include "aits/kernel/backtest.h"
-#include "aits/ml/registry.h"
 
 namespace aits::app {
 
+// `models`, and `train` / `evaluate` as commands that run aits-train with their arguments.
 void AddMlCommands(CLI::App& app);
-
-// An ensemble from the registry: REF is "latest" (the newest production ensemble, else the
-// newest candidate; never a rejected one), "NAME", "NAME@3" or "#12". The bytes are checked
-// against the registry row and the feature-set hash this build computes for its timeframes.
-struct RegistryEnsemble {
-  ml::ModelRecord record;
-  std::shared_ptr<const std::string> bytes;
-  std::string path;
-  std::vector<Duration> timeframes;  // the first is the base timeframe (the kernel's bars)
-  std::string description;           // "NAME@V (#ID, status, members: ...)"
-};
-Result<RegistryEnsemble> LoadRegistryEnsemble(const std::string& registry_dir,
-                                              const std::string& model_ref);
 
 // For `aits backtest --strategy ml_ensemble --model REF`: loads the ensemble REF ("latest",
 // "NAME", "NAME@3", "#12") from the registry, checks its feature-set hash against this build,

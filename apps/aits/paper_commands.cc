@@ -11,11 +11,12 @@
 #include <nlohmann/json.hpp>
 
 #include "aits/features/feature_engine.h"
+#include "aits/ml/selection.h"
 #include "aits/session/paper.h"
 #include "aits/session/replay.h"
 #include "aits/trading/ml_signal.h"
 #include "backtest_config.h"
-#include "ml_commands.h"
+#include "cli.h"
 
 namespace aits::app {
 namespace {
@@ -23,13 +24,6 @@ namespace {
 std::atomic<bool> g_stop{false};
 
 extern "C" void OnStopSignal(int) { g_stop.store(true); }
-
-int Fail(const Status& status) {
-  std::fprintf(stderr, "aits: error: %s\n", status.message().c_str());
-  return status.code() == StatusCode::kInvalidArgument || status.code() == StatusCode::kNotFound
-             ? 2
-             : 1;
-}
 
 struct PaperFlags {
   std::string feed = "synthetic";
@@ -128,7 +122,8 @@ session::SignalFactory SignalsWithModels() {
             Duration bar_period) -> Result<std::unique_ptr<trading::SignalSource>> {
     if (spec.signal != "ml_ensemble")
       return session::MakeRuleSignalFor(spec, instrument, bar_period);
-    AITS_ASSIGN_OR_RETURN(RegistryEnsemble loaded, LoadRegistryEnsemble(spec.registry, spec.model));
+    AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
+                          ml::LoadRegistryEnsemble(spec.registry, spec.model));
     if (!spec.model_checksum.empty() && loaded.record.sha256_or_fnv != spec.model_checksum) {
       return FailedPrecondition("model " + spec.model + " in " + spec.registry +
                                 " is not the one this session was recorded with (checksum " +
@@ -178,8 +173,8 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
   if (!flags.config.empty()) AITS_RETURN_IF_ERROR(LoadPaperConfig(flags.config, &spec));
   if (flags.signal == "ml_ensemble") {
     spec.registry = flags.registry;
-    AITS_ASSIGN_OR_RETURN(RegistryEnsemble loaded,
-                          LoadRegistryEnsemble(flags.registry, flags.model));
+    AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
+                          ml::LoadRegistryEnsemble(flags.registry, flags.model));
     spec.model = loaded.record.name + "@" + std::to_string(loaded.record.version);
     spec.model_checksum = loaded.record.sha256_or_fnv;
     spec.bar_seconds = loaded.timeframes.front().ns / Duration::Seconds(1).ns;
@@ -420,7 +415,7 @@ void AddPaperCommands(CLI::App& app) {
     }
     const bool has_log = std::filesystem::exists(EventsPath(flags->state));
     const int code = RunPaperCommand(*flags, spec_given || !has_log);
-    if (code != 0) throw CLI::RuntimeError(code);
+    ExitOnFailure(code);
   });
 
   auto events = std::make_shared<std::string>();
@@ -433,7 +428,7 @@ void AddPaperCommands(CLI::App& app) {
       ->required();
   replay->callback([events] {
     const int code = RunReplayCommand(*events);
-    if (code != 0) throw CLI::RuntimeError(code);
+    ExitOnFailure(code);
   });
 
   auto explain_events = std::make_shared<std::string>("paper-session");
@@ -451,7 +446,7 @@ void AddPaperCommands(CLI::App& app) {
   explain->add_flag("--json", *raw, "Print the record as stored (JSON)");
   explain->callback([explain_events, order_id, raw] {
     const int code = RunExplainCommand(*explain_events, *order_id, *raw);
-    if (code != 0) throw CLI::RuntimeError(code);
+    ExitOnFailure(code);
   });
 
   auto breaker_state = std::make_shared<std::string>();

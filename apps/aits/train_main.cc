@@ -1,0 +1,18 @@
+// aits-train: the training commands of `aits` (train, evaluate) in their own binary, so that
+// every other command starts without loading LibTorch. Users run them as `aits train` and
+// `aits evaluate`; running aits-train directly works the same.
+#include <CLI/CLI.hpp>
+
+#include "train_commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app("aits — training commands (run as `aits train` and `aits evaluate`).", "aits");
+  app.require_subcommand(1);
+  aits::app::AddTrainCommands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
+  return 0;
+}
