@@ -284,7 +284,7 @@ class Runner {
       const Fill& fill = fills[cursor++];
       const size_t index = fill.order_id.value - 1;
       const bool tagged = index < orders.size() && orders[index].request.tag == reason;
-      if (fill.reason == reason || tagged) return &fill;
+      if (ToString(fill.reason) == reason || tagged) return &fill;
     }
     return nullptr;
   }
@@ -325,9 +325,9 @@ class Runner {
         Fail(name + " fill price: expected " + price.ToString() + ", got " +
              fill->price.ToString());
       }
-      if (options_.count("reason") && std::string(fill->reason) != options_["reason"]) {
+      if (options_.count("reason") && ToString(fill->reason) != options_["reason"]) {
         Fail(name + " fill reason: expected " + options_["reason"] + ", got " +
-             std::string(fill->reason));
+             std::string(ToString(fill->reason)));
       }
       if (options_.count("commission")) {
         CheckMoney(name + " fill commission", fill->commission, options_["commission"]);

@@ -20,6 +20,8 @@ namespace aits::execution {
 // Published on the bus whenever an order changes state (accepted, filled, canceled, expired,
 // rejected). Fills are published as aits::Fill, before the OrderUpdate of the order they fill.
 struct OrderUpdate {
+  static constexpr MessageType kMessageType = MessageType::kOrderUpdate;
+
   Order order;
 };
 

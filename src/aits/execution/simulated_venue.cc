@@ -472,7 +472,7 @@ void SimulatedVenue::Arrive(Order& order, InstrumentState& state, const PriceRan
       bus_.Publish(OrderUpdate{order});
       return;
     }
-    FillOrder(order, state, price, now, "market");
+    FillOrder(order, state, price, now, FillReason::kMarket);
     return;
   }
   if (auto trigger = OrderTrigger(request, open_bid, open_ask)) {
@@ -484,7 +484,7 @@ void SimulatedVenue::Arrive(Order& order, InstrumentState& state, const PriceRan
       bus_.Publish(OrderUpdate{order});
       return;
     }
-    FillOrder(order, state, price, now, ToString(request.type));
+    FillOrder(order, state, price, now, FillReasonOf(request.type));
     return;
   }
   if (request.tif == TimeInForce::kIoc || request.tif == TimeInForce::kFok) {
@@ -530,7 +530,7 @@ void SimulatedVenue::CheckResting(InstrumentState& state, const PriceRange& rang
       bus_.Publish(OrderUpdate{*order});
       continue;
     }
-    FillOrder(*order, state, price, ts, ToString(order->request.type));
+    FillOrder(*order, state, price, ts, FillReasonOf(order->request.type));
   }
   state.resting.resize(keep);
 }
@@ -575,7 +575,7 @@ void SimulatedVenue::CheckProtection(InstrumentState& state, const PriceRange& r
   order.request.tag = tag;
   order.request.client_order_id = std::string(tag) + "-" + std::to_string(order.id.value);
   const Price price = use_sl ? Slipped(state, trigger.price, close_side) : trigger.price;
-  FillOrder(order, state, price, ts, use_sl ? "stop_loss" : "take_profit");
+  FillOrder(order, state, price, ts, use_sl ? FillReason::kStopLoss : FillReason::kTakeProfit);
 }
 
 bool SimulatedVenue::MarginAllows(const Order& order, const InstrumentState& state,
@@ -604,7 +604,7 @@ void SimulatedVenue::Finish(Order& order, OrderStatus status, RejectReason reaso
 }
 
 void SimulatedVenue::FillOrder(Order& order, InstrumentState& state, Price price, Timestamp ts,
-                               std::string_view reason) {
+                               FillReason reason) {
   const Quantity lots = order.request.quantity;
   Money commission;
   if (config_.commission.kind != CommissionKind::kNone) {

@@ -142,7 +142,7 @@ class SimulatedVenue final : public ExecutionClient {
   bool MarginAllows(const Order& order, const InstrumentState& state, Price price) const;
   void Finish(Order& order, OrderStatus status, RejectReason reason, Timestamp now);
   void FillOrder(Order& order, InstrumentState& state, Price price, Timestamp ts,
-                 std::string_view reason);
+                 FillReason reason);
   void ApplyFillToPosition(InstrumentState& state, const OrderRequest& request);
   Price Slipped(const InstrumentState& state, Price price, Side side) const;
 

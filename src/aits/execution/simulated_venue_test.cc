@@ -219,7 +219,7 @@ void RunCase(const Case& test) {
     EXPECT_EQ(fills[idx].side, want.side);
     EXPECT_EQ(fills[idx].quantity, Q(want.lots));
     EXPECT_EQ(fills[idx].price.ToString(), want.price);
-    EXPECT_EQ(fills[idx].reason, want.reason);
+    EXPECT_EQ(ToString(fills[idx].reason), want.reason);
     if (want.commission != nullptr) {
       EXPECT_EQ(fills[idx].commission.ToString(), want.commission);
     }
@@ -573,7 +573,7 @@ struct Recorder {
   explicit Recorder(Bus& bus) {
     bus.Subscribe<Fill>([this](const Fill& fill) {
       events.push_back("fill " + std::to_string(fill.order_id.value) + " " +
-                       std::string(fill.reason));
+                       std::string(ToString(fill.reason)));
     });
     bus.Subscribe<OrderUpdate>([this](const OrderUpdate& update) {
       events.push_back("update " + std::to_string(update.order.id.value) + " " +
@@ -637,7 +637,7 @@ TEST(SimulatedVenueTest, SetProtectionValidatesAndTriggers) {
   ASSERT_TRUE(venue.SetProtection(kEurUsd, std::nullopt, P("1.09500")).ok());
   venue.OnTick(Tick{At(1), P("1.09490"), P("1.09500"), 0, 0, kEurUsd});
   ASSERT_EQ(fills.size(), 2u);
-  EXPECT_EQ(fills[1].reason, "take_profit");
+  EXPECT_EQ(fills[1].reason, FillReason::kTakeProfit);
   EXPECT_EQ(fills[1].price.ToString(), "1.09500");
   EXPECT_TRUE(venue.NetLots(kEurUsd).IsZero());
 }
@@ -673,7 +673,7 @@ TEST(SimulatedVenueTest, ReentrantSubmitFromAFillHandler) {
   SimulatedVenue venue(VenueConfig{}, bus, account);
   venue.AddInstrument(TestEurUsd());
   bus.Subscribe<Fill>([&](const Fill& fill) {
-    if (fill.reason == "stop_loss") venue.Submit(Sell(0).request, fill.ts);
+    if (fill.reason == FillReason::kStopLoss) venue.Submit(Sell(0).request, fill.ts);
   });
   venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
   venue.Submit(Buy(0).Sl("1.09900").request, At(0));

@@ -236,7 +236,7 @@ OrderId Kernel::Submit(const OrderRequest& request) {
 }
 
 OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
-  bus_.Publish(OrderSubmitted{request, clock_.Now()});
+  if (bus_.HasSubscribers<OrderSubmitted>()) bus_.Publish(OrderSubmitted{request, clock_.Now()});
   if (risk_) {
     const Tick* quote = nullptr;
     if (request.instrument.value < last_quotes_.size() && last_quotes_[request.instrument.value]) {

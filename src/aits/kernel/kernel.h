@@ -61,10 +61,12 @@ struct KernelConfig {
 };
 
 // Published on the kernel's bus for every order a strategy submits, before the risk check and
-// the execution client see it: the command that the events of that order answer. Holds a
-// reference valid only during delivery.
+// the execution client see it: the command that the events of that order answer. Owns its data,
+// so it can be kept, logged or sent elsewhere; built only when someone subscribes to it.
 struct OrderSubmitted {
-  const OrderRequest& request;
+  static constexpr MessageType kMessageType = MessageType::kOrderSubmitted;
+
+  OrderRequest request;
   Timestamp ts;
 };
 

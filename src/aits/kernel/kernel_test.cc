@@ -142,7 +142,6 @@ class FixedPriceBroker final : public execution::ExecutionClient {
     fill.quantity = request.quantity;
     fill.price = order.avg_fill_price;
     fill.ts = now;
-    fill.reason = "broker";
     bus_.Publish(fill);
     bus_.Publish(execution::OrderUpdate{order});
     return order.id;

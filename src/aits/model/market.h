@@ -6,11 +6,14 @@
 #include "aits/core/fixed_point.h"
 #include "aits/core/time.h"
 #include "aits/model/instrument.h"
+#include "aits/model/message_type.h"
 
 namespace aits {
 
 // One quote: best bid and ask at a moment. Volumes are informational (not part of the ledger).
 struct Tick {
+  static constexpr MessageType kMessageType = MessageType::kTick;
+
   Timestamp ts;
   Price bid;
   Price ask;
@@ -33,6 +36,8 @@ struct Ohlc {
 // aggregated from the ticks themselves (mid from tick mids), so mid.high is the highest mid seen,
 // not (bid.high + ask.high) / 2.
 struct Bar {
+  static constexpr MessageType kMessageType = MessageType::kBar;
+
   InstrumentId instrument;
   Duration period;
   Timestamp open_time;

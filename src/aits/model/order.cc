@@ -92,4 +92,28 @@ std::string_view ToString(RejectReason reason) {
   return "?";
 }
 
+std::string_view ToString(FillReason reason) {
+  switch (reason) {
+    case FillReason::kMarket:
+      return "market";
+    case FillReason::kLimit:
+      return "limit";
+    case FillReason::kStop:
+      return "stop";
+    case FillReason::kStopLoss:
+      return "stop_loss";
+    case FillReason::kTakeProfit:
+      return "take_profit";
+  }
+  return "?";
+}
+
+Result<FillReason> ParseFillReason(std::string_view text) {
+  for (FillReason reason : {FillReason::kMarket, FillReason::kLimit, FillReason::kStop,
+                            FillReason::kStopLoss, FillReason::kTakeProfit}) {
+    if (ToString(reason) == text) return reason;
+  }
+  return InvalidArgument("unknown fill reason '" + std::string(text) + "'");
+}
+
 }  // namespace aits

@@ -9,6 +9,7 @@
 #include "aits/core/fixed_point.h"
 #include "aits/core/time.h"
 #include "aits/model/instrument.h"
+#include "aits/model/message_type.h"
 
 namespace aits {
 
@@ -48,6 +49,16 @@ enum class RejectReason : uint8_t {
   kRiskHalted,              // circuit breaker is halted
 };
 
+// What made an order fill. Kept in the event log and reports by its ToString name.
+enum class FillReason : uint8_t { kMarket, kLimit, kStop, kStopLoss, kTakeProfit };
+
+// The fill reason of an order of this type filling on its own terms (not by SL/TP).
+constexpr FillReason FillReasonOf(OrderType type) {
+  return type == OrderType::kLimit  ? FillReason::kLimit
+         : type == OrderType::kStop ? FillReason::kStop
+                                    : FillReason::kMarket;
+}
+
 // True for the reasons set by the risk manager rather than the venue.
 constexpr bool IsRiskReject(RejectReason reason) {
   return reason >= RejectReason::kRiskOrderSize && reason <= RejectReason::kRiskHalted;
@@ -58,6 +69,10 @@ std::string_view ToString(OrderType type);
 std::string_view ToString(TimeInForce tif);
 std::string_view ToString(OrderStatus status);
 std::string_view ToString(RejectReason reason);
+std::string_view ToString(
+    FillReason reason);  // "market", "limit", "stop", "stop_loss", "take_profit"
+// The reason named by ToString; InvalidArgument naming the text otherwise.
+Result<FillReason> ParseFillReason(std::string_view text);
 
 constexpr Side Opposite(Side side) { return side == Side::kBuy ? Side::kSell : Side::kBuy; }
 constexpr int Sign(Side side) { return side == Side::kBuy ? 1 : -1; }
@@ -96,6 +111,8 @@ struct Order {
 };
 
 struct Fill {
+  static constexpr MessageType kMessageType = MessageType::kFill;
+
   OrderId order_id;
   std::string client_order_id;
   InstrumentId instrument;
@@ -104,7 +121,7 @@ struct Fill {
   Price price;
   Money commission;  // account currency, positive = cost
   Timestamp ts;
-  std::string_view reason;  // "market", "limit", "stop", "stop_loss", "take_profit"
+  FillReason reason = FillReason::kMarket;
 };
 
 // Netting position: one per instrument; quantity is signed (long > 0).

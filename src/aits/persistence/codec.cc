@@ -24,9 +24,6 @@ constexpr uint8_t kMaxRejectReason = static_cast<uint8_t>(RejectReason::kRiskHal
 
 // The only fill reasons the venue and kernel produce. Decoded fills point at these literals, so
 // a Fill's string_view outlives the payload it was decoded from.
-constexpr std::array<std::string_view, 7> kFillReasons = {
-    "market", "limit", "stop", "stop_loss", "take_profit", "stop_out", "halt"};
-
 // ---- writing: little-endian, appended to the caller's buffer ----
 
 void PutU8(uint8_t value, std::string* out) { out->push_back(static_cast<char>(value)); }
@@ -289,7 +286,7 @@ void EncodeFill(const Fill& fill, std::string* out) {
   PutFixed(fill.price, out);
   PutI64(fill.commission.raw(), out);
   PutI64(fill.ts.ns, out);
-  PutString(fill.reason, out);
+  PutString(ToString(fill.reason), out);
 }
 
 Result<Fill> DecodeFill(std::string_view payload) {
@@ -306,11 +303,11 @@ Result<Fill> DecodeFill(std::string_view payload) {
   fill.ts = reader.Time("ts");
   const std::string_view reason = reader.String("reason");
   if (reader.ok()) {
-    fill.reason = {};
-    for (std::string_view canonical : kFillReasons) {
-      if (canonical == reason) fill.reason = canonical;
+    if (auto parsed = ParseFillReason(reason); parsed.ok()) {
+      fill.reason = *parsed;
+    } else {
+      reader.FailText("reason", reason);
     }
-    if (fill.reason.data() == nullptr) reader.FailText("reason", reason);
   }
   AITS_RETURN_IF_ERROR(reader.Finish());
   return fill;

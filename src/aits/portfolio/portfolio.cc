@@ -219,7 +219,7 @@ void Portfolio::OnFill(const Fill& fill) {
   trade.gross_pnl = gross;
   trade.commission = entry_share + exit_share;
   trade.net_pnl = gross - trade.commission;
-  trade.exit_reason = std::string(fill.reason);
+  trade.exit_reason = std::string(ToString(fill.reason));
   trades_.push_back(std::move(trade));
 
   const int64_t after = before + delta;

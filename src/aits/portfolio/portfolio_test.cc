@@ -107,7 +107,7 @@ void RunCase(const Case& test) {
       fill.price = P(step.price, step.instrument);
       fill.commission = M(step.commission);
       fill.ts = At(step.sec);
-      fill.reason = step.reason;
+      fill.reason = *ParseFillReason(step.reason);
       portfolio.OnFill(fill);
     } else {
       portfolio.OnTick(Tick{At(step.sec), P(step.bid, step.instrument),

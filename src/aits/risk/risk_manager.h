@@ -100,6 +100,8 @@ std::string_view ToString(BreakerState state);
 Result<BreakerState> ParseBreakerState(std::string_view text);  // normal|reduce_only|halted
 
 struct BreakerChange {
+  static constexpr MessageType kMessageType = MessageType::kBreakerChange;
+
   Timestamp ts;
   BreakerState from = BreakerState::kNormal;
   BreakerState to = BreakerState::kNormal;

@@ -115,7 +115,6 @@ class RiskTest : public ::testing::Test {
     fill.quantity = Q(lots);
     fill.price = P(price);
     fill.ts = ts;
-    fill.reason = "market";
     portfolio_.OnFill(fill);
     risk_->OnFill(fill, ts);
   }

@@ -372,7 +372,7 @@ std::string DescribeEvent(EventType type, std::string_view payload) {
       return out + " order " + std::to_string(fill->order_id.value) + " " +
              std::string(ToString(fill->side)) + " " + fill->quantity.ToString() + " @ " +
              fill->price.ToString() + " commission " + fill->commission.ToString() + " (" +
-             std::string(fill->reason) + ")";
+             std::string(ToString(fill->reason)) + ")";
     }
     default:
       return out + " " + std::string(payload.substr(0, 400));

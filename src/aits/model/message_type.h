@@ -1,0 +1,23 @@
+// Stable message type ids: the numbers by which a message is known on the kernel's bus, in the
+// event log and, once messages travel between processes, on the wire. Unlike a per-process
+// counter they are the same in every process and every build.
+//
+// Numbers are never reused or renumbered; a retired message keeps its number reserved.
+#pragma once
+
+#include <cstdint>
+
+namespace aits {
+
+enum class MessageType : uint16_t {
+  kTick = 1,
+  kBar = 2,
+  kFill = 3,
+  kOrderUpdate = 4,     // execution::OrderUpdate
+  kOrderSubmitted = 5,  // kernel::OrderSubmitted
+  kBreakerChange = 6,   // risk::BreakerChange
+  // Ids from kFirstTestMessage on are for tests' own message types.
+  kFirstTestMessage = 1000,
+};
+
+}  // namespace aits
