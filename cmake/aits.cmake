@@ -1,5 +1,6 @@
 # Thin helpers in the style of absl_cc_library: every target is a few lines, and the DEPS lists
-# are where the one-way module graph of ARCHITECTURE.md is enforced.
+# declare the module graph drawn in docs/architecture.md. They bind at link time only: every
+# target's include directory is the whole src/, so an undeclared #include still compiles.
 
 set(AITS_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
     -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual

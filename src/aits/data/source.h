@@ -18,12 +18,13 @@
 //                  quote with bid = price and ask = price + ReadOptions::spread_points.
 //   binary         the AITS tick store written by `aits import` (see tick_store.h).
 //
-// Validation (every format, SPEC.md §1): required fields present and parseable; numbers finite;
-// bid > 0, ask > 0, ask >= bid, volume >= 0; for bars also low <= open,close <= high; time never
-// goes backwards per symbol; an exact duplicate of the previous row is dropped. A rejected row is
-// counted under its reason, the first ReadOptions::max_samples are kept with file:line, field and
-// value, and reading goes on. With ReadOptions::strict the first rejection ends the read with an
-// InvalidArgument Status carrying that sample.
+// Validation (every format, docs/data-formats.md): required fields present and parseable;
+// numbers finite; bid > 0, ask > 0, ask >= bid, volume >= 0; for bars also
+// low <= open,close <= high; time never goes backwards per symbol; an exact duplicate of the
+// previous row is dropped. A rejected row is counted under its reason, the first
+// ReadOptions::max_samples are kept with file:line, field and value, and reading goes on. With
+// ReadOptions::strict the first rejection ends the read with an InvalidArgument Status carrying
+// that sample.
 //
 // Sources are single-threaded objects; Read() is the hot path and does not allocate.
 #pragma once

@@ -1,5 +1,5 @@
 // Decision engine: turns a signal (strength s in [-1, 1] and its confidence) into an order intent
-// with a size, a stop-loss and a take-profit, or into HOLD, and says why (SPEC §1 service 6).
+// with a size, a stop-loss and a take-profit, or into HOLD, and says why (docs/decision.md).
 //
 // Rule, with the thresholds of DecisionConfig (defaults in brackets):
 //   s > buy [0.7]  and confidence >= min_confidence -> BUY  (reverses a short: buys |short| + size)

@@ -1,4 +1,4 @@
-// FeatureEngine: the ML feature set (SPEC.md §2), computed streaming from ticks or bars, one row
+// FeatureEngine: the ML feature set (docs/ml.md), computed streaming from ticks or bars, one row
 // per closed base bar. The same object serves training (`aits features`, ml::BuildFeatureDataset)
 // and live inference, so there is no train/serve skew.
 //

@@ -1,4 +1,4 @@
-// Stage 4 of the hybrid pipeline (SPEC.md §2): one feature row in, one scored signal out.
+// Stage 4 of the hybrid pipeline (docs/ml.md): one feature row in, one scored signal out.
 //
 // Per row (a base-bar close), in this order:
 //   1. regime   = KMeans over the configured regime columns (standardized inside the k-means);

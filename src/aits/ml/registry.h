@@ -1,9 +1,9 @@
 // Model registry: every trained model, what it was trained on, how good it was, and which one
 // serves.
 //
-// Embedded storage (ARCHITECTURE.md decision 3): a directory holding `registry.sqlite` (WAL mode)
-// and `models/<name>-v<version>-<kind>.bin`, one file per registered model. Each row records the
-// model's family name, kind, feature-set version and hash, training range, parameters, metrics
+// Embedded storage (docs/ml.md, "Registry and gate"): a directory holding `registry.sqlite` (WAL
+// mode) and `models/<name>-v<version>-<kind>.bin`, one file per registered model. Each row records
+// the model's family name, kind, feature-set version and hash, training range, parameters, metrics
 // (JSON text), data source, parent (e.g. the ensemble that owns a member), the code version that
 // built it (CodeVersion()), its file's size and FNV-1a-64 checksum, and a status:
 //

@@ -1,4 +1,5 @@
-// Event store: the append-only log of a trading session (SPEC §5, ARCHITECTURE decision 3).
+// Event store: the append-only log of a trading session (docs/paper.md; why the log is the
+// session: docs/adr/0003-paper-time-and-event-log.md).
 // Every command and event the kernel sees or makes (ticks consumed, signals, decisions, orders,
 // order updates, fills, circuit-breaker changes, operator commands) is appended here, and a
 // session's orders, positions and account are rebuilt from it after a crash.

@@ -1,5 +1,5 @@
 // Risk manager: pre-trade checks on every order, post-trade monitoring of the account, and the
-// circuit breaker (SPEC §1 service 7). The kernel asks CheckOrder() before an order reaches the
+// circuit breaker (docs/risk.md). The kernel asks CheckOrder() before an order reaches the
 // execution client and feeds OnQuote/OnFill/OnBarClose afterwards; it never trades itself except
 // that the kernel flattens every position when the breaker enters kHalted.
 //

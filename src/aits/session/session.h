@@ -6,7 +6,7 @@
 // ticks and commands come from the log, and every output the kernel produces is compared, byte
 // for byte, with the one the log holds next). Kernel time is the feed's event time — a live feed
 // stamps ticks as they arrive — so a log replays into the same orders, fills and P&L
-// (docs/adr/0003-paper-time.md).
+// (docs/adr/0003-paper-time-and-event-log.md).
 //
 // Outputs, in the order the kernel produces them for one tick: order_submitted (a strategy's
 // command), fill, order_update, breaker_change, decision (the record, after its order's fate is
