@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "aits/core/hash.h"
 #include "aits/data/internal/mapped_file.h"
 #include "aits/data/internal/readers.h"
 
@@ -25,8 +26,6 @@ constexpr size_t kOffVersion = 8, kOffRecordSize = 12, kOffCount = 16, kOffDigit
 
 // Prices at or above 1e9 are rejected, as by the text parsers (sums of two prices must fit).
 constexpr int64_t kMaxRaw = 1'000'000'000LL * kFixedScale;
-constexpr uint64_t kFnvOffset = 14695981039346656037ULL;
-constexpr uint64_t kFnvPrime = 1099511628211ULL;
 
 struct Record {
   int64_t ts;

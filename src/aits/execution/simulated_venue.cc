@@ -264,32 +264,6 @@ void SimulatedVenue::EvictHistory() {
   }
 }
 
-bool SimulatedVenue::InsertClientId(std::string_view client_order_id) {
-  if ((client_id_count_ + 1) * 2 > client_id_slots_.size()) {
-    std::vector<uint64_t> old = std::move(client_id_slots_);
-    client_id_slots_.assign(old.empty() ? 1024 : old.size() * 2, 0);
-    const size_t mask = client_id_slots_.size() - 1;
-    for (uint64_t hash : old) {
-      if (hash == 0) continue;
-      size_t slot = hash & mask;
-      while (client_id_slots_[slot] != 0) slot = (slot + 1) & mask;
-      client_id_slots_[slot] = hash;
-    }
-  }
-  // A 64-bit hash stands for the id: two distinct ids collide with probability ~n / 2^64.
-  uint64_t hash = std::hash<std::string_view>{}(client_order_id);
-  if (hash == 0) hash = 1;
-  const size_t mask = client_id_slots_.size() - 1;
-  size_t slot = hash & mask;
-  while (client_id_slots_[slot] != 0) {
-    if (client_id_slots_[slot] == hash) return false;
-    slot = (slot + 1) & mask;
-  }
-  client_id_slots_[slot] = hash;
-  ++client_id_count_;
-  return true;
-}
-
 RejectReason SimulatedVenue::ValidateRequest(const OrderRequest& request,
                                              const Instrument& instrument) const {
   const Quantity lots = request.quantity;
@@ -319,8 +293,6 @@ OrderId SimulatedVenue::Submit(const OrderRequest& request, Timestamp now) {
   RejectReason reason = RejectReason::kNone;
   if (state == nullptr) {
     reason = RejectReason::kUnknownInstrument;
-  } else if (!request.client_order_id.empty() && !InsertClientId(request.client_order_id)) {
-    reason = RejectReason::kDuplicateClientId;
   } else {
     reason = ValidateRequest(request, state->instrument);
   }

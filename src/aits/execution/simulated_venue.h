@@ -20,7 +20,8 @@
 //               Submit must be no earlier than the close of the bar the decision was made on.
 // Rejections (each with a RejectReason): quantity not positive, off the lot step, outside
 // min/max lots; limit/stop without a positive price; SL/TP on the wrong side of the entry; no
-// quote yet; duplicate client order id; free margin short of the margin the order adds.
+// quote yet; free margin short of the margin the order adds. Duplicate client order ids are
+// refused before an order gets here, once, by the kernel's order manager (ClientIdWindow).
 //
 // Single-threaded: called only from the kernel's thread.
 #pragma once
@@ -132,7 +133,6 @@ class SimulatedVenue final : public ExecutionClient {
   const Order* OrderAt(uint64_t id) const;
   Order& NewOrder(const OrderRequest& request, Timestamp now);
   void EvictHistory();
-  bool InsertClientId(std::string_view client_order_id);
   RejectReason ValidateRequest(const OrderRequest& request, const Instrument& instrument) const;
 
   void ProcessArrivals(InstrumentState& state, const PriceRange& range, Timestamp now);
@@ -157,10 +157,6 @@ class SimulatedVenue final : public ExecutionClient {
   std::unordered_map<uint64_t, Order> parked_;
   uint64_t next_id_ = 1;
   size_t live_orders_ = 0;
-  // Open-addressing set of 64-bit client id hashes (0 = empty slot): no string copies or node
-  // allocations per order.
-  std::vector<uint64_t> client_id_slots_;
-  size_t client_id_count_ = 0;
 };
 
 }  // namespace aits::execution

@@ -393,11 +393,6 @@ const std::vector<Case>& TickCases() {
         "rejected:invalid_price", "rejected:invalid_price", "filled"},
        "1.00"},
       {"no quote yet", {Buy(0), Quote(1, "1.10000", "1.10010")}, {}, {"rejected:no_market"}},
-      {"duplicate client order id",
-       {Quote(0, "1.10000", "1.10010"), Buy(0).Id("a-1"), Buy(1).Id("a-1"), Buy(2).Id("a-2")},
-       {{0, kB, "1.00", "1.10010", "market"}, {2, kB, "1.00", "1.10010", "market"}},
-       {"filled", "rejected:duplicate_client_order_id", "filled"},
-       "2.00"},
       {"unknown instrument",
        {Quote(0, "1.10000", "1.10010"), Buy(0).On(InstrumentId{7})},
        {},
@@ -658,9 +653,6 @@ TEST(SimulatedVenueTest, HistoryIsBoundedButLiveOrdersSurvive) {
   ASSERT_NE(venue.FindOrder(OrderId{21}), nullptr);
   ASSERT_NE(venue.FindOrder(resting), nullptr);  // the live one was kept
   EXPECT_EQ(venue.FindOrder(resting)->status, OrderStatus::kAccepted);
-  // Duplicates are still caught after the order that used the id is gone.
-  const OrderId dup = venue.Submit(Buy(0).Id("c0").request, At(0));
-  EXPECT_EQ(venue.FindOrder(dup)->reject_reason, RejectReason::kDuplicateClientId);
   venue.OnTick(Tick{At(1), P("1.08990"), P("1.09000"), 0, 0, kEurUsd});
   EXPECT_EQ(venue.NetLots(kEurUsd).ToString(), "21.00");
   EXPECT_EQ(venue.OpenOrderCount(), 0u);

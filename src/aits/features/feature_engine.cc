@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "aits/core/hash.h"
+
 namespace aits::features {
 namespace {
 
@@ -29,15 +31,6 @@ std::string Hex16(uint64_t value) {
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(value));
   return buf;
-}
-
-uint64_t Fnv1a(std::string_view text) {
-  uint64_t hash = 14695981039346656037ull;
-  for (char ch : text) {
-    hash ^= static_cast<unsigned char>(ch);
-    hash *= 1099511628211ull;
-  }
-  return hash;
 }
 
 constexpr std::array<std::string_view, FeatureEngine::kFeaturesPerTimeframe> kFeatureNames = {
@@ -204,7 +197,7 @@ Result<FeatureEngine> FeatureEngine::Create(const FeatureEngineConfig& config) {
     canonical += definition;
     canonical += '\n';
   }
-  engine.hash_ = Hex16(Fnv1a(canonical));
+  engine.hash_ = Hex16(Fnv1a64(canonical));
   engine.timeframes_.reserve(tfs.size());
   for (const Duration tf : tfs) {
     const std::string suffix = "_" + TimeframeName(tf);

@@ -23,6 +23,7 @@ Status KernelConfig::Validate() const {
     return InvalidArgument("leverage " + std::to_string(leverage) + " is outside 0.01 .. 10000");
   }
   if (bar_period.ns <= 0) return InvalidArgument("bar period must be positive");
+  if (client_id_window == 0) return InvalidArgument("client id window must be at least 1");
   if (!(stop_out_level >= 0 && stop_out_level <= 1000)) {
     return InvalidArgument("stop-out level " + std::to_string(stop_out_level) +
                            " % is outside 0..1000");
@@ -34,6 +35,7 @@ Status KernelConfig::Validate() const {
 Kernel::Kernel(const KernelConfig& config, Clock& clock, const ExecutionClientFactory& execution)
     : config_(config),
       clock_(clock),
+      client_ids_(std::max<size_t>(config.client_id_window, 1)),
       portfolio_(config.account_currency, config.initial_balance, config.leverage) {
   execution_ = execution ? execution(bus_, *this)
                          : std::make_unique<execution::SimulatedVenue>(config.venue, bus_, *this);
@@ -203,6 +205,10 @@ void Kernel::ClosePositions(std::string_view tag) {
   }
 }
 
+bool Kernel::RememberClientId(std::string_view client_order_id) {
+  return client_ids_.Insert(client_order_id);
+}
+
 Status Kernel::SetBreaker(risk::BreakerState state, std::string_view reason) {
   if (!risk_) return FailedPrecondition("no risk manager is configured");
   risk_->SetBreaker(state, reason, clock_.Now());
@@ -237,6 +243,12 @@ OrderId Kernel::Submit(const OrderRequest& request) {
 
 OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
   if (bus_.HasSubscribers<OrderSubmitted>()) bus_.Publish(OrderSubmitted{request, clock_.Now()});
+  const std::string& client_id = request.client_order_id;
+  if (!client_id.empty() && client_ids_.Contains(client_id)) {
+    return execution_->SubmitRejected(request, RejectReason::kDuplicateClientId,
+                                      "client order id '" + client_id + "' was already used",
+                                      clock_.Now());
+  }
   if (risk_) {
     const Tick* quote = nullptr;
     if (request.instrument.value < last_quotes_.size() && last_quotes_[request.instrument.value]) {
@@ -248,6 +260,8 @@ OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
                                         clock_.Now());
     }
   }
+  // Reserved once the order is on its way: an order the risk manager refused may be resent.
+  if (!client_id.empty()) client_ids_.Insert(client_id);
   const OrderId id = execution_->Submit(request, clock_.Now());
   // An order still travelling to the venue has published nothing yet; record it as submitted.
   const size_t index = id.value - orders_base_;

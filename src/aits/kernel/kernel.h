@@ -30,6 +30,7 @@
 #include "aits/core/clock.h"
 #include "aits/core/status.h"
 #include "aits/data/bar_aggregator.h"
+#include "aits/execution/client_id_window.h"
 #include "aits/execution/execution_client.h"
 #include "aits/execution/simulated_venue.h"
 #include "aits/portfolio/portfolio.h"
@@ -57,6 +58,9 @@ struct KernelConfig {
   // long session whose history lives in its event log runs in flat memory. Unfinished orders are
   // always kept. 0 keeps everything (a backtest reports every order).
   size_t history = 0;
+  // Client order ids remembered for duplicate detection: an id is refused while it is among the
+  // last this many remembered ones (ClientIdWindow), so memory stays bounded.
+  size_t client_id_window = 65'536;
   Status Validate() const;
 };
 
@@ -88,6 +92,10 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   // Installs the strategy; call before Start().
   void SetStrategy(std::unique_ptr<strategy::Strategy> strategy);
   void Start();
+
+  // Remembers a client order id without submitting an order, as if an order had used it
+  // (recovery re-registers the ids of a log). Returns false if it was already remembered.
+  bool RememberClientId(std::string_view client_order_id);
 
   // Drivers: feed market data in time order. The driver owns time: in a backtest it advances its
   // SimulatedClock to the tick's time (to the bar's close for bars) before each call.
@@ -158,6 +166,8 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
 
   KernelConfig config_;
   Clock& clock_;
+  // Checked once here, the order manager's job, rather than by the risk manager and the venue.
+  execution::ClientIdWindow client_ids_;
   Bus bus_;
   portfolio::Portfolio portfolio_;
   std::unique_ptr<execution::ExecutionClient> execution_;

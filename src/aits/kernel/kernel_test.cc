@@ -294,3 +294,101 @@ TEST(KernelTest, BoundedHistoryKeepsMemoryFlatAndCountsEverything) {
 
 }  // namespace
 }  // namespace aits::kernel
+
+namespace aits::kernel {
+namespace {
+
+// A kernel with a risk manager (order size limit 1 lot), marked at one EURUSD quote.
+class ClientIdTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Build(65'536); }
+  void Build(size_t window) {
+    KernelConfig config;
+    config.client_id_window = window;
+    risk::RiskLimits limits = risk::RiskLimits::Defaults();
+    limits.max_order_lots = 1;
+    limits.max_orders_per_second = 1'000'000;
+    config.risk = limits;
+    kernel_ = std::make_unique<Kernel>(config, clock_);
+    ASSERT_TRUE(kernel_->AddInstrument(Instrument::Infer("EURUSD")).ok());
+    kernel_->Start();
+    Tick tick;
+    tick.ts = FromCivil(2024, 3, 4, 10, 0);
+    tick.bid = Price::FromRaw(1'100'000'000, 5);
+    tick.ask = tick.bid;
+    clock_.AdvanceTo(tick.ts);
+    kernel_->OnTick(tick);
+  }
+  // The status and reject reason of an order for `lots` with this client id.
+  std::pair<OrderStatus, RejectReason> Send(const std::string& id, int64_t hundredths = 1) {
+    OrderRequest request;
+    request.side = (sent_++ % 2) == 0 ? Side::kBuy : Side::kSell;
+    request.quantity = Quantity::FromRaw(hundredths * kFixedScale / 100, 2);
+    request.client_order_id = id;
+    const Order* order = kernel_->FindOrder(kernel_->Submit(request));
+    EXPECT_NE(order, nullptr);
+    return {order->status, order->reject_reason};
+  }
+  RejectReason Reason(const std::string& id, int64_t hundredths = 1) {
+    return Send(id, hundredths).second;
+  }
+
+  SimulatedClock clock_;
+  std::unique_ptr<Kernel> kernel_;
+  int sent_ = 0;
+};
+
+TEST_F(ClientIdTest, RefusesAReusedIdOnce) {
+  EXPECT_EQ(Send("abc").first, OrderStatus::kFilled);
+  const auto dup = Send("abc");
+  EXPECT_EQ(dup.first, OrderStatus::kRejected);
+  EXPECT_EQ(dup.second, RejectReason::kDuplicateClientId);
+  EXPECT_EQ(kernel_->fill_count(), 1u);
+  // The refusal says which id.
+  const Order* last = kernel_->FindOrder(OrderId{kernel_->order_count()});
+  ASSERT_NE(last, nullptr);
+  EXPECT_NE(last->reject_detail.find("'abc'"), std::string::npos) << last->reject_detail;
+  // Neither the risk manager nor the venue looked at it: the kernel refused it first.
+  EXPECT_EQ(kernel_->risk()->snapshot().orders_checked, 1u);
+}
+
+TEST_F(ClientIdTest, AnOrderRefusedByRiskDoesNotReserveItsId) {
+  EXPECT_EQ(Reason("big", 200), RejectReason::kRiskOrderSize);
+  EXPECT_EQ(Reason("big"), RejectReason::kNone);
+  EXPECT_EQ(Reason("big"), RejectReason::kDuplicateClientId);
+}
+
+TEST_F(ClientIdTest, EmptyIdsAreNeverDuplicates) {
+  EXPECT_EQ(Reason(""), RejectReason::kNone);
+  EXPECT_EQ(Reason(""), RejectReason::kNone);
+}
+
+TEST_F(ClientIdTest, RememberedIdsAreRefused) {
+  // Recovery re-registers the ids of the log before trading resumes.
+  EXPECT_TRUE(kernel_->RememberClientId("logged-1"));
+  EXPECT_FALSE(kernel_->RememberClientId("logged-1"));
+  EXPECT_EQ(Reason("logged-1"), RejectReason::kDuplicateClientId);
+}
+
+TEST_F(ClientIdTest, ManyIdsAreAllFound) {
+  for (int idx = 0; idx < 10'000; ++idx) {
+    ASSERT_EQ(Reason("id-" + std::to_string(idx)), RejectReason::kNone) << idx;
+  }
+  for (int idx = 0; idx < 10'000; idx += 997) {
+    EXPECT_EQ(Reason("id-" + std::to_string(idx)), RejectReason::kDuplicateClientId) << idx;
+  }
+}
+
+TEST_F(ClientIdTest, TheWindowForgetsTheOldestIds) {
+  Build(100);
+  for (int idx = 0; idx < 150; ++idx) {
+    ASSERT_EQ(Reason("w-" + std::to_string(idx)), RejectReason::kNone) << idx;
+  }
+  // The last 100 (w-50 .. w-149) are remembered; w-0 .. w-49 were forgotten.
+  EXPECT_EQ(Reason("w-149"), RejectReason::kDuplicateClientId);
+  EXPECT_EQ(Reason("w-50"), RejectReason::kDuplicateClientId);
+  EXPECT_EQ(Reason("w-49"), RejectReason::kNone);
+}
+
+}  // namespace
+}  // namespace aits::kernel

@@ -171,15 +171,6 @@ Status ByteReader::ExpectEnd() const {
                   " unexpected trailing bytes at offset " + std::to_string(pos_));
 }
 
-uint64_t Fnv1a64(std::string_view bytes) {
-  uint64_t hash = 14695981039346656037ULL;
-  for (char c : bytes) {
-    hash ^= static_cast<uint8_t>(c);
-    hash *= 1099511628211ULL;
-  }
-  return hash;
-}
-
 std::string WrapModel(std::string_view kind, std::string_view payload) {
   std::string head(kMagic);
   ByteWriter fields;

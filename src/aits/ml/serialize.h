@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aits/core/hash.h"
 #include "aits/core/status.h"
 
 namespace aits::ml {
@@ -71,8 +72,6 @@ class ByteReader {
   size_t pos_ = 0;
   std::string what_;
 };
-
-uint64_t Fnv1a64(std::string_view bytes);
 
 // Envelope of a model file (see above).
 std::string WrapModel(std::string_view kind, std::string_view payload);

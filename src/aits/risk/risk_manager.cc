@@ -25,7 +25,6 @@ constexpr size_t kMinCorrelationReturns = 20;
 // Caps on the integer limits so that a typo cannot allocate gigabytes.
 constexpr double kMaxWindow = 100'000;
 constexpr double kMaxOrdersPerSecond = 1'000'000;
-constexpr size_t kInitialClientIdSlots = 4096;  // power of two
 
 // printf into a std::string: only on rejection and breaker changes (never on a passing order).
 std::string Format(const char* format, ...) __attribute__((format(printf, 1, 2)));
@@ -37,21 +36,6 @@ std::string Format(const char* format, ...) {
   va_end(args);
   if (written < 0) return std::string();
   return std::string(buffer, static_cast<size_t>(std::min<int>(written, sizeof(buffer) - 1)));
-}
-
-// FNV-1a followed by the splitmix64 finaliser; 0 is reserved for empty slots.
-uint64_t HashClientId(std::string_view text) {
-  uint64_t hash = 1469598103934665603ULL;
-  for (char ch : text) {
-    hash ^= static_cast<unsigned char>(ch);
-    hash *= 1099511628211ULL;
-  }
-  hash ^= hash >> 30;
-  hash *= 0xbf58476d1ce4e5b9ULL;
-  hash ^= hash >> 27;
-  hash *= 0x94d049bb133111ebULL;
-  hash ^= hash >> 31;
-  return hash == 0 ? 1 : hash;
 }
 
 int64_t AbsRaw(int64_t value) { return value < 0 ? -value : value; }
@@ -281,10 +265,6 @@ struct RiskManager::State {
   size_t accepted_head = 0;  // oldest entry
   size_t accepted_count = 0;
 
-  // Client ids: open addressing, linear probing, 64-bit hashes, load factor <= 1/2.
-  std::vector<uint64_t> client_ids = std::vector<uint64_t>(kInitialClientIdSlots, 0);
-  size_t client_id_count = 0;
-
   // Equity returns for VaR: ring of var_window plus a sorted scratch copy.
   std::vector<double> var_returns;
   size_t var_head = 0;
@@ -318,34 +298,6 @@ struct RiskManager::State {
     }
     currencies.push_back(currency);
     return static_cast<int>(currencies.size() - 1);
-  }
-
-  bool Contains(uint64_t hash) const {
-    const size_t mask = client_ids.size() - 1;
-    for (size_t pos = hash & mask;; pos = (pos + 1) & mask) {
-      if (client_ids[pos] == 0) return false;
-      if (client_ids[pos] == hash) return true;
-    }
-  }
-  void Insert(uint64_t hash) {
-    // Growth allocates, but only at each doubling (amortised; none for the first 2048 ids).
-    if ((client_id_count + 1) * 2 > client_ids.size()) {
-      std::vector<uint64_t> old = std::move(client_ids);
-      client_ids.assign(old.size() * 2, 0);
-      client_id_count = 0;
-      for (uint64_t value : old) {
-        if (value != 0) Insert(value);
-      }
-    }
-    const size_t mask = client_ids.size() - 1;
-    for (size_t pos = hash & mask;; pos = (pos + 1) & mask) {
-      if (client_ids[pos] == hash) return;
-      if (client_ids[pos] == 0) {
-        client_ids[pos] = hash;
-        ++client_id_count;
-        return;
-      }
-    }
   }
 
   // Pearson correlation of the two slots' bar returns over the close times both have.
@@ -467,11 +419,6 @@ double RiskManager::Correlation(InstrumentId a, InstrumentId b) const {
   return state.correlation[a.value * state.slots.size() + b.value];
 }
 
-void RiskManager::RememberClientId(std::string_view client_order_id) {
-  if (client_order_id.empty()) return;
-  state_->Insert(HashClientId(client_order_id));
-}
-
 RiskVerdict RiskManager::CheckOrder(const OrderRequest& request, const Tick* last_quote,
                                     Timestamp now, bool flatten) {
   State& state = *state_;
@@ -485,12 +432,9 @@ RiskVerdict RiskManager::CheckOrder(const OrderRequest& request, const Tick* las
     return std::move(verdict);
   };
 
-  const uint64_t client_hash =
-      request.client_order_id.empty() ? 0 : HashClientId(request.client_order_id);
   if (flatten) {
     // The kernel's own closing orders: no rule applies, and they do not use up the strategy's
-    // order rate; their ids are still remembered so that a later reuse is caught.
-    if (client_hash != 0) state.Insert(client_hash);
+    // order rate.
     return verdict;
   }
   if (snapshot_.breaker == BreakerState::kHalted) {
@@ -517,10 +461,6 @@ RiskVerdict RiskManager::CheckOrder(const OrderRequest& request, const Tick* las
     return reject(RejectReason::kRiskReduceOnly, "breaker reduce_only: " + instrument.symbol +
                                                      " position " + lots_text(before) + " -> " +
                                                      lots_text(after) + " would grow");
-  }
-  if (client_hash != 0 && state.Contains(client_hash)) {
-    return reject(RejectReason::kDuplicateClientId,
-                  "client order id '" + request.client_order_id + "' was already used");
   }
   const double order_lots = std::fabs(request.quantity.AsDouble());
   if (order_lots > limits_.max_order_lots) {
@@ -683,13 +623,12 @@ RiskVerdict RiskManager::CheckOrder(const OrderRequest& request, const Tick* las
     }
   }
 
-  // Accepted: counts towards the rate and reserves the client id.
+  // Accepted: counts towards the rate.
   if (!state.accepted_times.empty()) {
     const size_t tail = (state.accepted_head + state.accepted_count) % state.accepted_times.size();
     state.accepted_times[tail] = now.ns;
     ++state.accepted_count;
   }
-  if (client_hash != 0) state.Insert(client_hash);
   return verdict;
 }
 

@@ -5,17 +5,17 @@
 //
 // Pre-trade rules, in this order (the first failure is the rejection's reason code):
 //   breaker halted -> kRiskHalted; breaker reduce-only and the order would grow |position| ->
-//   kRiskReduceOnly; duplicate client order id -> kDuplicateClientId; order lots > max_order_lots
-//   -> kRiskOrderSize; |position after| > max_position_lots -> kRiskPositionLimit; more than
-//   max_orders_per_second orders accepted by the risk manager in the trailing second ->
-//   kRiskOrderRate; limit/stop price farther than price_collar (fraction of mid) from the last
-//   quote -> kRiskPriceCollar; then exposures after the order, all in the account currency at the
-//   last quotes: gross (sum |notional|) -> kRiskGrossExposure, net (|sum signed notional|) ->
-//   kRiskNetExposure, per currency (FX pair BASE/QUOTE long = +BASE, -QUOTE; the account
-//   currency itself is not limited) -> kRiskCurrencyExposure, correlated groups ->
-//   kRiskCorrelatedExposure, gross / equity -> kRiskLeverage, used margin / equity ->
-//   kRiskMarginUse. An order that only reduces |position| passes every exposure, leverage and
-//   margin rule (cutting risk is always allowed while not halted).
+//   kRiskReduceOnly; order lots > max_order_lots -> kRiskOrderSize; |position after| >
+//   max_position_lots -> kRiskPositionLimit; more than max_orders_per_second orders accepted by the
+//   risk manager in the trailing second -> kRiskOrderRate; limit/stop price farther than
+//   price_collar (fraction of mid) from the last quote -> kRiskPriceCollar; then exposures after
+//   the order, all in the account currency at the last quotes: gross (sum |notional|) ->
+//   kRiskGrossExposure, net (|sum signed notional|) -> kRiskNetExposure, per currency (FX pair
+//   BASE/QUOTE long = +BASE, -QUOTE; the account currency itself is not limited) ->
+//   kRiskCurrencyExposure, correlated groups -> kRiskCorrelatedExposure, gross / equity ->
+//   kRiskLeverage, used margin / equity -> kRiskMarginUse. An order that only reduces |position|
+//   passes every exposure, leverage and margin rule (cutting risk is always allowed while not
+//   halted).
 //
 // Correlated positions: the correlation of every pair of instruments is estimated from the log
 // returns of their bar-close mids over the last `correlation_window` bars (OnBarClose). Two
@@ -157,7 +157,8 @@ class RiskManager {
   // Checks an order before it is sent. `last_quote` is the instrument's latest quote (nullptr if
   // none yet: then the price collar and exposure rules use the order's own price if it has one
   // and otherwise pass, leaving "no market" to the venue). On success the order counts towards
-  // the order rate and its client id is remembered; a rejected order counts for neither.
+  // the order rate; a rejected order does not. (Duplicate client ids are the kernel's order
+  // manager's to refuse, before this check.)
   // `flatten` marks the kernel's own closing orders (halt, stop-out): they bypass every rule.
   RiskVerdict CheckOrder(const OrderRequest& request, const Tick* last_quote, Timestamp now,
                          bool flatten = false);
@@ -171,9 +172,6 @@ class RiskManager {
   // Moves the breaker by hand (an operator command); reported as manual. No-op if unchanged.
   void SetBreaker(BreakerState state, std::string_view reason, Timestamp now);
   BreakerState breaker() const { return snapshot_.breaker; }
-
-  // Remembers a client id without checking an order (recovery re-registers logged ids).
-  void RememberClientId(std::string_view client_order_id);
 
   const RiskSnapshot& snapshot() const { return snapshot_; }
   const RiskLimits& limits() const { return limits_; }
@@ -190,7 +188,7 @@ class RiskManager {
   const portfolio::Portfolio& portfolio_;
   BreakerListener listener_;
   RiskSnapshot snapshot_;
-  // Implementation state (instrument table, return windows, order-rate ring, client-id set) is
+  // Implementation state (instrument table, return windows, order-rate ring) is
   // free to change.
   struct State;
   std::unique_ptr<State> state_;
