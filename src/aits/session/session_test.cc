@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -168,7 +169,11 @@ TEST(PaperTest, OperatorHaltIsAppliedAuditedAndReplayed) {
   TempDir tmp;
   PaperOptions options = MaxSpeed(BusySpec(8'000), tmp.Sub("s"));
   options.stop_after = 4'000;
-  ASSERT_TRUE(RunPaper(options).ok());
+  auto first = RunPaper(options);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  // The session stops holding a position, so that the halt has something to flatten.
+  const Quantity held = first->position;
+  ASSERT_FALSE(held.IsZero());
   {
     auto store = EventStore::Open(tmp.Sub("s") + "/events.db");
     ASSERT_TRUE(store.ok());
@@ -193,6 +198,39 @@ TEST(PaperTest, OperatorHaltIsAppliedAuditedAndReplayed) {
     if (order.reject_reason == RejectReason::kRiskHalted) refused = true;
   }
   EXPECT_TRUE(refused);
+  // The halt's closing order (the first order update after the command: the submission is
+  // logged before the order has an id) and its fill, for the whole position, come before any
+  // other fill.
+  uint64_t command_seq = 0;
+  std::optional<Order> halt_order;
+  std::optional<Fill> first_fill;
+  ASSERT_TRUE((*store)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           if (event.type == EventType::kCommand && command_seq == 0) {
+                             command_seq = event.seq;
+                           } else if (command_seq != 0 && !halt_order &&
+                                      event.type == EventType::kOrderUpdate) {
+                             auto order = persistence::DecodeOrder(event.payload);
+                             EXPECT_TRUE(order.ok());
+                             if (order.ok()) halt_order = *order;
+                           } else if (command_seq != 0 && !first_fill &&
+                                      event.type == EventType::kFill) {
+                             auto fill = persistence::DecodeFill(event.payload);
+                             EXPECT_TRUE(fill.ok());
+                             if (fill.ok()) first_fill = *fill;
+                           }
+                           return Status::Ok();
+                         })
+                  .ok());
+  ASSERT_NE(command_seq, 0u);
+  ASSERT_TRUE(halt_order.has_value());
+  EXPECT_EQ(halt_order->request.tag, "halt");
+  EXPECT_EQ(halt_order->request.side, held.IsPositive() ? Side::kSell : Side::kBuy);
+  EXPECT_EQ(halt_order->request.quantity, held.Abs());
+  ASSERT_TRUE(first_fill.has_value());
+  EXPECT_EQ(first_fill->order_id, halt_order->id);
+  EXPECT_EQ(first_fill->quantity, held.Abs());
   auto replay = Replay(**store, MakeRuleSignalFor);
   ASSERT_TRUE(replay.ok());
   EXPECT_TRUE(replay->equal) << replay->divergence.logged << " vs " << replay->divergence.produced;
