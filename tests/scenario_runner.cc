@@ -42,12 +42,24 @@ class Runner {
       }
     }
     if (cmd == "instrument") return Instrument_();
+    // Market data, orders and positions are of the first instrument unless sym= names another.
+    current_ = 0;
+    if (auto sym = options_.find("sym"); sym != options_.end()) {
+      current_ = instruments_.size();
+      for (size_t idx = 0; idx < instruments_.size(); ++idx) {
+        if (instruments_[idx].symbol == sym->second) current_ = idx;
+      }
+      if (current_ == instruments_.size()) return Error("unknown instrument '" + sym->second + "'");
+      options_.erase(sym);
+    }
     if (cmd == "account") return Account_();
     if (cmd == "venue") return Venue_();
     if (cmd == "tick") return Tick_();
     if (cmd == "bar") return Bar_();
     if (cmd == "submit") return Submit_();
     if (cmd == "cancel") return Cancel_();
+    if (cmd == "risk") return Risk_();
+    if (cmd == "halt") return Halt_();
     if (cmd == "expect") return Expect_();
     return Error("unknown command '" + cmd + "'");
   }
@@ -64,13 +76,17 @@ class Runner {
     if (idx >= positional_.size()) return Error(std::string("missing ") + what);
     return positional_[idx];
   }
+  const Instrument& Current() const {
+    static const Instrument kDefault = Instrument::Infer("EURUSD");
+    return current_ < instruments_.size() ? instruments_[current_] : kDefault;
+  }
   Result<Price> PriceArg(const std::string& text) const {
-    auto price = Price::Parse(text, instrument_.digits);
+    auto price = Price::Parse(text, Current().digits);
     if (!price.ok()) return Error("bad price '" + text + "'");
     return price;
   }
   Result<Quantity> Qty(const std::string& text) const {
-    auto qty = Quantity::Parse(text, instrument_.LotPrecision());
+    auto qty = Quantity::Parse(text, Current().LotPrecision());
     if (!qty.ok()) return Error("bad quantity '" + text + "'");
     return qty;
   }
@@ -89,7 +105,10 @@ class Runner {
   Status Instrument_() {
     if (kernel_) return Error("instrument must come before market data");
     AITS_ASSIGN_OR_RETURN(std::string symbol, Pos(0, "symbol"));
-    instrument_ = Instrument::Infer(symbol);
+    instruments_.push_back(Instrument::Infer(symbol));
+    current_ = instruments_.size() - 1;
+    Instrument& instrument_ = instruments_.back();
+    instrument_.id = InstrumentId{static_cast<uint32_t>(current_)};
     for (const auto& [key, value] : options_) {
       if (key == "digits") {
         instrument_.digits = std::stoi(value);
@@ -152,11 +171,38 @@ class Runner {
     return Status::Ok();
   }
 
+  // The default risk limits, so that the circuit breaker exists (for `halt`).
+  Status Risk_() {
+    if (kernel_) return Error("risk must come before market data");
+    config_.risk = risk::RiskLimits::Defaults();
+    return Status::Ok();
+  }
+
+  // An operator halt: the kernel cancels live orders and closes the position.
+  Status Halt_() {
+    AITS_RETURN_IF_ERROR(EnsureKernel());
+    Status halted = kernel_->SetBreaker(risk::BreakerState::kHalted, "scenario");
+    if (!halted.ok()) return Error(halted.message());
+    return Status::Ok();
+  }
+
   Status EnsureKernel() {
     if (kernel_) return Status::Ok();
     AITS_RETURN_IF_ERROR(config_.Validate());
     kernel_ = std::make_unique<kernel::Kernel>(config_, clock_);
-    AITS_RETURN_IF_ERROR(kernel_->AddInstrument(instrument_));
+    // What happened in which order: cancellations and fills, by order id.
+    kernel_->bus().Subscribe<Fill>([this](const Fill& fill) {
+      journal_.push_back({false, fill.order_id});
+    });
+    kernel_->bus().Subscribe<execution::OrderUpdate>([this](const execution::OrderUpdate& update) {
+      if (update.order.status == OrderStatus::kCanceled)
+        journal_.push_back({true, update.order.id});
+    });
+    if (instruments_.empty()) instruments_.push_back(Instrument::Infer("EURUSD"));
+    // In the order declared: an instrument's P&L converts through one declared before it.
+    for (const Instrument& instrument : instruments_) {
+      AITS_RETURN_IF_ERROR(kernel_->AddInstrument(instrument));
+    }
     kernel_->Start();
     return Status::Ok();
   }
@@ -165,6 +211,7 @@ class Runner {
     AITS_RETURN_IF_ERROR(EnsureKernel());
     if (positional_.size() != 3) return Error("tick needs: T BID ASK");
     Tick tick;
+    tick.instrument = Current().id;
     AITS_ASSIGN_OR_RETURN(tick.ts, Time(positional_[0]));
     AITS_ASSIGN_OR_RETURN(tick.bid, PriceArg(positional_[1]));
     AITS_ASSIGN_OR_RETURN(tick.ask, PriceArg(positional_[2]));
@@ -177,6 +224,7 @@ class Runner {
     AITS_RETURN_IF_ERROR(EnsureKernel());
     if (positional_.size() != 10) return Error("bar needs: T PERIOD bid OHLC ask OHLC");
     Bar bar;
+    bar.instrument = Current().id;
     AITS_ASSIGN_OR_RETURN(bar.open_time, Time(positional_[0]));
     bar.period = Duration::Seconds(std::stoll(positional_[1]));
     Price* fields[] = {&bar.bid.open, &bar.bid.high, &bar.bid.low, &bar.bid.close,
@@ -198,7 +246,7 @@ class Runner {
     AITS_RETURN_IF_ERROR(EnsureKernel());
     if (positional_.size() != 4) return Error("submit needs: NAME SIDE TYPE QTY");
     OrderRequest request;
-    request.instrument = instrument_.id;
+    request.instrument = Current().id;
     const std::string& side = positional_[1];
     const std::string& type = positional_[2];
     if (side != "buy" && side != "sell") return Error("side must be buy or sell");
@@ -289,6 +337,19 @@ class Runner {
     return nullptr;
   }
 
+  // Whether the order is the script's `name`, or one whose fills have that reason or tag.
+  bool Names(OrderId id, const std::string& name) const {
+    auto it = names_.find(name);
+    if (it != names_.end()) return it->second == id;
+    const auto& orders = kernel_->orders();
+    const size_t index = id.value - 1;
+    if (index < orders.size() && orders[index].request.tag == name) return true;
+    for (const Fill& fill : kernel_->fills()) {
+      if (fill.order_id == id && fill.reason == name) return true;
+    }
+    return false;
+  }
+
   void CheckMoney(const std::string& what, Money actual, const std::string& expected_text) {
     auto expected = Money::Parse(expected_text);
     if (!expected.ok()) {
@@ -367,7 +428,7 @@ class Runner {
     if (what == "position") {
       AITS_ASSIGN_OR_RETURN(std::string qty_text, Pos(1, "quantity"));
       AITS_ASSIGN_OR_RETURN(Quantity qty, Qty(qty_text));
-      const Position& pos = kernel_->position(instrument_.id);
+      const Position& pos = kernel_->position(Current().id);
       if (pos.quantity != qty) {
         Fail("position: expected " + qty.ToString() + ", got " + pos.quantity.ToString());
       }
@@ -380,13 +441,43 @@ class Runner {
       }
       return Status::Ok();
     }
-    if (what == "balance" || what == "equity" || what == "realized" || what == "commission") {
+    if (what == "canceled") {
+      // expect canceled NAME [before=NAME_OR_REASON]: NAME was cancelled, before the first fill
+      // of the other order (named, or by its fill's reason or tag).
+      AITS_ASSIGN_OR_RETURN(std::string name, Pos(1, "order name"));
+      auto it = names_.find(name);
+      if (it == names_.end()) return Error("unknown order '" + name + "'");
+      size_t canceled_at = journal_.size();
+      for (size_t idx = 0; idx < journal_.size(); ++idx) {
+        if (journal_[idx].canceled && journal_[idx].order == it->second) canceled_at = idx;
+      }
+      if (canceled_at == journal_.size()) {
+        Fail(name + " was not cancelled");
+        return Status::Ok();
+      }
+      if (options_.count("before")) {
+        const std::string& other = options_["before"];
+        size_t fill_at = journal_.size();
+        for (size_t idx = 0; idx < journal_.size() && fill_at == journal_.size(); ++idx) {
+          if (!journal_[idx].canceled && Names(journal_[idx].order, other)) fill_at = idx;
+        }
+        if (fill_at == journal_.size()) {
+          Fail("no fill of " + other + " to compare with");
+        } else if (fill_at < canceled_at) {
+          Fail(name + " was cancelled after the fill of " + other);
+        }
+      }
+      return Status::Ok();
+    }
+    if (what == "balance" || what == "equity" || what == "realized" || what == "commission" ||
+        what == "margin") {
       AITS_ASSIGN_OR_RETURN(std::string amount, Pos(1, "amount"));
       const auto& book = kernel_->portfolio();
-      const Money actual = what == "balance"    ? book.account().balance
-                           : what == "equity"   ? book.Equity()
-                           : what == "realized" ? book.RealizedPnl()
-                                                : book.TotalCommission();
+      const Money actual = what == "balance"      ? book.account().balance
+                           : what == "equity"     ? book.Equity()
+                           : what == "realized"   ? book.RealizedPnl()
+                           : what == "commission" ? book.TotalCommission()
+                                                  : book.account().margin;
       CheckMoney(what, actual, amount);
       return Status::Ok();
     }
@@ -405,12 +496,18 @@ class Runner {
   int line_ = 0;
   std::vector<std::string> positional_;
   std::map<std::string, std::string> options_;
-  Instrument instrument_ = Instrument::Infer("EURUSD");
+  std::vector<Instrument> instruments_;  // index = id
+  size_t current_ = 0;                   // the one this line is about
   kernel::KernelConfig config_;
   SimulatedClock clock_;
   std::unique_ptr<kernel::Kernel> kernel_;
   std::map<std::string, OrderId> names_;
   std::map<std::string, size_t> fill_cursor_;
+  struct JournalEntry {
+    bool canceled;  // else a fill
+    OrderId order;
+  };
+  std::vector<JournalEntry> journal_;
 };
 
 }  // namespace

@@ -4,6 +4,8 @@
 // Grammar (one command per line, '#' starts a comment, times in seconds after 2020-01-06 00:00 UTC,
 // a Monday, with optional fraction):
 //   instrument SYMBOL [digits=N] [contract=N] [lot_step=X] [min=X] [max=X] [margin_rate=X]
+//              (repeatable: ids 0, 1, ... in order; tick, bar, submit and expect position take
+//              sym=SYMBOL for any but the first)
 //   account [cash=X] [currency=CCY] [leverage=X] [stop_out=PERCENT]
 //   venue [latency_us=N] [slippage=POINTS] [commission=KIND:RATE] [mode=touch|bar]
 //   tick T BID ASK
@@ -11,11 +13,15 @@
 //   submit NAME buy|sell market|limit|stop QTY [price=X] [sl=X] [tp=X] [tif=gtc|ioc|fok|day]
 //          [client=ID]
 //   cancel NAME
+//   risk                                  (before market data: the default risk limits)
+//   halt                                  (operator halt: needs `risk`)
 //   expect fill NAME buy|sell QTY PRICE [reason=R] [commission=X]   (next unchecked fill of NAME)
 //   expect nofill NAME                                             (no unchecked fill of NAME)
 //   expect status NAME STATUS [reason=REJECT_REASON]
 //   expect position QTY [avg=PRICE]
-//   expect balance X | equity X | realized X | commission X        (account currency, 2 decimals)
+//   expect balance X | equity X | realized X | commission X | margin X
+//                                                           (account currency, 2 decimals)
+//   expect canceled NAME [before=NAME|REASON]     (cancelled; before=: before that order's fill)
 //   expect trades N
 // Lines are executed in order; an expectation checks the state after everything above it.
 #pragma once

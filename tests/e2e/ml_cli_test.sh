@@ -2,9 +2,9 @@
 # End-to-end tests of `aits train`, `aits evaluate`, `aits models` and
 # `aits backtest --strategy ml_ensemble` on the first days of the real GBP/USD one-minute bid/ask
 # bars, with small models so that the run takes seconds; and their errors for bad input.
-# Usage: ml_cli_test.sh AITS_BINARY SHARED_DATA_DIR
+# Usage: ml_cli_test.sh AITS_BINARY SHARED_DATA_DIR PYTHON
 set -uo pipefail
-aits="$1"; data="$2"
+aits="$1"; data="$2"; python="$3"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failures=0
@@ -118,9 +118,42 @@ expect_in "evaluate" "$out" "out of sample"
 for name in ml_ensemble buy_and_hold sma_cross random_signal; do
   expect_in "evaluate backtests" "$out" "$name"
 done
-for file in report.html metrics.json scores.csv; do
-  [[ -s "$work/eval/$file" ]] && pass "evaluate wrote $file" || fail "evaluate did not write $file"
-done
+# The outputs parse and agree: one scores.csv row per scored row, in time order, scores and
+# confidences in range; two folds; AUCs in [0, 1]; a backtest per baseline that traded.
+evaluation=$("$python" - "$work/eval" <<'PY'
+import csv, json, math, sys
+out = sys.argv[1]
+m = json.load(open(out + "/metrics.json", encoding="utf-8"))
+scores = list(csv.DictReader(open(out + "/scores.csv")))
+problems = []
+oos = m["out_of_sample"]
+if len(scores) != oos["rows_scored"] or not scores:
+    problems.append(f"scores.csv has {len(scores)} rows, rows_scored {oos['rows_scored']}")
+if any(a["time"] >= b["time"] for a, b in zip(scores, scores[1:])):
+    problems.append("scores.csv is not in time order")
+if not all(-1 <= float(r["score"]) <= 1 and 0 <= float(r["confidence"]) <= 1 for r in scores):
+    problems.append("a score or confidence out of range")
+if len(m["folds"]) != 2:
+    problems.append(f"{len(m['folds'])} folds, 2 configured")
+for name, model in oos["models"].items():
+    if not (isinstance(model.get("auc"), float) and 0 <= model["auc"] <= 1):
+        problems.append(f"{name} AUC {model.get('auc')}")
+if not 0 < oos["rows_labelled"] <= oos["rows_scored"] <= m["rows"]:
+    problems.append(f"rows labelled {oos['rows_labelled']}, scored {oos['rows_scored']}, total {m['rows']}")
+if sorted(m["backtests"]) != ["buy_and_hold", "ml_ensemble", "random_signal", "sma_cross"]:
+    problems.append(f"backtests {sorted(m['backtests'])}")
+for name, bt in m["backtests"].items():
+    if name != "ml_ensemble" and not bt["trades"] + bt["time_in_market"] > 0:
+        problems.append(f"{name} never traded")
+    if not math.isfinite(bt["net_profit"]):
+        problems.append(f"{name} net profit {bt['net_profit']}")
+print("; ".join(problems) or f"consistent ({len(scores)} scores)")
+PY
+)
+expect_in "evaluate metrics.json and scores.csv" "$evaluation" "consistent"
+html=$(cat "$work/eval/report.html")
+expect_in "evaluate report" "$html" "fold 2"
+expect_in "evaluate report" "$html" "random_signal"
 
 # --- bad configuration and data.
 printf 'xgboost:\n  rounds: 10\n  depth: 3\n' >"$work/typo.yaml"
@@ -132,8 +165,14 @@ out=$("$aits" train --data "$work/missing.csv" --registry "$work/m2" 2>&1); code
 [[ $code -ne 0 ]] && pass "missing data fails" || fail "missing data accepted"
 expect_in "missing data" "$out" "missing.csv"
 head -n 300 "$work/gbpusd-m1-bid.csv" >"$work/tiny.csv"
+# Too little data is a clean error (exit 2, not a signal), saying why.
 out=$("$aits" train --data "$work/tiny.csv" --symbol GBPUSD --registry "$work/m3" 2>&1); code=$?
-[[ $code -ne 0 ]] && pass "too little data fails" || fail "too little data accepted"
+expect_code "too little data for the warm-up" "$code" 2
+expect_in "too little data for the warm-up" "$out" "within the warm-up"
+head -n 2150 "$work/gbpusd-m1-bid.csv" >"$work/small.csv"
+out=$("$aits" train --data "$work/small.csv" --symbol GBPUSD --registry "$work/m4" 2>&1); code=$?
+expect_code "too little data to validate" "$code" 2
+expect_in "too little data to validate" "$out" "removes every row of the validation segment"
 out=$("$aits" train --config "$work/ml.yaml" --timeframes M5,M1 2>&1); code=$?
 expect_code "bad timeframes" "$code" 2
 expect_in "bad timeframes" "$out" "M1"

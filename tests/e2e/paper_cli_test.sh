@@ -110,6 +110,9 @@ run "$aits" paper --feed "$ticks" --speed max --state "$brk" --params fast=3,slo
   --session-id brk --stop-after 3000 --quiet
 expect_eq "first part of the halted session: exit code" "$code" "0"
 expect_in "first part" "$out" "stopped after 3000 new ticks"
+held=$(sed -n 's/.* position \([-0-9.]*\) .*/\1/p' <<<"$out")
+check "the first part ends holding a position ($held lots), for the halt to flatten" \
+  test -n "$held" -a "$held" != "0.00"
 run "$aits" breaker halted --state "$brk" --reason "e2e halt"
 expect_eq "breaker halted: exit code" "$code" "0"
 expect_in "breaker halted" "$out" "queued"
@@ -117,6 +120,15 @@ run "$aits" paper --state "$brk" --speed max --quiet
 expect_eq "resume after the halt: exit code" "$code" "0"
 expect_in "resume after the halt" "$out" "breaker halted"
 expect_in "halting flattens the position" "$out" "position 0.00"
+# Logged in this order right after the command: the breaker change, the halt's closing order,
+# its fill and the order's update; and no other fill follows (the halted breaker refuses the
+# strategy's orders).
+cmd_seq=$(sql "$brk" "SELECT min(seq) FROM events WHERE type = 9")
+expect_eq "events after the halt command" "$(sql "$brk" "SELECT group_concat(type || ':' || \
+  (instr(CAST(payload AS TEXT), 'halt') > 0), ',') FROM (SELECT type, payload FROM events \
+  WHERE seq > $cmd_seq AND type IN (5, 6, 7, 8) ORDER BY seq LIMIT 4)")" "8:1,5:1,7:0,6:1"
+expect_eq "fills after the halt command" "$(sql "$brk" "SELECT count(*) FROM events \
+  WHERE seq > $cmd_seq AND type = 7")" "1"
 run "$aits" replay --events "$brk"
 expect_eq "replay of the halted session: exit code" "$code" "0"
 expect_in "replay of the halted session" "$out" "identical"

@@ -178,10 +178,11 @@ void Kernel::CheckStopOut() {
   // Below the stop-out level: close everything at market, as the broker would, once.
   stopping_out_ = true;
   ++stop_outs_;
-  ClosePositions("stop_out");
+  Flatten("stop_out");
 }
 
 void Kernel::Flatten(std::string_view tag) {
+  // A halt pending at the same moment is served by this flattening too.
   halt_pending_ = false;
   // Resting and travelling orders first, so none can reopen a position after the close.
   std::vector<uint64_t> live;

@@ -157,7 +157,8 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   };
   void FireTimers(Timestamp now);
   void CheckStopOut();
-  // Closes every open position at market with orders that bypass the risk checks.
+  // Cancels every resting and travelling order, then closes every open position at market with
+  // orders that bypass the risk checks (a halt and the stop-out).
   void Flatten(std::string_view tag);
   // Market orders closing every open position, past the risk checks.
   void ClosePositions(std::string_view tag);

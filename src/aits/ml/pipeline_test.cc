@@ -10,8 +10,11 @@
 
 #include "aits/data/test_util.h"
 #include "aits/ml/ensemble.h"
+#include "aits/ml/logistic_regression.h"
 #include "aits/ml/ml_strategy.h"
 #include "aits/ml/pipeline_test_util.h"
+#include "aits/ml/recurrent_model.h"
+#include "aits/ml/serialize.h"
 
 namespace aits::ml {
 namespace {
@@ -211,6 +214,66 @@ TEST_F(PipelineTest, EveryStageIsInTheEnsemble) {
   EXPECT_GT(models_->stage_info["pca_components"].get<int>(), 1);
   EXPECT_EQ(models_->ensemble.feature_set_hash(), data_->feature_set_hash);
   EXPECT_EQ(models_->member_files.size(), 5u);
+}
+
+// The transforms (the scalers of logistic regression and the recurrent nets, k-means with its
+// own scaler, PCA with its own, and the isolation forest on the projection) see training rows
+// only: rows after the training range can change at will without changing one fitted byte,
+// while a change to one training row changes every transform.
+TEST_F(PipelineTest, TransformsAreFittedOnTrainingRowsOnly) {
+  MlConfig config = *config_;
+  config.use_xgboost = false;
+  config.use_xgboost_regressor = false;
+  config.use_random_forest = false;
+  config.use_gru = false;
+  const std::vector<std::string> names = {"k-means", "PCA", "isolation forest", "logistic scaler",
+                                          "LSTM scaler"};
+  const auto fitted = [&](const Dataset& data) {
+    std::vector<std::string> bytes;
+    auto models = TrainModels(data, *labels_, train_, validation_, config, {});
+    EXPECT_TRUE(models.ok()) << models.status().ToString();
+    if (!models.ok()) return bytes;
+    const Ensemble::Parts& parts = models->ensemble.parts();
+    bytes.push_back(parts.regimes->Serialize());
+    bytes.push_back(parts.pca->Serialize());
+    bytes.push_back(parts.anomaly->Serialize());
+    for (const auto& model : parts.row_models) {
+      if (const auto* logistic = dynamic_cast<const LogisticRegression*>(model.get())) {
+        ByteWriter out;
+        logistic->standardizer().Serialize(&out);
+        bytes.push_back(out.Take());
+      }
+    }
+    for (const auto& model : parts.sequence_models) {
+      if (const auto* recurrent = dynamic_cast<const RecurrentModel*>(model.get())) {
+        ByteWriter out;
+        recurrent->standardizer().Serialize(&out);
+        bytes.push_back(out.Take());
+      }
+    }
+    return bytes;
+  };
+  const auto change_row = [](Dataset& data, size_t row) {
+    for (float& value : data.x.Row(row)) value = value * 3.0f + 1.0f;
+  };
+  const std::vector<std::string> base = fitted(*data_);
+  ASSERT_EQ(base.size(), names.size());
+
+  Dataset later = *data_;
+  for (size_t row = train_.end; row < later.rows(); ++row) change_row(later, row);
+  const std::vector<std::string> after_later = fitted(later);
+  ASSERT_EQ(after_later.size(), names.size());
+  for (size_t idx = 0; idx < names.size(); ++idx) {
+    EXPECT_EQ(after_later[idx], base[idx]) << names[idx] << " changed with non-training rows";
+  }
+
+  Dataset earlier = *data_;
+  change_row(earlier, (train_.begin + train_.end) / 2);
+  const std::vector<std::string> after_earlier = fitted(earlier);
+  ASSERT_EQ(after_earlier.size(), names.size());
+  for (size_t idx = 0; idx < names.size(); ++idx) {
+    EXPECT_NE(after_earlier[idx], base[idx]) << names[idx] << " ignores its training rows";
+  }
 }
 
 TEST_F(PipelineTest, SerializedEnsembleScoresIdentically) {

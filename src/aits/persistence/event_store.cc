@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -38,6 +39,22 @@ constexpr const char* kPendingCommands =
     "SELECT id, created, text FROM commands WHERE applied_seq IS NULL ORDER BY id";
 constexpr const char* kMarkApplied =
     "UPDATE commands SET applied_seq = ?1 WHERE id = ?2 AND applied_seq IS NULL";
+
+// SQLite's busy handler for AddCommand's side connection: waits with SQLite's own back-off
+// (what sqlite3_busy_timeout does) for up to kBusyTimeoutMs in all, telling on_busy first.
+int WaitWhileBusy(void* context, int attempt) {
+  const auto& on_busy = *static_cast<const std::function<void(int)>*>(context);
+  if (on_busy) on_busy(attempt);
+  static constexpr int kDelaysMs[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+  constexpr int kSteps = static_cast<int>(sizeof(kDelaysMs) / sizeof(kDelaysMs[0]));
+  int waited = 0;
+  for (int step = 0; step < attempt; ++step) waited += kDelaysMs[step < kSteps ? step : kSteps - 1];
+  if (waited >= kBusyTimeoutMs) return 0;
+  int delay = kDelaysMs[attempt < kSteps ? attempt : kSteps - 1];
+  if (waited + delay > kBusyTimeoutMs) delay = kBusyTimeoutMs - waited;
+  sqlite3_sleep(delay);
+  return 1;
+}
 
 int64_t WallNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -266,7 +283,8 @@ struct EventStore::Impl {
   // The open batch (one BEGIN IMMEDIATE transaction holding SQLite's write lock).
   bool in_batch = false;
   size_t batch_size = 0;
-  std::chrono::steady_clock::time_point batch_started;
+  const Clock* batch_clock = nullptr;  // null: the steady clock
+  int64_t batch_started_ns = 0;
   // Set when SQLite rolled back an open batch on its own (disk full, I/O error): the events the
   // caller was told were appended are gone, so every later write fails with this.
   Status broken;
@@ -283,8 +301,15 @@ struct EventStore::Impl {
     if (rc != SQLITE_DONE) return SqliteStatus(db, rc, path, "begin batch");
     in_batch = true;
     batch_size = 0;
-    batch_started = std::chrono::steady_clock::now();
+    batch_started_ns = BatchNowNs();
     return Status::Ok();
+  }
+
+  int64_t BatchNowNs() const {
+    if (batch_clock != nullptr) return batch_clock->Now().ns;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
 
   void CloseDb() {
@@ -308,6 +333,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
   store->options_ = options;
   store->impl_ = std::make_unique<Impl>();
   Impl& impl = *store->impl_;
+  impl.batch_clock = options.batch_clock;
 
   int rc =
       sqlite3_open_v2(path.c_str(), &impl.db,
@@ -364,10 +390,12 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
   return store;
 }
 
-Result<std::unique_ptr<EventStore>> EventStore::OpenReadOnly(const std::string& path) {
+Result<std::unique_ptr<EventStore>> EventStore::OpenReadOnly(const std::string& path,
+                                                             const EventStoreOptions& options) {
   if (!FileExists(path)) return NotFound(path + ": event store does not exist");
   std::unique_ptr<EventStore> store(new EventStore());
   store->path_ = path;
+  store->options_ = options;
   store->impl_ = std::make_unique<Impl>();
   Impl& impl = *store->impl_;
   impl.read_only = true;
@@ -449,8 +477,7 @@ Status EventStore::MaybeCommit() {
   const Impl& impl = *impl_;
   if (!impl.in_batch) return Status::Ok();
   if (impl.batch_size >= options_.batch_events ||
-      std::chrono::steady_clock::now() - impl.batch_started >=
-          std::chrono::nanoseconds(options_.batch_interval.ns)) {
+      impl.BatchNowNs() - impl.batch_started_ns >= options_.batch_interval.ns) {
     return Commit();
   }
   return Status::Ok();
@@ -588,7 +615,7 @@ Status EventStore::AddCommand(std::string_view text) {
       sqlite3_close_v2(side_db);
       return status;
     }
-    sqlite3_busy_timeout(side_db, kBusyTimeoutMs);
+    sqlite3_busy_handler(side_db, WaitWhileBusy, &options_.on_busy);
     Status prepared = side_insert.Prepare(side_db, kInsertCommand, path_);
     if (!prepared.ok()) {
       sqlite3_close_v2(side_db);

@@ -10,12 +10,12 @@
 //
 // Durability policy (docs/paper.md states it for users): appends go into one open transaction;
 // it is committed when `batch_events` events are waiting or the oldest waiting one is
-// `batch_interval` old (wall clock), checked at MaybeCommit() — which the session calls only
-// between ticks, so a committed log always holds whole ticks with all their effects — and at
-// Commit()/Close(). With Sync::kFull (the default) a commit has reached the disk when it returns
-// (SQLite synchronous=FULL in WAL mode: survives power loss); kNormal survives a crash of the
-// process (kill -9) but may lose the last commits on power loss. A crash loses at most the open
-// batch, never a committed event; SQLite's WAL makes each commit atomic.
+// `batch_interval` old (wall clock unless EventStoreOptions::batch_clock), checked at MaybeCommit()
+// — which the session calls only between ticks, so a committed log always holds whole ticks with
+// all their effects — and at Commit()/Close(). With Sync::kFull (the default) a commit has reached
+// the disk when it returns (SQLite synchronous=FULL in WAL mode: survives power loss); kNormal
+// survives a crash of the process (kill -9) but may lose the last commits on power loss. A crash
+// loses at most the open batch, never a committed event; SQLite's WAL makes each commit atomic.
 //
 // Integrity: each row carries a 64-bit checksum of (seq, type, ts, payload). Scan() checks it and
 // that seq runs 1, 2, 3, ... without gaps; the first bad row stops the scan with DataLoss naming
@@ -34,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aits/core/clock.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
 
@@ -70,6 +71,13 @@ struct EventStoreOptions {
   size_t batch_events = 8192;
   Duration batch_interval = Duration::Millis(100);
   Sync sync = Sync::kFull;
+  // Measures batch_interval; null: the steady wall clock. Not owned: must outlive the store. A
+  // test moves a SimulatedClock to put the batch exactly before or at its interval.
+  const Clock* batch_clock = nullptr;
+  // Called (with the attempt, 0, 1, ...) each time AddCommand on a read-only store finds the
+  // write lock taken and waits for it, up to a few seconds in all. Lets a test release the lock
+  // exactly when someone waits for it.
+  std::function<void(int attempt)> on_busy;
   Status Validate() const;  // batch_events >= 1, batch_interval >= 0
 };
 
@@ -88,8 +96,10 @@ class EventStore {
   // Scan()s the log to find it and decide what to do.
   static Result<std::unique_ptr<EventStore>> Open(const std::string& path,
                                                   const EventStoreOptions& options = {});
-  // Opens an existing store for reading only (NotFound if the file does not exist).
-  static Result<std::unique_ptr<EventStore>> OpenReadOnly(const std::string& path);
+  // Opens an existing store for reading only (NotFound if the file does not exist). Of the
+  // options only on_busy applies.
+  static Result<std::unique_ptr<EventStore>> OpenReadOnly(const std::string& path,
+                                                          const EventStoreOptions& options = {});
   ~EventStore();  // commits the open batch (errors are lost: call Close() to see them)
   EventStore(const EventStore&) = delete;
   EventStore& operator=(const EventStore&) = delete;

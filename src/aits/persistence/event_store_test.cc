@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <new>
 #include <string>
 #include <thread>
@@ -326,29 +327,41 @@ TEST_F(EventStoreTest, BatchPolicyByCount) {
 }
 
 TEST_F(EventStoreTest, BatchPolicyByInterval) {
+  SimulatedClock clock;
+  clock.AdvanceTo(Timestamp{1'000'000'000});
   EventStoreOptions options;
   options.batch_events = 1'000'000;
   options.batch_interval = Duration::Millis(200);
+  options.batch_clock = &clock;
   auto store = MustOpen(path_, options);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->Append(EventType::kTick, Timestamp{1}, "tick").ok());
+  ASSERT_TRUE(store->Append(EventType::kTick, Timestamp{1}, "tick").ok());  // opens the batch
   ASSERT_TRUE(store->MaybeCommit().ok());
   EXPECT_EQ(store->committed_seq(), 0u);
-  EXPECT_EQ(CountFromOtherConnection(), 0u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  clock.AdvanceTo(Timestamp{1'199'999'999});
   ASSERT_TRUE(store->Append(EventType::kTick, Timestamp{2}, "tick").ok());
-  ASSERT_TRUE(store->MaybeCommit().ok());  // the oldest waiting append is 250 ms old
+  ASSERT_TRUE(store->MaybeCommit().ok());  // the oldest waiting append is 1 ns short of 200 ms
+  EXPECT_EQ(store->committed_seq(), 0u);
+  EXPECT_EQ(CountFromOtherConnection(), 0u);
+  clock.AdvanceTo(Timestamp{1'200'000'000});
+  ASSERT_TRUE(store->MaybeCommit().ok());  // and now exactly 200 ms old
   EXPECT_EQ(store->committed_seq(), 2u);
   EXPECT_EQ(CountFromOtherConnection(), 2u);
+  // The next batch's age counts from its own first append, not from the last commit.
+  clock.AdvanceTo(Timestamp{5'000'000'000});
+  ASSERT_TRUE(store->Append(EventType::kTick, Timestamp{3}, "tick").ok());
+  clock.AdvanceTo(Timestamp{5'100'000'000});
+  ASSERT_TRUE(store->MaybeCommit().ok());
+  EXPECT_EQ(store->committed_seq(), 2u);
 
   // An interval of zero commits at every MaybeCommit.
   ASSERT_TRUE(store->Close().ok());
   options.batch_interval = Duration::Nanos(0);
   store = MustOpen(path_, options);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->Append(EventType::kTick, Timestamp{3}, "tick").ok());
+  ASSERT_TRUE(store->Append(EventType::kTick, Timestamp{4}, "tick").ok());
   ASSERT_TRUE(store->MaybeCommit().ok());
-  EXPECT_EQ(CountFromOtherConnection(), 3u);
+  EXPECT_EQ(CountFromOtherConnection(), 4u);
 }
 
 // The child commits 100 events, appends 50 more and dies without committing them.
@@ -603,14 +616,24 @@ TEST_F(EventStoreTest, AddCommandWaitsForTheWritersBatch) {
   auto writer = MustOpen(path_);
   ASSERT_NE(writer, nullptr);
   ASSERT_TRUE(writer->Append(EventType::kTick, Timestamp{1}, "tick").ok());  // holds the lock
-  auto tool = EventStore::OpenReadOnly(path_);
+  // The writer commits when, and only when, the tool is waiting for its lock.
+  std::promise<void> waiting;
+  std::future<void> tool_waits = waiting.get_future();
+  int busy_calls = 0;
+  EventStoreOptions tool_options;
+  tool_options.on_busy = [&](int attempt) {
+    if (busy_calls++ == 0) waiting.set_value();
+    EXPECT_EQ(attempt, busy_calls - 1);
+  };
+  auto tool = EventStore::OpenReadOnly(path_, tool_options);
   ASSERT_TRUE(tool.ok());
   Status added = Internal("not run");
   std::thread adder([&] { added = (*tool)->AddCommand("{\"cmd\":\"flatten\"}"); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  tool_waits.wait();
   ASSERT_TRUE(writer->Commit().ok());
   adder.join();
   EXPECT_TRUE(added.ok()) << added.ToString();
+  EXPECT_GE(busy_calls, 1);
   auto pending = writer->PendingCommands();
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 1u);

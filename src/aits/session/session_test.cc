@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -168,7 +170,11 @@ TEST(PaperTest, OperatorHaltIsAppliedAuditedAndReplayed) {
   TempDir tmp;
   PaperOptions options = MaxSpeed(BusySpec(8'000), tmp.Sub("s"));
   options.stop_after = 4'000;
-  ASSERT_TRUE(RunPaper(options).ok());
+  auto first = RunPaper(options);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  // The session stops holding a position, so that the halt has something to flatten.
+  const Quantity held = first->position;
+  ASSERT_FALSE(held.IsZero());
   {
     auto store = EventStore::Open(tmp.Sub("s") + "/events.db");
     ASSERT_TRUE(store.ok());
@@ -193,6 +199,39 @@ TEST(PaperTest, OperatorHaltIsAppliedAuditedAndReplayed) {
     if (order.reject_reason == RejectReason::kRiskHalted) refused = true;
   }
   EXPECT_TRUE(refused);
+  // The halt's closing order (the first order update after the command: the submission is
+  // logged before the order has an id) and its fill, for the whole position, come before any
+  // other fill.
+  uint64_t command_seq = 0;
+  std::optional<Order> halt_order;
+  std::optional<Fill> first_fill;
+  ASSERT_TRUE((*store)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           if (event.type == EventType::kCommand && command_seq == 0) {
+                             command_seq = event.seq;
+                           } else if (command_seq != 0 && !halt_order &&
+                                      event.type == EventType::kOrderUpdate) {
+                             auto order = persistence::DecodeOrder(event.payload);
+                             EXPECT_TRUE(order.ok());
+                             if (order.ok()) halt_order = *order;
+                           } else if (command_seq != 0 && !first_fill &&
+                                      event.type == EventType::kFill) {
+                             auto fill = persistence::DecodeFill(event.payload);
+                             EXPECT_TRUE(fill.ok());
+                             if (fill.ok()) first_fill = *fill;
+                           }
+                           return Status::Ok();
+                         })
+                  .ok());
+  ASSERT_NE(command_seq, 0u);
+  ASSERT_TRUE(halt_order.has_value());
+  EXPECT_EQ(halt_order->request.tag, "halt");
+  EXPECT_EQ(halt_order->request.side, held.IsPositive() ? Side::kSell : Side::kBuy);
+  EXPECT_EQ(halt_order->request.quantity, held.Abs());
+  ASSERT_TRUE(first_fill.has_value());
+  EXPECT_EQ(first_fill->order_id, halt_order->id);
+  EXPECT_EQ(first_fill->quantity, held.Abs());
   auto replay = Replay(**store, MakeRuleSignalFor);
   ASSERT_TRUE(replay.ok());
   EXPECT_TRUE(replay->equal) << replay->divergence.logged << " vs " << replay->divergence.produced;
@@ -232,6 +271,129 @@ TEST(PaperTest, ReplayReportsTheFirstDivergingEvent) {
   EXPECT_FALSE(replay->equal);
   EXPECT_EQ(replay->divergence.seq, forged_seq);
   EXPECT_NE(replay->divergence.logged.find("fill"), std::string::npos);
+}
+
+// A log of a valid session that this build would have traded differently (a fill at another
+// price) is refused on resume, naming the first diverging event, and nothing is appended.
+TEST(PaperTest, ResumeRefusesALogThisBuildTradesDifferently) {
+  TempDir tmp;
+  PaperOptions options = MaxSpeed(BusySpec(6'000), tmp.Sub("s"));
+  options.stop_after = 3'000;
+  ASSERT_TRUE(RunPaper(options).ok());
+  auto source = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
+  ASSERT_TRUE(source.ok());
+  fs::create_directories(tmp.Sub("forged"));
+  uint64_t forged_seq = 0;
+  {
+    auto copy = EventStore::Open(tmp.Sub("forged") + "/events.db");
+    ASSERT_TRUE(copy.ok());
+    int fills = 0;
+    ASSERT_TRUE((*source)
+                    ->Scan(1,
+                           [&](const Event& event) -> Status {
+                             std::string payload = event.payload;
+                             if (event.type == EventType::kFill && ++fills == 2) {
+                               auto fill = persistence::DecodeFill(payload);
+                               EXPECT_TRUE(fill.ok());
+                               fill->price = fill->price + Price::FromRaw(10'000, 5);
+                               payload.clear();
+                               persistence::EncodeFill(*fill, &payload);
+                               forged_seq = event.seq;
+                             }
+                             return (*copy)->Append(event.type, event.ts, payload).status();
+                           })
+                    .ok());
+    ASSERT_TRUE((*copy)->Close().ok());
+  }
+  ASSERT_GT(forged_seq, 0u);
+  const uint64_t last_seq = (*source)->last_seq();
+  PaperOptions resume = MaxSpeed(BusySpec(6'000), tmp.Sub("forged"));
+  resume.spec_given = false;
+  auto resumed = RunPaper(resume);
+  ASSERT_FALSE(resumed.ok());
+  EXPECT_EQ(resumed.status().code(), StatusCode::kInternal);
+  EXPECT_NE(resumed.status().message().find("this build does not reproduce the logged session "
+                                            "at event " +
+                                            std::to_string(forged_seq) + ": logged fill"),
+            std::string::npos)
+      << resumed.status().message();
+  auto after = EventStore::OpenReadOnly(tmp.Sub("forged") + "/events.db");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ((*after)->last_seq(), last_seq);
+}
+
+// Resuming replays the feed file up to the last logged tick: a file that lost ticks, or whose
+// ticks changed, is refused before anything is appended.
+TEST(PaperTest, ResumeRefusesAFeedFileThatChanged) {
+  TempDir tmp;
+  std::vector<std::string> rows;
+  {
+    std::ifstream in(std::string(AITS_SHARED_DATA_DIR) + "/eurusd-ticks-2020-01-01.csv");
+    for (std::string line; rows.size() < 3'000 && std::getline(in, line);) rows.push_back(line);
+  }
+  ASSERT_EQ(rows.size(), 3'000u);
+  const std::string feed = tmp.Sub("feed.csv");
+  // Writes the first `count` rows, every bid and ask `shift` higher.
+  const auto write_feed = [&](size_t count, double shift) {
+    std::ofstream out(feed, std::ios::trunc);
+    for (size_t row = 0; row < count; ++row) {
+      // "20200101 170000065,1.121200,1.121720,0"
+      const std::string& line = rows[row];
+      const size_t bid_at = line.find(',') + 1;
+      const size_t ask_at = line.find(',', bid_at) + 1;
+      const size_t ask_end = line.find(',', ask_at);
+      char prices[64];
+      std::snprintf(prices, sizeof(prices), "%.6f,%.6f",
+                    std::stod(line.substr(bid_at, ask_at - 1 - bid_at)) + shift,
+                    std::stod(line.substr(ask_at, ask_end - ask_at)) + shift);
+      out << line.substr(0, bid_at) << prices << line.substr(ask_end) << "\n";
+    }
+  };
+  write_feed(rows.size(), 0);
+  SessionSpec spec = BusySpec(0);
+  spec.feed = feed;
+  PaperOptions options = MaxSpeed(spec, tmp.Sub("s"));
+  options.stop_after = 2'000;
+  auto first = RunPaper(options);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_EQ(first->ticks, 2'000u);
+  const auto log_size = [&] {
+    auto store = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
+    EXPECT_TRUE(store.ok());
+    return store.ok() ? (*store)->last_seq() : 0;
+  };
+  const uint64_t logged = log_size();
+  PaperOptions resume = options;
+  resume.spec_given = false;
+  resume.stop_after = 0;
+
+  write_feed(1'500, 0);
+  auto shorter = RunPaper(resume);
+  ASSERT_FALSE(shorter.ok());
+  EXPECT_EQ(shorter.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(shorter.status().message().find("has 1500 ticks but the log consumed 2000; was the "
+                                            "file changed?"),
+            std::string::npos)
+      << shorter.status().message();
+  EXPECT_EQ(log_size(), logged);
+
+  write_feed(rows.size(), 0.0001);
+  auto moved = RunPaper(resume);
+  ASSERT_FALSE(moved.ok());
+  EXPECT_EQ(moved.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(moved.status().message().find("differs from the logged ticks at tick 2000; was the "
+                                          "file changed?"),
+            std::string::npos)
+      << moved.status().message();
+  EXPECT_EQ(log_size(), logged);
+
+  // The file as it was resumes.
+  write_feed(rows.size(), 0);
+  auto same = RunPaper(resume);
+  ASSERT_TRUE(same.ok()) << same.status().message();
+  EXPECT_TRUE(same->resumed);
+  EXPECT_EQ(same->resumed_ticks, 2'000u);
+  EXPECT_TRUE(same->feed_ended);
 }
 
 TEST(PaperTest, DamagedLogIsAClearErrorAndIsNotWritten) {
