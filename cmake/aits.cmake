@@ -23,7 +23,10 @@ function(aits_library)
   add_library(aits::${ARG_NAME} ALIAS ${target})
 endfunction()
 
-# aits_test(NAME name SRCS x_test.cc DEPS aits::core [LABELS slow])
+# aits_test(NAME name SRCS x_test.cc DEPS aits::core [LABELS slow|tsan])
+# Every test has label "unit". "slow": left out of the default runs, run by the slow preset.
+# "tsan": threaded tests, also run under ThreadSanitizer by the tsan preset; that preset builds
+# only the targets its build preset lists, so add the test's target (name_test) there too.
 function(aits_test)
   if(NOT AITS_BUILD_TESTS)
     return()

@@ -69,10 +69,13 @@ else
 fi
 
 echo
-echo "== Decision, risk, paper trading, event store (docs/performance.md, 'Targets of issue 4')"
+echo "== Decision, risk, paper trading, event store (docs/performance.md, 'Targets of issue 4'),"
+echo "   the kernel's inbox (docs/performance.md, 'The kernel's inbox (issue 9)')"
 run_ml build/release/bench/aits_order_path_bench --benchmark_repetitions=5 \
   --benchmark_report_aggregates_only=true
 run_ml build/release/bench/aits_event_store_bench --benchmark_repetitions=5 \
+  --benchmark_report_aggregates_only=true
+run_ml build/release/bench/aits_inbox_bench --benchmark_repetitions=5 \
   --benchmark_report_aggregates_only=true
 if [[ "${1:-}" != "--quick" ]]; then
   # Trains a benchmark ensemble (~1 minute), then 1M-tick paper sessions with and without it.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds and runs every test: the release build (the default suite,
 # then the slow training tests of label "slow"), then the default suite again under
-# AddressSanitizer + UndefinedBehaviorSanitizer, and the format check.
+# AddressSanitizer + UndefinedBehaviorSanitizer, the threaded tests (label "tsan") under
+# ThreadSanitizer, and the format check.
 #   scripts/test.sh           everything (what CI runs)
 #   scripts/test.sh --fast    release build only
 set -euo pipefail
@@ -24,5 +25,8 @@ ctest --preset slow
 if [[ "${1:-}" != "--fast" ]]; then
   scripts/build.sh asan
   ctest --preset asan
+  # Only the tsan-labelled test targets are built (the build preset's target list).
+  scripts/build.sh tsan
+  ctest --preset tsan
 fi
 echo "test: all green"

@@ -17,9 +17,9 @@
 #include <functional>
 #include <string>
 
+#include "aits/core/latency_histogram.h"
 #include "aits/core/status.h"
 #include "aits/persistence/event_store.h"
-#include "aits/session/latency_histogram.h"
 #include "aits/session/replay.h"
 #include "aits/session/session.h"
 #include "aits/session/session_spec.h"

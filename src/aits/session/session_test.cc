@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "aits/persistence/codec.h"
-#include "aits/session/latency_histogram.h"
 #include "aits/session/paper.h"
 #include "aits/session/replay.h"
 
@@ -435,20 +434,6 @@ TEST(PaperTest, BadSettingsAreClearErrors) {
   spec = BusySpec(100);
   spec.feed = tmp.Sub("missing.csv");
   EXPECT_FALSE(RunPaper(MaxSpeed(spec, tmp.Sub("c"))).ok());
-}
-
-TEST(LatencyHistogramTest, QuantilesAreWithinTheBucketPrecision) {
-  LatencyHistogram h;
-  for (int64_t v = 1; v <= 100'000; ++v) h.Record(v);
-  EXPECT_EQ(h.count(), 100'000u);
-  EXPECT_NEAR(static_cast<double>(h.Quantile(0.5)), 50'000, 50'000 * 0.02);
-  EXPECT_NEAR(static_cast<double>(h.Quantile(0.99)), 99'000, 99'000 * 0.02);
-  EXPECT_EQ(h.Quantile(1.0), 100'000);
-  EXPECT_EQ(h.max(), 100'000);
-  LatencyHistogram empty;
-  EXPECT_EQ(empty.Quantile(0.99), 0);
-  h.Merge(h);
-  EXPECT_EQ(h.count(), 200'000u);
 }
 
 TEST(SessionSpecTest, JsonRoundTripAndDifferences) {

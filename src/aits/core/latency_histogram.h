@@ -1,13 +1,14 @@
 // A fixed-size log-linear latency histogram (HdrHistogram's idea): 64 sub-buckets per power of
 // two, so every recorded value is kept within 1/64 (1.6 %) of its true size, from 1 ns to hours,
-// in 4 KiB and with no allocation per record.
+// in 4 KiB and with no allocation per record. In core because the paper sessions and the node's
+// benchmarks both record with it. Thread-compatible: one thread records into one histogram.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <string>
 
-namespace aits::session {
+namespace aits {
 
 class LatencyHistogram {
  public:
@@ -30,4 +31,4 @@ class LatencyHistogram {
   int64_t max_ = 0;
 };
 
-}  // namespace aits::session
+}  // namespace aits

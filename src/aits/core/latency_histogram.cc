@@ -1,11 +1,11 @@
-#include "aits/session/latency_histogram.h"
+#include "aits/core/latency_histogram.h"
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdio>
 
-namespace aits::session {
+namespace aits {
 
 int LatencyHistogram::BucketOf(uint64_t value) {
   if (value < (uint64_t{1} << kSubBits)) return static_cast<int>(value);
@@ -60,4 +60,4 @@ std::string LatencyHistogram::Summary() const {
   return text;
 }
 
-}  // namespace aits::session
+}  // namespace aits
