@@ -345,7 +345,7 @@ class Runner {
     const size_t index = id.value - 1;
     if (index < orders.size() && orders[index].request.tag == name) return true;
     for (const Fill& fill : kernel_->fills()) {
-      if (fill.order_id == id && fill.reason == name) return true;
+      if (fill.order_id == id && ToString(fill.reason) == name) return true;
     }
     return false;
   }

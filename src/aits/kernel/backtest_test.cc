@@ -65,7 +65,7 @@ TEST(BacktestTest, RealGbpUsdBarsGiveAConsistentReport) {
   const double slip = 3e-5;
   size_t bar_idx = 0;
   for (const Fill& fill : result->fills) {
-    ASSERT_EQ(fill.reason, "market");
+    ASSERT_EQ(fill.reason, FillReason::kMarket);
     const Order& order = result->orders.at(fill.order_id.value - 1);
     ASSERT_EQ(order.id, fill.order_id);
     while (bar_idx < bars.size() && bars[bar_idx].CloseTime() <= order.arrives) ++bar_idx;
