@@ -322,6 +322,19 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
     }
     kc.account_currency = Currency::Of(*flags.currency);
   }
+  // One instrument and no second feed: nothing can convert P&L in a third currency. Say so here,
+  // with the way out, rather than as the portfolio's generic "no rate" later.
+  const Instrument& traded = config.instrument;
+  if (traded.quote != kc.account_currency && traded.base != kc.account_currency) {
+    const std::string account(kc.account_currency.view());
+    return InvalidArgument(traded.symbol + " is quoted in " + std::string(traded.quote.view()) +
+                           " (" + resolved.instrument_origin + ") and the account is in " +
+                           account +
+                           ": a backtest of one instrument has no rate to convert its P&L; use "
+                           "--currency " +
+                           std::string(traded.quote.view()) + " (or --quote " + account +
+                           " to take its prices as " + account + ")");
+  }
   if (flags.leverage) kc.leverage = *flags.leverage;
   if (flags.stop_out) kc.stop_out_level = *flags.stop_out;
   if (flags.commission) {

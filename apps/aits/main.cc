@@ -86,7 +86,7 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
   if (!model.description.empty()) {
     std::printf("  model         %s\n", model.description.c_str());
   }
-  std::printf("  instrument    %s from %s\n", r.config.instrument.symbol.c_str(),
+  std::printf("  instrument    %s (%s)\n", r.config.instrument.symbol.c_str(),
               resolved->instrument_origin.c_str());
   std::printf("  period        %s .. %s\n", FormatDateTime(r.first).c_str(),
               FormatDateTime(r.last).c_str());

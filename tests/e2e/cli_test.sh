@@ -226,6 +226,18 @@ out=$("$aits" backtest --data "$work/mine/mydata.csv" --symbol MYDATA --no-progr
 expect_eq "unknown currency pair (exit code)" "$code" "2"
 expect_in "unknown currency pair" "$out" "unknown currency pair 'MYDATA' (--symbol)"
 expect_in "unknown currency pair names the catalogue" "$out" "built-in config/instruments.csv"
+cp "$data/usdjpy-ticks.csv" "$work/mine/ticks.csv"
+out=$("$aits" paper --feed "$work/mine/ticks.csv" --speed max --quiet --state "$work/mine/paper" 2>&1); code=$?
+expect_eq "paper feed ticks.csv without --symbol (exit code)" "$code" "2"
+expect_in "paper feed ticks.csv without --symbol" "$out" "give --symbol"
+[[ -e "$work/mine/paper/events.db" ]] && fail "a refused paper session left a log" || pass "a refused paper session leaves no log"
+# An index in EUR on a USD account: no rate converts its P&L; the error says what to do.
+out=$("$aits" backtest --data "$data/stoxx50-day-2006.txt" --no-progress 2>&1); code=$?
+expect_eq "STOXX50 on a USD account (exit code)" "$code" "2"
+expect_in "STOXX50 on a USD account" "$out" "--currency EUR"
+"$aits" backtest --data "$data/stoxx50-day-2006.txt" --currency EUR --json --no-progress >"$work/stoxx.json" 2>"$work/stoxx.err" || { fail "STOXX50 on a EUR account"; cat "$work/stoxx.err"; }
+expect_eq "STOXX50 bars" "$(json "$work/stoxx.json" "d['run']['bars_processed']")" "255"
+expect_eq "STOXX50 prices not rounded" "$(json "$work/stoxx.json" "d['data']['rounded']")" "0"
 # A user catalogue adds a symbol: the same bars under the broker's own name trade the same.
 printf 'symbol,digits,contract_size,base,quote,margin_rate,min_lot,max_lot,lot_step,sessions,description\nGBPUSD.m,5,100000,GBP,USD,1,0.01,100,0.01,Sun 22:00-Fri 22:00,my broker\n' >"$work/mine/broker.csv"
 "$aits" backtest --data "$work/mine/mydata.csv" --symbol GBPUSD.m --instruments "$work/mine/broker.csv" "${bt_same[@]}" >"$work/broker.json" 2>"$work/broker.err" || { fail "--instruments backtest"; cat "$work/broker.err"; }

@@ -157,7 +157,7 @@ Result<ResolvedInstrument> ResolveInstrument(const InstrumentCatalogue& catalogu
     for (const std::string& candidate : candidates) {
       if (const CatalogueEntry* entry = catalogue.Find(candidate)) {
         resolved.instrument = entry->instrument;
-        resolved.origin = entry->defined_at + " (symbol from the file name)";
+        resolved.origin = entry->defined_at + ", symbol from the file name";
         resolved.from_catalogue = true;
         return resolved;
       }
@@ -224,8 +224,10 @@ Result<ResolvedInstrument> ResolveInstrument(const InstrumentCatalogue& catalogu
   }
   resolved.instrument = Uncatalogued(symbol, base, quote, digits);
   resolved.origin =
-      "not in the catalogue: " + std::string(six_letters ? "currency pair " : "CFD in USD ") +
-      symbol + ", " + digits_origin;
+      "not in the catalogue: " +
+      (six_letters ? "currency pair " + std::string(base.view()) + "/" + std::string(quote.view())
+                   : std::string("CFD in USD")) +
+      ", " + digits_origin;
   return resolved;
 }
 

@@ -36,7 +36,7 @@ struct InstrumentQuery {
 struct ResolvedInstrument {
   Instrument instrument;  // id 0
   // Where its values came from, for summaries: "built-in config/instruments.csv:34",
-  // "not in the catalogue: currency pair GBPUSD, 5 digits measured in the data".
+  // "not in the catalogue: currency pair EUR/SEK, 5 digits measured in the data".
   std::string origin;
   bool from_catalogue = false;
 };
