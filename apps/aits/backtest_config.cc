@@ -43,6 +43,7 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
   AITS_RETURN_IF_ERROR(yaml.Get("costs", "fill_mode", &file.fill_mode));
   AITS_RETURN_IF_ERROR(yaml.Get("", "out", &file.out));
   AITS_RETURN_IF_ERROR(yaml.Get("instrument", "symbol", &file.symbol));
+  AITS_RETURN_IF_ERROR(yaml.Get("", "instruments", &file.instruments));
   AITS_RETURN_IF_ERROR(yaml.Get("instrument", "digits", &file.digits));
   AITS_RETURN_IF_ERROR(yaml.Get("instrument", "contract_size", &file.contract_size));
   AITS_RETURN_IF_ERROR(yaml.Get("instrument", "lot_step", &file.lot_step));
@@ -72,6 +73,18 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
   };
   relative(file.data);
   relative(file.ask_data);
+  relative(file.instruments);
+  // Two catalogue files would each redefine instruments; which one was meant is not ours to guess.
+  if (flags.instruments && file.instruments) {
+    std::error_code ignored;
+    if (std::filesystem::weakly_canonical(*flags.instruments, ignored) !=
+        std::filesystem::weakly_canonical(*file.instruments, ignored)) {
+      return InvalidArgument("--instruments " + *flags.instruments +
+                             " and 'instruments: " + *file.instruments + "' in " + path +
+                             " name different catalogue files; give one (put your rows in one "
+                             "file)");
+    }
+  }
 
   Prefer(flags.data, file.data);
   Prefer(flags.ask_data, file.ask_data);
@@ -81,6 +94,7 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
   Prefer(flags.fill_mode, file.fill_mode);
   Prefer(flags.out, file.out);
   Prefer(flags.symbol, file.symbol);
+  Prefer(flags.instruments, file.instruments);
   Prefer(flags.digits, file.digits);
   Prefer(flags.contract_size, file.contract_size);
   Prefer(flags.lot_step, file.lot_step);
@@ -174,31 +188,19 @@ Result<Duration> ParseBarPeriod(std::string_view text) {
   return Duration{unit.ns * count};
 }
 
-std::string SymbolFromPath(const std::string& path) {
-  const std::string stem = std::filesystem::path(path).filename().string();
-  std::string letters;
-  for (char ch : stem) {
-    if (std::isalpha(static_cast<unsigned char>(ch))) {
-      letters += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    } else {
-      break;
-    }
-  }
-  return letters;
-}
-
-Result<Instrument> InstrumentFor(const std::string& symbol, const std::string& data_path) {
-  Instrument inst = Instrument::Infer(symbol);
-  // A binary store knows its symbol's digits; use them so prices are not re-rounded.
-  auto info = data::ReadTickStoreInfo(data_path);
-  if (info.ok()) {
-    inst.digits = info->digits;
-    inst.tick_size = Price::FromRaw(Pow10(kFixedDigits - inst.digits), inst.digits);
-    if (inst.contract_size == 100'000 && inst.digits >= 1) {
-      inst.pip_size = Price::FromRaw(Pow10(kFixedDigits - inst.digits + 1), inst.digits);
-    }
-  }
-  return inst;
+Result<data::ResolvedInstrument> InstrumentFor(const std::string& symbol,
+                                               const std::string& data_path,
+                                               const std::string& instruments_file,
+                                               const data::ReadOptions& read,
+                                               std::optional<int> digits) {
+  AITS_ASSIGN_OR_RETURN(InstrumentCatalogue catalogue,
+                        InstrumentCatalogue::BuiltInWith(instruments_file));
+  data::InstrumentQuery query;
+  query.symbol = symbol;
+  query.data_path = data_path;
+  query.read = read;
+  query.digits = digits;
+  return data::ResolveInstrument(catalogue, query);
 }
 
 Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
@@ -226,16 +228,18 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
     return InvalidArgument("--to " + *flags.to + " is not after --from " + *flags.from);
   }
 
-  std::string symbol = flags.symbol.value_or("");
-  if (symbol.empty()) {
-    auto info = data::ReadTickStoreInfo(config.data_path);
-    symbol = info.ok() ? info->symbol : SymbolFromPath(config.data_path);
+  data::ReadOptions read;
+  read.format = config.format;
+  read.ask_path = config.ask_path;
+  std::optional<int> given_digits;
+  if (flags.digits && *flags.digits >= 0 && *flags.digits <= kFixedDigits) {
+    given_digits = *flags.digits;
   }
-  if (symbol.empty()) {
-    return InvalidArgument("cannot tell the symbol from '" + config.data_path +
-                           "': give --symbol (e.g. --symbol EURUSD)");
-  }
-  AITS_ASSIGN_OR_RETURN(Instrument inst, InstrumentFor(symbol, config.data_path));
+  AITS_ASSIGN_OR_RETURN(data::ResolvedInstrument found,
+                        InstrumentFor(flags.symbol.value_or(""), config.data_path,
+                                      flags.instruments.value_or(""), read, given_digits));
+  resolved.instrument_origin = found.origin;
+  Instrument inst = std::move(found.instrument);
   if (flags.digits) {
     auto store = data::ReadTickStoreInfo(config.data_path);
     if (store.ok() && store->digits != *flags.digits) {
@@ -304,6 +308,19 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
       return InvalidArgument("--currency '" + *flags.currency + "' is not a 3-letter code");
     }
     kc.account_currency = Currency::Of(*flags.currency);
+  }
+  // One instrument and no second feed: nothing can convert P&L in a third currency. Say so here,
+  // with the way out, rather than as the portfolio's generic "no rate" later.
+  const Instrument& traded = config.instrument;
+  if (traded.quote != kc.account_currency && traded.base != kc.account_currency) {
+    const std::string account(kc.account_currency.view());
+    return InvalidArgument(traded.symbol + " is quoted in " + std::string(traded.quote.view()) +
+                           " (" + resolved.instrument_origin + ") and the account is in " +
+                           account +
+                           ": a backtest of one instrument has no rate to convert its P&L; use "
+                           "--currency " +
+                           std::string(traded.quote.view()) + " (or --quote " + account +
+                           " to take its prices as " + account + ")");
   }
   if (flags.leverage) kc.leverage = *flags.leverage;
   if (flags.stop_out) kc.stop_out_level = *flags.stop_out;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "aits/core/status.h"
+#include "aits/data/instrument_resolver.h"
 #include "aits/kernel/backtest.h"
 
 namespace aits::app {
@@ -20,6 +21,7 @@ struct BacktestFlags {
   std::optional<std::string> format;
   std::optional<bool> strict;
   std::optional<std::string> symbol;
+  std::optional<std::string> instruments;  // catalogue file on top of the built-in one
   std::optional<int> digits;
   std::optional<double> contract_size;
   std::optional<double> lot_step;
@@ -49,7 +51,8 @@ struct BacktestFlags {
 
 struct ResolvedBacktest {
   kernel::BacktestConfig config;
-  std::string out_dir;  // empty: no files
+  std::string out_dir;            // empty: no files
+  std::string instrument_origin;  // where the instrument's values came from (ResolvedInstrument)
 };
 
 Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& flags);
@@ -61,10 +64,12 @@ Result<Duration> ParseBarPeriod(std::string_view text);
 // Errors quote the text and name `what` (the flag).
 Result<Timestamp> ParseDateTime(std::string_view what, std::string_view text);
 
-// The symbol a data file's name suggests ("gbpusd-m1-bid-2012.csv" -> "GBPUSD"), or "" if none.
-std::string SymbolFromPath(const std::string& path);
-
-// Instrument defaults for `symbol`, with digits from a binary store's header where there is one.
-Result<Instrument> InstrumentFor(const std::string& symbol, const std::string& data_path);
+// The instrument of `data_path`: `symbol` ("" = from the file) looked up in the built-in
+// catalogue with `instruments_file` on top (data::ResolveInstrument; docs/instruments.md).
+Result<data::ResolvedInstrument> InstrumentFor(const std::string& symbol,
+                                               const std::string& data_path,
+                                               const std::string& instruments_file,
+                                               const data::ReadOptions& read = {},
+                                               std::optional<int> digits = std::nullopt);
 
 }  // namespace aits::app

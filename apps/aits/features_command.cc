@@ -55,11 +55,15 @@ int RunFeatures(const FeaturesFlags& flags) {
   if (!format.ok()) return Fail(format.status().WithContext("--format"));
   // Prices are rounded to the instrument's digits, as the backtest and the live kernel see them,
   // so that training features equal serving features. --spread counts points of those digits.
-  const std::string symbol = flags.symbol.empty() ? SymbolFromPath(flags.data) : flags.symbol;
-  auto inst = InstrumentFor(symbol.empty() ? "X" : symbol, flags.data);
-  if (!inst.ok()) return Fail(inst.status());
-  // Without a symbol there are no known digits: keep the file's prices as written.
-  int digits = symbol.empty() ? kFixedDigits : inst->digits;
+  // A symbol given must resolve (docs/instruments.md); without one, a catalogue symbol the file
+  // name starts with gives the digits, and otherwise the file's prices are kept as written.
+  data::ReadOptions probe;
+  probe.format = *format;
+  probe.ask_path = flags.ask_data;
+  auto inst = InstrumentFor(flags.symbol, flags.data, "", probe, kFixedDigits);
+  if (!inst.ok() && !flags.symbol.empty()) return Fail(inst.status());
+  const std::string symbol = inst.ok() ? inst->instrument.symbol : "";
+  int digits = inst.ok() ? inst->instrument.digits : kFixedDigits;
   if (symbol.empty() && !flags.digits && flags.spread_points != 0) {
     return Fail(
         InvalidArgument("--spread counts points of the price digits; cannot tell them "
@@ -80,7 +84,7 @@ int RunFeatures(const FeaturesFlags& flags) {
   options.read.format = *format;
   options.read.strict = flags.strict;
   options.read.price_precision = digits;
-  options.read.instrument = inst->id;
+  options.read.instrument = InstrumentId{0};
   options.read.ask_path = flags.ask_data;
   options.read.spread_points = flags.spread_points;
 

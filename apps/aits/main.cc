@@ -19,6 +19,7 @@
 #include "backtest_config.h"
 #include "cli.h"
 #include "features_command.h"
+#include "instruments_command.h"
 #include "ml_commands.h"
 #include "paper_commands.h"
 #include "progress.h"
@@ -81,6 +82,8 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
   if (!model.description.empty()) {
     std::printf("  model         %s\n", model.description.c_str());
   }
+  std::printf("  instrument    %s (%s)\n", r.config.instrument.symbol.c_str(),
+              resolved->instrument_origin.c_str());
   std::printf("  period        %s .. %s\n", FormatDateTime(r.first).c_str(),
               FormatDateTime(r.last).c_str());
   std::printf("  data          %s rows, %s accepted, %s rejected\n",
@@ -133,10 +136,15 @@ void AddBacktest(CLI::App& app, BacktestFlags& flags, bool& quiet, bool& json_on
   cmd->add_option("--format", flags.format,
                   "auto|mt5-ticks|mt5-bars|csv-ticks|histdata-ticks|csv-bars|yahoo|price|binary");
   cmd->add_flag("--strict", flags.strict, "Stop at the first bad row instead of counting it");
-  cmd->add_option("--symbol", flags.symbol, "Instrument symbol (default: from the file name)");
+  cmd->add_option("--symbol", flags.symbol,
+                  "Instrument symbol from the catalogue (default: a binary store's own, or a "
+                  "catalogue symbol the file name starts with; see `aits instruments`)");
+  cmd->add_option("--instruments", flags.instruments,
+                  "Instrument catalogue CSV whose rows add to or replace the built-in ones "
+                  "(docs/instruments.md)");
   cmd->add_option("--digits", flags.digits,
-                  "Price digits (default: 5 for FX, 3 for JPY pairs, 2 for other symbols; a "
-                  "binary store's own digits)");
+                  "Price digits (default: the catalogue's; for a symbol it lacks, the most "
+                  "decimals in the data; a binary store's own digits)");
   cmd->add_option("--contract-size", flags.contract_size, "Units in one lot (FX: 100000)");
   cmd->add_option("--lot-step", flags.lot_step, "Lot step (FX: 0.01)");
   cmd->add_option("--min-lots", flags.min_lots, "Minimum order size in lots");
@@ -191,6 +199,7 @@ struct ImportFlags {
   std::string out;
   std::string format = "auto";
   std::string symbol;
+  std::string instruments;
   std::optional<int> digits;
   bool strict = false;
   int64_t spread_points = 0;
@@ -213,13 +222,18 @@ int RunImport(const ImportFlags& flags) {
   }
   // Re-importing a store keeps its symbol and digits: its prices are already rounded to them.
   auto store = data::ReadTickStoreInfo(flags.data);
-  std::string symbol = !flags.symbol.empty() ? flags.symbol
-                       : store.ok()          ? store->symbol
-                                             : SymbolFromPath(flags.data);
-  if (symbol.empty()) {
-    return Fail(InvalidArgument("cannot tell the symbol from '" + flags.data + "': give --symbol"));
+  auto format = data::ParseDataFormat(flags.format);
+  if (!format.ok()) return Fail(format.status());
+  data::ReadOptions probe;
+  probe.format = *format;
+  std::optional<int> given_digits;
+  if (flags.digits && *flags.digits >= 0 && *flags.digits <= kFixedDigits) {
+    given_digits = flags.digits;
   }
-  Instrument inst = Instrument::Infer(symbol);
+  auto found = InstrumentFor(flags.symbol, flags.data, flags.instruments, probe, given_digits);
+  if (!found.ok()) return Fail(found.status());
+  Instrument inst = found->instrument;
+  const std::string symbol = inst.symbol;
   if (store.ok()) {
     if (flags.digits && *flags.digits != store->digits) {
       return Fail(InvalidArgument("'" + flags.data + "' holds " + std::to_string(store->digits) +
@@ -233,8 +247,6 @@ int RunImport(const ImportFlags& flags) {
     return Fail(InvalidArgument("--digits " + std::to_string(inst.digits) + " is outside 0..9"));
   }
   data::ReadOptions options;
-  auto format = data::ParseDataFormat(flags.format);
-  if (!format.ok()) return Fail(format.status());
   options.format = *format;
   options.strict = flags.strict;
   options.price_precision = inst.digits;
@@ -279,9 +291,11 @@ std::string FormatValue(double value) {
 int RunIndicators(const IndicatorFlags& flags) {
   auto set = features::IndicatorSet::Parse(flags.indicators);
   if (!set.ok()) return Fail(set.status().WithContext("--indicators"));
-  std::string symbol = flags.symbol.empty() ? SymbolFromPath(flags.data) : flags.symbol;
-  auto inst = InstrumentFor(symbol.empty() ? "X" : symbol, flags.data);
-  if (!inst.ok()) return Fail(inst.status());
+  // Indicators see the file's prices unrounded: a given symbol is only checked, none is needed.
+  if (!flags.symbol.empty()) {
+    auto inst = InstrumentFor(flags.symbol, flags.data, "", {}, kFixedDigits);
+    if (!inst.ok()) return Fail(inst.status());
+  }
   data::ReadOptions options;
   auto format = data::ParseDataFormat(flags.format);
   if (!format.ok()) return Fail(format.status());
@@ -409,7 +423,11 @@ struct GenerateFlags {
 
 int RunGenerate(const GenerateFlags& flags) {
   if (flags.ticks == 0) return Fail(InvalidArgument("--ticks must be at least 1"));
-  const Instrument inst = Instrument::Infer(flags.symbol);
+  // The catalogue's digits where it knows the symbol; synthetic prices have no digits of their own.
+  auto catalogue = InstrumentCatalogue::BuiltIn();
+  if (!catalogue.ok()) return Fail(catalogue.status());
+  const CatalogueEntry* entry = catalogue->Find(flags.symbol);
+  const Instrument inst = entry != nullptr ? entry->instrument : Instrument::Infer(flags.symbol);
   data::SyntheticOptions options;
   options.seed = flags.seed;
   options.count = flags.ticks;
@@ -521,8 +539,13 @@ int main(int argc, char** argv) {
   import_cmd->add_option("--data", import_flags.data, "Tick file to convert")->required();
   import_cmd->add_option("--out", import_flags.out, "Binary store to write")->required();
   import_cmd->add_option("--format", import_flags.format, "Input format (default: detect)");
-  import_cmd->add_option("--symbol", import_flags.symbol, "Symbol (default: from the file name)");
-  import_cmd->add_option("--digits", import_flags.digits, "Price digits (default: from symbol)");
+  import_cmd->add_option("--symbol", import_flags.symbol,
+                         "Symbol (default: a catalogue symbol the file name starts with)");
+  import_cmd->add_option("--instruments", import_flags.instruments,
+                         "Instrument catalogue CSV on top of the built-in one");
+  import_cmd->add_option("--digits", import_flags.digits,
+                         "Price digits (default: the catalogue's, or the data's for a symbol it "
+                         "lacks)");
   import_cmd->add_option("--spread", import_flags.spread_points,
                          "Spread in points for single-price data");
   import_cmd->add_flag("--strict", import_flags.strict, "Stop at the first bad row");
@@ -547,7 +570,7 @@ int main(int argc, char** argv) {
   ind_cmd->add_option("--bar", ind_flags.bar,
                       "Bar period: bars built from ticks (default M1), or bar files resampled "
                       "to it (default: the file's period)");
-  ind_cmd->add_option("--symbol", ind_flags.symbol, "Symbol (default: from the file name)");
+  ind_cmd->add_option("--symbol", ind_flags.symbol, "Symbol (checked; prices are not rounded)");
   ind_cmd->add_option("--spread", ind_flags.spread_points, "Spread in points for bid-only data");
   ind_cmd->add_flag("--strict", ind_flags.strict, "Stop at the first bad row");
 
@@ -576,6 +599,7 @@ int main(int argc, char** argv) {
   AddFeaturesCommand(app);
   AddMlCommands(app);
   AddPaperCommands(app);
+  AddInstrumentsCommand(app);
 
   CLI::App* strategies_cmd =
       app.add_subcommand("strategies", "List the built-in strategies and their parameters.");

@@ -186,11 +186,15 @@ Result<ml::MlConfig> ResolveMlConfig(const MlFlags& flags) {
   if (c.data_path.empty()) {
     return InvalidArgument("no data file: give --data FILE or 'data: {path: FILE}' in the config");
   }
-  if (c.symbol.empty()) c.symbol = SymbolFromPath(c.data_path);
-  if (c.symbol.empty()) {
-    return InvalidArgument("cannot tell the symbol from '" + c.data_path +
-                           "'; give --symbol or 'data: {symbol: ...}'");
-  }
+  // The symbol resolves as in a backtest (docs/instruments.md): a file name that is no catalogue
+  // symbol needs --symbol rather than becoming one.
+  data::InstrumentQuery query;
+  query.symbol = c.symbol;
+  query.data_path = c.data_path;
+  query.digits = kFixedDigits;  // only the symbol is wanted here: no pass over the data
+  AITS_ASSIGN_OR_RETURN(InstrumentCatalogue catalogue, InstrumentCatalogue::BuiltIn());
+  AITS_ASSIGN_OR_RETURN(data::ResolvedInstrument found, data::ResolveInstrument(catalogue, query));
+  c.symbol = found.instrument.symbol;
   if (c.name.empty()) {
     std::string lower;
     for (char ch : c.symbol)

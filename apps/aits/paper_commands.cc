@@ -28,6 +28,7 @@ extern "C" void OnStopSignal(int) { g_stop.store(true); }
 struct PaperFlags {
   std::string feed = "synthetic";
   std::string symbol;
+  std::string instruments;
   std::string format = "auto";
   int64_t spread_points = 0;
   uint64_t seed = 1;
@@ -142,13 +143,28 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
   spec.format = flags.format;
   spec.spread_points = flags.spread_points;
   if (flags.feed == "synthetic") {
-    spec.symbol = flags.symbol.empty() ? "EURUSD" : flags.symbol;
+    // A synthetic market makes its prices at the instrument's digits, so nothing is rounded: for
+    // a symbol the catalogue lacks, the digits its name always implied (5, 3 for JPY quotes, 2).
+    const std::string symbol = flags.symbol.empty() ? "EURUSD" : flags.symbol;
+    AITS_ASSIGN_OR_RETURN(
+        data::ResolvedInstrument found,
+        InstrumentFor(symbol, "", flags.instruments, {}, Instrument::Infer(symbol).digits));
+    spec.symbol = found.instrument.symbol;
+    spec.instrument = found.instrument;
   } else {
     if (!std::filesystem::exists(flags.feed))
       return NotFound("feed file " + flags.feed + " does not exist");
-    spec.symbol = flags.symbol.empty() ? SymbolFromPath(flags.feed) : flags.symbol;
+    // The same rules as a backtest (docs/instruments.md): "mydata.csv" needs --symbol.
+    data::ReadOptions probe;
+    if (flags.format != "auto") {
+      AITS_ASSIGN_OR_RETURN(probe.format, data::ParseDataFormat(flags.format));
+    }
+    AITS_ASSIGN_OR_RETURN(data::ResolvedInstrument found,
+                          InstrumentFor(flags.symbol, flags.feed, flags.instruments, probe));
+    spec.symbol = found.instrument.symbol;
+    spec.instrument = found.instrument;
   }
-  const Instrument instrument = Instrument::Infer(spec.symbol);
+  const Instrument instrument = session::InstrumentOf(spec);
   spec.seed = flags.seed;
   spec.max_ticks = flags.ticks;
   spec.start_price =
@@ -365,7 +381,9 @@ void AddPaperCommands(CLI::App& app) {
   paper->add_option("--feed", flags->feed, "'synthetic' or a tick data file")
       ->capture_default_str();
   paper->add_option("--symbol", flags->symbol,
-                    "Instrument (default EURUSD, or from the file name)");
+                    "Instrument (default EURUSD, or a catalogue symbol the file name starts with)");
+  paper->add_option("--instruments", flags->instruments,
+                    "Instrument catalogue CSV on top of the built-in one (docs/instruments.md)");
   paper->add_option("--format", flags->format, "Data format of the file")->capture_default_str();
   paper->add_option("--spread-points", flags->spread_points, "Spread for single-price data");
   paper->add_option("--seed", flags->seed, "Synthetic market seed")->capture_default_str();
@@ -408,9 +426,10 @@ void AddPaperCommands(CLI::App& app) {
     // Only run flags given: resume what --state holds.
     bool spec_given = false;
     for (const char* name :
-         {"--feed", "--symbol", "--format", "--spread-points", "--seed", "--ticks", "--start-price",
-          "--volatility", "--signal", "--params", "--model", "--registry", "--config", "--balance",
-          "--leverage", "--commission", "--latency-ms", "--slippage", "--bar"}) {
+         {"--feed",     "--symbol",     "--instruments", "--format",     "--spread-points",
+          "--seed",     "--ticks",      "--start-price", "--volatility", "--signal",
+          "--params",   "--model",      "--registry",    "--config",     "--balance",
+          "--leverage", "--commission", "--latency-ms",  "--slippage",   "--bar"}) {
       if (paper->count(name) > 0) spec_given = true;
     }
     const bool has_log = std::filesystem::exists(EventsPath(flags->state));

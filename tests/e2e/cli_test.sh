@@ -15,7 +15,7 @@ expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1 = $3"; else fail "$1: expecte
 expect_in() { if grep -qF -- "$3" <<<"$2"; then pass "$1 mentions '$3'"; else fail "$1: '$3' not in: $2"; fi; }
 
 # --- help for every command
-for cmd in backtest import indicators info strategies; do
+for cmd in backtest import indicators info strategies instruments; do
   out=$("$aits" "$cmd" --help 2>&1) || fail "aits $cmd --help exits non-zero"
   expect_in "aits $cmd --help" "$out" "Usage"
 done
@@ -263,6 +263,77 @@ expect_eq "bar data fill mode" "$(json "$m" "d['data']['fill_mode']")" "next_bar
 expect_eq "tick data fill mode" "$(json "$work/eur.json" "d['data']['fill_mode']")" "touch"
 out=$("$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" --fill-mode touch --no-progress 2>&1) && fail "touch fills on bars"
 expect_in "touch on bars" "$out" "needs tick data"
+
+# --- instruments: the catalogue, a file name that is no symbol, unknown symbols, conflicts
+# (docs/instruments.md)
+cat_json="$work/instruments.json"
+"$aits" instruments --json >"$cat_json" 2>"$work/instruments.err" || { fail "aits instruments --json"; cat "$work/instruments.err"; }
+expect_eq "catalogue lists the FX majors, metals, indices, stocks" \
+  "$(json "$cat_json" "all(s in [i['symbol'] for i in d['instruments']] for s in ['EURUSD','USDJPY','USDTHB','XAUUSD','XAGUSD','US500','STOXX50','GER40','ORCL','AAPL'])")" "True"
+expect_eq "catalogue XAUUSD contract size" "$(json "$cat_json" "[i for i in d['instruments'] if i['symbol']=='XAUUSD'][0]['contract_size']")" "100"
+expect_in "aits instruments" "$("$aits" instruments 2>&1)" "defaults to check against your broker"
+expect_in "aits instruments --quiet" "$("$aits" instruments --quiet 2>&1)" "GBPJPY"
+# Regression: GBP/USD bars in a file named mydata.csv failed with "no rate converts its P&L in ATA".
+mkdir -p "$work/mine"
+cp "$data/gbpusd-m1-bid-2012.csv" "$work/mine/mydata.csv"
+out=$("$aits" backtest --data "$work/mine/mydata.csv" --no-progress 2>&1); code=$?
+expect_eq "mydata.csv without --symbol (exit code)" "$code" "2"
+expect_in "mydata.csv without --symbol" "$out" "--symbol"
+expect_in "mydata.csv names the catalogue" "$out" "built-in config/instruments.csv"
+expect_in "mydata.csv names the file" "$out" "mydata.csv"
+if grep -qE "no rate converts|in ATA" <<<"$out"; then fail "mydata.csv still invents a currency: $out"; else pass "mydata.csv invents no currency"; fi
+bt_same=(--strategy sma_cross --param fast=10 --param slow=30 --commission per_lot:7 --json --no-progress)
+"$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" "${bt_same[@]}" >"$work/orig.json" 2>"$work/orig.err" || { fail "gbpusd bid-only backtest"; cat "$work/orig.err"; }
+"$aits" backtest --data "$work/mine/mydata.csv" --symbol GBPUSD "${bt_same[@]}" >"$work/mydata.json" 2>"$work/mydata.err" || { fail "mydata.csv --symbol GBPUSD"; cat "$work/mydata.err"; }
+for key in "d['run']['bars_processed']" "d['metrics']['trades']" "d['metrics']['net_profit']" "d['account']['final_equity']" "d['data']['rounded']"; do
+  expect_eq "mydata.csv --symbol GBPUSD = gbpusd file ($key)" "$(json "$work/mydata.json" "$key")" "$(json "$work/orig.json" "$key")"
+done
+out=$("$aits" backtest --data "$work/mine/mydata.csv" --symbol MYDATA --no-progress 2>&1); code=$?
+expect_eq "unknown currency pair (exit code)" "$code" "2"
+expect_in "unknown currency pair" "$out" "unknown currency pair 'MYDATA' (--symbol)"
+expect_in "unknown currency pair names the catalogue" "$out" "built-in config/instruments.csv"
+cp "$data/usdjpy-ticks.csv" "$work/mine/ticks.csv"
+out=$("$aits" paper --feed "$work/mine/ticks.csv" --speed max --quiet --state "$work/mine/paper" 2>&1); code=$?
+expect_eq "paper feed ticks.csv without --symbol (exit code)" "$code" "2"
+expect_in "paper feed ticks.csv without --symbol" "$out" "give --symbol"
+[[ -e "$work/mine/paper/events.db" ]] && fail "a refused paper session left a log" || pass "a refused paper session leaves no log"
+# An index in EUR on a USD account: no rate converts its P&L; the error says what to do.
+out=$("$aits" backtest --data "$data/stoxx50-day-2006.txt" --no-progress 2>&1); code=$?
+expect_eq "STOXX50 on a USD account (exit code)" "$code" "2"
+expect_in "STOXX50 on a USD account" "$out" "--currency EUR"
+"$aits" backtest --data "$data/stoxx50-day-2006.txt" --currency EUR --json --no-progress >"$work/stoxx.json" 2>"$work/stoxx.err" || { fail "STOXX50 on a EUR account"; cat "$work/stoxx.err"; }
+expect_eq "STOXX50 bars" "$(json "$work/stoxx.json" "d['run']['bars_processed']")" "255"
+expect_eq "STOXX50 prices not rounded" "$(json "$work/stoxx.json" "d['data']['rounded']")" "0"
+# A user catalogue adds a symbol: the same bars under the broker's own name trade the same.
+printf 'symbol,digits,contract_size,base,quote,margin_rate,min_lot,max_lot,lot_step,sessions,description\nGBPUSD.m,5,100000,GBP,USD,1,0.01,100,0.01,Sun 22:00-Fri 22:00,my broker\n' >"$work/mine/broker.csv"
+"$aits" backtest --data "$work/mine/mydata.csv" --symbol GBPUSD.m --instruments "$work/mine/broker.csv" "${bt_same[@]}" >"$work/broker.json" 2>"$work/broker.err" || { fail "--instruments backtest"; cat "$work/broker.err"; }
+expect_eq "user catalogue row = built-in GBPUSD (net profit)" "$(json "$work/broker.json" "d['metrics']['net_profit']")" "$(json "$work/orig.json" "d['metrics']['net_profit']")"
+printf 'data: mydata.csv\ninstruments: broker.csv\ninstrument:\n  symbol: GBPUSD.m\nstrategy:\n  name: sma_cross\n  params: {fast: 10, slow: 30}\ncosts:\n  commission: per_lot:7\n' >"$work/mine/bt.yaml"
+"$aits" backtest --config "$work/mine/bt.yaml" --json --no-progress >"$work/broker-yaml.json" 2>"$work/broker-yaml.err" || { fail "instruments: in yaml"; cat "$work/broker-yaml.err"; }
+expect_eq "instruments: in yaml = --instruments (net profit)" "$(json "$work/broker-yaml.json" "d['metrics']['net_profit']")" "$(json "$work/broker.json" "d['metrics']['net_profit']")"
+cp "$work/mine/broker.csv" "$work/mine/other.csv"
+out=$("$aits" backtest --config "$work/mine/bt.yaml" --instruments "$work/mine/other.csv" --no-progress 2>&1); code=$?
+expect_eq "two catalogue files (exit code)" "$code" "2"
+expect_in "two catalogue files" "$out" "name different catalogue files"
+# A malformed catalogue row: file, line, field and value.
+printf 'symbol,digits,contract_size,base,quote,margin_rate,min_lot,max_lot,lot_step\nGBPUSD.m,5,100000,GBP,USD,1,0.01,100,0.01\nEURUSD.m,12,100000,EUR,USD,1,0.01,100,0.01\n' >"$work/mine/badcat.csv"
+out=$("$aits" backtest --data "$work/mine/mydata.csv" --symbol GBPUSD --instruments "$work/mine/badcat.csv" --no-progress 2>&1); code=$?
+expect_eq "malformed catalogue (exit code)" "$code" "2"
+expect_in "malformed catalogue" "$out" "badcat.csv:3: field 'digits' value '12'"
+out=$("$aits" instruments --instruments "$work/mine/badcat.csv" 2>&1) && fail "aits instruments accepted a malformed catalogue"
+expect_in "aits instruments, malformed catalogue" "$out" "badcat.csv:3"
+out=$("$aits" backtest --data "$work/mine/mydata.csv" --symbol GBPUSD --instruments "$work/mine/none.csv" --no-progress 2>&1) && fail "missing catalogue accepted"
+expect_in "missing catalogue" "$out" "none.csv"
+# A binary store declares its symbol: --symbol must agree with it.
+out=$("$aits" backtest --data "$work/eur.aitsbin" --symbol GBPUSD --no-progress 2>&1); code=$?
+expect_eq "--symbol against a store (exit code)" "$code" "2"
+expect_in "--symbol against a store" "$out" "--symbol GBPUSD disagrees with"
+# An uncatalogued symbol keeps the data's digits: 5-decimal quotes are not rounded to 2.
+printf 'timestamp,bid,ask\n2020-01-01 00:00:00,1.12345,1.12351\n2020-01-01 00:00:01,1.12346,1.12352\n' >"$work/mine/acme.csv"
+out=$("$aits" import --data "$work/mine/acme.csv" --symbol ACME --out "$work/mine/acme.aitsbin" --no-progress 2>&1) || fail "import of ACME: $out"
+expect_in "unknown symbol keeps the data's digits" "$out" "ACME (5 digits)"
+out=$("$aits" backtest --data "$work/mine/acme.csv" --symbol ACME --json --no-progress 2>"$work/acme.err") || { fail "backtest of ACME"; cat "$work/acme.err"; }
+expect_eq "unknown symbol: no price rounded" "$(json /dev/stdin "d['data']['rounded']" <<<"$out")" "0"
 
 echo "cli_test: $failures failure(s)"
 [[ $failures -eq 0 ]]

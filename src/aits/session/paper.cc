@@ -116,6 +116,8 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
       given.synthetic_start = logged.synthetic_start;  // set from the wall clock at each start
       given.session_id = logged.session_id;
       given.model_checksum = logged.model_checksum;
+      // A log from before sessions recorded their instrument keeps the one it was run with.
+      if (!logged.instrument) given.instrument.reset();
       const std::string difference = logged.FirstDifference(given);
       if (!difference.empty()) {
         return InvalidArgument(options.state_dir + " holds another session (" + difference +

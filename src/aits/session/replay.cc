@@ -45,7 +45,7 @@ Result<SessionSpec> ReadSessionSpec(const persistence::EventStore& store) {
 Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
   LogState state;
   AITS_ASSIGN_OR_RETURN(state.spec, ReadSessionSpec(store));
-  const Instrument instrument = Instrument::Infer(state.spec.symbol);
+  const Instrument instrument = InstrumentOf(state.spec);
   AITS_ASSIGN_OR_RETURN(Money balance, Money::FromDouble(state.spec.balance));
   portfolio::Portfolio portfolio(Currency::Of(state.spec.account_currency), balance,
                                  state.spec.leverage);

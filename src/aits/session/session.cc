@@ -95,7 +95,7 @@ Result<decision::DecisionConfig> DecisionConfigFor(const SessionSpec& spec) {
 }
 
 Result<std::unique_ptr<data::TickSource>> OpenFeed(const SessionSpec& spec) {
-  const Instrument instrument = Instrument::Infer(spec.symbol);
+  const Instrument instrument = InstrumentOf(spec);
   if (spec.feed == "synthetic") {
     data::SyntheticOptions options;
     options.seed = spec.seed;
@@ -130,7 +130,7 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
                                                  const SignalFactory& signals) {
   std::unique_ptr<Session> session(new Session());
   session->spec_ = spec;
-  session->instrument_ = Instrument::Infer(spec.symbol);
+  session->instrument_ = InstrumentOf(spec);
   AITS_ASSIGN_OR_RETURN(kernel::KernelConfig config, KernelConfigFor(spec));
   AITS_ASSIGN_OR_RETURN(decision::DecisionConfig decision_config, DecisionConfigFor(spec));
   if (decision_config.max_lots == 0 && config.risk) {

@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <stdexcept>
+
 namespace aits::session {
 namespace {
 
@@ -13,7 +16,59 @@ Json Pairs(const std::vector<std::pair<std::string, std::string>>& pairs) {
   return out;
 }
 
+Json InstrumentJson(const Instrument& inst) {
+  return Json{{"digits", inst.digits},
+              {"tick_size", inst.tick_size.ToString()},
+              {"pip_size", inst.pip_size.ToString()},
+              {"contract_size", inst.contract_size},
+              {"lot_step", inst.lot_step.ToString()},
+              {"min_lots", inst.min_lots.ToString()},
+              {"max_lots", inst.max_lots.ToString()},
+              {"base", std::string(inst.base.view())},
+              {"quote", std::string(inst.quote.view())},
+              {"margin_rate", inst.margin_rate}};
+}
+
+// Decimals as written ("0.010" -> 3): the precision the value was stored with.
+int DecimalsOf(const std::string& text) {
+  const size_t dot = text.find('.');
+  return dot == std::string::npos ? 0 : static_cast<int>(text.size() - dot - 1);
+}
+
+template <typename T>
+T ParseFixed(const Json& j, const char* name) {
+  const std::string text = j.at(name).get<std::string>();
+  auto value = T::Parse(text, std::min(DecimalsOf(text), kFixedDigits));
+  if (!value.ok()) throw std::runtime_error(std::string(name) + ": " + value.status().message());
+  return *value;
+}
+
+Instrument InstrumentFromJson(const Json& j, const std::string& symbol) {
+  Instrument inst;
+  inst.symbol = symbol;
+  inst.digits = j.at("digits").get<int>();
+  inst.tick_size = ParseFixed<Price>(j, "tick_size");
+  inst.pip_size = ParseFixed<Price>(j, "pip_size");
+  inst.contract_size = j.at("contract_size").get<int64_t>();
+  inst.lot_step = ParseFixed<Quantity>(j, "lot_step");
+  inst.min_lots = ParseFixed<Quantity>(j, "min_lots");
+  inst.max_lots = ParseFixed<Quantity>(j, "max_lots");
+  inst.base = Currency::Of(j.at("base").get<std::string>());
+  inst.quote = Currency::Of(j.at("quote").get<std::string>());
+  inst.margin_rate = j.at("margin_rate").get<double>();
+  const Status valid = inst.Validate();
+  if (!valid.ok()) throw std::runtime_error(valid.message());
+  return inst;
+}
+
 }  // namespace
+
+Instrument InstrumentOf(const SessionSpec& spec) {
+  Instrument inst = spec.instrument ? *spec.instrument : Instrument::Infer(spec.symbol);
+  inst.symbol = spec.symbol;
+  inst.id = InstrumentId{0};
+  return inst;
+}
 
 std::string SessionSpec::ToJson() const {
   Json j;
@@ -21,6 +76,7 @@ std::string SessionSpec::ToJson() const {
   j["format"] = format;
   j["spread_points"] = spread_points;
   j["symbol"] = symbol;
+  if (instrument) j["instrument"] = InstrumentJson(*instrument);
   j["seed"] = seed;
   j["synthetic_start_ns"] = synthetic_start.ns;
   j["start_price"] = start_price;
@@ -68,6 +124,10 @@ Result<SessionSpec> SessionSpec::FromJson(std::string_view text) {
     get("format", &spec.format);
     get("spread_points", &spec.spread_points);
     get("symbol", &spec.symbol);
+    if (j.contains("instrument")) {
+      field = "instrument";
+      spec.instrument = InstrumentFromJson(j.at("instrument"), spec.symbol);
+    }
     get("seed", &spec.seed);
     get("synthetic_start_ns", &spec.synthetic_start.ns);
     get("start_price", &spec.start_price);
@@ -98,10 +158,13 @@ std::string SessionSpec::FirstDifference(const SessionSpec& other) const {
   const Json a = Json::parse(ToJson());
   const Json b = Json::parse(other.ToJson());
   for (auto it = a.begin(); it != a.end(); ++it) {
-    const Json& theirs = b.at(it.key());
+    const Json theirs = b.contains(it.key()) ? b.at(it.key()) : Json();
     if (it.value() != theirs) {
       return it.key() + ": " + it.value().dump() + " vs " + theirs.dump();
     }
+  }
+  for (auto it = b.begin(); it != b.end(); ++it) {
+    if (!a.contains(it.key())) return it.key() + ": null vs " + it.value().dump();
   }
   return "";
 }

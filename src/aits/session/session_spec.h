@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "aits/core/status.h"
 #include "aits/core/time.h"
+#include "aits/model/instrument.h"
 
 namespace aits::session {
 
@@ -19,6 +21,10 @@ struct SessionSpec {
   std::string format = "auto";
   int64_t spread_points = 0;  // for single-price data
   std::string symbol = "EURUSD";
+  // The instrument as resolved when the session started (docs/instruments.md), so that a resume or
+  // a replay trades the same contract whatever the catalogue says by then. Empty in logs written
+  // before sessions recorded it: InstrumentOf() rebuilds those from the symbol, as they were.
+  std::optional<Instrument> instrument;
   // Synthetic market (data::SyntheticOptions).
   uint64_t seed = 1;
   Timestamp synthetic_start;  // first synthetic tick; set to the wall clock when a session starts
@@ -53,5 +59,8 @@ struct SessionSpec {
   // Field by field; the first difference as "field: 'a' vs 'b'", empty if equal.
   std::string FirstDifference(const SessionSpec& other) const;
 };
+
+// spec.instrument (with id 0), or for a log that predates it Instrument::Infer(spec.symbol).
+Instrument InstrumentOf(const SessionSpec& spec);
 
 }  // namespace aits::session

@@ -448,5 +448,44 @@ TEST(SessionSpecTest, JsonRoundTripAndDifferences) {
   EXPECT_FALSE(SessionSpec::FromJson("not json").ok());
 }
 
+// A session records the instrument it resolved (docs/instruments.md); a log written before that
+// has none and is rebuilt from its symbol as it was run.
+TEST(SessionSpecTest, RecordsItsInstrumentAndReadsOldLogs) {
+  SessionSpec spec = BusySpec(5);
+  spec.symbol = "XAUUSD";
+  Instrument gold = Instrument::Infer("XAUUSD");
+  gold.digits = 2;
+  gold.tick_size = Price::FromRaw(10'000'000, 2);
+  gold.pip_size = gold.tick_size;
+  gold.contract_size = 100;
+  gold.max_lots = Quantity::FromRaw(50 * kFixedScale, 2);
+  gold.margin_rate = 2.5;
+  spec.instrument = gold;
+  auto back = SessionSpec::FromJson(spec.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_TRUE(back->instrument.has_value());
+  const Instrument read = InstrumentOf(*back);
+  EXPECT_EQ(read.symbol, "XAUUSD");
+  EXPECT_EQ(read.digits, 2);
+  EXPECT_EQ(read.tick_size, gold.tick_size);
+  EXPECT_EQ(read.contract_size, 100);
+  EXPECT_EQ(read.max_lots.ToString(), "50.00");
+  EXPECT_EQ(read.margin_rate, 2.5);
+  EXPECT_EQ(back->ToJson(), spec.ToJson());
+
+  SessionSpec old = spec;
+  old.instrument.reset();
+  EXPECT_EQ(InstrumentOf(old).digits, Instrument::Infer("XAUUSD").digits);
+  EXPECT_NE(old.FirstDifference(spec).find("instrument"), std::string::npos);
+  EXPECT_NE(spec.FirstDifference(old).find("instrument"), std::string::npos);
+  std::string bad = spec.ToJson();
+  const std::string size_field = "\"contract_size\":100";
+  bad.replace(bad.find(size_field), size_field.size(), "\"contract_size\":-100");
+  auto refused = SessionSpec::FromJson(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("field 'instrument'"), std::string::npos)
+      << refused.status().message();
+}
+
 }  // namespace
 }  // namespace aits::session
