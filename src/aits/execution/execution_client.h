@@ -11,19 +11,15 @@
 
 #include "aits/core/status.h"
 #include "aits/core/time.h"
+#include "aits/model/events.h"
 #include "aits/model/instrument.h"
 #include "aits/model/market.h"
 #include "aits/model/order.h"
 
 namespace aits::execution {
 
-// Published on the bus whenever an order changes state (accepted, filled, canceled, expired,
-// rejected). Fills are published as aits::Fill, before the OrderUpdate of the order they fill.
-struct OrderUpdate {
-  static constexpr MessageType kMessageType = MessageType::kOrderUpdate;
-
-  Order order;
-};
+// Order state changes are model events (aits/model/events.h).
+using ::aits::OrderUpdate;
 
 class ExecutionClient {
  public:

@@ -64,15 +64,8 @@ struct KernelConfig {
   Status Validate() const;
 };
 
-// Published on the kernel's bus for every order a strategy submits, before the risk check and
-// the execution client see it: the command that the events of that order answer. Owns its data,
-// so it can be kept, logged or sent elsewhere; built only when someone subscribes to it.
-struct OrderSubmitted {
-  static constexpr MessageType kMessageType = MessageType::kOrderSubmitted;
-
-  OrderRequest request;
-  Timestamp ts;
-};
+// Published for every order a strategy submits (aits/model/events.h).
+using ::aits::OrderSubmitted;
 
 // Builds the execution client once the kernel's bus and account exist. The default builds the
 // SimulatedVenue from KernelConfig::venue; live mode passes one that builds its broker gateway.

@@ -52,6 +52,7 @@
 
 #include "aits/core/status.h"
 #include "aits/core/time.h"
+#include "aits/model/events.h"
 #include "aits/model/instrument.h"
 #include "aits/model/market.h"
 #include "aits/model/order.h"
@@ -95,20 +96,11 @@ struct RiskLimits {
   static const std::vector<std::string_view>& Keys();
 };
 
-enum class BreakerState : uint8_t { kNormal, kReduceOnly, kHalted };
-std::string_view ToString(BreakerState state);
-Result<BreakerState> ParseBreakerState(std::string_view text);  // normal|reduce_only|halted
-
-struct BreakerChange {
-  static constexpr MessageType kMessageType = MessageType::kBreakerChange;
-
-  Timestamp ts;
-  BreakerState from = BreakerState::kNormal;
-  BreakerState to = BreakerState::kNormal;
-  bool manual = false;
-  std::string rule;    // "daily_loss_limit", "max_drawdown", "var_limit", "manual", "new_day", ...
-  std::string detail;  // the figures: "drawdown 0.2100 >= limit 0.2000"
-};
+// The breaker's states and moves are model events (aits/model/events.h).
+using ::aits::BreakerChange;
+using ::aits::BreakerState;
+using ::aits::ParseBreakerState;
+using ::aits::ToString;
 
 struct RiskVerdict {
   RejectReason reason = RejectReason::kNone;  // kNone: accepted
