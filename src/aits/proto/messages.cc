@@ -1,0 +1,335 @@
+#include "aits/proto/messages.h"
+
+#include <string>
+
+#include "aits/v1/messages.pb.h"
+
+namespace aits::proto {
+namespace {
+
+// Accumulates the first decoding error, naming the message and field.
+class Checker {
+ public:
+  explicit Checker(std::string_view what) : what_(what) {}
+  void Fail(std::string_view field, const std::string& why) {
+    if (status_.ok()) {
+      status_ = DataLoss(what_ + ": field " + std::string(field) + ": " + why);
+    }
+  }
+  template <typename E>
+  E Enum(std::string_view field, uint64_t value, E last) {
+    if (value > static_cast<uint64_t>(last)) {
+      Fail(field, "value " + std::to_string(value) + " is out of range");
+      return E{};
+    }
+    return static_cast<E>(value);
+  }
+  template <typename F>
+  F Fixed(std::string_view field, const v1::Fixed& fixed) {
+    if (fixed.precision() > static_cast<uint32_t>(kFixedDigits)) {
+      Fail(field, "precision " + std::to_string(fixed.precision()) + " is above " +
+                      std::to_string(kFixedDigits));
+      return F{};
+    }
+    return F::FromRaw(fixed.raw(), static_cast<int>(fixed.precision()));
+  }
+  Status status() const { return status_; }
+
+ private:
+  std::string what_;
+  Status status_;
+};
+
+template <typename F>
+void PutFixed(F value, v1::Fixed* out) {
+  out->set_raw(value.raw());
+  out->set_precision(static_cast<uint32_t>(value.precision()));
+}
+
+void PutOhlc(const Ohlc& ohlc, v1::Ohlc* out) {
+  PutFixed(ohlc.open, out->mutable_open());
+  PutFixed(ohlc.high, out->mutable_high());
+  PutFixed(ohlc.low, out->mutable_low());
+  PutFixed(ohlc.close, out->mutable_close());
+}
+
+Ohlc GetOhlc(Checker& check, const v1::Ohlc& in) {
+  Ohlc ohlc;
+  ohlc.open = check.Fixed<Price>("open", in.open());
+  ohlc.high = check.Fixed<Price>("high", in.high());
+  ohlc.low = check.Fixed<Price>("low", in.low());
+  ohlc.close = check.Fixed<Price>("close", in.close());
+  return ohlc;
+}
+
+void PutRequest(const OrderRequest& request, v1::OrderRequest* out) {
+  out->set_instrument(request.instrument.value);
+  out->set_side(static_cast<v1::Side>(request.side));
+  out->set_type(static_cast<v1::OrderType>(request.type));
+  out->set_tif(static_cast<v1::TimeInForce>(request.tif));
+  PutFixed(request.quantity, out->mutable_quantity());
+  if (request.price) PutFixed(*request.price, out->mutable_price());
+  if (request.stop_loss) PutFixed(*request.stop_loss, out->mutable_stop_loss());
+  if (request.take_profit) PutFixed(*request.take_profit, out->mutable_take_profit());
+  out->set_client_order_id(request.client_order_id);
+  out->set_tag(request.tag);
+}
+
+OrderRequest GetRequest(Checker& check, const v1::OrderRequest& in) {
+  OrderRequest request;
+  request.instrument.value = in.instrument();
+  request.side = check.Enum("side", static_cast<uint64_t>(in.side()), Side::kSell);
+  request.type = check.Enum("type", static_cast<uint64_t>(in.type()), OrderType::kStop);
+  request.tif = check.Enum("tif", static_cast<uint64_t>(in.tif()), TimeInForce::kDay);
+  request.quantity = check.Fixed<Quantity>("quantity", in.quantity());
+  if (in.has_price()) request.price = check.Fixed<Price>("price", in.price());
+  if (in.has_stop_loss()) request.stop_loss = check.Fixed<Price>("stop_loss", in.stop_loss());
+  if (in.has_take_profit()) {
+    request.take_profit = check.Fixed<Price>("take_profit", in.take_profit());
+  }
+  request.client_order_id = in.client_order_id();
+  request.tag = in.tag();
+  return request;
+}
+
+void PutOrder(const Order& order, v1::Order* out) {
+  out->set_id(order.id.value);
+  PutRequest(order.request, out->mutable_request());
+  out->set_status(static_cast<uint32_t>(order.status));
+  out->set_reject_reason(static_cast<uint32_t>(order.reject_reason));
+  out->set_reject_detail(order.reject_detail);
+  out->set_created_ns(order.created.ns);
+  out->set_arrives_ns(order.arrives.ns);
+  out->set_updated_ns(order.updated.ns);
+  PutFixed(order.filled, out->mutable_filled());
+  PutFixed(order.avg_fill_price, out->mutable_avg_fill_price());
+}
+
+Order GetOrder(Checker& check, const v1::Order& in) {
+  Order order;
+  order.id.value = in.id();
+  order.request = GetRequest(check, in.request());
+  order.status = check.Enum("status", in.status(), OrderStatus::kRejected);
+  order.reject_reason = check.Enum("reject_reason", in.reject_reason(), RejectReason::kRiskHalted);
+  order.reject_detail = in.reject_detail();
+  order.created = Timestamp{in.created_ns()};
+  order.arrives = Timestamp{in.arrives_ns()};
+  order.updated = Timestamp{in.updated_ns()};
+  order.filled = check.Fixed<Quantity>("filled", in.filled());
+  order.avg_fill_price = check.Fixed<Price>("avg_fill_price", in.avg_fill_price());
+  return order;
+}
+
+std::string Wrap(MessageType type, const google::protobuf::MessageLite& payload,
+                 uint64_t sequence) {
+  v1::Envelope envelope;
+  envelope.set_type(static_cast<uint32_t>(type));
+  envelope.set_version(kSchemaVersion);
+  envelope.set_sequence(sequence);
+  payload.SerializeToString(envelope.mutable_payload());
+  return envelope.SerializeAsString();
+}
+
+// Parses the envelope and its payload as `Pb`, checking that it holds a T.
+template <typename T, typename Pb>
+Status Unwrap(std::string_view bytes, std::string_view what, Pb* payload) {
+  v1::Envelope envelope;
+  if (!envelope.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return DataLoss(std::string(what) + ": not a message envelope (" +
+                    std::to_string(bytes.size()) + " bytes)");
+  }
+  if (envelope.type() != static_cast<uint32_t>(T::kMessageType)) {
+    return DataLoss(std::string(what) + ": the envelope holds message type " +
+                    std::to_string(envelope.type()) + ", not " +
+                    std::to_string(static_cast<uint32_t>(T::kMessageType)));
+  }
+  if (envelope.version() != kSchemaVersion) {
+    return DataLoss(std::string(what) + ": schema version " + std::to_string(envelope.version()) +
+                    " is not " + std::to_string(kSchemaVersion));
+  }
+  if (!payload->ParseFromString(envelope.payload())) {
+    return DataLoss(std::string(what) + ": the payload does not parse");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string Encode(const Tick& message, uint64_t sequence) {
+  v1::Tick out;
+  out.set_ts_ns(message.ts.ns);
+  PutFixed(message.bid, out.mutable_bid());
+  PutFixed(message.ask, out.mutable_ask());
+  out.set_bid_volume(message.bid_volume);
+  out.set_ask_volume(message.ask_volume);
+  out.set_instrument(message.instrument.value);
+  return Wrap(Tick::kMessageType, out, sequence);
+}
+
+std::string Encode(const Bar& message, uint64_t sequence) {
+  v1::Bar out;
+  out.set_instrument(message.instrument.value);
+  out.set_period_ns(message.period.ns);
+  out.set_open_time_ns(message.open_time.ns);
+  PutOhlc(message.bid, out.mutable_bid());
+  PutOhlc(message.ask, out.mutable_ask());
+  PutOhlc(message.mid, out.mutable_mid());
+  out.set_tick_count(message.tick_count);
+  out.set_volume(message.volume);
+  return Wrap(Bar::kMessageType, out, sequence);
+}
+
+std::string Encode(const Fill& message, uint64_t sequence) {
+  v1::Fill out;
+  out.set_order_id(message.order_id.value);
+  out.set_client_order_id(message.client_order_id);
+  out.set_instrument(message.instrument.value);
+  out.set_side(static_cast<v1::Side>(message.side));
+  PutFixed(message.quantity, out.mutable_quantity());
+  PutFixed(message.price, out.mutable_price());
+  out.set_commission_raw(message.commission.raw());
+  out.set_ts_ns(message.ts.ns);
+  out.set_reason(std::string(ToString(message.reason)));
+  return Wrap(Fill::kMessageType, out, sequence);
+}
+
+std::string Encode(const OrderSubmitted& message, uint64_t sequence) {
+  v1::OrderSubmitted out;
+  PutRequest(message.request, out.mutable_request());
+  out.set_ts_ns(message.ts.ns);
+  return Wrap(OrderSubmitted::kMessageType, out, sequence);
+}
+
+std::string Encode(const OrderUpdate& message, uint64_t sequence) {
+  v1::OrderUpdate out;
+  PutOrder(message.order, out.mutable_order());
+  return Wrap(OrderUpdate::kMessageType, out, sequence);
+}
+
+std::string Encode(const BreakerChange& message, uint64_t sequence) {
+  v1::BreakerChange out;
+  out.set_ts_ns(message.ts.ns);
+  out.set_from(std::string(ToString(message.from)));
+  out.set_to(std::string(ToString(message.to)));
+  out.set_manual(message.manual);
+  out.set_rule(message.rule);
+  out.set_detail(message.detail);
+  return Wrap(BreakerChange::kMessageType, out, sequence);
+}
+
+Result<EnvelopeHeader> PeekHeader(std::string_view bytes) {
+  v1::Envelope envelope;
+  if (!envelope.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return DataLoss("not a message envelope (" + std::to_string(bytes.size()) + " bytes)");
+  }
+  EnvelopeHeader header;
+  header.type = static_cast<MessageType>(envelope.type());
+  header.version = envelope.version();
+  header.sequence = envelope.sequence();
+  return header;
+}
+
+template <>
+Result<Tick> Decode<Tick>(std::string_view bytes) {
+  v1::Tick in;
+  AITS_RETURN_IF_ERROR(Unwrap<Tick>(bytes, "tick", &in));
+  Checker check("tick");
+  Tick tick;
+  tick.ts = Timestamp{in.ts_ns()};
+  tick.bid = check.Fixed<Price>("bid", in.bid());
+  tick.ask = check.Fixed<Price>("ask", in.ask());
+  tick.bid_volume = in.bid_volume();
+  tick.ask_volume = in.ask_volume();
+  tick.instrument.value = in.instrument();
+  AITS_RETURN_IF_ERROR(check.status());
+  return tick;
+}
+
+template <>
+Result<Bar> Decode<Bar>(std::string_view bytes) {
+  v1::Bar in;
+  AITS_RETURN_IF_ERROR(Unwrap<Bar>(bytes, "bar", &in));
+  Checker check("bar");
+  Bar bar;
+  bar.instrument.value = in.instrument();
+  bar.period = Duration{in.period_ns()};
+  bar.open_time = Timestamp{in.open_time_ns()};
+  bar.bid = GetOhlc(check, in.bid());
+  bar.ask = GetOhlc(check, in.ask());
+  bar.mid = GetOhlc(check, in.mid());
+  bar.tick_count = in.tick_count();
+  bar.volume = in.volume();
+  AITS_RETURN_IF_ERROR(check.status());
+  return bar;
+}
+
+template <>
+Result<Fill> Decode<Fill>(std::string_view bytes) {
+  v1::Fill in;
+  AITS_RETURN_IF_ERROR(Unwrap<Fill>(bytes, "fill", &in));
+  Checker check("fill");
+  Fill fill;
+  fill.order_id.value = in.order_id();
+  fill.client_order_id = in.client_order_id();
+  fill.instrument.value = in.instrument();
+  fill.side = check.Enum("side", static_cast<uint64_t>(in.side()), Side::kSell);
+  fill.quantity = check.Fixed<Quantity>("quantity", in.quantity());
+  fill.price = check.Fixed<Price>("price", in.price());
+  fill.commission = Money::FromRaw(in.commission_raw());
+  fill.ts = Timestamp{in.ts_ns()};
+  if (auto reason = ParseFillReason(in.reason()); reason.ok()) {
+    fill.reason = *reason;
+  } else {
+    check.Fail("reason", reason.status().message());
+  }
+  AITS_RETURN_IF_ERROR(check.status());
+  return fill;
+}
+
+template <>
+Result<OrderSubmitted> Decode<OrderSubmitted>(std::string_view bytes) {
+  v1::OrderSubmitted in;
+  AITS_RETURN_IF_ERROR(Unwrap<OrderSubmitted>(bytes, "order submitted", &in));
+  Checker check("order submitted");
+  OrderSubmitted submitted;
+  submitted.request = GetRequest(check, in.request());
+  submitted.ts = Timestamp{in.ts_ns()};
+  AITS_RETURN_IF_ERROR(check.status());
+  return submitted;
+}
+
+template <>
+Result<OrderUpdate> Decode<OrderUpdate>(std::string_view bytes) {
+  v1::OrderUpdate in;
+  AITS_RETURN_IF_ERROR(Unwrap<OrderUpdate>(bytes, "order update", &in));
+  Checker check("order update");
+  OrderUpdate update{GetOrder(check, in.order())};
+  AITS_RETURN_IF_ERROR(check.status());
+  return update;
+}
+
+template <>
+Result<BreakerChange> Decode<BreakerChange>(std::string_view bytes) {
+  v1::BreakerChange in;
+  AITS_RETURN_IF_ERROR(Unwrap<BreakerChange>(bytes, "breaker change", &in));
+  Checker check("breaker change");
+  BreakerChange change;
+  change.ts = Timestamp{in.ts_ns()};
+  if (auto from = ParseBreakerState(in.from()); from.ok()) {
+    change.from = *from;
+  } else {
+    check.Fail("from", from.status().message());
+  }
+  if (auto to = ParseBreakerState(in.to()); to.ok()) {
+    change.to = *to;
+  } else {
+    check.Fail("to", to.status().message());
+  }
+  change.manual = in.manual();
+  change.rule = in.rule();
+  change.detail = in.detail();
+  AITS_RETURN_IF_ERROR(check.status());
+  return change;
+}
+
+}  // namespace aits::proto
