@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "aits/backtest/backtest.h"
 #include "aits/data/source.h"
 #include "aits/data/synthetic.h"
 #include "aits/data/tick_store.h"
 #include "aits/features/indicator_set.h"
-#include "aits/kernel/backtest.h"
 
 namespace aits {
 namespace {
@@ -130,7 +130,7 @@ void BM_BinaryReplay(benchmark::State& state) {
 BENCHMARK(BM_BinaryReplay)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Backtest(benchmark::State& state) {
-  kernel::BacktestConfig config;
+  backtest::BacktestConfig config;
   config.data_path = StoreOf(BacktestTicks());
   config.format = data::DataFormat::kBinary;
   config.instrument = Instrument::Infer("EURUSD");
@@ -139,7 +139,7 @@ void BM_Backtest(benchmark::State& state) {
   uint64_t ticks = 0;
   int64_t trades = 0;
   for (auto _ : state) {
-    auto result = kernel::RunBacktest(config);
+    auto result = backtest::RunBacktest(config);
     if (!result.ok()) {
       state.SkipWithError(result.status().ToString().c_str());
       return;

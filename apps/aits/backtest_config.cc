@@ -210,7 +210,7 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
     return InvalidArgument("no data file: give --data FILE (or `data:` in the config file)");
   }
   ResolvedBacktest resolved;
-  kernel::BacktestConfig& config = resolved.config;
+  backtest::BacktestConfig& config = resolved.config;
   config.data_path = *flags.data;
   config.ask_path = flags.ask_data.value_or("");
   if (flags.format) {

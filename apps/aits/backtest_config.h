@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "aits/backtest/backtest.h"
 #include "aits/core/status.h"
 #include "aits/data/instrument_resolver.h"
-#include "aits/kernel/backtest.h"
 
 namespace aits::app {
 
@@ -50,7 +50,7 @@ struct BacktestFlags {
 };
 
 struct ResolvedBacktest {
-  kernel::BacktestConfig config;
+  backtest::BacktestConfig config;
   std::string out_dir;            // empty: no files
   std::string instrument_origin;  // where the instrument's values came from (ResolvedInstrument)
 };

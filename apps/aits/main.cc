@@ -10,12 +10,12 @@
 #include <optional>
 #include <string>
 
+#include "aits/backtest/backtest.h"
 #include "aits/data/bar_aggregator.h"
 #include "aits/data/source.h"
 #include "aits/data/synthetic.h"
 #include "aits/data/tick_store.h"
 #include "aits/features/indicator_set.h"
-#include "aits/kernel/backtest.h"
 #include "backtest_config.h"
 #include "cli.h"
 #include "features_command.h"
@@ -54,7 +54,7 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
                                 resolved->config.strategy + "')"));
   }
   ProgressBar bar("backtest", "events", !quiet && !json_only);
-  auto result = kernel::RunBacktest(
+  auto result = backtest::RunBacktest(
       resolved->config, [&bar](double fraction, uint64_t count) { bar.Update(fraction, count); });
   bar.Finish();
   if (!result.ok()) return Fail(result.status());
@@ -66,13 +66,13 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
         ", followed by its validation rows): in-sample results overstate what it can do; use "
         "--from after its training and validation span, or aits evaluate");
   }
-  const kernel::BacktestResult& r = *result;
+  const backtest::BacktestResult& r = *result;
   if (!resolved->out_dir.empty()) {
-    Status written = kernel::WriteBacktestOutputs(r, resolved->out_dir);
+    Status written = backtest::WriteBacktestOutputs(r, resolved->out_dir);
     if (!written.ok()) return Fail(written);
   }
   if (json_only) {
-    std::fputs(kernel::MetricsJson(r).c_str(), stdout);
+    std::fputs(backtest::MetricsJson(r).c_str(), stdout);
     return 0;
   }
   const auto& s = r.stats;

@@ -72,7 +72,7 @@ void AddForwardedCommand(CLI::App& app, const char* name, const char* descriptio
 }  // namespace
 
 Status InstallMlEnsemble(const std::string& registry_dir, const std::string& model_ref,
-                         kernel::BacktestConfig* config, InstalledModel* installed) {
+                         backtest::BacktestConfig* config, InstalledModel* installed) {
   AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
                         ml::LoadRegistryEnsemble(registry_dir, model_ref));
   const std::vector<Duration>& timeframes = loaded.timeframes;

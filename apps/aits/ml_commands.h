@@ -7,8 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "aits/backtest/backtest.h"
 #include "aits/core/status.h"
-#include "aits/kernel/backtest.h"
 
 namespace aits::app {
 
@@ -25,6 +25,6 @@ struct InstalledModel {
   Timestamp train_end;
 };
 Status InstallMlEnsemble(const std::string& registry_dir, const std::string& model_ref,
-                         kernel::BacktestConfig* config, InstalledModel* installed);
+                         backtest::BacktestConfig* config, InstalledModel* installed);
 
 }  // namespace aits::app

@@ -34,7 +34,7 @@ const BaselineRun* FindRun(const EvaluationResult& result, const std::string& na
   return nullptr;
 }
 
-std::vector<report::SeriesPoint> Equity(const kernel::BacktestResult& run) {
+std::vector<report::SeriesPoint> Equity(const backtest::BacktestResult& run) {
   std::vector<report::SeriesPoint> out;
   out.reserve(run.equity.size());
   for (const auto& p : run.equity) out.push_back({p.ts, p.equity.AsDouble()});

@@ -515,8 +515,9 @@ Result<TrainResult> RunTraining(const MlConfig& config, const TrainListener& lis
 
 namespace {
 
-kernel::BacktestConfig EvaluationBacktest(const MlConfig& config, Timestamp start, Timestamp end) {
-  kernel::BacktestConfig bt;
+backtest::BacktestConfig EvaluationBacktest(const MlConfig& config, Timestamp start,
+                                            Timestamp end) {
+  backtest::BacktestConfig bt;
   bt.data_path = config.data_path;
   bt.ask_path = config.ask_path;
   bt.spread_points = config.spread_points;
@@ -686,7 +687,7 @@ Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListen
     };
     for (const Run& run : runs) {
       listener.Stage("backtest after costs: " + run.name);
-      kernel::BacktestConfig bt = EvaluationBacktest(config, start, end);
+      backtest::BacktestConfig bt = EvaluationBacktest(config, start, end);
       bt.strategy = run.name;
       if (run.strategy.empty()) {
         const std::vector<TimedScore>& scores = result.scores;
@@ -701,7 +702,7 @@ Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListen
         AITS_ASSIGN_OR_RETURN(bt.params, strategy::StrategyParams::Parse(run.params));
         bt.strategy = run.strategy;
       }
-      AITS_ASSIGN_OR_RETURN(kernel::BacktestResult backtest, kernel::RunBacktest(bt));
+      AITS_ASSIGN_OR_RETURN(backtest::BacktestResult backtest, backtest::RunBacktest(bt));
       result.backtests.push_back(BaselineRun{run.name, std::move(backtest)});
     }
   }
@@ -721,7 +722,8 @@ Status WriteEvaluationOutputs(const EvaluationResult& result, const std::string&
   doc["out_of_sample"] = result.metrics;
   doc["calibration"] = ToJson(std::span<const CalibrationBin>(result.calibration));
   for (const auto& run : result.backtests) {
-    doc["backtests"][run.name] = nlohmann::json::parse(kernel::MetricsJson(run.result))["metrics"];
+    doc["backtests"][run.name] =
+        nlohmann::json::parse(backtest::MetricsJson(run.result))["metrics"];
   }
   doc["wall_seconds"] = result.wall_seconds;
   AITS_RETURN_IF_ERROR(WriteFileAtomic(dir + "/metrics.json", doc.dump(2) + "\n"));

@@ -8,7 +8,7 @@ aits_library(NAME ml_ensemble SRCS ensemble.cc ml_strategy.cc
 aits_library(NAME ml_selection SRCS selection.cc
   DEPS aits::ml_ensemble aits::ml_registry aits::features)
 aits_library(NAME ml_pipeline SRCS pipeline.cc evaluation_report.cc
-  DEPS aits::ml_ensemble aits::ml_features aits::ml_deep aits::ml_registry aits::kernel
+  DEPS aits::ml_ensemble aits::ml_features aits::ml_deep aits::ml_registry aits::backtest
        aits::report nlohmann_json::nlohmann_json)
 
 aits_test(NAME ml_pipeline SRCS pipeline_test.cc DEPS aits::ml_pipeline)

@@ -24,7 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "aits/kernel/backtest.h"
+#include "aits/backtest/backtest.h"
 #include "aits/ml/dataset.h"
 #include "aits/ml/ensemble.h"
 #include "aits/ml/feature_dataset.h"
@@ -171,7 +171,7 @@ Result<TrainResult> RunTraining(const MlConfig& config, const TrainListener& lis
 // sma_cross and a random signal over the same span.
 struct BaselineRun {
   std::string name;  // "ml_ensemble", "buy_and_hold", ...
-  kernel::BacktestResult result;
+  backtest::BacktestResult result;
 };
 struct EvaluationResult {
   MlConfig config;

@@ -361,7 +361,7 @@ TEST_F(PipelineTest, BacktestStrategyScoresEqualOfflineScores) {
   auto copy = Ensemble::Deserialize(models_->ensemble.Serialize(), "copy");
   ASSERT_TRUE(copy.ok());
   auto shared = std::make_shared<Ensemble>(std::move(*copy));
-  kernel::BacktestConfig bt;
+  backtest::BacktestConfig bt;
   bt.data_path = config_->data_path;
   bt.ask_path = config_->ask_path;
   bt.instrument = Instrument::Infer("GBPUSD");
@@ -372,7 +372,7 @@ TEST_F(PipelineTest, BacktestStrategyScoresEqualOfflineScores) {
         instrument, Duration::Minutes(1), std::move(*shared), config_->timeframes, rules,
         [&live](Timestamp t, const EnsembleScore& s) { live.emplace_back(t, s.p_up); });
   };
-  auto result = kernel::RunBacktest(bt);
+  auto result = backtest::RunBacktest(bt);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   const ScoredRows offline = ScoreRows(models_->ensemble, nullptr, *data_, {0, data_->rows()}, 0);
   ASSERT_EQ(live.size(), offline.scores.size());

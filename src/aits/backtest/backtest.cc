@@ -1,4 +1,4 @@
-#include "aits/kernel/backtest.h"
+#include "aits/backtest/backtest.h"
 
 #include <sys/resource.h>
 
@@ -13,7 +13,7 @@
 #include "aits/data/bar_aggregator.h"
 #include "aits/data/tick_store.h"
 
-namespace aits::kernel {
+namespace aits::backtest {
 namespace {
 
 // Keeps at most `max_points` of a long series by doubling the sampling stride when full, so
@@ -106,10 +106,10 @@ Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressF
 
   // The composition root: every component of the trading core, wired once, here.
   SimulatedClock clock;
-  KernelConfig kernel_config = config.kernel;
+  kernel::KernelConfig kernel_config = config.kernel;
   kernel_config.venue.fill_mode =
       result.bar_data ? execution::FillMode::kNextBarOpen : execution::FillMode::kTouch;
-  Kernel kernel(kernel_config, clock);
+  kernel::Kernel kernel(kernel_config, clock);
   AITS_RETURN_IF_ERROR(kernel.AddInstrument(config.instrument));
   AITS_ASSIGN_OR_RETURN(auto strategy, config.strategy_factory
                                            ? config.strategy_factory(config.instrument)
@@ -484,4 +484,4 @@ Status WriteBacktestOutputs(const BacktestResult& result, const std::string& dir
   return report::WriteHtmlReport(data, (root / "report.html").string());
 }
 
-}  // namespace aits::kernel
+}  // namespace aits::backtest

@@ -14,7 +14,7 @@
 #include "aits/report/html_report.h"
 #include "aits/strategy/strategy.h"
 
-namespace aits::kernel {
+namespace aits::backtest {
 
 struct BacktestConfig {
   std::string data_path;
@@ -40,7 +40,7 @@ struct BacktestConfig {
   // When set, builds the strategy instead of the built-in named by `strategy` (which then only
   // labels the run). Strategies from modules above the kernel (the ML ensemble) come in here.
   std::function<Result<std::unique_ptr<strategy::Strategy>>(const Instrument&)> strategy_factory;
-  KernelConfig kernel;
+  kernel::KernelConfig kernel;
 };
 
 // Called now and then with the fraction of input consumed and the ticks (or bars) so far.
@@ -80,4 +80,4 @@ Status WriteBacktestOutputs(const BacktestResult& result, const std::string& dir
 // The metrics.json document (for tests and `--json`).
 std::string MetricsJson(const BacktestResult& result);
 
-}  // namespace aits::kernel
+}  // namespace aits::backtest

@@ -1,4 +1,4 @@
-#include "aits/kernel/backtest.h"
+#include "aits/backtest/backtest.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace aits::kernel {
+namespace aits::backtest {
 namespace {
 
 const std::string kData = AITS_SHARED_DATA_DIR;
@@ -265,4 +265,4 @@ TEST(BacktestTest, WritesEveryOutputFile) {
 }
 
 }  // namespace
-}  // namespace aits::kernel
+}  // namespace aits::backtest
