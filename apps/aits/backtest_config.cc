@@ -358,39 +358,13 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
 }
 
 Result<Timestamp> ParseDateTime(std::string_view what, std::string_view text) {
-  const auto bad = [&] {
+  const std::optional<Timestamp> parsed = ParseUtcTime(text);
+  // The range keeps a typo such as 0212 from silently selecting no data at all.
+  if (!parsed || *parsed < FromCivil(1970, 1, 1) || *parsed >= FromCivil(2201, 1, 1)) {
     return InvalidArgument(std::string(what) + " '" + std::string(text) +
                            "' is not a UTC date or time (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS])");
-  };
-  std::string t(text);
-  if (!t.empty() && (t.back() == 'Z' || t.back() == 'z')) t.pop_back();
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  char sep = 0;
-  int fields = 0;
-  int consumed = 0;
-  if (t.size() == 10) {
-    fields = std::sscanf(t.c_str(), "%4d-%2d-%2d%n", &year, &month, &day, &consumed);
-    if (fields != 3) return bad();
-  } else if (t.size() == 16 || t.size() == 19) {
-    fields = std::sscanf(t.c_str(), "%4d-%2d-%2d%c%2d:%2d%n", &year, &month, &day, &sep, &hour,
-                         &minute, &consumed);
-    if (fields != 6 || (sep != 'T' && sep != ' ')) return bad();
-    if (t.size() == 19) {
-      int more = 0;
-      if (std::sscanf(t.c_str() + consumed, ":%2d%n", &second, &more) != 1) return bad();
-      consumed += more;
-    }
-  } else {
-    return bad();
   }
-  if (static_cast<size_t>(consumed) != t.size()) return bad();
-  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (year < 1970 || year > 2200 || month < 1 || month > 12 || day < 1 || day > kDays[month - 1] ||
-      (month == 2 && day == 29 && !leap) || hour > 23 || minute > 59 || second > 59) {
-    return bad();
-  }
-  return FromCivil(year, month, day, hour, minute, second);
+  return *parsed;
 }
 
 }  // namespace aits::app

@@ -4,7 +4,9 @@
 
 #include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace aits {
 
@@ -72,6 +74,12 @@ constexpr Timestamp FromCivil(int year, int month, int day, int hour = 0, int mi
 // "2012-02-01T00:00:00.123456789Z" with as many fractional digits as are non-zero in groups of
 // three (none, ms, us or ns).
 std::string FormatIso8601(Timestamp t);
+// The project's one parser of written UTC times (settings, calendars, flags, feature files):
+// "2024-03-08", "2024-03-08T13:30", "2024-03-08 13:30:00", "2024-03-08T13:30:00.250Z", with an
+// optional "Z" or "+00:00"/"+0000" and surrounding blanks. Range-checked (month, day of month with
+// leap years, hour, minute, second); nullopt for anything else. Data files have their own fast
+// parsers (data/internal/text_parse.h).
+std::optional<Timestamp> ParseUtcTime(std::string_view text);
 // "2012-02-01 00:00:00" (seconds resolution, for tables and CSV).
 std::string FormatDateTime(Timestamp t);
 

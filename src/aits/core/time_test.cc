@@ -41,3 +41,32 @@ TEST(ClockTest, SimulatedClockNeverGoesBackwards) {
 
 }  // namespace
 }  // namespace aits
+
+namespace aits {
+namespace {
+
+TEST(ParseUtcTimeTest, AcceptsTheWrittenForms) {
+  const Timestamp minute = FromCivil(2024, 3, 8, 13, 30);
+  EXPECT_EQ(ParseUtcTime("2024-03-08"), FromCivil(2024, 3, 8));
+  EXPECT_EQ(ParseUtcTime("2024-03-08T13:30"), minute);
+  EXPECT_EQ(ParseUtcTime("2024-03-08 13:30:00"), minute);
+  EXPECT_EQ(ParseUtcTime(" 2024-03-08t13:30:00Z "), minute);
+  EXPECT_EQ(ParseUtcTime("2024-03-08T13:30:00+00:00"), minute);
+  EXPECT_EQ(ParseUtcTime("2024-03-08T13:30:00.250"), minute + Duration::Millis(250));
+  EXPECT_EQ(ParseUtcTime("2024-02-29"), FromCivil(2024, 2, 29));
+  // What FormatIso8601 writes reads back.
+  const Timestamp odd = FromCivil(2012, 2, 24, 14, 0, 5) + Duration::Nanos(123'456'789);
+  EXPECT_EQ(ParseUtcTime(FormatIso8601(odd)), odd);
+}
+
+TEST(ParseUtcTimeTest, RefusesImpossibleOrForeignTimes) {
+  for (const char* text :
+       {"", "2024-3-8", "2023-02-29", "2024-02-30", "2024-13-01", "2024-03-08T24:00",
+        "2024-03-08T13:60", "2024-03-08T13:30:61", "2024-03-08T13:30:00+01:00",
+        "2024-03-08T13:30:00.", "2024/03/08", "2024-03-08X13:30", "yesterday"}) {
+    EXPECT_FALSE(ParseUtcTime(text).has_value()) << text;
+  }
+}
+
+}  // namespace
+}  // namespace aits

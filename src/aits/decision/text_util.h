@@ -19,8 +19,6 @@ using aits::Trim;
 
 std::string Lower(std::string_view text);
 
-// ISO-8601 UTC: "2024-03-08T13:30:00Z", "2024-03-08 13:30", "2024-03-08T13:30:00.250", with an
-// optional "Z" or "+00:00". Range-checked (month, day of month, hour, minute, second).
-std::optional<Timestamp> ParseUtcTime(std::string_view text);
+using aits::ParseUtcTime;
 
 }  // namespace aits::decision::internal

@@ -141,55 +141,6 @@ namespace {
 
 constexpr std::string_view kCommentTag = "aits-features";
 
-bool Digits(std::string_view text, size_t pos, size_t count, int* out) {
-  if (pos + count > text.size()) return false;
-  int value = 0;
-  for (size_t idx = pos; idx < pos + count; ++idx) {
-    const char c = text[idx];
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + (c - '0');
-  }
-  *out = value;
-  return true;
-}
-
-// "YYYY-MM-DDThh:mm:ss[.fraction]Z" (what FormatIso8601 writes; ' ' for 'T' and a missing 'Z'
-// are accepted, the time is UTC either way).
-bool ParseIsoTime(std::string_view text, Timestamp* out) {
-  int year, month, day, hour, minute, second;
-  if (text.size() < 19 || !Digits(text, 0, 4, &year) || text[4] != '-' ||
-      !Digits(text, 5, 2, &month) || text[7] != '-' || !Digits(text, 8, 2, &day) ||
-      (text[10] != 'T' && text[10] != ' ') || !Digits(text, 11, 2, &hour) || text[13] != ':' ||
-      !Digits(text, 14, 2, &minute) || text[16] != ':' || !Digits(text, 17, 2, &second)) {
-    return false;
-  }
-  static constexpr int kDaysInMonth[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (month < 1 || month > 12 || day < 1 || day > kDaysInMonth[month - 1] || hour > 23 ||
-      minute > 59 || second > 59) {
-    return false;
-  }
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (month == 2 && day == 29 && !leap) return false;
-  size_t pos = 19;
-  int64_t nanos = 0;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    int64_t scale = 100'000'000;
-    const size_t first = pos;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      if (pos - first >= 9) return false;
-      nanos += (text[pos] - '0') * scale;
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == first) return false;
-  }
-  if (pos < text.size() && text[pos] == 'Z') ++pos;
-  if (pos != text.size()) return false;
-  *out = FromCivil(year, month, day, hour, minute, second, nanos);
-  return true;
-}
-
 // Parses the whole of `text` as a T with std::from_chars (locale-free, exact round trip).
 // Returns an empty string on success, else what is wrong with it.
 template <typename T>
@@ -375,7 +326,11 @@ Result<Dataset> ReadFeatureCsv(const std::string& path) {
       pos = comma == std::string_view::npos ? line.size() + 1 : comma + 1;
       std::string_view problem;
       if (col == 0) {
-        if (!ParseIsoTime(value, &time)) problem = "not an ISO-8601 UTC time";
+        if (auto parsed = ParseUtcTime(value)) {
+          time = *parsed;
+        } else {
+          problem = "not an ISO-8601 UTC time";
+        }
       } else if (col == 1) {
         problem = ParseNumber(value, &close);
         if (problem.empty() && !(close > 0.0)) problem = "close must be > 0";
