@@ -189,52 +189,26 @@ Result<Metric*> Family<Metric>::With(std::span<const Label> labels) {
 }
 
 template <typename Metric>
-void Family<Metric>::Render(std::string& out) const {
-  out += "# HELP ";
-  out += name_;
-  out += ' ';
-  AppendEscaped(out, help_, /*escape_quote=*/false);
-  out += "\n# TYPE ";
-  out += name_;
-  out += ' ';
-  out += MetricTypeName(TypeOf<Metric>());
-  out += '\n';
+FamilySnapshot Family<Metric>::Collect() const {
+  FamilySnapshot snapshot;
+  snapshot.name = name_;
+  snapshot.help = help_;
+  snapshot.type = TypeOf<Metric>();
+  snapshot.label_names = label_names_;
+  snapshot.bounds = bounds_;
+  snapshot.children.reserve(children_.size());
   for (const auto& [values, child] : children_) {
-    if constexpr (std::is_same_v<Metric, Histogram>) {
-      const Histogram::Snapshot snapshot = child->Read();
-      std::string le;
-      for (size_t bucket = 0; bucket < snapshot.cumulative.size(); ++bucket) {
-        le = "le=\"";
-        if (bucket < bounds_.size()) {
-          AppendDouble(le, bounds_[bucket]);
-        } else {
-          le += "+Inf";
-        }
-        le += '"';
-        AppendSeries(out, name_, "_bucket", label_names_, values, le);
-        out += ' ';
-        AppendUint(out, snapshot.cumulative[bucket]);
-        out += '\n';
-      }
-      AppendSeries(out, name_, "_sum", label_names_, values, "");
-      out += ' ';
-      AppendDouble(out, snapshot.sum);
-      out += '\n';
-      AppendSeries(out, name_, "_count", label_names_, values, "");
-      out += ' ';
-      AppendUint(out, snapshot.count);
-      out += '\n';
+    FamilySnapshot::Child& copy = snapshot.children.emplace_back();
+    copy.label_values = values;
+    if constexpr (std::is_same_v<Metric, Counter>) {
+      copy.counter = child->value();
+    } else if constexpr (std::is_same_v<Metric, Gauge>) {
+      copy.gauge = child->value();
     } else {
-      AppendSeries(out, name_, "", label_names_, values, "");
-      out += ' ';
-      if constexpr (std::is_same_v<Metric, Counter>) {
-        AppendUint(out, child->value());
-      } else {
-        AppendDouble(out, child->value());
-      }
-      out += '\n';
+      copy.histogram = child->Read();
     }
   }
+  return snapshot;
 }
 
 template class Family<Counter>;
@@ -335,11 +309,73 @@ Result<Family<Histogram>*> Registry::AddHistogram(std::string_view name, std::st
                         std::move(bounds));
 }
 
-std::string Registry::RenderText() const {
-  std::string out;
+std::vector<FamilySnapshot> Registry::Collect() const {
+  std::vector<FamilySnapshot> snapshots;
   std::lock_guard lock(mu_);
+  snapshots.reserve(families_.size());
   for (const auto& [name, any_family] : families_) {
-    std::visit([&out](const auto& family) { family->Render(out); }, any_family);
+    snapshots.push_back(
+        std::visit([](const auto& family) { return family->Collect(); }, any_family));
+  }
+  return snapshots;
+}
+
+std::string Registry::RenderText() const { return aits::RenderText(Collect()); }
+
+std::string RenderText(std::span<const FamilySnapshot> families) {
+  std::string out;
+  for (const FamilySnapshot& family : families) {
+    out += "# HELP ";
+    out += family.name;
+    out += ' ';
+    AppendEscaped(out, family.help, /*escape_quote=*/false);
+    out += "\n# TYPE ";
+    out += family.name;
+    out += ' ';
+    out += MetricTypeName(family.type);
+    out += '\n';
+    for (const FamilySnapshot::Child& child : family.children) {
+      switch (family.type) {
+        case MetricType::kCounter:
+          AppendSeries(out, family.name, "", family.label_names, child.label_values, "");
+          out += ' ';
+          AppendUint(out, child.counter);
+          out += '\n';
+          break;
+        case MetricType::kGauge:
+          AppendSeries(out, family.name, "", family.label_names, child.label_values, "");
+          out += ' ';
+          AppendDouble(out, child.gauge);
+          out += '\n';
+          break;
+        case MetricType::kHistogram: {
+          const Histogram::Snapshot& histogram = child.histogram;
+          std::string le;
+          for (size_t bucket = 0; bucket < histogram.cumulative.size(); ++bucket) {
+            le = "le=\"";
+            if (bucket < family.bounds.size()) {
+              AppendDouble(le, family.bounds[bucket]);
+            } else {
+              le += "+Inf";
+            }
+            le += '"';
+            AppendSeries(out, family.name, "_bucket", family.label_names, child.label_values, le);
+            out += ' ';
+            AppendUint(out, histogram.cumulative[bucket]);
+            out += '\n';
+          }
+          AppendSeries(out, family.name, "_sum", family.label_names, child.label_values, "");
+          out += ' ';
+          AppendDouble(out, histogram.sum);
+          out += '\n';
+          AppendSeries(out, family.name, "_count", family.label_names, child.label_values, "");
+          out += ' ';
+          AppendUint(out, histogram.count);
+          out += '\n';
+          break;
+        }
+      }
+    }
   }
   return out;
 }

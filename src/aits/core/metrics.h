@@ -126,6 +126,26 @@ class Histogram {
 enum class MetricType { kCounter, kGauge, kHistogram };
 std::string_view MetricTypeName(MetricType type);  // "counter", "gauge", "histogram"
 
+// A copy of one family's values, for an exporter that serializes by itself (prometheus-cpp's
+// Collectable wants MetricFamily structs, not text). Plain data, owned by the caller.
+struct FamilySnapshot {
+  struct Child {
+    std::vector<std::string> label_values;  // in label_names order
+    uint64_t counter = 0;                   // kCounter
+    double gauge = 0.0;                     // kGauge
+    Histogram::Snapshot histogram;          // kHistogram
+  };
+  std::string name;
+  std::string help;
+  MetricType type = MetricType::kGauge;
+  std::vector<std::string> label_names;
+  std::vector<double> bounds;   // kHistogram: the upper bounds without +Inf
+  std::vector<Child> children;  // sorted by label values
+};
+
+// The Prometheus text exposition format 0.0.4 of these families, in the order given.
+std::string RenderText(std::span<const FamilySnapshot> families);
+
 // All children of one metric name: the same help, label names and (histograms) bounds, one child
 // per distinct tuple of label values. Created by a Registry, which owns it.
 // Thread-safe: With may be called from any thread (it takes the registry's mutex).
@@ -155,8 +175,8 @@ class Family {
   friend class Registry;
   Family(std::mutex& mu, std::string name, std::string help, std::vector<std::string> label_names,
          std::vector<double> bounds);
-  // Appends HELP, TYPE and every child's samples; the caller holds mu_.
-  void Render(std::string& out) const;
+  // Copies every child's values; the caller holds mu_.
+  FamilySnapshot Collect() const;
   Metric* CreateChildLocked(std::vector<std::string> values);
 
   std::mutex& mu_;  // the registry's
@@ -168,8 +188,8 @@ class Family {
   std::map<std::vector<std::string>, std::unique_ptr<Metric>> children_;
 };
 
-// Owns metric families and renders them. Thread-safe: registration and RenderText take one mutex;
-// updates through the children never do.
+// Owns metric families and renders them. Thread-safe: registration, Collect and RenderText take
+// one mutex; updates through the children never do.
 class Registry {
  public:
   Registry() = default;
@@ -191,10 +211,14 @@ class Registry {
                                           std::vector<double> bounds,
                                           std::vector<std::string> label_names = {});
 
-  // The Prometheus text exposition format 0.0.4 (Content-Type: text/plain; version=0.0.4):
-  // families sorted by name, children by label values; no timestamps. Values are read while
-  // updates go on (see the header comment for what is consistent). Allocates; holds the mutex,
-  // so registration waits, updates do not.
+  // A copy of every family, sorted by name, children by label values. Values are read while
+  // updates go on (see the header comment for what is consistent). Allocates; holds the mutex
+  // while it copies, so registration waits, updates do not.
+  std::vector<FamilySnapshot> Collect() const;
+
+  // RenderText(Collect()): the Prometheus text exposition format 0.0.4, for an HTTP answer with
+  // Content-Type "text/plain; version=0.0.4". No timestamps. The text is built after the mutex
+  // is released.
   std::string RenderText() const;
 
  private:

@@ -89,6 +89,31 @@ TEST(MetricsTest, HistogramWithLabelsPutsLeLastAndSnapshotsAreCumulative) {
       << text;
 }
 
+TEST(MetricsTest, CollectCopiesEveryFamilyForAnExporter) {
+  Registry registry;
+  Family<Counter>* fills = registry.AddCounter("b_fills_total", "Fills.", {"side"}).value();
+  fills->With({{"side", "sell"}}).value()->Increment(2);
+  fills->With({{"side", "buy"}}).value()->Increment(5);
+  registry.AddHistogram("a_seconds", "A.", {0.5}).value()->With({}).value()->Observe(0.25);
+
+  const std::vector<FamilySnapshot> families = registry.Collect();
+  ASSERT_EQ(families.size(), 2u);
+  EXPECT_EQ(families[0].name, "a_seconds");
+  EXPECT_EQ(families[0].type, MetricType::kHistogram);
+  EXPECT_EQ(families[0].bounds, std::vector<double>{0.5});
+  ASSERT_EQ(families[0].children.size(), 1u);
+  EXPECT_EQ(families[0].children[0].histogram.cumulative, (std::vector<uint64_t>{1, 1}));
+  EXPECT_EQ(families[0].children[0].histogram.sum, 0.25);
+  EXPECT_EQ(families[1].name, "b_fills_total");
+  EXPECT_EQ(families[1].help, "Fills.");
+  EXPECT_EQ(families[1].label_names, std::vector<std::string>{"side"});
+  ASSERT_EQ(families[1].children.size(), 2u);
+  EXPECT_EQ(families[1].children[0].label_values, std::vector<std::string>{"buy"});
+  EXPECT_EQ(families[1].children[0].counter, 5u);
+  EXPECT_EQ(families[1].children[1].counter, 2u);
+  EXPECT_EQ(RenderText(families), registry.RenderText());
+}
+
 TEST(MetricsTest, NanGoesToTheInfBucket) {
   Registry registry;
   Histogram* h = registry.AddHistogram("h", "h", {1.0}).value()->With({}).value();
