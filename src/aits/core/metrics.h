@@ -13,7 +13,7 @@
 // memory, so nothing has to be ordered around it. Per-variable coherence still holds, so successive
 // reads of one counter never see it go backwards. A render therefore shows each value as it was at
 // some moment during the render, but not all values at the same moment: a counter and a gauge
-// updated together may be seen one update apart, and so may a histogram's sum and its buckets.
+// updated together may be seen some updates apart, and so may a histogram's sum and its buckets.
 // Within one histogram the render does guarantee that the buckets are cumulative (non-decreasing)
 // and that _count equals the +Inf bucket: no count is stored; both are computed from one read of
 // the per-bucket counts (see Histogram::Read).
