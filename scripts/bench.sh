@@ -77,6 +77,10 @@ run_ml build/release/bench/aits_event_store_bench --benchmark_repetitions=5 \
   --benchmark_report_aggregates_only=true
 run_ml build/release/bench/aits_inbox_bench --benchmark_repetitions=5 \
   --benchmark_report_aggregates_only=true
+echo
+echo "== The metrics registry (docs/performance.md, 'The metrics registry (issue 9)')"
+run_ml build/release/bench/aits_metrics_bench --benchmark_repetitions=5 \
+  --benchmark_report_aggregates_only=true
 if [[ "${1:-}" != "--quick" ]]; then
   # Trains a benchmark ensemble (~1 minute), then 1M-tick paper sessions with and without it.
   bench/paper_latency.sh build/release/apps/aits/aits ../shared/data | sed -n '/^== ml: median/,$p'
