@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "features_command.h"
 #include "instruments_command.h"
+#include "log_flags.h"
 #include "ml_commands.h"
 #include "paper_commands.h"
 #include "progress.h"
@@ -525,6 +526,8 @@ int main(int argc, char** argv) {
       "with the same kernel.");
   app.require_subcommand(1);
   app.set_version_flag("--version", kVersion);
+  LogFlags log_flags;
+  AddLogFlags(app, log_flags, "aits");  // before the subcommands, which inherit the fallthrough
 
   BacktestFlags backtest_flags;
   bool backtest_quiet = false;

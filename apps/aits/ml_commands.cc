@@ -7,12 +7,14 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "aits/ml/ml_strategy.h"
 #include "aits/ml/registry.h"
 #include "aits/ml/selection.h"
 #include "cli.h"
+#include "log_flags.h"
 #include "train_commands.h"
 
 namespace aits::app {
@@ -39,12 +41,14 @@ int RunModels(const std::string& registry_dir, const std::string& name) {
 
 // `aits train` and `aits evaluate` run the sibling binary aits-train (beside this one), so that
 // LibTorch is loaded only by the commands that train. Every argument after the command name,
-// --help included, is passed on untouched.
+// --help and the logging flags included, is passed on untouched; logging flags given before the
+// command name are passed on too, so that aits-train logs where and how `aits` was told to.
 void AddForwardedCommand(CLI::App& app, const char* name, const char* description) {
   CLI::App* cmd = app.add_subcommand(name, description);
   cmd->set_help_flag();  // aits-train prints the command's own help
   cmd->allow_extras();
   cmd->prefix_command();
+  cmd->fallthrough(false);  // even the logging flags go to aits-train as they were written
   cmd->callback([cmd, name] {
     std::error_code error;
     const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
@@ -56,7 +60,9 @@ void AddForwardedCommand(CLI::App& app, const char* name, const char* descriptio
                    name, trainer.c_str());
       throw CLI::RuntimeError(1);
     }
-    std::vector<std::string> args = {"aits", name};
+    std::vector<std::string> args = {"aits"};
+    for (std::string& arg : ForwardedLogArgs(*cmd->get_parent())) args.push_back(std::move(arg));
+    args.push_back(name);
     for (const std::string& arg : cmd->remaining()) args.push_back(arg);
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
