@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "aits/log/log.h"
 #include "aits/ml/ml_strategy.h"
 #include "aits/ml/registry.h"
 #include "aits/ml/selection.h"
@@ -81,6 +82,7 @@ Status InstallMlEnsemble(const std::string& registry_dir, const std::string& mod
                          kernel::BacktestConfig* config, InstalledModel* installed) {
   AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
                         ml::LoadRegistryEnsemble(registry_dir, model_ref));
+  LogModelChoice(registry_dir, model_ref, loaded);
   const std::vector<Duration>& timeframes = loaded.timeframes;
   AITS_ASSIGN_OR_RETURN(ml::SignalRules rules, ml::SignalRules::FromParams(config->params));
   AITS_RETURN_IF_ERROR(config->params.CheckAllUsed("ml_ensemble"));
@@ -98,6 +100,16 @@ Status InstallMlEnsemble(const std::string& registry_dir, const std::string& mod
   installed->train_end = loaded.record.train_end;
   installed->description = loaded.description;
   return Status::Ok();
+}
+
+void LogModelChoice(const std::string& registry_dir, const std::string& model_ref,
+                    const ml::RegistryEnsemble& chosen) {
+  AITS_LOG_INFO("registry", "model chosen: " + chosen.description,
+                {{"registry", registry_dir},
+                 {"reference", model_ref},
+                 {"model", chosen.record.name + "@" + std::to_string(chosen.record.version)},
+                 {"id", std::to_string(chosen.record.id)},
+                 {"checksum", chosen.record.sha256_or_fnv}});
 }
 
 void AddMlCommands(CLI::App& app) {
