@@ -167,6 +167,26 @@ void AppendText(std::string_view text, std::string* out) {
   }
 }
 
+// A field's value, quoted when it is empty or holds a space or a quote, so that key=value pairs
+// stay apart when read back.
+void AppendTextValue(std::string_view value, std::string* out) {
+  if (!value.empty() && value.find_first_of(" \"") == std::string_view::npos) {
+    AppendText(value, out);
+    return;
+  }
+  out->push_back('"');
+  size_t start = 0;
+  for (size_t pos = value.find_first_of("\"\\"); pos != std::string_view::npos;
+       pos = value.find_first_of("\"\\", start)) {
+    AppendText(value.substr(start, pos - start), out);
+    out->push_back('\\');
+    out->push_back(value[pos]);
+    start = pos + 1;
+  }
+  AppendText(value.substr(start), out);
+  out->push_back('"');
+}
+
 void AppendJsonMember(std::string_view key, std::string_view value, std::string* out) {
   out->push_back(',');
   AppendJsonString(key, out);
@@ -253,7 +273,7 @@ void Log(LogLevel level, std::string_view component, std::string_view message,
       body.push_back(' ');
       AppendText(field.key, &body);
       body.push_back('=');
-      AppendText(field.value, &body);
+      AppendTextValue(field.value, &body);
     }
   }
   config->logger->log(SpdlogLevel(level), spdlog::string_view_t(body.data(), body.size()));

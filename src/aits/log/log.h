@@ -11,7 +11,8 @@
 //                          "component":"session","message":"message","key":"value"}
 // Times are UTC with microseconds. JSON strings are escaped so that every line parses whatever
 // bytes the message holds: control characters as \n, \t or \u00XX, and bytes that are not UTF-8
-// as U+FFFD. Text lines escape control characters, so a message is always one line.
+// as U+FFFD. Text lines escape control characters, so a message is always one line, and put a
+// field's value in double quotes when it is empty or holds a space or a quote.
 //
 // Threads: Log and LogEnabled may be called from any thread; lines never interleave. A
 // ConfigureLogging that runs while other threads log takes effect for lines that start after it.

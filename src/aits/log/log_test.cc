@@ -113,12 +113,13 @@ TEST_F(LogTest, JsonLinesEscapeEverything) {
 
 TEST_F(LogTest, TextLinesAreOneLineEach) {
   UseFile(LogLevel::kDebug, LogFormat::kText);
-  Log(LogLevel::kInfo, "session", "two\nlines", {{"state", "dir"}});
+  Log(LogLevel::kInfo, "session", "two\nlines",
+      {{"state", "dir"}, {"why", "two words"}, {"quote", "a \"b\""}, {"empty", ""}});
   Log(LogLevel::kError, "x", "y");
   const auto lines = Lines();
   ASSERT_EQ(lines.size(), 2u);
-  const std::regex text(
-      R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z info  session  two\\nlines state=dir)");
+  const std::regex text(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z info  session  two\\nlines )"
+                        R"(state=dir why="two words" quote="a \\"b\\"" empty="")");
   EXPECT_TRUE(std::regex_match(lines[0], text)) << lines[0];
   EXPECT_NE(lines[1].find("Z error x  y"), std::string::npos) << lines[1];
 }
