@@ -16,10 +16,12 @@
 #include "aits/data/synthetic.h"
 #include "aits/data/tick_store.h"
 #include "aits/features/indicator_set.h"
+#include "aits/log/log.h"
 #include "backtest_config.h"
 #include "cli.h"
 #include "features_command.h"
 #include "instruments_command.h"
+#include "log_flags.h"
 #include "ml_commands.h"
 #include "paper_commands.h"
 #include "progress.h"
@@ -53,11 +55,24 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
     return Fail(InvalidArgument("--model is for --strategy ml_ensemble (strategy is '" +
                                 resolved->config.strategy + "')"));
   }
+  AITS_LOG_INFO("backtest", "backtest started",
+                {{"strategy", resolved->config.strategy},
+                 {"symbol", resolved->config.instrument.symbol},
+                 {"instrument", resolved->instrument_origin},
+                 {"data", resolved->config.data_path}});
   ProgressBar bar("backtest", "events", !quiet && !json_only);
   auto result = backtest::RunBacktest(
       resolved->config, [&bar](double fraction, uint64_t count) { bar.Update(fraction, count); });
   bar.Finish();
   if (!result.ok()) return Fail(result.status());
+  AITS_LOG_INFO("backtest", "backtest finished",
+                {{"strategy", result->config.strategy},
+                 {"symbol", result->config.instrument.symbol},
+                 {"ticks", std::to_string(result->ticks)},
+                 {"bars", std::to_string(result->bars)},
+                 {"trades", std::to_string(result->stats.trades)},
+                 {"final_equity", Shown(result->stats.final_equity, "%.2f")},
+                 {"wall_seconds", Shown(result->wall_seconds, "%.3f")}});
   if (!model.description.empty() && result->first.ns <= model.train_end.ns &&
       result->last.ns >= model.train_begin.ns) {
     result->warnings.push_back(
@@ -525,6 +540,8 @@ int main(int argc, char** argv) {
       "with the same kernel.");
   app.require_subcommand(1);
   app.set_version_flag("--version", kVersion);
+  LogFlags log_flags;
+  AddLogFlags(app, log_flags, "aits");  // before the subcommands, which inherit the fallthrough
 
   BacktestFlags backtest_flags;
   bool backtest_quiet = false;

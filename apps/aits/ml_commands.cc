@@ -7,12 +7,15 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <utility>
 #include <vector>
 
+#include "aits/log/log.h"
 #include "aits/ml/ml_strategy.h"
 #include "aits/ml/registry.h"
 #include "aits/ml/selection.h"
 #include "cli.h"
+#include "log_flags.h"
 #include "train_commands.h"
 
 namespace aits::app {
@@ -39,12 +42,14 @@ int RunModels(const std::string& registry_dir, const std::string& name) {
 
 // `aits train` and `aits evaluate` run the sibling binary aits-train (beside this one), so that
 // LibTorch is loaded only by the commands that train. Every argument after the command name,
-// --help included, is passed on untouched.
+// --help and the logging flags included, is passed on untouched; logging flags given before the
+// command name are passed on too, so that aits-train logs where and how `aits` was told to.
 void AddForwardedCommand(CLI::App& app, const char* name, const char* description) {
   CLI::App* cmd = app.add_subcommand(name, description);
   cmd->set_help_flag();  // aits-train prints the command's own help
   cmd->allow_extras();
   cmd->prefix_command();
+  cmd->fallthrough(false);  // even the logging flags go to aits-train as they were written
   cmd->callback([cmd, name] {
     std::error_code error;
     const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
@@ -56,7 +61,9 @@ void AddForwardedCommand(CLI::App& app, const char* name, const char* descriptio
                    name, trainer.c_str());
       throw CLI::RuntimeError(1);
     }
-    std::vector<std::string> args = {"aits", name};
+    std::vector<std::string> args = {"aits"};
+    for (std::string& arg : ForwardedLogArgs(*cmd->get_parent())) args.push_back(std::move(arg));
+    args.push_back(name);
     for (const std::string& arg : cmd->remaining()) args.push_back(arg);
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
@@ -75,6 +82,7 @@ Status InstallMlEnsemble(const std::string& registry_dir, const std::string& mod
                          backtest::BacktestConfig* config, InstalledModel* installed) {
   AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
                         ml::LoadRegistryEnsemble(registry_dir, model_ref));
+  LogModelChoice(registry_dir, model_ref, loaded);
   const std::vector<Duration>& timeframes = loaded.timeframes;
   AITS_ASSIGN_OR_RETURN(ml::SignalRules rules, ml::SignalRules::FromParams(config->params));
   AITS_RETURN_IF_ERROR(config->params.CheckAllUsed("ml_ensemble"));
@@ -92,6 +100,16 @@ Status InstallMlEnsemble(const std::string& registry_dir, const std::string& mod
   installed->train_end = loaded.record.train_end;
   installed->description = loaded.description;
   return Status::Ok();
+}
+
+void LogModelChoice(const std::string& registry_dir, const std::string& model_ref,
+                    const ml::RegistryEnsemble& chosen) {
+  AITS_LOG_INFO("registry", "model chosen: " + chosen.description,
+                {{"registry", registry_dir},
+                 {"reference", model_ref},
+                 {"model", chosen.record.name + "@" + std::to_string(chosen.record.version)},
+                 {"id", std::to_string(chosen.record.id)},
+                 {"checksum", chosen.record.sha256_or_fnv}});
 }
 
 void AddMlCommands(CLI::App& app) {

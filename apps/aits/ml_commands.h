@@ -9,6 +9,7 @@
 
 #include "aits/backtest/backtest.h"
 #include "aits/core/status.h"
+#include "aits/ml/selection.h"
 
 namespace aits::app {
 
@@ -26,5 +27,10 @@ struct InstalledModel {
 };
 Status InstallMlEnsemble(const std::string& registry_dir, const std::string& model_ref,
                          backtest::BacktestConfig* config, InstalledModel* installed);
+
+// Logs (info, component "registry") which model a reference chose, so that a run's log says what
+// traded when "latest" or a family name moves on.
+void LogModelChoice(const std::string& registry_dir, const std::string& model_ref,
+                    const ml::RegistryEnsemble& chosen);
 
 }  // namespace aits::app

@@ -17,6 +17,7 @@
 #include "aits/trading/ml_signal.h"
 #include "backtest_config.h"
 #include "cli.h"
+#include "ml_commands.h"
 
 namespace aits::app {
 namespace {
@@ -191,6 +192,7 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
     spec.registry = flags.registry;
     AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
                           ml::LoadRegistryEnsemble(flags.registry, flags.model));
+    LogModelChoice(flags.registry, flags.model, loaded);
     spec.model = loaded.record.name + "@" + std::to_string(loaded.record.version);
     spec.model_checksum = loaded.record.sha256_or_fnv;
     spec.bar_seconds = loaded.timeframes.front().ns / Duration::Seconds(1).ns;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "aits/log/log.h"
 #include "aits/ml/pipeline.h"
 #include "cli.h"
 #include "ml_config.h"
@@ -62,9 +63,19 @@ void PrintModels(const nlohmann::json& models) {
 int RunTrain(const MlFlags& flags, bool verbose) {
   auto config = ResolveMlConfig(flags);
   if (!config.ok()) return Fail(config.status());
+  AITS_LOG_INFO(
+      "train", "training started",
+      {{"name", config->name}, {"data", config->data_path}, {"registry", config->registry_dir}});
   auto result = ml::RunTraining(*config, Listener(verbose));
   if (!result.ok()) return Fail(result.status());
   const ml::TrainResult& r = *result;
+  AITS_LOG_INFO(
+      "train", "training finished",
+      {{"model", r.ensemble_record.name + "@" + std::to_string(r.ensemble_record.version)},
+       {"id", std::to_string(r.ensemble_record.id)},
+       {"status", ml::ToString(r.ensemble_record.status)},
+       {"gate", r.gate.passed ? "passed" : "not passed"},
+       {"registry", config->registry_dir}});
   std::printf("trained %s on %s: %zu rows %s .. %s\n", config->name.c_str(),
               config->data_path.c_str(), r.rows, FormatIso8601(r.first).c_str(),
               FormatIso8601(r.last).c_str());
@@ -95,9 +106,14 @@ int RunTrain(const MlFlags& flags, bool verbose) {
 int RunEvaluate(const MlFlags& flags, const std::string& out, bool verbose) {
   auto config = ResolveMlConfig(flags);
   if (!config.ok()) return Fail(config.status());
+  AITS_LOG_INFO("evaluate", "evaluation started", {{"data", config->data_path}});
   auto result = ml::RunEvaluation(*config, Listener(verbose));
   if (!result.ok()) return Fail(result.status());
   const ml::EvaluationResult& r = *result;
+  AITS_LOG_INFO("evaluate", "evaluation finished",
+                {{"data", config->data_path},
+                 {"rows", std::to_string(r.rows)},
+                 {"folds", std::to_string(r.folds.size())}});
   std::printf("walk-forward evaluation of the ensemble on %s (%zu rows, %zu folds, %.1f s)\n",
               config->data_path.c_str(), r.rows, r.folds.size(), r.wall_seconds);
   std::printf("out of sample, pooled:\n");

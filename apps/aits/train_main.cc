@@ -3,11 +3,14 @@
 // `aits evaluate`; running aits-train directly works the same.
 #include <CLI/CLI.hpp>
 
+#include "log_flags.h"
 #include "train_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app("aits — training commands (run as `aits train` and `aits evaluate`).", "aits");
   app.require_subcommand(1);
+  aits::app::LogFlags log_flags;
+  aits::app::AddLogFlags(app, log_flags, "aits-train");
   aits::app::AddTrainCommands(app);
   try {
     app.parse(argc, argv);

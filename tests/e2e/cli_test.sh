@@ -335,5 +335,23 @@ expect_in "unknown symbol keeps the data's digits" "$out" "ACME (5 digits)"
 out=$("$aits" backtest --data "$work/mine/acme.csv" --symbol ACME --json --no-progress 2>"$work/acme.err") || { fail "backtest of ACME"; cat "$work/acme.err"; }
 expect_eq "unknown symbol: no price rounded" "$(json /dev/stdin "d['data']['rounded']" <<<"$out")" "0"
 
+# --- logging flags reach aits-train: given before `train` (aits passes them on) and after it.
+# A daily file with the default M1 timeframe fails fast, after the "training started" line.
+"$aits" --log-level info --log-json --log-file "$work/train.log" train \
+  --data "$data/stoxx50-day-2006.txt" --registry "$work/models" >/dev/null 2>&1
+expect_eq "train on daily bars with M1 features (exit code)" "$?" "2"
+expect_eq "logging flags before train: aits-train's JSON line" "$("$python" -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print(r["role"], r["component"], r["message"], r["data"].endswith("stoxx50-day-2006.txt"))
+' "$work/train.log")" "aits-train train training started True"
+"$aits" train --log-level info --log-file "$work/train-text.log" \
+  --data "$data/stoxx50-day-2006.txt" --registry "$work/models" >/dev/null 2>&1
+expect_in "logging flags after train" "$(cat "$work/train-text.log")" "info  train  training started"
+out=$("$aits" train --log-level loud --data "$data/stoxx50-day-2006.txt" 2>&1); code=$?
+expect_eq "aits train --log-level loud (exit code)" "$code" "2"
+expect_in "aits train --log-level loud" "$out" "'loud'"
+
 echo "cli_test: $failures failure(s)"
 [[ $failures -eq 0 ]]

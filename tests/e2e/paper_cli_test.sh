@@ -227,6 +227,65 @@ expect_in "replay of a truncated log" "$out" "events.db"
 expect_eq "the truncated log is left as it was after replay (bytes)" \
   "$(size "$trunc/events.db")" "$half"
 
+# --- logging: --log-level info --log-json --log-file writes the session's events as JSON lines,
+# with the flags before the subcommand or after it; the default level writes no log lines
+logs="$work/logs"
+plog="$work/paper.log"
+run "$aits" --log-level info --log-json --log-file "$plog" paper --feed "$ticks" --speed max \
+  --state "$logs" --params fast=3,slow=8 --session-id logs --stop-after 2000 --quiet
+expect_eq "logged paper session: exit code" "$code" "0"
+check "a log file keeps log lines out of the output" test "$(grep -c '"level"' <<<"$out")" -eq 0
+run "$aits" breaker halted --state "$logs" --reason "log halt"
+expect_eq "breaker for the logged session: exit code" "$code" "0"
+run "$aits" paper --state "$logs" --speed max --quiet --log-level info --log-json \
+  --log-file "$plog"
+expect_eq "logged resume (flags after the subcommand): exit code" "$code" "0"
+check "every log line is a JSON object with time, level, role, component and message" \
+  "$python" - "$plog" <<'PY'
+import json, re, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+assert lines, "no log lines"
+for line in lines:
+    record = json.loads(line)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", record["time"]), line
+    assert record["level"] == "info" and record["role"] == "aits", line
+    assert record["component"] and record["message"], line
+PY
+session_lines=$("$python" - "$plog" <<'PY'
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    r = json.loads(line)
+    if r["component"] == "session":
+        detail = json.loads(r["command"])["reason"] if "command" in r else r.get("reason", "")
+        print(r["message"], r.get("session_id"), r.get("rule", ""), detail)
+PY
+)
+# The command sets the breaker before its own line is written.
+expect_eq "the session's events, in order" "$session_lines" "paper session started logs  
+paper session stopped logs  stop_after
+paper session resumed logs  
+breaker normal -> halted logs manual 
+operator command applied logs  log halt
+paper session stopped logs  feed_ended"
+# A log line in text starts with its UTC time; the default level (warn) writes none.
+log_line='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{6}Z '
+"$aits" paper --feed "$ticks" --speed max --state "$work/logs-default" --params fast=3,slow=8 \
+  --ticks 500 >/dev/null 2>"$work/default.err"
+expect_eq "default level: log lines on stderr" "$(grep -cE "$log_line" "$work/default.err")" "0"
+check "default level: stderr still has the paper notices" grep -q "aits paper: state in" \
+  "$work/default.err"
+"$aits" --log-level info paper --feed "$ticks" --speed max --state "$work/logs-text" \
+  --params fast=3,slow=8 --ticks 500 --quiet >/dev/null 2>"$work/info.err"
+check "--log-level info: text log lines on stderr" grep -qE "${log_line}info  session  paper session started" \
+  "$work/info.err"
+run "$aits" --log-file "$work/no-such-dir/aits.log" paper --state "$work/logs-bad" --quiet
+expect_eq "unopenable --log-file: exit code" "$code" "1"
+expect_in "unopenable --log-file" "$out" "$work/no-such-dir/aits.log"
+check "an unopenable --log-file starts no session" test ! -e "$work/logs-bad"
+run "$aits" paper --log-level loud --state "$work/logs-bad" --quiet
+expect_eq "--log-level loud: exit code" "$code" "2"
+expect_in "--log-level loud" "$out" "'loud'"
+
 # --- help
 run "$aits" paper --help
 expect_eq "paper --help: exit code" "$code" "0"

@@ -2,10 +2,13 @@
 
 #include <chrono>
 #include <filesystem>
+#include <iterator>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
+#include "aits/log/log.h"
 #include "aits/persistence/codec.h"
 #include "aits/trading/json_writer.h"
 
@@ -150,6 +153,15 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
            std::to_string(session->ticks()) + " ticks, " + std::to_string(log.orders.size()) +
            " orders, " + std::to_string(log.fills) + " fills, position " + log.position.ToString() +
            ", balance " + log.balance.ToString() + " (kernel rebuilt and equal to the log)");
+    AITS_LOG_INFO("session", "paper session resumed",
+                  {{"session_id", spec.session_id},
+                   {"state", options.state_dir},
+                   {"events", std::to_string(store->last_seq())},
+                   {"ticks", std::to_string(session->ticks())},
+                   {"orders", std::to_string(log.orders.size())},
+                   {"fills", std::to_string(log.fills)},
+                   {"position", log.position.ToString()},
+                   {"balance", log.balance.ToString()}});
   } else {
     if (!options.spec_given) {
       return NotFound(options.state_dir + " holds no session to resume; give a feed and a " +
@@ -161,6 +173,13 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     AITS_RETURN_IF_ERROR(
         store->Append(EventType::kSessionStart, Timestamp{}, spec.ToJson()).status());
     AITS_RETURN_IF_ERROR(store->Commit());
+    if (LogEnabled(LogLevel::kInfo)) {
+      const LogField fields[] = {{"session_id", spec.session_id}, {"state", options.state_dir},
+                                 {"symbol", spec.symbol},         {"feed", spec.feed},
+                                 {"signal", spec.signal},         {"model", spec.model}};
+      Log(LogLevel::kInfo, "session", "paper session started",
+          std::span(fields, spec.model.empty() ? std::size(fields) - 1 : std::size(fields)));
+    }
   }
 
   // The feed, positioned after the last logged tick.
@@ -219,6 +238,15 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
       const Status applied = session->ApplyCommand(command.text);
       notice(applied.ok() ? "applied operator command: " + command.text
                           : "ignored operator command " + command.text + ": " + applied.message());
+      if (applied.ok()) {
+        AITS_LOG_INFO("session", "operator command applied",
+                      {{"session_id", spec.session_id}, {"command", command.text}});
+      } else {
+        AITS_LOG_INFO("session", "operator command ignored",
+                      {{"session_id", spec.session_id},
+                       {"command", command.text},
+                       {"error", applied.message()}});
+      }
       AITS_RETURN_IF_ERROR(store->MarkCommandApplied(command.id, store->last_seq()));
       AITS_RETURN_IF_ERROR(check_store());
     }
@@ -320,12 +348,13 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   result.account = kernel.account();
   result.position = kernel.position(session->instrument().id).quantity;
   result.breaker = std::string(risk::ToString(kernel.risk()->breaker()));
+  const char* const stop_reason =
+      result.interrupted ? "interrupted" : (result.feed_ended ? "feed_ended" : "stop_after");
   {
     std::string summary;
     trading::JsonWriter json(&summary);
     json.BeginObject();
-    json.Member("reason", result.interrupted ? "interrupted"
-                                             : (result.feed_ended ? "feed_ended" : "stop_after"));
+    json.Member("reason", stop_reason);
     json.Member("ticks", session->ticks());
     json.Member("orders", result.orders);
     json.Member("fills", result.fills);
@@ -338,6 +367,18 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   AITS_RETURN_IF_ERROR(store->Close());
   result.last_seq = store->last_seq();
   result.wall_seconds = static_cast<double>(NanosSince(wall_start)) / 1e9;
+  AITS_LOG_INFO("session", "paper session stopped",
+                {{"session_id", spec.session_id},
+                 {"state", options.state_dir},
+                 {"reason", stop_reason},
+                 {"new_ticks", std::to_string(result.ticks)},
+                 {"ticks", std::to_string(session->ticks())},
+                 {"orders", std::to_string(result.orders)},
+                 {"fills", std::to_string(result.fills)},
+                 {"balance", result.account.balance.ToString()},
+                 {"equity", result.account.equity.ToString()},
+                 {"breaker", result.breaker},
+                 {"events", std::to_string(result.last_seq)}});
   return result;
 }
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aits/data/synthetic.h"
+#include "aits/log/log.h"
 #include "aits/persistence/codec.h"
 #include "aits/trading/json_writer.h"
 
@@ -183,6 +184,18 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
   });
   bus.Subscribe<risk::BreakerChange>([self](const risk::BreakerChange& change) {
     self->Emit(EventType::kBreakerChange, change.ts, BreakerJson(change));
+    // Only changes made now: a resume or a replay re-runs the logged ones, which were logged
+    // when they happened.
+    if (self->appending()) {
+      AITS_LOG_INFO("session",
+                    "breaker " + std::string(risk::ToString(change.from)) + " -> " +
+                        std::string(risk::ToString(change.to)),
+                    {{"session_id", self->spec_.session_id},
+                     {"rule", change.rule},
+                     {"detail", change.detail},
+                     {"manual", change.manual ? "true" : "false"},
+                     {"market_time", FormatIso8601(change.ts)}});
+    }
   });
   kernel.Start();
   return session;
