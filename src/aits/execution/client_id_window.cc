@@ -17,7 +17,7 @@ ClientIdWindow::ClientIdWindow(size_t capacity) : capacity_(capacity) {
   slots_.assign(kInitialSlots, 0);
 }
 
-uint64_t ClientIdWindow::Hash(std::string_view id) {
+uint64_t ClientIdWindow::KeyOf(std::string_view id) {
   const uint64_t hash = Mix64(Fnv1a64(id));
   return hash == 0 ? 1 : hash;
 }
@@ -29,15 +29,9 @@ size_t ClientIdWindow::Find(uint64_t hash) const {
   return pos;
 }
 
-bool ClientIdWindow::Contains(std::string_view id) const {
-  if (id.empty()) return false;
-  const uint64_t hash = Hash(id);
-  return slots_[Find(hash)] == hash;
-}
+bool ClientIdWindow::Contains(uint64_t hash) const { return slots_[Find(hash)] == hash; }
 
-bool ClientIdWindow::Insert(std::string_view id) {
-  if (id.empty()) return false;
-  const uint64_t hash = Hash(id);
+bool ClientIdWindow::Insert(uint64_t hash) {
   if (slots_[Find(hash)] == hash) return false;
   if (count_ == capacity_) {
     // Full: the oldest id leaves, and its ring cell takes the new one.

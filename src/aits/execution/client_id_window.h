@@ -23,17 +23,23 @@ class ClientIdWindow {
   // Precondition: capacity >= 1.
   explicit ClientIdWindow(size_t capacity);
 
-  // True if `id` is among the remembered ids. The empty id is never remembered.
-  bool Contains(std::string_view id) const;
-  // Remembers `id` (forgetting the oldest id if the window is full). Returns false, changing
-  // nothing, if it is already remembered or empty.
-  bool Insert(std::string_view id);
+  // The key an id is kept under: computed once per order, then checked and inserted. Never 0.
+  static uint64_t KeyOf(std::string_view id);
+
+  // True if the id with this key is among the remembered ids.
+  bool Contains(uint64_t key) const;
+  // Remembers the id with this key (forgetting the oldest if the window is full). Returns false,
+  // changing nothing, if it is already remembered.
+  bool Insert(uint64_t key);
+
+  // The same by id. The empty id is never remembered: Contains is false and Insert refuses it.
+  bool Contains(std::string_view id) const { return !id.empty() && Contains(KeyOf(id)); }
+  bool Insert(std::string_view id) { return !id.empty() && Insert(KeyOf(id)); }
 
   size_t size() const { return count_; }
   size_t capacity() const { return capacity_; }
 
  private:
-  static uint64_t Hash(std::string_view id);
   size_t Find(uint64_t hash) const;  // slot of `hash`, or the empty slot where it would go
   void Grow();
   void Erase(uint64_t hash);

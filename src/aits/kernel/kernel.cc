@@ -245,7 +245,8 @@ OrderId Kernel::Submit(const OrderRequest& request) {
 OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
   if (bus_.HasSubscribers<OrderSubmitted>()) bus_.Publish(OrderSubmitted{request, clock_.Now()});
   const std::string& client_id = request.client_order_id;
-  if (!client_id.empty() && client_ids_.Contains(client_id)) {
+  const uint64_t client_key = client_id.empty() ? 0 : execution::ClientIdWindow::KeyOf(client_id);
+  if (client_key != 0 && client_ids_.Contains(client_key)) {
     return execution_->SubmitRejected(request, RejectReason::kDuplicateClientId,
                                       "client order id '" + client_id + "' was already used",
                                       clock_.Now());
@@ -262,7 +263,7 @@ OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
     }
   }
   // Reserved once the order is on its way: an order the risk manager refused may be resent.
-  if (!client_id.empty()) client_ids_.Insert(client_id);
+  if (client_key != 0) client_ids_.Insert(client_key);
   const OrderId id = execution_->Submit(request, clock_.Now());
   // An order still travelling to the venue has published nothing yet; record it as submitted.
   const size_t index = id.value - orders_base_;

@@ -236,39 +236,42 @@ TEST(PaperTest, OperatorHaltIsAppliedAuditedAndReplayed) {
   EXPECT_TRUE(replay->equal) << replay->divergence.logged << " vs " << replay->divergence.produced;
 }
 
+// Copies the event log at `source` to a new store at `dest`, moving the price of its `nth` fill
+// by 10 points: a valid log of a history this build would not have traded. Returns the forged
+// event's sequence number.
+Result<uint64_t> CopyLogForgingFill(const std::string& source, const std::string& dest, int nth) {
+  AITS_ASSIGN_OR_RETURN(auto from, EventStore::OpenReadOnly(source));
+  AITS_ASSIGN_OR_RETURN(auto copy, EventStore::Open(dest));
+  int fills = 0;
+  uint64_t forged_seq = 0;
+  AITS_RETURN_IF_ERROR(from->Scan(1, [&](const Event& event) -> Status {
+    std::string payload = event.payload;
+    if (event.type == EventType::kFill && ++fills == nth) {
+      AITS_ASSIGN_OR_RETURN(Fill fill, persistence::DecodeFill(payload));
+      fill.price = fill.price + Price::FromRaw(10'000, 5);
+      payload.clear();
+      persistence::EncodeFill(fill, &payload);
+      forged_seq = event.seq;
+    }
+    return copy->Append(event.type, event.ts, payload).status();
+  }));
+  AITS_RETURN_IF_ERROR(copy->Close());
+  if (forged_seq == 0) return NotFound("the log has fewer than " + std::to_string(nth) + " fills");
+  return forged_seq;
+}
+
 TEST(PaperTest, ReplayReportsTheFirstDivergingEvent) {
   TempDir tmp;
   ASSERT_TRUE(RunPaper(MaxSpeed(BusySpec(6'000), tmp.Sub("s"))).ok());
   // Copy the log, changing the price of the third fill: a valid log of a different history.
-  auto source = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
-  ASSERT_TRUE(source.ok());
-  auto copy = EventStore::Open(tmp.Sub("forged.db"));
-  ASSERT_TRUE(copy.ok());
-  int fills = 0;
-  uint64_t forged_seq = 0;
-  ASSERT_TRUE((*source)
-                  ->Scan(1,
-                         [&](const Event& event) -> Status {
-                           std::string payload = event.payload;
-                           if (event.type == EventType::kFill && ++fills == 3) {
-                             auto fill = persistence::DecodeFill(payload);
-                             EXPECT_TRUE(fill.ok());
-                             fill->price = fill->price + Price::FromRaw(10'000, 5);
-                             payload.clear();
-                             persistence::EncodeFill(*fill, &payload);
-                             forged_seq = event.seq;
-                           }
-                           return (*copy)->Append(event.type, event.ts, payload).status();
-                         })
-                  .ok());
-  ASSERT_TRUE((*copy)->Close().ok());
-  ASSERT_GT(forged_seq, 0u);
+  auto forged_seq = CopyLogForgingFill(tmp.Sub("s") + "/events.db", tmp.Sub("forged.db"), 3);
+  ASSERT_TRUE(forged_seq.ok()) << forged_seq.status().message();
   auto forged = EventStore::OpenReadOnly(tmp.Sub("forged.db"));
   ASSERT_TRUE(forged.ok());
   auto replay = Replay(**forged, MakeRuleSignalFor);
   ASSERT_TRUE(replay.ok()) << replay.status().message();
   EXPECT_FALSE(replay->equal);
-  EXPECT_EQ(replay->divergence.seq, forged_seq);
+  EXPECT_EQ(replay->divergence.seq, *forged_seq);
   EXPECT_NE(replay->divergence.logged.find("fill"), std::string::npos);
 }
 
@@ -279,32 +282,12 @@ TEST(PaperTest, ResumeRefusesALogThisBuildTradesDifferently) {
   PaperOptions options = MaxSpeed(BusySpec(6'000), tmp.Sub("s"));
   options.stop_after = 3'000;
   ASSERT_TRUE(RunPaper(options).ok());
+  fs::create_directories(tmp.Sub("forged"));
+  auto forged_seq =
+      CopyLogForgingFill(tmp.Sub("s") + "/events.db", tmp.Sub("forged") + "/events.db", 2);
+  ASSERT_TRUE(forged_seq.ok()) << forged_seq.status().message();
   auto source = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
   ASSERT_TRUE(source.ok());
-  fs::create_directories(tmp.Sub("forged"));
-  uint64_t forged_seq = 0;
-  {
-    auto copy = EventStore::Open(tmp.Sub("forged") + "/events.db");
-    ASSERT_TRUE(copy.ok());
-    int fills = 0;
-    ASSERT_TRUE((*source)
-                    ->Scan(1,
-                           [&](const Event& event) -> Status {
-                             std::string payload = event.payload;
-                             if (event.type == EventType::kFill && ++fills == 2) {
-                               auto fill = persistence::DecodeFill(payload);
-                               EXPECT_TRUE(fill.ok());
-                               fill->price = fill->price + Price::FromRaw(10'000, 5);
-                               payload.clear();
-                               persistence::EncodeFill(*fill, &payload);
-                               forged_seq = event.seq;
-                             }
-                             return (*copy)->Append(event.type, event.ts, payload).status();
-                           })
-                    .ok());
-    ASSERT_TRUE((*copy)->Close().ok());
-  }
-  ASSERT_GT(forged_seq, 0u);
   const uint64_t last_seq = (*source)->last_seq();
   PaperOptions resume = MaxSpeed(BusySpec(6'000), tmp.Sub("forged"));
   resume.spec_given = false;
@@ -313,7 +296,7 @@ TEST(PaperTest, ResumeRefusesALogThisBuildTradesDifferently) {
   EXPECT_EQ(resumed.status().code(), StatusCode::kInternal);
   EXPECT_NE(resumed.status().message().find("this build does not reproduce the logged session "
                                             "at event " +
-                                            std::to_string(forged_seq) + ": logged fill"),
+                                            std::to_string(*forged_seq) + ": logged fill"),
             std::string::npos)
       << resumed.status().message();
   auto after = EventStore::OpenReadOnly(tmp.Sub("forged") + "/events.db");
