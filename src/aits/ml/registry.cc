@@ -1,7 +1,5 @@
 #include "aits/ml/registry.h"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -65,124 +63,8 @@ std::string FormatNumber(double v) {
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-Status SqlError(sqlite3* db, const std::string& db_path, std::string_view doing, int rc) {
-  std::string message = "model registry " + db_path + ": " + std::string(doing) + ": " +
-                        (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) +
-                        " (sqlite code " + std::to_string(rc) + ")";
-  const int primary = rc & 0xff;
-  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return DataLoss(std::move(message));
-  return IoError(std::move(message));
-}
-
-Status Exec(sqlite3* db, const std::string& db_path, const char* sql) {
-  char* err = nullptr;
-  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
-  if (rc == SQLITE_OK) return Status::Ok();
-  std::string message = "model registry " + db_path + ": " + sql + ": " +
-                        (err != nullptr ? err : sqlite3_errstr(rc)) + " (sqlite code " +
-                        std::to_string(rc) + ")";
-  sqlite3_free(err);
-  const int primary = rc & 0xff;
-  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return DataLoss(std::move(message));
-  return IoError(std::move(message));
-}
-
-// A prepared statement. Bind errors are kept and reported by the next Step, so that call sites
-// stay a list of binds.
-class Stmt {
- public:
-  static Result<Stmt> Prepare(sqlite3* db, const std::string& db_path, std::string_view sql) {
-    sqlite3_stmt* raw = nullptr;
-    const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
-    if (rc != SQLITE_OK) {
-      sqlite3_finalize(raw);
-      return SqlError(db, db_path, "preparing " + std::string(sql), rc);
-    }
-    return Stmt(db, &db_path, raw);
-  }
-
-  Stmt& Int(int64_t v) {
-    Check(sqlite3_bind_int64(stmt_.get(), ++bind_index_, v));
-    return *this;
-  }
-  Stmt& Text(std::string_view v) {
-    // SQLITE_TRANSIENT (its macro is an old-style cast): SQLite copies, so temporaries are safe.
-    const auto transient = reinterpret_cast<sqlite3_destructor_type>(static_cast<intptr_t>(-1));
-    Check(sqlite3_bind_text64(stmt_.get(), ++bind_index_, v.data(), v.size(), transient,
-                              SQLITE_UTF8));
-    return *this;
-  }
-
-  // true: a row is ready to read; false: done.
-  Result<bool> Step() {
-    if (!bind_status_.ok()) return bind_status_;
-    const int rc = sqlite3_step(stmt_.get());
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return SqlError(db_, *db_path_, std::string("running ") + sqlite3_sql(stmt_.get()), rc);
-  }
-  // Runs a statement that returns no rows.
-  Status Run() {
-    AITS_ASSIGN_OR_RETURN(bool row, Step());
-    (void)row;
-    return Status::Ok();
-  }
-
-  int64_t ColumnInt(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
-  std::string ColumnText(int col) const {
-    const auto* text = sqlite3_column_text(stmt_.get(), col);
-    const int size = sqlite3_column_bytes(stmt_.get(), col);
-    if (text == nullptr) return {};
-    return std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size));
-  }
-
- private:
-  struct Finalizer {
-    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-  };
-
-  Stmt(sqlite3* db, const std::string* db_path, sqlite3_stmt* stmt)
-      : db_(db), db_path_(db_path), stmt_(stmt) {}
-
-  void Check(int rc) {
-    if (rc != SQLITE_OK && bind_status_.ok()) {
-      bind_status_ = SqlError(db_, *db_path_, "binding a parameter", rc);
-    }
-  }
-
-  sqlite3* db_;
-  const std::string* db_path_;
-  std::unique_ptr<sqlite3_stmt, Finalizer> stmt_;
-  int bind_index_ = 0;
-  Status bind_status_;
-};
-
-// BEGIN IMMEDIATE: takes the write lock up front so that a read-then-write (next version, current
-// production) cannot race another process. Rolls back unless committed.
-class Txn {
- public:
-  static Result<Txn> Begin(sqlite3* db, const std::string& db_path) {
-    AITS_RETURN_IF_ERROR(Exec(db, db_path, "BEGIN IMMEDIATE"));
-    return Txn(db, &db_path);
-  }
-  Txn(Txn&& other) noexcept : db_(std::exchange(other.db_, nullptr)), db_path_(other.db_path_) {}
-  Txn& operator=(Txn&&) = delete;
-  ~Txn() {
-    if (db_ != nullptr) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-
-  Status Commit() {
-    sqlite3* db = std::exchange(db_, nullptr);
-    Status status = Exec(db, *db_path_, "COMMIT");
-    if (!status.ok()) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-    return status;
-  }
-
- private:
-  Txn(sqlite3* db, const std::string* db_path) : db_(db), db_path_(db_path) {}
-  sqlite3* db_;
-  const std::string* db_path_;
-};
+using Stmt = sqlite::Statement;
+using Txn = sqlite::Transaction;
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE models (
@@ -223,13 +105,14 @@ constexpr char kSelectModels[] =
     "train_begin_ns, train_end_ns, params, metrics, data_source, parent, code_version, "
     "created_at_ns, path, checksum, size_bytes FROM models ";
 
-Result<ModelRecord> ReadRecord(const Stmt& stmt, const std::string& db_path) {
+// `label` names the registry in errors ("model registry PATH").
+Result<ModelRecord> ReadRecord(const Stmt& stmt, const std::string& label) {
   ModelRecord r;
   r.id = stmt.ColumnInt(0);
   r.name = stmt.ColumnText(1);
   r.version = static_cast<int>(stmt.ColumnInt(2));
   r.kind = stmt.ColumnText(3);
-  const std::string where = "model registry " + db_path + ": model #" + std::to_string(r.id);
+  const std::string where = label + ": model #" + std::to_string(r.id);
   const std::string status_text = stmt.ColumnText(4);
   Result<ModelStatus> status = ParseModelStatus(status_text);
   if (!status.ok()) return DataLoss(where + ": column status: " + status.status().message());
@@ -254,12 +137,12 @@ Result<ModelRecord> ReadRecord(const Stmt& stmt, const std::string& db_path) {
   return r;
 }
 
-Result<std::vector<ModelRecord>> ReadRecords(Stmt& stmt, const std::string& db_path) {
+Result<std::vector<ModelRecord>> ReadRecords(Stmt& stmt, const std::string& label) {
   std::vector<ModelRecord> records;
   while (true) {
     AITS_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) break;
-    AITS_ASSIGN_OR_RETURN(ModelRecord record, ReadRecord(stmt, db_path));
+    AITS_ASSIGN_OR_RETURN(ModelRecord record, ReadRecord(stmt, label));
     records.push_back(std::move(record));
   }
   return records;
@@ -267,22 +150,22 @@ Result<std::vector<ModelRecord>> ReadRecords(Stmt& stmt, const std::string& db_p
 
 // Zero or one record from `where` (a clause after kSelectModels) with one bound parameter set.
 template <typename Bind>
-Result<std::optional<ModelRecord>> QueryOne(sqlite3* db, const std::string& db_path,
-                                            std::string_view where, Bind bind) {
-  AITS_ASSIGN_OR_RETURN(
-      Stmt stmt, Stmt::Prepare(db, db_path, std::string(kSelectModels) + std::string(where)));
+Result<std::optional<ModelRecord>> QueryOne(const sqlite::Database& db, std::string_view where,
+                                            Bind bind) {
+  AITS_ASSIGN_OR_RETURN(Stmt stmt,
+                        Stmt::Prepare(db, std::string(kSelectModels) + std::string(where)));
   bind(stmt);
   AITS_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return std::optional<ModelRecord>();
-  AITS_ASSIGN_OR_RETURN(ModelRecord record, ReadRecord(stmt, db_path));
+  AITS_ASSIGN_OR_RETURN(ModelRecord record, ReadRecord(stmt, db.label()));
   return std::optional<ModelRecord>(std::move(record));
 }
 
-Result<ModelRecord> QueryById(sqlite3* db, const std::string& db_path, int64_t id) {
+Result<ModelRecord> QueryById(const sqlite::Database& db, int64_t id) {
   AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> record,
-                        QueryOne(db, db_path, "WHERE id = ?", [&](Stmt& s) { s.Int(id); }));
+                        QueryOne(db, "WHERE id = ?", [&](Stmt& s) { s.Int(id); }));
   if (!record) {
-    return NotFound("model registry " + db_path + ": no model with id #" + std::to_string(id));
+    return NotFound(db.label() + ": no model with id #" + std::to_string(id));
   }
   return std::move(*record);
 }
@@ -291,18 +174,17 @@ std::string Describe(const ModelRecord& r) {
   return "model #" + std::to_string(r.id) + " " + r.name + "@" + std::to_string(r.version);
 }
 
-Status AppendEvent(sqlite3* db, const std::string& db_path, Timestamp time, int64_t model_id,
+Status AppendEvent(const sqlite::Database& db, Timestamp time, int64_t model_id,
                    std::string_view action, std::string_view reason) {
   AITS_ASSIGN_OR_RETURN(
       Stmt stmt,
-      Stmt::Prepare(db, db_path,
+      Stmt::Prepare(db,
                     "INSERT INTO events (time_ns, model_id, action, reason) VALUES (?, ?, ?, ?)"));
   return stmt.Int(time.ns).Int(model_id).Text(action).Text(reason).Run();
 }
 
-Status UpdateStatus(sqlite3* db, const std::string& db_path, int64_t id, ModelStatus status) {
-  AITS_ASSIGN_OR_RETURN(Stmt stmt,
-                        Stmt::Prepare(db, db_path, "UPDATE models SET status = ? WHERE id = ?"));
+Status UpdateStatus(const sqlite::Database& db, int64_t id, ModelStatus status) {
+  AITS_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, "UPDATE models SET status = ? WHERE id = ?"));
   return stmt.Text(ToString(status)).Int(id).Run();
 }
 
@@ -500,9 +382,7 @@ Result<GateDecision> EvaluateGate(const nlohmann::json& metrics, const Promotion
   return decision;
 }
 
-void ModelRegistry::DbCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-
-ModelRegistry::ModelRegistry(std::string dir, std::string db_path, DbPtr db)
+ModelRegistry::ModelRegistry(std::string dir, std::string db_path, sqlite::Database db)
     : dir_(std::move(dir)), db_path_(std::move(db_path)), db_(std::move(db)) {}
 
 ModelRegistry::~ModelRegistry() = default;
@@ -532,16 +412,12 @@ Result<ModelRegistry> ModelRegistry::Open(const std::string& dir, bool create) {
     }
   }
 
-  sqlite3* raw = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
-  const int rc = sqlite3_open_v2(db_path.c_str(), &raw, flags, nullptr);
-  DbPtr db(raw);  // sqlite3_open_v2 may return a handle even on failure; it must be closed
-  if (rc != SQLITE_OK) return SqlError(raw, db_path, "opening", rc);
-  sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, kBusyTimeoutMs);
-
+  AITS_ASSIGN_OR_RETURN(
+      sqlite::Database db,
+      sqlite::Database::Open(db_path, {.create = create, .busy_timeout_ms = kBusyTimeoutMs},
+                             "model registry " + db_path));
   {
-    AITS_ASSIGN_OR_RETURN(Stmt wal, Stmt::Prepare(raw, db_path, "PRAGMA journal_mode = WAL"));
+    AITS_ASSIGN_OR_RETURN(Stmt wal, Stmt::Prepare(db, "PRAGMA journal_mode = WAL"));
     AITS_ASSIGN_OR_RETURN(bool row, wal.Step());
     const std::string mode = row ? wal.ColumnText(0) : "";
     if (mode != "wal") {
@@ -550,31 +426,31 @@ Result<ModelRegistry> ModelRegistry::Open(const std::string& dir, bool create) {
     }
   }
   // A registry changes a few times a day; pay for full durability.
-  AITS_RETURN_IF_ERROR(Exec(raw, db_path, "PRAGMA synchronous = FULL"));
-  AITS_RETURN_IF_ERROR(Exec(raw, db_path, "PRAGMA foreign_keys = ON"));
+  AITS_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous = FULL", "setting synchronous"));
+  AITS_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys = ON", "enabling foreign keys"));
 
   const auto read_user_version = [&]() -> Result<int64_t> {
-    AITS_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(raw, db_path, "PRAGMA user_version"));
+    AITS_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, "PRAGMA user_version"));
     AITS_ASSIGN_OR_RETURN(bool row, stmt.Step());
     return row ? stmt.ColumnInt(0) : int64_t{0};
   };
   AITS_ASSIGN_OR_RETURN(int64_t version, read_user_version());
   if (version == 0) {
     // Re-read under the write lock: another process may be creating the schema right now.
-    AITS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(raw, db_path));
+    AITS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db));
     AITS_ASSIGN_OR_RETURN(version, read_user_version());
     if (version == 0) {
-      AITS_ASSIGN_OR_RETURN(Stmt tables,
-                            Stmt::Prepare(raw, db_path, "SELECT count(*) FROM sqlite_master"));
+      AITS_ASSIGN_OR_RETURN(Stmt tables, Stmt::Prepare(db, "SELECT count(*) FROM sqlite_master"));
       AITS_ASSIGN_OR_RETURN(bool row, tables.Step());
       if (row && tables.ColumnInt(0) != 0) {
         return FailedPrecondition("model registry " + db_path +
                                   " is an SQLite database with tables but no registry schema "
                                   "version (PRAGMA user_version = 0); not a model registry");
       }
-      AITS_RETURN_IF_ERROR(Exec(raw, db_path, kSchema));
+      AITS_RETURN_IF_ERROR(db.Exec(kSchema, "creating the schema"));
       AITS_RETURN_IF_ERROR(
-          Exec(raw, db_path, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str()));
+          db.Exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(),
+                  "setting the schema version"));
       version = kSchemaVersion;
     }
     AITS_RETURN_IF_ERROR(txn.Commit());
@@ -602,12 +478,12 @@ std::string ModelRegistry::AbsolutePath(const ModelRecord& record) const {
 Result<ModelRecord> ModelRegistry::Register(const ModelMetadata& metadata,
                                             std::string_view model_bytes) {
   AITS_RETURN_IF_ERROR(ValidateMetadata(metadata));
-  sqlite3* db = db_.get();
-  AITS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, db_path_));
+  const sqlite::Database& db = db_;
+  AITS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db));
 
   AITS_ASSIGN_OR_RETURN(
       Stmt max_version,
-      Stmt::Prepare(db, db_path_, "SELECT COALESCE(MAX(version), 0) FROM models WHERE name = ?"));
+      Stmt::Prepare(db, "SELECT COALESCE(MAX(version), 0) FROM models WHERE name = ?"));
   max_version.Text(metadata.name);
   AITS_ASSIGN_OR_RETURN(bool row, max_version.Step());
   const int64_t version = (row ? max_version.ColumnInt(0) : 0) + 1;
@@ -631,7 +507,7 @@ Result<ModelRecord> ModelRegistry::Register(const ModelMetadata& metadata,
   const std::string checksum = ChecksumText(model_bytes);
   AITS_ASSIGN_OR_RETURN(
       Stmt insert,
-      Stmt::Prepare(db, db_path_,
+      Stmt::Prepare(db,
                     "INSERT INTO models (name, version, kind, status, feature_set_version, "
                     "feature_set_hash, train_begin_ns, train_end_ns, params, metrics, "
                     "data_source, parent, code_version, created_at_ns, path, checksum, "
@@ -654,27 +530,27 @@ Result<ModelRecord> ModelRegistry::Register(const ModelMetadata& metadata,
       .Text(checksum)
       .Int(static_cast<int64_t>(model_bytes.size()));
   AITS_RETURN_IF_ERROR(insert.Run());
-  const int64_t id = sqlite3_last_insert_rowid(db);
+  const int64_t id = db.LastInsertRowId();
   AITS_RETURN_IF_ERROR(AppendEvent(
-      db, db_path_, now, id, "register",
+      db, now, id, "register",
       "candidate " + metadata.name + "@" + std::to_string(version) + " (" + metadata.kind +
           ", feature set " + Quote(metadata.feature_set_version) + " hash " +
           metadata.feature_set_hash + ", " + std::to_string(model_bytes.size()) + " bytes, code " +
           std::string(CodeVersion()) + ")"));
-  AITS_ASSIGN_OR_RETURN(ModelRecord record, QueryById(db, db_path_, id));
+  AITS_ASSIGN_OR_RETURN(ModelRecord record, QueryById(db, id));
   AITS_RETURN_IF_ERROR(txn.Commit());
   return record;
 }
 
 Result<GateDecision> ModelRegistry::Evaluate(int64_t id, const PromotionGate& gate) const {
-  AITS_ASSIGN_OR_RETURN(ModelRecord record, QueryById(db_.get(), db_path_, id));
+  AITS_ASSIGN_OR_RETURN(ModelRecord record, QueryById(db_, id));
   return EvaluateGate(record.metrics, gate, "model registry " + dir_ + ": " + Describe(record));
 }
 
 Result<GateDecision> ModelRegistry::Promote(int64_t id, const PromotionGate& gate) {
-  sqlite3* db = db_.get();
-  AITS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, db_path_));
-  AITS_ASSIGN_OR_RETURN(ModelRecord record, QueryById(db, db_path_, id));
+  const sqlite::Database& db = db_;
+  AITS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db));
+  AITS_ASSIGN_OR_RETURN(ModelRecord record, QueryById(db, id));
   const std::string who = "model registry " + dir_ + ": " + Describe(record);
   if (record.status == ModelStatus::kProduction) {
     return FailedPrecondition(who + " is already in production");
@@ -683,23 +559,23 @@ Result<GateDecision> ModelRegistry::Promote(int64_t id, const PromotionGate& gat
   const Timestamp now = Now();
   if (decision.passed) {
     AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> previous,
-                          QueryOne(db, db_path_, "WHERE name = ? AND status = 'production'",
+                          QueryOne(db, "WHERE name = ? AND status = 'production'",
                                    [&](Stmt& s) { s.Text(record.name); }));
     if (previous) {
-      AITS_RETURN_IF_ERROR(UpdateStatus(db, db_path_, previous->id, ModelStatus::kArchived));
-      AITS_RETURN_IF_ERROR(AppendEvent(db, db_path_, now, previous->id, "archive",
+      AITS_RETURN_IF_ERROR(UpdateStatus(db, previous->id, ModelStatus::kArchived));
+      AITS_RETURN_IF_ERROR(AppendEvent(db, now, previous->id, "archive",
                                        "replaced in production by " + Describe(record)));
     }
-    AITS_RETURN_IF_ERROR(UpdateStatus(db, db_path_, id, ModelStatus::kProduction));
+    AITS_RETURN_IF_ERROR(UpdateStatus(db, id, ModelStatus::kProduction));
     std::string reason = decision.reason;
     if (previous) reason += "; replaces " + Describe(*previous);
-    AITS_RETURN_IF_ERROR(AppendEvent(db, db_path_, now, id, "promote", reason));
+    AITS_RETURN_IF_ERROR(AppendEvent(db, now, id, "promote", reason));
   } else {
     if (record.status == ModelStatus::kCandidate) {
-      AITS_RETURN_IF_ERROR(UpdateStatus(db, db_path_, id, ModelStatus::kRejected));
+      AITS_RETURN_IF_ERROR(UpdateStatus(db, id, ModelStatus::kRejected));
     }
     AITS_RETURN_IF_ERROR(AppendEvent(
-        db, db_path_, now, id, "reject",
+        db, now, id, "reject",
         decision.reason + " (stays " +
             std::string(ToString(record.status == ModelStatus::kCandidate ? ModelStatus::kRejected
                                                                           : record.status)) +
@@ -710,7 +586,7 @@ Result<GateDecision> ModelRegistry::Promote(int64_t id, const PromotionGate& gat
 }
 
 Result<ModelRecord> ModelRegistry::Find(std::string_view ref) const {
-  sqlite3* db = db_.get();
+  const sqlite::Database& db = db_;
   const std::string where = "model registry " + dir_ + ": ";
   const auto not_found = [&](std::string detail) {
     return NotFound(where + "no model matches " + Quote(ref) + " (" + detail + ")");
@@ -724,7 +600,7 @@ Result<ModelRecord> ModelRegistry::Find(std::string_view ref) const {
   if (ref == "latest") {
     for (ModelStatus status : {ModelStatus::kProduction, ModelStatus::kCandidate}) {
       AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> r,
-                            QueryOne(db, db_path_, "WHERE status = ? ORDER BY id DESC LIMIT 1",
+                            QueryOne(db, "WHERE status = ? ORDER BY id DESC LIMIT 1",
                                      [&](Stmt& s) { s.Text(ToString(status)); }));
       if (r) return std::move(*r);
     }
@@ -736,7 +612,7 @@ Result<ModelRecord> ModelRegistry::Find(std::string_view ref) const {
     if (!ParseInt64(ref.substr(1), id) || id <= 0)
       return bad_ref("the id is not a positive number");
     AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> r,
-                          QueryOne(db, db_path_, "WHERE id = ?", [&](Stmt& s) { s.Int(id); }));
+                          QueryOne(db, "WHERE id = ?", [&](Stmt& s) { s.Int(id); }));
     if (r) return std::move(*r);
     return not_found("no model with that id");
   }
@@ -754,7 +630,7 @@ Result<ModelRecord> ModelRegistry::Find(std::string_view ref) const {
       return bad_ref("the version is not a positive number");
     }
     AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> r,
-                          QueryOne(db, db_path_, "WHERE name = ? AND version = ?",
+                          QueryOne(db, "WHERE name = ? AND version = ?",
                                    [&](Stmt& s) { s.Text(name).Int(version); }));
     if (r) return std::move(*r);
     AITS_ASSIGN_OR_RETURN(std::vector<ModelRecord> all, List(std::string(name)));
@@ -763,10 +639,9 @@ Result<ModelRecord> ModelRegistry::Find(std::string_view ref) const {
   }
 
   for (ModelStatus status : {ModelStatus::kProduction, ModelStatus::kCandidate}) {
-    AITS_ASSIGN_OR_RETURN(
-        std::optional<ModelRecord> r,
-        QueryOne(db, db_path_, "WHERE name = ? AND status = ? ORDER BY id DESC LIMIT 1",
-                 [&](Stmt& s) { s.Text(name).Text(ToString(status)); }));
+    AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> r,
+                          QueryOne(db, "WHERE name = ? AND status = ? ORDER BY id DESC LIMIT 1",
+                                   [&](Stmt& s) { s.Text(name).Text(ToString(status)); }));
     if (r) return std::move(*r);
   }
   AITS_ASSIGN_OR_RETURN(std::vector<ModelRecord> all, List(std::string(name)));
@@ -780,21 +655,20 @@ Result<ModelRecord> ModelRegistry::Find(std::string_view ref) const {
 Result<std::vector<ModelRecord>> ModelRegistry::List(std::optional<std::string> name) const {
   const std::string sql =
       std::string(kSelectModels) + (name ? "WHERE name = ? ORDER BY id" : "ORDER BY id");
-  AITS_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_.get(), db_path_, sql));
+  AITS_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, sql));
   if (name) stmt.Text(*name);
-  return ReadRecords(stmt, db_path_);
+  return ReadRecords(stmt, db_.label());
 }
 
 Result<std::string> ModelRegistry::LoadBytes(const ModelRecord& record,
                                              std::string_view expected_feature_set_hash) const {
-  sqlite3* db = db_.get();
-  AITS_ASSIGN_OR_RETURN(ModelRecord stored, QueryById(db, db_path_, record.id));
+  const sqlite::Database& db = db_;
+  AITS_ASSIGN_OR_RETURN(ModelRecord stored, QueryById(db, record.id));
   const std::string who = "model registry " + dir_ + ": " + Describe(stored);
   if (stored.feature_set_hash != expected_feature_set_hash) {
-    AITS_ASSIGN_OR_RETURN(
-        std::optional<ModelRecord> same_hash,
-        QueryOne(db, db_path_, "WHERE feature_set_hash = ? ORDER BY id DESC LIMIT 1",
-                 [&](Stmt& s) { s.Text(expected_feature_set_hash); }));
+    AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> same_hash,
+                          QueryOne(db, "WHERE feature_set_hash = ? ORDER BY id DESC LIMIT 1",
+                                   [&](Stmt& s) { s.Text(expected_feature_set_hash); }));
     const std::string expected_version =
         same_hash ? "version " + Quote(same_hash->feature_set_version) + " per the registry"
                   : "a version no registered model was trained on";
@@ -825,11 +699,11 @@ Result<std::string> ModelRegistry::LoadBytes(const ModelRecord& record,
 }
 
 Result<std::vector<std::string>> ModelRegistry::Events(int64_t id) const {
-  sqlite3* db = db_.get();
-  AITS_RETURN_IF_ERROR(QueryById(db, db_path_, id).status());
+  const sqlite::Database& db = db_;
+  AITS_RETURN_IF_ERROR(QueryById(db, id).status());
   AITS_ASSIGN_OR_RETURN(
       Stmt stmt,
-      Stmt::Prepare(db, db_path_,
+      Stmt::Prepare(db,
                     "SELECT time_ns, action, reason FROM events WHERE model_id = ? ORDER BY id"));
   stmt.Int(id);
   std::vector<std::string> lines;

@@ -49,8 +49,7 @@
 #include "aits/core/clock.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
-
-struct sqlite3;
+#include "aits/persistence/sqlite.h"
 
 namespace aits::ml {
 
@@ -185,18 +184,13 @@ class ModelRegistry {
   Result<std::vector<std::string>> Events(int64_t id) const;
 
  private:
-  struct DbCloser {
-    void operator()(sqlite3* db) const;
-  };
-  using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
-
-  ModelRegistry(std::string dir, std::string db_path, DbPtr db);
+  ModelRegistry(std::string dir, std::string db_path, sqlite::Database db);
 
   Timestamp Now() const;
 
   std::string dir_;
   std::string db_path_;
-  DbPtr db_;
+  sqlite::Database db_;
   const Clock* clock_ = nullptr;  // nullptr: wall clock
 };
 

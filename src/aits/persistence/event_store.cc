@@ -9,6 +9,8 @@
 #include <string>
 #include <utility>
 
+#include "aits/persistence/sqlite.h"
+
 namespace aits::persistence {
 namespace {
 
@@ -62,54 +64,6 @@ int64_t WallNowNs() {
       .count();
 }
 
-// "PATH: WHAT: sqlite's message". Unreadable or damaged files are DataLoss; the rest IoError.
-Status SqliteStatus(sqlite3* db, int rc, const std::string& path, std::string_view what) {
-  const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  // sqlite3_errmsg may describe a later call; prefer the code's own text when they disagree.
-  if (db != nullptr && (sqlite3_errcode(db) & 0xff) != (rc & 0xff)) message = sqlite3_errstr(rc);
-  std::string text = path + ": " + std::string(what) + ": " + message;
-  switch (rc & 0xff) {
-    case SQLITE_NOTADB:
-      return DataLoss(path + ": not a SQLite database, so not an AITS event store (" + message +
-                      ")");
-    case SQLITE_CORRUPT:
-      return DataLoss(text + " (the file is damaged)");
-    case SQLITE_CANTOPEN:
-      return IoError(text + " (cannot open the file)");
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      return IoError(text + " (another process held the write lock too long)");
-    default:
-      return IoError(text);
-  }
-}
-
-// Owns one prepared statement.
-class Statement {
- public:
-  Statement() = default;
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  Status Prepare(sqlite3* db, const char* sql, const std::string& path,
-                 std::string_view what = "prepare a statement") {
-    sqlite3_finalize(stmt_);
-    stmt_ = nullptr;
-    const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
-    if (rc != SQLITE_OK) return SqliteStatus(db, rc, path, what);
-    return Status::Ok();
-  }
-  void Finalize() {
-    sqlite3_finalize(stmt_);
-    stmt_ = nullptr;
-  }
-  sqlite3_stmt* get() const { return stmt_; }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
 // Resets a statement on scope exit so that it never holds a read transaction open.
 class ResetOnExit {
  public:
@@ -125,23 +79,10 @@ class ResetOnExit {
   sqlite3_stmt* stmt_;
 };
 
-// Runs SQL without results (pragmas that answer are read with QueryText).
-Status Exec(sqlite3* db, const char* sql, const std::string& path, std::string_view what) {
-  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) return SqliteStatus(db, rc, path, what);
-  return Status::Ok();
-}
-
 // First column of the first row as text ("" when there is no row).
-Result<std::string> QueryText(sqlite3* db, const char* sql, const std::string& path,
-                              std::string_view what) {
-  Statement stmt;
-  AITS_RETURN_IF_ERROR(stmt.Prepare(db, sql, path, what));
-  const int rc = sqlite3_step(stmt.get());
-  if (rc == SQLITE_DONE) return std::string();
-  if (rc != SQLITE_ROW) return SqliteStatus(db, rc, path, what);
-  const unsigned char* text = sqlite3_column_text(stmt.get(), 0);
-  return text == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(text));
+Result<std::string> QueryText(const sqlite::Database& db, const char* sql, std::string_view what) {
+  AITS_ASSIGN_OR_RETURN(std::optional<std::string> text, db.QueryText(sql, what));
+  return text.value_or(std::string());
 }
 
 Status OpenFailure(const std::string& path, std::string_view why) {
@@ -150,10 +91,10 @@ Status OpenFailure(const std::string& path, std::string_view why) {
 
 // Checks what the file holds. Sets *fresh when it has no tables at all (a new or empty file).
 // Reads only, so that another application's database is refused before anything is written.
-Status CheckSchema(sqlite3* db, const std::string& path, bool* fresh) {
-  Statement tables;
-  AITS_RETURN_IF_ERROR(tables.Prepare(db, "SELECT name FROM sqlite_master WHERE type = 'table'",
-                                      path, "read schema"));
+Status CheckSchema(const sqlite::Database& db, const std::string& path, bool* fresh) {
+  AITS_ASSIGN_OR_RETURN(
+      sqlite::Statement tables,
+      sqlite::Statement::Prepare(db, "SELECT name FROM sqlite_master WHERE type = 'table'"));
   bool has_meta = false;
   bool has_events = false;
   bool has_commands = false;
@@ -161,7 +102,7 @@ Status CheckSchema(sqlite3* db, const std::string& path, bool* fresh) {
   for (;;) {
     const int rc = sqlite3_step(tables.get());
     if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return SqliteStatus(db, rc, path, "read schema");
+    if (rc != SQLITE_ROW) return db.Error(rc, "read schema");
     const unsigned char* raw_name = sqlite3_column_text(tables.get(), 0);
     const std::string_view name =
         raw_name == nullptr ? std::string_view() : reinterpret_cast<const char*>(raw_name);
@@ -176,14 +117,14 @@ Status CheckSchema(sqlite3* db, const std::string& path, bool* fresh) {
 
   AITS_ASSIGN_OR_RETURN(
       std::string application,
-      QueryText(db, "SELECT value FROM meta WHERE key = 'application'", path, "read meta"));
+      QueryText(db, "SELECT value FROM meta WHERE key = 'application'", "read meta"));
   if (application != kApplicationMarker) {
     return OpenFailure(path, "meta.application = \"" + application + "\", expected \"" +
                                  kApplicationMarker + "\"");
   }
   AITS_ASSIGN_OR_RETURN(
       std::string version,
-      QueryText(db, "SELECT value FROM meta WHERE key = 'schema_version'", path, "read meta"));
+      QueryText(db, "SELECT value FROM meta WHERE key = 'schema_version'", "read meta"));
   if (version != kSchemaVersion) {
     return FailedPrecondition(path + ": event store schema_version \"" + version +
                               "\" is not supported (this build reads version " + kSchemaVersion +
@@ -270,15 +211,15 @@ Status EventStoreOptions::Validate() const {
 }
 
 struct EventStore::Impl {
-  sqlite3* db = nullptr;
+  sqlite::Database db;
   bool read_only = false;
-  Statement begin;
-  Statement commit;
-  Statement insert_event;
-  Statement scan;
-  Statement insert_command;
-  Statement pending_commands;
-  Statement mark_applied;
+  sqlite::Statement begin;
+  sqlite::Statement commit;
+  sqlite::Statement insert_event;
+  sqlite::Statement scan;
+  sqlite::Statement insert_command;
+  sqlite::Statement pending_commands;
+  sqlite::Statement mark_applied;
 
   // The open batch (one BEGIN IMMEDIATE transaction holding SQLite's write lock).
   bool in_batch = false;
@@ -294,11 +235,11 @@ struct EventStore::Impl {
   ~Impl() { CloseDb(); }
 
   // Opens the batch's transaction on its first write (an event or a command mark).
-  Status BeginBatchIfNeeded(const std::string& path) {
+  Status BeginBatchIfNeeded() {
     if (in_batch) return Status::Ok();
     const int rc = sqlite3_step(begin.get());
     sqlite3_reset(begin.get());
-    if (rc != SQLITE_DONE) return SqliteStatus(db, rc, path, "begin batch");
+    if (rc != SQLITE_DONE) return db.Error(rc, "begin batch");
     in_batch = true;
     batch_size = 0;
     batch_started_ns = BatchNowNs();
@@ -313,15 +254,11 @@ struct EventStore::Impl {
   }
 
   void CloseDb() {
-    begin.Finalize();
-    commit.Finalize();
-    insert_event.Finalize();
-    scan.Finalize();
-    insert_command.Finalize();
-    pending_commands.Finalize();
-    mark_applied.Finalize();
-    if (db != nullptr) sqlite3_close_v2(db);
-    db = nullptr;
+    for (sqlite::Statement* stmt : {&begin, &commit, &insert_event, &scan, &insert_command,
+                                    &pending_commands, &mark_applied}) {
+      *stmt = sqlite::Statement();
+    }
+    db.Close();
   }
 };
 
@@ -335,18 +272,15 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
   Impl& impl = *store->impl_;
   impl.batch_clock = options.batch_clock;
 
-  int rc =
-      sqlite3_open_v2(path.c_str(), &impl.db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) return SqliteStatus(impl.db, rc, path, "open");
-  sqlite3_extended_result_codes(impl.db, 1);
-  sqlite3_busy_timeout(impl.db, kBusyTimeoutMs);
+  AITS_ASSIGN_OR_RETURN(
+      impl.db, sqlite::Database::Open(
+                   path, {.create = true, .no_mutex = true, .busy_timeout_ms = kBusyTimeoutMs}));
 
   bool fresh = false;
   AITS_RETURN_IF_ERROR(CheckSchema(impl.db, path, &fresh));
 
   AITS_ASSIGN_OR_RETURN(std::string journal_mode,
-                        QueryText(impl.db, "PRAGMA journal_mode=WAL", path, "set WAL mode"));
+                        QueryText(impl.db, "PRAGMA journal_mode=WAL", "set WAL mode"));
   if (journal_mode != "wal") {
     return IoError(path + ": PRAGMA journal_mode=WAL answered \"" + journal_mode +
                    "\" (the file system may not support WAL's shared memory)");
@@ -354,39 +288,36 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
   const char* synchronous = options.sync == Sync::kFull     ? "PRAGMA synchronous=FULL"
                             : options.sync == Sync::kNormal ? "PRAGMA synchronous=NORMAL"
                                                             : "PRAGMA synchronous=OFF";
-  AITS_RETURN_IF_ERROR(Exec(impl.db, synchronous, path, "set synchronous"));
+  AITS_RETURN_IF_ERROR(impl.db.Exec(synchronous, "set synchronous"));
 
   if (fresh) {
     // Another process may be creating the same file right now: IMMEDIATE serialises us, and
     // IF NOT EXISTS / OR IGNORE make the second creator a no-op.
-    AITS_RETURN_IF_ERROR(Exec(impl.db, "BEGIN IMMEDIATE", path, "create schema"));
-    Status created = Exec(impl.db, kCreateSchema, path, "create schema");
-    if (created.ok()) created = Exec(impl.db, "COMMIT", path, "create schema");
-    if (!created.ok()) {
-      (void)Exec(impl.db, "ROLLBACK", path, "create schema");
-      return created;
-    }
+    AITS_ASSIGN_OR_RETURN(sqlite::Transaction create, sqlite::Transaction::Begin(impl.db));
+    AITS_RETURN_IF_ERROR(impl.db.Exec(kCreateSchema, "create schema"));
+    AITS_RETURN_IF_ERROR(create.Commit());
     AITS_RETURN_IF_ERROR(CheckSchema(impl.db, path, &fresh));
   }
 
   // Crash recovery: continue after the last row on disk. Its checksum is not checked here; the
   // session's recovery Scan()s the log and decides what a damaged tail means.
-  AITS_ASSIGN_OR_RETURN(std::string last,
-                        QueryText(impl.db, "SELECT seq FROM events ORDER BY seq DESC LIMIT 1", path,
-                                  "read the last seq"));
+  AITS_ASSIGN_OR_RETURN(
+      std::string last,
+      QueryText(impl.db, "SELECT seq FROM events ORDER BY seq DESC LIMIT 1", "read the last seq"));
   if (!last.empty()) {
     const long long value = std::strtoll(last.c_str(), nullptr, 10);
     if (value < 1) return DataLoss(path + ": events hold seq " + last + " (must be >= 1)");
     store->last_seq_ = store->committed_seq_ = static_cast<uint64_t>(value);
   }
 
-  AITS_RETURN_IF_ERROR(impl.begin.Prepare(impl.db, "BEGIN IMMEDIATE", path));
-  AITS_RETURN_IF_ERROR(impl.commit.Prepare(impl.db, "COMMIT", path));
-  AITS_RETURN_IF_ERROR(impl.insert_event.Prepare(impl.db, kInsertEvent, path));
-  AITS_RETURN_IF_ERROR(impl.scan.Prepare(impl.db, kScanEvents, path));
-  AITS_RETURN_IF_ERROR(impl.insert_command.Prepare(impl.db, kInsertCommand, path));
-  AITS_RETURN_IF_ERROR(impl.pending_commands.Prepare(impl.db, kPendingCommands, path));
-  AITS_RETURN_IF_ERROR(impl.mark_applied.Prepare(impl.db, kMarkApplied, path));
+  using sqlite::Statement;
+  AITS_ASSIGN_OR_RETURN(impl.begin, Statement::Prepare(impl.db, "BEGIN IMMEDIATE", true));
+  AITS_ASSIGN_OR_RETURN(impl.commit, Statement::Prepare(impl.db, "COMMIT", true));
+  AITS_ASSIGN_OR_RETURN(impl.insert_event, Statement::Prepare(impl.db, kInsertEvent, true));
+  AITS_ASSIGN_OR_RETURN(impl.scan, Statement::Prepare(impl.db, kScanEvents, true));
+  AITS_ASSIGN_OR_RETURN(impl.insert_command, Statement::Prepare(impl.db, kInsertCommand, true));
+  AITS_ASSIGN_OR_RETURN(impl.pending_commands, Statement::Prepare(impl.db, kPendingCommands, true));
+  AITS_ASSIGN_OR_RETURN(impl.mark_applied, Statement::Prepare(impl.db, kMarkApplied, true));
   return store;
 }
 
@@ -400,34 +331,33 @@ Result<std::unique_ptr<EventStore>> EventStore::OpenReadOnly(const std::string& 
   Impl& impl = *store->impl_;
   impl.read_only = true;
 
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &impl.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) return SqliteStatus(impl.db, rc, path, "open read-only");
-  sqlite3_extended_result_codes(impl.db, 1);
-  sqlite3_busy_timeout(impl.db, kBusyTimeoutMs);
+  AITS_ASSIGN_OR_RETURN(
+      impl.db, sqlite::Database::Open(
+                   path, {.read_only = true, .no_mutex = true, .busy_timeout_ms = kBusyTimeoutMs}));
 
   bool fresh = false;
   AITS_RETURN_IF_ERROR(CheckSchema(impl.db, path, &fresh));
   if (fresh) return OpenFailure(path, "it has no tables");
 
-  AITS_ASSIGN_OR_RETURN(std::string last,
-                        QueryText(impl.db, "SELECT seq FROM events ORDER BY seq DESC LIMIT 1", path,
-                                  "read the last seq"));
+  AITS_ASSIGN_OR_RETURN(
+      std::string last,
+      QueryText(impl.db, "SELECT seq FROM events ORDER BY seq DESC LIMIT 1", "read the last seq"));
   if (!last.empty()) {
     const long long value = std::strtoll(last.c_str(), nullptr, 10);
     if (value >= 1) store->last_seq_ = store->committed_seq_ = static_cast<uint64_t>(value);
   }
-  AITS_RETURN_IF_ERROR(impl.scan.Prepare(impl.db, kScanEvents, path));
-  AITS_RETURN_IF_ERROR(impl.pending_commands.Prepare(impl.db, kPendingCommands, path));
+  AITS_ASSIGN_OR_RETURN(impl.scan, sqlite::Statement::Prepare(impl.db, kScanEvents, true));
+  AITS_ASSIGN_OR_RETURN(impl.pending_commands,
+                        sqlite::Statement::Prepare(impl.db, kPendingCommands, true));
   return store;
 }
 
 EventStore::~EventStore() {
-  if (impl_ != nullptr && impl_->db != nullptr) (void)Close();
+  if (impl_ != nullptr && impl_->db.is_open()) (void)Close();
 }
 
 Result<uint64_t> EventStore::Append(EventType type, Timestamp ts, std::string_view payload) {
-  if (impl_ == nullptr || impl_->db == nullptr) {
+  if (impl_ == nullptr || !impl_->db.is_open()) {
     return FailedPrecondition(path_ + ": Append on a closed event store");
   }
   Impl& impl = *impl_;
@@ -437,7 +367,7 @@ Result<uint64_t> EventStore::Append(EventType type, Timestamp ts, std::string_vi
     return InvalidArgument(path_ + ": event payload of " + std::to_string(payload.size()) +
                            " bytes is above the limit of " + std::to_string(kMaxPayloadBytes));
   }
-  AITS_RETURN_IF_ERROR(impl.BeginBatchIfNeeded(path_));
+  AITS_RETURN_IF_ERROR(impl.BeginBatchIfNeeded());
 
   const uint64_t seq = last_seq_ + 1;
   const auto type_value = static_cast<uint16_t>(type);
@@ -455,8 +385,8 @@ Result<uint64_t> EventStore::Append(EventType type, Timestamp ts, std::string_vi
   const int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) {
-    Status status = SqliteStatus(impl.db, rc, path_, "append event " + std::to_string(seq));
-    if (sqlite3_get_autocommit(impl.db) != 0) {
+    Status status = impl.db.Error(rc, "append event " + std::to_string(seq));
+    if (impl.db.autocommit()) {
       // SQLite rolled the whole batch back: the events after committed_seq_ are gone.
       impl.in_batch = false;
       impl.broken = status.WithContext("batch of events " + std::to_string(committed_seq_ + 1) +
@@ -471,7 +401,7 @@ Result<uint64_t> EventStore::Append(EventType type, Timestamp ts, std::string_vi
 }
 
 Status EventStore::MaybeCommit() {
-  if (impl_ == nullptr || impl_->db == nullptr) {
+  if (impl_ == nullptr || !impl_->db.is_open()) {
     return FailedPrecondition(path_ + ": MaybeCommit on a closed event store");
   }
   const Impl& impl = *impl_;
@@ -484,7 +414,7 @@ Status EventStore::MaybeCommit() {
 }
 
 Status EventStore::Commit() {
-  if (impl_ == nullptr || impl_->db == nullptr) {
+  if (impl_ == nullptr || !impl_->db.is_open()) {
     return FailedPrecondition(path_ + ": Commit on a closed event store");
   }
   Impl& impl = *impl_;
@@ -493,8 +423,8 @@ Status EventStore::Commit() {
   const int rc = sqlite3_step(impl.commit.get());
   sqlite3_reset(impl.commit.get());
   if (rc != SQLITE_DONE) {
-    Status status = SqliteStatus(impl.db, rc, path_, "commit");
-    if (sqlite3_get_autocommit(impl.db) != 0) {
+    Status status = impl.db.Error(rc, "commit");
+    if (impl.db.autocommit()) {
       impl.in_batch = false;
       impl.broken = status.WithContext("batch of events " + std::to_string(committed_seq_ + 1) +
                                        ".." + std::to_string(last_seq_) + " lost");
@@ -509,13 +439,13 @@ Status EventStore::Commit() {
 }
 
 Status EventStore::Close() {
-  if (impl_ == nullptr || impl_->db == nullptr) {
+  if (impl_ == nullptr || !impl_->db.is_open()) {
     return FailedPrecondition(path_ + ": event store already closed");
   }
   Status status = impl_->read_only ? Status::Ok() : Commit();
   if (!status.ok() && impl_->in_batch) {
     // Could not commit: roll back explicitly so that close does not leave a half-written batch.
-    (void)Exec(impl_->db, "ROLLBACK", path_, "rollback");
+    (void)impl_->db.Exec("ROLLBACK", "rollback");
     impl_->in_batch = false;
   }
   impl_->CloseDb();
@@ -523,14 +453,14 @@ Status EventStore::Close() {
 }
 
 Status EventStore::Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const {
-  if (impl_ == nullptr || impl_->db == nullptr) {
+  if (impl_ == nullptr || !impl_->db.is_open()) {
     return FailedPrecondition(path_ + ": Scan on a closed event store");
   }
   Impl& impl = *impl_;
-  Statement nested;
+  sqlite::Statement nested;
   sqlite3_stmt* stmt = impl.scan.get();
   if (impl.scan_active) {
-    AITS_RETURN_IF_ERROR(nested.Prepare(impl.db, kScanEvents, path_));
+    AITS_ASSIGN_OR_RETURN(nested, sqlite::Statement::Prepare(impl.db, kScanEvents));
     stmt = nested.get();
   }
   const bool owns_cached = !impl.scan_active;
@@ -551,7 +481,7 @@ Status EventStore::Scan(uint64_t from_seq, const std::function<Status(const Even
     const int rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) return Status::Ok();
     if (rc != SQLITE_ROW) {
-      return SqliteStatus(impl.db, rc, path_, "read event " + std::to_string(expected));
+      return impl.db.Error(rc, "read event " + std::to_string(expected));
     }
     const int64_t seq = sqlite3_column_int64(stmt, 0);
     // Built only on failure: no allocation per good row.
@@ -596,50 +526,37 @@ Status EventStore::Scan(uint64_t from_seq, const std::function<Status(const Even
 }
 
 Status EventStore::AddCommand(std::string_view text) {
-  if (impl_ == nullptr || impl_->db == nullptr) {
+  if (impl_ == nullptr || !impl_->db.is_open()) {
     return FailedPrecondition(path_ + ": AddCommand on a closed event store");
   }
   Impl& impl = *impl_;
   // A writer's own command lands in its open batch (or commits at once between batches). A
   // read-only handle (`aits breaker` beside a running session) writes through a short-lived
   // read-write connection that waits for the writer's batch via busy_timeout.
-  sqlite3* db = impl.db;
-  sqlite3* side_db = nullptr;
-  Statement side_insert;
+  sqlite::Database side_db;
+  sqlite::Statement side_insert;
+  const sqlite::Database* db = &impl.db;
   sqlite3_stmt* stmt = impl.insert_command.get();
   if (impl.read_only) {
-    int rc = sqlite3_open_v2(path_.c_str(), &side_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
-    if (rc != SQLITE_OK) {
-      Status status = SqliteStatus(side_db, rc, path_, "open to add a command");
-      sqlite3_close_v2(side_db);
-      return status;
-    }
-    sqlite3_busy_handler(side_db, WaitWhileBusy, &options_.on_busy);
-    Status prepared = side_insert.Prepare(side_db, kInsertCommand, path_);
-    if (!prepared.ok()) {
-      sqlite3_close_v2(side_db);
-      return prepared;
-    }
-    db = side_db;
+    AITS_ASSIGN_OR_RETURN(side_db, sqlite::Database::Open(path_, {.no_mutex = true}));
+    // Replaces the busy timeout: the same waits, with on_busy told of each.
+    sqlite3_busy_handler(side_db.get(), WaitWhileBusy, &options_.on_busy);
+    AITS_ASSIGN_OR_RETURN(side_insert, sqlite::Statement::Prepare(side_db, kInsertCommand));
+    db = &side_db;
     stmt = side_insert.get();
   }
   sqlite3_bind_int64(stmt, 1, WallNowNs());
   sqlite3_bind_text(stmt, 2, text.empty() ? "" : text.data(), static_cast<int>(text.size()),
                     SQLITE_STATIC);
   const int rc = sqlite3_step(stmt);
-  Status status = rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db, rc, path_, "add command");
+  Status status = rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, "add command");
   sqlite3_reset(stmt);
   sqlite3_clear_bindings(stmt);
-  if (side_db != nullptr) {
-    side_insert.Finalize();
-    sqlite3_close_v2(side_db);
-  }
   return status;
 }
 
 Result<std::vector<Command>> EventStore::PendingCommands() const {
-  if (impl_ == nullptr || impl_->db == nullptr) {
+  if (impl_ == nullptr || !impl_->db.is_open()) {
     return FailedPrecondition(path_ + ": PendingCommands on a closed event store");
   }
   sqlite3_stmt* stmt = impl_->pending_commands.get();
@@ -648,7 +565,7 @@ Result<std::vector<Command>> EventStore::PendingCommands() const {
   for (;;) {
     const int rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) return commands;
-    if (rc != SQLITE_ROW) return SqliteStatus(impl_->db, rc, path_, "read pending commands");
+    if (rc != SQLITE_ROW) return impl_->db.Error(rc, "read pending commands");
     Command command;
     command.id = sqlite3_column_int64(stmt, 0);
     command.created = Timestamp{sqlite3_column_int64(stmt, 1)};
@@ -662,7 +579,7 @@ Result<std::vector<Command>> EventStore::PendingCommands() const {
 }
 
 Status EventStore::MarkCommandApplied(int64_t id, uint64_t applied_seq) {
-  if (impl_ == nullptr || impl_->db == nullptr) {
+  if (impl_ == nullptr || !impl_->db.is_open()) {
     return FailedPrecondition(path_ + ": MarkCommandApplied on a closed event store");
   }
   Impl& impl = *impl_;
@@ -670,16 +587,16 @@ Status EventStore::MarkCommandApplied(int64_t id, uint64_t applied_seq) {
     return FailedPrecondition(path_ + ": MarkCommandApplied on a read-only event store");
   }
   if (!impl.broken.ok()) return impl.broken;
-  AITS_RETURN_IF_ERROR(impl.BeginBatchIfNeeded(path_));
+  AITS_RETURN_IF_ERROR(impl.BeginBatchIfNeeded());
   sqlite3_stmt* stmt = impl.mark_applied.get();
   sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(applied_seq));
   sqlite3_bind_int64(stmt, 2, id);
   const int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) {
-    return SqliteStatus(impl.db, rc, path_, "mark command " + std::to_string(id) + " applied");
+    return impl.db.Error(rc, "mark command " + std::to_string(id) + " applied");
   }
-  if (sqlite3_changes(impl.db) == 0) {
+  if (sqlite3_changes(impl.db.get()) == 0) {
     return NotFound(path_ + ": no pending command with id " + std::to_string(id));
   }
   return Status::Ok();
