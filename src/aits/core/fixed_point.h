@@ -100,8 +100,15 @@ class FixedValue {
     return FromRaw(a.raw_ - b.raw_, a.precision_ > b.precision_ ? a.precision_ : b.precision_);
   }
   constexpr Derived operator-() const { return FromRaw(-raw_, precision_); }
-  Derived& operator+=(const Derived& other) { return static_cast<Derived&>(*this = *this + other); }
-  Derived& operator-=(const Derived& other) { return static_cast<Derived&>(*this = *this - other); }
+  // Through Derived: the friends above take Derived operands, which the base alone is not.
+  Derived& operator+=(const Derived& other) {
+    Derived& self = static_cast<Derived&>(*this);
+    return self = self + other;
+  }
+  Derived& operator-=(const Derived& other) {
+    Derived& self = static_cast<Derived&>(*this);
+    return self = self - other;
+  }
 
  private:
   int64_t raw_ = 0;

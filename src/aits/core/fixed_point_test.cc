@@ -72,3 +72,21 @@ TEST(FixedPointTest, MoneyFormatsNegativeAmounts) {
 
 }  // namespace
 }  // namespace aits
+
+namespace aits {
+namespace {
+
+TEST(FixedPointTest, CompoundAssignmentKeepsTheWiderPrecision) {
+  Quantity q = *Quantity::Parse("0.5", 2);
+  q += *Quantity::Parse("0.125", 3);
+  EXPECT_EQ(q.raw(), Quantity::Parse("0.625", 3)->raw());
+  EXPECT_EQ(q.ToString(), "0.625");
+  q -= *Quantity::Parse("1", 0);
+  EXPECT_EQ(q.ToString(), "-0.375");
+  Price p = *Price::Parse("1.10000", 5);
+  p += *Price::Parse("0.00010", 5);
+  EXPECT_EQ(p.ToString(), "1.10010");
+}
+
+}  // namespace
+}  // namespace aits
