@@ -18,8 +18,8 @@
 #include <memory>
 #include <vector>
 
-#include "aits/ml/recurrent_model.h"
 #include "aits/ml/sequence_trainer.h"
+#include "aits/models/recurrent_model.h"
 #include "latency.h"
 
 namespace aits::ml {

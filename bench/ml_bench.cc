@@ -25,9 +25,9 @@
 #include <random>
 #include <vector>
 
-#include "aits/ml/logistic_regression.h"
-#include "aits/ml/random_forest.h"
-#include "aits/ml/xgboost_model.h"
+#include "aits/models/logistic_regression.h"
+#include "aits/models/random_forest.h"
+#include "aits/models/xgboost_model.h"
 #include "latency.h"
 
 namespace aits::ml {

@@ -7,8 +7,8 @@
 #include <string>
 
 #include "aits/data/source.h"
-#include "aits/ml/dataset.h"
 #include "aits/ml/feature_dataset.h"
+#include "aits/models/dataset.h"
 #include "backtest_config.h"
 #include "cli.h"
 #include "progress.h"

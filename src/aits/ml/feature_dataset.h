@@ -21,7 +21,7 @@
 #include "aits/core/status.h"
 #include "aits/data/source.h"
 #include "aits/features/feature_engine.h"
-#include "aits/ml/dataset.h"
+#include "aits/models/dataset.h"
 
 namespace aits::ml {
 

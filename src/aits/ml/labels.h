@@ -18,7 +18,7 @@
 
 #include "aits/core/status.h"
 #include "aits/core/time.h"
-#include "aits/ml/dataset.h"
+#include "aits/models/dataset.h"
 
 namespace aits::ml {
 

@@ -80,31 +80,6 @@ void MlEnsembleStrategy::OnBar(const Bar& bar) {
                target > 0 ? "ml_long" : (target < 0 ? "ml_short" : "ml_flat"));
 }
 
-Result<features::FeatureEngine> MakeFeatureEngineFor(const Ensemble& ensemble,
-                                                     const std::vector<Duration>& timeframes,
-                                                     Duration bar_period) {
-  features::FeatureEngineConfig config;
-  config.timeframes = timeframes;
-  AITS_ASSIGN_OR_RETURN(features::FeatureEngine engine, features::FeatureEngine::Create(config));
-  if (engine.Hash() != ensemble.feature_set_hash()) {
-    return InvalidArgument("the model was trained on feature set " + ensemble.feature_set_hash() +
-                           " (version " + ensemble.feature_set_version() +
-                           ") but this build computes " + engine.Hash() + " (version " +
-                           std::string(features::FeatureEngine::kVersion) +
-                           ") for the same timeframes; retrain the model");
-  }
-  if (engine.Names() != ensemble.feature_names()) {
-    return InvalidArgument("the model's feature columns differ from the feature engine's");
-  }
-  if (bar_period != engine.BaseTimeframe()) {
-    return InvalidArgument("the model's base timeframe is " +
-                           features::TimeframeName(engine.BaseTimeframe()) +
-                           " but the kernel's bars are " + features::TimeframeName(bar_period) +
-                           " (set the bar period to the base timeframe)");
-  }
-  return engine;
-}
-
 Result<std::unique_ptr<strategy::Strategy>> MakeMlEnsembleStrategy(
     const Instrument& instrument, Duration bar_period, Ensemble ensemble,
     const std::vector<Duration>& timeframes, SignalRules rules, ScoreObserver observer) {

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "aits/features/feature_engine.h"
-#include "aits/ml/ensemble.h"
+#include "aits/models/ensemble.h"
 #include "aits/strategy/strategy.h"
 
 namespace aits::ml {
@@ -60,12 +60,6 @@ class MlEnsembleStrategy final : public strategy::Strategy {
   Quantity lots_;
   uint64_t scored_rows_ = 0;
 };
-
-// The feature engine for an ensemble's timeframes, checked against the ensemble: same feature-set
-// hash and column names, and the kernel's bar period equal to the base timeframe. Errors say which.
-Result<features::FeatureEngine> MakeFeatureEngineFor(const Ensemble& ensemble,
-                                                     const std::vector<Duration>& timeframes,
-                                                     Duration bar_period);
 
 // Builds the strategy from a serialized ensemble: checks that the feature engine built for the
 // ensemble's timeframes has the ensemble's feature-set hash and names, and that the kernel's bar

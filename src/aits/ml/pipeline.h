@@ -25,21 +25,21 @@
 #include <nlohmann/json.hpp>
 
 #include "aits/backtest/backtest.h"
-#include "aits/ml/dataset.h"
-#include "aits/ml/ensemble.h"
 #include "aits/ml/feature_dataset.h"
-#include "aits/ml/isolation_forest.h"
-#include "aits/ml/kmeans.h"
 #include "aits/ml/labels.h"
-#include "aits/ml/logistic_regression.h"
 #include "aits/ml/metrics.h"
 #include "aits/ml/ml_strategy.h"
-#include "aits/ml/pca.h"
-#include "aits/ml/random_forest.h"
 #include "aits/ml/registry.h"
 #include "aits/ml/sequence_trainer.h"
 #include "aits/ml/splits.h"
-#include "aits/ml/xgboost_model.h"
+#include "aits/models/dataset.h"
+#include "aits/models/ensemble.h"
+#include "aits/models/isolation_forest.h"
+#include "aits/models/kmeans.h"
+#include "aits/models/logistic_regression.h"
+#include "aits/models/pca.h"
+#include "aits/models/random_forest.h"
+#include "aits/models/xgboost_model.h"
 
 namespace aits::ml {
 

@@ -9,12 +9,12 @@
 #include <sstream>
 
 #include "aits/data/test_util.h"
-#include "aits/ml/ensemble.h"
-#include "aits/ml/logistic_regression.h"
 #include "aits/ml/ml_strategy.h"
 #include "aits/ml/pipeline_test_util.h"
-#include "aits/ml/recurrent_model.h"
-#include "aits/ml/serialize.h"
+#include "aits/models/ensemble.h"
+#include "aits/models/logistic_regression.h"
+#include "aits/models/recurrent_model.h"
+#include "aits/models/serialize.h"
 
 namespace aits::ml {
 namespace {

@@ -9,7 +9,7 @@
 #include <system_error>
 #include <utility>
 
-#include "aits/ml/serialize.h"
+#include "aits/models/serialize.h"
 
 #ifndef AITS_CODE_VERSION
 #define AITS_CODE_VERSION "unknown"

@@ -10,7 +10,7 @@
 #include <iterator>
 #include <string>
 
-#include "aits/ml/serialize.h"
+#include "aits/models/serialize.h"
 
 namespace aits::ml {
 namespace {

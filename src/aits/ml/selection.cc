@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "aits/features/feature_engine.h"
-#include "aits/ml/ensemble.h"
+#include "aits/models/ensemble.h"
 
 namespace aits::ml {
 

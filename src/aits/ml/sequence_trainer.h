@@ -38,8 +38,8 @@
 #include <vector>
 
 #include "aits/core/status.h"
-#include "aits/ml/dataset.h"
-#include "aits/ml/recurrent_model.h"
+#include "aits/models/dataset.h"
+#include "aits/models/recurrent_model.h"
 
 namespace aits::ml {
 

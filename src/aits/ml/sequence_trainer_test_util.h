@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "aits/ml/dataset.h"
+#include "aits/models/dataset.h"
 
 namespace aits::ml::testing_util {
 

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "aits/ml/ml_strategy.h"
-#include "aits/ml/xgboost_model.h"
+#include "aits/models/ensemble.h"
+#include "aits/models/xgboost_model.h"
 
 namespace aits::trading {
 namespace {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "aits/core/status.h"
-#include "aits/ml/ensemble.h"
+#include "aits/models/ensemble.h"
 #include "aits/trading/signal_source.h"
 
 namespace aits::trading {
