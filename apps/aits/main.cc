@@ -667,8 +667,15 @@ int main(int argc, char** argv) {
         "(default latest) and --registry. No parameters.\n");
     std::printf("\nSignals for --signal (the decision stack, as aits paper):\n");
     for (const auto& info : aits::trading::RuleSignals()) {
-      std::printf("%s\n  %s\n%s\n", info.name.c_str(), info.description.c_str(),
-                  info.parameters.c_str());
+      std::printf("%s\n  %s\n", info.name.c_str(), info.description.c_str());
+      // One parameter a line, indented like the strategies' above.
+      size_t begin = 0;
+      while (begin < info.parameters.size()) {
+        size_t end = info.parameters.find('\n', begin);
+        if (end == std::string::npos) end = info.parameters.size();
+        std::printf("  %.*s\n", static_cast<int>(end - begin), info.parameters.data() + begin);
+        begin = end + 1;
+      }
     }
     std::printf("ml_ensemble\n  A trained ensemble from the registry (--model, --registry).\n");
     return 0;
