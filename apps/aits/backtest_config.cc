@@ -53,6 +53,10 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
   AITS_RETURN_IF_ERROR(yaml.Get("instrument", "quote", &file.quote));
   AITS_RETURN_IF_ERROR(yaml.Get("instrument", "margin_rate", &file.margin_rate));
   AITS_RETURN_IF_ERROR(yaml.Get("strategy", "name", &file.strategy));
+  AITS_RETURN_IF_ERROR(yaml.Get("strategy", "signal", &file.signal));
+  AITS_RETURN_IF_ERROR(ReadDecisionAndRisk(path, root, &file.decision, &file.risk));
+  yaml.SectionReadElsewhere("decision");
+  yaml.SectionReadElsewhere("risk");
   AITS_RETURN_IF_ERROR(yaml.GetParams(&file.params));
   AITS_RETURN_IF_ERROR(yaml.Get("account", "cash", &file.cash));
   AITS_RETURN_IF_ERROR(yaml.Get("account", "currency", &file.currency));
@@ -104,6 +108,9 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
   Prefer(flags.quote, file.quote);
   Prefer(flags.margin_rate, file.margin_rate);
   Prefer(flags.strategy, file.strategy);
+  Prefer(flags.signal, file.signal);
+  flags.decision.insert(flags.decision.begin(), file.decision.begin(), file.decision.end());
+  flags.risk.insert(flags.risk.begin(), file.risk.begin(), file.risk.end());
   Prefer(flags.cash, file.cash);
   Prefer(flags.currency, file.currency);
   Prefer(flags.leverage, file.leverage);
@@ -295,6 +302,44 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
   }
 
   kernel::KernelConfig& kc = config.kernel;
+  // The decision stack: what `aits paper --signal` trades, configured the same way.
+  std::string signal;
+  if (flags.signal) {
+    if (flags.strategy && *flags.strategy != *flags.signal) {
+      return InvalidArgument("--strategy " + *flags.strategy + " and --signal " + *flags.signal +
+                             " both say what trades: give one (--signal trades through the "
+                             "decision engine and the risk manager)");
+    }
+    signal = *flags.signal;
+  } else if (config.strategy == "ml_ensemble") {
+    signal = "ml_ensemble";
+  }
+  if (!signal.empty()) {
+    config.strategy = signal;
+    node::DecisionStack stack;
+    AITS_ASSIGN_OR_RETURN(stack.decision, node::DecisionConfigFor(flags.decision));
+    stack.options.client_id_prefix = "bt";
+    if (signal == "ml_ensemble") {
+      if (!config.params.values().empty()) {
+        return InvalidArgument(
+            "--param " + config.params.values().begin()->first +
+            ": ml_ensemble takes no parameters; its trading rules are the decision: section of "
+            "--config (buy_threshold, sell_threshold, close_threshold, min_confidence, sizing, "
+            "lots, ...; docs/decision.md) and its limits the risk: section");
+      }
+      // The signal comes from the registry (the app's InstallMlEnsemble).
+    } else {
+      stack.signal = node::RuleSignalFactory(signal, config.params);
+    }
+    config.decision = std::move(stack);
+    AITS_ASSIGN_OR_RETURN(kc.risk, node::RiskLimitsFor(flags.risk));
+  } else if (!flags.decision.empty() || !flags.risk.empty()) {
+    return InvalidArgument(std::string(flags.decision.empty() ? "risk:" : "decision:") +
+                           " settings are for the decision stack (--signal NAME, or --strategy "
+                           "ml_ensemble); the built-in strategy " +
+                           config.strategy +
+                           " trades without the decision engine and the risk manager");
+  }
   if (flags.cash) {
     auto cash = Money::FromDouble(*flags.cash);
     if (!cash.ok() || cash->raw() <= 0 || *flags.cash > static_cast<double>(kernel::kMaxCash)) {

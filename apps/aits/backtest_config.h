@@ -31,7 +31,12 @@ struct BacktestFlags {
   std::optional<std::string> quote;
   std::optional<double> margin_rate;
   std::optional<std::string> strategy;
-  std::vector<std::string> params;      // "key=value" items or "a=1,b=2" lists
+  std::vector<std::string> params;  // "key=value" items or "a=1,b=2" lists
+  // The decision stack (signal -> decision engine -> risk manager), as `aits paper --signal`:
+  // sma_cross, rsi or ml_ensemble (which --strategy ml_ensemble also means).
+  std::optional<std::string> signal;
+  node::Settings decision;              // the `decision:` section of the config file
+  node::Settings risk;                  // the `risk:` section of the config file
   std::optional<std::string> model;     // ml_ensemble: registry reference ("latest", "NAME", ...)
   std::optional<std::string> registry;  // ml_ensemble: registry directory (default "models")
   std::optional<double> cash;

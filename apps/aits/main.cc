@@ -17,6 +17,7 @@
 #include "aits/data/tick_store.h"
 #include "aits/features/indicator_set.h"
 #include "aits/log/log.h"
+#include "aits/trading/signal_source.h"
 #include "backtest_config.h"
 #include "cli.h"
 #include "features_command.h"
@@ -52,8 +53,10 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
                                          flags.model.value_or("latest"), &resolved->config, &model);
     if (!installed.ok()) return Fail(installed);
   } else if (flags.model) {
-    return Fail(InvalidArgument("--model is for --strategy ml_ensemble (strategy is '" +
-                                resolved->config.strategy + "')"));
+    return Fail(
+        InvalidArgument("--model is for --signal ml_ensemble (or --strategy ml_ensemble); "
+                        "this run trades '" +
+                        resolved->config.strategy + "'"));
   }
   AITS_LOG_INFO("backtest", "backtest started",
                 {{"strategy", resolved->config.strategy},
@@ -118,6 +121,16 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
               Human(static_cast<uint64_t>(
                         r.wall_seconds > 0 ? static_cast<double>(events) / r.wall_seconds : 0))
                   .c_str());
+  if (r.config.decision) {
+    uint64_t rejected = 0;
+    for (const Order& order : r.orders) rejected += order.status == OrderStatus::kRejected;
+    std::printf(
+        "  decisions     %llu (signal -> decision engine -> risk manager): %llu orders, %llu "
+        "rejected\n",
+        static_cast<unsigned long long>(r.decisions),
+        static_cast<unsigned long long>(r.orders.size()),
+        static_cast<unsigned long long>(rejected));
+  }
   std::printf("  equity        %.2f -> %.2f %s (%s)\n", s.initial_equity, s.final_equity,
               std::string(r.config.kernel.account_currency.view()).c_str(),
               Shown(s.total_return * 100, "%+.2f %%").c_str());
@@ -169,9 +182,13 @@ void AddBacktest(CLI::App& app, BacktestFlags& flags, bool& quiet, bool& json_on
   cmd->add_option("--margin-rate", flags.margin_rate, "Margin rate multiplier (default 1)");
   cmd->add_option("--strategy", flags.strategy,
                   "sma_cross (default), rsi_reversion, buy_and_hold, random_signal, or ml_ensemble "
-                  "(a trained model, see --model)");
+                  "(= --signal ml_ensemble)");
+  cmd->add_option("--signal", flags.signal,
+                  "Trade through the decision engine and the risk manager, as aits paper does: "
+                  "sma_cross, rsi or ml_ensemble (a trained model, see --model); settings in the "
+                  "decision: and risk: sections of --config");
   cmd->add_option("--param", flags.params,
-                  "Strategy parameter key=value (repeatable, or "
+                  "Strategy or rule-signal parameter key=value (repeatable, or "
                   "a=1,b=2); see `aits strategies`");
   cmd->add_option("--model", flags.model,
                   "ml_ensemble: the model to trade, from the registry: latest (default), NAME "
@@ -643,14 +660,24 @@ int main(int argc, char** argv) {
                   info.parameters.c_str());
     }
     std::printf(
-        "ml_ensemble\n  Trades a trained ensemble (aits train) from the registry: long when its "
-        "signal score exceeds `entry`, short below -entry, flat when |score| < exit. Needs "
-        "--model (default latest) and --registry.\n"
-        "  entry (number, 0.2): |score| that opens or reverses a position\n"
-        "  exit (number, 0.05): |score| below which a position is closed\n"
-        "  min_confidence (number, 0): confidence an entry needs\n"
-        "  lots (number, 1.0): position size in lots\n"
-        "  mode (long_only|long_short, long_short): whether to go short\n");
+        "ml_ensemble\n  Trades a trained ensemble (aits train) from the registry through the "
+        "decision engine and the risk manager, as aits paper --signal ml_ensemble does: its "
+        "score is the signal; thresholds, filters, sizing and stops are the decision: section "
+        "of --config, limits the risk: section (docs/decision.md, docs/risk.md). Needs --model "
+        "(default latest) and --registry. No parameters.\n");
+    std::printf("\nSignals for --signal (the decision stack, as aits paper):\n");
+    for (const auto& info : aits::trading::RuleSignals()) {
+      std::printf("%s\n  %s\n", info.name.c_str(), info.description.c_str());
+      // One parameter a line, indented like the strategies' above.
+      size_t begin = 0;
+      while (begin < info.parameters.size()) {
+        size_t end = info.parameters.find('\n', begin);
+        if (end == std::string::npos) end = info.parameters.size();
+        std::printf("  %.*s\n", static_cast<int>(end - begin), info.parameters.data() + begin);
+        begin = end + 1;
+      }
+    }
+    std::printf("ml_ensemble\n  A trained ensemble from the registry (--model, --registry).\n");
     return 0;
   }
   return 0;

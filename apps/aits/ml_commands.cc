@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "aits/log/log.h"
-#include "aits/ml/ml_strategy.h"
 #include "aits/ml/registry.h"
 #include "aits/ml/selection.h"
+#include "aits/node/signals.h"
 #include "cli.h"
 #include "log_flags.h"
 #include "train_commands.h"
@@ -83,19 +83,15 @@ Status InstallMlEnsemble(const std::string& registry_dir, const std::string& mod
   AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
                         ml::LoadRegistryEnsemble(registry_dir, model_ref));
   LogModelChoice(registry_dir, model_ref, loaded);
-  const std::vector<Duration>& timeframes = loaded.timeframes;
-  AITS_ASSIGN_OR_RETURN(ml::SignalRules rules, ml::SignalRules::FromParams(config->params));
-  AITS_RETURN_IF_ERROR(config->params.CheckAllUsed("ml_ensemble"));
-  config->kernel.bar_period = timeframes.front();
+  if (!config->decision) {
+    return FailedPrecondition(
+        "ml_ensemble backtests trade through the decision stack, which this "
+        "configuration lacks");
+  }
+  // The kernel's bars are the model's base timeframe, as in a paper session of the model.
+  config->kernel.bar_period = loaded.timeframes.front();
   config->strategy = "ml_ensemble";
-  // Each run loads its own ensemble from the checked bytes, so the sequence models start from a
-  // clean state.
-  config->strategy_factory =
-      [bytes = loaded.bytes, what = loaded.path, timeframes, rules, bar = timeframes.front()](
-          const Instrument& instrument) -> Result<std::unique_ptr<strategy::Strategy>> {
-    AITS_ASSIGN_OR_RETURN(ml::Ensemble run_copy, ml::Ensemble::Deserialize(*bytes, what));
-    return ml::MakeMlEnsembleStrategy(instrument, bar, std::move(run_copy), timeframes, rules);
-  };
+  config->decision->signal = node::MlSignalFactory(loaded);
   installed->train_begin = loaded.record.train_begin;
   installed->train_end = loaded.record.train_end;
   installed->description = loaded.description;

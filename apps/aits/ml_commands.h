@@ -16,10 +16,11 @@ namespace aits::app {
 // `models`, and `train` / `evaluate` as commands that run aits-train with their arguments.
 void AddMlCommands(CLI::App& app);
 
-// For `aits backtest --strategy ml_ensemble --model REF`: loads the ensemble REF ("latest",
-// "NAME", "NAME@3", "#12") from the registry, checks its feature-set hash against this build,
-// and installs a strategy factory in `config` that trades it with the given parameters (entry,
-// exit, min_confidence, lots, mode). The kernel's bar period becomes the model's base timeframe.
+// For `aits backtest --signal ml_ensemble --model REF` (or --strategy ml_ensemble): loads the
+// ensemble REF ("latest", "NAME", "NAME@3", "#12") from the registry, checks its feature-set hash
+// against this build, and makes it the signal of the config's decision stack (which
+// ResolveBacktest set up with the decision: and risk: settings), exactly as a paper session of
+// the model serves it. The kernel's bar period becomes the model's base timeframe.
 struct InstalledModel {
   std::string description;  // "NAME@V (#ID, status, members: ...)"
   Timestamp train_begin;    // the rows the model learned from (validation rows follow them)

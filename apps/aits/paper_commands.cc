@@ -12,12 +12,13 @@
 
 #include "aits/features/feature_engine.h"
 #include "aits/ml/selection.h"
+#include "aits/node/signals.h"
 #include "aits/session/paper.h"
 #include "aits/session/replay.h"
-#include "aits/trading/ml_signal.h"
 #include "backtest_config.h"
 #include "cli.h"
 #include "ml_commands.h"
+#include "yaml_reader.h"
 
 namespace aits::app {
 namespace {
@@ -71,52 +72,12 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec) {
   if (!root.IsMap()) return InvalidArgument(path + ": the top level must be a map of sections");
   for (const auto& section : root) {
     const std::string name = section.first.Scalar();
-    const std::string line = ":" + std::to_string(section.first.Mark().line + 1);
     if (name != "decision" && name != "risk") {
-      return InvalidArgument(path + line + ": unknown section '" + name +
-                             "' (known: decision, risk)");
-    }
-    if (!section.second.IsMap()) {
-      return InvalidArgument(path + line + ": section '" + name + "' must be a map of key: value");
-    }
-    decision::DecisionConfig probe_decision;
-    for (const auto& item : section.second) {
-      const std::string key = item.first.Scalar();
-      const std::string item_line = ":" + std::to_string(item.first.Mark().line + 1);
-      if (!item.second.IsScalar()) {
-        return InvalidArgument(path + item_line + ": " + name + "." + key +
-                               " is not a single value");
-      }
-      std::string value = item.second.Scalar();
-      if (name == "decision" && key == "calendar" && !value.empty()) {
-        // Relative to the settings file, stored absolute so a resume from elsewhere finds it.
-        std::filesystem::path file(value);
-        if (file.is_relative()) file = std::filesystem::path(path).parent_path() / file;
-        value = std::filesystem::absolute(file).lexically_normal().string();
-      }
-      risk::RiskLimits probe_risk;
-      const Status status = name == "decision" ? probe_decision.Set(key, value)
-                            : key == "base"    ? Status::Ok()
-                                               : probe_risk.Set(key, value);
-      if (!status.ok()) {
-        return InvalidArgument(path + item_line + ": " + name + "." + key + ": " +
-                               status.message());
-      }
-      (name == "decision" ? spec->decision : spec->risk).emplace_back(key, value);
-    }
-    if (name == "risk") {
-      auto valid = session::RiskLimitsFor(spec->risk);
-      if (!valid.ok()) {
-        const bool missing = valid.status().message().find("is missing") != std::string::npos;
-        return InvalidArgument(path + ":" + std::to_string(section.first.Mark().line + 1) +
-                               ": risk: " + valid.status().message() +
-                               (missing ? " (name every limit, or add 'base: defaults' to the "
-                                          "risk section to start from the default profile)"
-                                        : ""));
-      }
+      return InvalidArgument(path + ":" + std::to_string(section.first.Mark().line + 1) +
+                             ": unknown section '" + name + "' (known: decision, risk)");
     }
   }
-  return Status::Ok();
+  return ReadDecisionAndRisk(path, root, &spec->decision, &spec->risk);
 }
 
 session::SignalFactory SignalsWithModels() {
@@ -132,9 +93,7 @@ session::SignalFactory SignalsWithModels() {
                                 loaded.record.sha256_or_fnv + ", recorded " + spec.model_checksum +
                                 ")");
     }
-    AITS_ASSIGN_OR_RETURN(ml::Ensemble ensemble,
-                          ml::Ensemble::Deserialize(*loaded.bytes, loaded.path));
-    return trading::MakeMlSignal(instrument, bar_period, std::move(ensemble), loaded.timeframes);
+    return node::MlSignalFactory(loaded)(instrument, bar_period);
   };
 }
 

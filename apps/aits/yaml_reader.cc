@@ -1,5 +1,7 @@
 #include "yaml_reader.h"
 
+#include <filesystem>
+
 namespace aits::app {
 
 Result<YAML::Node> LoadYamlFile(const std::string& path) {
@@ -15,6 +17,56 @@ Result<YAML::Node> LoadYamlFile(const std::string& path) {
     return InvalidArgument(path + ": the top level must be a map of settings (key: value)");
   }
   return root;
+}
+
+Status ReadDecisionAndRisk(const std::string& path, const YAML::Node& root,
+                           node::Settings* decision, node::Settings* risk) {
+  if (!root.IsMap()) return Status::Ok();
+  for (const auto& section : root) {
+    const std::string name = section.first.Scalar();
+    if (name != "decision" && name != "risk") continue;
+    const std::string line = ":" + std::to_string(section.first.Mark().line + 1);
+    if (!section.second.IsMap()) {
+      return InvalidArgument(path + line + ": section '" + name + "' must be a map of key: value");
+    }
+    node::Settings& settings = name == "decision" ? *decision : *risk;
+    decision::DecisionConfig probe_decision;
+    for (const auto& item : section.second) {
+      const std::string key = item.first.Scalar();
+      const std::string item_line = ":" + std::to_string(item.first.Mark().line + 1);
+      if (!item.second.IsScalar()) {
+        return InvalidArgument(path + item_line + ": " + name + "." + key +
+                               " is not a single value");
+      }
+      std::string value = item.second.Scalar();
+      if (name == "decision" && key == "calendar" && !value.empty()) {
+        // Relative to the settings file, stored absolute so a resume from elsewhere finds it.
+        std::filesystem::path file(value);
+        if (file.is_relative()) file = std::filesystem::path(path).parent_path() / file;
+        value = std::filesystem::absolute(file).lexically_normal().string();
+      }
+      risk::RiskLimits probe_risk;
+      const Status status = name == "decision" ? probe_decision.Set(key, value)
+                            : key == "base"    ? Status::Ok()
+                                               : probe_risk.Set(key, value);
+      if (!status.ok()) {
+        return InvalidArgument(path + item_line + ": " + name + "." + key + ": " +
+                               status.message());
+      }
+      settings.emplace_back(key, value);
+    }
+    if (name == "risk") {
+      auto valid = node::RiskLimitsFor(settings);
+      if (!valid.ok()) {
+        const bool missing = valid.status().message().find("is missing") != std::string::npos;
+        return InvalidArgument(path + line + ": risk: " + valid.status().message() +
+                               (missing ? " (name every limit, or add 'base: defaults' to the "
+                                          "risk section to start from the default profile)"
+                                        : ""));
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace aits::app

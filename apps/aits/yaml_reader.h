@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "aits/core/status.h"
+#include "aits/node/builder.h"
 
 namespace aits::app {
 
@@ -45,10 +46,14 @@ class YamlReader {
     return Status::Ok();
   }
 
+  // A section read as a whole elsewhere (ReadDecisionAndRisk): CheckUnknown leaves it alone.
+  void SectionReadElsewhere(std::string name) { elsewhere_.insert(std::move(name)); }
+
   Status CheckUnknown() const {
     if (!root_.IsMap()) return InvalidArgument(path_ + ": the top level must be a map of settings");
     for (const auto& item : root_) {
       const std::string key = item.first.Scalar();
+      if (elsewhere_.count(key)) continue;
       if (item.second.IsMap() && key != "strategy_params") {
         for (const auto& child : item.second) {
           const std::string full = key + "." + child.first.Scalar();
@@ -86,9 +91,19 @@ class YamlReader {
   std::string path_;
   YAML::Node root_;
   std::set<std::string> used_;
+  std::set<std::string> elsewhere_;
 };
 
 // Loads `path` (errors: unreadable file, YAML syntax with its line, a top level that is not a map).
 Result<YAML::Node> LoadYamlFile(const std::string& path);
+
+// The `decision:` and `risk:` sections of a settings file (`aits paper --config`,
+// `aits backtest --config`), appended to `decision` and `risk` in file order. Each value is
+// checked on its own (DecisionConfig::Set, RiskLimits::Set) and the risk section as a whole
+// (node::RiskLimitsFor); errors name the file, the line and the setting. A relative
+// decision.calendar is taken relative to the file and stored absolute. Other sections are left
+// to the caller.
+Status ReadDecisionAndRisk(const std::string& path, const YAML::Node& root,
+                           node::Settings* decision, node::Settings* risk);
 
 }  // namespace aits::app

@@ -117,6 +117,39 @@ printf 'data: x.csv\nstrategy:\n  name: sma_cross\n  parms: {fast: 3}\n' >"$work
 out=$("$aits" backtest --config "$work/typo.yaml" 2>&1) && fail "typo in yaml accepted"
 expect_in "yaml typo" "$out" "strategy.parms"
 
+# --- the decision stack: --signal trades through the decision engine and the risk manager, with
+# the decision: and risk: sections paper sessions read; a built-in strategy refuses them.
+cat >"$work/stack.yaml" <<YAML
+strategy:
+  signal: sma_cross
+  params: {fast: 5, slow: 20}
+decision:
+  buy_threshold: 0.3
+  sell_threshold: -0.3
+  sizing: fixed_lots
+  lots: 3
+  max_lots: 3
+  scale_by_confidence: false
+risk:
+  base: defaults
+  max_order_lots: 2
+YAML
+"$aits" backtest --config "$work/stack.yaml" --data "$data/eurusd-ticks-2020-01-01.csv" --symbol EURUSD \
+  --json --no-progress >"$work/stack.json" 2>"$work/stack.err" || { fail "decision-stack backtest"; cat "$work/stack.err"; }
+expect_eq "stack" "$(json "$work/stack.json" "d['strategy']['stack']")" "decision"
+expect_eq "stack has a risk manager" "$(json "$work/stack.json" "d['strategy']['risk_manager']")" "True"
+expect_eq "stack decided" "$(json "$work/stack.json" "d['strategy']['decisions'] > 0")" "True"
+# 3-lot entries (max_lots 3 lifts the cap at the risk limits) against a 2-lot order limit: every
+# entry is refused, so nothing fills.
+expect_eq "risk manager refuses the 3-lot entries" "$(json "$work/stack.json" "d['run']['orders'] > 0 and d['run']['fills'] == 0")" "True"
+out=$("$aits" backtest --config "$work/stack.yaml" --data "$data/eurusd-ticks-2020-01-01.csv" --symbol EURUSD \
+      --strategy rsi_reversion --no-progress 2>&1) && fail "--strategy with --signal accepted"
+expect_in "--strategy and --signal" "$out" "give one"
+printf 'risk:\n  base: defaults\n' >"$work/risk-only.yaml"
+out=$("$aits" backtest --config "$work/risk-only.yaml" --data "$data/eurusd-ticks-2020-01-01.csv" --symbol EURUSD \
+      --no-progress 2>&1) && fail "risk: with a built-in strategy accepted"
+expect_in "risk: with a built-in strategy" "$out" "decision stack"
+
 # --- ticks: HistData EUR/USD, import to binary, replay gives identical results
 "$aits" backtest --data "$data/eurusd-ticks-2020-01-01.csv" --symbol EURUSD --bar M1 \
   --param fast=5 --param slow=20 --json --no-progress >"$work/eur.json" 2>"$work/eur.err" || { fail "eurusd tick backtest"; cat "$work/eur.err"; }

@@ -12,6 +12,7 @@ failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 pass() { echo "ok:   $*"; }
 expect_in() { if grep -qF -- "$3" <<<"$2"; then pass "$1 mentions '$3'"; else fail "$1: '$3' not in: $2"; fi; }
+expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1 = $3"; else fail "$1: expected '$3', got '$2'"; fi; }
 expect_code() { if [[ "$2" == "$3" ]]; then pass "$1 exit $3"; else fail "$1: exit $2, expected $3"; fi; }
 
 head -n 9000 "$data/gbpusd-m1-bid-2012.csv" >"$work/gbpusd-m1-bid.csv"
@@ -64,13 +65,51 @@ for kind in ensemble xgboost random_forest logistic lstm gru xgboost_regressor; 
   expect_in "models list" "$out" " $kind "
 done
 
-# --- backtest the registered model: the same feature engine runs live inside the kernel.
+# --- backtest the registered model: the same feature engine runs live inside the kernel, and its
+# score trades through the decision engine and the risk manager, as in a paper session.
+cat >"$work/decide.yaml" <<'YAML'
+decision:
+  buy_threshold: 0.05
+  sell_threshold: -0.05
+  close_threshold: 0.01
+  sizing: fixed_lots
+  lots: 1
+  scale_by_confidence: false
+risk:
+  base: defaults
+  max_order_lots: 2
+YAML
 bt=("$aits" backtest --data "$work/gbpusd-m1-bid.csv" --ask-data "$work/gbpusd-m1-ask.csv"
     --strategy ml_ensemble --registry "$work/models")
-out=$("${bt[@]}" --model gbp_test --param entry=0.05 --out "$work/bt" 2>&1); code=$?
+out=$("${bt[@]}" --model gbp_test --config "$work/decide.yaml" --out "$work/bt" 2>&1); code=$?
 expect_code "backtest ml_ensemble" "$code" 0
 expect_in "backtest ml_ensemble" "$out" "model         gbp_test@1"
+expect_in "backtest ml_ensemble" "$out" "signal -> decision engine -> risk manager"
 [[ -f "$work/bt/report.html" ]] && pass "backtest report written" || fail "no backtest report"
+decided=$("$python" - "$work/bt" <<'PY'
+import csv, json, sys
+m = json.load(open(sys.argv[1] + "/metrics.json"))
+orders = list(csv.DictReader(open(sys.argv[1] + "/orders.csv")))
+problems = []
+if m["strategy"].get("stack") != "decision" or not m["strategy"].get("risk_manager"):
+    problems.append(f"strategy {m['strategy']}")
+if not m["strategy"].get("decisions", 0) > len(orders) > 0:
+    problems.append(f"{m['strategy'].get('decisions')} decisions, {len(orders)} orders")
+# The decision stack's orders carry client ids bt-1, bt-2, ... (the venue's stop-loss and
+# take-profit closes carry none).
+decided = [o for o in orders if o["client_order_id"]]
+if not decided or any(not o["client_order_id"].startswith("bt-") for o in decided):
+    problems.append("decision orders without the decision stack's client ids")
+if any(float(o["quantity"]) > 2 for o in orders if o["status"] != "rejected"):
+    problems.append("an accepted order above the risk limit of 2 lots")
+print("; ".join(problems) or f"decision stack ({len(orders)} orders)")
+PY
+)
+expect_in "ml backtest through the decision stack" "$decided" "decision stack"
+out=$("${bt[@]}" --model gbp_test --signal ml_ensemble --config "$work/decide.yaml" --json 2>/dev/null); code=$?
+expect_code "--signal ml_ensemble = --strategy ml_ensemble" "$code" 0
+expect_eq "--signal ml_ensemble orders" "$("$python" -c 'import json,sys; print(json.load(sys.stdin)["run"]["orders"])' <<<"$out")" \
+  "$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["run"]["orders"])' "$work/bt/metrics.json")"
 expect_in "in-sample warning" "$out" "covers rows the model was trained on"
 out=$("${bt[@]}" --model latest --from 2012-02-07 2>&1); code=$?
 expect_code "backtest --model latest --from" "$code" 0
@@ -81,12 +120,18 @@ expect_in "impossible --from date" "$out" "2012-02-30"
 out=$("${bt[@]}" --model nope 2>&1); code=$?
 [[ $code -ne 0 ]] && pass "unknown model fails" || fail "unknown model accepted"
 expect_in "unknown model" "$out" "nope"
-out=$("${bt[@]}" --model gbp_test --param entry=2 2>&1); code=$?
-expect_code "entry out of range" "$code" 2
-expect_in "entry out of range" "$out" "entry"
-out=$("${bt[@]}" --model gbp_test --param enrty=0.1 2>&1); code=$?
-expect_code "misspelt parameter" "$code" 2
-expect_in "misspelt parameter" "$out" "enrty"
+printf 'decision:\n  buy_threshold: 2\n' >"$work/bad-threshold.yaml"
+out=$("${bt[@]}" --model gbp_test --config "$work/bad-threshold.yaml" 2>&1); code=$?
+expect_code "threshold out of range" "$code" 2
+expect_in "threshold out of range" "$out" "buy_threshold"
+printf 'decision:\n  buy_treshold: 0.1\n' >"$work/typo-decision.yaml"
+out=$("${bt[@]}" --model gbp_test --config "$work/typo-decision.yaml" 2>&1); code=$?
+expect_code "misspelt decision setting" "$code" 2
+expect_in "misspelt decision setting" "$out" "buy_treshold"
+# The model's old strategy parameters are refused with where their settings went.
+out=$("${bt[@]}" --model gbp_test --param entry=0.1 2>&1); code=$?
+expect_code "ml_ensemble parameter" "$code" 2
+expect_in "ml_ensemble parameter" "$out" "decision: section"
 out=$("$aits" backtest --data "$work/gbpusd-m1-bid.csv" --model gbp_test 2>&1); code=$?
 expect_code "--model without ml_ensemble" "$code" 2
 # A corrupt model file is detected by its checksum, naming the file.
@@ -198,6 +243,24 @@ expect_in "explain: model outputs" "$out" '"xgboost"'
 expect_in "explain: regime" "$out" '"regime_name"'
 expect_in "explain: feature contributions" "$out" '"top_features"'
 expect_in "explain: contribution values" "$out" '"contribution"'
+
+# --- one node configuration, two modes: a backtest and a paper session of the model over the
+# same tick file, with the same decision settings, make the same orders and end with the same
+# balance (they build the same stack through the node builder).
+"$aits" generate --ticks 500000 --symbol GBPUSD --start-price 1.58 --seed 4 \
+  --out "$work/gbp-ticks.aitsbin" --no-progress >/dev/null 2>&1 || fail "generate ticks"
+out=$("$aits" backtest --data "$work/gbp-ticks.aitsbin" --signal ml_ensemble --model gbp_test@1 \
+      --registry "$work/models" --config "$work/paper.yaml" --json --no-progress 2>"$work/pbt.err"); code=$?
+expect_code "backtest of the paper ticks" "$code" 0
+bt_said=$("$python" -c 'import json,sys; m=json.load(sys.stdin); print("orders %d  fills %d  decisions %d  balance %.2f" % (m["run"]["orders"], m["run"]["fills"], m["strategy"]["decisions"], m["account"]["final_balance"]))' <<<"$out")
+out=$("$aits" paper --feed "$work/gbp-ticks.aitsbin" --signal ml_ensemble --model gbp_test@1 \
+      --registry "$work/models" --config "$work/paper.yaml" --speed max --session-id same \
+      --state "$work/paper-file" --quiet 2>&1); code=$?
+expect_code "paper of the same ticks" "$code" 0
+paper_said=$(sed -nE 's/.*orders ([0-9]+)  fills ([0-9]+)  decisions ([0-9]+)  position [^ ]+  balance ([0-9.]+) .*/orders \1  fills \2  decisions \3  balance \4/p' <<<"$out")
+paper_said=$("$python" -c 'import sys; w=sys.argv[1].split(); print("orders %s  fills %s  decisions %s  balance %.2f" % (w[1], w[3], w[5], float(w[7])))' "$paper_said")
+expect_eq "backtest = paper (orders, fills, decisions, balance)" "$bt_said" "$paper_said"
+[[ "$bt_said" != *"orders 0 "* ]] && pass "the shared ticks trade ($bt_said)" || fail "no orders on the shared ticks"
 out=$("$aits" replay --events "$work/paper" 2>&1); code=$?
 expect_code "replay ml_ensemble session" "$code" 0
 expect_in "replay ml_ensemble session" "$out" "identical"

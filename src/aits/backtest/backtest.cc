@@ -104,18 +104,20 @@ Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressF
         "(give --ask-data FILE or --spread POINTS)");
   }
 
-  // The composition root: every component of the trading core, wired once, here.
+  // The node builder is the composition root; the backtest adds the clock, the data and the
+  // price chart's Bar subscriber.
   SimulatedClock clock;
-  kernel::KernelConfig kernel_config = config.kernel;
-  kernel_config.venue.fill_mode =
+  node::NodeConfig node_config;
+  node_config.instruments = {config.instrument};
+  node_config.kernel = config.kernel;
+  node_config.kernel.venue.fill_mode =
       result.bar_data ? execution::FillMode::kNextBarOpen : execution::FillMode::kTouch;
-  kernel::Kernel kernel(kernel_config, clock);
-  AITS_RETURN_IF_ERROR(kernel.AddInstrument(config.instrument));
-  AITS_ASSIGN_OR_RETURN(auto strategy, config.strategy_factory
-                                           ? config.strategy_factory(config.instrument)
-                                           : strategy::MakeStrategy(config.strategy, config.params,
-                                                                    config.instrument));
-  kernel.SetStrategy(std::move(strategy));
+  node_config.decision = config.decision;
+  node_config.strategy_factory = config.strategy_factory;
+  node_config.strategy = config.strategy;
+  node_config.params = config.params;
+  AITS_ASSIGN_OR_RETURN(node::Node node, node::BuildNode(node_config, clock));
+  kernel::Kernel& kernel = *node.kernel;
 
   BoundedSeries prices(20'000);
   kernel.bus().Subscribe<Bar>(
@@ -211,6 +213,7 @@ Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressF
   result.ticks = kernel.ticks_processed();
   result.bars = kernel.bars_processed();
   result.stop_outs = kernel.stop_outs();
+  if (node.decision_strategy != nullptr) result.decisions = node.decision_strategy->decisions();
   result.orders.assign(kernel.orders().begin(), kernel.orders().end());
   result.fills.assign(kernel.fills().begin(), kernel.fills().end());
   const portfolio::Portfolio& book = kernel.portfolio();
@@ -291,6 +294,12 @@ std::string MetricsJson(const BacktestResult& result) {
 
   json doc;
   doc["strategy"] = {{"name", config.strategy}, {"params", params}};
+  if (config.decision) {
+    // Traded through the decision engine and the risk manager (docs/backtest.md).
+    doc["strategy"]["stack"] = "decision";
+    doc["strategy"]["decisions"] = result.decisions;
+    doc["strategy"]["risk_manager"] = config.kernel.risk.has_value();
+  }
   doc["data"] = {{"path", config.data_path},
                  {"ask_path", config.ask_path},
                  {"format", std::string(data::ToString(result.format))},

@@ -1,5 +1,6 @@
-// Backtest runner: opens the data, builds the kernel through its composition root, replays the
-// history as fast as it can be read, and collects everything a report needs.
+// Backtest runner: opens the data, builds the kernel through the node builder (node::BuildNode,
+// the composition root paper sessions share), replays the history as fast as it can be read,
+// and collects everything a report needs.
 #pragma once
 
 #include <functional>
@@ -10,6 +11,7 @@
 #include "aits/core/status.h"
 #include "aits/data/source.h"
 #include "aits/kernel/kernel.h"
+#include "aits/node/builder.h"
 #include "aits/portfolio/statistics.h"
 #include "aits/report/html_report.h"
 #include "aits/strategy/strategy.h"
@@ -40,6 +42,10 @@ struct BacktestConfig {
   // When set, builds the strategy instead of the built-in named by `strategy` (which then only
   // labels the run). Strategies from modules above the kernel (the ML ensemble) come in here.
   std::function<Result<std::unique_ptr<strategy::Strategy>>(const Instrument&)> strategy_factory;
+  // When set, the strategy stack is the node's decision stack instead (signal -> DecisionStrategy
+  // -> the risk manager of kernel.risk), as a paper session trades; `strategy` then labels the
+  // run. The stack's sink, if any, receives every decision record.
+  std::optional<node::DecisionStack> decision;
   kernel::KernelConfig kernel;
 };
 
@@ -54,6 +60,7 @@ struct BacktestResult {
   uint64_t ticks = 0;
   uint64_t bars = 0;
   uint64_t stop_outs = 0;
+  uint64_t decisions = 0;  // decision stack: decisions made (HOLD included)
   std::vector<Order> orders;
   std::vector<Fill> fills;
   std::vector<portfolio::TradeRecord> trades;

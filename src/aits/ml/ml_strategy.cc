@@ -56,44 +56,6 @@ int TargetDirection(const SignalRules& rules, double score, double confidence, i
   return current;
 }
 
-MlEnsembleStrategy::MlEnsembleStrategy(const Instrument& instrument, features::FeatureEngine engine,
-                                       Ensemble ensemble, SignalRules rules, ScoreObserver observer)
-    : instrument_(instrument),
-      engine_(std::move(engine)),
-      ensemble_(std::move(ensemble)),
-      rules_(rules),
-      observer_(std::move(observer)),
-      row_(engine_.size()),
-      lots_(LotsFor(instrument, rules.lots)) {}
-
-void MlEnsembleStrategy::OnBar(const Bar& bar) {
-  if (bar.instrument != instrument_.id) return;
-  if (!engine_.OnBar(bar) || !engine_.Ready()) return;
-  engine_.CopyTo(row_);
-  const EnsembleScore score = ensemble_.Step(row_);
-  ++scored_rows_;
-  if (observer_) observer_(engine_.RowTime(), score);
-  const int current = CurrentDirection(context(), instrument_.id);
-  const int target = TargetDirection(rules_, score.score, score.confidence, current);
-  if (target == current) return;
-  MoveToTarget(instrument_.id, target > 0 ? lots_ : (target < 0 ? -lots_ : Quantity()),
-               target > 0 ? "ml_long" : (target < 0 ? "ml_short" : "ml_flat"));
-}
-
-Result<std::unique_ptr<strategy::Strategy>> MakeMlEnsembleStrategy(
-    const Instrument& instrument, Duration bar_period, Ensemble ensemble,
-    const std::vector<Duration>& timeframes, SignalRules rules, ScoreObserver observer) {
-  AITS_RETURN_IF_ERROR(rules.Validate());
-  AITS_ASSIGN_OR_RETURN(features::FeatureEngine engine,
-                        MakeFeatureEngineFor(ensemble, timeframes, bar_period));
-  if (!LotsFor(instrument, rules.lots).IsPositive()) {
-    return InvalidArgument("lots " + std::to_string(rules.lots) + " rounds to zero at lot step " +
-                           instrument.lot_step.ToString());
-  }
-  return std::unique_ptr<strategy::Strategy>(std::make_unique<MlEnsembleStrategy>(
-      instrument, std::move(engine), std::move(ensemble), rules, std::move(observer)));
-}
-
 ScoreReplayStrategy::ScoreReplayStrategy(const Instrument& instrument,
                                          std::vector<TimedScore> scores, SignalRules rules)
     : instrument_(instrument),

@@ -1,19 +1,15 @@
-// Strategies that trade the ensemble's signal (strategy name "ml_ensemble").
+// The ensemble's own trading rule for evaluation (strategy name "ml_scores").
 //
-// MlEnsembleStrategy computes features live with the same FeatureEngine that produced the
-// training matrix (no train/serve skew), scores every base-bar close with the Ensemble and moves
-// the position with SignalRules. ScoreReplayStrategy trades precomputed scores by bar close time:
-// `aits evaluate` uses it to backtest walk-forward out-of-sample scores, which were produced by
-// models that never saw those rows. Both go through the same SignalRules, so an evaluation and a
-// backtest of the same scores make the same trades.
-//
-// The decision thresholds here are the model's own trading rule for evaluation; the decision
-// engine with filters, sizing and risk (issue 4) will consume the same EnsembleScore.
+// ScoreReplayStrategy trades precomputed scores by bar close time with SignalRules: `aits
+// evaluate` uses it to backtest walk-forward out-of-sample scores, which were produced by models
+// that never saw those rows. A backtest or a paper session of a registered model trades its
+// live score through the decision engine and the risk manager instead (trading/ml_signal.h,
+// node/builder.h); MakeFeatureEngineFor is the check both share that the model and the live
+// feature engine agree.
 //
 // Thread-compatible, like every strategy (the kernel thread calls it).
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <vector>
 
@@ -38,35 +34,6 @@ struct SignalRules {
 // The position direction (-1, 0, +1) the rules want after a score, given the current one.
 int TargetDirection(const SignalRules& rules, double score, double confidence, int current);
 
-// Called after every scored row (tests, explanations, the evaluation report).
-using ScoreObserver = std::function<void(Timestamp row_time, const EnsembleScore& score)>;
-
-class MlEnsembleStrategy final : public strategy::Strategy {
- public:
-  // Precondition: engine.Hash() == ensemble.feature_set_hash() (MakeMlEnsembleStrategy checks).
-  MlEnsembleStrategy(const Instrument& instrument, features::FeatureEngine engine,
-                     Ensemble ensemble, SignalRules rules, ScoreObserver observer = {});
-  std::string_view name() const override { return "ml_ensemble"; }
-  void OnBar(const Bar& bar) override;
-  uint64_t scored_rows() const { return scored_rows_; }
-
- private:
-  const Instrument& instrument_;
-  features::FeatureEngine engine_;
-  Ensemble ensemble_;
-  SignalRules rules_;
-  ScoreObserver observer_;
-  std::vector<float> row_;
-  Quantity lots_;
-  uint64_t scored_rows_ = 0;
-};
-
-// Builds the strategy from a serialized ensemble: checks that the feature engine built for the
-// ensemble's timeframes has the ensemble's feature-set hash and names, and that the kernel's bar
-// period is the base timeframe. Errors say which.
-Result<std::unique_ptr<strategy::Strategy>> MakeMlEnsembleStrategy(
-    const Instrument& instrument, Duration bar_period, Ensemble ensemble,
-    const std::vector<Duration>& timeframes, SignalRules rules, ScoreObserver observer = {});
 
 struct TimedScore {
   Timestamp time;  // row time: the close of the base bar the score belongs to

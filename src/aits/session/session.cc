@@ -43,24 +43,6 @@ Result<std::unique_ptr<trading::SignalSource>> MakeRuleSignalFor(const SessionSp
   return trading::MakeRuleSignal(spec.signal, std::move(params), instrument);
 }
 
-Result<risk::RiskLimits> RiskLimitsFor(
-    const std::vector<std::pair<std::string, std::string>>& settings) {
-  bool from_defaults = settings.empty();
-  for (const auto& [key, value] : settings) {
-    if (key != "base") continue;
-    if (value != "defaults") {
-      return InvalidArgument("risk base '" + value + "' is unknown (the only base is 'defaults')");
-    }
-    from_defaults = true;
-  }
-  risk::RiskLimits limits = from_defaults ? risk::RiskLimits::Defaults() : risk::RiskLimits{};
-  for (const auto& [key, value] : settings) {
-    if (key != "base") AITS_RETURN_IF_ERROR(limits.Set(key, value));
-  }
-  AITS_RETURN_IF_ERROR(limits.Validate());
-  return limits;
-}
-
 Result<kernel::KernelConfig> KernelConfigFor(const SessionSpec& spec) {
   kernel::KernelConfig config;
   config.account_currency = Currency::Of(spec.account_currency);
@@ -83,15 +65,29 @@ Result<kernel::KernelConfig> KernelConfigFor(const SessionSpec& spec) {
   // The event log is the session's history: keep memory flat however long it runs.
   config.history = kKernelHistory;
   config.venue.order_history = kKernelHistory;
-  AITS_ASSIGN_OR_RETURN(config.risk, RiskLimitsFor(spec.risk));
+  AITS_ASSIGN_OR_RETURN(config.risk, node::RiskLimitsFor(spec.risk));
   AITS_RETURN_IF_ERROR(config.Validate());
   return config;
 }
 
 Result<decision::DecisionConfig> DecisionConfigFor(const SessionSpec& spec) {
-  decision::DecisionConfig config;
-  for (const auto& [key, value] : spec.decision) AITS_RETURN_IF_ERROR(config.Set(key, value));
-  AITS_RETURN_IF_ERROR(config.Validate());
+  return node::DecisionConfigFor(spec.decision);
+}
+
+Result<node::NodeConfig> NodeConfigFor(const SessionSpec& spec, const SignalFactory& signals,
+                                       trading::DecisionSink sink) {
+  node::NodeConfig config;
+  config.instruments = {InstrumentOf(spec)};
+  AITS_ASSIGN_OR_RETURN(config.kernel, KernelConfigFor(spec));
+  node::DecisionStack stack;
+  AITS_ASSIGN_OR_RETURN(stack.decision, DecisionConfigFor(spec));
+  stack.signal = [spec, signals](const Instrument& instrument, Duration bar_period) {
+    return signals(spec, instrument, bar_period);
+  };
+  stack.options.client_id_prefix = spec.session_id;
+  stack.sink = std::move(sink);
+  config.decision = std::move(stack);
+  config.strategy = spec.signal;
   return config;
 }
 
@@ -132,27 +128,17 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
   std::unique_ptr<Session> session(new Session());
   session->spec_ = spec;
   session->instrument_ = InstrumentOf(spec);
-  AITS_ASSIGN_OR_RETURN(kernel::KernelConfig config, KernelConfigFor(spec));
-  AITS_ASSIGN_OR_RETURN(decision::DecisionConfig decision_config, DecisionConfigFor(spec));
-  if (decision_config.max_lots == 0 && config.risk) {
-    // Size within what the risk manager will accept rather than have every large entry refused.
-    decision_config.max_lots =
-        std::min(config.risk->max_order_lots, config.risk->max_position_lots);
-  }
-  session->kernel_ = std::make_unique<kernel::Kernel>(config, session->clock_);
-  kernel::Kernel& kernel = *session->kernel_;
-  AITS_RETURN_IF_ERROR(kernel.AddInstrument(session->instrument_));
-  const Instrument& instrument = kernel.instrument(session->instrument_.id);
-  AITS_ASSIGN_OR_RETURN(std::unique_ptr<trading::SignalSource> source,
-                        signals(spec, instrument, config.bar_period));
-  trading::DecisionStrategyOptions options;
-  options.client_id_prefix = spec.session_id;
   Session* self = session.get();
-  auto strategy = std::make_unique<trading::DecisionStrategy>(
-      instrument, std::move(source), decision::DecisionEngine(std::move(decision_config)), options,
-      [self](Timestamp ts, std::string_view json) { self->Emit(EventType::kDecision, ts, json); });
-  session->strategy_ = strategy.get();
-  kernel.SetStrategy(std::move(strategy));
+  AITS_ASSIGN_OR_RETURN(node::NodeConfig config,
+                        NodeConfigFor(spec, signals, [self](Timestamp ts, std::string_view json) {
+                          self->Emit(EventType::kDecision, ts, json);
+                        }));
+  // The node's kernel keeps the session's clock; the recorder below subscribes after the
+  // kernel's own handlers, so it hears each message once the kernel has booked it.
+  AITS_ASSIGN_OR_RETURN(node::Node node, node::BuildNode(config, session->clock_));
+  session->kernel_ = std::move(node.kernel);
+  session->strategy_ = node.decision_strategy;
+  kernel::Kernel& kernel = *session->kernel_;
 
   Bus& bus = kernel.bus();
   bus.Subscribe<kernel::OrderSubmitted>([self](const kernel::OrderSubmitted& submitted) {

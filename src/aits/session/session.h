@@ -24,6 +24,7 @@
 #include "aits/core/status.h"
 #include "aits/data/source.h"
 #include "aits/kernel/kernel.h"
+#include "aits/node/builder.h"
 #include "aits/persistence/event_store.h"
 #include "aits/session/session_spec.h"
 #include "aits/trading/decision_strategy.h"
@@ -39,16 +40,17 @@ Result<std::unique_ptr<trading::SignalSource>> MakeRuleSignalFor(const SessionSp
                                                                  const Instrument& instrument,
                                                                  Duration bar_period);
 
-// Risk limits from `risk:` settings. No settings: RiskLimits::Defaults(). Otherwise every limit
-// must be named (a missing one is an error naming it) unless the settings include
-// `base: defaults`, which starts from the defaults and overrides the ones named.
-Result<risk::RiskLimits> RiskLimitsFor(
-    const std::vector<std::pair<std::string, std::string>>& settings);
-
-// Kernel configuration (account, venue, bar period, risk limits) from a spec; errors name the
-// setting.
+// Kernel configuration (account, venue, bar period, risk limits: node::RiskLimitsFor) from a
+// spec; errors name the setting.
 Result<kernel::KernelConfig> KernelConfigFor(const SessionSpec& spec);
+// node::DecisionConfigFor(spec.decision).
 Result<decision::DecisionConfig> DecisionConfigFor(const SessionSpec& spec);
+// The node a spec describes: its instrument, KernelConfigFor, and the decision stack over the
+// signal `signals` builds, with client order ids "<session_id>-<n>" and `sink` receiving the
+// decision records. Session::Create builds through it; so can anything that must trade exactly
+// as a paper session of this spec would (a backtest of the same ticks, a test).
+Result<node::NodeConfig> NodeConfigFor(const SessionSpec& spec, const SignalFactory& signals,
+                                       trading::DecisionSink sink = {});
 
 // Opens the spec's feed: the synthetic market, or a tick file. Bar files are refused (paper
 // trading consumes ticks).

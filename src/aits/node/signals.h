@@ -1,0 +1,17 @@
+// The ML ensemble of a registered model as the decision stack's signal, for every mode and service
+// that builds a node (backtest, paper, later live): ml/selection.h chooses the model,
+// trading/ml_signal.h serves it. Apart from builder.h so that only what serves models links the
+// registry; the rule signals are node::RuleSignalFactory (builder.h).
+#pragma once
+
+#include "aits/ml/selection.h"
+#include "aits/node/builder.h"
+
+namespace aits::node {
+
+// The ensemble of `model` as a signal. Every build deserializes its own copy from the checked
+// bytes, so two nodes (or two runs) never share the sequence models' state. The build fails if
+// the kernel's bar period is not the model's base timeframe.
+SignalFactory MlSignalFactory(const ml::RegistryEnsemble& model);
+
+}  // namespace aits::node
