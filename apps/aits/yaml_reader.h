@@ -45,6 +45,10 @@ class YamlReader {
     return Status::Ok();
   }
 
+  // The node of `section.key` (undefined if absent), marked as read: for values that are not a
+  // single scalar (the `data:` list of feeds).
+  YAML::Node Node(std::string_view section, std::string_view key) { return Lookup(section, key); }
+
   Status CheckUnknown() const {
     if (!root_.IsMap()) return InvalidArgument(path_ + ": the top level must be a map of settings");
     for (const auto& item : root_) {
