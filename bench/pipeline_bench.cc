@@ -5,6 +5,8 @@
 //   BM_BinaryReplay     binary-store ticks replayed with validation per second
 //   BM_Backtest         ticks per second through ticks -> M1 bars -> two SMAs -> crossover
 //                       strategy -> simulated fills -> portfolio, over a binary store
+//   BM_BacktestFourSymbols  the same with four symbols' stores merged in time order, one
+//                       sma_cross per symbol, one account (ticks of all four per second)
 //   BM_IndicatorSet     bars per second through sma, ema, rsi, atr, macd, bbands
 // Inputs are synthetic (data/synthetic.h) and written once to $AITS_BENCH_DIR (default
 // /tmp/aits-bench); AITS_BENCH_TICKS sets the backtest history length (default 10,000,000).
@@ -129,13 +131,8 @@ void BM_BinaryReplay(benchmark::State& state) {
 }
 BENCHMARK(BM_BinaryReplay)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-void BM_Backtest(benchmark::State& state) {
-  backtest::BacktestConfig config;
-  config.data_path = StoreOf(BacktestTicks());
-  config.format = data::DataFormat::kBinary;
-  config.instrument = Instrument::Infer("EURUSD");
-  config.strategy = "sma_cross";
-  config.params = *strategy::StrategyParams::Parse("fast=10,slow=30");
+// One backtest per iteration; items are the ticks replayed.
+void RunBacktests(benchmark::State& state, const backtest::BacktestConfig& config) {
   uint64_t ticks = 0;
   int64_t trades = 0;
   for (auto _ : state) {
@@ -150,7 +147,65 @@ void BM_Backtest(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(ticks));
   state.counters["trades"] = static_cast<double>(trades);
 }
+
+void BM_Backtest(benchmark::State& state) {
+  backtest::BacktestConfig config;
+  config.data_path = StoreOf(BacktestTicks());
+  config.format = data::DataFormat::kBinary;
+  config.instrument = Instrument::Infer("EURUSD");
+  config.strategy = "sma_cross";
+  config.params = *strategy::StrategyParams::Parse("fast=10,slow=30");
+  RunBacktests(state, config);
+}
 BENCHMARK(BM_Backtest)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+
+// Four symbols of AITS_BENCH_TICKS synthetic ticks each (EUR/USD, GBP/USD, USD/JPY, AUD/USD
+// from different seeds, so their times interleave), merged in time order into one backtest with
+// an sma_cross per symbol on one account. Items are the ticks of all four (target >= 15 M/s).
+void BM_BacktestFourSymbols(benchmark::State& state) {
+  struct Spec {
+    const char* symbol;
+    int digits;
+    double price;
+    uint64_t seed;
+  };
+  const Spec specs[] = {{"EURUSD", 5, 1.10, 42},
+                        {"GBPUSD", 5, 1.30, 43},
+                        {"USDJPY", 3, 110.0, 44},
+                        {"AUDUSD", 5, 0.70, 45}};
+  backtest::BacktestConfig config;
+  config.format = data::DataFormat::kBinary;
+  config.strategy = "sma_cross";
+  config.params = *strategy::StrategyParams::Parse("fast=10,slow=30");
+  const uint64_t count = BacktestTicks();
+  for (const Spec& spec : specs) {
+    const std::string path =
+        BenchDir() + "/synthetic-" + spec.symbol + "-" + std::to_string(count) + ".aitsbin";
+    if (!std::filesystem::exists(path)) {
+      data::SyntheticOptions options;
+      options.count = count;
+      options.seed = spec.seed;
+      options.digits = spec.digits;
+      options.start_price = spec.price;
+      auto source = data::SyntheticTickSource::Create(options);
+      if (!source.ok()) {
+        state.SkipWithError(source.status().ToString().c_str());
+        return;
+      }
+      auto report = data::ImportTicks(**source, spec.symbol, spec.digits, path);
+      if (!report.ok()) {
+        state.SkipWithError(report.status().ToString().c_str());
+        return;
+      }
+    }
+    backtest::FeedConfig feed;
+    feed.instrument = Instrument::Infer(spec.symbol);
+    feed.data_path = path;
+    config.feeds.push_back(feed);
+  }
+  RunBacktests(state, config);
+}
+BENCHMARK(BM_BacktestFourSymbols)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
 void BM_IndicatorSet(benchmark::State& state) {
   auto set = features::IndicatorSet::Parse("sma:30,ema:30,rsi:14,atr:14,macd:12:26:9,bbands:20:2");

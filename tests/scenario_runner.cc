@@ -171,10 +171,23 @@ class Runner {
     return Status::Ok();
   }
 
-  // The default risk limits, so that the circuit breaker exists (for `halt`).
+  // The default risk limits, so that the circuit breaker exists (for `halt`), with any limit
+  // changed by KEY=VALUE (RiskLimits field names) and configured correlation groups added by
+  // group=NAME:SYM,SYM,-SYM:max_exposure=X:max_positions=N (one per `risk` line; the lines add
+  // up).
   Status Risk_() {
     if (kernel_) return Error("risk must come before market data");
-    config_.risk = risk::RiskLimits::Defaults();
+    if (!config_.risk) config_.risk = risk::RiskLimits::Defaults();
+    for (const auto& [key, value] : options_) {
+      if (key == "group") {
+        auto group = risk::CorrelationGroup::Parse(value);
+        if (!group.ok()) return Error(group.status().message());
+        config_.risk->groups.push_back(*group);
+        continue;
+      }
+      Status set = config_.risk->Set(key, value);
+      if (!set.ok()) return Error(set.message());
+    }
     return Status::Ok();
   }
 

@@ -21,6 +21,10 @@ void Prefer(std::optional<T>& flag, const std::optional<T>& from_file) {
 }
 
 Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFlags& flags);
+Status ParseYamlFeeds(const std::string& path, const YAML::Node& list,
+                      std::vector<FeedFlag>* feeds);
+Result<FeedFlag> ParseFeedItem(const std::string& flag, const std::string& item,
+                               const std::string& role);
 
 Status MergeYaml(const std::string& path, BacktestFlags& flags) {
   AITS_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path));
@@ -35,7 +39,11 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
   YamlReader yaml(path, root);
   BacktestFlags file;
   std::optional<int64_t> latency_us;
-  AITS_RETURN_IF_ERROR(yaml.Get("", "data", &file.data));
+  if (YAML::Node list = yaml.Node("", "data"); list && list.IsSequence()) {
+    AITS_RETURN_IF_ERROR(ParseYamlFeeds(path, list, &file.feeds));
+  } else {
+    AITS_RETURN_IF_ERROR(yaml.Get("", "data", &file.data));
+  }
   AITS_RETURN_IF_ERROR(yaml.Get("", "ask_data", &file.ask_data));
   AITS_RETURN_IF_ERROR(yaml.Get("", "format", &file.format));
   AITS_RETURN_IF_ERROR(yaml.Get("", "strict", &file.strict));
@@ -78,6 +86,13 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
   relative(file.data);
   relative(file.ask_data);
   relative(file.instruments);
+  for (FeedFlag& feed : file.feeds) {
+    for (std::string& name : feed.files) {
+      std::optional<std::string> value = name;
+      relative(value);
+      name = *value;
+    }
+  }
   // Two catalogue files would each redefine instruments; which one was meant is not ours to guess.
   if (flags.instruments && file.instruments) {
     std::error_code ignored;
@@ -90,7 +105,11 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
     }
   }
 
-  Prefer(flags.data, file.data);
+  // Data given on the command line (either form) replaces the file's (either form).
+  if (!flags.data && flags.feeds.empty()) {
+    flags.data = file.data;
+    flags.feeds = file.feeds;
+  }
   Prefer(flags.ask_data, file.ask_data);
   Prefer(flags.format, file.format);
   Prefer(flags.strict, file.strict);
@@ -140,6 +159,283 @@ int DecimalsOf(double value) {
     ++decimals;
   }
   return decimals;
+}
+
+// The single-feed form: the instrument of --data FILE, with the per-instrument flags applied.
+Status ResolveOneInstrument(const BacktestFlags& flags, ResolvedBacktest& resolved) {
+  backtest::BacktestConfig& config = resolved.config;
+  data::ReadOptions read;
+  read.format = config.format;
+  read.ask_path = config.ask_path;
+  std::optional<int> given_digits;
+  if (flags.digits && *flags.digits >= 0 && *flags.digits <= kFixedDigits) {
+    given_digits = *flags.digits;
+  }
+  AITS_ASSIGN_OR_RETURN(data::ResolvedInstrument found,
+                        InstrumentFor(flags.symbol.value_or(""), config.data_path,
+                                      flags.instruments.value_or(""), read, given_digits));
+  resolved.instrument_origin = found.origin;
+  Instrument inst = std::move(found.instrument);
+  if (flags.digits) {
+    auto store = data::ReadTickStoreInfo(config.data_path);
+    if (store.ok() && store->digits != *flags.digits) {
+      return InvalidArgument("'" + config.data_path + "' holds " + std::to_string(store->digits) +
+                             "-digit prices; --digits " + std::to_string(*flags.digits) +
+                             " would mislabel them");
+    }
+    if (*flags.digits < 0 || *flags.digits > kFixedDigits) {
+      return InvalidArgument("--digits " + std::to_string(*flags.digits) + " is outside 0..9");
+    }
+    const bool fx = inst.contract_size == 100'000;
+    inst.digits = *flags.digits;
+    inst.tick_size = Price::FromRaw(Pow10(kFixedDigits - inst.digits), inst.digits);
+    inst.pip_size =
+        Price::FromRaw(Pow10(kFixedDigits - inst.digits + (fx && inst.digits > 0)), inst.digits);
+  }
+  if (flags.contract_size) {
+    if (!(*flags.contract_size >= 1 && *flags.contract_size <= 1e9) ||
+        *flags.contract_size != std::round(*flags.contract_size)) {
+      return InvalidArgument("contract size " + std::to_string(*flags.contract_size) +
+                             " must be a whole number in 1..1000000000");
+    }
+    inst.contract_size = static_cast<int64_t>(*flags.contract_size);
+  }
+  if (flags.lot_step) {
+    AITS_ASSIGN_OR_RETURN(inst.lot_step,
+                          Lots("lot-step", *flags.lot_step, DecimalsOf(*flags.lot_step)));
+  }
+  const int lot_precision = inst.LotPrecision();
+  if (flags.min_lots) {
+    AITS_ASSIGN_OR_RETURN(inst.min_lots, Lots("min-lots", *flags.min_lots, lot_precision));
+  }
+  if (flags.max_lots) {
+    AITS_ASSIGN_OR_RETURN(inst.max_lots, Lots("max-lots", *flags.max_lots, lot_precision));
+  }
+  for (const auto* code : {&flags.base, &flags.quote, &flags.currency}) {
+    if (*code && (code->value().size() != 3 ||
+                  !std::all_of(code->value().begin(), code->value().end(), ::isalpha))) {
+      return InvalidArgument("currency '" + code->value() + "' is not a 3-letter code");
+    }
+  }
+  if (flags.base) inst.base = Currency::Of(*flags.base);
+  if (flags.quote) inst.quote = Currency::Of(*flags.quote);
+  if (flags.margin_rate) inst.margin_rate = *flags.margin_rate;
+  inst.id = InstrumentId{0};
+  AITS_RETURN_IF_ERROR(inst.Validate());
+  config.instrument = inst;
+  return Status::Ok();
+}
+
+bool IsSymbolChar(char ch) {
+  return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-';
+}
+
+// "GBPUSD=bid.csv,ask.csv" -> a feed; `flag` names the option for errors.
+Result<FeedFlag> ParseFeedItem(const std::string& flag, const std::string& item,
+                               const std::string& role) {
+  FeedFlag feed;
+  feed.role = role;
+  feed.where = flag + " " + item;
+  const size_t eq = item.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return InvalidArgument(feed.where + ": expected SYMBOL=FILE[,ASK_FILE] (several feeds each " +
+                           "name their symbol, e.g. " + flag + " GBPUSD=gbpusd-bid.csv," +
+                           "gbpusd-ask.csv)");
+  }
+  feed.symbol = item.substr(0, eq);
+  std::transform(feed.symbol.begin(), feed.symbol.end(), feed.symbol.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+  std::string rest = item.substr(eq + 1);
+  size_t begin = 0;
+  while (begin <= rest.size()) {
+    const size_t comma = rest.find(',', begin);
+    const std::string file =
+        rest.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+    if (file.empty()) return InvalidArgument(feed.where + ": empty file name");
+    feed.files.push_back(file);
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  if (feed.files.size() > 2) {
+    return InvalidArgument(feed.where + ": " + std::to_string(feed.files.size()) +
+                           " files; give one data file, or a bid and an ask bar file");
+  }
+  return feed;
+}
+
+// A --data value that is SYMBOL=FILE rather than a file name (a file that exists wins, so
+// "a=b.csv" in the current directory still reads as a file).
+bool IsFeedItem(const std::string& item) {
+  const size_t eq = item.find('=');
+  if (eq == std::string::npos || eq == 0) return false;
+  if (!std::all_of(item.begin(), item.begin() + static_cast<std::ptrdiff_t>(eq), IsSymbolChar)) {
+    return false;
+  }
+  std::error_code ignored;
+  return !std::filesystem::exists(item, ignored);
+}
+
+Status ParseDataItems(BacktestFlags& flags) {
+  if (flags.data_items.size() == 1 && !IsFeedItem(flags.data_items[0]) &&
+      flags.convert_items.empty()) {
+    flags.data = flags.data_items[0];
+    return Status::Ok();
+  }
+  for (const std::string& item : flags.data_items) {
+    AITS_ASSIGN_OR_RETURN(FeedFlag feed, ParseFeedItem("--data", item, "trade"));
+    flags.feeds.push_back(std::move(feed));
+  }
+  for (const std::string& item : flags.convert_items) {
+    AITS_ASSIGN_OR_RETURN(FeedFlag feed, ParseFeedItem("--convert-data", item, "convert"));
+    flags.feeds.push_back(std::move(feed));
+  }
+  if (!flags.convert_items.empty() && flags.data_items.empty()) {
+    return InvalidArgument("--convert-data " + flags.convert_items[0] +
+                           ": conversion feeds need at least one traded --data SYMBOL=FILE");
+  }
+  return Status::Ok();
+}
+
+// The YAML form of several feeds:
+//   data:
+//     - {symbol: GBPUSD, files: [bid.csv, ask.csv]}
+//     - {symbol: USDJPY, files: usdjpy.csv, role: convert}
+Status ParseYamlFeeds(const std::string& path, const YAML::Node& list,
+                      std::vector<FeedFlag>* feeds) {
+  for (const YAML::Node& entry : list) {
+    const std::string where = path + ":" + std::to_string(entry.Mark().line + 1);
+    if (!entry.IsMap()) {
+      return InvalidArgument(where + ": a `data:` entry must be a map of symbol, files and role");
+    }
+    FeedFlag feed;
+    feed.where = where;
+    for (const auto& item : entry) {
+      const std::string key = item.first.Scalar();
+      const YAML::Node& value = item.second;
+      if (key == "symbol" && value.IsScalar()) {
+        feed.symbol = value.Scalar();
+        std::transform(feed.symbol.begin(), feed.symbol.end(), feed.symbol.begin(),
+                       [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+      } else if (key == "files" && value.IsScalar()) {
+        AITS_ASSIGN_OR_RETURN(FeedFlag parsed,
+                              ParseFeedItem(where + ": files", "X=" + value.Scalar(), "trade"));
+        feed.files = parsed.files;
+      } else if (key == "files" && value.IsSequence()) {
+        for (const YAML::Node& file : value) {
+          if (!file.IsScalar() || file.Scalar().empty()) {
+            return InvalidArgument(where + ": setting 'data.files' must list file names");
+          }
+          feed.files.push_back(file.Scalar());
+        }
+      } else if (key == "role" && value.IsScalar()) {
+        feed.role = value.Scalar();
+      } else if (key == "symbol" || key == "files" || key == "role") {
+        return InvalidArgument(where + ": setting 'data." + key + "' has the wrong form");
+      } else {
+        return InvalidArgument(path + ": unknown setting 'data." + key + "' (line " +
+                               std::to_string(item.first.Mark().line + 1) +
+                               "); a feed has symbol, files and role");
+      }
+    }
+    if (feed.symbol.empty()) return InvalidArgument(where + ": a `data:` entry needs a symbol");
+    if (feed.files.empty() || feed.files.size() > 2) {
+      return InvalidArgument(where + ": " + feed.symbol +
+                             " needs `files:` with one data file, or a bid and an ask bar file");
+    }
+    feed.where = where + " (" + feed.symbol + ")";
+    feeds->push_back(std::move(feed));
+  }
+  if (feeds->empty()) return InvalidArgument(path + ": `data:` is an empty list");
+  return Status::Ok();
+}
+
+// Several feeds: each one's instrument from the catalogue; per-instrument flags would be
+// ambiguous, so they are refused with the way to say the same per instrument.
+Status ResolveFeedInstruments(const BacktestFlags& flags, ResolvedBacktest& resolved) {
+  backtest::BacktestConfig& config = resolved.config;
+  const std::vector<std::pair<const char*, bool>> single_only = {
+      {"--ask-data (give SYMBOL=BID,ASK)", flags.ask_data.has_value()},
+      {"--symbol", flags.symbol.has_value()},
+      {"--digits", flags.digits.has_value()},
+      {"--contract-size", flags.contract_size.has_value()},
+      {"--lot-step", flags.lot_step.has_value()},
+      {"--min-lots", flags.min_lots.has_value()},
+      {"--max-lots", flags.max_lots.has_value()},
+      {"--base", flags.base.has_value()},
+      {"--quote", flags.quote.has_value()},
+      {"--margin-rate", flags.margin_rate.has_value()}};
+  for (const auto& [name, given] : single_only) {
+    if (given) {
+      return InvalidArgument(std::string(name) +
+                             " applies to one instrument; with several data feeds each "
+                             "instrument's values come from the catalogue (add rows with "
+                             "--instruments FILE, docs/instruments.md)");
+    }
+  }
+  AITS_ASSIGN_OR_RETURN(InstrumentCatalogue catalogue,
+                        InstrumentCatalogue::BuiltInWith(flags.instruments.value_or("")));
+  for (size_t idx = 0; idx < flags.feeds.size(); ++idx) {
+    const FeedFlag& feed = flags.feeds[idx];
+    if (feed.role != "trade" && feed.role != "convert") {
+      return InvalidArgument(feed.where + ": role '" + feed.role + "' is not trade or convert");
+    }
+    for (size_t other = 0; other < idx; ++other) {
+      if (flags.feeds[other].symbol == feed.symbol) {
+        return InvalidArgument(feed.where + ": symbol " + feed.symbol + " is given twice (also " +
+                               flags.feeds[other].where + ")");
+      }
+    }
+    for (const std::string& file : feed.files) {
+      std::error_code ignored;
+      if (!std::filesystem::is_regular_file(file, ignored)) {
+        return InvalidArgument(feed.where + ": no such file '" + file + "'");
+      }
+    }
+    data::InstrumentQuery query;
+    query.symbol = feed.symbol;
+    query.data_path = feed.files[0];
+    if (flags.format) {
+      AITS_ASSIGN_OR_RETURN(query.read.format, data::ParseDataFormat(*flags.format));
+    }
+    if (feed.files.size() > 1) query.read.ask_path = feed.files[1];
+    query.symbol_option = feed.where.rfind("--", 0) == 0
+                              ? feed.where.substr(0, feed.where.find(' '))
+                              : std::string("data.symbol");
+    auto found = data::ResolveInstrument(catalogue, query);
+    if (!found.ok()) return InvalidArgument(feed.where + ": " + found.status().message());
+    backtest::FeedConfig config_feed;
+    config_feed.instrument = std::move(found->instrument);
+    config_feed.instrument.id = InstrumentId{static_cast<uint32_t>(idx)};
+    config_feed.data_path = feed.files[0];
+    config_feed.ask_path = feed.files.size() > 1 ? feed.files[1] : "";
+    config_feed.role =
+        feed.role == "convert" ? backtest::FeedRole::kConvert : backtest::FeedRole::kTrade;
+    resolved.instrument_origin += (resolved.instrument_origin.empty() ? "" : "; ") +
+                                  config_feed.instrument.symbol + ": " + found->origin;
+    config.feeds.push_back(std::move(config_feed));
+  }
+  // The single-feed fields describe the first traded feed, for logs and labels.
+  for (const backtest::FeedConfig& feed : config.feeds) {
+    if (feed.role != backtest::FeedRole::kTrade) continue;
+    config.instrument = feed.instrument;
+    config.data_path = feed.data_path;
+    config.ask_path = feed.ask_path;
+    break;
+  }
+  return Status::Ok();
+}
+
+// Every traded instrument's P&L must convert to the account currency through the feeds given.
+Status CheckFeedConversions(const BacktestFlags& flags, const backtest::BacktestConfig& config) {
+  auto order = backtest::FeedRegistrationOrder(config.feeds, config.kernel.account_currency);
+  if (order.ok()) return Status::Ok();
+  for (size_t idx = 0; idx < config.feeds.size(); ++idx) {
+    const std::string& symbol = config.feeds[idx].instrument.symbol;
+    if (order.status().message().rfind(symbol + " ", 0) == 0) {
+      return InvalidArgument(flags.feeds[idx].where + ": " + order.status().message());
+    }
+  }
+  return order.status();
 }
 
 }  // namespace
@@ -212,13 +508,16 @@ Result<data::ResolvedInstrument> InstrumentFor(const std::string& symbol,
 
 Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
   BacktestFlags flags = given;
+  AITS_RETURN_IF_ERROR(ParseDataItems(flags));
   if (!flags.config_path.empty()) AITS_RETURN_IF_ERROR(MergeYaml(flags.config_path, flags));
-  if (!flags.data || flags.data->empty()) {
-    return InvalidArgument("no data file: give --data FILE (or `data:` in the config file)");
+  if (flags.feeds.empty() && (!flags.data || flags.data->empty())) {
+    return InvalidArgument(
+        "no data file: give --data FILE or --data SYMBOL=FILE[,ASK_FILE] (or `data:` in the "
+        "config file)");
   }
   ResolvedBacktest resolved;
   backtest::BacktestConfig& config = resolved.config;
-  config.data_path = *flags.data;
+  config.data_path = flags.data.value_or("");
   config.ask_path = flags.ask_data.value_or("");
   if (flags.format) {
     AITS_ASSIGN_OR_RETURN(config.format, data::ParseDataFormat(*flags.format));
@@ -235,65 +534,11 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
     return InvalidArgument("--to " + *flags.to + " is not after --from " + *flags.from);
   }
 
-  data::ReadOptions read;
-  read.format = config.format;
-  read.ask_path = config.ask_path;
-  std::optional<int> given_digits;
-  if (flags.digits && *flags.digits >= 0 && *flags.digits <= kFixedDigits) {
-    given_digits = *flags.digits;
+  if (flags.feeds.empty()) {
+    AITS_RETURN_IF_ERROR(ResolveOneInstrument(flags, resolved));
+  } else {
+    AITS_RETURN_IF_ERROR(ResolveFeedInstruments(flags, resolved));
   }
-  AITS_ASSIGN_OR_RETURN(data::ResolvedInstrument found,
-                        InstrumentFor(flags.symbol.value_or(""), config.data_path,
-                                      flags.instruments.value_or(""), read, given_digits));
-  resolved.instrument_origin = found.origin;
-  Instrument inst = std::move(found.instrument);
-  if (flags.digits) {
-    auto store = data::ReadTickStoreInfo(config.data_path);
-    if (store.ok() && store->digits != *flags.digits) {
-      return InvalidArgument("'" + config.data_path + "' holds " + std::to_string(store->digits) +
-                             "-digit prices; --digits " + std::to_string(*flags.digits) +
-                             " would mislabel them");
-    }
-    if (*flags.digits < 0 || *flags.digits > kFixedDigits) {
-      return InvalidArgument("--digits " + std::to_string(*flags.digits) + " is outside 0..9");
-    }
-    const bool fx = inst.contract_size == 100'000;
-    inst.digits = *flags.digits;
-    inst.tick_size = Price::FromRaw(Pow10(kFixedDigits - inst.digits), inst.digits);
-    inst.pip_size =
-        Price::FromRaw(Pow10(kFixedDigits - inst.digits + (fx && inst.digits > 0)), inst.digits);
-  }
-  if (flags.contract_size) {
-    if (!(*flags.contract_size >= 1 && *flags.contract_size <= 1e9) ||
-        *flags.contract_size != std::round(*flags.contract_size)) {
-      return InvalidArgument("contract size " + std::to_string(*flags.contract_size) +
-                             " must be a whole number in 1..1000000000");
-    }
-    inst.contract_size = static_cast<int64_t>(*flags.contract_size);
-  }
-  if (flags.lot_step) {
-    AITS_ASSIGN_OR_RETURN(inst.lot_step,
-                          Lots("lot-step", *flags.lot_step, DecimalsOf(*flags.lot_step)));
-  }
-  const int lot_precision = inst.LotPrecision();
-  if (flags.min_lots) {
-    AITS_ASSIGN_OR_RETURN(inst.min_lots, Lots("min-lots", *flags.min_lots, lot_precision));
-  }
-  if (flags.max_lots) {
-    AITS_ASSIGN_OR_RETURN(inst.max_lots, Lots("max-lots", *flags.max_lots, lot_precision));
-  }
-  for (const auto* code : {&flags.base, &flags.quote, &flags.currency}) {
-    if (*code && (code->value().size() != 3 ||
-                  !std::all_of(code->value().begin(), code->value().end(), ::isalpha))) {
-      return InvalidArgument("currency '" + code->value() + "' is not a 3-letter code");
-    }
-  }
-  if (flags.base) inst.base = Currency::Of(*flags.base);
-  if (flags.quote) inst.quote = Currency::Of(*flags.quote);
-  if (flags.margin_rate) inst.margin_rate = *flags.margin_rate;
-  inst.id = InstrumentId{0};
-  AITS_RETURN_IF_ERROR(inst.Validate());
-  config.instrument = inst;
 
   config.strategy = flags.strategy.value_or("sma_cross");
   for (const std::string& item : flags.params) {
@@ -357,7 +602,8 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
   // One instrument and no second feed: nothing can convert P&L in a third currency. Say so here,
   // with the way out, rather than as the portfolio's generic "no rate" later.
   const Instrument& traded = config.instrument;
-  if (traded.quote != kc.account_currency && traded.base != kc.account_currency) {
+  if (config.feeds.empty() && traded.quote != kc.account_currency &&
+      traded.base != kc.account_currency) {
     const std::string account(kc.account_currency.view());
     return InvalidArgument(traded.symbol + " is quoted in " + std::string(traded.quote.view()) +
                            " (" + resolved.instrument_origin + ") and the account is in " +
@@ -367,6 +613,7 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
                            std::string(traded.quote.view()) + " (or --quote " + account +
                            " to take its prices as " + account + ")");
   }
+  if (!config.feeds.empty()) AITS_RETURN_IF_ERROR(CheckFeedConversions(flags, config));
   if (flags.leverage) kc.leverage = *flags.leverage;
   if (flags.stop_out) kc.stop_out_level = *flags.stop_out;
   if (flags.commission) {

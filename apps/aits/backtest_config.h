@@ -12,6 +12,15 @@
 
 namespace aits::app {
 
+// One market data feed of a run over several instruments, as given: `--data SYM=BID[,ASK]`,
+// `--convert-data SYM=FILE[,ASK]`, or an entry of the YAML `data:` list.
+struct FeedFlag {
+  std::string symbol;
+  std::vector<std::string> files;  // data file, then the optional ask-side bar file
+  std::string role = "trade";      // trade | convert
+  std::string where;               // for errors: "--data GBPUSD=a.csv" or "run.yaml:7"
+};
+
 // Raw option values as the user gave them; unset optionals fall back to the YAML file, then to
 // the defaults.
 struct BacktestFlags {
@@ -52,6 +61,11 @@ struct BacktestFlags {
   std::optional<std::string> out;
   std::optional<std::string> from;  // only data at or after this UTC time
   std::optional<std::string> to;    // only data before this UTC time
+  // Every --data value, in order: one plain FILE is the single-feed form (`data`); SYM=FILE[,ASK]
+  // items are feeds. --convert-data items are feeds with role convert.
+  std::vector<std::string> data_items;
+  std::vector<std::string> convert_items;
+  std::vector<FeedFlag> feeds;  // parsed from the above, or the YAML `data:` list
 };
 
 struct ResolvedBacktest {

@@ -95,13 +95,29 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
   }
   const auto& s = r.stats;
   const uint64_t events = r.bar_data ? r.bars : r.ticks;
-  std::printf("%s on %s (%s, %s)\n", r.config.strategy.c_str(), r.config.instrument.symbol.c_str(),
-              r.config.data_path.c_str(), std::string(data::ToString(r.format)).c_str());
+  if (r.feeds.size() > 1) {
+    std::printf("%s on %zu symbols (%s)\n", r.config.strategy.c_str(), r.feeds.size(),
+                std::string(data::ToString(r.format)).c_str());
+  } else {
+    std::printf("%s on %s (%s, %s)\n", r.config.strategy.c_str(),
+                r.config.instrument.symbol.c_str(), r.config.data_path.c_str(),
+                std::string(data::ToString(r.format)).c_str());
+  }
   if (!model.description.empty()) {
     std::printf("  model         %s\n", model.description.c_str());
   }
-  std::printf("  instrument    %s (%s)\n", r.config.instrument.symbol.c_str(),
-              resolved->instrument_origin.c_str());
+  if (r.feeds.size() > 1) {
+    for (const backtest::SymbolSummary& sym : backtest::SummarizeBySymbol(r)) {
+      std::printf("  %-13s %s %s, %llu orders, %lld trades, net %s %s\n", sym.symbol.c_str(),
+                  Human(sym.events).c_str(), r.bar_data ? "bars" : "ticks",
+                  static_cast<unsigned long long>(sym.orders), static_cast<long long>(sym.trades),
+                  Shown(sym.net_pnl.AsDouble(), "%+.2f").c_str(),
+                  std::string(r.config.kernel.account_currency.view()).c_str());
+    }
+  } else {
+    std::printf("  instrument    %s (%s)\n", r.config.instrument.symbol.c_str(),
+                resolved->instrument_origin.c_str());
+  }
   std::printf("  period        %s .. %s\n", FormatDateTime(r.first).c_str(),
               FormatDateTime(r.last).c_str());
   std::printf("  data          %s rows, %s accepted, %s rejected\n",
@@ -157,9 +173,17 @@ void AddBacktest(CLI::App& app, BacktestFlags& flags, bool& quiet, bool& json_on
       "           --strategy sma_cross --param fast=10 --param slow=30 --out results/");
   cmd->add_option("--config", flags.config_path, "YAML file with any of the settings below")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--data", flags.data,
-                  "Tick or bar file (any supported format, or an "
-                  "`aits import` store)");
+  cmd->add_option(
+         "--data", flags.data_items,
+         "Tick or bar file (any supported format, or an `aits import` store); or, "
+         "repeatable, SYMBOL=FILE[,ASK_FILE] for a run over several instruments merged "
+         "in time order (e.g. --data GBPUSD=bid.csv,ask.csv --data USDJPY=bid.csv,ask.csv)")
+      ->take_all();
+  cmd->add_option("--convert-data", flags.convert_items,
+                  "SYMBOL=FILE[,ASK_FILE] (repeatable): a feed read only for the rates that "
+                  "convert another symbol's P&L to the account currency, not traded (GBPUSD for "
+                  "EURGBP on a USD account)")
+      ->take_all();
   cmd->add_option("--ask-data", flags.ask_data, "Ask-side bar file joined on time with --data");
   cmd->add_option("--format", flags.format,
                   "auto|mt5-ticks|mt5-bars|csv-ticks|histdata-ticks|csv-bars|yahoo|price|binary");

@@ -49,6 +49,10 @@ class YamlReader {
   // A section read as a whole elsewhere (ReadDecisionAndRisk): CheckUnknown leaves it alone.
   void SectionReadElsewhere(std::string name) { elsewhere_.insert(std::move(name)); }
 
+  // The node of `section.key` (undefined if absent), marked as read: for values that are not a
+  // single scalar (the `data:` list of feeds).
+  YAML::Node Node(std::string_view section, std::string_view key) { return Lookup(section, key); }
+
   Status CheckUnknown() const {
     if (!root_.IsMap()) return InvalidArgument(path_ + ": the top level must be a map of settings");
     for (const auto& item : root_) {

@@ -18,6 +18,20 @@
 
 namespace aits::backtest {
 
+// What a feed of a run over several instruments is for: traded by its own strategy instance, or
+// only read for the rates that convert other instruments' P&L to the account currency (GBP/USD
+// for EUR/GBP on a USD account).
+enum class FeedRole : uint8_t { kTrade, kConvert };
+std::string_view ToString(FeedRole role);  // "trade", "convert"
+
+// One instrument's market data in a run over several (BacktestConfig::feeds).
+struct FeedConfig {
+  Instrument instrument;  // its id is assigned by the run (FeedRegistrationOrder)
+  std::string data_path;
+  std::string ask_path;  // bid/ask bar files joined on time, as BacktestConfig::ask_path
+  FeedRole role = FeedRole::kTrade;
+};
+
 struct BacktestConfig {
   std::string data_path;
   std::string ask_path;  // bid/ask bar files joined on time
@@ -47,6 +61,37 @@ struct BacktestConfig {
   // run. The stack's sink, if any, receives every decision record.
   std::optional<node::DecisionStack> decision;
   kernel::KernelConfig kernel;
+
+  // Several instruments in one run (docs/backtest.md, "Several instruments"). When set, these
+  // replace data_path, ask_path and instrument; the other settings apply to every feed. The data
+  // are merged in time order (equal times in feed order, data/merge.h), each traded feed gets its
+  // own instance of the strategy, and one account holds every position. Empty: the one feed of
+  // data_path, ask_path and instrument.
+  std::vector<FeedConfig> feeds;
+};
+
+// The feeds of a run: config.feeds, or the single feed the data_path/ask_path/instrument fields
+// describe (role trade).
+std::vector<FeedConfig> FeedsOf(const BacktestConfig& config);
+
+// Indices into `feeds` in the order their instruments get kernel ids 0, 1, ...: feed order, except
+// that an instrument whose P&L converts through another feed's rate comes after that feed (the
+// portfolio resolves a conversion when the instrument is added). InvalidArgument naming the
+// symbol, its quote currency and the pair(s) that would convert it when no feed does, or naming a
+// symbol given twice.
+Result<std::vector<size_t>> FeedRegistrationOrder(const std::vector<FeedConfig>& feeds,
+                                                  Currency account_currency);
+
+// One feed's part of a run.
+struct FeedResult {
+  std::string symbol;
+  InstrumentId instrument;  // the kernel's id
+  FeedRole role = FeedRole::kTrade;
+  std::string data_path;
+  std::string ask_path;
+  data::DataFormat format = data::DataFormat::kAuto;
+  data::ReadStats read_stats;
+  uint64_t events = 0;  // ticks (or bars) of this feed that reached the kernel
 };
 
 // Called now and then with the fraction of input consumed and the ticks (or bars) so far.
@@ -75,7 +120,32 @@ struct BacktestResult {
   Timestamp last;
   double wall_seconds = 0;
   int64_t peak_rss_kb = 0;
+  // Per feed, in the order of FeedsOf(config) (one entry for a single-feed run); read_stats above
+  // is their sum.
+  std::vector<FeedResult> feeds;
+  std::vector<std::string> symbols;  // by kernel instrument id
 };
+
+// One instrument's share of a run (for runs over several; the account-level figures are
+// BacktestResult::stats). gross_pnl is the closed trades' P&L and commission every fill's on the
+// instrument, both in the account currency, so the net_pnl of all symbols sums to the final
+// balance minus the initial one.
+struct SymbolSummary {
+  std::string symbol;
+  FeedRole role = FeedRole::kTrade;
+  uint64_t events = 0;  // ticks or bars
+  uint64_t orders = 0;
+  uint64_t fills = 0;
+  int64_t trades = 0;
+  int64_t winning_trades = 0;
+  int64_t losing_trades = 0;
+  double win_rate = 0;  // NaN without trades
+  Money gross_pnl;
+  Money commission;
+  Money net_pnl;  // gross_pnl - commission
+};
+// In feed order.
+std::vector<SymbolSummary> SummarizeBySymbol(const BacktestResult& result);
 
 // Errors: the data cannot be opened or (strict) has a bad row; the configuration is invalid.
 Result<BacktestResult> RunBacktest(const BacktestConfig& config, const ProgressFn& progress = {});

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -262,6 +263,168 @@ TEST(BacktestTest, WritesEveryOutputFile) {
   EXPECT_GE(svgs, 3u);
   // An unwritable directory is an error naming it.
   EXPECT_FALSE(WriteBacktestOutputs(*result, "/proc/aits-cannot-write").ok());
+}
+
+// GBP/USD (Feb 2012) and USD/JPY (Feb 2013) one-minute bid/ask bars in one run.
+BacktestConfig GbpUsdAndUsdJpy() {
+  BacktestConfig config = GbpUsd();
+  FeedConfig gbpusd;
+  gbpusd.instrument = Instrument::Infer("GBPUSD");
+  gbpusd.data_path = kData + "/gbpusd-m1-bid-2012.csv";
+  gbpusd.ask_path = kData + "/gbpusd-m1-ask-2012.csv";
+  FeedConfig usdjpy;
+  usdjpy.instrument = Instrument::Infer("USDJPY");
+  usdjpy.data_path = kData + "/usdjpy-m1-bid-2013.csv";
+  usdjpy.ask_path = kData + "/usdjpy-m1-ask-2013.csv";
+  config.feeds = {gbpusd, usdjpy};
+  return config;
+}
+
+BacktestConfig SingleOf(const FeedConfig& feed) {
+  BacktestConfig config = GbpUsd();
+  config.data_path = feed.data_path;
+  config.ask_path = feed.ask_path;
+  config.instrument = feed.instrument;
+  config.instrument.id = InstrumentId{0};
+  return config;
+}
+
+TEST(BacktestTest, SeveralInstrumentsTradeAsTheirSingleRunsDo) {
+  const BacktestConfig config = GbpUsdAndUsdJpy();
+  auto both = RunBacktest(config);
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  ASSERT_EQ(both->feeds.size(), 2u);
+  EXPECT_EQ(both->bars, 30'117u + 28'761u);
+  EXPECT_EQ(both->feeds[0].events, 30'117u);
+  EXPECT_EQ(both->feeds[1].events, 28'761u);
+  EXPECT_EQ(both->symbols, (std::vector<std::string>{"GBPUSD", "USDJPY"}));
+  EXPECT_EQ(both->read_stats.rows, both->feeds[0].read_stats.rows + both->feeds[1].read_stats.rows);
+  // The two histories do not overlap in time and sma_cross trades fixed lots, so each symbol's
+  // trades are exactly those of its own single-instrument run (one strategy instance each).
+  for (size_t feed = 0; feed < 2; ++feed) {
+    auto single = RunBacktest(SingleOf(config.feeds[feed]));
+    ASSERT_TRUE(single.ok()) << single.status().ToString();
+    std::vector<portfolio::TradeRecord> mine;
+    for (const auto& trade : both->trades) {
+      if (trade.instrument.value == feed) mine.push_back(trade);
+    }
+    ASSERT_EQ(mine.size(), single->trades.size()) << config.feeds[feed].instrument.symbol;
+    ASSERT_GT(mine.size(), 50u);
+    for (size_t idx = 0; idx < mine.size(); ++idx) {
+      EXPECT_EQ(mine[idx].entry_time, single->trades[idx].entry_time);
+      EXPECT_EQ(mine[idx].entry_price, single->trades[idx].entry_price);
+      EXPECT_EQ(mine[idx].exit_price, single->trades[idx].exit_price);
+      EXPECT_EQ(mine[idx].net_pnl, single->trades[idx].net_pnl);
+    }
+  }
+  // Per-symbol figures add up to the account's.
+  const auto summaries = SummarizeBySymbol(*both);
+  ASSERT_EQ(summaries.size(), 2u);
+  EXPECT_EQ(summaries[0].symbol, "GBPUSD");
+  EXPECT_EQ(summaries[0].trades + summaries[1].trades, both->stats.trades);
+  EXPECT_EQ(summaries[0].orders + summaries[1].orders, both->orders.size());
+  const Money net = summaries[0].net_pnl + summaries[1].net_pnl;
+  EXPECT_EQ(net, both->final_account.balance - config.kernel.initial_balance);
+}
+
+TEST(BacktestTest, SeveralInstrumentsWriteSymbolsIntoEveryOutput) {
+  auto result = RunBacktest(GbpUsdAndUsdJpy());
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const std::string dir = ::testing::TempDir() + "/aits-backtest-multi";
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(WriteBacktestOutputs(*result, dir).ok());
+  std::ifstream in(dir + "/metrics.json");
+  const auto doc = nlohmann::json::parse(in);
+  ASSERT_EQ(doc["symbols"].size(), 2u);
+  EXPECT_EQ(doc["symbols"][0]["symbol"], "GBPUSD");
+  EXPECT_EQ(doc["symbols"][1]["symbol"], "USDJPY");
+  EXPECT_EQ(doc["symbols"][1]["instrument"]["quote"], "JPY");
+  EXPECT_EQ(doc["symbols"][0]["events"], 30'117);
+  const int64_t trades =
+      doc["symbols"][0]["trades"].get<int64_t>() + doc["symbols"][1]["trades"].get<int64_t>();
+  EXPECT_EQ(trades, doc["metrics"]["trades"].get<int64_t>());
+  const double net =
+      doc["symbols"][0]["net_pnl"].get<double>() + doc["symbols"][1]["net_pnl"].get<double>();
+  EXPECT_NEAR(net,
+              doc["account"]["final_balance"].get<double>() -
+                  doc["account"]["initial_balance"].get<double>(),
+              0.01);
+  EXPECT_FALSE(doc.contains("instrument"));
+  std::map<std::string, size_t> by_symbol;
+  std::ifstream trades_csv(dir + "/trades.csv");
+  std::string line;
+  std::getline(trades_csv, line);
+  while (std::getline(trades_csv, line)) {
+    const size_t first = line.find(',');
+    const size_t second = line.find(',', first + 1);
+    ++by_symbol[line.substr(second + 1, line.find(',', second + 1) - second - 1)];
+  }
+  EXPECT_EQ(by_symbol["GBPUSD"], doc["symbols"][0]["trades"].get<size_t>());
+  EXPECT_EQ(by_symbol["USDJPY"], doc["symbols"][1]["trades"].get<size_t>());
+  std::ifstream html_file(dir + "/report.html");
+  const std::string html((std::istreambuf_iterator<char>(html_file)),
+                         std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("USDJPY"), std::string::npos);
+  EXPECT_NE(html.find("Net P&amp;L"), std::string::npos);
+}
+
+// Writes `rows` (time offset in seconds, bid, ask) as a csv-ticks file.
+std::string TickFile(const std::string& name, const std::vector<std::string>& rows) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream out(path);
+  out << "timestamp,bid,ask\n";
+  for (const auto& row : rows) out << row << "\n";
+  return path;
+}
+
+TEST(BacktestTest, ConversionFeedConvertsAndIsNotTraded) {
+  // EUR/GBP on a USD account, GBP/USD only for the rate; GBP/USD is given second but must be
+  // registered first (its id 0) for the portfolio to resolve the conversion.
+  FeedConfig eurgbp;
+  eurgbp.instrument = Instrument::Infer("EURGBP");
+  eurgbp.data_path = TickFile("eurgbp-ticks.csv", {"2020-01-06 00:00:00,0.85000,0.85010",
+                                                   "2020-01-06 00:01:00,0.86000,0.86010",
+                                                   "2020-01-06 00:02:00,0.86000,0.86010"});
+  FeedConfig gbpusd;
+  gbpusd.instrument = Instrument::Infer("GBPUSD");
+  gbpusd.role = FeedRole::kConvert;
+  gbpusd.data_path = TickFile("gbpusd-ticks.csv", {"2020-01-06 00:00:00,1.25000,1.25010",
+                                                   "2020-01-06 00:01:00,1.29995,1.30005"});
+  BacktestConfig config;
+  config.strategy = "buy_and_hold";
+  config.feeds = {eurgbp, gbpusd};
+  auto result = RunBacktest(config);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->symbols, (std::vector<std::string>{"GBPUSD", "EURGBP"}));
+  EXPECT_EQ(result->feeds[0].instrument.value, 1u);
+  EXPECT_EQ(result->feeds[1].instrument.value, 0u);
+  EXPECT_EQ(result->feeds[1].events, 2u);
+  ASSERT_FALSE(result->orders.empty());
+  for (const Order& order : result->orders) {
+    EXPECT_EQ(order.request.instrument.value, 1u) << "the conversion feed was traded";
+  }
+  // buy_and_hold buys when the first bar finishes, at the 00:01 quote (ask 0.86010); marked at
+  // the last bid 0.86000 the lot has lost 10 GBP (100,000 EUR x 0.0001), which the GBP/USD
+  // feed's last mid 1.30000 makes 13.00 USD.
+  EXPECT_EQ(result->fills.size(), 1u);
+  EXPECT_NEAR(result->final_account.equity.AsDouble() - result->final_account.balance.AsDouble(),
+              -13.0, 1e-6);
+
+  // Without the conversion feed the error names the missing pair.
+  config.feeds = {eurgbp};
+  config.feeds.push_back(eurgbp);
+  config.feeds[1].instrument = Instrument::Infer("USDJPY");
+  auto missing = RunBacktest(config);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("EURGBP is quoted in GBP"), std::string::npos)
+      << missing.status().ToString();
+  EXPECT_NE(missing.status().message().find("GBPUSD"), std::string::npos);
+  // The same symbol twice is an error, not two strategies on one instrument.
+  config.feeds = {eurgbp, eurgbp};
+  config.kernel.account_currency = Currency::Of("GBP");
+  auto twice = RunBacktest(config);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("EURGBP has two feeds"), std::string::npos);
 }
 
 }  // namespace

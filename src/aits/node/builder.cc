@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "aits/strategy/per_instrument.h"
+
 namespace aits::node {
 
 Result<Node> BuildNode(const NodeConfig& config, Clock& clock) {
@@ -32,25 +34,43 @@ Result<Node> BuildNode(const NodeConfig& config, Clock& clock) {
   for (const Instrument& instrument : config.instruments) {
     AITS_RETURN_IF_ERROR(kernel.AddInstrument(instrument));
   }
-  // The kernel's copy: its address is stable, and strategies and signals keep references.
-  const Instrument& traded = kernel.instrument(config.instruments.front().id);
-  if (config.decision) {
-    const DecisionStack& stack = *config.decision;
-    AITS_ASSIGN_OR_RETURN(std::unique_ptr<trading::SignalSource> source,
-                          stack.signal(traded, config.kernel.bar_period));
-    auto strategy = std::make_unique<trading::DecisionStrategy>(
-        traded, std::move(source), decision::DecisionEngine(std::move(decision_config)),
-        stack.options, stack.sink);
-    node.decision_strategy = strategy.get();
-    kernel.SetStrategy(std::move(strategy));
-  } else if (config.strategy_factory) {
-    AITS_ASSIGN_OR_RETURN(std::unique_ptr<strategy::Strategy> strategy,
-                          config.strategy_factory(traded));
-    kernel.SetStrategy(std::move(strategy));
+  std::vector<InstrumentId> traded = config.traded;
+  if (traded.empty()) traded.push_back(config.instruments.front().id);
+  const bool several = traded.size() > 1;
+  std::vector<std::unique_ptr<strategy::Strategy>> instances(config.instruments.size());
+  for (const InstrumentId id : traded) {
+    if (id.value >= config.instruments.size() || instances[id.value] != nullptr) {
+      return InvalidArgument("traded instrument id " + std::to_string(id.value) +
+                             (id.value >= config.instruments.size() ? " is not one of the node's "
+                                                                    : " is named twice among ") +
+                             std::to_string(config.instruments.size()) + " instruments");
+    }
+    // The kernel's copy: its address is stable, and strategies and signals keep references.
+    const Instrument& instrument = kernel.instrument(id);
+    std::unique_ptr<strategy::Strategy>& instance = instances[id.value];
+    if (config.decision) {
+      const DecisionStack& stack = *config.decision;
+      AITS_ASSIGN_OR_RETURN(std::unique_ptr<trading::SignalSource> source,
+                            stack.signal(instrument, config.kernel.bar_period));
+      trading::DecisionStrategyOptions options = stack.options;
+      if (several) options.client_id_prefix += "-" + instrument.symbol;
+      auto strategy = std::make_unique<trading::DecisionStrategy>(
+          instrument, std::move(source), decision::DecisionEngine(decision_config), options,
+          stack.sink);
+      node.decision_strategies.push_back(strategy.get());
+      instance = std::move(strategy);
+    } else if (config.strategy_factory) {
+      AITS_ASSIGN_OR_RETURN(instance, config.strategy_factory(instrument));
+    } else {
+      AITS_ASSIGN_OR_RETURN(instance,
+                            strategy::MakeStrategy(config.strategy, config.params, instrument));
+    }
+  }
+  if (!node.decision_strategies.empty()) node.decision_strategy = node.decision_strategies.front();
+  if (several) {
+    kernel.SetStrategy(std::make_unique<strategy::PerInstrumentStrategy>(std::move(instances)));
   } else {
-    AITS_ASSIGN_OR_RETURN(std::unique_ptr<strategy::Strategy> strategy,
-                          strategy::MakeStrategy(config.strategy, config.params, traded));
-    kernel.SetStrategy(std::move(strategy));
+    kernel.SetStrategy(std::move(instances[traded.front().value]));
   }
   return node;
 }

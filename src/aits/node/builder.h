@@ -54,8 +54,13 @@ struct DecisionStack {
 };
 
 struct NodeConfig {
-  // Added to the kernel in order (ids must be 0, 1, ...). The strategy trades the first.
+  // Added to the kernel in order (ids must be 0, 1, ...).
   std::vector<Instrument> instruments;
+  // The instruments the strategy stack trades, one instance of it each (behind
+  // strategy::PerInstrumentStrategy when there are several); empty: the first instrument. The
+  // others only supply quotes (conversion rates). With several, decision-stack client order ids
+  // carry the symbol ("<prefix>-<SYMBOL>-<n>") so that the instances never reuse one.
+  std::vector<InstrumentId> traded;
   kernel::KernelConfig kernel;
   // The strategy stack: `decision` when set, else `strategy_factory` when set, else the built-in
   // strategy `strategy` with `params` (every parameter must be known to it).
@@ -67,8 +72,11 @@ struct NodeConfig {
 
 struct Node {
   std::unique_ptr<kernel::Kernel> kernel;
-  // The decision stack's strategy (owned by the kernel); nullptr for the other stacks.
+  // The decision stack's strategy of the first traded instrument (owned by the kernel); nullptr
+  // for the other stacks.
   trading::DecisionStrategy* decision_strategy = nullptr;
+  // Every decision-stack instance, in the order of NodeConfig::traded.
+  std::vector<trading::DecisionStrategy*> decision_strategies;
 };
 
 // Builds the kernel with its instruments and strategy installed, not started. `clock` must

@@ -86,6 +86,9 @@ Status Portfolio::AddInstrument(const Instrument& instrument) {
   slot.tradable = true;
   slot.conversion = conversion;
   slot.rate_instrument = rate_instrument;
+  if (conversion == Conversion::kMultiplyRate || conversion == Conversion::kDivideRate) {
+    slots_[rate_instrument].dependents.push_back(instrument.id.value);
+  }
   return Status::Ok();
 }
 
@@ -105,6 +108,7 @@ void Portfolio::OnTick(const Tick& tick) {
   slot.bid = tick.bid;
   slot.ask = tick.ask;
   slot.has_quote = true;
+  if (open_positions_ > 0) Remark(tick.instrument.value);
 }
 
 void Portfolio::OnBar(const Bar& bar) {
@@ -113,6 +117,7 @@ void Portfolio::OnBar(const Bar& bar) {
   slot.bid = bar.bid.close;
   slot.ask = bar.ask.close;
   slot.has_quote = true;
+  if (open_positions_ > 0) Remark(bar.instrument.value);
 }
 
 Price Portfolio::Mid(const Slot& slot) const {
@@ -162,6 +167,22 @@ Money Portfolio::MarginRequired(const Instrument& instrument, Quantity lots, Pri
 }
 
 void Portfolio::OnFill(const Fill& fill) {
+  BookFill(fill);
+  if (fill.instrument.value < slots_.size()) Remark(fill.instrument.value);
+}
+
+void Portfolio::Remark(uint32_t index) {
+  auto refresh = [this](Slot& slot) {
+    const Money now = UnrealizedOf(slot);
+    unrealized_ += now - slot.unrealized;
+    slot.unrealized = now;
+  };
+  Slot& slot = slots_[index];
+  refresh(slot);
+  for (uint32_t dependent : slot.dependents) refresh(slots_[dependent]);
+}
+
+void Portfolio::BookFill(const Fill& fill) {
   Slot* slot = SlotOf(fill.instrument);
   if (slot == nullptr || !fill.quantity.IsPositive()) return;
   if (!slot->has_quote) {
@@ -253,19 +274,16 @@ const Instrument& Portfolio::instrument(InstrumentId instrument) const {
   return slot == nullptr ? kUnknown : slot->instrument;
 }
 
-Money Portfolio::UnrealizedPnl() const {
-  Money total;
-  if (open_positions_ == 0) return total;
-  for (const Slot& slot : slots_) {
-    const Position& position = slot.position;
-    if (!slot.present || position.quantity.IsZero() || !slot.has_quote) continue;
-    // Marked at what closing would get: the bid for a long, the ask for a short.
-    const Price move =
-        position.IsLong() ? slot.bid - position.avg_price : position.avg_price - slot.ask;
-    total += Convert(slot, Notional(move, position.quantity.Abs(), slot.instrument.contract_size));
-  }
-  return total;
+Money Portfolio::UnrealizedOf(const Slot& slot) const {
+  const Position& position = slot.position;
+  if (!slot.present || position.quantity.IsZero() || !slot.has_quote) return Money();
+  // Marked at what closing would get: the bid for a long, the ask for a short.
+  const Price move =
+      position.IsLong() ? slot.bid - position.avg_price : position.avg_price - slot.ask;
+  return Convert(slot, Notional(move, position.quantity.Abs(), slot.instrument.contract_size));
 }
+
+Money Portfolio::UnrealizedPnl() const { return unrealized_; }
 
 Money Portfolio::Equity() const { return balance_ + UnrealizedPnl(); }
 Money Portfolio::RealizedPnl() const { return realized_; }

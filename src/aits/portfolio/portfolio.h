@@ -99,14 +99,27 @@ class Portfolio {
     Position position;
     Conversion conversion = Conversion::kIdentity;
     uint32_t rate_instrument = 0;
+    // This slot's term of UnrealizedPnl() as of the last quote or fill that moved it, and the
+    // slots whose P&L converts through this slot's rate (their terms move with its quotes).
+    Money unrealized;
+    std::vector<uint32_t> dependents;
   };
   Slot* SlotOf(InstrumentId id);
   const Slot* SlotOf(InstrumentId id) const;
   Slot& Register(const Instrument& instrument);
   Money Convert(const Slot& slot, Money amount_in_quote) const;
+  // The slot's unrealized P&L in the account currency at its current quote (0 when flat or
+  // unquoted).
+  Money UnrealizedOf(const Slot& slot) const;
+  // Refreshes the cached term of slot `index` and of its dependents. Equity is read on every tick
+  // (the stop-out check); with positions in several instruments, summing every term each time
+  // would cost O(instruments) per tick, so the sum is kept instead (integer money: exact).
+  void Remark(uint32_t index);
+  void BookFill(const Fill& fill);
   Price Mid(const Slot& slot) const;
 
   std::vector<Slot> slots_;
+  Money unrealized_;  // sum of Slot::unrealized
   Currency currency_;
   Money initial_balance_;
   Money balance_;

@@ -308,5 +308,43 @@ TEST(PortfolioTest, UnknownIdsAreHarmless) {
   EXPECT_EQ(portfolio.Equity().ToString(), "10000.00");
 }
 
+// Equity is kept as a running sum of each position's converted unrealized P&L; a quote of a rate
+// instrument must move every position converted through it. Checked against a hand-computed
+// figure after each kind of move.
+TEST(PortfolioTest, UnrealizedFollowsOwnAndRateQuotes) {
+  Portfolio portfolio = MakePortfolio();
+  auto quote = [&](InstrumentId id, const char* bid, const char* ask) {
+    Tick tick;
+    tick.instrument = id;
+    tick.bid = P(bid, id);
+    tick.ask = P(ask, id);
+    portfolio.OnTick(tick);
+  };
+  auto fill = [&](InstrumentId id, Side side, const char* price) {
+    Fill f;
+    f.instrument = id;
+    f.side = side;
+    f.quantity = *Quantity::Parse("1", 2);
+    f.price = P(price, id);
+    f.ts = At(0);
+    portfolio.OnFill(f);
+  };
+  quote(kGbpUsd, "1.25000", "1.25000");
+  quote(kEurGbp, "0.85000", "0.85000");
+  quote(kUsdJpy, "100.000", "100.000");
+  fill(kEurGbp, kB, "0.85000");
+  fill(kUsdJpy, kS, "100.000");
+  EXPECT_EQ(portfolio.UnrealizedPnl().ToString(), "0.00");
+  quote(kEurGbp, "0.85100", "0.85100");  // +100 GBP at 1.25000
+  EXPECT_EQ(portfolio.UnrealizedPnl().ToString(), "125.00");
+  quote(kGbpUsd, "1.30000", "1.30000");  // the rate alone moves: 100 GBP = 130 USD
+  EXPECT_EQ(portfolio.UnrealizedPnl().ToString(), "130.00");
+  quote(kUsdJpy, "99.000", "99.000");  // short USDJPY: +1,000 JPY... x 100 = 100,000 JPY / 99
+  EXPECT_EQ(portfolio.UnrealizedPnl().ToString(), "1140.10");
+  fill(kEurGbp, kS, "0.85100");  // closed: only USDJPY's term is left
+  EXPECT_EQ(portfolio.UnrealizedPnl().ToString(), "1010.10");
+  EXPECT_EQ(portfolio.Equity(), portfolio.account().balance + portfolio.UnrealizedPnl());
+}
+
 }  // namespace
 }  // namespace aits::portfolio

@@ -190,7 +190,78 @@ Status RiskLimits::Validate() const {
   if (var_window != std::floor(var_window) || var_window < 20 || var_window > kMaxWindow) {
     return RangeError("var_window", var_window, "must be a whole number in [20, 100000]");
   }
+  for (size_t idx = 0; idx < groups.size(); ++idx) {
+    const CorrelationGroup& group = groups[idx];
+    const std::string what = "correlation group '" + group.name + "'";
+    if (group.name.empty())
+      return InvalidArgument("correlation group #" + std::to_string(idx + 1) + " has no name");
+    for (size_t other = 0; other < idx; ++other) {
+      if (groups[other].name == group.name) return InvalidArgument(what + " is defined twice");
+    }
+    if (group.symbols.size() < 2) return InvalidArgument(what + " needs at least two symbols");
+    if (std::isnan(group.max_exposure) && std::isnan(group.max_positions)) {
+      return InvalidArgument(what + " sets neither max_exposure nor max_positions");
+    }
+    if (!std::isnan(group.max_exposure) &&
+        !(group.max_exposure >= 0 && std::isfinite(group.max_exposure))) {
+      return InvalidArgument(what + ": max_exposure = " + LimitText(group.max_exposure) +
+                             " must be a finite number >= 0");
+    }
+    if (!std::isnan(group.max_positions) &&
+        !(group.max_positions >= 0 && group.max_positions == std::floor(group.max_positions) &&
+          group.max_positions <= 1e6)) {
+      return InvalidArgument(what + ": max_positions = " + LimitText(group.max_positions) +
+                             " must be a whole number >= 0");
+    }
+  }
   return Status::Ok();
+}
+
+Result<CorrelationGroup> CorrelationGroup::Parse(std::string_view text) {
+  const std::string quoted = "correlation group '" + std::string(text) + "'";
+  std::vector<std::string> parts;
+  size_t begin = 0;
+  while (true) {
+    const size_t colon = text.find(':', begin);
+    parts.emplace_back(text.substr(begin, colon == std::string_view::npos ? colon : colon - begin));
+    if (colon == std::string_view::npos) break;
+    begin = colon + 1;
+  }
+  if (parts.size() < 3) {
+    return InvalidArgument(quoted + " is not NAME:SYM,SYM[,...]:max_exposure=X[:max_positions=N]");
+  }
+  CorrelationGroup group;
+  group.name = parts[0];
+  size_t from = 0;
+  const std::string& list = parts[1];
+  while (from <= list.size()) {
+    const size_t comma = list.find(',', from);
+    std::string symbol = list.substr(from, comma == std::string::npos ? comma : comma - from);
+    if (symbol.empty() || symbol == "-") return InvalidArgument(quoted + ": empty symbol");
+    std::transform(symbol.begin(), symbol.end(), symbol.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+    group.symbols.push_back(symbol);
+    if (comma == std::string::npos) break;
+    from = comma + 1;
+  }
+  for (size_t idx = 2; idx < parts.size(); ++idx) {
+    const size_t eq = parts[idx].find('=');
+    const std::string key = parts[idx].substr(0, eq);
+    const std::optional<double> value =
+        eq == std::string::npos ? std::nullopt : ParseFiniteDouble(parts[idx].substr(eq + 1));
+    if (!value) {
+      return InvalidArgument(quoted + ": '" + parts[idx] + "' is not KEY=NUMBER");
+    }
+    if (key == "max_exposure") {
+      group.max_exposure = *value;
+    } else if (key == "max_positions") {
+      group.max_positions = *value;
+    } else {
+      return InvalidArgument(quoted + ": unknown limit '" + key +
+                             "' (max_exposure, max_positions)");
+    }
+  }
+  return group;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,6 +297,14 @@ struct RiskManager::State {
   };
 
   std::vector<Slot> slots;
+  // Configured groups by index into RiskLimits::groups: their members' slots and signs, and the
+  // groups each slot belongs to (filled as instruments are added).
+  struct GroupMember {
+    uint32_t slot;
+    double sign;
+  };
+  std::vector<std::vector<GroupMember>> group_members;
+  std::vector<std::vector<uint32_t>> groups_of;  // per slot
   Currency account_currency;
   std::vector<Currency> currencies;
   // Correlation matrix (slots.size()^2), refreshed at every bar close of a member of the pair.
@@ -346,6 +425,7 @@ RiskManager::RiskManager(const RiskLimits& limits, const portfolio::Portfolio& p
   state.var_sorted.assign(var_window, 0.0);
   state.xs.assign(state.correlation_window, 0.0);
   state.ys.assign(state.correlation_window, 0.0);
+  state.group_members.resize(limits_.groups.size());
   snapshot_.breaker = BreakerState::kNormal;
 }
 
@@ -389,6 +469,16 @@ void RiskManager::AddInstrument(const Instrument& instrument) {
   slot.returns.assign(state.correlation_window, 0.0);
   slot.return_head = 0;
   slot.return_count = 0;
+  if (state.groups_of.size() < state.slots.size()) state.groups_of.resize(state.slots.size());
+  for (size_t group = 0; group < limits_.groups.size(); ++group) {
+    for (const std::string& member : limits_.groups[group].symbols) {
+      const bool inverse = !member.empty() && member[0] == '-';
+      if ((inverse ? member.substr(1) : member) != instrument.symbol) continue;
+      state.group_members[group].push_back({instrument.id.value, inverse ? -1.0 : 1.0});
+      state.groups_of[instrument.id.value].push_back(static_cast<uint32_t>(group));
+      break;
+    }
+  }
 }
 
 double RiskManager::Correlation(InstrumentId a, InstrumentId b) const {
@@ -575,6 +665,25 @@ RiskVerdict RiskManager::CheckOrder(const OrderRequest& request, const Tick* las
         return reject(RejectReason::kRiskCorrelatedExposure,
                       Format("correlated group %s exposure %.2f > limit %.2f", members.c_str(),
                              std::fabs(group), limits_.max_correlated_exposure));
+      }
+    }
+    for (uint32_t group_idx : state.groups_of[order_idx]) {
+      const CorrelationGroup& group = limits_.groups[group_idx];
+      double exposure = 0;
+      double positions = 0;
+      for (const State::GroupMember& member : state.group_members[group_idx]) {
+        exposure += member.sign * state.signed_notional[member.slot];
+        if (state.signed_notional[member.slot] != 0) ++positions;
+      }
+      if (std::fabs(exposure) > group.max_exposure) {
+        return reject(RejectReason::kRiskCorrelatedExposure,
+                      Format("correlation group %s exposure %.2f > limit %.2f", group.name.c_str(),
+                             std::fabs(exposure), group.max_exposure));
+      }
+      if (positions > group.max_positions) {
+        return reject(RejectReason::kRiskCorrelatedExposure,
+                      Format("correlation group %s: %.0f open positions > limit %.0f",
+                             group.name.c_str(), positions, group.max_positions));
       }
     }
     const Account account = portfolio_.account();

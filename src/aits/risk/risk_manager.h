@@ -24,6 +24,15 @@
 // long GBPUSD (rho > 0) add up and long EURUSD + short USDCHF (rho < 0)
 // add up too, while long EURUSD + long USDCHF offset (a hedge).
 //
+// Configured correlation groups (RiskLimits::groups): named sets of symbols the user treats as one
+// risk whatever the recent estimate says (the USD majors, the JPY crosses). For every group that
+// holds the order's instrument, after the order: the group's exposure |sum of sign * signed
+// notional| (a member written "-USDCHF" counts with the opposite sign, so long EURUSD and short
+// USDCHF add up) > max_exposure -> kRiskCorrelatedExposure; members with an open position >
+// max_positions -> kRiskCorrelatedExposure (the detail names the group and which limit). Symbols
+// of a group that are not traded are ignored. Checked after the estimated groups, like them only
+// for orders that do not only reduce.
+//
 // Post-trade, on every OnQuote/OnBarClose (equity at the current marks):
 //   daily loss   = equity at the start of the UTC day - equity now; >= daily_loss_limit -> halted
 //                  (back to normal automatically at the next UTC day if the limit caused it);
@@ -63,6 +72,18 @@ namespace aits::risk {
 // Every limit must be given: a missing one (NaN) or a negative one is an error. 0 is a valid
 // value for the rate and exposure limits and means "nothing allowed"; use a large number to
 // effectively disable one.
+// A configured correlation group (see the header comment).
+struct CorrelationGroup {
+  std::string name;
+  std::vector<std::string> symbols;  // "-SYMBOL": counted with the opposite sign
+  // Either or both; NaN (unset) = no such limit.
+  double max_exposure = std::numeric_limits<double>::quiet_NaN();   // account currency
+  double max_positions = std::numeric_limits<double>::quiet_NaN();  // members with a position
+  // "usd_majors:EURUSD,GBPUSD,-USDCHF:max_exposure=250000:max_positions=2". InvalidArgument
+  // naming the text and the part that is wrong.
+  static Result<CorrelationGroup> Parse(std::string_view text);
+};
+
 struct RiskLimits {
   static constexpr double kUnset = std::numeric_limits<double>::quiet_NaN();
 
@@ -83,6 +104,8 @@ struct RiskLimits {
   double reduce_only_drawdown = kUnset;     // fraction, <= max_drawdown
   double var_limit = kUnset;                // fraction of equity (99 % one-bar VaR)
   double var_window = kUnset;               // bar returns, integer >= 20
+  // Configured correlation groups; none by default.
+  std::vector<CorrelationGroup> groups;
 
   // A conservative profile for a 100k account: used when no configuration names limits.
   static RiskLimits Defaults();

@@ -863,5 +863,55 @@ TEST_F(BreakerTest, SnapshotTracksEquityAndExposure) {
   EXPECT_DOUBLE_EQ(risk_->snapshot().gross_exposure, 0);
 }
 
+TEST_F(RiskTest, ConfiguredGroupLimitsExposureAndPositions) {
+  RiskLimits limits = Loose();
+  limits.groups = {
+      *CorrelationGroup::Parse("usd_majors:EURUSD,-USDCHF:max_exposure=250000:max_positions=2"),
+      *CorrelationGroup::Parse("pound:GBPUSD,EURGBP:max_positions=0")};
+  Start(limits);
+  FillAt(kEurUsd, Side::kBuy, "1", "1.10000", At(0.5));  // group +110,000
+  // Short USDCHF counts as long: 110,000 + 1.4 x 100,000 = 250,000 passes (exactly at the limit)
+  EXPECT_TRUE(Check(kUsdChf, Side::kSell, "1.4", At(1)).ok());
+  const RiskVerdict over = Check(kUsdChf, Side::kSell, "1.41", At(2));
+  EXPECT_EQ(over.reason, RejectReason::kRiskCorrelatedExposure);
+  EXPECT_NE(over.detail.find("correlation group usd_majors exposure 251000.00 > limit 250000.00"),
+            std::string::npos)
+      << over.detail;
+  // Long USDCHF hedges; the group then has two positions, its limit.
+  EXPECT_TRUE(Check(kUsdChf, Side::kBuy, "3", At(3)).ok());
+  // A group of which only GBPUSD is traded still counts its positions (EURGBP is not registered).
+  const RiskVerdict pound = Check(kGbpUsd, Side::kBuy, "1", At(4));
+  EXPECT_EQ(pound.reason, RejectReason::kRiskCorrelatedExposure);
+  EXPECT_NE(pound.detail.find("correlation group pound: 1 open positions > limit 0"),
+            std::string::npos)
+      << pound.detail;
+}
+
+TEST(CorrelationGroupTest, ParsesAndValidates) {
+  auto group = CorrelationGroup::Parse("usd_majors:eurusd,GBPUSD,-USDCHF:max_exposure=250000");
+  ASSERT_TRUE(group.ok()) << group.status().ToString();
+  EXPECT_EQ(group->name, "usd_majors");
+  EXPECT_EQ(group->symbols, (std::vector<std::string>{"EURUSD", "GBPUSD", "-USDCHF"}));
+  EXPECT_EQ(group->max_exposure, 250000);
+  EXPECT_TRUE(std::isnan(group->max_positions));
+  for (const char* bad : {"usd_majors", "g:EURUSD,,GBPUSD:max_exposure=1",
+                          "g:EURUSD,GBPUSD:max_exposur=1", "g:EURUSD,GBPUSD:max_exposure=x"}) {
+    auto parsed = CorrelationGroup::Parse(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_NE(parsed.status().message().find(bad), std::string::npos) << parsed.status().message();
+  }
+  RiskLimits limits = RiskLimits::Defaults();
+  limits.groups.push_back(*group);
+  EXPECT_TRUE(limits.Validate().ok());
+  limits.groups.push_back(*group);
+  EXPECT_NE(limits.Validate().message().find("defined twice"), std::string::npos);
+  limits.groups = {*CorrelationGroup::Parse("g:EURUSD:max_positions=1")};
+  EXPECT_NE(limits.Validate().message().find("at least two"), std::string::npos);
+  limits.groups = {*CorrelationGroup::Parse("g:EURUSD,GBPUSD:max_positions=1.5")};
+  EXPECT_NE(limits.Validate().message().find("whole number"), std::string::npos);
+  limits.groups = {*CorrelationGroup::Parse("g:EURUSD,GBPUSD:max_exposure=-1")};
+  EXPECT_NE(limits.Validate().message().find(">= 0"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace aits::risk
