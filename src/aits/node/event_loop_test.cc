@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -264,6 +267,62 @@ TEST(EventLoopTest, ATimerNeverJumpsATickThatIsStillToCome) {
     EXPECT_EQ(target.log[3], "tick 6");
     EXPECT_EQ(target.time_went_back, 0);
   }
+}
+
+// A data client driven by the test: its watermark is what the test says, its clock says every
+// timer is long due, and the test pushes its ticks.
+class ManualClient final : public DataClient {
+ public:
+  std::string_view name() const override { return "manual"; }
+  Status Start(ProducerLink link) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    link_.emplace(link);
+    started_.notify_all();
+    return Status::Ok();
+  }
+  void Stop() override { stop_.store(true); }
+  Timestamp Watermark() const override { return Timestamp{watermark_ns.load()}; }
+  std::optional<SteadyTime> WallTimeOf(Timestamp /*time*/) const override {
+    return std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  }
+  ProducerLink WaitForStart() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    started_.wait(lock, [this] { return link_.has_value(); });
+    return *link_;
+  }
+  const std::atomic<bool>& stopping() const { return stop_; }
+  std::atomic<int64_t> watermark_ns{0};
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable started_;
+  std::optional<ProducerLink> link_;
+  std::atomic<bool> stop_{false};
+};
+
+// The watermark, not the wall clock, decides: a timer long due on the clock waits while the
+// client may still push an earlier tick, and fires as soon as the client promises it will not.
+TEST(EventLoopTest, TheWatermarkHoldsBackADueTimer) {
+  RecordingTarget target;
+  target.timers = {At(5)};
+  ManualClient client;
+  client.watermark_ns = At(4).ns;  // a tick at 4 may still come
+  EventLoop loop(target);
+  loop.AddClient(client);
+  std::thread feed([&client] {
+    ProducerLink link = client.WaitForStart();
+    std::this_thread::sleep_for(milliseconds(100));  // the loop looks at the due timer meanwhile
+    EXPECT_TRUE(link.SendTick(MakeTick(4), client.stopping()));
+    client.watermark_ns = At(6).ns;
+    std::this_thread::sleep_for(milliseconds(50));
+    EXPECT_TRUE(link.SendTick(MakeTick(6), client.stopping()));
+    EXPECT_TRUE(link.Report(ProducerState::kEndOfData, Status::Ok(), client.stopping()));
+  });
+  auto exit = loop.Run();
+  feed.join();
+  ASSERT_TRUE(exit.ok()) << exit.status().message();
+  EXPECT_EQ(target.log, (std::vector<std::string>{"tick 4", "timer 5 by clock", "tick 6"}));
+  EXPECT_EQ(loop.stats().clock_advances, 1u);
 }
 
 // A bad command is refused by the target, counted and the loop goes on; a failure of the node
