@@ -23,8 +23,9 @@
 //                        4,096-slot inbox; the consumer pops them with Drain (batches of 256) and
 //                        WaitPop when empty. items_per_second = events/s; full_per_event = how
 //                        often producers found it full.
-//   BM_LoopHandOff/G     the same hand-off through the EventLoop (a tick from a producer thread
-//                        to the loop's thread), G us after the previous tick was handled.
+//   BM_LoopHandOff       the same hand-off through the EventLoop (a tick from a producer thread
+//                        to the loop's thread), gap_us after the previous tick was handled;
+//                        busy:1 = the loop's WaitPop never parks (spins to its idle deadline).
 //
 // On a 2-core machine the producer and the consumer each need a core: any other load shows in
 // the tail. Run: aits_inbox_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -33,6 +34,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -223,7 +225,11 @@ class CountingTarget final : public node::LoopTarget {
 void BM_LoopHandOff(benchmark::State& state) {
   const int64_t gap_ns = state.range(0) * 1'000;
   CountingTarget target;
-  node::EventLoop loop(target);
+  node::LoopOptions options;
+  // 1: a kernel thread that never parks (WaitPop spins until its idle deadline), the loop's
+  // counterpart of BM_HandOffBusy; 0: the default, which parks after ~0.1 ms without events.
+  if (state.range(1) == 1) options.spin_iterations = std::numeric_limits<uint32_t>::max();
+  node::EventLoop loop(target, options);
   std::optional<Result<node::LoopExit>> exit;
   std::thread kernel([&] { exit = loop.Run(); });
   node::ProducerLink link(&loop.inbox(), 0);
@@ -255,7 +261,13 @@ void BM_LoopHandOff(benchmark::State& state) {
   state.counters["parks_per_event"] =
       static_cast<double>(loop.inbox().park_count()) / static_cast<double>(histogram.count());
 }
-BENCHMARK(BM_LoopHandOff)->Arg(0)->Arg(2)->Iterations(100'000)->UseRealTime();
+BENCHMARK(BM_LoopHandOff)
+    ->ArgNames({"gap_us", "busy"})
+    ->Args({0, 1})
+    ->Args({0, 0})
+    ->Args({2, 0})
+    ->Iterations(100'000)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace aits

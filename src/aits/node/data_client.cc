@@ -7,8 +7,13 @@ namespace aits::node {
 namespace {
 
 constexpr size_t kBatch = 1024;
-// Push attempts on a full inbox that spin before the producer starts yielding its core.
+// A producer that finds the inbox full spins this many attempts, then yields its core this many
+// more, then sleeps between attempts: a full inbox means the kernel thread has thousands of events
+// to get through (milliseconds), and a producer spinning all that time (a replay at maximum
+// speed) takes a core from it on a small machine.
 constexpr uint32_t kFullSpins = 256;
+constexpr uint32_t kFullYields = 256;
+constexpr auto kFullSleep = std::chrono::microseconds(50);
 
 int64_t SteadyNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -45,8 +50,10 @@ bool ProducerLink::Send(NodeEvent&& event, const std::atomic<bool>& abandon) {
     if (abandon.load(std::memory_order_relaxed)) return false;
     if (attempt < kFullSpins) {
       internal::CpuRelax();
-    } else {
+    } else if (attempt < kFullSpins + kFullYields) {
       std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(kFullSleep);
     }
   }
 }
