@@ -23,6 +23,9 @@
 //                        4,096-slot inbox; the consumer pops them with Drain (batches of 256) and
 //                        WaitPop when empty. items_per_second = events/s; full_per_event = how
 //                        often producers found it full.
+//   BM_LoopHandOff       the same hand-off through the EventLoop (a tick from a producer thread
+//                        to the loop's thread), gap_us after the previous tick was handled;
+//                        busy:1 = the loop's WaitPop never parks (spins to its idle deadline).
 //
 // On a 2-core machine the producer and the consumer each need a core: any other load shows in
 // the tail. Run: aits_inbox_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -31,10 +34,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "aits/core/latency_histogram.h"
+#include "aits/node/event_loop.h"
 #include "aits/node/inbox.h"
 
 namespace aits {
@@ -189,6 +195,79 @@ void BM_Throughput(benchmark::State& state) {
   state.counters["full_per_event"] = static_cast<double>(full) / events;
 }
 BENCHMARK(BM_Throughput)->Arg(1)->Arg(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same hand-off through the event loop (src/aits/node/event_loop.h): a tick pushed by a
+// producer thread through its ProducerLink, as a data client does, to the moment the loop's
+// thread popped it (the loop's own hand_off histogram: MarketData::pushed_ns -> popped, before
+// the target runs). The loop runs its whole iteration between events: stop checks, the target's
+// done(), the timer look, then WaitPop. The producer sends one tick at a time and waits until the
+// target has it, then `gap_us` more (0: at once, the loop still in WaitPop's spin phase).
+class CountingTarget final : public node::LoopTarget {
+ public:
+  Status OnMarketData(const node::MarketData& /*data*/) override {
+    handled.fetch_add(1, std::memory_order_release);
+    return Status::Ok();
+  }
+  Status OnCommand(const node::OperatorCommand& /*command*/, Status* /*outcome*/) override {
+    return Status::Ok();
+  }
+  Status OnProducerStatus(const node::ProducerStatus& /*status*/,
+                          std::string_view /*name*/) override {
+    return Status::Ok();
+  }
+  std::optional<Timestamp> NextTimer() const override { return std::nullopt; }
+  Status AdvanceTo(Timestamp /*time*/) override { return Status::Ok(); }
+  Status OnIdle() override { return Status::Ok(); }
+  bool done() const override { return false; }
+  std::atomic<uint64_t> handled{0};
+};
+
+void BM_LoopHandOff(benchmark::State& state) {
+  const int64_t gap_ns = state.range(0) * 1'000;
+  CountingTarget target;
+  node::LoopOptions options;
+  // 1: a kernel thread that never parks (WaitPop spins until its idle deadline), the loop's
+  // counterpart of BM_HandOffBusy; 0: the default, which parks after ~0.1 ms without events.
+  if (state.range(1) == 1) options.spin_iterations = std::numeric_limits<uint32_t>::max();
+  node::EventLoop loop(target, options);
+  std::optional<Result<node::LoopExit>> exit;
+  std::thread kernel([&] { exit = loop.Run(); });
+  node::ProducerLink link(&loop.inbox(), 0);
+  const std::atomic<bool> never{false};
+  Tick tick;
+  uint64_t sent = 0;
+  bool failed = false;
+  for (auto _ : state) {
+    if (gap_ns > 0) BusyWaitNs(gap_ns);
+    if (!link.SendTick(tick, never)) {
+      failed = true;
+      break;
+    }
+    ++sent;
+    while (target.handled.load(std::memory_order_acquire) != sent) node::internal::CpuRelax();
+  }
+  loop.RequestStop();
+  kernel.join();
+  if (failed || !exit || !exit->ok()) {
+    state.SkipWithError("the event loop refused a tick or failed");
+    return;
+  }
+  const LatencyHistogram& histogram = loop.stats().hand_off;
+  state.counters["p50_ns"] = static_cast<double>(histogram.Quantile(0.50));
+  state.counters["p90_ns"] = static_cast<double>(histogram.Quantile(0.90));
+  state.counters["p99_ns"] = static_cast<double>(histogram.Quantile(0.99));
+  state.counters["p999_ns"] = static_cast<double>(histogram.Quantile(0.999));
+  state.counters["max_ns"] = static_cast<double>(histogram.max());
+  state.counters["parks_per_event"] =
+      static_cast<double>(loop.inbox().park_count()) / static_cast<double>(histogram.count());
+}
+BENCHMARK(BM_LoopHandOff)
+    ->ArgNames({"gap_us", "busy"})
+    ->Args({0, 1})
+    ->Args({0, 0})
+    ->Args({2, 0})
+    ->Iterations(100'000)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace aits

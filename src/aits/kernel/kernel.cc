@@ -105,13 +105,23 @@ void Kernel::Start() {
   if (strategy_) strategy_->OnStart(*this);
 }
 
-void Kernel::FireTimers(Timestamp now) {
+size_t Kernel::FireTimers(Timestamp now) {
+  size_t fired = 0;
   while (!timers_.empty() && timers_.top().at <= now) {
     const Timer timer = timers_.top();
     timers_.pop();
+    ++fired;
     if (strategy_) strategy_->OnTimer(strategy::TimerEvent{timer.id, timer.at});
   }
+  return fired;
 }
+
+std::optional<Timestamp> Kernel::NextTimer() const {
+  if (timers_.empty()) return std::nullopt;
+  return timers_.top().at;
+}
+
+size_t Kernel::AdvanceTo(Timestamp now) { return timers_.empty() ? 0 : FireTimers(now); }
 
 void Kernel::OnTick(const Tick& tick) {
   if (!timers_.empty()) FireTimers(tick.ts);

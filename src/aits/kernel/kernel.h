@@ -133,6 +133,12 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   std::optional<Tick> LastQuote(InstrumentId instrument) const override;
   void SetTimer(Timestamp at, uint64_t id) override;
 
+  // Timers between ticks (the event loop's clock, docs/architecture.md "The event loop"): the
+  // earliest timer's time, if any is set; and firing every timer due by `now` without market
+  // data (the driver moves its clock to `now` first, as for OnTick). Returns how many fired.
+  std::optional<Timestamp> NextTimer() const;
+  size_t AdvanceTo(Timestamp now);
+
   // AccountOracle
   Money FreeMargin() const override;
   Money MarginRequired(const Instrument& instrument, Quantity lots, Price price) const override;
@@ -148,7 +154,7 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
       return at != other.at ? at > other.at : seq > other.seq;
     }
   };
-  void FireTimers(Timestamp now);
+  size_t FireTimers(Timestamp now);
   void CheckStopOut();
   // Cancels every resting and travelling order, then closes every open position at market with
   // orders that bypass the risk checks (a halt and the stop-out).

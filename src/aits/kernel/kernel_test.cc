@@ -111,6 +111,33 @@ TEST(KernelTest, TimersFireAtTheirSimulatedTime) {
   EXPECT_LT(run.timer_at, FromCivil(2020, 1, 6, 1, 1));
 }
 
+// Between ticks the event loop moves the clock and lets the kernel fire what is due, exactly
+// what is due: the timer's own time is reported, and a later timer waits.
+TEST(KernelTest, AdvanceToFiresTimersDueWithoutATick) {
+  SimulatedClock clock;
+  Kernel kernel(KernelConfig{}, clock);
+  ASSERT_TRUE(kernel.AddInstrument(Instrument::Infer("EURUSD")).ok());
+  auto probe = std::make_unique<Probe>();
+  Probe& seen = *probe;
+  kernel.SetStrategy(std::move(probe));
+  kernel.Start();
+  const Timestamp first = FromCivil(2020, 1, 6, 1, 0);
+  kernel.SetTimer(first + Duration::Seconds(30), 8);
+  EXPECT_EQ(kernel.NextTimer(), first);
+  clock.AdvanceTo(first - Duration::Nanos(1));
+  EXPECT_EQ(kernel.AdvanceTo(clock.Now()), 0u);
+  EXPECT_TRUE(seen.log.empty());
+  clock.AdvanceTo(first + Duration::Seconds(10));
+  EXPECT_EQ(kernel.AdvanceTo(clock.Now()), 1u);
+  EXPECT_EQ(seen.log, std::vector<std::string>{"timer7"});
+  EXPECT_EQ(seen.timer_at, first + Duration::Seconds(10));
+  EXPECT_EQ(kernel.NextTimer(), first + Duration::Seconds(30));
+  clock.AdvanceTo(first + Duration::Seconds(30));
+  EXPECT_EQ(kernel.AdvanceTo(clock.Now()), 1u);
+  EXPECT_FALSE(kernel.NextTimer().has_value());
+  EXPECT_EQ(kernel.ticks_processed(), 0u);
+}
+
 TEST(KernelTest, RejectsAnInstrumentWithTheWrongIdOrBadFields) {
   SimulatedClock clock;
   Kernel kernel(KernelConfig{}, clock);

@@ -189,13 +189,15 @@ std::string_view ToString(EventType type) {
       return "session_stop";
     case EventType::kAccount:
       return "account";
+    case EventType::kClock:
+      return "clock";
   }
   return "unknown";
 }
 
 bool IsKnownEventType(uint16_t value) {
   return value >= static_cast<uint16_t>(EventType::kSessionStart) &&
-         value <= static_cast<uint16_t>(EventType::kAccount);
+         value <= static_cast<uint16_t>(EventType::kClock);
 }
 
 Status EventStoreOptions::Validate() const {

@@ -53,6 +53,7 @@ enum class EventType : uint16_t {
   kCommand = 9,         // JSON: an operator command applied at this point of the session
   kSessionStop = 10,    // JSON: summary at a clean stop
   kAccount = 11,        // JSON: balance/equity/positions checkpoint
+  kClock = 12,          // empty: kernel time moved to ts between ticks, firing the timers due
 };
 std::string_view ToString(EventType type);  // "tick", "order_update", ...
 bool IsKnownEventType(uint16_t value);

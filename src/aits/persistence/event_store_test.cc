@@ -139,8 +139,10 @@ TEST(EventTypeTest, NamesAndKnownValues) {
   EXPECT_EQ(ToString(EventType::kOrderUpdate), "order_update");
   EXPECT_FALSE(IsKnownEventType(0));
   EXPECT_TRUE(IsKnownEventType(1));
+  EXPECT_EQ(ToString(EventType::kClock), "clock");
   EXPECT_TRUE(IsKnownEventType(11));
-  EXPECT_FALSE(IsKnownEventType(12));
+  EXPECT_TRUE(IsKnownEventType(12));  // clock: timers fired between ticks (the event loop)
+  EXPECT_FALSE(IsKnownEventType(13));
 }
 
 TEST(EventChecksumTest, FixedValuesAndSensitivity) {

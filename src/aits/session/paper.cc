@@ -5,11 +5,13 @@
 #include <iterator>
 #include <optional>
 #include <span>
-#include <thread>
 #include <vector>
 
 #include "aits/log/log.h"
+#include "aits/node/data_client.h"
+#include "aits/node/event_loop.h"
 #include "aits/persistence/codec.h"
+#include "aits/session/command_feed.h"
 #include "aits/trading/json_writer.h"
 
 namespace aits::session {
@@ -74,13 +76,132 @@ Status CheckAgainstLog(const Session& session, const LogState& log, const std::s
   return Status::Ok();
 }
 
+// How often the command feed looks at the commands table: a running session applies an operator
+// command within about this long (plus a tick's processing).
+constexpr auto kCommandPoll = std::chrono::milliseconds(250);
+
+// The kernel thread's side of a paper session: each tick is logged and fed with its latencies
+// measured, each operator command applied and marked, timers between ticks fired, and the log
+// committed by its batch policy between events.
+class PaperTarget final : public node::LoopTarget {
+ public:
+  PaperTarget(const PaperOptions& options, Session& session, EventStore& store,
+              const node::ReplayClient& feed, PaperResult& result)
+      : options_(options), session_(session), store_(store), feed_(feed), result_(result) {}
+
+  Status OnMarketData(const node::MarketData& data) override {
+    const uint64_t bars_before = session_.kernel().bars_processed();
+    session_.ResetAcceptClock();
+    const auto t0 = Steady::now();
+    session_.Feed(data.tick);
+    const int64_t nanos = NanosSince(t0);
+    ++result_.ticks;
+    const bool bar_closed = session_.kernel().bars_processed() != bars_before;
+    (bar_closed ? result_.bar_ticks : result_.plain_ticks).Record(nanos);
+    if (session_.accepted_at_ns() != 0) {
+      const int64_t to_order =
+          session_.accepted_at_ns() -
+          std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count();
+      (bar_closed ? result_.bar_orders : result_.plain_orders).Record(to_order);
+    }
+    AITS_RETURN_IF_ERROR(session_.store_status());
+    if (options_.checkpoint_every > 0 && session_.ticks() % options_.checkpoint_every == 0) {
+      session_.WriteCheckpoint();
+    }
+    AITS_RETURN_IF_ERROR(store_.MaybeCommit());
+    if (session_.spec().max_ticks > 0 && session_.ticks() >= session_.spec().max_ticks) {
+      result_.feed_ended = true;
+    }
+    if ((result_.ticks & 1023) == 0) Progress();
+    return Status::Ok();
+  }
+
+  Status OnCommand(const node::OperatorCommand& command, Status* outcome) override {
+    const std::string& session_id = session_.spec().session_id;
+    const Status applied = session_.ApplyCommand(command.text);
+    *outcome = applied;
+    if (options_.notice) {
+      options_.notice(applied.ok()
+                          ? "applied operator command: " + command.text
+                          : "ignored operator command " + command.text + ": " + applied.message());
+    }
+    if (applied.ok()) {
+      AITS_LOG_INFO("session", "operator command applied",
+                    {{"session_id", session_id}, {"command", command.text}});
+    } else {
+      AITS_LOG_INFO(
+          "session", "operator command ignored",
+          {{"session_id", session_id}, {"command", command.text}, {"error", applied.message()}});
+    }
+    // A refused command is marked too: it is answered (the notice, the log line) and must not
+    // come back at every poll.
+    if (command.store_id != 0) {
+      AITS_RETURN_IF_ERROR(store_.MarkCommandApplied(command.store_id, store_.last_seq()));
+    }
+    AITS_RETURN_IF_ERROR(session_.store_status());
+    return store_.Commit();
+  }
+
+  Status OnProducerStatus(const node::ProducerStatus& status, std::string_view /*name*/) override {
+    // A feed that cannot be read, or a commands table that cannot, stops the session with the
+    // error as it is (it names the file, line and field).
+    if (status.state == node::ProducerState::kError) return status.error;
+    return Status::Ok();
+  }
+
+  std::optional<Timestamp> NextTimer() const override { return session_.kernel().NextTimer(); }
+
+  Status AdvanceTo(Timestamp time) override {
+    session_.AdvanceTo(time);
+    AITS_RETURN_IF_ERROR(session_.store_status());
+    return store_.MaybeCommit();
+  }
+
+  Status OnIdle() override {
+    // Waiting for the market: commit what is pending.
+    AITS_RETURN_IF_ERROR(store_.MaybeCommit());
+    Progress();
+    return Status::Ok();
+  }
+
+  bool done() const override {
+    return result_.feed_ended || (options_.stop_after > 0 && result_.ticks >= options_.stop_after);
+  }
+
+ private:
+  void Progress() {
+    if (!options_.progress) return;
+    const auto now = Steady::now();
+    if (now - last_progress_ <= std::chrono::milliseconds(500)) return;
+    last_progress_ = now;
+    const kernel::Kernel& kernel = session_.kernel();
+    PaperProgress progress;
+    progress.ticks = session_.ticks();
+    progress.orders = kernel.order_count();
+    progress.fills = kernel.fill_count();
+    progress.equity = kernel.account().equity;
+    progress.position = kernel.position(session_.instrument().id).quantity;
+    progress.breaker = std::string(risk::ToString(kernel.risk()->breaker()));
+    progress.fraction = feed_.Progress();
+    options_.progress(progress);
+  }
+
+  const PaperOptions& options_;
+  Session& session_;
+  EventStore& store_;
+  const node::ReplayClient& feed_;
+  PaperResult& result_;
+  Steady::time_point last_progress_ = Steady::now();
+};
+
 }  // namespace
 
 std::string PaperResult::LatencyJson() const {
   return "{\"ticks_without_bar_close\":" + HistogramJson(plain_ticks) +
          ",\"ticks_with_bar_close\":" + HistogramJson(bar_ticks) +
          ",\"tick_to_order_without_bar_close\":" + HistogramJson(plain_orders) +
-         ",\"tick_to_order_with_bar_close\":" + HistogramJson(bar_orders) + "}";
+         ",\"tick_to_order_with_bar_close\":" + HistogramJson(bar_orders) +
+         ",\"hand_off_to_kernel_thread\":" + HistogramJson(hand_off) + "}";
 }
 
 Result<PaperResult> RunPaper(const PaperOptions& options) {
@@ -186,36 +307,19 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   if (!feed) {
     AITS_ASSIGN_OR_RETURN(feed, OpenFeed(spec));
   }
-  std::vector<Tick> batch(1024);
-  size_t batch_size = 0;
-  size_t batch_next = 0;
-  bool feed_done = false;
-  const auto next_tick = [&]() -> Result<const Tick*> {
-    if (batch_next == batch_size) {
-      if (feed_done) return nullptr;
-      AITS_ASSIGN_OR_RETURN(batch_size, feed->Read(batch));
-      batch_next = 0;
-      if (batch_size == 0) {
-        feed_done = true;
-        return nullptr;
-      }
-    }
-    return &batch[batch_next++];
-  };
+  node::ReplayOptions replay;
+  replay.speed = options.speed;
+  AITS_ASSIGN_OR_RETURN(std::unique_ptr<node::ReplayClient> client,
+                        node::ReplayClient::Create(spec.feed, std::move(feed), replay));
   {
-    uint64_t skipped = 0;
-    const Tick* last = nullptr;
-    while (skipped < session->ticks()) {
-      AITS_ASSIGN_OR_RETURN(last, next_tick());
-      if (last == nullptr) break;
-      ++skipped;
-    }
+    std::optional<Tick> last;
+    AITS_ASSIGN_OR_RETURN(const uint64_t skipped, client->Skip(session->ticks(), &last));
     if (skipped < session->ticks()) {
       return FailedPrecondition("the feed " + spec.feed + " has " + std::to_string(skipped) +
                                 " ticks but the log consumed " + std::to_string(session->ticks()) +
                                 "; was the file changed?");
     }
-    if (last != nullptr && resumed_log && resumed_log->last_tick) {
+    if (last && resumed_log && resumed_log->last_tick) {
       std::string a, b;
       persistence::EncodeTick(*last, &a);
       persistence::EncodeTick(*resumed_log->last_tick, &b);
@@ -227,118 +331,23 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     }
   }
 
+  // The kernel thread is this one: the event loop drains what the feed's thread and the
+  // operator-command feed push (docs/architecture.md, "The event loop").
   session->StartAppending(store.get());
-  const auto check_store = [&]() -> Status {
-    if (!session->store_status().ok()) return session->store_status();
-    return Status::Ok();
-  };
-  const auto apply_commands = [&]() -> Status {
-    AITS_ASSIGN_OR_RETURN(std::vector<persistence::Command> commands, store->PendingCommands());
-    for (const auto& command : commands) {
-      const Status applied = session->ApplyCommand(command.text);
-      notice(applied.ok() ? "applied operator command: " + command.text
-                          : "ignored operator command " + command.text + ": " + applied.message());
-      if (applied.ok()) {
-        AITS_LOG_INFO("session", "operator command applied",
-                      {{"session_id", spec.session_id}, {"command", command.text}});
-      } else {
-        AITS_LOG_INFO("session", "operator command ignored",
-                      {{"session_id", spec.session_id},
-                       {"command", command.text},
-                       {"error", applied.message()}});
-      }
-      AITS_RETURN_IF_ERROR(store->MarkCommandApplied(command.id, store->last_seq()));
-      AITS_RETURN_IF_ERROR(check_store());
-    }
-    if (!commands.empty()) AITS_RETURN_IF_ERROR(store->Commit());
-    return Status::Ok();
-  };
-  const auto stopping = [&]() {
-    return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
-  };
-
-  AITS_RETURN_IF_ERROR(apply_commands());
-  auto last_poll = Steady::now();
-  auto last_progress = Steady::now();
-  std::optional<Timestamp> pace_t0;
-  Steady::time_point pace_wall0;
-  const uint64_t total_limit = spec.max_ticks;
-  while (true) {
-    if (stopping()) {
-      result.interrupted = true;
-      break;
-    }
-    if (options.stop_after > 0 && result.ticks >= options.stop_after) break;
-    if (total_limit > 0 && session->ticks() >= total_limit) {
-      result.feed_ended = true;
-      break;
-    }
-    AITS_ASSIGN_OR_RETURN(const Tick* tick, next_tick());
-    if (tick == nullptr) {
-      result.feed_ended = true;
-      break;
-    }
-    if (options.speed > 0) {
-      if (!pace_t0) {
-        pace_t0 = tick->ts;
-        pace_wall0 = Steady::now();
-      }
-      const auto due =
-          pace_wall0 + std::chrono::nanoseconds(static_cast<int64_t>(
-                           static_cast<double>((tick->ts - *pace_t0).ns) / options.speed));
-      while (Steady::now() < due && !stopping()) {
-        // Waiting for the market: commit what is pending and take operator commands meanwhile.
-        AITS_RETURN_IF_ERROR(store->MaybeCommit());
-        if (Steady::now() - last_poll > std::chrono::milliseconds(250)) {
-          AITS_RETURN_IF_ERROR(apply_commands());
-          last_poll = Steady::now();
-        }
-        std::this_thread::sleep_until(std::min(due, Steady::now() + std::chrono::milliseconds(50)));
-      }
-      if (stopping()) {
-        result.interrupted = true;
-        break;
-      }
-    }
-    const uint64_t bars_before = session->kernel().bars_processed();
-    session->ResetAcceptClock();
-    const auto t0 = Steady::now();
-    session->Feed(*tick);
-    const int64_t nanos = NanosSince(t0);
-    ++result.ticks;
-    const bool bar_closed = session->kernel().bars_processed() != bars_before;
-    (bar_closed ? result.bar_ticks : result.plain_ticks).Record(nanos);
-    if (session->accepted_at_ns() != 0) {
-      const int64_t to_order =
-          session->accepted_at_ns() -
-          std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count();
-      (bar_closed ? result.bar_orders : result.plain_orders).Record(to_order);
-    }
-    AITS_RETURN_IF_ERROR(check_store());
-    if (options.checkpoint_every > 0 && session->ticks() % options.checkpoint_every == 0) {
-      session->WriteCheckpoint();
-    }
-    AITS_RETURN_IF_ERROR(store->MaybeCommit());
-    if ((result.ticks & 1023) == 0) {
-      const auto now = Steady::now();
-      if (now - last_poll > std::chrono::milliseconds(250)) {
-        AITS_RETURN_IF_ERROR(apply_commands());
-        last_poll = now;
-      }
-      if (options.progress && now - last_progress > std::chrono::milliseconds(500)) {
-        last_progress = now;
-        PaperProgress progress;
-        progress.ticks = session->ticks();
-        progress.orders = session->kernel().order_count();
-        progress.fills = session->kernel().fill_count();
-        progress.equity = session->kernel().account().equity;
-        progress.position = session->kernel().position(session->instrument().id).quantity;
-        progress.breaker = std::string(risk::ToString(session->kernel().risk()->breaker()));
-        progress.fraction = feed->Progress();
-        options.progress(progress);
-      }
-    }
-  }
+  PaperTarget target(options, *session, *store, *client, result);
+  StoreCommandFeed commands(path, kCommandPoll);
+  node::LoopOptions loop_options;
+  loop_options.stop = options.stop;
+  node::EventLoop loop(target, loop_options);
+  loop.AddProducer(commands);
+  loop.AddClient(*client);
+  AITS_ASSIGN_OR_RETURN(const node::LoopExit exit, loop.Run());
+  result.interrupted = exit == node::LoopExit::kStopped;
+  if (exit == node::LoopExit::kEndOfData) result.feed_ended = true;
+  result.hand_off = loop.stats().hand_off;
+  result.clock_advances = session->clock_advances();
+  result.commands_applied = loop.stats().commands_applied;
+  result.commands_refused = loop.stats().commands_refused;
 
   session->WriteCheckpoint();
   const kernel::Kernel& kernel = session->kernel();
@@ -363,7 +372,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     json.EndObject();
     AITS_RETURN_IF_ERROR(store->Append(EventType::kSessionStop, kernel.Now(), summary).status());
   }
-  AITS_RETURN_IF_ERROR(check_store());
+  AITS_RETURN_IF_ERROR(session->store_status());
   AITS_RETURN_IF_ERROR(store->Close());
   result.last_seq = store->last_seq();
   result.wall_seconds = static_cast<double>(NanosSince(wall_start)) / 1e9;

@@ -1,7 +1,8 @@
 // `aits paper`: a session against a live clock. Ticks come from the synthetic market or a tick
-// file, paced by the wall clock at 1x, Nx or as fast as possible; the kernel, decision engine,
-// risk manager and simulated venue are the backtest's; everything is appended to the event store
-// in --state DIR (events.db), and committed between ticks by the store's batch policy.
+// file, paced by the wall clock at 1x, Nx or as fast as possible by the feed's own thread, and
+// the calling thread runs the event loop that drains them (node/event_loop.h); the kernel, decision
+// engine, risk manager and simulated venue are the backtest's; everything is appended to the event
+// store in --state DIR (events.db), and committed between ticks by the store's batch policy.
 //
 // Restart with the same DIR resumes: the log is read back (a damaged log stops here with the
 // seq of the damage; nothing is written), every logged tick is fed through a fresh kernel and
@@ -74,6 +75,14 @@ struct PaperResult {
   // Tick-to-order: tick in -> the simulated venue accepted (or filled) the first order it caused.
   LatencyHistogram plain_orders;  // on a tick without a bar close (stop-loss, take-profit, halt)
   LatencyHistogram bar_orders;    // on a bar close (a decision)
+  // The feed's thread pushed the tick -> the kernel thread took it from the inbox. At --speed max
+  // the feed runs ahead and this is mostly the time in the queue.
+  LatencyHistogram hand_off;
+  uint64_t clock_advances = 0;  // timers fired between ticks (clock events in the log)
+  // Operator commands this run: applied, and refused (malformed or unknown: reported through
+  // `notice` and the log, marked in the commands table so that they do not come back).
+  uint64_t commands_applied = 0;
+  uint64_t commands_refused = 0;
   std::string LatencyJson() const;
 };
 

@@ -218,6 +218,15 @@ void Session::Feed(const Tick& tick) {
   kernel_->OnTick(tick);
 }
 
+size_t Session::AdvanceTo(Timestamp time) {
+  const std::optional<Timestamp> next = kernel_->NextTimer();
+  if (!next || *next > std::max(time, clock_.Now())) return 0;
+  clock_.AdvanceTo(time);
+  Log(EventType::kClock, clock_.Now(), {});
+  ++clock_advances_;
+  return kernel_->AdvanceTo(clock_.Now());
+}
+
 Status Session::ApplyCommand(std::string_view text) {
   const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded() || !json.is_object() || !json.contains("command") ||
@@ -284,6 +293,7 @@ bool Session::FollowLogged(const persistence::Event& event) {
     case EventType::kSessionStop:
       return true;
     case EventType::kTick:
+    case EventType::kClock:
     case EventType::kCommand: {
       if (!produced_.empty()) {
         const Produced& p = produced_.front();
@@ -295,6 +305,15 @@ bool Session::FollowLogged(const persistence::Event& event) {
         if (!status.ok()) {
           return Diverge(event.seq, DescribeEvent(event.type, event.payload),
                          "command failed: " + status.message());
+        }
+        return true;
+      }
+      if (event.type == EventType::kClock) {
+        // An input: the clock moved between ticks here, and the timers due then fired. A build
+        // whose kernel has no timer due at this point diverges.
+        if (AdvanceTo(event.ts) == 0) {
+          return Diverge(event.seq, DescribeEvent(event.type, event.payload),
+                         "no timer due at " + FormatIso8601(event.ts));
         }
         return true;
       }
@@ -365,6 +384,8 @@ std::string DescribeEvent(EventType type, std::string_view payload) {
       if (order->filled.IsPositive()) out += " @ " + order->avg_fill_price.ToString();
       return out;
     }
+    case EventType::kClock:
+      return out + ": time moved between ticks, firing the timers due";
     case EventType::kFill: {
       auto fill = persistence::DecodeFill(payload);
       if (!fill.ok()) return out + " (undecodable: " + fill.status().message() + ")";

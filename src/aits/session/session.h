@@ -76,6 +76,13 @@ class Session {
 
   // Feeds one tick: moves the clock to its time, logs it when appending, runs the kernel.
   void Feed(const Tick& tick);
+  // Between ticks (the event loop, when a timer is due on the feed's clock): moves the clock to
+  // `time` and fires the kernel's timers due by then. Nothing due: nothing happens (nothing is
+  // logged) and 0 is returned. Otherwise logs a clock event first when appending, as an input
+  // like a tick, so that replay and resume move the clock at the same point; returns the number
+  // of timers fired. `time` before the clock's time fires what is due by then without moving it.
+  size_t AdvanceTo(Timestamp time);
+  uint64_t clock_advances() const { return clock_advances_; }
   // Applies an operator command (JSON {"command":"breaker","state":"halted","reason":"..."});
   // logs it first when appending. InvalidArgument for a malformed or unknown command.
   Status ApplyCommand(std::string_view json);
@@ -83,8 +90,8 @@ class Session {
   std::string AccountCheckpoint() const;
   void WriteCheckpoint();
 
-  // Verify mode: one logged event. Ticks and commands drive the kernel; outputs and checkpoints
-  // are compared with what the kernel produced. Returns false at the first divergence.
+  // Verify mode: one logged event. Ticks, clock events and commands drive the kernel; outputs and
+  // checkpoints are compared with what the kernel produced. Returns false at the first divergence.
   bool FollowLogged(const persistence::Event& event);
   // Verify mode, end of the log: anything produced but not logged is a divergence.
   bool FinishFollowing();
@@ -133,6 +140,7 @@ class Session {
   bool diverged_ = false;
   std::string buffer_;
   uint64_t ticks_ = 0;
+  uint64_t clock_advances_ = 0;
   uint64_t orders_accepted_ = 0;
   int64_t accepted_at_ns_ = 0;
   uint64_t outputs_ = 0;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -417,6 +418,148 @@ TEST(PaperTest, BadSettingsAreClearErrors) {
   spec = BusySpec(100);
   spec.feed = tmp.Sub("missing.csv");
   EXPECT_FALSE(RunPaper(MaxSpeed(spec, tmp.Sub("c"))).ok());
+}
+
+// Paced by the wall clock (the feed's thread sleeping until each tick is due) or as fast as
+// possible, the event loop hands the kernel the same ticks: the same log, event for event.
+TEST(PaperTest, PacedRunLogsWhatAMaxSpeedRunLogs) {
+  TempDir tmp;
+  const SessionSpec spec = BusySpec(1'500);
+  ASSERT_TRUE(RunPaper(MaxSpeed(spec, tmp.Sub("max"))).ok());
+  PaperOptions paced = MaxSpeed(spec, tmp.Sub("paced"));
+  paced.speed = 3'000;  // ~0.5 s of feed time per tick: about a quarter of a second in all
+  auto run = RunPaper(paced);
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  EXPECT_TRUE(run->feed_ended);
+  EXPECT_EQ(run->hand_off.count(), 1'500u);
+  EXPECT_EQ(LogLines(tmp.Sub("paced")), LogLines(tmp.Sub("max")));
+}
+
+// Commands queued in the commands table while the session is down reach the kernel thread through
+// the inbox before the first tick; a bad one is refused, counted, reported and marked (it does
+// not come back), and the good one after it is applied.
+TEST(PaperTest, BadOperatorCommandsAreCountedReportedAndNotLost) {
+  TempDir tmp;
+  PaperOptions options = MaxSpeed(BusySpec(3'000), tmp.Sub("s"));
+  options.stop_after = 1'000;
+  ASSERT_TRUE(RunPaper(options).ok());
+  {
+    auto store = EventStore::Open(tmp.Sub("s") + "/events.db");
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->AddCommand("not json").ok());
+    ASSERT_TRUE((*store)->AddCommand(R"({"command":"flatten_everything"})").ok());
+    ASSERT_TRUE(
+        (*store)->AddCommand(R"({"command":"breaker","state":"reduce_only","reason":"t"})").ok());
+  }
+  std::vector<std::string> notices;
+  options.spec_given = false;
+  options.stop_after = 0;
+  options.notice = [&](const std::string& text) { notices.push_back(text); };
+  auto run = RunPaper(options);
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  EXPECT_EQ(run->commands_refused, 2u);
+  EXPECT_EQ(run->commands_applied, 1u);
+  EXPECT_EQ(run->breaker, "reduce_only");
+  int ignored = 0;
+  for (const std::string& notice : notices) {
+    if (notice.rfind("ignored operator command", 0) == 0) ++ignored;
+  }
+  EXPECT_EQ(ignored, 2);
+  auto store = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
+  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE((*store)->PendingCommands()->empty());
+  // Only the applied command is in the log, right after the last tick of the first run.
+  const std::vector<std::string> lines = LogLines(tmp.Sub("s"));
+  int logged = 0;
+  for (size_t idx = 0; idx < lines.size(); ++idx) {
+    if (lines[idx].rfind("command ", 0) != 0) continue;
+    ++logged;
+    int ticks_before = 0;
+    for (size_t before = 0; before < idx; ++before)
+      ticks_before += lines[before].rfind("tick ", 0) == 0;
+    EXPECT_EQ(ticks_before, 1'000);
+  }
+  EXPECT_EQ(logged, 1);
+}
+
+// Timers fired between ticks (the event loop's clock) are inputs of the log, like ticks: a replay
+// moves the clock at the same points and reproduces every checkpoint after them, and a build
+// whose kernel has no timer due there diverges at that event.
+TEST(SessionTest, TimersBetweenTicksAreLoggedAndReplayExactly) {
+  TempDir tmp;
+  const SessionSpec spec = BusySpec(2'000);
+  std::vector<Tick> ticks(2'000);
+  {
+    auto feed = OpenFeed(spec);
+    ASSERT_TRUE(feed.ok());
+    ASSERT_EQ(*(*feed)->Read(ticks), 2'000u);
+  }
+  // Half-way between ticks k and k + 1.
+  std::map<size_t, Timestamp> between;
+  for (size_t k : {100u, 777u, 1'500u}) {
+    between[k] = ticks[k].ts + Duration::Nanos((ticks[k + 1].ts - ticks[k].ts).ns / 2);
+  }
+  const auto set_timers = [&](Session& session) {
+    uint64_t id = 0;
+    for (const auto& [k, at] : between) session.kernel().SetTimer(at, ++id);
+  };
+  const std::string path = tmp.Sub("events.db");
+  {
+    auto store = EventStore::Open(path);
+    ASSERT_TRUE(store.ok());
+    auto session = Session::Create(spec);
+    ASSERT_TRUE(session.ok());
+    set_timers(**session);
+    ASSERT_TRUE((*store)->Append(EventType::kSessionStart, Timestamp{}, spec.ToJson()).ok());
+    (*session)->StartAppending(store->get());
+    for (size_t k = 0; k < ticks.size(); ++k) {
+      // Not due yet: nothing happens, nothing is logged.
+      EXPECT_EQ((*session)->AdvanceTo(ticks[k].ts), 0u);
+      (*session)->Feed(ticks[k]);
+      if (between.count(k) != 0) {
+        EXPECT_EQ((*session)->AdvanceTo(between[k]), 1u);
+        (*session)->WriteCheckpoint();  // its time is the timer's: a replay must get there too
+      }
+    }
+    EXPECT_EQ((*session)->clock_advances(), 3u);
+    ASSERT_TRUE((*store)->Close().ok());
+  }
+  auto store = EventStore::OpenReadOnly(path);
+  ASSERT_TRUE(store.ok());
+  int clocks = 0;
+  ASSERT_TRUE((*store)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           if (event.type == EventType::kClock) {
+                             EXPECT_EQ(event.ts,
+                                       between.at(std::vector<size_t>{
+                                           100, 777, 1'500}[static_cast<size_t>(clocks)]));
+                             ++clocks;
+                           }
+                           return Status::Ok();
+                         })
+                  .ok());
+  EXPECT_EQ(clocks, 3);
+
+  auto replay = Session::Create(spec);
+  ASSERT_TRUE(replay.ok());
+  set_timers(**replay);
+  uint64_t events = 0;
+  auto followed = FollowLog(**store, **replay, &events);
+  ASSERT_TRUE(followed.ok()) << followed.status().message();
+  EXPECT_TRUE(*followed) << (*replay)->divergence().seq << ": " << (*replay)->divergence().logged
+                         << " vs " << (*replay)->divergence().produced;
+  EXPECT_EQ((*replay)->clock_advances(), 3u);
+
+  // Without the timers the first clock event has nothing to fire: a divergence naming it.
+  auto other = Session::Create(spec);
+  ASSERT_TRUE(other.ok());
+  events = 0;
+  followed = FollowLog(**store, **other, &events);
+  ASSERT_TRUE(followed.ok());
+  EXPECT_FALSE(*followed);
+  EXPECT_NE((*other)->divergence().logged.find("clock"), std::string::npos);
+  EXPECT_NE((*other)->divergence().produced.find("no timer due"), std::string::npos);
 }
 
 TEST(SessionSpecTest, JsonRoundTripAndDifferences) {

@@ -1,0 +1,454 @@
+#include "aits/node/event_loop.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace aits::node {
+namespace {
+
+using std::chrono::milliseconds;
+
+Timestamp At(int64_t millis) { return Timestamp{FromCivil(2024, 1, 8).ns + millis * 1'000'000}; }
+
+Tick MakeTick(int64_t millis) {
+  Tick tick;
+  tick.ts = At(millis);
+  tick.bid = Price::FromRaw(110'000, 5);
+  tick.ask = Price::FromRaw(110'002, 5);
+  return tick;
+}
+
+// Ticks from memory; fails with `error` once `fail_after` ticks were read (if set).
+class VectorTickSource final : public data::TickSource {
+ public:
+  explicit VectorTickSource(std::vector<Tick> ticks, size_t fail_after = SIZE_MAX)
+      : ticks_(std::move(ticks)), fail_after_(fail_after) {}
+  Result<size_t> Read(std::span<Tick> out) override {
+    if (next_ >= fail_after_) return InvalidArgument("ticks.csv:7: field bid: 'x' is not a price");
+    size_t count = 0;
+    while (count < out.size() && next_ < ticks_.size() && next_ < fail_after_) {
+      out[count++] = ticks_[next_++];
+    }
+    return count;
+  }
+  const data::ReadStats& stats() const override { return stats_; }
+  double Progress() const override {
+    return ticks_.empty() ? 1.0 : static_cast<double>(next_) / static_cast<double>(ticks_.size());
+  }
+
+ private:
+  std::vector<Tick> ticks_;
+  size_t fail_after_;
+  size_t next_ = 0;
+  data::ReadStats stats_;
+};
+
+std::vector<Tick> TicksAt(const std::vector<int64_t>& millis) {
+  std::vector<Tick> ticks;
+  for (int64_t ms : millis) ticks.push_back(MakeTick(ms));
+  return ticks;
+}
+
+std::unique_ptr<ReplayClient> Replay(std::vector<Tick> ticks, double speed,
+                                     size_t fail_after = SIZE_MAX) {
+  ReplayOptions options;
+  options.speed = speed;
+  auto client = ReplayClient::Create(
+      "test feed", std::make_unique<VectorTickSource>(std::move(ticks), fail_after), options);
+  EXPECT_TRUE(client.ok()) << client.status().message();
+  return std::move(*client);
+}
+
+// Stands in for the kernel: records what it is given, keeps timers as the kernel does (a tick
+// fires the timers due at its time first; AdvanceTo fires those due by then).
+class RecordingTarget final : public LoopTarget {
+ public:
+  Status OnMarketData(const MarketData& data) override {
+    FireDue(data.tick.ts, "tick");
+    if (ticks == 0 && loop != nullptr && !command_on_first_tick.empty()) {
+      EXPECT_TRUE(loop->SubmitCommand({command_on_first_tick, 0}).ok());
+    }
+    log.push_back("tick " + std::to_string((data.tick.ts - At(0)).ns / 1'000'000));
+    ticks_by_producer[data.client].push_back(data.tick.ts);
+    if (data.tick.ts < now) ++time_went_back;
+    now = std::max(now, data.tick.ts);
+    ++ticks;
+    return Status::Ok();
+  }
+  Status OnCommand(const OperatorCommand& command, Status* outcome) override {
+    commands.push_back(command.text);
+    if (command.text.rfind("bad", 0) == 0) {
+      *outcome = InvalidArgument("unknown command: " + command.text);
+    }
+    if (command.text == "fatal") return IoError("the event store is gone");
+    return Status::Ok();
+  }
+  Status OnProducerStatus(const ProducerStatus& status, std::string_view name) override {
+    statuses.push_back(std::string(name) + " " + std::string(ToString(status.state)));
+    if (status.state == ProducerState::kError) return status.error;
+    return Status::Ok();
+  }
+  std::optional<Timestamp> NextTimer() const override {
+    if (timers.empty()) return std::nullopt;
+    return *timers.begin();
+  }
+  Status AdvanceTo(Timestamp time) override {
+    ++advances;
+    FireDue(time, "clock");
+    now = std::max(now, time);
+    return Status::Ok();
+  }
+  Status OnIdle() override {
+    ++idles;
+    return Status::Ok();
+  }
+  bool done() const override { return tick_limit > 0 && ticks >= tick_limit; }
+
+  void FireDue(Timestamp time, const char* how) {
+    while (!timers.empty() && *timers.begin() <= time) {
+      log.push_back(std::string("timer ") +
+                    std::to_string((*timers.begin() - At(0)).ns / 1'000'000) + " by " + how);
+      timers.erase(timers.begin());
+    }
+  }
+
+  EventLoop* loop = nullptr;
+  std::string command_on_first_tick;
+  std::set<Timestamp> timers;
+  std::vector<std::string> log;
+  std::map<ProducerId, std::vector<Timestamp>> ticks_by_producer;
+  std::vector<std::string> commands;
+  std::vector<std::string> statuses;
+  Timestamp now{};
+  uint64_t ticks = 0;
+  uint64_t tick_limit = 0;
+  uint64_t advances = 0;
+  uint64_t idles = 0;
+  int time_went_back = 0;
+};
+
+TEST(EventLoopTest, MaxSpeedReplayDeliversEveryTickInOrderThenEnds) {
+  RecordingTarget target;
+  auto client = Replay(TicksAt({0, 10, 20, 30, 40}), 0);
+  EventLoop loop(target);
+  loop.AddClient(*client);
+  auto exit = loop.Run();
+  ASSERT_TRUE(exit.ok()) << exit.status().message();
+  EXPECT_EQ(*exit, LoopExit::kEndOfData);
+  EXPECT_EQ(target.log,
+            (std::vector<std::string>{"tick 0", "tick 10", "tick 20", "tick 30", "tick 40"}));
+  EXPECT_EQ(target.statuses,
+            (std::vector<std::string>{"test feed connected", "test feed end_of_data"}));
+  EXPECT_EQ(loop.stats().market_data, 5u);
+  EXPECT_EQ(loop.stats().hand_off.count(), 5u);
+  EXPECT_EQ(client->delivered(), 5u);
+}
+
+// The pulled loop (no feed thread) hands the target exactly what the threaded one does.
+TEST(EventLoopTest, PulledModeGivesTheSameSequenceAsThreaded) {
+  std::vector<int64_t> millis;
+  for (int64_t ms = 0; ms < 5'000; ++ms) millis.push_back(ms * 3);
+  RecordingTarget threaded;
+  {
+    auto client = Replay(TicksAt(millis), 0);
+    EventLoop loop(threaded);
+    loop.AddClient(*client);
+    ASSERT_EQ(*loop.Run(), LoopExit::kEndOfData);
+  }
+  RecordingTarget pulled;
+  {
+    auto client = Replay(TicksAt(millis), 0);
+    EventLoop loop(pulled);
+    loop.AddClient(*client);
+    auto exit = loop.RunPulled();
+    ASSERT_TRUE(exit.ok()) << exit.status().message();
+    EXPECT_EQ(*exit, LoopExit::kEndOfData);
+    EXPECT_EQ(loop.stats().hand_off.count(), 0u);  // nothing crossed threads
+  }
+  EXPECT_EQ(pulled.log, threaded.log);
+  EXPECT_EQ(pulled.statuses, threaded.statuses);
+  EXPECT_EQ(pulled.ticks, 5'000u);
+}
+
+TEST(EventLoopTest, PulledModeNeedsExactlyOnePullableClient) {
+  RecordingTarget target;
+  EventLoop loop(target);
+  EXPECT_EQ(loop.RunPulled().status().code(), StatusCode::kFailedPrecondition);
+}
+
+// Three command threads and a feed thread push at once (the ThreadSanitizer run of this test is
+// the point): every event arrives once, each producer's in its own order.
+TEST(EventLoopTest, SeveralProducerThreadsLoseNothingAndKeepTheirOrder) {
+  constexpr int kPerThread = 3'000;
+  constexpr int kTicks = 20'000;
+  std::vector<int64_t> millis;
+  for (int64_t ms = 0; ms < kTicks; ++ms) millis.push_back(ms);
+  RecordingTarget target;
+  auto client = Replay(TicksAt(millis), 0);
+  LoopOptions options;
+  options.inbox_capacity = 64;  // small: producers meet a full inbox
+  EventLoop loop(target, options);
+  const ProducerId feed = loop.AddClient(*client);
+  std::vector<std::thread> senders;
+  std::atomic<int> refused{0};
+  for (int thread = 0; thread < 3; ++thread) {
+    senders.emplace_back([&loop, &refused, thread] {
+      for (int seq = 0; seq < kPerThread; ++seq) {
+        const Status sent =
+            loop.SubmitCommand({"t" + std::to_string(thread) + " " + std::to_string(seq), 0});
+        if (!sent.ok()) refused.fetch_add(1);
+      }
+    });
+  }
+  // The feed ends the loop; the senders may still be sending then: what the inbox took before it
+  // closed is handled, what it refused was refused to the sender (counted), nothing in between.
+  auto exit = loop.Run();
+  for (std::thread& sender : senders) sender.join();
+  ASSERT_TRUE(exit.ok()) << exit.status().message();
+  EXPECT_EQ(*exit, LoopExit::kEndOfData);
+  EXPECT_EQ(target.ticks, static_cast<uint64_t>(kTicks));
+  EXPECT_EQ(target.time_went_back, 0);
+  EXPECT_EQ(target.ticks_by_producer[feed].size(), static_cast<size_t>(kTicks));
+  EXPECT_EQ(target.commands.size() + static_cast<size_t>(refused.load()),
+            static_cast<size_t>(3 * kPerThread));
+  EXPECT_EQ(loop.stats().commands_applied, target.commands.size());
+  std::map<std::string, int> next_seq;
+  for (const std::string& command : target.commands) {
+    const std::string thread = command.substr(0, 2);
+    const int seq = std::stoi(command.substr(3));
+    EXPECT_EQ(seq, next_seq[thread]) << command;
+    next_seq[thread] = seq + 1;
+  }
+}
+
+// A timer due between two ticks fires on the feed's clock, in between, not with the next tick;
+// one due exactly at a tick's time fires with that tick.
+TEST(EventLoopTest, TimersFireOnTheClockBetweenTicks) {
+  RecordingTarget target;
+  target.timers = {At(500), At(1'000)};
+  // 20x: the ticks are 50 ms apart on the wall clock, the timer at 500 is due 25 ms after tick 0.
+  auto client = Replay(TicksAt({0, 1'000, 2'000}), 20);
+  EventLoop loop(target);
+  loop.AddClient(*client);
+  const auto start = std::chrono::steady_clock::now();
+  auto exit = loop.Run();
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(exit.ok()) << exit.status().message();
+  EXPECT_EQ(target.log, (std::vector<std::string>{"tick 0", "timer 500 by clock",
+                                                  "timer 1000 by tick", "tick 1000", "tick 2000"}));
+  EXPECT_EQ(loop.stats().clock_advances, 1u);
+  EXPECT_GE(took, milliseconds(95));  // paced: 2,000 ms of feed time at 20x
+  EXPECT_EQ(target.time_went_back, 0);
+}
+
+// A client whose watermark has not passed the timer holds it back. At 1000x the ticks and the
+// timer are microseconds apart on the wall clock, so the loop's look at the timer races the feed
+// thread's pushes; whoever wins, the timer comes after tick 4 and before tick 6.
+TEST(EventLoopTest, ATimerNeverJumpsATickThatIsStillToCome) {
+  for (int round = 0; round < 20; ++round) {
+    RecordingTarget target;
+    target.timers = {At(5)};
+    auto client = Replay(TicksAt({0, 4, 6, 9}), 1'000);
+    EventLoop loop(target);
+    loop.AddClient(*client);
+    ASSERT_TRUE(loop.Run().ok());
+    EXPECT_EQ(target.log[0], "tick 0");
+    EXPECT_EQ(target.log[1], "tick 4");
+    EXPECT_EQ(target.log[2].rfind("timer 5", 0), 0u) << target.log[2];
+    EXPECT_EQ(target.log[3], "tick 6");
+    EXPECT_EQ(target.time_went_back, 0);
+  }
+}
+
+// A data client driven by the test: its watermark is what the test says, its clock says every
+// timer is long due, and the test pushes its ticks.
+class ManualClient final : public DataClient {
+ public:
+  std::string_view name() const override { return "manual"; }
+  Status Start(ProducerLink link) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    link_.emplace(link);
+    started_.notify_all();
+    return Status::Ok();
+  }
+  void Stop() override { stop_.store(true); }
+  Timestamp Watermark() const override { return Timestamp{watermark_ns.load()}; }
+  std::optional<SteadyTime> WallTimeOf(Timestamp /*time*/) const override {
+    return std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  }
+  ProducerLink WaitForStart() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    started_.wait(lock, [this] { return link_.has_value(); });
+    return *link_;
+  }
+  const std::atomic<bool>& stopping() const { return stop_; }
+  std::atomic<int64_t> watermark_ns{0};
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable started_;
+  std::optional<ProducerLink> link_;
+  std::atomic<bool> stop_{false};
+};
+
+// The watermark, not the wall clock, decides: a timer long due on the clock waits while the
+// client may still push an earlier tick, and fires as soon as the client promises it will not.
+TEST(EventLoopTest, TheWatermarkHoldsBackADueTimer) {
+  RecordingTarget target;
+  target.timers = {At(5)};
+  ManualClient client;
+  client.watermark_ns = At(4).ns;  // a tick at 4 may still come
+  EventLoop loop(target);
+  loop.AddClient(client);
+  std::thread feed([&client] {
+    ProducerLink link = client.WaitForStart();
+    std::this_thread::sleep_for(milliseconds(100));  // the loop looks at the due timer meanwhile
+    EXPECT_TRUE(link.SendTick(MakeTick(4), client.stopping()));
+    client.watermark_ns = At(6).ns;
+    std::this_thread::sleep_for(milliseconds(50));
+    EXPECT_TRUE(link.SendTick(MakeTick(6), client.stopping()));
+    EXPECT_TRUE(link.Report(ProducerState::kEndOfData, Status::Ok(), client.stopping()));
+  });
+  auto exit = loop.Run();
+  feed.join();
+  ASSERT_TRUE(exit.ok()) << exit.status().message();
+  EXPECT_EQ(target.log, (std::vector<std::string>{"tick 4", "timer 5 by clock", "tick 6"}));
+  EXPECT_EQ(loop.stats().clock_advances, 1u);
+}
+
+// A bad command is refused by the target, counted and the loop goes on; a failure of the node
+// (the target's outer error) stops it with that error.
+TEST(EventLoopTest, BadCommandsAreCountedAndTheLoopGoesOn) {
+  RecordingTarget target;
+  target.tick_limit = 3;
+  auto client = Replay(TicksAt({0, 100, 200, 300}), 10);
+  EventLoop loop(target);
+  loop.AddClient(*client);
+  ASSERT_TRUE(loop.SubmitCommand({"bad one", 0}).ok());
+  ASSERT_TRUE(loop.SubmitCommand({"breaker halted", 0}).ok());
+  auto exit = loop.Run();
+  ASSERT_TRUE(exit.ok()) << exit.status().message();
+  EXPECT_EQ(*exit, LoopExit::kDone);
+  EXPECT_EQ(target.commands, (std::vector<std::string>{"bad one", "breaker halted"}));
+  EXPECT_EQ(loop.stats().commands_refused, 1u);
+  EXPECT_EQ(loop.stats().commands_applied, 1u);
+  EXPECT_EQ(target.ticks, 3u);
+  // After the loop, the inbox refuses (the caller learns it), nothing vanishes.
+  EXPECT_EQ(loop.SubmitCommand({"late", 0}).code(), StatusCode::kFailedPrecondition);
+
+  RecordingTarget failing;
+  auto feed = Replay(TicksAt({0, 100}), 0);
+  EventLoop stopped(failing);
+  stopped.AddClient(*feed);
+  ASSERT_TRUE(stopped.SubmitCommand({"fatal", 0}).ok());
+  ASSERT_TRUE(stopped.SubmitCommand({"after", 0}).ok());
+  auto error = stopped.Run();
+  EXPECT_EQ(error.status().code(), StatusCode::kIoError);
+  EXPECT_EQ(stopped.stats().discarded_commands, 1u);  // "after": not applied after a failure
+}
+
+// A feed that fails (a bad row) stops the loop with its error, after every good tick before it.
+TEST(EventLoopTest, AFeedErrorStopsTheLoopWithItsMessage) {
+  RecordingTarget target;
+  auto client = Replay(TicksAt({0, 1, 2, 3}), 0, /*fail_after=*/2);
+  EventLoop loop(target);
+  loop.AddClient(*client);
+  auto exit = loop.Run();
+  ASSERT_FALSE(exit.ok());
+  EXPECT_EQ(exit.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(exit.status().message().find("ticks.csv:7"), std::string::npos);
+  EXPECT_EQ(target.ticks, 2u);
+  EXPECT_EQ(target.statuses.back(), "test feed error");
+}
+
+// RequestStop from another thread ends a loop that waits for a slow feed, promptly.
+TEST(EventLoopTest, RequestStopEndsAWaitingLoopCleanly) {
+  RecordingTarget target;
+  // 1x: the second tick is an hour away.
+  auto client = Replay(TicksAt({0, 3'600'000}), 1);
+  EventLoop loop(target);
+  loop.AddClient(*client);
+  std::thread stopper([&loop] {
+    std::this_thread::sleep_for(milliseconds(120));
+    loop.RequestStop();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto exit = loop.Run();
+  stopper.join();
+  ASSERT_TRUE(exit.ok()) << exit.status().message();
+  EXPECT_EQ(*exit, LoopExit::kStopped);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(target.ticks, 1u);
+  EXPECT_GE(loop.stats().idle_calls, 1u);  // it slept in 50 ms steps meanwhile
+}
+
+// The stop flag (a signal handler's) is seen at the next idle look at the latest.
+TEST(EventLoopTest, StopFlagEndsTheLoop) {
+  RecordingTarget target;
+  auto client = Replay(TicksAt({0, 3'600'000}), 1);
+  std::atomic<bool> stop{false};
+  LoopOptions options;
+  options.stop = &stop;
+  EventLoop loop(target, options);
+  loop.AddClient(*client);
+  std::thread stopper([&stop] {
+    std::this_thread::sleep_for(milliseconds(80));
+    stop.store(true);
+  });
+  auto exit = loop.Run();
+  stopper.join();
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(*exit, LoopExit::kStopped);
+}
+
+// At shutdown, ticks still in the inbox are discarded and counted (a paper feed delivers them
+// again on resume); a command in the inbox is still applied.
+TEST(EventLoopTest, ShutdownDiscardsTicksButAppliesCommands) {
+  RecordingTarget target;
+  target.tick_limit = 1;
+  auto client = Replay(TicksAt({0, 1, 2, 3, 4, 5}), 0);
+  EventLoop loop(target);
+  loop.AddClient(*client);
+  target.loop = &loop;
+  target.command_on_first_tick = "sent while the loop ends";
+  auto exit = loop.Run();
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(*exit, LoopExit::kDone);
+  EXPECT_EQ(target.ticks, 1u);
+  EXPECT_EQ(target.commands, std::vector<std::string>{"sent while the loop ends"});
+  EXPECT_EQ(loop.stats().discarded_ticks, client->delivered() - 1);
+}
+
+TEST(EventLoopTest, ReplayClientRefusesABadSpeedAndSkipsForAResume) {
+  EXPECT_EQ(ReplayClient::Create("f", std::make_unique<VectorTickSource>(TicksAt({0})),
+                                 ReplayOptions{-1.0, 0})
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  auto client = Replay(TicksAt({0, 10, 20, 30}), 0);
+  std::optional<Tick> last;
+  auto skipped = client->Skip(2, &last);
+  ASSERT_TRUE(skipped.ok());
+  EXPECT_EQ(*skipped, 2u);
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->ts, At(10));
+  std::array<Tick, 8> out;
+  auto pulled = client->Pull(out);
+  ASSERT_TRUE(pulled.ok());
+  ASSERT_EQ(*pulled, 2u);
+  EXPECT_EQ(out[0].ts, At(20));
+  auto rest = Replay(TicksAt({0, 10}), 0);
+  EXPECT_EQ(*rest->Skip(5, &last), 2u);  // the source ended first
+}
+
+}  // namespace
+}  // namespace aits::node
