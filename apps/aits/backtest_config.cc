@@ -323,7 +323,7 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
                            " to take its prices as " + account + ")");
   }
   if (flags.leverage) kc.leverage = *flags.leverage;
-  if (flags.stop_out) kc.stop_out_level = *flags.stop_out;
+  if (flags.stop_out) kc.venue.stop_out_level = *flags.stop_out;
   if (flags.commission) {
     AITS_ASSIGN_OR_RETURN(kc.venue.commission, execution::ParseCommission(*flags.commission));
   }
