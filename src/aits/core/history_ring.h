@@ -1,17 +1,18 @@
 // HistoryRing<T>: a first-in first-out sequence for histories that grow at the back and are
-// trimmed at the front (the kernel's orders and fills). Unlike std::deque, which allocates a
-// block for every element or two of a large T (libstdc++ blocks are 512 bytes) and frees it when
-// the front is trimmed, the ring keeps one power-of-two array and reuses its slots: once it has
-// grown to a history's working size, pushing and trimming never allocate, and a reused slot keeps
-// the capacity of the strings it held.
+// trimmed at the front (the kernel's orders and fills). Like std::deque it stores elements in
+// fixed blocks, so growing never moves an element and wastes at most a block; unlike libstdc++'s
+// deque, whose blocks are 512 bytes (one or two large elements each, allocated on push and freed
+// on pop), its blocks hold kBlock elements and a block emptied at the front is kept for reuse at
+// the back. Once a bounded history has reached its working size, pushing and trimming never
+// allocate, and a reused slot keeps the capacity of the strings it held.
 //
 // Elements are addressed by position from the front, as in a deque. References stay valid until
-// the element is popped or the ring grows (a push_back when full); code that pushes while it
-// holds a reference must copy what it needs first. Single-threaded.
+// the element is popped (never moved by a push). Single-threaded.
 #pragma once
 
 #include <cstddef>
 #include <iterator>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,8 @@ namespace aits {
 template <typename T>
 class HistoryRing {
  public:
+  static constexpr size_t kBlock = 64;
+
   class const_iterator {
    public:
     using iterator_category = std::forward_iterator_tag;
@@ -54,8 +57,14 @@ class HistoryRing {
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   // Precondition for the accessors: index < size() (front/back: !empty()).
-  T& operator[](size_t index) { return slots_[(head_ + index) & mask_]; }
-  const T& operator[](size_t index) const { return slots_[(head_ + index) & mask_]; }
+  T& operator[](size_t index) {
+    const size_t at = first_ + index;
+    return blocks_[at / kBlock][at % kBlock];
+  }
+  const T& operator[](size_t index) const {
+    const size_t at = first_ + index;
+    return blocks_[at / kBlock][at % kBlock];
+  }
   T& front() { return (*this)[0]; }
   const T& front() const { return (*this)[0]; }
   T& back() { return (*this)[size_ - 1]; }
@@ -66,46 +75,49 @@ class HistoryRing {
   // Appends `value` (assigned into a reused slot) and returns the new back.
   template <typename U>
   T& push_back(U&& value) {
-    if (size_ == slots_.size()) Grow();
-    T& slot = slots_[(head_ + size_) & mask_];
+    T& slot = push_back_slot();
     slot = std::forward<U>(value);
-    ++size_;
     return slot;
   }
   // Appends a slot as it is (an old value, or T() if never used) and returns it: the caller
   // assigns every field. Saves the copy of a whole T, and reuses the slot's string capacity.
   T& push_back_slot() {
-    if (size_ == slots_.size()) Grow();
-    T& slot = slots_[(head_ + size_) & mask_];
+    if (first_ + size_ == blocks_.size() * kBlock) AddBlock();
     ++size_;
-    return slot;
+    return back();
   }
   // Drops the front element; its slot keeps its value until reused.
   void pop_front() {
-    head_ = (head_ + 1) & mask_;
+    ++first_;
     --size_;
+    if (first_ == kBlock) {
+      // The emptied block goes to the spares (the vector shifts a pointer per block: amortised
+      // one pointer move per kBlock pops).
+      spare_.push_back(std::move(blocks_.front()));
+      blocks_.erase(blocks_.begin());
+      first_ = 0;
+    }
   }
-  // Grows the ring (never shrinks) so that it holds `count` elements without growing again.
+  // Grows or shrinks to `count` elements; new ones are T().
   void resize(size_t count) {
-    while (slots_.size() < count) Grow();
-    for (size_t index = size_; index < count; ++index) slots_[(head_ + index) & mask_] = T();
-    size_ = count;
+    if (count < size_) size_ = count;
+    while (size_ < count) push_back_slot() = T();
   }
 
  private:
-  void Grow() {
-    const size_t capacity = slots_.empty() ? 16 : slots_.size() * 2;
-    std::vector<T> grown(capacity);
-    for (size_t index = 0; index < size_; ++index) grown[index] = std::move((*this)[index]);
-    slots_ = std::move(grown);
-    head_ = 0;
-    mask_ = capacity - 1;
+  void AddBlock() {
+    if (!spare_.empty()) {
+      blocks_.push_back(std::move(spare_.back()));
+      spare_.pop_back();
+    } else {
+      blocks_.push_back(std::make_unique<T[]>(kBlock));
+    }
   }
 
-  std::vector<T> slots_;
-  size_t head_ = 0;
+  std::vector<std::unique_ptr<T[]>> blocks_;
+  std::vector<std::unique_ptr<T[]>> spare_;
+  size_t first_ = 0;  // position of the front element in blocks_.front()
   size_t size_ = 0;
-  size_t mask_ = 0;
 };
 
 }  // namespace aits

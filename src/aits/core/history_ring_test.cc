@@ -11,13 +11,23 @@ namespace {
 TEST(HistoryRingTest, GrowsKeepsOrderAndReusesSlots) {
   HistoryRing<std::string> ring;
   EXPECT_TRUE(ring.empty());
-  for (int idx = 0; idx < 40; ++idx) ring.push_back("s" + std::to_string(idx));  // grows twice
+  const size_t count = 3 * HistoryRing<std::string>::kBlock + 8;  // four blocks
+  for (size_t idx = 0; idx < count; ++idx) ring.push_back("s" + std::to_string(idx));
+  ASSERT_EQ(ring.size(), count);
+  const std::string* first = &ring.front();
+  ring.push_back("more");
+  EXPECT_EQ(first, &ring.front());  // growing moves nothing
+  EXPECT_EQ(ring.back(), "more");
+  while (ring.size() > 40) ring.pop_front();
+  for (size_t idx = 0; idx < 40; ++idx) ring.pop_front();
+  EXPECT_TRUE(ring.empty());
+  for (int idx = 0; idx < 40; ++idx) ring.push_back("s" + std::to_string(idx));  // spare blocks
   ASSERT_EQ(ring.size(), 40u);
   EXPECT_EQ(ring.front(), "s0");
   EXPECT_EQ(ring.back(), "s39");
   for (int idx = 0; idx < 30; ++idx) ring.pop_front();
   EXPECT_EQ(ring.front(), "s30");
-  // Wraps around the array's end without growing: the order from the front is kept.
+  // Crosses into the next block: the order from the front is kept.
   for (int idx = 40; idx < 70; ++idx) ring.push_back("s" + std::to_string(idx));
   ASSERT_EQ(ring.size(), 40u);
   std::vector<std::string> seen(ring.begin(), ring.end());
