@@ -117,6 +117,7 @@ Order& OrderManager::OpenVenueOrder(const ExecutionReport& report) {
   request.tag = report.text;
   Order& order = NewOrder(request, report.ts);
   order.arrives = report.ts;  // opened at the venue: it has nowhere to travel
+  opened_.push_back(order.id.value);
   // Named after its comment, so that it can be told apart from the strategy's ids ("sl-7").
   if (!report.text.empty()) {
     order.request.client_order_id = report.text + "-" + std::to_string(order.id.value);

@@ -63,6 +63,13 @@ class OrderManager final : public ExecutionEvents {
   void AppendLiveIds(std::vector<uint64_t>* ids) const {
     for (const auto& [ticket, id] : tickets_) ids->push_back(id);
   }
+  // Hands over (and forgets) the ids of the orders the venue opened since the last call, oldest
+  // first: the kernel counts those still live as pending, as it does its own.
+  void TakeOpened(std::vector<uint64_t>* ids) {
+    ids->swap(opened_);
+    opened_.clear();
+  }
+  bool has_opened() const { return !opened_.empty(); }
   // Drops finished orders older than the latest `keep` (0 keeps everything), in batches.
   void Trim(size_t keep);
 
@@ -91,6 +98,7 @@ class OrderManager final : public ExecutionEvents {
   uint64_t base_ = 1;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, uint64_t> tickets_;  // venue ticket -> order id, live orders
+  std::vector<uint64_t> opened_;  // venue-opened orders not yet handed over (TakeOpened)
   uint64_t unknown_reports_ = 0;
   AccountReport venue_account_;
   uint64_t stop_outs_ = 0;

@@ -121,6 +121,7 @@ void Kernel::OnTick(const Tick& tick) {
   portfolio_.OnTick(tick);
   const uint64_t stop_outs = order_manager_.stop_outs();
   execution_->OnTick(tick);
+  if (order_manager_.has_opened()) CountVenueOrders();
   // The venue's stop-out, if it happened, has already flattened: a halt pending from this tick's
   // fills is served by it.
   if (order_manager_.stop_outs() != stop_outs) halt_pending_ = false;
@@ -151,11 +152,13 @@ void Kernel::OnBar(const Bar& bar) {
   last_quotes_[bar.instrument.value] = open_quote;
   portfolio_.OnTick(open_quote);
   execution_->OnBar(bar);
+  if (order_manager_.has_opened()) CountVenueOrders();
   last_quotes_[bar.instrument.value] = close_quote;
   portfolio_.OnBar(bar);
   if (cached_margin_.raw() > 0) cached_margin_ = portfolio_.account().margin;
   const uint64_t stop_outs = order_manager_.stop_outs();
   execution_->OnBarClosed(bar);  // the venue's stop-out check, at the close
+  if (order_manager_.has_opened()) CountVenueOrders();
   if (order_manager_.stop_outs() != stop_outs) halt_pending_ = false;
   portfolio_.SampleEquity(bar.CloseTime());
   if (risk_) {
@@ -263,6 +266,21 @@ OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
     pending_lots_[request.instrument.value] += signed_raw;
   }
   return id;
+}
+
+void Kernel::CountVenueOrders() {
+  order_manager_.TakeOpened(&opened_scratch_);
+  for (uint64_t id : opened_scratch_) {
+    const Order* order = order_manager_.Find(OrderId{id});
+    if (order == nullptr || IsFinished(order->status)) continue;
+    const OrderRequest& request = order->request;
+    if (request.instrument.value >= pending_lots_.size()) continue;
+    const int64_t signed_raw =
+        request.side == Side::kBuy ? request.quantity.raw() : -request.quantity.raw();
+    pending_by_order_[id] = signed_raw;
+    pending_lots_[request.instrument.value] += signed_raw;
+  }
+  opened_scratch_.clear();
 }
 
 void Kernel::TrimHistory() {

@@ -163,6 +163,10 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   // Market orders closing every open position, past the risk checks.
   void ClosePositions(std::string_view tag);
   OrderId SubmitChecked(const OrderRequest& request, bool flatten);
+  // Counts the orders the venue opened during the last call into it (a stop-out's closes) as
+  // pending while they travel, as SubmitChecked counts the kernel's own.
+  void CountVenueOrders();
+  std::vector<uint64_t> opened_scratch_;
   void DeliverBar(const Bar& bar);
 
   KernelConfig config_;

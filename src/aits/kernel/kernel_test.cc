@@ -359,6 +359,48 @@ TEST(KernelTest, BarModeFillsSeeTheOpenNotTheClose) {
   EXPECT_EQ(raw->quote_at_fill->bid.ToString(), "1.10200");  // its open, not its close 1.10900
 }
 
+// Regression: the venue's stop-out closes travel like the kernel's own orders did, so a strategy
+// deciding on the stop-out bar's close sees them as pending (a buy-and-hold then re-enters, as
+// before the venue did the stop-out).
+TEST(KernelTest, TheVenuesStopOutOrdersCountAsPendingWhileTheyTravel) {
+  SimulatedClock clock;
+  KernelConfig config;
+  config.initial_balance = Money::FromRaw(1'000 * kMoneyScale);
+  config.venue.fill_mode = execution::FillMode::kNextBarOpen;
+  Kernel kernel(config, clock);
+  ASSERT_TRUE(kernel.AddInstrument(Instrument::Infer("EURUSD")).ok());
+  kernel.Start();
+  auto make_bar = [](int minute, const char* close) {
+    Bar bar;
+    bar.period = Duration::Minutes(1);
+    bar.open_time = FromCivil(2020, 1, 6) + Duration::Minutes(minute);
+    const Price o = *Price::Parse("1.10000", 5);
+    const Price c = *Price::Parse(close, 5);
+    bar.bid = bar.mid = Ohlc{o, o, c, c};
+    bar.ask = Ohlc{o + Price::FromRaw(100'000, 5), o + Price::FromRaw(100'000, 5),
+                   c + Price::FromRaw(100'000, 5), c + Price::FromRaw(100'000, 5)};
+    return bar;
+  };
+  auto feed = [&](const Bar& bar) {
+    clock.AdvanceTo(bar.CloseTime());
+    kernel.OnBar(bar);
+  };
+  feed(make_bar(0, "1.10000"));
+  OrderRequest request;
+  request.quantity = *Quantity::Parse("0.5", 2);
+  kernel.Submit(request);
+  feed(make_bar(1, "1.10000"));  // filled at the open: margin 550 USD
+  ASSERT_EQ(kernel.fills().size(), 1u);
+  feed(make_bar(2, "1.08500"));  // equity 245 at the close: 45 % < 50 %
+  EXPECT_EQ(kernel.stop_outs(), 1u);
+  EXPECT_EQ(kernel.position(InstrumentId{0}).quantity.ToString(), "0.50");
+  EXPECT_EQ(kernel.PendingLots(InstrumentId{0}).ToString(), "-0.50");
+  feed(make_bar(3, "1.08500"));
+  EXPECT_TRUE(kernel.position(InstrumentId{0}).IsFlat());
+  EXPECT_EQ(kernel.PendingLots(InstrumentId{0}).ToString(), "0.00");
+  EXPECT_EQ(kernel.FindOrder(OrderId{2})->request.tag, "stop_out");
+}
+
 TEST(KernelConfigTest, ValidatesEveryLimit) {
   KernelConfig config;
   EXPECT_TRUE(config.Validate().ok());
