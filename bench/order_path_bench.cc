@@ -1,16 +1,17 @@
 // Orders per second through the kernel's order path (issue 4 target: >= 2M orders/s on one core
 // for risk checks + order state machine + simulated fill).
 //
-//   BM_KernelOrderPath          Kernel::Submit -> RiskManager::CheckOrder -> SimulatedVenue::Submit
-//                               (zero latency: fills at the current quote at once) -> Fill and
-//                               OrderUpdate on the bus -> portfolio booking. One 1-lot EURUSD
+//   BM_KernelOrderPath          Kernel::Submit -> RiskManager::CheckOrder -> OrderManager::Submit
+//                               -> SimulatedVenue::Submit (zero latency: fills at the current
+//                               quote at once) -> ExecutionReport -> Fill and OrderUpdate on the
+//                               bus -> portfolio booking. One 1-lot EURUSD
 //                               market order per iteration, alternating buy/sell so the position
 //                               stays flat and no exposure or margin limit ever binds; every
 //                               second order closes a round trip (a portfolio trade record).
 //   BM_KernelOrderPathClientIds the same with a unique client order id per order, formatted inside
 //                               the timed loop (std::to_chars into a reused string: "c<n>" fits
-//                               the small-string buffer, so no allocation), which the risk manager
-//                               and the venue both remember.
+//                               the small-string buffer, so no allocation), which the kernel
+//                               checks against its window of remembered ids.
 //   BM_KernelOrderPathNoRisk    the same as the first without a risk manager (KernelConfig::risk
 //                               unset): the difference is the risk manager's share.
 //   BM_KernelOrderPathFullHistory  the first keeping every order, fill and trade in memory, as a
@@ -92,7 +93,6 @@ OrderRequest OneLotMarket(const Instrument& instrument) {
 void RunKernelOrderPath(benchmark::State& state, bool with_risk, bool client_ids, size_t history) {
   kernel::KernelConfig config;
   config.history = history;
-  if (history > 0) config.venue.order_history = history;
   if (with_risk) config.risk = LooseLimits();
   if (const Status status = config.Validate(); !status.ok()) {
     state.SkipWithError(status.ToString().c_str());
@@ -154,8 +154,8 @@ void RunKernelOrderPath(benchmark::State& state, bool with_risk, bool client_ids
   state.counters["trade_records"] = static_cast<double>(kernel->portfolio().trades().size());
 }
 
-// Paper sessions keep 4,096 orders, fills and trades in memory, in the kernel and in the venue
-// (the event log has the rest).
+// Paper sessions keep 4,096 orders, fills and trades in memory, in the kernel's order table (the
+// venue keeps only live orders; the event log has the rest).
 constexpr size_t kSessionHistory = 4'096;
 
 void BM_KernelOrderPath(benchmark::State& state) {

@@ -141,7 +141,7 @@ class Runner {
       } else if (key == "leverage") {
         config_.leverage = std::stod(value);
       } else if (key == "stop_out") {
-        config_.stop_out_level = std::stod(value);
+        config_.venue.stop_out_level = std::stod(value);
       } else {
         return Error("unknown account option '" + key + "'");
       }

@@ -615,7 +615,7 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
   }
   if (!config.feeds.empty()) AITS_RETURN_IF_ERROR(CheckFeedConversions(flags, config));
   if (flags.leverage) kc.leverage = *flags.leverage;
-  if (flags.stop_out) kc.stop_out_level = *flags.stop_out;
+  if (flags.stop_out) kc.venue.stop_out_level = *flags.stop_out;
   if (flags.commission) {
     AITS_ASSIGN_OR_RETURN(kc.venue.commission, execution::ParseCommission(*flags.commission));
   }

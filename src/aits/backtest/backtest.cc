@@ -618,7 +618,7 @@ std::string MetricsJson(const BacktestResult& result) {
                     {"final_balance", result.final_account.balance.AsDouble()},
                     {"final_equity", s.final_equity},
                     {"leverage", config.kernel.leverage},
-                    {"stop_out_level", config.kernel.stop_out_level},
+                    {"stop_out_level", config.kernel.venue.stop_out_level},
                     {"stop_outs", result.stop_outs}};
   doc["metrics"] = {{"total_return", Number(s.total_return)},
                     {"cagr", Number(s.cagr)},
@@ -752,7 +752,7 @@ Status WriteBacktestOutputs(const BacktestResult& result, const std::string& dir
   if (result.stop_outs > 0) {
     data.notes.push_back("The account was stopped out " + std::to_string(result.stop_outs) +
                          " time(s): margin level fell below " +
-                         Fixed(result.config.kernel.stop_out_level, 0) + " %.");
+                         Fixed(result.config.kernel.venue.stop_out_level, 0) + " %.");
   }
   if (s.span_days < 365) {
     data.notes.push_back("The run spans " + Fixed(s.span_days, 1) +

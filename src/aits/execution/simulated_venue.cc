@@ -84,6 +84,10 @@ Status VenueConfig::Validate() const {
     return InvalidArgument("venue: slippage_points " + std::to_string(slippage_points) +
                            " is outside 0.." + std::to_string(kMaxSlippagePoints));
   }
+  if (!(stop_out_level >= 0 && stop_out_level <= 1000)) {
+    return InvalidArgument("venue: stop-out level " + std::to_string(stop_out_level) +
+                           " % is outside 0..1000");
+  }
   return commission.Validate();
 }
 
@@ -105,12 +109,14 @@ struct SimulatedVenue::InstrumentState {
   Price bid;
   Price ask;
   int64_t position_raw = 0;  // signed lots, 1e-9 units
+  uint64_t position_ticket = 0;
   std::optional<Price> stop_loss;
   std::optional<Price> take_profit;
-  // Orders travelling to the venue, in submission order (= arrival order: latency is constant).
+  // Tickets of orders travelling to the venue, in submission order (= arrival order: latency is
+  // constant).
   std::vector<uint64_t> in_transit;
   size_t transit_head = 0;
-  // Accepted limit/stop orders in time priority. Canceled ones are dropped lazily.
+  // Tickets of accepted limit/stop orders in time priority. Canceled ones are dropped lazily.
   std::vector<uint64_t> resting;
 
   bool Idle() const {
@@ -118,11 +124,22 @@ struct SimulatedVenue::InstrumentState {
   }
 };
 
-namespace {
+struct SimulatedVenue::LiveOrder {
+  uint64_t ticket = 0;
+  OrderId id;  // the kernel's; 0 for the venue's own orders
+  InstrumentId instrument;
+  Side side = Side::kBuy;
+  OrderType type = OrderType::kMarket;
+  TimeInForce tif = TimeInForce::kGtc;
+  Quantity quantity;
+  std::optional<Price> price;
+  std::optional<Price> stop_loss;
+  std::optional<Price> take_profit;
+  Timestamp created;
+  Timestamp arrives;
+};
 
-bool IsLive(OrderStatus status) {
-  return status == OrderStatus::kPendingNew || status == OrderStatus::kAccepted;
-}
+namespace {
 
 Timestamp DayEnd(Timestamp created) { return FloorToDay(created) + Duration::Days(1); }
 
@@ -160,12 +177,12 @@ std::optional<Trigger> BidAtOrBelow(const Ohlc& bid, Price level) {
   return std::nullopt;
 }
 
-std::optional<Trigger> OrderTrigger(const OrderRequest& request, const Ohlc& bid, const Ohlc& ask) {
-  const Price level = *request.price;
-  if (request.type == OrderType::kLimit) {
-    return request.side == Side::kBuy ? AskAtOrBelow(ask, level) : BidAtOrAbove(bid, level);
+std::optional<Trigger> OrderTrigger(OrderType type, Side side, Price level, const Ohlc& bid,
+                                    const Ohlc& ask) {
+  if (type == OrderType::kLimit) {
+    return side == Side::kBuy ? AskAtOrBelow(ask, level) : BidAtOrAbove(bid, level);
   }
-  return request.side == Side::kBuy ? AskAtOrAbove(ask, level) : BidAtOrBelow(bid, level);
+  return side == Side::kBuy ? AskAtOrAbove(ask, level) : BidAtOrBelow(bid, level);
 }
 
 // Protection of a position on `side` is on the right side of `reference` (the price that would
@@ -185,8 +202,9 @@ bool ProtectionValid(Side side, Price reference, const std::optional<Price>& sto
 
 }  // namespace
 
-SimulatedVenue::SimulatedVenue(VenueConfig config, Bus& bus, const AccountOracle& account)
-    : config_(std::move(config)), bus_(bus), account_(account) {}
+SimulatedVenue::SimulatedVenue(VenueConfig config, ExecutionEvents& events,
+                               const AccountOracle& account)
+    : config_(std::move(config)), events_(events), account_(account) {}
 
 SimulatedVenue::~SimulatedVenue() = default;
 
@@ -211,19 +229,11 @@ const SimulatedVenue::InstrumentState* SimulatedVenue::StateOf(InstrumentId id) 
   return id.value < states_.size() ? states_[id.value].get() : nullptr;
 }
 
-Order* SimulatedVenue::OrderAt(uint64_t id) {
-  if (id >= history_base_) {
-    const uint64_t index = id - history_base_;
-    return index < history_.size() ? &history_[index] : nullptr;
-  }
-  auto it = parked_.find(id);
-  return it == parked_.end() ? nullptr : &it->second;
+SimulatedVenue::LiveOrder* SimulatedVenue::Live(uint64_t ticket) {
+  if (live_.empty()) return nullptr;
+  auto it = live_.find(ticket);
+  return it == live_.end() ? nullptr : &it->second;
 }
-const Order* SimulatedVenue::OrderAt(uint64_t id) const {
-  return const_cast<SimulatedVenue*>(this)->OrderAt(id);
-}
-
-const Order* SimulatedVenue::FindOrder(OrderId id) const { return OrderAt(id.value); }
 
 Quantity SimulatedVenue::NetLots(InstrumentId instrument) const {
   const InstrumentState* state = StateOf(instrument);
@@ -231,37 +241,9 @@ Quantity SimulatedVenue::NetLots(InstrumentId instrument) const {
   return Quantity::FromRaw(state->position_raw, state->lot_precision);
 }
 
-size_t SimulatedVenue::OpenOrderCount() const { return live_orders_; }
-
-Order& SimulatedVenue::NewOrder(const OrderRequest& request, Timestamp now) {
-  EvictHistory();
-  Order& order = history_.emplace_back();
-  order.id = OrderId{next_id_++};
-  order.request = request;
-  order.status = OrderStatus::kPendingNew;
-  order.created = now;
-  order.arrives = now + config_.latency;
-  order.updated = now;
-  order.filled = Quantity::FromRaw(0, request.quantity.precision());
-  ++live_orders_;
-  return order;
-}
-
-void SimulatedVenue::EvictHistory() {
-  // Evict in batches: the oldest order is cold in cache, and touching it on every submission
-  // cost more than the rest of the order path; a batch walks the old end sequentially.
-  const size_t batch = std::min<size_t>(1024, config_.order_history);
-  if (config_.order_history == 0 || history_.size() < config_.order_history + batch) return;
-  // Drop parked orders that have finished since they were parked.
-  for (auto it = parked_.begin(); it != parked_.end();) {
-    it = IsLive(it->second.status) ? std::next(it) : parked_.erase(it);
-  }
-  while (history_.size() >= config_.order_history) {
-    Order& front = history_.front();
-    if (IsLive(front.status)) parked_.emplace(front.id.value, std::move(front));
-    history_.pop_front();
-    ++history_base_;
-  }
+uint64_t SimulatedVenue::PositionTicket(InstrumentId instrument) const {
+  const InstrumentState* state = StateOf(instrument);
+  return state == nullptr ? 0 : state->position_ticket;
 }
 
 RejectReason SimulatedVenue::ValidateRequest(const OrderRequest& request,
@@ -283,59 +265,78 @@ RejectReason SimulatedVenue::ValidateRequest(const OrderRequest& request,
   return RejectReason::kNone;
 }
 
+ExecutionReport SimulatedVenue::ReportOf(const LiveOrder& order, ExecKind kind,
+                                         Timestamp ts) const {
+  ExecutionReport report;
+  report.kind = kind;
+  report.order_id = order.id;
+  report.venue_order_id = order.ticket;
+  report.instrument = order.instrument;
+  report.side = order.side;
+  report.type = order.type;
+  report.tif = order.tif;
+  report.quantity = order.quantity;
+  report.ts = ts;
+  return report;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Order entry
 
-OrderId SimulatedVenue::Submit(const OrderRequest& request, Timestamp now) {
-  Order& order = NewOrder(request, now);
-  const OrderId id = order.id;
+uint64_t SimulatedVenue::Submit(const Order& order) {
+  const OrderRequest& request = order.request;
+  LiveOrder live;
+  live.ticket = next_ticket_++;
+  live.id = order.id;
+  live.instrument = request.instrument;
+  live.side = request.side;
+  live.type = request.type;
+  live.tif = request.tif;
+  live.quantity = request.quantity;
+  live.price = request.price;
+  live.stop_loss = request.stop_loss;
+  live.take_profit = request.take_profit;
+  live.created = order.created;
+  live.arrives = order.created + config_.latency;
+  const uint64_t ticket = live.ticket;
   InstrumentState* state = StateOf(request.instrument);
-  RejectReason reason = RejectReason::kNone;
-  if (state == nullptr) {
-    reason = RejectReason::kUnknownInstrument;
-  } else {
-    reason = ValidateRequest(request, state->instrument);
-  }
+  const RejectReason reason = state == nullptr ? RejectReason::kUnknownInstrument
+                                               : ValidateRequest(request, state->instrument);
   if (reason != RejectReason::kNone) {
-    Finish(order, OrderStatus::kRejected, reason, now);
-    bus_.Publish(OrderUpdate{order});
-    return id;
+    Finish(live, false, ExecKind::kRejected, reason, order.created);
+    return ticket;
   }
+  Enter(live, *state, order.created);
+  return ticket;
+}
+
+void SimulatedVenue::Enter(LiveOrder& order, InstrumentState& state, Timestamp now) {
   if (config_.fill_mode == FillMode::kTouch && config_.latency.ns == 0) {
-    if (!state->has_quote) {
-      Finish(order, OrderStatus::kRejected, RejectReason::kNoMarket, now);
-      bus_.Publish(OrderUpdate{order});
-      return id;
+    if (!state.has_quote) {
+      Finish(order, false, ExecKind::kRejected, RejectReason::kNoMarket, now);
+      return;
     }
-    const PriceRange range{Flat(state->bid), Flat(state->ask), now, now};
-    Arrive(order, *state, range, now);
-    return id;
+    const PriceRange range{Flat(state.bid), Flat(state.ask), now, now};
+    Arrive(order, false, state, range, now);
+    return;
   }
-  state->in_transit.push_back(id.value);
-  return id;
+  live_.emplace(order.ticket, order);
+  state.in_transit.push_back(order.ticket);
 }
 
-OrderId SimulatedVenue::SubmitRejected(const OrderRequest& request, RejectReason reason,
-                                       std::string detail, Timestamp now) {
-  Order& order = NewOrder(request, now);
-  Finish(order, OrderStatus::kRejected, reason, now);
-  order.reject_detail = std::move(detail);
-  bus_.Publish(OrderUpdate{order});
-  return order.id;
-}
-
-Status SimulatedVenue::Cancel(OrderId id, Timestamp now) {
-  Order* order = OrderAt(id.value);
+Status SimulatedVenue::Cancel(OrderId id, uint64_t venue_order_id, Timestamp now) {
+  LiveOrder* order = Live(venue_order_id);
+  if (order == nullptr && venue_order_id == 0 && id.value != 0) {
+    for (auto& [ticket, live] : live_) {
+      if (live.id == id) order = &live;
+    }
+  }
   if (order == nullptr) {
-    return NotFound("cancel: order " + std::to_string(id.value) + " is unknown");
+    return NotFound("cancel: order " + std::to_string(id.value) + " (ticket " +
+                    std::to_string(venue_order_id) + ") is not live at the venue");
   }
-  if (!IsLive(order->status)) {
-    return FailedPrecondition("cancel: order " + std::to_string(id.value) + " is already " +
-                              std::string(ToString(order->status)));
-  }
-  // Left in the transit/resting lists; the tick loops drop orders that are no longer live.
-  Finish(*order, OrderStatus::kCanceled, RejectReason::kNone, now);
-  bus_.Publish(OrderUpdate{*order});
+  // Left in the transit/resting lists; the tick loops drop tickets that are no longer live.
+  Finish(*order, true, ExecKind::kCanceled, RejectReason::kNone, now);
   return Status::Ok();
 }
 
@@ -365,6 +366,16 @@ Status SimulatedVenue::SetProtection(InstrumentId instrument, std::optional<Pric
   }
   state->stop_loss = stop_loss;
   state->take_profit = take_profit;
+  ExecutionReport report;
+  report.kind = ExecKind::kModified;
+  report.position_ticket = state->position_ticket;
+  report.instrument = instrument;
+  report.side = side;
+  report.quantity = Quantity::FromRaw(
+      state->position_raw < 0 ? -state->position_raw : state->position_raw, state->lot_precision);
+  report.stop_loss = stop_loss;
+  report.take_profit = take_profit;
+  events_.OnExecutionReport(report);
   return Status::Ok();
 }
 
@@ -377,11 +388,14 @@ void SimulatedVenue::OnTick(const Tick& tick) {
   state->bid = tick.bid;
   state->ask = tick.ask;
   state->has_quote = true;
-  if (state->Idle()) return;  // the common case: nothing to do but remember the quote
-  const PriceRange range{Flat(tick.bid), Flat(tick.ask), tick.ts, tick.ts};
-  ProcessArrivals(*state, range, tick.ts);
-  CheckResting(*state, range, tick.ts);
-  CheckProtection(*state, range);
+  if (!state->Idle()) {
+    const PriceRange range{Flat(tick.bid), Flat(tick.ask), tick.ts, tick.ts};
+    ProcessArrivals(*state, range, tick.ts);
+    CheckResting(*state, range, tick.ts);
+    CheckProtection(*state, range);
+  }
+  // After matching, so that a stop-out fills at this quote and not at the previous one.
+  if (config_.stop_out_level > 0 && !stopping_out_) CheckStopOut(tick.ts);
 }
 
 void SimulatedVenue::OnBar(const Bar& bar) {
@@ -398,20 +412,24 @@ void SimulatedVenue::OnBar(const Bar& bar) {
   CheckProtection(*state, range);
 }
 
+void SimulatedVenue::OnBarClosed(const Bar& bar) {
+  if (config_.stop_out_level > 0 && !stopping_out_) CheckStopOut(bar.CloseTime());
+}
+
 void SimulatedVenue::ProcessArrivals(InstrumentState& state, const PriceRange& range,
                                      Timestamp due) {
-  // Indexes, not iterators: a fill's bus handlers may submit more orders re-entrantly.
+  // Indexes, not iterators: a fill's handlers may submit more orders re-entrantly.
   while (state.transit_head < state.in_transit.size()) {
-    const uint64_t id = state.in_transit[state.transit_head];
-    Order* order = OrderAt(id);
-    if (order == nullptr || order->status != OrderStatus::kPendingNew) {
+    const uint64_t ticket = state.in_transit[state.transit_head];
+    LiveOrder* order = Live(ticket);
+    if (order == nullptr) {  // canceled on its way
       ++state.transit_head;
       continue;
     }
     if (order->arrives > due) break;
     ++state.transit_head;
     // In bar mode an order may arrive inside the bar: never stamp anything before its arrival.
-    Arrive(*order, state, range, std::max(range.open_ts, order->arrives));
+    Arrive(*order, true, state, range, std::max(range.open_ts, order->arrives));
   }
   if (state.transit_head == state.in_transit.size()) {
     state.in_transit.clear();
@@ -419,92 +437,99 @@ void SimulatedVenue::ProcessArrivals(InstrumentState& state, const PriceRange& r
   }
 }
 
-void SimulatedVenue::Arrive(Order& order, InstrumentState& state, const PriceRange& range,
-                            Timestamp now) {
-  const OrderRequest& request = order.request;
-  if (request.tif == TimeInForce::kDay && now >= DayEnd(order.created)) {
-    Finish(order, OrderStatus::kExpired, RejectReason::kNone, now);
-    bus_.Publish(OrderUpdate{order});
+void SimulatedVenue::Arrive(LiveOrder& order, bool stored, InstrumentState& state,
+                            const PriceRange& range, Timestamp now) {
+  if (order.tif == TimeInForce::kDay && now >= DayEnd(order.created)) {
+    Finish(order, stored, ExecKind::kExpired, RejectReason::kNone, now);
     return;
   }
   const Ohlc open_bid = Flat(range.bid.open);
   const Ohlc open_ask = Flat(range.ask.open);
-  if (request.type == OrderType::kMarket) {
+  if (order.type == OrderType::kMarket) {
     // Protection is checked against the price that would close the new position.
-    const Price reference = request.side == Side::kBuy ? range.bid.open : range.ask.open;
-    if (!ProtectionValid(request.side, reference, request.stop_loss, request.take_profit)) {
-      Finish(order, OrderStatus::kRejected, RejectReason::kInvalidPrice, now);
-      bus_.Publish(OrderUpdate{order});
+    const Price reference = order.side == Side::kBuy ? range.bid.open : range.ask.open;
+    if (!ProtectionValid(order.side, reference, order.stop_loss, order.take_profit)) {
+      Finish(order, stored, ExecKind::kRejected, RejectReason::kInvalidPrice, now);
       return;
     }
-    const Price touch = request.side == Side::kBuy ? range.ask.open : range.bid.open;
-    const Price price = Slipped(state, touch, request.side);
+    const Price touch = order.side == Side::kBuy ? range.ask.open : range.bid.open;
+    const Price price = Slipped(state, touch, order.side);
     if (!MarginAllows(order, state, price)) {
-      Finish(order, OrderStatus::kRejected, RejectReason::kInsufficientMargin, now);
-      bus_.Publish(OrderUpdate{order});
+      Finish(order, stored, ExecKind::kRejected, RejectReason::kInsufficientMargin, now);
       return;
     }
-    FillOrder(order, state, price, now, FillReason::kMarket);
+    FillOrder(order, stored, state, price, now, FillReason::kMarket);
     return;
   }
-  if (auto trigger = OrderTrigger(request, open_bid, open_ask)) {
-    const Price price = request.type == OrderType::kStop
-                            ? Slipped(state, trigger->price, request.side)
-                            : trigger->price;
+  if (auto trigger = OrderTrigger(order.type, order.side, *order.price, open_bid, open_ask)) {
+    const Price price = order.type == OrderType::kStop ? Slipped(state, trigger->price, order.side)
+                                                       : trigger->price;
     if (!MarginAllows(order, state, price)) {
-      Finish(order, OrderStatus::kRejected, RejectReason::kInsufficientMargin, now);
-      bus_.Publish(OrderUpdate{order});
+      Finish(order, stored, ExecKind::kRejected, RejectReason::kInsufficientMargin, now);
       return;
     }
-    FillOrder(order, state, price, now, FillReasonOf(request.type));
+    FillOrder(order, stored, state, price, now, FillReasonOf(order.type));
     return;
   }
-  if (request.tif == TimeInForce::kIoc || request.tif == TimeInForce::kFok) {
-    Finish(order, OrderStatus::kExpired, RejectReason::kNone, now);
-    bus_.Publish(OrderUpdate{order});
+  if (order.tif == TimeInForce::kIoc || order.tif == TimeInForce::kFok) {
+    Finish(order, stored, ExecKind::kExpired, RejectReason::kNone, now);
     return;
   }
-  if (!MarginAllows(order, state, *request.price)) {
-    Finish(order, OrderStatus::kRejected, RejectReason::kInsufficientMargin, now);
-    bus_.Publish(OrderUpdate{order});
+  if (!MarginAllows(order, state, *order.price)) {
+    Finish(order, stored, ExecKind::kRejected, RejectReason::kInsufficientMargin, now);
     return;
   }
-  order.status = OrderStatus::kAccepted;
-  order.updated = now;
-  state.resting.push_back(order.id.value);
-  bus_.Publish(OrderUpdate{order});
+  const LiveOrder& resting = stored ? order : live_.emplace(order.ticket, order).first->second;
+  state.resting.push_back(resting.ticket);
+  events_.OnExecutionReport(ReportOf(resting, ExecKind::kAccepted, now));
 }
 
 void SimulatedVenue::CheckResting(InstrumentState& state, const PriceRange& range, Timestamp now) {
   // Compacts in place; indexes because handlers may append (re-entrant Submit) or cancel.
   size_t keep = 0;
   for (size_t idx = 0; idx < state.resting.size(); ++idx) {
-    const uint64_t id = state.resting[idx];
-    Order* order = OrderAt(id);
-    if (order == nullptr || order->status != OrderStatus::kAccepted) continue;
-    if (order->request.tif == TimeInForce::kDay && now >= DayEnd(order->created)) {
-      Finish(*order, OrderStatus::kExpired, RejectReason::kNone, now);
-      bus_.Publish(OrderUpdate{*order});
+    const uint64_t ticket = state.resting[idx];
+    LiveOrder* order = Live(ticket);
+    if (order == nullptr) continue;  // canceled
+    if (order->tif == TimeInForce::kDay && now >= DayEnd(order->created)) {
+      Finish(*order, true, ExecKind::kExpired, RejectReason::kNone, now);
       continue;
     }
-    auto trigger = OrderTrigger(order->request, range.bid, range.ask);
+    auto trigger = OrderTrigger(order->type, order->side, *order->price, range.bid, range.ask);
     if (!trigger) {
-      state.resting[keep++] = id;
+      state.resting[keep++] = ticket;
       continue;
     }
     const Timestamp ts =
         std::max(trigger->at_open ? range.open_ts : range.close_ts, order->arrives);
-    const Price price = order->request.type == OrderType::kStop
-                            ? Slipped(state, trigger->price, order->request.side)
+    const Price price = order->type == OrderType::kStop
+                            ? Slipped(state, trigger->price, order->side)
                             : trigger->price;
     if (!MarginAllows(*order, state, price)) {
-      Finish(*order, OrderStatus::kRejected, RejectReason::kInsufficientMargin, ts);
-      bus_.Publish(OrderUpdate{*order});
+      Finish(*order, true, ExecKind::kRejected, RejectReason::kInsufficientMargin, ts);
       continue;
     }
-    FillOrder(*order, state, price, ts, FillReasonOf(order->request.type));
+    FillOrder(*order, true, state, price, ts, FillReasonOf(order->type));
   }
   state.resting.resize(keep);
+}
+
+SimulatedVenue::LiveOrder SimulatedVenue::OpenOwnOrder(const InstrumentState& state, Side side,
+                                                       int64_t lots_raw, TimeInForce tif,
+                                                       const char* comment, Timestamp now) {
+  LiveOrder order;
+  order.ticket = next_ticket_++;
+  order.instrument = state.instrument.id;
+  order.side = side;
+  order.type = OrderType::kMarket;
+  order.tif = tif;
+  order.quantity = Quantity::FromRaw(lots_raw < 0 ? -lots_raw : lots_raw, state.lot_precision);
+  order.created = now;
+  order.arrives = now;
+  ExecutionReport report = ReportOf(order, ExecKind::kNew, now);
+  report.text = comment;
+  events_.OnExecutionReport(report);
+  return order;
 }
 
 void SimulatedVenue::CheckProtection(InstrumentState& state, const PriceRange& range) {
@@ -533,28 +558,56 @@ void SimulatedVenue::CheckProtection(InstrumentState& state, const PriceRange& r
   const Trigger trigger = use_sl ? *sl : *tp;
   const Side close_side = is_long ? Side::kSell : Side::kBuy;
   const Timestamp ts = trigger.at_open ? range.open_ts : range.close_ts;
-
-  OrderRequest request;
-  request.instrument = state.instrument.id;
-  request.side = close_side;
-  request.type = OrderType::kMarket;
-  request.tif = TimeInForce::kIoc;
-  const int64_t lots = state.position_raw < 0 ? -state.position_raw : state.position_raw;
-  request.quantity = Quantity::FromRaw(lots, state.lot_precision);
-  const char* tag = use_sl ? "sl" : "tp";
-  Order& order = NewOrder(request, ts);
-  order.arrives = ts;
-  order.request.tag = tag;
-  order.request.client_order_id = std::string(tag) + "-" + std::to_string(order.id.value);
+  LiveOrder order = OpenOwnOrder(state, close_side, state.position_raw, TimeInForce::kIoc,
+                                 use_sl ? "sl" : "tp", ts);
   const Price price = use_sl ? Slipped(state, trigger.price, close_side) : trigger.price;
-  FillOrder(order, state, price, ts, use_sl ? FillReason::kStopLoss : FillReason::kTakeProfit);
+  FillOrder(order, false, state, price, ts,
+            use_sl ? FillReason::kStopLoss : FillReason::kTakeProfit);
 }
 
-bool SimulatedVenue::MarginAllows(const Order& order, const InstrumentState& state,
+void SimulatedVenue::CheckStopOut(Timestamp now) {
+  const Money margin = account_.UsedMargin();
+  if (margin.raw() <= 0) return;
+  const Money equity = account_.Equity();
+  if (equity.AsDouble() * 100.0 >= margin.AsDouble() * config_.stop_out_level) return;
+  // Below the stop-out level: close everything at market, once, as the broker does.
+  stopping_out_ = true;
+  ++stop_outs_;
+  AccountReport account;
+  account.reason = AccountReportReason::kStopOut;
+  account.balance = account_.Balance();
+  account.equity = equity;
+  account.margin = margin;
+  account.free_margin = equity - margin;
+  account.margin_level = equity.AsDouble() * 100.0 / margin.AsDouble();
+  account.ts = now;
+  events_.OnAccountReport(account);
+  // Live orders first, oldest first, so that none can reopen a position after the close.
+  std::vector<uint64_t> tickets;
+  tickets.reserve(live_.size());
+  for (const auto& [ticket, order] : live_) tickets.push_back(ticket);
+  std::sort(tickets.begin(), tickets.end());
+  for (uint64_t ticket : tickets) {
+    if (LiveOrder* order = Live(ticket)) {
+      Finish(*order, true, ExecKind::kCanceled, RejectReason::kNone, now);
+    }
+  }
+  for (size_t index = 0; index < states_.size(); ++index) {
+    InstrumentState* state = states_[index].get();
+    if (state == nullptr || state->position_raw == 0) continue;
+    const Side side = state->position_raw > 0 ? Side::kSell : Side::kBuy;
+    LiveOrder order =
+        OpenOwnOrder(*state, side, state->position_raw, TimeInForce::kGtc, "stop_out", now);
+    order.arrives = now + config_.latency;
+    Enter(order, *state, now);
+  }
+}
+
+bool SimulatedVenue::MarginAllows(const LiveOrder& order, const InstrumentState& state,
                                   Price price) const {
   // Only the part that opens or adds to exposure needs margin; closing never does.
   const int64_t position = state.position_raw;
-  const int64_t delta = Sign(order.request.side) * order.request.quantity.raw();
+  const int64_t delta = Sign(order.side) * order.quantity.raw();
   const int64_t after = position + delta;
   int64_t opening = 0;
   if (position == 0 || (position > 0) == (delta > 0)) {
@@ -568,60 +621,58 @@ bool SimulatedVenue::MarginAllows(const Order& order, const InstrumentState& sta
   return account_.FreeMargin() >= needed;
 }
 
-void SimulatedVenue::Finish(Order& order, OrderStatus status, RejectReason reason, Timestamp now) {
-  if (IsLive(order.status) && live_orders_ > 0) --live_orders_;
-  order.status = status;
-  order.reject_reason = reason;
-  order.updated = now;
+void SimulatedVenue::Finish(LiveOrder& order, bool stored, ExecKind kind, RejectReason reason,
+                            Timestamp now) {
+  ExecutionReport report = ReportOf(order, kind, now);
+  report.reject_reason = reason;
+  // Forgotten before anyone hears of it: a handler may submit, and the venue holds live orders
+  // only.
+  if (stored) live_.erase(order.ticket);
+  events_.OnExecutionReport(report);
 }
 
-void SimulatedVenue::FillOrder(Order& order, InstrumentState& state, Price price, Timestamp ts,
-                               FillReason reason) {
-  const Quantity lots = order.request.quantity;
+void SimulatedVenue::FillOrder(LiveOrder& order, bool stored, InstrumentState& state, Price price,
+                               Timestamp ts, FillReason reason) {
+  const Quantity lots = order.quantity;
   Money commission;
   if (config_.commission.kind != CommissionKind::kNone) {
     commission =
         config_.commission.Compute(lots, account_.NotionalInAccount(state.instrument, lots, price));
   }
-  Finish(order, OrderStatus::kFilled, RejectReason::kNone, ts);
-  order.filled = lots;
-  order.avg_fill_price = price;
+  ExecutionReport report = ReportOf(order, ExecKind::kFilled, ts);
+  report.price = price;
+  report.commission = commission;
+  report.fill_reason = reason;
   // The broker's position changes before anyone hears of the fill, so that handlers which
   // submit new orders see the position they are reacting to.
-  ApplyFillToPosition(state, order.request);
-
-  Fill fill;
-  fill.order_id = order.id;
-  fill.client_order_id = order.request.client_order_id;
-  fill.instrument = order.request.instrument;
-  fill.side = order.request.side;
-  fill.quantity = lots;
-  fill.price = price;
-  fill.commission = commission;
-  fill.ts = ts;
-  fill.reason = reason;
-  // Copied first: a re-entrant Submit from a fill handler may evict this order from history.
-  const OrderUpdate update{order};
-  bus_.Publish(fill);
-  bus_.Publish(update);
+  const uint64_t closed_ticket = state.position_ticket;
+  ApplyFillToPosition(state, order);
+  report.position_ticket = state.position_ticket != 0 ? state.position_ticket : closed_ticket;
+  if (stored) live_.erase(order.ticket);
+  events_.OnExecutionReport(report);
+  // The stop-out is done once the account holds no position (as the kernel's margin says).
+  if (stopping_out_ && account_.UsedMargin().raw() == 0) stopping_out_ = false;
 }
 
-void SimulatedVenue::ApplyFillToPosition(InstrumentState& state, const OrderRequest& request) {
+void SimulatedVenue::ApplyFillToPosition(InstrumentState& state, const LiveOrder& order) {
   const int64_t before = state.position_raw;
-  const int64_t after = before + Sign(request.side) * request.quantity.raw();
+  const int64_t after = before + Sign(order.side) * order.quantity.raw();
   state.position_raw = after;
-  const bool has_protection = request.stop_loss.has_value() || request.take_profit.has_value();
+  const bool has_protection = order.stop_loss.has_value() || order.take_profit.has_value();
   if (after == 0) {
     state.stop_loss.reset();
     state.take_profit.reset();
+    state.position_ticket = 0;
   } else if (before == 0 || (before > 0) != (after > 0)) {
-    // Opened or flipped: the new position carries the order's protection (or none).
-    state.stop_loss = request.stop_loss;
-    state.take_profit = request.take_profit;
+    // Opened or flipped: the new position carries the order's protection (or none), and the
+    // ticket of the order that opened it.
+    state.stop_loss = order.stop_loss;
+    state.take_profit = order.take_profit;
+    state.position_ticket = order.ticket;
   } else if ((after > 0 ? after > before : after < before) && has_protection) {
     // Added to: the order's protection replaces the position's.
-    state.stop_loss = request.stop_loss;
-    state.take_profit = request.take_profit;
+    state.stop_loss = order.stop_loss;
+    state.take_profit = order.take_profit;
   }
   // Reduced: the position keeps its protection.
 }

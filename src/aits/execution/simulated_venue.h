@@ -22,6 +22,16 @@
 // min/max lots; limit/stop without a positive price; SL/TP on the wrong side of the entry; no
 // quote yet; free margin short of the margin the order adds. Duplicate client order ids are
 // refused before an order gets here, once, by the kernel's order manager (ClientIdWindow).
+// Stop-out: when equity x 100 falls below used margin x VenueConfig::stop_out_level, the venue
+// reports it (AccountReport, reason stop_out), cancels every live order and closes every
+// position with market orders of its own (comment "stop_out"), once until no margin is used.
+//
+// The venue keeps only what it needs to match: the live (travelling or resting) orders, without
+// their strings, by ticket; the order itself, finished or not, is the kernel's (OrderManager).
+// Every event goes out as an ExecutionReport to ExecutionEvents. Tickets count from 1 and are
+// the venue's own: they differ from the kernel's OrderIds as soon as the kernel refuses an
+// order (it never reaches the venue) or the venue opens one. A position's ticket is the ticket
+// of the order that opened it (MetaTrader's netting rule).
 //
 // Single-threaded: called only from the kernel's thread.
 #pragma once
@@ -34,7 +44,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "aits/bus/bus.h"
 #include "aits/core/status.h"
 #include "aits/execution/execution_client.h"
 #include "aits/model/instrument.h"
@@ -70,28 +79,17 @@ struct VenueConfig {
   int64_t slippage_points = 0;  // adverse points (10^-digits) on market, stop and SL fills
   CommissionModel commission;
   FillMode fill_mode = FillMode::kTouch;
-  // Finished orders kept for FindOrder(); older ones are dropped so that memory does not grow
-  // with the number of orders. Live orders are always kept. 0 keeps everything.
-  size_t order_history = 65'536;
-  Status Validate() const;  // latency >= 0, slippage >= 0, commission valid
-};
-
-// What the venue asks of the account side; the kernel wires it to the portfolio so that this
-// module does not depend on portfolio.
-class AccountOracle {
- public:
-  virtual ~AccountOracle() = default;
-  virtual Money FreeMargin() const = 0;
-  // Margin that holding `lots` (positive) of the instrument at `price` requires, account currency.
-  virtual Money MarginRequired(const Instrument& instrument, Quantity lots, Price price) const = 0;
-  // Notional of `lots` at `price`, in the account currency (for commissions).
-  virtual Money NotionalInAccount(const Instrument& instrument, Quantity lots,
-                                  Price price) const = 0;
+  // Margin level (equity / used margin, percent) below which the venue closes every position at
+  // market, as a broker's stop-out does; 0 disables. MetaTrader brokers commonly use 50.
+  double stop_out_level = 50;
+  // latency >= 0, slippage >= 0, commission valid, stop-out level in 0..1000
+  Status Validate() const;
 };
 
 class SimulatedVenue final : public ExecutionClient {
  public:
-  SimulatedVenue(VenueConfig config, Bus& bus, const AccountOracle& account);
+  // `events` and `account` must outlive the venue.
+  SimulatedVenue(VenueConfig config, ExecutionEvents& events, const AccountOracle& account);
   ~SimulatedVenue() override;
   SimulatedVenue(const SimulatedVenue&) = delete;
   SimulatedVenue& operator=(const SimulatedVenue&) = delete;
@@ -99,13 +97,12 @@ class SimulatedVenue final : public ExecutionClient {
   // Instruments must be added before orders for them arrive. Ids index a dense table.
   void AddInstrument(const Instrument& instrument) override;
 
-  // Takes an order; returns its id. Problems that need no market (quantity, prices, duplicate
-  // client id, unknown instrument) reject at once; the rest is checked on arrival.
-  OrderId Submit(const OrderRequest& request, Timestamp now) override;
-  OrderId SubmitRejected(const OrderRequest& request, RejectReason reason, std::string detail,
-                         Timestamp now) override;
-  // Cancels a resting or in-transit order; FailedPrecondition if it is already done.
-  Status Cancel(OrderId id, Timestamp now) override;
+  // Takes an order (at order.created); returns its ticket. Problems that need no market
+  // (quantity, prices, unknown instrument) reject at once; the rest is checked on arrival.
+  uint64_t Submit(const Order& order) override;
+  Duration ExpectedLatency() const override { return config_.latency; }
+  // Cancels a resting or in-transit order; NotFound if the venue holds no such live order.
+  Status Cancel(OrderId id, uint64_t venue_order_id, Timestamp now) override;
   // Sets or clears the SL/TP attached to the open position of `instrument`.
   Status SetProtection(InstrumentId instrument, std::optional<Price> stop_loss,
                        std::optional<Price> take_profit) override;
@@ -114,49 +111,57 @@ class SimulatedVenue final : public ExecutionClient {
   void OnTick(const Tick& tick) override;
   // Bar mode: fills waiting market orders at the bar's open, then limit/stop/SL/TP within it.
   void OnBar(const Bar& bar) override;
+  // Bar mode: the stop-out check at the bar's close.
+  void OnBarClosed(const Bar& bar) override;
 
-  // The order, or nullptr if unknown or a finished order older than VenueConfig::order_history.
-  // The pointer is valid until the next call that can create an order (Submit, OnTick, OnBar).
-  const Order* FindOrder(OrderId id) const override;
-  // Broker-side net position (signed lots) and its protection.
+  // Broker-side net position (signed lots) and its ticket (0 when flat).
   Quantity NetLots(InstrumentId instrument) const;
-  size_t OpenOrderCount() const;
+  uint64_t PositionTicket(InstrumentId instrument) const;
+  // Orders travelling or resting.
+  size_t OpenOrderCount() const { return live_.size(); }
+  uint64_t stop_outs() const { return stop_outs_; }
 
  private:
   // Implementation detail; see simulated_venue.cc.
   struct InstrumentState;
   struct PriceRange;  // bid/ask OHLC seen by one tick (degenerate) or one bar
 
+  struct LiveOrder;  // what matching needs of a travelling or resting order
+
   InstrumentState* StateOf(InstrumentId id);
   const InstrumentState* StateOf(InstrumentId id) const;
-  Order* OrderAt(uint64_t id);
-  const Order* OrderAt(uint64_t id) const;
-  Order& NewOrder(const OrderRequest& request, Timestamp now);
-  void EvictHistory();
+  LiveOrder* Live(uint64_t ticket);
   RejectReason ValidateRequest(const OrderRequest& request, const Instrument& instrument) const;
 
+  // An order from its first sight at the venue: rejected, filled at once or kept as live.
+  void Enter(LiveOrder& order, InstrumentState& state, Timestamp now);
   void ProcessArrivals(InstrumentState& state, const PriceRange& range, Timestamp now);
-  void Arrive(Order& order, InstrumentState& state, const PriceRange& range, Timestamp now);
+  // `stored`: the order is in live_ (else it is a local about to be stored if it rests).
+  void Arrive(LiveOrder& order, bool stored, InstrumentState& state, const PriceRange& range,
+              Timestamp now);
   void CheckResting(InstrumentState& state, const PriceRange& range, Timestamp now);
   void CheckProtection(InstrumentState& state, const PriceRange& range);
-  bool MarginAllows(const Order& order, const InstrumentState& state, Price price) const;
-  void Finish(Order& order, OrderStatus status, RejectReason reason, Timestamp now);
-  void FillOrder(Order& order, InstrumentState& state, Price price, Timestamp ts,
+  bool MarginAllows(const LiveOrder& order, const InstrumentState& state, Price price) const;
+  // Reports a final state other than a fill (rejected, canceled, expired) and forgets the order.
+  void Finish(LiveOrder& order, bool stored, ExecKind kind, RejectReason reason, Timestamp now);
+  void FillOrder(LiveOrder& order, bool stored, InstrumentState& state, Price price, Timestamp ts,
                  FillReason reason);
-  void ApplyFillToPosition(InstrumentState& state, const OrderRequest& request);
+  void ApplyFillToPosition(InstrumentState& state, const LiveOrder& order);
   Price Slipped(const InstrumentState& state, Price price, Side side) const;
+  ExecutionReport ReportOf(const LiveOrder& order, ExecKind kind, Timestamp ts) const;
+  // An order of the venue's own (SL/TP close, stop-out), announced with a kNew report.
+  LiveOrder OpenOwnOrder(const InstrumentState& state, Side side, int64_t lots_raw, TimeInForce tif,
+                         const char* comment, Timestamp now);
+  void CheckStopOut(Timestamp now);
 
   VenueConfig config_;
-  Bus& bus_;
+  ExecutionEvents& events_;
   const AccountOracle& account_;
   std::vector<std::unique_ptr<InstrumentState>> states_;  // index = InstrumentId
-  // Orders with ids [history_base_, history_base_ + size); older finished orders are dropped
-  // (VenueConfig::order_history) and older live ones parked, so memory stays bounded.
-  std::deque<Order> history_;
-  uint64_t history_base_ = 1;
-  std::unordered_map<uint64_t, Order> parked_;
-  uint64_t next_id_ = 1;
-  size_t live_orders_ = 0;
+  std::unordered_map<uint64_t, LiveOrder> live_;          // by ticket; stable references
+  uint64_t next_ticket_ = 1;
+  bool stopping_out_ = false;  // until no margin is used again
+  uint64_t stop_outs_ = 0;
 };
 
 }  // namespace aits::execution

@@ -1,4 +1,5 @@
 #include "aits/execution/simulated_venue.h"
+#include "aits/execution/order_manager.h"
 
 #include <gtest/gtest.h>
 
@@ -19,11 +20,16 @@ Price P(const char* text, int digits = 5) { return *Price::Parse(text, digits); 
 Quantity Q(const char* text) { return *Quantity::Parse(text, 3); }
 Timestamp At(int64_t ms) { return kBase + Duration::Millis(ms); }
 
-// Account side for the venue: USD account, leverage 100, a settable free margin.
+// Account side for the venue: USD account, leverage 100, a settable free margin, equity and
+// used margin.
 class FakeAccount final : public AccountOracle {
  public:
   Money free_margin = Money::FromRaw(1'000'000 * kMoneyScale);
+  Money equity;
+  Money used_margin;
   Money FreeMargin() const override { return free_margin; }
+  Money Equity() const override { return equity; }
+  Money UsedMargin() const override { return used_margin; }
   Money MarginRequired(const Instrument& instrument, Quantity lots, Price price) const override {
     const Money notional = NotionalInAccount(instrument, lots, price);
     return Money::FromRaw(notional.raw() / 100);
@@ -40,6 +46,20 @@ Instrument TestEurUsd() {
   inst.max_lots = *Quantity::Parse("50", 2);
   return inst;
 }
+
+// The venue with the kernel's order table in front of it: orders get their ids there, and the
+// venue's reports come back to it as fills and order updates on the bus.
+struct Desk {
+  Bus bus;
+  FakeAccount account;
+  OrderManager orders{bus};
+  SimulatedVenue venue;
+  explicit Desk(const VenueConfig& config = VenueConfig{}) : venue(config, orders, account) {
+    orders.Connect(venue);
+    venue.AddInstrument(TestEurUsd());
+  }
+  OrderId Submit(const OrderRequest& request, Timestamp now) { return orders.Submit(request, now); }
+};
 
 enum class StepKind { kQuote, kOrder, kCancelLast, kFreeMargin, kBar };
 
@@ -170,16 +190,16 @@ std::string StateOf(const aits::Order& order) {
 
 void RunCase(const Case& test) {
   SCOPED_TRACE(test.name);
-  Bus bus;
-  FakeAccount account;
   VenueConfig config;
   config.latency = Duration::Millis(test.latency_ms);
   config.slippage_points = test.slippage;
   config.commission = *ParseCommission(test.commission);
   config.fill_mode = test.mode;
   ASSERT_TRUE(config.Validate().ok());
-  SimulatedVenue venue(config, bus, account);
-  venue.AddInstrument(TestEurUsd());
+  Desk desk(config);
+  SimulatedVenue& venue = desk.venue;
+  FakeAccount& account = desk.account;
+  Bus& bus = desk.bus;
   std::vector<Fill> fills;
   bus.Subscribe<Fill>([&](const Fill& fill) { fills.push_back(fill); });
 
@@ -190,10 +210,10 @@ void RunCase(const Case& test) {
         venue.OnTick(Tick{At(step.ms), P(step.bid), P(step.ask), 0, 0, kEurUsd});
         break;
       case StepKind::kOrder:
-        ids.push_back(venue.Submit(step.request, At(step.ms)));
+        ids.push_back(desk.Submit(step.request, At(step.ms)));
         break;
       case StepKind::kCancelLast:
-        ASSERT_TRUE(venue.Cancel(ids.back(), At(step.ms)).ok());
+        ASSERT_TRUE(desk.orders.Cancel(ids.back(), At(step.ms)).ok());
         break;
       case StepKind::kFreeMargin:
         account.free_margin = Money::FromRaw(step.free_margin * kMoneyScale);
@@ -226,7 +246,7 @@ void RunCase(const Case& test) {
   }
   ASSERT_EQ(ids.size(), test.states.size());
   for (size_t idx = 0; idx < ids.size(); ++idx) {
-    const aits::Order* order = venue.FindOrder(ids[idx]);
+    const aits::Order* order = desk.orders.Find(ids[idx]);
     ASSERT_NE(order, nullptr);
     EXPECT_EQ(StateOf(*order), test.states[idx]) << "order " << idx;
   }
@@ -578,55 +598,78 @@ struct Recorder {
 };
 
 TEST(SimulatedVenueTest, PublishesFillsBeforeTheOrderUpdateAndEveryStateChange) {
-  Bus bus;
-  FakeAccount account;
-  SimulatedVenue venue(VenueConfig{}, bus, account);
-  venue.AddInstrument(TestEurUsd());
-  Recorder recorder(bus);
-  venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
-  venue.Submit(Buy(0).Sl("1.09900").request, At(0));
-  venue.Submit(Buy(0).Limit("1.09000").request, At(0));
-  venue.Submit(Buy(0, "0").request, At(0));
-  EXPECT_EQ(venue.OpenOrderCount(), 1u);
-  venue.OnTick(Tick{At(1), P("1.09800"), P("1.09810"), 0, 0, kEurUsd});
-  ASSERT_TRUE(venue.Cancel(OrderId{2}, At(2)).ok());
-  EXPECT_EQ(venue.OpenOrderCount(), 0u);
+  Desk desk;
+  Recorder recorder(desk.bus);
+  desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  desk.Submit(Buy(0).Sl("1.09900").request, At(0));
+  desk.Submit(Buy(0).Limit("1.09000").request, At(0));
+  desk.Submit(Buy(0, "0").request, At(0));
+  EXPECT_EQ(desk.venue.OpenOrderCount(), 1u);
+  desk.venue.OnTick(Tick{At(1), P("1.09800"), P("1.09810"), 0, 0, kEurUsd});
+  ASSERT_TRUE(desk.orders.Cancel(OrderId{2}, At(2)).ok());
+  EXPECT_EQ(desk.venue.OpenOrderCount(), 0u);
   const std::vector<std::string> want = {
       "fill 1 market",    "update 1 filled", "update 2 accepted", "update 3 rejected",
       "fill 4 stop_loss", "update 4 filled", "update 2 canceled"};
   EXPECT_EQ(recorder.events, want);
-  const aits::Order* sl = venue.FindOrder(OrderId{4});
+  const aits::Order* sl = desk.orders.Find(OrderId{4});
   ASSERT_NE(sl, nullptr);
   EXPECT_EQ(sl->request.tag, "sl");
+  EXPECT_EQ(sl->request.client_order_id, "sl-4");
   EXPECT_EQ(sl->request.side, Side::kSell);
+  EXPECT_EQ(sl->request.tif, TimeInForce::kIoc);
+  // Tickets are the venue's own; the SL closed the position opened by order 1's ticket.
+  EXPECT_EQ(desk.orders.Find(OrderId{1})->venue_order_id, 1u);
+  EXPECT_EQ(sl->venue_order_id, 4u);
+  EXPECT_EQ(sl->position_ticket, 1u);
+  EXPECT_EQ(desk.orders.Find(OrderId{1})->position_ticket, 1u);
+}
+
+TEST(SimulatedVenueTest, ReportsCarryTicketsAndPositionTickets) {
+  Desk desk;
+  std::vector<ExecutionReport> reports;
+  desk.bus.Subscribe<ExecutionReport>(
+      [&](const ExecutionReport& report) { reports.push_back(report); });
+  desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  desk.Submit(Buy(0).request, At(0));           // ticket 1 opens position 1
+  desk.Submit(Sell(0, "2.00").request, At(0));  // ticket 2 flips it: position 2
+  ASSERT_TRUE(desk.venue.SetProtection(kEurUsd, P("1.10500"), std::nullopt).ok());
+  ASSERT_EQ(reports.size(), 3u);
+  EXPECT_EQ(reports[0].kind, ExecKind::kFilled);
+  EXPECT_EQ(reports[0].order_id, OrderId{1});
+  EXPECT_EQ(reports[0].venue_order_id, 1u);
+  EXPECT_EQ(reports[0].position_ticket, 1u);
+  EXPECT_EQ(reports[1].position_ticket, 2u);
+  EXPECT_EQ(desk.venue.PositionTicket(kEurUsd), 2u);
+  EXPECT_EQ(reports[2].kind, ExecKind::kModified);
+  EXPECT_EQ(reports[2].position_ticket, 2u);
+  EXPECT_EQ(reports[2].stop_loss, P("1.10500"));
+  EXPECT_EQ(desk.orders.unknown_reports(), 0u);  // a position's modification names no order
 }
 
 TEST(SimulatedVenueTest, CancelOfAFinishedOrFailedOrderFails) {
-  Bus bus;
-  FakeAccount account;
-  SimulatedVenue venue(VenueConfig{}, bus, account);
-  venue.AddInstrument(TestEurUsd());
-  venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
-  const OrderId id = venue.Submit(Buy(0).request, At(0));
-  Status status = venue.Cancel(id, At(1));
+  Desk desk;
+  desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  const OrderId id = desk.Submit(Buy(0).request, At(0));
+  Status status = desk.orders.Cancel(id, At(1));
   EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(status.message().find("filled"), std::string::npos);
-  EXPECT_EQ(venue.Cancel(OrderId{99}, At(1)).code(), StatusCode::kNotFound);
+  EXPECT_EQ(desk.orders.Cancel(OrderId{99}, At(1)).code(), StatusCode::kNotFound);
+  // The venue itself knows live orders only.
+  EXPECT_EQ(desk.venue.Cancel(id, 1, At(1)).code(), StatusCode::kNotFound);
 }
 
 TEST(SimulatedVenueTest, SetProtectionValidatesAndTriggers) {
-  Bus bus;
-  FakeAccount account;
-  SimulatedVenue venue(VenueConfig{}, bus, account);
-  venue.AddInstrument(TestEurUsd());
+  Desk desk;
+  SimulatedVenue& venue = desk.venue;
   std::vector<Fill> fills;
-  bus.Subscribe<Fill>([&](const Fill& fill) { fills.push_back(fill); });
+  desk.bus.Subscribe<Fill>([&](const Fill& fill) { fills.push_back(fill); });
   venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
   EXPECT_EQ(venue.SetProtection(kEurUsd, P("1.09000"), std::nullopt).code(),
             StatusCode::kFailedPrecondition);
   EXPECT_EQ(venue.SetProtection(InstrumentId{5}, std::nullopt, std::nullopt).code(),
             StatusCode::kInvalidArgument);
-  venue.Submit(Sell(0).request, At(0));
+  desk.Submit(Sell(0).request, At(0));
   EXPECT_EQ(venue.SetProtection(kEurUsd, P("1.09000"), std::nullopt).code(),
             StatusCode::kInvalidArgument);  // SL of a short below the market
   ASSERT_TRUE(venue.SetProtection(kEurUsd, std::nullopt, P("1.09500")).ok());
@@ -637,40 +680,79 @@ TEST(SimulatedVenueTest, SetProtectionValidatesAndTriggers) {
   EXPECT_TRUE(venue.NetLots(kEurUsd).IsZero());
 }
 
-TEST(SimulatedVenueTest, HistoryIsBoundedButLiveOrdersSurvive) {
-  Bus bus;
-  FakeAccount account;
-  VenueConfig config;
-  config.order_history = 4;
-  SimulatedVenue venue(config, bus, account);
-  venue.AddInstrument(TestEurUsd());
-  venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
-  const OrderId resting = venue.Submit(Buy(0).Limit("1.09000").request, At(0));
+TEST(SimulatedVenueTest, TheVenueKeepsOnlyLiveOrdersAndTheTableIsBounded) {
+  Desk desk;
+  desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  const OrderId resting = desk.Submit(Buy(0).Limit("1.09000").request, At(0));
   for (int idx = 0; idx < 20; ++idx) {
-    venue.Submit(Buy(0).Id(("c" + std::to_string(idx)).c_str()).request, At(0));
+    desk.Submit(Buy(0).Id(("c" + std::to_string(idx)).c_str()).request, At(0));
   }
-  EXPECT_EQ(venue.FindOrder(OrderId{2}), nullptr);  // an old filled order was dropped
-  ASSERT_NE(venue.FindOrder(OrderId{21}), nullptr);
-  ASSERT_NE(venue.FindOrder(resting), nullptr);  // the live one was kept
-  EXPECT_EQ(venue.FindOrder(resting)->status, OrderStatus::kAccepted);
-  venue.OnTick(Tick{At(1), P("1.08990"), P("1.09000"), 0, 0, kEurUsd});
-  EXPECT_EQ(venue.NetLots(kEurUsd).ToString(), "21.00");
-  EXPECT_EQ(venue.OpenOrderCount(), 0u);
+  EXPECT_EQ(desk.venue.OpenOrderCount(), 1u);  // the filled ones left the venue at once
+  desk.orders.Trim(4);
+  // The oldest order is live: it holds the window open, and the filled ones behind it stay.
+  ASSERT_NE(desk.orders.Find(OrderId{2}), nullptr);
+  ASSERT_NE(desk.orders.Find(resting), nullptr);
+  EXPECT_EQ(desk.orders.base(), 1u);
+  EXPECT_EQ(desk.orders.Find(resting)->status, OrderStatus::kAccepted);
+  desk.venue.OnTick(Tick{At(1), P("1.08990"), P("1.09000"), 0, 0, kEurUsd});
+  EXPECT_EQ(desk.venue.NetLots(kEurUsd).ToString(), "21.00");
+  EXPECT_EQ(desk.venue.OpenOrderCount(), 0u);
+  desk.orders.Trim(4);
+  EXPECT_EQ(desk.orders.Find(OrderId{2}), nullptr);  // old finished orders were dropped
+  ASSERT_NE(desk.orders.Find(OrderId{21}), nullptr);
+  EXPECT_EQ(desk.orders.base(), 18u);
+  EXPECT_EQ(desk.orders.orders().size(), 4u);
+  EXPECT_EQ(desk.orders.count(), 21u);
 }
 
 TEST(SimulatedVenueTest, ReentrantSubmitFromAFillHandler) {
   // A strategy that reacts to its stop-loss by reversing, from inside the fill handler.
-  Bus bus;
-  FakeAccount account;
-  SimulatedVenue venue(VenueConfig{}, bus, account);
-  venue.AddInstrument(TestEurUsd());
-  bus.Subscribe<Fill>([&](const Fill& fill) {
-    if (fill.reason == FillReason::kStopLoss) venue.Submit(Sell(0).request, fill.ts);
+  Desk desk;
+  desk.bus.Subscribe<Fill>([&](const Fill& fill) {
+    if (fill.reason == FillReason::kStopLoss) desk.Submit(Sell(0).request, fill.ts);
   });
-  venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
-  venue.Submit(Buy(0).Sl("1.09900").request, At(0));
-  venue.OnTick(Tick{At(1), P("1.09890"), P("1.09900"), 0, 0, kEurUsd});
-  EXPECT_EQ(venue.NetLots(kEurUsd).ToString(), "-1.00");
+  desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  desk.Submit(Buy(0).Sl("1.09900").request, At(0));
+  desk.venue.OnTick(Tick{At(1), P("1.09890"), P("1.09900"), 0, 0, kEurUsd});
+  EXPECT_EQ(desk.venue.NetLots(kEurUsd).ToString(), "-1.00");
+}
+
+TEST(SimulatedVenueTest, StopOutCancelsThenClosesOnceAndReportsTheAccount) {
+  VenueConfig config;
+  config.stop_out_level = 50;
+  Desk desk(config);
+  Recorder recorder(desk.bus);
+  std::vector<AccountReport> accounts;
+  desk.bus.Subscribe<AccountReport>(
+      [&](const AccountReport& report) { accounts.push_back(report); });
+  desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  desk.Submit(Buy(0).request, At(0));                   // order 1, filled
+  desk.Submit(Buy(0).Limit("1.05000").request, At(0));  // order 2, resting
+  desk.account.used_margin = Money::FromRaw(1'100 * kMoneyScale);
+  desk.account.equity = Money::FromRaw(600 * kMoneyScale);  // 54.5 %: holds
+  desk.venue.OnTick(Tick{At(1), P("1.09000"), P("1.09010"), 0, 0, kEurUsd});
+  EXPECT_TRUE(accounts.empty());
+  desk.account.equity = Money::FromRaw(500 * kMoneyScale);  // 45.5 %: stopped out
+  desk.venue.OnTick(Tick{At(2), P("1.08900"), P("1.08910"), 0, 0, kEurUsd});
+  ASSERT_EQ(accounts.size(), 1u);
+  EXPECT_EQ(accounts[0].reason, AccountReportReason::kStopOut);
+  EXPECT_NEAR(accounts[0].margin_level, 45.45, 0.01);
+  EXPECT_EQ(desk.orders.stop_outs(), 1u);
+  const std::vector<std::string> want = {"fill 1 market",     "update 1 filled",
+                                         "update 2 accepted", "update 2 canceled",
+                                         "fill 3 market",     "update 3 filled"};
+  EXPECT_EQ(recorder.events, want);
+  const aits::Order* close = desk.orders.Find(OrderId{3});
+  ASSERT_NE(close, nullptr);
+  EXPECT_EQ(close->request.tag, "stop_out");
+  EXPECT_EQ(close->avg_fill_price.ToString(), "1.08900");
+  EXPECT_TRUE(desk.venue.NetLots(kEurUsd).IsZero());
+  // Still "stopping out" until the account reports no margin in use: no second stop-out.
+  desk.venue.OnTick(Tick{At(3), P("1.08800"), P("1.08810"), 0, 0, kEurUsd});
+  EXPECT_EQ(accounts.size(), 1u);
+  VenueConfig bad;
+  bad.stop_out_level = -1;
+  EXPECT_FALSE(bad.Validate().ok());
 }
 
 TEST(CommissionTest, ParsesAndValidates) {

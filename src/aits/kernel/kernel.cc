@@ -24,10 +24,6 @@ Status KernelConfig::Validate() const {
   }
   if (bar_period.ns <= 0) return InvalidArgument("bar period must be positive");
   if (client_id_window == 0) return InvalidArgument("client id window must be at least 1");
-  if (!(stop_out_level >= 0 && stop_out_level <= 1000)) {
-    return InvalidArgument("stop-out level " + std::to_string(stop_out_level) +
-                           " % is outside 0..1000");
-  }
   if (risk) AITS_RETURN_IF_ERROR(risk->Validate());
   return venue.Validate();
 }
@@ -37,8 +33,10 @@ Kernel::Kernel(const KernelConfig& config, Clock& clock, const ExecutionClientFa
       clock_(clock),
       client_ids_(std::max<size_t>(config.client_id_window, 1)),
       portfolio_(config.account_currency, config.initial_balance, config.leverage) {
-  execution_ = execution ? execution(bus_, *this)
-                         : std::make_unique<execution::SimulatedVenue>(config.venue, bus_, *this);
+  execution_ =
+      execution ? execution(order_manager_, *this)
+                : std::make_unique<execution::SimulatedVenue>(config.venue, order_manager_, *this);
+  order_manager_.Connect(*execution_);
   if (config.risk) {
     risk_ = std::make_unique<risk::RiskManager>(*config.risk, portfolio_,
                                                 [this](const risk::BreakerChange& change) {
@@ -53,18 +51,13 @@ Kernel::Kernel(const KernelConfig& config, Clock& clock, const ExecutionClientFa
     portfolio_.OnFill(fill);
     if (risk_) risk_->OnFill(fill, clock_.Now());
     cached_margin_ = portfolio_.account().margin;
-    if (cached_margin_.raw() == 0) stopping_out_ = false;
     fills_.push_back(fill);
     ++fill_count_;
     if (config_.history > 0 && fills_.size() > config_.history) fills_.pop_front();
     if (strategy_) strategy_->OnFill(fill);
   });
+  // The order manager has already applied the update to its table.
   bus_.Subscribe<execution::OrderUpdate>([this](const execution::OrderUpdate& update) {
-    if (update.order.id.value >= orders_base_) {
-      const size_t index = update.order.id.value - orders_base_;
-      if (index >= orders_.size()) orders_.resize(index + 1);
-      orders_[index] = update.order;
-    }
     if (IsFinished(update.order.status) && !pending_by_order_.empty()) {
       auto it = pending_by_order_.find(update.order.id.value);
       if (it != pending_by_order_.end()) {
@@ -136,9 +129,12 @@ void Kernel::OnTick(const Tick& tick) {
   last_quotes_[tick.instrument.value] = tick;
   // Mark first, so the venue's margin and commission checks see this tick's rates.
   portfolio_.OnTick(tick);
+  const uint64_t stop_outs = order_manager_.stop_outs();
   execution_->OnTick(tick);
-  // After the venue has this quote, so a stop-out fills at it and not at the previous one.
-  if (cached_margin_.raw() > 0 && !stopping_out_) CheckStopOut();
+  if (order_manager_.has_opened()) CountVenueOrders();
+  // The venue's stop-out, if it happened, has already flattened: a halt pending from this tick's
+  // fills is served by it.
+  if (order_manager_.stop_outs() != stop_outs) halt_pending_ = false;
   if (risk_) {
     risk_->OnQuote(tick, tick.ts);
     if (bar_done) risk_->OnBarClose(finished, tick.ts);
@@ -166,12 +162,14 @@ void Kernel::OnBar(const Bar& bar) {
   last_quotes_[bar.instrument.value] = open_quote;
   portfolio_.OnTick(open_quote);
   execution_->OnBar(bar);
+  if (order_manager_.has_opened()) CountVenueOrders();
   last_quotes_[bar.instrument.value] = close_quote;
   portfolio_.OnBar(bar);
-  if (cached_margin_.raw() > 0) {
-    cached_margin_ = portfolio_.account().margin;
-    if (!stopping_out_) CheckStopOut();
-  }
+  if (cached_margin_.raw() > 0) cached_margin_ = portfolio_.account().margin;
+  const uint64_t stop_outs = order_manager_.stop_outs();
+  execution_->OnBarClosed(bar);  // the venue's stop-out check, at the close
+  if (order_manager_.has_opened()) CountVenueOrders();
+  if (order_manager_.stop_outs() != stop_outs) halt_pending_ = false;
   portfolio_.SampleEquity(bar.CloseTime());
   if (risk_) {
     risk_->OnQuote(close_quote, bar.CloseTime());
@@ -181,25 +179,18 @@ void Kernel::OnBar(const Bar& bar) {
   DeliverBar(bar);
 }
 
-void Kernel::CheckStopOut() {
-  if (config_.stop_out_level <= 0) return;
-  const double equity = portfolio_.Equity().AsDouble();
-  if (equity * 100.0 >= cached_margin_.AsDouble() * config_.stop_out_level) return;
-  // Below the stop-out level: close everything at market, as the broker would, once.
-  stopping_out_ = true;
-  ++stop_outs_;
-  Flatten("stop_out");
-}
-
 void Kernel::Flatten(std::string_view tag) {
   // A halt pending at the same moment is served by this flattening too.
   halt_pending_ = false;
   // Resting and travelling orders first, so none can reopen a position after the close.
+  // The kernel's unfinished orders and any the venue opened itself (a stop-out's closes).
   std::vector<uint64_t> live;
   live.reserve(pending_by_order_.size());
   for (const auto& [id, lots] : pending_by_order_) live.push_back(id);
+  order_manager_.AppendLiveIds(&live);
   std::sort(live.begin(), live.end());  // deterministic order for the event log
-  for (uint64_t id : live) (void)execution_->Cancel(OrderId{id}, clock_.Now());
+  live.erase(std::unique(live.begin(), live.end()), live.end());
+  for (uint64_t id : live) (void)order_manager_.Cancel(OrderId{id}, clock_.Now());
   ClosePositions(tag);
 }
 
@@ -257,9 +248,9 @@ OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
   const std::string& client_id = request.client_order_id;
   const uint64_t client_key = client_id.empty() ? 0 : execution::ClientIdWindow::KeyOf(client_id);
   if (client_key != 0 && client_ids_.Contains(client_key)) {
-    return execution_->SubmitRejected(request, RejectReason::kDuplicateClientId,
-                                      "client order id '" + client_id + "' was already used",
-                                      clock_.Now());
+    return order_manager_.Reject(request, RejectReason::kDuplicateClientId,
+                                 "client order id '" + client_id + "' was already used",
+                                 clock_.Now());
   }
   if (risk_) {
     const Tick* quote = nullptr;
@@ -268,23 +259,16 @@ OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
     }
     risk::RiskVerdict verdict = risk_->CheckOrder(request, quote, clock_.Now(), flatten);
     if (!verdict.ok()) {
-      return execution_->SubmitRejected(request, verdict.reason, std::move(verdict.detail),
-                                        clock_.Now());
+      return order_manager_.Reject(request, verdict.reason, std::move(verdict.detail),
+                                   clock_.Now());
     }
   }
   // Reserved once the order is on its way: an order the risk manager refused may be resent.
   if (client_key != 0) client_ids_.Insert(client_key);
-  const OrderId id = execution_->Submit(request, clock_.Now());
-  // An order still travelling to the venue has published nothing yet; record it as submitted.
-  const size_t index = id.value - orders_base_;
-  if (id.value >= orders_base_ && index >= orders_.size()) {
-    if (const Order* order = execution_->FindOrder(id)) {
-      orders_.resize(index + 1);
-      orders_[index] = *order;
-    }
-  }
+  const OrderId id = order_manager_.Submit(request, clock_.Now());
   if (config_.history > 0) TrimHistory();
-  if (id.value >= orders_base_ && index < orders_.size() && !IsFinished(orders_[index].status) &&
+  const Order* order = order_manager_.Find(id);
+  if (order != nullptr && !IsFinished(order->status) &&
       request.instrument.value < pending_lots_.size()) {
     const int64_t signed_raw =
         request.side == Side::kBuy ? request.quantity.raw() : -request.quantity.raw();
@@ -294,23 +278,31 @@ OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
   return id;
 }
 
-void Kernel::TrimHistory() {
-  // In batches, for the same reason as the venue's history: the oldest order is cold in cache.
-  if (orders_.size() < config_.history + std::min<size_t>(1024, config_.history)) return;
-  // Only finished orders leave, oldest first; a long-resting order holds the window open.
-  while (orders_.size() > config_.history && IsFinished(orders_.front().status)) {
-    orders_.pop_front();
-    ++orders_base_;
+void Kernel::CountVenueOrders() {
+  order_manager_.TakeOpened(&opened_scratch_);
+  for (uint64_t id : opened_scratch_) {
+    const Order* order = order_manager_.Find(OrderId{id});
+    if (order == nullptr || IsFinished(order->status)) continue;
+    const OrderRequest& request = order->request;
+    if (request.instrument.value >= pending_lots_.size()) continue;
+    const int64_t signed_raw =
+        request.side == Side::kBuy ? request.quantity.raw() : -request.quantity.raw();
+    pending_by_order_[id] = signed_raw;
+    pending_lots_[request.instrument.value] += signed_raw;
   }
+  opened_scratch_.clear();
+}
+
+void Kernel::TrimHistory() {
+  // In batches (OrderManager::Trim), and the trade records with them.
+  if (order_manager_.orders().size() < config_.history + std::min<size_t>(1024, config_.history)) {
+    return;
+  }
+  order_manager_.Trim(config_.history);
   portfolio_.TrimTrades(config_.history);
 }
 
-const Order* Kernel::FindOrder(OrderId id) const {
-  if (id.value < orders_base_ || id.value - orders_base_ >= orders_.size()) return nullptr;
-  return &orders_[id.value - orders_base_];
-}
-
-Status Kernel::Cancel(OrderId id) { return execution_->Cancel(id, clock_.Now()); }
+Status Kernel::Cancel(OrderId id) { return order_manager_.Cancel(id, clock_.Now()); }
 
 const Position& Kernel::position(InstrumentId instrument) const {
   return portfolio_.position(instrument);

@@ -28,10 +28,12 @@
 
 #include "aits/bus/bus.h"
 #include "aits/core/clock.h"
+#include "aits/core/history_ring.h"
 #include "aits/core/status.h"
 #include "aits/data/bar_aggregator.h"
 #include "aits/execution/client_id_window.h"
 #include "aits/execution/execution_client.h"
+#include "aits/execution/order_manager.h"
 #include "aits/execution/simulated_venue.h"
 #include "aits/portfolio/portfolio.h"
 #include "aits/risk/risk_manager.h"
@@ -45,11 +47,10 @@ struct KernelConfig {
   Currency account_currency = Currency::Of("USD");
   Money initial_balance = Money::FromRaw(100'000 * kMoneyScale);
   double leverage = 100;
+  // The simulated venue's settings, its stop-out level among them (VenueConfig::stop_out_level:
+  // the venue, not the kernel, closes the positions as a broker does).
   execution::VenueConfig venue;
   Duration bar_period = Duration::Minutes(1);  // bars built from ticks for the strategy
-  // Margin level (equity / used margin, percent) below which every position is closed at market,
-  // as a broker's stop-out does; 0 disables. MetaTrader brokers commonly use 50.
-  double stop_out_level = 50;
   // Pre-trade checks, post-trade limits and the circuit breaker; unset = no risk manager (the
   // backtester's default, where the venue's own margin and lot rules still apply).
   std::optional<risk::RiskLimits> risk;
@@ -67,10 +68,11 @@ struct KernelConfig {
 // Published for every order a strategy submits (aits/model/events.h).
 using ::aits::OrderSubmitted;
 
-// Builds the execution client once the kernel's bus and account exist. The default builds the
-// SimulatedVenue from KernelConfig::venue; live mode passes one that builds its broker gateway.
+// Builds the execution client once the kernel's order manager and account exist: the client
+// reports to `events`. The default builds the SimulatedVenue from KernelConfig::venue; live mode
+// passes one that builds its broker gateway.
 using ExecutionClientFactory = std::function<std::unique_ptr<execution::ExecutionClient>(
-    Bus& bus, const execution::AccountOracle& account)>;
+    execution::ExecutionEvents& events, const execution::AccountOracle& account)>;
 
 class Kernel final : public strategy::StrategyContext, public execution::AccountOracle {
  public:
@@ -106,20 +108,22 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   portfolio::Portfolio& portfolio() { return portfolio_; }
   const portfolio::Portfolio& portfolio() const { return portfolio_; }
   execution::ExecutionClient& execution() { return *execution_; }
+  // The order table: the one copy of every order, and where the client's reports arrive.
+  const execution::OrderManager& order_manager() const { return order_manager_; }
   // Orders by id, oldest first, from id orders_base() on (every order when KernelConfig::history
   // is 0: then orders()[id - 1]); and the fills in order (the latest `history` ones).
-  const std::deque<Order>& orders() const { return orders_; }
-  uint64_t orders_base() const { return orders_base_; }
-  const std::deque<Fill>& fills() const { return fills_; }
+  const HistoryRing<Order>& orders() const { return order_manager_.orders(); }
+  uint64_t orders_base() const { return order_manager_.base(); }
+  const HistoryRing<Fill>& fills() const { return fills_; }
   // The order with this id, or nullptr if unknown or dropped from the history.
-  const Order* FindOrder(OrderId id) const;
-  uint64_t order_count() const { return orders_base_ - 1 + orders_.size(); }  // ids handed out
+  const Order* FindOrder(OrderId id) const { return order_manager_.Find(id); }
+  uint64_t order_count() const { return order_manager_.count(); }  // ids handed out
   uint64_t fill_count() const { return fill_count_; }
   uint64_t ticks_processed() const { return ticks_; }
   // nullptr without KernelConfig::risk.
   const risk::RiskManager* risk() const { return risk_.get(); }
-  // Times the stop-out closed the positions.
-  uint64_t stop_outs() const { return stop_outs_; }
+  // Times the venue reported a stop-out (AccountReport, reason stop_out).
+  uint64_t stop_outs() const { return order_manager_.stop_outs(); }
   uint64_t bars_processed() const { return bars_; }
 
   // StrategyContext
@@ -144,6 +148,10 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   Money MarginRequired(const Instrument& instrument, Quantity lots, Price price) const override;
   Money NotionalInAccount(const Instrument& instrument, Quantity lots, Price price) const override;
   Money ToAccount(InstrumentId instrument, Money amount_in_quote) const override;
+  Money Balance() const override { return portfolio_.account().balance; }
+  Money Equity() const override { return portfolio_.Equity(); }
+  // As of the last fill or bar close (see AccountOracle::UsedMargin).
+  Money UsedMargin() const override { return cached_margin_; }
 
  private:
   struct Timer {
@@ -155,13 +163,16 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
     }
   };
   size_t FireTimers(Timestamp now);
-  void CheckStopOut();
   // Cancels every resting and travelling order, then closes every open position at market with
-  // orders that bypass the risk checks (a halt and the stop-out).
+  // orders that bypass the risk checks (a halt).
   void Flatten(std::string_view tag);
   // Market orders closing every open position, past the risk checks.
   void ClosePositions(std::string_view tag);
   OrderId SubmitChecked(const OrderRequest& request, bool flatten);
+  // Counts the orders the venue opened during the last call into it (a stop-out's closes) as
+  // pending while they travel, as SubmitChecked counts the kernel's own.
+  void CountVenueOrders();
+  std::vector<uint64_t> opened_scratch_;
   void DeliverBar(const Bar& bar);
 
   KernelConfig config_;
@@ -169,6 +180,7 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   // Checked once here, the order manager's job, rather than by the risk manager and the venue.
   execution::ClientIdWindow client_ids_;
   Bus bus_;
+  execution::OrderManager order_manager_{bus_};
   portfolio::Portfolio portfolio_;
   std::unique_ptr<execution::ExecutionClient> execution_;
   std::unique_ptr<risk::RiskManager> risk_;
@@ -182,18 +194,14 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   uint64_t timer_seq_ = 0;
   void TrimHistory();
-  std::deque<Order> orders_;
-  uint64_t orders_base_ = 1;  // id of orders_.front()
-  std::deque<Fill> fills_;
+  HistoryRing<Fill> fills_;
   uint64_t fill_count_ = 0;
   // Signed raw lots of unfinished orders, by order id and summed per instrument.
   std::unordered_map<uint64_t, int64_t> pending_by_order_;
   std::vector<int64_t> pending_lots_;
   // Used margin as of the last fill or bar close: margin moves with price only slowly, so the
-  // per-tick stop-out check compares fresh equity against this instead of recomputing it.
+  // venue's per-tick stop-out check compares fresh equity against this instead of recomputing it.
   Money cached_margin_;
-  bool stopping_out_ = false;
-  uint64_t stop_outs_ = 0;
   uint64_t ticks_ = 0;
   uint64_t bars_ = 0;
   bool started_ = false;

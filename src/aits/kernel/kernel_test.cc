@@ -152,55 +152,37 @@ TEST(KernelTest, RejectsAnInstrumentWithTheWrongIdOrBadFields) {
 // Live mode swaps only the execution client: a stand-in broker that fills every order at 1.5.
 class FixedPriceBroker final : public execution::ExecutionClient {
  public:
-  explicit FixedPriceBroker(Bus& bus) : bus_(bus) {}
+  explicit FixedPriceBroker(execution::ExecutionEvents& events) : events_(events) {}
   void AddInstrument(const Instrument&) override {}
-  OrderId Submit(const OrderRequest& request, Timestamp now) override {
-    Order order;
-    order.id = OrderId{++next_id_};
-    order.request = request;
-    order.created = order.updated = now;
-    order.status = OrderStatus::kFilled;
-    order.filled = request.quantity;
-    order.avg_fill_price = Price::FromRaw(1'500'000'000, 5);
-    Fill fill;
-    fill.order_id = order.id;
-    fill.instrument = request.instrument;
-    fill.side = request.side;
-    fill.quantity = request.quantity;
-    fill.price = order.avg_fill_price;
-    fill.ts = now;
-    bus_.Publish(fill);
-    bus_.Publish(execution::OrderUpdate{order});
-    return order.id;
+  uint64_t Submit(const Order& order) override {
+    ExecutionReport report;
+    report.kind = ExecKind::kFilled;
+    report.order_id = order.id;
+    report.venue_order_id = ++next_ticket_ + 1000;
+    report.instrument = order.request.instrument;
+    report.side = order.request.side;
+    report.quantity = order.request.quantity;
+    report.price = Price::FromRaw(1'500'000'000, 5);
+    report.ts = order.created;
+    events_.OnExecutionReport(report);
+    return report.venue_order_id;
   }
-  OrderId SubmitRejected(const OrderRequest& request, RejectReason reason, std::string detail,
-                         Timestamp now) override {
-    Order order;
-    order.id = OrderId{++next_id_};
-    order.request = request;
-    order.created = order.updated = now;
-    order.status = OrderStatus::kRejected;
-    order.reject_reason = reason;
-    order.reject_detail = std::move(detail);
-    bus_.Publish(execution::OrderUpdate{order});
-    return order.id;
-  }
-  Status Cancel(OrderId, Timestamp) override { return FailedPrecondition("filled"); }
+  Status Cancel(OrderId, uint64_t, Timestamp) override { return FailedPrecondition("filled"); }
   Status SetProtection(InstrumentId, std::optional<Price>, std::optional<Price>) override {
     return Status::Ok();
   }
-  const Order* FindOrder(OrderId) const override { return nullptr; }
 
  private:
-  Bus& bus_;
-  uint64_t next_id_ = 0;
+  execution::ExecutionEvents& events_;
+  uint64_t next_ticket_ = 0;
 };
 
 TEST(KernelTest, ExecutionClientIsInjectedByTheCompositionRoot) {
   SimulatedClock clock;
-  Kernel kernel(KernelConfig{}, clock, [](Bus& bus, const execution::AccountOracle&) {
-    return std::make_unique<FixedPriceBroker>(bus);
-  });
+  Kernel kernel(KernelConfig{}, clock,
+                [](execution::ExecutionEvents& events, const execution::AccountOracle&) {
+                  return std::make_unique<FixedPriceBroker>(events);
+                });
   ASSERT_TRUE(kernel.AddInstrument(Instrument::Infer("EURUSD")).ok());
   kernel.Start();
   Tick tick{FromCivil(2020, 1, 6), *Price::Parse("1.10000", 5), *Price::Parse("1.10010", 5)};
@@ -214,6 +196,141 @@ TEST(KernelTest, ExecutionClientIsInjectedByTheCompositionRoot) {
   EXPECT_EQ(kernel.position(InstrumentId{0}).quantity.ToString(), "1.00");
   ASSERT_EQ(kernel.orders().size(), 1u);
   EXPECT_EQ(kernel.orders()[0].status, OrderStatus::kFilled);
+  EXPECT_EQ(kernel.orders()[0].venue_order_id, 1001u);
+}
+
+// A remote venue answers later, names orders by its own tickets only, and opens orders of its
+// own: the kernel's order table follows all of it.
+class LaterBroker final : public execution::ExecutionClient {
+ public:
+  explicit LaterBroker(execution::ExecutionEvents& events) : events_(events) {}
+  void AddInstrument(const Instrument&) override {}
+  uint64_t Submit(const Order& order) override {
+    sent.push_back(order);
+    return 0;  // the ticket comes with the answer
+  }
+  Status Cancel(OrderId, uint64_t ticket, Timestamp) override {
+    cancels.push_back(ticket);
+    return Status::Ok();
+  }
+  Status SetProtection(InstrumentId, std::optional<Price>, std::optional<Price>) override {
+    return Status::Ok();
+  }
+  void Report(const ExecutionReport& report) { events_.OnExecutionReport(report); }
+
+  std::vector<Order> sent;
+  std::vector<uint64_t> cancels;
+
+ private:
+  execution::ExecutionEvents& events_;
+};
+
+TEST(KernelTest, ReportsArriveLaterByTicketAndForOrdersTheVenueOpened) {
+  SimulatedClock clock;
+  LaterBroker* broker = nullptr;
+  Kernel kernel(KernelConfig{}, clock,
+                [&broker](execution::ExecutionEvents& events, const execution::AccountOracle&) {
+                  auto made = std::make_unique<LaterBroker>(events);
+                  broker = made.get();
+                  return made;
+                });
+  ASSERT_TRUE(kernel.AddInstrument(Instrument::Infer("EURUSD")).ok());
+  kernel.Start();
+  const Timestamp t0 = FromCivil(2020, 1, 6);
+  clock.AdvanceTo(t0);
+  OrderRequest request;
+  request.quantity = *Quantity::Parse("1", 2);
+  request.type = OrderType::kLimit;
+  request.price = *Price::Parse("1.09000", 5);
+  request.client_order_id = "c-1";
+  const OrderId id = kernel.Submit(request);
+  ASSERT_EQ(broker->sent.size(), 1u);
+  EXPECT_EQ(broker->sent[0].id, id);
+  EXPECT_EQ(kernel.FindOrder(id)->status, OrderStatus::kPendingNew);
+  EXPECT_EQ(kernel.PendingLots(InstrumentId{0}).ToString(), "1.00");
+
+  ExecutionReport accepted;  // by ticket and by the kernel's id (MT5: comment/magic)
+  accepted.kind = ExecKind::kAccepted;
+  accepted.order_id = id;
+  accepted.venue_order_id = 555;
+  accepted.ts = t0 + Duration::Millis(30);
+  broker->Report(accepted);
+  EXPECT_EQ(kernel.FindOrder(id)->status, OrderStatus::kAccepted);
+  EXPECT_EQ(kernel.FindOrder(id)->venue_order_id, 555u);
+  EXPECT_EQ(kernel.order_manager().FindByTicket(555), kernel.FindOrder(id));
+
+  ExecutionReport fill;  // by ticket only
+  fill.kind = ExecKind::kPartiallyFilled;
+  fill.venue_order_id = 555;
+  fill.position_ticket = 555;
+  fill.quantity = *Quantity::Parse("0.4", 2);
+  fill.price = *Price::Parse("1.09000", 5);
+  fill.ts = t0 + Duration::Millis(40);
+  broker->Report(fill);
+  fill.kind = ExecKind::kFilled;
+  fill.quantity = *Quantity::Parse("0.6", 2);
+  fill.price = *Price::Parse("1.08990", 5);
+  broker->Report(fill);
+  const Order* order = kernel.FindOrder(id);
+  EXPECT_EQ(order->status, OrderStatus::kFilled);
+  EXPECT_EQ(order->filled.ToString(), "1.00");
+  EXPECT_EQ(order->avg_fill_price.ToString(), "1.08994");  // 0.4 x 1.09000 + 0.6 x 1.08990
+  EXPECT_EQ(order->position_ticket, 555u);
+  ASSERT_EQ(kernel.fills().size(), 2u);
+  EXPECT_EQ(kernel.fills()[1].client_order_id, "c-1");
+  EXPECT_EQ(kernel.position(InstrumentId{0}).quantity.ToString(), "1.00");
+  EXPECT_EQ(kernel.PendingLots(InstrumentId{0}).ToString(), "0.00");
+  EXPECT_EQ(kernel.order_manager().FindByTicket(555), nullptr);  // finished: unmapped
+
+  // The venue closes the position on its own (an SL at the broker): a new order, then its fill.
+  ExecutionReport opened;
+  opened.kind = ExecKind::kNew;
+  opened.venue_order_id = 777;
+  opened.side = Side::kSell;
+  opened.tif = TimeInForce::kIoc;
+  opened.quantity = *Quantity::Parse("1", 2);
+  opened.text = "sl";
+  opened.ts = t0 + Duration::Millis(90);
+  broker->Report(opened);
+  ExecutionReport closed = opened;
+  closed.kind = ExecKind::kFilled;
+  closed.price = *Price::Parse("1.08000", 5);
+  closed.fill_reason = FillReason::kStopLoss;
+  broker->Report(closed);
+  ASSERT_EQ(kernel.order_count(), 2u);
+  const Order* sl = kernel.FindOrder(OrderId{2});
+  EXPECT_EQ(sl->request.client_order_id, "sl-2");
+  EXPECT_EQ(sl->request.tag, "sl");
+  EXPECT_EQ(sl->status, OrderStatus::kFilled);
+  EXPECT_EQ(kernel.fills().back().reason, FillReason::kStopLoss);
+  EXPECT_TRUE(kernel.position(InstrumentId{0}).IsFlat());
+
+  // Reports the table cannot place, or that follow a final state, are counted, not applied.
+  broker->Report(closed);
+  ExecutionReport stray = closed;
+  stray.venue_order_id = 999;
+  broker->Report(stray);
+  EXPECT_EQ(kernel.order_manager().unknown_reports(), 2u);
+  EXPECT_EQ(kernel.fills().size(), 3u);
+
+  // A cancel goes to the venue with its ticket; the cancellation is the venue's report.
+  request.client_order_id = "c-2";
+  const OrderId second = kernel.Submit(request);
+  accepted.order_id = second;
+  accepted.venue_order_id = 556;
+  broker->Report(accepted);
+  ASSERT_TRUE(kernel.Cancel(second).ok());
+  ASSERT_EQ(broker->cancels.size(), 1u);
+  EXPECT_EQ(broker->cancels[0], 556u);
+  EXPECT_EQ(kernel.FindOrder(second)->status, OrderStatus::kAccepted);
+  ExecutionReport canceled;
+  canceled.kind = ExecKind::kCanceled;
+  canceled.venue_order_id = 556;
+  canceled.ts = t0 + Duration::Millis(120);
+  broker->Report(canceled);
+  EXPECT_EQ(kernel.FindOrder(second)->status, OrderStatus::kCanceled);
+  EXPECT_EQ(kernel.Cancel(second).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(kernel.Cancel(OrderId{42}).code(), StatusCode::kNotFound);
 }
 
 // Regression (review of issue 2): in bar mode nothing a strategy sees while it hears of a fill
@@ -267,6 +384,48 @@ TEST(KernelTest, BarModeFillsSeeTheOpenNotTheClose) {
   EXPECT_EQ(kernel.fills()[0].price.ToString(), "1.10210");  // the second bar's ask open
   ASSERT_TRUE(raw->quote_at_fill.has_value());
   EXPECT_EQ(raw->quote_at_fill->bid.ToString(), "1.10200");  // its open, not its close 1.10900
+}
+
+// Regression: the venue's stop-out closes travel like the kernel's own orders did, so a strategy
+// deciding on the stop-out bar's close sees them as pending (a buy-and-hold then re-enters, as
+// before the venue did the stop-out).
+TEST(KernelTest, TheVenuesStopOutOrdersCountAsPendingWhileTheyTravel) {
+  SimulatedClock clock;
+  KernelConfig config;
+  config.initial_balance = Money::FromRaw(1'000 * kMoneyScale);
+  config.venue.fill_mode = execution::FillMode::kNextBarOpen;
+  Kernel kernel(config, clock);
+  ASSERT_TRUE(kernel.AddInstrument(Instrument::Infer("EURUSD")).ok());
+  kernel.Start();
+  auto make_bar = [](int minute, const char* close) {
+    Bar bar;
+    bar.period = Duration::Minutes(1);
+    bar.open_time = FromCivil(2020, 1, 6) + Duration::Minutes(minute);
+    const Price o = *Price::Parse("1.10000", 5);
+    const Price c = *Price::Parse(close, 5);
+    bar.bid = bar.mid = Ohlc{o, o, c, c};
+    bar.ask = Ohlc{o + Price::FromRaw(100'000, 5), o + Price::FromRaw(100'000, 5),
+                   c + Price::FromRaw(100'000, 5), c + Price::FromRaw(100'000, 5)};
+    return bar;
+  };
+  auto feed = [&](const Bar& bar) {
+    clock.AdvanceTo(bar.CloseTime());
+    kernel.OnBar(bar);
+  };
+  feed(make_bar(0, "1.10000"));
+  OrderRequest request;
+  request.quantity = *Quantity::Parse("0.5", 2);
+  kernel.Submit(request);
+  feed(make_bar(1, "1.10000"));  // filled at the open: margin 550 USD
+  ASSERT_EQ(kernel.fills().size(), 1u);
+  feed(make_bar(2, "1.08500"));  // equity 245 at the close: 45 % < 50 %
+  EXPECT_EQ(kernel.stop_outs(), 1u);
+  EXPECT_EQ(kernel.position(InstrumentId{0}).quantity.ToString(), "0.50");
+  EXPECT_EQ(kernel.PendingLots(InstrumentId{0}).ToString(), "-0.50");
+  feed(make_bar(3, "1.08500"));
+  EXPECT_TRUE(kernel.position(InstrumentId{0}).IsFlat());
+  EXPECT_EQ(kernel.PendingLots(InstrumentId{0}).ToString(), "0.00");
+  EXPECT_EQ(kernel.FindOrder(OrderId{2})->request.tag, "stop_out");
 }
 
 TEST(KernelConfigTest, ValidatesEveryLimit) {

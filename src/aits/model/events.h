@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,72 @@ struct OrderUpdate {
   static constexpr MessageType kMessageType = MessageType::kOrderUpdate;
 
   Order order;
+};
+
+// What a venue says happened to one order, in a form no venue owns: the simulated venue and a
+// broker gateway (MetaTrader 5: a trade transaction and its retcode) both speak it, and the
+// kernel's order manager turns it into its order's new state, a Fill and an OrderUpdate
+// (docs/architecture.md, "How an order travels"). A report names its order by the kernel's id
+// when the venue knows it, and always by the venue's ticket; an order the venue opened itself
+// (a stop-out, an SL/TP close) is announced by a kNew report and known by its ticket after.
+enum class ExecKind : uint8_t {
+  kNew,       // the venue opened an order of its own; `text` is its comment (sl, tp, stop_out)
+  kAccepted,  // the order rests at the venue (limit/stop)
+  kRejected,  // refused: `reject_reason`, and the venue's own words in `text`
+  kPartiallyFilled,  // a fill that leaves part of the order open
+  kFilled,           // the fill that completes the order
+  kCanceled,
+  kModified,  // the SL/TP of the order, or of the position `position_ticket`, changed
+  kExpired,   // a DAY order past its day, or an IOC/FOK that could not fill
+};
+std::string_view ToString(ExecKind kind);
+Result<ExecKind> ParseExecKind(std::string_view text);
+
+struct ExecutionReport {
+  static constexpr MessageType kMessageType = MessageType::kExecutionReport;
+
+  ExecKind kind = ExecKind::kAccepted;
+  OrderId order_id;              // the kernel's id; 0 when the venue does not know it
+  std::string client_order_id;   // as sent, when the venue echoes it (may be empty)
+  uint64_t venue_order_id = 0;   // the venue's ticket of the order
+  uint64_t position_ticket = 0;  // the position the fill opened, changed or closed (or modified)
+  InstrumentId instrument;
+  // For kNew: the order the venue opened (side, lots, type, time in force). For fills: the side.
+  Side side = Side::kBuy;
+  OrderType type = OrderType::kMarket;
+  TimeInForce tif = TimeInForce::kGtc;
+  Quantity quantity;  // kNew: the order's lots; fills: this fill's lots
+  Price price;        // fills: this fill's price
+  Money commission;   // fills: account currency, positive = cost
+  FillReason fill_reason = FillReason::kMarket;
+  RejectReason reject_reason = RejectReason::kNone;
+  std::optional<Price> stop_loss;    // kModified: the new protection (unset = none)
+  std::optional<Price> take_profit;  // kModified
+  std::string text;  // kRejected: the venue's reason in its words; kNew: the order's comment
+  Timestamp ts;      // the venue's time of the event
+};
+
+// Why a venue sent an AccountReport.
+enum class AccountReportReason : uint8_t {
+  kUpdate,      // the account changed (a live gateway sends one after each change)
+  kMarginCall,  // the margin level fell below the margin-call level
+  kStopOut,     // the margin level fell below the stop-out level: positions are being closed
+};
+std::string_view ToString(AccountReportReason reason);
+Result<AccountReportReason> ParseAccountReportReason(std::string_view text);
+
+// The venue's view of the account (MetaTrader's ACCOUNT_BALANCE, _EQUITY, _MARGIN,
+// _MARGIN_FREE, _MARGIN_LEVEL), in the account currency.
+struct AccountReport {
+  static constexpr MessageType kMessageType = MessageType::kAccountReport;
+
+  AccountReportReason reason = AccountReportReason::kUpdate;
+  Money balance;
+  Money equity;
+  Money margin;
+  Money free_margin;
+  double margin_level = 0;  // equity / margin x 100; 0 without margin in use
+  Timestamp ts;
 };
 
 enum class BreakerState : uint8_t { kNormal, kReduceOnly, kHalted };

@@ -13,9 +13,11 @@ enum class MessageType : uint16_t {
   kTick = 1,
   kBar = 2,
   kFill = 3,
-  kOrderUpdate = 4,     // execution::OrderUpdate
-  kOrderSubmitted = 5,  // kernel::OrderSubmitted
-  kBreakerChange = 6,   // risk::BreakerChange
+  kOrderUpdate = 4,      // execution::OrderUpdate
+  kOrderSubmitted = 5,   // kernel::OrderSubmitted
+  kBreakerChange = 6,    // risk::BreakerChange
+  kExecutionReport = 7,  // a venue's report on one order (aits/model/events.h)
+  kAccountReport = 8,    // a venue's view of the account (aits/model/events.h)
   // Ids from kFirstTestMessage on are for tests' own message types.
   kFirstTestMessage = 1000,
 };

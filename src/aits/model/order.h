@@ -108,6 +108,10 @@ struct Order {
   Timestamp updated;
   Quantity filled;
   Price avg_fill_price;
+  // The venue's ticket for this order (0 until the venue has named it) and the ticket of the
+  // position its fills opened or changed (0 before a fill). The kernel's OrderId stays the key.
+  uint64_t venue_order_id = 0;
+  uint64_t position_ticket = 0;
 };
 
 struct Fill {

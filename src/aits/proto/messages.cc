@@ -103,6 +103,8 @@ void PutOrder(const Order& order, v1::Order* out) {
   out->set_updated_ns(order.updated.ns);
   PutFixed(order.filled, out->mutable_filled());
   PutFixed(order.avg_fill_price, out->mutable_avg_fill_price());
+  out->set_venue_order_id(order.venue_order_id);
+  out->set_position_ticket(order.position_ticket);
 }
 
 Order GetOrder(Checker& check, const v1::Order& in) {
@@ -117,6 +119,8 @@ Order GetOrder(Checker& check, const v1::Order& in) {
   order.updated = Timestamp{in.updated_ns()};
   order.filled = check.Fixed<Quantity>("filled", in.filled());
   order.avg_fill_price = check.Fixed<Price>("avg_fill_price", in.avg_fill_price());
+  order.venue_order_id = in.venue_order_id();
+  order.position_ticket = in.position_ticket();
   return order;
 }
 
@@ -215,6 +219,41 @@ std::string Encode(const BreakerChange& message, uint64_t sequence) {
   out.set_rule(message.rule);
   out.set_detail(message.detail);
   return Wrap(BreakerChange::kMessageType, out, sequence);
+}
+
+std::string Encode(const ExecutionReport& message, uint64_t sequence) {
+  v1::ExecutionReport out;
+  out.set_kind(std::string(ToString(message.kind)));
+  out.set_order_id(message.order_id.value);
+  out.set_client_order_id(message.client_order_id);
+  out.set_venue_order_id(message.venue_order_id);
+  out.set_position_ticket(message.position_ticket);
+  out.set_instrument(message.instrument.value);
+  out.set_side(static_cast<v1::Side>(message.side));
+  out.set_type(static_cast<v1::OrderType>(message.type));
+  out.set_tif(static_cast<v1::TimeInForce>(message.tif));
+  PutFixed(message.quantity, out.mutable_quantity());
+  PutFixed(message.price, out.mutable_price());
+  out.set_commission_raw(message.commission.raw());
+  out.set_fill_reason(std::string(ToString(message.fill_reason)));
+  out.set_reject_reason(static_cast<uint32_t>(message.reject_reason));
+  if (message.stop_loss) PutFixed(*message.stop_loss, out.mutable_stop_loss());
+  if (message.take_profit) PutFixed(*message.take_profit, out.mutable_take_profit());
+  out.set_text(message.text);
+  out.set_ts_ns(message.ts.ns);
+  return Wrap(ExecutionReport::kMessageType, out, sequence);
+}
+
+std::string Encode(const AccountReport& message, uint64_t sequence) {
+  v1::AccountReport out;
+  out.set_reason(std::string(ToString(message.reason)));
+  out.set_balance_raw(message.balance.raw());
+  out.set_equity_raw(message.equity.raw());
+  out.set_margin_raw(message.margin.raw());
+  out.set_free_margin_raw(message.free_margin.raw());
+  out.set_margin_level(message.margin_level);
+  out.set_ts_ns(message.ts.ns);
+  return Wrap(AccountReport::kMessageType, out, sequence);
 }
 
 Result<EnvelopeHeader> PeekHeader(std::string_view bytes) {
@@ -330,6 +369,65 @@ Result<BreakerChange> Decode<BreakerChange>(std::string_view bytes) {
   change.detail = in.detail();
   AITS_RETURN_IF_ERROR(check.status());
   return change;
+}
+
+template <>
+Result<ExecutionReport> Decode<ExecutionReport>(std::string_view bytes) {
+  v1::ExecutionReport in;
+  AITS_RETURN_IF_ERROR(Unwrap<ExecutionReport>(bytes, "execution report", &in));
+  Checker check("execution report");
+  ExecutionReport report;
+  if (auto kind = ParseExecKind(in.kind()); kind.ok()) {
+    report.kind = *kind;
+  } else {
+    check.Fail("kind", kind.status().message());
+  }
+  report.order_id.value = in.order_id();
+  report.client_order_id = in.client_order_id();
+  report.venue_order_id = in.venue_order_id();
+  report.position_ticket = in.position_ticket();
+  report.instrument.value = in.instrument();
+  report.side = check.Enum("side", static_cast<uint64_t>(in.side()), Side::kSell);
+  report.type = check.Enum("type", static_cast<uint64_t>(in.type()), OrderType::kStop);
+  report.tif = check.Enum("tif", static_cast<uint64_t>(in.tif()), TimeInForce::kDay);
+  report.quantity = check.Fixed<Quantity>("quantity", in.quantity());
+  report.price = check.Fixed<Price>("price", in.price());
+  report.commission = Money::FromRaw(in.commission_raw());
+  if (auto reason = ParseFillReason(in.fill_reason()); reason.ok()) {
+    report.fill_reason = *reason;
+  } else {
+    check.Fail("fill_reason", reason.status().message());
+  }
+  report.reject_reason = check.Enum("reject_reason", in.reject_reason(), RejectReason::kRiskHalted);
+  if (in.has_stop_loss()) report.stop_loss = check.Fixed<Price>("stop_loss", in.stop_loss());
+  if (in.has_take_profit()) {
+    report.take_profit = check.Fixed<Price>("take_profit", in.take_profit());
+  }
+  report.text = in.text();
+  report.ts = Timestamp{in.ts_ns()};
+  AITS_RETURN_IF_ERROR(check.status());
+  return report;
+}
+
+template <>
+Result<AccountReport> Decode<AccountReport>(std::string_view bytes) {
+  v1::AccountReport in;
+  AITS_RETURN_IF_ERROR(Unwrap<AccountReport>(bytes, "account report", &in));
+  Checker check("account report");
+  AccountReport report;
+  if (auto reason = ParseAccountReportReason(in.reason()); reason.ok()) {
+    report.reason = *reason;
+  } else {
+    check.Fail("reason", reason.status().message());
+  }
+  report.balance = Money::FromRaw(in.balance_raw());
+  report.equity = Money::FromRaw(in.equity_raw());
+  report.margin = Money::FromRaw(in.margin_raw());
+  report.free_margin = Money::FromRaw(in.free_margin_raw());
+  report.margin_level = in.margin_level();
+  report.ts = Timestamp{in.ts_ns()};
+  AITS_RETURN_IF_ERROR(check.status());
+  return report;
 }
 
 }  // namespace aits::proto

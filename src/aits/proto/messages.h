@@ -36,6 +36,8 @@ std::string Encode(const Fill& message, uint64_t sequence = 0);
 std::string Encode(const OrderSubmitted& message, uint64_t sequence = 0);
 std::string Encode(const OrderUpdate& message, uint64_t sequence = 0);
 std::string Encode(const BreakerChange& message, uint64_t sequence = 0);
+std::string Encode(const ExecutionReport& message, uint64_t sequence = 0);
+std::string Encode(const AccountReport& message, uint64_t sequence = 0);
 
 // The envelope's header: DataLoss if the bytes are not an envelope.
 Result<EnvelopeHeader> PeekHeader(std::string_view bytes);

@@ -77,7 +77,44 @@ OrderUpdate SampleUpdate() {
   order.updated = Timestamp{30};
   order.filled = Q(0);
   order.avg_fill_price = P(0);
+  order.venue_order_id = 5'000'000'001;
+  order.position_ticket = 5'000'000'000;
   return OrderUpdate{order};
+}
+
+ExecutionReport SampleReport() {
+  ExecutionReport report;
+  report.kind = ExecKind::kPartiallyFilled;
+  report.order_id = OrderId{12};
+  report.client_order_id = "node-1:12";
+  report.venue_order_id = 987'654'321;
+  report.position_ticket = 987'654'300;
+  report.instrument = InstrumentId{4};
+  report.side = Side::kSell;
+  report.type = OrderType::kLimit;
+  report.tif = TimeInForce::kDay;
+  report.quantity = Q(40'000'000);
+  report.price = P(1'095'010'000);
+  report.commission = Money::FromRaw(2'800'000);
+  report.fill_reason = FillReason::kLimit;
+  report.reject_reason = RejectReason::kInsufficientMargin;
+  report.stop_loss = P(1'105'000'000);
+  report.take_profit = std::nullopt;
+  report.text = "TRADE_RETCODE_DONE_REMAINDER";
+  report.ts = Timestamp{1'700'000'000'000'000'777};
+  return report;
+}
+
+AccountReport SampleAccount() {
+  AccountReport report;
+  report.reason = AccountReportReason::kStopOut;
+  report.balance = Money::FromRaw(1'000'000'000);
+  report.equity = Money::FromRaw(245'000'000);
+  report.margin = Money::FromRaw(550'050'000);
+  report.free_margin = Money::FromRaw(-305'050'000);
+  report.margin_level = 44.541405;
+  report.ts = Timestamp{88};
+  return report;
 }
 
 BreakerChange SampleBreaker() {
@@ -156,6 +193,39 @@ void ExpectSame(const OrderUpdate& a, const OrderUpdate& b) {
   EXPECT_EQ(a.order.updated, b.order.updated);
   ExpectSame(a.order.filled, b.order.filled);
   ExpectSame(a.order.avg_fill_price, b.order.avg_fill_price);
+  EXPECT_EQ(a.order.venue_order_id, b.order.venue_order_id);
+  EXPECT_EQ(a.order.position_ticket, b.order.position_ticket);
+}
+
+void ExpectSame(const ExecutionReport& a, const ExecutionReport& b) {
+  EXPECT_EQ(a.kind, b.kind);
+  EXPECT_EQ(a.order_id, b.order_id);
+  EXPECT_EQ(a.client_order_id, b.client_order_id);
+  EXPECT_EQ(a.venue_order_id, b.venue_order_id);
+  EXPECT_EQ(a.position_ticket, b.position_ticket);
+  EXPECT_EQ(a.instrument, b.instrument);
+  EXPECT_EQ(a.side, b.side);
+  EXPECT_EQ(a.type, b.type);
+  EXPECT_EQ(a.tif, b.tif);
+  ExpectSame(a.quantity, b.quantity);
+  ExpectSame(a.price, b.price);
+  EXPECT_EQ(a.commission.raw(), b.commission.raw());
+  EXPECT_EQ(a.fill_reason, b.fill_reason);
+  EXPECT_EQ(a.reject_reason, b.reject_reason);
+  ExpectSame(a.stop_loss, b.stop_loss);
+  ExpectSame(a.take_profit, b.take_profit);
+  EXPECT_EQ(a.text, b.text);
+  EXPECT_EQ(a.ts, b.ts);
+}
+
+void ExpectSame(const AccountReport& a, const AccountReport& b) {
+  EXPECT_EQ(a.reason, b.reason);
+  EXPECT_EQ(a.balance.raw(), b.balance.raw());
+  EXPECT_EQ(a.equity.raw(), b.equity.raw());
+  EXPECT_EQ(a.margin.raw(), b.margin.raw());
+  EXPECT_EQ(a.free_margin.raw(), b.free_margin.raw());
+  EXPECT_EQ(a.margin_level, b.margin_level);
+  EXPECT_EQ(a.ts, b.ts);
 }
 void ExpectSame(const BreakerChange& a, const BreakerChange& b) {
   EXPECT_EQ(a.ts, b.ts);
@@ -185,8 +255,9 @@ void RoundTrip(const T& message) {
 
 // Every message type the kernel publishes, by its stable id; a new MessageType must be added here
 // (the static_assert counts them).
-using AllMessages = std::tuple<Tick, Bar, Fill, OrderUpdate, OrderSubmitted, BreakerChange>;
-static_assert(std::tuple_size_v<AllMessages> == static_cast<size_t>(MessageType::kBreakerChange),
+using AllMessages = std::tuple<Tick, Bar, Fill, OrderUpdate, OrderSubmitted, BreakerChange,
+                               ExecutionReport, AccountReport>;
+static_assert(std::tuple_size_v<AllMessages> == static_cast<size_t>(MessageType::kAccountReport),
               "every MessageType below kFirstTestMessage needs a round trip here");
 
 TEST(MessagesTest, EveryMessageTypeRoundTrips) {
@@ -196,6 +267,8 @@ TEST(MessagesTest, EveryMessageTypeRoundTrips) {
   RoundTrip(SampleUpdate());
   RoundTrip(OrderSubmitted{SampleRequest(), Timestamp{5}});
   RoundTrip(SampleBreaker());
+  RoundTrip(SampleReport());
+  RoundTrip(SampleAccount());
 }
 
 TEST(MessagesTest, EveryEnumValueRoundTrips) {
@@ -215,6 +288,20 @@ TEST(MessagesTest, EveryEnumValueRoundTrips) {
   }
   OrderSubmitted bare{OrderRequest{}, Timestamp{}};  // every field at its default
   RoundTrip(bare);
+  for (ExecKind kind :
+       {ExecKind::kNew, ExecKind::kAccepted, ExecKind::kRejected, ExecKind::kPartiallyFilled,
+        ExecKind::kFilled, ExecKind::kCanceled, ExecKind::kModified, ExecKind::kExpired}) {
+    ExecutionReport report = SampleReport();
+    report.kind = kind;
+    RoundTrip(report);
+  }
+  RoundTrip(ExecutionReport{});
+  for (AccountReportReason reason : {AccountReportReason::kUpdate, AccountReportReason::kMarginCall,
+                                     AccountReportReason::kStopOut}) {
+    AccountReport report = SampleAccount();
+    report.reason = reason;
+    RoundTrip(report);
+  }
 }
 
 TEST(MessagesTest, WrongTypeOrVersionIsRefused) {
@@ -276,6 +363,23 @@ TEST(MessagesTest, OutOfRangeFieldsNameTheField) {
   ASSERT_FALSE(bad_update.ok());
   EXPECT_NE(bad_update.status().message().find("field reject_reason: value 200"), std::string::npos)
       << bad_update.status().message();
+  // A report kind no build knows.
+  std::string report_bytes = Encode(SampleReport());
+  const size_t kind_at = report_bytes.find("partially_filled");
+  ASSERT_NE(kind_at, std::string::npos);
+  report_bytes.replace(kind_at, 16, "partially_filler");
+  auto bad_report = Decode<ExecutionReport>(report_bytes);
+  ASSERT_FALSE(bad_report.ok());
+  EXPECT_NE(bad_report.status().message().find("execution report: field kind"), std::string::npos)
+      << bad_report.status().message();
+  std::string account_bytes = Encode(SampleAccount());
+  const size_t reason_at = account_bytes.find("stop_out");
+  ASSERT_NE(reason_at, std::string::npos);
+  account_bytes.replace(reason_at, 8, "stop_oot");
+  auto bad_account = Decode<AccountReport>(account_bytes);
+  ASSERT_FALSE(bad_account.ok());
+  EXPECT_NE(bad_account.status().message().find("account report: field reason"), std::string::npos)
+      << bad_account.status().message();
 }
 
 }  // namespace

@@ -64,7 +64,6 @@ Result<kernel::KernelConfig> KernelConfigFor(const SessionSpec& spec) {
   config.bar_period = Duration::Seconds(spec.bar_seconds);
   // The event log is the session's history: keep memory flat however long it runs.
   config.history = kKernelHistory;
-  config.venue.order_history = kKernelHistory;
   AITS_ASSIGN_OR_RETURN(config.risk, node::RiskLimitsFor(spec.risk));
   AITS_RETURN_IF_ERROR(config.Validate());
   return config;

@@ -1,0 +1,107 @@
+// OrderManager: the kernel's order table, the one copy of every order (docs/architecture.md,
+// "How an order travels"; docs/execution.md, "Orders and execution reports").
+//
+// It assigns each order its OrderId (1, 2, ... in submission order, one id space for orders the
+// kernel refused, orders it sent and orders the venue opened itself), keeps the order, sends it
+// to the ExecutionClient, and applies the client's ExecutionReports to it: each report changes
+// the order's state and is published on the kernel's bus as the aits::Fill and OrderUpdate that
+// the portfolio, the risk manager, strategies and the session recorder consume (a fill before
+// the update of the order it fills). A report names its order by the kernel's id, or by the
+// venue's ticket for a venue that does not know the id (the map holds the tickets of live
+// orders only). Reports are also published as they came, for whoever subscribes to them.
+//
+// History: orders are kept oldest first in a HistoryRing; Trim(keep) drops finished ones beyond
+// the latest `keep` (in batches), so a long session runs in flat memory. Live orders are never
+// dropped.
+//
+// Single-threaded: called from the kernel's thread only; reports may arrive re-entrantly from
+// inside Submit and Cancel (the simulated venue answers at once).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "aits/bus/bus.h"
+#include "aits/core/history_ring.h"
+#include "aits/core/status.h"
+#include "aits/execution/execution_client.h"
+#include "aits/model/events.h"
+#include "aits/model/order.h"
+
+namespace aits::execution {
+
+class OrderManager final : public ExecutionEvents {
+ public:
+  explicit OrderManager(Bus& bus);
+  OrderManager(const OrderManager&) = delete;
+  OrderManager& operator=(const OrderManager&) = delete;
+
+  // The client orders go to; must be set before Submit or Cancel, and outlive this.
+  void Connect(ExecutionClient& client) { client_ = &client; }
+
+  // Creates the order (next id, status pending_new), sends it to the client and returns its id.
+  // `arrives` is `now` plus the client's expected latency.
+  OrderId Submit(const OrderRequest& request, Timestamp now);
+  // Records an order refused before it was sent (a duplicate client id, a risk check): it gets
+  // the next id like any other, and its rejection is published as an OrderUpdate.
+  OrderId Reject(const OrderRequest& request, RejectReason reason, std::string detail,
+                 Timestamp now);
+  // Asks the client to cancel a live order. NotFound if the id is unknown (or dropped from the
+  // history), FailedPrecondition if the order is already finished.
+  Status Cancel(OrderId id, Timestamp now);
+
+  // The order, or nullptr if unknown or dropped. Valid until the next call that adds an order.
+  const Order* Find(OrderId id) const;
+  // The live order the venue knows by this ticket, or nullptr.
+  const Order* FindByTicket(uint64_t venue_order_id) const;
+  const HistoryRing<Order>& orders() const { return orders_; }
+  uint64_t base() const { return base_; }          // id of orders().front()
+  uint64_t count() const { return next_id_ - 1; }  // ids handed out
+  // Appends the ids of the live orders the venue has named by ticket (its own among them).
+  void AppendLiveIds(std::vector<uint64_t>* ids) const {
+    for (const auto& [ticket, id] : tickets_) ids->push_back(id);
+  }
+  // Hands over (and forgets) the ids of the orders the venue opened since the last call, oldest
+  // first: the kernel counts those still live as pending, as it does its own.
+  void TakeOpened(std::vector<uint64_t>* ids) {
+    ids->swap(opened_);
+    opened_.clear();
+  }
+  bool has_opened() const { return !opened_.empty(); }
+  // Drops finished orders older than the latest `keep` (0 keeps everything), in batches.
+  void Trim(size_t keep);
+
+  // Reports that named no order this table knows (counted and dropped).
+  uint64_t unknown_reports() const { return unknown_reports_; }
+  // The latest account report from the venue, and how many stop-outs it reported.
+  const AccountReport& venue_account() const { return venue_account_; }
+  uint64_t stop_outs() const { return stop_outs_; }
+
+  // ExecutionEvents
+  void OnExecutionReport(const ExecutionReport& report) override;
+  void OnAccountReport(const AccountReport& report) override;
+
+ private:
+  Order* FindMutable(OrderId id);
+  Order& NewOrder(const OrderRequest& request, Timestamp now);
+  // An order the venue opened itself (kNew): same id space; a comment-derived client order id.
+  Order& OpenVenueOrder(const ExecutionReport& report);
+  void ApplyFill(Order& order, const ExecutionReport& report);
+  void Publish(Order& order);       // the OrderUpdate of the order as it now is
+  void Forget(const Order& order);  // a finished order leaves the ticket map
+
+  Bus& bus_;
+  ExecutionClient* client_ = nullptr;
+  HistoryRing<Order> orders_;
+  uint64_t base_ = 1;
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, uint64_t> tickets_;  // venue ticket -> order id, live orders
+  std::vector<uint64_t> opened_;  // venue-opened orders not yet handed over (TakeOpened)
+  uint64_t unknown_reports_ = 0;
+  AccountReport venue_account_;
+  uint64_t stop_outs_ = 0;
+};
+
+}  // namespace aits::execution
