@@ -147,3 +147,59 @@ TEST(NodeBuilderTest, BadSettingsAreErrorsNamingThem) {
 
 }  // namespace
 }  // namespace aits::node
+
+namespace aits::node {
+namespace {
+
+TEST(NodeBuilderTest, OneDecisionStackPerTradedInstrumentWithTheirOwnClientIds) {
+  NodeConfig config = DecisionNode({0.9}, 0.5);
+  config.instruments = {Instrument::Infer("EURUSD"), Instrument::Infer("GBPUSD")};
+  config.instruments[1].id = InstrumentId{1};
+  config.traded = {InstrumentId{0}, InstrumentId{1}};
+  SimulatedClock clock;
+  auto node = BuildNode(config, clock);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  ASSERT_EQ(node->decision_strategies.size(), 2u);
+  EXPECT_EQ(node->decision_strategy, node->decision_strategies[0]);
+  node->kernel->Start();
+  const Timestamp start = FromCivil(2024, 3, 4, 10, 0);
+  for (int idx = 0; idx <= 8 * 3; ++idx) {
+    for (uint32_t id : {0u, 1u}) {
+      Tick tick;
+      tick.instrument = InstrumentId{id};
+      tick.ts = start + Duration::Seconds(20 * idx);
+      const int64_t wiggle = (idx % 3) * 50 * 10'000;
+      tick.bid = Price::FromRaw(1'100'000'000 + wiggle, 5);
+      tick.ask = Price::FromRaw(1'100'100'000 + wiggle, 5);
+      clock.AdvanceTo(tick.ts);
+      node->kernel->OnTick(tick);
+    }
+  }
+  std::vector<std::string> ids;
+  for (const Order& order : node->kernel->orders()) {
+    ids.push_back(order.request.client_order_id + "@" +
+                  node->kernel->instrument(order.request.instrument).symbol);
+  }
+  // Each instance numbers its own orders; the symbol keeps the two id sequences apart (the
+  // kernel refuses a client id it has seen).
+  EXPECT_EQ(ids, (std::vector<std::string>{"b-EURUSD-1@EURUSD", "b-GBPUSD-1@GBPUSD"}));
+}
+
+TEST(NodeBuilderTest, TradedInstrumentsMustBeTheNodesOnceEach) {
+  NodeConfig config;
+  config.instruments = {Instrument::Infer("EURUSD")};
+  SimulatedClock clock;
+  config.traded = {InstrumentId{3}};
+  auto unknown = BuildNode(config, clock);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("traded instrument id 3 is not one of the node's 1"),
+            std::string::npos)
+      << unknown.status().message();
+  config.traded = {InstrumentId{0}, InstrumentId{0}};
+  auto twice = BuildNode(config, clock);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("is named twice"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace aits::node
