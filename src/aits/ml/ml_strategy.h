@@ -34,7 +34,6 @@ struct SignalRules {
 // The position direction (-1, 0, +1) the rules want after a score, given the current one.
 int TargetDirection(const SignalRules& rules, double score, double confidence, int current);
 
-
 struct TimedScore {
   Timestamp time;  // row time: the close of the base bar the score belongs to
   double score = 0;
