@@ -5,14 +5,7 @@ set -uo pipefail
 aits="$1"; data="$2"; tests="$3"; python="$4"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok:   $*"; }
-# json FILE EXPR: prints a value of metrics.json
-json() { "$python" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
-expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1 = $3"; else fail "$1: expected '$3', got '$2'"; fi; }
-expect_in() { if grep -qF -- "$3" <<<"$2"; then pass "$1 mentions '$3'"; else fail "$1: '$3' not in: $2"; fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # --- help for every command
 for cmd in backtest import indicators info strategies instruments; do
@@ -386,5 +379,4 @@ out=$("$aits" train --log-level loud --data "$data/stoxx50-day-2006.txt" 2>&1); 
 expect_eq "aits train --log-level loud (exit code)" "$code" "2"
 expect_in "aits train --log-level loud" "$out" "'loud'"
 
-echo "cli_test: $failures failure(s)"
-[[ $failures -eq 0 ]]
+finish cli_test

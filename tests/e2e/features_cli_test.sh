@@ -7,12 +7,8 @@ set -uo pipefail
 aits="$1"; data="$2"; python="$3"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok:   $*"; }
-expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1 = $3"; else fail "$1: expected '$3', got '$2'"; fi; }
-expect_in() { if grep -qF -- "$3" <<<"$2"; then pass "$1 mentions '$3'"; else fail "$1: '$3' not in: $2"; fi; }
 # field LOG LABEL N: the N-th number on the line of the summary that starts with LABEL
 field() { grep -E "^  $2 " "$1" | grep -oE '[0-9]+' | sed -n "${3}p"; }
 
@@ -212,8 +208,4 @@ expect_in "missing --out" "$out" "--out"
 [[ -e "$work/x.csv" ]] && fail "a failed run left $work/x.csv" || pass "failed runs leave no file"
 
 echo
-if [[ "$failures" -gt 0 ]]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all passed"
+finish features_cli_test

@@ -7,13 +7,7 @@ set -uo pipefail
 aits="$1"; data="$2"; python="$3"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok:   $*"; }
-expect_in() { if grep -qF -- "$3" <<<"$2"; then pass "$1 mentions '$3'"; else fail "$1: '$3' not in: $2"; fi; }
-expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1 = $3"; else fail "$1: expected '$3', got '$2'"; fi; }
-expect_code() { if [[ "$2" == "$3" ]]; then pass "$1 exit $3"; else fail "$1: exit $2, expected $3"; fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 head -n 9000 "$data/gbpusd-m1-bid-2012.csv" >"$work/gbpusd-m1-bid.csv"
 head -n 9000 "$data/gbpusd-m1-ask-2012.csv" >"$work/gbpusd-m1-ask.csv"
@@ -268,8 +262,4 @@ expect_in "replay ml_ensemble session" "$out" "identical"
 out=$("$aits" train --help); expect_in "train --help" "$out" "--config"
 out=$("$aits" evaluate --help); expect_in "evaluate --help" "$out" "--folds"
 
-if ((failures > 0)); then
-  echo "ml_cli_test: $failures failure(s)"
-  exit 1
-fi
-echo "ml_cli_test: all passed"
+finish ml_cli_test

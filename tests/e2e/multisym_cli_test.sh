@@ -6,13 +6,7 @@ set -uo pipefail
 aits="$1"; data="$2"; python="$3"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok:   $*"; }
-json() { "$python" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
-expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1 = $3"; else fail "$1: expected '$3', got '$2'"; fi; }
-expect_in() { if grep -qF -- "$3" <<<"$2"; then pass "$1 mentions '$3'"; else fail "$1: '$3' not in: $2"; fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 gbp="GBPUSD=$data/gbpusd-m1-bid-2012.csv,$data/gbpusd-m1-ask-2012.csv"
 jpy="USDJPY=$data/usdjpy-m1-bid-2013.csv,$data/usdjpy-m1-ask-2013.csv"
@@ -95,5 +89,4 @@ printf 'data:\n  - {symbol: GBPUSD, files: a.csv, role: hedge}\n' >"$work/bad.ya
 expect_error "YAML role" "bad.yaml:2 (GBPUSD): role 'hedge' is not trade or convert" \
   --config "$work/bad.yaml"
 
-echo "multisym_cli_test: $failures failure(s)"
-[[ $failures -eq 0 ]]
+finish multisym_cli_test

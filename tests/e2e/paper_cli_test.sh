@@ -13,30 +13,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-failures=0
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ticks="$data/eurusd-ticks-2020-01-01.csv"
 
-# check WHAT CMD...: runs CMD as a test
-check() {
-  local what="$1"; shift
-  if "$@"; then echo "PASS: $what"; else echo "FAIL: $what"; failures=$((failures + 1)); fi
-}
-expect_eq() {
-  if [[ "$2" == "$3" ]]; then
-    echo "PASS: $1 = $3"
-  else
-    echo "FAIL: $1: expected '$3', got '$2'"; failures=$((failures + 1))
-  fi
-}
-expect_in() {
-  if grep -qF -- "$3" <<<"$2"; then
-    echo "PASS: $1 mentions '$3'"
-  else
-    echo "FAIL: $1: '$3' not in: $2"; failures=$((failures + 1))
-  fi
-}
-# run CMD...: the command's output (stdout and stderr) in $out, its exit code in $code
-run() { set +e; out=$("$@" 2>&1); code=$?; set -e; }
 # sql STATE QUERY: the rows of a read-only query on STATE/events.db, one per line, '|' between
 # columns (BLOBs decoded as UTF-8 with replacement)
 sql() {
@@ -166,7 +145,7 @@ sleep 1
 kill -INT "$bg_pid"
 for _ in $(seq 300); do kill -0 "$bg_pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$bg_pid" 2>/dev/null; then
-  echo "FAIL: aits paper still runs 30 s after SIGINT"; failures=$((failures + 1))
+  fail "aits paper still runs 30 s after SIGINT"
   kill -9 "$bg_pid"
 fi
 set +e; wait "$bg_pid"; code=$?; set -e
@@ -291,5 +270,4 @@ run "$aits" paper --help
 expect_eq "paper --help: exit code" "$code" "0"
 for text in "--state" "--speed" "resume"; do expect_in "paper --help" "$out" "$text"; done
 
-echo "paper_cli_test: $failures failure(s)"
-[[ $failures -eq 0 ]]
+finish paper_cli_test

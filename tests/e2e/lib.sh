@@ -1,0 +1,36 @@
+# Helpers shared by the end-to-end scripts in this folder. Source it after setting `python` (the
+# interpreter `json` uses); it sets `failures`, which `finish` turns into the exit status.
+# shellcheck shell=bash
+
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok:   $*"; }
+# json FILE EXPR: prints EXPR over the JSON document in FILE, loaded as `d`
+json() { "$python" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+# expect_eq WHAT GOT WANT
+expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1 = $3"; else fail "$1: expected '$3', got '$2'"; fi; }
+# expect_in WHAT TEXT NEEDLE: TEXT contains NEEDLE
+expect_in() { if grep -qF -- "$3" <<<"$2"; then pass "$1 mentions '$3'"; else fail "$1: '$3' not in: $2"; fi; }
+# expect_code WHAT GOT WANT: an exit code
+expect_code() { if [[ "$2" == "$3" ]]; then pass "$1 exit $3"; else fail "$1: exit $2, expected $3"; fi; }
+# check WHAT CMD...: runs CMD as a test
+check() {
+  local what="$1"; shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}
+# run CMD...: the command's output (stdout and stderr) in $out, its exit code in $code; works
+# under `set -e` as well as without it
+run() {
+  local restore=""
+  [[ $- == *e* ]] && restore="set -e"
+  set +e
+  out=$("$@" 2>&1)
+  code=$?
+  $restore
+}
+# finish NAME: the summary line, and the script's exit status
+finish() {
+  echo "$1: $failures failure(s)"
+  [[ $failures -eq 0 ]]
+}
