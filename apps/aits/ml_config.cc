@@ -135,10 +135,20 @@ Status MergeFile(const std::string& path, ml::MlConfig& c) {
     AITS_RETURN_IF_ERROR(Read<double>(yaml, "gate", "threshold", &c.gate.threshold));
     AITS_RETURN_IF_ERROR(Read<double>(yaml, "gate", "min_improvement_over_baseline",
                                       &c.gate.min_improvement_over_baseline));
-    AITS_RETURN_IF_ERROR(Read<double>(yaml, "backtest", "entry", &c.rules.entry));
-    AITS_RETURN_IF_ERROR(Read<double>(yaml, "backtest", "exit", &c.rules.exit));
-    AITS_RETURN_IF_ERROR(Read<double>(yaml, "backtest", "min_confidence", &c.rules.min_confidence));
-    AITS_RETURN_IF_ERROR(Read<double>(yaml, "backtest", "lots", &c.rules.lots));
+    // The evaluation's own trading rule is gone: its scores trade through the decision stack.
+    for (const char* key : {"entry", "exit", "min_confidence"}) {
+      std::optional<double> old;
+      AITS_RETURN_IF_ERROR(yaml.Get("backtest", key, &old));
+      if (old) {
+        return InvalidArgument(
+            path + ":" + std::to_string(root["backtest"][key].Mark().line + 1) +
+            ": setting 'backtest." + key +
+            "' is no longer read: the evaluation trades its scores through the decision engine "
+            "and the risk manager, set by the decision: and risk: sections (buy_threshold, "
+            "sell_threshold, close_threshold, min_confidence, sizing, lots, ...; docs/ml.md)");
+      }
+    }
+    AITS_RETURN_IF_ERROR(Read<double>(yaml, "backtest", "lots", &c.baseline_lots));
     text.reset();
     AITS_RETURN_IF_ERROR(yaml.Get("backtest", "mode", &text));
     if (text) {
@@ -146,11 +156,14 @@ Status MergeFile(const std::string& path, ml::MlConfig& c) {
         return InvalidArgument(path + ": setting 'backtest.mode' value '" + *text +
                                "' is not one of: long_only, long_short");
       }
-      c.rules.long_short = *text == "long_short";
+      c.baseline_long_short = *text == "long_short";
     }
     AITS_RETURN_IF_ERROR(Read<std::string>(yaml, "backtest", "commission", &c.commission));
     AITS_RETURN_IF_ERROR(Read<double>(yaml, "backtest", "cash", &c.initial_cash));
     AITS_RETURN_IF_ERROR(Read<uint64_t>(yaml, "", "seed", &c.seed));
+    AITS_RETURN_IF_ERROR(ReadDecisionAndRisk(path, root, &c.decision, &c.risk));
+    yaml.SectionReadElsewhere("decision");
+    yaml.SectionReadElsewhere("risk");
     AITS_RETURN_IF_ERROR(yaml.CheckUnknown());
   } catch (const YAML::Exception& error) {
     return InvalidArgument(path + ":" + std::to_string(error.mark.line + 1) + ": " + error.msg);

@@ -150,8 +150,15 @@ expect_in "latest with only rejected models" "$out" "rejected by their gate: gbp
 out=$("${strict_bt[@]}" --model gbp_test@1 2>&1); code=$?
 expect_code "rejected model by version" "$code" 0
 
-# --- evaluate: walk-forward report with baselines.
-out=$("$aits" evaluate --config "$work/ml.yaml" --out "$work/eval" 2>/dev/null); code=$?
+# --- evaluate: walk-forward report with baselines. The out-of-sample scores trade through the
+# decision engine and the risk manager, configured by the decision: section (docs/ml.md).
+decision_section() {  # decision_section BUY SELL CLOSE
+  printf 'decision:\n  buy_threshold: %s\n  sell_threshold: %s\n  close_threshold: %s\n' "$@"
+  printf '  sizing: fixed_lots\n  lots: 1\n  scale_by_confidence: false\n'
+  printf '  stop_atr: 0\n  take_profit_atr: 0\n'
+}
+{ cat "$work/ml.yaml"; decision_section 0.05 -0.05 0.01; } >"$work/eval.yaml"
+out=$("$aits" evaluate --config "$work/eval.yaml" --out "$work/eval" 2>/dev/null); code=$?
 expect_code "evaluate" "$code" 0
 expect_in "evaluate" "$out" "out of sample"
 for name in ml_ensemble buy_and_hold sma_cross random_signal; do
@@ -182,7 +189,7 @@ if not 0 < oos["rows_labelled"] <= oos["rows_scored"] <= m["rows"]:
 if sorted(m["backtests"]) != ["buy_and_hold", "ml_ensemble", "random_signal", "sma_cross"]:
     problems.append(f"backtests {sorted(m['backtests'])}")
 for name, bt in m["backtests"].items():
-    if name != "ml_ensemble" and not bt["trades"] + bt["time_in_market"] > 0:
+    if not bt["trades"] + bt["time_in_market"] > 0:
         problems.append(f"{name} never traded")
     if not math.isfinite(bt["net_profit"]):
         problems.append(f"{name} net profit {bt['net_profit']}")
@@ -193,6 +200,21 @@ expect_in "evaluate metrics.json and scores.csv" "$evaluation" "consistent"
 html=$(cat "$work/eval/report.html")
 expect_in "evaluate report" "$html" "fold 2"
 expect_in "evaluate report" "$html" "random_signal"
+# Thresholds no score can pass: the ensemble never trades, and the baselines are untouched.
+{ cat "$work/ml.yaml"; decision_section 1 -1 0; } >"$work/never.yaml"
+out=$("$aits" evaluate --config "$work/never.yaml" --out "$work/never" 2>/dev/null); code=$?
+expect_code "evaluate with unreachable thresholds" "$code" 0
+expect_eq "ml_ensemble under unreachable thresholds (trades, time in market)" \
+  "$(json "$work/never/metrics.json" 'd["backtests"]["ml_ensemble"]["trades"], d["backtests"]["ml_ensemble"]["time_in_market"]')" "0 0.0"
+expect_eq "baselines do not depend on decision:" \
+  "$(json "$work/never/metrics.json" '[d["backtests"][n]["net_profit"] for n in ("buy_and_hold", "sma_cross", "random_signal")]')" \
+  "$(json "$work/eval/metrics.json" '[d["backtests"][n]["net_profit"] for n in ("buy_and_hold", "sma_cross", "random_signal")]')"
+# The evaluation's old trading rule is gone, and says where it went.
+{ cat "$work/ml.yaml"; printf 'backtest:\n  entry: 0.1\n'; } >"$work/old.yaml"
+out=$("$aits" evaluate --config "$work/old.yaml" --out "$work/old" 2>&1); code=$?
+expect_code "evaluate with backtest.entry" "$code" 2
+expect_in "evaluate with backtest.entry" "$out" "old.yaml:$(($(wc -l <"$work/ml.yaml") + 2)): setting 'backtest.entry'"
+expect_in "evaluate with backtest.entry" "$out" "decision: and risk: sections"
 
 # --- bad configuration and data.
 printf 'xgboost:\n  rounds: 10\n  depth: 3\n' >"$work/typo.yaml"

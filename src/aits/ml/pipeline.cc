@@ -184,7 +184,9 @@ Status MlConfig::Validate() const {
   if (use_lstm) AITS_RETURN_IF_ERROR(lstm.Validate().WithContext("lstm"));
   if (use_gru) AITS_RETURN_IF_ERROR(gru.Validate().WithContext("gru"));
   AITS_RETURN_IF_ERROR(weights.Validate());
-  AITS_RETURN_IF_ERROR(rules.Validate().WithContext("backtest"));
+  AITS_RETURN_IF_ERROR(node::DecisionConfigFor(decision).status().WithContext("decision"));
+  AITS_RETURN_IF_ERROR(node::RiskLimitsFor(risk).status().WithContext("risk"));
+  AITS_RETURN_IF_ERROR(CheckPositive("backtest.lots", baseline_lots));
   AITS_RETURN_IF_ERROR(CheckPositive("backtest.cash", initial_cash));
   AITS_RETURN_IF_ERROR(
       execution::ParseCommission(commission).status().WithContext("setting 'backtest.commission'"));
@@ -250,11 +252,15 @@ nlohmann::json MlConfig::ToJson() const {
                  {"higher_is_better", gate.higher_is_better},
                  {"threshold", gate.threshold},
                  {"min_improvement_over_baseline", gate.min_improvement_over_baseline}};
-  out["backtest"] = {{"entry", rules.entry},
-                     {"exit", rules.exit},
-                     {"min_confidence", rules.min_confidence},
-                     {"lots", rules.lots},
-                     {"long_short", rules.long_short},
+  auto pairs = [](const node::Settings& settings) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& [key, value] : settings) list.push_back({key, value});
+    return list;
+  };
+  out["decision"] = pairs(decision);
+  out["risk"] = pairs(risk);
+  out["backtest"] = {{"lots", baseline_lots},
+                     {"long_short", baseline_long_short},
                      {"commission", commission},
                      {"cash", initial_cash}};
   out["seed"] = seed;
@@ -533,8 +539,8 @@ backtest::BacktestConfig EvaluationBacktest(const MlConfig& config, Timestamp st
 
 std::string LotsParam(const MlConfig& config) {
   std::ostringstream out;
-  out << "lots=" << config.rules.lots
-      << ",mode=" << (config.rules.long_short ? "long_short" : "long_only");
+  out << "lots=" << config.baseline_lots
+      << ",mode=" << (config.baseline_long_short ? "long_short" : "long_only");
   return out.str();
 }
 
@@ -665,8 +671,15 @@ Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListen
 
   // Backtests of the out-of-fold signal after costs, and of the baselines, over the same span.
   for (size_t r : scored_rows) {
-    result.scores.push_back(TimedScore{data.time[r], oof[r].score, oof[r].confidence});
+    result.scores.push_back(trading::TimedSignal{data.time[r], oof[r].score, oof[r].confidence});
   }
+  // A row the ensemble could not score (NaN) gets no decision: the position is held.
+  auto replayed_rows = std::make_shared<std::vector<trading::TimedSignal>>();
+  for (const trading::TimedSignal& s : result.scores) {
+    if (std::isfinite(s.strength)) replayed_rows->push_back(s);
+  }
+  AITS_RETURN_IF_ERROR(trading::CheckReplayable(*replayed_rows).WithContext("out-of-fold scores"));
+  const std::shared_ptr<const std::vector<trading::TimedSignal>> replayed = replayed_rows;
   if (!result.scores.empty()) {
     const Duration base = config.timeframes.front();
     const Timestamp start{result.scores.front().time.ns - base.ns};
@@ -679,7 +692,7 @@ Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListen
     };
     const std::vector<Run> runs = {
         {"ml_ensemble", "", ""},
-        {"buy_and_hold", "buy_and_hold", "lots=" + std::to_string(config.rules.lots)},
+        {"buy_and_hold", "buy_and_hold", "lots=" + std::to_string(config.baseline_lots)},
         {"sma_cross", "sma_cross", "fast=10,slow=30," + LotsParam(config)},
         {"random_signal", "random_signal",
          "hold=" + std::to_string(horizon_bars) +
@@ -690,14 +703,15 @@ Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListen
       backtest::BacktestConfig bt = EvaluationBacktest(config, start, end);
       bt.strategy = run.name;
       if (run.strategy.empty()) {
-        const std::vector<TimedScore>& scores = result.scores;
-        const SignalRules rules = config.rules;
-        bt.strategy_factory =
-            [&scores,
-             rules](const Instrument& instrument) -> Result<std::unique_ptr<strategy::Strategy>> {
-          return std::unique_ptr<strategy::Strategy>(
-              std::make_unique<ScoreReplayStrategy>(instrument, scores, rules));
+        node::DecisionStack stack;
+        AITS_ASSIGN_OR_RETURN(stack.decision, node::DecisionConfigFor(config.decision));
+        stack.options.client_id_prefix = "bt";
+        stack.signal = [replayed](const Instrument& instrument,
+                                  Duration) -> Result<std::unique_ptr<trading::SignalSource>> {
+          return trading::MakeReplaySignal(instrument, replayed);
         };
+        bt.decision = std::move(stack);
+        AITS_ASSIGN_OR_RETURN(bt.kernel.risk, node::RiskLimitsFor(config.risk));
       } else {
         AITS_ASSIGN_OR_RETURN(bt.params, strategy::StrategyParams::Parse(run.params));
         bt.strategy = run.strategy;
@@ -730,7 +744,7 @@ Status WriteEvaluationOutputs(const EvaluationResult& result, const std::string&
   std::string csv = "time,score,confidence\n";
   for (const auto& s : result.scores) {
     char line[128];
-    std::snprintf(line, sizeof(line), ",%.6f,%.6f\n", s.score, s.confidence);
+    std::snprintf(line, sizeof(line), ",%.6f,%.6f\n", s.strength, s.confidence);
     csv += FormatIso8601(s.time) + line;
   }
   AITS_RETURN_IF_ERROR(WriteFileAtomic(dir + "/scores.csv", csv));

@@ -28,7 +28,6 @@
 #include "aits/ml/feature_dataset.h"
 #include "aits/ml/labels.h"
 #include "aits/ml/metrics.h"
-#include "aits/ml/ml_strategy.h"
 #include "aits/ml/registry.h"
 #include "aits/ml/sequence_trainer.h"
 #include "aits/ml/splits.h"
@@ -40,6 +39,8 @@
 #include "aits/models/pca.h"
 #include "aits/models/random_forest.h"
 #include "aits/models/xgboost_model.h"
+#include "aits/node/builder.h"
+#include "aits/trading/replay_signal.h"
 
 namespace aits::ml {
 
@@ -91,8 +92,14 @@ struct MlConfig {
   std::string name;  // model family; empty: "<symbol>_<base timeframe>"
   PromotionGate gate;
 
-  // Evaluation backtests.
-  SignalRules rules;
+  // Evaluation backtests. The out-of-sample scores trade through the decision stack (decision
+  // engine and risk manager) configured by the `decision:` and `risk:` sections, exactly as
+  // `aits backtest --signal ml_ensemble` and a paper session trade a registered model; the
+  // baselines (buy_and_hold, sma_cross, random_signal) trade `baseline_lots` lots.
+  node::Settings decision;
+  node::Settings risk;
+  double baseline_lots = 1.0;
+  bool baseline_long_short = true;  // false: the baselines' shorts become flat
   std::string commission = "per_lot:7";
   double initial_cash = 100'000;
   int random_baseline_seed = 1;
@@ -182,7 +189,7 @@ struct EvaluationResult {
   nlohmann::json metrics;                   // pooled out-of-fold metrics per model
   std::vector<CalibrationBin> calibration;  // of the ensemble
   std::vector<BaselineRun> backtests;
-  std::vector<TimedScore> scores;  // out-of-fold ensemble scores
+  std::vector<trading::TimedSignal> scores;  // out-of-fold ensemble scores
   double wall_seconds = 0;
 };
 Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListener& listener);

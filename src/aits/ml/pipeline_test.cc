@@ -10,7 +10,6 @@
 #include <sstream>
 
 #include "aits/data/test_util.h"
-#include "aits/ml/ml_strategy.h"
 #include "aits/ml/pipeline_test_util.h"
 #include "aits/models/ensemble.h"
 #include "aits/models/logistic_regression.h"
@@ -132,24 +131,6 @@ TEST(EnsembleTest, CreateRejectsPartsThatDoNotFit) {
   Ensemble::Parts bad_weights = ConstantParts({0.5f}, {});
   bad_weights.weights.normal_ml = -1;
   EXPECT_FALSE(Ensemble::Create(std::move(bad_weights)).ok());
-}
-
-TEST(SignalRulesTest, TargetDirection) {
-  SignalRules rules;
-  rules.entry = 0.3;
-  rules.exit = 0.1;
-  EXPECT_EQ(TargetDirection(rules, 0.5, 1, 0), 1);
-  EXPECT_EQ(TargetDirection(rules, -0.5, 1, 1), -1);
-  EXPECT_EQ(TargetDirection(rules, 0.2, 1, -1), -1);  // between exit and entry: hold
-  EXPECT_EQ(TargetDirection(rules, 0.05, 1, -1), 0);  // inside exit: close
-  EXPECT_EQ(TargetDirection(rules, std::nan(""), 1, 1), 1);
-  rules.min_confidence = 0.5;
-  EXPECT_EQ(TargetDirection(rules, 0.9, 0.4, 0), 0);
-  rules.long_short = false;
-  rules.min_confidence = 0;
-  EXPECT_EQ(TargetDirection(rules, -0.9, 1, 1), 0);
-  rules.exit = 0.5;
-  EXPECT_FALSE(rules.Validate().ok());  // exit above entry
 }
 
 // ---------------------------------------------------------------------------------------------
