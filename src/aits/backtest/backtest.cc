@@ -14,7 +14,7 @@
 #include "aits/data/bar_aggregator.h"
 #include "aits/data/merge.h"
 #include "aits/data/tick_store.h"
-#include "aits/strategy/per_instrument.h"
+#include "aits/trading/per_instrument.h"
 
 namespace aits::backtest {
 namespace {

@@ -14,7 +14,7 @@
 #include "aits/node/builder.h"
 #include "aits/portfolio/statistics.h"
 #include "aits/report/html_report.h"
-#include "aits/strategy/strategy.h"
+#include "aits/trading/strategy.h"
 
 namespace aits::backtest {
 

@@ -37,7 +37,7 @@
 #include "aits/execution/simulated_venue.h"
 #include "aits/portfolio/portfolio.h"
 #include "aits/risk/risk_manager.h"
-#include "aits/strategy/strategy.h"
+#include "aits/trading/strategy.h"
 
 namespace aits::kernel {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "aits/strategy/per_instrument.h"
+#include "aits/trading/per_instrument.h"
 
 namespace aits::node {
 

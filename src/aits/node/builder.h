@@ -25,12 +25,12 @@
 
 #include "aits/core/clock.h"
 #include "aits/core/status.h"
-#include "aits/decision/decision_engine.h"
 #include "aits/kernel/kernel.h"
 #include "aits/risk/risk_manager.h"
-#include "aits/strategy/strategy.h"
+#include "aits/trading/decision_engine.h"
 #include "aits/trading/decision_strategy.h"
 #include "aits/trading/signal_source.h"
+#include "aits/trading/strategy.h"
 
 namespace aits::node {
 

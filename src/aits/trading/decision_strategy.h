@@ -19,10 +19,10 @@
 #include <string>
 #include <string_view>
 
-#include "aits/decision/decision_engine.h"
 #include "aits/features/indicators.h"
-#include "aits/strategy/strategy.h"
+#include "aits/trading/decision_engine.h"
 #include "aits/trading/signal_source.h"
+#include "aits/trading/strategy.h"
 
 namespace aits::trading {
 

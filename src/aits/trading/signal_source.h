@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "aits/core/status.h"
-#include "aits/decision/decision_engine.h"
 #include "aits/model/instrument.h"
 #include "aits/model/market.h"
-#include "aits/strategy/strategy.h"
+#include "aits/trading/decision_engine.h"
 #include "aits/trading/json_writer.h"
+#include "aits/trading/strategy.h"
 
 namespace aits::trading {
 

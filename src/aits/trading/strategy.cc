@@ -1,4 +1,4 @@
-#include "aits/strategy/strategy.h"
+#include "aits/trading/strategy.h"
 
 #include <algorithm>
 #include <charconv>

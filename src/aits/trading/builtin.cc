@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "aits/features/indicators.h"
-#include "aits/strategy/strategy.h"
+#include "aits/trading/strategy.h"
 
 namespace aits::strategy {
 namespace {

@@ -1,4 +1,4 @@
-#include "aits/decision/decision_scenario.h"
+#include "aits/trading/decision_scenario_test_util.h"
 
 #include <algorithm>
 #include <cctype>
@@ -8,8 +8,8 @@
 #include <optional>
 #include <sstream>
 
-#include "aits/decision/decision_engine.h"
-#include "aits/decision/text_util.h"
+#include "aits/trading/decision_engine.h"
+#include "aits/trading/text_util.h"
 
 namespace aits::decision::testing {
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "aits/decision/decision_scenario.h"
+#include "aits/trading/decision_scenario_test_util.h"
 
 namespace aits::decision::testing {
 namespace {

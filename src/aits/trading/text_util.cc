@@ -1,4 +1,4 @@
-#include "aits/decision/text_util.h"
+#include "aits/trading/text_util.h"
 
 #include <cctype>
 #include <charconv>

@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "aits/strategy/strategy.h"
+#include "aits/trading/strategy.h"
 
 namespace aits::strategy {
 

@@ -4,8 +4,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "aits/decision/decision_engine.h"
-#include "aits/decision/text_util.h"
+#include "aits/trading/decision_engine.h"
+#include "aits/trading/text_util.h"
 
 namespace aits::decision {
 namespace {

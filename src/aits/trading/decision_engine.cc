@@ -1,4 +1,4 @@
-#include "aits/decision/decision_engine.h"
+#include "aits/trading/decision_engine.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "aits/strategy/per_instrument.h"
+#include "aits/trading/per_instrument.h"
 
 #include <gtest/gtest.h>
 
