@@ -353,6 +353,35 @@ TEST(EventLoopTest, TimersFireOnTheClockBetweenTicks) {
   EXPECT_EQ(target.time_went_back, 0);
 }
 
+// Two paced feeds anchored at one time keep one pace: their ticks come in time order, a timer
+// between two ticks of different feeds fires by the clock in its place (both feeds' watermarks
+// are past it by then), and the whole takes the data's time at that speed.
+TEST(EventLoopTest, PacedClientsShareOnePaceAndTimersFireBetweenTheirTicks) {
+  RecordingTarget target;
+  target.timers = {At(1'500)};
+  // 10x: feed times 0..3,000 ms are 0..300 ms on the wall clock; b starts 1,000 ms later.
+  auto a = Replay(TicksAt({0, 1'000, 3'000}), 10);
+  auto b = Replay(TicksAt({1'000, 2'000, 2'500}), 10);
+  a->SetPacingAnchor(At(0));
+  b->SetPacingAnchor(At(0));
+  EventLoop loop(target);
+  loop.AddClient(*a);
+  loop.AddClient(*b);
+  const auto start = std::chrono::steady_clock::now();
+  auto exit = loop.Run();
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(exit.ok()) << exit.status().message();
+  EXPECT_EQ(target.log,
+            (std::vector<std::string>{"tick 0", "tick 1000", "tick 1000", "timer 1500 by clock",
+                                      "tick 2000", "tick 2500", "tick 3000"}));
+  EXPECT_EQ(target.sequence, MergedOrder({{0, 1'000, 3'000}, {1'000, 2'000, 2'500}}));
+  EXPECT_EQ(loop.stats().clock_advances, 1u);
+  EXPECT_GE(took, milliseconds(290));
+  // On one pace no tick waits in the merge for the other feed: b's first tick is pushed when it
+  // is due (100 ms), not at once (it would then be held for 100 ms until a's watermark passes).
+  EXPECT_LT(loop.stats().hand_off.max(), milliseconds(50).count() * 1'000'000);
+}
+
 // A client whose watermark has not passed the timer holds it back. At 1000x the ticks and the
 // timer are microseconds apart on the wall clock, so the loop's look at the timer races the feed
 // thread's pushes; whoever wins, the timer comes after tick 4 and before tick 6.
