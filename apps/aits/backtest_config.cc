@@ -21,8 +21,6 @@ void Prefer(std::optional<T>& flag, const std::optional<T>& from_file) {
 }
 
 Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFlags& flags);
-Status ParseYamlFeeds(const std::string& path, const YAML::Node& list,
-                      std::vector<FeedFlag>* feeds);
 Result<FeedFlag> ParseFeedItem(const std::string& flag, const std::string& item,
                                const std::string& role);
 
@@ -86,13 +84,6 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
   relative(file.data);
   relative(file.ask_data);
   relative(file.instruments);
-  for (FeedFlag& feed : file.feeds) {
-    for (std::string& name : feed.files) {
-      std::optional<std::string> value = name;
-      relative(value);
-      name = *value;
-    }
-  }
   // Two catalogue files would each redefine instruments; which one was meant is not ours to guess.
   if (flags.instruments && file.instruments) {
     std::error_code ignored;
@@ -276,21 +267,29 @@ bool IsFeedItem(const std::string& item) {
 }
 
 Status ParseDataItems(BacktestFlags& flags) {
-  if (flags.data_items.size() == 1 && !IsFeedItem(flags.data_items[0]) &&
-      flags.convert_items.empty()) {
-    flags.data = flags.data_items[0];
+  return ParseFeedItems(flags.data_items, flags.convert_items, &flags.data, &flags.feeds);
+}
+
+}  // namespace
+
+Status ParseFeedItems(const std::vector<std::string>& data_items,
+                      const std::vector<std::string>& convert_items,
+                      std::optional<std::string>* single, std::vector<FeedFlag>* feeds) {
+  if (single != nullptr && data_items.size() == 1 && !IsFeedItem(data_items[0]) &&
+      convert_items.empty()) {
+    *single = data_items[0];
     return Status::Ok();
   }
-  for (const std::string& item : flags.data_items) {
+  for (const std::string& item : data_items) {
     AITS_ASSIGN_OR_RETURN(FeedFlag feed, ParseFeedItem("--data", item, "trade"));
-    flags.feeds.push_back(std::move(feed));
+    feeds->push_back(std::move(feed));
   }
-  for (const std::string& item : flags.convert_items) {
+  for (const std::string& item : convert_items) {
     AITS_ASSIGN_OR_RETURN(FeedFlag feed, ParseFeedItem("--convert-data", item, "convert"));
-    flags.feeds.push_back(std::move(feed));
+    feeds->push_back(std::move(feed));
   }
-  if (!flags.convert_items.empty() && flags.data_items.empty()) {
-    return InvalidArgument("--convert-data " + flags.convert_items[0] +
+  if (!convert_items.empty() && data_items.empty()) {
+    return InvalidArgument("--convert-data " + convert_items[0] +
                            ": conversion feeds need at least one traded --data SYMBOL=FILE");
   }
   return Status::Ok();
@@ -343,11 +342,85 @@ Status ParseYamlFeeds(const std::string& path, const YAML::Node& list,
                              " needs `files:` with one data file, or a bid and an ask bar file");
     }
     feed.where = where + " (" + feed.symbol + ")";
+    // Relative data paths in a config file are relative to the file.
+    for (std::string& name : feed.files) {
+      if (std::filesystem::path(name).is_relative()) {
+        name = (std::filesystem::path(path).parent_path() / name).lexically_normal().string();
+      }
+    }
     feeds->push_back(std::move(feed));
   }
   if (feeds->empty()) return InvalidArgument(path + ": `data:` is an empty list");
   return Status::Ok();
 }
+
+Result<std::vector<backtest::FeedConfig>> ResolveFeeds(const std::vector<FeedFlag>& feeds,
+                                                       const std::string& instruments_file,
+                                                       const std::optional<std::string>& format,
+                                                       std::string* origin) {
+  AITS_ASSIGN_OR_RETURN(InstrumentCatalogue catalogue,
+                        InstrumentCatalogue::BuiltInWith(instruments_file));
+  std::vector<backtest::FeedConfig> resolved;
+  for (size_t idx = 0; idx < feeds.size(); ++idx) {
+    const FeedFlag& feed = feeds[idx];
+    if (feed.role != "trade" && feed.role != "convert") {
+      return InvalidArgument(feed.where + ": role '" + feed.role + "' is not trade or convert");
+    }
+    for (size_t other = 0; other < idx; ++other) {
+      if (feeds[other].symbol == feed.symbol) {
+        return InvalidArgument(feed.where + ": symbol " + feed.symbol + " is given twice (also " +
+                               feeds[other].where + ")");
+      }
+    }
+    for (const std::string& file : feed.files) {
+      std::error_code ignored;
+      if (!std::filesystem::is_regular_file(file, ignored)) {
+        return InvalidArgument(feed.where + ": no such file '" + file + "'");
+      }
+    }
+    data::InstrumentQuery query;
+    query.symbol = feed.symbol;
+    query.data_path = feed.files[0];
+    if (format) {
+      AITS_ASSIGN_OR_RETURN(query.read.format, data::ParseDataFormat(*format));
+    }
+    if (feed.files.size() > 1) query.read.ask_path = feed.files[1];
+    query.symbol_option = feed.where.rfind("--", 0) == 0
+                              ? feed.where.substr(0, feed.where.find(' '))
+                              : std::string("data.symbol");
+    auto found = data::ResolveInstrument(catalogue, query);
+    if (!found.ok()) return InvalidArgument(feed.where + ": " + found.status().message());
+    backtest::FeedConfig config_feed;
+    config_feed.instrument = std::move(found->instrument);
+    config_feed.instrument.id = InstrumentId{static_cast<uint32_t>(idx)};
+    config_feed.data_path = feed.files[0];
+    config_feed.ask_path = feed.files.size() > 1 ? feed.files[1] : "";
+    config_feed.role =
+        feed.role == "convert" ? backtest::FeedRole::kConvert : backtest::FeedRole::kTrade;
+    if (origin != nullptr) {
+      *origin +=
+          (origin->empty() ? "" : "; ") + config_feed.instrument.symbol + ": " + found->origin;
+    }
+    resolved.push_back(std::move(config_feed));
+  }
+  return resolved;
+}
+
+Result<std::vector<size_t>> FeedOrder(const std::vector<FeedFlag>& flags,
+                                      const std::vector<backtest::FeedConfig>& feeds,
+                                      Currency account_currency) {
+  auto order = backtest::FeedRegistrationOrder(feeds, account_currency);
+  if (order.ok()) return order;
+  for (size_t idx = 0; idx < feeds.size() && idx < flags.size(); ++idx) {
+    const std::string& symbol = feeds[idx].instrument.symbol;
+    if (order.status().message().rfind(symbol + " ", 0) == 0) {
+      return InvalidArgument(flags[idx].where + ": " + order.status().message());
+    }
+  }
+  return order.status();
+}
+
+namespace {
 
 // Several feeds: each one's instrument from the catalogue; per-instrument flags would be
 // ambiguous, so they are refused with the way to say the same per instrument.
@@ -372,48 +445,8 @@ Status ResolveFeedInstruments(const BacktestFlags& flags, ResolvedBacktest& reso
                              "--instruments FILE, docs/instruments.md)");
     }
   }
-  AITS_ASSIGN_OR_RETURN(InstrumentCatalogue catalogue,
-                        InstrumentCatalogue::BuiltInWith(flags.instruments.value_or("")));
-  for (size_t idx = 0; idx < flags.feeds.size(); ++idx) {
-    const FeedFlag& feed = flags.feeds[idx];
-    if (feed.role != "trade" && feed.role != "convert") {
-      return InvalidArgument(feed.where + ": role '" + feed.role + "' is not trade or convert");
-    }
-    for (size_t other = 0; other < idx; ++other) {
-      if (flags.feeds[other].symbol == feed.symbol) {
-        return InvalidArgument(feed.where + ": symbol " + feed.symbol + " is given twice (also " +
-                               flags.feeds[other].where + ")");
-      }
-    }
-    for (const std::string& file : feed.files) {
-      std::error_code ignored;
-      if (!std::filesystem::is_regular_file(file, ignored)) {
-        return InvalidArgument(feed.where + ": no such file '" + file + "'");
-      }
-    }
-    data::InstrumentQuery query;
-    query.symbol = feed.symbol;
-    query.data_path = feed.files[0];
-    if (flags.format) {
-      AITS_ASSIGN_OR_RETURN(query.read.format, data::ParseDataFormat(*flags.format));
-    }
-    if (feed.files.size() > 1) query.read.ask_path = feed.files[1];
-    query.symbol_option = feed.where.rfind("--", 0) == 0
-                              ? feed.where.substr(0, feed.where.find(' '))
-                              : std::string("data.symbol");
-    auto found = data::ResolveInstrument(catalogue, query);
-    if (!found.ok()) return InvalidArgument(feed.where + ": " + found.status().message());
-    backtest::FeedConfig config_feed;
-    config_feed.instrument = std::move(found->instrument);
-    config_feed.instrument.id = InstrumentId{static_cast<uint32_t>(idx)};
-    config_feed.data_path = feed.files[0];
-    config_feed.ask_path = feed.files.size() > 1 ? feed.files[1] : "";
-    config_feed.role =
-        feed.role == "convert" ? backtest::FeedRole::kConvert : backtest::FeedRole::kTrade;
-    resolved.instrument_origin += (resolved.instrument_origin.empty() ? "" : "; ") +
-                                  config_feed.instrument.symbol + ": " + found->origin;
-    config.feeds.push_back(std::move(config_feed));
-  }
+  AITS_ASSIGN_OR_RETURN(config.feeds, ResolveFeeds(flags.feeds, flags.instruments.value_or(""),
+                                                   flags.format, &resolved.instrument_origin));
   // The single-feed fields describe the first traded feed, for logs and labels.
   for (const backtest::FeedConfig& feed : config.feeds) {
     if (feed.role != backtest::FeedRole::kTrade) continue;
@@ -427,15 +460,7 @@ Status ResolveFeedInstruments(const BacktestFlags& flags, ResolvedBacktest& reso
 
 // Every traded instrument's P&L must convert to the account currency through the feeds given.
 Status CheckFeedConversions(const BacktestFlags& flags, const backtest::BacktestConfig& config) {
-  auto order = backtest::FeedRegistrationOrder(config.feeds, config.kernel.account_currency);
-  if (order.ok()) return Status::Ok();
-  for (size_t idx = 0; idx < config.feeds.size(); ++idx) {
-    const std::string& symbol = config.feeds[idx].instrument.symbol;
-    if (order.status().message().rfind(symbol + " ", 0) == 0) {
-      return InvalidArgument(flags.feeds[idx].where + ": " + order.status().message());
-    }
-  }
-  return order.status();
+  return FeedOrder(flags.feeds, config.feeds, config.kernel.account_currency).status();
 }
 
 }  // namespace

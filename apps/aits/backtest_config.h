@@ -10,6 +10,10 @@
 #include "aits/core/status.h"
 #include "aits/data/instrument_resolver.h"
 
+namespace YAML {
+class Node;
+}  // namespace YAML
+
 namespace aits::app {
 
 // One market data feed of a run over several instruments, as given: `--data SYM=BID[,ASK]`,
@@ -75,6 +79,30 @@ struct ResolvedBacktest {
 };
 
 Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& flags);
+
+// The feeds of a run over several instruments, shared by `aits backtest` and `aits paper`.
+// --data and --convert-data items (SYMBOL=FILE[,ASK_FILE]) in order; with `single`, one plain
+// --data FILE is the one-feed form and goes there instead. Errors quote the flag and item.
+Status ParseFeedItems(const std::vector<std::string>& data_items,
+                      const std::vector<std::string>& convert_items,
+                      std::optional<std::string>* single, std::vector<FeedFlag>* feeds);
+// The YAML `data:` list of the config file `path` (entries of symbol, files and role; file names
+// relative to the file's directory). Errors name the file and line.
+Status ParseYamlFeeds(const std::string& path, const YAML::Node& list,
+                      std::vector<FeedFlag>* feeds);
+// Each feed's instrument from the built-in catalogue with `instruments_file` on top, with ids in
+// feed order; `origin` (optional) gets where each one's values came from. Errors name the feed's
+// flag or file and line: an unknown role, a symbol given twice, a missing file, a symbol that
+// cannot be resolved.
+Result<std::vector<backtest::FeedConfig>> ResolveFeeds(const std::vector<FeedFlag>& feeds,
+                                                       const std::string& instruments_file,
+                                                       const std::optional<std::string>& format,
+                                                       std::string* origin);
+// The order in which the feeds' instruments get kernel ids (backtest::FeedRegistrationOrder);
+// an instrument whose P&L nothing converts is an error naming its flag or file and line.
+Result<std::vector<size_t>> FeedOrder(const std::vector<FeedFlag>& flags,
+                                      const std::vector<backtest::FeedConfig>& feeds,
+                                      Currency account_currency);
 
 // "M1", "M5", "M15", "M30", "H1", "H4", "D1", or a number with a unit: "90s", "7m", "2h", "1d".
 Result<Duration> ParseBarPeriod(std::string_view text);

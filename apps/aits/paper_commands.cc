@@ -1,6 +1,8 @@
 #include "paper_commands.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
+#include "aits/core/hash.h"
 #include "aits/features/feature_engine.h"
 #include "aits/ml/selection.h"
 #include "aits/node/signals.h"
@@ -56,10 +59,18 @@ struct PaperFlags {
   std::string start;
   std::string session_id;
   bool quiet = false;
+  // Several instruments (docs/paper.md): --data SYM=FILE and --convert-data SYM=FILE items, as
+  // `aits backtest` takes them, or the config file's `data:` list; and synthetic symbols.
+  std::vector<std::string> data_items;
+  std::vector<std::string> convert_items;
+  std::vector<std::string> synthetic;
 };
 
-// The YAML settings file: `decision:` and `risk:` maps, nothing else.
-Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec) {
+// The config file's `data:` list, read by LoadPaperConfig.
+
+// The YAML settings file: `decision:` and `risk:` maps and the `data:` list of feeds, nothing else.
+Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec,
+                       std::vector<FeedFlag>* feeds) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -72,9 +83,18 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec) {
   if (!root.IsMap()) return InvalidArgument(path + ": the top level must be a map of sections");
   for (const auto& section : root) {
     const std::string name = section.first.Scalar();
+    if (name == "data" && section.second.IsSequence()) {
+      try {
+        AITS_RETURN_IF_ERROR(ParseYamlFeeds(path, section.second, feeds));
+      } catch (const YAML::Exception& error) {
+        return InvalidArgument(path + ":" + std::to_string(error.mark.line + 1) + ": " + error.msg);
+      }
+      continue;
+    }
     if (name != "decision" && name != "risk") {
       return InvalidArgument(path + ":" + std::to_string(section.first.Mark().line + 1) +
-                             ": unknown section '" + name + "' (known: decision, risk)");
+                             ": unknown section '" + name +
+                             "' (known: decision, risk, and data as a list of feeds)");
     }
   }
   return ReadDecisionAndRisk(path, root, &spec->decision, &spec->risk);
@@ -97,12 +117,100 @@ session::SignalFactory SignalsWithModels() {
   };
 }
 
+// Several feeds: each one's instrument from the catalogue, kernel ids in registration order (as a
+// backtest gives them), synthetic markets seeded per symbol. Errors name the flag or file/line.
+Status AddFeeds(const PaperFlags& flags, const std::vector<FeedFlag>& file_feeds,
+                session::SessionSpec* spec) {
+  for (const auto& [name, given] :
+       std::vector<std::pair<const char*, bool>>{{"--feed", flags.feed != "synthetic"},
+                                                 {"--symbol", !flags.symbol.empty()},
+                                                 {"--start-price", flags.start_price > 0}}) {
+    if (given) {
+      return InvalidArgument(std::string(name) +
+                             " is for a session of one instrument; with several feeds each "
+                             "names its symbol (--data SYMBOL=FILE, --synthetic SYMBOL,SYMBOL)");
+    }
+  }
+  for (const FeedFlag& feed : file_feeds) {
+    if (feed.files.size() > 1) {
+      return InvalidArgument(feed.where +
+                             ": paper trading reads tick files, which carry bid and ask: give one "
+                             "file per symbol (bid/ask bar files are for aits backtest)");
+    }
+  }
+  const std::optional<std::string> format =
+      flags.format == "auto" ? std::nullopt : std::optional<std::string>(flags.format);
+  AITS_ASSIGN_OR_RETURN(std::vector<backtest::FeedConfig> feeds,
+                        ResolveFeeds(file_feeds, flags.instruments, format, nullptr));
+  std::vector<FeedFlag> all = file_feeds;
+  for (const std::string& symbol_text : flags.synthetic) {
+    FeedFlag flag;
+    flag.symbol = symbol_text;
+    std::transform(flag.symbol.begin(), flag.symbol.end(), flag.symbol.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+    flag.files = {"synthetic"};
+    flag.where = "--synthetic " + symbol_text;
+    for (const FeedFlag& other : all) {
+      if (other.symbol == flag.symbol) {
+        return InvalidArgument(flag.where + ": symbol " + flag.symbol + " is given twice (also " +
+                               other.where + ")");
+      }
+    }
+    auto found = InstrumentFor(flag.symbol, "", flags.instruments, {},
+                               Instrument::Infer(flag.symbol).digits);
+    if (!found.ok()) return InvalidArgument(flag.where + ": " + found.status().message());
+    backtest::FeedConfig feed;
+    feed.instrument = found->instrument;
+    feed.data_path = "synthetic";
+    feeds.push_back(std::move(feed));
+    all.push_back(std::move(flag));
+  }
+  AITS_ASSIGN_OR_RETURN(const std::vector<size_t> order,
+                        FeedOrder(all, feeds, Currency::Of(spec->account_currency)));
+  for (size_t rank = 0; rank < order.size(); ++rank) {
+    feeds[order[rank]].instrument.id = InstrumentId{static_cast<uint32_t>(rank)};
+  }
+  for (const backtest::FeedConfig& feed : feeds) {
+    session::FeedSpec one;
+    one.feed = feed.data_path;
+    one.instrument = feed.instrument;
+    one.traded = feed.role == backtest::FeedRole::kTrade;
+    // Each symbol its own market, the same one for the same --seed.
+    one.seed = Mix64(flags.seed ^ Fnv1a64(feed.instrument.symbol));
+    one.start_price = feed.instrument.digits == 3 ? 110.0 : 1.10000;
+    spec->feeds.push_back(std::move(one));
+  }
+  AITS_RETURN_IF_ERROR(session::ValidateFeeds(*spec));
+  // The one-feed fields label the session: its first traded feed.
+  for (const session::FeedSpec& feed : spec->feeds) {
+    if (!feed.traded) continue;
+    spec->feed = feed.feed;
+    spec->symbol = feed.instrument.symbol;
+    spec->instrument = feed.instrument;
+    spec->seed = feed.seed;
+    spec->start_price = feed.start_price;
+    break;
+  }
+  return Status::Ok();
+}
+
 Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
   session::SessionSpec spec;
+  std::vector<FeedFlag> file_feeds;
+  AITS_RETURN_IF_ERROR(ParseFeedItems(flags.data_items, flags.convert_items, nullptr, &file_feeds));
+  if (!flags.config.empty()) {
+    std::vector<FeedFlag> from_file;
+    AITS_RETURN_IF_ERROR(LoadPaperConfig(flags.config, &spec, &from_file));
+    // Feeds on the command line replace the file's, as in aits backtest.
+    if (file_feeds.empty() && flags.synthetic.empty()) file_feeds = std::move(from_file);
+  }
+  const bool several = !file_feeds.empty() || !flags.synthetic.empty();
   spec.feed = flags.feed;
   spec.format = flags.format;
   spec.spread_points = flags.spread_points;
-  if (flags.feed == "synthetic") {
+  if (several) {
+    AITS_RETURN_IF_ERROR(AddFeeds(flags, file_feeds, &spec));
+  } else if (flags.feed == "synthetic") {
     // A synthetic market makes its prices at the instrument's digits, so nothing is rounded: for
     // a symbol the catalogue lacks, the digits its name always implied (5, 3 for JPY quotes, 2).
     const std::string symbol = flags.symbol.empty() ? "EURUSD" : flags.symbol;
@@ -125,14 +233,21 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
     spec.instrument = found.instrument;
   }
   const Instrument instrument = session::InstrumentOf(spec);
-  spec.seed = flags.seed;
+  if (!several) {
+    spec.seed = flags.seed;
+    spec.start_price =
+        flags.start_price > 0 ? flags.start_price : (instrument.digits == 3 ? 110.0 : 1.10000);
+  }
   spec.max_ticks = flags.ticks;
-  spec.start_price =
-      flags.start_price > 0 ? flags.start_price : (instrument.digits == 3 ? 110.0 : 1.10000);
   spec.volatility = flags.volatility;
   spec.synthetic_start = WallClock().Now();
   if (!flags.start.empty()) {
-    if (flags.feed != "synthetic") return InvalidArgument("--start is for the synthetic feed");
+    if (flags.feed != "synthetic" || (several && std::any_of(spec.feeds.begin(), spec.feeds.end(),
+                                                             [](const session::FeedSpec& feed) {
+                                                               return feed.feed != "synthetic";
+                                                             }))) {
+      return InvalidArgument("--start is for the synthetic feed");
+    }
     AITS_ASSIGN_OR_RETURN(spec.synthetic_start, ParseDateTime("--start", flags.start));
   }
   spec.signal = flags.signal;
@@ -146,7 +261,6 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
   AITS_ASSIGN_OR_RETURN(std::vector<Duration> bar, features::ParseTimeframes(flags.bar));
   if (bar.size() != 1) return InvalidArgument("--bar takes one timeframe, e.g. M1");
   spec.bar_seconds = bar.front().ns / Duration::Seconds(1).ns;
-  if (!flags.config.empty()) AITS_RETURN_IF_ERROR(LoadPaperConfig(flags.config, &spec));
   if (flags.signal == "ml_ensemble") {
     spec.registry = flags.registry;
     AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
@@ -242,6 +356,18 @@ int RunPaperCommand(const PaperFlags& flags, bool spec_given) {
       static_cast<unsigned long long>(r.orders), static_cast<unsigned long long>(r.fills),
       static_cast<unsigned long long>(r.decisions), r.position.ToString().c_str(),
       r.account.balance.ToString().c_str(), r.account.equity.ToString().c_str(), r.breaker.c_str());
+  if (r.symbols.size() > 1) {
+    for (const session::PaperSymbolResult& symbol : r.symbols) {
+      std::printf(
+          "  %-8s %s  ticks %llu  orders %llu  fills %llu  position %s  commission %s  "
+          "net P&L %s\n",
+          symbol.symbol.c_str(), symbol.traded ? "traded " : "rates  ",
+          static_cast<unsigned long long>(symbol.ticks),
+          static_cast<unsigned long long>(symbol.orders),
+          static_cast<unsigned long long>(symbol.fills), symbol.position.ToString().c_str(),
+          symbol.commission.ToString().c_str(), symbol.net_pnl.ToString().c_str());
+    }
+  }
   std::printf("  tick processing, no bar close:   %s\n", r.plain_ticks.Summary().c_str());
   std::printf("  tick processing, bar close:      %s\n", r.bar_ticks.Summary().c_str());
   std::printf("  tick-to-order, no bar close:     %s\n", r.plain_orders.Summary().c_str());
@@ -341,6 +467,16 @@ void AddPaperCommands(CLI::App& app) {
       "          aits paper --state s1            (resume)");
   paper->add_option("--feed", flags->feed, "'synthetic' or a tick data file")
       ->capture_default_str();
+  paper->add_option("--data", flags->data_items,
+                    "Several instruments: SYMBOL=TICK_FILE, repeated (each traded by its own "
+                    "strategy instance, one account; docs/paper.md)");
+  paper->add_option("--convert-data", flags->convert_items,
+                    "SYMBOL=TICK_FILE read only for the rates that convert other symbols' P&L");
+  paper
+      ->add_option("--synthetic", flags->synthetic,
+                   "Several synthetic markets, one per symbol (EURUSD,USDJPY), seeded per "
+                   "symbol from --seed")
+      ->delimiter(',');
   paper->add_option("--symbol", flags->symbol,
                     "Instrument (default EURUSD, or a catalogue symbol the file name starts with)");
   paper->add_option("--instruments", flags->instruments,
@@ -387,10 +523,11 @@ void AddPaperCommands(CLI::App& app) {
     // Only run flags given: resume what --state holds.
     bool spec_given = false;
     for (const char* name :
-         {"--feed",     "--symbol",     "--instruments", "--format",     "--spread-points",
-          "--seed",     "--ticks",      "--start-price", "--volatility", "--signal",
-          "--params",   "--model",      "--registry",    "--config",     "--balance",
-          "--leverage", "--commission", "--latency-ms",  "--slippage",   "--bar"}) {
+         {"--feed",     "--symbol",       "--instruments", "--format",     "--spread-points",
+          "--seed",     "--ticks",        "--start-price", "--volatility", "--signal",
+          "--params",   "--model",        "--registry",    "--config",     "--balance",
+          "--leverage", "--commission",   "--latency-ms",  "--slippage",   "--bar",
+          "--data",     "--convert-data", "--synthetic"}) {
       if (paper->count(name) > 0) spec_given = true;
     }
     const bool has_log = std::filesystem::exists(EventsPath(flags->state));

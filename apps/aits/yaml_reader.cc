@@ -34,6 +34,30 @@ Status ReadDecisionAndRisk(const std::string& path, const YAML::Node& root,
     for (const auto& item : section.second) {
       const std::string key = item.first.Scalar();
       const std::string item_line = ":" + std::to_string(item.first.Mark().line + 1);
+      // Correlation groups (docs/risk.md): one `group:` text, or a list of them.
+      if (name == "risk" && key == "group" &&
+          (item.second.IsSequence() || item.second.IsScalar())) {
+        std::vector<YAML::Node> texts;
+        if (item.second.IsScalar()) {
+          texts.push_back(item.second);
+        } else {
+          for (const YAML::Node& text : item.second) texts.push_back(text);
+        }
+        for (const YAML::Node& text : texts) {
+          const std::string text_line = ":" + std::to_string(text.Mark().line + 1);
+          if (!text.IsScalar()) {
+            return InvalidArgument(path + text_line +
+                                   ": risk.group: each group is one text, "
+                                   "NAME:SYM,SYM,-SYM:max_exposure=X:max_positions=N");
+          }
+          auto group = risk::CorrelationGroup::Parse(text.Scalar());
+          if (!group.ok()) {
+            return InvalidArgument(path + text_line + ": risk.group: " + group.status().message());
+          }
+          settings.emplace_back(key, text.Scalar());
+        }
+        continue;
+      }
       if (!item.second.IsScalar()) {
         return InvalidArgument(path + item_line + ": " + name + "." + key +
                                " is not a single value");

@@ -93,7 +93,13 @@ Result<risk::RiskLimits> RiskLimitsFor(const Settings& settings) {
   }
   risk::RiskLimits limits = from_defaults ? risk::RiskLimits::Defaults() : risk::RiskLimits{};
   for (const auto& [key, value] : settings) {
-    if (key != "base") AITS_RETURN_IF_ERROR(limits.Set(key, value));
+    if (key == "base") continue;
+    if (key == "group") {
+      AITS_ASSIGN_OR_RETURN(risk::CorrelationGroup group, risk::CorrelationGroup::Parse(value));
+      limits.groups.push_back(std::move(group));
+      continue;
+    }
+    AITS_RETURN_IF_ERROR(limits.Set(key, value));
   }
   AITS_RETURN_IF_ERROR(limits.Validate());
   return limits;

@@ -98,7 +98,8 @@ using Settings = std::vector<std::pair<std::string, std::string>>;
 
 // Risk limits from `risk:` settings. No settings: RiskLimits::Defaults(). Otherwise every limit
 // must be named (a missing one is an error naming it) unless the settings include
-// `base: defaults`, which starts from the defaults and overrides the ones named.
+// `base: defaults`, which starts from the defaults and overrides the ones named. Each `group`
+// setting adds a configured correlation group (risk::CorrelationGroup::Parse, docs/risk.md).
 Result<risk::RiskLimits> RiskLimitsFor(const Settings& settings);
 
 // Decision configuration from `decision:` settings (DecisionConfig::Set, then Validate); errors

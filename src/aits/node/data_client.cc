@@ -15,6 +15,17 @@ constexpr uint32_t kFullSpins = 256;
 constexpr uint32_t kFullYields = 256;
 constexpr auto kFullSleep = std::chrono::microseconds(50);
 
+// One wait of a producer that cannot push yet (a full inbox, or its merge window used up).
+void BackOff(uint32_t attempt) {
+  if (attempt < kFullSpins) {
+    internal::CpuRelax();
+  } else if (attempt < kFullSpins + kFullYields) {
+    std::this_thread::yield();
+  } else {
+    std::this_thread::sleep_for(kFullSleep);
+  }
+}
+
 int64_t SteadyNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -48,18 +59,24 @@ bool ProducerLink::Send(NodeEvent&& event, const std::atomic<bool>& abandon) {
         break;
     }
     if (abandon.load(std::memory_order_relaxed)) return false;
-    if (attempt < kFullSpins) {
-      internal::CpuRelax();
-    } else if (attempt < kFullSpins + kFullYields) {
-      std::this_thread::yield();
-    } else {
-      std::this_thread::sleep_for(kFullSleep);
-    }
+    BackOff(attempt);
   }
 }
 
 bool ProducerLink::SendTick(const Tick& tick, const std::atomic<bool>& abandon) {
-  return Send(MarketData{id_, tick, SteadyNanos()}, abandon);
+  if (flow_ == nullptr || flow_->window == 0)
+    return Send(MarketData{id_, tick, SteadyNanos()}, abandon);
+  const uint64_t sent = flow_->sent.load(std::memory_order_relaxed);  // only this thread writes it
+  for (uint32_t attempt = 0;
+       sent - flow_->released.load(std::memory_order_acquire) >= flow_->window; ++attempt) {
+    if (abandon.load(std::memory_order_relaxed) || inbox_->closed()) return false;
+    BackOff(attempt);
+  }
+  if (!Send(MarketData{id_, tick, SteadyNanos()}, abandon)) return false;
+  // After the push and before the client raises its watermark past this tick: a loop that reads
+  // the watermark and then `sent` knows how many ticks to wait for (EventLoop's merge).
+  flow_->sent.store(sent + 1, std::memory_order_seq_cst);
+  return true;
 }
 
 bool ProducerLink::Report(ProducerState state, Status error, const std::atomic<bool>& abandon) {
@@ -122,6 +139,20 @@ Result<uint64_t> ReplayClient::Skip(uint64_t count, std::optional<Tick>* last) {
   return skipped;
 }
 
+Result<std::optional<Timestamp>> ReplayClient::PeekTime() {
+  AITS_ASSIGN_OR_RETURN(const Tick* tick, Next());
+  if (tick == nullptr) return std::optional<Timestamp>();
+  // Give it back: Next() only moved the batch's cursor and the count.
+  --batch_next_;
+  --taken_;
+  return std::optional<Timestamp>(tick->ts);
+}
+
+void ReplayClient::SetPacingAnchor(Timestamp time) {
+  shared_anchor_ = true;
+  anchor_time_ = time;
+}
+
 Result<size_t> ReplayClient::Pull(std::span<Tick> out) {
   if (thread_.joinable()) return FailedPrecondition(name_ + " is started: it cannot be pulled");
   size_t filled = 0;
@@ -137,6 +168,10 @@ Result<size_t> ReplayClient::Pull(std::span<Tick> out) {
 Status ReplayClient::Start(ProducerLink link) {
   if (thread_.joinable()) return FailedPrecondition(name_ + " is already started");
   stop_.store(false, std::memory_order_relaxed);
+  if (shared_anchor_ && options_.speed > 0) {
+    anchor_wall_ = std::chrono::steady_clock::now();
+    anchored_.store(true, std::memory_order_release);
+  }
   thread_ = std::thread([this, link] { Run(link); });
   return Status::Ok();
 }

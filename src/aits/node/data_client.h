@@ -62,18 +62,32 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 // A watermark past every time: the client has nothing more to deliver.
 inline constexpr Timestamp kEndOfTime{std::numeric_limits<int64_t>::max()};
 
+// Flow control between a data client and a loop that merges several clients in time order
+// (event_loop.h): the ticks the client has pushed and those the loop has handed to its target.
+// The loop owns it; the client's link counts `sent` and waits while it is `window` ahead of
+// `released`, so that a client whose data lies far ahead of another's cannot fill the loop's
+// memory while the merge waits for the other.
+struct ClientFlow {
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> released{0};
+  uint64_t window = 0;  // 0: no flow control and nothing counted (a loop with one client)
+};
+
 // A producer's end of the inbox: its id and the pushes it may make. Copyable; valid while the
 // loop that handed it out exists.
 class ProducerLink {
  public:
-  ProducerLink(Inbox<NodeEvent>* inbox, ProducerId id) : inbox_(inbox), id_(id) {}
+  ProducerLink(Inbox<NodeEvent>* inbox, ProducerId id, ClientFlow* flow = nullptr)
+      : inbox_(inbox), id_(id), flow_(flow) {}
   ProducerId id() const { return id_; }
 
   // Pushes one event, waiting while the inbox is full (never drops) unless `abandon` becomes
   // true meanwhile. Returns false if the event was not accepted: the inbox is closed (the loop is
   // shutting down; the producer should stop) or the producer was asked to stop.
   bool Send(NodeEvent&& event, const std::atomic<bool>& abandon);
-  // A tick, stamped with the steady clock just before the push (MarketData::pushed_ns).
+  // A tick, stamped with the steady clock just before the push (MarketData::pushed_ns). Under flow
+  // control, first waits (giving up like Send) until the loop has released enough of the client's
+  // earlier ticks; the tick is counted as sent once it is in the inbox.
   bool SendTick(const Tick& tick, const std::atomic<bool>& abandon);
   // The producer's state (ProducerStatus), after everything it sent before.
   bool Report(ProducerState state, Status error, const std::atomic<bool>& abandon);
@@ -81,6 +95,7 @@ class ProducerLink {
  private:
   Inbox<NodeEvent>* inbox_;
   ProducerId id_;
+  ClientFlow* flow_;
 };
 
 // Pushes events into the loop from its own thread.
@@ -142,6 +157,13 @@ class ReplayClient final : public DataClient {
   // ticks its log consumed); returns how many it skipped (fewer: the source ended) and stores
   // the last one skipped in *last. Errors: the source's.
   Result<uint64_t> Skip(uint64_t count, std::optional<Tick>* last);
+  // Before Start() or Pull(): the time of the next tick without consuming it (nullopt at the end).
+  // Several paced clients share one pacing anchor (SetPacingAnchor) taken from the earliest.
+  Result<std::optional<Timestamp>> PeekTime();
+  // Before Start(): paces from `time` instead of this client's own first tick, with the wall anchor
+  // taken when Start() is called. Clients of one loop given the same time keep one pace: tick t of
+  // any of them is due at (start + (t - time) / speed), so their ticks meet the merge in time.
+  void SetPacingAnchor(Timestamp time);
 
   std::string_view name() const override { return name_; }
   Status Start(ProducerLink link) override;
@@ -181,6 +203,7 @@ class ReplayClient final : public DataClient {
   std::atomic<int64_t> watermark_ns_;
   // The pacing anchor, written once by the client's thread before anchored_ is released.
   std::atomic<bool> anchored_{false};
+  bool shared_anchor_ = false;  // SetPacingAnchor: anchored when started, not at the first tick
   Timestamp anchor_time_;
   SteadyTime anchor_wall_;
   std::atomic<double> progress_{0};

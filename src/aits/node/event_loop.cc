@@ -42,12 +42,18 @@ EventLoop::~EventLoop() {
 }
 
 ProducerId EventLoop::AddProducer(Producer& producer) {
-  entries_.push_back(Entry{&producer, nullptr, false});
+  Entry entry;
+  entry.producer = &producer;
+  entries_.push_back(std::move(entry));
   return static_cast<ProducerId>(entries_.size() - 1);
 }
 
 ProducerId EventLoop::AddClient(DataClient& client) {
-  entries_.push_back(Entry{&client, &client, false});
+  Entry entry;
+  entry.producer = &client;
+  entry.client = &client;
+  entry.flow = std::make_unique<ClientFlow>();
+  entries_.push_back(std::move(entry));
   ++clients_;
   return static_cast<ProducerId>(entries_.size() - 1);
 }
@@ -65,9 +71,12 @@ void EventLoop::RequestStop() {
 }
 
 Status EventLoop::StartProducers() {
+  merging_ = clients_ > 1;
   for (size_t idx = 0; idx < entries_.size(); ++idx) {
-    const Status started =
-        entries_[idx].producer->Start(ProducerLink(&inbox_, static_cast<ProducerId>(idx)));
+    Entry& entry = entries_[idx];
+    if (merging_ && entry.flow) entry.flow->window = std::max<uint64_t>(options_.merge_window, 1);
+    const Status started = entry.producer->Start(
+        ProducerLink(&inbox_, static_cast<ProducerId>(idx), merging_ ? entry.flow.get() : nullptr));
     if (!started.ok()) {
       return Status(started.code(),
                     std::string(entries_[idx].producer->name()) + ": " + started.message());
@@ -117,6 +126,70 @@ Status EventLoop::Dispatch(NodeEvent&& event) {
       std::move(event));
 }
 
+Status EventLoop::Take(NodeEvent&& event) {
+  if (merging_) {
+    if (auto* data = std::get_if<MarketData>(&event)) {
+      if (data->client < entries_.size() && entries_[data->client].client != nullptr) {
+        Entry& entry = entries_[data->client];
+        ++entry.received;
+        entry.held.push_back(std::move(*data));
+        return Status::Ok();
+      }
+    } else if (auto* status = std::get_if<ProducerStatus>(&event)) {
+      // End of data waits for the client's held ticks; an error stops the session at once.
+      if (status->state == ProducerState::kEndOfData && status->producer < entries_.size() &&
+          entries_[status->producer].client != nullptr) {
+        entries_[status->producer].ended = std::move(*status);
+        return Status::Ok();
+      }
+    }
+  }
+  return Dispatch(std::move(event));
+}
+
+Result<bool> EventLoop::ReleaseOne(bool* blocked) {
+  *blocked = false;
+  Entry* best = nullptr;
+  size_t best_idx = 0;
+  for (size_t idx = 0; idx < entries_.size(); ++idx) {
+    Entry& entry = entries_[idx];
+    if (entry.ended && entry.held.empty()) {
+      ProducerStatus status = std::move(*entry.ended);
+      entry.ended.reset();
+      AITS_RETURN_IF_ERROR(Dispatch(std::move(status)));
+      return true;
+    }
+    if (entry.held.empty()) continue;
+    if (best == nullptr || entry.held.front().tick.ts < best->held.front().tick.ts) {
+      best = &entry;
+      best_idx = idx;
+    }
+  }
+  if (best == nullptr) return false;
+  const Timestamp time = best->held.front().tick.ts;
+  for (size_t idx = 0; idx < entries_.size(); ++idx) {
+    const Entry& other = entries_[idx];
+    if (&other == best || other.client == nullptr || other.finished || other.ended ||
+        !other.held.empty()) {
+      continue;  // nothing more to come, or its next tick is held and not earlier (best is least)
+    }
+    // The watermark first, then the count: every tick pushed before that watermark was counted,
+    // so once they are all here, nothing earlier than the watermark can come.
+    const Timestamp watermark = other.client->Watermark();
+    if (other.received < other.flow->sent.load(std::memory_order_seq_cst)) return false;
+    const bool later = idx < best_idx ? time < watermark : !(watermark < time);
+    if (!later) {
+      *blocked = true;
+      return false;
+    }
+  }
+  MarketData data = std::move(best->held.front());
+  best->held.pop_front();
+  best->flow->released.fetch_add(1, std::memory_order_release);
+  AITS_RETURN_IF_ERROR(Dispatch(NodeEvent(std::move(data))));
+  return true;
+}
+
 Result<EventLoop::TimerCheck> EventLoop::CheckTimers(SteadyTime* wake) {
   const std::optional<Timestamp> next = target_.NextTimer();
   if (!next || clients_ == 0) return TimerCheck::kNone;
@@ -141,7 +214,11 @@ Result<EventLoop::TimerCheck> EventLoop::CheckTimers(SteadyTime* wake) {
   // been claimed in the inbox by now, so an empty inbox means every tick earlier than the
   // watermark has been handled.
   if (inbox_.SizeApprox() != 0) return TimerCheck::kBusy;
-  if (!(*next < watermark)) {
+  bool held_before = false;  // a held tick at or before the timer goes first, through the kernel
+  for (const Entry& entry : entries_) {
+    held_before |= !entry.held.empty() && !(*next < entry.held.front().tick.ts);
+  }
+  if (held_before || !(*next < watermark)) {
     *wake = Steady::now() + options_.timer_retry;
     return TimerCheck::kNotYet;
   }
@@ -155,16 +232,23 @@ Result<LoopExit> EventLoop::LoopThreaded() {
   SteadyTime next_idle = Steady::now() + options_.idle_interval;
   for (;;) {
     if (const auto exit = ShouldExit()) return *exit;
+    bool blocked = false;
+    if (merging_) {
+      AITS_ASSIGN_OR_RETURN(const bool released, ReleaseOne(&blocked));
+      if (released) continue;
+    }
     if (inbox_.TryPop(event)) {
-      AITS_RETURN_IF_ERROR(Dispatch(std::move(event)));
+      AITS_RETURN_IF_ERROR(Take(std::move(event)));
       continue;
     }
     SteadyTime wake = next_idle;
     AITS_ASSIGN_OR_RETURN(const TimerCheck timers, CheckTimers(&wake));
     if (timers == TimerCheck::kFired || timers == TimerCheck::kBusy) continue;
+    // A client that raises its watermark pushes nothing that would wake the loop: look again soon.
+    if (blocked) wake = std::min(wake, Steady::now() + options_.timer_retry);
     switch (inbox_.WaitPop(event, std::min(wake, next_idle))) {
       case PopResult::kEvent:
-        AITS_RETURN_IF_ERROR(Dispatch(std::move(event)));
+        AITS_RETURN_IF_ERROR(Take(std::move(event)));
         break;
       case PopResult::kClosed:
         return LoopExit::kStopped;
@@ -179,38 +263,64 @@ Result<LoopExit> EventLoop::LoopThreaded() {
   }
 }
 
-Result<LoopExit> EventLoop::LoopPulled(DataClient& client) {
-  std::array<Tick, kPullBatch> batch;
-  NodeEvent event;
-  ProducerId client_id = 0;
+Result<LoopExit> EventLoop::LoopPulled() {
+  // One lane per client, in the order they were added: ties in time go to the earlier lane.
+  struct Lane {
+    DataClient* client;
+    ProducerId id;
+    std::vector<Tick> batch;
+    size_t next = 0;
+    size_t size = 0;
+    bool done = false;
+  };
+  std::vector<Lane> lanes;
   for (size_t idx = 0; idx < entries_.size(); ++idx) {
-    if (entries_[idx].client == &client) client_id = static_cast<ProducerId>(idx);
+    if (entries_[idx].client == nullptr) continue;
+    lanes.push_back(
+        Lane{entries_[idx].client, static_cast<ProducerId>(idx), std::vector<Tick>(kPullBatch)});
   }
-  AITS_RETURN_IF_ERROR(
-      Dispatch(ProducerStatus{client_id, ProducerState::kConnected, Status::Ok()}));
+  for (const Lane& lane : lanes) {
+    AITS_RETURN_IF_ERROR(
+        Dispatch(ProducerStatus{lane.id, ProducerState::kConnected, Status::Ok()}));
+  }
+  NodeEvent event;
   SteadyTime next_idle = Steady::now() + options_.idle_interval;
+  size_t since_idle = 0;
   for (;;) {
-    auto pulled = client.Pull(batch);
-    if (!pulled.ok()) {
+    // Whatever other producers sent goes in between the ticks, at the point it is seen.
+    while (inbox_.TryPop(event)) AITS_RETURN_IF_ERROR(Dispatch(std::move(event)));
+    if (const auto exit = ShouldExit()) return *exit;
+    bool reported = false;
+    for (Lane& lane : lanes) {
+      if (lane.done || lane.next < lane.size) continue;
+      auto pulled = lane.client->Pull(lane.batch);
+      lane.next = 0;
+      lane.size = pulled.ok() ? *pulled : 0;
+      if (lane.size > 0) continue;
+      lane.done = true;
+      reported = true;
       AITS_RETURN_IF_ERROR(
-          Dispatch(ProducerStatus{client_id, ProducerState::kError, pulled.status()}));
-    } else if (*pulled == 0) {
-      AITS_RETURN_IF_ERROR(
-          Dispatch(ProducerStatus{client_id, ProducerState::kEndOfData, Status::Ok()}));
+          Dispatch(pulled.ok() ? ProducerStatus{lane.id, ProducerState::kEndOfData, Status::Ok()}
+                               : ProducerStatus{lane.id, ProducerState::kError, pulled.status()}));
     }
-    const size_t count = pulled.ok() ? *pulled : 0;
-    for (size_t idx = 0;; ++idx) {
-      // Whatever other producers sent goes in between the ticks, at the point it is seen.
-      while (inbox_.TryPop(event)) AITS_RETURN_IF_ERROR(Dispatch(std::move(event)));
-      if (const auto exit = ShouldExit()) return *exit;
-      if (idx == count) break;
-      ++stats_.market_data;
-      AITS_RETURN_IF_ERROR(target_.OnMarketData(MarketData{client_id, batch[idx], 0}));
+    if (reported) continue;  // look at the exit first, as after any event
+    Lane* best = nullptr;
+    for (Lane& lane : lanes) {
+      if (lane.next < lane.size &&
+          (best == nullptr || lane.batch[lane.next].ts < best->batch[best->next].ts)) {
+        best = &lane;
+      }
     }
-    if (Steady::now() >= next_idle) {
-      ++stats_.idle_calls;
-      AITS_RETURN_IF_ERROR(target_.OnIdle());
-      next_idle = Steady::now() + options_.idle_interval;
+    if (best == nullptr) return LoopExit::kEndOfData;
+    ++stats_.market_data;
+    AITS_RETURN_IF_ERROR(target_.OnMarketData(MarketData{best->id, best->batch[best->next++], 0}));
+    if (++since_idle == kPullBatch) {
+      since_idle = 0;
+      if (Steady::now() >= next_idle) {
+        ++stats_.idle_calls;
+        AITS_RETURN_IF_ERROR(target_.OnIdle());
+        next_idle = Steady::now() + options_.idle_interval;
+      }
     }
   }
 }
@@ -221,6 +331,10 @@ Status EventLoop::Finish(bool clean) {
   inbox_.Close();
   for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) it->producer->Stop();
   Status status;
+  for (Entry& entry : entries_) {
+    stats_.discarded_ticks += entry.held.size();
+    entry.held.clear();
+  }
   NodeEvent event;
   while (inbox_.TryPop(event)) {
     if (std::holds_alternative<MarketData>(event)) {
@@ -253,18 +367,13 @@ Result<LoopExit> EventLoop::Run() {
 Result<LoopExit> EventLoop::RunPulled() {
   if (ran_) return FailedPrecondition("the event loop has already run");
   ran_ = true;
-  if (clients_ != 1) {
-    return FailedPrecondition("a pulled event loop reads exactly one data client, not " +
-                              std::to_string(clients_));
+  if (clients_ == 0) return FailedPrecondition("a pulled event loop needs a data client");
+  for (const Entry& entry : entries_) {
+    if (entry.client != nullptr && !entry.client->pullable()) {
+      return FailedPrecondition(std::string(entry.client->name()) + " cannot be pulled");
+    }
   }
-  Entry* pulled = nullptr;
-  for (Entry& entry : entries_) {
-    if (entry.client != nullptr) pulled = &entry;
-  }
-  if (!pulled->client->pullable()) {
-    return FailedPrecondition(std::string(pulled->client->name()) + " cannot be pulled");
-  }
-  // Every other producer is threaded; the pulled client is not started.
+  // Every other producer is threaded; the pulled clients are not started.
   for (size_t idx = 0; idx < entries_.size(); ++idx) {
     if (entries_[idx].client != nullptr) continue;
     const Status started =
@@ -275,7 +384,7 @@ Result<LoopExit> EventLoop::RunPulled() {
                     std::string(entries_[idx].producer->name()) + ": " + started.message());
     }
   }
-  Result<LoopExit> exit = LoopPulled(*pulled->client);
+  Result<LoopExit> exit = LoopPulled();
   const Status finished = Finish(exit.ok());
   if (exit.ok() && !finished.ok()) return finished;
   return exit;

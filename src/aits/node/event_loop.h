@@ -20,10 +20,20 @@
 // path instead. So the kernel's time never goes backwards and a timer never jumps a tick before
 // it; the target records each such advance as an input so that a replay reproduces it.
 //
-// Pulled mode (RunPulled): one pullable data client is read on the loop's own thread, as fast as
-// the target takes the ticks, with inbox events (commands) handled between ticks. No wall clock,
-// no hand-off: timers fire with the ticks only, and a run without other producers is as
-// deterministic as a backtest.
+// Several data clients (a session over several symbols, one client per feed): their ticks reach
+// the target merged in time order, equal times in the order the clients were added (as the
+// backtest's data::MergedTickSource orders feeds), whatever the threads' timing. The loop holds
+// each client's ticks until no earlier tick can come from another: another client has a tick held
+// at or after it, has ended, or has every tick it pushed in the loop's hands and a watermark past
+// it (at it, for a client added later). A client's end of data is handed on after its last held
+// tick. Each client may run at most LoopOptions::merge_window ticks ahead of what the loop has
+// handed on (ClientFlow), so memory stays bounded when one feed's data lies far ahead of
+// another's. With one client nothing is held or counted: its ticks go on as they come.
+//
+// Pulled mode (RunPulled): the pullable data clients are read on the loop's own thread (several:
+// merged in time order as above), as fast as the target takes the ticks, with inbox events
+// (commands) handled between ticks. No wall clock, no hand-off: timers fire with the ticks only,
+// and a run without other producers is as deterministic as a backtest.
 //
 // Shutdown. Run() returns when the target says it is done, a stop is requested (RequestStop, the
 // options' stop flag), every data client has reported end of data or an error, or a handler
@@ -37,6 +47,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,8 +92,11 @@ struct LoopOptions {
   // The longest the loop sleeps without an event: OnIdle and the stop flag are looked at this
   // often.
   std::chrono::nanoseconds idle_interval = std::chrono::milliseconds(50);
-  // How soon the loop looks again at a due timer that a client's watermark still holds back.
+  // How soon the loop looks again at a due timer, or a held tick, that a client's watermark still
+  // holds back.
   std::chrono::nanoseconds timer_retry = std::chrono::microseconds(200);
+  // Several data clients: how many ticks each may push ahead of what the loop has handed on.
+  uint64_t merge_window = 1024;
   // Set by anyone (a signal handler): the loop stops at its next look (between events, and at
   // least every idle_interval).
   const std::atomic<bool>* stop = nullptr;
@@ -102,7 +116,7 @@ struct LoopStats {
   uint64_t producer_reports = 0;    // ProducerStatus events handed to the target
   uint64_t clock_advances = 0;      // AdvanceTo calls: timers fired between ticks
   uint64_t idle_calls = 0;          // OnIdle calls
-  uint64_t discarded_ticks = 0;     // in the inbox at shutdown, not handled
+  uint64_t discarded_ticks = 0;     // in the inbox (or held by the merge) at shutdown, not handled
   uint64_t discarded_commands = 0;  // in the inbox when the loop stopped on an error
   uint64_t discarded_reports = 0;   // producer reports that arrived after the loop's end
   // Threaded mode: MarketData::pushed_ns -> the kernel thread popped it, per tick.
@@ -134,8 +148,8 @@ class EventLoop {
   // its own thread. Returns why it stopped, or the first error of a handler or a producer's Start.
   // Call once.
   Result<LoopExit> Run();
-  // The same with the one data client pulled on this thread (FailedPrecondition if there is not
-  // exactly one, or it is not pullable); other producers are threaded as in Run().
+  // The same with the data clients pulled on this thread, merged in time order (FailedPrecondition
+  // if there is none, or one is not pullable); other producers are threaded as in Run().
   Result<LoopExit> RunPulled();
 
   // After Run(); or from the kernel thread (the target) while it runs.
@@ -147,17 +161,28 @@ class EventLoop {
     Producer* producer = nullptr;
     DataClient* client = nullptr;  // null for a plain producer
     bool finished = false;
+    // Merging several clients (threaded): the client's ticks taken from the inbox and not yet
+    // handed on, how many were taken, and its end of data, handed on once `held` is empty.
+    std::unique_ptr<ClientFlow> flow;
+    std::deque<MarketData> held;
+    uint64_t received = 0;
+    std::optional<ProducerStatus> ended;
   };
   enum class TimerCheck : uint8_t { kFired, kBusy, kNotYet, kNone };
 
   Status StartProducers();
   std::optional<LoopExit> ShouldExit() const;
   Status Dispatch(NodeEvent&& event);
+  // Dispatch, except that a merged client's ticks and end of data are held (see the header).
+  Status Take(NodeEvent&& event);
+  // Hands on the next held tick (or a drained client's end of data) if nothing earlier can come;
+  // false if nothing can go yet (`*blocked`: because a client's watermark holds it back).
+  Result<bool> ReleaseOne(bool* blocked);
   // Fires the next timer if it is due on the clients' clocks and no earlier tick can come;
   // `wake` gets the steady time to look again otherwise.
   Result<TimerCheck> CheckTimers(SteadyTime* wake);
   Result<LoopExit> LoopThreaded();
-  Result<LoopExit> LoopPulled(DataClient& client);
+  Result<LoopExit> LoopPulled();
   // Closes the inbox, stops the producers, empties the inbox (see the header comment).
   Status Finish(bool clean);
 
@@ -167,6 +192,7 @@ class EventLoop {
   std::vector<Entry> entries_;
   size_t clients_ = 0;
   size_t clients_finished_ = 0;
+  bool merging_ = false;  // several clients, threaded
   std::atomic<bool> stop_requested_{false};
   bool ran_ = false;
   bool finished_ = false;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -79,6 +80,7 @@ class RecordingTarget final : public LoopTarget {
     }
     log.push_back("tick " + std::to_string((data.tick.ts - At(0)).ns / 1'000'000));
     ticks_by_producer[data.client].push_back(data.tick.ts);
+    sequence.emplace_back(data.client, (data.tick.ts - At(0)).ns / 1'000'000);
     if (data.tick.ts < now) ++time_went_back;
     now = std::max(now, data.tick.ts);
     ++ticks;
@@ -126,6 +128,7 @@ class RecordingTarget final : public LoopTarget {
   std::set<Timestamp> timers;
   std::vector<std::string> log;
   std::map<ProducerId, std::vector<Timestamp>> ticks_by_producer;
+  std::vector<std::pair<ProducerId, int64_t>> sequence;  // (client, ms) as handed on
   std::vector<std::string> commands;
   std::vector<std::string> statuses;
   Timestamp now{};
@@ -177,6 +180,106 @@ TEST(EventLoopTest, PulledModeGivesTheSameSequenceAsThreaded) {
   EXPECT_EQ(pulled.log, threaded.log);
   EXPECT_EQ(pulled.statuses, threaded.statuses);
   EXPECT_EQ(pulled.ticks, 5'000u);
+}
+
+// The merge of several feeds, as data::MergedTickSource orders them: by time, equal times in the
+// order the clients were added, each client's ticks in its own order.
+std::vector<std::pair<ProducerId, int64_t>> MergedOrder(
+    const std::vector<std::vector<int64_t>>& feeds) {
+  std::vector<std::pair<ProducerId, int64_t>> merged;
+  for (size_t feed = 0; feed < feeds.size(); ++feed) {
+    for (int64_t ms : feeds[feed]) merged.emplace_back(static_cast<ProducerId>(feed), ms);
+  }
+  std::stable_sort(merged.begin(), merged.end(),
+                   [](const auto& a, const auto& b) { return a.second < b.second; });
+  return merged;
+}
+
+std::vector<int64_t> Range(int64_t from, int64_t count) {
+  std::vector<int64_t> out;
+  for (int64_t idx = 0; idx < count; ++idx) out.push_back(from + idx);
+  return out;
+}
+
+// Three feeds on three threads at maximum speed, with equal times across feeds and one feed whose
+// data all lie after the others' (it runs ahead and must wait for its window): the target gets
+// them in time order, ties in client order, whatever the threads' timing, and each end of data
+// after that client's last tick. A small window and inbox make the waits happen.
+TEST(EventLoopTest, SeveralThreadedClientsAreMergedInTimeOrder) {
+  const std::vector<std::vector<int64_t>> feeds = {
+      {0, 5, 5, 10, 20, 30, 30}, {5, 6, 10, 10, 30, 40}, Range(1'000, 3'000)};
+  const auto expected = MergedOrder(feeds);
+  for (int round = 0; round < 10; ++round) {
+    RecordingTarget target;
+    LoopOptions options;
+    options.merge_window = 3;
+    options.inbox_capacity = 8;
+    std::vector<std::unique_ptr<ReplayClient>> clients;  // outlive the loop
+    EventLoop loop(target, options);
+    for (const auto& feed : feeds) {
+      clients.push_back(Replay(TicksAt(feed), 0));
+      loop.AddClient(*clients.back());
+    }
+    auto exit = loop.Run();
+    ASSERT_TRUE(exit.ok()) << exit.status().message();
+    EXPECT_EQ(*exit, LoopExit::kEndOfData);
+    ASSERT_EQ(target.sequence, expected) << "round " << round;
+    EXPECT_EQ(target.time_went_back, 0);
+    EXPECT_EQ(loop.stats().discarded_ticks, 0u);
+    EXPECT_EQ(std::count(target.statuses.begin(), target.statuses.end(), "test feed end_of_data"),
+              3);
+  }
+}
+
+// Pulled, the same feeds come in the same order, on the loop's own thread.
+TEST(EventLoopTest, SeveralPulledClientsAreMergedLikeThreadedOnes) {
+  const std::vector<std::vector<int64_t>> feeds = {
+      {0, 5, 5, 10, 20, 30, 30}, {5, 6, 10, 10, 30, 40}, Range(1'000, 3'000)};
+  RecordingTarget target;
+  std::vector<std::unique_ptr<ReplayClient>> clients;  // outlive the loop
+  EventLoop loop(target);
+  for (const auto& feed : feeds) {
+    clients.push_back(Replay(TicksAt(feed), 0));
+    loop.AddClient(*clients.back());
+  }
+  auto exit = loop.RunPulled();
+  ASSERT_TRUE(exit.ok()) << exit.status().message();
+  EXPECT_EQ(*exit, LoopExit::kEndOfData);
+  EXPECT_EQ(target.sequence, MergedOrder(feeds));
+  EXPECT_EQ(loop.stats().hand_off.count(), 0u);
+}
+
+// A merge stopped by the target (a tick limit) counts the ticks it still held as discarded, and
+// stops every client, including one waiting for its window.
+TEST(EventLoopTest, AStoppedMergeDiscardsWhatItHeld) {
+  RecordingTarget target;
+  target.tick_limit = 10;
+  LoopOptions options;
+  options.merge_window = 4;
+  auto early = Replay(TicksAt(Range(0, 100)), 0);
+  auto late = Replay(TicksAt(Range(10'000, 100)), 0);
+  EventLoop loop(target, options);
+  loop.AddClient(*early);
+  loop.AddClient(*late);
+  auto exit = loop.Run();
+  ASSERT_TRUE(exit.ok()) << exit.status().message();
+  EXPECT_EQ(*exit, LoopExit::kDone);
+  EXPECT_EQ(target.sequence, MergedOrder({Range(0, 10), {}}));
+  EXPECT_GT(loop.stats().discarded_ticks, 0u);  // the late feed's window at least
+  EXPECT_LE(loop.stats().discarded_ticks, 8u + options.inbox_capacity);
+}
+
+// A feed error reaches the target at once, not after the other feed's earlier ticks.
+TEST(EventLoopTest, AFeedErrorInAMergeStopsTheLoop) {
+  RecordingTarget target;
+  auto good = Replay(TicksAt(Range(0, 50)), 0);
+  auto bad = Replay(TicksAt(Range(0, 50)), 0, /*fail_after=*/0);
+  EventLoop loop(target);
+  loop.AddClient(*good);
+  loop.AddClient(*bad);
+  auto exit = loop.Run();
+  ASSERT_FALSE(exit.ok());
+  EXPECT_NE(exit.status().message().find("ticks.csv:7"), std::string::npos);
 }
 
 TEST(EventLoopTest, PulledModeNeedsExactlyOnePullableClient) {
@@ -248,6 +351,35 @@ TEST(EventLoopTest, TimersFireOnTheClockBetweenTicks) {
   EXPECT_EQ(loop.stats().clock_advances, 1u);
   EXPECT_GE(took, milliseconds(95));  // paced: 2,000 ms of feed time at 20x
   EXPECT_EQ(target.time_went_back, 0);
+}
+
+// Two paced feeds anchored at one time keep one pace: their ticks come in time order, a timer
+// between two ticks of different feeds fires by the clock in its place (both feeds' watermarks
+// are past it by then), and the whole takes the data's time at that speed.
+TEST(EventLoopTest, PacedClientsShareOnePaceAndTimersFireBetweenTheirTicks) {
+  RecordingTarget target;
+  target.timers = {At(1'500)};
+  // 10x: feed times 0..3,000 ms are 0..300 ms on the wall clock; b starts 1,000 ms later.
+  auto a = Replay(TicksAt({0, 1'000, 3'000}), 10);
+  auto b = Replay(TicksAt({1'000, 2'000, 2'500}), 10);
+  a->SetPacingAnchor(At(0));
+  b->SetPacingAnchor(At(0));
+  EventLoop loop(target);
+  loop.AddClient(*a);
+  loop.AddClient(*b);
+  const auto start = std::chrono::steady_clock::now();
+  auto exit = loop.Run();
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(exit.ok()) << exit.status().message();
+  EXPECT_EQ(target.log,
+            (std::vector<std::string>{"tick 0", "tick 1000", "tick 1000", "timer 1500 by clock",
+                                      "tick 2000", "tick 2500", "tick 3000"}));
+  EXPECT_EQ(target.sequence, MergedOrder({{0, 1'000, 3'000}, {1'000, 2'000, 2'500}}));
+  EXPECT_EQ(loop.stats().clock_advances, 1u);
+  EXPECT_GE(took, milliseconds(290));
+  // On one pace no tick waits in the merge for the other feed: b's first tick is pushed when it
+  // is due (100 ms), not at once (it would then be held for 100 ms until a's watermark passes).
+  EXPECT_LT(loop.stats().hand_off.max(), milliseconds(50).count() * 1'000'000);
 }
 
 // A client whose watermark has not passed the timer holds it back. At 1000x the ticks and the

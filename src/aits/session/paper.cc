@@ -1,5 +1,6 @@
 #include "aits/session/paper.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iterator>
@@ -49,9 +50,15 @@ Status CheckAgainstLog(const Session& session, const LogState& log, const std::s
     return mismatch("client order id '" + log.duplicate_client_ids.front() +
                     "' was submitted twice");
   }
-  const Position& position = kernel.position(session.instrument().id);
-  if (position.quantity.raw() != log.position.raw()) {
-    return mismatch("position " + position.quantity.ToString() + " vs " + log.position.ToString());
+  for (const Instrument& instrument : session.instruments()) {
+    const Position& position = kernel.position(instrument.id);
+    const Quantity logged = instrument.id.value < log.positions.size()
+                                ? log.positions[instrument.id.value]
+                                : Quantity();
+    if (position.quantity.raw() != logged.raw()) {
+      return mismatch(instrument.symbol + " position " + position.quantity.ToString() + " vs " +
+                      logged.ToString());
+    }
   }
   const Account account = kernel.account();
   if (account.balance.raw() != log.balance.raw()) {
@@ -86,8 +93,8 @@ constexpr auto kCommandPoll = std::chrono::milliseconds(250);
 class PaperTarget final : public node::LoopTarget {
  public:
   PaperTarget(const PaperOptions& options, Session& session, EventStore& store,
-              const node::ReplayClient& feed, PaperResult& result)
-      : options_(options), session_(session), store_(store), feed_(feed), result_(result) {}
+              const std::vector<std::unique_ptr<node::ReplayClient>>& feeds, PaperResult& result)
+      : options_(options), session_(session), store_(store), feeds_(feeds), result_(result) {}
 
   Status OnMarketData(const node::MarketData& data) override {
     const uint64_t bars_before = session_.kernel().bars_processed();
@@ -182,14 +189,16 @@ class PaperTarget final : public node::LoopTarget {
     progress.equity = kernel.account().equity;
     progress.position = kernel.position(session_.instrument().id).quantity;
     progress.breaker = std::string(risk::ToString(kernel.risk()->breaker()));
-    progress.fraction = feed_.Progress();
+    progress.fraction = 1.0;
+    for (const auto& feed : feeds_)
+      progress.fraction = std::min(progress.fraction, feed->Progress());
     options_.progress(progress);
   }
 
   const PaperOptions& options_;
   Session& session_;
   EventStore& store_;
-  const node::ReplayClient& feed_;
+  const std::vector<std::unique_ptr<node::ReplayClient>>& feeds_;
   PaperResult& result_;
   Steady::time_point last_progress_ = Steady::now();
 };
@@ -216,7 +225,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   const bool existed = std::filesystem::exists(path);
   SessionSpec spec = options.spec;
   std::unique_ptr<Session> session;
-  std::unique_ptr<data::TickSource> feed;
+  std::vector<std::unique_ptr<data::TickSource>> sources;
   if (!existed) {
     // A new session: everything that can be refused is checked before the log exists, so a
     // refused start leaves no session behind in the directory.
@@ -225,7 +234,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
                       "signal to start one");
     }
     AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals));
-    AITS_ASSIGN_OR_RETURN(feed, OpenFeed(spec));
+    AITS_ASSIGN_OR_RETURN(sources, OpenFeeds(spec));
   }
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<EventStore> store, EventStore::Open(path, options.store));
   const auto notice = [&](const std::string& text) {
@@ -303,44 +312,65 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     }
   }
 
-  // The feed, positioned after the last logged tick.
-  if (!feed) {
-    AITS_ASSIGN_OR_RETURN(feed, OpenFeed(spec));
+  // The feeds, each positioned after the last tick of its instrument in the log.
+  if (sources.empty()) {
+    AITS_ASSIGN_OR_RETURN(sources, OpenFeeds(spec));
   }
+  const std::vector<FeedSpec> feed_specs = FeedsOf(spec);
   node::ReplayOptions replay;
   replay.speed = options.speed;
-  AITS_ASSIGN_OR_RETURN(std::unique_ptr<node::ReplayClient> client,
-                        node::ReplayClient::Create(spec.feed, std::move(feed), replay));
-  {
+  std::vector<std::unique_ptr<node::ReplayClient>> clients;
+  std::optional<Timestamp> first_time;
+  for (size_t idx = 0; idx < sources.size(); ++idx) {
+    const FeedSpec& feed_spec = feed_specs[idx];
+    const InstrumentId id = feed_spec.instrument.id;
+    AITS_ASSIGN_OR_RETURN(
+        std::unique_ptr<node::ReplayClient> client,
+        node::ReplayClient::Create(feed_spec.feed, std::move(sources[idx]), replay));
+    const uint64_t consumed = session->ticks_by_instrument()[id.value];
+    const std::string what =
+        "the feed " + feed_spec.feed +
+        (feed_specs.size() > 1 ? " (" + feed_spec.instrument.symbol + ")" : std::string());
     std::optional<Tick> last;
-    AITS_ASSIGN_OR_RETURN(const uint64_t skipped, client->Skip(session->ticks(), &last));
-    if (skipped < session->ticks()) {
-      return FailedPrecondition("the feed " + spec.feed + " has " + std::to_string(skipped) +
-                                " ticks but the log consumed " + std::to_string(session->ticks()) +
+    AITS_ASSIGN_OR_RETURN(const uint64_t skipped, client->Skip(consumed, &last));
+    if (skipped < consumed) {
+      return FailedPrecondition(what + " has " + std::to_string(skipped) +
+                                " ticks but the log consumed " + std::to_string(consumed) +
                                 "; was the file changed?");
     }
-    if (last && resumed_log && resumed_log->last_tick) {
+    const std::optional<Tick>& logged_last =
+        resumed_log && id.value < resumed_log->last_ticks.size() ? resumed_log->last_ticks[id.value]
+                                                                 : std::nullopt;
+    if (last && logged_last) {
       std::string a, b;
       persistence::EncodeTick(*last, &a);
-      persistence::EncodeTick(*resumed_log->last_tick, &b);
+      persistence::EncodeTick(*logged_last, &b);
       if (a != b) {
-        return FailedPrecondition("the feed " + spec.feed +
-                                  " differs from the logged ticks at tick " +
+        return FailedPrecondition(what + " differs from the logged ticks at tick " +
                                   std::to_string(skipped) + "; was the file changed?");
       }
     }
+    if (feed_specs.size() > 1 && options.speed > 0) {
+      AITS_ASSIGN_OR_RETURN(const std::optional<Timestamp> next, client->PeekTime());
+      if (next && (!first_time || *next < *first_time)) first_time = next;
+    }
+    clients.push_back(std::move(client));
+  }
+  // Paced feeds keep one pace, from the earliest next tick of any of them.
+  if (first_time) {
+    for (auto& client : clients) client->SetPacingAnchor(*first_time);
   }
 
   // The kernel thread is this one: the event loop drains what the feed's thread and the
   // operator-command feed push (docs/architecture.md, "The event loop").
   session->StartAppending(store.get());
-  PaperTarget target(options, *session, *store, *client, result);
+  PaperTarget target(options, *session, *store, clients, result);
   StoreCommandFeed commands(path, kCommandPoll);
   node::LoopOptions loop_options;
   loop_options.stop = options.stop;
   node::EventLoop loop(target, loop_options);
   loop.AddProducer(commands);
-  loop.AddClient(*client);
+  for (auto& client : clients) loop.AddClient(*client);
   AITS_ASSIGN_OR_RETURN(const node::LoopExit exit, loop.Run());
   result.interrupted = exit == node::LoopExit::kStopped;
   if (exit == node::LoopExit::kEndOfData) result.feed_ended = true;
@@ -350,12 +380,30 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   result.commands_refused = loop.stats().commands_refused;
 
   session->WriteCheckpoint();
+  // The end of this run: the strategies' OnStop, the unfinished bars flushed (not traded on) and a
+  // last equity sample, as at the end of a backtest. Nothing of it is logged or checkpointed, so a
+  // resume, whose fresh kernel never stopped, continues the bars as they were.
+  session->kernel().Stop();
   const kernel::Kernel& kernel = session->kernel();
   result.orders = kernel.order_count();
   result.fills = kernel.fill_count();
-  result.decisions = session->strategy().decisions();
+  result.decisions = session->decisions();
   result.account = kernel.account();
   result.position = kernel.position(session->instrument().id).quantity;
+  for (const FeedSpec& feed : feed_specs) {
+    const InstrumentId id = feed.instrument.id;
+    const Session::InstrumentCounts& counts = session->counts()[id.value];
+    PaperSymbolResult symbol;
+    symbol.symbol = feed.instrument.symbol;
+    symbol.traded = feed.traded;
+    symbol.ticks = session->ticks_by_instrument()[id.value];
+    symbol.orders = counts.orders;
+    symbol.fills = counts.fills;
+    symbol.commission = counts.commission;
+    symbol.net_pnl = counts.net_pnl;
+    symbol.position = kernel.position(id).quantity;
+    result.symbols.push_back(std::move(symbol));
+  }
   result.breaker = std::string(risk::ToString(kernel.risk()->breaker()));
   const char* const stop_reason =
       result.interrupted ? "interrupted" : (result.feed_ended ? "feed_ended" : "stop_after");

@@ -1,14 +1,16 @@
 // `aits paper`: a session against a live clock. Ticks come from the synthetic market or a tick
-// file, paced by the wall clock at 1x, Nx or as fast as possible by the feed's own thread, and
-// the calling thread runs the event loop that drains them (node/event_loop.h); the kernel, decision
-// engine, risk manager and simulated venue are the backtest's; everything is appended to the event
-// store in --state DIR (events.db), and committed between ticks by the store's batch policy.
+// file (or several, one per instrument, merged in time order by the event loop: docs/paper.md,
+// "Several instruments"), paced by the wall clock at 1x, Nx or as fast as possible by each feed's
+// own thread, and the calling thread runs the event loop that drains them (node/event_loop.h);
+// the kernel, decision engine, risk manager and simulated venue are the backtest's; everything is
+// appended to the event store in --state DIR (events.db), and committed between ticks by the
+// store's batch policy.
 //
 // Restart with the same DIR resumes: the log is read back (a damaged log stops here with the
 // seq of the damage; nothing is written), every logged tick is fed through a fresh kernel and
 // every output compared with the log (so the strategy's indicators, the positions and the
 // venue's orders are exactly as they were), the result is checked against the state rebuilt
-// from the log alone, and the feed continues after the last logged tick. Events of the batch
+// from the log alone, and each feed continues after its last logged tick. Events of the batch
 // that was open when the process died were never committed: the resumed run makes them again,
 // with the same deterministic client order ids, so nothing is lost and nothing is sent twice.
 #pragma once
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "aits/core/latency_histogram.h"
 #include "aits/core/status.h"
@@ -32,9 +35,9 @@ struct PaperProgress {
   uint64_t orders = 0;
   uint64_t fills = 0;
   Money equity;
-  Quantity position;
+  Quantity position;  // of the first traded instrument
   std::string breaker;
-  double fraction = 0;  // of the feed, when known
+  double fraction = 0;  // of the feed (the least advanced one), when known
 };
 
 struct PaperOptions {
@@ -53,6 +56,19 @@ struct PaperOptions {
   SignalFactory signals = MakeRuleSignalFor;
 };
 
+// One instrument's share of a session (sessions over several feeds report each; the
+// account-level figures are PaperResult's). Since the session's start, resumed ticks included.
+struct PaperSymbolResult {
+  std::string symbol;
+  bool traded = true;  // false: conversion rates only
+  uint64_t ticks = 0;
+  uint64_t orders = 0;  // every order on it: its strategy's (refused ones too), the venue's own
+  uint64_t fills = 0;
+  Money commission;
+  Money net_pnl;  // realised, after commission: the balance's change at its fills
+  Quantity position;
+};
+
 struct PaperResult {
   bool resumed = false;
   uint64_t resumed_ticks = 0;
@@ -64,8 +80,9 @@ struct PaperResult {
   uint64_t fills = 0;
   uint64_t decisions = 0;  // this run's kernel (resumed ones included)
   Account account;
-  Quantity position;
+  Quantity position;  // of the first traded instrument
   std::string breaker;
+  std::vector<PaperSymbolResult> symbols;  // in feed order (one for a one-feed session)
   uint64_t last_seq = 0;
   double wall_seconds = 0;
   // This run only. Processing: tick in (before it is logged) -> the kernel is done with it,

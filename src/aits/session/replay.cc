@@ -45,11 +45,15 @@ Result<SessionSpec> ReadSessionSpec(const persistence::EventStore& store) {
 Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
   LogState state;
   AITS_ASSIGN_OR_RETURN(state.spec, ReadSessionSpec(store));
-  const Instrument instrument = InstrumentOf(state.spec);
+  const std::vector<Instrument> instruments = InstrumentsOf(state.spec);
   AITS_ASSIGN_OR_RETURN(Money balance, Money::FromDouble(state.spec.balance));
   portfolio::Portfolio portfolio(Currency::Of(state.spec.account_currency), balance,
                                  state.spec.leverage);
-  AITS_RETURN_IF_ERROR(portfolio.AddInstrument(instrument));
+  for (const Instrument& instrument : instruments) {
+    AITS_RETURN_IF_ERROR(portfolio.AddInstrument(instrument));
+  }
+  state.ticks_by_instrument.assign(instruments.size(), 0);
+  state.last_ticks.assign(instruments.size(), std::nullopt);
   std::set<std::string> submitted;
   std::set<std::string> in_flight;
   const Status status = store.Scan(1, [&](const Event& event) -> Status {
@@ -58,8 +62,15 @@ Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
     switch (event.type) {
       case EventType::kTick: {
         AITS_ASSIGN_OR_RETURN(Tick tick, persistence::DecodeTick(event.payload));
+        if (tick.instrument.value >= instruments.size()) {
+          return DataLoss(store.path() + ": event " + std::to_string(event.seq) +
+                          ": a tick of instrument " + std::to_string(tick.instrument.value) +
+                          " in a session of " + std::to_string(instruments.size()));
+        }
         portfolio.OnTick(tick);
         state.last_tick = tick;
+        state.last_ticks[tick.instrument.value] = tick;
+        ++state.ticks_by_instrument[tick.instrument.value];
         ++state.ticks;
         break;
       }
@@ -104,9 +115,12 @@ Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
   });
   AITS_RETURN_IF_ERROR(status);
   state.in_flight_client_ids.assign(in_flight.begin(), in_flight.end());
-  const Position& position = portfolio.position(instrument.id);
+  const Position& position = portfolio.position(TradedOf(state.spec).front());
   state.position = position.quantity;
   state.avg_price = position.avg_price;
+  for (const Instrument& instrument : instruments) {
+    state.positions.push_back(portfolio.position(instrument.id).quantity);
+  }
   const Account account = portfolio.account();
   state.balance = account.balance;
   state.equity = account.equity;

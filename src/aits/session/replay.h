@@ -29,8 +29,12 @@ struct LogState {
   std::map<uint64_t, Order> orders;               // by order id
   std::vector<std::string> in_flight_client_ids;  // submitted, no update yet
   std::vector<std::string> duplicate_client_ids;  // submitted more than once (should be none)
-  Quantity position;                              // signed lots of the session's instrument
+  Quantity position;                              // signed lots of the first traded instrument
   Price avg_price;
+  // Per instrument, by kernel id: signed lots, ticks logged, and the last logged tick.
+  std::vector<Quantity> positions;
+  std::vector<uint64_t> ticks_by_instrument;
+  std::vector<std::optional<Tick>> last_ticks;
   Money balance;
   Money equity;
   std::string breaker = "normal";

@@ -75,8 +75,10 @@ Result<decision::DecisionConfig> DecisionConfigFor(const SessionSpec& spec) {
 
 Result<node::NodeConfig> NodeConfigFor(const SessionSpec& spec, const SignalFactory& signals,
                                        trading::DecisionSink sink) {
+  AITS_RETURN_IF_ERROR(ValidateFeeds(spec));
   node::NodeConfig config;
-  config.instruments = {InstrumentOf(spec)};
+  config.instruments = InstrumentsOf(spec);
+  if (!spec.feeds.empty()) config.traded = TradedOf(spec);
   AITS_ASSIGN_OR_RETURN(config.kernel, KernelConfigFor(spec));
   node::DecisionStack stack;
   AITS_ASSIGN_OR_RETURN(stack.decision, DecisionConfigFor(spec));
@@ -90,16 +92,20 @@ Result<node::NodeConfig> NodeConfigFor(const SessionSpec& spec, const SignalFact
   return config;
 }
 
-Result<std::unique_ptr<data::TickSource>> OpenFeed(const SessionSpec& spec) {
-  const Instrument instrument = InstrumentOf(spec);
-  if (spec.feed == "synthetic") {
+namespace {
+
+Result<std::unique_ptr<data::TickSource>> OpenOneFeed(const SessionSpec& spec,
+                                                      const FeedSpec& feed) {
+  const Instrument& instrument = feed.instrument;
+  if (feed.feed == "synthetic") {
     data::SyntheticOptions options;
-    options.seed = spec.seed;
+    options.seed = feed.seed;
     options.count = spec.max_ticks > 0 ? spec.max_ticks : std::numeric_limits<uint64_t>::max();
     options.start = spec.synthetic_start;
     options.digits = instrument.digits;
-    options.start_price = spec.start_price;
+    options.start_price = feed.start_price;
     options.volatility = spec.volatility;
+    options.instrument = instrument.id;
     AITS_ASSIGN_OR_RETURN(auto source, data::SyntheticTickSource::Create(options));
     return std::unique_ptr<data::TickSource>(std::move(source));
   }
@@ -107,17 +113,38 @@ Result<std::unique_ptr<data::TickSource>> OpenFeed(const SessionSpec& spec) {
   if (spec.format != "auto") {
     AITS_ASSIGN_OR_RETURN(options.format, data::ParseDataFormat(spec.format));
   } else {
-    AITS_ASSIGN_OR_RETURN(options.format, data::DetectFormat(spec.feed));
+    AITS_ASSIGN_OR_RETURN(options.format, data::DetectFormat(feed.feed));
   }
   if (data::IsBarFormat(options.format)) {
-    return InvalidArgument(spec.feed + " holds bars (" +
+    return InvalidArgument(feed.feed + " holds bars (" +
                            std::string(data::ToString(options.format)) +
                            "); paper trading consumes ticks: use a tick file, --feed synthetic, "
                            "or aits backtest for bars");
   }
   options.price_precision = instrument.digits;
   options.spread_points = spec.spread_points;
-  return data::OpenTicks(spec.feed, options);
+  options.instrument = instrument.id;
+  return data::OpenTicks(feed.feed, options);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<data::TickSource>> OpenFeed(const SessionSpec& spec) {
+  return OpenOneFeed(spec, FeedsOf(spec).front());
+}
+
+Result<std::vector<std::unique_ptr<data::TickSource>>> OpenFeeds(const SessionSpec& spec) {
+  std::vector<std::unique_ptr<data::TickSource>> sources;
+  for (const FeedSpec& feed : FeedsOf(spec)) {
+    auto source = OpenOneFeed(spec, feed);
+    if (!source.ok()) {
+      if (spec.feeds.empty()) return source.status();
+      return Status(source.status().code(),
+                    feed.instrument.symbol + " feed: " + source.status().message());
+    }
+    sources.push_back(std::move(*source));
+  }
+  return sources;
 }
 
 Session::~Session() = default;
@@ -126,7 +153,10 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
                                                  const SignalFactory& signals) {
   std::unique_ptr<Session> session(new Session());
   session->spec_ = spec;
-  session->instrument_ = InstrumentOf(spec);
+  session->instruments_ = InstrumentsOf(spec);
+  session->traded_ = TradedOf(spec);
+  session->ticks_by_instrument_.assign(session->instruments_.size(), 0);
+  session->counts_.assign(session->instruments_.size(), InstrumentCounts{});
   Session* self = session.get();
   AITS_ASSIGN_OR_RETURN(node::NodeConfig config,
                         NodeConfigFor(spec, signals, [self](Timestamp ts, std::string_view json) {
@@ -136,7 +166,7 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
   // kernel's own handlers, so it hears each message once the kernel has booked it.
   AITS_ASSIGN_OR_RETURN(node::Node node, node::BuildNode(config, session->clock_));
   session->kernel_ = std::move(node.kernel);
-  session->strategy_ = node.decision_strategy;
+  session->strategies_ = node.decision_strategies;
   kernel::Kernel& kernel = *session->kernel_;
 
   Bus& bus = kernel.bus();
@@ -149,6 +179,14 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
     self->Emit(EventType::kOrderSubmitted, submitted.ts, self->buffer_);
   });
   bus.Subscribe<Fill>([self](const Fill& fill) {
+    if (fill.instrument.value < self->counts_.size()) {
+      InstrumentCounts& counts = self->counts_[fill.instrument.value];
+      ++counts.fills;
+      counts.commission += fill.commission;
+      const Money balance = self->kernel_->account().balance;
+      counts.net_pnl += balance - self->balance_;
+      self->balance_ = balance;
+    }
     self->buffer_.clear();
     persistence::EncodeFill(fill, &self->buffer_);
     self->Emit(EventType::kFill, fill.ts, self->buffer_);
@@ -182,6 +220,7 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
                      {"market_time", FormatIso8601(change.ts)}});
     }
   });
+  session->balance_ = kernel.account().balance;
   kernel.Start();
   return session;
 }
@@ -214,7 +253,28 @@ void Session::Feed(const Tick& tick) {
     Log(EventType::kTick, tick.ts, buffer_);
   }
   ++ticks_;
+  ++ticks_by_instrument_[tick.instrument.value];
   kernel_->OnTick(tick);
+  CountNewOrders();
+}
+
+void Session::CountNewOrders() {
+  // Every order the kernel numbered since the last look (strategies', refused ones, the venue's
+  // own), by its instrument: each is still in the kernel's history, which keeps the latest.
+  const uint64_t count = kernel_->order_count();
+  for (uint64_t id = orders_counted_ + 1; id <= count; ++id) {
+    const Order* order = kernel_->FindOrder(OrderId{id});
+    if (order != nullptr && order->request.instrument.value < counts_.size()) {
+      ++counts_[order->request.instrument.value].orders;
+    }
+  }
+  orders_counted_ = count;
+}
+
+uint64_t Session::decisions() const {
+  uint64_t total = 0;
+  for (const trading::DecisionStrategy* strategy : strategies_) total += strategy->decisions();
+  return total;
 }
 
 size_t Session::AdvanceTo(Timestamp time) {
@@ -223,7 +283,9 @@ size_t Session::AdvanceTo(Timestamp time) {
   clock_.AdvanceTo(time);
   Log(EventType::kClock, clock_.Now(), {});
   ++clock_advances_;
-  return kernel_->AdvanceTo(clock_.Now());
+  const size_t fired = kernel_->AdvanceTo(clock_.Now());
+  CountNewOrders();
+  return fired;
 }
 
 Status Session::ApplyCommand(std::string_view text) {
@@ -244,12 +306,13 @@ Status Session::ApplyCommand(std::string_view text) {
                                  ? json["reason"].get<std::string>()
                                  : "operator";
   Log(EventType::kCommand, clock_.Now(), text);
-  return kernel_->SetBreaker(state, reason);
+  const Status status = kernel_->SetBreaker(state, reason);
+  CountNewOrders();  // a halt flattens
+  return status;
 }
 
 std::string Session::AccountCheckpoint() const {
   const Account account = kernel_->account();
-  const Position& position = kernel_->position(instrument_.id);
   std::string out;
   trading::JsonWriter json(&out);
   json.BeginObject();
@@ -260,9 +323,12 @@ std::string Session::AccountCheckpoint() const {
   json.Member("margin", account.margin.ToString());
   json.Key("positions");
   json.BeginArray();
-  if (!position.IsFlat()) {
+  // By kernel id: a one-instrument session writes what it always wrote.
+  for (const Instrument& instrument : instruments_) {
+    const Position& position = kernel_->position(instrument.id);
+    if (position.IsFlat()) continue;
     json.BeginObject();
-    json.Member("symbol", instrument_.symbol);
+    json.Member("symbol", instrument.symbol);
     json.Member("lots", position.quantity.ToString());
     json.Member("avg_price", position.avg_price.ToString());
     json.EndObject();
@@ -319,6 +385,11 @@ bool Session::FollowLogged(const persistence::Event& event) {
       auto tick = persistence::DecodeTick(event.payload);
       if (!tick.ok()) {
         return Diverge(event.seq, "undecodable tick: " + tick.status().message(), "(nothing)");
+      }
+      if (tick->instrument.value >= instruments_.size()) {
+        return Diverge(event.seq, DescribeEvent(event.type, event.payload),
+                       "no instrument " + std::to_string(tick->instrument.value) + " among " +
+                           std::to_string(instruments_.size()));
       }
       Feed(*tick);
       return true;

@@ -55,6 +55,9 @@ Result<node::NodeConfig> NodeConfigFor(const SessionSpec& spec, const SignalFact
 // Opens the spec's feed: the synthetic market, or a tick file. Bar files are refused (paper
 // trading consumes ticks).
 Result<std::unique_ptr<data::TickSource>> OpenFeed(const SessionSpec& spec);
+// Every feed of the spec in feed order (FeedsOf), each stamping its instrument's kernel id on its
+// ticks; errors name the file (and the feed's symbol when there are several).
+Result<std::vector<std::unique_ptr<data::TickSource>>> OpenFeeds(const SessionSpec& spec);
 
 enum class RecordMode : uint8_t { kAppend, kVerify };
 
@@ -102,10 +105,30 @@ class Session {
 
   kernel::Kernel& kernel() { return *kernel_; }
   const kernel::Kernel& kernel() const { return *kernel_; }
-  const Instrument& instrument() const { return instrument_; }
+  // The first traded instrument (the only one of a one-feed session).
+  const Instrument& instrument() const { return instruments_[traded_.front().value]; }
+  // Every instrument, by kernel id, and the traded ones' ids in feed order.
+  const std::vector<Instrument>& instruments() const { return instruments_; }
+  const std::vector<InstrumentId>& traded() const { return traded_; }
   const SessionSpec& spec() const { return spec_; }
-  const trading::DecisionStrategy& strategy() const { return *strategy_; }
+  // The first traded instrument's DecisionStrategy; decisions() sums every instance's.
+  const trading::DecisionStrategy& strategy() const { return *strategies_.front(); }
+  uint64_t decisions() const;
   uint64_t ticks() const { return ticks_; }
+  // Ticks fed per instrument (by kernel id), resumed ones included.
+  const std::vector<uint64_t>& ticks_by_instrument() const { return ticks_by_instrument_; }
+  // Per instrument (by kernel id) since the session's start, resumed ones included: orders (every
+  // one the kernel numbered: the strategy's, refused ones, the venue's own), fills and their
+  // commissions.
+  // net_pnl is the balance's change at the instrument's fills (realised P&L after commission, in
+  // the account currency), so the instruments' sum is the balance minus the initial one.
+  struct InstrumentCounts {
+    uint64_t orders = 0;
+    uint64_t fills = 0;
+    Money commission;
+    Money net_pnl;
+  };
+  const std::vector<InstrumentCounts>& counts() const { return counts_; }
   // Outputs produced so far (all types), e.g. to tell which ticks made an order.
   uint64_t orders_accepted() const { return orders_accepted_; }
   // Steady-clock nanoseconds when the venue first accepted (or filled) an order since
@@ -121,12 +144,19 @@ class Session {
   // An output of the kernel: logged when appending, queued for comparison when verifying.
   void Emit(persistence::EventType type, Timestamp ts, std::string_view payload);
   bool Diverge(uint64_t seq, std::string logged, std::string produced);
+  // Counts the orders the kernel numbered since the last call by their instrument.
+  void CountNewOrders();
 
   SessionSpec spec_;
   SimulatedClock clock_;
-  Instrument instrument_;
+  std::vector<Instrument> instruments_;
+  std::vector<InstrumentId> traded_;
   std::unique_ptr<kernel::Kernel> kernel_;
-  trading::DecisionStrategy* strategy_ = nullptr;  // owned by the kernel
+  std::vector<trading::DecisionStrategy*> strategies_;  // owned by the kernel
+  std::vector<uint64_t> ticks_by_instrument_;
+  std::vector<InstrumentCounts> counts_;
+  Money balance_;  // the account's balance after the last fill
+  uint64_t orders_counted_ = 0;
   RecordMode mode_ = RecordMode::kVerify;
   persistence::EventStore* store_ = nullptr;
   Status store_status_;

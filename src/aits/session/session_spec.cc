@@ -70,6 +70,61 @@ Instrument InstrumentOf(const SessionSpec& spec) {
   return inst;
 }
 
+std::vector<FeedSpec> FeedsOf(const SessionSpec& spec) {
+  if (!spec.feeds.empty()) return spec.feeds;
+  FeedSpec feed;
+  feed.feed = spec.feed;
+  feed.instrument = InstrumentOf(spec);
+  feed.seed = spec.seed;
+  feed.start_price = spec.start_price;
+  return {feed};
+}
+
+std::vector<Instrument> InstrumentsOf(const SessionSpec& spec) {
+  if (spec.feeds.empty()) return {InstrumentOf(spec)};
+  std::vector<Instrument> out(spec.feeds.size());
+  for (const FeedSpec& feed : spec.feeds) {
+    if (feed.instrument.id.value < out.size()) out[feed.instrument.id.value] = feed.instrument;
+  }
+  return out;
+}
+
+std::vector<InstrumentId> TradedOf(const SessionSpec& spec) {
+  if (spec.feeds.empty()) return {InstrumentId{0}};
+  std::vector<InstrumentId> out;
+  for (const FeedSpec& feed : spec.feeds) {
+    if (feed.traded) out.push_back(feed.instrument.id);
+  }
+  return out;
+}
+
+Status ValidateFeeds(const SessionSpec& spec) {
+  std::vector<bool> seen(spec.feeds.size(), false);
+  bool traded = spec.feeds.empty();
+  for (size_t idx = 0; idx < spec.feeds.size(); ++idx) {
+    const FeedSpec& feed = spec.feeds[idx];
+    const std::string where = "feeds[" + std::to_string(idx) + "] (" + feed.instrument.symbol + ")";
+    if (feed.feed.empty()) return InvalidArgument(where + ": no feed (a tick file or synthetic)");
+    AITS_RETURN_IF_ERROR(feed.instrument.Validate());
+    for (size_t other = 0; other < idx; ++other) {
+      if (spec.feeds[other].instrument.symbol == feed.instrument.symbol) {
+        return InvalidArgument(where + ": symbol " + feed.instrument.symbol + " has two feeds ('" +
+                               spec.feeds[other].feed + "' and '" + feed.feed +
+                               "'); give each instrument once");
+      }
+    }
+    const uint32_t id = feed.instrument.id.value;
+    if (id >= seen.size() || seen[id]) {
+      return InvalidArgument(where + ": instrument id " + std::to_string(id) +
+                             " is not one of 0.." + std::to_string(seen.size() - 1) + " once each");
+    }
+    seen[id] = true;
+    traded |= feed.traded;
+  }
+  if (!traded) return InvalidArgument("every feed is conversion-only: nothing is traded");
+  return Status::Ok();
+}
+
 std::string SessionSpec::ToJson() const {
   Json j;
   j["feed"] = feed;
@@ -97,6 +152,22 @@ std::string SessionSpec::ToJson() const {
   j["slippage_points"] = slippage_points;
   j["bar_seconds"] = bar_seconds;
   j["session_id"] = session_id;
+  // Only sessions over several feeds write the list, so a one-feed spec reads as it always did.
+  if (!feeds.empty()) {
+    Json list = Json::array();
+    for (const FeedSpec& one : feeds) {
+      Json item;
+      item["feed"] = one.feed;
+      item["symbol"] = one.instrument.symbol;
+      item["id"] = one.instrument.id.value;
+      item["traded"] = one.traded;
+      item["instrument"] = InstrumentJson(one.instrument);
+      item["seed"] = one.seed;
+      item["start_price"] = one.start_price;
+      list.push_back(std::move(item));
+    }
+    j["feeds"] = std::move(list);
+  }
   return j.dump();
 }
 
@@ -148,9 +219,28 @@ Result<SessionSpec> SessionSpec::FromJson(std::string_view text) {
     get("slippage_points", &spec.slippage_points);
     get("bar_seconds", &spec.bar_seconds);
     get("session_id", &spec.session_id);
+    if (j.contains("feeds")) {
+      const Json& list = j.at("feeds");
+      if (!list.is_array()) throw std::runtime_error("not a list");
+      for (size_t idx = 0; idx < list.size(); ++idx) {
+        const Json& item = list.at(idx);
+        field = "feeds[" + std::to_string(idx) + "]";
+        FeedSpec feed;
+        feed.feed = item.at("feed").get<std::string>();
+        const std::string symbol = item.at("symbol").get<std::string>();
+        feed.instrument = InstrumentFromJson(item.at("instrument"), symbol);
+        feed.instrument.id = InstrumentId{item.at("id").get<uint32_t>()};
+        feed.traded = item.at("traded").get<bool>();
+        feed.seed = item.at("seed").get<uint64_t>();
+        feed.start_price = item.at("start_price").get<double>();
+        spec.feeds.push_back(std::move(feed));
+      }
+    }
   } catch (const std::exception& error) {
     return InvalidArgument("session description: field '" + field + "': " + error.what());
   }
+  const Status feeds = ValidateFeeds(spec);
+  if (!feeds.ok()) return InvalidArgument("session description: " + feeds.message());
   return spec;
 }
 

@@ -1,6 +1,7 @@
-// What a paper session is: its feed, signal, decision and risk settings and the account. Stored
-// as the first event of the session's log (kSessionStart), so that a restart resumes the same
-// session and `aits replay` rebuilds it from the log alone (plus the model file it names).
+// What a paper session is: its feed (or feeds), signal, decision and risk settings and the
+// account. Stored as the first event of the session's log (kSessionStart), so that a restart
+// resumes the same session and `aits replay` rebuilds it from the log alone (plus the model file
+// it names).
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,20 @@
 #include "aits/model/instrument.h"
 
 namespace aits::session {
+
+// One market data feed of a session over several instruments (docs/paper.md, "Several
+// instruments"): a tick file or the synthetic market, its instrument as resolved when the session
+// started (with the kernel id it was given: registration order, so that each instrument's P&L
+// converts through the rate instruments before it), and whether it is traded (one strategy
+// instance) or only supplies conversion rates.
+struct FeedSpec {
+  std::string feed;  // a tick file, or "synthetic"
+  Instrument instrument;
+  bool traded = true;
+  // Synthetic market: this feed's seed and first price (the other settings are the spec's).
+  uint64_t seed = 1;
+  double start_price = 1.10000;
+};
 
 struct SessionSpec {
   // Feed: "synthetic" or a tick/bar data file (data::OpenSource formats).
@@ -50,8 +65,13 @@ struct SessionSpec {
   std::string commission = "none";
   int64_t slippage_points = 0;
   int64_t bar_seconds = 60;
-  // Client order ids are "<session_id>-<n>".
+  // Client order ids are "<session_id>-<n>" ("<session_id>-<SYMBOL>-<n>" with several traded).
   std::string session_id = "paper";
+  // Several feeds, merged in time order (equal times in this order, as a backtest merges them).
+  // Empty: the one feed above (feed, symbol, instrument, seed, start_price). When set, those
+  // fields describe the first traded feed, for logs and labels; format, spread_points,
+  // synthetic_start, volatility and max_ticks (ticks of all feeds together) apply to every feed.
+  std::vector<FeedSpec> feeds;
 
   std::string ToJson() const;
   // InvalidArgument naming the field on a malformed document.
@@ -62,5 +82,14 @@ struct SessionSpec {
 
 // spec.instrument (with id 0), or for a log that predates it Instrument::Infer(spec.symbol).
 Instrument InstrumentOf(const SessionSpec& spec);
+// Every instrument of the session, by kernel id (one feed: {InstrumentOf(spec)}).
+std::vector<Instrument> InstrumentsOf(const SessionSpec& spec);
+// The kernel ids of the traded instruments, in feed order (one feed: {0}).
+std::vector<InstrumentId> TradedOf(const SessionSpec& spec);
+// The feeds of the session in feed order (one feed: the single-feed fields as a FeedSpec).
+std::vector<FeedSpec> FeedsOf(const SessionSpec& spec);
+// InvalidArgument naming the feed ("feeds[1] (USDJPY)") when the feeds are not one each of
+// instruments with ids 0..n-1, or none is traded.
+Status ValidateFeeds(const SessionSpec& spec);
 
 }  // namespace aits::session
