@@ -8,13 +8,8 @@ set -uo pipefail
 aits="$1"; data="$2"; python="$3"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok:   $*"; }
-json() { "$python" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
-expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1 = $3"; else fail "$1: expected '$3', got '$2'"; fi; }
-expect_in() { if grep -qF -- "$3" <<<"$2"; then pass "$1 mentions '$3'"; else fail "$1: '$3' not in: $2"; fi; }
 # The balance of a paper summary ("... balance 100123.45 equity ...").
 balance_of() { sed -n 's/.* balance \([-0-9.]*\) .*/\1/p' <<<"$1" | head -1; }
 
@@ -138,5 +133,4 @@ expect_error "YAML role" "bad.yaml:2 (GBPUSD): role 'hedge' is not trade or conv
 printf 'risk:\n  base: defaults\n  group: "x:GBPUSD"\n' >"$work/badgroup.yaml"
 expect_error "YAML group" "badgroup.yaml:3: risk.group:" --config "$work/badgroup.yaml" --data "$gbp"
 
-echo "paper_multisym_cli_test: $failures failure(s)"
-[[ $failures -eq 0 ]]
+finish paper_multisym_cli_test
