@@ -55,11 +55,13 @@ struct PaperFlags {
   std::string sync = "full";
   std::string start;
   std::string session_id;
+  std::string reconcile;  // empty: not given
   bool quiet = false;
 };
 
-// The YAML settings file: `decision:` and `risk:` maps, nothing else.
-Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec) {
+// The YAML settings file: `decision:` and `risk:` maps and the `reconcile:` policy, nothing else.
+// `reconcile_given` is set when the file names a policy.
+Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec, bool* reconcile_given) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -72,9 +74,21 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec) {
   if (!root.IsMap()) return InvalidArgument(path + ": the top level must be a map of sections");
   for (const auto& section : root) {
     const std::string name = section.first.Scalar();
+    const std::string where = path + ":" + std::to_string(section.first.Mark().line + 1);
+    if (name == "reconcile") {
+      const std::string value = section.second.IsScalar() ? section.second.Scalar() : "";
+      auto policy = execution::ParseReconcilePolicy(value);
+      if (!section.second.IsScalar() || !policy.ok()) {
+        return InvalidArgument(where + ": reconcile: '" + value +
+                               "' is not a reconciliation policy (adopt, flatten, refuse)");
+      }
+      spec->reconcile = value;
+      *reconcile_given = true;
+      continue;
+    }
     if (name != "decision" && name != "risk") {
-      return InvalidArgument(path + ":" + std::to_string(section.first.Mark().line + 1) +
-                             ": unknown section '" + name + "' (known: decision, risk)");
+      return InvalidArgument(where + ": unknown section '" + name +
+                             "' (known: decision, risk, reconcile)");
     }
   }
   return ReadDecisionAndRisk(path, root, &spec->decision, &spec->risk);
@@ -97,7 +111,8 @@ session::SignalFactory SignalsWithModels() {
   };
 }
 
-Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
+// `reconcile_given`: the flag or the settings file chose the reconciliation policy.
+Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags, bool* reconcile_given) {
   session::SessionSpec spec;
   spec.feed = flags.feed;
   spec.format = flags.format;
@@ -146,7 +161,13 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
   AITS_ASSIGN_OR_RETURN(std::vector<Duration> bar, features::ParseTimeframes(flags.bar));
   if (bar.size() != 1) return InvalidArgument("--bar takes one timeframe, e.g. M1");
   spec.bar_seconds = bar.front().ns / Duration::Seconds(1).ns;
-  if (!flags.config.empty()) AITS_RETURN_IF_ERROR(LoadPaperConfig(flags.config, &spec));
+  if (!flags.config.empty()) {
+    AITS_RETURN_IF_ERROR(LoadPaperConfig(flags.config, &spec, reconcile_given));
+  }
+  if (!flags.reconcile.empty()) {  // the flag wins over the file
+    spec.reconcile = flags.reconcile;
+    *reconcile_given = true;
+  }
   if (flags.signal == "ml_ensemble") {
     spec.registry = flags.registry;
     AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
@@ -177,10 +198,21 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
 int RunPaperCommand(const PaperFlags& flags, bool spec_given) {
   session::PaperOptions options;
   options.spec_given = spec_given;
+  if (!flags.reconcile.empty()) {
+    auto policy = execution::ParseReconcilePolicy(flags.reconcile);
+    if (!policy.ok()) return Fail(policy.status().WithContext("--reconcile"));
+  }
+  bool reconcile_given = !flags.reconcile.empty();
   if (spec_given) {
-    auto spec = SpecFromFlags(flags);
+    auto spec = SpecFromFlags(flags, &reconcile_given);
     if (!spec.ok()) return Fail(spec.status());
     options.spec = std::move(*spec);
+  }
+  // The policy of this start: a resume takes it from the flag (or the file) without becoming
+  // another session; otherwise the session's own.
+  if (reconcile_given) {
+    options.reconcile =
+        *execution::ParseReconcilePolicy(spec_given ? options.spec.reconcile : flags.reconcile);
   }
   options.state_dir = flags.state;
   if (flags.speed == "max") {
@@ -284,6 +316,10 @@ int RunReplayCommand(const std::string& events) {
       "and risk event equal\n",
       static_cast<unsigned long long>(r.events), static_cast<unsigned long long>(r.ticks),
       static_cast<unsigned long long>(r.orders), static_cast<unsigned long long>(r.fills));
+  if (r.logged.reconciliations > 0) {
+    std::printf("  %llu reconciliation(s) at start re-applied against the recorded venue account\n",
+                static_cast<unsigned long long>(r.logged.reconciliations));
+  }
   std::printf("  balance %s (log %s)  equity %s (log %s)  realised P&L %s\n",
               r.account.balance.ToString().c_str(), r.logged.balance.ToString().c_str(),
               r.account.equity.ToString().c_str(), r.logged.equity.ToString().c_str(),
@@ -382,6 +418,11 @@ void AddPaperCommands(CLI::App& app) {
                     "Synthetic market: time of the first tick (default: now), e.g. 2024-01-08");
   paper->add_option("--session-id", flags->session_id,
                     "Prefix of client order ids (default: from the start time)");
+  paper->add_option("--reconcile", flags->reconcile,
+                    "At start, when the venue's account differs from the event log: refuse "
+                    "(default: start nothing, list every difference), adopt (take the venue's) "
+                    "or flatten (close and cancel what the log cannot account for); also "
+                    "`reconcile:` in --config");
   paper->add_flag("--quiet", flags->quiet, "Only the summary");
   paper->callback([paper, flags] {
     // Only run flags given: resume what --state holds.

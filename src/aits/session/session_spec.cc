@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "aits/execution/reconciliation.h"
+
 namespace aits::session {
 namespace {
 
@@ -97,6 +99,7 @@ std::string SessionSpec::ToJson() const {
   j["slippage_points"] = slippage_points;
   j["bar_seconds"] = bar_seconds;
   j["session_id"] = session_id;
+  j["reconcile"] = reconcile;
   return j.dump();
 }
 
@@ -148,6 +151,11 @@ Result<SessionSpec> SessionSpec::FromJson(std::string_view text) {
     get("slippage_points", &spec.slippage_points);
     get("bar_seconds", &spec.bar_seconds);
     get("session_id", &spec.session_id);
+    if (j.contains("reconcile")) {
+      get("reconcile", &spec.reconcile);
+      const auto policy = execution::ParseReconcilePolicy(spec.reconcile);
+      if (!policy.ok()) throw std::runtime_error(policy.status().message());
+    }
   } catch (const std::exception& error) {
     return InvalidArgument("session description: field '" + field + "': " + error.what());
   }

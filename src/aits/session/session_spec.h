@@ -52,6 +52,12 @@ struct SessionSpec {
   int64_t bar_seconds = 60;
   // Client order ids are "<session_id>-<n>".
   std::string session_id = "paper";
+  // What a start does when the venue's account differs from the state rebuilt from the log:
+  // "adopt", "flatten" or "refuse" (docs/execution.md, "Reconciliation"). Refuse by default: a
+  // node never trades on from a picture of the account it cannot account for unless told how.
+  // A resume may choose another for that start (PaperOptions::reconcile); the policy a start
+  // used is in its reconciliation event. Logs from before this field read as "refuse".
+  std::string reconcile = "refuse";
 
   std::string ToJson() const;
   // InvalidArgument naming the field on a malformed document.
