@@ -676,7 +676,7 @@ class Runner {
       return Status::Ok();
     }
     if (what == "client") {
-      // expect client ID STATUS [filled=QTY]: the latest order with that client order id.
+      // expect client ID STATUS [filled=QTY] [avg=PRICE]: the latest order with that client id.
       if (positional_.size() != 3) return Error("expect client needs: CLIENT_ID STATUS");
       const Order* found = nullptr;
       const auto& orders = kernel_->orders();
@@ -696,6 +696,13 @@ class Runner {
         if (found->filled != filled) {
           Fail("client " + positional_[1] + " filled: expected " + filled.ToString() + ", got " +
                found->filled.ToString());
+        }
+      }
+      if (options_.count("avg")) {
+        AITS_ASSIGN_OR_RETURN(Price avg, PriceArg(options_["avg"]));
+        if (found->avg_fill_price != avg) {
+          Fail("client " + positional_[1] + " average fill price: expected " + avg.ToString() +
+               ", got " + found->avg_fill_price.ToString());
         }
       }
       return Status::Ok();

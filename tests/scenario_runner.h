@@ -38,7 +38,7 @@
 //   expect action TEXT            (the next action: "adopt position EURUSD +0.30 @ 1.10000",
 //                                  "cancel order EURUSD 'c1' ticket 1000")
 //   expect working N              (unfinished orders, in the kernel and at the venue alike)
-//   expect client ID STATUS [filled=QTY]   (the latest order with that client order id)
+//   expect client ID STATUS [filled=QTY] [avg=PRICE]   (the latest order with that client id)
 //   expect venue QTY              (the venue's net position)
 // Closing orders of `flatten` are tagged `reconcile`: `expect fill reconcile sell 1 PRICE`.
 // Lines are executed in order; an expectation checks the state after everything above it.

@@ -98,6 +98,11 @@ OrderId OrderManager::Adopt(const WorkingOrder& working, Timestamp now) {
   if (order->venue_order_id != 0) tickets_[order->venue_order_id] = order->id.value;
   order->status = OrderStatus::kAccepted;
   order->filled = Quantity::FromRaw(working.filled.raw(), order->request.quantity.precision());
+  // The venue's snapshot has no average fill price: a limit or stop's own price stands in for
+  // fills the table never saw, so that later fills average from there, not from zero.
+  if (order->filled.IsPositive() && !order->avg_fill_price.IsPositive() && working.price) {
+    order->avg_fill_price = *working.price;
+  }
   order->updated = now;
   const OrderId id = order->id;
   Publish(*order);

@@ -59,7 +59,8 @@ class OrderManager final : public ExecutionEvents {
   // Adopt takes a working order the venue holds as the table's own. The live order with the
   // same ticket, or else with the same client order id, takes the venue's ticket and filled
   // lots; without one, a new order gets the next id (accepted, the venue's ticket, type, price,
-  // lots and fills). Returns the order's id.
+  // lots and fills; its average fill price, which a snapshot does not carry, is taken as the
+  // order's price). Returns the order's id.
   OrderId Adopt(const WorkingOrder& working, Timestamp now);
   // Abandon finishes a live order the venue no longer works: canceled, with `detail` saying
   // why; the venue is not asked (it has nothing to cancel). NotFound if the id is unknown,
