@@ -3,6 +3,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "aits/kernel/kernel.h"
@@ -27,6 +28,7 @@ class Runner {
   Status Line(int number, const std::string& raw) {
     line_ = number;
     std::string text = raw.substr(0, raw.find('#'));
+    text_ = text;
     std::vector<std::string> words = Split(text);
     if (words.empty()) return Status::Ok();
     const std::string& cmd = words[0];
@@ -60,6 +62,8 @@ class Runner {
     if (cmd == "cancel") return Cancel_();
     if (cmd == "risk") return Risk_();
     if (cmd == "halt") return Halt_();
+    if (cmd == "broker") return Broker_();
+    if (cmd == "reconcile") return Reconcile_();
     if (cmd == "expect") return Expect_();
     return Error("unknown command '" + cmd + "'");
   }
@@ -197,6 +201,146 @@ class Runner {
     Status halted = kernel_->SetBreaker(risk::BreakerState::kHalted, "scenario");
     if (!halted.ok()) return Error(halted.message());
     return Status::Ok();
+  }
+
+  // The broker's account, as the venue will hold it at the next `reconcile` (it replaces what
+  // the venue holds then): `broker position QTY price=X [ticket=N]`, `broker order CLIENT
+  // buy|sell limit|stop QTY price=X [filled=X] [ticket=N] [tif=...]`, or `broker flat` (nothing).
+  Status Broker_() {
+    AITS_RETURN_IF_ERROR(EnsureKernel());
+    AITS_ASSIGN_OR_RETURN(std::string what, Pos(0, "position, order or flat"));
+    if (!broker_) broker_.emplace();
+    if (what == "flat") return Status::Ok();
+    if (what == "position") {
+      if (positional_.size() != 2) return Error("broker position needs: QTY price=X");
+      execution::HeldPosition position;
+      position.instrument = Current().id;
+      AITS_ASSIGN_OR_RETURN(position.quantity, Qty(positional_[1]));
+      for (const auto& [key, value] : options_) {
+        if (key == "price") {
+          AITS_ASSIGN_OR_RETURN(position.open_price, PriceArg(value));
+        } else if (key == "ticket") {
+          position.ticket = std::stoull(value);
+        } else {
+          return Error("unknown broker position option '" + key + "'");
+        }
+      }
+      if (!position.open_price.IsPositive()) return Error("broker position needs price=X");
+      broker_->positions.push_back(position);
+      return Status::Ok();
+    }
+    if (what == "order") {
+      if (positional_.size() != 5) return Error("broker order needs: CLIENT SIDE TYPE QTY");
+      execution::WorkingOrder order;
+      order.instrument = Current().id;
+      order.client_order_id = positional_[1] == "-" ? "" : positional_[1];
+      if (positional_[2] != "buy" && positional_[2] != "sell") return Error("side: buy or sell");
+      order.side = positional_[2] == "buy" ? Side::kBuy : Side::kSell;
+      if (positional_[3] != "limit" && positional_[3] != "stop")
+        return Error("type: limit or stop");
+      order.type = positional_[3] == "limit" ? OrderType::kLimit : OrderType::kStop;
+      AITS_ASSIGN_OR_RETURN(order.quantity, Qty(positional_[4]));
+      order.filled = Quantity::FromRaw(0, order.quantity.precision());
+      order.ticket = next_broker_ticket_++;
+      for (const auto& [key, value] : options_) {
+        if (key == "price") {
+          AITS_ASSIGN_OR_RETURN(Price price, PriceArg(value));
+          order.price = price;
+        } else if (key == "filled") {
+          AITS_ASSIGN_OR_RETURN(order.filled, Qty(value));
+        } else if (key == "ticket") {
+          order.ticket = std::stoull(value);
+        } else {
+          return Error("unknown broker order option '" + key + "'");
+        }
+      }
+      broker_->orders.push_back(order);
+      return Status::Ok();
+    }
+    return Error("broker takes position, order or flat");
+  }
+
+  // reconcile adopt|flatten|refuse: the venue is seeded with the `broker` lines above (if any),
+  // then the kernel's holdings (what the script built: the state a start rebuilds from its
+  // log) are compared with it and the plan applied; a refusal is kept for `expect refused`.
+  Status Reconcile_() {
+    AITS_RETURN_IF_ERROR(EnsureKernel());
+    AITS_ASSIGN_OR_RETURN(std::string name, Pos(0, "policy"));
+    auto policy = execution::ParseReconcilePolicy(name);
+    if (!policy.ok()) return Error(policy.status().message());
+    if (broker_) {
+      auto* venue = dynamic_cast<execution::SimulatedVenue*>(&kernel_->execution());
+      const Status seeded = venue->Seed(*broker_, clock_.Now());
+      if (!seeded.ok()) return Error(seeded.message());
+      broker_.reset();
+    }
+    differences_.clear();
+    actions_.clear();
+    difference_cursor_ = action_cursor_ = 0;
+    refusal_.clear();
+    auto planned = kernel_->PlanReconciliation(*policy);
+    if (!planned.ok()) {
+      if (planned.status().code() != StatusCode::kFailedPrecondition) {
+        return Error(planned.status().message());
+      }
+      // The refusal lists the differences, one per indented line.
+      refusal_ = planned.status().message();
+      size_t at = refusal_.find("\n  ");
+      while (at != std::string::npos) {
+        const size_t next = refusal_.find("\n  ", at + 3);
+        differences_.push_back(
+            refusal_.substr(at + 3, next == std::string::npos ? std::string::npos : next - at - 3));
+        at = next;
+      }
+      return Status::Ok();
+    }
+    differences_ = planned->lines;
+    for (const execution::ReconcileAction& action : planned->plan) {
+      std::string line(execution::ToString(action.kind));
+      const bool order = action.kind == execution::ActionKind::kAdoptOrder ||
+                         action.kind == execution::ActionKind::kForgetOrder ||
+                         action.kind == execution::ActionKind::kCancelOrder;
+      if (order) {
+        line += " " + instruments_[action.order.instrument.value].symbol + " '" +
+                action.order.client_order_id + "' ticket " + std::to_string(action.order.ticket);
+      } else {
+        const Quantity lots = action.position.quantity;
+        line += " " + instruments_[action.position.instrument.value].symbol + " " +
+                (lots.IsPositive() ? "+" : "") + lots.ToString() + " @ " +
+                action.position.open_price.ToString();
+      }
+      actions_.push_back(std::move(line));
+    }
+    const Status applied = kernel_->ApplyReconciliation(*planned);
+    if (!applied.ok()) Fail("reconcile: " + applied.message());
+    return Status::Ok();
+  }
+
+  // The rest of the line after its first `words` words, as written (single spaces kept).
+  std::string RestOf(size_t words) const {
+    size_t at = 0;
+    for (size_t word = 0; word < words; ++word) {
+      at = text_.find_first_not_of(" \t", at);
+      at = text_.find_first_of(" \t", at);
+      if (at == std::string::npos) return "";
+    }
+    at = text_.find_first_not_of(" \t", at);
+    if (at == std::string::npos) return "";
+    const size_t end = text_.find_last_not_of(" \t\r");
+    return text_.substr(at, end - at + 1);
+  }
+
+  // expect difference TEXT / expect action TEXT: the next unchecked line of the last reconcile.
+  void ExpectLine(const char* what, const std::vector<std::string>& lines, size_t& cursor) {
+    const std::string expected = RestOf(2);
+    if (cursor >= lines.size()) {
+      Fail(std::string("expected the ") + what + " '" + expected + "', there is none more");
+      return;
+    }
+    const std::string& actual = lines[cursor++];
+    if (actual != expected) {
+      Fail(std::string(what) + ": expected '" + expected + "', got '" + actual + "'");
+    }
   }
 
   Status EnsureKernel() {
@@ -494,6 +638,90 @@ class Runner {
       CheckMoney(what, actual, amount);
       return Status::Ok();
     }
+    if (what == "refused" || what == "accepted") {
+      const bool refused = !refusal_.empty();
+      if (refused != (what == "refused")) {
+        Fail("reconcile: expected " + what + ", " +
+             (refused ? "it refused: " + refusal_ : std::string("it was not refused")));
+      }
+      return Status::Ok();
+    }
+    if (what == "difference") {
+      ExpectLine("difference", differences_, difference_cursor_);
+      return Status::Ok();
+    }
+    if (what == "action") {
+      ExpectLine("action", actions_, action_cursor_);
+      return Status::Ok();
+    }
+    if (what == "differences" || what == "actions") {
+      AITS_ASSIGN_OR_RETURN(std::string count, Pos(1, "count"));
+      const size_t actual = what == "differences" ? differences_.size() : actions_.size();
+      if (std::to_string(actual) != count) {
+        Fail(what + ": expected " + count + ", got " + std::to_string(actual));
+      }
+      return Status::Ok();
+    }
+    if (what == "working") {
+      // expect working N: the kernel's unfinished orders; the venue's must agree.
+      AITS_ASSIGN_OR_RETURN(std::string count, Pos(1, "count"));
+      const execution::AccountState mine = kernel_->Holdings();
+      auto venue = kernel_->execution().Snapshot();
+      if (!venue.ok()) return Error(venue.status().message());
+      if (std::to_string(mine.orders.size()) != count ||
+          std::to_string(venue->orders.size()) != count) {
+        Fail("working orders: expected " + count + ", got " + std::to_string(mine.orders.size()) +
+             " in the kernel and " + std::to_string(venue->orders.size()) + " at the venue");
+      }
+      return Status::Ok();
+    }
+    if (what == "client") {
+      // expect client ID STATUS [filled=QTY] [avg=PRICE]: the latest order with that client id.
+      if (positional_.size() != 3) return Error("expect client needs: CLIENT_ID STATUS");
+      const Order* found = nullptr;
+      const auto& orders = kernel_->orders();
+      for (size_t index = orders.size(); index-- > 0 && found == nullptr;) {
+        if (orders[index].request.client_order_id == positional_[1]) found = &orders[index];
+      }
+      if (found == nullptr) {
+        Fail("no order with client id '" + positional_[1] + "'");
+        return Status::Ok();
+      }
+      if (std::string(ToString(found->status)) != positional_[2]) {
+        Fail("client " + positional_[1] + " status: expected " + positional_[2] + ", got " +
+             std::string(ToString(found->status)));
+      }
+      if (options_.count("filled")) {
+        AITS_ASSIGN_OR_RETURN(Quantity filled, Qty(options_["filled"]));
+        if (found->filled != filled) {
+          Fail("client " + positional_[1] + " filled: expected " + filled.ToString() + ", got " +
+               found->filled.ToString());
+        }
+      }
+      if (options_.count("avg")) {
+        AITS_ASSIGN_OR_RETURN(Price avg, PriceArg(options_["avg"]));
+        if (found->avg_fill_price != avg) {
+          Fail("client " + positional_[1] + " average fill price: expected " + avg.ToString() +
+               ", got " + found->avg_fill_price.ToString());
+        }
+      }
+      return Status::Ok();
+    }
+    if (what == "venue") {
+      // expect venue QTY: the venue's net position in the line's instrument.
+      AITS_ASSIGN_OR_RETURN(std::string qty_text, Pos(1, "quantity"));
+      AITS_ASSIGN_OR_RETURN(Quantity qty, Qty(qty_text));
+      auto venue = kernel_->execution().Snapshot();
+      if (!venue.ok()) return Error(venue.status().message());
+      Quantity held;
+      for (const auto& p : venue->positions) {
+        if (p.instrument == Current().id) held = p.quantity;
+      }
+      if (held != qty) {
+        Fail("venue position: expected " + qty.ToString() + ", got " + held.ToString());
+      }
+      return Status::Ok();
+    }
     if (what == "trades") {
       AITS_ASSIGN_OR_RETURN(std::string count, Pos(1, "count"));
       const size_t trades = kernel_->portfolio().trades().size();
@@ -507,6 +735,15 @@ class Runner {
 
   std::string name_;
   int line_ = 0;
+  std::string text_;  // the line without its comment
+  // The broker's account for the next `reconcile`, and what the last one said.
+  std::optional<execution::AccountState> broker_;
+  uint64_t next_broker_ticket_ = 1000;
+  std::vector<std::string> differences_;
+  std::vector<std::string> actions_;
+  size_t difference_cursor_ = 0;
+  size_t action_cursor_ = 0;
+  std::string refusal_;
   std::vector<std::string> positional_;
   std::map<std::string, std::string> options_;
   std::vector<Instrument> instruments_;  // index = id

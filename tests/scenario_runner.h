@@ -23,6 +23,24 @@
 //                                                           (account currency, 2 decimals)
 //   expect canceled NAME [before=NAME|REASON]     (cancelled; before=: before that order's fill)
 //   expect trades N
+// Reconciliation at start (docs/execution.md, "Reconciliation"). The logged state is what the
+// lines above built in the kernel (as a start rebuilds it from its log); `broker` lines describe
+// the account the venue holds instead, and `reconcile` seeds the venue with them, compares and
+// applies the policy's plan (broker tickets count from 1000 unless ticket= is given):
+//   broker position QTY price=X [ticket=N]          (signed lots: negative is short)
+//   broker order CLIENT|- buy|sell limit|stop QTY price=X [filled=X] [ticket=N]
+//   broker flat                                     (the account holds nothing)
+//   reconcile adopt|flatten|refuse
+//   expect accepted | refused                       (whether the last reconcile refused)
+//   expect differences N | actions N
+//   expect difference TEXT        (the next report line, e.g. "unknown position: EURUSD: log
+//                                  none, venue +0.30 lots")
+//   expect action TEXT            (the next action: "adopt position EURUSD +0.30 @ 1.10000",
+//                                  "cancel order EURUSD 'c1' ticket 1000")
+//   expect working N              (unfinished orders, in the kernel and at the venue alike)
+//   expect client ID STATUS [filled=QTY] [avg=PRICE]   (the latest order with that client id)
+//   expect venue QTY              (the venue's net position)
+// Closing orders of `flatten` are tagged `reconcile`: `expect fill reconcile sell 1 PRICE`.
 // Lines are executed in order; an expectation checks the state after everything above it.
 #pragma once
 

@@ -54,6 +54,27 @@ expect position 2
   EXPECT_EQ((*failures)[1].line, 6);
 }
 
+// The same for the reconciliation lines: a wrong report line, action, outcome or count is caught.
+TEST(ScenarioRunnerTest, ReportsAWrongReconciliation) {
+  auto failures = RunScenarioText("inline", R"(
+instrument EURUSD
+tick 0 1.10000 1.10010
+broker position 0.3 price=1.09500
+broker order x buy limit 1 price=1.09000
+reconcile adopt
+expect refused
+expect difference unknown position: EURUSD: log none, venue +0.40 lots
+expect action adopt position EURUSD +0.30 @ 1.09500
+expect action adopt order EURUSD 'y' ticket 1000
+expect working 2
+expect differences 2
+)");
+  ASSERT_TRUE(failures.ok()) << failures.status().ToString();
+  std::vector<int> lines;
+  for (const auto& failure : *failures) lines.push_back(failure.line);
+  EXPECT_EQ(lines, (std::vector<int>{7, 8, 10, 11}));
+}
+
 TEST(ScenarioRunnerTest, MalformedFileIsAnErrorWithItsLine) {
   auto result = RunScenarioText("bad.scn", "instrument EURUSD\nfrobnicate 1 2\n");
   ASSERT_FALSE(result.ok());

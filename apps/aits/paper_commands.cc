@@ -58,6 +58,7 @@ struct PaperFlags {
   std::string sync = "full";
   std::string start;
   std::string session_id;
+  std::string reconcile;  // empty: not given
   bool quiet = false;
   // Several instruments (docs/paper.md): --data SYM=FILE and --convert-data SYM=FILE items, as
   // `aits backtest` takes them, or the config file's `data:` list; and synthetic symbols.
@@ -66,11 +67,10 @@ struct PaperFlags {
   std::vector<std::string> synthetic;
 };
 
-// The config file's `data:` list, read by LoadPaperConfig.
-
-// The YAML settings file: `decision:` and `risk:` maps and the `data:` list of feeds, nothing else.
+// The YAML settings file: `decision:` and `risk:` maps, the `data:` list of feeds and the
+// `reconcile:` policy, nothing else. `reconcile_given` is set when the file names a policy.
 Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec,
-                       std::vector<FeedFlag>* feeds) {
+                       std::vector<FeedFlag>* feeds, bool* reconcile_given) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -83,6 +83,7 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec,
   if (!root.IsMap()) return InvalidArgument(path + ": the top level must be a map of sections");
   for (const auto& section : root) {
     const std::string name = section.first.Scalar();
+    const std::string where = path + ":" + std::to_string(section.first.Mark().line + 1);
     if (name == "data" && section.second.IsSequence()) {
       try {
         AITS_RETURN_IF_ERROR(ParseYamlFeeds(path, section.second, feeds));
@@ -91,10 +92,20 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec,
       }
       continue;
     }
+    if (name == "reconcile") {
+      const std::string value = section.second.IsScalar() ? section.second.Scalar() : "";
+      auto policy = execution::ParseReconcilePolicy(value);
+      if (!section.second.IsScalar() || !policy.ok()) {
+        return InvalidArgument(where + ": reconcile: '" + value +
+                               "' is not a reconciliation policy (adopt, flatten, refuse)");
+      }
+      spec->reconcile = value;
+      *reconcile_given = true;
+      continue;
+    }
     if (name != "decision" && name != "risk") {
-      return InvalidArgument(path + ":" + std::to_string(section.first.Mark().line + 1) +
-                             ": unknown section '" + name +
-                             "' (known: decision, risk, and data as a list of feeds)");
+      return InvalidArgument(where + ": unknown section '" + name +
+                             "' (known: decision, risk, reconcile, and data as a list of feeds)");
     }
   }
   return ReadDecisionAndRisk(path, root, &spec->decision, &spec->risk);
@@ -194,13 +205,14 @@ Status AddFeeds(const PaperFlags& flags, const std::vector<FeedFlag>& file_feeds
   return Status::Ok();
 }
 
-Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
+// `reconcile_given`: the flag or the settings file chose the reconciliation policy.
+Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags, bool* reconcile_given) {
   session::SessionSpec spec;
   std::vector<FeedFlag> file_feeds;
   AITS_RETURN_IF_ERROR(ParseFeedItems(flags.data_items, flags.convert_items, nullptr, &file_feeds));
   if (!flags.config.empty()) {
     std::vector<FeedFlag> from_file;
-    AITS_RETURN_IF_ERROR(LoadPaperConfig(flags.config, &spec, &from_file));
+    AITS_RETURN_IF_ERROR(LoadPaperConfig(flags.config, &spec, &from_file, reconcile_given));
     // Feeds on the command line replace the file's, as in aits backtest.
     if (file_feeds.empty() && flags.synthetic.empty()) file_feeds = std::move(from_file);
   }
@@ -261,6 +273,10 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
   AITS_ASSIGN_OR_RETURN(std::vector<Duration> bar, features::ParseTimeframes(flags.bar));
   if (bar.size() != 1) return InvalidArgument("--bar takes one timeframe, e.g. M1");
   spec.bar_seconds = bar.front().ns / Duration::Seconds(1).ns;
+  if (!flags.reconcile.empty()) {  // the flag wins over the file
+    spec.reconcile = flags.reconcile;
+    *reconcile_given = true;
+  }
   if (flags.signal == "ml_ensemble") {
     spec.registry = flags.registry;
     AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
@@ -291,10 +307,21 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
 int RunPaperCommand(const PaperFlags& flags, bool spec_given) {
   session::PaperOptions options;
   options.spec_given = spec_given;
+  if (!flags.reconcile.empty()) {
+    auto policy = execution::ParseReconcilePolicy(flags.reconcile);
+    if (!policy.ok()) return Fail(policy.status().WithContext("--reconcile"));
+  }
+  bool reconcile_given = !flags.reconcile.empty();
   if (spec_given) {
-    auto spec = SpecFromFlags(flags);
+    auto spec = SpecFromFlags(flags, &reconcile_given);
     if (!spec.ok()) return Fail(spec.status());
     options.spec = std::move(*spec);
+  }
+  // The policy of this start: a resume takes it from the flag (or the file) without becoming
+  // another session; otherwise the session's own.
+  if (reconcile_given) {
+    options.reconcile =
+        *execution::ParseReconcilePolicy(spec_given ? options.spec.reconcile : flags.reconcile);
   }
   options.state_dir = flags.state;
   if (flags.speed == "max") {
@@ -410,6 +437,10 @@ int RunReplayCommand(const std::string& events) {
       "and risk event equal\n",
       static_cast<unsigned long long>(r.events), static_cast<unsigned long long>(r.ticks),
       static_cast<unsigned long long>(r.orders), static_cast<unsigned long long>(r.fills));
+  if (r.logged.reconciliations > 0) {
+    std::printf("  %llu reconciliation(s) at start re-applied against the recorded venue account\n",
+                static_cast<unsigned long long>(r.logged.reconciliations));
+  }
   std::printf("  balance %s (log %s)  equity %s (log %s)  realised P&L %s\n",
               r.account.balance.ToString().c_str(), r.logged.balance.ToString().c_str(),
               r.account.equity.ToString().c_str(), r.logged.equity.ToString().c_str(),
@@ -518,6 +549,11 @@ void AddPaperCommands(CLI::App& app) {
                     "Synthetic market: time of the first tick (default: now), e.g. 2024-01-08");
   paper->add_option("--session-id", flags->session_id,
                     "Prefix of client order ids (default: from the start time)");
+  paper->add_option("--reconcile", flags->reconcile,
+                    "At start, when the venue's account differs from the event log: refuse "
+                    "(default: start nothing, list every difference), adopt (take the venue's) "
+                    "or flatten (close and cancel what the log cannot account for); also "
+                    "`reconcile:` in --config");
   paper->add_flag("--quiet", flags->quiet, "Only the summary");
   paper->callback([paper, flags] {
     // Only run flags given: resume what --state holds.

@@ -180,6 +180,12 @@ printf 'risk:\n  max_order_lots: 5\n' >"$work/partial.yaml"
 bad "risk section missing limits" "max_position_lots is missing" "base: defaults" -- \
   --state "$work/bad3" --ticks 10 --speed max --config "$work/partial.yaml"
 bad "--speed fast" "--speed 'fast'" -- --state "$work/bad4" --ticks 10 --speed fast
+bad "--reconcile maybe" "--reconcile" "\"maybe\"" "adopt, flatten, refuse" -- \
+  --state "$work/bad6" --ticks 10 --speed max --reconcile maybe
+check "a refused policy writes no log" test ! -e "$work/bad6/events.db"
+printf 'risk:\n  base: defaults\nreconcile: sometimes\n' >"$work/policy.yaml"
+bad "reconcile: sometimes" "policy.yaml:3" "reconcile: 'sometimes'" -- \
+  --state "$work/bad7" --ticks 10 --speed max --config "$work/policy.yaml"
 bad "bar data as feed" "gbpusd-m1-bid-2012.csv" "paper trading consumes ticks" -- \
   --state "$work/bad5" --speed max --feed "$data/gbpusd-m1-bid-2012.csv"
 check "a refused feed writes no session" test ! -e "$work/bad5/events.db"

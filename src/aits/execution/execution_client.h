@@ -19,6 +19,7 @@
 
 #include "aits/core/status.h"
 #include "aits/core/time.h"
+#include "aits/execution/reconciliation.h"
 #include "aits/model/events.h"
 #include "aits/model/instrument.h"
 #include "aits/model/market.h"
@@ -80,6 +81,16 @@ class ExecutionClient {
   // a kModified report naming the position's ticket.
   virtual Status SetProtection(InstrumentId instrument, std::optional<Price> stop_loss,
                                std::optional<Price> take_profit) = 0;
+
+  // What the venue holds on the account now: its open positions (with their tickets and open
+  // prices) and its working orders (with the client order id each carries, its ticket and the
+  // lots filled so far), in ticket order. The node compares it with the state rebuilt from its
+  // event log when it starts (docs/execution.md, "Reconciliation"). The simulated venue answers
+  // from its own books; the MetaTrader gateway will answer from the terminal's open positions
+  // and orders. Unimplemented for a client that cannot tell (the node then cannot start on it).
+  virtual Result<AccountState> Snapshot() const {
+    return Status(StatusCode::kUnimplemented, "this execution client cannot report its account");
+  }
 
   // Market data as the kernel sees it. A simulated venue matches on it; a live broker, which
   // has its own feed, may ignore it.

@@ -73,6 +73,74 @@ Status OrderManager::Cancel(OrderId id, Timestamp now) {
   return client_->Cancel(id, order->venue_order_id, now);
 }
 
+OrderId OrderManager::Adopt(const WorkingOrder& working, Timestamp now) {
+  const Order* found = working.ticket != 0 ? FindByTicket(working.ticket) : nullptr;
+  if (found == nullptr && !working.client_order_id.empty()) {
+    found = FindLiveByClientId(working.client_order_id);
+  }
+  Order* order = found != nullptr ? FindMutable(found->id) : nullptr;
+  if (order == nullptr) {
+    OrderRequest request;
+    request.instrument = working.instrument;
+    request.side = working.side;
+    request.type = working.type;
+    request.price = working.price;
+    request.tif = working.tif;
+    request.quantity = working.quantity;
+    request.client_order_id = working.client_order_id;
+    order = &NewOrder(request, now);
+    order->arrives = now;  // at the venue already
+  }
+  if (working.ticket != 0 && order->venue_order_id != working.ticket) {
+    if (order->venue_order_id != 0) tickets_.erase(order->venue_order_id);
+    order->venue_order_id = working.ticket;
+  }
+  if (order->venue_order_id != 0) tickets_[order->venue_order_id] = order->id.value;
+  order->status = OrderStatus::kAccepted;
+  order->filled = Quantity::FromRaw(working.filled.raw(), order->request.quantity.precision());
+  // The venue's snapshot has no average fill price: a limit or stop's own price stands in for
+  // fills the table never saw, so that later fills average from there, not from zero.
+  if (order->filled.IsPositive() && !order->avg_fill_price.IsPositive() && working.price) {
+    order->avg_fill_price = *working.price;
+  }
+  order->updated = now;
+  const OrderId id = order->id;
+  Publish(*order);
+  return id;
+}
+
+Status OrderManager::Abandon(OrderId id, std::string detail, Timestamp now) {
+  Order* order = FindMutable(id);
+  if (order == nullptr) {
+    return NotFound("abandon: order " + std::to_string(id.value) + " is unknown");
+  }
+  if (IsFinished(order->status)) {
+    return FailedPrecondition("abandon: order " + std::to_string(id.value) + " is already " +
+                              std::string(ToString(order->status)));
+  }
+  order->status = OrderStatus::kCanceled;
+  order->reject_detail = std::move(detail);
+  order->updated = now;
+  Publish(*order);
+  return Status::Ok();
+}
+
+const Order* OrderManager::FindLiveByClientId(std::string_view client_order_id) const {
+  for (size_t index = orders_.size(); index-- > 0;) {
+    const Order& order = orders_[index];
+    if (!IsFinished(order.status) && order.request.client_order_id == client_order_id) {
+      return &order;
+    }
+  }
+  return nullptr;
+}
+
+void OrderManager::AppendLive(std::vector<const Order*>* live) const {
+  for (size_t index = 0; index < orders_.size(); ++index) {
+    if (!IsFinished(orders_[index].status)) live->push_back(&orders_[index]);
+  }
+}
+
 Order* OrderManager::FindMutable(OrderId id) {
   if (id.value < base_ || id.value - base_ >= orders_.size()) return nullptr;
   return &orders_[id.value - base_];

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "aits/core/history_ring.h"
 #include "aits/core/status.h"
 #include "aits/execution/execution_client.h"
+#include "aits/execution/reconciliation.h"
 #include "aits/model/events.h"
 #include "aits/model/order.h"
 
@@ -51,6 +53,24 @@ class OrderManager final : public ExecutionEvents {
   // Asks the client to cancel a live order. NotFound if the id is unknown (or dropped from the
   // history), FailedPrecondition if the order is already finished.
   Status Cancel(OrderId id, Timestamp now);
+
+  // Reconciliation at start (docs/execution.md, "Reconciliation"), each change published as the
+  // order's OrderUpdate like any other:
+  // Adopt takes a working order the venue holds as the table's own. The live order with the
+  // same ticket, or else with the same client order id, takes the venue's ticket and filled
+  // lots; without one, a new order gets the next id (accepted, the venue's ticket, type, price,
+  // lots and fills; its average fill price, which a snapshot does not carry, is taken as the
+  // order's price). Returns the order's id.
+  OrderId Adopt(const WorkingOrder& working, Timestamp now);
+  // Abandon finishes a live order the venue no longer works: canceled, with `detail` saying
+  // why; the venue is not asked (it has nothing to cancel). NotFound if the id is unknown,
+  // FailedPrecondition if the order is already finished.
+  Status Abandon(OrderId id, std::string detail, Timestamp now);
+  // The live order with this client order id (or nullptr): a walk back through the table,
+  // for the start only.
+  const Order* FindLiveByClientId(std::string_view client_order_id) const;
+  // Appends every unfinished order, oldest first (the kernel's side of a reconciliation).
+  void AppendLive(std::vector<const Order*>* live) const;
 
   // The order, or nullptr if unknown or dropped. Valid until the next call that adds an order.
   const Order* Find(OrderId id) const;

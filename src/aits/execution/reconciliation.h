@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,11 @@ struct WorkingOrder {
   Side side = Side::kBuy;
   Quantity quantity;  // ordered lots
   Quantity filled;    // lots filled so far
+  // What the order is, for a side that must take it over or work it (adopt, a seeded venue);
+  // not part of the match.
+  OrderType type = OrderType::kLimit;
+  std::optional<Price> price;
+  TimeInForce tif = TimeInForce::kGtc;
 };
 
 struct AccountState {

@@ -110,6 +110,7 @@ struct SimulatedVenue::InstrumentState {
   Price ask;
   int64_t position_raw = 0;  // signed lots, 1e-9 units
   uint64_t position_ticket = 0;
+  int64_t position_price_raw = 0;  // average open price of the net position (Snapshot)
   std::optional<Price> stop_loss;
   std::optional<Price> take_profit;
   // Tickets of orders travelling to the venue, in submission order (= arrival order: latency is
@@ -137,9 +138,15 @@ struct SimulatedVenue::LiveOrder {
   std::optional<Price> take_profit;
   Timestamp created;
   Timestamp arrives;
+  // Kept for Snapshot only: the order's client id, and the lots a seeded order had filled
+  // before the venue was seeded (`quantity` is what is left to fill).
+  std::string client_order_id;
+  Quantity prefilled;
 };
 
 namespace {
+
+__extension__ typedef __int128 Int128;  // GCC extension: exact 128-bit intermediates
 
 Timestamp DayEnd(Timestamp created) { return FloorToDay(created) + Duration::Days(1); }
 
@@ -307,6 +314,11 @@ uint64_t SimulatedVenue::Submit(const Order& order) {
     return ticket;
   }
   Enter(live, *state, order.created);
+  // Only an order that travels or rests is kept, and only it can show in a snapshot: the id is
+  // copied for those alone, so an order filled at once costs no string.
+  if (!request.client_order_id.empty()) {
+    if (LiveOrder* kept = Live(ticket)) kept->client_order_id = request.client_order_id;
+  }
   return ticket;
 }
 
@@ -646,7 +658,7 @@ void SimulatedVenue::FillOrder(LiveOrder& order, bool stored, InstrumentState& s
   // The broker's position changes before anyone hears of the fill, so that handlers which
   // submit new orders see the position they are reacting to.
   const uint64_t closed_ticket = state.position_ticket;
-  ApplyFillToPosition(state, order);
+  ApplyFillToPosition(state, order, price);
   report.position_ticket = state.position_ticket != 0 ? state.position_ticket : closed_ticket;
   if (stored) live_.erase(order.ticket);
   events_.OnExecutionReport(report);
@@ -654,10 +666,22 @@ void SimulatedVenue::FillOrder(LiveOrder& order, bool stored, InstrumentState& s
   if (stopping_out_ && account_.UsedMargin().raw() == 0) stopping_out_ = false;
 }
 
-void SimulatedVenue::ApplyFillToPosition(InstrumentState& state, const LiveOrder& order) {
+void SimulatedVenue::ApplyFillToPosition(InstrumentState& state, const LiveOrder& order,
+                                         Price price) {
   const int64_t before = state.position_raw;
   const int64_t after = before + Sign(order.side) * order.quantity.raw();
   state.position_raw = after;
+  if (after == 0) {
+    state.position_price_raw = 0;
+  } else if (before == 0 || (before > 0) != (after > 0)) {
+    state.position_price_raw = price.raw();
+  } else if (after > 0 ? after > before : after < before) {
+    // Added to: volume-weighted, in 128 bits (raw lots x raw price overflows 64).
+    const auto abs = [](int64_t v) { return static_cast<Int128>(v < 0 ? -v : v); };
+    const Int128 weighted = static_cast<Int128>(state.position_price_raw) * abs(before) +
+                            static_cast<Int128>(price.raw()) * abs(after - before);
+    state.position_price_raw = static_cast<int64_t>(weighted / abs(after));
+  }
   const bool has_protection = order.stop_loss.has_value() || order.take_profit.has_value();
   if (after == 0) {
     state.stop_loss.reset();
@@ -675,6 +699,125 @@ void SimulatedVenue::ApplyFillToPosition(InstrumentState& state, const LiveOrder
     state.take_profit = order.take_profit;
   }
   // Reduced: the position keeps its protection.
+}
+
+// ---------------------------------------------------------------------------------------------
+// The account as the broker holds it
+
+Result<AccountState> SimulatedVenue::Snapshot() const {
+  AccountState out;
+  for (const auto& state : states_) {
+    if (state == nullptr || state->position_raw == 0) continue;
+    out.positions.push_back(HeldPosition{
+        .ticket = state->position_ticket,
+        .instrument = state->instrument.id,
+        .quantity = Quantity::FromRaw(state->position_raw, state->lot_precision),
+        .open_price = Price::FromRaw(state->position_price_raw, state->instrument.digits)});
+  }
+  std::vector<const LiveOrder*> live;
+  live.reserve(live_.size());
+  for (const auto& [ticket, order] : live_) live.push_back(&order);
+  std::sort(live.begin(), live.end(),
+            [](const LiveOrder* a, const LiveOrder* b) { return a->ticket < b->ticket; });
+  for (const LiveOrder* order : live) {
+    out.orders.push_back(WorkingOrder{.client_order_id = order->client_order_id,
+                                      .ticket = order->ticket,
+                                      .instrument = order->instrument,
+                                      .side = order->side,
+                                      .quantity = order->quantity + order->prefilled,
+                                      .filled = order->prefilled,
+                                      .type = order->type,
+                                      .price = order->price,
+                                      .tif = order->tif});
+  }
+  return out;
+}
+
+Status SimulatedVenue::Seed(const AccountState& account, Timestamp now) {
+  // Checked whole before anything changes: a refused seed leaves the venue as it was.
+  std::vector<bool> positioned(states_.size(), false);
+  std::unordered_map<uint64_t, bool> tickets;
+  uint64_t highest = 0;
+  const auto take_ticket = [&](uint64_t ticket, const std::string& what) -> Status {
+    if (ticket == 0) return Status::Ok();
+    if (!tickets.emplace(ticket, true).second) {
+      return InvalidArgument("seed: " + what + ": ticket " + std::to_string(ticket) +
+                             " is used twice");
+    }
+    highest = std::max(highest, ticket);
+    return Status::Ok();
+  };
+  for (const HeldPosition& position : account.positions) {
+    const std::string what = "position #" + std::to_string(position.instrument.value);
+    const InstrumentState* state = StateOf(position.instrument);
+    if (state == nullptr) return InvalidArgument("seed: " + what + ": unknown instrument");
+    if (positioned[position.instrument.value]) {
+      return InvalidArgument("seed: " + what + ": a netting account holds one position per " +
+                             "instrument (" + state->instrument.symbol + " twice)");
+    }
+    if (position.quantity.IsZero()) return InvalidArgument("seed: " + what + ": zero lots");
+    positioned[position.instrument.value] = true;
+    AITS_RETURN_IF_ERROR(take_ticket(position.ticket, what));
+  }
+  for (const WorkingOrder& order : account.orders) {
+    const std::string what = "order '" + order.client_order_id + "'";
+    if (StateOf(order.instrument) == nullptr) {
+      return InvalidArgument("seed: " + what + ": unknown instrument #" +
+                             std::to_string(order.instrument.value));
+    }
+    if (order.type == OrderType::kMarket || !order.price || !order.price->IsPositive()) {
+      return InvalidArgument("seed: " + what + ": only limit and stop orders with a positive " +
+                             "price work at a venue");
+    }
+    if (!order.quantity.IsPositive() || order.filled.IsNegative() ||
+        !(order.filled < order.quantity)) {
+      return InvalidArgument("seed: " + what + ": filled " + order.filled.ToString() + " lots of " +
+                             order.quantity.ToString() + " (a working order has " +
+                             "lots left to fill)");
+    }
+    if (order.ticket == 0) return InvalidArgument("seed: " + what + ": no ticket");
+    AITS_RETURN_IF_ERROR(take_ticket(order.ticket, what));
+  }
+
+  live_.clear();
+  for (auto& state : states_) {
+    if (state == nullptr) continue;
+    state->position_raw = 0;
+    state->position_ticket = 0;
+    state->position_price_raw = 0;
+    state->stop_loss.reset();
+    state->take_profit.reset();
+    state->in_transit.clear();
+    state->transit_head = 0;
+    state->resting.clear();
+  }
+  next_ticket_ = std::max(next_ticket_, highest + 1);
+  for (const HeldPosition& position : account.positions) {
+    InstrumentState& state = *StateOf(position.instrument);
+    state.position_raw = position.quantity.raw();
+    state.position_ticket = position.ticket != 0 ? position.ticket : next_ticket_++;
+    state.position_price_raw = position.open_price.raw();
+  }
+  for (const WorkingOrder& order : account.orders) {
+    InstrumentState& state = *StateOf(order.instrument);
+    LiveOrder live;
+    live.ticket = order.ticket;
+    live.instrument = order.instrument;
+    live.side = order.side;
+    live.type = order.type;
+    live.tif = order.tif;
+    // At the instrument's precisions, as the venue's own orders are: a snapshot reads the same
+    // whatever precision the seed was written with.
+    live.quantity = Quantity::FromRaw((order.quantity - order.filled).raw(), state.lot_precision);
+    live.prefilled = Quantity::FromRaw(order.filled.raw(), state.lot_precision);
+    live.price = Price::FromRaw(order.price->raw(), state.instrument.digits);
+    live.created = now;
+    live.arrives = now;
+    live.client_order_id = order.client_order_id;
+    live_.emplace(live.ticket, std::move(live));
+    state.resting.push_back(order.ticket);
+  }
+  return Status::Ok();
 }
 
 Price SimulatedVenue::Slipped(const InstrumentState& state, Price price, Side side) const {

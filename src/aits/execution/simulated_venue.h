@@ -114,6 +114,19 @@ class SimulatedVenue final : public ExecutionClient {
   // Bar mode: the stop-out check at the bar's close.
   void OnBarClosed(const Bar& bar) override;
 
+  // The venue's positions and working orders (ExecutionClient::Snapshot).
+  Result<AccountState> Snapshot() const override;
+  // Replaces what the venue holds with `state`, as a broker holds it: positions (one net
+  // position per instrument, with its ticket and open price; ticket 0 gets the next ticket) and
+  // working limit/stop orders (client order id, ticket, lots ordered and filled, price, time in
+  // force), resting from `now` and unknown to the kernel until it adopts them. Everything the
+  // venue held before (positions, SL/TP, live orders) is dropped without a report. Tickets
+  // issued later follow the highest seeded one. For tests and scenarios (a broker whose account
+  // differs from the node's log) and for replaying a logged reconciliation. InvalidArgument
+  // naming the item on an unknown instrument, two positions in one instrument, a duplicate
+  // ticket, a market order or one without a positive price, or filled lots outside 0..ordered.
+  Status Seed(const AccountState& state, Timestamp now);
+
   // Broker-side net position (signed lots) and its ticket (0 when flat).
   Quantity NetLots(InstrumentId instrument) const;
   uint64_t PositionTicket(InstrumentId instrument) const;
@@ -146,7 +159,7 @@ class SimulatedVenue final : public ExecutionClient {
   void Finish(LiveOrder& order, bool stored, ExecKind kind, RejectReason reason, Timestamp now);
   void FillOrder(LiveOrder& order, bool stored, InstrumentState& state, Price price, Timestamp ts,
                  FillReason reason);
-  void ApplyFillToPosition(InstrumentState& state, const LiveOrder& order);
+  void ApplyFillToPosition(InstrumentState& state, const LiveOrder& order, Price price);
   Price Slipped(const InstrumentState& state, Price price, Side side) const;
   ExecutionReport ReportOf(const LiveOrder& order, ExecKind kind, Timestamp ts) const;
   // An order of the venue's own (SL/TP close, stop-out), announced with a kNew report.

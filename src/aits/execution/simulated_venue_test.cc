@@ -755,6 +755,136 @@ TEST(SimulatedVenueTest, StopOutCancelsThenClosesOnceAndReportsTheAccount) {
   EXPECT_FALSE(bad.Validate().ok());
 }
 
+// The snapshot is what a broker would answer: the net position with its ticket and volume-weighted
+// open price, and the working orders with their client ids, tickets and fills.
+TEST(SimulatedVenueSnapshotTest, ShowsPositionsAndWorkingOrders) {
+  VenueConfig config;
+  config.latency = Duration::Millis(10);
+  Desk desk(config);
+  desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  OrderRequest buy;
+  buy.instrument = kEurUsd;
+  buy.quantity = Q("1");
+  buy.client_order_id = "c-1";
+  desk.Submit(buy, At(0));
+  // Travelling: the snapshot shows it with its client id (the MT5 comment's role).
+  auto travelling = desk.venue.Snapshot();
+  ASSERT_TRUE(travelling.ok());
+  ASSERT_EQ(travelling->orders.size(), 1u);
+  EXPECT_EQ(travelling->orders[0].client_order_id, "c-1");
+  EXPECT_EQ(travelling->orders[0].ticket, 1u);
+  desk.venue.OnTick(Tick{At(20), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  buy.client_order_id = "c-2";
+  desk.Submit(buy, At(20));
+  desk.venue.OnTick(Tick{At(40), P("1.10100"), P("1.10110"), 0, 0, kEurUsd});
+  OrderRequest limit;
+  limit.instrument = kEurUsd;
+  limit.side = Side::kSell;
+  limit.type = OrderType::kLimit;
+  limit.price = P("1.20000");
+  limit.quantity = Q("0.5");
+  limit.client_order_id = "c-3";
+  desk.Submit(limit, At(40));
+  desk.venue.OnTick(Tick{At(60), P("1.10100"), P("1.10110"), 0, 0, kEurUsd});
+  auto snapshot = desk.venue.Snapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->positions.size(), 1u);
+  EXPECT_EQ(snapshot->positions[0].ticket, 1u);
+  EXPECT_EQ(snapshot->positions[0].quantity.ToString(), "2.00");       // at the lot precision
+  EXPECT_EQ(snapshot->positions[0].open_price.ToString(), "1.10060");  // (1.10010 + 1.10110) / 2
+  ASSERT_EQ(snapshot->orders.size(), 1u);
+  const WorkingOrder& working = snapshot->orders[0];
+  EXPECT_EQ(working.client_order_id, "c-3");
+  EXPECT_EQ(working.ticket, 3u);
+  EXPECT_EQ(working.side, Side::kSell);
+  EXPECT_EQ(working.type, OrderType::kLimit);
+  EXPECT_EQ(working.price->ToString(), "1.20000");
+  EXPECT_EQ(working.quantity.ToString(), "0.500");
+  EXPECT_TRUE(working.filled.IsZero());
+}
+
+TEST(SimulatedVenueSeedTest, ReplacesTheAccountAndWorksTheSeededOrders) {
+  Desk desk;
+  desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  OrderRequest limit;
+  limit.instrument = kEurUsd;
+  limit.type = OrderType::kLimit;
+  limit.price = P("1.05000");
+  limit.quantity = Q("1");
+  desk.Submit(limit, At(0));  // ticket 1, dropped by the seed
+  AccountState account;
+  account.positions.push_back(HeldPosition{
+      .ticket = 40, .instrument = kEurUsd, .quantity = Q("-0.3"), .open_price = P("1.11000")});
+  account.orders.push_back(WorkingOrder{.client_order_id = "by-hand",
+                                        .ticket = 41,
+                                        .instrument = kEurUsd,
+                                        .side = Side::kBuy,
+                                        .quantity = Q("1"),
+                                        .filled = Q("0.4"),
+                                        .type = OrderType::kLimit,
+                                        .price = P("1.09000")});
+  ASSERT_TRUE(desk.venue.Seed(account, At(1)).ok());
+  EXPECT_EQ(desk.venue.NetLots(kEurUsd).ToString(), "-0.30");
+  EXPECT_EQ(desk.venue.PositionTicket(kEurUsd), 40u);
+  auto snapshot = desk.venue.Snapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->orders.size(), 1u);
+  EXPECT_EQ(snapshot->orders[0].ticket, 41u);
+  // At the instrument's lot precision, whatever the seed was written with.
+  EXPECT_EQ(snapshot->orders[0].filled.ToString(), "0.40");
+  EXPECT_EQ(snapshot->orders[0].quantity.ToString(), "1.00");
+  // The seeded order fills what it has left, reported by ticket alone (the kernel's id is not the
+  // venue's to know): the table counts it as unknown until a reconciliation adopts it.
+  desk.venue.OnTick(Tick{At(2), P("1.08990"), P("1.09000"), 0, 0, kEurUsd});
+  EXPECT_EQ(desk.orders.unknown_reports(), 1u);
+  EXPECT_EQ(desk.venue.NetLots(kEurUsd).ToString(), "0.30");
+  EXPECT_EQ(desk.venue.PositionTicket(kEurUsd), 41u);  // the flip opened a position
+  // New tickets follow the highest seeded one.
+  limit.price = P("1.05000");
+  desk.Submit(limit, At(3));
+  auto after = desk.venue.Snapshot();
+  ASSERT_EQ(after->orders.size(), 1u);
+  EXPECT_EQ(after->orders[0].ticket, 42u);
+}
+
+TEST(SimulatedVenueSeedTest, RefusesABadAccountAndKeepsItsOwn) {
+  Desk desk;
+  desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  OrderRequest buy;
+  buy.instrument = kEurUsd;
+  buy.quantity = Q("1");
+  desk.Submit(buy, At(0));
+  const HeldPosition held{
+      .ticket = 5, .instrument = kEurUsd, .quantity = Q("1"), .open_price = P("1.10000")};
+  AccountState twice;
+  twice.positions = {held, held};
+  const Status status = desk.venue.Seed(twice, At(1));
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("one position per instrument"), std::string::npos);
+  AccountState market;
+  market.orders.push_back(WorkingOrder{.client_order_id = "m",
+                                       .ticket = 9,
+                                       .instrument = kEurUsd,
+                                       .quantity = Q("1"),
+                                       .type = OrderType::kMarket});
+  EXPECT_NE(desk.venue.Seed(market, At(1)).message().find("order 'm'"), std::string::npos);
+  AccountState unknown;
+  unknown.positions.push_back(HeldPosition{
+      .ticket = 1, .instrument = InstrumentId{7}, .quantity = Q("1"), .open_price = P("1.1")});
+  EXPECT_FALSE(desk.venue.Seed(unknown, At(1)).ok());
+  AccountState overfilled;
+  overfilled.orders.push_back(WorkingOrder{.client_order_id = "o",
+                                           .ticket = 9,
+                                           .instrument = kEurUsd,
+                                           .quantity = Q("1"),
+                                           .filled = Q("1"),
+                                           .price = P("1.09000")});
+  EXPECT_NE(desk.venue.Seed(overfilled, At(1)).message().find("filled 1.000"), std::string::npos);
+  // Nothing changed.
+  EXPECT_EQ(desk.venue.NetLots(kEurUsd).ToString(), "1.00");
+  EXPECT_EQ(desk.venue.PositionTicket(kEurUsd), 1u);
+}
+
 TEST(CommissionTest, ParsesAndValidates) {
   auto per_lot = ParseCommission("per_lot:7");
   ASSERT_TRUE(per_lot.ok());

@@ -132,6 +132,7 @@ void Kernel::OnTick(const Tick& tick) {
   const uint64_t stop_outs = order_manager_.stop_outs();
   execution_->OnTick(tick);
   if (order_manager_.has_opened()) CountVenueOrders();
+  if (!deferred_.empty()) SendDeferred(tick.instrument);
   // The venue's stop-out, if it happened, has already flattened: a halt pending from this tick's
   // fills is served by it.
   if (order_manager_.stop_outs() != stop_outs) halt_pending_ = false;
@@ -171,6 +172,7 @@ void Kernel::OnBar(const Bar& bar) {
   if (order_manager_.has_opened()) CountVenueOrders();
   if (order_manager_.stop_outs() != stop_outs) halt_pending_ = false;
   portfolio_.SampleEquity(bar.CloseTime());
+  if (!deferred_.empty()) SendDeferred(bar.instrument);
   if (risk_) {
     risk_->OnQuote(close_quote, bar.CloseTime());
     risk_->OnBarClose(bar, bar.CloseTime());
@@ -300,6 +302,132 @@ void Kernel::TrimHistory() {
   }
   order_manager_.Trim(config_.history);
   portfolio_.TrimTrades(config_.history);
+}
+
+execution::AccountState Kernel::Holdings() const {
+  execution::AccountState holdings;
+  for (const Instrument& inst : instruments_) {
+    const Position& position = portfolio_.position(inst.id);
+    if (position.IsFlat()) continue;
+    holdings.positions.push_back(execution::HeldPosition{
+        .instrument = inst.id, .quantity = position.quantity, .open_price = position.avg_price});
+  }
+  std::vector<const Order*> live;
+  order_manager_.AppendLive(&live);
+  for (const Order* order : live) {
+    const OrderRequest& request = order->request;
+    holdings.orders.push_back(execution::WorkingOrder{.client_order_id = request.client_order_id,
+                                                      .ticket = order->venue_order_id,
+                                                      .instrument = request.instrument,
+                                                      .side = request.side,
+                                                      .quantity = request.quantity,
+                                                      .filled = order->filled,
+                                                      .type = request.type,
+                                                      .price = request.price,
+                                                      .tif = request.tif});
+  }
+  return holdings;
+}
+
+Result<Reconciliation> Kernel::PlanReconciliation(execution::ReconcilePolicy policy) const {
+  Reconciliation out;
+  out.policy = policy;
+  out.logged = Holdings();
+  AITS_ASSIGN_OR_RETURN(out.venue, execution_->Snapshot());
+  out.report = execution::Compare(out.logged, out.venue, /*hedging=*/false);
+  const std::vector<Instrument> instruments(instruments_.begin(), instruments_.end());
+  out.lines = execution::Describe(out.report, instruments);
+  AITS_ASSIGN_OR_RETURN(out.plan,
+                        execution::Plan(out.report, out.logged, out.venue, policy, instruments));
+  return out;
+}
+
+void Kernel::CountPending(const Order& order) {
+  const OrderRequest& request = order.request;
+  if (IsFinished(order.status) || request.instrument.value >= pending_lots_.size()) return;
+  const int64_t left = request.quantity.raw() - order.filled.raw();
+  const int64_t signed_raw = request.side == Side::kBuy ? left : -left;
+  // An order already counted (the log's, now with the venue's fills) counts what is left of it.
+  int64_t& counted = pending_by_order_[order.id.value];
+  pending_lots_[request.instrument.value] += signed_raw - counted;
+  counted = signed_raw;
+}
+
+Status Kernel::ApplyReconciliation(const Reconciliation& reconciliation) {
+  const Timestamp now = clock_.Now();
+  for (const execution::ReconcileAction& action : reconciliation.plan) {
+    const execution::HeldPosition& position = action.position;
+    const execution::WorkingOrder& working = action.order;
+    switch (action.kind) {
+      case execution::ActionKind::kAdoptPosition:
+        AITS_RETURN_IF_ERROR(portfolio_.SetPosition(position.instrument, position.quantity,
+                                                    position.open_price, now));
+        break;
+      case execution::ActionKind::kForgetPosition:
+        AITS_RETURN_IF_ERROR(portfolio_.SetPosition(position.instrument, Quantity(), Price(), now));
+        break;
+      case execution::ActionKind::kClosePosition: {
+        // Held as the venue holds it, so that the closing fill books the venue's P&L and leaves
+        // the portfolio flat.
+        AITS_RETURN_IF_ERROR(portfolio_.SetPosition(position.instrument, position.quantity,
+                                                    position.open_price, now));
+        OrderRequest request;
+        request.instrument = position.instrument;
+        request.side = position.quantity.IsPositive() ? Side::kSell : Side::kBuy;
+        request.quantity = position.quantity.Abs();
+        request.tag = "reconcile";
+        if (position.instrument.value < last_quotes_.size() &&
+            last_quotes_[position.instrument.value]) {
+          SubmitChecked(request, /*flatten=*/true);
+        } else {
+          deferred_.push_back(std::move(request));
+        }
+        break;
+      }
+      case execution::ActionKind::kAdoptOrder:
+      case execution::ActionKind::kCancelOrder: {
+        if (working.instrument.value >= instruments_.size()) {
+          return InvalidArgument("reconciliation: order '" + working.client_order_id +
+                                 "' is for unknown instrument #" +
+                                 std::to_string(working.instrument.value));
+        }
+        const OrderId id = order_manager_.Adopt(working, now);
+        (void)client_ids_.Insert(working.client_order_id);  // false: already remembered
+        if (const Order* order = order_manager_.Find(id)) CountPending(*order);
+        if (action.kind == execution::ActionKind::kCancelOrder) {
+          AITS_RETURN_IF_ERROR(order_manager_.Cancel(id, now));
+        }
+        break;
+      }
+      case execution::ActionKind::kForgetOrder: {
+        const Order* order =
+            working.ticket != 0 ? order_manager_.FindByTicket(working.ticket) : nullptr;
+        if (order == nullptr) order = order_manager_.FindLiveByClientId(working.client_order_id);
+        if (order == nullptr) {
+          return Internal("reconciliation: the logged order '" + working.client_order_id +
+                          "' to forget is not live in the order table");
+        }
+        AITS_RETURN_IF_ERROR(order_manager_.Abandon(
+            order->id, "reconciliation: no longer working at the venue", now));
+        break;
+      }
+    }
+  }
+  cached_margin_ = portfolio_.account().margin;
+  return Status::Ok();
+}
+
+void Kernel::SendDeferred(InstrumentId instrument) {
+  std::vector<OrderRequest> due;
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    if (it->instrument == instrument) {
+      due.push_back(std::move(*it));
+      it = deferred_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const OrderRequest& request : due) SubmitChecked(request, /*flatten=*/true);
 }
 
 Status Kernel::Cancel(OrderId id) { return order_manager_.Cancel(id, clock_.Now()); }

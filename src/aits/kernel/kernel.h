@@ -34,6 +34,7 @@
 #include "aits/execution/client_id_window.h"
 #include "aits/execution/execution_client.h"
 #include "aits/execution/order_manager.h"
+#include "aits/execution/reconciliation.h"
 #include "aits/execution/simulated_venue.h"
 #include "aits/portfolio/portfolio.h"
 #include "aits/risk/risk_manager.h"
@@ -74,6 +75,17 @@ using ::aits::OrderSubmitted;
 using ExecutionClientFactory = std::function<std::unique_ptr<execution::ExecutionClient>(
     execution::ExecutionEvents& events, const execution::AccountOracle& account)>;
 
+// One reconciliation at start: both sides' holdings, the comparison, its lines and the plan
+// (docs/execution.md, "Reconciliation").
+struct Reconciliation {
+  execution::ReconcilePolicy policy = execution::ReconcilePolicy::kRefuse;
+  execution::AccountState logged;  // the kernel's, rebuilt from the event log
+  execution::AccountState venue;   // the execution client's snapshot
+  execution::ReconcileReport report;
+  std::vector<std::string> lines;  // execution::Describe, one per difference
+  std::vector<execution::ReconcileAction> plan;
+};
+
 class Kernel final : public strategy::StrategyContext, public execution::AccountOracle {
  public:
   // `clock` must outlive the kernel. Precondition: config.Validate().ok().
@@ -91,6 +103,23 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   // Remembers a client order id without submitting an order, as if an order had used it
   // (recovery re-registers the ids of a log). Returns false if it was already remembered.
   bool RememberClientId(std::string_view client_order_id);
+
+  // Reconciliation at start (docs/execution.md, "Reconciliation"); netting: positions match by
+  // symbol. Holdings: the portfolio's open positions (no ticket, at their average price) and the
+  // order table's unfinished orders.
+  execution::AccountState Holdings() const;
+  // Compares Holdings() with the execution client's Snapshot() and plans under `policy`.
+  // Errors: the client's, if it cannot report its account; FailedPrecondition listing every
+  // difference when the policy is refuse and the two differ. Changes nothing.
+  Result<Reconciliation> PlanReconciliation(execution::ReconcilePolicy policy) const;
+  // Applies the plan at the clock's time: adopted and forgotten positions are set in the
+  // portfolio without cash (Portfolio::SetPosition); adopted orders join the order table, forgotten
+  // ones finish there (OrderManager::Adopt, Abandon); a position to close is first taken as the
+  // venue holds it, then closed with a market order tagged `reconcile` that bypasses the risk
+  // checks (held until the instrument's first quote if it has none yet), and an order to cancel
+  // is adopted, then cancelled at the venue, so that every close and cancel is an ordinary order
+  // with its updates and fills on the bus. Call before the first market data of this run.
+  Status ApplyReconciliation(const Reconciliation& reconciliation);
 
   // Drivers: feed market data in time order. The driver owns time: in a backtest it advances its
   // SimulatedClock to the tick's time (to the bar's close for bars) before each call.
@@ -174,6 +203,11 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   void CountVenueOrders();
   std::vector<uint64_t> opened_scratch_;
   void DeliverBar(const Bar& bar);
+  // Counts an order's lots left to fill as pending until it finishes.
+  void CountPending(const Order& order);
+  // Reconciliation closes for instruments without a quote yet: sent at their first quote.
+  void SendDeferred(InstrumentId instrument);
+  std::vector<OrderRequest> deferred_;
 
   KernelConfig config_;
   Clock& clock_;

@@ -191,13 +191,15 @@ std::string_view ToString(EventType type) {
       return "account";
     case EventType::kClock:
       return "clock";
+    case EventType::kReconciliation:
+      return "reconciliation";
   }
   return "unknown";
 }
 
 bool IsKnownEventType(uint16_t value) {
   return value >= static_cast<uint16_t>(EventType::kSessionStart) &&
-         value <= static_cast<uint16_t>(EventType::kClock);
+         value <= static_cast<uint16_t>(EventType::kReconciliation);
 }
 
 Status EventStoreOptions::Validate() const {

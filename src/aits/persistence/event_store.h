@@ -54,6 +54,9 @@ enum class EventType : uint16_t {
   kSessionStop = 10,    // JSON: summary at a clean stop
   kAccount = 11,        // JSON: balance/equity/positions checkpoint
   kClock = 12,          // empty: kernel time moved to ts between ticks, firing the timers due
+  // JSON: a reconciliation at start that found differences: the policy, the venue's holdings,
+  // one line per difference and the actions taken (docs/execution.md, "Reconciliation")
+  kReconciliation = 13,
 };
 std::string_view ToString(EventType type);  // "tick", "order_update", ...
 bool IsKnownEventType(uint16_t value);

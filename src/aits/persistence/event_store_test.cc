@@ -142,7 +142,9 @@ TEST(EventTypeTest, NamesAndKnownValues) {
   EXPECT_EQ(ToString(EventType::kClock), "clock");
   EXPECT_TRUE(IsKnownEventType(11));
   EXPECT_TRUE(IsKnownEventType(12));  // clock: timers fired between ticks (the event loop)
-  EXPECT_FALSE(IsKnownEventType(13));
+  EXPECT_EQ(ToString(EventType::kReconciliation), "reconciliation");
+  EXPECT_TRUE(IsKnownEventType(13));  // reconciliation at start
+  EXPECT_FALSE(IsKnownEventType(14));
 }
 
 TEST(EventChecksumTest, FixedValuesAndSensitivity) {

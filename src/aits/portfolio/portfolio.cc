@@ -262,6 +262,39 @@ void Portfolio::BookFill(const Fill& fill) {
   }
 }
 
+Status Portfolio::SetPosition(InstrumentId instrument, Quantity quantity, Price avg_price,
+                              Timestamp ts) {
+  Slot* slot = SlotOf(instrument);
+  if (slot == nullptr || !slot->tradable) {
+    return InvalidArgument("set position: instrument id " + std::to_string(instrument.value) +
+                           " is not traded in this portfolio");
+  }
+  Position& position = slot->position;
+  const bool was_open = !position.quantity.IsZero();
+  const bool open = !quantity.IsZero();
+  if (!was_open && open) {
+    if (open_positions_++ == 0) in_market_since_ = ts;
+  } else if (was_open && !open) {
+    if (--open_positions_ == 0 && ts > in_market_since_) {
+      time_in_market_ = time_in_market_ + (ts - in_market_since_);
+    }
+  }
+  position.quantity = Quantity::FromRaw(quantity.raw(), slot->lot_precision);
+  position.avg_price = Price::FromRaw(open ? avg_price.raw() : 0, slot->instrument.digits);
+  position.opened = ts;
+  position.commission = Money();
+  position.stop_loss.reset();
+  position.take_profit.reset();
+  if (open && !slot->has_quote && avg_price.IsPositive()) {
+    // Marked at its own price until the first quote, as a first fill would be.
+    slot->bid = avg_price;
+    slot->ask = avg_price;
+    slot->has_quote = true;
+  }
+  Remark(instrument.value);
+  return Status::Ok();
+}
+
 const Position& Portfolio::position(InstrumentId instrument) const {
   static const Position kFlat;
   const Slot* slot = SlotOf(instrument);

@@ -56,6 +56,13 @@ class Portfolio {
   void OnBar(const Bar& bar);     // bar mode: the bar's close is the last quote
   void OnFill(const Fill& fill);  // updates position, balance, commission and trade records
 
+  // Reconciliation at start (docs/execution.md, "Reconciliation"): the position becomes
+  // `quantity` lots (signed; zero = flat) at `avg_price`, opened at `ts`, as the venue holds it.
+  // No cash moves and no trade is recorded: the deals that made the difference are the venue's,
+  // and the log never saw them. The position's SL/TP and open commission are cleared.
+  // InvalidArgument for an instrument that was not added.
+  Status SetPosition(InstrumentId instrument, Quantity quantity, Price avg_price, Timestamp ts);
+
   const Position& position(InstrumentId instrument) const;
   const Instrument& instrument(InstrumentId instrument) const;
   Account account() const;  // balance, equity, margin, free margin at the last quotes

@@ -346,5 +346,42 @@ TEST(PortfolioTest, UnrealizedFollowsOwnAndRateQuotes) {
   EXPECT_EQ(portfolio.Equity(), portfolio.account().balance + portfolio.UnrealizedPnl());
 }
 
+// Reconciliation at start: a position set as the venue holds it moves no cash, records no trade,
+// is marked and margined like any other, and closes with its P&L from the set price.
+TEST(PortfolioTest, SetPositionTakesTheVenuesPositionWithoutCash) {
+  Portfolio portfolio = MakePortfolio();
+  // Before any quote it is marked at its own price.
+  ASSERT_TRUE(
+      portfolio.SetPosition(kEurUsd, *Quantity::Parse("0.5", 2), P("1.10000", kEurUsd), At(0))
+          .ok());
+  EXPECT_EQ(portfolio.account().balance.ToString(), "10000.00");
+  EXPECT_EQ(portfolio.Equity().ToString(), "10000.00");
+  EXPECT_EQ(portfolio.account().margin.ToString(), "550.00");  // 50,000 x 1.1 / 100
+  portfolio.OnTick(Tick{At(1), P("1.10100", kEurUsd), P("1.10110", kEurUsd), 0, 0, kEurUsd});
+  EXPECT_EQ(portfolio.Equity().ToString(), "10050.00");
+  EXPECT_TRUE(portfolio.trades().empty());
+  Fill close;
+  close.instrument = kEurUsd;
+  close.side = Side::kSell;
+  close.quantity = *Quantity::Parse("0.5", 2);
+  close.price = P("1.10100", kEurUsd);
+  close.ts = At(2);
+  portfolio.OnFill(close);
+  EXPECT_EQ(portfolio.account().balance.ToString(), "10050.00");
+  ASSERT_EQ(portfolio.trades().size(), 1u);
+  EXPECT_EQ(portfolio.trades()[0].entry_price.ToString(), "1.10000");
+  // Set flat ("book it closed"): no cash either way.
+  ASSERT_TRUE(
+      portfolio.SetPosition(kUsdJpy, *Quantity::Parse("-1", 2), P("150.000", kUsdJpy), At(3)).ok());
+  ASSERT_TRUE(portfolio.SetPosition(kUsdJpy, Quantity(), Price(), At(4)).ok());
+  EXPECT_TRUE(portfolio.position(kUsdJpy).IsFlat());
+  EXPECT_EQ(portfolio.account().balance.ToString(), "10050.00");
+  EXPECT_EQ(portfolio.account().margin.ToString(), "0.00");
+  // Not a traded instrument of this portfolio.
+  EXPECT_EQ(
+      portfolio.SetPosition(kGbpUsd, *Quantity::Parse("1", 2), P("1.2", kGbpUsd), At(5)).code(),
+      StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace aits::portfolio

@@ -226,6 +226,28 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   SessionSpec spec = options.spec;
   std::unique_ptr<Session> session;
   std::vector<std::unique_ptr<data::TickSource>> sources;
+  std::optional<kernel::Reconciliation> reconciliation;
+  // Seeds the venue (tests) and compares it with the kernel: a refusal returns before anything
+  // is written, with every difference listed.
+  const auto reconcile = [&]() -> Status {
+    execution::ReconcilePolicy policy;
+    if (options.reconcile) {
+      policy = *options.reconcile;
+    } else {
+      AITS_ASSIGN_OR_RETURN(policy, execution::ParseReconcilePolicy(spec.reconcile));
+    }
+    if (options.venue_account) AITS_RETURN_IF_ERROR(session->SeedVenue(*options.venue_account));
+    auto planned = session->PlanReconciliation(policy);
+    if (!planned.ok()) {
+      return Status(planned.status().code(),
+                    planned.status().message() +
+                        "\nnothing was traded or written; to start anyway choose --reconcile adopt "
+                        "(take the venue's account) or flatten (close and cancel what the log "
+                        "cannot account for)");
+    }
+    reconciliation = std::move(*planned);
+    return Status::Ok();
+  };
   if (!existed) {
     // A new session: everything that can be refused is checked before the log exists, so a
     // refused start leaves no session behind in the directory.
@@ -235,6 +257,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     }
     AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals));
     AITS_ASSIGN_OR_RETURN(sources, OpenFeeds(spec));
+    AITS_RETURN_IF_ERROR(reconcile());
   }
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<EventStore> store, EventStore::Open(path, options.store));
   const auto notice = [&](const std::string& text) {
@@ -249,6 +272,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
       given.synthetic_start = logged.synthetic_start;  // set from the wall clock at each start
       given.session_id = logged.session_id;
       given.model_checksum = logged.model_checksum;
+      given.reconcile = logged.reconcile;  // a start's choice (PaperOptions::reconcile)
       // A log from before sessions recorded their instrument keeps the one it was run with.
       if (!logged.instrument) given.instrument.reset();
       const std::string difference = logged.FirstDifference(given);
@@ -276,6 +300,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     }
     AITS_ASSIGN_OR_RETURN(LogState log, RebuildFromLog(*store));
     AITS_RETURN_IF_ERROR(CheckAgainstLog(*session, log, path));
+    AITS_RETURN_IF_ERROR(reconcile());
     resumed_log = log;
     result.resumed = true;
     result.resumed_ticks = session->ticks();
@@ -299,6 +324,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     }
     if (!session) {
       AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals));
+      AITS_RETURN_IF_ERROR(reconcile());
     }
     AITS_RETURN_IF_ERROR(
         store->Append(EventType::kSessionStart, Timestamp{}, spec.ToJson()).status());
@@ -364,6 +390,18 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   // The kernel thread is this one: the event loop drains what the feed's thread and the
   // operator-command feed push (docs/architecture.md, "The event loop").
   session->StartAppending(store.get());
+  if (reconciliation && !reconciliation->report.clean()) {
+    result.reconciliation = reconciliation->lines;
+    result.reconciliation_actions = reconciliation->plan.size();
+    notice("the venue's account differs from the event log in " +
+           std::to_string(reconciliation->lines.size()) + " item(s); policy " +
+           std::string(execution::ToString(reconciliation->policy)) + ", " +
+           std::to_string(reconciliation->plan.size()) + " action(s) recorded in the log:");
+    for (const std::string& line : reconciliation->lines) notice("  " + line);
+    AITS_RETURN_IF_ERROR(session->ApplyReconciliation(*reconciliation));
+    AITS_RETURN_IF_ERROR(session->store_status());
+    AITS_RETURN_IF_ERROR(store->Commit());
+  }
   PaperTarget target(options, *session, *store, clients, result);
   StoreCommandFeed commands(path, kCommandPoll);
   node::LoopOptions loop_options;

@@ -10,7 +10,9 @@
 // seq of the damage; nothing is written), every logged tick is fed through a fresh kernel and
 // every output compared with the log (so the strategy's indicators, the positions and the
 // venue's orders are exactly as they were), the result is checked against the state rebuilt
-// from the log alone, and each feed continues after its last logged tick. Events of the batch
+// from the log alone, the venue's account is reconciled with it (docs/execution.md,
+// "Reconciliation": a difference is adopted, flattened or refuses the start, by policy), and each
+// feed continues after its last logged tick. Events of the batch
 // that was open when the process died were never committed: the resumed run makes them again,
 // with the same deterministic client order ids, so nothing is lost and nothing is sent twice.
 #pragma once
@@ -18,11 +20,13 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "aits/core/latency_histogram.h"
 #include "aits/core/status.h"
+#include "aits/execution/reconciliation.h"
 #include "aits/persistence/event_store.h"
 #include "aits/session/replay.h"
 #include "aits/session/session.h"
@@ -54,6 +58,13 @@ struct PaperOptions {
   std::function<void(const PaperProgress&)> progress;  // about twice a second
   std::function<void(const std::string&)> notice;      // one-line messages for the user
   SignalFactory signals = MakeRuleSignalFor;
+  // The reconciliation policy of this start (docs/execution.md, "Reconciliation"); unset: the
+  // session's own (SessionSpec::reconcile). A resume may change it without changing the session.
+  std::optional<execution::ReconcilePolicy> reconcile;
+  // The broker's account at this start, for tests: the simulated venue is seeded with it
+  // (SimulatedVenue::Seed, in place of what the log rebuilt) before the reconciliation, as if
+  // the account had moved while the session was down.
+  std::optional<execution::AccountState> venue_account;
 };
 
 // One instrument's share of a session (sessions over several feeds report each; the
@@ -71,6 +82,10 @@ struct PaperSymbolResult {
 
 struct PaperResult {
   bool resumed = false;
+  // The reconciliation at this start: one line per difference (empty: the venue's account
+  // matched the log), and the actions taken.
+  std::vector<std::string> reconciliation;
+  size_t reconciliation_actions = 0;
   uint64_t resumed_ticks = 0;
   uint64_t resumed_events = 0;
   uint64_t ticks = 0;  // new this run

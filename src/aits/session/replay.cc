@@ -6,6 +6,7 @@
 
 #include "aits/persistence/codec.h"
 #include "aits/portfolio/portfolio.h"
+#include "aits/session/reconcile_record.h"
 
 namespace aits::session {
 namespace {
@@ -98,6 +99,30 @@ Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
       case EventType::kDecision:
         ++state.decisions;
         break;
+      case EventType::kReconciliation: {
+        // The positions a start took from the venue (adopted, or taken to be closed by the
+        // orders that follow) or let go; orders come through their updates.
+        AITS_ASSIGN_OR_RETURN(ReconciliationRecord record,
+                              DecodeReconciliation(event.payload, {instrument}));
+        for (const execution::ReconcileAction& action : record.actions) {
+          const execution::HeldPosition& p = action.position;
+          switch (action.kind) {
+            case execution::ActionKind::kAdoptPosition:
+            case execution::ActionKind::kClosePosition:
+              AITS_RETURN_IF_ERROR(
+                  portfolio.SetPosition(p.instrument, p.quantity, p.open_price, event.ts));
+              break;
+            case execution::ActionKind::kForgetPosition:
+              AITS_RETURN_IF_ERROR(
+                  portfolio.SetPosition(p.instrument, Quantity(), Price(), event.ts));
+              break;
+            default:
+              break;
+          }
+        }
+        ++state.reconciliations;
+        break;
+      }
       case EventType::kBreakerChange: {
         const auto json = nlohmann::json::parse(event.payload, nullptr, false);
         if (json.is_object() && json.contains("to") && json["to"].is_string()) {
@@ -197,7 +222,7 @@ Result<Explanation> ExplainOrder(const persistence::EventStore& store, uint64_t 
                     (explanation.order_events.empty()
                          ? " (no such order)"
                          : " (it was made by the venue or the kernel: stop-loss, take-profit, "
-                           "stop-out or halt)"));
+                           "stop-out, halt, or a reconciliation at start)"));
   }
   return explanation;
 }

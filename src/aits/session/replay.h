@@ -18,7 +18,8 @@ namespace aits::session {
 
 // Orders, positions and the account as the log says they are: orders from their last update
 // (or the submission when none followed), the position and the balance by booking every logged
-// fill into a fresh portfolio marked with the logged ticks. Independent of the kernel, strategy
+// fill into a fresh portfolio marked with the logged ticks, with the positions reconciliations
+// took from the venue or let go set where they happened. Independent of the kernel, strategy
 // and venue, so it can check what a resumed kernel rebuilt.
 struct LogState {
   SessionSpec spec;
@@ -26,6 +27,7 @@ struct LogState {
   uint64_t ticks = 0;
   uint64_t fills = 0;
   uint64_t decisions = 0;
+  uint64_t reconciliations = 0;                   // starts that found the venue's account different
   std::map<uint64_t, Order> orders;               // by order id
   std::vector<std::string> in_flight_client_ids;  // submitted, no update yet
   std::vector<std::string> duplicate_client_ids;  // submitted more than once (should be none)

@@ -9,6 +9,7 @@
 #include "aits/data/synthetic.h"
 #include "aits/log/log.h"
 #include "aits/persistence/codec.h"
+#include "aits/session/reconcile_record.h"
 #include "aits/trading/json_writer.h"
 
 namespace aits::session {
@@ -311,6 +312,35 @@ Status Session::ApplyCommand(std::string_view text) {
   return status;
 }
 
+Result<kernel::Reconciliation> Session::PlanReconciliation(
+    execution::ReconcilePolicy policy) const {
+  return kernel_->PlanReconciliation(policy);
+}
+
+Status Session::ApplyReconciliation(const kernel::Reconciliation& reconciliation) {
+  if (reconciliation.report.clean()) return Status::Ok();
+  ++reconciliations_;
+  Log(EventType::kReconciliation, clock_.Now(),
+      EncodeReconciliation(reconciliation, {instrument_}));
+  if (appending()) {
+    AITS_LOG_INFO("session", "reconciliation at start",
+                  {{"session_id", spec_.session_id},
+                   {"policy", std::string(execution::ToString(reconciliation.policy))},
+                   {"differences", std::to_string(reconciliation.lines.size())},
+                   {"actions", std::to_string(reconciliation.plan.size())}});
+  }
+  return kernel_->ApplyReconciliation(reconciliation);
+}
+
+Status Session::SeedVenue(const execution::AccountState& account) {
+  auto* venue = dynamic_cast<execution::SimulatedVenue*>(&kernel_->execution());
+  if (venue == nullptr) {
+    return FailedPrecondition(
+        "the execution client is not the simulated venue: it cannot be seeded");
+  }
+  return venue->Seed(account, clock_.Now());
+}
+
 std::string Session::AccountCheckpoint() const {
   const Account account = kernel_->account();
   std::string out;
@@ -394,6 +424,33 @@ bool Session::FollowLogged(const persistence::Event& event) {
       Feed(*tick);
       return true;
     }
+    case EventType::kReconciliation: {
+      // An input, like a command: the venue is put where the broker's account was, and the same
+      // comparison must make the same record; the orders and fills it causes follow as outputs.
+      if (!produced_.empty()) {
+        const Produced& p = produced_.front();
+        return Diverge(event.seq, DescribeEvent(event.type, event.payload),
+                       DescribeEvent(p.type, p.payload));
+      }
+      const auto fail = [&](const Status& status) {
+        return Diverge(event.seq, DescribeEvent(event.type, event.payload),
+                       "reconciliation failed: " + status.message());
+      };
+      auto record = DecodeReconciliation(event.payload, {instrument_});
+      if (!record.ok()) return fail(record.status());
+      const Status seeded = SeedVenue(record->venue);
+      if (!seeded.ok()) return fail(seeded);
+      auto planned = PlanReconciliation(record->policy);
+      if (!planned.ok()) return fail(planned.status());
+      const std::string mine = EncodeReconciliation(*planned, {instrument_});
+      if (mine != event.payload) {
+        return Diverge(event.seq, DescribeEvent(event.type, event.payload),
+                       DescribeEvent(event.type, mine));
+      }
+      const Status applied = ApplyReconciliation(*planned);
+      if (!applied.ok()) return fail(applied);
+      return true;
+    }
     case EventType::kAccount: {
       if (!produced_.empty()) {
         const Produced& p = produced_.front();
@@ -456,6 +513,8 @@ std::string DescribeEvent(EventType type, std::string_view payload) {
     }
     case EventType::kClock:
       return out + ": time moved between ticks, firing the timers due";
+    case EventType::kReconciliation:
+      return out + " " + DescribeReconciliation(payload);
     case EventType::kFill: {
       auto fill = persistence::DecodeFill(payload);
       if (!fill.ok()) return out + " (undecodable: " + fill.status().message() + ")";

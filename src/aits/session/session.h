@@ -89,6 +89,20 @@ class Session {
   // Applies an operator command (JSON {"command":"breaker","state":"halted","reason":"..."});
   // logs it first when appending. InvalidArgument for a malformed or unknown command.
   Status ApplyCommand(std::string_view json);
+  // Reconciliation at start (docs/execution.md, "Reconciliation"): the kernel's holdings (as the
+  // log rebuilt them) against the venue's snapshot, planned under `policy`. Changes nothing;
+  // under refuse, a difference is a FailedPrecondition listing every one.
+  Result<kernel::Reconciliation> PlanReconciliation(execution::ReconcilePolicy policy) const;
+  // Applies a plan. One that found differences is logged first (a `reconciliation` event, when
+  // appending), then the kernel applies it: the orders and fills it causes follow in the log. A
+  // clean one changes nothing and writes nothing, so a resumed log equals an uninterrupted one.
+  Status ApplyReconciliation(const kernel::Reconciliation& reconciliation);
+  // Puts the simulated venue where a broker's account is (SimulatedVenue::Seed): for a test of
+  // a start against a differing account, and for replaying a logged reconciliation.
+  // FailedPrecondition if the kernel's execution client is not the simulated venue.
+  Status SeedVenue(const execution::AccountState& account);
+  uint64_t reconciliations() const { return reconciliations_; }
+
   // A checkpoint of the account (balance, equity, positions, counts); logged when appending.
   std::string AccountCheckpoint() const;
   void WriteCheckpoint();
@@ -171,6 +185,7 @@ class Session {
   std::string buffer_;
   uint64_t ticks_ = 0;
   uint64_t clock_advances_ = 0;
+  uint64_t reconciliations_ = 0;
   uint64_t orders_accepted_ = 0;
   int64_t accepted_at_ns_ = 0;
   uint64_t outputs_ = 0;

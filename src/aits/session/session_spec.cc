@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "aits/execution/reconciliation.h"
+
 namespace aits::session {
 namespace {
 
@@ -168,6 +170,7 @@ std::string SessionSpec::ToJson() const {
     }
     j["feeds"] = std::move(list);
   }
+  j["reconcile"] = reconcile;
   return j.dump();
 }
 
@@ -235,6 +238,11 @@ Result<SessionSpec> SessionSpec::FromJson(std::string_view text) {
         feed.start_price = item.at("start_price").get<double>();
         spec.feeds.push_back(std::move(feed));
       }
+    }
+    if (j.contains("reconcile")) {
+      get("reconcile", &spec.reconcile);
+      const auto policy = execution::ParseReconcilePolicy(spec.reconcile);
+      if (!policy.ok()) throw std::runtime_error(policy.status().message());
     }
   } catch (const std::exception& error) {
     return InvalidArgument("session description: field '" + field + "': " + error.what());

@@ -72,6 +72,12 @@ struct SessionSpec {
   // fields describe the first traded feed, for logs and labels; format, spread_points,
   // synthetic_start, volatility and max_ticks (ticks of all feeds together) apply to every feed.
   std::vector<FeedSpec> feeds;
+  // What a start does when the venue's account differs from the state rebuilt from the log:
+  // "adopt", "flatten" or "refuse" (docs/execution.md, "Reconciliation"). Refuse by default: a
+  // node never trades on from a picture of the account it cannot account for unless told how.
+  // A resume may choose another for that start (PaperOptions::reconcile); the policy a start
+  // used is in its reconciliation event. Logs from before this field read as "refuse".
+  std::string reconcile = "refuse";
 
   std::string ToJson() const;
   // InvalidArgument naming the field on a malformed document.

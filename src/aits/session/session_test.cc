@@ -562,6 +562,138 @@ TEST(SessionTest, TimersBetweenTicksAreLoggedAndReplayExactly) {
   EXPECT_NE((*other)->divergence().produced.find("no timer due"), std::string::npos);
 }
 
+// The log's view of a stopped session, for building a broker account that differs from it.
+LogState StateOf(const std::string& dir) {
+  auto store = EventStore::OpenReadOnly(dir + "/events.db");
+  EXPECT_TRUE(store.ok()) << store.status().message();
+  auto log = RebuildFromLog(**store);
+  EXPECT_TRUE(log.ok()) << log.status().message();
+  return *log;
+}
+
+uint64_t EventsOf(const std::string& dir) { return StateOf(dir).events; }
+
+// The broker's account while the session was down: the logged position plus 0.5 lots bought by
+// hand (a fill the log missed), and a sell limit placed by hand far above the market.
+execution::AccountState BrokerAccount(const LogState& log) {
+  const Instrument instrument = InstrumentOf(log.spec);
+  execution::AccountState broker;
+  const Quantity extra = *Quantity::Parse("0.5", instrument.LotPrecision());
+  broker.positions.push_back(execution::HeldPosition{
+      .ticket = 9'001,
+      .instrument = instrument.id,
+      .quantity = log.position + extra,
+      .open_price = log.position.IsZero() ? *Price::Parse("1.10000", 5) : log.avg_price});
+  broker.orders.push_back(execution::WorkingOrder{.client_order_id = "by-hand",
+                                                  .ticket = 9'002,
+                                                  .instrument = instrument.id,
+                                                  .side = Side::kSell,
+                                                  .quantity = extra,
+                                                  .filled = Quantity(),
+                                                  .type = OrderType::kLimit,
+                                                  .price = *Price::Parse("2.00000", 5)});
+  return broker;
+}
+
+// A paper session resumes against a venue whose account moved while it was down: refuse (the
+// default) starts nothing and lists every difference; adopt and flatten record the report and
+// their actions in the log, which a later resume and a replay re-apply exactly.
+TEST(PaperTest, ResumeReconcilesTheVenuesAccountByPolicy) {
+  TempDir tmp;
+  const SessionSpec spec = BusySpec(9'000);
+  for (const char* dir : {"adopt", "flatten"}) {
+    PaperOptions first = MaxSpeed(spec, tmp.Sub(dir));
+    first.stop_after = 3'000;
+    ASSERT_TRUE(RunPaper(first).ok());
+  }
+  const LogState before = StateOf(tmp.Sub("adopt"));
+  const execution::AccountState broker = BrokerAccount(before);
+  const bool was_flat = before.position.IsZero();
+
+  PaperOptions refuse = MaxSpeed(spec, tmp.Sub("adopt"));
+  refuse.spec_given = false;
+  refuse.stop_after = 1'000;
+  refuse.venue_account = broker;
+  auto refused = RunPaper(refuse);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  const std::string& message = refused.status().message();
+  EXPECT_NE(message.find("2 item(s) and the reconciliation policy is refuse"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find(was_flat ? "unknown position: EURUSD" : "position quantity differs"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("unknown order: EURUSD order \"by-hand\" ticket 9002"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("--reconcile adopt"), std::string::npos) << message;
+  EXPECT_EQ(EventsOf(tmp.Sub("adopt")), before.events) << "a refused start writes nothing";
+
+  for (const auto policy :
+       {execution::ReconcilePolicy::kAdopt, execution::ReconcilePolicy::kFlatten}) {
+    const std::string dir = tmp.Sub(std::string(execution::ToString(policy)));
+    PaperOptions start = refuse;
+    start.state_dir = dir;
+    start.reconcile = policy;
+    auto run = RunPaper(start);
+    ASSERT_TRUE(run.ok()) << run.status().message();
+    ASSERT_EQ(run->reconciliation.size(), 2u);
+    EXPECT_EQ(run->reconciliation[1],
+              "unknown order: EURUSD order \"by-hand\" ticket 9002: working at the venue (filled "
+              "0.00 lots), not in the log");
+    EXPECT_EQ(run->reconciliation_actions,
+              policy == execution::ReconcilePolicy::kAdopt ? 2u : (was_flat ? 2u : 3u));
+
+    // The log holds the reconciliation right after the resumed events, then its orders.
+    auto store = EventStore::OpenReadOnly(dir + "/events.db");
+    ASSERT_TRUE(store.ok());
+    std::vector<std::string> after;
+    ASSERT_TRUE((*store)
+                    ->Scan(before.events + 1,
+                           [&](const Event& event) {
+                             if (after.size() < 3) {
+                               after.push_back(DescribeEvent(event.type, event.payload));
+                             }
+                             return Status::Ok();
+                           })
+                    .ok());
+    ASSERT_GE(after.size(), 3u);
+    EXPECT_EQ(after[0].rfind("reconciliation " + std::string(execution::ToString(policy)) +
+                                 ": 2 "
+                                 "difference(s)",
+                             0),
+              0u)
+        << after[0];
+    if (policy == execution::ReconcilePolicy::kAdopt) {
+      // The hand-placed order is the node's now: its update is logged, and the position is the
+      // venue's.
+      EXPECT_NE(after[1].find("'by-hand' sell 0.50 limit accepted"), std::string::npos) << after[1];
+    } else {
+      // Flatten: the hand-placed order is cancelled and the position closed at market.
+      EXPECT_NE(after[0].find("cancel order EURUSD order 'by-hand' ticket 9002"), std::string::npos)
+          << after[0];
+      EXPECT_NE(after[0].find("close position EURUSD ticket 9001"), std::string::npos) << after[0];
+    }
+    // What the log says equals what the kernel did, and a replay re-applies it exactly.
+    const LogState log = StateOf(dir);
+    EXPECT_EQ(log.reconciliations, 1u);
+    EXPECT_EQ(log.position.raw(), run->position.raw());
+    EXPECT_EQ(log.balance.raw(), run->account.balance.raw());
+    auto replay = Replay(**store, MakeRuleSignalFor);
+    ASSERT_TRUE(replay.ok()) << replay.status().message();
+    EXPECT_TRUE(replay->equal) << replay->divergence.seq << ": " << replay->divergence.logged
+                               << " vs " << replay->divergence.produced;
+    EXPECT_EQ(replay->account.balance.raw(), run->account.balance.raw());
+
+    // The next start finds the venue as the log left it: nothing to report, and it resumes.
+    PaperOptions next = MaxSpeed(spec, dir);
+    next.spec_given = false;
+    auto resumed = RunPaper(next);
+    ASSERT_TRUE(resumed.ok()) << resumed.status().message();
+    EXPECT_TRUE(resumed->reconciliation.empty());
+    EXPECT_TRUE(resumed->feed_ended);
+  }
+}
+
 TEST(SessionSpecTest, JsonRoundTripAndDifferences) {
   SessionSpec spec = BusySpec(5);
   auto back = SessionSpec::FromJson(spec.ToJson());
@@ -571,6 +703,16 @@ TEST(SessionSpecTest, JsonRoundTripAndDifferences) {
   back->leverage = 30;
   EXPECT_NE(spec.FirstDifference(*back).find("leverage"), std::string::npos);
   EXPECT_FALSE(SessionSpec::FromJson("{\"feed\": 3}").ok());
+  // The reconciliation policy: refuse by default, read back, and a bad one named.
+  EXPECT_EQ(spec.reconcile, "refuse");
+  std::string adopt = spec.ToJson();
+  adopt.replace(adopt.find("\"refuse\""), 8, "\"adopt\"");
+  EXPECT_EQ(SessionSpec::FromJson(adopt)->reconcile, "adopt");
+  std::string bad = spec.ToJson();
+  bad.replace(bad.find("\"refuse\""), 8, "\"ignore\"");
+  const Status refused = SessionSpec::FromJson(bad).status();
+  EXPECT_NE(refused.message().find("field 'reconcile'"), std::string::npos) << refused.message();
+  EXPECT_NE(refused.message().find("\"ignore\""), std::string::npos) << refused.message();
   EXPECT_FALSE(SessionSpec::FromJson("not json").ok());
 }
 
