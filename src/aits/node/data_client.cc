@@ -15,6 +15,12 @@ constexpr uint32_t kFullSpins = 256;
 constexpr uint32_t kFullYields = 256;
 constexpr auto kFullSleep = std::chrono::microseconds(50);
 
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 std::string_view ToString(ProducerState state) {
@@ -53,7 +59,7 @@ bool ProducerLink::Send(NodeEvent&& event, const std::atomic<bool>& abandon) {
 }
 
 bool ProducerLink::SendTick(const Tick& tick, const std::atomic<bool>& abandon) {
-  return Send(MarketData{id_, tick, SteadyNowNs()}, abandon);
+  return Send(MarketData{id_, tick, SteadyNanos()}, abandon);
 }
 
 bool ProducerLink::Report(ProducerState state, Status error, const std::atomic<bool>& abandon) {

@@ -73,14 +73,14 @@ class ProducerLink {
   // true meanwhile. Returns false if the event was not accepted: the inbox is closed (the loop is
   // shutting down; the producer should stop) or the producer was asked to stop.
   bool Send(NodeEvent&& event, const std::atomic<bool>& abandon);
-  // One attempt, never waiting: kFull leaves `event` untouched for the caller to retry. For a
-  // producer that must not block on the kernel thread while the kernel may be waiting for it (an
-  // execution client, whose own queue the kernel fills: execution_client.h).
-  PushResult TrySend(NodeEvent&& event) { return inbox_->TryPush(std::move(event)); }
   // A tick, stamped with the steady clock just before the push (MarketData::pushed_ns).
   bool SendTick(const Tick& tick, const std::atomic<bool>& abandon);
   // The producer's state (ProducerStatus), after everything it sent before.
   bool Report(ProducerState state, Status error, const std::atomic<bool>& abandon);
+  // One attempt, never waiting: kFull leaves `event` untouched for the caller to retry. For a
+  // producer that must not block on the kernel thread while the kernel may be waiting for it (an
+  // execution client, whose own queue the kernel fills: execution_client.h).
+  PushResult TrySend(NodeEvent&& event) { return inbox_->TryPush(std::move(event)); }
 
  private:
   Inbox<NodeEvent>* inbox_;

@@ -104,21 +104,23 @@ enum class LoopExit : uint8_t {
 std::string_view ToString(LoopExit exit);
 
 struct LoopStats {
-  uint64_t market_data = 0;          // ticks handed to the target
-  uint64_t commands_applied = 0;     // commands the target accepted
-  uint64_t commands_refused = 0;     // commands the target refused (bad commands)
-  uint64_t producer_reports = 0;     // ProducerStatus events handed to the target
-  uint64_t clock_advances = 0;       // AdvanceTo calls: timers fired between ticks
-  uint64_t idle_calls = 0;           // OnIdle calls
-  uint64_t discarded_ticks = 0;      // in the inbox at shutdown, not handled
-  uint64_t discarded_commands = 0;   // in the inbox when the loop stopped on an error
-  uint64_t discarded_reports = 0;    // producer reports that arrived after the loop's end
-  uint64_t execution_reports = 0;    // ExecutionReportEvents handed to the target
-  uint64_t account_reports = 0;      // AccountReportEvents handed to the target
-  uint64_t discarded_execution = 0;  // execution/account reports left when it stopped on an error
+  uint64_t market_data = 0;         // ticks handed to the target
+  uint64_t commands_applied = 0;    // commands the target accepted
+  uint64_t commands_refused = 0;    // commands the target refused (bad commands)
+  uint64_t producer_reports = 0;    // ProducerStatus events handed to the target
+  uint64_t clock_advances = 0;      // AdvanceTo calls: timers fired between ticks
+  uint64_t idle_calls = 0;          // OnIdle calls
+  uint64_t discarded_ticks = 0;     // in the inbox at shutdown, not handled
+  uint64_t discarded_commands = 0;  // in the inbox when the loop stopped on an error
+  uint64_t discarded_reports = 0;   // producer reports that arrived after the loop's end
   // Threaded mode: MarketData::pushed_ns -> the kernel thread popped it, per tick.
   LatencyHistogram hand_off;
-  // The same for the execution clients' reports (ExecutionReportEvent::pushed_ns).
+  // Asynchronous execution clients' reports (ExecutionReportEvent, AccountReportEvent): those
+  // handed to the target, those left in the inbox when the loop stopped on an error, and their
+  // hand-off (pushed_ns -> popped).
+  uint64_t execution_reports = 0;
+  uint64_t account_reports = 0;
+  uint64_t discarded_execution = 0;
   LatencyHistogram report_hand_off;
 };
 
