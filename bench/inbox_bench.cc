@@ -26,6 +26,9 @@
 //   BM_LoopHandOff       the same hand-off through the EventLoop (a tick from a producer thread
 //                        to the loop's thread), gap_us after the previous tick was handled;
 //                        busy:1 = the loop's WaitPop never parks (spins to its idle deadline).
+//   BM_LoopReportHandOff the same for an execution client's fill report (ExecutionReportEvent,
+//                        boxed: built before the stamp, as the threaded venue does, and freed on
+//                        the loop's thread after the target has it).
 //
 // On a 2-core machine the producer and the consumer each need a core: any other load shows in
 // the tail. Run: aits_inbox_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -35,6 +38,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -219,10 +223,30 @@ class CountingTarget final : public node::LoopTarget {
   Status AdvanceTo(Timestamp /*time*/) override { return Status::Ok(); }
   Status OnIdle() override { return Status::Ok(); }
   bool done() const override { return false; }
+  Status OnExecutionReport(const node::ExecutionReportEvent& /*event*/) override {
+    handled.fetch_add(1, std::memory_order_release);
+    return Status::Ok();
+  }
   std::atomic<uint64_t> handled{0};
 };
 
-void BM_LoopHandOff(benchmark::State& state) {
+// A fill as a venue reports it (the strings short enough to stay in place, as a client id is).
+ExecutionReport SampleFill() {
+  ExecutionReport report;
+  report.kind = ExecKind::kFilled;
+  report.order_id = OrderId{12};
+  report.client_order_id = "node-1:12";
+  report.venue_order_id = 987'654'321;
+  report.position_ticket = 987'654'321;
+  report.quantity = Quantity::FromRaw(100, 2);
+  report.price = Price::FromRaw(109'501, 5);
+  report.exec_id = 55;
+  return report;
+}
+
+// One event at a time from this thread into a running loop (see above); `reports` sends fill
+// reports instead of ticks. Fills the state's counters from the loop's histogram of that kind.
+void LoopHandOff(benchmark::State& state, bool reports) {
   const int64_t gap_ns = state.range(0) * 1'000;
   CountingTarget target;
   node::LoopOptions options;
@@ -237,9 +261,18 @@ void BM_LoopHandOff(benchmark::State& state) {
   Tick tick;
   uint64_t sent = 0;
   bool failed = false;
+  const ExecutionReport fill = SampleFill();
   for (auto _ : state) {
     if (gap_ns > 0) BusyWaitNs(gap_ns);
-    if (!link.SendTick(tick, never)) {
+    bool accepted = false;
+    if (reports) {
+      auto report = std::make_unique<ExecutionReport>(fill);
+      accepted =
+          link.Send(node::ExecutionReportEvent{0, std::move(report), node::SteadyNowNs()}, never);
+    } else {
+      accepted = link.SendTick(tick, never);
+    }
+    if (!accepted) {
       failed = true;
       break;
     }
@@ -252,7 +285,8 @@ void BM_LoopHandOff(benchmark::State& state) {
     state.SkipWithError("the event loop refused a tick or failed");
     return;
   }
-  const LatencyHistogram& histogram = loop.stats().hand_off;
+  const LatencyHistogram& histogram =
+      reports ? loop.stats().report_hand_off : loop.stats().hand_off;
   state.counters["p50_ns"] = static_cast<double>(histogram.Quantile(0.50));
   state.counters["p90_ns"] = static_cast<double>(histogram.Quantile(0.90));
   state.counters["p99_ns"] = static_cast<double>(histogram.Quantile(0.99));
@@ -261,13 +295,20 @@ void BM_LoopHandOff(benchmark::State& state) {
   state.counters["parks_per_event"] =
       static_cast<double>(loop.inbox().park_count()) / static_cast<double>(histogram.count());
 }
-BENCHMARK(BM_LoopHandOff)
-    ->ArgNames({"gap_us", "busy"})
-    ->Args({0, 1})
-    ->Args({0, 0})
-    ->Args({2, 0})
-    ->Iterations(100'000)
-    ->UseRealTime();
+void LoopHandOffCases(benchmark::internal::Benchmark* bench) {
+  bench->ArgNames({"gap_us", "busy"})
+      ->Args({0, 1})
+      ->Args({0, 0})
+      ->Args({2, 0})
+      ->Iterations(100'000)
+      ->UseRealTime();
+}
+
+void BM_LoopHandOff(benchmark::State& state) { LoopHandOff(state, /*reports=*/false); }
+BENCHMARK(BM_LoopHandOff)->Apply(LoopHandOffCases);
+
+void BM_LoopReportHandOff(benchmark::State& state) { LoopHandOff(state, /*reports=*/true); }
+BENCHMARK(BM_LoopReportHandOff)->Apply(LoopHandOffCases);
 
 }  // namespace
 }  // namespace aits

@@ -4,13 +4,40 @@
 //
 // The kernel owns the orders (execution::OrderManager): it assigns every order its OrderId before
 // the client sees it, and keeps the one copy of it. A client is told of an order by Submit and
-// answers with ExecutionReports (aits/model/events.h) through ExecutionEvents: at once, from
-// inside Submit/OnTick/OnBar (the simulated venue), or later from the kernel's thread (a remote
-// venue, whose answers the node queues to the kernel). A report names the order by the venue's
+// answers with ExecutionReports (aits/model/events.h). A report names the order by the venue's
 // ticket and, when the venue knows it, by the kernel's id; orders the venue opens itself (its
 // stop-out, SL/TP closes) are announced with ExecKind::kNew and get their OrderId then.
 //
-// Single-threaded: every call and every report happens on the kernel's thread.
+// Two shapes of client:
+//   - Synchronous (the SimulatedVenue): reports go to ExecutionEvents at once, from inside
+//     Submit, Cancel, SetProtection, OnTick, OnBar and OnBarClosed. A backtest is deterministic
+//     because of it.
+//   - Asynchronous (a remote venue: the MetaTrader gateway; node::ThreadedVenue stands in for one
+//     in tests): Submit, Cancel and SetProtection hand the request to the client's own thread and
+//     return at once, reporting nothing from inside; Submit returns 0 (the ticket comes with the
+//     order's first report), Cancel and SetProtection return OK once the request is on its way.
+//     The reports come back through the node's inbox (node::ExecutionReportEvent,
+//     AccountReportEvent) and the event loop hands them to Kernel::OnExecutionReport on the
+//     kernel's thread, in the order the inbox took them. The market-data calls must not block
+//     (queue or ignore them). A client that keeps reports back must push them when the loop stops
+//     it, without waiting for room (node::Producer::Stop).
+//   What the kernel may assume between Submit and an order's first report: nothing about its fate.
+//   The order is pending_new (its lots count as pending); it may be cancelled (the cancel follows
+//   the order to the venue, in order); its first report may be any of accepted, rejected, a fill
+//   or canceled. A cancel or SL/TP change the venue refuses has no report kind: the client counts
+//   it; the order stays as the venue's reports say.
+//   What the order manager does with the reports a link may deliver late, twice or out of order
+//   (OrderManager::Apply, ReportOutcome): a fill before the accept fills the order, and the late
+//   accept is stale (or moves a partly filled order to accepted); a report after the order's
+//   final state is stale; a fill whose exec_id was applied, a second accept or kNew, is a
+//   duplicate; a fill beyond the order's lots is an overfill; a report naming no order or ticket
+//   the table holds is unknown. Each of these changes nothing, is counted, and is returned to the
+//   caller to log; none is a crash. Fills of one order must arrive in the venue's order, and a
+//   venue should give each fill an exec_id (a repeated partial fill without one cannot be told
+//   from a second fill except by the lots).
+//
+// Threads: every call comes from the kernel's thread; a synchronous client reports on it, an
+// asynchronous one from its own thread into the inbox only.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +61,8 @@ using ::aits::OrderUpdate;
 class ExecutionEvents {
  public:
   virtual ~ExecutionEvents() = default;
-  // One event of one order. May be called re-entrantly from inside the client's own methods.
+  // One event of one order. A synchronous client calls it re-entrantly from inside its own
+  // methods; an asynchronous one never calls it (its reports reach the kernel through the inbox).
   virtual void OnExecutionReport(const ExecutionReport& report) = 0;
   // The venue's view of the account.
   virtual void OnAccountReport(const AccountReport& report) = 0;
@@ -68,14 +96,15 @@ class ExecutionClient {
   virtual void AddInstrument(const Instrument& instrument) = 0;
   // Takes the order (order.id, order.request and order.created set by the kernel; the request's
   // client order id is the strategy's, possibly empty). Returns the venue's ticket, or 0 if the
-  // ticket comes later in a report. The order's fate arrives as reports, possibly before Submit
-  // returns.
+  // ticket comes later in a report (always, for an asynchronous client). The order's fate
+  // arrives as reports, possibly before Submit returns (a synchronous client).
   virtual uint64_t Submit(const Order& order) = 0;
   // How long an order takes to reach the venue, for Order::arrives: the simulated venue's
   // configured latency; a live gateway may return its measured estimate.
   virtual Duration ExpectedLatency() const { return Duration(); }
   // Asks to cancel a live order, by the kernel's id and the venue's ticket (0 if not yet known).
-  // The cancellation itself arrives as a report. NotFound if the venue does not know the order.
+  // The cancellation itself arrives as a report. NotFound if the venue does not know the order
+  // (a synchronous client; an asynchronous one learns that later, and counts it).
   virtual Status Cancel(OrderId id, uint64_t venue_order_id, Timestamp now) = 0;
   // Sets or clears the SL/TP attached to the open position of `instrument` (netting); reported as
   // a kModified report naming the position's ticket.

@@ -1,6 +1,7 @@
 #include "aits/execution/order_manager.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
 namespace aits::execution {
@@ -14,6 +15,35 @@ bool IsFinished(OrderStatus status) {
 }
 
 }  // namespace
+
+std::string_view ToString(ReportOutcome outcome) {
+  switch (outcome) {
+    case ReportOutcome::kApplied:
+      return "applied";
+    case ReportOutcome::kUnknownOrder:
+      return "unknown_order";
+    case ReportOutcome::kStale:
+      return "stale";
+    case ReportOutcome::kDuplicate:
+      return "duplicate";
+    case ReportOutcome::kOverfill:
+      return "overfill";
+  }
+  return "unknown";
+}
+
+std::string OrderManager::Describe(const ExecutionReport& report, ReportOutcome outcome) {
+  std::string text = "execution report not applied (" + std::string(ToString(outcome)) +
+                     "): " + std::string(ToString(report.kind)) + " order " +
+                     std::to_string(report.order_id.value) + " ticket " +
+                     std::to_string(report.venue_order_id);
+  if (report.exec_id != 0) text += " exec " + std::to_string(report.exec_id);
+  if (!report.client_order_id.empty()) text += " client id '" + report.client_order_id + "'";
+  if (report.kind == ExecKind::kPartiallyFilled || report.kind == ExecKind::kFilled) {
+    text += " lots " + report.quantity.ToString() + " at " + report.price.ToString();
+  }
+  return text;
+}
 
 OrderManager::OrderManager(Bus& bus) : bus_(bus) {}
 
@@ -168,6 +198,7 @@ void OrderManager::Trim(size_t keep) {
 
 void OrderManager::Forget(const Order& order) {
   if (order.venue_order_id != 0 && !tickets_.empty()) tickets_.erase(order.venue_order_id);
+  if (!partial_exec_ids_.empty()) partial_exec_ids_.erase(order.id.value);
 }
 
 void OrderManager::Publish(Order& order) {
@@ -193,7 +224,9 @@ Order& OrderManager::OpenVenueOrder(const ExecutionReport& report) {
   return order;
 }
 
-void OrderManager::OnExecutionReport(const ExecutionReport& report) {
+void OrderManager::OnExecutionReport(const ExecutionReport& report) { (void)Apply(report); }
+
+ReportOutcome OrderManager::Apply(const ExecutionReport& report) {
   if (bus_.HasSubscribers<ExecutionReport>()) bus_.Publish(report);
   Order* order = nullptr;
   if (report.order_id.value != 0) {
@@ -203,62 +236,90 @@ void OrderManager::OnExecutionReport(const ExecutionReport& report) {
     if (it != tickets_.end()) order = FindMutable(OrderId{it->second});
   }
   if (report.kind == ExecKind::kNew) {
-    if (order != nullptr) return;  // announced twice: the order exists
+    if (order != nullptr) {  // announced twice: the order exists
+      ++duplicate_reports_;
+      return ReportOutcome::kDuplicate;
+    }
     order = &OpenVenueOrder(report);
   } else if (order == nullptr) {
     // A position-level modification names no order; anything else the table cannot place is
     // counted, not guessed at (a live venue's reconciliation resolves it).
-    if (report.kind != ExecKind::kModified) ++unknown_reports_;
-    return;
+    if (report.kind == ExecKind::kModified) return ReportOutcome::kApplied;
+    ++unknown_reports_;
+    return ReportOutcome::kUnknownOrder;
   }
   if (report.venue_order_id != 0 && order->venue_order_id == 0) {
     order->venue_order_id = report.venue_order_id;
     if (!IsFinished(order->status)) tickets_.emplace(report.venue_order_id, order->id.value);
   }
   if (IsFinished(order->status)) {
-    ++unknown_reports_;  // nothing may follow a final state
-    return;
+    ++stale_reports_;  // nothing may follow a final state
+    return ReportOutcome::kStale;
   }
   switch (report.kind) {
     case ExecKind::kNew:
       // Not published: like an order of the kernel's still travelling, it is in the table as
       // pending_new and is heard of at its fill.
-      return;
+      return ReportOutcome::kApplied;
     case ExecKind::kAccepted:
+      // A repeat says nothing new. After a partial fill (which may overtake the accept) the
+      // order is still open, and the accept says it rests.
+      if (order->status == OrderStatus::kAccepted) {
+        ++duplicate_reports_;
+        return ReportOutcome::kDuplicate;
+      }
       order->status = OrderStatus::kAccepted;
       order->updated = report.ts;
       Publish(*order);
-      return;
+      return ReportOutcome::kApplied;
     case ExecKind::kRejected:
       order->status = OrderStatus::kRejected;
       order->reject_reason = report.reject_reason;
       order->reject_detail = report.text;
       order->updated = report.ts;
       Publish(*order);
-      return;
+      return ReportOutcome::kApplied;
     case ExecKind::kPartiallyFilled:
     case ExecKind::kFilled:
-      ApplyFill(*order, report);
-      return;
+      return ApplyFill(*order, report);
     case ExecKind::kCanceled:
     case ExecKind::kExpired:
       order->status =
           report.kind == ExecKind::kCanceled ? OrderStatus::kCanceled : OrderStatus::kExpired;
       order->updated = report.ts;
       Publish(*order);
-      return;
+      return ReportOutcome::kApplied;
     case ExecKind::kModified:
       order->request.stop_loss = report.stop_loss;
       order->request.take_profit = report.take_profit;
       order->updated = report.ts;
       Publish(*order);
-      return;
+      return ReportOutcome::kApplied;
   }
+  return ReportOutcome::kApplied;
 }
 
-void OrderManager::ApplyFill(Order& order, const ExecutionReport& report) {
+ReportOutcome OrderManager::ApplyFill(Order& order, const ExecutionReport& report) {
+  if (report.exec_id != 0 && !partial_exec_ids_.empty()) {
+    auto seen = partial_exec_ids_.find(order.id.value);
+    if (seen != partial_exec_ids_.end() &&
+        std::find(seen->second.begin(), seen->second.end(), report.exec_id) != seen->second.end()) {
+      ++duplicate_reports_;
+      return ReportOutcome::kDuplicate;
+    }
+  }
   const int64_t before = order.filled.raw();
   const int64_t after = before + report.quantity.raw();
+  // Lots in the same precision compare by their raw values (a report in another precision is
+  // not compared; its arithmetic below is the venue's lot precision's, as it always was).
+  if (report.quantity.precision() == order.request.quantity.precision() &&
+      after > order.request.quantity.raw()) {
+    ++overfill_reports_;
+    return ReportOutcome::kOverfill;
+  }
+  if (report.kind == ExecKind::kPartiallyFilled && report.exec_id != 0) {
+    partial_exec_ids_[order.id.value].push_back(report.exec_id);
+  }
   if (before == 0) {
     order.avg_fill_price = report.price;
   } else if (after > 0) {
@@ -290,6 +351,7 @@ void OrderManager::ApplyFill(Order& order, const ExecutionReport& report) {
   const OrderUpdate update{order};
   bus_.Publish(fill);
   bus_.Publish(update);
+  return ReportOutcome::kApplied;
 }
 
 void OrderManager::OnAccountReport(const AccountReport& report) {

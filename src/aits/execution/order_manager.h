@@ -14,6 +14,13 @@
 // the latest `keep` (in batches), so a long session runs in flat memory. Live orders are never
 // dropped.
 //
+// Reports it cannot apply (ReportOutcome) are counted and dropped, never guessed at: a report
+// naming no order it knows, one that follows its order's final state (a late accept after the
+// fill, a repeated cancel), a fill whose execution id it has already applied, a fill beyond the
+// order's quantity. A remote venue's reports may come late, twice or out of order
+// (execution_client.h): a fill before the accept fills the order, and the accept that follows
+// moves it to accepted if it is still open, or is counted as stale if the fill finished it.
+//
 // Single-threaded: called from the kernel's thread only; reports may arrive re-entrantly from
 // inside Submit and Cancel (the simulated venue answers at once).
 #pragma once
@@ -33,6 +40,16 @@
 #include "aits/model/order.h"
 
 namespace aits::execution {
+
+// What became of one report (OrderManager::Apply).
+enum class ReportOutcome : uint8_t {
+  kApplied,       // the order changed (or a venue order was announced, or a position modified)
+  kUnknownOrder,  // it named no order the table holds (an unknown id, a ticket of no live order)
+  kStale,         // its order had already reached a final state (filled, canceled, ...)
+  kDuplicate,     // already applied: a fill's execution id, a second accept, a second kNew
+  kOverfill,      // a fill beyond the order's quantity: not applied (reconciliation resolves it)
+};
+std::string_view ToString(ReportOutcome outcome);
 
 class OrderManager final : public ExecutionEvents {
  public:
@@ -93,8 +110,20 @@ class OrderManager final : public ExecutionEvents {
   // Drops finished orders older than the latest `keep` (0 keeps everything), in batches.
   void Trim(size_t keep);
 
+  // Applies one report (as OnExecutionReport does) and says what became of it: anything but
+  // kApplied left the table and the bus untouched, and is counted below.
+  ReportOutcome Apply(const ExecutionReport& report);
+  // A line for the log about a report that was not applied: the outcome, the report's kind, ids
+  // and ticket.
+  static std::string Describe(const ExecutionReport& report, ReportOutcome outcome);
+
   // Reports that named no order this table knows (counted and dropped).
   uint64_t unknown_reports() const { return unknown_reports_; }
+  // Reports after their order's final state; repeated reports (a fill's execution id seen
+  // before, a second accept); fills beyond the order's quantity. Counted and dropped.
+  uint64_t stale_reports() const { return stale_reports_; }
+  uint64_t duplicate_reports() const { return duplicate_reports_; }
+  uint64_t overfill_reports() const { return overfill_reports_; }
   // The latest account report from the venue, and how many stop-outs it reported.
   const AccountReport& venue_account() const { return venue_account_; }
   uint64_t stop_outs() const { return stop_outs_; }
@@ -108,7 +137,7 @@ class OrderManager final : public ExecutionEvents {
   Order& NewOrder(const OrderRequest& request, Timestamp now);
   // An order the venue opened itself (kNew): same id space; a comment-derived client order id.
   Order& OpenVenueOrder(const ExecutionReport& report);
-  void ApplyFill(Order& order, const ExecutionReport& report);
+  ReportOutcome ApplyFill(Order& order, const ExecutionReport& report);
   void Publish(Order& order);       // the OrderUpdate of the order as it now is
   void Forget(const Order& order);  // a finished order leaves the ticket map
 
@@ -119,7 +148,13 @@ class OrderManager final : public ExecutionEvents {
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, uint64_t> tickets_;  // venue ticket -> order id, live orders
   std::vector<uint64_t> opened_;  // venue-opened orders not yet handed over (TakeOpened)
+  // Execution ids applied to live orders that have been partly filled, by order id: the only
+  // fills a repeat could apply twice (a repeat after the final fill is stale). Usually empty.
+  std::unordered_map<uint64_t, std::vector<uint64_t>> partial_exec_ids_;
   uint64_t unknown_reports_ = 0;
+  uint64_t stale_reports_ = 0;
+  uint64_t duplicate_reports_ = 0;
+  uint64_t overfill_reports_ = 0;
   AccountReport venue_account_;
   uint64_t stop_outs_ = 0;
 };

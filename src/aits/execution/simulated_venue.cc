@@ -655,6 +655,7 @@ void SimulatedVenue::FillOrder(LiveOrder& order, bool stored, InstrumentState& s
   report.price = price;
   report.commission = commission;
   report.fill_reason = reason;
+  report.exec_id = next_deal_++;
   // The broker's position changes before anyone hears of the fill, so that handlers which
   // submit new orders see the position they are reacting to.
   const uint64_t closed_ticket = state.position_ticket;

@@ -173,6 +173,7 @@ class SimulatedVenue final : public ExecutionClient {
   std::vector<std::unique_ptr<InstrumentState>> states_;  // index = InstrumentId
   std::unordered_map<uint64_t, LiveOrder> live_;          // by ticket; stable references
   uint64_t next_ticket_ = 1;
+  uint64_t next_deal_ = 1;     // ExecutionReport::exec_id of the fills, counted from 1
   bool stopping_out_ = false;  // until no margin is used again
   uint64_t stop_outs_ = 0;
 };

@@ -181,6 +181,18 @@ void Kernel::OnBar(const Bar& bar) {
   DeliverBar(bar);
 }
 
+execution::ReportOutcome Kernel::OnExecutionReport(const ExecutionReport& report) {
+  const execution::ReportOutcome outcome = order_manager_.Apply(report);
+  if (order_manager_.has_opened()) CountVenueOrders();
+  return outcome;
+}
+
+void Kernel::OnAccountReport(const AccountReport& report) {
+  order_manager_.OnAccountReport(report);
+  // The venue closes the positions itself: a halt pending from earlier fills is served by it.
+  if (report.reason == AccountReportReason::kStopOut) halt_pending_ = false;
+}
+
 void Kernel::Flatten(std::string_view tag) {
   // A halt pending at the same moment is served by this flattening too.
   halt_pending_ = false;

@@ -125,6 +125,16 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   // SimulatedClock to the tick's time (to the bar's close for bars) before each call.
   void OnTick(const Tick& tick);
   void OnBar(const Bar& bar);
+  // Reports of an asynchronous execution client (execution_client.h), which the node's event
+  // loop hands over on the kernel thread in inbox order. The report goes to the order manager as
+  // a synchronous client's would; orders the venue opened are counted as pending; a stop-out
+  // reported by the venue serves a pending halt (the venue is flattening), as in OnTick. A halt
+  // that a report's fill triggers is served at the next market data, after the venue has seen
+  // it. Returns what became of the report: anything but kApplied changed nothing, and is
+  // counted by the order manager for the caller to log (OrderManager::Describe).
+  execution::ReportOutcome OnExecutionReport(const ExecutionReport& report);
+  void OnAccountReport(const AccountReport& report);
+
   // Moves the circuit breaker by hand (an operator command). FailedPrecondition without a risk
   // manager. Halting flattens every position, as a limit-triggered halt does.
   Status SetBreaker(risk::BreakerState state, std::string_view reason);

@@ -74,6 +74,10 @@ struct ExecutionReport {
   std::optional<Price> take_profit;  // kModified
   std::string text;  // kRejected: the venue's reason in its words; kNew: the order's comment
   Timestamp ts;      // the venue's time of the event
+  // Fills: the venue's id of this execution (MetaTrader's deal ticket), unique per venue; 0 when
+  // the venue gives none. The order manager applies a fill once per id: a venue or a link that
+  // repeats a report does not fill the order twice.
+  uint64_t exec_id = 0;
 };
 
 // Why a venue sent an AccountReport.

@@ -22,10 +22,10 @@
 //   - Watermark() is that clock's now (any tick still to come will be stamped later), and
 //     WallTimeOf(t) maps the node's UTC time to the steady clock (t - now + steady now), so timers
 //     fire on the wall clock between ticks.
-//   - A lost connection is reported as kError with the peer and the reason; the gateway's
-//     reconnection policy and the execution reports it also receives (orders' fates from the
-//     terminal) arrive with the order manager's execution-report event type, which the inbox's
-//     NodeEvent gains then.
+//   - A lost connection is reported as kError with the peer and the reason. The execution
+//     reports it also receives (orders' fates from the terminal) go into the same inbox as
+//     ExecutionReportEvents (node_event.h), as an asynchronous execution client's
+//     (execution_client.h; node::ThreadedVenue is one).
 //   - Stop() closes the socket and joins the thread; it must be idempotent and must not wait for
 //     the peer.
 //
@@ -91,6 +91,10 @@ class ProducerLink {
   bool SendTick(const Tick& tick, const std::atomic<bool>& abandon);
   // The producer's state (ProducerStatus), after everything it sent before.
   bool Report(ProducerState state, Status error, const std::atomic<bool>& abandon);
+  // One attempt, never waiting: kFull leaves `event` untouched for the caller to retry. For a
+  // producer that must not block on the kernel thread while the kernel may be waiting for it (an
+  // execution client, whose own queue the kernel fills: execution_client.h).
+  PushResult TrySend(NodeEvent&& event) { return inbox_->TryPush(std::move(event)); }
 
  private:
   Inbox<NodeEvent>* inbox_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -10,11 +11,6 @@ namespace aits::node {
 namespace {
 
 using Steady = std::chrono::steady_clock;
-
-int64_t SteadyNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Steady::now().time_since_epoch())
-      .count();
-}
 
 // Ticks read per Pull in pulled mode.
 constexpr size_t kPullBatch = 1024;
@@ -31,6 +27,19 @@ std::string_view ToString(LoopExit exit) {
       return "stopped";
   }
   return "unknown";
+}
+
+Status LoopTarget::OnExecutionReport(const ExecutionReportEvent& event) {
+  return FailedPrecondition(
+      "an execution report reached a node without an asynchronous "
+      "execution client (order " +
+      std::to_string(event.report->order_id.value) + ", ticket " +
+      std::to_string(event.report->venue_order_id) + ")");
+}
+
+Status LoopTarget::OnAccountReport(const AccountReportEvent& /*event*/) {
+  return FailedPrecondition(
+      "an account report reached a node without an asynchronous execution client");
 }
 
 EventLoop::EventLoop(LoopTarget& target, const LoopOptions& options)
@@ -100,9 +109,19 @@ Status EventLoop::Dispatch(NodeEvent&& event) {
       [this](auto&& item) -> Status {
         using T = std::decay_t<decltype(item)>;
         if constexpr (std::is_same_v<T, MarketData>) {
-          if (item.pushed_ns != 0) stats_.hand_off.Record(SteadyNanos() - item.pushed_ns);
+          if (item.pushed_ns != 0) stats_.hand_off.Record(SteadyNowNs() - item.pushed_ns);
           ++stats_.market_data;
           return target_.OnMarketData(item);
+        } else if constexpr (std::is_same_v<T, ExecutionReportEvent>) {
+          if (item.pushed_ns != 0) stats_.report_hand_off.Record(SteadyNowNs() - item.pushed_ns);
+          ++stats_.execution_reports;
+          if (item.report == nullptr) return Internal("an empty execution report event");
+          return target_.OnExecutionReport(item);
+        } else if constexpr (std::is_same_v<T, AccountReportEvent>) {
+          if (item.pushed_ns != 0) stats_.report_hand_off.Record(SteadyNowNs() - item.pushed_ns);
+          ++stats_.account_reports;
+          if (item.report == nullptr) return Internal("an empty account report event");
+          return target_.OnAccountReport(item);
         } else if constexpr (std::is_same_v<T, OperatorCommand>) {
           Status outcome;
           AITS_RETURN_IF_ERROR(target_.OnCommand(item, &outcome));
@@ -328,8 +347,10 @@ Result<LoopExit> EventLoop::LoopPulled() {
 Status EventLoop::Finish(bool clean) {
   if (finished_) return Status::Ok();
   finished_ = true;
-  inbox_.Close();
+  // Stopped before the inbox closes: an execution client pushes the reports it still holds as it
+  // stops (a fill the venue made is the account's), and nothing is pushed once Stop returns.
   for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) it->producer->Stop();
+  inbox_.Close();
   Status status;
   for (Entry& entry : entries_) {
     stats_.discarded_ticks += entry.held.size();
@@ -342,7 +363,8 @@ Status EventLoop::Finish(bool clean) {
     } else if (std::holds_alternative<ProducerStatus>(event)) {
       ++stats_.discarded_reports;
     } else if (!clean || !status.ok()) {
-      ++stats_.discarded_commands;
+      ++(std::holds_alternative<OperatorCommand>(event) ? stats_.discarded_commands
+                                                        : stats_.discarded_execution);
     } else {
       status = Dispatch(std::move(event));
     }

@@ -1,7 +1,8 @@
 // EventLoop: the kernel thread. It drains one Inbox<NodeEvent> (inbox.h) fed by producers on their
-// own threads (data clients, the operator-command feed, anyone calling SubmitCommand) and hands
-// each event to its LoopTarget, the object that owns the kernel (a paper session). Only the
-// thread that calls Run() touches the target, so the kernel stays single-threaded.
+// own threads (data clients, an asynchronous execution client's reports, the operator-command
+// feed, anyone calling SubmitCommand) and hands each event to its LoopTarget, the object that
+// owns the kernel (a paper session). Only the thread that calls Run() touches the target, so the
+// kernel stays single-threaded.
 //
 // Order: events are handled in the order the inbox accepted them (one producer's events in the
 // order it pushed them; a data client's end of data or error after all of its ticks). Producers
@@ -37,11 +38,12 @@
 //
 // Shutdown. Run() returns when the target says it is done, a stop is requested (RequestStop, the
 // options' stop flag), every data client has reported end of data or an error, or a handler
-// fails. It then closes the inbox (later pushes are refused), stops every producer (joining their
-// threads) and empties the inbox: ticks not handled are counted as discarded (a paper session's
-// feed delivers them again on resume), commands are still handed to the target (a command
-// accepted is never dropped) unless the loop stopped on an error, and producer reports are
-// counted.
+// fails. It then stops every producer (joining their threads; an execution client pushes the
+// reports it still holds), closes the inbox (later pushes are refused) and empties it: ticks not
+// handled are counted as discarded (a paper session's feed delivers them again on resume);
+// commands and execution clients' reports are still handed to the target (a command accepted is
+// never dropped, and a fill the venue made is the account's) unless the loop stopped on an error;
+// and producer reports are counted.
 #pragma once
 
 #include <atomic>
@@ -82,6 +84,12 @@ class LoopTarget {
   virtual Status AdvanceTo(Timestamp time) = 0;
   // Called at least every LoopOptions::idle_interval while no event arrives (commits, progress).
   virtual Status OnIdle() = 0;
+  // An asynchronous execution client's report (ExecutionReportEvent::report is not null). A
+  // report the kernel cannot apply (an unknown order, a repeat) is the target's to count and log;
+  // the returned status is a failure of the node itself, which stops the loop. The default is for
+  // targets whose node runs no asynchronous client: a report then is a wiring error.
+  virtual Status OnExecutionReport(const ExecutionReportEvent& event);
+  virtual Status OnAccountReport(const AccountReportEvent& event);
   // True once the target wants no more events (a tick limit): checked before each event.
   virtual bool done() const = 0;
 };
@@ -121,6 +129,13 @@ struct LoopStats {
   uint64_t discarded_reports = 0;   // producer reports that arrived after the loop's end
   // Threaded mode: MarketData::pushed_ns -> the kernel thread popped it, per tick.
   LatencyHistogram hand_off;
+  // Asynchronous execution clients' reports (ExecutionReportEvent, AccountReportEvent): those
+  // handed to the target, those left in the inbox when the loop stopped on an error, and their
+  // hand-off (pushed_ns -> popped).
+  uint64_t execution_reports = 0;
+  uint64_t account_reports = 0;
+  uint64_t discarded_execution = 0;
+  LatencyHistogram report_hand_off;
 };
 
 class EventLoop {

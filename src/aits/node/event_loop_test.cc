@@ -114,6 +114,17 @@ class RecordingTarget final : public LoopTarget {
     return Status::Ok();
   }
   bool done() const override { return tick_limit > 0 && ticks >= tick_limit; }
+  // Without accept_reports, the default: a node with no asynchronous client refuses them.
+  Status OnExecutionReport(const ExecutionReportEvent& event) override {
+    if (!accept_reports) return LoopTarget::OnExecutionReport(event);
+    log.push_back("report " + std::to_string(event.report->order_id.value));
+    return Status::Ok();
+  }
+  Status OnAccountReport(const AccountReportEvent& event) override {
+    if (!accept_reports) return LoopTarget::OnAccountReport(event);
+    log.push_back("account " + event.report->balance.ToString());
+    return Status::Ok();
+  }
 
   void FireDue(Timestamp time, const char* how) {
     while (!timers.empty() && *timers.begin() <= time) {
@@ -134,6 +145,7 @@ class RecordingTarget final : public LoopTarget {
   Timestamp now{};
   uint64_t ticks = 0;
   uint64_t tick_limit = 0;
+  bool accept_reports = true;
   uint64_t advances = 0;
   uint64_t idles = 0;
   int time_went_back = 0;
@@ -580,6 +592,90 @@ TEST(EventLoopTest, ReplayClientRefusesABadSpeedAndSkipsForAResume) {
   EXPECT_EQ(out[0].ts, At(20));
   auto rest = Replay(TicksAt({0, 10}), 0);
   EXPECT_EQ(*rest->Skip(5, &last), 2u);  // the source ended first
+}
+
+// Stands in for an asynchronous execution client: from its own thread, `count` execution reports
+// for orders 1, 2, ... and then one account report, as a venue answering the kernel would.
+class ReportingVenue final : public Producer {
+ public:
+  explicit ReportingVenue(uint64_t count) : count_(count) {}
+  ~ReportingVenue() override { Stop(); }
+  std::string_view name() const override { return "venue"; }
+  Status Start(ProducerLink link) override {
+    thread_ = std::thread([this, link]() mutable {
+      for (uint64_t id = 1; id <= count_; ++id) {
+        auto report = std::make_unique<ExecutionReport>();
+        report->kind = ExecKind::kFilled;
+        report->order_id = OrderId{id};
+        if (!link.Send(ExecutionReportEvent{link.id(), std::move(report), SteadyNowNs()}, stop_)) {
+          return;
+        }
+      }
+      auto account = std::make_unique<AccountReport>();
+      account->balance = Money::FromRaw(42 * kMoneyScale);
+      (void)link.Send(AccountReportEvent{link.id(), std::move(account), SteadyNowNs()}, stop_);
+    });
+    return Status::Ok();
+  }
+  void Stop() override {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  uint64_t count_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// A venue's reports come through the inbox between the ticks, each once and in the order the
+// venue sent them, and are measured like ticks (report_hand_off).
+TEST(EventLoopTest, ExecutionReportsArriveInOrderBetweenTicks) {
+  constexpr uint64_t kReports = 2'000;
+  std::vector<int64_t> millis;
+  for (int64_t ms = 0; ms < 2'000; ++ms) millis.push_back(ms);
+  RecordingTarget target;
+  auto client = Replay(TicksAt(millis), 0);
+  ReportingVenue venue(kReports);
+  LoopOptions options;
+  options.inbox_capacity = 64;  // small: the venue meets a full inbox
+  EventLoop loop(target, options);
+  loop.AddClient(*client);
+  loop.AddProducer(venue);
+  auto exit = loop.Run();
+  ASSERT_TRUE(exit.ok()) << exit.status().message();
+  std::vector<std::string> reports;
+  for (const std::string& line : target.log) {
+    if (line.rfind("report ", 0) == 0 || line.rfind("account ", 0) == 0) reports.push_back(line);
+  }
+  // The loop may end with the feed before the venue is done: the venue is stopped first, so
+  // whatever it sent is handed over, in order, and nothing else.
+  ASSERT_FALSE(reports.empty());
+  for (size_t idx = 0; idx < reports.size() && idx < kReports; ++idx) {
+    ASSERT_EQ(reports[idx], "report " + std::to_string(idx + 1));
+  }
+  if (reports.size() == kReports + 1) {
+    EXPECT_EQ(reports.back(), "account 42.00");
+  }
+  EXPECT_EQ(loop.stats().execution_reports + loop.stats().account_reports, reports.size());
+  EXPECT_EQ(loop.stats().report_hand_off.count(), reports.size());
+  EXPECT_EQ(loop.stats().market_data, 2'000u);
+}
+
+// A node without an asynchronous execution client has nobody to give a report to: the loop stops
+// with an error naming the order, rather than dropping it.
+TEST(EventLoopTest, AReportWithoutAnAsynchronousClientStopsTheLoop) {
+  RecordingTarget target;
+  target.accept_reports = false;
+  ReportingVenue venue(1);
+  auto client = Replay(TicksAt({0, 1'000'000}), 1);  // the feed waits: the report comes first
+  EventLoop loop(target);
+  loop.AddClient(*client);
+  loop.AddProducer(venue);
+  auto exit = loop.Run();
+  ASSERT_FALSE(exit.ok());
+  EXPECT_EQ(exit.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(exit.status().message().find("order 1,"), std::string::npos) << exit.status().message();
 }
 
 }  // namespace

@@ -1,22 +1,36 @@
 // NodeEvent: what travels through the kernel thread's inbox (Inbox<NodeEvent>, inbox.h) to the
-// event loop (event_loop.h). One variant of the kinds of input a node has today: market data from
-// a data client, an operator command, and a producer's report about itself (connected, end of
-// data, error). Timers are not events: the loop wakes for them itself (WaitPop's deadline).
+// event loop (event_loop.h). One variant of the kinds of input a node has: market data from a
+// data client, an asynchronous execution client's execution and account reports (the venue's
+// answers, venue-neutral: aits/model/events.h), an operator command, and a producer's report
+// about itself (connected, end of data, error). Timers are not events: the loop wakes for them
+// itself (WaitPop's deadline).
 //
-// Every alternative owns its data and moves without throwing, as the inbox requires.
+// Every alternative owns its data and moves without throwing, as the inbox requires. The venue's
+// reports are boxed: an ExecutionReport is several times the size of a tick, every slot of the
+// ring is as large as the largest alternative, and reports are rare next to ticks.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <variant>
 
 #include "aits/core/status.h"
+#include "aits/model/events.h"
 #include "aits/model/market.h"
 
 namespace aits::node {
 
 // Producer ids are handed out by the loop (EventLoop::AddProducer, AddClient): 0, 1, ...
 using ProducerId = uint32_t;
+
+// The stamp of a hand-off (the pushed_ns fields below): steady_clock now, in nanoseconds.
+inline int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // One tick from a data client.
 struct MarketData {
@@ -53,6 +67,22 @@ struct ProducerStatus {
   Status error;
 };
 
-using NodeEvent = std::variant<MarketData, OperatorCommand, ProducerStatus>;
+// One report of an asynchronous execution client (execution_client.h) about one order.
+struct ExecutionReportEvent {
+  ProducerId client = 0;
+  std::unique_ptr<ExecutionReport> report;  // never null in an event pushed by a producer
+  // steady_clock nanoseconds just before the push (MarketData::pushed_ns); 0 if not measured.
+  int64_t pushed_ns = 0;
+};
+
+// The same client's view of the account.
+struct AccountReportEvent {
+  ProducerId client = 0;
+  std::unique_ptr<AccountReport> report;  // never null in an event pushed by a producer
+  int64_t pushed_ns = 0;
+};
+
+using NodeEvent = std::variant<MarketData, OperatorCommand, ProducerStatus, ExecutionReportEvent,
+                               AccountReportEvent>;
 
 }  // namespace aits::node

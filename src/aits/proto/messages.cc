@@ -241,6 +241,7 @@ std::string Encode(const ExecutionReport& message, uint64_t sequence) {
   if (message.take_profit) PutFixed(*message.take_profit, out.mutable_take_profit());
   out.set_text(message.text);
   out.set_ts_ns(message.ts.ns);
+  out.set_exec_id(message.exec_id);
   return Wrap(ExecutionReport::kMessageType, out, sequence);
 }
 
@@ -405,6 +406,7 @@ Result<ExecutionReport> Decode<ExecutionReport>(std::string_view bytes) {
   }
   report.text = in.text();
   report.ts = Timestamp{in.ts_ns()};
+  report.exec_id = in.exec_id();
   AITS_RETURN_IF_ERROR(check.status());
   return report;
 }

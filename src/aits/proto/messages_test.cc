@@ -216,6 +216,7 @@ void ExpectSame(const ExecutionReport& a, const ExecutionReport& b) {
   ExpectSame(a.take_profit, b.take_profit);
   EXPECT_EQ(a.text, b.text);
   EXPECT_EQ(a.ts, b.ts);
+  EXPECT_EQ(a.exec_id, b.exec_id);
 }
 
 void ExpectSame(const AccountReport& a, const AccountReport& b) {
@@ -269,6 +270,13 @@ TEST(MessagesTest, EveryMessageTypeRoundTrips) {
   RoundTrip(SampleBreaker());
   RoundTrip(SampleReport());
   RoundTrip(SampleAccount());
+}
+
+TEST(MessagesTest, ExecutionIdRoundTrips) {
+  ExecutionReport report = SampleReport();
+  report.exec_id = 4'000'000'123;  // a deal ticket: the order manager de-duplicates fills by it
+  RoundTrip(report);
+  EXPECT_EQ(Decode<ExecutionReport>(Encode(report))->exec_id, 4'000'000'123u);
 }
 
 TEST(MessagesTest, EveryEnumValueRoundTrips) {

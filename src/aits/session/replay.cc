@@ -103,7 +103,7 @@ Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
         // The positions a start took from the venue (adopted, or taken to be closed by the
         // orders that follow) or let go; orders come through their updates.
         AITS_ASSIGN_OR_RETURN(ReconciliationRecord record,
-                              DecodeReconciliation(event.payload, {instrument}));
+                              DecodeReconciliation(event.payload, instruments));
         for (const execution::ReconcileAction& action : record.actions) {
           const execution::HeldPosition& p = action.position;
           switch (action.kind) {

@@ -321,7 +321,7 @@ Status Session::ApplyReconciliation(const kernel::Reconciliation& reconciliation
   if (reconciliation.report.clean()) return Status::Ok();
   ++reconciliations_;
   Log(EventType::kReconciliation, clock_.Now(),
-      EncodeReconciliation(reconciliation, {instrument_}));
+      EncodeReconciliation(reconciliation, instruments_));
   if (appending()) {
     AITS_LOG_INFO("session", "reconciliation at start",
                   {{"session_id", spec_.session_id},
@@ -436,13 +436,13 @@ bool Session::FollowLogged(const persistence::Event& event) {
         return Diverge(event.seq, DescribeEvent(event.type, event.payload),
                        "reconciliation failed: " + status.message());
       };
-      auto record = DecodeReconciliation(event.payload, {instrument_});
+      auto record = DecodeReconciliation(event.payload, instruments_);
       if (!record.ok()) return fail(record.status());
       const Status seeded = SeedVenue(record->venue);
       if (!seeded.ok()) return fail(seeded);
       auto planned = PlanReconciliation(record->policy);
       if (!planned.ok()) return fail(planned.status());
-      const std::string mine = EncodeReconciliation(*planned, {instrument_});
+      const std::string mine = EncodeReconciliation(*planned, instruments_);
       if (mine != event.payload) {
         return Diverge(event.seq, DescribeEvent(event.type, event.payload),
                        DescribeEvent(event.type, mine));
