@@ -320,8 +320,7 @@ Result<kernel::Reconciliation> Session::PlanReconciliation(
 Status Session::ApplyReconciliation(const kernel::Reconciliation& reconciliation) {
   if (reconciliation.report.clean()) return Status::Ok();
   ++reconciliations_;
-  Log(EventType::kReconciliation, clock_.Now(),
-      EncodeReconciliation(reconciliation, instruments_));
+  Log(EventType::kReconciliation, clock_.Now(), EncodeReconciliation(reconciliation, instruments_));
   if (appending()) {
     AITS_LOG_INFO("session", "reconciliation at start",
                   {{"session_id", spec_.session_id},
