@@ -46,6 +46,7 @@ struct PaperFlags {
   double balance = 100'000;
   double leverage = 100;
   std::string commission = "none";
+  std::string account_mode = "netting";
   double latency_ms = 0;
   int64_t slippage_points = 0;
   std::string bar = "M1";
@@ -140,6 +141,10 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
   spec.balance = flags.balance;
   spec.leverage = flags.leverage;
   spec.commission = flags.commission;
+  if (auto mode = ParseAccountMode(flags.account_mode); !mode.ok()) {
+    return mode.status().WithContext("--account-mode");
+  }
+  spec.account_mode = flags.account_mode;
   if (!(flags.latency_ms >= 0)) return InvalidArgument("--latency-ms must be >= 0");
   spec.latency_us = static_cast<int64_t>(flags.latency_ms * 1000.0 + 0.5);
   spec.slippage_points = flags.slippage_points;
@@ -367,6 +372,11 @@ void AddPaperCommands(CLI::App& app) {
   paper->add_option("--leverage", flags->leverage, "Account leverage")->capture_default_str();
   paper->add_option("--commission", flags->commission, "none, per_lot:7, per_million:35, percent:X")
       ->capture_default_str();
+  paper
+      ->add_option("--account-mode", flags->account_mode,
+                   "netting (one net position per symbol) or hedging (a position per opening "
+                   "fill, with its own ticket)")
+      ->capture_default_str();
   paper->add_option("--latency-ms", flags->latency_ms, "Simulated order latency")
       ->capture_default_str();
   paper->add_option("--slippage", flags->slippage_points, "Adverse slippage in points");
@@ -387,10 +397,11 @@ void AddPaperCommands(CLI::App& app) {
     // Only run flags given: resume what --state holds.
     bool spec_given = false;
     for (const char* name :
-         {"--feed",     "--symbol",     "--instruments", "--format",     "--spread-points",
-          "--seed",     "--ticks",      "--start-price", "--volatility", "--signal",
-          "--params",   "--model",      "--registry",    "--config",     "--balance",
-          "--leverage", "--commission", "--latency-ms",  "--slippage",   "--bar"}) {
+         {"--feed",        "--symbol",     "--instruments", "--format",     "--spread-points",
+          "--seed",        "--ticks",      "--start-price", "--volatility", "--signal",
+          "--params",      "--model",      "--registry",    "--config",     "--balance",
+          "--leverage",    "--commission", "--latency-ms",  "--slippage",   "--bar",
+          "--account-mode"}) {
       if (paper->count(name) > 0) spec_given = true;
     }
     const bool has_log = std::filesystem::exists(EventsPath(flags->state));

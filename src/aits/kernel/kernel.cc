@@ -32,7 +32,8 @@ Kernel::Kernel(const KernelConfig& config, Clock& clock, const ExecutionClientFa
     : config_(config),
       clock_(clock),
       client_ids_(std::max<size_t>(config.client_id_window, 1)),
-      portfolio_(config.account_currency, config.initial_balance, config.leverage) {
+      portfolio_(config.account_currency, config.initial_balance, config.leverage,
+                 config.venue.account_mode) {
   execution_ =
       execution ? execution(order_manager_, *this)
                 : std::make_unique<execution::SimulatedVenue>(config.venue, order_manager_, *this);
@@ -63,6 +64,13 @@ Kernel::Kernel(const KernelConfig& config, Clock& clock, const ExecutionClientFa
       if (it != pending_by_order_.end()) {
         pending_lots_[update.order.request.instrument.value] -= it->second;
         pending_by_order_.erase(it);
+        if (const uint64_t ticket = update.order.request.position_ticket; ticket != 0) {
+          auto closing = closing_lots_.find(ticket);
+          if (closing != closing_lots_.end() &&
+              (closing->second -= update.order.request.quantity.raw()) <= 0) {
+            closing_lots_.erase(closing);
+          }
+        }
       }
     }
     if (strategy_) strategy_->OnOrderUpdate(update.order);
@@ -195,6 +203,22 @@ void Kernel::Flatten(std::string_view tag) {
 }
 
 void Kernel::ClosePositions(std::string_view tag) {
+  if (config_.venue.account_mode == AccountMode::kHedging) {
+    // Each position by its ticket; copied, as a close may fill (and change the list) at once.
+    for (const Instrument& inst : instruments_) {
+      const std::vector<HedgedPosition> positions = portfolio_.positions(inst.id);
+      for (const HedgedPosition& position : positions) {
+        OrderRequest request;
+        request.instrument = inst.id;
+        request.side = Opposite(position.side);
+        request.quantity = position.quantity;
+        request.position_ticket = position.ticket;
+        request.tag = std::string(tag);
+        SubmitChecked(request, /*flatten=*/true);
+      }
+    }
+    return;
+  }
   for (const Instrument& inst : instruments_) {
     const Quantity held = portfolio_.position(inst.id).quantity;
     if (held.IsZero()) continue;
@@ -268,14 +292,34 @@ OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
   const OrderId id = order_manager_.Submit(request, clock_.Now());
   if (config_.history > 0) TrimHistory();
   const Order* order = order_manager_.Find(id);
-  if (order != nullptr && !IsFinished(order->status) &&
-      request.instrument.value < pending_lots_.size()) {
-    const int64_t signed_raw =
-        request.side == Side::kBuy ? request.quantity.raw() : -request.quantity.raw();
-    pending_by_order_[id.value] = signed_raw;
-    pending_lots_[request.instrument.value] += signed_raw;
-  }
+  if (order != nullptr && !IsFinished(order->status)) CountPending(id, request);
   return id;
+}
+
+void Kernel::CountPending(OrderId id, const OrderRequest& request) {
+  if (request.instrument.value >= pending_lots_.size()) return;
+  const int64_t signed_raw =
+      request.side == Side::kBuy ? request.quantity.raw() : -request.quantity.raw();
+  pending_by_order_[id.value] = signed_raw;
+  pending_lots_[request.instrument.value] += signed_raw;
+  if (request.position_ticket != 0)
+    closing_lots_[request.position_ticket] += request.quantity.raw();
+}
+
+std::vector<HedgedPosition> Kernel::OpenPositions(InstrumentId instrument) const {
+  std::vector<HedgedPosition> open;
+  for (const HedgedPosition& position : portfolio_.positions(instrument)) {
+    int64_t lots = position.quantity.raw();
+    if (!closing_lots_.empty()) {
+      if (auto it = closing_lots_.find(position.ticket); it != closing_lots_.end()) {
+        lots -= it->second;
+      }
+    }
+    if (lots <= 0) continue;
+    open.push_back(position);
+    open.back().quantity = Quantity::FromRaw(lots, position.quantity.precision());
+  }
+  return open;
 }
 
 void Kernel::CountVenueOrders() {
@@ -283,12 +327,7 @@ void Kernel::CountVenueOrders() {
   for (uint64_t id : opened_scratch_) {
     const Order* order = order_manager_.Find(OrderId{id});
     if (order == nullptr || IsFinished(order->status)) continue;
-    const OrderRequest& request = order->request;
-    if (request.instrument.value >= pending_lots_.size()) continue;
-    const int64_t signed_raw =
-        request.side == Side::kBuy ? request.quantity.raw() : -request.quantity.raw();
-    pending_by_order_[id] = signed_raw;
-    pending_lots_[request.instrument.value] += signed_raw;
+    CountPending(OrderId{id}, order->request);
   }
   opened_scratch_.clear();
 }

@@ -136,6 +136,8 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   const Instrument& instrument(InstrumentId instrument) const override;
   std::optional<Tick> LastQuote(InstrumentId instrument) const override;
   void SetTimer(Timestamp at, uint64_t id) override;
+  AccountMode account_mode() const override { return config_.venue.account_mode; }
+  std::vector<HedgedPosition> OpenPositions(InstrumentId instrument) const override;
 
   // Timers between ticks (the event loop's clock, docs/architecture.md "The event loop"): the
   // earliest timer's time, if any is set; and firing every timer due by `now` without market
@@ -199,6 +201,9 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   // Signed raw lots of unfinished orders, by order id and summed per instrument.
   std::unordered_map<uint64_t, int64_t> pending_by_order_;
   std::vector<int64_t> pending_lots_;
+  // Hedging: raw lots that unfinished orders naming a position are closing, by position ticket.
+  std::unordered_map<uint64_t, int64_t> closing_lots_;
+  void CountPending(OrderId id, const OrderRequest& request);
   // Used margin as of the last fill or bar close: margin moves with price only slowly, so the
   // venue's per-tick stop-out check compares fresh equity against this instead of recomputing it.
   Money cached_margin_;

@@ -20,11 +20,13 @@ int64_t Abs(int64_t value) { return value < 0 ? -value : value; }
 
 }  // namespace
 
-Portfolio::Portfolio(Currency account_currency, Money initial_balance, double leverage)
+Portfolio::Portfolio(Currency account_currency, Money initial_balance, double leverage,
+                     AccountMode mode)
     : currency_(account_currency),
       initial_balance_(initial_balance),
       balance_(initial_balance),
-      leverage_(leverage > 0 ? leverage : 1.0) {}
+      leverage_(leverage > 0 ? leverage : 1.0),
+      mode_(mode) {}
 
 Portfolio::Slot* Portfolio::SlotOf(InstrumentId id) {
   if (id.value >= slots_.size() || !slots_[id.value].present) return nullptr;
@@ -190,6 +192,10 @@ void Portfolio::BookFill(const Fill& fill) {
     slot->ask = fill.price;
     slot->has_quote = true;
   }
+  if (mode_ == AccountMode::kHedging) {
+    BookHedgedFill(*slot, fill);
+    return;
+  }
   Position& position = slot->position;
   const Instrument& instrument = slot->instrument;
   const int64_t fill_lots = fill.quantity.raw();
@@ -218,30 +224,13 @@ void Portfolio::BookFill(const Fill& fill) {
 
   // Closing (part of) the position, possibly flipping it.
   const int64_t closed = fill_lots < Abs(before) ? fill_lots : Abs(before);
-  const Price move = before > 0 ? fill.price - position.avg_price : position.avg_price - fill.price;
-  const Money gross_quote =
-      Notional(move, Quantity::FromRaw(closed, slot->lot_precision), instrument.contract_size);
-  const Money gross = Convert(*slot, gross_quote);
-  realized_ += gross;
-  balance_ += gross;
 
   const Money entry_share = Money::FromRaw(
       DivRound(static_cast<Int128>(position.commission.raw()) * closed, Abs(before)));
   const Money exit_share =
       Money::FromRaw(DivRound(static_cast<Int128>(fill.commission.raw()) * closed, fill_lots));
-  TradeRecord trade;
-  trade.instrument = fill.instrument;
-  trade.side = before > 0 ? Side::kBuy : Side::kSell;
-  trade.quantity = Quantity::FromRaw(closed, slot->lot_precision);
-  trade.entry_time = position.opened;
-  trade.exit_time = fill.ts;
-  trade.entry_price = position.avg_price;
-  trade.exit_price = fill.price;
-  trade.gross_pnl = gross;
-  trade.commission = entry_share + exit_share;
-  trade.net_pnl = gross - trade.commission;
-  trade.exit_reason = std::string(ToString(fill.reason));
-  trades_.push_back(std::move(trade));
+  BookTrade(*slot, before > 0 ? Side::kBuy : Side::kSell, position.avg_price, position.opened,
+            closed, entry_share, exit_share, fill);
 
   const int64_t after = before + delta;
   position.quantity = Quantity::FromRaw(after, slot->lot_precision);
@@ -262,6 +251,124 @@ void Portfolio::BookFill(const Fill& fill) {
   }
 }
 
+void Portfolio::BookTrade(const Slot& slot, Side entry_side, Price entry_price,
+                          Timestamp entry_time, int64_t closed, Money entry_share, Money exit_share,
+                          const Fill& fill) {
+  const Price move = entry_side == Side::kBuy ? fill.price - entry_price : entry_price - fill.price;
+  const Money gross_quote =
+      Notional(move, Quantity::FromRaw(closed, slot.lot_precision), slot.instrument.contract_size);
+  const Money gross = Convert(slot, gross_quote);
+  realized_ += gross;
+  balance_ += gross;
+  TradeRecord trade;
+  trade.instrument = fill.instrument;
+  trade.side = entry_side;
+  trade.quantity = Quantity::FromRaw(closed, slot.lot_precision);
+  trade.entry_time = entry_time;
+  trade.exit_time = fill.ts;
+  trade.entry_price = entry_price;
+  trade.exit_price = fill.price;
+  trade.gross_pnl = gross;
+  trade.commission = entry_share + exit_share;
+  trade.net_pnl = gross - trade.commission;
+  trade.exit_reason = std::string(ToString(fill.reason));
+  trades_.push_back(std::move(trade));
+}
+
+void Portfolio::BookHedgedFill(Slot& slot, const Fill& fill) {
+  balance_ -= fill.commission;
+  commission_ += fill.commission;
+  const int64_t fill_lots = fill.quantity.raw();
+  int64_t opening = fill_lots;
+  // A fill naming an open position on the other side closes (part of) it; the venue never
+  // closes more than the position holds, and any excess would open a position of its own.
+  for (size_t idx = 0; fill.position_ticket != 0 && idx < slot.legs.size(); ++idx) {
+    HedgedPosition& leg = slot.legs[idx];
+    if (leg.ticket != fill.position_ticket) continue;
+    if (leg.side == fill.side) break;
+    const int64_t held = leg.quantity.raw();
+    const int64_t closed = fill_lots < held ? fill_lots : held;
+    const Money entry_share =
+        Money::FromRaw(DivRound(static_cast<Int128>(leg.commission.raw()) * closed, held));
+    const Money exit_share =
+        Money::FromRaw(DivRound(static_cast<Int128>(fill.commission.raw()) * closed, fill_lots));
+    BookTrade(slot, leg.side, leg.open_price, leg.opened, closed, entry_share, exit_share, fill);
+    opening = fill_lots - closed;
+    if (closed == held) {
+      slot.legs.erase(slot.legs.begin() + static_cast<std::ptrdiff_t>(idx));
+      if (slot.legs.empty() && --open_positions_ == 0) {
+        time_in_market_ = time_in_market_ + (fill.ts - in_market_since_);
+      }
+    } else {
+      leg.quantity = Quantity::FromRaw(held - closed, slot.lot_precision);
+      leg.commission -= entry_share;
+    }
+    break;
+  }
+  if (opening > 0) {
+    HedgedPosition leg;
+    leg.ticket = fill.position_ticket;
+    leg.side = fill.side;
+    leg.quantity = Quantity::FromRaw(opening, slot.lot_precision);
+    leg.open_price = Price::FromRaw(fill.price.raw(), slot.instrument.digits);
+    leg.opened = fill.ts;
+    leg.commission = opening == fill_lots
+                         ? fill.commission
+                         : Money::FromRaw(DivRound(
+                               static_cast<Int128>(fill.commission.raw()) * opening, fill_lots));
+    if (slot.legs.empty() && open_positions_++ == 0) in_market_since_ = fill.ts;
+    slot.legs.push_back(leg);
+  }
+  Net(slot);
+}
+
+void Portfolio::Net(Slot& slot) const {
+  Position& net = slot.position;
+  int64_t quantity = 0;
+  for (const HedgedPosition& leg : slot.legs) quantity += Sign(leg.side) * leg.quantity.raw();
+  net.quantity = Quantity::FromRaw(quantity, slot.lot_precision);
+  net.stop_loss.reset();
+  net.take_profit.reset();
+  if (quantity == 0) {
+    net.avg_price = Price::FromRaw(0, slot.instrument.digits);
+    net.commission = Money();
+    if (!slot.legs.empty()) net.opened = slot.legs.front().opened;
+    return;
+  }
+  // The average open price of the positions on the net side, and when the oldest of them opened.
+  const Side side = quantity > 0 ? Side::kBuy : Side::kSell;
+  Int128 weighted = 0;
+  int64_t lots = 0;
+  Money commission;
+  bool first = true;
+  for (const HedgedPosition& leg : slot.legs) {
+    if (leg.side != side) continue;
+    weighted += static_cast<Int128>(leg.open_price.raw()) * leg.quantity.raw();
+    lots += leg.quantity.raw();
+    commission += leg.commission;
+    if (first) net.opened = leg.opened;
+    first = false;
+  }
+  net.avg_price = Price::FromRaw(DivRound(weighted, lots), slot.instrument.digits);
+  net.commission = commission;
+}
+
+int64_t Portfolio::MarginLots(const Slot& slot) const {
+  if (mode_ != AccountMode::kHedging) return Abs(slot.position.quantity.raw());
+  int64_t longs = 0;
+  int64_t shorts = 0;
+  for (const HedgedPosition& leg : slot.legs) {
+    (leg.side == Side::kBuy ? longs : shorts) += leg.quantity.raw();
+  }
+  return longs > shorts ? longs : shorts;
+}
+
+const std::vector<HedgedPosition>& Portfolio::positions(InstrumentId instrument) const {
+  static const std::vector<HedgedPosition> kNone;
+  const Slot* slot = SlotOf(instrument);
+  return slot == nullptr ? kNone : slot->legs;
+}
+
 const Position& Portfolio::position(InstrumentId instrument) const {
   static const Position kFlat;
   const Slot* slot = SlotOf(instrument);
@@ -275,6 +382,16 @@ const Instrument& Portfolio::instrument(InstrumentId instrument) const {
 }
 
 Money Portfolio::UnrealizedOf(const Slot& slot) const {
+  if (mode_ == AccountMode::kHedging) {
+    if (!slot.present || slot.legs.empty() || !slot.has_quote) return Money();
+    Money sum;  // in the quote currency, converted once
+    for (const HedgedPosition& leg : slot.legs) {
+      const Price move =
+          leg.side == Side::kBuy ? slot.bid - leg.open_price : leg.open_price - slot.ask;
+      sum += Notional(move, leg.quantity, slot.instrument.contract_size);
+    }
+    return Convert(slot, sum);
+  }
   const Position& position = slot.position;
   if (!slot.present || position.quantity.IsZero() || !slot.has_quote) return Money();
   // Marked at what closing would get: the bid for a long, the ask for a short.
@@ -296,9 +413,15 @@ Account Portfolio::account() const {
   account.equity = Equity();
   if (open_positions_ > 0) {
     for (const Slot& slot : slots_) {
-      if (!slot.present || slot.position.quantity.IsZero()) continue;
-      const Price price = slot.has_quote ? Mid(slot) : slot.position.avg_price;
-      account.margin += MarginRequired(slot.instrument, slot.position.quantity.Abs(), price);
+      if (!slot.present) continue;
+      const int64_t lots = MarginLots(slot);
+      if (lots == 0) continue;
+      Price price = slot.has_quote ? Mid(slot) : slot.position.avg_price;
+      if (!price.IsPositive() && !slot.legs.empty()) price = slot.legs.front().open_price;
+      const Quantity margin_lots = mode_ == AccountMode::kHedging
+                                       ? Quantity::FromRaw(lots, slot.lot_precision)
+                                       : slot.position.quantity.Abs();
+      account.margin += MarginRequired(slot.instrument, margin_lots, price);
     }
   }
   account.free_margin = account.equity - account.margin;

@@ -9,6 +9,12 @@
 //
 // Margin of a position = |lots| * contract_size * price converted to the account currency
 // * margin_rate / leverage (MetaTrader's Forex formula).
+//
+// Hedging accounts (AccountMode::kHedging, docs/execution.md "Hedging accounts"): each opening
+// fill is a position of its own, keyed by the fill's position ticket; a fill naming an open
+// position on the other side closes (part of) it, with its own trade record at that position's
+// open price. position() is then the net of the instrument's positions; positions() lists them.
+// Margin per instrument is that of the larger of the long and short volumes.
 // Single-threaded.
 #pragma once
 
@@ -44,7 +50,8 @@ struct TradeRecord {
 class Portfolio {
  public:
   // Precondition: initial_balance > 0, leverage > 0 (validated by the caller's config).
-  Portfolio(Currency account_currency, Money initial_balance, double leverage);
+  Portfolio(Currency account_currency, Money initial_balance, double leverage,
+            AccountMode mode = AccountMode::kNetting);
 
   // Registers an instrument; InvalidArgument if its P&L cannot be converted to the account
   // currency with what has been registered so far.
@@ -57,6 +64,9 @@ class Portfolio {
   void OnFill(const Fill& fill);  // updates position, balance, commission and trade records
 
   const Position& position(InstrumentId instrument) const;
+  // Hedging account: the instrument's open positions, oldest first (empty on a netting account).
+  const std::vector<HedgedPosition>& positions(InstrumentId instrument) const;
+  AccountMode account_mode() const { return mode_; }
   const Instrument& instrument(InstrumentId instrument) const;
   Account account() const;  // balance, equity, margin, free margin at the last quotes
   Money Equity() const;
@@ -103,6 +113,7 @@ class Portfolio {
     // slots whose P&L converts through this slot's rate (their terms move with its quotes).
     Money unrealized;
     std::vector<uint32_t> dependents;
+    std::vector<HedgedPosition> legs;  // hedging account: the open positions, oldest first
   };
   Slot* SlotOf(InstrumentId id);
   const Slot* SlotOf(InstrumentId id) const;
@@ -116,6 +127,13 @@ class Portfolio {
   // would cost O(instruments) per tick, so the sum is kept instead (integer money: exact).
   void Remark(uint32_t index);
   void BookFill(const Fill& fill);
+  void BookHedgedFill(Slot& slot, const Fill& fill);
+  // Hedging: recomputes slot.position as the net of its positions.
+  void Net(Slot& slot) const;
+  // Lots that margin is charged on: |net| (netting) or the larger leg (hedging), raw.
+  int64_t MarginLots(const Slot& slot) const;
+  void BookTrade(const Slot& slot, Side entry_side, Price entry_price, Timestamp entry_time,
+                 int64_t closed, Money entry_share, Money exit_share, const Fill& fill);
   Price Mid(const Slot& slot) const;
 
   std::vector<Slot> slots_;
@@ -126,6 +144,7 @@ class Portfolio {
   Money realized_;
   Money commission_;
   double leverage_;
+  AccountMode mode_;
   std::vector<TradeRecord> trades_;
   EquityCurve curve_;
   Duration time_in_market_;

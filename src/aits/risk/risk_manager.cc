@@ -520,9 +520,14 @@ RiskVerdict RiskManager::CheckOrder(const OrderRequest& request, const Tick* las
   const int lot_precision = request.quantity.precision();
   const int64_t before = portfolio_.position(request.instrument).quantity.raw();
   const int64_t after = before + Sign(request.side) * request.quantity.raw();
-  // Only reduces: |after| <= |before| without crossing zero (a flip opens a new position).
+  // Only reduces: |after| <= |before| without crossing zero (a flip opens a new position). On a
+  // hedging account `before` and `after` are nets of the symbol's positions, and an order that
+  // closes a position by its ticket always reduces: it takes volume off the account (the net
+  // may still grow, when the other side is the larger; the venue refuses a close larger than
+  // its position).
   const bool reducing =
-      AbsRaw(after) <= AbsRaw(before) && !((before > 0 && after < 0) || (before < 0 && after > 0));
+      request.position_ticket != 0 || (AbsRaw(after) <= AbsRaw(before) &&
+                                       !((before > 0 && after < 0) || (before < 0 && after > 0)));
   auto lots_text = [&](int64_t raw) {
     return Quantity::FromRaw(raw, std::max(lot_precision, 2)).ToString();
   };

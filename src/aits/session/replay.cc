@@ -47,8 +47,9 @@ Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
   AITS_ASSIGN_OR_RETURN(state.spec, ReadSessionSpec(store));
   const Instrument instrument = InstrumentOf(state.spec);
   AITS_ASSIGN_OR_RETURN(Money balance, Money::FromDouble(state.spec.balance));
+  AITS_ASSIGN_OR_RETURN(const AccountMode mode, ParseAccountMode(state.spec.account_mode));
   portfolio::Portfolio portfolio(Currency::Of(state.spec.account_currency), balance,
-                                 state.spec.leverage);
+                                 state.spec.leverage, mode);
   AITS_RETURN_IF_ERROR(portfolio.AddInstrument(instrument));
   std::set<std::string> submitted;
   std::set<std::string> in_flight;
