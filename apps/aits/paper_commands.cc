@@ -46,7 +46,7 @@ struct PaperFlags {
   double balance = 100'000;
   double leverage = 100;
   std::string commission = "none";
-  std::string account_mode = "netting";
+  std::string account_mode;  // empty: the config file's, else netting
   double latency_ms = 0;
   int64_t slippage_points = 0;
   std::string bar = "M1";
@@ -73,9 +73,27 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec) {
   if (!root.IsMap()) return InvalidArgument(path + ": the top level must be a map of sections");
   for (const auto& section : root) {
     const std::string name = section.first.Scalar();
+    const std::string where = path + ":" + std::to_string(section.first.Mark().line + 1);
+    if (name == "account") {
+      // Only the account's mode: cash, leverage and costs are flags of `aits paper`.
+      if (!section.second.IsMap()) return InvalidArgument(where + ": account must be a map");
+      for (const auto& item : section.second) {
+        const std::string key = item.first.Scalar();
+        const std::string at = path + ":" + std::to_string(item.first.Mark().line + 1);
+        if (key != "account_mode") {
+          return InvalidArgument(at + ": unknown key account." + key + " (known: account_mode)");
+        }
+        const std::string value = item.second.IsScalar() ? item.second.Scalar() : "";
+        if (auto mode = ParseAccountMode(value); !mode.ok()) {
+          return mode.status().WithContext(at + ": account.account_mode");
+        }
+        spec->account_mode = value;
+      }
+      continue;
+    }
     if (name != "decision" && name != "risk") {
-      return InvalidArgument(path + ":" + std::to_string(section.first.Mark().line + 1) +
-                             ": unknown section '" + name + "' (known: decision, risk)");
+      return InvalidArgument(where + ": unknown section '" + name +
+                             "' (known: decision, risk, account)");
     }
   }
   return ReadDecisionAndRisk(path, root, &spec->decision, &spec->risk);
@@ -141,10 +159,6 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
   spec.balance = flags.balance;
   spec.leverage = flags.leverage;
   spec.commission = flags.commission;
-  if (auto mode = ParseAccountMode(flags.account_mode); !mode.ok()) {
-    return mode.status().WithContext("--account-mode");
-  }
-  spec.account_mode = flags.account_mode;
   if (!(flags.latency_ms >= 0)) return InvalidArgument("--latency-ms must be >= 0");
   spec.latency_us = static_cast<int64_t>(flags.latency_ms * 1000.0 + 0.5);
   spec.slippage_points = flags.slippage_points;
@@ -152,6 +166,12 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags) {
   if (bar.size() != 1) return InvalidArgument("--bar takes one timeframe, e.g. M1");
   spec.bar_seconds = bar.front().ns / Duration::Seconds(1).ns;
   if (!flags.config.empty()) AITS_RETURN_IF_ERROR(LoadPaperConfig(flags.config, &spec));
+  if (!flags.account_mode.empty()) {  // the flag wins over the file
+    if (auto mode = ParseAccountMode(flags.account_mode); !mode.ok()) {
+      return mode.status().WithContext("--account-mode");
+    }
+    spec.account_mode = flags.account_mode;
+  }
   if (flags.signal == "ml_ensemble") {
     spec.registry = flags.registry;
     AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
@@ -372,11 +392,9 @@ void AddPaperCommands(CLI::App& app) {
   paper->add_option("--leverage", flags->leverage, "Account leverage")->capture_default_str();
   paper->add_option("--commission", flags->commission, "none, per_lot:7, per_million:35, percent:X")
       ->capture_default_str();
-  paper
-      ->add_option("--account-mode", flags->account_mode,
-                   "netting (one net position per symbol) or hedging (a position per opening "
-                   "fill, with its own ticket)")
-      ->capture_default_str();
+  paper->add_option("--account-mode", flags->account_mode,
+                    "netting (default: one net position per symbol) or hedging (a position per "
+                    "opening fill, with its own ticket); or account.account_mode in --config");
   paper->add_option("--latency-ms", flags->latency_ms, "Simulated order latency")
       ->capture_default_str();
   paper->add_option("--slippage", flags->slippage_points, "Adverse slippage in points");

@@ -437,6 +437,11 @@ out=$("$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" --account-mode foo 
   --out "$work/hedge-bad" --no-progress 2>&1) && fail "--account-mode foo accepted"
 expect_in "backtest --account-mode foo" "$out" "--account-mode"
 expect_in "backtest --account-mode foo" "$out" "'foo'"
+printf 'account:\n  account_mode: hedgy\n' >"$work/hedge-bad-backtest.yaml"
+out=$("$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" --config "$work/hedge-bad-backtest.yaml" \
+  --out "$work/hedge-bad" --no-progress 2>&1) && fail "account.account_mode hedgy accepted"
+expect_in "backtest config account_mode: hedgy" "$out" "hedge-bad-backtest.yaml: account.account_mode"
+expect_in "backtest config account_mode: hedgy" "$out" "'hedgy'"
 out=$("$aits" paper --feed synthetic --ticks 100 --speed max --state "$work/hedge-badpaper" \
   --account-mode foo --quiet 2>&1) && fail "paper --account-mode foo accepted"
 expect_in "paper --account-mode foo" "$out" "--account-mode"
@@ -444,12 +449,25 @@ expect_in "paper --account-mode foo" "$out" "'foo'"
 
 # --- a hedged paper session: stopped, resumed, replayed
 st="$work/hedge-paper"
+printf 'account:\n  account_mode: hedging\n' >"$work/hedge-paper.yaml"
 "$aits" paper --feed synthetic --ticks 6000 --speed max --state "$st" --params fast=3,slow=8 \
-  --account-mode hedging --start 2024-01-08 --session-id hedge --stop-after 2500 --quiet \
+  --config "$work/hedge-paper.yaml" --start 2024-01-08 --session-id hedge --stop-after 2500 --quiet \
   >"$work/hedge-p1.log" 2>&1 || { fail "hedged paper, first part"; cat "$work/hedge-p1.log"; }
 "$aits" paper --state "$st" --speed max --quiet >"$work/hedge-p2.log" 2>&1 ||
   { fail "hedged paper, resumed"; cat "$work/hedge-p2.log"; }
 expect_in "resumed session" "$(cat "$work/hedge-p2.log")" "feed ended"
+expect_eq "the session's description names the mode" "$("$python" - "$st/events.db" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+payload = db.execute("SELECT payload FROM events WHERE seq = 1").fetchone()[0]
+print(json.loads(payload).get("account_mode"))
+PY
+)" "hedging"
+printf 'account:\n  account_mode: hedgy\n' >"$work/hedge-bad.yaml"
+out=$("$aits" paper --feed synthetic --ticks 100 --speed max --state "$work/hedge-badyaml" \
+  --config "$work/hedge-bad.yaml" --quiet 2>&1) && fail "account_mode: hedgy accepted"
+expect_in "paper config account_mode: hedgy" "$out" "hedge-bad.yaml:2: account.account_mode"
+expect_in "paper config account_mode: hedgy" "$out" "'hedgy'"
 out=$("$aits" replay --events "$st" 2>&1) || fail "replay of the hedged session: $out"
 expect_in "replay" "$out" "identical"
 
