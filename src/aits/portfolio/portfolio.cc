@@ -363,6 +363,24 @@ int64_t Portfolio::MarginLots(const Slot& slot) const {
   return longs > shorts ? longs : shorts;
 }
 
+int64_t Portfolio::AddedMarginLots(InstrumentId instrument, Side side, int64_t lots_raw) const {
+  const Slot* slot = SlotOf(instrument);
+  if (slot == nullptr) return lots_raw;
+  if (mode_ != AccountMode::kHedging) {
+    const int64_t before = slot->position.quantity.raw();
+    const int64_t after = before + Sign(side) * lots_raw;
+    return Abs(after) > Abs(before) ? Abs(after) - Abs(before) : 0;
+  }
+  int64_t longs = 0;
+  int64_t shorts = 0;
+  for (const HedgedPosition& leg : slot->legs) {
+    (leg.side == Side::kBuy ? longs : shorts) += leg.quantity.raw();
+  }
+  const int64_t larger = longs > shorts ? longs : shorts;
+  (side == Side::kBuy ? longs : shorts) += lots_raw;
+  return (longs > shorts ? longs : shorts) - larger;
+}
+
 const std::vector<HedgedPosition>& Portfolio::positions(InstrumentId instrument) const {
   static const std::vector<HedgedPosition> kNone;
   const Slot* slot = SlotOf(instrument);

@@ -67,6 +67,9 @@ class Portfolio {
   // Hedging account: the instrument's open positions, oldest first (empty on a netting account).
   const std::vector<HedgedPosition>& positions(InstrumentId instrument) const;
   AccountMode account_mode() const { return mode_; }
+  // Raw lots by which an opening order of `lots_raw` on `side` grows the volume margin is charged
+  // on: |net| on a netting account, the larger leg on a hedging one (0 when it does not grow it).
+  int64_t AddedMarginLots(InstrumentId instrument, Side side, int64_t lots_raw) const;
   const Instrument& instrument(InstrumentId instrument) const;
   Account account() const;  // balance, equity, margin, free margin at the last quotes
   Money Equity() const;

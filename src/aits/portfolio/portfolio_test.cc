@@ -379,6 +379,11 @@ TEST(PortfolioHedgingTest, BooksEachPositionByItsTicket) {
   EXPECT_EQ(net.avg_price.ToString(), "1.10043");  // (1.10010 x 1 + 1.10110 x 0.5) / 1.5
   // Margin of the larger leg, 1.5 lots at mid 1.10005 (the net would be 0.7 lots).
   EXPECT_EQ(book.account().margin.ToString(3), "1650.075");
+  // What an order adds to the larger leg (raw lots, 1e-9): a short up to the longs' size adds
+  // nothing.
+  EXPECT_EQ(book.AddedMarginLots(kEurUsd, Side::kSell, 700'000'000), 0);
+  EXPECT_EQ(book.AddedMarginLots(kEurUsd, Side::kSell, 1'000'000'000), 300'000'000);
+  EXPECT_EQ(book.AddedMarginLots(kEurUsd, Side::kBuy, 100'000'000), 100'000'000);
   // Each position marked on its own: longs at the bid, the short at the ask.
   EXPECT_EQ(book.UnrealizedPnl().ToString(2), "-73.00");  // -10 - 55 - 8
   // Closing the second long by its ticket books it at its own open price, not the average.

@@ -700,12 +700,13 @@ RiskVerdict RiskManager::CheckOrder(const OrderRequest& request, const Tick* las
                            equity, limits_.max_leverage));
     }
     double margin = account.margin.AsDouble();
-    if (AbsRaw(after) > AbsRaw(before)) {
+    // |after| - |before| on a netting account; the growth of the larger leg on a hedging one.
+    const int64_t added =
+        portfolio_.AddedMarginLots(request.instrument, request.side, request.quantity.raw());
+    if (added > 0) {
       margin += portfolio_
                     .MarginRequired(instrument,
-                                    Quantity::FromRaw(AbsRaw(after) - AbsRaw(before),
-                                                      request.quantity.precision()),
-                                    price)
+                                    Quantity::FromRaw(added, request.quantity.precision()), price)
                     .AsDouble();
     }
     const double margin_use =

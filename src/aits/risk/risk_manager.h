@@ -21,8 +21,7 @@
 // a long and a short of the same size count as flat, and an order that opens a new position
 // against the net one counts as reducing. An order that closes a position by its ticket
 // (OrderRequest::position_ticket) always counts as reducing: it takes volume off the account.
-// The margin-use rule estimates the order's margin from the change of the net; the venue's own
-// check is the exact larger-leg one.
+// The margin-use rule adds the margin of what the order adds to the larger leg, as the venue does.
 //
 // Correlated positions: the correlation of every pair of instruments is estimated from the log
 // returns of their bar-close mids over the last `correlation_window` bars (OnBarClose). Two
