@@ -153,6 +153,70 @@ TEST(PaperTest, StopAndResumeGivesTheSameLogAsOneRun) {
   EXPECT_EQ(LogLines(tmp.Sub("parts")), LogLines(tmp.Sub("whole")));
 }
 
+// Counts the logged orders and fills that name a position (payload version 2).
+std::pair<int, int> PositionPayloads(const std::string& dir) {
+  auto store = EventStore::OpenReadOnly(dir + "/events.db");
+  EXPECT_TRUE(store.ok());
+  int orders = 0;
+  int fills = 0;
+  EXPECT_TRUE((*store)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           const bool v2 = !event.payload.empty() && event.payload[0] == 2;
+                           if (event.type == EventType::kFill && v2) ++fills;
+                           if (event.type == EventType::kOrderSubmitted && v2) ++orders;
+                           return Status::Ok();
+                         })
+                  .ok());
+  return {orders, fills};
+}
+
+TEST(PaperTest, HedgedSessionResumesAndReplaysIdentically) {
+  TempDir tmp;
+  SessionSpec spec = BusySpec(12'000);
+  spec.account_mode = "hedging";
+  auto whole = RunPaper(MaxSpeed(spec, tmp.Sub("whole")));
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  ASSERT_GT(whole->fills, 10u);
+  // The strategy closes by ticket (SubmitNetted), so the log holds orders naming positions, and
+  // every fill names its position.
+  const auto [closing_orders, ticketed_fills] = PositionPayloads(tmp.Sub("whole"));
+  EXPECT_GT(closing_orders, 0);
+  EXPECT_EQ(static_cast<uint64_t>(ticketed_fills), whole->fills);
+
+  PaperOptions first = MaxSpeed(spec, tmp.Sub("parts"));
+  first.stop_after = 5'003;
+  ASSERT_TRUE(RunPaper(first).ok());
+  PaperOptions resume = MaxSpeed(spec, tmp.Sub("parts"));
+  resume.spec_given = false;
+  auto last = RunPaper(resume);
+  ASSERT_TRUE(last.ok()) << last.status().message();
+  EXPECT_TRUE(last->resumed);
+  EXPECT_EQ(LogLines(tmp.Sub("parts")), LogLines(tmp.Sub("whole")));
+  EXPECT_EQ(last->account.balance.raw(), whole->account.balance.raw());
+
+  auto store = EventStore::OpenReadOnly(tmp.Sub("parts") + "/events.db");
+  ASSERT_TRUE(store.ok());
+  auto log = RebuildFromLog(**store);
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  EXPECT_EQ(log->spec.account_mode, "hedging");
+  EXPECT_EQ(log->balance.raw(), whole->account.balance.raw());
+  EXPECT_EQ(log->position.raw(), whole->position.raw());
+  auto replay = Replay(**store, MakeRuleSignalFor);
+  ASSERT_TRUE(replay.ok()) << replay.status().message();
+  EXPECT_TRUE(replay->equal) << replay->divergence.seq << ": " << replay->divergence.logged
+                             << " vs " << replay->divergence.produced;
+
+  // The same decisions on a netting account: the same net position and, fill for fill the same
+  // cash flows, the same equity; the netting log has no position payloads.
+  auto netting = RunPaper(MaxSpeed(BusySpec(12'000), tmp.Sub("netting")));
+  ASSERT_TRUE(netting.ok()) << netting.status().message();
+  EXPECT_EQ(netting->position.raw(), whole->position.raw());
+  EXPECT_EQ(netting->account.equity.raw(), whole->account.equity.raw());
+  EXPECT_GT(whole->orders, netting->orders);  // flips are a close and an open
+  EXPECT_EQ(PositionPayloads(tmp.Sub("netting")), std::make_pair(0, 0));
+}
+
 TEST(PaperTest, AnotherSessionInTheSameDirectoryIsRefused) {
   TempDir tmp;
   PaperOptions options = MaxSpeed(BusySpec(1'000), tmp.Sub("s"));
@@ -692,6 +756,22 @@ TEST(PaperTest, ResumeReconcilesTheVenuesAccountByPolicy) {
     EXPECT_TRUE(resumed->reconciliation.empty());
     EXPECT_TRUE(resumed->feed_ended);
   }
+}
+
+TEST(SessionSpecTest, AccountModeIsRecordedForHedgingOnlyAndChecked) {
+  SessionSpec spec = BusySpec(10);
+  EXPECT_EQ(spec.ToJson().find("account_mode"), std::string::npos);  // netting: as before
+  spec.account_mode = "hedging";
+  auto back = SessionSpec::FromJson(spec.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->account_mode, "hedging");
+  EXPECT_EQ(BusySpec(10).FirstDifference(spec), "account_mode: null vs \"hedging\"");
+  std::string bad = spec.ToJson();
+  bad.replace(bad.find("\"hedging\""), 9, "\"hedged\"");
+  auto refused = SessionSpec::FromJson(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("account_mode"), std::string::npos);
+  EXPECT_NE(refused.status().message().find("hedged"), std::string::npos);
 }
 
 TEST(SessionSpecTest, JsonRoundTripAndDifferences) {
