@@ -284,6 +284,22 @@ TEST_P(ThreadedVenueTest, FillsAsTheSynchronousVenueWhateverTheLinksDelay) {
 // run, so every report arrives as the venue stops.
 INSTANTIATE_TEST_SUITE_P(Latencies, ThreadedVenueTest, ::testing::Values(0, 200, 50'000));
 
+// A started kernel trading EURUSD whose execution client is a ThreadedVenue made with
+// `venue_config` (`*venue` points at it).
+std::unique_ptr<kernel::Kernel> StartThreaded(const kernel::KernelConfig& config,
+                                              const ThreadedVenueConfig& venue_config,
+                                              SimulatedClock& clock, ThreadedVenue** venue) {
+  auto made_kernel = std::make_unique<kernel::Kernel>(
+      config, clock, [&](execution::ExecutionEvents&, const execution::AccountOracle&) {
+        auto made = std::make_unique<ThreadedVenue>(venue_config);
+        *venue = made.get();
+        return made;
+      });
+  EXPECT_TRUE(made_kernel->AddInstrument(Instrument::Infer("EURUSD")).ok());
+  made_kernel->Start();
+  return made_kernel;
+}
+
 // While a report travels the kernel goes on: an order is pending_new, its lots pending, until
 // the first report arrives; a threaded loop (data and venue on their own threads) delivers it.
 TEST(ThreadedVenueLoopTest, AnOrderIsPendingUntilItsReportArrives) {
@@ -291,15 +307,9 @@ TEST(ThreadedVenueLoopTest, AnOrderIsPendingUntilItsReportArrives) {
   ThreadedVenue* venue = nullptr;
   ThreadedVenueConfig venue_config;
   venue_config.report_latency = milliseconds(20);
-  kernel::KernelConfig config;
-  kernel::Kernel kernel(config, clock,
-                        [&](execution::ExecutionEvents&, const execution::AccountOracle&) {
-                          auto made = std::make_unique<ThreadedVenue>(venue_config);
-                          venue = made.get();
-                          return made;
-                        });
-  ASSERT_TRUE(kernel.AddInstrument(Instrument::Infer("EURUSD")).ok());
-  kernel.Start();
+  const std::unique_ptr<kernel::Kernel> started =
+      StartThreaded(kernel::KernelConfig{}, venue_config, clock, &venue);
+  kernel::Kernel& kernel = *started;
 
   // The kernel thread's view, sampled when the first tick is handled and at each report.
   // The kernel thread's view, sampled when the order is submitted (at the first tick) and at
@@ -371,14 +381,9 @@ TEST(ThreadedVenueLoopTest, HedgingFillsNamePositionsAndProtectionGoesByTicket) 
   ThreadedVenueConfig venue_config;
   venue_config.venue = config.venue;
   venue_config.report_latency = microseconds(100);
-  kernel::Kernel kernel(config, clock,
-                        [&](execution::ExecutionEvents&, const execution::AccountOracle&) {
-                          auto made = std::make_unique<ThreadedVenue>(venue_config);
-                          venue = made.get();
-                          return made;
-                        });
-  ASSERT_TRUE(kernel.AddInstrument(Instrument::Infer("EURUSD")).ok());
-  kernel.Start();
+  const std::unique_ptr<kernel::Kernel> started =
+      StartThreaded(config, venue_config, clock, &venue);
+  kernel::Kernel& kernel = *started;
 
   class Hedger final : public KernelTarget {
    public:
