@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -659,6 +660,31 @@ execution::AccountState BrokerAccount(const LogState& log) {
   return broker;
 }
 
+// After a start that reconciled once (`run`): what the log says equals what the kernel did, a
+// replay re-applies it exactly, and the next start finds the venue as the log left it (nothing
+// to report) and resumes to the end of the feed.
+void ExpectReconciledRunReplaysAndResumes(const SessionSpec& spec, const std::string& dir,
+                                          const PaperResult& run) {
+  const LogState log = StateOf(dir);
+  EXPECT_EQ(log.reconciliations, 1u);
+  EXPECT_EQ(log.position.raw(), run.position.raw());
+  EXPECT_EQ(log.balance.raw(), run.account.balance.raw());
+  auto store = EventStore::OpenReadOnly(dir + "/events.db");
+  ASSERT_TRUE(store.ok());
+  auto replay = Replay(**store, MakeRuleSignalFor);
+  ASSERT_TRUE(replay.ok()) << replay.status().message();
+  EXPECT_TRUE(replay->equal) << replay->divergence.seq << ": " << replay->divergence.logged
+                             << " vs " << replay->divergence.produced;
+  EXPECT_EQ(replay->account.balance.raw(), run.account.balance.raw());
+
+  PaperOptions next = MaxSpeed(spec, dir);
+  next.spec_given = false;
+  auto resumed = RunPaper(next);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().message();
+  EXPECT_TRUE(resumed->reconciliation.empty());
+  EXPECT_TRUE(resumed->feed_ended);
+}
+
 // A paper session resumes against a venue whose account moved while it was down: refuse (the
 // default) starts nothing and lists every difference; adopt and flatten record the report and
 // their actions in the log, which a later resume and a replay re-apply exactly.
@@ -737,25 +763,42 @@ TEST(PaperTest, ResumeReconcilesTheVenuesAccountByPolicy) {
           << after[0];
       EXPECT_NE(after[0].find("close position EURUSD ticket 9001"), std::string::npos) << after[0];
     }
-    // What the log says equals what the kernel did, and a replay re-applies it exactly.
-    const LogState log = StateOf(dir);
-    EXPECT_EQ(log.reconciliations, 1u);
-    EXPECT_EQ(log.position.raw(), run->position.raw());
-    EXPECT_EQ(log.balance.raw(), run->account.balance.raw());
-    auto replay = Replay(**store, MakeRuleSignalFor);
-    ASSERT_TRUE(replay.ok()) << replay.status().message();
-    EXPECT_TRUE(replay->equal) << replay->divergence.seq << ": " << replay->divergence.logged
-                               << " vs " << replay->divergence.produced;
-    EXPECT_EQ(replay->account.balance.raw(), run->account.balance.raw());
-
-    // The next start finds the venue as the log left it: nothing to report, and it resumes.
-    PaperOptions next = MaxSpeed(spec, dir);
-    next.spec_given = false;
-    auto resumed = RunPaper(next);
-    ASSERT_TRUE(resumed.ok()) << resumed.status().message();
-    EXPECT_TRUE(resumed->reconciliation.empty());
-    EXPECT_TRUE(resumed->feed_ended);
+    ExpectReconciledRunReplaysAndResumes(spec, dir, *run);
   }
+}
+
+// A hedged paper session resumes against a venue whose account holds a short opened by hand
+// instead of the log's positions: positions compare by ticket, adopt takes the short by its ticket
+// (and lets any of the log's go), and a replay and the next resume re-apply it exactly.
+TEST(PaperTest, HedgedResumeReconcilesPositionsByTicket) {
+  TempDir tmp;
+  SessionSpec spec = BusySpec(9'000);
+  spec.account_mode = "hedging";
+  const std::string dir = tmp.Sub("hedged");
+  PaperOptions first = MaxSpeed(spec, dir);
+  first.stop_after = 3'000;
+  ASSERT_TRUE(RunPaper(first).ok());
+  const LogState before = StateOf(dir);
+  const Instrument instrument = InstrumentOf(before.spec);
+  execution::AccountState broker;
+  broker.positions.push_back(
+      execution::HeldPosition{.ticket = 9'001,
+                              .instrument = instrument.id,
+                              .quantity = *Quantity::Parse("-0.3", instrument.LotPrecision()),
+                              .open_price = *Price::Parse("1.10000", 5)});
+
+  PaperOptions start = MaxSpeed(spec, dir);
+  start.spec_given = false;
+  start.stop_after = 1'000;
+  start.venue_account = broker;
+  start.reconcile = execution::ReconcilePolicy::kAdopt;
+  auto run = RunPaper(start);
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  ASSERT_FALSE(run->reconciliation.empty());
+  EXPECT_NE(std::find(run->reconciliation.begin(), run->reconciliation.end(),
+                      "unknown position: EURUSD ticket 9001: log none, venue -0.30 lots"),
+            run->reconciliation.end());
+  ExpectReconciledRunReplaysAndResumes(spec, dir, *run);
 }
 
 TEST(SessionSpecTest, AccountModeIsRecordedForHedgingOnlyAndChecked) {
