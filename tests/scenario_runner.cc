@@ -60,6 +60,7 @@ class Runner {
     if (cmd == "bar") return Bar_();
     if (cmd == "submit") return Submit_();
     if (cmd == "cancel") return Cancel_();
+    if (cmd == "protect") return Protect_();
     if (cmd == "risk") return Risk_();
     if (cmd == "halt") return Halt_();
     if (cmd == "broker") return Broker_();
@@ -146,6 +147,10 @@ class Runner {
         config_.leverage = std::stod(value);
       } else if (key == "stop_out") {
         config_.venue.stop_out_level = std::stod(value);
+      } else if (key == "mode") {
+        auto mode = ParseAccountMode(value);
+        if (!mode.ok()) return Error(mode.status().message());
+        config_.venue.account_mode = *mode;
       } else {
         return Error("unknown account option '" + key + "'");
       }
@@ -441,12 +446,53 @@ class Runner {
           return Error("tif must be gtc, ioc, fok or day");
       } else if (key == "client") {
         request.client_order_id = value;
+      } else if (key == "position") {
+        AITS_ASSIGN_OR_RETURN(request.position_ticket, TicketArg(value));
       } else {
         return Error("unknown submit option '" + key + "'");
       }
     }
     if (names_.count(positional_[0])) return Error("order name '" + positional_[0] + "' reused");
     names_[positional_[0]] = kernel_->Submit(request);
+    return Status::Ok();
+  }
+
+  // The position ticket of order NAME (the position its fill opened or changed), or a number.
+  Result<uint64_t> TicketArg(const std::string& text) const {
+    if (names_.count(text)) {
+      const Order* order = FindOrder(text);
+      if (order == nullptr || order->position_ticket == 0) {
+        return Error("order '" + text + "' has no position ticket (not filled)");
+      }
+      return order->position_ticket;
+    }
+    char* end = nullptr;
+    const unsigned long long ticket = std::strtoull(text.c_str(), &end, 10);
+    if (text.empty() || end != text.c_str() + text.size()) {
+      return Error("position '" + text + "' is neither an order name nor a ticket");
+    }
+    return static_cast<uint64_t>(ticket);
+  }
+
+  Status Protect_() {
+    AITS_RETURN_IF_ERROR(EnsureKernel());
+    AITS_ASSIGN_OR_RETURN(std::string name, Pos(0, "order name"));
+    AITS_ASSIGN_OR_RETURN(const uint64_t ticket, TicketArg(name));
+    std::optional<Price> stop_loss;
+    std::optional<Price> take_profit;
+    for (const auto& [key, value] : options_) {
+      AITS_ASSIGN_OR_RETURN(Price price, PriceArg(value));
+      if (key == "sl") {
+        stop_loss = price;
+      } else if (key == "tp") {
+        take_profit = price;
+      } else {
+        return Error("unknown protect option '" + key + "'");
+      }
+    }
+    Status set =
+        kernel_->execution().SetPositionProtection(Current().id, ticket, stop_loss, take_profit);
+    if (!set.ok()) Fail("protect " + name + ": " + set.message());
     return Status::Ok();
   }
 
@@ -550,6 +596,13 @@ class Runner {
       if (options_.count("commission")) {
         CheckMoney(name + " fill commission", fill->commission, options_["commission"]);
       }
+      if (options_.count("ticket")) {
+        AITS_ASSIGN_OR_RETURN(const uint64_t ticket, TicketArg(options_["ticket"]));
+        if (fill->position_ticket != ticket) {
+          Fail(name + " fill position ticket: expected " + std::to_string(ticket) + ", got " +
+               std::to_string(fill->position_ticket));
+        }
+      }
       return Status::Ok();
     }
     if (what == "nofill") {
@@ -594,6 +647,35 @@ class Runner {
         if (pos.avg_price != avg) {
           Fail("position avg price: expected " + avg.ToString() + ", got " +
                pos.avg_price.ToString());
+        }
+      }
+      return Status::Ok();
+    }
+    if (what == "positions") {
+      AITS_ASSIGN_OR_RETURN(std::string count, Pos(1, "count"));
+      const size_t open = kernel_->portfolio().positions(Current().id).size();
+      if (std::to_string(open) != count) {
+        Fail("positions: expected " + count + ", got " + std::to_string(open));
+      }
+      return Status::Ok();
+    }
+    if (what == "position_of") {
+      if (positional_.size() != 3) return Error("expect position_of needs: NAME QTY");
+      AITS_ASSIGN_OR_RETURN(const uint64_t ticket, TicketArg(positional_[1]));
+      AITS_ASSIGN_OR_RETURN(Quantity qty, Qty(positional_[2]));
+      int64_t held = 0;
+      for (const HedgedPosition& position : kernel_->portfolio().positions(Current().id)) {
+        if (position.ticket == ticket) held = Sign(position.side) * position.quantity.raw();
+      }
+      if (held != qty.raw()) {
+        Fail("position " + std::to_string(ticket) + " in the portfolio: expected " +
+             qty.ToString() + ", got " + Quantity::FromRaw(held, qty.precision()).ToString());
+      }
+      if (auto* venue = dynamic_cast<execution::SimulatedVenue*>(&kernel_->execution())) {
+        const Quantity at_venue = venue->PositionLots(Current().id, ticket);
+        if (at_venue.raw() != qty.raw()) {
+          Fail("position " + std::to_string(ticket) + " at the venue: expected " + qty.ToString() +
+               ", got " + at_venue.ToString());
         }
       }
       return Status::Ok();
@@ -708,15 +790,17 @@ class Runner {
       return Status::Ok();
     }
     if (what == "venue") {
-      // expect venue QTY: the venue's net position in the line's instrument.
+      // expect venue QTY: the venue's net position in the line's instrument (on a hedging
+      // account the sum of its positions).
       AITS_ASSIGN_OR_RETURN(std::string qty_text, Pos(1, "quantity"));
       AITS_ASSIGN_OR_RETURN(Quantity qty, Qty(qty_text));
       auto venue = kernel_->execution().Snapshot();
       if (!venue.ok()) return Error(venue.status().message());
-      Quantity held;
+      int64_t held_raw = 0;
       for (const auto& p : venue->positions) {
-        if (p.instrument == Current().id) held = p.quantity;
+        if (p.instrument == Current().id) held_raw += p.quantity.raw();
       }
+      const Quantity held = Quantity::FromRaw(held_raw, qty.precision());
       if (held != qty) {
         Fail("venue position: expected " + qty.ToString() + ", got " + held.ToString());
       }

@@ -6,19 +6,27 @@
 //   instrument SYMBOL [digits=N] [contract=N] [lot_step=X] [min=X] [max=X] [margin_rate=X]
 //              (repeatable: ids 0, 1, ... in order; tick, bar, submit and expect position take
 //              sym=SYMBOL for any but the first)
-//   account [cash=X] [currency=CCY] [leverage=X] [stop_out=PERCENT]
+//   account [cash=X] [currency=CCY] [leverage=X] [stop_out=PERCENT] [mode=netting|hedging]
 //   venue [latency_us=N] [slippage=POINTS] [commission=KIND:RATE] [mode=touch|bar]
 //   tick T BID ASK
 //   bar T PERIOD_SECONDS BID_O BID_H BID_L BID_C ASK_O ASK_H ASK_L ASK_C
 //   submit NAME buy|sell market|limit|stop QTY [price=X] [sl=X] [tp=X] [tif=gtc|ioc|fok|day]
-//          [client=ID]
+//          [client=ID] [position=NAME|TICKET]
+//          (position=: the order closes that position: the one order NAME's fill opened, or a
+//          ticket by number)
+//   protect NAME [sl=X] [tp=X]            (SetPositionProtection of the position NAME opened;
+//                                          an unset one is cleared)
 //   cancel NAME
 //   risk                                  (before market data: the default risk limits)
 //   halt                                  (operator halt: needs `risk`)
-//   expect fill NAME buy|sell QTY PRICE [reason=R] [commission=X]   (next unchecked fill of NAME)
+//   expect fill NAME buy|sell QTY PRICE [reason=R] [commission=X] [ticket=NAME|TICKET]
+//                                       (next unchecked fill of NAME; ticket=: its position)
 //   expect nofill NAME                                             (no unchecked fill of NAME)
 //   expect status NAME STATUS [reason=REJECT_REASON]
-//   expect position QTY [avg=PRICE]
+//   expect position QTY [avg=PRICE]     (the net position)
+//   expect positions N                  (hedging: open positions of the instrument)
+//   expect position_of NAME QTY         (hedging: signed lots of the position NAME opened, 0 if
+//                                        closed, in the portfolio and at the venue)
 //   expect balance X | equity X | realized X | commission X | margin X
 //                                                           (account currency, 2 decimals)
 //   expect canceled NAME [before=NAME|REASON]     (cancelled; before=: before that order's fill)

@@ -68,6 +68,13 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
   AITS_RETURN_IF_ERROR(yaml.Get("account", "currency", &file.currency));
   AITS_RETURN_IF_ERROR(yaml.Get("account", "leverage", &file.leverage));
   AITS_RETURN_IF_ERROR(yaml.Get("account", "stop_out", &file.stop_out));
+  AITS_RETURN_IF_ERROR(yaml.Get("account", "account_mode", &file.account_mode));
+  if (file.account_mode) {
+    // Checked here, so that a bad value is reported at its file and key, not as the flag.
+    if (auto mode = ParseAccountMode(*file.account_mode); !mode.ok()) {
+      return mode.status().WithContext(path + ": account.account_mode");
+    }
+  }
   AITS_RETURN_IF_ERROR(yaml.Get("costs", "commission", &file.commission));
   AITS_RETURN_IF_ERROR(yaml.Get("costs", "slippage_points", &file.slippage_points));
   AITS_RETURN_IF_ERROR(yaml.Get("costs", "latency_us", &latency_us));
@@ -125,6 +132,7 @@ Status MergeYamlMap(const std::string& path, const YAML::Node& root, BacktestFla
   Prefer(flags.currency, file.currency);
   Prefer(flags.leverage, file.leverage);
   Prefer(flags.stop_out, file.stop_out);
+  Prefer(flags.account_mode, file.account_mode);
   Prefer(flags.commission, file.commission);
   Prefer(flags.slippage_points, file.slippage_points);
   Prefer(flags.latency_us, latency_us);
@@ -641,6 +649,11 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
   if (!config.feeds.empty()) AITS_RETURN_IF_ERROR(CheckFeedConversions(flags, config));
   if (flags.leverage) kc.leverage = *flags.leverage;
   if (flags.stop_out) kc.venue.stop_out_level = *flags.stop_out;
+  if (flags.account_mode) {
+    auto mode = ParseAccountMode(*flags.account_mode);
+    if (!mode.ok()) return mode.status().WithContext("--account-mode");
+    kc.venue.account_mode = *mode;
+  }
   if (flags.commission) {
     AITS_ASSIGN_OR_RETURN(kc.venue.commission, execution::ParseCommission(*flags.commission));
   }

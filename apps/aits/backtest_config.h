@@ -56,6 +56,7 @@ struct BacktestFlags {
   std::optional<std::string> currency;
   std::optional<double> leverage;
   std::optional<double> stop_out;
+  std::optional<std::string> account_mode;  // netting | hedging
   std::optional<std::string> commission;
   std::optional<int64_t> slippage_points;
   std::optional<int64_t> latency_us;

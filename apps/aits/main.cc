@@ -228,6 +228,9 @@ void AddBacktest(CLI::App& app, BacktestFlags& flags, bool& quiet, bool& json_on
   cmd->add_option("--stop-out", flags.stop_out,
                   "Margin level in percent below which all positions are closed (default 50; "
                   "0 disables)");
+  cmd->add_option("--account-mode", flags.account_mode,
+                  "netting (default: one net position per symbol) or hedging (a position per "
+                  "opening fill, with its own ticket, as MetaTrader 5 hedging accounts)");
   cmd->add_option("--commission", flags.commission,
                   "none | per_lot:RATE | per_million:RATE | percent:RATE (account currency)");
   cmd->add_option("--slippage", flags.slippage_points, "Adverse slippage in points (default 0)");

@@ -49,6 +49,7 @@ struct PaperFlags {
   double balance = 100'000;
   double leverage = 100;
   std::string commission = "none";
+  std::string account_mode;  // empty: the config file's, else netting
   double latency_ms = 0;
   int64_t slippage_points = 0;
   std::string bar = "M1";
@@ -103,9 +104,27 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec,
       *reconcile_given = true;
       continue;
     }
+    if (name == "account") {
+      // Only the account's mode: cash, leverage and costs are flags of `aits paper`.
+      if (!section.second.IsMap()) return InvalidArgument(where + ": account must be a map");
+      for (const auto& item : section.second) {
+        const std::string key = item.first.Scalar();
+        const std::string at = path + ":" + std::to_string(item.first.Mark().line + 1);
+        if (key != "account_mode") {
+          return InvalidArgument(at + ": unknown key account." + key + " (known: account_mode)");
+        }
+        const std::string value = item.second.IsScalar() ? item.second.Scalar() : "";
+        if (auto mode = ParseAccountMode(value); !mode.ok()) {
+          return mode.status().WithContext(at + ": account.account_mode");
+        }
+        spec->account_mode = value;
+      }
+      continue;
+    }
     if (name != "decision" && name != "risk") {
-      return InvalidArgument(where + ": unknown section '" + name +
-                             "' (known: decision, risk, reconcile, and data as a list of feeds)");
+      return InvalidArgument(
+          where + ": unknown section '" + name +
+          "' (known: decision, risk, account, reconcile, and data as a list of " + "feeds)");
     }
   }
   return ReadDecisionAndRisk(path, root, &spec->decision, &spec->risk);
@@ -276,6 +295,12 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags, bool* reconc
   if (!flags.reconcile.empty()) {  // the flag wins over the file
     spec.reconcile = flags.reconcile;
     *reconcile_given = true;
+  }
+  if (!flags.account_mode.empty()) {  // the flag wins over the file
+    if (auto mode = ParseAccountMode(flags.account_mode); !mode.ok()) {
+      return mode.status().WithContext("--account-mode");
+    }
+    spec.account_mode = flags.account_mode;
   }
   if (flags.signal == "ml_ensemble") {
     spec.registry = flags.registry;
@@ -534,6 +559,9 @@ void AddPaperCommands(CLI::App& app) {
   paper->add_option("--leverage", flags->leverage, "Account leverage")->capture_default_str();
   paper->add_option("--commission", flags->commission, "none, per_lot:7, per_million:35, percent:X")
       ->capture_default_str();
+  paper->add_option("--account-mode", flags->account_mode,
+                    "netting (default: one net position per symbol) or hedging (a position per "
+                    "opening fill, with its own ticket); or account.account_mode in --config");
   paper->add_option("--latency-ms", flags->latency_ms, "Simulated order latency")
       ->capture_default_str();
   paper->add_option("--slippage", flags->slippage_points, "Adverse slippage in points");
@@ -559,11 +587,11 @@ void AddPaperCommands(CLI::App& app) {
     // Only run flags given: resume what --state holds.
     bool spec_given = false;
     for (const char* name :
-         {"--feed",     "--symbol",       "--instruments", "--format",     "--spread-points",
-          "--seed",     "--ticks",        "--start-price", "--volatility", "--signal",
-          "--params",   "--model",        "--registry",    "--config",     "--balance",
-          "--leverage", "--commission",   "--latency-ms",  "--slippage",   "--bar",
-          "--data",     "--convert-data", "--synthetic"}) {
+         {"--feed",     "--symbol",       "--instruments", "--format",      "--spread-points",
+          "--seed",     "--ticks",        "--start-price", "--volatility",  "--signal",
+          "--params",   "--model",        "--registry",    "--config",      "--balance",
+          "--leverage", "--commission",   "--latency-ms",  "--slippage",    "--bar",
+          "--data",     "--convert-data", "--synthetic",   "--account-mode"}) {
       if (paper->count(name) > 0) spec_given = true;
     }
     const bool has_log = std::filesystem::exists(EventsPath(flags->state));

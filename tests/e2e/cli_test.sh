@@ -379,4 +379,89 @@ out=$("$aits" train --log-level loud --data "$data/stoxx50-day-2006.txt" 2>&1); 
 expect_eq "aits train --log-level loud (exit code)" "$code" "2"
 expect_in "aits train --log-level loud" "$out" "'loud'"
 
+# --- hedging accounts (docs/execution.md, "Hedging accounts"): a backtest with --account-mode
+# hedging against the same backtest on a netting account, the flag's errors, and a hedged paper
+# session that resumes and replays.
+# The same long/short strategy on both kinds of account.
+for mode in netting hedging; do
+  "$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" --ask-data "$data/gbpusd-m1-ask-2012.csv" \
+    --strategy sma_cross --param fast=10 --param slow=30 --param mode=long_short \
+    --commission per_lot:7 --account-mode "$mode" --out "$work/hedge-$mode" --no-progress \
+    >"$work/hedge-$mode.log" 2>&1 || { fail "$mode backtest"; cat "$work/hedge-$mode.log"; }
+done
+n="$work/hedge-netting/metrics.json"
+h="$work/hedge-hedging/metrics.json"
+expect_eq "hedging report names the mode" "$(json "$h" "d['account'].get('mode')")" "hedging"
+expect_eq "netting report as before (no mode)" "$(json "$n" "d['account'].get('mode')")" "None"
+trades=$(json "$h" "d['metrics']['trades']")
+[[ "$trades" -gt 10 ]] && pass "hedging trades $trades" || fail "hedging trades $trades"
+# sma_cross closes by ticket (FIFO) on a hedging account: the same net position after every
+# decision, the same fills' cash flows and so the same equity, trades and commission; a flip is
+# a close and an open, so more orders.
+expect_eq "same final equity" "$(json "$h" "d['account']['final_equity']")" \
+  "$(json "$n" "d['account']['final_equity']")"
+expect_eq "same trades" "$trades" "$(json "$n" "d['metrics']['trades']")"
+expect_eq "same commission" "$(json "$h" "d['metrics']['total_commission']")" \
+  "$(json "$n" "d['metrics']['total_commission']")"
+h_orders=$(json "$h" "d['run']['orders']")
+n_orders=$(json "$n" "d['run']['orders']")
+[[ "$h_orders" -gt "$n_orders" ]] && pass "hedging sends more orders ($h_orders > $n_orders)" ||
+  fail "hedging orders $h_orders, netting $n_orders: a flip should be a close and an open"
+# Every trade closes one position: at most the strategy's 1 lot, at that position's open price.
+hedge_check=$("$python" - "$work/hedge-hedging" <<'PY'
+import csv, json, sys
+out = sys.argv[1]
+m = json.load(open(out + "/metrics.json"))
+trades = list(csv.DictReader(open(out + "/trades.csv")))
+problems = []
+if len(trades) != m["metrics"]["trades"]:
+    problems.append(f"trades.csv has {len(trades)} rows, metrics {m['metrics']['trades']}")
+for t in trades:
+    if abs(float(t["quantity"]) - 1.0) > 1e-9:
+        problems.append(f"a trade of {t['quantity']} lots")
+        break
+print("; ".join(problems) if problems else "ok")
+PY
+)
+expect_eq "hedging trades.csv" "$hedge_check" "ok"
+
+# --- bad values name the flag and the value
+out=$("$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" --account-mode foo \
+  --out "$work/hedge-bad" --no-progress 2>&1) && fail "--account-mode foo accepted"
+expect_in "backtest --account-mode foo" "$out" "--account-mode"
+expect_in "backtest --account-mode foo" "$out" "'foo'"
+printf 'account:\n  account_mode: hedgy\n' >"$work/hedge-bad-backtest.yaml"
+out=$("$aits" backtest --data "$data/gbpusd-m1-bid-2012.csv" --config "$work/hedge-bad-backtest.yaml" \
+  --out "$work/hedge-bad" --no-progress 2>&1) && fail "account.account_mode hedgy accepted"
+expect_in "backtest config account_mode: hedgy" "$out" "hedge-bad-backtest.yaml: account.account_mode"
+expect_in "backtest config account_mode: hedgy" "$out" "'hedgy'"
+out=$("$aits" paper --feed synthetic --ticks 100 --speed max --state "$work/hedge-badpaper" \
+  --account-mode foo --quiet 2>&1) && fail "paper --account-mode foo accepted"
+expect_in "paper --account-mode foo" "$out" "--account-mode"
+expect_in "paper --account-mode foo" "$out" "'foo'"
+
+# --- a hedged paper session: stopped, resumed, replayed
+st="$work/hedge-paper"
+printf 'account:\n  account_mode: hedging\n' >"$work/hedge-paper.yaml"
+"$aits" paper --feed synthetic --ticks 6000 --speed max --state "$st" --params fast=3,slow=8 \
+  --config "$work/hedge-paper.yaml" --start 2024-01-08 --session-id hedge --stop-after 2500 --quiet \
+  >"$work/hedge-p1.log" 2>&1 || { fail "hedged paper, first part"; cat "$work/hedge-p1.log"; }
+"$aits" paper --state "$st" --speed max --quiet >"$work/hedge-p2.log" 2>&1 ||
+  { fail "hedged paper, resumed"; cat "$work/hedge-p2.log"; }
+expect_in "resumed session" "$(cat "$work/hedge-p2.log")" "feed ended"
+expect_eq "the session's description names the mode" "$("$python" - "$st/events.db" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+payload = db.execute("SELECT payload FROM events WHERE seq = 1").fetchone()[0]
+print(json.loads(payload).get("account_mode"))
+PY
+)" "hedging"
+printf 'account:\n  account_mode: hedgy\n' >"$work/hedge-bad.yaml"
+out=$("$aits" paper --feed synthetic --ticks 100 --speed max --state "$work/hedge-badyaml" \
+  --config "$work/hedge-bad.yaml" --quiet 2>&1) && fail "account_mode: hedgy accepted"
+expect_in "paper config account_mode: hedgy" "$out" "hedge-bad.yaml:2: account.account_mode"
+expect_in "paper config account_mode: hedgy" "$out" "'hedgy'"
+out=$("$aits" replay --events "$st" 2>&1) || fail "replay of the hedged session: $out"
+expect_in "replay" "$out" "identical"
+
 finish cli_test

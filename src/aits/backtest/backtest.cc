@@ -620,6 +620,10 @@ std::string MetricsJson(const BacktestResult& result) {
                     {"leverage", config.kernel.leverage},
                     {"stop_out_level", config.kernel.venue.stop_out_level},
                     {"stop_outs", result.stop_outs}};
+  // Named only when not the default, so that netting reports read as before accounts had modes.
+  if (config.kernel.venue.account_mode != AccountMode::kNetting) {
+    doc["account"]["mode"] = std::string(ToString(config.kernel.venue.account_mode));
+  }
   doc["metrics"] = {{"total_return", Number(s.total_return)},
                     {"cagr", Number(s.cagr)},
                     {"volatility", Number(s.volatility)},

@@ -110,6 +110,16 @@ class ExecutionClient {
   // a kModified report naming the position's ticket.
   virtual Status SetProtection(InstrumentId instrument, std::optional<Price> stop_loss,
                                std::optional<Price> take_profit) = 0;
+  // Sets or clears the SL/TP of one position by its ticket (a hedging account's way; MetaTrader
+  // 5's TRADE_ACTION_SLTP with `position`). A client that knows positions only per instrument
+  // takes ticket 0 as "the instrument's position" and refuses any other.
+  virtual Status SetPositionProtection(InstrumentId instrument, uint64_t position_ticket,
+                                       std::optional<Price> stop_loss,
+                                       std::optional<Price> take_profit) {
+    if (position_ticket == 0) return SetProtection(instrument, stop_loss, take_profit);
+    return Status(StatusCode::kUnimplemented,
+                  "set_protection: this execution client does not name positions by ticket");
+  }
 
   // What the venue holds on the account now: its open positions (with their tickets and open
   // prices) and its working orders (with the client order id each carries, its ticket and the

@@ -214,6 +214,7 @@ Order& OrderManager::OpenVenueOrder(const ExecutionReport& report) {
   request.tif = report.tif;
   request.quantity = report.quantity;
   request.tag = report.text;
+  request.position_ticket = report.position_ticket;  // the position it closes (hedging)
   Order& order = NewOrder(request, report.ts);
   order.arrives = report.ts;  // opened at the venue: it has nowhere to travel
   opened_.push_back(order.id.value);
@@ -346,6 +347,7 @@ ReportOutcome OrderManager::ApplyFill(Order& order, const ExecutionReport& repor
   fill.commission = report.commission;
   fill.ts = report.ts;
   fill.reason = report.fill_reason;
+  fill.position_ticket = report.position_ticket;
   if (IsFinished(order.status)) Forget(order);
   // Copied first: a fill handler may submit orders, which may grow the table and move this one.
   const OrderUpdate update{order};

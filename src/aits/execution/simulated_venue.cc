@@ -113,6 +113,18 @@ struct SimulatedVenue::InstrumentState {
   int64_t position_price_raw = 0;  // average open price of the net position (Snapshot)
   std::optional<Price> stop_loss;
   std::optional<Price> take_profit;
+  // Hedging account: the open positions, oldest first (position_raw is their net), and how many
+  // of them carry SL or TP.
+  struct Leg {
+    uint64_t ticket = 0;
+    int64_t lots_raw = 0;        // signed
+    int64_t open_price_raw = 0;  // the opening fill's price (Snapshot); kept on partial closes
+    std::optional<Price> stop_loss;
+    std::optional<Price> take_profit;
+    bool Protected() const { return stop_loss.has_value() || take_profit.has_value(); }
+  };
+  std::vector<Leg> legs;
+  size_t protected_legs = 0;
   // Tickets of orders travelling to the venue, in submission order (= arrival order: latency is
   // constant).
   std::vector<uint64_t> in_transit;
@@ -121,7 +133,17 @@ struct SimulatedVenue::InstrumentState {
   std::vector<uint64_t> resting;
 
   bool Idle() const {
-    return transit_head == in_transit.size() && resting.empty() && !stop_loss && !take_profit;
+    return transit_head == in_transit.size() && resting.empty() && !stop_loss && !take_profit &&
+           protected_legs == 0;
+  }
+  Leg* FindLeg(uint64_t ticket) {
+    for (Leg& leg : legs) {
+      if (leg.ticket == ticket) return &leg;
+    }
+    return nullptr;
+  }
+  const Leg* FindLeg(uint64_t ticket) const {
+    return const_cast<InstrumentState*>(this)->FindLeg(ticket);
   }
 };
 
@@ -142,6 +164,7 @@ struct SimulatedVenue::LiveOrder {
   // before the venue was seeded (`quantity` is what is left to fill).
   std::string client_order_id;
   Quantity prefilled;
+  uint64_t position_ticket = 0;  // the position it closes (0: none named)
 };
 
 namespace {
@@ -207,6 +230,32 @@ bool ProtectionValid(Side side, Price reference, const std::optional<Price>& sto
   return true;
 }
 
+// Which of a position's SL and TP the range triggers, if either: what the open already shows
+// comes first; inside a bar the SL is assumed to come first.
+struct ProtectionHit {
+  Trigger trigger;
+  bool stop_loss = false;
+};
+std::optional<ProtectionHit> ProtectionTriggered(bool is_long,
+                                                 const std::optional<Price>& stop_loss,
+                                                 const std::optional<Price>& take_profit,
+                                                 const Ohlc& bid, const Ohlc& ask) {
+  std::optional<Trigger> sl;
+  std::optional<Trigger> tp;
+  if (is_long) {
+    if (stop_loss) sl = BidAtOrBelow(bid, *stop_loss);
+    if (take_profit) tp = BidAtOrAbove(bid, *take_profit);
+  } else {
+    if (stop_loss) sl = AskAtOrAbove(ask, *stop_loss);
+    if (take_profit) tp = AskAtOrBelow(ask, *take_profit);
+  }
+  if (sl && sl->at_open) return ProtectionHit{*sl, true};
+  if (tp && tp->at_open) return ProtectionHit{*tp, false};
+  if (sl) return ProtectionHit{*sl, true};
+  if (tp) return ProtectionHit{*tp, false};
+  return std::nullopt;
+}
+
 }  // namespace
 
 SimulatedVenue::SimulatedVenue(VenueConfig config, ExecutionEvents& events,
@@ -253,12 +302,28 @@ uint64_t SimulatedVenue::PositionTicket(InstrumentId instrument) const {
   return state == nullptr ? 0 : state->position_ticket;
 }
 
+size_t SimulatedVenue::PositionCount(InstrumentId instrument) const {
+  const InstrumentState* state = StateOf(instrument);
+  return state == nullptr ? 0 : state->legs.size();
+}
+
+Quantity SimulatedVenue::PositionLots(InstrumentId instrument, uint64_t ticket) const {
+  const InstrumentState* state = StateOf(instrument);
+  if (state == nullptr) return Quantity();
+  const InstrumentState::Leg* leg = state->FindLeg(ticket);
+  return Quantity::FromRaw(leg == nullptr ? 0 : leg->lots_raw, state->lot_precision);
+}
+
 RejectReason SimulatedVenue::ValidateRequest(const OrderRequest& request,
                                              const Instrument& instrument) const {
   const Quantity lots = request.quantity;
   if (!lots.IsPositive() || lots < instrument.min_lots || lots > instrument.max_lots ||
       (instrument.lot_step.IsPositive() && lots.raw() % instrument.lot_step.raw() != 0)) {
     return RejectReason::kInvalidQuantity;
+  }
+  // Only a deal closes a position by ticket (MetaTrader 5's TRADE_ACTION_DEAL with `position`).
+  if (request.position_ticket != 0 && request.type != OrderType::kMarket) {
+    return RejectReason::kInvalidPosition;
   }
   if (request.type != OrderType::kMarket) {
     if (!request.price || !request.price->IsPositive()) return RejectReason::kInvalidPrice;
@@ -305,6 +370,7 @@ uint64_t SimulatedVenue::Submit(const Order& order) {
   live.take_profit = request.take_profit;
   live.created = order.created;
   live.arrives = order.created + config_.latency;
+  live.position_ticket = request.position_ticket;
   const uint64_t ticket = live.ticket;
   InstrumentState* state = StateOf(request.instrument);
   const RejectReason reason = state == nullptr ? RejectReason::kUnknownInstrument
@@ -354,19 +420,61 @@ Status SimulatedVenue::Cancel(OrderId id, uint64_t venue_order_id, Timestamp now
 
 Status SimulatedVenue::SetProtection(InstrumentId instrument, std::optional<Price> stop_loss,
                                      std::optional<Price> take_profit) {
+  if (config_.account_mode == AccountMode::kHedging) {
+    return FailedPrecondition(
+        "set_protection: a hedging account names the position by its ticket "
+        "(SetPositionProtection)");
+  }
+  return SetPositionProtection(instrument, 0, stop_loss, take_profit);
+}
+
+Status SimulatedVenue::SetPositionProtection(InstrumentId instrument, uint64_t position_ticket,
+                                             std::optional<Price> stop_loss,
+                                             std::optional<Price> take_profit) {
   InstrumentState* state = StateOf(instrument);
   if (state == nullptr) {
     return InvalidArgument("set_protection: instrument id " + std::to_string(instrument.value) +
                            " is unknown");
   }
+  if (config_.account_mode == AccountMode::kHedging) {
+    InstrumentState::Leg* leg = state->FindLeg(position_ticket);
+    if (leg == nullptr) {
+      return NotFound("set_protection: no open position with ticket " +
+                      std::to_string(position_ticket) + " in " + state->instrument.symbol);
+    }
+    const bool was_protected = leg->Protected();
+    AITS_RETURN_IF_ERROR(ApplyProtection(*state, leg->lots_raw > 0 ? Side::kBuy : Side::kSell,
+                                         leg->lots_raw, leg->ticket, &leg->stop_loss,
+                                         &leg->take_profit, stop_loss, take_profit));
+    // Re-found: the report's handlers may have changed the positions.
+    if (InstrumentState::Leg* now = state->FindLeg(position_ticket); now != nullptr) {
+      if (now->Protected() && !was_protected) ++state->protected_legs;
+      if (!now->Protected() && was_protected) --state->protected_legs;
+    }
+    return Status::Ok();
+  }
   if (state->position_raw == 0) {
     return FailedPrecondition("set_protection: no open position in " + state->instrument.symbol);
   }
-  const Side side = state->position_raw > 0 ? Side::kBuy : Side::kSell;
-  if (state->has_quote) {
-    const Price reference = side == Side::kBuy ? state->bid : state->ask;
+  if (position_ticket != 0 && position_ticket != state->position_ticket) {
+    return NotFound("set_protection: the position of " + state->instrument.symbol + " has ticket " +
+                    std::to_string(state->position_ticket) + ", not " +
+                    std::to_string(position_ticket));
+  }
+  return ApplyProtection(*state, state->position_raw > 0 ? Side::kBuy : Side::kSell,
+                         state->position_raw, state->position_ticket, &state->stop_loss,
+                         &state->take_profit, stop_loss, take_profit);
+}
+
+Status SimulatedVenue::ApplyProtection(InstrumentState& state, Side side, int64_t lots_raw,
+                                       uint64_t ticket, std::optional<Price>* stop_loss_slot,
+                                       std::optional<Price>* take_profit_slot,
+                                       std::optional<Price> stop_loss,
+                                       std::optional<Price> take_profit) {
+  if (state.has_quote) {
+    const Price reference = side == Side::kBuy ? state.bid : state.ask;
     if (!ProtectionValid(side, reference, stop_loss, take_profit)) {
-      return InvalidArgument("set_protection: " + state->instrument.symbol + " stop_loss " +
+      return InvalidArgument("set_protection: " + state.instrument.symbol + " stop_loss " +
                              (stop_loss ? stop_loss->ToString() : "none") + " / take_profit " +
                              (take_profit ? take_profit->ToString() : "none") +
                              " on the wrong side of " + reference.ToString() + " for a " +
@@ -376,15 +484,14 @@ Status SimulatedVenue::SetProtection(InstrumentId instrument, std::optional<Pric
              (take_profit && !take_profit->IsPositive())) {
     return InvalidArgument("set_protection: prices must be positive");
   }
-  state->stop_loss = stop_loss;
-  state->take_profit = take_profit;
+  *stop_loss_slot = stop_loss;
+  *take_profit_slot = take_profit;
   ExecutionReport report;
   report.kind = ExecKind::kModified;
-  report.position_ticket = state->position_ticket;
-  report.instrument = instrument;
+  report.position_ticket = ticket;
+  report.instrument = state.instrument.id;
   report.side = side;
-  report.quantity = Quantity::FromRaw(
-      state->position_raw < 0 ? -state->position_raw : state->position_raw, state->lot_precision);
+  report.quantity = Quantity::FromRaw(lots_raw < 0 ? -lots_raw : lots_raw, state.lot_precision);
   report.stop_loss = stop_loss;
   report.take_profit = take_profit;
   events_.OnExecutionReport(report);
@@ -458,6 +565,10 @@ void SimulatedVenue::Arrive(LiveOrder& order, bool stored, InstrumentState& stat
   const Ohlc open_bid = Flat(range.bid.open);
   const Ohlc open_ask = Flat(range.ask.open);
   if (order.type == OrderType::kMarket) {
+    if (order.position_ticket != 0 && !CanClose(order, state)) {
+      Finish(order, stored, ExecKind::kRejected, RejectReason::kInvalidPosition, now);
+      return;
+    }
     // Protection is checked against the price that would close the new position.
     const Price reference = order.side == Side::kBuy ? range.bid.open : range.ask.open;
     if (!ProtectionValid(order.side, reference, order.stop_loss, order.take_profit)) {
@@ -528,7 +639,8 @@ void SimulatedVenue::CheckResting(InstrumentState& state, const PriceRange& rang
 
 SimulatedVenue::LiveOrder SimulatedVenue::OpenOwnOrder(const InstrumentState& state, Side side,
                                                        int64_t lots_raw, TimeInForce tif,
-                                                       const char* comment, Timestamp now) {
+                                                       const char* comment, Timestamp now,
+                                                       uint64_t position_ticket) {
   LiveOrder order;
   order.ticket = next_ticket_++;
   order.instrument = state.instrument.id;
@@ -538,43 +650,57 @@ SimulatedVenue::LiveOrder SimulatedVenue::OpenOwnOrder(const InstrumentState& st
   order.quantity = Quantity::FromRaw(lots_raw < 0 ? -lots_raw : lots_raw, state.lot_precision);
   order.created = now;
   order.arrives = now;
+  order.position_ticket = position_ticket;
   ExecutionReport report = ReportOf(order, ExecKind::kNew, now);
+  report.position_ticket = position_ticket;
   report.text = comment;
   events_.OnExecutionReport(report);
   return order;
 }
 
 void SimulatedVenue::CheckProtection(InstrumentState& state, const PriceRange& range) {
-  if (state.position_raw == 0 || (!state.stop_loss && !state.take_profit)) return;
-  const bool is_long = state.position_raw > 0;
-  std::optional<Trigger> sl;
-  std::optional<Trigger> tp;
-  if (is_long) {
-    if (state.stop_loss) sl = BidAtOrBelow(range.bid, *state.stop_loss);
-    if (state.take_profit) tp = BidAtOrAbove(range.bid, *state.take_profit);
-  } else {
-    if (state.stop_loss) sl = AskAtOrAbove(range.ask, *state.stop_loss);
-    if (state.take_profit) tp = AskAtOrBelow(range.ask, *state.take_profit);
-  }
-  // What the open already shows comes first; inside a bar the SL is assumed to come first.
-  bool use_sl = false;
-  if (sl && sl->at_open) {
-    use_sl = true;
-  } else if (tp && tp->at_open) {
-    use_sl = false;
-  } else if (sl) {
-    use_sl = true;
-  } else if (!tp) {
+  if (state.protected_legs != 0) {
+    CheckHedgedProtection(state, range);
     return;
   }
-  const Trigger trigger = use_sl ? *sl : *tp;
+  if (state.position_raw == 0 || (!state.stop_loss && !state.take_profit)) return;
+  const bool is_long = state.position_raw > 0;
+  const std::optional<ProtectionHit> hit =
+      ProtectionTriggered(is_long, state.stop_loss, state.take_profit, range.bid, range.ask);
+  if (!hit) return;
   const Side close_side = is_long ? Side::kSell : Side::kBuy;
-  const Timestamp ts = trigger.at_open ? range.open_ts : range.close_ts;
+  const Timestamp ts = hit->trigger.at_open ? range.open_ts : range.close_ts;
   LiveOrder order = OpenOwnOrder(state, close_side, state.position_raw, TimeInForce::kIoc,
-                                 use_sl ? "sl" : "tp", ts);
-  const Price price = use_sl ? Slipped(state, trigger.price, close_side) : trigger.price;
+                                 hit->stop_loss ? "sl" : "tp", ts);
+  const Price price =
+      hit->stop_loss ? Slipped(state, hit->trigger.price, close_side) : hit->trigger.price;
   FillOrder(order, false, state, price, ts,
-            use_sl ? FillReason::kStopLoss : FillReason::kTakeProfit);
+            hit->stop_loss ? FillReason::kStopLoss : FillReason::kTakeProfit);
+}
+
+void SimulatedVenue::CheckHedgedProtection(InstrumentState& state, const PriceRange& range) {
+  // Each position by itself, oldest first. Tickets first: a close's handlers may submit orders
+  // that open or close positions while this runs.
+  std::vector<uint64_t> tickets;
+  for (const InstrumentState::Leg& leg : state.legs) {
+    if (leg.Protected()) tickets.push_back(leg.ticket);
+  }
+  for (uint64_t ticket : tickets) {
+    const InstrumentState::Leg* leg = state.FindLeg(ticket);
+    if (leg == nullptr) continue;
+    const bool is_long = leg->lots_raw > 0;
+    const std::optional<ProtectionHit> hit =
+        ProtectionTriggered(is_long, leg->stop_loss, leg->take_profit, range.bid, range.ask);
+    if (!hit) continue;
+    const Side close_side = is_long ? Side::kSell : Side::kBuy;
+    const Timestamp ts = hit->trigger.at_open ? range.open_ts : range.close_ts;
+    LiveOrder order = OpenOwnOrder(state, close_side, leg->lots_raw, TimeInForce::kIoc,
+                                   hit->stop_loss ? "sl" : "tp", ts, ticket);
+    const Price price =
+        hit->stop_loss ? Slipped(state, hit->trigger.price, close_side) : hit->trigger.price;
+    FillOrder(order, false, state, price, ts,
+              hit->stop_loss ? FillReason::kStopLoss : FillReason::kTakeProfit);
+  }
 }
 
 void SimulatedVenue::CheckStopOut(Timestamp now) {
@@ -606,7 +732,20 @@ void SimulatedVenue::CheckStopOut(Timestamp now) {
   }
   for (size_t index = 0; index < states_.size(); ++index) {
     InstrumentState* state = states_[index].get();
-    if (state == nullptr || state->position_raw == 0) continue;
+    if (state == nullptr) continue;
+    if (config_.account_mode == AccountMode::kHedging) {
+      // Every position by its ticket, oldest first; copied, as the closes change the list.
+      const std::vector<InstrumentState::Leg> legs = state->legs;
+      for (const InstrumentState::Leg& leg : legs) {
+        const Side side = leg.lots_raw > 0 ? Side::kSell : Side::kBuy;
+        LiveOrder order = OpenOwnOrder(*state, side, leg.lots_raw, TimeInForce::kGtc, "stop_out",
+                                       now, leg.ticket);
+        order.arrives = now + config_.latency;
+        Enter(order, *state, now);
+      }
+      continue;
+    }
+    if (state->position_raw == 0) continue;
     const Side side = state->position_raw > 0 ? Side::kSell : Side::kBuy;
     LiveOrder order =
         OpenOwnOrder(*state, side, state->position_raw, TimeInForce::kGtc, "stop_out", now);
@@ -617,6 +756,22 @@ void SimulatedVenue::CheckStopOut(Timestamp now) {
 
 bool SimulatedVenue::MarginAllows(const LiveOrder& order, const InstrumentState& state,
                                   Price price) const {
+  if (config_.account_mode == AccountMode::kHedging) {
+    if (order.position_ticket != 0) return true;  // closes (part of) a position
+    // Larger-leg margin: an opening order needs the margin of what it adds to the larger side.
+    int64_t longs = 0;
+    int64_t shorts = 0;
+    for (const InstrumentState::Leg& leg : state.legs) {
+      (leg.lots_raw > 0 ? longs : shorts) += leg.lots_raw > 0 ? leg.lots_raw : -leg.lots_raw;
+    }
+    const int64_t larger = std::max(longs, shorts);
+    (order.side == Side::kBuy ? longs : shorts) += order.quantity.raw();
+    const int64_t added = std::max(longs, shorts) - larger;
+    if (added == 0) return true;
+    const Money needed = account_.MarginRequired(
+        state.instrument, Quantity::FromRaw(added, state.lot_precision), price);
+    return account_.FreeMargin() >= needed;
+  }
   // Only the part that opens or adds to exposure needs margin; closing never does.
   const int64_t position = state.position_raw;
   const int64_t delta = Sign(order.side) * order.quantity.raw();
@@ -658,9 +813,13 @@ void SimulatedVenue::FillOrder(LiveOrder& order, bool stored, InstrumentState& s
   report.exec_id = next_deal_++;
   // The broker's position changes before anyone hears of the fill, so that handlers which
   // submit new orders see the position they are reacting to.
-  const uint64_t closed_ticket = state.position_ticket;
-  ApplyFillToPosition(state, order, price);
-  report.position_ticket = state.position_ticket != 0 ? state.position_ticket : closed_ticket;
+  if (config_.account_mode == AccountMode::kHedging) {
+    report.position_ticket = ApplyHedgedFill(state, order, price);
+  } else {
+    const uint64_t closed_ticket = state.position_ticket;
+    ApplyFillToPosition(state, order, price);
+    report.position_ticket = state.position_ticket != 0 ? state.position_ticket : closed_ticket;
+  }
   if (stored) live_.erase(order.ticket);
   events_.OnExecutionReport(report);
   // The stop-out is done once the account holds no position (as the kernel's margin says).
@@ -702,13 +861,65 @@ void SimulatedVenue::ApplyFillToPosition(InstrumentState& state, const LiveOrder
   // Reduced: the position keeps its protection.
 }
 
+bool SimulatedVenue::CanClose(const LiveOrder& order, const InstrumentState& state) const {
+  int64_t held = 0;
+  if (config_.account_mode == AccountMode::kHedging) {
+    const InstrumentState::Leg* leg = state.FindLeg(order.position_ticket);
+    if (leg != nullptr) held = leg->lots_raw;
+  } else if (order.position_ticket == state.position_ticket) {
+    held = state.position_raw;
+  }
+  if (held == 0 || (held > 0) == (order.side == Side::kBuy)) return false;
+  return order.quantity.raw() <= (held < 0 ? -held : held);
+}
+
+uint64_t SimulatedVenue::ApplyHedgedFill(InstrumentState& state, const LiveOrder& order,
+                                         Price price) {
+  const int64_t delta = Sign(order.side) * order.quantity.raw();
+  state.position_raw += delta;
+  if (order.position_ticket != 0) {
+    // Checked on arrival (CanClose): the position exists and holds at least these lots.
+    for (size_t idx = 0; idx < state.legs.size(); ++idx) {
+      InstrumentState::Leg& leg = state.legs[idx];
+      if (leg.ticket != order.position_ticket) continue;
+      leg.lots_raw += delta;
+      if (leg.lots_raw == 0) {
+        if (leg.Protected()) --state.protected_legs;
+        state.legs.erase(state.legs.begin() + static_cast<std::ptrdiff_t>(idx));
+      }
+      return order.position_ticket;
+    }
+  }
+  InstrumentState::Leg leg;
+  leg.ticket = order.ticket;
+  leg.lots_raw = delta;
+  leg.open_price_raw = price.raw();
+  leg.stop_loss = order.stop_loss;
+  leg.take_profit = order.take_profit;
+  if (leg.Protected()) ++state.protected_legs;
+  state.legs.push_back(leg);
+  return order.ticket;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The account as the broker holds it
 
 Result<AccountState> SimulatedVenue::Snapshot() const {
   AccountState out;
   for (const auto& state : states_) {
-    if (state == nullptr || state->position_raw == 0) continue;
+    if (state == nullptr) continue;
+    if (config_.account_mode == AccountMode::kHedging) {
+      // Every position with its own ticket, oldest first, as a hedging broker lists them.
+      for (const InstrumentState::Leg& leg : state->legs) {
+        out.positions.push_back(HeldPosition{
+            .ticket = leg.ticket,
+            .instrument = state->instrument.id,
+            .quantity = Quantity::FromRaw(leg.lots_raw, state->lot_precision),
+            .open_price = Price::FromRaw(leg.open_price_raw, state->instrument.digits)});
+      }
+      continue;
+    }
+    if (state->position_raw == 0) continue;
     out.positions.push_back(HeldPosition{
         .ticket = state->position_ticket,
         .instrument = state->instrument.id,
@@ -752,7 +963,7 @@ Status SimulatedVenue::Seed(const AccountState& account, Timestamp now) {
     const std::string what = "position #" + std::to_string(position.instrument.value);
     const InstrumentState* state = StateOf(position.instrument);
     if (state == nullptr) return InvalidArgument("seed: " + what + ": unknown instrument");
-    if (positioned[position.instrument.value]) {
+    if (config_.account_mode == AccountMode::kNetting && positioned[position.instrument.value]) {
       return InvalidArgument("seed: " + what + ": a netting account holds one position per " +
                              "instrument (" + state->instrument.symbol + " twice)");
     }
@@ -788,6 +999,8 @@ Status SimulatedVenue::Seed(const AccountState& account, Timestamp now) {
     state->position_price_raw = 0;
     state->stop_loss.reset();
     state->take_profit.reset();
+    state->legs.clear();
+    state->protected_legs = 0;
     state->in_transit.clear();
     state->transit_head = 0;
     state->resting.clear();
@@ -795,8 +1008,20 @@ Status SimulatedVenue::Seed(const AccountState& account, Timestamp now) {
   next_ticket_ = std::max(next_ticket_, highest + 1);
   for (const HeldPosition& position : account.positions) {
     InstrumentState& state = *StateOf(position.instrument);
+    const uint64_t ticket = position.ticket != 0 ? position.ticket : next_ticket_++;
+    if (config_.account_mode == AccountMode::kHedging) {
+      // A position of its own, without SL/TP (a snapshot carries none): protected_legs stays 0;
+      // position_raw is the legs' net, as ApplyHedgedFill keeps it.
+      InstrumentState::Leg leg;
+      leg.ticket = ticket;
+      leg.lots_raw = position.quantity.raw();
+      leg.open_price_raw = position.open_price.raw();
+      state.legs.push_back(leg);
+      state.position_raw += leg.lots_raw;
+      continue;
+    }
     state.position_raw = position.quantity.raw();
-    state.position_ticket = position.ticket != 0 ? position.ticket : next_ticket_++;
+    state.position_ticket = ticket;
     state.position_price_raw = position.open_price.raw();
   }
   for (const WorkingOrder& order : account.orders) {

@@ -31,7 +31,15 @@
 // Every event goes out as an ExecutionReport to ExecutionEvents. Tickets count from 1 and are
 // the venue's own: they differ from the kernel's OrderIds as soon as the kernel refuses an
 // order (it never reaches the venue) or the venue opens one. A position's ticket is the ticket
-// of the order that opened it (MetaTrader's netting rule).
+// of the order that opened it (MetaTrader's rule on both account kinds).
+//
+// Hedging accounts (VenueConfig::account_mode, docs/execution.md "Hedging accounts"): every fill
+// of an order that names no position opens a position of its own, with the order's ticket and
+// SL/TP; an order naming a position (OrderRequest::position_ticket) closes it in full or in part
+// and is rejected with kInvalidPosition if the venue holds no such position, or if the order is
+// on the position's side, larger than it or not a market order. SL/TP, SetPositionProtection and
+// the stop-out act on positions by ticket. Margin per instrument is that of the larger of the
+// long and short volumes (MetaTrader 5's SYMBOL_MARGIN_HEDGED_USE_LEG).
 //
 // Single-threaded: called only from the kernel's thread.
 #pragma once
@@ -82,6 +90,8 @@ struct VenueConfig {
   // Margin level (equity / used margin, percent) below which the venue closes every position at
   // market, as a broker's stop-out does; 0 disables. MetaTrader brokers commonly use 50.
   double stop_out_level = 50;
+  // One net position per instrument, or a position per opening fill (docs/execution.md).
+  AccountMode account_mode = AccountMode::kNetting;
   // latency >= 0, slippage >= 0, commission valid, stop-out level in 0..1000
   Status Validate() const;
 };
@@ -103,9 +113,15 @@ class SimulatedVenue final : public ExecutionClient {
   Duration ExpectedLatency() const override { return config_.latency; }
   // Cancels a resting or in-transit order; NotFound if the venue holds no such live order.
   Status Cancel(OrderId id, uint64_t venue_order_id, Timestamp now) override;
-  // Sets or clears the SL/TP attached to the open position of `instrument`.
+  // Sets or clears the SL/TP attached to the open position of `instrument`. FailedPrecondition on
+  // a hedging account, whose positions are named by ticket (SetPositionProtection).
   Status SetProtection(InstrumentId instrument, std::optional<Price> stop_loss,
                        std::optional<Price> take_profit) override;
+  // The same for the position `position_ticket` of `instrument` (on a netting account, the net
+  // position's ticket or 0). NotFound if the venue holds no such position.
+  Status SetPositionProtection(InstrumentId instrument, uint64_t position_ticket,
+                               std::optional<Price> stop_loss,
+                               std::optional<Price> take_profit) override;
 
   // Tick mode: processes arrivals due by tick.ts, resting orders, SL/TP and DAY expiry.
   void OnTick(const Tick& tick) override;
@@ -116,20 +132,27 @@ class SimulatedVenue final : public ExecutionClient {
 
   // The venue's positions and working orders (ExecutionClient::Snapshot).
   Result<AccountState> Snapshot() const override;
-  // Replaces what the venue holds with `state`, as a broker holds it: positions (one net
-  // position per instrument, with its ticket and open price; ticket 0 gets the next ticket) and
+  // Replaces what the venue holds with `state`, as a broker holds it: positions (on a netting
+  // account one net position per instrument, on a hedging account any number of positions per
+  // instrument, each with its ticket and open price; ticket 0 gets the next ticket) and
   // working limit/stop orders (client order id, ticket, lots ordered and filled, price, time in
   // force), resting from `now` and unknown to the kernel until it adopts them. Everything the
   // venue held before (positions, SL/TP, live orders) is dropped without a report. Tickets
   // issued later follow the highest seeded one. For tests and scenarios (a broker whose account
   // differs from the node's log) and for replaying a logged reconciliation. InvalidArgument
-  // naming the item on an unknown instrument, two positions in one instrument, a duplicate
-  // ticket, a market order or one without a positive price, or filled lots outside 0..ordered.
+  // naming the item on an unknown instrument, two positions in one instrument (netting), a
+  // duplicate ticket, a market order or one without a positive price, or filled lots outside
+  // 0..ordered.
   Status Seed(const AccountState& state, Timestamp now);
 
-  // Broker-side net position (signed lots) and its ticket (0 when flat).
+  // Broker-side net position (signed lots; on a hedging account the sum of the positions) and, on
+  // a netting account, its ticket (0 when flat).
   Quantity NetLots(InstrumentId instrument) const;
   uint64_t PositionTicket(InstrumentId instrument) const;
+  // Hedging account: how many positions the instrument has, and the signed lots of the position
+  // with this ticket (zero if there is none).
+  size_t PositionCount(InstrumentId instrument) const;
+  Quantity PositionLots(InstrumentId instrument, uint64_t ticket) const;
   // Orders travelling or resting.
   size_t OpenOrderCount() const { return live_.size(); }
   uint64_t stop_outs() const { return stop_outs_; }
@@ -154,17 +177,29 @@ class SimulatedVenue final : public ExecutionClient {
               Timestamp now);
   void CheckResting(InstrumentState& state, const PriceRange& range, Timestamp now);
   void CheckProtection(InstrumentState& state, const PriceRange& range);
+  void CheckHedgedProtection(InstrumentState& state, const PriceRange& range);
+  // Whether `order`, which names a position, can close it now (hedging: a position with that
+  // ticket on the other side holding at least the order's lots; netting: the net position).
+  bool CanClose(const LiveOrder& order, const InstrumentState& state) const;
+  // Validates and sets the protection of the position on `side` of `lots_raw` lots; reports it.
+  Status ApplyProtection(InstrumentState& state, Side side, int64_t lots_raw, uint64_t ticket,
+                         std::optional<Price>* stop_loss_slot,
+                         std::optional<Price>* take_profit_slot, std::optional<Price> stop_loss,
+                         std::optional<Price> take_profit);
   bool MarginAllows(const LiveOrder& order, const InstrumentState& state, Price price) const;
   // Reports a final state other than a fill (rejected, canceled, expired) and forgets the order.
   void Finish(LiveOrder& order, bool stored, ExecKind kind, RejectReason reason, Timestamp now);
   void FillOrder(LiveOrder& order, bool stored, InstrumentState& state, Price price, Timestamp ts,
                  FillReason reason);
   void ApplyFillToPosition(InstrumentState& state, const LiveOrder& order, Price price);
+  // Hedging: opens a position or closes (part of) the one the order names; returns its ticket.
+  uint64_t ApplyHedgedFill(InstrumentState& state, const LiveOrder& order, Price price);
   Price Slipped(const InstrumentState& state, Price price, Side side) const;
   ExecutionReport ReportOf(const LiveOrder& order, ExecKind kind, Timestamp ts) const;
   // An order of the venue's own (SL/TP close, stop-out), announced with a kNew report.
+  // `position_ticket`: the position it closes, on a hedging account (0 on a netting one).
   LiveOrder OpenOwnOrder(const InstrumentState& state, Side side, int64_t lots_raw, TimeInForce tif,
-                         const char* comment, Timestamp now);
+                         const char* comment, Timestamp now, uint64_t position_ticket = 0);
   void CheckStopOut(Timestamp now);
 
   VenueConfig config_;

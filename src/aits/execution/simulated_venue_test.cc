@@ -885,6 +885,201 @@ TEST(SimulatedVenueSeedTest, RefusesABadAccountAndKeepsItsOwn) {
   EXPECT_EQ(desk.venue.PositionTicket(kEurUsd), 1u);
 }
 
+// ---- hedging accounts (docs/execution.md, "Hedging accounts") ----
+
+VenueConfig Hedging() {
+  VenueConfig config;
+  config.account_mode = AccountMode::kHedging;
+  return config;
+}
+
+OrderRequest Closing(OrderRequest request, uint64_t position_ticket) {
+  request.position_ticket = position_ticket;
+  return request;
+}
+
+TEST(SimulatedVenueHedgingTest, EachOpeningFillIsAPositionClosedOnlyByItsTicket) {
+  Desk desk(Hedging());
+  std::vector<Fill> fills;
+  desk.bus.Subscribe<Fill>([&](const Fill& fill) { fills.push_back(fill); });
+  desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  desk.Submit(Buy(0).request, At(0));           // ticket 1: a long
+  desk.Submit(Sell(0, "0.50").request, At(0));  // ticket 2: a short beside it, not a reduction
+  EXPECT_EQ(desk.venue.PositionCount(kEurUsd), 2u);
+  EXPECT_EQ(desk.venue.PositionLots(kEurUsd, 1).ToString(), "1.00");
+  EXPECT_EQ(desk.venue.PositionLots(kEurUsd, 2).ToString(), "-0.50");
+  EXPECT_EQ(desk.venue.NetLots(kEurUsd).ToString(), "0.50");
+  EXPECT_EQ(desk.venue.PositionTicket(kEurUsd), 0u);  // no single position on a hedging account
+  // A partial close of the long by its ticket leaves the rest of it and the short.
+  const OrderId close = desk.Submit(Closing(Sell(0, "0.40").request, 1), At(0));
+  EXPECT_EQ(desk.venue.PositionLots(kEurUsd, 1).ToString(), "0.60");
+  EXPECT_EQ(desk.venue.PositionLots(kEurUsd, 2).ToString(), "-0.50");
+  EXPECT_EQ(desk.venue.PositionCount(kEurUsd), 2u);
+  ASSERT_EQ(fills.size(), 3u);
+  EXPECT_EQ(fills[0].position_ticket, 1u);
+  EXPECT_EQ(fills[1].position_ticket, 2u);
+  EXPECT_EQ(fills[2].position_ticket, 1u);
+  EXPECT_EQ(desk.orders.Find(close)->position_ticket, 1u);
+  // The short, in full.
+  desk.Submit(Closing(Buy(0, "0.50").request, 2), At(0));
+  EXPECT_EQ(desk.venue.PositionCount(kEurUsd), 1u);
+  EXPECT_EQ(desk.venue.NetLots(kEurUsd).ToString(), "0.60");
+}
+
+TEST(SimulatedVenueHedgingTest, AnOrderThatCannotCloseItsPositionIsRejected) {
+  Desk desk(Hedging());
+  desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  desk.Submit(Buy(0).request, At(0));  // position 1, 1 lot long
+  const OrderId unknown = desk.Submit(Closing(Sell(0).request, 77), At(0));
+  const OrderId same_side = desk.Submit(Closing(Buy(0).request, 1), At(0));
+  const OrderId too_large = desk.Submit(Closing(Sell(0, "1.10").request, 1), At(0));
+  const OrderId limit = desk.Submit(Closing(Sell(0).Limit("1.20000").request, 1), At(0));
+  for (OrderId id : {unknown, same_side, too_large, limit}) {
+    const aits::Order* order = desk.orders.Find(id);
+    ASSERT_NE(order, nullptr);
+    EXPECT_EQ(order->status, OrderStatus::kRejected) << id.value;
+    EXPECT_EQ(order->reject_reason, RejectReason::kInvalidPosition) << id.value;
+  }
+  EXPECT_EQ(desk.venue.PositionLots(kEurUsd, 1).ToString(), "1.00");
+  EXPECT_EQ(desk.venue.PositionCount(kEurUsd), 1u);
+  // With latency the check is made on arrival: a position closed meanwhile is gone by then.
+  VenueConfig slow = Hedging();
+  slow.latency = Duration::Millis(10);
+  Desk late(slow);
+  late.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  late.Submit(Buy(0).request, At(0));
+  late.venue.OnTick(Tick{At(10), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  const OrderId first = late.Submit(Closing(Sell(10).request, 1), At(10));
+  const OrderId second = late.Submit(Closing(Sell(10).request, 1), At(10));
+  late.venue.OnTick(Tick{At(20), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  EXPECT_EQ(late.orders.Find(first)->status, OrderStatus::kFilled);
+  EXPECT_EQ(late.orders.Find(second)->reject_reason, RejectReason::kInvalidPosition);
+}
+
+TEST(SimulatedVenueHedgingTest, MarginIsThatOfTheLargerLeg) {
+  Desk desk(Hedging());
+  desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  desk.Submit(Buy(0).request, At(0));
+  desk.account.free_margin = Money();  // nothing left for more exposure
+  // A short up to the long's size adds nothing to the larger leg: no margin needed.
+  const OrderId hedge = desk.Submit(Sell(0).request, At(0));
+  EXPECT_EQ(desk.orders.Find(hedge)->status, OrderStatus::kFilled);
+  // Beyond it the short becomes the larger leg: 0.1 lot more needs margin.
+  const OrderId more = desk.Submit(Sell(0, "0.10").request, At(0));
+  EXPECT_EQ(desk.orders.Find(more)->reject_reason, RejectReason::kInsufficientMargin);
+  desk.account.free_margin = Money::FromRaw(110 * kMoneyScale);  // 0.1 lot at 1.1 / 100 = 110
+  const OrderId fits = desk.Submit(Sell(0, "0.10").request, At(0));
+  EXPECT_EQ(desk.orders.Find(fits)->status, OrderStatus::kFilled);
+  EXPECT_EQ(desk.venue.NetLots(kEurUsd).ToString(), "-0.10");
+}
+
+TEST(SimulatedVenueHedgingTest, ProtectionBelongsToOnePositionAndIsSetByTicket) {
+  Desk desk(Hedging());
+  std::vector<Fill> fills;
+  std::vector<ExecutionReport> modified;
+  desk.bus.Subscribe<Fill>([&](const Fill& fill) { fills.push_back(fill); });
+  desk.bus.Subscribe<ExecutionReport>([&](const ExecutionReport& report) {
+    if (report.kind == ExecKind::kModified) modified.push_back(report);
+  });
+  SimulatedVenue& venue = desk.venue;
+  venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  desk.Submit(Buy(0).Sl("1.09800").request, At(0));  // position 1
+  desk.Submit(Buy(0).request, At(0));                // position 2, unprotected
+  EXPECT_EQ(venue.SetProtection(kEurUsd, P("1.09000"), std::nullopt).code(),
+            StatusCode::kFailedPrecondition);  // which position? a hedging account names it
+  EXPECT_EQ(venue.SetPositionProtection(kEurUsd, 9, P("1.09000"), std::nullopt).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(venue.SetPositionProtection(kEurUsd, 2, P("1.10500"), std::nullopt).code(),
+            StatusCode::kInvalidArgument);  // a long's SL above the bid
+  ASSERT_TRUE(venue.SetPositionProtection(kEurUsd, 2, std::nullopt, P("1.10300")).ok());
+  ASSERT_EQ(modified.size(), 1u);
+  EXPECT_EQ(modified[0].position_ticket, 2u);
+  EXPECT_EQ(modified[0].take_profit, P("1.10300"));
+  venue.OnTick(Tick{At(1), P("1.09800"), P("1.09810"), 0, 0, kEurUsd});  // position 1's SL
+  ASSERT_EQ(fills.size(), 3u);
+  EXPECT_EQ(fills[2].reason, FillReason::kStopLoss);
+  EXPECT_EQ(fills[2].position_ticket, 1u);
+  EXPECT_EQ(venue.PositionCount(kEurUsd), 1u);
+  EXPECT_EQ(venue.PositionLots(kEurUsd, 2).ToString(), "1.00");
+  const aits::Order* sl = desk.orders.Find(fills[2].order_id);
+  ASSERT_NE(sl, nullptr);
+  EXPECT_EQ(sl->request.position_ticket, 1u);  // the venue's close names its position
+  venue.OnTick(Tick{At(2), P("1.10300"), P("1.10310"), 0, 0, kEurUsd});  // position 2's TP
+  ASSERT_EQ(fills.size(), 4u);
+  EXPECT_EQ(fills[3].reason, FillReason::kTakeProfit);
+  EXPECT_EQ(fills[3].position_ticket, 2u);
+  EXPECT_EQ(venue.PositionCount(kEurUsd), 0u);
+}
+
+TEST(SimulatedVenueHedgingTest, NettingAccountTakesItsPositionTicket) {
+  Desk desk;
+  desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  desk.Submit(Buy(0).request, At(0));  // position 1
+  const OrderId wrong = desk.Submit(Closing(Sell(0, "0.50").request, 5), At(0));
+  EXPECT_EQ(desk.orders.Find(wrong)->reject_reason, RejectReason::kInvalidPosition);
+  const OrderId right = desk.Submit(Closing(Sell(0, "0.50").request, 1), At(0));
+  EXPECT_EQ(desk.orders.Find(right)->status, OrderStatus::kFilled);
+  EXPECT_EQ(desk.venue.NetLots(kEurUsd).ToString(), "0.50");
+  EXPECT_EQ(desk.venue.SetPositionProtection(kEurUsd, 5, std::nullopt, std::nullopt).code(),
+            StatusCode::kNotFound);
+  EXPECT_TRUE(desk.venue.SetPositionProtection(kEurUsd, 1, P("1.09000"), std::nullopt).ok());
+}
+
+// A hedging broker lists every position with its ticket and open price; a seed makes them
+// positions of their own that close by ticket, and the net stays their sum.
+TEST(SimulatedVenueHedgingTest, SnapshotListsEveryPositionAndSeedRebuildsThem) {
+  Desk desk(Hedging());
+  desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  desk.Submit(Buy(0).request, At(0));  // position 1 at 1.10010
+  desk.venue.OnTick(Tick{At(1), P("1.10100"), P("1.10110"), 0, 0, kEurUsd});
+  desk.Submit(Sell(1, "0.50").request, At(1));               // position 2 at 1.10100
+  desk.Submit(Buy(1, "0.20").Sl("1.09000").request, At(1));  // position 3, protected
+  auto snapshot = desk.venue.Snapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->positions.size(), 3u);
+  EXPECT_EQ(snapshot->positions[0].ticket, 1u);
+  EXPECT_EQ(snapshot->positions[0].quantity.ToString(), "1.00");
+  EXPECT_EQ(snapshot->positions[0].open_price.ToString(), "1.10010");
+  EXPECT_EQ(snapshot->positions[1].ticket, 2u);
+  EXPECT_EQ(snapshot->positions[1].quantity.ToString(), "-0.50");
+  EXPECT_EQ(snapshot->positions[1].open_price.ToString(), "1.10100");
+  EXPECT_EQ(snapshot->positions[2].ticket, 3u);
+  // A partial close keeps the position's open price.
+  desk.Submit(Closing(Sell(1, "0.40").request, 1), At(1));
+  snapshot = desk.venue.Snapshot();
+  ASSERT_EQ(snapshot->positions.size(), 3u);
+  EXPECT_EQ(snapshot->positions[0].quantity.ToString(), "0.60");
+  EXPECT_EQ(snapshot->positions[0].open_price.ToString(), "1.10010");
+
+  // Two positions in one instrument are a hedging account's normal state.
+  AccountState account;
+  account.positions.push_back(HeldPosition{
+      .ticket = 30, .instrument = kEurUsd, .quantity = Q("1"), .open_price = P("1.10000")});
+  account.positions.push_back(HeldPosition{
+      .ticket = 31, .instrument = kEurUsd, .quantity = Q("-0.3"), .open_price = P("1.11000")});
+  ASSERT_TRUE(desk.venue.Seed(account, At(2)).ok());
+  EXPECT_EQ(desk.venue.PositionCount(kEurUsd), 2u);
+  EXPECT_EQ(desk.venue.NetLots(kEurUsd).ToString(), "0.70");
+  EXPECT_EQ(desk.venue.PositionLots(kEurUsd, 31).ToString(), "-0.30");
+  auto seeded = desk.venue.Snapshot();
+  ASSERT_TRUE(seeded.ok());
+  ASSERT_EQ(seeded->positions.size(), 2u);
+  EXPECT_EQ(seeded->positions[1].ticket, 31u);
+  EXPECT_EQ(seeded->positions[1].open_price.ToString(), "1.11000");
+  // The seeded positions carry no protection (the old protected one is gone), close by ticket,
+  // and new positions take tickets after the highest seeded one.
+  EXPECT_EQ(desk.venue.SetPositionProtection(kEurUsd, 3, P("1.09000"), std::nullopt).code(),
+            StatusCode::kNotFound);
+  desk.venue.OnTick(Tick{At(3), P("1.08000"), P("1.08010"), 0, 0, kEurUsd});  // no SL fires
+  EXPECT_EQ(desk.venue.PositionCount(kEurUsd), 2u);
+  const OrderId close = desk.Submit(Closing(Buy(3, "0.30").request, 31), At(3));
+  EXPECT_EQ(desk.orders.Find(close)->status, OrderStatus::kFilled);
+  EXPECT_EQ(desk.venue.PositionCount(kEurUsd), 1u);
+  EXPECT_EQ(desk.venue.NetLots(kEurUsd).ToString(), "1.00");
+  desk.Submit(Sell(3, "0.10").request, At(3));
+  EXPECT_EQ(desk.venue.PositionLots(kEurUsd, 33).ToString(), "-0.10");  // 32 was the close
+}
+
 TEST(CommissionTest, ParsesAndValidates) {
   auto per_lot = ParseCommission("per_lot:7");
   ASSERT_TRUE(per_lot.ok());

@@ -32,7 +32,8 @@ Kernel::Kernel(const KernelConfig& config, Clock& clock, const ExecutionClientFa
     : config_(config),
       clock_(clock),
       client_ids_(std::max<size_t>(config.client_id_window, 1)),
-      portfolio_(config.account_currency, config.initial_balance, config.leverage) {
+      portfolio_(config.account_currency, config.initial_balance, config.leverage,
+                 config.venue.account_mode) {
   execution_ =
       execution ? execution(order_manager_, *this)
                 : std::make_unique<execution::SimulatedVenue>(config.venue, order_manager_, *this);
@@ -63,6 +64,13 @@ Kernel::Kernel(const KernelConfig& config, Clock& clock, const ExecutionClientFa
       if (it != pending_by_order_.end()) {
         pending_lots_[update.order.request.instrument.value] -= it->second;
         pending_by_order_.erase(it);
+        if (const uint64_t ticket = update.order.request.position_ticket; ticket != 0) {
+          auto closing = closing_lots_.find(ticket);
+          if (closing != closing_lots_.end() &&
+              (closing->second -= update.order.request.quantity.raw()) <= 0) {
+            closing_lots_.erase(closing);
+          }
+        }
       }
     }
     if (strategy_) strategy_->OnOrderUpdate(update.order);
@@ -209,6 +217,22 @@ void Kernel::Flatten(std::string_view tag) {
 }
 
 void Kernel::ClosePositions(std::string_view tag) {
+  if (config_.venue.account_mode == AccountMode::kHedging) {
+    // Each position by its ticket; copied, as a close may fill (and change the list) at once.
+    for (const Instrument& inst : instruments_) {
+      const std::vector<HedgedPosition> positions = portfolio_.positions(inst.id);
+      for (const HedgedPosition& position : positions) {
+        OrderRequest request;
+        request.instrument = inst.id;
+        request.side = Opposite(position.side);
+        request.quantity = position.quantity;
+        request.position_ticket = position.ticket;
+        request.tag = std::string(tag);
+        SubmitChecked(request, /*flatten=*/true);
+      }
+    }
+    return;
+  }
   for (const Instrument& inst : instruments_) {
     const Quantity held = portfolio_.position(inst.id).quantity;
     if (held.IsZero()) continue;
@@ -282,14 +306,34 @@ OrderId Kernel::SubmitChecked(const OrderRequest& request, bool flatten) {
   const OrderId id = order_manager_.Submit(request, clock_.Now());
   if (config_.history > 0) TrimHistory();
   const Order* order = order_manager_.Find(id);
-  if (order != nullptr && !IsFinished(order->status) &&
-      request.instrument.value < pending_lots_.size()) {
-    const int64_t signed_raw =
-        request.side == Side::kBuy ? request.quantity.raw() : -request.quantity.raw();
-    pending_by_order_[id.value] = signed_raw;
-    pending_lots_[request.instrument.value] += signed_raw;
-  }
+  if (order != nullptr && !IsFinished(order->status)) CountPending(id, request);
   return id;
+}
+
+void Kernel::CountPending(OrderId id, const OrderRequest& request) {
+  if (request.instrument.value >= pending_lots_.size()) return;
+  const int64_t signed_raw =
+      request.side == Side::kBuy ? request.quantity.raw() : -request.quantity.raw();
+  pending_by_order_[id.value] = signed_raw;
+  pending_lots_[request.instrument.value] += signed_raw;
+  if (request.position_ticket != 0)
+    closing_lots_[request.position_ticket] += request.quantity.raw();
+}
+
+std::vector<HedgedPosition> Kernel::OpenPositions(InstrumentId instrument) const {
+  std::vector<HedgedPosition> open;
+  for (const HedgedPosition& position : portfolio_.positions(instrument)) {
+    int64_t lots = position.quantity.raw();
+    if (!closing_lots_.empty()) {
+      if (auto it = closing_lots_.find(position.ticket); it != closing_lots_.end()) {
+        lots -= it->second;
+      }
+    }
+    if (lots <= 0) continue;
+    open.push_back(position);
+    open.back().quantity = Quantity::FromRaw(lots, position.quantity.precision());
+  }
+  return open;
 }
 
 void Kernel::CountVenueOrders() {
@@ -297,12 +341,7 @@ void Kernel::CountVenueOrders() {
   for (uint64_t id : opened_scratch_) {
     const Order* order = order_manager_.Find(OrderId{id});
     if (order == nullptr || IsFinished(order->status)) continue;
-    const OrderRequest& request = order->request;
-    if (request.instrument.value >= pending_lots_.size()) continue;
-    const int64_t signed_raw =
-        request.side == Side::kBuy ? request.quantity.raw() : -request.quantity.raw();
-    pending_by_order_[id] = signed_raw;
-    pending_lots_[request.instrument.value] += signed_raw;
+    CountPending(OrderId{id}, order->request);
   }
   opened_scratch_.clear();
 }
@@ -318,7 +357,20 @@ void Kernel::TrimHistory() {
 
 execution::AccountState Kernel::Holdings() const {
   execution::AccountState holdings;
+  const bool hedging = config_.venue.account_mode == AccountMode::kHedging;
   for (const Instrument& inst : instruments_) {
+    if (hedging) {
+      // Every position with its ticket: a hedging account's positions match by ticket.
+      for (const HedgedPosition& held : portfolio_.positions(inst.id)) {
+        const int64_t lots = held.side == Side::kBuy ? held.quantity.raw() : -held.quantity.raw();
+        holdings.positions.push_back(
+            execution::HeldPosition{.ticket = held.ticket,
+                                    .instrument = inst.id,
+                                    .quantity = Quantity::FromRaw(lots, held.quantity.precision()),
+                                    .open_price = held.open_price});
+      }
+      continue;
+    }
     const Position& position = portfolio_.position(inst.id);
     if (position.IsFlat()) continue;
     holdings.positions.push_back(execution::HeldPosition{
@@ -346,7 +398,8 @@ Result<Reconciliation> Kernel::PlanReconciliation(execution::ReconcilePolicy pol
   out.policy = policy;
   out.logged = Holdings();
   AITS_ASSIGN_OR_RETURN(out.venue, execution_->Snapshot());
-  out.report = execution::Compare(out.logged, out.venue, /*hedging=*/false);
+  out.report = execution::Compare(out.logged, out.venue,
+                                  config_.venue.account_mode == AccountMode::kHedging);
   const std::vector<Instrument> instruments(instruments_.begin(), instruments_.end());
   out.lines = execution::Describe(out.report, instruments);
   AITS_ASSIGN_OR_RETURN(out.plan,
@@ -372,21 +425,27 @@ Status Kernel::ApplyReconciliation(const Reconciliation& reconciliation) {
     const execution::WorkingOrder& working = action.order;
     switch (action.kind) {
       case execution::ActionKind::kAdoptPosition:
-        AITS_RETURN_IF_ERROR(portfolio_.SetPosition(position.instrument, position.quantity,
-                                                    position.open_price, now));
+        AITS_RETURN_IF_ERROR(portfolio_.SetPosition(position.instrument, position.ticket,
+                                                    position.quantity, position.open_price, now));
         break;
       case execution::ActionKind::kForgetPosition:
-        AITS_RETURN_IF_ERROR(portfolio_.SetPosition(position.instrument, Quantity(), Price(), now));
+        AITS_RETURN_IF_ERROR(
+            portfolio_.SetPosition(position.instrument, position.ticket, Quantity(), Price(), now));
         break;
       case execution::ActionKind::kClosePosition: {
         // Held as the venue holds it, so that the closing fill books the venue's P&L and leaves
         // the portfolio flat.
-        AITS_RETURN_IF_ERROR(portfolio_.SetPosition(position.instrument, position.quantity,
-                                                    position.open_price, now));
+        AITS_RETURN_IF_ERROR(portfolio_.SetPosition(position.instrument, position.ticket,
+                                                    position.quantity, position.open_price, now));
         OrderRequest request;
         request.instrument = position.instrument;
         request.side = position.quantity.IsPositive() ? Side::kSell : Side::kBuy;
         request.quantity = position.quantity.Abs();
+        // A hedging account closes a position by its ticket (an order naming none would open a
+        // position beside it).
+        if (config_.venue.account_mode == AccountMode::kHedging) {
+          request.position_ticket = position.ticket;
+        }
         request.tag = "reconcile";
         if (position.instrument.value < last_quotes_.size() &&
             last_quotes_[position.instrument.value]) {

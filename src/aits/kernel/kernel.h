@@ -105,8 +105,9 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   bool RememberClientId(std::string_view client_order_id);
 
   // Reconciliation at start (docs/execution.md, "Reconciliation"); netting: positions match by
-  // symbol. Holdings: the portfolio's open positions (no ticket, at their average price) and the
-  // order table's unfinished orders.
+  // symbol, hedging: by ticket. Holdings: the portfolio's open positions (netting: the net, no
+  // ticket, at its average price; hedging: every position with its ticket and open price) and
+  // the order table's unfinished orders.
   execution::AccountState Holdings() const;
   // Compares Holdings() with the execution client's Snapshot() and plans under `policy`.
   // Errors: the client's, if it cannot report its account; FailedPrecondition listing every
@@ -175,6 +176,8 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   const Instrument& instrument(InstrumentId instrument) const override;
   std::optional<Tick> LastQuote(InstrumentId instrument) const override;
   void SetTimer(Timestamp at, uint64_t id) override;
+  AccountMode account_mode() const override { return config_.venue.account_mode; }
+  std::vector<HedgedPosition> OpenPositions(InstrumentId instrument) const override;
 
   // Timers between ticks (the event loop's clock, docs/architecture.md "The event loop"): the
   // earliest timer's time, if any is set; and firing every timer due by `now` without market
@@ -243,6 +246,9 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   // Signed raw lots of unfinished orders, by order id and summed per instrument.
   std::unordered_map<uint64_t, int64_t> pending_by_order_;
   std::vector<int64_t> pending_lots_;
+  // Hedging: raw lots that unfinished orders naming a position are closing, by position ticket.
+  std::unordered_map<uint64_t, int64_t> closing_lots_;
+  void CountPending(OrderId id, const OrderRequest& request);
   // Used margin as of the last fill or bar close: margin moves with price only slowly, so the
   // venue's per-tick stop-out check compares fresh equity against this instead of recomputing it.
   Money cached_margin_;

@@ -428,6 +428,57 @@ TEST(KernelTest, TheVenuesStopOutOrdersCountAsPendingWhileTheyTravel) {
   EXPECT_EQ(kernel.FindOrder(OrderId{2})->request.tag, "stop_out");
 }
 
+TEST(KernelTest, HedgingOpenPositionsLeaveOutWhatClosesInFlightAreClosing) {
+  SimulatedClock clock;
+  KernelConfig config;
+  config.venue.account_mode = AccountMode::kHedging;
+  config.venue.latency = Duration::Millis(10);
+  Kernel kernel(config, clock);
+  Instrument inst = Instrument::Infer("EURUSD");
+  ASSERT_TRUE(kernel.AddInstrument(inst).ok());
+  kernel.Start();
+  EXPECT_EQ(kernel.account_mode(), AccountMode::kHedging);
+  const Timestamp start = FromCivil(2024, 1, 8, 10);
+  auto tick = [&](int64_t ms) {
+    const Timestamp ts = start + Duration::Millis(ms);
+    clock.AdvanceTo(ts);
+    kernel.OnTick(
+        Tick{ts, *Price::Parse("1.10000", 5), *Price::Parse("1.10010", 5), 0, 0, inst.id});
+  };
+  tick(0);
+  OrderRequest buy;
+  buy.instrument = inst.id;
+  buy.quantity = *Quantity::Parse("1.00", 2);
+  kernel.Submit(buy);
+  kernel.Submit(buy);
+  tick(10);  // both arrive: two longs
+  std::vector<HedgedPosition> open = kernel.OpenPositions(inst.id);
+  ASSERT_EQ(open.size(), 2u);
+  const uint64_t first = open[0].ticket;
+  const uint64_t second = open[1].ticket;
+  OrderRequest close = buy;
+  close.side = Side::kSell;
+  close.quantity = *Quantity::Parse("0.40", 2);
+  close.position_ticket = first;
+  kernel.Submit(close);
+  close.quantity = *Quantity::Parse("1.00", 2);
+  close.position_ticket = second;
+  kernel.Submit(close);
+  // Travelling: the portfolio still holds both in full; the strategy's view does not.
+  EXPECT_EQ(kernel.portfolio().positions(inst.id).size(), 2u);
+  open = kernel.OpenPositions(inst.id);
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].ticket, first);
+  EXPECT_EQ(open[0].quantity.ToString(), "0.60");
+  EXPECT_EQ(kernel.PendingLots(inst.id).ToString(), "-1.40");
+  tick(20);  // the closes arrive and fill
+  open = kernel.OpenPositions(inst.id);
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].quantity.ToString(), "0.60");
+  EXPECT_EQ(kernel.position(inst.id).quantity.ToString(), "0.60");
+  EXPECT_TRUE(kernel.PendingLots(inst.id).IsZero());
+}
+
 TEST(KernelConfigTest, ValidatesEveryLimit) {
   KernelConfig config;
   EXPECT_TRUE(config.Validate().ok());

@@ -88,8 +88,20 @@ std::string_view ToString(RejectReason reason) {
       return "risk_reduce_only";
     case RejectReason::kRiskHalted:
       return "risk_halted";
+    case RejectReason::kInvalidPosition:
+      return "invalid_position";
   }
   return "?";
+}
+
+std::string_view ToString(AccountMode mode) {
+  return mode == AccountMode::kHedging ? "hedging" : "netting";
+}
+
+Result<AccountMode> ParseAccountMode(std::string_view text) {
+  if (text == "netting") return AccountMode::kNetting;
+  if (text == "hedging") return AccountMode::kHedging;
+  return InvalidArgument("unknown account mode '" + std::string(text) + "' (netting or hedging)");
 }
 
 std::string_view ToString(FillReason reason) {

@@ -47,7 +47,19 @@ enum class RejectReason : uint8_t {
   kRiskPriceCollar,         // limit/stop price too far from the last quote
   kRiskReduceOnly,          // circuit breaker is reduce-only and the order would grow a position
   kRiskHalted,              // circuit breaker is halted
+  // The order names a position (OrderRequest::position_ticket) that the venue does not hold, or
+  // that the order cannot close: same side as the position, more lots than it has, or not a
+  // market order. After the risk reasons so that the stored numbers of the others never change.
+  kInvalidPosition,
 };
+
+// Highest RejectReason, for decoders that check a stored number.
+inline constexpr RejectReason kLastRejectReason = RejectReason::kInvalidPosition;
+
+// How an account holds positions (MetaTrader 5's ACCOUNT_MARGIN_MODE): netting keeps one net
+// position per instrument; hedging keeps each opening fill as its own position with its own
+// ticket, closed only by orders that name it (docs/execution.md, "Hedging accounts").
+enum class AccountMode : uint8_t { kNetting, kHedging };
 
 // What made an order fill. Kept in the event log and reports by its ToString name.
 enum class FillReason : uint8_t { kMarket, kLimit, kStop, kStopLoss, kTakeProfit };
@@ -69,6 +81,9 @@ std::string_view ToString(OrderType type);
 std::string_view ToString(TimeInForce tif);
 std::string_view ToString(OrderStatus status);
 std::string_view ToString(RejectReason reason);
+std::string_view ToString(AccountMode mode);  // "netting", "hedging"
+// The mode named by ToString; InvalidArgument naming the text otherwise.
+Result<AccountMode> ParseAccountMode(std::string_view text);
 std::string_view ToString(
     FillReason reason);  // "market", "limit", "stop", "stop_loss", "take_profit"
 // The reason named by ToString; InvalidArgument naming the text otherwise.
@@ -95,6 +110,11 @@ struct OrderRequest {
   std::optional<Price> take_profit;
   std::string client_order_id;  // empty: the kernel assigns one
   std::string tag;              // free text for reports ("entry", "sl", ...)
+  // The position this order closes, by its ticket (MetaTrader 5's TRADE_ACTION_DEAL with
+  // `position`): a market order on the opposite side for at most the position's lots (a partial
+  // close leaves the rest open). 0: on a hedging account the order opens a new position, on a
+  // netting account it trades against the net one.
+  uint64_t position_ticket = 0;
 };
 
 struct Order {
@@ -126,9 +146,25 @@ struct Fill {
   Money commission;  // account currency, positive = cost
   Timestamp ts;
   FillReason reason = FillReason::kMarket;
+  // The venue's ticket of the position this fill opened, changed or closed (0 when the venue
+  // gave none): on a hedging account the portfolio books the fill against that position.
+  uint64_t position_ticket = 0;
 };
 
-// Netting position: one per instrument; quantity is signed (long > 0).
+// One position of a hedging account: what one opening fill created, less what orders naming its
+// ticket have closed.
+struct HedgedPosition {
+  uint64_t ticket = 0;  // the ticket of the order that opened it
+  Side side = Side::kBuy;
+  Quantity quantity;  // lots, positive
+  Price open_price;
+  Timestamp opened;
+  Money commission;  // commission of the open part, for the trade record
+};
+
+// Netting position: one per instrument; quantity is signed (long > 0). On a hedging account the
+// portfolio reports the net of the instrument's positions here (quantity = longs - shorts,
+// avg_price = the average open price of the positions on the net side).
 struct Position {
   InstrumentId instrument;
   Quantity quantity;

@@ -68,7 +68,8 @@ class ThreadedVenue::Desk final : public execution::ExecutionEvents {
  public:
   explicit Desk(const ThreadedVenueConfig& config)
       : latency_(config.report_latency),
-        account_(config.account_currency, config.initial_balance, config.leverage),
+        account_(config.account_currency, config.initial_balance, config.leverage,
+                 config.venue.account_mode),
         view_(account_),
         venue_(config.venue, *this, view_) {}
 
@@ -97,7 +98,12 @@ class ThreadedVenue::Desk final : public execution::ExecutionEvents {
               refused_cancels.fetch_add(1, std::memory_order_relaxed);
             }
           } else if constexpr (std::is_same_v<T, ProtectionCall>) {
-            if (!venue_.SetProtection(item.instrument, item.stop_loss, item.take_profit).ok()) {
+            const Status status =
+                item.by_ticket
+                    ? venue_.SetPositionProtection(item.instrument, item.position_ticket,
+                                                   item.stop_loss, item.take_profit)
+                    : venue_.SetProtection(item.instrument, item.stop_loss, item.take_profit);
+            if (!status.ok()) {
               refused_protections.fetch_add(1, std::memory_order_relaxed);
             }
           } else if constexpr (std::is_same_v<T, std::unique_ptr<Order>>) {
@@ -167,6 +173,7 @@ class ThreadedVenue::Desk final : public execution::ExecutionEvents {
       fill.commission = report.commission;
       fill.ts = report.ts;
       fill.reason = report.fill_reason;
+      fill.position_ticket = report.position_ticket;  // a hedging account books it per position
       account_.OnFill(fill);
     }
     Hold(ExecutionReportEvent{producer_, std::make_unique<ExecutionReport>(report), 0});
@@ -223,7 +230,19 @@ Status ThreadedVenue::Cancel(OrderId id, uint64_t venue_order_id, Timestamp now)
 
 Status ThreadedVenue::SetProtection(InstrumentId instrument, std::optional<Price> stop_loss,
                                     std::optional<Price> take_profit) {
-  Queue(ProtectionCall{instrument, stop_loss, take_profit});
+  Queue(
+      ProtectionCall{.instrument = instrument, .stop_loss = stop_loss, .take_profit = take_profit});
+  return Status::Ok();
+}
+
+Status ThreadedVenue::SetPositionProtection(InstrumentId instrument, uint64_t position_ticket,
+                                            std::optional<Price> stop_loss,
+                                            std::optional<Price> take_profit) {
+  Queue(ProtectionCall{.instrument = instrument,
+                       .by_ticket = true,
+                       .position_ticket = position_ticket,
+                       .stop_loss = stop_loss,
+                       .take_profit = take_profit});
   return Status::Ok();
 }
 

@@ -3,12 +3,12 @@
 // (execution_client.h) that the node's event loop, the order manager's handling of late, repeated
 // and reordered reports, and the MetaTrader gateway's shape are tested with, without a network.
 //
-// How it works. Every call from the kernel (Submit, Cancel, SetProtection, OnTick, OnBar,
-// OnBarClosed) is queued, in call order, into the venue's own Inbox and returns at once: Submit
-// returns 0 (the ticket comes with the order's first report), Cancel and SetProtection return OK
-// once queued. The venue's thread applies them in that order to a SimulatedVenue and to the
-// venue's own account (a Portfolio booked with the venue's fills and marked with the quotes it is
-// given), and holds each report it makes for `report_latency` of wall time before it pushes it
+// How it works. Every call from the kernel (Submit, Cancel, SetProtection, SetPositionProtection,
+// OnTick, OnBar, OnBarClosed) is queued, in call order, into the venue's own Inbox and returns at
+// once: Submit returns 0 (the ticket comes with the order's first report), Cancel and SetProtection
+// return OK once queued. The venue's thread applies them in that order to a SimulatedVenue and to
+// the venue's own account (a Portfolio booked with the venue's fills and marked with the quotes it
+// is given), and holds each report it makes for `report_latency` of wall time before it pushes it
 // into the node's inbox (ExecutionReportEvent, AccountReportEvent), so the kernel goes on with
 // later ticks before it hears of a fill. Its market view is the kernel's data, forwarded by the
 // kernel's OnTick/OnBar: the venue sees the orders and the ticks in the order the kernel did.
@@ -88,6 +88,14 @@ class ThreadedVenue final : public execution::ExecutionClient, public Producer {
   Status Cancel(OrderId id, uint64_t venue_order_id, Timestamp now) override;
   Status SetProtection(InstrumentId instrument, std::optional<Price> stop_loss,
                        std::optional<Price> take_profit) override;
+  // By ticket (a hedging account's positions); refused by the venue's thread, like SetProtection,
+  // when the venue holds no such position (counted in refused_protections).
+  Status SetPositionProtection(InstrumentId instrument, uint64_t position_ticket,
+                               std::optional<Price> stop_loss,
+                               std::optional<Price> take_profit) override;
+  // Snapshot is not overridden (Unimplemented): the venue's books are its thread's, and a
+  // reconciliation needs an answer before the loop starts; a node on this client cannot
+  // reconcile yet.
   void OnTick(const Tick& tick) override;
   void OnBar(const Bar& bar) override;
   void OnBarClosed(const Bar& bar) override;
@@ -119,6 +127,8 @@ class ThreadedVenue final : public execution::ExecutionClient, public Producer {
   };
   struct ProtectionCall {
     InstrumentId instrument;
+    bool by_ticket = false;  // SetPositionProtection (position_ticket) or SetProtection
+    uint64_t position_ticket = 0;
     std::optional<Price> stop_loss;
     std::optional<Price> take_profit;
   };

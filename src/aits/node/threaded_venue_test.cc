@@ -284,6 +284,22 @@ TEST_P(ThreadedVenueTest, FillsAsTheSynchronousVenueWhateverTheLinksDelay) {
 // run, so every report arrives as the venue stops.
 INSTANTIATE_TEST_SUITE_P(Latencies, ThreadedVenueTest, ::testing::Values(0, 200, 50'000));
 
+// A started kernel trading EURUSD whose execution client is a ThreadedVenue made with
+// `venue_config` (`*venue` points at it).
+std::unique_ptr<kernel::Kernel> StartThreaded(const kernel::KernelConfig& config,
+                                              const ThreadedVenueConfig& venue_config,
+                                              SimulatedClock& clock, ThreadedVenue** venue) {
+  auto made_kernel = std::make_unique<kernel::Kernel>(
+      config, clock, [&](execution::ExecutionEvents&, const execution::AccountOracle&) {
+        auto made = std::make_unique<ThreadedVenue>(venue_config);
+        *venue = made.get();
+        return made;
+      });
+  EXPECT_TRUE(made_kernel->AddInstrument(Instrument::Infer("EURUSD")).ok());
+  made_kernel->Start();
+  return made_kernel;
+}
+
 // While a report travels the kernel goes on: an order is pending_new, its lots pending, until
 // the first report arrives; a threaded loop (data and venue on their own threads) delivers it.
 TEST(ThreadedVenueLoopTest, AnOrderIsPendingUntilItsReportArrives) {
@@ -291,15 +307,9 @@ TEST(ThreadedVenueLoopTest, AnOrderIsPendingUntilItsReportArrives) {
   ThreadedVenue* venue = nullptr;
   ThreadedVenueConfig venue_config;
   venue_config.report_latency = milliseconds(20);
-  kernel::KernelConfig config;
-  kernel::Kernel kernel(config, clock,
-                        [&](execution::ExecutionEvents&, const execution::AccountOracle&) {
-                          auto made = std::make_unique<ThreadedVenue>(venue_config);
-                          venue = made.get();
-                          return made;
-                        });
-  ASSERT_TRUE(kernel.AddInstrument(Instrument::Infer("EURUSD")).ok());
-  kernel.Start();
+  const std::unique_ptr<kernel::Kernel> started =
+      StartThreaded(kernel::KernelConfig{}, venue_config, clock, &venue);
+  kernel::Kernel& kernel = *started;
 
   // The kernel thread's view, sampled when the first tick is handled and at each report.
   // The kernel thread's view, sampled when the order is submitted (at the first tick) and at
@@ -358,6 +368,104 @@ TEST(ThreadedVenueLoopTest, AnOrderIsPendingUntilItsReportArrives) {
   EXPECT_EQ(probe.ticks_when_filled, 1u);
   EXPECT_TRUE(probe.log.empty());
   EXPECT_GE(loop.stats().report_hand_off.count(), 1u);
+}
+
+// A hedging account through the thread: each fill names its position (the kernel's portfolio
+// books the long and the short apart), and SL/TP set by ticket reach the venue, which refuses a
+// ticket it does not hold (counted) and closes the named position at its TP.
+TEST(ThreadedVenueLoopTest, HedgingFillsNamePositionsAndProtectionGoesByTicket) {
+  SimulatedClock clock;
+  ThreadedVenue* venue = nullptr;
+  kernel::KernelConfig config;
+  config.venue.account_mode = AccountMode::kHedging;
+  ThreadedVenueConfig venue_config;
+  venue_config.venue = config.venue;
+  venue_config.report_latency = microseconds(100);
+  const std::unique_ptr<kernel::Kernel> started =
+      StartThreaded(config, venue_config, clock, &venue);
+  kernel::Kernel& kernel = *started;
+
+  class Hedger final : public KernelTarget {
+   public:
+    Hedger(kernel::Kernel& kernel, SimulatedClock& clock) : KernelTarget(kernel, clock) {}
+    Status OnMarketData(const MarketData& data) override {
+      AITS_RETURN_IF_ERROR(KernelTarget::OnMarketData(data));
+      if (!submitted) {
+        OrderRequest request;
+        request.instrument = InstrumentId{0};
+        request.side = Side::kBuy;
+        request.quantity = *Quantity::Parse("1.00", 2);
+        long_order = kernel().Submit(request);
+        request.side = Side::kSell;
+        request.quantity = *Quantity::Parse("0.50", 2);
+        short_order = kernel().Submit(request);  // a position beside the long
+        submitted = true;
+      }
+      return Status::Ok();
+    }
+    bool done() const override { return took_profit; }
+    Status OnExecutionReport(const ExecutionReportEvent& event) override {
+      AITS_RETURN_IF_ERROR(KernelTarget::OnExecutionReport(event));
+      const Order* held_short = kernel().FindOrder(short_order);
+      const Order* held_long = kernel().FindOrder(long_order);
+      if (!protected_ && held_short->status == OrderStatus::kFilled &&
+          held_long->status == OrderStatus::kFilled) {
+        short_ticket = held_short->position_ticket;
+        long_ticket = held_long->position_ticket;
+        execution::ExecutionClient& client = kernel().execution();
+        (void)client.SetPositionProtection(InstrumentId{0}, 999, std::nullopt,
+                                           Price::FromRaw(109'900, 5));  // no such position
+        (void)client.SetPositionProtection(InstrumentId{0}, short_ticket, std::nullopt,
+                                           Price::FromRaw(109'900, 5));
+        protected_ = true;
+      }
+      for (size_t idx = 0; idx < kernel().fills().size(); ++idx) {
+        if (kernel().fills()[idx].reason == FillReason::kTakeProfit) took_profit = true;
+      }
+      return Status::Ok();
+    }
+
+    bool submitted = false;
+    bool protected_ = false;
+    bool took_profit = false;
+    OrderId long_order;
+    OrderId short_order;
+    uint64_t long_ticket = 0;
+    uint64_t short_ticket = 0;
+  };
+  Hedger hedger(kernel, clock);
+  {
+    // Paced (a tick every 0.5 ms of wall time), so that the fills reach the kernel, and the
+    // protection the venue, while the market still moves.
+    ReplayOptions replay;
+    replay.speed = 500;
+    auto feed = ReplayClient::Create("feed", std::make_unique<TickSourceOf>(Market()), replay);
+    ASSERT_TRUE(feed.ok());
+    EventLoop loop(hedger);
+    loop.AddClient(**feed);
+    loop.AddProducer(*venue);
+    auto exit = loop.Run();
+    ASSERT_TRUE(exit.ok()) << exit.status().message();
+    EXPECT_EQ(*exit, LoopExit::kDone);
+  }
+  kernel.Stop();
+  EXPECT_TRUE(hedger.log.empty()) << hedger.log.front();
+  ASSERT_TRUE(hedger.took_profit) << "fills " << kernel.fills().size();
+  EXPECT_NE(hedger.long_ticket, 0u);
+  EXPECT_NE(hedger.short_ticket, 0u);
+  EXPECT_NE(hedger.long_ticket, hedger.short_ticket);
+  EXPECT_EQ(venue->refused_protections(), 1u);  // ticket 999
+  const Fill& tp = kernel.fills()[kernel.fills().size() - 1];
+  EXPECT_EQ(tp.reason, FillReason::kTakeProfit);
+  EXPECT_EQ(tp.position_ticket, hedger.short_ticket);
+  EXPECT_EQ(tp.side, Side::kBuy);
+  EXPECT_EQ(tp.quantity.ToString(), "0.50");
+  const std::vector<HedgedPosition>& positions = kernel.portfolio().positions(InstrumentId{0});
+  ASSERT_EQ(positions.size(), 1u);
+  EXPECT_EQ(positions[0].ticket, hedger.long_ticket);
+  EXPECT_EQ(positions[0].quantity.ToString(), "1.00");
+  EXPECT_EQ(kernel.position(InstrumentId{0}).quantity.ToString(), "1.00");
+  EXPECT_EQ(kernel.portfolio().trades().size(), 1u);
 }
 
 TEST(ThreadedVenueConfigTest, RefusesBadSettingsNamingThem) {

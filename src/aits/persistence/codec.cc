@@ -12,15 +12,20 @@ namespace {
 
 // Format version of each payload; bump it (and keep decoding the old one) when a layout changes.
 constexpr uint8_t kTickVersion = 1;
+// Orders and fills that name a position (hedging accounts) are written as v2, which appends the
+// position tickets; everything else is still written as v1, so that the logs of netting
+// sessions stay byte for byte what they were and sessions started before v2 still resume.
 constexpr uint8_t kOrderVersion = 1;
+constexpr uint8_t kOrderVersionWithPosition = 2;
 constexpr uint8_t kFillVersion = 1;
+constexpr uint8_t kFillVersionWithPosition = 2;
 
 // Highest valid value of each stored enum (decoders reject anything above).
 constexpr uint8_t kMaxSide = static_cast<uint8_t>(Side::kSell);
 constexpr uint8_t kMaxOrderType = static_cast<uint8_t>(OrderType::kStop);
 constexpr uint8_t kMaxTif = static_cast<uint8_t>(TimeInForce::kDay);
 constexpr uint8_t kMaxOrderStatus = static_cast<uint8_t>(OrderStatus::kRejected);
-constexpr uint8_t kMaxRejectReason = static_cast<uint8_t>(RejectReason::kRiskHalted);
+constexpr uint8_t kMaxRejectReason = static_cast<uint8_t>(kLastRejectReason);
 
 // The only fill reasons the venue and kernel produce. Decoded fills point at these literals, so
 // a Fill's string_view outlives the payload it was decoded from.
@@ -188,6 +193,13 @@ void CheckVersion(Reader& reader, uint8_t expected) {
   if (reader.ok() && version != expected) reader.Fail("version", version);
 }
 
+// Reads the version byte, which must be `base` or `extended`; true for `extended`.
+bool ReadVersion(Reader& reader, uint8_t base, uint8_t extended) {
+  const uint8_t version = reader.U8("version");
+  if (reader.ok() && version != base && version != extended) reader.Fail("version", version);
+  return version == extended;
+}
+
 }  // namespace
 
 // Layout v1 (39 bytes): version u8, ts i64, bid (i64 raw, u8 precision), ask (same),
@@ -220,10 +232,12 @@ Result<Tick> DecodeTick(std::string_view payload) {
 // price?, stop_loss?, take_profit?, client_order_id str, tag str), status u8, reject_reason u8,
 // reject_detail str, created i64, arrives i64, updated i64, filled, avg_fill_price. Fixed values
 // are i64 raw + u8 precision; optionals a u8 0/1 flag then the value; strings a u32 length then the
-// bytes.
+// bytes. Layout v2 (an order that names a position): v1, then request.position_ticket u64 and
+// position_ticket u64.
 void EncodeOrder(const Order& order, std::string* out) {
   const OrderRequest& request = order.request;
-  PutU8(kOrderVersion, out);
+  const bool with_position = request.position_ticket != 0;
+  PutU8(with_position ? kOrderVersionWithPosition : kOrderVersion, out);
   PutU64(order.id.value, out);
   PutU32(request.instrument.value, out);
   PutU8(static_cast<uint8_t>(request.side), out);
@@ -243,11 +257,15 @@ void EncodeOrder(const Order& order, std::string* out) {
   PutI64(order.updated.ns, out);
   PutFixed(order.filled, out);
   PutFixed(order.avg_fill_price, out);
+  if (with_position) {
+    PutU64(request.position_ticket, out);
+    PutU64(order.position_ticket, out);
+  }
 }
 
 Result<Order> DecodeOrder(std::string_view payload) {
   Reader reader(payload, "order");
-  CheckVersion(reader, kOrderVersion);
+  const bool with_position = ReadVersion(reader, kOrderVersion, kOrderVersionWithPosition);
   Order order;
   OrderRequest& request = order.request;
   order.id.value = reader.U64("id");
@@ -269,6 +287,11 @@ Result<Order> DecodeOrder(std::string_view payload) {
   order.updated = reader.Time("updated");
   order.filled = reader.FixedValue<Quantity>("filled");
   order.avg_fill_price = reader.FixedValue<Price>("avg_fill_price");
+  if (with_position) {
+    request.position_ticket = reader.U64("request.position_ticket");
+    order.position_ticket = reader.U64("position_ticket");
+    if (reader.ok() && request.position_ticket == 0) reader.Fail("request.position_ticket", 0);
+  }
   AITS_RETURN_IF_ERROR(reader.Finish());
   return order;
 }
@@ -276,8 +299,9 @@ Result<Order> DecodeOrder(std::string_view payload) {
 // Layout v1: version u8, order_id u64, client_order_id str, instrument u32, side u8, quantity,
 // price, commission i64 (Money raw), ts i64, reason str. The reason is stored as text rather than
 // an index so that reordering the canonical list can never change what an old log says.
+// Layout v2 (a fill that names its position): v1, then position_ticket u64.
 void EncodeFill(const Fill& fill, std::string* out) {
-  PutU8(kFillVersion, out);
+  PutU8(fill.position_ticket != 0 ? kFillVersionWithPosition : kFillVersion, out);
   PutU64(fill.order_id.value, out);
   PutString(fill.client_order_id, out);
   PutU32(fill.instrument.value, out);
@@ -287,11 +311,12 @@ void EncodeFill(const Fill& fill, std::string* out) {
   PutI64(fill.commission.raw(), out);
   PutI64(fill.ts.ns, out);
   PutString(ToString(fill.reason), out);
+  if (fill.position_ticket != 0) PutU64(fill.position_ticket, out);
 }
 
 Result<Fill> DecodeFill(std::string_view payload) {
   Reader reader(payload, "fill");
-  CheckVersion(reader, kFillVersion);
+  const bool with_position = ReadVersion(reader, kFillVersion, kFillVersionWithPosition);
   Fill fill;
   fill.order_id.value = reader.U64("order_id");
   fill.client_order_id = std::string(reader.String("client_order_id"));
@@ -308,6 +333,10 @@ Result<Fill> DecodeFill(std::string_view payload) {
     } else {
       reader.FailText("reason", reason);
     }
+  }
+  if (with_position) {
+    fill.position_ticket = reader.U64("position_ticket");
+    if (reader.ok() && fill.position_ticket == 0) reader.Fail("position_ticket", 0);
   }
   AITS_RETURN_IF_ERROR(reader.Finish());
   return fill;

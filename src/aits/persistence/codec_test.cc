@@ -95,6 +95,7 @@ void ExpectSameOrder(const Order& a, const Order& b) {
   EXPECT_EQ(a.updated, b.updated);
   ExpectSameFixed(a.filled, b.filled);
   ExpectSameFixed(a.avg_fill_price, b.avg_fill_price);
+  EXPECT_EQ(a.request.position_ticket, b.request.position_ticket);
 }
 
 TEST(CodecTest, TickRoundTripIsExact) {
@@ -197,6 +198,50 @@ TEST(CodecTest, FillRoundTripForEveryReason) {
   }
 }
 
+TEST(CodecTest, OrderNamingAPositionIsVersion2AndKeepsBothTickets) {
+  Order order = MakeOrder(true);
+  std::string v1;
+  EncodeOrder(order, &v1);
+  EXPECT_EQ(static_cast<uint8_t>(v1[0]), 1);  // names no position: the v1 layout, unchanged
+  order.request.position_ticket = 0x0102030405060708ull;
+  order.position_ticket = 77;
+  std::string v2;
+  EncodeOrder(order, &v2);
+  EXPECT_EQ(static_cast<uint8_t>(v2[0]), 2);
+  EXPECT_EQ(v2.size(), v1.size() + 16);
+  auto decoded = DecodeOrder(v2);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  ExpectSameOrder(*decoded, order);
+  EXPECT_EQ(decoded->position_ticket, 77u);
+  // A v2 payload whose request names no position is not what v2 writes.
+  std::string zero = v2;
+  std::memset(zero.data() + v1.size(), 0, 8);
+  EXPECT_EQ(DecodeOrder(zero).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeOrder(v2.substr(0, v2.size() - 1)).status().code(), StatusCode::kDataLoss);
+}
+
+TEST(CodecTest, FillWithPositionTicketIsVersion2) {
+  Fill fill = MakeFill(FillReason::kStopLoss);
+  std::string v1;
+  EncodeFill(fill, &v1);
+  EXPECT_EQ(static_cast<uint8_t>(v1[0]), 1);
+  fill.position_ticket = 123'456'789'012ull;
+  std::string v2;
+  EncodeFill(fill, &v2);
+  EXPECT_EQ(static_cast<uint8_t>(v2[0]), 2);
+  EXPECT_EQ(v2.size(), v1.size() + 8);
+  auto decoded = DecodeFill(v2);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->position_ticket, 123'456'789'012ull);
+  EXPECT_EQ(decoded->reason, FillReason::kStopLoss);
+  auto old = DecodeFill(v1);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->position_ticket, 0u);
+  std::string v3 = v2;
+  v3[0] = 3;
+  EXPECT_EQ(DecodeFill(v3).status().code(), StatusCode::kDataLoss);
+}
+
 TEST(CodecTest, FillWithUnknownReasonIsRejected) {
   // The reason is the payload's last field; overwrite the text of "market" in place.
   for (std::string_view reason : {"Market", "margin", "\0\0\0\0\0\0"}) {
@@ -274,7 +319,7 @@ TEST(CodecTest, OrderWithBadEnumsIsRejected) {
       {15, 9, "order payload: field tif = 9 out of range"},
       {24, 10, "order payload: field quantity.precision = 10 out of range"},
       {25, 2, "order payload: field price.present = 2 out of range"},
-      {0, 2, "order payload: field version = 2 out of range"},
+      {0, 3, "order payload: field version = 3 out of range"},  // 1 and 2 are valid
   };
   for (const Case& c : cases) {
     std::string bad = good;

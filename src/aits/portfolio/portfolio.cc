@@ -1,5 +1,6 @@
 #include "aits/portfolio/portfolio.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -20,11 +21,13 @@ int64_t Abs(int64_t value) { return value < 0 ? -value : value; }
 
 }  // namespace
 
-Portfolio::Portfolio(Currency account_currency, Money initial_balance, double leverage)
+Portfolio::Portfolio(Currency account_currency, Money initial_balance, double leverage,
+                     AccountMode mode)
     : currency_(account_currency),
       initial_balance_(initial_balance),
       balance_(initial_balance),
-      leverage_(leverage > 0 ? leverage : 1.0) {}
+      leverage_(leverage > 0 ? leverage : 1.0),
+      mode_(mode) {}
 
 Portfolio::Slot* Portfolio::SlotOf(InstrumentId id) {
   if (id.value >= slots_.size() || !slots_[id.value].present) return nullptr;
@@ -190,6 +193,10 @@ void Portfolio::BookFill(const Fill& fill) {
     slot->ask = fill.price;
     slot->has_quote = true;
   }
+  if (mode_ == AccountMode::kHedging) {
+    BookHedgedFill(*slot, fill);
+    return;
+  }
   Position& position = slot->position;
   const Instrument& instrument = slot->instrument;
   const int64_t fill_lots = fill.quantity.raw();
@@ -218,30 +225,13 @@ void Portfolio::BookFill(const Fill& fill) {
 
   // Closing (part of) the position, possibly flipping it.
   const int64_t closed = fill_lots < Abs(before) ? fill_lots : Abs(before);
-  const Price move = before > 0 ? fill.price - position.avg_price : position.avg_price - fill.price;
-  const Money gross_quote =
-      Notional(move, Quantity::FromRaw(closed, slot->lot_precision), instrument.contract_size);
-  const Money gross = Convert(*slot, gross_quote);
-  realized_ += gross;
-  balance_ += gross;
 
   const Money entry_share = Money::FromRaw(
       DivRound(static_cast<Int128>(position.commission.raw()) * closed, Abs(before)));
   const Money exit_share =
       Money::FromRaw(DivRound(static_cast<Int128>(fill.commission.raw()) * closed, fill_lots));
-  TradeRecord trade;
-  trade.instrument = fill.instrument;
-  trade.side = before > 0 ? Side::kBuy : Side::kSell;
-  trade.quantity = Quantity::FromRaw(closed, slot->lot_precision);
-  trade.entry_time = position.opened;
-  trade.exit_time = fill.ts;
-  trade.entry_price = position.avg_price;
-  trade.exit_price = fill.price;
-  trade.gross_pnl = gross;
-  trade.commission = entry_share + exit_share;
-  trade.net_pnl = gross - trade.commission;
-  trade.exit_reason = std::string(ToString(fill.reason));
-  trades_.push_back(std::move(trade));
+  BookTrade(*slot, before > 0 ? Side::kBuy : Side::kSell, position.avg_price, position.opened,
+            closed, entry_share, exit_share, fill);
 
   const int64_t after = before + delta;
   position.quantity = Quantity::FromRaw(after, slot->lot_precision);
@@ -269,9 +259,61 @@ Status Portfolio::SetPosition(InstrumentId instrument, Quantity quantity, Price 
     return InvalidArgument("set position: instrument id " + std::to_string(instrument.value) +
                            " is not traded in this portfolio");
   }
+  if (mode_ == AccountMode::kHedging) {
+    return FailedPrecondition("set position: " + slot->instrument.symbol +
+                              ": a hedging account's positions are set by ticket");
+  }
   Position& position = slot->position;
   const bool was_open = !position.quantity.IsZero();
   const bool open = !quantity.IsZero();
+  position.quantity = Quantity::FromRaw(quantity.raw(), slot->lot_precision);
+  position.avg_price = Price::FromRaw(open ? avg_price.raw() : 0, slot->instrument.digits);
+  position.opened = ts;
+  position.commission = Money();
+  position.stop_loss.reset();
+  position.take_profit.reset();
+  Settled(*slot, instrument, was_open, open, avg_price, ts);
+  return Status::Ok();
+}
+
+Status Portfolio::SetPosition(InstrumentId instrument, uint64_t ticket, Quantity quantity,
+                              Price avg_price, Timestamp ts) {
+  if (mode_ != AccountMode::kHedging) return SetPosition(instrument, quantity, avg_price, ts);
+  Slot* slot = SlotOf(instrument);
+  if (slot == nullptr || !slot->tradable) {
+    return InvalidArgument("set position: instrument id " + std::to_string(instrument.value) +
+                           " is not traded in this portfolio");
+  }
+  if (ticket == 0) {
+    return InvalidArgument("set position: " + slot->instrument.symbol +
+                           ": a hedging account's position needs its ticket");
+  }
+  const bool was_open = !slot->legs.empty();
+  auto found = std::find_if(slot->legs.begin(), slot->legs.end(),
+                            [ticket](const HedgedPosition& leg) { return leg.ticket == ticket; });
+  if (quantity.IsZero()) {
+    if (found != slot->legs.end()) slot->legs.erase(found);
+  } else {
+    HedgedPosition leg;
+    leg.ticket = ticket;
+    leg.side = quantity.IsPositive() ? Side::kBuy : Side::kSell;
+    leg.quantity = Quantity::FromRaw(quantity.Abs().raw(), slot->lot_precision);
+    leg.open_price = Price::FromRaw(avg_price.raw(), slot->instrument.digits);
+    leg.opened = ts;
+    if (found != slot->legs.end()) {
+      *found = leg;  // keeps its place among the positions (oldest first)
+    } else {
+      slot->legs.push_back(leg);
+    }
+  }
+  const bool open = !slot->legs.empty();
+  Net(*slot);
+  Settled(*slot, instrument, was_open, open, avg_price, ts);
+  return Status::Ok();
+}
+
+void Portfolio::Settled(Slot& slot, InstrumentId instrument, bool was_open, bool open,
+                        Price avg_price, Timestamp ts) {
   if (!was_open && open) {
     if (open_positions_++ == 0) in_market_since_ = ts;
   } else if (was_open && !open) {
@@ -279,20 +321,149 @@ Status Portfolio::SetPosition(InstrumentId instrument, Quantity quantity, Price 
       time_in_market_ = time_in_market_ + (ts - in_market_since_);
     }
   }
-  position.quantity = Quantity::FromRaw(quantity.raw(), slot->lot_precision);
-  position.avg_price = Price::FromRaw(open ? avg_price.raw() : 0, slot->instrument.digits);
-  position.opened = ts;
-  position.commission = Money();
-  position.stop_loss.reset();
-  position.take_profit.reset();
-  if (open && !slot->has_quote && avg_price.IsPositive()) {
+  if (open && !slot.has_quote && avg_price.IsPositive()) {
     // Marked at its own price until the first quote, as a first fill would be.
-    slot->bid = avg_price;
-    slot->ask = avg_price;
-    slot->has_quote = true;
+    slot.bid = avg_price;
+    slot.ask = avg_price;
+    slot.has_quote = true;
   }
   Remark(instrument.value);
-  return Status::Ok();
+}
+
+void Portfolio::BookTrade(const Slot& slot, Side entry_side, Price entry_price,
+                          Timestamp entry_time, int64_t closed, Money entry_share, Money exit_share,
+                          const Fill& fill) {
+  const Price move = entry_side == Side::kBuy ? fill.price - entry_price : entry_price - fill.price;
+  const Money gross_quote =
+      Notional(move, Quantity::FromRaw(closed, slot.lot_precision), slot.instrument.contract_size);
+  const Money gross = Convert(slot, gross_quote);
+  realized_ += gross;
+  balance_ += gross;
+  TradeRecord trade;
+  trade.instrument = fill.instrument;
+  trade.side = entry_side;
+  trade.quantity = Quantity::FromRaw(closed, slot.lot_precision);
+  trade.entry_time = entry_time;
+  trade.exit_time = fill.ts;
+  trade.entry_price = entry_price;
+  trade.exit_price = fill.price;
+  trade.gross_pnl = gross;
+  trade.commission = entry_share + exit_share;
+  trade.net_pnl = gross - trade.commission;
+  trade.exit_reason = std::string(ToString(fill.reason));
+  trades_.push_back(std::move(trade));
+}
+
+void Portfolio::BookHedgedFill(Slot& slot, const Fill& fill) {
+  balance_ -= fill.commission;
+  commission_ += fill.commission;
+  const int64_t fill_lots = fill.quantity.raw();
+  int64_t opening = fill_lots;
+  // A fill naming an open position on the other side closes (part of) it; the venue never
+  // closes more than the position holds, and any excess would open a position of its own.
+  for (size_t idx = 0; fill.position_ticket != 0 && idx < slot.legs.size(); ++idx) {
+    HedgedPosition& leg = slot.legs[idx];
+    if (leg.ticket != fill.position_ticket) continue;
+    if (leg.side == fill.side) break;
+    const int64_t held = leg.quantity.raw();
+    const int64_t closed = fill_lots < held ? fill_lots : held;
+    const Money entry_share =
+        Money::FromRaw(DivRound(static_cast<Int128>(leg.commission.raw()) * closed, held));
+    const Money exit_share =
+        Money::FromRaw(DivRound(static_cast<Int128>(fill.commission.raw()) * closed, fill_lots));
+    BookTrade(slot, leg.side, leg.open_price, leg.opened, closed, entry_share, exit_share, fill);
+    opening = fill_lots - closed;
+    if (closed == held) {
+      slot.legs.erase(slot.legs.begin() + static_cast<std::ptrdiff_t>(idx));
+      if (slot.legs.empty() && --open_positions_ == 0) {
+        time_in_market_ = time_in_market_ + (fill.ts - in_market_since_);
+      }
+    } else {
+      leg.quantity = Quantity::FromRaw(held - closed, slot.lot_precision);
+      leg.commission -= entry_share;
+    }
+    break;
+  }
+  if (opening > 0) {
+    HedgedPosition leg;
+    leg.ticket = fill.position_ticket;
+    leg.side = fill.side;
+    leg.quantity = Quantity::FromRaw(opening, slot.lot_precision);
+    leg.open_price = Price::FromRaw(fill.price.raw(), slot.instrument.digits);
+    leg.opened = fill.ts;
+    leg.commission = opening == fill_lots
+                         ? fill.commission
+                         : Money::FromRaw(DivRound(
+                               static_cast<Int128>(fill.commission.raw()) * opening, fill_lots));
+    if (slot.legs.empty() && open_positions_++ == 0) in_market_since_ = fill.ts;
+    slot.legs.push_back(leg);
+  }
+  Net(slot);
+}
+
+void Portfolio::Net(Slot& slot) const {
+  Position& net = slot.position;
+  int64_t quantity = 0;
+  for (const HedgedPosition& leg : slot.legs) quantity += Sign(leg.side) * leg.quantity.raw();
+  net.quantity = Quantity::FromRaw(quantity, slot.lot_precision);
+  net.stop_loss.reset();
+  net.take_profit.reset();
+  if (quantity == 0) {
+    net.avg_price = Price::FromRaw(0, slot.instrument.digits);
+    net.commission = Money();
+    if (!slot.legs.empty()) net.opened = slot.legs.front().opened;
+    return;
+  }
+  // The average open price of the positions on the net side, and when the oldest of them opened.
+  const Side side = quantity > 0 ? Side::kBuy : Side::kSell;
+  Int128 weighted = 0;
+  int64_t lots = 0;
+  Money commission;
+  bool first = true;
+  for (const HedgedPosition& leg : slot.legs) {
+    if (leg.side != side) continue;
+    weighted += static_cast<Int128>(leg.open_price.raw()) * leg.quantity.raw();
+    lots += leg.quantity.raw();
+    commission += leg.commission;
+    if (first) net.opened = leg.opened;
+    first = false;
+  }
+  net.avg_price = Price::FromRaw(DivRound(weighted, lots), slot.instrument.digits);
+  net.commission = commission;
+}
+
+int64_t Portfolio::MarginLots(const Slot& slot) const {
+  if (mode_ != AccountMode::kHedging) return Abs(slot.position.quantity.raw());
+  int64_t longs = 0;
+  int64_t shorts = 0;
+  for (const HedgedPosition& leg : slot.legs) {
+    (leg.side == Side::kBuy ? longs : shorts) += leg.quantity.raw();
+  }
+  return longs > shorts ? longs : shorts;
+}
+
+int64_t Portfolio::AddedMarginLots(InstrumentId instrument, Side side, int64_t lots_raw) const {
+  const Slot* slot = SlotOf(instrument);
+  if (slot == nullptr) return lots_raw;
+  if (mode_ != AccountMode::kHedging) {
+    const int64_t before = slot->position.quantity.raw();
+    const int64_t after = before + Sign(side) * lots_raw;
+    return Abs(after) > Abs(before) ? Abs(after) - Abs(before) : 0;
+  }
+  int64_t longs = 0;
+  int64_t shorts = 0;
+  for (const HedgedPosition& leg : slot->legs) {
+    (leg.side == Side::kBuy ? longs : shorts) += leg.quantity.raw();
+  }
+  const int64_t larger = longs > shorts ? longs : shorts;
+  (side == Side::kBuy ? longs : shorts) += lots_raw;
+  return (longs > shorts ? longs : shorts) - larger;
+}
+
+const std::vector<HedgedPosition>& Portfolio::positions(InstrumentId instrument) const {
+  static const std::vector<HedgedPosition> kNone;
+  const Slot* slot = SlotOf(instrument);
+  return slot == nullptr ? kNone : slot->legs;
 }
 
 const Position& Portfolio::position(InstrumentId instrument) const {
@@ -308,6 +479,16 @@ const Instrument& Portfolio::instrument(InstrumentId instrument) const {
 }
 
 Money Portfolio::UnrealizedOf(const Slot& slot) const {
+  if (mode_ == AccountMode::kHedging) {
+    if (!slot.present || slot.legs.empty() || !slot.has_quote) return Money();
+    Money sum;  // in the quote currency, converted once
+    for (const HedgedPosition& leg : slot.legs) {
+      const Price move =
+          leg.side == Side::kBuy ? slot.bid - leg.open_price : leg.open_price - slot.ask;
+      sum += Notional(move, leg.quantity, slot.instrument.contract_size);
+    }
+    return Convert(slot, sum);
+  }
   const Position& position = slot.position;
   if (!slot.present || position.quantity.IsZero() || !slot.has_quote) return Money();
   // Marked at what closing would get: the bid for a long, the ask for a short.
@@ -329,9 +510,15 @@ Account Portfolio::account() const {
   account.equity = Equity();
   if (open_positions_ > 0) {
     for (const Slot& slot : slots_) {
-      if (!slot.present || slot.position.quantity.IsZero()) continue;
-      const Price price = slot.has_quote ? Mid(slot) : slot.position.avg_price;
-      account.margin += MarginRequired(slot.instrument, slot.position.quantity.Abs(), price);
+      if (!slot.present) continue;
+      const int64_t lots = MarginLots(slot);
+      if (lots == 0) continue;
+      Price price = slot.has_quote ? Mid(slot) : slot.position.avg_price;
+      if (!price.IsPositive() && !slot.legs.empty()) price = slot.legs.front().open_price;
+      const Quantity margin_lots = mode_ == AccountMode::kHedging
+                                       ? Quantity::FromRaw(lots, slot.lot_precision)
+                                       : slot.position.quantity.Abs();
+      account.margin += MarginRequired(slot.instrument, margin_lots, price);
     }
   }
   account.free_margin = account.equity - account.margin;

@@ -9,6 +9,12 @@
 //
 // Margin of a position = |lots| * contract_size * price converted to the account currency
 // * margin_rate / leverage (MetaTrader's Forex formula).
+//
+// Hedging accounts (AccountMode::kHedging, docs/execution.md "Hedging accounts"): each opening
+// fill is a position of its own, keyed by the fill's position ticket; a fill naming an open
+// position on the other side closes (part of) it, with its own trade record at that position's
+// open price. position() is then the net of the instrument's positions; positions() lists them.
+// Margin per instrument is that of the larger of the long and short volumes.
 // Single-threaded.
 #pragma once
 
@@ -44,7 +50,8 @@ struct TradeRecord {
 class Portfolio {
  public:
   // Precondition: initial_balance > 0, leverage > 0 (validated by the caller's config).
-  Portfolio(Currency account_currency, Money initial_balance, double leverage);
+  Portfolio(Currency account_currency, Money initial_balance, double leverage,
+            AccountMode mode = AccountMode::kNetting);
 
   // Registers an instrument; InvalidArgument if its P&L cannot be converted to the account
   // currency with what has been registered so far.
@@ -60,10 +67,23 @@ class Portfolio {
   // `quantity` lots (signed; zero = flat) at `avg_price`, opened at `ts`, as the venue holds it.
   // No cash moves and no trade is recorded: the deals that made the difference are the venue's,
   // and the log never saw them. The position's SL/TP and open commission are cleared.
-  // InvalidArgument for an instrument that was not added.
+  // InvalidArgument for an instrument that was not added; FailedPrecondition on a hedging
+  // account, whose positions are set by ticket (below).
   Status SetPosition(InstrumentId instrument, Quantity quantity, Price avg_price, Timestamp ts);
+  // The same for one position by its ticket: on a hedging account the position `ticket` becomes
+  // `quantity` lots at `avg_price` (zero removes it; a new ticket adds a position), the others
+  // stay; on a netting account the ticket is not needed and this is the call above.
+  // InvalidArgument for ticket 0 on a hedging account.
+  Status SetPosition(InstrumentId instrument, uint64_t ticket, Quantity quantity, Price avg_price,
+                     Timestamp ts);
 
   const Position& position(InstrumentId instrument) const;
+  // Hedging account: the instrument's open positions, oldest first (empty on a netting account).
+  const std::vector<HedgedPosition>& positions(InstrumentId instrument) const;
+  AccountMode account_mode() const { return mode_; }
+  // Raw lots by which an opening order of `lots_raw` on `side` grows the volume margin is charged
+  // on: |net| on a netting account, the larger leg on a hedging one (0 when it does not grow it).
+  int64_t AddedMarginLots(InstrumentId instrument, Side side, int64_t lots_raw) const;
   const Instrument& instrument(InstrumentId instrument) const;
   Account account() const;  // balance, equity, margin, free margin at the last quotes
   Money Equity() const;
@@ -110,6 +130,7 @@ class Portfolio {
     // slots whose P&L converts through this slot's rate (their terms move with its quotes).
     Money unrealized;
     std::vector<uint32_t> dependents;
+    std::vector<HedgedPosition> legs;  // hedging account: the open positions, oldest first
   };
   Slot* SlotOf(InstrumentId id);
   const Slot* SlotOf(InstrumentId id) const;
@@ -123,6 +144,16 @@ class Portfolio {
   // would cost O(instruments) per tick, so the sum is kept instead (integer money: exact).
   void Remark(uint32_t index);
   void BookFill(const Fill& fill);
+  void BookHedgedFill(Slot& slot, const Fill& fill);
+  // Hedging: recomputes slot.position as the net of its positions.
+  void Net(Slot& slot) const;
+  // After SetPosition changed `slot`: time in market, the mark before any quote, unrealised P&L.
+  void Settled(Slot& slot, InstrumentId instrument, bool was_open, bool open, Price avg_price,
+               Timestamp ts);
+  // Lots that margin is charged on: |net| (netting) or the larger leg (hedging), raw.
+  int64_t MarginLots(const Slot& slot) const;
+  void BookTrade(const Slot& slot, Side entry_side, Price entry_price, Timestamp entry_time,
+                 int64_t closed, Money entry_share, Money exit_share, const Fill& fill);
   Price Mid(const Slot& slot) const;
 
   std::vector<Slot> slots_;
@@ -133,6 +164,7 @@ class Portfolio {
   Money realized_;
   Money commission_;
   double leverage_;
+  AccountMode mode_;
   std::vector<TradeRecord> trades_;
   EquityCurve curve_;
   Duration time_in_market_;

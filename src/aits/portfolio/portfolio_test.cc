@@ -385,3 +385,113 @@ TEST(PortfolioTest, SetPositionTakesTheVenuesPositionWithoutCash) {
 
 }  // namespace
 }  // namespace aits::portfolio
+namespace aits::portfolio {
+namespace {
+
+Fill HedgedFill(int64_t sec, Side side, const char* lots, const char* price, uint64_t ticket,
+                const char* commission = "0") {
+  Fill fill;
+  fill.instrument = kEurUsd;
+  fill.side = side;
+  fill.quantity = *Quantity::Parse(lots, 2);
+  fill.price = P(price, kEurUsd);
+  fill.commission = M(commission);
+  fill.ts = At(sec);
+  fill.position_ticket = ticket;
+  return fill;
+}
+
+TEST(PortfolioHedgingTest, BooksEachPositionByItsTicket) {
+  Portfolio book(Currency::Of("USD"), M("10000"), 100.0, AccountMode::kHedging);
+  ASSERT_TRUE(book.AddInstrument(Make("EURUSD", kEurUsd)).ok());
+  EXPECT_EQ(book.account_mode(), AccountMode::kHedging);
+  book.OnTick(Tick{At(0), P("1.10000", kEurUsd), P("1.10010", kEurUsd), 0, 0, kEurUsd});
+  book.OnFill(HedgedFill(0, Side::kBuy, "1.00", "1.10010", 1, "7"));
+  book.OnFill(HedgedFill(1, Side::kBuy, "0.50", "1.10110", 2, "3.5"));
+  book.OnFill(HedgedFill(2, Side::kSell, "0.80", "1.10000", 3));
+  ASSERT_EQ(book.positions(kEurUsd).size(), 3u);
+  // The net: 1.5 long - 0.8 short, at the average open price of the longs.
+  const Position& net = book.position(kEurUsd);
+  EXPECT_EQ(net.quantity.ToString(), "0.70");
+  EXPECT_EQ(net.avg_price.ToString(), "1.10043");  // (1.10010 x 1 + 1.10110 x 0.5) / 1.5
+  // Margin of the larger leg, 1.5 lots at mid 1.10005 (the net would be 0.7 lots).
+  EXPECT_EQ(book.account().margin.ToString(3), "1650.075");
+  // What an order adds to the larger leg (raw lots, 1e-9): a short up to the longs' size adds
+  // nothing.
+  EXPECT_EQ(book.AddedMarginLots(kEurUsd, Side::kSell, 700'000'000), 0);
+  EXPECT_EQ(book.AddedMarginLots(kEurUsd, Side::kSell, 1'000'000'000), 300'000'000);
+  EXPECT_EQ(book.AddedMarginLots(kEurUsd, Side::kBuy, 100'000'000), 100'000'000);
+  // Each position marked on its own: longs at the bid, the short at the ask.
+  EXPECT_EQ(book.UnrealizedPnl().ToString(2), "-73.00");  // -10 - 55 - 8
+  // Closing the second long by its ticket books it at its own open price, not the average.
+  book.OnTick(Tick{At(3), P("1.10200", kEurUsd), P("1.10210", kEurUsd), 0, 0, kEurUsd});
+  book.OnFill(HedgedFill(3, Side::kSell, "0.50", "1.10200", 2, "3.5"));
+  ASSERT_EQ(book.trades().size(), 1u);
+  const TradeRecord& trade = book.trades().back();
+  EXPECT_EQ(trade.entry_price.ToString(), "1.10110");
+  EXPECT_EQ(trade.side, Side::kBuy);
+  EXPECT_EQ(trade.gross_pnl.ToString(2), "45.00");
+  EXPECT_EQ(trade.commission.ToString(2), "7.00");  // its entry commission and the exit's
+  EXPECT_EQ(book.positions(kEurUsd).size(), 2u);
+  // A partial close of the short; the rest stays open with its share of nothing.
+  book.OnFill(HedgedFill(4, Side::kBuy, "0.30", "1.10210", 3));
+  EXPECT_EQ(book.trades().back().gross_pnl.ToString(2), "-63.00");  // (1.10000 - 1.10210) x 30k
+  EXPECT_EQ(book.positions(kEurUsd).size(), 2u);
+  EXPECT_EQ(book.positions(kEurUsd)[1].quantity.ToString(), "0.50");
+  EXPECT_EQ(book.position(kEurUsd).quantity.ToString(), "0.50");
+  EXPECT_EQ(book.RealizedPnl().ToString(2), "-18.00");
+  // Every position closed: flat, no margin, all P&L realised.
+  book.OnFill(HedgedFill(5, Side::kSell, "1.00", "1.10200", 1));
+  book.OnFill(HedgedFill(5, Side::kBuy, "0.50", "1.10210", 3));
+  EXPECT_TRUE(book.positions(kEurUsd).empty());
+  EXPECT_TRUE(book.position(kEurUsd).IsFlat());
+  EXPECT_EQ(book.account().margin.raw(), 0);
+  EXPECT_EQ(book.UnrealizedPnl().raw(), 0);
+  EXPECT_EQ(book.trades().size(), 4u);
+}
+
+// Reconciliation on a hedging account: positions are set one by one by ticket, without cash; the
+// others stay, the net and the larger leg's margin follow, and a set position closes by its ticket
+// at its set price. Without a ticket (or through the netting call) it is refused.
+TEST(PortfolioHedgingTest, SetPositionByTicket) {
+  Portfolio book(Currency::Of("USD"), M("10000"), 100.0, AccountMode::kHedging);
+  ASSERT_TRUE(book.AddInstrument(Make("EURUSD", kEurUsd)).ok());
+  book.OnTick(Tick{At(0), P("1.10000", kEurUsd), P("1.10010", kEurUsd), 0, 0, kEurUsd});
+  book.OnFill(HedgedFill(0, Side::kBuy, "1.00", "1.10010", 1));
+  ASSERT_TRUE(
+      book.SetPosition(kEurUsd, 7, *Quantity::Parse("-0.5", 2), P("1.10200", kEurUsd), At(1)).ok());
+  ASSERT_EQ(book.positions(kEurUsd).size(), 2u);
+  EXPECT_EQ(book.positions(kEurUsd)[1].ticket, 7u);
+  EXPECT_EQ(book.positions(kEurUsd)[1].side, Side::kSell);
+  EXPECT_EQ(book.positions(kEurUsd)[1].quantity.ToString(), "0.50");
+  EXPECT_EQ(book.position(kEurUsd).quantity.ToString(), "0.50");
+  EXPECT_EQ(book.account().balance.ToString(), "10000.00");
+  EXPECT_EQ(book.account().margin.ToString(3), "1100.050");  // the long, 1 lot at mid 1.10005
+  // Replaced in place: the long becomes 0.3 lots at the venue's price.
+  ASSERT_TRUE(
+      book.SetPosition(kEurUsd, 1, *Quantity::Parse("0.3", 2), P("1.10050", kEurUsd), At(2)).ok());
+  ASSERT_EQ(book.positions(kEurUsd).size(), 2u);
+  EXPECT_EQ(book.positions(kEurUsd)[0].ticket, 1u);
+  EXPECT_EQ(book.positions(kEurUsd)[0].quantity.ToString(), "0.30");
+  EXPECT_EQ(book.position(kEurUsd).quantity.ToString(), "-0.20");
+  EXPECT_EQ(book.position(kEurUsd).avg_price.ToString(), "1.10200");
+  // The set short closes by its ticket, booked at its set open price.
+  book.OnFill(HedgedFill(3, Side::kBuy, "0.50", "1.10010", 7));
+  ASSERT_EQ(book.trades().size(), 1u);
+  EXPECT_EQ(book.trades()[0].entry_price.ToString(), "1.10200");
+  EXPECT_EQ(book.trades()[0].gross_pnl.ToString(2), "95.00");
+  // Set to zero ("book it closed"): gone, no cash; the account is flat.
+  ASSERT_TRUE(book.SetPosition(kEurUsd, 1, Quantity(), Price(), At(4)).ok());
+  EXPECT_TRUE(book.positions(kEurUsd).empty());
+  EXPECT_TRUE(book.position(kEurUsd).IsFlat());
+  EXPECT_EQ(book.account().margin.raw(), 0);
+  EXPECT_EQ(book.account().balance.ToString(), "10095.00");
+  EXPECT_EQ(book.SetPosition(kEurUsd, 0, *Quantity::Parse("1", 2), P("1.1", kEurUsd), At(5)).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(book.SetPosition(kEurUsd, *Quantity::Parse("1", 2), P("1.1", kEurUsd), At(5)).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(book.positions(kEurUsd).empty());
+}
+
+}  // namespace
+}  // namespace aits::portfolio

@@ -73,6 +73,7 @@ void PutRequest(const OrderRequest& request, v1::OrderRequest* out) {
   if (request.take_profit) PutFixed(*request.take_profit, out->mutable_take_profit());
   out->set_client_order_id(request.client_order_id);
   out->set_tag(request.tag);
+  out->set_position_ticket(request.position_ticket);
 }
 
 OrderRequest GetRequest(Checker& check, const v1::OrderRequest& in) {
@@ -89,6 +90,7 @@ OrderRequest GetRequest(Checker& check, const v1::OrderRequest& in) {
   }
   request.client_order_id = in.client_order_id();
   request.tag = in.tag();
+  request.position_ticket = in.position_ticket();
   return request;
 }
 
@@ -112,7 +114,7 @@ Order GetOrder(Checker& check, const v1::Order& in) {
   order.id.value = in.id();
   order.request = GetRequest(check, in.request());
   order.status = check.Enum("status", in.status(), OrderStatus::kRejected);
-  order.reject_reason = check.Enum("reject_reason", in.reject_reason(), RejectReason::kRiskHalted);
+  order.reject_reason = check.Enum("reject_reason", in.reject_reason(), kLastRejectReason);
   order.reject_detail = in.reject_detail();
   order.created = Timestamp{in.created_ns()};
   order.arrives = Timestamp{in.arrives_ns()};
@@ -194,6 +196,7 @@ std::string Encode(const Fill& message, uint64_t sequence) {
   out.set_commission_raw(message.commission.raw());
   out.set_ts_ns(message.ts.ns);
   out.set_reason(std::string(ToString(message.reason)));
+  out.set_position_ticket(message.position_ticket);
   return Wrap(Fill::kMessageType, out, sequence);
 }
 
@@ -317,6 +320,7 @@ Result<Fill> Decode<Fill>(std::string_view bytes) {
   fill.price = check.Fixed<Price>("price", in.price());
   fill.commission = Money::FromRaw(in.commission_raw());
   fill.ts = Timestamp{in.ts_ns()};
+  fill.position_ticket = in.position_ticket();
   if (auto reason = ParseFillReason(in.reason()); reason.ok()) {
     fill.reason = *reason;
   } else {
@@ -399,7 +403,7 @@ Result<ExecutionReport> Decode<ExecutionReport>(std::string_view bytes) {
   } else {
     check.Fail("fill_reason", reason.status().message());
   }
-  report.reject_reason = check.Enum("reject_reason", in.reject_reason(), RejectReason::kRiskHalted);
+  report.reject_reason = check.Enum("reject_reason", in.reject_reason(), kLastRejectReason);
   if (in.has_stop_loss()) report.stop_loss = check.Fixed<Price>("stop_loss", in.stop_loss());
   if (in.has_take_profit()) {
     report.take_profit = check.Fixed<Price>("take_profit", in.take_profit());

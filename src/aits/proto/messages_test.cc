@@ -48,6 +48,7 @@ OrderRequest SampleRequest() {
   request.take_profit = std::nullopt;  // absent optionals must stay absent
   request.client_order_id = "node-1:42";
   request.tag = "entry";
+  request.position_ticket = 7'000'000'123;
   return request;
 }
 
@@ -62,6 +63,7 @@ Fill SampleFill() {
   fill.commission = Money::FromRaw(-3'500'000);
   fill.ts = Timestamp{1'700'000'000'000'000'001};
   fill.reason = FillReason::kStopLoss;
+  fill.position_ticket = 6'000'000'007;
   return fill;
 }
 
@@ -148,6 +150,7 @@ void ExpectSame(const OrderRequest& a, const OrderRequest& b) {
   ExpectSame(a.take_profit, b.take_profit);
   EXPECT_EQ(a.client_order_id, b.client_order_id);
   EXPECT_EQ(a.tag, b.tag);
+  EXPECT_EQ(a.position_ticket, b.position_ticket);
 }
 void ExpectSame(const Tick& a, const Tick& b) {
   EXPECT_EQ(a.ts, b.ts);
@@ -177,6 +180,7 @@ void ExpectSame(const Fill& a, const Fill& b) {
   EXPECT_EQ(a.commission.raw(), b.commission.raw());
   EXPECT_EQ(a.ts, b.ts);
   EXPECT_EQ(a.reason, b.reason);
+  EXPECT_EQ(a.position_ticket, b.position_ticket);
 }
 void ExpectSame(const OrderSubmitted& a, const OrderSubmitted& b) {
   ExpectSame(a.request, b.request);
@@ -287,7 +291,7 @@ TEST(MessagesTest, EveryEnumValueRoundTrips) {
     RoundTrip(fill);
   }
   for (int status = 0; status <= static_cast<int>(OrderStatus::kRejected); ++status) {
-    for (int reason = 0; reason <= static_cast<int>(RejectReason::kRiskHalted); ++reason) {
+    for (int reason = 0; reason <= static_cast<int>(kLastRejectReason); ++reason) {
       OrderUpdate update = SampleUpdate();
       update.order.status = static_cast<OrderStatus>(status);
       update.order.reject_reason = static_cast<RejectReason>(reason);

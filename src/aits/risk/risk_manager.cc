@@ -520,9 +520,14 @@ RiskVerdict RiskManager::CheckOrder(const OrderRequest& request, const Tick* las
   const int lot_precision = request.quantity.precision();
   const int64_t before = portfolio_.position(request.instrument).quantity.raw();
   const int64_t after = before + Sign(request.side) * request.quantity.raw();
-  // Only reduces: |after| <= |before| without crossing zero (a flip opens a new position).
+  // Only reduces: |after| <= |before| without crossing zero (a flip opens a new position). On a
+  // hedging account `before` and `after` are nets of the symbol's positions, and an order that
+  // closes a position by its ticket always reduces: it takes volume off the account (the net
+  // may still grow, when the other side is the larger; the venue refuses a close larger than
+  // its position).
   const bool reducing =
-      AbsRaw(after) <= AbsRaw(before) && !((before > 0 && after < 0) || (before < 0 && after > 0));
+      request.position_ticket != 0 || (AbsRaw(after) <= AbsRaw(before) &&
+                                       !((before > 0 && after < 0) || (before < 0 && after > 0)));
   auto lots_text = [&](int64_t raw) {
     return Quantity::FromRaw(raw, std::max(lot_precision, 2)).ToString();
   };
@@ -695,12 +700,13 @@ RiskVerdict RiskManager::CheckOrder(const OrderRequest& request, const Tick* las
                            equity, limits_.max_leverage));
     }
     double margin = account.margin.AsDouble();
-    if (AbsRaw(after) > AbsRaw(before)) {
+    // |after| - |before| on a netting account; the growth of the larger leg on a hedging one.
+    const int64_t added =
+        portfolio_.AddedMarginLots(request.instrument, request.side, request.quantity.raw());
+    if (added > 0) {
       margin += portfolio_
                     .MarginRequired(instrument,
-                                    Quantity::FromRaw(AbsRaw(after) - AbsRaw(before),
-                                                      request.quantity.precision()),
-                                    price)
+                                    Quantity::FromRaw(added, request.quantity.precision()), price)
                     .AsDouble();
     }
     const double margin_use =

@@ -17,6 +17,12 @@
 //   passes every exposure, leverage and margin rule (cutting risk is always allowed while not
 //   halted).
 //
+// Hedging accounts: exposure per symbol is the net of its positions (portfolio().position()), so
+// a long and a short of the same size count as flat, and an order that opens a new position
+// against the net one counts as reducing. An order that closes a position by its ticket
+// (OrderRequest::position_ticket) always counts as reducing: it takes volume off the account.
+// The margin-use rule adds the margin of what the order adds to the larger leg, as the venue does.
+//
 // Correlated positions: the correlation of every pair of instruments is estimated from the log
 // returns of their bar-close mids over the last `correlation_window` bars (OnBarClose). Two
 // positions whose instruments have |rho| >= correlation_threshold belong to one group; a group's

@@ -48,8 +48,9 @@ Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
   AITS_ASSIGN_OR_RETURN(state.spec, ReadSessionSpec(store));
   const std::vector<Instrument> instruments = InstrumentsOf(state.spec);
   AITS_ASSIGN_OR_RETURN(Money balance, Money::FromDouble(state.spec.balance));
+  AITS_ASSIGN_OR_RETURN(const AccountMode mode, ParseAccountMode(state.spec.account_mode));
   portfolio::Portfolio portfolio(Currency::Of(state.spec.account_currency), balance,
-                                 state.spec.leverage);
+                                 state.spec.leverage, mode);
   for (const Instrument& instrument : instruments) {
     AITS_RETURN_IF_ERROR(portfolio.AddInstrument(instrument));
   }
@@ -109,12 +110,12 @@ Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
           switch (action.kind) {
             case execution::ActionKind::kAdoptPosition:
             case execution::ActionKind::kClosePosition:
-              AITS_RETURN_IF_ERROR(
-                  portfolio.SetPosition(p.instrument, p.quantity, p.open_price, event.ts));
+              AITS_RETURN_IF_ERROR(portfolio.SetPosition(p.instrument, p.ticket, p.quantity,
+                                                         p.open_price, event.ts));
               break;
             case execution::ActionKind::kForgetPosition:
               AITS_RETURN_IF_ERROR(
-                  portfolio.SetPosition(p.instrument, Quantity(), Price(), event.ts));
+                  portfolio.SetPosition(p.instrument, p.ticket, Quantity(), Price(), event.ts));
               break;
             default:
               break;

@@ -57,6 +57,7 @@ Result<kernel::KernelConfig> KernelConfigFor(const SessionSpec& spec) {
     return InvalidArgument("latency " + std::to_string(spec.latency_us) + " us is negative");
   }
   config.venue.latency = Duration::Micros(spec.latency_us);
+  AITS_ASSIGN_OR_RETURN(config.venue.account_mode, ParseAccountMode(spec.account_mode));
   config.venue.slippage_points = spec.slippage_points;
   AITS_ASSIGN_OR_RETURN(config.venue.commission, execution::ParseCommission(spec.commission));
   if (spec.bar_seconds <= 0) {
@@ -179,7 +180,8 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
     persistence::EncodeOrder(order, &self->buffer_);
     self->Emit(EventType::kOrderSubmitted, submitted.ts, self->buffer_);
   });
-  bus.Subscribe<Fill>([self](const Fill& fill) {
+  const bool hedging = spec.account_mode == "hedging";
+  bus.Subscribe<Fill>([self, hedging](const Fill& fill) {
     if (fill.instrument.value < self->counts_.size()) {
       InstrumentCounts& counts = self->counts_[fill.instrument.value];
       ++counts.fills;
@@ -189,7 +191,15 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
       self->balance_ = balance;
     }
     self->buffer_.clear();
-    persistence::EncodeFill(fill, &self->buffer_);
+    if (hedging) {
+      persistence::EncodeFill(fill, &self->buffer_);
+    } else {
+      // A netting account's fills need no position ticket to be booked: left out, so that the
+      // log reads as before tickets were logged and older sessions still resume.
+      Fill netted = fill;
+      netted.position_ticket = 0;
+      persistence::EncodeFill(netted, &self->buffer_);
+    }
     self->Emit(EventType::kFill, fill.ts, self->buffer_);
   });
   bus.Subscribe<execution::OrderUpdate>([self](const execution::OrderUpdate& update) {

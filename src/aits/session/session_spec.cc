@@ -152,6 +152,7 @@ std::string SessionSpec::ToJson() const {
   j["latency_us"] = latency_us;
   j["commission"] = commission;
   j["slippage_points"] = slippage_points;
+  if (account_mode != "netting") j["account_mode"] = account_mode;
   j["bar_seconds"] = bar_seconds;
   j["session_id"] = session_id;
   // Only sessions over several feeds write the list, so a one-feed spec reads as it always did.
@@ -220,6 +221,12 @@ Result<SessionSpec> SessionSpec::FromJson(std::string_view text) {
     get("latency_us", &spec.latency_us);
     get("commission", &spec.commission);
     get("slippage_points", &spec.slippage_points);
+    if (j.contains("account_mode")) {
+      get("account_mode", &spec.account_mode);
+      if (auto mode = ParseAccountMode(spec.account_mode); !mode.ok()) {
+        throw std::runtime_error(mode.status().message());
+      }
+    }
     get("bar_seconds", &spec.bar_seconds);
     get("session_id", &spec.session_id);
     if (j.contains("feeds")) {

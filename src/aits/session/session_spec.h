@@ -13,6 +13,7 @@
 #include "aits/core/status.h"
 #include "aits/core/time.h"
 #include "aits/model/instrument.h"
+#include "aits/model/order.h"
 
 namespace aits::session {
 
@@ -64,6 +65,9 @@ struct SessionSpec {
   int64_t latency_us = 0;
   std::string commission = "none";
   int64_t slippage_points = 0;
+  // "netting" or "hedging" (ParseAccountMode). Written to the log only for hedging, so that a
+  // netting session's description reads as it did before accounts had a mode.
+  std::string account_mode = "netting";
   int64_t bar_seconds = 60;
   // Client order ids are "<session_id>-<n>" ("<session_id>-<SYMBOL>-<n>" with several traded).
   std::string session_id = "paper";

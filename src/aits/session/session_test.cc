@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -151,6 +152,70 @@ TEST(PaperTest, StopAndResumeGivesTheSameLogAsOneRun) {
   EXPECT_EQ(last->resumed_ticks, 3'001u + 4'567u);
   EXPECT_TRUE(last->feed_ended);
   EXPECT_EQ(LogLines(tmp.Sub("parts")), LogLines(tmp.Sub("whole")));
+}
+
+// Counts the logged orders and fills that name a position (payload version 2).
+std::pair<int, int> PositionPayloads(const std::string& dir) {
+  auto store = EventStore::OpenReadOnly(dir + "/events.db");
+  EXPECT_TRUE(store.ok());
+  int orders = 0;
+  int fills = 0;
+  EXPECT_TRUE((*store)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           const bool v2 = !event.payload.empty() && event.payload[0] == 2;
+                           if (event.type == EventType::kFill && v2) ++fills;
+                           if (event.type == EventType::kOrderSubmitted && v2) ++orders;
+                           return Status::Ok();
+                         })
+                  .ok());
+  return {orders, fills};
+}
+
+TEST(PaperTest, HedgedSessionResumesAndReplaysIdentically) {
+  TempDir tmp;
+  SessionSpec spec = BusySpec(12'000);
+  spec.account_mode = "hedging";
+  auto whole = RunPaper(MaxSpeed(spec, tmp.Sub("whole")));
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  ASSERT_GT(whole->fills, 10u);
+  // The strategy closes by ticket (SubmitNetted), so the log holds orders naming positions, and
+  // every fill names its position.
+  const auto [closing_orders, ticketed_fills] = PositionPayloads(tmp.Sub("whole"));
+  EXPECT_GT(closing_orders, 0);
+  EXPECT_EQ(static_cast<uint64_t>(ticketed_fills), whole->fills);
+
+  PaperOptions first = MaxSpeed(spec, tmp.Sub("parts"));
+  first.stop_after = 5'003;
+  ASSERT_TRUE(RunPaper(first).ok());
+  PaperOptions resume = MaxSpeed(spec, tmp.Sub("parts"));
+  resume.spec_given = false;
+  auto last = RunPaper(resume);
+  ASSERT_TRUE(last.ok()) << last.status().message();
+  EXPECT_TRUE(last->resumed);
+  EXPECT_EQ(LogLines(tmp.Sub("parts")), LogLines(tmp.Sub("whole")));
+  EXPECT_EQ(last->account.balance.raw(), whole->account.balance.raw());
+
+  auto store = EventStore::OpenReadOnly(tmp.Sub("parts") + "/events.db");
+  ASSERT_TRUE(store.ok());
+  auto log = RebuildFromLog(**store);
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  EXPECT_EQ(log->spec.account_mode, "hedging");
+  EXPECT_EQ(log->balance.raw(), whole->account.balance.raw());
+  EXPECT_EQ(log->position.raw(), whole->position.raw());
+  auto replay = Replay(**store, MakeRuleSignalFor);
+  ASSERT_TRUE(replay.ok()) << replay.status().message();
+  EXPECT_TRUE(replay->equal) << replay->divergence.seq << ": " << replay->divergence.logged
+                             << " vs " << replay->divergence.produced;
+
+  // The same decisions on a netting account: the same net position and, fill for fill the same
+  // cash flows, the same equity; the netting log has no position payloads.
+  auto netting = RunPaper(MaxSpeed(BusySpec(12'000), tmp.Sub("netting")));
+  ASSERT_TRUE(netting.ok()) << netting.status().message();
+  EXPECT_EQ(netting->position.raw(), whole->position.raw());
+  EXPECT_EQ(netting->account.equity.raw(), whole->account.equity.raw());
+  EXPECT_GT(whole->orders, netting->orders);  // flips are a close and an open
+  EXPECT_EQ(PositionPayloads(tmp.Sub("netting")), std::make_pair(0, 0));
 }
 
 TEST(PaperTest, AnotherSessionInTheSameDirectoryIsRefused) {
@@ -595,6 +660,31 @@ execution::AccountState BrokerAccount(const LogState& log) {
   return broker;
 }
 
+// After a start that reconciled once (`run`): what the log says equals what the kernel did, a
+// replay re-applies it exactly, and the next start finds the venue as the log left it (nothing
+// to report) and resumes to the end of the feed.
+void ExpectReconciledRunReplaysAndResumes(const SessionSpec& spec, const std::string& dir,
+                                          const PaperResult& run) {
+  const LogState log = StateOf(dir);
+  EXPECT_EQ(log.reconciliations, 1u);
+  EXPECT_EQ(log.position.raw(), run.position.raw());
+  EXPECT_EQ(log.balance.raw(), run.account.balance.raw());
+  auto store = EventStore::OpenReadOnly(dir + "/events.db");
+  ASSERT_TRUE(store.ok());
+  auto replay = Replay(**store, MakeRuleSignalFor);
+  ASSERT_TRUE(replay.ok()) << replay.status().message();
+  EXPECT_TRUE(replay->equal) << replay->divergence.seq << ": " << replay->divergence.logged
+                             << " vs " << replay->divergence.produced;
+  EXPECT_EQ(replay->account.balance.raw(), run.account.balance.raw());
+
+  PaperOptions next = MaxSpeed(spec, dir);
+  next.spec_given = false;
+  auto resumed = RunPaper(next);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().message();
+  EXPECT_TRUE(resumed->reconciliation.empty());
+  EXPECT_TRUE(resumed->feed_ended);
+}
+
 // A paper session resumes against a venue whose account moved while it was down: refuse (the
 // default) starts nothing and lists every difference; adopt and flatten record the report and
 // their actions in the log, which a later resume and a replay re-apply exactly.
@@ -673,25 +763,58 @@ TEST(PaperTest, ResumeReconcilesTheVenuesAccountByPolicy) {
           << after[0];
       EXPECT_NE(after[0].find("close position EURUSD ticket 9001"), std::string::npos) << after[0];
     }
-    // What the log says equals what the kernel did, and a replay re-applies it exactly.
-    const LogState log = StateOf(dir);
-    EXPECT_EQ(log.reconciliations, 1u);
-    EXPECT_EQ(log.position.raw(), run->position.raw());
-    EXPECT_EQ(log.balance.raw(), run->account.balance.raw());
-    auto replay = Replay(**store, MakeRuleSignalFor);
-    ASSERT_TRUE(replay.ok()) << replay.status().message();
-    EXPECT_TRUE(replay->equal) << replay->divergence.seq << ": " << replay->divergence.logged
-                               << " vs " << replay->divergence.produced;
-    EXPECT_EQ(replay->account.balance.raw(), run->account.balance.raw());
-
-    // The next start finds the venue as the log left it: nothing to report, and it resumes.
-    PaperOptions next = MaxSpeed(spec, dir);
-    next.spec_given = false;
-    auto resumed = RunPaper(next);
-    ASSERT_TRUE(resumed.ok()) << resumed.status().message();
-    EXPECT_TRUE(resumed->reconciliation.empty());
-    EXPECT_TRUE(resumed->feed_ended);
+    ExpectReconciledRunReplaysAndResumes(spec, dir, *run);
   }
+}
+
+// A hedged paper session resumes against a venue whose account holds a short opened by hand
+// instead of the log's positions: positions compare by ticket, adopt takes the short by its ticket
+// (and lets any of the log's go), and a replay and the next resume re-apply it exactly.
+TEST(PaperTest, HedgedResumeReconcilesPositionsByTicket) {
+  TempDir tmp;
+  SessionSpec spec = BusySpec(9'000);
+  spec.account_mode = "hedging";
+  const std::string dir = tmp.Sub("hedged");
+  PaperOptions first = MaxSpeed(spec, dir);
+  first.stop_after = 3'000;
+  ASSERT_TRUE(RunPaper(first).ok());
+  const LogState before = StateOf(dir);
+  const Instrument instrument = InstrumentOf(before.spec);
+  execution::AccountState broker;
+  broker.positions.push_back(
+      execution::HeldPosition{.ticket = 9'001,
+                              .instrument = instrument.id,
+                              .quantity = *Quantity::Parse("-0.3", instrument.LotPrecision()),
+                              .open_price = *Price::Parse("1.10000", 5)});
+
+  PaperOptions start = MaxSpeed(spec, dir);
+  start.spec_given = false;
+  start.stop_after = 1'000;
+  start.venue_account = broker;
+  start.reconcile = execution::ReconcilePolicy::kAdopt;
+  auto run = RunPaper(start);
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  ASSERT_FALSE(run->reconciliation.empty());
+  EXPECT_NE(std::find(run->reconciliation.begin(), run->reconciliation.end(),
+                      "unknown position: EURUSD ticket 9001: log none, venue -0.30 lots"),
+            run->reconciliation.end());
+  ExpectReconciledRunReplaysAndResumes(spec, dir, *run);
+}
+
+TEST(SessionSpecTest, AccountModeIsRecordedForHedgingOnlyAndChecked) {
+  SessionSpec spec = BusySpec(10);
+  EXPECT_EQ(spec.ToJson().find("account_mode"), std::string::npos);  // netting: as before
+  spec.account_mode = "hedging";
+  auto back = SessionSpec::FromJson(spec.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->account_mode, "hedging");
+  EXPECT_EQ(BusySpec(10).FirstDifference(spec), "account_mode: null vs \"hedging\"");
+  std::string bad = spec.ToJson();
+  bad.replace(bad.find("\"hedging\""), 9, "\"hedged\"");
+  auto refused = SessionSpec::FromJson(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("account_mode"), std::string::npos);
+  EXPECT_NE(refused.status().message().find("hedged"), std::string::npos);
 }
 
 TEST(SessionSpecTest, JsonRoundTripAndDifferences) {

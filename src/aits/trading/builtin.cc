@@ -70,7 +70,7 @@ class RuleStrategy : public Strategy {
         request.take_profit = Price::FromRaw(entry.raw() + direction * offset, instrument_.digits);
       }
     }
-    context().Submit(request);
+    SubmitNetted(context(), request);
   }
 
   const Instrument& instrument_;

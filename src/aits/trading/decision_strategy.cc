@@ -62,16 +62,22 @@ void DecisionStrategy::OnBar(const Bar& bar) {
       request.stop_loss = last_.stop_loss;
       request.take_profit = last_.take_profit;
     }
-    client_id_ = options_.client_id_prefix;
-    client_id_ += '-';
-    char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof(digits), ++orders_sent_).ptr;
-    client_id_.append(digits, end);
-    request.client_order_id = client_id_;
     request.tag = std::string(decision::ToString(last_.action));
+    // One order per decision, except on a hedging account where closing positions by ticket
+    // may take several (strategy::SubmitNetted): each gets the next client id, and the decision
+    // records the last.
+    auto next_client_id = [this] {
+      client_id_ = options_.client_id_prefix;
+      client_id_ += '-';
+      char digits[24];
+      const auto end = std::to_chars(digits, digits + sizeof(digits), ++orders_sent_).ptr;
+      client_id_.append(digits, end);
+      order_seen_ = false;
+      return client_id_;
+    };
     awaiting_ = true;
-    order_seen_ = false;
-    const OrderId id = context().Submit(request);
+    const OrderId id = strategy::SubmitNetted(context(), request, next_client_id);
+    request.client_order_id = client_id_;
     awaiting_ = false;
     if (!order_seen_) {
       // Still travelling to the venue (latency): record it as submitted.

@@ -27,6 +27,10 @@ class PerInstrumentStrategy::InstanceContext final : public StrategyContext {
   Money ToAccount(InstrumentId instrument, Money amount_in_quote) const override {
     return kernel_.ToAccount(instrument, amount_in_quote);
   }
+  AccountMode account_mode() const override { return kernel_.account_mode(); }
+  std::vector<HedgedPosition> OpenPositions(InstrumentId instrument) const override {
+    return kernel_.OpenPositions(instrument);
+  }
   void SetTimer(Timestamp at, uint64_t id) override {
     const uint64_t kernel_id = owner_.next_timer_++;
     owner_.timers_[kernel_id] = {instance_, id};

@@ -18,7 +18,38 @@ void Strategy::MoveToTarget(InstrumentId instrument, Quantity target_lots, std::
   request.type = OrderType::kMarket;
   request.quantity = delta.Abs();
   request.tag = std::move(tag);
-  context_->Submit(request);
+  SubmitNetted(*context_, request);
+}
+
+OrderId SubmitNetted(StrategyContext& context, const OrderRequest& request,
+                     const std::function<std::string()>& client_id) {
+  auto send = [&](OrderRequest order) {
+    if (client_id) order.client_order_id = client_id();
+    return context.Submit(order);
+  };
+  if (request.type != OrderType::kMarket || request.position_ticket != 0 ||
+      context.account_mode() != AccountMode::kHedging) {
+    return send(request);
+  }
+  int64_t remaining = request.quantity.raw();
+  OrderId last;
+  for (const HedgedPosition& position : context.OpenPositions(request.instrument)) {
+    if (remaining == 0) break;
+    if (position.side == request.side) continue;
+    const int64_t lots = std::min(remaining, position.quantity.raw());
+    OrderRequest close = request;
+    close.quantity = Quantity::FromRaw(lots, request.quantity.precision());
+    close.position_ticket = position.ticket;
+    // A close carries no protection: SL/TP belong to the position it would open.
+    close.stop_loss.reset();
+    close.take_profit.reset();
+    last = send(close);
+    remaining -= lots;
+  }
+  if (remaining == 0) return last;
+  OrderRequest open = request;
+  open.quantity = Quantity::FromRaw(remaining, request.quantity.precision());
+  return send(open);
 }
 
 Result<StrategyParams> StrategyParams::Parse(std::string_view text) {

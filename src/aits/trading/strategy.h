@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -50,7 +51,24 @@ class StrategyContext {
   virtual Money ToAccount(InstrumentId instrument, Money amount_in_quote) const = 0;
   // Calls OnTimer(id) when simulated (or wall) time reaches `at`.
   virtual void SetTimer(Timestamp at, uint64_t id) = 0;
+  // How the account holds positions. On a hedging account position() is the net of the
+  // instrument's positions, and an order that names no position opens a new one.
+  virtual AccountMode account_mode() const { return AccountMode::kNetting; }
+  // Hedging account: the instrument's open positions, oldest first, less the lots that orders
+  // still in flight are closing (positions being closed in full are left out). Empty on netting.
+  virtual std::vector<HedgedPosition> OpenPositions(InstrumentId /*instrument*/) const {
+    return {};
+  }
 };
+
+// Sends `request` as a netting account would take it, on any account: on a hedging account the
+// part of a market order that reduces the net position closes open positions by ticket, oldest
+// first (FIFO), and only the rest opens a new position; a flip is a close and an open. Elsewhere
+// (netting, an order that already names a position, a limit or stop) it is one Submit. Each
+// order's client id comes from `client_id` when given (called once per order, in sending order),
+// else from the request. Returns the id of the last order sent.
+OrderId SubmitNetted(StrategyContext& context, const OrderRequest& request,
+                     const std::function<std::string()>& client_id = {});
 
 class Strategy {
  public:

@@ -185,3 +185,93 @@ TEST(RsiReversionTest, BuysOversoldAndExitsAtTheMiddle) {
 
 }  // namespace
 }  // namespace aits::strategy
+
+namespace aits::strategy {
+namespace {
+
+// A hedging account's context: open positions given by the test, orders recorded.
+class HedgingContext final : public StrategyContext {
+ public:
+  Timestamp Now() const override { return Timestamp{}; }
+  OrderId Submit(const OrderRequest& request) override {
+    orders.push_back(request);
+    return OrderId{orders.size()};
+  }
+  Status Cancel(OrderId) override { return Status::Ok(); }
+  Quantity PendingLots(InstrumentId) const override { return Quantity(); }
+  const Position& position(InstrumentId) const override { return net_; }
+  Account account() const override { return Account{}; }
+  const Instrument& instrument(InstrumentId) const override { return instrument_; }
+  std::optional<Tick> LastQuote(InstrumentId) const override { return std::nullopt; }
+  void SetTimer(Timestamp, uint64_t) override {}
+  Money ToAccount(InstrumentId, Money amount) const override { return amount; }
+  AccountMode account_mode() const override { return mode; }
+  std::vector<HedgedPosition> OpenPositions(InstrumentId) const override { return open; }
+
+  AccountMode mode = AccountMode::kHedging;
+  std::vector<HedgedPosition> open;
+  std::vector<OrderRequest> orders;
+
+ private:
+  Instrument instrument_ = Instrument::Infer("EURUSD");
+  Position net_;
+};
+
+HedgedPosition Held(uint64_t ticket, Side side, const char* lots) {
+  HedgedPosition position;
+  position.ticket = ticket;
+  position.side = side;
+  position.quantity = *Quantity::Parse(lots, 2);
+  return position;
+}
+
+OrderRequest MarketOrder(Side side, const char* lots) {
+  OrderRequest request;
+  request.side = side;
+  request.quantity = *Quantity::Parse(lots, 2);
+  request.stop_loss = *Price::Parse("1.05000", 5);
+  return request;
+}
+
+TEST(SubmitNettedTest, ReducesByClosingPositionsOldestFirstThenOpensTheRest) {
+  HedgingContext context;
+  context.open = {Held(3, Side::kBuy, "0.50"), Held(5, Side::kSell, "0.20"),
+                  Held(7, Side::kBuy, "1.00")};
+  int next = 0;
+  const OrderId last = SubmitNetted(context, MarketOrder(Side::kSell, "2.00"),
+                                    [&] { return "c-" + std::to_string(++next); });
+  ASSERT_EQ(context.orders.size(), 3u);
+  EXPECT_EQ(context.orders[0].position_ticket, 3u);  // the oldest long first, in full
+  EXPECT_EQ(context.orders[0].quantity.ToString(), "0.50");
+  EXPECT_FALSE(context.orders[0].stop_loss.has_value());  // a close carries no protection
+  EXPECT_EQ(context.orders[1].position_ticket, 7u);  // the short on the order's side is skipped
+  EXPECT_EQ(context.orders[1].quantity.ToString(), "1.00");
+  EXPECT_EQ(context.orders[2].position_ticket, 0u);  // the rest opens a short of its own
+  EXPECT_EQ(context.orders[2].quantity.ToString(), "0.50");
+  EXPECT_TRUE(context.orders[2].stop_loss.has_value());
+  EXPECT_EQ(context.orders[2].client_order_id, "c-3");
+  EXPECT_EQ(last, OrderId{3});
+  // A partial close only.
+  context.orders.clear();
+  SubmitNetted(context, MarketOrder(Side::kBuy, "0.10"));
+  ASSERT_EQ(context.orders.size(), 1u);
+  EXPECT_EQ(context.orders[0].position_ticket, 5u);
+  EXPECT_EQ(context.orders[0].quantity.ToString(), "0.10");
+}
+
+TEST(SubmitNettedTest, SendsOneOrderOnNettingAccountsAndForLimits) {
+  HedgingContext context;
+  context.open = {Held(3, Side::kBuy, "0.50")};
+  OrderRequest limit = MarketOrder(Side::kSell, "1.00");
+  limit.type = OrderType::kLimit;
+  SubmitNetted(context, limit);
+  context.mode = AccountMode::kNetting;
+  SubmitNetted(context, MarketOrder(Side::kSell, "1.00"));
+  ASSERT_EQ(context.orders.size(), 2u);
+  EXPECT_EQ(context.orders[0].position_ticket, 0u);
+  EXPECT_EQ(context.orders[1].position_ticket, 0u);
+  EXPECT_EQ(context.orders[1].quantity.ToString(), "1.00");
+}
+
+}  // namespace
+}  // namespace aits::strategy
