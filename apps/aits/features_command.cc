@@ -6,10 +6,10 @@
 #include <optional>
 #include <string>
 
+#include "aits/config/backtest_settings.h"
 #include "aits/data/source.h"
 #include "aits/ml/feature_dataset.h"
 #include "aits/models/dataset.h"
-#include "backtest_config.h"
 #include "cli.h"
 #include "progress.h"
 
@@ -60,7 +60,7 @@ int RunFeatures(const FeaturesFlags& flags) {
   data::ReadOptions probe;
   probe.format = *format;
   probe.ask_path = flags.ask_data;
-  auto inst = InstrumentFor(flags.symbol, flags.data, "", probe, kFixedDigits);
+  auto inst = config::InstrumentFor(flags.symbol, flags.data, "", probe, kFixedDigits);
   if (!inst.ok() && !flags.symbol.empty()) return Fail(inst.status());
   const std::string symbol = inst.ok() ? inst->instrument.symbol : "";
   int digits = inst.ok() ? inst->instrument.digits : kFixedDigits;

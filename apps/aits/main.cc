@@ -11,6 +11,7 @@
 #include <string>
 
 #include "aits/backtest/backtest.h"
+#include "aits/config/backtest_settings.h"
 #include "aits/data/bar_aggregator.h"
 #include "aits/data/source.h"
 #include "aits/data/synthetic.h"
@@ -18,7 +19,6 @@
 #include "aits/features/indicator_set.h"
 #include "aits/log/log.h"
 #include "aits/trading/signal_source.h"
-#include "backtest_config.h"
 #include "cli.h"
 #include "features_command.h"
 #include "instruments_command.h"
@@ -44,8 +44,8 @@ std::string Shown(double value, const char* format) {
 
 // ---------------------------------------------------------------- backtest
 
-int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
-  auto resolved = ResolveBacktest(flags);
+int RunBacktestCommand(const config::BacktestFlags& flags, bool quiet, bool json_only) {
+  auto resolved = config::ResolveBacktest(flags);
   if (!resolved.ok()) return Fail(resolved.status());
   InstalledModel model;
   if (resolved->config.strategy == "ml_ensemble") {
@@ -165,7 +165,7 @@ int RunBacktestCommand(const BacktestFlags& flags, bool quiet, bool json_only) {
   return 0;
 }
 
-void AddBacktest(CLI::App& app, BacktestFlags& flags, bool& quiet, bool& json_only) {
+void AddBacktest(CLI::App& app, config::BacktestFlags& flags, bool& quiet, bool& json_only) {
   CLI::App* cmd = app.add_subcommand(
       "backtest",
       "Replay a history through a strategy on the simulated venue and report the result.\n"
@@ -289,7 +289,8 @@ int RunImport(const ImportFlags& flags) {
   if (flags.digits && *flags.digits >= 0 && *flags.digits <= kFixedDigits) {
     given_digits = flags.digits;
   }
-  auto found = InstrumentFor(flags.symbol, flags.data, flags.instruments, probe, given_digits);
+  auto found =
+      config::InstrumentFor(flags.symbol, flags.data, flags.instruments, probe, given_digits);
   if (!found.ok()) return Fail(found.status());
   Instrument inst = found->instrument;
   const std::string symbol = inst.symbol;
@@ -352,7 +353,7 @@ int RunIndicators(const IndicatorFlags& flags) {
   if (!set.ok()) return Fail(set.status().WithContext("--indicators"));
   // Indicators see the file's prices unrounded: a given symbol is only checked, none is needed.
   if (!flags.symbol.empty()) {
-    auto inst = InstrumentFor(flags.symbol, flags.data, "", {}, kFixedDigits);
+    auto inst = config::InstrumentFor(flags.symbol, flags.data, "", {}, kFixedDigits);
     if (!inst.ok()) return Fail(inst.status());
   }
   data::ReadOptions options;
@@ -368,7 +369,7 @@ int RunIndicators(const IndicatorFlags& flags) {
   options.price_precision = kFixedDigits;  // indicators see the file's prices unrounded
   options.ask_path = flags.ask_data;
   options.spread_points = flags.spread_points;
-  auto period = ParseBarPeriod(flags.bar);
+  auto period = config::ParseBarPeriod(flags.bar);
   if (!period.ok()) return Fail(period.status());
   const bool bar_input = data::IsBarFormat(options.format);
   if (!bar_input && !flags.ask_data.empty()) {
@@ -587,7 +588,7 @@ int main(int argc, char** argv) {
   LogFlags log_flags;
   AddLogFlags(app, log_flags, "aits");  // before the subcommands, which inherit the fallthrough
 
-  BacktestFlags backtest_flags;
+  aits::config::BacktestFlags backtest_flags;
   bool backtest_quiet = false;
   bool backtest_json = false;
   AddBacktest(app, backtest_flags, backtest_quiet, backtest_json);

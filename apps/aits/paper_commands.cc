@@ -12,16 +12,16 @@
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
+#include "aits/config/backtest_settings.h"
+#include "aits/config/yaml_reader.h"
 #include "aits/core/hash.h"
 #include "aits/features/feature_engine.h"
 #include "aits/ml/selection.h"
 #include "aits/node/signals.h"
 #include "aits/session/paper.h"
 #include "aits/session/replay.h"
-#include "backtest_config.h"
 #include "cli.h"
 #include "ml_commands.h"
-#include "yaml_reader.h"
 
 namespace aits::app {
 namespace {
@@ -71,7 +71,7 @@ struct PaperFlags {
 // The YAML settings file: `decision:` and `risk:` maps, the `data:` list of feeds and the
 // `reconcile:` policy, nothing else. `reconcile_given` is set when the file names a policy.
 Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec,
-                       std::vector<FeedFlag>* feeds, bool* reconcile_given) {
+                       std::vector<config::FeedFlag>* feeds, bool* reconcile_given) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -87,7 +87,7 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec,
     const std::string where = path + ":" + std::to_string(section.first.Mark().line + 1);
     if (name == "data" && section.second.IsSequence()) {
       try {
-        AITS_RETURN_IF_ERROR(ParseYamlFeeds(path, section.second, feeds));
+        AITS_RETURN_IF_ERROR(config::ParseYamlFeeds(path, section.second, feeds));
       } catch (const YAML::Exception& error) {
         return InvalidArgument(path + ":" + std::to_string(error.mark.line + 1) + ": " + error.msg);
       }
@@ -127,7 +127,7 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec,
           "' (known: decision, risk, account, reconcile, and data as a list of " + "feeds)");
     }
   }
-  return ReadDecisionAndRisk(path, root, &spec->decision, &spec->risk);
+  return config::ReadDecisionAndRisk(path, root, &spec->decision, &spec->risk);
 }
 
 session::SignalFactory SignalsWithModels() {
@@ -149,7 +149,7 @@ session::SignalFactory SignalsWithModels() {
 
 // Several feeds: each one's instrument from the catalogue, kernel ids in registration order (as a
 // backtest gives them), synthetic markets seeded per symbol. Errors name the flag or file/line.
-Status AddFeeds(const PaperFlags& flags, const std::vector<FeedFlag>& file_feeds,
+Status AddFeeds(const PaperFlags& flags, const std::vector<config::FeedFlag>& file_feeds,
                 session::SessionSpec* spec) {
   for (const auto& [name, given] :
        std::vector<std::pair<const char*, bool>>{{"--feed", flags.feed != "synthetic"},
@@ -161,7 +161,7 @@ Status AddFeeds(const PaperFlags& flags, const std::vector<FeedFlag>& file_feeds
                              "names its symbol (--data SYMBOL=FILE, --synthetic SYMBOL,SYMBOL)");
     }
   }
-  for (const FeedFlag& feed : file_feeds) {
+  for (const config::FeedFlag& feed : file_feeds) {
     if (feed.files.size() > 1) {
       return InvalidArgument(feed.where +
                              ": paper trading reads tick files, which carry bid and ask: give one "
@@ -171,23 +171,23 @@ Status AddFeeds(const PaperFlags& flags, const std::vector<FeedFlag>& file_feeds
   const std::optional<std::string> format =
       flags.format == "auto" ? std::nullopt : std::optional<std::string>(flags.format);
   AITS_ASSIGN_OR_RETURN(std::vector<backtest::FeedConfig> feeds,
-                        ResolveFeeds(file_feeds, flags.instruments, format, nullptr));
-  std::vector<FeedFlag> all = file_feeds;
+                        config::ResolveFeeds(file_feeds, flags.instruments, format, nullptr));
+  std::vector<config::FeedFlag> all = file_feeds;
   for (const std::string& symbol_text : flags.synthetic) {
-    FeedFlag flag;
+    config::FeedFlag flag;
     flag.symbol = symbol_text;
     std::transform(flag.symbol.begin(), flag.symbol.end(), flag.symbol.begin(),
                    [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
     flag.files = {"synthetic"};
     flag.where = "--synthetic " + symbol_text;
-    for (const FeedFlag& other : all) {
+    for (const config::FeedFlag& other : all) {
       if (other.symbol == flag.symbol) {
         return InvalidArgument(flag.where + ": symbol " + flag.symbol + " is given twice (also " +
                                other.where + ")");
       }
     }
-    auto found = InstrumentFor(flag.symbol, "", flags.instruments, {},
-                               Instrument::Infer(flag.symbol).digits);
+    auto found = config::InstrumentFor(flag.symbol, "", flags.instruments, {},
+                                       Instrument::Infer(flag.symbol).digits);
     if (!found.ok()) return InvalidArgument(flag.where + ": " + found.status().message());
     backtest::FeedConfig feed;
     feed.instrument = found->instrument;
@@ -196,7 +196,7 @@ Status AddFeeds(const PaperFlags& flags, const std::vector<FeedFlag>& file_feeds
     all.push_back(std::move(flag));
   }
   AITS_ASSIGN_OR_RETURN(const std::vector<size_t> order,
-                        FeedOrder(all, feeds, Currency::Of(spec->account_currency)));
+                        config::FeedOrder(all, feeds, Currency::Of(spec->account_currency)));
   for (size_t rank = 0; rank < order.size(); ++rank) {
     feeds[order[rank]].instrument.id = InstrumentId{static_cast<uint32_t>(rank)};
   }
@@ -227,10 +227,11 @@ Status AddFeeds(const PaperFlags& flags, const std::vector<FeedFlag>& file_feeds
 // `reconcile_given`: the flag or the settings file chose the reconciliation policy.
 Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags, bool* reconcile_given) {
   session::SessionSpec spec;
-  std::vector<FeedFlag> file_feeds;
-  AITS_RETURN_IF_ERROR(ParseFeedItems(flags.data_items, flags.convert_items, nullptr, &file_feeds));
+  std::vector<config::FeedFlag> file_feeds;
+  AITS_RETURN_IF_ERROR(
+      config::ParseFeedItems(flags.data_items, flags.convert_items, nullptr, &file_feeds));
   if (!flags.config.empty()) {
-    std::vector<FeedFlag> from_file;
+    std::vector<config::FeedFlag> from_file;
     AITS_RETURN_IF_ERROR(LoadPaperConfig(flags.config, &spec, &from_file, reconcile_given));
     // Feeds on the command line replace the file's, as in aits backtest.
     if (file_feeds.empty() && flags.synthetic.empty()) file_feeds = std::move(from_file);
@@ -247,7 +248,7 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags, bool* reconc
     const std::string symbol = flags.symbol.empty() ? "EURUSD" : flags.symbol;
     AITS_ASSIGN_OR_RETURN(
         data::ResolvedInstrument found,
-        InstrumentFor(symbol, "", flags.instruments, {}, Instrument::Infer(symbol).digits));
+        config::InstrumentFor(symbol, "", flags.instruments, {}, Instrument::Infer(symbol).digits));
     spec.symbol = found.instrument.symbol;
     spec.instrument = found.instrument;
   } else {
@@ -258,8 +259,9 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags, bool* reconc
     if (flags.format != "auto") {
       AITS_ASSIGN_OR_RETURN(probe.format, data::ParseDataFormat(flags.format));
     }
-    AITS_ASSIGN_OR_RETURN(data::ResolvedInstrument found,
-                          InstrumentFor(flags.symbol, flags.feed, flags.instruments, probe));
+    AITS_ASSIGN_OR_RETURN(
+        data::ResolvedInstrument found,
+        config::InstrumentFor(flags.symbol, flags.feed, flags.instruments, probe));
     spec.symbol = found.instrument.symbol;
     spec.instrument = found.instrument;
   }
@@ -279,7 +281,7 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags, bool* reconc
                                                              }))) {
       return InvalidArgument("--start is for the synthetic feed");
     }
-    AITS_ASSIGN_OR_RETURN(spec.synthetic_start, ParseDateTime("--start", flags.start));
+    AITS_ASSIGN_OR_RETURN(spec.synthetic_start, config::ParseDateTime("--start", flags.start));
   }
   spec.signal = flags.signal;
   spec.signal_params = flags.params;

@@ -1,8 +1,8 @@
-#include "yaml_reader.h"
+#include "aits/config/yaml_reader.h"
 
 #include <filesystem>
 
-namespace aits::app {
+namespace aits::config {
 
 Result<YAML::Node> LoadYamlFile(const std::string& path) {
   YAML::Node root;
@@ -93,4 +93,4 @@ Status ReadDecisionAndRisk(const std::string& path, const YAML::Node& root,
   return Status::Ok();
 }
 
-}  // namespace aits::app
+}  // namespace aits::config

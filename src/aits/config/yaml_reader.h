@@ -14,7 +14,7 @@
 #include "aits/core/status.h"
 #include "aits/node/builder.h"
 
-namespace aits::app {
+namespace aits::config {
 
 class YamlReader {
  public:
@@ -110,4 +110,4 @@ Result<YAML::Node> LoadYamlFile(const std::string& path);
 Status ReadDecisionAndRisk(const std::string& path, const YAML::Node& root,
                            node::Settings* decision, node::Settings* risk);
 
-}  // namespace aits::app
+}  // namespace aits::config

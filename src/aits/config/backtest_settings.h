@@ -1,5 +1,6 @@
-// Builds a BacktestConfig from a YAML file and command-line flags (flags win). Every value is
-// validated; errors name the file, the key and the value.
+// Builds a BacktestConfig from the values a front end was given (the flags of `aits backtest`;
+// services and the API next), a YAML settings file and the defaults, in that order of precedence.
+// Every value is validated; errors name the flag, or the file, line, key and value.
 #pragma once
 
 #include <optional>
@@ -14,7 +15,7 @@ namespace YAML {
 class Node;
 }  // namespace YAML
 
-namespace aits::app {
+namespace aits::config {
 
 // One market data feed of a run over several instruments, as given: `--data SYM=BID[,ASK]`,
 // `--convert-data SYM=FILE[,ASK]`, or an entry of the YAML `data:` list.
@@ -25,8 +26,8 @@ struct FeedFlag {
   std::string where;               // for errors: "--data GBPUSD=a.csv" or "run.yaml:7"
 };
 
-// Raw option values as the user gave them; unset optionals fall back to the YAML file, then to
-// the defaults.
+// Raw option values as the user gave them (named after the flags of `aits backtest`, which the
+// errors quote); unset optionals fall back to the YAML file, then to the defaults.
 struct BacktestFlags {
   std::string config_path;
   std::optional<std::string> data;
@@ -120,4 +121,4 @@ Result<data::ResolvedInstrument> InstrumentFor(const std::string& symbol,
                                                const data::ReadOptions& read = {},
                                                std::optional<int> digits = std::nullopt);
 
-}  // namespace aits::app
+}  // namespace aits::config

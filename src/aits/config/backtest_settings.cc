@@ -1,4 +1,4 @@
-#include "backtest_config.h"
+#include "aits/config/backtest_settings.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -9,10 +9,10 @@
 #include <filesystem>
 #include <set>
 
+#include "aits/config/yaml_reader.h"
 #include "aits/data/tick_store.h"
-#include "yaml_reader.h"
 
-namespace aits::app {
+namespace aits::config {
 namespace {
 
 template <typename T>
@@ -697,4 +697,4 @@ Result<Timestamp> ParseDateTime(std::string_view what, std::string_view text) {
   return *parsed;
 }
 
-}  // namespace aits::app
+}  // namespace aits::config
