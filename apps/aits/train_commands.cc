@@ -4,16 +4,16 @@
 #include <cstdio>
 #include <memory>
 
+#include "aits/config/ml_settings.h"
 #include "aits/log/log.h"
 #include "aits/ml/pipeline.h"
 #include "cli.h"
-#include "ml_config.h"
 #include "progress.h"
 
 namespace aits::app {
 namespace {
 
-void AddCommonOptions(CLI::App* cmd, MlFlags* flags) {
+void AddCommonOptions(CLI::App* cmd, config::MlFlags* flags) {
   cmd->add_option("--config", flags->config_path, "ml.yaml with any of the settings (docs/ml.md)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--data", flags->data, "Tick or bar file (overrides data.path)");
@@ -60,8 +60,8 @@ void PrintModels(const nlohmann::json& models) {
   }
 }
 
-int RunTrain(const MlFlags& flags, bool verbose) {
-  auto config = ResolveMlConfig(flags);
+int RunTrain(const config::MlFlags& flags, bool verbose) {
+  auto config = config::ResolveMlConfig(flags);
   if (!config.ok()) return Fail(config.status());
   AITS_LOG_INFO(
       "train", "training started",
@@ -103,8 +103,8 @@ int RunTrain(const MlFlags& flags, bool verbose) {
   return 0;
 }
 
-int RunEvaluate(const MlFlags& flags, const std::string& out, bool verbose) {
-  auto config = ResolveMlConfig(flags);
+int RunEvaluate(const config::MlFlags& flags, const std::string& out, bool verbose) {
+  auto config = config::ResolveMlConfig(flags);
   if (!config.ok()) return Fail(config.status());
   AITS_LOG_INFO("evaluate", "evaluation started", {{"data", config->data_path}});
   auto result = ml::RunEvaluation(*config, Listener(verbose));
@@ -142,7 +142,7 @@ int RunEvaluate(const MlFlags& flags, const std::string& out, bool verbose) {
 }  // namespace
 
 void AddTrainCommands(CLI::App& app) {
-  auto train_flags = std::make_shared<MlFlags>();
+  auto train_flags = std::make_shared<config::MlFlags>();
   auto train_verbose = std::make_shared<bool>(false);
   CLI::App* train = app.add_subcommand("train", kTrainDescription);
   AddCommonOptions(train, train_flags.get());
@@ -154,7 +154,7 @@ void AddTrainCommands(CLI::App& app) {
     ExitOnFailure(code);
   });
 
-  auto eval_flags = std::make_shared<MlFlags>();
+  auto eval_flags = std::make_shared<config::MlFlags>();
   auto eval_out = std::make_shared<std::string>();
   auto eval_verbose = std::make_shared<bool>(false);
   CLI::App* evaluate = app.add_subcommand("evaluate", kEvaluateDescription);

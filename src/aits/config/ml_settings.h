@@ -1,4 +1,6 @@
-// Builds an ml::MlConfig from an ml.yaml file and command-line flags (flags win). Every key of
+// Builds an ml::MlConfig from an ml.yaml file and the values a front end was given (the flags of
+// `aits train` and `aits evaluate`; they win). Its own library, aits::config_ml, because
+// MlConfig belongs to the training pipeline: only what trains links it (and LibTorch). Every key of
 // the file must be known (a typo is an error naming the key and line); every value is validated
 // by MlConfig::Validate. See docs/ml.md for the file format and an example.
 #pragma once
@@ -9,7 +11,7 @@
 #include "aits/core/status.h"
 #include "aits/ml/pipeline.h"
 
-namespace aits::app {
+namespace aits::config {
 
 struct MlFlags {
   std::string config_path;  // may be empty: defaults + flags
@@ -28,4 +30,4 @@ struct MlFlags {
 
 Result<ml::MlConfig> ResolveMlConfig(const MlFlags& flags);
 
-}  // namespace aits::app
+}  // namespace aits::config

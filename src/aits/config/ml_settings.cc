@@ -1,23 +1,22 @@
-#include "ml_config.h"
+#include "aits/config/ml_settings.h"
 
 #include "aits/config/backtest_settings.h"
 #include "aits/config/yaml_reader.h"
 #include "aits/features/feature_engine.h"
 
-namespace aits::app {
+namespace aits::config {
 namespace {
 
 // Reads `section.key` into *out when present.
 template <typename T, typename U>
-Status Read(config::YamlReader& yaml, std::string_view section, std::string_view key, U* out) {
+Status Read(YamlReader& yaml, std::string_view section, std::string_view key, U* out) {
   std::optional<T> value;
   AITS_RETURN_IF_ERROR(yaml.Get(section, key, &value));
   if (value) *out = static_cast<U>(*value);
   return Status::Ok();
 }
 
-Status ReadXgb(config::YamlReader& yaml, std::string_view section, bool* enabled,
-               ml::XgbConfig* c) {
+Status ReadXgb(YamlReader& yaml, std::string_view section, bool* enabled, ml::XgbConfig* c) {
   AITS_RETURN_IF_ERROR(Read<bool>(yaml, section, "enabled", enabled));
   AITS_RETURN_IF_ERROR(Read<int>(yaml, section, "rounds", &c->rounds));
   AITS_RETURN_IF_ERROR(Read<int>(yaml, section, "max_depth", &c->max_depth));
@@ -32,7 +31,7 @@ Status ReadXgb(config::YamlReader& yaml, std::string_view section, bool* enabled
   return Status::Ok();
 }
 
-Status ReadSequence(config::YamlReader& yaml, std::string_view section, bool* enabled,
+Status ReadSequence(YamlReader& yaml, std::string_view section, bool* enabled,
                     ml::SequenceConfig* c) {
   AITS_RETURN_IF_ERROR(Read<bool>(yaml, section, "enabled", enabled));
   AITS_RETURN_IF_ERROR(Read<int>(yaml, section, "hidden", &c->hidden));
@@ -49,14 +48,14 @@ Status ReadSequence(config::YamlReader& yaml, std::string_view section, bool* en
 }
 
 Result<Duration> ParseDuration(std::string_view setting, const std::string& text) {
-  auto period = config::ParseBarPeriod(text);
+  auto period = ParseBarPeriod(text);
   if (!period.ok()) return period.status().WithContext("setting '" + std::string(setting) + "'");
   return *period;
 }
 
 Status MergeFile(const std::string& path, ml::MlConfig& c) {
-  AITS_ASSIGN_OR_RETURN(YAML::Node root, config::LoadYamlFile(path));
-  config::YamlReader yaml(path, root);
+  AITS_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path));
+  YamlReader yaml(path, root);
   try {
     AITS_RETURN_IF_ERROR(Read<std::string>(yaml, "data", "path", &c.data_path));
     AITS_RETURN_IF_ERROR(Read<std::string>(yaml, "data", "ask", &c.ask_path));
@@ -162,7 +161,7 @@ Status MergeFile(const std::string& path, ml::MlConfig& c) {
     AITS_RETURN_IF_ERROR(Read<std::string>(yaml, "backtest", "commission", &c.commission));
     AITS_RETURN_IF_ERROR(Read<double>(yaml, "backtest", "cash", &c.initial_cash));
     AITS_RETURN_IF_ERROR(Read<uint64_t>(yaml, "", "seed", &c.seed));
-    AITS_RETURN_IF_ERROR(config::ReadDecisionAndRisk(path, root, &c.decision, &c.risk));
+    AITS_RETURN_IF_ERROR(ReadDecisionAndRisk(path, root, &c.decision, &c.risk));
     yaml.SectionReadElsewhere("decision");
     yaml.SectionReadElsewhere("risk");
     AITS_RETURN_IF_ERROR(yaml.CheckUnknown());
@@ -219,4 +218,4 @@ Result<ml::MlConfig> ResolveMlConfig(const MlFlags& flags) {
   return c;
 }
 
-}  // namespace aits::app
+}  // namespace aits::config
