@@ -12,6 +12,7 @@
 
 #include "aits/backtest/backtest.h"
 #include "aits/config/backtest_settings.h"
+#include "aits/config/model_choice.h"
 #include "aits/data/bar_aggregator.h"
 #include "aits/data/source.h"
 #include "aits/data/synthetic.h"
@@ -47,17 +48,9 @@ std::string Shown(double value, const char* format) {
 int RunBacktestCommand(const config::BacktestFlags& flags, bool quiet, bool json_only) {
   auto resolved = config::ResolveBacktest(flags);
   if (!resolved.ok()) return Fail(resolved.status());
-  InstalledModel model;
-  if (resolved->config.strategy == "ml_ensemble") {
-    Status installed = InstallMlEnsemble(flags.registry.value_or("models"),
-                                         flags.model.value_or("latest"), &resolved->config, &model);
-    if (!installed.ok()) return Fail(installed);
-  } else if (flags.model) {
-    return Fail(
-        InvalidArgument("--model is for --signal ml_ensemble (or --strategy ml_ensemble); "
-                        "this run trades '" +
-                        resolved->config.strategy + "'"));
-  }
+  config::InstalledModel model;
+  const Status chosen = config::ChooseBacktestModel(flags, &resolved->config, &model);
+  if (!chosen.ok()) return Fail(chosen);
   AITS_LOG_INFO("backtest", "backtest started",
                 {{"strategy", resolved->config.strategy},
                  {"symbol", resolved->config.instrument.symbol},

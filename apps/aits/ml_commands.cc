@@ -10,10 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "aits/log/log.h"
 #include "aits/ml/registry.h"
-#include "aits/ml/selection.h"
-#include "aits/node/signals.h"
 #include "cli.h"
 #include "log_flags.h"
 #include "train_commands.h"
@@ -77,36 +74,6 @@ void AddForwardedCommand(CLI::App& app, const char* name, const char* descriptio
 }
 
 }  // namespace
-
-Status InstallMlEnsemble(const std::string& registry_dir, const std::string& model_ref,
-                         backtest::BacktestConfig* config, InstalledModel* installed) {
-  AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
-                        ml::LoadRegistryEnsemble(registry_dir, model_ref));
-  LogModelChoice(registry_dir, model_ref, loaded);
-  if (!config->decision) {
-    return FailedPrecondition(
-        "ml_ensemble backtests trade through the decision stack, which this "
-        "configuration lacks");
-  }
-  // The kernel's bars are the model's base timeframe, as in a paper session of the model.
-  config->kernel.bar_period = loaded.timeframes.front();
-  config->strategy = "ml_ensemble";
-  config->decision->signal = node::MlSignalFactory(loaded);
-  installed->train_begin = loaded.record.train_begin;
-  installed->train_end = loaded.record.train_end;
-  installed->description = loaded.description;
-  return Status::Ok();
-}
-
-void LogModelChoice(const std::string& registry_dir, const std::string& model_ref,
-                    const ml::RegistryEnsemble& chosen) {
-  AITS_LOG_INFO("registry", "model chosen: " + chosen.description,
-                {{"registry", registry_dir},
-                 {"reference", model_ref},
-                 {"model", chosen.record.name + "@" + std::to_string(chosen.record.version)},
-                 {"id", std::to_string(chosen.record.id)},
-                 {"checksum", chosen.record.sha256_or_fnv}});
-}
 
 void AddMlCommands(CLI::App& app) {
   AddForwardedCommand(app, "train", kTrainDescription);

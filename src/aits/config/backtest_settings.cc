@@ -605,7 +605,7 @@ Result<ResolvedBacktest> ResolveBacktest(const BacktestFlags& given) {
             "--config (buy_threshold, sell_threshold, close_threshold, min_confidence, sizing, "
             "lots, ...; docs/decision.md) and its limits the risk: section");
       }
-      // The signal comes from the registry (the app's InstallMlEnsemble).
+      // The signal comes from the registry (ChooseBacktestModel, model_choice.h).
     } else {
       stack.signal = node::RuleSignalFactory(signal, config.params);
     }

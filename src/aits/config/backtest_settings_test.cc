@@ -9,24 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "aits/config/config_test_util.h"
+
 namespace aits::config {
 namespace {
 
-// A fresh directory per test, so files of one test never satisfy another.
-std::string TestDir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) / "config_test" / info->name();
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
-std::string WriteFile(const std::string& dir, const std::string& name, const std::string& text) {
-  const std::string path = dir + "/" + name;
-  std::ofstream(path) << text;
-  return path;
-}
+using testing::TestDir;
+using testing::WriteFile;
 
 // Three EURUSD ticks as a csv-ticks file.
 std::string EurusdTicks(const std::string& dir) {

@@ -8,23 +8,13 @@
 #include <fstream>
 #include <string>
 
+#include "aits/config/config_test_util.h"
+
 namespace aits::config {
 namespace {
 
-std::string TestDir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) / "ml_settings_test" / info->name();
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
-std::string WriteFile(const std::string& dir, const std::string& name, const std::string& text) {
-  const std::string path = dir + "/" + name;
-  std::ofstream(path) << text;
-  return path;
-}
+using testing::TestDir;
+using testing::WriteFile;
 
 TEST(MlSettingsTest, FlagWinsOverFileWhichWinsOverDefault) {
   const std::string dir = TestDir();

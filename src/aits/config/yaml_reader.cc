@@ -4,7 +4,7 @@
 
 namespace aits::config {
 
-Result<YAML::Node> LoadYamlFile(const std::string& path) {
+Result<YAML::Node> LoadYamlFile(const std::string& path, EmptyFile empty) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -12,7 +12,10 @@ Result<YAML::Node> LoadYamlFile(const std::string& path) {
     return NotFound("config file '" + path + "' cannot be read");
   } catch (const YAML::ParserException& error) {
     return InvalidArgument(path + ":" + std::to_string(error.mark.line + 1) + ": " + error.msg);
+  } catch (const YAML::Exception& error) {
+    return InvalidArgument(path + ":" + std::to_string(error.mark.line + 1) + ": " + error.msg);
   }
+  if (root.IsNull() && empty == EmptyFile::kNoSettings) return YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) {
     return InvalidArgument(path + ": the top level must be a map of settings (key: value)");
   }

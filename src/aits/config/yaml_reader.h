@@ -98,8 +98,15 @@ class YamlReader {
   std::set<std::string> elsewhere_;
 };
 
-// Loads `path` (errors: unreadable file, YAML syntax with its line, a top level that is not a map).
-Result<YAML::Node> LoadYamlFile(const std::string& path);
+// What an empty settings file means to its reader.
+enum class EmptyFile {
+  kError,       // "the top level must be a map of settings"
+  kNoSettings,  // an empty map: every setting takes its default
+};
+
+// The one loader of settings files: loads `path` (errors: unreadable file (NotFound), YAML syntax
+// with its file and line, a top level that is not a map (InvalidArgument)).
+Result<YAML::Node> LoadYamlFile(const std::string& path, EmptyFile empty = EmptyFile::kError);
 
 // The `decision:` and `risk:` sections of a settings file (`aits paper --config`,
 // `aits backtest --config`), appended to `decision` and `risk` in file order. Each value is

@@ -7,16 +7,13 @@
 #include <fstream>
 #include <string>
 
+#include "aits/config/config_test_util.h"
+
 namespace aits::config {
 namespace {
 
 std::string WriteYaml(const std::string& text) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "yaml_test";
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / (std::string(info->name()) + ".yaml")).string();
-  std::ofstream(path) << text;
-  return path;
+  return testing::WriteFile(testing::TestDir(), "settings.yaml", text);
 }
 
 TEST(YamlReaderTest, SyntaxErrorNamesFileAndLine) {

@@ -1,0 +1,70 @@
+#include "aits/config/model_choice.h"
+
+#include "aits/log/log.h"
+#include "aits/node/signals.h"
+
+namespace aits::config {
+
+Status InstallMlEnsemble(const std::string& registry_dir, const std::string& model_ref,
+                         backtest::BacktestConfig* config, InstalledModel* installed) {
+  AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
+                        ml::LoadRegistryEnsemble(registry_dir, model_ref));
+  LogModelChoice(registry_dir, model_ref, loaded);
+  if (!config->decision) {
+    return FailedPrecondition(
+        "ml_ensemble backtests trade through the decision stack, which this "
+        "configuration lacks");
+  }
+  // The kernel's bars are the model's base timeframe, as in a paper session of the model.
+  config->kernel.bar_period = loaded.timeframes.front();
+  config->strategy = "ml_ensemble";
+  config->decision->signal = node::MlSignalFactory(loaded);
+  installed->train_begin = loaded.record.train_begin;
+  installed->train_end = loaded.record.train_end;
+  installed->description = loaded.description;
+  return Status::Ok();
+}
+
+Status ChooseBacktestModel(const BacktestFlags& flags, backtest::BacktestConfig* config,
+                           InstalledModel* installed) {
+  if (config->strategy == "ml_ensemble") {
+    return InstallMlEnsemble(flags.registry.value_or("models"), flags.model.value_or("latest"),
+                             config, installed);
+  }
+  if (flags.model) {
+    return InvalidArgument(
+        "--model is for --signal ml_ensemble (or --strategy ml_ensemble); "
+        "this run trades '" +
+        config->strategy + "'");
+  }
+  return Status::Ok();
+}
+
+void LogModelChoice(const std::string& registry_dir, const std::string& model_ref,
+                    const ml::RegistryEnsemble& chosen) {
+  AITS_LOG_INFO("registry", "model chosen: " + chosen.description,
+                {{"registry", registry_dir},
+                 {"reference", model_ref},
+                 {"model", chosen.record.name + "@" + std::to_string(chosen.record.version)},
+                 {"id", std::to_string(chosen.record.id)},
+                 {"checksum", chosen.record.sha256_or_fnv}});
+}
+
+session::SignalFactory SignalsWithModels() {
+  return [](const session::SessionSpec& spec, const Instrument& instrument,
+            Duration bar_period) -> Result<std::unique_ptr<trading::SignalSource>> {
+    if (spec.signal != "ml_ensemble")
+      return session::MakeRuleSignalFor(spec, instrument, bar_period);
+    AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
+                          ml::LoadRegistryEnsemble(spec.registry, spec.model));
+    if (!spec.model_checksum.empty() && loaded.record.sha256_or_fnv != spec.model_checksum) {
+      return FailedPrecondition("model " + spec.model + " in " + spec.registry +
+                                " is not the one this session was recorded with (checksum " +
+                                loaded.record.sha256_or_fnv + ", recorded " + spec.model_checksum +
+                                ")");
+    }
+    return node::MlSignalFactory(loaded)(instrument, bar_period);
+  };
+}
+
+}  // namespace aits::config

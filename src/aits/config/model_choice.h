@@ -1,0 +1,48 @@
+// Which registered model an `ml_ensemble` signal trades, for every mode that starts one (a
+// backtest, a paper session, its replay): the registry reference ("latest", "NAME", "NAME@3",
+// "#12") is resolved once, logged, and its ensemble made the signal of the decision stack,
+// exactly as a paper session of the model serves it. Loads through Eigen (ml_selection): nothing
+// here links LibTorch.
+#pragma once
+
+#include <string>
+
+#include "aits/backtest/backtest.h"
+#include "aits/config/backtest_settings.h"
+#include "aits/core/status.h"
+#include "aits/ml/selection.h"
+#include "aits/session/session.h"
+
+namespace aits::config {
+
+// The model a backtest trades, for its summary and the in-sample warning.
+struct InstalledModel {
+  std::string description;  // "NAME@V (#ID, status, members: ...)"
+  Timestamp train_begin;    // the rows the model learned from (validation rows follow them)
+  Timestamp train_end;
+};
+
+// For `aits backtest --signal ml_ensemble --model REF` (or --strategy ml_ensemble): loads the
+// ensemble REF from the registry, checks its feature-set hash against this build, and makes it
+// the signal of the config's decision stack (which ResolveBacktest set up with the decision: and
+// risk: settings). The kernel's bar period becomes the model's base timeframe.
+Status InstallMlEnsemble(const std::string& registry_dir, const std::string& model_ref,
+                         backtest::BacktestConfig* config, InstalledModel* installed);
+
+// The model step of a backtest's settings, after ResolveBacktest: an ml_ensemble run gets the
+// model `flags.model` (default latest) of `flags.registry` (default models) installed and
+// described in *installed; any other run given a model is an error (InvalidArgument).
+Status ChooseBacktestModel(const BacktestFlags& flags, backtest::BacktestConfig* config,
+                           InstalledModel* installed);
+
+// Logs (info, component "registry") which model a reference chose, so that a run's log says what
+// traded when "latest" or a family name moves on.
+void LogModelChoice(const std::string& registry_dir, const std::string& model_ref,
+                    const ml::RegistryEnsemble& chosen);
+
+// The signals of a paper session or its replay: the rule signals, and for ml_ensemble the
+// spec's registry model, refused (FailedPrecondition) when its checksum is not the one the
+// session was recorded with.
+session::SignalFactory SignalsWithModels();
+
+}  // namespace aits::config

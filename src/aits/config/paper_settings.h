@@ -1,0 +1,75 @@
+// The settings of a paper session, resolved from the values a front end was given (the flags of
+// `aits paper` today; services and the API next) over the settings file (`--config`: decision:,
+// risk:, account:, reconcile: and the data: list of feeds) over the defaults. Errors name the
+// flag, or the file, line, setting and value (InvalidArgument), as a backtest's do.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "aits/config/backtest_settings.h"
+#include "aits/core/status.h"
+#include "aits/session/paper.h"
+#include "aits/session/session_spec.h"
+
+namespace aits::config {
+
+// The values of a paper session as given; the defaults are those of `aits paper`. `quiet` and
+// `latency_out` are for the front end (what it prints and writes), not for the session.
+struct PaperFlags {
+  std::string feed = "synthetic";
+  std::string symbol;
+  std::string instruments;
+  std::string format = "auto";
+  int64_t spread_points = 0;
+  uint64_t seed = 1;
+  uint64_t ticks = 0;
+  double start_price = 0;
+  double volatility = 1.0;
+  std::string speed = "1";
+  std::string signal = "sma_cross";
+  std::string params;
+  std::string model = "latest";
+  std::string registry = "models";
+  std::string config;
+  double balance = 100'000;
+  double leverage = 100;
+  std::string commission = "none";
+  std::string account_mode;  // empty: the config file's, else netting
+  double latency_ms = 0;
+  int64_t slippage_points = 0;
+  std::string bar = "M1";
+  std::string state = "paper-session";
+  uint64_t stop_after = 0;
+  std::string latency_out;
+  std::string sync = "full";
+  std::string start;
+  std::string session_id;
+  std::string reconcile;  // empty: not given
+  bool quiet = false;
+  // Several instruments (docs/paper.md): --data SYM=FILE and --convert-data SYM=FILE items, as
+  // `aits backtest` takes them, or the config file's `data:` list; and synthetic symbols.
+  std::vector<std::string> data_items;
+  std::vector<std::string> convert_items;
+  std::vector<std::string> synthetic;
+};
+
+// The YAML settings file of a paper session: `decision:` and `risk:` maps, the `data:` list of
+// feeds (into *feeds), `account: {account_mode: ...}` and the `reconcile:` policy, nothing else;
+// an empty file sets nothing. `reconcile_given` is set when the file names a policy.
+Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec,
+                       std::vector<FeedFlag>* feeds, bool* reconcile_given);
+
+// The session that `flags` describe: the settings file `flags.config` under the flags, the
+// instruments (one, or several feeds), the model of an ml_ensemble signal (chosen and logged now,
+// its checksum recorded), a session id. `reconcile_given`: the flag or the settings file chose
+// the reconciliation policy.
+Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags, bool* reconcile_given);
+
+// The options of session::RunPaper for `flags`: with `spec_given`, the session SpecFromFlags
+// resolves; without, a resume of what flags.state holds. The reconciliation policy, --speed and
+// --sync checked and set; the hooks (stop flag, signals, notices, progress) are the caller's.
+Result<session::PaperOptions> ResolvePaperOptions(const PaperFlags& flags, bool spec_given);
+
+}  // namespace aits::config
