@@ -1,6 +1,5 @@
 #include "cli.h"
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
 
 namespace aits::app {
@@ -17,6 +16,14 @@ int Fail(const Status& status) {
 
 void ExitOnFailure(int code) {
   if (code != 0) throw CLI::RuntimeError(code);
+}
+
+int ParseFailure(CLI::App& app, const CLI::ParseError& error) {
+  const int code = app.exit(error);
+  // CLI11's own codes (100 and up, one per kind of parse error) say nothing a script can use
+  // beyond "bad input".
+  if (code == 0 || dynamic_cast<const CLI::RuntimeError*>(&error) != nullptr) return code;
+  return 2;
 }
 
 std::string FormatNumber(const nlohmann::json& j, const char* key, int digits) {

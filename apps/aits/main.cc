@@ -662,7 +662,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    return ParseFailure(app, error);
   }
 
   if (app.got_subcommand("backtest")) {

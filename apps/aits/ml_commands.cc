@@ -52,11 +52,10 @@ void AddForwardedCommand(CLI::App& app, const char* name, const char* descriptio
     const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
     const std::filesystem::path trainer = self.parent_path() / "aits-train";
     if (error || !std::filesystem::exists(trainer)) {
-      std::fprintf(stderr,
-                   "aits: error: `aits %s` runs aits-train, which is not beside this binary "
-                   "(looked for '%s'); build the target aits-train\n",
-                   name, trainer.c_str());
-      throw CLI::RuntimeError(1);
+      ExitOnFailure(Fail(
+          FailedPrecondition("`aits " + std::string(name) +
+                             "` runs aits-train, which is not beside this binary (looked for '" +
+                             trainer.string() + "'); build the target aits-train")));
     }
     std::vector<std::string> args = {"aits"};
     for (std::string& arg : ForwardedLogArgs(*cmd->get_parent())) args.push_back(std::move(arg));
@@ -67,9 +66,7 @@ void AddForwardedCommand(CLI::App& app, const char* name, const char* descriptio
     argv.push_back(nullptr);
     std::fflush(nullptr);
     ::execv(trainer.c_str(), argv.data());
-    std::fprintf(stderr, "aits: error: cannot run '%s': %s\n", trainer.c_str(),
-                 std::strerror(errno));
-    throw CLI::RuntimeError(1);
+    ExitOnFailure(Fail(IoError("cannot run '" + trainer.string() + "': " + std::strerror(errno))));
   });
 }
 

@@ -302,19 +302,19 @@ void AddPaperCommands(CLI::App& app) {
       ->capture_default_str();
   breaker->callback([breaker_state, breaker_dir, breaker_reason] {
     auto state = risk::ParseBreakerState(*breaker_state);
-    if (!state.ok()) throw CLI::RuntimeError(Fail(state.status()));
+    if (!state.ok()) ExitOnFailure(Fail(state.status()));
     const std::string path = EventsPath(*breaker_dir);
     if (!std::filesystem::exists(path)) {
-      throw CLI::RuntimeError(Fail(NotFound(*breaker_dir + " holds no paper session")));
+      ExitOnFailure(Fail(NotFound(*breaker_dir + " holds no paper session")));
     }
     // Read-only: the running session is the log's only writer; commands go to their own table.
     auto store = persistence::EventStore::OpenReadOnly(path);
-    if (!store.ok()) throw CLI::RuntimeError(Fail(store.status()));
+    if (!store.ok()) ExitOnFailure(Fail(store.status()));
     nlohmann::json command = {{"command", "breaker"},
                               {"state", std::string(risk::ToString(*state))},
                               {"reason", *breaker_reason}};
     const Status added = (*store)->AddCommand(command.dump());
-    if (!added.ok()) throw CLI::RuntimeError(Fail(added));
+    if (!added.ok()) ExitOnFailure(Fail(added));
     std::printf("breaker command queued for %s: %s\n", breaker_dir->c_str(),
                 command.dump().c_str());
   });

@@ -3,6 +3,7 @@
 // `aits evaluate`; running aits-train directly works the same.
 #include <CLI/CLI.hpp>
 
+#include "cli.h"
 #include "log_flags.h"
 #include "train_commands.h"
 
@@ -15,7 +16,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    return aits::app::ParseFailure(app, error);
   }
   return 0;
 }
