@@ -172,6 +172,7 @@ std::string SessionSpec::ToJson() const {
     j["feeds"] = std::move(list);
   }
   j["reconcile"] = reconcile;
+  if (order_tickets) j["order_tickets"] = true;
   return j.dump();
 }
 
@@ -246,6 +247,8 @@ Result<SessionSpec> SessionSpec::FromJson(std::string_view text) {
         spec.feeds.push_back(std::move(feed));
       }
     }
+    spec.order_tickets = false;  // a log from before sessions logged the venue's tickets
+    if (j.contains("order_tickets")) get("order_tickets", &spec.order_tickets);
     if (j.contains("reconcile")) {
       get("reconcile", &spec.reconcile);
       const auto policy = execution::ParseReconcilePolicy(spec.reconcile);
