@@ -306,6 +306,7 @@ cat_json="$work/instruments.json"
 expect_eq "catalogue lists the FX majors, metals, indices, stocks" \
   "$(json "$cat_json" "all(s in [i['symbol'] for i in d['instruments']] for s in ['EURUSD','USDJPY','USDTHB','XAUUSD','XAGUSD','US500','STOXX50','GER40','ORCL','AAPL'])")" "True"
 expect_eq "catalogue XAUUSD contract size" "$(json "$cat_json" "[i for i in d['instruments'] if i['symbol']=='XAUUSD'][0]['contract_size']")" "100"
+expect_eq "catalogue: the larger leg by default" "$(json "$cat_json" "[i for i in d['instruments'] if i['symbol']=='EURUSD'][0]['margin_hedged']")" "None"
 expect_in "aits instruments" "$("$aits" instruments 2>&1)" "defaults to check against your broker"
 expect_in "aits instruments --quiet" "$("$aits" instruments --quiet 2>&1)" "GBPJPY"
 # Regression: GBP/USD bars in a file named mydata.csv failed with "no rate converts its P&L in ATA".

@@ -19,16 +19,19 @@ Json Pairs(const std::vector<std::pair<std::string, std::string>>& pairs) {
 }
 
 Json InstrumentJson(const Instrument& inst) {
-  return Json{{"digits", inst.digits},
-              {"tick_size", inst.tick_size.ToString()},
-              {"pip_size", inst.pip_size.ToString()},
-              {"contract_size", inst.contract_size},
-              {"lot_step", inst.lot_step.ToString()},
-              {"min_lots", inst.min_lots.ToString()},
-              {"max_lots", inst.max_lots.ToString()},
-              {"base", std::string(inst.base.view())},
-              {"quote", std::string(inst.quote.view())},
-              {"margin_rate", inst.margin_rate}};
+  Json j{{"digits", inst.digits},
+         {"tick_size", inst.tick_size.ToString()},
+         {"pip_size", inst.pip_size.ToString()},
+         {"contract_size", inst.contract_size},
+         {"lot_step", inst.lot_step.ToString()},
+         {"min_lots", inst.min_lots.ToString()},
+         {"max_lots", inst.max_lots.ToString()},
+         {"base", std::string(inst.base.view())},
+         {"quote", std::string(inst.quote.view())},
+         {"margin_rate", inst.margin_rate}};
+  // Only an instrument with a hedged margin rate writes it, so that others read as before.
+  if (!inst.margin_hedged_use_leg) j["margin_hedged"] = inst.margin_hedged;
+  return j;
 }
 
 // Decimals as written ("0.010" -> 3): the precision the value was stored with.
@@ -58,6 +61,10 @@ Instrument InstrumentFromJson(const Json& j, const std::string& symbol) {
   inst.base = Currency::Of(j.at("base").get<std::string>());
   inst.quote = Currency::Of(j.at("quote").get<std::string>());
   inst.margin_rate = j.at("margin_rate").get<double>();
+  if (j.contains("margin_hedged")) {
+    inst.margin_hedged = j.at("margin_hedged").get<double>();
+    inst.margin_hedged_use_leg = false;
+  }
   const Status valid = inst.Validate();
   if (!valid.ok()) throw std::runtime_error(valid.message());
   return inst;
