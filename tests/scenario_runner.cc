@@ -129,6 +129,9 @@ class Runner {
         instrument_.max_lots = *Quantity::Parse(value, 9);
       } else if (key == "margin_rate") {
         instrument_.margin_rate = std::stod(value);
+      } else if (key == "margin_hedged") {  // contract units per lot; turns the larger leg off
+        instrument_.margin_hedged = std::stod(value);
+        instrument_.margin_hedged_use_leg = false;
       } else {
         return Error("unknown instrument option '" + key + "'");
       }

@@ -4,6 +4,7 @@
 // Grammar (one command per line, '#' starts a comment, times in seconds after 2020-01-06 00:00 UTC,
 // a Monday, with optional fraction):
 //   instrument SYMBOL [digits=N] [contract=N] [lot_step=X] [min=X] [max=X] [margin_rate=X]
+//              [margin_hedged=X]  (hedged margin in contract units per lot, not the larger leg)
 //              (repeatable: ids 0, 1, ... in order; tick, bar, submit and expect position take
 //              sym=SYMBOL for any but the first)
 //   account [cash=X] [currency=CCY] [leverage=X] [stop_out=PERCENT] [mode=netting|hedging]

@@ -20,20 +20,25 @@ struct InstrumentsFlags {
 
 nlohmann::ordered_json EntryJson(const CatalogueEntry& entry) {
   const Instrument& inst = entry.instrument;
-  return {{"symbol", inst.symbol},
-          {"digits", inst.digits},
-          {"contract_size", inst.contract_size},
-          {"base", std::string(inst.base.view())},
-          {"quote", std::string(inst.quote.view())},
-          {"margin_rate", inst.margin_rate},
-          {"min_lot", inst.min_lots.ToString()},
-          {"max_lot", inst.max_lots.ToString()},
-          {"lot_step", inst.lot_step.ToString()},
-          {"tick_size", inst.tick_size.ToString()},
-          {"pip_size", inst.pip_size.ToString()},
-          {"sessions", entry.sessions},
-          {"description", entry.description},
-          {"defined_at", entry.defined_at}};
+  return {
+      {"symbol", inst.symbol},
+      {"digits", inst.digits},
+      {"contract_size", inst.contract_size},
+      {"base", std::string(inst.base.view())},
+      {"quote", std::string(inst.quote.view())},
+      {"margin_rate", inst.margin_rate},
+      // Hedging accounts: null for the larger leg, else contract units per lot of the hedged
+      // volume (docs/instruments.md).
+      {"margin_hedged", inst.margin_hedged_use_leg ? nlohmann::ordered_json(nullptr)
+                                                   : nlohmann::ordered_json(inst.margin_hedged)},
+      {"min_lot", inst.min_lots.ToString()},
+      {"max_lot", inst.max_lots.ToString()},
+      {"lot_step", inst.lot_step.ToString()},
+      {"tick_size", inst.tick_size.ToString()},
+      {"pip_size", inst.pip_size.ToString()},
+      {"sessions", entry.sessions},
+      {"description", entry.description},
+      {"defined_at", entry.defined_at}};
 }
 
 int RunInstruments(const InstrumentsFlags& flags) {

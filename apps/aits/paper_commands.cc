@@ -159,7 +159,13 @@ int RunExplainCommand(const std::string& events, uint64_t order_id, bool raw) {
                 f["limit"].dump().c_str());
   }
   std::printf("sizing:\n%s\n", json["sizing"].dump(2).c_str());
-  std::printf("order and risk checks:\n%s\n", json["order"].dump(2).c_str());
+  if (json.contains("orders")) {
+    // A decision on a hedging account that closed positions by ticket and opened the rest.
+    std::printf("orders and risk checks (this decision sent %zu):\n%s\n", json["orders"].size(),
+                json["orders"].dump(2).c_str());
+  } else {
+    std::printf("order and risk checks:\n%s\n", json["order"].dump(2).c_str());
+  }
   std::printf("what happened to the order:\n");
   for (const auto& line : explanation->order_events) std::printf("  %s\n", line.c_str());
   return 0;

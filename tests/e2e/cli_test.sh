@@ -48,6 +48,15 @@ if len(filled) != m["run"]["fills"]:
     problems.append(f"{len(filled)} filled orders, {m['run']['fills']} fills")
 if any(float(o["filled"]) != float(o["quantity"]) for o in filled):
     problems.append("a filled order is not filled whole")
+# The venue's ticket, the last column: every order that reached the venue has one, a new one each.
+if list(orders[0].keys())[-1] != "venue_order_id":
+    problems.append(f"orders.csv's last column is {list(orders[0].keys())[-1]}, not venue_order_id")
+tickets = [int(o["venue_order_id"]) for o in filled if o["venue_order_id"]]
+if len(tickets) != len(filled) or min(tickets, default=1) < 1:
+    problems.append(f"{len(filled) - len(tickets)} filled orders without the venue's ticket")
+by_id = [int(o["venue_order_id"]) for o in sorted(filled, key=lambda o: int(o["id"]))]
+if by_id != sorted(set(by_id)):
+    problems.append("the venue's tickets are not distinct and in the order of the orders")
 lots = avg = realised = traded = 0.0
 for o in sorted(filled, key=lambda o: int(o["id"])):
     qty, price = float(o["filled"]), float(o["avg_fill_price"])
@@ -297,6 +306,7 @@ cat_json="$work/instruments.json"
 expect_eq "catalogue lists the FX majors, metals, indices, stocks" \
   "$(json "$cat_json" "all(s in [i['symbol'] for i in d['instruments']] for s in ['EURUSD','USDJPY','USDTHB','XAUUSD','XAGUSD','US500','STOXX50','GER40','ORCL','AAPL'])")" "True"
 expect_eq "catalogue XAUUSD contract size" "$(json "$cat_json" "[i for i in d['instruments'] if i['symbol']=='XAUUSD'][0]['contract_size']")" "100"
+expect_eq "catalogue: the larger leg by default" "$(json "$cat_json" "[i for i in d['instruments'] if i['symbol']=='EURUSD'][0]['margin_hedged']")" "None"
 expect_in "aits instruments" "$("$aits" instruments 2>&1)" "defaults to check against your broker"
 expect_in "aits instruments --quiet" "$("$aits" instruments --quiet 2>&1)" "GBPJPY"
 # Regression: GBP/USD bars in a file named mydata.csv failed with "no rate converts its P&L in ATA".

@@ -690,7 +690,7 @@ Status WriteBacktestOutputs(const BacktestResult& result, const std::string& dir
 
   std::string orders =
       "id,client_order_id,created,updated,symbol,side,type,tif,quantity,price,stop_loss,"
-      "take_profit,status,reject_reason,filled,avg_fill_price,tag\n";
+      "take_profit,status,reject_reason,filled,avg_fill_price,tag,venue_order_id\n";
   for (const auto& order : result.orders) {
     const OrderRequest& req = order.request;
     orders += std::to_string(order.id.value) + ',' + CsvEscape(req.client_order_id) + ',' +
@@ -702,7 +702,8 @@ Status WriteBacktestOutputs(const BacktestResult& result, const std::string& dir
               std::string(ToString(order.status)) + ',' +
               std::string(ToString(order.reject_reason)) + ',' + order.filled.ToString() + ',' +
               (order.filled.IsZero() ? "" : order.avg_fill_price.ToString()) + ',' +
-              CsvEscape(req.tag) + '\n';
+              CsvEscape(req.tag) + ',' +
+              (order.venue_order_id == 0 ? "" : std::to_string(order.venue_order_id)) + '\n';
   }
   AITS_RETURN_IF_ERROR(WriteFile(root / "orders.csv", orders));
 

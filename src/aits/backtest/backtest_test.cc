@@ -227,6 +227,15 @@ TEST(BacktestTest, WritesEveryOutputFile) {
   ASSERT_EQ(orders.size(), result->orders.size() + 1);
   EXPECT_EQ(orders[0].rfind("id,client_order_id,", 0), 0u);
   EXPECT_EQ(orders[1].rfind("1,", 0), 0u);
+  // The venue's ticket of each order closes its row, after the columns readers already parse.
+  EXPECT_NE(orders[0].find(",tag,venue_order_id"), std::string::npos) << orders[0];
+  for (size_t row = 1; row < orders.size(); ++row) {
+    const Order& order = result->orders[row - 1];
+    const std::string last = orders[row].substr(orders[row].rfind(',') + 1);
+    EXPECT_EQ(last, order.venue_order_id == 0 ? "" : std::to_string(order.venue_order_id))
+        << orders[row];
+    if (order.status == OrderStatus::kFilled) EXPECT_GT(order.venue_order_id, 0u) << orders[row];
+  }
   EXPECT_EQ(rows("trades.csv").size(), result->trades.size() + 1);
   // The equity curve ends at the final equity; thinned, it can miss the deepest point but never
   // go deeper.

@@ -758,11 +758,25 @@ bool SimulatedVenue::MarginAllows(const LiveOrder& order, const InstrumentState&
                                   Price price) const {
   if (config_.account_mode == AccountMode::kHedging) {
     if (order.position_ticket != 0) return true;  // closes (part of) a position
-    // Larger-leg margin: an opening order needs the margin of what it adds to the larger side.
+    // Larger-leg margin (the default): an opening order needs the margin of what it adds to the
+    // larger side.
     int64_t longs = 0;
     int64_t shorts = 0;
     for (const InstrumentState::Leg& leg : state.legs) {
       (leg.lots_raw > 0 ? longs : shorts) += leg.lots_raw > 0 ? leg.lots_raw : -leg.lots_raw;
+    }
+    if (!state.instrument.margin_hedged_use_leg) {
+      // The instrument's hedged rate: the order needs what it adds to the hedged margin (an
+      // order against the larger leg may lower it, and then needs none).
+      const auto margin_of = [&](Quantity held) {
+        return account_.MarginRequired(state.instrument, held, price);
+      };
+      const Money before =
+          HedgedMargin(state.instrument, longs, shorts, state.lot_precision, margin_of);
+      (order.side == Side::kBuy ? longs : shorts) += order.quantity.raw();
+      const Money after =
+          HedgedMargin(state.instrument, longs, shorts, state.lot_precision, margin_of);
+      return after <= before || account_.FreeMargin() >= after - before;
     }
     const int64_t larger = std::max(longs, shorts);
     (order.side == Side::kBuy ? longs : shorts) += order.quantity.raw();

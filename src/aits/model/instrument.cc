@@ -69,6 +69,10 @@ Status Instrument::Validate() const {
     return InvalidArgument(where + "margin_rate " + std::to_string(margin_rate) +
                            " is outside (0, 100]");
   }
+  if (!(margin_hedged >= 0) || margin_hedged > static_cast<double>(contract_size)) {
+    return InvalidArgument(where + "margin_hedged " + std::to_string(margin_hedged) +
+                           " is outside 0..contract_size (" + std::to_string(contract_size) + ")");
+  }
   return Status::Ok();
 }
 

@@ -80,7 +80,8 @@ std::vector<std::string_view> Split(std::string_view text, char separator) {
 
 struct Columns {
   int symbol = -1, digits = -1, contract_size = -1, base = -1, quote = -1, margin_rate = -1,
-      min_lot = -1, max_lot = -1, lot_step = -1, sessions = -1, description = -1;
+      min_lot = -1, max_lot = -1, lot_step = -1, sessions = -1, description = -1,
+      margin_hedged = -1, margin_hedged_use_leg = -1;
 };
 
 // One row's parser: every error names the file, the line, the field and its value.
@@ -176,6 +177,37 @@ Result<CatalogueEntry> ParseRow(const RowReader& row, const Columns& columns,
     if (!rate) return row.Error("margin_rate", text, "not a number");
     if (!(*rate > 0) || *rate > 100) return row.Error("margin_rate", text, "outside (0, 100]");
     inst.margin_rate = *rate;
+  }
+  // Hedged margin (MT5's SYMBOL_MARGIN_HEDGED and _USE_LEG): the larger leg unless margin_hedged
+  // is given; a value the rule would not use is an error rather than silently ignored.
+  const std::string_view hedged_text = row.Field(columns.margin_hedged);
+  const std::string_view use_leg_text = row.Field(columns.margin_hedged_use_leg);
+  if (!hedged_text.empty()) {
+    const auto hedged = ParseFiniteDouble(hedged_text);
+    if (!hedged) return row.Error("margin_hedged", hedged_text, "not a number");
+    if (*hedged < 0 || *hedged > static_cast<double>(inst.contract_size)) {
+      return row.Error("margin_hedged", hedged_text,
+                       "outside 0..contract_size (" + std::to_string(inst.contract_size) +
+                           "): contract units per lot of the hedged volume");
+    }
+    inst.margin_hedged = *hedged;
+    inst.margin_hedged_use_leg = false;
+  }
+  if (!use_leg_text.empty()) {
+    const std::string upper = Upper(use_leg_text);
+    if (upper != "TRUE" && upper != "FALSE") {
+      return row.Error("margin_hedged_use_leg", use_leg_text, "not true or false");
+    }
+    if (upper == "TRUE" && !hedged_text.empty()) {
+      return row.Error("margin_hedged_use_leg", use_leg_text,
+                       "the larger leg leaves margin_hedged " + std::string(hedged_text) +
+                           " unused: leave one of them empty");
+    }
+    if (upper == "FALSE" && hedged_text.empty()) {
+      return row.Error("margin_hedged_use_leg", use_leg_text,
+                       "without the larger leg, margin_hedged (contract units per lot of the "
+                       "hedged volume) is required");
+    }
   }
   AITS_ASSIGN_OR_RETURN(int64_t step, row.Lots("lot_step", columns.lot_step));
   AITS_ASSIGN_OR_RETURN(int64_t min_lot, row.Lots("min_lot", columns.min_lot));
@@ -334,22 +366,25 @@ Result<InstrumentCatalogue> InstrumentCatalogue::Parse(std::string_view text,
       for (size_t idx = 0; idx < fields.size(); ++idx) {
         const std::string name(Trim(fields[idx]));
         const int column = static_cast<int>(idx);
-        int* slot = name == "symbol"          ? &columns.symbol
-                    : name == "digits"        ? &columns.digits
-                    : name == "contract_size" ? &columns.contract_size
-                    : name == "base"          ? &columns.base
-                    : name == "quote"         ? &columns.quote
-                    : name == "margin_rate"   ? &columns.margin_rate
-                    : name == "min_lot"       ? &columns.min_lot
-                    : name == "max_lot"       ? &columns.max_lot
-                    : name == "lot_step"      ? &columns.lot_step
-                    : name == "sessions"      ? &columns.sessions
-                    : name == "description"   ? &columns.description
-                                              : nullptr;
+        int* slot = name == "symbol"                  ? &columns.symbol
+                    : name == "digits"                ? &columns.digits
+                    : name == "contract_size"         ? &columns.contract_size
+                    : name == "base"                  ? &columns.base
+                    : name == "quote"                 ? &columns.quote
+                    : name == "margin_rate"           ? &columns.margin_rate
+                    : name == "min_lot"               ? &columns.min_lot
+                    : name == "max_lot"               ? &columns.max_lot
+                    : name == "lot_step"              ? &columns.lot_step
+                    : name == "sessions"              ? &columns.sessions
+                    : name == "description"           ? &columns.description
+                    : name == "margin_hedged"         ? &columns.margin_hedged
+                    : name == "margin_hedged_use_leg" ? &columns.margin_hedged_use_leg
+                                                      : nullptr;
         if (slot == nullptr) {
           return InvalidArgument(where + ": unknown column '" + name +
                                  "' (known: symbol, digits, contract_size, base, quote, "
-                                 "margin_rate, min_lot, max_lot, lot_step, sessions, description)");
+                                 "margin_rate, min_lot, max_lot, lot_step, sessions, description, "
+                                 "margin_hedged, margin_hedged_use_leg)");
         }
         if (*slot >= 0) return InvalidArgument(where + ": column '" + name + "' appears twice");
         *slot = column;

@@ -120,6 +120,49 @@ TEST(InstrumentCatalogueTest, EachMalformedRowNamesFileLineFieldAndValue) {
   EXPECT_NE(ParseError(good + good).message().find("first at my.csv:2"), std::string::npos);
 }
 
+TEST(InstrumentCatalogueTest, HedgedMarginColumnsAreOptionalAndChecked) {
+  const std::string header =
+      "symbol,digits,contract_size,base,quote,min_lot,max_lot,lot_step,margin_hedged,"
+      "margin_hedged_use_leg\n";
+  auto parsed = InstrumentCatalogue::Parse(header +
+                                               "EURUSD,5,100000,EUR,USD,0.01,100,0.01,50000,\n"
+                                               "GBPUSD,5,100000,GBP,USD,0.01,100,0.01,,\n"
+                                               "USDJPY,3,100000,USD,JPY,0.01,100,0.01,,TRUE\n"
+                                               "XAUUSD,2,100,XAU,USD,0.01,100,0.01,0,false\n",
+                                           "hedged.csv");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  const Instrument& eurusd = parsed->Find("EURUSD")->instrument;
+  EXPECT_FALSE(eurusd.margin_hedged_use_leg);  // a hedged margin given: it is used
+  EXPECT_EQ(eurusd.margin_hedged, 50'000.0);
+  EXPECT_TRUE(parsed->Find("GBPUSD")->instrument.margin_hedged_use_leg);  // MT5's larger leg
+  EXPECT_TRUE(parsed->Find("USDJPY")->instrument.margin_hedged_use_leg);
+  EXPECT_FALSE(parsed->Find("XAUUSD")->instrument.margin_hedged_use_leg);
+  EXPECT_EQ(parsed->Find("XAUUSD")->instrument.margin_hedged, 0.0);
+  // Without the columns every instrument uses the larger leg, as before.
+  auto old = InstrumentCatalogue::Parse(
+      std::string(kHeader) + "EURUSD,5,100000,EUR,USD,1,0.01,100,0.01,,\n", "old.csv");
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->Find("EURUSD")->instrument.margin_hedged_use_leg);
+
+  const auto expect_error = [&](const std::string& row, const std::string& field,
+                                const std::string& value) {
+    auto bad = InstrumentCatalogue::Parse(header + row, "hedged.csv");
+    ASSERT_FALSE(bad.ok()) << "accepted: " << row;
+    const std::string& message = bad.status().message();
+    EXPECT_NE(message.find("hedged.csv:2"), std::string::npos) << message;
+    EXPECT_NE(message.find("field '" + field + "'"), std::string::npos) << message;
+    EXPECT_NE(message.find("value '" + value + "'"), std::string::npos) << message;
+  };
+  expect_error("EURUSD,5,100000,EUR,USD,0.01,100,0.01,half,\n", "margin_hedged", "half");
+  expect_error("EURUSD,5,100000,EUR,USD,0.01,100,0.01,-1,\n", "margin_hedged", "-1");
+  expect_error("EURUSD,5,100000,EUR,USD,0.01,100,0.01,200000,\n", "margin_hedged", "200000");
+  expect_error("EURUSD,5,100000,EUR,USD,0.01,100,0.01,nan,\n", "margin_hedged", "nan");
+  expect_error("EURUSD,5,100000,EUR,USD,0.01,100,0.01,,yes\n", "margin_hedged_use_leg", "yes");
+  expect_error("EURUSD,5,100000,EUR,USD,0.01,100,0.01,,false\n", "margin_hedged_use_leg", "false");
+  expect_error("EURUSD,5,100000,EUR,USD,0.01,100,0.01,50000,true\n", "margin_hedged_use_leg",
+               "true");
+}
+
 TEST(InstrumentCatalogueTest, HeaderAndShapeErrorsNameTheLine) {
   auto unknown = InstrumentCatalogue::Parse("symbol,digits,contrct_size\n", "x.csv");
   ASSERT_FALSE(unknown.ok());

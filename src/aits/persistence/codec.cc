@@ -17,6 +17,9 @@ constexpr uint8_t kTickVersion = 1;
 // sessions stay byte for byte what they were and sessions started before v2 still resume.
 constexpr uint8_t kOrderVersion = 1;
 constexpr uint8_t kOrderVersionWithPosition = 2;
+// Orders the venue has named (its ticket, Order::venue_order_id) are written as v3: v2's tickets
+// and then the venue's. A session that does not log venue tickets clears them first (session.cc).
+constexpr uint8_t kOrderVersionWithVenueTicket = 3;
 constexpr uint8_t kFillVersion = 1;
 constexpr uint8_t kFillVersionWithPosition = 2;
 
@@ -233,11 +236,16 @@ Result<Tick> DecodeTick(std::string_view payload) {
 // reject_detail str, created i64, arrives i64, updated i64, filled, avg_fill_price. Fixed values
 // are i64 raw + u8 precision; optionals a u8 0/1 flag then the value; strings a u32 length then the
 // bytes. Layout v2 (an order that names a position): v1, then request.position_ticket u64 and
-// position_ticket u64.
+// position_ticket u64. Layout v3 (an order with the venue's ticket): v2 (either ticket may be 0),
+// then venue_order_id u64.
 void EncodeOrder(const Order& order, std::string* out) {
   const OrderRequest& request = order.request;
-  const bool with_position = request.position_ticket != 0;
-  PutU8(with_position ? kOrderVersionWithPosition : kOrderVersion, out);
+  const bool with_venue_ticket = order.venue_order_id != 0;
+  const bool with_position = with_venue_ticket || request.position_ticket != 0;
+  PutU8(with_venue_ticket ? kOrderVersionWithVenueTicket
+        : with_position   ? kOrderVersionWithPosition
+                          : kOrderVersion,
+        out);
   PutU64(order.id.value, out);
   PutU32(request.instrument.value, out);
   PutU8(static_cast<uint8_t>(request.side), out);
@@ -261,11 +269,18 @@ void EncodeOrder(const Order& order, std::string* out) {
     PutU64(request.position_ticket, out);
     PutU64(order.position_ticket, out);
   }
+  if (with_venue_ticket) PutU64(order.venue_order_id, out);
 }
 
 Result<Order> DecodeOrder(std::string_view payload) {
   Reader reader(payload, "order");
-  const bool with_position = ReadVersion(reader, kOrderVersion, kOrderVersionWithPosition);
+  const uint8_t version = reader.U8("version");
+  if (reader.ok() && version != kOrderVersion && version != kOrderVersionWithPosition &&
+      version != kOrderVersionWithVenueTicket) {
+    reader.Fail("version", version);
+  }
+  const bool with_venue_ticket = version == kOrderVersionWithVenueTicket;
+  const bool with_position = with_venue_ticket || version == kOrderVersionWithPosition;
   Order order;
   OrderRequest& request = order.request;
   order.id.value = reader.U64("id");
@@ -290,7 +305,13 @@ Result<Order> DecodeOrder(std::string_view payload) {
   if (with_position) {
     request.position_ticket = reader.U64("request.position_ticket");
     order.position_ticket = reader.U64("position_ticket");
-    if (reader.ok() && request.position_ticket == 0) reader.Fail("request.position_ticket", 0);
+    if (reader.ok() && !with_venue_ticket && request.position_ticket == 0) {
+      reader.Fail("request.position_ticket", 0);
+    }
+  }
+  if (with_venue_ticket) {
+    order.venue_order_id = reader.U64("venue_order_id");
+    if (reader.ok() && order.venue_order_id == 0) reader.Fail("venue_order_id", 0);
   }
   AITS_RETURN_IF_ERROR(reader.Finish());
   return order;

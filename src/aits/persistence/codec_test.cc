@@ -96,6 +96,8 @@ void ExpectSameOrder(const Order& a, const Order& b) {
   ExpectSameFixed(a.filled, b.filled);
   ExpectSameFixed(a.avg_fill_price, b.avg_fill_price);
   EXPECT_EQ(a.request.position_ticket, b.request.position_ticket);
+  EXPECT_EQ(a.position_ticket, b.position_ticket);
+  EXPECT_EQ(a.venue_order_id, b.venue_order_id);
 }
 
 TEST(CodecTest, TickRoundTripIsExact) {
@@ -220,6 +222,46 @@ TEST(CodecTest, OrderNamingAPositionIsVersion2AndKeepsBothTickets) {
   EXPECT_EQ(DecodeOrder(v2.substr(0, v2.size() - 1)).status().code(), StatusCode::kDataLoss);
 }
 
+TEST(CodecTest, OrderWithVenueTicketIsVersion3AndOlderVersionsStillRead) {
+  Order order = MakeOrder(true);
+  std::string v1;
+  EncodeOrder(order, &v1);
+  order.venue_order_id = 0x1122334455667788ull;
+  std::string v3;
+  EncodeOrder(order, &v3);
+  EXPECT_EQ(static_cast<uint8_t>(v3[0]), 3);
+  // v1, both position tickets (here 0: a netting order) and the venue's ticket, little-endian.
+  ASSERT_EQ(v3.size(), v1.size() + 24);
+  EXPECT_EQ(v3.substr(1, v1.size() - 1), v1.substr(1));
+  EXPECT_EQ(v3.substr(v1.size(), 16), std::string(16, '\0'));
+  EXPECT_EQ(static_cast<uint8_t>(v3[v1.size() + 16]), 0x88);
+  EXPECT_EQ(static_cast<uint8_t>(v3.back()), 0x11);
+  auto decoded = DecodeOrder(v3);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  ExpectSameOrder(*decoded, order);
+  EXPECT_EQ(decoded->venue_order_id, 0x1122334455667788ull);
+  // With a position named too, both tickets sit where v2 has them.
+  order.request.position_ticket = 5;
+  order.position_ticket = 5;
+  std::string both;
+  EncodeOrder(order, &both);
+  auto decoded_both = DecodeOrder(both);
+  ASSERT_TRUE(decoded_both.ok()) << decoded_both.status().ToString();
+  ExpectSameOrder(*decoded_both, order);
+  // The older versions read as they always did: no venue ticket.
+  auto old = DecodeOrder(v1);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->venue_order_id, 0u);
+  // A v3 payload without a venue ticket is not what v3 writes; a short one is damaged.
+  std::string zero = v3;
+  std::memset(zero.data() + v1.size() + 16, 0, 8);
+  EXPECT_EQ(DecodeOrder(zero).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeOrder(v3.substr(0, v3.size() - 1)).status().code(), StatusCode::kDataLoss);
+  std::string v4 = v3;
+  v4[0] = 4;
+  EXPECT_EQ(DecodeOrder(v4).status().code(), StatusCode::kDataLoss);
+}
+
 TEST(CodecTest, FillWithPositionTicketIsVersion2) {
   Fill fill = MakeFill(FillReason::kStopLoss);
   std::string v1;
@@ -319,7 +361,7 @@ TEST(CodecTest, OrderWithBadEnumsIsRejected) {
       {15, 9, "order payload: field tif = 9 out of range"},
       {24, 10, "order payload: field quantity.precision = 10 out of range"},
       {25, 2, "order payload: field price.present = 2 out of range"},
-      {0, 3, "order payload: field version = 3 out of range"},  // 1 and 2 are valid
+      {0, 4, "order payload: field version = 4 out of range"},  // 1, 2 and 3 are valid
   };
   for (const Case& c : cases) {
     std::string bad = good;

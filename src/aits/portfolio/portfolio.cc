@@ -3,9 +3,20 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 namespace aits::portfolio {
 namespace {
+
+// Raw lots held long and short in a hedging account's positions of one instrument.
+std::pair<int64_t, int64_t> LegVolumes(const std::vector<HedgedPosition>& legs) {
+  int64_t longs = 0;
+  int64_t shorts = 0;
+  for (const HedgedPosition& leg : legs) {
+    (leg.side == Side::kBuy ? longs : shorts) += leg.quantity.raw();
+  }
+  return {longs, shorts};
+}
 
 __extension__ typedef __int128 Int128;  // GCC extension: exact 128-bit intermediates
 
@@ -434,11 +445,7 @@ void Portfolio::Net(Slot& slot) const {
 
 int64_t Portfolio::MarginLots(const Slot& slot) const {
   if (mode_ != AccountMode::kHedging) return Abs(slot.position.quantity.raw());
-  int64_t longs = 0;
-  int64_t shorts = 0;
-  for (const HedgedPosition& leg : slot.legs) {
-    (leg.side == Side::kBuy ? longs : shorts) += leg.quantity.raw();
-  }
+  auto [longs, shorts] = LegVolumes(slot.legs);
   return longs > shorts ? longs : shorts;
 }
 
@@ -450,14 +457,25 @@ int64_t Portfolio::AddedMarginLots(InstrumentId instrument, Side side, int64_t l
     const int64_t after = before + Sign(side) * lots_raw;
     return Abs(after) > Abs(before) ? Abs(after) - Abs(before) : 0;
   }
-  int64_t longs = 0;
-  int64_t shorts = 0;
-  for (const HedgedPosition& leg : slot->legs) {
-    (leg.side == Side::kBuy ? longs : shorts) += leg.quantity.raw();
-  }
+  auto [longs, shorts] = LegVolumes(slot->legs);
   const int64_t larger = longs > shorts ? longs : shorts;
   (side == Side::kBuy ? longs : shorts) += lots_raw;
   return (longs > shorts ? longs : shorts) - larger;
+}
+
+Money Portfolio::AddedMargin(const Instrument& spec, Side side, Quantity lots, Price price) const {
+  const Slot* slot = SlotOf(spec.id);
+  if (mode_ != AccountMode::kHedging || slot == nullptr || spec.margin_hedged_use_leg) {
+    const int64_t added = AddedMarginLots(spec.id, side, lots.raw());
+    return added > 0 ? MarginRequired(spec, Quantity::FromRaw(added, lots.precision()), price)
+                     : Money();
+  }
+  auto [longs, shorts] = LegVolumes(slot->legs);
+  const auto margin_of = [&](Quantity held) { return MarginRequired(spec, held, price); };
+  const Money before = HedgedMargin(spec, longs, shorts, lots.precision(), margin_of);
+  (side == Side::kBuy ? longs : shorts) += lots.raw();
+  const Money after = HedgedMargin(spec, longs, shorts, lots.precision(), margin_of);
+  return after > before ? after - before : Money();
 }
 
 const std::vector<HedgedPosition>& Portfolio::positions(InstrumentId instrument) const {
@@ -515,6 +533,13 @@ Account Portfolio::account() const {
       if (lots == 0) continue;
       Price price = slot.has_quote ? Mid(slot) : slot.position.avg_price;
       if (!price.IsPositive() && !slot.legs.empty()) price = slot.legs.front().open_price;
+      if (mode_ == AccountMode::kHedging && !slot.instrument.margin_hedged_use_leg) {
+        auto [longs, shorts] = LegVolumes(slot.legs);
+        account.margin += HedgedMargin(
+            slot.instrument, longs, shorts, slot.lot_precision,
+            [&](Quantity held) { return MarginRequired(slot.instrument, held, price); });
+        continue;
+      }
       const Quantity margin_lots = mode_ == AccountMode::kHedging
                                        ? Quantity::FromRaw(lots, slot.lot_precision)
                                        : slot.position.quantity.Abs();

@@ -14,7 +14,9 @@
 // fill is a position of its own, keyed by the fill's position ticket; a fill naming an open
 // position on the other side closes (part of) it, with its own trade record at that position's
 // open price. position() is then the net of the instrument's positions; positions() lists them.
-// Margin per instrument is that of the larger of the long and short volumes.
+// Margin per instrument is that of the larger of the long and short volumes, or with the
+// instrument's hedged margin (Instrument::margin_hedged_use_leg false) the uncovered volume at the
+// full rate plus the covered volume at the hedged rate (HedgedMargin, instrument.h).
 // Single-threaded.
 #pragma once
 
@@ -84,6 +86,11 @@ class Portfolio {
   // Raw lots by which an opening order of `lots_raw` on `side` grows the volume margin is charged
   // on: |net| on a netting account, the larger leg on a hedging one (0 when it does not grow it).
   int64_t AddedMarginLots(InstrumentId instrument, Side side, int64_t lots_raw) const;
+  // Margin an opening order of `lots` on `side` adds at `price`: that of AddedMarginLots at the
+  // full rate, or on a hedging account with a hedged margin rate the growth of HedgedMargin (which
+  // an order against the larger leg may shrink: 0 then).
+  // `instrument` is the one registered under instrument.id.
+  Money AddedMargin(const Instrument& instrument, Side side, Quantity lots, Price price) const;
   const Instrument& instrument(InstrumentId instrument) const;
   Account account() const;  // balance, equity, margin, free margin at the last quotes
   Money Equity() const;

@@ -700,15 +700,9 @@ RiskVerdict RiskManager::CheckOrder(const OrderRequest& request, const Tick* las
                            equity, limits_.max_leverage));
     }
     double margin = account.margin.AsDouble();
-    // |after| - |before| on a netting account; the growth of the larger leg on a hedging one.
-    const int64_t added =
-        portfolio_.AddedMarginLots(request.instrument, request.side, request.quantity.raw());
-    if (added > 0) {
-      margin += portfolio_
-                    .MarginRequired(instrument,
-                                    Quantity::FromRaw(added, request.quantity.precision()), price)
-                    .AsDouble();
-    }
+    // |after| - |before| on a netting account; on a hedging one the growth of the larger leg, or
+    // of the hedged margin where the instrument has a hedged rate (as the venue charges it).
+    margin += portfolio_.AddedMargin(instrument, request.side, request.quantity, price).AsDouble();
     const double margin_use =
         equity > 0 ? margin / equity : std::numeric_limits<double>::infinity();
     if (margin_use > limits_.max_margin_use) {

@@ -913,5 +913,61 @@ TEST(CorrelationGroupTest, ParsesAndValidates) {
   EXPECT_NE(limits.Validate().message().find(">= 0"), std::string::npos);
 }
 
+// The margin-use rule on a hedging account charges an order what it adds to the instrument's
+// margin: the larger leg by default, or with a hedged margin rate (docs/execution.md, "Hedging
+// accounts") the uncovered volume in full and the covered volume at its rate, as the venue does.
+TEST(RiskHedgedMarginTest, MarginUseFollowsTheInstrumentsHedgedMargin) {
+  for (const bool use_leg : {true, false}) {
+    SCOPED_TRACE(use_leg ? "larger leg" : "margin_hedged 0");
+    portfolio::Portfolio portfolio(Currency::Of("USD"), *Money::Parse("100000"), 100.0,
+                                   AccountMode::kHedging);
+    Instrument eurusd = Make("EURUSD", kEurUsd);
+    eurusd.margin_hedged_use_leg = use_leg;
+    eurusd.margin_hedged = 0;
+    ASSERT_TRUE(portfolio.AddInstrument(eurusd).ok());
+    RiskLimits limits = Loose();
+    limits.max_margin_use = 0.015;  // 1,500 USD of margin on 100,000
+    RiskManager risk(limits, portfolio, [](const BreakerChange&) {});
+    risk.AddInstrument(portfolio.instrument(kEurUsd));
+    Tick tick;
+    tick.ts = At(0);
+    tick.instrument = kEurUsd;
+    tick.bid = tick.ask = P("1.10000");
+    portfolio.OnTick(tick);
+    risk.OnQuote(tick, At(0));
+    uint64_t ticket = 0;
+    const auto fill = [&](Side side, const char* lots) {
+      Fill f;
+      f.instrument = kEurUsd;
+      f.side = side;
+      f.quantity = Q(lots);
+      f.price = P("1.10000");
+      f.ts = At(1);
+      f.position_ticket = ++ticket;
+      portfolio.OnFill(f);
+      risk.OnFill(f, At(1));
+    };
+    const auto check = [&](Side side, const char* lots) {
+      OrderRequest request;
+      request.instrument = kEurUsd;
+      request.side = side;
+      request.quantity = Q(lots);
+      return risk.CheckOrder(request, &tick, At(2));
+    };
+    fill(Side::kBuy, "1");   // 1,100 of margin
+    fill(Side::kSell, "1");  // locked: 1,100 by the larger leg, 0 at the hedged rate of 0
+    EXPECT_NEAR(portfolio.account().margin.AsDouble(), use_leg ? 1'100.0 : 0.0, 1e-6);
+    // A lot long against the lock (the net was flat, so it does not reduce): the larger leg
+    // grows by 1 lot (2,200 > 1,500); at the hedged rate of 0 it is the only margin (1,100).
+    const RiskVerdict one = check(Side::kBuy, "1");
+    EXPECT_EQ(one.reason, use_leg ? RejectReason::kRiskMarginUse : RejectReason::kNone)
+        << one.detail;
+    // 0.3 lots fit both ways (1,430 and 330); 1.5 lots neither (2,750 and 1,650).
+    EXPECT_EQ(check(Side::kBuy, "0.3").reason, RejectReason::kNone);
+    const RiskVerdict big = check(Side::kBuy, "1.5");
+    EXPECT_EQ(big.reason, RejectReason::kRiskMarginUse) << big.detail;
+  }
+}
+
 }  // namespace
 }  // namespace aits::risk

@@ -272,7 +272,8 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
       given.synthetic_start = logged.synthetic_start;  // set from the wall clock at each start
       given.session_id = logged.session_id;
       given.model_checksum = logged.model_checksum;
-      given.reconcile = logged.reconcile;  // a start's choice (PaperOptions::reconcile)
+      given.reconcile = logged.reconcile;          // a start's choice (PaperOptions::reconcile)
+      given.order_tickets = logged.order_tickets;  // how the log was written, not a setting
       // A log from before sessions recorded their instrument keeps the one it was run with.
       if (!logged.instrument) given.instrument.reset();
       const std::string difference = logged.FirstDifference(given);

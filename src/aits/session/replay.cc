@@ -1,5 +1,6 @@
 #include "aits/session/replay.h"
 
+#include <algorithm>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -186,8 +187,16 @@ Result<Explanation> ExplainOrder(const persistence::EventStore& store, uint64_t 
       case EventType::kDecision: {
         if (found || event.payload.find(id_key) == std::string::npos) break;
         const auto json = nlohmann::json::parse(event.payload, nullptr, false);
-        if (json.is_object() && json.contains("order") && json["order"].is_object() &&
-            json["order"].value("id", uint64_t{0}) == order_id) {
+        // A decision names its order under "order", and all of them under "orders" when it sent
+        // several (a hedging account's closes by ticket and open).
+        const auto names = [order_id](const nlohmann::json& order) {
+          return order.is_object() && order.value("id", uint64_t{0}) == order_id;
+        };
+        bool named = json.is_object() && json.contains("order") && names(json["order"]);
+        if (!named && json.is_object() && json.contains("orders") && json["orders"].is_array()) {
+          named = std::any_of(json["orders"].begin(), json["orders"].end(), names);
+        }
+        if (named) {
           explanation.decision_json = event.payload;
           found = true;
         }

@@ -202,20 +202,29 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
     }
     self->Emit(EventType::kFill, fill.ts, self->buffer_);
   });
-  bus.Subscribe<execution::OrderUpdate>([self](const execution::OrderUpdate& update) {
-    if (update.order.status == OrderStatus::kAccepted ||
-        update.order.status == OrderStatus::kFilled) {
-      ++self->orders_accepted_;
-      if (self->accepted_at_ns_ == 0) {
-        self->accepted_at_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    std::chrono::steady_clock::now().time_since_epoch())
-                                    .count();
-      }
-    }
-    self->buffer_.clear();
-    persistence::EncodeOrder(update.order, &self->buffer_);
-    self->Emit(EventType::kOrderUpdate, update.order.updated, self->buffer_);
-  });
+  const bool order_tickets = spec.order_tickets;
+  bus.Subscribe<execution::OrderUpdate>(
+      [self, order_tickets](const execution::OrderUpdate& update) {
+        if (update.order.status == OrderStatus::kAccepted ||
+            update.order.status == OrderStatus::kFilled) {
+          ++self->orders_accepted_;
+          if (self->accepted_at_ns_ == 0) {
+            self->accepted_at_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count();
+          }
+        }
+        self->buffer_.clear();
+        if (order_tickets) {
+          persistence::EncodeOrder(update.order, &self->buffer_);
+        } else {
+          // A log from before the venue's tickets were logged goes on without them (SessionSpec).
+          Order untagged = update.order;
+          untagged.venue_order_id = 0;
+          persistence::EncodeOrder(untagged, &self->buffer_);
+        }
+        self->Emit(EventType::kOrderUpdate, update.order.updated, self->buffer_);
+      });
   bus.Subscribe<risk::BreakerChange>([self](const risk::BreakerChange& change) {
     self->Emit(EventType::kBreakerChange, change.ts, BreakerJson(change));
     // Only changes made now: a resume or a replay re-runs the logged ones, which were logged
@@ -518,6 +527,8 @@ std::string DescribeEvent(EventType type, std::string_view payload) {
                (order->reject_detail.empty() ? "" : ": " + order->reject_detail) + ")";
       }
       if (order->filled.IsPositive()) out += " @ " + order->avg_fill_price.ToString();
+      if (r.position_ticket != 0) out += " closing position " + std::to_string(r.position_ticket);
+      if (order->venue_order_id != 0) out += " ticket " + std::to_string(order->venue_order_id);
       return out;
     }
     case EventType::kClock:

@@ -19,16 +19,19 @@ Json Pairs(const std::vector<std::pair<std::string, std::string>>& pairs) {
 }
 
 Json InstrumentJson(const Instrument& inst) {
-  return Json{{"digits", inst.digits},
-              {"tick_size", inst.tick_size.ToString()},
-              {"pip_size", inst.pip_size.ToString()},
-              {"contract_size", inst.contract_size},
-              {"lot_step", inst.lot_step.ToString()},
-              {"min_lots", inst.min_lots.ToString()},
-              {"max_lots", inst.max_lots.ToString()},
-              {"base", std::string(inst.base.view())},
-              {"quote", std::string(inst.quote.view())},
-              {"margin_rate", inst.margin_rate}};
+  Json j{{"digits", inst.digits},
+         {"tick_size", inst.tick_size.ToString()},
+         {"pip_size", inst.pip_size.ToString()},
+         {"contract_size", inst.contract_size},
+         {"lot_step", inst.lot_step.ToString()},
+         {"min_lots", inst.min_lots.ToString()},
+         {"max_lots", inst.max_lots.ToString()},
+         {"base", std::string(inst.base.view())},
+         {"quote", std::string(inst.quote.view())},
+         {"margin_rate", inst.margin_rate}};
+  // Only an instrument with a hedged margin rate writes it, so that others read as before.
+  if (!inst.margin_hedged_use_leg) j["margin_hedged"] = inst.margin_hedged;
+  return j;
 }
 
 // Decimals as written ("0.010" -> 3): the precision the value was stored with.
@@ -58,6 +61,10 @@ Instrument InstrumentFromJson(const Json& j, const std::string& symbol) {
   inst.base = Currency::Of(j.at("base").get<std::string>());
   inst.quote = Currency::Of(j.at("quote").get<std::string>());
   inst.margin_rate = j.at("margin_rate").get<double>();
+  if (j.contains("margin_hedged")) {
+    inst.margin_hedged = j.at("margin_hedged").get<double>();
+    inst.margin_hedged_use_leg = false;
+  }
   const Status valid = inst.Validate();
   if (!valid.ok()) throw std::runtime_error(valid.message());
   return inst;
@@ -172,6 +179,7 @@ std::string SessionSpec::ToJson() const {
     j["feeds"] = std::move(list);
   }
   j["reconcile"] = reconcile;
+  if (order_tickets) j["order_tickets"] = true;
   return j.dump();
 }
 
@@ -246,6 +254,8 @@ Result<SessionSpec> SessionSpec::FromJson(std::string_view text) {
         spec.feeds.push_back(std::move(feed));
       }
     }
+    spec.order_tickets = false;  // a log from before sessions logged the venue's tickets
+    if (j.contains("order_tickets")) get("order_tickets", &spec.order_tickets);
     if (j.contains("reconcile")) {
       get("reconcile", &spec.reconcile);
       const auto policy = execution::ParseReconcilePolicy(spec.reconcile);

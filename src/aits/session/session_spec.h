@@ -82,6 +82,10 @@ struct SessionSpec {
   // A resume may choose another for that start (PaperOptions::reconcile); the policy a start
   // used is in its reconciliation event. Logs from before this field read as "refuse".
   std::string reconcile = "refuse";
+  // Whether the log's order records carry the venue's ticket (Order::venue_order_id, codec v3).
+  // New sessions do; logs written before read as false and go on without them, so that their
+  // resume and replay reproduce the logged bytes.
+  bool order_tickets = true;
 
   std::string ToJson() const;
   // InvalidArgument naming the field on a malformed document.

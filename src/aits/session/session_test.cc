@@ -207,6 +207,36 @@ TEST(PaperTest, HedgedSessionResumesAndReplaysIdentically) {
   ASSERT_TRUE(replay.ok()) << replay.status().message();
   EXPECT_TRUE(replay->equal) << replay->divergence.seq << ": " << replay->divergence.logged
                              << " vs " << replay->divergence.produced;
+  // A reversal closes by ticket and opens the rest: its record lists both orders, and the
+  // closing one (not the record's last "order") explains the decision too.
+  std::optional<nlohmann::json> reversal;
+  ASSERT_TRUE((*store)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           if (event.type != EventType::kDecision || reversal) return Status::Ok();
+                           auto record = nlohmann::json::parse(event.payload);
+                           if (record.contains("orders")) reversal = std::move(record);
+                           return Status::Ok();
+                         })
+                  .ok());
+  ASSERT_TRUE(reversal.has_value());
+  const auto& orders = (*reversal)["orders"];
+  ASSERT_GE(orders.size(), 2u);
+  EXPECT_GT(orders[0]["position_ticket"].get<uint64_t>(), 0u);
+  EXPECT_FALSE(orders.back().contains("position_ticket"));
+  EXPECT_EQ((*reversal)["order"], orders.back());
+  const uint64_t closing_id = orders[0]["id"].get<uint64_t>();
+  auto explained = ExplainOrder(**store, closing_id);
+  ASSERT_TRUE(explained.ok()) << explained.status().message();
+  EXPECT_EQ(nlohmann::json::parse(explained->decision_json), *reversal);
+  // Its update names the position it closes and the venue's ticket of the order.
+  const std::string closing = "closing position " +
+                              std::to_string(orders[0]["position_ticket"].get<uint64_t>()) +
+                              " ticket ";
+  EXPECT_TRUE(
+      std::any_of(explained->order_events.begin(), explained->order_events.end(),
+                  [&](const std::string& line) { return line.find(closing) != std::string::npos; }))
+      << closing;
 
   // The same decisions on a netting account: the same net position and, fill for fill the same
   // cash flows, the same equity; the netting log has no position payloads.
@@ -216,6 +246,75 @@ TEST(PaperTest, HedgedSessionResumesAndReplaysIdentically) {
   EXPECT_EQ(netting->account.equity.raw(), whole->account.equity.raw());
   EXPECT_GT(whole->orders, netting->orders);  // flips are a close and an open
   EXPECT_EQ(PositionPayloads(tmp.Sub("netting")), std::make_pair(0, 0));
+}
+
+// The venue's ticket of each order logged with its updates, by payload version (0: none).
+std::map<uint64_t, uint64_t> VenueTicketsOfOrders(const std::string& dir, int* v3_updates) {
+  auto store = EventStore::OpenReadOnly(dir + "/events.db");
+  EXPECT_TRUE(store.ok());
+  std::map<uint64_t, uint64_t> tickets;
+  *v3_updates = 0;
+  EXPECT_TRUE((*store)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           if (event.type != EventType::kOrderUpdate) return Status::Ok();
+                           if (event.payload[0] == 3) ++*v3_updates;
+                           auto order = persistence::DecodeOrder(event.payload);
+                           EXPECT_TRUE(order.ok());
+                           if (order.ok()) tickets[order->id.value] = order->venue_order_id;
+                           return Status::Ok();
+                         })
+                  .ok());
+  return tickets;
+}
+
+TEST(PaperTest, OrderRecordsCarryTheVenuesTicketAndOldLogsGoOnWithout) {
+  TempDir tmp;
+  auto run = RunPaper(MaxSpeed(BusySpec(6'000), tmp.Sub("new")));
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  int v3 = 0;
+  const auto tickets = VenueTicketsOfOrders(tmp.Sub("new"), &v3);
+  ASSERT_GT(tickets.size(), 3u);
+  EXPECT_GT(v3, 0);
+  // The simulated venue numbers the orders it receives 1, 2, 3, ...; an order the risk manager
+  // refused never reached it and has none.
+  uint64_t expected = 1;
+  for (const auto& [id, ticket] : tickets) {
+    if (ticket != 0) {
+      EXPECT_EQ(ticket, expected++) << "order " << id;
+    }
+  }
+  EXPECT_GT(expected, 4u);
+  auto store = EventStore::OpenReadOnly(tmp.Sub("new") + "/events.db");
+  ASSERT_TRUE(store.ok());
+  auto log = RebuildFromLog(**store);
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  EXPECT_TRUE(log->spec.order_tickets);
+  EXPECT_EQ(log->orders.rbegin()->second.venue_order_id, tickets.rbegin()->second);
+
+  // A session described as logs were before tickets (no order_tickets) logs its orders as it did
+  // then, resumes identically and replays.
+  SessionSpec old_spec = BusySpec(6'000);
+  old_spec.order_tickets = false;
+  EXPECT_EQ(old_spec.ToJson().find("order_tickets"), std::string::npos);
+  PaperOptions first = MaxSpeed(old_spec, tmp.Sub("old"));
+  first.stop_after = 2'501;
+  ASSERT_TRUE(RunPaper(first).ok());
+  PaperOptions resume = MaxSpeed(BusySpec(6'000), tmp.Sub("old"));  // today's spec: accepted
+  auto last = RunPaper(resume);
+  ASSERT_TRUE(last.ok()) << last.status().message();
+  EXPECT_TRUE(last->resumed);
+  const auto untagged = VenueTicketsOfOrders(tmp.Sub("old"), &v3);
+  EXPECT_EQ(v3, 0);
+  EXPECT_EQ(untagged.size(), tickets.size());
+  for (const auto& [id, ticket] : untagged) EXPECT_EQ(ticket, 0u) << "order " << id;
+  auto old_store = EventStore::OpenReadOnly(tmp.Sub("old") + "/events.db");
+  ASSERT_TRUE(old_store.ok());
+  auto replay = Replay(**old_store, MakeRuleSignalFor);
+  ASSERT_TRUE(replay.ok()) << replay.status().message();
+  EXPECT_TRUE(replay->equal) << replay->divergence.seq << ": " << replay->divergence.logged
+                             << " vs " << replay->divergence.produced;
+  EXPECT_EQ(last->account.balance.raw(), run->account.balance.raw());
 }
 
 TEST(PaperTest, AnotherSessionInTheSameDirectoryIsRefused) {

@@ -1,5 +1,6 @@
 #include "aits/trading/decision_strategy.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -13,6 +14,35 @@ void WritePrice(JsonWriter& out, std::string_view key, const std::optional<Price
     out.Key(key);
     out.Null();
   }
+}
+
+// The order's part of a decision record: what was sent and what became of it so far.
+void WriteOrder(JsonWriter& out, const Order& order) {
+  out.BeginObject();
+  out.Member("id", order.id.value);
+  out.Member("client_order_id", order.request.client_order_id);
+  out.Member("side", ToString(order.request.side));
+  out.Member("lots", order.request.quantity.AsDouble());
+  // Hedging accounts only: the position this order closes (a netting record reads as before).
+  if (order.request.position_ticket != 0) {
+    out.Member("position_ticket", order.request.position_ticket);
+  }
+  out.Member("status", ToString(order.status));
+  out.Key("risk");
+  out.BeginObject();
+  const bool risk_rejected = IsRiskReject(order.reject_reason);
+  out.Member("passed", !risk_rejected);
+  if (risk_rejected) {
+    out.Member("reason", ToString(order.reject_reason));
+    out.Member("detail", order.reject_detail);
+  }
+  out.EndObject();
+  if (order.status == OrderStatus::kRejected && !risk_rejected) {
+    out.Member("venue_reject", ToString(order.reject_reason));
+  }
+  if (order.status == OrderStatus::kFilled)
+    out.Member("fill_price", order.avg_fill_price.AsDouble());
+  out.EndObject();
 }
 
 }  // namespace
@@ -51,7 +81,7 @@ void DecisionStrategy::OnBar(const Bar& bar) {
           .AsDouble();
   last_ = engine_.Decide(signal, instrument_, market);
   ++decisions_;
-  const Order* sent = nullptr;
+  orders_.clear();
   if (last_.action != decision::Action::kHold && last_.lots.IsPositive()) {
     OrderRequest request;
     request.instrument = instrument_.id;
@@ -64,43 +94,50 @@ void DecisionStrategy::OnBar(const Bar& bar) {
     }
     request.tag = std::string(decision::ToString(last_.action));
     // One order per decision, except on a hedging account where closing positions by ticket
-    // may take several (strategy::SubmitNetted): each gets the next client id, and the decision
-    // records the last.
+    // may take several (strategy::SubmitNetted): each gets the next client id, and the record
+    // names them all.
     auto next_client_id = [this] {
       client_id_ = options_.client_id_prefix;
       client_id_ += '-';
       char digits[24];
       const auto end = std::to_chars(digits, digits + sizeof(digits), ++orders_sent_).ptr;
       client_id_.append(digits, end);
-      order_seen_ = false;
       return client_id_;
     };
+    sent_.clear();
+    seen_.clear();
     awaiting_ = true;
-    const OrderId id = strategy::SubmitNetted(context(), request, next_client_id);
-    request.client_order_id = client_id_;
+    strategy::SubmitNetted(context(), request, next_client_id, &sent_);
     awaiting_ = false;
-    if (!order_seen_) {
+    for (strategy::SentOrder& sent : sent_) {
+      auto seen = std::find_if(seen_.begin(), seen_.end(),
+                               [&sent](const Order& order) { return order.id == sent.id; });
+      if (seen != seen_.end()) {
+        orders_.push_back(std::move(*seen));
+        continue;
+      }
       // Still travelling to the venue (latency): record it as submitted.
-      order_ = Order{};
-      order_.id = id;
-      order_.request = std::move(request);
-      order_.status = OrderStatus::kPendingNew;
-      order_.created = context().Now();
+      Order& order = orders_.emplace_back();
+      order.id = sent.id;
+      order.request = std::move(sent.request);
+      order.status = OrderStatus::kPendingNew;
+      order.created = context().Now();
     }
-    sent = &order_;
   }
-  if (sink_ && (options_.record_holds || sent != nullptr)) Record(signal, market, last_, sent);
+  if (sink_ && (options_.record_holds || !orders_.empty())) Record(signal, market, last_, orders_);
 }
 
 void DecisionStrategy::OnOrderUpdate(const Order& order) {
-  if (awaiting_ && order.request.client_order_id == client_id_) {
-    order_ = order;
-    order_seen_ = true;
+  if (!awaiting_ || order.request.client_order_id != client_id_) return;
+  if (!seen_.empty() && seen_.back().id == order.id) {
+    seen_.back() = order;
+  } else {
+    seen_.push_back(order);
   }
 }
 
 void DecisionStrategy::Record(const decision::Signal& signal, const decision::MarketState& market,
-                              const decision::Decision& d, const Order* order) {
+                              const decision::Decision& d, const std::vector<Order>& orders) {
   record_.clear();
   JsonWriter out(&record_);
   out.BeginObject();
@@ -116,7 +153,7 @@ void DecisionStrategy::Record(const decision::Signal& signal, const decision::Ma
   out.Member("confidence", signal.confidence);
   out.Member("anomaly", signal.anomaly);
   out.Member("regime", signal.regime);
-  source_->Describe(out, /*explain=*/order != nullptr);
+  source_->Describe(out, /*explain=*/!orders.empty());
   out.EndObject();
   out.Key("market");
   out.BeginObject();
@@ -160,29 +197,15 @@ void DecisionStrategy::Record(const decision::Signal& signal, const decision::Ma
   WritePrice(out, "stop_loss", d.stop_loss);
   WritePrice(out, "take_profit", d.take_profit);
   out.EndObject();
-  if (order != nullptr) {
+  if (!orders.empty()) {
     out.Key("order");
-    out.BeginObject();
-    out.Member("id", order->id.value);
-    out.Member("client_order_id", order->request.client_order_id);
-    out.Member("side", ToString(order->request.side));
-    out.Member("lots", order->request.quantity.AsDouble());
-    out.Member("status", ToString(order->status));
-    out.Key("risk");
-    out.BeginObject();
-    const bool risk_rejected = IsRiskReject(order->reject_reason);
-    out.Member("passed", !risk_rejected);
-    if (risk_rejected) {
-      out.Member("reason", ToString(order->reject_reason));
-      out.Member("detail", order->reject_detail);
+    WriteOrder(out, orders.back());
+    if (orders.size() > 1) {
+      out.Key("orders");
+      out.BeginArray();
+      for (const Order& order : orders) WriteOrder(out, order);
+      out.EndArray();
     }
-    out.EndObject();
-    if (order->status == OrderStatus::kRejected && !risk_rejected) {
-      out.Member("venue_reject", ToString(order->reject_reason));
-    }
-    if (order->status == OrderStatus::kFilled)
-      out.Member("fill_price", order->avg_fill_price.AsDouble());
-    out.EndObject();
   }
   out.EndObject();
   sink_(signal.ts, record_);

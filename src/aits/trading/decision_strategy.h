@@ -7,7 +7,9 @@
 // Every decision — HOLD included — is written as one JSON record to the DecisionSink with all of
 // its inputs: signal, model scores, regime, confidence, (for trading decisions) the top feature
 // contributions, the market, each filter's outcome, the sizing steps, and the order with its
-// risk verdict. `aits explain ORDER_ID` prints it from the event log.
+// risk verdict. On a hedging account one decision may send several orders (closes by ticket, then
+// an open: strategy::SubmitNetted); `order` is then the last and `orders` lists them all.
+// `aits explain ORDER_ID` prints it from the event log, for any of its orders.
 //
 // Client order ids are "<prefix>-<n>", n counting this strategy's orders from 1: the same
 // inputs give the same ids, so a session resumed from its event log re-creates (and a broker
@@ -18,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "aits/features/indicators.h"
 #include "aits/trading/decision_engine.h"
@@ -48,8 +51,9 @@ class DecisionStrategy final : public strategy::Strategy {
   const decision::Decision& last_decision() const { return last_; }
 
  private:
+  // `orders`: what the decision sent, in sending order (empty: it sent none).
   void Record(const decision::Signal& signal, const decision::MarketState& market,
-              const decision::Decision& decision, const Order* order);
+              const decision::Decision& decision, const std::vector<Order>& orders);
 
   const Instrument& instrument_;
   std::unique_ptr<SignalSource> source_;
@@ -61,10 +65,13 @@ class DecisionStrategy final : public strategy::Strategy {
   decision::Decision last_;
   uint64_t decisions_ = 0;
   uint64_t orders_sent_ = 0;
-  std::string client_id_;  // of the order being submitted; its synchronous update lands in order_
+  std::string client_id_;  // of the order being submitted; its synchronous updates land in seen_
   bool awaiting_ = false;
-  Order order_;
-  bool order_seen_ = false;
+  // One decision's orders: as sent (SubmitNetted), their latest synchronous updates, and what
+  // the record names (the update where one came, else the order as submitted). Reused.
+  std::vector<strategy::SentOrder> sent_;
+  std::vector<Order> seen_;
+  std::vector<Order> orders_;
   std::string record_;
 };
 

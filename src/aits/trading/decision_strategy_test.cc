@@ -20,9 +20,10 @@ struct Harness {
   std::vector<nlohmann::json> records;
 
   Harness(std::vector<double> strengths, decision::DecisionConfig decision,
-          std::optional<risk::RiskLimits> limits) {
+          std::optional<risk::RiskLimits> limits, AccountMode mode = AccountMode::kNetting) {
     kernel::KernelConfig config;
     config.risk = limits;
+    config.venue.account_mode = mode;
     kernel = std::make_unique<kernel::Kernel>(config, clock);
     EXPECT_TRUE(kernel->AddInstrument(Instrument::Infer("EURUSD")).ok());
     DecisionStrategyOptions options;
@@ -92,6 +93,61 @@ TEST(DecisionStrategyTest, BuysHoldsAndClosesWithRecordsForEveryDecision) {
   EXPECT_TRUE(h.kernel->orders()[0].request.take_profit.has_value());
   EXPECT_FALSE(h.kernel->orders()[1].request.stop_loss.has_value());
   EXPECT_TRUE(h.kernel->position(InstrumentId{0}).IsFlat());
+}
+
+TEST(DecisionStrategyTest, NettingRecordNamesItsOneOrderAsBefore) {
+  Harness h({0.9, -0.9}, FixedLots(0.5), std::nullopt);
+  h.Run(6);
+  ASSERT_EQ(h.records.size(), 2u);
+  // The reversal is one order of 1 lot on a netting account: "order" only, no ticket.
+  const auto& sell = h.records[1];
+  EXPECT_EQ(sell["action"], "SELL");
+  EXPECT_FALSE(sell.contains("orders"));
+  EXPECT_FALSE(sell["order"].contains("position_ticket"));
+  EXPECT_DOUBLE_EQ(sell["order"]["lots"].get<double>(), 1.0);
+  EXPECT_EQ(sell["order"]["id"], 2);
+}
+
+TEST(DecisionStrategyTest, HedgedDecisionRecordNamesEveryOrderAndTheTicketsItCloses) {
+  Harness h({0.9, -0.9}, FixedLots(0.5), std::nullopt, AccountMode::kHedging);
+  h.Run(4);  // the BUY (0.5 lots) fills: position ticket 1
+  ASSERT_EQ(h.records.size(), 1u);
+  // A second long position, opened by hand (order 2, ticket 2): the SELL must close both.
+  OrderRequest by_hand;
+  by_hand.instrument = InstrumentId{0};
+  by_hand.side = Side::kBuy;
+  by_hand.quantity = *Quantity::Parse("0.30", 2);
+  by_hand.client_order_id = "by-hand";
+  ASSERT_EQ(h.kernel->Submit(by_hand).value, 2u);
+  ASSERT_EQ(h.kernel->orders().size(), 2u);
+  EXPECT_EQ(h.kernel->orders()[1].status, OrderStatus::kFilled)
+      << ToString(h.kernel->orders()[1].reject_reason);
+  ASSERT_EQ(h.kernel->OpenPositions(InstrumentId{0}).size(), 2u);
+  h.Run(2);
+  ASSERT_EQ(h.records.size(), 2u);
+  const auto& sell = h.records[1];
+  EXPECT_EQ(sell["action"], "SELL");
+  // Reversing 0.8 long into 0.5 short: close ticket 1 (0.5), close ticket 2 (0.3), open 0.5.
+  ASSERT_TRUE(sell.contains("orders")) << sell.dump();
+  const auto& orders = sell["orders"];
+  ASSERT_EQ(orders.size(), 3u);
+  EXPECT_EQ(orders[0]["id"], 3);
+  EXPECT_EQ(orders[0]["client_order_id"], "t-2");
+  EXPECT_EQ(orders[0]["position_ticket"], 1);
+  EXPECT_DOUBLE_EQ(orders[0]["lots"].get<double>(), 0.5);
+  EXPECT_EQ(orders[1]["id"], 4);
+  EXPECT_EQ(orders[1]["client_order_id"], "t-3");
+  EXPECT_EQ(orders[1]["position_ticket"], 2);
+  EXPECT_DOUBLE_EQ(orders[1]["lots"].get<double>(), 0.3);
+  EXPECT_EQ(orders[2]["id"], 5);
+  EXPECT_EQ(orders[2]["client_order_id"], "t-4");
+  EXPECT_FALSE(orders[2].contains("position_ticket"));
+  EXPECT_DOUBLE_EQ(orders[2]["lots"].get<double>(), 0.5);
+  for (const auto& order : orders) EXPECT_EQ(order["status"], "filled") << order.dump();
+  EXPECT_EQ(sell["order"], orders[2]);  // "order" is still the last, for readers of one order
+  // The kernel's view agrees: one short position of 0.5 lots left.
+  ASSERT_EQ(h.kernel->OpenPositions(InstrumentId{0}).size(), 1u);
+  EXPECT_EQ(h.kernel->OpenPositions(InstrumentId{0})[0].side, Side::kSell);
 }
 
 TEST(DecisionStrategyTest, RiskRejectionIsPartOfTheRecord) {

@@ -22,10 +22,12 @@ void Strategy::MoveToTarget(InstrumentId instrument, Quantity target_lots, std::
 }
 
 OrderId SubmitNetted(StrategyContext& context, const OrderRequest& request,
-                     const std::function<std::string()>& client_id) {
+                     const std::function<std::string()>& client_id, std::vector<SentOrder>* sent) {
   auto send = [&](OrderRequest order) {
     if (client_id) order.client_order_id = client_id();
-    return context.Submit(order);
+    const OrderId id = context.Submit(order);
+    if (sent != nullptr) sent->push_back(SentOrder{id, std::move(order)});
+    return id;
   };
   if (request.type != OrderType::kMarket || request.position_ticket != 0 ||
       context.account_mode() != AccountMode::kHedging) {

@@ -66,9 +66,15 @@ class StrategyContext {
 // first (FIFO), and only the rest opens a new position; a flip is a close and an open. Elsewhere
 // (netting, an order that already names a position, a limit or stop) it is one Submit. Each
 // order's client id comes from `client_id` when given (called once per order, in sending order),
-// else from the request. Returns the id of the last order sent.
+// else from the request. Returns the id of the last order sent; when `sent` is given, every order
+// sent is appended to it (id and request as submitted, client id included), in sending order.
+struct SentOrder {
+  OrderId id;
+  OrderRequest request;
+};
 OrderId SubmitNetted(StrategyContext& context, const OrderRequest& request,
-                     const std::function<std::string()>& client_id = {});
+                     const std::function<std::string()>& client_id = {},
+                     std::vector<SentOrder>* sent = nullptr);
 
 class Strategy {
  public:
