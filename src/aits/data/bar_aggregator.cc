@@ -14,9 +14,19 @@ int64_t PeriodStart(int64_t ts, int64_t period) {
 
 void Open(Ohlc* ohlc, Price price) { ohlc->open = ohlc->high = ohlc->low = ohlc->close = price; }
 
+// Without branches on whether the tick makes a new high or low: on every tick, for three series,
+// those branches go either way often enough to be a good part of the aggregator's cost when
+// mispredicted. Selecting with masks keeps compilers from turning a ?: back into branches.
+Price Pick(bool take, Price price, Price kept) {
+  const int64_t mask = -static_cast<int64_t>(take);  // all ones when taking `price`
+  const int64_t raw = (price.raw() & mask) | (kept.raw() & ~mask);
+  const auto precision = static_cast<int>((price.precision() & mask) | (kept.precision() & ~mask));
+  return Price::FromRaw(raw, precision);
+}
+
 void Extend(Ohlc* ohlc, Price price) {
-  if (price > ohlc->high) ohlc->high = price;
-  if (price < ohlc->low) ohlc->low = price;
+  ohlc->high = Pick(price > ohlc->high, price, ohlc->high);
+  ohlc->low = Pick(price < ohlc->low, price, ohlc->low);
   ohlc->close = price;
 }
 
@@ -28,12 +38,17 @@ BarAggregator::BarAggregator(Duration period) : period_(period) {
 }
 
 bool BarAggregator::Update(const Tick& tick, Bar* completed) {
-  const int64_t start = PeriodStart(tick.ts.ns, period_.ns);
+  const int64_t ts = tick.ts.ns;
   const Price mid = tick.Mid();
   const double volume = static_cast<double>(tick.bid_volume) + tick.ask_volume;
-  // A tick from an earlier period (a precondition breach) folds into the current bar rather than
-  // reopening a finished one.
-  if (has_bar_ && start <= current_.open_time.ns) {
+  // Most ticks fall in the current bar's period. Testing that against the bar's own bounds
+  // spares the 64-bit division of PeriodStart() (tens of cycles) on every tick: for an aligned
+  // open, PeriodStart(ts) <= open exactly when ts < open + period, written without the sum so it
+  // cannot overflow. A tick from an earlier period (a precondition breach) folds into the current
+  // bar too, rather than reopening a finished one.
+  const int64_t open = current_.open_time.ns;
+  if (has_bar_ && (ts < open || static_cast<uint64_t>(ts) - static_cast<uint64_t>(open) <
+                                    static_cast<uint64_t>(period_.ns))) {
     Extend(&current_.bid, tick.bid);
     Extend(&current_.ask, tick.ask);
     Extend(&current_.mid, mid);
@@ -41,6 +56,7 @@ bool BarAggregator::Update(const Tick& tick, Bar* completed) {
     current_.volume += volume;
     return false;
   }
+  const int64_t start = PeriodStart(ts, period_.ns);
   const bool emitted = has_bar_;
   if (emitted) *completed = current_;
   current_.instrument = tick.instrument;

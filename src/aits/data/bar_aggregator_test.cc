@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <map>
 #include <vector>
 
@@ -105,6 +106,47 @@ TEST(BarAggregatorTest, OddPeriodsAlignToTheEpoch) {
   // Before 1970 floors too.
   const auto old = Aggregate(Duration::Hours(1), {MakeTick(Timestamp{-1}, 100, 101)});
   EXPECT_EQ(old[0].open_time.ns, -Duration::Hours(1).ns);
+}
+
+// Update() decides "same bar" from the bar's bounds instead of dividing (bar_aggregator.cc):
+// the last nanosecond of a period stays in the bar, the first of the next opens a new one, a late
+// tick folds into the current bar, and times at the ends of the int64 range neither overflow nor
+// split a period.
+TEST(BarAggregatorTest, PeriodEdgesWithoutDivision) {
+  const Duration minute = Duration::Minutes(1);
+  const Timestamp open = FromCivil(2020, 1, 2, 10, 3);
+  const auto bars =
+      Aggregate(minute, {MakeTick(open, 100, 101), MakeTick(open + minute - Duration{1}, 102, 103),
+                         MakeTick(open + Duration{5}, 99, 100),  // late: folds
+                         MakeTick(open + minute, 104, 105)});
+  ASSERT_EQ(bars.size(), 2u);
+  EXPECT_EQ(bars[0].open_time, open);
+  EXPECT_EQ(bars[0].tick_count, 3u);
+  EXPECT_EQ(bars[0].bid.high, Price::FromRaw(102 * 10'000, 5));
+  EXPECT_EQ(bars[0].bid.low, Price::FromRaw(99 * 10'000, 5));
+  EXPECT_EQ(bars[1].open_time, open + minute);
+  EXPECT_EQ(bars[1].tick_count, 1u);
+  // Across zero: -1 ns is in the bar before the epoch, 0 opens the next.
+  const auto epoch =
+      Aggregate(minute, {MakeTick(Timestamp{-minute.ns}, 100, 101),
+                         MakeTick(Timestamp{-1}, 100, 101), MakeTick(Timestamp{0}, 100, 101)});
+  ASSERT_EQ(epoch.size(), 2u);
+  EXPECT_EQ(epoch[0].tick_count, 2u);
+  EXPECT_EQ(epoch[1].open_time.ns, 0);
+  // The ends of the range: the last period is cut short by INT64_MAX, the first by INT64_MIN.
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  const int64_t min = std::numeric_limits<int64_t>::min();
+  const int64_t last_open = max - max % minute.ns;
+  const auto top = Aggregate(
+      minute, {MakeTick(Timestamp{last_open - 1}, 100, 101),
+               MakeTick(Timestamp{last_open}, 100, 101), MakeTick(Timestamp{max}, 100, 101)});
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[1].open_time.ns, last_open);
+  EXPECT_EQ(top[1].tick_count, 2u);
+  const auto bottom = Aggregate(
+      minute, {MakeTick(Timestamp{min + minute.ns}, 100, 101), MakeTick(Timestamp{max}, 100, 101)});
+  ASSERT_EQ(bottom.size(), 2u);
+  EXPECT_EQ(bottom[1].open_time.ns, last_open);
 }
 
 // Compares with a brute-force grouping over a synthetic day or two for several periods.

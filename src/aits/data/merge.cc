@@ -1,8 +1,8 @@
 #include "aits/data/merge.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
-#include <limits>
 
 namespace aits::data {
 namespace internal {
@@ -18,6 +18,8 @@ class KWayMerge {
 
   explicit KWayMerge(std::vector<std::unique_ptr<Source>> feeds) {
     lanes_.reserve(feeds.size());
+    live_.reserve(feeds.size());
+    heads_.reserve(feeds.size());
     for (auto& feed : feeds) {
       Lane lane;
       lane.source = std::move(feed);
@@ -29,42 +31,45 @@ class KWayMerge {
   Result<size_t> Read(std::span<Item> out) {
     if (lanes_.size() == 1) return lanes_[0].source->Read(out);
     if (!primed_) {
-      for (Lane& lane : lanes_) AITS_RETURN_IF_ERROR(Refill(lane));
-      primed_ = true;
-    }
-    size_t written = 0;
-    while (written < out.size()) {
-      // The feed with the earliest next item (ties: the earlier feed) and the next item of the
-      // others, which bounds how far that feed's run may go.
-      size_t best = lanes_.size();
-      size_t runner_up = lanes_.size();
-      int64_t best_time = 0;
-      int64_t runner_up_time = std::numeric_limits<int64_t>::max();
-      for (size_t idx = 0; idx < lanes_.size(); ++idx) {
-        const Lane& lane = lanes_[idx];
-        if (lane.pos == lane.count) continue;  // ended
-        const int64_t time = TimeOf(lane.buffer[lane.pos]);
-        if (best == lanes_.size() || time < best_time) {
-          runner_up = best;
-          runner_up_time = best_time;
-          best = idx;
-          best_time = time;
-        } else if (runner_up == lanes_.size() || time < runner_up_time) {
-          runner_up = idx;
-          runner_up_time = time;
+      for (Lane& lane : lanes_) {
+        AITS_RETURN_IF_ERROR(Refill(lane));
+        if (lane.count > 0) {
+          live_.push_back(&lane);
+          heads_.push_back(TimeOf(lane.buffer[0]));
         }
       }
-      if (best == lanes_.size()) break;  // every feed has ended
-      if (runner_up == lanes_.size()) runner_up_time = std::numeric_limits<int64_t>::max();
-      // Items of `best` equal in time to the runner-up's go first only if `best` is the earlier
-      // feed (best < runner_up by the scan order when times tie).
-      const int64_t limit = best < runner_up ? runner_up_time : runner_up_time - 1;
-      Lane& lane = lanes_[best];
-      while (written < out.size() && lane.pos < lane.count &&
-             TimeOf(lane.buffer[lane.pos]) <= limit) {
-        out[written++] = lane.buffer[lane.pos++];
+      primed_ = true;
+    }
+    // One item per step: feeds interleave finely (four FX feeds alternate almost tick by tick),
+    // so runs are mostly one item long and the step's cost is choosing the feed. The choice is a
+    // minimum over the live feeds' next times kept side by side in heads_, computed with masks
+    // rather than a branch on which feed wins: that branch is a coin toss, mispredicted about
+    // every other item (compilers keep it a branch when written as a ?:). live_ is in feed order
+    // and the comparison strict, so equal times come in feed order.
+    Lane** const live = live_.data();
+    int64_t* const heads = heads_.data();
+    size_t live_count = live_.size();
+    size_t written = 0;
+    while (written < out.size() && live_count > 0) {
+      size_t best = 0;
+      int64_t best_time = heads[0];
+      for (size_t slot = 1; slot < live_count; ++slot) {
+        const size_t earlier = 0 - static_cast<size_t>(heads[slot] < best_time);  // all ones if so
+        best = (slot & earlier) | (best & ~earlier);
+        best_time = std::min(best_time, heads[slot]);
       }
-      if (lane.pos == lane.count) AITS_RETURN_IF_ERROR(Refill(lane));
+      Lane& lane = *live[best];
+      out[written++] = lane.buffer[lane.pos++];
+      if (lane.pos == lane.count) [[unlikely]] {
+        AITS_RETURN_IF_ERROR(Refill(lane));
+        if (lane.count == 0) {  // ended: drop out, keeping the others in feed order
+          live_.erase(live_.begin() + static_cast<std::ptrdiff_t>(best));
+          heads_.erase(heads_.begin() + static_cast<std::ptrdiff_t>(best));
+          --live_count;
+          continue;
+        }
+      }
+      heads[best] = TimeOf(lane.buffer[lane.pos]);
     }
     return written;
   }
@@ -107,6 +112,9 @@ class KWayMerge {
   }
 
   std::vector<Lane> lanes_;
+  // The feeds not yet ended, in feed order, and the time of each one's next item.
+  std::vector<Lane*> live_;
+  std::vector<int64_t> heads_;
   bool primed_ = false;
   mutable ReadStats combined_;
 };

@@ -11,8 +11,9 @@
 // feed's first rejection ends the merged read with that feed's error (it names the file).
 //
 // One feed costs nothing: Read() hands the caller's buffer straight to it. With several, each
-// feed is read in batches into its own buffer and runs of items that precede every other feed's
-// next item are copied in one go. Single-threaded, like every source; Read() does not allocate.
+// feed is read in batches into its own buffer, and each item is chosen by a branch-free minimum
+// over the feeds' next times (feeds interleave finely, so choosing is the cost that matters).
+// Single-threaded, like every source; Read() does not allocate.
 #pragma once
 
 #include <memory>

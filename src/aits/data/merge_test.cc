@@ -104,6 +104,29 @@ TEST(MergedTickSourceTest, FeedEndingEarlyDropsOut) {
   EXPECT_EQ(order.back(), "1:4999");
 }
 
+// The merge keeps the live feeds in a list it shrinks as feeds end (merge.cc): once a feed in
+// the middle has ended, equal times of the feeds around it still come in feed order, also across
+// refills of the feeds' buffers.
+TEST(MergedTickSourceTest, FeedOrderHoldsAfterAMiddleFeedEnds) {
+  EXPECT_EQ(Order({{5, 7}, {1}, {5, 7}}, 64),
+            (std::vector<std::string>{"1:0", "0:0", "2:0", "0:1", "2:1"}));
+  std::vector<int64_t> seconds;
+  for (int64_t second = 0; second < 3000; ++second) seconds.push_back(second);
+  const auto order = Order({seconds, {0}, seconds, seconds}, 100);
+  ASSERT_EQ(order.size(), 9001u);
+  EXPECT_EQ(order[0], "0:0");
+  EXPECT_EQ(order[1], "1:0");
+  EXPECT_EQ(order[2], "2:0");
+  EXPECT_EQ(order[3], "3:0");
+  for (size_t second = 1; second < 3000; ++second) {
+    for (size_t feed : {0, 2, 3}) {
+      ASSERT_EQ(order[3 * second + 1 + (feed == 0 ? 0 : feed - 1)],
+                std::to_string(feed) + ":" + std::to_string(second))
+          << second;
+    }
+  }
+}
+
 TEST(MergedTickSourceTest, OneFeedPassesThrough) {
   EXPECT_EQ(Order({{1, 1, 3}}, 2), (std::vector<std::string>{"0:0", "0:1", "0:2"}));
 }

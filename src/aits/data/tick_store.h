@@ -1,4 +1,4 @@
-// Binary tick store: a history converted once by `aits import`, memory-mapped by later runs.
+// Binary tick store: a history converted once by `aits import`, replayed by later runs.
 //
 // Layout (little-endian): a 128-byte header then fixed 32-byte records.
 //   header: magic "AITSTCK1" | u32 version (1) | u32 record_size (32) | u64 count | i32 digits |
@@ -13,8 +13,9 @@
 // Wrong magic or version is InvalidArgument; anything else wrong with the header is DataLoss.
 // The reader validates the header (magic, version, record size, that the file size matches count,
 // truncated files are DataLoss errors naming the file and the sizes) and every record as it
-// replays (the same rules as text formats; bad records are counted, never crash). Pages already
-// replayed are released with madvise so resident memory stays flat however long the history.
+// replays (the same rules as text formats; bad records are counted, never crash). It reads the
+// records in chunks into one buffer, so resident memory stays flat however long the history; a
+// file cut short during the replay is a DataLoss naming it.
 #pragma once
 
 #include <cstdint>

@@ -6,7 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "aits/data/synthetic.h"
 #include "aits/data/test_util.h"
@@ -49,6 +52,18 @@ class TickStoreTest : public ::testing::Test {
     const std::string out = dir_.Path("usdjpy.ticks");
     auto report = ImportTicks(**source, "USDJPY", 3, out);
     EXPECT_TRUE(report.ok()) << report.status().ToString();
+    return out;
+  }
+
+  // Imports `count` synthetic EUR/USD ticks into `name` and returns the store path.
+  std::string ImportSynthetic(uint64_t count, const std::string& name) {
+    SyntheticOptions synth;
+    synth.seed = 5;
+    synth.count = count;
+    auto generator = SyntheticTickSource::Create(synth);
+    EXPECT_TRUE(generator.ok());
+    const std::string out = dir_.Path(name);
+    EXPECT_TRUE(ImportTicks(**generator, "EURUSD", 5, out).ok());
     return out;
   }
 
@@ -113,6 +128,76 @@ TEST_F(TickStoreTest, SyntheticRoundTripAndVolumes) {
   ASSERT_TRUE(replay.status.ok()) << replay.status.ToString();
   EXPECT_EQ(replay.stats.TotalRejected(), 0u);
   ExpectSameTicks(generated.ticks, replay.ticks);
+}
+
+// The replay validates records in a branch-free fast path and sends only the suspicious ones to
+// the full check (tick_store.cc), reading the file in chunks of a few thousand records: bad records
+// on either side of a chunk boundary are still each counted under their reason with their line,
+// a record at the previous time with other prices is still accepted, and an exact repeat of the
+// previous accepted record is still a duplicate.
+TEST_F(TickStoreTest, BadRecordsAroundChunkBoundariesAreCountedWithTheirLines) {
+  std::string bytes = Slurp(ImportSynthetic(20'000, "good.ticks"));
+  auto at = [&bytes](size_t record, size_t field) { return &bytes[128 + record * 32 + field]; };
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  const float negative = -1.0f;
+  std::memcpy(at(8190, 24), &nan, sizeof(nan));            // line 8191: bid_volume NaN
+  std::memcpy(at(8191, 28), &inf, sizeof(inf));            // line 8192: ask_volume infinite
+  std::memcpy(at(8192, 28), &negative, sizeof(negative));  // line 8193: negative ask_volume
+  std::memcpy(at(8194, 0), at(8193, 0), 32);               // line 8195: repeats line 8194
+  std::memcpy(at(8196, 0), at(8195, 0), 8);                // line 8197: line 8196's time ...
+  int64_t bid = 0;
+  std::memcpy(&bid, at(8195, 8), sizeof(bid));
+  bid += 1;                                     // ... and another bid (ask is well above it)
+  std::memcpy(at(8196, 8), &bid, sizeof(bid));  // accepted
+  int64_t crossed = 0;
+  std::memcpy(&crossed, at(16383, 8), sizeof(crossed));
+  crossed -= 1;
+  std::memcpy(at(16383, 16), &crossed, sizeof(crossed));  // line 16384: ask below bid
+  const int64_t huge = int64_t{2'000'000'000} * 1'000'000'000;
+  std::memcpy(at(16384, 8), &huge, sizeof(huge));  // line 16385: bid out of range
+  const std::string path = dir_.Write("bad.ticks", bytes);
+
+  ReadOptions options;
+  options.max_samples = 10;
+  auto source = OpenTickStore(path, options);
+  ASSERT_TRUE(source.ok());
+  const auto read = ReadAll(**source);
+  EXPECT_EQ(read.status.code(), StatusCode::kDataLoss);  // the checksum
+  EXPECT_EQ(read.stats.rows, 20'000u);
+  EXPECT_EQ(read.stats.accepted, 19'994u);
+  EXPECT_EQ(read.ticks.size(), 19'994u);
+  EXPECT_EQ(Rejected(read.stats, RowRejectReason::kNonFinite), 2u);
+  EXPECT_EQ(Rejected(read.stats, RowRejectReason::kNegativeVolume), 1u);
+  EXPECT_EQ(Rejected(read.stats, RowRejectReason::kDuplicate), 1u);
+  EXPECT_EQ(Rejected(read.stats, RowRejectReason::kCrossed), 1u);
+  EXPECT_EQ(Rejected(read.stats, RowRejectReason::kMalformed), 1u);
+  const std::vector<std::pair<uint64_t, std::string>> expected = {
+      {8191, "bid_volume"}, {8192, "ask_volume"}, {8193, "ask_volume"},
+      {8195, "timestamp"},  {16384, "ask"},       {16385, "bid"}};
+  ASSERT_EQ(read.stats.samples.size(), expected.size());
+  for (size_t idx = 0; idx < expected.size(); ++idx) {
+    EXPECT_EQ(read.stats.samples[idx].line, expected[idx].first) << idx;
+    EXPECT_EQ(read.stats.samples[idx].field, expected[idx].second) << idx;
+  }
+  // Lines 8191..8193 and 8195 are gone, so line 8197 is tick 8192 (0-based) and shares line
+  // 8196's time.
+  EXPECT_EQ(read.ticks[8192].ts, read.ticks[8191].ts);
+  EXPECT_EQ(read.ticks[8192].bid.raw(), bid);
+}
+
+// The records are read from the file as the replay goes: a file cut short after it was opened
+// (and its header checked) is a DataLoss naming the file, not a crash or a silent end.
+TEST_F(TickStoreTest, FileTruncatedDuringReplayIsDataLoss) {
+  const std::string path = ImportSynthetic(20'000, "shrinking.ticks");
+  auto source = OpenTickStore(path, ReadOptions{});
+  ASSERT_TRUE(source.ok());
+  std::filesystem::resize_file(path, 128 + 10'000 * 32);
+  const auto read = ReadAll(**source);
+  EXPECT_EQ(read.status.code(), StatusCode::kDataLoss);
+  EXPECT_NE(read.status.message().find(path), std::string::npos) << read.status.ToString();
+  EXPECT_NE(read.status.message().find("truncated"), std::string::npos) << read.status.ToString();
+  EXPECT_LT(read.ticks.size(), 10'000u);
 }
 
 // Regression (review of issue 2): a store without ticks is an error and leaves no file.
