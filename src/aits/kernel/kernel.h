@@ -236,6 +236,7 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   bool halt_pending_ = false;
   std::deque<Instrument> instruments_;  // stable addresses: strategies keep references
   std::vector<data::BarAggregator> aggregators_;
+  Bar finished_bar_;  // OnTick's scratch for the bar an aggregator finishes
   std::vector<std::optional<Tick>> last_quotes_;
   std::unique_ptr<strategy::Strategy> strategy_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
