@@ -98,6 +98,7 @@ Status Kernel::AddInstrument(const Instrument& instrument) {
 
 void Kernel::SetStrategy(std::unique_ptr<strategy::Strategy> strategy) {
   strategy_ = std::move(strategy);
+  strategy_ticks_ = strategy_ != nullptr && strategy_->WantsTicks();
 }
 
 void Kernel::Start() {
@@ -152,7 +153,7 @@ void Kernel::OnTick(const Tick& tick) {
     if (halt_pending_) Flatten("halt");
   }
   if (bar_done) DeliverBar(finished);
-  if (strategy_) strategy_->OnTick(tick);
+  if (strategy_ticks_) strategy_->OnTick(tick);
 }
 
 void Kernel::OnBar(const Bar& bar) {

@@ -239,6 +239,7 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   Bar finished_bar_;  // OnTick's scratch for the bar an aggregator finishes
   std::vector<std::optional<Tick>> last_quotes_;
   std::unique_ptr<strategy::Strategy> strategy_;
+  bool strategy_ticks_ = false;  // strategy_->WantsTicks(), asked once
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   uint64_t timer_seq_ = 0;
   void TrimHistory();
