@@ -707,6 +707,9 @@ void SimulatedVenue::CheckStopOut(Timestamp now) {
   const Money margin = account_.UsedMargin();
   if (margin.raw() <= 0) return;
   const Money equity = account_.Equity();
+  // This runs on every tick: an equity at or above the safe bound skips the floating-point test.
+  if (margin != safe_bound_margin_) SetSafeBound(margin);
+  if (equity.raw() >= safe_equity_from_) return;
   if (equity.AsDouble() * 100.0 >= margin.AsDouble() * config_.stop_out_level) return;
   // Below the stop-out level: close everything at market, once, as the broker does.
   stopping_out_ = true;
@@ -751,6 +754,20 @@ void SimulatedVenue::CheckStopOut(Timestamp now) {
         OpenOwnOrder(*state, side, state->position_raw, TimeInForce::kGtc, "stop_out", now);
     order.arrives = now + config_.latency;
     Enter(order, *state, now);
+  }
+}
+
+void SimulatedVenue::SetSafeBound(Money margin) {
+  // The test `equity.AsDouble() * 100.0 >= bound` is monotone in the equity (each rounding step
+  // is), so if it holds for `from` it holds for every larger equity: a guess just above the exact
+  // quotient, confirmed with the test itself, or no fast path when it fails.
+  safe_bound_margin_ = margin;
+  const double bound = margin.AsDouble() * config_.stop_out_level;
+  const double guess = std::ceil(bound / 100.0 * static_cast<double>(kMoneyScale)) + 1.0;
+  safe_equity_from_ = std::numeric_limits<int64_t>::max();
+  if (guess >= 0 && guess < 9.0e18) {
+    const Money from = Money::FromRaw(static_cast<int64_t>(guess));
+    if (from.AsDouble() * 100.0 >= bound) safe_equity_from_ = from.raw();
   }
 }
 

@@ -46,6 +46,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -201,6 +202,11 @@ class SimulatedVenue final : public ExecutionClient {
   LiveOrder OpenOwnOrder(const InstrumentState& state, Side side, int64_t lots_raw, TimeInForce tif,
                          const char* comment, Timestamp now, uint64_t position_ticket = 0);
   void CheckStopOut(Timestamp now);
+  // CheckStopOut's fast path: an equity (raw) from which the account is certainly above the
+  // stop-out level at used margin `margin` (the maximum when none is found).
+  void SetSafeBound(Money margin);
+  Money safe_bound_margin_;
+  int64_t safe_equity_from_ = std::numeric_limits<int64_t>::max();
 
   VenueConfig config_;
   ExecutionEvents& events_;

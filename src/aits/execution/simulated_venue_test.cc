@@ -755,6 +755,45 @@ TEST(SimulatedVenueTest, StopOutCancelsThenClosesOnceAndReportsTheAccount) {
   EXPECT_FALSE(bad.Validate().ok());
 }
 
+// The stop-out check skips its floating-point test above an equity bound it derives from the used
+// margin: the stop-out must still come at exactly the first equity that fails the test, one raw
+// unit below the lowest that holds, and the bound must follow a change of the used margin.
+TEST(SimulatedVenueTest, StopOutComesAtExactlyTheLevel) {
+  struct Level {
+    int64_t margin_raw;
+    double level;
+  };
+  for (const Level c : {Level{1'100'000'000, 50}, Level{333'333'333, 33.3}, Level{7, 100},
+                        Level{123'456'789'012, 0.1}, Level{2'000'000'000'001, 1000}}) {
+    const Money margin = Money::FromRaw(c.margin_raw);
+    auto holds = [&](int64_t equity_raw) {
+      return Money::FromRaw(equity_raw).AsDouble() * 100.0 >= margin.AsDouble() * c.level;
+    };
+    int64_t lowest = static_cast<int64_t>(static_cast<double>(c.margin_raw) * c.level / 100) - 16;
+    while (!holds(lowest)) ++lowest;
+    ASSERT_FALSE(holds(lowest - 1));
+    // First seen at half the margin, whose bound lies far below: the bound must move.
+    for (const bool margin_moves : {false, true}) {
+      VenueConfig config;
+      config.stop_out_level = c.level;
+      Desk desk(config);
+      std::vector<AccountReport> accounts;
+      desk.bus.Subscribe<AccountReport>(
+          [&](const AccountReport& report) { accounts.push_back(report); });
+      desk.account.used_margin = margin_moves ? Money::FromRaw(c.margin_raw / 2) : margin;
+      desk.account.equity = Money::FromRaw(lowest);
+      desk.venue.OnTick(Tick{At(0), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+      desk.account.used_margin = margin;
+      desk.venue.OnTick(Tick{At(1), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+      EXPECT_TRUE(accounts.empty()) << c.margin_raw << " at " << c.level;
+      desk.account.equity = Money::FromRaw(lowest - 1);
+      desk.venue.OnTick(Tick{At(2), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+      ASSERT_EQ(accounts.size(), 1u) << c.margin_raw << " at " << c.level;
+      EXPECT_EQ(accounts[0].equity.raw(), lowest - 1);
+    }
+  }
+}
+
 // The snapshot is what a broker would answer: the net position with its ticket and volume-weighted
 // open price, and the working orders with their client ids, tickets and fills.
 TEST(SimulatedVenueSnapshotTest, ShowsPositionsAndWorkingOrders) {

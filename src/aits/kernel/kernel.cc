@@ -98,6 +98,7 @@ Status Kernel::AddInstrument(const Instrument& instrument) {
 
 void Kernel::SetStrategy(std::unique_ptr<strategy::Strategy> strategy) {
   strategy_ = std::move(strategy);
+  strategy_ticks_ = strategy_ != nullptr && strategy_->WantsTicks();
 }
 
 void Kernel::Start() {
@@ -127,7 +128,9 @@ size_t Kernel::AdvanceTo(Timestamp now) { return timers_.empty() ? 0 : FireTimer
 void Kernel::OnTick(const Tick& tick) {
   if (!timers_.empty()) FireTimers(tick.ts);
   if (ticks_++ == 0) portfolio_.SampleEquity(tick.ts);  // the curve starts at the first quote
-  Bar finished;
+  // The finished bar lands in a member: a fresh local Bar (about 230 bytes) was zeroed on every
+  // tick, which cost more than the rest of this function (docs/performance.md).
+  Bar& finished = finished_bar_;
   const bool bar_done = aggregators_[tick.instrument.value].Update(tick, &finished);
   if (bar_done) {
     // Equity at the bar's close: the portfolio is still marked at the last quote of that bar.
@@ -150,7 +153,7 @@ void Kernel::OnTick(const Tick& tick) {
     if (halt_pending_) Flatten("halt");
   }
   if (bar_done) DeliverBar(finished);
-  if (strategy_) strategy_->OnTick(tick);
+  if (strategy_ticks_) strategy_->OnTick(tick);
 }
 
 void Kernel::OnBar(const Bar& bar) {

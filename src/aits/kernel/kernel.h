@@ -236,8 +236,10 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   bool halt_pending_ = false;
   std::deque<Instrument> instruments_;  // stable addresses: strategies keep references
   std::vector<data::BarAggregator> aggregators_;
+  Bar finished_bar_;  // OnTick's scratch for the bar an aggregator finishes
   std::vector<std::optional<Tick>> last_quotes_;
   std::unique_ptr<strategy::Strategy> strategy_;
+  bool strategy_ticks_ = false;  // strategy_->WantsTicks(), asked once
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   uint64_t timer_seq_ = 0;
   void TrimHistory();

@@ -199,6 +199,42 @@ TEST(KernelTest, ExecutionClientIsInjectedByTheCompositionRoot) {
   EXPECT_EQ(kernel.orders()[0].venue_order_id, 1001u);
 }
 
+// The kernel asks WantsTicks() once and skips OnTick for a strategy that trades on bars only;
+// its bars still come, and a strategy that wants ticks gets every one.
+class TickCounter final : public strategy::Strategy {
+ public:
+  explicit TickCounter(bool wants) : wants_(wants) {}
+  std::string_view name() const override { return "tick_counter"; }
+  bool WantsTicks() const override { return wants_; }
+  void OnTick(const Tick& /*tick*/) override { ++ticks; }
+  void OnBar(const Bar& /*bar*/) override { ++bars; }
+  int ticks = 0;
+  int bars = 0;
+
+ private:
+  bool wants_;
+};
+
+TEST(KernelTest, TicksReachOnlyAStrategyThatWantsThem) {
+  for (const bool wants : {true, false}) {
+    SimulatedClock clock;
+    Kernel kernel(KernelConfig{}, clock);
+    ASSERT_TRUE(kernel.AddInstrument(Instrument::Infer("EURUSD")).ok());
+    auto counter = std::make_unique<TickCounter>(wants);
+    const TickCounter& seen = *counter;
+    kernel.SetStrategy(std::move(counter));
+    kernel.Start();
+    for (int second = 0; second < 200; ++second) {
+      Tick tick{FromCivil(2020, 1, 6) + Duration::Seconds(second), *Price::Parse("1.10000", 5),
+                *Price::Parse("1.10010", 5)};
+      clock.AdvanceTo(tick.ts);
+      kernel.OnTick(tick);
+    }
+    EXPECT_EQ(seen.ticks, wants ? 200 : 0);
+    EXPECT_EQ(seen.bars, 3);  // minutes 0, 1 and 2 finished; the fourth is in progress
+  }
+}
+
 // A remote venue answers later, names orders by its own tickets only, and opens orders of its
 // own: the kernel's order table follows all of it.
 class LaterBroker final : public execution::ExecutionClient {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <numeric>
 #include <string>
 #include <utility>
 
@@ -29,6 +31,53 @@ int64_t DivRound(Int128 numerator, Int128 denominator) {
 }
 
 int64_t Abs(int64_t value) { return value < 0 ? -value : value; }
+
+// The rounding (half away from zero) and saturation of aits::Notional and aits::ConvertMoney
+// (core/fixed_point.cc), on raw values: the per-tick mark runs them for every open position of
+// the instrument that ticked, where building the Price and Quantity arguments of those calls cost
+// more than the arithmetic; numerators that fit 64 bits (the common case) also skip the 128-bit
+// division. portfolio_test.cc checks both against the core functions.
+int64_t SaturatingDivRound(Int128 numerator, int64_t denominator) {
+  constexpr Int128 kSmall = Int128{1} << 62;
+  if (numerator > -kSmall && numerator < kSmall) {
+    const int64_t small = static_cast<int64_t>(numerator);
+    const int64_t half = denominator / 2;
+    return small < 0 ? -((-small + half) / denominator) : (small + half) / denominator;
+  }
+  const bool negative = numerator < 0;
+  if (negative) numerator = -numerator;
+  Int128 quotient = (numerator + denominator / 2) / denominator;
+  const Int128 limit = std::numeric_limits<int64_t>::max();
+  if (quotient > limit) quotient = limit;
+  return static_cast<int64_t>(negative ? -quotient : quotient);
+}
+
+// Notional(price, quantity, multiplier).raw() for raw price and quantity.
+int64_t NotionalRaw(int64_t price_raw, int64_t quantity_raw, int64_t multiplier) {
+  return SaturatingDivRound(static_cast<Int128>(price_raw) * quantity_raw * multiplier,
+                            kFixedScale / kMoneyScale * kFixedScale);
+}
+
+// Notional(move, lots, 1).raw() as move * units / divisor, the fraction lots / 10^12 reduced
+// (units 0: it does not fit 64 bits, use NotionalRaw). The quotient is the same rational number,
+// so rounding and saturation give the same result.
+int64_t ReducedNotional(int64_t move_raw, int64_t units, int64_t divisor) {
+  const Int128 product = static_cast<Int128>(move_raw) * units;
+  if (divisor == 1) {
+    const Int128 limit = std::numeric_limits<int64_t>::max();
+    return static_cast<int64_t>(product > limit ? limit : product < -limit ? -limit : product);
+  }
+  return SaturatingDivRound(product, divisor);
+}
+
+// ConvertMoney(amount, rate, divide).raw() for raw amount and rate.
+int64_t ConvertRaw(int64_t amount_raw, int64_t rate_raw, bool divide) {
+  if (divide) {
+    if (rate_raw <= 0) return 0;
+    return SaturatingDivRound(static_cast<Int128>(amount_raw) * kFixedScale, rate_raw);
+  }
+  return SaturatingDivRound(static_cast<Int128>(amount_raw) * rate_raw, kFixedScale);
+}
 
 }  // namespace
 
@@ -115,16 +164,6 @@ Status Portfolio::AddConversion(const Instrument& rate_instrument) {
   return Status::Ok();
 }
 
-void Portfolio::OnTick(const Tick& tick) {
-  // Unrealised P&L is computed on demand from the stored quotes: the tick path only stores.
-  if (tick.instrument.value >= slots_.size()) return;
-  Slot& slot = slots_[tick.instrument.value];
-  slot.bid = tick.bid;
-  slot.ask = tick.ask;
-  slot.has_quote = true;
-  if (open_positions_ > 0) Remark(tick.instrument.value);
-}
-
 void Portfolio::OnBar(const Bar& bar) {
   if (bar.instrument.value >= slots_.size()) return;
   Slot& slot = slots_[bar.instrument.value];
@@ -136,19 +175,22 @@ void Portfolio::OnBar(const Bar& bar) {
 
 Price Portfolio::Mid(const Slot& slot) const {
   if (!slot.has_quote) return Price();
-  return Price::FromRaw((slot.bid.raw() + slot.ask.raw()) / 2, slot.instrument.digits);
+  return Price::FromRaw(MidRaw(slot), slot.instrument.digits);
 }
 
 Money Portfolio::Convert(const Slot& slot, Money amount) const {
+  // Raw mids, not Mid(): this runs on every tick of an open position.
   switch (slot.conversion) {
     case Conversion::kIdentity:
       return amount;
     case Conversion::kDivideOwnMid:
-      return ConvertMoney(amount, Mid(slot), /*divide=*/true);
+      return Money::FromRaw(ConvertRaw(amount.raw(), MidRaw(slot), /*divide=*/true));
     case Conversion::kMultiplyRate:
-      return ConvertMoney(amount, Mid(slots_[slot.rate_instrument]), /*divide=*/false);
+      return Money::FromRaw(
+          ConvertRaw(amount.raw(), MidRaw(slots_[slot.rate_instrument]), /*divide=*/false));
     case Conversion::kDivideRate:
-      return ConvertMoney(amount, Mid(slots_[slot.rate_instrument]), /*divide=*/true);
+      return Money::FromRaw(
+          ConvertRaw(amount.raw(), MidRaw(slots_[slot.rate_instrument]), /*divide=*/true));
   }
   return amount;
 }
@@ -497,27 +539,39 @@ const Instrument& Portfolio::instrument(InstrumentId instrument) const {
 }
 
 Money Portfolio::UnrealizedOf(const Slot& slot) const {
-  if (mode_ == AccountMode::kHedging) {
-    if (!slot.present || slot.legs.empty() || !slot.has_quote) return Money();
-    Money sum;  // in the quote currency, converted once
-    for (const HedgedPosition& leg : slot.legs) {
-      const Price move =
-          leg.side == Side::kBuy ? slot.bid - leg.open_price : leg.open_price - slot.ask;
-      sum += Notional(move, leg.quantity, slot.instrument.contract_size);
-    }
-    return Convert(slot, sum);
-  }
-  const Position& position = slot.position;
-  if (!slot.present || position.quantity.IsZero() || !slot.has_quote) return Money();
+  if (!slot.present || !slot.has_quote) return Money();
+  const int64_t contract = slot.instrument.contract_size;
   // Marked at what closing would get: the bid for a long, the ask for a short.
-  const Price move =
-      position.IsLong() ? slot.bid - position.avg_price : position.avg_price - slot.ask;
-  return Convert(slot, Notional(move, position.quantity.Abs(), slot.instrument.contract_size));
+  int64_t sum = 0;  // in the quote currency, converted once
+  if (mode_ == AccountMode::kHedging) {
+    if (slot.legs.empty()) return Money();
+    for (const HedgedPosition& leg : slot.legs) {
+      const int64_t move = leg.side == Side::kBuy ? slot.bid.raw() - leg.open_price.raw()
+                                                  : leg.open_price.raw() - slot.ask.raw();
+      sum += NotionalRaw(move, leg.quantity.raw(), contract);
+    }
+  } else {
+    const Position& position = slot.position;
+    const int64_t lots = position.quantity.raw();
+    if (lots == 0) return Money();
+    const int64_t move = lots > 0 ? slot.bid.raw() - position.avg_price.raw()
+                                  : position.avg_price.raw() - slot.ask.raw();
+    const int64_t size = Abs(lots);
+    if (size != slot.mark_lots) {
+      constexpr int64_t kScale = kFixedScale / kMoneyScale * kFixedScale;
+      const Int128 units = static_cast<Int128>(size) * contract;
+      const bool fits = units > 0 && units <= std::numeric_limits<int64_t>::max();
+      const int64_t common = fits ? std::gcd(static_cast<int64_t>(units), kScale) : 1;
+      slot.mark_lots = size;
+      slot.mark_units = fits ? static_cast<int64_t>(units) / common : 0;
+      slot.mark_divisor = kScale / common;
+    }
+    sum = slot.mark_units != 0 ? ReducedNotional(move, slot.mark_units, slot.mark_divisor)
+                               : NotionalRaw(move, size, contract);
+  }
+  return Convert(slot, Money::FromRaw(sum));
 }
 
-Money Portfolio::UnrealizedPnl() const { return unrealized_; }
-
-Money Portfolio::Equity() const { return balance_ + UnrealizedPnl(); }
 Money Portfolio::RealizedPnl() const { return realized_; }
 Money Portfolio::TotalCommission() const { return commission_; }
 

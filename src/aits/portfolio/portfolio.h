@@ -61,7 +61,15 @@ class Portfolio {
   // Registers an instrument used only as a conversion rate (its ticks must be fed too).
   Status AddConversion(const Instrument& rate_instrument);
 
-  void OnTick(const Tick& tick);  // updates the last quote and unrealised P&L
+  // Updates the last quote and unrealised P&L. Inline: the kernel calls it on every tick.
+  void OnTick(const Tick& tick) {
+    if (tick.instrument.value >= slots_.size()) return;
+    Slot& slot = slots_[tick.instrument.value];
+    slot.bid = tick.bid;
+    slot.ask = tick.ask;
+    slot.has_quote = true;
+    if (open_positions_ > 0) Remark(tick.instrument.value);
+  }
   void OnBar(const Bar& bar);     // bar mode: the bar's close is the last quote
   void OnFill(const Fill& fill);  // updates position, balance, commission and trade records
 
@@ -93,8 +101,9 @@ class Portfolio {
   Money AddedMargin(const Instrument& instrument, Side side, Quantity lots, Price price) const;
   const Instrument& instrument(InstrumentId instrument) const;
   Account account() const;  // balance, equity, margin, free margin at the last quotes
-  Money Equity() const;
-  Money UnrealizedPnl() const;
+  // Inline: the venue's stop-out check reads the equity on every tick.
+  Money Equity() const { return balance_ + unrealized_; }
+  Money UnrealizedPnl() const { return unrealized_; }
   Money RealizedPnl() const;  // gross, account currency
   Money TotalCommission() const;
   Money InitialBalance() const { return initial_balance_; }
@@ -137,6 +146,12 @@ class Portfolio {
     // slots whose P&L converts through this slot's rate (their terms move with its quotes).
     Money unrealized;
     std::vector<uint32_t> dependents;
+    // The net position's mark as a reduced fraction (UnrealizedOf): for these |lots|, the
+    // notional of a move is move * units / divisor, which for whole lot steps has divisor 1 and
+    // needs no division on the tick path. Refreshed when |lots| changes; units 0 = not reducible.
+    mutable int64_t mark_lots = 0;
+    mutable int64_t mark_units = 0;
+    mutable int64_t mark_divisor = 1;
     std::vector<HedgedPosition> legs;  // hedging account: the open positions, oldest first
   };
   Slot* SlotOf(InstrumentId id);
@@ -162,6 +177,10 @@ class Portfolio {
   void BookTrade(const Slot& slot, Side entry_side, Price entry_price, Timestamp entry_time,
                  int64_t closed, Money entry_share, Money exit_share, const Fill& fill);
   Price Mid(const Slot& slot) const;
+  // The mid's raw value; 0 before the first quote.
+  static int64_t MidRaw(const Slot& slot) {
+    return slot.has_quote ? (slot.bid.raw() + slot.ask.raw()) / 2 : 0;
+  }
 
   std::vector<Slot> slots_;
   Money unrealized_;  // sum of Slot::unrealized

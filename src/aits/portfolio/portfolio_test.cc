@@ -346,6 +346,56 @@ TEST(PortfolioTest, UnrealizedFollowsOwnAndRateQuotes) {
   EXPECT_EQ(portfolio.Equity(), portfolio.account().balance + portfolio.UnrealizedPnl());
 }
 
+// The per-tick mark works on raw values (a reduced fraction of the lots, 64-bit fast paths): it
+// must equal the core's Notional and ConvertMoney for any size, whole lot steps or odd lots,
+// products that need 128 bits or saturate, and again after a partial close changes the lots.
+TEST(PortfolioTest, MarkEqualsTheCoreArithmetic) {
+  const int64_t sizes[] = {1,
+                           10'000'000,
+                           370'000'000,
+                           1'000'000'000,
+                           1'234'567'891,
+                           5'000'000'000'000,
+                           9'000'000'000'000'000};
+  const int64_t moves[] = {0, 1, -1, 499, 500'000, -123'456'789, 5'000'000'000, -70'000'000'000};
+  for (const InstrumentId id : {kEurUsd, kUsdJpy}) {
+    const int64_t entry = id == kEurUsd ? 1'100'000'000 : 100'000'000'000;
+    for (const int64_t size : sizes) {
+      for (const int64_t move : moves) {
+        for (const Side side : {kB, kS}) {
+          Portfolio portfolio = MakePortfolio();
+          const Price entry_price = Price::FromRaw(entry, DigitsOf(id));
+          const Price exit_price = Price::FromRaw(entry + move, DigitsOf(id));
+          Fill fill;
+          fill.instrument = id;
+          fill.side = side;
+          fill.quantity = Quantity::FromRaw(size, 2);
+          fill.price = entry_price;
+          fill.ts = At(0);
+          portfolio.OnFill(fill);
+          auto expected = [&](int64_t lots) {
+            const Price gain = side == kB ? exit_price - entry_price : entry_price - exit_price;
+            const Money pnl = Notional(gain, Quantity::FromRaw(lots, 2), 100'000);
+            return id == kEurUsd ? pnl : ConvertMoney(pnl, exit_price, /*divide=*/true);
+          };
+          portfolio.OnTick(Tick{At(1), exit_price, exit_price, 0, 0, id});
+          EXPECT_EQ(portfolio.UnrealizedPnl(), expected(size))
+              << "id " << id.value << " size " << size << " move " << move;
+          if (size < 3) continue;
+          fill.side = Opposite(side);
+          fill.quantity = Quantity::FromRaw(size / 3, 2);
+          fill.price = exit_price;
+          fill.ts = At(2);
+          portfolio.OnFill(fill);
+          portfolio.OnTick(Tick{At(3), exit_price, exit_price, 0, 0, id});
+          EXPECT_EQ(portfolio.UnrealizedPnl(), expected(size - size / 3))
+              << "id " << id.value << " size " << size << " move " << move << " after a close";
+        }
+      }
+    }
+  }
+}
+
 // Reconciliation at start: a position set as the venue holds it moves no cash, records no trade,
 // is marked and margined like any other, and closes with its P&L from the set price.
 TEST(PortfolioTest, SetPositionTakesTheVenuesPositionWithoutCash) {

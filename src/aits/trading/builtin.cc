@@ -37,6 +37,8 @@ class RuleStrategy : public Strategy {
  public:
   RuleStrategy(const Instrument& instrument, CommonParams common)
       : instrument_(instrument), common_(common) {}
+  // The rule strategies decide on bars; none overrides OnTick.
+  bool WantsTicks() const override { return false; }
 
  protected:
   void GoTo(int direction, std::string tag) {

@@ -44,6 +44,7 @@ class DecisionStrategy final : public strategy::Strategy {
                    DecisionSink sink = {});
   std::string_view name() const override { return name_; }
   void OnBar(const Bar& bar) override;
+  bool WantsTicks() const override { return false; }  // decides on bar closes only
   void OnOrderUpdate(const Order& order) override;
 
   uint64_t decisions() const { return decisions_; }

@@ -47,6 +47,7 @@ PerInstrumentStrategy::PerInstrumentStrategy(std::vector<std::unique_ptr<Strateg
     : instances_(std::move(instances)) {
   for (const auto& instance : instances_) {
     if (!instance) continue;
+    wants_ticks_ = wants_ticks_ || instance->WantsTicks();
     if (name_.empty()) {
       name_ = std::string(instance->name());
     } else if (name_ != instance->name()) {

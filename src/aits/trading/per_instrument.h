@@ -30,6 +30,7 @@ class PerInstrumentStrategy final : public Strategy {
   std::string_view name() const override { return name_; }
   void OnStart(StrategyContext& context) override;
   void OnTick(const Tick& tick) override;
+  bool WantsTicks() const override { return wants_ticks_; }  // if any instance does
   void OnBar(const Bar& bar) override;
   void OnFill(const Fill& fill) override;
   void OnOrderUpdate(const Order& order) override;
@@ -48,6 +49,7 @@ class PerInstrumentStrategy final : public Strategy {
   std::vector<std::unique_ptr<Strategy>> instances_;
   std::vector<std::unique_ptr<InstanceContext>> contexts_;
   std::string name_;
+  bool wants_ticks_ = false;
   // The kernel's timer id -> (instance, the instance's own id).
   std::map<uint64_t, std::pair<size_t, uint64_t>> timers_;
   uint64_t next_timer_ = 1;

@@ -102,5 +102,25 @@ TEST(PerInstrumentStrategyTest, RoutesEveryEventToItsInstrumentsInstance) {
   EXPECT_EQ(log, expected);
 }
 
+// The kernel skips OnTick for a strategy that does not want ticks: the router wants them if any
+// of its instances does (the recorder keeps the default), and not when none does.
+TEST(PerInstrumentStrategyTest, WantsTicksIfAnyInstanceDoes) {
+  class BarsOnly final : public Strategy {
+   public:
+    std::string_view name() const override { return "bars_only"; }
+    bool WantsTicks() const override { return false; }
+  };
+  std::vector<std::string> log;
+  std::vector<std::unique_ptr<Strategy>> mixed;
+  mixed.push_back(std::make_unique<BarsOnly>());
+  mixed.push_back(nullptr);
+  mixed.push_back(std::make_unique<Recorder>("c", log));
+  EXPECT_TRUE(PerInstrumentStrategy(std::move(mixed)).WantsTicks());
+  std::vector<std::unique_ptr<Strategy>> bars_only;
+  bars_only.push_back(std::make_unique<BarsOnly>());
+  bars_only.push_back(std::make_unique<BarsOnly>());
+  EXPECT_FALSE(PerInstrumentStrategy(std::move(bars_only)).WantsTicks());
+}
+
 }  // namespace
 }  // namespace aits::strategy

@@ -82,6 +82,9 @@ class Strategy {
   virtual std::string_view name() const = 0;
   virtual void OnStart(StrategyContext& context) { context_ = &context; }
   virtual void OnTick(const Tick& /*tick*/) {}
+  // Whether OnTick does anything. A strategy that trades on bars only answers false, and the
+  // kernel then skips the call on every tick; the default is true, so no OnTick is ever missed.
+  virtual bool WantsTicks() const { return true; }
   virtual void OnBar(const Bar& /*bar*/) {}
   virtual void OnFill(const Fill& /*fill*/) {}
   virtual void OnOrderUpdate(const Order& /*order*/) {}
