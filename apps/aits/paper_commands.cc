@@ -59,7 +59,9 @@ struct PaperFlags {
   std::string sync = "full";
   std::string start;
   std::string session_id;
-  std::string reconcile;  // empty: not given
+  std::string reconcile;       // empty: not given
+  std::string venue;           // empty: not given (the file's, else simulated)
+  std::string report_latency;  // empty: not given
   bool quiet = false;
   // Several instruments (docs/paper.md): --data SYM=FILE and --convert-data SYM=FILE items, as
   // `aits backtest` takes them, or the config file's `data:` list; and synthetic symbols.
@@ -104,6 +106,25 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec,
       *reconcile_given = true;
       continue;
     }
+    if (name == "execution") {
+      // The venue: `execution: {venue: threaded, report_latency: 5ms}`.
+      if (!section.second.IsMap()) return InvalidArgument(where + ": execution must be a map");
+      std::string venue, latency, venue_at = where, latency_at = where;
+      for (const auto& item : section.second) {
+        const std::string key = item.first.Scalar();
+        const std::string at = path + ":" + std::to_string(item.first.Mark().line + 1);
+        if (key != "venue" && key != "report_latency") {
+          return InvalidArgument(at + ": unknown key execution." + key +
+                                 " (known: venue, report_latency)");
+        }
+        (key == "venue" ? venue : latency) = item.second.IsScalar() ? item.second.Scalar() : "?";
+        (key == "venue" ? venue_at : latency_at) = at;
+      }
+      AITS_RETURN_IF_ERROR(session::SetExecution(spec, venue, latency,
+                                                 venue_at + ": execution.venue",
+                                                 latency_at + ": execution.report_latency"));
+      continue;
+    }
     if (name == "account") {
       // Only the account's mode: cash, leverage and costs are flags of `aits paper`.
       if (!section.second.IsMap()) return InvalidArgument(where + ": account must be a map");
@@ -124,7 +145,8 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec,
     if (name != "decision" && name != "risk") {
       return InvalidArgument(
           where + ": unknown section '" + name +
-          "' (known: decision, risk, account, reconcile, and data as a list of " + "feeds)");
+          "' (known: decision, risk, account, execution, reconcile, and data as a list of " +
+          "feeds)");
     }
   }
   return ReadDecisionAndRisk(path, root, &spec->decision, &spec->risk);
@@ -296,6 +318,9 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags, bool* reconc
     spec.reconcile = flags.reconcile;
     *reconcile_given = true;
   }
+  // The flags win over the file.
+  AITS_RETURN_IF_ERROR(session::SetExecution(&spec, flags.venue, flags.report_latency, "--venue",
+                                             "--report-latency"));
   if (!flags.account_mode.empty()) {  // the flag wins over the file
     if (auto mode = ParseAccountMode(flags.account_mode); !mode.ok()) {
       return mode.status().WithContext("--account-mode");
@@ -419,6 +444,13 @@ int RunPaperCommand(const PaperFlags& flags, bool spec_given) {
           static_cast<unsigned long long>(symbol.fills), symbol.position.ToString().c_str(),
           symbol.commission.ToString().c_str(), symbol.net_pnl.ToString().c_str());
     }
+  }
+  if (r.execution_reports + r.account_reports > 0) {
+    std::printf("  venue reports %llu (account %llu, not applied %llu, lost at stop %llu)\n",
+                static_cast<unsigned long long>(r.execution_reports),
+                static_cast<unsigned long long>(r.account_reports),
+                static_cast<unsigned long long>(r.reports_not_applied),
+                static_cast<unsigned long long>(r.lost_reports));
   }
   std::printf("  tick processing, no bar close:   %s\n", r.plain_ticks.Summary().c_str());
   std::printf("  tick processing, bar close:      %s\n", r.bar_ticks.Summary().c_str());
@@ -564,6 +596,13 @@ void AddPaperCommands(CLI::App& app) {
                     "opening fill, with its own ticket); or account.account_mode in --config");
   paper->add_option("--latency-ms", flags->latency_ms, "Simulated order latency")
       ->capture_default_str();
+  paper->add_option("--venue", flags->venue,
+                    "simulated (default: the synchronous venue) or threaded (the venue on its own "
+                    "thread, answering through the inbox; its reports are logged); or "
+                    "execution.venue in --config");
+  paper->add_option("--report-latency", flags->report_latency,
+                    "threaded venue: wall time each report travels (5ms, 250us); or "
+                    "execution.report_latency in --config");
   paper->add_option("--slippage", flags->slippage_points, "Adverse slippage in points");
   paper->add_option("--bar", flags->bar, "Bar period of the signal (M1, M5, ...)")
       ->capture_default_str();
@@ -587,11 +626,12 @@ void AddPaperCommands(CLI::App& app) {
     // Only run flags given: resume what --state holds.
     bool spec_given = false;
     for (const char* name :
-         {"--feed",     "--symbol",       "--instruments", "--format",      "--spread-points",
-          "--seed",     "--ticks",        "--start-price", "--volatility",  "--signal",
-          "--params",   "--model",        "--registry",    "--config",      "--balance",
-          "--leverage", "--commission",   "--latency-ms",  "--slippage",    "--bar",
-          "--data",     "--convert-data", "--synthetic",   "--account-mode"}) {
+         {"--feed",          "--symbol",       "--instruments", "--format",       "--spread-points",
+          "--seed",          "--ticks",        "--start-price", "--volatility",   "--signal",
+          "--params",        "--model",        "--registry",    "--config",       "--balance",
+          "--leverage",      "--commission",   "--latency-ms",  "--slippage",     "--bar",
+          "--data",          "--convert-data", "--synthetic",   "--account-mode", "--venue",
+          "--report-latency"}) {
       if (paper->count(name) > 0) spec_given = true;
     }
     const bool has_log = std::filesystem::exists(EventsPath(flags->state));
