@@ -12,16 +12,6 @@ trap 'rm -rf "$work"' EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ticks="$data/eurusd-ticks-2020-01-01.csv"
 
-# sql STATE QUERY: the rows of a read-only query on STATE/events.db, one per line
-sql() {
-  "$python" - "$1/events.db" "$2" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-for row in db.execute(sys.argv[2]):
-    print("|".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row))
-PY
-}
-
 # --- a session on the threaded venue, stopped part way
 thr="$work/thr"
 run "$aits" paper --feed "$ticks" --speed max --state "$thr" --params fast=3,slow=8 \
