@@ -213,12 +213,20 @@ class Runner {
 
   // The broker's account, as the venue will hold it at the next `reconcile` (it replaces what
   // the venue holds then): `broker position QTY price=X [ticket=N]`, `broker order CLIENT
-  // buy|sell limit|stop QTY price=X [filled=X] [ticket=N] [tif=...]`, or `broker flat` (nothing).
+  // buy|sell limit|stop QTY price=X [filled=X] [ticket=N] [tif=...]`, `broker balance X` (the
+  // venue's balance; without it the venue reports the account's), or `broker flat` (nothing).
   Status Broker_() {
     AITS_RETURN_IF_ERROR(EnsureKernel());
     AITS_ASSIGN_OR_RETURN(std::string what, Pos(0, "position, order or flat"));
     if (!broker_) broker_.emplace();
     if (what == "flat") return Status::Ok();
+    if (what == "balance") {
+      if (positional_.size() != 2 || !options_.empty()) return Error("broker balance needs: X");
+      auto balance = Money::Parse(positional_[1]);
+      if (!balance.ok()) return Error("broker balance: " + balance.status().message());
+      broker_->balance = *balance;
+      return Status::Ok();
+    }
     if (what == "position") {
       if (positional_.size() != 2) return Error("broker position needs: QTY price=X");
       execution::HeldPosition position;
@@ -265,7 +273,7 @@ class Runner {
       broker_->orders.push_back(order);
       return Status::Ok();
     }
-    return Error("broker takes position, order or flat");
+    return Error("broker takes position, order, balance or flat");
   }
 
   // reconcile adopt|flatten|refuse: the venue is seeded with the `broker` lines above (if any),
@@ -308,7 +316,9 @@ class Runner {
       const bool order = action.kind == execution::ActionKind::kAdoptOrder ||
                          action.kind == execution::ActionKind::kForgetOrder ||
                          action.kind == execution::ActionKind::kCancelOrder;
-      if (order) {
+      if (action.kind == execution::ActionKind::kAdoptBalance) {
+        line += " " + action.balance.ToString();
+      } else if (order) {
         line += " " + instruments_[action.order.instrument.value].symbol + " '" +
                 action.order.client_order_id + "' ticket " + std::to_string(action.order.ticket);
       } else {

@@ -38,6 +38,7 @@
 // applies the policy's plan (broker tickets count from 1000 unless ticket= is given):
 //   broker position QTY price=X [ticket=N]          (signed lots: negative is short)
 //   broker order CLIENT|- buy|sell limit|stop QTY price=X [filled=X] [ticket=N]
+//   broker balance X                                (the venue's balance; else the account's)
 //   broker flat                                     (the account holds nothing)
 //   reconcile adopt|flatten|refuse
 //   expect accepted | refused                       (whether the last reconcile refused)
@@ -45,7 +46,8 @@
 //   expect difference TEXT        (the next report line, e.g. "unknown position: EURUSD: log
 //                                  none, venue +0.30 lots")
 //   expect action TEXT            (the next action: "adopt position EURUSD +0.30 @ 1.10000",
-//                                  "cancel order EURUSD 'c1' ticket 1000")
+//                                  "cancel order EURUSD 'c1' ticket 1000", "adopt balance
+//                                  99000.00")
 //   expect working N              (unfinished orders, in the kernel and at the venue alike)
 //   expect client ID STATUS [filled=QTY] [avg=PRICE]   (the latest order with that client id)
 //   expect venue QTY              (the venue's net position)

@@ -78,6 +78,13 @@ int RunPaperCommand(const config::PaperFlags& flags, bool spec_given) {
           symbol.commission.ToString().c_str(), symbol.net_pnl.ToString().c_str());
     }
   }
+  if (r.execution_reports + r.account_reports > 0) {
+    std::printf("  venue reports %llu (account %llu, not applied %llu, lost at stop %llu)\n",
+                static_cast<unsigned long long>(r.execution_reports),
+                static_cast<unsigned long long>(r.account_reports),
+                static_cast<unsigned long long>(r.reports_not_applied),
+                static_cast<unsigned long long>(r.lost_reports));
+  }
   std::printf("  tick processing, no bar close:   %s\n", r.plain_ticks.Summary().c_str());
   std::printf("  tick processing, bar close:      %s\n", r.bar_ticks.Summary().c_str());
   std::printf("  tick-to-order, no bar close:     %s\n", r.plain_orders.Summary().c_str());
@@ -228,6 +235,13 @@ void AddPaperCommands(CLI::App& app) {
                     "opening fill, with its own ticket); or account.account_mode in --config");
   paper->add_option("--latency-ms", flags->latency_ms, "Simulated order latency")
       ->capture_default_str();
+  paper->add_option("--venue", flags->venue,
+                    "simulated (default: the synchronous venue) or threaded (the venue on its own "
+                    "thread, answering through the inbox; its reports are logged); or "
+                    "execution.venue in --config");
+  paper->add_option("--report-latency", flags->report_latency,
+                    "threaded venue: wall time each report travels (5ms, 250us); or "
+                    "execution.report_latency in --config");
   paper->add_option("--slippage", flags->slippage_points, "Adverse slippage in points");
   paper->add_option("--bar", flags->bar, "Bar period of the signal (M1, M5, ...)")
       ->capture_default_str();
@@ -251,11 +265,12 @@ void AddPaperCommands(CLI::App& app) {
     // Only run flags given: resume what --state holds.
     bool spec_given = false;
     for (const char* name :
-         {"--feed",     "--symbol",       "--instruments", "--format",      "--spread-points",
-          "--seed",     "--ticks",        "--start-price", "--volatility",  "--signal",
-          "--params",   "--model",        "--registry",    "--config",      "--balance",
-          "--leverage", "--commission",   "--latency-ms",  "--slippage",    "--bar",
-          "--data",     "--convert-data", "--synthetic",   "--account-mode"}) {
+         {"--feed",          "--symbol",       "--instruments", "--format",       "--spread-points",
+          "--seed",          "--ticks",        "--start-price", "--volatility",   "--signal",
+          "--params",        "--model",        "--registry",    "--config",       "--balance",
+          "--leverage",      "--commission",   "--latency-ms",  "--slippage",     "--bar",
+          "--data",          "--convert-data", "--synthetic",   "--account-mode", "--venue",
+          "--report-latency"}) {
       if (paper->count(name) > 0) spec_given = true;
     }
     const bool has_log = std::filesystem::exists(EventsPath(flags->state));

@@ -29,6 +29,16 @@ run() {
   code=$?
   $restore
 }
+# sql STATE QUERY: the rows of a read-only query on STATE/events.db, one per line, '|' between
+# columns (BLOBs decoded as UTF-8 with replacement)
+sql() {
+  "$python" - "$1/events.db" "$2" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+for row in db.execute(sys.argv[2]):
+    print("|".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row))
+PY
+}
 # finish NAME: the summary line, and the script's exit status
 finish() {
   echo "$1: $failures failure(s)"

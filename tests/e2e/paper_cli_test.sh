@@ -16,16 +16,6 @@ trap cleanup EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ticks="$data/eurusd-ticks-2020-01-01.csv"
 
-# sql STATE QUERY: the rows of a read-only query on STATE/events.db, one per line, '|' between
-# columns (BLOBs decoded as UTF-8 with replacement)
-sql() {
-  "$python" - "$1/events.db" "$2" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-for row in db.execute(sys.argv[2]):
-    print("|".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row))
-PY
-}
 # count STATE TYPE [TEXT...]: events of TYPE whose payload contains every TEXT
 count() {
   local state="$1" query="SELECT count(*) FROM events WHERE type = $2"; shift 2

@@ -42,6 +42,25 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec,
       *reconcile_given = true;
       continue;
     }
+    if (name == "execution") {
+      // The venue: `execution: {venue: threaded, report_latency: 5ms}`.
+      if (!section.second.IsMap()) return InvalidArgument(where + ": execution must be a map");
+      std::string venue, latency, venue_at = where, latency_at = where;
+      for (const auto& item : section.second) {
+        const std::string key = item.first.Scalar();
+        const std::string at = path + ":" + std::to_string(item.first.Mark().line + 1);
+        if (key != "venue" && key != "report_latency") {
+          return InvalidArgument(at + ": unknown key execution." + key +
+                                 " (known: venue, report_latency)");
+        }
+        (key == "venue" ? venue : latency) = item.second.IsScalar() ? item.second.Scalar() : "?";
+        (key == "venue" ? venue_at : latency_at) = at;
+      }
+      AITS_RETURN_IF_ERROR(session::SetExecution(spec, venue, latency,
+                                                 venue_at + ": execution.venue",
+                                                 latency_at + ": execution.report_latency"));
+      continue;
+    }
     if (name == "account") {
       // Only the account's mode: cash, leverage and costs are flags of `aits paper`.
       if (!section.second.IsMap()) return InvalidArgument(where + ": account must be a map");
@@ -62,7 +81,8 @@ Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec,
     if (name != "decision" && name != "risk") {
       return InvalidArgument(
           where + ": unknown section '" + name +
-          "' (known: decision, risk, account, reconcile, and data as a list of " + "feeds)");
+          "' (known: decision, risk, account, execution, reconcile, and data as a list of " +
+          "feeds)");
     }
   }
   return ReadDecisionAndRisk(path, root, &spec->decision, &spec->risk);
@@ -221,6 +241,9 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags, bool* reconc
     spec.reconcile = flags.reconcile;
     *reconcile_given = true;
   }
+  // The flags win over the file.
+  AITS_RETURN_IF_ERROR(session::SetExecution(&spec, flags.venue, flags.report_latency, "--venue",
+                                             "--report-latency"));
   if (!flags.account_mode.empty()) {  // the flag wins over the file
     if (auto mode = ParseAccountMode(flags.account_mode); !mode.ok()) {
       return mode.status().WithContext("--account-mode");

@@ -1,7 +1,7 @@
 // The settings of a paper session, resolved from the values a front end was given (the flags of
 // `aits paper` today; services and the API next) over the settings file (`--config`: decision:,
-// risk:, account:, reconcile: and the data: list of feeds) over the defaults. Errors name the
-// flag, or the file, line, setting and value (InvalidArgument), as a backtest's do.
+// risk:, account:, execution:, reconcile: and the data: list of feeds) over the defaults. Errors
+// name the flag, or the file, line, setting and value (InvalidArgument), as a backtest's do.
 #pragma once
 
 #include <cstdint>
@@ -46,7 +46,9 @@ struct PaperFlags {
   std::string sync = "full";
   std::string start;
   std::string session_id;
-  std::string reconcile;  // empty: not given
+  std::string reconcile;       // empty: not given
+  std::string venue;           // empty: not given (the file's, else simulated)
+  std::string report_latency;  // empty: not given
   bool quiet = false;
   // Several instruments (docs/paper.md): --data SYM=FILE and --convert-data SYM=FILE items, as
   // `aits backtest` takes them, or the config file's `data:` list; and synthetic symbols.
@@ -56,8 +58,9 @@ struct PaperFlags {
 };
 
 // The YAML settings file of a paper session: `decision:` and `risk:` maps, the `data:` list of
-// feeds (into *feeds), `account: {account_mode: ...}` and the `reconcile:` policy, nothing else;
-// an empty file sets nothing. `reconcile_given` is set when the file names a policy.
+// feeds (into *feeds), `account: {account_mode: ...}`, `execution: {venue, report_latency}` and the
+// `reconcile:` policy, nothing else; an empty file sets nothing. `reconcile_given` is set when the
+// file names a policy.
 Status LoadPaperConfig(const std::string& path, session::SessionSpec* spec,
                        std::vector<FeedFlag>* feeds, bool* reconcile_given);
 

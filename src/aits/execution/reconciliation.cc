@@ -63,6 +63,8 @@ std::string_view ToString(DifferenceKind kind) {
       return "missing order";
     case DifferenceKind::kOrderFilled:
       return "order fills differ";
+    case DifferenceKind::kBalance:
+      return "balance differs";
   }
   return "unknown";
 }
@@ -102,12 +104,20 @@ std::string_view ToString(ActionKind kind) {
       return "forget order";
     case ActionKind::kCancelOrder:
       return "cancel order";
+    case ActionKind::kAdoptBalance:
+      return "adopt balance";
   }
   return "unknown";
 }
 
 ReconcileReport Compare(const AccountState& logged, const AccountState& venue, bool hedging) {
   ReconcileReport report;
+  // The balance first: a plan adopts it before its closes book their P&L.
+  if (logged.balance && venue.balance && logged.balance->raw() != venue.balance->raw()) {
+    report.differences.push_back(Difference{.kind = DifferenceKind::kBalance,
+                                            .logged_balance = *logged.balance,
+                                            .venue_balance = *venue.balance});
+  }
   const std::set<uint32_t> by_net = MatchedByNet(logged, venue, hedging);
 
   // Net quantities per instrument, in instrument order so that reports are deterministic.
@@ -201,6 +211,11 @@ std::vector<std::string> Describe(const ReconcileReport& report,
                                   const std::vector<Instrument>& instruments) {
   std::vector<std::string> lines;
   for (const Difference& d : report.differences) {
+    if (d.kind == DifferenceKind::kBalance) {
+      lines.push_back(std::string(ToString(d.kind)) + ": log " + d.logged_balance.ToString() +
+                      ", venue " + d.venue_balance.ToString());
+      continue;
+    }
     std::string line = std::string(ToString(d.kind)) + ": " + SymbolOf(d.instrument, instruments);
     const bool is_order = d.kind == DifferenceKind::kUnknownOrder ||
                           d.kind == DifferenceKind::kMissingOrder ||
@@ -284,6 +299,11 @@ Result<std::vector<ReconcileAction>> Plan(const ReconcileReport& report, const A
           order(ActionKind::kForgetOrder, logged, d);
           order(ActionKind::kCancelOrder, venue, d);
         }
+        break;
+      case DifferenceKind::kBalance:
+        // Under flatten too: no order can undo cash the venue booked.
+        plan.push_back(
+            ReconcileAction{.kind = ActionKind::kAdoptBalance, .balance = d.venue_balance});
         break;
     }
   }

@@ -7,12 +7,15 @@
 // is how a node doubles a position or fights the broker, so nothing starts until the two agree:
 //   - positions are matched by ticket on a hedging account (several per symbol) and by symbol
 //     (the net quantity) on a netting account, or when either side does not know the ticket;
-//   - open orders are matched by the client order id the node gave them (the venue carries it).
+//   - open orders are matched by the client order id the node gave them (the venue carries it);
+//   - the balance, when both sides know it (a deposit, a withdrawal, a swap or a deal the log
+//     never saw moves it).
 // Each difference is reported with what the log and the venue hold. The policy (configuration,
 // docs/execution.md "Reconciliation"):
 //   kAdopt   the venue is the truth: its positions and orders replace the logged ones;
 //   kFlatten close every position and cancel every order the log cannot account for, and let
-//            the log's missing items go (they are gone at the venue);
+//            the log's missing items go (they are gone at the venue); a balance cannot be
+//            closed, so flatten takes the venue's balance as adopt does;
 //   kRefuse  refuse to start, listing every difference.
 // Matching state is adopted in every policy. Compare and Plan are pure: the node applies the
 // plan through the order manager and records it in the event log.
@@ -57,6 +60,9 @@ struct WorkingOrder {
 struct AccountState {
   std::vector<HeldPosition> positions;
   std::vector<WorkingOrder> orders;
+  // The account's balance in the account currency; empty when the side cannot tell (then it is
+  // not compared).
+  std::optional<Money> balance;
 };
 
 enum class DifferenceKind : uint8_t {
@@ -66,6 +72,7 @@ enum class DifferenceKind : uint8_t {
   kUnknownOrder,      // the venue works an order the log does not know
   kMissingOrder,      // the log's working order is no longer working at the venue
   kOrderFilled,       // both work it, with different filled quantities (a fill the log missed)
+  kBalance,           // the balances differ (cash the log never saw)
 };
 std::string_view ToString(DifferenceKind kind);
 
@@ -76,6 +83,8 @@ struct Difference {
   std::string client_order_id;  // orders
   Quantity logged;              // what the log holds (position lots, or filled lots of an order)
   Quantity venue;               // what the venue holds
+  Money logged_balance;         // kBalance: the log's balance and the venue's
+  Money venue_balance;
 };
 
 struct ReconcileReport {
@@ -105,6 +114,7 @@ enum class ActionKind : uint8_t {
   kAdoptOrder,      // take the venue's working order (new, or with the venue's filled lots)
   kForgetOrder,     // the logged order no longer works at the venue: finish it
   kCancelOrder,     // cancel the venue's working order
+  kAdoptBalance,    // take the venue's balance (adopt and flatten: cash cannot be undone)
 };
 std::string_view ToString(ActionKind kind);
 
@@ -112,9 +122,12 @@ struct ReconcileAction {
   ActionKind kind = ActionKind::kAdoptPosition;
   HeldPosition position;  // position actions: the venue's (adopt, close) or the log's (forget)
   WorkingOrder order;     // order actions: the venue's (adopt, cancel) or the log's (forget)
+  Money balance;          // kAdoptBalance: the venue's balance
 };
 
-// What to do about each difference under `policy`, in the order of report.differences. kRefuse
+// What to do about each difference under `policy`, in the order of report.differences (a
+// balance difference comes first, so that the P&L of the closes a plan sends books on top of the
+// venue's balance). kRefuse
 // with differences: FailedPrecondition listing them (Describe). A clean report plans nothing.
 Result<std::vector<ReconcileAction>> Plan(const ReconcileReport& report, const AccountState& logged,
                                           const AccountState& venue, ReconcilePolicy policy,

@@ -183,6 +183,62 @@ TEST(Reconciliation, OrdersMatchByClientId) {
   EXPECT_EQ((*flatten)[4].order.ticket, 33u);
 }
 
+Money Cash(double amount) { return *Money::FromDouble(amount); }
+
+TEST(Reconciliation, BalanceIsComparedWhenBothSidesKnowIt) {
+  AccountState logged{.positions = {Pos(0, 0.5)}, .balance = Cash(100'000)};
+  AccountState venue{.positions = {Pos(0, 0.5)}, .balance = Cash(99'875.25)};
+  const ReconcileReport report = Compare(logged, venue, false);
+  ASSERT_EQ(report.differences.size(), 1u);
+  const Difference& d = report.differences.front();
+  EXPECT_EQ(d.kind, DifferenceKind::kBalance);
+  EXPECT_EQ(d.logged_balance.raw(), Cash(100'000).raw());
+  EXPECT_EQ(d.venue_balance.raw(), Cash(99'875.25).raw());
+  EXPECT_EQ(report.matched_positions, 1u);
+  EXPECT_EQ(Describe(report, Instruments()),
+            std::vector<std::string>{"balance differs: log 100000.00, venue 99875.25"});
+
+  // Equal balances match; a side that cannot tell is not compared.
+  venue.balance = Cash(100'000);
+  EXPECT_TRUE(Compare(logged, venue, false).clean());
+  venue.balance.reset();
+  venue.positions.clear();
+  EXPECT_EQ(Compare(logged, venue, false).differences.size(), 1u);  // the position only
+  logged.balance.reset();
+  venue.balance = Cash(1);
+  venue.positions = logged.positions;
+  EXPECT_TRUE(Compare(logged, venue, false).clean());
+}
+
+TEST(Reconciliation, EveryPolicyButRefuseAdoptsTheBalanceFirst) {
+  AccountState logged{.balance = Cash(100'000)};
+  AccountState venue{.positions = {Pos(0, 0.3, 7)}, .balance = Cash(99'000)};
+  const ReconcileReport report = Compare(logged, venue, false);
+  ASSERT_EQ(report.differences.size(), 2u);
+  EXPECT_EQ(report.differences[0].kind, DifferenceKind::kBalance);  // before the positions
+
+  auto adopt = Plan(report, logged, venue, ReconcilePolicy::kAdopt, Instruments());
+  ASSERT_TRUE(adopt.ok());
+  EXPECT_EQ(Kinds(*adopt),
+            (std::vector<ActionKind>{ActionKind::kAdoptBalance, ActionKind::kAdoptPosition}));
+  EXPECT_EQ(adopt->front().balance.raw(), Cash(99'000).raw());
+
+  // Flatten closes the position but cannot undo cash: it takes the venue's balance too.
+  auto flatten = Plan(report, logged, venue, ReconcilePolicy::kFlatten, Instruments());
+  ASSERT_TRUE(flatten.ok());
+  EXPECT_EQ(Kinds(*flatten),
+            (std::vector<ActionKind>{ActionKind::kAdoptBalance, ActionKind::kClosePosition}));
+  EXPECT_EQ(flatten->front().balance.raw(), Cash(99'000).raw());
+
+  auto refuse = Plan(report, logged, venue, ReconcilePolicy::kRefuse, Instruments());
+  ASSERT_FALSE(refuse.ok());
+  EXPECT_NE(refuse.status().message().find("\n  balance differs: log 100000.00, venue 99000.00"),
+            std::string::npos)
+      << refuse.status().message();
+  EXPECT_EQ(ToString(ActionKind::kAdoptBalance), "adopt balance");
+  EXPECT_EQ(ToString(DifferenceKind::kBalance), "balance differs");
+}
+
 TEST(Reconciliation, PolicyNames) {
   EXPECT_EQ(*ParseReconcilePolicy("adopt"), ReconcilePolicy::kAdopt);
   EXPECT_EQ(*ParseReconcilePolicy("flatten"), ReconcilePolicy::kFlatten);

@@ -852,7 +852,14 @@ void SimulatedVenue::FillOrder(LiveOrder& order, bool stored, InstrumentState& s
     report.position_ticket = state.position_ticket != 0 ? state.position_ticket : closed_ticket;
   }
   if (stored) live_.erase(order.ticket);
-  events_.OnExecutionReport(report);
+  if (ledger_) {
+    // The account books the fill while it hears of it: its balance change is the broker's too.
+    const Money before = account_.Balance();
+    events_.OnExecutionReport(report);
+    *ledger_ += account_.Balance() - before;
+  } else {
+    events_.OnExecutionReport(report);
+  }
   // The stop-out is done once the account holds no position (as the kernel's margin says).
   if (stopping_out_ && account_.UsedMargin().raw() == 0) stopping_out_ = false;
 }
@@ -937,6 +944,7 @@ uint64_t SimulatedVenue::ApplyHedgedFill(InstrumentState& state, const LiveOrder
 
 Result<AccountState> SimulatedVenue::Snapshot() const {
   AccountState out;
+  out.balance = ledger_ ? *ledger_ : account_.Balance();
   for (const auto& state : states_) {
     if (state == nullptr) continue;
     if (config_.account_mode == AccountMode::kHedging) {
@@ -1022,6 +1030,7 @@ Status SimulatedVenue::Seed(const AccountState& account, Timestamp now) {
     AITS_RETURN_IF_ERROR(take_ticket(order.ticket, what));
   }
 
+  if (account.balance) ledger_ = *account.balance;
   live_.clear();
   for (auto& state : states_) {
     if (state == nullptr) continue;

@@ -131,13 +131,16 @@ class SimulatedVenue final : public ExecutionClient {
   // Bar mode: the stop-out check at the bar's close.
   void OnBarClosed(const Bar& bar) override;
 
-  // The venue's positions and working orders (ExecutionClient::Snapshot).
+  // The venue's positions, working orders and balance (ExecutionClient::Snapshot). The balance is
+  // the account's (AccountOracle::Balance) unless a seed set one: then the seeded balance moved by
+  // the balance changes of the fills the venue made since (the broker's ledger).
   Result<AccountState> Snapshot() const override;
   // Replaces what the venue holds with `state`, as a broker holds it: positions (on a netting
   // account one net position per instrument, on a hedging account any number of positions per
   // instrument, each with its ticket and open price; ticket 0 gets the next ticket) and
   // working limit/stop orders (client order id, ticket, lots ordered and filled, price, time in
-  // force), resting from `now` and unknown to the kernel until it adopts them. Everything the
+  // force), resting from `now` and unknown to the kernel until it adopts them, and the balance
+  // when the state has one (unset: the venue's balance stays what it was). Everything the
   // venue held before (positions, SL/TP, live orders) is dropped without a report. Tickets
   // issued later follow the highest seeded one. For tests and scenarios (a broker whose account
   // differs from the node's log) and for replaying a logged reconciliation. InvalidArgument
@@ -216,6 +219,8 @@ class SimulatedVenue final : public ExecutionClient {
   uint64_t next_ticket_ = 1;
   uint64_t next_deal_ = 1;     // ExecutionReport::exec_id of the fills, counted from 1
   bool stopping_out_ = false;  // until no margin is used again
+  // The broker's balance since a seed set one (else the account's is reported).
+  std::optional<Money> ledger_;
   uint64_t stop_outs_ = 0;
 };
 

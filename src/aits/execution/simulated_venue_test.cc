@@ -27,7 +27,9 @@ class FakeAccount final : public AccountOracle {
   Money free_margin = Money::FromRaw(1'000'000 * kMoneyScale);
   Money equity;
   Money used_margin;
+  Money balance;
   Money FreeMargin() const override { return free_margin; }
+  Money Balance() const override { return balance; }
   Money Equity() const override { return equity; }
   Money UsedMargin() const override { return used_margin; }
   Money MarginRequired(const Instrument& instrument, Quantity lots, Price price) const override {
@@ -884,6 +886,45 @@ TEST(SimulatedVenueSeedTest, ReplacesTheAccountAndWorksTheSeededOrders) {
   auto after = desk.venue.Snapshot();
   ASSERT_EQ(after->orders.size(), 1u);
   EXPECT_EQ(after->orders[0].ticket, 42u);
+}
+
+// The balance: the account's until a seed sets one; then the seeded balance moved by what the
+// account booked at the venue's fills since (the broker's ledger), not by anything else.
+TEST(SimulatedVenueSeedTest, CarriesTheBalance) {
+  VenueConfig config;
+  config.commission.kind = CommissionKind::kPerLot;
+  config.commission.rate = 7;
+  Desk desk(config);
+  desk.account.balance = Money::FromRaw(100'000 * kMoneyScale);
+  auto before = desk.venue.Snapshot();
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(before->balance.has_value());
+  EXPECT_EQ(before->balance->ToString(), "100000.00");
+
+  AccountState seeded;
+  seeded.balance = Money::FromRaw(90'000 * kMoneyScale);
+  ASSERT_TRUE(desk.venue.Seed(seeded, At(0)).ok());
+  EXPECT_EQ(desk.venue.Snapshot()->balance->ToString(), "90000.00");
+  // The account's own balance moving outside a fill (a reconciliation adopting) is not the
+  // venue's business.
+  desk.account.balance = Money::FromRaw(95'000 * kMoneyScale);
+  EXPECT_EQ(desk.venue.Snapshot()->balance->ToString(), "90000.00");
+  // A fill: the account books its commission while it hears of it, and so does the ledger.
+  struct Booker {
+    FakeAccount* account;
+    void operator()(const Fill& fill) const { account->balance -= fill.commission; }
+  };
+  desk.bus.Subscribe<Fill>(Booker{&desk.account});
+  desk.venue.OnTick(Tick{At(1), P("1.10000"), P("1.10010"), 0, 0, kEurUsd});
+  OrderRequest buy;
+  buy.instrument = kEurUsd;
+  buy.quantity = Q("1");
+  desk.Submit(buy, At(1));
+  EXPECT_EQ(desk.account.balance.ToString(), "94993.00");
+  EXPECT_EQ(desk.venue.Snapshot()->balance->ToString(), "89993.00");
+  // A seed without a balance leaves the ledger as it is.
+  ASSERT_TRUE(desk.venue.Seed(AccountState{}, At(2)).ok());
+  EXPECT_EQ(desk.venue.Snapshot()->balance->ToString(), "89993.00");
 }
 
 TEST(SimulatedVenueSeedTest, RefusesABadAccountAndKeepsItsOwn) {

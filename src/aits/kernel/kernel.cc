@@ -360,6 +360,7 @@ void Kernel::TrimHistory() {
 
 execution::AccountState Kernel::Holdings() const {
   execution::AccountState holdings;
+  holdings.balance = portfolio_.account().balance;
   const bool hedging = config_.venue.account_mode == AccountMode::kHedging;
   for (const Instrument& inst : instruments_) {
     if (hedging) {
@@ -427,6 +428,9 @@ Status Kernel::ApplyReconciliation(const Reconciliation& reconciliation) {
     const execution::HeldPosition& position = action.position;
     const execution::WorkingOrder& working = action.order;
     switch (action.kind) {
+      case execution::ActionKind::kAdoptBalance:
+        portfolio_.SetBalance(action.balance);
+        break;
       case execution::ActionKind::kAdoptPosition:
         AITS_RETURN_IF_ERROR(portfolio_.SetPosition(position.instrument, position.ticket,
                                                     position.quantity, position.open_price, now));

@@ -107,13 +107,14 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   // Reconciliation at start (docs/execution.md, "Reconciliation"); netting: positions match by
   // symbol, hedging: by ticket. Holdings: the portfolio's open positions (netting: the net, no
   // ticket, at its average price; hedging: every position with its ticket and open price) and
-  // the order table's unfinished orders.
+  // the order table's unfinished orders, and the portfolio's balance.
   execution::AccountState Holdings() const;
   // Compares Holdings() with the execution client's Snapshot() and plans under `policy`.
   // Errors: the client's, if it cannot report its account; FailedPrecondition listing every
   // difference when the policy is refuse and the two differ. Changes nothing.
   Result<Reconciliation> PlanReconciliation(execution::ReconcilePolicy policy) const;
-  // Applies the plan at the clock's time: adopted and forgotten positions are set in the
+  // Applies the plan at the clock's time: an adopted balance becomes the portfolio's
+  // (Portfolio::SetBalance); adopted and forgotten positions are set in the
   // portfolio without cash (Portfolio::SetPosition); adopted orders join the order table, forgotten
   // ones finish there (OrderManager::Adopt, Abandon); a position to close is first taken as the
   // venue holds it, then closed with a market order tagged `reconcile` that bypasses the risk

@@ -29,7 +29,7 @@ Result<Node> BuildNode(const NodeConfig& config, Clock& clock) {
   }
 
   Node node;
-  node.kernel = std::make_unique<kernel::Kernel>(config.kernel, clock);
+  node.kernel = std::make_unique<kernel::Kernel>(config.kernel, clock, config.execution);
   kernel::Kernel& kernel = *node.kernel;
   for (const Instrument& instrument : config.instruments) {
     AITS_RETURN_IF_ERROR(kernel.AddInstrument(instrument));

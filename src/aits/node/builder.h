@@ -62,6 +62,8 @@ struct NodeConfig {
   // carry the symbol ("<prefix>-<SYMBOL>-<n>") so that the instances never reuse one.
   std::vector<InstrumentId> traded;
   kernel::KernelConfig kernel;
+  // The execution client; empty: the SimulatedVenue of kernel.venue (Kernel's default).
+  kernel::ExecutionClientFactory execution;
   // The strategy stack: `decision` when set, else `strategy_factory` when set, else the built-in
   // strategy `strategy` with `params` (every parameter must be known to it).
   std::optional<DecisionStack> decision;

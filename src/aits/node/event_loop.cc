@@ -349,26 +349,44 @@ Status EventLoop::Finish(bool clean) {
   finished_ = true;
   // Stopped before the inbox closes: an execution client pushes the reports it still holds as it
   // stops (a fill the venue made is the account's), and nothing is pushed once Stop returns.
-  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) it->producer->Stop();
+  // The data clients stop first, and the ticks they queued are taken out (they are discarded
+  // anyway), so that a feed running ahead at full speed has not left the inbox too full for
+  // those reports; everything else taken out is kept, in order, and handed on below.
+  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+    if (it->client != nullptr) it->producer->Stop();
+  }
+  std::vector<NodeEvent> kept;
+  NodeEvent event;
+  while (inbox_.TryPop(event)) {
+    if (std::holds_alternative<MarketData>(event)) {
+      ++stats_.discarded_ticks;
+    } else {
+      kept.push_back(std::move(event));
+    }
+  }
+  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+    if (it->client == nullptr) it->producer->Stop();
+  }
   inbox_.Close();
   Status status;
   for (Entry& entry : entries_) {
     stats_.discarded_ticks += entry.held.size();
     entry.held.clear();
   }
-  NodeEvent event;
-  while (inbox_.TryPop(event)) {
-    if (std::holds_alternative<MarketData>(event)) {
+  const auto finish = [&](NodeEvent&& last) {
+    if (std::holds_alternative<MarketData>(last)) {
       ++stats_.discarded_ticks;
-    } else if (std::holds_alternative<ProducerStatus>(event)) {
+    } else if (std::holds_alternative<ProducerStatus>(last)) {
       ++stats_.discarded_reports;
     } else if (!clean || !status.ok()) {
-      ++(std::holds_alternative<OperatorCommand>(event) ? stats_.discarded_commands
-                                                        : stats_.discarded_execution);
+      ++(std::holds_alternative<OperatorCommand>(last) ? stats_.discarded_commands
+                                                       : stats_.discarded_execution);
     } else {
-      status = Dispatch(std::move(event));
+      status = Dispatch(std::move(last));
     }
-  }
+  };
+  for (NodeEvent& early : kept) finish(std::move(early));
+  while (inbox_.TryPop(event)) finish(std::move(event));
   return status;
 }
 

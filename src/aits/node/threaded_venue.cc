@@ -55,6 +55,14 @@ Status ThreadedVenueConfig::Validate() const {
     return InvalidArgument("venue: report latency " + std::to_string(report_latency.count()) +
                            " ns is negative");
   }
+  if (processing_delay.count() < 0) {
+    return InvalidArgument("venue: processing delay " + std::to_string(processing_delay.count()) +
+                           " ns is negative");
+  }
+  if (answer_timeout.count() <= 0) {
+    return InvalidArgument("venue: answer timeout " + std::to_string(answer_timeout.count()) +
+                           " ns is not positive");
+  }
   if (queue_capacity < 2) {
     return InvalidArgument("venue: queue capacity " + std::to_string(queue_capacity) +
                            " is below 2");
@@ -108,6 +116,8 @@ class ThreadedVenue::Desk final : public execution::ExecutionEvents {
             }
           } else if constexpr (std::is_same_v<T, std::unique_ptr<Order>>) {
             (void)venue_.Submit(*item);  // the ticket travels in the reports
+          } else if constexpr (std::is_same_v<T, std::unique_ptr<Query>>) {
+            item->answer.set_value(Answer(item->seed, item->now));
           } else {
             // A bad instrument is the kernel's to refuse (Kernel::AddInstrument validates first);
             // the venue keeps whatever the kernel accepted.
@@ -151,6 +161,37 @@ class ThreadedVenue::Desk final : public execution::ExecutionEvents {
   void Abandon(std::atomic<uint64_t>& lost) {
     lost.fetch_add(held_.size(), std::memory_order_relaxed);
     held_.clear();
+  }
+
+  // A query: the seed (if any) applied, then the snapshot.
+  Result<execution::AccountState> Answer(const std::optional<execution::AccountState>& seed,
+                                         Timestamp now) {
+    if (seed) {
+      AITS_RETURN_IF_ERROR(venue_.Seed(*seed, now));
+      // The venue's own account holds what the broker holds: its positions replaced, its balance
+      // the seeded one (the SimulatedVenue keeps that as its ledger too).
+      const bool hedging = account_.account_mode() == AccountMode::kHedging;
+      for (const std::unique_ptr<Instrument>& instrument : instruments_) {
+        if (hedging) {
+          const std::vector<HedgedPosition> held = account_.positions(instrument->id);
+          for (const HedgedPosition& position : held) {
+            AITS_RETURN_IF_ERROR(
+                account_.SetPosition(instrument->id, position.ticket, Quantity(), Price(), now));
+          }
+        } else if (!account_.position(instrument->id).IsFlat()) {
+          AITS_RETURN_IF_ERROR(account_.SetPosition(instrument->id, 0, Quantity(), Price(), now));
+        }
+      }
+      // Tickets as the venue numbered them (a seeded position without one got the next).
+      auto seeded = venue_.Snapshot();
+      if (!seeded.ok()) return seeded.status();
+      for (const execution::HeldPosition& position : seeded->positions) {
+        AITS_RETURN_IF_ERROR(account_.SetPosition(position.instrument, position.ticket,
+                                                  position.quantity, position.open_price, now));
+      }
+      if (seed->balance) account_.SetBalance(*seed->balance);
+    }
+    return venue_.Snapshot();
   }
 
   std::optional<SteadyTime> next_due() const {
@@ -207,7 +248,7 @@ ThreadedVenue::ThreadedVenue(const ThreadedVenueConfig& config)
 
 ThreadedVenue::~ThreadedVenue() { Stop(); }
 
-void ThreadedVenue::Queue(Call&& call) {
+void ThreadedVenue::Queue(Call&& call) const {
   // Before Start nobody drains the queue: waiting for room would never end.
   const PushResult pushed =
       started_ ? calls_in_.Push(std::move(call)) : calls_in_.TryPush(std::move(call));
@@ -246,6 +287,52 @@ Status ThreadedVenue::SetPositionProtection(InstrumentId instrument, uint64_t po
   return Status::Ok();
 }
 
+Result<execution::AccountState> ThreadedVenue::Ask(std::optional<execution::AccountState> seed,
+                                                   Timestamp now) const {
+  auto query = std::make_unique<Query>();
+  query->seed = std::move(seed);
+  query->now = now;
+  std::future<Result<execution::AccountState>> answer = query->answer.get_future();
+  if (stopped_) {
+    refused_calls_.fetch_add(1, std::memory_order_relaxed);
+    return FailedPrecondition("venue: stopped; it cannot report or take an account any more");
+  }
+  if (!started_) {
+    // No thread yet: this one is the venue's until Start (which happens after), so it applies
+    // what is queued, in order, and answers.
+    Call call;
+    while (calls_in_.TryPop(call)) {
+      desk_->Apply(call, refused_cancels_, refused_protections_);
+      calls_.fetch_add(1, std::memory_order_relaxed);
+    }
+    Call asked(std::move(query));
+    desk_->Apply(asked, refused_cancels_, refused_protections_);
+    return answer.get();
+  }
+  if (calls_in_.Push(Call(std::move(query))) != PushResult::kAccepted) {
+    refused_calls_.fetch_add(1, std::memory_order_relaxed);
+    return FailedPrecondition("venue: its queue is closed; it cannot report or take an account");
+  }
+  if (answer.wait_for(config_.answer_timeout) != std::future_status::ready) {
+    // The query stays queued; its answer, if it ever comes, goes nowhere.
+    // Internal: the venue's own thread not answering is a fault of the node, not of its input.
+    return Internal(
+        "venue: no answer to an account query within " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(config_.answer_timeout).count()) +
+        " ms (answer_timeout)");
+  }
+  return answer.get();
+}
+
+Result<execution::AccountState> ThreadedVenue::Snapshot() const {
+  return Ask(std::nullopt, Timestamp{});
+}
+
+Status ThreadedVenue::Seed(const execution::AccountState& state, Timestamp now) {
+  return Ask(state, now).status();
+}
+
 void ThreadedVenue::OnTick(const Tick& tick) { Queue(Call(tick)); }
 void ThreadedVenue::OnBar(const Bar& bar) { Queue(Call(bar)); }
 void ThreadedVenue::OnBarClosed(const Bar& bar) { Queue(BarClosed{bar}); }
@@ -259,8 +346,15 @@ Status ThreadedVenue::Start(ProducerLink link) {
 }
 
 void ThreadedVenue::Stop() {
+  stopped_ = true;
   calls_in_.Close();
   if (thread_.joinable()) thread_.join();
+}
+
+void ThreadedVenue::ApplyOnThread(Call& call) {
+  if (config_.processing_delay.count() > 0) std::this_thread::sleep_for(config_.processing_delay);
+  desk_->Apply(call, refused_cancels_, refused_protections_);
+  calls_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void ThreadedVenue::Run(ProducerLink link) {
@@ -277,13 +371,9 @@ void ThreadedVenue::Run(ProducerLink link) {
     const PopResult popped = calls_in_.WaitPop(call, wake);
     if (popped == PopResult::kClosed) break;
     if (popped == PopResult::kEvent) {
-      desk_->Apply(call, refused_cancels_, refused_protections_);
-      calls_.fetch_add(1, std::memory_order_relaxed);
+      ApplyOnThread(call);
       // Drained in a batch: ticks come in bursts, and each report's due time was set when made.
-      while (calls_in_.TryPop(call)) {
-        desk_->Apply(call, refused_cancels_, refused_protections_);
-        calls_.fetch_add(1, std::memory_order_relaxed);
-      }
+      while (calls_in_.TryPop(call)) ApplyOnThread(call);
     }
   }
   // Stopping: whatever the inbox takes now, latency or not; the rest is lost to this run.

@@ -29,16 +29,20 @@
 // For orders placed at fixed points in the data, the fills (prices, times, lots) are the
 // synchronous venue's.
 //
-// Threads: the ExecutionClient methods are the kernel thread's (one thread); Start and Stop the
-// loop's (the kernel thread); the counters any thread's. The venue's thread owns the
-// SimulatedVenue and the account; nothing else touches them. The venue never waits on the kernel:
-// a full node inbox holds its reports back (it retries) while it goes on draining its own queue,
-// so a kernel waiting for room in that queue always gets it.
+// Threads: the ExecutionClient methods (and Seed) are the kernel thread's (one thread); Start and
+// Stop the loop's (the kernel thread); the counters any thread's. Snapshot and Seed are round
+// trips: queued behind the calls before them, answered by the venue's thread while the caller
+// waits (answer_timeout); before Start, when no thread runs yet, the caller applies what is queued
+// and answers itself, so a node can reconcile before its loop starts the venue. The venue's thread
+// owns the SimulatedVenue and the account; nothing else touches them. The venue never waits on the
+// kernel: a full node inbox holds its reports back (it retries) while it goes on draining its own
+// queue, so a kernel waiting for room in that queue always gets it.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,6 +69,10 @@ struct ThreadedVenueConfig {
   std::chrono::nanoseconds report_latency{0};
   // The venue's own queue of calls from the kernel (rounded up to a power of two).
   size_t queue_capacity = 8192;
+  // Wall time the venue's thread takes over each call it applies: a slow venue (0: none).
+  std::chrono::nanoseconds processing_delay{0};
+  // How long Snapshot and Seed wait for the venue's thread to answer.
+  std::chrono::nanoseconds answer_timeout = std::chrono::seconds(5);
   // venue.Validate(), a positive balance and leverage, latency >= 0, capacity >= 2.
   Status Validate() const;
 };
@@ -93,9 +101,16 @@ class ThreadedVenue final : public execution::ExecutionClient, public Producer {
   Status SetPositionProtection(InstrumentId instrument, uint64_t position_ticket,
                                std::optional<Price> stop_loss,
                                std::optional<Price> take_profit) override;
-  // Snapshot is not overridden (Unimplemented): the venue's books are its thread's, and a
-  // reconciliation needs an answer before the loop starts; a node on this client cannot
-  // reconcile yet.
+  // The venue's positions, working orders and balance (its own account's) once every call queued
+  // before it has been applied (SimulatedVenue::Snapshot). Internal naming the timeout if the
+  // venue's thread does not answer in answer_timeout; FailedPrecondition after Stop.
+  Result<execution::AccountState> Snapshot() const override;
+  // Puts the venue where a broker's account is, after the calls queued before it: the
+  // SimulatedVenue is seeded (SimulatedVenue::Seed: positions, working orders, the balance as
+  // its ledger) and the venue's own account takes the positions and, when given, the balance. A
+  // resumed node seeds a fresh venue with the state its log implies. Errors: the seed's
+  // (InvalidArgument naming the item; the venue keeps its account), and Snapshot's.
+  Status Seed(const execution::AccountState& state, Timestamp now);
   void OnTick(const Tick& tick) override;
   void OnBar(const Bar& bar) override;
   void OnBarClosed(const Bar& bar) override;
@@ -135,24 +150,38 @@ class ThreadedVenue final : public execution::ExecutionClient, public Producer {
   struct BarClosed {
     Bar bar;
   };
+  // A round trip: Snapshot (no seed) or Seed; the venue's thread answers through `answer`.
+  struct Query {
+    std::optional<execution::AccountState> seed;
+    Timestamp now;
+    std::promise<Result<execution::AccountState>> answer;
+  };
   // Boxed where large, so that a tick's slot stays small (node_event.h says why).
-  using Call = std::variant<Tick, Bar, BarClosed, CancelCall, ProtectionCall,
-                            std::unique_ptr<Order>, std::unique_ptr<Instrument>>;
+  using Call =
+      std::variant<Tick, Bar, BarClosed, CancelCall, ProtectionCall, std::unique_ptr<Order>,
+                   std::unique_ptr<Instrument>, std::unique_ptr<Query>>;
   class Desk;  // the venue's thread's state: the SimulatedVenue, its account, held reports
 
-  void Queue(Call&& call);
+  // Const: Snapshot (a const ExecutionClient method) queues its query too.
+  void Queue(Call&& call) const;
+  // Snapshot and Seed: queued and awaited, or before Start applied on the caller's thread.
+  Result<execution::AccountState> Ask(std::optional<execution::AccountState> seed,
+                                      Timestamp now) const;
   void Run(ProducerLink link);
+  // Applies one call on the venue's thread (after processing_delay).
+  void ApplyOnThread(Call& call);
 
   ThreadedVenueConfig config_;
-  Inbox<Call> calls_in_;
+  mutable Inbox<Call> calls_in_;
   std::unique_ptr<Desk> desk_;
   std::thread thread_;
   bool started_ = false;
-  std::atomic<uint64_t> calls_{0};
+  bool stopped_ = false;  // the kernel thread's, as started_
+  mutable std::atomic<uint64_t> calls_{0};
   std::atomic<uint64_t> posted_{0};
-  std::atomic<uint64_t> refused_calls_{0};
-  std::atomic<uint64_t> refused_cancels_{0};
-  std::atomic<uint64_t> refused_protections_{0};
+  mutable std::atomic<uint64_t> refused_calls_{0};
+  mutable std::atomic<uint64_t> refused_cancels_{0};
+  mutable std::atomic<uint64_t> refused_protections_{0};
   std::atomic<uint64_t> lost_{0};
   std::atomic<uint64_t> inbox_full_{0};
 };

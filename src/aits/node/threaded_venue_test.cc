@@ -8,8 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -468,6 +470,184 @@ TEST(ThreadedVenueLoopTest, HedgingFillsNamePositionsAndProtectionGoesByTicket) 
   EXPECT_EQ(kernel.portfolio().trades().size(), 1u);
 }
 
+// A kernel thread that runs `on_tick` at each tick and `on_report` after each execution report
+// is applied, until `finished`.
+class Driver final : public KernelTarget {
+ public:
+  Driver(kernel::Kernel& kernel, SimulatedClock& clock) : KernelTarget(kernel, clock) {}
+  Status OnMarketData(const MarketData& data) override {
+    AITS_RETURN_IF_ERROR(KernelTarget::OnMarketData(data));
+    if (on_tick) on_tick(kernel(), data.tick);
+    return Status::Ok();
+  }
+  Status OnExecutionReport(const ExecutionReportEvent& event) override {
+    AITS_RETURN_IF_ERROR(KernelTarget::OnExecutionReport(event));
+    if (on_report) on_report(kernel());
+    return Status::Ok();
+  }
+  bool done() const override { return finished; }
+
+  std::function<void(kernel::Kernel&, const Tick&)> on_tick;
+  std::function<void(kernel::Kernel&)> on_report;
+  bool finished = false;
+};
+
+// Runs `driver` over the paced market with the venue as a producer (data and venue on threads of
+// their own); the loop stops the venue when it ends.
+void RunLoop(Driver& driver, ThreadedVenue& venue) {
+  ReplayOptions replay;
+  replay.speed = 20;  // a tick every 12.5 ms of wall time
+  auto feed = ReplayClient::Create("feed", std::make_unique<TickSourceOf>(Market()), replay);
+  ASSERT_TRUE(feed.ok());
+  EventLoop loop(driver);
+  loop.AddClient(**feed);
+  loop.AddProducer(venue);
+  auto exit = loop.Run();
+  ASSERT_TRUE(exit.ok()) << exit.status().message();
+  EXPECT_EQ(*exit, LoopExit::kDone);
+}
+
+OrderRequest Market(Side side, const char* lots) {
+  OrderRequest request;
+  request.instrument = InstrumentId{0};
+  request.side = side;
+  request.quantity = *Quantity::Parse(lots, 2);
+  return request;
+}
+
+// Before Start the caller's thread answers (so a node reconciles before its loop starts the
+// venue); while the venue's thread runs, the query goes through its queue behind the calls before
+// it, and the answer is the venue's own account; after Stop it is refused.
+TEST(ThreadedVenueSnapshotTest, AnswersBeforeStartThroughTheQueueAndNotAfterStop) {
+  SimulatedClock clock;
+  ThreadedVenue* venue = nullptr;
+  ThreadedVenueConfig venue_config;
+  venue_config.report_latency = milliseconds(2);
+  venue_config.venue.commission.kind = execution::CommissionKind::kPerLot;
+  venue_config.venue.commission.rate = 3.5;
+  kernel::KernelConfig config;
+  config.venue = venue_config.venue;
+  const std::unique_ptr<kernel::Kernel> started =
+      StartThreaded(config, venue_config, clock, &venue);
+  kernel::Kernel& kernel = *started;
+
+  auto before = venue->Snapshot();
+  ASSERT_TRUE(before.ok()) << before.status().message();
+  EXPECT_TRUE(before->positions.empty());
+  ASSERT_TRUE(before->balance.has_value());
+  EXPECT_EQ(before->balance->ToString(), "100000.00");
+  auto plan = kernel.PlanReconciliation(execution::ReconcilePolicy::kRefuse);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_TRUE(plan->report.clean());
+
+  Driver driver(kernel, clock);
+  std::optional<Result<execution::AccountState>> during;
+  std::optional<Result<kernel::Reconciliation>> reconciled;
+  OrderId order;
+  driver.on_tick = [&](kernel::Kernel& k, const Tick&) {
+    if (order.value == 0) order = k.Submit(Market(Side::kBuy, "0.50"));
+  };
+  driver.on_report = [&](kernel::Kernel& k) {
+    if (driver.finished || k.FindOrder(order)->status != OrderStatus::kFilled) return;
+    during = venue->Snapshot();  // the kernel thread waits for the venue's thread
+    reconciled = k.PlanReconciliation(execution::ReconcilePolicy::kRefuse);
+    driver.finished = true;
+  };
+  RunLoop(driver, *venue);
+  ASSERT_TRUE(during.has_value());
+  ASSERT_TRUE(during->ok()) << during->status().message();
+  ASSERT_EQ((*during)->positions.size(), 1u);
+  EXPECT_EQ((*during)->positions[0].quantity.ToString(), "0.50");
+  EXPECT_EQ((*during)->balance->ToString(), "99998.25");  // 0.5 lots x 3.50 commission
+  EXPECT_EQ((*during)->balance->raw(), kernel.account().balance.raw());
+  ASSERT_TRUE(reconciled->ok()) << reconciled->status().message();
+  EXPECT_TRUE((*reconciled)->report.clean()) << (*reconciled)->lines.front();
+
+  auto after = venue->Snapshot();
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(after.status().message().find("stopped"), std::string::npos);
+}
+
+// A venue seeded with a broker's account (a resumed node seeds a fresh venue with what its log
+// implies): its books and its own account take the positions and the balance, the kernel adopts
+// them, and trading on keeps the two in step.
+TEST(ThreadedVenueSnapshotTest, SeedSetsTheBooksAndTheAccount) {
+  SimulatedClock clock;
+  ThreadedVenue* venue = nullptr;
+  ThreadedVenueConfig venue_config;
+  const std::unique_ptr<kernel::Kernel> started =
+      StartThreaded(kernel::KernelConfig{}, venue_config, clock, &venue);
+  kernel::Kernel& kernel = *started;
+  execution::AccountState broker;
+  // Opened 0.00098 above the first tick's ask, where the kernel will close it.
+  const Price opened = Price::FromRaw(Market()[0].ask.raw() + Price::Parse("0.00098", 5)->raw(), 5);
+  broker.positions.push_back(execution::HeldPosition{.ticket = 40,
+                                                     .instrument = InstrumentId{0},
+                                                     .quantity = *Quantity::Parse("-0.30", 2),
+                                                     .open_price = opened});
+  broker.balance = *Money::Parse("99000");
+  ASSERT_TRUE(venue->Seed(broker, clock.Now()).ok());
+  auto plan = kernel.PlanReconciliation(execution::ReconcilePolicy::kAdopt);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_EQ(plan->lines.size(), 2u);
+  EXPECT_EQ(plan->lines[0], "balance differs: log 100000.00, venue 99000.00");
+  EXPECT_EQ(plan->lines[1], "unknown position: EURUSD: log none, venue -0.30 lots");
+  ASSERT_TRUE(kernel.ApplyReconciliation(*plan).ok());
+  EXPECT_EQ(kernel.account().balance.ToString(), "99000.00");
+  EXPECT_EQ(kernel.position(InstrumentId{0}).quantity.ToString(), "-0.30");
+
+  // A bad seed is refused whole, naming the item.
+  execution::AccountState twice = broker;
+  twice.positions.push_back(twice.positions.front());
+  const Status refused = venue->Seed(twice, clock.Now());
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("position"), std::string::npos) << refused.message();
+
+  Driver driver(kernel, clock);
+  std::optional<Result<kernel::Reconciliation>> reconciled;
+  OrderId close;
+  driver.on_tick = [&](kernel::Kernel& k, const Tick&) {
+    if (close.value == 0) close = k.Submit(Market(Side::kBuy, "0.30"));
+  };
+  driver.on_report = [&](kernel::Kernel& k) {
+    if (driver.finished || k.FindOrder(close)->status != OrderStatus::kFilled) return;
+    reconciled = k.PlanReconciliation(execution::ReconcilePolicy::kRefuse);
+    driver.finished = true;
+  };
+  RunLoop(driver, *venue);
+  ASSERT_TRUE(reconciled.has_value());
+  ASSERT_TRUE(reconciled->ok()) << reconciled->status().message();
+  EXPECT_TRUE((*reconciled)->report.clean());
+  EXPECT_TRUE(kernel.position(InstrumentId{0}).IsFlat());
+  // Closed at the first tick's ask: 0.00098 on 30,000 units.
+  ASSERT_EQ(kernel.fills().size(), 1u);
+  EXPECT_EQ(kernel.fills()[0].price.raw(), Market()[0].ask.raw());
+  EXPECT_EQ(kernel.account().balance.ToString(), "99029.40");
+}
+
+// A venue thread that cannot answer in time (a slow venue: 300 ms over each call, against an
+// answer timeout of 20 ms) gives a clear error instead of holding the kernel thread.
+TEST(ThreadedVenueSnapshotTest, ATimeoutIsAClearError) {
+  SimulatedClock clock;
+  ThreadedVenue* venue = nullptr;
+  ThreadedVenueConfig venue_config;
+  venue_config.processing_delay = milliseconds(300);
+  venue_config.answer_timeout = milliseconds(20);
+  const std::unique_ptr<kernel::Kernel> started =
+      StartThreaded(kernel::KernelConfig{}, venue_config, clock, &venue);
+  Driver driver(*started, clock);
+  std::optional<Status> late;
+  driver.on_tick = [&](kernel::Kernel&, const Tick&) {
+    late = venue->Snapshot().status();
+    driver.finished = true;
+  };
+  RunLoop(driver, *venue);
+  ASSERT_TRUE(late.has_value());
+  EXPECT_EQ(late->code(), StatusCode::kInternal);
+  EXPECT_EQ(late->message(), "venue: no answer to an account query within 20 ms (answer_timeout)");
+}
+
 TEST(ThreadedVenueConfigTest, RefusesBadSettingsNamingThem) {
   ThreadedVenueConfig config;
   EXPECT_TRUE(config.Validate().ok());
@@ -479,6 +659,12 @@ TEST(ThreadedVenueConfigTest, RefusesBadSettingsNamingThem) {
   config = ThreadedVenueConfig{};
   config.leverage = 0;
   EXPECT_NE(config.Validate().message().find("leverage"), std::string::npos);
+  config = ThreadedVenueConfig{};
+  config.answer_timeout = std::chrono::nanoseconds(0);
+  EXPECT_NE(config.Validate().message().find("answer timeout"), std::string::npos);
+  config = ThreadedVenueConfig{};
+  config.processing_delay = std::chrono::nanoseconds(-1);
+  EXPECT_NE(config.Validate().message().find("processing delay"), std::string::npos);
 }
 
 // Before Start nothing drains the venue's queue: a call that finds it full is refused and counted
@@ -502,6 +688,10 @@ TEST(ThreadedVenueConfigTest, CallsAfterStopAreCounted) {
   EXPECT_EQ(venue.Submit(order), 0u);
   EXPECT_TRUE(venue.Cancel(OrderId{1}, 0, Timestamp{}).ok());
   EXPECT_EQ(venue.refused_calls(), 2u);
+  EXPECT_EQ(venue.Snapshot().status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(venue.Seed(execution::AccountState{}, Timestamp{}).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(venue.refused_calls(), 4u);
 }
 
 }  // namespace

@@ -22,6 +22,8 @@ constexpr uint8_t kOrderVersionWithPosition = 2;
 constexpr uint8_t kOrderVersionWithVenueTicket = 3;
 constexpr uint8_t kFillVersion = 1;
 constexpr uint8_t kFillVersionWithPosition = 2;
+constexpr uint8_t kExecutionReportVersion = 1;
+constexpr uint8_t kAccountReportVersion = 1;
 
 // Highest valid value of each stored enum (decoders reject anything above).
 constexpr uint8_t kMaxSide = static_cast<uint8_t>(Side::kSell);
@@ -29,6 +31,8 @@ constexpr uint8_t kMaxOrderType = static_cast<uint8_t>(OrderType::kStop);
 constexpr uint8_t kMaxTif = static_cast<uint8_t>(TimeInForce::kDay);
 constexpr uint8_t kMaxOrderStatus = static_cast<uint8_t>(OrderStatus::kRejected);
 constexpr uint8_t kMaxRejectReason = static_cast<uint8_t>(kLastRejectReason);
+constexpr uint8_t kMaxExecKind = static_cast<uint8_t>(ExecKind::kExpired);
+constexpr uint8_t kMaxAccountReason = static_cast<uint8_t>(AccountReportReason::kStopOut);
 
 // The only fill reasons the venue and kernel produce. Decoded fills point at these literals, so
 // a Fill's string_view outlives the payload it was decoded from.
@@ -66,6 +70,12 @@ void PutFixed(const Fixed& value, std::string* out) {
 void PutOptionalPrice(const std::optional<Price>& value, std::string* out) {
   PutU8(value.has_value() ? 1 : 0, out);
   if (value.has_value()) PutFixed(*value, out);
+}
+
+void PutF64(double value, std::string* out) {
+  uint64_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  PutU64(bits, out);
 }
 
 void PutString(std::string_view text, std::string* out) {
@@ -109,6 +119,12 @@ class Reader {
   float F32(const char* field) {
     const uint32_t bits = U32(field);
     float value;
+    std::memcpy(&value, &bits, sizeof(value));
+    return value;
+  }
+  double F64(const char* field) {
+    const uint64_t bits = U64(field);
+    double value;
     std::memcpy(&value, &bits, sizeof(value));
     return value;
   }
@@ -361,6 +377,95 @@ Result<Fill> DecodeFill(std::string_view payload) {
   }
   AITS_RETURN_IF_ERROR(reader.Finish());
   return fill;
+}
+
+// Layout v1: version u8, kind u8, order_id u64, client_order_id str, venue_order_id u64,
+// position_ticket u64, instrument u32, side u8, type u8, tif u8, quantity, price, commission i64
+// (Money raw), fill_reason str, reject_reason u8, stop_loss?, take_profit?, text str, ts i64,
+// exec_id u64.
+void EncodeExecutionReport(const ExecutionReport& report, std::string* out) {
+  PutU8(kExecutionReportVersion, out);
+  PutU8(static_cast<uint8_t>(report.kind), out);
+  PutU64(report.order_id.value, out);
+  PutString(report.client_order_id, out);
+  PutU64(report.venue_order_id, out);
+  PutU64(report.position_ticket, out);
+  PutU32(report.instrument.value, out);
+  PutU8(static_cast<uint8_t>(report.side), out);
+  PutU8(static_cast<uint8_t>(report.type), out);
+  PutU8(static_cast<uint8_t>(report.tif), out);
+  PutFixed(report.quantity, out);
+  PutFixed(report.price, out);
+  PutI64(report.commission.raw(), out);
+  PutString(ToString(report.fill_reason), out);
+  PutU8(static_cast<uint8_t>(report.reject_reason), out);
+  PutOptionalPrice(report.stop_loss, out);
+  PutOptionalPrice(report.take_profit, out);
+  PutString(report.text, out);
+  PutI64(report.ts.ns, out);
+  PutU64(report.exec_id, out);
+}
+
+Result<ExecutionReport> DecodeExecutionReport(std::string_view payload) {
+  Reader reader(payload, "execution_report");
+  CheckVersion(reader, kExecutionReportVersion);
+  ExecutionReport report;
+  report.kind = reader.EnumU8<ExecKind>("kind", kMaxExecKind);
+  report.order_id.value = reader.U64("order_id");
+  report.client_order_id = std::string(reader.String("client_order_id"));
+  report.venue_order_id = reader.U64("venue_order_id");
+  report.position_ticket = reader.U64("position_ticket");
+  report.instrument.value = reader.U32("instrument");
+  report.side = reader.EnumU8<Side>("side", kMaxSide);
+  report.type = reader.EnumU8<OrderType>("type", kMaxOrderType);
+  report.tif = reader.EnumU8<TimeInForce>("tif", kMaxTif);
+  report.quantity = reader.FixedValue<Quantity>("quantity");
+  report.price = reader.FixedValue<Price>("price");
+  report.commission = Money::FromRaw(reader.I64("commission"));
+  const std::string_view reason = reader.String("fill_reason");
+  if (reader.ok()) {
+    if (auto parsed = ParseFillReason(reason); parsed.ok()) {
+      report.fill_reason = *parsed;
+    } else {
+      reader.FailText("fill_reason", reason);
+    }
+  }
+  report.reject_reason = reader.EnumU8<RejectReason>("reject_reason", kMaxRejectReason);
+  report.stop_loss = reader.OptionalPrice("stop_loss");
+  report.take_profit = reader.OptionalPrice("take_profit");
+  report.text = std::string(reader.String("text"));
+  report.ts = reader.Time("ts");
+  report.exec_id = reader.U64("exec_id");
+  AITS_RETURN_IF_ERROR(reader.Finish());
+  return report;
+}
+
+// Layout v1: version u8, reason u8, balance i64, equity i64, margin i64, free_margin i64 (Money
+// raw), margin_level f64 bits, ts i64.
+void EncodeAccountReport(const AccountReport& report, std::string* out) {
+  PutU8(kAccountReportVersion, out);
+  PutU8(static_cast<uint8_t>(report.reason), out);
+  PutI64(report.balance.raw(), out);
+  PutI64(report.equity.raw(), out);
+  PutI64(report.margin.raw(), out);
+  PutI64(report.free_margin.raw(), out);
+  PutF64(report.margin_level, out);
+  PutI64(report.ts.ns, out);
+}
+
+Result<AccountReport> DecodeAccountReport(std::string_view payload) {
+  Reader reader(payload, "account_report");
+  CheckVersion(reader, kAccountReportVersion);
+  AccountReport report;
+  report.reason = reader.EnumU8<AccountReportReason>("reason", kMaxAccountReason);
+  report.balance = Money::FromRaw(reader.I64("balance"));
+  report.equity = Money::FromRaw(reader.I64("equity"));
+  report.margin = Money::FromRaw(reader.I64("margin"));
+  report.free_margin = Money::FromRaw(reader.I64("free_margin"));
+  report.margin_level = reader.F64("margin_level");
+  report.ts = reader.Time("ts");
+  AITS_RETURN_IF_ERROR(reader.Finish());
+  return report;
 }
 
 }  // namespace aits::persistence

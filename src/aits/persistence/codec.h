@@ -1,4 +1,5 @@
-// Binary payloads of the event store's hot events (ticks, orders, fills): compact, exact (fixed-
+// Binary payloads of the event store's hot events (ticks, orders, fills, and the execution and
+// account reports a session on an asynchronous venue consumes as inputs): compact, exact (fixed-
 // point raw values with their precision), little-endian, each starting with a one-byte format
 // version. Encoders append to a caller-owned buffer so that a session reuses one buffer and does
 // not allocate per event; decoders check lengths and ranges and return DataLoss naming the field
@@ -9,6 +10,7 @@
 #include <string_view>
 
 #include "aits/core/status.h"
+#include "aits/model/events.h"
 #include "aits/model/market.h"
 #include "aits/model/order.h"
 
@@ -25,5 +27,12 @@ Result<Order> DecodeOrder(std::string_view payload);
 // and kernel use ("market", "limit", "stop", "stop_loss", "take_profit", "stop_out", "halt") and
 // rejects any other value.
 Result<Fill> DecodeFill(std::string_view payload);
+
+// Venue reports, every field (a replay hands the decoded report to the kernel as the venue sent
+// it). ExecutionReport::fill_reason is stored as text, as a fill's reason is.
+void EncodeExecutionReport(const ExecutionReport& report, std::string* out);
+void EncodeAccountReport(const AccountReport& report, std::string* out);
+Result<ExecutionReport> DecodeExecutionReport(std::string_view payload);
+Result<AccountReport> DecodeAccountReport(std::string_view payload);
 
 }  // namespace aits::persistence

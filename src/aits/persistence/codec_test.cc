@@ -337,6 +337,123 @@ TEST(CodecTest, TruncatedFillFailsAtEveryLength) {
   ExpectEveryPrefixFails(payload, DecodeFill);
 }
 
+ExecutionReport MakeExecutionReport(ExecKind kind) {
+  ExecutionReport report;
+  report.kind = kind;
+  report.order_id = OrderId{77};
+  report.client_order_id = std::string("s-7\0y", 5);  // embedded NUL survives
+  report.venue_order_id = 0xfedcba9876543210ull;
+  report.position_ticket = 12;
+  report.instrument = InstrumentId{4};
+  report.side = Side::kSell;
+  report.type = OrderType::kLimit;
+  report.tif = TimeInForce::kIoc;
+  report.quantity = Quantity::FromRaw(30'000'000, 2);
+  report.price = Price::FromRaw(1'100'120'000, 5);
+  report.commission = Money::FromRaw(-2'500'000);
+  report.fill_reason = FillReason::kTakeProfit;
+  report.reject_reason = RejectReason::kRiskHalted;
+  report.stop_loss = Price::FromRaw(1'090'000'000, 5);
+  report.text = "tp";
+  report.ts = Timestamp{1'700'000'000'123'456'789};
+  report.exec_id = 991;
+  return report;
+}
+
+TEST(CodecTest, ExecutionReportRoundTripForEveryKind) {
+  for (ExecKind kind :
+       {ExecKind::kNew, ExecKind::kAccepted, ExecKind::kRejected, ExecKind::kPartiallyFilled,
+        ExecKind::kFilled, ExecKind::kCanceled, ExecKind::kModified, ExecKind::kExpired}) {
+    const ExecutionReport report = MakeExecutionReport(kind);
+    std::string payload;
+    EncodeExecutionReport(report, &payload);
+    auto decoded = DecodeExecutionReport(payload);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+    EXPECT_EQ(decoded->kind, kind);
+    EXPECT_EQ(decoded->order_id.value, report.order_id.value);
+    EXPECT_EQ(decoded->client_order_id, report.client_order_id);
+    EXPECT_EQ(decoded->venue_order_id, report.venue_order_id);
+    EXPECT_EQ(decoded->position_ticket, report.position_ticket);
+    EXPECT_EQ(decoded->instrument.value, report.instrument.value);
+    EXPECT_EQ(decoded->side, report.side);
+    EXPECT_EQ(decoded->type, report.type);
+    EXPECT_EQ(decoded->tif, report.tif);
+    ExpectSameFixed(decoded->quantity, report.quantity);
+    ExpectSameFixed(decoded->price, report.price);
+    EXPECT_EQ(decoded->commission.raw(), report.commission.raw());
+    EXPECT_EQ(decoded->fill_reason, report.fill_reason);
+    EXPECT_EQ(decoded->reject_reason, report.reject_reason);
+    ExpectSameOptional(decoded->stop_loss, report.stop_loss);
+    ExpectSameOptional(decoded->take_profit, report.take_profit);
+    EXPECT_EQ(decoded->text, report.text);
+    EXPECT_EQ(decoded->ts, report.ts);
+    EXPECT_EQ(decoded->exec_id, report.exec_id);
+    // Encoding the decoded report again gives the same bytes (a replay compares payloads).
+    std::string again;
+    EncodeExecutionReport(*decoded, &again);
+    EXPECT_EQ(again, payload);
+  }
+}
+
+TEST(CodecTest, AccountReportRoundTripForEveryReason) {
+  for (AccountReportReason reason : {AccountReportReason::kUpdate, AccountReportReason::kMarginCall,
+                                     AccountReportReason::kStopOut}) {
+    AccountReport report;
+    report.reason = reason;
+    report.balance = Money::FromRaw(100'000 * kMoneyScale + 7);
+    report.equity = Money::FromRaw(-3);
+    report.margin = Money::FromRaw(std::numeric_limits<int64_t>::max());
+    report.free_margin = Money::FromRaw(std::numeric_limits<int64_t>::min());
+    report.margin_level = 47.125;
+    report.ts = Timestamp{-1};
+    std::string payload;
+    EncodeAccountReport(report, &payload);
+    auto decoded = DecodeAccountReport(payload);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+    EXPECT_EQ(decoded->reason, reason);
+    EXPECT_EQ(decoded->balance.raw(), report.balance.raw());
+    EXPECT_EQ(decoded->equity.raw(), report.equity.raw());
+    EXPECT_EQ(decoded->margin.raw(), report.margin.raw());
+    EXPECT_EQ(decoded->free_margin.raw(), report.free_margin.raw());
+    EXPECT_EQ(decoded->margin_level, report.margin_level);
+    EXPECT_EQ(decoded->ts, report.ts);
+  }
+}
+
+TEST(CodecTest, TruncatedReportsFailAtEveryLength) {
+  std::string payload;
+  EncodeExecutionReport(MakeExecutionReport(ExecKind::kFilled), &payload);
+  ExpectEveryPrefixFails(payload, DecodeExecutionReport);
+  payload.clear();
+  EncodeAccountReport(AccountReport{}, &payload);
+  ExpectEveryPrefixFails(payload, DecodeAccountReport);
+}
+
+TEST(CodecTest, ReportsWithBadValuesAreRejected) {
+  std::string good;
+  EncodeExecutionReport(MakeExecutionReport(ExecKind::kFilled), &good);
+  std::string bad = good;
+  bad[1] = 8;  // kind, after the version byte
+  EXPECT_EQ(DecodeExecutionReport(bad).status().message(),
+            "execution_report payload: field kind = 8 out of range");
+  ExecutionReport unknown_reason = MakeExecutionReport(ExecKind::kFilled);
+  std::string text;
+  EncodeExecutionReport(unknown_reason, &text);
+  const size_t at = text.find("take_profit");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 11, "take_prophet");
+  text[at - 4] = 12;  // the string's length, little-endian
+  auto decoded = DecodeExecutionReport(text);
+  EXPECT_EQ(decoded.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(decoded.status().message().find("field fill_reason"), std::string::npos)
+      << decoded.status().message();
+  std::string account;
+  EncodeAccountReport(AccountReport{}, &account);
+  account[1] = 3;
+  EXPECT_EQ(DecodeAccountReport(account).status().message(),
+            "account_report payload: field reason = 3 out of range");
+}
+
 TEST(CodecTest, TruncationMessageNamesTheField) {
   std::string payload;
   EncodeTick(MakeTick(), &payload);

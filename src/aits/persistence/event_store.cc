@@ -193,13 +193,17 @@ std::string_view ToString(EventType type) {
       return "clock";
     case EventType::kReconciliation:
       return "reconciliation";
+    case EventType::kExecutionReport:
+      return "execution_report";
+    case EventType::kAccountReport:
+      return "account_report";
   }
   return "unknown";
 }
 
 bool IsKnownEventType(uint16_t value) {
   return value >= static_cast<uint16_t>(EventType::kSessionStart) &&
-         value <= static_cast<uint16_t>(EventType::kReconciliation);
+         value <= static_cast<uint16_t>(EventType::kAccountReport);
 }
 
 Status EventStoreOptions::Validate() const {

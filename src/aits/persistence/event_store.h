@@ -57,6 +57,10 @@ enum class EventType : uint16_t {
   // JSON: a reconciliation at start that found differences: the policy, the venue's holdings,
   // one line per difference and the actions taken (docs/execution.md, "Reconciliation")
   kReconciliation = 13,
+  // Inputs of a session on an asynchronous venue (docs/paper.md), logged where the kernel
+  // consumed them: binary ExecutionReport and AccountReport (codec.h).
+  kExecutionReport = 14,
+  kAccountReport = 15,
 };
 std::string_view ToString(EventType type);  // "tick", "order_update", ...
 bool IsKnownEventType(uint16_t value);

@@ -144,7 +144,11 @@ TEST(EventTypeTest, NamesAndKnownValues) {
   EXPECT_TRUE(IsKnownEventType(12));  // clock: timers fired between ticks (the event loop)
   EXPECT_EQ(ToString(EventType::kReconciliation), "reconciliation");
   EXPECT_TRUE(IsKnownEventType(13));  // reconciliation at start
-  EXPECT_FALSE(IsKnownEventType(14));
+  EXPECT_EQ(ToString(EventType::kExecutionReport), "execution_report");
+  EXPECT_TRUE(IsKnownEventType(14));  // a venue's execution report, an input (asynchronous venue)
+  EXPECT_EQ(ToString(EventType::kAccountReport), "account_report");
+  EXPECT_TRUE(IsKnownEventType(15));  // a venue's account report, likewise
+  EXPECT_FALSE(IsKnownEventType(16));
 }
 
 TEST(EventChecksumTest, FixedValuesAndSensitivity) {

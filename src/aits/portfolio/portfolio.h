@@ -87,6 +87,10 @@ class Portfolio {
   Status SetPosition(InstrumentId instrument, uint64_t ticket, Quantity quantity, Price avg_price,
                      Timestamp ts);
 
+  // Reconciliation at start: the balance becomes the venue's (the deals and cash movements
+  // that made the difference are the venue's, and the log never saw them). No trade is recorded.
+  void SetBalance(Money balance) { balance_ = balance; }
+
   const Position& position(InstrumentId instrument) const;
   // Hedging account: the instrument's open positions, oldest first (empty on a netting account).
   const std::vector<HedgedPosition>& positions(InstrumentId instrument) const;

@@ -11,6 +11,7 @@
 #include "aits/log/log.h"
 #include "aits/node/data_client.h"
 #include "aits/node/event_loop.h"
+#include "aits/node/threaded_venue.h"
 #include "aits/persistence/codec.h"
 #include "aits/session/command_feed.h"
 #include "aits/trading/json_writer.h"
@@ -149,6 +150,27 @@ class PaperTarget final : public node::LoopTarget {
     return store_.Commit();
   }
 
+  // The asynchronous venue's reports: logged as inputs and applied by the session. One the order
+  // manager could not apply (late, repeated, unknown) is counted there and reported here.
+  Status OnExecutionReport(const node::ExecutionReportEvent& event) override {
+    const execution::ReportOutcome outcome = session_.OnExecutionReport(*event.report);
+    if (outcome != execution::ReportOutcome::kApplied) {
+      ++result_.reports_not_applied;
+      const std::string text = execution::OrderManager::Describe(*event.report, outcome);
+      AITS_LOG_INFO("session", text, {{"session_id", session_.spec().session_id}});
+    }
+    ++result_.execution_reports;
+    AITS_RETURN_IF_ERROR(session_.store_status());
+    return store_.MaybeCommit();
+  }
+
+  Status OnAccountReport(const node::AccountReportEvent& event) override {
+    session_.OnAccountReport(*event.report);
+    ++result_.account_reports;
+    AITS_RETURN_IF_ERROR(session_.store_status());
+    return store_.MaybeCommit();
+  }
+
   Status OnProducerStatus(const node::ProducerStatus& status, std::string_view /*name*/) override {
     // A feed that cannot be read, or a commands table that cannot, stops the session with the
     // error as it is (it names the file, line and field).
@@ -257,6 +279,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     }
     AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals));
     AITS_ASSIGN_OR_RETURN(sources, OpenFeeds(spec));
+    AITS_RETURN_IF_ERROR(session->GoLive());
     AITS_RETURN_IF_ERROR(reconcile());
   }
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<EventStore> store, EventStore::Open(path, options.store));
@@ -301,6 +324,8 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     }
     AITS_ASSIGN_OR_RETURN(LogState log, RebuildFromLog(*store));
     AITS_RETURN_IF_ERROR(CheckAgainstLog(*session, log, path));
+    // The asynchronous venue: a fresh one, holding what the log says the account holds.
+    AITS_RETURN_IF_ERROR(session->GoLive());
     AITS_RETURN_IF_ERROR(reconcile());
     resumed_log = log;
     result.resumed = true;
@@ -325,6 +350,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     }
     if (!session) {
       AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals));
+      AITS_RETURN_IF_ERROR(session->GoLive());
       AITS_RETURN_IF_ERROR(reconcile());
     }
     AITS_RETURN_IF_ERROR(
@@ -410,6 +436,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   node::EventLoop loop(target, loop_options);
   loop.AddProducer(commands);
   for (auto& client : clients) loop.AddClient(*client);
+  if (node::Producer* venue = session->venue_producer()) loop.AddProducer(*venue);
   AITS_ASSIGN_OR_RETURN(const node::LoopExit exit, loop.Run());
   result.interrupted = exit == node::LoopExit::kStopped;
   if (exit == node::LoopExit::kEndOfData) result.feed_ended = true;
@@ -417,6 +444,9 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   result.clock_advances = session->clock_advances();
   result.commands_applied = loop.stats().commands_applied;
   result.commands_refused = loop.stats().commands_refused;
+  if (const auto* venue = dynamic_cast<const node::ThreadedVenue*>(session->venue_producer())) {
+    result.lost_reports = venue->lost_reports();
+  }
 
   session->WriteCheckpoint();
   // The end of this run: the strategies' OnStop, the unfinished bars flushed (not traded on) and a

@@ -115,6 +115,14 @@ struct PaperResult {
   // `notice` and the log, marked in the commands table so that they do not come back).
   uint64_t commands_applied = 0;
   uint64_t commands_refused = 0;
+  // The asynchronous venue (SessionSpec::venue "threaded"), this run: reports the kernel consumed
+  // (each logged as an input), those the order manager could not apply (late, repeated,
+  // unknown: counted and logged, not guessed at), and those lost when the run stopped (held by
+  // the venue or refused by the closed inbox; the next start's reconciliation finds their effect).
+  uint64_t execution_reports = 0;
+  uint64_t account_reports = 0;
+  uint64_t reports_not_applied = 0;
+  uint64_t lost_reports = 0;
   std::string LatencyJson() const;
 };
 

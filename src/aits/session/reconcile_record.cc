@@ -51,6 +51,12 @@ Json OrderJson(const WorkingOrder& o, const std::vector<Instrument>& instruments
   return j;
 }
 
+Money MoneyFrom(const Json& j, const char* name) {
+  auto value = Money::Parse(j.at(name).get<std::string>());
+  if (!value.ok()) throw std::runtime_error(std::string(name) + ": " + value.status().message());
+  return *value;
+}
+
 bool IsPositionAction(ActionKind kind) {
   return kind == ActionKind::kAdoptPosition || kind == ActionKind::kForgetPosition ||
          kind == ActionKind::kClosePosition;
@@ -123,9 +129,15 @@ std::string EncodeReconciliation(const kernel::Reconciliation& r,
   Json orders = Json::array();
   for (const WorkingOrder& o : r.venue.orders) orders.push_back(OrderJson(o, instruments));
   j["venue"] = Json{{"positions", positions}, {"orders", orders}};
+  if (r.venue.balance) j["venue"]["balance"] = r.venue.balance->ToString();
   Json actions = Json::array();
   for (const execution::ReconcileAction& action : r.plan) {
     Json a{{"action", ToString(action.kind)}};
+    if (action.kind == ActionKind::kAdoptBalance) {
+      a["balance"] = action.balance.ToString();
+      actions.push_back(std::move(a));
+      continue;
+    }
     const Json item = IsPositionAction(action.kind) ? PositionJson(action.position, instruments)
                                                     : OrderJson(action.order, instruments);
     for (auto it = item.begin(); it != item.end(); ++it) a[it.key()] = it.value();
@@ -156,6 +168,10 @@ Result<ReconciliationRecord> DecodeReconciliation(std::string_view payload,
     for (const Json& o : j.at("venue").at("orders")) {
       record.venue.orders.push_back(OrderFrom(o, instruments));
     }
+    if (j.at("venue").contains("balance")) {
+      field = "venue.balance";
+      record.venue.balance = MoneyFrom(j.at("venue"), "balance");
+    }
     field = "actions";
     for (const Json& a : j.at("actions")) {
       const std::string name = a.at("action").get<std::string>();
@@ -163,11 +179,14 @@ Result<ReconciliationRecord> DecodeReconciliation(std::string_view payload,
       bool known = false;
       for (ActionKind kind :
            {ActionKind::kAdoptPosition, ActionKind::kForgetPosition, ActionKind::kClosePosition,
-            ActionKind::kAdoptOrder, ActionKind::kForgetOrder, ActionKind::kCancelOrder}) {
+            ActionKind::kAdoptOrder, ActionKind::kForgetOrder, ActionKind::kCancelOrder,
+            ActionKind::kAdoptBalance}) {
         if (name == ToString(kind)) action.kind = kind, known = true;
       }
       if (!known) throw std::runtime_error("unknown action '" + name + "'");
-      if (IsPositionAction(action.kind)) {
+      if (action.kind == ActionKind::kAdoptBalance) {
+        action.balance = MoneyFrom(a, "balance");
+      } else if (IsPositionAction(action.kind)) {
         action.position = PositionFrom(a, instruments);
       } else {
         action.order = OrderFrom(a, instruments);
@@ -191,6 +210,11 @@ std::string DescribeReconciliation(std::string_view payload) {
   out += actions.empty() ? "; no action" : "; actions:";
   for (size_t index = 0; index < actions.size(); ++index) {
     const Json& a = actions[index];
+    if (a.value("action", std::string()) == "adopt balance") {
+      out += std::string(index == 0 ? " " : ", ") + "adopt balance " +
+             a.value("balance", std::string("?"));
+      continue;
+    }
     out += std::string(index == 0 ? " " : ", ") + a.value("action", std::string("?")) + " " +
            a.value("symbol", std::string("?"));
     if (a.contains("client_order_id")) {

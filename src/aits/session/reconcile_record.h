@@ -9,9 +9,13 @@
 //                           "price":"1.10000"}],
 //             "orders":[{"instrument":0,"symbol":"EURUSD","client_order_id":"x","ticket":9,
 //                        "side":"buy","type":"limit","tif":"GTC","lots":"1.00","filled":"0.00",
-//                        "price":"1.09000"}]},
+//                        "price":"1.09000"}],
+//             "balance":"99000.00"},
 //    "actions":[{"action":"adopt position","instrument":0,"symbol":"EURUSD","ticket":7,
-//                "lots":"0.30","price":"1.10000"}]}
+//                "lots":"0.30","price":"1.10000"},
+//               {"action":"adopt balance","balance":"99000.00"}]}
+// "balance" (the venue's, when it told one) is absent from records written before balances were
+// compared; a replay of such a record compares without it.
 // The venue's holdings are stored whole, so that a replay (or a resume) can put the simulated
 // venue where the broker was and re-run the same comparison: the record it makes must equal the
 // logged one byte for byte, and the orders and fills that follow too. The actions are stored for

@@ -103,12 +103,16 @@ Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
         break;
       case EventType::kReconciliation: {
         // The positions a start took from the venue (adopted, or taken to be closed by the
-        // orders that follow) or let go; orders come through their updates.
+        // orders that follow) or let go, and the venue's balance it took; orders come through
+        // their updates.
         AITS_ASSIGN_OR_RETURN(ReconciliationRecord record,
                               DecodeReconciliation(event.payload, instruments));
         for (const execution::ReconcileAction& action : record.actions) {
           const execution::HeldPosition& p = action.position;
           switch (action.kind) {
+            case execution::ActionKind::kAdoptBalance:
+              portfolio.SetBalance(action.balance);
+              break;
             case execution::ActionKind::kAdoptPosition:
             case execution::ActionKind::kClosePosition:
               AITS_RETURN_IF_ERROR(portfolio.SetPosition(p.instrument, p.ticket, p.quantity,

@@ -10,6 +10,7 @@
 #include "aits/log/log.h"
 #include "aits/persistence/codec.h"
 #include "aits/session/reconcile_record.h"
+#include "aits/session/session_venue.h"
 #include "aits/trading/json_writer.h"
 
 namespace aits::session {
@@ -67,6 +68,22 @@ Result<kernel::KernelConfig> KernelConfigFor(const SessionSpec& spec) {
   // The event log is the session's history: keep memory flat however long it runs.
   config.history = kKernelHistory;
   AITS_ASSIGN_OR_RETURN(config.risk, node::RiskLimitsFor(spec.risk));
+  AITS_RETURN_IF_ERROR(config.Validate());
+  return config;
+}
+
+Result<node::ThreadedVenueConfig> ThreadedVenueConfigFor(const SessionSpec& spec) {
+  AITS_ASSIGN_OR_RETURN(const kernel::KernelConfig kernel, KernelConfigFor(spec));
+  node::ThreadedVenueConfig config;
+  config.venue = kernel.venue;
+  config.account_currency = kernel.account_currency;
+  config.initial_balance = kernel.initial_balance;
+  config.leverage = kernel.leverage;
+  if (spec.report_latency_us < 0) {
+    return InvalidArgument("report latency " + std::to_string(spec.report_latency_us) +
+                           " us is negative");
+  }
+  config.report_latency = std::chrono::microseconds(spec.report_latency_us);
   AITS_RETURN_IF_ERROR(config.Validate());
   return config;
 }
@@ -164,6 +181,17 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
                         NodeConfigFor(spec, signals, [self](Timestamp ts, std::string_view json) {
                           self->Emit(EventType::kDecision, ts, json);
                         }));
+  AITS_ASSIGN_OR_RETURN(const VenueKind venue_kind, ParseVenueKind(spec.venue));
+  if (venue_kind == VenueKind::kThreaded) {
+    AITS_ASSIGN_OR_RETURN(const node::ThreadedVenueConfig venue, ThreadedVenueConfigFor(spec));
+    config.execution = [self, venue](execution::ExecutionEvents& /*events*/,
+                                     const execution::AccountOracle& /*account*/) {
+      // Its reports come through the inbox (or the log), not `events`; its account is its own.
+      auto made = std::make_unique<SessionVenue>(venue);
+      self->async_venue_ = made.get();
+      return made;
+    };
+  }
   // The node's kernel keeps the session's clock; the recorder below subscribes after the
   // kernel's own handlers, so it hears each message once the kernel has booked it.
   AITS_ASSIGN_OR_RETURN(node::Node node, node::BuildNode(config, session->clock_));
@@ -351,12 +379,56 @@ Status Session::ApplyReconciliation(const kernel::Reconciliation& reconciliation
 }
 
 Status Session::SeedVenue(const execution::AccountState& account) {
+  if (async_venue_ != nullptr) return async_venue_->Seed(account, clock_.Now());
   auto* venue = dynamic_cast<execution::SimulatedVenue*>(&kernel_->execution());
   if (venue == nullptr) {
     return FailedPrecondition(
         "the execution client is not the simulated venue: it cannot be seeded");
   }
   return venue->Seed(account, clock_.Now());
+}
+
+Status Session::GoLive() {
+  if (async_venue_ == nullptr) return Status::Ok();
+  AITS_RETURN_IF_ERROR(async_venue_->GoLive(kernel_->Holdings(), clock_.Now()));
+  // A seed carries no SL/TP (a broker's snapshot lists none): the netting positions' protection
+  // is set again, as the kernel holds it; the venue's kModified reports are logged like any.
+  // A hedging account's positions keep their protection at the venue only (the portfolio does
+  // not hold it per ticket), so a fresh venue starts them unprotected.
+  for (const Instrument& instrument : instruments_) {
+    const Position& position = kernel_->position(instrument.id);
+    if (spec_.account_mode == "hedging" || position.IsFlat()) continue;
+    if (position.stop_loss || position.take_profit) {
+      AITS_RETURN_IF_ERROR(
+          async_venue_->SetProtection(instrument.id, position.stop_loss, position.take_profit));
+    }
+  }
+  return Status::Ok();
+}
+
+node::Producer* Session::venue_producer() {
+  return async_venue_ != nullptr ? async_venue_->venue() : nullptr;
+}
+
+execution::ReportOutcome Session::OnExecutionReport(const ExecutionReport& report) {
+  if (mode_ == RecordMode::kAppend) {
+    buffer_.clear();
+    persistence::EncodeExecutionReport(report, &buffer_);
+    Log(EventType::kExecutionReport, clock_.Now(), buffer_);
+  }
+  const execution::ReportOutcome outcome = kernel_->OnExecutionReport(report);
+  CountNewOrders();  // orders the venue opened
+  return outcome;
+}
+
+void Session::OnAccountReport(const AccountReport& report) {
+  if (mode_ == RecordMode::kAppend) {
+    buffer_.clear();
+    persistence::EncodeAccountReport(report, &buffer_);
+    Log(EventType::kAccountReport, clock_.Now(), buffer_);
+  }
+  kernel_->OnAccountReport(report);
+  CountNewOrders();
 }
 
 std::string Session::AccountCheckpoint() const {
@@ -442,6 +514,44 @@ bool Session::FollowLogged(const persistence::Event& event) {
       Feed(*tick);
       return true;
     }
+    case EventType::kExecutionReport:
+    case EventType::kAccountReport: {
+      // Inputs: the asynchronous venue's answers, where the kernel consumed them.
+      if (!produced_.empty()) {
+        const Produced& p = produced_.front();
+        return Diverge(event.seq, DescribeEvent(event.type, event.payload),
+                       DescribeEvent(p.type, p.payload));
+      }
+      if (async_venue_ == nullptr || async_venue_->live()) {
+        return Diverge(event.seq, DescribeEvent(event.type, event.payload),
+                       "a venue report in the log of a session whose venue is not replayed "
+                       "(venue " +
+                           spec_.venue + ")");
+      }
+      if (event.type == EventType::kAccountReport) {
+        auto report = persistence::DecodeAccountReport(event.payload);
+        if (!report.ok()) {
+          return Diverge(event.seq, "undecodable account report: " + report.status().message(),
+                         "(nothing)");
+        }
+        OnAccountReport(*report);
+        return true;
+      }
+      auto report = persistence::DecodeExecutionReport(event.payload);
+      if (!report.ok()) {
+        return Diverge(event.seq, "undecodable execution report: " + report.status().message(),
+                       "(nothing)");
+      }
+      // A report of an order this run never sent: the run and the log part ways at the submit.
+      if (report->kind != ExecKind::kNew && report->order_id.value != 0 &&
+          !async_venue_->Sent(report->order_id)) {
+        return Diverge(
+            event.seq, DescribeEvent(event.type, event.payload),
+            "no order " + std::to_string(report->order_id.value) + " was sent to the venue");
+      }
+      (void)OnExecutionReport(*report);  // an outcome other than applied was so in the log too
+      return true;
+    }
     case EventType::kReconciliation: {
       // An input, like a command: the venue is put where the broker's account was, and the same
       // comparison must make the same record; the orders and fills it causes follow as outputs.
@@ -460,6 +570,9 @@ bool Session::FollowLogged(const persistence::Event& event) {
       if (!seeded.ok()) return fail(seeded);
       auto planned = PlanReconciliation(record->policy);
       if (!planned.ok()) return fail(planned.status());
+      // A record from before balances were compared holds none: its venue's balance was the
+      // kernel's (the synchronous venue), so there is nothing to compare it with.
+      if (!record->venue.balance) planned->venue.balance.reset();
       const std::string mine = EncodeReconciliation(*planned, instruments_);
       if (mine != event.payload) {
         return Diverge(event.seq, DescribeEvent(event.type, event.payload),
@@ -535,6 +648,26 @@ std::string DescribeEvent(EventType type, std::string_view payload) {
       return out + ": time moved between ticks, firing the timers due";
     case EventType::kReconciliation:
       return out + " " + DescribeReconciliation(payload);
+    case EventType::kExecutionReport: {
+      auto report = persistence::DecodeExecutionReport(payload);
+      if (!report.ok()) return out + " (undecodable: " + report.status().message() + ")";
+      out += " " + std::string(ToString(report->kind)) + " order " +
+             std::to_string(report->order_id.value) + " ticket " +
+             std::to_string(report->venue_order_id);
+      if (report->kind == ExecKind::kPartiallyFilled || report->kind == ExecKind::kFilled) {
+        out += " " + std::string(ToString(report->side)) + " " + report->quantity.ToString() +
+               " @ " + report->price.ToString() + " exec " + std::to_string(report->exec_id);
+      }
+      if (!report->text.empty()) out += " (" + report->text + ")";
+      return out;
+    }
+    case EventType::kAccountReport: {
+      auto report = persistence::DecodeAccountReport(payload);
+      if (!report.ok()) return out + " (undecodable: " + report.status().message() + ")";
+      return out + " " + std::string(ToString(report->reason)) + " balance " +
+             report->balance.ToString() + " equity " + report->equity.ToString() + " margin " +
+             report->margin.ToString();
+    }
     case EventType::kFill: {
       auto fill = persistence::DecodeFill(payload);
       if (!fill.ok()) return out + " (undecodable: " + fill.status().message() + ")";

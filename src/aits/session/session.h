@@ -8,6 +8,10 @@
 // stamps ticks as they arrive — so a log replays into the same orders, fills and P&L
 // (docs/adr/0003-paper-time-and-event-log.md).
 //
+// On the asynchronous venue (SessionSpec::venue "threaded", session_venue.h) the venue's execution
+// and account reports are inputs too: logged where the kernel consumed them (OnExecutionReport,
+// OnAccountReport), and in verify mode fed from the log instead of a running venue.
+//
 // Outputs, in the order the kernel produces them for one tick: order_submitted (a strategy's
 // command), fill, order_update, breaker_change, decision (the record, after its order's fate is
 // known). Account checkpoints (kAccount) are written by the driver between ticks.
@@ -25,6 +29,7 @@
 #include "aits/data/source.h"
 #include "aits/kernel/kernel.h"
 #include "aits/node/builder.h"
+#include "aits/node/threaded_venue.h"
 #include "aits/persistence/event_store.h"
 #include "aits/session/session_spec.h"
 #include "aits/trading/decision_strategy.h"
@@ -58,6 +63,12 @@ Result<std::unique_ptr<data::TickSource>> OpenFeed(const SessionSpec& spec);
 // Every feed of the spec in feed order (FeedsOf), each stamping its instrument's kernel id on its
 // ticks; errors name the file (and the feed's symbol when there are several).
 Result<std::vector<std::unique_ptr<data::TickSource>>> OpenFeeds(const SessionSpec& spec);
+
+class SessionVenue;
+
+// The settings of the session's asynchronous venue (node::ThreadedVenue) from a spec whose venue
+// is "threaded"; errors name the setting.
+Result<node::ThreadedVenueConfig> ThreadedVenueConfigFor(const SessionSpec& spec);
 
 enum class RecordMode : uint8_t { kAppend, kVerify };
 
@@ -97,10 +108,22 @@ class Session {
   // appending), then the kernel applies it: the orders and fills it causes follow in the log. A
   // clean one changes nothing and writes nothing, so a resumed log equals an uninterrupted one.
   Status ApplyReconciliation(const kernel::Reconciliation& reconciliation);
-  // Puts the simulated venue where a broker's account is (SimulatedVenue::Seed): for a test of
-  // a start against a differing account, and for replaying a logged reconciliation.
-  // FailedPrecondition if the kernel's execution client is not the simulated venue.
+  // Puts the venue where a broker's account is (SimulatedVenue::Seed; on the asynchronous venue
+  // SessionVenue::Seed): for a test of a start against a differing account, and for replaying a
+  // logged reconciliation. FailedPrecondition if the kernel's execution client is neither.
   Status SeedVenue(const execution::AccountState& account);
+
+  // The asynchronous venue: ends following the log and starts a fresh venue (SessionVenue::
+  // GoLive) seeded with the account the kernel rebuilt (Kernel::Holdings). Call once the kernel
+  // is where the log left it, before the reconciliation; nothing on the synchronous venue.
+  Status GoLive();
+  // The asynchronous venue's producer for the event loop once live; nullptr otherwise.
+  node::Producer* venue_producer();
+  bool asynchronous() const { return async_venue_ != nullptr; }
+  // A report of the asynchronous venue, on the kernel thread: logged when appending (an input,
+  // as a tick is), then applied (Kernel::OnExecutionReport). Returns what became of it.
+  execution::ReportOutcome OnExecutionReport(const ExecutionReport& report);
+  void OnAccountReport(const AccountReport& report);
   uint64_t reconciliations() const { return reconciliations_; }
 
   // A checkpoint of the account (balance, equity, positions, counts); logged when appending.
@@ -166,6 +189,7 @@ class Session {
   std::vector<Instrument> instruments_;
   std::vector<InstrumentId> traded_;
   std::unique_ptr<kernel::Kernel> kernel_;
+  SessionVenue* async_venue_ = nullptr;  // owned by the kernel; set when the venue is threaded
   std::vector<trading::DecisionStrategy*> strategies_;  // owned by the kernel
   std::vector<uint64_t> ticks_by_instrument_;
   std::vector<InstrumentCounts> counts_;

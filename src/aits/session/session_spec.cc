@@ -3,8 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
+#include "aits/core/text.h"
 #include "aits/execution/reconciliation.h"
 
 namespace aits::session {
@@ -180,6 +182,10 @@ std::string SessionSpec::ToJson() const {
   }
   j["reconcile"] = reconcile;
   if (order_tickets) j["order_tickets"] = true;
+  if (venue != "simulated") {
+    j["venue"] = venue;
+    j["report_latency_us"] = report_latency_us;
+  }
   return j.dump();
 }
 
@@ -261,12 +267,75 @@ Result<SessionSpec> SessionSpec::FromJson(std::string_view text) {
       const auto policy = execution::ParseReconcilePolicy(spec.reconcile);
       if (!policy.ok()) throw std::runtime_error(policy.status().message());
     }
+    if (j.contains("venue")) {
+      get("venue", &spec.venue);
+      if (auto kind = ParseVenueKind(spec.venue); !kind.ok()) {
+        throw std::runtime_error(kind.status().message());
+      }
+      get("report_latency_us", &spec.report_latency_us);
+      if (spec.report_latency_us < 0) throw std::runtime_error("negative");
+    }
   } catch (const std::exception& error) {
     return InvalidArgument("session description: field '" + field + "': " + error.what());
   }
   const Status feeds = ValidateFeeds(spec);
   if (!feeds.ok()) return InvalidArgument("session description: " + feeds.message());
   return spec;
+}
+
+Result<VenueKind> ParseVenueKind(std::string_view text) {
+  if (text == "simulated") return VenueKind::kSimulated;
+  if (text == "threaded") return VenueKind::kThreaded;
+  return InvalidArgument("venue '" + std::string(text) + "' is not one of simulated, threaded");
+}
+
+Result<int64_t> ParseReportLatency(std::string_view text) {
+  const auto bad = [&](const std::string& why) {
+    return InvalidArgument("report latency '" + std::string(text) + "' " + why);
+  };
+  size_t digits = 0;
+  while (digits < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[digits])) != 0 || text[digits] == '.')) {
+    ++digits;
+  }
+  const std::optional<double> number = ParseFiniteDouble(text.substr(0, digits));
+  if (digits == 0 || !number) return bad("is not a duration such as 5ms, 250us or 1s");
+  const std::string_view unit = text.substr(digits);
+  double micros_per_unit = 0;
+  if (unit == "ns") {
+    micros_per_unit = 1e-3;
+  } else if (unit == "us") {
+    micros_per_unit = 1;
+  } else if (unit == "ms") {
+    micros_per_unit = 1e3;
+  } else if (unit == "s") {
+    micros_per_unit = 1e6;
+  } else if (unit.empty() && *number == 0) {
+    return int64_t{0};
+  } else {
+    return bad("has no unit of ns, us, ms or s");
+  }
+  const double micros = *number * micros_per_unit;
+  if (micros > 60e6) return bad("is over a minute");
+  return static_cast<int64_t>(micros + 0.5);
+}
+
+Status SetExecution(SessionSpec* spec, std::string_view venue, std::string_view report_latency,
+                    std::string_view venue_name, std::string_view latency_name) {
+  if (!venue.empty()) {
+    AITS_RETURN_IF_ERROR(ParseVenueKind(venue).status().WithContext(venue_name));
+    spec->venue = std::string(venue);
+  }
+  if (!report_latency.empty()) {
+    auto micros = ParseReportLatency(report_latency);
+    if (!micros.ok()) return micros.status().WithContext(latency_name);
+    spec->report_latency_us = *micros;
+  }
+  if (spec->venue == "simulated" && spec->report_latency_us != 0) {
+    return InvalidArgument(std::string(latency_name) + ": a report latency is for the threaded " +
+                           "venue (the simulated venue answers at once); add --venue threaded");
+  }
+  return Status::Ok();
 }
 
 std::string SessionSpec::FirstDifference(const SessionSpec& other) const {

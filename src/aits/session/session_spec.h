@@ -86,6 +86,13 @@ struct SessionSpec {
   // New sessions do; logs written before read as false and go on without them, so that their
   // resume and replay reproduce the logged bytes.
   bool order_tickets = true;
+  // The execution venue (docs/paper.md, "Asynchronous venue"): "simulated", the synchronous
+  // SimulatedVenue (fills are functions of the logged inputs, and a replay re-runs it), or
+  // "threaded", node::ThreadedVenue on its own thread answering through the inbox after
+  // `report_latency_us` of wall time (its reports are logged as inputs, and a replay feeds them).
+  // Written to the log only for "threaded", so that other sessions read as they did.
+  std::string venue = "simulated";
+  int64_t report_latency_us = 0;
 
   std::string ToJson() const;
   // InvalidArgument naming the field on a malformed document.
@@ -93,6 +100,21 @@ struct SessionSpec {
   // Field by field; the first difference as "field: 'a' vs 'b'", empty if equal.
   std::string FirstDifference(const SessionSpec& other) const;
 };
+
+enum class VenueKind : uint8_t { kSimulated, kThreaded };
+// "simulated" or "threaded"; InvalidArgument naming the text otherwise.
+Result<VenueKind> ParseVenueKind(std::string_view text);
+// A report latency as written ("5ms", "250us", "0", "1s", "2000ns": a number and a unit; 0 may go
+// without one) in whole microseconds; InvalidArgument naming the text when it is not one, is
+// negative, or is over a minute.
+Result<int64_t> ParseReportLatency(std::string_view text);
+
+// Sets the spec's venue and report latency from settings as written (aits paper's --venue and
+// --report-latency, the settings file's execution: section); empty text leaves a field as it is.
+// InvalidArgument prefixed with `venue_name` or `latency_name` (the flag or file:line:key) and
+// naming the value; a report latency for the simulated venue, which has no link, is an error.
+Status SetExecution(SessionSpec* spec, std::string_view venue, std::string_view report_latency,
+                    std::string_view venue_name, std::string_view latency_name);
 
 // spec.instrument (with id 0), or for a log that predates it Instrument::Infer(spec.symbol).
 Instrument InstrumentOf(const SessionSpec& spec);

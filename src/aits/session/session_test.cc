@@ -900,6 +900,171 @@ TEST(PaperTest, HedgedResumeReconcilesPositionsByTicket) {
   ExpectReconciledRunReplaysAndResumes(spec, dir, *run);
 }
 
+// A paper session on the asynchronous venue (the simulated venue on its own thread, each report
+// travelling 2 ms of wall time): the kernel hears of its fills ticks later, every report it
+// consumes is logged as an input where it consumed it, and a replay feeds those reports instead
+// of running a venue, reproducing every order, fill, decision and the P&L exactly. A resume
+// rebuilds the kernel from the log, starts a fresh venue holding what the log says the account
+// holds, finds nothing to reconcile, and trades on; the whole log then replays too.
+TEST(PaperTest, ThreadedVenueSessionLogsReportsReplaysAndResumes) {
+  TempDir tmp;
+  SessionSpec spec = BusySpec(20'000);
+  spec.venue = "threaded";
+  spec.report_latency_us = 2'000;
+  PaperOptions first = MaxSpeed(spec, tmp.Sub("s"));
+  first.stop_after = 10'000;
+  auto run = RunPaper(first);
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  EXPECT_FALSE(run->feed_ended);
+  ASSERT_GT(run->fills, 5u) << "the test session should trade";
+  EXPECT_GE(run->execution_reports, run->fills);
+  EXPECT_EQ(run->reports_not_applied, 0u);
+  EXPECT_EQ(run->lost_reports, 0u);  // the loop stops the venue before it closes the inbox
+
+  // The reports are in the log, as inputs between ticks, and some arrived ticks after the order
+  // they answer was submitted (the kernel read on meanwhile).
+  auto store = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
+  ASSERT_TRUE(store.ok());
+  uint64_t logged_reports = 0;
+  uint64_t ticks_since_submit = 0;
+  bool late_fill = false;
+  ASSERT_TRUE((*store)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           if (event.type == EventType::kOrderSubmitted) ticks_since_submit = 0;
+                           if (event.type == EventType::kTick) ++ticks_since_submit;
+                           if (event.type == EventType::kExecutionReport) {
+                             ++logged_reports;
+                             auto report = persistence::DecodeExecutionReport(event.payload);
+                             EXPECT_TRUE(report.ok()) << report.status().message();
+                             if (report.ok() && report->kind == ExecKind::kFilled &&
+                                 ticks_since_submit > 0) {
+                               late_fill = true;
+                             }
+                           }
+                           return Status::Ok();
+                         })
+                  .ok());
+  EXPECT_EQ(logged_reports, run->execution_reports);
+  EXPECT_TRUE(late_fill);
+  auto spec_read = ReadSessionSpec(**store);
+  ASSERT_TRUE(spec_read.ok());
+  EXPECT_EQ(spec_read->venue, "threaded");
+  EXPECT_EQ(spec_read->report_latency_us, 2'000);
+
+  auto replay = Replay(**store, MakeRuleSignalFor);
+  ASSERT_TRUE(replay.ok()) << replay.status().message();
+  EXPECT_TRUE(replay->equal) << replay->divergence.seq << ": " << replay->divergence.logged
+                             << " vs " << replay->divergence.produced;
+  EXPECT_EQ(replay->orders, run->orders);
+  EXPECT_EQ(replay->fills, run->fills);
+  EXPECT_EQ(replay->account.balance.raw(), run->account.balance.raw());
+  EXPECT_EQ(replay->account.equity.raw(), run->account.equity.raw());
+  const LogState log = StateOf(tmp.Sub("s"));
+  EXPECT_EQ(log.balance.raw(), run->account.balance.raw());
+  EXPECT_EQ(log.fills, run->fills);
+  store->reset();
+
+  PaperOptions resume = MaxSpeed(spec, tmp.Sub("s"));
+  resume.spec_given = false;
+  auto resumed = RunPaper(resume);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().message();
+  EXPECT_TRUE(resumed->resumed);
+  EXPECT_EQ(resumed->resumed_ticks, 10'000u);
+  EXPECT_TRUE(resumed->reconciliation.empty())
+      << resumed->reconciliation.front() << " (the fresh venue holds what the log implies)";
+  EXPECT_TRUE(resumed->feed_ended);
+  EXPECT_GT(resumed->fills, run->fills) << "the resumed session trades on";
+  auto whole = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
+  ASSERT_TRUE(whole.ok());
+  auto again = Replay(**whole, MakeRuleSignalFor);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(again->equal) << again->divergence.seq << ": " << again->divergence.logged << " vs "
+                            << again->divergence.produced;
+  EXPECT_EQ(again->fills, resumed->fills);
+  EXPECT_EQ(again->account.balance.raw(), resumed->account.balance.raw());
+}
+
+// A replay checks the logged reports against what it sends: a report of an order the run never
+// sent (here, a log whose first submitted order's report names another id) is a divergence.
+TEST(PaperTest, ThreadedReplayRefusesAReportOfAnOrderItDidNotSend) {
+  TempDir tmp;
+  SessionSpec spec = BusySpec(3'000);
+  spec.venue = "threaded";
+  ASSERT_TRUE(RunPaper(MaxSpeed(spec, tmp.Sub("s"))).ok());
+  auto source = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
+  ASSERT_TRUE(source.ok());
+  auto copy = EventStore::Open(tmp.Sub("forged.db"));
+  ASSERT_TRUE(copy.ok()) << copy.status().message();
+  bool forged = false;
+  ASSERT_TRUE((*source)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           std::string payload = event.payload;
+                           if (!forged && event.type == EventType::kExecutionReport) {
+                             auto report = persistence::DecodeExecutionReport(payload);
+                             EXPECT_TRUE(report.ok());
+                             report->order_id = OrderId{report->order_id.value + 1'000};
+                             payload.clear();
+                             persistence::EncodeExecutionReport(*report, &payload);
+                             forged = true;
+                           }
+                           return (*copy)->Append(event.type, event.ts, payload).status();
+                         })
+                  .ok());
+  ASSERT_TRUE(forged);
+  ASSERT_TRUE((*copy)->Close().ok());
+  auto store = EventStore::OpenReadOnly(tmp.Sub("forged.db"));
+  ASSERT_TRUE(store.ok());
+  auto replay = Replay(**store, MakeRuleSignalFor);
+  ASSERT_TRUE(replay.ok()) << replay.status().message();
+  EXPECT_FALSE(replay->equal);
+  EXPECT_NE(replay->divergence.logged.find("execution_report"), std::string::npos)
+      << replay->divergence.logged;
+  EXPECT_NE(replay->divergence.produced.find("was sent to the venue"), std::string::npos)
+      << replay->divergence.produced;
+}
+
+TEST(SessionSpecTest, VenueIsRecordedForTheThreadedVenueOnlyAndChecked) {
+  SessionSpec spec;
+  EXPECT_EQ(spec.ToJson().find("venue"), std::string::npos);  // reads as before
+  ASSERT_TRUE(SetExecution(&spec, "threaded", "5ms", "--venue", "--report-latency").ok());
+  EXPECT_EQ(spec.report_latency_us, 5'000);
+  auto back = SessionSpec::FromJson(spec.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->venue, "threaded");
+  EXPECT_EQ(back->report_latency_us, 5'000);
+  EXPECT_EQ(spec.FirstDifference(SessionSpec{}), "venue: \"threaded\" vs null");
+
+  const Status bad = SetExecution(&spec, "foo", "", "--venue", "--report-latency");
+  EXPECT_EQ(bad.message(), "--venue: venue 'foo' is not one of simulated, threaded");
+  EXPECT_EQ(SetExecution(&spec, "", "5 parsecs", "--venue", "--report-latency").message(),
+            "--report-latency: report latency '5 parsecs' has no unit of ns, us, ms or s");
+  EXPECT_FALSE(SetExecution(&spec, "", "2min", "--venue", "--report-latency").ok());
+  EXPECT_FALSE(SetExecution(&spec, "", "-1ms", "--venue", "--report-latency").ok());
+  SessionSpec simulated;
+  EXPECT_NE(SetExecution(&simulated, "", "1ms", "--venue", "--report-latency")
+                .message()
+                .find("add --venue threaded"),
+            std::string::npos);
+  for (const auto& [text, micros] : std::vector<std::pair<std::string, int64_t>>{
+           {"0", 0}, {"250us", 250}, {"1.5ms", 1'500}, {"1s", 1'000'000}, {"2000ns", 2}}) {
+    auto parsed = ParseReportLatency(text);
+    ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status().message();
+    EXPECT_EQ(*parsed, micros) << text;
+  }
+  auto unknown = SessionSpec::FromJson(
+      R"({"feed":"synthetic","format":"auto","spread_points":0,"symbol":"EURUSD","seed":1,)"
+      R"("synthetic_start_ns":0,"start_price":1.1,"volatility":1,"max_ticks":10,)"
+      R"("signal":"sma_cross","signal_params":"","registry":"","model":"","model_checksum":"",)"
+      R"("decision":[],"risk":[],"account_currency":"USD","balance":100000,"leverage":100,)"
+      R"("latency_us":0,"commission":"none","slippage_points":0,"bar_seconds":60,)"
+      R"("session_id":"paper","reconcile":"refuse","venue":"foo","report_latency_us":0})");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("field 'venue'"), std::string::npos)
+      << unknown.status().message();
+}
+
 TEST(SessionSpecTest, AccountModeIsRecordedForHedgingOnlyAndChecked) {
   SessionSpec spec = BusySpec(10);
   EXPECT_EQ(spec.ToJson().find("account_mode"), std::string::npos);  // netting: as before

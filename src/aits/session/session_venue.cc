@@ -1,0 +1,89 @@
+#include "aits/session/session_venue.h"
+
+#include <utility>
+
+namespace aits::session {
+
+SessionVenue::SessionVenue(const node::ThreadedVenueConfig& config) : config_(config) {}
+
+SessionVenue::~SessionVenue() = default;
+
+void SessionVenue::AddInstrument(const Instrument& instrument) {
+  instruments_.push_back(instrument);
+  if (venue_) venue_->AddInstrument(instrument);
+}
+
+uint64_t SessionVenue::Submit(const Order& order) {
+  if (venue_) return venue_->Submit(order);
+  if (order.id.value >= sent_.size()) sent_.resize(order.id.value + 1, false);
+  sent_[order.id.value] = true;
+  return 0;  // as the live venue: the ticket comes with the order's first (logged) report
+}
+
+Status SessionVenue::Cancel(OrderId id, uint64_t venue_order_id, Timestamp now) {
+  if (venue_) return venue_->Cancel(id, venue_order_id, now);
+  return Status::Ok();  // the live venue accepts every cancel; its fate is in the logged reports
+}
+
+Status SessionVenue::SetProtection(InstrumentId instrument, std::optional<Price> stop_loss,
+                                   std::optional<Price> take_profit) {
+  if (venue_) return venue_->SetProtection(instrument, stop_loss, take_profit);
+  return Status::Ok();
+}
+
+Status SessionVenue::SetPositionProtection(InstrumentId instrument, uint64_t position_ticket,
+                                           std::optional<Price> stop_loss,
+                                           std::optional<Price> take_profit) {
+  if (venue_) {
+    return venue_->SetPositionProtection(instrument, position_ticket, stop_loss, take_profit);
+  }
+  return Status::Ok();
+}
+
+Result<execution::AccountState> SessionVenue::Snapshot() const {
+  if (venue_) return venue_->Snapshot();
+  if (!seeded_) {
+    return FailedPrecondition(
+        "the session's venue is replaying its log and holds no account: only a logged "
+        "reconciliation gives it one");
+  }
+  return *seeded_;
+}
+
+void SessionVenue::OnTick(const Tick& tick) {
+  if (venue_) venue_->OnTick(tick);
+}
+void SessionVenue::OnBar(const Bar& bar) {
+  if (venue_) venue_->OnBar(bar);
+}
+void SessionVenue::OnBarClosed(const Bar& bar) {
+  if (venue_) venue_->OnBarClosed(bar);
+}
+
+Status SessionVenue::Seed(const execution::AccountState& account, Timestamp now) {
+  if (venue_) return venue_->Seed(account, now);
+  seeded_ = account;
+  return Status::Ok();
+}
+
+Status SessionVenue::GoLive(const execution::AccountState& account, Timestamp now) {
+  if (venue_) return FailedPrecondition("the session's venue is already live");
+  auto venue = std::make_unique<node::ThreadedVenue>(config_);
+  for (const Instrument& instrument : instruments_) venue->AddInstrument(instrument);
+  // Only what a broker can hold: an order without a ticket never reached the venue (its report
+  // was lost when the last run stopped), and reconciliation finds it missing.
+  execution::AccountState held;
+  held.positions = account.positions;
+  held.balance = account.balance;
+  for (const execution::WorkingOrder& order : account.orders) {
+    if (order.ticket != 0 && order.type != OrderType::kMarket && order.price) {
+      held.orders.push_back(order);
+    }
+  }
+  AITS_RETURN_IF_ERROR(venue->Seed(held, now));
+  venue_ = std::move(venue);
+  seeded_.reset();
+  return Status::Ok();
+}
+
+}  // namespace aits::session

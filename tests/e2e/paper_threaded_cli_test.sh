@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# End-to-end tests of `aits paper --venue threaded`: a session on the asynchronous venue (the
+# simulated venue on its own thread, its reports travelling through the inbox) on the real tick
+# file, its log holding the venue's reports as inputs, a replay that reproduces it exactly, a
+# resume on a fresh venue and the settings file's `execution:` section; bad values are clear
+# errors naming the flag (or file and line) and the value. The log is read with Python's sqlite3.
+# Usage: paper_threaded_cli_test.sh AITS_BINARY SHARED_DATA_DIR PYTHON
+set -euo pipefail
+aits="$1"; data="$2"; python="$3"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ticks="$data/eurusd-ticks-2020-01-01.csv"
+
+# --- a session on the threaded venue, stopped part way
+thr="$work/thr"
+run "$aits" paper --feed "$ticks" --speed max --state "$thr" --params fast=3,slow=8 \
+  --session-id thr --venue threaded --report-latency 1ms --stop-after 5000 --quiet
+expect_eq "paper --venue threaded: exit code" "$code" "0"
+expect_in "paper summary" "$out" "stopped after 5000 new ticks"
+expect_in "paper summary" "$out" "venue reports"
+spec=$(sql "$thr" "SELECT payload FROM events WHERE seq = 1")
+expect_in "session_start" "$spec" '"venue":"threaded"'
+expect_in "session_start" "$spec" '"report_latency_us":1000'
+reports=$(sql "$thr" "SELECT count(*) FROM events WHERE type = 14")
+fills=$(sql "$thr" "SELECT count(*) FROM events WHERE type = 7")
+check "the session trades ($fills fills)" test "$fills" -gt 0
+check "execution reports are logged as inputs ($reports >= $fills)" test "$reports" -ge "$fills"
+run "$aits" replay --events "$thr"
+expect_eq "replay: exit code" "$code" "0"
+expect_in "replay" "$out" "identical"
+expect_in "replay" "$out" "5000 ticks"
+
+# --- resume: a fresh threaded venue holding what the log implies, nothing to reconcile
+run "$aits" paper --state "$thr" --speed max --quiet
+expect_eq "resume: exit code" "$code" "0"
+expect_in "resume" "$out" "feed ended after 4500 new ticks"
+expect_eq "no reconciliation recorded" "$(sql "$thr" "SELECT count(*) FROM events WHERE type = 13")" \
+  "0"
+run "$aits" replay --events "$thr"
+expect_eq "replay after resume: exit code" "$code" "0"
+expect_in "replay after resume" "$out" "identical"
+expect_in "replay after resume" "$out" "9500 ticks"
+
+# --- the settings file's execution: section
+printf 'execution:\n  report_latency: 250us\n  venue: threaded\n' >"$work/threaded.yaml"
+yaml="$work/yaml"
+run "$aits" paper --feed synthetic --ticks 3000 --speed max --state "$yaml" --params fast=3,slow=8 \
+  --config "$work/threaded.yaml" --quiet
+expect_eq "execution: section: exit code" "$code" "0"
+expect_in "session_start from the file" "$(sql "$yaml" "SELECT payload FROM events WHERE seq = 1")" \
+  '"report_latency_us":250'
+run "$aits" replay --events "$yaml"
+expect_in "replay of the file's session" "$out" "identical"
+# The default stays the synchronous venue: nothing new in its log.
+sim="$work/sim"
+run "$aits" paper --feed synthetic --ticks 2000 --speed max --state "$sim" --quiet
+expect_eq "default venue: exit code" "$code" "0"
+expect_eq "no venue in a default session_start" \
+  "$(sql "$sim" "SELECT instr(CAST(payload AS TEXT), 'venue') FROM events WHERE seq = 1")" "0"
+expect_eq "no venue reports in a default log" \
+  "$(sql "$sim" "SELECT count(*) FROM events WHERE type IN (14, 15)")" "0"
+
+# --- bad input: exit code 2, naming the flag (or file:line and key) and the value
+bad() {  # bad WHAT EXPECTED_TEXT... -- ARGS...
+  local what="$1"; shift
+  local texts=()
+  while [[ "$1" != "--" ]]; do texts+=("$1"); shift; done
+  shift
+  run "$aits" paper --quiet "$@"
+  expect_eq "$what: exit code" "$code" "2"
+  local text
+  for text in "${texts[@]}"; do expect_in "$what" "$out" "$text"; done
+}
+bad "--venue foo" "--venue" "'foo'" "simulated, threaded" -- \
+  --state "$work/bad1" --ticks 10 --speed max --venue foo
+check "a refused venue writes no log" test ! -e "$work/bad1/events.db"
+bad "--report-latency 5 parsecs" "--report-latency" "'5parsecs'" -- \
+  --state "$work/bad2" --ticks 10 --speed max --venue threaded --report-latency 5parsecs
+bad "--report-latency on the simulated venue" "--report-latency" "--venue threaded" -- \
+  --state "$work/bad3" --ticks 10 --speed max --report-latency 5ms
+printf 'execution:\n  venue: remote\n' >"$work/bad.yaml"
+bad "execution.venue: remote" "bad.yaml:2" "execution.venue" "'remote'" -- \
+  --state "$work/bad4" --ticks 10 --speed max --config "$work/bad.yaml"
+printf 'execution:\n  latency: 5ms\n' >"$work/key.yaml"
+bad "execution.latency" "key.yaml:2" "unknown key execution.latency" -- \
+  --state "$work/bad5" --ticks 10 --speed max --config "$work/key.yaml"
+
+finish paper_threaded_cli_test
