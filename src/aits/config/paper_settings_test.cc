@@ -61,10 +61,10 @@ TEST(PaperSettingsTest, UnknownSectionAndKeyNameFileAndLine) {
   auto spec = SpecFromFlags(flags, &reconcile_given);
   ASSERT_FALSE(spec.ok());
   EXPECT_EQ(spec.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(spec.status().message(),
-            yaml +
-                ":3: unknown section 'rsk' (known: decision, risk, account, reconcile, and data "
-                "as a list of feeds)");
+  EXPECT_EQ(spec.status().message(), yaml +
+                                         ":3: unknown section 'rsk' (known: decision, risk, "
+                                         "account, execution, reconcile, and data "
+                                         "as a list of feeds)");
 
   const std::string key = WriteFile(dir, "key.yaml", "account:\n  cash: 5\n");
   flags.config = key;
