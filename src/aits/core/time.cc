@@ -131,6 +131,9 @@ std::optional<Timestamp> ParseUtcTime(std::string_view text) {
       minute > 59 || second > 59) {
     return std::nullopt;
   }
+  // Nanoseconds since 1970 in 64 bits span 1677-09-21 .. 2262-04-11: whole years inside it only,
+  // so that FromCivil cannot overflow.
+  if (year < 1678 || year > 2261) return std::nullopt;
   return FromCivil(year, month, day, hour, minute, second, nanos);
 }
 

@@ -54,6 +54,8 @@ TEST(ParseUtcTimeTest, AcceptsTheWrittenForms) {
   EXPECT_EQ(ParseUtcTime("2024-03-08T13:30:00+00:00"), minute);
   EXPECT_EQ(ParseUtcTime("2024-03-08T13:30:00.250"), minute + Duration::Millis(250));
   EXPECT_EQ(ParseUtcTime("2024-02-29"), FromCivil(2024, 2, 29));
+  EXPECT_EQ(ParseUtcTime("1678-01-01"), FromCivil(1678, 1, 1));
+  EXPECT_EQ(ParseUtcTime("2261-12-31T23:59:59"), FromCivil(2261, 12, 31, 23, 59, 59));
   // What FormatIso8601 writes reads back.
   const Timestamp odd = FromCivil(2012, 2, 24, 14, 0, 5) + Duration::Nanos(123'456'789);
   EXPECT_EQ(ParseUtcTime(FormatIso8601(odd)), odd);
@@ -63,7 +65,9 @@ TEST(ParseUtcTimeTest, RefusesImpossibleOrForeignTimes) {
   for (const char* text :
        {"", "2024-3-8", "2023-02-29", "2024-02-30", "2024-13-01", "2024-03-08T24:00",
         "2024-03-08T13:60", "2024-03-08T13:30:61", "2024-03-08T13:30:00+01:00",
-        "2024-03-08T13:30:00.", "2024/03/08", "2024-03-08X13:30", "yesterday"}) {
+        "2024-03-08T13:30:00.", "2024/03/08", "2024-03-08X13:30", "yesterday",
+        // Outside what 64-bit nanoseconds since 1970 hold (UBSan: no overflow on the way).
+        "0212-02-24", "1677-12-31", "2262-01-01", "9999-12-31"}) {
     EXPECT_FALSE(ParseUtcTime(text).has_value()) << text;
   }
 }

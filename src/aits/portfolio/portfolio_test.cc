@@ -381,7 +381,10 @@ TEST(PortfolioTest, MarkEqualsTheCoreArithmetic) {
           portfolio.OnTick(Tick{At(1), exit_price, exit_price, 0, 0, id});
           EXPECT_EQ(portfolio.UnrealizedPnl(), expected(size))
               << "id " << id.value << " size " << size << " move " << move;
-          if (size < 3) continue;
+          // The partial close books its P&L into the balance, which does not saturate: a mark
+          // beyond 2^62 raw (4.6e12 of the currency) is for the mark's arithmetic alone.
+          const int64_t mark = expected(size).raw();
+          if (size < 3 || mark > (int64_t{1} << 62) || mark < -(int64_t{1} << 62)) continue;
           fill.side = Opposite(side);
           fill.quantity = Quantity::FromRaw(size / 3, 2);
           fill.price = exit_price;
