@@ -39,6 +39,18 @@ for row in db.execute(sys.argv[2]):
     print("|".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row))
 PY
 }
+# paper_refuses WHAT EXPECTED_TEXT... -- ARGS...: `$aits paper --quiet ARGS` must exit 2 and name
+# each text (the flag, or file:line and key, and the value)
+paper_refuses() {
+  local what="$1"; shift
+  local texts=()
+  while [[ "$1" != "--" ]]; do texts+=("$1"); shift; done
+  shift
+  run "$aits" paper --quiet "$@"
+  expect_eq "$what: exit code" "$code" "2"
+  local text
+  for text in "${texts[@]}"; do expect_in "$what" "$out" "$text"; done
+}
 # finish NAME: the summary line, and the script's exit status
 finish() {
   echo "$1: $failures failure(s)"

@@ -149,38 +149,28 @@ run "$aits" replay --events "$int"
 expect_in "replay after Ctrl-C" "$out" "identical"
 
 # --- bad input: exit code 2 and a message naming the problem
-bad() {  # bad WHAT EXPECTED_TEXT... -- ARGS...: `aits paper ARGS` must exit 2 naming each text
-  local what="$1"; shift
-  local texts=()
-  while [[ "$1" != "--" ]]; do texts+=("$1"); shift; done
-  shift
-  run "$aits" paper --quiet "$@"
-  expect_eq "$what: exit code" "$code" "2"
-  local text
-  for text in "${texts[@]}"; do expect_in "$what" "$out" "$text"; done
-}
 printf 'decision:\n  buy_threshold: 0.5\n  buy_treshold: 0.4\n' >"$work/unknown.yaml"
-bad "unknown decision key" "buy_treshold" "unknown.yaml:3" -- \
+paper_refuses "unknown decision key" "buy_treshold" "unknown.yaml:3" -- \
   --state "$work/bad1" --ticks 10 --speed max --config "$work/unknown.yaml"
 check "a refused config writes no log" test ! -e "$work/bad1/events.db"
 printf 'risk:\n  base: defaults\n  max_order_lots: -1\n' >"$work/negative.yaml"
-bad "negative risk limit" "max_order_lots" "-1" -- \
+paper_refuses "negative risk limit" "max_order_lots" "-1" -- \
   --state "$work/bad2" --ticks 10 --speed max --config "$work/negative.yaml"
 printf 'risk:\n  max_order_lots: 5\n' >"$work/partial.yaml"
-bad "risk section missing limits" "max_position_lots is missing" "base: defaults" -- \
+paper_refuses "risk section missing limits" "max_position_lots is missing" "base: defaults" -- \
   --state "$work/bad3" --ticks 10 --speed max --config "$work/partial.yaml"
-bad "--speed fast" "--speed 'fast'" -- --state "$work/bad4" --ticks 10 --speed fast
-bad "--reconcile maybe" "--reconcile" "\"maybe\"" "adopt, flatten, refuse" -- \
+paper_refuses "--speed fast" "--speed 'fast'" -- --state "$work/bad4" --ticks 10 --speed fast
+paper_refuses "--reconcile maybe" "--reconcile" "\"maybe\"" "adopt, flatten, refuse" -- \
   --state "$work/bad6" --ticks 10 --speed max --reconcile maybe
 check "a refused policy writes no log" test ! -e "$work/bad6/events.db"
 printf 'risk:\n  base: defaults\nreconcile: sometimes\n' >"$work/policy.yaml"
-bad "reconcile: sometimes" "policy.yaml:3" "reconcile: 'sometimes'" -- \
+paper_refuses "reconcile: sometimes" "policy.yaml:3" "reconcile: 'sometimes'" -- \
   --state "$work/bad7" --ticks 10 --speed max --config "$work/policy.yaml"
-bad "bar data as feed" "gbpusd-m1-bid-2012.csv" "paper trading consumes ticks" -- \
+paper_refuses "bar data as feed" "gbpusd-m1-bid-2012.csv" "paper trading consumes ticks" -- \
   --state "$work/bad5" --speed max --feed "$data/gbpusd-m1-bid-2012.csv"
 check "a refused feed writes no session" test ! -e "$work/bad5/events.db"
 events_before=$(sql "$eur" "SELECT count(*) FROM events")
-bad "another session in an existing --state" "holds another session" "signal_params" -- \
+paper_refuses "another session in an existing --state" "holds another session" "signal_params" -- \
   --state "$eur" --speed max --feed "$ticks" --params fast=4,slow=8
 expect_eq "a refused session leaves the log alone" "$(sql "$eur" "SELECT count(*) FROM events")" \
   "$events_before"

@@ -62,28 +62,18 @@ expect_eq "no venue reports in a default log" \
   "$(sql "$sim" "SELECT count(*) FROM events WHERE type IN (14, 15)")" "0"
 
 # --- bad input: exit code 2, naming the flag (or file:line and key) and the value
-bad() {  # bad WHAT EXPECTED_TEXT... -- ARGS...
-  local what="$1"; shift
-  local texts=()
-  while [[ "$1" != "--" ]]; do texts+=("$1"); shift; done
-  shift
-  run "$aits" paper --quiet "$@"
-  expect_eq "$what: exit code" "$code" "2"
-  local text
-  for text in "${texts[@]}"; do expect_in "$what" "$out" "$text"; done
-}
-bad "--venue foo" "--venue" "'foo'" "simulated, threaded" -- \
+paper_refuses "--venue foo" "--venue" "'foo'" "simulated, threaded" -- \
   --state "$work/bad1" --ticks 10 --speed max --venue foo
 check "a refused venue writes no log" test ! -e "$work/bad1/events.db"
-bad "--report-latency 5 parsecs" "--report-latency" "'5parsecs'" -- \
+paper_refuses "--report-latency 5 parsecs" "--report-latency" "'5parsecs'" -- \
   --state "$work/bad2" --ticks 10 --speed max --venue threaded --report-latency 5parsecs
-bad "--report-latency on the simulated venue" "--report-latency" "--venue threaded" -- \
+paper_refuses "--report-latency on the simulated venue" "--report-latency" "--venue threaded" -- \
   --state "$work/bad3" --ticks 10 --speed max --report-latency 5ms
 printf 'execution:\n  venue: remote\n' >"$work/bad.yaml"
-bad "execution.venue: remote" "bad.yaml:2" "execution.venue" "'remote'" -- \
+paper_refuses "execution.venue: remote" "bad.yaml:2" "execution.venue" "'remote'" -- \
   --state "$work/bad4" --ticks 10 --speed max --config "$work/bad.yaml"
 printf 'execution:\n  latency: 5ms\n' >"$work/key.yaml"
-bad "execution.latency" "key.yaml:2" "unknown key execution.latency" -- \
+paper_refuses "execution.latency" "key.yaml:2" "unknown key execution.latency" -- \
   --state "$work/bad5" --ticks 10 --speed max --config "$work/key.yaml"
 
 finish paper_threaded_cli_test

@@ -79,10 +79,6 @@ Result<node::ThreadedVenueConfig> ThreadedVenueConfigFor(const SessionSpec& spec
   config.account_currency = kernel.account_currency;
   config.initial_balance = kernel.initial_balance;
   config.leverage = kernel.leverage;
-  if (spec.report_latency_us < 0) {
-    return InvalidArgument("report latency " + std::to_string(spec.report_latency_us) +
-                           " us is negative");
-  }
   config.report_latency = std::chrono::microseconds(spec.report_latency_us);
   AITS_RETURN_IF_ERROR(config.Validate());
   return config;
