@@ -4,7 +4,8 @@
     scripts/gen_mt5_protocol.py           rewrite the generated files
     scripts/gen_mt5_protocol.py --check   exit 1 naming every generated file that differs
 
-Outputs: src/aits/mt5/messages.h and messages.cc (the C++ codecs) and
+Outputs: src/aits/mt5/messages.h and messages.cc (the C++ codecs), messages_json.h and .cc (the
+messages as JSON, for transcripts), and
 clients/metatrader/MQL5/Include/Aits/Protocol.mqh (the Expert Advisor's). The schema's syntax is
 described at its top; an error names the schema's line.
 """
@@ -285,6 +286,80 @@ def gen_source(version, records, structs):
     return "".join(out)
 
 
+def gen_json_header(records):
+    out = [HEADER, """// The MT5 protocol's messages as JSON objects (field name -> value), for transcripts of a link
+// (aits/mt5/transcript.h) and for logs. FromJson needs every field, of its type, and names the
+// first one that is missing or wrong in `error`.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "aits/mt5/messages.h"
+
+namespace aits::mt5 {
+
+"""]
+    for r in records:
+        name = camel(r.name)
+        out.append(f"void ToJson(const {name}& value, nlohmann::json& out);\n")
+        out.append(f"bool FromJson(const nlohmann::json& in, {name}& value, std::string& error);\n")
+    out.append("\n}  // namespace aits::mt5\n")
+    return "".join(out)
+
+
+def gen_json_source(records, structs):
+    out = [HEADER, '#include "aits/mt5/messages_json.h"\n\n#include "aits/mt5/json_fields.h"\n\n'
+           "namespace aits::mt5 {\n\n"]
+    for r in records:
+        name = camel(r.name)
+        value = "value" if r.fields else "/*value*/"
+        out.append(f"void ToJson(const {name}& {value}, nlohmann::json& out) {{\n")
+        out.append("  out = nlohmann::json::object();\n")
+        for f in r.fields:
+            if f.array:
+                out.append(f"  {{\n    auto& items = out[\"{f.name}\"] = nlohmann::json::array();\n")
+                out.append(f"    for (const auto& item : value.{f.name}) ")
+                if f.type in SCALARS:
+                    out.append("items.push_back(item);\n")
+                else:
+                    out.append("{\n      nlohmann::json j;\n      ToJson(item, j);\n"
+                               "      items.push_back(std::move(j));\n    }\n")
+                out.append("  }\n")
+            elif f.type in SCALARS:
+                out.append(f"  out[\"{f.name}\"] = value.{f.name};\n")
+            else:
+                out.append(f"  ToJson(value.{f.name}, out[\"{f.name}\"]);\n")
+        out.append("}\n\n")
+        unused = "" if r.fields else "/*in*/"
+        out.append(f"bool FromJson(const nlohmann::json& {unused or 'in'}, {name}& {value}, "
+                   f"std::string& {'error' if r.fields else '/*error*/'}) {{\n")
+        if not r.fields:
+            out.append("  return true;\n}\n\n")
+            continue
+        parts = []
+        for f in r.fields:
+            label = f'"{r.name}.{f.name}"'
+            if f.array and f.type in SCALARS:
+                parts.append(f"json_fields::Array(in, \"{f.name}\", {label}, value.{f.name}, error, "
+                             f"[](const nlohmann::json& j, auto& item, std::string& e) {{ "
+                             f"return json_fields::Scalar(j, {label}, item, e); }})")
+            elif f.array:
+                parts.append(f"json_fields::Array(in, \"{f.name}\", {label}, value.{f.name}, error, "
+                             f"[](const nlohmann::json& j, auto& item, std::string& e) {{ "
+                             f"return FromJson(j, item, e); }})")
+            elif f.type in SCALARS:
+                parts.append(f"json_fields::Field(in, \"{f.name}\", {label}, value.{f.name}, error)")
+            else:
+                parts.append(f"json_fields::Object(in, \"{f.name}\", {label}, error, "
+                             f"[&](const nlohmann::json& j) {{ return FromJson(j, value.{f.name}, error); }})")
+        out.append("  return json_fields::IsObject(in, \"" + r.name + "\", error) &&\n         " +
+                   " &&\n         ".join(parts) + ";\n}\n\n")
+    out.append("}  // namespace aits::mt5\n")
+    return "".join(out)
+
+
 def outputs():
     version, records, structs = parse(SCHEMA.read_text())
     header = ROOT / "src/aits/mt5/messages.h"
@@ -293,6 +368,10 @@ def outputs():
         header: clang_format(header, gen_header(version, records, structs)),
         source: clang_format(source, gen_source(version, records, structs)),
     }
+    json_header = ROOT / "src/aits/mt5/messages_json.h"
+    json_source = ROOT / "src/aits/mt5/messages_json.cc"
+    files[json_header] = clang_format(json_header, gen_json_header(records))
+    files[json_source] = clang_format(json_source, gen_json_source(records, structs))
     try:
         import gen_mt5_mql5  # the MQL5 backend, beside this script
     except ImportError:
