@@ -6,13 +6,16 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "aits/config/model_choice.h"
 #include "aits/config/paper_settings.h"
+#include "aits/session/live_compare.h"
 #include "aits/session/paper.h"
 #include "aits/session/replay.h"
 #include "cli.h"
@@ -138,6 +141,81 @@ int RunReplayCommand(const std::string& events) {
   if (r.account.balance.raw() != r.logged.balance.raw()) {
     std::printf("  balance differs from the log's own\n");
     return 1;
+  }
+  return 0;
+}
+
+struct CompareFlags {
+  std::string events = "paper-session";
+  std::optional<int64_t> slippage_points;
+  std::optional<int64_t> latency_ms;
+  std::optional<std::string> commission;
+  std::string csv;
+  bool json = false;
+  bool quiet = false;
+};
+
+int RunCompareCommand(const CompareFlags& flags) {
+  auto store = persistence::EventStore::OpenReadOnly(EventsPath(flags.events));
+  if (!store.ok()) return Fail(store.status());
+  session::CompareOptions options;
+  options.slippage_points = flags.slippage_points;
+  if (flags.latency_ms) options.latency_us = *flags.latency_ms * 1000;
+  options.commission = flags.commission;
+  auto result = session::CompareWithBacktest(**store, config::SignalsWithModels(), options);
+  if (!result.ok()) return Fail(result.status());
+  const session::LiveComparison& c = *result;
+  if (!flags.csv.empty()) {
+    std::ofstream out(flags.csv);
+    out << session::ToCsv(c);
+    if (!out) return Fail(IoError("cannot write '" + flags.csv + "'"));
+  }
+  if (flags.json) {
+    std::printf("%s\n", session::ToJson(c).c_str());
+    return 0;
+  }
+  std::printf("session %s (venue %s) against its backtest on the same %llu ticks:\n",
+              c.session_id.c_str(), c.venue.c_str(), static_cast<unsigned long long>(c.ticks));
+  if (!flags.quiet) {
+    std::printf("  %-24s %-13s %-7s %-4s %-8s %-12s %-12s %9s %9s %10s\n", "created", "kind",
+                "symbol", "side", "origin", "live price", "backtest", "slip pts", "delay ms",
+                "effect");
+    for (const session::OrderComparison& o : c.orders) {
+      const auto price = [](const std::optional<session::RunOrder>& r) {
+        if (!r) return std::string("-");
+        return r->price ? r->price->ToString() : r->status;
+      };
+      const bool both =
+          o.kind == session::CompareKind::kPaired && o.live->price && o.backtest->price;
+      std::printf(
+          "  %-24s %-13s %-7s %-4s %-8s %-12s %-12s %9s %9s %10s\n",
+          FormatIso8601(o.created).substr(0, 23).c_str(),
+          std::string(session::ToString(o.kind)).c_str(), o.symbol.c_str(),
+          std::string(ToString(o.side)).c_str(), o.origin.c_str(), price(o.live).c_str(),
+          price(o.backtest).c_str(),
+          both ? std::to_string(o.slippage_points).substr(0, 6).c_str() : "",
+          both ? std::to_string(static_cast<double>(o.delay.ns) / 1e6).substr(0, 7).c_str() : "",
+          both ? o.fill_effect.ToString().c_str() : "");
+    }
+  }
+  std::printf("  orders: %llu paired (%llu filled in both), %llu live only, %llu backtest only\n",
+              static_cast<unsigned long long>(c.paired),
+              static_cast<unsigned long long>(c.paired_filled),
+              static_cast<unsigned long long>(c.live_only),
+              static_cast<unsigned long long>(c.backtest_only));
+  std::printf("  strategy fills: slippage mean %.2f points (max %.2f), delay mean %.3f ms\n",
+              c.mean_slippage_points, c.max_abs_slippage_points,
+              static_cast<double>(c.mean_delay.ns) / 1e6);
+  std::printf("  equity: live %s, backtest %s, gap %s %s\n", c.live_equity.ToString().c_str(),
+              c.backtest_equity.ToString().c_str(), c.gap.ToString().c_str(), c.currency.c_str());
+  std::printf(
+      "    fill prices of paired orders %s, their commissions %s, the rest %s (trades\n"
+      "    one run made alone and what they changed after)\n",
+      c.fill_effects.ToString().c_str(), c.commission_effect.ToString().c_str(),
+      c.rest.ToString().c_str());
+  if (c.reconciliations > 0) {
+    std::printf("  %llu start(s) adopted a different account (reconciliation): in the rest\n",
+                static_cast<unsigned long long>(c.reconciliations));
   }
   return 0;
 }
@@ -308,6 +386,26 @@ void AddPaperCommands(CLI::App& app) {
     const int code = RunExplainCommand(*explain_events, *order_id, *raw);
     ExitOnFailure(code);
   });
+
+  auto compare = std::make_shared<CompareFlags>();
+  CLI::App* compare_cmd = app.add_subcommand(
+      "compare",
+      "Re-run a live, shadow or paper session as a backtest on the ticks it recorded and compare\n"
+      "them order by order: the live fill against the simulated one (price, time, slippage),\n"
+      "trades only one of them made, and the P&L gap each part explains.\n"
+      "Example: aits compare --state live-session --slippage 0 --csv fills.csv");
+  compare_cmd->add_option("--state,--events", compare->events, "State directory or events.db")
+      ->capture_default_str();
+  compare_cmd->add_option("--slippage", compare->slippage_points,
+                          "The backtest's slippage in points (default: the session's)");
+  compare_cmd->add_option("--latency-ms", compare->latency_ms,
+                          "The backtest's order latency (default: the session's)");
+  compare_cmd->add_option("--commission", compare->commission,
+                          "The backtest's commission (default: the session's)");
+  compare_cmd->add_option("--csv", compare->csv, "Also write one row per order to this file");
+  compare_cmd->add_flag("--json", compare->json, "Print the comparison as JSON");
+  compare_cmd->add_flag("--quiet", compare->quiet, "Only the summary");
+  compare_cmd->callback([compare] { ExitOnFailure(RunCompareCommand(*compare)); });
 
   auto breaker_state = std::make_shared<std::string>();
   auto breaker_dir = std::make_shared<std::string>("paper-session");

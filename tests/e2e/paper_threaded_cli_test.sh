@@ -61,6 +61,23 @@ expect_eq "no venue in a default session_start" \
 expect_eq "no venue reports in a default log" \
   "$(sql "$sim" "SELECT count(*) FROM events WHERE type IN (14, 15)")" "0"
 
+# --- live against backtest: the threaded session slipped 3 points a fill; its backtest on the
+# same ticks with no slippage shows every strategy fill 3 points worse.
+slip="$work/slip"
+run "$aits" paper --feed synthetic --ticks 6000 --speed max --venue threaded --slippage 3 \
+  --start 2024-01-08 --state "$slip" --quiet
+expect_eq "slipping session: exit code" "$code" "0"
+run "$aits" compare --state "$slip" --slippage 0 --csv "$work/fills.csv"
+expect_eq "compare: exit code" "$code" "0"
+expect_in "compare: the slippage" "$out" "slippage mean 3.00 points (max 3.00)"
+expect_in "compare: the gap's parts" "$out" "fill prices of paired orders -"
+expect_in "compare: the csv" "$(head -1 "$work/fills.csv")" "created,kind,symbol,side,origin"
+run "$aits" compare --state "$slip" --json
+expect_in "compare --json: the session's own venue model" "$out" '"max_abs_slippage_points": 0.0'
+run "$aits" compare --state "$work/none"
+expect_eq "compare of nothing: exit code (a session that does not exist)" "$code" "2"
+expect_in "compare of nothing: names the log" "$out" "none"
+
 # --- bad input: exit code 2, naming the flag (or file:line and key) and the value
 paper_refuses "--venue foo" "--venue" "'foo'" "simulated, threaded" -- \
   --state "$work/bad1" --ticks 10 --speed max --venue foo

@@ -282,7 +282,9 @@ void Session::Log(EventType type, Timestamp ts, std::string_view payload) {
 
 void Session::Emit(EventType type, Timestamp ts, std::string_view payload) {
   ++outputs_;
-  if (mode_ == RecordMode::kAppend) {
+  if (capture_) {
+    capture_(type, ts, payload);
+  } else if (mode_ == RecordMode::kAppend) {
     Log(type, ts, payload);
   } else {
     produced_.push_back(Produced{type, ts, std::string(payload)});

@@ -86,6 +86,10 @@ class Session {
 
   // kAppend: outputs are appended to `store` (which must outlive the session).
   void StartAppending(persistence::EventStore* store);
+  // Hands every output to `sink` as it is produced instead of appending or comparing it: a
+  // session re-run on another venue (aits compare, live_compare.h) reads what it does this way.
+  using OutputSink = std::function<void(persistence::EventType, Timestamp, std::string_view)>;
+  void CaptureOutputs(OutputSink sink) { capture_ = std::move(sink); }
   bool appending() const { return mode_ == RecordMode::kAppend; }
 
   // Feeds one tick: moves the clock to its time, logs it when appending, runs the kernel.
@@ -204,6 +208,7 @@ class Session {
     std::string payload;
   };
   std::deque<Produced> produced_;
+  OutputSink capture_;
   Divergence divergence_;
   bool diverged_ = false;
   std::string buffer_;

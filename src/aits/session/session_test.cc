@@ -13,6 +13,7 @@
 #include "aits/persistence/codec.h"
 #include "aits/session/paper.h"
 #include "aits/session/replay.h"
+#include "aits/session/session_test_util.h"
 
 namespace aits::session {
 namespace {
@@ -21,53 +22,6 @@ namespace fs = std::filesystem;
 using persistence::Event;
 using persistence::EventStore;
 using persistence::EventType;
-
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("aits_session_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string Sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
-
-// A synthetic session that trades often: a fast SMA signal with a low threshold, fixed lots.
-SessionSpec BusySpec(uint64_t ticks) {
-  SessionSpec spec;
-  spec.feed = "synthetic";
-  spec.seed = 7;
-  spec.synthetic_start = FromCivil(2024, 1, 8);
-  spec.max_ticks = ticks;
-  spec.signal = "sma_cross";
-  spec.signal_params = "fast=3,slow=8,atr=5,scale=0.2";
-  spec.decision = {{"buy_threshold", "0.5"},
-                   {"sell_threshold", "-0.5"},
-                   {"close_threshold", "0.2"},
-                   {"sizing", "fixed_lots"},
-                   {"lots", "0.3"},
-                   {"scale_by_confidence", "false"},
-                   {"atr_period", "5"}};
-  spec.commission = "per_lot:7";
-  spec.session_id = "test";
-  return spec;
-}
-
-PaperOptions MaxSpeed(const SessionSpec& spec, const std::string& dir) {
-  PaperOptions options;
-  options.spec = spec;
-  options.state_dir = dir;
-  options.speed = 0;
-  options.store.batch_events = 512;
-  options.checkpoint_every = 2000;
-  return options;
-}
 
 // Every logged event except wall times, as (type, ts, payload) lines.
 std::vector<std::string> LogLines(const std::string& dir) {
