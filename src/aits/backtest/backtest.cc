@@ -1,5 +1,7 @@
 #include "aits/backtest/backtest.h"
 
+#include "aits/core/text.h"
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -449,14 +451,7 @@ std::string Percent(double fraction) {
   return out.str();
 }
 
-std::string Fixed(double value, int decimals) {
-  if (!std::isfinite(value)) return "n/a";
-  std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(decimals);
-  out << value;
-  return out.str();
-}
+std::string Fixed(double value, int decimals) { return FormatFixed(value, decimals); }
 
 }  // namespace
 

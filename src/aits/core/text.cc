@@ -3,6 +3,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <sstream>
 
 namespace aits {
 namespace {
@@ -42,6 +43,15 @@ std::optional<int64_t> ParseInt(std::string_view text) {
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
   return value;
+}
+
+std::string FormatFixed(double value, int decimals) {
+  if (!std::isfinite(value)) return "n/a";
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(decimals);
+  out << value;
+  return out.str();
 }
 
 }  // namespace aits

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace aits {
@@ -15,5 +16,8 @@ std::string_view Trim(std::string_view text);
 std::optional<double> ParseFiniteDouble(std::string_view text);
 // A base-10 integer with an optional sign; nullopt for junk or overflow.
 std::optional<int64_t> ParseInt(std::string_view text);
+
+// `value` with exactly `decimals` decimals ("1.50"); "n/a" when it is not finite.
+std::string FormatFixed(double value, int decimals);
 
 }  // namespace aits

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aits/core/text.h"
+
 #include "aits/persistence/codec.h"
 #include "aits/session/replay.h"
 
@@ -307,13 +309,7 @@ nlohmann::json RunJson(const std::optional<RunOrder>& run) {
   return j;
 }
 
-std::string Fixed(double value, int decimals) {
-  std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(decimals);
-  out << value;
-  return out.str();
-}
+std::string Fixed(double value, int decimals) { return FormatFixed(value, decimals); }
 
 }  // namespace
 
