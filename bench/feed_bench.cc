@@ -4,6 +4,15 @@
 //                               encoded into batches of `ticks` (varint deltas, then LZ4 or gzip)
 //   BM_DecodeBatch/codec/ticks  the same batches decoded and validated
 //   BM_Lz4CompressPayload       LZ4 alone on the batches' varint payloads (the compressor's share)
+//   BM_Collector/sync/resend:0  the collector with its uplink down: the day's quotes 20 times
+//                               (a day apart) validated, sequenced and, as the ring overflows,
+//                               written to the spill file, then Shutdown spills the ring; sync 1 =
+//                               fdatasync per record (the default), 0 = none
+//   BM_Collector/sync/resend:1  the uplink back: a new collector opens (recovers) that spill file
+//                               and resends it to a DedupReceiver in the same process (which
+//                               decodes and checks every batch), until the file is empty
+// The collector figures count ticks/s of wall time (fdatasync waits count; target >= 200,000).
+// The spill file is in $AITS_BENCH_DIR (default /tmp).
 // Counters: raw_MBps counts raw 40-byte ticks (time, bid, ask as int64, two f32 volumes, u64
 // sequence; feed::kRawTickBytes) per second, in 10^6 bytes; ticks/s; ratio = raw bytes / bytes on
 // the wire (header included). One thread. Quote medians:
@@ -15,10 +24,13 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "aits/data/source.h"
+#include "aits/feed/collector.h"
+#include "aits/feed/dedup.h"
 #include "aits/feed/tick_batch.h"
 
 namespace aits::feed {
@@ -179,6 +191,106 @@ void BM_Lz4CompressPayload(benchmark::State& state) {
       benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Lz4CompressPayload)->Unit(benchmark::kMicrosecond);
+
+// The real day 20 times over, a day apart, as the terminal would report it.
+const std::vector<Quote>& CollectorQuotes() {
+  static const std::vector<Quote> quotes = [] {
+    std::vector<Quote> out;
+    for (int day = 0; day < 20; ++day) {
+      for (const SequencedTick& st : RealTicks()) {
+        Quote quote;
+        quote.symbol = "EURUSD";
+        quote.time = st.tick.ts + Duration::Days(day);
+        quote.bid = st.tick.bid.AsDouble();
+        quote.ask = st.tick.ask.AsDouble();
+        quote.volume = 0.0;
+        out.push_back(quote);
+      }
+    }
+    return out;
+  }();
+  return quotes;
+}
+
+class SwitchUplink final : public Uplink {
+ public:
+  Status Send(std::span<const uint8_t> batch) override {
+    if (down) return IoError("down");
+    return receiver.Receive(batch, delivered);
+  }
+  bool down = true;
+  DedupReceiver receiver;
+  std::vector<SequencedTick> delivered;
+};
+
+CollectorOptions BenchCollectorOptions(bool sync) {
+  const char* dir = std::getenv("AITS_BENCH_DIR");
+  CollectorOptions options;
+  options.symbols = {{"EURUSD", 5}};
+  options.spill_path = std::string(dir ? dir : "/tmp") + "/aits_feed_bench.spill";
+  options.spill.sync = sync ? SpillSync::kEveryRecord : SpillSync::kNone;
+  return options;
+}
+
+// Accepts every quote with the uplink down, then spills the ring: the whole day in the spill.
+bool FillSpill(const CollectorOptions& options, SwitchUplink& uplink, SimulatedClock& clock) {
+  auto collector = Collector::Open(options, uplink, clock);
+  if (!collector.ok()) return false;
+  for (const Quote& quote : CollectorQuotes()) {
+    if (!(*collector)->Accept(quote).ok()) return false;
+  }
+  return (*collector)->Shutdown().ok();
+}
+
+// One pass: the spill filled with the uplink down, then (resend) a new collector resends it.
+// Only the spill, or only the resend, is timed.
+bool CollectorPass(benchmark::State& state, const CollectorOptions& options, bool resend) {
+  state.PauseTiming();
+  std::filesystem::remove(options.spill_path);
+  SwitchUplink uplink;
+  SimulatedClock clock;
+  SimulatedSleeper sleeper(clock);
+  if (!resend) state.ResumeTiming();
+  if (!FillSpill(options, uplink, clock)) {
+    state.SkipWithError("spill failed");
+    return false;
+  }
+  if (!resend) return true;
+  uplink.down = false;
+  uplink.delivered.reserve(CollectorQuotes().size());
+  state.ResumeTiming();
+  auto collector = Collector::Open(options, uplink, clock);
+  if (!collector.ok() || !(*collector)->Drain(sleeper, clock.Now()).ok() ||
+      uplink.delivered.size() != CollectorQuotes().size()) {
+    state.SkipWithError("resend failed or lost ticks");
+    return false;
+  }
+  return true;
+}
+
+// Args: sync (1: fdatasync per record), resend (0: time the spill, 1: time the resend).
+void BM_Collector(benchmark::State& state) {
+  const CollectorOptions options = BenchCollectorOptions(state.range(0) != 0);
+  if (CollectorQuotes().empty()) {
+    state.SkipWithError("no ticks: eurusd-ticks-2020-01-01.csv missing");
+    return;
+  }
+  for (auto _ : state) {
+    if (!CollectorPass(state, options, state.range(1) != 0)) return;
+  }
+  std::filesystem::remove(options.spill_path);
+  state.counters["ticks/s"] = benchmark::Counter(
+      static_cast<double>(CollectorQuotes().size()) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Collector)
+    ->ArgNames({"sync", "resend"})
+    ->Args({1, 0})
+    ->Args({0, 0})
+    ->Args({1, 1})
+    ->Args({0, 1})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace aits::feed

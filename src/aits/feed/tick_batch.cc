@@ -9,8 +9,15 @@
 #include <cstring>
 #include <limits>
 
+#include "aits/feed/internal/little_endian.h"
+
 namespace aits::feed {
 namespace {
+
+using internal::GetU16;
+using internal::GetU32;
+using internal::PutU16;
+using internal::PutU32;
 
 constexpr uint8_t kMagic[4] = {'A', 'I', 'T', 'B'};
 constexpr size_t kCrcOffset = 20;
@@ -18,19 +25,6 @@ constexpr size_t kCrcOffset = 20;
 // count a header may claim before anything is decompressed.
 constexpr uint32_t kMinTickPayloadBytes = 7;
 constexpr uint64_t kMaxSymbols = 4096;
-
-void PutU16(uint8_t* out, uint16_t value) {
-  out[0] = static_cast<uint8_t>(value);
-  out[1] = static_cast<uint8_t>(value >> 8);
-}
-void PutU32(uint8_t* out, uint32_t value) {
-  for (int idx = 0; idx < 4; ++idx) out[idx] = static_cast<uint8_t>(value >> (8 * idx));
-}
-uint16_t GetU16(const uint8_t* in) { return static_cast<uint16_t>(in[0] | (in[1] << 8)); }
-uint32_t GetU32(const uint8_t* in) {
-  return static_cast<uint32_t>(in[0]) | (static_cast<uint32_t>(in[1]) << 8) |
-         (static_cast<uint32_t>(in[2]) << 16) | (static_cast<uint32_t>(in[3]) << 24);
-}
 
 uint64_t ZigZag(int64_t value) {
   return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);

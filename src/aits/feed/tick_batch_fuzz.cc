@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "aits/feed/internal/little_endian.h"
 #include "aits/feed/tick_batch.h"
 
 namespace {
@@ -21,7 +22,7 @@ std::vector<uint8_t> Stored(const uint8_t* data, size_t size, uint32_t count) {
   std::memcpy(out.data(), "AITB", 4);
   out[4] = aits::feed::kBatchVersion;
   auto put = [&](size_t at, uint32_t value) {
-    for (int idx = 0; idx < 4; ++idx) out[at + idx] = static_cast<uint8_t>(value >> (8 * idx));
+    aits::feed::internal::PutU32(out.data() + at, value);
   };
   put(8, count);
   put(12, static_cast<uint32_t>(size));

@@ -1,4 +1,5 @@
 #include "aits/feed/tick_batch.h"
+#include "aits/feed/internal/little_endian.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -66,7 +67,7 @@ std::vector<uint8_t> StoredBatch(const std::vector<uint8_t>& payload, uint32_t c
   out[4] = kBatchVersion;
   out[5] = 0;
   auto put = [&](size_t at, uint32_t value) {
-    for (int idx = 0; idx < 4; ++idx) out[at + idx] = static_cast<uint8_t>(value >> (8 * idx));
+    aits::feed::internal::PutU32(out.data() + at, value);
   };
   put(8, count);
   put(12, static_cast<uint32_t>(payload.size()));
