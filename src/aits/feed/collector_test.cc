@@ -1,7 +1,6 @@
 #include "aits/feed/collector.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +12,7 @@
 
 #include "aits/data/source.h"
 #include "aits/feed/dedup.h"
+#include "aits/feed/feed_test_util.h"
 
 namespace aits::feed {
 namespace {
@@ -52,13 +52,7 @@ class FakeUplink final : public Uplink {
 
 class CollectorTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    path_ = ::testing::TempDir() + "/aits_collector_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove(path_);
-    clock_.AdvanceTo(kStart);
-  }
-  void TearDown() override { std::filesystem::remove(path_); }
+  void SetUp() override { clock_.AdvanceTo(kStart); }
 
   CollectorOptions Options() const {
     CollectorOptions options;
@@ -110,7 +104,8 @@ class CollectorTest : public ::testing::Test {
     }
   }
 
-  std::string path_;
+  ScopedTestPath spill_;
+  const std::string& path_ = spill_.path();
   SimulatedClock clock_;
   SimulatedSleeper sleeper_{clock_};  // hours of outage run in microseconds
   FakeUplink uplink_{clock_};

@@ -1,8 +1,6 @@
 #include "aits/feed/spill.h"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -10,18 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "aits/feed/feed_test_util.h"
+
 namespace aits::feed {
 namespace {
 
 class SpillFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    path_ = ::testing::TempDir() + "/aits_spill_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove(path_);
-  }
-  void TearDown() override { std::filesystem::remove(path_); }
-
   static std::vector<uint8_t> Body(uint8_t fill, size_t size) {
     return std::vector<uint8_t>(size, fill);
   }
@@ -61,7 +54,8 @@ class SpillFileTest : public ::testing::Test {
     return fills;
   }
 
-  std::string path_;
+  ScopedTestPath file_;
+  const std::string& path_ = file_.path();
 };
 
 TEST_F(SpillFileTest, KeepsRecordsInOrderAcrossReopenAndEmptiesWhenAllAreSent) {
