@@ -4,9 +4,9 @@
 // Duplicates are expected, not an error: the collector resends its spill file after an outage,
 // and a batch whose acknowledgement was lost (or a spill resent again after a crash before the
 // file was emptied) arrives twice. Each key is remembered in a window of the most recent
-// `window` keys (a FIFO, default 4,000,000, about 100 MB): a duplicate older than the window is
-// delivered again, which the docs state as the bound. A batch that fails to decode is refused
-// whole (its Status says why and where) and counted; nothing in it is delivered.
+// `window` keys (a FIFO; default 1,000,000, about 100 bytes a key): a duplicate older than the
+// window is delivered again, which the docs state as the bound. A batch that fails to decode is
+// refused whole (its Status says why and where) and counted; nothing in it is delivered.
 //
 // Symbols are numbered by the receiver in the order it first sees them (symbol_name()), so the
 // delivered ticks' instrument ids are the receiver's, not the batch's. Single-threaded.
@@ -34,7 +34,7 @@ struct ReceiverStats {
 
 class DedupReceiver {
  public:
-  explicit DedupReceiver(size_t window = 4'000'000, DecodeLimits limits = {});
+  explicit DedupReceiver(size_t window = 1'000'000, DecodeLimits limits = {});
 
   // Decodes `batch` and appends its new ticks to `out` (instrument = the receiver's symbol id).
   // Returns the decode error and appends nothing if the batch is bad.

@@ -67,7 +67,7 @@ class TcpBatchServer {
  public:
   // Listens on `at` (port 0: any free port). The net module's errors.
   static Result<std::unique_ptr<TcpBatchServer>> Listen(
-      const net::Endpoint& at, size_t dedup_window = 4'000'000,
+      const net::Endpoint& at, size_t dedup_window = 1'000'000,
       uint32_t max_frame = kDefaultMaxUplinkFrame);
 
   uint16_t port() const { return listener_.port(); }
