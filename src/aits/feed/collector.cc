@@ -138,11 +138,16 @@ Collector::Collector(CollectorOptions options, Uplink& uplink, const Clock& cloc
 
 Collector::~Collector() = default;
 
-Status Collector::Reject(QuoteReject reason, std::string_view symbol, const char* field,
-                         const std::string& value) {
+void Collector::CountRejection(QuoteReject reason, std::string_view symbol, const char* field,
+                               const std::string& value) {
   ++stats_.rejected[static_cast<size_t>(reason)];
   stats_.last_rejection = "quote " + std::string(symbol) + " field '" + field + "' value '" +
                           value + "': " + std::string(ToString(reason));
+}
+
+Status Collector::Reject(QuoteReject reason, std::string_view symbol, const char* field,
+                         const std::string& value) {
+  CountRejection(reason, symbol, field, value);
   return InvalidArgument("collector: " + stats_.last_rejection);
 }
 
@@ -195,7 +200,7 @@ Status Collector::Accept(const Quote& quote) {
   if (ring_count_ == ring_.size()) {
     Status spilled = SpillRingOverflow();
     if (!spilled.ok()) {
-      Reject(QuoteReject::kSpillFailed, name, "ring", spilled.message()).ok();
+      CountRejection(QuoteReject::kSpillFailed, name, "ring", spilled.message());
       return spilled;
     }
   }

@@ -153,8 +153,8 @@ class Collector {
   ~Collector();
 
   // Validates, normalises, sequences and queues one quote. OK if accepted; InvalidArgument (the
-  // rejection, also counted) if not; IoError if the ring was full and the spill failed (the quote
-  // is refused and counted as kSpillFailed; the ring keeps what it had).
+  // rejection, also counted) if not; the spill file's error if the ring was full and the spill
+  // failed (the quote is refused and counted as kSpillFailed; the ring keeps what it had).
   Status Accept(const Quote& quote);
 
   // Sends what is due (see the header comment); returns at the first failed send or when nothing
@@ -192,6 +192,9 @@ class Collector {
 
   Collector(CollectorOptions options, Uplink& uplink, const Clock& clock,
             std::unique_ptr<SpillFile> spill);
+  void CountRejection(QuoteReject reason, std::string_view symbol, const char* field,
+                      const std::string& value);
+  // Counts the rejection and returns it as an InvalidArgument.
   Status Reject(QuoteReject reason, std::string_view symbol, const char* field,
                 const std::string& value);
   // Encodes the oldest `count` ring entries into `out` (they stay in the ring).

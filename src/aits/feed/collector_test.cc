@@ -287,6 +287,27 @@ TEST_F(CollectorTest, ShutdownSpillsWhatIsInMemoryAndTheNextCollectorResendsIt) 
   EXPECT_EQ(std::filesystem::file_size(path_), 16u);
 }
 
+TEST_F(CollectorTest, AFullRingWhoseSpillFailsRefusesTheQuoteAndCountsIt) {
+  CollectorOptions options = Options();
+  options.ring_capacity = 10;
+  options.spill_batch_ticks = 5;
+  options.spill.max_record_bytes = 32;  // no batch fits: every append fails
+  auto collector = Open(options);
+  uplink_.down = true;
+  Feed(*collector, 0, 10, /*poll=*/false);
+  const Quote eleventh = QuoteAt(10);
+  clock_.AdvanceTo(*eleventh.time);
+  const Status status = collector->Accept(eleventh);
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(collector->stats().rejected[static_cast<size_t>(QuoteReject::kSpillFailed)], 1u);
+  EXPECT_NE(collector->stats().last_rejection.find("spill_failed"), std::string::npos);
+  EXPECT_EQ(collector->ring_size(), 10u);
+  // The ring kept what it had: the first ten arrive when the uplink is back.
+  uplink_.down = false;
+  ASSERT_TRUE(collector->Drain(sleeper_, clock_.Now()).ok());
+  ExpectDeliveredInOrder(10);
+}
+
 TEST_F(CollectorTest, RefusesBadOptions) {
   CollectorOptions options = Options();
   options.symbols.push_back({"eurusd", 5});
