@@ -21,8 +21,8 @@ using internal::PutU32;
 
 constexpr uint8_t kMagic[4] = {'A', 'I', 'T', 'B'};
 constexpr size_t kCrcOffset = 20;
-// The fewest payload bytes one tick takes (six one-byte varints and the symbol index): bounds the
-// count a header may claim before anything is decompressed.
+// The fewest payload bytes one tick takes (its seven varints, one byte each): bounds the count a
+// header may claim before anything is decompressed.
 constexpr uint32_t kMinTickPayloadBytes = 7;
 constexpr uint64_t kMaxSymbols = 4096;
 
