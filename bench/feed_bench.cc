@@ -1,6 +1,6 @@
 // The feed (docs/feed.md): the streamer's tick batches and the collector's spill and resend.
 //
-//   BM_EncodeBatch/codec/ticks  ticks of real EUR/USD (../shared/data, one day, 9,506 ticks)
+//   BM_EncodeBatch/codec/ticks  ticks of real EUR/USD (../shared/data, one day, 9,500 ticks)
 //                               encoded into batches of `ticks` (varint deltas, then LZ4 or gzip)
 //   BM_DecodeBatch/codec/ticks  the same batches decoded and validated
 //   BM_Lz4CompressPayload       LZ4 alone on the batches' varint payloads (the compressor's share)
