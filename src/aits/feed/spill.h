@@ -1,5 +1,5 @@
 // The collector's spill file: tick batches kept on local disk while the uplink is away, resent in
-// order when it is back (docs/feed.md, "The spill file").
+// order when it is back (docs/feed.md, "The spill file format").
 //
 // Layout (little-endian), append-only:
 //   header  16 bytes: magic "AITSSPL1" | u32 version (1) | u32 zero
