@@ -235,6 +235,30 @@ std::string PaperResult::LatencyJson() const {
          ",\"hand_off_to_kernel_thread\":" + HistogramJson(hand_off) + "}";
 }
 
+namespace {
+
+// Whether the session's feeds are the MetaTrader gateway's live data ("mt5", every one of them),
+// and whether what it needs to run live was given (aits live gives it).
+Result<bool> CheckLive(const SessionSpec& spec, const PaperOptions& options) {
+  const std::vector<FeedSpec> feeds = FeedsOf(spec);
+  const size_t live = static_cast<size_t>(std::count_if(
+      feeds.begin(), feeds.end(), [](const FeedSpec& feed) { return feed.feed == kLiveFeed; }));
+  if (live > 0 && live < feeds.size()) {
+    return InvalidArgument("a session's feeds are either all live (" + std::string(kLiveFeed) +
+                           ") or all recorded, not a mix");
+  }
+  if (live > 0 && options.live_data == nullptr) {
+    return InvalidArgument("the feed " + std::string(kLiveFeed) +
+                           " is the MetaTrader gateway's live data, which aits live connects");
+  }
+  if (spec.venue == "mt5" && !options.broker) {
+    return InvalidArgument("the venue mt5 is a live MetaTrader account, which aits live connects");
+  }
+  return live > 0;
+}
+
+}  // namespace
+
 Result<PaperResult> RunPaper(const PaperOptions& options) {
   const auto wall_start = Steady::now();
   PaperResult result;
@@ -248,6 +272,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   SessionSpec spec = options.spec;
   std::unique_ptr<Session> session;
   std::vector<std::unique_ptr<data::TickSource>> sources;
+  bool live = false;  // the feeds are the gateway's (options.live_data)
   std::optional<kernel::Reconciliation> reconciliation;
   // Seeds the venue (tests) and compares it with the kernel: a refusal returns before anything
   // is written, with every difference listed.
@@ -277,8 +302,11 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
       return NotFound(options.state_dir + " holds no session to resume; give a feed and a " +
                       "signal to start one");
     }
-    AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals));
-    AITS_ASSIGN_OR_RETURN(sources, OpenFeeds(spec));
+    AITS_ASSIGN_OR_RETURN(live, CheckLive(spec, options));
+    AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals, options.broker));
+    if (!live) {
+      AITS_ASSIGN_OR_RETURN(sources, OpenFeeds(spec));
+    }
     AITS_RETURN_IF_ERROR(session->GoLive());
     AITS_RETURN_IF_ERROR(reconcile());
   }
@@ -307,7 +335,8 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
       }
     }
     spec = logged;
-    AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals));
+    AITS_ASSIGN_OR_RETURN(live, CheckLive(spec, options));
+    AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals, options.broker));
     // Re-run every logged tick through the fresh kernel, checking each output against the log.
     auto followed = FollowLog(*store, *session, &result.resumed_events);
     if (!followed.ok()) {
@@ -349,7 +378,8 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
                       "signal to start one");
     }
     if (!session) {
-      AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals));
+      AITS_ASSIGN_OR_RETURN(live, CheckLive(spec, options));
+      AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals, options.broker));
       AITS_RETURN_IF_ERROR(session->GoLive());
       AITS_RETURN_IF_ERROR(reconcile());
     }
@@ -366,7 +396,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   }
 
   // The feeds, each positioned after the last tick of its instrument in the log.
-  if (sources.empty()) {
+  if (!live && sources.empty()) {
     AITS_ASSIGN_OR_RETURN(sources, OpenFeeds(spec));
   }
   const std::vector<FeedSpec> feed_specs = FeedsOf(spec);
@@ -436,6 +466,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   node::EventLoop loop(target, loop_options);
   loop.AddProducer(commands);
   for (auto& client : clients) loop.AddClient(*client);
+  if (live) loop.AddClient(*options.live_data);
   if (node::Producer* venue = session->venue_producer()) loop.AddProducer(*venue);
   AITS_ASSIGN_OR_RETURN(const node::LoopExit exit, loop.Run());
   result.interrupted = exit == node::LoopExit::kStopped;

@@ -27,6 +27,7 @@
 #include "aits/core/latency_histogram.h"
 #include "aits/core/status.h"
 #include "aits/execution/reconciliation.h"
+#include "aits/node/data_client.h"
 #include "aits/persistence/event_store.h"
 #include "aits/session/replay.h"
 #include "aits/session/session.h"
@@ -61,6 +62,11 @@ struct PaperOptions {
   // The reconciliation policy of this start (docs/execution.md, "Reconciliation"); unset: the
   // session's own (SessionSpec::reconcile). A resume may change it without changing the session.
   std::optional<execution::ReconcilePolicy> reconcile;
+  // Live (aits live): the data client of the spec's "mt5" feeds (the MetaTrader gateway, which
+  // the caller has started listening), and the execution client of a venue "mt5" session once
+  // live (the same gateway's). The caller owns them; they outlive the run.
+  node::DataClient* live_data = nullptr;
+  BrokerFactory broker;
   // The broker's account at this start, for tests: the simulated venue is seeded with it
   // (SimulatedVenue::Seed, in place of what the log rebuilt) before the reconciliation, as if
   // the account had moved while the session was down.

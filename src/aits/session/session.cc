@@ -112,6 +112,10 @@ namespace {
 Result<std::unique_ptr<data::TickSource>> OpenOneFeed(const SessionSpec& spec,
                                                       const FeedSpec& feed) {
   const Instrument& instrument = feed.instrument;
+  if (feed.feed == kLiveFeed) {
+    return InvalidArgument("the feed " + std::string(kLiveFeed) +
+                           " is the MetaTrader gateway's live data, which aits live connects");
+  }
   if (feed.feed == "synthetic") {
     data::SyntheticOptions options;
     options.seed = feed.seed;
@@ -165,7 +169,8 @@ Result<std::vector<std::unique_ptr<data::TickSource>>> OpenFeeds(const SessionSp
 Session::~Session() = default;
 
 Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
-                                                 const SignalFactory& signals) {
+                                                 const SignalFactory& signals,
+                                                 BrokerFactory broker) {
   std::unique_ptr<Session> session(new Session());
   session->spec_ = spec;
   session->instruments_ = InstrumentsOf(spec);
@@ -184,6 +189,13 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
                                      const execution::AccountOracle& /*account*/) {
       // Its reports come through the inbox (or the log), not `events`; its account is its own.
       auto made = std::make_unique<SessionVenue>(venue);
+      self->async_venue_ = made.get();
+      return made;
+    };
+  } else if (venue_kind == VenueKind::kMt5) {
+    config.execution = [self, broker](execution::ExecutionEvents& /*events*/,
+                                      const execution::AccountOracle& /*account*/) {
+      auto made = std::make_unique<SessionVenue>(broker);
       self->async_venue_ = made.get();
       return made;
     };
@@ -389,6 +401,8 @@ Status Session::SeedVenue(const execution::AccountState& account) {
 Status Session::GoLive() {
   if (async_venue_ == nullptr) return Status::Ok();
   AITS_RETURN_IF_ERROR(async_venue_->GoLive(kernel_->Holdings(), clock_.Now()));
+  // A broker holds its positions' SL/TP itself; the reconciliation that follows compares them.
+  if (!async_venue_->seeds()) return Status::Ok();
   // A seed carries no SL/TP (a broker's snapshot lists none): the netting positions' protection
   // is set again, as the kernel holds it; the venue's kModified reports are logged like any.
   // A hedging account's positions keep their protection at the venue only (the portfolio does

@@ -32,6 +32,7 @@
 #include "aits/node/threaded_venue.h"
 #include "aits/persistence/event_store.h"
 #include "aits/session/session_spec.h"
+#include "aits/session/session_venue.h"
 #include "aits/trading/decision_strategy.h"
 #include "aits/trading/signal_source.h"
 
@@ -64,8 +65,6 @@ Result<std::unique_ptr<data::TickSource>> OpenFeed(const SessionSpec& spec);
 // ticks; errors name the file (and the feed's symbol when there are several).
 Result<std::vector<std::unique_ptr<data::TickSource>>> OpenFeeds(const SessionSpec& spec);
 
-class SessionVenue;
-
 // The settings of the session's asynchronous venue (node::ThreadedVenue) from a spec whose venue
 // is "threaded"; errors name the setting.
 Result<node::ThreadedVenueConfig> ThreadedVenueConfigFor(const SessionSpec& spec);
@@ -80,8 +79,11 @@ struct Divergence {
 
 class Session {
  public:
+  // `broker` makes the execution client a session on a broker (venue "mt5") trades through once
+  // live (SessionVenue); without one such a session can follow its log but not go live.
   static Result<std::unique_ptr<Session>> Create(const SessionSpec& spec,
-                                                 const SignalFactory& signals = MakeRuleSignalFor);
+                                                 const SignalFactory& signals = MakeRuleSignalFor,
+                                                 BrokerFactory broker = {});
   ~Session();
 
   // kAppend: outputs are appended to `store` (which must outlive the session).

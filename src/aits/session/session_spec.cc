@@ -286,7 +286,9 @@ Result<SessionSpec> SessionSpec::FromJson(std::string_view text) {
 Result<VenueKind> ParseVenueKind(std::string_view text) {
   if (text == "simulated") return VenueKind::kSimulated;
   if (text == "threaded") return VenueKind::kThreaded;
-  return InvalidArgument("venue '" + std::string(text) + "' is not one of simulated, threaded");
+  if (text == "mt5") return VenueKind::kMt5;
+  return InvalidArgument("venue '" + std::string(text) +
+                         "' is not one of simulated, threaded, mt5");
 }
 
 Result<int64_t> ParseReportLatency(std::string_view text) {
@@ -323,7 +325,17 @@ Result<int64_t> ParseReportLatency(std::string_view text) {
 Status SetExecution(SessionSpec* spec, std::string_view venue, std::string_view report_latency,
                     std::string_view venue_name, std::string_view latency_name) {
   if (!venue.empty()) {
-    AITS_RETURN_IF_ERROR(ParseVenueKind(venue).status().WithContext(venue_name));
+    // A paper session's choices: the live account (mt5) is aits live's.
+    const Result<VenueKind> kind = ParseVenueKind(venue);
+    if (!kind.ok()) {
+      return InvalidArgument(std::string(venue_name) + ": venue '" + std::string(venue) +
+                             "' is not one of simulated, threaded");
+    }
+    if (*kind == VenueKind::kMt5) {
+      return InvalidArgument(std::string(venue_name) +
+                             ": mt5 is a live MetaTrader account, which aits live trades on; "
+                             "a paper session's venue is simulated or threaded");
+    }
     spec->venue = std::string(venue);
   }
   if (!report_latency.empty()) {

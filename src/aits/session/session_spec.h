@@ -101,8 +101,12 @@ struct SessionSpec {
   std::string FirstDifference(const SessionSpec& other) const;
 };
 
-enum class VenueKind : uint8_t { kSimulated, kThreaded };
-// "simulated" or "threaded"; InvalidArgument naming the text otherwise.
+// The feed name of the MetaTrader gateway's live data (FeedSpec::feed; aits live).
+inline constexpr std::string_view kLiveFeed = "mt5";
+
+// kMt5: a live MetaTrader 5 account through the gateway (aits live; docs/metatrader.md).
+enum class VenueKind : uint8_t { kSimulated, kThreaded, kMt5 };
+// "simulated", "threaded" or "mt5"; InvalidArgument naming the text otherwise.
 Result<VenueKind> ParseVenueKind(std::string_view text);
 // A report latency as written ("5ms", "250us", "0", "1s", "2000ns": a number and a unit; 0 may go
 // without one) in whole microseconds; InvalidArgument naming the text when it is not one, is

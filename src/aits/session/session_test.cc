@@ -14,6 +14,7 @@
 #include "aits/session/paper.h"
 #include "aits/session/replay.h"
 #include "aits/session/session_test_util.h"
+#include "aits/session/session_venue.h"
 
 namespace aits::session {
 namespace {
@@ -1094,6 +1095,67 @@ TEST(SessionSpecTest, RecordsItsInstrumentAndReadsOldLogs) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("field 'instrument'"), std::string::npos)
       << refused.status().message();
+}
+
+// --- Live sessions (aits live): what the session needs from the MetaTrader gateway, and how its
+// venue goes live on a broker.
+
+TEST(LiveSession, AnMt5FeedOrVenueWithoutTheGatewayIsRefusedBeforeAnythingIsWritten) {
+  TempDir tmp;
+  SessionSpec spec = BusySpec(100);
+  spec.feed = std::string(kLiveFeed);
+  auto run = RunPaper(MaxSpeed(spec, tmp.Sub("feed")));
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.status().message(),
+            "the feed mt5 is the MetaTrader gateway's live data, which aits live connects");
+  EXPECT_FALSE(fs::exists(tmp.Sub("feed") + "/events.db"));
+
+  spec = BusySpec(100);
+  spec.venue = "mt5";
+  run = RunPaper(MaxSpeed(spec, tmp.Sub("venue")));
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.status().message(),
+            "the venue mt5 is a live MetaTrader account, which aits live connects");
+  EXPECT_FALSE(fs::exists(tmp.Sub("venue") + "/events.db"));
+
+  // aits paper's --venue refuses it by name.
+  const Status status = SetExecution(&spec, "mt5", "", "--venue", "--report-latency");
+  EXPECT_NE(status.message().find("--venue: mt5 is a live MetaTrader account"), std::string::npos)
+      << status.message();
+}
+
+TEST(LiveSession, ABrokersVenueForwardsOnceLiveAndIsNotSeeded) {
+  node::ThreadedVenueConfig config;
+  node::ThreadedVenue* made = nullptr;
+  SessionVenue venue([&]() -> std::unique_ptr<execution::ExecutionClient> {
+    auto client = std::make_unique<node::ThreadedVenue>(config);
+    made = client.get();
+    return client;
+  });
+  EXPECT_FALSE(venue.seeds());
+  venue.AddInstrument(Instrument::Infer("EURUSD"));
+  // Following the log: nothing reaches a broker.
+  Order order;
+  order.id = OrderId{1};
+  order.request.quantity = *Quantity::FromDouble(0.1, 2);
+  EXPECT_EQ(venue.Submit(order), 0u);
+  EXPECT_TRUE(venue.Sent(OrderId{1}));
+  EXPECT_EQ(made, nullptr);
+  // Live: the broker's client, given the instruments; the log's account is not put into it.
+  execution::AccountState implied;
+  implied.positions.push_back(execution::HeldPosition{});
+  ASSERT_TRUE(venue.GoLive(implied, Timestamp{}).ok());
+  ASSERT_NE(made, nullptr);
+  EXPECT_TRUE(venue.live());
+  auto snapshot = venue.Snapshot();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().message();
+  EXPECT_TRUE(snapshot->positions.empty());
+  EXPECT_EQ(venue.Seed(implied, Timestamp{}).message(), "a broker's account cannot be seeded");
+  EXPECT_EQ(venue.GoLive(implied, Timestamp{}).message(), "the session's venue is already live");
+
+  SessionVenue unconnected{BrokerFactory{}};
+  EXPECT_NE(unconnected.GoLive(implied, Timestamp{}).message().find("aits live does"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -9,11 +9,16 @@
 //     divergence (Sent); cancels and SL/TP changes are accepted; Snapshot answers the account
 //     the last Seed set (a logged reconciliation's venue). Market data goes nowhere.
 //   - Live (after GoLive): every call goes to a node::ThreadedVenue made then and seeded with the
-//     account the log implies, which the session's event loop runs as a producer.
+//     account the log implies, which the session's event loop runs as a producer; or, on a
+//     broker (SessionSpec::venue "mt5", aits live), to the broker's execution client, made then
+//     and not seeded: the broker's account is the truth, and the reconciliation that follows
+//     compares the log with it. A broker's reports reach the loop through its data client (the
+//     MetaTrader gateway is both), so it has no producer here.
 // Threads: the kernel thread's, as every ExecutionClient; the ThreadedVenue has its own.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -24,15 +29,21 @@
 
 namespace aits::session {
 
+// Makes a broker's execution client when a session on it goes live.
+using BrokerFactory = std::function<std::unique_ptr<execution::ExecutionClient>()>;
+
 class SessionVenue final : public execution::ExecutionClient {
  public:
-  // Precondition: config.Validate().ok().
+  // The threaded venue. Precondition: config.Validate().ok().
   explicit SessionVenue(const node::ThreadedVenueConfig& config);
+  // A broker: `broker` makes its client at GoLive (an empty factory: the session can follow its
+  // log, for replay, but not go live).
+  explicit SessionVenue(BrokerFactory broker);
   ~SessionVenue() override;
 
   void AddInstrument(const Instrument& instrument) override;
   uint64_t Submit(const Order& order) override;
-  Duration ExpectedLatency() const override { return config_.venue.latency; }
+  Duration ExpectedLatency() const override;
   Status Cancel(OrderId id, uint64_t venue_order_id, Timestamp now) override;
   Status SetProtection(InstrumentId instrument, std::optional<Price> stop_loss,
                        std::optional<Price> take_profit) override;
@@ -48,19 +59,27 @@ class SessionVenue final : public execution::ExecutionClient {
   // Following: the account Snapshot answers; live: ThreadedVenue::Seed.
   Status Seed(const execution::AccountState& account, Timestamp now);
   // Starts the live phase: a fresh ThreadedVenue with every instrument added so far, seeded
-  // with `account` (the positions, the working orders with a ticket, the balance). Errors: the
-  // seed's; FailedPrecondition when already live.
+  // with `account` (the positions, the working orders with a ticket, the balance); or the
+  // broker's client with the instruments, `account` unused. Errors: the seed's;
+  // FailedPrecondition when already live, or on a broker without a factory.
   Status GoLive(const execution::AccountState& account, Timestamp now);
-  bool live() const { return venue_ != nullptr; }
+  bool live() const { return live_client() != nullptr; }
+  // Whether going live puts the log's account into the venue (the threaded venue: yes; a broker
+  // holds its own).
+  bool seeds() const { return !broker_factory_; }
   // The live venue (the event loop's producer); nullptr while following.
   node::ThreadedVenue* venue() { return venue_.get(); }
   // Following: whether this run sent order `id` to the venue.
   bool Sent(OrderId id) const { return id.value < sent_.size() && sent_[id.value]; }
 
  private:
+  execution::ExecutionClient* live_client() const;
+
   node::ThreadedVenueConfig config_;
+  BrokerFactory broker_factory_;
   std::vector<Instrument> instruments_;
   std::unique_ptr<node::ThreadedVenue> venue_;
+  std::unique_ptr<execution::ExecutionClient> broker_;
   std::optional<execution::AccountState> seeded_;
   std::vector<bool> sent_;  // by order id: one bit an order, however long the log
 };
