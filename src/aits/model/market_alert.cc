@@ -12,8 +12,7 @@ Result<E> ParseEnum(std::string_view text, const E (&values)[N], std::string_vie
     if (ToString(value) == text) return value;
     names += (names.empty() ? "" : ", ") + std::string(ToString(value));
   }
-  return InvalidArgument(std::string(what) + " '" + std::string(text) + "' is not one of " +
-                         names);
+  return InvalidArgument(std::string(what) + " '" + std::string(text) + "' is not one of " + names);
 }
 
 constexpr AlertKind kKinds[] = {AlertKind::kSpreadSpike, AlertKind::kPriceGap,
@@ -21,8 +20,7 @@ constexpr AlertKind kKinds[] = {AlertKind::kSpreadSpike, AlertKind::kPriceGap,
                                 AlertKind::kFrozenQuote};
 constexpr AlertSeverity kSeverities[] = {AlertSeverity::kInfo, AlertSeverity::kWarning,
                                          AlertSeverity::kCritical};
-constexpr AlertState kStates[] = {AlertState::kRaised, AlertState::kCleared,
-                                  AlertState::kOneOff};
+constexpr AlertState kStates[] = {AlertState::kRaised, AlertState::kCleared, AlertState::kOneOff};
 
 }  // namespace
 

@@ -50,10 +50,10 @@ struct MarketAlert {
   AlertState state = AlertState::kRaised;
   InstrumentId instrument;
   std::string symbol;
-  Timestamp start;  // when the condition began (the first offending tick, or the computed moment)
-  Timestamp end;    // kCleared and kOneOff: when it ended; kRaised: zero
-  Timestamp ts;     // the time the monitor saw it (a tick's time or its clock's)
-  double value = 0;      // the figure measured: spread or gap in pips, silence in seconds, ticks
+  Timestamp start;   // when the condition began (the first offending tick, or the computed moment)
+  Timestamp end;     // kCleared and kOneOff: when it ended; kRaised: zero
+  Timestamp ts;      // the time the monitor saw it (a tick's time or its clock's)
+  double value = 0;  // the figure measured: spread or gap in pips, silence in seconds, ticks
   double threshold = 0;  // the limit it crossed, in the same unit
   std::string detail;    // the figures in words: "spread 4.1 pips > 3.0 x median 1.2 pips"
 };
