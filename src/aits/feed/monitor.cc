@@ -129,6 +129,12 @@ Status MonitorConfig::Validate() const {
   if (spread_spike_hold < Duration{}) {
     return bad("spread_spike_hold", seconds(spread_spike_hold), "must be >= 0");
   }
+  if (spread_clear_ticks < 1) {
+    return bad("spread_clear_ticks", std::to_string(spread_clear_ticks), "must be >= 1");
+  }
+  if (spread_clear_hold < Duration{}) {
+    return bad("spread_clear_hold", seconds(spread_clear_hold), "must be >= 0");
+  }
   if (!(gap_atr_multiple > 0.0) || !std::isfinite(gap_atr_multiple)) {
     return bad("gap_atr_multiple", Format("%g", gap_atr_multiple), "must be above 0");
   }
@@ -217,7 +223,9 @@ struct MarketMonitor::Symbol {
   RollingMedian baseline;
   int spike_pending = 0;  // consecutive offending ticks
   Timestamp spike_since;
-  int spike_median = 0;  // the baseline the raised spike is measured against
+  int spike_median = 0;   // the baseline the raised spike is measured against
+  int clear_pending = 0;  // consecutive calm ticks while a spike is raised
+  Timestamp clear_since;
 
   // One-minute mid bars for the ATR (unless bars come through OnBar).
   features::Atr atr;
@@ -319,7 +327,8 @@ uint64_t MarketMonitor::Raise(Symbol& symbol, AlertKind kind, AlertSeverity seve
   return id;
 }
 
-void MarketMonitor::Clear(Symbol& symbol, AlertKind kind, Timestamp end, std::string detail) {
+void MarketMonitor::Clear(Symbol& symbol, AlertKind kind, Timestamp end, Timestamp now,
+                          std::string detail) {
   const size_t k = Index(kind);
   MarketAlert alert;
   alert.id = symbol.active_id[k];
@@ -330,7 +339,7 @@ void MarketMonitor::Clear(Symbol& symbol, AlertKind kind, Timestamp end, std::st
   alert.symbol = symbol.instrument.symbol;
   alert.start = symbol.active_start[k];
   alert.end = end;
-  alert.ts = end;
+  alert.ts = now;
   alert.detail = std::move(detail);
   symbol.active_id[k] = 0;
   Emit(std::move(alert));
@@ -365,7 +374,7 @@ void MarketMonitor::OnTick(const Tick& tick) {
   ++slot.count;
 
   if (symbol.active_id[Index(AlertKind::kStaleFeed)] != 0) {
-    Clear(symbol, AlertKind::kStaleFeed, tick.ts, "ticks again");
+    Clear(symbol, AlertKind::kStaleFeed, tick.ts, tick.ts, "ticks again");
   }
   CheckFrozen(symbol, tick);
 
@@ -383,7 +392,7 @@ void MarketMonitor::OnTick(const Tick& tick) {
     return;  // a crossed quote's spread and mid are not figures to learn from
   }
   if (symbol.active_id[crossed_kind] != 0) {
-    Clear(symbol, AlertKind::kCrossedQuote, tick.ts,
+    Clear(symbol, AlertKind::kCrossedQuote, tick.ts, tick.ts,
           "bid " + tick.bid.ToString() + " <= ask " + tick.ask.ToString());
   }
 
@@ -402,12 +411,19 @@ void MarketMonitor::CheckSpread(Symbol& symbol, const Tick& tick, int64_t points
   if (symbol.active_id[k] != 0) {
     // Measured against the baseline the spike was raised on: spreads of the spike never enter it.
     const int median = symbol.spike_median;
-    const double excess = symbol.Pips(points - median);
-    if (static_cast<double>(points) <= config_.spread_clear_ratio * median ||
-        excess < config_.spread_min_excess_pips / 2) {
-      Clear(symbol, AlertKind::kSpreadSpike, tick.ts,
+    const bool calm = static_cast<double>(points) <= config_.spread_clear_ratio * median ||
+                      symbol.Pips(points - median) < config_.spread_min_excess_pips / 2;
+    if (!calm) {
+      symbol.clear_pending = 0;
+      return;
+    }
+    if (symbol.clear_pending++ == 0) symbol.clear_since = tick.ts;
+    symbol.baseline.Push(Bucket(points));
+    if (symbol.clear_pending >= config_.spread_clear_ticks &&
+        tick.ts - symbol.clear_since >= config_.spread_clear_hold) {
+      symbol.clear_pending = 0;
+      Clear(symbol, AlertKind::kSpreadSpike, symbol.clear_since, tick.ts,
             Format("spread %.1f pips, median %.1f pips", symbol.Pips(points), symbol.Pips(median)));
-      symbol.baseline.Push(Bucket(points));
     }
     return;
   }
@@ -473,7 +489,7 @@ void MarketMonitor::CheckFrozen(Symbol& symbol, const Tick& tick) {
       symbol.have_quote && tick.bid.raw() == symbol.last_bid && tick.ask.raw() == symbol.last_ask;
   if (!same) {
     if (symbol.active_id[k] != 0) {
-      Clear(symbol, AlertKind::kFrozenQuote, tick.ts,
+      Clear(symbol, AlertKind::kFrozenQuote, tick.ts, tick.ts,
             "quote moved after " + std::to_string(symbol.run_ticks) + " ticks");
     }
     symbol.have_quote = true;
@@ -523,7 +539,13 @@ void MarketMonitor::Poll() {
     Symbol& symbol = *owned;
     const std::optional<Timestamp> open_since = SessionOpenSince(symbol.sessions, now);
     if (!open_since) {
-      if (symbol.active_id[k] != 0) Clear(symbol, AlertKind::kStaleFeed, now, "session closed");
+      // A closed market's quotes are no one's concern until it opens: every raised alert ends.
+      for (AlertKind kind : {AlertKind::kSpreadSpike, AlertKind::kStaleFeed,
+                             AlertKind::kCrossedQuote, AlertKind::kFrozenQuote}) {
+        if (symbol.active_id[Index(kind)] != 0) Clear(symbol, kind, now, now, "session closed");
+      }
+      symbol.spike_pending = 0;
+      symbol.clear_pending = 0;
       continue;
     }
     if (symbol.active_id[k] != 0) continue;

@@ -10,8 +10,10 @@
 // where its rule says so:
 //   spread_spike   spread > spread_spike_ratio x rolling median and at least
 //                  spread_min_excess_pips above it, for spread_spike_ticks consecutive ticks
-//                  spanning spread_spike_hold; clears at the first tick with spread <=
-//                  spread_clear_ratio x median (the hysteresis). The median is over the last
+//                  spanning spread_spike_hold; clears when the spread is back to <=
+//                  spread_clear_ratio x median (or less than half the excess above it) for
+//                  spread_clear_ticks consecutive ticks spanning spread_clear_hold (the
+//                  hysteresis), at the first of those ticks. The median is over the last
 //                  spread_baseline_ticks calm spreads: spreads of a pending or raised spike do not
 //                  enter it, so a long spike does not become its own baseline.
 //   price_gap      a one-off: the mid moved by more than gap_atr_multiple x ATR(gap_atr_period) of
@@ -20,11 +22,13 @@
 //   stale_feed     no tick for longer than stale_after while the symbol's session is open (the
 //                  catalogue's windows; none = always open); the silence counts from the last
 //                  tick, the session's opening, or the symbol's registration, whichever is last.
-//                  Seen by Poll(); clears at the next tick, or at the first Poll() after the close.
+//                  Seen by Poll(); clears at the next tick.
 //   crossed_quote  bid > ask; clears at the first tick with bid <= ask.
 //   frozen_quote   the same bid and ask for frozen_ticks consecutive ticks, or for frozen_after
 //                  over at least frozen_min_ticks ticks; clears at the first tick that changes
 //                  either.
+//
+// At the first Poll() after a symbol's session closes, its raised alerts clear ("session closed").
 //
 // Time comes from the ticks and from the Clock given at construction (Poll and the statistics'
 // ages); the monitor never reads the system clock, so a test replays it exactly.
@@ -68,11 +72,13 @@ struct MonitorConfig {
   double spread_min_excess_pips = 1.0;  // ... and spread - median >= this
   double spread_clear_ratio = 2.0;      // clear: spread <= ratio x median; 1 <= this < spike ratio
   int spread_spike_ticks = 3;           // the condition holds over this many ticks in a row ...
-  Duration spread_spike_hold = Duration::Seconds(1);  // ... and this long from the first of them
+  Duration spread_spike_hold = Duration::Seconds(1);   // ... and this long from the first of them
+  int spread_clear_ticks = 3;                          // clear: calm over this many ticks ...
+  Duration spread_clear_hold = Duration::Seconds(10);  // ... and this long
 
   // Price gap.
   double gap_atr_multiple = 6.0;  // raise: |mid - previous mid| > multiple x ATR ...
-  double gap_min_pips = 3.0;      // ... and >= this (a quiet night's ATR is a fraction of a pip)
+  double gap_min_pips = 5.0;      // ... and >= this (a quiet night's ATR is a fraction of a pip)
   int gap_atr_period = 14;  // ATR period in one-minute bars; gaps are checked once it is ready
 
   // Stale feed.
@@ -142,8 +148,8 @@ class MarketMonitor {
   // is computed from the bars given instead of bars built from its ticks. A bar that does not
   // start after the previous one is counted (rejected_ticks) and ignored.
   void OnBar(const Bar& bar);
-  // Checks every symbol for a stale feed at the clock's time (and clears a stale alert whose
-  // session has closed).
+  // Checks every symbol for a stale feed at the clock's time; a symbol whose session is closed has
+  // its raised alerts (spread spike, stale, crossed, frozen) cleared, "session closed".
   void Poll();
 
   // The alerts raised or cleared since the last call, in the order they happened. With a sink set
@@ -167,7 +173,7 @@ class MarketMonitor {
   void Emit(MarketAlert alert);
   uint64_t Raise(Symbol& symbol, AlertKind kind, AlertSeverity severity, Timestamp start,
                  Timestamp now, double value, double threshold, std::string detail);
-  void Clear(Symbol& symbol, AlertKind kind, Timestamp end, std::string detail);
+  void Clear(Symbol& symbol, AlertKind kind, Timestamp end, Timestamp now, std::string detail);
   void CheckSpread(Symbol& symbol, const Tick& tick, int64_t points);
   void CheckGap(Symbol& symbol, const Tick& tick, int64_t mid_raw);
   void CheckFrozen(Symbol& symbol, const Tick& tick);

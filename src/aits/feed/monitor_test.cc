@@ -73,6 +73,8 @@ TEST(MonitorConfigTest, DefaultsValidateAndEachBadFieldIsNamed) {
   expect_bad([](MonitorConfig& c) { c.spread_min_excess_pips = NAN; }, "spread_min_excess_pips");
   expect_bad([](MonitorConfig& c) { c.spread_spike_ticks = 0; }, "spread_spike_ticks");
   expect_bad([](MonitorConfig& c) { c.spread_spike_hold = Ms(-1); }, "spread_spike_hold");
+  expect_bad([](MonitorConfig& c) { c.spread_clear_ticks = 0; }, "spread_clear_ticks");
+  expect_bad([](MonitorConfig& c) { c.spread_clear_hold = Ms(-5); }, "spread_clear_hold");
   expect_bad([](MonitorConfig& c) { c.gap_atr_multiple = 0; }, "gap_atr_multiple");
   expect_bad([](MonitorConfig& c) { c.gap_min_pips = -1; }, "gap_min_pips");
   expect_bad([](MonitorConfig& c) { c.gap_atr_period = 0; }, "gap_atr_period");
@@ -197,13 +199,22 @@ TEST(MarketMonitorTest, SpreadSpikeNeedsThreeTicksOverOneSecondAndClearsWithHyst
   // The baseline did not learn the spike.
   EXPECT_DOUBLE_EQ(f.Stats().spread_median_rolling, 1.0);
   EXPECT_TRUE(f.Stats().active[static_cast<size_t>(AlertKind::kSpreadSpike)]);
-  auto cleared = f.Feed(Quote(first + Ms(1200), 0, 20));
+  // Calm again (2.0 pips <= 2 x median) ...
+  EXPECT_TRUE(f.Feed(Quote(first + Ms(1200), 0, 20)).empty());
+  // ... not for long: 3.0 pips restarts the count ...
+  EXPECT_TRUE(f.Feed(Quote(first + Ms(1300), 0, 30)).empty());
+  // ... which needs three calm ticks over 10 s from the first of them.
+  EXPECT_TRUE(f.Feed(Quote(first + Ms(1400), 0, 20)).empty());
+  EXPECT_TRUE(f.Feed(Quote(first + Ms(2000), 0, 15)).empty());
+  EXPECT_TRUE(f.Feed(Quote(first + Ms(11300), 0, 10)).empty());  // 9.9 s: not yet
+  auto cleared = f.Feed(Quote(first + Ms(11400), 0, 10));
   ASSERT_EQ(cleared.size(), 1u);
   EXPECT_EQ(cleared[0].state, AlertState::kCleared);
   EXPECT_EQ(cleared[0].id, raised[0].id);
   EXPECT_EQ(cleared[0].start, first);
-  EXPECT_EQ(cleared[0].end, first + Ms(1200));
-  EXPECT_EQ(cleared[0].detail, "spread 2.0 pips, median 1.0 pips");
+  EXPECT_EQ(cleared[0].end, first + Ms(1400));
+  EXPECT_EQ(cleared[0].ts, first + Ms(11400));
+  EXPECT_EQ(cleared[0].detail, "spread 1.0 pips, median 1.0 pips");
   // Three times a tiny median is no spike without the excess: median 0.2 pips, spread 1.1.
   Fixture tight;
   Timestamp u = Calm(tight, kT0, 200, 2);
