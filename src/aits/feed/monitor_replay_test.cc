@@ -98,9 +98,9 @@ TEST(MonitorReplayTest, UsdJpyRolloverSilenceIsAStaleFeed) {
 
 // A month of GBP/USD one-minute bars (FXCM, February 2012), one quote per bar close. Reviewed by
 // hand (docs/feed.md): every spread spike is the daily rollover (20:00-24:00 UTC), one a weekday
-// with few exceptions; the price gaps are one-minute jumps of 5-47 pips at news (09:30 the Bank
-// of England's minutes, 02:50 on 21 Feb the Greek bail-out); the stale feeds are FXCM's own
-// two-to-three-minute silences, mostly before the rollover. The counts pin the defaults.
+// with few exceptions; the price gaps are one-minute jumps of 5-47 pips (one a minute after the
+// Bank of England's minutes of 22 Feb); the stale feeds are FXCM's own two-to-three-minute
+// silences, mostly before the rollover. The counts pin the defaults.
 TEST(MonitorReplayTest, GbpUsdMonthAlertsAreTheRolloverAndTheNews) {
   const MonitorFileResult result =
       Monitor({Shared("gbpusd-m1-bid-2012.csv"), Shared("gbpusd-m1-ask-2012.csv"), ""});
