@@ -19,6 +19,7 @@ constexpr int kSpreadBuckets = 4096;
 constexpr int64_t kNanosPerMinute = 60 * kNanosPerSecond;
 constexpr int64_t kNanosPerWeek = 7 * kNanosPerDay;
 constexpr size_t kKinds = 5;
+constexpr uint32_t kMaxInstrumentId = 65'535;
 
 size_t Index(AlertKind kind) { return static_cast<size_t>(kind); }
 
@@ -186,8 +187,8 @@ struct MarketMonitor::Symbol {
         watch_since(now),
         tick_raw(inst.tick_size.raw()),
         pip_raw(inst.pip_size.raw()),
-        points_to_pips(static_cast<double>(inst.tick_size.raw()) /
-                       static_cast<double>(inst.pip_size.raw())),
+        points_per_pip(static_cast<double>(inst.pip_size.raw()) /
+                       static_cast<double>(inst.tick_size.raw())),
         rate(static_cast<size_t>(config.rate_window.ns / kNanosPerSecond)),
         baseline(config.spread_baseline_ticks),
         atr(config.gap_atr_period) {}
@@ -197,7 +198,7 @@ struct MarketMonitor::Symbol {
   Timestamp watch_since;
   int64_t tick_raw;
   int64_t pip_raw;
-  double points_to_pips;
+  double points_per_pip;  // divided by, not multiplied by its inverse: 3 points are 0.3 pips
 
   uint64_t ticks = 0;
   uint64_t crossed = 0;
@@ -251,7 +252,7 @@ struct MarketMonitor::Symbol {
   std::array<Timestamp, kKinds> active_start{};
   std::array<AlertSeverity, kKinds> active_severity{};
 
-  double Pips(int64_t points) const { return static_cast<double>(points) * points_to_pips; }
+  double Pips(int64_t points) const { return static_cast<double>(points) / points_per_pip; }
   double PipsOfRaw(int64_t raw) const {
     return static_cast<double>(raw) / static_cast<double>(pip_raw);
   }
@@ -274,6 +275,11 @@ Status MarketMonitor::AddSymbol(const Instrument& instrument, std::vector<Tradin
     return InvalidArgument("market monitor: instrument id " + std::to_string(id) + " (" +
                            instrument.symbol + ") is already watched as " +
                            by_id_[id]->instrument.symbol);
+  }
+  // Ids index a table: the kernel's are dense from 0, and a wild one must not allocate gigabytes.
+  if (id > kMaxInstrumentId) {
+    return InvalidArgument("market monitor: instrument id " + std::to_string(id) + " (" +
+                           instrument.symbol + ") is above " + std::to_string(kMaxInstrumentId));
   }
   if (!instrument.tick_size.IsPositive() || !instrument.pip_size.IsPositive()) {
     return InvalidArgument("market monitor: " + instrument.symbol + " has tick size " +

@@ -137,8 +137,8 @@ class MarketMonitor {
   MarketMonitor& operator=(const MarketMonitor&) = delete;
 
   // Watches `instrument` (its id is what ticks carry) in the trading windows `sessions` (none:
-  // always open). Its stale-feed clock starts now. InvalidArgument if the id is already watched,
-  // or the tick or pip size is not positive.
+  // always open). Its stale-feed clock starts now. InvalidArgument if the id is already watched
+  // or above 65,535, or the tick or pip size is not positive.
   Status AddSymbol(const Instrument& instrument, std::vector<TradingWindow> sessions = {});
 
   // One tick. A tick of an instrument not watched is counted (unknown_ticks) and ignored; a tick
@@ -146,7 +146,8 @@ class MarketMonitor {
   void OnTick(const Tick& tick);
   // A bar of the symbol (one-minute bars from the feed): from the first one on, the symbol's ATR
   // is computed from the bars given instead of bars built from its ticks. A bar that does not
-  // start after the previous one is counted (rejected_ticks) and ignored.
+  // start after the previous one is counted (rejected_ticks) and ignored, a bar of an instrument
+  // not watched likewise (unknown_ticks).
   void OnBar(const Bar& bar);
   // Checks every symbol for a stale feed at the clock's time; a symbol whose session is closed has
   // its raised alerts (spread spike, stale, crossed, frozen) cleared, "session closed".

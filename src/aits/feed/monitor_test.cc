@@ -387,7 +387,8 @@ TEST(MarketMonitorTest, BadInputIsCountedNotUsed) {
   EXPECT_EQ(f.Stats().rejected_ticks, 1u);
   EXPECT_EQ(f.Stats().ticks, 1u);
   EXPECT_FALSE(f.monitor->Stats(InstrumentId{7}).ok());
-  EXPECT_FALSE(f.monitor->AddSymbol(EurUsd(0)).ok());  // watched already
+  EXPECT_FALSE(f.monitor->AddSymbol(EurUsd(0)).ok());               // watched already
+  EXPECT_FALSE(f.monitor->AddSymbol(EurUsd(4'000'000'000u)).ok());  // no 4-billion-entry table
   Instrument no_pip = EurUsd(1);
   no_pip.pip_size = Price{};
   EXPECT_FALSE(f.monitor->AddSymbol(no_pip).ok());
