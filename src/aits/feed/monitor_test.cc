@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "aits/bus/bus.h"
+#include "aits/proto/messages.h"
+
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -402,6 +405,29 @@ TEST(MarketMonitorTest, SinkReceivesAlertsInsteadOfTheQueue) {
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].kind, AlertKind::kCrossedQuote);
   EXPECT_TRUE(f.monitor->TakeAlerts().empty());
+}
+
+// How a node attaches the monitor: its sink publishes on the kernel's bus, and a subscriber there
+// (a recorder, a gateway) may encode the alert for another process.
+TEST(MarketMonitorTest, AlertsGoOnTheBusAndTravel) {
+  Fixture f;
+  Bus bus;
+  std::vector<std::string> wire;
+  bus.Subscribe<MarketAlert>(
+      [&wire](const MarketAlert& alert) { wire.push_back(proto::Encode(alert)); });
+  f.monitor->SetSink([&bus](const MarketAlert& alert) { bus.Publish(alert); });
+  f.monitor->OnTick(Quote(kT0, 5, -1));
+  f.monitor->OnTick(Quote(kT0 + Ms(1), 5, 1));
+  ASSERT_EQ(wire.size(), 2u);
+  auto raised = proto::Decode<MarketAlert>(wire[0]);
+  ASSERT_TRUE(raised.ok()) << raised.status().ToString();
+  EXPECT_EQ(raised->kind, AlertKind::kCrossedQuote);
+  EXPECT_EQ(raised->state, AlertState::kRaised);
+  auto cleared = proto::Decode<MarketAlert>(wire[1]);
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_EQ(cleared->state, AlertState::kCleared);
+  EXPECT_EQ(cleared->id, raised->id);
+  EXPECT_EQ(cleared->end, kT0 + Ms(1));
 }
 
 // The statistics against a plain recomputation over the same spreads: sort for the percentiles,
