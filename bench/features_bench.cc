@@ -10,64 +10,17 @@
 // median: --benchmark_repetitions=5 --benchmark_report_aggregates_only=true.
 #include <benchmark/benchmark.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <string>
 #include <vector>
 
 #include "aits/data/bar_aggregator.h"
-#include "aits/data/source.h"
-#include "aits/data/synthetic.h"
 #include "aits/features/feature_engine.h"
+#include "tick_data.h"
 
 namespace aits {
 namespace {
 
-std::vector<Tick> ReadTicks(data::TickSource& source) {
-  std::vector<Tick> ticks;
-  std::vector<Tick> batch(4096);
-  while (true) {
-    auto count = source.Read(batch);
-    if (!count.ok() || *count == 0) break;
-    ticks.insert(ticks.end(), batch.begin(), batch.begin() + static_cast<ptrdiff_t>(*count));
-  }
-  return ticks;
-}
-
-const std::vector<Tick>& SyntheticTicks() {
-  static const std::vector<Tick> ticks = [] {
-    data::SyntheticOptions options;
-    options.count = 2'000'000;
-    options.seed = 42;
-    auto source = data::SyntheticTickSource::Create(options);
-    return ReadTicks(**source);
-  }();
-  return ticks;
-}
-
-const std::vector<Tick>& RealTicks() {
-  static const std::vector<Tick> ticks = [] {
-    std::vector<Tick> out;
-    const char* dir = std::getenv("AITS_SHARED_DATA_DIR");
-    const std::string path =
-        std::string(dir ? dir : "../shared/data") + "/eurusd-ticks-2020-01-01.csv";
-    auto source = data::OpenTicks(path, {});
-    if (!source.ok()) {
-      std::fprintf(stderr, "bench: %s (set AITS_SHARED_DATA_DIR)\n",
-                   source.status().ToString().c_str());
-      return out;
-    }
-    const std::vector<Tick> day = ReadTicks(**source);
-    for (int copy = 0; copy < 100; ++copy) {
-      for (Tick tick : day) {
-        tick.ts = tick.ts + Duration::Days(copy);
-        out.push_back(tick);
-      }
-    }
-    return out;
-  }();
-  return ticks;
-}
+using bench::RealTicks;
+using bench::SyntheticTicks;
 
 features::FeatureEngine MakeEngine() {
   return features::FeatureEngine::Create(features::FeatureEngineConfig{}).value();

@@ -85,6 +85,10 @@ echo
 echo "== The feed: tick batches, the collector's spill and resend (docs/performance.md, 'The feed')"
 run_ml build/release/bench/aits_feed_bench --benchmark_repetitions=5 \
   --benchmark_report_aggregates_only=true
+echo
+echo "== The market monitor (docs/performance.md, 'The market monitor (issue 10)')"
+run_ml build/release/bench/aits_monitor_bench --benchmark_repetitions=5 \
+  --benchmark_report_aggregates_only=true
 if [[ "${1:-}" != "--quick" ]]; then
   # Trains a benchmark ensemble (~1 minute), then 1M-tick paper sessions with and without it.
   bench/paper_latency.sh build/release/apps/aits/aits ../shared/data | sed -n '/^== ml: median/,$p'

@@ -18,6 +18,7 @@ enum class MessageType : uint16_t {
   kBreakerChange = 6,    // risk::BreakerChange
   kExecutionReport = 7,  // a venue's report on one order (aits/model/events.h)
   kAccountReport = 8,    // a venue's view of the account (aits/model/events.h)
+  kMarketAlert = 9,      // the market monitor's alerts (aits/model/market_alert.h)
   // Ids from kFirstTestMessage on are for tests' own message types.
   kFirstTestMessage = 1000,
 };

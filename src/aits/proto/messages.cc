@@ -260,6 +260,23 @@ std::string Encode(const AccountReport& message, uint64_t sequence) {
   return Wrap(AccountReport::kMessageType, out, sequence);
 }
 
+std::string Encode(const MarketAlert& message, uint64_t sequence) {
+  v1::MarketAlert out;
+  out.set_id(message.id);
+  out.set_kind(std::string(ToString(message.kind)));
+  out.set_severity(std::string(ToString(message.severity)));
+  out.set_state(std::string(ToString(message.state)));
+  out.set_instrument(message.instrument.value);
+  out.set_symbol(message.symbol);
+  out.set_start_ns(message.start.ns);
+  out.set_end_ns(message.end.ns);
+  out.set_ts_ns(message.ts.ns);
+  out.set_value(message.value);
+  out.set_threshold(message.threshold);
+  out.set_detail(message.detail);
+  return Wrap(MarketAlert::kMessageType, out, sequence);
+}
+
 Result<EnvelopeHeader> PeekHeader(std::string_view bytes) {
   v1::Envelope envelope;
   if (!envelope.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -434,6 +451,40 @@ Result<AccountReport> Decode<AccountReport>(std::string_view bytes) {
   report.ts = Timestamp{in.ts_ns()};
   AITS_RETURN_IF_ERROR(check.status());
   return report;
+}
+
+template <>
+Result<MarketAlert> Decode<MarketAlert>(std::string_view bytes) {
+  v1::MarketAlert in;
+  AITS_RETURN_IF_ERROR(Unwrap<MarketAlert>(bytes, "market alert", &in));
+  Checker check("market alert");
+  MarketAlert alert;
+  alert.id = in.id();
+  if (auto kind = ParseAlertKind(in.kind()); kind.ok()) {
+    alert.kind = *kind;
+  } else {
+    check.Fail("kind", kind.status().message());
+  }
+  if (auto severity = ParseAlertSeverity(in.severity()); severity.ok()) {
+    alert.severity = *severity;
+  } else {
+    check.Fail("severity", severity.status().message());
+  }
+  if (auto state = ParseAlertState(in.state()); state.ok()) {
+    alert.state = *state;
+  } else {
+    check.Fail("state", state.status().message());
+  }
+  alert.instrument.value = in.instrument();
+  alert.symbol = in.symbol();
+  alert.start = Timestamp{in.start_ns()};
+  alert.end = Timestamp{in.end_ns()};
+  alert.ts = Timestamp{in.ts_ns()};
+  alert.value = in.value();
+  alert.threshold = in.threshold();
+  alert.detail = in.detail();
+  AITS_RETURN_IF_ERROR(check.status());
+  return alert;
 }
 
 }  // namespace aits::proto

@@ -17,6 +17,7 @@
 #include "aits/core/status.h"
 #include "aits/model/events.h"
 #include "aits/model/market.h"
+#include "aits/model/market_alert.h"
 #include "aits/model/order.h"
 
 namespace aits::proto {
@@ -38,6 +39,7 @@ std::string Encode(const OrderUpdate& message, uint64_t sequence = 0);
 std::string Encode(const BreakerChange& message, uint64_t sequence = 0);
 std::string Encode(const ExecutionReport& message, uint64_t sequence = 0);
 std::string Encode(const AccountReport& message, uint64_t sequence = 0);
+std::string Encode(const MarketAlert& message, uint64_t sequence = 0);
 
 // The envelope's header: DataLoss if the bytes are not an envelope.
 Result<EnvelopeHeader> PeekHeader(std::string_view bytes);

@@ -119,6 +119,23 @@ AccountReport SampleAccount() {
   return report;
 }
 
+MarketAlert SampleAlert() {
+  MarketAlert alert;
+  alert.id = 42;
+  alert.kind = AlertKind::kSpreadSpike;
+  alert.severity = AlertSeverity::kCritical;
+  alert.state = AlertState::kCleared;
+  alert.instrument = InstrumentId{5};
+  alert.symbol = "EURUSD";
+  alert.start = Timestamp{1'577'916'000'000'000'000};
+  alert.end = Timestamp{1'577'916'300'250'000'000};
+  alert.ts = Timestamp{1'577'916'300'250'000'001};
+  alert.value = 4.1;
+  alert.threshold = 3.6;
+  alert.detail = "spread 4.1 pips > 3.0 x median 1.2 pips";
+  return alert;
+}
+
 BreakerChange SampleBreaker() {
   return BreakerChange{Timestamp{77}, BreakerState::kReduceOnly, BreakerState::kHalted, true,
                        "manual",      "operator: news"};
@@ -232,6 +249,20 @@ void ExpectSame(const AccountReport& a, const AccountReport& b) {
   EXPECT_EQ(a.margin_level, b.margin_level);
   EXPECT_EQ(a.ts, b.ts);
 }
+void ExpectSame(const MarketAlert& a, const MarketAlert& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.kind, b.kind);
+  EXPECT_EQ(a.severity, b.severity);
+  EXPECT_EQ(a.state, b.state);
+  EXPECT_EQ(a.instrument, b.instrument);
+  EXPECT_EQ(a.symbol, b.symbol);
+  EXPECT_EQ(a.start, b.start);
+  EXPECT_EQ(a.end, b.end);
+  EXPECT_EQ(a.ts, b.ts);
+  EXPECT_EQ(a.value, b.value);
+  EXPECT_EQ(a.threshold, b.threshold);
+  EXPECT_EQ(a.detail, b.detail);
+}
 void ExpectSame(const BreakerChange& a, const BreakerChange& b) {
   EXPECT_EQ(a.ts, b.ts);
   EXPECT_EQ(a.from, b.from);
@@ -261,8 +292,8 @@ void RoundTrip(const T& message) {
 // Every message type the kernel publishes, by its stable id; a new MessageType must be added here
 // (the static_assert counts them).
 using AllMessages = std::tuple<Tick, Bar, Fill, OrderUpdate, OrderSubmitted, BreakerChange,
-                               ExecutionReport, AccountReport>;
-static_assert(std::tuple_size_v<AllMessages> == static_cast<size_t>(MessageType::kAccountReport),
+                               ExecutionReport, AccountReport, MarketAlert>;
+static_assert(std::tuple_size_v<AllMessages> == static_cast<size_t>(MessageType::kMarketAlert),
               "every MessageType below kFirstTestMessage needs a round trip here");
 
 TEST(MessagesTest, EveryMessageTypeRoundTrips) {
@@ -274,6 +305,7 @@ TEST(MessagesTest, EveryMessageTypeRoundTrips) {
   RoundTrip(SampleBreaker());
   RoundTrip(SampleReport());
   RoundTrip(SampleAccount());
+  RoundTrip(SampleAlert());
 }
 
 TEST(MessagesTest, ExecutionIdRoundTrips) {
@@ -314,6 +346,24 @@ TEST(MessagesTest, EveryEnumValueRoundTrips) {
     report.reason = reason;
     RoundTrip(report);
   }
+  for (AlertKind kind : {AlertKind::kSpreadSpike, AlertKind::kPriceGap, AlertKind::kStaleFeed,
+                         AlertKind::kCrossedQuote, AlertKind::kFrozenQuote}) {
+    for (AlertSeverity severity :
+         {AlertSeverity::kInfo, AlertSeverity::kWarning, AlertSeverity::kCritical}) {
+      for (AlertState state : {AlertState::kRaised, AlertState::kCleared, AlertState::kOneOff}) {
+        MarketAlert alert = SampleAlert();
+        alert.kind = kind;
+        alert.severity = severity;
+        alert.state = state;
+        RoundTrip(alert);
+        // The names are what travels: a renamed enumerator must fail this, not the wire.
+        EXPECT_EQ(*ParseAlertKind(ToString(kind)), kind);
+        EXPECT_EQ(*ParseAlertSeverity(ToString(severity)), severity);
+        EXPECT_EQ(*ParseAlertState(ToString(state)), state);
+      }
+    }
+  }
+  RoundTrip(MarketAlert{});
 }
 
 TEST(MessagesTest, WrongTypeOrVersionIsRefused) {
@@ -392,6 +442,16 @@ TEST(MessagesTest, OutOfRangeFieldsNameTheField) {
   ASSERT_FALSE(bad_account.ok());
   EXPECT_NE(bad_account.status().message().find("account report: field reason"), std::string::npos)
       << bad_account.status().message();
+  std::string alert_bytes = Encode(SampleAlert());
+  const size_t alert_kind_at = alert_bytes.find("spread_spike");
+  ASSERT_NE(alert_kind_at, std::string::npos);
+  alert_bytes.replace(alert_kind_at, 12, "spread_spiky");
+  auto bad_alert = Decode<MarketAlert>(alert_bytes);
+  ASSERT_FALSE(bad_alert.ok());
+  EXPECT_NE(bad_alert.status().message().find("market alert: field kind: alert kind "
+                                              "'spread_spiky' is not one of spread_spike"),
+            std::string::npos)
+      << bad_alert.status().message();
 }
 
 }  // namespace
