@@ -43,7 +43,7 @@ def mql_field(name):
     return name + "_" if name in MQL5_RESERVED else name
 
 
-def upper(name, camel):
+def upper(name):
     """AITS_MSG_ constant suffix: hello -> HELLO, get_tick -> GET_TICK, TickData -> TICK_DATA."""
     out = []
     for i, ch in enumerate(name):
@@ -57,23 +57,26 @@ def outputs(root, version, records, structs, scalars, camel):
     def min_size(type_name):
         if type_name in scalars:
             return scalars[type_name][1]
-        return sum(4 if f.array else min_size(f.type) for f in structs[type_name].fields)
+        return record_min(structs[type_name])
+
+    def record_min(record):
+        return sum(4 if f.array else min_size(f.type) for f in record.fields)
 
     def size_const(type_name):
-        return f"AITS_MIN_SIZE_{upper(camel(type_name), camel)}"
+        return f"AITS_MIN_SIZE_{upper(camel(type_name))}"
 
     out = [HEADER, '#include "Wire.mqh"\n\n']
     out.append(f"#define AITS_PROTOCOL_VERSION {version}\n\n")
     messages = [r for r in records if r.kind == "message"]
-    width = max(len(upper(r.name, camel)) for r in messages)
+    width = max(len(upper(r.name)) for r in messages)
     out.append("//--- Message types.\n")
     for r in messages:
-        out.append(f"#define AITS_MSG_{upper(r.name, camel).ljust(width)} {r.id}\n")
+        out.append(f"#define AITS_MSG_{upper(r.name).ljust(width)} {r.id}\n")
     out.append("\n//--- Who may send a message (AitsMessageDirection).\n")
     out.append("#define AITS_DIR_FROM_EA 0\n#define AITS_DIR_FROM_GATEWAY 1\n#define AITS_DIR_BOTH 2\n\n")
     out.append("//--- The fewest bytes each struct and message takes (empty strings and arrays).\n")
     for r in records:
-        out.append(f"#define {size_const(r.name)} {min_size(r.name) if r.kind == 'struct' else sum(4 if f.array else min_size(f.type) for f in r.fields)}\n")
+        out.append(f"#define {size_const(r.name)} {record_min(r)}\n")
     out.append("\n")
 
     out.append("//--- The schema's name of a message type; \"\" for a number it does not define.\n")
@@ -153,7 +156,7 @@ def outputs(root, version, records, structs, scalars, camel):
 
         if r.kind != "message":
             continue
-        const = f"AITS_MSG_{upper(r.name, camel)}"
+        const = f"AITS_MSG_{upper(r.name)}"
         m_param = f", const Aits{name} &m" if r.fields else ""
         m_arg = ", m" if r.fields else ""
         out.append(f"// One whole {r.name} frame appended to w; false (w unchanged) above max_frame.\n")

@@ -4,9 +4,10 @@
   1. dispatch: AitsBridge.mq5 has a `case AITS_MSG_<NAME>:` for every message of
      proto/mt5/protocol.schema that the gateway may send (direction gw or both), and calls
      AitsAppend<Name> for every message the EA may send (ea or both);
-  2. library names: every function called and every UPPER_CASE constant used in the EA and its
-     includes is either defined there or listed in tests/mt5/mql5_reference.txt, the names
-     reviewed against the MQL5 reference (a typo fails here, not in the user's MetaEditor);
+  2. names: every function called, every UPPER_CASE constant and every member after a '.' used
+     in the EA and its includes is either declared there or listed in
+     tests/mt5/mql5_reference.txt, the names reviewed against the MQL5 reference (a typo fails
+     here, not in the user's MetaEditor);
   3. the AITS_ERR_* numbers and the fatal ones in Wire.mqh are ErrorCode's in src/aits/mt5/mql.h
      and IsFatal's in mql.cc;
   4. the MQL5 sources are ASCII (MetaEditor reads a file without a BOM as ANSI).
@@ -45,6 +46,7 @@ def strip(text):
     text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
     text = re.sub(r'"(?:\\.|[^"\\])*"', '""', text)
     text = re.sub(r"'(?:\\.|[^'\\])'", "0", text)
+    text = re.sub(r"#(?:include|property)[^\n]*", "", text)
     return re.sub(r"//[^\n]*", "", text)
 
 
@@ -60,7 +62,7 @@ def check_dispatch(ea_code, records):
     errors = []
     messages = [r for r in records if r.kind == "message"]
     for r in messages:
-        const = "AITS_MSG_" + gen_mt5_mql5.upper(r.name, gen_mt5_protocol.camel)
+        const = "AITS_MSG_" + gen_mt5_mql5.upper(r.name)
         append = "AitsAppend" + gen_mt5_protocol.camel(r.name) + "("
         if r.direction in ("gw", "both") and not re.search(r"\bcase\s+" + const + r"\s*:", ea_code):
             errors.append(f"AitsBridge.mq5 has no 'case {const}:' for '{r.name}' (the gateway sends it)")
@@ -78,8 +80,16 @@ def check_names(codes, reference):
         for word, name in re.findall(r"\b(\w+)[\s&*]+(\w+)\s*\(", code):
             if word not in NOT_TYPES:
                 defined.add(name)
+    # Members: every name declared as `type name;` or `type name[];` (struct and class members,
+    # and locals: over-inclusive, but a misspelt member is rarely another declared name).
+    members = set(defined)
+    for code in codes.values():
+        members.update(re.findall(r"^\s*(?:const\s+)?\w+\s+(\w+)(?:\[\])?\s*;", code, re.M))
     errors = []
     for file, code in codes.items():
+        for name in sorted(set(re.findall(r"\.\s*([A-Za-z_]\w*)", code)) - members - reference):
+            errors.append(f"{file}: member '.{name}' is declared neither in the EA's sources nor "
+                          f"among the MQL5 structures' fields in tests/mt5/mql5_reference.txt")
         used = set()
         for match in re.finditer(r"(?<![\w.])([A-Za-z_]\w*)\s*\(", code):
             used.add(match.group(1))
@@ -147,6 +157,8 @@ def main():
         "a changed error number": ("Wire.mqh", "#define AITS_ERR_BUSY 9", "#define AITS_ERR_BUSY 19"),
         "a non-ASCII character": ("Wire.mqh", "// Hand-written", "// Hand\u2013written"),
         "an unsent message": ("AitsBridge.mq5", "AitsAppendDeals(", "AitsAppendDeal("),
+        "a misspelt MQL5 field": ("AitsBridge.mq5", "ticks[i + j].volume_real", "ticks[i + j].volume_rea"),
+        "a misspelt protocol field": ("AitsBridge.mq5", "m.margin_so_call", "m.margin_socall"),
     }
     blind = []
     for what, (file, old, new) in mutants.items():

@@ -267,6 +267,7 @@ void OnTradeTransaction(const MqlTradeTransaction &trans, const MqlTradeRequest 
          const ulong request_id = g_pend_request[p];
          const string coid = g_pend_coid[p];
          RemovePending(p);
+         ForgetIdIfRejected(coid, result);
          ReplyTradeResult(request_id, coid, result);
         }
      }
@@ -789,7 +790,7 @@ bool SendTicks(const string symbol, const MqlTick &ticks[], const int from, cons
    int i = from;
    do
      {
-      const int k = MathMin(per_frame, to - i);
+      const int k = per_frame < to - i ? per_frame : to - i;
       AitsTicks m;
       ZeroMemory(m);
       m.symbol = symbol;
@@ -895,7 +896,7 @@ bool OnGetBars(AitsReader &r, const ulong id)
    int i = 0;
    do
      {
-      const int k = MathMin(per_frame, n - i);
+      const int k = per_frame < n - i ? per_frame : n - i;
       AitsBars out;
       ZeroMemory(out);
       out.symbol = m.symbol;
@@ -1070,7 +1071,7 @@ bool SendOrderList(const ulong &tickets[], const bool history, const ulong id)
    int i = 0;
    do
      {
-      const int k = MathMin(per_frame, total - i);
+      const int k = per_frame < total - i ? per_frame : total - i;
       AitsOrders m;
       ZeroMemory(m);
       m.history = history;
@@ -1151,7 +1152,7 @@ bool OnGetHistory(AitsReader &r, const ulong id)
    int i = 0;
    do
      {
-      const int k = MathMin(per_frame, n - i);
+      const int k = per_frame < n - i ? per_frame : n - i;
       AitsDeals out;
       ZeroMemory(out);
       out.final_ = i + k >= n;
@@ -1243,6 +1244,21 @@ void RememberId(const string coid)
   {
    g_sent_ids[g_sent_next] = coid;
    g_sent_next = (g_sent_next + 1) % AITS_SENT_IDS;
+  }
+
+// A request rejected outright (no order, no deal, a retcode saying so: 10004 requote, 10020
+// price changed, 10030 filling, 10019 no money, ...) never reached the book, so its id may be
+// sent again (the gateway retries requotes). An unknown outcome (10011, 10012, 10031) keeps it.
+void ForgetIdIfRejected(const string coid, const MqlTradeResult &res)
+  {
+   if(coid == "" || res.order != 0 || res.deal != 0 || res.retcode == TRADE_RETCODE_PLACED ||
+      res.retcode == TRADE_RETCODE_DONE || res.retcode == TRADE_RETCODE_DONE_PARTIAL ||
+      res.retcode == TRADE_RETCODE_ERROR || res.retcode == TRADE_RETCODE_TIMEOUT ||
+      res.retcode == TRADE_RETCODE_CONNECTION)
+      return;
+   for(int i = 0; i < AITS_SENT_IDS; i++)
+      if(g_sent_ids[i] == coid)
+         g_sent_ids[i] = "";
   }
 
 // Whether an order with this client order id was sent before: the EA's own list, then the
@@ -1356,6 +1372,7 @@ bool SendTrade(MqlTradeRequest &req, const string coid, const ulong id)
       res.retcode = TRADE_RETCODE_ERROR;
       res.comment = "OrderSendAsync failed (error " + IntegerToString(GetLastError()) + ")";
      }
+   ForgetIdIfRejected(coid, res);
    return ReplyTradeResult(id, coid, res);
   }
 
