@@ -1220,7 +1220,8 @@ bool OnGetSymbol(AitsReader &r, const ulong id)
    out.spec.margin_initial = Fin(SymbolInfoDouble(s, SYMBOL_MARGIN_INITIAL));
    out.spec.margin_hedged = Fin(SymbolInfoDouble(s, SYMBOL_MARGIN_HEDGED));
    // Trade sessions of each weekday: indexes from 0 until SymbolInfoSessionTrade says no;
-   // from/to are times of the day (a datetime counted from 00:00).
+   // from/to are seconds from the day's 00:00, up to 172800 for a session that runs past
+   // midnight (MQL5 book, "Schedules of trading and quoting sessions").
    int n = 0;
    for(int day = 0; day < 7; day++)
       for(uint k = 0; k < 16; k++)
