@@ -27,7 +27,8 @@ import gen_mt5_mql5  # noqa: E402
 
 MQL5 = ROOT / "clients/metatrader/MQL5"
 EA = MQL5 / "Experts/Aits/AitsBridge.mq5"
-INCLUDES = [MQL5 / "Include/Aits/Wire.mqh", MQL5 / "Include/Aits/Protocol.mqh"]
+INCLUDES = [MQL5 / "Include/Aits/Wire.mqh", MQL5 / "Include/Aits/Protocol.mqh",
+            MQL5 / "Include/Aits/Stream.mqh"]
 REFERENCE = ROOT / "tests/mt5/mql5_reference.txt"
 
 KEYWORDS = {

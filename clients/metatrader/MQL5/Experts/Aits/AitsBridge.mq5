@@ -22,6 +22,7 @@
 #property description "'Allow WebRequest for listed URL' and allow algo trading."
 
 #include <Aits/Protocol.mqh>
+#include <Aits/Stream.mqh>
 
 #define AITS_EA_VERSION "1.0.0"
 // MqlTradeRequest.comment holds at most 31 characters (MQL5 reference, MqlTradeRequest).
@@ -61,11 +62,9 @@ ulong            g_next_attempt = 0;
 AitsFrameDecoder g_decoder;
 AitsWriter       g_out;            // frames not yet taken by the socket
 
-//--- Subscriptions: per symbol, the time_msc to copy from and how many ticks of that very
-//--- millisecond were sent already (CopyTicks returns ticks with time_msc >= from).
+//--- Subscriptions: per symbol, its place in the tick stream (Stream.mqh).
 string           g_sub_symbol[];
-long             g_sub_cursor[];
-int              g_sub_skip[];
+AitsTickCursor   g_sub_cursor[];
 
 //--- Trade requests sent with OrderSendAsync whose result has not come yet.
 uint             g_pend_mt5_id[];
@@ -332,16 +331,10 @@ void Connect()
    Sent(AitsAppendHello(g_out, hello, g_seq_out + 1, 0, InpMaxFrame), "hello");
   }
 
-// Jittered exponential back-off: the delay doubles per failed attempt up to InpBackoffMaxMs,
-// and half of it is random, so that many terminals do not reconnect in step.
+// Jittered exponential back-off (AitsBackoffMs); a welcome resets the attempts.
 void ScheduleReconnect()
   {
-   double delay = InpBackoffMinMs;
-   for(int i = 0; i < g_attempt && delay < InpBackoffMaxMs; i++)
-      delay *= 2;
-   if(delay > InpBackoffMaxMs)
-      delay = InpBackoffMaxMs;
-   delay = delay / 2 + (delay / 2) * MathRand() / 32767.0;
+   const double delay = AitsBackoffMs(g_attempt, InpBackoffMinMs, InpBackoffMaxMs, MathRand() / 32767.0);
    g_attempt++;
    g_next_attempt = GetTickCount64() + (ulong)delay;
    Print("AitsBridge: next connection attempt in ", (int)delay, " ms");
@@ -372,7 +365,6 @@ void CloseLink(const string why, const bool say_bye)
    // requests left without a result by asking for orders and deals (never by resending).
    ArrayResize(g_sub_symbol, 0);
    ArrayResize(g_sub_cursor, 0);
-   ArrayResize(g_sub_skip, 0);
    ArrayResize(g_pend_mt5_id, 0);
    ArrayResize(g_pend_request, 0);
    ArrayResize(g_pend_coid, 0);
@@ -680,25 +672,24 @@ void Subscribe(const string symbol, const long from_msc)
       i = ArraySize(g_sub_symbol);
       ArrayResize(g_sub_symbol, i + 1);
       ArrayResize(g_sub_cursor, i + 1);
-      ArrayResize(g_sub_skip, i + 1);
       g_sub_symbol[i] = symbol;
      }
-   g_sub_cursor[i] = from_msc;
-   g_sub_skip[i] = 0;
+   g_sub_cursor[i].from_msc = from_msc;
+   g_sub_cursor[i].skip = 0;
    if(from_msc > 0)
       return;
+   // From now: the cursor goes past every tick there is, without sending them.
    MqlTick last;
    if(!SymbolInfoTick(symbol, last) || last.time_msc <= 0)
      {
-      g_sub_cursor[i] = (long)TimeTradeServer() * 1000;
+      g_sub_cursor[i].from_msc = (long)TimeTradeServer() * 1000;
       return;
      }
-   g_sub_cursor[i] = last.time_msc;
+   g_sub_cursor[i].from_msc = last.time_msc;
    MqlTick ticks[];
    const int n = CopyTicks(symbol, ticks, COPY_TICKS_ALL, (ulong)last.time_msc, (uint)InpMaxTicksPerPoll);
-   for(int k = 0; k < n; k++)
-      if(ticks[k].time_msc == last.time_msc)
-         g_sub_skip[i]++;
+   if(n > 0)
+      AitsAdvance(g_sub_cursor[i], ticks, n);
   }
 
 bool OnSubscribe(AitsReader &r, const ulong id)
@@ -734,10 +725,8 @@ bool OnUnsubscribe(AitsReader &r, const ulong id)
       const int last = ArraySize(g_sub_symbol) - 1;
       g_sub_symbol[k] = g_sub_symbol[last];
       g_sub_cursor[k] = g_sub_cursor[last];
-      g_sub_skip[k] = g_sub_skip[last];
       ArrayResize(g_sub_symbol, last);
       ArrayResize(g_sub_cursor, last);
-      ArrayResize(g_sub_skip, last);
      }
    return SendAck(id, AITS_ERR_NONE, "");
   }
@@ -751,31 +740,24 @@ bool SendAck(const ulong id, const uint code, const string message)
    return Sent(AitsAppendAck(g_out, m, g_seq_out + 1, id, InpMaxFrame), "ack");
   }
 
-// Every subscribed symbol's ticks since the last sent, without gaps: CopyTicks from the cursor
-// (ticks with time_msc >= from, MQL5 reference, CopyTicks), skipping those of the cursor's
-// millisecond already sent. Recent ticks come from the terminal's cache, so this is quick.
+// Every subscribed symbol's ticks since the last sent, without gaps or repeats: CopyTicks
+// from the cursor, skipping the ticks of its millisecond sent already (Stream.mqh). Recent ticks
+// come from the terminal's cache of the latest ones, so this is quick.
 void StreamTicks()
   {
    MqlTick ticks[];
    for(int i = 0; i < ArraySize(g_sub_symbol) && g_state == LINK_READY; i++)
      {
-      const int n = CopyTicks(g_sub_symbol[i], ticks, COPY_TICKS_ALL, (ulong)g_sub_cursor[i],
-                              (uint)InpMaxTicksPerPoll);
+      const int n = CopyTicks(g_sub_symbol[i], ticks, COPY_TICKS_ALL, (ulong)g_sub_cursor[i].from_msc,
+                              (uint)AitsTicksToCopy(g_sub_cursor[i], InpMaxTicksPerPoll));
       if(n <= 0)
          continue;
-      int first = 0;
-      while(first < n && first < g_sub_skip[i] && ticks[first].time_msc == g_sub_cursor[i])
-         first++;
+      const int first = AitsFirstUnsent(g_sub_cursor[i], ticks, n);
       if(first >= n)
          continue;
       if(!SendTicks(g_sub_symbol[i], ticks, first, n, 0, true))
          return;
-      const long last = ticks[n - 1].time_msc;
-      int same = 0;
-      for(int k = n - 1; k >= 0 && ticks[k].time_msc == last; k--)
-         same++;
-      g_sub_cursor[i] = last;
-      g_sub_skip[i] = same;
+      AitsAdvance(g_sub_cursor[i], ticks, n);
      }
   }
 
