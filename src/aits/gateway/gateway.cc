@@ -1,7 +1,5 @@
 #include "aits/gateway/gateway.h"
 
-#include <poll.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,15 +13,15 @@
 #include <variant>
 
 #include "aits/core/hash.h"
-#include "aits/gateway/internal/socket.h"
 #include "aits/gateway/retcodes.h"
 #include "aits/log/log.h"
+#include "aits/mt5/link.h"
+#include "aits/net/socket.h"
 
 namespace aits::gateway {
 namespace {
 
 using Steady = std::chrono::steady_clock;
-using internal::Fd;
 constexpr std::string_view kLog = "gateway";
 
 // The longest the thread sleeps in poll when no deadline is nearer: it bounds how late a stop
@@ -31,8 +29,6 @@ constexpr std::string_view kLog = "gateway";
 constexpr std::chrono::milliseconds kMaxPollWait{50};
 // Connections waiting for their hello at once; more are closed at once (a flood costs nothing).
 constexpr size_t kMaxPendingLinks = 8;
-// Outbound bytes a link may hold unsent before it is closed as stuck (a peer that reads nothing).
-constexpr size_t kMaxOutbound = 64u << 20;
 // Attempts of a data request (symbol, subscribe, account) before the link is closed as broken.
 constexpr int kDataAttempts = 3;
 // The history window asked around orders whose fate is unknown.
@@ -181,9 +177,10 @@ class Gateway::Desk {
   }
 
   Status Open() {
-    AITS_ASSIGN_OR_RETURN(listener_, internal::Listen(config_.host, config_.port));
-    AITS_ASSIGN_OR_RETURN(wake_, internal::MakeWakeFd());
-    gw_.port_.store(internal::BoundPort(listener_), std::memory_order_release);
+    if (wake_.fd() < 0) return IoError("gateway: no eventfd for its thread's wake-ups");
+    AITS_ASSIGN_OR_RETURN(listener_,
+                          net::Listener::Listen(net::Endpoint{config_.host, config_.port}));
+    gw_.port_.store(listener_.port(), std::memory_order_release);
     return Status::Ok();
   }
 
@@ -193,9 +190,9 @@ class Gateway::Desk {
       std::lock_guard<std::mutex> lock(mutex_);
       calls_.push_back(std::move(call));
     }
-    internal::Signal(wake_);
+    wake_.Notify();
   }
-  void Wake() { internal::Signal(wake_); }
+  void Wake() { wake_.Notify(); }
 
   void Run();
 
@@ -264,21 +261,16 @@ class Gateway::Desk {
     InstrumentId instrument;
   };
 
+  // One connection: the framed, sequenced link (mt5/link.h) and where its session stands.
   struct Link {
-    Fd fd;
+    mt5::Link link;
     std::string peer;
-    mt5::FrameDecoder decoder;
-    std::string out;
-    size_t out_at = 0;
-    uint64_t seq_out = 0;
-    uint64_t seq_in = 0;
-    bool live = false;
-    bool closed = false;
+    bool live = false;    // its hello was accepted: the active link
+    bool closed = false;  // to be dropped at the end of this pass
     std::string close_reason;
     Steady::time_point hello_deadline;
-    Steady::time_point last_recv;
-    Steady::time_point last_sent;
-    explicit Link(uint32_t max_frame) : decoder(max_frame) {}
+    Link(net::Socket socket, uint32_t max_frame)
+        : link(std::move(socket), mt5::LinkConfig{.max_frame = max_frame}), peer(link.peer()) {}
   };
 
   struct Snapshot {
@@ -307,15 +299,15 @@ class Gateway::Desk {
 
   template <typename M>
   void Send(Link& link, const M& message, uint64_t request_id) {
-    const Status appended =
-        mt5::AppendFrame(link.out, message, link.seq_out + 1, request_id, config_.max_frame);
-    if (!appended.ok()) {
-      AITS_LOG_ERROR(kLog, "not sent: " + appended.message(), {{"peer", link.peer}});
+    if (link.closed && !link.link.open()) return;
+    const Status sent = link.link.Send(message, request_id);
+    if (sent.ok()) return;
+    if (sent.code() == StatusCode::kOutOfRange) {
+      AITS_LOG_ERROR(kLog, "not sent: " + sent.message(), {{"peer", link.peer}});
       return;
     }
-    ++link.seq_out;
-    link.last_sent = Steady::now();
-    Flush(link);
+    link.closed = true;
+    if (link.close_reason.empty()) link.close_reason = sent.message();
   }
   template <typename M>
   uint64_t Ask(const M& message, Kind kind, uint64_t key, std::chrono::milliseconds timeout) {
@@ -399,8 +391,8 @@ class Gateway::Desk {
 
   Gateway& gw_;
   const GatewayConfig& config_;
-  Fd listener_;
-  Fd wake_;
+  net::Listener listener_;
+  net::Waker wake_;
   std::mutex mutex_;
   std::vector<Call> calls_;  // guarded by mutex_
 
@@ -429,29 +421,10 @@ class Gateway::Desk {
 // --- link -----------------------------------------------------------------------------------
 
 void Gateway::Desk::Flush(Link& link) {
-  while (link.out_at < link.out.size()) {
-    auto wrote = internal::WriteSome(link.fd, link.out.data() + link.out_at,
-                                     link.out.size() - link.out_at);
-    if (!wrote.ok()) {
-      link.closed = true;
-      link.close_reason = wrote.status().message();
-      link.out.clear();
-      link.out_at = 0;
-      return;
-    }
-    if (*wrote == 0) break;
-    link.out_at += *wrote;
-  }
-  if (link.out_at == link.out.size()) {
-    link.out.clear();
-    link.out_at = 0;
-  } else if (link.out.size() - link.out_at > kMaxOutbound) {
+  const Status flushed = link.link.Flush();
+  if (!flushed.ok() && !link.closed) {
     link.closed = true;
-    link.close_reason = "the peer reads nothing: " + std::to_string(link.out.size()) +
-                        " bytes unsent";
-  } else if (link.out_at > (1u << 20)) {
-    link.out.erase(0, link.out_at);
-    link.out_at = 0;
+    link.close_reason = flushed.message();
   }
 }
 
@@ -474,8 +447,7 @@ void Gateway::Desk::CloseLink(Link& link, mt5::ErrorCode code, const std::string
 
 void Gateway::Desk::AcceptAll() {
   for (;;) {
-    std::string peer;
-    auto accepted = internal::Accept(listener_, &peer);
+    auto accepted = listener_.Accept();
     if (!accepted.ok()) {
       AITS_LOG_ERROR(kLog, accepted.status().message());
       return;
@@ -485,44 +457,35 @@ void Gateway::Desk::AcceptAll() {
     size_t pending = 0;
     for (const auto& link : links_) pending += link->live ? 0 : 1;
     if (pending >= kMaxPendingLinks) {
-      AITS_LOG_WARN(kLog, "too many connections awaiting their hello: closed", {{"peer", peer}});
-      continue;  // the Fd closes
+      AITS_LOG_WARN(kLog, "too many connections awaiting their hello: closed",
+                    {{"peer", accepted->peer()}});
+      continue;  // the socket closes
     }
-    auto link = std::make_unique<Link>(config_.max_frame);
-    link->fd = std::move(*accepted);
-    link->peer = std::move(peer);
+    auto link = std::make_unique<Link>(std::move(*accepted), config_.max_frame);
     link->hello_deadline = Steady::now() + config_.hello_timeout;
-    link->last_recv = link->last_sent = Steady::now();
     AITS_LOG_INFO(kLog, "connection", {{"peer", link->peer}});
     links_.push_back(std::move(link));
   }
 }
 
 void Gateway::Desk::ReadLink(Link& link) {
-  for (int round = 0; round < 64 && !link.closed; ++round) {
-    constexpr size_t kChunk = 256 * 1024;
-    char* tail = link.decoder.WritableTail(kChunk);
-    auto got = internal::ReadSome(link.fd, tail, kChunk);
-    if (!got.ok()) {
+  const Status read = link.link.ReadAvailable([&](const mt5::Frame& frame) {
+    OnFrame(link, frame);
+    // Stops the reading once the session has closed the link; the code is never looked at.
+    return link.closed ? Status(StatusCode::kFailedPrecondition, "closed") : Status::Ok();
+  });
+  if (read.ok() || link.closed) return;
+  switch (read.code()) {
+    case StatusCode::kIoError:  // the peer closed, or the socket failed
       link.closed = true;
-      link.close_reason = got.status().message();
+      link.close_reason = read.message();
       return;
-    }
-    if (*got < 0) return;  // nothing more now
-    if (*got == 0) {
-      link.closed = true;
-      link.close_reason = "the peer closed the connection";
+    case StatusCode::kOutOfRange:
+      CloseLink(link, mt5::ErrorCode::kFrameTooLarge, read.message());
       return;
-    }
-    link.decoder.Commit(static_cast<size_t>(*got));
-    link.last_recv = Steady::now();
-    mt5::Frame frame;
-    while (!link.closed && link.decoder.Next(frame)) OnFrame(link, frame);
-    if (!link.closed && !link.decoder.status().ok()) {
-      const bool too_large = link.decoder.status().code() == StatusCode::kOutOfRange;
-      CloseLink(link, too_large ? mt5::ErrorCode::kFrameTooLarge : mt5::ErrorCode::kMalformedFrame,
-                link.decoder.status().message());
-    }
+    default:  // broken framing, a sequence gap or repeat
+      CloseLink(link, mt5::ErrorCode::kMalformedFrame, read.message());
+      return;
   }
 }
 
@@ -534,13 +497,6 @@ void Gateway::Desk::OnFrame(Link& link, const mt5::Frame& frame) {
                   std::to_string(mt5::kProtocolVersion));
     return;
   }
-  if (envelope.seq != link.seq_in + 1) {
-    CloseLink(link, mt5::ErrorCode::kMalformedFrame,
-              "sequence number " + std::to_string(envelope.seq) + " after " +
-                  std::to_string(link.seq_in));
-    return;
-  }
-  link.seq_in = envelope.seq;
   if (!mt5::IsKnownMessage(envelope.type)) {
     CloseLink(link, mt5::ErrorCode::kUnknownMessage,
               "unknown message type " + std::to_string(envelope.type));
@@ -1632,8 +1588,8 @@ std::optional<Steady::time_point> Gateway::Desk::NextDeadline() const {
     if (!link->live) consider(link->hello_deadline);
   }
   if (active_ != nullptr) {
-    consider(active_->last_sent + std::chrono::milliseconds(config_.heartbeat_ms));
-    consider(active_->last_recv + std::chrono::milliseconds(config_.dead_after_ms));
+    consider(active_->link.last_sent() + std::chrono::milliseconds(config_.heartbeat_ms));
+    consider(active_->link.last_received() + std::chrono::milliseconds(config_.dead_after_ms));
   }
   for (const auto& [id, request] : requests_) consider(request.deadline);
   for (const auto& [key, entry] : entries_) {
@@ -1652,10 +1608,10 @@ void Gateway::Desk::Timers() {
     }
   }
   if (active_ != nullptr && !active_->closed) {
-    if (now - active_->last_recv >= std::chrono::milliseconds(config_.dead_after_ms)) {
+    if (now - active_->link.last_received() >= std::chrono::milliseconds(config_.dead_after_ms)) {
       CloseLink(*active_, mt5::ErrorCode::kHeartbeatLost,
                 "nothing received for " + std::to_string(config_.dead_after_ms) + " ms");
-    } else if (now - active_->last_sent >= std::chrono::milliseconds(config_.heartbeat_ms)) {
+    } else if (now - active_->link.last_sent() >= std::chrono::milliseconds(config_.heartbeat_ms)) {
       mt5::Heartbeat heartbeat;
       heartbeat.time_msc = NodeNow().ns / 1'000'000;
       Send(*active_, heartbeat, 0);
@@ -1743,14 +1699,13 @@ void Gateway::Desk::Timers() {
 }
 
 void Gateway::Desk::Run() {
-  std::vector<pollfd> fds;
+  std::vector<net::WaitFor> waits;
   while (!gw_.stop_.load(std::memory_order_acquire)) {
-    fds.clear();
-    fds.push_back(pollfd{wake_.get(), POLLIN, 0});
-    fds.push_back(pollfd{listener_.get(), POLLIN, 0});
+    waits.clear();
+    waits.push_back(net::WaitFor{.fd = wake_.fd()});
+    waits.push_back(net::WaitFor{.fd = listener_.fd()});
     for (const auto& link : links_) {
-      const short events = static_cast<short>(POLLIN | (link->out.empty() ? 0 : POLLOUT));
-      fds.push_back(pollfd{link->fd.get(), events, 0});
+      waits.push_back(net::WaitFor{.fd = link->link.fd(), .write = link->link.has_outbound()});
     }
     auto wait = kMaxPollWait;
     if (const auto next = NextDeadline()) {
@@ -1758,20 +1713,19 @@ void Gateway::Desk::Run() {
           *next - Steady::now() + std::chrono::microseconds(999));
       wait = std::clamp(until, std::chrono::milliseconds(0), kMaxPollWait);
     }
-    const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
-    if (ready < 0 && errno != EINTR) {
-      AITS_LOG_ERROR(kLog, "poll failed; the gateway stops");
+    const auto waited = net::Wait(waits, wait);
+    if (!waited.ok()) {
+      AITS_LOG_ERROR(kLog, "wait failed; the gateway stops: " + waited.status().message());
       break;
     }
-    if ((fds[0].revents & POLLIN) != 0) internal::Drain(wake_);
+    if (waits[0].readable) wake_.Drain();
     TakeCalls();
-    if ((fds[1].revents & POLLIN) != 0) AcceptAll();
-    const size_t polled = fds.size() - 2;
+    if (waits[1].readable) AcceptAll();
+    const size_t polled = waits.size() - 2;
     for (size_t idx = 0; idx < polled && idx < links_.size(); ++idx) {
       Link& link = *links_[idx];
-      const short revents = fds[idx + 2].revents;
-      if ((revents & POLLOUT) != 0) Flush(link);
-      if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0) ReadLink(link);
+      if (waits[idx + 2].writable) Flush(link);
+      if (waits[idx + 2].readable && !link.closed) ReadLink(link);
     }
     Timers();
     // Closed links go, the active one's loss handled once.
@@ -1781,7 +1735,10 @@ void Gateway::Desk::Run() {
         ++it;
         continue;
       }
-      if (!link.out.empty()) Flush(link);  // the error frame, if the socket takes it
+      if (link.link.open()) {
+        (void)link.link.Flush();  // the error frame, if the socket takes it
+        link.link.Drop();
+      }
       const bool was_active = &link == active_;
       if (was_active) active_ = nullptr;
       const std::string reason = link.close_reason + " (" + link.peer + ")";
@@ -1791,11 +1748,7 @@ void Gateway::Desk::Run() {
     }
   }
   // Stopping: a bye to the EA, not waiting for it.
-  if (active_ != nullptr) {
-    mt5::Bye bye;
-    bye.reason = "the node is stopping";
-    Send(*active_, bye, 0);
-  }
+  if (active_ != nullptr) active_->link.Close("the node is stopping");
   links_.clear();
   active_ = nullptr;
   gw_.connected_.store(false, std::memory_order_release);
