@@ -46,7 +46,8 @@ Price PriceOf(double value, int digits, bool* off_grid) {
 }
 
 Quantity LotsOf(double volume, int precision) {
-  const auto raw = static_cast<int64_t>(std::llround(volume * static_cast<double>(Pow10i(precision))));
+  const auto raw =
+      static_cast<int64_t>(std::llround(volume * static_cast<double>(Pow10i(precision))));
   return Quantity::FromRaw(raw * Pow10i(kFixedDigits - precision), precision);
 }
 
@@ -93,13 +94,30 @@ std::string_view DealReasonText(uint32_t reason) {
 }  // namespace
 
 std::string_view ToString(Counter counter) {
-  static constexpr std::string_view kNames[] = {
-      "connections",      "handshakes",     "links_lost",     "heartbeats_sent",
-      "ticks",            "refused_ticks",  "stale_ticks",    "off_grid_prices",
-      "resumes",          "requests_sent",  "unmatched_replies", "data_timeouts",
-      "trade_timeouts",   "orders_sent",    "requotes",       "back_offs",
-      "resolutions",      "resends",        "alerts",         "reports",
-      "account_reports",  "refused_cancels", "refused_protections", "foreign_deals"};
+  static constexpr std::string_view kNames[] = {"connections",
+                                                "handshakes",
+                                                "links_lost",
+                                                "heartbeats_sent",
+                                                "ticks",
+                                                "refused_ticks",
+                                                "stale_ticks",
+                                                "off_grid_prices",
+                                                "resumes",
+                                                "requests_sent",
+                                                "unmatched_replies",
+                                                "data_timeouts",
+                                                "trade_timeouts",
+                                                "orders_sent",
+                                                "requotes",
+                                                "back_offs",
+                                                "resolutions",
+                                                "resends",
+                                                "alerts",
+                                                "reports",
+                                                "account_reports",
+                                                "refused_cancels",
+                                                "refused_protections",
+                                                "foreign_deals"};
   static_assert(std::size(kNames) == static_cast<size_t>(Counter::kCount_));
   return kNames[static_cast<size_t>(counter)];
 }
@@ -126,9 +144,11 @@ Status GatewayConfig::Validate() const {
   }
   if (instruments.empty()) return InvalidArgument("gateway: no instruments");
   for (size_t a = 0; a < instruments.size(); ++a) {
-    AITS_RETURN_IF_ERROR(instruments[a].Validate().WithContext("gateway: " + instruments[a].symbol));
+    AITS_RETURN_IF_ERROR(
+        instruments[a].Validate().WithContext("gateway: " + instruments[a].symbol));
     for (size_t b = a + 1; b < instruments.size(); ++b) {
-      if (instruments[a].id == instruments[b].id || instruments[a].symbol == instruments[b].symbol) {
+      if (instruments[a].id == instruments[b].id ||
+          instruments[a].symbol == instruments[b].symbol) {
         return InvalidArgument("gateway: instruments " + instruments[a].symbol + " and " +
                                instruments[b].symbol + " share an id or a symbol");
       }
@@ -440,9 +460,8 @@ void Gateway::Desk::CloseLink(Link& link, mt5::ErrorCode code, const std::string
                   {{"peer", link.peer}, {"error", mt5::ToString(code)}});
   }
   link.closed = true;
-  link.close_reason = code == mt5::ErrorCode::kNone
-                          ? why
-                          : std::string(mt5::ToString(code)) + ": " + why;
+  link.close_reason =
+      code == mt5::ErrorCode::kNone ? why : std::string(mt5::ToString(code)) + ": " + why;
 }
 
 void Gateway::Desk::AcceptAll() {
@@ -689,19 +708,18 @@ void Gateway::Desk::OnFrame(Link& link, const mt5::Frame& frame) {
             }
             working.ticket = info.ticket;
             working.instrument = sym.instrument.id;
-            working.side = mt5::IsBuy(static_cast<mt5::OrderType>(info.type)) ? Side::kBuy
-                                                                               : Side::kSell;
+            working.side =
+                mt5::IsBuy(static_cast<mt5::OrderType>(info.type)) ? Side::kBuy : Side::kSell;
             const int precision = sym.instrument.LotPrecision();
             working.quantity = LotsOf(info.volume_initial, precision);
             working.filled = LotsOf(info.volume_initial - info.volume_current, precision);
             const auto mt5_type = static_cast<mt5::OrderType>(info.type);
-            working.type = (mt5_type == mt5::OrderType::kBuyStop ||
-                            mt5_type == mt5::OrderType::kSellStop)
-                               ? OrderType::kStop
-                               : (mt5_type == mt5::OrderType::kBuy ||
-                                  mt5_type == mt5::OrderType::kSell)
-                                     ? OrderType::kMarket
-                                     : OrderType::kLimit;
+            working.type =
+                (mt5_type == mt5::OrderType::kBuyStop || mt5_type == mt5::OrderType::kSellStop)
+                    ? OrderType::kStop
+                : (mt5_type == mt5::OrderType::kBuy || mt5_type == mt5::OrderType::kSell)
+                    ? OrderType::kMarket
+                    : OrderType::kLimit;
             if (info.price_open > 0) {
               working.price = PriceOf(info.price_open, sym.instrument.digits, nullptr);
             }
@@ -737,8 +755,7 @@ void Gateway::Desk::OnFrame(Link& link, const mt5::Frame& frame) {
       mt5::Deals deals;
       if (!Decode(link, frame, deals)) return;
       if (resolution_ && request.kind == Kind::kResolveHistory) {
-        resolution_->deals.insert(resolution_->deals.end(), deals.deals.begin(),
-                                  deals.deals.end());
+        resolution_->deals.insert(resolution_->deals.end(), deals.deals.begin(), deals.deals.end());
         if (deals.final) {
           requests_.erase(request_id);
           if (--resolution_->outstanding == 0) FinishResolution();
@@ -805,7 +822,8 @@ void Gateway::Desk::OnLinkUp() {
   Ask(account, Kind::kAccount, 0, config_.request_timeout);
   // Orders in flight when the link dropped: their fate is asked before anything is resent.
   for (auto& [key, entry] : entries_) {
-    if (entry.phase == Phase::kSent || entry.phase == Phase::kLive) entry.phase = Phase::kUnresolved;
+    if (entry.phase == Phase::kSent || entry.phase == Phase::kLive)
+      entry.phase = Phase::kUnresolved;
   }
   StartResolution();
   for (auto& [id, snapshot] : snapshots_) {
@@ -1038,12 +1056,20 @@ void Gateway::Desk::SendOrder(Entry& entry) {
   const OrderRequest& request = entry.order.request;
   const double step = spec.volume_step;
   const double asked = request.quantity.AsDouble();
-  const double volume = std::floor(asked / step + 1e-9) * step;
+  // An order off the symbol's step could never fill completely: refused, not silently moved.
+  const double steps = std::round(asked / step);
+  const double volume = steps * step;
+  if (std::fabs(asked / step - steps) > 1e-6) {
+    Finish(entry, ExecKind::kRejected, RejectReason::kInvalidQuantity,
+           "volume " + request.quantity.ToString() + " lots is not on the volume step " +
+               std::to_string(step) + " of " + spec.name);
+    return;
+  }
   if (volume + 1e-12 < spec.volume_min || volume > spec.volume_max + 1e-12 || !(volume > 0)) {
     Finish(entry, ExecKind::kRejected, RejectReason::kInvalidQuantity,
-           "volume " + request.quantity.ToString() + " lots on step " + std::to_string(step) +
-               " is outside " + std::to_string(spec.volume_min) + " .. " +
-               std::to_string(spec.volume_max) + " of " + spec.name);
+           "volume " + request.quantity.ToString() + " lots is outside " +
+               std::to_string(spec.volume_min) + " .. " + std::to_string(spec.volume_max) + " of " +
+               spec.name);
     return;
   }
   const bool pending = request.type != OrderType::kMarket;
@@ -1087,8 +1113,8 @@ void Gateway::Desk::SendOrder(Entry& entry) {
     place.tp = price(request.take_profit);
     place.deviation = config_.deviation_points;
     place.type_filling = static_cast<uint32_t>(*filling);
-    place.type_time = static_cast<uint32_t>(request.tif == TimeInForce::kDay ? mt5::OrderTime::kDay
-                                                                             : mt5::OrderTime::kGtc);
+    place.type_time = static_cast<uint32_t>(
+        request.tif == TimeInForce::kDay ? mt5::OrderTime::kDay : mt5::OrderTime::kGtc);
     Ask(place, Kind::kTrade, key, config_.trade_timeout);
   }
   entry.phase = Phase::kSent;
@@ -1322,7 +1348,8 @@ void Gateway::Desk::OnDeal(const DealView& deal) {
   entry->filled += lots;
   if (!hedging_) sym.position_ticket = deal.position;
   const bool complete = entry->filled >= entry->order.request.quantity;
-  ExecutionReport fill = ReportOf(*entry, complete ? ExecKind::kFilled : ExecKind::kPartiallyFilled);
+  ExecutionReport fill =
+      ReportOf(*entry, complete ? ExecKind::kFilled : ExecKind::kPartiallyFilled);
   fill.side = deal.type == static_cast<uint32_t>(mt5::DealType::kBuy) ? Side::kBuy : Side::kSell;
   fill.quantity = lots;
   bool off_grid = false;
@@ -1345,7 +1372,8 @@ void Gateway::Desk::OnDeal(const DealView& deal) {
   }
   if (complete) entry->phase = Phase::kDone;
   Report(std::move(fill));
-  if (!complete && entry->rest_cancels && entry->filled >= LotsOf(entry->partial_volume, precision)) {
+  if (!complete && entry->rest_cancels &&
+      entry->filled >= LotsOf(entry->partial_volume, precision)) {
     Finish(*entry, ExecKind::kCanceled, RejectReason::kNone,
            "the rest of a partial fill was cancelled (IOC)");
   }
@@ -1493,7 +1521,8 @@ void Gateway::Desk::FinishResolution() {
         entry.ticket = order.ticket;
         by_ticket_[order.ticket] = key;
       }
-      if (entry.phase != Phase::kDone) OnOrderGone(entry, static_cast<mt5::OrderState>(order.state));
+      if (entry.phase != Phase::kDone)
+        OnOrderGone(entry, static_cast<mt5::OrderState>(order.state));
     }
     if (entry.phase == Phase::kDone) continue;
     if (known) {
@@ -1531,8 +1560,8 @@ void Gateway::Desk::AnswerSnapshot(uint64_t id, Result<execution::AccountState> 
   snapshots_.erase(found);
   std::erase_if(requests_, [&](const auto& item) {
     const Kind kind = item.second.kind;
-    return item.second.key == id &&
-           (kind == Kind::kSnapPositions || kind == Kind::kSnapOrders || kind == Kind::kSnapAccount);
+    return item.second.key == id && (kind == Kind::kSnapPositions || kind == Kind::kSnapOrders ||
+                                     kind == Kind::kSnapAccount);
   });
 }
 
@@ -1790,7 +1819,8 @@ class Gateway::Execution final : public execution::ExecutionClient {
   Status SetPositionProtection(InstrumentId instrument, uint64_t position_ticket,
                                std::optional<Price> stop_loss,
                                std::optional<Price> take_profit) override {
-    gw_.desk_->Queue(Desk::ProtectionCall{instrument, true, position_ticket, stop_loss, take_profit});
+    gw_.desk_->Queue(
+        Desk::ProtectionCall{instrument, true, position_ticket, stop_loss, take_profit});
     return Status::Ok();
   }
   Result<execution::AccountState> Snapshot() const override {
@@ -1799,8 +1829,7 @@ class Gateway::Execution final : public execution::ExecutionClient {
     }
     auto answer = std::make_shared<std::promise<Result<execution::AccountState>>>();
     auto future = answer->get_future();
-    gw_.desk_->Queue(
-        Desk::SnapshotCall{answer, Steady::now() + gw_.config_.answer_timeout});
+    gw_.desk_->Queue(Desk::SnapshotCall{answer, Steady::now() + gw_.config_.answer_timeout});
     // The gateway's thread answers by the deadline (or at its stop); the margin covers a busy one.
     if (future.wait_for(gw_.config_.answer_timeout + std::chrono::seconds(1)) !=
         std::future_status::ready) {

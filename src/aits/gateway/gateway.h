@@ -29,9 +29,10 @@
 //   - Submit: place_order (market: TRADE_ACTION_DEAL; limit/stop: TRADE_ACTION_PENDING), or
 //     close_position for an order naming a position ticket. The client order id travels as the
 //     comment (ids over 31 characters as their first 18 and a 12-hex-digit FNV-1a of the whole),
-//     the magic is FNV-1a 64 of the id & 0x7FFF'FFFF'FFFF'FFFF, the volume is rounded down to
-//     the symbol's step (below its minimum or above its maximum: rejected kInvalidQuantity before
-//     anything is sent), the filling type comes from the symbol (retcodes.h: FillingFor).
+//     the magic is FNV-1a 64 of the id & 0x7FFF'FFFF'FFFF'FFFF, the volume must be on the
+//     symbol's step and within its minimum and maximum (else rejected kInvalidQuantity before
+//     anything is sent: an order off the step could never fill completely), the filling type
+//     comes from the symbol (retcodes.h: FillingFor).
 //   - Every TRADE_RETCODE_* is handled as retcodes.h says: placed is reported kAccepted; fills
 //     come from the deal transactions (exec_id = deal ticket, venue_order_id = order ticket,
 //     position_ticket = position id); requotes retried with the quoted price up to max_requotes
@@ -119,15 +120,15 @@ struct GatewayConfig {
 
 // What the gateway counts (Gateway::count).
 enum class Counter : uint8_t {
-  kConnections,       // TCP connections accepted
-  kHandshakes,        // hellos accepted
-  kLinksLost,         // accepted links that ended (drop, bye, dead, error)
+  kConnections,  // TCP connections accepted
+  kHandshakes,   // hellos accepted
+  kLinksLost,    // accepted links that ended (drop, bye, dead, error)
   kHeartbeatsSent,
-  kTicks,             // forwarded to the node
-  kRefusedTicks,      // crossed or non-positive quotes, dropped
-  kStaleTicks,        // at or before the symbol's last tick (a resubscription's overlap), dropped
-  kOffGridPrices,     // prices not on the symbol's digits, forwarded rounded
-  kResumes,           // resubscriptions from the last tick time after a drop
+  kTicks,          // forwarded to the node
+  kRefusedTicks,   // crossed or non-positive quotes, dropped
+  kStaleTicks,     // at or before the symbol's last tick (a resubscription's overlap), dropped
+  kOffGridPrices,  // prices not on the symbol's digits, forwarded rounded
+  kResumes,        // resubscriptions from the last tick time after a drop
   kRequestsSent,
   kUnmatchedReplies,  // replies naming no request in flight
   kDataTimeouts,      // data requests without reply
@@ -135,14 +136,14 @@ enum class Counter : uint8_t {
   kOrdersSent,        // place_order and close_position frames, resends included
   kRequotes,
   kBackOffs,
-  kResolutions,       // orders whose fate was asked of the terminal
-  kResends,           // orders the terminal did not have, sent again
-  kAlerts,            // AutoTrading off (10026, 10027, or the account says so)
-  kReports,           // execution reports pushed
+  kResolutions,  // orders whose fate was asked of the terminal
+  kResends,      // orders the terminal did not have, sent again
+  kAlerts,       // AutoTrading off (10026, 10027, or the account says so)
+  kReports,      // execution reports pushed
   kAccountReports,
   kRefusedCancels,
   kRefusedProtections,
-  kForeignDeals,      // deals on other symbols or of no trade, ignored
+  kForeignDeals,  // deals on other symbols or of no trade, ignored
   kCount_,
 };
 std::string_view ToString(Counter counter);
@@ -183,8 +184,8 @@ class Gateway final : public node::DataClient {
   }
   bool connected() const { return connected_.load(std::memory_order_acquire); }
 
-  class Desk;        // the gateway thread's state
-  class Execution;   // the kernel's ExecutionClient
+  class Desk;       // the gateway thread's state
+  class Execution;  // the kernel's ExecutionClient
 
  private:
   explicit Gateway(const GatewayConfig& config);

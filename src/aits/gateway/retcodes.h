@@ -26,12 +26,12 @@
 namespace aits::gateway {
 
 enum class RetcodeAction : uint8_t {
-  kDone,       // 10009 done, 10008 placed: the fills and the order come as transactions
-  kPartial,    // 10010: part done; the rest per the filling type (IOC: cancelled; RETURN: works)
-  kRequote,    // 10004, 10020: sent again with a fresh price, at most max_requotes times
-  kBackOff,    // 10024: sent again after an exponential back-off, a bounded number of times
-  kResolve,    // 10012: the request's fate is unknown; the terminal is asked before any resend
-  kReject,     // the order is rejected (reject_reason)
+  kDone,         // 10009 done, 10008 placed: the fills and the order come as transactions
+  kPartial,      // 10010: part done; the rest per the filling type (IOC: cancelled; RETURN: works)
+  kRequote,      // 10004, 10020: sent again with a fresh price, at most max_requotes times
+  kBackOff,      // 10024: sent again after an exponential back-off, a bounded number of times
+  kResolve,      // 10012: the request's fate is unknown; the terminal is asked before any resend
+  kReject,       // the order is rejected (reject_reason)
   kRejectAlert,  // 10026, 10027: rejected, and AutoTrading being off is raised as an alert
 };
 std::string_view ToString(RetcodeAction action);
