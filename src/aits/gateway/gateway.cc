@@ -34,6 +34,10 @@ constexpr int kDataAttempts = 3;
 // The history window asked around orders whose fate is unknown.
 constexpr int64_t kHistoryMarginMs = 60'000;
 constexpr size_t kCommentMax = 31;
+// Finished orders kept for matching late transactions (a late deal of a forgotten order would be
+// announced as an order the node did not send), and deal tickets kept against repeats.
+constexpr size_t kKeepDone = 4096;
+constexpr size_t kKeepDeals = 65536;
 
 int64_t Pow10i(int digits) { return Pow10(std::clamp(digits, 0, 9)); }
 
@@ -226,6 +230,7 @@ class Gateway::Desk {
     Price last_ask;
     bool subscribed = false;
     uint64_t position_ticket = 0;  // netting: the instrument's position, from its fills
+    std::string refused;           // the terminal's answer when it has no such symbol
   };
 
   enum class Phase : uint8_t {
@@ -303,7 +308,12 @@ class Gateway::Desk {
 
   struct Resolution {
     std::vector<uint64_t> keys;
-    int outstanding = 0;
+    // The replies awaited: the open orders' final frame, and the history's two (its orders' and
+    // its deals' finals, in whichever order the EA sends them).
+    bool open_done = false;
+    bool history_orders_done = false;
+    bool deals_done = false;
+    bool complete() const { return open_done && history_orders_done && deals_done; }
     std::vector<mt5::OrderInfo> open;
     std::vector<mt5::OrderInfo> history;
     std::vector<mt5::DealInfo> deals;
@@ -376,6 +386,9 @@ class Gateway::Desk {
   void SendOrder(Entry& entry);
   void SendQueued();
   void Finish(Entry& entry, ExecKind kind, RejectReason reason, std::string text);
+  // Marks the entry finished; the oldest finished ones beyond kKeepDone are forgotten (TrimDone).
+  void Done(Entry& entry);
+  void TrimDone();
   ExecutionReport ReportOf(const Entry& entry, ExecKind kind) const;
   void OnTradeResult(Request& request, const mt5::TradeResult& result);
   void OnCancelResult(Request& request, const mt5::TradeResult& result);
@@ -432,7 +445,8 @@ class Gateway::Desk {
   std::unordered_map<uint64_t, uint64_t> by_ticket_;
   std::unordered_map<std::string, uint64_t> by_comment_;
   std::unordered_map<uint64_t, uint64_t> by_magic_;
-  std::set<uint64_t> seen_deals_;
+  std::set<uint64_t> seen_deals_;  // deal tickets rise: the smallest are the oldest
+  std::deque<uint64_t> done_;
   std::map<uint64_t, Snapshot> snapshots_;
   uint64_t next_snapshot_ = 1;
   std::optional<Resolution> resolution_;
@@ -562,7 +576,16 @@ void Gateway::Desk::OnFrame(Link& link, const mt5::Frame& frame) {
                      {"error", mt5::ToString(code)},
                      {"request", std::to_string(envelope.request_id)}});
       auto found = requests_.find(envelope.request_id);
-      if (found != requests_.end()) {
+      if (found != requests_.end() && found->second.kind == Kind::kSymbol &&
+          found->second.key < symbols_.size()) {
+        // No such symbol at the terminal: asking again will not make one; its orders are
+        // rejected until a later link knows it.
+        SymbolState& sym = symbols_[found->second.key];
+        sym.refused = error.message.empty() ? std::string(mt5::ToString(code)) : error.message;
+        AITS_LOG_ERROR(kLog, "the terminal has no symbol " + sym.mt5_name + ": " + sym.refused);
+        requests_.erase(found);
+        SendQueued();
+      } else if (found != requests_.end()) {
         // The request failed: its deadline is now, and its timeout handling decides.
         found->second.deadline = Steady::now();
       }
@@ -740,11 +763,13 @@ void Gateway::Desk::OnFrame(Link& link, const mt5::Frame& frame) {
       }
       if (resolution_ &&
           (request.kind == Kind::kResolveOrders || request.kind == Kind::kResolveHistory)) {
-        auto& into = orders.history ? resolution_->history : resolution_->open;
+        const bool history = request.kind == Kind::kResolveHistory;
+        auto& into = history ? resolution_->history : resolution_->open;
         into.insert(into.end(), orders.orders.begin(), orders.orders.end());
-        if (orders.final && request.kind == Kind::kResolveOrders) {
-          requests_.erase(request_id);
-          if (--resolution_->outstanding == 0) FinishResolution();
+        if (orders.final) {
+          (history ? resolution_->history_orders_done : resolution_->open_done) = true;
+          if (!history || resolution_->deals_done) requests_.erase(request_id);
+          if (resolution_->complete()) FinishResolution();
         }
         return;
       }
@@ -757,8 +782,9 @@ void Gateway::Desk::OnFrame(Link& link, const mt5::Frame& frame) {
       if (resolution_ && request.kind == Kind::kResolveHistory) {
         resolution_->deals.insert(resolution_->deals.end(), deals.deals.begin(), deals.deals.end());
         if (deals.final) {
-          requests_.erase(request_id);
-          if (--resolution_->outstanding == 0) FinishResolution();
+          resolution_->deals_done = true;
+          if (resolution_->history_orders_done) requests_.erase(request_id);
+          if (resolution_->complete()) FinishResolution();
         }
         return;
       }
@@ -816,7 +842,10 @@ void Gateway::Desk::OnHello(Link& link, const mt5::Frame& frame) {
 void Gateway::Desk::OnLinkUp() {
   gw_.connected_.store(true, std::memory_order_release);
   if (link_) link_->Report(node::ProducerState::kConnected, Status::Ok(), gw_.stop_);
-  for (SymbolState& sym : symbols_) sym.subscribed = false;
+  for (SymbolState& sym : symbols_) {
+    sym.subscribed = false;
+    sym.refused.clear();
+  }
   AskSymbols();
   mt5::GetAccount account;
   Ask(account, Kind::kAccount, 0, config_.request_timeout);
@@ -1009,9 +1038,33 @@ ExecutionReport Gateway::Desk::ReportOf(const Entry& entry, ExecKind kind) const
   return report;
 }
 
+void Gateway::Desk::Done(Entry& entry) {
+  entry.phase = Phase::kDone;
+  done_.push_back(entry.venue_opened ? (uint64_t{1} << 63) | entry.ticket : entry.order.id.value);
+}
+
+void Gateway::Desk::TrimDone() {
+  while (done_.size() > kKeepDone) {
+    const uint64_t key = done_.front();
+    done_.pop_front();
+    auto found = entries_.find(key);
+    if (found == entries_.end() || found->second.phase != Phase::kDone) continue;
+    const Entry& entry = found->second;
+    const auto drop = [key](auto& index, const auto& at) {
+      auto it = index.find(at);
+      if (it != index.end() && it->second == key) index.erase(it);
+    };
+    drop(by_ticket_, entry.ticket);
+    drop(by_comment_, entry.comment);
+    drop(by_magic_, entry.magic);
+    entries_.erase(found);
+  }
+  while (seen_deals_.size() > kKeepDeals) seen_deals_.erase(seen_deals_.begin());
+}
+
 void Gateway::Desk::Finish(Entry& entry, ExecKind kind, RejectReason reason, std::string text) {
   if (entry.phase == Phase::kDone) return;
-  entry.phase = Phase::kDone;
+  Done(entry);
   ExecutionReport report = ReportOf(entry, kind);
   report.reject_reason = reason;
   report.text = std::move(text);
@@ -1048,6 +1101,11 @@ void Gateway::Desk::OnSubmit(std::unique_ptr<Order> order) {
 
 void Gateway::Desk::SendOrder(Entry& entry) {
   SymbolState& sym = symbols_[entry.sym];
+  if (!sym.refused.empty()) {
+    Finish(entry, ExecKind::kRejected, RejectReason::kUnknownInstrument,
+           "the terminal has no symbol " + sym.mt5_name + ": " + sym.refused);
+    return;
+  }
   if (active_ == nullptr || !sym.spec || resolution_) {
     entry.phase = Phase::kQueued;  // SendQueued sends it once the link and the symbol are there
     return;
@@ -1124,7 +1182,10 @@ void Gateway::Desk::SendOrder(Entry& entry) {
 void Gateway::Desk::SendQueued() {
   if (active_ == nullptr || resolution_) return;
   for (auto& [key, entry] : entries_) {
-    if (entry.phase == Phase::kQueued && symbols_[entry.sym].spec) SendOrder(entry);
+    if (entry.phase == Phase::kQueued &&
+        (symbols_[entry.sym].spec || !symbols_[entry.sym].refused.empty())) {
+      SendOrder(entry);
+    }
   }
 }
 
@@ -1169,7 +1230,9 @@ void Gateway::Desk::OnTradeResult(Request& request, const mt5::TradeResult& resu
         entry.accepted_reported = true;
         Report(ReportOf(entry, ExecKind::kAccepted));
       }
-      if (entry.cancel_wanted) OnCancel(CancelCall{entry.order.id, entry.ticket});
+      if (entry.cancel_wanted && entry.order.request.type != OrderType::kMarket) {
+        OnCancel(CancelCall{entry.order.id, entry.ticket});
+      }
       return;
     }
     case RetcodeAction::kPartial: {
@@ -1370,7 +1433,7 @@ void Gateway::Desk::OnDeal(const DealView& deal) {
     default:
       fill.fill_reason = FillReasonOf(entry->order.request.type);
   }
-  if (complete) entry->phase = Phase::kDone;
+  if (complete) Done(*entry);
   Report(std::move(fill));
   if (!complete && entry->rest_cancels &&
       entry->filled >= LotsOf(entry->partial_volume, precision)) {
@@ -1460,15 +1523,13 @@ void Gateway::Desk::StartResolution() {
   Count(Counter::kResolutions, resolution.keys.size());
   AITS_LOG_WARN(kLog, std::to_string(resolution.keys.size()) +
                           " order(s) of unknown fate: asking the terminal before any resend");
-  resolution.outstanding = 2;
   resolution_ = std::move(resolution);
   mt5::GetOrders orders;
   Ask(orders, Kind::kResolveOrders, 0, config_.request_timeout);
   mt5::GetHistory history;
   history.from_msc = from - kHistoryMarginMs;
   history.to_msc = ServerNowMs() + kHistoryMarginMs;
-  // Both `orders` (history) and `deals` answer it: two finals, counted as one here and one by
-  // the deals' final (the history orders' final is not awaited; deals come after them).
+  // Both `orders` (history) and `deals` answer it, each with its final frame.
   Ask(history, Kind::kResolveHistory, 0, config_.request_timeout);
 }
 
@@ -1757,6 +1818,7 @@ void Gateway::Desk::Run() {
       if (waits[idx + 2].readable && !link.closed) ReadLink(link);
     }
     Timers();
+    TrimDone();
     // Closed links go, the active one's loss handled once.
     for (auto it = links_.begin(); it != links_.end();) {
       Link& link = **it;

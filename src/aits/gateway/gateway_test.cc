@@ -955,6 +955,29 @@ TEST_F(GatewayTest, AutoTradingOffIsRaisedAsAnAlert) {
   EXPECT_EQ(gateway_->count(Counter::kAlerts), 1u);
 }
 
+TEST_F(GatewayTest, OrdersForASymbolTheTerminalLacksAreRejected) {
+  GatewayConfig config = TestConfig();
+  Instrument gbpusd = Instrument::Infer("GBPUSD");
+  gbpusd.id = InstrumentId{1};
+  config.instruments.push_back(gbpusd);
+  config.mt5_names = {{"GBPUSD", "GBPUSD.m"}};
+  Start(config);
+  StandInEa ea = Connected();  // knows EURUSD only: GBPUSD.m is answered unknown_symbol
+  Order order = MarketOrder(9);
+  order.request.instrument = InstrumentId{1};
+  execution_->Submit(order);
+  auto report = NextReport();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->kind, ExecKind::kRejected);
+  EXPECT_EQ(report->reject_reason, RejectReason::kUnknownInstrument);
+  EXPECT_NE(report->text.find("GBPUSD.m"), std::string::npos) << report->text;
+  // EURUSD trades on.
+  execution_->Submit(MarketOrder(10));
+  auto place = ea.Expect<mt5::PlaceOrder>();
+  ASSERT_TRUE(place.ok()) << place.status().message();
+  EXPECT_EQ(place->first.symbol, "EURUSD");
+}
+
 TEST(GatewayConfigTest, RefusesWhatCannotWork) {
   GatewayConfig config = TestConfig();
   EXPECT_TRUE(config.Validate().ok());

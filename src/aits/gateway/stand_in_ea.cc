@@ -64,15 +64,31 @@ Result<Received> StandInEa::Next(std::chrono::milliseconds timeout, bool heartbe
       return frame;
     }
     if (closed_) return IoError("the gateway closed the link");
+    // At least one look, even with no time left (a non-blocking read).
     const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Steady::now());
-    if (left.count() <= 0) return NotFound("no frame from the gateway in time");
+        std::max(std::chrono::ceil<std::chrono::milliseconds>(deadline - Steady::now()),
+                 std::chrono::milliseconds(0));
     const Status polled = link_.Poll(left, [&](const mt5::Frame& frame) {
       pending_.push_back(Received{frame.envelope, std::string(frame.payload)});
       return Status::Ok();
     });
     if (!polled.ok()) closed_ = true;
+    if (pending_.empty() && !closed_ && Steady::now() >= deadline) {
+      return NotFound("no frame from the gateway in time");
+    }
   }
+}
+
+Status StandInEa::Drain(std::chrono::milliseconds timeout) {
+  const Steady::time_point deadline = Steady::now() + timeout;
+  while (link_.has_outbound()) {
+    if (Steady::now() >= deadline) return IoError("the gateway reads nothing");
+    net::WaitFor wait{.fd = link_.fd(), .read = false, .write = true};
+    AITS_RETURN_IF_ERROR(
+        net::Wait(std::span<net::WaitFor>(&wait, 1), std::chrono::milliseconds(10)).status());
+    AITS_RETURN_IF_ERROR(link_.Flush());
+  }
+  return Status::Ok();
 }
 
 bool StandInEa::WaitClosed(std::chrono::milliseconds timeout) {

@@ -80,6 +80,11 @@ class StandInEa {
                    const mt5::Account& account,
                    std::vector<std::pair<std::string, int64_t>>* subscribed = nullptr);
 
+  // Waits until everything sent has been written to the socket (a sender faster than the gateway
+  // reads must not grow its outbound buffer past the link's cap). IoError if the link fails.
+  Status Drain(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  bool has_unsent() const { return link_.has_outbound(); }
+
   void Close(std::string_view reason) { link_.Close(reason); }
   void Drop() { link_.Drop(); }
   bool open() const { return link_.open(); }
