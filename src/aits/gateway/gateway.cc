@@ -202,6 +202,10 @@ class Gateway::Desk {
 
   Status Open() {
     if (wake_.fd() < 0) return IoError("gateway: no eventfd for its thread's wake-ups");
+    if (!config_.transcript.empty()) {
+      AITS_ASSIGN_OR_RETURN(transcript_, mt5::TranscriptWriter::Open(config_.transcript));
+      recording_ = true;
+    }
     AITS_ASSIGN_OR_RETURN(listener_,
                           net::Listener::Listen(net::Endpoint{config_.host, config_.port}));
     gw_.port_.store(listener_.port(), std::memory_order_release);
@@ -426,6 +430,8 @@ class Gateway::Desk {
   const GatewayConfig& config_;
   net::Listener listener_;
   net::Waker wake_;
+  mt5::TranscriptWriter transcript_;
+  bool recording_ = false;
   std::mutex mutex_;
   std::vector<Call> calls_;  // guarded by mutex_
 
@@ -496,6 +502,7 @@ void Gateway::Desk::AcceptAll() {
     }
     auto link = std::make_unique<Link>(std::move(*accepted), config_.max_frame);
     link->hello_deadline = Steady::now() + config_.hello_timeout;
+    if (recording_) link->link.Record(&transcript_);
     AITS_LOG_INFO(kLog, "connection", {{"peer", link->peer}});
     links_.push_back(std::move(link));
   }

@@ -112,6 +112,9 @@ struct GatewayConfig {
   const Clock* clock = nullptr;
   // How long Snapshot waits (for the EA to connect and the terminal to answer).
   std::chrono::milliseconds answer_timeout{5000};
+  // When set, every frame of every EA connection, both directions, is appended to this file as
+  // a transcript (aits/mt5/transcript.h: JSON lines, the golden-transcript format).
+  std::string transcript;
 
   // A token, instruments with distinct ids and symbols, heartbeat < dead_after, positive
   // timeouts and counts, max_frame within the protocol's caps.

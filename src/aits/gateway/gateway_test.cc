@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <future>
 #include <set>
@@ -16,6 +17,7 @@
 #include "aits/core/hash.h"
 #include "aits/gateway/retcodes.h"
 #include "aits/gateway/stand_in_ea.h"
+#include "aits/mt5/transcript.h"
 
 namespace aits::gateway {
 namespace {
@@ -148,6 +150,30 @@ TEST_F(GatewayTest, HandshakeWelcomesTheEaThenAsksItsSymbolsAndAccount) {
   EXPECT_EQ(status->producer, 3u);
   EXPECT_TRUE(gateway_->connected());
   EXPECT_EQ(gateway_->count(Counter::kHandshakes), 1u);
+}
+
+TEST_F(GatewayTest, ATranscriptRecordsBothDirections) {
+  GatewayConfig config = TestConfig();
+  config.transcript = ::testing::TempDir() + "gateway_transcript.jsonl";
+  std::remove(config.transcript.c_str());
+  Start(config);
+  {
+    StandInEa ea = Connected();
+    ea.Close("done");
+    auto lost = NextOf<node::ProducerStatus>();
+    while (lost && lost->state == node::ProducerState::kConnected) {
+      lost = NextOf<node::ProducerStatus>();
+    }
+    ASSERT_TRUE(lost);
+  }
+  auto entries = mt5::ReadTranscript(config.transcript);
+  ASSERT_TRUE(entries.ok()) << entries.status().message();
+  ASSERT_GE(entries->size(), 6u);
+  EXPECT_FALSE((*entries)[0].out);
+  EXPECT_EQ((*entries)[0].type, "hello");
+  EXPECT_TRUE((*entries)[1].out);
+  EXPECT_EQ((*entries)[1].type, "welcome");
+  EXPECT_EQ(entries->back().type, "bye");
 }
 
 struct BadHello {
