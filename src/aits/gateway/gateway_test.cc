@@ -307,7 +307,7 @@ TEST_F(GatewayTest, ADeadLinkIsDetectedWithinThreeSeconds) {
   // The stand-in goes silent: it reads (the gateway's heartbeats) but never answers.
   ASSERT_TRUE(ea.WaitClosed(milliseconds(5000)));
   const auto detected = Steady::now() - silent_from;
-  EXPECT_LE(detected, milliseconds(3300));
+  EXPECT_LE(detected, milliseconds(3400));  // 3 s, and a loaded machine's scheduling
   EXPECT_GE(detected, milliseconds(2900));
   size_t heartbeats = 0;
   bool lost = false;
