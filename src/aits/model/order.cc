@@ -90,6 +90,8 @@ std::string_view ToString(RejectReason reason) {
       return "risk_halted";
     case RejectReason::kInvalidPosition:
       return "invalid_position";
+    case RejectReason::kVenueRefused:
+      return "venue_refused";
   }
   return "?";
 }

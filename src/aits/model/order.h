@@ -51,10 +51,14 @@ enum class RejectReason : uint8_t {
   // that the order cannot close: same side as the position, more lots than it has, or not a
   // market order. After the risk reasons so that the stored numbers of the others never change.
   kInvalidPosition,
+  // A live venue refused the order for a reason of its own that none of the above names (trading
+  // disabled, AutoTrading off, its order or position limits, long/short/close only, FIFO rules);
+  // the report's `text` holds the venue's code and words (MT5: the TRADE_RETCODE_* name).
+  kVenueRefused,
 };
 
 // Highest RejectReason, for decoders that check a stored number.
-inline constexpr RejectReason kLastRejectReason = RejectReason::kInvalidPosition;
+inline constexpr RejectReason kLastRejectReason = RejectReason::kVenueRefused;
 
 // How an account holds positions (MetaTrader 5's ACCOUNT_MARGIN_MODE): netting keeps one net
 // position per instrument; hedging keeps each opening fill as its own position with its own

@@ -42,6 +42,8 @@ std::string_view ToString(ProducerState state) {
       return "end_of_data";
     case ProducerState::kError:
       return "error";
+    case ProducerState::kDisconnected:
+      return "disconnected";
   }
   return "unknown";
 }

@@ -134,7 +134,7 @@ Status EventLoop::Dispatch(NodeEvent&& event) {
             Entry& entry = entries_[item.producer];
             name = entry.producer->name();
             if (entry.client != nullptr && !entry.finished &&
-                item.state != ProducerState::kConnected) {
+                (item.state == ProducerState::kEndOfData || item.state == ProducerState::kError)) {
               entry.finished = true;
               ++clients_finished_;
             }

@@ -54,6 +54,9 @@ enum class ProducerState : uint8_t {
   kConnected,  // started and delivering (a live client: the link to the broker is up)
   kEndOfData,  // a finite source has delivered everything; nothing more comes from it
   kError,      // it stopped on an error (message); nothing more comes from it
+  // A live client lost its link (error: the peer and the reason) and is waiting for it to come
+  // back; it goes on delivering after its next kConnected, so it has not finished.
+  kDisconnected,
 };
 std::string_view ToString(ProducerState state);
 
