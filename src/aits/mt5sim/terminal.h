@@ -72,6 +72,7 @@ class Terminal {
   // order ids is gone; the trade server (the real account) keeps everything.
   void Restart();
   bool handshaken() const { return handshaken_; }
+  bool has_subscriptions() const { return !subscriptions_.empty(); }
   const mt5::Welcome& welcome() const { return welcome_; }
   // Whether the session must be closed (a fatal error was sent or received, or a bye).
   bool closing() const { return closing_; }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "aits/mt5sim/mt5sim_test_util.h"
+
 namespace aits::mt5sim {
 namespace {
 
@@ -13,7 +15,7 @@ using mt5::ErrorCode;
 using mt5::MessageType;
 namespace rc = mt5::retcode;
 
-constexpr int64_t kMonday10 = 1578304800000;
+using testing::kMonday10;
 
 // Turns messages into frames as the gateway's link would deliver them.
 class GatewayFrames {
@@ -48,25 +50,7 @@ class GatewayFrames {
   uint64_t seq_ = 0;
 };
 
-mt5::TickData Tick(int64_t time_msc, double bid, double ask) {
-  mt5::TickData tick;
-  tick.time_msc = time_msc;
-  tick.bid = bid;
-  tick.ask = ask;
-  tick.flags = mt5::kTickFlagBid | mt5::kTickFlagAsk;
-  return tick;
-}
-
-// 600 ticks of EURUSD, one every 500 ms from Monday 10:00, wandering by a point or two.
-std::vector<mt5::TickData> Walk() {
-  std::vector<mt5::TickData> ticks;
-  double bid = 1.10000;
-  for (int i = 0; i < 600; ++i) {
-    bid += ((i * 7919) % 5 - 2) * 0.00001;
-    ticks.push_back(Tick(kMonday10 + i * 500, bid, bid + 0.00010));
-  }
-  return ticks;
-}
+std::vector<mt5::TickData> Walk() { return testing::Walk(600, 500); }
 
 class TerminalTest : public ::testing::Test {
  protected:
