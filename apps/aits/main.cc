@@ -25,6 +25,7 @@
 #include "instruments_command.h"
 #include "log_flags.h"
 #include "ml_commands.h"
+#include "mt5sim_command.h"
 #include "paper_commands.h"
 #include "progress.h"
 
@@ -655,6 +656,7 @@ int main(int argc, char** argv) {
   AddMlCommands(app);
   AddPaperCommands(app);
   AddInstrumentsCommand(app);
+  AddMt5SimCommand(app);
 
   CLI::App* strategies_cmd =
       app.add_subcommand("strategies", "List the built-in strategies and their parameters.");

@@ -1,6 +1,7 @@
 // Test-only helpers of the terminal simulator's tests: a deterministic EURUSD tick walk.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -22,13 +23,13 @@ inline mt5::TickData Quote(int64_t time_msc, double bid, double ask) {
 }
 
 // `count` EURUSD ticks from Monday 10:00, one every `step_ms`, the bid wandering by up to two
-// points a tick, the spread one pip.
+// points a tick, the spread one pip, prices on the 5-digit grid as a terminal gives them.
 inline std::vector<mt5::TickData> Walk(int count, int64_t step_ms) {
   std::vector<mt5::TickData> ticks;
   double bid = 1.10000;
   for (int i = 0; i < count; ++i) {
-    bid += ((i * 7919) % 5 - 2) * 0.00001;
-    ticks.push_back(Quote(kMonday10 + i * step_ms, bid, bid + 0.00010));
+    bid = std::round((bid + ((i * 7919) % 5 - 2) * 0.00001) * 1e5) / 1e5;
+    ticks.push_back(Quote(kMonday10 + i * step_ms, bid, std::round((bid + 0.0001) * 1e5) / 1e5));
   }
   return ticks;
 }

@@ -5,7 +5,7 @@
 #include <limits>
 #include <utility>
 
-#include "aits/core/time.h"
+#include "aits/core/hash.h"
 
 namespace aits::mt5sim {
 namespace {
@@ -36,6 +36,10 @@ int64_t MonthStartDay(int64_t days) {
 }
 
 }  // namespace
+
+uint64_t ClientOrderMagic(std::string_view client_order_id) {
+  return Fnv1a64(client_order_id) & 0x7FFF'FFFF'FFFF'FFFFULL;
+}
 
 mt5::MessageType TypeOf(const EaMessage& message) {
   return std::visit([](const auto& m) { return std::decay_t<decltype(m)>::kType; }, message);
@@ -423,7 +427,7 @@ bool Terminal::RefuseClientOrderId(uint64_t id, const std::string& client_order_
     result.retcode = rc::kInvalid;
     result.comment = "client order id longer than 31 characters";
   } else if (sent_client_order_ids_.count(client_order_id) != 0 ||
-             server_.CommentInUse(client_order_id)) {
+             server_.InUse(client_order_id, ClientOrderMagic(client_order_id))) {
     result.retcode = rc::kInvalidOrder;
     result.comment = "duplicate client order id";
   } else {

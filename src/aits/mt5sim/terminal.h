@@ -131,7 +131,8 @@ class Terminal {
   void OnGetBars(uint64_t id, const mt5::GetBars& request);
   void OnGetHistory(uint64_t id, const mt5::GetHistory& request);
   // The EA's client-order-id guard in front of every order that carries one: 10035 "duplicate
-  // client order id" for an id it has sent or the account knows, 10013 for one longer than the
+  // client order id" for an id it has sent or the account knows (as a comment, or as the magic
+  // ClientOrderMagic makes of it), 10013 for one longer than the
   // 31 characters of an order comment.
   bool RefuseClientOrderId(uint64_t id, const std::string& client_order_id);
   void AnswerTrade(uint64_t id, const mt5::TradeResult& result);
@@ -154,6 +155,10 @@ class Terminal {
   uint64_t requests_answered_ = 0;
   uint64_t ticks_pushed_ = 0;
 };
+
+// The magic number an order of the node's carries: FNV-1a 64 of its client order id, top bit
+// cleared (docs/metatrader.md). The EA recognises an order of its own by this or by the comment.
+uint64_t ClientOrderMagic(std::string_view client_order_id);
 
 // Reads a tick file in any format aits::data reads (csv, HistData, MT5 export, the binary store)
 // as MT5 ticks, prices rounded to `digits`, bid/ask flags set. Errors name the file; rejected rows

@@ -69,7 +69,7 @@ void TerminalRunner::Backoff(uint32_t attempt) {
   AITS_LOG_DEBUG("mt5sim", "reconnecting in " + std::to_string(wait.count()) + " ms");
   const Clock::time_point until = Clock::now() + wait;
   // The market goes on while the link is down: keep replaying in small slices.
-  while (!stop_ && Clock::now() < until) {
+  while (!Stopping() && Clock::now() < until) {
     net::WaitFor item{waker_.fd()};
     const auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now());
     (void)net::Wait(std::span<net::WaitFor>(&item, 1), std::min(left, milliseconds(10)));
@@ -111,7 +111,7 @@ std::string TerminalRunner::Serve(mt5::Link& link) {
   }
   bool handshaken = false;
   for (;;) {
-    if (stop_) {
+    if (Stopping()) {
       waker_.Drain();
       link.Close("terminal stopping");
       return "stopped";
@@ -194,7 +194,7 @@ Status TerminalRunner::Run() {
   }
   uint32_t attempt = 0;
   uint32_t ended = 0;
-  while (!stop_ && !Finished()) {
+  while (!Stopping() && !Finished()) {
     Replay(false);
     Result<net::Socket> socket = net::Connect(config_.gateway, config_.connect_timeout);
     if (!socket.ok()) {
@@ -214,7 +214,7 @@ Status TerminalRunner::Run() {
     AITS_LOG_INFO("mt5sim", "session ended: " + why);
     if (stats_.sessions > sessions_before) attempt = 0;
     if (config_.max_sessions > 0 && ++ended >= config_.max_sessions) break;
-    if (!stop_ && !Finished()) Backoff(attempt++);
+    if (!Stopping() && !Finished()) Backoff(attempt++);
   }
   return Status::Ok();
 }

@@ -48,6 +48,8 @@ struct RunnerConfig {
   uint32_t max_sessions = 0;
   // Stops when the replay is over and everything was sent (for a bounded run).
   bool stop_at_end = false;
+  // Set by a signal handler (or another thread): stop as Stop() does.
+  const std::atomic<bool>* stop = nullptr;
   // Records every frame of every session here (JSON lines, aits/mt5/transcript.h).
   std::string record_path;
 };
@@ -80,6 +82,7 @@ class TerminalRunner {
   void Backoff(uint32_t attempt);
   bool ShouldDrop(const mt5::Link& link);
   bool Finished() const;
+  bool Stopping() const { return stop_ || (config_.stop != nullptr && config_.stop->load()); }
 
   RunnerConfig config_;
   Terminal& terminal_;

@@ -54,6 +54,9 @@ double Normalize(double price, uint32_t digits) {
   return std::round(price * scale) / scale;
 }
 
+// Money in the account currency, rounded to cents as MT5 books deals (and never -0).
+double RoundMoney(double value) { return std::round(value * 100.0) / 100.0 + 0.0; }
+
 // Distances in points, rounded: prices are doubles on a grid of `point`.
 int64_t Points(double distance, double point) {
   return static_cast<int64_t>(std::llround(distance / point));
@@ -303,7 +306,7 @@ void TradeServer::Rollover(int64_t day_before, int64_t day_after) {
       // A swap in points is a price move of that many points on the position's volume.
       const double swap =
           ProfitFor(spec, true, position.info.volume, reference, reference + points * spec.point);
-      position.info.swap += swap * multiplier;
+      position.info.swap = RoundMoney(position.info.swap + swap * multiplier);
     }
   }
 }
@@ -390,8 +393,9 @@ void TradeServer::Recalculate() {
     if (tick == nullptr) continue;
     const bool buy = position.info.type == 0;
     position.info.price_current = buy ? tick->bid : tick->ask;
-    position.info.profit = ProfitFor(symbols_.at(position.info.symbol), buy, position.info.volume,
-                                     position.info.price_open, position.info.price_current);
+    position.info.profit =
+        RoundMoney(ProfitFor(symbols_.at(position.info.symbol), buy, position.info.volume,
+                             position.info.price_open, position.info.price_current));
   }
 }
 
@@ -737,7 +741,7 @@ uint64_t TradeServer::ExecuteDeal(Order& order, double lots, double price, DealR
   deal.reason = static_cast<uint32_t>(reason);
   deal.volume = lots;
   deal.price = price;
-  deal.commission = -config_.account.commission_per_lot * lots;
+  deal.commission = RoundMoney(-config_.account.commission_per_lot * lots);
   deal.magic = order.info.magic;
   deal.comment = order.info.comment;
   deal.time_msc = now_msc_;
@@ -798,8 +802,9 @@ uint64_t TradeServer::ExecuteDeal(Order& order, double lots, double price, DealR
     const int64_t closed = std::min(held, units);
     const double closed_lots = FromLotUnits(closed);
     const bool long_position = target->info.type == 0;
-    deal.profit = ProfitFor(spec, long_position, closed_lots, target->info.price_open, price);
-    const double swap_share = target->info.swap * closed_lots / target->info.volume;
+    deal.profit =
+        RoundMoney(ProfitFor(spec, long_position, closed_lots, target->info.price_open, price));
+    const double swap_share = RoundMoney(target->info.swap * closed_lots / target->info.volume);
     deal.swap = swap_share;
     target->info.swap -= swap_share;
     if (units < held) {
@@ -1193,8 +1198,9 @@ mt5::TradeResult TradeServer::CloseBy(const mt5::CloseBy& request) {
     deal.reason = static_cast<uint32_t>(DealReason::kExpert);
     deal.volume = lots;
     deal.price = price;
-    deal.profit = ProfitFor(spec, side->info.type == 0, lots, side->info.price_open, price);
-    deal.swap = side->info.swap * lots / side->info.volume;
+    deal.profit =
+        RoundMoney(ProfitFor(spec, side->info.type == 0, lots, side->info.price_open, price));
+    deal.swap = RoundMoney(side->info.swap * lots / side->info.volume);
     side->info.swap -= deal.swap;
     deal.magic = order.info.magic;
     deal.comment = cid;
@@ -1276,16 +1282,18 @@ std::vector<mt5::DealInfo> TradeServer::HistoryDeals(int64_t from_msc, int64_t t
   return out;
 }
 
-bool TradeServer::CommentInUse(std::string_view comment) const {
-  if (comment.empty()) return false;
+bool TradeServer::InUse(std::string_view comment, uint64_t magic) const {
+  auto matches = [&](const std::string& their_comment, uint64_t their_magic) {
+    return (!comment.empty() && their_comment == comment) || (magic != 0 && their_magic == magic);
+  };
   for (const auto& [ticket, order] : orders_) {
-    if (order.info.comment == comment) return true;
+    if (matches(order.info.comment, order.info.magic)) return true;
   }
   for (const auto& [ticket, position] : positions_) {
-    if (position.info.comment == comment) return true;
+    if (matches(position.info.comment, position.info.magic)) return true;
   }
   for (const mt5::OrderInfo& order : history_orders_) {
-    if (order.comment == comment) return true;
+    if (matches(order.comment, order.magic)) return true;
   }
   return false;
 }

@@ -118,9 +118,9 @@ class TradeServer {
   // History orders and deals whose time (done / deal) lies in [from_msc, to_msc].
   std::vector<mt5::OrderInfo> HistoryOrders(int64_t from_msc, int64_t to_msc) const;
   std::vector<mt5::DealInfo> HistoryDeals(int64_t from_msc, int64_t to_msc) const;
-  // Whether an open order, an open position or the history carries this comment (the EA's
-  // duplicate-client-order-id check).
-  bool CommentInUse(std::string_view comment) const;
+  // Whether an open order, an open position or the history carries this comment, or this magic
+  // number when it is not 0 (the EA's duplicate-client-order-id check).
+  bool InUse(std::string_view comment, uint64_t magic = 0) const;
 
   void SetServerTradeAllowed(bool allowed) { config_.server_trade_allowed = allowed; }
   void SetClientTradeAllowed(bool allowed) { config_.client_trade_allowed = allowed; }

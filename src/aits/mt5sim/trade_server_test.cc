@@ -133,7 +133,9 @@ TEST_F(TradeServerTest, MarketBuyFillsAtTheAskWithMt5sTransactionSequence) {
   EXPECT_EQ(server_->Positions()[0].ticket, 10000001u);
   // Margin: 0.5 lot * 100000 / 100 * 1.10010 EURUSD.
   EXPECT_NEAR(server_->Margin(), 550.05, 1e-9);
-  EXPECT_TRUE(server_->CommentInUse("cid-1"));
+  EXPECT_TRUE(server_->InUse("cid-1"));
+  EXPECT_TRUE(server_->InUse("", 42));
+  EXPECT_FALSE(server_->InUse("cid-2", 43));
 }
 
 TEST_F(TradeServerTest, NettingSellReducesThenReversesTheLong) {
