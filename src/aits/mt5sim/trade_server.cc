@@ -899,7 +899,7 @@ mt5::TradeResult TradeServer::PlaceOrder(const mt5::PlaceOrder& request) {
   const bool hedging = config_.account.margin_mode == mt5::MarginMode::kRetailHedging;
   if (request.position != 0) {
     auto it = positions_.find(request.position);
-    if (!hedging || it == positions_.end()) return Reject(rc::kPositionClosed, cid, "", tick);
+    if (it == positions_.end()) return Reject(rc::kPositionClosed, cid, "", tick);
     if ((it->second.info.type == 0) == buy || it->second.info.symbol != spec->name) {
       return Reject(rc::kInvalid, cid,
                     "the order does not close position " + std::to_string(request.position), tick);

@@ -166,6 +166,19 @@ TEST_F(TradeServerTest, NettingSellReducesThenReversesTheLong) {
   EXPECT_EQ(deals[2].position_id, 10000001u);
 }
 
+TEST_F(TradeServerTest, NettingDealNamingItsPositionReducesIt) {
+  Make();
+  mt5::TradeResult buy = server_->PlaceOrder(Market("a", OrderType::kBuy, 0.3));
+  mt5::PlaceOrder sell = Market("b", OrderType::kSell, 0.1);
+  sell.position = buy.order;
+  ASSERT_EQ(server_->PlaceOrder(sell).retcode, rc::kDone);
+  ASSERT_EQ(server_->Positions().size(), 1u);
+  EXPECT_DOUBLE_EQ(server_->Positions()[0].volume, 0.2);
+  sell.client_order_id = "c";
+  sell.position = 777;
+  EXPECT_EQ(server_->PlaceOrder(sell).retcode, rc::kPositionClosed);
+}
+
 TEST_F(TradeServerTest, HedgingSellOpensASecondPositionAndClosesByTicket) {
   Make(Hedging());
   mt5::TradeResult buy = server_->PlaceOrder(Market("a", OrderType::kBuy, 1.0));
