@@ -26,6 +26,7 @@
 #include "log_flags.h"
 #include "ml_commands.h"
 #include "monitor_command.h"
+#include "mt5sim_command.h"
 #include "paper_commands.h"
 #include "progress.h"
 
@@ -657,6 +658,7 @@ int main(int argc, char** argv) {
   AddPaperCommands(app);
   AddInstrumentsCommand(app);
   AddMonitorCommand(app);
+  AddMt5SimCommand(app);
 
   CLI::App* strategies_cmd =
       app.add_subcommand("strategies", "List the built-in strategies and their parameters.");
