@@ -234,7 +234,9 @@ TEST(BacktestTest, WritesEveryOutputFile) {
     const std::string last = orders[row].substr(orders[row].rfind(',') + 1);
     EXPECT_EQ(last, order.venue_order_id == 0 ? "" : std::to_string(order.venue_order_id))
         << orders[row];
-    if (order.status == OrderStatus::kFilled) EXPECT_GT(order.venue_order_id, 0u) << orders[row];
+    if (order.status == OrderStatus::kFilled) {
+      EXPECT_GT(order.venue_order_id, 0u) << orders[row];
+    }
   }
   EXPECT_EQ(rows("trades.csv").size(), result->trades.size() + 1);
   // The equity curve ends at the final equity; thinned, it can miss the deepest point but never

@@ -11,6 +11,7 @@
 
 #include "aits/core/clock.h"
 #include "aits/gateway/gateway.h"
+#include "aits/gateway/gateway_test_util.h"
 #include "aits/gateway/stand_in_ea.h"
 #include "aits/kernel/kernel.h"
 #include "aits/node/event_loop.h"
@@ -19,59 +20,6 @@ namespace aits::gateway {
 namespace {
 
 constexpr char kToken[] = "node-token";
-
-class Driver final : public node::LoopTarget {
- public:
-  Driver(kernel::Kernel& kernel, SimulatedClock& clock) : kernel_(kernel), clock_(clock) {}
-  Status OnMarketData(const node::MarketData& data) override {
-    clock_.AdvanceTo(data.tick.ts);
-    kernel_.OnTick(data.tick);
-    ++ticks;
-    if (on_tick) on_tick(kernel_);
-    return Status::Ok();
-  }
-  Status OnCommand(const node::OperatorCommand& /*command*/, Status* outcome) override {
-    *outcome = InvalidArgument("no commands here");
-    return Status::Ok();
-  }
-  Status OnProducerStatus(const node::ProducerStatus& status, std::string_view /*name*/) override {
-    if (status.state == node::ProducerState::kConnected) ++connected;
-    return status.error;
-  }
-  std::optional<Timestamp> NextTimer() const override { return kernel_.NextTimer(); }
-  Status AdvanceTo(Timestamp time) override {
-    clock_.AdvanceTo(time);
-    kernel_.AdvanceTo(time);
-    return Status::Ok();
-  }
-  Status OnIdle() override { return Status::Ok(); }
-  bool done() const override { return finished; }
-  Status OnExecutionReport(const node::ExecutionReportEvent& event) override {
-    const execution::ReportOutcome outcome = kernel_.OnExecutionReport(*event.report);
-    if (outcome != execution::ReportOutcome::kApplied) {
-      log.push_back(execution::OrderManager::Describe(*event.report, outcome));
-    }
-    if (on_report) on_report(kernel_);
-    return Status::Ok();
-  }
-  Status OnAccountReport(const node::AccountReportEvent& event) override {
-    kernel_.OnAccountReport(*event.report);
-    ++accounts;
-    return Status::Ok();
-  }
-
-  std::function<void(kernel::Kernel&)> on_tick;
-  std::function<void(kernel::Kernel&)> on_report;
-  bool finished = false;
-  uint64_t ticks = 0;
-  int connected = 0;
-  int accounts = 0;
-  std::vector<std::string> log;
-
- private:
-  kernel::Kernel& kernel_;
-  SimulatedClock& clock_;
-};
 
 TEST(GatewayNodeTest, ABuyThenASellThroughTheGatewayLeaveTheKernelFlat) {
   GatewayConfig config;
@@ -144,7 +92,7 @@ TEST(GatewayNodeTest, ABuyThenASellThroughTheGatewayLeaveTheKernelFlat) {
     }
   });
 
-  Driver driver(kernel, clock);
+  testing::Driver driver(kernel, clock);
   OrderId buy;
   OrderId sell;
   driver.on_tick = [&](kernel::Kernel& k) {
