@@ -216,8 +216,10 @@ TEST(Mt5Protocol, EveryTruncationIsAClearErrorNamingTheField) {
     EXPECT_EQ(status.message().rfind("transaction: transaction.", 0), 0u) << status.message();
     EXPECT_NE(status.message().find("truncated"), std::string::npos) << status.message();
   }
+  // The frame's payload is a view: the bytes it shows must outlive it.
+  const std::string with_trailer = payload + "xy";
   Frame frame{.envelope = {.type = static_cast<uint16_t>(MessageType::kTransaction)},
-              .payload = payload + "xy"};
+              .payload = with_trailer};
   Transaction t;
   EXPECT_EQ(DecodeFrame(frame, t).message(), "transaction: 2 bytes left over after the last field");
 }
