@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "features_command.h"
 #include "instruments_command.h"
+#include "live_command.h"
 #include "log_flags.h"
 #include "ml_commands.h"
 #include "monitor_command.h"
@@ -659,6 +660,7 @@ int main(int argc, char** argv) {
   AddInstrumentsCommand(app);
   AddMonitorCommand(app);
   AddMt5SimCommand(app);
+  AddLiveCommand(app);
 
   CLI::App* strategies_cmd =
       app.add_subcommand("strategies", "List the built-in strategies and their parameters.");

@@ -69,6 +69,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,6 +82,7 @@
 #include "aits/execution/execution_client.h"
 #include "aits/model/instrument.h"
 #include "aits/mt5/frame.h"
+#include "aits/mt5/messages.h"
 #include "aits/mt5/mql.h"
 #include "aits/node/data_client.h"
 
@@ -176,6 +178,10 @@ class Gateway final : public node::DataClient {
   void Stop() override;
   Timestamp Watermark() const override;
   std::optional<node::SteadyTime> WallTimeOf(Timestamp time) const override;
+  // A resumed session's last logged tick of an instrument and its server time: the subscription
+  // asks the terminal for the ticks from that time on (subscribe.from_msc), and drops those at
+  // or before the logged one, as after a dropped link. Before Start.
+  void ResumeAfter(const Tick& last, int64_t source_msc) override;
 
   // Any thread.
   uint64_t count(Counter counter) const {
@@ -186,6 +192,13 @@ class Gateway final : public node::DataClient {
     return rejections_[static_cast<size_t>(code)].load(std::memory_order_relaxed);
   }
   bool connected() const { return connected_.load(std::memory_order_acquire); }
+  // The terminal's positions, working orders and balance (get_positions, get_orders,
+  // get_account), waiting up to answer_timeout for the EA to connect and answer; what the
+  // execution client's Snapshot returns. Any thread but the gateway's.
+  Result<execution::AccountState> Snapshot() const;
+  // The hello of the EA accepted last (its token blanked): the account's login, server,
+  // currency, leverage and margin mode; nullopt until one connects. Any thread.
+  std::optional<mt5::Hello> terminal() const;
 
   class Desk;       // the gateway thread's state
   class Execution;  // the kernel's ExecutionClient
@@ -201,6 +214,8 @@ class Gateway final : public node::DataClient {
   std::thread thread_;
   std::atomic<uint16_t> port_{0};
   std::atomic<bool> connected_{false};
+  mutable std::mutex terminal_mutex_;
+  std::optional<mt5::Hello> terminal_;
   std::atomic<bool> stop_{false};
   bool listening_ = false;
   bool started_ = false;
