@@ -16,9 +16,10 @@ When the simulator has replayed everything and stopped, `aits live` is stopped w
   must be applied. --kill: `aits live` is killed with SIGKILL once or more at random moments and
   restarted with the same command line plus --reconcile adopt; it must resume the log and the feed
   right after the last logged tick ((c) covers the ticks the simulator replayed while it was down).
+--dry-run: shadow trading; the session fills on its simulated venue and the terminal gets no order.
 
 Usage: live_mt5_test.py AITS DATA_DIR [--account netting|hedging] [--kill N] [--operator]
-                        [--speed X] [--seed N] [--keep]
+                        [--dry-run] [--speed X] [--seed N] [--keep]
 """
 
 import argparse
@@ -99,6 +100,7 @@ def main():
     parser.add_argument("--account", default="netting")
     parser.add_argument("--kill", type=int, default=0)
     parser.add_argument("--operator", action="store_true")
+    parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--speed", type=float, default=900)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", action="store_true")
@@ -123,6 +125,8 @@ def main():
     sim_cmd = [args.aits, "mt5-sim", "--connect", "127.0.0.1:%d" % port, "--token", TOKEN,
                "--data", "EURUSD=" + data, "--speed", str(args.speed), "--stop-at-end",
                "--account", args.account, "--seed", str(seed % 1000 + 1), "--json"]
+    if args.dry_run:
+        live_cmd.append("--dry-run")
     live_log = open(os.path.join(work, "live.err"), "a")
     procs = []
 
@@ -174,24 +178,33 @@ def main():
         if simulator["ticks_replayed"] != len(source):
             raise Failure("the simulator replayed %d of %d ticks"
                           % (simulator["ticks_replayed"], len(source)))
-        if node["fills"] < 2 or simulator["deals"] < 2:
-            raise Failure("too little trading to prove anything: %d fills, %d deals"
-                          % (node["fills"], simulator["deals"]))
-        # (a) the accounts
-        if "%.2f" % simulator["balance"] != node["balance"]:
-            raise Failure("balance: simulator %.2f, node %s" % (simulator["balance"],
-                                                                 node["balance"]))
-        net = sum(p["volume"] * (1 if p["type"] == "buy" else -1)
-                  for p in simulator["open_positions"])
-        if abs(net - float(node["position"])) > 1e-9:
-            raise Failure("net position: simulator %.2f, node %s" % (net, node["position"]))
-        # (b) no order twice
         ids = [c for c in simulator["order_comments"] if c.startswith(SESSION)]
-        if len(ids) != len(set(ids)):
-            twice = sorted({c for c in ids if ids.count(c) > 1})
-            raise Failure("client order ids the terminal took twice: %s" % twice)
-        if not ids:
-            raise Failure("no order of the session reached the simulator")
+        if args.dry_run:
+            # Shadow trading: the session traded the live prices on its simulated venue; nothing
+            # reached the account.
+            if ids or simulator["deals"] != 0 or not node["dry_run"]:
+                raise Failure("a dry run sent %d orders to the terminal (%d deals)"
+                              % (len(ids), simulator["deals"]))
+            if node["fills"] < 2:
+                raise Failure("the dry run made %d fills" % node["fills"])
+        else:
+            if node["fills"] < 2 or simulator["deals"] < 2:
+                raise Failure("too little trading to prove anything: %d fills, %d deals"
+                              % (node["fills"], simulator["deals"]))
+            # (a) the accounts
+            if "%.2f" % simulator["balance"] != node["balance"]:
+                raise Failure("balance: simulator %.2f, node %s" % (simulator["balance"],
+                                                                     node["balance"]))
+            net = sum(p["volume"] * (1 if p["type"] == "buy" else -1)
+                      for p in simulator["open_positions"])
+            if abs(net - float(node["position"])) > 1e-9:
+                raise Failure("net position: simulator %.2f, node %s" % (net, node["position"]))
+            # (b) no order twice
+            if len(ids) != len(set(ids)):
+                twice = sorted({c for c in ids if ids.count(c) > 1})
+                raise Failure("client order ids the terminal took twice: %s" % twice)
+            if not ids:
+                raise Failure("no order of the session reached the simulator")
         # (c) every tick once, in order, with its server time, from the first one the session
         # asked for (a new session subscribes "from now": what was replayed before is not its).
         logged = logged_ticks(state)
@@ -227,11 +240,13 @@ def main():
                                  capture_output=True, text=True)
         if compare.returncode != 0:
             raise Failure("aits compare: %s" % compare.stderr[-2000:])
-        print("aits live against mt5-sim (%s%s%s): accounts equal, %d ticks logged once each "
-              "(the file's from its %d-th), "
-              "%d orders at the terminal, each once"
-              % (args.account, ", %d kill(s)" % args.kill if args.kill else "",
-                 ", operator commands" if args.operator else "", len(logged), first, len(ids)))
+        print("aits live%s against mt5-sim (%s%s%s): %s, %d ticks logged once each (the file's "
+              "from its %d-th), %d orders at the terminal, each once"
+              % (" --dry-run" if args.dry_run else "", args.account,
+                 ", %d kill(s)" % args.kill if args.kill else "",
+                 ", operator commands" if args.operator else "",
+                 "%d fills on the simulated venue" % node["fills"] if args.dry_run
+                 else "accounts equal", len(logged), first, len(ids)))
         return 0
     except (Failure, subprocess.CalledProcessError, subprocess.TimeoutExpired,
             json.JSONDecodeError) as error:
