@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -21,7 +22,10 @@
 
 #include "aits/config/model_choice.h"
 #include "aits/config/paper_settings.h"
+#include "aits/feed/monitor.h"
 #include "aits/gateway/gateway.h"
+#include "aits/log/log.h"
+#include "aits/model/instrument_catalogue.h"
 #include "aits/mt5/mql.h"
 #include "aits/net/socket.h"
 #include "aits/persistence/event_store.h"
@@ -173,6 +177,25 @@ Result<std::optional<session::SessionSpec>> LoggedSpec(const std::string& state)
   return std::optional<session::SessionSpec>(std::move(spec));
 }
 
+// A market monitor on the wall clock for the session's instruments, with their trading sessions
+// from the catalogue (a stale feed is only one while the market is open).
+Result<std::unique_ptr<feed::MarketMonitor>> LiveMonitor(const session::SessionSpec& spec,
+                                                         const std::string& instruments) {
+  static const WallClock clock;
+  AITS_ASSIGN_OR_RETURN(InstrumentCatalogue catalogue,
+                        InstrumentCatalogue::BuiltInWith(instruments));
+  AITS_ASSIGN_OR_RETURN(std::unique_ptr<feed::MarketMonitor> monitor,
+                        feed::MarketMonitor::Create(feed::MonitorConfig{}, clock));
+  for (const session::FeedSpec& feed : session::FeedsOf(spec)) {
+    std::vector<TradingWindow> windows;
+    if (const CatalogueEntry* entry = catalogue.Find(feed.instrument.symbol)) {
+      windows = entry->windows;
+    }
+    AITS_RETURN_IF_ERROR(monitor->AddSymbol(feed.instrument, std::move(windows)));
+  }
+  return monitor;
+}
+
 int RunLive(LiveFlags& flags, bool spec_given) {
   const bool quiet = flags.session.quiet || flags.session.json;
   auto symbols = SymbolList(flags.symbols);
@@ -299,6 +322,24 @@ int RunLive(LiveFlags& flags, bool spec_given) {
   if (!quiet && tty && !flags.session.no_progress) {
     options.progress = PrintProgressLine;
   }
+  // The market monitor watches the live feed (docs/feed.md, "Market monitor"): its alerts are
+  // warnings in the log and on stderr, counted in the summary.
+  auto monitor = LiveMonitor(options.spec, flags.session.instruments);
+  if (!monitor.ok()) {
+    restore_signals();
+    return Fail(monitor.status());
+  }
+  std::array<uint64_t, 5> alerts{};
+  (*monitor)->SetSink([&alerts, quiet](const MarketAlert& alert) {
+    if (alert.state != AlertState::kCleared) ++alerts[static_cast<size_t>(alert.kind)];
+    const std::string line = alert.symbol + " " + std::string(ToString(alert.kind)) + " " +
+                             std::string(ToString(alert.state)) + ": " + alert.detail;
+    AITS_LOG_WARN("monitor", "market alert " + line);
+    if (!quiet) std::fprintf(stderr, "\naits live: market alert: %s\n", line.c_str());
+  });
+  feed::MarketMonitor* watcher = monitor->get();
+  options.on_tick = [watcher](const Tick& tick) { watcher->OnTick(tick); };
+  options.on_idle = [watcher] { watcher->Poll(); };
   auto result = session::RunPaper(options);
   restore_signals();
   gw->Stop();
@@ -321,6 +362,11 @@ int RunLive(LiveFlags& flags, bool spec_given) {
     nlohmann::ordered_json counters;
     for (Counter counter : shown) counters[std::string(ToString(counter))] = gw->count(counter);
     out["gateway"] = std::move(counters);
+    nlohmann::ordered_json raised;
+    for (size_t kind = 0; kind < alerts.size(); ++kind) {
+      raised[std::string(ToString(static_cast<AlertKind>(kind)))] = alerts[kind];
+    }
+    out["market_alerts"] = std::move(raised);
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
@@ -330,6 +376,12 @@ int RunLive(LiveFlags& flags, bool spec_given) {
     std::string line = "  gateway:";
     for (Counter counter : shown) {
       line += " " + std::string(ToString(counter)) + " " + std::to_string(gw->count(counter));
+    }
+    std::printf("%s\n", line.c_str());
+    line = "  market alerts:";
+    for (size_t kind = 0; kind < alerts.size(); ++kind) {
+      line += " " + std::string(ToString(static_cast<AlertKind>(kind))) + " " +
+              std::to_string(alerts[kind]);
     }
     std::printf("%s\n", line.c_str());
   }

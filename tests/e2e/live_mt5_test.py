@@ -175,6 +175,9 @@ def main():
         print("node: %d orders, %d fills, balance %s, position %s, gateway %s"
               % (node["orders"], node["fills"], node["balance"], node["position"],
                  json.dumps(node["gateway"])))
+        if set(node.get("market_alerts", {})) != {"spread_spike", "price_gap", "stale_feed",
+                                                   "crossed_quote", "frozen_quote"}:
+            raise Failure("the summary lacks the market monitor's alert counts")
         if simulator["ticks_replayed"] != len(source):
             raise Failure("the simulator replayed %d of %d ticks"
                           % (simulator["ticks_replayed"], len(source)))

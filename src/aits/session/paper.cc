@@ -103,6 +103,7 @@ class PaperTarget final : public node::LoopTarget {
     const auto t0 = Steady::now();
     session_.Feed(data.tick, data.source_msc);
     const int64_t nanos = NanosSince(t0);
+    if (options_.on_tick) options_.on_tick(data.tick);
     ++result_.ticks;
     const bool bar_closed = session_.kernel().bars_processed() != bars_before;
     (bar_closed ? result_.bar_ticks : result_.plain_ticks).Record(nanos);
@@ -190,6 +191,7 @@ class PaperTarget final : public node::LoopTarget {
     // Waiting for the market: commit what is pending.
     AITS_RETURN_IF_ERROR(store_.MaybeCommit());
     Progress();
+    if (options_.on_idle) options_.on_idle();
     return Status::Ok();
   }
 
