@@ -93,6 +93,37 @@ def command_count(state):
         db.close()
 
 
+def check_bad_input(aits, work, token_file):
+    """Each bad start is a clear error naming what is wrong (exit 2), before anything listens."""
+    env = dict(os.environ)
+    env.pop("AITS_MT5_TOKEN", None)
+    paper = os.path.join(work, "paper")
+    subprocess.run([aits, "paper", "--ticks", "50", "--speed", "max", "--quiet", "--state",
+                    paper], check=True, stdout=subprocess.DEVNULL, env=env)
+    cases = [
+        ([], "AITS_MT5_TOKEN"),
+        (["--token-file", os.path.join(work, "nope")], "--token-file"),
+        (["--token-file", token_file, "--listen", "127.0.0.1"], "--listen"),
+        (["--token-file", token_file, "--wait", "0"], "--wait"),
+        (["--token-file", token_file, "--mt5-name", "EURUSD"], "--mt5-name 'EURUSD'"),
+        (["--token-file", token_file, "--symbol", "EURUSD,EURUSD"], "given twice"),
+        (["--token-file", token_file, "--state", paper], "holds a paper session"),
+    ]
+    for extra, words in cases:
+        run = subprocess.run([aits, "live", "--wait", "1"] + extra, capture_output=True,
+                             text=True, env=env, cwd=work)
+        if run.returncode != 2 or words not in run.stderr:
+            raise Failure("aits live %s: exit %d, %r (expected exit 2 naming %r)"
+                          % (" ".join(extra), run.returncode, run.stderr.strip(), words))
+    # No EA within --wait: a clear error naming the address, exit 1.
+    run = subprocess.run([aits, "live", "--token-file", token_file, "--wait", "1", "--listen",
+                          "127.0.0.1:%d" % free_port(), "--state", os.path.join(work, "none")],
+                         capture_output=True, text=True, env=env)
+    if run.returncode != 1 or "no EA connected" not in run.stderr:
+        raise Failure("aits live without an EA: exit %d, %r" % (run.returncode, run.stderr))
+    # aits paper refuses a live session's directory by name (checked after the run below).
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("aits")
@@ -101,10 +132,12 @@ def main():
     parser.add_argument("--kill", type=int, default=0)
     parser.add_argument("--operator", action="store_true")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--bad-input", action="store_true")
     parser.add_argument("--speed", type=float, default=900)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
+    args.aits = os.path.abspath(args.aits)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     print("seed %d (pass --seed %d to repeat the kill moments)" % (seed, seed))
@@ -137,6 +170,8 @@ def main():
         return proc
 
     try:
+        if args.bad_input:
+            check_bad_input(args.aits, work, token_file)
         live = start_live([])
         sim = subprocess.Popen(sim_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.append(sim)
@@ -234,6 +269,12 @@ def main():
             if node["commands_applied"] + command_count(state) < 3 or command_count(state) != 3:
                 raise Failure("operator commands: %d logged, %d applied in the last run"
                               % (command_count(state), node["commands_applied"]))
+        if args.bad_input:
+            run = subprocess.run([args.aits, "paper", "--state", state, "--speed", "max"],
+                                 capture_output=True, text=True)
+            if run.returncode == 0 or "aits live" not in run.stderr:
+                raise Failure("aits paper on a live session: exit %d, %r"
+                              % (run.returncode, run.stderr))
         # (d) replay and compare
         replay = subprocess.run([args.aits, "replay", "--events", state], capture_output=True,
                                 text=True)
