@@ -398,21 +398,8 @@ class Gateway::Desk {
   void OnCancelResult(Request& request, const mt5::TradeResult& result);
   void OnModifyResult(Request& request, const mt5::TradeResult& result);
   void OnTransaction(const mt5::Transaction& transaction);
-  struct DealView {
-    uint64_t deal = 0;
-    uint64_t order = 0;
-    uint64_t position = 0;
-    std::string symbol;
-    uint32_t type = 0;
-    uint32_t reason = 0;
-    double volume = 0;
-    double price = 0;
-    double commission = 0;
-    uint64_t magic = 0;
-    std::string comment;
-    int64_t time_msc = 0;
-  };
-  void OnDeal(const DealView& deal);
+  // A deal from either source: a live TRADE_TRANSACTION_DEAL_ADD or the history a resolution asks.
+  void OnDeal(const mt5::DealInfo& deal);
   Entry* FindEntry(uint64_t ticket, std::string_view comment, uint64_t magic);
   void OnOrderGone(Entry& entry, mt5::OrderState state);
   void OnCancel(const CancelCall& call);
@@ -1339,18 +1326,21 @@ void Gateway::Desk::OnModifyResult(Request& request, const mt5::TradeResult& res
 void Gateway::Desk::OnTransaction(const mt5::Transaction& t) {
   const auto type = static_cast<mt5::TransactionType>(t.type);
   if (type == mt5::TransactionType::kDealAdd) {
-    OnDeal(DealView{.deal = t.deal,
-                    .order = t.order,
-                    .position = t.position,
-                    .symbol = t.symbol,
-                    .type = t.deal_type,
-                    .reason = t.deal_reason,
-                    .volume = t.volume,
-                    .price = t.price,
-                    .commission = t.deal_commission,
-                    .magic = t.magic,
-                    .comment = t.comment,
-                    .time_msc = t.time_msc});
+    OnDeal(mt5::DealInfo{.ticket = t.deal,
+                         .order = t.order,
+                         .position_id = t.position,
+                         .symbol = t.symbol,
+                         .type = t.deal_type,
+                         .entry = t.deal_entry,
+                         .reason = t.deal_reason,
+                         .volume = t.volume,
+                         .price = t.price,
+                         .commission = t.deal_commission,
+                         .swap = t.deal_swap,
+                         .profit = t.deal_profit,
+                         .magic = t.magic,
+                         .comment = t.comment,
+                         .time_msc = t.time_msc});
     return;
   }
   if (type == mt5::TransactionType::kHistoryAdd || type == mt5::TransactionType::kOrderDelete) {
@@ -1379,8 +1369,8 @@ void Gateway::Desk::OnOrderGone(Entry& entry, mt5::OrderState state) {
   }
 }
 
-void Gateway::Desk::OnDeal(const DealView& deal) {
-  if (deal.deal != 0 && !seen_deals_.insert(deal.deal).second) return;  // already applied
+void Gateway::Desk::OnDeal(const mt5::DealInfo& deal) {
+  if (deal.ticket != 0 && !seen_deals_.insert(deal.ticket).second) return;  // already applied
   const auto index = SymbolIndex(deal.symbol);
   if (!index || deal.type > static_cast<uint32_t>(mt5::DealType::kSell)) {
     Count(Counter::kForeignDeals);
@@ -1416,7 +1406,7 @@ void Gateway::Desk::OnDeal(const DealView& deal) {
   }
   const Quantity lots = LotsOf(deal.volume, precision);
   entry->filled += lots;
-  if (!hedging_) sym.position_ticket = deal.position;
+  if (!hedging_) sym.position_ticket = deal.position_id;
   const bool complete = entry->filled >= entry->order.request.quantity;
   ExecutionReport fill =
       ReportOf(*entry, complete ? ExecKind::kFilled : ExecKind::kPartiallyFilled);
@@ -1426,8 +1416,8 @@ void Gateway::Desk::OnDeal(const DealView& deal) {
   fill.price = PriceOf(deal.price, sym.instrument.digits, &off_grid);
   if (off_grid) Count(Counter::kOffGridPrices);
   fill.commission = MoneyOf(-deal.commission);
-  fill.position_ticket = deal.position;
-  fill.exec_id = deal.deal;
+  fill.position_ticket = deal.position_id;
+  fill.exec_id = deal.ticket;
   fill.venue_order_id = deal.order;
   fill.ts = deal.time_msc != 0 ? FromServer(deal.time_msc) : NodeNow();
   switch (static_cast<mt5::DealReason>(deal.reason)) {
@@ -1557,18 +1547,7 @@ void Gateway::Desk::FinishResolution() {
     for (const mt5::DealInfo& deal : resolution.deals) {
       if (!ours(deal.order, deal.comment, deal.magic)) continue;
       known = true;
-      OnDeal(DealView{.deal = deal.ticket,
-                      .order = deal.order,
-                      .position = deal.position_id,
-                      .symbol = deal.symbol,
-                      .type = deal.type,
-                      .reason = deal.reason,
-                      .volume = deal.volume,
-                      .price = deal.price,
-                      .commission = deal.commission,
-                      .magic = deal.magic,
-                      .comment = deal.comment,
-                      .time_msc = deal.time_msc});
+      OnDeal(deal);
     }
     for (const mt5::OrderInfo& order : resolution.open) {
       if (!ours(order.ticket, order.comment, order.magic)) continue;
