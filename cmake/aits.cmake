@@ -36,11 +36,15 @@ endfunction()
 # Every test has label "unit". "slow": left out of the default runs, run by the slow preset.
 # "tsan": threaded tests, also run under ThreadSanitizer by the tsan preset; that preset builds
 # only the targets its build preset lists, so add the test's target (name_test) there too.
+# With AITS_BUILD_SLOW_TESTS off a "slow" test is not defined at all: no target, no ctest entry.
 function(aits_test)
   if(NOT AITS_BUILD_TESTS)
     return()
   endif()
   cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  if("slow" IN_LIST ARG_LABELS AND NOT AITS_BUILD_SLOW_TESTS)
+    return()
+  endif()
   set(target ${ARG_NAME}_test)
   add_executable(${target} ${ARG_SRCS})
   target_compile_options(${target} PRIVATE ${AITS_WARNINGS})
