@@ -19,7 +19,8 @@ scripts/format.sh --check
 
 scripts/build.sh release
 ctest --preset release
-# The training tests (whole pipelines, LibTorch epochs) run once, in the release build.
+# The training tests (whole pipelines, LibTorch epochs) run once, in the release build; the
+# sanitizer presets do not even build them (AITS_BUILD_SLOW_TESTS=OFF).
 ctest --preset slow
 
 if [[ "${1:-}" != "--fast" ]]; then

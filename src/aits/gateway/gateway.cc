@@ -410,35 +410,8 @@ class Gateway::Desk {
   void OnCancelResult(Request& request, const mt5::TradeResult& result);
   void OnModifyResult(Request& request, const mt5::TradeResult& result);
   void OnTransaction(const mt5::Transaction& transaction);
-  struct DealView {
-    uint64_t deal = 0;
-    uint64_t order = 0;
-    uint64_t position = 0;
-    std::string symbol;
-    uint32_t type = 0;
-    uint32_t reason = 0;
-    double volume = 0;
-    double price = 0;
-    double commission = 0;
-    uint64_t magic = 0;
-    std::string comment;
-    int64_t time_msc = 0;
-  };
-  static DealView ViewOf(const mt5::DealInfo& deal) {
-    return DealView{.deal = deal.ticket,
-                    .order = deal.order,
-                    .position = deal.position_id,
-                    .symbol = deal.symbol,
-                    .type = deal.type,
-                    .reason = deal.reason,
-                    .volume = deal.volume,
-                    .price = deal.price,
-                    .commission = deal.commission,
-                    .magic = deal.magic,
-                    .comment = deal.comment,
-                    .time_msc = deal.time_msc};
-  }
-  void OnDeal(const DealView& deal);
+  // A deal from either source: a live TRADE_TRANSACTION_DEAL_ADD or the history a resolution asks.
+  void OnDeal(const mt5::DealInfo& deal);
   Entry* FindEntry(uint64_t ticket, std::string_view comment, uint64_t magic);
   void OnOrderGone(Entry& entry, mt5::OrderState state);
   void OnCancel(const CancelCall& call);
@@ -485,7 +458,7 @@ class Gateway::Desk {
   // after a lost link has completed, and at the first tick. A link lost sets catch_up_.
   int64_t caught_up_msc_ = 0;
   bool catch_up_ = false;
-  std::vector<DealView> held_deals_;  // deal transactions that came while a resolution ran
+  std::vector<mt5::DealInfo> held_deals_;  // deal transactions that came while a resolution ran
 };
 
 // --- link -----------------------------------------------------------------------------------
@@ -1407,18 +1380,21 @@ void Gateway::Desk::OnTransaction(const mt5::Transaction& t) {
   if (type == mt5::TransactionType::kDealAdd) {
     // While a resolution runs its history may hold deals older than this one: held, and booked
     // with them in the terminal's order.
-    DealView deal{.deal = t.deal,
-                  .order = t.order,
-                  .position = t.position,
-                  .symbol = t.symbol,
-                  .type = t.deal_type,
-                  .reason = t.deal_reason,
-                  .volume = t.volume,
-                  .price = t.price,
-                  .commission = t.deal_commission,
-                  .magic = t.magic,
-                  .comment = t.comment,
-                  .time_msc = t.time_msc};
+    mt5::DealInfo deal{.ticket = t.deal,
+                       .order = t.order,
+                       .position_id = t.position,
+                       .symbol = t.symbol,
+                       .type = t.deal_type,
+                       .entry = t.deal_entry,
+                       .reason = t.deal_reason,
+                       .volume = t.volume,
+                       .price = t.price,
+                       .commission = t.deal_commission,
+                       .swap = t.deal_swap,
+                       .profit = t.deal_profit,
+                       .magic = t.magic,
+                       .comment = t.comment,
+                       .time_msc = t.time_msc};
     if (resolution_) {
       held_deals_.push_back(std::move(deal));
     } else {
@@ -1452,8 +1428,8 @@ void Gateway::Desk::OnOrderGone(Entry& entry, mt5::OrderState state) {
   }
 }
 
-void Gateway::Desk::OnDeal(const DealView& deal) {
-  if (deal.deal != 0 && !seen_deals_.insert(deal.deal).second) return;  // already applied
+void Gateway::Desk::OnDeal(const mt5::DealInfo& deal) {
+  if (deal.ticket != 0 && !seen_deals_.insert(deal.ticket).second) return;  // already applied
   const auto index = SymbolIndex(deal.symbol);
   if (!index || deal.type > static_cast<uint32_t>(mt5::DealType::kSell)) {
     Count(Counter::kForeignDeals);
@@ -1503,7 +1479,7 @@ void Gateway::Desk::OnDeal(const DealView& deal) {
         before +
         (deal.type == static_cast<uint32_t>(mt5::DealType::kBuy) ? lots.raw() : -lots.raw());
     if (before == 0 || sym.position_ticket == 0) {
-      sym.position_ticket = deal.position;  // opened (or the first deal this gateway sees)
+      sym.position_ticket = deal.position_id;  // opened (or the first deal this gateway sees)
     } else if (after != 0 && (before > 0) != (after > 0)) {
       sym.position_ticket = deal.order;  // reversed
     }
@@ -1518,8 +1494,8 @@ void Gateway::Desk::OnDeal(const DealView& deal) {
   fill.price = PriceOf(deal.price, sym.instrument.digits, &off_grid);
   if (off_grid) Count(Counter::kOffGridPrices);
   fill.commission = MoneyOf(-deal.commission);
-  fill.position_ticket = deal.position;
-  fill.exec_id = deal.deal;
+  fill.position_ticket = deal.position_id;
+  fill.exec_id = deal.ticket;
   fill.venue_order_id = deal.order;
   fill.ts = NodeNow();  // as the account's: the node's time, not the server's (AccountOf)
   switch (static_cast<mt5::DealReason>(deal.reason)) {
@@ -1661,19 +1637,19 @@ void Gateway::Desk::FinishResolution() {
   std::set<const Entry*> known;
   // The deals, the history's and those that came meanwhile, in the terminal's order (deal tickets
   // rise with time) across every order: a netting position's trades depend on that order.
-  std::vector<std::pair<DealView, bool>> deals;  // the deal, and whether it came live
-  for (const mt5::DealInfo& deal : resolution.deals) deals.emplace_back(ViewOf(deal), false);
-  for (DealView& deal : held_deals_) deals.emplace_back(std::move(deal), true);
+  std::vector<std::pair<mt5::DealInfo, bool>> deals;  // the deal, and whether it came live
+  for (const mt5::DealInfo& deal : resolution.deals) deals.emplace_back(deal, false);
+  for (mt5::DealInfo& deal : held_deals_) deals.emplace_back(std::move(deal), true);
   held_deals_.clear();
   std::stable_sort(deals.begin(), deals.end(),
-                   [](const auto& a, const auto& b) { return a.first.deal < b.first.deal; });
+                   [](const auto& a, const auto& b) { return a.first.ticket < b.first.ticket; });
   for (const auto& [deal, live] : deals) {
     const Entry* owner = nullptr;
     for (const Entry* entry : asked) {
       if (owner == nullptr && ours(*entry, deal.order, deal.comment, deal.magic)) owner = entry;
     }
     if (owner != nullptr) known.insert(owner);
-    const bool unseen = deal.deal == 0 || seen_deals_.count(deal.deal) == 0;
+    const bool unseen = deal.ticket == 0 || seen_deals_.count(deal.ticket) == 0;
     if (owner == nullptr && !live) {
       // Deals the gateway never heard of: their transactions went with the link.
       if (resolution.catch_up_from < 0 || deal.time_msc < resolution.catch_up_from || !unseen) {

@@ -5,72 +5,67 @@
 namespace aits {
 namespace {
 
+// One table per enum, in declaration order: ToString indexes it and the parser searches it, so
+// every name printed parses back and no second list of names can drift from the first.
+template <typename E>
+struct Named {
+  E value;
+  std::string_view name;
+};
+
 template <typename E, size_t N>
-Result<E> ParseEnum(std::string_view text, const E (&values)[N], std::string_view what) {
+constexpr bool InDeclarationOrder(const Named<E> (&table)[N]) {
+  for (size_t i = 0; i < N; ++i) {
+    if (static_cast<size_t>(table[i].value) != i) return false;
+  }
+  return true;
+}
+
+template <typename E, size_t N>
+std::string_view NameOf(E value, const Named<E> (&table)[N]) {
+  const auto index = static_cast<size_t>(value);
+  return index < N ? table[index].name : "?";
+}
+
+template <typename E, size_t N>
+Result<E> ParseEnum(std::string_view text, const Named<E> (&table)[N], std::string_view what) {
   std::string names;
-  for (E value : values) {
-    if (ToString(value) == text) return value;
-    names += (names.empty() ? "" : ", ") + std::string(ToString(value));
+  for (const Named<E>& entry : table) {
+    if (entry.name == text) return entry.value;
+    names += (names.empty() ? "" : ", ") + std::string(entry.name);
   }
   return InvalidArgument(std::string(what) + " '" + std::string(text) + "' is not one of " + names);
 }
 
-constexpr AlertKind kKinds[] = {AlertKind::kSpreadSpike, AlertKind::kPriceGap,
-                                AlertKind::kStaleFeed, AlertKind::kCrossedQuote,
-                                AlertKind::kFrozenQuote};
-constexpr AlertSeverity kSeverities[] = {AlertSeverity::kInfo, AlertSeverity::kWarning,
-                                         AlertSeverity::kCritical};
-constexpr AlertState kStates[] = {AlertState::kRaised, AlertState::kCleared, AlertState::kOneOff};
+constexpr Named<AlertKind> kKinds[] = {{AlertKind::kSpreadSpike, "spread_spike"},
+                                       {AlertKind::kPriceGap, "price_gap"},
+                                       {AlertKind::kStaleFeed, "stale_feed"},
+                                       {AlertKind::kCrossedQuote, "crossed_quote"},
+                                       {AlertKind::kFrozenQuote, "frozen_quote"}};
+constexpr Named<AlertSeverity> kSeverities[] = {{AlertSeverity::kInfo, "info"},
+                                                {AlertSeverity::kWarning, "warning"},
+                                                {AlertSeverity::kCritical, "critical"}};
+constexpr Named<AlertState> kStates[] = {{AlertState::kRaised, "raised"},
+                                         {AlertState::kCleared, "cleared"},
+                                         {AlertState::kOneOff, "one_off"}};
+static_assert(InDeclarationOrder(kKinds) && InDeclarationOrder(kSeverities) &&
+              InDeclarationOrder(kStates));
 
 }  // namespace
 
-std::string_view ToString(AlertKind kind) {
-  switch (kind) {
-    case AlertKind::kSpreadSpike:
-      return "spread_spike";
-    case AlertKind::kPriceGap:
-      return "price_gap";
-    case AlertKind::kStaleFeed:
-      return "stale_feed";
-    case AlertKind::kCrossedQuote:
-      return "crossed_quote";
-    case AlertKind::kFrozenQuote:
-      return "frozen_quote";
-  }
-  return "?";
-}
+std::string_view ToString(AlertKind kind) { return NameOf(kind, kKinds); }
 
 Result<AlertKind> ParseAlertKind(std::string_view text) {
   return ParseEnum(text, kKinds, "alert kind");
 }
 
-std::string_view ToString(AlertSeverity severity) {
-  switch (severity) {
-    case AlertSeverity::kInfo:
-      return "info";
-    case AlertSeverity::kWarning:
-      return "warning";
-    case AlertSeverity::kCritical:
-      return "critical";
-  }
-  return "?";
-}
+std::string_view ToString(AlertSeverity severity) { return NameOf(severity, kSeverities); }
 
 Result<AlertSeverity> ParseAlertSeverity(std::string_view text) {
   return ParseEnum(text, kSeverities, "alert severity");
 }
 
-std::string_view ToString(AlertState state) {
-  switch (state) {
-    case AlertState::kRaised:
-      return "raised";
-    case AlertState::kCleared:
-      return "cleared";
-    case AlertState::kOneOff:
-      return "one_off";
-  }
-  return "?";
-}
+std::string_view ToString(AlertState state) { return NameOf(state, kStates); }
 
 Result<AlertState> ParseAlertState(std::string_view text) {
   return ParseEnum(text, kStates, "alert state");
