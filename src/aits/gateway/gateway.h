@@ -81,6 +81,7 @@
 #include "aits/execution/execution_client.h"
 #include "aits/model/instrument.h"
 #include "aits/mt5/frame.h"
+#include "aits/mt5/messages.h"
 #include "aits/mt5/mql.h"
 #include "aits/node/data_client.h"
 
@@ -146,7 +147,9 @@ enum class Counter : uint8_t {
   kAccountReports,
   kRefusedCancels,
   kRefusedProtections,
-  kForeignDeals,  // deals on other symbols or of no trade, ignored
+  kForeignDeals,     // deals on other symbols or of no trade, ignored
+  kHistoryRequests,  // history requests sent (RequestTicks, RequestBars, RequestSymbol)
+  kHistoryFailures,  // history requests answered with an error, a timeout or a lost link
   kCount_,
 };
 std::string_view ToString(Counter counter);
@@ -186,6 +189,21 @@ class Gateway final : public node::DataClient {
     return rejections_[static_cast<size_t>(code)].load(std::memory_order_relaxed);
   }
   bool connected() const { return connected_.load(std::memory_order_acquire); }
+
+  // History (docs/metatrader.md, "History"; gateway/history.h slices a range into these). Any
+  // thread, while the gateway listens, as Snapshot: one request to the terminal, with its own
+  // request id and a deadline `timeout` from now, waiting for the EA to connect if none is yet;
+  // blocks until the answer's final frame, an error, or the deadline. Errors: IoError when asking
+  // again may succeed (no answer or no EA within the deadline, the link lost meanwhile, the EA's
+  // timeout, busy or internal error); InvalidArgument when it cannot (the EA's bad-request or
+  // unknown-symbol error, with its words); FailedPrecondition when the gateway is not listening
+  // or stops.
+  Result<std::vector<mt5::TickData>> RequestTicks(const mt5::GetTicks& request,
+                                                  std::chrono::milliseconds timeout);
+  Result<std::vector<mt5::BarData>> RequestBars(const mt5::GetBars& request,
+                                                std::chrono::milliseconds timeout);
+  Result<mt5::SymbolSpec> RequestSymbol(const std::string& mt5_name,
+                                        std::chrono::milliseconds timeout);
 
   class Desk;       // the gateway thread's state
   class Execution;  // the kernel's ExecutionClient
