@@ -2,7 +2,8 @@
 # End-to-end tests of `aits history` against `aits mt5-sim --history`, two processes over
 # loopback: the real EUR/USD ticks of ../shared/data downloaded into the binary store (the same
 # bytes as `aits import` of the file), into CSV and as M1 bars (read back by `aits info`), a
-# download cut short and continued (the same bytes again), and clear errors for bad flags, a file
+# download cut short and continued, a torn last record, a million-tick download killed with
+# SIGKILL twice and run again (the same bytes each time), and clear errors for bad flags, a file
 # of another symbol and an EA that never comes.
 # Usage: history_cli_test.sh AITS_BINARY SHARED_DATA_DIR PYTHON
 set -uo pipefail
@@ -36,8 +37,8 @@ download() {
   if [[ -z "$port" ]]; then
     fail "$name: no 'listening on' line: $(cat "$work/$name.err")"
   else
-    "$aits" mt5-sim --connect "127.0.0.1:$port" --token history-e2e-token --data "EURUSD=$src" \
-      --history --stop-at-end --quiet >"$work/$name.sim" 2>&1 &
+    "$aits" mt5-sim --connect "127.0.0.1:$port" --token history-e2e-token \
+      --data "EURUSD=${sim_data:-$src}" --history --stop-at-end --quiet >"$work/$name.sim" 2>&1 &
     sim_pid=$!
   fi
   wait "$history_pid"
@@ -147,6 +148,44 @@ expect_code "history over a torn last record" "$code" "0"
 expect_in "the cut is said" "$(cat "$work/torn2.err")" "cut a torn last record (7 of 32 bytes)"
 expect_in "the continuation is said" "$(cat "$work/torn2.err")" "holds 5000 ticks"
 check "the repaired store equals the whole download" cmp -s "$work/torn.bin" "$work/eurusd.bin"
+
+# --- killed with SIGKILL twice in the middle of a bigger download (a million synthetic ticks over
+# eleven days, day slices, answers of 50,000), then run again: the same bytes as in one go
+run "$aits" generate --ticks 1000000 --out "$work/synthetic.bin" --no-progress
+expect_code "generate" "$code" "0"
+big=(--symbol EURUSD --from 2020-01-06 --to 2020-01-20 --ticks --slice 1d --ticks-per-request 50000)
+sim_data="$work/synthetic.bin"
+download big-whole "${big[@]}" --out "$work/big-whole.bin" --json
+expect_eq "a million ticks downloaded" "$(json "$work/big-whole.out" "d['records']")" "1000000"
+for threshold in 8000000 20000000; do
+  "$aits" history --listen 127.0.0.1:0 --token-file "$work/token.txt" --no-progress "${big[@]}" \
+    --out "$work/big-killed.bin" >/dev/null 2>"$work/killed.err" &
+  history_pid=$!
+  port=""
+  for _ in $(seq 1 200); do
+    port=$(sed -n 's/^aits history: listening on 127.0.0.1:\([0-9]*\);.*/\1/p' "$work/killed.err")
+    [[ -n "$port" ]] && break
+    sleep 0.05
+  done
+  "$aits" mt5-sim --connect "127.0.0.1:$port" --token history-e2e-token \
+    --data "EURUSD=$work/synthetic.bin" --history --stop-at-end --quiet >/dev/null 2>&1 &
+  sim_pid=$!
+  for _ in $(seq 1 1500); do
+    [[ $(stat -c %s "$work/big-killed.bin" 2>/dev/null || echo 0) -gt $threshold ]] && break
+    sleep 0.02
+  done
+  kill -9 "$history_pid" 2>/dev/null
+  wait "$history_pid" 2>/dev/null
+  history_pid=""
+  wait "$sim_pid"
+  sim_pid=""
+  echo "killed at $(stat -c %s "$work/big-killed.bin") bytes"
+done
+download big-resumed "${big[@]}" --out "$work/big-killed.bin" --json
+sim_data=""
+expect_code "history after two kills" "$code" "0"
+expect_eq "after two kills: records" "$(json "$work/big-resumed.out" "d['records']")" "1000000"
+check "after two kills, the same bytes as in one go" cmp -s "$work/big-killed.bin" "$work/big-whole.bin"
 
 # --- bad input: each a clear error naming the flag or the file, exit 2, nothing waited for
 refuses() {
