@@ -38,7 +38,7 @@ download() {
     fail "$name: no 'listening on' line: $(cat "$work/$name.err")"
   else
     "$aits" mt5-sim --connect "127.0.0.1:$port" --token history-e2e-token \
-      --data "EURUSD=${sim_data:-$src}" --history --stop-at-end --quiet >"$work/$name.sim" 2>&1 &
+      --data "${sim_symbol:-EURUSD}=${sim_data:-$src}" --history --stop-at-end --quiet >"$work/$name.sim" 2>&1 &
     sim_pid=$!
   fi
   wait "$history_pid"
@@ -90,6 +90,15 @@ print(src == got)
 PY
 )
 expect_eq "every CSV row equals the source's" "$same" "True"
+
+# --- the terminal names the symbol EURUSD.m: asked under that name, written as EURUSD
+sim_symbol=EURUSD.m
+download renamed --symbol EURUSD --mt5-name EURUSD=EURUSD.m --from 2020-01-01 --to 2020-01-02 \
+  --ticks --out "$work/renamed.csv" --json
+sim_symbol=""
+expect_code "history --mt5-name" "$code" "0"
+expect_eq "asked as" "$(json "$work/renamed.out" "d['mt5_symbol']")" "EURUSD.m"
+check "written as EURUSD, the same rows" cmp -s "$work/renamed.csv" "$work/eurusd.csv"
 
 # --- M1 bars into CSV
 download bars --symbol EURUSD --from 2020-01-01T17:00 --to 2020-01-02 --bars M1 \
