@@ -24,6 +24,7 @@
 #include "features_command.h"
 #include "history_command.h"
 #include "instruments_command.h"
+#include "live_command.h"
 #include "log_flags.h"
 #include "ml_commands.h"
 #include "monitor_command.h"
@@ -660,6 +661,7 @@ int main(int argc, char** argv) {
   AddInstrumentsCommand(app);
   AddMonitorCommand(app);
   AddMt5SimCommand(app);
+  AddLiveCommand(app);
   AddHistoryCommand(app);
 
   CLI::App* strategies_cmd =

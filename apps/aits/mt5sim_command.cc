@@ -58,7 +58,20 @@ int RunMt5Sim(Mt5SimFlags& flags) {
                                   {"equity", s.equity},
                                   {"positions", s.positions},
                                   {"orders", s.orders},
-                                  {"deals", s.deals}};
+                                  {"deals", s.deals},
+                                  {"order_comments", s.order_comments}};
+    nlohmann::ordered_json positions = nlohmann::ordered_json::array();
+    for (const mt5::PositionInfo& p : s.open_positions) {
+      positions.push_back({{"ticket", p.ticket},
+                           {"symbol", p.symbol},
+                           {"type", p.type == 0 ? "buy" : "sell"},
+                           {"volume", p.volume},
+                           {"price_open", p.price_open},
+                           {"sl", p.sl},
+                           {"tp", p.tp},
+                           {"comment", p.comment}});
+    }
+    out["open_positions"] = std::move(positions);
     std::printf("%s\n", out.dump(2).c_str());
   } else if (!flags.quiet) {
     std::printf(

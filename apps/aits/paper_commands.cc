@@ -38,14 +38,8 @@ int RunPaperCommand(const config::PaperFlags& flags, bool spec_given) {
     if (!quiet) std::fprintf(stderr, "aits paper: %s\n", text.c_str());
   };
   const bool tty = isatty(STDERR_FILENO) != 0;
-  if (!quiet && tty) {
-    options.progress = [](const session::PaperProgress& p) {
-      std::fprintf(
-          stderr, "\r  ticks %llu  orders %llu  fills %llu  position %s  equity %s  breaker %s   ",
-          static_cast<unsigned long long>(p.ticks), static_cast<unsigned long long>(p.orders),
-          static_cast<unsigned long long>(p.fills), p.position.ToString().c_str(),
-          p.equity.ToString().c_str(), p.breaker.c_str());
-    };
+  if (!quiet && tty && !flags.no_progress) {
+    options.progress = PrintProgressLine;
   }
   g_stop.store(false);
   std::signal(SIGINT, OnStopSignal);
@@ -59,8 +53,79 @@ int RunPaperCommand(const config::PaperFlags& flags, bool spec_given) {
   std::signal(SIGTERM, SIG_DFL);
   if (!quiet && tty) std::fprintf(stderr, "\n");
   if (!result.ok()) return Fail(result.status());
-  const session::PaperResult& r = *result;
-  std::printf("paper session %s: %s after %llu new ticks (%.1f s)\n", flags.state.c_str(),
+  PrintSessionSummary("paper", flags.state, *result, flags.json);
+  if (!flags.latency_out.empty()) {
+    std::FILE* file = std::fopen(flags.latency_out.c_str(), "w");
+    if (file == nullptr) return Fail(IoError("cannot write " + flags.latency_out));
+    const std::string json = result->LatencyJson();
+    std::fwrite(json.data(), 1, json.size(), file);
+    std::fclose(file);
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string EventsPath(const std::string& path) {
+  if (std::filesystem::is_directory(path))
+    return (std::filesystem::path(path) / "events.db").string();
+  return path;
+}
+
+void PrintProgressLine(const session::PaperProgress& p) {
+  std::fprintf(stderr,
+               "\r  ticks %llu  orders %llu  fills %llu  position %s  equity %s  breaker %s   ",
+               static_cast<unsigned long long>(p.ticks), static_cast<unsigned long long>(p.orders),
+               static_cast<unsigned long long>(p.fills), p.position.ToString().c_str(),
+               p.equity.ToString().c_str(), p.breaker.c_str());
+}
+
+nlohmann::ordered_json SessionSummaryJson(const std::string& state, const session::PaperResult& r) {
+  nlohmann::ordered_json out = {
+      {"state", state},
+      {"stopped", r.interrupted ? "signal" : (r.feed_ended ? "feed_ended" : "stop_after")},
+      {"resumed", r.resumed},
+      {"reconciliation", r.reconciliation},
+      {"ticks", r.ticks},
+      {"orders", r.orders},
+      {"fills", r.fills},
+      {"decisions", r.decisions},
+      {"position", r.position.ToString()},
+      {"balance", r.account.balance.ToString()},
+      {"equity", r.account.equity.ToString()},
+      {"breaker", r.breaker},
+      {"execution_reports", r.execution_reports},
+      {"account_reports", r.account_reports},
+      {"reports_not_applied", r.reports_not_applied},
+      {"lost_reports", r.lost_reports},
+      {"commands_applied", r.commands_applied},
+      {"commands_refused", r.commands_refused},
+      {"events", r.last_seq},
+      {"wall_seconds", r.wall_seconds}};
+  nlohmann::ordered_json symbols = nlohmann::ordered_json::array();
+  for (const session::PaperSymbolResult& symbol : r.symbols) {
+    symbols.push_back({{"symbol", symbol.symbol},
+                       {"traded", symbol.traded},
+                       {"ticks", symbol.ticks},
+                       {"orders", symbol.orders},
+                       {"fills", symbol.fills},
+                       {"position", symbol.position.ToString()},
+                       {"commission", symbol.commission.ToString()},
+                       {"net_pnl", symbol.net_pnl.ToString()}});
+  }
+  out["symbols"] = std::move(symbols);
+  out["latency"] = nlohmann::ordered_json::parse(r.LatencyJson());
+  return out;
+}
+
+void PrintSessionSummary(std::string_view kind, const std::string& state,
+                         const session::PaperResult& r, bool json) {
+  if (json) {
+    std::printf("%s\n", SessionSummaryJson(state, r).dump(2).c_str());
+    return;
+  }
+  std::printf("%.*s session %s: %s after %llu new ticks (%.1f s)\n", static_cast<int>(kind.size()),
+              kind.data(), state.c_str(),
               r.interrupted ? "stopped by signal" : (r.feed_ended ? "feed ended" : "stopped"),
               static_cast<unsigned long long>(r.ticks), r.wall_seconds);
   std::printf(
@@ -92,23 +157,11 @@ int RunPaperCommand(const config::PaperFlags& flags, bool spec_given) {
   std::printf("  tick processing, bar close:      %s\n", r.bar_ticks.Summary().c_str());
   std::printf("  tick-to-order, no bar close:     %s\n", r.plain_orders.Summary().c_str());
   std::printf("  tick-to-order, bar close:        %s\n", r.bar_orders.Summary().c_str());
-  std::printf("  event log: %s/events.db, %llu events\n", flags.state.c_str(),
+  std::printf("  event log: %s/events.db, %llu events\n", state.c_str(),
               static_cast<unsigned long long>(r.last_seq));
-  if (!flags.latency_out.empty()) {
-    std::FILE* file = std::fopen(flags.latency_out.c_str(), "w");
-    if (file == nullptr) return Fail(IoError("cannot write " + flags.latency_out));
-    const std::string json = r.LatencyJson();
-    std::fwrite(json.data(), 1, json.size(), file);
-    std::fclose(file);
-  }
-  return 0;
 }
 
-std::string EventsPath(const std::string& path) {
-  if (std::filesystem::is_directory(path))
-    return (std::filesystem::path(path) / "events.db").string();
-  return path;
-}
+namespace {
 
 int RunReplayCommand(const std::string& events) {
   auto store = persistence::EventStore::OpenReadOnly(EventsPath(events));
@@ -256,6 +309,19 @@ int RunExplainCommand(const std::string& events, uint64_t order_id, bool raw) {
   return 0;
 }
 
+// Queues an operator command for the session in `dir` (docs/paper.md, "Operator commands").
+int QueueCommand(const std::string& dir, const nlohmann::json& command) {
+  const std::string path = EventsPath(dir);
+  if (!std::filesystem::exists(path)) return Fail(NotFound(dir + " holds no session"));
+  // Read-only: the running session is the log's only writer; commands go to their own table.
+  auto store = persistence::EventStore::OpenReadOnly(path);
+  if (!store.ok()) return Fail(store.status());
+  if (Status added = (*store)->AddCommand(command.dump()); !added.ok()) return Fail(added);
+  std::printf("%s command queued for %s: %s\n", command["command"].get<std::string>().c_str(),
+              dir.c_str(), command.dump().c_str());
+  return 0;
+}
+
 }  // namespace
 
 void AddPaperCommands(CLI::App& app) {
@@ -339,6 +405,8 @@ void AddPaperCommands(CLI::App& app) {
                     "or flatten (close and cancel what the log cannot account for); also "
                     "`reconcile:` in --config");
   paper->add_flag("--quiet", flags->quiet, "Only the summary");
+  paper->add_flag("--json", flags->json, "Print the summary as JSON");
+  paper->add_flag("--no-progress", flags->no_progress, "No progress line");
   paper->callback([paper, flags] {
     // Only run flags given: resume what --state holds.
     bool spec_given = false;
@@ -412,8 +480,8 @@ void AddPaperCommands(CLI::App& app) {
   auto breaker_reason = std::make_shared<std::string>("operator");
   CLI::App* breaker = app.add_subcommand(
       "breaker",
-      "Move the circuit breaker of a paper session by hand: normal, reduce_only or halted\n"
-      "(halting flattens every position). A running session applies it within a second;\n"
+      "Move the circuit breaker of a paper or live session by hand: normal, reduce_only or\n"
+      "halted (halting flattens every position). A running session applies it within a second;\n"
       "otherwise at its next start. Example: aits breaker halted --reason 'news' --state s1");
   breaker->add_option("STATE", *breaker_state, "normal, reduce_only or halted")->required();
   breaker->add_option("--state", *breaker_dir, "State directory")->capture_default_str();
@@ -422,21 +490,39 @@ void AddPaperCommands(CLI::App& app) {
   breaker->callback([breaker_state, breaker_dir, breaker_reason] {
     auto state = risk::ParseBreakerState(*breaker_state);
     if (!state.ok()) ExitOnFailure(Fail(state.status()));
-    const std::string path = EventsPath(*breaker_dir);
-    if (!std::filesystem::exists(path)) {
-      ExitOnFailure(Fail(NotFound(*breaker_dir + " holds no paper session")));
-    }
-    // Read-only: the running session is the log's only writer; commands go to their own table.
-    auto store = persistence::EventStore::OpenReadOnly(path);
-    if (!store.ok()) ExitOnFailure(Fail(store.status()));
-    nlohmann::json command = {{"command", "breaker"},
-                              {"state", std::string(risk::ToString(*state))},
-                              {"reason", *breaker_reason}};
-    const Status added = (*store)->AddCommand(command.dump());
-    if (!added.ok()) ExitOnFailure(Fail(added));
-    std::printf("breaker command queued for %s: %s\n", breaker_dir->c_str(),
-                command.dump().c_str());
+    ExitOnFailure(QueueCommand(*breaker_dir, {{"command", "breaker"},
+                                              {"state", std::string(risk::ToString(*state))},
+                                              {"reason", *breaker_reason}}));
   });
+
+  struct Operator {
+    const char* name;
+    const char* help;
+  };
+  for (const Operator& op :
+       {Operator{"pause",
+                 "Pause a paper or live session: no new exposure (the breaker's\n"
+                 "reduce_only); open positions are still managed. aits resume undoes it."},
+        Operator{"resume", "Resume a paused session (the breaker back to normal)."},
+        Operator{"flatten",
+                 "Cancel every working order and close every position of a paper or\n"
+                 "live session at market; the breaker stays as it is (pause first to\n"
+                 "keep the strategy from opening again)."}}) {
+    auto dir = std::make_shared<std::string>("paper-session");
+    auto reason = std::make_shared<std::string>("operator");
+    CLI::App* cmd = app.add_subcommand(
+        op.name, std::string(op.help) +
+                     "\nA running session applies it within a second; otherwise at its next "
+                     "start.\nExample: aits " +
+                     op.name + " --state live1 --reason 'news'");
+    cmd->add_option("--state", *dir, "State directory")->capture_default_str();
+    cmd->add_option("--reason", *reason, "Why (recorded in the audit event)")
+        ->capture_default_str();
+    const std::string name = op.name;
+    cmd->callback([name, dir, reason] {
+      ExitOnFailure(QueueCommand(*dir, {{"command", name}, {"reason", *reason}}));
+    });
+  }
 }
 
 }  // namespace aits::app

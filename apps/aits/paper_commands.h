@@ -4,9 +4,28 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "aits/session/paper.h"
 
 namespace aits::app {
 
 void AddPaperCommands(CLI::App& app);
+
+// A running session's one-line progress on stderr (PaperOptions::progress), rewritten in place.
+void PrintProgressLine(const session::PaperProgress& progress);
+
+// What a paper or live session did, as the JSON summary's object.
+nlohmann::ordered_json SessionSummaryJson(const std::string& state,
+                                          const session::PaperResult& result);
+
+// What a paper or live session did (`kind`: "paper", "live"), as text or JSON, to stdout.
+void PrintSessionSummary(std::string_view kind, const std::string& state,
+                         const session::PaperResult& result, bool json);
+
+// "DIR/events.db" for a state directory, else the path as given.
+std::string EventsPath(const std::string& path);
 
 }  // namespace aits::app

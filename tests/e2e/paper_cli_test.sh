@@ -108,7 +108,7 @@ expect_eq "breaker bogus: exit code" "$code" "2"
 expect_in "breaker bogus" "$out" "bogus"
 run "$aits" breaker halted --state "$work/nowhere"
 check "breaker without a session fails (exit code $code)" test "$code" -ne 0 -a "$code" -lt 128
-expect_in "breaker without a session" "$out" "holds no paper session"
+expect_in "breaker without a session" "$out" "holds no session"
 
 # --- a session in real time: an operator command while it runs, then Ctrl-C stops it cleanly
 # (exit code 0 and a session_stop as the last event)

@@ -50,6 +50,8 @@ struct PaperFlags {
   std::string venue;           // empty: not given (the file's, else simulated)
   std::string report_latency;  // empty: not given
   bool quiet = false;
+  bool json = false;
+  bool no_progress = false;
   // Several instruments (docs/paper.md): --data SYM=FILE and --convert-data SYM=FILE items, as
   // `aits backtest` takes them, or the config file's `data:` list; and synthetic symbols.
   std::vector<std::string> data_items;

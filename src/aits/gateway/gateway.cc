@@ -188,6 +188,10 @@ class Gateway::Desk {
   struct AttachCall {
     node::ProducerLink link;
   };
+  struct ResumeCall {
+    Tick last;
+    int64_t source_msc = 0;
+  };
   // History: one request for the terminal and the answer's frames gathered until the final one.
   struct HistoryAnswer {
     std::vector<mt5::TickData> ticks;
@@ -199,8 +203,8 @@ class Gateway::Desk {
     std::shared_ptr<std::promise<Result<HistoryAnswer>>> answer;
     Steady::time_point deadline;
   };
-  using Call =
-      std::variant<SubmitCall, CancelCall, ProtectionCall, SnapshotCall, AttachCall, HistoryCall>;
+  using Call = std::variant<SubmitCall, CancelCall, ProtectionCall, SnapshotCall, AttachCall,
+                            ResumeCall, HistoryCall>;
 
   Desk(Gateway& gateway) : gw_(gateway), config_(gateway.config_) {
     for (const Instrument& instrument : config_.instruments) {
@@ -344,7 +348,6 @@ class Gateway::Desk {
   }
   Timestamp NodeNow() const { return gw_.clock_->Now(); }
   int64_t ServerNowMs() const { return NodeNow().ns / 1'000'000 + offset_ms_; }
-  Timestamp FromServer(int64_t msc) const { return Timestamp{(msc - offset_ms_) * 1'000'000}; }
 
   template <typename M>
   void Send(Link& link, const M& message, uint64_t request_id) {
@@ -390,6 +393,7 @@ class Gateway::Desk {
 
   // Market data.
   void AskSymbols();
+  void OnResume(const ResumeCall& call);
   void SubscribeReady();
   void OnTicks(const mt5::Ticks& ticks);
   std::optional<size_t> SymbolIndex(std::string_view mt5_name) const;
@@ -877,6 +881,11 @@ void Gateway::Desk::OnHello(Link& link, const mt5::Frame& frame) {
   }
   link.live = true;
   active_ = &link;
+  {
+    std::lock_guard<std::mutex> lock(gw_.terminal_mutex_);
+    gw_.terminal_ = hello;
+    gw_.terminal_->token.clear();
+  }
   offset_ms_ = hello.server_time_msc - NodeNow().ns / 1'000'000;
   hedging_ = hello.margin_mode == static_cast<uint32_t>(mt5::MarginMode::kRetailHedging);
   mt5::Welcome welcome;
@@ -982,6 +991,18 @@ void Gateway::Desk::AskSymbols() {
   }
 }
 
+void Gateway::Desk::OnResume(const ResumeCall& call) {
+  const auto index = SymbolOf(call.last.instrument);
+  if (!index) return;
+  SymbolState& sym = symbols_[*index];
+  // The subscription asks from this time, and the stale filter drops the logged tick itself.
+  // A log without source times (a session recorded before they were logged) resumes from now.
+  if (call.source_msc <= sym.last_tick_msc) return;
+  sym.last_tick_msc = call.source_msc;
+  sym.last_bid = call.last.bid;
+  sym.last_ask = call.last.ask;
+}
+
 void Gateway::Desk::SubscribeReady() {
   if (active_ == nullptr || !link_) return;  // ticks go nowhere until the loop attaches
   for (size_t idx = 0; idx < symbols_.size(); ++idx) {
@@ -1038,7 +1059,7 @@ void Gateway::Desk::OnTicks(const mt5::Ticks& ticks) {
     sym.last_tick_msc = data.time_msc;
     sym.last_bid = tick.bid;
     sym.last_ask = tick.ask;
-    if (!link_->SendTick(tick, gw_.stop_)) return;
+    if (!link_->SendTick(tick, gw_.stop_, data.time_msc)) return;
     Count(Counter::kTicks);
   }
 }
@@ -1071,7 +1092,9 @@ void Gateway::Desk::AccountOf(const mt5::Account& account) {
   report.margin = MoneyOf(account.margin);
   report.free_margin = MoneyOf(account.margin_free);
   report.margin_level = account.margin_level;
-  report.ts = FromServer(account.server_time_msc);
+  // The node's time of it, as every live event's (docs/adr/0003): the terminal's clock is another
+  // clock, offset and (for a simulator replaying at speed) not even running at the same rate.
+  report.ts = NodeNow();
   if (account.margin > 0 && account.margin_so_so > 0 && account.margin_level > 0) {
     if (account.margin_level <= account.margin_so_so) {
       report.reason = AccountReportReason::kStopOut;
@@ -1264,13 +1287,20 @@ Gateway::Desk::Entry* Gateway::Desk::FindEntry(uint64_t ticket, std::string_view
     auto found = by_ticket_.find(ticket);
     if (found != by_ticket_.end()) return &entries_.at(found->second);
   }
+  // By comment or magic only an order whose ticket is not known yet, or is this one: a deal of
+  // another ticket is another order even when it carries this one's magic (an SL/TP close
+  // carries the magic of its position's last order).
+  const auto same_order = [&](uint64_t key) -> Entry* {
+    Entry& entry = entries_.at(key);
+    return ticket != 0 && entry.ticket != 0 && entry.ticket != ticket ? nullptr : &entry;
+  };
   if (!comment.empty()) {
     auto found = by_comment_.find(std::string(comment));
-    if (found != by_comment_.end()) return &entries_.at(found->second);
+    if (found != by_comment_.end()) return same_order(found->second);
   }
   if (magic != 0) {
     auto found = by_magic_.find(magic);
-    if (found != by_magic_.end()) return &entries_.at(found->second);
+    if (found != by_magic_.end()) return same_order(found->second);
   }
   return nullptr;
 }
@@ -1491,7 +1521,7 @@ void Gateway::Desk::OnDeal(const DealView& deal) {
   fill.position_ticket = deal.position;
   fill.exec_id = deal.deal;
   fill.venue_order_id = deal.order;
-  fill.ts = deal.time_msc != 0 ? FromServer(deal.time_msc) : NodeNow();
+  fill.ts = NodeNow();  // as the account's: the node's time, not the server's (AccountOf)
   switch (static_cast<mt5::DealReason>(deal.reason)) {
     case mt5::DealReason::kSl:
       fill.fill_reason = FillReason::kStopLoss;
@@ -1811,6 +1841,8 @@ void Gateway::Desk::Apply(Call& call) {
           snapshot.answer = item.answer;
           snapshot.deadline = item.deadline;
           if (active_ != nullptr) AskSnapshot(snapshot, id);
+        } else if constexpr (std::is_same_v<T, ResumeCall>) {
+          OnResume(item);
         } else {
           link_ = item.link;
           while (!held_.empty()) {
@@ -2051,20 +2083,7 @@ class Gateway::Execution final : public execution::ExecutionClient {
         Desk::ProtectionCall{instrument, true, position_ticket, stop_loss, take_profit});
     return Status::Ok();
   }
-  Result<execution::AccountState> Snapshot() const override {
-    if (gw_.stop_.load(std::memory_order_acquire) || !gw_.listening_) {
-      return FailedPrecondition("gateway: not listening; no terminal to ask");
-    }
-    auto answer = std::make_shared<std::promise<Result<execution::AccountState>>>();
-    auto future = answer->get_future();
-    gw_.desk_->Queue(Desk::SnapshotCall{answer, Steady::now() + gw_.config_.answer_timeout});
-    // The gateway's thread answers by the deadline (or at its stop); the margin covers a busy one.
-    if (future.wait_for(gw_.config_.answer_timeout + std::chrono::seconds(1)) !=
-        std::future_status::ready) {
-      return Internal("gateway: its thread did not answer the snapshot");
-    }
-    return future.get();
-  }
+  Result<execution::AccountState> Snapshot() const override { return gw_.Snapshot(); }
 
  private:
   Gateway& gw_;
@@ -2098,6 +2117,30 @@ Status Gateway::Listen() {
 std::unique_ptr<execution::ExecutionClient> Gateway::MakeExecutionClient() {
   execution_made_ = true;
   return std::make_unique<Execution>(*this);
+}
+
+Result<execution::AccountState> Gateway::Snapshot() const {
+  if (stop_.load(std::memory_order_acquire) || !listening_) {
+    return FailedPrecondition("gateway: not listening; no terminal to ask");
+  }
+  auto answer = std::make_shared<std::promise<Result<execution::AccountState>>>();
+  auto future = answer->get_future();
+  desk_->Queue(Desk::SnapshotCall{answer, Steady::now() + config_.answer_timeout});
+  // The gateway's thread answers by the deadline (or at its stop); the margin covers a busy one.
+  if (future.wait_for(config_.answer_timeout + std::chrono::seconds(1)) !=
+      std::future_status::ready) {
+    return Internal("gateway: its thread did not answer the snapshot");
+  }
+  return future.get();
+}
+
+std::optional<mt5::Hello> Gateway::terminal() const {
+  std::lock_guard<std::mutex> lock(terminal_mutex_);
+  return terminal_;
+}
+
+void Gateway::ResumeAfter(const Tick& last, int64_t source_msc) {
+  desk_->Queue(Desk::ResumeCall{last, source_msc});
 }
 
 Status Gateway::Start(node::ProducerLink link) {

@@ -69,6 +69,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -179,6 +180,10 @@ class Gateway final : public node::DataClient {
   void Stop() override;
   Timestamp Watermark() const override;
   std::optional<node::SteadyTime> WallTimeOf(Timestamp time) const override;
+  // A resumed session's last logged tick of an instrument and its server time: the subscription
+  // asks the terminal for the ticks from that time on (subscribe.from_msc), and drops those at
+  // or before the logged one, as after a dropped link. Before Start.
+  void ResumeAfter(const Tick& last, int64_t source_msc) override;
 
   // Any thread.
   uint64_t count(Counter counter) const {
@@ -189,6 +194,13 @@ class Gateway final : public node::DataClient {
     return rejections_[static_cast<size_t>(code)].load(std::memory_order_relaxed);
   }
   bool connected() const { return connected_.load(std::memory_order_acquire); }
+  // The terminal's positions, working orders and balance (get_positions, get_orders,
+  // get_account), waiting up to answer_timeout for the EA to connect and answer; what the
+  // execution client's Snapshot returns. Any thread but the gateway's.
+  Result<execution::AccountState> Snapshot() const;
+  // The hello of the EA accepted last (its token blanked): the account's login, server,
+  // currency, leverage and margin mode; nullopt until one connects. Any thread.
+  std::optional<mt5::Hello> terminal() const;
 
   // History (docs/metatrader.md, "History"; gateway/history.h slices a range into these). Any
   // thread, while the gateway listens, as Snapshot: one request to the terminal, with its own
@@ -219,6 +231,8 @@ class Gateway final : public node::DataClient {
   std::thread thread_;
   std::atomic<uint16_t> port_{0};
   std::atomic<bool> connected_{false};
+  mutable std::mutex terminal_mutex_;
+  std::optional<mt5::Hello> terminal_;
   std::atomic<bool> stop_{false};
   bool listening_ = false;
   bool started_ = false;

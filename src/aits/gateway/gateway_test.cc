@@ -73,11 +73,14 @@ Order MarketOrder(uint64_t id, Side side = Side::kBuy, int64_t centilots = 10) {
 
 class GatewayTest : public ::testing::Test {
  protected:
-  void Start(const GatewayConfig& config = TestConfig()) {
+  // `resume`: a resumed session's last logged tick and its server time (Gateway::ResumeAfter).
+  void Start(const GatewayConfig& config = TestConfig(),
+             std::optional<std::pair<Tick, int64_t>> resume = std::nullopt) {
     auto made = Gateway::Create(config);
     ASSERT_TRUE(made.ok()) << made.status().message();
     gateway_ = std::move(*made);
     execution_ = gateway_->MakeExecutionClient();
+    if (resume) gateway_->ResumeAfter(resume->first, resume->second);
     ASSERT_TRUE(gateway_->Start(node::ProducerLink(&inbox_, 3)).ok());
     ASSERT_NE(gateway_->port(), 0);
   }
@@ -376,6 +379,7 @@ TEST_F(GatewayTest, TicksReachTheInboxWithTheInstrumentsDigitsAndBadOnesAreCount
     ASSERT_TRUE(data);
     EXPECT_EQ(data->client, 3u);
     EXPECT_GT(data->pushed_ns, 0);
+    EXPECT_EQ(data->source_msc, got.empty() ? t0 + 1 : t0 + 3);  // the server's time of it
     got.push_back(data->tick);
   }
   EXPECT_EQ(got[0].bid, Price::FromRaw(108'123 * 10'000, 5));
@@ -415,6 +419,38 @@ TEST_F(GatewayTest, TicksReachTheInboxWithTheInstrumentsDigitsAndBadOnesAreCount
   ASSERT_TRUE(next);
   EXPECT_EQ(next->tick.bid, Price::FromRaw(108'127 * 10'000, 5));
   EXPECT_EQ(gateway_->count(Counter::kStaleTicks), 3u);
+}
+
+// A session resumed from its log: the feed is asked from the server time of the last logged
+// tick on, and that tick, sent again, is dropped; what follows it reaches the node.
+TEST_F(GatewayTest, AResumedSessionIsSubscribedFromItsLastLoggedTick) {
+  const int64_t t0 = 1'700'000'000'000;
+  Tick last;
+  last.instrument = InstrumentId{0};
+  last.bid = Price::FromRaw(108'125 * 10'000, 5);
+  last.ask = Price::FromRaw(108'127 * 10'000, 5);
+  Start(TestConfig(), std::make_pair(last, t0 + 3));
+  std::vector<std::pair<std::string, int64_t>> subscribed;
+  StandInEa ea = Connect();
+  ASSERT_TRUE(
+      ea.Handshake(HelloWith(kToken), {FxSymbol("EURUSD")}, SomeAccount(), &subscribed).ok());
+  ASSERT_EQ(subscribed.size(), 1u);
+  EXPECT_EQ(subscribed[0], (std::pair<std::string, int64_t>("EURUSD", t0 + 3)));
+  EXPECT_EQ(gateway_->count(Counter::kResumes), 1u);
+  mt5::Ticks ticks{"EURUSD", true, {}};
+  ticks.ticks.push_back({t0 + 3, 1.08125, 1.08127, 0, 1, 6});  // the logged one
+  ticks.ticks.push_back({t0 + 4, 1.08126, 1.08128, 0, 1, 6});
+  ASSERT_TRUE(ea.Send(ticks).ok());
+  auto data = NextOf<node::MarketData>();
+  ASSERT_TRUE(data);
+  EXPECT_EQ(data->source_msc, t0 + 4);
+  EXPECT_EQ(data->tick.bid, Price::FromRaw(108'126 * 10'000, 5));
+  EXPECT_EQ(gateway_->count(Counter::kStaleTicks), 1u);
+  // The terminal's account, as aits live reads it before it builds the session.
+  auto hello = gateway_->terminal();
+  ASSERT_TRUE(hello);
+  EXPECT_TRUE(hello->token.empty());
+  EXPECT_EQ(hello->login, HelloWith(kToken).login);
 }
 
 // --- orders ---------------------------------------------------------------------------------

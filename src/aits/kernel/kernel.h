@@ -140,6 +140,9 @@ class Kernel final : public strategy::StrategyContext, public execution::Account
   // Moves the circuit breaker by hand (an operator command). FailedPrecondition without a risk
   // manager. Halting flattens every position, as a limit-triggered halt does.
   Status SetBreaker(risk::BreakerState state, std::string_view reason);
+  // An operator's flatten: cancels every working order and closes every position at market past
+  // the risk checks, as a halt does, but leaves the breaker as it is (orders tagged "flatten").
+  void FlattenNow() { Flatten("flatten"); }
 
   // End of data: flushes the bar in progress (delivered to the strategy without trading on it),
   // takes a last equity sample and stops the strategy. Idempotent.

@@ -1,5 +1,7 @@
 #include "aits/mt5sim/simulator.h"
 
+#include <algorithm>
+
 #include <limits>
 #include <utility>
 
@@ -123,8 +125,15 @@ Result<SimulatorSummary> RunSimulator(const SimulatorOptions& options) {
   const mt5::Account account = server.AccountInfo();
   summary.balance = account.balance;
   summary.equity = account.equity;
-  summary.positions = server.Positions().size();
+  summary.open_positions = server.Positions();
+  summary.positions = summary.open_positions.size();
   summary.orders = server.Orders().size();
+  std::vector<mt5::OrderInfo> every = server.HistoryOrders(std::numeric_limits<int64_t>::min(),
+                                                           std::numeric_limits<int64_t>::max());
+  for (const mt5::OrderInfo& order : server.Orders()) every.push_back(order);
+  std::sort(every.begin(), every.end(),
+            [](const mt5::OrderInfo& a, const mt5::OrderInfo& b) { return a.ticket < b.ticket; });
+  for (const mt5::OrderInfo& order : every) summary.order_comments.push_back(order.comment);
   summary.deals =
       server.HistoryDeals(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max())
           .size();

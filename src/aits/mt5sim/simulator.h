@@ -51,6 +51,10 @@ struct SimulatorSummary {
   size_t positions = 0;
   size_t orders = 0;
   size_t deals = 0;
+  // At the end: the open positions, and the comment (the node's client order id) of every order
+  // the trade server ever took, working or historical, in ticket order.
+  std::vector<mt5::PositionInfo> open_positions;
+  std::vector<std::string> order_comments;
 };
 
 // Checks the options. InvalidArgument naming the flag and the value.

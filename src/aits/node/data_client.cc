@@ -65,16 +65,17 @@ bool ProducerLink::Send(NodeEvent&& event, const std::atomic<bool>& abandon) {
   }
 }
 
-bool ProducerLink::SendTick(const Tick& tick, const std::atomic<bool>& abandon) {
+bool ProducerLink::SendTick(const Tick& tick, const std::atomic<bool>& abandon,
+                            int64_t source_msc) {
   if (flow_ == nullptr || flow_->window == 0)
-    return Send(MarketData{id_, tick, SteadyNanos()}, abandon);
+    return Send(MarketData{id_, tick, SteadyNanos(), source_msc}, abandon);
   const uint64_t sent = flow_->sent.load(std::memory_order_relaxed);  // only this thread writes it
   for (uint32_t attempt = 0;
        sent - flow_->released.load(std::memory_order_acquire) >= flow_->window; ++attempt) {
     if (abandon.load(std::memory_order_relaxed) || inbox_->closed()) return false;
     BackOff(attempt);
   }
-  if (!Send(MarketData{id_, tick, SteadyNanos()}, abandon)) return false;
+  if (!Send(MarketData{id_, tick, SteadyNanos(), source_msc}, abandon)) return false;
   // After the push and before the client raises its watermark past this tick: a loop that reads
   // the watermark and then `sent` knows how many ticks to wait for (EventLoop's merge).
   flow_->sent.store(sent + 1, std::memory_order_seq_cst);

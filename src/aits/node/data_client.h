@@ -88,7 +88,8 @@ class ProducerLink {
   // A tick, stamped with the steady clock just before the push (MarketData::pushed_ns). Under flow
   // control, first waits (giving up like Send) until the loop has released enough of the client's
   // earlier ticks; the tick is counted as sent once it is in the inbox.
-  bool SendTick(const Tick& tick, const std::atomic<bool>& abandon);
+  // `source_msc`: the feed's own time of the tick (MarketData::source_msc), 0 if it has none.
+  bool SendTick(const Tick& tick, const std::atomic<bool>& abandon, int64_t source_msc = 0);
   // The producer's state (ProducerStatus), after everything it sent before.
   bool Report(ProducerState state, Status error, const std::atomic<bool>& abandon);
   // One attempt, never waiting: kFull leaves `event` untouched for the caller to retry. For a
@@ -130,6 +131,16 @@ class DataClient : public Producer {
   // sleeps until then for a timer due at `time`. nullopt while unknown (a replay before its first
   // tick) or never (a replay at maximum speed: its timers fire with the ticks only).
   virtual std::optional<SteadyTime> WallTimeOf(Timestamp time) const = 0;
+
+  // Before Start, on a resumed session: the last tick the event log holds of an instrument, with
+  // its source time (MarketData::source_msc). A live client continues right after it (the
+  // MetaTrader gateway asks the terminal for the ticks from that time on, so nothing the node
+  // missed while it was down is skipped and nothing it logged comes twice). A replay client is
+  // positioned by ReplayClient::Skip instead: the default ignores it.
+  virtual void ResumeAfter(const Tick& last, int64_t source_msc) {
+    (void)last;
+    (void)source_msc;
+  }
 
   // Pulled mode: whether Pull() works.
   virtual bool pullable() const { return false; }

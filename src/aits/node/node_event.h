@@ -39,6 +39,9 @@ struct MarketData {
   // steady_clock nanoseconds just before the client pushed it: the start of the hand-off, so the
   // loop can measure the time an event spends between threads.
   int64_t pushed_ns = 0;
+  // A live feed's own time of the tick (MetaTrader: the server's time_msc; 0: none), logged with
+  // it so that a resumed session continues the feed right after its last logged tick.
+  int64_t source_msc = 0;
 };
 
 // An operator command (JSON text, e.g. {"command":"breaker","state":"halted","reason":"..."}).

@@ -12,6 +12,7 @@ namespace {
 
 // Format version of each payload; bump it (and keep decoding the old one) when a layout changes.
 constexpr uint8_t kTickVersion = 1;
+constexpr uint8_t kTickWithSourceVersion = 2;
 // Orders and fills that name a position (hedging accounts) are written as v2, which appends the
 // position tickets; everything else is still written as v1, so that the logs of netting
 // sessions stay byte for byte what they were and sessions started before v2 still resume.
@@ -222,20 +223,22 @@ bool ReadVersion(Reader& reader, uint8_t base, uint8_t extended) {
 }  // namespace
 
 // Layout v1 (39 bytes): version u8, ts i64, bid (i64 raw, u8 precision), ask (same),
-// bid_volume f32 bits, ask_volume f32 bits, instrument u32.
-void EncodeTick(const Tick& tick, std::string* out) {
-  PutU8(kTickVersion, out);
+// bid_volume f32 bits, ask_volume f32 bits, instrument u32. Layout v2 (47 bytes, a live feed's
+// tick): v1, then source_msc i64.
+void EncodeTick(const Tick& tick, std::string* out, int64_t source_msc) {
+  PutU8(source_msc != 0 ? kTickWithSourceVersion : kTickVersion, out);
   PutI64(tick.ts.ns, out);
   PutFixed(tick.bid, out);
   PutFixed(tick.ask, out);
   PutF32(tick.bid_volume, out);
   PutF32(tick.ask_volume, out);
   PutU32(tick.instrument.value, out);
+  if (source_msc != 0) PutI64(source_msc, out);
 }
 
-Result<Tick> DecodeTick(std::string_view payload) {
+Result<Tick> DecodeTick(std::string_view payload, int64_t* source_msc) {
   Reader reader(payload, "tick");
-  CheckVersion(reader, kTickVersion);
+  const bool with_source = ReadVersion(reader, kTickVersion, kTickWithSourceVersion);
   Tick tick;
   tick.ts = reader.Time("ts");
   tick.bid = reader.FixedValue<Price>("bid");
@@ -243,7 +246,9 @@ Result<Tick> DecodeTick(std::string_view payload) {
   tick.bid_volume = reader.F32("bid_volume");
   tick.ask_volume = reader.F32("ask_volume");
   tick.instrument.value = reader.U32("instrument");
+  const int64_t source = with_source ? reader.I64("source_msc") : 0;
   AITS_RETURN_IF_ERROR(reader.Finish());
+  if (source_msc != nullptr) *source_msc = source;
   return tick;
 }
 

@@ -16,12 +16,14 @@
 
 namespace aits::persistence {
 
-// Clear `out` first if it should hold only this payload.
-void EncodeTick(const Tick& tick, std::string* out);
+// Clear `out` first if it should hold only this payload. A tick of a live feed carries the
+// feed's own time of it (`source_msc`, MetaTrader's time_msc; 0: none, the v1 layout), so that
+// a resumed session can ask the feed for what follows it exactly (docs/metatrader.md, "aits live").
+void EncodeTick(const Tick& tick, std::string* out, int64_t source_msc = 0);
 void EncodeOrder(const Order& order, std::string* out);  // request, status, reason, times, fills
 void EncodeFill(const Fill& fill, std::string* out);
 
-Result<Tick> DecodeTick(std::string_view payload);
+Result<Tick> DecodeTick(std::string_view payload, int64_t* source_msc = nullptr);
 Result<Order> DecodeOrder(std::string_view payload);
 // Fill::reason is a string_view: the decoder maps it to the canonical static strings the venue
 // and kernel use ("market", "limit", "stop", "stop_loss", "take_profit", "stop_out", "halt") and

@@ -117,6 +117,28 @@ TEST(CodecTest, TickRoundTripIsExact) {
   EXPECT_EQ(decoded->instrument.value, 7u);
 }
 
+// A live feed's tick carries the feed's own time (v2); a tick without one stays v1, byte for byte
+// what older logs hold.
+TEST(CodecTest, ALiveTickCarriesItsSourceTime) {
+  std::string payload;
+  EncodeTick(MakeTick(), &payload, 1'577'934'000'123);
+  EXPECT_EQ(payload.size(), 47u);
+  EXPECT_EQ(static_cast<uint8_t>(payload[0]), 2);
+  int64_t source_msc = 0;
+  auto decoded = DecodeTick(payload, &source_msc);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(source_msc, 1'577'934'000'123);
+  EXPECT_EQ(decoded->ts, MakeTick().ts);
+  std::string v1;
+  EncodeTick(MakeTick(), &v1);
+  EXPECT_EQ(payload.substr(1, 38), v1.substr(1));
+  source_msc = 5;
+  ASSERT_TRUE(DecodeTick(v1, &source_msc).ok());
+  EXPECT_EQ(source_msc, 0);
+  v1[0] = 3;
+  EXPECT_EQ(DecodeTick(v1).status().code(), StatusCode::kDataLoss);
+}
+
 TEST(CodecTest, TickKeepsFloatBitsAndIsLittleEndian) {
   Tick tick = MakeTick();
   tick.bid_volume = -0.0f;
@@ -318,9 +340,11 @@ void ExpectEveryPrefixFails(const std::string& payload, Decode decode) {
 }
 
 TEST(CodecTest, TruncatedTickFailsAtEveryLength) {
-  std::string payload;
-  EncodeTick(MakeTick(), &payload);
-  ExpectEveryPrefixFails(payload, DecodeTick);
+  for (int64_t source_msc : {int64_t{0}, int64_t{1'577'934'000'123}}) {
+    std::string payload;
+    EncodeTick(MakeTick(), &payload, source_msc);
+    ExpectEveryPrefixFails(payload, [](std::string_view p) { return DecodeTick(p); });
+  }
 }
 
 TEST(CodecTest, TruncatedOrderFailsAtEveryLength) {

@@ -42,19 +42,16 @@ constexpr const char* kPendingCommands =
 constexpr const char* kMarkApplied =
     "UPDATE commands SET applied_seq = ?1 WHERE id = ?2 AND applied_seq IS NULL";
 
-// SQLite's busy handler for AddCommand's side connection: waits with SQLite's own back-off
-// (what sqlite3_busy_timeout does) for up to kBusyTimeoutMs in all, telling on_busy first.
+// SQLite's busy handler for AddCommand's side connection: tries again every millisecond for up
+// to kBusyTimeoutMs in all, telling on_busy first. Not SQLite's own back-off (what
+// sqlite3_busy_timeout does, growing to 100 ms a wait): a writer whose events stream holds its
+// lock for each whole batch and frees it only between a commit and the next event's append,
+// for a millisecond or two, which long waits keep missing (docs/paper.md, "Operator commands").
 int WaitWhileBusy(void* context, int attempt) {
   const auto& on_busy = *static_cast<const std::function<void(int)>*>(context);
   if (on_busy) on_busy(attempt);
-  static constexpr int kDelaysMs[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
-  constexpr int kSteps = static_cast<int>(sizeof(kDelaysMs) / sizeof(kDelaysMs[0]));
-  int waited = 0;
-  for (int step = 0; step < attempt; ++step) waited += kDelaysMs[step < kSteps ? step : kSteps - 1];
-  if (waited >= kBusyTimeoutMs) return 0;
-  int delay = kDelaysMs[attempt < kSteps ? attempt : kSteps - 1];
-  if (waited + delay > kBusyTimeoutMs) delay = kBusyTimeoutMs - waited;
-  sqlite3_sleep(delay);
+  if (attempt >= kBusyTimeoutMs) return 0;
+  sqlite3_sleep(1);
   return 1;
 }
 

@@ -648,6 +648,36 @@ TEST_F(EventStoreTest, AddCommandWaitsForTheWritersBatch) {
   EXPECT_EQ((*pending)[0].text, "{\"cmd\":\"flatten\"}");
 }
 
+// A session whose events stream holds the write lock for each whole batch and frees it only
+// between a commit and its next append: a command still gets in, between two batches (it must
+// take the write lock before it reads, or each commit it waited for makes its snapshot stale).
+TEST_F(EventStoreTest, AddCommandGetsInBetweenTheBatchesOfABusyWriter) {
+  auto writer = MustOpen(path_);
+  ASSERT_NE(writer, nullptr);
+  std::atomic<bool> done{false};
+  std::thread stream([&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done.load() && std::chrono::steady_clock::now() < deadline) {
+      for (int idx = 0; idx < 500; ++idx) {  // ~100 ms of a batch holding the lock
+        ASSERT_TRUE(writer->Append(EventType::kTick, Timestamp{1}, "tick").ok());
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+      ASSERT_TRUE(writer->Commit().ok());
+      std::this_thread::sleep_for(std::chrono::microseconds(500));  // the gap
+    }
+  });
+  auto tool = EventStore::OpenReadOnly(path_);
+  ASSERT_TRUE(tool.ok());
+  const Status added = (*tool)->AddCommand("{\"command\":\"pause\"}");
+  done.store(true);
+  stream.join();
+  EXPECT_TRUE(added.ok()) << added.ToString();
+  ASSERT_TRUE(writer->Commit().ok());
+  auto pending = writer->PendingCommands();
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->size(), 1u);
+}
+
 TEST_F(EventStoreTest, WritersOwnCommandJoinsItsBatch) {
   auto writer = MustOpen(path_);
   ASSERT_NE(writer, nullptr);

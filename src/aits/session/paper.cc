@@ -101,8 +101,9 @@ class PaperTarget final : public node::LoopTarget {
     const uint64_t bars_before = session_.kernel().bars_processed();
     session_.ResetAcceptClock();
     const auto t0 = Steady::now();
-    session_.Feed(data.tick);
+    session_.Feed(data.tick, data.source_msc);
     const int64_t nanos = NanosSince(t0);
+    if (options_.on_tick) options_.on_tick(data.tick);
     ++result_.ticks;
     const bool bar_closed = session_.kernel().bars_processed() != bars_before;
     (bar_closed ? result_.bar_ticks : result_.plain_ticks).Record(nanos);
@@ -190,6 +191,7 @@ class PaperTarget final : public node::LoopTarget {
     // Waiting for the market: commit what is pending.
     AITS_RETURN_IF_ERROR(store_.MaybeCommit());
     Progress();
+    if (options_.on_idle) options_.on_idle();
     return Status::Ok();
   }
 
@@ -327,6 +329,12 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
       given.order_tickets = logged.order_tickets;  // how the log was written, not a setting
       // A log from before sessions recorded their instrument keeps the one it was run with.
       if (!logged.instrument) given.instrument.reset();
+      // A live session's account is the broker's (aits live reads it at each start): its first
+      // start's balance and leverage belong to the log, the broker's today are reconciled.
+      if (logged.feed == kLiveFeed && given.feed == kLiveFeed) {
+        given.balance = logged.balance;
+        given.leverage = logged.leverage;
+      }
       const std::string difference = logged.FirstDifference(given);
       if (!difference.empty()) {
         return InvalidArgument(options.state_dir + " holds another session (" + difference +
@@ -438,6 +446,16 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
       if (next && (!first_time || *next < *first_time)) first_time = next;
     }
     clients.push_back(std::move(client));
+  }
+  // A live feed continues right after the log's last tick of each instrument.
+  if (live && resumed_log) {
+    for (const FeedSpec& feed_spec : feed_specs) {
+      const uint32_t id = feed_spec.instrument.id.value;
+      if (id < resumed_log->last_ticks.size() && resumed_log->last_ticks[id]) {
+        options.live_data->ResumeAfter(*resumed_log->last_ticks[id],
+                                       resumed_log->last_source_msc[id]);
+      }
+    }
   }
   // Paced feeds keep one pace, from the earliest next tick of any of them.
   if (first_time) {

@@ -67,6 +67,11 @@ struct PaperOptions {
   // live (the same gateway's). The caller owns them; they outlive the run.
   node::DataClient* live_data = nullptr;
   BrokerFactory broker;
+  // Watchers of the feed on the kernel thread (aits live's market monitor): every tick after the
+  // kernel has taken it, and every idle turn of the loop (at least every 50 ms without events).
+  // They see, they do not trade: nothing they do is logged or replayed.
+  std::function<void(const Tick&)> on_tick;
+  std::function<void()> on_idle;
   // The broker's account at this start, for tests: the simulated venue is seeded with it
   // (SimulatedVenue::Seed, in place of what the log rebuilt) before the reconciliation, as if
   // the account had moved while the session was down.

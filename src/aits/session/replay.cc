@@ -57,6 +57,7 @@ Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
   }
   state.ticks_by_instrument.assign(instruments.size(), 0);
   state.last_ticks.assign(instruments.size(), std::nullopt);
+  state.last_source_msc.assign(instruments.size(), 0);
   std::set<std::string> submitted;
   std::set<std::string> in_flight;
   const Status status = store.Scan(1, [&](const Event& event) -> Status {
@@ -64,7 +65,8 @@ Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
     state.clean_stop = false;
     switch (event.type) {
       case EventType::kTick: {
-        AITS_ASSIGN_OR_RETURN(Tick tick, persistence::DecodeTick(event.payload));
+        int64_t source_msc = 0;
+        AITS_ASSIGN_OR_RETURN(Tick tick, persistence::DecodeTick(event.payload, &source_msc));
         if (tick.instrument.value >= instruments.size()) {
           return DataLoss(store.path() + ": event " + std::to_string(event.seq) +
                           ": a tick of instrument " + std::to_string(tick.instrument.value) +
@@ -73,6 +75,7 @@ Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
         portfolio.OnTick(tick);
         state.last_tick = tick;
         state.last_ticks[tick.instrument.value] = tick;
+        state.last_source_msc[tick.instrument.value] = source_msc;
         ++state.ticks_by_instrument[tick.instrument.value];
         ++state.ticks;
         break;

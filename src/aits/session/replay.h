@@ -37,6 +37,7 @@ struct LogState {
   std::vector<Quantity> positions;
   std::vector<uint64_t> ticks_by_instrument;
   std::vector<std::optional<Tick>> last_ticks;
+  std::vector<int64_t> last_source_msc;  // a live feed's time of that tick (0: none)
   Money balance;
   Money equity;
   std::string breaker = "normal";

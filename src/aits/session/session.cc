@@ -303,11 +303,11 @@ void Session::Emit(EventType type, Timestamp ts, std::string_view payload) {
   }
 }
 
-void Session::Feed(const Tick& tick) {
+void Session::Feed(const Tick& tick, int64_t source_msc) {
   clock_.AdvanceTo(tick.ts);
   if (mode_ == RecordMode::kAppend) {
     buffer_.clear();
-    persistence::EncodeTick(tick, &buffer_);
+    persistence::EncodeTick(tick, &buffer_, source_msc);
     Log(EventType::kTick, tick.ts, buffer_);
   }
   ++ticks_;
@@ -354,18 +354,34 @@ Status Session::ApplyCommand(std::string_view text) {
                            std::string(text.substr(0, 200)));
   }
   const std::string command = json["command"].get<std::string>();
-  if (command != "breaker") return InvalidArgument("unknown command '" + command + "'");
-  if (!json.contains("state") || !json["state"].is_string()) {
-    return InvalidArgument("breaker command without a \"state\"");
-  }
-  AITS_ASSIGN_OR_RETURN(risk::BreakerState state,
-                        risk::ParseBreakerState(json["state"].get<std::string>()));
   const std::string reason = json.contains("reason") && json["reason"].is_string()
                                  ? json["reason"].get<std::string>()
                                  : "operator";
+  // pause and resume are the breaker's reduce_only and normal (no new exposure; positions are
+  // still managed and may be closed), so that the risk manager is the one place that says what
+  // may trade; flatten closes everything and leaves the breaker as it is.
+  std::optional<risk::BreakerState> state;
+  if (command == "breaker") {
+    if (!json.contains("state") || !json["state"].is_string()) {
+      return InvalidArgument("breaker command without a \"state\"");
+    }
+    AITS_ASSIGN_OR_RETURN(state, risk::ParseBreakerState(json["state"].get<std::string>()));
+  } else if (command == "pause") {
+    state = risk::BreakerState::kReduceOnly;
+  } else if (command == "resume") {
+    state = risk::BreakerState::kNormal;
+  } else if (command != "flatten") {
+    return InvalidArgument("unknown command '" + command +
+                           "' (known: breaker, pause, resume, flatten)");
+  }
   Log(EventType::kCommand, clock_.Now(), text);
-  const Status status = kernel_->SetBreaker(state, reason);
-  CountNewOrders();  // a halt flattens
+  Status status = Status::Ok();
+  if (state) {
+    status = kernel_->SetBreaker(*state, command == "breaker" ? reason : command + ": " + reason);
+  } else {
+    kernel_->FlattenNow();
+  }
+  CountNewOrders();  // a halt or a flatten sends orders
   return status;
 }
 

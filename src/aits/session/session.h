@@ -94,8 +94,9 @@ class Session {
   void CaptureOutputs(OutputSink sink) { capture_ = std::move(sink); }
   bool appending() const { return mode_ == RecordMode::kAppend; }
 
-  // Feeds one tick: moves the clock to its time, logs it when appending, runs the kernel.
-  void Feed(const Tick& tick);
+  // Feeds one tick: moves the clock to its time, logs it when appending (with a live feed's
+  // source time, MarketData::source_msc, when it has one), runs the kernel.
+  void Feed(const Tick& tick, int64_t source_msc = 0);
   // Between ticks (the event loop, when a timer is due on the feed's clock): moves the clock to
   // `time` and fires the kernel's timers due by then. Nothing due: nothing happens (nothing is
   // logged) and 0 is returned. Otherwise logs a clock event first when appending, as an input
