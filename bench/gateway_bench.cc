@@ -6,14 +6,27 @@
 //   BM_GatewayOrderRoundTrip: node -> gateway -> EA (place_order) -> trade_result and the deal's
 //     transaction -> ExecutionReport popped from the inbox; one order at a time, the latency of
 //     each in the project's histogram (target p99 <= 1 ms).
+//   BM_HistoryDownload: a history download (aits history) of a day of EUR/USD ticks from the
+//     terminal simulator holding them as its past, through the gateway in day slices into the
+//     binary tick store; ticks/s of the whole download (docs/metatrader.md, "History"). Arg 0:
+//     the real day of ../shared/data (9,500 ticks); N: N ticks spread over a day.
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <cmath>
 #include <thread>
+
+#include <filesystem>
 
 #include "aits/core/latency_histogram.h"
 #include "aits/gateway/gateway.h"
+#include "aits/gateway/history.h"
+#include "aits/gateway/history_file.h"
 #include "aits/gateway/stand_in_ea.h"
+#include "aits/mt5sim/mt5sim_test_util.h"
+#include "aits/mt5sim/terminal.h"
+#include "aits/mt5sim/terminal_link.h"
+#include "aits/mt5sim/trade_server.h"
 
 namespace aits::gateway {
 namespace {
@@ -164,6 +177,79 @@ void BM_GatewayOrderRoundTrip(benchmark::State& state) {
   (*gateway)->Stop();
 }
 BENCHMARK(BM_GatewayOrderRoundTrip)->Iterations(20'000)->Unit(benchmark::kMicrosecond);
+
+void BM_HistoryDownload(benchmark::State& state) {
+  std::vector<mt5::TickData> ticks;
+  if (state.range(0) == 0) {
+    auto read =
+        mt5sim::ReadTickFile(std::string(AITS_SHARED_DATA_DIR) + "/eurusd-ticks-2020-01-01.csv", 5);
+    if (!read.ok()) {
+      state.SkipWithError(read.status().message().c_str());
+      return;
+    }
+    ticks = std::move(*read);
+  } else {
+    // A day of quotes swinging 200 points around 1.10 (a random walk of this length drifts off).
+    const int64_t count = state.range(0);
+    for (int64_t i = 0; i < count; ++i) {
+      const double bid =
+          std::round((1.10 + 0.002 * std::sin(static_cast<double>(i) * 1e-3)) * 1e5) / 1e5;
+      ticks.push_back(mt5sim::testing::Quote(mt5sim::testing::kMonday10 + i * 86'400'000 / count,
+                                             bid, bid + 0.0001));
+    }
+  }
+  auto made = Gateway::Create(BenchConfig());
+  if (!made.ok() || !(*made)->Listen().ok()) {
+    state.SkipWithError("gateway");
+    return;
+  }
+  Gateway& gateway = **made;
+  mt5sim::TradeServer server(mt5sim::ServerConfig{});
+  (void)server.AddSymbol(mt5sim::ForexSymbol("EURUSD"));
+  mt5sim::Terminal terminal(mt5sim::TerminalConfig{.token = kToken}, server);
+  if (Status added = terminal.AddTicks("EURUSD", ticks); !added.ok()) {
+    state.SkipWithError(added.message().c_str());
+    return;
+  }
+  terminal.ReplayUntil(std::numeric_limits<int64_t>::max());
+  mt5sim::RunnerConfig runner_config;
+  runner_config.gateway = net::Endpoint{.host = "127.0.0.1", .port = gateway.port()};
+  runner_config.speed = 0;
+  mt5sim::TerminalRunner runner(runner_config, terminal);
+  std::thread thread([&] { (void)runner.Run(); });
+  HistoryRange range;
+  range.mt5_symbol = "EURUSD";
+  range.from_msc = ticks.front().time_msc;
+  range.to_msc = ticks.back().time_msc + 1;
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("aits-history-bench-" + std::to_string(getpid()) + ".bin"))
+                               .string();
+  uint64_t downloaded = 0;
+  for (auto _ : state) {
+    std::filesystem::remove(path);
+    HistoryOpening opening;
+    auto writer = HistoryWriter::Open(HistoryFileSpec{.path = path, .symbol = "EURUSD"}, &opening);
+    if (!writer.ok()) {
+      state.SkipWithError(writer.status().message().c_str());
+      break;
+    }
+    HistorySink sink;
+    sink.ticks = [&](std::span<const mt5::TickData> got) { return (*writer)->Append(got); };
+    auto stats = DownloadHistory(gateway, range, HistoryOptions{}, sink);
+    if (!stats.ok() || stats->delivered != ticks.size()) {
+      state.SkipWithError(stats.ok() ? "ticks missing" : stats.status().message().c_str());
+      break;
+    }
+    downloaded += stats->delivered;
+  }
+  state.counters["ticks_per_s"] =
+      benchmark::Counter(static_cast<double>(downloaded), benchmark::Counter::kIsRate);
+  runner.Stop();
+  thread.join();
+  gateway.Stop();
+  std::filesystem::remove(path);
+}
+BENCHMARK(BM_HistoryDownload)->Arg(0)->Arg(1'000'000)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace aits::gateway

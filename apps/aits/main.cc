@@ -22,6 +22,7 @@
 #include "aits/trading/signal_source.h"
 #include "cli.h"
 #include "features_command.h"
+#include "history_command.h"
 #include "instruments_command.h"
 #include "live_command.h"
 #include "log_flags.h"
@@ -661,6 +662,7 @@ int main(int argc, char** argv) {
   AddMonitorCommand(app);
   AddMt5SimCommand(app);
   AddLiveCommand(app);
+  AddHistoryCommand(app);
 
   CLI::App* strategies_cmd =
       app.add_subcommand("strategies", "List the built-in strategies and their parameters.");

@@ -132,7 +132,12 @@ void AddMt5SimCommand(CLI::App& app) {
   cmd->add_option("--drop-every", o.random_drop_mean_frames,
                   "Drop the link after a seeded random number of frames averaging this (0: never)");
   cmd->add_option("--record", o.record, "Write every frame to this transcript (JSON lines)");
-  cmd->add_flag("--stop-at-end", o.stop_at_end, "Stop when every tick has been replayed");
+  cmd->add_flag("--stop-at-end", o.stop_at_end,
+                "Stop when every tick has been replayed (with --history: when the first session "
+                "ends)");
+  cmd->add_flag("--history", o.history,
+                "The ticks are the terminal's past: all replayed before connecting, answered to "
+                "get_ticks and get_bars (aits history), none streamed");
   cmd->add_flag("--quiet", flags->quiet, "Print nothing but errors");
   cmd->add_flag("--json", flags->json, "Print the summary as JSON");
   cmd->callback([flags] { ExitOnFailure(RunMt5Sim(*flags)); });

@@ -20,7 +20,8 @@ class ProgressBar {
         start_(std::chrono::steady_clock::now()) {}
   ~ProgressBar() { Finish(); }
 
-  void Update(double fraction, uint64_t count) {
+  // `detail`, when given, is drawn after the rest (e.g. "slice 3/24").
+  void Update(double fraction, uint64_t count, const std::string& detail = "") {
     if (!enabled_) return;
     const auto now = std::chrono::steady_clock::now();
     if (fraction < 1.0 && now - last_draw_ < std::chrono::milliseconds(100)) return;
@@ -38,6 +39,7 @@ class ProgressBar {
                    fraction * 100.0, Human(static_cast<double>(count)).c_str(), unit_.c_str(),
                    Human(seconds > 0 ? static_cast<double>(count) / seconds : 0).c_str(), seconds);
     }
+    if (!detail.empty()) std::fprintf(stderr, " %s ", detail.c_str());
     std::fflush(stderr);
     drawn_ = true;
   }

@@ -395,16 +395,39 @@ class TempFile {
   std::string path_;
 };
 
+// The 128-byte header of a store holding `info` whose records hash to `checksum`.
+void EncodeHeader(char* header, const TickStoreInfo& info, uint64_t checksum) {
+  std::memset(header, 0, kHeaderSize);
+  std::memcpy(header, kMagic, sizeof(kMagic));
+  Put<uint32_t>(header, kOffVersion, kVersion);
+  Put<uint32_t>(header, kOffRecordSize, kRecordSize);
+  Put<uint64_t>(header, kOffCount, info.count);
+  Put<int32_t>(header, kOffDigits, info.digits);
+  std::memcpy(header + kOffSymbol, info.symbol.data(), info.symbol.size());
+  Put<int64_t>(header, kOffFirst, info.first.ns);
+  Put<int64_t>(header, kOffLast, info.last.ns);
+  Put<uint64_t>(header, kOffChecksum, checksum);
+}
+
+Record RecordOf(const Tick& tick) {
+  return Record{tick.ts.ns, tick.bid.raw(), tick.ask.raw(), tick.bid_volume, tick.ask_volume};
+}
+
+Status CheckStoreArgs(const std::string& path, const std::string& symbol, int digits) {
+  if (digits < 0 || digits > kFixedDigits) {
+    return InvalidArgument(path + ": digits " + std::to_string(digits) + " is outside 0..9");
+  }
+  if (symbol.size() >= kSymbolSize) {
+    return InvalidArgument(path + ": symbol '" + symbol + "' is longer than 31 characters");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<ImportReport> ImportTicks(TickSource& source, const std::string& symbol, int digits,
                                  const std::string& out_path, void (*progress)(double)) {
-  if (digits < 0 || digits > kFixedDigits) {
-    return InvalidArgument(out_path + ": digits " + std::to_string(digits) + " is outside 0..9");
-  }
-  if (symbol.size() >= kSymbolSize) {
-    return InvalidArgument(out_path + ": symbol '" + symbol + "' is longer than 31 characters");
-  }
+  AITS_RETURN_IF_ERROR(CheckStoreArgs(out_path, symbol, digits));
   TempFile temp(out_path + ".tmp." + std::to_string(::getpid()));
   temp.fd_ = ::open(temp.path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (temp.fd_ < 0) {
@@ -430,7 +453,7 @@ Result<ImportReport> ImportTicks(TickSource& source, const std::string& symbol, 
     for (size_t idx = 0; idx < count; ++idx) {
       const Tick& tick = ticks[idx];
       Record& record = records[idx];
-      record = Record{tick.ts.ns, tick.bid.raw(), tick.ask.raw(), tick.bid_volume, tick.ask_volume};
+      record = RecordOf(tick);
       checksum = ChecksumRecord(checksum, record);
     }
     if (report.info.count == 0) report.info.first = ticks[0].ts;
@@ -440,21 +463,13 @@ Result<ImportReport> ImportTicks(TickSource& source, const std::string& symbol, 
                                   count * sizeof(Record), temp.path_));
     if (progress != nullptr) progress(source.Progress());
   }
-  std::memcpy(header, kMagic, sizeof(kMagic));
-  Put<uint32_t>(header, kOffVersion, kVersion);
-  Put<uint32_t>(header, kOffRecordSize, kRecordSize);
   if (report.info.count == 0) {
     // A store without ticks is useless and every later run would refuse it: fail here instead,
     // leaving nothing behind (the temporary file is removed with `temp`).
     return InvalidArgument("no valid ticks to import into " + out_path + "\n" +
                            source.stats().Summary());
   }
-  Put<uint64_t>(header, kOffCount, report.info.count);
-  Put<int32_t>(header, kOffDigits, digits);
-  std::memcpy(header + kOffSymbol, symbol.data(), symbol.size());
-  Put<int64_t>(header, kOffFirst, report.info.first.ns);
-  Put<int64_t>(header, kOffLast, report.info.last.ns);
-  Put<uint64_t>(header, kOffChecksum, checksum);
+  EncodeHeader(header, report.info, checksum);
   if (::pwrite(temp.fd_, header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
     return IoError(temp.path_ + ": header write failed: " + std::strerror(errno));
   }
@@ -471,6 +486,154 @@ Result<ImportReport> ImportTicks(TickSource& source, const std::string& symbol, 
   report.stats = source.stats();
   if (progress != nullptr) progress(1.0);
   return report;
+}
+
+// --- TickStoreAppender ------------------------------------------------------------------------
+
+Result<std::unique_ptr<TickStoreAppender>> TickStoreAppender::Open(const std::string& path,
+                                                                   const std::string& symbol,
+                                                                   int digits,
+                                                                   AppendOpening* opening) {
+  AITS_RETURN_IF_ERROR(CheckStoreArgs(path, symbol, digits));
+  AppendOpening found;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError(path + ": cannot open for writing: " + std::strerror(errno));
+  std::unique_ptr<TickStoreAppender> store(new TickStoreAppender(fd, path));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return IoError(path + ": cannot stat: " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) return InvalidArgument(path + ": is a directory, not a tick store");
+  const auto size = static_cast<uint64_t>(st.st_size);
+  store->info_.symbol = symbol;
+  store->info_.digits = digits;
+  store->checksum_ = kFnvOffset;
+  if (size == 0) {
+    found.created = true;
+    AITS_RETURN_IF_ERROR(store->WriteHeader());
+    if (opening != nullptr) *opening = found;
+    return store;
+  }
+  char head[kHeaderSize];
+  const size_t head_size = static_cast<size_t>(std::min<uint64_t>(size, kHeaderSize));
+  AITS_RETURN_IF_ERROR(ReadAt(fd, head, head_size, 0, path));
+  if (head_size < sizeof(kMagic) || std::memcmp(head, kMagic, sizeof(kMagic)) != 0) {
+    return InvalidArgument(path +
+                           ": exists and is not an AITS tick store (bad magic); not "
+                           "overwritten");
+  }
+  // The header's own checks, against a size that holds only whole records: a torn one is cut
+  // below, and records past the count are looked at rather than refused.
+  const uint64_t whole = size < kHeaderSize ? 0 : (size - kHeaderSize) / kRecordSize;
+  const uint64_t counted = head_size == kHeaderSize ? Get<uint64_t>(head, kOffCount) : 0;
+  AITS_ASSIGN_OR_RETURN(
+      Header header,
+      DecodeHeader({head, head_size}, kHeaderSize + std::min(counted, whole) * kRecordSize, path));
+  // (A header counting more records than the file holds is DataLoss from DecodeHeader.)
+  if (header.info.symbol != symbol) {
+    return InvalidArgument(path + ": holds ticks of " + header.info.symbol + ", not " + symbol +
+                           "; not appended to");
+  }
+  if (header.info.digits != digits) {
+    return InvalidArgument(path + ": holds prices of " + std::to_string(header.info.digits) +
+                           " digits, the terminal gives " + std::to_string(digits) +
+                           "; not appended to");
+  }
+  found.cut_bytes = size - kHeaderSize - whole * kRecordSize;
+  found.adopted = whole - header.info.count;
+  // Recompute the checksum (the running hash Append continues) and check the time order of
+  // every record, the counted ones against the header's checksum.
+  std::vector<Record> chunk(8192);
+  uint64_t hash = kFnvOffset;
+  Record last{};
+  uint64_t trailing = 0;
+  for (uint64_t at = 0; at < whole;) {
+    const uint64_t n = std::min<uint64_t>(chunk.size(), whole - at);
+    AITS_RETURN_IF_ERROR(ReadAt(fd, reinterpret_cast<char*>(chunk.data()), n * kRecordSize,
+                                kHeaderSize + at * kRecordSize, path));
+    for (uint64_t idx = 0; idx < n; ++idx) {
+      const Record& record = chunk[idx];
+      const uint64_t number = at + idx;
+      if (number > 0 && record.ts < last.ts) {
+        return DataLoss(path + ": record " + std::to_string(number + 1) + " (" +
+                        FormatIso8601(Timestamp{record.ts}) +
+                        ") is earlier than the one before it: not a store to append to");
+      }
+      trailing = (number > 0 && record.ts == last.ts) ? trailing + 1 : 1;
+      if (number == 0) store->info_.first = Timestamp{record.ts};
+      last = record;
+      hash = ChecksumRecord(hash, record);
+      if (number + 1 == header.info.count && hash != header.checksum) {
+        return DataLoss(path + ": checksum mismatch over its " + std::to_string(header.info.count) +
+                        " records: the file is corrupt; not appended to");
+      }
+    }
+    at += n;
+  }
+  store->info_.count = whole;
+  store->info_.last = whole > 0 ? Timestamp{last.ts} : Timestamp{};
+  store->checksum_ = hash;
+  found.trailing_same = whole > 0 ? trailing : 0;
+  if (found.cut_bytes > 0 &&
+      ::ftruncate(fd, static_cast<off_t>(kHeaderSize + whole * kRecordSize)) != 0) {
+    return IoError(path + ": cannot cut the torn last record: " + std::strerror(errno));
+  }
+  if (found.cut_bytes > 0 || found.adopted > 0) AITS_RETURN_IF_ERROR(store->WriteHeader());
+  if (opening != nullptr) *opening = found;
+  return store;
+}
+
+TickStoreAppender::~TickStoreAppender() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status TickStoreAppender::WriteHeader() {
+  char header[kHeaderSize];
+  EncodeHeader(header, info_, checksum_);
+  if (::pwrite(fd_, header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
+    return IoError(path_ + ": header write failed: " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+Status TickStoreAppender::Append(std::span<const Tick> ticks) {
+  if (ticks.empty()) return Status::Ok();
+  std::vector<Record> records;
+  records.reserve(ticks.size());
+  Timestamp last = info_.count > 0 ? info_.last : ticks.front().ts;
+  uint64_t hash = checksum_;
+  for (const Tick& tick : ticks) {
+    if (tick.ts < last) {
+      return InvalidArgument(path_ + ": tick at " + FormatIso8601(tick.ts) +
+                             " is earlier than the store's last, " + FormatIso8601(last));
+    }
+    last = tick.ts;
+    records.push_back(RecordOf(tick));
+    hash = ChecksumRecord(hash, records.back());
+  }
+  // The records first, then the header that counts them: a kill in between leaves records the
+  // header does not count, which the next Open adopts.
+  const char* bytes = reinterpret_cast<const char*>(records.data());
+  size_t left = records.size() * kRecordSize;
+  auto offset = static_cast<off_t>(kHeaderSize + info_.count * kRecordSize);
+  while (left > 0) {
+    const ssize_t done = ::pwrite(fd_, bytes, left, offset);
+    if (done < 0) {
+      if (errno == EINTR) continue;
+      return IoError(path_ + ": write failed: " + std::strerror(errno));
+    }
+    bytes += done;
+    left -= static_cast<size_t>(done);
+    offset += done;
+  }
+  if (info_.count == 0) info_.first = ticks.front().ts;
+  info_.count += records.size();
+  info_.last = last;
+  checksum_ = hash;
+  return WriteHeader();
+}
+
+Status TickStoreAppender::Sync() {
+  if (::fsync(fd_) != 0) return IoError(path_ + ": flush failed: " + std::strerror(errno));
+  return Status::Ok();
 }
 
 Result<TickStoreInfo> ReadTickStoreInfo(const std::string& path) {

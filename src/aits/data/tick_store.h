@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "aits/core/status.h"
@@ -45,6 +46,53 @@ struct ImportReport {
 // null; it is called with 0..1 now and then.
 Result<ImportReport> ImportTicks(TickSource& source, const std::string& symbol, int digits,
                                  const std::string& out_path, void (*progress)(double) = nullptr);
+
+// What TickStoreAppender::Open found in the file and what it did about it.
+struct AppendOpening {
+  bool created = false;        // there was no file: an empty store (count 0) was written
+  uint64_t cut_bytes = 0;      // the bytes of a torn last record, cut off
+  uint64_t adopted = 0;        // whole records past the header's count, written before a crash
+                               // stopped the header's update, checked and counted in
+  uint64_t trailing_same = 0;  // the records at the end that share the last record's time
+};
+
+// A store that grows: `aits history` appends each downloaded slice, and a download stopped at any
+// moment (killed, a failed slice) is continued by opening the file again. Each Append writes the
+// records, then the header that counts them, so a reader sees the store as it was after the last
+// whole Append; Open repairs what a kill in between leaves (a torn record is cut, whole records
+// the header does not count yet are checked and adopted) and says so in AppendOpening. The
+// checksum of an existing store is recomputed over its records (a mismatch with the header is
+// DataLoss: the file was changed by something else). A store of another symbol or digits is
+// InvalidArgument naming the file and both values; a file that is no store, InvalidArgument.
+// The same ticks appended in any number of Appends, across any number of Opens, give the same
+// bytes as one ImportTicks of them would.
+// Threads: one thread uses an appender.
+class TickStoreAppender {
+ public:
+  static Result<std::unique_ptr<TickStoreAppender>> Open(const std::string& path,
+                                                         const std::string& symbol, int digits,
+                                                         AppendOpening* opening = nullptr);
+  ~TickStoreAppender();
+  TickStoreAppender(const TickStoreAppender&) = delete;
+  TickStoreAppender& operator=(const TickStoreAppender&) = delete;
+
+  // Appends ticks at or after the last one (else InvalidArgument naming the tick and the file;
+  // nothing of that call is written). IoError when the disk refuses.
+  Status Append(std::span<const Tick> ticks);
+  // Flushes the file to the disk (the end of a download; a kill needs no flush to keep the data).
+  Status Sync();
+  const TickStoreInfo& info() const { return info_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  TickStoreAppender(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  Status WriteHeader();
+
+  int fd_;
+  std::string path_;
+  TickStoreInfo info_;
+  uint64_t checksum_ = 0;
+};
 
 // Reads only the header (for `aits info` and for picking the instrument's digits).
 Result<TickStoreInfo> ReadTickStoreInfo(const std::string& path);

@@ -330,5 +330,115 @@ TEST_F(TickStoreTest, FlippedVolumeBitIsCaughtByTheChecksum) {
   EXPECT_EQ(read.ticks.size(), 1000u);
 }
 
+// --- TickStoreAppender ------------------------------------------------------------------------
+
+TEST_F(TickStoreTest, AppendingInPiecesAcrossOpensGivesTheImportsBytes) {
+  const std::string imported = ImportUsdJpy();
+  ReadOptions options;
+  options.price_precision = 3;
+  const auto ticks = ReadAllTicks(SharedData("usdjpy-ticks.csv"), options).ticks;
+  ASSERT_EQ(ticks.size(), 1000u);
+  const std::string grown = dir_.Path("grown.ticks");
+  size_t at = 0;
+  for (size_t piece : {1u, 299u, 0u, 500u, 200u}) {
+    AppendOpening opening;
+    auto store = TickStoreAppender::Open(grown, "USDJPY", 3, &opening);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    EXPECT_EQ(opening.created, at == 0);
+    EXPECT_EQ((*store)->info().count, at);
+    EXPECT_EQ(opening.cut_bytes, 0u);
+    EXPECT_EQ(opening.adopted, 0u);
+    ASSERT_TRUE((*store)->Append(std::span<const Tick>(ticks.data() + at, piece)).ok());
+    at += piece;
+    // Readable after every Append.
+    auto info = ReadTickStoreInfo(grown);
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    EXPECT_EQ(info->count, at);
+  }
+  EXPECT_EQ(Slurp(grown), Slurp(imported));
+}
+
+TEST_F(TickStoreTest, AnAppendKilledHalfWayIsRepairedOnTheNextOpen) {
+  const std::string imported = ImportUsdJpy();
+  const std::string bytes = Slurp(imported);
+  ReadOptions options;
+  options.price_precision = 3;
+  const auto ticks = ReadAllTicks(SharedData("usdjpy-ticks.csv"), options).ticks;
+  const std::string path = dir_.Path("killed.ticks");
+  {
+    auto store = TickStoreAppender::Open(path, "USDJPY", 3);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Append(std::span<const Tick>(ticks.data(), 600)).ok());
+  }
+  // A kill after 100 more records reached the file but before the header counted them, in the
+  // middle of the 101st: whole records beyond the count, then 13 bytes of a torn one.
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::app);
+    out.write(bytes.data() + 128 + 600 * 32, 100 * 32 + 13);
+  }
+  EXPECT_FALSE(ReadTickStoreInfo(path).ok());  // what a reader sees: the sizes disagree
+  AppendOpening opening;
+  auto store = TickStoreAppender::Open(path, "USDJPY", 3, &opening);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_FALSE(opening.created);
+  EXPECT_EQ(opening.cut_bytes, 13u);
+  EXPECT_EQ(opening.adopted, 100u);
+  EXPECT_EQ((*store)->info().count, 700u);
+  EXPECT_EQ((*store)->info().last, ticks[699].ts);
+  uint64_t same = 0;
+  for (size_t idx = 700; idx-- > 0 && ticks[idx].ts == ticks[699].ts;) ++same;
+  EXPECT_EQ(opening.trailing_same, same);
+  ASSERT_TRUE((*store)->Append(std::span<const Tick>(ticks.data() + 700, 300)).ok());
+  store->reset();
+  EXPECT_EQ(Slurp(path), bytes);
+}
+
+TEST_F(TickStoreTest, AppendRefusesAnotherSymbolDigitsAFileOfAnotherKindAndTimeGoingBack) {
+  const std::string imported = ImportUsdJpy();
+  auto other = TickStoreAppender::Open(imported, "EURUSD", 3);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(other.status().message().find("holds ticks of USDJPY, not EURUSD"), std::string::npos)
+      << other.status().message();
+  EXPECT_NE(other.status().message().find(imported), std::string::npos);
+  auto digits = TickStoreAppender::Open(imported, "USDJPY", 5);
+  ASSERT_FALSE(digits.ok());
+  EXPECT_NE(digits.status().message().find("3 digits"), std::string::npos);
+
+  const std::string text = dir_.Path("not-a-store.bin");
+  {
+    std::ofstream out(text);
+    out << "timestamp,bid,ask\n";
+  }
+  auto refused = TickStoreAppender::Open(text, "USDJPY", 3);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("not an AITS tick store"), std::string::npos);
+  EXPECT_EQ(Slurp(text), "timestamp,bid,ask\n");  // not overwritten
+
+  const std::string before = Slurp(imported);
+  auto store = TickStoreAppender::Open(imported, "USDJPY", 3);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Tick early;
+  early.ts = Timestamp{(*store)->info().last.ns - 1};
+  early.bid = Price::FromRaw(86'000'000'000, 3);
+  early.ask = Price::FromRaw(86'010'000'000, 3);
+  const Status back = (*store)->Append(std::span<const Tick>(&early, 1));
+  EXPECT_EQ(back.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(back.message().find("earlier than the store's last"), std::string::npos);
+  store->reset();
+  EXPECT_EQ(Slurp(imported), before);
+
+  // A record changed behind the header's back: the checksum says so.
+  std::string damaged = before;
+  damaged[128 + 5 * 32 + 9] ^= 1;
+  {
+    std::ofstream out(dir_.Path("damaged.ticks"), std::ios::binary);
+    out << damaged;
+  }
+  auto corrupt = TickStoreAppender::Open(dir_.Path("damaged.ticks"), "USDJPY", 3);
+  ASSERT_FALSE(corrupt.ok());
+  EXPECT_EQ(corrupt.status().code(), StatusCode::kDataLoss);
+}
+
 }  // namespace
 }  // namespace aits::data

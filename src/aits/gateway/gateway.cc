@@ -123,7 +123,9 @@ std::string_view ToString(Counter counter) {
                                                 "refused_protections",
                                                 "foreign_deals",
                                                 "lost_in_flight",
-                                                "caught_up_deals"};
+                                                "caught_up_deals",
+                                                "history_requests",
+                                                "history_failures"};
   static_assert(std::size(kNames) == static_cast<size_t>(Counter::kCount_));
   return kNames[static_cast<size_t>(counter)];
 }
@@ -192,8 +194,19 @@ class Gateway::Desk {
     Tick last;
     int64_t source_msc = 0;
   };
-  using Call =
-      std::variant<SubmitCall, CancelCall, ProtectionCall, SnapshotCall, AttachCall, ResumeCall>;
+  // History: one request for the terminal and the answer's frames gathered until the final one.
+  struct HistoryAnswer {
+    std::vector<mt5::TickData> ticks;
+    std::vector<mt5::BarData> bars;
+    mt5::SymbolSpec spec;
+  };
+  struct HistoryCall {
+    std::variant<mt5::GetTicks, mt5::GetBars, mt5::GetSymbol> request;
+    std::shared_ptr<std::promise<Result<HistoryAnswer>>> answer;
+    Steady::time_point deadline;
+  };
+  using Call = std::variant<SubmitCall, CancelCall, ProtectionCall, SnapshotCall, AttachCall,
+                            ResumeCall, HistoryCall>;
 
   Desk(Gateway& gateway) : gw_(gateway), config_(gateway.config_) {
     for (const Instrument& instrument : config_.instruments) {
@@ -287,6 +300,7 @@ class Gateway::Desk {
     kSnapAccount,
     kResolveOrders,
     kResolveHistory,
+    kHistory,  // RequestTicks, RequestBars, RequestSymbol: key = the history call
   };
   struct Request {
     Kind kind = Kind::kSymbol;
@@ -425,6 +439,18 @@ class Gateway::Desk {
   void AskSnapshot(Snapshot& snapshot, uint64_t id);
   void AnswerSnapshot(uint64_t id, Result<execution::AccountState> result);
 
+  // History requests (RequestTicks, RequestBars, RequestSymbol).
+  struct History {
+    HistoryCall call;
+    uint64_t request_id = 0;  // 0: not sent yet (no EA)
+    HistoryAnswer gathered;
+  };
+  void AskHistory(uint64_t key);
+  // A reply frame (ticks, bars or symbol) to the history request `key`.
+  void OnHistoryFrame(Link& link, const mt5::Frame& frame, uint64_t key);
+  void AnswerHistory(uint64_t key, Result<HistoryAnswer> result);
+  void HistoryTimers(Steady::time_point now);
+
   Gateway& gw_;
   const GatewayConfig& config_;
   net::Listener listener_;
@@ -459,6 +485,8 @@ class Gateway::Desk {
   int64_t caught_up_msc_ = 0;
   bool catch_up_ = false;
   std::vector<mt5::DealInfo> held_deals_;  // deal transactions that came while a resolution ran
+  std::map<uint64_t, History> history_;
+  uint64_t next_history_ = 1;
 };
 
 // --- link -----------------------------------------------------------------------------------
@@ -586,8 +614,18 @@ void Gateway::Desk::OnFrame(Link& link, const mt5::Frame& frame) {
                      {"error", mt5::ToString(code)},
                      {"request", std::to_string(envelope.request_id)}});
       auto found = requests_.find(envelope.request_id);
-      if (found != requests_.end() && found->second.kind == Kind::kSymbol &&
-          found->second.key < symbols_.size()) {
+      if (found != requests_.end() && found->second.kind == Kind::kHistory) {
+        // Asking again mends a busy or slow terminal, not a request it cannot answer.
+        const uint64_t key = found->second.key;
+        requests_.erase(found);
+        const std::string why = "the terminal answered " + std::string(mt5::ToString(code)) +
+                                (error.message.empty() ? "" : ": " + error.message);
+        const bool final =
+            code == mt5::ErrorCode::kBadRequest || code == mt5::ErrorCode::kUnknownSymbol;
+        AnswerHistory(key,
+                      Status(final ? StatusCode::kInvalidArgument : StatusCode::kIoError, why));
+      } else if (found != requests_.end() && found->second.kind == Kind::kSymbol &&
+                 found->second.key < symbols_.size()) {
         // No such symbol at the terminal: asking again will not make one; its orders are
         // rejected until a later link knows it.
         SymbolState& sym = symbols_[found->second.key];
@@ -607,8 +645,15 @@ void Gateway::Desk::OnFrame(Link& link, const mt5::Frame& frame) {
       if (!Decode(link, frame, ticks)) return;
       if (envelope.request_id == 0) {
         OnTicks(ticks);
-      } else if (requests_.erase(envelope.request_id) == 0) {
+        return;
+      }
+      auto found = requests_.find(envelope.request_id);
+      if (found == requests_.end()) {
         Count(Counter::kUnmatchedReplies);
+      } else if (found->second.kind == Kind::kHistory) {
+        OnHistoryFrame(link, frame, found->second.key);
+      } else {
+        requests_.erase(found);
       }
       return;
     }
@@ -655,6 +700,10 @@ void Gateway::Desk::OnFrame(Link& link, const mt5::Frame& frame) {
   }
   Request& request = found->second;
   const uint64_t request_id = envelope.request_id;
+  if (request.kind == Kind::kHistory) {
+    OnHistoryFrame(link, frame, request.key);
+    return;
+  }
   switch (type) {
     case mt5::MessageType::kAck: {
       mt5::Ack ack;
@@ -872,6 +921,9 @@ void Gateway::Desk::OnLinkUp() {
   for (auto& [id, snapshot] : snapshots_) {
     if (!snapshot.asked) AskSnapshot(snapshot, id);
   }
+  for (auto& [key, history] : history_) {
+    if (history.request_id == 0) AskHistory(key);
+  }
   ever_connected_ = true;
 }
 
@@ -896,6 +948,15 @@ void Gateway::Desk::OnLinkLost(const std::string& why) {
   catch_up_ = true;  // transactions may have been lost with the link
   requests_.clear();
   resolution_.reset();
+  // A history answer cut by the drop is failed now: its caller asks again on the next link.
+  std::vector<uint64_t> cut;
+  for (const auto& [key, history] : history_) {
+    if (history.request_id != 0) cut.push_back(key);
+  }
+  for (uint64_t key : cut) {
+    AnswerHistory(key, Status(StatusCode::kIoError,
+                              "the EA link was lost before the answer's end (" + why + ")"));
+  }
   for (auto& [id, snapshot] : snapshots_) {
     snapshot.asked = false;
     snapshot.outstanding = 0;
@@ -1729,6 +1790,91 @@ void Gateway::Desk::AnswerSnapshot(uint64_t id, Result<execution::AccountState> 
   });
 }
 
+// --- history ----------------------------------------------------------------------------------
+
+void Gateway::Desk::AskHistory(uint64_t key) {
+  History& history = history_.at(key);
+  const auto timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(history.call.deadline - Steady::now());
+  history.request_id = std::visit(
+      [&](const auto& message) {
+        return Ask(message, Kind::kHistory, key, std::max(timeout, std::chrono::milliseconds(0)));
+      },
+      history.call.request);
+  Count(Counter::kHistoryRequests);
+}
+
+void Gateway::Desk::OnHistoryFrame(Link& link, const mt5::Frame& frame, uint64_t key) {
+  auto found = history_.find(key);
+  if (found == history_.end()) {
+    requests_.erase(frame.envelope.request_id);
+    return;
+  }
+  History& history = found->second;
+  bool final = true;
+  switch (static_cast<mt5::MessageType>(frame.envelope.type)) {
+    case mt5::MessageType::kTicks: {
+      mt5::Ticks ticks;
+      if (!Decode(link, frame, ticks)) return;
+      auto& into = history.gathered.ticks;
+      into.insert(into.end(), ticks.ticks.begin(), ticks.ticks.end());
+      final = ticks.final;
+      break;
+    }
+    case mt5::MessageType::kBars: {
+      mt5::Bars bars;
+      if (!Decode(link, frame, bars)) return;
+      auto& into = history.gathered.bars;
+      into.insert(into.end(), bars.bars.begin(), bars.bars.end());
+      final = bars.final;
+      break;
+    }
+    case mt5::MessageType::kSymbol: {
+      mt5::Symbol symbol;
+      if (!Decode(link, frame, symbol)) return;
+      history.gathered.spec = std::move(symbol.spec);
+      break;
+    }
+    default:
+      requests_.erase(frame.envelope.request_id);
+      AnswerHistory(key, Status(StatusCode::kIoError,
+                                "the terminal answered a history request with '" +
+                                    std::string(mt5::MessageName(frame.envelope.type)) + "'"));
+      return;
+  }
+  if (!final) return;
+  requests_.erase(frame.envelope.request_id);
+  AnswerHistory(key, std::move(history.gathered));
+}
+
+void Gateway::Desk::AnswerHistory(uint64_t key, Result<HistoryAnswer> result) {
+  auto found = history_.find(key);
+  if (found == history_.end()) return;
+  if (!result.ok()) Count(Counter::kHistoryFailures);
+  found->second.call.answer->set_value(std::move(result));
+  history_.erase(found);
+}
+
+void Gateway::Desk::HistoryTimers(Steady::time_point now) {
+  std::vector<uint64_t> late;
+  for (const auto& [key, history] : history_) {
+    if (now >= history.call.deadline) late.push_back(key);
+  }
+  for (uint64_t key : late) {
+    const History& history = history_.at(key);
+    const uint64_t request_id = history.request_id;
+    if (request_id != 0) {
+      requests_.erase(request_id);
+      Count(Counter::kDataTimeouts);
+    }
+    AnswerHistory(
+        key, Status(StatusCode::kIoError,
+                    request_id == 0 ? std::string("no EA connected before the deadline")
+                                    : "the terminal did not answer request #" +
+                                          std::to_string(request_id) + " before the deadline"));
+  }
+}
+
 // --- the thread -----------------------------------------------------------------------------
 
 void Gateway::Desk::TakeCalls() {
@@ -1750,6 +1896,10 @@ void Gateway::Desk::Apply(Call& call) {
           OnCancel(item);
         } else if constexpr (std::is_same_v<T, ProtectionCall>) {
           OnProtection(item);
+        } else if constexpr (std::is_same_v<T, HistoryCall>) {
+          const uint64_t key = next_history_++;
+          history_[key].call = std::move(item);
+          if (active_ != nullptr) AskHistory(key);
         } else if constexpr (std::is_same_v<T, SnapshotCall>) {
           const uint64_t id = next_snapshot_++;
           Snapshot& snapshot = snapshots_[id];
@@ -1791,6 +1941,7 @@ std::optional<Steady::time_point> Gateway::Desk::NextDeadline() const {
     if (entry.phase == Phase::kBackingOff) consider(entry.retry_at);
   }
   for (const auto& [id, snapshot] : snapshots_) consider(snapshot.deadline);
+  for (const auto& [key, history] : history_) consider(history.call.deadline);
   return next;
 }
 
@@ -1864,6 +2015,8 @@ void Gateway::Desk::Timers() {
         AnswerSnapshot(request.key,
                        Status(StatusCode::kIoError, "the terminal did not answer the snapshot"));
         break;
+      case Kind::kHistory:
+        break;  // answered by HistoryTimers, at the call's deadline (the request's)
       case Kind::kResolveOrders:
       case Kind::kResolveHistory:
         Count(Counter::kDataTimeouts);
@@ -1882,6 +2035,7 @@ void Gateway::Desk::Timers() {
   for (auto& [key, entry] : entries_) {
     if (entry.phase == Phase::kBackingOff && now >= entry.retry_at) SendOrder(entry);
   }
+  HistoryTimers(now);
   std::vector<uint64_t> late;
   for (const auto& [id, snapshot] : snapshots_) {
     if (now >= snapshot.deadline) late.push_back(id);
@@ -1952,6 +2106,10 @@ void Gateway::Desk::Run() {
     snapshot.answer->set_value(FailedPrecondition("the gateway has stopped"));
   }
   snapshots_.clear();
+  for (auto& [key, history] : history_) {
+    history.call.answer->set_value(FailedPrecondition("the gateway has stopped"));
+  }
+  history_.clear();
 }
 
 // --- the kernel's execution client ----------------------------------------------------------
@@ -2062,6 +2220,50 @@ void Gateway::Stop() {
   stop_.store(true, std::memory_order_release);
   if (listening_) desk_->Wake();
   if (thread_.joinable()) thread_.join();
+}
+
+namespace {
+
+// Queues a history call and waits for the gateway thread's answer, which comes by the deadline
+// or at its stop; the margin covers a busy thread.
+template <typename Message>
+Result<Gateway::Desk::HistoryAnswer> AskDesk(Gateway::Desk& desk, bool listening, bool stopped,
+                                             Message message, std::chrono::milliseconds timeout) {
+  if (stopped || !listening)
+    return FailedPrecondition("gateway: not listening; no terminal to ask");
+  if (timeout.count() <= 0) return InvalidArgument("gateway: a history timeout must be positive");
+  auto answer = std::make_shared<std::promise<Result<Gateway::Desk::HistoryAnswer>>>();
+  auto future = answer->get_future();
+  desk.Queue(Gateway::Desk::HistoryCall{std::move(message), answer, Steady::now() + timeout});
+  if (future.wait_for(timeout + std::chrono::seconds(1)) != std::future_status::ready) {
+    return Internal("gateway: its thread did not answer the history request");
+  }
+  return future.get();
+}
+
+}  // namespace
+
+Result<std::vector<mt5::TickData>> Gateway::RequestTicks(const mt5::GetTicks& request,
+                                                         std::chrono::milliseconds timeout) {
+  AITS_ASSIGN_OR_RETURN(Desk::HistoryAnswer answer,
+                        AskDesk(*desk_, listening_, stop_.load(), request, timeout));
+  return std::move(answer.ticks);
+}
+
+Result<std::vector<mt5::BarData>> Gateway::RequestBars(const mt5::GetBars& request,
+                                                       std::chrono::milliseconds timeout) {
+  AITS_ASSIGN_OR_RETURN(Desk::HistoryAnswer answer,
+                        AskDesk(*desk_, listening_, stop_.load(), request, timeout));
+  return std::move(answer.bars);
+}
+
+Result<mt5::SymbolSpec> Gateway::RequestSymbol(const std::string& mt5_name,
+                                               std::chrono::milliseconds timeout) {
+  mt5::GetSymbol request;
+  request.symbol = mt5_name;
+  AITS_ASSIGN_OR_RETURN(Desk::HistoryAnswer answer,
+                        AskDesk(*desk_, listening_, stop_.load(), request, timeout));
+  return std::move(answer.spec);
 }
 
 Timestamp Gateway::Watermark() const { return clock_->Now(); }

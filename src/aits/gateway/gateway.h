@@ -157,6 +157,8 @@ enum class Counter : uint8_t {
   kForeignDeals,   // deals on other symbols or of no trade, ignored
   kLostInFlight,   // links lost while an order's trade request awaited its trade_result
   kCaughtUpDeals,  // deals first heard of in the history after a lost link (applied then)
+  kHistoryRequests,  // history requests sent (RequestTicks, RequestBars, RequestSymbol)
+  kHistoryFailures,  // history requests answered with an error, a timeout or a lost link
   kCount_,
 };
 std::string_view ToString(Counter counter);
@@ -207,6 +209,21 @@ class Gateway final : public node::DataClient {
   // The hello of the EA accepted last (its token blanked): the account's login, server,
   // currency, leverage and margin mode; nullopt until one connects. Any thread.
   std::optional<mt5::Hello> terminal() const;
+
+  // History (docs/metatrader.md, "History"; gateway/history.h slices a range into these). Any
+  // thread, while the gateway listens, as Snapshot: one request to the terminal, with its own
+  // request id and a deadline `timeout` from now, waiting for the EA to connect if none is yet;
+  // blocks until the answer's final frame, an error, or the deadline. Errors: IoError when asking
+  // again may succeed (no answer or no EA within the deadline, the link lost meanwhile, the EA's
+  // timeout, busy or internal error); InvalidArgument when it cannot (the EA's bad-request or
+  // unknown-symbol error, with its words); FailedPrecondition when the gateway is not listening
+  // or stops.
+  Result<std::vector<mt5::TickData>> RequestTicks(const mt5::GetTicks& request,
+                                                  std::chrono::milliseconds timeout);
+  Result<std::vector<mt5::BarData>> RequestBars(const mt5::GetBars& request,
+                                                std::chrono::milliseconds timeout);
+  Result<mt5::SymbolSpec> RequestSymbol(const std::string& mt5_name,
+                                        std::chrono::milliseconds timeout);
 
   class Desk;       // the gateway thread's state
   class Execution;  // the kernel's ExecutionClient

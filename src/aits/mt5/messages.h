@@ -351,7 +351,9 @@ void Encode(const GetTick& value, WireWriter& out);
 // Reads the fields in order; on failure the reader holds the error, naming the field.
 bool Decode(WireReader& in, GetTick& value);
 
-// Bars by count back from now (from = 0) or for a time range, answered by `bars` frames.
+// Bars by count back from now (from = 0) or for a time range, answered by `bars` frames. A
+// range holds the bars that open in [from, to], both ends included (CopyRates by dates); the
+// last frame of the answer has final = true.
 struct GetBars {
   static constexpr MessageType kType = MessageType::kGetBars;
   static constexpr std::string_view kName = "get_bars";
@@ -368,14 +370,16 @@ void Encode(const GetBars& value, WireWriter& out);
 // Reads the fields in order; on failure the reader holds the error, naming the field.
 bool Decode(WireReader& in, GetBars& value);
 
-// Ticks of a time range (CopyTicksRange), answered by `ticks` frames.
+// Ticks of a time range (CopyTicksRange): those with from_msc <= time_msc <= to_msc, both ends
+// included, oldest first, answered by `ticks` frames, the last with final = true. With count, the
+// first `count` of them: a reply of exactly `count` ticks may have left some out.
 struct GetTicks {
   static constexpr MessageType kType = MessageType::kGetTicks;
   static constexpr std::string_view kName = "get_ticks";
 
   std::string symbol;
   int64_t from_msc = 0;
-  int64_t to_msc = 0;
+  int64_t to_msc = 0;  // 0 = up to the end of the history
   uint32_t count = 0;  // at most this many (0: no limit but the terminal's)
 
   bool operator==(const GetTicks&) const = default;

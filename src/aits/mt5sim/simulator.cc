@@ -107,6 +107,14 @@ Result<SimulatorSummary> RunSimulator(const SimulatorOptions& options) {
   runner_config.random_drop_mean_frames = options.random_drop_mean_frames;
   runner_config.record_path = options.record;
   runner_config.stop_at_end = options.stop_at_end;
+  if (options.history) {
+    terminal.ReplayUntil(std::numeric_limits<int64_t>::max());
+    AITS_LOG_INFO("mt5sim", "history: " + std::to_string(terminal.replayed()) +
+                                " ticks are the terminal's past");
+    // Every tick is replayed already: the end of the replay says nothing; the session's does.
+    runner_config.stop_at_end = false;
+    runner_config.max_sessions = options.stop_at_end ? 1 : 0;
+  }
   runner_config.stop = options.stop;
   TerminalRunner runner(runner_config, terminal);
   AITS_LOG_INFO("mt5sim", "connecting to " + options.connect);

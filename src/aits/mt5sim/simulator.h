@@ -32,6 +32,11 @@ struct SimulatorOptions {
   uint64_t random_drop_mean_frames = 0;
   std::string record;  // transcript file
   bool stop_at_end = false;
+  // The loaded ticks are the terminal's past, as a terminal started after them has them: all are
+  // replayed into the trade server before the first connection, so that get_ticks and get_bars
+  // answer from them at once (aits history), and nothing is streamed. With stop_at_end the
+  // simulator stops when its first session ends (the gateway's bye), not when a replay ends.
+  bool history = false;
   const std::atomic<bool>* stop = nullptr;
 };
 

@@ -824,6 +824,12 @@ bool OnGetTicks(AitsReader &r, const ulong id)
    if(n < 0)
       return SendError(AITS_ERR_INTERNAL, "CopyTicksRange(" + m.symbol + ") failed (error " +
                        IntegerToString(GetLastError()) + ")", id);
+   // The terminal was still synchronising its tick history: it returned only what it had
+   // (MQL5 reference, CopyTicksRange). A slice missing ticks must not look complete; the gateway
+   // asks again after a timeout error.
+   if(GetLastError() == ERR_HISTORY_TIMEOUT)
+      return SendError(AITS_ERR_TIMEOUT, "CopyTicksRange(" + m.symbol + ") timed out synchronising "
+                       "the tick history; ask again", id);
    if(m.count > 0 && n > (int)m.count)
       n = (int)m.count;
    return SendTicks(m.symbol, ticks, 0, n, id, true);

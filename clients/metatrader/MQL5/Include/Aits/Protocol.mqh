@@ -1069,7 +1069,9 @@ bool AitsReadGetTick(AitsReader &r, AitsGetTick &m)
    return r.Finish("get_tick");
   }
 
-// Bars by count back from now (from = 0) or for a time range, answered by `bars` frames.
+// Bars by count back from now (from = 0) or for a time range, answered by `bars` frames. A
+// range holds the bars that open in [from, to], both ends included (CopyRates by dates); the
+// last frame of the answer has final = true.
 struct AitsGetBars
   {
    string            symbol;
@@ -1121,12 +1123,14 @@ bool AitsReadGetBars(AitsReader &r, AitsGetBars &m)
    return r.Finish("get_bars");
   }
 
-// Ticks of a time range (CopyTicksRange), answered by `ticks` frames.
+// Ticks of a time range (CopyTicksRange): those with from_msc <= time_msc <= to_msc, both ends
+// included, oldest first, answered by `ticks` frames, the last with final = true. With count, the
+// first `count` of them: a reply of exactly `count` ticks may have left some out.
 struct AitsGetTicks
   {
    string            symbol;
    long              from_msc;
-   long              to_msc;
+   long              to_msc;  // 0 = up to the end of the history
    uint              count;  // at most this many (0: no limit but the terminal's)
   };
 
