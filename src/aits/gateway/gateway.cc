@@ -121,7 +121,9 @@ std::string_view ToString(Counter counter) {
                                                 "account_reports",
                                                 "refused_cancels",
                                                 "refused_protections",
-                                                "foreign_deals"};
+                                                "foreign_deals",
+                                                "lost_in_flight",
+                                                "caught_up_deals"};
   static_assert(std::size(kNames) == static_cast<size_t>(Counter::kCount_));
   return kNames[static_cast<size_t>(counter)];
 }
@@ -239,6 +241,7 @@ class Gateway::Desk {
     Price last_ask;
     bool subscribed = false;
     uint64_t position_ticket = 0;  // netting: the instrument's position, from its fills
+    int64_t net_raw = 0;           // netting: its signed lots (raw), from the deals seen
     std::string refused;           // the terminal's answer when it has no such symbol
   };
 
@@ -326,6 +329,11 @@ class Gateway::Desk {
     std::vector<mt5::OrderInfo> open;
     std::vector<mt5::OrderInfo> history;
     std::vector<mt5::DealInfo> deals;
+    // After a lost link: deals on the node's symbols from this server time on that the gateway
+    // has not seen are applied too (an SL/TP close whose transaction was lost with the link);
+    // -1: none asked. And the terminal's time (its last tick) when the history was asked.
+    int64_t catch_up_from = -1;
+    int64_t asked_at = 0;
   };
 
   // --- plumbing ---
@@ -333,7 +341,6 @@ class Gateway::Desk {
     gw_.counters_[static_cast<size_t>(counter)].fetch_add(n, std::memory_order_relaxed);
   }
   Timestamp NodeNow() const { return gw_.clock_->Now(); }
-  int64_t ServerNowMs() const { return NodeNow().ns / 1'000'000 + offset_ms_; }
 
   template <typename M>
   void Send(Link& link, const M& message, uint64_t request_id) {
@@ -417,6 +424,20 @@ class Gateway::Desk {
     std::string comment;
     int64_t time_msc = 0;
   };
+  static DealView ViewOf(const mt5::DealInfo& deal) {
+    return DealView{.deal = deal.ticket,
+                    .order = deal.order,
+                    .position = deal.position_id,
+                    .symbol = deal.symbol,
+                    .type = deal.type,
+                    .reason = deal.reason,
+                    .volume = deal.volume,
+                    .price = deal.price,
+                    .commission = deal.commission,
+                    .magic = deal.magic,
+                    .comment = deal.comment,
+                    .time_msc = deal.time_msc};
+  }
   void OnDeal(const DealView& deal);
   Entry* FindEntry(uint64_t ticket, std::string_view comment, uint64_t magic);
   void OnOrderGone(Entry& entry, mt5::OrderState state);
@@ -445,7 +466,6 @@ class Gateway::Desk {
   std::optional<node::ProducerLink> link_;
   std::deque<node::NodeEvent> held_;  // reports made before the loop attached its inbox
   std::vector<SymbolState> symbols_;
-  int64_t offset_ms_ = 0;
   bool hedging_ = false;
   bool ever_connected_ = false;
   Timestamp last_stamp_;
@@ -461,6 +481,11 @@ class Gateway::Desk {
   std::map<uint64_t, Snapshot> snapshots_;
   uint64_t next_snapshot_ = 1;
   std::optional<Resolution> resolution_;
+  // Every deal up to this server time has been seen (0: no tick yet); set when a resolution
+  // after a lost link has completed, and at the first tick. A link lost sets catch_up_.
+  int64_t caught_up_msc_ = 0;
+  bool catch_up_ = false;
+  std::vector<DealView> held_deals_;  // deal transactions that came while a resolution ran
 };
 
 // --- link -----------------------------------------------------------------------------------
@@ -837,7 +862,6 @@ void Gateway::Desk::OnHello(Link& link, const mt5::Frame& frame) {
     gw_.terminal_ = hello;
     gw_.terminal_->token.clear();
   }
-  offset_ms_ = hello.server_time_msc - NodeNow().ns / 1'000'000;
   hedging_ = hello.margin_mode == static_cast<uint32_t>(mt5::MarginMode::kRetailHedging);
   mt5::Welcome welcome;
   welcome.protocol_version = mt5::kProtocolVersion;
@@ -883,8 +907,10 @@ void Gateway::Desk::OnLinkLost(const std::string& why) {
   Count(Counter::kLinksLost);
   AITS_LOG_WARN(kLog, "EA link lost: " + why);
   // Replies that will never come: trade requests leave their orders unresolved; the rest goes.
+  bool in_flight = false;
   for (auto& [id, request] : requests_) {
     if (request.kind == Kind::kTrade) {
+      in_flight = true;
       auto entry = entries_.find(request.key);
       if (entry != entries_.end() && entry->second.phase == Phase::kSent) {
         entry->second.phase = Phase::kUnresolved;
@@ -893,6 +919,8 @@ void Gateway::Desk::OnLinkLost(const std::string& why) {
     if (request.kind == Kind::kCancel) Count(Counter::kRefusedCancels);
     if (request.kind == Kind::kModify) Count(Counter::kRefusedProtections);
   }
+  if (in_flight) Count(Counter::kLostInFlight);
+  catch_up_ = true;  // transactions may have been lost with the link
   requests_.clear();
   resolution_.reset();
   for (auto& [id, snapshot] : snapshots_) {
@@ -996,6 +1024,8 @@ void Gateway::Desk::OnTicks(const mt5::Ticks& ticks) {
     tick.bid_volume = static_cast<float>(data.volume);
     if (off_bid || off_ask) Count(Counter::kOffGridPrices);
     sym.last_tick_msc = data.time_msc;
+    // Deals before the first tick are not this gateway's to report (reconciliation's at start).
+    if (caught_up_msc_ == 0) caught_up_msc_ = data.time_msc;
     sym.last_bid = tick.bid;
     sym.last_ask = tick.ask;
     if (!link_->SendTick(tick, gw_.stop_, data.time_msc)) return;
@@ -1167,7 +1197,10 @@ void Gateway::Desk::SendOrder(Entry& entry) {
     Finish(entry, ExecKind::kRejected, RejectReason::kVenueRefused, filling.status().message());
     return;
   }
-  if (entry.sent_msc == 0) entry.sent_msc = ServerNowMs();
+  // The terminal's own clock (its last tick), never the node's estimate of it: a terminal whose
+  // clock runs apart from the wall's (a replay) would otherwise be asked for a history window that
+  // misses the order, or one that ends before it begins.
+  if (entry.sent_msc == 0) entry.sent_msc = sym.last_tick_msc;
   const uint64_t key = entry.order.id.value;
   const auto price = [&](const std::optional<Price>& p) { return p ? p->AsDouble() : 0.0; };
   if (request.position_ticket != 0) {
@@ -1351,7 +1384,9 @@ void Gateway::Desk::OnCancelResult(Request& request, const mt5::TradeResult& res
 }
 
 void Gateway::Desk::OnModifyResult(Request& request, const mt5::TradeResult& result) {
-  if (!mt5::IsSuccess(result.retcode)) {
+  // 10025 "no changes": the position already has the SL/TP asked (an earlier change that a lost
+  // link kept from being confirmed, or asked twice): done, as far as the node is concerned.
+  if (!mt5::IsSuccess(result.retcode) && result.retcode != mt5::retcode::kNoChanges) {
     Count(Counter::kRefusedProtections);
     AITS_LOG_WARN(kLog, "SL/TP change refused: " + RetcodeText(result.retcode, result.comment),
                   {{"position", std::to_string(request.key)}});
@@ -1370,18 +1405,25 @@ void Gateway::Desk::OnModifyResult(Request& request, const mt5::TradeResult& res
 void Gateway::Desk::OnTransaction(const mt5::Transaction& t) {
   const auto type = static_cast<mt5::TransactionType>(t.type);
   if (type == mt5::TransactionType::kDealAdd) {
-    OnDeal(DealView{.deal = t.deal,
-                    .order = t.order,
-                    .position = t.position,
-                    .symbol = t.symbol,
-                    .type = t.deal_type,
-                    .reason = t.deal_reason,
-                    .volume = t.volume,
-                    .price = t.price,
-                    .commission = t.deal_commission,
-                    .magic = t.magic,
-                    .comment = t.comment,
-                    .time_msc = t.time_msc});
+    // While a resolution runs its history may hold deals older than this one: held, and booked
+    // with them in the terminal's order.
+    DealView deal{.deal = t.deal,
+                  .order = t.order,
+                  .position = t.position,
+                  .symbol = t.symbol,
+                  .type = t.deal_type,
+                  .reason = t.deal_reason,
+                  .volume = t.volume,
+                  .price = t.price,
+                  .commission = t.deal_commission,
+                  .magic = t.magic,
+                  .comment = t.comment,
+                  .time_msc = t.time_msc};
+    if (resolution_) {
+      held_deals_.push_back(std::move(deal));
+    } else {
+      OnDeal(deal);
+    }
     return;
   }
   if (type == mt5::TransactionType::kHistoryAdd || type == mt5::TransactionType::kOrderDelete) {
@@ -1419,7 +1461,12 @@ void Gateway::Desk::OnDeal(const DealView& deal) {
   }
   SymbolState& sym = symbols_[*index];
   const int precision = sym.instrument.LotPrecision();
-  Entry* entry = FindEntry(deal.order, deal.comment, deal.magic);
+  // A server's close (SL, TP, stop-out) is never an order the node sent, whatever magic it carries.
+  const auto reason = static_cast<mt5::DealReason>(deal.reason);
+  const bool server_close = reason == mt5::DealReason::kSl || reason == mt5::DealReason::kTp ||
+                            reason == mt5::DealReason::kSo;
+  Entry* entry =
+      server_close ? FindEntry(deal.order, {}, 0) : FindEntry(deal.order, deal.comment, deal.magic);
   if (entry == nullptr) {
     // An order the node did not send: an SL/TP close, a stop-out, a manual trade.
     const uint64_t key = (uint64_t{1} << 63) | deal.order;
@@ -1447,7 +1494,21 @@ void Gateway::Desk::OnDeal(const DealView& deal) {
   }
   const Quantity lots = LotsOf(deal.volume, precision);
   entry->filled += lots;
-  if (!hedging_) sym.position_ticket = deal.position;
+  if (!hedging_) {
+    // MT5 netting: a position's ticket is its opening order's, and its identifier (the deal's
+    // position id) too, until a deal reverses it: then the ticket becomes the reversing order's
+    // while the identifier stays. Modifying SL/TP names the ticket.
+    const int64_t before = sym.net_raw;
+    const int64_t after =
+        before +
+        (deal.type == static_cast<uint32_t>(mt5::DealType::kBuy) ? lots.raw() : -lots.raw());
+    if (before == 0 || sym.position_ticket == 0) {
+      sym.position_ticket = deal.position;  // opened (or the first deal this gateway sees)
+    } else if (after != 0 && (before > 0) != (after > 0)) {
+      sym.position_ticket = deal.order;  // reversed
+    }
+    sym.net_raw = after;
+  }
   const bool complete = entry->filled >= entry->order.request.quantity;
   ExecutionReport fill =
       ReportOf(*entry, complete ? ExecKind::kFilled : ExecKind::kPartiallyFilled);
@@ -1552,21 +1613,31 @@ void Gateway::Desk::StartResolution() {
   for (auto& [key, entry] : entries_) {
     if (entry.phase != Phase::kUnresolved) continue;
     resolution.keys.push_back(key);
-    from = std::min(from, entry.sent_msc == 0 ? ServerNowMs() : entry.sent_msc);
+    from = std::min(from, entry.sent_msc == 0 ? symbols_[entry.sym].last_tick_msc : entry.sent_msc);
   }
-  if (resolution.keys.empty()) {
+  const bool catch_up = catch_up_ && caught_up_msc_ != 0;
+  if (resolution.keys.empty() && !catch_up) {
     SendQueued();
     return;
   }
+  if (catch_up) {
+    resolution.catch_up_from = caught_up_msc_;
+    from = std::min(from, caught_up_msc_);
+  }
+  for (const SymbolState& sym : symbols_) {
+    resolution.asked_at = std::max(resolution.asked_at, sym.last_tick_msc);
+  }
   Count(Counter::kResolutions, resolution.keys.size());
-  AITS_LOG_WARN(kLog, std::to_string(resolution.keys.size()) +
-                          " order(s) of unknown fate: asking the terminal before any resend");
+  if (!resolution.keys.empty()) {
+    AITS_LOG_WARN(kLog, std::to_string(resolution.keys.size()) +
+                            " order(s) of unknown fate: asking the terminal before any resend");
+  }
   resolution_ = std::move(resolution);
   mt5::GetOrders orders;
   Ask(orders, Kind::kResolveOrders, 0, config_.request_timeout);
   mt5::GetHistory history;
-  history.from_msc = from - kHistoryMarginMs;
-  history.to_msc = ServerNowMs() + kHistoryMarginMs;
+  history.from_msc = std::max<int64_t>(0, from - kHistoryMarginMs);
+  history.to_msc = 0;  // up to the terminal's now (the EA's and the schema's reading of 0)
   // Both `orders` (history) and `deals` answer it, each with its final frame.
   Ask(history, Kind::kResolveHistory, 0, config_.request_timeout);
 }
@@ -1574,36 +1645,50 @@ void Gateway::Desk::StartResolution() {
 void Gateway::Desk::FinishResolution() {
   Resolution resolution = std::move(*resolution_);
   resolution_.reset();
+  // The orders asked about, each matched by its ticket once known, else by comment or magic.
+  std::vector<Entry*> asked;
   for (uint64_t key : resolution.keys) {
     auto found = entries_.find(key);
-    if (found == entries_.end()) continue;
-    Entry& entry = found->second;
-    if (entry.phase != Phase::kUnresolved) continue;
-    const auto ours = [&](uint64_t ticket, const std::string& comment, uint64_t magic) {
-      return (entry.ticket != 0 && ticket == entry.ticket) || comment == entry.comment ||
-             magic == entry.magic;
-    };
-    bool known = false;
-    entry.phase = Phase::kLive;
-    for (const mt5::DealInfo& deal : resolution.deals) {
-      if (!ours(deal.order, deal.comment, deal.magic)) continue;
-      known = true;
-      OnDeal(DealView{.deal = deal.ticket,
-                      .order = deal.order,
-                      .position = deal.position_id,
-                      .symbol = deal.symbol,
-                      .type = deal.type,
-                      .reason = deal.reason,
-                      .volume = deal.volume,
-                      .price = deal.price,
-                      .commission = deal.commission,
-                      .magic = deal.magic,
-                      .comment = deal.comment,
-                      .time_msc = deal.time_msc});
+    if (found == entries_.end() || found->second.phase != Phase::kUnresolved) continue;
+    found->second.phase = Phase::kLive;
+    asked.push_back(&found->second);
+  }
+  const auto ours = [](const Entry& entry, uint64_t ticket, const std::string& comment,
+                       uint64_t magic) {
+    if (entry.ticket != 0) return ticket == entry.ticket;  // (a server's close has its magic)
+    return comment == entry.comment || magic == entry.magic;
+  };
+  std::set<const Entry*> known;
+  // The deals, the history's and those that came meanwhile, in the terminal's order (deal tickets
+  // rise with time) across every order: a netting position's trades depend on that order.
+  std::vector<std::pair<DealView, bool>> deals;  // the deal, and whether it came live
+  for (const mt5::DealInfo& deal : resolution.deals) deals.emplace_back(ViewOf(deal), false);
+  for (DealView& deal : held_deals_) deals.emplace_back(std::move(deal), true);
+  held_deals_.clear();
+  std::stable_sort(deals.begin(), deals.end(),
+                   [](const auto& a, const auto& b) { return a.first.deal < b.first.deal; });
+  for (const auto& [deal, live] : deals) {
+    const Entry* owner = nullptr;
+    for (const Entry* entry : asked) {
+      if (owner == nullptr && ours(*entry, deal.order, deal.comment, deal.magic)) owner = entry;
     }
+    if (owner != nullptr) known.insert(owner);
+    const bool unseen = deal.deal == 0 || seen_deals_.count(deal.deal) == 0;
+    if (owner == nullptr && !live) {
+      // Deals the gateway never heard of: their transactions went with the link.
+      if (resolution.catch_up_from < 0 || deal.time_msc < resolution.catch_up_from || !unseen) {
+        continue;
+      }
+      Count(Counter::kCaughtUpDeals);
+    }
+    OnDeal(deal);
+  }
+  for (Entry* entry_ptr : asked) {
+    Entry& entry = *entry_ptr;
+    const uint64_t key = entry.order.id.value;
     for (const mt5::OrderInfo& order : resolution.open) {
-      if (!ours(order.ticket, order.comment, order.magic)) continue;
-      known = true;
+      if (!ours(entry, order.ticket, order.comment, order.magic)) continue;
+      known.insert(&entry);
       if (entry.ticket == 0) {
         entry.ticket = order.ticket;
         by_ticket_[order.ticket] = key;
@@ -1614,8 +1699,8 @@ void Gateway::Desk::FinishResolution() {
       }
     }
     for (const mt5::OrderInfo& order : resolution.history) {
-      if (!ours(order.ticket, order.comment, order.magic)) continue;
-      known = true;
+      if (!ours(entry, order.ticket, order.comment, order.magic)) continue;
+      known.insert(&entry);
       if (entry.ticket == 0) {
         entry.ticket = order.ticket;
         by_ticket_[order.ticket] = key;
@@ -1624,7 +1709,7 @@ void Gateway::Desk::FinishResolution() {
         OnOrderGone(entry, static_cast<mt5::OrderState>(order.state));
     }
     if (entry.phase == Phase::kDone) continue;
-    if (known) {
+    if (known.count(&entry) != 0) {
       if (entry.cancel_wanted) OnCancel(CancelCall{entry.order.id, entry.ticket});
       continue;
     }
@@ -1638,6 +1723,10 @@ void Gateway::Desk::FinishResolution() {
     AITS_LOG_WARN(kLog, "order " + entry.order.request.client_order_id +
                             " is unknown to the terminal: sent again");
     entry.phase = Phase::kQueued;
+  }
+  if (resolution.catch_up_from >= 0) {
+    caught_up_msc_ = std::max(caught_up_msc_, resolution.asked_at);
+    catch_up_ = false;
   }
   StartResolution();  // orders that became unresolved meanwhile, then the queue
 }

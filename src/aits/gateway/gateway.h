@@ -43,17 +43,23 @@
 //     the retcode's name and text.
 //   - Resolution: a 10012 timeout, a trade request without reply, a lost link with orders in
 //     flight, or the EA answering "duplicate client order id" to a resend: the terminal is asked
-//     for its open orders and its history (get_orders, get_history) and each such order is
-//     matched by its ticket, comment or magic BEFORE anything is sent again. What the terminal
-//     has is reported from what it says (fills from its deals, working, cancelled, rejected);
-//     an order it has not is sent again once (same client order id: the EA's duplicate check
-//     guards that too); a second time it is rejected.
+//     for its open orders and its history (get_orders, get_history: from a minute before the
+//     order went out by the terminal's clock, its symbol's last tick, up to the terminal's now)
+//     and each such order is matched by its ticket (by comment or magic while the ticket is
+//     unknown) BEFORE anything is sent again. What the terminal has is reported from what it says
+//     (fills from its deals, working, cancelled, rejected); an order it has not is sent again
+//     once (same client order id: the EA's duplicate check guards that too); a second time it is
+//     rejected. Deals are booked in the terminal's order (deal tickets), those of the history and
+//     the transactions held while it was asked. After a lost link the history also catches up
+//     the deals the gateway never saw (an SL/TP close whose transaction went with the link).
 //   - Deals of orders the node did not send (an SL/TP close, a stop-out, a manual trade) on the
 //     node's symbols are announced as kNew orders (text: "sl", "tp", "stop_out" or "manual") and
-//     then filled.
+//     then filled. A server's close carries the position's magic: it is never matched by it.
 //   - Cancel: cancel_order (an order not yet at the terminal is cancelled at once); SetProtection
-//     and SetPositionProtection: modify_position, reported kModified once done. A cancel or SL/TP
-//     change the terminal refuses is counted (refused_cancels, refused_protections) and logged.
+//     and SetPositionProtection: modify_position (netting: the position's ticket, which a reversal
+//     makes the reversing order's), reported kModified once done or when the terminal answers
+//     10025 (no changes: it holds that already). A cancel or SL/TP change the terminal refuses is
+//     counted (refused_cancels, refused_protections) and logged.
 //   - Snapshot: a round trip (get_positions, get_orders, get_account) into an AccountState,
 //     waiting up to answer_timeout (for the EA to connect, too).
 //   - `account` pushes (and the account asked at connect) become AccountReports; an account that
@@ -148,7 +154,9 @@ enum class Counter : uint8_t {
   kAccountReports,
   kRefusedCancels,
   kRefusedProtections,
-  kForeignDeals,  // deals on other symbols or of no trade, ignored
+  kForeignDeals,   // deals on other symbols or of no trade, ignored
+  kLostInFlight,   // links lost while an order's trade request awaited its trade_result
+  kCaughtUpDeals,  // deals first heard of in the history after a lost link (applied then)
   kCount_,
 };
 std::string_view ToString(Counter counter);

@@ -737,7 +737,8 @@ void AnswerResolution(StandInEa& ea, const mt5::Orders& open, const mt5::Orders&
     } else if (frame->type() == mt5::MessageType::kGetHistory) {
       auto get = frame->As<mt5::GetHistory>();
       ASSERT_TRUE(get.ok());
-      EXPECT_LT(get->from_msc, get->to_msc);
+      EXPECT_GE(get->from_msc, 0);
+      EXPECT_EQ(get->to_msc, 0);  // up to the terminal's now, by its own clock
       ASSERT_TRUE(ea.Send(history, frame->envelope.request_id).ok());
       ASSERT_TRUE(ea.Send(deals, frame->envelope.request_id).ok());
       ++answered;
@@ -935,6 +936,234 @@ TEST_F(GatewayTest, AnSlCloseTheNodeDidNotSendIsAnnouncedThenFilled) {
   EXPECT_EQ(fill->kind, ExecKind::kFilled);
   EXPECT_EQ(fill->fill_reason, FillReason::kStopLoss);
   EXPECT_EQ(fill->venue_order_id, 9099u);
+}
+
+// --- found by the link-drop fault test (gateway_fault_test.cc) -------------------------------
+
+mt5::Ticks OneTick(int64_t time_msc) {
+  mt5::TickData tick;
+  tick.time_msc = time_msc;
+  tick.bid = 1.10000;
+  tick.ask = 1.10010;
+  tick.flags = mt5::kTickFlagBid | mt5::kTickFlagAsk;
+  return mt5::Ticks{"EURUSD", false, {tick}};
+}
+
+mt5::DealInfo DealOf(const mt5::Transaction& t) {
+  mt5::DealInfo deal;
+  deal.ticket = t.deal;
+  deal.order = t.order;
+  deal.position_id = t.position;
+  deal.symbol = t.symbol;
+  deal.type = t.deal_type;
+  deal.reason = t.deal_reason;
+  deal.volume = t.volume;
+  deal.price = t.price;
+  deal.magic = t.magic;
+  deal.comment = t.comment;
+  deal.time_msc = t.time_msc;
+  return deal;
+}
+
+// MT5's SL, TP and stop-out closes carry the position's magic: matched by magic, an SL close was
+// taken for a second fill of the order that opened the position (a stale report; the kernel kept
+// the position the terminal had closed).
+TEST_F(GatewayTest, AServerCloseCarryingThePositionsMagicIsNotAFillOfTheOrderThatOpenedIt) {
+  Start();
+  StandInEa ea = Connected();
+  execution_->Submit(MarketOrder(1));
+  auto place = ea.Expect<mt5::PlaceOrder>();
+  ASSERT_TRUE(place.ok());
+  ASSERT_TRUE(ea.Send(ResultOf(place->first, mt5::retcode::kDone, 4001), place->second).ok());
+  ASSERT_TRUE(ea.Send(DealAdd(5001, 4001, 0.1, 1.1, place->first)).ok());
+  auto fill = NextReport();
+  ASSERT_TRUE(fill);
+  EXPECT_EQ(fill->order_id, OrderId{1});
+  mt5::PlaceOrder closing = place->first;
+  closing.type = static_cast<uint32_t>(mt5::OrderType::kSell);
+  mt5::Transaction sl = DealAdd(5002, 4002, 0.1, 1.095, closing);
+  sl.position = 4001;
+  sl.deal_reason = static_cast<uint32_t>(mt5::DealReason::kSl);
+  sl.comment = "[sl 1.09500]";  // the magic stays the position's, as the server sets it
+  ASSERT_TRUE(ea.Send(sl).ok());
+  auto announced = NextReport();
+  ASSERT_TRUE(announced);
+  EXPECT_EQ(announced->kind, ExecKind::kNew);
+  EXPECT_EQ(announced->order_id, OrderId{});
+  EXPECT_EQ(announced->venue_order_id, 4002u);
+  auto closed = NextReport();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->kind, ExecKind::kFilled);
+  EXPECT_EQ(closed->order_id, OrderId{});
+  EXPECT_EQ(closed->fill_reason, FillReason::kStopLoss);
+  EXPECT_EQ(closed->position_ticket, 4001u);
+}
+
+// A terminal whose clock is not the wall's (a replay; the simulator's hello carries the wall time
+// before its first tick): the window of the resolution's history was the node's estimate of the
+// server's time and began after the order's deal, or ended before it began (the EA refused it,
+// the resolution was asked again and again, and new orders waited for ever).
+TEST_F(GatewayTest, TheResolutionsHistoryWindowIsTheTerminalsOwnClock) {
+  Start();
+  StandInEa first = Connected();  // its hello says 2023 (SomeAccount's time is not the hello's)
+  constexpr int64_t kTickTime = 1'577'900'000'000;  // 2020: the replay's time
+  ASSERT_TRUE(first.Send(OneTick(kTickTime)).ok());
+  ASSERT_TRUE(NextOf<node::MarketData>());
+  execution_->Submit(MarketOrder(1));
+  auto place = first.Expect<mt5::PlaceOrder>();
+  ASSERT_TRUE(place.ok());
+  first.Drop();
+  StandInEa second = Connected();
+  std::optional<mt5::GetHistory> asked;
+  for (int idx = 0; idx < 2 && !asked; ++idx) {
+    auto frame = second.Next();
+    ASSERT_TRUE(frame.ok());
+    if (frame->type() == mt5::MessageType::kGetOrders) {
+      ASSERT_TRUE(second.Send(mt5::Orders{false, true, {}}, frame->envelope.request_id).ok());
+    } else if (frame->type() == mt5::MessageType::kGetHistory) {
+      asked = *frame->As<mt5::GetHistory>();
+      mt5::Transaction t = DealAdd(5001, 4001, 0.1, 1.1001, place->first);
+      t.time_msc = kTickTime + 3;
+      ASSERT_TRUE(second.Send(mt5::Orders{true, true, {}}, frame->envelope.request_id).ok());
+      ASSERT_TRUE(second.Send(mt5::Deals{true, {DealOf(t)}}, frame->envelope.request_id).ok());
+    }
+  }
+  ASSERT_TRUE(asked);
+  EXPECT_LE(asked->from_msc, kTickTime);
+  EXPECT_GE(asked->from_msc, 0);
+  EXPECT_EQ(asked->to_msc, 0);
+  auto fill = NextReport();
+  ASSERT_TRUE(fill);
+  EXPECT_EQ(fill->kind, ExecKind::kFilled);
+  EXPECT_EQ(fill->exec_id, 5001u);
+  EXPECT_EQ(gateway_->count(Counter::kResends), 0u);
+}
+
+// An SL close whose transaction went with the link: nothing the node sent was in flight, yet the
+// kernel must hear of it. After a lost link the gateway reads the history since the last time it
+// knew it had every deal, and applies the deals it never saw (once).
+TEST_F(GatewayTest, ADealWhoseTransactionWentWithTheLinkIsCaughtUpAfterTheReconnect) {
+  Start();
+  StandInEa first = Connected();
+  constexpr int64_t kTickTime = 1'700'000'000'000;
+  ASSERT_TRUE(first.Send(OneTick(kTickTime)).ok());
+  ASSERT_TRUE(NextOf<node::MarketData>());
+  execution_->Submit(MarketOrder(1));
+  auto place = first.Expect<mt5::PlaceOrder>();
+  ASSERT_TRUE(place.ok());
+  ASSERT_TRUE(first.Send(ResultOf(place->first, mt5::retcode::kDone, 4001), place->second).ok());
+  const mt5::Transaction opened = DealAdd(5001, 4001, 0.1, 1.1, place->first);
+  ASSERT_TRUE(first.Send(opened).ok());
+  auto fill = NextReport();
+  ASSERT_TRUE(fill);
+  first.Drop();  // the SL close below happened meanwhile; its transaction never came
+
+  StandInEa second = Connected();
+  mt5::PlaceOrder closing = place->first;
+  closing.type = static_cast<uint32_t>(mt5::OrderType::kSell);
+  mt5::Transaction sl = DealAdd(5002, 4002, 0.1, 1.095, closing);
+  sl.position = 4001;
+  sl.deal_reason = static_cast<uint32_t>(mt5::DealReason::kSl);
+  sl.comment = "[sl 1.09500]";
+  sl.time_msc = kTickTime + 900;
+  AnswerResolution(second, mt5::Orders{false, true, {}}, mt5::Orders{true, true, {}},
+                   mt5::Deals{true, {DealOf(opened), DealOf(sl)}});
+  auto announced = NextReport();
+  ASSERT_TRUE(announced);
+  EXPECT_EQ(announced->kind, ExecKind::kNew);
+  EXPECT_EQ(announced->text, "sl");
+  auto closed = NextReport();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->kind, ExecKind::kFilled);
+  EXPECT_EQ(closed->exec_id, 5002u);
+  EXPECT_FALSE(NextReport(milliseconds(150)));  // the opening deal is not booked twice
+  EXPECT_EQ(gateway_->count(Counter::kCaughtUpDeals), 1u);
+}
+
+// Two orders resolved at once: their deals are booked in the terminal's order (deal tickets), not
+// in the orders' (a netting account's trades depend on it).
+TEST_F(GatewayTest, AResolutionBooksTheDealsInTheTerminalsOrder) {
+  Start();
+  StandInEa first = Connected();
+  execution_->Submit(MarketOrder(1));
+  auto place1 = first.Expect<mt5::PlaceOrder>();
+  ASSERT_TRUE(place1.ok());
+  execution_->Submit(MarketOrder(2, Side::kSell, 30));
+  auto place2 = first.Expect<mt5::PlaceOrder>();
+  ASSERT_TRUE(place2.ok());
+  first.Drop();
+  StandInEa second = Connected();
+  // The second order reached the terminal first (the first one's request was resent by hand).
+  AnswerResolution(second, mt5::Orders{false, true, {}}, mt5::Orders{true, true, {}},
+                   mt5::Deals{true,
+                              {DealOf(DealAdd(5003, 4003, 0.1, 1.1, place1->first)),
+                               DealOf(DealAdd(5002, 4002, 0.3, 1.1, place2->first))}});
+  auto earlier = NextReport();
+  auto later = NextReport();
+  ASSERT_TRUE(earlier && later);
+  EXPECT_EQ(earlier->exec_id, 5002u);
+  EXPECT_EQ(earlier->order_id, OrderId{2});
+  EXPECT_EQ(later->exec_id, 5003u);
+  EXPECT_EQ(later->order_id, OrderId{1});
+}
+
+// MT5 netting: a deal that reverses the position gives it the reversing order's ticket (the
+// identifier stays); SL/TP are modified by ticket, and went to the identifier (10036, refused).
+TEST_F(GatewayTest, ANettingPositionReversedIsModifiedByTheReversingOrdersTicket) {
+  Start();
+  StandInEa ea = Connected();
+  execution_->Submit(MarketOrder(1));
+  auto buy = ea.Expect<mt5::PlaceOrder>();
+  ASSERT_TRUE(buy.ok());
+  ASSERT_TRUE(ea.Send(ResultOf(buy->first, mt5::retcode::kDone, 4001), buy->second).ok());
+  ASSERT_TRUE(ea.Send(DealAdd(5001, 4001, 0.1, 1.1, buy->first)).ok());
+  ASSERT_TRUE(NextReport());
+  execution_->Submit(MarketOrder(2, Side::kSell, 30));
+  auto sell = ea.Expect<mt5::PlaceOrder>();
+  ASSERT_TRUE(sell.ok());
+  ASSERT_TRUE(ea.Send(ResultOf(sell->first, mt5::retcode::kDone, 4002), sell->second).ok());
+  mt5::Transaction reversal = DealAdd(5002, 4002, 0.3, 1.1, sell->first);
+  reversal.position = 4001;  // POSITION_IDENTIFIER never changes
+  ASSERT_TRUE(ea.Send(reversal).ok());
+  ASSERT_TRUE(NextReport());
+  ASSERT_TRUE(
+      execution_->SetProtection(InstrumentId{0}, Price::FromRaw(112'000 * 10'000, 5), std::nullopt)
+          .ok());
+  auto modify = ea.Expect<mt5::ModifyPosition>();
+  ASSERT_TRUE(modify.ok());
+  EXPECT_EQ(modify->first.ticket, 4002u);
+  // Adding to it keeps the ticket.
+  execution_->Submit(MarketOrder(3, Side::kSell, 10));
+  auto add = ea.Expect<mt5::PlaceOrder>();
+  ASSERT_TRUE(add.ok());
+  ASSERT_TRUE(ea.Send(ResultOf(add->first, mt5::retcode::kDone, 4003), add->second).ok());
+  mt5::Transaction added = DealAdd(5003, 4003, 0.1, 1.1, add->first);
+  added.position = 4001;
+  ASSERT_TRUE(ea.Send(added).ok());
+  ASSERT_TRUE(NextReport());
+  ASSERT_TRUE(execution_->SetProtection(InstrumentId{0}, std::nullopt, std::nullopt).ok());
+  modify = ea.Expect<mt5::ModifyPosition>();
+  ASSERT_TRUE(modify.ok());
+  EXPECT_EQ(modify->first.ticket, 4002u);
+}
+
+// 10025 "no changes" to an SL/TP change: the position already holds what was asked (an earlier
+// change whose reply went with the link): it is reported done, so the node stops asking.
+TEST_F(GatewayTest, NoChangesToAnSlTpChangeIsReportedAsDone) {
+  Start();
+  StandInEa ea = Connected(true);
+  ASSERT_TRUE(
+      execution_->SetPositionProtection(InstrumentId{0}, 779, std::nullopt, std::nullopt).ok());
+  auto modify = ea.Expect<mt5::ModifyPosition>();
+  ASSERT_TRUE(modify.ok());
+  mt5::TradeResult unchanged;
+  unchanged.retcode = mt5::retcode::kNoChanges;
+  ASSERT_TRUE(ea.Send(unchanged, modify->second).ok());
+  auto modified = NextReport();
+  ASSERT_TRUE(modified);
+  EXPECT_EQ(modified->kind, ExecKind::kModified);
+  EXPECT_EQ(modified->position_ticket, 779u);
+  EXPECT_EQ(gateway_->count(Counter::kRefusedProtections), 0u);
 }
 
 TEST_F(GatewayTest, SnapshotIsARoundTripToTheTerminal) {

@@ -29,7 +29,9 @@ class Driver final : public node::LoopTarget {
   }
   Status OnProducerStatus(const node::ProducerStatus& status, std::string_view /*name*/) override {
     if (status.state == node::ProducerState::kConnected) ++connected;
-    return status.error;
+    if (status.state == node::ProducerState::kDisconnected) ++disconnected;
+    // A test that drops the link on purpose goes on; any other stops at the first loss.
+    return survive_disconnects ? Status::Ok() : status.error;
   }
   std::optional<Timestamp> NextTimer() const override { return kernel_.NextTimer(); }
   Status AdvanceTo(Timestamp time) override {
@@ -37,7 +39,10 @@ class Driver final : public node::LoopTarget {
     kernel_.AdvanceTo(time);
     return Status::Ok();
   }
-  Status OnIdle() override { return Status::Ok(); }
+  Status OnIdle() override {
+    if (on_idle) on_idle(kernel_);
+    return Status::Ok();
+  }
   bool done() const override { return finished; }
   Status OnExecutionReport(const node::ExecutionReportEvent& event) override {
     const execution::ReportOutcome outcome = kernel_.OnExecutionReport(*event.report);
@@ -55,9 +60,12 @@ class Driver final : public node::LoopTarget {
 
   std::function<void(kernel::Kernel&)> on_tick;
   std::function<void(kernel::Kernel&)> on_report;
+  std::function<void(kernel::Kernel&)> on_idle;
+  bool survive_disconnects = false;
   bool finished = false;
   uint64_t ticks = 0;
   int connected = 0;
+  int disconnected = 0;
   int accounts = 0;
   std::vector<std::string> log;
 

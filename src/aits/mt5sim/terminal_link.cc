@@ -27,9 +27,18 @@ bool IsTradeRequest(uint16_t type) {
 
 }  // namespace
 
+milliseconds WaitSlice(std::chrono::steady_clock::time_point until,
+                       std::chrono::steady_clock::time_point now, milliseconds slice) {
+  // The deadline may pass between a caller's test of it and here: 0, not a negative wait.
+  const auto left = std::chrono::duration_cast<milliseconds>(until - now);
+  return std::clamp(left, milliseconds(0), slice);
+}
+
 TerminalRunner::TerminalRunner(RunnerConfig config, Terminal& terminal)
     : config_(std::move(config)), terminal_(terminal), rng_(config_.seed) {
   std::sort(config_.drop_after_frames.begin(), config_.drop_after_frames.end());
+  std::sort(config_.drop_before_trade_requests.begin(), config_.drop_before_trade_requests.end());
+  std::sort(config_.drop_after_trade_requests.begin(), config_.drop_after_trade_requests.end());
 }
 
 void TerminalRunner::Stop() {
@@ -71,8 +80,8 @@ void TerminalRunner::Backoff(uint32_t attempt) {
   // The market goes on while the link is down: keep replaying in small slices.
   while (!Stopping() && Clock::now() < until) {
     net::WaitFor item{waker_.fd()};
-    const auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now());
-    (void)net::Wait(std::span<net::WaitFor>(&item, 1), std::min(left, milliseconds(10)));
+    (void)net::Wait(std::span<net::WaitFor>(&item, 1),
+                    WaitSlice(until, Clock::now(), milliseconds(10)));
     Replay(false);
   }
 }
@@ -162,16 +171,43 @@ std::string TerminalRunner::Serve(mt5::Link& link) {
     const bool more = streaming && config_.speed == 0 &&
                       terminal_.NextTickTime() != std::numeric_limits<int64_t>::max();
     const milliseconds timeout = more ? milliseconds(0) : std::min(milliseconds(5), heartbeat);
+    const auto chosen = [&](const std::vector<uint64_t>& numbers) {
+      return std::binary_search(numbers.begin(), numbers.end(), stats_.trade_requests);
+    };
+    // Set when a trade request is chosen to be lost, or its reply: the frames after it in this
+    // read are not handled (a link that breaks loses what was behind the break too).
+    const char* trade_drop = nullptr;
     Status status = link.Poll(
         timeout,
         [&](const mt5::Frame& frame) {
-          if (config_.processing_delay_ms > 0 && IsTradeRequest(frame.envelope.type)) {
-            std::this_thread::sleep_for(milliseconds(config_.processing_delay_ms));
+          if (trade_drop != nullptr) return Status::Ok();
+          if (IsTradeRequest(frame.envelope.type)) {
+            ++stats_.trade_requests;
+            if (chosen(config_.drop_before_trade_requests)) {
+              ++stats_.drops_before_trade;
+              trade_drop = "before it handled trade request ";
+              return Status::Ok();
+            }
+            if (config_.processing_delay_ms > 0) {
+              std::this_thread::sleep_for(milliseconds(config_.processing_delay_ms));
+            }
+            terminal_.Handle(frame);
+            if (chosen(config_.drop_after_trade_requests)) {
+              ++stats_.drops_after_trade;
+              trade_drop = "after it handled trade request ";
+            }
+            return Status::Ok();
           }
           terminal_.Handle(frame);
           return Status::Ok();
         },
         waker_.fd());
+    if (trade_drop != nullptr) {
+      ++stats_.drops;
+      link.Drop();
+      return "link dropped (fault injection) " + std::string(trade_drop) +
+             std::to_string(stats_.trade_requests);
+    }
     if (!status.ok()) {
       if (status.code() != StatusCode::kIoError) {
         // The framing broke: tell the gateway why, then close (the protocol's rule).

@@ -42,6 +42,12 @@ struct RunnerConfig {
   std::vector<uint64_t> drop_after_frames;
   // ... and, when > 0, after a seeded random number of frames in [1, 2 * mean] each session.
   uint64_t random_drop_mean_frames = 0;
+  // ... and when the trade request (place_order ... close_by) of these numbers (1, 2, ... over all
+  // sessions, in arrival order) arrives: before the terminal handles it (the request is lost on
+  // the way: the server never sees it) or after (the server has done it, its trade_result and
+  // transactions are not sent on this link; the transactions wait in the server for the next).
+  std::vector<uint64_t> drop_before_trade_requests;
+  std::vector<uint64_t> drop_after_trade_requests;
   // Wall time a trade request waits before it is answered (the trade server's processing).
   uint32_t processing_delay_ms = 0;
   // Stops after this many sessions ended (0: never); for tests.
@@ -57,12 +63,22 @@ struct RunnerConfig {
 struct RunnerStats {
   uint64_t connects = 0;
   uint64_t connect_failures = 0;
-  uint64_t sessions = 0;  // handshakes completed
-  uint64_t drops = 0;     // injected
+  uint64_t sessions = 0;            // handshakes completed
+  uint64_t drops = 0;               // injected, all kinds
+  uint64_t drops_before_trade = 0;  // of them: a trade request lost on its way
+  uint64_t drops_after_trade = 0;   // of them: a trade request done, its reply lost
+  uint64_t trade_requests = 0;      // trade requests that arrived (lost ones included)
   uint64_t dead_links = 0;
   uint64_t frames_sent = 0;
   uint64_t frames_received = 0;
 };
+
+// One slice of a wait for `until` (the reconnect back-off waits in slices, replaying the market
+// between them): the time left, at most `slice`, and 0 once `until` has passed — never negative,
+// which net::Wait takes as "wait for ever".
+std::chrono::milliseconds WaitSlice(std::chrono::steady_clock::time_point until,
+                                    std::chrono::steady_clock::time_point now,
+                                    std::chrono::milliseconds slice);
 
 class TerminalRunner {
  public:

@@ -215,6 +215,18 @@ TEST(TerminalRunner, DropsTheLinkAtChosenMomentsAndComesBack) {
   EXPECT_EQ(sim.runner->stats().connects, 2u);
 }
 
+// The back-off once waited for ever (a negative timeout to net::Wait) when its deadline passed
+// between the loop's test and the wait: the simulator never reconnected (gateway_fault_test).
+TEST(TerminalRunner, AWaitSliceIsNeverNegative) {
+  const Clock::time_point now = Clock::now();
+  EXPECT_EQ(WaitSlice(now - milliseconds(5), now, milliseconds(10)), milliseconds(0));
+  EXPECT_EQ(WaitSlice(now - std::chrono::microseconds(300), now, milliseconds(10)),
+            milliseconds(0));
+  EXPECT_EQ(WaitSlice(now, now, milliseconds(10)), milliseconds(0));
+  EXPECT_EQ(WaitSlice(now + milliseconds(3), now, milliseconds(10)), milliseconds(3));
+  EXPECT_EQ(WaitSlice(now + milliseconds(30), now, milliseconds(10)), milliseconds(10));
+}
+
 TEST(TerminalRunner, KeepsTryingWhileNoGatewayListens) {
   net::Endpoint nowhere;
   {
