@@ -48,7 +48,7 @@ function(aits_test)
   endif()
   set(target ${ARG_NAME}_test)
   add_executable(${target} ${ARG_SRCS})
-  target_compile_options(${target} PRIVATE ${AITS_WARNINGS})
+  target_compile_options(${target} PRIVATE ${AITS_WARNINGS} ${AITS_TEST_CXX_FLAGS})
   target_compile_definitions(${target} PRIVATE
     AITS_SHARED_DATA_DIR="${AITS_SHARED_DATA_DIR}"
     AITS_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
