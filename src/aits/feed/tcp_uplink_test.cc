@@ -168,5 +168,53 @@ TEST_F(TcpUplinkTest, TheServerRefusesBadBatchesAndBadFrames) {
   EXPECT_EQ(server.delivered().size(), 1u);
 }
 
+// aits ingest writes each batch to its files before the collector hears it was delivered: a
+// batch whose commit fails is not acknowledged (so the collector keeps it and sends it again),
+// and a batch is acknowledged only after its commit returned.
+TEST_F(TcpUplinkTest, ABatchIsAcknowledgedOnlyAfterItsCommitSucceeded) {
+  auto listened = TcpBatchServer::Listen({"127.0.0.1", 0});
+  ASSERT_TRUE(listened.ok()) << listened.status().ToString();
+  std::unique_ptr<TcpBatchServer> server = std::move(listened).value();
+  std::atomic<bool> fail{true};
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> committed{0};
+  std::atomic<int> poll_errors{0};
+  std::thread thread([&] {
+    while (!stop.load()) {
+      const Status status =
+          server->Poll(std::chrono::milliseconds(20), [&](std::span<const SequencedTick> ticks) {
+            if (fail.load()) return IoError("disk full");
+            committed += ticks.size();
+            return Status::Ok();
+          });
+      if (!status.ok()) {
+        EXPECT_NE(status.message().find("disk full"), std::string::npos);
+        ++poll_errors;
+      }
+    }
+  });
+  TickBatch batch;
+  batch.symbols = {{"EURUSD", 5}};
+  SequencedTick st;
+  st.tick.ts = kStart;
+  st.tick.bid = Price::FromRaw(1'120'000'000, 5);
+  st.tick.ask = Price::FromRaw(1'120'100'000, 5);
+  st.sequence = 1;
+  batch.ticks.push_back(st);
+  TcpUplink uplink({.server = {"127.0.0.1", server->port()}});
+  EXPECT_FALSE(uplink.Send(EncodeBatch(batch, Compression::kLz4).value()).ok());
+  EXPECT_EQ(committed.load(), 0u);
+  fail.store(false);
+  st.tick.ts = kStart + Duration::Millis(1);
+  st.sequence = 2;
+  batch.ticks = {st};
+  EXPECT_TRUE(uplink.Send(EncodeBatch(batch, Compression::kLz4).value()).ok());
+  // The acknowledgement came after the commit.
+  EXPECT_EQ(committed.load(), 1u);
+  stop.store(true);
+  thread.join();
+  EXPECT_EQ(poll_errors.load(), 1);
+}
+
 }  // namespace
 }  // namespace aits::feed
