@@ -121,6 +121,8 @@ class FileDescriptor {
   FileDescriptor(const FileDescriptor&) = delete;
   FileDescriptor& operator=(const FileDescriptor&) = delete;
   int get() const { return fd_; }
+  // Hands the descriptor to a new owner.
+  void Release() { fd_ = -1; }
 
  private:
   int fd_;
@@ -381,6 +383,20 @@ Status WriteAll(int fd, const char* data, size_t size, const std::string& path) 
   return Status::Ok();
 }
 
+// The 128-byte header of a store holding `info`'s records with this checksum.
+void EncodeHeader(const TickStoreInfo& info, uint64_t checksum, char* header) {
+  std::memset(header, 0, kHeaderSize);
+  std::memcpy(header, kMagic, sizeof(kMagic));
+  Put<uint32_t>(header, kOffVersion, kVersion);
+  Put<uint32_t>(header, kOffRecordSize, kRecordSize);
+  Put<uint64_t>(header, kOffCount, info.count);
+  Put<int32_t>(header, kOffDigits, info.digits);
+  std::memcpy(header + kOffSymbol, info.symbol.data(), info.symbol.size());
+  Put<int64_t>(header, kOffFirst, info.first.ns);
+  Put<int64_t>(header, kOffLast, info.last.ns);
+  Put<uint64_t>(header, kOffChecksum, checksum);
+}
+
 // Removes the temp file unless released: an import that fails leaves nothing behind.
 class TempFile {
  public:
@@ -440,21 +456,13 @@ Result<ImportReport> ImportTicks(TickSource& source, const std::string& symbol, 
                                   count * sizeof(Record), temp.path_));
     if (progress != nullptr) progress(source.Progress());
   }
-  std::memcpy(header, kMagic, sizeof(kMagic));
-  Put<uint32_t>(header, kOffVersion, kVersion);
-  Put<uint32_t>(header, kOffRecordSize, kRecordSize);
   if (report.info.count == 0) {
     // A store without ticks is useless and every later run would refuse it: fail here instead,
     // leaving nothing behind (the temporary file is removed with `temp`).
     return InvalidArgument("no valid ticks to import into " + out_path + "\n" +
                            source.stats().Summary());
   }
-  Put<uint64_t>(header, kOffCount, report.info.count);
-  Put<int32_t>(header, kOffDigits, digits);
-  std::memcpy(header + kOffSymbol, symbol.data(), symbol.size());
-  Put<int64_t>(header, kOffFirst, report.info.first.ns);
-  Put<int64_t>(header, kOffLast, report.info.last.ns);
-  Put<uint64_t>(header, kOffChecksum, checksum);
+  EncodeHeader(report.info, checksum, header);
   if (::pwrite(temp.fd_, header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
     return IoError(temp.path_ + ": header write failed: " + std::strerror(errno));
   }
@@ -482,6 +490,145 @@ Result<std::unique_ptr<TickSource>> OpenTickStore(const std::string& path,
                                                   const ReadOptions& options) {
   AITS_ASSIGN_OR_RETURN(OpenedStore store, OpenStore(path));
   return std::unique_ptr<TickSource>(new BinaryTickSource(std::move(store), path, options));
+}
+
+// ---------------------------------------------------------------- TickStoreAppender
+
+namespace {
+
+Status WriteAt(int fd, const char* data, size_t size, uint64_t offset, const std::string& path) {
+  while (size > 0) {
+    const ssize_t done = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+    if (done < 0) {
+      if (errno == EINTR) continue;
+      return IoError(path + ": write failed at byte " + std::to_string(offset) + ": " +
+                     std::strerror(errno));
+    }
+    data += done;
+    size -= static_cast<size_t>(done);
+    offset += static_cast<uint64_t>(done);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+TickStoreAppender::TickStoreAppender(int fd, std::string path, TickStoreInfo info,
+                                     uint64_t checksum)
+    : fd_(fd), path_(std::move(path)), info_(std::move(info)), checksum_(checksum) {}
+
+TickStoreAppender::~TickStoreAppender() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::unique_ptr<TickStoreAppender>> TickStoreAppender::Open(const std::string& path,
+                                                                   const std::string& symbol,
+                                                                   int digits,
+                                                                   std::optional<uint64_t> keep) {
+  if (digits < 0 || digits > kFixedDigits) {
+    return InvalidArgument(path + ": digits " + std::to_string(digits) + " is outside 0..9");
+  }
+  if (symbol.empty() || symbol.size() >= kSymbolSize) {
+    return InvalidArgument(path + ": symbol '" + symbol + "' is not 1..31 characters");
+  }
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError(path + ": cannot open for appending: " + std::strerror(errno));
+  FileDescriptor guard(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return IoError(path + ": cannot stat: " + std::strerror(errno));
+  const auto file_size = static_cast<uint64_t>(st.st_size);
+  TickStoreInfo info;
+  info.symbol = symbol;
+  info.digits = digits;
+  uint64_t checksum = kFnvOffset;
+  if (file_size == 0) {
+    if (keep.value_or(0) != 0) {
+      return DataLoss(path + ": empty, but " + std::to_string(*keep) + " records were committed");
+    }
+  } else {
+    std::string bytes(std::min<uint64_t>(file_size, kHeaderSize), '\0');
+    AITS_RETURN_IF_ERROR(ReadAt(fd, bytes.data(), bytes.size(), 0, path));
+    // The header's count is what the last writer finished; records past it are an append it did
+    // not finish, dropped below, so the size check is made against the count's own size.
+    uint64_t declared = 0;
+    if (bytes.size() >= kHeaderSize) declared = Get<uint64_t>(bytes.data(), kOffCount);
+    const uint64_t wanted = kHeaderSize + declared * kRecordSize;
+    AITS_ASSIGN_OR_RETURN(Header header, DecodeHeader(bytes, std::min(file_size, wanted), path));
+    if (header.info.symbol != symbol || header.info.digits != digits) {
+      return InvalidArgument(path + ": holds " + header.info.symbol + " with " +
+                             std::to_string(header.info.digits) + " digits, not " + symbol +
+                             " with " + std::to_string(digits));
+    }
+    const uint64_t kept = keep.value_or(header.info.count);
+    if (kept > header.info.count) {
+      return DataLoss(path + ": holds " + std::to_string(header.info.count) + " records, but " +
+                      std::to_string(kept) + " were committed");
+    }
+    // Recompute the checksum (and the first and last times) over what is kept: the header's
+    // covers records that may be dropped.
+    std::vector<Record> records(8192);
+    for (uint64_t done = 0; done < kept;) {
+      const size_t chunk = static_cast<size_t>(std::min<uint64_t>(records.size(), kept - done));
+      AITS_RETURN_IF_ERROR(ReadAt(fd, reinterpret_cast<char*>(records.data()), chunk * kRecordSize,
+                                  kHeaderSize + done * kRecordSize, path));
+      for (size_t idx = 0; idx < chunk; ++idx) checksum = ChecksumRecord(checksum, records[idx]);
+      if (done == 0) info.first = Timestamp{records[0].ts};
+      info.last = Timestamp{records[chunk - 1].ts};
+      done += chunk;
+    }
+    if (kept == header.info.count && checksum != header.checksum) {
+      return DataLoss(path + ": checksum mismatch over its " + std::to_string(kept) +
+                      " records: the file changed outside the writer");
+    }
+    info.count = kept;
+  }
+  if (::ftruncate(fd, static_cast<off_t>(kHeaderSize + info.count * kRecordSize)) != 0) {
+    return IoError(path + ": cannot truncate: " + std::strerror(errno));
+  }
+  char header[kHeaderSize];
+  EncodeHeader(info, checksum, header);
+  AITS_RETURN_IF_ERROR(WriteAt(fd, header, kHeaderSize, 0, path));
+  auto appender = std::unique_ptr<TickStoreAppender>(
+      new TickStoreAppender(fd, path, std::move(info), checksum));
+  guard.Release();
+  return appender;
+}
+
+Status TickStoreAppender::Append(std::span<const Tick> ticks) {
+  if (ticks.empty()) return Status::Ok();
+  buffer_.resize(ticks.size() * kRecordSize);
+  uint64_t checksum = checksum_;
+  Timestamp last = info_.last;
+  for (size_t idx = 0; idx < ticks.size(); ++idx) {
+    const Tick& tick = ticks[idx];
+    if ((info_.count > 0 || idx > 0) && tick.ts < last) {
+      return InvalidArgument(path_ + ": tick at " + FormatIso8601(tick.ts) +
+                             " is earlier than the previous one (" + FormatIso8601(last) + ")");
+    }
+    last = tick.ts;
+    const Record record{tick.ts.ns, tick.bid.raw(), tick.ask.raw(), tick.bid_volume,
+                        tick.ask_volume};
+    checksum = ChecksumRecord(checksum, record);
+    std::memcpy(buffer_.data() + idx * kRecordSize, &record, kRecordSize);
+  }
+  AITS_RETURN_IF_ERROR(WriteAt(fd_, reinterpret_cast<const char*>(buffer_.data()),
+                               ticks.size() * kRecordSize, kHeaderSize + info_.count * kRecordSize,
+                               path_));
+  TickStoreInfo next = info_;
+  if (next.count == 0) next.first = ticks.front().ts;
+  next.last = last;
+  next.count += ticks.size();
+  char header[kHeaderSize];
+  EncodeHeader(next, checksum, header);
+  AITS_RETURN_IF_ERROR(WriteAt(fd_, header, kHeaderSize, 0, path_));
+  info_ = std::move(next);
+  checksum_ = checksum;
+  return Status::Ok();
+}
+
+Status TickStoreAppender::Sync() {
+  if (::fdatasync(fd_) != 0) return IoError(path_ + ": fdatasync failed: " + std::strerror(errno));
+  return Status::Ok();
 }
 
 }  // namespace aits::data

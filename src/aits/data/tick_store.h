@@ -20,7 +20,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "aits/core/status.h"
 #include "aits/data/source.h"
@@ -52,5 +55,44 @@ Result<TickStoreInfo> ReadTickStoreInfo(const std::string& path);
 // Opens a store for replay (what OpenTicks does for DataFormat::kBinary).
 Result<std::unique_ptr<TickSource>> OpenTickStore(const std::string& path,
                                                   const ReadOptions& options);
+
+// Grows a store one Append at a time, for a writer that stores ticks as they arrive (`aits
+// ingest`). Each Append writes its records after the last one, then the header (count, last time,
+// checksum): the header's count is the commit point, so the file is a complete store between
+// appends, and after a writer killed mid-append its records past the count are dropped by the
+// next Open. Nothing is synced unless Sync is called: a killed process loses nothing written,
+// a crash of the machine may. Single-threaded; one appender per file.
+class TickStoreAppender {
+ public:
+  // Opens `path`, creating it (no records) if absent. An existing store must hold `symbol` with
+  // `digits` (else InvalidArgument) and keeps its first `keep` records (all that its header
+  // counts when nullopt): what lies beyond is cut off and the checksum and times are recomputed
+  // over what is kept (DataLoss if it has fewer than `keep`, or if its records no longer match
+  // its checksum). IoError for the file system's failures.
+  static Result<std::unique_ptr<TickStoreAppender>> Open(const std::string& path,
+                                                         const std::string& symbol, int digits,
+                                                         std::optional<uint64_t> keep = {});
+  ~TickStoreAppender();
+  TickStoreAppender(const TickStoreAppender&) = delete;
+  TickStoreAppender& operator=(const TickStoreAppender&) = delete;
+
+  // Appends the ticks (prices already at the store's digits). InvalidArgument, and nothing
+  // written, if a tick is earlier than the one before it; IoError if a write fails (the header
+  // still counts only the earlier records).
+  Status Append(std::span<const Tick> ticks);
+  // fdatasync: what was appended survives a crash of the machine.
+  Status Sync();
+
+  const TickStoreInfo& info() const { return info_; }
+
+ private:
+  TickStoreAppender(int fd, std::string path, TickStoreInfo info, uint64_t checksum);
+
+  int fd_;
+  std::string path_;
+  TickStoreInfo info_;
+  uint64_t checksum_;
+  std::vector<uint8_t> buffer_;  // one Append's records
+};
 
 }  // namespace aits::data

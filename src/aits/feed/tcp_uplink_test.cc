@@ -55,6 +55,19 @@ Quote QuoteAt(int idx) {
   return quote;
 }
 
+// A batch of one EURUSD tick, the `sequence`th, `sequence` ms after kStart.
+TickBatch OneTickBatch(uint64_t sequence) {
+  TickBatch batch;
+  batch.symbols = {{"EURUSD", 5}};
+  SequencedTick st;
+  st.tick.ts = kStart + Duration::Millis(static_cast<int64_t>(sequence));
+  st.tick.bid = Price::FromRaw(1'120'000'000, 5);
+  st.tick.ask = Price::FromRaw(1'120'100'000, 5);
+  st.sequence = sequence;
+  batch.ticks.push_back(st);
+  return batch;
+}
+
 class TcpUplinkTest : public ::testing::Test {
  protected:
   void SetUp() override { clock_.AdvanceTo(kStart); }
@@ -140,14 +153,7 @@ TEST_F(TcpUplinkTest, TheServerRefusesBadBatchesAndBadFrames) {
   EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(refused.message().find("refused"), std::string::npos);
   // A good batch after a refusal reconnects and goes through.
-  TickBatch batch;
-  batch.symbols = {{"EURUSD", 5}};
-  SequencedTick st;
-  st.tick.ts = kStart;
-  st.tick.bid = Price::FromRaw(1'120'000'000, 5);
-  st.tick.ask = Price::FromRaw(1'120'100'000, 5);
-  st.sequence = 1;
-  batch.ticks.push_back(st);
+  TickBatch batch = OneTickBatch(1);
   EXPECT_TRUE(uplink.Send(EncodeBatch(batch, Compression::kLz4).value()).ok());
 
   // A frame length of zero breaks the framing: the server closes that connection.
@@ -193,21 +199,12 @@ TEST_F(TcpUplinkTest, ABatchIsAcknowledgedOnlyAfterItsCommitSucceeded) {
       }
     }
   });
-  TickBatch batch;
-  batch.symbols = {{"EURUSD", 5}};
-  SequencedTick st;
-  st.tick.ts = kStart;
-  st.tick.bid = Price::FromRaw(1'120'000'000, 5);
-  st.tick.ask = Price::FromRaw(1'120'100'000, 5);
-  st.sequence = 1;
-  batch.ticks.push_back(st);
+  TickBatch batch = OneTickBatch(1);
   TcpUplink uplink({.server = {"127.0.0.1", server->port()}});
   EXPECT_FALSE(uplink.Send(EncodeBatch(batch, Compression::kLz4).value()).ok());
   EXPECT_EQ(committed.load(), 0u);
   fail.store(false);
-  st.tick.ts = kStart + Duration::Millis(1);
-  st.sequence = 2;
-  batch.ticks = {st};
+  batch = OneTickBatch(2);
   EXPECT_TRUE(uplink.Send(EncodeBatch(batch, Compression::kLz4).value()).ok());
   // The acknowledgement came after the commit.
   EXPECT_EQ(committed.load(), 1u);
