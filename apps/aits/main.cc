@@ -21,7 +21,9 @@
 #include "aits/log/log.h"
 #include "aits/trading/signal_source.h"
 #include "cli.h"
+#include "collect_command.h"
 #include "features_command.h"
+#include "ingest_command.h"
 #include "instruments_command.h"
 #include "live_command.h"
 #include "log_flags.h"
@@ -661,6 +663,8 @@ int main(int argc, char** argv) {
   AddMonitorCommand(app);
   AddMt5SimCommand(app);
   AddLiveCommand(app);
+  AddCollectCommand(app);
+  AddIngestCommand(app);
 
   CLI::App* strategies_cmd =
       app.add_subcommand("strategies", "List the built-in strategies and their parameters.");
