@@ -146,7 +146,9 @@ TEST_P(IngestStoreTest, BadNamesStrangeFilesAndBadStateAreErrorsNotSilence) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, IngestStoreTest,
                          ::testing::Values(IngestFormat::kBinary, IngestFormat::kCsv),
-                         [](const auto& info) { return std::string(ToString(info.param)); });
+                         [](const ::testing::TestParamInfo<IngestFormat>& param) {
+                           return std::string(ToString(param.param));
+                         });
 
 }  // namespace
 }  // namespace aits::feed
