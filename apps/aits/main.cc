@@ -21,8 +21,10 @@
 #include "aits/log/log.h"
 #include "aits/trading/signal_source.h"
 #include "cli.h"
+#include "collect_command.h"
 #include "features_command.h"
 #include "history_command.h"
+#include "ingest_command.h"
 #include "instruments_command.h"
 #include "live_command.h"
 #include "log_flags.h"
@@ -663,6 +665,8 @@ int main(int argc, char** argv) {
   AddMt5SimCommand(app);
   AddLiveCommand(app);
   AddHistoryCommand(app);
+  AddCollectCommand(app);
+  AddIngestCommand(app);
 
   CLI::App* strategies_cmd =
       app.add_subcommand("strategies", "List the built-in strategies and their parameters.");

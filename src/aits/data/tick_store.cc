@@ -493,7 +493,8 @@ Result<ImportReport> ImportTicks(TickSource& source, const std::string& symbol, 
 Result<std::unique_ptr<TickStoreAppender>> TickStoreAppender::Open(const std::string& path,
                                                                    const std::string& symbol,
                                                                    int digits,
-                                                                   AppendOpening* opening) {
+                                                                   AppendOpening* opening,
+                                                                   std::optional<uint64_t> keep) {
   AITS_RETURN_IF_ERROR(CheckStoreArgs(path, symbol, digits));
   AppendOpening found;
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -522,7 +523,7 @@ Result<std::unique_ptr<TickStoreAppender>> TickStoreAppender::Open(const std::st
   }
   // The header's own checks, against a size that holds only whole records: a torn one is cut
   // below, and records past the count are looked at rather than refused.
-  const uint64_t whole = size < kHeaderSize ? 0 : (size - kHeaderSize) / kRecordSize;
+  uint64_t whole = size < kHeaderSize ? 0 : (size - kHeaderSize) / kRecordSize;
   const uint64_t counted = head_size == kHeaderSize ? Get<uint64_t>(head, kOffCount) : 0;
   AITS_ASSIGN_OR_RETURN(
       Header header,
@@ -537,8 +538,16 @@ Result<std::unique_ptr<TickStoreAppender>> TickStoreAppender::Open(const std::st
                            " digits, the terminal gives " + std::to_string(digits) +
                            "; not appended to");
   }
+  if (keep) {
+    if (*keep > whole) {
+      return DataLoss(path + ": holds " + std::to_string(whole) +
+                      " whole records, fewer than the " + std::to_string(*keep) +
+                      " committed; not appended to");
+    }
+    whole = *keep;
+  }
   found.cut_bytes = size - kHeaderSize - whole * kRecordSize;
-  found.adopted = whole - header.info.count;
+  found.adopted = whole > header.info.count ? whole - header.info.count : 0;
   // Recompute the checksum (the running hash Append continues) and check the time order of
   // every record, the counted ones against the header's checksum.
   std::vector<Record> chunk(8192);
@@ -576,7 +585,9 @@ Result<std::unique_ptr<TickStoreAppender>> TickStoreAppender::Open(const std::st
       ::ftruncate(fd, static_cast<off_t>(kHeaderSize + whole * kRecordSize)) != 0) {
     return IoError(path + ": cannot cut the torn last record: " + std::strerror(errno));
   }
-  if (found.cut_bytes > 0 || found.adopted > 0) AITS_RETURN_IF_ERROR(store->WriteHeader());
+  if (found.cut_bytes > 0 || found.adopted > 0 || whole != header.info.count) {
+    AITS_RETURN_IF_ERROR(store->WriteHeader());
+  }
   if (opening != nullptr) *opening = found;
   return store;
 }

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -69,9 +70,13 @@ struct AppendOpening {
 // Threads: one thread uses an appender.
 class TickStoreAppender {
  public:
+  // `keep` (aits ingest, whose own state file is its commit point): the store keeps exactly its
+  // first `keep` records, cutting off whatever lies beyond (counted or not) and adopting none
+  // (DataLoss naming the file if it holds fewer).
   static Result<std::unique_ptr<TickStoreAppender>> Open(const std::string& path,
                                                          const std::string& symbol, int digits,
-                                                         AppendOpening* opening = nullptr);
+                                                         AppendOpening* opening = nullptr,
+                                                         std::optional<uint64_t> keep = {});
   ~TickStoreAppender();
   TickStoreAppender(const TickStoreAppender&) = delete;
   TickStoreAppender& operator=(const TickStoreAppender&) = delete;

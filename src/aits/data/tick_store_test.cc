@@ -440,5 +440,67 @@ TEST_F(TickStoreTest, AppendRefusesAnotherSymbolDigitsAFileOfAnotherKindAndTimeG
   EXPECT_EQ(corrupt.status().code(), StatusCode::kDataLoss);
 }
 
+// The appender (aits ingest): a store grown batch by batch reads back as one store with the same
+// ticks and checksum as an import of them; a reopened appender continues it; records past the
+// committed count (a writer killed mid-append) are cut off.
+TEST_F(TickStoreTest, AnIngestKeepsExactlyItsCommittedRecords) {
+  SyntheticOptions synth;
+  synth.seed = 7;
+  synth.count = 3'000;
+  auto generator = SyntheticTickSource::Create(synth);
+  ASSERT_TRUE(generator.ok());
+  const std::vector<Tick> ticks = ReadAll(**generator).ticks;
+  ASSERT_EQ(ticks.size(), 3'000u);
+  const std::string path = dir_.Path("EURUSD.bin");
+  ReadOptions options;
+  options.format = DataFormat::kBinary;
+  {
+    auto appender = TickStoreAppender::Open(path, "EURUSD", 5);
+    ASSERT_TRUE(appender.ok()) << appender.status().ToString();
+    ASSERT_TRUE((*appender)->Append(std::span(ticks).first(1'000)).ok());
+    ASSERT_TRUE((*appender)->Append(std::span(ticks).subspan(1'000, 1'000)).ok());
+    EXPECT_EQ((*appender)->info().count, 2'000u);
+  }
+  // Reopened with the first batch as the commit point: the second batch is cut off.
+  {
+    auto appender = TickStoreAppender::Open(path, "EURUSD", 5, nullptr, 1'000);
+    ASSERT_TRUE(appender.ok()) << appender.status().ToString();
+    EXPECT_EQ((*appender)->info().count, 1'000u);
+    EXPECT_EQ((*appender)->info().last, ticks[999].ts);
+    ASSERT_TRUE((*appender)->Append(std::span(ticks).subspan(1'000)).ok());
+    // An earlier tick is refused, and nothing of its batch is written.
+    const Status backwards = (*appender)->Append(std::span(ticks).first(1));
+    EXPECT_EQ(backwards.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(backwards.message().find("earlier"), std::string::npos) << backwards.message();
+  }
+  // A torn record past the header's count (an append that was not finished) is cut on open.
+  {
+    std::ofstream tail(path, std::ios::binary | std::ios::app);
+    tail << std::string(20, 'x');
+  }
+  {
+    auto appender = TickStoreAppender::Open(path, "EURUSD", 5);
+    ASSERT_TRUE(appender.ok()) << appender.status().ToString();
+    EXPECT_EQ((*appender)->info().count, 3'000u);
+  }
+  const auto replay = ReadAllTicks(path, options);
+  ASSERT_TRUE(replay.status.ok()) << replay.status.ToString();
+  EXPECT_EQ(replay.stats.TotalRejected(), 0u);
+  ExpectSameTicks(ticks, replay.ticks);
+  auto again = SyntheticTickSource::Create(synth);
+  const std::string imported = dir_.Path("imported.bin");
+  ASSERT_TRUE(ImportTicks(**again, "EURUSD", 5, imported).ok());
+  EXPECT_EQ(Slurp(path), Slurp(imported));
+
+  // Another symbol's or precision's store, or fewer records than committed, are refused.
+  EXPECT_EQ(TickStoreAppender::Open(path, "GBPUSD", 5).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(TickStoreAppender::Open(path, "EURUSD", 3).status().code(),
+            StatusCode::kInvalidArgument);
+  const Status short_file = TickStoreAppender::Open(path, "EURUSD", 5, nullptr, 3'001).status();
+  EXPECT_EQ(short_file.code(), StatusCode::kDataLoss);
+  EXPECT_NE(short_file.message().find(path), std::string::npos) << short_file.message();
+}
+
 }  // namespace
 }  // namespace aits::data

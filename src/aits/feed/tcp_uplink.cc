@@ -87,6 +87,14 @@ TcpBatchServer::TcpBatchServer(net::Listener listener, size_t dedup_window, uint
     : listener_(std::move(listener)), max_frame_(max_frame), receiver_(dedup_window) {}
 
 Status TcpBatchServer::Poll(std::chrono::milliseconds timeout, std::vector<SequencedTick>& out) {
+  return Poll(timeout, [&out](std::span<const SequencedTick> ticks) {
+    out.insert(out.end(), ticks.begin(), ticks.end());
+    return Status::Ok();
+  });
+}
+
+Status TcpBatchServer::Poll(std::chrono::milliseconds timeout, const Commit& commit) {
+  commit_error_ = Status::Ok();
   std::vector<net::WaitFor> items;
   items.push_back({.fd = listener_.fd(), .read = true});
   for (const auto& connection : connections_) {
@@ -107,12 +115,12 @@ Status TcpBatchServer::Poll(std::chrono::milliseconds timeout, std::vector<Seque
   }
   // Service every connection (also the new ones: their bytes may already be there).
   std::erase_if(connections_, [&](std::unique_ptr<Connection>& connection) {
-    return !Service(*connection, out);
+    return !Service(*connection, commit);
   });
-  return Status::Ok();
+  return commit_error_;
 }
 
-bool TcpBatchServer::Service(Connection& connection, std::vector<SequencedTick>& out) {
+bool TcpBatchServer::Service(Connection& connection, const Commit& commit) {
   char buffer[64 * 1024];
   while (true) {
     auto got = connection.socket.Read(buffer);
@@ -135,10 +143,18 @@ bool TcpBatchServer::Service(Connection& connection, std::vector<SequencedTick>&
       return false;
     }
     if (connection.in.size() - begin - 4 < length) break;
-    const Status received = receiver_.Receive({head + 4, length}, out);
+    batch_ticks_.clear();
+    const Status received = receiver_.Receive({head + 4, length}, batch_ticks_);
     if (!received.ok()) {
       ++stats_.refused_batches;
       stats_.last_error = received.ToString();
+    } else if (Status committed = commit(batch_ticks_); !committed.ok()) {
+      // Unacknowledged, so the collector resends it; the acknowledgements already queued for the
+      // earlier batches are dropped with the connection, and those batches come back as
+      // duplicates.
+      stats_.last_error = committed.ToString();
+      if (commit_error_.ok()) commit_error_ = std::move(committed);
+      return false;
     }
     uint8_t ack[kAckBytes];
     internal::PutU32(ack, 4);

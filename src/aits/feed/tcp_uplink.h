@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -77,6 +78,15 @@ class TcpBatchServer {
   // single connections close them (counted); the Status is for the listener's own failures.
   Status Poll(std::chrono::milliseconds timeout, std::vector<SequencedTick>& out);
 
+  // Where a server that must not lose an acknowledged tick puts each batch's new ticks before the
+  // acknowledgement is written (aits ingest: appended to its files). An error closes that
+  // connection without acknowledging the batch (the collector sends it again) and is returned by
+  // Poll, after the other connections were serviced. The receiver has already remembered that
+  // batch's keys, so it would drop the resend: after a failed commit, discard the server (a new
+  // one starts from what was committed).
+  using Commit = std::function<Status(std::span<const SequencedTick> ticks)>;
+  Status Poll(std::chrono::milliseconds timeout, const Commit& commit);
+
   const ReceiverStats& receiver_stats() const { return receiver_.stats(); }
   const TcpBatchServerStats& stats() const { return stats_; }
   // The name of a symbol id in the delivered ticks.
@@ -90,13 +100,15 @@ class TcpBatchServer {
   };
   TcpBatchServer(net::Listener listener, size_t dedup_window, uint32_t max_frame);
   // Reads and handles what `connection` has; false when it must be closed.
-  bool Service(Connection& connection, std::vector<SequencedTick>& out);
+  bool Service(Connection& connection, const Commit& commit);
 
   net::Listener listener_;
   uint32_t max_frame_;
   DedupReceiver receiver_;
   std::vector<std::unique_ptr<Connection>> connections_;
   TcpBatchServerStats stats_;
+  std::vector<SequencedTick> batch_ticks_;  // one batch's new ticks, until committed
+  Status commit_error_;                     // the first failed commit of this Poll
 };
 
 }  // namespace aits::feed

@@ -55,6 +55,19 @@ Quote QuoteAt(int idx) {
   return quote;
 }
 
+// A batch of one EURUSD tick, the `sequence`th, `sequence` ms after kStart.
+TickBatch OneTickBatch(uint64_t sequence) {
+  TickBatch batch;
+  batch.symbols = {{"EURUSD", 5}};
+  SequencedTick st;
+  st.tick.ts = kStart + Duration::Millis(static_cast<int64_t>(sequence));
+  st.tick.bid = Price::FromRaw(1'120'000'000, 5);
+  st.tick.ask = Price::FromRaw(1'120'100'000, 5);
+  st.sequence = sequence;
+  batch.ticks.push_back(st);
+  return batch;
+}
+
 class TcpUplinkTest : public ::testing::Test {
  protected:
   void SetUp() override { clock_.AdvanceTo(kStart); }
@@ -140,14 +153,7 @@ TEST_F(TcpUplinkTest, TheServerRefusesBadBatchesAndBadFrames) {
   EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(refused.message().find("refused"), std::string::npos);
   // A good batch after a refusal reconnects and goes through.
-  TickBatch batch;
-  batch.symbols = {{"EURUSD", 5}};
-  SequencedTick st;
-  st.tick.ts = kStart;
-  st.tick.bid = Price::FromRaw(1'120'000'000, 5);
-  st.tick.ask = Price::FromRaw(1'120'100'000, 5);
-  st.sequence = 1;
-  batch.ticks.push_back(st);
+  TickBatch batch = OneTickBatch(1);
   EXPECT_TRUE(uplink.Send(EncodeBatch(batch, Compression::kLz4).value()).ok());
 
   // A frame length of zero breaks the framing: the server closes that connection.
@@ -166,6 +172,45 @@ TEST_F(TcpUplinkTest, TheServerRefusesBadBatchesAndBadFrames) {
   EXPECT_EQ(server.server().stats().refused_batches, 1u);
   EXPECT_EQ(server.server().stats().bad_frames, 1u);
   EXPECT_EQ(server.delivered().size(), 1u);
+}
+
+// aits ingest writes each batch to its files before the collector hears it was delivered: a
+// batch whose commit fails is not acknowledged (so the collector keeps it and sends it again),
+// and a batch is acknowledged only after its commit returned.
+TEST_F(TcpUplinkTest, ABatchIsAcknowledgedOnlyAfterItsCommitSucceeded) {
+  auto listened = TcpBatchServer::Listen({"127.0.0.1", 0});
+  ASSERT_TRUE(listened.ok()) << listened.status().ToString();
+  std::unique_ptr<TcpBatchServer> server = std::move(listened).value();
+  std::atomic<bool> fail{true};
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> committed{0};
+  std::atomic<int> poll_errors{0};
+  std::thread thread([&] {
+    while (!stop.load()) {
+      const Status status =
+          server->Poll(std::chrono::milliseconds(20), [&](std::span<const SequencedTick> ticks) {
+            if (fail.load()) return IoError("disk full");
+            committed += ticks.size();
+            return Status::Ok();
+          });
+      if (!status.ok()) {
+        EXPECT_NE(status.message().find("disk full"), std::string::npos);
+        ++poll_errors;
+      }
+    }
+  });
+  TickBatch batch = OneTickBatch(1);
+  TcpUplink uplink({.server = {"127.0.0.1", server->port()}});
+  EXPECT_FALSE(uplink.Send(EncodeBatch(batch, Compression::kLz4).value()).ok());
+  EXPECT_EQ(committed.load(), 0u);
+  fail.store(false);
+  batch = OneTickBatch(2);
+  EXPECT_TRUE(uplink.Send(EncodeBatch(batch, Compression::kLz4).value()).ok());
+  // The acknowledgement came after the commit.
+  EXPECT_EQ(committed.load(), 1u);
+  stop.store(true);
+  thread.join();
+  EXPECT_EQ(poll_errors.load(), 1);
 }
 
 }  // namespace
