@@ -153,9 +153,8 @@ Status IngestStore::LoadState() {
     symbol->last_sequence = static_cast<uint64_t>(values[4]);
     const std::string file = path_of(name);
     if (format_ == IngestFormat::kBinary) {
-      AITS_ASSIGN_OR_RETURN(symbol->store, data::TickStoreAppender::Open(
-                                                 file, name, symbol->digits, nullptr,
-                                                 symbol->records));
+      AITS_ASSIGN_OR_RETURN(symbol->store, data::TickStoreAppender::Open(file, name, symbol->digits,
+                                                                         nullptr, symbol->records));
     } else {
       symbol->fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
       if (symbol->fd < 0) return IoError(file + ": cannot open: " + std::strerror(errno));
@@ -227,7 +226,8 @@ Result<int> IngestStore::Find(const std::string& name, int digits) {
   AITS_RETURN_IF_ERROR(WriteState());
   Symbol* entry = symbols_.back().get();
   if (format_ == IngestFormat::kBinary) {
-    AITS_ASSIGN_OR_RETURN(entry->store, data::TickStoreAppender::Open(file, name, digits, nullptr, 0));
+    AITS_ASSIGN_OR_RETURN(entry->store,
+                          data::TickStoreAppender::Open(file, name, digits, nullptr, 0));
     entry->bytes = kStoreHeaderBytes;
   } else {
     entry->fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

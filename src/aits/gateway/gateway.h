@@ -154,9 +154,9 @@ enum class Counter : uint8_t {
   kAccountReports,
   kRefusedCancels,
   kRefusedProtections,
-  kForeignDeals,   // deals on other symbols or of no trade, ignored
-  kLostInFlight,   // links lost while an order's trade request awaited its trade_result
-  kCaughtUpDeals,  // deals first heard of in the history after a lost link (applied then)
+  kForeignDeals,     // deals on other symbols or of no trade, ignored
+  kLostInFlight,     // links lost while an order's trade request awaited its trade_result
+  kCaughtUpDeals,    // deals first heard of in the history after a lost link (applied then)
   kHistoryRequests,  // history requests sent (RequestTicks, RequestBars, RequestSymbol)
   kHistoryFailures,  // history requests answered with an error, a timeout or a lost link
   kCount_,
