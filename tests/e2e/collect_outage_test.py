@@ -21,46 +21,23 @@ Usage: collect_outage_test.py AITS DATA_DIR [--speed X] [--away SECONDS] [--keep
 """
 
 import argparse
-import calendar
 import json
 import os
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mt5_e2e_util import Failure, file_ticks, free_port  # noqa: E402
+
 TOKEN = "e2e-collect-secret-0123"
 STORE_HEADER = 128
 RECORD = struct.Struct("<qqqff")
 
-
-class Failure(Exception):
-    pass
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def file_ticks(path):
-    """(time_msc, bid, ask) of every row: 'YYYYMMDD HHMMSSmmm,bid,ask,volume', UTC; prices in
-    10^-5 (EURUSD's digits)."""
-    out = []
-    with open(path) as f:
-        for line in f:
-            stamp, bid, ask = line.strip().split(",")[:3]
-            day, clock = stamp.split(" ")
-            seconds = calendar.timegm((int(day[:4]), int(day[4:6]), int(day[6:8]),
-                                       int(clock[:2]), int(clock[2:4]), int(clock[4:6])))
-            out.append((seconds * 1000 + int(clock[6:9]), round(float(bid) * 1e5),
-                        round(float(ask) * 1e5)))
-    return out
 
 
 def store_ticks(path):
@@ -104,7 +81,7 @@ def main():
     args = parser.parse_args()
 
     data = os.path.join(args.data, "eurusd-ticks-2020-01-01.csv")
-    source = file_ticks(data)
+    source = file_ticks(data, points=10 ** 5)
     replay_seconds = (source[-1][0] - source[0][0]) / 1000.0 / args.speed
     work = tempfile.mkdtemp(prefix="aits-collect-e2e-")
     out_dir = os.path.join(work, "ticks")

@@ -23,13 +23,11 @@ Usage: live_mt5_test.py AITS DATA_DIR [--account netting|hedging] [--kill N] [--
 """
 
 import argparse
-import calendar
 import json
 import os
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import struct
 import subprocess
@@ -37,33 +35,14 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mt5_e2e_util import Failure, file_ticks, free_port  # noqa: E402
+
 TOKEN = "e2e-secret-0123456789"
 SESSION = "L"
 TICK = 2
 COMMAND = 9
 
-
-class Failure(Exception):
-    pass
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def file_ticks(path):
-    """(time_msc, bid, ask) of every row: 'YYYYMMDD HHMMSSmmm,bid,ask,volume', UTC."""
-    out = []
-    with open(path) as f:
-        for line in f:
-            stamp, bid, ask = line.strip().split(",")[:3]
-            day, clock = stamp.split(" ")
-            seconds = calendar.timegm((int(day[:4]), int(day[4:6]), int(day[6:8]),
-                                       int(clock[:2]), int(clock[2:4]), int(clock[4:6])))
-            out.append((seconds * 1000 + int(clock[6:9]), float(bid), float(ask)))
-    return out
 
 
 def logged_ticks(state):
