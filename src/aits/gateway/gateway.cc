@@ -125,7 +125,8 @@ std::string_view ToString(Counter counter) {
                                                 "lost_in_flight",
                                                 "caught_up_deals",
                                                 "history_requests",
-                                                "history_failures"};
+                                                "history_failures",
+                                                "snapshot_covered"};
   static_assert(std::size(kNames) == static_cast<size_t>(Counter::kCount_));
   return kNames[static_cast<size_t>(counter)];
 }
@@ -1781,6 +1782,18 @@ void Gateway::Desk::AskSnapshot(Snapshot& snapshot, uint64_t id) {
 void Gateway::Desk::AnswerSnapshot(uint64_t id, Result<execution::AccountState> result) {
   auto found = snapshots_.find(id);
   if (found == snapshots_.end()) return;
+  if (result.ok() && !link_) {
+    // The cut between the start's reconciliation and the deal stream: before the node attaches,
+    // the reports held are of deals the terminal made before it answered this snapshot (they came
+    // first on the link), so their effect is in it, and the reconciliation takes it from there.
+    // Applied as well, they would count twice (a restarted aits live, whose terminal pushes the
+    // transactions of the orders that were in flight when it died). Deals after it are kept.
+    const size_t before = held_.size();
+    std::erase_if(held_, [](const node::NodeEvent& event) {
+      return std::holds_alternative<node::ExecutionReportEvent>(event);
+    });
+    Count(Counter::kSnapshotCovered, before - held_.size());
+  }
   found->second.answer->set_value(std::move(result));
   snapshots_.erase(found);
   std::erase_if(requests_, [&](const auto& item) {

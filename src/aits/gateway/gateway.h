@@ -159,6 +159,8 @@ enum class Counter : uint8_t {
   kCaughtUpDeals,    // deals first heard of in the history after a lost link (applied then)
   kHistoryRequests,  // history requests sent (RequestTicks, RequestBars, RequestSymbol)
   kHistoryFailures,  // history requests answered with an error, a timeout or a lost link
+  kSnapshotCovered,  // reports held before the node attached, left to the snapshot it asked
+
   kCount_,
 };
 std::string_view ToString(Counter counter);
@@ -204,7 +206,9 @@ class Gateway final : public node::DataClient {
   bool connected() const { return connected_.load(std::memory_order_acquire); }
   // The terminal's positions, working orders and balance (get_positions, get_orders,
   // get_account), waiting up to answer_timeout for the EA to connect and answer; what the
-  // execution client's Snapshot returns. Any thread but the gateway's.
+  // execution client's Snapshot returns. Any thread but the gateway's. Answered before Start, it
+  // is the start's cut: the execution reports held until the node attaches are dropped (counted
+  // kSnapshotCovered), their deals being in it (docs/metatrader.md, "aits live").
   Result<execution::AccountState> Snapshot() const;
   // The hello of the EA accepted last (its token blanked): the account's login, server,
   // currency, leverage and margin mode; nullopt until one connects. Any thread.

@@ -1166,6 +1166,80 @@ TEST_F(GatewayTest, NoChangesToAnSlTpChangeIsReportedAsDone) {
   EXPECT_EQ(gateway_->count(Counter::kRefusedProtections), 0u);
 }
 
+// Answers one snapshot's three requests as a terminal holding `positions` and no orders.
+void AnswerSnapshotAsTerminal(StandInEa& ea, const std::vector<mt5::PositionInfo>& positions) {
+  int answered = 0;
+  while (answered < 3) {
+    auto frame = ea.Next();
+    ASSERT_TRUE(frame.ok()) << frame.status().message();
+    const uint64_t id = frame->envelope.request_id;
+    if (frame->type() == mt5::MessageType::kGetPositions) {
+      ASSERT_TRUE(ea.Send(mt5::Positions{positions}, id).ok());
+    } else if (frame->type() == mt5::MessageType::kGetOrders) {
+      ASSERT_TRUE(ea.Send(mt5::Orders{false, true, {}}, id).ok());
+    } else if (frame->type() == mt5::MessageType::kGetAccount) {
+      ASSERT_TRUE(ea.Send(SomeAccount(), id).ok());
+    } else {
+      continue;  // the link-up's own requests were answered by the handshake
+    }
+    ++answered;
+  }
+}
+
+// A restarted aits live: the terminal pushes the transaction of a deal made while the node was
+// down (here an SL close) before the node has attached; the snapshot the start's reconciliation
+// asks already holds its effect, so it is not reported as well. A deal after it is.
+TEST_F(GatewayTest, DealsBeforeTheStartsSnapshotAreLeftToTheReconciliation) {
+  auto made = Gateway::Create(TestConfig());
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  gateway_ = std::move(*made);
+  execution_ = gateway_->MakeExecutionClient();
+  ASSERT_TRUE(gateway_->Listen().ok());
+  // The handshake without the subscription, which waits for the node to attach.
+  StandInEa ea = Connect();
+  ASSERT_TRUE(ea.Send(HelloWith(kToken)).ok());
+  for (int answered = 0; answered < 2;) {
+    auto frame = ea.Next();
+    ASSERT_TRUE(frame.ok()) << frame.status().message();
+    if (frame->type() == mt5::MessageType::kGetSymbol) {
+      ASSERT_TRUE(ea.Send(mt5::Symbol{FxSymbol("EURUSD")}, frame->envelope.request_id).ok());
+      ++answered;
+    } else if (frame->type() == mt5::MessageType::kGetAccount) {
+      ASSERT_TRUE(ea.Send(SomeAccount(), frame->envelope.request_id).ok());
+      ++answered;
+    }
+  }
+  mt5::PlaceOrder opening;
+  opening.symbol = "EURUSD";
+  opening.type = static_cast<uint32_t>(mt5::OrderType::kBuy);
+  opening.client_order_id = "node-1";
+  opening.magic = 77;
+  mt5::Transaction sl_close = DealAdd(9001, 501, 0.1, 1.09900, opening);
+  sl_close.deal_type = 1;  // a sell closing the buy
+  sl_close.deal_reason = static_cast<uint32_t>(mt5::DealReason::kSl);
+  sl_close.comment = "[sl 1.09900]";
+  ASSERT_TRUE(ea.Send(sl_close).ok());
+  auto snapshot = std::async(std::launch::async, [&] { return gateway_->Snapshot(); });
+  AnswerSnapshotAsTerminal(ea, {});
+  ASSERT_TRUE(snapshot.get().ok());
+  EXPECT_EQ(gateway_->count(Counter::kSnapshotCovered), 2u);  // the announcement and its fill
+  ASSERT_TRUE(gateway_->Start(node::ProducerLink(&inbox_, 3)).ok());
+  EXPECT_FALSE(NextReport(milliseconds(300)));
+  // After the snapshot: reported, announced then filled.
+  mt5::Transaction later = sl_close;
+  later.deal = 9002;
+  later.order = 502;
+  ASSERT_TRUE(ea.Send(later).ok());
+  auto announced = NextReport();
+  ASSERT_TRUE(announced);
+  EXPECT_EQ(announced->kind, ExecKind::kNew);
+  EXPECT_EQ(announced->venue_order_id, 502u);
+  auto filled = NextReport();
+  ASSERT_TRUE(filled);
+  EXPECT_EQ(filled->kind, ExecKind::kFilled);
+  EXPECT_EQ(filled->exec_id, 9002u);
+}
+
 TEST_F(GatewayTest, SnapshotIsARoundTripToTheTerminal) {
   Start();
   StandInEa ea = Connected(true);
