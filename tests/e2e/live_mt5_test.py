@@ -36,7 +36,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mt5_e2e_util import Failure, file_ticks, free_port  # noqa: E402
+from mt5_e2e_util import Failure, file_ticks, free_port, kill_all  # noqa: E402
 
 TOKEN = "e2e-secret-0123456789"
 SESSION = "L"
@@ -277,10 +277,7 @@ def main():
         args.keep = True
         return 1
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        kill_all(procs)
         live_log.close()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

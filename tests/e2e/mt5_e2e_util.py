@@ -30,3 +30,11 @@ def file_ticks(path, points=None):
             else:
                 out.append((time_msc, round(float(bid) * points), round(float(ask) * points)))
     return out
+
+
+def kill_all(procs):
+    """Kills and reaps every process still running (a test's teardown, pass or fail)."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
