@@ -14,20 +14,29 @@ if [[ ! -d ../shared/data ]]; then
   exit 1
 fi
 
-scripts/install-deps.sh
-scripts/format.sh --check
+# Each step's wall time is printed after it (CI keeps the whole run under 45 minutes: these say
+# where the time goes).
+step() {
+  local started=$SECONDS
+  "$@"
+  echo "test: '$*' took $((SECONDS - started)) s (total $SECONDS s)"
+}
 
-scripts/build.sh release
-ctest --preset release
+step scripts/install-deps.sh
+step scripts/format.sh --check
+
+step scripts/build.sh release
+step ctest --preset release
 # The training tests (whole pipelines, LibTorch epochs) run once, in the release build; the
 # sanitizer presets do not even build them (AITS_BUILD_SLOW_TESTS=OFF).
-ctest --preset slow
+step ctest --preset slow
 
 if [[ "${1:-}" != "--fast" ]]; then
-  scripts/build.sh asan
-  ctest --preset asan
+  # The sanitizer suite leaves out the tests labelled paced (tests/CMakeLists.txt).
+  step scripts/build.sh asan
+  step ctest --preset asan
   # Only the tsan-labelled test targets are built (the build preset's target list).
-  scripts/build.sh tsan
-  ctest --preset tsan
+  step scripts/build.sh tsan
+  step ctest --preset tsan
 fi
 echo "test: all green"

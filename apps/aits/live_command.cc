@@ -292,9 +292,11 @@ int RunLive(LiveFlags& flags, bool spec_given) {
   if (!result.ok()) return Fail(result.status());
   using gateway::Counter;
   const Counter shown[] = {
-      Counter::kTicks,    Counter::kLinksLost,  Counter::kResumes,      Counter::kOrdersSent,
-      Counter::kRequotes, Counter::kBackOffs,   Counter::kResolutions,  Counter::kResends,
-      Counter::kAlerts,   Counter::kStaleTicks, Counter::kRefusedTicks, Counter::kSnapshotCovered};
+      Counter::kTicks,           Counter::kLinksLost,    Counter::kResumes,
+      Counter::kOrdersSent,      Counter::kRequotes,     Counter::kBackOffs,
+      Counter::kResolutions,     Counter::kResends,      Counter::kAlerts,
+      Counter::kStaleTicks,      Counter::kRefusedTicks, Counter::kSnapshotCovered,
+      Counter::kRecoveredOrders, Counter::kCaughtUpDeals};
   if (flags.session.json) {
     nlohmann::ordered_json out = SessionSummaryJson(flags.session.state, *result);
     out["dry_run"] = flags.dry_run;

@@ -86,6 +86,7 @@ nlohmann::ordered_json SessionSummaryJson(const std::string& state, const sessio
       {"stopped", r.interrupted ? "signal" : (r.feed_ended ? "feed_ended" : "stop_after")},
       {"resumed", r.resumed},
       {"reconciliation", r.reconciliation},
+      {"recovered_reports", r.recovered_reports},
       {"ticks", r.ticks},
       {"orders", r.orders},
       {"fills", r.fills},

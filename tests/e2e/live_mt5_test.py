@@ -16,10 +16,14 @@ When the simulator has replayed everything and stopped, `aits live` is stopped w
   must be applied. --kill: `aits live` is killed with SIGKILL once or more at random moments and
   restarted with the same command line plus --reconcile adopt; it must resume the log and the feed
   right after the last logged tick ((c) covers the ticks the simulator replayed while it was down).
+  --in-flight aims each kill at an order: the simulator holds every trade request 300 ms, and the
+  kill comes as soon as a new order is in the log; the restart keeps the default --reconcile
+  refuse, so it starts only if asking the terminal what became of the order (Gateway::Recover)
+  leaves the log and the account equal; at least one restart must have recovered a report.
 --dry-run: shadow trading; the session fills on its simulated venue and the terminal gets no order.
 
-Usage: live_mt5_test.py AITS DATA_DIR [--account netting|hedging] [--kill N] [--operator]
-                        [--dry-run] [--speed X] [--seed N] [--keep]
+Usage: live_mt5_test.py AITS DATA_DIR [--account netting|hedging] [--kill N] [--in-flight]
+                        [--operator] [--dry-run] [--speed X] [--seed N] [--keep]
 """
 
 import argparse
@@ -59,6 +63,18 @@ def logged_ticks(state):
             _, _, bid, _, ask, _, _, _, _, source = struct.unpack("<BqqBqBffIq", payload)
             out.append((source, bid / 1e9, ask / 1e9))  # raw at the fixed scale, 10^9
         return out
+    finally:
+        db.close()
+
+
+def order_count(state):
+    """The orders submitted in the log so far (committed ones: what a restart finds)."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(state, "events.db"), uri=True,
+                         timeout=5)
+    try:
+        return db.execute("SELECT COUNT(*) FROM events WHERE type = 5").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0  # not created yet
     finally:
         db.close()
 
@@ -109,6 +125,7 @@ def main():
     parser.add_argument("data")
     parser.add_argument("--account", default="netting")
     parser.add_argument("--kill", type=int, default=0)
+    parser.add_argument("--in-flight", action="store_true")
     parser.add_argument("--operator", action="store_true")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--bad-input", action="store_true")
@@ -139,6 +156,8 @@ def main():
                "--account", args.account, "--seed", str(seed % 1000 + 1), "--json"]
     if args.dry_run:
         live_cmd.append("--dry-run")
+    if args.in_flight:
+        sim_cmd += ["--processing-delay-ms", "300"]
     live_log = open(os.path.join(work, "live.err"), "a")
     procs = []
 
@@ -159,10 +178,19 @@ def main():
         operator = ([(0.3, "pause"), (0.45, "flatten"), (0.6, "resume")] if args.operator else [])
         for at in kills:
             time.sleep(max(0.0, started + at - time.monotonic()))
+            if args.in_flight:
+                before = order_count(state)
+                deadline = time.monotonic() + 30
+                while order_count(state) == before:
+                    if time.monotonic() > deadline:
+                        raise Failure("no new order in the log within 30 s to aim a kill at")
+                    time.sleep(0.005)
             live.send_signal(signal.SIGKILL)
             live.wait()
-            print("killed aits live at %.2f s" % (time.monotonic() - started))
-            live = start_live(["--reconcile", "adopt"])
+            print("killed aits live at %.2f s%s" % (time.monotonic() - started,
+                                                     " (an order in flight)" if args.in_flight
+                                                     else ""))
+            live = start_live([] if args.in_flight else ["--reconcile", "adopt"])
         for fraction, name in operator:
             time.sleep(max(0.0, started + fraction * replay_seconds - time.monotonic()))
             subprocess.run([args.aits, name, "--state", state, "--reason", "e2e"], check=True,
@@ -244,6 +272,13 @@ def main():
                 raise Failure("a logged price differs from the file's")
         if args.kill and node["gateway"]["resumes"] < 1 or args.kill and not node["resumed"]:
             raise Failure("the restarted session did not resume the log and the feed")
+        if args.in_flight:
+            with open(os.path.join(work, "live.err")) as f:
+                recoveries = f.read().count("venue reports of the time the node was down applied")
+            if recoveries < 1:
+                raise Failure("no restart recovered the fate of an order in flight")
+            print("%d of %d restart(s) logged the venue's reports of orders in flight"
+                  % (recoveries, args.kill))
         if args.operator:
             if node["commands_applied"] + command_count(state) < 3 or command_count(state) != 3:
                 raise Failure("operator commands: %d logged, %d applied in the last run"

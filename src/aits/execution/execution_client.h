@@ -42,7 +42,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "aits/core/status.h"
 #include "aits/core/time.h"
@@ -129,6 +131,26 @@ class ExecutionClient {
   // and orders. Unimplemented for a client that cannot tell (the node then cannot start on it).
   virtual Result<AccountState> Snapshot() const {
     return Status(StatusCode::kUnimplemented, "this execution client cannot report its account");
+  }
+
+  // At a restart, before Snapshot: what the venue did while the node was down. `unfinished`: the
+  // orders the log holds unfinished, as the kernel rebuilt them (id, request with its client
+  // order id, ticket if known, lots filled); `venue_from_msc`: the venue's time (ms) of the log's
+  // last live tick or of its oldest unfinished order, whichever is earlier (0: unknown);
+  // `known_exec_ids`: the exec_ids of the fills the log holds. A client whose venue outlives the
+  // node (the MetaTrader gateway) asks the venue and returns the reports that tell it, in the
+  // venue's order: the unfinished orders' fills the log lacks, then a cancellation, an expiry,
+  // or a rejection for an order the venue never received; and, from venue_from_msc on, the
+  // deals on the node's instruments the log lacks that no order of the node made (an SL, TP or
+  // stop-out close, a trade by hand), announced as the venue's own orders (kNew), then filled.
+  // The node applies and logs them before it compares the account (docs/execution.md,
+  // "Reconciliation"): an order in flight at a kill -9, or a position the venue closed meanwhile,
+  // ends as the venue has it, at its prices and commission, instead of as a difference. A venue
+  // rebuilt from the log (the simulated one) has nothing to tell: the default.
+  virtual Result<std::vector<ExecutionReport>> Recover(
+      std::span<const Order> /*unfinished*/, int64_t /*venue_from_msc*/,
+      std::span<const uint64_t> /*known_exec_ids*/) {
+    return std::vector<ExecutionReport>{};
   }
 
   // Market data as the kernel sees it. A simulated venue matches on it; a live broker, which

@@ -69,6 +69,17 @@ std::string Hex12(uint64_t value) {
   return text;
 }
 
+// An order's magic number and comment at the terminal, from its client order id: the same for
+// an order sent now and for the log's order asked about after a restart.
+uint64_t MagicOf(const std::string& client_order_id) {
+  return Fnv1a64(client_order_id) & 0x7FFF'FFFF'FFFF'FFFFULL;
+}
+std::string CommentOf(const std::string& client_order_id) {
+  return client_order_id.size() <= kCommentMax
+             ? client_order_id
+             : client_order_id.substr(0, 18) + "#" + Hex12(Fnv1a64(client_order_id));
+}
+
 // Constant-time comparison of the hello's secret: the time taken does not say how much of it
 // matched.
 bool SameSecret(std::string_view given, std::string_view expected) {
@@ -126,7 +137,8 @@ std::string_view ToString(Counter counter) {
                                                 "caught_up_deals",
                                                 "history_requests",
                                                 "history_failures",
-                                                "snapshot_covered"};
+                                                "snapshot_covered",
+                                                "recovered_orders"};
   static_assert(std::size(kNames) == static_cast<size_t>(Counter::kCount_));
   return kNames[static_cast<size_t>(counter)];
 }
@@ -187,9 +199,17 @@ class Gateway::Desk {
   struct SnapshotCall {
     std::shared_ptr<std::promise<Result<execution::AccountState>>> answer;
     Steady::time_point deadline;
+    bool cut = false;  // the reconciliation's (ExecutionClient::Snapshot): the start's cut
   };
   struct AttachCall {
     node::ProducerLink link;
+  };
+  struct RecoverCall {
+    std::vector<Order> orders;
+    int64_t from_msc = 0;
+    std::vector<uint64_t> known_exec_ids;
+    std::shared_ptr<std::promise<Result<std::vector<ExecutionReport>>>> answer;
+    Steady::time_point deadline;
   };
   struct ResumeCall {
     Tick last;
@@ -207,7 +227,7 @@ class Gateway::Desk {
     Steady::time_point deadline;
   };
   using Call = std::variant<SubmitCall, CancelCall, ProtectionCall, SnapshotCall, AttachCall,
-                            ResumeCall, HistoryCall>;
+                            ResumeCall, HistoryCall, RecoverCall>;
 
   Desk(Gateway& gateway) : gw_(gateway), config_(gateway.config_) {
     for (const Instrument& instrument : config_.instruments) {
@@ -287,6 +307,7 @@ class Gateway::Desk {
     bool rest_cancels = false;  // 10010 on IOC/FOK: the rest is cancelled once the deals are in
     double partial_volume = 0;  // 10010: the volume done
     bool venue_opened = false;
+    bool recovered = false;  // an order of the log at a restart (RecoverCall): never resent
   };
 
   enum class Kind : uint8_t {
@@ -329,6 +350,8 @@ class Gateway::Desk {
     std::shared_ptr<std::promise<Result<execution::AccountState>>> answer;
     Steady::time_point deadline;
     execution::AccountState state;
+    uint64_t last_deal = 0;  // the positions' answer: the newest deal they include
+    bool cut = false;
     int outstanding = 0;
     bool asked = false;
   };
@@ -436,6 +459,9 @@ class Gateway::Desk {
   void FinishResolution();
   void Alert(const std::string& why);
 
+  // A restart's orders (RecoverCall).
+  void OnRecover(RecoverCall& call);
+  void AnswerRecovery(Result<std::vector<ExecutionReport>> result);
   // Snapshots.
   void AskSnapshot(Snapshot& snapshot, uint64_t id);
   void AnswerSnapshot(uint64_t id, Result<execution::AccountState> result);
@@ -477,15 +503,28 @@ class Gateway::Desk {
   std::unordered_map<std::string, uint64_t> by_comment_;
   std::unordered_map<uint64_t, uint64_t> by_magic_;
   std::set<uint64_t> seen_deals_;  // deal tickets rise: the smallest are the oldest
+  // The start's cut (AnswerSnapshot): deals up to this ticket are in the snapshot the node was
+  // reconciled with; their transactions, pushed after it, are not applied again.
+  uint64_t snapshot_deal_ = 0;
   std::deque<uint64_t> done_;
   std::map<uint64_t, Snapshot> snapshots_;
   uint64_t next_snapshot_ = 1;
   std::optional<Resolution> resolution_;
+  // A restart's RecoverCall: its orders' keys and the reports gathered for its answer (Report
+  // appends there meanwhile instead of pushing).
+  struct Recovery {
+    std::vector<uint64_t> keys;
+    std::vector<ExecutionReport> reports;
+    std::shared_ptr<std::promise<Result<std::vector<ExecutionReport>>>> answer;
+    Steady::time_point deadline;
+  };
+  std::optional<Recovery> recovery_;
   // Every deal up to this server time has been seen (0: no tick yet); set when a resolution
   // after a lost link has completed, and at the first tick. A link lost sets catch_up_.
   int64_t caught_up_msc_ = 0;
   bool catch_up_ = false;
-  std::vector<mt5::DealInfo> held_deals_;  // deal transactions that came while a resolution ran
+  std::vector<mt5::DealInfo>
+      held_deals_;  // deals pushed while a resolution runs or before the node attaches
   std::map<uint64_t, History> history_;
   uint64_t next_history_ = 1;
 };
@@ -771,6 +810,7 @@ void Gateway::Desk::OnFrame(Link& link, const mt5::Frame& frame) {
         held.open_price = PriceOf(info.price_open, sym.instrument.digits, nullptr);
         snap->second.state.positions.push_back(held);
       }
+      snap->second.last_deal = positions.last_deal;
       if (--snap->second.outstanding == 0) AnswerSnapshot(key, std::move(snap->second.state));
       return;
     }
@@ -1086,6 +1126,10 @@ void Gateway::Desk::Push(node::NodeEvent&& event) {
 
 void Gateway::Desk::Report(ExecutionReport&& report) {
   Count(Counter::kReports);
+  if (recovery_) {
+    recovery_->reports.push_back(std::move(report));
+    return;
+  }
   Push(node::ExecutionReportEvent{0, std::make_unique<ExecutionReport>(std::move(report)), 0});
 }
 
@@ -1173,8 +1217,8 @@ void Gateway::Desk::OnSubmit(std::unique_ptr<Order> order) {
   entry.order = std::move(*order);
   std::string& id = entry.order.request.client_order_id;
   if (id.empty()) id = "aits-" + std::to_string(key);
-  entry.magic = Fnv1a64(id) & 0x7FFF'FFFF'FFFF'FFFFULL;
-  entry.comment = id.size() <= kCommentMax ? id : id.substr(0, 18) + "#" + Hex12(Fnv1a64(id));
+  entry.magic = MagicOf(id);
+  entry.comment = CommentOf(id);
   const auto sym = SymbolOf(entry.order.request.instrument);
   auto [it, inserted] = entries_.emplace(key, std::move(entry));
   Entry& stored = it->second;
@@ -1457,7 +1501,9 @@ void Gateway::Desk::OnTransaction(const mt5::Transaction& t) {
                        .magic = t.magic,
                        .comment = t.comment,
                        .time_msc = t.time_msc};
-    if (resolution_) {
+    // Before the node attaches, held too: a restart's recovery books them with the history's
+    // (Recover), or the start's snapshot covers them (AnswerSnapshot).
+    if (resolution_ || !link_) {
       held_deals_.push_back(std::move(deal));
     } else {
       OnDeal(deal);
@@ -1492,6 +1538,10 @@ void Gateway::Desk::OnOrderGone(Entry& entry, mt5::OrderState state) {
 
 void Gateway::Desk::OnDeal(const mt5::DealInfo& deal) {
   if (deal.ticket != 0 && !seen_deals_.insert(deal.ticket).second) return;  // already applied
+  if (deal.ticket != 0 && deal.ticket <= snapshot_deal_) {
+    Count(Counter::kSnapshotCovered);  // in the start's snapshot (AnswerSnapshot)
+    return;
+  }
   const auto index = SymbolIndex(deal.symbol);
   if (!index || deal.type > static_cast<uint32_t>(mt5::DealType::kSell)) {
     Count(Counter::kForeignDeals);
@@ -1751,6 +1801,13 @@ void Gateway::Desk::FinishResolution() {
       if (entry.cancel_wanted) OnCancel(CancelCall{entry.order.id, entry.ticket});
       continue;
     }
+    if (entry.recovered) {
+      // An order of the log from before a restart: the node asks for a new one if it still
+      // wants it; this one, at its old price and time, is not sent now.
+      Finish(entry, ExecKind::kRejected, RejectReason::kVenueRefused,
+             "the terminal never received the order (in flight when the node stopped)");
+      continue;
+    }
     if (entry.resends >= 1) {
       Finish(entry, ExecKind::kRejected, RejectReason::kVenueRefused,
              "the terminal never received the order (sent twice)");
@@ -1766,7 +1823,70 @@ void Gateway::Desk::FinishResolution() {
     caught_up_msc_ = std::max(caught_up_msc_, resolution.asked_at);
     catch_up_ = false;
   }
+  if (recovery_) {
+    const bool open =
+        std::any_of(recovery_->keys.begin(), recovery_->keys.end(), [&](uint64_t key) {
+          auto found = entries_.find(key);
+          return found != entries_.end() && found->second.phase == Phase::kUnresolved;
+        });
+    if (!open) AnswerRecovery(std::move(recovery_->reports));
+  }
   StartResolution();  // orders that became unresolved meanwhile, then the queue
+}
+
+void Gateway::Desk::OnRecover(RecoverCall& call) {
+  if (recovery_) {
+    call.answer->set_value(FailedPrecondition("gateway: a recovery is already running"));
+    return;
+  }
+  Recovery recovery;
+  recovery.answer = call.answer;
+  recovery.deadline = call.deadline;
+  for (Order& order : call.orders) {
+    const uint64_t key = order.id.value;
+    if (entries_.count(key) != 0) continue;  // sent by this gateway: its own fate
+    const auto sym = SymbolOf(order.request.instrument);
+    if (!sym) continue;  // the reconciliation lists it
+    Entry entry;
+    entry.order = std::move(order);
+    std::string& id = entry.order.request.client_order_id;
+    if (id.empty()) id = "aits-" + std::to_string(key);
+    entry.magic = MagicOf(id);
+    entry.comment = CommentOf(id);
+    entry.sym = *sym;
+    entry.ticket = entry.order.venue_order_id;
+    entry.filled = entry.order.filled;
+    entry.recovered = true;
+    entry.accepted_reported = entry.order.status != OrderStatus::kPendingNew;
+    entry.sent_msc = call.from_msc;
+    entry.phase = Phase::kUnresolved;
+    if (entry.ticket != 0) by_ticket_[entry.ticket] = key;
+    by_comment_[entry.comment] = key;
+    by_magic_[entry.magic] = key;
+    entries_.emplace(key, std::move(entry));
+    recovery.keys.push_back(key);
+  }
+  // The log's fills are not reported again; the deals it lacks from call.from_msc on are caught
+  // up as after a lost link (the venue's own closes, trades by hand).
+  seen_deals_.insert(call.known_exec_ids.begin(), call.known_exec_ids.end());
+  if (call.from_msc > 0) {
+    catch_up_ = true;
+    caught_up_msc_ = call.from_msc;
+  }
+  if (recovery.keys.empty() && call.from_msc <= 0) {
+    recovery.answer->set_value(std::vector<ExecutionReport>{});
+    return;
+  }
+  Count(Counter::kRecoveredOrders, recovery.keys.size());
+  recovery_ = std::move(recovery);
+  StartResolution();  // at once, or when the EA connects (OnLinkUp)
+}
+
+void Gateway::Desk::AnswerRecovery(Result<std::vector<ExecutionReport>> result) {
+  if (!recovery_) return;
+  auto answer = std::move(recovery_->answer);
+  recovery_.reset();
+  answer->set_value(std::move(result));
 }
 
 // --- snapshots ------------------------------------------------------------------------------
@@ -1782,17 +1902,40 @@ void Gateway::Desk::AskSnapshot(Snapshot& snapshot, uint64_t id) {
 void Gateway::Desk::AnswerSnapshot(uint64_t id, Result<execution::AccountState> result) {
   auto found = snapshots_.find(id);
   if (found == snapshots_.end()) return;
-  if (result.ok() && !link_) {
+  if (result.ok() && !link_ && found->second.cut) {
     // The cut between the start's reconciliation and the deal stream: before the node attaches,
     // the reports held are of deals the terminal made before it answered this snapshot (they came
     // first on the link), so their effect is in it, and the reconciliation takes it from there.
     // Applied as well, they would count twice (a restarted aits live, whose terminal pushes the
     // transactions of the orders that were in flight when it died). Deals after it are kept.
+    // A transaction can also reach the EA's queue only after it read the positions, for a deal
+    // they include: the answer names the newest deal they include, and OnDeal drops those up to
+    // it. The netting bookkeeping (a position's ticket, for SL/TP by symbol) starts from them.
     const size_t before = held_.size();
     std::erase_if(held_, [](const node::NodeEvent& event) {
       return std::holds_alternative<node::ExecutionReportEvent>(event);
     });
     Count(Counter::kSnapshotCovered, before - held_.size());
+    if (!resolution_) {
+      for (const mt5::DealInfo& deal : held_deals_) {
+        if (deal.ticket != 0) seen_deals_.insert(deal.ticket);
+      }
+      Count(Counter::kSnapshotCovered, held_deals_.size());
+      held_deals_.clear();
+    }
+    snapshot_deal_ = std::max(snapshot_deal_, found->second.last_deal);
+    if (!hedging_) {
+      for (SymbolState& sym : symbols_) {
+        sym.net_raw = 0;
+        sym.position_ticket = 0;
+      }
+      for (const execution::HeldPosition& held : result->positions) {
+        const auto index = SymbolOf(held.instrument);
+        if (!index) continue;
+        symbols_[*index].net_raw += held.quantity.raw();
+        symbols_[*index].position_ticket = held.ticket;
+      }
+    }
   }
   found->second.answer->set_value(std::move(result));
   snapshots_.erase(found);
@@ -1918,15 +2061,26 @@ void Gateway::Desk::Apply(Call& call) {
           Snapshot& snapshot = snapshots_[id];
           snapshot.answer = item.answer;
           snapshot.deadline = item.deadline;
+          snapshot.cut = item.cut;
           if (active_ != nullptr) AskSnapshot(snapshot, id);
         } else if constexpr (std::is_same_v<T, ResumeCall>) {
           OnResume(item);
+        } else if constexpr (std::is_same_v<T, RecoverCall>) {
+          OnRecover(item);
         } else {
           link_ = item.link;
           while (!held_.empty()) {
             node::NodeEvent event = std::move(held_.front());
             held_.pop_front();
             Push(std::move(event));
+          }
+          if (!resolution_) {
+            // Deals that came after the start's snapshot (or with none asked), in ticket order.
+            std::vector<mt5::DealInfo> deals = std::move(held_deals_);
+            held_deals_.clear();
+            std::stable_sort(deals.begin(), deals.end(),
+                             [](const auto& a, const auto& b) { return a.ticket < b.ticket; });
+            for (const mt5::DealInfo& deal : deals) OnDeal(deal);
           }
           if (active_ != nullptr) {
             link_->Report(node::ProducerState::kConnected, Status::Ok(), gw_.stop_);
@@ -1954,6 +2108,7 @@ std::optional<Steady::time_point> Gateway::Desk::NextDeadline() const {
     if (entry.phase == Phase::kBackingOff) consider(entry.retry_at);
   }
   for (const auto& [id, snapshot] : snapshots_) consider(snapshot.deadline);
+  if (recovery_) consider(recovery_->deadline);
   for (const auto& [key, history] : history_) consider(history.call.deadline);
   return next;
 }
@@ -2058,6 +2213,16 @@ void Gateway::Desk::Timers() {
                               active_ == nullptr ? "no EA connected within the answer timeout"
                                                  : "the terminal did not answer in time"));
   }
+  if (recovery_ && now >= recovery_->deadline) {
+    // The orders stay unresolved: their reports come as any once the terminal answers.
+    for (ExecutionReport& report : recovery_->reports)
+      held_.push_back(
+          node::ExecutionReportEvent{0, std::make_unique<ExecutionReport>(std::move(report)), 0});
+    AnswerRecovery(Status(StatusCode::kIoError,
+                          active_ == nullptr
+                              ? "no EA connected within the answer timeout"
+                              : "the terminal did not tell the fate of the orders in time"));
+  }
 }
 
 void Gateway::Desk::Run() {
@@ -2119,6 +2284,7 @@ void Gateway::Desk::Run() {
     snapshot.answer->set_value(FailedPrecondition("the gateway has stopped"));
   }
   snapshots_.clear();
+  AnswerRecovery(FailedPrecondition("the gateway has stopped"));
   for (auto& [key, history] : history_) {
     history.call.answer->set_value(FailedPrecondition("the gateway has stopped"));
   }
@@ -2161,7 +2327,13 @@ class Gateway::Execution final : public execution::ExecutionClient {
         Desk::ProtectionCall{instrument, true, position_ticket, stop_loss, take_profit});
     return Status::Ok();
   }
-  Result<execution::AccountState> Snapshot() const override { return gw_.Snapshot(); }
+  // The reconciliation's: the start's cut (Gateway::Snapshot).
+  Result<execution::AccountState> Snapshot() const override { return gw_.Snapshot(true); }
+  Result<std::vector<ExecutionReport>> Recover(std::span<const Order> unfinished,
+                                               int64_t venue_from_msc,
+                                               std::span<const uint64_t> known_exec_ids) override {
+    return gw_.Recover(unfinished, venue_from_msc, known_exec_ids);
+  }
 
  private:
   Gateway& gw_;
@@ -2197,17 +2369,36 @@ std::unique_ptr<execution::ExecutionClient> Gateway::MakeExecutionClient() {
   return std::make_unique<Execution>(*this);
 }
 
-Result<execution::AccountState> Gateway::Snapshot() const {
+Result<execution::AccountState> Gateway::Snapshot(bool cut) const {
   if (stop_.load(std::memory_order_acquire) || !listening_) {
     return FailedPrecondition("gateway: not listening; no terminal to ask");
   }
   auto answer = std::make_shared<std::promise<Result<execution::AccountState>>>();
   auto future = answer->get_future();
-  desk_->Queue(Desk::SnapshotCall{answer, Steady::now() + config_.answer_timeout});
+  desk_->Queue(Desk::SnapshotCall{answer, Steady::now() + config_.answer_timeout, cut});
   // The gateway's thread answers by the deadline (or at its stop); the margin covers a busy one.
   if (future.wait_for(config_.answer_timeout + std::chrono::seconds(1)) !=
       std::future_status::ready) {
     return Internal("gateway: its thread did not answer the snapshot");
+  }
+  return future.get();
+}
+
+Result<std::vector<ExecutionReport>> Gateway::Recover(std::span<const Order> unfinished,
+                                                      int64_t venue_from_msc,
+                                                      std::span<const uint64_t> known_exec_ids) {
+  if (stop_.load(std::memory_order_acquire) || !listening_) {
+    return FailedPrecondition("gateway: not listening; no terminal to ask");
+  }
+  auto answer = std::make_shared<std::promise<Result<std::vector<ExecutionReport>>>>();
+  auto future = answer->get_future();
+  desk_->Queue(
+      Desk::RecoverCall{std::vector<Order>(unfinished.begin(), unfinished.end()), venue_from_msc,
+                        std::vector<uint64_t>(known_exec_ids.begin(), known_exec_ids.end()), answer,
+                        Steady::now() + config_.answer_timeout});
+  if (future.wait_for(config_.answer_timeout + std::chrono::seconds(1)) !=
+      std::future_status::ready) {
+    return Internal("gateway: its thread did not answer the recovery");
   }
   return future.get();
 }

@@ -77,6 +77,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -159,7 +160,8 @@ enum class Counter : uint8_t {
   kCaughtUpDeals,    // deals first heard of in the history after a lost link (applied then)
   kHistoryRequests,  // history requests sent (RequestTicks, RequestBars, RequestSymbol)
   kHistoryFailures,  // history requests answered with an error, a timeout or a lost link
-  kSnapshotCovered,  // reports held before the node attached, left to the snapshot it asked
+  kSnapshotCovered,  // deals of the start's snapshot, not reported again (Snapshot)
+  kRecoveredOrders,  // the log's unfinished orders asked about at a restart (Recover)
 
   kCount_,
 };
@@ -205,11 +207,23 @@ class Gateway final : public node::DataClient {
   }
   bool connected() const { return connected_.load(std::memory_order_acquire); }
   // The terminal's positions, working orders and balance (get_positions, get_orders,
-  // get_account), waiting up to answer_timeout for the EA to connect and answer; what the
-  // execution client's Snapshot returns. Any thread but the gateway's. Answered before Start, it
-  // is the start's cut: the execution reports held until the node attaches are dropped (counted
-  // kSnapshotCovered), their deals being in it (docs/metatrader.md, "aits live").
-  Result<execution::AccountState> Snapshot() const;
+  // get_account), waiting up to answer_timeout for the EA to connect and answer. Any thread but
+  // the gateway's. `cut`: the execution client's Snapshot, which the start's reconciliation asks
+  // (aits live reads the account once before, without it). Answered before Start, it is the
+  // start's cut: the deals pushed until then are dropped, and so are those up to the newest the
+  // positions include (the answer's last_deal) when their transactions come later, all counted
+  // kSnapshotCovered, their effect being in it (docs/metatrader.md, "aits live").
+  Result<execution::AccountState> Snapshot(bool cut = false) const;
+  // A restart (execution::ExecutionClient::Recover): the log's unfinished orders are asked about
+  // as after a lost link (the terminal's open orders and its history from venue_from_msc less a
+  // margin), waiting up to answer_timeout as Snapshot; the answer is their reports (the fills
+  // the log lacks, a cancellation or expiry, a rejection for an order the terminal never
+  // received: never resent) and the deals from venue_from_msc on that the log lacks and no
+  // order of the node made (announced kNew, then filled; counted caught_up_deals). Call before
+  // Snapshot, before Start.
+  Result<std::vector<ExecutionReport>> Recover(std::span<const Order> unfinished,
+                                               int64_t venue_from_msc,
+                                               std::span<const uint64_t> known_exec_ids);
   // The hello of the EA accepted last (its token blanked): the account's login, server,
   // currency, leverage and margin mode; nullopt until one connects. Any thread.
   std::optional<mt5::Hello> terminal() const;

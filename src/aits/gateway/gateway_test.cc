@@ -84,6 +84,14 @@ class GatewayTest : public ::testing::Test {
     ASSERT_TRUE(gateway_->Start(node::ProducerLink(&inbox_, 3)).ok());
     ASSERT_NE(gateway_->port(), 0);
   }
+  // A gateway that listens with no node attached yet (a start, before its reconciliation).
+  void Listen() {
+    auto made = Gateway::Create(TestConfig());
+    ASSERT_TRUE(made.ok()) << made.status().message();
+    gateway_ = std::move(*made);
+    execution_ = gateway_->MakeExecutionClient();
+    ASSERT_TRUE(gateway_->Listen().ok());
+  }
   void TearDown() override {
     execution_.reset();
     if (gateway_) gateway_->Stop();
@@ -190,7 +198,7 @@ TEST_F(GatewayTest, AWrongSecretOrVersionIsAnErrorThenTheClose) {
   mt5::Hello bad_token = HelloWith("s3cret-tokem");
   mt5::Hello short_token = HelloWith("s3cret");
   mt5::Hello bad_version = HelloWith(kToken);
-  bad_version.protocol_version = 2;
+  bad_version.protocol_version = mt5::kProtocolVersion + 1;
   const BadHello cases[] = {{"bad token", bad_token, mt5::ErrorCode::kBadToken},
                             {"short token", short_token, mt5::ErrorCode::kBadToken},
                             {"bad version", bad_version, mt5::ErrorCode::kBadVersion}};
@@ -245,7 +253,7 @@ TEST_F(GatewayTest, BadFramesAreAnErrorThenTheCloseNeverACrash) {
   huge += std::string(32, 'x');
   std::string welcome_payload;
   mt5::WireWriter writer(welcome_payload);
-  mt5::Encode(mt5::Welcome{1, 1000, 3000, "x"}, writer);
+  mt5::Encode(mt5::Welcome{mt5::kProtocolVersion, 1000, 3000, "x"}, writer);
   struct Case {
     const char* name;
     std::string bytes;
@@ -256,16 +264,18 @@ TEST_F(GatewayTest, BadFramesAreAnErrorThenTheCloseNeverACrash) {
        mt5::ErrorCode::kMalformedFrame},
       {"oversized", huge, mt5::ErrorCode::kFrameTooLarge},
       {"foreign version", RawFrame(7, 1, 1, hello), mt5::ErrorCode::kBadVersion},
-      {"unknown type", RawFrame(1, 999, 1, ""), mt5::ErrorCode::kUnknownMessage},
-      {"truncated hello", RawFrame(1, 1, 1, hello.substr(0, hello.size() - 5)),
+      {"unknown type", RawFrame(mt5::kProtocolVersion, 999, 1, ""),
+       mt5::ErrorCode::kUnknownMessage},
+      {"truncated hello", RawFrame(mt5::kProtocolVersion, 1, 1, hello.substr(0, hello.size() - 5)),
        mt5::ErrorCode::kMalformedFrame},
-      {"hello with bytes left over", RawFrame(1, 1, 1, hello + "zz"),
+      {"hello with bytes left over", RawFrame(mt5::kProtocolVersion, 1, 1, hello + "zz"),
        mt5::ErrorCode::kMalformedFrame},
-      {"the gateway's message", RawFrame(1, 2, 1, welcome_payload),
+      {"the gateway's message", RawFrame(mt5::kProtocolVersion, 2, 1, welcome_payload),
        mt5::ErrorCode::kUnexpectedMessage},
-      {"before the hello", RawFrame(1, 3, 1, std::string(8, '\0')),
+      {"before the hello", RawFrame(mt5::kProtocolVersion, 3, 1, std::string(8, '\0')),
        mt5::ErrorCode::kUnexpectedMessage},
-      {"sequence gap", RawFrame(1, 1, 2, hello), mt5::ErrorCode::kMalformedFrame},
+      {"sequence gap", RawFrame(mt5::kProtocolVersion, 1, 2, hello),
+       mt5::ErrorCode::kMalformedFrame},
       {"no hello at all", "", mt5::ErrorCode::kTimeout},
   };
   for (const Case& c : cases) {
@@ -1166,15 +1176,17 @@ TEST_F(GatewayTest, NoChangesToAnSlTpChangeIsReportedAsDone) {
   EXPECT_EQ(gateway_->count(Counter::kRefusedProtections), 0u);
 }
 
-// Answers one snapshot's three requests as a terminal holding `positions` and no orders.
-void AnswerSnapshotAsTerminal(StandInEa& ea, const std::vector<mt5::PositionInfo>& positions) {
+// Answers one snapshot's three requests as a terminal holding `positions` and no orders, whose
+// history's newest deal is `last_deal`.
+void AnswerSnapshotAsTerminal(StandInEa& ea, const std::vector<mt5::PositionInfo>& positions,
+                              uint64_t last_deal = 0) {
   int answered = 0;
   while (answered < 3) {
     auto frame = ea.Next();
     ASSERT_TRUE(frame.ok()) << frame.status().message();
     const uint64_t id = frame->envelope.request_id;
     if (frame->type() == mt5::MessageType::kGetPositions) {
-      ASSERT_TRUE(ea.Send(mt5::Positions{positions}, id).ok());
+      ASSERT_TRUE(ea.Send(mt5::Positions{positions, last_deal}, id).ok());
     } else if (frame->type() == mt5::MessageType::kGetOrders) {
       ASSERT_TRUE(ea.Send(mt5::Orders{false, true, {}}, id).ok());
     } else if (frame->type() == mt5::MessageType::kGetAccount) {
@@ -1189,14 +1201,9 @@ void AnswerSnapshotAsTerminal(StandInEa& ea, const std::vector<mt5::PositionInfo
 // A restarted aits live: the terminal pushes the transaction of a deal made while the node was
 // down (here an SL close) before the node has attached; the snapshot the start's reconciliation
 // asks already holds its effect, so it is not reported as well. A deal after it is.
-TEST_F(GatewayTest, DealsBeforeTheStartsSnapshotAreLeftToTheReconciliation) {
-  auto made = Gateway::Create(TestConfig());
-  ASSERT_TRUE(made.ok()) << made.status().message();
-  gateway_ = std::move(*made);
-  execution_ = gateway_->MakeExecutionClient();
-  ASSERT_TRUE(gateway_->Listen().ok());
-  // The handshake without the subscription, which waits for the node to attach.
-  StandInEa ea = Connect();
+// The handshake of a gateway that listens but has no node attached yet (a start, before its
+// reconciliation): the symbol and the account are answered; the subscription waits.
+void ShakeHandsBeforeTheNode(StandInEa& ea) {
   ASSERT_TRUE(ea.Send(HelloWith(kToken)).ok());
   for (int answered = 0; answered < 2;) {
     auto frame = ea.Next();
@@ -1209,6 +1216,12 @@ TEST_F(GatewayTest, DealsBeforeTheStartsSnapshotAreLeftToTheReconciliation) {
       ++answered;
     }
   }
+}
+
+TEST_F(GatewayTest, DealsBeforeTheStartsSnapshotAreLeftToTheReconciliation) {
+  Listen();
+  StandInEa ea = Connect();
+  ShakeHandsBeforeTheNode(ea);
   mt5::PlaceOrder opening;
   opening.symbol = "EURUSD";
   opening.type = static_cast<uint32_t>(mt5::OrderType::kBuy);
@@ -1219,10 +1232,10 @@ TEST_F(GatewayTest, DealsBeforeTheStartsSnapshotAreLeftToTheReconciliation) {
   sl_close.deal_reason = static_cast<uint32_t>(mt5::DealReason::kSl);
   sl_close.comment = "[sl 1.09900]";
   ASSERT_TRUE(ea.Send(sl_close).ok());
-  auto snapshot = std::async(std::launch::async, [&] { return gateway_->Snapshot(); });
+  auto snapshot = std::async(std::launch::async, [&] { return execution_->Snapshot(); });
   AnswerSnapshotAsTerminal(ea, {});
   ASSERT_TRUE(snapshot.get().ok());
-  EXPECT_EQ(gateway_->count(Counter::kSnapshotCovered), 2u);  // the announcement and its fill
+  EXPECT_EQ(gateway_->count(Counter::kSnapshotCovered), 1u);  // its deal
   ASSERT_TRUE(gateway_->Start(node::ProducerLink(&inbox_, 3)).ok());
   EXPECT_FALSE(NextReport(milliseconds(300)));
   // After the snapshot: reported, announced then filled.
@@ -1238,6 +1251,139 @@ TEST_F(GatewayTest, DealsBeforeTheStartsSnapshotAreLeftToTheReconciliation) {
   ASSERT_TRUE(filled);
   EXPECT_EQ(filled->kind, ExecKind::kFilled);
   EXPECT_EQ(filled->exec_id, 9002u);
+}
+
+// MT5 queues OnTradeTransaction calls: the EA may read the positions (and answer the snapshot)
+// before it is handed the transaction of a deal they already include. The answer names its
+// newest deal; that transaction, coming after it, is not reported again. A later deal is.
+TEST_F(GatewayTest, ADealTheStartsSnapshotIncludesIsNotReportedWhenItsTransactionComesLater) {
+  Listen();
+  StandInEa ea = Connect();
+  ShakeHandsBeforeTheNode(ea);
+  mt5::PlaceOrder opening;
+  opening.symbol = "EURUSD";
+  opening.client_order_id = "manual";
+  mt5::PositionInfo held;
+  held.ticket = 601;
+  held.symbol = "EURUSD";
+  held.type = static_cast<uint32_t>(mt5::PositionType::kBuy);
+  held.volume = 0.2;
+  held.price_open = 1.1;
+  auto snapshot = std::async(std::launch::async, [&] { return execution_->Snapshot(); });
+  AnswerSnapshotAsTerminal(ea, {held}, 9101);
+  auto state = snapshot.get();
+  ASSERT_TRUE(state.ok()) << state.status().message();
+  ASSERT_EQ(state->positions.size(), 1u);
+  ASSERT_TRUE(gateway_->Start(node::ProducerLink(&inbox_, 3)).ok());
+  // The transaction of the deal that opened the position, queued behind the answer.
+  ASSERT_TRUE(ea.Send(DealAdd(9101, 601, 0.2, 1.1, opening)).ok());
+  EXPECT_FALSE(NextReport(milliseconds(300)));
+  EXPECT_EQ(gateway_->count(Counter::kSnapshotCovered), 1u);
+  // A deal after the snapshot: announced (a manual order) and filled.
+  ASSERT_TRUE(ea.Send(DealAdd(9102, 602, 0.1, 1.1, opening)).ok());
+  auto announced = NextReport();
+  ASSERT_TRUE(announced);
+  EXPECT_EQ(announced->kind, ExecKind::kNew);
+  auto filled = NextReport();
+  ASSERT_TRUE(filled);
+  EXPECT_EQ(filled->exec_id, 9102u);
+  // The netting position's ticket comes from the snapshot: an SL/TP change names it.
+  ASSERT_TRUE(
+      execution_->SetProtection(InstrumentId{0}, Price::FromRaw(109'000 * 10'000, 5), std::nullopt)
+          .ok());
+  auto frame = ea.Next();
+  while (frame.ok() && frame->type() == mt5::MessageType::kSubscribe) frame = ea.Next();
+  ASSERT_TRUE(frame.ok()) << frame.status().message();
+  auto modify = frame->As<mt5::ModifyPosition>();
+  ASSERT_TRUE(modify.ok()) << mt5::MessageName(frame->envelope.type);
+  EXPECT_EQ(modify->ticket, 601u);
+}
+
+// A restart (Gateway::Recover): the log's orders in flight when the node died are asked about
+// before anything else, never resent. The terminal filled one (its deal reported with its
+// price), filled more of a partly filled one (only the fill the log lacks is reported), and never
+// received the third (rejected).
+TEST_F(GatewayTest, ARestartAsksTheFateOfTheLogsOrdersInFlightAndNeverResendsThem) {
+  Listen();
+  StandInEa ea = Connect();
+  ShakeHandsBeforeTheNode(ea);
+  Order filled_away = MarketOrder(1);
+  Order partial = MarketOrder(2, Side::kBuy, 30);
+  partial.request.type = OrderType::kLimit;
+  partial.request.price = Price::FromRaw(109'000 * 10'000, 5);
+  partial.status = OrderStatus::kAccepted;
+  partial.venue_order_id = 4002;
+  partial.filled = Quantity::FromRaw(10 * 10'000'000, 2);
+  Order never = MarketOrder(3);
+  const std::vector<Order> unfinished = {filled_away, partial, never};
+  // aits live reads the account first (no cut): the deals it includes are still recovered.
+  auto read = std::async(std::launch::async, [&] { return gateway_->Snapshot(); });
+  AnswerSnapshotAsTerminal(ea, {}, 5003);
+  ASSERT_TRUE(read.get().ok());
+  auto recovered = std::async(std::launch::async, [&] {
+    const uint64_t known[] = {5002};  // the log has the partial fill
+    return execution_->Recover(unfinished, 1'700'000'000'000, known);
+  });
+  const auto deal = [&](uint64_t ticket, uint64_t order, double volume, const Order& of) {
+    mt5::DealInfo info;
+    info.ticket = ticket;
+    info.order = order;
+    info.position_id = 4001;
+    info.symbol = "EURUSD";
+    info.volume = volume;
+    info.price = 1.09;
+    info.commission = -0.7;
+    info.comment = of.request.client_order_id;
+    info.magic = 0;  // matched by the comment: the client order id
+    info.time_msc = 1'700'000'000'500;
+    return info;
+  };
+  mt5::OrderInfo done;
+  done.ticket = 4001;
+  done.symbol = "EURUSD";
+  done.state = static_cast<uint32_t>(mt5::OrderState::kFilled);
+  done.volume_initial = 0.1;
+  done.comment = filled_away.request.client_order_id;
+  mt5::OrderInfo working;
+  working.ticket = 4002;
+  working.symbol = "EURUSD";
+  working.type = static_cast<uint32_t>(mt5::OrderType::kBuyLimit);
+  working.volume_initial = 0.3;
+  working.volume_current = 0.1;
+  working.comment = partial.request.client_order_id;
+  AnswerResolution(ea, mt5::Orders{false, true, {working}}, mt5::Orders{true, true, {done}},
+                   mt5::Deals{true,
+                              {deal(5001, 4001, 0.1, filled_away), deal(5002, 4002, 0.1, partial),
+                               deal(5003, 4002, 0.1, partial)}});
+  auto reports = recovered.get();
+  ASSERT_TRUE(reports.ok()) << reports.status().message();
+  ASSERT_EQ(reports->size(), 3u);
+  EXPECT_EQ((*reports)[0].kind, ExecKind::kFilled);
+  EXPECT_EQ((*reports)[0].order_id, OrderId{1});
+  EXPECT_EQ((*reports)[0].exec_id, 5001u);
+  EXPECT_EQ((*reports)[0].price, Price::FromRaw(109'000 * 10'000, 5));
+  EXPECT_EQ((*reports)[0].commission, Money::FromRaw(700'000));
+  EXPECT_EQ((*reports)[1].kind, ExecKind::kPartiallyFilled);
+  EXPECT_EQ((*reports)[1].order_id, OrderId{2});
+  EXPECT_EQ((*reports)[1].exec_id, 5003u);  // 5002 is the log's already
+  EXPECT_EQ((*reports)[2].kind, ExecKind::kRejected);
+  EXPECT_EQ((*reports)[2].order_id, OrderId{3});
+  EXPECT_EQ(gateway_->count(Counter::kRecoveredOrders), 3u);
+  EXPECT_EQ(gateway_->count(Counter::kResends), 0u);
+  // Nothing was sent to trade; the working order's later fill is the node's as any.
+  ASSERT_TRUE(gateway_->Start(node::ProducerLink(&inbox_, 3)).ok());
+  mt5::PlaceOrder as_sent;
+  as_sent.symbol = "EURUSD";
+  as_sent.client_order_id = partial.request.client_order_id;
+  ASSERT_TRUE(ea.Send(DealAdd(5004, 4002, 0.1, 1.09, as_sent)).ok());
+  auto last = NextReport();
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->kind, ExecKind::kFilled);
+  EXPECT_EQ(last->order_id, OrderId{2});
+  EXPECT_EQ(last->exec_id, 5004u);
+  for (auto frame = ea.Next(milliseconds(200)); frame.ok(); frame = ea.Next(milliseconds(200))) {
+    EXPECT_NE(frame->type(), mt5::MessageType::kPlaceOrder);
+  }
 }
 
 TEST_F(GatewayTest, SnapshotIsARoundTripToTheTerminal) {

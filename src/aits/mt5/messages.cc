@@ -195,7 +195,7 @@ size_t MinPayloadSize(uint16_t type) {
     case 53:
       return 87;
     case 54:
-      return 4;
+      return 12;
     case 55:
       return 6;
     case 56:
@@ -717,11 +717,13 @@ bool Decode(WireReader& in, Account& value) {
 void Encode(const Positions& value, WireWriter& out) {
   out.Count(value.positions.size());
   for (const auto& item : value.positions) Encode(item, out);
+  out.U64(value.last_deal);
 }
 
 bool Decode(WireReader& in, Positions& value) {
-  return in.Array("positions.positions", 96, value.positions,
-                  [](WireReader& r, auto& item) { return Decode(r, item); });
+  return in.Array("positions.positions", 96, value.positions, [](WireReader& r, auto& item) {
+    return Decode(r, item);
+  }) && in.U64("positions.last_deal", value.last_deal);
 }
 
 void Encode(const Orders& value, WireWriter& out) {

@@ -14,7 +14,7 @@
 
 namespace aits::mt5 {
 
-inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr uint16_t kProtocolVersion = 2;
 
 enum class MessageType : uint16_t {
   kHello = 1,
@@ -626,11 +626,15 @@ void Encode(const Account& value, WireWriter& out);
 // Reads the fields in order; on failure the reader holds the error, naming the field.
 bool Decode(WireReader& in, Account& value);
 
+// The open positions, and the newest deal of the account's history when they were read: the
+// deals up to it are in these positions (a start's snapshot is cut there: a transaction of such a
+// deal that the EA pushes after this answer is already counted). 0 when the history holds none.
 struct Positions {
   static constexpr MessageType kType = MessageType::kPositions;
   static constexpr std::string_view kName = "positions";
 
   std::vector<PositionInfo> positions;
+  uint64_t last_deal = 0;
 
   bool operator==(const Positions&) const = default;
 };

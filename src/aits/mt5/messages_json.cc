@@ -715,6 +715,7 @@ void ToJson(const Positions& value, nlohmann::json& out) {
       items.push_back(std::move(j));
     }
   }
+  out["last_deal"] = value.last_deal;
 }
 
 bool FromJson(const nlohmann::json& in, Positions& value, std::string& error) {
@@ -722,7 +723,8 @@ bool FromJson(const nlohmann::json& in, Positions& value, std::string& error) {
          json_fields::Array(in, "positions", "positions.positions", value.positions, error,
                             [](const nlohmann::json& j, auto& item, std::string& e) {
                               return FromJson(j, item, e);
-                            });
+                            }) &&
+         json_fields::Field(in, "last_deal", "positions.last_deal", value.last_deal, error);
 }
 
 void ToJson(const Orders& value, nlohmann::json& out) {

@@ -348,7 +348,11 @@ void Terminal::Handle(const mt5::Frame& frame) {
     }
     case MessageType::kGetPositions: {
       mt5::GetPositions request;
-      if (DecodeOrFail(frame, request)) Reply(id, mt5::Positions{server_.Positions()});
+      if (DecodeOrFail(frame, request)) {
+        // Pump pushes the queued transactions after this answer, as a terminal's
+        // OnTradeTransaction queue does: last_deal tells which of them it already covers.
+        Reply(id, mt5::Positions{server_.Positions(), server_.LastDealTicket()});
+      }
       return;
     }
     case MessageType::kGetOrders: {

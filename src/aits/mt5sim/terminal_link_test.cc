@@ -61,7 +61,9 @@ class FakeGateway {
       return false;
     }
     last_hello_ = hello;
-    return link_->Send(mt5::Welcome{1, heartbeat_ms, dead_after_ms, "test-gateway"}).ok();
+    return link_
+        ->Send(mt5::Welcome{mt5::kProtocolVersion, heartbeat_ms, dead_after_ms, "test-gateway"})
+        .ok();
   }
   const mt5::Hello& last_hello() const { return last_hello_; }
 

@@ -21,7 +21,8 @@ using testing::kMonday10;
 class GatewayFrames {
  public:
   template <typename M>
-  const mt5::Frame& Make(const M& message, uint64_t request_id, uint16_t version = 1) {
+  const mt5::Frame& Make(const M& message, uint64_t request_id,
+                         uint16_t version = mt5::kProtocolVersion) {
     std::string bytes;
     EXPECT_TRUE(mt5::AppendFrame(bytes, message, ++seq_, request_id).ok());
     bytes[4] = static_cast<char>(version & 0xff);
@@ -60,7 +61,7 @@ class TerminalTest : public ::testing::Test {
   }
   void Connect() {
     terminal_.OnConnected(0);
-    terminal_.Handle(frames_.Make(mt5::Welcome{1, 1000, 3000, "node-1"}, 0));
+    terminal_.Handle(frames_.Make(mt5::Welcome{mt5::kProtocolVersion, 1000, 3000, "node-1"}, 0));
     ASSERT_TRUE(terminal_.handshaken());
     ASSERT_EQ(terminal_.TakeOutbox().size(), 1u);  // the hello
   }
@@ -87,7 +88,7 @@ TEST_F(TerminalTest, HelloCarriesTheAccountAndRequestsWaitForTheWelcome) {
   ASSERT_EQ(out.size(), 1u);
   const mt5::Hello& hello = As<mt5::Hello>(out[0]);
   EXPECT_EQ(hello.token, "secret");
-  EXPECT_EQ(hello.protocol_version, 1u);
+  EXPECT_EQ(hello.protocol_version, 2u);
   EXPECT_EQ(hello.login, 5000001);
   EXPECT_EQ(hello.currency, "USD");
   EXPECT_EQ(hello.leverage, 100u);
@@ -99,7 +100,7 @@ TEST_F(TerminalTest, HelloCarriesTheAccountAndRequestsWaitForTheWelcome) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(As<mt5::Error>(out[0]).code, static_cast<uint32_t>(ErrorCode::kUnexpectedMessage));
   EXPECT_EQ(out[0].request_id, 7u);
-  terminal_.Handle(frames_.Make(mt5::Welcome{1, 1000, 3000, "node-1"}, 0));
+  terminal_.Handle(frames_.Make(mt5::Welcome{mt5::kProtocolVersion, 1000, 3000, "node-1"}, 0));
   EXPECT_TRUE(terminal_.handshaken());
   EXPECT_EQ(terminal_.welcome().node_id, "node-1");
   out = Ask(mt5::GetAccount{}, 8);
@@ -193,7 +194,7 @@ TEST_F(TerminalTest, AnswersEveryMessageTypeOfTheSchema) {
   EXPECT_EQ(out[0].request_id, 77u);
   EXPECT_FALSE(terminal_.closing());
   // Another protocol version is fatal.
-  terminal_.Handle(frames_.Make(mt5::GetAccount{}, 78, 2));
+  terminal_.Handle(frames_.Make(mt5::GetAccount{}, 78, mt5::kProtocolVersion + 1));
   out = terminal_.TakeOutbox();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(As<mt5::Error>(out[0]).code, static_cast<uint32_t>(ErrorCode::kBadVersion));
@@ -333,7 +334,7 @@ TEST_F(TerminalTest, TicksOfARangeOnlyFromWhatWasReplayedAndSplitIntoFrames) {
   ASSERT_TRUE(terminal.AddTicks("EURUSD", Walk()).ok());
   terminal.ReplayUntil(kMonday10 + 99'999);  // 200 ticks
   terminal.OnConnected(0);
-  terminal.Handle(frames_.Make(mt5::Welcome{1, 1000, 3000, "n"}, 0));
+  terminal.Handle(frames_.Make(mt5::Welcome{mt5::kProtocolVersion, 1000, 3000, "n"}, 0));
   terminal.TakeOutbox();
   terminal.Handle(frames_.Make(mt5::GetTicks{"EURUSD", kMonday10 + 10'000, 0, 0}, 4));
   std::vector<Outgoing> out = terminal.TakeOutbox();

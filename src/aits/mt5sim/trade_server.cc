@@ -1260,6 +1260,8 @@ std::vector<mt5::PositionInfo> TradeServer::Positions() const {
   return out;
 }
 
+uint64_t TradeServer::LastDealTicket() const { return deals_.empty() ? 0 : deals_.back().ticket; }
+
 std::vector<mt5::OrderInfo> TradeServer::Orders() const {
   std::vector<mt5::OrderInfo> out;
   for (const auto& [ticket, order] : orders_) out.push_back(order.info);

@@ -114,6 +114,8 @@ class TradeServer {
 
   mt5::Account AccountInfo() const;
   std::vector<mt5::PositionInfo> Positions() const;
+  // The newest deal's ticket (0 before the first): the `positions` answer's last_deal.
+  uint64_t LastDealTicket() const;
   std::vector<mt5::OrderInfo> Orders() const;
   // History orders and deals whose time (done / deal) lies in [from_msc, to_msc].
   std::vector<mt5::OrderInfo> HistoryOrders(int64_t from_msc, int64_t to_msc) const;

@@ -129,7 +129,7 @@ struct Golden {
 };
 
 std::vector<Golden> Goldens() {
-  const mt5::Welcome welcome{1, 1000, 3000, "golden-node"};
+  const mt5::Welcome welcome{mt5::kProtocolVersion, 1000, 3000, "golden-node"};
   std::vector<Golden> goldens;
   {
     Golden g{"handshake.jsonl", {}, ForexSymbol("EURUSD"), {}};

@@ -290,9 +290,12 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     if (!planned.ok()) {
       return Status(planned.status().code(),
                     planned.status().message() +
-                        "\nnothing was traded or written; to start anyway choose --reconcile adopt "
-                        "(take the venue's account) or flatten (close and cancel what the log "
-                        "cannot account for)");
+                        (result.recovered_reports > 0
+                             ? "\nnothing was traded; only the venue's reports of the orders in "
+                               "flight at the last stop were logged"
+                             : "\nnothing was traded or written") +
+                        "; to start anyway choose --reconcile adopt (take the venue's account) or "
+                        "flatten (close and cancel what the log cannot account for)");
     }
     reconciliation = std::move(*planned);
     return Status::Ok();
@@ -363,6 +366,22 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     AITS_RETURN_IF_ERROR(CheckAgainstLog(*session, log, path));
     // The asynchronous venue: a fresh one, holding what the log says the account holds.
     AITS_RETURN_IF_ERROR(session->GoLive());
+    if (live) {
+      // Orders in flight when the node stopped: their fate at the venue is a fact, logged (even
+      // if the reconciliation then refuses) and applied before the account is compared.
+      session->StartAppending(store.get());
+      AITS_ASSIGN_OR_RETURN(
+          result.recovered_reports,
+          session->RecoverOrders(log.last_ticks, log.last_source_msc, log.venue_exec_ids));
+      AITS_RETURN_IF_ERROR(session->store_status());
+      if (result.recovered_reports > 0) {
+        AITS_RETURN_IF_ERROR(store->Commit());
+        notice("the venue told what it did while the node was down: " +
+               std::to_string(result.recovered_reports) + " report(s) logged and applied");
+        AITS_LOG_INFO("session", "venue reports of the time the node was down applied",
+                      {{"reports", std::to_string(result.recovered_reports)}});
+      }
+    }
     AITS_RETURN_IF_ERROR(reconcile());
     resumed_log = log;
     result.resumed = true;

@@ -97,6 +97,9 @@ struct PaperResult {
   // matched the log), and the actions taken.
   std::vector<std::string> reconciliation;
   size_t reconciliation_actions = 0;
+  // A live restart: the venue's reports of the orders the log held unfinished (fills, cancels,
+  // rejections), logged and applied before the reconciliation (Session::RecoverOrders).
+  size_t recovered_reports = 0;
   uint64_t resumed_ticks = 0;
   uint64_t resumed_events = 0;
   uint64_t ticks = 0;  // new this run

@@ -104,6 +104,15 @@ Result<LogState> RebuildFromLog(const persistence::EventStore& store) {
       case EventType::kDecision:
         ++state.decisions;
         break;
+      case EventType::kExecutionReport: {
+        AITS_ASSIGN_OR_RETURN(ExecutionReport report,
+                              persistence::DecodeExecutionReport(event.payload));
+        if (report.exec_id != 0 &&
+            (report.kind == ExecKind::kFilled || report.kind == ExecKind::kPartiallyFilled)) {
+          state.venue_exec_ids.push_back(report.exec_id);
+        }
+        break;
+      }
       case EventType::kReconciliation: {
         // The positions a start took from the venue (adopted, or taken to be closed by the
         // orders that follow) or let go, and the venue's balance it took; orders come through

@@ -38,6 +38,8 @@ struct LogState {
   std::vector<uint64_t> ticks_by_instrument;
   std::vector<std::optional<Tick>> last_ticks;
   std::vector<int64_t> last_source_msc;  // a live feed's time of that tick (0: none)
+  // The exec_ids of the venue's fill reports (an asynchronous venue's), in log order.
+  std::vector<uint64_t> venue_exec_ids;
   Money balance;
   Money equity;
   std::string breaker = "normal";

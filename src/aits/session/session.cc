@@ -434,6 +434,38 @@ Status Session::GoLive() {
   return Status::Ok();
 }
 
+Result<size_t> Session::RecoverOrders(std::span<const std::optional<Tick>> last_ticks,
+                                      std::span<const int64_t> last_source_msc,
+                                      std::span<const uint64_t> known_exec_ids) {
+  if (async_venue_ == nullptr) return size_t{0};
+  std::vector<const Order*> live;
+  kernel_->order_manager().AppendLive(&live);
+  std::vector<Order> unfinished;
+  int64_t from_msc = std::numeric_limits<int64_t>::max();
+  for (size_t id = 0; id < last_source_msc.size(); ++id) {
+    if (last_source_msc[id] > 0) from_msc = std::min(from_msc, last_source_msc[id]);
+  }
+  for (const Order* order : live) {
+    unfinished.push_back(*order);
+    const uint32_t id = order->request.instrument.value;
+    if (id >= last_ticks.size() || id >= last_source_msc.size() || !last_ticks[id] ||
+        last_source_msc[id] <= 0) {
+      from_msc = 0;
+      continue;
+    }
+    // The node stamps live ticks on arrival: its time and the server's run side by side.
+    const int64_t age_ms =
+        std::max<int64_t>(0, (last_ticks[id]->ts - order->created).ns / 1'000'000);
+    from_msc = std::min(from_msc, std::max<int64_t>(0, last_source_msc[id] - age_ms));
+  }
+  if (from_msc == std::numeric_limits<int64_t>::max()) from_msc = 0;  // no live tick logged
+  if (unfinished.empty() && from_msc == 0) return size_t{0};
+  AITS_ASSIGN_OR_RETURN(std::vector<ExecutionReport> reports,
+                        async_venue_->Recover(unfinished, from_msc, known_exec_ids));
+  for (const ExecutionReport& report : reports) (void)OnExecutionReport(report);
+  return reports.size();
+}
+
 node::Producer* Session::venue_producer() {
   return async_venue_ != nullptr ? async_venue_->venue() : nullptr;
 }

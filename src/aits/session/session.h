@@ -21,8 +21,11 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "aits/core/clock.h"
 #include "aits/core/status.h"
@@ -124,6 +127,15 @@ class Session {
   // GoLive) seeded with the account the kernel rebuilt (Kernel::Holdings). Call once the kernel
   // is where the log left it, before the reconciliation; nothing on the synchronous venue.
   Status GoLive();
+  // After GoLive at a restart, before the reconciliation, while appending: asks the venue what
+  // it did while the node was down (ExecutionClient::Recover: the fate of the orders the log
+  // holds unfinished, the deals the log lacks) and applies its reports as any
+  // (OnExecutionReport: logged, then applied). Per instrument, the log's last tick and its server
+  // time (0: unknown) map the node's time to the venue's clock; `known_exec_ids`: the log's
+  // fills. Returns the number of reports applied; the venue's error as it is.
+  Result<size_t> RecoverOrders(std::span<const std::optional<Tick>> last_ticks,
+                               std::span<const int64_t> last_source_msc,
+                               std::span<const uint64_t> known_exec_ids);
   // The asynchronous venue's producer for the event loop once live; nullptr otherwise.
   node::Producer* venue_producer();
   bool asynchronous() const { return async_venue_ != nullptr; }

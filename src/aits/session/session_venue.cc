@@ -69,6 +69,15 @@ Result<execution::AccountState> SessionVenue::Snapshot() const {
   return *seeded_;
 }
 
+Result<std::vector<ExecutionReport>> SessionVenue::Recover(
+    std::span<const Order> unfinished, int64_t venue_from_msc,
+    std::span<const uint64_t> known_exec_ids) {
+  if (auto* client = live_client()) {
+    return client->Recover(unfinished, venue_from_msc, known_exec_ids);
+  }
+  return std::vector<ExecutionReport>{};
+}
+
 void SessionVenue::OnTick(const Tick& tick) {
   if (auto* client = live_client()) client->OnTick(tick);
 }

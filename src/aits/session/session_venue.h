@@ -52,6 +52,10 @@ class SessionVenue final : public execution::ExecutionClient {
                                std::optional<Price> take_profit) override;
   // Following: the seeded account (FailedPrecondition if nothing was seeded); live: the venue's.
   Result<execution::AccountState> Snapshot() const override;
+  // Live: the venue's (a broker's); following, or on the threaded venue: nothing to tell.
+  Result<std::vector<ExecutionReport>> Recover(std::span<const Order> unfinished,
+                                               int64_t venue_from_msc,
+                                               std::span<const uint64_t> known_exec_ids) override;
   void OnTick(const Tick& tick) override;
   void OnBar(const Bar& bar) override;
   void OnBarClosed(const Bar& bar) override;

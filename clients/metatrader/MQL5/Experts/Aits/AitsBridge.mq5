@@ -965,10 +965,30 @@ void PushAccountOnPermissionChange()
    SendAccount(0);
   }
 
-bool SendPositions(const ulong id)
+// The newest deal of the last day's history, read right after the positions: a start's snapshot
+// is cut there (its transactions still queued for OnTradeTransaction are in the positions already).
+// A deal older than a day has no transaction left in the queue.
+ulong LastDealTicket()
   {
-   AitsPositions m;
-   ZeroMemory(m);
+   const datetime now = TimeTradeServer();
+   if(!HistorySelect(now - 86400, now + 86400))
+      return 0;
+   ulong last = 0;
+   for(int i = HistoryDealsTotal() - 1; i >= 0; i--)
+     {
+      const ulong ticket = HistoryDealGetTicket(i);
+      if(ticket > last)
+         last = ticket;
+     }
+   return last;
+  }
+
+// The open positions, read between two looks at the newest deal: the terminal updates its caches
+// on its own threads, so a deal that lands while they are read is read again, up to three times;
+// the answer then names the deal its positions include (a start's snapshot is cut there).
+bool ReadPositions(AitsPositions &m)
+  {
+   const ulong before = LastDealTicket();
    const int total = PositionsTotal();
    ArrayResize(m.positions, total);
    int n = 0;
@@ -994,6 +1014,17 @@ bool SendPositions(const ulong id)
       n++;
      }
    ArrayResize(m.positions, n);
+   m.last_deal = LastDealTicket();
+   return m.last_deal == before;
+  }
+
+bool SendPositions(const ulong id)
+  {
+   AitsPositions m;
+   ZeroMemory(m);
+   for(int attempt = 0; attempt < 3 && !ReadPositions(m); attempt++)
+      continue;
+   const int n = ArraySize(m.positions);
    if(Sent(AitsAppendPositions(g_out, m, g_seq_out + 1, id, InpMaxFrame), "positions"))
       return true;
    return g_state != LINK_DOWN &&

@@ -8,7 +8,7 @@
 // docs/metatrader.md describes the protocol.
 #include "Wire.mqh"
 
-#define AITS_PROTOCOL_VERSION 1
+#define AITS_PROTOCOL_VERSION 2
 
 //--- Message types.
 #define AITS_MSG_HELLO           1
@@ -81,7 +81,7 @@
 #define AITS_MIN_SIZE_TICKS 7
 #define AITS_MIN_SIZE_BARS 11
 #define AITS_MIN_SIZE_ACCOUNT 87
-#define AITS_MIN_SIZE_POSITIONS 4
+#define AITS_MIN_SIZE_POSITIONS 12
 #define AITS_MIN_SIZE_ORDERS 6
 #define AITS_MIN_SIZE_DEALS 5
 #define AITS_MIN_SIZE_SYMBOL 132
@@ -1909,9 +1909,13 @@ bool AitsReadAccount(AitsReader &r, AitsAccount &m)
    return r.Finish("account");
   }
 
+// The open positions, and the newest deal of the account's history when they were read: the
+// deals up to it are in these positions (a start's snapshot is cut there: a transaction of such a
+// deal that the EA pushes after this answer is already counted). 0 when the history holds none.
 struct AitsPositions
   {
    AitsPositionInfo  positions[];
+   ulong             last_deal;
   };
 
 void AitsEncodePositions(AitsWriter &w, const AitsPositions &v)
@@ -1920,6 +1924,7 @@ void AitsEncodePositions(AitsWriter &w, const AitsPositions &v)
    w.Count(n_positions);
    for(int i = 0; i < n_positions; i++)
       AitsEncodePositionInfo(w, v.positions[i]);
+   w.U64(v.last_deal);
   }
 
 // Reads the fields in order; on failure the reader's m_error names the field.
@@ -1932,6 +1937,8 @@ bool AitsDecodePositions(AitsReader &r, AitsPositions &v)
    for(int i = 0; i < n_positions; i++)
       if(!AitsDecodePositionInfo(r, v.positions[i]))
          return r.ItemFailed("positions.positions", i);
+   if(!r.U64("positions.last_deal", v.last_deal))
+      return false;
    return r.Ok();
   }
 
