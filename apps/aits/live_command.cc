@@ -291,10 +291,14 @@ int RunLive(LiveFlags& flags, bool spec_given) {
   if (!quiet && tty && !flags.session.no_progress) std::fprintf(stderr, "\n");
   if (!result.ok()) return Fail(result.status());
   using gateway::Counter;
-  const Counter shown[] = {
-      Counter::kTicks,    Counter::kLinksLost,  Counter::kResumes,      Counter::kOrdersSent,
-      Counter::kRequotes, Counter::kBackOffs,   Counter::kResolutions,  Counter::kResends,
-      Counter::kAlerts,   Counter::kStaleTicks, Counter::kRefusedTicks, Counter::kSnapshotCovered};
+  const Counter shown[] = {Counter::kTicks,          Counter::kLinksLost,
+                           Counter::kResumes,        Counter::kOrdersSent,
+                           Counter::kRequotes,       Counter::kBackOffs,
+                           Counter::kResolutions,    Counter::kResends,
+                           Counter::kRetriedCancels, Counter::kRetriedProtections,
+                           Counter::kRefusedCancels, Counter::kRefusedProtections,
+                           Counter::kAlerts,         Counter::kStaleTicks,
+                           Counter::kRefusedTicks,   Counter::kSnapshotCovered};
   if (flags.session.json) {
     nlohmann::ordered_json out = SessionSummaryJson(flags.session.state, *result);
     out["dry_run"] = flags.dry_run;
