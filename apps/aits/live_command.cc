@@ -291,12 +291,15 @@ int RunLive(LiveFlags& flags, bool spec_given) {
   if (!quiet && tty && !flags.session.no_progress) std::fprintf(stderr, "\n");
   if (!result.ok()) return Fail(result.status());
   using gateway::Counter;
-  const Counter shown[] = {
-      Counter::kTicks,           Counter::kLinksLost,    Counter::kResumes,
-      Counter::kOrdersSent,      Counter::kRequotes,     Counter::kBackOffs,
-      Counter::kResolutions,     Counter::kResends,      Counter::kAlerts,
-      Counter::kStaleTicks,      Counter::kRefusedTicks, Counter::kSnapshotCovered,
-      Counter::kRecoveredOrders, Counter::kCaughtUpDeals};
+  const Counter shown[] = {Counter::kTicks,           Counter::kLinksLost,
+                           Counter::kResumes,         Counter::kOrdersSent,
+                           Counter::kRequotes,        Counter::kBackOffs,
+                           Counter::kResolutions,     Counter::kResends,
+                           Counter::kRetriedCancels,  Counter::kRetriedProtections,
+                           Counter::kRefusedCancels,  Counter::kRefusedProtections,
+                           Counter::kAlerts,          Counter::kStaleTicks,
+                           Counter::kRefusedTicks,    Counter::kSnapshotCovered,
+                           Counter::kRecoveredOrders, Counter::kCaughtUpDeals};
   if (flags.session.json) {
     nlohmann::ordered_json out = SessionSummaryJson(flags.session.state, *result);
     out["dry_run"] = flags.dry_run;

@@ -138,7 +138,10 @@ std::string_view ToString(Counter counter) {
                                                 "history_requests",
                                                 "history_failures",
                                                 "snapshot_covered",
-                                                "recovered_orders"};
+                                                "recovered_orders",
+                                                "retried_cancels",
+                                                "retried_protections",
+                                                "dropped_protections"};
   static_assert(std::size(kNames) == static_cast<size_t>(Counter::kCount_));
   return kNames[static_cast<size_t>(counter)];
 }
@@ -303,7 +306,13 @@ class Gateway::Desk {
     Steady::time_point retry_at;
     int64_t sent_msc = 0;  // the server's time when first sent, for the history window
     bool accepted_reported = false;
+    // The node asked a cancel that has not reached the terminal yet, or whose reply went with the
+    // link: sent once the terminal has named the order and, after a resolution, only if it still
+    // works there.
     bool cancel_wanted = false;
+    // A resent cancel was refused: the next resolution tells whether the order had gone (its fate
+    // then comes from the history, and the refusal was no error) or the terminal said no.
+    bool cancel_recheck = false;
     bool rest_cancels = false;  // 10010 on IOC/FOK: the rest is cancelled once the deals are in
     double partial_volume = 0;  // 10010: the volume done
     bool venue_opened = false;
@@ -327,11 +336,23 @@ class Gateway::Desk {
   struct Request {
     Kind kind = Kind::kSymbol;
     Steady::time_point deadline;
-    uint64_t key = 0;  // the entry, the symbol index, or the snapshot
-    int attempts = 1;
+    uint64_t key = 0;                // the entry, the symbol index, or the snapshot
+    int attempts = 1;                // kCancel, kModify: above 1 when sent again after a lost reply
     std::optional<Price> stop_loss;  // kModify: what was asked
     std::optional<Price> take_profit;
     InstrumentId instrument;
+    bool by_ticket = false;  // kModify: asked for this ticket, not for the instrument's position
+    uint64_t seq = 0;        // kModify: the order of the node's SL/TP calls
+  };
+
+  // An SL/TP change no EA could take yet (its reply went with the link, or asked while none was
+  // connected or kept ones waited), kept by position ticket: the latest asked wins.
+  struct WantedProtection {
+    InstrumentId instrument;
+    bool by_ticket = false;  // else the instrument's position, whose ticket is looked up when sent
+    std::optional<Price> stop_loss;
+    std::optional<Price> take_profit;
+    uint64_t seq = 0;
   };
 
   // One connection: the framed, sequenced link (mt5/link.h) and where its session stands.
@@ -453,7 +474,14 @@ class Gateway::Desk {
   Entry* FindEntry(uint64_t ticket, std::string_view comment, uint64_t magic);
   void OnOrderGone(Entry& entry, mt5::OrderState state);
   void OnCancel(const CancelCall& call);
+  void SendCancel(Entry& entry, bool again);
   void OnProtection(const ProtectionCall& call);
+  void SendProtection(uint64_t ticket, const WantedProtection& wanted, bool again);
+  // Keeps a change for later; one kept for the same ticket stays if it was asked after this one.
+  void Want(uint64_t ticket, const WantedProtection& wanted);
+  // The changes kept, once an EA is there and no resolution runs: the deals a resolution after a
+  // lost link catches up may have moved a netting position's ticket (a reversal).
+  void SendWantedProtections();
   void Resolve(Entry& entry);
   void StartResolution();
   void FinishResolution();
@@ -523,8 +551,9 @@ class Gateway::Desk {
   // after a lost link has completed, and at the first tick. A link lost sets catch_up_.
   int64_t caught_up_msc_ = 0;
   bool catch_up_ = false;
-  std::vector<mt5::DealInfo>
-      held_deals_;  // deals pushed while a resolution runs or before the node attaches
+  std::vector<mt5::DealInfo> held_deals_;        // pushed while a resolution runs or before attach
+  std::map<uint64_t, WantedProtection> wanted_;  // by position ticket
+  uint64_t next_protection_ = 1;
   std::map<uint64_t, History> history_;
   uint64_t next_history_ = 1;
 };
@@ -982,8 +1011,18 @@ void Gateway::Desk::OnLinkLost(const std::string& why) {
         entry->second.phase = Phase::kUnresolved;
       }
     }
-    if (request.kind == Kind::kCancel) Count(Counter::kRefusedCancels);
-    if (request.kind == Kind::kModify) Count(Counter::kRefusedProtections);
+    // A cancel or SL/TP change may or may not have reached the terminal: kept, and after the
+    // reconnect's resolution sent again (a cancel only to an order still working there).
+    if (request.kind == Kind::kCancel) {
+      auto entry = entries_.find(request.key);
+      if (entry != entries_.end() && entry->second.phase != Phase::kDone) {
+        entry->second.cancel_wanted = true;
+      }
+    }
+    if (request.kind == Kind::kModify) {
+      Want(request.key, WantedProtection{request.instrument, request.by_ticket, request.stop_loss,
+                                         request.take_profit, request.seq});
+    }
   }
   if (in_flight) Count(Counter::kLostInFlight);
   catch_up_ = true;  // transactions may have been lost with the link
@@ -1453,6 +1492,19 @@ void Gateway::Desk::OnTradeResult(Request& request, const mt5::TradeResult& resu
 void Gateway::Desk::OnCancelResult(Request& request, const mt5::TradeResult& result) {
   auto found = entries_.find(request.key);
   if (!mt5::IsSuccess(result.retcode)) {
+    if (request.attempts > 1 && found != entries_.end()) {
+      // Sent again after a lost reply: the order may have filled or gone since the resolution found
+      // it working (10013, no working order). Its fate is asked; a refusal only if it still works.
+      Entry& entry = found->second;
+      if (entry.phase == Phase::kDone) return;
+      AITS_LOG_INFO(kLog,
+                    "a cancel sent again was refused (" +
+                        RetcodeText(result.retcode, result.comment) + "): asking the terminal",
+                    {{"order", std::to_string(request.key)}});
+      entry.cancel_recheck = true;
+      Resolve(entry);
+      return;
+    }
     Count(Counter::kRefusedCancels);
     AITS_LOG_WARN(kLog, "cancel refused: " + RetcodeText(result.retcode, result.comment),
                   {{"order", std::to_string(request.key)}});
@@ -1466,6 +1518,14 @@ void Gateway::Desk::OnModifyResult(Request& request, const mt5::TradeResult& res
   // 10025 "no changes": the position already has the SL/TP asked (an earlier change that a lost
   // link kept from being confirmed, or asked twice): done, as far as the node is concerned.
   if (!mt5::IsSuccess(result.retcode) && result.retcode != mt5::retcode::kNoChanges) {
+    if (request.attempts > 1 && result.retcode == mt5::retcode::kPositionClosed) {
+      // Kept while the link was down, and the position closed meanwhile (its SL or TP, a stop-out):
+      // nothing is left to change, and the terminal refused nothing the node still wants.
+      Count(Counter::kDroppedProtections);
+      AITS_LOG_INFO(kLog, "SL/TP change kept over a lost link dropped: the position has gone",
+                    {{"position", std::to_string(request.key)}});
+      return;
+    }
     Count(Counter::kRefusedProtections);
     AITS_LOG_WARN(kLog, "SL/TP change refused: " + RetcodeText(result.retcode, result.comment),
                   {{"position", std::to_string(request.key)}});
@@ -1653,9 +1713,7 @@ void Gateway::Desk::OnCancel(const CancelCall& call) {
         entry->cancel_wanted = true;
         return;
       }
-      mt5::CancelOrder cancel;
-      cancel.ticket = entry->ticket;
-      Ask(cancel, Kind::kCancel, entry->order.id.value, config_.trade_timeout);
+      SendCancel(*entry, false);
       return;
     }
     case Phase::kDone:
@@ -1663,28 +1721,93 @@ void Gateway::Desk::OnCancel(const CancelCall& call) {
   }
 }
 
+void Gateway::Desk::SendCancel(Entry& entry, bool again) {
+  entry.cancel_wanted = false;  // until its reply goes with a link
+  // One cancel in flight per order: a second (the node asking again) would only meet an order the
+  // first has removed, and count a refusal the terminal never meant.
+  const uint64_t key = entry.order.id.value;
+  for (const auto& [id, request] : requests_) {
+    if (request.kind == Kind::kCancel && request.key == key) return;
+  }
+  if (again) Count(Counter::kRetriedCancels);
+  mt5::CancelOrder cancel;
+  cancel.ticket = entry.ticket;
+  const uint64_t id = Ask(cancel, Kind::kCancel, key, config_.trade_timeout);
+  requests_[id].attempts = again ? 2 : 1;
+}
+
 void Gateway::Desk::OnProtection(const ProtectionCall& call) {
   uint64_t ticket = call.ticket;
-  if (!call.by_ticket || ticket == 0) {
+  const bool by_ticket = call.by_ticket && ticket != 0;
+  if (!by_ticket) {
     const auto sym = SymbolOf(call.instrument);
     ticket = sym ? symbols_[*sym].position_ticket : 0;
   }
-  if (ticket == 0 || active_ == nullptr) {
+  if (ticket == 0) {
     Count(Counter::kRefusedProtections);
-    AITS_LOG_WARN(kLog, ticket == 0 ? "SL/TP change: no position known for instrument #" +
-                                          std::to_string(call.instrument.value)
-                                    : std::string("SL/TP change: no EA connected"));
+    AITS_LOG_WARN(kLog, "SL/TP change: no position known for instrument #" +
+                            std::to_string(call.instrument.value));
     return;
   }
+  const WantedProtection wanted{call.instrument, by_ticket, call.stop_loss, call.take_profit,
+                                next_protection_++};
+  if (active_ == nullptr || !wanted_.empty()) {
+    // No EA to take it, or changes kept over a lost link wait for the reconnect's resolution: kept
+    // with them, so that the latest asked for a position is the one it ends with.
+    Want(ticket, wanted);
+    SendWantedProtections();
+    return;
+  }
+  SendProtection(ticket, wanted, false);
+}
+
+void Gateway::Desk::SendProtection(uint64_t ticket, const WantedProtection& wanted, bool again) {
   mt5::ModifyPosition modify;
   modify.ticket = ticket;
-  modify.sl = call.stop_loss ? call.stop_loss->AsDouble() : 0;
-  modify.tp = call.take_profit ? call.take_profit->AsDouble() : 0;
+  modify.sl = wanted.stop_loss ? wanted.stop_loss->AsDouble() : 0;
+  modify.tp = wanted.take_profit ? wanted.take_profit->AsDouble() : 0;
   const uint64_t id = Ask(modify, Kind::kModify, ticket, config_.trade_timeout);
   Request& request = requests_[id];
-  request.stop_loss = call.stop_loss;
-  request.take_profit = call.take_profit;
-  request.instrument = call.instrument;
+  request.stop_loss = wanted.stop_loss;
+  request.take_profit = wanted.take_profit;
+  request.instrument = wanted.instrument;
+  request.by_ticket = wanted.by_ticket;
+  request.seq = wanted.seq;
+  request.attempts = again ? 2 : 1;
+}
+
+void Gateway::Desk::Want(uint64_t ticket, const WantedProtection& wanted) {
+  auto [kept, inserted] = wanted_.try_emplace(ticket, wanted);
+  if (!inserted && kept->second.seq < wanted.seq) kept->second = wanted;
+}
+
+void Gateway::Desk::SendWantedProtections() {
+  if (wanted_.empty() || active_ == nullptr || resolution_) return;
+  std::vector<std::pair<uint64_t, WantedProtection>> kept(wanted_.begin(), wanted_.end());
+  wanted_.clear();
+  // In the order the node asked them: two kept for one position (by its ticket and by its
+  // instrument) reach it with the latest last.
+  std::sort(kept.begin(), kept.end(),
+            [](const auto& a, const auto& b) { return a.second.seq < b.second.seq; });
+  for (const auto& [ticket, wanted] : kept) {
+    uint64_t to = ticket;
+    if (!wanted.by_ticket) {
+      const auto sym = SymbolOf(wanted.instrument);
+      to = sym ? symbols_[*sym].position_ticket : 0;
+    }
+    if (to == 0) {
+      Count(Counter::kDroppedProtections);
+      AITS_LOG_INFO(kLog,
+                    "SL/TP change kept over a lost link dropped: no position known for "
+                    "instrument #" +
+                        std::to_string(wanted.instrument.value));
+      continue;
+    }
+    Count(Counter::kRetriedProtections);
+    AITS_LOG_INFO(kLog, "SL/TP change kept over a lost link: sent",
+                  {{"position", std::to_string(to)}});
+    SendProtection(to, wanted, true);
+  }
 }
 
 // --- resolution -----------------------------------------------------------------------------
@@ -1706,6 +1829,7 @@ void Gateway::Desk::StartResolution() {
   const bool catch_up = catch_up_ && caught_up_msc_ != 0;
   if (resolution.keys.empty() && !catch_up) {
     SendQueued();
+    SendWantedProtections();
     return;
   }
   if (catch_up) {
@@ -1774,9 +1898,11 @@ void Gateway::Desk::FinishResolution() {
   for (Entry* entry_ptr : asked) {
     Entry& entry = *entry_ptr;
     const uint64_t key = entry.order.id.value;
+    bool working = false;  // at the terminal still
     for (const mt5::OrderInfo& order : resolution.open) {
       if (!ours(entry, order.ticket, order.comment, order.magic)) continue;
       known.insert(&entry);
+      working = true;
       if (entry.ticket == 0) {
         entry.ticket = order.ticket;
         by_ticket_[order.ticket] = key;
@@ -1798,7 +1924,22 @@ void Gateway::Desk::FinishResolution() {
     }
     if (entry.phase == Phase::kDone) continue;
     if (known.count(&entry) != 0) {
-      if (entry.cancel_wanted) OnCancel(CancelCall{entry.order.id, entry.ticket});
+      if (entry.cancel_recheck && working) {
+        // The resent cancel's refusal was the terminal's word on a working order.
+        Count(Counter::kRefusedCancels);
+        AITS_LOG_WARN(kLog, "cancel refused: the order still works at the terminal",
+                      {{"order", std::to_string(key)}});
+      }
+      entry.cancel_recheck = false;
+      // A cancel whose reply went with the link, or asked while the order's fate was unknown:
+      // sent (again) only to an order that still works; one filled or gone is reported so.
+      if (entry.cancel_wanted && working && entry.ticket != 0) SendCancel(entry, true);
+      continue;
+    }
+    if (entry.cancel_wanted) {
+      // The terminal never had it and the node wants it cancelled: nothing to send.
+      Finish(entry, ExecKind::kCanceled, RejectReason::kNone,
+             "cancelled: the terminal never received the order");
       continue;
     }
     if (entry.recovered) {

@@ -60,6 +60,16 @@
 //     makes the reversing order's), reported kModified once done or when the terminal answers
 //     10025 (no changes: it holds that already). A cancel or SL/TP change the terminal refuses is
 //     counted (refused_cancels, refused_protections) and logged.
+//   - A cancel whose reply went with the link, or asked while the link was down, is kept: once the
+//     reconnect's resolution has told the order's state it is sent again only if the order still
+//     works at the terminal (retried_cancels); an order that filled or went meanwhile is reported
+//     from the history, and an order the terminal never had is reported cancelled, not resent. A
+//     resent cancel refused (10013: no working order) asks the terminal again: a refusal only if
+//     the order still works. An SL/TP change whose reply went with the link, or asked while no EA
+//     is connected (or before the reconnect's resolution has ended), is kept per position ticket
+//     (the latest asked wins) and sent once that resolution has ended (retried_protections; by
+//     instrument: to the position's ticket then); 10036 to it (the position closed meanwhile)
+//     drops it (dropped_protections).
 //   - Snapshot: a round trip (get_positions, get_orders, get_account) into an AccountState,
 //     waiting up to answer_timeout (for the EA to connect, too).
 //   - `account` pushes (and the account asked at connect) become AccountReports; an account that
@@ -153,6 +163,9 @@ enum class Counter : uint8_t {
   kAlerts,       // AutoTrading off (10026, 10027, or the account says so)
   kReports,      // execution reports pushed
   kAccountReports,
+  // Cancels the terminal refused or left unanswered for trade_timeout, and cancels of orders
+  // already finished or unknown; SL/TP changes refused, unanswered or with no position known.
+  // Not those whose reply went with a lost link: they are kept, and sent again (below).
   kRefusedCancels,
   kRefusedProtections,
   kForeignDeals,     // deals on other symbols or of no trade, ignored
@@ -162,6 +175,15 @@ enum class Counter : uint8_t {
   kHistoryFailures,  // history requests answered with an error, a timeout or a lost link
   kSnapshotCovered,  // deals of the start's snapshot, not reported again (Snapshot)
   kRecoveredOrders,  // the log's unfinished orders asked about at a restart (Recover)
+  // Cancels sent after a resolution found the order still working at the terminal: their reply
+  // went with a link, or they were asked while the link was down or the order's fate unknown.
+  kRetriedCancels,
+  // SL/TP changes kept while no EA could take them (their reply went with a link, or asked while
+  // the link was down) and sent once the reconnect's resolution had ended.
+  kRetriedProtections,
+  // Of those, the ones whose position had gone meanwhile: answered 10036, or (by instrument) no
+  // position known for it any more. Not sent again, and not refusals.
+  kDroppedProtections,
 
   kCount_,
 };

@@ -22,6 +22,7 @@
 #include <limits>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -268,9 +269,11 @@ class Trader {
     }
   }
 
-  // Cancels what works and clears every position's SL/TP, asking again what a lost link or a
-  // refusal swallowed, until no order is unfinished and every open position's protection is
-  // cleared as confirmed by the terminal.
+  // Cancels what works, once each: a cancel whose reply a lost link swallowed is the gateway's to
+  // carry through (sent again after the reconnect if the order still works), so an order left
+  // working here is a cancel it lost. Clears every position's SL/TP, asking again what a lost
+  // link or a refusal swallowed, until no order is unfinished and every open position's
+  // protection is cleared as confirmed by the terminal.
   void WindDown() {
     const Steady::time_point now = Steady::now();
     if (now - last_ask_ < milliseconds(50)) {
@@ -278,7 +281,9 @@ class Trader {
       return;
     }
     last_ask_ = now;
-    for (const Order* order : Working()) (void)kernel_.Cancel(order->id);
+    for (const Order* order : Working()) {
+      if (cancelled_.insert(order->id.value).second) (void)kernel_.Cancel(order->id);
+    }
     for (uint64_t ticket : OpenTickets()) {
       if (Cleared(ticket)) continue;
       if (hedging_) {
@@ -319,6 +324,7 @@ class Trader {
     uint64_t fills = 0;  // the kernel's fills when it was reported
   };
   std::map<uint64_t, Protection> protection_;  // by position ticket (netting: 0)
+  std::set<uint64_t> cancelled_;               // orders the wind-down has asked to cancel
   uint64_t modified_ = 0;
 };
 

@@ -1,7 +1,8 @@
 // The gateway against a stand-in EA (stand_in_ea.h) on loopback: the handshake and every way a
 // peer can break it, the dead-link rule, one EA at a time, ticks into a node inbox, every retcode
-// end to end, requotes, back-off, resolution of orders lost with the link, Snapshot. Threaded:
-// built and run under the tsan preset too (label tsan).
+// end to end, requotes, back-off, resolution of orders lost with the link, cancels and SL/TP
+// changes kept over a lost link, Snapshot. Threaded: built and run under the tsan preset too
+// (label tsan).
 #include "aits/gateway/gateway.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <future>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -125,6 +127,18 @@ class GatewayTest : public ::testing::Test {
     if (!event) return std::nullopt;
     EXPECT_EQ(event->client, 3u);
     return *event->report;
+  }
+
+  // A tick at `tick_time`, then order 1 (a buy of 0.1 lots) done as order 4001 and filled by deal
+  // 5001 (its report taken): the position a test then loses the link with. Its place_order and
+  // the deal's transaction.
+  std::pair<mt5::PlaceOrder, mt5::Transaction> OpenAfterATick(StandInEa& ea, int64_t tick_time);
+  // The EA answers the modify_position `request_id` done: the report the node gets of it.
+  std::optional<ExecutionReport> ModifyDone(StandInEa& ea, uint64_t request_id) {
+    mt5::TradeResult done;
+    done.retcode = mt5::retcode::kDone;
+    EXPECT_TRUE(ea.Send(done, request_id).ok());
+    return NextReport();
   }
 
   node::Inbox<node::NodeEvent> inbox_{1 << 16};
@@ -741,6 +755,8 @@ void AnswerResolution(StandInEa& ea, const mt5::Orders& open, const mt5::Orders&
     ASSERT_TRUE(frame.ok()) << frame.status().message();
     ASSERT_NE(frame->type(), mt5::MessageType::kPlaceOrder) << "resent before asking";
     ASSERT_NE(frame->type(), mt5::MessageType::kClosePosition) << "resent before asking";
+    ASSERT_NE(frame->type(), mt5::MessageType::kCancelOrder) << "cancel sent before asking";
+    ASSERT_NE(frame->type(), mt5::MessageType::kModifyPosition) << "SL/TP sent before the catch-up";
     if (frame->type() == mt5::MessageType::kGetOrders) {
       ASSERT_TRUE(ea.Send(open, frame->envelope.request_id).ok());
       ++answered;
@@ -902,10 +918,7 @@ TEST_F(GatewayTest, PendingOrdersAreAcceptedCancelledAndProtectionGoesByTicket) 
   EXPECT_EQ(modify->first.ticket, 777u);
   EXPECT_DOUBLE_EQ(modify->first.sl, 1.08);
   EXPECT_EQ(modify->first.tp, 0);
-  mt5::TradeResult done;
-  done.retcode = mt5::retcode::kDone;
-  ASSERT_TRUE(ea.Send(done, modify->second).ok());
-  auto modified = NextReport();
+  auto modified = ModifyDone(ea, modify->second);
   ASSERT_TRUE(modified);
   EXPECT_EQ(modified->kind, ExecKind::kModified);
   EXPECT_EQ(modified->position_ticket, 777u);
@@ -973,6 +986,21 @@ mt5::DealInfo DealOf(const mt5::Transaction& t) {
   deal.comment = t.comment;
   deal.time_msc = t.time_msc;
   return deal;
+}
+
+std::pair<mt5::PlaceOrder, mt5::Transaction> GatewayTest::OpenAfterATick(StandInEa& ea,
+                                                                         int64_t tick_time) {
+  EXPECT_TRUE(ea.Send(OneTick(tick_time)).ok());
+  EXPECT_TRUE(NextOf<node::MarketData>());
+  execution_->Submit(MarketOrder(1));
+  auto place = ea.Expect<mt5::PlaceOrder>();
+  EXPECT_TRUE(place.ok()) << place.status().message();
+  if (!place.ok()) return {};
+  EXPECT_TRUE(ea.Send(ResultOf(place->first, mt5::retcode::kDone, 4001), place->second).ok());
+  const mt5::Transaction opened = DealAdd(5001, 4001, 0.1, 1.1, place->first);
+  EXPECT_TRUE(ea.Send(opened).ok());
+  EXPECT_TRUE(NextReport());
+  return {place->first, opened};
 }
 
 // MT5's SL, TP and stop-out closes carry the position's magic: matched by magic, an SL close was
@@ -1056,20 +1084,11 @@ TEST_F(GatewayTest, ADealWhoseTransactionWentWithTheLinkIsCaughtUpAfterTheReconn
   Start();
   StandInEa first = Connected();
   constexpr int64_t kTickTime = 1'700'000'000'000;
-  ASSERT_TRUE(first.Send(OneTick(kTickTime)).ok());
-  ASSERT_TRUE(NextOf<node::MarketData>());
-  execution_->Submit(MarketOrder(1));
-  auto place = first.Expect<mt5::PlaceOrder>();
-  ASSERT_TRUE(place.ok());
-  ASSERT_TRUE(first.Send(ResultOf(place->first, mt5::retcode::kDone, 4001), place->second).ok());
-  const mt5::Transaction opened = DealAdd(5001, 4001, 0.1, 1.1, place->first);
-  ASSERT_TRUE(first.Send(opened).ok());
-  auto fill = NextReport();
-  ASSERT_TRUE(fill);
+  const auto [place, opened] = OpenAfterATick(first, kTickTime);
   first.Drop();  // the SL close below happened meanwhile; its transaction never came
 
   StandInEa second = Connected();
-  mt5::PlaceOrder closing = place->first;
+  mt5::PlaceOrder closing = place;
   closing.type = static_cast<uint32_t>(mt5::OrderType::kSell);
   mt5::Transaction sl = DealAdd(5002, 4002, 0.1, 1.095, closing);
   sl.position = 4001;
@@ -1174,6 +1193,265 @@ TEST_F(GatewayTest, NoChangesToAnSlTpChangeIsReportedAsDone) {
   EXPECT_EQ(modified->kind, ExecKind::kModified);
   EXPECT_EQ(modified->position_ticket, 779u);
   EXPECT_EQ(gateway_->count(Counter::kRefusedProtections), 0u);
+}
+
+// --- cancels and SL/TP changes over a lost link -------------------------------------------------
+
+mt5::OrderInfo OrderAt(const mt5::PlaceOrder& place, uint64_t ticket, mt5::OrderState state) {
+  mt5::OrderInfo order;
+  order.ticket = ticket;
+  order.symbol = place.symbol;
+  order.type = place.type;
+  order.state = static_cast<uint32_t>(state);
+  order.volume_initial = place.volume;
+  order.volume_current = state == mt5::OrderState::kFilled ? 0 : place.volume;
+  order.price_open = place.price;
+  order.magic = place.magic;
+  order.comment = place.client_order_id;
+  return order;
+}
+
+class GatewayLinkTest : public GatewayTest {
+ protected:
+  // The gateway has seen the link go (a call queued after this finds no EA).
+  void WaitDisconnected() {
+    const auto deadline = Steady::now() + milliseconds(2000);
+    while (gateway_->connected() && Steady::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+    ASSERT_FALSE(gateway_->connected());
+  }
+  // Order #3: a buy limit of 0.1 lots at 1.09.
+  static Order Limit() {
+    Order limit = MarketOrder(3);
+    limit.request.type = OrderType::kLimit;
+    limit.request.price = Price::FromRaw(109'000 * 10'000, 5);
+    return limit;
+  }
+  // Started; order #3 placed and accepted under ticket 600; its cancel sent and the link dropped
+  // before the reply. The next EA, connected; `place` what the first got.
+  StandInEa CancelLostWithTheLink(mt5::PlaceOrder& place) {
+    Start();
+    StandInEa first = Connected();
+    execution_->Submit(Limit());
+    auto placed = first.Expect<mt5::PlaceOrder>();
+    EXPECT_TRUE(placed.ok()) << placed.status().message();
+    if (placed.ok()) {
+      place = placed->first;
+      EXPECT_TRUE(first.Send(ResultOf(place, mt5::retcode::kPlaced, 600), placed->second).ok());
+    }
+    auto accepted = NextReport();
+    EXPECT_TRUE(accepted && accepted->kind == ExecKind::kAccepted);
+    EXPECT_TRUE(execution_->Cancel(OrderId{3}, 600, Timestamp{}).ok());
+    auto cancel = first.Expect<mt5::CancelOrder>();
+    EXPECT_TRUE(cancel.ok()) << cancel.status().message();
+    EXPECT_TRUE(cancel.ok() && cancel->first.ticket == 600u);
+    first.Drop();
+    WaitDisconnected();
+    return Connected();
+  }
+  // The reconnect's resolution answered with the order still working: the cancel sent again.
+  static Result<std::pair<mt5::CancelOrder, uint64_t>> CancelSentAgain(
+      StandInEa& ea, const mt5::PlaceOrder& place) {
+    AnswerResolution(ea, mt5::Orders{false, true, {OrderAt(place, 600, mt5::OrderState::kPlaced)}},
+                     mt5::Orders{true, true, {}}, mt5::Deals{true, {}});
+    return ea.Expect<mt5::CancelOrder>();
+  }
+};
+
+// The cancel reached the terminal or not: after the reconnect the resolution finds the order still
+// working, so the cancel is sent again, and the order ends cancelled once.
+TEST_F(GatewayLinkTest, ACancelWhoseReplyWentWithTheLinkIsSentAgainToAWorkingOrder) {
+  mt5::PlaceOrder place;
+  StandInEa second = CancelLostWithTheLink(place);
+  auto again = CancelSentAgain(second, place);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->first.ticket, 600u);
+  mt5::TradeResult removed;
+  removed.retcode = mt5::retcode::kDone;
+  removed.order = 600;
+  ASSERT_TRUE(second.Send(removed, again->second).ok());
+  auto canceled = NextReport();
+  ASSERT_TRUE(canceled);
+  EXPECT_EQ(canceled->kind, ExecKind::kCanceled);
+  EXPECT_EQ(canceled->order_id, OrderId{3});
+  // The terminal's own word of the deletion is no second report, and nothing more is sent.
+  mt5::Transaction deleted;
+  deleted.type = static_cast<uint32_t>(mt5::TransactionType::kHistoryAdd);
+  deleted.order = 600;
+  deleted.symbol = "EURUSD";
+  deleted.order_state = static_cast<uint32_t>(mt5::OrderState::kCanceled);
+  ASSERT_TRUE(second.Send(deleted).ok());
+  EXPECT_FALSE(NextReport(milliseconds(150)));
+  EXPECT_FALSE(second.Next(milliseconds(100)).ok());
+  EXPECT_EQ(gateway_->count(Counter::kRetriedCancels), 1u);
+  EXPECT_EQ(gateway_->count(Counter::kRefusedCancels), 0u);
+}
+
+// The order filled while the link was down: its cancel is not sent again (the terminal would
+// answer 10013), the order ends filled from the history, and nothing was refused.
+TEST_F(GatewayLinkTest, ACancelOfAnOrderThatFilledWhileTheLinkWasDownIsNotSentAgain) {
+  mt5::PlaceOrder place;
+  StandInEa second = CancelLostWithTheLink(place);
+  mt5::Transaction filled = DealAdd(5001, 600, 0.1, 1.09, place);
+  AnswerResolution(second, mt5::Orders{false, true, {}},
+                   mt5::Orders{true, true, {OrderAt(place, 600, mt5::OrderState::kFilled)}},
+                   mt5::Deals{true, {DealOf(filled)}});
+  auto fill = NextReport();
+  ASSERT_TRUE(fill);
+  EXPECT_EQ(fill->kind, ExecKind::kFilled);
+  EXPECT_EQ(fill->order_id, OrderId{3});
+  EXPECT_EQ(fill->exec_id, 5001u);
+  auto more = second.Next(milliseconds(200));
+  EXPECT_FALSE(more.ok()) << mt5::MessageName(more->envelope.type);
+  EXPECT_FALSE(NextReport(milliseconds(100)));
+  EXPECT_EQ(gateway_->count(Counter::kRetriedCancels), 0u);
+  EXPECT_EQ(gateway_->count(Counter::kRefusedCancels), 0u);
+}
+
+// A resent cancel that meets an order gone since the resolution (10013, no working order) asks
+// the terminal again; the history says it was cancelled: reported so, and no refusal.
+TEST_F(GatewayLinkTest, AResentCancelRefusedBecauseTheOrderWentIsNoError) {
+  mt5::PlaceOrder place;
+  StandInEa second = CancelLostWithTheLink(place);
+  auto again = CancelSentAgain(second, place);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  mt5::TradeResult gone;
+  gone.retcode = mt5::retcode::kInvalid;
+  gone.comment = "no working order 600";
+  ASSERT_TRUE(second.Send(gone, again->second).ok());
+  AnswerResolution(second, mt5::Orders{false, true, {}},
+                   mt5::Orders{true, true, {OrderAt(place, 600, mt5::OrderState::kCanceled)}},
+                   mt5::Deals{true, {}});
+  auto canceled = NextReport();
+  ASSERT_TRUE(canceled);
+  EXPECT_EQ(canceled->kind, ExecKind::kCanceled);
+  EXPECT_EQ(canceled->order_id, OrderId{3});
+  EXPECT_FALSE(second.Next(milliseconds(150)).ok());
+  EXPECT_EQ(gateway_->count(Counter::kRefusedCancels), 0u);
+}
+
+// A cancel asked while the link is down, of an order whose place_order went with the link and never
+// reached the terminal: the order is reported cancelled, never sent again.
+TEST_F(GatewayLinkTest, AnOrderTheTerminalNeverGotIsCancelledNotResentWhenItsCancelWasAsked) {
+  Start();
+  StandInEa first = Connected();
+  execution_->Submit(Limit());
+  ASSERT_TRUE(first.Expect<mt5::PlaceOrder>().ok());
+  first.Drop();
+  WaitDisconnected();
+  ASSERT_TRUE(execution_->Cancel(OrderId{3}, 0, Timestamp{}).ok());
+  StandInEa second = Connected();
+  AnswerResolution(second, mt5::Orders{false, true, {}}, mt5::Orders{true, true, {}},
+                   mt5::Deals{true, {}});
+  auto canceled = NextReport();
+  ASSERT_TRUE(canceled);
+  EXPECT_EQ(canceled->kind, ExecKind::kCanceled);
+  EXPECT_EQ(canceled->order_id, OrderId{3});
+  auto more = second.Next(milliseconds(200));
+  EXPECT_FALSE(more.ok()) << mt5::MessageName(more->envelope.type);
+  EXPECT_EQ(gateway_->count(Counter::kResends), 0u);
+}
+
+// An SL/TP change asked while no EA is connected is kept, and reaches the next one.
+TEST_F(GatewayLinkTest, AnSlTpChangeAskedWhileNoEaIsConnectedReachesTheNextOne) {
+  Start();
+  StandInEa first = Connected(true);
+  first.Drop();
+  WaitDisconnected();
+  ASSERT_TRUE(execution_
+                  ->SetPositionProtection(InstrumentId{0}, 777, Price::FromRaw(108'000 * 10'000, 5),
+                                          Price::FromRaw(112'000 * 10'000, 5))
+                  .ok());
+  StandInEa second = Connected(true);
+  auto modify = second.Expect<mt5::ModifyPosition>();
+  ASSERT_TRUE(modify.ok()) << modify.status().message();
+  EXPECT_EQ(modify->first.ticket, 777u);
+  EXPECT_DOUBLE_EQ(modify->first.sl, 1.08);
+  EXPECT_DOUBLE_EQ(modify->first.tp, 1.12);
+  auto modified = ModifyDone(second, modify->second);
+  ASSERT_TRUE(modified);
+  EXPECT_EQ(modified->kind, ExecKind::kModified);
+  EXPECT_EQ(modified->position_ticket, 777u);
+  EXPECT_EQ(modified->stop_loss, Price::FromRaw(108'000 * 10'000, 5));
+  EXPECT_EQ(gateway_->count(Counter::kRetriedProtections), 1u);
+  EXPECT_EQ(gateway_->count(Counter::kRefusedProtections), 0u);
+}
+
+// Changes whose replies went with the link are sent again after the reconnect's resolution (the
+// catch-up of the deals): for a position changed again meanwhile only the latest; one whose
+// position closed meanwhile (10036) is dropped, not refused.
+TEST_F(GatewayLinkTest, SlTpChangesLostWithTheLinkAreSentAgainTheLatestWinning) {
+  Start();
+  StandInEa first = Connected(true);
+  ASSERT_TRUE(first.Send(OneTick(1'700'000'000'000)).ok());
+  ASSERT_TRUE(NextOf<node::MarketData>());
+  const Price sl1 = Price::FromRaw(108'000 * 10'000, 5);
+  const Price sl2 = Price::FromRaw(108'500 * 10'000, 5);
+  const Price tp = Price::FromRaw(112'000 * 10'000, 5);
+  ASSERT_TRUE(execution_->SetPositionProtection(InstrumentId{0}, 777, sl1, std::nullopt).ok());
+  ASSERT_TRUE(first.Expect<mt5::ModifyPosition>().ok());
+  ASSERT_TRUE(execution_->SetPositionProtection(InstrumentId{0}, 778, std::nullopt, tp).ok());
+  ASSERT_TRUE(first.Expect<mt5::ModifyPosition>().ok());
+  first.Drop();
+  WaitDisconnected();
+  ASSERT_TRUE(execution_->SetPositionProtection(InstrumentId{0}, 777, sl2, std::nullopt).ok());
+  StandInEa second = Connected(true);
+  AnswerResolution(second, mt5::Orders{false, true, {}}, mt5::Orders{true, true, {}},
+                   mt5::Deals{true, {}});
+  std::map<uint64_t, std::pair<mt5::ModifyPosition, uint64_t>> sent;
+  for (int idx = 0; idx < 2; ++idx) {
+    auto modify = second.Expect<mt5::ModifyPosition>();
+    ASSERT_TRUE(modify.ok()) << modify.status().message();
+    sent[modify->first.ticket] = *modify;
+  }
+  EXPECT_FALSE(second.Next(milliseconds(150)).ok());  // one change per position
+  ASSERT_EQ(sent.count(777), 1u);
+  ASSERT_EQ(sent.count(778), 1u);
+  EXPECT_DOUBLE_EQ(sent[777].first.sl, 1.085);
+  EXPECT_DOUBLE_EQ(sent[778].first.tp, 1.12);
+  mt5::TradeResult closed;
+  closed.retcode = mt5::retcode::kPositionClosed;
+  ASSERT_TRUE(second.Send(closed, sent[778].second).ok());
+  auto modified = ModifyDone(second, sent[777].second);
+  ASSERT_TRUE(modified);
+  EXPECT_EQ(modified->kind, ExecKind::kModified);
+  EXPECT_EQ(modified->position_ticket, 777u);
+  EXPECT_EQ(modified->stop_loss, sl2);
+  EXPECT_FALSE(NextReport(milliseconds(150)));
+  EXPECT_EQ(gateway_->count(Counter::kRetriedProtections), 2u);
+  EXPECT_EQ(gateway_->count(Counter::kDroppedProtections), 1u);
+  EXPECT_EQ(gateway_->count(Counter::kRefusedProtections), 0u);
+}
+
+// Netting, by instrument: a change asked while the link is down goes, after the reconnect, to the
+// position's ticket as the caught-up deals leave it (a reversal made it the reversing order's).
+TEST_F(GatewayLinkTest, ANettingSlTpKeptOverALostLinkGoesToThePositionsTicketAfterTheCatchUp) {
+  Start();
+  StandInEa first = Connected();
+  constexpr int64_t kTickTime = 1'700'000'000'000;
+  const mt5::Transaction opened = OpenAfterATick(first, kTickTime).second;
+  first.Drop();
+  WaitDisconnected();
+  ASSERT_TRUE(
+      execution_->SetProtection(InstrumentId{0}, Price::FromRaw(112'000 * 10'000, 5), std::nullopt)
+          .ok());
+  // Meanwhile a trade by hand reversed the position: its transaction went with the link.
+  mt5::PlaceOrder by_hand;
+  by_hand.symbol = "EURUSD";
+  by_hand.type = static_cast<uint32_t>(mt5::OrderType::kSell);
+  mt5::Transaction reversal = DealAdd(5002, 4002, 0.3, 1.1, by_hand);
+  reversal.position = 4001;
+  reversal.deal_reason = static_cast<uint32_t>(mt5::DealReason::kClient);
+  reversal.time_msc = kTickTime + 500;
+  StandInEa second = Connected();
+  AnswerResolution(second, mt5::Orders{false, true, {}}, mt5::Orders{true, true, {}},
+                   mt5::Deals{true, {DealOf(opened), DealOf(reversal)}});
+  auto modify = second.Expect<mt5::ModifyPosition>();
+  ASSERT_TRUE(modify.ok()) << modify.status().message();
+  EXPECT_EQ(modify->first.ticket, 4002u);
+  EXPECT_DOUBLE_EQ(modify->first.sl, 1.12);
+  EXPECT_EQ(gateway_->count(Counter::kRetriedProtections), 1u);
 }
 
 // Answers one snapshot's three requests as a terminal holding `positions` and no orders, whose
