@@ -1580,7 +1580,7 @@ TEST_F(GatewayTest, ADealTheStartsSnapshotIncludesIsNotReportedWhenItsTransactio
 // A restart (Gateway::Recover): the log's orders in flight when the node died are asked about
 // before anything else, never resent. The terminal filled one (its deal reported with its
 // price), filled more of a partly filled one (only the fill the log lacks is reported), and never
-// received the third (rejected).
+// received the third (rejected); and it closed a position by its SL (announced, then filled).
 TEST_F(GatewayTest, ARestartAsksTheFateOfTheLogsOrdersInFlightAndNeverResendsThem) {
   Listen();
   StandInEa ea = Connect();
@@ -1629,13 +1629,23 @@ TEST_F(GatewayTest, ARestartAsksTheFateOfTheLogsOrdersInFlightAndNeverResendsThe
   working.volume_initial = 0.3;
   working.volume_current = 0.1;
   working.comment = partial.request.client_order_id;
-  AnswerResolution(ea, mt5::Orders{false, true, {working}}, mt5::Orders{true, true, {done}},
-                   mt5::Deals{true,
-                              {deal(5001, 4001, 0.1, filled_away), deal(5002, 4002, 0.1, partial),
-                               deal(5003, 4002, 0.1, partial)}});
+  // The terminal also closed a position by its SL meanwhile (an order the node did not send),
+  // and holds a deal from before the log's last tick, which the log does not hold either.
+  mt5::DealInfo sl_close = deal(5006, 4010, 0.2, filled_away);
+  sl_close.type = static_cast<uint32_t>(mt5::DealType::kSell);
+  sl_close.reason = static_cast<uint32_t>(mt5::DealReason::kSl);
+  sl_close.comment = "[sl 1.08000]";
+  mt5::DealInfo before = deal(4999, 3999, 0.1, never);
+  before.comment = "by hand";
+  before.time_msc = 1'699'999'999'000;
+  AnswerResolution(
+      ea, mt5::Orders{false, true, {working}}, mt5::Orders{true, true, {done}},
+      mt5::Deals{true,
+                 {before, deal(5001, 4001, 0.1, filled_away), deal(5002, 4002, 0.1, partial),
+                  deal(5003, 4002, 0.1, partial), sl_close}});
   auto reports = recovered.get();
   ASSERT_TRUE(reports.ok()) << reports.status().message();
-  ASSERT_EQ(reports->size(), 3u);
+  ASSERT_EQ(reports->size(), 5u);
   EXPECT_EQ((*reports)[0].kind, ExecKind::kFilled);
   EXPECT_EQ((*reports)[0].order_id, OrderId{1});
   EXPECT_EQ((*reports)[0].exec_id, 5001u);
@@ -1643,10 +1653,16 @@ TEST_F(GatewayTest, ARestartAsksTheFateOfTheLogsOrdersInFlightAndNeverResendsThe
   EXPECT_EQ((*reports)[0].commission, Money::FromRaw(700'000));
   EXPECT_EQ((*reports)[1].kind, ExecKind::kPartiallyFilled);
   EXPECT_EQ((*reports)[1].order_id, OrderId{2});
-  EXPECT_EQ((*reports)[1].exec_id, 5003u);  // 5002 is the log's already
-  EXPECT_EQ((*reports)[2].kind, ExecKind::kRejected);
-  EXPECT_EQ((*reports)[2].order_id, OrderId{3});
+  EXPECT_EQ((*reports)[1].exec_id, 5003u);        // 5002 is the log's already
+  EXPECT_EQ((*reports)[2].kind, ExecKind::kNew);  // the terminal's own order: the SL close
+  EXPECT_EQ((*reports)[2].venue_order_id, 4010u);
+  EXPECT_EQ((*reports)[3].kind, ExecKind::kFilled);
+  EXPECT_EQ((*reports)[3].exec_id, 5006u);
+  EXPECT_EQ((*reports)[3].fill_reason, FillReason::kStopLoss);
+  EXPECT_EQ((*reports)[4].kind, ExecKind::kRejected);
+  EXPECT_EQ((*reports)[4].order_id, OrderId{3});
   EXPECT_EQ(gateway_->count(Counter::kRecoveredOrders), 3u);
+  EXPECT_EQ(gateway_->count(Counter::kCaughtUpDeals), 1u);
   EXPECT_EQ(gateway_->count(Counter::kResends), 0u);
   // Nothing was sent to trade; the working order's later fill is the node's as any.
   ASSERT_TRUE(gateway_->Start(node::ProducerLink(&inbox_, 3)).ok());
