@@ -1,8 +1,27 @@
 #include "cli.h"
 
+#include <csignal>
 #include <cstdio>
 
 namespace aits::app {
+
+namespace {
+std::atomic<bool> g_stop{false};
+extern "C" void OnStopSignal(int) { g_stop.store(true); }
+}  // namespace
+
+StopSignals::StopSignals() {
+  g_stop.store(false);
+  std::signal(SIGINT, OnStopSignal);
+  std::signal(SIGTERM, OnStopSignal);
+}
+
+StopSignals::~StopSignals() {
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+
+const std::atomic<bool>* StopSignals::flag() { return &g_stop; }
 
 int ExitCode(const Status& status) {
   const StatusCode code = status.code();

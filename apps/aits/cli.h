@@ -13,6 +13,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -33,6 +34,20 @@ void ExitOnFailure(int code);
 // command that failed in its callback (ExitOnFailure; already reported), and 2 for a command line
 // that does not parse (printed by CLI11 with a pointer to --help).
 int ParseFailure(CLI::App& app, const CLI::ParseError& error);
+
+// Ctrl-C and SIGTERM stop a long-running command cleanly: while a StopSignals lives they set its
+// flag (the command's loop, or the options.stop it hands on, looks at it), and when it goes the
+// default handlers are back, so a signal after that ends the process as usual. One at a time
+// (the flag is the process's: a handler can reach nothing else).
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  static const std::atomic<bool>* flag();
+  static bool stopped() { return flag()->load(); }
+};
 
 // j[key] with `digits` decimals, or "n/a" when it is missing or not a number.
 std::string FormatNumber(const nlohmann::json& j, const char* key, int digits = 4);

@@ -1,10 +1,9 @@
 #include "collect_command.h"
 
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -22,10 +21,6 @@
 
 namespace aits::app {
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void OnCollectStop(int) { g_stop.store(true); }
 
 struct CollectFlags {
   std::vector<std::string> symbols;
@@ -112,9 +107,7 @@ int RunCollect(const CollectFlags& flags) {
                  listen->host.c_str(), gw.port(), flags.server.c_str(), flags.spill.c_str(),
                  collector.spilled_records());
   }
-  g_stop.store(false);
-  std::signal(SIGINT, OnCollectStop);
-  std::signal(SIGTERM, OnCollectStop);
+  std::optional<StopSignals> signals(std::in_place);
 
   Status failed;
   bool was_down = false;
@@ -135,7 +128,7 @@ int RunCollect(const CollectFlags& flags) {
                    status->error.ok() ? "" : status->error.message().c_str());
     }
   };
-  while (!g_stop.load() && failed.ok()) {
+  while (!StopSignals::stopped() && failed.ok()) {
     node::NodeEvent event;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
     if (inbox.WaitPop(event, deadline) == node::PopResult::kEvent) {
@@ -150,8 +143,7 @@ int RunCollect(const CollectFlags& flags) {
                    was_down ? ": " : "", was_down ? collector.stats().last_send_error.c_str() : "");
     }
   }
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  signals.reset();
   gw.Stop();
   // What the gateway pushed before it stopped still goes to the collector.
   while (inbox.Drain(handle, 4096) > 0) {

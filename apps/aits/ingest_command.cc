@@ -2,11 +2,10 @@
 
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -18,10 +17,6 @@
 
 namespace aits::app {
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void OnIngestStop(int) { g_stop.store(true); }
 
 struct IngestFlags {
   std::string listen = "127.0.0.1:5758";
@@ -55,9 +50,7 @@ int RunIngest(const IngestFlags& flags) {
                  "(Ctrl-C stops; run again to continue)\n",
                  endpoint->host.c_str(), server.port(), flags.format.c_str(), flags.out.c_str());
   }
-  g_stop.store(false);
-  std::signal(SIGINT, OnIngestStop);
-  std::signal(SIGTERM, OnIngestStop);
+  std::optional<StopSignals> signals(std::in_place);
   const auto commit = [&](std::span<const feed::SequencedTick> ticks) {
     return store.Commit(ticks,
                         [&](uint32_t id) -> const std::string& { return server.symbol_name(id); });
@@ -66,7 +59,7 @@ int RunIngest(const IngestFlags& flags) {
   uint64_t shown_refusals = 0;
   Status failed;
   auto last_line = std::chrono::steady_clock::now();
-  while (!g_stop.load()) {
+  while (!StopSignals::stopped()) {
     failed = server.Poll(std::chrono::milliseconds(200), commit);
     // A failed commit leaves the receiver's keys and the store's memory ahead of the files: stop,
     // and let the next run start from ingest.state (the collector keeps the batch meanwhile).
@@ -86,8 +79,7 @@ int RunIngest(const IngestFlags& flags) {
                                                    store.stats().stale));
     }
   }
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  signals.reset();
   if (progress) std::fprintf(stderr, "\n");
   if (!failed.ok()) return Fail(failed.WithContext("aits ingest"));
 

@@ -4,15 +4,14 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cctype>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -37,10 +36,6 @@
 
 namespace aits::app {
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void OnLiveStop(int) { g_stop.store(true); }
 
 struct LiveFlags {
   config::PaperFlags session;  // the strategy's, the risk's and the log's flags, as aits paper's
@@ -94,7 +89,7 @@ Result<session::SessionSpec> LiveSpec(const LiveFlags& flags,
 Result<mt5::Hello> WaitForTerminal(const gateway::Gateway& gw, const std::string& address,
                                    int seconds) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (!g_stop.load()) {
+  while (!StopSignals::stopped()) {
     if (auto hello = gw.terminal()) return *hello;
     if (std::chrono::steady_clock::now() >= deadline) {
       return IoError("no EA connected to " + address + " within " + std::to_string(seconds) +
@@ -192,13 +187,7 @@ int RunLive(LiveFlags& flags, bool spec_given) {
   std::unique_ptr<gateway::Gateway> gw = std::move(*created);
   if (Status listening = gw->Listen(); !listening.ok()) return Fail(listening);
 
-  g_stop.store(false);
-  std::signal(SIGINT, OnLiveStop);
-  std::signal(SIGTERM, OnLiveStop);
-  const auto restore_signals = [] {
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-  };
+  std::optional<StopSignals> signals(std::in_place);
   if (!quiet) {
     std::fprintf(stderr,
                  "aits live: listening on %s:%u for the AitsBridge EA%s; state in %s "
@@ -210,12 +199,10 @@ int RunLive(LiveFlags& flags, bool spec_given) {
   auto terminal =
       WaitForTerminal(*gw, config.host + ":" + std::to_string(gw->port()), flags.wait_seconds);
   if (!terminal.ok()) {
-    restore_signals();
     return Fail(terminal.status());
   }
   auto account = gw->Snapshot();
   if (!account.ok()) {
-    restore_signals();
     return Fail(account.status().WithContext("the terminal's account"));
   }
   if (!quiet) {
@@ -236,14 +223,12 @@ int RunLive(LiveFlags& flags, bool spec_given) {
                                     balance_given, &reconcile_given)
                          : probe;
   if (!spec.ok()) {
-    restore_signals();
     return Fail(spec.status());
   }
 
   session::PaperOptions options;
   auto resolved = config::ResolvePaperOptions(flags.session, /*spec_given=*/false);
   if (!resolved.ok()) {
-    restore_signals();
     return Fail(resolved.status());
   }
   options = std::move(*resolved);
@@ -253,7 +238,7 @@ int RunLive(LiveFlags& flags, bool spec_given) {
     options.reconcile = *execution::ParseReconcilePolicy(options.spec.reconcile);
   }
   options.speed = 1;  // a live feed has its own pace; the wall clock drives the timers
-  options.stop = &g_stop;
+  options.stop = StopSignals::flag();
   options.signals = config::SignalsWithModels();
   options.live_data = gw.get();
   if (!flags.dry_run) {
@@ -271,7 +256,6 @@ int RunLive(LiveFlags& flags, bool spec_given) {
   // warnings in the log and on stderr, counted in the summary.
   auto monitor = LiveMonitor(options.spec, flags.session.instruments);
   if (!monitor.ok()) {
-    restore_signals();
     return Fail(monitor.status());
   }
   std::array<uint64_t, 5> alerts{};
@@ -286,7 +270,7 @@ int RunLive(LiveFlags& flags, bool spec_given) {
   options.on_tick = [watcher](const Tick& tick) { watcher->OnTick(tick); };
   options.on_idle = [watcher] { watcher->Poll(); };
   auto result = session::RunPaper(options);
-  restore_signals();
+  signals.reset();
   gw->Stop();
   if (!quiet && tty && !flags.session.no_progress) std::fprintf(stderr, "\n");
   if (!result.ok()) return Fail(result.status());

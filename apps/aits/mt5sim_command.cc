@@ -1,7 +1,5 @@
 #include "mt5sim_command.h"
 
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -14,10 +12,6 @@
 namespace aits::app {
 namespace {
 
-std::atomic<bool> g_stop{false};
-
-extern "C" void OnMt5SimStop(int) { g_stop.store(true); }
-
 struct Mt5SimFlags {
   mt5sim::SimulatorOptions options;
   bool quiet = false;
@@ -25,11 +19,8 @@ struct Mt5SimFlags {
 };
 
 int RunMt5Sim(Mt5SimFlags& flags) {
-  flags.options.stop = &g_stop;
+  flags.options.stop = StopSignals::flag();
   if (Status valid = mt5sim::Validate(flags.options); !valid.ok()) return Fail(valid);
-  g_stop.store(false);
-  std::signal(SIGINT, OnMt5SimStop);
-  std::signal(SIGTERM, OnMt5SimStop);
   if (!flags.quiet && !flags.json) {
     std::fprintf(stderr,
                  "aits mt5-sim: connecting to %s as login 5000001 (%s, %s %.2f, 1:%u); "
@@ -37,9 +28,10 @@ int RunMt5Sim(Mt5SimFlags& flags) {
                  flags.options.connect.c_str(), flags.options.account.c_str(),
                  flags.options.currency.c_str(), flags.options.balance, flags.options.leverage);
   }
-  auto result = mt5sim::RunSimulator(flags.options);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  auto result = [&] {
+    const StopSignals signals;
+    return mt5sim::RunSimulator(flags.options);
+  }();
   if (!result.ok()) return Fail(result.status());
   const mt5sim::SimulatorSummary& s = *result;
   if (flags.json) {

@@ -1,9 +1,7 @@
 #include "paper_commands.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,15 +21,11 @@
 namespace aits::app {
 namespace {
 
-std::atomic<bool> g_stop{false};
-
-extern "C" void OnStopSignal(int) { g_stop.store(true); }
-
 int RunPaperCommand(const config::PaperFlags& flags, bool spec_given) {
   auto resolved = config::ResolvePaperOptions(flags, spec_given);
   if (!resolved.ok()) return Fail(resolved.status());
   session::PaperOptions options = std::move(*resolved);
-  options.stop = &g_stop;
+  options.stop = StopSignals::flag();
   options.signals = config::SignalsWithModels();
   const bool quiet = flags.quiet;
   options.notice = [quiet](const std::string& text) {
@@ -41,16 +35,14 @@ int RunPaperCommand(const config::PaperFlags& flags, bool spec_given) {
   if (!quiet && tty && !flags.no_progress) {
     options.progress = PrintProgressLine;
   }
-  g_stop.store(false);
-  std::signal(SIGINT, OnStopSignal);
-  std::signal(SIGTERM, OnStopSignal);
   if (!quiet) {
     std::fprintf(stderr, "aits paper: state in %s (Ctrl-C stops cleanly; run again to resume)\n",
                  flags.state.c_str());
   }
-  auto result = session::RunPaper(options);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  auto result = [&] {
+    const StopSignals signals;
+    return session::RunPaper(options);
+  }();
   if (!quiet && tty) std::fprintf(stderr, "\n");
   if (!result.ok()) return Fail(result.status());
   PrintSessionSummary("paper", flags.state, *result, flags.json);
