@@ -27,6 +27,8 @@ enum class StatusCode {
   kUnimplemented,
   kIoError,
   kInternal,
+  kUnavailable,       // a server or service cannot be reached now; retrying later may succeed
+  kDeadlineExceeded,  // a call did not finish within its timeout; its effect is unknown
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -73,6 +75,12 @@ inline Status IoError(std::string message) {
 }
 inline Status Internal(std::string message) {
   return Status(StatusCode::kInternal, std::move(message));
+}
+inline Status Unavailable(std::string message) {
+  return Status(StatusCode::kUnavailable, std::move(message));
+}
+inline Status DeadlineExceeded(std::string message) {
+  return Status(StatusCode::kDeadlineExceeded, std::move(message));
 }
 
 // Holds either a value or a non-OK Status. Constructing from an OK Status is a programmer error.

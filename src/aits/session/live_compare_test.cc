@@ -89,7 +89,10 @@ TEST(LiveCompare, LiveSlippageIsMeasuredOrderByOrderAndPricedInTheAccountCurrenc
       EXPECT_NEAR(o.slippage_points, 0.0, 1e-6) << o.live->client_order_id;
     }
   }
-  EXPECT_LT(std::fabs(calibrated->gap.AsDouble()), std::fabs(c->gap.AsDouble()));
+  // What the fills explain shrinks. (Not the whole gap: on the threaded venue, which tick a
+  // report lands on depends on the machine's load, and with it what the rest of the gap holds;
+  // under load the calibrated gap was seen larger.)
+  EXPECT_LT(std::fabs(calibrated->fill_effects.AsDouble()), std::fabs(c->fill_effects.AsDouble()));
 
   const auto json = nlohmann::json::parse(ToJson(*c));
   EXPECT_EQ(json["paired"], c->paired);

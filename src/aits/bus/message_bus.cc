@@ -1,0 +1,138 @@
+#include "aits/bus/message_bus.h"
+
+#include <string>
+
+namespace aits::bus {
+namespace {
+
+bool IsNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+// A subject's dot-separated tokens, one at a time.
+class SubjectTokens {
+ public:
+  explicit SubjectTokens(std::string_view subject) : rest_(subject) {}
+  bool done() const { return done_; }
+  std::string_view Next() {
+    const size_t dot = rest_.find('.');
+    const std::string_view token = rest_.substr(0, dot);
+    if (dot == std::string_view::npos) {
+      done_ = true;
+      rest_ = {};
+    } else {
+      rest_ = rest_.substr(dot + 1);
+    }
+    return token;
+  }
+
+ private:
+  std::string_view rest_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+Status ValidateName(std::string_view what, std::string_view name) {
+  if (name.empty()) return InvalidArgument(std::string(what) + " is empty");
+  if (name.size() > 200) {
+    return InvalidArgument(std::string(what) + " '" + std::string(name.substr(0, 40)) +
+                           "…' is longer than 200 characters");
+  }
+  for (const char c : name) {
+    if (!IsNameChar(c)) {
+      return InvalidArgument(std::string(what) + " '" + std::string(name) +
+                             "' may hold only letters, digits, '_' and '-'");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateSubject(std::string_view subject, bool wildcards_allowed) {
+  const auto bad = [&](std::string_view why) {
+    return InvalidArgument("subject '" + std::string(subject) + "': " + std::string(why));
+  };
+  if (subject.empty()) return InvalidArgument("subject is empty");
+  SubjectTokens tokens(subject);
+  while (!tokens.done()) {
+    const std::string_view token = tokens.Next();
+    if (token.empty()) return bad("empty token");
+    if (token == "*" || token == ">") {
+      if (!wildcards_allowed) return bad("wildcards are not allowed here");
+      if (token == ">" && !tokens.done()) return bad("'>' must be the last token");
+    } else {
+      for (const char c : token) {
+        if (!IsNameChar(c)) return bad("a token may hold only letters, digits, '_' and '-'");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateStreamConfig(const StreamConfig& config) {
+  if (Status s = ValidateName("stream name", config.name); !s.ok()) return s;
+  const std::string where = "stream " + config.name + ": ";
+  if (config.subjects.empty()) return InvalidArgument(where + "no subjects");
+  for (const std::string& subject : config.subjects) {
+    if (Status s = ValidateSubject(subject, true); !s.ok())
+      return s.WithContext(where + "subjects");
+  }
+  if (config.duplicate_window.ns < 0) return InvalidArgument(where + "duplicate_window < 0");
+  if (config.max_age.ns < 0) return InvalidArgument(where + "max_age < 0");
+  if (config.replicas < 1 || config.replicas > 5) {
+    return InvalidArgument(where + "replicas " + std::to_string(config.replicas) +
+                           " is outside 1..5");
+  }
+  return Status::Ok();
+}
+
+Status ValidateConsumerConfig(const ConsumerConfig& config) {
+  if (Status s = ValidateName("stream name", config.stream); !s.ok()) return s;
+  const std::string where = "consumer of stream " + config.stream + ": ";
+  if (!config.durable.empty()) {
+    if (Status s = ValidateName("durable name", config.durable); !s.ok()) {
+      return s.WithContext(where);
+    }
+  }
+  if (!config.filter_subject.empty()) {
+    if (Status s = ValidateSubject(config.filter_subject, true); !s.ok()) {
+      return s.WithContext(where + "filter_subject");
+    }
+  }
+  if (config.start == StartAt::kSequence && config.start_sequence == 0) {
+    return InvalidArgument(where + "start_sequence must be >= 1");
+  }
+  if (config.ack_wait.ns <= 0) return InvalidArgument(where + "ack_wait must be > 0");
+  if (config.max_ack_pending < 1) {
+    return InvalidArgument(where + "max_ack_pending " + std::to_string(config.max_ack_pending) +
+                           " must be >= 1");
+  }
+  return Status::Ok();
+}
+
+bool SubjectMatches(std::string_view pattern, std::string_view subject) {
+  SubjectTokens p(pattern);
+  SubjectTokens s(subject);
+  while (true) {
+    const std::string_view p_token = p.Next();
+    const std::string_view s_token = s.Next();
+    if (p_token == ">") return !s_token.empty();
+    if (p_token != "*" && p_token != s_token) return false;
+    if (p.done() || s.done()) return p.done() && s.done();
+  }
+}
+
+bool SubjectsOverlap(std::string_view a, std::string_view b) {
+  SubjectTokens x(a);
+  SubjectTokens y(b);
+  while (true) {
+    const std::string_view x_token = x.Next();
+    const std::string_view y_token = y.Next();
+    if (x_token == ">" || y_token == ">") return true;
+    if (x_token != "*" && y_token != "*" && x_token != y_token) return false;
+    if (x.done() || y.done()) return x.done() && y.done();
+  }
+}
+
+}  // namespace aits::bus

@@ -1,0 +1,146 @@
+// The message bus between parts and processes (docs/services.md): streams that store messages in
+// order, store a retried publish once, and are read by durable consumers that resume where they
+// stopped. One interface, two implementations with the same semantics: in-process
+// (MakeInProcessBus, the embedded default) and NATS JetStream (aits/bus/nats_bus.h). One contract
+// test (message_bus_contract_test.cc) runs against both.
+//
+// Not the kernel's bus (bus.h): that one is synchronous, typed and never leaves its thread. This
+// one carries bytes (the protobuf envelopes of aits::proto) between roles.
+//
+// Semantics (JetStream's; the in-process bus follows them):
+// - Subjects are dot-separated tokens of [A-Za-z0-9_-]. In a stream's subjects and a consumer's
+//   filter, "*" stands for one token and ">" (last) for one or more.
+// - A stream stores every published message whose subject one of its subjects matches, numbered
+//   1, 2, … in the order it accepted them. Publish returns once the message is stored. A publish
+//   whose id the stream has stored within its duplicate window is not stored again: its ack says
+//   duplicate and names the first copy's sequence. That is what makes a retried publish safe.
+// - Limits (max_messages, max_age) discard the oldest messages; a consumer behind them skips to
+//   the oldest kept.
+// - A consumer reads one stream, optionally only the subjects its filter matches, in stream
+//   order. Fetch hands out up to `max` messages; each must be acknowledged (Ack). One not
+//   acknowledged within ack_wait, or refused (Nak), is delivered again, before newer ones, with
+//   `delivered` counting the attempts. At most max_ack_pending messages are out unacknowledged:
+//   Fetch returns nothing more until some are acknowledged (the back-pressure that bounds a slow
+//   consumer's memory). A durable consumer (a name) lives in the bus: opened again, by this
+//   process or another, it resumes after what was acknowledged. Its start position applies only
+//   when it is first created: the first message, new messages only, a sequence, or a time.
+// - Delivery::pending is the consumer's lag: messages after this one that it has not yet been
+//   handed.
+//
+// Errors: InvalidArgument for a bad name, subject or configuration (naming it); NotFound for a
+// stream or consumer that does not exist and for a subject no stream stores; OutOfRange for a
+// payload over kMaxPayload; Unavailable when the server cannot be reached; DeadlineExceeded when a
+// call timed out (a publish that timed out may have been stored: retry it with the same id).
+//
+// Thread-safe: a MessageBus may be used from any thread. A Consumer is used by one thread at a
+// time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aits/core/clock.h"
+#include "aits/core/status.h"
+#include "aits/core/time.h"
+
+namespace aits::bus {
+
+// nats-server's default max_payload; the in-process bus enforces the same cap.
+inline constexpr size_t kMaxPayload = 1024 * 1024;
+
+struct StreamConfig {
+  std::string name;                   // [A-Za-z0-9_-]+
+  std::vector<std::string> subjects;  // at least one; may use wildcards
+  Duration duplicate_window = Duration::Minutes(2);
+  uint64_t max_messages = 0;  // 0: no limit
+  Duration max_age{};         // 0: no limit
+  int replicas = 1;           // copies in a JetStream cluster (1..5); the in-process bus keeps one
+};
+
+struct StreamState {
+  uint64_t messages = 0;
+  uint64_t first_sequence = 0;  // 0 while empty
+  uint64_t last_sequence = 0;   // the last sequence assigned, also after discards
+};
+
+struct PublishAck {
+  uint64_t sequence = 0;   // the stored message's; for a duplicate, the first copy's
+  bool duplicate = false;  // the id was stored within the duplicate window: nothing stored now
+};
+
+enum class StartAt { kFirst, kNew, kSequence, kTime };
+
+struct ConsumerConfig {
+  std::string stream;
+  std::string durable;         // [A-Za-z0-9_-]+; empty: an ephemeral consumer, gone when closed
+  std::string filter_subject;  // empty: every subject of the stream
+  StartAt start = StartAt::kFirst;
+  uint64_t start_sequence = 0;  // kSequence: the first message delivered (>= 1)
+  Timestamp start_time{};       // kTime: the first message stored at or after it
+  Duration ack_wait = Duration::Seconds(30);
+  int max_ack_pending = 1024;  // >= 1
+};
+
+struct Delivery {
+  std::string subject;
+  std::string id;  // the publish id; empty if published without one
+  std::string payload;
+  uint64_t sequence = 0;   // the stream's
+  uint64_t delivered = 1;  // 1 the first time
+  uint64_t pending = 0;    // messages after this one the consumer has not been handed yet
+  Timestamp stored{};      // when the stream stored it (the bus's clock)
+};
+
+class Consumer {
+ public:
+  virtual ~Consumer() = default;
+  // Up to `max` (>= 1) messages in delivery order, waiting up to `timeout` for the first; an
+  // empty vector when none came in time.
+  virtual Result<std::vector<Delivery>> Fetch(int max, Duration timeout) = 0;
+  // Done with the message of this stream sequence (handed out by this consumer): it is not
+  // delivered again. Acknowledging one that is not outstanding is a no-op.
+  virtual Status Ack(uint64_t sequence) = 0;
+  // Deliver it again at the next Fetch.
+  virtual Status Nak(uint64_t sequence) = 0;
+};
+
+class MessageBus {
+ public:
+  virtual ~MessageBus() = default;
+  // Creates the stream, or checks that an existing one has this configuration (updating its
+  // subjects and limits if they differ).
+  virtual Status AddStream(const StreamConfig& config) = 0;
+  virtual Result<StreamState> GetStream(std::string_view name) = 0;
+  virtual Status DeleteStream(std::string_view name) = 0;
+
+  // Stores the message in the stream whose subjects match `subject` (a literal subject). `id`
+  // may be empty (no de-duplication).
+  virtual Result<PublishAck> Publish(std::string_view subject, std::string_view id,
+                                     std::string_view payload) = 0;
+
+  // Creates the consumer or binds to the existing durable of that name.
+  virtual Result<std::unique_ptr<Consumer>> Consume(const ConsumerConfig& config) = 0;
+  virtual Status DeleteConsumer(std::string_view stream, std::string_view durable) = 0;
+};
+
+// The in-process bus. `clock` stamps stored messages and times the duplicate window, max_age and
+// ack_wait (a SimulatedClock makes those deterministic in tests); Fetch's timeout is real time.
+// The clock must outlive the bus.
+std::unique_ptr<MessageBus> MakeInProcessBus(const Clock& clock);
+// The same over the system clock.
+std::unique_ptr<MessageBus> MakeInProcessBus();
+
+// The checks both implementations apply, shared so that they refuse the same input.
+Status ValidateName(std::string_view what, std::string_view name);
+Status ValidateSubject(std::string_view subject, bool wildcards_allowed);
+Status ValidateStreamConfig(const StreamConfig& config);
+Status ValidateConsumerConfig(const ConsumerConfig& config);
+// NATS subject matching: "*" one token, ">" the rest (one or more tokens).
+bool SubjectMatches(std::string_view pattern, std::string_view subject);
+// Whether some literal subject matches both patterns (two streams may not share one).
+bool SubjectsOverlap(std::string_view a, std::string_view b);
+
+}  // namespace aits::bus

@@ -1,0 +1,90 @@
+// Real servers for tests: the Debian packages' nats-server (and, in later steps, PostgreSQL and
+// Redis) started on 127.0.0.1 with a free port and a throwaway data directory, and stopped at the
+// end. Tests never depend on a system service being up. Test-only: no application links this.
+//
+// A child dies with the test process (PR_SET_PDEATHSIG), so a crashed test leaves no server
+// behind. Every server's output goes to a log file in its directory; errors name it.
+//
+// Thread-compatible.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aits/core/status.h"
+#include "aits/core/time.h"
+
+namespace aits::test_servers {
+
+// A directory under $TMPDIR (or /tmp), removed with everything in it when this is destroyed.
+class TempDir {
+ public:
+  static Result<TempDir> Make(const std::string& prefix);
+  TempDir(TempDir&& other) noexcept;
+  TempDir& operator=(TempDir&&) = delete;
+  TempDir(const TempDir&) = delete;
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit TempDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+// A child process with stdin from /dev/null and stdout and stderr appended to `log_path`.
+class ChildProcess {
+ public:
+  static Result<std::unique_ptr<ChildProcess>> Start(const std::vector<std::string>& argv,
+                                                     const std::string& log_path);
+  ~ChildProcess();  // SIGKILL if still running
+  pid_t pid() const { return pid_; }
+  bool running();
+  // Sends the signal and waits for the exit; SIGKILL after `grace` if it has not exited.
+  void Stop(int signal, Duration grace);
+
+ private:
+  explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  pid_t pid_;
+  bool reaped_ = false;
+};
+
+// The absolute path of a program: $PATH, then /usr/sbin and /usr/bin (nats-server and
+// redis-server live in sbin and bin; PATH of a non-root user may lack sbin). NotFound naming the
+// Debian package to install.
+Result<std::string> FindProgram(const std::string& name, const std::string& package);
+
+// nats-server with JetStream, on 127.0.0.1, its store in its own directory.
+class NatsServer {
+ public:
+  // A free port is chosen by the server itself (-p -1) and read from its ports file.
+  // `jetstream` false: a plain NATS server, to test that a client refuses it.
+  static Result<std::unique_ptr<NatsServer>> Start(bool jetstream = true);
+  ~NatsServer();
+
+  const std::string& url() const { return url_; }
+  int port() const { return port_; }
+  const std::string& log_path() const { return log_path_; }
+
+  // SIGKILL: no shutdown, as a crash.
+  void Kill();
+  // Starts it again on the same port with the same store (after Kill).
+  Status Restart();
+
+ private:
+  NatsServer(TempDir dir, std::string program, bool jetstream)
+      : dir_(std::move(dir)), program_(std::move(program)), jetstream_(jetstream) {}
+  Status Launch(int port);
+
+  TempDir dir_;
+  std::string program_;
+  bool jetstream_;
+  std::string log_path_;
+  std::string url_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+}  // namespace aits::test_servers
