@@ -5,7 +5,10 @@
 
 set(AITS_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
     -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual
-    -Wno-missing-field-initializers -Wno-restrict)
+    -Wno-missing-field-initializers)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  list(APPEND AITS_WARNINGS -Wno-restrict)  # GCC 12's false positives inside std::string
+endif()
 
 # aits_library(NAME name SRCS a.cc b.cc [HDRS c.h] DEPS aits::core ...)
 # A header belongs to the library that compiles the .cc of its name; HDRS names the others when
@@ -30,6 +33,17 @@ function(aits_library)
   endforeach()
   set_property(TARGET ${target} PROPERTY AITS_HEADERS "${headers}")
   set_property(TARGET ${target} PROPERTY AITS_LIBRARY ON)
+endfunction()
+
+# aits_unbuilt_library(NAME name HDRS a.h ...): a library this configuration leaves out
+# (AITS_BUILD_TRAINING=OFF). Its headers still have an owner for the layering check, which then
+# refuses any built target that includes them.
+function(aits_unbuilt_library)
+  cmake_parse_arguments(ARG "" "NAME" "HDRS" ${ARGN})
+  foreach(h IN LISTS ARG_HDRS)
+    set_property(GLOBAL APPEND PROPERTY AITS_UNBUILT_HEADERS
+      "aits_${ARG_NAME}=${CMAKE_CURRENT_SOURCE_DIR}/${h}")
+  endforeach()
 endfunction()
 
 # aits_test(NAME name SRCS x_test.cc DEPS aits::core [LABELS slow|tsan])
@@ -163,9 +177,18 @@ function(aits_write_layer_manifest)
     list(APPEND entries "{\"name\":\"${t}\",\"library\":${lib_json},\"dir\":\"${dir}\",\"sources\":[${sources_json}],\"headers\":[${headers_json}],\"deps\":[${deps_json}]}")
   endforeach()
   list(JOIN entries ",\n" entries_json)
+  get_property(unbuilt GLOBAL PROPERTY AITS_UNBUILT_HEADERS)
+  set(unbuilt_entries)
+  foreach(u IN LISTS unbuilt)
+    string(REPLACE "=" ";" pair "${u}")
+    list(GET pair 0 lib)
+    list(GET pair 1 header)
+    list(APPEND unbuilt_entries "{\"library\":\"${lib}\",\"header\":\"${header}\"}")
+  endforeach()
+  list(JOIN unbuilt_entries "," unbuilt_json)
   set(manifest ${PROJECT_BINARY_DIR}/aits_layers.json)
   file(WRITE ${manifest}.tmp
-    "{\"source_dir\":\"${PROJECT_SOURCE_DIR}\",\"targets\":[\n${entries_json}]}\n")
+    "{\"source_dir\":\"${PROJECT_SOURCE_DIR}\",\"unbuilt\":[${unbuilt_json}],\"targets\":[\n${entries_json}]}\n")
   file(COPY_FILE ${manifest}.tmp ${manifest} ONLY_IF_DIFFERENT)
   file(GLOB_RECURSE headers CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/aits/*.h)
   set(stamp ${PROJECT_BINARY_DIR}/aits_layers.ok)

@@ -8,7 +8,9 @@ cycle appeared. This check makes the declared graph the only one: a file may inc
 of its own target and of the libraries that target reaches through its declared dependencies.
 
 Input: the manifest CMake writes at configure time (aits_write_layer_manifest), one JSON object:
-  {"source_dir": "...", "targets": [{"name", "library", "dir", "sources", "headers", "deps"}]}
+  {"source_dir": "...", "unbuilt": [{"library", "header"}],
+   "targets": [{"name", "library", "dir", "sources", "headers", "deps"}]}
+("unbuilt": headers of the libraries a configuration leaves out, AITS_BUILD_TRAINING=OFF.)
 A header belongs to the library in its folder (or the nearest folder above with libraries, for
 internal/) that compiles the .cc of the same name, or that lists it in HDRS; if the folder holds
 one library, to that one. Test helpers (*_test_util.h) belong to no library. A header nobody owns is an error
@@ -40,6 +42,9 @@ def main(argv):
 
     errors = []
     owner = {}  # header path relative to src/ -> library name
+    # Headers of libraries this configuration does not build: owned, and reachable by no target.
+    unbuilt = {u["header"]: u["library"] + " (not built in this configuration)"
+               for u in manifest.get("unbuilt", [])}
     for dirpath, _, files in os.walk(os.path.join(src_root, "aits")):
         for name in sorted(files):
             if not name.endswith(".h"):
@@ -48,6 +53,9 @@ def main(argv):
             rel = os.path.relpath(path, src_root)
             if name.endswith("_test_util.h"):
                 continue  # helpers shared by tests; no library includes them
+            if path in unbuilt:
+                owner[rel] = unbuilt[path]
+                continue
             # Headers in a subfolder (data/internal/) belong to the libraries of the nearest
             # folder above that has some.
             libs_dir = os.path.normpath(dirpath)

@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config git python3
           libgtest-dev libgmock-dev libbenchmark-dev
           libyaml-cpp-dev libcli11-dev nlohmann-json3-dev clang-format
+          clang llvm  # the asan preset's compiler, and llvm-symbolizer for its reports
           libeigen3-dev libsqlite3-dev libxgboost-dev libtorch-dev
           libprotobuf-dev protobuf-compiler libspdlog-dev liblz4-dev zlib1g-dev
           nats-server libnats-dev  # the message bus over NATS JetStream; tests start nats-server

@@ -15,7 +15,6 @@
 namespace aits::ml {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Fewer labelled training rows than this cannot fit five regimes, a forest and a sequence model
 // with any meaning.
 constexpr size_t kMinTrainingRows = 200;

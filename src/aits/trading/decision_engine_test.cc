@@ -10,8 +10,14 @@
 #include <map>
 
 // Counts every allocation of this test binary, so a test can prove Decide() makes none. Not under
-// AddressSanitizer, which interposes operator new itself (the release build runs the check).
-#if defined(__SANITIZE_ADDRESS__)
+// AddressSanitizer, which interposes operator new itself (the release build runs the check). GCC
+// says so with __SANITIZE_ADDRESS__, clang 14 only through __has_feature.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AITS_UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(AITS_UNDER_ASAN)
 #define AITS_COUNT_ALLOCATIONS 0
 #else
 #define AITS_COUNT_ALLOCATIONS 1
