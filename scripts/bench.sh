@@ -89,6 +89,10 @@ echo
 echo "== The market monitor (docs/performance.md, 'The market monitor (issue 10)')"
 run_ml build/release/bench/aits_monitor_bench --benchmark_repetitions=5 \
   --benchmark_report_aggregates_only=true
+echo
+echo "== The message bus, in-process and NATS JetStream (docs/performance.md, 'The message bus')"
+run_ml build/release/bench/aits_message_bus_bench --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true
 if [[ "${1:-}" != "--quick" ]]; then
   # Trains a benchmark ensemble (~1 minute), then 1M-tick paper sessions with and without it.
   bench/paper_latency.sh build/release/apps/aits/aits ../shared/data | sed -n '/^== ml: median/,$p'

@@ -34,6 +34,19 @@ class SubjectTokens {
 
 }  // namespace
 
+Result<std::vector<PublishAck>> MessageBus::PublishBatch(
+    std::span<const OutgoingMessage> messages) {
+  std::vector<PublishAck> acks;
+  acks.reserve(messages.size());
+  for (size_t i = 0; i < messages.size(); ++i) {
+    Result<PublishAck> ack = Publish(messages[i].subject, messages[i].id, messages[i].payload);
+    if (!ack.ok())
+      return ack.status().WithContext("message " + std::to_string(i) + " of the batch");
+    acks.push_back(ack.value());
+  }
+  return acks;
+}
+
 Status ValidateName(std::string_view what, std::string_view name) {
   if (name.empty()) return InvalidArgument(std::string(what) + " is empty");
   if (name.size() > 200) {

@@ -38,6 +38,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,12 @@ struct StreamState {
   uint64_t messages = 0;
   uint64_t first_sequence = 0;  // 0 while empty
   uint64_t last_sequence = 0;   // the last sequence assigned, also after discards
+};
+
+struct OutgoingMessage {
+  std::string_view subject;
+  std::string_view id;  // empty: not de-duplicated
+  std::string_view payload;
 };
 
 struct PublishAck {
@@ -120,6 +127,12 @@ class MessageBus {
   // may be empty (no de-duplication).
   virtual Result<PublishAck> Publish(std::string_view subject, std::string_view id,
                                      std::string_view payload) = 0;
+  // Publishes the messages in order without waiting for each one's acknowledgement, then waits
+  // for all of them: one ack per message, in order. If any failed, returns the first failure
+  // (naming the message's index); some of the batch may be stored, so the caller retries the
+  // whole batch with the same ids and the stream stores each message once. Messages without an
+  // id are not safe to retry. The default publishes one after another.
+  virtual Result<std::vector<PublishAck>> PublishBatch(std::span<const OutgoingMessage> messages);
 
   // Creates the consumer or binds to the existing durable of that name.
   virtual Result<std::unique_ptr<Consumer>> Consume(const ConsumerConfig& config) = 0;

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "aits/core/time.h"
@@ -65,11 +66,76 @@ struct MsgDeleter {
 };
 using MsgPtr = std::unique_ptr<natsMsg, MsgDeleter>;
 
+// The acknowledgements of one PublishBatch, filled by cnats' callback thread.
+class AsyncBatch {
+ public:
+  explicit AsyncBatch(size_t size) : acks_(size), outcomes_(size, kNoAnswer) {}
+
+  void Track(natsMsg* msg, size_t index) {
+    const std::lock_guard lock(mu_);
+    index_[msg] = index;
+  }
+  void Untrack(natsMsg* msg) {
+    const std::lock_guard lock(mu_);
+    index_.erase(msg);
+  }
+
+  static void OnAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* closure) {
+    auto* self = static_cast<AsyncBatch*>(closure);
+    {
+      const std::lock_guard lock(self->mu_);
+      const auto it = self->index_.find(msg);
+      if (it != self->index_.end()) {
+        const size_t i = it->second;
+        self->index_.erase(it);  // before the message is freed and its address reused
+        if (ack != nullptr) {
+          self->acks_[i] = PublishAck{ack->Sequence, ack->Duplicate};
+          self->outcomes_[i] = kStored;
+        } else if (error != nullptr) {
+          self->outcomes_[i] = kRefused;
+          self->errors_.emplace(
+              i, error->Err == NATS_NO_RESPONDERS
+                     ? NotFound(std::string("no stream stores subject ") + natsMsg_GetSubject(msg))
+                     : FromNats(error->Err, error->ErrCode,
+                                std::string("publish to ") + natsMsg_GetSubject(msg)));
+        }
+      }
+    }
+    natsMsg_Destroy(msg);
+  }
+
+  // The acks, or the first message's failure; `completion` is js_PublishAsyncComplete's.
+  aits::Result<std::vector<PublishAck>> Result(natsStatus completion) {
+    const std::lock_guard lock(mu_);
+    for (size_t i = 0; i < outcomes_.size(); ++i) {
+      const std::string which = "message " + std::to_string(i) + " of the batch";
+      if (outcomes_[i] == kRefused) return errors_.at(i).WithContext(which);
+      if (outcomes_[i] == kNoAnswer) {
+        return FromNats(completion == NATS_OK ? NATS_TIMEOUT : completion, {},
+                        which + ": no acknowledgement");
+      }
+    }
+    return acks_;
+  }
+
+ private:
+  enum Outcome { kNoAnswer, kStored, kRefused };
+  std::mutex mu_;
+  std::unordered_map<natsMsg*, size_t> index_;
+  std::vector<PublishAck> acks_;
+  std::vector<Outcome> outcomes_;
+  std::map<size_t, Status> errors_;
+};
+
 struct Shared {
   natsConnection* connection = nullptr;
   jsCtx* js = nullptr;
   jsOptions js_options{};
   NatsOptions options;
+  // Batches that timed out: a late acknowledgement may still reach their callback, so they live
+  // as long as the connection (destroyed first, in the body below).
+  std::mutex orphans_mu;
+  std::vector<std::unique_ptr<AsyncBatch>> orphans;
 
   ~Shared() {
     if (js != nullptr) jsCtx_Destroy(js);
@@ -237,6 +303,67 @@ class NatsBus final : public MessageBus {
     const PublishAck out{ack->Sequence, ack->Duplicate};
     jsPubAck_Destroy(ack);
     return out;
+  }
+
+  Result<std::vector<PublishAck>> PublishBatch(std::span<const OutgoingMessage> messages) override {
+    for (const OutgoingMessage& m : messages) {
+      if (Status s = ValidateSubject(m.subject, false); !s.ok()) return s;
+      if (m.payload.size() > kMaxPayload) {
+        return OutOfRange("publish to " + std::string(m.subject) + ": payload of " +
+                          std::to_string(m.payload.size()) + " bytes is over the " +
+                          std::to_string(kMaxPayload) + "-byte cap");
+      }
+    }
+    // A JetStream context of its own, so that the acknowledgements it collects are this batch's
+    // whatever other threads publish meanwhile.
+    auto owned = std::make_unique<AsyncBatch>(messages.size());
+    AsyncBatch& batch = *owned;
+    jsOptions options;
+    jsOptions_Init(&options);
+    options.Wait = Millis(shared_->options.request_timeout);
+    options.PublishAsync.AckHandler = &AsyncBatch::OnAck;
+    options.PublishAsync.AckHandlerClosure = &batch;
+    jsCtx* js = nullptr;
+    natsStatus s = natsConnection_JetStream(&js, shared_->connection, &options);
+    if (s != NATS_OK) return FromNats(s, {}, "publish batch: JetStream context");
+    Status failed;
+    for (size_t i = 0; i < messages.size() && failed.ok(); ++i) {
+      const std::string subject(messages[i].subject);
+      const std::string id(messages[i].id);
+      natsMsg* msg = nullptr;
+      s = natsMsg_Create(&msg, subject.c_str(), nullptr, messages[i].payload.data(),
+                         static_cast<int>(messages[i].payload.size()));
+      if (s == NATS_OK && !id.empty()) s = natsMsgHeader_Set(msg, kMsgIdHeader, id.c_str());
+      if (s == NATS_OK) {
+        batch.Track(msg, i);
+        natsMsg* handed = msg;
+        s = js_PublishMsgAsync(js, &handed, nullptr);
+        if (s != NATS_OK) batch.Untrack(msg);
+        msg = handed;  // null once the library took it
+      }
+      natsMsg_Destroy(msg);
+      if (s != NATS_OK) failed = FromNats(s, {}, "publish to " + subject);
+    }
+    jsPubOptions wait;
+    jsPubOptions_Init(&wait);
+    wait.MaxWait = Millis(shared_->options.request_timeout);
+    s = js_PublishAsyncComplete(js, &wait);
+    if (s != NATS_OK) {
+      // Unanswered: taken back from the library (their acks, if they come, are dropped).
+      natsMsgList pending{};
+      if (js_PublishAsyncGetPendingList(&pending, js) == NATS_OK) {
+        for (int i = 0; i < pending.Count; ++i) batch.Untrack(pending.Msgs[i]);
+        natsMsgList_Destroy(&pending);
+      }
+    }
+    jsCtx_Destroy(js);
+    aits::Result<std::vector<PublishAck>> result =
+        failed.ok() ? batch.Result(s) : aits::Result<std::vector<PublishAck>>(failed);
+    if (s != NATS_OK) {
+      const std::lock_guard lock(shared_->orphans_mu);
+      shared_->orphans.push_back(std::move(owned));
+    }
+    return result;
   }
 
   Result<std::unique_ptr<Consumer>> Consume(const ConsumerConfig& config) override {
