@@ -165,7 +165,8 @@ class InProcessConsumer final : public Consumer {
       deliver(sequence, 1, true);
     }
     if (out.empty()) return out;
-    // The lag: what is left unhanded, plus the new messages of this batch after each one.
+    // The lag: what is left unhanded, plus the new messages of this batch after each one. With a
+    // filter this counts the matching messages left, linear in the lag.
     uint64_t left = 0;
     for (uint64_t s = consumer.next; s <= stream.last; ++s) {
       if (filter.empty()) {
@@ -194,6 +195,8 @@ class InProcessConsumer final : public Consumer {
     if (it == outstanding.end()) return Status::Ok();
     if (nak) {
       it->second.nak = true;
+    } else if (found->second->config.ack_all) {
+      outstanding.erase(outstanding.begin(), std::next(it));
     } else {
       outstanding.erase(it);
     }
@@ -297,11 +300,8 @@ class InProcessBus final : public MessageBus {
         ephemeral ? "~ephemeral-" + std::to_string(++state_->ephemerals) : config.durable;
     const auto existing = stream->consumers.find(name);
     if (existing != stream->consumers.end()) {
-      if (existing->second->config.filter_subject != config.filter_subject) {
-        return InvalidArgument("durable " + name + " of stream " + config.stream +
-                               " exists with filter '" + existing->second->config.filter_subject +
-                               "', not '" + config.filter_subject + "'");
-      }
+      const ConsumerConfig& had = existing->second->config;
+      if (Status s = CheckSameDurable(config, had.filter_subject, had.ack_all); !s.ok()) return s;
     } else {
       state_->Expire(*stream, state_->clock.Now());
       auto consumer = std::make_shared<ConsumerState>();

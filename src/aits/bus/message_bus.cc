@@ -124,6 +124,19 @@ Status ValidateConsumerConfig(const ConsumerConfig& config) {
   return Status::Ok();
 }
 
+Status CheckSameDurable(const ConsumerConfig& wanted, std::string_view filter, bool ack_all) {
+  const std::string which = "durable " + wanted.durable + " of stream " + wanted.stream;
+  if (filter != wanted.filter_subject) {
+    return InvalidArgument(which + " exists with filter '" + std::string(filter) + "', not '" +
+                           wanted.filter_subject + "'");
+  }
+  if (ack_all != wanted.ack_all) {
+    return InvalidArgument(which + " exists with ack_all " + (ack_all ? "on" : "off") + ", not " +
+                           (wanted.ack_all ? "on" : "off"));
+  }
+  return Status::Ok();
+}
+
 bool SubjectMatches(std::string_view pattern, std::string_view subject) {
   SubjectTokens p(pattern);
   SubjectTokens s(subject);

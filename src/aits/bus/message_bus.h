@@ -89,6 +89,9 @@ struct ConsumerConfig {
   Timestamp start_time{};       // kTime: the first message stored at or after it
   Duration ack_wait = Duration::Seconds(30);
   int max_ack_pending = 1024;  // >= 1
+  // Ack(sequence) also acknowledges every message handed out before it (JetStream's AckAll): one
+  // ack per fetched batch. Nak still names one message.
+  bool ack_all = false;
 };
 
 struct Delivery {
@@ -108,7 +111,8 @@ class Consumer {
   // empty vector when none came in time.
   virtual Result<std::vector<Delivery>> Fetch(int max, Duration timeout) = 0;
   // Done with the message of this stream sequence (handed out by this consumer): it is not
-  // delivered again. Acknowledging one that is not outstanding is a no-op.
+  // delivered again; with ack_all, neither is any handed out before it. Acknowledging one that
+  // is not outstanding is a no-op.
   virtual Status Ack(uint64_t sequence) = 0;
   // Deliver it again at the next Fetch.
   virtual Status Nak(uint64_t sequence) = 0;
@@ -151,6 +155,9 @@ Status ValidateName(std::string_view what, std::string_view name);
 Status ValidateSubject(std::string_view subject, bool wildcards_allowed);
 Status ValidateStreamConfig(const StreamConfig& config);
 Status ValidateConsumerConfig(const ConsumerConfig& config);
+// Opening an existing durable with another filter or ack policy is refused (InvalidArgument
+// naming both), as JetStream does: the durable keeps the configuration it was created with.
+Status CheckSameDurable(const ConsumerConfig& wanted, std::string_view filter, bool ack_all);
 // NATS subject matching: "*" one token, ">" the rest (one or more tokens).
 bool SubjectMatches(std::string_view pattern, std::string_view subject);
 // Whether some literal subject matches both patterns (two streams may not share one).

@@ -3,6 +3,7 @@
 // between them fails here.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -300,6 +301,44 @@ TEST_P(MessageBusContract, ANakOrAnExpiredAckWaitDeliversAgainBeforeNewerMessage
   got = FetchAll(*consumer, 1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].payload, "b");
+}
+
+TEST_P(MessageBusContract, WithAckAllOneAckSettlesEverythingHandedOutBeforeIt) {
+  const StreamConfig config = Stream("bars", {"bars"});
+  ASSERT_TRUE(bus_->AddStream(config).ok());
+  for (int i = 1; i <= 10; ++i) MustPublish("bars", "", std::to_string(i));
+  ConsumerConfig c;
+  c.stream = config.name;
+  c.durable = "batched";
+  c.ack_all = true;
+  c.ack_wait = Duration::Millis(300);
+  {
+    std::unique_ptr<Consumer> consumer = MustConsume(c);
+    ASSERT_NE(consumer, nullptr);
+    const std::vector<Delivery> got = FetchAll(*consumer, 6);
+    ASSERT_EQ(got.size(), 6u);
+    ASSERT_TRUE(consumer->Ack(got[4].sequence).ok());  // 1..5; the sixth stays out
+  }
+  std::shared_ptr<MessageBus> other = Open();
+  ASSERT_NE(other, nullptr);
+  Result<std::unique_ptr<Consumer>> again = other->Consume(c);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  std::vector<Delivery> got = FetchAll(**again, 5);
+  ASSERT_EQ(got.size(), 5u);
+  std::vector<int> values;
+  for (const Delivery& d : got) values.push_back(std::stoi(d.payload));
+  std::sort(values.begin(), values.end());
+  EXPECT_EQ(values, (std::vector<int>{6, 7, 8, 9, 10}))
+      << "the five settled by one ack never come back";
+  uint64_t last = 0;
+  for (const Delivery& d : got) last = std::max(last, d.sequence);
+  ASSERT_TRUE((*again)->Ack(last).ok());
+  EXPECT_TRUE(MustFetch(**again, 10, Duration::Millis(700)).empty());
+
+  c.ack_all = false;
+  const Result<std::unique_ptr<Consumer>> other_policy = bus_->Consume(c);
+  EXPECT_EQ(other_policy.status().code(), StatusCode::kInvalidArgument)
+      << other_policy.status().ToString();
 }
 
 TEST_P(MessageBusContract, MaxAckPendingHoldsBackASlowConsumer) {

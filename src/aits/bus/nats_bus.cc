@@ -146,12 +146,13 @@ struct Shared {
 class NatsConsumer final : public Consumer {
  public:
   NatsConsumer(std::shared_ptr<Shared> shared, natsSubscription* subscription, std::string stream,
-               std::string name, bool ephemeral)
+               std::string name, bool ephemeral, bool ack_all)
       : shared_(std::move(shared)),
         subscription_(subscription),
         stream_(std::move(stream)),
         name_(std::move(name)),
-        ephemeral_(ephemeral) {}
+        ephemeral_(ephemeral),
+        ack_all_(ack_all) {}
 
   ~NatsConsumer() override {
     held_.clear();
@@ -211,7 +212,11 @@ class NatsConsumer final : public Consumer {
     // finds the message again, as the contract says; it is the rare path.
     const natsStatus s = nak ? natsMsg_Nak(it->second.get(), &shared_->js_options)
                              : natsMsg_Ack(it->second.get(), nullptr);
-    held_.erase(it);
+    if (!nak && ack_all_) {
+      held_.erase(held_.begin(), std::next(it));  // the server acknowledged those with it
+    } else {
+      held_.erase(it);
+    }
     if (s != NATS_OK) {
       return FromNats(s, {},
                       std::string(nak ? "nak" : "ack") + " of message " + std::to_string(sequence) +
@@ -225,6 +230,7 @@ class NatsConsumer final : public Consumer {
   std::string stream_;
   std::string name_;
   bool ephemeral_;
+  bool ack_all_;
   // Messages handed out and not yet settled (at most max_ack_pending: the server sends no more).
   std::map<uint64_t, MsgPtr> held_;
 };
@@ -378,12 +384,9 @@ class NatsBus final : public MessageBus {
       if (s == NATS_OK) {
         const std::string filter =
             info->Config->FilterSubject == nullptr ? "" : info->Config->FilterSubject;
+        const bool ack_all = info->Config->AckPolicy == js_AckAll;
         jsConsumerInfo_Destroy(info);
-        if (filter != config.filter_subject) {
-          return InvalidArgument("durable " + name + " of stream " + config.stream +
-                                 " exists with filter '" + filter + "', not '" +
-                                 config.filter_subject + "'");
-        }
+        if (Status same = CheckSameDurable(config, filter, ack_all); !same.ok()) return same;
         return Bind(config, name, ephemeral);
       }
       if (js_error != JSConsumerNotFoundErr) {
@@ -413,7 +416,7 @@ class NatsBus final : public MessageBus {
   // writes a start time's fraction without its leading zeros (12 ms becomes ".12345678"), so a
   // replay from a time would start up to 0.9 s late. Returns the consumer's name.
   Result<std::string> CreateConsumer(const ConsumerConfig& config) {
-    nlohmann::json c = {{"ack_policy", "explicit"},
+    nlohmann::json c = {{"ack_policy", config.ack_all ? "all" : "explicit"},
                         {"ack_wait", config.ack_wait.ns},
                         {"max_ack_pending", config.max_ack_pending}};
     if (!config.durable.empty()) c["durable_name"] = config.durable;
@@ -482,8 +485,8 @@ class NatsBus final : public MessageBus {
       }
       return FromNats(s, js_error, "bind to consumer " + name + " of stream " + config.stream);
     }
-    return std::unique_ptr<Consumer>(
-        std::make_unique<NatsConsumer>(shared_, subscription, config.stream, name, ephemeral));
+    return std::unique_ptr<Consumer>(std::make_unique<NatsConsumer>(
+        shared_, subscription, config.stream, name, ephemeral, config.ack_all));
   }
 
   std::shared_ptr<Shared> shared_;
