@@ -79,6 +79,11 @@ Status NoStream(std::string_view name) {
   return NotFound("stream " + std::string(name) + " does not exist");
 }
 
+Status NoConsumer(std::string_view stream, std::string_view name) {
+  return NotFound("consumer " + std::string(name) + " of stream " + std::string(stream) +
+                  " does not exist");
+}
+
 class InProcessConsumer final : public Consumer {
  public:
   InProcessConsumer(std::shared_ptr<State> state, std::string stream, std::string name,
@@ -107,7 +112,7 @@ class InProcessConsumer final : public Consumer {
       if (stream == nullptr) return NoStream(stream_);
       const auto found = stream->consumers.find(name_);
       if (found == stream->consumers.end()) {
-        return NotFound("consumer " + name_ + " of stream " + stream_ + " does not exist");
+        return NoConsumer(stream_, name_);
       }
       ConsumerState& consumer = *found->second;
       const Timestamp now = state_->clock.Now();
@@ -188,7 +193,7 @@ class InProcessConsumer final : public Consumer {
     if (stream == nullptr) return NoStream(stream_);
     const auto found = stream->consumers.find(name_);
     if (found == stream->consumers.end()) {
-      return NotFound("consumer " + name_ + " of stream " + stream_ + " does not exist");
+      return NoConsumer(stream_, name_);
     }
     auto& outstanding = found->second->outstanding;
     const auto it = outstanding.find(sequence);
@@ -257,12 +262,7 @@ class InProcessBus final : public MessageBus {
 
   Result<PublishAck> Publish(std::string_view subject, std::string_view id,
                              std::string_view payload) override {
-    if (Status s = ValidateSubject(subject, false); !s.ok()) return s;
-    if (payload.size() > kMaxPayload) {
-      return OutOfRange("publish to " + std::string(subject) + ": payload of " +
-                        std::to_string(payload.size()) + " bytes is over the " +
-                        std::to_string(kMaxPayload) + "-byte cap");
-    }
+    if (Status s = ValidatePublish(subject, payload); !s.ok()) return s;
     const std::lock_guard lock(state_->mu);
     Stream* stream = nullptr;
     for (auto& [name, candidate] : state_->streams) {
@@ -318,10 +318,7 @@ class InProcessBus final : public MessageBus {
     Stream* stream = state_->Find(stream_name);
     if (stream == nullptr) return NoStream(stream_name);
     const auto it = stream->consumers.find(durable);
-    if (it == stream->consumers.end()) {
-      return NotFound("consumer " + std::string(durable) + " of stream " +
-                      std::string(stream_name) + " does not exist");
-    }
+    if (it == stream->consumers.end()) return NoConsumer(stream_name, durable);
     stream->consumers.erase(it);
     state_->changed.notify_all();
     return Status::Ok();

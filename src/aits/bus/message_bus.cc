@@ -83,6 +83,16 @@ Status ValidateSubject(std::string_view subject, bool wildcards_allowed) {
   return Status::Ok();
 }
 
+Status ValidatePublish(std::string_view subject, std::string_view payload) {
+  if (Status s = ValidateSubject(subject, false); !s.ok()) return s;
+  if (payload.size() > kMaxPayload) {
+    return OutOfRange("publish to " + std::string(subject) + ": payload of " +
+                      std::to_string(payload.size()) + " bytes is over the " +
+                      std::to_string(kMaxPayload) + "-byte cap");
+  }
+  return Status::Ok();
+}
+
 Status ValidateStreamConfig(const StreamConfig& config) {
   if (Status s = ValidateName("stream name", config.name); !s.ok()) return s;
   const std::string where = "stream " + config.name + ": ";

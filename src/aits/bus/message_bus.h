@@ -153,6 +153,8 @@ std::unique_ptr<MessageBus> MakeInProcessBus();
 // The checks both implementations apply, shared so that they refuse the same input.
 Status ValidateName(std::string_view what, std::string_view name);
 Status ValidateSubject(std::string_view subject, bool wildcards_allowed);
+// A publish's subject (literal) and payload size (at most kMaxPayload: OutOfRange).
+Status ValidatePublish(std::string_view subject, std::string_view payload);
 Status ValidateStreamConfig(const StreamConfig& config);
 Status ValidateConsumerConfig(const ConsumerConfig& config);
 // Opening an existing durable with another filter or ack policy is refused (InvalidArgument

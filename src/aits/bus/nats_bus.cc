@@ -289,12 +289,8 @@ class NatsBus final : public MessageBus {
 
   Result<PublishAck> Publish(std::string_view subject, std::string_view id,
                              std::string_view payload) override {
-    if (Status s = ValidateSubject(subject, false); !s.ok()) return s;
+    if (Status s = ValidatePublish(subject, payload); !s.ok()) return s;
     const std::string subj(subject);
-    if (payload.size() > kMaxPayload) {
-      return OutOfRange("publish to " + subj + ": payload of " + std::to_string(payload.size()) +
-                        " bytes is over the " + std::to_string(kMaxPayload) + "-byte cap");
-    }
     const std::string msg_id(id);
     jsPubOptions options;
     jsPubOptions_Init(&options);
@@ -313,12 +309,7 @@ class NatsBus final : public MessageBus {
 
   Result<std::vector<PublishAck>> PublishBatch(std::span<const OutgoingMessage> messages) override {
     for (const OutgoingMessage& m : messages) {
-      if (Status s = ValidateSubject(m.subject, false); !s.ok()) return s;
-      if (m.payload.size() > kMaxPayload) {
-        return OutOfRange("publish to " + std::string(m.subject) + ": payload of " +
-                          std::to_string(m.payload.size()) + " bytes is over the " +
-                          std::to_string(kMaxPayload) + "-byte cap");
-      }
+      if (Status s = ValidatePublish(m.subject, m.payload); !s.ok()) return s;
     }
     // A JetStream context of its own, so that the acknowledgements it collects are this batch's
     // whatever other threads publish meanwhile.
