@@ -6,19 +6,22 @@
 //   BM_Append/mixed_{full,normal}/batch:N: the same with a 300-byte JSON event every 32nd append
 //     (signals, decisions, order updates between ticks).
 //
+//   BM_Append/pg_{ticks,mixed}/batch:N: the same into a session on PostgreSQL 15 (the services'
+//     store, pg_event_store.h) on loopback: the bench starts the server (aits::test_servers) with
+//     fsync off, so the figure is the client, the protocol and the server's work without the
+//     disk's flush (the SQLite kNormal figure is the comparable one).
+//
 // Each iteration is one whole batch (appends + commit, so the fsync is in the measurement);
 // items_per_second is events/s. The database lives in a fresh directory under /tmp that is
 // removed afterwards.
 #include <benchmark/benchmark.h>
-#include <stdlib.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "aits/persistence/event_store.h"
+#include "aits/persistence/pg_event_store.h"
+#include "aits/testing/servers.h"
 
 namespace {
 
@@ -28,35 +31,28 @@ using aits::persistence::EventStoreOptions;
 using aits::persistence::EventType;
 using aits::persistence::Sync;
 
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/aits_event_store_bench_XXXXXX";
-    if (::mkdtemp(pattern) == nullptr) {
-      std::perror("mkdtemp");
-      std::abort();
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
+// One PostgreSQL server for the process, started at first use.
+aits::test_servers::PostgresServer* Postgres() {
+  static auto server = aits::test_servers::PostgresServer::Start();
+  return server.ok() ? server->get() : nullptr;
+}
 
- private:
-  std::string path_;
-};
-
-void BM_Append(benchmark::State& state, Sync sync, bool mixed) {
+void BM_Append(benchmark::State& state, Sync sync, bool mixed, bool postgres) {
   const auto batch = static_cast<size_t>(state.range(0));
-  TempDir dir;
+  auto dir = aits::test_servers::TempDir::Make("aits-event-store-bench");
+  if (!dir.ok() || (postgres && Postgres() == nullptr)) {
+    state.SkipWithError("no temporary directory or PostgreSQL server");
+    return;
+  }
+  static int sessions = 0;
+  const std::string location =
+      postgres ? "postgresql://aits@127.0.0.1:" + std::to_string(Postgres()->port()) +
+                     "/postgres#bench-" + std::to_string(++sessions)
+               : dir->path() + "/events.db";
   EventStoreOptions options;
   options.sync = sync;
   options.batch_events = batch;
-  auto opened = EventStore::Open(dir.path() + "/events.db", options);
+  auto opened = aits::persistence::OpenEventStoreAt(location, options);
   if (!opened.ok()) {
     state.SkipWithError(opened.status().ToString().c_str());
     return;
@@ -94,25 +90,37 @@ void BM_Append(benchmark::State& state, Sync sync, bool mixed) {
   if (!store->Close().ok()) state.SkipWithError("close failed");
 }
 
-BENCHMARK_CAPTURE(BM_Append, ticks_full, Sync::kFull, false)
+BENCHMARK_CAPTURE(BM_Append, ticks_full, Sync::kFull, false, false)
     ->ArgName("batch")
     ->Arg(1024)
     ->Arg(8192)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK_CAPTURE(BM_Append, ticks_normal, Sync::kNormal, false)
+BENCHMARK_CAPTURE(BM_Append, ticks_normal, Sync::kNormal, false, false)
     ->ArgName("batch")
     ->Arg(1024)
     ->Arg(8192)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK_CAPTURE(BM_Append, mixed_full, Sync::kFull, true)
+BENCHMARK_CAPTURE(BM_Append, mixed_full, Sync::kFull, true, false)
     ->ArgName("batch")
     ->Arg(1024)
     ->Arg(8192)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK_CAPTURE(BM_Append, mixed_normal, Sync::kNormal, true)
+BENCHMARK_CAPTURE(BM_Append, mixed_normal, Sync::kNormal, true, false)
+    ->ArgName("batch")
+    ->Arg(8192)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+BENCHMARK_CAPTURE(BM_Append, pg_ticks, Sync::kFull, false, true)
+    ->ArgName("batch")
+    ->Arg(1024)
+    ->Arg(8192)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Append, pg_mixed, Sync::kFull, true, true)
     ->ArgName("batch")
     ->Arg(8192)
     ->Unit(benchmark::kMillisecond)

@@ -11,6 +11,7 @@ packages=(build-essential cmake ninja-build pkg-config git python3
           libeigen3-dev libsqlite3-dev libxgboost-dev libtorch-dev
           libprotobuf-dev protobuf-compiler libspdlog-dev liblz4-dev zlib1g-dev
           nats-server libnats-dev  # the message bus over NATS JetStream; tests start nats-server
+          postgresql-15 libpq-dev redis-server libhiredis-dev  # the services' stores; tests start them
           prometheus)  # promtool, for tests/e2e/metrics_promtool_test.sh
 if [[ "${1:-}" == "--sample" ]]; then
   packages+=(r-base-core r-cran-timeseries)

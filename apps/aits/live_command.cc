@@ -27,7 +27,7 @@
 #include "aits/model/instrument_catalogue.h"
 #include "aits/mt5/mql.h"
 #include "aits/net/socket.h"
-#include "aits/persistence/event_store.h"
+#include "aits/persistence/pg_event_store.h"
 #include "aits/session/paper.h"
 #include "aits/session/replay.h"
 #include "cli.h"
@@ -107,7 +107,7 @@ Result<std::optional<session::SessionSpec>> LoggedSpec(const std::string& state)
   const std::string path = EventsPath(state);
   if (!std::filesystem::exists(path)) return std::optional<session::SessionSpec>();
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<persistence::EventStore> store,
-                        persistence::EventStore::OpenReadOnly(path));
+                        persistence::OpenEventStoreAtReadOnly(path));
   if (store->last_seq() == 0) return std::optional<session::SessionSpec>();
   AITS_ASSIGN_OR_RETURN(session::SessionSpec spec, session::ReadSessionSpec(*store));
   if (spec.feed != session::kLiveFeed) {

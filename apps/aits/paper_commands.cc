@@ -13,6 +13,7 @@
 
 #include "aits/config/model_choice.h"
 #include "aits/config/paper_settings.h"
+#include "aits/persistence/pg_event_store.h"
 #include "aits/session/live_compare.h"
 #include "aits/session/paper.h"
 #include "aits/session/replay.h"
@@ -45,7 +46,7 @@ int RunPaperCommand(const config::PaperFlags& flags, bool spec_given) {
   }();
   if (!quiet && tty) std::fprintf(stderr, "\n");
   if (!result.ok()) return Fail(result.status());
-  PrintSessionSummary("paper", flags.state, *result, flags.json);
+  PrintSessionSummary("paper", flags.state, *result, flags.json, flags.events);
   if (!flags.latency_out.empty()) {
     std::FILE* file = std::fopen(flags.latency_out.c_str(), "w");
     if (file == nullptr) return Fail(IoError("cannot write " + flags.latency_out));
@@ -112,7 +113,7 @@ nlohmann::ordered_json SessionSummaryJson(const std::string& state, const sessio
 }
 
 void PrintSessionSummary(std::string_view kind, const std::string& state,
-                         const session::PaperResult& r, bool json) {
+                         const session::PaperResult& r, bool json, const std::string& events) {
   if (json) {
     std::printf("%s\n", SessionSummaryJson(state, r).dump(2).c_str());
     return;
@@ -150,14 +151,15 @@ void PrintSessionSummary(std::string_view kind, const std::string& state,
   std::printf("  tick processing, bar close:      %s\n", r.bar_ticks.Summary().c_str());
   std::printf("  tick-to-order, no bar close:     %s\n", r.plain_orders.Summary().c_str());
   std::printf("  tick-to-order, bar close:        %s\n", r.bar_orders.Summary().c_str());
-  std::printf("  event log: %s/events.db, %llu events\n", state.c_str(),
+  std::printf("  event log: %s, %llu events\n",
+              (events.empty() ? state + "/events.db" : events).c_str(),
               static_cast<unsigned long long>(r.last_seq));
 }
 
 namespace {
 
 int RunReplayCommand(const std::string& events) {
-  auto store = persistence::EventStore::OpenReadOnly(EventsPath(events));
+  auto store = persistence::OpenEventStoreAtReadOnly(EventsPath(events));
   if (!store.ok()) return Fail(store.status());
   auto result = session::Replay(**store, config::SignalsWithModels());
   if (!result.ok()) return Fail(result.status());
@@ -202,7 +204,7 @@ struct CompareFlags {
 };
 
 int RunCompareCommand(const CompareFlags& flags) {
-  auto store = persistence::EventStore::OpenReadOnly(EventsPath(flags.events));
+  auto store = persistence::OpenEventStoreAtReadOnly(EventsPath(flags.events));
   if (!store.ok()) return Fail(store.status());
   session::CompareOptions options;
   options.slippage_points = flags.slippage_points;
@@ -267,7 +269,7 @@ int RunCompareCommand(const CompareFlags& flags) {
 }
 
 int RunExplainCommand(const std::string& events, uint64_t order_id, bool raw) {
-  auto store = persistence::EventStore::OpenReadOnly(EventsPath(events));
+  auto store = persistence::OpenEventStoreAtReadOnly(EventsPath(events));
   if (!store.ok()) return Fail(store.status());
   auto explanation = session::ExplainOrder(**store, order_id);
   if (!explanation.ok()) return Fail(explanation.status());
@@ -305,9 +307,11 @@ int RunExplainCommand(const std::string& events, uint64_t order_id, bool raw) {
 // Queues an operator command for the session in `dir` (docs/paper.md, "Operator commands").
 int QueueCommand(const std::string& dir, const nlohmann::json& command) {
   const std::string path = EventsPath(dir);
-  if (!std::filesystem::exists(path)) return Fail(NotFound(dir + " holds no session"));
+  if (!persistence::IsPostgresLocation(path) && !std::filesystem::exists(path)) {
+    return Fail(NotFound(dir + " holds no session"));
+  }
   // Read-only: the running session is the log's only writer; commands go to their own table.
-  auto store = persistence::EventStore::OpenReadOnly(path);
+  auto store = persistence::OpenEventStoreAtReadOnly(path);
   if (!store.ok()) return Fail(store.status());
   if (Status added = (*store)->AddCommand(command.dump()); !added.ok()) return Fail(added);
   std::printf("%s command queued for %s: %s\n", command["command"].get<std::string>().c_str(),
@@ -384,6 +388,9 @@ void AddPaperCommands(CLI::App& app) {
       ->capture_default_str();
   paper->add_option("--state", flags->state, "State directory (the event log)")
       ->capture_default_str();
+  paper->add_option("--events", flags->events,
+                    "Event log elsewhere: a file, or a session on PostgreSQL "
+                    "(postgresql://user@host:port/db#session; default STATE/events.db)");
   paper->add_option("--stop-after", flags->stop_after, "Stop after N new ticks in this run");
   paper->add_option("--latency-out", flags->latency_out, "Write the latency histograms as JSON");
   paper->add_option("--sync", flags->sync, "Event log durability: full (power-safe) or normal")

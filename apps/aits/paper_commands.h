@@ -22,8 +22,10 @@ nlohmann::ordered_json SessionSummaryJson(const std::string& state,
                                           const session::PaperResult& result);
 
 // What a paper or live session did (`kind`: "paper", "live"), as text or JSON, to stdout.
+// `events`: where its log is, when not STATE/events.db.
 void PrintSessionSummary(std::string_view kind, const std::string& state,
-                         const session::PaperResult& result, bool json);
+                         const session::PaperResult& result, bool json,
+                         const std::string& events = "");
 
 // "DIR/events.db" for a state directory, else the path as given.
 std::string EventsPath(const std::string& path);

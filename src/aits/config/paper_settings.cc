@@ -295,6 +295,7 @@ Result<session::PaperOptions> ResolvePaperOptions(const PaperFlags& flags, bool 
         *execution::ParseReconcilePolicy(spec_given ? options.spec.reconcile : flags.reconcile);
   }
   options.state_dir = flags.state;
+  options.events = flags.events;
   if (flags.speed == "max") {
     options.speed = 0;
   } else {

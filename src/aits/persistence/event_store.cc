@@ -19,8 +19,6 @@ namespace {
 constexpr const char* kApplicationMarker = "aits-event-store";
 constexpr const char* kSchemaVersion = "1";
 constexpr int kBusyTimeoutMs = 5000;
-// Below SQLite's default SQLITE_MAX_LENGTH (1e9) and int range for sqlite3_bind_blob.
-constexpr size_t kMaxPayloadBytes = 512u << 20;
 
 constexpr const char* kCreateSchema =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
@@ -215,169 +213,208 @@ Status EventStoreOptions::Validate() const {
   return Status::Ok();
 }
 
-struct EventStore::Impl {
-  sqlite::Database db;
-  bool read_only = false;
-  sqlite::Statement begin;
-  sqlite::Statement commit;
-  sqlite::Statement insert_event;
-  sqlite::Statement scan;
-  sqlite::Statement insert_command;
-  sqlite::Statement pending_commands;
-  sqlite::Statement mark_applied;
+void EventStore::BatchOpened() {
+  batch_open_ = true;
+  batch_size_ = 0;
+  batch_started_ns_ = BatchNowNs();
+}
 
-  // The open batch (one BEGIN IMMEDIATE transaction holding SQLite's write lock).
-  bool in_batch = false;
-  size_t batch_size = 0;
-  const Clock* batch_clock = nullptr;  // null: the steady clock
-  int64_t batch_started_ns = 0;
-  // Set when SQLite rolled back an open batch on its own (disk full, I/O error): the events the
-  // caller was told were appended are gone, so every later write fails with this.
-  Status broken;
-  // True while Scan() runs the cached statement; a nested Scan prepares its own.
-  mutable bool scan_active = false;
+int64_t EventStore::BatchNowNs() const {
+  if (options_.batch_clock != nullptr) return options_.batch_clock->Now().ns;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
-  ~Impl() { CloseDb(); }
+Status EventStore::Closed(std::string_view call) const {
+  return FailedPrecondition(path_ + ": " + std::string(call) + " on a closed event store");
+}
+
+Status EventStore::CheckWritable(std::string_view call) const {
+  if (!IsOpen()) return Closed(call);
+  if (read_only_) {
+    return FailedPrecondition(path_ + ": " + std::string(call) + " on a read-only event store");
+  }
+  return broken_;
+}
+
+Status EventStore::LoseBatch(const Status& cause) const {
+  if (broken_.ok()) {
+    broken_ = cause.WithContext("batch of events " + std::to_string(committed_seq_ + 1) + ".." +
+                                std::to_string(last_seq_) + " lost");
+  }
+  return broken_;
+}
+
+Status EventStore::MaybeCommit() {
+  if (!IsOpen()) return Closed("MaybeCommit");
+  if (!batch_open_) return Status::Ok();
+  if (batch_size_ >= options_.batch_events ||
+      BatchNowNs() - batch_started_ns_ >= options_.batch_interval.ns) {
+    return Commit();
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// One SQLite file per session (the layout at the top of event_store.h).
+class SqliteEventStore final : public EventStore {
+ public:
+  SqliteEventStore(std::string path, const EventStoreOptions& options)
+      : EventStore(std::move(path), options) {}
+  ~SqliteEventStore() override {
+    if (db_.is_open()) (void)Close();
+  }
+
+  Status OpenForWriting();
+  Status OpenForReading();
+
+  Result<uint64_t> Append(EventType type, Timestamp ts, std::string_view payload) override;
+  Status Commit() override;
+  Status Close() override;
+  Status Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const override;
+  Status AddCommand(std::string_view text) override;
+  Result<std::vector<Command>> PendingCommands() const override;
+  Status MarkCommandApplied(int64_t id, uint64_t applied_seq) override;
+
+ private:
+  bool IsOpen() const override { return db_.is_open(); }
 
   // Opens the batch's transaction on its first write (an event or a command mark).
   Status BeginBatchIfNeeded() {
-    if (in_batch) return Status::Ok();
-    const int rc = sqlite3_step(begin.get());
-    sqlite3_reset(begin.get());
-    if (rc != SQLITE_DONE) return db.Error(rc, "begin batch");
-    in_batch = true;
-    batch_size = 0;
-    batch_started_ns = BatchNowNs();
+    if (batch_open()) return Status::Ok();
+    const int rc = sqlite3_step(begin_.get());
+    sqlite3_reset(begin_.get());
+    if (rc != SQLITE_DONE) return db_.Error(rc, "begin batch");
+    BatchOpened();
     return Status::Ok();
   }
 
-  int64_t BatchNowNs() const {
-    if (batch_clock != nullptr) return batch_clock->Now().ns;
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
   void CloseDb() {
-    for (sqlite::Statement* stmt : {&begin, &commit, &insert_event, &scan, &insert_command,
-                                    &pending_commands, &mark_applied}) {
+    for (sqlite::Statement* stmt : {&begin_, &commit_, &insert_event_, &scan_, &insert_command_,
+                                    &pending_commands_, &mark_applied_}) {
       *stmt = sqlite::Statement();
     }
-    db.Close();
+    db_.Close();
   }
+
+  sqlite::Database db_;
+  sqlite::Statement begin_;
+  sqlite::Statement commit_;
+  sqlite::Statement insert_event_;
+  mutable sqlite::Statement scan_;
+  sqlite::Statement insert_command_;
+  mutable sqlite::Statement pending_commands_;
+  sqlite::Statement mark_applied_;
+  // True while Scan() runs the cached statement; a nested Scan prepares its own.
+  mutable bool scan_active_ = false;
 };
+
+}  // namespace
 
 Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
                                                      const EventStoreOptions& options) {
   AITS_RETURN_IF_ERROR(options.Validate().WithContext(path));
-  std::unique_ptr<EventStore> store(new EventStore());
-  store->path_ = path;
-  store->options_ = options;
-  store->impl_ = std::make_unique<Impl>();
-  Impl& impl = *store->impl_;
-  impl.batch_clock = options.batch_clock;
+  auto store = std::make_unique<SqliteEventStore>(path, options);
+  AITS_RETURN_IF_ERROR(store->OpenForWriting());
+  return std::unique_ptr<EventStore>(std::move(store));
+}
 
+Result<std::unique_ptr<EventStore>> EventStore::OpenReadOnly(const std::string& path,
+                                                             const EventStoreOptions& options) {
+  if (!FileExists(path)) return NotFound(path + ": event store does not exist");
+  auto store = std::make_unique<SqliteEventStore>(path, options);
+  AITS_RETURN_IF_ERROR(store->OpenForReading());
+  return std::unique_ptr<EventStore>(std::move(store));
+}
+
+Status SqliteEventStore::OpenForWriting() {
+  const std::string& path = path_;
   AITS_ASSIGN_OR_RETURN(
-      impl.db, sqlite::Database::Open(
-                   path, {.create = true, .no_mutex = true, .busy_timeout_ms = kBusyTimeoutMs}));
+      db_, sqlite::Database::Open(
+               path, {.create = true, .no_mutex = true, .busy_timeout_ms = kBusyTimeoutMs}));
 
   bool fresh = false;
-  AITS_RETURN_IF_ERROR(CheckSchema(impl.db, path, &fresh));
+  AITS_RETURN_IF_ERROR(CheckSchema(db_, path, &fresh));
 
   AITS_ASSIGN_OR_RETURN(std::string journal_mode,
-                        QueryText(impl.db, "PRAGMA journal_mode=WAL", "set WAL mode"));
+                        QueryText(db_, "PRAGMA journal_mode=WAL", "set WAL mode"));
   if (journal_mode != "wal") {
     return IoError(path + ": PRAGMA journal_mode=WAL answered \"" + journal_mode +
                    "\" (the file system may not support WAL's shared memory)");
   }
-  const char* synchronous = options.sync == Sync::kFull     ? "PRAGMA synchronous=FULL"
-                            : options.sync == Sync::kNormal ? "PRAGMA synchronous=NORMAL"
-                                                            : "PRAGMA synchronous=OFF";
-  AITS_RETURN_IF_ERROR(impl.db.Exec(synchronous, "set synchronous"));
+  const char* synchronous = options_.sync == Sync::kFull     ? "PRAGMA synchronous=FULL"
+                            : options_.sync == Sync::kNormal ? "PRAGMA synchronous=NORMAL"
+                                                             : "PRAGMA synchronous=OFF";
+  AITS_RETURN_IF_ERROR(db_.Exec(synchronous, "set synchronous"));
 
   if (fresh) {
     // Another process may be creating the same file right now: IMMEDIATE serialises us, and
     // IF NOT EXISTS / OR IGNORE make the second creator a no-op.
-    AITS_ASSIGN_OR_RETURN(sqlite::Transaction create, sqlite::Transaction::Begin(impl.db));
-    AITS_RETURN_IF_ERROR(impl.db.Exec(kCreateSchema, "create schema"));
+    AITS_ASSIGN_OR_RETURN(sqlite::Transaction create, sqlite::Transaction::Begin(db_));
+    AITS_RETURN_IF_ERROR(db_.Exec(kCreateSchema, "create schema"));
     AITS_RETURN_IF_ERROR(create.Commit());
-    AITS_RETURN_IF_ERROR(CheckSchema(impl.db, path, &fresh));
+    AITS_RETURN_IF_ERROR(CheckSchema(db_, path, &fresh));
   }
 
   // Crash recovery: continue after the last row on disk. Its checksum is not checked here; the
   // session's recovery Scan()s the log and decides what a damaged tail means.
   AITS_ASSIGN_OR_RETURN(
       std::string last,
-      QueryText(impl.db, "SELECT seq FROM events ORDER BY seq DESC LIMIT 1", "read the last seq"));
+      QueryText(db_, "SELECT seq FROM events ORDER BY seq DESC LIMIT 1", "read the last seq"));
   if (!last.empty()) {
     const long long value = std::strtoll(last.c_str(), nullptr, 10);
     if (value < 1) return DataLoss(path + ": events hold seq " + last + " (must be >= 1)");
-    store->last_seq_ = store->committed_seq_ = static_cast<uint64_t>(value);
+    last_seq_ = committed_seq_ = static_cast<uint64_t>(value);
   }
 
   using sqlite::Statement;
-  AITS_ASSIGN_OR_RETURN(impl.begin, Statement::Prepare(impl.db, "BEGIN IMMEDIATE", true));
-  AITS_ASSIGN_OR_RETURN(impl.commit, Statement::Prepare(impl.db, "COMMIT", true));
-  AITS_ASSIGN_OR_RETURN(impl.insert_event, Statement::Prepare(impl.db, kInsertEvent, true));
-  AITS_ASSIGN_OR_RETURN(impl.scan, Statement::Prepare(impl.db, kScanEvents, true));
-  AITS_ASSIGN_OR_RETURN(impl.insert_command, Statement::Prepare(impl.db, kInsertCommand, true));
-  AITS_ASSIGN_OR_RETURN(impl.pending_commands, Statement::Prepare(impl.db, kPendingCommands, true));
-  AITS_ASSIGN_OR_RETURN(impl.mark_applied, Statement::Prepare(impl.db, kMarkApplied, true));
-  return store;
+  AITS_ASSIGN_OR_RETURN(begin_, Statement::Prepare(db_, "BEGIN IMMEDIATE", true));
+  AITS_ASSIGN_OR_RETURN(commit_, Statement::Prepare(db_, "COMMIT", true));
+  AITS_ASSIGN_OR_RETURN(insert_event_, Statement::Prepare(db_, kInsertEvent, true));
+  AITS_ASSIGN_OR_RETURN(scan_, Statement::Prepare(db_, kScanEvents, true));
+  AITS_ASSIGN_OR_RETURN(insert_command_, Statement::Prepare(db_, kInsertCommand, true));
+  AITS_ASSIGN_OR_RETURN(pending_commands_, Statement::Prepare(db_, kPendingCommands, true));
+  AITS_ASSIGN_OR_RETURN(mark_applied_, Statement::Prepare(db_, kMarkApplied, true));
+  return Status::Ok();
 }
 
-Result<std::unique_ptr<EventStore>> EventStore::OpenReadOnly(const std::string& path,
-                                                             const EventStoreOptions& options) {
-  if (!FileExists(path)) return NotFound(path + ": event store does not exist");
-  std::unique_ptr<EventStore> store(new EventStore());
-  store->path_ = path;
-  store->options_ = options;
-  store->impl_ = std::make_unique<Impl>();
-  Impl& impl = *store->impl_;
-  impl.read_only = true;
-
+Status SqliteEventStore::OpenForReading() {
+  const std::string& path = path_;
+  read_only_ = true;
   AITS_ASSIGN_OR_RETURN(
-      impl.db, sqlite::Database::Open(
-                   path, {.read_only = true, .no_mutex = true, .busy_timeout_ms = kBusyTimeoutMs}));
+      db_, sqlite::Database::Open(
+               path, {.read_only = true, .no_mutex = true, .busy_timeout_ms = kBusyTimeoutMs}));
 
   bool fresh = false;
-  AITS_RETURN_IF_ERROR(CheckSchema(impl.db, path, &fresh));
+  AITS_RETURN_IF_ERROR(CheckSchema(db_, path, &fresh));
   if (fresh) return OpenFailure(path, "it has no tables");
 
   AITS_ASSIGN_OR_RETURN(
       std::string last,
-      QueryText(impl.db, "SELECT seq FROM events ORDER BY seq DESC LIMIT 1", "read the last seq"));
+      QueryText(db_, "SELECT seq FROM events ORDER BY seq DESC LIMIT 1", "read the last seq"));
   if (!last.empty()) {
     const long long value = std::strtoll(last.c_str(), nullptr, 10);
-    if (value >= 1) store->last_seq_ = store->committed_seq_ = static_cast<uint64_t>(value);
+    if (value >= 1) last_seq_ = committed_seq_ = static_cast<uint64_t>(value);
   }
-  AITS_ASSIGN_OR_RETURN(impl.scan, sqlite::Statement::Prepare(impl.db, kScanEvents, true));
-  AITS_ASSIGN_OR_RETURN(impl.pending_commands,
-                        sqlite::Statement::Prepare(impl.db, kPendingCommands, true));
-  return store;
+  AITS_ASSIGN_OR_RETURN(scan_, sqlite::Statement::Prepare(db_, kScanEvents, true));
+  AITS_ASSIGN_OR_RETURN(pending_commands_, sqlite::Statement::Prepare(db_, kPendingCommands, true));
+  return Status::Ok();
 }
 
-EventStore::~EventStore() {
-  if (impl_ != nullptr && impl_->db.is_open()) (void)Close();
-}
-
-Result<uint64_t> EventStore::Append(EventType type, Timestamp ts, std::string_view payload) {
-  if (impl_ == nullptr || !impl_->db.is_open()) {
-    return FailedPrecondition(path_ + ": Append on a closed event store");
-  }
-  Impl& impl = *impl_;
-  if (impl.read_only) return FailedPrecondition(path_ + ": Append on a read-only event store");
-  if (!impl.broken.ok()) return impl.broken;
+Result<uint64_t> SqliteEventStore::Append(EventType type, Timestamp ts, std::string_view payload) {
+  AITS_RETURN_IF_ERROR(CheckWritable("Append"));
   if (payload.size() > kMaxPayloadBytes) {
     return InvalidArgument(path_ + ": event payload of " + std::to_string(payload.size()) +
                            " bytes is above the limit of " + std::to_string(kMaxPayloadBytes));
   }
-  AITS_RETURN_IF_ERROR(impl.BeginBatchIfNeeded());
+  AITS_RETURN_IF_ERROR(BeginBatchIfNeeded());
 
   const uint64_t seq = last_seq_ + 1;
   const auto type_value = static_cast<uint16_t>(type);
   const uint64_t checksum = EventChecksum(seq, type_value, ts.ns, payload);
-  sqlite3_stmt* stmt = impl.insert_event.get();
+  sqlite3_stmt* stmt = insert_event_.get();
   sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(seq));
   sqlite3_bind_int(stmt, 2, type_value);
   sqlite3_bind_int64(stmt, 3, ts.ns);
@@ -390,93 +427,70 @@ Result<uint64_t> EventStore::Append(EventType type, Timestamp ts, std::string_vi
   const int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) {
-    Status status = impl.db.Error(rc, "append event " + std::to_string(seq));
-    if (impl.db.autocommit()) {
+    Status status = db_.Error(rc, "append event " + std::to_string(seq));
+    if (db_.autocommit()) {
       // SQLite rolled the whole batch back: the events after committed_seq_ are gone.
-      impl.in_batch = false;
-      impl.broken = status.WithContext("batch of events " + std::to_string(committed_seq_ + 1) +
-                                       ".." + std::to_string(last_seq_) + " lost");
-      return impl.broken;
+      BatchClosed();
+      return LoseBatch(status);
     }
     return status;
   }
-  ++impl.batch_size;
+  ++batch_size_;
   last_seq_ = seq;
   return seq;
 }
 
-Status EventStore::MaybeCommit() {
-  if (impl_ == nullptr || !impl_->db.is_open()) {
-    return FailedPrecondition(path_ + ": MaybeCommit on a closed event store");
-  }
-  const Impl& impl = *impl_;
-  if (!impl.in_batch) return Status::Ok();
-  if (impl.batch_size >= options_.batch_events ||
-      impl.BatchNowNs() - impl.batch_started_ns >= options_.batch_interval.ns) {
-    return Commit();
-  }
-  return Status::Ok();
-}
-
-Status EventStore::Commit() {
-  if (impl_ == nullptr || !impl_->db.is_open()) {
-    return FailedPrecondition(path_ + ": Commit on a closed event store");
-  }
-  Impl& impl = *impl_;
-  if (!impl.broken.ok()) return impl.broken;
-  if (!impl.in_batch) return Status::Ok();
-  const int rc = sqlite3_step(impl.commit.get());
-  sqlite3_reset(impl.commit.get());
+Status SqliteEventStore::Commit() {
+  if (!IsOpen()) return Closed("Commit");
+  if (!broken_.ok()) return broken_;
+  if (!batch_open()) return Status::Ok();
+  const int rc = sqlite3_step(commit_.get());
+  sqlite3_reset(commit_.get());
   if (rc != SQLITE_DONE) {
-    Status status = impl.db.Error(rc, "commit");
-    if (impl.db.autocommit()) {
-      impl.in_batch = false;
-      impl.broken = status.WithContext("batch of events " + std::to_string(committed_seq_ + 1) +
-                                       ".." + std::to_string(last_seq_) + " lost");
-      return impl.broken;
+    Status status = db_.Error(rc, "commit");
+    if (db_.autocommit()) {
+      BatchClosed();
+      return LoseBatch(status);
     }
     return status;  // still open: a later Commit may succeed
   }
-  impl.in_batch = false;
-  impl.batch_size = 0;
+  BatchClosed();
   committed_seq_ = last_seq_;
   return Status::Ok();
 }
 
-Status EventStore::Close() {
-  if (impl_ == nullptr || !impl_->db.is_open()) {
+Status SqliteEventStore::Close() {
+  if (!db_.is_open()) {
     return FailedPrecondition(path_ + ": event store already closed");
   }
-  Status status = impl_->read_only ? Status::Ok() : Commit();
-  if (!status.ok() && impl_->in_batch) {
+  Status status = read_only_ ? Status::Ok() : Commit();
+  if (!status.ok() && batch_open()) {
     // Could not commit: roll back explicitly so that close does not leave a half-written batch.
-    (void)impl_->db.Exec("ROLLBACK", "rollback");
-    impl_->in_batch = false;
+    (void)db_.Exec("ROLLBACK", "rollback");
+    BatchClosed();
   }
-  impl_->CloseDb();
+  CloseDb();
   return status;
 }
 
-Status EventStore::Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const {
-  if (impl_ == nullptr || !impl_->db.is_open()) {
-    return FailedPrecondition(path_ + ": Scan on a closed event store");
-  }
-  Impl& impl = *impl_;
+Status SqliteEventStore::Scan(uint64_t from_seq,
+                              const std::function<Status(const Event&)>& fn) const {
+  if (!IsOpen()) return Closed("Scan");
   sqlite::Statement nested;
-  sqlite3_stmt* stmt = impl.scan.get();
-  if (impl.scan_active) {
-    AITS_ASSIGN_OR_RETURN(nested, sqlite::Statement::Prepare(impl.db, kScanEvents));
+  sqlite3_stmt* stmt = scan_.get();
+  if (scan_active_) {
+    AITS_ASSIGN_OR_RETURN(nested, sqlite::Statement::Prepare(db_, kScanEvents));
     stmt = nested.get();
   }
-  const bool owns_cached = !impl.scan_active;
-  impl.scan_active = true;
+  const bool owns_cached = !scan_active_;
+  scan_active_ = true;
   struct ClearActive {
-    Impl& impl;
+    bool& active;
     bool owns;
     ~ClearActive() {
-      if (owns) impl.scan_active = false;
+      if (owns) active = false;
     }
-  } clear_active{impl, owns_cached};
+  } clear_active{scan_active_, owns_cached};
   ResetOnExit reset(stmt);
 
   uint64_t expected = from_seq == 0 ? 1 : from_seq;
@@ -486,7 +500,7 @@ Status EventStore::Scan(uint64_t from_seq, const std::function<Status(const Even
     const int rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) return Status::Ok();
     if (rc != SQLITE_ROW) {
-      return impl.db.Error(rc, "read event " + std::to_string(expected));
+      return db_.Error(rc, "read event " + std::to_string(expected));
     }
     const int64_t seq = sqlite3_column_int64(stmt, 0);
     // Built only on failure: no allocation per good row.
@@ -530,47 +544,42 @@ Status EventStore::Scan(uint64_t from_seq, const std::function<Status(const Even
   }
 }
 
-Status EventStore::AddCommand(std::string_view text) {
-  if (impl_ == nullptr || !impl_->db.is_open()) {
-    return FailedPrecondition(path_ + ": AddCommand on a closed event store");
-  }
-  Impl& impl = *impl_;
+Status SqliteEventStore::AddCommand(std::string_view text) {
+  if (!IsOpen()) return Closed("AddCommand");
   // A writer's own command lands in its open batch (or commits at once between batches). A
   // read-only handle (`aits breaker` beside a running session) writes through a short-lived
   // read-write connection that waits for the writer's batch via busy_timeout.
   sqlite::Database side_db;
   sqlite::Statement side_insert;
-  const sqlite::Database* db = &impl.db;
-  sqlite3_stmt* stmt = impl.insert_command.get();
-  if (impl.read_only) {
+  const sqlite::Database* target = &db_;
+  sqlite3_stmt* stmt = insert_command_.get();
+  if (read_only_) {
     AITS_ASSIGN_OR_RETURN(side_db, sqlite::Database::Open(path_, {.no_mutex = true}));
     // Replaces the busy timeout: the same waits, with on_busy told of each.
     sqlite3_busy_handler(side_db.get(), WaitWhileBusy, &options_.on_busy);
     AITS_ASSIGN_OR_RETURN(side_insert, sqlite::Statement::Prepare(side_db, kInsertCommand));
-    db = &side_db;
+    target = &side_db;
     stmt = side_insert.get();
   }
   sqlite3_bind_int64(stmt, 1, WallNowNs());
   sqlite3_bind_text(stmt, 2, text.empty() ? "" : text.data(), static_cast<int>(text.size()),
                     SQLITE_STATIC);
   const int rc = sqlite3_step(stmt);
-  Status status = rc == SQLITE_DONE ? Status::Ok() : db->Error(rc, "add command");
+  Status status = rc == SQLITE_DONE ? Status::Ok() : target->Error(rc, "add command");
   sqlite3_reset(stmt);
   sqlite3_clear_bindings(stmt);
   return status;
 }
 
-Result<std::vector<Command>> EventStore::PendingCommands() const {
-  if (impl_ == nullptr || !impl_->db.is_open()) {
-    return FailedPrecondition(path_ + ": PendingCommands on a closed event store");
-  }
-  sqlite3_stmt* stmt = impl_->pending_commands.get();
+Result<std::vector<Command>> SqliteEventStore::PendingCommands() const {
+  if (!IsOpen()) return Closed("PendingCommands");
+  sqlite3_stmt* stmt = pending_commands_.get();
   ResetOnExit reset(stmt);
   std::vector<Command> commands;
   for (;;) {
     const int rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) return commands;
-    if (rc != SQLITE_ROW) return impl_->db.Error(rc, "read pending commands");
+    if (rc != SQLITE_ROW) return db_.Error(rc, "read pending commands");
     Command command;
     command.id = sqlite3_column_int64(stmt, 0);
     command.created = Timestamp{sqlite3_column_int64(stmt, 1)};
@@ -583,25 +592,18 @@ Result<std::vector<Command>> EventStore::PendingCommands() const {
   }
 }
 
-Status EventStore::MarkCommandApplied(int64_t id, uint64_t applied_seq) {
-  if (impl_ == nullptr || !impl_->db.is_open()) {
-    return FailedPrecondition(path_ + ": MarkCommandApplied on a closed event store");
-  }
-  Impl& impl = *impl_;
-  if (impl.read_only) {
-    return FailedPrecondition(path_ + ": MarkCommandApplied on a read-only event store");
-  }
-  if (!impl.broken.ok()) return impl.broken;
-  AITS_RETURN_IF_ERROR(impl.BeginBatchIfNeeded());
-  sqlite3_stmt* stmt = impl.mark_applied.get();
+Status SqliteEventStore::MarkCommandApplied(int64_t id, uint64_t applied_seq) {
+  AITS_RETURN_IF_ERROR(CheckWritable("MarkCommandApplied"));
+  AITS_RETURN_IF_ERROR(BeginBatchIfNeeded());
+  sqlite3_stmt* stmt = mark_applied_.get();
   sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(applied_seq));
   sqlite3_bind_int64(stmt, 2, id);
   const int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) {
-    return impl.db.Error(rc, "mark command " + std::to_string(id) + " applied");
+    return db_.Error(rc, "mark command " + std::to_string(id) + " applied");
   }
-  if (sqlite3_changes(impl.db.get()) == 0) {
+  if (sqlite3_changes(db_.get()) == 0) {
     return NotFound(path_ + ": no pending command with id " + std::to_string(id));
   }
   return Status::Ok();

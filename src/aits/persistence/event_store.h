@@ -32,6 +32,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "aits/core/clock.h"
@@ -95,6 +96,11 @@ struct Command {
   std::string text;   // JSON
 };
 
+// The interface of every event store; Open/OpenReadOnly make the SQLite one (one file per
+// session), aits/persistence/pg_event_store.h the PostgreSQL one (one database, many sessions).
+// Every implementation keeps the contract above: seq from 1 without gaps, the batch policy,
+// checksums checked by Scan, commands from other processes; event_store_contract_test.cc runs
+// the same tests against each.
 class EventStore {
  public:
   // Opens or creates the store for appending; reads the last seq. IoError/DataLoss naming the
@@ -108,46 +114,72 @@ class EventStore {
   // options only on_busy applies.
   static Result<std::unique_ptr<EventStore>> OpenReadOnly(const std::string& path,
                                                           const EventStoreOptions& options = {});
-  ~EventStore();  // commits the open batch (errors are lost: call Close() to see them)
+  // Implementations commit the open batch (errors are lost: call Close() to see them).
+  virtual ~EventStore() = default;
   EventStore(const EventStore&) = delete;
   EventStore& operator=(const EventStore&) = delete;
 
-  // Appends one event to the open batch and returns its seq. No commit, no allocation beyond
-  // SQLite's own page cache. FailedPrecondition on a read-only store.
-  Result<uint64_t> Append(EventType type, Timestamp ts, std::string_view payload);
+  // Appends one event to the open batch and returns its seq. No commit. FailedPrecondition on a
+  // read-only store.
+  virtual Result<uint64_t> Append(EventType type, Timestamp ts, std::string_view payload) = 0;
   // Commits when the batch policy says so (see above). Call at consistent points only.
   Status MaybeCommit();
   // Commits the open batch now.
-  Status Commit();
+  virtual Status Commit() = 0;
   // Commits and closes; further calls fail with FailedPrecondition.
-  Status Close();
+  virtual Status Close() = 0;
 
   uint64_t last_seq() const { return last_seq_; }            // last appended
   uint64_t committed_seq() const { return committed_seq_; }  // last committed
+  // The file, or for a server's store "postgresql://host:port/db#session".
   const std::string& path() const { return path_; }
 
   // Delivers events with seq >= from_seq in order; stops early (returning fn's status) if fn
   // fails. DataLoss naming the file and seq at the first row whose checksum, type or seq order
   // is wrong, after every good row before it was delivered.
-  Status Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const;
+  virtual Status Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const = 0;
 
   // Operator commands: Add (from any process; waits for the writer's batch to commit, up to a
   // few seconds), Pending (not yet applied, oldest first), MarkApplied (in the writer's batch).
   // On a read-only store AddCommand writes through a short-lived read-write connection; on the
   // writer's own store it joins the open batch (or commits at once when none is open).
   // MarkCommandApplied: NotFound when no pending command has that id.
-  Status AddCommand(std::string_view text);
-  Result<std::vector<Command>> PendingCommands() const;
-  Status MarkCommandApplied(int64_t id, uint64_t applied_seq);
+  virtual Status AddCommand(std::string_view text) = 0;
+  virtual Result<std::vector<Command>> PendingCommands() const = 0;
+  virtual Status MarkCommandApplied(int64_t id, uint64_t applied_seq) = 0;
 
- private:
-  EventStore() = default;
-  struct Impl;  // SQLite handles and prepared statements
-  std::unique_ptr<Impl> impl_;
+ protected:
+  EventStore(std::string path, const EventStoreOptions& options)
+      : path_(std::move(path)), options_(options) {}
+  virtual bool IsOpen() const = 0;
+  // The batch's bookkeeping, for MaybeCommit: implementations call BatchOpened when the first
+  // write of a batch begins and BatchClosed when it ends (committed or rolled back).
+  void BatchOpened();
+  void BatchClosed() { batch_open_ = false, batch_size_ = 0; }
+  bool batch_open() const { return batch_open_; }
+  int64_t BatchNowNs() const;
+
+  // Below SQLite's SQLITE_MAX_LENGTH (1e9), int range, and PostgreSQL's 1 GB bytea.
+  static constexpr size_t kMaxPayloadBytes = 512u << 20;
+  // FailedPrecondition "PATH: CALL on a closed event store".
+  Status Closed(std::string_view call) const;
+  // What every write checks first: open, not read-only, no batch lost (then broken_ itself).
+  Status CheckWritable(std::string_view call) const;
+  // Records that the open batch is gone (the events after committed_seq_): every later write
+  // fails with the cause. Returns broken_.
+  Status LoseBatch(const Status& cause) const;
+
   std::string path_;
   EventStoreOptions options_;
   uint64_t last_seq_ = 0;
   uint64_t committed_seq_ = 0;
+  size_t batch_size_ = 0;  // events in the open batch
+  bool read_only_ = false;
+  mutable Status broken_;  // set by LoseBatch
+
+ private:
+  bool batch_open_ = false;
+  int64_t batch_started_ns_ = 0;
 };
 
 // The checksum stored with each row (exposed for tests that forge rows).

@@ -3,6 +3,8 @@
 #include <utility>
 #include <vector>
 
+#include "aits/persistence/pg_event_store.h"
+
 namespace aits::session {
 
 StoreCommandFeed::StoreCommandFeed(std::string path, std::chrono::milliseconds interval)
@@ -25,7 +27,7 @@ Result<bool> StoreCommandFeed::Poll(node::ProducerLink& link) {
 
 Status StoreCommandFeed::Start(node::ProducerLink link) {
   if (thread_.joinable()) return FailedPrecondition("the command feed is already started");
-  AITS_ASSIGN_OR_RETURN(store_, persistence::EventStore::OpenReadOnly(path_));
+  AITS_ASSIGN_OR_RETURN(store_, persistence::OpenEventStoreAtReadOnly(path_));
   stop_.store(false, std::memory_order_relaxed);
   AITS_ASSIGN_OR_RETURN(const bool open, Poll(link));
   if (open) thread_ = std::thread([this, link] { Run(link); });

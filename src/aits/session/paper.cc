@@ -13,6 +13,7 @@
 #include "aits/node/event_loop.h"
 #include "aits/node/threaded_venue.h"
 #include "aits/persistence/codec.h"
+#include "aits/persistence/pg_event_store.h"
 #include "aits/session/command_feed.h"
 #include "aits/trading/json_writer.h"
 
@@ -269,8 +270,17 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   if (error) {
     return IoError("cannot create state directory " + options.state_dir + ": " + error.message());
   }
-  const std::string path = (std::filesystem::path(options.state_dir) / "events.db").string();
-  const bool existed = std::filesystem::exists(path);
+  const std::string path = options.events.empty()
+                               ? (std::filesystem::path(options.state_dir) / "events.db").string()
+                               : options.events;
+  bool existed = false;
+  if (persistence::IsPostgresLocation(path)) {
+    Result<std::unique_ptr<EventStore>> found = persistence::OpenEventStoreAtReadOnly(path);
+    if (!found.ok() && found.status().code() != StatusCode::kNotFound) return found.status();
+    existed = found.ok() && (*found)->last_seq() > 0;
+  } else {
+    existed = std::filesystem::exists(path);
+  }
   SessionSpec spec = options.spec;
   std::unique_ptr<Session> session;
   std::vector<std::unique_ptr<data::TickSource>> sources;
@@ -315,7 +325,8 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     AITS_RETURN_IF_ERROR(session->GoLive());
     AITS_RETURN_IF_ERROR(reconcile());
   }
-  AITS_ASSIGN_OR_RETURN(std::unique_ptr<EventStore> store, EventStore::Open(path, options.store));
+  AITS_ASSIGN_OR_RETURN(std::unique_ptr<EventStore> store,
+                        persistence::OpenEventStoreAt(path, options.store));
   const auto notice = [&](const std::string& text) {
     if (options.notice) options.notice(text);
   };

@@ -51,6 +51,9 @@ struct PaperOptions {
   // resume DIR if it holds the same session (a different one is an error).
   bool spec_given = true;
   std::string state_dir;
+  // The event log: empty, STATE_DIR/events.db; or a session on a PostgreSQL server
+  // ("postgresql://user@host:port/db#session", aits/persistence/pg_event_store.h).
+  std::string events;
   double speed = 1.0;       // multiple of real time; 0 = as fast as possible
   uint64_t stop_after = 0;  // new ticks in this run (0 = until the feed ends or a stop)
   persistence::EventStoreOptions store;

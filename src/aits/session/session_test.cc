@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "aits/persistence/codec.h"
+#include "aits/persistence/pg_event_store.h"
 #include "aits/session/paper.h"
 #include "aits/session/replay.h"
 #include "aits/session/session_test_util.h"
 #include "aits/session/session_venue.h"
+#include "aits/testing/servers.h"
 
 namespace aits::session {
 namespace {
@@ -25,8 +27,10 @@ using persistence::EventStore;
 using persistence::EventType;
 
 // Every logged event except wall times, as (type, ts, payload) lines.
-std::vector<std::string> LogLines(const std::string& dir) {
-  auto store = EventStore::OpenReadOnly(dir + "/events.db");
+// `where`: a state directory, or a PostgreSQL location.
+std::vector<std::string> LogLines(const std::string& where) {
+  auto store = persistence::OpenEventStoreAtReadOnly(
+      persistence::IsPostgresLocation(where) ? where : where + "/events.db");
   EXPECT_TRUE(store.ok()) << store.status().message();
   std::vector<std::string> lines;
   EXPECT_TRUE((*store)
@@ -89,24 +93,60 @@ TEST(PaperTest, SessionTradesLogsEverythingAndReplaysExactly) {
   EXPECT_EQ(ExplainOrder(**store, 999'999).status().code(), StatusCode::kNotFound);
 }
 
-TEST(PaperTest, StopAndResumeGivesTheSameLogAsOneRun) {
-  TempDir tmp;
-  ASSERT_TRUE(RunPaper(MaxSpeed(BusySpec(12'000), tmp.Sub("whole"))).ok());
-  PaperOptions first = MaxSpeed(BusySpec(12'000), tmp.Sub("parts"));
+// Runs the 12,000-tick session in three parts: stopped after 3,001 and 4,567 new ticks, then
+// resumed to the end from what `dir` (and `events`, when given) hold. Returns the last part.
+Result<PaperResult> RunInThreeParts(const std::string& dir, const std::string& events = "") {
+  PaperOptions first = MaxSpeed(BusySpec(12'000), dir);
+  first.events = events;
   for (uint64_t part : {3'001u, 4'567u}) {
     first.stop_after = part;
     auto run = RunPaper(first);
-    ASSERT_TRUE(run.ok()) << run.status().message();
+    if (!run.ok()) return run.status();
     EXPECT_FALSE(run->feed_ended);
   }
-  PaperOptions resume = MaxSpeed(BusySpec(12'000), tmp.Sub("parts"));
+  PaperOptions resume = MaxSpeed(BusySpec(12'000), dir);
+  resume.events = events;
   resume.spec_given = false;
   auto last = RunPaper(resume);
+  if (last.ok()) {
+    EXPECT_TRUE(last->resumed);
+    EXPECT_EQ(last->resumed_ticks, 3'001u + 4'567u);
+    EXPECT_TRUE(last->feed_ended);
+  }
+  return last;
+}
+
+TEST(PaperTest, StopAndResumeGivesTheSameLogAsOneRun) {
+  TempDir tmp;
+  ASSERT_TRUE(RunPaper(MaxSpeed(BusySpec(12'000), tmp.Sub("whole"))).ok());
+  auto last = RunInThreeParts(tmp.Sub("parts"));
   ASSERT_TRUE(last.ok()) << last.status().message();
-  EXPECT_TRUE(last->resumed);
-  EXPECT_EQ(last->resumed_ticks, 3'001u + 4'567u);
-  EXPECT_TRUE(last->feed_ended);
   EXPECT_EQ(LogLines(tmp.Sub("parts")), LogLines(tmp.Sub("whole")));
+}
+
+// The same session with its log on a real PostgreSQL server (the services' event store): stopped
+// twice, resumed from the server, it logs what one run with a SQLite file logs, and replays.
+TEST(PaperTest, ALogOnPostgresqlResumesAndReplaysAsTheFileLogDoes) {
+  auto server = test_servers::PostgresServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const std::string location =
+      "postgresql://aits@127.0.0.1:" + std::to_string((*server)->port()) + "/postgres#paper-1";
+  TempDir tmp;
+  ASSERT_TRUE(RunPaper(MaxSpeed(BusySpec(12'000), tmp.Sub("file"))).ok());
+  auto last = RunInThreeParts(tmp.Sub("pg"), location);
+  ASSERT_TRUE(last.ok()) << last.status().message();
+  EXPECT_FALSE(std::filesystem::exists(tmp.Sub("pg") + "/events.db"));
+  const std::vector<std::string> lines = LogLines(location);
+  EXPECT_GT(lines.size(), 12'000u);
+  EXPECT_EQ(lines, LogLines(tmp.Sub("file")));
+
+  auto store = persistence::OpenEventStoreAtReadOnly(location);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto replay = Replay(**store, MakeRuleSignalFor);
+  ASSERT_TRUE(replay.ok()) << replay.status().message();
+  EXPECT_TRUE(replay->equal) << replay->divergence.seq << ": " << replay->divergence.logged
+                             << " vs " << replay->divergence.produced;
+  EXPECT_EQ(replay->account.balance.raw(), last->account.balance.raw());
 }
 
 // Counts the logged orders and fills that name a position (payload version 2).

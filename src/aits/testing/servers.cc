@@ -1,8 +1,13 @@
 #include "aits/testing/servers.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +39,14 @@ std::string Tail(const std::string& path) {
   }
   return out;
 }
+
+bool LogSays(const std::string& path, std::string_view what) {
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text.find(what) != std::string::npos;
+}
+
+constexpr int kPortAttempts = 5;
 
 }  // namespace
 
@@ -108,6 +121,25 @@ void ChildProcess::Stop(int signal, Duration grace) {
       ::waitpid(pid_, &status, 0);
       reaped_ = true;
       return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+Result<int> ChildProcess::Wait(Duration timeout) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::nanoseconds(timeout.ns);
+  for (;;) {
+    int status = 0;
+    const pid_t got = ::waitpid(pid_, &status, WNOHANG);
+    if (got == pid_) {
+      reaped_ = true;
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+    if (got < 0) return IoError("waitpid " + std::to_string(pid_) + ": " + ErrnoText());
+    if (std::chrono::steady_clock::now() >= give_up) {
+      return DeadlineExceeded("process " + std::to_string(pid_) + " still runs after " +
+                              std::to_string(timeout.ns / 1'000'000) + " ms");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -189,6 +221,246 @@ Status NatsServer::Launch(int port) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return Unavailable("nats-server did not listen within 15 s; its log " + log_path_ + ":" +
+                     Tail(log_path_));
+}
+
+Result<int> FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return IoError("socket: " + ErrnoText());
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t length = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
+    const std::string why = ErrnoText();
+    ::close(fd);
+    return IoError("bind 127.0.0.1:0: " + why);
+  }
+  ::close(fd);
+  return static_cast<int>(ntohs(addr.sin_port));
+}
+
+// --- PostgreSQL ---
+
+namespace {
+
+// Debian installs PostgreSQL's programs outside PATH, one directory per major version.
+Result<std::string> FindPostgresBin() {
+  for (const char* dir : {"/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin"}) {
+    if (::access((std::string(dir) + "/postgres").c_str(), X_OK) == 0) return std::string(dir);
+  }
+  return NotFound(
+      "PostgreSQL is not installed (/usr/lib/postgresql/15/bin/postgres; Debian package "
+      "postgresql-15; scripts/install-deps.sh installs it)");
+}
+
+bool RunningAsRoot() { return ::geteuid() == 0; }
+
+}  // namespace
+
+std::vector<std::string> PostgresServer::AsServerUser(std::vector<std::string> argv) const {
+  if (!RunningAsRoot()) return argv;
+  // setpriv's --pdeathsig keep: changing the uid clears the parent-death signal, which setpriv
+  // sets again, so the server still dies with the test.
+  std::vector<std::string> wrapped = {"/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres",
+                                      "--init-groups",    "--pdeathsig",      "keep"};
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  return wrapped;
+}
+
+Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
+  Result<std::string> bin = FindPostgresBin();
+  if (!bin.ok()) return bin.status();
+  Result<TempDir> dir = TempDir::Make("aits-pg");
+  if (!dir.ok()) return dir.status();
+  std::unique_ptr<PostgresServer> server(new PostgresServer(std::move(dir).value(), bin.value()));
+  const std::string path = server->dir_.path();
+  if (RunningAsRoot()) {
+    const passwd* user = ::getpwnam("postgres");
+    if (user == nullptr) {
+      return NotFound(
+          "running as root, PostgreSQL needs the user postgres (package postgresql-15)");
+    }
+    if (::chown(path.c_str(), user->pw_uid, user->pw_gid) != 0) {
+      return IoError("chown " + path + " to postgres: " + ErrnoText());
+    }
+  }
+  server->log_path_ = path + "/postgres.log";
+  Result<std::unique_ptr<ChildProcess>> initdb = ChildProcess::Start(
+      server->AsServerUser({server->bin_dir_ + "/initdb", "-D", path + "/data", "-U", "aits",
+                            "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"}),
+      server->log_path_);
+  if (!initdb.ok()) return initdb.status();
+  Result<int> code = (*initdb)->Wait(Duration::Seconds(120));
+  if (!code.ok()) return code.status().WithContext("initdb");
+  if (*code != 0) {
+    return Unavailable("initdb exited with " + std::to_string(*code) + "; its log " +
+                       server->log_path_ + ":" + Tail(server->log_path_));
+  }
+  for (int attempt = 1;; ++attempt) {
+    Result<int> port = FreePort();
+    if (!port.ok()) return port.status();
+    Status launched = server->Launch(*port);
+    if (launched.ok()) return server;
+    if (attempt >= kPortAttempts || !LogSays(server->log_path_, "could not bind")) return launched;
+  }
+}
+
+PostgresServer::~PostgresServer() {
+  // SIGINT: PostgreSQL's fast shutdown (SIGTERM waits for clients to leave).
+  if (process_) process_->Stop(SIGINT, Duration::Seconds(10));
+}
+
+std::string PostgresServer::conninfo(const std::string& dbname) const {
+  return "host=127.0.0.1 port=" + std::to_string(port_) + " user=aits dbname=" + dbname;
+}
+
+Status PostgresServer::CreateDatabase(const std::string& name) const {
+  PGconn* conn = PQconnectdb(conninfo().c_str());
+  std::string error;
+  if (PQstatus(conn) != CONNECTION_OK) {
+    error = PQerrorMessage(conn);
+  } else {
+    PGresult* result = PQexec(conn, ("CREATE DATABASE \"" + name + "\"").c_str());
+    const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    if (PQresultStatus(result) != PGRES_COMMAND_OK &&
+        (state == nullptr || std::string_view(state) != "42P04")) {  // duplicate_database
+      error = PQresultErrorMessage(result);
+    }
+    PQclear(result);
+  }
+  PQfinish(conn);
+  if (!error.empty()) return Unavailable("create database " + name + ": " + error);
+  return Status::Ok();
+}
+
+void PostgresServer::Kill() {
+  if (process_) process_->Stop(SIGKILL, Duration::Seconds(5));
+  process_.reset();
+}
+
+Status PostgresServer::Restart() {
+  Kill();
+  // The killed postmaster's backends may hold the port and the shared memory for a moment;
+  // a restart waits for them (PostgreSQL itself refuses while they live).
+  Status status = Status::Ok();
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    status = Launch(port_);
+    if (status.ok()) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return status;
+}
+
+Status PostgresServer::Launch(int port) {
+  const std::string path = dir_.path();
+  std::vector<std::string> argv = {bin_dir_ + "/postgres",
+                                   "-D",
+                                   path + "/data",
+                                   "-p",
+                                   std::to_string(port),
+                                   "-c",
+                                   "listen_addresses=127.0.0.1",
+                                   "-c",
+                                   "unix_socket_directories=" + path,
+                                   "-c",
+                                   "fsync=off",
+                                   "-c",
+                                   "full_page_writes=off",
+                                   "-c",
+                                   "shared_buffers=32MB",
+                                   "-c",
+                                   "max_connections=200"};
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(AsServerUser(argv), log_path_);
+  if (!child.ok()) return child.status();
+  process_ = std::move(child).value();
+  port_ = port;
+  const std::string info = conninfo();
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < give_up) {
+    if (!process_->running()) {
+      process_.reset();
+      return Unavailable("postgres exited at start; its log " + log_path_ + ":" + Tail(log_path_));
+    }
+    if (PQping(info.c_str()) == PQPING_OK) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Unavailable("postgres did not accept connections within 30 s; its log " + log_path_ + ":" +
+                     Tail(log_path_));
+}
+
+// --- Redis ---
+
+Result<std::unique_ptr<RedisServer>> RedisServer::Start() {
+  Result<std::string> program = FindProgram("redis-server", "redis-server");
+  if (!program.ok()) return program.status();
+  Result<TempDir> dir = TempDir::Make("aits-redis");
+  if (!dir.ok()) return dir.status();
+  std::unique_ptr<RedisServer> server(new RedisServer(std::move(dir).value(), program.value()));
+  server->log_path_ = server->dir_.path() + "/redis.log";
+  for (int attempt = 1;; ++attempt) {
+    Result<int> port = FreePort();
+    if (!port.ok()) return port.status();
+    Status launched = server->Launch(*port);
+    if (launched.ok()) return server;
+    if (attempt >= kPortAttempts || !LogSays(server->log_path_, "Address already in use")) {
+      return launched;
+    }
+  }
+}
+
+RedisServer::~RedisServer() {
+  if (process_) process_->Stop(SIGTERM, Duration::Seconds(5));
+}
+
+void RedisServer::Kill() {
+  if (process_) process_->Stop(SIGKILL, Duration::Seconds(5));
+  process_.reset();
+}
+
+Status RedisServer::Restart() {
+  Kill();
+  return Launch(port_);
+}
+
+Status RedisServer::Launch(int port) {
+  // The log is read for readiness; a fresh one per launch.
+  std::error_code ec;
+  fs::remove(log_path_, ec);
+  const std::vector<std::string> argv = {program_,
+                                         "--bind",
+                                         "127.0.0.1",
+                                         "--port",
+                                         std::to_string(port),
+                                         "--dir",
+                                         dir_.path(),
+                                         "--save",
+                                         "",
+                                         "--appendonly",
+                                         "no",
+                                         "--daemonize",
+                                         "no",
+                                         "--protected-mode",
+                                         "no",
+                                         "--logfile",
+                                         ""};
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(argv, log_path_);
+  if (!child.ok()) return child.status();
+  process_ = std::move(child).value();
+  port_ = port;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < give_up) {
+    if (!process_->running()) {
+      process_.reset();
+      return Unavailable("redis-server exited at start; its log " + log_path_ + ":" +
+                         Tail(log_path_));
+    }
+    if (LogSays(log_path_, "Ready to accept connections")) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Unavailable("redis-server was not ready within 15 s; its log " + log_path_ + ":" +
                      Tail(log_path_));
 }
 

@@ -1,6 +1,6 @@
-// Real servers for tests: the Debian packages' nats-server (and, in later steps, PostgreSQL and
-// Redis) started on 127.0.0.1 with a free port and a throwaway data directory, and stopped at the
-// end. Tests never depend on a system service being up. Test-only: no application links this.
+// Real servers for tests: the Debian packages' nats-server, PostgreSQL 15 and Redis 7, started on
+// 127.0.0.1 with a free port and a throwaway data directory, and stopped at the end. Tests never
+// depend on a system service being up. Test-only: no application links this.
 //
 // A child dies with the test process (PR_SET_PDEATHSIG), so a crashed test leaves no server
 // behind. Every server's output goes to a log file in its directory; errors name it.
@@ -44,6 +44,9 @@ class ChildProcess {
   bool running();
   // Sends the signal and waits for the exit; SIGKILL after `grace` if it has not exited.
   void Stop(int signal, Duration grace);
+  // Waits for the exit: the exit code (128 + signal when killed by one); DeadlineExceeded after
+  // `timeout`, the process left running.
+  Result<int> Wait(Duration timeout);
 
  private:
   explicit ChildProcess(pid_t pid) : pid_(pid) {}
@@ -83,6 +86,69 @@ class NatsServer {
   bool jetstream_;
   std::string log_path_;
   std::string url_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// A free TCP port on 127.0.0.1 at the time of asking (bound to port 0, then released): for
+// servers that cannot choose their own. Another process may take it before the server binds it,
+// so the servers below retry with a new port when the bind fails.
+Result<int> FreePort();
+
+// PostgreSQL 15 (Debian's postgresql-15): a cluster made by initdb in a throwaway directory, the
+// server on 127.0.0.1 and a Unix socket in that directory, user `aits` trusted (loopback only).
+// PostgreSQL refuses to run as root, so under root (as CI runs) initdb and postgres run as the
+// `postgres` user through setpriv, the directory handed to it. fsync is off: a SIGKILL of the
+// server loses nothing committed (the page cache survives it), only a machine crash would.
+class PostgresServer {
+ public:
+  static Result<std::unique_ptr<PostgresServer>> Start();
+  ~PostgresServer();
+
+  int port() const { return port_; }
+  // libpq connection strings: "host=127.0.0.1 port=N user=aits dbname=DB".
+  std::string conninfo(const std::string& dbname = "postgres") const;
+  const std::string& log_path() const { return log_path_; }
+  // Creates a database (for a test of its own); AlreadyExists is not an error.
+  Status CreateDatabase(const std::string& name) const;
+
+  void Kill();       // SIGKILL the postmaster, as a crash (its backends exit on their own)
+  Status Restart();  // after Kill: the same port and data directory (crash recovery runs)
+
+ private:
+  PostgresServer(TempDir dir, std::string bin_dir)
+      : dir_(std::move(dir)), bin_dir_(std::move(bin_dir)) {}
+  Status Launch(int port);
+  std::vector<std::string> AsServerUser(std::vector<std::string> argv) const;
+
+  TempDir dir_;
+  std::string bin_dir_;
+  std::string log_path_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// Redis 7 (Debian's redis-server) on 127.0.0.1, no persistence (a cache: what it loses on a
+// kill is recomputed), its working directory throwaway.
+class RedisServer {
+ public:
+  static Result<std::unique_ptr<RedisServer>> Start();
+  ~RedisServer();
+
+  int port() const { return port_; }
+  const std::string& log_path() const { return log_path_; }
+
+  void Kill();       // SIGKILL, as a crash: everything in it is gone
+  Status Restart();  // after Kill: the same port, empty
+
+ private:
+  RedisServer(TempDir dir, std::string program)
+      : dir_(std::move(dir)), program_(std::move(program)) {}
+  Status Launch(int port);
+
+  TempDir dir_;
+  std::string program_;
+  std::string log_path_;
   int port_ = 0;
   std::unique_ptr<ChildProcess> process_;
 };

@@ -1,0 +1,387 @@
+#include "aits/persistence/pg_event_store.h"
+
+#include <chrono>
+#include <utility>
+#include <vector>
+
+#include "aits/core/hash.h"
+
+namespace aits::persistence {
+namespace {
+
+constexpr std::string_view kComponent = "event_store";
+constexpr int64_t kScanChunk = 4096;  // rows per query of a Scan
+constexpr size_t kMaxSessionName = 128;
+
+// Never edit a migration that has shipped: add the next one.
+constexpr pg::Migration kMigrations[] = {
+    {1, "events, sessions and commands",
+     "CREATE TABLE event_sessions(name text PRIMARY KEY,"
+     " created timestamptz NOT NULL DEFAULT now());"
+     // No foreign key on events: Open registers the session, and a per-row check would slow
+     // the COPY of every batch.
+     "CREATE TABLE events(session text NOT NULL, seq bigint NOT NULL, type smallint NOT NULL,"
+     " ts bigint NOT NULL, wall bigint NOT NULL, payload bytea NOT NULL,"
+     " checksum bigint NOT NULL, PRIMARY KEY(session, seq));"
+     "CREATE TABLE event_commands(id bigserial PRIMARY KEY,"
+     " session text NOT NULL REFERENCES event_sessions(name), created bigint NOT NULL,"
+     " text text NOT NULL, applied_seq bigint);"
+     "CREATE INDEX event_commands_pending ON event_commands(session, id)"
+     " WHERE applied_seq IS NULL;"},
+};
+
+constexpr const char* kCopyEvents =
+    "COPY events(session, seq, type, ts, wall, payload, checksum) FROM STDIN (FORMAT binary)";
+constexpr const char* kScanEvents =
+    "SELECT seq, type, ts, wall, payload, checksum FROM events"
+    " WHERE session = $1::text AND seq >= $2::bigint ORDER BY seq LIMIT $3::bigint";
+constexpr const char* kLastSeq =
+    "SELECT coalesce(max(seq), 0)::bigint FROM events WHERE session = $1::text";
+constexpr const char* kInsertCommand =
+    "INSERT INTO event_commands(session, created, text) VALUES($1::text, $2::bigint, $3::text)";
+constexpr const char* kPendingCommands =
+    "SELECT id, created, text FROM event_commands WHERE session = $1::text"
+    " AND applied_seq IS NULL ORDER BY id";
+constexpr const char* kMarkApplied =
+    "UPDATE event_commands SET applied_seq = $1::bigint WHERE id = $2::bigint"
+    " AND session = $3::text AND applied_seq IS NULL";
+
+int64_t WallNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool ValidSessionName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxSessionName) return false;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+class PgEventStore final : public EventStore {
+ public:
+  PgEventStore(const PgLocation& location, std::unique_ptr<pg::Connection> conn,
+               const EventStoreOptions& options, bool read_only)
+      : EventStore("postgresql://" + conn->where() + "#" + location.session, options),
+        session_(location.session),
+        conninfo_(location.conninfo),
+        conn_(std::move(conn)) {
+    read_only_ = read_only;
+  }
+  ~PgEventStore() override {
+    if (conn_ != nullptr) (void)Close();
+  }
+
+  Status OpenForWriting();
+  Status OpenForReading();
+
+  Result<uint64_t> Append(EventType type, Timestamp ts, std::string_view payload) override;
+  Status Commit() override;
+  Status Close() override;
+  Status Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const override;
+  Status AddCommand(std::string_view text) override;
+  Result<std::vector<Command>> PendingCommands() const override;
+  Status MarkCommandApplied(int64_t id, uint64_t applied_seq) override;
+
+ private:
+  bool IsOpen() const override { return conn_ != nullptr; }
+  Status BeginBatchIfNeeded();
+  // Sends the appended events into the open transaction (they are then visible to this
+  // connection's reads). A failure breaks the batch.
+  Status FlushAppended() const;
+  // Marks the batch lost (LoseBatch) and rolls it back.
+  Status Break(const Status& cause) const;
+  Status ReadLastSeq();
+
+  std::string session_;
+  std::string conninfo_;
+  std::unique_ptr<pg::Connection> conn_;
+  // The appended, not yet sent events of the open batch, in COPY's binary format.
+  mutable pg::CopyWriter pending_;
+};
+
+Status PgEventStore::ReadLastSeq() {
+  const pg::Param params[] = {pg::Param::Bytes(session_)};
+  AITS_ASSIGN_OR_RETURN(pg::Rows rows, conn_->Exec(kLastSeq, params, "read the last seq"));
+  AITS_ASSIGN_OR_RETURN(int64_t last, rows.Int64(0, 0));
+  if (last < 0) return DataLoss(path_ + ": events hold seq " + std::to_string(last));
+  last_seq_ = committed_seq_ = static_cast<uint64_t>(last);
+  return Status::Ok();
+}
+
+Status PgEventStore::OpenForWriting() {
+  AITS_RETURN_IF_ERROR(pg::Migrate(*conn_, kComponent, kMigrations).status());
+  const pg::Param lock[] = {
+      pg::Param::Int64(static_cast<int64_t>(Fnv1a64("aits-event-store:" + session_)))};
+  AITS_ASSIGN_OR_RETURN(pg::Rows locked, conn_->Exec("SELECT pg_try_advisory_lock($1::bigint)",
+                                                     lock, "take the writer's lock"));
+  AITS_ASSIGN_OR_RETURN(bool got, locked.Bool(0, 0));
+  if (!got) {
+    return FailedPrecondition(path_ +
+                              ": another process has this session open for writing (one writer "
+                              "per session; it is free once that process closes or dies)");
+  }
+  const pg::Param name[] = {pg::Param::Bytes(session_)};
+  AITS_RETURN_IF_ERROR(conn_
+                           ->Exec("INSERT INTO event_sessions(name) VALUES($1::text)"
+                                  " ON CONFLICT DO NOTHING",
+                                  name, "register the session")
+                           .status());
+  if (options_.sync == Sync::kOff) {
+    AITS_RETURN_IF_ERROR(
+        conn_->ExecScript("SET synchronous_commit = off", "set synchronous_commit"));
+  }
+  return ReadLastSeq();
+}
+
+Status PgEventStore::OpenForReading() {
+  AITS_ASSIGN_OR_RETURN(int version, pg::SchemaVersion(*conn_, kComponent));
+  const int known = static_cast<int>(std::size(kMigrations));
+  if (version > known) {
+    return FailedPrecondition(path_ + ": event store schema version " + std::to_string(version) +
+                              " is not supported (this build reads up to " + std::to_string(known) +
+                              ")");
+  }
+  if (version == 0) return NotFound(path_ + ": event store does not exist (no tables)");
+  const pg::Param name[] = {pg::Param::Bytes(session_)};
+  AITS_ASSIGN_OR_RETURN(pg::Rows rows,
+                        conn_->Exec("SELECT 1 FROM event_sessions WHERE name = $1::text", name,
+                                    "look up the session"));
+  if (rows.size() == 0) return NotFound(path_ + ": event store does not exist");
+  return ReadLastSeq();
+}
+
+Status PgEventStore::Break(const Status& cause) const {
+  if (broken_.ok() && conn_->healthy()) {
+    (void)conn_->ExecScript("ROLLBACK", "roll back the lost batch");
+  }
+  return LoseBatch(cause);
+}
+
+Status PgEventStore::BeginBatchIfNeeded() {
+  if (batch_open()) return Status::Ok();
+  AITS_RETURN_IF_ERROR(conn_->ExecScript("BEGIN", "begin batch"));
+  BatchOpened();
+  pending_.Clear();
+  return Status::Ok();
+}
+
+Status PgEventStore::FlushAppended() const {
+  if (pending_.empty()) return Status::Ok();
+  Result<int64_t> stored = conn_->CopyIn(kCopyEvents, pending_.Finish(), "append events");
+  const size_t sent = pending_.rows();
+  pending_.Clear();
+  if (!stored.ok()) return Break(stored.status());
+  if (static_cast<size_t>(*stored) != sent) {
+    return Break(DataLoss(path_ + ": COPY stored " + std::to_string(*stored) + " of " +
+                          std::to_string(sent) + " events"));
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> PgEventStore::Append(EventType type, Timestamp ts, std::string_view payload) {
+  AITS_RETURN_IF_ERROR(CheckWritable("Append"));
+  if (payload.size() > kMaxPayloadBytes) {
+    return InvalidArgument(path_ + ": event payload of " + std::to_string(payload.size()) +
+                           " bytes is above the limit of " + std::to_string(kMaxPayloadBytes));
+  }
+  AITS_RETURN_IF_ERROR(BeginBatchIfNeeded());
+  const uint64_t seq = last_seq_ + 1;
+  const auto type_value = static_cast<uint16_t>(type);
+  pending_.BeginRow(7);
+  pending_.Bytes(session_);
+  pending_.Int64(static_cast<int64_t>(seq));
+  pending_.Int16(static_cast<int16_t>(type_value));
+  pending_.Int64(ts.ns);
+  pending_.Int64(WallNowNs());
+  pending_.Bytes(payload);
+  pending_.Int64(static_cast<int64_t>(EventChecksum(seq, type_value, ts.ns, payload)));
+  ++batch_size_;
+  last_seq_ = seq;
+  return seq;
+}
+
+Status PgEventStore::Commit() {
+  if (!IsOpen()) return Closed("Commit");
+  if (!broken_.ok()) return broken_;
+  if (!batch_open()) return Status::Ok();
+  AITS_RETURN_IF_ERROR(FlushAppended());
+  if (Status status = conn_->ExecScript("COMMIT", "commit"); !status.ok()) {
+    // Whether a COMMIT whose answer was lost took effect is unknown to this connection; the
+    // next open reads the last seq the server has.
+    BatchClosed();
+    return Break(status);
+  }
+  BatchClosed();
+  committed_seq_ = last_seq_;
+  return Status::Ok();
+}
+
+Status PgEventStore::Close() {
+  if (!IsOpen()) return FailedPrecondition(path_ + ": event store already closed");
+  Status status = read_only_ ? Status::Ok() : Commit();
+  conn_.reset();  // ends the session: an open transaction rolls back, the writer's lock is freed
+  return status;
+}
+
+Status PgEventStore::Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const {
+  if (!IsOpen()) return Closed("Scan");
+  if (batch_open()) AITS_RETURN_IF_ERROR(FlushAppended());
+  uint64_t expected = from_seq == 0 ? 1 : from_seq;
+  Event event;
+  for (;;) {
+    const pg::Param params[] = {pg::Param::Bytes(session_),
+                                pg::Param::Int64(static_cast<int64_t>(expected)),
+                                pg::Param::Int64(kScanChunk)};
+    // A chunk at a time, read whole before `fn` sees it: `fn` may use this store (a nested
+    // Scan, a command) while the scan goes on.
+    AITS_ASSIGN_OR_RETURN(
+        pg::Rows rows,
+        conn_->Exec(kScanEvents, params, "read events from " + std::to_string(expected)));
+    for (int row = 0; row < rows.size(); ++row) {
+      AITS_ASSIGN_OR_RETURN(int64_t seq, rows.Int64(row, 0));
+      auto where = [&] { return path_ + ": event " + std::to_string(seq); };
+      if (seq < 0 || static_cast<uint64_t>(seq) != expected) {
+        return DataLoss(path_ + ": event " + std::to_string(expected) +
+                        ": missing (the next stored event is " + std::to_string(seq) + ")");
+      }
+      Result<int16_t> type = rows.Int16(row, 1);
+      Result<int64_t> ts = rows.Int64(row, 2);
+      Result<int64_t> wall = rows.Int64(row, 3);
+      Result<int64_t> checksum = rows.Int64(row, 5);
+      for (const Status* status :
+           {&type.status(), &ts.status(), &wall.status(), &checksum.status()}) {
+        if (!status->ok()) return status->WithContext(where());
+      }
+      const auto type_value = static_cast<uint16_t>(*type);
+      if (!IsKnownEventType(type_value)) {
+        return DataLoss(where() + ": unknown type " + std::to_string(type_value));
+      }
+      const std::string_view payload = rows.Bytes(row, 4);
+      const auto stored = static_cast<uint64_t>(*checksum);
+      const uint64_t computed = EventChecksum(static_cast<uint64_t>(seq), type_value, *ts, payload);
+      if (stored != computed) {
+        return DataLoss(where() + ": checksum mismatch (stored " + std::to_string(stored) +
+                        ", computed " + std::to_string(computed) + ")");
+      }
+      event.seq = static_cast<uint64_t>(seq);
+      event.type = static_cast<EventType>(type_value);
+      event.ts = Timestamp{*ts};
+      event.wall = Timestamp{*wall};
+      event.payload.assign(payload.data(), payload.size());
+      AITS_RETURN_IF_ERROR(fn(event));
+      ++expected;
+    }
+    if (rows.size() < kScanChunk) return Status::Ok();
+  }
+}
+
+Status PgEventStore::AddCommand(std::string_view text) {
+  if (!IsOpen()) return Closed("AddCommand");
+  // The writer's own command joins its open batch; anyone else's commits at once (PostgreSQL
+  // has no file lock to wait for).
+  if (!read_only_ && !broken_.ok()) return broken_;
+  const pg::Param params[] = {pg::Param::Bytes(session_), pg::Param::Int64(WallNowNs()),
+                              pg::Param::Bytes(text)};
+  Result<pg::Rows> done = conn_->Exec(kInsertCommand, params, "add command");
+  if (!done.ok() && !read_only_ && batch_open()) return Break(done.status());
+  return done.status();
+}
+
+Result<std::vector<Command>> PgEventStore::PendingCommands() const {
+  if (!IsOpen()) return Closed("PendingCommands");
+  const pg::Param params[] = {pg::Param::Bytes(session_)};
+  AITS_ASSIGN_OR_RETURN(pg::Rows rows,
+                        conn_->Exec(kPendingCommands, params, "read pending commands"));
+  std::vector<Command> commands;
+  for (int row = 0; row < rows.size(); ++row) {
+    Command command;
+    AITS_ASSIGN_OR_RETURN(command.id, rows.Int64(row, 0));
+    AITS_ASSIGN_OR_RETURN(int64_t created, rows.Int64(row, 1));
+    command.created = Timestamp{created};
+    command.text = std::string(rows.Bytes(row, 2));
+    commands.push_back(std::move(command));
+  }
+  return commands;
+}
+
+Status PgEventStore::MarkCommandApplied(int64_t id, uint64_t applied_seq) {
+  AITS_RETURN_IF_ERROR(CheckWritable("MarkCommandApplied"));
+  AITS_RETURN_IF_ERROR(BeginBatchIfNeeded());
+  const pg::Param params[] = {pg::Param::Int64(static_cast<int64_t>(applied_seq)),
+                              pg::Param::Int64(id), pg::Param::Bytes(session_)};
+  Result<pg::Rows> done =
+      conn_->Exec(kMarkApplied, params, "mark command " + std::to_string(id) + " applied");
+  if (!done.ok()) return Break(done.status());
+  if (done->affected() == 0) {
+    return NotFound(path_ + ": no pending command with id " + std::to_string(id));
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<EventStore>> OpenPg(const PgLocation& location,
+                                           const EventStoreOptions& options, bool read_only) {
+  AITS_RETURN_IF_ERROR(options.Validate());
+  if (!ValidSessionName(location.session)) {
+    return InvalidArgument("event store session name \"" + location.session +
+                           "\": 1-128 letters, digits, '-', '_' or '.'");
+  }
+  AITS_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> conn,
+                        pg::Connection::Open(location.conninfo));
+  auto store = std::make_unique<PgEventStore>(location, std::move(conn), options, read_only);
+  AITS_RETURN_IF_ERROR(read_only ? store->OpenForReading() : store->OpenForWriting());
+  return std::unique_ptr<EventStore>(std::move(store));
+}
+
+}  // namespace
+
+bool IsPostgresLocation(std::string_view location) {
+  return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
+Result<PgLocation> ParsePgLocation(std::string_view location) {
+  const size_t hash = location.rfind('#');
+  if (!IsPostgresLocation(location) || hash == std::string_view::npos) {
+    return InvalidArgument("event store location \"" + std::string(location) +
+                           "\": expected postgresql://[user@]host[:port]/database#session");
+  }
+  PgLocation parsed{std::string(location.substr(0, hash)), std::string(location.substr(hash + 1))};
+  if (!ValidSessionName(parsed.session)) {
+    return InvalidArgument("event store location \"" + std::string(location) +
+                           "\": the session after '#' must be 1-128 letters, digits, '-', '_' "
+                           "or '.'");
+  }
+  return parsed;
+}
+
+Result<std::unique_ptr<EventStore>> OpenPgEventStore(const PgLocation& location,
+                                                     const EventStoreOptions& options) {
+  return OpenPg(location, options, false);
+}
+
+Result<std::unique_ptr<EventStore>> OpenPgEventStoreReadOnly(const PgLocation& location,
+                                                             const EventStoreOptions& options) {
+  return OpenPg(location, options, true);
+}
+
+Result<std::unique_ptr<EventStore>> OpenEventStoreAt(const std::string& location,
+                                                     const EventStoreOptions& options) {
+  if (!IsPostgresLocation(location)) return EventStore::Open(location, options);
+  AITS_ASSIGN_OR_RETURN(PgLocation parsed, ParsePgLocation(location));
+  return OpenPgEventStore(parsed, options);
+}
+
+Result<std::unique_ptr<EventStore>> OpenEventStoreAtReadOnly(const std::string& location,
+                                                             const EventStoreOptions& options) {
+  if (!IsPostgresLocation(location)) return EventStore::OpenReadOnly(location, options);
+  AITS_ASSIGN_OR_RETURN(PgLocation parsed, ParsePgLocation(location));
+  return OpenPgEventStoreReadOnly(parsed, options);
+}
+
+std::span<const pg::Migration> EventStoreMigrations() { return kMigrations; }
+
+}  // namespace aits::persistence

@@ -1,0 +1,281 @@
+// What only the PostgreSQL store has: migrations, locations, an unreachable or killed server,
+// one writer per session. Runs on the binary's server (event_store_contract_test.cc); the
+// migration tests take databases of their own.
+#include "aits/persistence/postgres.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "aits/persistence/pg_event_store.h"
+#include "aits/testing/servers.h"
+
+namespace aits::persistence {
+
+test_servers::PostgresServer* SharedPostgres();  // event_store_contract_test.cc
+
+namespace {
+
+class PostgresTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = SharedPostgres();
+    ASSERT_NE(server_, nullptr) << "PostgreSQL did not start (see above)";
+  }
+  // A fresh database for a test that looks at the whole schema.
+  std::unique_ptr<pg::Connection> FreshDatabase(const std::string& name) {
+    EXPECT_TRUE(server_->CreateDatabase(name).ok());
+    auto conn = pg::Connection::Open(server_->conninfo(name));
+    EXPECT_TRUE(conn.ok()) << conn.status().ToString();
+    return conn.ok() ? std::move(conn).value() : nullptr;
+  }
+  std::string Location(const std::string& session) const {
+    return "postgresql://aits@127.0.0.1:" + std::to_string(server_->port()) + "/postgres#" +
+           session;
+  }
+
+  test_servers::PostgresServer* server_ = nullptr;
+};
+
+constexpr pg::Migration kTwoSteps[] = {
+    {1, "a table", "CREATE TABLE things(id bigint PRIMARY KEY, name text NOT NULL)"},
+    {2, "a column with a default",
+     "ALTER TABLE things ADD COLUMN weight bigint NOT NULL DEFAULT 7;"
+     "CREATE INDEX things_by_weight ON things(weight)"},
+};
+
+int64_t Count(pg::Connection& conn, const std::string& sql) {
+  auto rows = conn.Exec(sql, "count");
+  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+  if (!rows.ok()) return -1;
+  auto value = rows->Int64(0, 0);
+  return value.ok() ? *value : -1;
+}
+
+TEST_F(PostgresTest, MigratesAnEmptyDatabaseOnceAndRecordsEachVersion) {
+  auto conn = FreshDatabase("migrate_empty");
+  ASSERT_NE(conn, nullptr);
+  auto version = pg::SchemaVersion(*conn, "things");
+  ASSERT_TRUE(version.ok()) << version.status().ToString();
+  EXPECT_EQ(*version, 0);
+  auto migrated = pg::Migrate(*conn, "things", kTwoSteps);
+  ASSERT_TRUE(migrated.ok()) << migrated.status().ToString();
+  EXPECT_EQ(*migrated, 2);
+  EXPECT_EQ(Count(*conn,
+                  "SELECT count(*)::bigint FROM aits_schema_migrations"
+                  " WHERE component = 'things'"),
+            2);
+  ASSERT_TRUE(conn->ExecScript("INSERT INTO things(id, name) VALUES(1, 'x')", "insert").ok());
+  EXPECT_EQ(Count(*conn, "SELECT weight FROM things"), 7);
+  // Again: nothing to do, nothing changed.
+  migrated = pg::Migrate(*conn, "things", kTwoSteps);
+  ASSERT_TRUE(migrated.ok()) << migrated.status().ToString();
+  EXPECT_EQ(Count(*conn, "SELECT count(*)::bigint FROM things"), 1);
+  // Another component in the same database keeps its own version.
+  auto other = pg::SchemaVersion(*conn, "other");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(*other, 0);
+}
+
+TEST_F(PostgresTest, MigratesFromThePreviousVersionKeepingTheData) {
+  auto conn = FreshDatabase("migrate_previous");
+  ASSERT_NE(conn, nullptr);
+  const std::span<const pg::Migration> previous(kTwoSteps, 1);
+  ASSERT_TRUE(pg::Migrate(*conn, "things", previous).ok());
+  ASSERT_TRUE(
+      conn->ExecScript("INSERT INTO things(id, name) VALUES(1, 'a'), (2, 'b')", "insert").ok());
+  auto migrated = pg::Migrate(*conn, "things", kTwoSteps);
+  ASSERT_TRUE(migrated.ok()) << migrated.status().ToString();
+  EXPECT_EQ(*migrated, 2);
+  EXPECT_EQ(Count(*conn, "SELECT sum(weight)::bigint FROM things"), 14);
+}
+
+TEST_F(PostgresTest, AFailingMigrationLeavesTheSchemaAsItWas) {
+  auto conn = FreshDatabase("migrate_failing");
+  ASSERT_NE(conn, nullptr);
+  const pg::Migration broken[] = {
+      kTwoSteps[0],
+      {2, "half good", "CREATE TABLE extra(id bigint); ALTER TABLE nowhere ADD COLUMN x bigint"},
+  };
+  auto migrated = pg::Migrate(*conn, "things", broken);
+  ASSERT_FALSE(migrated.ok());
+  EXPECT_NE(migrated.status().message().find("migration 2 (half good)"), std::string::npos)
+      << migrated.status().ToString();
+  auto version = pg::SchemaVersion(*conn, "things");
+  ASSERT_TRUE(version.ok()) << version.status().ToString();
+  EXPECT_EQ(*version, 0);  // migration 1 went back with it: one transaction
+  EXPECT_EQ(Count(*conn,
+                  "SELECT count(*)::bigint FROM pg_tables WHERE tablename IN"
+                  " ('things', 'extra')"),
+            0);
+  // The connection is usable afterwards.
+  ASSERT_TRUE(pg::Migrate(*conn, "things", kTwoSteps).ok());
+}
+
+TEST_F(PostgresTest, ANewerDatabaseAndAMisnumberedListAreRefused) {
+  auto conn = FreshDatabase("migrate_newer");
+  ASSERT_NE(conn, nullptr);
+  ASSERT_TRUE(pg::Migrate(*conn, "things", kTwoSteps).ok());
+  auto older = pg::Migrate(*conn, "things", std::span<const pg::Migration>(kTwoSteps, 1));
+  EXPECT_EQ(older.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(older.status().message().find("schema version 2, this build knows versions up to 1"),
+            std::string::npos)
+      << older.status().ToString();
+  const pg::Migration gap[] = {kTwoSteps[1]};
+  EXPECT_EQ(pg::Migrate(*conn, "things", gap).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(PostgresTest, ConcurrentStartersMigrateOnce) {
+  ASSERT_TRUE(server_->CreateDatabase("migrate_concurrent").ok());
+  std::atomic<int> failures{0};
+  std::vector<std::thread> starters;
+  for (int idx = 0; idx < 4; ++idx) {
+    starters.emplace_back([&] {
+      auto conn = pg::Connection::Open(server_->conninfo("migrate_concurrent"));
+      if (!conn.ok() || !pg::Migrate(**conn, "event_store", EventStoreMigrations()).ok()) {
+        ++failures;
+      }
+    });
+  }
+  for (std::thread& starter : starters) starter.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto conn = pg::Connection::Open(server_->conninfo("migrate_concurrent"));
+  ASSERT_TRUE(conn.ok());
+  EXPECT_EQ(Count(**conn, "SELECT count(*)::bigint FROM aits_schema_migrations"),
+            static_cast<int64_t>(EventStoreMigrations().size()));
+}
+
+TEST_F(PostgresTest, AnUnreachableServerIsAClearErrorAtOpen) {
+  auto port = test_servers::FreePort();
+  ASSERT_TRUE(port.ok());
+  const std::string location =
+      "postgresql://aits@127.0.0.1:" + std::to_string(*port) + "/postgres#s1";
+  auto store = OpenEventStoreAt(location);
+  ASSERT_EQ(store.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(store.status().message().find("127.0.0.1:" + std::to_string(*port)), std::string::npos)
+      << store.status().ToString();
+}
+
+TEST_F(PostgresTest, LocationsAreCheckedBeforeConnecting) {
+  EXPECT_TRUE(IsPostgresLocation("postgres://h/db#s"));
+  EXPECT_FALSE(IsPostgresLocation("/var/lib/aits/events.db"));
+  for (const char* bad : {"postgresql://h/db", "postgresql://h/db#", "postgresql://h/db#a b",
+                          "postgresql://h/db#a/b"}) {
+    auto parsed = ParsePgLocation(bad);
+    EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(parsed.status().message().find(bad), std::string::npos);
+  }
+  auto parsed = ParsePgLocation("postgresql://aits@127.0.0.1:5/db?sslmode=disable#paper-1.x_y");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->conninfo, "postgresql://aits@127.0.0.1:5/db?sslmode=disable");
+  EXPECT_EQ(parsed->session, "paper-1.x_y");
+}
+
+TEST_F(PostgresTest, OneWriterPerSessionAndSessionsAreApart) {
+  auto first = OpenEventStoreAt(Location("writer-a"));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = OpenEventStoreAt(Location("writer-a"));
+  ASSERT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("writer-a"), std::string::npos);
+  // Another session: its own writer and its own seq.
+  auto other = OpenEventStoreAt(Location("writer-b"));
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  ASSERT_TRUE((*first)->Append(EventType::kTick, Timestamp{1}, "a").ok());
+  ASSERT_TRUE((*first)->Append(EventType::kTick, Timestamp{2}, "a").ok());
+  auto seq = (*other)->Append(EventType::kTick, Timestamp{1}, "b");
+  ASSERT_TRUE(seq.ok());
+  EXPECT_EQ(*seq, 1u);
+  ASSERT_TRUE((*first)->Close().ok());
+  ASSERT_TRUE((*other)->Close().ok());
+  second = OpenEventStoreAt(Location("writer-a"));
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ((*second)->last_seq(), 2u);
+}
+
+// A server of its own: killed with SIGKILL in the middle of a batch.
+TEST(PostgresKillTest, AServerKilledMidBatchLosesThatBatchOnlyAndTheStoreReopensAfterRestart) {
+  auto server = test_servers::PostgresServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const std::string location =
+      "postgresql://aits@127.0.0.1:" + std::to_string((*server)->port()) + "/postgres#killed";
+  auto store = OpenEventStoreAt(location);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  for (int idx = 1; idx <= 500; ++idx) {
+    ASSERT_TRUE((*store)->Append(EventType::kTick, Timestamp{idx}, "committed").ok());
+  }
+  ASSERT_TRUE((*store)->Commit().ok());
+  for (int idx = 501; idx <= 700; ++idx) {
+    ASSERT_TRUE((*store)->Append(EventType::kTick, Timestamp{idx}, "lost").ok());
+  }
+  (*server)->Kill();
+  const Status commit = (*store)->Commit();
+  ASSERT_EQ(commit.code(), StatusCode::kUnavailable) << commit.ToString();
+  EXPECT_NE(commit.message().find("batch of events 501..700 lost"), std::string::npos)
+      << commit.ToString();
+  // Every later write fails with the same reason; nothing pretends to be stored.
+  EXPECT_EQ((*store)->Append(EventType::kTick, Timestamp{701}, "x").status().code(),
+            StatusCode::kUnavailable);
+  EXPECT_EQ((*store)->committed_seq(), 500u);
+  (void)(*store)->Close();
+
+  ASSERT_TRUE((*server)->Restart().ok());
+  auto reopened = OpenEventStoreAt(location);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ((*reopened)->last_seq(), 500u);
+  uint64_t scanned = 0;
+  ASSERT_TRUE((*reopened)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           EXPECT_EQ(event.payload, "committed");
+                           ++scanned;
+                           return Status::Ok();
+                         })
+                  .ok());
+  EXPECT_EQ(scanned, 500u);
+}
+
+TEST_F(PostgresTest, AForgedRowIsDataLossAfterTheGoodRows) {
+  const std::string session = "forged";
+  {
+    auto store = OpenEventStoreAt(Location(session));
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    for (int idx = 1; idx <= 5; ++idx) {
+      ASSERT_TRUE((*store)->Append(EventType::kTick, Timestamp{idx}, "tick").ok());
+    }
+    ASSERT_TRUE((*store)->Close().ok());
+  }
+  auto conn = pg::Connection::Open(server_->conninfo());
+  ASSERT_TRUE(conn.ok());
+  ASSERT_TRUE((*conn)
+                  ->ExecScript("UPDATE events SET payload = 'tock' WHERE session = 'forged'"
+                               " AND seq = 4",
+                               "forge")
+                  .ok());
+  auto reader = OpenEventStoreAtReadOnly(Location(session));
+  ASSERT_TRUE(reader.ok());
+  std::vector<uint64_t> seen;
+  const Status status = (*reader)->Scan(1, [&](const Event& event) {
+    seen.push_back(event.seq);
+    return Status::Ok();
+  });
+  EXPECT_EQ(status.code(), StatusCode::kDataLoss);
+  EXPECT_NE(status.message().find("#forged: event 4: checksum mismatch"), std::string::npos)
+      << status.ToString();
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2, 3}));
+  ASSERT_TRUE(
+      (*conn)->ExecScript("DELETE FROM events WHERE session = 'forged' AND seq = 2", "gap").ok());
+  seen.clear();
+  const Status gap = (*reader)->Scan(1, [&](const Event& event) {
+    seen.push_back(event.seq);
+    return Status::Ok();
+  });
+  EXPECT_NE(gap.message().find("event 2: missing (the next stored event is 3)"), std::string::npos)
+      << gap.ToString();
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1}));
+}
+
+}  // namespace
+}  // namespace aits::persistence
