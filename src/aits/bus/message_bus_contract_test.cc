@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,6 +82,23 @@ class MessageBusContract : public ::testing::TestWithParam<Backend> {
     Result<std::vector<Delivery>> got = consumer.Fetch(max, timeout);
     EXPECT_TRUE(got.ok()) << got.status().ToString();
     return got.ok() ? std::move(got).value() : std::vector<Delivery>{};
+  }
+
+  // After every ack, nothing comes again within 700 ms. One exception is JetStream's
+  // at-least-once, not a loss of the guarantee: an acknowledgement (sent without waiting for the
+  // server) that reaches the server after the message's ack_wait ran out once more is too late,
+  // and the message comes again. Seen once, in a run on a machine loaded far beyond its two
+  // cores. Such a copy is a redelivery of what the last consumer was handed, never one of
+  // `confirmed`, whose acknowledgements the test saw take effect.
+  void ExpectNothingAgain(Consumer& consumer, const std::set<std::string>& confirmed) const {
+    for (const Delivery& late : MustFetch(consumer, 10, Duration::Millis(700))) {
+      const bool ack_too_late =
+          GetParam() == Backend::kNats && late.delivered >= 2 && !confirmed.contains(late.payload);
+      EXPECT_TRUE(ack_too_late) << "after every ack, message " << late.payload
+                                << " came again (delivered " << late.delivered << ")";
+      std::printf("note: message %s came again (delivered %llu): its ack reached the server late\n",
+                  late.payload.c_str(), static_cast<unsigned long long>(late.delivered));
+    }
   }
 
   // Fetches until `count` messages came or `timeout` passed (JetStream may return a batch in
@@ -250,9 +269,8 @@ TEST_P(MessageBusContract, ADurableConsumerResumesAfterWhatWasAcknowledged) {
   ConsumerConfig c;
   c.stream = config.name;
   c.durable = "risk";
-  // Longer than the 700 ms in which nothing more may come at the end, however late the machine
-  // delivers the acks before it.
-  c.ack_wait = Duration::Millis(1500);
+  // Longer than the 700 ms in which nothing more may come at the end.
+  c.ack_wait = Duration::Millis(3000);
   {
     std::unique_ptr<Consumer> first = MustConsume(c);
     ASSERT_NE(first, nullptr);
@@ -278,7 +296,7 @@ TEST_P(MessageBusContract, ADurableConsumerResumesAfterWhatWasAcknowledged) {
   EXPECT_EQ(got[2].payload, "3");
   EXPECT_EQ(got[2].delivered, 2u);
   for (const Delivery& d : got) ASSERT_TRUE((*second)->Ack(d.sequence).ok());
-  EXPECT_TRUE(MustFetch(**second, 5, Duration::Millis(700)).empty());
+  ExpectNothingAgain(**second, {"1", "2"});
 }
 
 TEST_P(MessageBusContract, ANakOrAnExpiredAckWaitDeliversAgainBeforeNewerMessages) {
@@ -313,7 +331,7 @@ TEST_P(MessageBusContract, WithAckAllOneAckSettlesEverythingHandedOutBeforeIt) {
   c.stream = config.name;
   c.durable = "batched";
   c.ack_all = true;
-  c.ack_wait = Duration::Millis(1500);
+  c.ack_wait = Duration::Millis(3000);
   {
     std::unique_ptr<Consumer> consumer = MustConsume(c);
     ASSERT_NE(consumer, nullptr);
@@ -335,7 +353,7 @@ TEST_P(MessageBusContract, WithAckAllOneAckSettlesEverythingHandedOutBeforeIt) {
   uint64_t last = 0;
   for (const Delivery& d : got) last = std::max(last, d.sequence);
   ASSERT_TRUE((*again)->Ack(last).ok());
-  EXPECT_TRUE(MustFetch(**again, 10, Duration::Millis(700)).empty());
+  ExpectNothingAgain(**again, {"1", "2", "3", "4", "5"});
 
   c.ack_all = false;
   const Result<std::unique_ptr<Consumer>> other_policy = bus_->Consume(c);
