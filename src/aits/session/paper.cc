@@ -320,7 +320,8 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     AITS_ASSIGN_OR_RETURN(live, CheckLive(spec, options));
     AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals, options.broker));
     if (!live) {
-      AITS_ASSIGN_OR_RETURN(sources, OpenFeeds(spec));
+      AITS_ASSIGN_OR_RETURN(sources,
+                            options.open_feeds ? options.open_feeds(spec) : OpenFeeds(spec));
     }
     AITS_RETURN_IF_ERROR(session->GoLive());
     AITS_RETURN_IF_ERROR(reconcile());
@@ -435,7 +436,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
 
   // The feeds, each positioned after the last tick of its instrument in the log.
   if (!live && sources.empty()) {
-    AITS_ASSIGN_OR_RETURN(sources, OpenFeeds(spec));
+    AITS_ASSIGN_OR_RETURN(sources, options.open_feeds ? options.open_feeds(spec) : OpenFeeds(spec));
   }
   const std::vector<FeedSpec> feed_specs = FeedsOf(spec);
   node::ReplayOptions replay;

@@ -54,6 +54,11 @@ struct PaperOptions {
   // The event log: empty, STATE_DIR/events.db; or a session on a PostgreSQL server
   // ("postgresql://user@host:port/db#session", aits/persistence/pg_event_store.h).
   std::string events;
+  // Opens the session's feeds, in FeedsOf(spec) order; unset: OpenFeeds (the files or the
+  // synthetic market). Set by a role that takes its ticks from the bus (aits serve: the MARKET
+  // stream, services/market_stream.h): the same ticks, merged and resumed the same way.
+  std::function<Result<std::vector<std::unique_ptr<data::TickSource>>>(const SessionSpec&)>
+      open_feeds;
   double speed = 1.0;       // multiple of real time; 0 = as fast as possible
   uint64_t stop_after = 0;  // new ticks in this run (0 = until the feed ends or a stop)
   persistence::EventStoreOptions store;

@@ -26,29 +26,6 @@ using persistence::Event;
 using persistence::EventStore;
 using persistence::EventType;
 
-// Every logged event except wall times, as (type, ts, payload) lines.
-// `where`: a state directory, or a PostgreSQL location.
-std::vector<std::string> LogLines(const std::string& where) {
-  auto store = persistence::OpenEventStoreAtReadOnly(
-      persistence::IsPostgresLocation(where) ? where : where + "/events.db");
-  EXPECT_TRUE(store.ok()) << store.status().message();
-  std::vector<std::string> lines;
-  EXPECT_TRUE((*store)
-                  ->Scan(1,
-                         [&](const Event& event) {
-                           // Stops and their checkpoints are where the runs differ by design.
-                           if (event.type == EventType::kSessionStop ||
-                               event.type == EventType::kAccount) {
-                             return Status::Ok();
-                           }
-                           lines.push_back(std::string(persistence::ToString(event.type)) + " " +
-                                           std::to_string(event.ts.ns) + " " + event.payload);
-                           return Status::Ok();
-                         })
-                  .ok());
-  return lines;
-}
-
 TEST(PaperTest, SessionTradesLogsEverythingAndReplaysExactly) {
   TempDir tmp;
   auto result = RunPaper(MaxSpeed(BusySpec(20'000), tmp.Sub("s")));

@@ -1,0 +1,235 @@
+#include "aits/services/market_stream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+namespace aits::services {
+namespace {
+
+constexpr size_t kMaxTicksPerMessage = 65'536;
+
+std::string_view View(const std::vector<uint8_t>& bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+}  // namespace
+
+Result<std::string> MarketSubject(std::string_view symbol) {
+  AITS_RETURN_IF_ERROR(bus::ValidateName("market symbol", symbol));
+  return "md." + std::string(symbol);
+}
+
+Status EnsureMarketStream(bus::MessageBus& bus, int replicas) {
+  bus::StreamConfig config;
+  config.name = std::string(kMarketStream);
+  config.subjects = {"md.>"};
+  config.replicas = replicas;
+  AITS_RETURN_IF_ERROR(bus.AddStream(config));
+  config.name = std::string(kDeadLetterStream);
+  config.subjects = {"dead.>"};
+  return bus.AddStream(config);
+}
+
+Status MarketPublisherOptions::Validate() const {
+  if (ticks_per_message < 1 || ticks_per_message > kMaxTicksPerMessage) {
+    return InvalidArgument(
+        "market publisher: ticks_per_message = " + std::to_string(ticks_per_message) +
+        " must be 1.." + std::to_string(kMaxTicksPerMessage));
+  }
+  if (messages_per_publish < 1) {
+    return InvalidArgument("market publisher: messages_per_publish must be at least 1");
+  }
+  return bus::ValidateName("market publisher session", session);
+}
+
+MarketPublisher::MarketPublisher(bus::MessageBus& bus, std::string subject,
+                                 const Instrument& instrument,
+                                 const MarketPublisherOptions& options)
+    : bus_(bus), subject_(std::move(subject)), options_(options) {
+  batch_.symbols = {feed::BatchSymbol{instrument.symbol, instrument.digits}};
+  batch_.ticks.reserve(options.ticks_per_message);
+}
+
+Result<std::unique_ptr<MarketPublisher>> MarketPublisher::Create(
+    bus::MessageBus& bus, const Instrument& instrument, const MarketPublisherOptions& options) {
+  AITS_RETURN_IF_ERROR(options.Validate());
+  AITS_ASSIGN_OR_RETURN(std::string subject, MarketSubject(instrument.symbol));
+  return std::unique_ptr<MarketPublisher>(
+      new MarketPublisher(bus, std::move(subject), instrument, options));
+}
+
+Status MarketPublisher::Add(const Tick& tick) {
+  feed::SequencedTick& added = batch_.ticks.emplace_back();
+  added.tick = tick;
+  added.tick.instrument = InstrumentId{0};  // the index of the batch's one symbol
+  added.sequence = next_sequence_ + batch_.ticks.size() - 1;
+  if (batch_.ticks.size() < options_.ticks_per_message) return Status::Ok();
+  if (Status cut = CutBatch(); !cut.ok()) {
+    batch_.ticks.pop_back();  // the caller may fix or skip this tick; the batch stays as it was
+    return cut;
+  }
+  if (cut_.size() < options_.messages_per_publish) return Status::Ok();
+  return Flush();
+}
+
+Status MarketPublisher::CutBatch() {
+  if (batch_.ticks.empty()) return Status::Ok();
+  std::vector<uint8_t> encoded;
+  AITS_RETURN_IF_ERROR(
+      codec_.Encode(batch_, feed::Compression::kLz4, encoded).WithContext(subject_));
+  cut_.push_back(
+      Cut{options_.session + "." + subject_.substr(3) + "." + std::to_string(next_sequence_),
+          std::string(View(encoded))});
+  next_sequence_ += batch_.ticks.size();
+  batch_.ticks.clear();
+  return Status::Ok();
+}
+
+Status MarketPublisher::Flush() {
+  if (cut_.empty()) return Status::Ok();
+  std::vector<bus::OutgoingMessage> messages;
+  messages.reserve(cut_.size());
+  for (const Cut& cut : cut_) messages.push_back({subject_, cut.id, cut.payload});
+  // On an error nothing is dropped: the same messages (same ids) go again with the next call.
+  AITS_ASSIGN_OR_RETURN(std::vector<bus::PublishAck> acks, bus_.PublishBatch(messages));
+  for (size_t idx = 0; idx < cut_.size(); ++idx) {
+    if (acks[idx].duplicate) ++stats_.duplicates;
+    stats_.bytes += cut_[idx].payload.size();
+  }
+  stats_.messages += cut_.size();
+  stats_.ticks = next_sequence_ - 1;
+  cut_.clear();
+  return Status::Ok();
+}
+
+Status MarketPublisher::Finish() {
+  AITS_RETURN_IF_ERROR(CutBatch());
+  AITS_RETURN_IF_ERROR(Flush());
+  const std::string id = options_.session + "." + subject_.substr(3) + ".end";
+  AITS_ASSIGN_OR_RETURN(bus::PublishAck ack, bus_.Publish(subject_, id, kEndOfFeed));
+  if (ack.duplicate) ++stats_.duplicates;
+  return Status::Ok();
+}
+
+Result<PublishStats> PublishFeed(bus::MessageBus& bus, data::TickSource& source,
+                                 const Instrument& instrument,
+                                 const MarketPublisherOptions& options) {
+  AITS_ASSIGN_OR_RETURN(std::unique_ptr<MarketPublisher> publisher,
+                        MarketPublisher::Create(bus, instrument, options));
+  std::vector<Tick> ticks(4096);
+  for (;;) {
+    AITS_ASSIGN_OR_RETURN(size_t count, source.Read(ticks));
+    if (count == 0) break;
+    for (size_t idx = 0; idx < count; ++idx) AITS_RETURN_IF_ERROR(publisher->Add(ticks[idx]));
+  }
+  AITS_RETURN_IF_ERROR(publisher->Finish());
+  return publisher->stats();
+}
+
+Result<std::unique_ptr<BusTickSource>> BusTickSource::Open(bus::MessageBus& bus,
+                                                           const Instrument& instrument,
+                                                           const BusSourceOptions& options) {
+  if (options.fetch_max < 1) return InvalidArgument("bus tick source: fetch_max must be >= 1");
+  AITS_ASSIGN_OR_RETURN(std::string subject, MarketSubject(instrument.symbol));
+  bus::ConsumerConfig config;
+  config.stream = std::string(kMarketStream);
+  config.filter_subject = subject;
+  config.start = bus::StartAt::kFirst;
+  config.ack_all = true;  // one ack per fetch: what drains a fast stream fastest
+  config.max_ack_pending = std::max(options.fetch_max * 4, 256);
+  AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus.Consume(config));
+  return std::unique_ptr<BusTickSource>(
+      new BusTickSource(bus, std::move(consumer), std::move(subject), instrument, options));
+}
+
+Status BusTickSource::DeadLetter(const bus::Delivery& delivery, const Status& why) {
+  ++dead_lettered_;
+  const std::string id = subject_ + "." + std::to_string(delivery.sequence);
+  Result<bus::PublishAck> stored = bus_.Publish("dead." + subject_, id, delivery.payload);
+  if (!stored.ok()) {
+    return stored.status().WithContext(subject_ + " message " + std::to_string(delivery.sequence) +
+                                       " (" + why.message() + ") could not be dead-lettered");
+  }
+  return Status::Ok();
+}
+
+Status BusTickSource::Refill() {
+  buffered_.clear();
+  next_ = 0;
+  const auto idle_since = std::chrono::steady_clock::now();
+  while (buffered_.empty() && !ended_ && failed_.ok()) {
+    AITS_ASSIGN_OR_RETURN(std::vector<bus::Delivery> deliveries,
+                          consumer_->Fetch(options_.fetch_max, Duration::Millis(200)));
+    if (deliveries.empty()) {
+      const auto idle = std::chrono::steady_clock::now() - idle_since;
+      if (options_.idle_timeout.ns > 0 &&
+          idle >= std::chrono::nanoseconds(options_.idle_timeout.ns)) {
+        return DeadlineExceeded(subject_ + ": no market data for " +
+                                std::to_string(options_.idle_timeout.ns / 1'000'000'000) +
+                                " s after tick " + std::to_string(last_sequence_) +
+                                " (is the ingestion role running?)");
+      }
+      continue;
+    }
+    // Applied by sequence: the stream's order is the feed's, but a redelivered batch comes
+    // after newer ones (docs/services.md), so each tick is checked against the last.
+    uint64_t highest_stream_sequence = 0;
+    for (const bus::Delivery& delivery : deliveries) {
+      if (!failed_.ok()) break;
+      ++messages_;
+      highest_stream_sequence = std::max(highest_stream_sequence, delivery.sequence);
+      if (delivery.payload == kEndOfFeed) {
+        ended_ = true;
+        continue;
+      }
+      const auto* bytes = reinterpret_cast<const uint8_t*>(delivery.payload.data());
+      Status decoded = codec_.Decode({bytes, delivery.payload.size()}, batch_);
+      if (decoded.ok() &&
+          (batch_.symbols.size() != 1 || batch_.symbols[0].name != instrument_.symbol ||
+           batch_.symbols[0].digits != instrument_.digits)) {
+        decoded = DataLoss("a batch of another symbol or precision");
+      }
+      if (!decoded.ok()) {
+        AITS_RETURN_IF_ERROR(DeadLetter(delivery, decoded));
+        continue;
+      }
+      for (const feed::SequencedTick& sequenced : batch_.ticks) {
+        if (sequenced.sequence <= last_sequence_) {
+          ++duplicates_;
+          continue;
+        }
+        if (sequenced.sequence != last_sequence_ + 1) {
+          // The ticks before the gap are handed out first; the next Read after them fails.
+          failed_ = DataLoss(subject_ + ": ticks " + std::to_string(last_sequence_ + 1) + ".." +
+                             std::to_string(sequenced.sequence - 1) + " missing (message " +
+                             std::to_string(delivery.sequence) + ")");
+          break;
+        }
+        Tick tick = sequenced.tick;
+        tick.instrument = instrument_.id;
+        buffered_.push_back(tick);
+        last_sequence_ = sequenced.sequence;
+      }
+    }
+    AITS_RETURN_IF_ERROR(consumer_->Ack(highest_stream_sequence));
+  }
+  stats_.rows += buffered_.size();
+  stats_.accepted += buffered_.size();
+  return Status::Ok();
+}
+
+Result<size_t> BusTickSource::Read(std::span<Tick> out) {
+  if (next_ == buffered_.size()) {
+    if (!failed_.ok()) return failed_;
+    if (ended_) return size_t{0};
+    AITS_RETURN_IF_ERROR(Refill());
+    if (buffered_.empty() && !failed_.ok()) return failed_;
+  }
+  const size_t count = std::min(out.size(), buffered_.size() - next_);
+  std::copy_n(buffered_.begin() + static_cast<std::ptrdiff_t>(next_), count, out.begin());
+  next_ += count;
+  return count;
+}
+
+}  // namespace aits::services

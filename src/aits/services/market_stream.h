@@ -1,0 +1,155 @@
+// Market data over the message bus: the MARKET stream between the ingestion role and the roles
+// that consume ticks (docs/services.md, "Market data over the bus"; ADR 0007, decision 1).
+//
+// The stream holds one subject per symbol, md.<SYMBOL>. A message is a tick batch of one symbol
+// (aits/feed/tick_batch.h: varint deltas, LZ4, checked on decode) whose per-symbol sequences
+// number the feed's ticks 1, 2, 3, ...; a feed that ends publishes the end marker after its last
+// batch. Batches are cut every `ticks_per_message` ticks, so a publisher that restarts and
+// publishes the same feed again cuts the same batches, and their ids — "<session>.<SYMBOL>.<first
+// sequence>" — make the stream store each once.
+//
+// A consumer (BusTickSource) reads one symbol in stream order and hands its ticks out as a
+// data::TickSource, so a paper session takes them exactly as it takes a file's or the synthetic
+// market's: the same merge, the same resume (skip what the log consumed), the same results. It
+// applies by sequence, never by arrival: a batch delivered again (a redelivery, a republished
+// duplicate) is dropped up to the last tick handed out, and a gap is DataLoss naming the ticks
+// missing. (It acknowledges every fetch at once, so a redelivery after newer batches, which would
+// read as a gap, needs an ack lost for the whole ack_wait.) A message that is not a batch of this
+// symbol is counted, copied to the DEAD stream (dead.md.<SYMBOL>, its id naming the stream
+// sequence) and skipped: never a crash, never silently gone; if it held ticks of the feed, the
+// next batch shows the gap.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aits/bus/message_bus.h"
+#include "aits/core/status.h"
+#include "aits/core/time.h"
+#include "aits/data/source.h"
+#include "aits/feed/tick_batch.h"
+#include "aits/model/instrument.h"
+#include "aits/model/market.h"
+
+namespace aits::services {
+
+inline constexpr std::string_view kMarketStream = "MARKET";
+// The payload that ends a symbol's feed (a tick batch starts with "AITB").
+inline constexpr std::string_view kEndOfFeed = "AITS-END-OF-FEED";
+
+// "md.EURUSD". InvalidArgument when the symbol is not one subject token ([A-Za-z0-9_-]+).
+Result<std::string> MarketSubject(std::string_view symbol);
+inline constexpr std::string_view kDeadLetterStream = "DEAD";
+// Creates the MARKET stream (md.>) and the DEAD stream (dead.>), or checks the existing ones.
+Status EnsureMarketStream(bus::MessageBus& bus, int replicas = 1);
+
+struct MarketPublisherOptions {
+  std::string session = "default";   // the publish ids' prefix: one feed of one session
+  size_t ticks_per_message = 512;    // 1..65,536: below the bus's 1 MiB even uncompressed
+  size_t messages_per_publish = 16;  // messages sent as one PublishBatch
+  Status Validate() const;
+};
+
+struct PublishStats {
+  uint64_t ticks = 0;
+  uint64_t messages = 0;
+  uint64_t duplicates = 0;  // messages the stream had already stored (a republished feed)
+  uint64_t bytes = 0;       // payload bytes published
+};
+
+// Publishes one symbol's ticks, in order. Not thread-safe.
+class MarketPublisher {
+ public:
+  static Result<std::unique_ptr<MarketPublisher>> Create(bus::MessageBus& bus,
+                                                         const Instrument& instrument,
+                                                         const MarketPublisherOptions& options);
+  // Buffers the tick; publishes when `messages_per_publish` batches are full. Errors: the
+  // codec's (a tick that breaks the batch format, naming the field) or the bus's; after a bus
+  // error the same Add may be retried (the batch's ids make the retry safe).
+  Status Add(const Tick& tick);
+  // Publishes what is buffered, then the end marker.
+  Status Finish();
+  const PublishStats& stats() const { return stats_; }
+
+ private:
+  MarketPublisher(bus::MessageBus& bus, std::string subject, const Instrument& instrument,
+                  const MarketPublisherOptions& options);
+  Status CutBatch();  // the ticks buffered since the last cut become one encoded message
+  Status Flush();     // publishes the cut messages
+
+  bus::MessageBus& bus_;
+  std::string subject_;
+  MarketPublisherOptions options_;
+  feed::TickBatchCodec codec_;
+  feed::TickBatch batch_;
+  uint64_t next_sequence_ = 1;
+  struct Cut {
+    std::string id;
+    std::string payload;
+  };
+  std::vector<Cut> cut_;
+  PublishStats stats_;
+};
+
+// Publishes every tick of `source` as `instrument`'s feed and ends it: the ingestion role's loop.
+Result<PublishStats> PublishFeed(bus::MessageBus& bus, data::TickSource& source,
+                                 const Instrument& instrument,
+                                 const MarketPublisherOptions& options);
+
+struct BusSourceOptions {
+  // A feed with nothing new for this long is an error (DeadlineExceeded naming the subject):
+  // the ingestion role is down or was never started. 0: wait for ever.
+  Duration idle_timeout = Duration::Seconds(30);
+  int fetch_max = 64;  // messages per Fetch
+};
+
+// One symbol's feed from the MARKET stream, from its first tick. Read blocks until ticks come,
+// the end marker, or the idle timeout.
+class BusTickSource final : public data::TickSource {
+ public:
+  static Result<std::unique_ptr<BusTickSource>> Open(bus::MessageBus& bus,
+                                                     const Instrument& instrument,
+                                                     const BusSourceOptions& options = {});
+  Result<size_t> Read(std::span<Tick> out) override;
+  const data::ReadStats& stats() const override { return stats_; }
+  // Unknown until the end marker: the feed's length is the publisher's.
+  double Progress() const override { return ended_ ? 1.0 : 0.0; }
+
+  uint64_t duplicates() const { return duplicates_; }  // ticks dropped as already handed out
+  uint64_t messages() const { return messages_; }
+  uint64_t dead_lettered() const { return dead_lettered_; }  // messages that were no batch of it
+
+ private:
+  BusTickSource(bus::MessageBus& bus, std::unique_ptr<bus::Consumer> consumer, std::string subject,
+                const Instrument& instrument, const BusSourceOptions& options)
+      : bus_(bus),
+        consumer_(std::move(consumer)),
+        subject_(std::move(subject)),
+        instrument_(instrument),
+        options_(options) {}
+  Status Refill();  // fetches until ticks are buffered or the feed ended
+  Status DeadLetter(const bus::Delivery& delivery, const Status& why);
+
+  bus::MessageBus& bus_;
+  std::unique_ptr<bus::Consumer> consumer_;
+  std::string subject_;
+  Instrument instrument_;
+  BusSourceOptions options_;
+  feed::TickBatchCodec codec_;
+  feed::TickBatch batch_;
+  std::vector<Tick> buffered_;
+  size_t next_ = 0;
+  uint64_t last_sequence_ = 0;  // of the last tick buffered
+  bool ended_ = false;
+  Status failed_;  // a gap: returned once the ticks before it are handed out
+  data::ReadStats stats_;
+  uint64_t duplicates_ = 0;
+  uint64_t messages_ = 0;
+  uint64_t dead_lettered_ = 0;
+};
+
+}  // namespace aits::services
