@@ -33,6 +33,7 @@
 #include "mt5sim_command.h"
 #include "paper_commands.h"
 #include "progress.h"
+#include "serve_command.h"
 
 namespace aits::app {
 namespace {
@@ -667,6 +668,7 @@ int main(int argc, char** argv) {
   AddHistoryCommand(app);
   AddCollectCommand(app);
   AddIngestCommand(app);
+  AddServeCommand(app);
 
   CLI::App* strategies_cmd =
       app.add_subcommand("strategies", "List the built-in strategies and their parameters.");

@@ -321,6 +321,98 @@ int QueueCommand(const std::string& dir, const nlohmann::json& command) {
 
 }  // namespace
 
+void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags) {
+  cmd.add_option("--feed", flags.feed, "'synthetic' or a tick data file")->capture_default_str();
+  cmd.add_option("--data", flags.data_items,
+                 "Several instruments: SYMBOL=TICK_FILE, repeated (each traded by its own "
+                 "strategy instance, one account; docs/paper.md)");
+  cmd.add_option("--convert-data", flags.convert_items,
+                 "SYMBOL=TICK_FILE read only for the rates that convert other symbols' P&L");
+  cmd.add_option("--synthetic", flags.synthetic,
+                 "Several synthetic markets, one per symbol (EURUSD,USDJPY), seeded per "
+                 "symbol from --seed")
+      ->delimiter(',');
+  cmd.add_option("--symbol", flags.symbol,
+                 "Instrument (default EURUSD, or a catalogue symbol the file name starts with)");
+  cmd.add_option("--instruments", flags.instruments,
+                 "Instrument catalogue CSV on top of the built-in one (docs/instruments.md)");
+  cmd.add_option("--format", flags.format, "Data format of the file")->capture_default_str();
+  cmd.add_option("--spread-points", flags.spread_points, "Spread for single-price data");
+  cmd.add_option("--seed", flags.seed, "Synthetic market seed")->capture_default_str();
+  cmd.add_option("--ticks", flags.ticks,
+                 "Ticks in the whole session (0 = the whole file / no end)");
+  cmd.add_option("--start-price", flags.start_price, "Synthetic start price");
+  cmd.add_option("--volatility", flags.volatility, "Synthetic volatility multiplier")
+      ->capture_default_str();
+  cmd.add_option("--speed", flags.speed, "1, N (times real time) or max")->capture_default_str();
+  cmd.add_option("--signal", flags.signal, "sma_cross, rsi or ml_ensemble")->capture_default_str();
+  cmd.add_option("--params", flags.params, "Signal parameters, e.g. fast=10,slow=30");
+  cmd.add_option("--model", flags.model, "ml_ensemble: registry model (latest, NAME, NAME@V)")
+      ->capture_default_str();
+  cmd.add_option("--registry", flags.registry, "ml_ensemble: registry directory")
+      ->capture_default_str();
+  cmd.add_option("--config", flags.config, "YAML file with decision: and risk: sections");
+  cmd.add_option("--balance", flags.balance, "Starting balance")->capture_default_str();
+  cmd.add_option("--leverage", flags.leverage, "Account leverage")->capture_default_str();
+  cmd.add_option("--commission", flags.commission, "none, per_lot:7, per_million:35, percent:X")
+      ->capture_default_str();
+  cmd.add_option("--account-mode", flags.account_mode,
+                 "netting (default: one net position per symbol) or hedging (a position per "
+                 "opening fill, with its own ticket); or account.account_mode in --config");
+  cmd.add_option("--latency-ms", flags.latency_ms, "Simulated order latency")
+      ->capture_default_str();
+  cmd.add_option("--venue", flags.venue,
+                 "simulated (default: the synchronous venue) or threaded (the venue on its own "
+                 "thread, answering through the inbox; its reports are logged); or "
+                 "execution.venue in --config");
+  cmd.add_option("--report-latency", flags.report_latency,
+                 "threaded venue: wall time each report travels (5ms, 250us); or "
+                 "execution.report_latency in --config");
+  cmd.add_option("--slippage", flags.slippage_points, "Adverse slippage in points");
+  cmd.add_option("--bar", flags.bar, "Bar period of the signal (M1, M5, ...)")
+      ->capture_default_str();
+  cmd.add_option("--state", flags.state, "State directory (the event log)")->capture_default_str();
+  cmd.add_option("--events", flags.events,
+                 "Event log elsewhere: a file, or a session on PostgreSQL "
+                 "(postgresql://user@host:port/db#session; default STATE/events.db)");
+  cmd.add_option("--stop-after", flags.stop_after, "Stop after N new ticks in this run");
+  cmd.add_option("--latency-out", flags.latency_out, "Write the latency histograms as JSON");
+  cmd.add_option("--sync", flags.sync, "Event log durability: full (power-safe) or normal")
+      ->capture_default_str();
+  cmd.add_option("--start", flags.start,
+                 "Synthetic market: time of the first tick (default: now), e.g. 2024-01-08");
+  cmd.add_option("--session-id", flags.session_id,
+                 "Prefix of client order ids (default: from the start time)");
+  cmd.add_option("--reconcile", flags.reconcile,
+                 "At start, when the venue's account differs from the event log: refuse "
+                 "(default: start nothing, list every difference), adopt (take the venue's) "
+                 "or flatten (close and cancel what the log cannot account for); also "
+                 "`reconcile:` in --config");
+  cmd.add_flag("--quiet", flags.quiet, "Only the summary");
+  cmd.add_flag("--json", flags.json, "Print the summary as JSON");
+  cmd.add_flag("--no-progress", flags.no_progress, "No progress line");
+}
+
+bool SessionSpecGiven(const CLI::App& cmd) {
+  for (const char* name :
+       {"--feed",          "--symbol",       "--instruments", "--format",       "--spread-points",
+        "--seed",          "--ticks",        "--start-price", "--volatility",   "--signal",
+        "--params",        "--model",        "--registry",    "--config",       "--balance",
+        "--leverage",      "--commission",   "--latency-ms",  "--slippage",     "--bar",
+        "--data",          "--convert-data", "--synthetic",   "--account-mode", "--venue",
+        "--report-latency"}) {
+    if (cmd.count(name) > 0) return true;
+  }
+  return false;
+}
+
+bool HasLog(const config::PaperFlags& flags) {
+  const std::string path = flags.events.empty() ? EventsPath(flags.state) : flags.events;
+  if (!persistence::IsPostgresLocation(path)) return std::filesystem::exists(path);
+  auto store = persistence::OpenEventStoreAtReadOnly(path);
+  return store.ok() && (*store)->last_seq() > 0;
+}
+
 void AddPaperCommands(CLI::App& app) {
   auto flags = std::make_shared<config::PaperFlags>();
   CLI::App* paper = app.add_subcommand(
@@ -333,94 +425,11 @@ void AddPaperCommands(CLI::App& app) {
       "          aits paper --feed ../shared/data/eurusd-ticks-2020-01-01.csv --speed max --state "
       "s1\n"
       "          aits paper --state s1            (resume)");
-  paper->add_option("--feed", flags->feed, "'synthetic' or a tick data file")
-      ->capture_default_str();
-  paper->add_option("--data", flags->data_items,
-                    "Several instruments: SYMBOL=TICK_FILE, repeated (each traded by its own "
-                    "strategy instance, one account; docs/paper.md)");
-  paper->add_option("--convert-data", flags->convert_items,
-                    "SYMBOL=TICK_FILE read only for the rates that convert other symbols' P&L");
-  paper
-      ->add_option("--synthetic", flags->synthetic,
-                   "Several synthetic markets, one per symbol (EURUSD,USDJPY), seeded per "
-                   "symbol from --seed")
-      ->delimiter(',');
-  paper->add_option("--symbol", flags->symbol,
-                    "Instrument (default EURUSD, or a catalogue symbol the file name starts with)");
-  paper->add_option("--instruments", flags->instruments,
-                    "Instrument catalogue CSV on top of the built-in one (docs/instruments.md)");
-  paper->add_option("--format", flags->format, "Data format of the file")->capture_default_str();
-  paper->add_option("--spread-points", flags->spread_points, "Spread for single-price data");
-  paper->add_option("--seed", flags->seed, "Synthetic market seed")->capture_default_str();
-  paper->add_option("--ticks", flags->ticks,
-                    "Ticks in the whole session (0 = the whole file / no end)");
-  paper->add_option("--start-price", flags->start_price, "Synthetic start price");
-  paper->add_option("--volatility", flags->volatility, "Synthetic volatility multiplier")
-      ->capture_default_str();
-  paper->add_option("--speed", flags->speed, "1, N (times real time) or max")
-      ->capture_default_str();
-  paper->add_option("--signal", flags->signal, "sma_cross, rsi or ml_ensemble")
-      ->capture_default_str();
-  paper->add_option("--params", flags->params, "Signal parameters, e.g. fast=10,slow=30");
-  paper->add_option("--model", flags->model, "ml_ensemble: registry model (latest, NAME, NAME@V)")
-      ->capture_default_str();
-  paper->add_option("--registry", flags->registry, "ml_ensemble: registry directory")
-      ->capture_default_str();
-  paper->add_option("--config", flags->config, "YAML file with decision: and risk: sections");
-  paper->add_option("--balance", flags->balance, "Starting balance")->capture_default_str();
-  paper->add_option("--leverage", flags->leverage, "Account leverage")->capture_default_str();
-  paper->add_option("--commission", flags->commission, "none, per_lot:7, per_million:35, percent:X")
-      ->capture_default_str();
-  paper->add_option("--account-mode", flags->account_mode,
-                    "netting (default: one net position per symbol) or hedging (a position per "
-                    "opening fill, with its own ticket); or account.account_mode in --config");
-  paper->add_option("--latency-ms", flags->latency_ms, "Simulated order latency")
-      ->capture_default_str();
-  paper->add_option("--venue", flags->venue,
-                    "simulated (default: the synchronous venue) or threaded (the venue on its own "
-                    "thread, answering through the inbox; its reports are logged); or "
-                    "execution.venue in --config");
-  paper->add_option("--report-latency", flags->report_latency,
-                    "threaded venue: wall time each report travels (5ms, 250us); or "
-                    "execution.report_latency in --config");
-  paper->add_option("--slippage", flags->slippage_points, "Adverse slippage in points");
-  paper->add_option("--bar", flags->bar, "Bar period of the signal (M1, M5, ...)")
-      ->capture_default_str();
-  paper->add_option("--state", flags->state, "State directory (the event log)")
-      ->capture_default_str();
-  paper->add_option("--events", flags->events,
-                    "Event log elsewhere: a file, or a session on PostgreSQL "
-                    "(postgresql://user@host:port/db#session; default STATE/events.db)");
-  paper->add_option("--stop-after", flags->stop_after, "Stop after N new ticks in this run");
-  paper->add_option("--latency-out", flags->latency_out, "Write the latency histograms as JSON");
-  paper->add_option("--sync", flags->sync, "Event log durability: full (power-safe) or normal")
-      ->capture_default_str();
-  paper->add_option("--start", flags->start,
-                    "Synthetic market: time of the first tick (default: now), e.g. 2024-01-08");
-  paper->add_option("--session-id", flags->session_id,
-                    "Prefix of client order ids (default: from the start time)");
-  paper->add_option("--reconcile", flags->reconcile,
-                    "At start, when the venue's account differs from the event log: refuse "
-                    "(default: start nothing, list every difference), adopt (take the venue's) "
-                    "or flatten (close and cancel what the log cannot account for); also "
-                    "`reconcile:` in --config");
-  paper->add_flag("--quiet", flags->quiet, "Only the summary");
-  paper->add_flag("--json", flags->json, "Print the summary as JSON");
-  paper->add_flag("--no-progress", flags->no_progress, "No progress line");
+  AddSessionFlags(*paper, *flags);
   paper->callback([paper, flags] {
     // Only run flags given: resume what --state holds.
-    bool spec_given = false;
-    for (const char* name :
-         {"--feed",          "--symbol",       "--instruments", "--format",       "--spread-points",
-          "--seed",          "--ticks",        "--start-price", "--volatility",   "--signal",
-          "--params",        "--model",        "--registry",    "--config",       "--balance",
-          "--leverage",      "--commission",   "--latency-ms",  "--slippage",     "--bar",
-          "--data",          "--convert-data", "--synthetic",   "--account-mode", "--venue",
-          "--report-latency"}) {
-      if (paper->count(name) > 0) spec_given = true;
-    }
-    const bool has_log = std::filesystem::exists(EventsPath(flags->state));
-    const int code = RunPaperCommand(*flags, spec_given || !has_log);
+    const bool spec_given = SessionSpecGiven(*paper);
+    const int code = RunPaperCommand(*flags, spec_given || !HasLog(*flags));
     ExitOnFailure(code);
   });
 

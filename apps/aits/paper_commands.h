@@ -8,11 +8,20 @@
 #include <string>
 #include <string_view>
 
+#include "aits/config/paper_settings.h"
 #include "aits/session/paper.h"
 
 namespace aits::app {
 
 void AddPaperCommands(CLI::App& app);
+
+// The flags that describe and run a session (`aits paper`, `aits serve`): feed, signal,
+// decision and risk settings, account, state, output.
+void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags);
+// Whether any flag that describes a session was given (none: resume what the state holds).
+bool SessionSpecGiven(const CLI::App& cmd);
+// Whether the session's log (--events, else STATE/events.db) holds a session.
+bool HasLog(const config::PaperFlags& flags);
 
 // A running session's one-line progress on stderr (PaperOptions::progress), rewritten in place.
 void PrintProgressLine(const session::PaperProgress& progress);

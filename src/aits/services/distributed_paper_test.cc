@@ -32,28 +32,27 @@ std::unique_ptr<bus::MessageBus> Connect(const test_servers::NatsServer& server)
   return bus.ok() ? std::move(bus).value() : nullptr;
 }
 
-// The ingestion role: every feed of the spec, published in full.
-Status Ingest(bus::MessageBus& bus, const SessionSpec& spec, const std::string& session) {
+// The ingestion role: every feed of the spec, published in full, merged in time order.
+Status Ingest(bus::MessageBus& bus, const SessionSpec& spec, const std::string& feed) {
   AITS_RETURN_IF_ERROR(EnsureMarketStream(bus));
   AITS_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<data::TickSource>> sources,
                         session::OpenFeeds(spec));
-  const std::vector<FeedSpec> feeds = session::FeedsOf(spec);
-  for (size_t idx = 0; idx < feeds.size(); ++idx) {
-    MarketPublisherOptions options;
-    options.session = session;
-    AITS_RETURN_IF_ERROR(PublishFeed(bus, *sources[idx], feeds[idx].instrument, options).status());
-  }
-  return Status::Ok();
+  std::vector<Instrument> instruments;
+  for (const FeedSpec& one : session::FeedsOf(spec)) instruments.push_back(one.instrument);
+  IngestOptions options;
+  options.publish.feed = feed;
+  return IngestFeeds(bus, std::move(sources), instruments, options).status();
 }
 
 // The trading side's feeds: the MARKET stream, one consumer per symbol.
-PaperOptions FromBus(PaperOptions options, bus::MessageBus& bus) {
+PaperOptions FromBus(PaperOptions options, bus::MessageBus& bus, const std::string& feed) {
   options.open_feeds =
-      [&bus](const SessionSpec& spec) -> Result<std::vector<std::unique_ptr<data::TickSource>>> {
+      [&bus,
+       feed](const SessionSpec& spec) -> Result<std::vector<std::unique_ptr<data::TickSource>>> {
     std::vector<std::unique_ptr<data::TickSource>> sources;
-    for (const FeedSpec& feed : session::FeedsOf(spec)) {
+    for (const FeedSpec& one : session::FeedsOf(spec)) {
       AITS_ASSIGN_OR_RETURN(std::unique_ptr<BusTickSource> source,
-                            BusTickSource::Open(bus, feed.instrument));
+                            BusTickSource::Open(bus, one.instrument, {.feed = feed}));
       sources.push_back(std::move(source));
     }
     return sources;
@@ -98,8 +97,8 @@ TEST_F(DistributedPaperTest, ASessionFedOverNatsTradesAsTheEmbeddedOneWithTwoFee
   ASSERT_TRUE(EnsureMarketStream(*trading_bus).ok());
   Status ingested = Status::Ok();
   std::thread ingestion([&] { ingested = Ingest(*ingestion_bus, spec, "eq"); });
-  auto distributed =
-      session::RunPaper(FromBus(session::MaxSpeed(spec, tmp_.Sub("distributed")), *trading_bus));
+  auto distributed = session::RunPaper(
+      FromBus(session::MaxSpeed(spec, tmp_.Sub("distributed")), *trading_bus, "eq"));
   ingestion.join();
   ASSERT_TRUE(ingested.ok()) << ingested.ToString();
   ASSERT_TRUE(distributed.ok()) << distributed.status().message();
@@ -123,12 +122,12 @@ TEST_F(DistributedPaperTest, StoppedAndResumedFromTheStreamItLogsWhatOneEmbedded
   // Published once, in full, before the session starts; each start reads the stream from its
   // first tick and skips what its log consumed, as it does a file.
   ASSERT_TRUE(Ingest(*bus, spec, "resume").ok());
-  PaperOptions first = FromBus(session::MaxSpeed(spec, tmp_.Sub("parts")), *bus);
+  PaperOptions first = FromBus(session::MaxSpeed(spec, tmp_.Sub("parts")), *bus, "resume");
   first.stop_after = 5'000;
   auto part = session::RunPaper(first);
   ASSERT_TRUE(part.ok()) << part.status().message();
   EXPECT_FALSE(part->feed_ended);
-  PaperOptions rest = FromBus(session::MaxSpeed(spec, tmp_.Sub("parts")), *bus);
+  PaperOptions rest = FromBus(session::MaxSpeed(spec, tmp_.Sub("parts")), *bus, "resume");
   rest.spec_given = false;
   auto last = session::RunPaper(rest);
   ASSERT_TRUE(last.ok()) << last.status().message();

@@ -2,7 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <optional>
+#include <thread>
 #include <utility>
+
+#include "aits/data/merge.h"
 
 namespace aits::services {
 namespace {
@@ -15,9 +20,10 @@ std::string_view View(const std::vector<uint8_t>& bytes) {
 
 }  // namespace
 
-Result<std::string> MarketSubject(std::string_view symbol) {
+Result<std::string> MarketSubject(std::string_view feed, std::string_view symbol) {
+  AITS_RETURN_IF_ERROR(bus::ValidateName("market feed name", feed));
   AITS_RETURN_IF_ERROR(bus::ValidateName("market symbol", symbol));
-  return "md." + std::string(symbol);
+  return "md." + std::string(feed) + "." + std::string(symbol);
 }
 
 Status EnsureMarketStream(bus::MessageBus& bus, int replicas) {
@@ -40,13 +46,16 @@ Status MarketPublisherOptions::Validate() const {
   if (messages_per_publish < 1) {
     return InvalidArgument("market publisher: messages_per_publish must be at least 1");
   }
-  return bus::ValidateName("market publisher session", session);
+  return bus::ValidateName("market feed name", feed);
 }
 
 MarketPublisher::MarketPublisher(bus::MessageBus& bus, std::string subject,
                                  const Instrument& instrument,
                                  const MarketPublisherOptions& options)
-    : bus_(bus), subject_(std::move(subject)), options_(options) {
+    : bus_(bus),
+      subject_(std::move(subject)),
+      id_prefix_(options.feed + "." + instrument.symbol + "."),
+      options_(options) {
   batch_.symbols = {feed::BatchSymbol{instrument.symbol, instrument.digits}};
   batch_.ticks.reserve(options.ticks_per_message);
 }
@@ -54,12 +63,43 @@ MarketPublisher::MarketPublisher(bus::MessageBus& bus, std::string subject,
 Result<std::unique_ptr<MarketPublisher>> MarketPublisher::Create(
     bus::MessageBus& bus, const Instrument& instrument, const MarketPublisherOptions& options) {
   AITS_RETURN_IF_ERROR(options.Validate());
-  AITS_ASSIGN_OR_RETURN(std::string subject, MarketSubject(instrument.symbol));
+  AITS_ASSIGN_OR_RETURN(std::string subject, MarketSubject(options.feed, instrument.symbol));
   return std::unique_ptr<MarketPublisher>(
       new MarketPublisher(bus, std::move(subject), instrument, options));
 }
 
+Status MarketPublisher::CheckSubjectHoldsThisFeed(const Tick& first) {
+  bus::ConsumerConfig config;
+  config.stream = std::string(kMarketStream);
+  config.filter_subject = subject_;
+  AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus_.Consume(config));
+  AITS_ASSIGN_OR_RETURN(std::vector<bus::Delivery> stored,
+                        consumer->Fetch(1, Duration::Millis(100)));
+  if (stored.empty()) return Status::Ok();
+  const std::string& payload = stored[0].payload;
+  feed::TickBatch batch;
+  Status decoded =
+      payload == kEndOfFeed
+          ? DataLoss("an empty feed")
+          : codec_.Decode({reinterpret_cast<const uint8_t*>(payload.data()), payload.size()},
+                          batch);
+  if (decoded.ok() && !batch.ticks.empty() && batch.ticks[0].sequence == 1) {
+    const Tick& theirs = batch.ticks[0].tick;
+    if (theirs.ts == first.ts && theirs.bid.raw() == first.bid.raw() &&
+        theirs.ask.raw() == first.ask.raw()) {
+      return Status::Ok();  // the same feed again: the ids store each batch once
+    }
+  }
+  return FailedPrecondition(subject_ +
+                            " already holds another feed (its first message is not this feed's "
+                            "first tick); publish this one under another feed name (--market)");
+}
+
 Status MarketPublisher::Add(const Tick& tick) {
+  if (!checked_) {
+    AITS_RETURN_IF_ERROR(CheckSubjectHoldsThisFeed(tick));
+    checked_ = true;
+  }
   feed::SequencedTick& added = batch_.ticks.emplace_back();
   added.tick = tick;
   added.tick.instrument = InstrumentId{0};  // the index of the batch's one symbol
@@ -78,9 +118,9 @@ Status MarketPublisher::CutBatch() {
   std::vector<uint8_t> encoded;
   AITS_RETURN_IF_ERROR(
       codec_.Encode(batch_, feed::Compression::kLz4, encoded).WithContext(subject_));
-  cut_.push_back(
-      Cut{options_.session + "." + subject_.substr(3) + "." + std::to_string(next_sequence_),
-          std::string(View(encoded))});
+  const uint64_t last = next_sequence_ + batch_.ticks.size() - 1;
+  cut_.push_back(Cut{id_prefix_ + std::to_string(next_sequence_) + "-" + std::to_string(last),
+                     std::string(View(encoded))});
   next_sequence_ += batch_.ticks.size();
   batch_.ticks.clear();
   return Status::Ok();
@@ -103,13 +143,96 @@ Status MarketPublisher::Flush() {
   return Status::Ok();
 }
 
-Status MarketPublisher::Finish() {
+Status MarketPublisher::Publish() {
   AITS_RETURN_IF_ERROR(CutBatch());
-  AITS_RETURN_IF_ERROR(Flush());
-  const std::string id = options_.session + "." + subject_.substr(3) + ".end";
+  return Flush();
+}
+
+Status MarketPublisher::Finish() {
+  AITS_RETURN_IF_ERROR(Publish());
+  const std::string id = id_prefix_ + "end";
   AITS_ASSIGN_OR_RETURN(bus::PublishAck ack, bus_.Publish(subject_, id, kEndOfFeed));
   if (ack.duplicate) ++stats_.duplicates;
   return Status::Ok();
+}
+
+Status MarketPublisher::Stop() {
+  batch_.ticks.clear();
+  return Flush();
+}
+
+Result<IngestResult> IngestFeeds(bus::MessageBus& bus,
+                                 std::vector<std::unique_ptr<data::TickSource>> sources,
+                                 const std::vector<Instrument>& instruments,
+                                 const IngestOptions& options) {
+  if (sources.empty() || sources.size() != instruments.size()) {
+    return InvalidArgument("ingest: " + std::to_string(sources.size()) + " feeds for " +
+                           std::to_string(instruments.size()) + " instruments");
+  }
+  if (!(options.speed >= 0)) return InvalidArgument("ingest: speed must be >= 0");
+  std::vector<std::unique_ptr<MarketPublisher>> publishers;
+  std::vector<size_t> feed_of;  // instrument id -> feed index
+  for (size_t idx = 0; idx < instruments.size(); ++idx) {
+    AITS_ASSIGN_OR_RETURN(std::unique_ptr<MarketPublisher> publisher,
+                          MarketPublisher::Create(bus, instruments[idx], options.publish));
+    publishers.push_back(std::move(publisher));
+    const size_t id = instruments[idx].id.value;
+    if (feed_of.size() <= id) feed_of.resize(id + 1, SIZE_MAX);
+    feed_of[id] = idx;
+  }
+  data::MergedTickSource merged(std::move(sources));
+  std::vector<Tick> ticks(4096);
+  uint64_t total = 0;
+  uint64_t next_progress = 100'000;
+  std::optional<Timestamp> first;
+  const auto wall_anchor = std::chrono::steady_clock::now();
+  IngestResult result;
+  const auto stopping = [&] { return options.stop != nullptr && options.stop->load(); };
+  while (!result.stopped) {
+    AITS_ASSIGN_OR_RETURN(size_t count, merged.Read(ticks));
+    if (count == 0) break;
+    for (size_t idx = 0; idx < count && !result.stopped; ++idx) {
+      const Tick& tick = ticks[idx];
+      const size_t id = tick.instrument.value;
+      if (id >= feed_of.size() || feed_of[id] == SIZE_MAX) {
+        return InvalidArgument("ingest: a tick of instrument id " + std::to_string(id) +
+                               ", which no feed is");
+      }
+      if (options.speed > 0) {
+        if (!first) first = tick.ts;
+        const auto due =
+            wall_anchor + std::chrono::nanoseconds(static_cast<int64_t>(
+                              static_cast<double>(tick.ts.ns - first->ns) / options.speed));
+        if (std::chrono::steady_clock::now() < due) {
+          // Ahead of the feed: what waits goes out now rather than with later ticks.
+          for (std::unique_ptr<MarketPublisher>& publisher : publishers) {
+            AITS_RETURN_IF_ERROR(publisher->Publish());
+          }
+        }
+        // In slices, so that a stop is seen within 100 ms even between sparse ticks.
+        while (std::chrono::steady_clock::now() < due && !stopping()) {
+          std::this_thread::sleep_until(
+              std::min(due, std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
+        }
+      }
+      if (stopping()) {
+        result.stopped = true;
+        break;
+      }
+      AITS_RETURN_IF_ERROR(publishers[feed_of[id]]->Add(tick));
+      ++total;
+    }
+    if (options.progress && total >= next_progress) {
+      options.progress(total);
+      next_progress = total + 100'000;
+    }
+    result.stopped = result.stopped || stopping();
+  }
+  for (std::unique_ptr<MarketPublisher>& publisher : publishers) {
+    AITS_RETURN_IF_ERROR(result.stopped ? publisher->Stop() : publisher->Finish());
+    result.feeds.push_back(publisher->stats());
+  }
+  return result;
 }
 
 Result<PublishStats> PublishFeed(bus::MessageBus& bus, data::TickSource& source,
@@ -131,7 +254,7 @@ Result<std::unique_ptr<BusTickSource>> BusTickSource::Open(bus::MessageBus& bus,
                                                            const Instrument& instrument,
                                                            const BusSourceOptions& options) {
   if (options.fetch_max < 1) return InvalidArgument("bus tick source: fetch_max must be >= 1");
-  AITS_ASSIGN_OR_RETURN(std::string subject, MarketSubject(instrument.symbol));
+  AITS_ASSIGN_OR_RETURN(std::string subject, MarketSubject(options.feed, instrument.symbol));
   bus::ConsumerConfig config;
   config.stream = std::string(kMarketStream);
   config.filter_subject = subject;

@@ -1,12 +1,17 @@
 // Market data over the message bus: the MARKET stream between the ingestion role and the roles
 // that consume ticks (docs/services.md, "Market data over the bus"; ADR 0007, decision 1).
 //
-// The stream holds one subject per symbol, md.<SYMBOL>. A message is a tick batch of one symbol
+// The stream holds one subject per market and symbol, md.<FEED>.<SYMBOL>: FEED names the market
+// data (a replayed file, a synthetic market, the live terminal's), so that another dataset of
+// the same symbol is another subject, and the ingestion role refuses to publish over a subject
+// that holds other ticks. A message is a tick batch of one symbol
 // (aits/feed/tick_batch.h: varint deltas, LZ4, checked on decode) whose per-symbol sequences
 // number the feed's ticks 1, 2, 3, ...; a feed that ends publishes the end marker after its last
-// batch. Batches are cut every `ticks_per_message` ticks, so a publisher that restarts and
-// publishes the same feed again cuts the same batches, and their ids — "<session>.<SYMBOL>.<first
-// sequence>" — make the stream store each once.
+// batch. At maximum speed batches are cut every `ticks_per_message` ticks, so a publisher that
+// restarts and publishes the same feed again cuts the same batches, and their ids —
+// "<FEED>.<SYMBOL>.<first>-<last sequence>" — make the stream store each once. Paced, what is
+// buffered goes out whenever the next tick is not due yet, so that no tick waits for others; a
+// batch cut differently by a restart is stored again, and its consumer drops the ticks it has.
 //
 // A consumer (BusTickSource) reads one symbol in stream order and hands its ticks out as a
 // data::TickSource, so a paper session takes them exactly as it takes a file's or the synthetic
@@ -15,12 +20,14 @@
 // duplicate) is dropped up to the last tick handed out, and a gap is DataLoss naming the ticks
 // missing. (It acknowledges every fetch at once, so a redelivery after newer batches, which would
 // read as a gap, needs an ack lost for the whole ack_wait.) A message that is not a batch of this
-// symbol is counted, copied to the DEAD stream (dead.md.<SYMBOL>, its id naming the stream
+// symbol is counted, copied to the DEAD stream (dead.md.<FEED>.<SYMBOL>, its id naming the stream
 // sequence) and skipped: never a crash, never silently gone; if it held ticks of the feed, the
 // next batch shows the gap.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -41,14 +48,15 @@ inline constexpr std::string_view kMarketStream = "MARKET";
 // The payload that ends a symbol's feed (a tick batch starts with "AITB").
 inline constexpr std::string_view kEndOfFeed = "AITS-END-OF-FEED";
 
-// "md.EURUSD". InvalidArgument when the symbol is not one subject token ([A-Za-z0-9_-]+).
-Result<std::string> MarketSubject(std::string_view symbol);
+// "md.<feed>.<symbol>", "md.default.EURUSD". InvalidArgument when either is not one subject
+// token ([A-Za-z0-9_-]+).
+Result<std::string> MarketSubject(std::string_view feed, std::string_view symbol);
 inline constexpr std::string_view kDeadLetterStream = "DEAD";
 // Creates the MARKET stream (md.>) and the DEAD stream (dead.>), or checks the existing ones.
 Status EnsureMarketStream(bus::MessageBus& bus, int replicas = 1);
 
 struct MarketPublisherOptions {
-  std::string session = "default";   // the publish ids' prefix: one feed of one session
+  std::string feed = "default";      // the market's name: md.<feed>.<SYMBOL>
   size_t ticks_per_message = 512;    // 1..65,536: below the bus's 1 MiB even uncompressed
   size_t messages_per_publish = 16;  // messages sent as one PublishBatch
   Status Validate() const;
@@ -69,24 +77,36 @@ class MarketPublisher {
                                                          const MarketPublisherOptions& options);
   // Buffers the tick; publishes when `messages_per_publish` batches are full. Errors: the
   // codec's (a tick that breaks the batch format, naming the field) or the bus's; after a bus
-  // error the same Add may be retried (the batch's ids make the retry safe).
+  // error the same Add may be retried (the batch's ids make the retry safe). The first Add
+  // checks the subject (CheckSubjectHoldsThisFeed).
   Status Add(const Tick& tick);
+  // Publishes what is buffered now (a partial batch too).
+  Status Publish();
   // Publishes what is buffered, then the end marker.
   Status Finish();
+  // Stopping before the end: publishes the whole batches cut so far and drops the ticks of the
+  // unfinished one, so that a restarted publisher cuts (and the stream de-duplicates) the same
+  // batches. No end marker: the feed goes on when the publisher comes back.
+  Status Stop();
   const PublishStats& stats() const { return stats_; }
 
  private:
   MarketPublisher(bus::MessageBus& bus, std::string subject, const Instrument& instrument,
                   const MarketPublisherOptions& options);
+  // Before the first tick: the subject is empty, or holds this feed (a republish). Another
+  // dataset there is FailedPrecondition: its readers would take the old ticks for these.
+  Status CheckSubjectHoldsThisFeed(const Tick& first);
   Status CutBatch();  // the ticks buffered since the last cut become one encoded message
   Status Flush();     // publishes the cut messages
 
   bus::MessageBus& bus_;
   std::string subject_;
+  std::string id_prefix_;  // "<feed>.<SYMBOL>."
   MarketPublisherOptions options_;
   feed::TickBatchCodec codec_;
   feed::TickBatch batch_;
   uint64_t next_sequence_ = 1;
+  bool checked_ = false;
   struct Cut {
     std::string id;
     std::string payload;
@@ -100,7 +120,28 @@ Result<PublishStats> PublishFeed(bus::MessageBus& bus, data::TickSource& source,
                                  const Instrument& instrument,
                                  const MarketPublisherOptions& options);
 
+struct IngestOptions {
+  MarketPublisherOptions publish;
+  double speed = 0;                         // times the ticks' own pace; 0: as fast as possible
+  const std::atomic<bool>* stop = nullptr;  // set by a signal handler: Stop() every publisher
+  std::function<void(uint64_t ticks)> progress;  // about every 100,000 ticks
+};
+
+struct IngestResult {
+  std::vector<PublishStats> feeds;  // in the order of the sources
+  bool stopped = false;             // by `stop`, before the feeds' end
+};
+
+// The ingestion role: publishes several feeds (`sources[i]` is `instruments[i]`'s, its ticks
+// stamped with instruments[i].id) merged in time order, equal times in feed order — the order in
+// which the embedded node takes them — each to its own subject, paced at `speed`; then ends each.
+Result<IngestResult> IngestFeeds(bus::MessageBus& bus,
+                                 std::vector<std::unique_ptr<data::TickSource>> sources,
+                                 const std::vector<Instrument>& instruments,
+                                 const IngestOptions& options);
+
 struct BusSourceOptions {
+  std::string feed = "default";  // as published (MarketPublisherOptions::feed)
   // A feed with nothing new for this long is an error (DeadlineExceeded naming the subject):
   // the ingestion role is down or was never started. 0: wait for ever.
   Duration idle_timeout = Duration::Seconds(30);

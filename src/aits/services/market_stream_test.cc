@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "aits/bus/nats_bus.h"
+#include "aits/data/merge.h"
 #include "aits/data/synthetic.h"
 #include "aits/testing/servers.h"
 
@@ -107,7 +108,7 @@ TEST_P(MarketStreamTest, AFeedPublishedIsReadBackTickForTickAndEnds) {
   auto source = data::SyntheticTickSource::Create(options);
   ASSERT_TRUE(source.ok());
   MarketPublisherOptions publish;
-  publish.session = "t1";
+  publish.feed = "t1";
   publish.ticks_per_message = 300;  // 34 messages, the last one short
   auto stats = PublishFeed(*bus_, **source, instrument_, publish);
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
@@ -116,7 +117,7 @@ TEST_P(MarketStreamTest, AFeedPublishedIsReadBackTickForTickAndEnds) {
   EXPECT_EQ(stats->duplicates, 0u);
   EXPECT_LT(stats->bytes, 10'000u * feed::kRawTickBytes / 2) << "LZ4 and deltas compress";
 
-  auto bus_source = BusTickSource::Open(*bus_, instrument_);
+  auto bus_source = BusTickSource::Open(*bus_, instrument_, {.feed = "t1"});
   ASSERT_TRUE(bus_source.ok()) << bus_source.status().ToString();
   const std::vector<Tick> got = ReadAll(**bus_source);
   ASSERT_EQ(got.size(), ticks.size());
@@ -134,8 +135,7 @@ TEST_P(MarketStreamTest, AFeedPublishedIsReadBackTickForTickAndEnds) {
 TEST_P(MarketStreamTest, AFeedPublishedTwiceIsStoredOnceAndReadOnce) {
   for (int round = 0; round < 2; ++round) {
     auto publisher = MarketPublisher::Create(
-        *bus_, instrument_,
-        {.session = "twice", .ticks_per_message = 100, .messages_per_publish = 3});
+        *bus_, instrument_, {.feed = "twice", .ticks_per_message = 100, .messages_per_publish = 3});
     ASSERT_TRUE(publisher.ok());
     for (const Tick& tick : Synthetic(1'050, instrument_.id)) {
       ASSERT_TRUE((*publisher)->Add(tick).ok());
@@ -144,7 +144,7 @@ TEST_P(MarketStreamTest, AFeedPublishedTwiceIsStoredOnceAndReadOnce) {
     // The second time every message, the end marker included, was stored already.
     EXPECT_EQ((*publisher)->stats().duplicates, round == 0 ? 0u : 12u);
   }
-  auto source = BusTickSource::Open(*bus_, instrument_);
+  auto source = BusTickSource::Open(*bus_, instrument_, {.feed = "twice"});
   ASSERT_TRUE(source.ok());
   EXPECT_EQ(ReadAll(**source).size(), 1'050u);
   EXPECT_EQ((*source)->duplicates(), 0u);
@@ -166,7 +166,7 @@ TEST_P(MarketStreamTest, ABatchAgainIsDroppedAGapIsDataLossAndForeignMessagesAre
     EXPECT_TRUE(codec.Encode(batch, feed::Compression::kLz4, out).ok());
     return std::string(out.begin(), out.end());
   };
-  const std::string subject = "md." + instrument_.symbol;
+  const std::string subject = "md.default." + instrument_.symbol;
   ASSERT_TRUE(bus_->Publish(subject, "", batch_of(1, 10)).ok());
   ASSERT_TRUE(bus_->Publish(subject, "", "not a tick batch").ok());
   ASSERT_TRUE(bus_->Publish(subject, "", batch_of(6, 15)).ok());   // 6..10 again
@@ -204,13 +204,145 @@ TEST_P(MarketStreamTest, ABatchAgainIsDroppedAGapIsDataLossAndForeignMessagesAre
   EXPECT_EQ((*letters)[0].id.rfind(subject + ".", 0), 0u);
 }
 
+TEST_P(MarketStreamTest, APublisherStoppedMidFeedAndStartedAgainLeavesEveryTickOnce) {
+  const std::vector<Tick> ticks = Synthetic(1'050, instrument_.id);
+  const MarketPublisherOptions options{
+      .feed = "restart", .ticks_per_message = 100, .messages_per_publish = 4};
+  {
+    auto first = MarketPublisher::Create(*bus_, instrument_, options);
+    ASSERT_TRUE(first.ok());
+    for (size_t idx = 0; idx < 730; ++idx) ASSERT_TRUE((*first)->Add(ticks[idx]).ok());
+    ASSERT_TRUE((*first)->Stop().ok());  // 7 whole batches; ticks 701..730 dropped
+    EXPECT_EQ((*first)->stats().ticks, 700u);
+  }
+  {
+    // Without an end marker the feed is not over: a reader waits (here: its idle timeout).
+    auto waiting = BusTickSource::Open(*bus_, instrument_,
+                                       {.feed = "restart", .idle_timeout = Duration::Millis(300)});
+    ASSERT_TRUE(waiting.ok());
+    std::vector<Tick> chunk(2000);
+    size_t read = 0;
+    Result<size_t> got = size_t{0};
+    while ((got = (*waiting)->Read(chunk)).ok() && *got > 0) read += *got;
+    EXPECT_EQ(read, 700u);
+    EXPECT_EQ(got.status().code(), StatusCode::kDeadlineExceeded);
+  }
+  auto again = MarketPublisher::Create(*bus_, instrument_, options);
+  ASSERT_TRUE(again.ok());
+  for (const Tick& tick : ticks) ASSERT_TRUE((*again)->Add(tick).ok());
+  ASSERT_TRUE((*again)->Finish().ok());
+  EXPECT_EQ((*again)->stats().duplicates, 7u);  // the same cuts, the same ids
+  auto source = BusTickSource::Open(*bus_, instrument_, {.feed = "restart"});
+  ASSERT_TRUE(source.ok());
+  const std::vector<Tick> got = ReadAll(**source);
+  ASSERT_EQ(got.size(), ticks.size());
+  for (size_t idx = 0; idx < ticks.size(); ++idx) ASSERT_TRUE(Same(got[idx], ticks[idx]));
+}
+
+TEST_P(MarketStreamTest, TwoFeedsIngestedMergedComeBackInTheMergedOrder) {
+  Instrument other = instrument_;
+  other.symbol += "B";
+  other.id = InstrumentId{4};
+  const auto synthetic = [](InstrumentId id, uint64_t seed) {
+    data::SyntheticOptions options;
+    options.seed = seed;
+    options.count = 5'000;
+    options.instrument = id;
+    return std::unique_ptr<data::TickSource>(
+        std::move(data::SyntheticTickSource::Create(options)).value());
+  };
+  std::vector<std::unique_ptr<data::TickSource>> sources;
+  sources.push_back(synthetic(instrument_.id, 1));
+  sources.push_back(synthetic(other.id, 2));
+  std::vector<uint64_t> progress;
+  IngestOptions options;
+  options.publish.feed = "merged";
+  options.progress = [&](uint64_t ticks) { progress.push_back(ticks); };
+  auto ingested = IngestFeeds(*bus_, std::move(sources), {instrument_, other}, options);
+  ASSERT_TRUE(ingested.ok()) << ingested.status().ToString();
+  EXPECT_FALSE(ingested->stopped);
+  ASSERT_EQ(ingested->feeds.size(), 2u);
+  EXPECT_EQ(ingested->feeds[0].ticks, 5'000u);
+  EXPECT_EQ(ingested->feeds[1].ticks, 5'000u);
+
+  // Read back per symbol and merged again: the merge of the original feeds.
+  std::vector<std::unique_ptr<data::TickSource>> from_bus;
+  for (const Instrument& instrument : {instrument_, other}) {
+    auto source = BusTickSource::Open(*bus_, instrument, {.feed = "merged"});
+    ASSERT_TRUE(source.ok());
+    from_bus.push_back(std::move(source).value());
+  }
+  std::vector<std::unique_ptr<data::TickSource>> originals;
+  originals.push_back(synthetic(instrument_.id, 1));
+  originals.push_back(synthetic(other.id, 2));
+  data::MergedTickSource expected(std::move(originals));
+  data::MergedTickSource got(std::move(from_bus));
+  std::vector<Tick> a(777);
+  std::vector<Tick> b(777);
+  size_t compared = 0;
+  for (;;) {
+    auto want = expected.Read(a);
+    ASSERT_TRUE(want.ok());
+    size_t have = 0;
+    while (have < *want) {
+      auto read = got.Read(std::span<Tick>(b).subspan(have, *want - have));
+      ASSERT_TRUE(read.ok()) << read.status().ToString();
+      ASSERT_GT(*read, 0u);
+      have += *read;
+    }
+    for (size_t idx = 0; idx < *want; ++idx) ASSERT_TRUE(Same(a[idx], b[idx])) << compared + idx;
+    compared += *want;
+    if (*want == 0) break;
+  }
+  EXPECT_EQ(compared, 10'000u);
+  auto end = got.Read(b);
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(*end, 0u);
+}
+
+TEST_P(MarketStreamTest, AnIngestStoppedBeforeItStartsEndsNoFeed) {
+  std::atomic<bool> stop{true};
+  std::vector<std::unique_ptr<data::TickSource>> sources;
+  data::SyntheticOptions synthetic;
+  synthetic.instrument = instrument_.id;
+  synthetic.count = 100;
+  sources.push_back(std::move(data::SyntheticTickSource::Create(synthetic)).value());
+  IngestOptions options;
+  options.stop = &stop;
+  options.speed = 1;
+  auto ingested = IngestFeeds(*bus_, std::move(sources), {instrument_}, options);
+  ASSERT_TRUE(ingested.ok());
+  EXPECT_TRUE(ingested->stopped);
+  EXPECT_EQ(ingested->feeds[0].messages, 0u);
+  EXPECT_EQ(IngestFeeds(*bus_, {}, {instrument_}, {}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_P(MarketStreamTest, AnotherDatasetUnderTheSameFeedNameIsRefused) {
+  const auto publish = [&](uint64_t seed) -> Status {
+    AITS_ASSIGN_OR_RETURN(std::unique_ptr<MarketPublisher> publisher,
+                          MarketPublisher::Create(*bus_, instrument_, {.feed = "named"}));
+    for (const Tick& tick : Synthetic(600, instrument_.id, seed)) {
+      AITS_RETURN_IF_ERROR(publisher->Add(tick));
+    }
+    return publisher->Finish();
+  };
+  ASSERT_TRUE(publish(1).ok());
+  ASSERT_TRUE(publish(1).ok()) << "the same feed again is a republish";
+  const Status other = publish(2);
+  EXPECT_EQ(other.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(other.message().find("md.named." + instrument_.symbol + " already holds another feed"),
+            std::string::npos)
+      << other.ToString();
+}
+
 TEST_P(MarketStreamTest, AFeedNobodyPublishesIsAnErrorAfterTheIdleTimeout) {
   auto source = BusTickSource::Open(*bus_, instrument_, {.idle_timeout = Duration::Millis(300)});
   ASSERT_TRUE(source.ok());
   std::vector<Tick> chunk(10);
   auto read = (*source)->Read(chunk);
   ASSERT_EQ(read.status().code(), StatusCode::kDeadlineExceeded);
-  EXPECT_NE(read.status().message().find("md." + instrument_.symbol + ": no market data"),
+  EXPECT_NE(read.status().message().find("md.default." + instrument_.symbol + ": no market data"),
             std::string::npos)
       << read.status().ToString();
 }
@@ -220,12 +352,13 @@ TEST(MarketStreamOptionsTest, BadOptionsAndSymbolsAreRefused) {
   Instrument instrument = Instrument::Infer("EURUSD");
   EXPECT_EQ(MarketPublisher::Create(*bus, instrument, {.ticks_per_message = 0}).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(MarketPublisher::Create(*bus, instrument, {.session = "a b"}).status().code(),
+  EXPECT_EQ(MarketPublisher::Create(*bus, instrument, {.feed = "a b"}).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(MarketSubject("EUR.USD").status().code(), StatusCode::kInvalidArgument);
-  auto subject = MarketSubject("EURUSD");
+  EXPECT_EQ(MarketSubject("default", "EUR.USD").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(MarketSubject("a.b", "EURUSD").status().code(), StatusCode::kInvalidArgument);
+  auto subject = MarketSubject("hist2020", "EURUSD");
   ASSERT_TRUE(subject.ok());
-  EXPECT_EQ(*subject, "md.EURUSD");
+  EXPECT_EQ(*subject, "md.hist2020.EURUSD");
 }
 
 }  // namespace

@@ -1,0 +1,350 @@
+#include "serve_command.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "aits/bus/message_bus.h"
+#include "aits/bus/nats_bus.h"
+#include "aits/config/model_choice.h"
+#include "aits/config/paper_settings.h"
+#include "aits/net/socket.h"
+#include "aits/services/health.h"
+#include "aits/services/market_stream.h"
+#include "aits/session/paper.h"
+#include "cli.h"
+#include "paper_commands.h"
+
+namespace aits::app {
+namespace {
+
+// SPEC §1's services, by the names docs/services.md gives them.
+constexpr std::array<std::string_view, 11> kRoles = {
+    "ingestion", "features",   "prediction",    "decision", "risk",   "execution",
+    "ml",        "monitoring", "notifications", "api",      "gateway"};
+// The account's owner: what the kernel does between a tick and an order. They run in one process
+// until the messages between them travel (ADR 0007).
+constexpr std::array<std::string_view, 5> kOwner = {"features", "prediction", "decision", "risk",
+                                                    "execution"};
+
+struct ServeFlags {
+  std::string roles;
+  std::string bus = "in-process";
+  std::string health = "127.0.0.1:0";
+  double idle_timeout_s = 30;
+  size_t ticks_per_message = 512;
+  std::string market = "default";
+  config::PaperFlags session;
+};
+
+struct Roles {
+  bool ingestion = false;
+  bool owner = false;
+  std::string text;  // as given, for messages and the health answers
+};
+
+Result<Roles> ParseRoles(const std::string& text) {
+  Roles roles;
+  roles.text = text;
+  std::set<std::string> named;
+  std::stringstream in(text);
+  for (std::string role; std::getline(in, role, ',');) {
+    if (role == "all") {
+      named.insert("ingestion");
+      named.insert(kOwner.begin(), kOwner.end());
+      continue;
+    }
+    if (std::find(kRoles.begin(), kRoles.end(), role) == kRoles.end()) {
+      return InvalidArgument("--role: unknown role \"" + role +
+                             "\" (roles: ingestion, features, prediction, decision, risk, "
+                             "execution, ml, monitoring, notifications, api, gateway, or all)");
+    }
+    named.insert(role);
+  }
+  if (named.empty()) return InvalidArgument("--role: name at least one role");
+  for (const char* later : {"ml", "monitoring", "notifications", "api"}) {
+    if (named.contains(later)) {
+      return FailedPrecondition(
+          std::string("--role ") + later +
+          ": not built yet (docs/services.md lists the roles that run today; `aits train` and "
+          "`aits evaluate` do the ml role's jobs by hand)");
+    }
+  }
+  if (named.contains("gateway")) {
+    return FailedPrecondition(
+        "--role gateway: the MetaTrader gateway runs in `aits live` today (docs/metatrader.md)");
+  }
+  size_t owner = 0;
+  for (std::string_view role : kOwner) owner += named.contains(std::string(role)) ? 1 : 0;
+  if (owner != 0 && owner != kOwner.size()) {
+    return FailedPrecondition(
+        "--role " + text +
+        ": features, prediction, decision, risk and execution run together in this build (one "
+        "process owns the account; docs/services.md); name all five or none");
+  }
+  roles.ingestion = named.contains("ingestion");
+  roles.owner = owner != 0;
+  return roles;
+}
+
+std::vector<std::string> Split(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// What /readyz answers: not ready until the role's work has started, and after it ended.
+class Readiness {
+ public:
+  void Set(Status status) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    status_ = std::move(status);
+  }
+  Status Get() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return status_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  Status status_ = Unavailable("starting");
+};
+
+nlohmann::ordered_json IngestJson(const services::IngestResult& result,
+                                  const std::vector<Instrument>& instruments,
+                                  const std::string& market, double seconds) {
+  nlohmann::ordered_json feeds = nlohmann::ordered_json::array();
+  uint64_t ticks = 0;
+  for (size_t idx = 0; idx < result.feeds.size(); ++idx) {
+    const services::PublishStats& stats = result.feeds[idx];
+    ticks += stats.ticks;
+    feeds.push_back({{"symbol", instruments[idx].symbol},
+                     {"subject", "md." + market + "." + instruments[idx].symbol},
+                     {"ticks", stats.ticks},
+                     {"messages", stats.messages},
+                     {"duplicates", stats.duplicates},
+                     {"bytes", stats.bytes}});
+  }
+  return {{"role", "ingestion"},
+          {"stopped", result.stopped},
+          {"ticks", ticks},
+          {"seconds", seconds},
+          {"ticks_per_second", seconds > 0 ? static_cast<double>(ticks) / seconds : 0.0},
+          {"feeds", feeds}};
+}
+
+Result<services::IngestResult> RunIngestion(bus::MessageBus& bus, const ServeFlags& flags,
+                                            std::vector<Instrument>* instruments) {
+  // The feeds are the session's, as `aits paper` would open them: the same flags give the same
+  // ticks (for the synthetic market, give --start to both roles: its default is the wall clock).
+  AITS_ASSIGN_OR_RETURN(session::PaperOptions options,
+                        config::ResolvePaperOptions(flags.session, /*spec_given=*/true));
+  AITS_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<data::TickSource>> sources,
+                        session::OpenFeeds(options.spec));
+  for (const session::FeedSpec& feed : session::FeedsOf(options.spec)) {
+    instruments->push_back(feed.instrument);
+  }
+  services::IngestOptions ingest;
+  ingest.publish.feed = flags.market;
+  ingest.publish.ticks_per_message = flags.ticks_per_message;
+  ingest.speed = options.speed;
+  ingest.stop = StopSignals::flag();
+  const bool quiet = flags.session.quiet;
+  const bool tty = isatty(STDERR_FILENO) != 0 && !flags.session.no_progress;
+  ingest.progress = [quiet, tty](uint64_t ticks) {
+    if (!quiet && tty) {
+      std::fprintf(stderr, "\r  published %llu ticks   ", static_cast<unsigned long long>(ticks));
+    }
+  };
+  return services::IngestFeeds(bus, std::move(sources), *instruments, ingest);
+}
+
+Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& flags,
+                                      const CLI::App& cmd) {
+  const bool spec_given = SessionSpecGiven(cmd) || !HasLog(flags.session);
+  AITS_ASSIGN_OR_RETURN(session::PaperOptions options,
+                        config::ResolvePaperOptions(flags.session, spec_given));
+  options.stop = StopSignals::flag();
+  options.signals = config::SignalsWithModels();
+  // The pace is the ingestion role's: ticks are taken as they arrive.
+  options.speed = 0;
+  const bool quiet = flags.session.quiet;
+  options.notice = [quiet](const std::string& text) {
+    if (!quiet) std::fprintf(stderr, "aits serve: %s\n", text.c_str());
+  };
+  services::BusSourceOptions source_options;
+  source_options.feed = flags.market;
+  source_options.idle_timeout = Duration::Nanos(static_cast<int64_t>(flags.idle_timeout_s * 1e9));
+  options.open_feeds = [&bus, source_options](const session::SessionSpec& spec)
+      -> Result<std::vector<std::unique_ptr<data::TickSource>>> {
+    std::vector<std::unique_ptr<data::TickSource>> sources;
+    for (const session::FeedSpec& feed : session::FeedsOf(spec)) {
+      AITS_ASSIGN_OR_RETURN(std::unique_ptr<services::BusTickSource> source,
+                            services::BusTickSource::Open(bus, feed.instrument, source_options));
+      sources.push_back(std::move(source));
+    }
+    return sources;
+  };
+  return session::RunPaper(options);
+}
+
+int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
+  Result<Roles> roles = ParseRoles(flags.roles);
+  if (!roles.ok()) return Fail(roles.status());
+  if (!(flags.idle_timeout_s >= 0)) {
+    return Fail(InvalidArgument("--idle-timeout must be >= 0 seconds"));
+  }
+  const bool in_process = flags.bus == "in-process";
+  if (in_process && !(roles->ingestion && roles->owner)) {
+    return Fail(InvalidArgument(
+        "--role " + roles->text +
+        " over --bus in-process reaches no other process: give --bus nats://HOST:PORT (the "
+        "in-process bus serves --role all)"));
+  }
+  Readiness readiness;
+  std::unique_ptr<services::HealthServer> health;
+  if (flags.health != "off") {
+    Result<net::Endpoint> at = net::ParseEndpoint(flags.health);
+    if (!at.ok()) return Fail(at.status().WithContext("--health"));
+    auto started =
+        services::HealthServer::Start(*at, roles->text, [&readiness] { return readiness.Get(); });
+    if (!started.ok()) return Fail(started.status().WithContext("--health"));
+    health = std::move(started).value();
+    if (!flags.session.quiet) {
+      std::fprintf(stderr, "aits serve: %s: /healthz and /readyz on %s:%u\n", roles->text.c_str(),
+                   at->host.c_str(), static_cast<unsigned>(health->port()));
+    }
+  }
+  const StopSignals signals;
+
+  if (in_process) {
+    // Every role in this process: the embedded node, as `aits paper` runs it.
+    auto options =
+        config::ResolvePaperOptions(flags.session, SessionSpecGiven(cmd) || !HasLog(flags.session));
+    if (!options.ok()) return Fail(options.status());
+    options->stop = StopSignals::flag();
+    options->signals = config::SignalsWithModels();
+    readiness.Set(Status::Ok());
+    auto result = session::RunPaper(*options);
+    readiness.Set(Unavailable("finished"));
+    if (!result.ok()) return Fail(result.status());
+    PrintSessionSummary("serve --role all", flags.session.state, *result, flags.session.json,
+                        flags.session.events);
+    return 0;
+  }
+
+  bus::NatsOptions nats;
+  nats.servers = Split(flags.bus);
+  Result<std::unique_ptr<bus::MessageBus>> connected = bus::ConnectNats(nats);
+  if (!connected.ok()) return Fail(connected.status().WithContext("--bus"));
+  std::unique_ptr<bus::MessageBus> bus = std::move(connected).value();
+  if (Status ensured = services::EnsureMarketStream(*bus); !ensured.ok()) return Fail(ensured);
+  readiness.Set(Status::Ok());
+
+  const auto started = std::chrono::steady_clock::now();
+  Result<services::IngestResult> ingested = services::IngestResult{};
+  std::vector<Instrument> instruments;
+  std::thread ingestion_thread;
+  if (roles->ingestion) {
+    // With the owner in this process too, ingestion publishes from its own thread and the owner
+    // reads the stream back, as two processes would.
+    auto publish = [&flags, &ingested, &instruments](bus::MessageBus& on) {
+      ingested = RunIngestion(on, flags, &instruments);
+    };
+    if (roles->owner) {
+      ingestion_thread = std::thread([&] { publish(*bus); });
+    } else {
+      publish(*bus);
+    }
+  }
+  Result<session::PaperResult> owned = session::PaperResult{};
+  if (roles->owner) owned = RunOwner(*bus, flags, cmd);
+  if (ingestion_thread.joinable()) ingestion_thread.join();
+  readiness.Set(Unavailable("finished"));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (roles->ingestion && !flags.session.quiet && isatty(STDERR_FILENO) != 0) {
+    std::fprintf(stderr, "\n");
+  }
+  if (roles->ingestion && !ingested.ok()) return Fail(ingested.status());
+  if (roles->owner && !owned.ok()) return Fail(owned.status());
+  if (roles->ingestion && !roles->owner) {
+    const nlohmann::ordered_json summary =
+        IngestJson(*ingested, instruments, flags.market, seconds);
+    if (flags.session.json) {
+      std::printf("%s\n", summary.dump(2).c_str());
+    } else {
+      std::printf("ingestion: %s %llu ticks in %.2f s (%.0f ticks/s) to the MARKET stream\n",
+                  ingested->stopped ? "stopped after" : "published",
+                  static_cast<unsigned long long>(summary["ticks"].get<uint64_t>()), seconds,
+                  summary["ticks_per_second"].get<double>());
+      for (const auto& feed : summary["feeds"]) {
+        std::printf("  %s: %llu ticks, %llu messages (%llu already stored), %.1f KiB\n",
+                    feed["subject"].get<std::string>().c_str(),
+                    static_cast<unsigned long long>(feed["ticks"].get<uint64_t>()),
+                    static_cast<unsigned long long>(feed["messages"].get<uint64_t>()),
+                    static_cast<unsigned long long>(feed["duplicates"].get<uint64_t>()),
+                    static_cast<double>(feed["bytes"].get<uint64_t>()) / 1024.0);
+      }
+    }
+    return 0;
+  }
+  PrintSessionSummary("serve --role " + roles->text, flags.session.state, *owned,
+                      flags.session.json, flags.session.events);
+  return 0;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* serve = app.add_subcommand(
+      "serve",
+      "Run roles of the system (docs/services.md). --role all over the in-process bus is the\n"
+      "single process of `aits paper`; over NATS JetStream (--bus nats://HOST:PORT) each role\n"
+      "can run in its own process: ingestion publishes the session's feeds to the MARKET stream,\n"
+      "and features,prediction,decision,risk,execution (the account's owner, together in this\n"
+      "build) trade the session on them, with its log as `aits paper` keeps it.\n"
+      "Each process answers GET /healthz and /readyz on --health.\n"
+      "Examples: aits serve --role ingestion --bus nats://127.0.0.1:4222 --ticks 100000 "
+      "--start 2024-01-08 --speed max\n"
+      "          aits serve --role features,prediction,decision,risk,execution --bus "
+      "nats://127.0.0.1:4222 --ticks 100000 --start 2024-01-08 --state s1");
+  serve->add_option("--role", flags->roles, "ROLE[,ROLE...] or all")->required();
+  serve->add_option("--bus", flags->bus, "in-process, or nats://HOST:PORT[,nats://...]")
+      ->capture_default_str();
+  serve->add_option("--health", flags->health, "HOST:PORT for /healthz and /readyz, or off")
+      ->capture_default_str();
+  serve
+      ->add_option("--idle-timeout", flags->idle_timeout_s,
+                   "Seconds the owner waits for new ticks before it fails (0: for ever)")
+      ->capture_default_str();
+  serve
+      ->add_option("--market", flags->market,
+                   "Name of the market data on the bus (subjects md.NAME.SYMBOL): the ingestion "
+                   "role publishes under it, the owner reads it; another dataset, another name")
+      ->capture_default_str();
+  serve
+      ->add_option("--ticks-per-message", flags->ticks_per_message,
+                   "Ingestion: ticks per MARKET message")
+      ->capture_default_str();
+  AddSessionFlags(*serve, flags->session);
+  serve->callback([serve, flags] { ExitOnFailure(RunServe(*flags, *serve)); });
+}
+
+}  // namespace aits::app

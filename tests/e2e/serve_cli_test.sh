@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# End-to-end test of `aits serve` (docs/services.md): a paper session split in two processes over
+# a real nats-server — the ingestion role publishing two synthetic feeds to the MARKET stream,
+# the account's owner trading them — ends as the embedded `aits paper` session does; its log
+# replays; it stops and resumes from the stream; /healthz and /readyz answer; bad roles, buses
+# and a missing ingestion are clear errors.
+# Usage: serve_cli_test.sh AITS_BINARY PYTHON
+set -uo pipefail
+aits="$1"; python="$2"
+work=$(mktemp -d)
+nats_pid=""
+cleanup() {
+  [[ -n "$nats_pid" ]] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)
+[[ -x "$nats_server" ]] || { echo "FAIL: nats-server is not installed (scripts/install-deps.sh)"; exit 1; }
+mkdir -p "$work/ports"
+"$nats_server" -a 127.0.0.1 -p -1 -js -sd "$work/js" --ports_file_dir "$work/ports" \
+  >"$work/nats.log" 2>&1 &
+nats_pid=$!
+bus=""
+for _ in $(seq 100); do
+  bus=$(cat "$work"/ports/*.ports 2>/dev/null | "$python" -c \
+    'import json,sys; print(json.load(sys.stdin)["nats"][0])' 2>/dev/null) && [[ -n "$bus" ]] && break
+  sleep 0.1
+done
+[[ -n "$bus" ]] || { echo "FAIL: nats-server did not start:"; cat "$work/nats.log"; exit 1; }
+echo "nats-server at $bus"
+
+# same_as WHAT A.json B.json KEY...: one interpreter start compares every key.
+same_as() {
+  local what="$1" a="$2" b="$3"; shift 3
+  local differ
+  differ=$("$python" - "$a" "$b" "$@" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+print("; ".join(f"{k}: {a.get(k)} vs {b.get(k)}" for k in sys.argv[3:] if a.get(k) != b.get(k)))
+PY
+)
+  if [[ -z "$differ" ]]; then pass "$what: $* equal"; else fail "$what: $differ"; fi
+}
+
+session=(--synthetic EURUSD,GBPUSD --ticks 40000 --start 2024-01-08 --seed 3
+         --params fast=3,slow=8 --commission per_lot:7)
+owner_roles=features,prediction,decision,risk,execution
+
+# The same session, embedded and split.
+"$aits" paper "${session[@]}" --speed max --state "$work/embedded" --quiet --json \
+  >"$work/embedded.json" || fail "aits paper"
+"$aits" serve --role ingestion --bus "$bus" "${session[@]}" --speed max --json --health off \
+  >"$work/ingestion.json" 2>"$work/ingestion.err" &
+ingestion_pid=$!
+"$aits" serve --role "$owner_roles" --bus "$bus" "${session[@]}" --state "$work/split" --json \
+  --health off >"$work/split.json" 2>"$work/split.err"
+expect_code "owner role" "$?" "0"
+wait "$ingestion_pid"
+expect_code "ingestion role" "$?" "0"
+expect_eq "ingestion: ticks published" "$(json "$work/ingestion.json" 'd["ticks"]')" "80000"
+expect_eq "ingestion: feeds" "$(json "$work/ingestion.json" '",".join(f["subject"] for f in d["feeds"])')" \
+  "md.default.EURUSD,md.default.GBPUSD"
+same_as "split session as embedded" "$work/split.json" "$work/embedded.json" \
+  ticks orders fills decisions position balance equity breaker
+[[ $(json "$work/split.json" 'd["fills"]') -gt 5 ]] && pass "the session traded" || fail "no fills"
+run "$aits" replay --events "$work/split"
+expect_code "replay of the split session" "$code" "0"
+expect_in "replay" "$out" "equal"
+
+# Stopped after 15,000 ticks and resumed from the stream (the feeds are there from the run above).
+"$aits" serve --role "$owner_roles" --bus "$bus" "${session[@]}" --state "$work/parts" \
+  --stop-after 15000 --quiet --health off >/dev/null 2>&1
+expect_code "owner, first part" "$?" "0"
+"$aits" serve --role "$owner_roles" --bus "$bus" --state "$work/parts" --json --health off \
+  >"$work/parts.json" 2>"$work/parts.err"
+expect_code "owner, resumed" "$?" "0"
+expect_eq "resumed run: resumed, new ticks" \
+  "$(json "$work/parts.json" 'd["resumed"], d["ticks"]')" "True 25000"
+same_as "resumed session as embedded" "$work/parts.json" "$work/embedded.json" \
+  orders fills balance equity
+
+# Health: a paced ingestion runs long enough to be probed, then stops on SIGINT.
+"$aits" serve --role ingestion --bus "$bus" --synthetic USDJPY --ticks 0 --start 2024-01-08 \
+  --speed 1 --health 127.0.0.1:0 --json >"$work/paced.json" 2>"$work/paced.err" &
+paced_pid=$!
+port=""
+for _ in $(seq 100); do
+  port=$(sed -n 's/.*\/readyz on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/paced.err")
+  [[ -n "$port" ]] && break
+  sleep 0.1
+done
+probe() {
+  "$python" - "$1" <<'PY'
+import sys, time, urllib.request, urllib.error
+for attempt in range(50):
+    try:
+        with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
+            print(r.status, r.read().decode()); break
+    except urllib.error.HTTPError as e:
+        print(e.code, e.read().decode()); break
+    except OSError:
+        time.sleep(0.1)
+PY
+}
+expect_eq "/healthz" "$(probe "http://127.0.0.1:$port/healthz")" '200 {"status":"ok","role":"ingestion"}'
+ready=""
+for _ in $(seq 50); do
+  ready=$(probe "http://127.0.0.1:$port/readyz")
+  [[ "$ready" == 200* ]] && break
+  sleep 0.1
+done
+expect_eq "/readyz" "$ready" '200 {"status":"ok","role":"ingestion"}'
+kill -INT "$paced_pid"
+wait "$paced_pid"
+expect_code "paced ingestion stopped by SIGINT" "$?" "0"
+expect_eq "paced ingestion: stopped, ticks out at once (not held for a full batch)" \
+  "$(json "$work/paced.json" 'd["stopped"], d["ticks"] > 0')" "True True"
+
+# Errors.
+run "$aits" serve --role bogus
+expect_code "unknown role" "$code" "2"
+expect_in "unknown role" "$out" 'unknown role "bogus"'
+run "$aits" serve --role risk --bus "$bus"
+expect_in "a part of the owner" "$out" "features, prediction, decision, risk and execution run together"
+run "$aits" serve --role ingestion "${session[@]}"
+expect_code "ingestion over the in-process bus" "$code" "2"
+expect_in "ingestion over the in-process bus" "$out" "give --bus nats://HOST:PORT"
+run "$aits" serve --role ingestion --bus "$bus" --synthetic EURUSD --ticks 1000 --seed 99 \
+  --start 2024-01-08 --speed max --health off
+expect_in "another dataset under the same --market" "$out" \
+  "md.default.EURUSD already holds another feed"
+run "$aits" serve --role api --bus "$bus"
+expect_in "a role not built yet" "$out" "--role api: not built yet"
+run "$aits" serve --role ingestion --bus nats://127.0.0.1:1 "${session[@]}" --health off
+expect_in "unreachable bus" "$out" "nats://127.0.0.1:1"
+run "$aits" serve --role "$owner_roles" --bus "$bus" --synthetic AUDUSD --ticks 100 \
+  --start 2024-01-08 --state "$work/lonely" --idle-timeout 1 --health off
+expect_in "no ingestion" "$out" "md.default.AUDUSD: no market data for 1 s"
+
+finish serve_cli_test
