@@ -375,6 +375,9 @@ void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags) {
   cmd.add_option("--events", flags.events,
                  "Event log elsewhere: a file, or a session on PostgreSQL "
                  "(postgresql://user@host:port/db#session; default STATE/events.db)");
+  cmd.add_flag("--standby", flags.standby,
+               "When another process owns the session, wait and take over (resuming from the "
+               "log) when it dies or stops, instead of refusing to start");
   cmd.add_option("--stop-after", flags.stop_after, "Stop after N new ticks in this run");
   cmd.add_option("--latency-out", flags.latency_out, "Write the latency histograms as JSON");
   cmd.add_option("--sync", flags.sync, "Event log durability: full (power-safe) or normal")

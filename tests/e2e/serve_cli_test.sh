@@ -81,6 +81,34 @@ expect_eq "resumed run: resumed, new ticks" \
 same_as "resumed session as embedded" "$work/parts.json" "$work/embedded.json" \
   orders fills balance equity
 
+# One owner per session: a second owner is refused; a standby takes over when the owner is
+# killed, and the session ends as one uninterrupted run. A paced ingestion keeps the owner busy.
+paced=(--synthetic EURUSD --ticks 20000 --start 2024-01-08 --seed 5 --params fast=3,slow=8)
+"$aits" paper "${paced[@]}" --speed max --state "$work/whole" --quiet --json >"$work/whole.json"
+"$aits" serve --role ingestion --bus "$bus" --market standby "${paced[@]}" --speed 1500 \
+  --health off --quiet >/dev/null 2>&1 &
+paced_ingestion=$!
+"$aits" serve --role "$owner_roles" --bus "$bus" --market standby "${paced[@]}" \
+  --state "$work/owned" --health off --quiet >/dev/null 2>&1 &
+first_owner=$!
+sleep 1
+run "$aits" serve --role "$owner_roles" --bus "$bus" --market standby "${paced[@]}" \
+  --state "$work/owned" --health off
+expect_in "a second owner" "$out" "is open for writing by another process (pid $first_owner)"
+"$aits" serve --role "$owner_roles" --bus "$bus" --market standby "${paced[@]}" \
+  --state "$work/owned" --standby --health off --json >"$work/standby.json" 2>"$work/standby.err" &
+standby=$!
+sleep 0.5
+kill -9 "$first_owner"
+wait "$first_owner" 2>/dev/null
+wait "$standby"
+expect_code "the standby, after taking over" "$?" "0"
+wait "$paced_ingestion"
+expect_in "the standby" "$(cat "$work/standby.err")" "standby: "
+expect_eq "the standby resumed the killed owner's log" "$(json "$work/standby.json" 'd["resumed"]')" "True"
+same_as "the session taken over as one uninterrupted run" "$work/standby.json" "$work/whole.json" \
+  orders fills balance equity
+
 # Health: a paced ingestion runs long enough to be probed, then stops on SIGINT.
 "$aits" serve --role ingestion --bus "$bus" --synthetic USDJPY --ticks 0 --start 2024-01-08 \
   --speed 1 --health 127.0.0.1:0 --json >"$work/paced.json" 2>"$work/paced.err" &

@@ -296,6 +296,7 @@ Result<session::PaperOptions> ResolvePaperOptions(const PaperFlags& flags, bool 
   }
   options.state_dir = flags.state;
   options.events = flags.events;
+  options.standby = flags.standby;
   if (flags.speed == "max") {
     options.speed = 0;
   } else {

@@ -41,7 +41,8 @@ struct PaperFlags {
   int64_t slippage_points = 0;
   std::string bar = "M1";
   std::string state = "paper-session";
-  std::string events;  // empty: STATE/events.db; or postgresql://user@host:port/db#session
+  std::string events;    // empty: STATE/events.db; or postgresql://user@host:port/db#session
+  bool standby = false;  // wait for the session's owner to go, then take over
   uint64_t stop_after = 0;
   std::string latency_out;
   std::string sync = "full";

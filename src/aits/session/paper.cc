@@ -14,6 +14,7 @@
 #include "aits/node/threaded_venue.h"
 #include "aits/persistence/codec.h"
 #include "aits/persistence/pg_event_store.h"
+#include "aits/persistence/writer_lock.h"
 #include "aits/session/command_feed.h"
 #include "aits/trading/json_writer.h"
 
@@ -273,6 +274,14 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   const std::string path = options.events.empty()
                                ? (std::filesystem::path(options.state_dir) / "events.db").string()
                                : options.events;
+  // One owner per session: before anything is read, traded or written.
+  const auto waiting = [&options](const std::string& why) {
+    if (options.notice) options.notice("standby: " + why + "; waiting to take over");
+  };
+  AITS_ASSIGN_OR_RETURN(std::unique_ptr<persistence::WriterLock> owner,
+                        options.standby
+                            ? persistence::WriterLock::Acquire(path, options.stop, waiting)
+                            : persistence::WriterLock::TryAcquire(path));
   bool existed = false;
   if (persistence::IsPostgresLocation(path)) {
     Result<std::unique_ptr<EventStore>> found = persistence::OpenEventStoreAtReadOnly(path);

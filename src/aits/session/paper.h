@@ -54,6 +54,9 @@ struct PaperOptions {
   // The event log: empty, STATE_DIR/events.db; or a session on a PostgreSQL server
   // ("postgresql://user@host:port/db#session", aits/persistence/pg_event_store.h).
   std::string events;
+  // Another process owns the session (persistence/writer_lock.h): false, refuse at once; true,
+  // wait as its standby and take over, resuming from the log, when it dies or stops.
+  bool standby = false;
   // Opens the session's feeds, in FeedsOf(spec) order; unset: OpenFeeds (the files or the
   // synthetic market). Set by a role that takes its ticks from the bus (aits serve: the MARKET
   // stream, services/market_stream.h): the same ticks, merged and resumed the same way.
