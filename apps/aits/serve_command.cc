@@ -175,7 +175,7 @@ Result<services::IngestResult> RunIngestion(bus::MessageBus& bus, const ServeFla
 }
 
 Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& flags,
-                                      const CLI::App& cmd) {
+                                      const CLI::App& cmd, services::MarketDelay* delay) {
   const bool spec_given = SessionSpecGiven(cmd) || !HasLog(flags.session);
   AITS_ASSIGN_OR_RETURN(session::PaperOptions options,
                         config::ResolvePaperOptions(flags.session, spec_given));
@@ -189,6 +189,7 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
   };
   services::BusSourceOptions source_options;
   source_options.feed = flags.market;
+  source_options.delay = delay;
   source_options.idle_timeout = Duration::Nanos(static_cast<int64_t>(flags.idle_timeout_s * 1e9));
   options.open_feeds = [&bus, source_options](const session::SessionSpec& spec)
       -> Result<std::vector<std::unique_ptr<data::TickSource>>> {
@@ -273,7 +274,8 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
     }
   }
   Result<session::PaperResult> owned = session::PaperResult{};
-  if (roles->owner) owned = RunOwner(*bus, flags, cmd);
+  services::MarketDelay delay;
+  if (roles->owner) owned = RunOwner(*bus, flags, cmd, &delay);
   if (ingestion_thread.joinable()) ingestion_thread.join();
   readiness.Set(Unavailable("finished"));
   const double seconds =
@@ -304,8 +306,26 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
     }
     return 0;
   }
-  PrintSessionSummary("serve --role " + roles->text, flags.session.state, *owned,
-                      flags.session.json, flags.session.events);
+  // How late the market reached the owner: the bus's part of tick-to-order.
+  const nlohmann::ordered_json market = {
+      {"messages", delay.messages},
+      {"delay_p50_us", static_cast<double>(delay.delay.Quantile(0.5)) / 1000.0},
+      {"delay_p99_us", static_cast<double>(delay.delay.Quantile(0.99)) / 1000.0},
+      {"delay_max_us", static_cast<double>(delay.delay.max()) / 1000.0},
+      {"max_lag_messages", delay.max_pending}};
+  if (flags.session.json) {
+    nlohmann::ordered_json summary = SessionSummaryJson(flags.session.state, *owned);
+    summary["market"] = market;
+    std::printf("%s\n", summary.dump(2).c_str());
+    return 0;
+  }
+  PrintSessionSummary("serve --role " + roles->text, flags.session.state, *owned, false,
+                      flags.session.events);
+  std::printf(
+      "  market data from the bus: %llu messages, stored to read %s, lag at most %llu "
+      "messages\n",
+      static_cast<unsigned long long>(delay.messages), delay.delay.Summary().c_str(),
+      static_cast<unsigned long long>(delay.max_pending));
   return 0;
 }
 

@@ -65,6 +65,9 @@ expect_eq "ingestion: feeds" "$(json "$work/ingestion.json" '",".join(f["subject
 same_as "split session as embedded" "$work/split.json" "$work/embedded.json" \
   ticks orders fills decisions position balance equity breaker
 [[ $(json "$work/split.json" 'd["fills"]') -gt 5 ]] && pass "the session traded" || fail "no fills"
+expect_eq "the owner measured the market's delay over the bus" \
+  "$(json "$work/split.json" 'd["market"]["messages"] >= 158, d["market"]["delay_p50_us"] > 0')" \
+  "True True"
 run "$aits" replay --events "$work/split"
 expect_code "replay of the split session" "$code" "0"
 expect_in "replay" "$out" "equal"
@@ -99,8 +102,7 @@ expect_in "a second owner" "$out" "is open for writing by another process (pid $
   --state "$work/owned" --standby --health off --json >"$work/standby.json" 2>"$work/standby.err" &
 standby=$!
 sleep 0.5
-kill -9 "$first_owner"
-wait "$first_owner" 2>/dev/null
+{ kill -9 "$first_owner" && wait "$first_owner"; } 2>/dev/null  # no "Killed" notice
 wait "$standby"
 expect_code "the standby, after taking over" "$?" "0"
 wait "$paced_ingestion"

@@ -14,6 +14,12 @@ namespace {
 
 constexpr size_t kMaxTicksPerMessage = 65'536;
 
+int64_t WallNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string_view View(const std::vector<uint8_t>& bytes) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
@@ -298,9 +304,15 @@ Status BusTickSource::Refill() {
     // Applied by sequence: the stream's order is the feed's, but a redelivered batch comes
     // after newer ones (docs/services.md), so each tick is checked against the last.
     uint64_t highest_stream_sequence = 0;
+    const int64_t received = WallNowNs();
     for (const bus::Delivery& delivery : deliveries) {
       if (!failed_.ok()) break;
       ++messages_;
+      if (options_.delay != nullptr) {
+        options_.delay->delay.Record(std::max<int64_t>(0, received - delivery.stored.ns));
+        options_.delay->max_pending = std::max(options_.delay->max_pending, delivery.pending);
+        ++options_.delay->messages;
+      }
       highest_stream_sequence = std::max(highest_stream_sequence, delivery.sequence);
       if (delivery.payload == kEndOfFeed) {
         ended_ = true;

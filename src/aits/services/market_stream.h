@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "aits/bus/message_bus.h"
+#include "aits/core/latency_histogram.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
 #include "aits/data/source.h"
@@ -140,12 +141,23 @@ Result<IngestResult> IngestFeeds(bus::MessageBus& bus,
                                  const std::vector<Instrument>& instruments,
                                  const IngestOptions& options);
 
+// How late market data reaches its reader, per message: from the moment the stream stored it
+// (the bus's clock; nats-server's on the same machine) to the moment the reader decoded it; and
+// the reader's lag, the messages stored after the one it was handed. The reader's owner keeps it
+// (it outlives the sources a session closes).
+struct MarketDelay {
+  LatencyHistogram delay;
+  uint64_t max_pending = 0;
+  uint64_t messages = 0;
+};
+
 struct BusSourceOptions {
   std::string feed = "default";  // as published (MarketPublisherOptions::feed)
   // A feed with nothing new for this long is an error (DeadlineExceeded naming the subject):
   // the ingestion role is down or was never started. 0: wait for ever.
   Duration idle_timeout = Duration::Seconds(30);
-  int fetch_max = 64;  // messages per Fetch
+  int fetch_max = 64;            // messages per Fetch
+  MarketDelay* delay = nullptr;  // not owned; measured when given
 };
 
 // One symbol's feed from the MARKET stream, from its first tick. Read blocks until ticks come,
