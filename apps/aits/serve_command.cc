@@ -149,6 +149,7 @@ nlohmann::ordered_json IngestJson(const services::IngestResult& result,
 }
 
 Result<services::IngestResult> RunIngestion(bus::MessageBus& bus, const ServeFlags& flags,
+                                            const std::atomic<bool>* stop,
                                             std::vector<Instrument>* instruments) {
   // The feeds are the session's, as `aits paper` would open them: the same flags give the same
   // ticks (for the synthetic market, give --start to both roles: its default is the wall clock).
@@ -163,7 +164,7 @@ Result<services::IngestResult> RunIngestion(bus::MessageBus& bus, const ServeFla
   ingest.publish.feed = flags.market;
   ingest.publish.ticks_per_message = flags.ticks_per_message;
   ingest.speed = options.speed;
-  ingest.stop = StopSignals::flag();
+  ingest.stop = stop;
   const bool quiet = flags.session.quiet;
   const bool tty = isatty(STDERR_FILENO) != 0 && !flags.session.no_progress;
   ingest.progress = [quiet, tty](uint64_t ticks) {
@@ -175,21 +176,25 @@ Result<services::IngestResult> RunIngestion(bus::MessageBus& bus, const ServeFla
 }
 
 Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& flags,
-                                      const CLI::App& cmd, services::MarketDelay* delay) {
+                                      const CLI::App& cmd, const std::atomic<bool>* stop,
+                                      Readiness* readiness, services::MarketDelay* delay) {
   const bool spec_given = SessionSpecGiven(cmd) || !HasLog(flags.session);
   AITS_ASSIGN_OR_RETURN(session::PaperOptions options,
                         config::ResolvePaperOptions(flags.session, spec_given));
-  options.stop = StopSignals::flag();
+  options.stop = stop;
   options.signals = config::SignalsWithModels();
   // The pace is the ingestion role's: ticks are taken as they arrive.
   options.speed = 0;
   const bool quiet = flags.session.quiet;
-  options.notice = [quiet](const std::string& text) {
+  options.notice = [quiet, readiness](const std::string& text) {
     if (!quiet) std::fprintf(stderr, "aits serve: %s\n", text.c_str());
+    // A standby is alive but not ready; the next notice is its takeover (the resume).
+    readiness->Set(text.starts_with("standby: ") ? Unavailable(text) : Status::Ok());
   };
   services::BusSourceOptions source_options;
   source_options.feed = flags.market;
   source_options.delay = delay;
+  source_options.stop = stop;
   source_options.idle_timeout = Duration::Nanos(static_cast<int64_t>(flags.idle_timeout_s * 1e9));
   options.open_feeds = [&bus, source_options](const session::SessionSpec& spec)
       -> Result<std::vector<std::unique_ptr<data::TickSource>>> {
@@ -257,6 +262,16 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   if (Status ensured = services::EnsureMarketStream(*bus); !ensured.ok()) return Fail(ensured);
   readiness.Set(Status::Ok());
 
+  // One stop for both sides: a signal, or either side failing (so that the other does not wait
+  // out a feed or an idle timeout for nothing).
+  std::atomic<bool> stop{false};
+  std::atomic<bool> done{false};
+  std::thread signal_watch([&stop, &done] {
+    while (!done.load()) {
+      if (StopSignals::stopped()) stop.store(true);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
   const auto started = std::chrono::steady_clock::now();
   Result<services::IngestResult> ingested = services::IngestResult{};
   std::vector<Instrument> instruments;
@@ -264,8 +279,9 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   if (roles->ingestion) {
     // With the owner in this process too, ingestion publishes from its own thread and the owner
     // reads the stream back, as two processes would.
-    auto publish = [&flags, &ingested, &instruments](bus::MessageBus& on) {
-      ingested = RunIngestion(on, flags, &instruments);
+    auto publish = [&flags, &ingested, &instruments, &stop](bus::MessageBus& on) {
+      ingested = RunIngestion(on, flags, &stop, &instruments);
+      if (!ingested.ok()) stop.store(true);
     };
     if (roles->owner) {
       ingestion_thread = std::thread([&] { publish(*bus); });
@@ -275,8 +291,13 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   }
   Result<session::PaperResult> owned = session::PaperResult{};
   services::MarketDelay delay;
-  if (roles->owner) owned = RunOwner(*bus, flags, cmd, &delay);
+  if (roles->owner) {
+    owned = RunOwner(*bus, flags, cmd, &stop, &readiness, &delay);
+    if (!owned.ok()) stop.store(true);
+  }
   if (ingestion_thread.joinable()) ingestion_thread.join();
+  done.store(true);
+  signal_watch.join();
   readiness.Set(Unavailable("finished"));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -58,6 +59,16 @@ struct RedisClient::Reply {
 };
 
 Result<std::unique_ptr<RedisClient>> RedisClient::Connect(const RedisOptions& options) {
+  // hiredis writes with send(2) without MSG_NOSIGNAL: a Redis that dies while a command is being
+  // written would kill the process with SIGPIPE. Ignored, unless the program chose a handler.
+  static const bool ignored = [] {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+      ::signal(SIGPIPE, SIG_IGN);
+    }
+    return true;
+  }();
+  (void)ignored;
   std::unique_ptr<RedisClient> client(new RedisClient(options));
   AITS_RETURN_IF_ERROR(client->EnsureConnected());
   return client;
@@ -161,7 +172,13 @@ void TieredCache::Listen() {
         redisCommand(context, "SUBSCRIBE %b", options_.channel.data(), options_.channel.size()));
     if (reply != nullptr) {
       freeReplyObject(reply);
-      subscribed_.store(true);
+      {
+        // What L1 took while nobody listened may have missed invalidations: start clean.
+        std::lock_guard<std::mutex> lock(mutex_);
+        l1_.clear();
+        lru_.clear();
+        subscribed_.store(true);
+      }
       // Messages wait in the socket; a poll with a short timeout keeps stop_ in view.
       while (!stop_.load() && context->err == 0) {
         pollfd item{context->fd, POLLIN, 0};
@@ -207,7 +224,8 @@ void TieredCache::Drop(const std::string& key, bool counted) {
 }
 
 void TieredCache::KeepInL1(const std::string& key, std::string_view value, Duration ttl) {
-  // Called with mutex_ held.
+  // Called with mutex_ held. Without the subscription a copy could miss its invalidation.
+  if (!subscribed_.load()) return;
   const Duration keep = ttl.ns < options_.l1_ttl.ns ? ttl : options_.l1_ttl;
   const Clock::time_point expires = Clock::now() + std::chrono::nanoseconds(keep.ns);
   auto found = l1_.find(key);

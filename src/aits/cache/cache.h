@@ -4,6 +4,9 @@
 // Keys follow SPEC §3: online features "feature:{symbol}:{ts}" (1 h), predictions
 // "prediction:{model}:{feature hash}" (30 s). Values are bytes (the callers' encodings).
 //
+// SIGPIPE: hiredis writes without MSG_NOSIGNAL, so the first connection sets SIGPIPE to ignored
+// when the program left it at its default (a Redis dying mid-write would end the process).
+//
 // Failures: Redis unreachable or lost is Unavailable naming host:port (a later call reconnects
 // first, so a restarted server is picked up without a restart of ours); a reply Redis refused is
 // Internal. A cache is never the only copy of anything: a miss or an error means "compute it".

@@ -210,6 +210,10 @@ Status PgEventStore::Commit() {
   if (!broken_.ok()) return broken_;
   if (!batch_open()) return Status::Ok();
   AITS_RETURN_IF_ERROR(FlushAppended());
+  if (conn_->in_failed_transaction()) {
+    BatchClosed();
+    return Break(DataLoss(path_ + ": a statement of the batch failed; its transaction is void"));
+  }
   if (Status status = conn_->ExecScript("COMMIT", "commit"); !status.ok()) {
     // Whether a COMMIT whose answer was lost took effect is unknown to this connection; the
     // next open reads the last seq the server has.
@@ -239,9 +243,11 @@ Status PgEventStore::Scan(uint64_t from_seq, const std::function<Status(const Ev
                                 pg::Param::Int64(kScanChunk)};
     // A chunk at a time, read whole before `fn` sees it: `fn` may use this store (a nested
     // Scan, a command) while the scan goes on.
-    AITS_ASSIGN_OR_RETURN(
-        pg::Rows rows,
-        conn_->Exec(kScanEvents, params, "read events from " + std::to_string(expected)));
+    Result<pg::Rows> read =
+        conn_->Exec(kScanEvents, params, "read events from " + std::to_string(expected));
+    // A failed statement aborts the open batch's transaction: the batch is lost, and says so.
+    if (!read.ok()) return batch_open() ? Break(read.status()) : read.status();
+    const pg::Rows& rows = *read;
     for (int row = 0; row < rows.size(); ++row) {
       AITS_ASSIGN_OR_RETURN(int64_t seq, rows.Int64(row, 0));
       auto where = [&] { return path_ + ": event " + std::to_string(seq); };
@@ -295,8 +301,9 @@ Status PgEventStore::AddCommand(std::string_view text) {
 Result<std::vector<Command>> PgEventStore::PendingCommands() const {
   if (!IsOpen()) return Closed("PendingCommands");
   const pg::Param params[] = {pg::Param::Bytes(session_)};
-  AITS_ASSIGN_OR_RETURN(pg::Rows rows,
-                        conn_->Exec(kPendingCommands, params, "read pending commands"));
+  Result<pg::Rows> read = conn_->Exec(kPendingCommands, params, "read pending commands");
+  if (!read.ok()) return batch_open() ? Break(read.status()) : read.status();
+  const pg::Rows& rows = *read;
   std::vector<Command> commands;
   for (int row = 0; row < rows.size(); ++row) {
     Command command;

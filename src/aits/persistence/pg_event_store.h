@@ -8,11 +8,12 @@
 // event_commands(id, session, created, text, applied_seq).
 //
 // Batches as in SQLite: the first write of a batch opens a transaction; appended events are
-// encoded into one binary COPY buffer and sent at Commit (or before a Scan or a command of the
-// writer, so that it sees its own batch); Commit ends the transaction. A commit that returned is
-// durable (synchronous_commit on; Sync::kOff turns it off). A lost connection or a failed
-// statement inside a batch loses that batch, never a committed event: every later write fails
-// with the reason, and the session is reopened from its committed log.
+// encoded into one binary COPY buffer and sent at Commit (or before the writer's Scan, so that it
+// sees its own batch); Commit ends the transaction. Any statement that fails inside the batch
+// loses the batch (PostgreSQL aborts the transaction), and Commit says so rather than commit. A
+// commit that returned is durable (synchronous_commit on; Sync::kOff turns it off). A lost
+// connection or a failed statement inside a batch loses that batch, never a committed event: every
+// later write fails with the reason, and the session is reopened from its committed log.
 //
 // One writer per session: Open takes a session-level advisory lock, held by its connection, so a
 // second writer (another process, another machine) is refused with FailedPrecondition until the

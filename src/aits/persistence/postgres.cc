@@ -164,6 +164,10 @@ Connection::~Connection() { PQfinish(conn_); }
 
 bool Connection::healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
 
+bool Connection::in_failed_transaction() const {
+  return PQtransactionStatus(conn_) == PQTRANS_INERROR;
+}
+
 Status Connection::Error(std::string_view what, PGresult* result) const {
   const std::string prefix = "PostgreSQL " + where_ + ": " + std::string(what) + ": ";
   if (PQstatus(conn_) != CONNECTION_OK) {
@@ -173,8 +177,10 @@ Status Connection::Error(std::string_view what, PGresult* result) const {
   const std::string message =
       OneLine(result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
   const std::string_view code = state != nullptr ? state : "";
-  if (code == "40001" || code == "40P01" || code == "55P03" || code.starts_with("08") ||
-      code.starts_with("57P")) {
+  // Serialization, deadlock, lock, connection, shutdown, cancelled or timed out, out of resources
+  // (disk full, too many connections): the same statement may succeed later.
+  if (code == "40001" || code == "40P01" || code == "55P03" || code == "57014" ||
+      code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")) {
     return Unavailable(prefix + message);
   }
   if (code == "42P01" || code == "42703") return FailedPrecondition(prefix + message);
@@ -318,7 +324,10 @@ Result<int> Migrate(Connection& conn, std::string_view component,
     }
   }
   const int known = static_cast<int>(migrations.size());
-  AITS_RETURN_IF_ERROR(conn.ExecScript("BEGIN", "begin the migration"));
+  // READ COMMITTED whatever the server's default: the second of two starters must see the first
+  // one's tables once the lock is its own, which a snapshot taken before the wait would not.
+  AITS_RETURN_IF_ERROR(
+      conn.ExecScript("BEGIN ISOLATION LEVEL READ COMMITTED", "begin the migration"));
   // Rolls back unless committed: a failed migration leaves the schema as it was.
   struct Rollback {
     Connection& conn;

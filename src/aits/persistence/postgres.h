@@ -89,6 +89,9 @@ class Connection {
   const std::string& where() const { return where_; }
   // False once the connection was lost (every later call fails Unavailable).
   bool healthy() const;
+  // True inside a transaction a failed statement aborted: its COMMIT would roll it back (and
+  // PostgreSQL answers such a COMMIT without an error).
+  bool in_failed_transaction() const;
 
   // One statement with binary parameters and binary results. `what` names it in errors.
   Result<Rows> Exec(std::string_view sql, std::span<const Param> params, std::string_view what);

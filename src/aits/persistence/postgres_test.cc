@@ -195,6 +195,37 @@ TEST_F(PostgresTest, OneWriterPerSessionAndSessionsAreApart) {
   EXPECT_EQ((*second)->last_seq(), 2u);
 }
 
+// A statement that fails inside a batch aborts PostgreSQL's transaction, whose COMMIT would then
+// roll back without an error: the store must report the batch lost, never committed.
+TEST_F(PostgresTest, AStatementFailedInsideABatchLosesTheBatchAndSaysSo) {
+  ASSERT_TRUE(server_->CreateDatabase("aborted_batch").ok());
+  const std::string location =
+      "postgresql://aits@127.0.0.1:" + std::to_string(server_->port()) + "/aborted_batch#s1";
+  auto store = OpenEventStoreAt(location);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_TRUE((*store)->Append(EventType::kTick, Timestamp{1}, "committed").ok());
+  ASSERT_TRUE((*store)->Commit().ok());
+  ASSERT_TRUE((*store)->Append(EventType::kTick, Timestamp{2}, "lost").ok());
+  // The writer sees its own batch (the events are sent into the open transaction) ...
+  uint64_t seen = 0;
+  ASSERT_TRUE((*store)->Scan(1, [&](const Event&) { return ++seen, Status::Ok(); }).ok());
+  EXPECT_EQ(seen, 2u);
+  // ... and then a statement of the batch fails.
+  auto other = pg::Connection::Open(server_->conninfo("aborted_batch"));
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->ExecScript("DROP TABLE event_commands", "drop").ok());
+  EXPECT_FALSE((*store)->PendingCommands().ok());
+  const Status commit = (*store)->Commit();
+  EXPECT_FALSE(commit.ok());
+  EXPECT_NE(commit.message().find("batch of events 2..2 lost"), std::string::npos)
+      << commit.ToString();
+  EXPECT_EQ((*store)->committed_seq(), 1u);
+  (void)(*store)->Close();
+  auto reader = OpenEventStoreAtReadOnly(location);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->last_seq(), 1u);
+}
+
 // A server of its own: killed with SIGKILL in the middle of a batch.
 TEST(PostgresKillTest, AServerKilledMidBatchLosesThatBatchOnlyAndTheStoreReopensAfterRestart) {
   auto server = test_servers::PostgresServer::Start();

@@ -3,6 +3,7 @@
 #include <array>
 #include <chrono>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -13,10 +14,16 @@ namespace {
 constexpr size_t kMaxRequest = 8192;
 constexpr auto kRequestDeadline = std::chrono::seconds(2);
 
-std::string Response(int code, std::string_view reason, const std::string& body) {
+std::string Response(int code, std::string_view reason, const std::string& body,
+                     bool head = false) {
   return "HTTP/1.1 " + std::to_string(code) + " " + std::string(reason) +
          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" + body;
+         "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" + (head ? "" : body);
+}
+
+// A reason with bytes that are not UTF-8 is answered with replacements, never thrown on.
+std::string Dump(const nlohmann::ordered_json& body) {
+  return body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -40,7 +47,10 @@ void HealthServer::Run() {
   while (!stop_.load()) {
     std::array<net::WaitFor, 2> items{net::WaitFor{.fd = listener_.fd()},
                                       net::WaitFor{.fd = waker_.fd()}};
-    if (!net::Wait(items, std::chrono::milliseconds(-1)).ok()) continue;
+    if (!net::Wait(items, std::chrono::milliseconds(-1)).ok()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // no busy loop on a failing wait
+      continue;
+    }
     if (items[1].readable) waker_.Drain();
     if (!items[0].readable) continue;
     Result<net::Socket> client = listener_.Accept();
@@ -98,16 +108,16 @@ std::string HealthServer::Answer(std::string_view request_line) {
   }
   if (path == "/healthz") {
     body = {{"status", "ok"}, {"role", role_}};
-    return Response(200, "OK", body.dump());
+    return Response(200, "OK", Dump(body), method == "HEAD");
   }
   if (path == "/readyz") {
     const Status ready = ready_ ? ready_() : Status::Ok();
     if (ready.ok()) {
       body = {{"status", "ok"}, {"role", role_}};
-      return Response(200, "OK", body.dump());
+      return Response(200, "OK", Dump(body), method == "HEAD");
     }
     body = {{"status", "unready"}, {"role", role_}, {"reason", ready.message()}};
-    return Response(503, "Service Unavailable", body.dump());
+    return Response(503, "Service Unavailable", Dump(body), method == "HEAD");
   }
   return Response(404, "Not Found", R"({"status":"not found"})");
 }

@@ -286,10 +286,15 @@ Status BusTickSource::DeadLetter(const bus::Delivery& delivery, const Status& wh
 Status BusTickSource::Refill() {
   buffered_.clear();
   next_ = 0;
-  const auto idle_since = std::chrono::steady_clock::now();
+  auto idle_since = std::chrono::steady_clock::now();
   while (buffered_.empty() && !ended_ && failed_.ok()) {
     AITS_ASSIGN_OR_RETURN(std::vector<bus::Delivery> deliveries,
                           consumer_->Fetch(options_.fetch_max, Duration::Millis(200)));
+    if (!deliveries.empty()) idle_since = std::chrono::steady_clock::now();
+    if (deliveries.empty() && options_.stop != nullptr && options_.stop->load()) {
+      return FailedPrecondition(subject_ + ": stopped while waiting for market data after tick " +
+                                std::to_string(last_sequence_));
+    }
     if (deliveries.empty()) {
       const auto idle = std::chrono::steady_clock::now() - idle_since;
       if (options_.idle_timeout.ns > 0 &&

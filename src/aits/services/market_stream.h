@@ -77,9 +77,10 @@ class MarketPublisher {
                                                          const Instrument& instrument,
                                                          const MarketPublisherOptions& options);
   // Buffers the tick; publishes when `messages_per_publish` batches are full. Errors: the
-  // codec's (a tick that breaks the batch format, naming the field) or the bus's; after a bus
-  // error the same Add may be retried (the batch's ids make the retry safe). The first Add
-  // checks the subject (CheckSubjectHoldsThisFeed).
+  // codec's (a tick that breaks the batch format, naming the field: the tick is not taken) or
+  // the bus's (the tick is taken, its batch waits: retry with Publish(), whose ids make the retry
+  // safe — not with Add, which would take the tick twice). The first Add checks the subject
+  // (CheckSubjectHoldsThisFeed).
   Status Add(const Tick& tick);
   // Publishes what is buffered now (a partial batch too).
   Status Publish();
@@ -158,6 +159,9 @@ struct BusSourceOptions {
   Duration idle_timeout = Duration::Seconds(30);
   int fetch_max = 64;            // messages per Fetch
   MarketDelay* delay = nullptr;  // not owned; measured when given
+  // Set by a signal handler or another thread: a Read waiting for market data gives up
+  // (FailedPrecondition "stopped while waiting …"; the session's log keeps what it took).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // One symbol's feed from the MARKET stream, from its first tick. Read blocks until ticks come,

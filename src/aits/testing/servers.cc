@@ -323,7 +323,10 @@ Status PostgresServer::CreateDatabase(const std::string& name) const {
   if (PQstatus(conn) != CONNECTION_OK) {
     error = PQerrorMessage(conn);
   } else {
-    PGresult* result = PQexec(conn, ("CREATE DATABASE \"" + name + "\"").c_str());
+    std::string quoted = "\"";
+    for (const char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    quoted += '"';
+    PGresult* result = PQexec(conn, ("CREATE DATABASE " + quoted).c_str());
     const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
     if (PQresultStatus(result) != PGRES_COMMAND_OK &&
         (state == nullptr || std::string_view(state) != "42P04")) {  // duplicate_database
@@ -356,6 +359,9 @@ Status PostgresServer::Restart() {
 
 Status PostgresServer::Launch(int port) {
   const std::string path = dir_.path();
+  // A fresh log per launch: the start's checks read it ("could not bind").
+  std::error_code ec;
+  fs::remove(log_path_, ec);
   std::vector<std::string> argv = {bin_dir_ + "/postgres",
                                    "-D",
                                    path + "/data",
@@ -387,6 +393,8 @@ Status PostgresServer::Launch(int port) {
     if (PQping(info.c_str()) == PQPING_OK) return Status::Ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  process_->Stop(SIGKILL, Duration::Seconds(5));
+  process_.reset();
   return Unavailable("postgres did not accept connections within 30 s; its log " + log_path_ + ":" +
                      Tail(log_path_));
 }
@@ -460,6 +468,8 @@ Status RedisServer::Launch(int port) {
     if (LogSays(log_path_, "Ready to accept connections")) return Status::Ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  process_->Stop(SIGKILL, Duration::Seconds(5));
+  process_.reset();
   return Unavailable("redis-server was not ready within 15 s; its log " + log_path_ + ":" +
                      Tail(log_path_));
 }
