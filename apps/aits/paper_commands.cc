@@ -20,8 +20,6 @@
 #include "cli.h"
 
 namespace aits::app {
-namespace {
-
 int RunPaperCommand(const config::PaperFlags& flags, bool spec_given) {
   auto resolved = config::ResolvePaperOptions(flags, spec_given);
   if (!resolved.ok()) return Fail(resolved.status());
@@ -56,8 +54,6 @@ int RunPaperCommand(const config::PaperFlags& flags, bool spec_given) {
   }
   return 0;
 }
-
-}  // namespace
 
 std::string EventsPath(const std::string& path) {
   if (std::filesystem::is_directory(path))

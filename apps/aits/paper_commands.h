@@ -15,6 +15,9 @@ namespace aits::app {
 
 void AddPaperCommands(CLI::App& app);
 
+// `aits paper` with these flags (spec_given false: resume what the log holds); the exit code.
+int RunPaperCommand(const config::PaperFlags& flags, bool spec_given);
+
 // The flags that describe and run a session (`aits paper`, `aits serve`): feed, signal,
 // decision and risk settings, account, state, output.
 void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags);

@@ -239,19 +239,12 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   const StopSignals signals;
 
   if (in_process) {
-    // Every role in this process: the embedded node, as `aits paper` runs it.
-    auto options =
-        config::ResolvePaperOptions(flags.session, SessionSpecGiven(cmd) || !HasLog(flags.session));
-    if (!options.ok()) return Fail(options.status());
-    options->stop = StopSignals::flag();
-    options->signals = config::SignalsWithModels();
+    // Every role in this process over the in-process bus: that is `aits paper`.
     readiness.Set(Status::Ok());
-    auto result = session::RunPaper(*options);
+    const int code =
+        RunPaperCommand(flags.session, SessionSpecGiven(cmd) || !HasLog(flags.session));
     readiness.Set(Unavailable("finished"));
-    if (!result.ok()) return Fail(result.status());
-    PrintSessionSummary("serve --role all", flags.session.state, *result, flags.session.json,
-                        flags.session.events);
-    return 0;
+    return code;
   }
 
   bus::NatsOptions nats;

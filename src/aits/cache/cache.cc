@@ -280,18 +280,12 @@ Status TieredCache::Put(const std::string& key, std::string_view value, Duration
 }
 
 Status TieredCache::Invalidate(const std::string& key) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto found = l1_.find(key);
-    if (found != l1_.end()) {
-      lru_.erase(found->second.lru);
-      l1_.erase(found);
-    }
-    Status status = redis_->Delete(key);
-    if (status.ok()) status = redis_->Publish(options_.channel, instance_ + " " + key);
-    if (!status.ok()) ++stats_.l2_errors;
-    return status;
-  }
+  Drop(key, /*counted=*/false);
+  std::lock_guard<std::mutex> lock(mutex_);
+  Status status = redis_->Delete(key);
+  if (status.ok()) status = redis_->Publish(options_.channel, instance_ + " " + key);
+  if (!status.ok()) ++stats_.l2_errors;
+  return status;
 }
 
 CacheStats TieredCache::stats() const {

@@ -238,6 +238,15 @@ Status EventStore::CheckWritable(std::string_view call) const {
   return broken_;
 }
 
+Status EventStore::CheckAppend(std::string_view payload) const {
+  AITS_RETURN_IF_ERROR(CheckWritable("Append"));
+  if (payload.size() > kMaxPayloadBytes) {
+    return InvalidArgument(path_ + ": event payload of " + std::to_string(payload.size()) +
+                           " bytes is above the limit of " + std::to_string(kMaxPayloadBytes));
+  }
+  return Status::Ok();
+}
+
 Status EventStore::LoseBatch(const Status& cause) const {
   if (broken_.ok()) {
     broken_ = cause.WithContext("batch of events " + std::to_string(committed_seq_ + 1) + ".." +
@@ -404,11 +413,7 @@ Status SqliteEventStore::OpenForReading() {
 }
 
 Result<uint64_t> SqliteEventStore::Append(EventType type, Timestamp ts, std::string_view payload) {
-  AITS_RETURN_IF_ERROR(CheckWritable("Append"));
-  if (payload.size() > kMaxPayloadBytes) {
-    return InvalidArgument(path_ + ": event payload of " + std::to_string(payload.size()) +
-                           " bytes is above the limit of " + std::to_string(kMaxPayloadBytes));
-  }
+  AITS_RETURN_IF_ERROR(CheckAppend(payload));
   AITS_RETURN_IF_ERROR(BeginBatchIfNeeded());
 
   const uint64_t seq = last_seq_ + 1;

@@ -165,6 +165,8 @@ class EventStore {
   Status Closed(std::string_view call) const;
   // What every write checks first: open, not read-only, no batch lost (then broken_ itself).
   Status CheckWritable(std::string_view call) const;
+  // Append's checks: writable, and the payload within kMaxPayloadBytes.
+  Status CheckAppend(std::string_view payload) const;
   // Records that the open batch is gone (the events after committed_seq_): every later write
   // fails with the cause. Returns broken_.
   Status LoseBatch(const Status& cause) const;

@@ -184,11 +184,7 @@ Status PgEventStore::FlushAppended() const {
 }
 
 Result<uint64_t> PgEventStore::Append(EventType type, Timestamp ts, std::string_view payload) {
-  AITS_RETURN_IF_ERROR(CheckWritable("Append"));
-  if (payload.size() > kMaxPayloadBytes) {
-    return InvalidArgument(path_ + ": event payload of " + std::to_string(payload.size()) +
-                           " bytes is above the limit of " + std::to_string(kMaxPayloadBytes));
-  }
+  AITS_RETURN_IF_ERROR(CheckAppend(payload));
   AITS_RETURN_IF_ERROR(BeginBatchIfNeeded());
   const uint64_t seq = last_seq_ + 1;
   const auto type_value = static_cast<uint16_t>(type);

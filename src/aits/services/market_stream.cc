@@ -241,21 +241,6 @@ Result<IngestResult> IngestFeeds(bus::MessageBus& bus,
   return result;
 }
 
-Result<PublishStats> PublishFeed(bus::MessageBus& bus, data::TickSource& source,
-                                 const Instrument& instrument,
-                                 const MarketPublisherOptions& options) {
-  AITS_ASSIGN_OR_RETURN(std::unique_ptr<MarketPublisher> publisher,
-                        MarketPublisher::Create(bus, instrument, options));
-  std::vector<Tick> ticks(4096);
-  for (;;) {
-    AITS_ASSIGN_OR_RETURN(size_t count, source.Read(ticks));
-    if (count == 0) break;
-    for (size_t idx = 0; idx < count; ++idx) AITS_RETURN_IF_ERROR(publisher->Add(ticks[idx]));
-  }
-  AITS_RETURN_IF_ERROR(publisher->Finish());
-  return publisher->stats();
-}
-
 Result<std::unique_ptr<BusTickSource>> BusTickSource::Open(bus::MessageBus& bus,
                                                            const Instrument& instrument,
                                                            const BusSourceOptions& options) {

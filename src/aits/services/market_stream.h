@@ -117,11 +117,6 @@ class MarketPublisher {
   PublishStats stats_;
 };
 
-// Publishes every tick of `source` as `instrument`'s feed and ends it: the ingestion role's loop.
-Result<PublishStats> PublishFeed(bus::MessageBus& bus, data::TickSource& source,
-                                 const Instrument& instrument,
-                                 const MarketPublisherOptions& options);
-
 struct IngestOptions {
   MarketPublisherOptions publish;
   double speed = 0;                         // times the ticks' own pace; 0: as fast as possible

@@ -107,11 +107,14 @@ TEST_P(MarketStreamTest, AFeedPublishedIsReadBackTickForTickAndEnds) {
   options.instrument = instrument_.id;
   auto source = data::SyntheticTickSource::Create(options);
   ASSERT_TRUE(source.ok());
-  MarketPublisherOptions publish;
-  publish.feed = "t1";
-  publish.ticks_per_message = 300;  // 34 messages, the last one short
-  auto stats = PublishFeed(*bus_, **source, instrument_, publish);
-  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  IngestOptions ingest;
+  ingest.publish.feed = "t1";
+  ingest.publish.ticks_per_message = 300;  // 34 messages, the last one short
+  std::vector<std::unique_ptr<data::TickSource>> sources;
+  sources.push_back(std::move(source).value());
+  auto ingested = IngestFeeds(*bus_, std::move(sources), {instrument_}, ingest);
+  ASSERT_TRUE(ingested.ok()) << ingested.status().ToString();
+  const PublishStats* stats = &ingested->feeds.at(0);
   EXPECT_EQ(stats->ticks, 10'000u);
   EXPECT_EQ(stats->messages, 34u);
   EXPECT_EQ(stats->duplicates, 0u);
