@@ -21,6 +21,7 @@
 #include "aits/config/model_choice.h"
 #include "aits/config/paper_settings.h"
 #include "aits/net/socket.h"
+#include "aits/services/decision_stages.h"
 #include "aits/services/health.h"
 #include "aits/services/market_stream.h"
 #include "aits/session/paper.h"
@@ -34,10 +35,10 @@ namespace {
 constexpr std::array<std::string_view, 11> kRoles = {
     "ingestion", "features",   "prediction",    "decision", "risk",   "execution",
     "ml",        "monitoring", "notifications", "api",      "gateway"};
-// The account's owner: what the kernel does between a tick and an order. They run in one process
-// until the messages between them travel (ADR 0007).
-constexpr std::array<std::string_view, 5> kOwner = {"features", "prediction", "decision", "risk",
-                                                    "execution"};
+// The account's owner: the decision, its risk check and the order, on one thread in one process
+// (ADR 0007: the decision sees the account as of its bar). Features and prediction may run in
+// other processes, or in this one.
+constexpr std::array<std::string_view, 3> kOwner = {"decision", "risk", "execution"};
 
 struct ServeFlags {
   std::string roles;
@@ -51,8 +52,16 @@ struct ServeFlags {
 
 struct Roles {
   bool ingestion = false;
+  bool features = false;
+  bool prediction = false;
   bool owner = false;
   std::string text;  // as given, for messages and the health answers
+  // Features and prediction run as stages on the bus (their own threads), not inside the
+  // owner's decision stack.
+  bool FeaturesStage() const { return features && !(owner && prediction); }
+  bool PredictionStage() const { return prediction && !(owner && features); }
+  // The owner takes its predictions from the bus.
+  bool RemotePredictions() const { return owner && !(features && prediction); }
 };
 
 Result<Roles> ParseRoles(const std::string& text) {
@@ -63,6 +72,8 @@ Result<Roles> ParseRoles(const std::string& text) {
   for (std::string role; std::getline(in, role, ',');) {
     if (role == "all") {
       named.insert("ingestion");
+      named.insert("features");
+      named.insert("prediction");
       named.insert(kOwner.begin(), kOwner.end());
       continue;
     }
@@ -91,10 +102,13 @@ Result<Roles> ParseRoles(const std::string& text) {
   if (owner != 0 && owner != kOwner.size()) {
     return FailedPrecondition(
         "--role " + text +
-        ": features, prediction, decision, risk and execution run together in this build (one "
-        "process owns the account; docs/services.md); name all five or none");
+        ": decision, risk and execution run together in this build (the account's owner decides "
+        "on the account as of each bar, in one process: docs/services.md); name all three or "
+        "none");
   }
   roles.ingestion = named.contains("ingestion");
+  roles.features = named.contains("features");
+  roles.prediction = named.contains("prediction");
   roles.owner = owner != 0;
   return roles;
 }
@@ -175,14 +189,118 @@ Result<services::IngestResult> RunIngestion(bus::MessageBus& bus, const ServeFla
   return services::IngestFeeds(bus, std::move(sources), *instruments, ingest);
 }
 
+services::StageOptions StageOptionsFor(const ServeFlags& flags, const session::SessionSpec& spec,
+                                       const std::atomic<bool>* stop) {
+  services::StageOptions options;
+  options.feed = flags.market;
+  options.bar_period = Duration::Seconds(spec.bar_seconds);
+  options.idle_timeout = Duration::Nanos(static_cast<int64_t>(flags.idle_timeout_s * 1e9));
+  options.stop = stop;
+  return options;
+}
+
+struct StageRun {
+  std::string role;  // "features" or "prediction"
+  std::string symbol;
+  Result<services::StageStats> stats = services::StageStats{};
+};
+
+// The features and prediction stages this process runs on the bus: one thread per stage and
+// traded symbol, each with its own signal source built as the session builds it.
+class Stages {
+ public:
+  Status Start(bus::MessageBus& bus, const ServeFlags& flags, const Roles& roles,
+               std::atomic<bool>* stop) {
+    AITS_ASSIGN_OR_RETURN(const session::PaperOptions options,
+                          config::ResolvePaperOptions(flags.session, /*spec_given=*/true));
+    const session::SessionSpec& spec = options.spec;
+    const session::SignalFactory signals = config::SignalsWithModels();
+    const services::StageOptions stage = StageOptionsFor(flags, spec, stop);
+    instruments_ = session::InstrumentsOf(spec);
+    struct Job {
+      bool features;
+      const Instrument* instrument;
+    };
+    std::vector<Job> jobs;
+    for (const InstrumentId id : session::TradedOf(spec)) {
+      if (roles.FeaturesStage()) jobs.push_back({true, &instruments_[id.value]});
+      if (roles.PredictionStage()) jobs.push_back({false, &instruments_[id.value]});
+    }
+    for (const Job& job : jobs) {
+      AITS_ASSIGN_OR_RETURN(std::unique_ptr<trading::SignalSource> source,
+                            signals(spec, *job.instrument, stage.bar_period));
+      sources_.push_back(std::move(source));
+      runs_.push_back({job.features ? "features" : "prediction", job.instrument->symbol});
+    }
+    for (size_t idx = 0; idx < jobs.size(); ++idx) {
+      threads_.emplace_back([this, idx, job = jobs[idx], &bus, stage, stop] {
+        StageRun& run = runs_[idx];
+        run.stats = job.features
+                        ? services::RunFeatures(bus, *job.instrument, *sources_[idx], stage)
+                        : services::RunPrediction(bus, *job.instrument, *sources_[idx], stage);
+        if (!run.stats.ok()) stop->store(true);  // the session cannot go on without it
+      });
+    }
+    return Status::Ok();
+  }
+  void Join() {
+    for (std::thread& thread : threads_) thread.join();
+    threads_.clear();
+  }
+  ~Stages() { Join(); }
+  const std::vector<StageRun>& runs() const { return runs_; }
+  Status FirstError() const {
+    for (const StageRun& run : runs_) {
+      if (!run.stats.ok()) return run.stats.status().WithContext(run.role + " " + run.symbol);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::vector<Instrument> instruments_;  // the sources keep references
+  std::vector<std::unique_ptr<trading::SignalSource>> sources_;
+  std::vector<StageRun> runs_;
+  std::vector<std::thread> threads_;
+};
+
+nlohmann::ordered_json StagesJson(const std::vector<StageRun>& runs) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const StageRun& run : runs) {
+    const services::StageStats& stats = *run.stats;
+    nlohmann::ordered_json one = {{"role", run.role},
+                                  {"symbol", run.symbol},
+                                  {"ended", stats.ended},
+                                  {"inputs", stats.inputs},
+                                  {"outputs", stats.outputs},
+                                  {"stored", stats.stored},
+                                  {"duplicates", stats.duplicates},
+                                  {"dead_lettered", stats.dead_lettered}};
+    if (stats.delay.count() > 0) {
+      one["delay_p50_us"] = static_cast<double>(stats.delay.Quantile(0.5)) / 1000.0;
+      one["delay_p99_us"] = static_cast<double>(stats.delay.Quantile(0.99)) / 1000.0;
+    }
+    out.push_back(std::move(one));
+  }
+  return out;
+}
+
 Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& flags,
                                       const CLI::App& cmd, const std::atomic<bool>* stop,
-                                      Readiness* readiness, services::MarketDelay* delay) {
+                                      Readiness* readiness, services::MarketDelay* delay,
+                                      services::PredictionFeed* predictions) {
   const bool spec_given = SessionSpecGiven(cmd) || !HasLog(flags.session);
   AITS_ASSIGN_OR_RETURN(session::PaperOptions options,
                         config::ResolvePaperOptions(flags.session, spec_given));
   options.stop = stop;
   options.signals = config::SignalsWithModels();
+  if (predictions != nullptr) {
+    // The decision stack's signal comes from the prediction role, bar by bar (ADR 0007).
+    options.signals = [predictions](const session::SessionSpec& spec, const Instrument& instrument,
+                                    Duration /*bar_period*/) {
+      return predictions->Source(instrument, spec.signal);
+    };
+    options.check_tick = [predictions] { return predictions->status(); };
+  }
   // The pace is the ingestion role's: ticks are taken as they arrive.
   options.speed = 0;
   const bool quiet = flags.session.quiet;
@@ -216,7 +334,7 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
     return Fail(InvalidArgument("--idle-timeout must be >= 0 seconds"));
   }
   const bool in_process = flags.bus == "in-process";
-  if (in_process && !(roles->ingestion && roles->owner)) {
+  if (in_process && !(roles->ingestion && roles->features && roles->prediction && roles->owner)) {
     return Fail(InvalidArgument(
         "--role " + roles->text +
         " over --bus in-process reaches no other process: give --bus nats://HOST:PORT (the "
@@ -253,6 +371,10 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   if (!connected.ok()) return Fail(connected.status().WithContext("--bus"));
   std::unique_ptr<bus::MessageBus> bus = std::move(connected).value();
   if (Status ensured = services::EnsureMarketStream(*bus); !ensured.ok()) return Fail(ensured);
+  const bool stages = roles->FeaturesStage() || roles->PredictionStage();
+  if (stages || roles->RemotePredictions()) {
+    if (Status ensured = services::EnsureStageStreams(*bus); !ensured.ok()) return Fail(ensured);
+  }
   readiness.Set(Status::Ok());
 
   // One stop for both sides: a signal, or either side failing (so that the other does not wait
@@ -282,12 +404,24 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
       publish(*bus);
     }
   }
+  Stages stage_threads;
+  Status stages_started = Status::Ok();
+  if (stages) {
+    stages_started = stage_threads.Start(*bus, flags, *roles, &stop);
+    if (!stages_started.ok()) stop.store(true);
+  }
   Result<session::PaperResult> owned = session::PaperResult{};
   services::MarketDelay delay;
-  if (roles->owner) {
-    owned = RunOwner(*bus, flags, cmd, &stop, &readiness, &delay);
+  std::unique_ptr<services::PredictionFeed> predictions;
+  if (roles->owner && stages_started.ok()) {
+    if (roles->RemotePredictions()) {
+      predictions = std::make_unique<services::PredictionFeed>(
+          *bus, StageOptionsFor(flags, session::SessionSpec{}, &stop));
+    }
+    owned = RunOwner(*bus, flags, cmd, &stop, &readiness, &delay, predictions.get());
     if (!owned.ok()) stop.store(true);
   }
+  stage_threads.Join();
   if (ingestion_thread.joinable()) ingestion_thread.join();
   done.store(true);
   signal_watch.join();
@@ -297,8 +431,34 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   if (roles->ingestion && !flags.session.quiet && isatty(STDERR_FILENO) != 0) {
     std::fprintf(stderr, "\n");
   }
+  if (!stages_started.ok()) return Fail(stages_started);
   if (roles->ingestion && !ingested.ok()) return Fail(ingested.status());
   if (roles->owner && !owned.ok()) return Fail(owned.status());
+  if (Status failed = stage_threads.FirstError(); !failed.ok()) return Fail(failed);
+  if (!roles->owner && !roles->ingestion) {
+    const nlohmann::ordered_json summary = {{"stages", StagesJson(stage_threads.runs())},
+                                            {"seconds", seconds}};
+    if (flags.session.json) {
+      std::printf("%s\n", summary.dump(2).c_str());
+      return 0;
+    }
+    for (const auto& run : summary["stages"]) {
+      const bool features = run["role"] == "features";
+      std::printf(
+          "%s %s: %llu %s in, %llu %s out (%llu newly stored), %llu repeats dropped, "
+          "%llu dead-lettered%s\n",
+          run["role"].get<std::string>().c_str(), run["symbol"].get<std::string>().c_str(),
+          static_cast<unsigned long long>(run["inputs"].get<uint64_t>()),
+          features ? "ticks" : "feature rows",
+          static_cast<unsigned long long>(run["outputs"].get<uint64_t>()),
+          features ? "feature rows" : "predictions",
+          static_cast<unsigned long long>(run["stored"].get<uint64_t>()),
+          static_cast<unsigned long long>(run["duplicates"].get<uint64_t>()),
+          static_cast<unsigned long long>(run["dead_lettered"].get<uint64_t>()),
+          run["ended"].get<bool>() ? "; its input ended" : "");
+    }
+    return 0;
+  }
   if (roles->ingestion && !roles->owner) {
     const nlohmann::ordered_json summary =
         IngestJson(*ingested, instruments, flags.market, seconds);
@@ -330,6 +490,15 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   if (flags.session.json) {
     nlohmann::ordered_json summary = SessionSummaryJson(flags.session.state, *owned);
     summary["market"] = market;
+    if (predictions) {
+      const LatencyHistogram& wait = predictions->wait();
+      summary["predictions"] = {{"bars", predictions->predictions()},
+                                {"wait_p50_us", static_cast<double>(wait.Quantile(0.5)) / 1000.0},
+                                {"wait_p99_us", static_cast<double>(wait.Quantile(0.99)) / 1000.0},
+                                {"wait_max_us", static_cast<double>(wait.max()) / 1000.0},
+                                {"dead_lettered", predictions->dead_lettered()}};
+    }
+    if (stages) summary["stages"] = StagesJson(stage_threads.runs());
     std::printf("%s\n", summary.dump(2).c_str());
     return 0;
   }
@@ -340,6 +509,11 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
       "messages\n",
       static_cast<unsigned long long>(delay.messages), delay.delay.Summary().c_str(),
       static_cast<unsigned long long>(delay.max_pending));
+  if (predictions) {
+    std::printf("  predictions from the bus: %llu bars, bar close to prediction in hand %s\n",
+                static_cast<unsigned long long>(predictions->predictions()),
+                predictions->wait().Summary().c_str());
+  }
   return 0;
 }
 
@@ -351,14 +525,18 @@ void AddServeCommand(CLI::App& app) {
       "serve",
       "Run roles of the system (docs/services.md). --role all over the in-process bus is the\n"
       "single process of `aits paper`; over NATS JetStream (--bus nats://HOST:PORT) each role\n"
-      "can run in its own process: ingestion publishes the session's feeds to the MARKET stream,\n"
-      "and features,prediction,decision,risk,execution (the account's owner, together in this\n"
-      "build) trade the session on them, with its log as `aits paper` keeps it.\n"
-      "Each process answers GET /healthz and /readyz on --health.\n"
+      "can run in its own process: ingestion publishes the session's feeds to the MARKET stream;\n"
+      "features publishes each closed bar's model inputs (FEATURES), prediction its signal\n"
+      "(PREDICTIONS); decision,risk,execution (the account's owner, together in this build)\n"
+      "trades the session on the stream's ticks and predictions, with its log as `aits paper`\n"
+      "keeps it. Give every role the same session flags. Each process answers GET /healthz and\n"
+      "/readyz on --health.\n"
       "Examples: aits serve --role ingestion --bus nats://127.0.0.1:4222 --ticks 100000 "
       "--start 2024-01-08 --speed max\n"
-      "          aits serve --role features,prediction,decision,risk,execution --bus "
-      "nats://127.0.0.1:4222 --ticks 100000 --start 2024-01-08 --state s1");
+      "          aits serve --role features,prediction --bus nats://127.0.0.1:4222 --ticks "
+      "100000 --start 2024-01-08\n"
+      "          aits serve --role decision,risk,execution --bus nats://127.0.0.1:4222 --ticks "
+      "100000 --start 2024-01-08 --state s1");
   serve->add_option("--role", flags->roles, "ROLE[,ROLE...] or all")->required();
   serve->add_option("--bus", flags->bus, "in-process, or nats://HOST:PORT[,nats://...]")
       ->capture_default_str();
@@ -366,7 +544,8 @@ void AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   serve
       ->add_option("--idle-timeout", flags->idle_timeout_s,
-                   "Seconds the owner waits for new ticks before it fails (0: for ever)")
+                   "Seconds a role waits for its input (ticks, feature rows, a bar's prediction) "
+                   "before it fails (0: for ever)")
       ->capture_default_str();
   serve
       ->add_option("--market", flags->market,

@@ -72,6 +72,41 @@ run "$aits" replay --events "$work/split"
 expect_code "replay of the split session" "$code" "0"
 expect_in "replay" "$out" "equal"
 
+# Four processes: ingestion (its feeds are on the stream from above), features, prediction, and
+# the owner deciding on the predictions it reads back (ADR 0007). The same log again.
+"$aits" serve --role features --bus "$bus" "${session[@]}" --json --health off \
+  >"$work/features.json" 2>"$work/features.err" &
+features_pid=$!
+"$aits" serve --role prediction --bus "$bus" "${session[@]}" --json --health off \
+  >"$work/prediction.json" 2>"$work/prediction.err" &
+prediction_pid=$!
+"$aits" serve --role decision,risk,execution --bus "$bus" "${session[@]}" --state "$work/four" \
+  --json --health off >"$work/four.json" 2>"$work/four.err"
+expect_code "owner of four processes" "$?" "0"
+wait "$features_pid"
+expect_code "features role" "$?" "0"
+wait "$prediction_pid"
+expect_code "prediction role" "$?" "0"
+same_as "four processes as embedded" "$work/four.json" "$work/embedded.json" \
+  ticks orders fills decisions position balance equity breaker
+expect_eq "features role: both symbols to their feeds' end" \
+  "$(json "$work/features.json" '",".join(s["symbol"] for s in d["stages"] if s["ended"])')" \
+  "EURUSD,GBPUSD"
+expect_eq "prediction role: a prediction per feature row, nothing dead-lettered" \
+  "$(json "$work/prediction.json" 'all(s["outputs"] == s["inputs"] > 100 and s["dead_lettered"] == 0 for s in d["stages"])')" \
+  "True"
+expect_eq "the owner took a prediction per bar" \
+  "$(json "$work/four.json" 'd["predictions"]["bars"] > 100, d["predictions"]["dead_lettered"]')" \
+  "True 0"
+run "$aits" replay --events "$work/four"
+expect_code "replay of the four-process session" "$code" "0"
+# (The session ids differ: by default each names its process, "p<pid>".)
+run "$aits" explain 3 --events "$work/four" --json
+four_explained=$(sed -E 's/"p[0-9]+-/"SESSION-/g' <<<"$out")
+run "$aits" explain 3 --events "$work/embedded" --json
+expect_eq "order 3's decision record, four processes vs embedded" "$four_explained" \
+  "$(sed -E 's/"p[0-9]+-/"SESSION-/g' <<<"$out")"
+
 # Stopped after 15,000 ticks and resumed from the stream (the feeds are there from the run above).
 "$aits" serve --role "$owner_roles" --bus "$bus" "${session[@]}" --state "$work/parts" \
   --stop-after 15000 --quiet --health off >/dev/null 2>&1
@@ -153,7 +188,7 @@ run "$aits" serve --role bogus
 expect_code "unknown role" "$code" "2"
 expect_in "unknown role" "$out" 'unknown role "bogus"'
 run "$aits" serve --role risk --bus "$bus"
-expect_in "a part of the owner" "$out" "features, prediction, decision, risk and execution run together"
+expect_in "a part of the owner" "$out" "decision, risk and execution run together"
 run "$aits" serve --role ingestion "${session[@]}"
 expect_code "ingestion over the in-process bus" "$code" "2"
 expect_in "ingestion over the in-process bus" "$out" "give --bus nats://HOST:PORT"

@@ -15,6 +15,7 @@
 #include "aits/models/logistic_regression.h"
 #include "aits/models/recurrent_model.h"
 #include "aits/models/serialize.h"
+#include "aits/trading/json_writer.h"
 #include "aits/trading/ml_signal.h"
 
 namespace aits::ml {
@@ -382,6 +383,75 @@ TEST_F(PipelineTest, ServedSignalEqualsOfflineScores) {
     ASSERT_EQ(live[r].first, data_->time[r]) << "row " << r;
     ASSERT_EQ(live[r].second, std::clamp(offline.scores[r].score, -1.0, 1.0)) << "row " << r;
   }
+}
+
+// Runs one served ML signal whole (OnBar) and a second one in the two stages of roles that run
+// apart (Features, then Predict on a copy of the row: what the bus carries), on the same bars.
+class SplitRecorder final : public strategy::Strategy {
+ public:
+  SplitRecorder(std::unique_ptr<trading::SignalSource> whole,
+                std::unique_ptr<trading::SignalSource> staged, uint64_t* compared)
+      : whole_(std::move(whole)), staged_(std::move(staged)), compared_(compared) {}
+  std::string_view name() const override { return "split_recorder"; }
+  void OnBar(const Bar& bar) override {
+    decision::Signal a;
+    decision::Signal b;
+    const bool whole = whole_->OnBar(bar, &a);
+    std::vector<float> row;
+    const bool features = staged_->Features(bar, &row);
+    const std::vector<float> travelled(row.begin(), row.end());
+    const bool staged = features && staged_->Predict(bar, travelled, &b);
+    ASSERT_EQ(whole, staged) << FormatIso8601(bar.open_time);
+    if (!whole) return;
+    ASSERT_EQ(travelled.size(), staged_->row_size());
+    ASSERT_EQ(a.ts, b.ts);
+    ASSERT_EQ(a.strength, b.strength);
+    ASSERT_EQ(a.confidence, b.confidence);
+    ASSERT_EQ(a.anomaly, b.anomaly);
+    ASSERT_EQ(a.regime, b.regime);
+    for (const bool explain : {false, true}) {
+      std::string da;
+      std::string db;
+      trading::JsonWriter wa(&da);
+      trading::JsonWriter wb(&db);
+      whole_->Describe(wa, explain);
+      staged_->Describe(wb, explain);
+      ASSERT_EQ(da, db);
+    }
+    ++*compared_;
+  }
+
+ private:
+  std::unique_ptr<trading::SignalSource> whole_;
+  std::unique_ptr<trading::SignalSource> staged_;
+  uint64_t* compared_;
+};
+
+// ADR 0007: the features role computes the row, the prediction role scores it; together they
+// must say what the whole signal says, bar by bar, explanations included.
+TEST_F(PipelineTest, StagedSignalEqualsTheWholeOne) {
+  uint64_t compared = 0;
+  backtest::BacktestConfig bt;
+  bt.data_path = config_->data_path;
+  bt.ask_path = config_->ask_path;
+  bt.instrument = Instrument::Infer("GBPUSD");
+  bt.strategy_factory =
+      [&](const Instrument& instrument) -> Result<std::unique_ptr<strategy::Strategy>> {
+    auto one = Ensemble::Deserialize(models_->ensemble.Serialize(), "whole");
+    auto two = Ensemble::Deserialize(models_->ensemble.Serialize(), "staged");
+    if (!one.ok()) return one.status();
+    if (!two.ok()) return two.status();
+    AITS_ASSIGN_OR_RETURN(auto whole, trading::MakeMlSignal(instrument, Duration::Minutes(1),
+                                                            std::move(*one), config_->timeframes));
+    AITS_ASSIGN_OR_RETURN(auto staged, trading::MakeMlSignal(instrument, Duration::Minutes(1),
+                                                             std::move(*two), config_->timeframes));
+    EXPECT_TRUE(staged->explains());
+    return std::unique_ptr<strategy::Strategy>(
+        std::make_unique<SplitRecorder>(std::move(whole), std::move(staged), &compared));
+  };
+  auto result = backtest::RunBacktest(bt);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_GT(compared, 100u);
 }
 
 TEST_F(PipelineTest, WrongFeatureSetIsRefused) {

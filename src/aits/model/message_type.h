@@ -19,6 +19,8 @@ enum class MessageType : uint16_t {
   kExecutionReport = 7,  // a venue's report on one order (aits/model/events.h)
   kAccountReport = 8,    // a venue's view of the account (aits/model/events.h)
   kMarketAlert = 9,      // the market monitor's alerts (aits/model/market_alert.h)
+  kFeatureRow = 10,      // a bar's model inputs, features role -> prediction (stage_messages.h)
+  kPrediction = 11,      // a bar's signal, prediction role -> decision (stage_messages.h)
   // Ids from kFirstTestMessage on are for tests' own message types.
   kFirstTestMessage = 1000,
 };

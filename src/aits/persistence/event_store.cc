@@ -282,6 +282,7 @@ class SqliteEventStore final : public EventStore {
   Result<uint64_t> Append(EventType type, Timestamp ts, std::string_view payload) override;
   Status Commit() override;
   Status Close() override;
+  Status Abandon() override;
   Status Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const override;
   Status AddCommand(std::string_view text) override;
   Result<std::vector<Command>> PendingCommands() const override;
@@ -473,6 +474,18 @@ Status SqliteEventStore::Close() {
     // Could not commit: roll back explicitly so that close does not leave a half-written batch.
     (void)db_.Exec("ROLLBACK", "rollback");
     BatchClosed();
+  }
+  CloseDb();
+  return status;
+}
+
+Status SqliteEventStore::Abandon() {
+  if (!db_.is_open()) return FailedPrecondition(path_ + ": event store already closed");
+  Status status = Status::Ok();
+  if (batch_open()) {
+    status = db_.Exec("ROLLBACK", "rollback");
+    BatchClosed();
+    last_seq_ = committed_seq_;
   }
   CloseDb();
   return status;

@@ -128,6 +128,12 @@ class EventStore {
   virtual Status Commit() = 0;
   // Commits and closes; further calls fail with FailedPrecondition.
   virtual Status Close() = 0;
+  // Closes without committing: the events appended since the last commit are not stored, as if
+  // the process had died. For a writer that learns within an event that what it has appended
+  // must not stand: a tick whose decision could not be made because another role did not answer
+  // (aits serve's account owner; PaperOptions::check_tick), which a resume must take again.
+  // Further calls fail with FailedPrecondition.
+  virtual Status Abandon() = 0;
 
   uint64_t last_seq() const { return last_seq_; }            // last appended
   uint64_t committed_seq() const { return committed_seq_; }  // last committed

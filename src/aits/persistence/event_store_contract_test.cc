@@ -110,6 +110,35 @@ class EventStoreContractTest : public ::testing::TestWithParam<Backend> {
 INSTANTIATE_TEST_SUITE_P(Stores, EventStoreContractTest,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres), Name);
 
+// Abandon: what was appended since the last commit is gone, as if the process had died, and
+// the next writer continues after the committed events.
+TEST_P(EventStoreContractTest, AbandonDropsTheOpenBatchAndCloses) {
+  {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Append(EventType::kTick, Timestamp{1}, "kept").ok());
+    ASSERT_TRUE(store->Commit().ok());
+    ASSERT_TRUE(store->Append(EventType::kTick, Timestamp{2}, "dropped").ok());
+    ASSERT_TRUE(store->Append(EventType::kDecision, Timestamp{2}, "dropped too").ok());
+    ASSERT_TRUE(store->Abandon().ok());
+    EXPECT_EQ(store->last_seq(), 1u);
+    EXPECT_EQ(store->Append(EventType::kTick, Timestamp{3}, "x").status().code(),
+              StatusCode::kFailedPrecondition);
+    EXPECT_EQ(store->Abandon().code(), StatusCode::kFailedPrecondition);
+  }
+  EXPECT_EQ(CommittedSeenByAReader(), 1u);
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->last_seq(), 1u);
+  auto seq = store->Append(EventType::kTick, Timestamp{2}, "again");
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  EXPECT_EQ(*seq, 2u);
+  // With nothing open, Abandon only closes.
+  ASSERT_TRUE(store->Commit().ok());
+  ASSERT_TRUE(store->Abandon().ok());
+  EXPECT_EQ(CommittedSeenByAReader(), 2u);
+}
+
 TEST_P(EventStoreContractTest, AppendCommitReopenContinuesSeqWithEveryField) {
   // Binary payloads with zero bytes, an empty one, a large one.
   const std::vector<std::string> payloads = {std::string("a\0b\xff", 4), "",

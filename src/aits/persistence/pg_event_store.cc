@@ -82,6 +82,7 @@ class PgEventStore final : public EventStore {
   Result<uint64_t> Append(EventType type, Timestamp ts, std::string_view payload) override;
   Status Commit() override;
   Status Close() override;
+  Status Abandon() override;
   Status Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const override;
   Status AddCommand(std::string_view text) override;
   Result<std::vector<Command>> PendingCommands() const override;
@@ -226,6 +227,17 @@ Status PgEventStore::Close() {
   Status status = read_only_ ? Status::Ok() : Commit();
   conn_.reset();  // ends the session: an open transaction rolls back, the writer's lock is freed
   return status;
+}
+
+Status PgEventStore::Abandon() {
+  if (!IsOpen()) return FailedPrecondition(path_ + ": event store already closed");
+  pending_.Clear();
+  if (batch_open()) {
+    BatchClosed();
+    last_seq_ = committed_seq_;
+  }
+  conn_.reset();  // ends the session: an open transaction rolls back, the writer's lock is freed
+  return Status::Ok();
 }
 
 Status PgEventStore::Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const {

@@ -126,6 +126,30 @@ Order GetOrder(Checker& check, const v1::Order& in) {
   return order;
 }
 
+void PutBar(const Bar& bar, v1::Bar* out) {
+  out->set_instrument(bar.instrument.value);
+  out->set_period_ns(bar.period.ns);
+  out->set_open_time_ns(bar.open_time.ns);
+  PutOhlc(bar.bid, out->mutable_bid());
+  PutOhlc(bar.ask, out->mutable_ask());
+  PutOhlc(bar.mid, out->mutable_mid());
+  out->set_tick_count(bar.tick_count);
+  out->set_volume(bar.volume);
+}
+
+Bar GetBar(Checker& check, const v1::Bar& in) {
+  Bar bar;
+  bar.instrument.value = in.instrument();
+  bar.period = Duration{in.period_ns()};
+  bar.open_time = Timestamp{in.open_time_ns()};
+  bar.bid = GetOhlc(check, in.bid());
+  bar.ask = GetOhlc(check, in.ask());
+  bar.mid = GetOhlc(check, in.mid());
+  bar.tick_count = in.tick_count();
+  bar.volume = in.volume();
+  return bar;
+}
+
 std::string Wrap(MessageType type, const google::protobuf::MessageLite& payload,
                  uint64_t sequence) {
   v1::Envelope envelope;
@@ -174,14 +198,7 @@ std::string Encode(const Tick& message, uint64_t sequence) {
 
 std::string Encode(const Bar& message, uint64_t sequence) {
   v1::Bar out;
-  out.set_instrument(message.instrument.value);
-  out.set_period_ns(message.period.ns);
-  out.set_open_time_ns(message.open_time.ns);
-  PutOhlc(message.bid, out.mutable_bid());
-  PutOhlc(message.ask, out.mutable_ask());
-  PutOhlc(message.mid, out.mutable_mid());
-  out.set_tick_count(message.tick_count);
-  out.set_volume(message.volume);
+  PutBar(message, &out);
   return Wrap(Bar::kMessageType, out, sequence);
 }
 
@@ -277,6 +294,29 @@ std::string Encode(const MarketAlert& message, uint64_t sequence) {
   return Wrap(MarketAlert::kMessageType, out, sequence);
 }
 
+std::string Encode(const FeatureRow& message, uint64_t sequence) {
+  v1::FeatureRow out;
+  PutBar(message.bar, out.mutable_bar());
+  out.set_ready(message.ready);
+  out.mutable_row()->Add(message.row.begin(), message.row.end());
+  return Wrap(FeatureRow::kMessageType, out, sequence);
+}
+
+std::string Encode(const Prediction& message, uint64_t sequence) {
+  v1::Prediction out;
+  out.set_instrument(message.instrument.value);
+  out.set_bar_open_ns(message.bar_open.ns);
+  out.set_ready(message.ready);
+  out.set_strength(message.strength);
+  out.set_confidence(message.confidence);
+  out.set_anomaly(message.anomaly);
+  out.set_regime(message.regime);
+  out.set_source(message.source);
+  out.set_described(message.described);
+  out.set_explained(message.explained);
+  return Wrap(Prediction::kMessageType, out, sequence);
+}
+
 Result<EnvelopeHeader> PeekHeader(std::string_view bytes) {
   v1::Envelope envelope;
   if (!envelope.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -310,15 +350,7 @@ Result<Bar> Decode<Bar>(std::string_view bytes) {
   v1::Bar in;
   AITS_RETURN_IF_ERROR(Unwrap<Bar>(bytes, "bar", &in));
   Checker check("bar");
-  Bar bar;
-  bar.instrument.value = in.instrument();
-  bar.period = Duration{in.period_ns()};
-  bar.open_time = Timestamp{in.open_time_ns()};
-  bar.bid = GetOhlc(check, in.bid());
-  bar.ask = GetOhlc(check, in.ask());
-  bar.mid = GetOhlc(check, in.mid());
-  bar.tick_count = in.tick_count();
-  bar.volume = in.volume();
+  Bar bar = GetBar(check, in);
   AITS_RETURN_IF_ERROR(check.status());
   return bar;
 }
@@ -485,6 +517,43 @@ Result<MarketAlert> Decode<MarketAlert>(std::string_view bytes) {
   alert.detail = in.detail();
   AITS_RETURN_IF_ERROR(check.status());
   return alert;
+}
+
+template <>
+Result<FeatureRow> Decode<FeatureRow>(std::string_view bytes) {
+  v1::FeatureRow in;
+  AITS_RETURN_IF_ERROR(Unwrap<FeatureRow>(bytes, "feature row", &in));
+  Checker check("feature row");
+  FeatureRow row;
+  row.bar = GetBar(check, in.bar());
+  row.ready = in.ready();
+  row.row.assign(in.row().begin(), in.row().end());
+  if (row.bar.period.ns <= 0) {
+    check.Fail("bar.period_ns", "value " + std::to_string(row.bar.period.ns) + " is not positive");
+  }
+  AITS_RETURN_IF_ERROR(check.status());
+  return row;
+}
+
+template <>
+Result<Prediction> Decode<Prediction>(std::string_view bytes) {
+  v1::Prediction in;
+  AITS_RETURN_IF_ERROR(Unwrap<Prediction>(bytes, "prediction", &in));
+  Checker check("prediction");
+  Prediction prediction;
+  prediction.instrument.value = in.instrument();
+  prediction.bar_open = Timestamp{in.bar_open_ns()};
+  prediction.ready = in.ready();
+  prediction.strength = in.strength();
+  prediction.confidence = in.confidence();
+  prediction.anomaly = in.anomaly();
+  prediction.regime = in.regime();
+  prediction.source = in.source();
+  prediction.described = in.described();
+  prediction.explained = in.explained();
+  if (prediction.ready && prediction.source.empty()) check.Fail("source", "empty");
+  AITS_RETURN_IF_ERROR(check.status());
+  return prediction;
 }
 
 }  // namespace aits::proto

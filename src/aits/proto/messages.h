@@ -19,6 +19,7 @@
 #include "aits/model/market.h"
 #include "aits/model/market_alert.h"
 #include "aits/model/order.h"
+#include "aits/model/stage_messages.h"
 
 namespace aits::proto {
 
@@ -40,6 +41,8 @@ std::string Encode(const BreakerChange& message, uint64_t sequence = 0);
 std::string Encode(const ExecutionReport& message, uint64_t sequence = 0);
 std::string Encode(const AccountReport& message, uint64_t sequence = 0);
 std::string Encode(const MarketAlert& message, uint64_t sequence = 0);
+std::string Encode(const FeatureRow& message, uint64_t sequence = 0);
+std::string Encode(const Prediction& message, uint64_t sequence = 0);
 
 // The envelope's header: DataLoss if the bytes are not an envelope.
 Result<EnvelopeHeader> PeekHeader(std::string_view bytes);

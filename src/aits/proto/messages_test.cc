@@ -272,6 +272,48 @@ void ExpectSame(const BreakerChange& a, const BreakerChange& b) {
   EXPECT_EQ(a.detail, b.detail);
 }
 
+void ExpectSame(const FeatureRow& a, const FeatureRow& b) {
+  ExpectSame(a.bar, b.bar);
+  EXPECT_EQ(a.ready, b.ready);
+  EXPECT_EQ(a.row, b.row);
+}
+void ExpectSame(const Prediction& a, const Prediction& b) {
+  EXPECT_EQ(a.instrument, b.instrument);
+  EXPECT_EQ(a.bar_open, b.bar_open);
+  EXPECT_EQ(a.ready, b.ready);
+  EXPECT_EQ(a.strength, b.strength);
+  EXPECT_EQ(a.confidence, b.confidence);
+  EXPECT_EQ(a.anomaly, b.anomaly);
+  EXPECT_EQ(a.regime, b.regime);
+  EXPECT_EQ(a.source, b.source);
+  EXPECT_EQ(a.described, b.described);
+  EXPECT_EQ(a.explained, b.explained);
+}
+
+FeatureRow SampleRow() {
+  FeatureRow row;
+  row.bar = SampleBar();
+  row.ready = true;
+  // Values a float holds exactly and not: the row must come back bit for bit.
+  row.row = {0.5f, -1.25f, 0.1f, 3.4028235e38f, -0.0f, 1e-40f};
+  return row;
+}
+
+Prediction SamplePrediction() {
+  Prediction prediction;
+  prediction.instrument = InstrumentId{2};
+  prediction.bar_open = Timestamp{1'700'000'000'000'000'000};
+  prediction.ready = true;
+  prediction.strength = -0.7300000000000001;
+  prediction.confidence = 0.61;
+  prediction.anomaly = 0.02;
+  prediction.regime = 3;
+  prediction.source = "ml_ensemble";
+  prediction.described = R"("models":{"p_up":0.36},"regime_name":"calm")";
+  prediction.explained = prediction.described + R"(,"top_features":[])";
+  return prediction;
+}
+
 template <typename T>
 void RoundTrip(const T& message) {
   SCOPED_TRACE(static_cast<int>(T::kMessageType));
@@ -292,8 +334,8 @@ void RoundTrip(const T& message) {
 // Every message type the kernel publishes, by its stable id; a new MessageType must be added here
 // (the static_assert counts them).
 using AllMessages = std::tuple<Tick, Bar, Fill, OrderUpdate, OrderSubmitted, BreakerChange,
-                               ExecutionReport, AccountReport, MarketAlert>;
-static_assert(std::tuple_size_v<AllMessages> == static_cast<size_t>(MessageType::kMarketAlert),
+                               ExecutionReport, AccountReport, MarketAlert, FeatureRow, Prediction>;
+static_assert(std::tuple_size_v<AllMessages> == static_cast<size_t>(MessageType::kPrediction),
               "every MessageType below kFirstTestMessage needs a round trip here");
 
 TEST(MessagesTest, EveryMessageTypeRoundTrips) {
@@ -306,6 +348,30 @@ TEST(MessagesTest, EveryMessageTypeRoundTrips) {
   RoundTrip(SampleReport());
   RoundTrip(SampleAccount());
   RoundTrip(SampleAlert());
+  RoundTrip(SampleRow());
+  RoundTrip(SamplePrediction());
+  RoundTrip(FeatureRow{SampleBar(), false, {}});
+  Prediction warming;
+  warming.instrument = InstrumentId{1};
+  warming.bar_open = Timestamp{60'000'000'000};
+  RoundTrip(warming);
+}
+
+TEST(MessagesTest, StageMessagesRefuseWhatNoStageSends) {
+  FeatureRow row = SampleRow();
+  row.bar.period = Duration{0};
+  auto bad_row = Decode<FeatureRow>(Encode(row));
+  ASSERT_FALSE(bad_row.ok());
+  EXPECT_NE(bad_row.status().message().find("feature row: field bar.period_ns: value 0"),
+            std::string::npos)
+      << bad_row.status().message();
+  Prediction prediction = SamplePrediction();
+  prediction.source.clear();
+  auto bad_prediction = Decode<Prediction>(Encode(prediction));
+  ASSERT_FALSE(bad_prediction.ok());
+  EXPECT_NE(bad_prediction.status().message().find("prediction: field source"), std::string::npos)
+      << bad_prediction.status().message();
+  EXPECT_FALSE(Decode<Prediction>(Encode(SampleRow())).ok());
 }
 
 TEST(MessagesTest, ExecutionIdRoundTrips) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "aits/bus/nats_bus.h"
+#include "aits/services/bus_session_test_util.h"
 #include "aits/services/market_stream.h"
 #include "aits/session/paper.h"
 #include "aits/session/session_test_util.h"
@@ -19,7 +20,6 @@
 namespace aits::services {
 namespace {
 
-using session::FeedSpec;
 using session::PaperOptions;
 using session::PaperResult;
 using session::SessionSpec;
@@ -30,45 +30,6 @@ std::unique_ptr<bus::MessageBus> Connect(const test_servers::NatsServer& server)
   auto bus = bus::ConnectNats(options);
   EXPECT_TRUE(bus.ok()) << bus.status().ToString();
   return bus.ok() ? std::move(bus).value() : nullptr;
-}
-
-// The ingestion role: every feed of the spec, published in full, merged in time order.
-Status Ingest(bus::MessageBus& bus, const SessionSpec& spec, const std::string& feed) {
-  AITS_RETURN_IF_ERROR(EnsureMarketStream(bus));
-  AITS_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<data::TickSource>> sources,
-                        session::OpenFeeds(spec));
-  std::vector<Instrument> instruments;
-  for (const FeedSpec& one : session::FeedsOf(spec)) instruments.push_back(one.instrument);
-  IngestOptions options;
-  options.publish.feed = feed;
-  return IngestFeeds(bus, std::move(sources), instruments, options).status();
-}
-
-// The trading side's feeds: the MARKET stream, one consumer per symbol.
-PaperOptions FromBus(PaperOptions options, bus::MessageBus& bus, const std::string& feed) {
-  options.open_feeds =
-      [&bus,
-       feed](const SessionSpec& spec) -> Result<std::vector<std::unique_ptr<data::TickSource>>> {
-    std::vector<std::unique_ptr<data::TickSource>> sources;
-    for (const FeedSpec& one : session::FeedsOf(spec)) {
-      AITS_ASSIGN_OR_RETURN(std::unique_ptr<BusTickSource> source,
-                            BusTickSource::Open(bus, one.instrument, {.feed = feed}));
-      sources.push_back(std::move(source));
-    }
-    return sources;
-  };
-  return options;
-}
-
-SessionSpec TwoFeeds(uint64_t ticks) {
-  SessionSpec spec = session::BusySpec(ticks);
-  Instrument eurusd = Instrument::Infer("EURUSD");
-  eurusd.id = InstrumentId{0};
-  Instrument gbpusd = Instrument::Infer("GBPUSD");
-  gbpusd.id = InstrumentId{1};
-  spec.feeds = {FeedSpec{"synthetic", eurusd, true, 7, 1.10000},
-                FeedSpec{"synthetic", gbpusd, true, 8, 1.27000}};
-  return spec;
 }
 
 class DistributedPaperTest : public ::testing::Test {

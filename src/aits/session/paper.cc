@@ -108,6 +108,13 @@ class PaperTarget final : public node::LoopTarget {
     if (options_.on_tick) options_.on_tick(data.tick);
     ++result_.ticks;
     const bool bar_closed = session_.kernel().bars_processed() != bars_before;
+    if (options_.check_tick) {
+      if (Status checked = options_.check_tick(); !checked.ok()) {
+        // The tick is in the open batch without what it should have caused: none of it stands.
+        (void)store_.Abandon();
+        return checked;
+      }
+    }
     (bar_closed ? result_.bar_ticks : result_.plain_ticks).Record(nanos);
     if (session_.accepted_at_ns() != 0) {
       const int64_t to_order =
@@ -371,6 +378,9 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals, options.broker));
     // Re-run every logged tick through the fresh kernel, checking each output against the log.
     auto followed = FollowLog(*store, *session, &result.resumed_events);
+    // A decision stack fed by other processes that could not answer for a logged bar: its error,
+    // not a divergence (the log is right; the answer is missing).
+    if (options.check_tick) AITS_RETURN_IF_ERROR(options.check_tick());
     if (!followed.ok()) {
       return Status(followed.status().code(),
                     followed.status().message() +

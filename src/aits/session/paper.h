@@ -62,6 +62,12 @@ struct PaperOptions {
   // stream, services/market_stream.h): the same ticks, merged and resumed the same way.
   std::function<Result<std::vector<std::unique_ptr<data::TickSource>>>(const SessionSpec&)>
       open_feeds;
+  // Checked after every tick the kernel took, and after a resume has followed the log: an error
+  // stops the session with it at once, and the open batch of events is abandoned uncommitted
+  // (EventStore::Abandon), so that a resume takes that tick again. For a decision stack whose
+  // predictions come from other processes (aits serve: services::PredictionFeed::status): a bar
+  // whose prediction never came must not be logged as a bar without a decision.
+  std::function<Status()> check_tick;
   double speed = 1.0;       // multiple of real time; 0 = as fast as possible
   uint64_t stop_after = 0;  // new ticks in this run (0 = until the feed ends or a stop)
   persistence::EventStoreOptions store;

@@ -32,6 +32,12 @@ void JsonWriter::EndArray() {
   need_comma_ = true;
 }
 
+void JsonWriter::RawMembers(std::string_view members) {
+  if (members.empty()) return;
+  Separate();
+  out_->append(members);
+}
+
 void JsonWriter::Key(std::string_view key) {
   String(key);
   out_->push_back(':');

@@ -24,6 +24,10 @@ class JsonWriter {
   void Int(int64_t value);
   void Bool(bool value);
   void Null();
+  // Object members already written as JSON by another writer ("\"a\":1,\"b\":2", what a fresh
+  // JsonWriter leaves after Member calls alone), inside an open object; nothing if empty. A
+  // description computed in another process joins a record byte for byte as if written here.
+  void RawMembers(std::string_view members);
 
   template <typename T>
   void Member(std::string_view key, const T& value) {

@@ -30,18 +30,26 @@ class MlSignal final : public SignalSource {
   std::string_view name() const override { return "ml_ensemble"; }
 
   bool OnBar(const Bar& bar, decision::Signal* signal) override {
+    if (!Features(bar, &row_)) return false;
+    return Score(bar, signal);
+  }
+
+  bool Features(const Bar& bar, std::vector<float>* row) override {
     if (bar.instrument != instrument_) return false;
     if (!engine_.OnBar(bar) || !engine_.Ready()) return false;
-    engine_.CopyTo(row_);
-    score_ = ensemble_.Step(row_);
-    signal->instrument = instrument_;
-    signal->ts = bar.CloseTime();
-    signal->strength = std::clamp(score_.score, -1.0, 1.0);
-    signal->confidence = std::clamp(score_.confidence, 0.0, 1.0);
-    signal->anomaly = score_.anomaly;
-    signal->regime = score_.regime;
+    row->resize(ensemble_.feature_names().size());
+    engine_.CopyTo(*row);
     return true;
   }
+
+  bool Predict(const Bar& bar, std::span<const float> row, decision::Signal* signal) override {
+    if (bar.instrument != instrument_ || row.size() != row_.size()) return false;
+    std::copy(row.begin(), row.end(), row_.begin());
+    return Score(bar, signal);
+  }
+
+  size_t row_size() const override { return row_.size(); }
+  bool explains() const override { return explainer_ != nullptr && top_features_ > 0; }
 
   void Describe(JsonWriter& out, bool explain) const override {
     out.Key("models");
@@ -84,6 +92,18 @@ class MlSignal final : public SignalSource {
   }
 
  private:
+  // The ensemble's step on row_, the features of `bar`.
+  bool Score(const Bar& bar, decision::Signal* signal) {
+    score_ = ensemble_.Step(row_);
+    signal->instrument = instrument_;
+    signal->ts = bar.CloseTime();
+    signal->strength = std::clamp(score_.score, -1.0, 1.0);
+    signal->confidence = std::clamp(score_.confidence, 0.0, 1.0);
+    signal->anomaly = score_.anomaly;
+    signal->regime = score_.regime;
+    return true;
+  }
+
   InstrumentId instrument_;
   features::FeatureEngine engine_;
   ml::Ensemble ensemble_;

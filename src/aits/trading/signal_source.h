@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,24 @@ class SignalSource {
   // "top_features": [...]) into an open object. `explain` asks for the expensive part (feature
   // contributions): the strategy sets it only for decisions that trade.
   virtual void Describe(JsonWriter& out, bool explain) const = 0;
+
+  // OnBar in its two stages, for roles that run them in different processes (ADR 0007; `aits
+  // serve --role features` and `prediction`): Features turns the bar into the model's input row
+  // (false while warming up), Predict turns the bar and that row into the signal (false: no
+  // signal yet). On every bar, Features and then, when it is ready, Predict with its row give
+  // what OnBar gives, and leave Describe as OnBar would. The default suits a source that reads
+  // bars only: no row, and Predict is OnBar.
+  virtual bool Features(const Bar& /*bar*/, std::vector<float>* row) {
+    row->clear();
+    return true;
+  }
+  virtual bool Predict(const Bar& bar, std::span<const float> /*row*/, decision::Signal* signal) {
+    return OnBar(bar, signal);
+  }
+  // The length of Features' row (0: none); a row of another length is not this source's.
+  virtual size_t row_size() const { return 0; }
+  // Whether Describe says more when asked to explain (the ensemble's feature contributions).
+  virtual bool explains() const { return false; }
 };
 
 struct SignalInfo {

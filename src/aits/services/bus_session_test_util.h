@@ -1,0 +1,58 @@
+// What the tests of sessions over the bus share: a two-feed spec, the ingestion role publishing a
+// spec's feeds, and a session that reads its feeds from the MARKET stream.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aits/services/market_stream.h"
+#include "aits/session/paper.h"
+#include "aits/session/session_test_util.h"
+
+namespace aits::services {
+
+// BusySpec over EURUSD and GBPUSD, both traded.
+inline session::SessionSpec TwoFeeds(uint64_t ticks) {
+  session::SessionSpec spec = session::BusySpec(ticks);
+  Instrument eurusd = Instrument::Infer("EURUSD");
+  eurusd.id = InstrumentId{0};
+  Instrument gbpusd = Instrument::Infer("GBPUSD");
+  gbpusd.id = InstrumentId{1};
+  spec.feeds = {session::FeedSpec{"synthetic", eurusd, true, 7, 1.10000},
+                session::FeedSpec{"synthetic", gbpusd, true, 8, 1.27000}};
+  return spec;
+}
+
+// The ingestion role: every feed of the spec, published in full, merged in time order.
+inline Status Ingest(bus::MessageBus& bus, const session::SessionSpec& spec,
+                     const std::string& feed) {
+  AITS_RETURN_IF_ERROR(EnsureMarketStream(bus));
+  AITS_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<data::TickSource>> sources,
+                        session::OpenFeeds(spec));
+  std::vector<Instrument> instruments;
+  for (const session::FeedSpec& one : session::FeedsOf(spec)) {
+    instruments.push_back(one.instrument);
+  }
+  IngestOptions options;
+  options.publish.feed = feed;
+  return IngestFeeds(bus, std::move(sources), instruments, options).status();
+}
+
+// The trading side's feeds: the MARKET stream, one consumer per symbol.
+inline session::PaperOptions FromBus(session::PaperOptions options, bus::MessageBus& bus,
+                                     const std::string& feed) {
+  options.open_feeds = [&bus, feed](const session::SessionSpec& spec)
+      -> Result<std::vector<std::unique_ptr<data::TickSource>>> {
+    std::vector<std::unique_ptr<data::TickSource>> sources;
+    for (const session::FeedSpec& one : session::FeedsOf(spec)) {
+      AITS_ASSIGN_OR_RETURN(std::unique_ptr<BusTickSource> source,
+                            BusTickSource::Open(bus, one.instrument, {.feed = feed}));
+      sources.push_back(std::move(source));
+    }
+    return sources;
+  };
+  return options;
+}
+
+}  // namespace aits::services

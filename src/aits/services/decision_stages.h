@@ -1,0 +1,122 @@
+// The roles between the tick and the decision, run apart from the account's owner
+// (docs/services.md, "The roles between the tick and the order"; ADR 0007, decisions 2 and 3):
+//
+//   MARKET md.<FEED>.<SYM> --features--> FEATURES feat.<FEED>.<SYM> --prediction-->
+//   PREDICTIONS pred.<FEED>.<SYM> --> the owner's decision stack (PredictionFeed)
+//
+// - The features role reads one traded symbol's ticks (BusTickSource), builds its bars exactly as
+//   the kernel does (data::BarAggregator over the same ticks in the same order: a bar closes at
+//   the first tick of the next period, ADR 0002), and publishes one FeatureRow per closed bar:
+//   the signal source's Features stage (the ensemble's feature columns; no row for a rule signal).
+// - The prediction role reads those rows in order and publishes one Prediction per bar: the
+//   source's Predict stage, with its description for a decision record that holds and for one
+//   that trades.
+// - The owner's decision stack takes, at each bar close, the prediction of that bar in place of
+//   computing it: PredictionFeed makes signal sources that wait for it. The decision, the risk
+//   check and the order stay on the owner's thread, so orders, fills and the log are those of the
+//   embedded node (distributed_paper_test.cc).
+//
+// Every message is keyed by its bar (instrument, open time) and published with the id
+// "<FEED>.<SYM>.<open ns>", so a stage that restarts — and recomputes from the first tick, as its
+// state is the indicators' — publishes what it had published again, which the stream stores once
+// within its duplicate window; every consumer applies by bar, dropping a bar at or before the
+// last it applied. A message that does not decode, or names another symbol, is copied to the
+// DEAD stream (dead.<subject>, id "<subject>.<stream seq>"), counted and skipped. Each stage ends
+// after the end marker of its input and then publishes its own.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aits/bus/message_bus.h"
+#include "aits/core/latency_histogram.h"
+#include "aits/core/status.h"
+#include "aits/core/time.h"
+#include "aits/model/instrument.h"
+#include "aits/model/stage_messages.h"
+#include "aits/trading/signal_source.h"
+
+namespace aits::services {
+
+inline constexpr std::string_view kFeaturesStream = "FEATURES";
+inline constexpr std::string_view kPredictionsStream = "PREDICTIONS";
+
+// "feat.<feed>.<symbol>" and "pred.<feed>.<symbol>"; InvalidArgument naming a bad token.
+Result<std::string> FeaturesSubject(std::string_view feed, std::string_view symbol);
+Result<std::string> PredictionsSubject(std::string_view feed, std::string_view symbol);
+
+// Creates FEATURES (feat.>) and PREDICTIONS (pred.>), or checks the existing ones; the DEAD
+// stream is EnsureMarketStream's.
+Status EnsureStageStreams(bus::MessageBus& bus, int replicas = 1);
+
+struct StageOptions {
+  std::string feed = "default";  // the market's name, as the ingestion role publishes it
+  Duration bar_period = Duration::Minutes(1);
+  // Nothing new on the input for this long is DeadlineExceeded naming the subject. 0: for ever.
+  Duration idle_timeout = Duration::Seconds(30);
+  const std::atomic<bool>* stop = nullptr;  // a Run gives up, FailedPrecondition "stopped …"
+};
+
+struct StageStats {
+  uint64_t inputs = 0;      // ticks (features) or rows (prediction) applied
+  uint64_t outputs = 0;     // messages published, the end marker not counted
+  uint64_t stored = 0;      // of those, stored (the rest: already there, a restart's repeats)
+  uint64_t duplicates = 0;  // inputs dropped as at or before the last applied
+  uint64_t dead_lettered = 0;
+  bool ended = false;  // the input's end marker came (and this stage's was published)
+  // Per output: input stored by the bus -> output published (prediction role).
+  LatencyHistogram delay;
+};
+
+// The features role for one traded instrument, until its feed ends (or stop, or an error).
+// `source` is the session's signal source for `instrument`; only its Features stage is used.
+Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrument,
+                               trading::SignalSource& source, const StageOptions& options);
+
+// The prediction role for one traded instrument: FEATURES -> PREDICTIONS, until the features'
+// end marker (or stop, or an error). Only `source`'s Predict stage and Describe are used.
+Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrument,
+                                 trading::SignalSource& source, const StageOptions& options);
+
+// The owner's side: signal sources (one per traded instrument, made by Source) whose OnBar waits
+// for the prediction of that very bar from PREDICTIONS, read from the first message (a resumed
+// session asks again for every bar its log holds). Thread-compatible: the sources run on the
+// kernel thread. A source that cannot get its bar's prediction — none within the idle timeout,
+// a stop, another bar than the one asked (the roles built different bars), another signal —
+// answers "no signal" and records the error; the session must then stop without committing the
+// tick (PaperOptions::check_tick = status()), so that a resume asks again.
+class PredictionFeed {
+ public:
+  PredictionFeed(bus::MessageBus& bus, StageOptions options)
+      : bus_(bus), options_(std::move(options)) {}
+  // The source of `instrument` (which it keeps a reference to) for the session's signal
+  // `signal` ("sma_cross", "ml_ensemble"): a prediction of another signal is an error.
+  Result<std::unique_ptr<trading::SignalSource>> Source(const Instrument& instrument,
+                                                        std::string_view signal);
+  // The first error of any of its sources; Ok while they all got their predictions.
+  Status status() const;
+  // Bar close -> the prediction was in hand, in nanoseconds (the lockstep's wait).
+  const LatencyHistogram& wait() const { return wait_; }
+  uint64_t predictions() const { return predictions_; }
+  // Messages on its subjects that were no prediction of their instrument (copied to DEAD).
+  uint64_t dead_lettered() const { return dead_lettered_; }
+
+ private:
+  friend class BusSignalSource;
+  void Fail(const Status& status);
+
+  bus::MessageBus& bus_;
+  StageOptions options_;
+  mutable std::mutex mutex_;
+  Status status_;
+  LatencyHistogram wait_;
+  uint64_t predictions_ = 0;
+  uint64_t dead_lettered_ = 0;
+};
+
+}  // namespace aits::services
