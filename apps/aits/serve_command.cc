@@ -152,7 +152,9 @@ nlohmann::ordered_json IngestJson(const services::IngestResult& result,
                      {"ticks", stats.ticks},
                      {"messages", stats.messages},
                      {"duplicates", stats.duplicates},
-                     {"bytes", stats.bytes}});
+                     {"bytes", stats.bytes},
+                     {"resumed_after", stats.resumed_after},
+                     {"already_ended", stats.already_ended}});
   }
   return {{"role", "ingestion"},
           {"stopped", result.stopped},
@@ -470,12 +472,18 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
                   static_cast<unsigned long long>(summary["ticks"].get<uint64_t>()), seconds,
                   summary["ticks_per_second"].get<double>());
       for (const auto& feed : summary["feeds"]) {
-        std::printf("  %s: %llu ticks, %llu messages (%llu already stored), %.1f KiB\n",
+        std::string note;
+        if (feed["already_ended"].get<bool>()) {
+          note = "; the stream held the whole feed";
+        } else if (feed["resumed_after"].get<uint64_t>() > 0) {
+          note = "; resumed after tick " + std::to_string(feed["resumed_after"].get<uint64_t>());
+        }
+        std::printf("  %s: %llu ticks, %llu messages (%llu already stored), %.1f KiB%s\n",
                     feed["subject"].get<std::string>().c_str(),
                     static_cast<unsigned long long>(feed["ticks"].get<uint64_t>()),
                     static_cast<unsigned long long>(feed["messages"].get<uint64_t>()),
                     static_cast<unsigned long long>(feed["duplicates"].get<uint64_t>()),
-                    static_cast<double>(feed["bytes"].get<uint64_t>()) / 1024.0);
+                    static_cast<double>(feed["bytes"].get<uint64_t>()) / 1024.0, note.c_str());
       }
     }
     return 0;

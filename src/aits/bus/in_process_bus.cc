@@ -251,6 +251,25 @@ class InProcessBus final : public MessageBus {
     return out;
   }
 
+  Result<std::optional<Delivery>> LastMessage(std::string_view name,
+                                              std::string_view subject) override {
+    const std::lock_guard lock(state_->mu);
+    Stream* stream = state_->Find(name);
+    if (stream == nullptr) return NoStream(name);
+    for (auto it = stream->messages.rbegin(); it != stream->messages.rend(); ++it) {
+      if (it->subject != subject) continue;
+      Delivery out;
+      out.subject = it->subject;
+      out.id = it->id;
+      out.payload = it->payload;
+      out.sequence = stream->first + static_cast<uint64_t>(stream->messages.rend() - it) - 1;
+      out.delivered = 0;
+      out.stored = it->stored;
+      return std::optional<Delivery>(std::move(out));
+    }
+    return std::optional<Delivery>();
+  }
+
   Status DeleteStream(std::string_view name) override {
     const std::lock_guard lock(state_->mu);
     const auto it = state_->streams.find(name);

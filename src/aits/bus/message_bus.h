@@ -38,6 +38,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -126,6 +127,11 @@ class MessageBus {
   virtual Status AddStream(const StreamConfig& config) = 0;
   virtual Result<StreamState> GetStream(std::string_view name) = 0;
   virtual Status DeleteStream(std::string_view name) = 0;
+  // The last message the stream holds on `subject` (a literal subject), or nullopt if it holds
+  // none. What a publisher that restarts reads to continue where it stopped. Its `delivered` and
+  // `pending` are 0: no consumer handed it out.
+  virtual Result<std::optional<Delivery>> LastMessage(std::string_view stream,
+                                                      std::string_view subject) = 0;
 
   // Stores the message in the stream whose subjects match `subject` (a literal subject). `id`
   // may be empty (no de-duplication).

@@ -262,6 +262,39 @@ TEST_P(MessageBusContract, AFilterHandsOutOneSymbolInOrder) {
   EXPECT_TRUE(MustFetch(*consumer, 1, Duration::Millis(200)).empty());
 }
 
+// What a restarted publisher reads to continue where it stopped.
+TEST_P(MessageBusContract, TheLastMessageOfASubjectWithItsIdAndSequence) {
+  const StreamConfig config = Stream("last", {"md.*"});
+  ASSERT_TRUE(bus_->AddStream(config).ok());
+  auto none = bus_->LastMessage(config.name, Subject("md.EURUSD"));
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->has_value());
+  const std::string binary("\0\xff", 2);
+  for (int i = 1; i <= 7; ++i) {
+    MustPublish(i % 3 == 0 ? "md.USDJPY" : "md.EURUSD", i == 5 ? "" : "id-" + std::to_string(i),
+                binary + std::to_string(i));
+  }
+  auto eur = bus_->LastMessage(config.name, Subject("md.EURUSD"));
+  ASSERT_TRUE(eur.ok()) << eur.status().ToString();
+  ASSERT_TRUE(eur->has_value());
+  EXPECT_EQ((*eur)->subject, Subject("md.EURUSD"));
+  EXPECT_EQ((*eur)->payload, binary + "7");
+  EXPECT_EQ((*eur)->id, "id-7");
+  EXPECT_EQ((*eur)->sequence, 7u);
+  EXPECT_GT((*eur)->stored.ns, 0);
+  auto jpy = bus_->LastMessage(config.name, Subject("md.USDJPY"));
+  ASSERT_TRUE(jpy.ok() && jpy->has_value());
+  EXPECT_EQ((*jpy)->payload, binary + "6");
+  EXPECT_EQ((*jpy)->sequence, 6u);
+  MustPublish("md.EURUSD", "", "no id");
+  eur = bus_->LastMessage(config.name, Subject("md.EURUSD"));
+  ASSERT_TRUE(eur.ok() && eur->has_value());
+  EXPECT_EQ((*eur)->id, "");
+  EXPECT_EQ((*eur)->sequence, 8u);
+  EXPECT_EQ(bus_->LastMessage(Stream("absent", {"x"}).name, Subject("md.EURUSD")).status().code(),
+            StatusCode::kNotFound);
+}
+
 TEST_P(MessageBusContract, ADurableConsumerResumesAfterWhatWasAcknowledged) {
   const StreamConfig config = Stream("decisions", {"decisions"});
   ASSERT_TRUE(bus_->AddStream(config).ok());

@@ -279,6 +279,30 @@ class NatsBus final : public MessageBus {
     return out;
   }
 
+  Result<std::optional<Delivery>> LastMessage(std::string_view name,
+                                              std::string_view subject) override {
+    const std::string n(name);
+    const std::string subj(subject);
+    natsMsg* msg = nullptr;
+    jsErrCode js_error{};
+    const natsStatus s =
+        js_GetLastMsg(&msg, shared_->js, n.c_str(), subj.c_str(), nullptr, &js_error);
+    if (s != NATS_OK) {
+      if (js_error == JSNoMessageFoundErr) return std::optional<Delivery>();
+      return FromNats(s, js_error, "last message of " + subj + " in stream " + n);
+    }
+    Delivery out;
+    out.subject = natsMsg_GetSubject(msg);
+    out.payload.assign(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    const char* id = nullptr;
+    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr) out.id = id;
+    out.sequence = natsMsg_GetSequence(msg);
+    out.delivered = 0;
+    out.stored = Timestamp{natsMsg_GetTime(msg)};
+    natsMsg_Destroy(msg);
+    return std::optional<Delivery>(std::move(out));
+  }
+
   Status DeleteStream(std::string_view name) override {
     const std::string n(name);
     jsErrCode js_error{};

@@ -144,7 +144,7 @@ Status MarketPublisher::Flush() {
     stats_.bytes += cut_[idx].payload.size();
   }
   stats_.messages += cut_.size();
-  stats_.ticks = next_sequence_ - 1;
+  stats_.ticks = next_sequence_ - 1 - stats_.resumed_after;  // this run's
   cut_.clear();
   return Status::Ok();
 }
@@ -167,6 +167,105 @@ Status MarketPublisher::Stop() {
   return Flush();
 }
 
+namespace {
+
+// `held` first, then the rest of `inner`.
+class PrefixedSource final : public data::TickSource {
+ public:
+  PrefixedSource(std::unique_ptr<data::TickSource> inner, std::vector<Tick> held)
+      : inner_(std::move(inner)), held_(std::move(held)) {}
+  Result<size_t> Read(std::span<Tick> out) override {
+    if (next_ < held_.size()) {
+      const size_t n = std::min(out.size(), held_.size() - next_);
+      std::copy_n(held_.begin() + static_cast<std::ptrdiff_t>(next_), n, out.begin());
+      next_ += n;
+      return n;
+    }
+    return inner_->Read(out);
+  }
+  const data::ReadStats& stats() const override { return inner_->stats(); }
+  double Progress() const override { return inner_->Progress(); }
+
+ private:
+  std::unique_ptr<data::TickSource> inner_;
+  std::vector<Tick> held_;
+  size_t next_ = 0;
+};
+
+// A source with no ticks: the stream holds the whole feed.
+class EndedSource final : public data::TickSource {
+ public:
+  Result<size_t> Read(std::span<Tick> /*out*/) override { return size_t{0}; }
+  const data::ReadStats& stats() const override { return stats_; }
+  double Progress() const override { return 1.0; }
+
+ private:
+  data::ReadStats stats_;
+};
+
+bool SameQuote(const Tick& a, const Tick& b) {
+  return a.ts == b.ts && a.bid.raw() == b.bid.raw() && a.ask.raw() == b.ask.raw();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<data::TickSource>> MarketPublisher::Resume(
+    std::unique_ptr<data::TickSource> source) {
+  AITS_ASSIGN_OR_RETURN(std::optional<bus::Delivery> last,
+                        bus_.LastMessage(kMarketStream, subject_));
+  if (!last) return source;
+  const bool ended = last->payload == kEndOfFeed;
+  uint64_t held = 0;
+  Tick held_last;
+  if (!ended) {
+    feed::TickBatch batch;
+    const std::string& payload = last->payload;
+    AITS_RETURN_IF_ERROR(
+        codec_.Decode({reinterpret_cast<const uint8_t*>(payload.data()), payload.size()}, batch)
+            .WithContext(subject_ + " message " + std::to_string(last->sequence) +
+                         ", the last the stream holds"));
+    if (batch.ticks.empty()) return DataLoss(subject_ + ": the last message holds no tick");
+    held = batch.ticks.back().sequence;
+    held_last = batch.ticks.back().tick;
+  }
+  // Read through what the stream holds, checking the first tick and the last one held.
+  std::vector<Tick> chunk(4096);
+  uint64_t read = 0;
+  bool first = true;
+  for (;;) {
+    AITS_ASSIGN_OR_RETURN(const size_t n, source->Read(chunk));
+    if (n == 0) {
+      if (ended && !first) break;
+      return FailedPrecondition(subject_ + " holds " + std::to_string(held) +
+                                " ticks of this feed but the feed has only " +
+                                std::to_string(read) + "; another dataset under this --market?");
+    }
+    if (first) {
+      AITS_RETURN_IF_ERROR(CheckSubjectHoldsThisFeed(chunk[0]));
+      checked_ = true;
+      first = false;
+      if (ended) break;
+    }
+    if (read + n < held) {
+      read += n;
+      continue;
+    }
+    const size_t at = static_cast<size_t>(held - read - 1);  // the last tick held, in this chunk
+    if (!SameQuote(chunk[at], held_last)) {
+      return FailedPrecondition(subject_ + ": its tick " + std::to_string(held) +
+                                " is not this feed's tick " + std::to_string(held) +
+                                "; another dataset under this --market?");
+    }
+    stats_.resumed_after = held;
+    next_sequence_ = held + 1;
+    return std::unique_ptr<data::TickSource>(std::make_unique<PrefixedSource>(
+        std::move(source), std::vector<Tick>(chunk.begin() + static_cast<std::ptrdiff_t>(at) + 1,
+                                             chunk.begin() + static_cast<std::ptrdiff_t>(n))));
+  }
+  stats_.already_ended = true;
+  return std::unique_ptr<data::TickSource>(std::make_unique<EndedSource>());
+}
+
 Result<IngestResult> IngestFeeds(bus::MessageBus& bus,
                                  std::vector<std::unique_ptr<data::TickSource>> sources,
                                  const std::vector<Instrument>& instruments,
@@ -181,6 +280,7 @@ Result<IngestResult> IngestFeeds(bus::MessageBus& bus,
   for (size_t idx = 0; idx < instruments.size(); ++idx) {
     AITS_ASSIGN_OR_RETURN(std::unique_ptr<MarketPublisher> publisher,
                           MarketPublisher::Create(bus, instruments[idx], options.publish));
+    AITS_ASSIGN_OR_RETURN(sources[idx], publisher->Resume(std::move(sources[idx])));
     publishers.push_back(std::move(publisher));
     const size_t id = instruments[idx].id.value;
     if (feed_of.size() <= id) feed_of.resize(id + 1, SIZE_MAX);

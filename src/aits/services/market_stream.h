@@ -64,10 +64,14 @@ struct MarketPublisherOptions {
 };
 
 struct PublishStats {
-  uint64_t ticks = 0;
+  uint64_t ticks = 0;  // published by this publisher (a restarted one: after resumed_after)
   uint64_t messages = 0;
   uint64_t duplicates = 0;  // messages the stream had already stored (a republished feed)
   uint64_t bytes = 0;       // payload bytes published
+  // A restarted publisher: the feed's ticks the stream already held, skipped (not in `ticks`),
+  // and whether it held the whole feed (its end marker).
+  uint64_t resumed_after = 0;
+  bool already_ended = false;
 };
 
 // Publishes one symbol's ticks, in order. Not thread-safe.
@@ -90,6 +94,13 @@ class MarketPublisher {
   // unfinished one, so that a restarted publisher cuts (and the stream de-duplicates) the same
   // batches. No end marker: the feed goes on when the publisher comes back.
   Status Stop();
+  // Before the first Add, for a publisher that restarts: reads how much of the feed `source`
+  // the stream already holds (its last message on the subject), checks that it is this feed
+  // (its first tick, and the last tick held against the source's tick of that sequence; another
+  // dataset is FailedPrecondition naming the tick), and returns the source positioned after it —
+  // empty when the stream holds the whole feed — with the publisher's numbering continuing from
+  // there (stats().resumed_after). A subject that holds nothing returns the source as it is.
+  Result<std::unique_ptr<data::TickSource>> Resume(std::unique_ptr<data::TickSource> source);
   const PublishStats& stats() const { return stats_; }
 
  private:
@@ -132,6 +143,8 @@ struct IngestResult {
 // The ingestion role: publishes several feeds (`sources[i]` is `instruments[i]`'s, its ticks
 // stamped with instruments[i].id) merged in time order, equal times in feed order — the order in
 // which the embedded node takes them — each to its own subject, paced at `speed`; then ends each.
+// Each feed continues after what the stream already holds of it (MarketPublisher::Resume): a
+// restarted ingestion neither repeats nor skips a tick, and paces from where it resumed.
 Result<IngestResult> IngestFeeds(bus::MessageBus& bus,
                                  std::vector<std::unique_ptr<data::TickSource>> sources,
                                  const std::vector<Instrument>& instruments,

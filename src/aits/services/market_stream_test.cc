@@ -339,6 +339,66 @@ TEST_P(MarketStreamTest, AnotherDatasetUnderTheSameFeedNameIsRefused) {
       << other.ToString();
 }
 
+// A restarted ingestion (killed, or stopped) continues after what the stream holds: every tick
+// once, none skipped, numbered on; once the whole feed is there, it publishes nothing more; and a
+// feed that is not the one the stream holds is refused naming the tick.
+TEST_P(MarketStreamTest, ARestartedIngestionContinuesAfterWhatTheStreamHolds) {
+  const std::vector<Tick> ticks = Synthetic(3'000, instrument_.id);
+  const auto source = [&](uint64_t count, uint64_t seed) {
+    data::SyntheticOptions options;
+    options.seed = seed;
+    options.count = count;
+    options.instrument = instrument_.id;
+    std::vector<std::unique_ptr<data::TickSource>> sources;
+    sources.push_back(std::move(data::SyntheticTickSource::Create(options)).value());
+    return sources;
+  };
+  IngestOptions options;
+  options.publish = {.feed = "resume", .ticks_per_message = 100, .messages_per_publish = 2};
+  {
+    auto first = MarketPublisher::Create(*bus_, instrument_, options.publish);
+    ASSERT_TRUE(first.ok());
+    for (size_t idx = 0; idx < 1'234; ++idx) ASSERT_TRUE((*first)->Add(ticks[idx]).ok());
+    ASSERT_TRUE((*first)->Stop().ok());  // as a kill between publishes leaves it: 1,200 held
+  }
+  auto resumed = IngestFeeds(*bus_, source(3'000, 7), {instrument_}, options);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  EXPECT_EQ(resumed->feeds[0].resumed_after, 1'200u);
+  EXPECT_EQ(resumed->feeds[0].ticks, 1'800u);
+  EXPECT_EQ(resumed->feeds[0].duplicates, 0u);
+  EXPECT_FALSE(resumed->feeds[0].already_ended);
+  auto read = BusTickSource::Open(*bus_, instrument_, {.feed = "resume"});
+  ASSERT_TRUE(read.ok());
+  const std::vector<Tick> got = ReadAll(**read);
+  ASSERT_EQ(got.size(), ticks.size());
+  for (size_t idx = 0; idx < ticks.size(); ++idx) ASSERT_TRUE(Same(got[idx], ticks[idx])) << idx;
+  EXPECT_EQ((*read)->duplicates(), 0u);
+
+  auto again = IngestFeeds(*bus_, source(3'000, 7), {instrument_}, options);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->feeds[0].already_ended);
+  EXPECT_EQ(again->feeds[0].ticks, 0u);
+  EXPECT_EQ(again->feeds[0].messages, 0u);
+
+  // Another dataset: its first tick differs.
+  auto other = IngestFeeds(*bus_, source(3'000, 8), {instrument_}, options);
+  EXPECT_EQ(other.status().code(), StatusCode::kFailedPrecondition) << other.status().ToString();
+  // The same first tick but a shorter feed than the stream holds.
+  IngestOptions partial = options;
+  partial.publish.feed = "short";
+  {
+    auto first = MarketPublisher::Create(*bus_, instrument_, partial.publish);
+    ASSERT_TRUE(first.ok());
+    for (size_t idx = 0; idx < 1'000; ++idx) ASSERT_TRUE((*first)->Add(ticks[idx]).ok());
+    ASSERT_TRUE((*first)->Stop().ok());
+  }
+  auto shorter = IngestFeeds(*bus_, source(500, 7), {instrument_}, partial);
+  EXPECT_EQ(shorter.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(shorter.status().message().find("holds 1000 ticks of this feed but the feed has only"),
+            std::string::npos)
+      << shorter.status().ToString();
+}
+
 TEST_P(MarketStreamTest, AFeedNobodyPublishesIsAnErrorAfterTheIdleTimeout) {
   auto source = BusTickSource::Open(*bus_, instrument_, {.idle_timeout = Duration::Millis(300)});
   ASSERT_TRUE(source.ok());

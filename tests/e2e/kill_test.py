@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""The kill test of issue 11 (docs/services.md, "Faults"): a paper session split four ways —
+ingestion, features, prediction, and the account's owner (decision, risk, execution) with its
+event log on PostgreSQL — over nats-server, while a supervisor SIGKILLs a role, nats-server or
+PostgreSQL at random moments (at least 20 kills, every kind at least twice) and starts it again,
+as Kubernetes restarts a pod. A role whose dependency went away fails fast and is restarted too.
+
+Then the session must end as one uninterrupted run does: the same orders, fills, decisions and
+account as `aits paper` on the same flags (nothing lost, nothing doubled: every order once), a log
+that replays, and the recovery figures printed as JSON: per kind of kill, the time from the kill
+until the owner's log grew again (trading again), and the committed events lost (none).
+
+Usage: kill_test.py AITS_BINARY [--seed N] [--kills N] [--json FILE]
+Every server runs on loopback with a throwaway directory and stops at the end.
+"""
+import argparse
+import json
+import os
+import pwd
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+SESSION = ["--synthetic", "EURUSD", "--ticks", "120000", "--start", "2024-01-08", "--seed", "3",
+           "--params", "fast=3,slow=8", "--commission", "per_lot:7", "--session-id", "kill"]
+# Synthetic EURUSD has about 1.9 ticks a second of market time: 120,000 ticks at 1,000x last
+# about a minute, long enough for 20+ kills a second or two apart.
+SPEED = "1000"
+KINDS = ["ingestion", "features", "prediction", "owner", "nats", "postgres"]
+
+failures = []
+
+
+def fail(text):
+    print("FAIL: " + text, flush=True)
+    failures.append(text)
+
+
+def ok(text):
+    print("ok:   " + text, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Process:
+    """One restartable process with its log."""
+
+    def __init__(self, name, argv, log_dir, env=None, preexec=None):
+        self.name, self.argv, self.env, self.preexec = name, argv, env, preexec
+        self.log_path = os.path.join(log_dir, name + ".log")
+        self.out_path = os.path.join(log_dir, name + ".out")
+        self.popen = None
+        self.starts = 0
+        self.finished = False  # exited 0: its work is done (not restarted)
+
+    def start(self):
+        self.starts += 1
+        log = open(self.log_path, "a")
+        log.write(f"--- start {self.starts} at {time.time():.3f}\n")
+        log.flush()
+        out = open(self.out_path, "w")
+        self.popen = subprocess.Popen(self.argv, stdout=out, stderr=log, env=self.env,
+                                      preexec_fn=self.preexec, start_new_session=True)
+
+    def alive(self):
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill(self):
+        if self.alive():
+            os.kill(self.popen.pid, signal.SIGKILL)
+            self.popen.wait()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.alive():
+            os.kill(self.popen.pid, sig)
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def as_postgres():
+    """Under root PostgreSQL runs as its own user (it refuses root)."""
+    if os.geteuid() != 0:
+        return None
+    user = pwd.getpwnam("postgres")
+
+    def drop():
+        os.setgid(user.pw_gid)
+        os.setuid(user.pw_uid)
+    return drop
+
+
+def wait_for(what, test, timeout):
+    give_up = time.time() + timeout
+    while time.time() < give_up:
+        if test():
+            return True
+        time.sleep(0.05)
+    fail(f"{what} did not come up within {timeout} s")
+    return False
+
+
+class Committed(threading.Thread):
+    """Polls the owner's committed events on PostgreSQL: (time, count) samples."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port, self.samples, self.stopped = port, [], False
+
+    def run(self):
+        while not self.stopped:
+            try:
+                out = subprocess.run(
+                    [PG_BIN + "/psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "aits",
+                     "-d", "postgres", "-Atc", "SELECT count(*) FROM events"],
+                    capture_output=True, text=True, timeout=2)
+                if out.returncode == 0 and out.stdout.strip().isdigit():
+                    self.samples.append((time.time(), int(out.stdout.strip())))
+            except subprocess.TimeoutExpired:
+                pass
+            time.sleep(0.1)
+
+    def count_at(self, t):
+        before = [count for (when, count) in self.samples if when <= t]
+        return before[-1] if before else 0
+
+    def grew_after(self, t, count):
+        for when, now in self.samples:
+            if when > t and now > count:
+                return when
+        return None
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("aits")
+    parser.add_argument("--seed", type=int, default=int(os.environ.get("AITS_KILL_SEED", "11")))
+    parser.add_argument("--kills", type=int, default=24)
+    parser.add_argument("--json", default="")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    print(f"kill test: seed {args.seed}, {args.kills} kills", flush=True)
+    for tool in ("nats-server", "setpriv"):
+        if shutil.which(tool) is None and not os.path.exists("/usr/sbin/" + tool):
+            fail(f"{tool} is not installed (scripts/install-deps.sh)")
+            return 1
+    if not os.path.exists(PG_BIN + "/postgres"):
+        fail("PostgreSQL 15 is not installed (scripts/install-deps.sh)")
+        return 1
+
+    work = tempfile.mkdtemp(prefix="aits-kill-")
+    os.chmod(work, 0o755)
+    logs = os.path.join(work, "logs")
+    os.makedirs(logs)
+    processes = {}
+    committed = None
+    try:
+        # The uninterrupted run to compare with.
+        embedded = subprocess.run([args.aits, "paper", *SESSION, "--speed", "max", "--state",
+                                   os.path.join(work, "embedded"), "--quiet", "--json"],
+                                  capture_output=True, text=True)
+        if embedded.returncode != 0:
+            fail("aits paper: " + embedded.stderr)
+            return 1
+        reference = json.loads(embedded.stdout)
+
+        # Servers.
+        pg_dir = os.path.join(work, "pg")
+        os.makedirs(pg_dir)
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(pg_dir, user.pw_uid, user.pw_gid)
+        initdb = subprocess.run([PG_BIN + "/initdb", "-D", pg_dir + "/data", "-U", "aits",
+                                 "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+                                capture_output=True, text=True, preexec_fn=as_postgres())
+        if initdb.returncode != 0:
+            fail("initdb: " + initdb.stderr)
+            return 1
+        pg_port, nats_port = free_port(), free_port()
+        processes["postgres"] = Process(
+            "postgres",
+            [PG_BIN + "/postgres", "-D", pg_dir + "/data", "-p", str(pg_port), "-c",
+             "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + pg_dir, "-c",
+             "fsync=off", "-c", "full_page_writes=off", "-c", "shared_buffers=32MB"],
+            logs, preexec=as_postgres())
+        processes["nats"] = Process(
+            "nats", ["nats-server", "-a", "127.0.0.1", "-p", str(nats_port), "-js", "-sd",
+                     os.path.join(work, "js")], logs)
+
+        def pg_ready():
+            return subprocess.run([PG_BIN + "/pg_isready", "-h", "127.0.0.1", "-p",
+                                   str(pg_port)], capture_output=True).returncode == 0
+
+        def nats_ready():
+            try:
+                with socket.create_connection(("127.0.0.1", nats_port), timeout=0.2):
+                    return True
+            except OSError:
+                return False
+        processes["postgres"].start()
+        processes["nats"].start()
+        if not (wait_for("PostgreSQL", pg_ready, 30) and wait_for("nats-server", nats_ready, 30)):
+            return 1
+
+        bus = f"nats://127.0.0.1:{nats_port}"
+        events = f"postgresql://aits@127.0.0.1:{pg_port}/postgres#kill"
+        common = ["--bus", bus, *SESSION, "--health", "off", "--json", "--idle-timeout", "60"]
+        roles = {
+            "ingestion": ["serve", "--role", "ingestion", *common, "--speed", SPEED],
+            "features": ["serve", "--role", "features", *common],
+            "prediction": ["serve", "--role", "prediction", *common],
+            "owner": ["serve", "--role", "decision,risk,execution", *common, "--events", events],
+        }
+        for name, argv in roles.items():
+            processes[name] = Process(name, [args.aits, *argv], logs)
+            processes[name].start()
+        committed = Committed(pg_port)
+        committed.start()
+
+        kills = []           # (time, kind, committed events at the kill)
+        restarts_due = {}    # name -> time to start again
+        own_failures = {}    # name -> exits with an error (a dependency was away)
+        schedule = []
+        next_kill = time.time() + rng.uniform(1.0, 2.0)
+        give_up = time.time() + 400
+        owner_result = None
+        while time.time() < give_up:
+            now = time.time()
+            for name in ("ingestion", "features", "prediction", "owner"):
+                p = processes[name]
+                if p.finished or p.alive() or name in restarts_due:
+                    continue
+                code = p.popen.returncode
+                if code == 0:
+                    p.finished = True
+                    if name == "owner":
+                        owner_result = json.load(open(p.out_path))
+                elif code != -signal.SIGKILL:
+                    own_failures[name] = own_failures.get(name, 0) + 1
+                    restarts_due[name] = now + 0.5
+            if owner_result is not None:
+                break
+            for name, due in list(restarts_due.items()):
+                if now >= due:
+                    del restarts_due[name]
+                    processes[name].start()
+            if len(kills) < args.kills and now >= next_kill:
+                if not schedule:
+                    schedule = KINDS[:]
+                    rng.shuffle(schedule)
+                kind = schedule.pop()
+                p = processes[kind]
+                if p.alive():
+                    kills.append((now, kind, committed.count_at(now)))
+                    p.kill()
+                    restarts_due[kind] = now + rng.uniform(0.2, 1.0)
+                    print(f"  kill {len(kills):2d}: {kind}", flush=True)
+                next_kill = now + rng.uniform(1.0, 2.5)
+            time.sleep(0.02)
+        committed.stopped = True
+
+        if owner_result is None:
+            fail("the owner did not finish the session in time; logs in " + logs)
+            for name in ("owner", "ingestion", "features", "prediction"):
+                print(f"--- {name}.log (tail)")
+                print("".join(open(processes[name].log_path).readlines()[-15:]))
+            return 1
+        ok(f"the session ended after {len(kills)} kills; restarts after a dependency's "
+           f"absence: {own_failures}")
+        by_kind = {kind: sum(1 for _, k, _ in kills if k == kind) for kind in KINDS}
+        if len(kills) >= 20 and all(count >= 2 for count in by_kind.values()):
+            ok(f"at least 20 kills, every kind at least twice: {by_kind}")
+        else:
+            fail(f"too few kills: {len(kills)} ({by_kind})")
+        differ = [f"{key}: {owner_result.get(key)} vs {reference.get(key)}"
+                  for key in ("orders", "fills", "position", "balance", "equity", "breaker")
+                  if owner_result.get(key) != reference.get(key)]
+        if differ:
+            fail("the killed session differs from the uninterrupted one: " + "; ".join(differ))
+        else:
+            ok(f"the same orders ({reference['orders']}), fills ({reference['fills']}), position "
+               "and account as the uninterrupted run")
+        replay = subprocess.run([args.aits, "replay", "--events", events], capture_output=True,
+                                text=True)
+        if replay.returncode == 0 and "equal" in replay.stdout + replay.stderr:
+            ok("the log replays equal")
+        else:
+            fail("replay: " + replay.stdout + replay.stderr)
+
+        # Recovery: from each kill to the log's next growth.
+        recovery = {}
+        for when, kind, count in kills:
+            grew = committed.grew_after(when, count)
+            if grew is not None:
+                recovery.setdefault(kind, []).append(grew - when)
+        figures = {
+            "kills": len(kills),
+            "by_kind": by_kind,
+            "restarts_after_a_dependency_failed": own_failures,
+            "committed_events_lost": 0 if not differ else None,
+            "seconds_to_trading_again": {
+                kind: {"n": len(v), "p50": round(statistics.median(v), 3),
+                       "max": round(max(v), 3)} for kind, v in sorted(recovery.items())},
+        }
+        print(json.dumps(figures, indent=2), flush=True)
+        if args.json:
+            with open(args.json, "w") as out:
+                json.dump(figures, out, indent=2)
+    finally:
+        if committed is not None:
+            committed.stopped = True
+        for p in processes.values():
+            p.stop(signal.SIGINT if p.name == "postgres" else signal.SIGTERM)
+        if not failures:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print("logs kept in " + logs)
+    if failures:
+        print(f"kill_test: {len(failures)} failure(s)")
+        return 1
+    print("kill_test: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
