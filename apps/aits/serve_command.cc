@@ -46,6 +46,7 @@ struct ServeFlags {
   std::string health = "127.0.0.1:0";
   double idle_timeout_s = 30;
   size_t ticks_per_message = 512;
+  int replicas = 1;
   std::string market = "default";
   config::PaperFlags session;
 };
@@ -372,10 +373,14 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   Result<std::unique_ptr<bus::MessageBus>> connected = bus::ConnectNats(nats);
   if (!connected.ok()) return Fail(connected.status().WithContext("--bus"));
   std::unique_ptr<bus::MessageBus> bus = std::move(connected).value();
-  if (Status ensured = services::EnsureMarketStream(*bus); !ensured.ok()) return Fail(ensured);
+  if (Status ensured = services::EnsureMarketStream(*bus, flags.replicas); !ensured.ok()) {
+    return Fail(ensured.WithContext("--replicas " + std::to_string(flags.replicas)));
+  }
   const bool stages = roles->FeaturesStage() || roles->PredictionStage();
   if (stages || roles->RemotePredictions()) {
-    if (Status ensured = services::EnsureStageStreams(*bus); !ensured.ok()) return Fail(ensured);
+    if (Status ensured = services::EnsureStageStreams(*bus, flags.replicas); !ensured.ok()) {
+      return Fail(ensured.WithContext("--replicas " + std::to_string(flags.replicas)));
+    }
   }
   readiness.Set(Status::Ok());
 
@@ -559,6 +564,12 @@ void AddServeCommand(CLI::App& app) {
       ->add_option("--market", flags->market,
                    "Name of the market data on the bus (subjects md.NAME.SYMBOL): the ingestion "
                    "role publishes under it, the owner reads it; another dataset, another name")
+      ->capture_default_str();
+  serve
+      ->add_option("--replicas", flags->replicas,
+                   "Copies of each stream this role creates, in a JetStream cluster (1-5; the "
+                   "servers of --bus must be that many or more)")
+      ->check(CLI::Range(1, 5))
       ->capture_default_str();
   serve
       ->add_option("--ticks-per-message", flags->ticks_per_message,

@@ -10,7 +10,11 @@ account as `aits paper` on the same flags (nothing lost, nothing doubled: every 
 that replays, and the recovery figures printed as JSON: per kind of kill, the time from the kill
 until the owner's log grew again (trading again), and the committed events lost (none).
 
-Usage: kill_test.py AITS_BINARY [--seed N] [--kills N] [--json FILE]
+With --cluster, JetStream runs as a three-node cluster on loopback with every stream replicated
+three times, and the kills are of the nodes, one at a time, each down for a few seconds: nothing
+is lost and trading goes on.
+
+Usage: kill_test.py AITS_BINARY [--cluster] [--seed N] [--kills N] [--json FILE]
 Every server runs on loopback with a throwaway directory and stops at the end.
 """
 import argparse
@@ -27,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 SESSION = ["--synthetic", "EURUSD", "--ticks", "120000", "--start", "2024-01-08", "--seed", "3",
@@ -35,6 +40,7 @@ SESSION = ["--synthetic", "EURUSD", "--ticks", "120000", "--start", "2024-01-08"
 # about a minute, long enough for 20+ kills a second or two apart.
 SPEED = "1000"
 KINDS = ["ingestion", "features", "prediction", "owner", "nats", "postgres"]
+NODES = ["nats1", "nats2", "nats3"]
 
 failures = []
 
@@ -148,11 +154,17 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("aits")
     parser.add_argument("--seed", type=int, default=int(os.environ.get("AITS_KILL_SEED", "11")))
-    parser.add_argument("--kills", type=int, default=24)
+    parser.add_argument("--cluster", action="store_true")
+    parser.add_argument("--kills", type=int, default=0)
     parser.add_argument("--json", default="")
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    print(f"kill test: seed {args.seed}, {args.kills} kills", flush=True)
+    kinds = NODES if args.cluster else KINDS
+    if args.kills == 0:
+        args.kills = 6 if args.cluster else 24
+    least = 6 if args.cluster else 20
+    print(f"kill test: seed {args.seed}, {args.kills} kills"
+          f"{' of a three-node JetStream cluster' if args.cluster else ''}", flush=True)
     for tool in ("nats-server", "setpriv"):
         if shutil.which(tool) is None and not os.path.exists("/usr/sbin/" + tool):
             fail(f"{tool} is not installed (scripts/install-deps.sh)")
@@ -189,35 +201,65 @@ def main():
         if initdb.returncode != 0:
             fail("initdb: " + initdb.stderr)
             return 1
-        pg_port, nats_port = free_port(), free_port()
+        pg_port = free_port()
         processes["postgres"] = Process(
             "postgres",
             [PG_BIN + "/postgres", "-D", pg_dir + "/data", "-p", str(pg_port), "-c",
              "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + pg_dir, "-c",
              "fsync=off", "-c", "full_page_writes=off", "-c", "shared_buffers=32MB"],
             logs, preexec=as_postgres())
-        processes["nats"] = Process(
-            "nats", ["nats-server", "-a", "127.0.0.1", "-p", str(nats_port), "-js", "-sd",
-                     os.path.join(work, "js")], logs)
+        nats_ports = [free_port() for _ in range(3 if args.cluster else 1)]
+        if args.cluster:
+            route_ports = [free_port() for _ in NODES]
+            monitor_ports = [free_port() for _ in NODES]
+            routes = ",".join(f"nats://127.0.0.1:{port}" for port in route_ports)
+            for idx, node in enumerate(NODES):
+                processes[node] = Process(
+                    node, ["nats-server", "-a", "127.0.0.1", "-p", str(nats_ports[idx]), "-n",
+                           node, "-m", str(monitor_ports[idx]), "--cluster_name", "aits",
+                           "--cluster", f"nats://127.0.0.1:{route_ports[idx]}", "--routes",
+                           routes, "-js", "-sd", os.path.join(work, "js-" + node)], logs)
+        else:
+            processes["nats"] = Process(
+                "nats", ["nats-server", "-a", "127.0.0.1", "-p", str(nats_ports[0]), "-js",
+                         "-sd", os.path.join(work, "js")], logs)
 
         def pg_ready():
             return subprocess.run([PG_BIN + "/pg_isready", "-h", "127.0.0.1", "-p",
                                    str(pg_port)], capture_output=True).returncode == 0
 
         def nats_ready():
+            if args.cluster:
+                # JetStream is up once the cluster has elected its meta leader.
+                for port in monitor_ports:
+                    try:
+                        with urllib.request.urlopen(
+                                f"http://127.0.0.1:{port}/healthz?js-enabled-only=true",
+                                timeout=1) as answer:
+                            if answer.status != 200:
+                                return False
+                        with urllib.request.urlopen(f"http://127.0.0.1:{port}/jsz",
+                                                    timeout=1) as answer:
+                            if not json.load(answer).get("meta_cluster", {}).get("leader"):
+                                return False
+                    except OSError:
+                        return False
+                return True
             try:
-                with socket.create_connection(("127.0.0.1", nats_port), timeout=0.2):
+                with socket.create_connection(("127.0.0.1", nats_ports[0]), timeout=0.2):
                     return True
             except OSError:
                 return False
         processes["postgres"].start()
-        processes["nats"].start()
-        if not (wait_for("PostgreSQL", pg_ready, 30) and wait_for("nats-server", nats_ready, 30)):
+        for name in (NODES if args.cluster else ["nats"]):
+            processes[name].start()
+        if not (wait_for("PostgreSQL", pg_ready, 30) and wait_for("nats-server", nats_ready, 60)):
             return 1
 
-        bus = f"nats://127.0.0.1:{nats_port}"
+        bus = ",".join(f"nats://127.0.0.1:{port}" for port in nats_ports)
         events = f"postgresql://aits@127.0.0.1:{pg_port}/postgres#kill"
-        common = ["--bus", bus, *SESSION, "--health", "off", "--json", "--idle-timeout", "60"]
+        common = ["--bus", bus, *SESSION, "--health", "off", "--json", "--idle-timeout", "60",
+                  "--replicas", "3" if args.cluster else "1"]
         roles = {
             "ingestion": ["serve", "--role", "ingestion", *common, "--speed", SPEED],
             "features": ["serve", "--role", "features", *common],
@@ -237,6 +279,7 @@ def main():
         next_kill = time.time() + rng.uniform(1.0, 2.0)
         give_up = time.time() + 400
         owner_result = None
+        last_node_start = time.time()
         while time.time() < give_up:
             now = time.time()
             for name in ("ingestion", "features", "prediction", "owner"):
@@ -257,16 +300,29 @@ def main():
                 if now >= due:
                     del restarts_due[name]
                     processes[name].start()
-            if len(kills) < args.kills and now >= next_kill:
+                    if name in NODES:
+                        last_node_start = now
+            # A node of the cluster is killed only once the cluster is whole again — every node
+            # up and healthy, the last one back for at least 5 s to catch up — so that one node
+            # at a time is lost: with two away, a stream replicated three times has no quorum.
+            nodes_up = True
+            if args.cluster and len(kills) < args.kills and now >= next_kill:
+                nodes_up = (all(processes[n].alive() for n in NODES) and
+                            now - last_node_start >= 5 and nats_ready())
+            # The first kill once the session trades (a fresh cluster takes some seconds to
+            # elect its stream leaders): every kill then interrupts a running session.
+            trading = bool(kills) or committed.count_at(now) > 2000
+            if len(kills) < args.kills and now >= next_kill and nodes_up and trading:
                 if not schedule:
-                    schedule = KINDS[:]
+                    schedule = kinds[:]
                     rng.shuffle(schedule)
                 kind = schedule.pop()
                 p = processes[kind]
                 if p.alive():
                     kills.append((now, kind, committed.count_at(now)))
                     p.kill()
-                    restarts_due[kind] = now + rng.uniform(0.2, 1.0)
+                    down = rng.uniform(2.0, 4.0) if args.cluster else rng.uniform(0.2, 1.0)
+                    restarts_due[kind] = now + down
                     print(f"  kill {len(kills):2d}: {kind}", flush=True)
                 next_kill = now + rng.uniform(1.0, 2.5)
             time.sleep(0.02)
@@ -280,9 +336,9 @@ def main():
             return 1
         ok(f"the session ended after {len(kills)} kills; restarts after a dependency's "
            f"absence: {own_failures}")
-        by_kind = {kind: sum(1 for _, k, _ in kills if k == kind) for kind in KINDS}
-        if len(kills) >= 20 and all(count >= 2 for count in by_kind.values()):
-            ok(f"at least 20 kills, every kind at least twice: {by_kind}")
+        by_kind = {kind: sum(1 for _, k, _ in kills if k == kind) for kind in kinds}
+        if len(kills) >= least and all(count >= 2 for count in by_kind.values()):
+            ok(f"at least {least} kills, every kind at least twice: {by_kind}")
         else:
             fail(f"too few kills: {len(kills)} ({by_kind})")
         differ = [f"{key}: {owner_result.get(key)} vs {reference.get(key)}"
@@ -324,7 +380,7 @@ def main():
             committed.stopped = True
         for p in processes.values():
             p.stop(signal.SIGINT if p.name == "postgres" else signal.SIGTERM)
-        if not failures:
+        if not failures and not os.environ.get("AITS_KILL_KEEP"):
             shutil.rmtree(work, ignore_errors=True)
         else:
             print("logs kept in " + logs)

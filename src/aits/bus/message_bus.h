@@ -45,10 +45,21 @@
 #include <vector>
 
 #include "aits/core/clock.h"
+#include "aits/core/resilience.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
 
 namespace aits::bus {
+
+// Retries of a publish: about 8 attempts over 10 s and more (each may wait out the request
+// timeout), enough to ride out a JetStream leader election.
+inline BackoffPolicy PublishRetry() {
+  BackoffPolicy policy;
+  policy.initial = Duration::Millis(100);
+  policy.max = Duration::Seconds(2);
+  policy.max_attempts = 8;
+  return policy;
+}
 
 // nats-server's default max_payload; the in-process bus enforces the same cap.
 inline constexpr size_t kMaxPayload = 1024 * 1024;
@@ -109,7 +120,8 @@ class Consumer {
  public:
   virtual ~Consumer() = default;
   // Up to `max` (>= 1) messages in delivery order, waiting up to `timeout` for the first; an
-  // empty vector when none came in time.
+  // empty vector when none came in time. NotFound once the consumer is gone — deleted, or lost
+  // with the server of a cluster that held it (NATS notices within a few seconds of waiting).
   virtual Result<std::vector<Delivery>> Fetch(int max, Duration timeout) = 0;
   // Done with the message of this stream sequence (handed out by this consumer): it is not
   // delivered again; with ack_all, neither is any handed out before it. Acknowledging one that
@@ -148,6 +160,19 @@ class MessageBus {
   virtual Result<std::unique_ptr<Consumer>> Consume(const ConsumerConfig& config) = 0;
   virtual Status DeleteConsumer(std::string_view stream, std::string_view durable) = 0;
 };
+
+// Publishes `messages` one after another, each acknowledged before the next goes, so that the
+// stream never holds a later message without every earlier one: a pipelined PublishBatch cannot
+// promise that across a cluster's leader change, where an earlier message in flight may be lost
+// while a later one lands — a hole that readers applying by sequence would take for lost data.
+// A retryable failure (the server away, no acknowledgement in time) is retried with back-off
+// through `breaker` (the same id: stored once; a message without an id is not retried).
+// Returns the acks in order, or the first failure that outlasted the retries, naming the
+// message's index; the messages before it are stored.
+Result<std::vector<PublishAck>> PublishInOrder(MessageBus& bus,
+                                               std::span<const OutgoingMessage> messages,
+                                               CircuitBreaker& breaker,
+                                               const BackoffPolicy& retry = PublishRetry());
 
 // The in-process bus. `clock` stamps stored messages and times the duplicate window, max_age and
 // ack_wait (a SimulatedClock makes those deterministic in tests); Fetch's timeout is real time.

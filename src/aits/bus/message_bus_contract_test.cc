@@ -295,6 +295,55 @@ TEST_P(MessageBusContract, TheLastMessageOfASubjectWithItsIdAndSequence) {
             StatusCode::kNotFound);
 }
 
+// In order, each stored before the next: the acks in order; a failure names the message and
+// leaves the ones before it stored.
+TEST_P(MessageBusContract, PublishInOrderStoresEachBeforeTheNext) {
+  const StreamConfig config = Stream("inorder", {"md.*"});
+  ASSERT_TRUE(bus_->AddStream(config).ok());
+  const std::string eur = Subject("md.EURUSD");
+  const std::string nowhere = prefix_ + ".nowhere";
+  const std::vector<OutgoingMessage> messages = {
+      {eur, "a", "1"}, {eur, "b", "2"}, {eur, "a", "1 again"}, {eur, "", "3"}};
+  const WallClock clock;
+  CircuitBreaker breaker("bus", {}, clock);
+  auto acks = PublishInOrder(*bus_, messages, breaker);
+  ASSERT_TRUE(acks.ok()) << acks.status().ToString();
+  ASSERT_EQ(acks->size(), 4u);
+  EXPECT_EQ((*acks)[0].sequence, 1u);
+  EXPECT_EQ((*acks)[1].sequence, 2u);
+  EXPECT_TRUE((*acks)[2].duplicate);
+  EXPECT_EQ((*acks)[2].sequence, 1u);
+  EXPECT_EQ((*acks)[3].sequence, 3u);
+  const std::vector<OutgoingMessage> broken = {
+      {eur, "c", "4"}, {nowhere, "d", "x"}, {eur, "e", "5"}};
+  auto failed = PublishInOrder(*bus_, broken, breaker);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), StatusCode::kNotFound);  // not retried: no stream stores it
+  EXPECT_NE(failed.status().message().find("message 1 of 3 to " + nowhere), std::string::npos)
+      << failed.status().ToString();
+  auto state = bus_->GetStream(config.name);
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->last_sequence, 4u);  // "4" stored, "5" never sent
+}
+
+// A consumer deleted under its reader: the reader's Fetch fails rather than waiting for ever.
+TEST_P(MessageBusContract, AConsumerDeletedUnderItsReaderFailsItsFetch) {
+  const StreamConfig config = Stream("gone", {"md.*"});
+  ASSERT_TRUE(bus_->AddStream(config).ok());
+  ConsumerConfig c;
+  c.stream = config.name;
+  c.durable = "reader";
+  std::unique_ptr<Consumer> consumer = MustConsume(c);
+  ASSERT_NE(consumer, nullptr);
+  ASSERT_TRUE(bus_->DeleteConsumer(config.name, "reader").ok());
+  Status status = Status::Ok();
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (status.ok() && std::chrono::steady_clock::now() < give_up) {
+    status = consumer->Fetch(1, Duration::Millis(500)).status();
+  }
+  EXPECT_EQ(status.code(), StatusCode::kNotFound) << status.ToString();
+}
+
 TEST_P(MessageBusContract, ADurableConsumerResumesAfterWhatWasAcknowledged) {
   const StreamConfig config = Stream("decisions", {"decisions"});
   ASSERT_TRUE(bus_->AddStream(config).ok());

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
@@ -143,6 +144,8 @@ struct Shared {
   }
 };
 
+constexpr auto kConsumerCheckEvery = std::chrono::seconds(2);
+
 class NatsConsumer final : public Consumer {
  public:
   NatsConsumer(std::shared_ptr<Shared> shared, natsSubscription* subscription, std::string stream,
@@ -172,7 +175,11 @@ class NatsConsumer final : public Consumer {
     const natsStatus s =
         natsSubscription_Fetch(&list, subscription_, max, Millis(timeout), &js_error);
     std::vector<Delivery> out;
-    if (s == NATS_TIMEOUT) return out;
+    if (s == NATS_TIMEOUT) {
+      AITS_RETURN_IF_ERROR(CheckStillThere());
+      return out;
+    }
+    last_seen_ = std::chrono::steady_clock::now();
     if (s != NATS_OK) {
       return FromNats(s, js_error, "fetch from consumer " + name_ + " of stream " + stream_);
     }
@@ -204,6 +211,26 @@ class NatsConsumer final : public Consumer {
   Status Nak(uint64_t sequence) override { return Settle(sequence, /*nak=*/true); }
 
  private:
+  // A consumer lives on one server of a cluster (an ephemeral one is not replicated): when that
+  // server dies, fetches time out for ever rather than fail. While nothing comes, look every few
+  // seconds whether it still exists, so that its reader fails fast (and is started again, reading
+  // by sequence from where its own state says) instead of waiting out its idle timeout.
+  Status CheckStillThere() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_seen_ < kConsumerCheckEvery) return Status::Ok();
+    last_seen_ = now;
+    jsConsumerInfo* info = nullptr;
+    jsErrCode js_error{};
+    const natsStatus s =
+        js_GetConsumerInfo(&info, shared_->js, stream_.c_str(), name_.c_str(), nullptr, &js_error);
+    if (info != nullptr) jsConsumerInfo_Destroy(info);
+    if (s != NATS_OK && (js_error == JSConsumerNotFoundErr || s == NATS_NOT_FOUND)) {
+      return NotFound("consumer " + name_ + " of stream " + stream_ +
+                      " is gone (deleted, or lost with the server that held it)");
+    }
+    return Status::Ok();  // there, or the server is unreachable for now: keep waiting
+  }
+
   Status Settle(uint64_t sequence, bool nak) {
     const auto it = held_.find(sequence);
     if (it == held_.end()) return Status::Ok();
@@ -233,6 +260,7 @@ class NatsConsumer final : public Consumer {
   bool ack_all_;
   // Messages handed out and not yet settled (at most max_ack_pending: the server sends no more).
   std::map<uint64_t, MsgPtr> held_;
+  std::chrono::steady_clock::time_point last_seen_ = std::chrono::steady_clock::now();
 };
 
 class NatsBus final : public MessageBus {

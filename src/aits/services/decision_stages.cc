@@ -78,20 +78,23 @@ Status DeadLetter(bus::MessageBus& bus, const std::string& subject, const bus::D
 // A stage's outputs, published in batches with their ids.
 class Outbox {
  public:
-  Outbox(bus::MessageBus& bus, std::string subject) : bus_(bus), subject_(std::move(subject)) {}
+  Outbox(bus::MessageBus& bus, std::string subject)
+      : bus_(bus), subject_(std::move(subject)), breaker_("nats: " + subject_, {}, clock_) {}
   void Add(std::string id, std::string payload) {
     ids_.push_back(std::move(id));
     payloads_.push_back(std::move(payload));
   }
   size_t size() const { return ids_.size(); }
-  // Publishes what is held; a failed batch keeps it (retry with the same ids is safe).
+  // Publishes what is held, in order (bus::PublishInOrder: no hole a reader would take for a
+  // missing bar); a failed batch keeps it (retry with the same ids is safe).
   Status Flush(StageStats* stats) {
     if (ids_.empty()) return Status::Ok();
     messages_.clear();
     for (size_t idx = 0; idx < ids_.size(); ++idx) {
       messages_.push_back(bus::OutgoingMessage{subject_, ids_[idx], payloads_[idx]});
     }
-    AITS_ASSIGN_OR_RETURN(const std::vector<bus::PublishAck> acks, bus_.PublishBatch(messages_));
+    AITS_ASSIGN_OR_RETURN(const std::vector<bus::PublishAck> acks,
+                          bus::PublishInOrder(bus_, messages_, breaker_));
     for (const bus::PublishAck& ack : acks) stats->stored += ack.duplicate ? 0 : 1;
     stats->outputs += ids_.size();
     ids_.clear();
@@ -99,13 +102,15 @@ class Outbox {
     return Status::Ok();
   }
   Status End(std::string id) {
-    AITS_RETURN_IF_ERROR(bus_.Publish(subject_, id, kEndOfFeed).status());
-    return Status::Ok();
+    const bus::OutgoingMessage end[] = {{subject_, id, kEndOfFeed}};
+    return bus::PublishInOrder(bus_, end, breaker_).status();
   }
 
  private:
+  WallClock clock_;
   bus::MessageBus& bus_;
   std::string subject_;
+  CircuitBreaker breaker_;
   std::vector<std::string> ids_;
   std::vector<std::string> payloads_;
   std::vector<bus::OutgoingMessage> messages_;

@@ -36,6 +36,7 @@
 
 #include "aits/bus/message_bus.h"
 #include "aits/core/latency_histogram.h"
+#include "aits/core/resilience.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
 #include "aits/data/source.h"
@@ -114,7 +115,8 @@ class MarketPublisher {
 
   bus::MessageBus& bus_;
   std::string subject_;
-  std::string id_prefix_;  // "<feed>.<SYMBOL>."
+  CircuitBreaker breaker_;  // of the bus, for this subject's publishes
+  std::string id_prefix_;   // "<feed>.<SYMBOL>."
   MarketPublisherOptions options_;
   feed::TickBatchCodec codec_;
   feed::TickBatch batch_;
