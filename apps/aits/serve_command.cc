@@ -20,6 +20,7 @@
 #include "aits/bus/nats_bus.h"
 #include "aits/config/model_choice.h"
 #include "aits/config/paper_settings.h"
+#include "aits/core/resilience.h"
 #include "aits/net/socket.h"
 #include "aits/services/decision_stages.h"
 #include "aits/services/health.h"
@@ -373,12 +374,22 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   Result<std::unique_ptr<bus::MessageBus>> connected = bus::ConnectNats(nats);
   if (!connected.ok()) return Fail(connected.status().WithContext("--bus"));
   std::unique_ptr<bus::MessageBus> bus = std::move(connected).value();
-  if (Status ensured = services::EnsureMarketStream(*bus, flags.replicas); !ensured.ok()) {
+  // In a cluster that is electing a leader, JetStream's API answers late for a few seconds:
+  // retried in place (bus::PublishRetry's back-off) rather than failing the role's start.
+  const WallClock wall;
+  CircuitBreaker jetstream("nats " + flags.bus, {}, wall);
+  const auto retried = [&](const std::function<Status()>& call) {
+    return bus::Retried(jetstream, call);
+  };
+  if (Status ensured = retried([&] { return services::EnsureMarketStream(*bus, flags.replicas); });
+      !ensured.ok()) {
     return Fail(ensured.WithContext("--replicas " + std::to_string(flags.replicas)));
   }
   const bool stages = roles->FeaturesStage() || roles->PredictionStage();
   if (stages || roles->RemotePredictions()) {
-    if (Status ensured = services::EnsureStageStreams(*bus, flags.replicas); !ensured.ok()) {
+    if (Status ensured =
+            retried([&] { return services::EnsureStageStreams(*bus, flags.replicas); });
+        !ensured.ok()) {
       return Fail(ensured.WithContext("--replicas " + std::to_string(flags.replicas)));
     }
   }

@@ -174,28 +174,34 @@ bool SubjectsOverlap(std::string_view a, std::string_view b) {
   }
 }
 
+Status Retried(CircuitBreaker& breaker, const std::function<Status()>& call,
+               const BackoffPolicy& retry) {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  return CallWithRetry(
+      breaker, retry, call,
+      [](Duration pause) { std::this_thread::sleep_for(std::chrono::nanoseconds(pause.ns)); },
+      [] { return std::uniform_real_distribution<double>(0.0, 1.0)(random); });
+}
+
 Result<std::vector<PublishAck>> PublishInOrder(MessageBus& bus,
                                                std::span<const OutgoingMessage> messages,
                                                CircuitBreaker& breaker,
                                                const BackoffPolicy& retry) {
   std::vector<PublishAck> acks;
   acks.reserve(messages.size());
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
   BackoffPolicy once = retry;
   once.max_attempts = 1;
   for (size_t idx = 0; idx < messages.size(); ++idx) {
     const OutgoingMessage& message = messages[idx];
     PublishAck ack;
-    const Status status = CallWithRetry(
-        breaker, message.id.empty() ? once : retry,
+    const Status status = Retried(
+        breaker,
         [&] {
           Result<PublishAck> stored = bus.Publish(message.subject, message.id, message.payload);
           if (stored.ok()) ack = *stored;
           return stored.status();
         },
-        [](Duration pause) { std::this_thread::sleep_for(std::chrono::nanoseconds(pause.ns)); },
-        [&] { return unit(random); });
+        message.id.empty() ? once : retry);
     if (!status.ok()) {
       return status.WithContext("message " + std::to_string(idx) + " of " +
                                 std::to_string(messages.size()) + " to " +

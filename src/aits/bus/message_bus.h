@@ -37,6 +37,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -160,6 +161,12 @@ class MessageBus {
   virtual Result<std::unique_ptr<Consumer>> Consume(const ConsumerConfig& config) = 0;
   virtual Status DeleteConsumer(std::string_view stream, std::string_view durable) = 0;
 };
+
+// `call` retried while it fails with what may pass (IsRetryable), with back-off and jitter, real
+// sleeps, through `breaker`: CallWithRetry for the bus's calls (publishes, stream checks, the
+// last message of a subject) that a leader election delays.
+Status Retried(CircuitBreaker& breaker, const std::function<Status()>& call,
+               const BackoffPolicy& retry = PublishRetry());
 
 // Publishes `messages` one after another, each acknowledged before the next goes, so that the
 // stream never holds a later message without every earlier one: a pipelined PublishBatch cannot

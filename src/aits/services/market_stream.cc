@@ -227,8 +227,13 @@ bool SameQuote(const Tick& a, const Tick& b) {
 
 Result<std::unique_ptr<data::TickSource>> MarketPublisher::Resume(
     std::unique_ptr<data::TickSource> source) {
-  AITS_ASSIGN_OR_RETURN(std::optional<bus::Delivery> last,
-                        bus_.LastMessage(kMarketStream, subject_));
+  std::optional<bus::Delivery> last;
+  // Retried through a leader election, as the publishes are.
+  AITS_RETURN_IF_ERROR(bus::Retried(breaker_, [&] {
+    Result<std::optional<bus::Delivery>> got = bus_.LastMessage(kMarketStream, subject_);
+    if (got.ok()) last = std::move(got).value();
+    return got.status();
+  }));
   if (!last) return source;
   const bool ended = last->payload == kEndOfFeed;
   uint64_t held = 0;
