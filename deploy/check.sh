@@ -17,8 +17,12 @@
 # installs them all).
 #   deploy/check.sh [DIR]   DIR: the deployment files to check (default: this script's folder);
 #                           deploy/check_test.sh points it at broken copies.
+# With AITS_BIN=PATH (an aits binary; ctest passes the build's), every flag the manifests and the
+# compose file give the roles must be one `PATH serve --help` lists.
 set -euo pipefail
 
+# Debian installs nats-server in /usr/sbin, which a user's PATH may lack.
+PATH="${PATH}:/usr/sbin"
 here="$(cd "$(dirname "$0")" && pwd)"
 dir="$(cd "${1:-${here}}" && pwd)"
 repo="$(cd "${here}/.." && pwd)"
@@ -68,6 +72,15 @@ step() {
 
 echo "check: ${dir} (images at ${version})"
 
+serve_help=()
+serve_flags() { "${AITS_BIN}" serve --help >"${work}/serve-help.txt"; }
+if [[ -n "${AITS_BIN:-}" ]]; then
+  step "${AITS_BIN} serve --help (the roles' flags)" serve_flags
+  serve_help=("${work}/serve-help.txt")
+else
+  echo "note: AITS_BIN not set: the roles' flags are not checked against a build"
+fi
+
 mapfile -t scripts < <(find "${dir}" -path "${dir}/node_modules" -prune -o -type f \
   \( -name '*.sh' -o -path "${dir}/image/*" \) -print | sort)
 step "shellcheck: ${#scripts[@]} scripts" shellcheck "${scripts[@]}"
@@ -111,14 +124,14 @@ kubectl_version="$(kubectl version --client 2>/dev/null | paste -sd' ' || true)"
 step "kubectl kustomize k8s (${kubectl_version})" render
 if [[ -s "${rendered}" ]]; then
   step "kubernetes-models schema and lint: $(grep -c '^kind:' "${rendered}") objects" \
-    node "${here}/lint-manifests.js" k8s "${rendered}" "${dir}/k8s" "${version}"
+    node "${here}/lint-manifests.js" k8s "${rendered}" "${dir}/k8s" "${version}" "${serve_help[@]}"
 fi
 
 compose=(docker-compose --env-file "${dir}/.env.example" -f "${dir}/compose.yaml")
 step "docker-compose config -q (with .env.example)" "${compose[@]}" config -q
 if "${compose[@]}" config >"${work}/compose.yaml" 2>/dev/null; then
   step "compose lint" node "${here}/lint-manifests.js" compose "${work}/compose.yaml" \
-    "${dir}/compose.yaml" "${dir}/.env.example" "${version}"
+    "${dir}/compose.yaml" "${dir}/.env.example" "${version}" "${serve_help[@]}"
 fi
 
 step "Containerfile lint" node "${here}/lint-manifests.js" containerfile "${dir}/Containerfile"

@@ -131,10 +131,19 @@ mutate compose.yaml \
   'POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?set it in deploy/.env, see .env.example}' \
   'POSTGRES_PASSWORD: hunter2'
 mutate compose.yaml '"--role", "ingestion"]' '"--role", "ingestion", "--seed", "2"]'
+flag_fragments=()
+if [[ -n "${AITS_BIN:-}" ]]; then
+  # A flag the build does not have (every role: their session is still one).
+  mutate compose.yaml '    - --no-progress' '    - --no-progres'
+  flag_fragments=('--no-progres is no flag of this build')
+else
+  echo "note: AITS_BIN not set: a flag unknown to the build is not tried"
+fi
 expect_caught "compose" \
   'nproc must be 1024' \
   'a password written into the file' \
-  'service ingestion: command: the session flags differ'
+  'service ingestion: command: the session flags differ' \
+  "${flag_fragments[@]}"
 
 # 4. A compose file that does not load; YAML, server configurations, the Containerfile and a
 # script broken besides.

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The checks of deploy/check.sh that need a program: what a schema cannot see.
 //
-//   node deploy/lint-manifests.js k8s RENDERED.yaml SOURCE_DIR VERSION
+//   node deploy/lint-manifests.js k8s RENDERED.yaml SOURCE_DIR VERSION [SERVE_HELP]
 //     RENDERED.yaml: `kubectl kustomize SOURCE_DIR`'s output. Every object is validated against
 //     its Kubernetes schema (npm kubernetes-models), and then against what the schema accepts but
 //     the cluster would get wrong: keys the schema does not know (the models' validators let
@@ -9,10 +9,12 @@
 //     select no pod, references to ConfigMaps, Secrets, keys, volumes, ports and $(VARS) that do
 //     not exist, probes, resources, the restricted security context, the NetworkPolicies'
 //     connections against the system's own (CONNECTIONS below), and the roles' session flags.
-//   node deploy/lint-manifests.js compose CONFIG.yaml COMPOSE.yaml ENV_EXAMPLE VERSION
+//   node deploy/lint-manifests.js compose CONFIG.yaml COMPOSE.yaml ENV_EXAMPLE VERSION [SERVE_HELP]
 //     CONFIG.yaml: `docker-compose config`'s output for COMPOSE.yaml. Every service's ulimits,
 //     health check, hardening, image tag, dependencies and session flags; no password written
 //     into COMPOSE.yaml or ENV_EXAMPLE.
+//   SERVE_HELP (both): the output of `aits serve --help` of a build; every flag the roles are
+//     given must be one of its flags.
 //   node deploy/lint-manifests.js containerfile Containerfile
 //     The targets deploy/build-image.sh builds exist, each with the user, a HEALTHCHECK and an
 //     exec-form ENTRYPOINT; aits is the last (the default target).
@@ -159,12 +161,18 @@ function describeFlags(pairs) {
 // Checks that every role ({name, args, where}) names a --role and runs the same session flags;
 // the flags most of them run are the session, each role that differs is a problem. Returns the
 // session's flags as text.
-function oneSession(roles) {
+function oneSession(roles, serveFlags) {
   const counts = new Map();
   for (const role of roles) {
     role.session = describeFlags(sessionFlags(role.args));
     counts.set(role.session, (counts.get(role.session) || 0) + 1);
     if (!flagPairs(role.args).some(([flag]) => flag === '--role')) problem(role.where, 'no --role');
+    if (serveFlags) {
+      if (role.args[0] !== 'serve') problem(role.where, `runs "aits ${role.args[0]}", not "aits serve"`);
+      for (const [flag] of flagPairs(role.args)) {
+        if (!serveFlags.has(flag)) problem(role.where, `${flag} is no flag of this build's aits serve`);
+      }
+    }
   }
   const session = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([text]) => text)[0];
   for (const role of roles) {
@@ -180,6 +188,19 @@ function oneSession(roles) {
 // and fsGroup and the compose file's user must name: a fixed number, so that Kubernetes can
 // verify runAsNonRoot and the volumes are given to it.
 const IMAGE_UID = 10001;
+
+// The flags `aits serve --help` lists (its option lines: "  -h,--help ...", "  --role TEXT ..."),
+// or null without a help file.
+function readServeFlags(helpFile) {
+  if (!helpFile) return null;
+  const flags = new Set();
+  for (const line of fs.readFileSync(helpFile, 'utf8').split('\n')) {
+    const match = /^\s+(?:-[A-Za-z],)?(--[a-z][a-z0-9-]*)/.exec(line);
+    if (match) flags.add(match[1]);
+  }
+  if (!flags.has('--role')) throw new Error(`${helpFile}: no --role among its flags: not aits serve --help`);
+  return flags;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Kubernetes.
@@ -243,7 +264,8 @@ function tracked(value, fieldPath, nodes) {
   });
 }
 
-function lintKubernetes(renderedFile, sourceDir, version) {
+function lintKubernetes(renderedFile, sourceDir, version, serveHelp) {
+  const serveFlags = readServeFlags(serveHelp);
   const rendered = new YamlFile(renderedFile, `kubectl kustomize ${sourceDir}`);
   const objects = rendered.values().filter((value) => value !== null);
 
@@ -748,8 +770,9 @@ function lintKubernetes(renderedFile, sourceDir, version) {
     const args = list((list(t.spec.containers)[0] || {}).args);
     const where = at(t.index, ['spec', 'template', 'spec', 'containers', 0, 'args']);
     return { name: t.object.metadata.name, args, where };
-  }));
-  ok(`${roles.length} roles run one session: ${session}`);
+  }), serveFlags);
+  ok(`${roles.length} roles run one session: ${session}` +
+     (serveFlags ? '; every flag is one that aits serve --help lists' : ''));
 
   // 8. Secrets in the repository are placeholders.
   for (const { object, index } of byKind('Secret')) {
@@ -766,7 +789,8 @@ function lintKubernetes(renderedFile, sourceDir, version) {
 // ---------------------------------------------------------------------------------------------
 // Compose.
 
-function lintCompose(configFile, composeFile, envExample, version) {
+function lintCompose(configFile, composeFile, envExample, version, serveHelp) {
+  const serveFlags = readServeFlags(serveHelp);
   const config = new YamlFile(configFile, 'docker-compose config').values()[0] || {};
   const source = new YamlFile(composeFile);
   const services = config.services || {};
@@ -811,13 +835,16 @@ function lintCompose(configFile, composeFile, envExample, version) {
       }
     }
     if (/^localhost\/aits:/.test(image)) {
-      roles.push({ name, args: [...list(service.entrypoint), ...list(service.command)], where: where(name, 'command') });
+      // The entrypoint names the binary first; the arguments follow it.
+      const args = [...list(service.entrypoint).slice(1), ...list(service.command)];
+      roles.push({ name, args, where: where(name, 'command') });
     }
   }
   ok(`${Object.keys(services).length} services: ulimits nofile/nproc 1024, health checks, non-root, ` +
      `read-only, no capabilities, images at ${version}, dependencies that exist`);
-  const session = oneSession(roles);
-  ok(`${roles.length} roles run one session: ${session}`);
+  const session = oneSession(roles, serveFlags);
+  ok(`${roles.length} roles run one session: ${session}` +
+     (serveFlags ? '; every flag is one that aits serve --help lists' : ''));
 
   // No password written into the compose file (only ${VARIABLE} interpolations) or into the
   // example environment file (only placeholders).
@@ -926,15 +953,15 @@ function lintContainerfile(file) {
 
 function main(argv) {
   const [mode, ...args] = argv;
-  if (mode === 'k8s' && args.length === 3) {
+  if (mode === 'k8s' && (args.length === 3 || args.length === 4)) {
     lintKubernetes(...args);
-  } else if (mode === 'compose' && args.length === 4) {
+  } else if (mode === 'compose' && (args.length === 4 || args.length === 5)) {
     lintCompose(...args);
   } else if (mode === 'containerfile' && args.length === 1) {
     lintContainerfile(...args);
   } else {
-    console.error('usage: lint-manifests.js k8s RENDERED.yaml SOURCE_DIR VERSION\n' +
-                  '       lint-manifests.js compose CONFIG.yaml COMPOSE.yaml ENV_EXAMPLE VERSION\n' +
+    console.error('usage: lint-manifests.js k8s RENDERED.yaml SOURCE_DIR VERSION [SERVE_HELP]\n' +
+                  '       lint-manifests.js compose CONFIG.yaml COMPOSE.yaml ENV_EXAMPLE VERSION [SERVE_HELP]\n' +
                   '       lint-manifests.js containerfile Containerfile');
     return 2;
   }
