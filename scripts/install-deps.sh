@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages AITS needs, and only those missing. Safe to run again.
+# Installs the Debian 12 packages AITS needs, and only those missing, then the npm packages of
+# deploy/check.sh (deploy/package-lock.json into deploy/node_modules) when they are not there yet.
+# Safe to run again.
 #   scripts/install-deps.sh          build + test dependencies
 #   scripts/install-deps.sh --sample also the R packages that ship the real sample data
+#   scripts/install-deps.sh --image  also what deploy/build-image.sh needs (mmdebstrap, podman)
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config git python3
           libgtest-dev libgmock-dev libbenchmark-dev
@@ -12,10 +16,19 @@ packages=(build-essential cmake ninja-build pkg-config git python3
           libprotobuf-dev protobuf-compiler libspdlog-dev liblz4-dev zlib1g-dev
           nats-server libnats-dev  # the message bus over NATS JetStream; tests start nats-server
           postgresql-15 libpq-dev redis-server libhiredis-dev  # the services' stores; tests start them
-          prometheus)  # promtool, for tests/e2e/metrics_promtool_test.sh
-if [[ "${1:-}" == "--sample" ]]; then
-  packages+=(r-base-core r-cran-timeseries)
-fi
+          prometheus  # promtool, for tests/e2e/metrics_promtool_test.sh
+          yamllint docker-compose shellcheck)  # deploy/check.sh (docs/deployment.md)
+# deploy/check.sh also needs kubectl and node with npm. Where they are installed already (a
+# kubectl from Kubernetes' or Google's packages, a newer Node.js), those are used; Debian's own
+# packages otherwise: kubernetes-client (kubectl 1.20, whose built-in kustomize renders deploy/k8s
+# as v5 does), nodejs and npm.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
+case "${1:-}" in
+  --sample) packages+=(r-base-core r-cran-timeseries) ;;
+  --image) packages+=(mmdebstrap podman) ;;
+esac
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -26,12 +39,21 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-sudo_cmd=()
-if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The versions package-lock.json pins, as the user running this (not root through sudo). npm
+# writes node_modules/.package-lock.json on every install: newer than the lock file means the
+# install is of this lock file.
+if [[ ! deploy/node_modules/.package-lock.json -nt deploy/package-lock.json ]]; then
+  echo "install-deps: npm ci in deploy/ (kubernetes-models, yaml)"
+  (cd deploy && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "install-deps: deploy/node_modules matches deploy/package-lock.json"
+fi
