@@ -136,7 +136,11 @@ expect_in "a second owner" "$out" "is open for writing by another process (pid $
 "$aits" serve --role "$owner_roles" --bus "$bus" --market standby "${paced[@]}" \
   --state "$work/owned" --standby --health off --json >"$work/standby.json" 2>"$work/standby.err" &
 standby=$!
-sleep 0.5
+# Killed once the standby waits (a sanitizer build may take more than a second to get there).
+for _ in $(seq 200); do
+  grep -qF "standby: " "$work/standby.err" 2>/dev/null && break
+  sleep 0.05
+done
 { kill -9 "$first_owner" && wait "$first_owner"; } 2>/dev/null  # no "Killed" notice
 wait "$standby"
 expect_code "the standby, after taking over" "$?" "0"
