@@ -183,8 +183,13 @@ class PaperTarget final : public node::LoopTarget {
 
   Status OnProducerStatus(const node::ProducerStatus& status, std::string_view /*name*/) override {
     // A feed that cannot be read, or a commands table that cannot, stops the session with the
-    // error as it is (it names the file, line and field).
-    if (status.state == node::ProducerState::kError) return status.error;
+    // error as it is (it names the file, line and field) — unless the session is stopping: a feed
+    // that waited for data and gave up because of that stop (the bus's "stopped while waiting")
+    // is the stop, and the loop ends as stopped.
+    if (status.state == node::ProducerState::kError) {
+      if (options_.stop != nullptr && options_.stop->load()) return Status::Ok();
+      return status.error;
+    }
     return Status::Ok();
   }
 
