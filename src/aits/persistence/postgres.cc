@@ -151,10 +151,21 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
   PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn == nullptr) return Unavailable("PostgreSQL: out of memory for a connection");
   if (PQstatus(conn) != CONNECTION_OK) {
-    std::string message =
-        "PostgreSQL at " + Where(conn) + " cannot be reached: " + OneLine(PQerrorMessage(conn));
+    const std::string error = OneLine(PQerrorMessage(conn));
+    const std::string where = Where(conn);
     PQfinish(conn);
-    return Unavailable(std::move(message));
+    // The server answered and refused: a wrong user, password or database will not pass by
+    // retrying, so it must not read as "down" (a supervisor would restart the role for ever).
+    // libpq gives no SQLSTATE for a failed connection; these are the server's own messages.
+    for (const char* refusal :
+         {"password authentication failed", "no password supplied", "does not exist",
+          "no pg_hba.conf entry", "authentication failed"}) {
+      if (error.find(refusal) != std::string::npos) {
+        return FailedPrecondition("PostgreSQL at " + where + " refused the connection: " + error +
+                                  " (check the location's user, password and database)");
+      }
+    }
+    return Unavailable("PostgreSQL at " + where + " cannot be reached: " + error);
   }
   PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
   return std::unique_ptr<Connection>(new Connection(conn, Where(conn)));

@@ -159,6 +159,22 @@ TEST_F(PostgresTest, AnUnreachableServerIsAClearErrorAtOpen) {
       << store.status().ToString();
 }
 
+// A server that answers and refuses is a configuration error, not an outage: retrying will not
+// help, and a supervisor must not restart the role for ever on it.
+TEST_F(PostgresTest, AServerThatRefusesTheUserOrDatabaseIsAConfigurationError) {
+  const std::string server = "127.0.0.1:" + std::to_string(server_->port());
+  auto no_database = OpenEventStoreAt("postgresql://aits@" + server + "/no_such_db#s1");
+  ASSERT_EQ(no_database.status().code(), StatusCode::kFailedPrecondition)
+      << no_database.status().ToString();
+  EXPECT_NE(no_database.status().message().find("\"no_such_db\" does not exist"), std::string::npos)
+      << no_database.status().ToString();
+  auto no_user = OpenEventStoreAt("postgresql://nobody@" + server + "/postgres#s1");
+  ASSERT_EQ(no_user.status().code(), StatusCode::kFailedPrecondition)
+      << no_user.status().ToString();
+  EXPECT_NE(no_user.status().message().find("refused the connection"), std::string::npos)
+      << no_user.status().ToString();
+}
+
 TEST_F(PostgresTest, LocationsAreCheckedBeforeConnecting) {
   EXPECT_TRUE(IsPostgresLocation("postgres://h/db#s"));
   EXPECT_FALSE(IsPostgresLocation("/var/lib/aits/events.db"));
