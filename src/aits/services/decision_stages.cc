@@ -63,18 +63,6 @@ Result<std::vector<bus::Delivery>> FetchWaiting(bus::Consumer& consumer, const s
   }
 }
 
-Status DeadLetter(bus::MessageBus& bus, const std::string& subject, const bus::Delivery& delivery,
-                  const Status& why, StageStats* stats) {
-  ++stats->dead_lettered;
-  const std::string id = subject + "." + std::to_string(delivery.sequence);
-  Result<bus::PublishAck> stored = bus.Publish("dead." + subject, id, delivery.payload);
-  if (!stored.ok()) {
-    return stored.status().WithContext(subject + " message " + std::to_string(delivery.sequence) +
-                                       " (" + why.message() + ") could not be dead-lettered");
-  }
-  return Status::Ok();
-}
-
 // A stage's outputs, published in batches with their ids.
 class Outbox {
  public:
@@ -117,18 +105,6 @@ class Outbox {
 };
 
 }  // namespace
-
-Result<std::string> FeaturesSubject(std::string_view feed, std::string_view symbol) {
-  AITS_RETURN_IF_ERROR(bus::ValidateName("market feed name", feed));
-  AITS_RETURN_IF_ERROR(bus::ValidateName("market symbol", symbol));
-  return "feat." + std::string(feed) + "." + std::string(symbol);
-}
-
-Result<std::string> PredictionsSubject(std::string_view feed, std::string_view symbol) {
-  AITS_RETURN_IF_ERROR(bus::ValidateName("market feed name", feed));
-  AITS_RETURN_IF_ERROR(bus::ValidateName("market symbol", symbol));
-  return "pred." + std::string(feed) + "." + std::string(symbol);
-}
 
 Status EnsureStageStreams(bus::MessageBus& bus, int replicas) {
   bus::StreamConfig config;
@@ -213,7 +189,8 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
                        " features; the model takes " + std::to_string(source.row_size()));
       }
       if (!bad.ok()) {
-        AITS_RETURN_IF_ERROR(DeadLetter(bus, input, delivery, bad, &stats));
+        ++stats.dead_lettered;
+        AITS_RETURN_IF_ERROR(DeadLetter(bus, input, delivery, bad));
         continue;
       }
       if (last && row->bar.open_time <= *last) {
@@ -311,12 +288,10 @@ class BusSignalSource final : public trading::SignalSource {
         Result<Prediction> prediction = proto::Decode<Prediction>(delivery.payload);
         if (!prediction.ok() || prediction->instrument != instrument_.id) {
           // Counted and kept aside by whoever reads DEAD; the next good one decides.
-          StageStats counted;
+          ++feed_.dead_lettered_;
           AITS_RETURN_IF_ERROR(DeadLetter(
               feed_.bus_, subject_, delivery,
-              prediction.ok() ? DataLoss("another instrument's prediction") : prediction.status(),
-              &counted));
-          ++feed_.dead_lettered_;
+              prediction.ok() ? DataLoss("another instrument's prediction") : prediction.status()));
           continue;
         }
         if (last_ && prediction->bar_open <= *last_) continue;  // a restarted role's repeat
@@ -364,6 +339,7 @@ Result<std::unique_ptr<trading::SignalSource>> PredictionFeed::Source(const Inst
 }
 
 Status PredictionFeed::status() const {
+  if (!failed_.load(std::memory_order_acquire)) return Status::Ok();
   std::lock_guard<std::mutex> lock(mutex_);
   return status_;
 }
@@ -371,6 +347,7 @@ Status PredictionFeed::status() const {
 void PredictionFeed::Fail(const Status& status) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (status_.ok()) status_ = status;
+  failed_.store(true, std::memory_order_release);
 }
 
 }  // namespace aits::services

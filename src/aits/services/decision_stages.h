@@ -39,6 +39,7 @@
 #include "aits/core/time.h"
 #include "aits/model/instrument.h"
 #include "aits/model/stage_messages.h"
+#include "aits/services/market_stream.h"
 #include "aits/trading/signal_source.h"
 
 namespace aits::services {
@@ -47,8 +48,12 @@ inline constexpr std::string_view kFeaturesStream = "FEATURES";
 inline constexpr std::string_view kPredictionsStream = "PREDICTIONS";
 
 // "feat.<feed>.<symbol>" and "pred.<feed>.<symbol>"; InvalidArgument naming a bad token.
-Result<std::string> FeaturesSubject(std::string_view feed, std::string_view symbol);
-Result<std::string> PredictionsSubject(std::string_view feed, std::string_view symbol);
+inline Result<std::string> FeaturesSubject(std::string_view feed, std::string_view symbol) {
+  return SymbolSubject("feat", feed, symbol);
+}
+inline Result<std::string> PredictionsSubject(std::string_view feed, std::string_view symbol) {
+  return SymbolSubject("pred", feed, symbol);
+}
 
 // Creates FEATURES (feat.>) and PREDICTIONS (pred.>), or checks the existing ones; the DEAD
 // stream is EnsureMarketStream's.
@@ -112,6 +117,9 @@ class PredictionFeed {
 
   bus::MessageBus& bus_;
   StageOptions options_;
+  // status() runs after every tick of the owner (PaperOptions::check_tick): the flag answers
+  // without the lock until something failed.
+  std::atomic<bool> failed_{false};
   mutable std::mutex mutex_;
   Status status_;
   LatencyHistogram wait_;

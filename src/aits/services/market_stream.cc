@@ -26,10 +26,22 @@ std::string_view View(const std::vector<uint8_t>& bytes) {
 
 }  // namespace
 
-Result<std::string> MarketSubject(std::string_view feed, std::string_view symbol) {
+Result<std::string> SymbolSubject(std::string_view kind, std::string_view feed,
+                                  std::string_view symbol) {
   AITS_RETURN_IF_ERROR(bus::ValidateName("market feed name", feed));
   AITS_RETURN_IF_ERROR(bus::ValidateName("market symbol", symbol));
-  return "md." + std::string(feed) + "." + std::string(symbol);
+  return std::string(kind) + "." + std::string(feed) + "." + std::string(symbol);
+}
+
+Status DeadLetter(bus::MessageBus& bus, const std::string& subject, const bus::Delivery& delivery,
+                  const Status& why) {
+  const std::string id = subject + "." + std::to_string(delivery.sequence);
+  Result<bus::PublishAck> stored = bus.Publish("dead." + subject, id, delivery.payload);
+  if (!stored.ok()) {
+    return stored.status().WithContext(subject + " message " + std::to_string(delivery.sequence) +
+                                       " (" + why.message() + ") could not be dead-lettered");
+  }
+  return Status::Ok();
 }
 
 Status EnsureMarketStream(bus::MessageBus& bus, int replicas) {
@@ -378,17 +390,6 @@ Result<std::unique_ptr<BusTickSource>> BusTickSource::Open(bus::MessageBus& bus,
       new BusTickSource(bus, std::move(consumer), std::move(subject), instrument, options));
 }
 
-Status BusTickSource::DeadLetter(const bus::Delivery& delivery, const Status& why) {
-  ++dead_lettered_;
-  const std::string id = subject_ + "." + std::to_string(delivery.sequence);
-  Result<bus::PublishAck> stored = bus_.Publish("dead." + subject_, id, delivery.payload);
-  if (!stored.ok()) {
-    return stored.status().WithContext(subject_ + " message " + std::to_string(delivery.sequence) +
-                                       " (" + why.message() + ") could not be dead-lettered");
-  }
-  return Status::Ok();
-}
-
 Status BusTickSource::Refill() {
   buffered_.clear();
   next_ = 0;
@@ -437,7 +438,8 @@ Status BusTickSource::Refill() {
         decoded = DataLoss("a batch of another symbol or precision");
       }
       if (!decoded.ok()) {
-        AITS_RETURN_IF_ERROR(DeadLetter(delivery, decoded));
+        ++dead_lettered_;
+        AITS_RETURN_IF_ERROR(DeadLetter(bus_, subject_, delivery, decoded));
         continue;
       }
       for (const feed::SequencedTick& sequenced : batch_.ticks) {

@@ -50,10 +50,21 @@ inline constexpr std::string_view kMarketStream = "MARKET";
 // The payload that ends a symbol's feed (a tick batch starts with "AITB").
 inline constexpr std::string_view kEndOfFeed = "AITS-END-OF-FEED";
 
-// "md.<feed>.<symbol>", "md.default.EURUSD". InvalidArgument when either is not one subject
-// token ([A-Za-z0-9_-]+).
-Result<std::string> MarketSubject(std::string_view feed, std::string_view symbol);
+// "<kind>.<feed>.<symbol>": the subject of one symbol's messages of one kind (md, feat, pred).
+// InvalidArgument when feed or symbol is not one subject token ([A-Za-z0-9_-]+).
+Result<std::string> SymbolSubject(std::string_view kind, std::string_view feed,
+                                  std::string_view symbol);
+// "md.<feed>.<symbol>", "md.default.EURUSD".
+inline Result<std::string> MarketSubject(std::string_view feed, std::string_view symbol) {
+  return SymbolSubject("md", feed, symbol);
+}
 inline constexpr std::string_view kDeadLetterStream = "DEAD";
+// Copies a message its reader cannot apply to the DEAD stream, as dead.<subject> with the id
+// "<subject>.<stream sequence>" (so a redelivery is stored once); the error names the message
+// and why it was dead-lettered when the copy fails.
+Status DeadLetter(bus::MessageBus& bus, const std::string& subject, const bus::Delivery& delivery,
+                  const Status& why);
+
 // Creates the MARKET stream (md.>) and the DEAD stream (dead.>), or checks the existing ones.
 Status EnsureMarketStream(bus::MessageBus& bus, int replicas = 1);
 
@@ -199,7 +210,6 @@ class BusTickSource final : public data::TickSource {
         instrument_(instrument),
         options_(options) {}
   Status Refill();  // fetches until ticks are buffered or the feed ended
-  Status DeadLetter(const bus::Delivery& delivery, const Status& why);
 
   bus::MessageBus& bus_;
   std::unique_ptr<bus::Consumer> consumer_;
