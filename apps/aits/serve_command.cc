@@ -36,10 +36,10 @@ namespace {
 constexpr std::array<std::string_view, 11> kRoles = {
     "ingestion", "features",   "prediction",    "decision", "risk",   "execution",
     "ml",        "monitoring", "notifications", "api",      "gateway"};
-// The account's owner: the decision, its risk check and the order, on one thread in one process
-// (ADR 0007: the decision sees the account as of its bar). Features and prediction may run in
-// other processes, or in this one.
-constexpr std::array<std::string_view, 3> kOwner = {"decision", "risk", "execution"};
+// The account's owner: the risk check and the order, on one thread in one process (a second
+// intent's check sees the first one's fill). The decision runs with it, or apart in the lockstep
+// of ADR 0007 (decision 4); features and prediction in other processes, or in this one.
+constexpr std::array<std::string_view, 2> kOwner = {"risk", "execution"};
 
 struct ServeFlags {
   std::string roles;
@@ -56,14 +56,21 @@ struct Roles {
   bool ingestion = false;
   bool features = false;
   bool prediction = false;
-  bool owner = false;
-  std::string text;  // as given, for messages and the health answers
-  // Features and prediction run as stages on the bus (their own threads), not inside the
-  // owner's decision stack.
-  bool FeaturesStage() const { return features && !(owner && prediction); }
-  bool PredictionStage() const { return prediction && !(owner && features); }
-  // The owner takes its predictions from the bus.
-  bool RemotePredictions() const { return owner && !(features && prediction); }
+  bool decision = false;
+  bool owner = false;  // risk and execution
+  std::string text;    // as given, for messages and the health answers
+  // The owner computes signals itself: the whole decision stack in this process.
+  bool Embedded() const { return owner && decision && features && prediction; }
+  // Features, prediction and decision run as stages on the bus (their own threads), not inside
+  // the owner's decision stack.
+  bool FeaturesStage() const { return features && !Embedded(); }
+  bool PredictionStage() const { return prediction && !Embedded(); }
+  bool DecisionStage() const { return decision && !owner; }
+  bool AnyStage() const { return FeaturesStage() || PredictionStage() || DecisionStage(); }
+  // The owner decides on predictions from the bus.
+  bool RemotePredictions() const { return owner && decision && !Embedded(); }
+  // The owner asks the decision role at each bar close.
+  bool RemoteDecisions() const { return owner && !decision; }
 };
 
 Result<Roles> ParseRoles(const std::string& text) {
@@ -76,6 +83,7 @@ Result<Roles> ParseRoles(const std::string& text) {
       named.insert("ingestion");
       named.insert("features");
       named.insert("prediction");
+      named.insert("decision");
       named.insert(kOwner.begin(), kOwner.end());
       continue;
     }
@@ -104,13 +112,13 @@ Result<Roles> ParseRoles(const std::string& text) {
   if (owner != 0 && owner != kOwner.size()) {
     return FailedPrecondition(
         "--role " + text +
-        ": decision, risk and execution run together in this build (the account's owner decides "
-        "on the account as of each bar, in one process: docs/services.md); name all three or "
-        "none");
+        ": risk and execution run together (the account's owner: each order's risk check sees "
+        "every fill before it, in one process: docs/services.md); name both or neither");
   }
   roles.ingestion = named.contains("ingestion");
   roles.features = named.contains("features");
   roles.prediction = named.contains("prediction");
+  roles.decision = named.contains("decision");
   roles.owner = owner != 0;
   return roles;
 }
@@ -204,13 +212,14 @@ services::StageOptions StageOptionsFor(const ServeFlags& flags, const session::S
 }
 
 struct StageRun {
-  std::string role;  // "features" or "prediction"
+  std::string role;  // "features", "prediction" or "decision"
   std::string symbol;
   Result<services::StageStats> stats = services::StageStats{};
 };
 
-// The features and prediction stages this process runs on the bus: one thread per stage and
-// traded symbol, each with its own signal source built as the session builds it.
+// The features, prediction and decision stages this process runs on the bus: one thread per
+// stage and traded symbol, each with its own signal source (or the decision engine) built as the
+// session builds it.
 class Stages {
  public:
   Status Start(bus::MessageBus& bus, const ServeFlags& flags, const Roles& roles,
@@ -221,27 +230,38 @@ class Stages {
     const session::SignalFactory signals = config::SignalsWithModels();
     const services::StageOptions stage = StageOptionsFor(flags, spec, stop);
     instruments_ = session::InstrumentsOf(spec);
+    if (roles.DecisionStage()) {
+      AITS_ASSIGN_OR_RETURN(const decision::DecisionConfig engine, session::EngineConfigFor(spec));
+      engine_.emplace(engine);
+    }
     struct Job {
-      bool features;
+      std::string_view role;
       const Instrument* instrument;
     };
     std::vector<Job> jobs;
     for (const InstrumentId id : session::TradedOf(spec)) {
-      if (roles.FeaturesStage()) jobs.push_back({true, &instruments_[id.value]});
-      if (roles.PredictionStage()) jobs.push_back({false, &instruments_[id.value]});
+      if (roles.FeaturesStage()) jobs.push_back({"features", &instruments_[id.value]});
+      if (roles.PredictionStage()) jobs.push_back({"prediction", &instruments_[id.value]});
+      if (roles.DecisionStage()) jobs.push_back({"decision", &instruments_[id.value]});
     }
     for (const Job& job : jobs) {
-      AITS_ASSIGN_OR_RETURN(std::unique_ptr<trading::SignalSource> source,
-                            signals(spec, *job.instrument, stage.bar_period));
+      std::unique_ptr<trading::SignalSource> source;
+      if (job.role != "decision") {
+        AITS_ASSIGN_OR_RETURN(source, signals(spec, *job.instrument, stage.bar_period));
+      }
       sources_.push_back(std::move(source));
-      runs_.push_back({job.features ? "features" : "prediction", job.instrument->symbol});
+      runs_.push_back({std::string(job.role), job.instrument->symbol});
     }
     for (size_t idx = 0; idx < jobs.size(); ++idx) {
       threads_.emplace_back([this, idx, job = jobs[idx], &bus, stage, stop] {
         StageRun& run = runs_[idx];
-        run.stats = job.features
-                        ? services::RunFeatures(bus, *job.instrument, *sources_[idx], stage)
-                        : services::RunPrediction(bus, *job.instrument, *sources_[idx], stage);
+        if (job.role == "features") {
+          run.stats = services::RunFeatures(bus, *job.instrument, *sources_[idx], stage);
+        } else if (job.role == "prediction") {
+          run.stats = services::RunPrediction(bus, *job.instrument, *sources_[idx], stage);
+        } else {
+          run.stats = services::RunDecision(bus, *job.instrument, *engine_, stage);
+        }
         if (!run.stats.ok()) stop->store(true);  // the session cannot go on without it
       });
     }
@@ -261,11 +281,22 @@ class Stages {
   }
 
  private:
-  std::vector<Instrument> instruments_;  // the sources keep references
-  std::vector<std::unique_ptr<trading::SignalSource>> sources_;
+  std::vector<Instrument> instruments_;                          // the sources keep references
+  std::vector<std::unique_ptr<trading::SignalSource>> sources_;  // null for a decision stage
+  std::optional<decision::DecisionEngine> engine_;
   std::vector<StageRun> runs_;
   std::vector<std::thread> threads_;
 };
+
+// An owner's feed from other roles: answers, the lockstep's wait, what was dead-lettered.
+nlohmann::ordered_json FeedJson(const services::FeedHealth& feed) {
+  const LatencyHistogram& wait = feed.wait();
+  return {{"bars", feed.answers()},
+          {"wait_p50_us", static_cast<double>(wait.Quantile(0.5)) / 1000.0},
+          {"wait_p99_us", static_cast<double>(wait.Quantile(0.99)) / 1000.0},
+          {"wait_max_us", static_cast<double>(wait.max()) / 1000.0},
+          {"dead_lettered", feed.dead_lettered()}};
+}
 
 nlohmann::ordered_json StagesJson(const std::vector<StageRun>& runs) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
@@ -291,7 +322,8 @@ nlohmann::ordered_json StagesJson(const std::vector<StageRun>& runs) {
 Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& flags,
                                       const CLI::App& cmd, const std::atomic<bool>* stop,
                                       Readiness* readiness, services::MarketDelay* delay,
-                                      services::PredictionFeed* predictions) {
+                                      services::PredictionFeed* predictions,
+                                      services::DecisionFeed* decisions) {
   const bool spec_given = SessionSpecGiven(cmd) || !HasLog(flags.session);
   AITS_ASSIGN_OR_RETURN(session::PaperOptions options,
                         config::ResolvePaperOptions(flags.session, spec_given));
@@ -304,6 +336,13 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
       return predictions->Source(instrument, spec.signal);
     };
     options.check_tick = [predictions] { return predictions->status(); };
+  }
+  if (decisions != nullptr) {
+    // The decision role decides each bar on the account this session sends it (ADR 0007).
+    options.deciders = [decisions](const Instrument& instrument) {
+      return decisions->Decider(instrument);
+    };
+    options.check_tick = [decisions] { return decisions->status(); };
   }
   // The pace is the ingestion role's: ticks are taken as they arrive.
   options.speed = 0;
@@ -328,7 +367,11 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
     }
     return sources;
   };
-  return session::RunPaper(options);
+  AITS_ASSIGN_OR_RETURN(session::PaperResult result, session::RunPaper(options));
+  // The session is over (not merely stopped, which a resume continues): so is the decision
+  // role's work.
+  if (decisions != nullptr && result.feed_ended) AITS_RETURN_IF_ERROR(decisions->End());
+  return result;
 }
 
 int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
@@ -338,7 +381,7 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
     return Fail(InvalidArgument("--idle-timeout must be >= 0 seconds"));
   }
   const bool in_process = flags.bus == "in-process";
-  if (in_process && !(roles->ingestion && roles->features && roles->prediction && roles->owner)) {
+  if (in_process && !(roles->ingestion && roles->Embedded())) {
     return Fail(InvalidArgument(
         "--role " + roles->text +
         " over --bus in-process reaches no other process: give --bus nats://HOST:PORT (the "
@@ -385,8 +428,8 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
       !ensured.ok()) {
     return Fail(ensured.WithContext("--replicas " + std::to_string(flags.replicas)));
   }
-  const bool stages = roles->FeaturesStage() || roles->PredictionStage();
-  if (stages || roles->RemotePredictions()) {
+  const bool stages = roles->AnyStage();
+  if (stages || roles->RemotePredictions() || roles->RemoteDecisions()) {
     if (Status ensured =
             retried([&] { return services::EnsureStageStreams(*bus, flags.replicas); });
         !ensured.ok()) {
@@ -431,12 +474,18 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   Result<session::PaperResult> owned = session::PaperResult{};
   services::MarketDelay delay;
   std::unique_ptr<services::PredictionFeed> predictions;
+  std::unique_ptr<services::DecisionFeed> decisions;
   if (roles->owner && stages_started.ok()) {
     if (roles->RemotePredictions()) {
       predictions = std::make_unique<services::PredictionFeed>(
           *bus, StageOptionsFor(flags, session::SessionSpec{}, &stop));
     }
-    owned = RunOwner(*bus, flags, cmd, &stop, &readiness, &delay, predictions.get());
+    if (roles->RemoteDecisions()) {
+      decisions = std::make_unique<services::DecisionFeed>(
+          *bus, StageOptionsFor(flags, session::SessionSpec{}, &stop));
+    }
+    owned =
+        RunOwner(*bus, flags, cmd, &stop, &readiness, &delay, predictions.get(), decisions.get());
     if (!owned.ok()) stop.store(true);
   }
   stage_threads.Join();
@@ -461,15 +510,19 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
       return 0;
     }
     for (const auto& run : summary["stages"]) {
-      const bool features = run["role"] == "features";
+      const std::string role = run["role"].get<std::string>();
+      const char* in = role == "features"     ? "ticks"
+                       : role == "prediction" ? "feature rows"
+                                              : "questions";
+      const char* out = role == "features"     ? "feature rows"
+                        : role == "prediction" ? "predictions"
+                                               : "decisions";
       std::printf(
           "%s %s: %llu %s in, %llu %s out (%llu newly stored), %llu repeats dropped, "
           "%llu dead-lettered%s\n",
           run["role"].get<std::string>().c_str(), run["symbol"].get<std::string>().c_str(),
-          static_cast<unsigned long long>(run["inputs"].get<uint64_t>()),
-          features ? "ticks" : "feature rows",
-          static_cast<unsigned long long>(run["outputs"].get<uint64_t>()),
-          features ? "feature rows" : "predictions",
+          static_cast<unsigned long long>(run["inputs"].get<uint64_t>()), in,
+          static_cast<unsigned long long>(run["outputs"].get<uint64_t>()), out,
           static_cast<unsigned long long>(run["stored"].get<uint64_t>()),
           static_cast<unsigned long long>(run["duplicates"].get<uint64_t>()),
           static_cast<unsigned long long>(run["dead_lettered"].get<uint64_t>()),
@@ -514,14 +567,8 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   if (flags.session.json) {
     nlohmann::ordered_json summary = SessionSummaryJson(flags.session.state, *owned);
     summary["market"] = market;
-    if (predictions) {
-      const LatencyHistogram& wait = predictions->wait();
-      summary["predictions"] = {{"bars", predictions->predictions()},
-                                {"wait_p50_us", static_cast<double>(wait.Quantile(0.5)) / 1000.0},
-                                {"wait_p99_us", static_cast<double>(wait.Quantile(0.99)) / 1000.0},
-                                {"wait_max_us", static_cast<double>(wait.max()) / 1000.0},
-                                {"dead_lettered", predictions->dead_lettered()}};
-    }
+    if (predictions) summary["predictions"] = FeedJson(*predictions);
+    if (decisions) summary["decision_role"] = FeedJson(*decisions);
     if (stages) summary["stages"] = StagesJson(stage_threads.runs());
     std::printf("%s\n", summary.dump(2).c_str());
     return 0;
@@ -538,6 +585,11 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
                 static_cast<unsigned long long>(predictions->predictions()),
                 predictions->wait().Summary().c_str());
   }
+  if (decisions) {
+    std::printf("  decisions from the decision role: %llu bars, bar close to decision in hand %s\n",
+                static_cast<unsigned long long>(decisions->decisions()),
+                decisions->wait().Summary().c_str());
+  }
   return 0;
 }
 
@@ -551,15 +603,18 @@ void AddServeCommand(CLI::App& app) {
       "single process of `aits paper`; over NATS JetStream (--bus nats://HOST:PORT) each role\n"
       "can run in its own process: ingestion publishes the session's feeds to the MARKET stream;\n"
       "features publishes each closed bar's model inputs (FEATURES), prediction its signal\n"
-      "(PREDICTIONS); decision,risk,execution (the account's owner, together in this build)\n"
-      "trades the session on the stream's ticks and predictions, with its log as `aits paper`\n"
-      "keeps it. Give every role the same session flags. Each process answers GET /healthz and\n"
-      "/readyz on --health.\n"
+      "(PREDICTIONS); risk,execution (the account's owner, together) trades the session on the\n"
+      "stream's ticks, with its log as `aits paper` keeps it, deciding each bar itself (with\n"
+      "decision) or asking the decision role, which answers each bar's account (ACCOUNTS) with\n"
+      "its decision (DECISIONS). Give every role the same session flags. Each process answers\n"
+      "GET /healthz and /readyz on --health.\n"
       "Examples: aits serve --role ingestion --bus nats://127.0.0.1:4222 --ticks 100000 "
       "--start 2024-01-08 --speed max\n"
       "          aits serve --role features,prediction --bus nats://127.0.0.1:4222 --ticks "
       "100000 --start 2024-01-08\n"
-      "          aits serve --role decision,risk,execution --bus nats://127.0.0.1:4222 --ticks "
+      "          aits serve --role decision --bus nats://127.0.0.1:4222 --ticks 100000 "
+      "--start 2024-01-08\n"
+      "          aits serve --role risk,execution --bus nats://127.0.0.1:4222 --ticks "
       "100000 --start 2024-01-08 --state s1");
   serve->add_option("--role", flags->roles, "ROLE[,ROLE...] or all")->required();
   serve->add_option("--bus", flags->bus, "in-process, or nats://HOST:PORT[,nats://...]")
@@ -568,7 +623,8 @@ void AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   serve
       ->add_option("--idle-timeout", flags->idle_timeout_s,
-                   "Seconds a role waits for its input (ticks, feature rows, a bar's prediction) "
+                   "Seconds a role waits for its input (ticks, feature rows, a bar's prediction "
+                   "or decision) "
                    "before it fails (0: for ever)")
       ->capture_default_str();
   serve

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The kill test of issue 11 (docs/services.md, "Faults"): a paper session split four ways —
-ingestion, features, prediction, and the account's owner (decision, risk, execution) with its
+"""The kill test of issue 11 (docs/services.md, "Faults"): a paper session split five ways —
+ingestion, features, prediction, decision, and the account's owner (risk, execution) with its
 event log on PostgreSQL — over nats-server, while a supervisor SIGKILLs a role, nats-server or
 PostgreSQL at random moments (at least 20 kills, every kind at least twice) and starts it again,
 as Kubernetes restarts a pod. A role whose dependency went away fails fast and is restarted too.
@@ -39,7 +39,8 @@ SESSION = ["--synthetic", "EURUSD", "--ticks", "120000", "--start", "2024-01-08"
 # Synthetic EURUSD has about 1.9 ticks a second of market time: 120,000 ticks at 1,000x last
 # about a minute, long enough for 20+ kills a second or two apart.
 SPEED = "1000"
-KINDS = ["ingestion", "features", "prediction", "owner", "nats", "postgres"]
+ROLES = ["ingestion", "features", "prediction", "decision", "owner"]
+KINDS = [*ROLES, "nats", "postgres"]
 NODES = ["nats1", "nats2", "nats3"]
 
 failures = []
@@ -264,7 +265,8 @@ def main():
             "ingestion": ["serve", "--role", "ingestion", *common, "--speed", SPEED],
             "features": ["serve", "--role", "features", *common],
             "prediction": ["serve", "--role", "prediction", *common],
-            "owner": ["serve", "--role", "decision,risk,execution", *common, "--events", events],
+            "decision": ["serve", "--role", "decision", *common],
+            "owner": ["serve", "--role", "risk,execution", *common, "--events", events],
         }
         for name, argv in roles.items():
             processes[name] = Process(name, [args.aits, *argv], logs)
@@ -282,7 +284,7 @@ def main():
         last_node_start = time.time()
         while time.time() < give_up:
             now = time.time()
-            for name in ("ingestion", "features", "prediction", "owner"):
+            for name in ROLES:
                 p = processes[name]
                 if p.finished or p.alive() or name in restarts_due:
                     continue
@@ -330,7 +332,7 @@ def main():
 
         if owner_result is None:
             fail("the owner did not finish the session in time; logs in " + logs)
-            for name in ("owner", "ingestion", "features", "prediction"):
+            for name in ROLES:
                 print(f"--- {name}.log (tail)")
                 print("".join(open(processes[name].log_path).readlines()[-15:]))
             return 1

@@ -107,6 +107,37 @@ run "$aits" explain 3 --events "$work/embedded" --json
 expect_eq "order 3's decision record, four processes vs embedded" "$four_explained" \
   "$(sed -E 's/"p[0-9]+-/"SESSION-/g' <<<"$out")"
 
+# Five processes at once, every role its own: ingestion, features, prediction, decision, and the
+# owner (risk,execution) asking the decision role at each bar close (ADR 0007, decision 4).
+five=()
+for role in ingestion features prediction decision; do
+  speed=()
+  [[ $role == ingestion ]] && speed=(--speed max)
+  "$aits" serve --role "$role" --market five --bus "$bus" "${session[@]}" "${speed[@]}" --json \
+    --health off >"$work/five-$role.json" 2>"$work/five-$role.err" &
+  five+=($!)
+done
+"$aits" serve --role risk,execution --market five --bus "$bus" "${session[@]}" \
+  --state "$work/five" --json --health off >"$work/five.json" 2>"$work/five.err"
+expect_code "owner of five processes" "$?" "0"
+for idx in 0 1 2 3; do
+  wait "${five[$idx]}"
+  expect_code "five processes: role $idx" "$?" "0"
+done
+same_as "five processes as embedded" "$work/five.json" "$work/embedded.json" \
+  ticks orders fills decisions position balance equity breaker
+expect_eq "the owner took a decision per bar" \
+  "$(json "$work/five.json" 'd["decision_role"]["bars"] > 100, d["decision_role"]["dead_lettered"]')" \
+  "True 0"
+expect_eq "decision role: a decision per question, both symbols, ended by the owner" \
+  "$(json "$work/five-decision.json" 'all(s["outputs"] == s["inputs"] > 50 and s["ended"] for s in d["stages"]), len(d["stages"])')" \
+  "True 2"
+run "$aits" replay --events "$work/five"
+expect_code "replay of the five-process session" "$code" "0"
+run "$aits" explain 3 --events "$work/five" --json
+expect_eq "order 3's decision record, five processes vs embedded" \
+  "$(sed -E 's/"p[0-9]+-/"SESSION-/g' <<<"$out")" "$four_explained"
+
 # Stopped after 15,000 ticks and resumed from the stream (the feeds are there from the run above).
 "$aits" serve --role "$owner_roles" --bus "$bus" "${session[@]}" --state "$work/parts" \
   --stop-after 15000 --quiet --health off >/dev/null 2>&1
@@ -192,7 +223,7 @@ run "$aits" serve --role bogus
 expect_code "unknown role" "$code" "2"
 expect_in "unknown role" "$out" 'unknown role "bogus"'
 run "$aits" serve --role risk --bus "$bus"
-expect_in "a part of the owner" "$out" "decision, risk and execution run together"
+expect_in "a part of the owner" "$out" "risk and execution run together"
 run "$aits" serve --role ingestion "${session[@]}"
 expect_code "ingestion over the in-process bus" "$code" "2"
 expect_in "ingestion over the in-process bus" "$out" "give --bus nats://HOST:PORT"

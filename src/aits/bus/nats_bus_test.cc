@@ -110,13 +110,16 @@ TEST(NatsBusTest, SurvivesTheServerKilledAndStartedAgain) {
 
   Result<std::unique_ptr<Consumer>> resumed = bus.Consume(c);
   ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  // The server persists a consumer's acks asynchronously: killed at once after the ack of "1",
+  // it may deliver "1" again (at least once). A reader drops what is at or before what it
+  // applied (docs/services.md), so only what follows "1" counts — and nothing of it may be lost.
   std::vector<std::string> payloads;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (payloads.size() < 2 && std::chrono::steady_clock::now() < until) {
     Result<std::vector<Delivery>> got = (*resumed)->Fetch(2, Duration::Millis(500));
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     for (const Delivery& d : *got) {
-      payloads.push_back(d.payload);
+      if (d.sequence > 1) payloads.push_back(d.payload);
       ASSERT_TRUE((*resumed)->Ack(d.sequence).ok());
     }
   }

@@ -21,6 +21,8 @@ enum class MessageType : uint16_t {
   kMarketAlert = 9,      // the market monitor's alerts (aits/model/market_alert.h)
   kFeatureRow = 10,      // a bar's model inputs, features role -> prediction (stage_messages.h)
   kPrediction = 11,      // a bar's signal, prediction role -> decision (stage_messages.h)
+  kAccountAtBar = 12,    // the account at a bar close, owner -> decision role (stage_messages.h)
+  kBarDecision = 13,     // a bar's decision, decision role -> owner (stage_messages.h)
   // Ids from kFirstTestMessage on are for tests' own message types.
   kFirstTestMessage = 1000,
 };

@@ -2,15 +2,19 @@
 // (docs/services.md, "The roles between the tick and the order"; ADR 0007, decision 2): the
 // features role sends one FeatureRow per closed bar of a traded instrument, the prediction role
 // answers each with one Prediction. Both name their bar (instrument and open time), which is
-// the key every consumer applies them by: one per bar, in bar order, a repeat dropped.
+// the key every consumer applies them by: one per bar, in bar order, a repeat dropped. When the
+// decision runs apart from the account's owner (ADR 0007, decision 4), the owner sends an
+// AccountAtBar at each bar close and waits for the decision role's BarDecision of that bar.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "aits/model/market.h"
 #include "aits/model/message_type.h"
+#include "aits/model/order.h"
 
 namespace aits {
 
@@ -43,6 +47,40 @@ struct Prediction {
   // same text when the source explains nothing more.
   std::string described;
   std::string explained;
+};
+
+// The account and the market as the owner sees them when a bar of a traded instrument closes:
+// what the decision role decides that bar on (decision::MarketState, flattened).
+struct AccountAtBar {
+  static constexpr MessageType kMessageType = MessageType::kAccountAtBar;
+
+  InstrumentId instrument;
+  Timestamp bar_open;
+  Timestamp bar_close;     // the signal's time
+  bool has_quote = false;  // false: no quote yet: nothing to decide on, the rest is unset
+  Tick quote;
+  double atr = 0;
+  Quantity position;
+  Quantity pending;
+  Money equity;
+  double value_per_price_unit = 0;
+};
+
+// The decision of one bar, for the owner to send and record.
+struct BarDecision {
+  static constexpr MessageType kMessageType = MessageType::kBarDecision;
+
+  InstrumentId instrument;
+  Timestamp bar_open;
+  bool decided = false;  // false: no signal or no quote for this bar: no decision, no record
+  uint8_t action = 0;    // decision::Action by its number
+  Side side = Side::kBuy;
+  Quantity lots;
+  std::optional<Price> stop_loss;
+  std::optional<Price> take_profit;
+  // The decision record's members up to its orders (trading::WriteDecisionMembers); the owner
+  // adds the orders it sent.
+  std::string record;
 };
 
 }  // namespace aits

@@ -17,15 +17,7 @@ Result<Node> BuildNode(const NodeConfig& config, Clock& clock) {
   }
   decision::DecisionConfig decision_config;
   if (config.decision) {
-    if (!config.decision->signal) {
-      return InvalidArgument("node configuration: the decision stack has no signal source");
-    }
-    decision_config = config.decision->decision;
-    AITS_RETURN_IF_ERROR(decision_config.Validate());
-    if (decision_config.max_lots == 0 && config.kernel.risk) {
-      decision_config.max_lots =
-          std::min(config.kernel.risk->max_order_lots, config.kernel.risk->max_position_lots);
-    }
+    AITS_ASSIGN_OR_RETURN(decision_config, DecisionConfigOf(config));
   }
 
   Node node;
@@ -50,13 +42,22 @@ Result<Node> BuildNode(const NodeConfig& config, Clock& clock) {
     std::unique_ptr<strategy::Strategy>& instance = instances[id.value];
     if (config.decision) {
       const DecisionStack& stack = *config.decision;
-      AITS_ASSIGN_OR_RETURN(std::unique_ptr<trading::SignalSource> source,
-                            stack.signal(instrument, config.kernel.bar_period));
       trading::DecisionStrategyOptions options = stack.options;
       if (several) options.client_id_prefix += "-" + instrument.symbol;
-      auto strategy = std::make_unique<trading::DecisionStrategy>(
-          instrument, std::move(source), decision::DecisionEngine(decision_config), options,
-          stack.sink);
+      std::unique_ptr<trading::DecisionStrategy> strategy;
+      if (stack.remote) {
+        AITS_ASSIGN_OR_RETURN(std::unique_ptr<trading::RemoteDecider> remote,
+                              stack.remote(instrument));
+        strategy = std::make_unique<trading::DecisionStrategy>(
+            instrument, std::move(remote), decision::DecisionEngine(decision_config), options,
+            stack.sink);
+      } else {
+        AITS_ASSIGN_OR_RETURN(std::unique_ptr<trading::SignalSource> source,
+                              stack.signal(instrument, config.kernel.bar_period));
+        strategy = std::make_unique<trading::DecisionStrategy>(
+            instrument, std::move(source), decision::DecisionEngine(decision_config), options,
+            stack.sink);
+      }
       node.decision_strategies.push_back(strategy.get());
       instance = std::move(strategy);
     } else if (config.strategy_factory) {
@@ -73,6 +74,20 @@ Result<Node> BuildNode(const NodeConfig& config, Clock& clock) {
     kernel.SetStrategy(std::move(instances[traded.front().value]));
   }
   return node;
+}
+
+Result<decision::DecisionConfig> DecisionConfigOf(const NodeConfig& config) {
+  if (!config.decision) return InvalidArgument("node configuration has no decision stack");
+  if (!config.decision->signal && !config.decision->remote) {
+    return InvalidArgument("node configuration: the decision stack has no signal source");
+  }
+  decision::DecisionConfig decision_config = config.decision->decision;
+  AITS_RETURN_IF_ERROR(decision_config.Validate());
+  if (decision_config.max_lots == 0 && config.kernel.risk) {
+    decision_config.max_lots =
+        std::min(config.kernel.risk->max_order_lots, config.kernel.risk->max_position_lots);
+  }
+  return decision_config;
 }
 
 SignalFactory RuleSignalFactory(std::string name, strategy::StrategyParams params) {

@@ -43,9 +43,16 @@ using SignalFactory = std::function<Result<std::unique_ptr<trading::SignalSource
 using StrategyFactory =
     std::function<Result<std::unique_ptr<strategy::Strategy>>(const Instrument& instrument)>;
 
+// Builds the decider of the traded instrument when the decision is made in another process
+// (the decision role: services::DecisionFeed).
+using DeciderFactory =
+    std::function<Result<std::unique_ptr<trading::RemoteDecider>>(const Instrument& instrument)>;
+
 // Signal -> DecisionStrategy; the risk manager is KernelConfig::risk.
 struct DecisionStack {
   SignalFactory signal;
+  // When set, the decisions come from it and `signal` is not used (ADR 0007, decision 4).
+  DeciderFactory remote;
   decision::DecisionConfig decision;
   // Client order ids are "<options.client_id_prefix>-<n>".
   trading::DecisionStrategyOptions options;
@@ -90,6 +97,10 @@ struct Node {
 // risk manager, entries are capped at min(risk max_order_lots, max_position_lots), so that
 // sizing stays within what the risk manager accepts rather than every large entry being refused.
 Result<Node> BuildNode(const NodeConfig& config, Clock& clock);
+
+// The decision configuration BuildNode gives the decision engine of `config`'s decision stack
+// (validated, max_lots capped as above): the decision role builds its engine with it.
+Result<decision::DecisionConfig> DecisionConfigOf(const NodeConfig& config);
 
 // A rule signal ("sma_cross", "rsi": trading::MakeRuleSignal) with its parameters; the node
 // build fails naming an unknown signal or parameter.

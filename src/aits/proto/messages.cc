@@ -62,6 +62,26 @@ Ohlc GetOhlc(Checker& check, const v1::Ohlc& in) {
   return ohlc;
 }
 
+void PutTick(const Tick& tick, v1::Tick* out) {
+  out->set_ts_ns(tick.ts.ns);
+  PutFixed(tick.bid, out->mutable_bid());
+  PutFixed(tick.ask, out->mutable_ask());
+  out->set_bid_volume(tick.bid_volume);
+  out->set_ask_volume(tick.ask_volume);
+  out->set_instrument(tick.instrument.value);
+}
+
+Tick GetTick(Checker& check, const v1::Tick& in) {
+  Tick tick;
+  tick.ts = Timestamp{in.ts_ns()};
+  tick.bid = check.Fixed<Price>("bid", in.bid());
+  tick.ask = check.Fixed<Price>("ask", in.ask());
+  tick.bid_volume = in.bid_volume();
+  tick.ask_volume = in.ask_volume();
+  tick.instrument.value = in.instrument();
+  return tick;
+}
+
 void PutRequest(const OrderRequest& request, v1::OrderRequest* out) {
   out->set_instrument(request.instrument.value);
   out->set_side(static_cast<v1::Side>(request.side));
@@ -187,12 +207,7 @@ Status Unwrap(std::string_view bytes, std::string_view what, Pb* payload) {
 
 std::string Encode(const Tick& message, uint64_t sequence) {
   v1::Tick out;
-  out.set_ts_ns(message.ts.ns);
-  PutFixed(message.bid, out.mutable_bid());
-  PutFixed(message.ask, out.mutable_ask());
-  out.set_bid_volume(message.bid_volume);
-  out.set_ask_volume(message.ask_volume);
-  out.set_instrument(message.instrument.value);
+  PutTick(message, &out);
   return Wrap(Tick::kMessageType, out, sequence);
 }
 
@@ -317,6 +332,35 @@ std::string Encode(const Prediction& message, uint64_t sequence) {
   return Wrap(Prediction::kMessageType, out, sequence);
 }
 
+std::string Encode(const AccountAtBar& message, uint64_t sequence) {
+  v1::AccountAtBar out;
+  out.set_instrument(message.instrument.value);
+  out.set_bar_open_ns(message.bar_open.ns);
+  out.set_bar_close_ns(message.bar_close.ns);
+  out.set_quoted(message.has_quote);
+  PutTick(message.quote, out.mutable_quote());
+  out.set_atr(message.atr);
+  PutFixed(message.position, out.mutable_position());
+  PutFixed(message.pending, out.mutable_pending());
+  out.set_equity_raw(message.equity.raw());
+  out.set_value_per_price_unit(message.value_per_price_unit);
+  return Wrap(AccountAtBar::kMessageType, out, sequence);
+}
+
+std::string Encode(const BarDecision& message, uint64_t sequence) {
+  v1::BarDecision out;
+  out.set_instrument(message.instrument.value);
+  out.set_bar_open_ns(message.bar_open.ns);
+  out.set_decided(message.decided);
+  out.set_action(message.action);
+  out.set_side(static_cast<v1::Side>(message.side));
+  PutFixed(message.lots, out.mutable_lots());
+  if (message.stop_loss) PutFixed(*message.stop_loss, out.mutable_stop_loss());
+  if (message.take_profit) PutFixed(*message.take_profit, out.mutable_take_profit());
+  out.set_record(message.record);
+  return Wrap(BarDecision::kMessageType, out, sequence);
+}
+
 Result<EnvelopeHeader> PeekHeader(std::string_view bytes) {
   v1::Envelope envelope;
   if (!envelope.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -334,13 +378,7 @@ Result<Tick> Decode<Tick>(std::string_view bytes) {
   v1::Tick in;
   AITS_RETURN_IF_ERROR(Unwrap<Tick>(bytes, "tick", &in));
   Checker check("tick");
-  Tick tick;
-  tick.ts = Timestamp{in.ts_ns()};
-  tick.bid = check.Fixed<Price>("bid", in.bid());
-  tick.ask = check.Fixed<Price>("ask", in.ask());
-  tick.bid_volume = in.bid_volume();
-  tick.ask_volume = in.ask_volume();
-  tick.instrument.value = in.instrument();
+  const Tick tick = GetTick(check, in);
   AITS_RETURN_IF_ERROR(check.status());
   return tick;
 }
@@ -554,6 +592,57 @@ Result<Prediction> Decode<Prediction>(std::string_view bytes) {
   if (prediction.ready && prediction.source.empty()) check.Fail("source", "empty");
   AITS_RETURN_IF_ERROR(check.status());
   return prediction;
+}
+
+template <>
+Result<AccountAtBar> Decode<AccountAtBar>(std::string_view bytes) {
+  v1::AccountAtBar in;
+  AITS_RETURN_IF_ERROR(Unwrap<AccountAtBar>(bytes, "account at bar", &in));
+  Checker check("account at bar");
+  AccountAtBar account;
+  account.instrument.value = in.instrument();
+  account.bar_open = Timestamp{in.bar_open_ns()};
+  account.bar_close = Timestamp{in.bar_close_ns()};
+  account.has_quote = in.quoted();
+  account.quote = GetTick(check, in.quote());
+  account.atr = in.atr();
+  account.position = check.Fixed<Quantity>("position", in.position());
+  account.pending = check.Fixed<Quantity>("pending", in.pending());
+  account.equity = Money::FromRaw(in.equity_raw());
+  account.value_per_price_unit = in.value_per_price_unit();
+  if (account.bar_close <= account.bar_open) {
+    check.Fail("bar_close_ns", "value " + std::to_string(account.bar_close.ns) +
+                                   " is not after the bar's open " +
+                                   std::to_string(account.bar_open.ns));
+  }
+  AITS_RETURN_IF_ERROR(check.status());
+  return account;
+}
+
+template <>
+Result<BarDecision> Decode<BarDecision>(std::string_view bytes) {
+  v1::BarDecision in;
+  AITS_RETURN_IF_ERROR(Unwrap<BarDecision>(bytes, "bar decision", &in));
+  Checker check("bar decision");
+  BarDecision decision;
+  decision.instrument.value = in.instrument();
+  decision.bar_open = Timestamp{in.bar_open_ns()};
+  decision.decided = in.decided();
+  // Action: kHold, kBuy, kSell, kClose (aits/trading/decision_engine.h).
+  if (in.action() > 3)
+    check.Fail("action", "value " + std::to_string(in.action()) + " is out of range");
+  decision.action = static_cast<uint8_t>(in.action());
+  decision.side = check.Enum("side", static_cast<uint64_t>(in.side()), Side::kSell);
+  decision.lots = check.Fixed<Quantity>("lots", in.lots());
+  if (in.has_stop_loss()) decision.stop_loss = check.Fixed<Price>("stop_loss", in.stop_loss());
+  if (in.has_take_profit()) {
+    decision.take_profit = check.Fixed<Price>("take_profit", in.take_profit());
+  }
+  decision.record = in.record();
+  if (decision.decided && decision.record.empty()) check.Fail("record", "empty");
+  if (decision.lots.raw() < 0) check.Fail("lots", "negative");
+  AITS_RETURN_IF_ERROR(check.status());
+  return decision;
 }
 
 }  // namespace aits::proto

@@ -43,6 +43,8 @@ std::string Encode(const AccountReport& message, uint64_t sequence = 0);
 std::string Encode(const MarketAlert& message, uint64_t sequence = 0);
 std::string Encode(const FeatureRow& message, uint64_t sequence = 0);
 std::string Encode(const Prediction& message, uint64_t sequence = 0);
+std::string Encode(const AccountAtBar& message, uint64_t sequence = 0);
+std::string Encode(const BarDecision& message, uint64_t sequence = 0);
 
 // The envelope's header: DataLoss if the bytes are not an envelope.
 Result<EnvelopeHeader> PeekHeader(std::string_view bytes);

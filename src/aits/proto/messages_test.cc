@@ -290,6 +290,59 @@ void ExpectSame(const Prediction& a, const Prediction& b) {
   EXPECT_EQ(a.explained, b.explained);
 }
 
+void ExpectSame(const AccountAtBar& a, const AccountAtBar& b) {
+  EXPECT_EQ(a.instrument, b.instrument);
+  EXPECT_EQ(a.bar_open, b.bar_open);
+  EXPECT_EQ(a.bar_close, b.bar_close);
+  EXPECT_EQ(a.has_quote, b.has_quote);
+  ExpectSame(a.quote, b.quote);
+  EXPECT_EQ(a.atr, b.atr);
+  EXPECT_EQ(a.position, b.position);
+  EXPECT_EQ(a.position.precision(), b.position.precision());
+  EXPECT_EQ(a.pending, b.pending);
+  EXPECT_EQ(a.equity, b.equity);
+  EXPECT_EQ(a.value_per_price_unit, b.value_per_price_unit);
+}
+void ExpectSame(const BarDecision& a, const BarDecision& b) {
+  EXPECT_EQ(a.instrument, b.instrument);
+  EXPECT_EQ(a.bar_open, b.bar_open);
+  EXPECT_EQ(a.decided, b.decided);
+  EXPECT_EQ(a.action, b.action);
+  EXPECT_EQ(a.side, b.side);
+  EXPECT_EQ(a.lots, b.lots);
+  EXPECT_EQ(a.stop_loss, b.stop_loss);
+  EXPECT_EQ(a.take_profit, b.take_profit);
+  EXPECT_EQ(a.record, b.record);
+}
+
+AccountAtBar SampleAccountAtBar() {
+  AccountAtBar account;
+  account.instrument = InstrumentId{1};
+  account.bar_open = Timestamp{1'700'000'000'000'000'000};
+  account.bar_close = Timestamp{1'700'000'060'000'000'000};
+  account.has_quote = true;
+  account.quote = SampleTick();
+  account.atr = 0.00012345678901234;
+  account.position = Quantity::FromRaw(-300'000'000, 2);
+  account.pending = Quantity::FromRaw(100'000'000, 2);
+  account.equity = Money::FromRaw(10'012'345'678);
+  account.value_per_price_unit = 100'000.0;
+  return account;
+}
+
+BarDecision SampleDecision() {
+  BarDecision decision;
+  decision.instrument = InstrumentId{1};
+  decision.bar_open = Timestamp{1'700'000'000'000'000'000};
+  decision.decided = true;
+  decision.action = 2;  // kSell
+  decision.side = Side::kSell;
+  decision.lots = Quantity::FromRaw(300'000'000, 2);
+  decision.stop_loss = Price::FromRaw(1'102'340'000, 5);
+  decision.record = R"("decision":7,"action":"SELL")";
+  return decision;
+}
+
 FeatureRow SampleRow() {
   FeatureRow row;
   row.bar = SampleBar();
@@ -333,9 +386,10 @@ void RoundTrip(const T& message) {
 
 // Every message type the kernel publishes, by its stable id; a new MessageType must be added here
 // (the static_assert counts them).
-using AllMessages = std::tuple<Tick, Bar, Fill, OrderUpdate, OrderSubmitted, BreakerChange,
-                               ExecutionReport, AccountReport, MarketAlert, FeatureRow, Prediction>;
-static_assert(std::tuple_size_v<AllMessages> == static_cast<size_t>(MessageType::kPrediction),
+using AllMessages =
+    std::tuple<Tick, Bar, Fill, OrderUpdate, OrderSubmitted, BreakerChange, ExecutionReport,
+               AccountReport, MarketAlert, FeatureRow, Prediction, AccountAtBar, BarDecision>;
+static_assert(std::tuple_size_v<AllMessages> == static_cast<size_t>(MessageType::kBarDecision),
               "every MessageType below kFirstTestMessage needs a round trip here");
 
 TEST(MessagesTest, EveryMessageTypeRoundTrips) {
@@ -350,6 +404,11 @@ TEST(MessagesTest, EveryMessageTypeRoundTrips) {
   RoundTrip(SampleAlert());
   RoundTrip(SampleRow());
   RoundTrip(SamplePrediction());
+  RoundTrip(SampleAccountAtBar());
+  RoundTrip(SampleDecision());
+  BarDecision none;
+  none.bar_open = Timestamp{60'000'000'000};
+  RoundTrip(none);
   RoundTrip(FeatureRow{SampleBar(), false, {}});
   Prediction warming;
   warming.instrument = InstrumentId{1};
@@ -372,6 +431,30 @@ TEST(MessagesTest, StageMessagesRefuseWhatNoStageSends) {
   EXPECT_NE(bad_prediction.status().message().find("prediction: field source"), std::string::npos)
       << bad_prediction.status().message();
   EXPECT_FALSE(Decode<Prediction>(Encode(SampleRow())).ok());
+
+  AccountAtBar account = SampleAccountAtBar();
+  account.bar_close = account.bar_open;
+  auto bad_account = Decode<AccountAtBar>(Encode(account));
+  ASSERT_FALSE(bad_account.ok());
+  EXPECT_NE(bad_account.status().message().find("account at bar: field bar_close_ns"),
+            std::string::npos)
+      << bad_account.status().message();
+  const auto refused = [](const BarDecision& decision, std::string_view field) {
+    auto decoded = Decode<BarDecision>(Encode(decision));
+    ASSERT_FALSE(decoded.ok()) << field;
+    EXPECT_NE(decoded.status().message().find("bar decision: field " + std::string(field)),
+              std::string::npos)
+        << decoded.status().message();
+  };
+  BarDecision no_record = SampleDecision();
+  no_record.record.clear();
+  refused(no_record, "record");
+  BarDecision no_action = SampleDecision();
+  no_action.action = 4;
+  refused(no_action, "action");
+  BarDecision negative = SampleDecision();
+  negative.lots = Quantity::FromRaw(-1, 2);
+  refused(negative, "lots");
 }
 
 TEST(MessagesTest, ExecutionIdRoundTrips) {

@@ -1,5 +1,6 @@
 #include "aits/services/decision_stages.h"
 
+#include <algorithm>
 #include <chrono>
 #include <span>
 #include <thread>
@@ -104,7 +105,138 @@ class Outbox {
   std::vector<bus::OutgoingMessage> messages_;
 };
 
+// The bar a stage message is about.
+InstrumentId InstrumentOf(const Prediction& message) { return message.instrument; }
+InstrumentId InstrumentOf(const AccountAtBar& message) { return message.instrument; }
+InstrumentId InstrumentOf(const BarDecision& message) { return message.instrument; }
+
+// Reads one instrument's messages of type T (keyed by bar_open) from one subject, in order: a
+// repeat — at or before the last bar read, a restarted role's — is dropped; one that does not
+// decode or names another instrument is copied to DEAD, counted and skipped. Each fetch is
+// acknowledged at once: the readers start from the first message whenever they start.
+template <typename T>
+class BarReader {
+ public:
+  BarReader(bus::MessageBus& bus, const Instrument& instrument, std::string subject,
+            std::unique_ptr<bus::Consumer> consumer, std::string waiting_for)
+      : bus_(bus),
+        instrument_(instrument),
+        subject_(std::move(subject)),
+        consumer_(std::move(consumer)),
+        waiting_for_(std::move(waiting_for)) {}
+
+  static Result<BarReader> Open(bus::MessageBus& bus, const Instrument& instrument,
+                                std::string_view stream, std::string subject,
+                                std::string waiting_for) {
+    AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer,
+                          ReadFromFirst(bus, stream, subject));
+    return BarReader(bus, instrument, std::move(subject), std::move(consumer),
+                     std::move(waiting_for));
+  }
+
+  // The next message after the last one read; *ended at the subject's end marker (then `out`
+  // is untouched).
+  Status Next(const StageOptions& options, T* out, bool* ended) {
+    *ended = false;
+    for (;;) {
+      while (next_ < buffered_.size()) {
+        const bus::Delivery& delivery = buffered_[next_++];
+        if (delivery.payload == kEndOfFeed) {
+          *ended = true;
+          return Status::Ok();
+        }
+        Result<T> message = proto::Decode<T>(delivery.payload);
+        Status bad = message.status();
+        if (message.ok() && InstrumentOf(*message) != instrument_.id) {
+          bad = DataLoss("a message of instrument " + std::to_string(InstrumentOf(*message).value) +
+                         ", not " + instrument_.symbol + "'s (" +
+                         std::to_string(instrument_.id.value) + ")");
+        }
+        if (!bad.ok()) {
+          ++dead_lettered_;
+          AITS_RETURN_IF_ERROR(DeadLetter(bus_, subject_, delivery, bad));
+          continue;
+        }
+        if (last_ && message->bar_open <= *last_) {
+          ++duplicates_;
+          continue;
+        }
+        last_ = message->bar_open;
+        stored_ = delivery.stored;
+        *out = std::move(message).value();
+        return Status::Ok();
+      }
+      buffered_.clear();
+      next_ = 0;
+      AITS_ASSIGN_OR_RETURN(buffered_, FetchWaiting(*consumer_, subject_, options, waiting_for_));
+      AITS_RETURN_IF_ERROR(consumer_->Ack(buffered_.back().sequence));
+    }
+  }
+
+  const std::string& subject() const { return subject_; }
+  Timestamp stored() const { return stored_; }  // of the last message read
+  uint64_t dead_lettered() const { return dead_lettered_; }
+  uint64_t duplicates() const { return duplicates_; }
+
+ private:
+  bus::MessageBus& bus_;
+  const Instrument& instrument_;
+  std::string subject_;
+  std::unique_ptr<bus::Consumer> consumer_;
+  std::string waiting_for_;
+  std::vector<bus::Delivery> buffered_;
+  size_t next_ = 0;
+  std::optional<Timestamp> last_;
+  Timestamp stored_;
+  uint64_t dead_lettered_ = 0;
+  uint64_t duplicates_ = 0;
+};
+
+// "the roles build different bars": a message of another bar than the one expected.
+Status OtherBar(std::string_view whose, Timestamp got, Timestamp expected) {
+  return FailedPrecondition(std::string(whose) + " next bar opens at " + FormatIso8601(got) +
+                            ", not at " + FormatIso8601(expected) +
+                            ": the roles build different bars (the same --bar-seconds and feeds "
+                            "for every role?)");
+}
+
+// The next message of `reader`, which must be the answer for `bar` from `role`; what the
+// reader dead-letters on the way is added to *dead_lettered.
+template <typename T>
+Status NextAnswer(BarReader<T>& reader, const StageOptions& options, const Bar& bar,
+                  std::string_view role, uint64_t* dead_lettered, T* out) {
+  bool ended = false;
+  const uint64_t dead = reader.dead_lettered();
+  const Status read = reader.Next(options, out, &ended);
+  *dead_lettered += reader.dead_lettered() - dead;
+  AITS_RETURN_IF_ERROR(read);
+  if (ended) {
+    return FailedPrecondition(std::string(role) + " ended its feed on " + reader.subject() +
+                              " before this bar");
+  }
+  if (out->bar_open != bar.open_time) {
+    return OtherBar(std::string(role) + "'s", out->bar_open, bar.open_time);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+template <typename Ask>
+bool FeedHealth::Answered(const Instrument& instrument, const Bar& bar, const Ask& ask) {
+  if (!status().ok()) return false;
+  const auto started = std::chrono::steady_clock::now();
+  const Status got = ask();
+  if (!got.ok()) {
+    Fail(got.WithContext(instrument.symbol + " bar " + FormatIso8601(bar.open_time)));
+    return false;
+  }
+  wait_.Record(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count());
+  ++answers_;
+  return true;
+}
 
 Status EnsureStageStreams(bus::MessageBus& bus, int replicas) {
   bus::StreamConfig config;
@@ -114,6 +246,12 @@ Status EnsureStageStreams(bus::MessageBus& bus, int replicas) {
   AITS_RETURN_IF_ERROR(bus.AddStream(config));
   config.name = std::string(kPredictionsStream);
   config.subjects = {"pred.>"};
+  AITS_RETURN_IF_ERROR(bus.AddStream(config));
+  config.name = std::string(kAccountsStream);
+  config.subjects = {"acct.>"};
+  AITS_RETURN_IF_ERROR(bus.AddStream(config));
+  config.name = std::string(kDecisionsStream);
+  config.subjects = {"dec.>"};
   return bus.AddStream(config);
 }
 
@@ -235,31 +373,104 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
   return stats;
 }
 
+Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrument,
+                               const decision::DecisionEngine& engine,
+                               const StageOptions& options) {
+  AITS_ASSIGN_OR_RETURN(const std::string predictions_subject,
+                        PredictionsSubject(options.feed, instrument.symbol));
+  AITS_ASSIGN_OR_RETURN(const std::string accounts_subject,
+                        AccountsSubject(options.feed, instrument.symbol));
+  AITS_ASSIGN_OR_RETURN(const std::string subject,
+                        DecisionsSubject(options.feed, instrument.symbol));
+  AITS_ASSIGN_OR_RETURN(
+      BarReader<Prediction> predictions,
+      BarReader<Prediction>::Open(bus, instrument, kPredictionsStream, predictions_subject,
+                                  "predictions from the prediction role"));
+  AITS_ASSIGN_OR_RETURN(
+      BarReader<AccountAtBar> accounts,
+      BarReader<AccountAtBar>::Open(bus, instrument, kAccountsStream, accounts_subject,
+                                    "the account at a bar close from its owner (risk,execution)"));
+  StageStats stats;
+  Outbox out(bus, subject);
+  Prediction prediction;
+  AccountAtBar account;
+  BarDecision reply;
+  reply.instrument = instrument.id;
+  uint64_t number = 0;  // decisions made: the record's "decision"
+  for (;;) {
+    // The owner's questions drive it; its end marker (the session ended) ends the role.
+    bool ended = false;
+    AITS_RETURN_IF_ERROR(accounts.Next(options, &account, &ended));
+    if (ended) break;
+    AITS_RETURN_IF_ERROR(predictions.Next(options, &prediction, &ended));
+    if (ended) {
+      return FailedPrecondition("the prediction role ended its feed on " + predictions_subject +
+                                " before the bar " + FormatIso8601(account.bar_open));
+    }
+    if (prediction.bar_open != account.bar_open) {
+      return OtherBar("the prediction role's", prediction.bar_open, account.bar_open);
+    }
+    ++stats.inputs;
+    reply.bar_open = account.bar_open;
+    reply.decided = prediction.ready && account.has_quote;
+    reply.record.clear();
+    if (reply.decided) {
+      decision::Signal signal;
+      signal.instrument = instrument.id;
+      signal.ts = account.bar_close;
+      signal.strength = prediction.strength;
+      signal.confidence = prediction.confidence;
+      signal.anomaly = prediction.anomaly;
+      signal.regime = prediction.regime;
+      decision::MarketState market;
+      market.quote = account.quote;
+      market.atr = account.atr;
+      market.position = account.position;
+      market.pending = account.pending;
+      market.equity = account.equity;
+      market.value_per_price_unit = account.value_per_price_unit;
+      const decision::Decision d = engine.Decide(signal, instrument, market);
+      reply.action = static_cast<uint8_t>(d.action);
+      reply.side = d.side;
+      reply.lots = d.lots;
+      reply.stop_loss = d.stop_loss;
+      reply.take_profit = d.take_profit;
+      trading::JsonWriter members(&reply.record);
+      trading::WriteDecisionMembers(
+          members, ++number, instrument, signal, prediction.source,
+          [&prediction](trading::JsonWriter& to, bool explain) {
+            to.RawMembers(explain && !prediction.explained.empty() ? prediction.explained
+                                                                   : prediction.described);
+          },
+          market, d, engine.config().sizing);
+    }
+    // The owner waits for it: no batching.
+    out.Add(BarId(options.feed, instrument, reply.bar_open), proto::Encode(reply));
+    AITS_RETURN_IF_ERROR(out.Flush(&stats));
+    stats.delay.Record(NowNanos() - accounts.stored().ns);
+  }
+  stats.duplicates = predictions.duplicates() + accounts.duplicates();
+  stats.dead_lettered = predictions.dead_lettered() + accounts.dead_lettered();
+  AITS_RETURN_IF_ERROR(out.End(EndId(options.feed, instrument)));
+  stats.ended = true;
+  return stats;
+}
+
 // The owner's signal source of one instrument: the prediction of each bar, from the bus.
 class BusSignalSource final : public trading::SignalSource {
  public:
   BusSignalSource(PredictionFeed& feed, const Instrument& instrument, std::string signal,
-                  std::string subject, std::unique_ptr<bus::Consumer> consumer)
+                  BarReader<Prediction> reader)
       : feed_(feed),
         instrument_(instrument),
         signal_(std::move(signal)),
-        subject_(std::move(subject)),
-        consumer_(std::move(consumer)) {}
+        reader_(std::move(reader)) {}
 
   std::string_view name() const override { return signal_; }
 
   bool OnBar(const Bar& bar, decision::Signal* signal) override {
-    if (bar.instrument != instrument_.id || !feed_.status().ok()) return false;
-    const auto started = std::chrono::steady_clock::now();
-    const Status got = Await(bar);
-    if (!got.ok()) {
-      feed_.Fail(got.WithContext(instrument_.symbol + " bar " + FormatIso8601(bar.open_time)));
-      return false;
-    }
-    feed_.wait_.Record(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           std::chrono::steady_clock::now() - started)
-                           .count());
-    ++feed_.predictions_;
+    if (bar.instrument != instrument_.id) return false;
+    if (!feed_.Answered(instrument_, bar, [&] { return Await(bar); })) return false;
     if (!current_.ready) return false;
     signal->instrument = instrument_.id;
     signal->ts = bar.CloseTime();
@@ -278,73 +489,130 @@ class BusSignalSource final : public trading::SignalSource {
  private:
   // Reads until the prediction of `bar` is current_.
   Status Await(const Bar& bar) {
-    for (;;) {
-      while (next_ < buffered_.size()) {
-        const bus::Delivery& delivery = buffered_[next_++];
-        if (delivery.payload == kEndOfFeed) {
-          return FailedPrecondition("the prediction role ended its feed on " + subject_ +
-                                    " before this bar");
-        }
-        Result<Prediction> prediction = proto::Decode<Prediction>(delivery.payload);
-        if (!prediction.ok() || prediction->instrument != instrument_.id) {
-          // Counted and kept aside by whoever reads DEAD; the next good one decides.
-          ++feed_.dead_lettered_;
-          AITS_RETURN_IF_ERROR(DeadLetter(
-              feed_.bus_, subject_, delivery,
-              prediction.ok() ? DataLoss("another instrument's prediction") : prediction.status()));
-          continue;
-        }
-        if (last_ && prediction->bar_open <= *last_) continue;  // a restarted role's repeat
-        last_ = prediction->bar_open;
-        if (prediction->bar_open != bar.open_time) {
-          return FailedPrecondition(
-              "the prediction role's next bar opens at " + FormatIso8601(prediction->bar_open) +
-              ", not at this bar's open: the roles build different bars (the same --bar-seconds "
-              "and feeds for every role?)");
-        }
-        if (prediction->ready && prediction->source != signal_) {
-          return FailedPrecondition("the prediction role runs the signal " + prediction->source +
-                                    ", this session " + signal_);
-        }
-        current_ = std::move(prediction).value();
-        return Status::Ok();
-      }
-      buffered_.clear();
-      next_ = 0;
-      AITS_ASSIGN_OR_RETURN(buffered_, FetchWaiting(*consumer_, subject_, feed_.options_,
-                                                    "predictions from the prediction role"));
-      AITS_RETURN_IF_ERROR(consumer_->Ack(buffered_.back().sequence));
+    AITS_RETURN_IF_ERROR(NextAnswer(reader_, feed_.options_, bar, "the prediction role",
+                                    &feed_.dead_lettered_, &current_));
+    if (current_.ready && current_.source != signal_) {
+      return FailedPrecondition("the prediction role runs the signal " + current_.source +
+                                ", this session " + signal_);
     }
+    return Status::Ok();
   }
 
   PredictionFeed& feed_;
   const Instrument& instrument_;
   std::string signal_;
-  std::string subject_;
-  std::unique_ptr<bus::Consumer> consumer_;
-  std::vector<bus::Delivery> buffered_;
-  size_t next_ = 0;
-  std::optional<Timestamp> last_;
+  BarReader<Prediction> reader_;
   Prediction current_;
+};
+
+// The owner's decider of one instrument: the account out at each bar close, the decision back.
+class BusDecider final : public trading::RemoteDecider {
+ public:
+  BusDecider(DecisionFeed& feed, const Instrument& instrument, std::string subject,
+             BarReader<BarDecision> reader)
+      : feed_(feed),
+        instrument_(instrument),
+        subject_(std::move(subject)),
+        reader_(std::move(reader)),
+        breaker_("nats: " + subject_, {}, clock_) {
+    account_.instrument = instrument.id;
+  }
+
+  bool Decide(const Bar& bar, const decision::MarketState* market,
+              trading::RemoteDecision* out) override {
+    if (bar.instrument != instrument_.id) return false;
+    return feed_.Answered(instrument_, bar, [&] { return Ask(bar, market, out); });
+  }
+
+ private:
+  Status Ask(const Bar& bar, const decision::MarketState* market, trading::RemoteDecision* out) {
+    account_.bar_open = bar.open_time;
+    account_.bar_close = bar.CloseTime();
+    account_.has_quote = market != nullptr;
+    if (market != nullptr) {
+      account_.quote = market->quote;
+      account_.atr = market->atr;
+      account_.position = market->position;
+      account_.pending = market->pending;
+      account_.equity = market->equity;
+      account_.value_per_price_unit = market->value_per_price_unit;
+    }
+    // A resumed owner asks again for the bars its log holds: the same id, stored once (within
+    // the duplicate window; after it, the decision role drops the repeat by its bar).
+    // OutgoingMessage views its strings: they must outlive the publish.
+    id_ = BarId(feed_.options_.feed, instrument_, bar.open_time);
+    payload_ = proto::Encode(account_);
+    const bus::OutgoingMessage message[] = {{subject_, id_, payload_}};
+    AITS_RETURN_IF_ERROR(bus::PublishInOrder(feed_.bus_, message, breaker_).status());
+    AITS_RETURN_IF_ERROR(NextAnswer(reader_, feed_.options_, bar, "the decision role",
+                                    &feed_.dead_lettered_, &answer_));
+    out->decided = answer_.decided;
+    out->decision = decision::Decision{};
+    out->decision.action = static_cast<decision::Action>(answer_.action);
+    out->decision.side = answer_.side;
+    out->decision.lots = answer_.lots;
+    out->decision.stop_loss = answer_.stop_loss;
+    out->decision.take_profit = answer_.take_profit;
+    out->record = std::move(answer_.record);
+    return Status::Ok();
+  }
+
+  DecisionFeed& feed_;
+  const Instrument& instrument_;
+  std::string subject_;  // ACCOUNTS
+  BarReader<BarDecision> reader_;
+  WallClock clock_;
+  CircuitBreaker breaker_;
+  AccountAtBar account_;
+  std::string id_;
+  std::string payload_;
+  BarDecision answer_;
 };
 
 Result<std::unique_ptr<trading::SignalSource>> PredictionFeed::Source(const Instrument& instrument,
                                                                       std::string_view signal) {
-  AITS_ASSIGN_OR_RETURN(const std::string subject,
-                        PredictionsSubject(options_.feed, instrument.symbol));
-  AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer,
-                        ReadFromFirst(bus_, kPredictionsStream, subject));
-  return std::unique_ptr<trading::SignalSource>(std::make_unique<BusSignalSource>(
-      *this, instrument, std::string(signal), subject, std::move(consumer)));
+  AITS_ASSIGN_OR_RETURN(std::string subject, PredictionsSubject(options_.feed, instrument.symbol));
+  AITS_ASSIGN_OR_RETURN(
+      BarReader<Prediction> reader,
+      BarReader<Prediction>::Open(bus_, instrument, kPredictionsStream, std::move(subject),
+                                  "predictions from the prediction role"));
+  return std::unique_ptr<trading::SignalSource>(
+      std::make_unique<BusSignalSource>(*this, instrument, std::string(signal), std::move(reader)));
 }
 
-Status PredictionFeed::status() const {
+Result<std::unique_ptr<trading::RemoteDecider>> DecisionFeed::Decider(
+    const Instrument& instrument) {
+  AITS_ASSIGN_OR_RETURN(std::string accounts, AccountsSubject(options_.feed, instrument.symbol));
+  AITS_ASSIGN_OR_RETURN(std::string subject, DecisionsSubject(options_.feed, instrument.symbol));
+  AITS_ASSIGN_OR_RETURN(
+      BarReader<BarDecision> reader,
+      BarReader<BarDecision>::Open(bus_, instrument, kDecisionsStream, std::move(subject),
+                                   "decisions from the decision role"));
+  if (std::find(subjects_.begin(), subjects_.end(), accounts) == subjects_.end()) {
+    subjects_.push_back(accounts);
+  }
+  return std::unique_ptr<trading::RemoteDecider>(
+      std::make_unique<BusDecider>(*this, instrument, std::move(accounts), std::move(reader)));
+}
+
+Status DecisionFeed::End() {
+  WallClock clock;
+  CircuitBreaker breaker("nats: " + std::string(kAccountsStream), {}, clock);
+  for (const std::string& subject : subjects_) {
+    const std::string id = subject + ".end";
+    const bus::OutgoingMessage end[] = {{subject, id, kEndOfFeed}};
+    AITS_RETURN_IF_ERROR(bus::PublishInOrder(bus_, end, breaker).status());
+  }
+  return Status::Ok();
+}
+
+Status FeedHealth::status() const {
   if (!failed_.load(std::memory_order_acquire)) return Status::Ok();
   std::lock_guard<std::mutex> lock(mutex_);
   return status_;
 }
 
-void PredictionFeed::Fail(const Status& status) {
+void FeedHealth::Fail(const Status& status) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (status_.ok()) status_ = status;
   failed_.store(true, std::memory_order_release);

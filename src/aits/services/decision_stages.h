@@ -4,6 +4,11 @@
 //   MARKET md.<FEED>.<SYM> --features--> FEATURES feat.<FEED>.<SYM> --prediction-->
 //   PREDICTIONS pred.<FEED>.<SYM> --> the owner's decision stack (PredictionFeed)
 //
+// or, with the decision role apart from the account's owner (ADR 0007, decision 4):
+//
+//   PREDICTIONS pred.<FEED>.<SYM> --decision--> DECISIONS dec.<FEED>.<SYM> --> the owner
+//   the owner --> ACCOUNTS acct.<FEED>.<SYM> (the account at each bar close) --> decision
+//
 // - The features role reads one traded symbol's ticks (BusTickSource), builds its bars exactly as
 //   the kernel does (data::BarAggregator over the same ticks in the same order: a bar closes at
 //   the first tick of the next period, ADR 0002), and publishes one FeatureRow per closed bar:
@@ -15,6 +20,14 @@
 //   computing it: PredictionFeed makes signal sources that wait for it. The decision, the risk
 //   check and the order stay on the owner's thread, so orders, fills and the log are those of the
 //   embedded node (distributed_paper_test.cc).
+// - Or the owner (risk and execution) publishes, at each bar close of a traded instrument, the
+//   account and the market as of that tick (AccountAtBar) and waits for the decision of that bar
+//   (BarDecision: an intent, "hold", or "no decision" when there was no signal or no quote). The
+//   decision role decides each bar on the prediction and the account of that same bar, with the
+//   engine the owner would have used, and writes the decision record up to its orders; the owner
+//   sends the orders through its risk check and completes the record. The owner applies nothing
+//   after the bar close until the answer is in, so an order meets the tick it meets embedded,
+//   and a second intent's risk check sees the first one's fill.
 //
 // Every message is keyed by its bar (instrument, open time) and published with the id
 // "<FEED>.<SYM>.<open ns>", so a stage that restarts — and recomputes from the first tick, as its
@@ -40,12 +53,16 @@
 #include "aits/model/instrument.h"
 #include "aits/model/stage_messages.h"
 #include "aits/services/market_stream.h"
+#include "aits/trading/decision_engine.h"
+#include "aits/trading/decision_strategy.h"
 #include "aits/trading/signal_source.h"
 
 namespace aits::services {
 
 inline constexpr std::string_view kFeaturesStream = "FEATURES";
 inline constexpr std::string_view kPredictionsStream = "PREDICTIONS";
+inline constexpr std::string_view kAccountsStream = "ACCOUNTS";
+inline constexpr std::string_view kDecisionsStream = "DECISIONS";
 
 // "feat.<feed>.<symbol>" and "pred.<feed>.<symbol>"; InvalidArgument naming a bad token.
 inline Result<std::string> FeaturesSubject(std::string_view feed, std::string_view symbol) {
@@ -54,9 +71,16 @@ inline Result<std::string> FeaturesSubject(std::string_view feed, std::string_vi
 inline Result<std::string> PredictionsSubject(std::string_view feed, std::string_view symbol) {
   return SymbolSubject("pred", feed, symbol);
 }
+// "acct.<feed>.<symbol>" and "dec.<feed>.<symbol>".
+inline Result<std::string> AccountsSubject(std::string_view feed, std::string_view symbol) {
+  return SymbolSubject("acct", feed, symbol);
+}
+inline Result<std::string> DecisionsSubject(std::string_view feed, std::string_view symbol) {
+  return SymbolSubject("dec", feed, symbol);
+}
 
-// Creates FEATURES (feat.>) and PREDICTIONS (pred.>), or checks the existing ones; the DEAD
-// stream is EnsureMarketStream's.
+// Creates FEATURES (feat.>), PREDICTIONS (pred.>), ACCOUNTS (acct.>) and DECISIONS (dec.>), or
+// checks the existing ones; the DEAD stream is EnsureMarketStream's.
 Status EnsureStageStreams(bus::MessageBus& bus, int replicas = 1);
 
 struct StageOptions {
@@ -88,6 +112,44 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
 Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrument,
                                  trading::SignalSource& source, const StageOptions& options);
 
+// The decision role for one traded instrument: PREDICTIONS and ACCOUNTS -> DECISIONS, one
+// decision per bar the owner asks about, until the owner's end marker (DecisionFeed::End; or
+// stop, or an error). `engine` is the
+// one the owner's decision stack would use (node::DecisionConfigOf). `delay` in the stats: the
+// owner's AccountAtBar stored by the bus -> its decision published.
+Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrument,
+                               const decision::DecisionEngine& engine, const StageOptions& options);
+
+// What the owner's feeds from other roles have in common: the first error, the waits, the count.
+class FeedHealth {
+ public:
+  // The first error of any of its sources; Ok while they all got their answers.
+  Status status() const;
+  // Bar close -> the answer was in hand, in nanoseconds (the lockstep's wait).
+  const LatencyHistogram& wait() const { return wait_; }
+  uint64_t answers() const { return answers_; }
+  // Messages on its subjects that were no answer for their instrument (copied to DEAD).
+  uint64_t dead_lettered() const { return dead_lettered_; }
+
+ protected:
+  friend class BusSignalSource;
+  friend class BusDecider;
+  void Fail(const Status& status);
+  // Runs `ask` (Status(): the wait for the answer of `bar`), timing it into wait() and counting
+  // it; its error is kept, naming the symbol and bar. false: no answer (now or earlier).
+  template <typename Ask>
+  bool Answered(const Instrument& instrument, const Bar& bar, const Ask& ask);
+
+  // status() runs after every tick of the owner (PaperOptions::check_tick): the flag answers
+  // without the lock until something failed.
+  std::atomic<bool> failed_{false};
+  mutable std::mutex mutex_;
+  Status status_;
+  LatencyHistogram wait_;
+  uint64_t answers_ = 0;
+  uint64_t dead_lettered_ = 0;
+};
+
 // The owner's side: signal sources (one per traded instrument, made by Source) whose OnBar waits
 // for the prediction of that very bar from PREDICTIONS, read from the first message (a resumed
 // session asks again for every bar its log holds). Thread-compatible: the sources run on the
@@ -95,7 +157,7 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
 // a stop, another bar than the one asked (the roles built different bars), another signal —
 // answers "no signal" and records the error; the session must then stop without committing the
 // tick (PaperOptions::check_tick = status()), so that a resume asks again.
-class PredictionFeed {
+class PredictionFeed : public FeedHealth {
  public:
   PredictionFeed(bus::MessageBus& bus, StageOptions options)
       : bus_(bus), options_(std::move(options)) {}
@@ -103,28 +165,35 @@ class PredictionFeed {
   // `signal` ("sma_cross", "ml_ensemble"): a prediction of another signal is an error.
   Result<std::unique_ptr<trading::SignalSource>> Source(const Instrument& instrument,
                                                         std::string_view signal);
-  // The first error of any of its sources; Ok while they all got their predictions.
-  Status status() const;
-  // Bar close -> the prediction was in hand, in nanoseconds (the lockstep's wait).
-  const LatencyHistogram& wait() const { return wait_; }
-  uint64_t predictions() const { return predictions_; }
-  // Messages on its subjects that were no prediction of their instrument (copied to DEAD).
-  uint64_t dead_lettered() const { return dead_lettered_; }
+  uint64_t predictions() const { return answers(); }
 
  private:
   friend class BusSignalSource;
-  void Fail(const Status& status);
-
   bus::MessageBus& bus_;
   StageOptions options_;
-  // status() runs after every tick of the owner (PaperOptions::check_tick): the flag answers
-  // without the lock until something failed.
-  std::atomic<bool> failed_{false};
-  mutable std::mutex mutex_;
-  Status status_;
-  LatencyHistogram wait_;
-  uint64_t predictions_ = 0;
-  uint64_t dead_lettered_ = 0;
+};
+
+// The owner's side when the decision role runs apart: deciders (one per traded instrument, for
+// trading::DecisionStrategy) that publish the account at each bar close and wait for that bar's
+// decision from DECISIONS, read from the first message (a resumed session asks again for every
+// bar its log holds, and gets the same answers). Errors as PredictionFeed's: the session must
+// stop without committing the tick (PaperOptions::check_tick = status()).
+class DecisionFeed : public FeedHealth {
+ public:
+  DecisionFeed(bus::MessageBus& bus, StageOptions options)
+      : bus_(bus), options_(std::move(options)) {}
+  // The decider of `instrument` (which it keeps a reference to).
+  Result<std::unique_ptr<trading::RemoteDecider>> Decider(const Instrument& instrument);
+  uint64_t decisions() const { return answers(); }
+  // Tells the decision role the session has ended (its feed ended): an end marker on every
+  // subject a decider asked on. Not after a stop that a resume will continue.
+  Status End();
+
+ private:
+  friend class BusDecider;
+  bus::MessageBus& bus_;
+  StageOptions options_;
+  std::vector<std::string> subjects_;  // ACCOUNTS subjects of the deciders made
 };
 
 }  // namespace aits::services

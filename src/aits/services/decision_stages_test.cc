@@ -10,11 +10,13 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "aits/bus/nats_bus.h"
+#include "aits/core/fixed_point.h"
 #include "aits/proto/messages.h"
 #include "aits/services/bus_session_test_util.h"
 #include "aits/services/market_stream.h"
@@ -36,22 +38,39 @@ StageOptions Stage(const SessionSpec& spec, const std::string& feed) {
   return options;
 }
 
+enum class StageKind { kFeatures, kPrediction, kDecision };
+constexpr StageKind kFeaturesStage = StageKind::kFeatures;
+constexpr StageKind kPredictionStage = StageKind::kPrediction;
+constexpr StageKind kDecisionStage = StageKind::kDecision;
+
 // One stage of every traded instrument of `spec`, each on its own thread with the signal source
-// the session would build; Join returns the first error.
+// (or the decision engine) the session would build; Join returns the first error.
 class StageThreads {
  public:
-  StageThreads(bus::MessageBus& bus, const SessionSpec& spec, bool features, StageOptions options)
+  StageThreads(bus::MessageBus& bus, const SessionSpec& spec, StageKind kind, StageOptions options)
       : instruments_(session::InstrumentsOf(spec)) {
     const std::vector<InstrumentId> traded = session::TradedOf(spec);
     stats_.assign(traded.size(), StageStats{});
+    auto engine = session::EngineConfigFor(spec);
+    EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+    engine_.emplace(*engine);
     for (size_t idx = 0; idx < traded.size(); ++idx) {
       const Instrument& instrument = instruments_[traded[idx].value];
       auto source = session::MakeRuleSignalFor(spec, instrument, options.bar_period);
       EXPECT_TRUE(source.ok()) << source.status().ToString();
       sources_.push_back(std::move(source).value());
-      threads_.emplace_back([this, idx, &bus, &instrument, features, options] {
-        stats_[idx] = features ? RunFeatures(bus, instrument, *sources_[idx], options)
-                               : RunPrediction(bus, instrument, *sources_[idx], options);
+      threads_.emplace_back([this, idx, &bus, &instrument, kind, options] {
+        switch (kind) {
+          case StageKind::kFeatures:
+            stats_[idx] = RunFeatures(bus, instrument, *sources_[idx], options);
+            break;
+          case StageKind::kPrediction:
+            stats_[idx] = RunPrediction(bus, instrument, *sources_[idx], options);
+            break;
+          case StageKind::kDecision:
+            stats_[idx] = RunDecision(bus, instrument, *engine_, options);
+            break;
+        }
       });
     }
   }
@@ -67,6 +86,7 @@ class StageThreads {
  private:
   std::vector<Instrument> instruments_;
   std::vector<std::unique_ptr<trading::SignalSource>> sources_;
+  std::optional<decision::DecisionEngine> engine_;
   std::vector<Result<StageStats>> stats_;
   std::vector<std::thread> threads_;
 };
@@ -80,6 +100,18 @@ PaperOptions Owner(PaperOptions options, bus::MessageBus& bus, const std::string
     return predictions.Source(instrument, spec.signal);
   };
   options.check_tick = [&predictions] { return predictions.status(); };
+  return options;
+}
+
+// The owner without its decision: the session, its market from MARKET, its decisions from
+// DECISIONS (the account at each bar close out to ACCOUNTS).
+PaperOptions OwnerApart(PaperOptions options, bus::MessageBus& bus, const std::string& feed,
+                        DecisionFeed& decisions) {
+  options = FromBus(std::move(options), bus, feed);
+  options.deciders = [&decisions](const Instrument& instrument) {
+    return decisions.Decider(instrument);
+  };
+  options.check_tick = [&decisions] { return decisions.status(); };
   return options;
 }
 
@@ -110,6 +142,18 @@ class DecisionStagesTest : public ::testing::TestWithParam<BusKind> {
     return bus.ok() ? std::shared_ptr<bus::MessageBus>(std::move(bus).value()) : nullptr;
   }
 
+  // The session split (in tmp_ "distributed") ended as the embedded one (in "embedded").
+  void ExpectTheEmbeddedRun(const session::PaperResult& distributed,
+                            const session::PaperResult& embedded) {
+    EXPECT_TRUE(distributed.feed_ended);
+    EXPECT_EQ(distributed.orders, embedded.orders);
+    EXPECT_EQ(distributed.fills, embedded.fills);
+    EXPECT_EQ(distributed.decisions, embedded.decisions);
+    EXPECT_EQ(distributed.account.balance.raw(), embedded.account.balance.raw());
+    EXPECT_EQ(distributed.account.equity.raw(), embedded.account.equity.raw());
+    EXPECT_EQ(session::LogLines(tmp_.Sub("distributed")), session::LogLines(tmp_.Sub("embedded")));
+  }
+
   WallClock clock_;
   std::shared_ptr<bus::MessageBus> shared_;
   std::unique_ptr<test_servers::NatsServer> nats_;
@@ -130,8 +174,8 @@ TEST_P(DecisionStagesTest, FeaturesAndPredictionApartTradeAsTheEmbeddedNodeWithT
   auto owner_bus = Connect();
   Status ingested = Status::Ok();
   std::thread ingestion([&] { ingested = Ingest(*ingestion_bus, spec, "eq"); });
-  StageThreads features(*features_bus, spec, /*features=*/true, Stage(spec, "eq"));
-  StageThreads prediction(*prediction_bus, spec, /*features=*/false, Stage(spec, "eq"));
+  StageThreads features(*features_bus, spec, kFeaturesStage, Stage(spec, "eq"));
+  StageThreads prediction(*prediction_bus, spec, kPredictionStage, Stage(spec, "eq"));
   PredictionFeed predictions(*owner_bus, Stage(spec, "eq"));
   auto distributed = session::RunPaper(
       Owner(session::MaxSpeed(spec, tmp_.Sub("distributed")), *owner_bus, "eq", predictions));
@@ -142,13 +186,7 @@ TEST_P(DecisionStagesTest, FeaturesAndPredictionApartTradeAsTheEmbeddedNodeWithT
   ASSERT_TRUE(distributed.ok()) << distributed.status().message();
   ASSERT_TRUE(predictions.status().ok()) << predictions.status().ToString();
 
-  EXPECT_TRUE(distributed->feed_ended);
-  EXPECT_EQ(distributed->orders, embedded->orders);
-  EXPECT_EQ(distributed->fills, embedded->fills);
-  EXPECT_EQ(distributed->decisions, embedded->decisions);
-  EXPECT_EQ(distributed->account.balance.raw(), embedded->account.balance.raw());
-  EXPECT_EQ(distributed->account.equity.raw(), embedded->account.equity.raw());
-  EXPECT_EQ(session::LogLines(tmp_.Sub("distributed")), session::LogLines(tmp_.Sub("embedded")));
+  ExpectTheEmbeddedRun(*distributed, *embedded);
   // One prediction per bar the owner closed, in hand for every one of them.
   EXPECT_GT(predictions.predictions(), 100u);
   EXPECT_EQ(predictions.wait().count(), predictions.predictions());
@@ -169,19 +207,19 @@ TEST_P(DecisionStagesTest, RestartedStagesRepeatNothingAndAResumedOwnerLogsWhatO
   auto bus = Connect();
   ASSERT_TRUE(Ingest(*bus, spec, "again").ok());
   {
-    StageThreads features(*bus, spec, true, Stage(spec, "again"));
+    StageThreads features(*bus, spec, kFeaturesStage, Stage(spec, "again"));
     ASSERT_TRUE(features.Join().ok());
-    StageThreads prediction(*bus, spec, false, Stage(spec, "again"));
+    StageThreads prediction(*bus, spec, kPredictionStage, Stage(spec, "again"));
     ASSERT_TRUE(prediction.Join().ok());
     EXPECT_GT(prediction.stats(0).stored, 100u);
   }
   // A stage that restarts recomputes from the first tick and publishes the same ids: the streams
   // store nothing twice (within their duplicate window; past it, consumers drop by bar).
-  StageThreads features(*bus, spec, true, Stage(spec, "again"));
+  StageThreads features(*bus, spec, kFeaturesStage, Stage(spec, "again"));
   ASSERT_TRUE(features.Join().ok());
   EXPECT_GT(features.stats(0).outputs, 100u);
   EXPECT_EQ(features.stats(0).stored, 0u);
-  StageThreads prediction(*bus, spec, false, Stage(spec, "again"));
+  StageThreads prediction(*bus, spec, kPredictionStage, Stage(spec, "again"));
   ASSERT_TRUE(prediction.Join().ok());
   EXPECT_EQ(prediction.stats(0).stored, 0u);
   EXPECT_EQ(prediction.stats(0).duplicates, 0u);
@@ -209,7 +247,7 @@ TEST_P(DecisionStagesTest, APredictionThatNeverComesStopsTheOwnerWithoutLoggingT
   auto bus = Connect();
   ASSERT_TRUE(Ingest(*bus, spec, "late").ok());
   // Features and no prediction role: the owner's first bar close waits out the idle timeout.
-  StageThreads features(*bus, spec, true, Stage(spec, "late"));
+  StageThreads features(*bus, spec, kFeaturesStage, Stage(spec, "late"));
   ASSERT_TRUE(features.Join().ok());
   StageOptions impatient = Stage(spec, "late");
   impatient.idle_timeout = Duration::Millis(300);
@@ -230,7 +268,7 @@ TEST_P(DecisionStagesTest, APredictionThatNeverComesStopsTheOwnerWithoutLoggingT
   EXPECT_TRUE(std::equal(partial.begin(), partial.end(), whole.begin()));
 
   // The prediction role comes; the owner resumes and decides that bar as the embedded node did.
-  StageThreads prediction(*bus, spec, false, Stage(spec, "late"));
+  StageThreads prediction(*bus, spec, kPredictionStage, Stage(spec, "late"));
   ASSERT_TRUE(prediction.Join().ok());
   PredictionFeed answered(*bus, Stage(spec, "late"));
   PaperOptions resume = Owner(session::MaxSpeed(spec, tmp_.Sub("owner")), *bus, "late", answered);
@@ -258,9 +296,9 @@ TEST_P(DecisionStagesTest, MalformedFeaturesAreDeadLetteredAndTradingIsUnchanged
   ASSERT_TRUE(bus->Publish("feat.bad.EURUSD", "", proto::Encode(bar)).ok());
   // And one on the owner's subject, before the first prediction.
   ASSERT_TRUE(bus->Publish("pred.bad.EURUSD", "", "\xff\xfe").ok());
-  StageThreads features(*bus, spec, true, Stage(spec, "bad"));
+  StageThreads features(*bus, spec, kFeaturesStage, Stage(spec, "bad"));
   ASSERT_TRUE(features.Join().ok());
-  StageThreads prediction(*bus, spec, false, Stage(spec, "bad"));
+  StageThreads prediction(*bus, spec, kPredictionStage, Stage(spec, "bad"));
   ASSERT_TRUE(prediction.Join().ok());
   EXPECT_EQ(prediction.stats(0).dead_lettered, 3u);
   auto dead = bus->GetStream(kDeadLetterStream);
@@ -280,9 +318,9 @@ TEST_P(DecisionStagesTest, RolesThatBuildOtherBarsAreAnErrorNamingIt) {
   ASSERT_TRUE(Ingest(*bus, spec, "bars").ok());
   StageOptions two_minutes = Stage(spec, "bars");
   two_minutes.bar_period = Duration::Minutes(2);
-  StageThreads features(*bus, spec, true, two_minutes);
+  StageThreads features(*bus, spec, kFeaturesStage, two_minutes);
   ASSERT_TRUE(features.Join().ok());
-  StageThreads prediction(*bus, spec, false, two_minutes);
+  StageThreads prediction(*bus, spec, kPredictionStage, two_minutes);
   ASSERT_TRUE(prediction.Join().ok());
   PredictionFeed predictions(*bus, Stage(spec, "bars"));
   auto run = session::RunPaper(
@@ -291,6 +329,234 @@ TEST_P(DecisionStagesTest, RolesThatBuildOtherBarsAreAnErrorNamingIt) {
   EXPECT_EQ(run.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(run.status().message().find("the roles build different bars"), std::string::npos)
       << run.status().message();
+}
+
+TEST_P(DecisionStagesTest, TheDecisionRoleApartTradesAsTheEmbeddedNodeWithTwoFeeds) {
+  const SessionSpec spec = TwoFeeds(30'000);
+  auto embedded = session::RunPaper(session::MaxSpeed(spec, tmp_.Sub("embedded")));
+  ASSERT_TRUE(embedded.ok()) << embedded.status().message();
+  ASSERT_GT(embedded->fills, 10u) << "the session should trade";
+
+  // Five roles at once, each on its own connection: ingestion, features, prediction, decision,
+  // and the owner (risk and execution), which asks the decision role at every bar close.
+  auto ingestion_bus = Connect();
+  auto features_bus = Connect();
+  auto prediction_bus = Connect();
+  auto decision_bus = Connect();
+  auto owner_bus = Connect();
+  Status ingested = Status::Ok();
+  std::thread ingestion([&] { ingested = Ingest(*ingestion_bus, spec, "apart"); });
+  StageThreads features(*features_bus, spec, kFeaturesStage, Stage(spec, "apart"));
+  StageThreads prediction(*prediction_bus, spec, kPredictionStage, Stage(spec, "apart"));
+  StageThreads decision(*decision_bus, spec, kDecisionStage, Stage(spec, "apart"));
+  DecisionFeed decisions(*owner_bus, Stage(spec, "apart"));
+  auto distributed = session::RunPaper(
+      OwnerApart(session::MaxSpeed(spec, tmp_.Sub("distributed")), *owner_bus, "apart", decisions));
+  ingestion.join();
+  ASSERT_TRUE(ingested.ok()) << ingested.ToString();
+  ASSERT_TRUE(features.Join().ok());
+  ASSERT_TRUE(prediction.Join().ok());
+  if (!distributed.ok()) {
+    (void)decisions.End();
+    ADD_FAILURE() << "decision role: " << decision.Join().ToString();
+  }
+  ASSERT_TRUE(distributed.ok()) << distributed.status().message();
+  ASSERT_TRUE(decisions.status().ok()) << decisions.status().ToString();
+
+  ExpectTheEmbeddedRun(*distributed, *embedded);
+  // One answer per bar the owner closed, "no decision" included.
+  EXPECT_GT(decisions.decisions(), 100u);
+  EXPECT_EQ(decisions.wait().count(), decisions.decisions());
+  EXPECT_EQ(decisions.dead_lettered(), 0u);
+  // The owner's end ends the decision role, which answered every question once.
+  ASSERT_TRUE(decisions.End().ok());
+  ASSERT_TRUE(decision.Join().ok());
+  for (size_t idx = 0; idx < 2; ++idx) {
+    EXPECT_TRUE(decision.stats(idx).ended);
+    EXPECT_EQ(decision.stats(idx).outputs, decision.stats(idx).inputs);
+    EXPECT_EQ(decision.stats(idx).duplicates, 0u);
+  }
+  EXPECT_EQ(decision.stats(0).inputs + decision.stats(1).inputs, decisions.decisions());
+}
+
+TEST_P(DecisionStagesTest, ARestartedDecisionRoleAndAResumedOwnerLogWhatOneRunLogs) {
+  const SessionSpec spec = session::BusySpec(12'000);
+  ASSERT_TRUE(session::RunPaper(session::MaxSpeed(spec, tmp_.Sub("embedded"))).ok());
+  auto bus = Connect();
+  ASSERT_TRUE(Ingest(*bus, spec, "again").ok());
+  StageThreads features(*bus, spec, kFeaturesStage, Stage(spec, "again"));
+  ASSERT_TRUE(features.Join().ok());
+  StageThreads prediction(*bus, spec, kPredictionStage, Stage(spec, "again"));
+  ASSERT_TRUE(prediction.Join().ok());
+
+  // The first decision role answers the owner's first 5,000 ticks and is stopped with it.
+  std::atomic<bool> stop_first{false};
+  StageOptions first_options = Stage(spec, "again");
+  first_options.stop = &stop_first;
+  DecisionFeed first_feed(*bus, Stage(spec, "again"));
+  uint64_t first_answers = 0;
+  {
+    StageThreads first_role(*bus, spec, kDecisionStage, first_options);
+    PaperOptions first =
+        OwnerApart(session::MaxSpeed(spec, tmp_.Sub("parts")), *bus, "again", first_feed);
+    first.stop_after = 5'000;
+    auto part = session::RunPaper(first);
+    ASSERT_TRUE(part.ok()) << part.status().message();
+    EXPECT_FALSE(part->feed_ended);
+    first_answers = first_feed.decisions();
+    EXPECT_GT(first_answers, 30u);
+    stop_first = true;
+    const Status stopped = first_role.Join();
+    EXPECT_EQ(stopped.code(), StatusCode::kFailedPrecondition) << stopped.ToString();
+  }
+  // A new decision role recomputes from the first question: the same ids, stored once. The
+  // resumed owner asks again for every bar its log holds.
+  StageThreads second_role(*bus, spec, kDecisionStage, Stage(spec, "again"));
+  DecisionFeed rest_feed(*bus, Stage(spec, "again"));
+  PaperOptions rest =
+      OwnerApart(session::MaxSpeed(spec, tmp_.Sub("parts")), *bus, "again", rest_feed);
+  rest.spec_given = false;
+  auto last = session::RunPaper(rest);
+  ASSERT_TRUE(last.ok()) << last.status().message();
+  EXPECT_TRUE(last->resumed);
+  EXPECT_TRUE(last->feed_ended);
+  ASSERT_TRUE(rest_feed.End().ok());
+  ASSERT_TRUE(second_role.Join().ok());
+  EXPECT_EQ(second_role.stats(0).outputs, rest_feed.decisions());
+  EXPECT_EQ(second_role.stats(0).stored, rest_feed.decisions() - first_answers);
+  EXPECT_EQ(session::LogLines(tmp_.Sub("parts")), session::LogLines(tmp_.Sub("embedded")));
+}
+
+TEST_P(DecisionStagesTest, ADecisionThatNeverComesStopsTheOwnerWithoutLoggingTheBar) {
+  const SessionSpec spec = session::BusySpec(8'000);
+  ASSERT_TRUE(session::RunPaper(session::MaxSpeed(spec, tmp_.Sub("embedded"))).ok());
+  auto bus = Connect();
+  ASSERT_TRUE(Ingest(*bus, spec, "late").ok());
+  StageThreads features(*bus, spec, kFeaturesStage, Stage(spec, "late"));
+  ASSERT_TRUE(features.Join().ok());
+  StageThreads prediction(*bus, spec, kPredictionStage, Stage(spec, "late"));
+  ASSERT_TRUE(prediction.Join().ok());
+  // No decision role: the owner's first bar close waits out the idle timeout.
+  StageOptions impatient = Stage(spec, "late");
+  impatient.idle_timeout = Duration::Millis(300);
+  DecisionFeed waiting(*bus, impatient);
+  auto failed = session::RunPaper(
+      OwnerApart(session::MaxSpeed(spec, tmp_.Sub("owner")), *bus, "late", waiting));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_NE(failed.status().message().find("EURUSD bar 2024-01-08"), std::string::npos)
+      << failed.status().message();
+  EXPECT_NE(failed.status().message().find("decisions from the decision role"), std::string::npos)
+      << failed.status().message();
+  const std::vector<std::string> partial = session::LogLines(tmp_.Sub("owner"));
+  const std::vector<std::string> whole = session::LogLines(tmp_.Sub("embedded"));
+  ASSERT_LT(partial.size(), whole.size());
+  EXPECT_TRUE(std::equal(partial.begin(), partial.end(), whole.begin()));
+
+  // The decision role comes (the question already waits on ACCOUNTS); the owner resumes and
+  // decides that bar as the embedded node did.
+  StageThreads decision(*bus, spec, kDecisionStage, Stage(spec, "late"));
+  DecisionFeed answered(*bus, Stage(spec, "late"));
+  PaperOptions resume =
+      OwnerApart(session::MaxSpeed(spec, tmp_.Sub("owner")), *bus, "late", answered);
+  resume.spec_given = false;
+  auto resumed = session::RunPaper(resume);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().message();
+  EXPECT_TRUE(resumed->feed_ended);
+  ASSERT_TRUE(answered.End().ok());
+  ASSERT_TRUE(decision.Join().ok());
+  EXPECT_EQ(session::LogLines(tmp_.Sub("owner")), whole);
+}
+
+// A decision role of its own making (not the engine): it answers every question of one symbol,
+// and at the first bar with a quote sends BUY `lots` whatever the account holds.
+class ScriptedDecisionRole {
+ public:
+  ScriptedDecisionRole(bus::MessageBus& bus, const Instrument& instrument, const std::string& feed,
+                       double lots)
+      : thread_(
+            [this, &bus, instrument, feed, lots] { result_ = Run(bus, instrument, feed, lots); }) {}
+  ~ScriptedDecisionRole() { Join(); }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  const Status& result() const { return result_; }
+
+ private:
+  static Status Run(bus::MessageBus& bus, const Instrument& instrument, const std::string& feed,
+                    double lots) {
+    bus::ConsumerConfig config;
+    config.stream = std::string(kAccountsStream);
+    AITS_ASSIGN_OR_RETURN(config.filter_subject, AccountsSubject(feed, instrument.symbol));
+    AITS_ASSIGN_OR_RETURN(const std::string answers, DecisionsSubject(feed, instrument.symbol));
+    config.start = bus::StartAt::kFirst;
+    AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus.Consume(config));
+    bool sent = false;
+    for (;;) {
+      AITS_ASSIGN_OR_RETURN(std::vector<bus::Delivery> got,
+                            consumer->Fetch(16, Duration::Seconds(20)));
+      if (got.empty()) return DeadlineExceeded("no question on " + config.filter_subject);
+      for (const bus::Delivery& delivery : got) {
+        AITS_RETURN_IF_ERROR(consumer->Ack(delivery.sequence));
+        if (delivery.payload == kEndOfFeed) return Status::Ok();
+        AITS_ASSIGN_OR_RETURN(const AccountAtBar account,
+                              proto::Decode<AccountAtBar>(delivery.payload));
+        BarDecision reply;
+        reply.instrument = instrument.id;
+        reply.bar_open = account.bar_open;
+        reply.decided = account.has_quote;
+        if (reply.decided) {
+          const bool buy = !sent;
+          sent = true;
+          reply.action =
+              static_cast<uint8_t>(buy ? decision::Action::kBuy : decision::Action::kHold);
+          AITS_ASSIGN_OR_RETURN(reply.lots, Quantity::FromDouble(buy ? lots : 0, 2));
+          reply.record = R"("scripted":")" + instrument.symbol + R"(")";
+        }
+        AITS_RETURN_IF_ERROR(bus.Publish(answers, "", proto::Encode(reply)).status());
+      }
+    }
+  }
+
+  Status result_;
+  std::thread thread_;
+};
+
+TEST_P(DecisionStagesTest, TwoIntentsThatTogetherBreakALimitPassOneAtATime) {
+  // Each alone is within the gross exposure limit (1 lot: ~110,000 USD of EURUSD, ~127,000 USD
+  // of GBPUSD); together they exceed it. Two decision roles decide at once, each unaware of the
+  // other; the owner's risk check of the second must see the first.
+  SessionSpec spec = TwoFeeds(6'000);
+  spec.risk = {{"base", "defaults"}, {"max_gross_exposure", "200000"}};
+  auto bus = Connect();
+  ASSERT_TRUE(Ingest(*bus, spec, "two").ok());
+  const std::vector<Instrument> instruments = session::InstrumentsOf(spec);
+  ScriptedDecisionRole eurusd(*bus, instruments[0], "two", 1.0);
+  ScriptedDecisionRole gbpusd(*bus, instruments[1], "two", 1.0);
+  DecisionFeed decisions(*bus, Stage(spec, "two"));
+  auto run = session::RunPaper(
+      OwnerApart(session::MaxSpeed(spec, tmp_.Sub("owner")), *bus, "two", decisions));
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  ASSERT_TRUE(decisions.End().ok());
+  eurusd.Join();
+  gbpusd.Join();
+  ASSERT_TRUE(eurusd.result().ok()) << eurusd.result().ToString();
+  ASSERT_TRUE(gbpusd.result().ok()) << gbpusd.result().ToString();
+
+  EXPECT_EQ(run->orders, 2u);
+  EXPECT_EQ(run->fills, 1u);
+  size_t passed = 0;
+  size_t refused = 0;
+  for (const std::string& line : session::LogLines(tmp_.Sub("owner"))) {
+    if (line.find(R"("scripted")") == std::string::npos) continue;
+    if (line.find(R"("risk":{"passed":true})") != std::string::npos) ++passed;
+    if (line.find(R"("risk":{"passed":false,"reason":"risk_gross_exposure")") !=
+        std::string::npos) {
+      ++refused;
+    }
+  }
+  EXPECT_EQ(passed, 1u);
+  EXPECT_EQ(refused, 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Buses, DecisionStagesTest,

@@ -339,7 +339,8 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
                       "signal to start one");
     }
     AITS_ASSIGN_OR_RETURN(live, CheckLive(spec, options));
-    AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals, options.broker));
+    AITS_ASSIGN_OR_RETURN(session,
+                          Session::Create(spec, options.signals, options.broker, options.deciders));
     if (!live) {
       AITS_ASSIGN_OR_RETURN(sources,
                             options.open_feeds ? options.open_feeds(spec) : OpenFeeds(spec));
@@ -380,7 +381,8 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     }
     spec = logged;
     AITS_ASSIGN_OR_RETURN(live, CheckLive(spec, options));
-    AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals, options.broker));
+    AITS_ASSIGN_OR_RETURN(session,
+                          Session::Create(spec, options.signals, options.broker, options.deciders));
     // Re-run every logged tick through the fresh kernel, checking each output against the log.
     auto followed = FollowLog(*store, *session, &result.resumed_events);
     // A decision stack fed by other processes that could not answer for a logged bar: its error,
@@ -442,7 +444,8 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     }
     if (!session) {
       AITS_ASSIGN_OR_RETURN(live, CheckLive(spec, options));
-      AITS_ASSIGN_OR_RETURN(session, Session::Create(spec, options.signals, options.broker));
+      AITS_ASSIGN_OR_RETURN(
+          session, Session::Create(spec, options.signals, options.broker, options.deciders));
       AITS_RETURN_IF_ERROR(session->GoLive());
       AITS_RETURN_IF_ERROR(reconcile());
     }

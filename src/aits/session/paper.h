@@ -76,6 +76,9 @@ struct PaperOptions {
   std::function<void(const PaperProgress&)> progress;  // about twice a second
   std::function<void(const std::string&)> notice;      // one-line messages for the user
   SignalFactory signals = MakeRuleSignalFor;
+  // Set by an owner whose decisions are made by the decision role (aits serve:
+  // services::DecisionFeed); `signals` is then not used.
+  node::DeciderFactory deciders;
   // The reconciliation policy of this start (docs/execution.md, "Reconciliation"); unset: the
   // session's own (SessionSpec::reconcile). A resume may change it without changing the session.
   std::optional<execution::ReconcilePolicy> reconcile;

@@ -89,7 +89,7 @@ Result<decision::DecisionConfig> DecisionConfigFor(const SessionSpec& spec) {
 }
 
 Result<node::NodeConfig> NodeConfigFor(const SessionSpec& spec, const SignalFactory& signals,
-                                       trading::DecisionSink sink) {
+                                       trading::DecisionSink sink, node::DeciderFactory deciders) {
   AITS_RETURN_IF_ERROR(ValidateFeeds(spec));
   node::NodeConfig config;
   config.instruments = InstrumentsOf(spec);
@@ -100,11 +100,17 @@ Result<node::NodeConfig> NodeConfigFor(const SessionSpec& spec, const SignalFact
   stack.signal = [spec, signals](const Instrument& instrument, Duration bar_period) {
     return signals(spec, instrument, bar_period);
   };
+  stack.remote = std::move(deciders);
   stack.options.client_id_prefix = spec.session_id;
   stack.sink = std::move(sink);
   config.decision = std::move(stack);
   config.strategy = spec.signal;
   return config;
+}
+
+Result<decision::DecisionConfig> EngineConfigFor(const SessionSpec& spec) {
+  AITS_ASSIGN_OR_RETURN(const node::NodeConfig config, NodeConfigFor(spec, MakeRuleSignalFor));
+  return node::DecisionConfigOf(config);
 }
 
 namespace {
@@ -169,8 +175,8 @@ Result<std::vector<std::unique_ptr<data::TickSource>>> OpenFeeds(const SessionSp
 Session::~Session() = default;
 
 Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
-                                                 const SignalFactory& signals,
-                                                 BrokerFactory broker) {
+                                                 const SignalFactory& signals, BrokerFactory broker,
+                                                 node::DeciderFactory deciders) {
   std::unique_ptr<Session> session(new Session());
   session->spec_ = spec;
   session->instruments_ = InstrumentsOf(spec);
@@ -178,10 +184,12 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
   session->ticks_by_instrument_.assign(session->instruments_.size(), 0);
   session->counts_.assign(session->instruments_.size(), InstrumentCounts{});
   Session* self = session.get();
-  AITS_ASSIGN_OR_RETURN(node::NodeConfig config,
-                        NodeConfigFor(spec, signals, [self](Timestamp ts, std::string_view json) {
-                          self->Emit(EventType::kDecision, ts, json);
-                        }));
+  AITS_ASSIGN_OR_RETURN(node::NodeConfig config, NodeConfigFor(
+                                                     spec, signals,
+                                                     [self](Timestamp ts, std::string_view json) {
+                                                       self->Emit(EventType::kDecision, ts, json);
+                                                     },
+                                                     std::move(deciders)));
   AITS_ASSIGN_OR_RETURN(const VenueKind venue_kind, ParseVenueKind(spec.venue));
   if (venue_kind == VenueKind::kThreaded) {
     AITS_ASSIGN_OR_RETURN(const node::ThreadedVenueConfig venue, ThreadedVenueConfigFor(spec));

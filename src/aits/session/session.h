@@ -54,12 +54,18 @@ Result<std::unique_ptr<trading::SignalSource>> MakeRuleSignalFor(const SessionSp
 Result<kernel::KernelConfig> KernelConfigFor(const SessionSpec& spec);
 // node::DecisionConfigFor(spec.decision).
 Result<decision::DecisionConfig> DecisionConfigFor(const SessionSpec& spec);
+// What the session's decision engine runs with: DecisionConfigFor with BuildNode's cap on
+// max_lots from the risk limits (node::DecisionConfigOf). The decision role builds its engine
+// with it, so that it decides as the owner's own engine would.
+Result<decision::DecisionConfig> EngineConfigFor(const SessionSpec& spec);
 // The node a spec describes: its instrument, KernelConfigFor, and the decision stack over the
 // signal `signals` builds, with client order ids "<session_id>-<n>" and `sink` receiving the
 // decision records. Session::Create builds through it; so can anything that must trade exactly
-// as a paper session of this spec would (a backtest of the same ticks, a test).
+// as a paper session of this spec would (a backtest of the same ticks, a test). With `deciders`
+// the decisions are made in another process (the decision role) and `signals` is not used.
 Result<node::NodeConfig> NodeConfigFor(const SessionSpec& spec, const SignalFactory& signals,
-                                       trading::DecisionSink sink = {});
+                                       trading::DecisionSink sink = {},
+                                       node::DeciderFactory deciders = {});
 
 // Opens the spec's feed: the synthetic market, or a tick file. Bar files are refused (paper
 // trading consumes ticks).
@@ -84,9 +90,11 @@ class Session {
  public:
   // `broker` makes the execution client a session on a broker (venue "mt5") trades through once
   // live (SessionVenue); without one such a session can follow its log but not go live.
+  // `deciders`: as NodeConfigFor's.
   static Result<std::unique_ptr<Session>> Create(const SessionSpec& spec,
                                                  const SignalFactory& signals = MakeRuleSignalFor,
-                                                 BrokerFactory broker = {});
+                                                 BrokerFactory broker = {},
+                                                 node::DeciderFactory deciders = {});
   ~Session();
 
   // kAppend: outputs are appended to `store` (which must outlive the session).

@@ -47,113 +47,24 @@ void WriteOrder(JsonWriter& out, const Order& order) {
 
 }  // namespace
 
-DecisionStrategy::DecisionStrategy(const Instrument& instrument,
-                                   std::unique_ptr<SignalSource> source,
-                                   decision::DecisionEngine engine, DecisionStrategyOptions options,
-                                   DecisionSink sink)
-    : instrument_(instrument),
-      source_(std::move(source)),
-      engine_(std::move(engine)),
-      options_(std::move(options)),
-      sink_(std::move(sink)),
-      name_("decision:" + std::string(source_->name())),
-      atr_(engine_.config().atr_period) {
-  record_.reserve(4096);
-  client_id_.reserve(32);
-}
-
-void DecisionStrategy::OnBar(const Bar& bar) {
-  if (bar.instrument != instrument_.id) return;
-  atr_.Update(bar.mid.high.AsDouble(), bar.mid.low.AsDouble(), bar.mid.close.AsDouble());
-  decision::Signal signal;
-  if (!source_->OnBar(bar, &signal)) return;
-  const std::optional<Tick> quote = context().LastQuote(instrument_.id);
-  if (!quote) return;
-  decision::MarketState market;
-  market.quote = *quote;
-  market.atr = atr_.Value();
-  market.position = context().position(instrument_.id).quantity;
-  market.pending = context().PendingLots(instrument_.id);
-  market.equity = context().account().equity;
-  market.value_per_price_unit =
-      context()
-          .ToAccount(instrument_.id, Money::FromRaw(instrument_.contract_size * kMoneyScale))
-          .AsDouble();
-  last_ = engine_.Decide(signal, instrument_, market);
-  ++decisions_;
-  orders_.clear();
-  if (last_.action != decision::Action::kHold && last_.lots.IsPositive()) {
-    OrderRequest request;
-    request.instrument = instrument_.id;
-    request.side = last_.side;
-    request.type = OrderType::kMarket;
-    request.quantity = last_.lots;
-    if (last_.action != decision::Action::kClose) {
-      request.stop_loss = last_.stop_loss;
-      request.take_profit = last_.take_profit;
-    }
-    request.tag = std::string(decision::ToString(last_.action));
-    // One order per decision, except on a hedging account where closing positions by ticket
-    // may take several (strategy::SubmitNetted): each gets the next client id, and the record
-    // names them all.
-    auto next_client_id = [this] {
-      client_id_ = options_.client_id_prefix;
-      client_id_ += '-';
-      char digits[24];
-      const auto end = std::to_chars(digits, digits + sizeof(digits), ++orders_sent_).ptr;
-      client_id_.append(digits, end);
-      return client_id_;
-    };
-    sent_.clear();
-    seen_.clear();
-    awaiting_ = true;
-    strategy::SubmitNetted(context(), request, next_client_id, &sent_);
-    awaiting_ = false;
-    for (strategy::SentOrder& sent : sent_) {
-      auto seen = std::find_if(seen_.begin(), seen_.end(),
-                               [&sent](const Order& order) { return order.id == sent.id; });
-      if (seen != seen_.end()) {
-        orders_.push_back(std::move(*seen));
-        continue;
-      }
-      // Still travelling to the venue (latency): record it as submitted.
-      Order& order = orders_.emplace_back();
-      order.id = sent.id;
-      order.request = std::move(sent.request);
-      order.status = OrderStatus::kPendingNew;
-      order.created = context().Now();
-    }
-  }
-  if (sink_ && (options_.record_holds || !orders_.empty())) Record(signal, market, last_, orders_);
-}
-
-void DecisionStrategy::OnOrderUpdate(const Order& order) {
-  if (!awaiting_ || order.request.client_order_id != client_id_) return;
-  if (!seen_.empty() && seen_.back().id == order.id) {
-    seen_.back() = order;
-  } else {
-    seen_.push_back(order);
-  }
-}
-
-void DecisionStrategy::Record(const decision::Signal& signal, const decision::MarketState& market,
-                              const decision::Decision& d, const std::vector<Order>& orders) {
-  record_.clear();
-  JsonWriter out(&record_);
-  out.BeginObject();
-  out.Member("decision", decisions_);
+void WriteDecisionMembers(JsonWriter& out, uint64_t number, const Instrument& instrument,
+                          const decision::Signal& signal, std::string_view source_name,
+                          const std::function<void(JsonWriter&, bool explain)>& describe,
+                          const decision::MarketState& market, const decision::Decision& d,
+                          decision::SizingMode sizing) {
+  out.Member("decision", number);
   out.Member("time", FormatIso8601(signal.ts));
-  out.Member("symbol", instrument_.symbol);
+  out.Member("symbol", instrument.symbol);
   out.Member("action", decision::ToString(d.action));
   out.Member("reason", d.reason);
   out.Key("signal");
   out.BeginObject();
-  out.Member("source", source_->name());
+  out.Member("source", source_name);
   out.Member("strength", signal.strength);
   out.Member("confidence", signal.confidence);
   out.Member("anomaly", signal.anomaly);
   out.Member("regime", signal.regime);
-  source_->Describe(out, /*explain=*/!orders.empty());
+  describe(out, /*explain=*/Trades(d));
   out.EndObject();
   out.Key("market");
   out.BeginObject();
@@ -162,7 +73,7 @@ void DecisionStrategy::Record(const decision::Signal& signal, const decision::Ma
   out.Member(
       "spread_points",
       static_cast<double>(market.quote.Spread().raw()) /
-          static_cast<double>(instrument_.tick_size.raw() > 0 ? instrument_.tick_size.raw() : 1));
+          static_cast<double>(instrument.tick_size.raw() > 0 ? instrument.tick_size.raw() : 1));
   out.Member("atr", market.atr);
   out.Member("position", market.position.AsDouble());
   out.Member("pending", market.pending.AsDouble());
@@ -190,25 +101,170 @@ void DecisionStrategy::Record(const decision::Signal& signal, const decision::Ma
   }
   out.Key("sizing");
   out.BeginObject();
-  out.Member("mode", decision::ToString(engine_.config().sizing));
+  out.Member("mode", decision::ToString(sizing));
   out.Member("raw_lots", d.raw_lots);
   out.Member("scaled_lots", d.scaled_lots);
   out.Member("lots", d.lots.AsDouble());
   WritePrice(out, "stop_loss", d.stop_loss);
   WritePrice(out, "take_profit", d.take_profit);
   out.EndObject();
-  if (!orders.empty()) {
+}
+
+DecisionStrategy::DecisionStrategy(const Instrument& instrument,
+                                   std::unique_ptr<SignalSource> source,
+                                   decision::DecisionEngine engine, DecisionStrategyOptions options,
+                                   DecisionSink sink)
+    : DecisionStrategy(instrument, std::move(source), nullptr, std::move(engine),
+                       std::move(options), std::move(sink)) {}
+
+DecisionStrategy::DecisionStrategy(const Instrument& instrument,
+                                   std::unique_ptr<RemoteDecider> remote,
+                                   decision::DecisionEngine engine, DecisionStrategyOptions options,
+                                   DecisionSink sink)
+    : DecisionStrategy(instrument, nullptr, std::move(remote), std::move(engine),
+                       std::move(options), std::move(sink)) {}
+
+DecisionStrategy::DecisionStrategy(const Instrument& instrument,
+                                   std::unique_ptr<SignalSource> source,
+                                   std::unique_ptr<RemoteDecider> remote,
+                                   decision::DecisionEngine engine, DecisionStrategyOptions options,
+                                   DecisionSink sink)
+    : instrument_(instrument),
+      source_(std::move(source)),
+      remote_(std::move(remote)),
+      engine_(std::move(engine)),
+      options_(std::move(options)),
+      sink_(std::move(sink)),
+      name_(source_ != nullptr ? "decision:" + std::string(source_->name()) : "decision:remote"),
+      atr_(engine_.config().atr_period) {
+  record_.reserve(4096);
+  client_id_.reserve(32);
+}
+
+bool DecisionStrategy::Measure(decision::MarketState* market) {
+  const std::optional<Tick> quote = context().LastQuote(instrument_.id);
+  if (!quote) return false;
+  market->quote = *quote;
+  market->atr = atr_.Value();
+  market->position = context().position(instrument_.id).quantity;
+  market->pending = context().PendingLots(instrument_.id);
+  market->equity = context().account().equity;
+  market->value_per_price_unit =
+      context()
+          .ToAccount(instrument_.id, Money::FromRaw(instrument_.contract_size * kMoneyScale))
+          .AsDouble();
+  return true;
+}
+
+void DecisionStrategy::OnBar(const Bar& bar) {
+  if (bar.instrument != instrument_.id) return;
+  atr_.Update(bar.mid.high.AsDouble(), bar.mid.low.AsDouble(), bar.mid.close.AsDouble());
+  if (remote_ != nullptr) {
+    DecideRemotely(bar);
+    return;
+  }
+  decision::Signal signal;
+  if (!source_->OnBar(bar, &signal)) return;
+  decision::MarketState market;
+  if (!Measure(&market)) return;
+  last_ = engine_.Decide(signal, instrument_, market);
+  ++decisions_;
+  Send();
+  if (sink_ && (options_.record_holds || !orders_.empty())) {
+    Record(signal.ts, [&](JsonWriter& out) {
+      WriteDecisionMembers(
+          out, decisions_, instrument_, signal, source_->name(),
+          [this](JsonWriter& to, bool explain) { source_->Describe(to, explain); }, market, last_,
+          engine_.config().sizing);
+    });
+  }
+}
+
+void DecisionStrategy::DecideRemotely(const Bar& bar) {
+  decision::MarketState market;
+  const bool measured = Measure(&market);
+  if (!remote_->Decide(bar, measured ? &market : nullptr, &remote_decision_)) return;
+  if (!remote_decision_.decided) return;
+  last_ = remote_decision_.decision;
+  ++decisions_;
+  Send();
+  if (sink_ && (options_.record_holds || !orders_.empty())) {
+    Record(bar.CloseTime(), [this](JsonWriter& out) { out.RawMembers(remote_decision_.record); });
+  }
+}
+
+void DecisionStrategy::Send() {
+  orders_.clear();
+  if (!Trades(last_)) return;
+  OrderRequest request;
+  request.instrument = instrument_.id;
+  request.side = last_.side;
+  request.type = OrderType::kMarket;
+  request.quantity = last_.lots;
+  if (last_.action != decision::Action::kClose) {
+    request.stop_loss = last_.stop_loss;
+    request.take_profit = last_.take_profit;
+  }
+  request.tag = std::string(decision::ToString(last_.action));
+  // One order per decision, except on a hedging account where closing positions by ticket
+  // may take several (strategy::SubmitNetted): each gets the next client id, and the record
+  // names them all.
+  auto next_client_id = [this] {
+    client_id_ = options_.client_id_prefix;
+    client_id_ += '-';
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof(digits), ++orders_sent_).ptr;
+    client_id_.append(digits, end);
+    return client_id_;
+  };
+  sent_.clear();
+  seen_.clear();
+  awaiting_ = true;
+  strategy::SubmitNetted(context(), request, next_client_id, &sent_);
+  awaiting_ = false;
+  for (strategy::SentOrder& sent : sent_) {
+    auto seen = std::find_if(seen_.begin(), seen_.end(),
+                             [&sent](const Order& order) { return order.id == sent.id; });
+    if (seen != seen_.end()) {
+      orders_.push_back(std::move(*seen));
+      continue;
+    }
+    // Still travelling to the venue (latency): record it as submitted.
+    Order& order = orders_.emplace_back();
+    order.id = sent.id;
+    order.request = std::move(sent.request);
+    order.status = OrderStatus::kPendingNew;
+    order.created = context().Now();
+  }
+}
+
+void DecisionStrategy::OnOrderUpdate(const Order& order) {
+  if (!awaiting_ || order.request.client_order_id != client_id_) return;
+  if (!seen_.empty() && seen_.back().id == order.id) {
+    seen_.back() = order;
+  } else {
+    seen_.push_back(order);
+  }
+}
+
+template <typename Members>
+void DecisionStrategy::Record(Timestamp ts, const Members& members) {
+  record_.clear();
+  JsonWriter out(&record_);
+  out.BeginObject();
+  members(out);
+  if (!orders_.empty()) {
     out.Key("order");
-    WriteOrder(out, orders.back());
-    if (orders.size() > 1) {
+    WriteOrder(out, orders_.back());
+    if (orders_.size() > 1) {
       out.Key("orders");
       out.BeginArray();
-      for (const Order& order : orders) WriteOrder(out, order);
+      for (const Order& order : orders_) WriteOrder(out, order);
       out.EndArray();
     }
   }
   out.EndObject();
-  sink_(signal.ts, record_);
+  sink_(ts, record_);
 }
 
 }  // namespace aits::trading

@@ -24,6 +24,7 @@
 
 #include "aits/features/indicators.h"
 #include "aits/trading/decision_engine.h"
+#include "aits/trading/json_writer.h"
 #include "aits/trading/signal_source.h"
 #include "aits/trading/strategy.h"
 
@@ -37,9 +38,51 @@ struct DecisionStrategyOptions {
 // Receives one decision record (JSON) at the decision's kernel time.
 using DecisionSink = std::function<void(Timestamp ts, std::string_view json)>;
 
+// A bar's decision made in another process: the decision role's answer (ADR 0007, decision 4;
+// services::DecisionFeed).
+struct RemoteDecision {
+  bool decided = false;  // false: no signal for the bar, or no quote: no decision, no record
+  // action, side, lots, stop_loss and take_profit; the rest is in `record`.
+  decision::Decision decision;
+  std::string record;  // the record's members up to its orders (WriteDecisionMembers)
+};
+
+// Decides the bars of one instrument elsewhere. DecisionStrategy asks it at every bar close, in
+// place of its signal source and engine, and sends what it answers.
+class RemoteDecider {
+ public:
+  virtual ~RemoteDecider() = default;
+  // Blocks until the decision of `bar` is in hand. `market`: the account and the market as of
+  // this bar's close, measured as DecisionStrategy measures them; nullptr when no quote has come
+  // yet. false: no decision could be had (the decider keeps the error for the session to stop
+  // on; the bar is then not decided).
+  virtual bool Decide(const Bar& bar, const decision::MarketState* market, RemoteDecision* out) = 0;
+};
+
+// The members of decision record number `number` (1, 2, ... per instrument) up to its orders,
+// as DecisionStrategy writes them: `describe` writes the signal source's description (explain:
+// the decision trades). Shared with the decision role so that a record decided in another
+// process is the same text.
+void WriteDecisionMembers(JsonWriter& out, uint64_t number, const Instrument& instrument,
+                          const decision::Signal& signal, std::string_view source_name,
+                          const std::function<void(JsonWriter&, bool explain)>& describe,
+                          const decision::MarketState& market, const decision::Decision& d,
+                          decision::SizingMode sizing);
+
+// Whether decision `d` sends an order (one, or on a hedging account possibly several).
+inline bool Trades(const decision::Decision& d) {
+  return d.action != decision::Action::kHold && d.lots.IsPositive();
+}
+
 class DecisionStrategy final : public strategy::Strategy {
  public:
   DecisionStrategy(const Instrument& instrument, std::unique_ptr<SignalSource> source,
+                   decision::DecisionEngine engine, DecisionStrategyOptions options,
+                   DecisionSink sink = {});
+  // Decisions made elsewhere (the decision role): this strategy measures the market, asks
+  // `remote`, sends the orders and completes the record with them. `engine` gives the sizing
+  // mode only.
+  DecisionStrategy(const Instrument& instrument, std::unique_ptr<RemoteDecider> remote,
                    decision::DecisionEngine engine, DecisionStrategyOptions options,
                    DecisionSink sink = {});
   std::string_view name() const override { return name_; }
@@ -49,15 +92,26 @@ class DecisionStrategy final : public strategy::Strategy {
 
   uint64_t decisions() const { return decisions_; }
   uint64_t orders_sent() const { return orders_sent_; }
+  // Decided elsewhere: only what RemoteDecision::decision carries.
   const decision::Decision& last_decision() const { return last_; }
 
  private:
-  // `orders`: what the decision sent, in sending order (empty: it sent none).
-  void Record(const decision::Signal& signal, const decision::MarketState& market,
-              const decision::Decision& decision, const std::vector<Order>& orders);
+  DecisionStrategy(const Instrument& instrument, std::unique_ptr<SignalSource> source,
+                   std::unique_ptr<RemoteDecider> remote, decision::DecisionEngine engine,
+                   DecisionStrategyOptions options, DecisionSink sink);
+  // The market and the account now; false without a quote.
+  bool Measure(decision::MarketState* market);
+  // Sends last_'s orders (when it trades) into orders_.
+  void Send();
+  void DecideRemotely(const Bar& bar);
+  // Writes record_: `members` (WriteDecisionMembers) and orders_.
+  template <typename Members>
+  void Record(Timestamp ts, const Members& members);
 
   const Instrument& instrument_;
   std::unique_ptr<SignalSource> source_;
+  std::unique_ptr<RemoteDecider> remote_;
+  RemoteDecision remote_decision_;
   decision::DecisionEngine engine_;
   DecisionStrategyOptions options_;
   DecisionSink sink_;
