@@ -834,6 +834,7 @@ TEST_F(PgRegistryTest, AServerThatRefusesTheDatabaseIsFailedPreconditionNamingIt
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status().ToString();
   EXPECT_NE(r.status().message().find("no_such_registry_db"), std::string::npos)
       << r.status().ToString();
+  EXPECT_EQ(r.status().message().rfind("model registry: ", 0), 0u) << r.status().ToString();
 }
 
 TEST_F(PgRegistryTest, AServerThatIsDownIsUnavailableNamingIt) {

@@ -236,7 +236,10 @@ Result<std::unique_ptr<RegistryBackend>> OpenPgBackend(const std::string& uri, b
         "model registry location has a '#': expected "
         "postgresql://[user[:password]@]host[:port]/database[?options], without '#session'");
   }
-  AITS_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> conn, pg::Connection::Open(uri));
+  Result<std::unique_ptr<pg::Connection>> opened = pg::Connection::Open(uri);
+  // Its message names host, port and database; the URI itself may hold a password.
+  if (!opened.ok()) return opened.status().WithContext("model registry");
+  std::unique_ptr<pg::Connection> conn = std::move(opened).value();
   const std::string label = "model registry postgresql://" + conn->where();
   Result<int> version = pg::SchemaVersion(*conn, kComponent);
   if (!version.ok()) return version.status().WithContext(label);
