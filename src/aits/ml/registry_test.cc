@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -774,6 +775,28 @@ TEST_F(SqliteRegistryTest, OpenRefusesANewerSchema) {
   EXPECT_NE(r.status().message().find((dir_ / "registry.sqlite").string()), std::string::npos);
 }
 
+// Runs `one` and `two` on two threads that start at the same moment (each spins until the other
+// is ready), and waits for both.
+template <typename One, typename Two>
+void RunTogether(One one, Two two) {
+  std::atomic<int> ready{0};
+  const auto start = [&ready] {
+    ++ready;
+    while (ready.load() < 2) {
+    }
+  };
+  std::thread first([&] {
+    start();
+    one();
+  });
+  std::thread second([&] {
+    start();
+    two();
+  });
+  first.join();
+  second.join();
+}
+
 // Two processes promoting models of one name at the same moment: each promotion is one
 // transaction under the registry's write lock, so the second sees the first's production model
 // and archives it. Without the lock both would archive the same old model and the second would
@@ -788,19 +811,10 @@ TEST_F(PgRegistryTest, ConcurrentPromotionsFromTwoConnectionsKeepOneProductionMo
   }
   const PromotionGate gate{.metric = "auc", .threshold = 0.52};
   for (int round = 0; round < kRounds; ++round) {
-    std::atomic<int> ready{0};
     Result<GateDecision> a = InvalidArgument("not run");
     Result<GateDecision> b = InvalidArgument("not run");
-    const auto promote = [&](ModelRegistry& reg, int64_t id, Result<GateDecision>& out) {
-      ++ready;
-      while (ready.load() < 2) {
-      }
-      out = reg.Promote(id, gate);
-    };
-    std::thread one([&] { promote(first, ids[2 * round], a); });
-    std::thread two([&] { promote(second, ids[2 * round + 1], b); });
-    one.join();
-    two.join();
+    RunTogether([&] { a = first.Promote(ids[2 * round], gate); },
+                [&] { b = second.Promote(ids[2 * round + 1], gate); });
     ASSERT_TRUE(a.ok()) << "round " << round << ": " << a.status().ToString();
     ASSERT_TRUE(b.ok()) << "round " << round << ": " << b.status().ToString();
     EXPECT_TRUE(a->passed);
@@ -825,6 +839,31 @@ TEST_F(PgRegistryTest, ConcurrentPromotionsFromTwoConnectionsKeepOneProductionMo
     archived += r.status == ModelStatus::kArchived;
   }
   EXPECT_EQ(archived, 2 * kRounds - 1);
+}
+
+// Two processes registering models of one name at the same moment: each takes the next version
+// under the write lock, so the versions are 1..N without a gap or a clash (without the lock both
+// would read the same highest version and the second insert would break UNIQUE (name, version)).
+TEST_F(PgRegistryTest, ConcurrentRegistrationsFromTwoConnectionsTakeDistinctVersions) {
+  ModelRegistry first = OpenOrDie();
+  ModelRegistry second = OpenOrDie();
+  constexpr int kEach = 15;
+  std::vector<Result<ModelRecord>> from_first, from_second;
+  const auto register_all = [](ModelRegistry& reg, std::vector<Result<ModelRecord>>& out) {
+    for (int idx = 0; idx < kEach; ++idx) {
+      out.push_back(reg.Register(Meta("gbpusd_m1", 0.55), Bytes(std::to_string(idx))));
+    }
+  };
+  RunTogether([&] { register_all(first, from_first); }, [&] { register_all(second, from_second); });
+  std::vector<int> versions;
+  for (const auto* results : {&from_first, &from_second}) {
+    for (const Result<ModelRecord>& r : *results) {
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      versions.push_back(r->version);
+    }
+  }
+  std::sort(versions.begin(), versions.end());
+  for (int idx = 0; idx < 2 * kEach; ++idx) EXPECT_EQ(versions[idx], idx + 1);
 }
 
 // A server that answers and refuses is a configuration error: retrying will not help.
