@@ -361,7 +361,8 @@ void AddLiveCommand(CLI::App& app) {
   cmd->add_option("--params", s.params, "Signal parameters, e.g. fast=10,slow=30");
   cmd->add_option("--model", s.model, "ml_ensemble: registry model (latest, NAME, NAME@V)")
       ->capture_default_str();
-  cmd->add_option("--registry", s.registry, "ml_ensemble: registry directory")
+  cmd->add_option("--registry", s.registry,
+                  "ml_ensemble: model registry, a directory or postgresql://user@host:port/db")
       ->capture_default_str();
   cmd->add_option("--config", s.config, "YAML file with decision: and risk: sections");
   cmd->add_option("--bar", s.bar, "Bar period of the signal (M1, M5, ...)")->capture_default_str();

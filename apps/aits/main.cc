@@ -218,7 +218,8 @@ void AddBacktest(CLI::App& app, config::BacktestFlags& flags, bool& quiet, bool&
                   "ml_ensemble: the model to trade, from the registry: latest (default), NAME "
                   "(its production model), NAME@VERSION or #ID");
   cmd->add_option("--registry", flags.registry,
-                  "ml_ensemble: model registry directory (default models)");
+                  "ml_ensemble: model registry, a directory (default models) or "
+                  "postgresql://user@host:port/db");
   cmd->add_option("--from", flags.from,
                   "Trade only data at or after this UTC time (2012-02-24 or 2012-02-24T13:30)");
   cmd->add_option("--to", flags.to, "Trade only data before this UTC time");

@@ -78,7 +78,10 @@ void AddMlCommands(CLI::App& app) {
   auto registry_dir = std::make_shared<std::string>("models");
   auto name = std::make_shared<std::string>();
   CLI::App* models = app.add_subcommand("models", "List the models in a registry.");
-  models->add_option("--registry", *registry_dir, "Registry directory")->capture_default_str();
+  models
+      ->add_option("--registry", *registry_dir,
+                   "Model registry: a directory or postgresql://user@host:port/db")
+      ->capture_default_str();
   models->add_option("--name", *name, "Only this model family");
   models->callback([registry_dir, name] {
     const int code = RunModels(*registry_dir, *name);

@@ -345,7 +345,8 @@ void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags) {
   cmd.add_option("--params", flags.params, "Signal parameters, e.g. fast=10,slow=30");
   cmd.add_option("--model", flags.model, "ml_ensemble: registry model (latest, NAME, NAME@V)")
       ->capture_default_str();
-  cmd.add_option("--registry", flags.registry, "ml_ensemble: registry directory")
+  cmd.add_option("--registry", flags.registry,
+                 "ml_ensemble: model registry, a directory or postgresql://user@host:port/db")
       ->capture_default_str();
   cmd.add_option("--config", flags.config, "YAML file with decision: and risk: sections");
   cmd.add_option("--balance", flags.balance, "Starting balance")->capture_default_str();

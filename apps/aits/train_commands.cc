@@ -146,7 +146,9 @@ void AddTrainCommands(CLI::App& app) {
   auto train_verbose = std::make_shared<bool>(false);
   CLI::App* train = app.add_subcommand("train", kTrainDescription);
   AddCommonOptions(train, train_flags.get());
-  train->add_option("--registry", train_flags->registry, "Registry directory (default models/)");
+  train->add_option(
+      "--registry", train_flags->registry,
+      "Model registry: a directory (default models/) or postgresql://user@host:port/db");
   train->add_option("--name", train_flags->name, "Model family name (default: symbol_base-TF)");
   train->add_flag("--verbose", *train_verbose, "Print every boosting round and tree");
   train->callback([train_flags, train_verbose] {

@@ -51,6 +51,42 @@ paper_refuses() {
   local text
   for text in "${texts[@]}"; do expect_in "$what" "$out" "$text"; done
 }
+# start_postgres: Debian's PostgreSQL 15 on 127.0.0.1 with a throwaway cluster (user `aits`
+# trusted, fsync off), as test_servers::PostgresServer starts it; sets pg_port. Under root the
+# server runs as `postgres` (it refuses root). stop_postgres stops it and removes the cluster.
+start_postgres() {
+  local bin=/usr/lib/postgresql/15/bin as=()
+  pg_dir=$(mktemp -d)
+  if [[ $EUID -eq 0 ]]; then
+    chown postgres:postgres "$pg_dir"
+    as=(setpriv --reuid=postgres --regid=postgres --clear-groups)
+  fi
+  if ! "${as[@]}" "$bin/initdb" -D "$pg_dir/data" -U aits --auth=trust -E UTF8 --locale=C \
+      --no-sync >"$pg_dir/initdb.log" 2>&1; then
+    fail "initdb: $(cat "$pg_dir/initdb.log")"
+    return 1
+  fi
+  pg_port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "${as[@]}" "$bin/postgres" -D "$pg_dir/data" -p "$pg_port" -c listen_addresses=127.0.0.1 \
+    -c "unix_socket_directories=$pg_dir" -c fsync=off >"$pg_dir/server.log" 2>&1 &
+  pg_pid=$!
+  local _
+  for _ in $(seq 1 300); do
+    "$bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" && return 0
+    sleep 0.1
+  done
+  fail "PostgreSQL did not accept connections within 30 s: $(tail -5 "$pg_dir/server.log")"
+  return 1
+}
+stop_postgres() {
+  if [[ -n "${pg_pid:-}" ]]; then
+    kill -INT "$pg_pid" 2>/dev/null  # fast shutdown
+    wait "$pg_pid" 2>/dev/null
+    pg_pid=""
+  fi
+  [[ -n "${pg_dir:-}" ]] && rm -rf "$pg_dir"
+  pg_dir=""
+}
 # finish NAME: the summary line, and the script's exit status
 finish() {
   echo "$1: $failures failure(s)"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # End-to-end tests of `aits train`, `aits evaluate`, `aits models` and
 # `aits backtest --strategy ml_ensemble` on the first days of the real GBP/USD one-minute bid/ask
-# bars, with small models so that the run takes seconds; and their errors for bad input.
+# bars, with small models so that the run takes seconds; and their errors for bad input. The
+# registry is a directory, then a PostgreSQL database started by the script.
 # Usage: ml_cli_test.sh AITS_BINARY SHARED_DATA_DIR PYTHON
 set -uo pipefail
 aits="$1"; data="$2"; python="$3"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'stop_postgres; rm -rf "$work"' EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 head -n 9000 "$data/gbpusd-m1-bid-2012.csv" >"$work/gbpusd-m1-bid.csv"
@@ -149,6 +150,29 @@ out=$("${strict_bt[@]}" --model latest 2>&1); code=$?
 expect_in "latest with only rejected models" "$out" "rejected by their gate: gbp_test@1"
 out=$("${strict_bt[@]}" --model gbp_test@1 2>&1); code=$?
 expect_code "rejected model by version" "$code" 0
+
+# --- the registry on PostgreSQL (docs/ml.md, "On PostgreSQL"): `aits train` registers there,
+# `aits models` lists it, a backtest trades from it.
+if start_postgres; then
+  pg="postgresql://aits@127.0.0.1:$pg_port/postgres"
+  run "$aits" models --registry "$pg"
+  expect_code "models on a PostgreSQL database without a registry" "$code" 2
+  expect_in "models on a PostgreSQL database without a registry" "$out" "has no registry tables"
+  out=$("$aits" train --config "$work/ml.yaml" --registry "$pg" 2>/dev/null); code=$?
+  expect_code "train into PostgreSQL" "$code" 0
+  expect_in "train into PostgreSQL" "$out" "gbp_test@1"
+  expect_in "train into PostgreSQL" "$out" "production"
+  run "$aits" models --registry "$pg"
+  expect_code "models on PostgreSQL" "$code" 0
+  for kind in ensemble xgboost random_forest logistic lstm gru xgboost_regressor; do
+    expect_in "models list on PostgreSQL" "$out" " $kind "
+  done
+  run "$aits" backtest --data "$work/gbpusd-m1-bid.csv" --ask-data "$work/gbpusd-m1-ask.csv" \
+    --strategy ml_ensemble --registry "$pg" --model gbp_test --config "$work/decide.yaml"
+  expect_code "backtest from PostgreSQL" "$code" 0
+  expect_in "backtest from PostgreSQL" "$out" "model         gbp_test@1"
+  stop_postgres
+fi
 
 # --- evaluate: walk-forward report with baselines. The out-of-sample scores trade through the
 # decision engine and the risk manager, configured by the decision: section (docs/ml.md).

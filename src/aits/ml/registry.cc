@@ -5,11 +5,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
-#include <system_error>
 #include <utility>
 
+#include "aits/ml/internal/registry_backend.h"
 #include "aits/models/serialize.h"
+#include "aits/persistence/postgres.h"
 
 #ifndef AITS_CODE_VERSION
 #define AITS_CODE_VERSION "unknown"
@@ -44,11 +44,9 @@ Result<ModelStatus> ParseModelStatus(std::string_view text) {
 
 namespace {
 
-namespace fs = std::filesystem;
-
-constexpr char kDbFile[] = "registry.sqlite";
-constexpr char kModelsDir[] = "models";
-constexpr int kBusyTimeoutMs = 10'000;
+using internal::ModelFilter;
+using internal::RegistryBackend;
+using internal::StoredModel;
 
 // nlohmann::json::dump throws on invalid UTF-8 by default; the registry never throws.
 std::string DumpJson(const nlohmann::json& j) {
@@ -63,129 +61,94 @@ std::string FormatNumber(double v) {
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-using Stmt = sqlite::Statement;
-using Txn = sqlite::Transaction;
-
-constexpr char kSchema[] = R"sql(
-CREATE TABLE models (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  name TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('candidate', 'production', 'archived', 'rejected')),
-  feature_set_version TEXT NOT NULL,
-  feature_set_hash TEXT NOT NULL,
-  train_begin_ns INTEGER NOT NULL,
-  train_end_ns INTEGER NOT NULL,
-  params TEXT NOT NULL,
-  metrics TEXT NOT NULL,
-  data_source TEXT NOT NULL,
-  parent TEXT NOT NULL,
-  code_version TEXT NOT NULL,
-  created_at_ns INTEGER NOT NULL,
-  path TEXT NOT NULL,
-  checksum TEXT NOT NULL,
-  size_bytes INTEGER NOT NULL,
-  UNIQUE (name, version)
-);
--- A name never has two production models, whatever the code above does.
-CREATE UNIQUE INDEX models_one_production ON models (name) WHERE status = 'production';
-CREATE TABLE events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  time_ns INTEGER NOT NULL,
-  model_id INTEGER NOT NULL REFERENCES models (id),
-  action TEXT NOT NULL,
-  reason TEXT NOT NULL
-);
-CREATE INDEX events_by_model ON events (model_id, id);
-)sql";
-
-constexpr char kSelectModels[] =
-    "SELECT id, name, version, kind, status, feature_set_version, feature_set_hash, "
-    "train_begin_ns, train_end_ns, params, metrics, data_source, parent, code_version, "
-    "created_at_ns, path, checksum, size_bytes FROM models ";
-
-// `label` names the registry in errors ("model registry PATH").
-Result<ModelRecord> ReadRecord(const Stmt& stmt, const std::string& label) {
+// A stored row, checked: a backend returns what is in the database, which may have been edited.
+Result<ModelRecord> ToRecord(StoredModel row, const std::string& label) {
   ModelRecord r;
-  r.id = stmt.ColumnInt(0);
-  r.name = stmt.ColumnText(1);
-  r.version = static_cast<int>(stmt.ColumnInt(2));
-  r.kind = stmt.ColumnText(3);
+  r.id = row.id;
+  r.name = std::move(row.name);
+  r.version = static_cast<int>(row.version);
+  r.kind = std::move(row.kind);
   const std::string where = label + ": model #" + std::to_string(r.id);
-  const std::string status_text = stmt.ColumnText(4);
-  Result<ModelStatus> status = ParseModelStatus(status_text);
+  Result<ModelStatus> status = ParseModelStatus(row.status);
   if (!status.ok()) return DataLoss(where + ": column status: " + status.status().message());
   r.status = *status;
-  r.feature_set_version = stmt.ColumnText(5);
-  r.feature_set_hash = stmt.ColumnText(6);
-  r.train_begin = Timestamp{stmt.ColumnInt(7)};
-  r.train_end = Timestamp{stmt.ColumnInt(8)};
-  r.params = nlohmann::json::parse(stmt.ColumnText(9), nullptr, /*allow_exceptions=*/false);
+  r.feature_set_version = std::move(row.feature_set_version);
+  r.feature_set_hash = std::move(row.feature_set_hash);
+  r.train_begin = Timestamp{row.train_begin_ns};
+  r.train_end = Timestamp{row.train_end_ns};
+  r.params = nlohmann::json::parse(row.params, nullptr, /*allow_exceptions=*/false);
   if (r.params.is_discarded()) return DataLoss(where + ": column params is not valid JSON");
-  r.metrics = nlohmann::json::parse(stmt.ColumnText(10), nullptr, /*allow_exceptions=*/false);
+  r.metrics = nlohmann::json::parse(row.metrics, nullptr, /*allow_exceptions=*/false);
   if (r.metrics.is_discarded()) return DataLoss(where + ": column metrics is not valid JSON");
-  r.data_source = stmt.ColumnText(11);
-  r.parent = stmt.ColumnText(12);
-  r.code_version = stmt.ColumnText(13);
-  r.created_at = Timestamp{stmt.ColumnInt(14)};
-  r.path = stmt.ColumnText(15);
-  r.sha256_or_fnv = stmt.ColumnText(16);
-  const int64_t size = stmt.ColumnInt(17);
-  if (size < 0) return DataLoss(where + ": column size_bytes is negative: " + std::to_string(size));
-  r.size_bytes = static_cast<uint64_t>(size);
+  r.data_source = std::move(row.data_source);
+  r.parent = std::move(row.parent);
+  r.code_version = std::move(row.code_version);
+  r.created_at = Timestamp{row.created_at_ns};
+  r.path = std::move(row.path);
+  r.sha256_or_fnv = std::move(row.checksum);
+  if (row.size_bytes < 0) {
+    return DataLoss(where + ": column size_bytes is negative: " + std::to_string(row.size_bytes));
+  }
+  r.size_bytes = static_cast<uint64_t>(row.size_bytes);
   return r;
 }
 
-Result<std::vector<ModelRecord>> ReadRecords(Stmt& stmt, const std::string& label) {
+StoredModel ToStored(const ModelRecord& r) {
+  StoredModel row;
+  row.id = r.id;
+  row.name = r.name;
+  row.version = r.version;
+  row.kind = r.kind;
+  row.status = std::string(ToString(r.status));
+  row.feature_set_version = r.feature_set_version;
+  row.feature_set_hash = r.feature_set_hash;
+  row.train_begin_ns = r.train_begin.ns;
+  row.train_end_ns = r.train_end.ns;
+  row.params = DumpJson(r.params);
+  row.metrics = DumpJson(r.metrics);
+  row.data_source = r.data_source;
+  row.parent = r.parent;
+  row.code_version = r.code_version;
+  row.created_at_ns = r.created_at.ns;
+  row.path = r.path;
+  row.checksum = r.sha256_or_fnv;
+  row.size_bytes = static_cast<int64_t>(r.size_bytes);
+  return row;
+}
+
+std::string LabelOf(const RegistryBackend& backend) {
+  return "model registry " + backend.location();
+}
+
+Result<std::vector<ModelRecord>> SelectAll(const RegistryBackend& backend,
+                                           const ModelFilter& filter) {
+  AITS_ASSIGN_OR_RETURN(std::vector<StoredModel> rows, backend.Select(filter, false));
   std::vector<ModelRecord> records;
-  while (true) {
-    AITS_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    AITS_ASSIGN_OR_RETURN(ModelRecord record, ReadRecord(stmt, label));
+  records.reserve(rows.size());
+  for (StoredModel& row : rows) {
+    AITS_ASSIGN_OR_RETURN(ModelRecord record, ToRecord(std::move(row), LabelOf(backend)));
     records.push_back(std::move(record));
   }
   return records;
 }
 
-// Zero or one record from `where` (a clause after kSelectModels) with one bound parameter set.
-template <typename Bind>
-Result<std::optional<ModelRecord>> QueryOne(const sqlite::Database& db, std::string_view where,
-                                            Bind bind) {
-  AITS_ASSIGN_OR_RETURN(Stmt stmt,
-                        Stmt::Prepare(db, std::string(kSelectModels) + std::string(where)));
-  bind(stmt);
-  AITS_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return std::optional<ModelRecord>();
-  AITS_ASSIGN_OR_RETURN(ModelRecord record, ReadRecord(stmt, db.label()));
+// The newest (highest id) model matching `filter`, if any.
+Result<std::optional<ModelRecord>> Newest(const RegistryBackend& backend,
+                                          const ModelFilter& filter) {
+  AITS_ASSIGN_OR_RETURN(std::vector<StoredModel> rows, backend.Select(filter, true));
+  if (rows.empty()) return std::optional<ModelRecord>();
+  AITS_ASSIGN_OR_RETURN(ModelRecord record, ToRecord(std::move(rows.front()), LabelOf(backend)));
   return std::optional<ModelRecord>(std::move(record));
 }
 
-Result<ModelRecord> QueryById(const sqlite::Database& db, int64_t id) {
-  AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> record,
-                        QueryOne(db, "WHERE id = ?", [&](Stmt& s) { s.Int(id); }));
-  if (!record) {
-    return NotFound(db.label() + ": no model with id #" + std::to_string(id));
-  }
+Result<ModelRecord> ById(const RegistryBackend& backend, int64_t id) {
+  AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> record, Newest(backend, {.id = id}));
+  if (!record) return NotFound(LabelOf(backend) + ": no model with id #" + std::to_string(id));
   return std::move(*record);
 }
 
 std::string Describe(const ModelRecord& r) {
   return "model #" + std::to_string(r.id) + " " + r.name + "@" + std::to_string(r.version);
-}
-
-Status AppendEvent(const sqlite::Database& db, Timestamp time, int64_t model_id,
-                   std::string_view action, std::string_view reason) {
-  AITS_ASSIGN_OR_RETURN(
-      Stmt stmt,
-      Stmt::Prepare(db,
-                    "INSERT INTO events (time_ns, model_id, action, reason) VALUES (?, ?, ?, ?)"));
-  return stmt.Int(time.ns).Int(model_id).Text(action).Text(reason).Run();
-}
-
-Status UpdateStatus(const sqlite::Database& db, int64_t id, ModelStatus status) {
-  AITS_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, "UPDATE models SET status = ? WHERE id = ?"));
-  return stmt.Text(ToString(status)).Int(id).Run();
 }
 
 bool IsNameChar(char c) {
@@ -260,18 +223,6 @@ Status ValidateMetadata(const ModelMetadata& m) {
   Status status = ValidateMetricSection(m.metrics, "validation", /*required=*/true);
   if (status.ok()) status = ValidateMetricSection(m.metrics, "baseline", /*required=*/false);
   return status.WithContext("model " + m.name);
-}
-
-// A record's path comes from the database; refuse anything that would leave the registry dir.
-Status ValidateStoredPath(const ModelRecord& r, const std::string& db_path) {
-  const fs::path p(r.path);
-  bool ok = !r.path.empty() && p.is_relative() && r.path.rfind("models/", 0) == 0;
-  for (const auto& part : p) {
-    if (part == "..") ok = false;
-  }
-  if (ok) return Status::Ok();
-  return DataLoss("model registry " + db_path + ": " + Describe(r) + " has path " + Quote(r.path) +
-                  " outside models/");
 }
 
 std::string ChecksumText(std::string_view bytes) {
@@ -382,86 +333,21 @@ Result<GateDecision> EvaluateGate(const nlohmann::json& metrics, const Promotion
   return decision;
 }
 
-ModelRegistry::ModelRegistry(std::string dir, std::string db_path, sqlite::Database db)
-    : dir_(std::move(dir)), db_path_(std::move(db_path)), db_(std::move(db)) {}
+ModelRegistry::ModelRegistry(std::unique_ptr<internal::RegistryBackend> backend)
+    : backend_(std::move(backend)) {}
 
+ModelRegistry::ModelRegistry(ModelRegistry&&) noexcept = default;
+ModelRegistry& ModelRegistry::operator=(ModelRegistry&&) noexcept = default;
 ModelRegistry::~ModelRegistry() = default;
 
-Result<ModelRegistry> ModelRegistry::Open(const std::string& dir, bool create) {
-  if (dir.empty()) return InvalidArgument("model registry: the directory path is empty");
-  std::error_code ec;
-  const fs::file_status st = fs::status(dir, ec);
-  if (ec && ec != std::errc::no_such_file_or_directory) {
-    return IoError("model registry " + dir + ": " + ec.message());
-  }
-  if (fs::exists(st) && !fs::is_directory(st)) {
-    return FailedPrecondition("model registry " + dir + " exists but is not a directory");
-  }
-  const std::string db_path = (fs::path(dir) / kDbFile).string();
-  if (!create) {
-    if (!fs::exists(st)) return NotFound("model registry " + dir + " does not exist");
-    if (!fs::exists(db_path, ec)) {
-      return NotFound("model registry " + dir + " has no " + kDbFile + " (" + db_path + ")");
-    }
+Result<ModelRegistry> ModelRegistry::Open(const std::string& location, bool create) {
+  std::unique_ptr<internal::RegistryBackend> backend;
+  if (pg::IsPostgresUri(location)) {
+    AITS_ASSIGN_OR_RETURN(backend, internal::OpenPgBackend(location, create));
   } else {
-    const fs::path models = fs::path(dir) / kModelsDir;
-    fs::create_directories(models, ec);
-    if (ec) {
-      return IoError("model registry " + dir + ": cannot create " + models.string() + ": " +
-                     ec.message());
-    }
+    AITS_ASSIGN_OR_RETURN(backend, internal::OpenSqliteBackend(location, create));
   }
-
-  AITS_ASSIGN_OR_RETURN(
-      sqlite::Database db,
-      sqlite::Database::Open(db_path, {.create = create, .busy_timeout_ms = kBusyTimeoutMs},
-                             "model registry " + db_path));
-  {
-    AITS_ASSIGN_OR_RETURN(Stmt wal, Stmt::Prepare(db, "PRAGMA journal_mode = WAL"));
-    AITS_ASSIGN_OR_RETURN(bool row, wal.Step());
-    const std::string mode = row ? wal.ColumnText(0) : "";
-    if (mode != "wal") {
-      return IoError("model registry " + db_path + ": cannot switch to WAL mode (journal_mode is " +
-                     Quote(mode) + ")");
-    }
-  }
-  // A registry changes a few times a day; pay for full durability.
-  AITS_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous = FULL", "setting synchronous"));
-  AITS_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys = ON", "enabling foreign keys"));
-
-  const auto read_user_version = [&]() -> Result<int64_t> {
-    AITS_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, "PRAGMA user_version"));
-    AITS_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    return row ? stmt.ColumnInt(0) : int64_t{0};
-  };
-  AITS_ASSIGN_OR_RETURN(int64_t version, read_user_version());
-  if (version == 0) {
-    // Re-read under the write lock: another process may be creating the schema right now.
-    AITS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db));
-    AITS_ASSIGN_OR_RETURN(version, read_user_version());
-    if (version == 0) {
-      AITS_ASSIGN_OR_RETURN(Stmt tables, Stmt::Prepare(db, "SELECT count(*) FROM sqlite_master"));
-      AITS_ASSIGN_OR_RETURN(bool row, tables.Step());
-      if (row && tables.ColumnInt(0) != 0) {
-        return FailedPrecondition("model registry " + db_path +
-                                  " is an SQLite database with tables but no registry schema "
-                                  "version (PRAGMA user_version = 0); not a model registry");
-      }
-      AITS_RETURN_IF_ERROR(db.Exec(kSchema, "creating the schema"));
-      AITS_RETURN_IF_ERROR(
-          db.Exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(),
-                  "setting the schema version"));
-      version = kSchemaVersion;
-    }
-    AITS_RETURN_IF_ERROR(txn.Commit());
-  }
-  if (version != kSchemaVersion) {
-    return FailedPrecondition("model registry " + db_path + " has schema version " +
-                              std::to_string(version) + "; this build reads version " +
-                              std::to_string(kSchemaVersion) +
-                              (version > kSchemaVersion ? " (written by a newer AITS)" : ""));
-  }
-  return ModelRegistry(dir, db_path, std::move(db));
+  return ModelRegistry(std::move(backend));
 }
 
 void ModelRegistry::SetClock(const Clock* clock) { clock_ = clock; }
@@ -471,123 +357,94 @@ Timestamp ModelRegistry::Now() const {
   return WallClock().Now();
 }
 
+const std::string& ModelRegistry::dir() const { return backend_->location(); }
+
+const std::string& ModelRegistry::db_path() const { return backend_->db_path(); }
+
+std::string ModelRegistry::Label() const { return LabelOf(*backend_); }
+
 std::string ModelRegistry::AbsolutePath(const ModelRecord& record) const {
-  return (fs::path(dir_) / record.path).string();
+  return dir() + "/" + record.path;
 }
 
 Result<ModelRecord> ModelRegistry::Register(const ModelMetadata& metadata,
                                             std::string_view model_bytes) {
   AITS_RETURN_IF_ERROR(ValidateMetadata(metadata));
-  const sqlite::Database& db = db_;
-  AITS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db));
-
-  AITS_ASSIGN_OR_RETURN(
-      Stmt max_version,
-      Stmt::Prepare(db, "SELECT COALESCE(MAX(version), 0) FROM models WHERE name = ?"));
-  max_version.Text(metadata.name);
-  AITS_ASSIGN_OR_RETURN(bool row, max_version.Step());
-  const int64_t version = (row ? max_version.ColumnInt(0) : 0) + 1;
-
-  const std::string rel_path = std::string(kModelsDir) + "/" + metadata.name + "-v" +
-                               std::to_string(version) + "-" + metadata.kind + ".bin";
-  const std::string abs_path = (fs::path(dir_) / rel_path).string();
-  std::error_code ec;
-  fs::create_directories(fs::path(dir_) / kModelsDir, ec);
-  if (ec) {
-    return IoError("model registry " + dir_ + ": cannot create " + kModelsDir +
-                   "/: " + ec.message());
-  }
-  // The file first: a committed row always has its file; a failed commit leaves at most an
-  // orphan file that the next Register of this version overwrites.
-  AITS_RETURN_IF_ERROR(
-      WriteFileAtomic(abs_path, model_bytes)
-          .WithContext("model registry: writing " + metadata.name + "@" + std::to_string(version)));
-
-  const Timestamp now = Now();
-  const std::string checksum = ChecksumText(model_bytes);
-  AITS_ASSIGN_OR_RETURN(
-      Stmt insert,
-      Stmt::Prepare(db,
-                    "INSERT INTO models (name, version, kind, status, feature_set_version, "
-                    "feature_set_hash, train_begin_ns, train_end_ns, params, metrics, "
-                    "data_source, parent, code_version, created_at_ns, path, checksum, "
-                    "size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-  insert.Text(metadata.name)
-      .Int(version)
-      .Text(metadata.kind)
-      .Text(ToString(ModelStatus::kCandidate))
-      .Text(metadata.feature_set_version)
-      .Text(metadata.feature_set_hash)
-      .Int(metadata.train_begin.ns)
-      .Int(metadata.train_end.ns)
-      .Text(DumpJson(metadata.params))
-      .Text(DumpJson(metadata.metrics))
-      .Text(metadata.data_source)
-      .Text(metadata.parent)
-      .Text(CodeVersion())
-      .Int(now.ns)
-      .Text(rel_path)
-      .Text(checksum)
-      .Int(static_cast<int64_t>(model_bytes.size()));
-  AITS_RETURN_IF_ERROR(insert.Run());
-  const int64_t id = db.LastInsertRowId();
-  AITS_RETURN_IF_ERROR(AppendEvent(
-      db, now, id, "register",
-      "candidate " + metadata.name + "@" + std::to_string(version) + " (" + metadata.kind +
-          ", feature set " + Quote(metadata.feature_set_version) + " hash " +
-          metadata.feature_set_hash + ", " + std::to_string(model_bytes.size()) + " bytes, code " +
-          std::string(CodeVersion()) + ")"));
-  AITS_ASSIGN_OR_RETURN(ModelRecord record, QueryById(db, id));
-  AITS_RETURN_IF_ERROR(txn.Commit());
+  RegistryBackend& backend = *backend_;
+  ModelRecord record;
+  const auto write = [&]() -> Status {
+    // Under the write lock versions grow with ids, so the newest row of the name has the highest
+    // version (and UNIQUE (name, version) refuses a duplicate whatever happens).
+    AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> newest,
+                          Newest(backend, {.name = metadata.name}));
+    ModelRecord row;
+    static_cast<ModelMetadata&>(row) = metadata;
+    row.version = newest ? newest->version + 1 : 1;
+    row.status = ModelStatus::kCandidate;
+    row.code_version = std::string(CodeVersion());
+    row.created_at = Now();
+    row.path = "models/" + metadata.name + "-v" + std::to_string(row.version) + "-" +
+               metadata.kind + ".bin";
+    row.sha256_or_fnv = ChecksumText(model_bytes);
+    row.size_bytes = model_bytes.size();
+    AITS_ASSIGN_OR_RETURN(const int64_t id, backend.Insert(ToStored(row), model_bytes));
+    AITS_RETURN_IF_ERROR(backend.AppendEvent(
+        id, {row.created_at.ns, "register",
+             "candidate " + metadata.name + "@" + std::to_string(row.version) + " (" +
+                 metadata.kind + ", feature set " + Quote(metadata.feature_set_version) + " hash " +
+                 metadata.feature_set_hash + ", " + std::to_string(model_bytes.size()) +
+                 " bytes, code " + row.code_version + ")"}));
+    AITS_ASSIGN_OR_RETURN(record, ById(backend, id));
+    return Status::Ok();
+  };
+  AITS_RETURN_IF_ERROR(backend.Write(write));
   return record;
 }
 
 Result<GateDecision> ModelRegistry::Evaluate(int64_t id, const PromotionGate& gate) const {
-  AITS_ASSIGN_OR_RETURN(ModelRecord record, QueryById(db_, id));
-  return EvaluateGate(record.metrics, gate, "model registry " + dir_ + ": " + Describe(record));
+  AITS_ASSIGN_OR_RETURN(ModelRecord record, ById(*backend_, id));
+  return EvaluateGate(record.metrics, gate, Label() + ": " + Describe(record));
 }
 
 Result<GateDecision> ModelRegistry::Promote(int64_t id, const PromotionGate& gate) {
-  const sqlite::Database& db = db_;
-  AITS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db));
-  AITS_ASSIGN_OR_RETURN(ModelRecord record, QueryById(db, id));
-  const std::string who = "model registry " + dir_ + ": " + Describe(record);
-  if (record.status == ModelStatus::kProduction) {
-    return FailedPrecondition(who + " is already in production");
-  }
-  AITS_ASSIGN_OR_RETURN(GateDecision decision, EvaluateGate(record.metrics, gate, who));
-  const Timestamp now = Now();
-  if (decision.passed) {
-    AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> previous,
-                          QueryOne(db, "WHERE name = ? AND status = 'production'",
-                                   [&](Stmt& s) { s.Text(record.name); }));
-    if (previous) {
-      AITS_RETURN_IF_ERROR(UpdateStatus(db, previous->id, ModelStatus::kArchived));
-      AITS_RETURN_IF_ERROR(AppendEvent(db, now, previous->id, "archive",
-                                       "replaced in production by " + Describe(record)));
+  RegistryBackend& backend = *backend_;
+  GateDecision decision;
+  const auto write = [&]() -> Status {
+    AITS_ASSIGN_OR_RETURN(ModelRecord record, ById(backend, id));
+    const std::string who = Label() + ": " + Describe(record);
+    if (record.status == ModelStatus::kProduction) {
+      return FailedPrecondition(who + " is already in production");
     }
-    AITS_RETURN_IF_ERROR(UpdateStatus(db, id, ModelStatus::kProduction));
+    AITS_ASSIGN_OR_RETURN(decision, EvaluateGate(record.metrics, gate, who));
+    const Timestamp now = Now();
+    if (!decision.passed) {
+      const ModelStatus after =
+          record.status == ModelStatus::kCandidate ? ModelStatus::kRejected : record.status;
+      if (after != record.status) AITS_RETURN_IF_ERROR(backend.SetStatus(id, after));
+      return backend.AppendEvent(
+          id,
+          {now.ns, "reject", decision.reason + " (stays " + std::string(ToString(after)) + ")"});
+    }
+    AITS_ASSIGN_OR_RETURN(
+        std::optional<ModelRecord> previous,
+        Newest(backend, {.name = record.name, .status = ModelStatus::kProduction}));
+    if (previous) {
+      AITS_RETURN_IF_ERROR(backend.SetStatus(previous->id, ModelStatus::kArchived));
+      AITS_RETURN_IF_ERROR(backend.AppendEvent(
+          previous->id, {now.ns, "archive", "replaced in production by " + Describe(record)}));
+    }
+    AITS_RETURN_IF_ERROR(backend.SetStatus(id, ModelStatus::kProduction));
     std::string reason = decision.reason;
     if (previous) reason += "; replaces " + Describe(*previous);
-    AITS_RETURN_IF_ERROR(AppendEvent(db, now, id, "promote", reason));
-  } else {
-    if (record.status == ModelStatus::kCandidate) {
-      AITS_RETURN_IF_ERROR(UpdateStatus(db, id, ModelStatus::kRejected));
-    }
-    AITS_RETURN_IF_ERROR(AppendEvent(
-        db, now, id, "reject",
-        decision.reason + " (stays " +
-            std::string(ToString(record.status == ModelStatus::kCandidate ? ModelStatus::kRejected
-                                                                          : record.status)) +
-            ")"));
-  }
-  AITS_RETURN_IF_ERROR(txn.Commit());
+    return backend.AppendEvent(id, {now.ns, "promote", reason});
+  };
+  AITS_RETURN_IF_ERROR(backend.Write(write));
   return decision;
 }
 
 Result<ModelRecord> ModelRegistry::Find(std::string_view ref) const {
-  const sqlite::Database& db = db_;
-  const std::string where = "model registry " + dir_ + ": ";
+  const RegistryBackend& backend = *backend_;
+  const std::string where = Label() + ": ";
   const auto not_found = [&](std::string detail) {
     return NotFound(where + "no model matches " + Quote(ref) + " (" + detail + ")");
   };
@@ -599,9 +456,7 @@ Result<ModelRecord> ModelRegistry::Find(std::string_view ref) const {
 
   if (ref == "latest") {
     for (ModelStatus status : {ModelStatus::kProduction, ModelStatus::kCandidate}) {
-      AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> r,
-                            QueryOne(db, "WHERE status = ? ORDER BY id DESC LIMIT 1",
-                                     [&](Stmt& s) { s.Text(ToString(status)); }));
+      AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> r, Newest(backend, {.status = status}));
       if (r) return std::move(*r);
     }
     return not_found("no production or candidate model of any name");
@@ -611,14 +466,13 @@ Result<ModelRecord> ModelRegistry::Find(std::string_view ref) const {
     int64_t id = 0;
     if (!ParseInt64(ref.substr(1), id) || id <= 0)
       return bad_ref("the id is not a positive number");
-    AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> r,
-                          QueryOne(db, "WHERE id = ?", [&](Stmt& s) { s.Int(id); }));
+    AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> r, Newest(backend, {.id = id}));
     if (r) return std::move(*r);
     return not_found("no model with that id");
   }
 
   const size_t at = ref.find('@');
-  const std::string_view name = ref.substr(0, at);
+  const std::string name(ref.substr(0, at));
   for (char c : name) {
     if (!IsNameChar(c)) return bad_ref("the name has a character other than [A-Za-z0-9_.-]");
   }
@@ -630,45 +484,39 @@ Result<ModelRecord> ModelRegistry::Find(std::string_view ref) const {
       return bad_ref("the version is not a positive number");
     }
     AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> r,
-                          QueryOne(db, "WHERE name = ? AND version = ?",
-                                   [&](Stmt& s) { s.Text(name).Int(version); }));
+                          Newest(backend, {.name = name, .version = version}));
     if (r) return std::move(*r);
-    AITS_ASSIGN_OR_RETURN(std::vector<ModelRecord> all, List(std::string(name)));
-    if (all.empty()) return not_found("no model named " + std::string(name));
-    return not_found(std::string(name) + " has versions 1.." + std::to_string(all.back().version));
+    AITS_ASSIGN_OR_RETURN(std::vector<ModelRecord> all, List(name));
+    if (all.empty()) return not_found("no model named " + name);
+    return not_found(name + " has versions 1.." + std::to_string(all.back().version));
   }
 
   for (ModelStatus status : {ModelStatus::kProduction, ModelStatus::kCandidate}) {
     AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> r,
-                          QueryOne(db, "WHERE name = ? AND status = ? ORDER BY id DESC LIMIT 1",
-                                   [&](Stmt& s) { s.Text(name).Text(ToString(status)); }));
+                          Newest(backend, {.name = name, .status = status}));
     if (r) return std::move(*r);
   }
-  AITS_ASSIGN_OR_RETURN(std::vector<ModelRecord> all, List(std::string(name)));
-  if (all.empty()) return not_found("no model named " + std::string(name));
-  return not_found(std::string(name) +
+  AITS_ASSIGN_OR_RETURN(std::vector<ModelRecord> all, List(name));
+  if (all.empty()) return not_found("no model named " + name);
+  return not_found(name +
                    " has no production or candidate model; its archived and rejected versions "
                    "are reachable as " +
-                   std::string(name) + "@VERSION");
+                   name + "@VERSION");
 }
 
 Result<std::vector<ModelRecord>> ModelRegistry::List(std::optional<std::string> name) const {
-  const std::string sql =
-      std::string(kSelectModels) + (name ? "WHERE name = ? ORDER BY id" : "ORDER BY id");
-  AITS_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, sql));
-  if (name) stmt.Text(*name);
-  return ReadRecords(stmt, db_.label());
+  return SelectAll(*backend_, {.name = std::move(name)});
 }
 
 Result<std::string> ModelRegistry::LoadBytes(const ModelRecord& record,
                                              std::string_view expected_feature_set_hash) const {
-  const sqlite::Database& db = db_;
-  AITS_ASSIGN_OR_RETURN(ModelRecord stored, QueryById(db, record.id));
-  const std::string who = "model registry " + dir_ + ": " + Describe(stored);
+  const RegistryBackend& backend = *backend_;
+  AITS_ASSIGN_OR_RETURN(ModelRecord stored, ById(backend, record.id));
+  const std::string who = Label() + ": " + Describe(stored);
   if (stored.feature_set_hash != expected_feature_set_hash) {
-    AITS_ASSIGN_OR_RETURN(std::optional<ModelRecord> same_hash,
-                          QueryOne(db, "WHERE feature_set_hash = ? ORDER BY id DESC LIMIT 1",
-                                   [&](Stmt& s) { s.Text(expected_feature_set_hash); }));
+    AITS_ASSIGN_OR_RETURN(
+        std::optional<ModelRecord> same_hash,
+        Newest(backend, {.feature_set_hash = std::string(expected_feature_set_hash)}));
     const std::string expected_version =
         same_hash ? "version " + Quote(same_hash->feature_set_version) + " per the registry"
                   : "a version no registered model was trained on";
@@ -678,40 +526,30 @@ Result<std::string> ModelRegistry::LoadBytes(const ModelRecord& record,
                               std::string(expected_feature_set_hash) + " (" + expected_version +
                               "); refusing to load a model on features it was not trained on");
   }
-  AITS_RETURN_IF_ERROR(ValidateStoredPath(stored, db_path_));
-  const std::string path = AbsolutePath(stored);
-  std::error_code ec;
-  if (!fs::exists(path, ec)) {
-    return NotFound(who + ": model file " + path + " does not exist");
-  }
-  AITS_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
-  if (bytes.size() != stored.size_bytes) {
-    return DataLoss(who + ": model file " + path + " has " + std::to_string(bytes.size()) +
+  Result<std::string> bytes = backend.ReadBytes(stored);
+  if (!bytes.ok()) return bytes.status().WithContext(who);
+  const std::string what = backend.BytesLocation(stored);
+  if (bytes->size() != stored.size_bytes) {
+    return DataLoss(who + ": " + what + " has " + std::to_string(bytes->size()) +
                     " bytes but the registry recorded " + std::to_string(stored.size_bytes) +
                     " (truncated or replaced)");
   }
-  const std::string checksum = ChecksumText(bytes);
+  const std::string checksum = ChecksumText(*bytes);
   if (checksum != stored.sha256_or_fnv) {
-    return DataLoss(who + ": model file " + path + " has checksum " + checksum +
+    return DataLoss(who + ": " + what + " has checksum " + checksum +
                     " but the registry recorded " + stored.sha256_or_fnv + " (corrupt)");
   }
   return bytes;
 }
 
 Result<std::vector<std::string>> ModelRegistry::Events(int64_t id) const {
-  const sqlite::Database& db = db_;
-  AITS_RETURN_IF_ERROR(QueryById(db, id).status());
-  AITS_ASSIGN_OR_RETURN(
-      Stmt stmt,
-      Stmt::Prepare(db,
-                    "SELECT time_ns, action, reason FROM events WHERE model_id = ? ORDER BY id"));
-  stmt.Int(id);
+  AITS_RETURN_IF_ERROR(ById(*backend_, id).status());
+  AITS_ASSIGN_OR_RETURN(std::vector<internal::StoredEvent> events, backend_->Events(id));
   std::vector<std::string> lines;
-  while (true) {
-    AITS_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    lines.push_back(FormatIso8601(Timestamp{stmt.ColumnInt(0)}) + " " + stmt.ColumnText(1) + ": " +
-                    stmt.ColumnText(2));
+  lines.reserve(events.size());
+  for (const internal::StoredEvent& event : events) {
+    lines.push_back(FormatIso8601(Timestamp{event.time_ns}) + " " + event.action + ": " +
+                    event.reason);
   }
   return lines;
 }

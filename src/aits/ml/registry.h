@@ -1,11 +1,19 @@
 // Model registry: every trained model, what it was trained on, how good it was, and which one
 // serves.
 //
-// Embedded storage (docs/ml.md, "Registry and gate"): a directory holding `registry.sqlite` (WAL
-// mode) and `models/<name>-v<version>-<kind>.bin`, one file per registered model. Each row records
-// the model's family name, kind, feature-set version and hash, training range, parameters, metrics
-// (JSON text), data source, parent (e.g. the ensemble that owns a member), the code version that
-// built it (CodeVersion()), its file's size and FNV-1a-64 checksum, and a status:
+// Two stores behind one behaviour (docs/ml.md, "Registry and gate"). A registry location is either
+//   - a directory (embedded): `registry.sqlite` (WAL mode) and
+//   `models/<name>-v<version>-<kind>.bin`,
+//     one file per registered model; or
+//   - a PostgreSQL database, "postgresql://user@host:port/db?..." (any libpq URI; "postgres://"
+//     too): tables registry_models (model bytes as bytea) and registry_events, created and
+//     migrated at open through aits_schema_migrations (component "registry"), so the services
+//     share one registry on one server (docs/services.md, "Stores").
+// Validation, versions, the gate, status changes, references and the load checks are the same
+// code for both (internal/registry_backend.h). Each row records the model's family name, kind,
+// feature-set version and hash, training range, parameters, metrics (JSON text), data source,
+// parent (e.g. the ensemble that owns a member), the code version that built it (CodeVersion()),
+// its bytes' size and FNV-1a-64 checksum, and a status:
 //
 //   candidate ──Promote, gate passed──► production ──a newer one promoted──► archived
 //       │                                   ▲
@@ -19,22 +27,26 @@
 // `rejected` (so that Find("NAME") never falls back to a model that failed its gate); an archived
 // or rejected model keeps its status. Archived and rejected models may be promoted again (a
 // rollback, or a gate chosen anew) and pass through the same gate. Every decision is appended to
-// the `events` table with the time, model id, action and reason (Events()).
+// the events table with the time, model id, action and reason (Events()).
 //
 // Loading. LoadBytes() refuses a model whose feature-set hash differs from the caller's (the live
 // feature set must be the one the model was trained on: no train/serve skew), and checks the
-// file's size and checksum against the row before returning the bytes.
+// bytes' size and checksum against the row before returning them.
 //
-// Schema versioning: PRAGMA user_version holds the schema version (kSchemaVersion). Open() creates
-// the schema in an empty database and refuses a database written by a newer schema.
+// Schema versioning: in a directory, PRAGMA user_version holds the schema version
+// (kSchemaVersion); on PostgreSQL, aits_schema_migrations does. Open() creates the schema in an
+// empty database and refuses one written by a newer schema.
 //
-// Errors name the registry path, the model (#id name@version) and the field; SQLite errors carry
-// sqlite3_errmsg. Nothing here throws.
+// Errors name the registry (directory, or postgresql://host:port/db — never a password), the
+// model (#id name@version) and the field; SQLite and PostgreSQL errors carry the server's message.
+// A PostgreSQL server that cannot be reached, or is lost, is Unavailable (the next call connects
+// again); one that refuses the user or database is FailedPrecondition. Nothing here throws.
 //
 // Threads: thread-compatible. One ModelRegistry object must not be used from two threads at
-// once; give each thread its own Open(). Separate processes may share one registry directory:
-// writes are serialized by SQLite (BEGIN IMMEDIATE, busy timeout) and model files are written
-// atomically (temporary file + rename) before their row is committed.
+// once; give each thread its own Open(). Separate processes may share one registry: writes are
+// serialized (SQLite: BEGIN IMMEDIATE with a busy timeout; PostgreSQL: a transaction-level
+// advisory lock), and in a directory model files are written atomically (temporary file +
+// rename) before their row is committed.
 #pragma once
 
 #include <cstdint>
@@ -49,9 +61,12 @@
 #include "aits/core/clock.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
-#include "aits/persistence/sqlite.h"
 
 namespace aits::ml {
+
+namespace internal {
+class RegistryBackend;
+}  // namespace internal
 
 // The code version recorded with every registered model: `git describe --always --dirty` taken
 // when CMake configured the build (or "<project version>-unknown" outside a git checkout).
@@ -87,8 +102,10 @@ struct ModelRecord : ModelMetadata {
   ModelStatus status = ModelStatus::kCandidate;
   std::string code_version;
   Timestamp created_at;
-  std::string path;           // relative to the registry directory: "models/<file>.bin"
-  std::string sha256_or_fnv;  // "fnv1a64:<16 hex digits>" of the file's bytes
+  // "models/<name>-v<version>-<kind>.bin": the file, relative to the registry directory; on
+  // PostgreSQL the same name for the bytes in the row.
+  std::string path;
+  std::string sha256_or_fnv;  // "fnv1a64:<16 hex digits>" of the model's bytes
   uint64_t size_bytes = 0;
 };
 
@@ -119,14 +136,19 @@ class ModelRegistry {
  public:
   static constexpr int kSchemaVersion = 1;
 
-  // Opens the registry in `dir`. With create, makes `dir`, `dir/models` and `registry.sqlite`
-  // when missing; without it, a missing directory or database is NotFound. A `dir` that exists
-  // but is not a directory, a database that cannot be opened or set to WAL mode, or a schema
-  // version newer than kSchemaVersion is an error naming the path.
-  static Result<ModelRegistry> Open(const std::string& dir, bool create = true);
+  // Opens the registry at `location`: a directory, or a "postgresql://" / "postgres://" URI.
+  // Directory: with create, makes `dir`, `dir/models` and `registry.sqlite` when missing; without
+  // it, a missing directory or database is NotFound. A path that exists but is not a directory, a
+  // database that cannot be opened or set to WAL mode, or a schema version newer than
+  // kSchemaVersion is an error naming the path.
+  // PostgreSQL: with create, creates or migrates the registry's tables; without it, a database
+  // without them is NotFound (an older schema is migrated either way). Unavailable when the server
+  // cannot be reached, FailedPrecondition when it refuses the user or database or holds a newer
+  // schema, InvalidArgument for a URI with a '#' (that is an event store's session).
+  static Result<ModelRegistry> Open(const std::string& location, bool create = true);
 
-  ModelRegistry(ModelRegistry&&) noexcept = default;
-  ModelRegistry& operator=(ModelRegistry&&) noexcept = default;
+  ModelRegistry(ModelRegistry&&) noexcept;
+  ModelRegistry& operator=(ModelRegistry&&) noexcept;
   ModelRegistry(const ModelRegistry&) = delete;
   ModelRegistry& operator=(const ModelRegistry&) = delete;
   ~ModelRegistry();
@@ -135,16 +157,19 @@ class ModelRegistry {
   // outlive this registry (nullptr restores the wall clock).
   void SetClock(const Clock* clock);
 
-  const std::string& dir() const { return dir_; }
-  const std::string& db_path() const { return db_path_; }
-  // dir() + "/" + record.path.
+  // The directory, or "postgresql://host:port/db".
+  const std::string& dir() const;
+  // The SQLite file, or dir() on PostgreSQL.
+  const std::string& db_path() const;
+  // dir() + "/" + record.path: the model file, or on PostgreSQL a name for its bytes in messages.
   std::string AbsolutePath(const ModelRecord& record) const;
 
   // Validates the metadata (see ModelMetadata; InvalidArgument naming the field), then, holding
-  // the write lock, takes version = 1 + the highest version of that name, writes
-  // models/<name>-v<version>-<kind>.bin atomically, and commits the row with status candidate
-  // and a "register" event. If the commit fails the file may stay behind without a row; a later
-  // Register of the same version overwrites it. Returns the stored record.
+  // the write lock, takes version = 1 + the highest version of that name, stores the bytes
+  // (directory: writes models/<name>-v<version>-<kind>.bin atomically; PostgreSQL: in the row),
+  // and commits the row with status candidate and a "register" event. If the commit fails a file
+  // may stay behind without a row; a later Register of the same version overwrites it. Returns
+  // the stored record.
   Result<ModelRecord> Register(const ModelMetadata& metadata, std::string_view model_bytes);
 
   // Evaluates the gate on model `id`'s stored metrics without changing anything. NotFound for an
@@ -174,8 +199,8 @@ class ModelRegistry {
   // copy of hash, path, size and checksum is not trusted). FailedPrecondition when the stored
   // feature-set hash differs from `expected_feature_set_hash`, naming both hashes and the
   // feature-set versions (the expected hash's version is looked up among registered models);
-  // NotFound when the file is missing; DataLoss naming the path when its size or checksum differs
-  // from the row.
+  // NotFound when the file is missing; DataLoss naming the file (or the row) when the bytes' size
+  // or checksum differs from the row.
   Result<std::string> LoadBytes(const ModelRecord& record,
                                 std::string_view expected_feature_set_hash) const;
 
@@ -184,13 +209,13 @@ class ModelRegistry {
   Result<std::vector<std::string>> Events(int64_t id) const;
 
  private:
-  ModelRegistry(std::string dir, std::string db_path, sqlite::Database db);
+  explicit ModelRegistry(std::unique_ptr<internal::RegistryBackend> backend);
 
   Timestamp Now() const;
+  // "model registry <dir()>", the start of every message.
+  std::string Label() const;
 
-  std::string dir_;
-  std::string db_path_;
-  sqlite::Database db_;
+  std::unique_ptr<internal::RegistryBackend> backend_;
   const Clock* clock_ = nullptr;  // nullptr: wall clock
 };
 

@@ -1,16 +1,31 @@
+// The registry's contract, run against both stores: a directory (SQLite and model files) and a
+// database on a real PostgreSQL server started once for this binary, each test in a database of
+// its own. What only one store has is tested beside it: SQLite's files and schema pragma
+// (SqliteRegistryTest), PostgreSQL's concurrent writers, migrations and server failures
+// (PgRegistryTest).
 #include "aits/ml/registry.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
+#include <span>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "aits/models/serialize.h"
+#include "aits/persistence/postgres.h"
+#include "aits/testing/servers.h"
+#include "aits/testing/shared_postgres_test_util.h"
 
 namespace aits::ml {
 namespace {
@@ -60,19 +75,51 @@ ModelMetadata Meta(const std::string& name, double auc, std::optional<double> ba
 
 std::string Bytes(const std::string& tag) { return WrapModel("xgboost", "payload of " + tag); }
 
-class RegistryTest : public ::testing::Test {
+const auto* const kPostgresEnvironment =
+    ::testing::AddGlobalTestEnvironment(new test_servers::SharedPostgresEnvironment);
+
+test_servers::PostgresServer* Postgres() {
+  return test_servers::SharedPostgresEnvironment::server();
+}
+
+std::string PgUri(int port, const std::string& database) {
+  return "postgresql://aits@127.0.0.1:" + std::to_string(port) + "/" + database;
+}
+
+enum class Backend { kSqlite, kPostgres };
+
+std::string Name(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+}
+
+class RegistryFixture : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void StartOn(Backend backend) {
+    backend_ = backend;
+    std::string test_name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (char& c : test_name) {
+      if (c == '/') c = '_';
+    }
     dir_ = fs::path(::testing::TempDir()) /
-           ("aits_registry_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("aits_registry_" + std::to_string(getpid()) + "_" + test_name);
     fs::remove_all(dir_);
     clock_.AdvanceTo(FromCivil(2024, 3, 1, 12, 0));
+    if (backend == Backend::kSqlite) {
+      location_ = dir_.string();
+      return;
+    }
+    ASSERT_NE(Postgres(), nullptr) << "PostgreSQL did not start (see above)";
+    static int databases = 0;
+    database_ = "registry_" + std::to_string(++databases);
+    ASSERT_TRUE(Postgres()->CreateDatabase(database_).ok());
+    location_ = PgUri(Postgres()->port(), database_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
+  bool sqlite() const { return backend_ == Backend::kSqlite; }
+
   ModelRegistry OpenOrDie() {
-    Result<ModelRegistry> reg = ModelRegistry::Open(dir_.string());
+    Result<ModelRegistry> reg = ModelRegistry::Open(location_);
     EXPECT_TRUE(reg.ok()) << reg.status().ToString();
     reg->SetClock(&clock_);
     return std::move(reg).value();
@@ -90,8 +137,52 @@ class RegistryTest : public ::testing::Test {
     return r->status;
   }
 
+  // Runs SQL on the test's PostgreSQL database behind the registry's back.
+  void PgSql(const std::string& sql, std::span<const pg::Param> params = {}) {
+    auto conn = pg::Connection::Open(Postgres()->conninfo(database_));
+    ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+    auto done = (*conn)->Exec(sql, params, "test SQL");
+    ASSERT_TRUE(done.ok()) << done.status().ToString();
+  }
+
+  // Replaces the stored bytes of `record` behind the registry's back (a damaged store).
+  void ReplaceBytes(const ModelRecord& record, const std::string& bytes) {
+    if (sqlite()) {
+      WriteAll(dir_ / record.path, bytes);
+      return;
+    }
+    const pg::Param params[] = {pg::Param::Bytes(bytes), pg::Param::Int64(record.id)};
+    PgSql("UPDATE registry_models SET bytes = $1::bytea WHERE id = $2::bigint", params);
+  }
+
+  // What a load error names: the file, or the row's model name.
+  std::string WhereBytesAre(const ModelRecord& record) const {
+    return sqlite() ? (dir_ / record.path).string() : record.path + " in postgresql://";
+  }
+
+  Backend backend_ = Backend::kSqlite;
   fs::path dir_;
+  std::string database_;
+  std::string location_;
   SimulatedClock clock_;
+};
+
+class RegistryTest : public RegistryFixture, public ::testing::WithParamInterface<Backend> {
+ protected:
+  void SetUp() override { StartOn(GetParam()); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, RegistryTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres), Name);
+
+class SqliteRegistryTest : public RegistryFixture {
+ protected:
+  void SetUp() override { StartOn(Backend::kSqlite); }
+};
+
+class PgRegistryTest : public RegistryFixture {
+ protected:
+  void SetUp() override { StartOn(Backend::kPostgres); }
 };
 
 TEST(ModelStatusTest, RoundTripsAndRejectsUnknownText) {
@@ -108,7 +199,7 @@ TEST(ModelStatusTest, RoundTripsAndRejectsUnknownText) {
 
 TEST(CodeVersionTest, IsRecorded) { EXPECT_FALSE(CodeVersion().empty()); }
 
-TEST_F(RegistryTest, RegisterStoresCandidatesWithVersionsPerName) {
+TEST_P(RegistryTest, RegisterStoresCandidatesWithVersionsPerName) {
   ModelRegistry reg = OpenOrDie();
   ModelMetadata m = Meta("gbpusd_m1", 0.531, 0.507);
   m.parent = "gbpusd_ensemble";
@@ -126,7 +217,12 @@ TEST_F(RegistryTest, RegisterStoresCandidatesWithVersionsPerName) {
 
   EXPECT_EQ(a1.path, "models/gbpusd_m1-v1-xgboost.bin");
   EXPECT_EQ(a2.path, "models/gbpusd_m1-v2-xgboost.bin");
-  EXPECT_EQ(ReadAll(dir_ / a1.path), Bytes("a1"));
+  if (sqlite()) {
+    EXPECT_EQ(ReadAll(dir_ / a1.path), Bytes("a1"));
+  }
+  Result<std::string> loaded = reg.LoadBytes(a1, kHashA);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(*loaded, Bytes("a1"));
   EXPECT_EQ(a1.size_bytes, Bytes("a1").size());
   char expected_checksum[32];
   std::snprintf(expected_checksum, sizeof(expected_checksum), "fnv1a64:%016llx",
@@ -164,7 +260,7 @@ TEST_F(RegistryTest, RegisterStoresCandidatesWithVersionsPerName) {
   EXPECT_EQ(all->size(), 3u);
 }
 
-TEST_F(RegistryTest, RegisterRejectsBadMetadataAndStoresNothing) {
+TEST_P(RegistryTest, RegisterRejectsBadMetadataAndStoresNothing) {
   ModelRegistry reg = OpenOrDie();
   struct Case {
     const char* what;
@@ -201,7 +297,9 @@ TEST_F(RegistryTest, RegisterRejectsBadMetadataAndStoresNothing) {
   Result<std::vector<ModelRecord>> all = reg.List();
   ASSERT_TRUE(all.ok());
   EXPECT_TRUE(all->empty());
-  EXPECT_TRUE(fs::is_empty(dir_ / "models"));
+  if (sqlite()) {
+    EXPECT_TRUE(fs::is_empty(dir_ / "models"));
+  }
 }
 
 TEST(EvaluateGateTest, HigherIsBetterNeedsThresholdAndBaseline) {
@@ -330,7 +428,7 @@ TEST(EvaluateGateTest, MissingOrBadMetricIsAClearError) {
   EXPECT_NE(d.status().message().find("threshold"), std::string::npos);
 }
 
-TEST_F(RegistryTest, EvaluateReadsStoredMetricsAndNamesTheModel) {
+TEST_P(RegistryTest, EvaluateReadsStoredMetricsAndNamesTheModel) {
   ModelRegistry reg = OpenOrDie();
   const ModelRecord r = RegisterOrDie(reg, Meta("gbpusd_m1", 0.531, 0.507), Bytes("a"));
   PromotionGate gate{.metric = "auc", .threshold = 0.52, .min_improvement_over_baseline = 0.005};
@@ -350,7 +448,7 @@ TEST_F(RegistryTest, EvaluateReadsStoredMetricsAndNamesTheModel) {
   EXPECT_EQ(d.status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(RegistryTest, PromotionArchivesThePreviousProductionOfTheSameName) {
+TEST_P(RegistryTest, PromotionArchivesThePreviousProductionOfTheSameName) {
   ModelRegistry reg = OpenOrDie();
   const PromotionGate gate{.metric = "auc", .threshold = 0.52};
   const ModelRecord a1 = RegisterOrDie(reg, Meta("gbpusd_m1", 0.55), Bytes("a1"));
@@ -420,7 +518,7 @@ TEST_F(RegistryTest, PromotionArchivesThePreviousProductionOfTheSameName) {
   EXPECT_EQ(production, 1);
 }
 
-TEST_F(RegistryTest, FindResolvesEveryReferenceForm) {
+TEST_P(RegistryTest, FindResolvesEveryReferenceForm) {
   ModelRegistry reg = OpenOrDie();
   Result<ModelRecord> r = reg.Find("latest");
   ASSERT_FALSE(r.ok());
@@ -478,7 +576,7 @@ TEST_F(RegistryTest, FindResolvesEveryReferenceForm) {
   }
 }
 
-TEST_F(RegistryTest, FindByNameSkipsRejectedModels) {
+TEST_P(RegistryTest, FindByNameSkipsRejectedModels) {
   ModelRegistry reg = OpenOrDie();
   const ModelRecord a1 = RegisterOrDie(reg, Meta("gbpusd_m1", 0.51), Bytes("a1"));
   Result<GateDecision> d = reg.Promote(a1.id, PromotionGate{.metric = "auc", .threshold = 0.52});
@@ -493,7 +591,7 @@ TEST_F(RegistryTest, FindByNameSkipsRejectedModels) {
   EXPECT_EQ(r->status, ModelStatus::kRejected);
 }
 
-TEST_F(RegistryTest, LoadRefusesAFeatureSetHashMismatch) {
+TEST_P(RegistryTest, LoadRefusesAFeatureSetHashMismatch) {
   ModelRegistry reg = OpenOrDie();
   const ModelRecord a = RegisterOrDie(reg, Meta("gbpusd_m1", 0.55), Bytes("a"));
   RegisterOrDie(reg, Meta("eurusd_m1", 0.55, {}, kHashB, "v4"), Bytes("b"));
@@ -527,42 +625,44 @@ TEST_F(RegistryTest, LoadRefusesAFeatureSetHashMismatch) {
   EXPECT_EQ(*bytes, Bytes("a"));
 }
 
-TEST_F(RegistryTest, LoadDetectsCorruptTruncatedAndMissingFiles) {
+TEST_P(RegistryTest, LoadDetectsCorruptTruncatedAndMissingFiles) {
   ModelRegistry reg = OpenOrDie();
   const ModelRecord a = RegisterOrDie(reg, Meta("gbpusd_m1", 0.55), Bytes("a"));
-  const fs::path file = dir_ / a.path;
-  const std::string good = ReadAll(file);
+  const std::string where = WhereBytesAre(a);
+  const std::string good = Bytes("a");
 
   std::string flipped = good;
   flipped[flipped.size() / 2] ^= 0x01;
-  WriteAll(file, flipped);
+  ReplaceBytes(a, flipped);
   Result<std::string> bytes = reg.LoadBytes(a, kHashA);
   ASSERT_FALSE(bytes.ok());
   EXPECT_EQ(bytes.status().code(), StatusCode::kDataLoss);
-  EXPECT_NE(bytes.status().message().find(file.string()), std::string::npos)
-      << bytes.status().message();
+  EXPECT_NE(bytes.status().message().find(where), std::string::npos) << bytes.status().message();
   EXPECT_NE(bytes.status().message().find("checksum"), std::string::npos);
 
-  WriteAll(file, good.substr(0, good.size() - 3));
+  ReplaceBytes(a, good.substr(0, good.size() - 3));
   bytes = reg.LoadBytes(a, kHashA);
   ASSERT_FALSE(bytes.ok());
   EXPECT_EQ(bytes.status().code(), StatusCode::kDataLoss);
-  EXPECT_NE(bytes.status().message().find(file.string()), std::string::npos);
+  EXPECT_NE(bytes.status().message().find(where), std::string::npos);
   EXPECT_NE(bytes.status().message().find(std::to_string(good.size() - 3) + " bytes"),
             std::string::npos)
       << bytes.status().message();
 
-  fs::remove(file);
-  bytes = reg.LoadBytes(a, kHashA);
-  ASSERT_FALSE(bytes.ok());
-  EXPECT_EQ(bytes.status().code(), StatusCode::kNotFound);
-  EXPECT_NE(bytes.status().message().find(file.string()), std::string::npos);
+  if (sqlite()) {
+    const fs::path file = dir_ / a.path;
+    fs::remove(file);
+    bytes = reg.LoadBytes(a, kHashA);
+    ASSERT_FALSE(bytes.ok());
+    EXPECT_EQ(bytes.status().code(), StatusCode::kNotFound);
+    EXPECT_NE(bytes.status().message().find(file.string()), std::string::npos);
+  }
 
-  WriteAll(file, good);
+  ReplaceBytes(a, good);
   EXPECT_TRUE(reg.LoadBytes(a, kHashA).ok());
 }
 
-TEST_F(RegistryTest, ReopeningSeesEverything) {
+TEST_P(RegistryTest, ReopeningSeesEverything) {
   int64_t a1_id = 0, a2_id = 0;
   {
     ModelRegistry reg = OpenOrDie();
@@ -573,7 +673,7 @@ TEST_F(RegistryTest, ReopeningSeesEverything) {
     ASSERT_TRUE(reg.Promote(a2_id, gate).ok());
   }
   // WAL mode is a property of the database file.
-  {
+  if (sqlite()) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir_ / "registry.sqlite").c_str(), &db), SQLITE_OK);
     sqlite3_stmt* stmt = nullptr;
@@ -584,7 +684,7 @@ TEST_F(RegistryTest, ReopeningSeesEverything) {
     sqlite3_close(db);
   }
 
-  Result<ModelRegistry> reopened = ModelRegistry::Open(dir_.string(), /*create=*/false);
+  Result<ModelRegistry> reopened = ModelRegistry::Open(location_, /*create=*/false);
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
   Result<std::vector<ModelRecord>> all = reopened->List();
   ASSERT_TRUE(all.ok());
@@ -614,7 +714,7 @@ TEST_F(RegistryTest, ReopeningSeesEverything) {
   ASSERT_TRUE(reopened->Find("gbpusd_m1@4").ok());
 }
 
-TEST_F(RegistryTest, RegisterOverwritesAnOrphanFileOfAFailedRegistration) {
+TEST_F(SqliteRegistryTest, RegisterOverwritesAnOrphanFileOfAFailedRegistration) {
   ModelRegistry reg = OpenOrDie();
   WriteAll(dir_ / "models" / "gbpusd_m1-v1-xgboost.bin", "left over by a crash");
   const ModelRecord a = RegisterOrDie(reg, Meta("gbpusd_m1", 0.55), Bytes("a"));
@@ -623,7 +723,7 @@ TEST_F(RegistryTest, RegisterOverwritesAnOrphanFileOfAFailedRegistration) {
   EXPECT_EQ(*bytes, Bytes("a"));
 }
 
-TEST_F(RegistryTest, OpenErrorsNameThePath) {
+TEST_F(SqliteRegistryTest, OpenErrorsNameThePath) {
   // A file where the directory should be.
   fs::create_directories(dir_);
   const fs::path file = dir_ / "not_a_dir";
@@ -664,7 +764,7 @@ TEST_F(RegistryTest, OpenErrorsNameThePath) {
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
 }
 
-TEST_F(RegistryTest, OpenRefusesANewerSchema) {
+TEST_F(SqliteRegistryTest, OpenRefusesANewerSchema) {
   { OpenOrDie(); }
   RawSql(dir_ / "registry.sqlite", "PRAGMA user_version = 99");
   Result<ModelRegistry> r = ModelRegistry::Open(dir_.string());
@@ -673,6 +773,192 @@ TEST_F(RegistryTest, OpenRefusesANewerSchema) {
   EXPECT_NE(r.status().message().find("schema version 99"), std::string::npos)
       << r.status().message();
   EXPECT_NE(r.status().message().find((dir_ / "registry.sqlite").string()), std::string::npos);
+}
+
+// Runs `one` and `two` on two threads that start at the same moment (each spins until the other
+// is ready), and waits for both.
+template <typename One, typename Two>
+void RunTogether(One one, Two two) {
+  std::atomic<int> ready{0};
+  const auto start = [&ready] {
+    ++ready;
+    while (ready.load() < 2) {
+    }
+  };
+  std::thread first([&] {
+    start();
+    one();
+  });
+  std::thread second([&] {
+    start();
+    two();
+  });
+  first.join();
+  second.join();
+}
+
+// Two processes promoting models of one name at the same moment: each promotion is one
+// transaction under the registry's write lock, so the second sees the first's production model
+// and archives it. Without the lock both would archive the same old model and the second would
+// break the one-production index (or, without the index, leave two production models).
+TEST_F(PgRegistryTest, ConcurrentPromotionsFromTwoConnectionsKeepOneProductionModel) {
+  ModelRegistry first = OpenOrDie();
+  ModelRegistry second = OpenOrDie();
+  constexpr int kRounds = 15;
+  std::vector<int64_t> ids;
+  for (int idx = 0; idx < 2 * kRounds; ++idx) {
+    ids.push_back(RegisterOrDie(first, Meta("gbpusd_m1", 0.55), Bytes(std::to_string(idx))).id);
+  }
+  const PromotionGate gate{.metric = "auc", .threshold = 0.52};
+  for (int round = 0; round < kRounds; ++round) {
+    Result<GateDecision> a = InvalidArgument("not run");
+    Result<GateDecision> b = InvalidArgument("not run");
+    RunTogether([&] { a = first.Promote(ids[2 * round], gate); },
+                [&] { b = second.Promote(ids[2 * round + 1], gate); });
+    ASSERT_TRUE(a.ok()) << "round " << round << ": " << a.status().ToString();
+    ASSERT_TRUE(b.ok()) << "round " << round << ": " << b.status().ToString();
+    EXPECT_TRUE(a->passed);
+    EXPECT_TRUE(b->passed);
+    Result<std::vector<ModelRecord>> all = first.List("gbpusd_m1");
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    int production = 0;
+    for (const ModelRecord& r : *all) production += r.status == ModelStatus::kProduction;
+    ASSERT_EQ(production, 1) << "round " << round;
+  }
+  // Every model promoted and then replaced was archived exactly once, by the next promotion.
+  Result<std::vector<ModelRecord>> all = second.List("gbpusd_m1");
+  ASSERT_TRUE(all.ok());
+  int archived = 0;
+  for (const ModelRecord& r : *all) {
+    Result<std::vector<std::string>> events = second.Events(r.id);
+    ASSERT_TRUE(events.ok());
+    int archives = 0;
+    for (const std::string& line : *events)
+      archives += line.find(" archive: ") != std::string::npos;
+    EXPECT_EQ(archives, r.status == ModelStatus::kArchived ? 1 : 0) << "model #" << r.id;
+    archived += r.status == ModelStatus::kArchived;
+  }
+  EXPECT_EQ(archived, 2 * kRounds - 1);
+}
+
+// Two processes registering models of one name at the same moment: each takes the next version
+// under the write lock, so the versions are 1..N without a gap or a clash (without the lock both
+// would read the same highest version and the second insert would break UNIQUE (name, version)).
+TEST_F(PgRegistryTest, ConcurrentRegistrationsFromTwoConnectionsTakeDistinctVersions) {
+  ModelRegistry first = OpenOrDie();
+  ModelRegistry second = OpenOrDie();
+  constexpr int kEach = 15;
+  std::vector<Result<ModelRecord>> from_first, from_second;
+  const auto register_all = [](ModelRegistry& reg, std::vector<Result<ModelRecord>>& out) {
+    for (int idx = 0; idx < kEach; ++idx) {
+      out.push_back(reg.Register(Meta("gbpusd_m1", 0.55), Bytes(std::to_string(idx))));
+    }
+  };
+  RunTogether([&] { register_all(first, from_first); }, [&] { register_all(second, from_second); });
+  std::vector<int> versions;
+  for (const auto* results : {&from_first, &from_second}) {
+    for (const Result<ModelRecord>& r : *results) {
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      versions.push_back(r->version);
+    }
+  }
+  std::sort(versions.begin(), versions.end());
+  for (int idx = 0; idx < 2 * kEach; ++idx) EXPECT_EQ(versions[idx], idx + 1);
+}
+
+// A server that answers and refuses is a configuration error: retrying will not help.
+TEST_F(PgRegistryTest, AServerThatRefusesTheDatabaseIsFailedPreconditionNamingIt) {
+  Result<ModelRegistry> r = ModelRegistry::Open(PgUri(Postgres()->port(), "no_such_registry_db"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("no_such_registry_db"), std::string::npos)
+      << r.status().ToString();
+  EXPECT_EQ(r.status().message().rfind("model registry: ", 0), 0u) << r.status().ToString();
+}
+
+TEST_F(PgRegistryTest, AServerThatIsDownIsUnavailableNamingIt) {
+  Result<int> port = test_servers::FreePort();
+  ASSERT_TRUE(port.ok());
+  Result<ModelRegistry> r = ModelRegistry::Open(PgUri(*port, "postgres"), /*create=*/false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("127.0.0.1:" + std::to_string(*port)), std::string::npos)
+      << r.status().ToString();
+}
+
+TEST_F(PgRegistryTest, ANewerSchemaIsRefusedAndNothingIsWritten) {
+  { OpenOrDie(); }
+  PgSql(
+      "INSERT INTO aits_schema_migrations(component, version, name)"
+      " VALUES ('registry', 2, 'from a newer build')");
+  for (const bool create : {true, false}) {
+    Result<ModelRegistry> r = ModelRegistry::Open(location_, create);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("schema version 2"), std::string::npos)
+        << r.status().ToString();
+    EXPECT_NE(r.status().message().find("model registry postgresql://127.0.0.1:"),
+              std::string::npos)
+        << r.status().ToString();
+  }
+}
+
+// The tables are made at the first open with create (and only then), beside another
+// component's: the event store owns `events` in a shared database.
+TEST_F(PgRegistryTest, TablesAreCreatedAtOpenBesideOtherComponents) {
+  PgSql("CREATE TABLE events(seq bigint)");
+  Result<ModelRegistry> r = ModelRegistry::Open(location_, /*create=*/false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound) << r.status().ToString();
+  EXPECT_NE(r.status().message().find(database_), std::string::npos) << r.status().ToString();
+
+  ModelRegistry reg = OpenOrDie();
+  EXPECT_EQ(reg.dir(),
+            "postgresql://127.0.0.1:" + std::to_string(Postgres()->port()) + "/" + database_);
+  RegisterOrDie(reg, Meta("gbpusd_m1", 0.55), Bytes("a"));
+  r = ModelRegistry::Open(location_, /*create=*/false);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r->List().ok());
+  EXPECT_EQ(r->List()->size(), 1u);
+
+  r = ModelRegistry::Open(location_ + "#session");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+}
+
+// A registry object outlives an outage: the call while the server is down is Unavailable, the
+// next one after the restart connects again.
+TEST(PgRegistryKillTest, AKilledServerIsUnavailableAndTheRegistryReconnectsAfterRestart) {
+  auto server = test_servers::PostgresServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  Result<ModelRegistry> reg = ModelRegistry::Open(PgUri((*server)->port(), "postgres"));
+  ASSERT_TRUE(reg.ok()) << reg.status().ToString();
+  Result<ModelRecord> a = reg->Register(Meta("gbpusd_m1", 0.55), Bytes("a"));
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+
+  (*server)->Kill();
+  // The killed postmaster's backend may answer a statement or two before it notices and exits;
+  // from then on every call is Unavailable.
+  Result<std::vector<ModelRecord>> all = reg->List();
+  for (int attempt = 0; attempt < 100 && all.ok(); ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    all = reg->List();
+  }
+  ASSERT_FALSE(all.ok());
+  EXPECT_EQ(all.status().code(), StatusCode::kUnavailable) << all.status().ToString();
+  EXPECT_EQ(reg->Register(Meta("gbpusd_m1", 0.56), Bytes("b")).status().code(),
+            StatusCode::kUnavailable);
+
+  ASSERT_TRUE((*server)->Restart().ok());
+  all = reg->List();
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 1u);
+  Result<std::string> bytes = reg->LoadBytes(*a, kHashA);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  EXPECT_EQ(*bytes, Bytes("a"));
+  Result<ModelRecord> b = reg->Register(Meta("gbpusd_m1", 0.56), Bytes("b"));
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->version, 2);
 }
 
 }  // namespace

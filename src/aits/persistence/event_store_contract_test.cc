@@ -15,6 +15,7 @@
 #include "aits/core/clock.h"
 #include "aits/persistence/pg_event_store.h"
 #include "aits/testing/servers.h"
+#include "aits/testing/shared_postgres_test_util.h"
 
 namespace aits::persistence {
 
@@ -23,30 +24,14 @@ test_servers::PostgresServer* SharedPostgres();
 
 namespace {
 
-test_servers::PostgresServer* g_postgres = nullptr;
-
-class PostgresEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    auto server = test_servers::PostgresServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-    g_postgres = server_.get();
-  }
-  void TearDown() override {
-    g_postgres = nullptr;
-    server_.reset();
-  }
-
- private:
-  std::unique_ptr<test_servers::PostgresServer> server_;
-};
-
-const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
+const auto* const kPostgresEnvironment =
+    ::testing::AddGlobalTestEnvironment(new test_servers::SharedPostgresEnvironment);
 
 }  // namespace
 
-test_servers::PostgresServer* SharedPostgres() { return g_postgres; }
+test_servers::PostgresServer* SharedPostgres() {
+  return test_servers::SharedPostgresEnvironment::server();
+}
 
 namespace {
 
@@ -59,7 +44,7 @@ std::string Name(const ::testing::TestParamInfo<Backend>& info) {
 class EventStoreContractTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    ASSERT_NE(g_postgres, nullptr) << "PostgreSQL did not start (see above)";
+    ASSERT_NE(SharedPostgres(), nullptr) << "PostgreSQL did not start (see above)";
     auto dir = test_servers::TempDir::Make("aits-event-store-contract");
     ASSERT_TRUE(dir.ok()) << dir.status().ToString();
     dir_ = std::make_unique<test_servers::TempDir>(std::move(dir).value());
@@ -71,7 +56,7 @@ class EventStoreContractTest : public ::testing::TestWithParam<Backend> {
     }
     location_ = GetParam() == Backend::kSqlite
                     ? dir_->path() + "/events.db"
-                    : "postgresql://aits@127.0.0.1:" + std::to_string(g_postgres->port()) +
+                    : "postgresql://aits@127.0.0.1:" + std::to_string(SharedPostgres()->port()) +
                           "/postgres#" + id;
   }
 

@@ -354,9 +354,7 @@ Result<std::unique_ptr<EventStore>> OpenPg(const PgLocation& location,
 
 }  // namespace
 
-bool IsPostgresLocation(std::string_view location) {
-  return location.starts_with("postgresql://") || location.starts_with("postgres://");
-}
+bool IsPostgresLocation(std::string_view location) { return pg::IsPostgresUri(location); }
 
 Result<PgLocation> ParsePgLocation(std::string_view location) {
   const size_t hash = location.rfind('#');

@@ -140,6 +140,10 @@ Result<bool> Rows::Bool(int row, int column) const {
   return bytes[0] != 0;
 }
 
+bool IsPostgresUri(std::string_view location) {
+  return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo,
                                                      Duration connect_timeout) {
   // expand_dbname: `conninfo` may be a whole connection string or URI; connect_timeout is added

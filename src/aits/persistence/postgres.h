@@ -74,6 +74,10 @@ class Rows {
   pg_result* result_;
 };
 
+// True for "postgresql://..." and "postgres://...", the URIs libpq takes: how a store location
+// (a file or directory otherwise) says it is on a server.
+bool IsPostgresUri(std::string_view location);
+
 class Connection {
  public:
   // `conninfo`: a libpq connection string or URI ("host=127.0.0.1 port=5432 dbname=aits",
