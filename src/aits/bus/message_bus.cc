@@ -37,6 +37,29 @@ class SubjectTokens {
 
 }  // namespace
 
+namespace {
+
+// A publish that was synchronous: its answer is in hand.
+class AnsweredPublish final : public PendingPublish {
+ public:
+  explicit AnsweredPublish(Result<PublishAck> answer) : answer_(std::move(answer)) {}
+  bool answered() override { return true; }
+  Result<PublishAck> Wait() override { return answer_; }
+
+ private:
+  Result<PublishAck> answer_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PendingPublish>> MessageBus::PublishLater(std::string_view subject,
+                                                                 std::string_view id,
+                                                                 std::string_view payload) {
+  AITS_RETURN_IF_ERROR(ValidatePublish(subject, payload));
+  return std::unique_ptr<PendingPublish>(
+      std::make_unique<AnsweredPublish>(Publish(subject, id, payload)));
+}
+
 Result<std::vector<PublishAck>> MessageBus::PublishBatch(
     std::span<const OutgoingMessage> messages) {
   std::vector<PublishAck> acks;

@@ -132,6 +132,18 @@ class Consumer {
   virtual Status Nak(uint64_t sequence) = 0;
 };
 
+// A publish sent and not yet confirmed (MessageBus::PublishLater).
+class PendingPublish {
+ public:
+  virtual ~PendingPublish() = default;
+  // The stream's answer has come: Wait returns at once.
+  virtual bool answered() = 0;
+  // The stream's acknowledgement, waiting for it (up to the bus's request timeout), or the
+  // failure — after which the message may or may not be stored: publish it again with the same
+  // id. The same answer on every call.
+  virtual Result<PublishAck> Wait() = 0;
+};
+
 class MessageBus {
  public:
   virtual ~MessageBus() = default;
@@ -156,6 +168,15 @@ class MessageBus {
   // whole batch with the same ids and the stream stores each message once. Messages without an
   // id are not safe to retry. The default publishes one after another.
   virtual Result<std::vector<PublishAck>> PublishBatch(std::span<const OutgoingMessage> messages);
+  // Sends the message and returns without waiting for the stream's acknowledgement, which the
+  // handle gives later. For a step of a lockstep: the reader on the other side gets the message
+  // as soon as the stream stored it, and the publisher goes on to wait for the answer instead of
+  // first waiting for its ack (whose round trip is half of a hop's time over NATS). An error
+  // here is one found before sending (a bad subject, a connection that is closed). The default
+  // publishes synchronously.
+  virtual Result<std::unique_ptr<PendingPublish>> PublishLater(std::string_view subject,
+                                                               std::string_view id,
+                                                               std::string_view payload);
 
   // Creates the consumer or binds to the existing durable of that name.
   virtual Result<std::unique_ptr<Consumer>> Consume(const ConsumerConfig& config) = 0;

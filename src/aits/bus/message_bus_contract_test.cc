@@ -234,6 +234,43 @@ TEST_P(MessageBusContract, ABatchIsStoredInOrderAndARetriedBatchOnce) {
       << refused.status().ToString();
 }
 
+TEST_P(MessageBusContract, APublishLaterIsReadBeforeItsAckIsAskedForAndStoredOnce) {
+  const StreamConfig config = Stream("later", {"later.*"});
+  ASSERT_TRUE(bus_->AddStream(config).ok());
+  ConsumerConfig c;
+  c.stream = config.name;
+  std::unique_ptr<Consumer> consumer = MustConsume(c);
+  ASSERT_NE(consumer, nullptr);
+  Result<std::unique_ptr<PendingPublish>> sent =
+      bus_->PublishLater(Subject("later.acc1"), "q-1", "question");
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  // The reader has it without the publisher having waited for anything.
+  const std::vector<Delivery> got = FetchAll(*consumer, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, "question");
+  EXPECT_EQ(got[0].id, "q-1");
+  const Result<PublishAck> ack = (*sent)->Wait();
+  ASSERT_TRUE(ack.ok()) << ack.status().ToString();
+  EXPECT_TRUE((*sent)->answered());
+  EXPECT_EQ(ack->sequence, got[0].sequence);
+  EXPECT_FALSE(ack->duplicate);
+  EXPECT_EQ((*sent)->Wait()->sequence, ack->sequence);  // the same answer again
+  // Sent again with its id (after a failure): stored once.
+  Result<std::unique_ptr<PendingPublish>> again =
+      bus_->PublishLater(Subject("later.acc1"), "q-1", "question");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE((*again)->Wait()->duplicate);
+  EXPECT_EQ(bus_->GetStream(config.name)->messages, 1u);
+  // A subject no stream stores: the failure comes with the answer.
+  Result<std::unique_ptr<PendingPublish>> nowhere = bus_->PublishLater(Subject("nowhere"), "", "x");
+  ASSERT_TRUE(nowhere.ok()) << nowhere.status().ToString();
+  EXPECT_EQ((*nowhere)->Wait().status().code(), StatusCode::kNotFound)
+      << (*nowhere)->Wait().status().ToString();
+  // And what is refused before sending, at once.
+  EXPECT_EQ(bus_->PublishLater("bad subject", "", "x").status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST_P(MessageBusContract, APublishNoStreamStoresIsNotFound) {
   Result<PublishAck> ack = bus_->Publish(Subject("nowhere"), "", "x");
   ASSERT_FALSE(ack.ok());

@@ -4,9 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -105,6 +108,11 @@ class AsyncBatch {
     natsMsg_Destroy(msg);
   }
 
+  bool answered() {
+    const std::lock_guard lock(mu_);
+    return std::find(outcomes_.begin(), outcomes_.end(), kNoAnswer) == outcomes_.end();
+  }
+
   // The acks, or the first message's failure; `completion` is js_PublishAsyncComplete's.
   aits::Result<std::vector<PublishAck>> Result(natsStatus completion) {
     const std::lock_guard lock(mu_);
@@ -128,20 +136,195 @@ class AsyncBatch {
   std::map<size_t, Status> errors_;
 };
 
+// The answers to PublishLater's messages, by message, filled by cnats' callback thread: one
+// JetStream context for all of them (a context per message would subscribe and unsubscribe its
+// own reply inbox each time, costing more than the ack it spares).
+struct LaterAnswer {
+  bool answered = false;
+  aits::Result<PublishAck> result = Internal("no answer");
+};
+class LaterAcks {
+ public:
+  void Track(natsMsg* msg, std::shared_ptr<LaterAnswer> answer) {
+    const std::lock_guard lock(mu_);
+    waiting_[msg] = std::move(answer);
+  }
+  void Untrack(natsMsg* msg) {
+    const std::lock_guard lock(mu_);
+    waiting_.erase(msg);
+  }
+  // Waits up to `timeout` for `answer`; false if it did not come.
+  bool WaitFor(const LaterAnswer& answer, Duration timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::nanoseconds(timeout.ns),
+                        [&answer] { return answer.answered; });
+  }
+  bool Answered(const LaterAnswer& answer) {
+    const std::lock_guard lock(mu_);
+    return answer.answered;
+  }
+  // Forgets `msg` unless answered (a late ack then finds nothing); true if it was answered.
+  bool Forget(natsMsg* msg, const LaterAnswer& answer) {
+    const std::lock_guard lock(mu_);
+    waiting_.erase(msg);
+    return answer.answered;
+  }
+
+  static void OnAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* closure) {
+    auto* self = static_cast<LaterAcks*>(closure);
+    {
+      const std::lock_guard lock(self->mu_);
+      const auto it = self->waiting_.find(msg);
+      if (it != self->waiting_.end()) {
+        LaterAnswer& answer = *it->second;
+        if (ack != nullptr) {
+          answer.result = PublishAck{ack->Sequence, ack->Duplicate};
+        } else {
+          const natsStatus s = error != nullptr ? error->Err : NATS_ERR;
+          answer.result =
+              s == NATS_NO_RESPONDERS
+                  ? NotFound(std::string("no stream stores subject ") + natsMsg_GetSubject(msg))
+                  : FromNats(s, error != nullptr ? error->ErrCode : jsErrCode{},
+                             std::string("publish to ") + natsMsg_GetSubject(msg));
+        }
+        answer.answered = true;
+        self->waiting_.erase(it);  // before the message is freed and its address reused
+      }
+    }
+    self->cv_.notify_all();
+    natsMsg_Destroy(msg);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_map<natsMsg*, std::shared_ptr<LaterAnswer>> waiting_;
+};
+
 struct Shared {
   natsConnection* connection = nullptr;
   jsCtx* js = nullptr;
   jsOptions js_options{};
   NatsOptions options;
+  LaterAcks later_acks;
+  jsCtx* later = nullptr;  // PublishLater's context (acks to later_acks)
   // Batches that timed out: a late acknowledgement may still reach their callback, so they live
   // as long as the connection (destroyed first, in the body below).
   std::mutex orphans_mu;
   std::vector<std::unique_ptr<AsyncBatch>> orphans;
 
   ~Shared() {
+    if (later != nullptr) jsCtx_Destroy(later);
     if (js != nullptr) jsCtx_Destroy(js);
     if (connection != nullptr) natsConnection_Destroy(connection);
   }
+};
+
+// Messages published asynchronously on a JetStream context of their own, so that the
+// acknowledgements it collects are theirs whatever other threads publish meanwhile.
+class AsyncSend {
+ public:
+  AsyncSend(std::shared_ptr<Shared> shared, size_t size)
+      : shared_(std::move(shared)), batch_(std::make_unique<AsyncBatch>(size)) {}
+  ~AsyncSend() { (void)Complete(); }
+  AsyncSend(const AsyncSend&) = delete;
+  AsyncSend& operator=(const AsyncSend&) = delete;
+
+  // Sends `messages` (validated) in order; a message that cannot be handed to the connection
+  // stops it there (its failure is Complete's answer).
+  void Start(std::span<const OutgoingMessage> messages) {
+    jsOptions options;
+    jsOptions_Init(&options);
+    options.Wait = Millis(shared_->options.request_timeout);
+    options.PublishAsync.AckHandler = &AsyncBatch::OnAck;
+    options.PublishAsync.AckHandlerClosure = batch_.get();
+    natsStatus s = natsConnection_JetStream(&js_, shared_->connection, &options);
+    if (s != NATS_OK) {
+      failed_ = FromNats(s, {}, "publish: JetStream context");
+      return;
+    }
+    for (size_t i = 0; i < messages.size() && failed_.ok(); ++i) {
+      const std::string subject(messages[i].subject);
+      const std::string id(messages[i].id);
+      natsMsg* msg = nullptr;
+      s = natsMsg_Create(&msg, subject.c_str(), nullptr, messages[i].payload.data(),
+                         static_cast<int>(messages[i].payload.size()));
+      if (s == NATS_OK && !id.empty()) s = natsMsgHeader_Set(msg, kMsgIdHeader, id.c_str());
+      if (s == NATS_OK) {
+        batch_->Track(msg, i);
+        natsMsg* handed = msg;
+        s = js_PublishMsgAsync(js_, &handed, nullptr);
+        if (s != NATS_OK) batch_->Untrack(msg);
+        msg = handed;  // null once the library took it
+      }
+      natsMsg_Destroy(msg);
+      if (s != NATS_OK) failed_ = FromNats(s, {}, "publish to " + subject);
+    }
+  }
+
+  bool answered() { return !failed_.ok() || result_.has_value() || batch_->answered(); }
+
+  // Waits for every acknowledgement (up to the request timeout); the same answer every call.
+  const aits::Result<std::vector<PublishAck>>& Complete() {
+    if (result_) return *result_;
+    natsStatus s = NATS_OK;
+    if (js_ != nullptr) {
+      jsPubOptions wait;
+      jsPubOptions_Init(&wait);
+      wait.MaxWait = Millis(shared_->options.request_timeout);
+      s = js_PublishAsyncComplete(js_, &wait);
+      if (s != NATS_OK) {
+        // Unanswered: taken back from the library (their acks, if they come, are dropped).
+        natsMsgList pending{};
+        if (js_PublishAsyncGetPendingList(&pending, js_) == NATS_OK) {
+          for (int i = 0; i < pending.Count; ++i) batch_->Untrack(pending.Msgs[i]);
+          natsMsgList_Destroy(&pending);
+        }
+      }
+      jsCtx_Destroy(js_);
+      js_ = nullptr;
+    }
+    result_ = failed_.ok() ? batch_->Result(s) : aits::Result<std::vector<PublishAck>>(failed_);
+    if (s != NATS_OK) {
+      const std::lock_guard lock(shared_->orphans_mu);
+      shared_->orphans.push_back(std::move(batch_));
+    }
+    return *result_;
+  }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<AsyncBatch> batch_;
+  jsCtx* js_ = nullptr;
+  Status failed_;
+  std::optional<aits::Result<std::vector<PublishAck>>> result_;
+};
+
+// One message of PublishLater, its ack waited for when asked.
+class NatsPendingPublish final : public PendingPublish {
+ public:
+  NatsPendingPublish(std::shared_ptr<Shared> shared, natsMsg* msg,
+                     std::shared_ptr<LaterAnswer> answer)
+      : shared_(std::move(shared)), msg_(msg), answer_(std::move(answer)) {}
+  ~NatsPendingPublish() override { shared_->later_acks.Forget(msg_, *answer_); }
+
+  bool answered() override { return shared_->later_acks.Answered(*answer_); }
+  Result<PublishAck> Wait() override {
+    if (!shared_->later_acks.WaitFor(*answer_, shared_->options.request_timeout) &&
+        !shared_->later_acks.Forget(msg_, *answer_)) {
+      answer_->result =
+          DeadlineExceeded("no acknowledgement of a publish within " +
+                           std::to_string(shared_->options.request_timeout.ns / 1'000'000) +
+                           " ms (it may be stored: publish it again with the same id)");
+      answer_->answered = true;  // read only by this thread from now on
+    }
+    return answer_->result;
+  }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+  natsMsg* msg_;  // the key of its answer only (the library owns and frees it)
+  std::shared_ptr<LaterAnswer> answer_;
 };
 
 constexpr auto kConsumerCheckEvery = std::chrono::seconds(2);
@@ -363,56 +546,34 @@ class NatsBus final : public MessageBus {
     for (const OutgoingMessage& m : messages) {
       if (Status s = ValidatePublish(m.subject, m.payload); !s.ok()) return s;
     }
-    // A JetStream context of its own, so that the acknowledgements it collects are this batch's
-    // whatever other threads publish meanwhile.
-    auto owned = std::make_unique<AsyncBatch>(messages.size());
-    AsyncBatch& batch = *owned;
-    jsOptions options;
-    jsOptions_Init(&options);
-    options.Wait = Millis(shared_->options.request_timeout);
-    options.PublishAsync.AckHandler = &AsyncBatch::OnAck;
-    options.PublishAsync.AckHandlerClosure = &batch;
-    jsCtx* js = nullptr;
-    natsStatus s = natsConnection_JetStream(&js, shared_->connection, &options);
-    if (s != NATS_OK) return FromNats(s, {}, "publish batch: JetStream context");
-    Status failed;
-    for (size_t i = 0; i < messages.size() && failed.ok(); ++i) {
-      const std::string subject(messages[i].subject);
-      const std::string id(messages[i].id);
-      natsMsg* msg = nullptr;
-      s = natsMsg_Create(&msg, subject.c_str(), nullptr, messages[i].payload.data(),
-                         static_cast<int>(messages[i].payload.size()));
-      if (s == NATS_OK && !id.empty()) s = natsMsgHeader_Set(msg, kMsgIdHeader, id.c_str());
-      if (s == NATS_OK) {
-        batch.Track(msg, i);
-        natsMsg* handed = msg;
-        s = js_PublishMsgAsync(js, &handed, nullptr);
-        if (s != NATS_OK) batch.Untrack(msg);
-        msg = handed;  // null once the library took it
-      }
-      natsMsg_Destroy(msg);
-      if (s != NATS_OK) failed = FromNats(s, {}, "publish to " + subject);
+    AsyncSend send(shared_, messages.size());
+    send.Start(messages);
+    return send.Complete();
+  }
+
+  Result<std::unique_ptr<PendingPublish>> PublishLater(std::string_view subject,
+                                                       std::string_view id,
+                                                       std::string_view payload) override {
+    if (Status s = ValidatePublish(subject, payload); !s.ok()) return s;
+    const std::string subj(subject);
+    const std::string msg_id(id);
+    natsMsg* msg = nullptr;
+    natsStatus s = natsMsg_Create(&msg, subj.c_str(), nullptr, payload.data(),
+                                  static_cast<int>(payload.size()));
+    if (s == NATS_OK && !msg_id.empty()) s = natsMsgHeader_Set(msg, kMsgIdHeader, msg_id.c_str());
+    auto answer = std::make_shared<LaterAnswer>();
+    natsMsg* const key = msg;
+    if (s == NATS_OK) {
+      shared_->later_acks.Track(key, answer);
+      natsMsg* handed = msg;
+      s = js_PublishMsgAsync(shared_->later, &handed, nullptr);
+      if (s != NATS_OK) shared_->later_acks.Untrack(key);
+      msg = handed;  // null once the library took it
     }
-    jsPubOptions wait;
-    jsPubOptions_Init(&wait);
-    wait.MaxWait = Millis(shared_->options.request_timeout);
-    s = js_PublishAsyncComplete(js, &wait);
-    if (s != NATS_OK) {
-      // Unanswered: taken back from the library (their acks, if they come, are dropped).
-      natsMsgList pending{};
-      if (js_PublishAsyncGetPendingList(&pending, js) == NATS_OK) {
-        for (int i = 0; i < pending.Count; ++i) batch.Untrack(pending.Msgs[i]);
-        natsMsgList_Destroy(&pending);
-      }
-    }
-    jsCtx_Destroy(js);
-    aits::Result<std::vector<PublishAck>> result =
-        failed.ok() ? batch.Result(s) : aits::Result<std::vector<PublishAck>>(failed);
-    if (s != NATS_OK) {
-      const std::lock_guard lock(shared_->orphans_mu);
-      shared_->orphans.push_back(std::move(owned));
-    }
-    return result;
+    natsMsg_Destroy(msg);
+    if (s != NATS_OK) return FromNats(s, {}, "publish to " + subj);
+    return std::unique_ptr<PendingPublish>(
+        std::make_unique<NatsPendingPublish>(shared_, key, std::move(answer)));
   }
 
   Result<std::unique_ptr<Consumer>> Consume(const ConsumerConfig& config) override {
@@ -569,6 +730,14 @@ Result<std::unique_ptr<MessageBus>> ConnectNats(const NatsOptions& options) {
   jsOptions_Init(&shared->js_options);
   shared->js_options.Wait = Millis(options.request_timeout);
   s = natsConnection_JetStream(&shared->js, shared->connection, &shared->js_options);
+  if (s == NATS_OK) {
+    jsOptions later;
+    jsOptions_Init(&later);
+    later.Wait = Millis(options.request_timeout);
+    later.PublishAsync.AckHandler = &LaterAcks::OnAck;
+    later.PublishAsync.AckHandlerClosure = &shared->later_acks;
+    s = natsConnection_JetStream(&shared->later, shared->connection, &later);
+  }
   if (s != NATS_OK) return FromNats(s, {}, "nats: JetStream context");
   jsAccountInfo* account = nullptr;
   jsErrCode js_error{};

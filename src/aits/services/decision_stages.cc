@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <span>
 #include <thread>
 
@@ -41,15 +42,18 @@ Result<std::unique_ptr<bus::Consumer>> ReadFromFirst(bus::MessageBus& bus, std::
 
 // Up to kFetchMax messages, waiting for the first as long as the idle timeout allows.
 // `waiting_for` names what should have come ("features from the features role").
+// `between`, when given, runs between the waits (at least every kFetchSlice); its error ends it.
 Result<std::vector<bus::Delivery>> FetchWaiting(bus::Consumer& consumer, const std::string& subject,
                                                 const StageOptions& options,
-                                                std::string_view waiting_for) {
+                                                std::string_view waiting_for,
+                                                const std::function<Status()>* between = nullptr) {
   const auto started = std::chrono::steady_clock::now();
   for (;;) {
     if (options.stop != nullptr && options.stop->load()) {
       return FailedPrecondition("stopped while waiting for " + std::string(waiting_for) + " on " +
                                 subject);
     }
+    if (between != nullptr) AITS_RETURN_IF_ERROR((*between)());
     AITS_ASSIGN_OR_RETURN(std::vector<bus::Delivery> got, consumer.Fetch(kFetchMax, kFetchSlice));
     if (!got.empty()) return got;
     const int64_t waited = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -105,6 +109,53 @@ class Outbox {
   std::vector<bus::OutgoingMessage> messages_;
 };
 
+// A lockstep's messages, one at a time, each sent without waiting for its ack (PublishLater:
+// the other side reads it as soon as the stream stored it) and confirmed before the next goes,
+// or when asked. One lost or refused on the way is sent again through PublishInOrder (its
+// retries; the same id, so stored once).
+class OneAtATime {
+ public:
+  OneAtATime(bus::MessageBus& bus, std::string subject)
+      : bus_(bus), subject_(std::move(subject)), breaker_("nats: " + subject_, {}, clock_) {}
+  ~OneAtATime() { (void)Confirm(nullptr); }
+
+  Status Send(std::string id, std::string payload, StageStats* stats) {
+    AITS_RETURN_IF_ERROR(Confirm(stats));
+    id_ = std::move(id);
+    payload_ = std::move(payload);
+    AITS_ASSIGN_OR_RETURN(pending_, bus_.PublishLater(subject_, id_, payload_));
+    return Status::Ok();
+  }
+
+  // Confirms the message in flight: waiting for its answer, or (`only_if_answered`) only when
+  // the answer has already come. Counted into `stats` when given.
+  Status Confirm(StageStats* stats, bool only_if_answered = false) {
+    if (pending_ == nullptr || (only_if_answered && !pending_->answered())) return Status::Ok();
+    Result<bus::PublishAck> ack = pending_->Wait();
+    pending_.reset();
+    if (!ack.ok()) {
+      const bus::OutgoingMessage message[] = {{subject_, id_, payload_}};
+      AITS_ASSIGN_OR_RETURN(const std::vector<bus::PublishAck> acks,
+                            bus::PublishInOrder(bus_, message, breaker_));
+      ack = acks.front();
+    }
+    if (stats != nullptr) {
+      ++stats->outputs;
+      stats->stored += ack->duplicate ? 0 : 1;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  WallClock clock_;
+  bus::MessageBus& bus_;
+  std::string subject_;
+  CircuitBreaker breaker_;
+  std::string id_;
+  std::string payload_;
+  std::unique_ptr<bus::PendingPublish> pending_;
+};
+
 // The bar a stage message is about.
 InstrumentId InstrumentOf(const Prediction& message) { return message.instrument; }
 InstrumentId InstrumentOf(const AccountAtBar& message) { return message.instrument; }
@@ -135,8 +186,9 @@ class BarReader {
   }
 
   // The next message after the last one read; *ended at the subject's end marker (then `out`
-  // is untouched).
-  Status Next(const StageOptions& options, T* out, bool* ended) {
+  // is untouched). `between`: FetchWaiting's.
+  Status Next(const StageOptions& options, T* out, bool* ended,
+              const std::function<Status()>* between = nullptr) {
     *ended = false;
     for (;;) {
       while (next_ < buffered_.size()) {
@@ -168,7 +220,8 @@ class BarReader {
       }
       buffered_.clear();
       next_ = 0;
-      AITS_ASSIGN_OR_RETURN(buffered_, FetchWaiting(*consumer_, subject_, options, waiting_for_));
+      AITS_ASSIGN_OR_RETURN(buffered_,
+                            FetchWaiting(*consumer_, subject_, options, waiting_for_, between));
       AITS_RETURN_IF_ERROR(consumer_->Ack(buffered_.back().sequence));
     }
   }
@@ -204,10 +257,11 @@ Status OtherBar(std::string_view whose, Timestamp got, Timestamp expected) {
 // reader dead-letters on the way is added to *dead_lettered.
 template <typename T>
 Status NextAnswer(BarReader<T>& reader, const StageOptions& options, const Bar& bar,
-                  std::string_view role, uint64_t* dead_lettered, T* out) {
+                  std::string_view role, uint64_t* dead_lettered, T* out,
+                  const std::function<Status()>* between = nullptr) {
   bool ended = false;
   const uint64_t dead = reader.dead_lettered();
-  const Status read = reader.Next(options, out, &ended);
+  const Status read = reader.Next(options, out, &ended, between);
   *dead_lettered += reader.dead_lettered() - dead;
   AITS_RETURN_IF_ERROR(read);
   if (ended) {
@@ -391,16 +445,20 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
       BarReader<AccountAtBar>::Open(bus, instrument, kAccountsStream, accounts_subject,
                                     "the account at a bar close from its owner (risk,execution)"));
   StageStats stats;
-  Outbox out(bus, subject);
+  OneAtATime out(bus, subject);
   Prediction prediction;
   AccountAtBar account;
   BarDecision reply;
   reply.instrument = instrument.id;
   uint64_t number = 0;  // decisions made: the record's "decision"
+  const std::function<Status()> confirm = [&out, &stats] {
+    return out.Confirm(&stats, /*only_if_answered=*/true);
+  };
   for (;;) {
-    // The owner's questions drive it; its end marker (the session ended) ends the role.
+    // The owner's questions drive it; its end marker (the session ended) ends the role. While
+    // it waits, the last answer is confirmed (sent again if it was lost: the owner waits too).
     bool ended = false;
-    AITS_RETURN_IF_ERROR(accounts.Next(options, &account, &ended));
+    AITS_RETURN_IF_ERROR(accounts.Next(options, &account, &ended, &confirm));
     if (ended) break;
     AITS_RETURN_IF_ERROR(predictions.Next(options, &prediction, &ended));
     if (ended) {
@@ -444,14 +502,16 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
           },
           market, d, engine.config().sizing);
     }
-    // The owner waits for it: no batching.
-    out.Add(BarId(options.feed, instrument, reply.bar_open), proto::Encode(reply));
-    AITS_RETURN_IF_ERROR(out.Flush(&stats));
+    // The owner waits for it: sent at once, confirmed before the next (by when the owner,
+    // which asks the next only once it has this one, has made it moot).
+    AITS_RETURN_IF_ERROR(
+        out.Send(BarId(options.feed, instrument, reply.bar_open), proto::Encode(reply), &stats));
     stats.delay.Record(NowNanos() - accounts.stored().ns);
   }
+  AITS_RETURN_IF_ERROR(out.Confirm(&stats));
   stats.duplicates = predictions.duplicates() + accounts.duplicates();
   stats.dead_lettered = predictions.dead_lettered() + accounts.dead_lettered();
-  AITS_RETURN_IF_ERROR(out.End(EndId(options.feed, instrument)));
+  AITS_RETURN_IF_ERROR(Outbox(bus, subject).End(EndId(options.feed, instrument)));
   stats.ended = true;
   return stats;
 }
@@ -512,9 +572,8 @@ class BusDecider final : public trading::RemoteDecider {
              BarReader<BarDecision> reader)
       : feed_(feed),
         instrument_(instrument),
-        subject_(std::move(subject)),
         reader_(std::move(reader)),
-        breaker_("nats: " + subject_, {}, clock_) {
+        question_(feed.bus_, std::move(subject)) {
     account_.instrument = instrument.id;
   }
 
@@ -539,13 +598,15 @@ class BusDecider final : public trading::RemoteDecider {
     }
     // A resumed owner asks again for the bars its log holds: the same id, stored once (within
     // the duplicate window; after it, the decision role drops the repeat by its bar).
-    // OutgoingMessage views its strings: they must outlive the publish.
-    id_ = BarId(feed_.options_.feed, instrument_, bar.open_time);
-    payload_ = proto::Encode(account_);
-    const bus::OutgoingMessage message[] = {{subject_, id_, payload_}};
-    AITS_RETURN_IF_ERROR(bus::PublishInOrder(feed_.bus_, message, breaker_).status());
+    AITS_RETURN_IF_ERROR(question_.Send(BarId(feed_.options_.feed, instrument_, bar.open_time),
+                                        proto::Encode(account_), nullptr));
+    // While the answer is awaited: a question lost on the way is sent again.
+    const std::function<Status()> confirm = [this] {
+      return question_.Confirm(nullptr, /*only_if_answered=*/true);
+    };
     AITS_RETURN_IF_ERROR(NextAnswer(reader_, feed_.options_, bar, "the decision role",
-                                    &feed_.dead_lettered_, &answer_));
+                                    &feed_.dead_lettered_, &answer_, &confirm));
+    AITS_RETURN_IF_ERROR(question_.Confirm(nullptr));
     out->decided = answer_.decided;
     out->decision = decision::Decision{};
     out->decision.action = static_cast<decision::Action>(answer_.action);
@@ -559,13 +620,9 @@ class BusDecider final : public trading::RemoteDecider {
 
   DecisionFeed& feed_;
   const Instrument& instrument_;
-  std::string subject_;  // ACCOUNTS
   BarReader<BarDecision> reader_;
-  WallClock clock_;
-  CircuitBreaker breaker_;
+  OneAtATime question_;  // on ACCOUNTS
   AccountAtBar account_;
-  std::string id_;
-  std::string payload_;
   BarDecision answer_;
 };
 
