@@ -98,6 +98,9 @@ mutate k8s/network-policies.yaml $'      app.kubernetes.io/component: owner\n  p
 mutate k8s/network-policies.yaml $'              app.kubernetes.io/component: owner\n      ports:\n        - protocol: TCP\n          port: 5432' \
                                  $'      ports:\n        - protocol: TCP\n          port: 5432'
 mutate k8s/network-policies.yaml '          port: 4222' '          port: 4223'
+# The decision role's exception from Redis misspelt at both ends: it reaches the caches.
+mutate k8s/network-policies.yaml 'values: ["decision"]' 'values: ["decisions"]'
+mutate k8s/network-policies.yaml 'values: ["decision"]' 'values: ["decisions"]'
 mutate k8s/postgres-secret.yaml 'PLACEHOLDER-replace-before-deploying' 'hunter2'
 expect_caught "kubernetes" \
   'postgres.yaml:18: Service/postgres: spec.selector: selects no pod' \
@@ -117,6 +120,7 @@ expect_caught "kubernetes" \
   'the NetworkPolicies allow aits/ingestion -> postgresql/database:5432' \
   'port 4223 is no port of the pods of StatefulSet/nats' \
   'the NetworkPolicies block aits/owner -> nats/bus:4222' \
+  'the NetworkPolicies allow aits/decision -> redis/cache:6379' \
   'holds a value that is no PLACEHOLDER'
 
 # 2. A kustomization that does not render.

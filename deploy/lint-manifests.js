@@ -208,10 +208,12 @@ function readServeFlags(helpFile) {
 // The connections the system makes (docs/services.md; docs/deployment.md, "Network policies"),
 // between pods named by "app.kubernetes.io/name/app.kubernetes.io/component": exactly these
 // must be allowed by the NetworkPolicies, on these ports, and no other between the pods.
-const ROLES = ['aits/ingestion', 'aits/features', 'aits/prediction', 'aits/owner'];
+// The decision role keeps nothing: the bus only.
+const ROLES = ['aits/ingestion', 'aits/features', 'aits/prediction', 'aits/decision', 'aits/owner'];
+const CACHE_ROLES = ROLES.filter((role) => role !== 'aits/decision');
 const CONNECTIONS = [
   ...ROLES.map((role) => [role, 'nats/bus', 4222]),
-  ...ROLES.map((role) => [role, 'redis/cache', 6379]),
+  ...CACHE_ROLES.map((role) => [role, 'redis/cache', 6379]),
   ['aits/owner', 'postgresql/database', 5432],
   ['nats/bus', 'nats/bus', 6222],
 ];
