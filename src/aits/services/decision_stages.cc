@@ -68,6 +68,14 @@ Result<std::vector<bus::Delivery>> FetchWaiting(bus::Consumer& consumer, const s
   }
 }
 
+// The options of a reader whose input comes once a bar (feature rows, predictions, the owner's
+// questions): at a real-time pace a bar lasts its period, so the idle timeout counts from the
+// bar's end, not from the last message.
+StageOptions PerBar(StageOptions options) {
+  if (options.idle_timeout.ns > 0) options.idle_timeout.ns += options.bar_period.ns;
+  return options;
+}
+
 // A stage's outputs, published in batches with their ids.
 class Outbox {
  public:
@@ -355,6 +363,7 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
                         PredictionsSubject(options.feed, instrument.symbol));
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer,
                         ReadFromFirst(bus, kFeaturesStream, input));
+  const StageOptions per_bar = PerBar(options);
   StageStats stats;
   Outbox out(bus, subject);
   std::optional<Timestamp> last;
@@ -364,7 +373,7 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
   while (!stats.ended) {
     AITS_ASSIGN_OR_RETURN(
         std::vector<bus::Delivery> got,
-        FetchWaiting(*consumer, input, options, "features from the features role"));
+        FetchWaiting(*consumer, input, per_bar, "features from the features role"));
     for (const bus::Delivery& delivery : got) {
       if (delivery.payload == kEndOfFeed) {
         stats.ended = true;
@@ -444,6 +453,7 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
       BarReader<AccountAtBar> accounts,
       BarReader<AccountAtBar>::Open(bus, instrument, kAccountsStream, accounts_subject,
                                     "the account at a bar close from its owner (risk,execution)"));
+  const StageOptions per_bar = PerBar(options);
   StageStats stats;
   OneAtATime out(bus, subject);
   Prediction prediction;
@@ -458,9 +468,9 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
     // The owner's questions drive it; its end marker (the session ended) ends the role. While
     // it waits, the last answer is confirmed (sent again if it was lost: the owner waits too).
     bool ended = false;
-    AITS_RETURN_IF_ERROR(accounts.Next(options, &account, &ended, &confirm));
+    AITS_RETURN_IF_ERROR(accounts.Next(per_bar, &account, &ended, &confirm));
     if (ended) break;
-    AITS_RETURN_IF_ERROR(predictions.Next(options, &prediction, &ended));
+    AITS_RETURN_IF_ERROR(predictions.Next(per_bar, &prediction, &ended));
     if (ended) {
       return FailedPrecondition("the prediction role ended its feed on " + predictions_subject +
                                 " before the bar " + FormatIso8601(account.bar_open));

@@ -87,6 +87,8 @@ struct StageOptions {
   std::string feed = "default";  // the market's name, as the ingestion role publishes it
   Duration bar_period = Duration::Minutes(1);
   // Nothing new on the input for this long is DeadlineExceeded naming the subject. 0: for ever.
+  // An input that comes once a bar (the prediction and decision roles') waits a bar period
+  // more: at a real-time pace bars are that far apart.
   Duration idle_timeout = Duration::Seconds(30);
   const std::atomic<bool>* stop = nullptr;  // a Run gives up, FailedPrecondition "stopped …"
 };

@@ -559,6 +559,34 @@ TEST_P(DecisionStagesTest, TwoIntentsThatTogetherBreakALimitPassOneAtATime) {
   EXPECT_EQ(refused, 1u);
 }
 
+TEST_P(DecisionStagesTest, ARoleWhoseInputComesOnceABarWaitsABarPeriodMore) {
+  // Rows 300 ms apart, an idle timeout of 100 ms: at a real-time pace rows come a bar period
+  // apart, so the prediction role waits the bar period (here 2 s) on top of its idle timeout.
+  const SessionSpec spec = session::BusySpec(100);
+  const Instrument instrument = session::InstrumentsOf(spec)[0];
+  auto bus = Connect();
+  FeatureRow row;
+  row.bar.instrument = instrument.id;
+  row.bar.period = Duration::Seconds(2);
+  row.bar.open_time = FromCivil(2024, 1, 8);
+  ASSERT_TRUE(bus->Publish("feat.slow.EURUSD", "r1", proto::Encode(row)).ok());
+  StageOptions options = Stage(spec, "slow");
+  options.idle_timeout = Duration::Millis(100);
+  options.bar_period = Duration::Seconds(2);
+  auto source = session::MakeRuleSignalFor(spec, instrument, options.bar_period);
+  ASSERT_TRUE(source.ok());
+  Result<StageStats> stats = StageStats{};
+  std::thread prediction([&] { stats = RunPrediction(*bus, instrument, **source, options); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  row.bar.open_time = row.bar.open_time + Duration::Seconds(2);
+  ASSERT_TRUE(bus->Publish("feat.slow.EURUSD", "r2", proto::Encode(row)).ok());
+  ASSERT_TRUE(bus->Publish("feat.slow.EURUSD", "end", kEndOfFeed).ok());
+  prediction.join();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->inputs, 2u);
+  EXPECT_TRUE(stats->ended);
+}
+
 INSTANTIATE_TEST_SUITE_P(Buses, DecisionStagesTest,
                          ::testing::Values(BusKind::kInProcess, BusKind::kNats),
                          [](const ::testing::TestParamInfo<BusKind>& param) {
