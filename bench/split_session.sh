@@ -10,6 +10,8 @@
 #       MODE     five: ingestion, features, prediction, decision, risk+execution (default);
 #                four: the decision on the owner (decision,risk,execution)
 #       WORK     working directory (default: a new temp dir, kept for inspection)
+#       SEQUENTIAL 1: each role after the one before has finished (each role's own rate), in
+#                place of all at once
 #
 # Every role starts at once; the owner's wall time is from its start to its summary. Prints
 # the owner's summary figures (its waits for predictions or decisions, the market's delay, the
@@ -59,11 +61,21 @@ case $mode in
   four) roles=(ingestion features prediction); owner=decision,risk,execution ;;
   *) echo "MODE is five or four, not $mode" >&2; exit 2 ;;
 esac
-echo "split ($mode): ${roles[*]} $owner, at once"
+sequential=${SEQUENTIAL:-0}
+echo "split ($mode): ${roles[*]} $owner, $([[ $sequential == 1 ]] && echo "one after another" || echo "at once")"
 start=$(date +%s.%N)
 for role in "${roles[@]}"; do
   pace=()
   [[ $role == ingestion ]] && pace=(--speed "$speed")
+  # The decision role answers the owner's questions: it runs beside the owner either way.
+  if [[ $sequential == 1 && $role != decision ]]; then
+    role_start=$(date +%s.%N)
+    "$aits" serve --role "$role" --bus "$bus" "${session[@]}" "${pace[@]}" --json --health off \
+      --idle-timeout 120 >"$work/$role.json" 2>"$work/$role.err"
+    echo "  $role alone: $(echo "$(date +%s.%N) - $role_start" | bc) s"
+    start=$(date +%s.%N)
+    continue
+  fi
   "$aits" serve --role "$role" --bus "$bus" "${session[@]}" "${pace[@]}" --json --health off \
     --idle-timeout 120 >"$work/$role.json" 2>"$work/$role.err" &
   pids+=($!)

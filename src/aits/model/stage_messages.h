@@ -23,6 +23,10 @@ struct FeatureRow {
   static constexpr MessageType kMessageType = MessageType::kFeatureRow;
 
   Bar bar;
+  // The bar's number among the instrument's closed bars of the feed, from 1: the same on every
+  // recomputation, so that a reader puts messages that a retried publish stored out of order
+  // back in order, and sees a missing one.
+  uint64_t index = 0;
   // false while the features warm up: the bar still counts (the model's own state may need it).
   bool ready = false;
   // The model's input row (the ensemble's feature columns); empty for a signal that reads bars
@@ -36,6 +40,7 @@ struct Prediction {
 
   InstrumentId instrument;
   Timestamp bar_open;
+  uint64_t index = 0;  // the feature row's
   bool ready = false;  // false: no signal for this bar (warming up)
   double strength = 0;
   double confidence = 1;

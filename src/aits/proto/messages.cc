@@ -314,6 +314,7 @@ std::string Encode(const FeatureRow& message, uint64_t sequence) {
   PutBar(message.bar, out.mutable_bar());
   out.set_ready(message.ready);
   out.mutable_row()->Add(message.row.begin(), message.row.end());
+  out.set_index(message.index);
   return Wrap(FeatureRow::kMessageType, out, sequence);
 }
 
@@ -329,6 +330,7 @@ std::string Encode(const Prediction& message, uint64_t sequence) {
   out.set_source(message.source);
   out.set_described(message.described);
   out.set_explained(message.explained);
+  out.set_index(message.index);
   return Wrap(Prediction::kMessageType, out, sequence);
 }
 
@@ -566,6 +568,7 @@ Result<FeatureRow> Decode<FeatureRow>(std::string_view bytes) {
   row.bar = GetBar(check, in.bar());
   row.ready = in.ready();
   row.row.assign(in.row().begin(), in.row().end());
+  row.index = in.index();
   if (row.bar.period.ns <= 0) {
     check.Fail("bar.period_ns", "value " + std::to_string(row.bar.period.ns) + " is not positive");
   }
@@ -589,6 +592,7 @@ Result<Prediction> Decode<Prediction>(std::string_view bytes) {
   prediction.source = in.source();
   prediction.described = in.described();
   prediction.explained = in.explained();
+  prediction.index = in.index();
   if (prediction.ready && prediction.source.empty()) check.Fail("source", "empty");
   AITS_RETURN_IF_ERROR(check.status());
   return prediction;

@@ -276,6 +276,7 @@ void ExpectSame(const FeatureRow& a, const FeatureRow& b) {
   ExpectSame(a.bar, b.bar);
   EXPECT_EQ(a.ready, b.ready);
   EXPECT_EQ(a.row, b.row);
+  EXPECT_EQ(a.index, b.index);
 }
 void ExpectSame(const Prediction& a, const Prediction& b) {
   EXPECT_EQ(a.instrument, b.instrument);
@@ -288,6 +289,7 @@ void ExpectSame(const Prediction& a, const Prediction& b) {
   EXPECT_EQ(a.source, b.source);
   EXPECT_EQ(a.described, b.described);
   EXPECT_EQ(a.explained, b.explained);
+  EXPECT_EQ(a.index, b.index);
 }
 
 void ExpectSame(const AccountAtBar& a, const AccountAtBar& b) {
@@ -347,6 +349,7 @@ FeatureRow SampleRow() {
   FeatureRow row;
   row.bar = SampleBar();
   row.ready = true;
+  row.index = 4'000'000'001;
   // Values a float holds exactly and not: the row must come back bit for bit.
   row.row = {0.5f, -1.25f, 0.1f, 3.4028235e38f, -0.0f, 1e-40f};
   return row;
@@ -357,6 +360,7 @@ Prediction SamplePrediction() {
   prediction.instrument = InstrumentId{2};
   prediction.bar_open = Timestamp{1'700'000'000'000'000'000};
   prediction.ready = true;
+  prediction.index = 17;
   prediction.strength = -0.7300000000000001;
   prediction.confidence = 0.61;
   prediction.anomaly = 0.02;
@@ -409,7 +413,7 @@ TEST(MessagesTest, EveryMessageTypeRoundTrips) {
   BarDecision none;
   none.bar_open = Timestamp{60'000'000'000};
   RoundTrip(none);
-  RoundTrip(FeatureRow{SampleBar(), false, {}});
+  RoundTrip(FeatureRow{SampleBar(), 0, false, {}});
   Prediction warming;
   warming.instrument = InstrumentId{1};
   warming.bar_open = Timestamp{60'000'000'000};

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <span>
 #include <thread>
 
@@ -86,16 +87,22 @@ class Outbox {
     payloads_.push_back(std::move(payload));
   }
   size_t size() const { return ids_.size(); }
-  // Publishes what is held, in order (bus::PublishInOrder: no hole a reader would take for a
-  // missing bar); a failed batch keeps it (retry with the same ids is safe).
+  // Publishes what is held, pipelined (PublishBatch), the whole batch again with the same ids
+  // after a failure (bus::Retried): what was stored is stored once, and a message that a
+  // failure lost while a later one landed comes after it, which the reader puts back in order
+  // by its number (BarReader). A batch that outlasts the retries is kept.
   Status Flush(StageStats* stats) {
     if (ids_.empty()) return Status::Ok();
     messages_.clear();
     for (size_t idx = 0; idx < ids_.size(); ++idx) {
       messages_.push_back(bus::OutgoingMessage{subject_, ids_[idx], payloads_[idx]});
     }
-    AITS_ASSIGN_OR_RETURN(const std::vector<bus::PublishAck> acks,
-                          bus::PublishInOrder(bus_, messages_, breaker_));
+    std::vector<bus::PublishAck> acks;
+    AITS_RETURN_IF_ERROR(bus::Retried(breaker_, [&] {
+      Result<std::vector<bus::PublishAck>> sent = bus_.PublishBatch(messages_);
+      if (sent.ok()) acks = std::move(sent).value();
+      return sent.status();
+    }));
     for (const bus::PublishAck& ack : acks) stats->stored += ack.duplicate ? 0 : 1;
     stats->outputs += ids_.size();
     ids_.clear();
@@ -164,33 +171,52 @@ class OneAtATime {
   std::unique_ptr<bus::PendingPublish> pending_;
 };
 
-// The bar a stage message is about.
+// What a stage message is about: its instrument and bar, and (FEATURES and PREDICTIONS) its
+// number among the instrument's bars; 0 for the lockstep's messages, which are never pipelined.
+InstrumentId InstrumentOf(const FeatureRow& message) { return message.bar.instrument; }
 InstrumentId InstrumentOf(const Prediction& message) { return message.instrument; }
 InstrumentId InstrumentOf(const AccountAtBar& message) { return message.instrument; }
 InstrumentId InstrumentOf(const BarDecision& message) { return message.instrument; }
+Timestamp BarOpenOf(const FeatureRow& message) { return message.bar.open_time; }
+template <typename T>
+Timestamp BarOpenOf(const T& message) {
+  return message.bar_open;
+}
+uint64_t IndexOf(const FeatureRow& message) { return message.index; }
+uint64_t IndexOf(const Prediction& message) { return message.index; }
+uint64_t IndexOf(const AccountAtBar& /*message*/) { return 0; }
+uint64_t IndexOf(const BarDecision& /*message*/) { return 0; }
 
-// Reads one instrument's messages of type T (keyed by bar_open) from one subject, in order: a
-// repeat — at or before the last bar read, a restarted role's — is dropped; one that does not
-// decode or names another instrument is copied to DEAD, counted and skipped. Each fetch is
-// acknowledged at once: the readers start from the first message whenever they start.
+// Messages a reader holds while one before them is missing (a retried publish stores it later).
+constexpr size_t kMaxHeldBack = 65'536;
+
+// Reads one instrument's messages of type T from one subject, in bar order: a repeat — at or
+// before the last bar read, a restarted role's — is dropped; one that does not decode, names
+// another instrument or fails `check` is copied to DEAD, counted and skipped. Numbered messages
+// (IndexOf) are handed out by number: one stored after a later one (a pipelined batch retried
+// after a failure) is waited for, the later ones held back. Each fetch is acknowledged at once:
+// the readers start from the first message whenever they start.
 template <typename T>
 class BarReader {
  public:
+  using Check = std::function<Status(const T&)>;
+
   BarReader(bus::MessageBus& bus, const Instrument& instrument, std::string subject,
-            std::unique_ptr<bus::Consumer> consumer, std::string waiting_for)
+            std::unique_ptr<bus::Consumer> consumer, std::string waiting_for, Check check)
       : bus_(bus),
         instrument_(instrument),
         subject_(std::move(subject)),
         consumer_(std::move(consumer)),
-        waiting_for_(std::move(waiting_for)) {}
+        waiting_for_(std::move(waiting_for)),
+        check_(std::move(check)) {}
 
   static Result<BarReader> Open(bus::MessageBus& bus, const Instrument& instrument,
                                 std::string_view stream, std::string subject,
-                                std::string waiting_for) {
+                                std::string waiting_for, Check check = {}) {
     AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer,
                           ReadFromFirst(bus, stream, subject));
     return BarReader(bus, instrument, std::move(subject), std::move(consumer),
-                     std::move(waiting_for));
+                     std::move(waiting_for), std::move(check));
   }
 
   // The next message after the last one read; *ended at the subject's end marker (then `out`
@@ -199,9 +225,14 @@ class BarReader {
               const std::function<Status()>* between = nullptr) {
     *ended = false;
     for (;;) {
+      if (TakeHeldBack(out)) return Status::Ok();
       while (next_ < buffered_.size()) {
         const bus::Delivery& delivery = buffered_[next_++];
         if (delivery.payload == kEndOfFeed) {
+          if (!held_back_.empty()) {
+            return DataLoss(subject_ + " ended without message " + std::to_string(last_index_ + 1) +
+                            " (" + std::to_string(held_back_.size()) + " later ones came)");
+          }
           *ended = true;
           return Status::Ok();
         }
@@ -211,19 +242,29 @@ class BarReader {
           bad = DataLoss("a message of instrument " + std::to_string(InstrumentOf(*message).value) +
                          ", not " + instrument_.symbol + "'s (" +
                          std::to_string(instrument_.id.value) + ")");
+        } else if (message.ok() && check_) {
+          bad = check_(*message);
         }
         if (!bad.ok()) {
           ++dead_lettered_;
           AITS_RETURN_IF_ERROR(DeadLetter(bus_, subject_, delivery, bad));
           continue;
         }
-        if (last_ && message->bar_open <= *last_) {
+        const uint64_t index = IndexOf(*message);
+        if (index != 0 && index > last_index_ + 1) {
+          if (held_back_.size() >= kMaxHeldBack) {
+            return DataLoss(subject_ + ": message " + std::to_string(last_index_ + 1) +
+                            " has not come while " + std::to_string(held_back_.size()) +
+                            " later ones did");
+          }
+          held_back_.emplace(index, Held{std::move(message).value(), delivery.stored});
+          continue;
+        }
+        if ((index != 0 && index <= last_index_) || (last_ && BarOpenOf(*message) <= *last_)) {
           ++duplicates_;
           continue;
         }
-        last_ = message->bar_open;
-        stored_ = delivery.stored;
-        *out = std::move(message).value();
+        Take(std::move(message).value(), delivery.stored, out);
         return Status::Ok();
       }
       buffered_.clear();
@@ -234,20 +275,46 @@ class BarReader {
     }
   }
 
+  // Whether Next has a message without fetching (a stage flushes its outputs before it waits).
+  bool buffered() const { return next_ < buffered_.size() || held_back_.contains(last_index_ + 1); }
   const std::string& subject() const { return subject_; }
   Timestamp stored() const { return stored_; }  // of the last message read
   uint64_t dead_lettered() const { return dead_lettered_; }
   uint64_t duplicates() const { return duplicates_; }
 
  private:
+  struct Held {
+    T message;
+    Timestamp stored;
+  };
+
+  bool TakeHeldBack(T* out) {
+    const auto it = held_back_.find(last_index_ + 1);
+    if (it == held_back_.end()) return false;
+    Held held = std::move(it->second);
+    held_back_.erase(it);
+    Take(std::move(held.message), held.stored, out);
+    return true;
+  }
+
+  void Take(T message, Timestamp stored, T* out) {
+    if (IndexOf(message) != 0) last_index_ = IndexOf(message);
+    last_ = BarOpenOf(message);
+    stored_ = stored;
+    *out = std::move(message);
+  }
+
   bus::MessageBus& bus_;
   const Instrument& instrument_;
   std::string subject_;
   std::unique_ptr<bus::Consumer> consumer_;
   std::string waiting_for_;
+  Check check_;
   std::vector<bus::Delivery> buffered_;
   size_t next_ = 0;
   std::optional<Timestamp> last_;
+  uint64_t last_index_ = 0;
+  std::map<uint64_t, Held> held_back_;
   Timestamp stored_;
   uint64_t dead_lettered_ = 0;
   uint64_t duplicates_ = 0;
@@ -339,6 +406,7 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
     for (size_t idx = 0; idx < n; ++idx) {
       ++stats.inputs;
       if (!aggregator.Update(chunk[idx], &row.bar)) continue;
+      ++row.index;
       row.ready = source.Features(row.bar, &row.row);
       if (!row.ready) row.row.clear();
       out.Add(BarId(options.feed, instrument, row.bar.open_time), proto::Encode(row));
@@ -358,80 +426,68 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
 
 Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrument,
                                  trading::SignalSource& source, const StageOptions& options) {
-  AITS_ASSIGN_OR_RETURN(const std::string input, FeaturesSubject(options.feed, instrument.symbol));
+  AITS_ASSIGN_OR_RETURN(std::string input, FeaturesSubject(options.feed, instrument.symbol));
   AITS_ASSIGN_OR_RETURN(const std::string subject,
                         PredictionsSubject(options.feed, instrument.symbol));
-  AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer,
-                        ReadFromFirst(bus, kFeaturesStream, input));
+  const size_t row_size = source.row_size();
+  AITS_ASSIGN_OR_RETURN(BarReader<FeatureRow> rows,
+                        BarReader<FeatureRow>::Open(
+                            bus, instrument, kFeaturesStream, std::move(input),
+                            "features from the features role", [row_size](const FeatureRow& row) {
+                              if (!row.ready || row.row.size() == row_size) return Status::Ok();
+                              return DataLoss("a row of " + std::to_string(row.row.size()) +
+                                              " features; the model takes " +
+                                              std::to_string(row_size));
+                            }));
   const StageOptions per_bar = PerBar(options);
   StageStats stats;
   Outbox out(bus, subject);
-  std::optional<Timestamp> last;
+  FeatureRow row;
   Prediction prediction;
   prediction.instrument = instrument.id;
   std::vector<int64_t> stored_at;  // of each output's input, for the delay
-  while (!stats.ended) {
-    AITS_ASSIGN_OR_RETURN(
-        std::vector<bus::Delivery> got,
-        FetchWaiting(*consumer, input, per_bar, "features from the features role"));
-    for (const bus::Delivery& delivery : got) {
-      if (delivery.payload == kEndOfFeed) {
-        stats.ended = true;
-        break;
+  for (;;) {
+    bool ended = false;
+    AITS_RETURN_IF_ERROR(rows.Next(per_bar, &row, &ended));
+    if (ended) break;
+    ++stats.inputs;
+    prediction.bar_open = row.bar.open_time;
+    prediction.index = row.index;
+    prediction.source = std::string(source.name());
+    prediction.described.clear();
+    prediction.explained.clear();
+    decision::Signal signal;
+    prediction.ready = row.ready && source.Predict(row.bar, row.row, &signal);
+    if (prediction.ready) {
+      prediction.strength = signal.strength;
+      prediction.confidence = signal.confidence;
+      prediction.anomaly = signal.anomaly;
+      prediction.regime = signal.regime;
+      trading::JsonWriter described(&prediction.described);
+      source.Describe(described, /*explain=*/false);
+      if (source.explains()) {
+        trading::JsonWriter explained(&prediction.explained);
+        source.Describe(explained, /*explain=*/true);
       }
-      Result<FeatureRow> row = proto::Decode<FeatureRow>(delivery.payload);
-      Status bad = row.status();
-      if (row.ok() && row->bar.instrument != instrument.id) {
-        bad =
-            DataLoss("a bar of instrument " + std::to_string(row->bar.instrument.value) + ", not " +
-                     instrument.symbol + "'s (" + std::to_string(instrument.id.value) + ")");
-      } else if (row.ok() && row->ready && row->row.size() != source.row_size()) {
-        bad = DataLoss("a row of " + std::to_string(row->row.size()) +
-                       " features; the model takes " + std::to_string(source.row_size()));
-      }
-      if (!bad.ok()) {
-        ++stats.dead_lettered;
-        AITS_RETURN_IF_ERROR(DeadLetter(bus, input, delivery, bad));
-        continue;
-      }
-      if (last && row->bar.open_time <= *last) {
-        ++stats.duplicates;
-        continue;
-      }
-      last = row->bar.open_time;
-      ++stats.inputs;
-      prediction.bar_open = row->bar.open_time;
-      prediction.source = std::string(source.name());
-      prediction.described.clear();
-      prediction.explained.clear();
-      decision::Signal signal;
-      prediction.ready = row->ready && source.Predict(row->bar, row->row, &signal);
-      if (prediction.ready) {
-        prediction.strength = signal.strength;
-        prediction.confidence = signal.confidence;
-        prediction.anomaly = signal.anomaly;
-        prediction.regime = signal.regime;
-        trading::JsonWriter described(&prediction.described);
-        source.Describe(described, /*explain=*/false);
-        if (source.explains()) {
-          trading::JsonWriter explained(&prediction.explained);
-          source.Describe(explained, /*explain=*/true);
-        }
-      } else {
-        prediction.strength = 0;
-        prediction.confidence = 1;
-        prediction.anomaly = 0;
-        prediction.regime = -1;
-      }
-      out.Add(BarId(options.feed, instrument, prediction.bar_open), proto::Encode(prediction));
-      stored_at.push_back(delivery.stored.ns);
+    } else {
+      prediction.strength = 0;
+      prediction.confidence = 1;
+      prediction.anomaly = 0;
+      prediction.regime = -1;
     }
+    out.Add(BarId(options.feed, instrument, prediction.bar_open), proto::Encode(prediction));
+    stored_at.push_back(rows.stored().ns);
+    // Before the reader waits for more rows: no prediction waits for later ones.
+    if (rows.buffered() && out.size() < kPublishEvery) continue;
     AITS_RETURN_IF_ERROR(out.Flush(&stats));
     const int64_t now = NowNanos();
     for (const int64_t at : stored_at) stats.delay.Record(now - at);
     stored_at.clear();
-    AITS_RETURN_IF_ERROR(consumer->Ack(got.back().sequence));
   }
+  AITS_RETURN_IF_ERROR(out.Flush(&stats));
+  stats.duplicates = rows.duplicates();
+  stats.dead_lettered = rows.dead_lettered();
+  stats.ended = true;
   AITS_RETURN_IF_ERROR(out.End(EndId(options.feed, instrument)));
   return stats;
 }

@@ -587,6 +587,55 @@ TEST_P(DecisionStagesTest, ARoleWhoseInputComesOnceABarWaitsABarPeriodMore) {
   EXPECT_TRUE(stats->ended);
 }
 
+TEST_P(DecisionStagesTest, RowsStoredOutOfOrderAreReadInOrderAndAMissingOneIsAnError) {
+  // A pipelined batch retried after a failure may store a row after a later one: the reader puts
+  // them back in order by number; a feed that ends with one still missing is an error.
+  const SessionSpec spec = session::BusySpec(100);
+  const Instrument instrument = session::InstrumentsOf(spec)[0];
+  auto bus = Connect();
+  const auto row_of = [&instrument](uint64_t index) {
+    FeatureRow row;
+    row.bar.instrument = instrument.id;
+    row.bar.period = Duration::Minutes(1);
+    row.bar.open_time = FromCivil(2024, 1, 8) + Duration::Minutes(static_cast<int64_t>(index));
+    row.index = index;
+    return proto::Encode(row);
+  };
+  for (const uint64_t index : {1, 3, 4, 2, 3}) {
+    ASSERT_TRUE(bus->Publish("feat.order.EURUSD", "", row_of(index)).ok());
+  }
+  ASSERT_TRUE(bus->Publish("feat.order.EURUSD", "", kEndOfFeed).ok());
+  auto source = session::MakeRuleSignalFor(spec, instrument, Duration::Minutes(1));
+  ASSERT_TRUE(source.ok());
+  const Result<StageStats> stats = RunPrediction(*bus, instrument, **source, Stage(spec, "order"));
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->inputs, 4u);
+  EXPECT_EQ(stats->duplicates, 1u);
+  bus::ConsumerConfig config;
+  config.stream = std::string(kPredictionsStream);
+  config.filter_subject = "pred.order.EURUSD";
+  auto consumer = bus->Consume(config);
+  ASSERT_TRUE(consumer.ok());
+  auto got = (*consumer)->Fetch(10, Duration::Seconds(5));
+  ASSERT_TRUE(got.ok());
+  std::vector<uint64_t> order;
+  for (const bus::Delivery& delivery : *got) {
+    auto prediction = proto::Decode<Prediction>(delivery.payload);
+    if (prediction.ok()) order.push_back(prediction->index);
+  }
+  EXPECT_EQ(order, (std::vector<uint64_t>{1, 2, 3, 4}));
+
+  for (const uint64_t index : {1, 3}) {
+    ASSERT_TRUE(bus->Publish("feat.gap.EURUSD", "", row_of(index)).ok());
+  }
+  ASSERT_TRUE(bus->Publish("feat.gap.EURUSD", "", kEndOfFeed).ok());
+  const Result<StageStats> gap = RunPrediction(*bus, instrument, **source, Stage(spec, "gap"));
+  ASSERT_FALSE(gap.ok());
+  EXPECT_EQ(gap.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(gap.status().message().find("ended without message 2"), std::string::npos)
+      << gap.status().ToString();
+}
+
 INSTANTIATE_TEST_SUITE_P(Buses, DecisionStagesTest,
                          ::testing::Values(BusKind::kInProcess, BusKind::kNats),
                          [](const ::testing::TestParamInfo<BusKind>& param) {
