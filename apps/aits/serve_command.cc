@@ -49,6 +49,9 @@ struct ServeFlags {
   size_t ticks_per_message = 512;
   int replicas = 1;
   std::string market = "default";
+  // Features, prediction, decision: only these traded symbols (replicas sharing the work by
+  // symbol); empty: every traded symbol.
+  std::string symbols;
   config::PaperFlags session;
 };
 
@@ -239,7 +242,19 @@ class Stages {
       const Instrument* instrument;
     };
     std::vector<Job> jobs;
+    const std::vector<std::string> only = Split(flags.symbols);
+    for (const std::string& symbol : only) {
+      const std::vector<InstrumentId> traded = session::TradedOf(spec);
+      if (std::none_of(traded.begin(), traded.end(),
+                       [&](InstrumentId id) { return instruments_[id.value].symbol == symbol; })) {
+        return InvalidArgument("--symbols: " + symbol + " is not a traded symbol of the session");
+      }
+    }
     for (const InstrumentId id : session::TradedOf(spec)) {
+      if (!only.empty() &&
+          std::find(only.begin(), only.end(), instruments_[id.value].symbol) == only.end()) {
+        continue;
+      }
       if (roles.FeaturesStage()) jobs.push_back({"features", &instruments_[id.value]});
       if (roles.PredictionStage()) jobs.push_back({"prediction", &instruments_[id.value]});
       if (roles.DecisionStage()) jobs.push_back({"decision", &instruments_[id.value]});
@@ -379,6 +394,11 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   if (!roles.ok()) return Fail(roles.status());
   if (!(flags.idle_timeout_s >= 0)) {
     return Fail(InvalidArgument("--idle-timeout must be >= 0 seconds"));
+  }
+  if (!flags.symbols.empty() && (roles->owner || roles->ingestion)) {
+    return Fail(InvalidArgument(
+        "--symbols shares the features, prediction and decision roles' work by symbol; the "
+        "owner and ingestion take every symbol of the session"));
   }
   const bool in_process = flags.bus == "in-process";
   if (in_process && !(roles->ingestion && roles->Embedded())) {
@@ -631,6 +651,11 @@ void AddServeCommand(CLI::App& app) {
       ->add_option("--market", flags->market,
                    "Name of the market data on the bus (subjects md.NAME.SYMBOL): the ingestion "
                    "role publishes under it, the owner reads it; another dataset, another name")
+      ->capture_default_str();
+  serve
+      ->add_option("--symbols", flags->symbols,
+                   "Features, prediction and decision: only these traded symbols (SYM[,SYM...]), "
+                   "so that replicas share the work by symbol; default every traded symbol")
       ->capture_default_str();
   serve
       ->add_option("--replicas", flags->replicas,

@@ -107,24 +107,29 @@ run "$aits" explain 3 --events "$work/embedded" --json
 expect_eq "order 3's decision record, four processes vs embedded" "$four_explained" \
   "$(sed -E 's/"p[0-9]+-/"SESSION-/g' <<<"$out")"
 
-# Five processes at once, every role its own: ingestion, features, prediction, decision, and the
-# owner (risk,execution) asking the decision role at each bar close (ADR 0007, decision 4).
+# Every role its own process, at once: ingestion, features, two prediction replicas sharing
+# the symbols, decision, and the owner (risk,execution) asking the decision role at each bar
+# close (ADR 0007, decision 4).
 five=()
-for role in ingestion features prediction decision; do
-  speed=()
-  [[ $role == ingestion ]] && speed=(--speed max)
-  "$aits" serve --role "$role" --market five --bus "$bus" "${session[@]}" "${speed[@]}" --json \
-    --health off >"$work/five-$role.json" 2>"$work/five-$role.err" &
+for role in ingestion features prediction:EURUSD prediction:GBPUSD decision; do
+  extra=()
+  [[ $role == ingestion ]] && extra=(--speed max)
+  [[ $role == *:* ]] && extra=(--symbols "${role#*:}")
+  "$aits" serve --role "${role%%:*}" --market five --bus "$bus" "${session[@]}" "${extra[@]}" \
+    --json --health off >"$work/five-$role.json" 2>"$work/five-$role.err" &
   five+=($!)
 done
 "$aits" serve --role risk,execution --market five --bus "$bus" "${session[@]}" \
   --state "$work/five" --json --health off >"$work/five.json" 2>"$work/five.err"
 expect_code "owner of five processes" "$?" "0"
-for idx in 0 1 2 3; do
+for idx in 0 1 2 3 4; do
   wait "${five[$idx]}"
-  expect_code "five processes: role $idx" "$?" "0"
+  expect_code "six processes: role $idx" "$?" "0"
 done
-same_as "five processes as embedded" "$work/five.json" "$work/embedded.json" \
+expect_eq "each prediction replica predicted its own symbol" \
+  "$(json "$work/five-prediction:EURUSD.json" '",".join(s["symbol"] for s in d["stages"])') $(json "$work/five-prediction:GBPUSD.json" '",".join(s["symbol"] for s in d["stages"])')" \
+  "EURUSD GBPUSD"
+same_as "six processes as embedded" "$work/five.json" "$work/embedded.json" \
   ticks orders fills decisions position balance equity breaker
 expect_eq "the owner took a decision per bar" \
   "$(json "$work/five.json" 'd["decision_role"]["bars"] > 100, d["decision_role"]["dead_lettered"]')" \
@@ -224,6 +229,10 @@ expect_code "unknown role" "$code" "2"
 expect_in "unknown role" "$out" 'unknown role "bogus"'
 run "$aits" serve --role risk --bus "$bus"
 expect_in "a part of the owner" "$out" "risk and execution run together"
+run "$aits" serve --role risk,execution --symbols EURUSD --bus "$bus" "${session[@]}"
+expect_in "--symbols for the owner" "$out" "the owner and ingestion take every symbol"
+run "$aits" serve --role prediction --symbols USDJPY --bus "$bus" "${session[@]}" --health off
+expect_in "--symbols naming no traded symbol" "$out" "USDJPY is not a traded symbol"
 run "$aits" serve --role ingestion "${session[@]}"
 expect_code "ingestion over the in-process bus" "$code" "2"
 expect_in "ingestion over the in-process bus" "$out" "give --bus nats://HOST:PORT"
