@@ -24,9 +24,10 @@ inline session::SessionSpec TwoFeeds(uint64_t ticks) {
   return spec;
 }
 
-// The ingestion role: every feed of the spec, published in full, merged in time order.
+// The ingestion role: every feed of the spec, published in full, merged in time order, at
+// `speed` times the ticks' own pace (0: as fast as the bus takes them).
 inline Status Ingest(bus::MessageBus& bus, const session::SessionSpec& spec,
-                     const std::string& feed) {
+                     const std::string& feed, double speed = 0) {
   AITS_RETURN_IF_ERROR(EnsureMarketStream(bus));
   AITS_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<data::TickSource>> sources,
                         session::OpenFeeds(spec));
@@ -36,6 +37,7 @@ inline Status Ingest(bus::MessageBus& bus, const session::SessionSpec& spec,
   }
   IngestOptions options;
   options.publish.feed = feed;
+  options.speed = speed;
   return IngestFeeds(bus, std::move(sources), instruments, options).status();
 }
 

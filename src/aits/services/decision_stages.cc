@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "aits/core/clock.h"
+#include "aits/core/hash.h"
 #include "aits/data/bar_aggregator.h"
 #include "aits/proto/messages.h"
 #include "aits/services/market_stream.h"
@@ -397,6 +398,14 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
                         BusTickSource::Open(bus, instrument, read));
   StageStats stats;
   Outbox out(bus, subject);
+  std::optional<StageCache> online;
+  if (options.cache) online.emplace(*options.cache, cache::kFeatureTtl, /*look_first=*/false);
+  // The bus first: Redis adds nothing to the rows' way to the prediction role.
+  const auto flush = [&]() -> Status {
+    AITS_RETURN_IF_ERROR(out.Flush(&stats));
+    if (online) online->Flush();
+    return Status::Ok();
+  };
   data::BarAggregator aggregator(options.bar_period);
   std::vector<Tick> chunk(1024);
   FeatureRow row;
@@ -409,14 +418,18 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
       ++row.index;
       row.ready = source.Features(row.bar, &row.row);
       if (!row.ready) row.row.clear();
-      out.Add(BarId(options.feed, instrument, row.bar.open_time), proto::Encode(row));
-      if (out.size() >= kPublishEvery) AITS_RETURN_IF_ERROR(out.Flush(&stats));
+      std::string encoded = proto::Encode(row);
+      // Keyed by the bar's close: the moment its features exist.
+      if (online) online->Add(cache::FeatureKey(instrument.symbol, row.bar.CloseTime()), encoded);
+      out.Add(BarId(options.feed, instrument, row.bar.open_time), std::move(encoded));
+      if (out.size() >= kPublishEvery) AITS_RETURN_IF_ERROR(flush());
     }
     // Before the next read waits for ticks: no bar waits for later ones.
-    AITS_RETURN_IF_ERROR(out.Flush(&stats));
+    AITS_RETURN_IF_ERROR(flush());
   }
   stats.duplicates = ticks->duplicates();
   stats.dead_lettered = ticks->dead_lettered();
+  if (online) stats.cache = online->counters();
   // The bar in progress is not closed: no tick of the next period came, so the kernel never
   // delivers it to the strategy either (Kernel::Stop flushes it without trading on it).
   AITS_RETURN_IF_ERROR(out.End(EndId(options.feed, instrument)));
@@ -439,9 +452,17 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
                                               " features; the model takes " +
                                               std::to_string(row_size));
                             }));
+  if (options.cache && options.cache->model.empty()) {
+    return InvalidArgument("prediction role: the prediction cache needs the model's name");
+  }
   const StageOptions per_bar = PerBar(options);
   StageStats stats;
   Outbox out(bus, subject);
+  std::optional<StageCache> predictions;
+  if (options.cache) {
+    predictions.emplace(*options.cache, cache::kPredictionTtl, /*look_first=*/true);
+  }
+  uint64_t rows_hash = kFnvOffset;  // of every row applied so far
   FeatureRow row;
   Prediction prediction;
   prediction.instrument = instrument.id;
@@ -451,6 +472,7 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
     AITS_RETURN_IF_ERROR(rows.Next(per_bar, &row, &ended));
     if (ended) break;
     ++stats.inputs;
+    if (predictions) rows_hash = Fnv1a64(proto::Encode(row), rows_hash);
     prediction.bar_open = row.bar.open_time;
     prediction.index = row.index;
     prediction.source = std::string(source.name());
@@ -475,16 +497,26 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
       prediction.anomaly = 0;
       prediction.regime = -1;
     }
-    out.Add(BarId(options.feed, instrument, prediction.bar_open), proto::Encode(prediction));
+    std::string encoded = proto::Encode(prediction);
+    if (predictions) {
+      predictions->Add(cache::PredictionKey(options.cache->model, rows_hash), encoded);
+    }
+    out.Add(BarId(options.feed, instrument, prediction.bar_open), std::move(encoded));
     stored_at.push_back(rows.stored().ns);
     // Before the reader waits for more rows: no prediction waits for later ones.
     if (rows.buffered() && out.size() < kPublishEvery) continue;
     AITS_RETURN_IF_ERROR(out.Flush(&stats));
+    // After the bus: Redis adds nothing to the predictions' way to the owner.
+    if (predictions) predictions->Flush();
     const int64_t now = NowNanos();
     for (const int64_t at : stored_at) stats.delay.Record(now - at);
     stored_at.clear();
   }
   AITS_RETURN_IF_ERROR(out.Flush(&stats));
+  if (predictions) {
+    predictions->Flush();
+    stats.cache = predictions->counters();
+  }
   stats.duplicates = rows.duplicates();
   stats.dead_lettered = rows.dead_lettered();
   stats.ended = true;

@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,7 @@
 #include "aits/model/instrument.h"
 #include "aits/model/stage_messages.h"
 #include "aits/services/market_stream.h"
+#include "aits/services/stage_cache.h"
 #include "aits/trading/decision_engine.h"
 #include "aits/trading/decision_strategy.h"
 #include "aits/trading/signal_source.h"
@@ -91,6 +93,9 @@ struct StageOptions {
   // more: at a real-time pace bars are that far apart.
   Duration idle_timeout = Duration::Seconds(30);
   const std::atomic<bool>* stop = nullptr;  // a Run gives up, FailedPrecondition "stopped …"
+  // Redis for the features role's online features and the prediction role's predictions
+  // (stage_cache.h); none: no Redis. Nothing a role publishes depends on it.
+  std::optional<StageCacheOptions> cache;
 };
 
 struct StageStats {
@@ -102,15 +107,25 @@ struct StageStats {
   bool ended = false;  // the input's end marker came (and this stage's was published)
   // Per output: input stored by the bus -> output published (prediction role).
   LatencyHistogram delay;
+  CacheCounters cache;  // with StageOptions::cache
 };
 
 // The features role for one traded instrument, until its feed ends (or stop, or an error).
 // `source` is the session's signal source for `instrument`; only its Features stage is used.
+// With a cache, each row published is also written as the online features of its bar,
+// cache::FeatureKey(symbol, bar close) -> the FeatureRow's encoding (the FEATURES message).
 Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrument,
                                trading::SignalSource& source, const StageOptions& options);
 
 // The prediction role for one traded instrument: FEATURES -> PREDICTIONS, until the features'
 // end marker (or stop, or an error). Only `source`'s Predict stage and Describe are used.
+// With a cache, every prediction is also written to the prediction cache unless it holds it
+// already: cache::PredictionKey(cache->model, feature hash) -> the Prediction's encoding (the
+// PREDICTIONS message), where the feature hash is FNV-1a over every row applied so far, this one
+// last. The source is asked on every row, hit or not: Predict advances its state (a rule
+// signal's indicators, a sequence model's window), so a skipped row would change every later
+// prediction; and a stateful source's prediction is a function of the rows before it too, which
+// is why the hash covers them. InvalidArgument when the cache has no model.
 Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrument,
                                  trading::SignalSource& source, const StageOptions& options);
 

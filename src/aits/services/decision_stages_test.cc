@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,7 +17,9 @@
 #include <vector>
 
 #include "aits/bus/nats_bus.h"
+#include "aits/cache/cache.h"
 #include "aits/core/fixed_point.h"
+#include "aits/core/hash.h"
 #include "aits/proto/messages.h"
 #include "aits/services/bus_session_test_util.h"
 #include "aits/services/market_stream.h"
@@ -154,6 +157,40 @@ class DecisionStagesTest : public ::testing::TestWithParam<BusKind> {
     EXPECT_EQ(session::LogLines(tmp_.Sub("distributed")), session::LogLines(tmp_.Sub("embedded")));
   }
 
+  // The roles of a split session, each on its own connection.
+  struct Split {
+    std::shared_ptr<bus::MessageBus> ingestion_bus, features_bus, prediction_bus, owner_bus;
+    std::unique_ptr<StageThreads> features, prediction;
+    std::unique_ptr<PredictionFeed> predictions;
+    Result<session::PaperResult> owner = session::PaperResult{};
+    bool ended = false;  // every role without error
+    std::string error;   // else the first
+  };
+  // Ingestion, features and prediction (with `stages`, whose feed names the market) and the
+  // owner (its log in tmp_ "distributed") all at once.
+  void RunSplit(const SessionSpec& spec, const StageOptions& stages, Split* split) {
+    split->ingestion_bus = Connect();
+    split->features_bus = Connect();
+    split->prediction_bus = Connect();
+    split->owner_bus = Connect();
+    Status ingested = Status::Ok();
+    std::thread ingestion([&] { ingested = Ingest(*split->ingestion_bus, spec, stages.feed); });
+    split->features =
+        std::make_unique<StageThreads>(*split->features_bus, spec, kFeaturesStage, stages);
+    split->prediction =
+        std::make_unique<StageThreads>(*split->prediction_bus, spec, kPredictionStage, stages);
+    split->predictions =
+        std::make_unique<PredictionFeed>(*split->owner_bus, Stage(spec, stages.feed));
+    split->owner = session::RunPaper(Owner(session::MaxSpeed(spec, tmp_.Sub("distributed")),
+                                           *split->owner_bus, stages.feed, *split->predictions));
+    ingestion.join();
+    for (const Status& status : {ingested, split->features->Join(), split->prediction->Join(),
+                                 split->owner.status(), split->predictions->status()}) {
+      if (!status.ok() && split->error.empty()) split->error = status.ToString();
+    }
+    split->ended = split->error.empty();
+  }
+
   WallClock clock_;
   std::shared_ptr<bus::MessageBus> shared_;
   std::unique_ptr<test_servers::NatsServer> nats_;
@@ -168,25 +205,13 @@ TEST_P(DecisionStagesTest, FeaturesAndPredictionApartTradeAsTheEmbeddedNodeWithT
 
   // Every role at once, each on its own connection: the owner waits for what the others have not
   // yet computed.
-  auto ingestion_bus = Connect();
-  auto features_bus = Connect();
-  auto prediction_bus = Connect();
-  auto owner_bus = Connect();
-  Status ingested = Status::Ok();
-  std::thread ingestion([&] { ingested = Ingest(*ingestion_bus, spec, "eq"); });
-  StageThreads features(*features_bus, spec, kFeaturesStage, Stage(spec, "eq"));
-  StageThreads prediction(*prediction_bus, spec, kPredictionStage, Stage(spec, "eq"));
-  PredictionFeed predictions(*owner_bus, Stage(spec, "eq"));
-  auto distributed = session::RunPaper(
-      Owner(session::MaxSpeed(spec, tmp_.Sub("distributed")), *owner_bus, "eq", predictions));
-  ingestion.join();
-  ASSERT_TRUE(ingested.ok()) << ingested.ToString();
-  ASSERT_TRUE(features.Join().ok());
-  ASSERT_TRUE(prediction.Join().ok());
-  ASSERT_TRUE(distributed.ok()) << distributed.status().message();
-  ASSERT_TRUE(predictions.status().ok()) << predictions.status().ToString();
-
-  ExpectTheEmbeddedRun(*distributed, *embedded);
+  Split split;
+  RunSplit(spec, Stage(spec, "eq"), &split);
+  ASSERT_TRUE(split.ended) << split.error;
+  const StageThreads& features = *split.features;
+  const StageThreads& prediction = *split.prediction;
+  const PredictionFeed& predictions = *split.predictions;
+  ExpectTheEmbeddedRun(*split.owner, *embedded);
   // One prediction per bar the owner closed, in hand for every one of them.
   EXPECT_GT(predictions.predictions(), 100u);
   EXPECT_EQ(predictions.wait().count(), predictions.predictions());
@@ -634,6 +659,222 @@ TEST_P(DecisionStagesTest, RowsStoredOutOfOrderAreReadInOrderAndAMissingOneIsAnE
   EXPECT_EQ(gap.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(gap.status().message().find("ended without message 2"), std::string::npos)
       << gap.status().ToString();
+}
+
+// --- Redis beside the roles (stage_cache.h): the online features and the prediction cache.
+
+// The stage options with Redis at `redis` for the features and prediction roles; a short
+// cool-down so that a restarted Redis is tried again within the test, and a long timeout so
+// that a loaded machine (ctest runs tests side by side) does not count slow answers as errors.
+StageOptions WithRedis(StageOptions options, const test_servers::RedisServer& redis,
+                       const SessionSpec& spec) {
+  StageCacheOptions cache;
+  cache.cache.redis.port = redis.port();
+  cache.timeout = Duration::Seconds(5);
+  cache.breaker.open_for = Duration::Millis(200);
+  cache.model = spec.signal + "(" + spec.signal_params + ")";
+  options.cache = cache;
+  return options;
+}
+
+// Every payload on `subject` of `stream` up to its end marker, in order.
+std::vector<std::string> Payloads(bus::MessageBus& bus, std::string_view stream,
+                                  const std::string& subject) {
+  bus::ConsumerConfig config;
+  config.stream = std::string(stream);
+  config.filter_subject = subject;
+  config.start = bus::StartAt::kFirst;
+  auto consumer = bus.Consume(config);
+  EXPECT_TRUE(consumer.ok()) << consumer.status().ToString();
+  std::vector<std::string> out;
+  while (consumer.ok()) {
+    auto got = (*consumer)->Fetch(64, Duration::Seconds(5));
+    EXPECT_TRUE(got.ok() && !got->empty()) << subject << " ended without its end marker";
+    if (!got.ok() || got->empty()) break;
+    for (const bus::Delivery& delivery : *got) {
+      if (delivery.payload == kEndOfFeed) return out;
+      out.push_back(delivery.payload);
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<cache::RedisClient> RedisAt(const test_servers::RedisServer& redis) {
+  auto client = cache::RedisClient::Connect({.port = redis.port()});
+  EXPECT_TRUE(client.ok()) << client.status().ToString();
+  return client.ok() ? std::move(client).value() : nullptr;
+}
+
+// What Redis holds of one symbol's rows and predictions: how many of each are there with their
+// message's bytes and a TTL within its bound (each row under its bar's close, each prediction
+// under the hash of the rows up to its own).
+struct HeldInRedis {
+  size_t features = 0;
+  size_t predictions = 0;
+};
+HeldInRedis HeldFor(cache::RedisClient& redis, bus::MessageBus& bus, const std::string& market,
+                    const std::string& symbol, const std::string& model) {
+  const std::vector<std::string> rows =
+      Payloads(bus, kFeaturesStream, *FeaturesSubject(market, symbol));
+  const std::vector<std::string> predictions =
+      Payloads(bus, kPredictionsStream, *PredictionsSubject(market, symbol));
+  EXPECT_EQ(rows.size(), predictions.size());
+  HeldInRedis held;
+  uint64_t rows_hash = kFnvOffset;
+  for (size_t idx = 0; idx < rows.size() && idx < predictions.size(); ++idx) {
+    auto row = proto::Decode<FeatureRow>(rows[idx]);
+    EXPECT_TRUE(row.ok());
+    rows_hash = Fnv1a64(rows[idx], rows_hash);
+    const std::string feature_key = cache::FeatureKey(symbol, row->bar.CloseTime());
+    const std::string prediction_key = cache::PredictionKey(model, rows_hash);
+    auto feature = redis.Get(feature_key);
+    auto prediction = redis.Get(prediction_key);
+    if (!feature.ok() || !prediction.ok()) {
+      ADD_FAILURE() << "Redis: " << feature.status().ToString() << prediction.status().ToString();
+      break;
+    }
+    if (feature->has_value()) {
+      EXPECT_EQ(**feature, rows[idx]) << feature_key;
+      const int64_t ttl = *redis.TtlMillis(feature_key);
+      EXPECT_TRUE(ttl > 0 && ttl <= cache::kFeatureTtl.ns / 1'000'000) << ttl;
+      ++held.features;
+    }
+    if (prediction->has_value()) {
+      EXPECT_EQ(**prediction, predictions[idx]) << prediction_key;
+      const int64_t ttl = *redis.TtlMillis(prediction_key);
+      EXPECT_TRUE(ttl > 0 && ttl <= cache::kPredictionTtl.ns / 1'000'000) << ttl;
+      ++held.predictions;
+    }
+  }
+  return held;
+}
+
+TEST_P(DecisionStagesTest, WithRedisTheRolesWriteEveryRowAndPredictionAndTradeTheSame) {
+  auto redis = test_servers::RedisServer::Start();
+  ASSERT_TRUE(redis.ok()) << redis.status().ToString();
+  const SessionSpec spec = TwoFeeds(30'000);
+  auto embedded = session::RunPaper(session::MaxSpeed(spec, tmp_.Sub("embedded")));
+  ASSERT_TRUE(embedded.ok()) << embedded.status().message();
+  ASSERT_GT(embedded->fills, 10u) << "the session should trade";
+
+  const StageOptions cached = WithRedis(Stage(spec, "rd"), **redis, spec);
+  Split split;
+  RunSplit(spec, cached, &split);
+  ASSERT_TRUE(split.ended) << split.error;
+  const StageThreads& features = *split.features;
+  const StageThreads& prediction = *split.prediction;
+  auto& owner_bus = split.owner_bus;
+  // The same log as embedded, hence as the same roles without Redis (the first test).
+  ExpectTheEmbeddedRun(*split.owner, *embedded);
+
+  auto client = RedisAt(**redis);
+  ASSERT_NE(client, nullptr);
+  const char* symbols[] = {"EURUSD", "GBPUSD"};
+  for (size_t idx = 0; idx < 2; ++idx) {
+    const CacheCounters& written = features.stats(idx).cache;
+    EXPECT_GT(written.puts, 100u);
+    EXPECT_EQ(written.puts, features.stats(idx).outputs);
+    EXPECT_EQ(written.hits + written.misses, 0u) << "the features role does not look first";
+    const CacheCounters& predicted = prediction.stats(idx).cache;
+    EXPECT_EQ(predicted.misses, prediction.stats(idx).outputs);
+    EXPECT_EQ(predicted.puts, predicted.misses);
+    EXPECT_EQ(predicted.hits, 0u);
+    for (const CacheCounters& counters : {written, predicted}) {
+      EXPECT_EQ(counters.errors + counters.skipped + counters.breaker_opened, 0u)
+          << counters.last_error;
+    }
+    const HeldInRedis held = HeldFor(*client, *owner_bus, "rd", symbols[idx], cached.cache->model);
+    EXPECT_EQ(held.features, features.stats(idx).outputs);
+    EXPECT_EQ(held.predictions, prediction.stats(idx).outputs);
+  }
+
+  // A prediction role restarted within the TTL recomputes every prediction (its state must
+  // advance) and finds each one held: it writes nothing.
+  StageThreads again(*split.prediction_bus, spec, kPredictionStage, cached);
+  ASSERT_TRUE(again.Join().ok());
+  for (size_t idx = 0; idx < 2; ++idx) {
+    EXPECT_EQ(again.stats(idx).cache.hits, again.stats(idx).outputs);
+    EXPECT_EQ(again.stats(idx).cache.puts + again.stats(idx).cache.misses, 0u);
+  }
+}
+
+TEST_P(DecisionStagesTest, RedisKilledMidRunCostsCountedErrorsNotATradeAndItsRestartIsUsed) {
+  auto started = test_servers::RedisServer::Start();
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  test_servers::RedisServer& redis = **started;
+  const SessionSpec spec = session::BusySpec(12'000);
+  ASSERT_TRUE(session::RunPaper(session::MaxSpeed(spec, tmp_.Sub("embedded"))).ok());
+  // Paced so that the run lasts about 4 s: Redis dies after its first rows and comes back while
+  // the roles still have most of the feed to go.
+  auto feeds = session::OpenFeeds(spec);
+  ASSERT_TRUE(feeds.ok());
+  std::vector<Tick> ticks(spec.max_ticks);
+  ASSERT_EQ(*(*feeds)[0]->Read(ticks), ticks.size());
+  const double speed = (ticks.back().ts - ticks.front().ts).SecondsF() / 4.0;
+
+  auto ingestion_bus = Connect();
+  auto features_bus = Connect();
+  auto prediction_bus = Connect();
+  auto owner_bus = Connect();
+  const StageOptions cached = WithRedis(Stage(spec, "rk"), redis, spec);
+  Status ingested = Status::Ok();
+  std::thread ingestion([&] { ingested = Ingest(*ingestion_bus, spec, "rk", speed); });
+  StageThreads features(*features_bus, spec, kFeaturesStage, cached);
+  StageThreads prediction(*prediction_bus, spec, kPredictionStage, cached);
+  PredictionFeed predictions(*owner_bus, Stage(spec, "rk"));
+  Result<session::PaperResult> run = session::PaperResult{};
+  std::thread owner([&] {
+    run = session::RunPaper(
+        Owner(session::MaxSpeed(spec, tmp_.Sub("owner")), *owner_bus, "rk", predictions));
+  });
+  // Killed and restarted from this thread: a server dies with the thread that started it
+  // (PR_SET_PDEATHSIG), so not from one that ends before the test does.
+  for (int waited = 0; waited < 200; ++waited) {
+    auto stream = owner_bus->GetStream(kPredictionsStream);
+    if (stream.ok() && stream->messages >= 20) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  redis.Kill();
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_TRUE(redis.Restart().ok());
+  owner.join();
+  ingestion.join();
+  ASSERT_TRUE(ingested.ok()) << ingested.ToString();
+  ASSERT_TRUE(features.Join().ok());
+  ASSERT_TRUE(prediction.Join().ok());
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  EXPECT_TRUE(run->feed_ended);
+  EXPECT_EQ(session::LogLines(tmp_.Sub("owner")), session::LogLines(tmp_.Sub("embedded")));
+
+  for (const StageStats* stats : {&features.stats(0), &prediction.stats(0)}) {
+    const CacheCounters& cache = stats->cache;
+    // Failures counted, then the breaker spared the dead server most calls.
+    EXPECT_GE(cache.errors, 3u);
+    EXPECT_GE(cache.breaker_opened, 1u);
+    EXPECT_GT(cache.skipped, 0u);
+    EXPECT_GT(cache.puts, 0u);
+    EXPECT_LT(cache.puts, stats->outputs);
+  }
+  // Every row was written, failed or skipped; the prediction role asked before each write.
+  const CacheCounters& written = features.stats(0).cache;
+  EXPECT_EQ(written.puts + written.errors + written.skipped, features.stats(0).outputs);
+  // The restarted Redis started empty: what it holds was written after it came back, the last
+  // bar's row and prediction among it.
+  auto client = RedisAt(redis);
+  ASSERT_NE(client, nullptr);
+  const HeldInRedis held = HeldFor(*client, *owner_bus, "rk", "EURUSD", cached.cache->model);
+  EXPECT_GT(held.features, 0u);
+  EXPECT_LE(held.features, written.puts);
+  EXPECT_GT(held.predictions, 0u);
+  EXPECT_LE(held.predictions, prediction.stats(0).cache.puts);
+  const std::vector<std::string> rows =
+      Payloads(*owner_bus, kFeaturesStream, *FeaturesSubject("rk", "EURUSD"));
+  ASSERT_FALSE(rows.empty());
+  auto last = proto::Decode<FeatureRow>(rows.back());
+  ASSERT_TRUE(last.ok());
+  auto last_held = client->Get(cache::FeatureKey("EURUSD", last->bar.CloseTime()));
+  ASSERT_TRUE(last_held.ok());
+  EXPECT_TRUE(last_held->has_value()) << "the last bar's features are not in the restarted Redis";
 }
 
 INSTANTIATE_TEST_SUITE_P(Buses, DecisionStagesTest,
