@@ -52,6 +52,7 @@ struct ServeFlags {
   // Features, prediction, decision: only these traded symbols (replicas sharing the work by
   // symbol); empty: every traded symbol.
   std::string symbols;
+  std::string redis = "off";  // HOST:PORT for the features and prediction roles' caches
   config::PaperFlags session;
 };
 
@@ -214,9 +215,29 @@ services::StageOptions StageOptionsFor(const ServeFlags& flags, const session::S
   return options;
 }
 
+// The model in the prediction cache's keys: a registry model's NAME@VERSION, or a rule signal
+// with the parameters given (its defaults are fixed in the code).
+std::string ModelKeyOf(const session::SessionSpec& spec) {
+  if (spec.signal == "ml_ensemble") return spec.model;
+  return spec.signal_params.empty() ? spec.signal : spec.signal + "(" + spec.signal_params + ")";
+}
+
+// --redis into the stages' cache options (none for "off").
+Result<std::optional<services::StageCacheOptions>> CacheOptionsFor(const ServeFlags& flags) {
+  if (flags.redis == "off") return std::optional<services::StageCacheOptions>();
+  AITS_ASSIGN_OR_RETURN(const net::Endpoint at, net::ParseEndpoint(flags.redis));
+  services::StageCacheOptions options;
+  options.cache.redis.host = at.host;
+  options.cache.redis.port = at.port;
+  // A role writes; other processes read. Its own L1 serves only its look-ups before a write.
+  options.cache.l1_capacity = 4096;
+  return std::optional<services::StageCacheOptions>(std::move(options));
+}
+
 struct StageRun {
   std::string role;  // "features", "prediction" or "decision"
   std::string symbol;
+  bool cached = false;  // writes to Redis (--redis)
   Result<services::StageStats> stats = services::StageStats{};
 };
 
@@ -231,7 +252,9 @@ class Stages {
                           config::ResolvePaperOptions(flags.session, /*spec_given=*/true));
     const session::SessionSpec& spec = options.spec;
     const session::SignalFactory signals = config::SignalsWithModels();
-    const services::StageOptions stage = StageOptionsFor(flags, spec, stop);
+    services::StageOptions stage = StageOptionsFor(flags, spec, stop);
+    AITS_ASSIGN_OR_RETURN(stage.cache, CacheOptionsFor(flags));  // checked by RunServe
+    if (stage.cache) stage.cache->model = ModelKeyOf(spec);
     instruments_ = session::InstrumentsOf(spec);
     if (roles.DecisionStage()) {
       AITS_ASSIGN_OR_RETURN(const decision::DecisionConfig engine, session::EngineConfigFor(spec));
@@ -265,7 +288,8 @@ class Stages {
         AITS_ASSIGN_OR_RETURN(source, signals(spec, *job.instrument, stage.bar_period));
       }
       sources_.push_back(std::move(source));
-      runs_.push_back({std::string(job.role), job.instrument->symbol});
+      runs_.push_back(
+          {std::string(job.role), job.instrument->symbol, stage.cache && job.role != "decision"});
     }
     for (size_t idx = 0; idx < jobs.size(); ++idx) {
       threads_.emplace_back([this, idx, job = jobs[idx], &bus, stage, stop] {
@@ -325,6 +349,16 @@ nlohmann::ordered_json StagesJson(const std::vector<StageRun>& runs) {
                                   {"stored", stats.stored},
                                   {"duplicates", stats.duplicates},
                                   {"dead_lettered", stats.dead_lettered}};
+    if (run.cached) {
+      const services::CacheCounters& cache = stats.cache;
+      one["cache"] = {{"puts", cache.puts},
+                      {"hits", cache.hits},
+                      {"misses", cache.misses},
+                      {"errors", cache.errors},
+                      {"skipped", cache.skipped},
+                      {"breaker_opened", cache.breaker_opened},
+                      {"last_error", cache.last_error}};
+    }
     if (stats.delay.count() > 0) {
       one["delay_p50_us"] = static_cast<double>(stats.delay.Quantile(0.5)) / 1000.0;
       one["delay_p99_us"] = static_cast<double>(stats.delay.Quantile(0.99)) / 1000.0;
@@ -399,6 +433,16 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
     return Fail(InvalidArgument(
         "--symbols shares the features, prediction and decision roles' work by symbol; the "
         "owner and ingestion take every symbol of the session"));
+  }
+  if (flags.redis != "off" && !roles->FeaturesStage() && !roles->PredictionStage()) {
+    return Fail(
+        InvalidArgument("--redis: only the features and prediction roles, run apart from "
+                        "the owner, write to Redis; --role " +
+                        roles->text + " has neither"));
+  }
+  if (Result<std::optional<services::StageCacheOptions>> cache = CacheOptionsFor(flags);
+      !cache.ok()) {
+    return Fail(cache.status().WithContext("--redis"));
   }
   const bool in_process = flags.bus == "in-process";
   if (in_process && !(roles->ingestion && roles->Embedded())) {
@@ -547,6 +591,17 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
           static_cast<unsigned long long>(run["duplicates"].get<uint64_t>()),
           static_cast<unsigned long long>(run["dead_lettered"].get<uint64_t>()),
           run["ended"].get<bool>() ? "; its input ended" : "");
+      if (run.contains("cache")) {
+        const auto& cache = run["cache"];
+        std::printf(
+            "  redis: %llu written, %llu already held, %llu failed, %llu skipped while its "
+            "breaker was open (opened %llu times)\n",
+            static_cast<unsigned long long>(cache["puts"].get<uint64_t>()),
+            static_cast<unsigned long long>(cache["hits"].get<uint64_t>()),
+            static_cast<unsigned long long>(cache["errors"].get<uint64_t>()),
+            static_cast<unsigned long long>(cache["skipped"].get<uint64_t>()),
+            static_cast<unsigned long long>(cache["breaker_opened"].get<uint64_t>()));
+      }
     }
     return 0;
   }
@@ -662,6 +717,13 @@ void AddServeCommand(CLI::App& app) {
                    "Copies of each stream this role creates, in a JetStream cluster (1-5; the "
                    "servers of --bus must be that many or more)")
       ->check(CLI::Range(1, 5))
+      ->capture_default_str();
+  serve
+      ->add_option("--redis", flags->redis,
+                   "HOST:PORT of Redis, or off: the features role writes each bar's features "
+                   "there (feature:SYMBOL:CLOSE_NS, 1 h), the prediction role each prediction "
+                   "(prediction:MODEL:HASH, 30 s), for other readers; trading never waits for "
+                   "it, and goes on without it")
       ->capture_default_str();
   serve
       ->add_option("--ticks-per-message", flags->ticks_per_message,

@@ -51,6 +51,20 @@ paper_refuses() {
   local text
   for text in "${texts[@]}"; do expect_in "$what" "$out" "$text"; done
 }
+# free_port: a TCP port on 127.0.0.1 that was free when asked
+free_port() {
+  "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# stop_server PID DIR SIGNAL: stops a server started here (either may be empty) and removes its
+# directory
+stop_server() {
+  if [[ -n "$1" ]]; then
+    kill "-$3" "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+  fi
+  [[ -n "$2" ]] && rm -rf "$2"
+  return 0
+}
 # start_postgres: Debian's PostgreSQL 15 on 127.0.0.1 with a throwaway cluster (user `aits`
 # trusted, fsync off), as test_servers::PostgresServer starts it; sets pg_port. Under root the
 # server runs as `postgres` (it refuses root). stop_postgres stops it and removes the cluster.
@@ -66,7 +80,7 @@ start_postgres() {
     fail "initdb: $(cat "$pg_dir/initdb.log")"
     return 1
   fi
-  pg_port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  pg_port=$(free_port)
   "${as[@]}" "$bin/postgres" -D "$pg_dir/data" -p "$pg_port" -c listen_addresses=127.0.0.1 \
     -c "unix_socket_directories=$pg_dir" -c fsync=off >"$pg_dir/server.log" 2>&1 &
   pg_pid=$!
@@ -79,13 +93,30 @@ start_postgres() {
   return 1
 }
 stop_postgres() {
-  if [[ -n "${pg_pid:-}" ]]; then
-    kill -INT "$pg_pid" 2>/dev/null  # fast shutdown
-    wait "$pg_pid" 2>/dev/null
-    pg_pid=""
-  fi
-  [[ -n "${pg_dir:-}" ]] && rm -rf "$pg_dir"
+  stop_server "${pg_pid:-}" "${pg_dir:-}" INT  # SIGINT: fast shutdown
+  pg_pid=""
   pg_dir=""
+}
+# start_redis: Debian's redis-server on 127.0.0.1 with a free port, no persistence, a throwaway
+# directory, as test_servers::RedisServer starts it; sets redis_port. stop_redis stops it.
+start_redis() {
+  redis_dir=$(mktemp -d)
+  redis_port=$(free_port)
+  redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$redis_dir" --save '' \
+    --appendonly no --protected-mode no >"$redis_dir/server.log" 2>&1 &
+  redis_pid=$!
+  local _
+  for _ in $(seq 1 100); do
+    [[ $(redis-cli -p "$redis_port" ping 2>/dev/null) == PONG ]] && return 0
+    sleep 0.1
+  done
+  fail "Redis did not answer within 10 s: $(tail -5 "$redis_dir/server.log")"
+  return 1
+}
+stop_redis() {
+  stop_server "${redis_pid:-}" "${redis_dir:-}" TERM
+  redis_pid=""
+  redis_dir=""
 }
 # finish NAME: the summary line, and the script's exit status
 finish() {

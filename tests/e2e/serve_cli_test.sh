@@ -3,7 +3,8 @@
 # a real nats-server — the ingestion role publishing two synthetic feeds to the MARKET stream,
 # the account's owner trading them — ends as the embedded `aits paper` session does; its log
 # replays; it stops and resumes from the stream; /healthz and /readyz answer; bad roles, buses
-# and a missing ingestion are clear errors.
+# and a missing ingestion are clear errors. The five-process run writes its features and
+# predictions to a real Redis as well (--redis), and ends the same; a Redis away is no error.
 # Usage: serve_cli_test.sh AITS_BINARY PYTHON
 set -uo pipefail
 aits="$1"; python="$2"
@@ -11,6 +12,7 @@ work=$(mktemp -d)
 nats_pid=""
 cleanup() {
   [[ -n "$nats_pid" ]] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null
+  stop_redis
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -109,12 +111,15 @@ expect_eq "order 3's decision record, four processes vs embedded" "$four_explain
 
 # Every role its own process, at once: ingestion, features, two prediction replicas sharing
 # the symbols, decision, and the owner (risk,execution) asking the decision role at each bar
-# close (ADR 0007, decision 4).
+# close (ADR 0007, decision 4). The features and prediction roles write to Redis too, which
+# changes nothing of the session.
+start_redis || exit 1
 five=()
 for role in ingestion features prediction:EURUSD prediction:GBPUSD decision; do
   extra=()
   [[ $role == ingestion ]] && extra=(--speed max)
   [[ $role == *:* ]] && extra=(--symbols "${role#*:}")
+  [[ $role == features || $role == prediction* ]] && extra+=(--redis "127.0.0.1:$redis_port")
   "$aits" serve --role "${role%%:*}" --market five --bus "$bus" "${session[@]}" "${extra[@]}" \
     --json --health off >"$work/five-$role.json" 2>"$work/five-$role.err" &
   five+=($!)
@@ -134,6 +139,25 @@ same_as "six processes as embedded" "$work/five.json" "$work/embedded.json" \
 expect_eq "the owner took a decision per bar" \
   "$(json "$work/five.json" 'd["decision_role"]["bars"] > 100, d["decision_role"]["dead_lettered"]')" \
   "True 0"
+# Every row written, or its failure counted: a call slower than the roles' 100 ms timeout (ctest
+# runs tests side by side on a small machine) is an error, not a wait.
+expect_eq "features role: every row written to Redis or counted as failed" \
+  "$(json "$work/five-features.json" 'all(s["cache"]["puts"] + s["cache"]["errors"] + s["cache"]["skipped"] == s["outputs"] and s["cache"]["puts"] > 100 for s in d["stages"])')" \
+  "True"
+for replica in prediction:EURUSD prediction:GBPUSD; do
+  expect_eq "$replica: predictions new to Redis, written" \
+    "$(json "$work/five-$replica.json" 'all(s["cache"]["hits"] == 0 and s["cache"]["puts"] > 100 for s in d["stages"])')" \
+    "True"
+done
+# One key per row written (a write whose invalidation message failed is counted failed, and kept).
+feature_keys=$(redis-cli -p "$redis_port" --scan --pattern 'feature:EURUSD:*' | wc -l)
+expect_eq "Redis: EURUSD's rows, one key each" \
+  "$(json "$work/five-features.json" "[s['cache']['puts'] <= $feature_keys <= s['outputs'] for s in d['stages'] if s['symbol'] == 'EURUSD']")" \
+  "[True]"
+prediction_ttl=$(redis-cli -p "$redis_port" pttl "$(redis-cli -p "$redis_port" --scan --pattern 'prediction:*' | head -1)")
+[[ $prediction_ttl -gt 0 && $prediction_ttl -le 30000 ]] && pass "a prediction's TTL ($prediction_ttl ms) is within 30 s" \
+  || fail "a prediction's TTL: $prediction_ttl"
+stop_redis
 expect_eq "decision role: a decision per question, both symbols, ended by the owner" \
   "$(json "$work/five-decision.json" 'all(s["outputs"] == s["inputs"] > 50 and s["ended"] for s in d["stages"]), len(d["stages"])')" \
   "True 2"
@@ -244,6 +268,19 @@ run "$aits" serve --role api --bus "$bus"
 expect_in "a role not built yet" "$out" "--role api: not built yet"
 run "$aits" serve --role ingestion --bus nats://127.0.0.1:1 "${session[@]}" --health off
 expect_in "unreachable bus" "$out" "nats://127.0.0.1:1"
+run "$aits" serve --role risk,execution --bus "$bus" --redis 127.0.0.1:6379 "${session[@]}"
+expect_code "--redis for the owner" "$code" "2"
+expect_in "--redis for the owner" "$out" "only the features and prediction roles"
+run "$aits" serve --role features --bus "$bus" --redis nohost "${session[@]}" --health off
+expect_code "--redis without a port" "$code" "2"
+expect_in "--redis without a port" "$out" "--redis"
+# A Redis that is not there costs counted errors, not the role: it runs to its feed's end.
+"$aits" serve --role features --bus "$bus" --redis 127.0.0.1:1 "${session[@]}" --json \
+  --health off >"$work/no-redis.json" 2>"$work/no-redis.err"
+expect_code "features role with Redis away" "$?" "0"
+expect_eq "features role with Redis away: nothing written, the breaker opened, calls spared" \
+  "$(json "$work/no-redis.json" 'all(s["cache"]["puts"] == 0 and s["cache"]["breaker_opened"] > 0 and s["cache"]["skipped"] > 0 for s in d["stages"])')" \
+  "True"
 run "$aits" serve --role "$owner_roles" --bus "$bus" --synthetic AUDUSD --ticks 100 \
   --start 2024-01-08 --state "$work/lonely" --idle-timeout 1 --health off
 expect_in "no ingestion" "$out" "md.default.AUDUSD: no market data for 1 s"
