@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """The kill test of issue 11 (docs/services.md, "Faults"): a paper session split five ways —
 ingestion, features, prediction, decision, and the account's owner (risk, execution) with its
-event log on PostgreSQL — over nats-server, while a supervisor SIGKILLs a role, nats-server or
-PostgreSQL at random moments (at least 20 kills, every kind at least twice) and starts it again,
-as Kubernetes restarts a pod. A role whose dependency went away fails fast and is restarted too.
+event log on PostgreSQL — over nats-server, the features and prediction roles writing to Redis,
+while a supervisor SIGKILLs a role, nats-server, PostgreSQL or Redis at random moments (at least
+20 kills, every kind at least twice) and starts it again, as Kubernetes restarts a pod. A role
+whose dependency went away fails fast and is restarted too; Redis is no such dependency: no role
+may fail because of it.
 
 Then the session must end as one uninterrupted run does: the same orders, fills, decisions and
 account as `aits paper` on the same flags (nothing lost, nothing doubled: every order once), a log
 that replays, and the recovery figures printed as JSON: per kind of kill, the time from the kill
-until the owner's log grew again (trading again), and the committed events lost (none).
+until the owner's log grew again (trading again), and the committed events lost (none); for Redis
+also the time from its kill until the roles wrote to it again.
 
 With --cluster, JetStream runs as a three-node cluster on loopback with every stream replicated
 three times, and the kills are of the nodes, one at a time, each down for a few seconds: nothing
@@ -40,7 +43,7 @@ SESSION = ["--synthetic", "EURUSD", "--ticks", "120000", "--start", "2024-01-08"
 # about a minute, long enough for 20+ kills a second or two apart.
 SPEED = "1000"
 ROLES = ["ingestion", "features", "prediction", "decision", "owner"]
-KINDS = [*ROLES, "nats", "postgres"]
+KINDS = [*ROLES, "nats", "postgres", "redis"]
 NODES = ["nats1", "nats2", "nats3"]
 
 failures = []
@@ -120,25 +123,35 @@ def wait_for(what, test, timeout):
     return False
 
 
-class Committed(threading.Thread):
-    """Polls the owner's committed events on PostgreSQL: (time, count) samples."""
+class Poller(threading.Thread):
+    """Runs a count-printing command every 0.1 s: (time, count) samples, the count None when the
+    command printed no number (its server is away)."""
 
-    def __init__(self, port):
+    def __init__(self, argv, keep_unanswered):
         super().__init__(daemon=True)
-        self.port, self.samples, self.stopped = port, [], False
+        self.argv, self.keep_unanswered = argv, keep_unanswered
+        self.samples, self.stopped = [], False
 
     def run(self):
         while not self.stopped:
             try:
-                out = subprocess.run(
-                    [PG_BIN + "/psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "aits",
-                     "-d", "postgres", "-Atc", "SELECT count(*) FROM events"],
-                    capture_output=True, text=True, timeout=2)
-                if out.returncode == 0 and out.stdout.strip().isdigit():
-                    self.samples.append((time.time(), int(out.stdout.strip())))
+                out = subprocess.run(self.argv, capture_output=True, text=True, timeout=2)
+                answer = out.stdout.strip()
+                count = int(answer) if out.returncode == 0 and answer.isdigit() else None
+                if count is not None or self.keep_unanswered:
+                    self.samples.append((time.time(), count))
             except subprocess.TimeoutExpired:
                 pass
             time.sleep(0.1)
+
+
+class Committed(Poller):
+    """The owner's committed events on PostgreSQL."""
+
+    def __init__(self, port):
+        super().__init__([PG_BIN + "/psql", "-h", "127.0.0.1", "-p", str(port), "-U", "aits",
+                          "-d", "postgres", "-Atc", "SELECT count(*) FROM events"],
+                         keep_unanswered=False)
 
     def count_at(self, t):
         before = [count for (when, count) in self.samples if when <= t]
@@ -147,6 +160,26 @@ class Committed(threading.Thread):
     def grew_after(self, t, count):
         for when, now in self.samples:
             if when > t and now > count:
+                return when
+        return None
+
+
+class RedisKeys(Poller):
+    """How many keys Redis holds (None while it does not answer)."""
+
+    def __init__(self, port):
+        super().__init__(["redis-cli", "-p", str(port), "dbsize"], keep_unanswered=True)
+
+    def written_after(self, t):
+        """When a Redis killed at `t` (which comes back empty) held keys again."""
+        for when, count in self.samples:
+            if when > t and not count:
+                t = when  # down, or back and empty
+                break
+        else:
+            return None
+        for when, count in self.samples:
+            if when > t and count:
                 return when
         return None
 
@@ -166,7 +199,7 @@ def main():
     least = 6 if args.cluster else 20
     print(f"kill test: seed {args.seed}, {args.kills} kills"
           f"{' of a three-node JetStream cluster' if args.cluster else ''}", flush=True)
-    for tool in ("nats-server", "setpriv"):
+    for tool in ("nats-server", "setpriv", "redis-server", "redis-cli"):
         if shutil.which(tool) is None and not os.path.exists("/usr/sbin/" + tool):
             fail(f"{tool} is not installed (scripts/install-deps.sh)")
             return 1
@@ -225,6 +258,16 @@ def main():
                 "nats", ["nats-server", "-a", "127.0.0.1", "-p", str(nats_ports[0]), "-js",
                          "-sd", os.path.join(work, "js")], logs)
 
+        # Redis as a cache: no persistence, a kill loses what it held (the roles write on).
+        redis_port = free_port()
+        processes["redis"] = Process(
+            "redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--dir",
+                      os.path.join(work, "logs"), "--save", "", "--appendonly", "no"], logs)
+
+        def redis_ready():
+            return subprocess.run(["redis-cli", "-p", str(redis_port), "ping"],
+                                  capture_output=True, text=True).stdout.strip() == "PONG"
+
         def pg_ready():
             return subprocess.run([PG_BIN + "/pg_isready", "-h", "127.0.0.1", "-p",
                                    str(pg_port)], capture_output=True).returncode == 0
@@ -252,19 +295,22 @@ def main():
             except OSError:
                 return False
         processes["postgres"].start()
+        processes["redis"].start()
         for name in (NODES if args.cluster else ["nats"]):
             processes[name].start()
-        if not (wait_for("PostgreSQL", pg_ready, 30) and wait_for("nats-server", nats_ready, 60)):
+        if not (wait_for("PostgreSQL", pg_ready, 30) and wait_for("Redis", redis_ready, 30) and
+                wait_for("nats-server", nats_ready, 60)):
             return 1
 
         bus = ",".join(f"nats://127.0.0.1:{port}" for port in nats_ports)
         events = f"postgresql://aits@127.0.0.1:{pg_port}/postgres#kill"
+        redis = f"127.0.0.1:{redis_port}"
         common = ["--bus", bus, *SESSION, "--health", "off", "--json", "--idle-timeout", "60",
                   "--replicas", "3" if args.cluster else "1"]
         roles = {
             "ingestion": ["serve", "--role", "ingestion", *common, "--speed", SPEED],
-            "features": ["serve", "--role", "features", *common],
-            "prediction": ["serve", "--role", "prediction", *common],
+            "features": ["serve", "--role", "features", *common, "--redis", redis],
+            "prediction": ["serve", "--role", "prediction", *common, "--redis", redis],
             "decision": ["serve", "--role", "decision", *common],
             "owner": ["serve", "--role", "risk,execution", *common, "--events", events],
         }
@@ -273,6 +319,8 @@ def main():
             processes[name].start()
         committed = Committed(pg_port)
         committed.start()
+        redis_keys = RedisKeys(redis_port)
+        redis_keys.start()
 
         kills = []           # (time, kind, committed events at the kill)
         restarts_due = {}    # name -> time to start again
@@ -329,6 +377,7 @@ def main():
                 next_kill = now + rng.uniform(1.0, 2.5)
             time.sleep(0.02)
         committed.stopped = True
+        redis_keys.stopped = True
 
         if owner_result is None:
             fail("the owner did not finish the session in time; logs in " + logs)
@@ -358,12 +407,38 @@ def main():
         else:
             fail("replay: " + replay.stdout + replay.stderr)
 
-        # Recovery: from each kill to the log's next growth.
+        # Redis is beside the trading path: a role may not have failed because of it.
+        for name in ("features", "prediction"):
+            errors = [line.strip() for line in open(processes[name].log_path)
+                      if line.startswith("aits: error") and "redis" in line.lower()]
+            if errors:
+                fail(f"{name} failed because of Redis: {errors[0]}")
+        # Their last runs end on their own after the owner (their inputs' end markers); one
+        # killed at the very end is not started again and has nothing to report.
+        caches = {}
+        for name in ("features", "prediction"):
+            p = processes[name]
+            if p.alive():
+                try:
+                    p.popen.wait(30)
+                except subprocess.TimeoutExpired:
+                    pass
+            if p.popen.returncode == 0:
+                for stage in json.load(open(p.out_path))["stages"]:
+                    caches[name] = stage["cache"]
+        ok(f"Redis writes of the roles' last runs: {caches}")
+
+        # Recovery: from each kill to the log's next growth; for Redis also to its next write.
         recovery = {}
+        redis_written = []
         for when, kind, count in kills:
             grew = committed.grew_after(when, count)
             if grew is not None:
                 recovery.setdefault(kind, []).append(grew - when)
+            if kind == "redis":
+                written = redis_keys.written_after(when)
+                if written is not None:
+                    redis_written.append(written - when)
         figures = {
             "kills": len(kills),
             "by_kind": by_kind,
@@ -373,6 +448,10 @@ def main():
                 kind: {"n": len(v), "p50": round(statistics.median(v), 3),
                        "max": round(max(v), 3)} for kind, v in sorted(recovery.items())},
         }
+        if redis_written:
+            figures["seconds_to_redis_written_again"] = {
+                "n": len(redis_written), "p50": round(statistics.median(redis_written), 3),
+                "max": round(max(redis_written), 3)}
         print(json.dumps(figures, indent=2), flush=True)
         if args.json:
             with open(args.json, "w") as out:
