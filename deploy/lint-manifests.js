@@ -148,9 +148,10 @@ function flagPairs(args) {
   return pairs;
 }
 
-// Flags that differ between roles by design; every other flag is the session's and must be the
+// Flags that differ between roles by design (--redis: only features and prediction write to
+// Redis, `aits serve` refuses it to the others); every other flag is the session's and must be the
 // same for every role (docs/services.md: "Give every role the same session flags").
-const ROLE_FLAGS = new Set(['--role', '--events', '--state', '--standby']);
+const ROLE_FLAGS = new Set(['--role', '--events', '--state', '--standby', '--redis']);
 function sessionFlags(args) {
   return flagPairs(args).filter(([flag]) => !ROLE_FLAGS.has(flag));
 }
