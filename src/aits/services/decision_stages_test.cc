@@ -705,6 +705,18 @@ std::unique_ptr<cache::RedisClient> RedisAt(const test_servers::RedisServer& red
   return client.ok() ? std::move(client).value() : nullptr;
 }
 
+// The prediction cache's key of each row's prediction: the hash of the rows up to it.
+std::vector<std::string> PredictionKeys(const std::vector<std::string>& rows,
+                                        const std::string& model) {
+  std::vector<std::string> keys;
+  uint64_t rows_hash = kFnvOffset;
+  for (const std::string& row : rows) {
+    rows_hash = Fnv1a64(row, rows_hash);
+    keys.push_back(cache::PredictionKey(model, rows_hash));
+  }
+  return keys;
+}
+
 // What Redis holds of one symbol's rows and predictions: how many of each are there with their
 // message's bytes and a TTL within its bound (each row under its bar's close, each prediction
 // under the hash of the rows up to its own).
@@ -720,13 +732,12 @@ HeldInRedis HeldFor(cache::RedisClient& redis, bus::MessageBus& bus, const std::
       Payloads(bus, kPredictionsStream, *PredictionsSubject(market, symbol));
   EXPECT_EQ(rows.size(), predictions.size());
   HeldInRedis held;
-  uint64_t rows_hash = kFnvOffset;
+  const std::vector<std::string> prediction_keys = PredictionKeys(rows, model);
   for (size_t idx = 0; idx < rows.size() && idx < predictions.size(); ++idx) {
     auto row = proto::Decode<FeatureRow>(rows[idx]);
     EXPECT_TRUE(row.ok());
-    rows_hash = Fnv1a64(rows[idx], rows_hash);
     const std::string feature_key = cache::FeatureKey(symbol, row->bar.CloseTime());
-    const std::string prediction_key = cache::PredictionKey(model, rows_hash);
+    const std::string& prediction_key = prediction_keys[idx];
     auto feature = redis.Get(feature_key);
     auto prediction = redis.Get(prediction_key);
     if (!feature.ok() || !prediction.ok()) {
@@ -795,6 +806,33 @@ TEST_P(DecisionStagesTest, WithRedisTheRolesWriteEveryRowAndPredictionAndTradeTh
   for (size_t idx = 0; idx < 2; ++idx) {
     EXPECT_EQ(again.stats(idx).cache.hits, again.stats(idx).outputs);
     EXPECT_EQ(again.stats(idx).cache.puts + again.stats(idx).cache.misses, 0u);
+  }
+
+  // A hit never stands in for the source: with Redis holding only the first 50 predictions of
+  // the same rows (under another market's name), the role publishes exactly what it published
+  // above. One that took the held ones instead of predicting would start row 51 with indicators
+  // that never saw rows 1-50.
+  constexpr size_t kHeld = 50;
+  std::vector<std::vector<std::string>> rows(2);
+  for (size_t idx = 0; idx < 2; ++idx) {
+    rows[idx] = Payloads(*owner_bus, kFeaturesStream, *FeaturesSubject("rd", symbols[idx]));
+    ASSERT_GT(rows[idx].size(), kHeld + 20);
+    const std::vector<std::string> keys = PredictionKeys(rows[idx], cached.cache->model);
+    for (size_t row = kHeld; row < keys.size(); ++row) ASSERT_TRUE(client->Delete(keys[row]).ok());
+    for (const std::string& payload : rows[idx]) {
+      ASSERT_TRUE(owner_bus->Publish(*FeaturesSubject("rd2", symbols[idx]), "", payload).ok());
+    }
+    ASSERT_TRUE(owner_bus->Publish(*FeaturesSubject("rd2", symbols[idx]), "", kEndOfFeed).ok());
+  }
+  StageOptions elsewhere = cached;
+  elsewhere.feed = "rd2";
+  StageThreads half_held(*split.prediction_bus, spec, kPredictionStage, elsewhere);
+  ASSERT_TRUE(half_held.Join().ok());
+  for (size_t idx = 0; idx < 2; ++idx) {
+    EXPECT_EQ(half_held.stats(idx).cache.hits, kHeld);
+    EXPECT_EQ(half_held.stats(idx).cache.puts, rows[idx].size() - kHeld);
+    EXPECT_EQ(Payloads(*owner_bus, kPredictionsStream, *PredictionsSubject("rd2", symbols[idx])),
+              Payloads(*owner_bus, kPredictionsStream, *PredictionsSubject("rd", symbols[idx])));
   }
 }
 
