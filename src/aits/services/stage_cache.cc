@@ -36,7 +36,10 @@ bool StageCache::Try(const Call& call) {
 }
 
 void StageCache::Flush() {
-  for (const auto& [key, value] : held_) {
+  for (const auto& entry : held_) {
+    // Named, not a structured binding: clang 14 cannot capture one in the lambdas below.
+    const std::string& key = entry.first;
+    const std::string& value = entry.second;
     if (look_first_) {
       bool same = false;
       const bool asked = Try([&](cache::TieredCache& cache) {
