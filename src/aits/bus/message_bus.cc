@@ -1,9 +1,6 @@
 #include "aits/bus/message_bus.h"
 
-#include <chrono>
-#include <random>
 #include <string>
-#include <thread>
 
 namespace aits::bus {
 namespace {
@@ -199,11 +196,7 @@ bool SubjectsOverlap(std::string_view a, std::string_view b) {
 
 Status Retried(CircuitBreaker& breaker, const std::function<Status()>& call,
                const BackoffPolicy& retry) {
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  return CallWithRetry(
-      breaker, retry, call,
-      [](Duration pause) { std::this_thread::sleep_for(std::chrono::nanoseconds(pause.ns)); },
-      [] { return std::uniform_real_distribution<double>(0.0, 1.0)(random); });
+  return CallWithRetry(breaker, retry, call);
 }
 
 Result<std::vector<PublishAck>> PublishInOrder(MessageBus& bus,

@@ -1,7 +1,10 @@
 #include "aits/core/resilience.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <random>
+#include <thread>
 
 #include "aits/core/text.h"
 
@@ -110,6 +113,15 @@ Status CallWithRetry(CircuitBreaker& breaker, const BackoffPolicy& policy,
     if (outcome.ok() || !IsRetryable(outcome) || attempt >= policy.max_attempts) return outcome;
     sleep(BackoffDelay(policy, attempt, unit_random()));
   }
+}
+
+Status CallWithRetry(CircuitBreaker& breaker, const BackoffPolicy& policy,
+                     const std::function<Status()>& call) {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  return CallWithRetry(
+      breaker, policy, call,
+      [](Duration pause) { std::this_thread::sleep_for(std::chrono::nanoseconds(pause.ns)); },
+      [] { return std::uniform_real_distribution<double>(0.0, 1.0)(random); });
 }
 
 }  // namespace aits

@@ -89,5 +89,8 @@ Status CallWithRetry(CircuitBreaker& breaker, const BackoffPolicy& policy,
                      const std::function<Status()>& call,
                      const std::function<void(Duration)>& sleep,
                      const std::function<double()>& unit_random);
+// The same, sleeping this thread in real time with a jitter of its own.
+Status CallWithRetry(CircuitBreaker& breaker, const BackoffPolicy& policy,
+                     const std::function<Status()>& call);
 
 }  // namespace aits

@@ -4,7 +4,9 @@
 #include <utility>
 #include <vector>
 
+#include "aits/core/clock.h"
 #include "aits/core/hash.h"
+#include "aits/core/resilience.h"
 
 namespace aits::persistence {
 namespace {
@@ -62,6 +64,17 @@ bool ValidSessionName(std::string_view name) {
   return true;
 }
 
+// A statement of the writer's open batch besides its events, made again if the batch is sent
+// again on a new connection.
+struct BatchStatement {
+  enum class Kind : uint8_t { kMarkCommand, kAddCommand };
+  Kind kind = Kind::kMarkCommand;
+  int64_t id = 0;            // kMarkCommand: the command
+  uint64_t applied_seq = 0;  // kMarkCommand
+  int64_t created = 0;       // kAddCommand
+  std::string text;          // kAddCommand
+};
+
 class PgEventStore final : public EventStore {
  public:
   PgEventStore(const PgLocation& location, std::unique_ptr<pg::Connection> conn,
@@ -69,7 +82,8 @@ class PgEventStore final : public EventStore {
       : EventStore("postgresql://" + conn->where() + "#" + location.session, options),
         session_(location.session),
         conninfo_(location.conninfo),
-        conn_(std::move(conn)) {
+        conn_(std::move(conn)),
+        breaker_(path_, pg::StoreBreaker(), pg::BreakerClock()) {
     read_only_ = read_only;
   }
   ~PgEventStore() override {
@@ -89,20 +103,42 @@ class PgEventStore final : public EventStore {
   Status MarkCommandApplied(int64_t id, uint64_t applied_seq) override;
 
  private:
+  // Where the server's log stands against this writer's after a reconnection.
+  enum class Position : uint8_t { kBatchNotStored, kBatchCommitted };
+
   bool IsOpen() const override { return conn_ != nullptr; }
-  Status BeginBatchIfNeeded();
-  // Sends the appended events into the open transaction (they are then visible to this
-  // connection's reads). A failure breaks the batch.
-  Status FlushAppended() const;
+  Status TakeWriterLock() const;
+  Status ReadLastSeq();
+  void OpenBatchIfNeeded();
+  void ClearBatch();
+  // Opens the batch's transaction on this connection if it is not yet, and sends the events
+  // appended since (they are then visible to this connection's reads).
+  Status SendBatch() const;
+  Status RunStatement(const BatchStatement& statement, std::string_view what) const;
+  // A new connection (the writer's lock taken again) with the open batch sent again; or, when
+  // the lost connection's COMMIT had reached the server, kBatchCommitted.
+  Result<Position> Reconnect() const;
+  // Runs `call` on the connection, and after a retryable failure again on a new one
+  // (pg::StoreRetry, breaker_). `landed`, if given, is set when a lost COMMIT turned out to have
+  // been stored.
+  Status Resilient(const std::function<Status()>& call, bool* landed = nullptr) const;
   // Marks the batch lost (LoseBatch) and rolls it back.
   Status Break(const Status& cause) const;
-  Status ReadLastSeq();
 
   std::string session_;
   std::string conninfo_;
-  std::unique_ptr<pg::Connection> conn_;
-  // The appended, not yet sent events of the open batch, in COPY's binary format.
-  mutable pg::CopyWriter pending_;
+  // Replaced by Reconnect, which const reads may call.
+  mutable std::unique_ptr<pg::Connection> conn_;
+  // The open batch, kept until it commits: its events in COPY's binary format and its other
+  // statements.
+  pg::CopyWriter batch_;
+  std::vector<BatchStatement> statements_;
+  uint64_t last_checksum_ = 0;  // of the event last_seq_
+  // What the connection's transaction holds of the batch.
+  mutable bool in_transaction_ = false;
+  mutable size_t sent_mark_ = 0;
+  mutable size_t sent_rows_ = 0;
+  mutable CircuitBreaker breaker_;
 };
 
 Status PgEventStore::ReadLastSeq() {
@@ -114,18 +150,21 @@ Status PgEventStore::ReadLastSeq() {
   return Status::Ok();
 }
 
-Status PgEventStore::OpenForWriting() {
-  AITS_RETURN_IF_ERROR(pg::Migrate(*conn_, kComponent, kMigrations).status());
+Status PgEventStore::TakeWriterLock() const {
   const pg::Param lock[] = {
       pg::Param::Int64(static_cast<int64_t>(Fnv1a64("aits-event-store:" + session_)))};
   AITS_ASSIGN_OR_RETURN(pg::Rows locked, conn_->Exec("SELECT pg_try_advisory_lock($1::bigint)",
                                                      lock, "take the writer's lock"));
   AITS_ASSIGN_OR_RETURN(bool got, locked.Bool(0, 0));
-  if (!got) {
-    return FailedPrecondition(path_ +
-                              ": another process has this session open for writing (one writer "
-                              "per session; it is free once that process closes or dies)");
-  }
+  if (got) return Status::Ok();
+  return FailedPrecondition(path_ +
+                            ": another process has this session open for writing (one writer "
+                            "per session; it is free once that process closes or dies)");
+}
+
+Status PgEventStore::OpenForWriting() {
+  AITS_RETURN_IF_ERROR(pg::Migrate(*conn_, kComponent, kMigrations).status());
+  AITS_RETURN_IF_ERROR(TakeWriterLock());
   const pg::Param name[] = {pg::Param::Bytes(session_)};
   AITS_RETURN_IF_ERROR(conn_
                            ->Exec("INSERT INTO event_sessions(name) VALUES($1::text)"
@@ -157,48 +196,137 @@ Status PgEventStore::OpenForReading() {
 }
 
 Status PgEventStore::Break(const Status& cause) const {
-  if (broken_.ok() && conn_->healthy()) {
+  if (broken_.ok() && conn_->healthy() && in_transaction_) {
     (void)conn_->ExecScript("ROLLBACK", "roll back the lost batch");
   }
+  in_transaction_ = false;
   return LoseBatch(cause);
 }
 
-Status PgEventStore::BeginBatchIfNeeded() {
-  if (batch_open()) return Status::Ok();
-  AITS_RETURN_IF_ERROR(conn_->ExecScript("BEGIN", "begin batch"));
+void PgEventStore::OpenBatchIfNeeded() {
+  if (batch_open()) return;
   BatchOpened();
-  pending_.Clear();
+  ClearBatch();
+}
+
+void PgEventStore::ClearBatch() {
+  batch_.Clear();
+  statements_.clear();
+  sent_mark_ = sent_rows_ = 0;
+}
+
+Status PgEventStore::SendBatch() const {
+  if (!batch_open()) return Status::Ok();
+  if (!in_transaction_) {
+    AITS_RETURN_IF_ERROR(conn_->ExecScript("BEGIN", "begin batch"));
+    in_transaction_ = true;
+  }
+  if (batch_.rows() == sent_rows_) return Status::Ok();
+  const std::string_view pieces[] = {pg::CopyWriter::Header(), batch_.RowsSince(sent_mark_),
+                                     pg::CopyWriter::Trailer()};
+  const size_t sending = batch_.rows() - sent_rows_;
+  AITS_ASSIGN_OR_RETURN(int64_t stored, conn_->CopyIn(kCopyEvents, pieces, "append events"));
+  if (static_cast<size_t>(stored) != sending) {
+    return DataLoss(path_ + ": COPY stored " + std::to_string(stored) + " of " +
+                    std::to_string(sending) + " events");
+  }
+  sent_mark_ = batch_.mark();
+  sent_rows_ = batch_.rows();
   return Status::Ok();
 }
 
-Status PgEventStore::FlushAppended() const {
-  if (pending_.empty()) return Status::Ok();
-  Result<int64_t> stored = conn_->CopyIn(kCopyEvents, pending_.Finish(), "append events");
-  const size_t sent = pending_.rows();
-  pending_.Clear();
-  if (!stored.ok()) return Break(stored.status());
-  if (static_cast<size_t>(*stored) != sent) {
-    return Break(DataLoss(path_ + ": COPY stored " + std::to_string(*stored) + " of " +
-                          std::to_string(sent) + " events"));
+Status PgEventStore::RunStatement(const BatchStatement& statement, std::string_view what) const {
+  if (statement.kind == BatchStatement::Kind::kAddCommand) {
+    const pg::Param params[] = {pg::Param::Bytes(session_), pg::Param::Int64(statement.created),
+                                pg::Param::Bytes(statement.text)};
+    return conn_->Exec(kInsertCommand, params, what).status();
+  }
+  const pg::Param params[] = {pg::Param::Int64(static_cast<int64_t>(statement.applied_seq)),
+                              pg::Param::Int64(statement.id), pg::Param::Bytes(session_)};
+  AITS_ASSIGN_OR_RETURN(pg::Rows done, conn_->Exec(kMarkApplied, params, what));
+  if (done.affected() == 0) {
+    return NotFound(path_ + ": no pending command with id " + std::to_string(statement.id));
   }
   return Status::Ok();
+}
+
+Result<PgEventStore::Position> PgEventStore::Reconnect() const {
+  in_transaction_ = false;
+  sent_mark_ = sent_rows_ = 0;
+  // A connection still up (the failure was the server's "try again") keeps its session and the
+  // writer's lock; a new one would find that lock taken by it.
+  if (conn_->healthy() && conn_->ExecScript("ROLLBACK", "roll back before a retry").ok()) {
+    if (read_only_) return Position::kBatchNotStored;
+  } else {
+    AITS_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> fresh, pg::Connection::Open(conninfo_));
+    fresh->set_timeout(conn_->timeout());
+    conn_ = std::move(fresh);
+    if (read_only_) return Position::kBatchNotStored;
+    // The lost connection's session may still hold the lock until the server notices it is
+    // gone: refused, this attempt is retried like any other.
+    if (Status lock = TakeWriterLock(); !lock.ok()) return Unavailable(lock.message());
+  }
+  const pg::Param params[] = {pg::Param::Bytes(session_)};
+  AITS_ASSIGN_OR_RETURN(pg::Rows rows, conn_->Exec(kLastSeq, params, "read the last seq"));
+  AITS_ASSIGN_OR_RETURN(int64_t last, rows.Int64(0, 0));
+  if (static_cast<uint64_t>(last) == committed_seq_) {
+    AITS_RETURN_IF_ERROR(SendBatch());
+    for (const BatchStatement& statement : statements_) {
+      AITS_RETURN_IF_ERROR(RunStatement(statement, "repeat a statement of the batch"));
+    }
+    return Position::kBatchNotStored;
+  }
+  if (static_cast<uint64_t>(last) == last_seq_) {
+    // The lost COMMIT reached the server: the batch is stored if its last event is this one.
+    const pg::Param at[] = {pg::Param::Bytes(session_), pg::Param::Int64(last)};
+    AITS_ASSIGN_OR_RETURN(
+        pg::Rows stored,
+        conn_->Exec("SELECT checksum FROM events WHERE session = $1::text AND seq = $2::bigint", at,
+                    "check the last stored event"));
+    AITS_ASSIGN_OR_RETURN(int64_t checksum, stored.Int64(0, 0));
+    if (static_cast<uint64_t>(checksum) == last_checksum_) return Position::kBatchCommitted;
+  }
+  return FailedPrecondition(path_ + ": the server's log ends at event " + std::to_string(last) +
+                            ", this writer's at " + std::to_string(committed_seq_) +
+                            " committed and " + std::to_string(last_seq_) +
+                            " appended: another writer wrote to the session");
+}
+
+Status PgEventStore::Resilient(const std::function<Status()>& call, bool* landed) const {
+  bool first = true;
+  return CallWithRetry(breaker_, pg::StoreRetry(), [&]() -> Status {
+    if (!first || !conn_->healthy()) {
+      AITS_ASSIGN_OR_RETURN(Position position, Reconnect());
+      if (position == Position::kBatchCommitted) {
+        if (landed == nullptr) {
+          return DataLoss(path_ + ": the batch was committed by a call that never did so");
+        }
+        *landed = true;
+        return Status::Ok();
+      }
+    }
+    first = false;
+    return call();
+  });
 }
 
 Result<uint64_t> PgEventStore::Append(EventType type, Timestamp ts, std::string_view payload) {
   AITS_RETURN_IF_ERROR(CheckAppend(payload));
-  AITS_RETURN_IF_ERROR(BeginBatchIfNeeded());
+  OpenBatchIfNeeded();
   const uint64_t seq = last_seq_ + 1;
   const auto type_value = static_cast<uint16_t>(type);
-  pending_.BeginRow(7);
-  pending_.Bytes(session_);
-  pending_.Int64(static_cast<int64_t>(seq));
-  pending_.Int16(static_cast<int16_t>(type_value));
-  pending_.Int64(ts.ns);
-  pending_.Int64(WallNowNs());
-  pending_.Bytes(payload);
-  pending_.Int64(static_cast<int64_t>(EventChecksum(seq, type_value, ts.ns, payload)));
+  const uint64_t checksum = EventChecksum(seq, type_value, ts.ns, payload);
+  batch_.BeginRow(7);
+  batch_.Bytes(session_);
+  batch_.Int64(static_cast<int64_t>(seq));
+  batch_.Int16(static_cast<int16_t>(type_value));
+  batch_.Int64(ts.ns);
+  batch_.Int64(WallNowNs());
+  batch_.Bytes(payload);
+  batch_.Int64(static_cast<int64_t>(checksum));
   ++batch_size_;
   last_seq_ = seq;
+  last_checksum_ = checksum;
   return seq;
 }
 
@@ -206,19 +334,23 @@ Status PgEventStore::Commit() {
   if (!IsOpen()) return Closed("Commit");
   if (!broken_.ok()) return broken_;
   if (!batch_open()) return Status::Ok();
-  AITS_RETURN_IF_ERROR(FlushAppended());
-  if (conn_->in_failed_transaction()) {
-    BatchClosed();
-    return Break(DataLoss(path_ + ": a statement of the batch failed; its transaction is void"));
-  }
-  if (Status status = conn_->ExecScript("COMMIT", "commit"); !status.ok()) {
-    // Whether a COMMIT whose answer was lost took effect is unknown to this connection; the
-    // next open reads the last seq the server has.
-    BatchClosed();
-    return Break(status);
-  }
+  bool landed = false;
+  const Status status = Resilient(
+      [&]() -> Status {
+        AITS_RETURN_IF_ERROR(SendBatch());
+        if (conn_->in_failed_transaction()) {
+          return DataLoss(path_ + ": a statement of the batch failed; its transaction is void");
+        }
+        // Whether a COMMIT whose answer was lost took effect is unknown to this connection;
+        // Reconnect reads what the server has.
+        return conn_->ExecScript("COMMIT", "commit");
+      },
+      &landed);
   BatchClosed();
+  if (!status.ok()) return Break(status);
+  in_transaction_ = false;
   committed_seq_ = last_seq_;
+  ClearBatch();
   return Status::Ok();
 }
 
@@ -231,7 +363,7 @@ Status PgEventStore::Close() {
 
 Status PgEventStore::Abandon() {
   if (!IsOpen()) return FailedPrecondition(path_ + ": event store already closed");
-  pending_.Clear();
+  ClearBatch();
   if (batch_open()) {
     BatchClosed();
     last_seq_ = committed_seq_;
@@ -242,7 +374,6 @@ Status PgEventStore::Abandon() {
 
 Status PgEventStore::Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const {
   if (!IsOpen()) return Closed("Scan");
-  if (batch_open()) AITS_RETURN_IF_ERROR(FlushAppended());
   uint64_t expected = from_seq == 0 ? 1 : from_seq;
   Event event;
   for (;;) {
@@ -250,11 +381,16 @@ Status PgEventStore::Scan(uint64_t from_seq, const std::function<Status(const Ev
                                 pg::Param::Int64(static_cast<int64_t>(expected)),
                                 pg::Param::Int64(kScanChunk)};
     // A chunk at a time, read whole before `fn` sees it: `fn` may use this store (a nested
-    // Scan, a command) while the scan goes on.
-    Result<pg::Rows> read =
-        conn_->Exec(kScanEvents, params, "read events from " + std::to_string(expected));
+    // Scan, a command) while the scan goes on. The writer's own batch is sent first, so that it
+    // reads it too.
+    Result<pg::Rows> read = pg::Rows(nullptr);
+    const Status got = Resilient([&]() -> Status {
+      AITS_RETURN_IF_ERROR(SendBatch());
+      read = conn_->Exec(kScanEvents, params, "read events from " + std::to_string(expected));
+      return read.status();
+    });
     // A failed statement aborts the open batch's transaction: the batch is lost, and says so.
-    if (!read.ok()) return batch_open() ? Break(read.status()) : read.status();
+    if (!got.ok()) return batch_open() ? Break(got) : got;
     const pg::Rows& rows = *read;
     for (int row = 0; row < rows.size(); ++row) {
       AITS_ASSIGN_OR_RETURN(int64_t seq, rows.Int64(row, 0));
@@ -296,21 +432,37 @@ Status PgEventStore::Scan(uint64_t from_seq, const std::function<Status(const Ev
 
 Status PgEventStore::AddCommand(std::string_view text) {
   if (!IsOpen()) return Closed("AddCommand");
-  // The writer's own command joins its open batch; anyone else's commits at once (PostgreSQL
-  // has no file lock to wait for).
   if (!read_only_ && !broken_.ok()) return broken_;
-  const pg::Param params[] = {pg::Param::Bytes(session_), pg::Param::Int64(WallNowNs()),
-                              pg::Param::Bytes(text)};
-  Result<pg::Rows> done = conn_->Exec(kInsertCommand, params, "add command");
-  if (!done.ok() && !read_only_ && batch_open()) return Break(done.status());
-  return done.status();
+  BatchStatement statement{
+      .kind = BatchStatement::Kind::kAddCommand, .created = WallNowNs(), .text = std::string(text)};
+  if (read_only_ || !batch_open()) {
+    // Anyone else's command, or the writer's between batches, commits at once (PostgreSQL has no
+    // file lock to wait for). Not retried once sent: an answer lost after the insert would store
+    // the command twice. A connection known lost is replaced first.
+    if (!conn_->healthy()) AITS_RETURN_IF_ERROR(Resilient([] { return Status::Ok(); }));
+    return RunStatement(statement, "add command");
+  }
+  // The writer's own command joins its open batch.
+  const Status done = Resilient([&] {
+    AITS_RETURN_IF_ERROR(SendBatch());
+    return RunStatement(statement, "add command");
+  });
+  if (!done.ok()) return Break(done);
+  statements_.push_back(std::move(statement));
+  return Status::Ok();
 }
 
 Result<std::vector<Command>> PgEventStore::PendingCommands() const {
   if (!IsOpen()) return Closed("PendingCommands");
   const pg::Param params[] = {pg::Param::Bytes(session_)};
-  Result<pg::Rows> read = conn_->Exec(kPendingCommands, params, "read pending commands");
-  if (!read.ok()) return batch_open() ? Break(read.status()) : read.status();
+  Result<pg::Rows> read = pg::Rows(nullptr);
+  const Status got = Resilient([&]() -> Status {
+    // Inside the writer's batch: the commands it marked applied are not pending any more.
+    AITS_RETURN_IF_ERROR(SendBatch());
+    read = conn_->Exec(kPendingCommands, params, "read pending commands");
+    return read.status();
+  });
+  if (!got.ok()) return batch_open() ? Break(got) : got;
   const pg::Rows& rows = *read;
   std::vector<Command> commands;
   for (int row = 0; row < rows.size(); ++row) {
@@ -326,15 +478,16 @@ Result<std::vector<Command>> PgEventStore::PendingCommands() const {
 
 Status PgEventStore::MarkCommandApplied(int64_t id, uint64_t applied_seq) {
   AITS_RETURN_IF_ERROR(CheckWritable("MarkCommandApplied"));
-  AITS_RETURN_IF_ERROR(BeginBatchIfNeeded());
-  const pg::Param params[] = {pg::Param::Int64(static_cast<int64_t>(applied_seq)),
-                              pg::Param::Int64(id), pg::Param::Bytes(session_)};
-  Result<pg::Rows> done =
-      conn_->Exec(kMarkApplied, params, "mark command " + std::to_string(id) + " applied");
-  if (!done.ok()) return Break(done.status());
-  if (done->affected() == 0) {
-    return NotFound(path_ + ": no pending command with id " + std::to_string(id));
-  }
+  OpenBatchIfNeeded();
+  BatchStatement statement{
+      .kind = BatchStatement::Kind::kMarkCommand, .id = id, .applied_seq = applied_seq};
+  const Status done = Resilient([&] {
+    AITS_RETURN_IF_ERROR(SendBatch());
+    return RunStatement(statement, "mark command " + std::to_string(id) + " applied");
+  });
+  if (done.code() == StatusCode::kNotFound) return done;
+  if (!done.ok()) return Break(done);
+  statements_.push_back(std::move(statement));
   return Status::Ok();
 }
 

@@ -2,8 +2,12 @@
 
 #include <endian.h>
 #include <libpq-fe.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cstring>
 #include <utility>
 
@@ -140,6 +144,23 @@ Result<bool> Rows::Bool(int row, int column) const {
   return bytes[0] != 0;
 }
 
+BackoffPolicy StoreRetry() {
+  return {.initial = Duration::Millis(100),
+          .max = Duration::Millis(1600),
+          .multiplier = 2.0,
+          .jitter = 0.2,
+          .max_attempts = 7};
+}
+
+CircuitBreaker::Options StoreBreaker() {
+  return {.failure_threshold = 5, .open_for = Duration::Seconds(1), .half_open_probes = 1};
+}
+
+const Clock& BreakerClock() {
+  static const WallClock clock;
+  return clock;
+}
+
 bool IsPostgresUri(std::string_view location) {
   return location.starts_with("postgresql://") || location.starts_with("postgres://");
 }
@@ -172,12 +193,84 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
     return Unavailable("PostgreSQL at " + where + " cannot be reached: " + error);
   }
   PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
+  if (PQsetnonblocking(conn, 1) != 0) {
+    const std::string error = OneLine(PQerrorMessage(conn));
+    PQfinish(conn);
+    return Unavailable("PostgreSQL: cannot make the connection non-blocking: " + error);
+  }
   return std::unique_ptr<Connection>(new Connection(conn, Where(conn)));
 }
 
 Connection::~Connection() { PQfinish(conn_); }
 
-bool Connection::healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+bool Connection::healthy() const { return !abandoned_ && PQstatus(conn_) == CONNECTION_OK; }
+
+int Connection::backend_pid() const { return PQbackendPID(conn_); }
+
+Status Connection::CheckUsable(std::string_view what) const {
+  if (!abandoned_) return Status::Ok();
+  return Unavailable("PostgreSQL " + where_ + ": " + std::string(what) +
+                     ": the connection was abandoned after a call timed out");
+}
+
+Status Connection::Await(short events, std::string_view what) {
+  pollfd fd{PQsocket(conn_), events, 0};
+  const int64_t ms = std::clamp<int64_t>(timeout_.ns / 1'000'000, 1, INT_MAX);
+  for (;;) {
+    const int ready = ::poll(&fd, 1, static_cast<int>(ms));
+    if (ready > 0) return Status::Ok();
+    if (ready < 0 && errno == EINTR) continue;
+    const std::string prefix = "PostgreSQL " + where_ + ": " + std::string(what) + ": ";
+    if (ready < 0) return Unavailable(prefix + "poll: " + std::strerror(errno));
+    // Whatever the server does with the half-sent command, this connection cannot be trusted
+    // with another: shutting the socket down makes the server end the session when it looks.
+    abandoned_ = true;
+    ::shutdown(PQsocket(conn_), SHUT_RDWR);
+    return DeadlineExceeded(prefix + "no answer within " + std::to_string(ms) +
+                            " ms (the connection is abandoned)");
+  }
+}
+
+Status Connection::Flush(std::string_view what) {
+  for (;;) {
+    const int left = PQflush(conn_);
+    if (left == 0) return Status::Ok();
+    if (left < 0) return Error(what, nullptr);
+    AITS_RETURN_IF_ERROR(Await(POLLIN | POLLOUT, what));
+    // libpq's advice: read what the server sends meanwhile, or both sides may wait on full
+    // buffers.
+    if (PQconsumeInput(conn_) == 0) return Error(what, nullptr);
+  }
+}
+
+Result<PGresult*> Connection::NextResult(std::string_view what) {
+  while (PQisBusy(conn_) != 0) {
+    AITS_RETURN_IF_ERROR(Await(POLLIN, what));
+    if (PQconsumeInput(conn_) == 0) return Error(what, nullptr);
+  }
+  return PQgetResult(conn_);
+}
+
+Result<Rows> Connection::Collect(std::string_view what) {
+  AITS_RETURN_IF_ERROR(Flush(what));
+  Rows first(nullptr);
+  Status status = Status::Ok();
+  // Every result is read, so that the connection is ready for the next command.
+  for (;;) {
+    AITS_ASSIGN_OR_RETURN(PGresult * raw, NextResult(what));
+    if (raw == nullptr) break;
+    Rows result(raw);
+    const ExecStatusType type = PQresultStatus(raw);
+    if (type != PGRES_COMMAND_OK && type != PGRES_TUPLES_OK) {
+      if (status.ok()) status = Error(what, raw);
+    } else if (first.result_ == nullptr) {
+      first = std::move(result);
+    }
+  }
+  if (!status.ok()) return status;
+  if (first.result_ == nullptr) return Error(what, nullptr);
+  return first;
+}
 
 bool Connection::in_failed_transaction() const {
   return PQtransactionStatus(conn_) == PQTRANS_INERROR;
@@ -213,60 +306,85 @@ Result<Rows> Connection::Exec(std::string_view sql, std::span<const Param> param
     values.push_back(param.data());
     lengths.push_back(param.size());
   }
+  AITS_RETURN_IF_ERROR(CheckUsable(what));
   const std::string text(sql);
-  Rows rows(PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
-                         values.data(), lengths.data(), formats.data(), /*resultFormat=*/1));
-  PGresult* result = rows.result_;
-  const ExecStatusType status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Error(what, result);
-  return rows;
+  if (PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
+                        values.data(), lengths.data(), formats.data(), /*resultFormat=*/1) == 0) {
+    return Error(what, nullptr);
+  }
+  return Collect(what);
 }
 
 Status Connection::ExecScript(std::string_view sql, std::string_view what) {
+  AITS_RETURN_IF_ERROR(CheckUsable(what));
   const std::string text(sql);
-  Rows rows(PQexec(conn_, text.c_str()));
-  const ExecStatusType status =
-      rows.result_ == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(rows.result_);
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Error(what, rows.result_);
-  return Status::Ok();
+  if (PQsendQuery(conn_, text.c_str()) == 0) return Error(what, nullptr);
+  return Collect(what).status();
 }
 
 Result<int64_t> Connection::CopyIn(std::string_view copy_sql, std::string_view data,
                                    std::string_view what) {
+  const std::string_view pieces[] = {data};
+  return CopyIn(copy_sql, pieces, what);
+}
+
+Result<int64_t> Connection::CopyIn(std::string_view copy_sql,
+                                   std::span<const std::string_view> pieces,
+                                   std::string_view what) {
+  AITS_RETURN_IF_ERROR(CheckUsable(what));
   const std::string text(copy_sql);
+  if (PQsendQuery(conn_, text.c_str()) == 0) return Error(what, nullptr);
+  AITS_RETURN_IF_ERROR(Flush(what));
   {
-    Rows start(PQexec(conn_, text.c_str()));
-    if (start.result_ == nullptr || PQresultStatus(start.result_) != PGRES_COPY_IN) {
-      return Error(what, start.result_);
+    AITS_ASSIGN_OR_RETURN(PGresult * raw, NextResult(what));
+    Rows start(raw);
+    if (raw == nullptr || PQresultStatus(raw) != PGRES_COPY_IN) {
+      Status refused = Error(what, raw);
+      // A COPY refused before it began still owes its end of results.
+      if (raw != nullptr) (void)Collect(what);
+      return refused;
     }
   }
-  for (size_t at = 0; at < data.size(); at += kCopyChunk) {
-    const size_t size = std::min(kCopyChunk, data.size() - at);
-    if (PQputCopyData(conn_, data.data() + at, static_cast<int>(size)) != 1) {
-      return Error(what, nullptr);
+  // Non-blocking: 0 means libpq's buffer is full; send some of it and offer the data again.
+  auto put = [&](auto&& call) -> Status {
+    for (;;) {
+      const int queued = call();
+      if (queued == 1) return Status::Ok();
+      if (queued < 0) return Error(what, nullptr);
+      AITS_RETURN_IF_ERROR(Await(POLLIN | POLLOUT, what));
+      if (PQconsumeInput(conn_) == 0 || PQflush(conn_) < 0) return Error(what, nullptr);
+    }
+  };
+  for (const std::string_view data : pieces) {
+    for (size_t at = 0; at < data.size(); at += kCopyChunk) {
+      const size_t size = std::min(kCopyChunk, data.size() - at);
+      AITS_RETURN_IF_ERROR(
+          put([&] { return PQputCopyData(conn_, data.data() + at, static_cast<int>(size)); }));
     }
   }
-  if (PQputCopyEnd(conn_, nullptr) != 1) return Error(what, nullptr);
-  Status status = Status::Ok();
-  int64_t stored = 0;
-  // The COPY's result, then nothing: every result is read so the connection is ready again.
-  while (PGresult* raw = PQgetResult(conn_)) {
-    Rows result(raw);
-    if (PQresultStatus(raw) != PGRES_COMMAND_OK) {
-      if (status.ok()) status = Error(what, raw);
-    } else {
-      stored = result.affected();
-    }
-  }
-  if (!status.ok()) return status;
-  return stored;
+  AITS_RETURN_IF_ERROR(put([&] { return PQputCopyEnd(conn_, nullptr); }));
+  AITS_ASSIGN_OR_RETURN(Rows result, Collect(what));
+  return result.affected();
+}
+
+namespace {
+// Signature, flags (no OIDs), header extension length.
+constexpr char kCopyHeader[] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+// A field count of -1: no more rows.
+constexpr char kCopyTrailer[] = "\377\377";
+}  // namespace
+
+std::string_view CopyWriter::Header() { return {kCopyHeader, sizeof(kCopyHeader) - 1}; }
+
+std::string_view CopyWriter::Trailer() { return {kCopyTrailer, sizeof(kCopyTrailer) - 1}; }
+
+std::string_view CopyWriter::RowsSince(size_t mark) const {
+  return std::string_view(buffer_).substr(std::max(mark, Header().size()));
 }
 
 void CopyWriter::Clear() {
   buffer_.clear();
-  // Signature, flags (no OIDs), header extension length.
-  static constexpr char kHeader[] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
-  buffer_.append(kHeader, sizeof(kHeader) - 1);
+  buffer_.append(Header());
   rows_ = 0;
 }
 
@@ -297,8 +415,7 @@ void CopyWriter::Bytes(std::string_view bytes) {
 }
 
 std::string_view CopyWriter::Finish() {
-  const uint16_t trailer = 0xffff;  // -1: no more rows
-  buffer_.append(reinterpret_cast<const char*>(&trailer), sizeof(trailer));
+  buffer_.append(Trailer());
   return buffer_;
 }
 

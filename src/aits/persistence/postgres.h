@@ -2,6 +2,14 @@
 // binary parameters and results, binary COPY, and versioned schema migrations. Used by the
 // PostgreSQL stores (pg_event_store.h); nothing above this header sees libpq.
 //
+// Timeouts: every call waits for the server at most `timeout()` without progress (default 10 s:
+// a result that keeps arriving may take longer), so a server that hangs (stopped, its disk stuck,
+// the network silent) fails the call with DeadlineExceeded instead of freezing the role. The
+// connection is then abandoned: its socket is shut down, so the server ends the session (rolling
+// back its transaction, freeing its locks) once it runs again, and every later call fails at
+// once with Unavailable. libpq runs in non-blocking mode for this: no call here blocks on the
+// socket except through a poll with the deadline.
+//
 // Errors: a server that cannot be reached, or a connection lost mid-call, is Unavailable (retry
 // later: core/resilience.h); a statement the server refused is InvalidArgument, except
 // serialization and lock failures (SQLSTATE 40001, 40P01, 55P03: try again) which are
@@ -20,6 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include "aits/core/clock.h"
+#include "aits/core/resilience.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
 
@@ -74,6 +84,16 @@ class Rows {
   pg_result* result_;
 };
 
+// How the PostgreSQL stores ride out a lost, restarted or silent server (docs/services.md,
+// "Failures"): a call that fails with a retryable status is made again on a new connection after
+// a back-off (100 ms doubling to 1.6 s, 7 calls: about 5 s in all), while a breaker of the store's
+// admits it (open for 1 s after 5 failures in a row). A server restart takes about a second here;
+// a store gone for longer stops a writer, which says so, and a reader is refused at once until
+// the breaker lets a probe through.
+BackoffPolicy StoreRetry();
+CircuitBreaker::Options StoreBreaker();
+const Clock& BreakerClock();  // the wall clock, which the breakers' pauses are measured on
+
 // True for "postgresql://..." and "postgres://...", the URIs libpq takes: how a store location
 // (a file or directory otherwise) says it is on a server.
 bool IsPostgresUri(std::string_view location);
@@ -91,8 +111,14 @@ class Connection {
 
   // "host:port/dbname", for messages.
   const std::string& where() const { return where_; }
-  // False once the connection was lost (every later call fails Unavailable).
+  // False once the connection was lost or abandoned after a timeout (every later call fails
+  // Unavailable).
   bool healthy() const;
+  // How long a call waits without progress from the server. Precondition: positive.
+  Duration timeout() const { return timeout_; }
+  void set_timeout(Duration timeout) { timeout_ = timeout; }
+  // The server process serving this connection (for tests that stop or end it).
+  int backend_pid() const;
   // True inside a transaction a failed statement aborted: its COMMIT would roll it back (and
   // PostgreSQL answers such a COMMIT without an error).
   bool in_failed_transaction() const;
@@ -105,13 +131,29 @@ class Connection {
   // COPY ... FROM STDIN (FORMAT binary) with `data` as written by CopyWriter (header and
   // trailer included). Returns the rows stored.
   Result<int64_t> CopyIn(std::string_view copy_sql, std::string_view data, std::string_view what);
+  // The same with the data in pieces, sent one after another (a header, rows, a trailer).
+  Result<int64_t> CopyIn(std::string_view copy_sql, std::span<const std::string_view> pieces,
+                         std::string_view what);
 
  private:
   Connection(pg_conn* conn, std::string where) : conn_(conn), where_(std::move(where)) {}
   Status Error(std::string_view what, pg_result* result) const;
+  // Unavailable once the connection was abandoned, so that no call waits on it again.
+  Status CheckUsable(std::string_view what) const;
+  // Waits until the socket is ready for `events` (poll's); DeadlineExceeded, abandoning the
+  // connection, when `timeout_` passes first.
+  Status Await(short events, std::string_view what);
+  // Sends what libpq has queued.
+  Status Flush(std::string_view what);
+  // The running command's next result (null: no more), read without blocking past the deadline.
+  Result<pg_result*> NextResult(std::string_view what);
+  // Reads every result of the running command: the first error, else the first result.
+  Result<Rows> Collect(std::string_view what);
 
   pg_conn* conn_;
   std::string where_;
+  Duration timeout_ = Duration::Seconds(10);
+  bool abandoned_ = false;
 };
 
 // Writes PostgreSQL's binary COPY format into one buffer: BeginRow(fields), then one value per
@@ -128,6 +170,13 @@ class CopyWriter {
   std::string_view Finish();
   size_t rows() const { return rows_; }
   bool empty() const { return rows_ == 0; }
+  // A mark before the next row, and the rows written since a mark without header or trailer:
+  // a writer that sends a batch in parts keeps one buffer and sends
+  // {Header(), RowsSince(mark), Trailer()} (before Finish).
+  size_t mark() const { return buffer_.size(); }
+  std::string_view RowsSince(size_t mark) const;
+  static std::string_view Header();
+  static std::string_view Trailer();
 
  private:
   std::string buffer_;

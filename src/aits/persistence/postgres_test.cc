@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -242,6 +245,119 @@ TEST_F(PostgresTest, AStatementFailedInsideABatchLosesTheBatchAndSaysSo) {
   EXPECT_EQ((*reader)->last_seq(), 1u);
 }
 
+// A server process that stops answering (SIGSTOP: up, its socket open, silent) must not freeze
+// the caller: the call gives up after the connection's timeout, and the connection is abandoned
+// so that the server ends the session, and frees its locks, once it runs again.
+TEST_F(PostgresTest, ACallToAServerThatStoppedAnsweringTimesOutAndFreesTheSessionLater) {
+  auto conn = pg::Connection::Open(server_->conninfo());
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  const pg::Param lock[] = {pg::Param::Int64(777)};
+  ASSERT_TRUE((*conn)->Exec("SELECT pg_advisory_lock($1::bigint)", lock, "lock").ok());
+  (*conn)->set_timeout(Duration::Millis(300));
+  const int backend = (*conn)->backend_pid();
+  ASSERT_GT(backend, 0);
+  ASSERT_EQ(::kill(backend, SIGSTOP), 0);
+  const Status timed_out = (*conn)->Exec("SELECT 1", "ask a stopped server").status();
+  ASSERT_EQ(::kill(backend, SIGCONT), 0);
+  ASSERT_EQ(timed_out.code(), StatusCode::kDeadlineExceeded) << timed_out.ToString();
+  EXPECT_NE(timed_out.message().find("ask a stopped server"), std::string::npos);
+  EXPECT_FALSE((*conn)->healthy());
+  // Abandoned: the next call fails at once instead of waiting again.
+  const Status later = (*conn)->ExecScript("SELECT 1", "after the timeout");
+  EXPECT_EQ(later.code(), StatusCode::kUnavailable) << later.ToString();
+  // The server ended that session: another connection gets the lock.
+  auto other = pg::Connection::Open(server_->conninfo());
+  ASSERT_TRUE(other.ok());
+  bool got = false;
+  for (int attempt = 0; attempt < 100 && !got; ++attempt) {
+    auto rows = (*other)->Exec("SELECT pg_try_advisory_lock($1::bigint)", lock, "try the lock");
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    auto taken = rows->Bool(0, 0);
+    got = taken.ok() && *taken;
+    if (!got) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(got) << "the abandoned session still holds its advisory lock";
+}
+
+// A COPY larger than the socket's buffers into a stopped server: the send itself must not block.
+TEST_F(PostgresTest, ACopyIntoAServerThatStoppedReadingTimesOut) {
+  auto conn = FreshDatabase("copy_stopped");
+  ASSERT_NE(conn, nullptr);
+  ASSERT_TRUE(conn->ExecScript("CREATE TABLE blobs(b bytea)", "create").ok());
+  pg::CopyWriter copy;
+  const std::string blob(1 << 20, 'x');
+  for (int row = 0; row < 64; ++row) {
+    copy.BeginRow(1);
+    copy.Bytes(blob);
+  }
+  conn->set_timeout(Duration::Millis(300));
+  const int backend = conn->backend_pid();
+  ASSERT_EQ(::kill(backend, SIGSTOP), 0);
+  const auto stored =
+      conn->CopyIn("COPY blobs(b) FROM STDIN (FORMAT binary)", copy.Finish(), "copy blobs");
+  ASSERT_EQ(::kill(backend, SIGCONT), 0);
+  ASSERT_EQ(stored.status().code(), StatusCode::kDeadlineExceeded) << stored.status().ToString();
+  auto check = pg::Connection::Open(server_->conninfo("copy_stopped"));
+  ASSERT_TRUE(check.ok());
+  EXPECT_EQ(Count(**check, "SELECT count(*)::bigint FROM blobs"), 0);
+}
+
+// A server killed and started again within the writer's retries (about 5 s): the commit waits
+// for it and stores the batch, the writer goes on, and a reader whose server is gone gets the
+// breaker's refusal at once rather than waiting out every retry again.
+TEST(PostgresKillTest, AWriterRidesOutAServerRestartAndAReaderIsRefusedByTheBreakerMeanwhile) {
+  auto server = test_servers::PostgresServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const std::string location =
+      "postgresql://aits@127.0.0.1:" + std::to_string((*server)->port()) + "/postgres#restarted";
+  auto store = OpenEventStoreAt(location);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  for (int idx = 1; idx <= 300; ++idx) {
+    ASSERT_TRUE((*store)->Append(EventType::kTick, Timestamp{idx}, "tick").ok());
+  }
+  ASSERT_TRUE((*store)->Commit().ok());
+  auto reader = OpenEventStoreAtReadOnly(location);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  for (int idx = 301; idx <= 700; ++idx) {
+    ASSERT_TRUE((*store)->Append(EventType::kTick, Timestamp{idx}, "tick").ok());
+  }
+  (*server)->Kill();
+  // The reader's retries run out while the server is down; the breaker is then open. (The
+  // killed postmaster's backends exit on their own a moment later: a first read may still get
+  // an answer.)
+  Status down = Status::Ok();
+  for (int attempt = 0; attempt < 50 && down.ok(); ++attempt) {
+    down = (*reader)->Scan(1, [](const Event&) { return Status::Ok(); });
+    if (down.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(down.code(), StatusCode::kUnavailable) << down.ToString();
+  const Status refused = (*reader)->Scan(1, [](const Event&) { return Status::Ok(); });
+  EXPECT_NE(refused.message().find("circuit open"), std::string::npos) << refused.ToString();
+  // The commit waits on a thread of its own: the server is restarted from this one, because a
+  // child started by a thread that then ends gets its parent-death signal.
+  Status commit;
+  std::thread committing([&] { commit = (*store)->Commit(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const Status restarted = (*server)->Restart();
+  committing.join();
+  ASSERT_TRUE(restarted.ok()) << restarted.ToString();
+  ASSERT_TRUE(commit.ok()) << commit.ToString();
+  ASSERT_TRUE((*store)->Append(EventType::kTick, Timestamp{701}, "after").ok());
+  ASSERT_TRUE((*store)->Close().ok());
+  auto again = OpenEventStoreAtReadOnly(location);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  uint64_t expected = 1;
+  ASSERT_TRUE((*again)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           EXPECT_EQ(event.seq, expected);
+                           ++expected;
+                           return Status::Ok();
+                         })
+                  .ok());
+  EXPECT_EQ(expected, 702u);
+}
+
 // A server of its own: killed with SIGKILL in the middle of a batch.
 TEST(PostgresKillTest, AServerKilledMidBatchLosesThatBatchOnlyAndTheStoreReopensAfterRestart) {
   auto server = test_servers::PostgresServer::Start();
@@ -282,6 +398,117 @@ TEST(PostgresKillTest, AServerKilledMidBatchLosesThatBatchOnlyAndTheStoreReopens
                          })
                   .ok());
   EXPECT_EQ(scanned, 500u);
+}
+
+// The writer's connection ends mid-batch (what a server restart or a network cut does to it):
+// the next call reconnects, takes the writer's lock again and sends the whole batch again — the
+// events already sent into the lost transaction and the command marked applied in it — so that
+// the commit stores each once.
+TEST_F(PostgresTest, AWriterWhoseConnectionEndsMidBatchSendsTheBatchAgainOnANewOne) {
+  const std::string location = Location("reconnect");
+  auto store = OpenEventStoreAt(location);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto admin = pg::Connection::Open(server_->conninfo());
+  ASSERT_TRUE(admin.ok());
+  auto terminate_writer = [&] {
+    ASSERT_TRUE((*admin)
+                    ->ExecScript("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE"
+                                 " locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+                                 " AND pid IN (SELECT pid FROM pg_stat_activity WHERE"
+                                 " datname = 'postgres')",
+                                 "end the writer's session")
+                    .ok());
+  };
+  ASSERT_TRUE((*store)->Append(EventType::kTick, Timestamp{1}, "one").ok());
+  ASSERT_TRUE((*store)->Commit().ok());
+  ASSERT_TRUE((*store)->AddCommand("{\"halt\":1}").ok());
+  auto pending = (*store)->PendingCommands();
+  ASSERT_TRUE(pending.ok() && pending->size() == 1u);
+  for (int idx = 2; idx <= 40; ++idx) {
+    ASSERT_TRUE((*store)->Append(EventType::kTick, Timestamp{idx}, "batch").ok());
+  }
+  // The events so far go into the transaction (the writer reads its own batch), then it ends.
+  uint64_t seen = 0;
+  ASSERT_TRUE((*store)->Scan(1, [&](const Event&) { return ++seen, Status::Ok(); }).ok());
+  EXPECT_EQ(seen, 40u);
+  ASSERT_TRUE((*store)->MarkCommandApplied(pending->front().id, 40).ok());
+  terminate_writer();
+  for (int idx = 41; idx <= 60; ++idx) {
+    ASSERT_TRUE((*store)->Append(EventType::kTick, Timestamp{idx}, "batch").ok());
+  }
+  // Reading inside the batch on the new connection: the mark is there again.
+  auto after = (*store)->PendingCommands();
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_TRUE(after->empty());
+  terminate_writer();
+  const Status commit = (*store)->Commit();
+  ASSERT_TRUE(commit.ok()) << commit.ToString();
+  EXPECT_EQ((*store)->committed_seq(), 60u);
+  ASSERT_TRUE((*store)->Close().ok());
+
+  auto reader = OpenEventStoreAtReadOnly(location);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  uint64_t expected = 1;
+  ASSERT_TRUE((*reader)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           EXPECT_EQ(event.seq, expected);
+                           EXPECT_EQ(event.ts.ns, static_cast<int64_t>(expected));
+                           ++expected;
+                           return Status::Ok();
+                         })
+                  .ok());
+  EXPECT_EQ(expected, 61u);
+  auto left = (*reader)->PendingCommands();
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty()) << "the command's mark was lost with the first transaction";
+}
+
+// While the writer's connection is gone another writer takes the session: the first must not
+// write over it, and stops instead of retrying for ever.
+TEST_F(PostgresTest, AWriterThatLostTheSessionToAnotherStops) {
+  const std::string location = Location("taken-over");
+  auto store = OpenEventStoreAt(location);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_TRUE((*store)->Append(EventType::kTick, Timestamp{1}, "first").ok());
+  ASSERT_TRUE((*store)->Commit().ok());
+  ASSERT_TRUE((*store)->Append(EventType::kTick, Timestamp{2}, "first's batch").ok());
+  auto admin = pg::Connection::Open(server_->conninfo());
+  ASSERT_TRUE(admin.ok());
+  ASSERT_TRUE((*admin)
+                  ->ExecScript("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE"
+                               " locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
+                               "end the writer's session")
+                  .ok());
+  std::unique_ptr<EventStore> second;
+  for (int attempt = 0; attempt < 100 && second == nullptr; ++attempt) {
+    auto opened = OpenEventStoreAt(location);
+    if (opened.ok()) {
+      second = std::move(opened).value();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(second->Append(EventType::kTick, Timestamp{2}, "second").ok());
+  ASSERT_TRUE(second->Commit().ok());
+  const Status commit = (*store)->Commit();
+  EXPECT_FALSE(commit.ok());
+  EXPECT_NE(commit.message().find("batch of events 2..2 lost"), std::string::npos)
+      << commit.ToString();
+  ASSERT_TRUE(second->Close().ok());
+  (void)(*store)->Close();
+  auto reader = OpenEventStoreAtReadOnly(location);
+  ASSERT_TRUE(reader.ok());
+  std::vector<std::string> payloads;
+  ASSERT_TRUE((*reader)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           payloads.push_back(event.payload);
+                           return Status::Ok();
+                         })
+                  .ok());
+  EXPECT_EQ(payloads, (std::vector<std::string>{"first", "second"}));
 }
 
 TEST_F(PostgresTest, AForgedRowIsDataLossAfterTheGoodRows) {

@@ -49,37 +49,52 @@ std::string Text(const pg::Rows& rows, int row, int column) {
 class PgBackend final : public RegistryBackend {
  public:
   PgBackend(std::string uri, std::unique_ptr<pg::Connection> conn)
-      : uri_(std::move(uri)), location_("postgresql://" + conn->where()), conn_(std::move(conn)) {}
+      : uri_(std::move(uri)),
+        location_("postgresql://" + conn->where()),
+        conn_(std::move(conn)),
+        breaker_("model registry " + location_, pg::StoreBreaker(), pg::BreakerClock()) {}
 
   const std::string& location() const override { return location_; }
   const std::string& db_path() const override { return location_; }
 
+  // The whole transaction is made again after a retryable failure (pg::StoreRetry), `body`
+  // included, which reads what it needs inside it. Its COMMIT is sent once: when its answer is
+  // lost, whether the write stands is unknown, and a second one could make it twice.
   Status Write(const std::function<Status()>& body) override {
-    AITS_ASSIGN_OR_RETURN(pg::Connection * conn, Conn());
-    // READ COMMITTED whatever the server's default: every statement after the lock must see what
-    // the previous holder committed.
-    AITS_RETURN_IF_ERROR(conn->ExecScript("BEGIN ISOLATION LEVEL READ COMMITTED", "begin a write"));
-    in_write_ = true;
-    const pg::Param lock[] = {pg::Param::Int64(kWriteLock)};
-    Status status = conn->Exec("SELECT pg_advisory_xact_lock($1::bigint)", lock,
-                               "take the registry's write lock")
-                        .status();
-    if (status.ok()) status = body();
-    if (status.ok() && conn->in_failed_transaction()) {
-      status = Internal(location_ + ": a statement of the write failed unreported");
+    Status committed = Status::Ok();
+    const Status status = CallWithRetry(breaker_, pg::StoreRetry(), [&]() -> Status {
+      AITS_ASSIGN_OR_RETURN(pg::Connection * conn, Conn());
+      // READ COMMITTED whatever the server's default: every statement after the lock must see
+      // what the previous holder committed.
+      AITS_RETURN_IF_ERROR(
+          conn->ExecScript("BEGIN ISOLATION LEVEL READ COMMITTED", "begin a write"));
+      in_write_ = true;
+      const pg::Param lock[] = {pg::Param::Int64(kWriteLock)};
+      Status outcome = conn->Exec("SELECT pg_advisory_xact_lock($1::bigint)", lock,
+                                  "take the registry's write lock")
+                           .status();
+      if (outcome.ok()) outcome = body();
+      if (outcome.ok() && conn->in_failed_transaction()) {
+        outcome = Internal(location_ + ": a statement of the write failed unreported");
+      }
+      if (outcome.ok()) {
+        committed = conn->ExecScript("COMMIT", "commit the write");
+      } else if (conn->healthy()) {
+        (void)conn->ExecScript("ROLLBACK", "roll back the write");
+      }
+      in_write_ = false;
+      return outcome;
+    });
+    AITS_RETURN_IF_ERROR(status);
+    if (!committed.ok()) {
+      return committed.WithContext(location_ +
+                                   ": the write may or may not stand (look before repeating it)");
     }
-    if (status.ok()) {
-      status = conn->ExecScript("COMMIT", "commit the write");
-    } else if (conn->healthy()) {
-      (void)conn->ExecScript("ROLLBACK", "roll back the write");
-    }
-    in_write_ = false;
-    return status;
+    return Status::Ok();
   }
 
   Result<std::vector<StoredModel>> Select(const ModelFilter& filter,
                                           bool newest_only) const override {
-    AITS_ASSIGN_OR_RETURN(pg::Connection * conn, Conn());
     std::string sql = std::string("SELECT ") + kModelColumns + " FROM registry_models WHERE true";
     std::vector<pg::Param> params;
     const auto where = [&](const char* column, const char* type, pg::Param param) {
@@ -94,7 +109,9 @@ class PgBackend final : public RegistryBackend {
       where("feature_set_hash", "text", pg::Param::Bytes(*filter.feature_set_hash));
     }
     sql += newest_only ? " ORDER BY id DESC LIMIT 1" : " ORDER BY id";
-    AITS_ASSIGN_OR_RETURN(pg::Rows rows, conn->Exec(sql, params, "select models"));
+    AITS_ASSIGN_OR_RETURN(pg::Rows rows, Read([&](pg::Connection& conn) {
+                            return conn.Exec(sql, params, "select models");
+                          }));
     std::vector<StoredModel> models;
     for (int row = 0; row < rows.size(); ++row) {
       StoredModel& m = models.emplace_back();
@@ -175,12 +192,13 @@ class PgBackend final : public RegistryBackend {
   }
 
   Result<std::vector<StoredEvent>> Events(int64_t model_id) const override {
-    AITS_ASSIGN_OR_RETURN(pg::Connection * conn, Conn());
     const pg::Param params[] = {pg::Param::Int64(model_id)};
-    AITS_ASSIGN_OR_RETURN(
-        pg::Rows rows, conn->Exec("SELECT time_ns, action, reason FROM registry_events"
-                                  " WHERE model_id = $1::bigint ORDER BY id",
-                                  params, "read the events of model #" + std::to_string(model_id)));
+    AITS_ASSIGN_OR_RETURN(pg::Rows rows, Read([&](pg::Connection& conn) {
+                            return conn.Exec(
+                                "SELECT time_ns, action, reason FROM registry_events"
+                                " WHERE model_id = $1::bigint ORDER BY id",
+                                params, "read the events of model #" + std::to_string(model_id));
+                          }));
     std::vector<StoredEvent> events;
     for (int row = 0; row < rows.size(); ++row) {
       StoredEvent& event = events.emplace_back();
@@ -192,11 +210,12 @@ class PgBackend final : public RegistryBackend {
   }
 
   Result<std::string> ReadBytes(const ModelRecord& stored) const override {
-    AITS_ASSIGN_OR_RETURN(pg::Connection * conn, Conn());
     const pg::Param params[] = {pg::Param::Int64(stored.id)};
-    AITS_ASSIGN_OR_RETURN(
-        pg::Rows rows, conn->Exec("SELECT bytes FROM registry_models WHERE id = $1::bigint", params,
-                                  "read the bytes of model #" + std::to_string(stored.id)));
+    AITS_ASSIGN_OR_RETURN(pg::Rows rows, Read([&](pg::Connection& conn) {
+                            return conn.Exec(
+                                "SELECT bytes FROM registry_models WHERE id = $1::bigint", params,
+                                "read the bytes of model #" + std::to_string(stored.id));
+                          }));
     if (rows.size() == 0 || rows.is_null(0, 0)) {
       return NotFound(BytesLocation(stored) + " do not exist");
     }
@@ -221,10 +240,26 @@ class PgBackend final : public RegistryBackend {
     return conn_.get();
   }
 
+  // One statement that reads: retried on a new connection while the breaker admits it; inside a
+  // write, made once (it belongs to the write's transaction, which Write makes again whole).
+  Result<pg::Rows> Read(const std::function<Result<pg::Rows>(pg::Connection&)>& call) const {
+    Result<pg::Rows> rows = pg::Rows(nullptr);
+    const auto attempt = [&]() -> Status {
+      AITS_ASSIGN_OR_RETURN(pg::Connection * conn, Conn());
+      rows = call(*conn);
+      return rows.status();
+    };
+    const Status status =
+        in_write_ ? attempt() : CallWithRetry(breaker_, pg::StoreRetry(), attempt);
+    AITS_RETURN_IF_ERROR(status);
+    return rows;
+  }
+
   std::string uri_;  // as given: may hold a password, so never in a message
   std::string location_;
   mutable std::unique_ptr<pg::Connection> conn_;
   bool in_write_ = false;
+  mutable CircuitBreaker breaker_;
 };
 
 }  // namespace
