@@ -18,8 +18,10 @@
 
 #include "aits/bus/message_bus.h"
 #include "aits/bus/nats_bus.h"
+#include "aits/cache/cache.h"
 #include "aits/config/model_choice.h"
 #include "aits/config/paper_settings.h"
+#include "aits/core/clock.h"
 #include "aits/core/resilience.h"
 #include "aits/net/socket.h"
 #include "aits/services/decision_stages.h"
@@ -288,8 +290,7 @@ class Stages {
         AITS_ASSIGN_OR_RETURN(source, signals(spec, *job.instrument, stage.bar_period));
       }
       sources_.push_back(std::move(source));
-      runs_.push_back(
-          {std::string(job.role), job.instrument->symbol, stage.cache && job.role != "decision"});
+      runs_.push_back({std::string(job.role), job.instrument->symbol, stage.cache.has_value()});
     }
     for (size_t idx = 0; idx < jobs.size(); ++idx) {
       threads_.emplace_back([this, idx, job = jobs[idx], &bus, stage, stop] {
@@ -416,7 +417,41 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
     }
     return sources;
   };
-  AITS_ASSIGN_OR_RETURN(session::PaperResult result, session::RunPaper(options));
+  // With --redis, the session's state as its owner last saw it (cache::SessionKey): about twice
+  // a second while it runs, and once at its end. Beside the session, never in its way: a write
+  // that fails is counted by the cache and the session goes on.
+  AITS_ASSIGN_OR_RETURN(const std::optional<services::StageCacheOptions> cache,
+                        CacheOptionsFor(flags));
+  std::optional<services::StageCache> state;
+  const std::string state_key = cache::SessionKey(flags.market);
+  const auto write_state = [&](nlohmann::ordered_json value) {
+    value["market"] = flags.market;
+    value["updated"] = FormatIso8601(WallClock().Now());
+    state->Add(state_key, value.dump());
+    state->Flush();
+  };
+  if (cache) {
+    state.emplace(*cache, cache::kSessionTtl, /*look_first=*/false);
+    options.progress = [&write_state](const session::PaperProgress& progress) {
+      write_state({{"status", "running"},
+                   {"ticks", progress.ticks},
+                   {"orders", progress.orders},
+                   {"fills", progress.fills},
+                   {"position", progress.position.ToString()},
+                   {"equity", progress.equity.ToString()},
+                   {"breaker", progress.breaker}});
+    };
+  }
+  Result<session::PaperResult> run = session::RunPaper(options);
+  if (state) {
+    nlohmann::ordered_json last = {{"status", "failed"}, {"error", run.status().ToString()}};
+    if (run.ok()) {
+      last = {{"status", run->feed_ended ? "ended" : "stopped"}};
+      last.update(SessionSummaryJson(flags.session.state, *run));
+    }
+    write_state(std::move(last));
+  }
+  AITS_ASSIGN_OR_RETURN(session::PaperResult result, std::move(run));
   // The session is over (not merely stopped, which a resume continues): so is the decision
   // role's work.
   if (decisions != nullptr && result.feed_ended) AITS_RETURN_IF_ERROR(decisions->End());
@@ -434,11 +469,12 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
         "--symbols shares the features, prediction and decision roles' work by symbol; the "
         "owner and ingestion take every symbol of the session"));
   }
-  if (flags.redis != "off" && !roles->FeaturesStage() && !roles->PredictionStage()) {
-    return Fail(
-        InvalidArgument("--redis: only the features and prediction roles, run apart from "
-                        "the owner, write to Redis; --role " +
-                        roles->text + " has neither"));
+  if (flags.redis != "off" && !roles->FeaturesStage() && !roles->PredictionStage() &&
+      !roles->DecisionStage() && !roles->owner) {
+    return Fail(InvalidArgument(
+        "--redis: the features, prediction and decision roles and the owner write to Redis; "
+        "--role " +
+        roles->text + " has none of them"));
   }
   if (Result<std::optional<services::StageCacheOptions>> cache = CacheOptionsFor(flags);
       !cache.ok()) {
@@ -722,8 +758,10 @@ void AddServeCommand(CLI::App& app) {
       ->add_option("--redis", flags->redis,
                    "HOST:PORT of Redis, or off: the features role writes each bar's features "
                    "there (feature:SYMBOL:CLOSE_NS, 1 h), the prediction role each prediction "
-                   "(prediction:MODEL:HASH, 30 s), for other readers; trading never waits for "
-                   "it, and goes on without it")
+                   "(prediction:MODEL:HASH, 30 s), the decision role each symbol's last decision "
+                   "(decision:MARKET:SYMBOL, 1 h), the owner its session's state "
+                   "(session:MARKET, 1 h), for other readers; trading never waits for it, and "
+                   "goes on without it")
       ->capture_default_str();
   serve
       ->add_option("--ticks-per-message", flags->ticks_per_message,

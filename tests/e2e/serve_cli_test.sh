@@ -111,21 +111,23 @@ expect_eq "order 3's decision record, four processes vs embedded" "$four_explain
 
 # Every role its own process, at once: ingestion, features, two prediction replicas sharing
 # the symbols, decision, and the owner (risk,execution) asking the decision role at each bar
-# close (ADR 0007, decision 4). The features and prediction roles write to Redis too, which
-# changes nothing of the session.
+# close (ADR 0007, decision 4). Every role but ingestion writes to Redis too (the rows, the
+# predictions, each symbol's last decision, the session's state), which changes nothing of the
+# session.
 start_redis || exit 1
 five=()
 for role in ingestion features prediction:EURUSD prediction:GBPUSD decision; do
   extra=()
   [[ $role == ingestion ]] && extra=(--speed max)
   [[ $role == *:* ]] && extra=(--symbols "${role#*:}")
-  [[ $role == features || $role == prediction* ]] && extra+=(--redis "127.0.0.1:$redis_port")
+  [[ $role != ingestion ]] && extra+=(--redis "127.0.0.1:$redis_port")
   "$aits" serve --role "${role%%:*}" --market five --bus "$bus" "${session[@]}" "${extra[@]}" \
     --json --health off >"$work/five-$role.json" 2>"$work/five-$role.err" &
   five+=($!)
 done
 "$aits" serve --role risk,execution --market five --bus "$bus" "${session[@]}" \
-  --state "$work/five" --json --health off >"$work/five.json" 2>"$work/five.err"
+  --redis "127.0.0.1:$redis_port" --state "$work/five" --json --health off >"$work/five.json" \
+  2>"$work/five.err"
 expect_code "owner of five processes" "$?" "0"
 for idx in 0 1 2 3 4; do
   wait "${five[$idx]}"
@@ -157,6 +159,21 @@ expect_eq "Redis: EURUSD's rows, one key each" \
 prediction_ttl=$(redis-cli -p "$redis_port" pttl "$(redis-cli -p "$redis_port" --scan --pattern 'prediction:*' | head -1)")
 [[ $prediction_ttl -gt 0 && $prediction_ttl -le 30000 ]] && pass "a prediction's TTL ($prediction_ttl ms) is within 30 s" \
   || fail "a prediction's TTL: $prediction_ttl"
+# The decision role's last answer per symbol, the owner's last word on its session.
+for symbol in EURUSD GBPUSD; do
+  redis-cli -p "$redis_port" get "decision:five:$symbol" >"$work/decision-$symbol.json"
+  expect_eq "Redis: $symbol's last decision, for the last bar" \
+    "$(json "$work/decision-$symbol.json" 'd["market"], d["symbol"], d["bar_open"] > "2000", d["decided"] == ("decision" in d)')" \
+    "five $symbol True True"
+done
+redis-cli -p "$redis_port" get session:five >"$work/session-state.json"
+same_as "Redis: the session's state at its end, as the owner's summary" \
+  "$work/session-state.json" "$work/five.json" ticks orders fills decisions position equity breaker
+expect_eq "Redis: the session ended" "$(json "$work/session-state.json" 'd["status"], d["market"]')" \
+  "ended five"
+session_ttl=$(redis-cli -p "$redis_port" pttl session:five)
+[[ $session_ttl -gt 0 && $session_ttl -le 3600000 ]] && pass "the session state's TTL ($session_ttl ms) is within 1 h" \
+  || fail "the session state's TTL: $session_ttl"
 stop_redis
 expect_eq "decision role: a decision per question, both symbols, ended by the owner" \
   "$(json "$work/five-decision.json" 'all(s["outputs"] == s["inputs"] > 50 and s["ended"] for s in d["stages"]), len(d["stages"])')" \
@@ -268,9 +285,9 @@ run "$aits" serve --role api --bus "$bus"
 expect_in "a role not built yet" "$out" "--role api: not built yet"
 run "$aits" serve --role ingestion --bus nats://127.0.0.1:1 "${session[@]}" --health off
 expect_in "unreachable bus" "$out" "nats://127.0.0.1:1"
-run "$aits" serve --role risk,execution --bus "$bus" --redis 127.0.0.1:6379 "${session[@]}"
-expect_code "--redis for the owner" "$code" "2"
-expect_in "--redis for the owner" "$out" "only the features and prediction roles"
+run "$aits" serve --role ingestion --bus "$bus" --redis 127.0.0.1:6379 "${session[@]}"
+expect_code "--redis for ingestion alone" "$code" "2"
+expect_in "--redis for ingestion alone" "$out" "has none of them"
 run "$aits" serve --role features --bus "$bus" --redis nohost "${session[@]}" --health off
 expect_code "--redis without a port" "$code" "2"
 expect_in "--redis without a port" "$out" "--redis"

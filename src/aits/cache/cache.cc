@@ -52,6 +52,12 @@ std::string PredictionKey(std::string_view model, uint64_t feature_hash) {
   return "prediction:" + std::string(model) + ":" + Hex(feature_hash);
 }
 
+std::string DecisionKey(std::string_view market, std::string_view symbol) {
+  return "decision:" + std::string(market) + ":" + std::string(symbol);
+}
+
+std::string SessionKey(std::string_view market) { return "session:" + std::string(market); }
+
 struct RedisClient::Reply {
   int type = 0;
   std::string text;

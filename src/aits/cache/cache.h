@@ -32,10 +32,18 @@ struct redisContext;
 
 namespace aits::cache {
 
+// The keys of what the roles keep in Redis (docs/services.md, "Caches"): the online features of a
+// bar, the prediction cache, the decision role's last decision per market and symbol, and the
+// state of a market's session as its owner last reported it.
 std::string FeatureKey(std::string_view symbol, Timestamp ts);
 std::string PredictionKey(std::string_view model, uint64_t feature_hash);
+std::string DecisionKey(std::string_view market, std::string_view symbol);
+std::string SessionKey(std::string_view market);
 inline constexpr Duration kFeatureTtl = Duration::Seconds(3600);
 inline constexpr Duration kPredictionTtl = Duration::Seconds(30);
+// Written at every bar and twice a second: an hour after the last write, nobody writes it.
+inline constexpr Duration kDecisionTtl = Duration::Seconds(3600);
+inline constexpr Duration kSessionTtl = Duration::Seconds(3600);
 
 struct RedisOptions {
   std::string host = "127.0.0.1";

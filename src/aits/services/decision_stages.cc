@@ -544,6 +544,9 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
   const StageOptions per_bar = PerBar(options);
   StageStats stats;
   OneAtATime out(bus, subject);
+  std::optional<StageCache> state;
+  if (options.cache) state.emplace(*options.cache, cache::kDecisionTtl, /*look_first=*/false);
+  const std::string state_key = cache::DecisionKey(options.feed, instrument.symbol);
   Prediction prediction;
   AccountAtBar account;
   BarDecision reply;
@@ -605,13 +608,38 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
     AITS_RETURN_IF_ERROR(
         out.Send(BarId(options.feed, instrument, reply.bar_open), proto::Encode(reply), &stats));
     stats.delay.Record(NowNanos() - accounts.stored().ns);
+    if (state) {
+      state->Add(state_key, DecisionStateJson(options.feed, instrument, reply));
+      state->Flush();
+    }
   }
+  if (state) stats.cache = state->counters();
   AITS_RETURN_IF_ERROR(out.Confirm(&stats));
   stats.duplicates = predictions.duplicates() + accounts.duplicates();
   stats.dead_lettered = predictions.dead_lettered() + accounts.dead_lettered();
   AITS_RETURN_IF_ERROR(Outbox(bus, subject).End(EndId(options.feed, instrument)));
   stats.ended = true;
   return stats;
+}
+
+std::string DecisionStateJson(std::string_view market, const Instrument& instrument,
+                              const BarDecision& answer) {
+  std::string out;
+  trading::JsonWriter json(&out);
+  json.BeginObject();
+  json.Member("market", market);
+  json.Member("symbol", instrument.symbol);
+  json.Member("bar_open", FormatIso8601(answer.bar_open));
+  json.Member("decided", answer.decided);
+  if (answer.decided) {
+    // Its own object: the record has a "market" of its own (the market state it decided on).
+    json.Key("decision");
+    json.BeginObject();
+    json.RawMembers(answer.record);
+    json.EndObject();
+  }
+  json.EndObject();
+  return out;
 }
 
 // The owner's signal source of one instrument: the prediction of each bar, from the bus.

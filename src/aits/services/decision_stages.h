@@ -134,8 +134,17 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
 // stop, or an error). `engine` is the
 // one the owner's decision stack would use (node::DecisionConfigOf). `delay` in the stats: the
 // owner's AccountAtBar stored by the bus -> its decision published.
+// With a cache, each answer is also written as the symbol's decision state,
+// cache::DecisionKey(feed, symbol) -> DecisionStateJson (1 h), after it was sent: the last
+// decision of every symbol, for a reader that wants it without the bus (the API, an operator).
 Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrument,
                                const decision::DecisionEngine& engine, const StageOptions& options);
+
+// The decision state of a symbol after `answer`: {"market", "symbol", "bar_open" (ISO 8601),
+// "decided", and when decided "decision": the decision record up to its orders
+// (trading::WriteDecisionMembers, what the owner logs)}.
+std::string DecisionStateJson(std::string_view market, const Instrument& instrument,
+                              const BarDecision& answer);
 
 // What the owner's feeds from other roles have in common: the first error, the waits, the count.
 class FeedHealth {

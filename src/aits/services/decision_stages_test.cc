@@ -365,6 +365,48 @@ TEST_P(DecisionStagesTest, RolesThatBuildOtherBarsAreAnErrorNamingIt) {
       << run.status().message();
 }
 
+// The stage options with Redis at `redis` for the features, prediction and decision roles; a short
+// cool-down so that a restarted Redis is tried again within the test, and a long timeout so
+// that a loaded machine (ctest runs tests side by side) does not count slow answers as errors.
+StageOptions WithRedis(StageOptions options, const test_servers::RedisServer& redis,
+                       const SessionSpec& spec) {
+  StageCacheOptions cache;
+  cache.cache.redis.port = redis.port();
+  cache.timeout = Duration::Seconds(5);
+  cache.breaker.open_for = Duration::Millis(200);
+  cache.model = spec.signal + "(" + spec.signal_params + ")";
+  options.cache = cache;
+  return options;
+}
+
+// Every payload on `subject` of `stream` up to its end marker, in order.
+std::vector<std::string> Payloads(bus::MessageBus& bus, std::string_view stream,
+                                  const std::string& subject) {
+  bus::ConsumerConfig config;
+  config.stream = std::string(stream);
+  config.filter_subject = subject;
+  config.start = bus::StartAt::kFirst;
+  auto consumer = bus.Consume(config);
+  EXPECT_TRUE(consumer.ok()) << consumer.status().ToString();
+  std::vector<std::string> out;
+  while (consumer.ok()) {
+    auto got = (*consumer)->Fetch(64, Duration::Seconds(5));
+    EXPECT_TRUE(got.ok() && !got->empty()) << subject << " ended without its end marker";
+    if (!got.ok() || got->empty()) break;
+    for (const bus::Delivery& delivery : *got) {
+      if (delivery.payload == kEndOfFeed) return out;
+      out.push_back(delivery.payload);
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<cache::RedisClient> RedisAt(const test_servers::RedisServer& redis) {
+  auto client = cache::RedisClient::Connect({.port = redis.port()});
+  EXPECT_TRUE(client.ok()) << client.status().ToString();
+  return client.ok() ? std::move(client).value() : nullptr;
+}
+
 TEST_P(DecisionStagesTest, TheDecisionRoleApartTradesAsTheEmbeddedNodeWithTwoFeeds) {
   const SessionSpec spec = TwoFeeds(30'000);
   auto embedded = session::RunPaper(session::MaxSpeed(spec, tmp_.Sub("embedded")));
@@ -372,7 +414,10 @@ TEST_P(DecisionStagesTest, TheDecisionRoleApartTradesAsTheEmbeddedNodeWithTwoFee
   ASSERT_GT(embedded->fills, 10u) << "the session should trade";
 
   // Five roles at once, each on its own connection: ingestion, features, prediction, decision,
-  // and the owner (risk and execution), which asks the decision role at every bar close.
+  // and the owner (risk and execution), which asks the decision role at every bar close. The
+  // decision role keeps each symbol's last decision in Redis as well.
+  auto redis = test_servers::RedisServer::Start();
+  ASSERT_TRUE(redis.ok()) << redis.status().ToString();
   auto ingestion_bus = Connect();
   auto features_bus = Connect();
   auto prediction_bus = Connect();
@@ -382,7 +427,8 @@ TEST_P(DecisionStagesTest, TheDecisionRoleApartTradesAsTheEmbeddedNodeWithTwoFee
   std::thread ingestion([&] { ingested = Ingest(*ingestion_bus, spec, "apart"); });
   StageThreads features(*features_bus, spec, kFeaturesStage, Stage(spec, "apart"));
   StageThreads prediction(*prediction_bus, spec, kPredictionStage, Stage(spec, "apart"));
-  StageThreads decision(*decision_bus, spec, kDecisionStage, Stage(spec, "apart"));
+  StageThreads decision(*decision_bus, spec, kDecisionStage,
+                        WithRedis(Stage(spec, "apart"), **redis, spec));
   DecisionFeed decisions(*owner_bus, Stage(spec, "apart"));
   auto distributed = session::RunPaper(
       OwnerApart(session::MaxSpeed(spec, tmp_.Sub("distributed")), *owner_bus, "apart", decisions));
@@ -411,6 +457,28 @@ TEST_P(DecisionStagesTest, TheDecisionRoleApartTradesAsTheEmbeddedNodeWithTwoFee
     EXPECT_EQ(decision.stats(idx).duplicates, 0u);
   }
   EXPECT_EQ(decision.stats(0).inputs + decision.stats(1).inputs, decisions.decisions());
+
+  // Redis holds each symbol's last answer, as DecisionStateJson renders it.
+  auto client = RedisAt(**redis);
+  ASSERT_NE(client, nullptr);
+  const std::vector<Instrument> instruments = session::InstrumentsOf(spec);
+  for (size_t idx = 0; idx < 2; ++idx) {
+    const CacheCounters& written = decision.stats(idx).cache;
+    EXPECT_EQ(written.puts + written.errors + written.skipped, decision.stats(idx).outputs)
+        << written.last_error;
+    const Instrument& instrument = instruments[session::TradedOf(spec)[idx].value];
+    const std::vector<std::string> answers =
+        Payloads(*owner_bus, kDecisionsStream, *DecisionsSubject("apart", instrument.symbol));
+    ASSERT_FALSE(answers.empty());
+    auto last = proto::Decode<BarDecision>(answers.back());
+    ASSERT_TRUE(last.ok()) << last.status().ToString();
+    auto held = client->Get(cache::DecisionKey("apart", instrument.symbol));
+    ASSERT_TRUE(held.ok() && held->has_value()) << instrument.symbol;
+    EXPECT_EQ(**held, DecisionStateJson("apart", instrument, *last));
+    EXPECT_NE(held->value().find("\"bar_open\":\"" + FormatIso8601(last->bar_open)),
+              std::string::npos)
+        << **held;
+  }
 }
 
 TEST_P(DecisionStagesTest, ARestartedDecisionRoleAndAResumedOwnerLogWhatOneRunLogs) {
@@ -668,48 +736,6 @@ TEST_P(DecisionStagesTest, RowsStoredOutOfOrderAreReadInOrderAndAMissingOneIsAnE
 }
 
 // --- Redis beside the roles (stage_cache.h): the online features and the prediction cache.
-
-// The stage options with Redis at `redis` for the features and prediction roles; a short
-// cool-down so that a restarted Redis is tried again within the test, and a long timeout so
-// that a loaded machine (ctest runs tests side by side) does not count slow answers as errors.
-StageOptions WithRedis(StageOptions options, const test_servers::RedisServer& redis,
-                       const SessionSpec& spec) {
-  StageCacheOptions cache;
-  cache.cache.redis.port = redis.port();
-  cache.timeout = Duration::Seconds(5);
-  cache.breaker.open_for = Duration::Millis(200);
-  cache.model = spec.signal + "(" + spec.signal_params + ")";
-  options.cache = cache;
-  return options;
-}
-
-// Every payload on `subject` of `stream` up to its end marker, in order.
-std::vector<std::string> Payloads(bus::MessageBus& bus, std::string_view stream,
-                                  const std::string& subject) {
-  bus::ConsumerConfig config;
-  config.stream = std::string(stream);
-  config.filter_subject = subject;
-  config.start = bus::StartAt::kFirst;
-  auto consumer = bus.Consume(config);
-  EXPECT_TRUE(consumer.ok()) << consumer.status().ToString();
-  std::vector<std::string> out;
-  while (consumer.ok()) {
-    auto got = (*consumer)->Fetch(64, Duration::Seconds(5));
-    EXPECT_TRUE(got.ok() && !got->empty()) << subject << " ended without its end marker";
-    if (!got.ok() || got->empty()) break;
-    for (const bus::Delivery& delivery : *got) {
-      if (delivery.payload == kEndOfFeed) return out;
-      out.push_back(delivery.payload);
-    }
-  }
-  return out;
-}
-
-std::unique_ptr<cache::RedisClient> RedisAt(const test_servers::RedisServer& redis) {
-  auto client = cache::RedisClient::Connect({.port = redis.port()});
-  EXPECT_TRUE(client.ok()) << client.status().ToString();
-  return client.ok() ? std::move(client).value() : nullptr;
-}
 
 // The prediction cache's key of each row's prediction: the hash of the rows up to it.
 std::vector<std::string> PredictionKeys(const std::vector<std::string>& rows,
