@@ -26,6 +26,7 @@
 #include "aits/net/socket.h"
 #include "aits/services/decision_stages.h"
 #include "aits/services/health.h"
+#include "aits/services/log_relay.h"
 #include "aits/services/market_stream.h"
 #include "aits/session/paper.h"
 #include "cli.h"
@@ -373,7 +374,8 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
                                       const CLI::App& cmd, const std::atomic<bool>* stop,
                                       Readiness* readiness, services::MarketDelay* delay,
                                       services::PredictionFeed* predictions,
-                                      services::DecisionFeed* decisions) {
+                                      services::DecisionFeed* decisions,
+                                      services::RelayStats* relayed) {
   const bool spec_given = SessionSpecGiven(cmd) || !HasLog(flags.session);
   AITS_ASSIGN_OR_RETURN(session::PaperOptions options,
                         config::ResolvePaperOptions(flags.session, spec_given));
@@ -442,7 +444,39 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
                    {"breaker", progress.breaker}});
     };
   }
+  // Over a real bus, what the session commits goes to ORDERS and AUDIT as well (log_relay.h),
+  // from a thread of its own reading the committed log: never in the session's way.
+  std::unique_ptr<services::LogRelay> relay;
+  if (flags.bus != "in-process") {
+    AITS_ASSIGN_OR_RETURN(
+        relay, services::LogRelay::Create(
+                   bus, options.events.empty() ? options.state_dir + "/events.db" : options.events,
+                   flags.market));
+  }
+  std::atomic<bool> session_over{false};
+  std::thread relaying([&] {
+    if (relay == nullptr) return;
+    Status failing = Status::Ok();
+    while (!session_over.load()) {
+      // A failure (the bus away for longer than its retries) is said once and tried again: the
+      // next call publishes what this one could not.
+      const Status relayed_now = relay->Relay();
+      if (!relayed_now.ok() && failing.ok() && !flags.session.quiet) {
+        std::fprintf(stderr, "aits serve: relaying the log to the bus: %s\n",
+                     relayed_now.ToString().c_str());
+      }
+      failing = relayed_now;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   Result<session::PaperResult> run = session::RunPaper(options);
+  session_over = true;
+  relaying.join();
+  if (relay != nullptr) {
+    // Everything the session committed, before the role says it is done.
+    AITS_RETURN_IF_ERROR(relay->Relay().WithContext("relaying the log to ORDERS and AUDIT"));
+    *relayed = relay->stats();
+  }
   if (state) {
     nlohmann::ordered_json last = {{"status", "failed"}, {"error", run.status().ToString()}};
     if (run.ok()) {
@@ -536,6 +570,12 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
       return Fail(ensured.WithContext("--replicas " + std::to_string(flags.replicas)));
     }
   }
+  if (roles->owner && !in_process) {
+    if (Status ensured = retried([&] { return services::EnsureLogStreams(*bus, flags.replicas); });
+        !ensured.ok()) {
+      return Fail(ensured.WithContext("--replicas " + std::to_string(flags.replicas)));
+    }
+  }
   readiness.Set(Status::Ok());
 
   // One stop for both sides: a signal, or either side failing (so that the other does not wait
@@ -573,6 +613,7 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   }
   Result<session::PaperResult> owned = session::PaperResult{};
   services::MarketDelay delay;
+  services::RelayStats relayed;
   std::unique_ptr<services::PredictionFeed> predictions;
   std::unique_ptr<services::DecisionFeed> decisions;
   if (roles->owner && stages_started.ok()) {
@@ -584,8 +625,8 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
       decisions = std::make_unique<services::DecisionFeed>(
           *bus, StageOptionsFor(flags, session::SessionSpec{}, &stop));
     }
-    owned =
-        RunOwner(*bus, flags, cmd, &stop, &readiness, &delay, predictions.get(), decisions.get());
+    owned = RunOwner(*bus, flags, cmd, &stop, &readiness, &delay, predictions.get(),
+                     decisions.get(), &relayed);
     if (!owned.ok()) stop.store(true);
   }
   stage_threads.Join();
@@ -681,6 +722,12 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
     if (predictions) summary["predictions"] = FeedJson(*predictions);
     if (decisions) summary["decision_role"] = FeedJson(*decisions);
     if (stages) summary["stages"] = StagesJson(stage_threads.runs());
+    if (!in_process) {
+      summary["relay"] = {{"orders", relayed.orders},
+                          {"audit", relayed.audit},
+                          {"stored", relayed.stored},
+                          {"last_seq", relayed.last_seq}};
+    }
     std::printf("%s\n", summary.dump(2).c_str());
     return 0;
   }

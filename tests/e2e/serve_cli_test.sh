@@ -141,6 +141,12 @@ same_as "six processes as embedded" "$work/five.json" "$work/embedded.json" \
 expect_eq "the owner took a decision per bar" \
   "$(json "$work/five.json" 'd["decision_role"]["bars"] > 100, d["decision_role"]["dead_lettered"]')" \
   "True 0"
+# The owner's committed log on ORDERS and AUDIT (log_relay.h): every event read, each relayed
+# one stored once, at least a message per order and one per fill (log_relay_test compares them
+# with the log event by event).
+expect_eq "the owner relayed its log to ORDERS and AUDIT" \
+  "$(json "$work/five.json" 'd["relay"]["last_seq"] == d["events"], d["relay"]["stored"] == d["relay"]["orders"] + d["relay"]["audit"], d["relay"]["orders"] >= d["orders"] + d["fills"], d["relay"]["audit"] > d["decisions"]')" \
+  "True True True True"
 # Every row written, or its failure counted: a call slower than the roles' 100 ms timeout (ctest
 # runs tests side by side on a small machine) is an error, not a wait.
 expect_eq "features role: every row written to Redis or counted as failed" \

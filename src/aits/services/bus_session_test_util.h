@@ -2,15 +2,56 @@
 // spec's feeds, and a session that reads its feeds from the MARKET stream.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "aits/bus/nats_bus.h"
+#include "aits/core/clock.h"
 #include "aits/services/market_stream.h"
 #include "aits/session/paper.h"
 #include "aits/session/session_test_util.h"
+#include "aits/testing/servers.h"
 
 namespace aits::services {
+
+// The buses a test runs over: the in-process bus (one, shared by every connection) or a
+// nats-server of the test's own on loopback.
+enum class BusKind { kInProcess, kNats };
+
+inline std::string BusKindName(const ::testing::TestParamInfo<BusKind>& param) {
+  return param.param == BusKind::kNats ? "Nats" : "InProcess";
+}
+
+class TestBuses {
+ public:
+  Status Start(BusKind kind) {
+    if (kind == BusKind::kInProcess) {
+      shared_ = bus::MakeInProcessBus(clock_);
+      return Status::Ok();
+    }
+    AITS_ASSIGN_OR_RETURN(nats_, test_servers::NatsServer::Start());
+    return Status::Ok();
+  }
+  // A connection of one role (the in-process bus: the one bus, shared); null after a failure,
+  // which the test is told of.
+  std::shared_ptr<bus::MessageBus> Connect() {
+    if (shared_) return shared_;
+    bus::NatsOptions options;
+    options.servers = {nats_->url()};
+    auto bus = bus::ConnectNats(options);
+    EXPECT_TRUE(bus.ok()) << bus.status().ToString();
+    return bus.ok() ? std::shared_ptr<bus::MessageBus>(std::move(bus).value()) : nullptr;
+  }
+  test_servers::NatsServer* nats() const { return nats_.get(); }
+
+ private:
+  WallClock clock_;
+  std::shared_ptr<bus::MessageBus> shared_;
+  std::unique_ptr<test_servers::NatsServer> nats_;
+};
 
 // BusySpec over EURUSD and GBPUSD, both traded.
 inline session::SessionSpec TwoFeeds(uint64_t ticks) {

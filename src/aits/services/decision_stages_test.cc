@@ -118,32 +118,18 @@ PaperOptions OwnerApart(PaperOptions options, bus::MessageBus& bus, const std::s
   return options;
 }
 
-enum class BusKind { kInProcess, kNats };
-
 class DecisionStagesTest : public ::testing::TestWithParam<BusKind> {
  protected:
   void SetUp() override {
-    if (GetParam() == BusKind::kNats) {
-      auto server = test_servers::NatsServer::Start();
-      ASSERT_TRUE(server.ok()) << server.status().ToString();
-      nats_ = std::move(server).value();
-    } else {
-      shared_ = bus::MakeInProcessBus(clock_);
-    }
+    const Status started = buses_.Start(GetParam());
+    ASSERT_TRUE(started.ok()) << started.ToString();
     auto bus = Connect();
     ASSERT_TRUE(EnsureMarketStream(*bus).ok());
     ASSERT_TRUE(EnsureStageStreams(*bus).ok());
   }
 
   // A connection of one role (the in-process bus: the one bus, shared).
-  std::shared_ptr<bus::MessageBus> Connect() {
-    if (shared_) return shared_;
-    bus::NatsOptions options;
-    options.servers = {nats_->url()};
-    auto bus = bus::ConnectNats(options);
-    EXPECT_TRUE(bus.ok()) << bus.status().ToString();
-    return bus.ok() ? std::shared_ptr<bus::MessageBus>(std::move(bus).value()) : nullptr;
-  }
+  std::shared_ptr<bus::MessageBus> Connect() { return buses_.Connect(); }
 
   // The session split (in tmp_ "distributed") ended as the embedded one (in "embedded").
   void ExpectTheEmbeddedRun(const session::PaperResult& distributed,
@@ -203,9 +189,7 @@ class DecisionStagesTest : public ::testing::TestWithParam<BusKind> {
     return whole;
   }
 
-  WallClock clock_;
-  std::shared_ptr<bus::MessageBus> shared_;
-  std::unique_ptr<test_servers::NatsServer> nats_;
+  TestBuses buses_;
   session::TempDir tmp_;
 };
 
@@ -948,10 +932,7 @@ TEST_P(DecisionStagesTest, RedisKilledMidRunCostsCountedErrorsNotATradeAndItsRes
 }
 
 INSTANTIATE_TEST_SUITE_P(Buses, DecisionStagesTest,
-                         ::testing::Values(BusKind::kInProcess, BusKind::kNats),
-                         [](const ::testing::TestParamInfo<BusKind>& param) {
-                           return param.param == BusKind::kNats ? "Nats" : "InProcess";
-                         });
+                         ::testing::Values(BusKind::kInProcess, BusKind::kNats), BusKindName);
 
 }  // namespace
 }  // namespace aits::services
