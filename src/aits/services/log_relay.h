@@ -12,7 +12,9 @@
 // One subject per market, in the log's order: ordered per account. Only committed events are
 // relayed, so nothing a crash of the owner may still lose reaches the bus. Every message's id is
 // "<market>:<seq>" and a relay starts after the last event each stream holds (LastMessage), so a
-// relay that restarts, or publishes a batch again after a failure, neither skips nor repeats.
+// relay that restarts, or publishes a batch again after a failure, neither skips nor repeats;
+// each message is acknowledged before the next is sent (bus::PublishInOrder), so that the last
+// one a stream holds has every earlier one before it.
 //
 // Thread-compatible: one relay per log, on one thread (the owner runs it beside its session).
 #pragma once
