@@ -330,6 +330,48 @@ TEST_P(DecisionStagesTest, MalformedFeaturesAreDeadLetteredAndTradingIsUnchanged
   EXPECT_EQ(session::LogLines(tmp_.Sub("owner")), session::LogLines(tmp_.Sub("embedded")));
 }
 
+// The lockstep's two subjects: garbage and another instrument's message on ACCOUNTS (read by the
+// decision role) and on DECISIONS (read by the owner) are dead-lettered and counted, and the
+// session logs what the embedded one logs.
+TEST_P(DecisionStagesTest, MalformedAccountsAndDecisionsAreDeadLetteredAndTradingIsUnchanged) {
+  const SessionSpec spec = session::BusySpec(6'000);
+  ASSERT_TRUE(session::RunPaper(session::MaxSpeed(spec, tmp_.Sub("embedded"))).ok());
+  auto bus = Connect();
+  ASSERT_TRUE(Ingest(*bus, spec, "bad2").ok());
+  StageThreads features(*bus, spec, kFeaturesStage, Stage(spec, "bad2"));
+  ASSERT_TRUE(features.Join().ok());
+  StageThreads prediction(*bus, spec, kPredictionStage, Stage(spec, "bad2"));
+  ASSERT_TRUE(prediction.Join().ok());
+  ASSERT_TRUE(bus->Publish("acct.bad2.EURUSD", "", "not a message").ok());
+  AccountAtBar other_account;
+  other_account.instrument = InstrumentId{5};
+  ASSERT_TRUE(bus->Publish("acct.bad2.EURUSD", "", proto::Encode(other_account)).ok());
+  ASSERT_TRUE(bus->Publish("dec.bad2.EURUSD", "", "\xff\xfe").ok());
+  BarDecision other_decision;
+  other_decision.instrument = InstrumentId{5};
+  ASSERT_TRUE(bus->Publish("dec.bad2.EURUSD", "", proto::Encode(other_decision)).ok());
+  Bar bar;
+  bar.period = Duration::Minutes(1);
+  ASSERT_TRUE(bus->Publish("dec.bad2.EURUSD", "", proto::Encode(bar)).ok());
+
+  StageThreads decision(*bus, spec, kDecisionStage, Stage(spec, "bad2"));
+  DecisionFeed decisions(*bus, Stage(spec, "bad2"));
+  auto run = session::RunPaper(
+      OwnerApart(session::MaxSpeed(spec, tmp_.Sub("owner")), *bus, "bad2", decisions));
+  // The owner's end ends the decision role.
+  const Status ended = decisions.End();
+  const Status decided = decision.Join();
+  ASSERT_TRUE(ended.ok()) << ended.ToString();
+  ASSERT_TRUE(run.ok()) << run.status().message() << "; decision role: " << decided.ToString();
+  ASSERT_TRUE(decided.ok()) << decided.ToString();
+  EXPECT_EQ(decision.stats(0).dead_lettered, 2u);
+  EXPECT_EQ(decisions.dead_lettered(), 3u);
+  auto dead = bus->GetStream(kDeadLetterStream);
+  ASSERT_TRUE(dead.ok());
+  EXPECT_EQ(dead->messages, 5u);
+  EXPECT_EQ(session::LogLines(tmp_.Sub("owner")), session::LogLines(tmp_.Sub("embedded")));
+}
+
 TEST_P(DecisionStagesTest, RolesThatBuildOtherBarsAreAnErrorNamingIt) {
   const SessionSpec spec = session::BusySpec(4'000);
   auto bus = Connect();
