@@ -9,7 +9,8 @@ may fail because of it.
 
 Then the session must end as one uninterrupted run does: the same orders, fills, decisions and
 account as `aits paper` on the same flags (nothing lost, nothing doubled: every order once), a log
-that replays, and the recovery figures printed as JSON: per kind of kill, the time from the kill
+that replays, the owner's log relayed to ORDERS and AUDIT with every event once (nats-server's
+/jsz against the log's counts on PostgreSQL), and the recovery figures printed as JSON: per kind of kill, the time from the kill
 until the owner's log grew again (trading again), and the committed events lost (none); for Redis
 also the time from its kill until the roles wrote to it again.
 
@@ -111,6 +112,18 @@ def as_postgres():
         os.setgid(user.pw_gid)
         os.setuid(user.pw_uid)
     return drop
+
+
+def stream_messages(monitor_port, names):
+    """How many messages each named stream holds, from nats-server's monitoring (/jsz)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{monitor_port}/jsz?streams=true",
+                                timeout=5) as answer:
+        report = json.load(answer)
+    held = {}
+    for account in report.get("account_details", []):
+        for stream in account.get("stream_detail", []):
+            held[stream["name"]] = stream["state"]["messages"]
+    return tuple(held.get(name) for name in names)
 
 
 def wait_for(what, test, timeout):
@@ -254,9 +267,10 @@ def main():
                            "--cluster", f"nats://127.0.0.1:{route_ports[idx]}", "--routes",
                            routes, "-js", "-sd", os.path.join(work, "js-" + node)], logs)
         else:
+            monitor_ports = [free_port()]
             processes["nats"] = Process(
-                "nats", ["nats-server", "-a", "127.0.0.1", "-p", str(nats_ports[0]), "-js",
-                         "-sd", os.path.join(work, "js")], logs)
+                "nats", ["nats-server", "-a", "127.0.0.1", "-p", str(nats_ports[0]), "-m",
+                         str(monitor_ports[0]), "-js", "-sd", os.path.join(work, "js")], logs)
 
         # Redis as a cache: no persistence, a kill loses what it held (the roles write on).
         redis_port = free_port()
@@ -406,6 +420,24 @@ def main():
             ok("the log replays equal")
         else:
             fail("replay: " + replay.stdout + replay.stderr)
+
+        # The owner relays its committed log to ORDERS and AUDIT (log_relay.h): after every kill
+        # of the owner and of the servers, each relayed event is on its stream once — no hole,
+        # no repeat.
+        relayed = stream_messages(monitor_ports[0], ("ORDERS", "AUDIT"))
+        logged = subprocess.run(
+            [PG_BIN + "/psql", "-h", "127.0.0.1", "-p", str(pg_port), "-U", "aits", "-d",
+             "postgres", "-Atc",
+             "SELECT count(*) FILTER (WHERE type IN (5, 6, 7, 14)) || ' ' ||"
+             " count(*) FILTER (WHERE type IN (1, 4, 8, 9, 10, 13)) FROM events"],
+            capture_output=True, text=True)
+        expected = tuple(int(n) for n in logged.stdout.split()) if logged.returncode == 0 else None
+        if expected and relayed == expected:
+            ok(f"ORDERS and AUDIT hold the log's {expected[0]} order events and {expected[1]} "
+               "audit events once each")
+        else:
+            fail(f"ORDERS and AUDIT hold {relayed} messages, the log {expected} "
+                 f"({logged.stderr.strip()})")
 
         # Redis is beside the trading path: a role may not have failed because of it.
         for name in ("features", "prediction"):
