@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Backs up AITS's PostgreSQL database — every session's event log, the operator commands, the
+# model registry, the schema versions — into one file (docs/deployment.md, "Backups").
+#   deploy/backup-postgres.sh URI FILE
+# URI   the database, a libpq URI: postgresql://aits@HOST:5432/aits. The owner's --events location
+#       is accepted as it stands (its '#session' is dropped: the whole database is backed up).
+#       The password comes from PGPASSWORD or ~/.pgpass, as for any libpq client; never put it in
+#       the URI (it would be in the shell's history and the process list).
+# FILE  the dump to write: pg_dump's custom format (compressed; pg_restore reads it, table by
+#       table). It is written to FILE.partial, read back whole by pg_restore --list, and only then
+#       renamed to FILE: a FILE that exists is a complete dump.
+# The dump is one consistent snapshot of the database (one repeatable-read transaction), taken
+# while the system trades: pg_dump blocks no writer, and a session's lock is no obstacle.
+# PostgreSQL 15's pg_dump (postgresql-client-15): PG_BIN, default /usr/lib/postgresql/15/bin.
+# It refuses a server newer than itself; Debian's /usr/bin/pg_dump wrapper is not used, since it
+# picks a version by the local clusters, which a backup host need not have.
+set -euo pipefail
+
+fail() { echo "backup-postgres: $*" >&2; exit 1; }
+if [[ $# -ne 2 || "$1" == -* ]]; then
+  sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+fi
+uri="${1%%#*}"
+file="$2"
+bin="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+for tool in pg_dump pg_restore; do
+  [[ -x "${bin}/${tool}" ]] || fail "${bin}/${tool} not found (apt-get install postgresql-client-15, or set PG_BIN)"
+done
+[[ "${uri}" == postgresql://* || "${uri}" == postgres://* ]] ||
+  fail "${uri}: not a postgresql:// URI"
+# The URI without its password, if one was given anyway, for the messages.
+shown="$(sed -E 's|(://[^:/@]*):[^@]*@|\1:***@|' <<<"${uri}")"
+
+partial="${file}.partial"
+rm -f "${partial}"
+trap 'rm -f "${partial}"' EXIT
+start=${SECONDS}
+"${bin}/pg_dump" --format=custom --compress=6 --no-password --file="${partial}" "${uri}" ||
+  fail "pg_dump of ${shown} failed (nothing written to ${file})"
+# Read back: a dump pg_restore cannot list is no backup.
+tables="$("${bin}/pg_restore" --list "${partial}" | grep -c ' TABLE DATA ')" ||
+  fail "${partial}: pg_restore cannot read the dump of ${shown} (nothing written to ${file})"
+sync "${partial}"
+mv "${partial}" "${file}"
+trap - EXIT
+echo "backup-postgres: ${file}: ${shown}, ${tables} tables, $(stat -c %s "${file}") bytes" \
+     "in $((SECONDS - start)) s"
