@@ -11,26 +11,20 @@
 #       renamed to FILE: a FILE that exists is a complete dump.
 # The dump is one consistent snapshot of the database (one repeatable-read transaction), taken
 # while the system trades: pg_dump blocks no writer, and a session's lock is no obstacle.
-# PostgreSQL 15's pg_dump (postgresql-client-15): PG_BIN, default /usr/lib/postgresql/15/bin.
-# It refuses a server newer than itself; Debian's /usr/bin/pg_dump wrapper is not used, since it
-# picks a version by the local clusters, which a backup host need not have.
+# PostgreSQL 15's pg_dump (postgresql-client-15): PG_BIN, default /usr/lib/postgresql/15/bin
+# (deploy/postgres-tools.sh). It refuses a server newer than itself.
 set -euo pipefail
 
 fail() { echo "backup-postgres: $*" >&2; exit 1; }
 if [[ $# -ne 2 || "$1" == -* ]]; then
-  sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2
   exit 2
 fi
-uri="${1%%#*}"
+# shellcheck source=deploy/postgres-tools.sh
+source "$(dirname "$0")/postgres-tools.sh"
+postgres_tools pg_dump pg_restore
+postgres_uri "$1"
 file="$2"
-bin="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-for tool in pg_dump pg_restore; do
-  [[ -x "${bin}/${tool}" ]] || fail "${bin}/${tool} not found (apt-get install postgresql-client-15, or set PG_BIN)"
-done
-[[ "${uri}" == postgresql://* || "${uri}" == postgres://* ]] ||
-  fail "${uri}: not a postgresql:// URI"
-# The URI without its password, if one was given anyway, for the messages.
-shown="$(sed -E 's|(://[^:/@]*):[^@]*@|\1:***@|' <<<"${uri}")"
 
 partial="${file}.partial"
 rm -f "${partial}"

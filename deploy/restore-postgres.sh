@@ -11,23 +11,20 @@
 # The restore is one transaction: it lands whole or not at all. Objects are created as the
 # connecting user (--no-owner), whoever owned them where the dump was taken.
 # Then check a session: aits replay --events 'URI#SESSION' re-runs it and compares every event.
-# PostgreSQL 15's tools (postgresql-client-15): PG_BIN, default /usr/lib/postgresql/15/bin.
+# PostgreSQL 15's tools (postgresql-client-15): PG_BIN, default /usr/lib/postgresql/15/bin
+# (deploy/postgres-tools.sh).
 set -euo pipefail
 
 fail() { echo "restore-postgres: $*" >&2; exit 1; }
 if [[ $# -ne 2 || "$1" == -* ]]; then
-  sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2
   exit 2
 fi
+# shellcheck source=deploy/postgres-tools.sh
+source "$(dirname "$0")/postgres-tools.sh"
+postgres_tools pg_restore psql
+postgres_uri "$2"
 file="$1"
-uri="${2%%#*}"
-bin="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-for tool in pg_restore psql; do
-  [[ -x "${bin}/${tool}" ]] || fail "${bin}/${tool} not found (apt-get install postgresql-client-15, or set PG_BIN)"
-done
-[[ "${uri}" == postgresql://* || "${uri}" == postgres://* ]] ||
-  fail "${uri}: not a postgresql:// URI"
-shown="$(sed -E 's|(://[^:/@]*):[^@]*@|\1:***@|' <<<"${uri}")"
 [[ -r "${file}" ]] || fail "${file}: no such file"
 "${bin}/pg_restore" --list "${file}" >/dev/null 2>&1 ||
   fail "${file}: not a dump pg_restore can read (deploy/backup-postgres.sh writes one)"

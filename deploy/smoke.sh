@@ -44,11 +44,13 @@ if [[ "${1:-}" == --build ]]; then
   [[ -n "${2:-}" ]] || { echo "smoke: --build needs the aits binary" >&2; exit 2; }
   command -v mmdebstrap >/dev/null || skip "mmdebstrap not found (scripts/install-deps.sh --image)"
   build_start=${SECONDS}
-  "${here}/build-image.sh" --reuse-bases "$2" >/tmp/aits-smoke-build.log 2>&1 || {
-    tail -30 /tmp/aits-smoke-build.log
-    echo "smoke: deploy/build-image.sh failed (its output: /tmp/aits-smoke-build.log)" >&2
+  build_log="$(mktemp /var/tmp/aits-smoke-build.XXXXXX.log)"
+  "${here}/build-image.sh" --reuse-bases "$2" >"${build_log}" 2>&1 || {
+    tail -30 "${build_log}"
+    echo "smoke: deploy/build-image.sh failed (its output: ${build_log})" >&2
     exit 1
   }
+  rm -f "${build_log}"
   echo "smoke: images rebuilt from $2 in $((SECONDS - build_start)) s"
 elif [[ $# -gt 0 ]]; then
   echo "usage: deploy/smoke.sh [--build AITS_BINARY]" >&2
