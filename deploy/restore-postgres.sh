@@ -20,7 +20,9 @@ if [[ $# -ne 2 || "$1" == -* ]]; then
   sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2
   exit 2
 fi
-# shellcheck source=deploy/postgres-tools.sh
+# Sets bin, uri and shown (checked there; deploy/check.sh runs shellcheck without following it).
+bin="" uri="" shown=""
+# shellcheck disable=SC1091
 source "$(dirname "$0")/postgres-tools.sh"
 postgres_tools pg_restore psql
 postgres_uri "$2"
