@@ -93,7 +93,13 @@ int RunBackup(const BusFlags& flags, const std::string& stream, const std::strin
   ProgressBar bar("backup " + stream, "KiB", !flags.quiet && !flags.json && !flags.no_progress);
   bus::BackupOptions options;
   options.consumers = !no_consumers;
-  options.progress = [&bar](uint64_t received) { bar.Update(0.0, received / 1024, "received"); };
+  // The archive is compressed: its share of the stream's stored size is an estimate, held below
+  // 100 % until the end.
+  options.progress = [&bar](uint64_t received, uint64_t stream_bytes) {
+    const double share =
+        stream_bytes == 0 ? 0.0 : static_cast<double>(received) / static_cast<double>(stream_bytes);
+    bar.Update(std::min(share, 0.99), received / 1024);
+  };
   auto info = bus::BackupStream(Options(flags), stream, out, options);
   bar.Finish();
   if (!info.ok()) return Fail(info.status());

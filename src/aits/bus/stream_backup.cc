@@ -264,7 +264,7 @@ Status WriteAll(std::FILE* f, const void* data, size_t size, const std::string& 
 // control), until the empty message that ends them. Returns the bytes received.
 Result<uint64_t> ReceiveChunks(natsConnection* connection, natsSubscription* sub, std::FILE* f,
                                const std::string& path, const std::string& what,
-                               const BackupOptions& options) {
+                               uint64_t stream_bytes, const BackupOptions& options) {
   uint64_t total = 0;
   while (true) {
     natsMsg* raw = nullptr;
@@ -288,7 +288,7 @@ Result<uint64_t> ReceiveChunks(natsConnection* connection, natsSubscription* sub
       const natsStatus acked = natsConnection_Publish(connection, reply, nullptr, 0);
       if (acked != NATS_OK) return FromNats(acked, what + ": acknowledging a chunk");
     }
-    if (options.progress) options.progress(total);
+    if (options.progress) options.progress(total, stream_bytes);
   }
 }
 
@@ -349,8 +349,8 @@ Result<StreamBackupInfo> BackupStream(const NatsOptions& nats, const std::string
   };
   const std::string head = std::string(kMagic) + "\n" + header.dump() + "\n";
   if (Status w = WriteAll(file.get(), head.data(), head.size(), partial); !w.ok()) return fail(w);
-  Result<uint64_t> received =
-      ReceiveChunks(connection.get(), raw_sub, file.get(), partial, what, options);
+  Result<uint64_t> received = ReceiveChunks(connection.get(), raw_sub, file.get(), partial, what,
+                                            info.stream_bytes, options);
   if (!received.ok()) return fail(received.status());
   std::string end;
   PutLe(end, 0, 4);

@@ -68,9 +68,10 @@ struct ConsumerPosition {
 
 struct BackupOptions {
   bool consumers = true;  // false: the stream's messages only, its consumers left out
-  // Called as the archive arrives with the bytes received so far (never more often than every
-  // frame); may be empty.
-  std::function<void(uint64_t received)> progress;
+  // Called as the archive arrives with the bytes received so far and the stream's size in the
+  // server's store (the archive, compressed, is usually smaller: an estimate of the total), after
+  // each frame; may be empty.
+  std::function<void(uint64_t received, uint64_t stream_bytes)> progress;
 };
 
 struct RestoreOptions {

@@ -143,8 +143,12 @@ TEST_F(StreamBackupTest, ARestoredStreamHoldsTheSameMessagesUnderTheSameSequence
   EXPECT_EQ(ticks.front().sequence, 151u);
 
   uint64_t progress_calls = 0;
+  uint64_t progress_stream_bytes = 0;
   BackupOptions with_progress;
-  with_progress.progress = [&progress_calls](uint64_t) { ++progress_calls; };
+  with_progress.progress = [&](uint64_t, uint64_t stream_bytes) {
+    ++progress_calls;
+    progress_stream_bytes = stream_bytes;
+  };
   auto orders_backup = BackupStream(source_.options, "ORDERS", File("orders.bak"), with_progress);
   ASSERT_TRUE(orders_backup.ok()) << orders_backup.status().ToString();
   EXPECT_EQ(orders_backup->messages, 400u);
@@ -153,6 +157,8 @@ TEST_F(StreamBackupTest, ARestoredStreamHoldsTheSameMessagesUnderTheSameSequence
   EXPECT_EQ(orders_backup->consumers, 1u);
   EXPECT_GT(orders_backup->snapshot_bytes, 128u * 1024u) << "expected several chunks";
   EXPECT_GT(progress_calls, 1u);
+  EXPECT_EQ(progress_stream_bytes, orders_backup->stream_bytes);
+  EXPECT_GT(progress_stream_bytes, 400u * 200u);
   EXPECT_FALSE(std::filesystem::exists(File("orders.bak.partial")));
   auto market_backup = BackupStream(source_.options, "MARKET", File("market.bak"));
   ASSERT_TRUE(market_backup.ok()) << market_backup.status().ToString();
