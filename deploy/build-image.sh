@@ -4,6 +4,9 @@
 # (docs/deployment.md, "The images").
 #   deploy/build-image.sh [AITS_BINARY]             default build/release/apps/aits/aits
 #   deploy/build-image.sh --packages [AITS_BINARY]  only print the runtime packages it would install
+#   deploy/build-image.sh --reuse-bases [AITS_BINARY]
+#       keep the base images when they exist and were made for the same packages (a new binary
+#       that links the same libraries: seconds instead of minutes)
 # Makes localhost/aits-runtime:bookworm and localhost/aits-servers:bookworm (the bases), then
 # localhost/aits:VERSION, localhost/aits-nats:VERSION, localhost/aits-postgres:VERSION and
 # localhost/aits-redis:VERSION from deploy/Containerfile (VERSION: CMakeLists.txt's project
@@ -11,13 +14,21 @@
 # Needs root (rootful podman; mmdebstrap's root mode), mmdebstrap and podman
 # (scripts/install-deps.sh --image), a Debian 12 host (the package names of the libraries come
 # from its dpkg database) and a Debian mirror: DEBIAN_MIRROR, default http://deb.debian.org/debian.
+# The OCI runtime is AITS_PODMAN_RUNTIME, default runc: Debian 12's crun refuses to start any
+# container on a host whose cgroups are v1 with an empty v2 hierarchy beside them ("cgroups in
+# hybrid mode not supported"), as this machine's are; runc runs under v1, hybrid and v2 alike.
 set -euo pipefail
 
 only_packages=false
-if [[ "${1:-}" == --packages ]]; then
-  only_packages=true
+reuse_bases=false
+while [[ "${1:-}" == --* ]]; do
+  case "$1" in
+    --packages) only_packages=true ;;
+    --reuse-bases) reuse_bases=true ;;
+    *) echo "build-image: unknown option $1" >&2; exit 2 ;;
+  esac
   shift
-fi
+done
 # A binary named on the command line is taken relative to where the script was started.
 binary="${1:+$(realpath -m -- "$1")}"
 cd "$(dirname "$0")/.."
@@ -68,8 +79,24 @@ for tool in mmdebstrap podman dpkg ldd; do
   command -v "${tool}" >/dev/null || fail "${tool} not found (scripts/install-deps.sh --image)"
 done
 
+runtime="${AITS_PODMAN_RUNTIME:-runc}"
+command -v "${runtime}" >/dev/null || fail "${runtime} not found (scripts/install-deps.sh --image)"
+# The containers a build runs (the RUN steps) get the same limits as every container here: podman
+# would ask for more open files than this host's hard limit allows, and the runtime fails.
+podman_build=(podman --runtime "${runtime}" build --ulimit nofile=1024:1024
+              --ulimit nproc=1024:1024)
+
 work="$(mktemp -d /var/tmp/aits-image.XXXXXX)"
 trap 'rm -rf "${work}"' EXIT
+
+# The bases carry the packages they were made with as a label, so that --reuse-bases can tell a
+# base that still fits the binary from one that does not.
+runtime_list="$(IFS=,; echo "${packages[*]}")"
+servers_list=nats-server,postgresql-15,redis-server
+base_fits() {  # IMAGE PACKAGES
+  [[ "$(podman image inspect --format '{{index .Config.Labels "aits.packages"}}' "$1" \
+        2>/dev/null)" == "$2" ]]
+}
 
 # minbase: the Essential packages and apt. Documentation and translations are left out, the
 # copyright files kept. mmdebstrap runs the packages' scripts with services prevented from
@@ -80,9 +107,16 @@ common=(--variant=minbase --format=tar
         --dpkgopt='path-exclude=/usr/share/doc/*'
         --dpkgopt='path-include=/usr/share/doc/*/copyright')
 
-echo "build-image: mmdebstrap ${suite} runtime root filesystem"
-mmdebstrap "${common[@]}" --include="$(IFS=,; echo "${packages[*]}")" \
-  "${suite}" "${work}/runtime.tar" "${mirror}"
+if [[ "${reuse_bases}" == true ]] && base_fits "localhost/aits-runtime:${suite}" "${runtime_list}"
+then
+  echo "build-image: reusing localhost/aits-runtime:${suite} (same packages)"
+else
+  echo "build-image: mmdebstrap ${suite} runtime root filesystem"
+  mmdebstrap "${common[@]}" --include="${runtime_list}" "${suite}" "${work}/runtime.tar" "${mirror}"
+  podman import --change "LABEL aits.packages=${runtime_list}" "${work}/runtime.tar" \
+    "localhost/aits-runtime:${suite}"
+  rm -f "${work}/runtime.tar"
+fi
 
 # postgresql-15's postinst would make a cluster "main" in /var/lib/postgresql/15/main (Debian's
 # createcluster.conf); the image's entrypoint makes its own in the volume, so that one is never
@@ -90,12 +124,17 @@ mmdebstrap "${common[@]}" --include="$(IFS=,; echo "${packages[*]}")" \
 # "$1" is the root filesystem: mmdebstrap's hook shell expands it, not this one.
 # shellcheck disable=SC2016
 no_main_cluster='mkdir -p "$1/etc/postgresql-common/createcluster.d" && echo "create_main_cluster = false" >"$1/etc/postgresql-common/createcluster.d/aits.conf"'
-echo "build-image: mmdebstrap ${suite} servers root filesystem"
-mmdebstrap "${common[@]}" --include=nats-server,postgresql-15,redis-server \
-  --essential-hook="${no_main_cluster}" "${suite}" "${work}/servers.tar" "${mirror}"
-
-podman import "${work}/runtime.tar" "localhost/aits-runtime:${suite}"
-podman import "${work}/servers.tar" "localhost/aits-servers:${suite}"
+if [[ "${reuse_bases}" == true ]] && base_fits "localhost/aits-servers:${suite}" "${servers_list}"
+then
+  echo "build-image: reusing localhost/aits-servers:${suite} (same packages)"
+else
+  echo "build-image: mmdebstrap ${suite} servers root filesystem"
+  mmdebstrap "${common[@]}" --include="${servers_list}" \
+    --essential-hook="${no_main_cluster}" "${suite}" "${work}/servers.tar" "${mirror}"
+  podman import --change "LABEL aits.packages=${servers_list}" "${work}/servers.tar" \
+    "localhost/aits-servers:${suite}"
+  rm -f "${work}/servers.tar"
+fi
 
 # The build context: only what the Containerfile copies.
 context="${work}/context"
@@ -108,7 +147,9 @@ for target in nats postgres redis aits; do
   name="aits-${target}"
   [[ "${target}" == aits ]] && name=aits
   echo "build-image: localhost/${name}:${version}"
-  podman build --format docker --target "${target}" --build-arg "VERSION=${version}" \
+  "${podman_build[@]}" --format docker --target "${target}" --build-arg "VERSION=${version}" \
     -f deploy/Containerfile -t "localhost/${name}:${version}" "${context}"
 done
+# Each build leaves the previous image of its tag behind, untagged.
+podman image prune --force >/dev/null
 podman images --filter reference='localhost/aits*'

@@ -4,7 +4,8 @@
 # Safe to run again.
 #   scripts/install-deps.sh          build + test dependencies
 #   scripts/install-deps.sh --sample also the R packages that ship the real sample data
-#   scripts/install-deps.sh --image  also what deploy/build-image.sh needs (mmdebstrap, podman)
+#   scripts/install-deps.sh --image  also what deploy/build-image.sh and deploy/smoke.sh need
+#                                    (mmdebstrap, podman, runc, podman-compose)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +28,11 @@ command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)
 case "${1:-}" in
   --sample) packages+=(r-base-core r-cran-timeseries) ;;
-  --image) packages+=(mmdebstrap podman) ;;
+  # deploy/build-image.sh and deploy/smoke.sh: the root filesystems, podman with runc (Debian's
+  # crun refuses hosts whose cgroups are v1 beside an empty v2 hierarchy), its network stack
+  # (netavark, aardvark-dns so that the containers find each other by service name, iptables)
+  # and podman-compose. (deploy/backup-postgres.sh's pg_dump 15 comes with postgresql-15 above.)
+  --image) packages+=(mmdebstrap podman runc netavark aardvark-dns iptables podman-compose) ;;
 esac
 
 missing=()

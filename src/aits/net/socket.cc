@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -9,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -24,14 +26,47 @@ Status SystemError(std::string_view what, const Endpoint& at, int error) {
   return IoError(std::string(what) + " " + at.ToString() + ": " + Errno(error));
 }
 
+// An IPv4 address, "localhost", or a host name as DNS allows it (letters, digits and '-' in
+// labels of 1 to 63 characters between dots, no label starting or ending with '-').
+bool ValidHost(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  size_t label = 0;
+  char previous = '.';
+  for (const char c : host) {
+    if (c == '.') {
+      if (label == 0 || previous == '-') return false;
+      label = 0;
+    } else if (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-') {
+      if (label == 0 && c == '-') return false;
+      if (++label > 63) return false;
+    } else {
+      return false;
+    }
+    previous = c;
+  }
+  return label > 0 && previous != '-';
+}
+
+// The address to bind or connect to. A name (a compose service, a Kubernetes Service) is
+// resolved now, at each connect, not when the flag was parsed: the server it names may not
+// exist yet, and may come back elsewhere.
 Result<sockaddr_in> AddressOf(const Endpoint& at) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(at.port);
   const std::string host = at.host == "localhost" ? "127.0.0.1" : at.host;
-  if (inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) {
-    return InvalidArgument("'" + at.host + "' is not an IPv4 address (or localhost)");
+  if (inet_pton(AF_INET, host.c_str(), &address.sin_addr) == 1) return address;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int error = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (error != 0 || found == nullptr) {
+    const std::string reason = error == EAI_SYSTEM ? Errno(errno) : gai_strerror(error);
+    return IoError("resolve '" + at.host + "': " + reason);
   }
+  address.sin_addr = reinterpret_cast<const sockaddr_in*>(found->ai_addr)->sin_addr;
+  ::freeaddrinfo(found);
   return address;
 }
 
@@ -65,7 +100,11 @@ Result<Endpoint> ParseEndpoint(std::string_view text) {
                            "' is not a number 0..65535");
   }
   endpoint.port = static_cast<uint16_t>(port);
-  AITS_RETURN_IF_ERROR(AddressOf(endpoint).status());
+  in_addr ignored{};
+  if (inet_pton(AF_INET, endpoint.host.c_str(), &ignored) != 1 && !ValidHost(endpoint.host)) {
+    return InvalidArgument("endpoint '" + std::string(text) + "': '" + endpoint.host +
+                           "' is neither an IPv4 address nor a host name");
+  }
   return endpoint;
 }
 

@@ -22,14 +22,17 @@
 
 namespace aits::net {
 
-// "host:port" as written on a command line; the host is an IPv4 address or "localhost".
+// "host:port" as written on a command line; the host is an IPv4 address, "localhost", or a host
+// name (a compose service, a Kubernetes Service), resolved to an IPv4 address at each Connect and
+// Listen (IoError naming it when it does not resolve).
 struct Endpoint {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
 
   std::string ToString() const { return host + ":" + std::to_string(port); }
 };
-// InvalidArgument naming the text when it is not HOST:PORT with a port 0..65535.
+// InvalidArgument naming the text when it is not HOST:PORT with a port 0..65535 and a host that
+// is an IPv4 address or a valid host name. Nothing is resolved here.
 Result<Endpoint> ParseEndpoint(std::string_view text);
 
 struct ReadResult {

@@ -5,6 +5,8 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <netdb.h>
+#include <unistd.h>
 
 namespace aits::net {
 namespace {
@@ -122,8 +124,41 @@ TEST(Net, EndpointsAreParsedStrictly) {
             "endpoint '127.0.0.1:70000': port '70000' is not a number 0..65535");
   EXPECT_EQ(ParseEndpoint("127.0.0.1:5x").status().message(),
             "endpoint '127.0.0.1:5x': port '5x' is not a number 0..65535");
-  EXPECT_EQ(ParseEndpoint("gateway.example:5555").status().message(),
-            "'gateway.example' is not an IPv4 address (or localhost)");
+  // Host names are taken as written and resolved at connect time (compose and Kubernetes name
+  // their servers); text that cannot be a host name is refused.
+  EXPECT_TRUE(ParseEndpoint("gateway.example:5555").ok());
+  EXPECT_TRUE(ParseEndpoint("redis:6379").ok());
+  EXPECT_EQ(ParseEndpoint("gate way:5555").status().message(),
+            "endpoint 'gate way:5555': 'gate way' is neither an IPv4 address nor a host name");
+  for (const char* bad : {"-redis:1", "redis-:1", "a..b:1", ".a:1", "a_b:1", "a.:1"}) {
+    EXPECT_EQ(ParseEndpoint(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+// A host name is resolved when connecting: the machine's own name (through /etc/hosts or DNS)
+// reaches a listener on all addresses; a name that cannot resolve (RFC 2606's .invalid) is an
+// error naming it, not a crash or a wait.
+TEST(Net, AHostNameIsResolvedWhenConnecting) {
+  auto listener = Listener::Listen(Endpoint{.host = "0.0.0.0", .port = 0});
+  ASSERT_TRUE(listener.ok()) << listener.status().message();
+  auto unknown = Connect(Endpoint{.host = "no-such-host.invalid", .port = listener->port()},
+                         milliseconds(2000));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kIoError);
+  EXPECT_NE(unknown.status().message().find("resolve 'no-such-host.invalid'"), std::string::npos)
+      << unknown.status().message();
+
+  char name[256] = {};
+  ASSERT_EQ(::gethostname(name, sizeof(name) - 1), 0);
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(name, nullptr, &hints, &found) != 0) {
+    GTEST_SKIP() << "this machine's name '" << name << "' does not resolve to IPv4";
+  }
+  ::freeaddrinfo(found);
+  auto socket = Connect(Endpoint{.host = name, .port = listener->port()}, milliseconds(2000));
+  ASSERT_TRUE(socket.ok()) << socket.status().message();
 }
 
 TEST(Net, AWakerInterruptsAWaitFromAnotherThread) {
