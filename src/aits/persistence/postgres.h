@@ -34,6 +34,7 @@ class Param {
  public:
   static Param Int16(int16_t value);
   static Param Int64(int64_t value);
+  static Param Float64(double value);          // float8
   static Param Bytes(std::string_view bytes);  // not copied: must outlive the call
   static Param Null();
 
@@ -66,6 +67,7 @@ class Rows {
   Result<int64_t> Int64(int row, int column) const;
   Result<int16_t> Int16(int row, int column) const;
   Result<bool> Bool(int row, int column) const;
+  Result<double> Float64(int row, int column) const;  // float8
   std::string_view Bytes(int row, int column) const;  // text, bytea: the raw bytes
   std::string_view column_name(int column) const;
 
@@ -123,6 +125,7 @@ class CopyWriter {
   void BeginRow(int16_t fields);
   void Int16(int16_t value);
   void Int64(int64_t value);
+  void Float64(double value);  // float8
   void Bytes(std::string_view bytes);
   // The buffer with its trailer; rows() rows. The writer must be cleared before the next row.
   std::string_view Finish();
