@@ -199,6 +199,7 @@ bool Connection::in_failed_transaction() const {
 
 Status Connection::Error(std::string_view what, PGresult* result) const {
   const std::string prefix = "PostgreSQL " + where_ + ": " + std::string(what) + ": ";
+  last_error_state_.clear();
   if (PQstatus(conn_) != CONNECTION_OK) {
     return Unavailable(prefix + "connection lost: " + OneLine(PQerrorMessage(conn_)));
   }
@@ -206,6 +207,7 @@ Status Connection::Error(std::string_view what, PGresult* result) const {
   const std::string message =
       OneLine(result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
   const std::string_view code = state != nullptr ? state : "";
+  last_error_state_ = std::string(code);
   // Serialization, deadlock, lock, connection, shutdown, cancelled or timed out, out of resources
   // (disk full, too many connections): the same statement may succeed later.
   if (code == "40001" || code == "40P01" || code == "55P03" || code == "57014" ||

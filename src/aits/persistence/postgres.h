@@ -98,6 +98,9 @@ class Connection {
   // True inside a transaction a failed statement aborted: its COMMIT would roll it back (and
   // PostgreSQL answers such a COMMIT without an error).
   bool in_failed_transaction() const;
+  // The SQLSTATE of the last statement the server refused ("23505": a unique violation), for a
+  // caller that handles one refusal itself; empty when it gave none (a lost connection).
+  const std::string& last_error_state() const { return last_error_state_; }
 
   // One statement with binary parameters and binary results. `what` names it in errors.
   Result<Rows> Exec(std::string_view sql, std::span<const Param> params, std::string_view what);
@@ -114,6 +117,7 @@ class Connection {
 
   pg_conn* conn_;
   std::string where_;
+  mutable std::string last_error_state_;
 };
 
 // Writes PostgreSQL's binary COPY format into one buffer: BeginRow(fields), then one value per
