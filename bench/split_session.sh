@@ -12,6 +12,10 @@
 #       WORK     working directory (default: a new temp dir, kept for inspection)
 #       SEQUENTIAL 1: each role after the one before has finished (each role's own rate), in
 #                place of all at once
+#       STORES   a store location (a file, or postgresql://user@host:port/db): the features role
+#                keeps its bars and feature rows there (--bars, --offline-features) and the
+#                owner its trades (--trades); default none. Run with and without to see what
+#                the stores cost (docs/performance.md)
 #
 # Every role starts at once; the owner's wall time is from its start to its summary. Prints
 # the owner's summary figures (its waits for predictions or decisions, the market's delay, the
@@ -62,11 +66,13 @@ case $mode in
   *) echo "MODE is five or four, not $mode" >&2; exit 2 ;;
 esac
 sequential=${SEQUENTIAL:-0}
+stores=${STORES:-}
 echo "split ($mode): ${roles[*]} $owner, $([[ $sequential == 1 ]] && echo "one after another" || echo "at once")"
 start=$(date +%s.%N)
 for role in "${roles[@]}"; do
   pace=()
   [[ $role == ingestion ]] && pace=(--speed "$speed")
+  [[ -n $stores && $role == features ]] && pace=(--bars "$stores" --offline-features "$stores")
   # The decision role answers the owner's questions: it runs beside the owner either way.
   if [[ $sequential == 1 && $role != decision ]]; then
     role_start=$(date +%s.%N)
@@ -80,8 +86,10 @@ for role in "${roles[@]}"; do
     --idle-timeout 120 >"$work/$role.json" 2>"$work/$role.err" &
   pids+=($!)
 done
+owner_stores=()
+[[ -n $stores ]] && owner_stores=(--trades "$stores")
 "$aits" serve --role "$owner" --bus "$bus" "${session[@]}" --state "$work/owner" --json \
-  --health off --idle-timeout 120 >"$work/owner.json" 2>"$work/owner.err"
+  --health off --idle-timeout 120 "${owner_stores[@]}" >"$work/owner.json" 2>"$work/owner.err"
 owner_s=$(echo "$(date +%s.%N) - $start" | bc)
 for pid in "${pids[@]}"; do wait "$pid"; done
 pids=()
@@ -104,6 +112,12 @@ for key in ("predictions", "decision_role"):
 m = o["market"]
 print(f"market: {m['messages']} messages, delay p50 {m['delay_p50_us']:.1f} us, "
       f"p99 {m['delay_p99_us']:.1f} us")
+for stage in json.load(open(f"{work}/features.json"))["stages"]:
+    if "records" in stage:
+        r = stage["records"]
+        print(f"features {stage['symbol']}: {r['bars']} bars and {r['rows']} rows stored in "
+              f"{r['writes']} transactions, {r['write_total_ms']:.1f} ms in all "
+              f"(p50 {r['write_p50_us']:.0f} us, p99 {r['write_p99_us']:.0f} us a transaction)")
 for name, h in o.get("latency", {}).items():
     if isinstance(h, dict) and h.get("count"):
         print(f"latency {name}: n={h['count']} p50 {h['p50_us']:.1f} us "

@@ -267,6 +267,11 @@ int RunLive(LiveFlags& flags, bool spec_given) {
     if (!quiet) std::fprintf(stderr, "\naits live: market alert: %s\n", line.c_str());
   });
   feed::MarketMonitor* watcher = monitor->get();
+  if (!flags.session.trades.empty()) {
+    Result<TradeWriter> trades = OpenTradeWriter(flags.session.trades);
+    if (!trades.ok()) return Fail(trades.status().WithContext("--trades"));
+    options.on_trades = trades->on_trades;
+  }
   options.on_tick = [watcher](const Tick& tick) { watcher->OnTick(tick); };
   options.on_idle = [watcher] { watcher->Poll(); };
   auto result = session::RunPaper(options);
@@ -374,6 +379,9 @@ void AddLiveCommand(CLI::App& app) {
                   "--dry-run: the simulated venue's commission (none, per_lot:7, ...)")
       ->capture_default_str();
   cmd->add_option("--state", s.state, "State directory (the event log)")->capture_default_str();
+  cmd->add_option("--trades", s.trades,
+                  "Keep the session's closed trades in a trade store: a file (SQLite) or "
+                  "postgresql://user@host:port/db, written as the log commits them");
   cmd->add_option("--stop-after", s.stop_after, "Stop after N new ticks in this run");
   cmd->add_option("--sync", s.sync, "Event log durability: full (power-safe) or normal")
       ->capture_default_str();

@@ -14,6 +14,7 @@
 #include "aits/config/model_choice.h"
 #include "aits/config/paper_settings.h"
 #include "aits/persistence/pg_event_store.h"
+#include "aits/persistence/trade_store.h"
 #include "aits/session/live_compare.h"
 #include "aits/session/paper.h"
 #include "aits/session/replay.h"
@@ -34,6 +35,11 @@ int RunPaperCommand(const config::PaperFlags& flags, bool spec_given) {
   if (!quiet && tty && !flags.no_progress) {
     options.progress = PrintProgressLine;
   }
+  if (!flags.trades.empty()) {
+    Result<TradeWriter> trades = OpenTradeWriter(flags.trades);
+    if (!trades.ok()) return Fail(trades.status().WithContext("--trades"));
+    options.on_trades = trades->on_trades;
+  }
   if (!quiet) {
     std::fprintf(stderr, "aits paper: state in %s (Ctrl-C stops cleanly; run again to resume)\n",
                  flags.state.c_str());
@@ -53,6 +59,33 @@ int RunPaperCommand(const config::PaperFlags& flags, bool spec_given) {
     std::fclose(file);
   }
   return 0;
+}
+
+Result<TradeWriter> OpenTradeWriter(const std::string& location) {
+  AITS_ASSIGN_OR_RETURN(std::unique_ptr<persistence::TradeStore> opened,
+                        persistence::OpenTradeStore(location));
+  std::shared_ptr<persistence::TradeStore> store = std::move(opened);
+  TradeWriter writer;
+  writer.on_trades = [store, written = writer.written, new_trades = writer.new_trades](
+                         const session::SessionSpec& spec, int64_t first_number,
+                         std::span<const portfolio::TradeRecord> trades) -> Status {
+    const std::vector<Instrument> instruments = session::InstrumentsOf(spec);
+    std::vector<persistence::StoredTrade> rows;
+    rows.reserve(trades.size());
+    for (size_t idx = 0; idx < trades.size(); ++idx) {
+      persistence::StoredTrade& row = rows.emplace_back();
+      row.session = spec.session_id;
+      row.number = first_number + static_cast<int64_t>(idx);
+      const uint32_t instrument = trades[idx].instrument.value;
+      row.symbol = instrument < instruments.size() ? instruments[instrument].symbol : "";
+      row.trade = trades[idx];
+    }
+    AITS_ASSIGN_OR_RETURN(const size_t stored, store->Write(rows));
+    *written += rows.size();
+    *new_trades += stored;
+    return Status::Ok();
+  };
+  return writer;
 }
 
 std::string EventsPath(const std::string& path) {
@@ -372,6 +405,10 @@ void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags) {
   cmd.add_option("--events", flags.events,
                  "Event log elsewhere: a file, or a session on PostgreSQL "
                  "(postgresql://user@host:port/db#session; default STATE/events.db)");
+  cmd.add_option("--trades", flags.trades,
+                 "Keep the session's closed trades in a trade store for the API and reports: a "
+                 "file (SQLite) or postgresql://user@host:port/db, written as the log commits; "
+                 "a resumed session's trades are stored once (docs/services.md, \"Stores\")");
   cmd.add_flag("--standby", flags.standby,
                "When another process owns the session, wait and take over (resuming from the "
                "log) when it dies or stops, instead of refusing to start");

@@ -4,7 +4,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -25,6 +29,19 @@ void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags);
 bool SessionSpecGiven(const CLI::App& cmd);
 // Whether the session's log (--events, else STATE/events.db) holds a session.
 bool HasLog(const config::PaperFlags& flags);
+
+// PaperOptions::on_trades writing every closed trade to the trade store at `location` (--trades:
+// a file or postgresql://user@host:port/db), keyed by the session's id and the trade's number, so
+// that a resumed session's trades are stored once; `new_trades` counts those not stored before.
+// The store is opened now: an error naming the location when it cannot be.
+struct TradeWriter {
+  std::function<Status(const session::SessionSpec&, int64_t,
+                       std::span<const portfolio::TradeRecord>)>
+      on_trades;
+  std::shared_ptr<uint64_t> written = std::make_shared<uint64_t>(0);
+  std::shared_ptr<uint64_t> new_trades = std::make_shared<uint64_t>(0);
+};
+Result<TradeWriter> OpenTradeWriter(const std::string& location);
 
 // A running session's one-line progress on stderr (PaperOptions::progress), rewritten in place.
 void PrintProgressLine(const session::PaperProgress& progress);

@@ -56,6 +56,9 @@ struct ServeFlags {
   // symbol); empty: every traded symbol.
   std::string symbols;
   std::string redis = "off";  // HOST:PORT for the features and prediction roles' caches
+  // The features role's bar and offline feature stores (a file or postgresql://...); empty: none.
+  std::string bars;
+  std::string offline_features;
   config::PaperFlags session;
 };
 
@@ -208,6 +211,14 @@ Result<services::IngestResult> RunIngestion(bus::MessageBus& bus, const ServeFla
   return services::IngestFeeds(bus, std::move(sources), *instruments, ingest);
 }
 
+// The model in the prediction cache's keys and the offline feature set's name: a registry
+// model's NAME@VERSION, or a rule signal with the parameters given (its defaults are fixed in
+// the code).
+std::string ModelKeyOf(const session::SessionSpec& spec) {
+  if (spec.signal == "ml_ensemble") return spec.model;
+  return spec.signal_params.empty() ? spec.signal : spec.signal + "(" + spec.signal_params + ")";
+}
+
 services::StageOptions StageOptionsFor(const ServeFlags& flags, const session::SessionSpec& spec,
                                        const std::atomic<bool>* stop) {
   services::StageOptions options;
@@ -215,14 +226,10 @@ services::StageOptions StageOptionsFor(const ServeFlags& flags, const session::S
   options.bar_period = Duration::Seconds(spec.bar_seconds);
   options.idle_timeout = Duration::Nanos(static_cast<int64_t>(flags.idle_timeout_s * 1e9));
   options.stop = stop;
+  options.records.bars = flags.bars;
+  options.records.offline_features = flags.offline_features;
+  options.records.feature_set = ModelKeyOf(spec);
   return options;
-}
-
-// The model in the prediction cache's keys: a registry model's NAME@VERSION, or a rule signal
-// with the parameters given (its defaults are fixed in the code).
-std::string ModelKeyOf(const session::SessionSpec& spec) {
-  if (spec.signal == "ml_ensemble") return spec.model;
-  return spec.signal_params.empty() ? spec.signal : spec.signal + "(" + spec.signal_params + ")";
 }
 
 // --redis into the stages' cache options (none for "off").
@@ -361,6 +368,18 @@ nlohmann::ordered_json StagesJson(const std::vector<StageRun>& runs) {
                       {"breaker_opened", cache.breaker_opened},
                       {"last_error", cache.last_error}};
     }
+    if (stats.records) {
+      const services::RecordCounters& records = *stats.records;
+      one["records"] = {
+          {"bars", records.bars},
+          {"bars_new", records.bars_new},
+          {"rows", records.rows},
+          {"rows_new", records.rows_new},
+          {"writes", records.writes},
+          {"write_p50_us", static_cast<double>(records.write.Quantile(0.5)) / 1000.0},
+          {"write_p99_us", static_cast<double>(records.write.Quantile(0.99)) / 1000.0},
+          {"write_total_ms", static_cast<double>(records.write_total_ns) / 1e6}};
+    }
     if (stats.delay.count() > 0) {
       one["delay_p50_us"] = static_cast<double>(stats.delay.Quantile(0.5)) / 1000.0;
       one["delay_p99_us"] = static_cast<double>(stats.delay.Quantile(0.99)) / 1000.0;
@@ -398,6 +417,11 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
   }
   // The pace is the ingestion role's: ticks are taken as they arrive.
   options.speed = 0;
+  if (!flags.session.trades.empty()) {
+    // Checked by RunServe at start; opened again here for this run.
+    AITS_ASSIGN_OR_RETURN(const TradeWriter trades, OpenTradeWriter(flags.session.trades));
+    options.on_trades = trades.on_trades;
+  }
   const bool quiet = flags.session.quiet;
   options.notice = [quiet, readiness](const std::string& text) {
     if (!quiet) std::fprintf(stderr, "aits serve: %s\n", text.c_str());
@@ -513,6 +537,36 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   if (Result<std::optional<services::StageCacheOptions>> cache = CacheOptionsFor(flags);
       !cache.ok()) {
     return Fail(cache.status().WithContext("--redis"));
+  }
+  // The stores are opened (and migrated) once here, so that a location that cannot be opened is
+  // an error at start naming it, before any role works.
+  if ((!flags.bars.empty() || !flags.offline_features.empty()) && !roles->FeaturesStage()) {
+    return Fail(InvalidArgument(
+        "--bars and --offline-features: the features role, run apart from the owner, writes "
+        "them; --role " +
+        roles->text + " has no such role"));
+  }
+  if (!flags.bars.empty()) {
+    if (Status checked = services::CheckStageRecords({.bars = flags.bars}); !checked.ok()) {
+      return Fail(checked.WithContext("--bars"));
+    }
+  }
+  if (!flags.offline_features.empty()) {
+    if (Status checked = services::CheckStageRecords({.offline_features = flags.offline_features});
+        !checked.ok()) {
+      return Fail(checked.WithContext("--offline-features"));
+    }
+  }
+  if (!flags.session.trades.empty()) {
+    if (!roles->owner) {
+      return Fail(
+          InvalidArgument("--trades: the account's owner (risk,execution) writes the "
+                          "trades; --role " +
+                          roles->text + " is not it"));
+    }
+    if (Result<TradeWriter> trades = OpenTradeWriter(flags.session.trades); !trades.ok()) {
+      return Fail(trades.status().WithContext("--trades"));
+    }
   }
   const bool in_process = flags.bus == "in-process";
   if (in_process && !(roles->ingestion && roles->Embedded())) {
@@ -765,7 +819,9 @@ void AddServeCommand(CLI::App& app) {
       "stream's ticks, with its log as `aits paper` keeps it, deciding each bar itself (with\n"
       "decision) or asking the decision role, which answers each bar's account (ACCOUNTS) with\n"
       "its decision (DECISIONS). Give every role the same session flags. Each process answers\n"
-      "GET /healthz and /readyz on --health.\n"
+      "GET /healthz and /readyz on --health. Records beside the bus, in a SQLite file or on\n"
+      "PostgreSQL (postgresql://user@host:port/db): the owner's trades (--trades), the features\n"
+      "role's bars and feature rows (--bars, --offline-features).\n"
       "Examples: aits serve --role ingestion --bus nats://127.0.0.1:4222 --ticks 100000 "
       "--start 2024-01-08 --speed max\n"
       "          aits serve --role features,prediction --bus nats://127.0.0.1:4222 --ticks "
@@ -809,6 +865,17 @@ void AddServeCommand(CLI::App& app) {
                    "(decision:MARKET:SYMBOL, 1 h), the owner its session's state "
                    "(session:MARKET, 1 h), for other readers; trading never waits for it, and "
                    "goes on without it")
+      ->capture_default_str();
+  serve
+      ->add_option("--bars", flags->bars,
+                   "Features role: keep every closed bar in a bar store, a file (SQLite) or "
+                   "postgresql://user@host:port/db; written in batches after the bus, stored "
+                   "once however often the role restarts")
+      ->capture_default_str();
+  serve
+      ->add_option("--offline-features", flags->offline_features,
+                   "Features role: keep every ready feature row in an offline feature store, "
+                   "a file (SQLite) or postgresql://user@host:port/db, for training")
       ->capture_default_str();
   serve
       ->add_option("--ticks-per-message", flags->ticks_per_message,

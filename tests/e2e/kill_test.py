@@ -10,9 +10,12 @@ may fail because of it.
 Then the session must end as one uninterrupted run does: the same orders, fills, decisions and
 account as `aits paper` on the same flags (nothing lost, nothing doubled: every order once), a log
 that replays, the owner's log relayed to ORDERS and AUDIT with every event once (nats-server's
-/jsz against the log's counts on PostgreSQL), and the recovery figures printed as JSON: per kind of kill, the time from the kill
-until the owner's log grew again (trading again), and the committed events lost (none); for Redis
-also the time from its kill until the roles wrote to it again.
+/jsz against the log's counts on PostgreSQL), the trades the owner kept on PostgreSQL (--trades)
+those of the uninterrupted run (kept in SQLite), each once, and the features role's bars and
+feature rows (--bars, --offline-features) one per bar it published, and the recovery figures
+printed as JSON: per kind of kill, the time from the kill until the owner's log grew again
+(trading again), and the committed events lost (none); for Redis also the time from its kill
+until the roles wrote to it again.
 
 With --cluster, JetStream runs as a three-node cluster on loopback with every stream replicated
 three times, and the kills are of the nodes, one at a time, each down for a few seconds: nothing
@@ -29,6 +32,7 @@ import random
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -228,8 +232,10 @@ def main():
     committed = None
     try:
         # The uninterrupted run to compare with.
+        embedded_trades = os.path.join(work, "embedded-trades.db")
         embedded = subprocess.run([args.aits, "paper", *SESSION, "--speed", "max", "--state",
-                                   os.path.join(work, "embedded"), "--quiet", "--json"],
+                                   os.path.join(work, "embedded"), "--quiet", "--json",
+                                   "--trades", embedded_trades],
                                   capture_output=True, text=True)
         if embedded.returncode != 0:
             fail("aits paper: " + embedded.stderr)
@@ -318,15 +324,18 @@ def main():
 
         bus = ",".join(f"nats://127.0.0.1:{port}" for port in nats_ports)
         events = f"postgresql://aits@127.0.0.1:{pg_port}/postgres#kill"
+        records = f"postgresql://aits@127.0.0.1:{pg_port}/postgres"
         redis = f"127.0.0.1:{redis_port}"
         common = ["--bus", bus, *SESSION, "--health", "off", "--json", "--idle-timeout", "60",
                   "--replicas", "3" if args.cluster else "1"]
         roles = {
             "ingestion": ["serve", "--role", "ingestion", *common, "--speed", SPEED],
-            "features": ["serve", "--role", "features", *common, "--redis", redis],
+            "features": ["serve", "--role", "features", *common, "--redis", redis, "--bars",
+                         records, "--offline-features", records],
             "prediction": ["serve", "--role", "prediction", *common, "--redis", redis],
             "decision": ["serve", "--role", "decision", *common],
-            "owner": ["serve", "--role", "risk,execution", *common, "--events", events],
+            "owner": ["serve", "--role", "risk,execution", *common, "--events", events,
+                      "--trades", records],
         }
         for name, argv in roles.items():
             processes[name] = Process(name, [args.aits, *argv], logs)
@@ -459,6 +468,43 @@ def main():
                 for stage in json.load(open(p.out_path))["stages"]:
                     caches[name] = stage["cache"]
         ok(f"Redis writes of the roles' last runs: {caches}")
+
+        # The records: the uninterrupted run's trades, each once (the owner writes them again
+        # after every restart), and one bar and row per bar of the features role's last run (a
+        # role killed at the very end is started once more, as its supervisor would).
+        features = processes["features"]
+        if features.popen.returncode != 0:
+            features.start()
+            try:
+                features.popen.wait(120)
+            except subprocess.TimeoutExpired:
+                features.kill()
+        columns = ("session, number, symbol, side, quantity, entry_ns, exit_ns, entry_price, "
+                   "exit_price, gross_pnl, commission, net_pnl, exit_reason")
+
+        def psql(query):
+            return subprocess.run([PG_BIN + "/psql", "-h", "127.0.0.1", "-p", str(pg_port), "-U",
+                                   "aits", "-d", "postgres", "-Atc", query],
+                                  capture_output=True, text=True).stdout.strip()
+        expected = "\n".join("|".join(str(v) for v in row) for row in sqlite3.connect(
+            embedded_trades).execute(f"SELECT {columns} FROM trades ORDER BY number"))
+        stored = psql(f"SELECT {columns} FROM trades ORDER BY number")
+        if expected and stored == expected:
+            ok(f"trades on PostgreSQL: the uninterrupted run's {len(expected.splitlines())}, "
+               "each once")
+        else:
+            fail(f"trades on PostgreSQL differ from the uninterrupted run's:\n{stored}\n"
+                 f"vs\n{expected}")
+        if features.popen.returncode == 0:
+            stages = json.load(open(features.out_path))["stages"]
+            published = sum(stage["outputs"] for stage in stages)
+            counts = psql("SELECT (SELECT count(*) FROM bars), (SELECT count(*) FROM feature_rows)")
+            if counts == f"{published}|{published}" and published > 100:
+                ok(f"bars and feature rows on PostgreSQL: {published} each, one per bar published")
+            else:
+                fail(f"bars|rows on PostgreSQL {counts}, the features role published {published}")
+        else:
+            fail("the features role did not end its last run: " + features.log_path)
 
         # Recovery: from each kill to the log's next growth; for Redis also to its next write.
         recovery = {}

@@ -5,6 +5,9 @@
 # replays; it stops and resumes from the stream; /healthz and /readyz answer; bad roles, buses
 # and a missing ingestion are clear errors. The five-process run writes its features and
 # predictions to a real Redis as well (--redis), and ends the same; a Redis away is no error.
+# Its owner keeps its trades, and its features role its bars and feature rows, in a real
+# PostgreSQL (--trades, --bars, --offline-features): the trades those of the embedded run (kept
+# in SQLite), every bar and row once, also after a restart of either.
 # Usage: serve_cli_test.sh AITS_BINARY PYTHON
 set -uo pipefail
 aits="$1"; python="$2"
@@ -13,6 +16,7 @@ nats_pid=""
 cleanup() {
   [[ -n "$nats_pid" ]] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null
   stop_redis
+  stop_postgres
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -52,7 +56,7 @@ owner_roles=features,prediction,decision,risk,execution
 
 # The same session, embedded and split.
 "$aits" paper "${session[@]}" --speed max --state "$work/embedded" --quiet --json \
-  >"$work/embedded.json" || fail "aits paper"
+  --trades "$work/embedded-trades.db" >"$work/embedded.json" || fail "aits paper"
 "$aits" serve --role ingestion --bus "$bus" "${session[@]}" --speed max --json --health off \
   >"$work/ingestion.json" 2>"$work/ingestion.err" &
 ingestion_pid=$!
@@ -115,19 +119,25 @@ expect_eq "order 3's decision record, four processes vs embedded" "$four_explain
 # predictions, each symbol's last decision, the session's state), which changes nothing of the
 # session.
 start_redis || exit 1
+start_postgres || exit 1
+psql_at() { psql -h 127.0.0.1 -p "$pg_port" -U aits -At -d "$1" -c "$2"; }
+psql_at postgres "CREATE DATABASE five" >/dev/null
+psql_at postgres "CREATE DATABASE parts" >/dev/null
+records="postgresql://aits@127.0.0.1:$pg_port/five"
 five=()
 for role in ingestion features prediction:EURUSD prediction:GBPUSD decision; do
   extra=()
   [[ $role == ingestion ]] && extra=(--speed max)
   [[ $role == *:* ]] && extra=(--symbols "${role#*:}")
   [[ $role != ingestion ]] && extra+=(--redis "127.0.0.1:$redis_port")
+  [[ $role == features ]] && extra+=(--bars "$records" --offline-features "$records")
   "$aits" serve --role "${role%%:*}" --market five --bus "$bus" "${session[@]}" "${extra[@]}" \
     --json --health off >"$work/five-$role.json" 2>"$work/five-$role.err" &
   five+=($!)
 done
 "$aits" serve --role risk,execution --market five --bus "$bus" "${session[@]}" \
-  --redis "127.0.0.1:$redis_port" --state "$work/five" --json --health off >"$work/five.json" \
-  2>"$work/five.err"
+  --redis "127.0.0.1:$redis_port" --state "$work/five" --trades "$records" --json --health off \
+  >"$work/five.json" 2>"$work/five.err"
 expect_code "owner of five processes" "$?" "0"
 for idx in 0 1 2 3 4; do
   wait "${five[$idx]}"
@@ -162,7 +172,9 @@ feature_keys=$(redis-cli -p "$redis_port" --scan --pattern 'feature:EURUSD:*' | 
 expect_eq "Redis: EURUSD's rows, one key each" \
   "$(json "$work/five-features.json" "[s['cache']['puts'] <= $feature_keys <= s['outputs'] for s in d['stages'] if s['symbol'] == 'EURUSD']")" \
   "[True]"
-prediction_ttl=$(redis-cli -p "$redis_port" pttl "$(redis-cli -p "$redis_port" --scan --pattern 'prediction:*' | head -1)")
+# The longest TTL left of any prediction: the last ones were written as the session ended (on a
+# loaded machine the first may have expired already, 30 s being shorter than the run).
+prediction_ttl=$(redis-cli -p "$redis_port" eval "local most = -2 for _, key in ipairs(redis.call('keys', ARGV[1])) do most = math.max(most, redis.call('pttl', key)) end return most" 0 'prediction:*')
 [[ $prediction_ttl -gt 0 && $prediction_ttl -le 30000 ]] && pass "a prediction's TTL ($prediction_ttl ms) is within 30 s" \
   || fail "a prediction's TTL: $prediction_ttl"
 # The decision role's last answer per symbol, the owner's last word on its session.
@@ -184,6 +196,50 @@ stop_redis
 expect_eq "decision role: a decision per question, both symbols, ended by the owner" \
   "$(json "$work/five-decision.json" 'all(s["outputs"] == s["inputs"] > 50 and s["ended"] for s in d["stages"]), len(d["stages"])')" \
   "True 2"
+# The records in PostgreSQL. Trades: those of the embedded run (its store a SQLite file), field
+# for field; the session's id aside (each names its process).
+trade_columns="number, symbol, side, quantity, quantity_digits, entry_ns, exit_ns, entry_price, exit_price, gross_pnl, commission, net_pnl, exit_reason"
+embedded_trades=$("$python" - "$work/embedded-trades.db" "SELECT $trade_columns FROM trades ORDER BY number" <<'PY'
+import sqlite3, sys
+for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):
+    print("|".join(str(v) for v in row))
+PY
+)
+expect_eq "trades in PostgreSQL: the embedded run's, field for field" \
+  "$(psql_at five "SELECT $trade_columns FROM trades ORDER BY number")" "$embedded_trades"
+expect_eq "trades: as many as the session's round trips, more than 2" \
+  "$(psql_at five "SELECT count(*) > 2, count(DISTINCT session) FROM trades")" "t|1"
+# Bars and rows: one per closed bar of each symbol, as the features role published them; the
+# features role reads each feed to its end (the owner stops at its --ticks), so every tick of a
+# feed is in a stored bar but those of the bar in progress at its end.
+bars_per_symbol=$(psql_at five "SELECT string_agg(symbol || '=' || n, ',' ORDER BY symbol) FROM (SELECT symbol, count(*) n FROM bars GROUP BY symbol) b")
+expect_eq "bars in PostgreSQL: one per feature row published, per symbol" "$bars_per_symbol" \
+  "$(json "$work/five-features.json" '",".join(s["symbol"] + "=" + str(s["outputs"]) for s in sorted(d["stages"], key=lambda s: s["symbol"]))')"
+in_bars=$(psql_at five "SELECT string_agg(symbol || '=' || n, ',' ORDER BY symbol) FROM (SELECT symbol, sum(tick_count) n FROM bars GROUP BY symbol) b")
+expect_eq "bars: every tick of each feed in a bar but those of the last (under 1,000)" \
+  "$("$python" - "$work/five-ingestion.json" "$in_bars" <<'PY'
+import json, sys
+published = {f["subject"].split(".")[-1]: f["ticks"] for f in json.load(open(sys.argv[1]))["feeds"]}
+stored = {k: int(v) for k, v in (item.split("=") for item in sys.argv[2].split(","))}
+print(sorted(stored) == sorted(published) and all(0 < published[k] - stored[k] < 1000 for k in stored))
+PY
+)" "True"
+bars_now=$(psql_at five "SELECT count(*) FROM bars")
+expect_eq "feature rows: one per bar (a rule signal's rows are empty), one feature set" \
+  "$(psql_at five "SELECT (SELECT count(*) FROM feature_rows) = (SELECT count(*) FROM bars), count(*), min(name) FROM feature_sets")" \
+  "t|1|sma_cross(fast=3,slow=8)"
+expect_eq "features role: every bar and row new to the stores, in batches" \
+  "$(json "$work/five-features.json" 'all(s["records"]["bars_new"] == s["records"]["bars"] == s["outputs"] and s["records"]["rows_new"] == s["outputs"] and 0 < s["records"]["writes"] < s["outputs"] for s in d["stages"])')" \
+  "True"
+# A features role started again recomputes every bar from the first tick and writes it again:
+# nothing new is stored.
+"$aits" serve --role features --market five --bus "$bus" "${session[@]}" --bars "$records" \
+  --offline-features "$records" --json --health off >"$work/five-features-again.json" 2>&1
+expect_code "features role, again" "$?" "0"
+expect_eq "features role, again: every bar and row written, none new" \
+  "$(json "$work/five-features-again.json" 'all(s["records"]["bars"] == s["outputs"] > 100 and s["records"]["bars_new"] == s["records"]["rows_new"] == 0 for s in d["stages"])')" \
+  "True"
+expect_eq "bars after the restart" "$(psql_at five "SELECT count(*) FROM bars")" "$bars_now"
 run "$aits" replay --events "$work/five"
 expect_code "replay of the five-process session" "$code" "0"
 run "$aits" explain 3 --events "$work/five" --json
@@ -191,16 +247,25 @@ expect_eq "order 3's decision record, five processes vs embedded" \
   "$(sed -E 's/"p[0-9]+-/"SESSION-/g' <<<"$out")" "$four_explained"
 
 # Stopped after 15,000 ticks and resumed from the stream (the feeds are there from the run above).
+# Both parts keep their trades in PostgreSQL: the resumed part replays the first part's trades
+# and writes them again, and each is stored once.
+parts_trades="postgresql://aits@127.0.0.1:$pg_port/parts"
 "$aits" serve --role "$owner_roles" --bus "$bus" "${session[@]}" --state "$work/parts" \
-  --stop-after 15000 --quiet --health off >/dev/null 2>&1
+  --stop-after 15000 --trades "$parts_trades" --quiet --health off >/dev/null 2>&1
 expect_code "owner, first part" "$?" "0"
-"$aits" serve --role "$owner_roles" --bus "$bus" --state "$work/parts" --json --health off \
-  >"$work/parts.json" 2>"$work/parts.err"
+first_part_trades=$(psql_at parts "SELECT count(*) FROM trades")
+"$aits" serve --role "$owner_roles" --bus "$bus" --state "$work/parts" --trades "$parts_trades" \
+  --json --health off >"$work/parts.json" 2>"$work/parts.err"
 expect_code "owner, resumed" "$?" "0"
 expect_eq "resumed run: resumed, new ticks" \
   "$(json "$work/parts.json" 'd["resumed"], d["ticks"]')" "True 25000"
 same_as "resumed session as embedded" "$work/parts.json" "$work/embedded.json" \
   orders fills balance equity
+[[ $first_part_trades -gt 0 ]] && pass "the first part stored trades ($first_part_trades)" \
+  || fail "the first part stored no trades"
+expect_eq "trades of the stopped and resumed session: the embedded run's, each once" \
+  "$(psql_at parts "SELECT $trade_columns FROM trades ORDER BY number")" "$embedded_trades"
+stop_postgres
 
 # One owner per session: a second owner is refused; a standby takes over when the owner is
 # killed, and the session ends as one uninterrupted run. A paced ingestion keeps the owner busy.
@@ -294,6 +359,18 @@ expect_in "unreachable bus" "$out" "nats://127.0.0.1:1"
 run "$aits" serve --role ingestion --bus "$bus" --redis 127.0.0.1:6379 "${session[@]}"
 expect_code "--redis for ingestion alone" "$code" "2"
 expect_in "--redis for ingestion alone" "$out" "has none of them"
+run "$aits" serve --role risk,execution --bus "$bus" --bars "$work/bars.db" "${session[@]}"
+expect_code "--bars for the owner" "$code" "2"
+expect_in "--bars for the owner" "$out" "the features role, run apart from the owner, writes"
+run "$aits" serve --role features --bus "$bus" --trades "$work/trades.db" "${session[@]}" \
+  --health off
+expect_in "--trades for the features role" "$out" "the account's owner (risk,execution) writes"
+run "$aits" serve --role features --bus "$bus" "${session[@]}" --health off \
+  --offline-features postgresql://aits@127.0.0.1:1/aits
+expect_in "--offline-features on a server that is not there" "$out" \
+  "offline feature store: PostgreSQL at 127.0.0.1:1/aits cannot be reached"
+run "$aits" paper "${session[@]}" --state "$work/no-trades" --trades /nonexistent/trades.db
+expect_in "--trades in a directory that is not there" "$out" "--trades: trade store /nonexistent/trades.db"
 run "$aits" serve --role features --bus "$bus" --redis nohost "${session[@]}" --health off
 expect_code "--redis without a port" "$code" "2"
 expect_in "--redis without a port" "$out" "--redis"

@@ -42,6 +42,7 @@ struct PaperFlags {
   std::string bar = "M1";
   std::string state = "paper-session";
   std::string events;    // empty: STATE/events.db; or postgresql://user@host:port/db#session
+  std::string trades;    // empty: not kept; a file or postgresql://user@host:port/db
   bool standby = false;  // wait for the session's owner to go, then take over
   uint64_t stop_after = 0;
   std::string latency_out;

@@ -64,6 +64,13 @@ Param Param::Int64(int64_t value) {
   return param;
 }
 
+// float8 travels as the big-endian bytes of its IEEE 754 binary64, as int8 does its integer.
+Param Param::Float64(double value) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &value, sizeof(bits));
+  return Int64(static_cast<int64_t>(bits));
+}
+
 Param Param::Bytes(std::string_view bytes) {
   Param param;
   param.bytes_ = bytes;
@@ -121,6 +128,13 @@ Result<int64_t> Rows::Int64(int row, int column) const {
   uint64_t be = 0;
   std::memcpy(&be, bytes.data(), 8);
   return static_cast<int64_t>(be64toh(be));
+}
+
+Result<double> Rows::Float64(int row, int column) const {
+  AITS_ASSIGN_OR_RETURN(const int64_t bits, Int64(row, column));
+  double value = 0;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
 }
 
 Result<int16_t> Rows::Int16(int row, int column) const {
@@ -278,6 +292,7 @@ bool Connection::in_failed_transaction() const {
 
 Status Connection::Error(std::string_view what, PGresult* result) const {
   const std::string prefix = "PostgreSQL " + where_ + ": " + std::string(what) + ": ";
+  last_error_state_.clear();
   if (PQstatus(conn_) != CONNECTION_OK) {
     return Unavailable(prefix + "connection lost: " + OneLine(PQerrorMessage(conn_)));
   }
@@ -285,6 +300,7 @@ Status Connection::Error(std::string_view what, PGresult* result) const {
   const std::string message =
       OneLine(result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
   const std::string_view code = state != nullptr ? state : "";
+  last_error_state_ = std::string(code);
   // Serialization, deadlock, lock, connection, shutdown, cancelled or timed out, out of resources
   // (disk full, too many connections): the same statement may succeed later.
   if (code == "40001" || code == "40P01" || code == "55P03" || code == "57014" ||
@@ -406,6 +422,12 @@ void CopyWriter::Int64(int64_t value) {
   const uint64_t be = htobe64(static_cast<uint64_t>(value));
   buffer_.append(reinterpret_cast<const char*>(&length), sizeof(length));
   buffer_.append(reinterpret_cast<const char*>(&be), sizeof(be));
+}
+
+void CopyWriter::Float64(double value) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &value, sizeof(bits));
+  Int64(static_cast<int64_t>(bits));
 }
 
 void CopyWriter::Bytes(std::string_view bytes) {

@@ -44,6 +44,7 @@ class Param {
  public:
   static Param Int16(int16_t value);
   static Param Int64(int64_t value);
+  static Param Float64(double value);          // float8
   static Param Bytes(std::string_view bytes);  // not copied: must outlive the call
   static Param Null();
 
@@ -76,6 +77,7 @@ class Rows {
   Result<int64_t> Int64(int row, int column) const;
   Result<int16_t> Int16(int row, int column) const;
   Result<bool> Bool(int row, int column) const;
+  Result<double> Float64(int row, int column) const;  // float8
   std::string_view Bytes(int row, int column) const;  // text, bytea: the raw bytes
   std::string_view column_name(int column) const;
 
@@ -122,6 +124,9 @@ class Connection {
   // True inside a transaction a failed statement aborted: its COMMIT would roll it back (and
   // PostgreSQL answers such a COMMIT without an error).
   bool in_failed_transaction() const;
+  // The SQLSTATE of the last statement the server refused ("23505": a unique violation), for a
+  // caller that handles one refusal itself; empty when it gave none (a lost connection).
+  const std::string& last_error_state() const { return last_error_state_; }
 
   // One statement with binary parameters and binary results. `what` names it in errors.
   Result<Rows> Exec(std::string_view sql, std::span<const Param> params, std::string_view what);
@@ -154,6 +159,7 @@ class Connection {
   std::string where_;
   Duration timeout_ = Duration::Seconds(10);
   bool abandoned_ = false;
+  mutable std::string last_error_state_;
 };
 
 // Writes PostgreSQL's binary COPY format into one buffer: BeginRow(fields), then one value per
@@ -165,6 +171,7 @@ class CopyWriter {
   void BeginRow(int16_t fields);
   void Int16(int16_t value);
   void Int64(int64_t value);
+  void Float64(double value);  // float8
   void Bytes(std::string_view bytes);
   // The buffer with its trailer; rows() rows. The writer must be cleared before the next row.
   std::string_view Finish();

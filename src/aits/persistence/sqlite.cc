@@ -78,6 +78,8 @@ Result<std::optional<std::string>> Database::QueryText(const char* sql,
 
 int64_t Database::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_.get()); }
 
+int64_t Database::Changes() const { return sqlite3_changes64(db_.get()); }
+
 bool Database::autocommit() const { return sqlite3_get_autocommit(db_.get()) != 0; }
 
 Result<Statement> Statement::Prepare(const Database& db, std::string_view sql, bool persistent) {
@@ -121,6 +123,11 @@ Statement& Statement::Int(int64_t value) {
   return *this;
 }
 
+Statement& Statement::Double(double value) {
+  Check(sqlite3_bind_double(stmt_, ++bind_index_, value));
+  return *this;
+}
+
 Statement& Statement::Text(std::string_view value) {
   // SQLITE_TRANSIENT (its macro is an old-style cast): SQLite copies, so temporaries are safe.
   const auto transient = reinterpret_cast<sqlite3_destructor_type>(static_cast<intptr_t>(-1));
@@ -158,6 +165,8 @@ void Statement::Reset() {
 }
 
 int64_t Statement::ColumnInt(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+double Statement::ColumnDouble(int col) const { return sqlite3_column_double(stmt_, col); }
 
 std::string Statement::ColumnText(int col) const {
   const auto* text = sqlite3_column_text(stmt_, col);

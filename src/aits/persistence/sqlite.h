@@ -57,6 +57,8 @@ class Database {
   // The first column of the first row as text; nullopt when there is no row.
   Result<std::optional<std::string>> QueryText(const char* sql, std::string_view what) const;
   int64_t LastInsertRowId() const;
+  // Rows changed by the last INSERT/UPDATE/DELETE (an INSERT OR IGNORE that ignored: 0).
+  int64_t Changes() const;
   // True when no transaction is open (SQLite rolls one back by itself on some errors).
   bool autocommit() const;
 
@@ -82,6 +84,7 @@ class Statement {
   ~Statement();
 
   Statement& Int(int64_t value);
+  Statement& Double(double value);
   Statement& Text(std::string_view value);  // copied by SQLite
   // Not copied: the bytes must stay valid until Reset(). An empty blob binds as empty, not NULL.
   Statement& BlobNoCopy(std::string_view value);
@@ -94,6 +97,7 @@ class Statement {
   void Reset();
 
   int64_t ColumnInt(int col) const;
+  double ColumnDouble(int col) const;
   std::string ColumnText(int col) const;
   // Valid until the next Step or Reset.
   std::string_view ColumnBlob(int col) const;

@@ -405,6 +405,7 @@ void Portfolio::BookTrade(const Slot& slot, Side entry_side, Price entry_price,
   trade.net_pnl = gross - trade.commission;
   trade.exit_reason = std::string(ToString(fill.reason));
   trades_.push_back(std::move(trade));
+  ++trades_closed_;
 }
 
 void Portfolio::BookHedgedFill(Slot& slot, const Fill& fill) {

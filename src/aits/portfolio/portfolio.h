@@ -118,6 +118,9 @@ class Portfolio {
   Money NotionalInAccount(const Instrument& instrument, Quantity lots, Price price) const;
 
   const std::vector<TradeRecord>& trades() const { return trades_; }
+  // Every trade closed, trimmed ones included: trades().back() is trade number trades_closed()
+  // of the portfolio (from 1), a number a replay of the same fills gives it again.
+  uint64_t trades_closed() const { return trades_closed_; }
   // Keeps only the latest `keep` trade records (dropped in chunks, so amortised O(1)); 0 = all.
   void TrimTrades(size_t keep);
 
@@ -196,6 +199,7 @@ class Portfolio {
   double leverage_;
   AccountMode mode_;
   std::vector<TradeRecord> trades_;
+  uint64_t trades_closed_ = 0;
   EquityCurve curve_;
   Duration time_in_market_;
   std::optional<Timestamp> last_sample_;

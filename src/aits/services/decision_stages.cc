@@ -400,10 +400,15 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
   Outbox out(bus, subject);
   std::optional<StageCache> online;
   if (options.cache) online.emplace(*options.cache, cache::kFeatureTtl, /*look_first=*/false);
-  // The bus first: Redis adds nothing to the rows' way to the prediction role.
+  std::unique_ptr<StageRecords> records;
+  if (options.records.any()) {
+    AITS_ASSIGN_OR_RETURN(records, StageRecords::Open(options.records, source));
+  }
+  // The bus first: Redis and the stores add nothing to the rows' way to the prediction role.
   const auto flush = [&]() -> Status {
     AITS_RETURN_IF_ERROR(out.Flush(&stats));
     if (online) online->Flush();
+    if (records) AITS_RETURN_IF_ERROR(records->Flush());
     return Status::Ok();
   };
   data::BarAggregator aggregator(options.bar_period);
@@ -421,6 +426,7 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
       std::string encoded = proto::Encode(row);
       // Keyed by the bar's close: the moment its features exist.
       if (online) online->Add(cache::FeatureKey(instrument.symbol, row.bar.CloseTime()), encoded);
+      if (records) records->Add(instrument.symbol, row.bar, row.ready, row.row);
       out.Add(BarId(options.feed, instrument, row.bar.open_time), std::move(encoded));
       if (out.size() >= kPublishEvery) AITS_RETURN_IF_ERROR(flush());
     }
@@ -430,6 +436,10 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
   stats.duplicates = ticks->duplicates();
   stats.dead_lettered = ticks->dead_lettered();
   if (online) stats.cache = online->counters();
+  if (records) {
+    AITS_RETURN_IF_ERROR(records->Finish());
+    stats.records = records->counters();
+  }
   // The bar in progress is not closed: no tick of the next period came, so the kernel never
   // delivers it to the strategy either (Kernel::Stop flushes it without trading on it).
   AITS_RETURN_IF_ERROR(out.End(EndId(options.feed, instrument)));

@@ -55,6 +55,7 @@
 #include "aits/model/stage_messages.h"
 #include "aits/services/market_stream.h"
 #include "aits/services/stage_cache.h"
+#include "aits/services/stage_records.h"
 #include "aits/trading/decision_engine.h"
 #include "aits/trading/decision_strategy.h"
 #include "aits/trading/signal_source.h"
@@ -96,6 +97,9 @@ struct StageOptions {
   // Redis for the features role's online features and the prediction role's predictions
   // (stage_cache.h); none: no Redis. Nothing a role publishes depends on it.
   std::optional<StageCacheOptions> cache;
+  // The features role's bars and feature rows, kept in the bar and offline feature stores
+  // (stage_records.h); none by default.
+  StageRecordOptions records;
 };
 
 struct StageStats {
@@ -107,13 +111,16 @@ struct StageStats {
   bool ended = false;  // the input's end marker came (and this stage's was published)
   // Per output: input stored by the bus -> output published (prediction role).
   LatencyHistogram delay;
-  CacheCounters cache;  // with StageOptions::cache
+  CacheCounters cache;                    // with StageOptions::cache
+  std::optional<RecordCounters> records;  // with StageOptions::records (features role)
 };
 
 // The features role for one traded instrument, until its feed ends (or stop, or an error).
 // `source` is the session's signal source for `instrument`; only its Features stage is used.
 // With a cache, each row published is also written as the online features of its bar,
 // cache::FeatureKey(symbol, bar close) -> the FeatureRow's encoding (the FEATURES message).
+// With records, each bar and ready row is kept in its store after it was published (in batches:
+// stage_records.h); a failed write ends the run with the error.
 Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrument,
                                trading::SignalSource& source, const StageOptions& options);
 

@@ -126,7 +126,7 @@ class PaperTarget final : public node::LoopTarget {
     if (options_.checkpoint_every > 0 && session_.ticks() % options_.checkpoint_every == 0) {
       session_.WriteCheckpoint();
     }
-    AITS_RETURN_IF_ERROR(store_.MaybeCommit());
+    AITS_RETURN_IF_ERROR(Committed(store_.MaybeCommit()));
     if (session_.spec().max_ticks > 0 && session_.ticks() >= session_.spec().max_ticks) {
       result_.feed_ended = true;
     }
@@ -157,7 +157,7 @@ class PaperTarget final : public node::LoopTarget {
       AITS_RETURN_IF_ERROR(store_.MarkCommandApplied(command.store_id, store_.last_seq()));
     }
     AITS_RETURN_IF_ERROR(session_.store_status());
-    return store_.Commit();
+    return Committed(store_.Commit());
   }
 
   // The asynchronous venue's reports: logged as inputs and applied by the session. One the order
@@ -171,14 +171,14 @@ class PaperTarget final : public node::LoopTarget {
     }
     ++result_.execution_reports;
     AITS_RETURN_IF_ERROR(session_.store_status());
-    return store_.MaybeCommit();
+    return Committed(store_.MaybeCommit());
   }
 
   Status OnAccountReport(const node::AccountReportEvent& event) override {
     session_.OnAccountReport(*event.report);
     ++result_.account_reports;
     AITS_RETURN_IF_ERROR(session_.store_status());
-    return store_.MaybeCommit();
+    return Committed(store_.MaybeCommit());
   }
 
   Status OnProducerStatus(const node::ProducerStatus& status, std::string_view /*name*/) override {
@@ -198,12 +198,12 @@ class PaperTarget final : public node::LoopTarget {
   Status AdvanceTo(Timestamp time) override {
     session_.AdvanceTo(time);
     AITS_RETURN_IF_ERROR(session_.store_status());
-    return store_.MaybeCommit();
+    return Committed(store_.MaybeCommit());
   }
 
   Status OnIdle() override {
     // Waiting for the market: commit what is pending.
-    AITS_RETURN_IF_ERROR(store_.MaybeCommit());
+    AITS_RETURN_IF_ERROR(Committed(store_.MaybeCommit()));
     Progress();
     if (options_.on_idle) options_.on_idle();
     return Status::Ok();
@@ -213,7 +213,36 @@ class PaperTarget final : public node::LoopTarget {
     return result_.feed_ended || (options_.stop_after > 0 && result_.ticks >= options_.stop_after);
   }
 
+  // Hands the trades closed since the last call to PaperOptions::on_trades when the log holds
+  // every event appended (so every trade handed out is one a resume closes again).
+  Status ReportTrades() {
+    if (!options_.on_trades || store_.committed_seq() != store_.last_seq()) return Status::Ok();
+    const portfolio::Portfolio& book = session_.kernel().portfolio();
+    const uint64_t closed = book.trades_closed();
+    if (closed == reported_) return Status::Ok();
+    const std::vector<portfolio::TradeRecord>& kept = book.trades();
+    const uint64_t first_kept = closed - kept.size() + 1;
+    if (first_kept > reported_ + 1) {
+      // The kernel keeps thousands of trades and this runs after every commit: only a batch
+      // that closed more than it keeps could get here.
+      return Internal("trades " + std::to_string(reported_ + 1) + ".." +
+                      std::to_string(first_kept - 1) +
+                      " left the kernel's memory before they were handed out");
+    }
+    const std::span<const portfolio::TradeRecord> fresh =
+        std::span(kept).subspan(static_cast<size_t>(reported_ + 1 - first_kept));
+    AITS_RETURN_IF_ERROR(
+        options_.on_trades(session_.spec(), static_cast<int64_t>(reported_ + 1), fresh));
+    reported_ = closed;
+    return Status::Ok();
+  }
+
  private:
+  Status Committed(const Status& committed) {
+    if (!committed.ok()) return committed;
+    return ReportTrades();
+  }
+
   void Progress() {
     if (!options_.progress) return;
     const auto now = Steady::now();
@@ -239,6 +268,7 @@ class PaperTarget final : public node::LoopTarget {
   const std::vector<std::unique_ptr<node::ReplayClient>>& feeds_;
   PaperResult& result_;
   Steady::time_point last_progress_ = Steady::now();
+  uint64_t reported_ = 0;  // trades handed to on_trades (numbers 1..reported_)
 };
 
 }  // namespace
@@ -598,6 +628,8 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   }
   AITS_RETURN_IF_ERROR(session->store_status());
   AITS_RETURN_IF_ERROR(store->Close());
+  // Everything is committed: the last trades go out.
+  AITS_RETURN_IF_ERROR(target.ReportTrades());
   result.last_seq = store->last_seq();
   result.wall_seconds = static_cast<double>(NanosSince(wall_start)) / 1e9;
   AITS_LOG_INFO("session", "paper session stopped",

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@
 #include "aits/execution/reconciliation.h"
 #include "aits/node/data_client.h"
 #include "aits/persistence/event_store.h"
+#include "aits/portfolio/portfolio.h"
 #include "aits/session/replay.h"
 #include "aits/session/session.h"
 #include "aits/session/session_spec.h"
@@ -68,6 +70,16 @@ struct PaperOptions {
   // predictions come from other processes (aits serve: services::PredictionFeed::status): a bar
   // whose prediction never came must not be logged as a bar without a decision.
   std::function<Status()> check_tick;
+  // The trades the session closed, handed out once the log has committed the events that closed
+  // them (on the kernel thread, after a commit, and at the end): `trades` are the session's
+  // trade numbers first_number, first_number + 1, ... (portfolio::Portfolio::trades_closed). A
+  // run's first call starts from trade 1, so a resumed session hands out again the trades its
+  // log closed before: a writer keyed by (session, number) stores each once (aits paper
+  // --trades, persistence/trade_store.h). An error stops the session: what the log committed
+  // stands, and a restart hands the trades out again. Unset: nothing.
+  std::function<Status(const SessionSpec& spec, int64_t first_number,
+                       std::span<const portfolio::TradeRecord> trades)>
+      on_trades;
   double speed = 1.0;       // multiple of real time; 0 = as fast as possible
   uint64_t stop_after = 0;  // new ticks in this run (0 = until the feed ends or a stop)
   persistence::EventStoreOptions store;

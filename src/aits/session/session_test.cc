@@ -5,8 +5,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -99,6 +101,69 @@ TEST(PaperTest, StopAndResumeGivesTheSameLogAsOneRun) {
   auto last = RunInThreeParts(tmp.Sub("parts"));
   ASSERT_TRUE(last.ok()) << last.status().message();
   EXPECT_EQ(LogLines(tmp.Sub("parts")), LogLines(tmp.Sub("whole")));
+}
+
+// What a trade writer (aits paper --trades) receives: every call of a run continues the numbers
+// of the one before, a run starts from trade 1, and a session stopped twice and resumed hands
+// out, number for number, the trades of one uninterrupted run — each again after a resume, which
+// is why the store keeps the first copy of each (session, number).
+TEST(PaperTest, TradesAreHandedOutByNumberAndAResumeHandsOutTheSameOnes) {
+  struct Collected {
+    std::map<int64_t, portfolio::TradeRecord> trades;
+    int handed_again = 0;  // trades a later run handed out again
+  };
+  const auto collect = [](Collected* into) {
+    return [into, next = std::make_shared<int64_t>(1)](
+               const SessionSpec& spec, int64_t first_number,
+               std::span<const portfolio::TradeRecord> trades) -> Status {
+      EXPECT_EQ(spec.session_id, "test");
+      EXPECT_EQ(first_number, *next);  // no gap, no repeat within a run
+      EXPECT_FALSE(trades.empty());
+      for (size_t idx = 0; idx < trades.size(); ++idx) {
+        const int64_t number = first_number + static_cast<int64_t>(idx);
+        const auto [at, fresh] = into->trades.emplace(number, trades[idx]);
+        if (!fresh) {
+          ++into->handed_again;
+          EXPECT_EQ(at->second.exit_time, trades[idx].exit_time) << number;
+          EXPECT_EQ(at->second.net_pnl, trades[idx].net_pnl) << number;
+        }
+      }
+      *next = first_number + static_cast<int64_t>(trades.size());
+      return Status::Ok();
+    };
+  };
+  TempDir tmp;
+  Collected whole;
+  PaperOptions one = MaxSpeed(BusySpec(12'000), tmp.Sub("whole"));
+  one.on_trades = collect(&whole);
+  ASSERT_TRUE(RunPaper(one).ok());
+  ASSERT_GT(whole.trades.size(), 3u);
+  EXPECT_EQ(whole.handed_again, 0);
+
+  Collected parts;
+  PaperOptions part = MaxSpeed(BusySpec(12'000), tmp.Sub("parts"));
+  for (uint64_t stop_after : {3'001u, 4'567u, 0u}) {
+    part.stop_after = stop_after;
+    part.on_trades = collect(&parts);  // a run of its own: numbers from 1 again
+    ASSERT_TRUE(RunPaper(part).ok());
+  }
+  EXPECT_GT(parts.handed_again, 0);
+  ASSERT_EQ(parts.trades.size(), whole.trades.size());
+  for (const auto& [number, trade] : whole.trades) {
+    const portfolio::TradeRecord& resumed = parts.trades[number];
+    EXPECT_EQ(resumed.exit_time, trade.exit_time) << number;
+    EXPECT_EQ(resumed.exit_price, trade.exit_price) << number;
+    EXPECT_EQ(resumed.net_pnl, trade.net_pnl) << number;
+  }
+
+  // A writer that fails stops the session with its error; the log keeps what it committed.
+  PaperOptions failing = MaxSpeed(BusySpec(12'000), tmp.Sub("failing"));
+  failing.on_trades = [](const SessionSpec&, int64_t, std::span<const portfolio::TradeRecord>) {
+    return Unavailable("trade store down");
+  };
+  auto failed = RunPaper(failing);
+  ASSERT_EQ(failed.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(failed.status().message(), "trade store down");
 }
 
 // The same session with its log on a real PostgreSQL server (the services' event store): stopped

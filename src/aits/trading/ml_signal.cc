@@ -49,6 +49,9 @@ class MlSignal final : public SignalSource {
   }
 
   size_t row_size() const override { return row_.size(); }
+  std::span<const std::string> feature_names() const override { return ensemble_.feature_names(); }
+  std::string_view feature_set_version() const override { return ensemble_.feature_set_version(); }
+  std::string_view feature_set_hash() const override { return ensemble_.feature_set_hash(); }
   bool explains() const override { return explainer_ != nullptr && top_features_ > 0; }
 
   void Describe(JsonWriter& out, bool explain) const override {

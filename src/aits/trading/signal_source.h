@@ -51,6 +51,12 @@ class SignalSource {
   }
   // The length of Features' row (0: none); a row of another length is not this source's.
   virtual size_t row_size() const { return 0; }
+  // The names of the row's values, and the version and hash of the feature set that computes
+  // them (the model's training data's): what an offline copy of the rows is kept under
+  // (persistence/feature_store.h). Empty for a source without a row.
+  virtual std::span<const std::string> feature_names() const { return {}; }
+  virtual std::string_view feature_set_version() const { return {}; }
+  virtual std::string_view feature_set_hash() const { return {}; }
   // Whether Describe says more when asked to explain (the ensemble's feature contributions).
   virtual bool explains() const { return false; }
 };
