@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "aits/bus/internal/nats_util.h"
 #include "aits/core/time.h"
 
 namespace aits::bus {
@@ -21,54 +22,9 @@ namespace {
 
 constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
 
-int64_t Millis(Duration d) { return std::max<int64_t>(1, d.ns / 1'000'000); }
-
-// One classification of cnats' failures, so that callers can tell "try later" (Unavailable,
-// DeadlineExceeded) from "that does not exist" and "that is wrong".
-Status FromNats(natsStatus s, jsErrCode js_error, const std::string& what) {
-  std::string text = what + ": " + natsStatus_GetText(s);
-  if (js_error != 0)
-    text += " (JetStream error " + std::to_string(static_cast<int>(js_error)) + ")";
-  natsStatus last = NATS_OK;
-  const char* detail = nats_GetLastError(&last);
-  if (detail != nullptr && *detail != '\0' && last == s) text += ": " + std::string(detail);
-  switch (js_error) {
-    case JSStreamNotFoundErr:
-    case JSConsumerNotFoundErr:
-      return NotFound(text);
-    case JSStreamSubjectOverlapErr:
-      return InvalidArgument(text);
-    default:
-      break;
-  }
-  switch (s) {
-    case NATS_TIMEOUT:
-      return DeadlineExceeded(text);
-    case NATS_NO_SERVER:
-    case NATS_CONNECTION_CLOSED:
-    case NATS_CONNECTION_DISCONNECTED:
-    case NATS_STALE_CONNECTION:
-    case NATS_IO_ERROR:
-    case NATS_NOT_YET_CONNECTED:
-    case NATS_CONNECTION_AUTH_FAILED:
-      return Unavailable(text);
-    case NATS_NOT_FOUND:
-      return NotFound(text);
-    case NATS_INVALID_ARG:
-    case NATS_INVALID_SUBJECT:
-      return InvalidArgument(text);
-    case NATS_MAX_PAYLOAD:
-      return OutOfRange(text);
-    default:
-      return js_error != 0 ? FailedPrecondition(text) : Internal(text);
-  }
-}
-
-// Owning handles for cnats objects.
-struct MsgDeleter {
-  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
-};
-using MsgPtr = std::unique_ptr<natsMsg, MsgDeleter>;
+using internal::FromNats;
+using internal::Millis;
+using internal::MsgPtr;
 
 // The acknowledgements of one PublishBatch, filled by cnats' callback thread.
 class AsyncBatch {
@@ -753,3 +709,48 @@ Result<std::unique_ptr<MessageBus>> ConnectNats(const NatsOptions& options) {
 }
 
 }  // namespace aits::bus
+
+namespace aits::bus::internal {
+
+Status FromNats(natsStatus s, jsErrCode js_error, const std::string& what) {
+  std::string text = what + ": " + natsStatus_GetText(s);
+  if (js_error != 0)
+    text += " (JetStream error " + std::to_string(static_cast<int>(js_error)) + ")";
+  natsStatus last = NATS_OK;
+  const char* detail = nats_GetLastError(&last);
+  if (detail != nullptr && *detail != '\0' && last == s) text += ": " + std::string(detail);
+  switch (js_error) {
+    case JSStreamNotFoundErr:
+    case JSConsumerNotFoundErr:
+      return NotFound(text);
+    case JSStreamSubjectOverlapErr:
+      return InvalidArgument(text);
+    default:
+      break;
+  }
+  switch (s) {
+    case NATS_TIMEOUT:
+      return DeadlineExceeded(text);
+    case NATS_NO_RESPONDERS:
+      return FailedPrecondition(text + " (is JetStream enabled on the server?)");
+    case NATS_NO_SERVER:
+    case NATS_CONNECTION_CLOSED:
+    case NATS_CONNECTION_DISCONNECTED:
+    case NATS_STALE_CONNECTION:
+    case NATS_IO_ERROR:
+    case NATS_NOT_YET_CONNECTED:
+    case NATS_CONNECTION_AUTH_FAILED:
+      return Unavailable(text);
+    case NATS_NOT_FOUND:
+      return NotFound(text);
+    case NATS_INVALID_ARG:
+    case NATS_INVALID_SUBJECT:
+      return InvalidArgument(text);
+    case NATS_MAX_PAYLOAD:
+      return OutOfRange(text);
+    default:
+      return js_error != 0 ? FailedPrecondition(text) : Internal(text);
+  }
+}
+
+}  // namespace aits::bus::internal

@@ -17,8 +17,14 @@
 
 #include <unistd.h>
 
+#include "aits/bus/internal/nats_util.h"
+
 namespace aits::bus {
 namespace {
+
+using internal::FromNats;
+using internal::Millis;
+using internal::MsgPtr;
 
 constexpr char kMagic[] = "AITS JetStream stream backup 1";
 // The server's default is 256 KiB; 128 KiB stays well inside any max_payload a server is given.
@@ -34,32 +40,10 @@ constexpr int64_t kRestoreFinishMs = 300'000;
 constexpr int kStreamNotFound = 10059;
 constexpr int kStreamNameExists = 10058;
 
-int64_t Millis(Duration d) { return std::max<int64_t>(1, d.ns / 1'000'000); }
-
 std::string Joined(const std::vector<std::string>& servers) {
   std::string out;
   for (const std::string& s : servers) out += (out.empty() ? "" : ", ") + s;
   return out;
-}
-
-Status FromNats(natsStatus s, const std::string& what) {
-  std::string text = what + ": " + natsStatus_GetText(s);
-  switch (s) {
-    case NATS_TIMEOUT:
-      return DeadlineExceeded(text);
-    case NATS_NO_RESPONDERS:
-      return FailedPrecondition(text + " (is JetStream enabled on the server?)");
-    case NATS_NO_SERVER:
-    case NATS_CONNECTION_CLOSED:
-    case NATS_CONNECTION_DISCONNECTED:
-    case NATS_STALE_CONNECTION:
-    case NATS_IO_ERROR:
-    case NATS_NOT_YET_CONNECTED:
-    case NATS_CONNECTION_AUTH_FAILED:
-      return Unavailable(text);
-    default:
-      return Internal(text);
-  }
 }
 
 struct ConnectionDeleter {
@@ -70,10 +54,6 @@ struct SubscriptionDeleter {
   void operator()(natsSubscription* s) const { natsSubscription_Destroy(s); }
 };
 using SubscriptionPtr = std::unique_ptr<natsSubscription, SubscriptionDeleter>;
-struct MsgDeleter {
-  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
-};
-using MsgPtr = std::unique_ptr<natsMsg, MsgDeleter>;
 struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
