@@ -10,7 +10,7 @@
 //                                     items_per_second.
 //   BM_RoundTrip/<backend>/<bytes>    publish one message, fetch it, acknowledge it: the latency
 //                                     one hop between roles adds; p50_ns, p99_ns, p999_ns from a
-//                                     histogram.
+//                                     histogram. Backend 2: push consumers.
 //   BM_Consume/<backend>/<batch>/<ack_all>  a consumer draining a stream of 20,000 stored
 //                                     messages of 256 bytes in fetches of <batch>, acknowledging
 //                                     each (ack_all 0) or the last of each fetch (1):
@@ -32,7 +32,8 @@
 namespace aits::bus {
 namespace {
 
-enum Backend : int64_t { kInProcess = 0, kNats = 1 };
+// kNatsPush: NATS with push consumers (ConsumerConfig::push); publishing is the same as kNats.
+enum Backend : int64_t { kInProcess = 0, kNats = 1, kNatsPush = 2 };
 
 test_servers::NatsServer& Server() {
   static std::unique_ptr<test_servers::NatsServer> server = [] {
@@ -66,7 +67,15 @@ std::string FreshStream(MessageBus& bus) {
   return name;
 }
 
-const char* BackendName(int64_t backend) { return backend == kNats ? "nats" : "in_process"; }
+const char* BackendName(int64_t backend) {
+  return backend == kNatsPush ? "nats_push" : backend == kNats ? "nats" : "in_process";
+}
+
+ConsumerConfig Consumer(int64_t backend, const std::string& stream, const std::string& durable) {
+  ConsumerConfig config{stream, durable};
+  config.push = backend == kNatsPush;
+  return config;
+}
 
 void BM_Publish(benchmark::State& state) {
   std::unique_ptr<MessageBus> bus = Open(state.range(0));
@@ -109,7 +118,7 @@ void BM_RoundTrip(benchmark::State& state) {
   std::unique_ptr<MessageBus> bus = Open(state.range(0));
   const std::string stream = FreshStream(*bus);
   const std::string subject = stream + ".EURUSD";
-  auto consumer = bus->Consume(ConsumerConfig{stream, "rt"});
+  auto consumer = bus->Consume(Consumer(state.range(0), stream, "rt"));
   if (!consumer.ok()) std::exit(1);
   const std::string payload(static_cast<size_t>(state.range(1)), 'x');
   LatencyHistogram histogram;
@@ -129,7 +138,7 @@ void BM_RoundTrip(benchmark::State& state) {
   state.counters["p999_ns"] = static_cast<double>(histogram.Quantile(0.999));
   state.SetLabel(BackendName(state.range(0)));
 }
-BENCHMARK(BM_RoundTrip)->ArgsProduct({{kInProcess, kNats}, {256}})->UseRealTime();
+BENCHMARK(BM_RoundTrip)->ArgsProduct({{kInProcess, kNats, kNatsPush}, {256}})->UseRealTime();
 
 void BM_Consume(benchmark::State& state) {
   constexpr int kMessages = 20'000;
@@ -144,7 +153,7 @@ void BM_Consume(benchmark::State& state) {
     for (int i = 0; i < kMessages; ++i) {
       if (!bus->Publish(stream + ".EURUSD", "", payload).ok()) std::exit(1);
     }
-    ConsumerConfig config{stream, "drain"};
+    ConsumerConfig config = Consumer(state.range(0), stream, "drain");
     config.max_ack_pending = 4 * batch;
     config.ack_all = ack_all;
     auto consumer = bus->Consume(config);
@@ -180,6 +189,8 @@ BENCHMARK(BM_Consume)
     ->Args({kNats, 1, 0})
     ->Args({kNats, 256, 0})
     ->Args({kNats, 256, 1})
+    ->Args({kNatsPush, 1, 0})
+    ->Args({kNatsPush, 256, 1})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

@@ -12,6 +12,9 @@
 #       WORK     working directory (default: a new temp dir, kept for inspection)
 #       SEQUENTIAL 1: each role after the one before has finished (each role's own rate), in
 #                place of all at once
+#       BAR      the signal's bar period (default M1); a short one (5s) makes an order-dense
+#                session, for orders/s through decision, risk and execution
+#       CONSUMERS push (default) or pull: how the roles read the bus (aits serve --consumers)
 #       STORES   a store location (a file, or postgresql://user@host:port/db): the features role
 #                keeps its bars and feature rows there (--bars, --offline-features) and the
 #                owner its trades (--trades); default none. Run with and without to see what
@@ -52,7 +55,8 @@ for _ in $(seq 100); do
 done
 bus="nats://127.0.0.1:$port"
 session=(--synthetic "$symbols" --ticks "$ticks" --start 2024-01-08 --seed 3
-         --params fast=3,slow=8 --commission per_lot:7)
+         --params fast=3,slow=8 --commission per_lot:7 --bar "${BAR:-M1}")
+consumers=(--consumers "${CONSUMERS:-push}")
 
 echo "embedded: aits paper --speed max"
 start=$(date +%s.%N)
@@ -76,20 +80,20 @@ for role in "${roles[@]}"; do
   # The decision role answers the owner's questions: it runs beside the owner either way.
   if [[ $sequential == 1 && $role != decision ]]; then
     role_start=$(date +%s.%N)
-    "$aits" serve --role "$role" --bus "$bus" "${session[@]}" "${pace[@]}" --json --health off \
-      --idle-timeout 120 >"$work/$role.json" 2>"$work/$role.err"
+    "$aits" serve --role "$role" --bus "$bus" "${session[@]}" "${pace[@]}" "${consumers[@]}" \
+      --json --health off --idle-timeout 120 >"$work/$role.json" 2>"$work/$role.err"
     echo "  $role alone: $(echo "$(date +%s.%N) - $role_start" | bc) s"
     start=$(date +%s.%N)
     continue
   fi
-  "$aits" serve --role "$role" --bus "$bus" "${session[@]}" "${pace[@]}" --json --health off \
-    --idle-timeout 120 >"$work/$role.json" 2>"$work/$role.err" &
+  "$aits" serve --role "$role" --bus "$bus" "${session[@]}" "${pace[@]}" "${consumers[@]}" \
+    --json --health off --idle-timeout 120 >"$work/$role.json" 2>"$work/$role.err" &
   pids+=($!)
 done
 owner_stores=()
 [[ -n $stores ]] && owner_stores=(--trades "$stores")
-"$aits" serve --role "$owner" --bus "$bus" "${session[@]}" --state "$work/owner" --json \
-  --health off --idle-timeout 120 "${owner_stores[@]}" >"$work/owner.json" 2>"$work/owner.err"
+"$aits" serve --role "$owner" --bus "$bus" "${session[@]}" "${consumers[@]}" --state "$work/owner" \
+  --json --health off --idle-timeout 120 "${owner_stores[@]}" >"$work/owner.json" 2>"$work/owner.err"
 owner_s=$(echo "$(date +%s.%N) - $start" | bc)
 for pid in "${pids[@]}"; do wait "$pid"; done
 pids=()
@@ -100,7 +104,8 @@ work, embedded_s, owner_s = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 e = json.load(open(f"{work}/embedded.json"))
 o = json.load(open(f"{work}/owner.json"))
 print(f"embedded: {embedded_s:.2f} s; the split owner: {owner_s:.2f} s "
-      f"({o['ticks'] / owner_s:,.0f} ticks/s)")
+      f"({o['ticks'] / owner_s:,.0f} ticks/s, {o['orders'] / owner_s:,.0f} orders/s, "
+      f"{o['decisions'] / owner_s:,.0f} decisions/s)")
 same = all(e[k] == o[k] for k in ("orders", "fills", "decisions", "balance", "equity"))
 print(f"orders {o['orders']}, fills {o['fills']}, decisions {o['decisions']}, "
       f"balance {o['balance']}: {'equal to' if same else 'DIFFERENT from'} the embedded session")

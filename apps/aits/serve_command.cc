@@ -55,7 +55,8 @@ struct ServeFlags {
   // Features, prediction, decision: only these traded symbols (replicas sharing the work by
   // symbol); empty: every traded symbol.
   std::string symbols;
-  std::string redis = "off";  // HOST:PORT for the features and prediction roles' caches
+  std::string consumers = "push";  // how roles read the bus: push or pull consumers
+  std::string redis = "off";       // HOST:PORT for the features and prediction roles' caches
   // The features role's bar and offline feature stores (a file or postgresql://...); empty: none.
   std::string bars;
   std::string offline_features;
@@ -226,6 +227,7 @@ services::StageOptions StageOptionsFor(const ServeFlags& flags, const session::S
   options.bar_period = Duration::Seconds(spec.bar_seconds);
   options.idle_timeout = Duration::Nanos(static_cast<int64_t>(flags.idle_timeout_s * 1e9));
   options.stop = stop;
+  options.push = flags.consumers == "push";
   options.records.bars = flags.bars;
   options.records.offline_features = flags.offline_features;
   options.records.feature_set = ModelKeyOf(spec);
@@ -432,6 +434,7 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
   source_options.feed = flags.market;
   source_options.delay = delay;
   source_options.stop = stop;
+  source_options.push = flags.consumers == "push";
   source_options.idle_timeout = Duration::Nanos(static_cast<int64_t>(flags.idle_timeout_s * 1e9));
   options.open_feeds = [&bus, source_options](const session::SessionSpec& spec)
       -> Result<std::vector<std::unique_ptr<data::TickSource>>> {
@@ -876,6 +879,13 @@ void AddServeCommand(CLI::App& app) {
       ->add_option("--offline-features", flags->offline_features,
                    "Features role: keep every ready feature row in an offline feature store, "
                    "a file (SQLite) or postgresql://user@host:port/db, for training")
+      ->capture_default_str();
+  serve
+      ->add_option("--consumers", flags->consumers,
+                   "How roles read their inputs from the bus: push (the server sends each "
+                   "message as it is stored) or pull (a request per fetch; one round trip more "
+                   "per hop)")
+      ->check(CLI::IsMember({"push", "pull"}))
       ->capture_default_str();
   serve
       ->add_option("--ticks-per-message", flags->ticks_per_message,

@@ -320,7 +320,8 @@ class InProcessBus final : public MessageBus {
     const auto existing = stream->consumers.find(name);
     if (existing != stream->consumers.end()) {
       const ConsumerConfig& had = existing->second->config;
-      if (Status s = CheckSameDurable(config, had.filter_subject, had.ack_all); !s.ok()) return s;
+      if (Status s = CheckSameDurable(config, had.filter_subject, had.ack_all, had.push); !s.ok())
+        return s;
     } else {
       state_->Expire(*stream, state_->clock.Now());
       auto consumer = std::make_shared<ConsumerState>();

@@ -157,7 +157,8 @@ Status ValidateConsumerConfig(const ConsumerConfig& config) {
   return Status::Ok();
 }
 
-Status CheckSameDurable(const ConsumerConfig& wanted, std::string_view filter, bool ack_all) {
+Status CheckSameDurable(const ConsumerConfig& wanted, std::string_view filter, bool ack_all,
+                        bool push) {
   const std::string which = "durable " + wanted.durable + " of stream " + wanted.stream;
   if (filter != wanted.filter_subject) {
     return InvalidArgument(which + " exists with filter '" + std::string(filter) + "', not '" +
@@ -166,6 +167,10 @@ Status CheckSameDurable(const ConsumerConfig& wanted, std::string_view filter, b
   if (ack_all != wanted.ack_all) {
     return InvalidArgument(which + " exists with ack_all " + (ack_all ? "on" : "off") + ", not " +
                            (wanted.ack_all ? "on" : "off"));
+  }
+  if (push != wanted.push) {
+    return InvalidArgument(which + " exists as a " + (push ? "push" : "pull") +
+                           " consumer, not a " + (wanted.push ? "push" : "pull") + " one");
   }
   return Status::Ok();
 }

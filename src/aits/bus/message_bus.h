@@ -105,6 +105,13 @@ struct ConsumerConfig {
   // Ack(sequence) also acknowledges every message handed out before it (JetStream's AckAll): one
   // ack per fetched batch. Nak still names one message.
   bool ack_all = false;
+  // The server sends each message as it is stored (a push consumer), up to max_ack_pending
+  // unacknowledged, instead of answering a request per Fetch (pull): a hop on the trading path
+  // loses the request's round trip. The contract is the same either way; the in-process bus
+  // hands out at once in both. A durable keeps the mode it was created with. What the server
+  // sent to a reader that died comes again after ack_wait, so a push durable that changes
+  // hands resumes up to ack_wait later than a pull one.
+  bool push = false;
 };
 
 struct Delivery {
@@ -216,9 +223,11 @@ Status ValidateSubject(std::string_view subject, bool wildcards_allowed);
 Status ValidatePublish(std::string_view subject, std::string_view payload);
 Status ValidateStreamConfig(const StreamConfig& config);
 Status ValidateConsumerConfig(const ConsumerConfig& config);
-// Opening an existing durable with another filter or ack policy is refused (InvalidArgument
-// naming both), as JetStream does: the durable keeps the configuration it was created with.
-Status CheckSameDurable(const ConsumerConfig& wanted, std::string_view filter, bool ack_all);
+// Opening an existing durable with another filter, ack policy or mode (push) is refused
+// (InvalidArgument naming both), as JetStream does: the durable keeps the configuration it was
+// created with.
+Status CheckSameDurable(const ConsumerConfig& wanted, std::string_view filter, bool ack_all,
+                        bool push);
 // NATS subject matching: "*" one token, ">" the rest (one or more tokens).
 bool SubjectMatches(std::string_view pattern, std::string_view subject);
 // Whether some literal subject matches both patterns (two streams may not share one).

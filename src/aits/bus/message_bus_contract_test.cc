@@ -20,7 +20,8 @@
 namespace aits::bus {
 namespace {
 
-enum class Backend { kInProcess, kNats };
+// kNatsPush: NATS with every consumer a push consumer (ConsumerConfig::push).
+enum class Backend { kInProcess, kNats, kNatsPush };
 
 // One nats-server for the whole binary: started at the first NATS test, stopped at exit. Tests
 // keep apart by stream names of their own.
@@ -93,7 +94,7 @@ class MessageBusContract : public ::testing::TestWithParam<Backend> {
   void ExpectNothingAgain(Consumer& consumer, const std::set<std::string>& confirmed) const {
     for (const Delivery& late : MustFetch(consumer, 10, Duration::Millis(700))) {
       const bool ack_too_late =
-          GetParam() == Backend::kNats && late.delivered >= 2 && !confirmed.contains(late.payload);
+          IsNats() && late.delivered >= 2 && !confirmed.contains(late.payload);
       EXPECT_TRUE(ack_too_late) << "after every ack, message " << late.payload
                                 << " came again (delivered " << late.delivered << ")";
       std::printf("note: message %s came again (delivered %llu): its ack reached the server late\n",
@@ -116,8 +117,16 @@ class MessageBusContract : public ::testing::TestWithParam<Backend> {
     return out;
   }
 
+  bool IsNats() const { return GetParam() != Backend::kInProcess; }
+
+  // The consumer as this backend opens it: push or pull.
+  ConsumerConfig Mode(ConsumerConfig config) const {
+    config.push = GetParam() == Backend::kNatsPush;
+    return config;
+  }
+
   std::unique_ptr<Consumer> MustConsume(const ConsumerConfig& config) {
-    Result<std::unique_ptr<Consumer>> consumer = bus_->Consume(config);
+    Result<std::unique_ptr<Consumer>> consumer = bus_->Consume(Mode(config));
     EXPECT_TRUE(consumer.ok()) << consumer.status().ToString();
     return consumer.ok() ? std::move(consumer).value() : nullptr;
   }
@@ -406,7 +415,7 @@ TEST_P(MessageBusContract, ADurableConsumerResumesAfterWhatWasAcknowledged) {
   std::shared_ptr<MessageBus> other = Open();
   ASSERT_NE(other, nullptr);
   c.start = StartAt::kNew;  // ignored: the durable exists
-  Result<std::unique_ptr<Consumer>> second = other->Consume(c);
+  Result<std::unique_ptr<Consumer>> second = other->Consume(Mode(c));
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   const std::vector<Delivery> got = FetchAll(**second, 3);
   ASSERT_EQ(got.size(), 3u);
@@ -460,7 +469,7 @@ TEST_P(MessageBusContract, WithAckAllOneAckSettlesEverythingHandedOutBeforeIt) {
   }
   std::shared_ptr<MessageBus> other = Open();
   ASSERT_NE(other, nullptr);
-  Result<std::unique_ptr<Consumer>> again = other->Consume(c);
+  Result<std::unique_ptr<Consumer>> again = other->Consume(Mode(c));
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   std::vector<Delivery> got = FetchAll(**again, 5);
   ASSERT_EQ(got.size(), 5u);
@@ -475,9 +484,14 @@ TEST_P(MessageBusContract, WithAckAllOneAckSettlesEverythingHandedOutBeforeIt) {
   ExpectNothingAgain(**again, {"1", "2", "3", "4", "5"});
 
   c.ack_all = false;
-  const Result<std::unique_ptr<Consumer>> other_policy = bus_->Consume(c);
+  const Result<std::unique_ptr<Consumer>> other_policy = bus_->Consume(Mode(c));
   EXPECT_EQ(other_policy.status().code(), StatusCode::kInvalidArgument)
       << other_policy.status().ToString();
+  c.ack_all = true;
+  ConsumerConfig other_mode = Mode(c);
+  other_mode.push = !other_mode.push;
+  const Result<std::unique_ptr<Consumer>> refused = bus_->Consume(other_mode);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument) << refused.status().ToString();
 }
 
 TEST_P(MessageBusContract, MaxAckPendingHoldsBackASlowConsumer) {
@@ -617,16 +631,16 @@ TEST_P(MessageBusContract, RefusesBadNamesSubjectsOverlapsAndOversizedPayloads) 
   ConsumerConfig c;
   c.stream = config.name;
   c.durable = "has.dot";
-  EXPECT_EQ(bus_->Consume(c).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bus_->Consume(Mode(c)).status().code(), StatusCode::kInvalidArgument);
   c.durable = "one";
   c.filter_subject = Subject("md.EURUSD");
   ASSERT_NE(MustConsume(c), nullptr);
   c.filter_subject = Subject("md.GBPUSD");
-  const Result<std::unique_ptr<Consumer>> other_filter = bus_->Consume(c);
+  const Result<std::unique_ptr<Consumer>> other_filter = bus_->Consume(Mode(c));
   EXPECT_EQ(other_filter.status().code(), StatusCode::kInvalidArgument)
       << other_filter.status().ToString();
   c.stream = prefix_ + "_absent";
-  EXPECT_EQ(bus_->Consume(c).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(bus_->Consume(Mode(c)).status().code(), StatusCode::kNotFound);
 }
 
 TEST_P(MessageBusContract, ADeletedStreamOrConsumerIsGone) {
@@ -645,9 +659,16 @@ TEST_P(MessageBusContract, ADeletedStreamOrConsumerIsGone) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MessageBusContract,
-                         ::testing::Values(Backend::kInProcess, Backend::kNats),
+                         ::testing::Values(Backend::kInProcess, Backend::kNats, Backend::kNatsPush),
                          [](const ::testing::TestParamInfo<Backend>& param) {
-                           return param.param == Backend::kNats ? "Nats" : "InProcess";
+                           switch (param.param) {
+                             case Backend::kNats:
+                               return "Nats";
+                             case Backend::kNatsPush:
+                               return "NatsPush";
+                             default:
+                               return "InProcess";
+                           }
                          });
 
 }  // namespace

@@ -288,16 +288,29 @@ constexpr auto kConsumerCheckEvery = std::chrono::seconds(2);
 class NatsConsumer final : public Consumer {
  public:
   NatsConsumer(std::shared_ptr<Shared> shared, natsSubscription* subscription, std::string stream,
-               std::string name, bool ephemeral, bool ack_all)
+               std::string name, bool ephemeral, bool ack_all, bool push)
       : shared_(std::move(shared)),
         subscription_(subscription),
         stream_(std::move(stream)),
         name_(std::move(name)),
         ephemeral_(ephemeral),
-        ack_all_(ack_all) {}
+        ack_all_(ack_all),
+        push_(push) {}
 
   ~NatsConsumer() override {
     held_.clear();
+    // What the server pushed and Fetch never handed out goes back, so that whoever opens the
+    // durable next gets it at once rather than after ack_wait. The interest goes first, or the
+    // server would send the copies here again.
+    if (push_ && !ephemeral_) {
+      std::vector<MsgPtr> queued;
+      if (kept_) queued.push_back(std::move(kept_));
+      natsMsg* msg = nullptr;
+      while (natsSubscription_NextMsg(&msg, subscription_, 0) == NATS_OK) queued.emplace_back(msg);
+      natsSubscription_Unsubscribe(subscription_);
+      for (const MsgPtr& refused : queued) (void)natsMsg_Nak(refused.get(), nullptr);
+    }
+    kept_.reset();
     natsSubscription_Destroy(subscription_);  // since cnats 3.4 this keeps the consumer
     if (ephemeral_) {
       jsErrCode ignored{};
@@ -309,40 +322,16 @@ class NatsConsumer final : public Consumer {
 
   Result<std::vector<Delivery>> Fetch(int max, Duration timeout) override {
     if (max < 1) return InvalidArgument("Fetch: max " + std::to_string(max) + " must be >= 1");
-    natsMsgList list{};
-    jsErrCode js_error{};
-    const natsStatus s =
-        natsSubscription_Fetch(&list, subscription_, max, Millis(timeout), &js_error);
     std::vector<Delivery> out;
+    const natsStatus s = push_ ? Received(max, timeout, out) : Pulled(max, timeout, out);
     if (s == NATS_TIMEOUT) {
       AITS_RETURN_IF_ERROR(CheckStillThere());
       return out;
     }
     last_seen_ = std::chrono::steady_clock::now();
     if (s != NATS_OK) {
-      return FromNats(s, js_error, "fetch from consumer " + name_ + " of stream " + stream_);
+      return FromNats(s, pull_error_, "fetch from consumer " + name_ + " of stream " + stream_);
     }
-    out.reserve(static_cast<size_t>(list.Count));
-    for (int i = 0; i < list.Count; ++i) {
-      MsgPtr msg(list.Msgs[i]);
-      list.Msgs[i] = nullptr;
-      jsMsgMetaData* meta = nullptr;
-      if (natsMsg_GetMetaData(&meta, msg.get()) != NATS_OK) continue;  // not a JetStream message
-      Delivery d;
-      d.subject = natsMsg_GetSubject(msg.get());
-      const char* id = nullptr;
-      if (natsMsgHeader_Get(msg.get(), kMsgIdHeader, &id) == NATS_OK && id != nullptr) d.id = id;
-      d.payload.assign(natsMsg_GetData(msg.get()),
-                       static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
-      d.sequence = meta->Sequence.Stream;
-      d.delivered = meta->NumDelivered;
-      d.pending = meta->NumPending;
-      d.stored = Timestamp::FromNanos(meta->Timestamp);
-      jsMsgMetaData_Destroy(meta);
-      held_[d.sequence] = std::move(msg);  // a redelivery replaces the earlier copy
-      out.push_back(std::move(d));
-    }
-    natsMsgList_Destroy(&list);
     return out;
   }
 
@@ -350,6 +339,58 @@ class NatsConsumer final : public Consumer {
   Status Nak(uint64_t sequence) override { return Settle(sequence, /*nak=*/true); }
 
  private:
+  // Pull: one request for up to `max`, answered by the server.
+  natsStatus Pulled(int max, Duration timeout, std::vector<Delivery>& out) {
+    natsMsgList list{};
+    pull_error_ = {};
+    const natsStatus s =
+        natsSubscription_Fetch(&list, subscription_, max, Millis(timeout), &pull_error_);
+    if (s != NATS_OK) return s;
+    out.reserve(static_cast<size_t>(list.Count));
+    for (int i = 0; i < list.Count; ++i) {
+      Take(MsgPtr(list.Msgs[i]), out);
+      list.Msgs[i] = nullptr;
+    }
+    natsMsgList_Destroy(&list);
+    return NATS_OK;
+  }
+
+  // Push: what the server already sent, waiting for the first only.
+  natsStatus Received(int max, Duration timeout, std::vector<Delivery>& out) {
+    pull_error_ = {};
+    natsMsg* msg = nullptr;
+    if (kept_) {
+      Take(std::move(kept_), out);
+    } else {
+      const natsStatus s = natsSubscription_NextMsg(&msg, subscription_, Millis(timeout));
+      if (s != NATS_OK) return s;
+      Take(MsgPtr(msg), out);
+    }
+    while (static_cast<int>(out.size()) < max &&
+           natsSubscription_NextMsg(&msg, subscription_, 0) == NATS_OK) {
+      Take(MsgPtr(msg), out);
+    }
+    return NATS_OK;  // the empty queue's NATS_TIMEOUT ends the batch
+  }
+
+  void Take(MsgPtr msg, std::vector<Delivery>& out) {
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg.get()) != NATS_OK) return;  // not a JetStream message
+    Delivery d;
+    d.subject = natsMsg_GetSubject(msg.get());
+    const char* id = nullptr;
+    if (natsMsgHeader_Get(msg.get(), kMsgIdHeader, &id) == NATS_OK && id != nullptr) d.id = id;
+    d.payload.assign(natsMsg_GetData(msg.get()),
+                     static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
+    d.sequence = meta->Sequence.Stream;
+    d.delivered = meta->NumDelivered;
+    d.pending = meta->NumPending;
+    d.stored = Timestamp::FromNanos(meta->Timestamp);
+    jsMsgMetaData_Destroy(meta);
+    held_[d.sequence] = std::move(msg);  // a redelivery replaces the earlier copy
+    out.push_back(std::move(d));
+  }
+
   // A consumer lives on one server of a cluster (an ephemeral one is not replicated): when that
   // server dies, fetches time out for ever rather than fail. While nothing comes, look every few
   // seconds whether it still exists, so that its reader fails fast (and is started again, reading
@@ -383,6 +424,7 @@ class NatsConsumer final : public Consumer {
     } else {
       held_.erase(it);
     }
+    if (nak && push_ && s == NATS_OK) GiveBackQueued(sequence);
     if (s != NATS_OK) {
       return FromNats(s, {},
                       std::string(nak ? "nak" : "ack") + " of message " + std::to_string(sequence) +
@@ -391,12 +433,36 @@ class NatsConsumer final : public Consumer {
     return Status::Ok();
   }
 
+  // Push: a nak must bring its message back before newer ones (the contract), but the server
+  // may have pushed newer ones already. It sends the refused message again before anything
+  // else once it has the nak (which Settle waited for), so everything queued here ahead of that
+  // copy was sent before: each is refused too, in order, and comes again after it. The copy, if
+  // already here, is kept aside for the next Fetch.
+  void GiveBackQueued(uint64_t naked) {
+    natsMsg* msg = nullptr;
+    while (natsSubscription_NextMsg(&msg, subscription_, 0) == NATS_OK) {
+      MsgPtr queued(msg);
+      jsMsgMetaData* meta = nullptr;
+      if (natsMsg_GetMetaData(&meta, queued.get()) != NATS_OK) continue;
+      const uint64_t sequence = meta->Sequence.Stream;
+      jsMsgMetaData_Destroy(meta);
+      if (sequence == naked) {
+        kept_ = std::move(queued);
+        return;
+      }
+      (void)natsMsg_Nak(queued.get(), nullptr);  // a failure: it comes again after ack_wait
+    }
+  }
+
   std::shared_ptr<Shared> shared_;
   natsSubscription* subscription_;
   std::string stream_;
   std::string name_;
   bool ephemeral_;
   bool ack_all_;
+  bool push_;
+  jsErrCode pull_error_{};
+  MsgPtr kept_;  // push: a refused message's new copy, handed out first (GiveBackQueued)
   // Messages handed out and not yet settled (at most max_ack_pending: the server sends no more).
   std::map<uint64_t, MsgPtr> held_;
   std::chrono::steady_clock::time_point last_seen_ = std::chrono::steady_clock::now();
@@ -545,8 +611,9 @@ class NatsBus final : public MessageBus {
         const std::string filter =
             info->Config->FilterSubject == nullptr ? "" : info->Config->FilterSubject;
         const bool ack_all = info->Config->AckPolicy == js_AckAll;
+        const bool push = info->Config->DeliverSubject != nullptr;
         jsConsumerInfo_Destroy(info);
-        if (Status same = CheckSameDurable(config, filter, ack_all); !same.ok()) return same;
+        if (Status same = CheckSameDurable(config, filter, ack_all, push); !same.ok()) return same;
         return Bind(config, name, ephemeral);
       }
       if (js_error != JSConsumerNotFoundErr) {
@@ -580,6 +647,14 @@ class NatsBus final : public MessageBus {
                         {"ack_wait", config.ack_wait.ns},
                         {"max_ack_pending", config.max_ack_pending}};
     if (!config.durable.empty()) c["durable_name"] = config.durable;
+    if (config.push) {
+      // A subject of this connection's inbox space; a durable keeps it, and whoever binds to the
+      // durable later (another process) subscribes to it.
+      natsInbox* inbox = nullptr;
+      if (natsInbox_Create(&inbox) != NATS_OK) return Internal("nats: cannot create an inbox");
+      c["deliver_subject"] = std::string(inbox);
+      natsInbox_Destroy(inbox);
+    }
     if (!config.filter_subject.empty()) c["filter_subject"] = config.filter_subject;
     switch (config.start) {
       case StartAt::kFirst:
@@ -625,7 +700,7 @@ class NatsBus final : public MessageBus {
     return answer["name"].get<std::string>();
   }
 
-  // A pull subscription bound to the existing consumer: never creates one, so destroying the
+  // A subscription bound to the existing consumer: never creates one, so destroying the
   // subscription leaves a durable in place.
   Result<std::unique_ptr<Consumer>> Bind(const ConsumerConfig& config, const std::string& name,
                                          bool ephemeral) {
@@ -633,11 +708,25 @@ class NatsBus final : public MessageBus {
     jsSubOptions_Init(&options);
     options.Stream = config.stream.c_str();
     options.Consumer = name.c_str();
+    options.ManualAck = true;
     natsSubscription* subscription = nullptr;
     jsErrCode js_error{};
     const std::string subject = config.filter_subject.empty() ? ">" : config.filter_subject;
-    const natsStatus s = js_PullSubscribe(&subscription, shared_->js, subject.c_str(), name.c_str(),
-                                          &shared_->js_options, &options, &js_error);
+    natsStatus s = NATS_OK;
+    if (config.push) {
+      s = js_SubscribeSync(&subscription, shared_->js, subject.c_str(), &shared_->js_options,
+                           &options, &js_error);
+      // The server sends at most max_ack_pending unacknowledged messages; cnats' own limit (65,536
+      // messages, 64 MiB) would drop some of a stream of large messages first, so it is lifted:
+      // max_ack_pending is the bound.
+      if (s == NATS_OK) {
+        s = natsSubscription_SetPendingLimits(subscription, -1, -1);
+        if (s != NATS_OK) natsSubscription_Destroy(subscription);
+      }
+    } else {
+      s = js_PullSubscribe(&subscription, shared_->js, subject.c_str(), name.c_str(),
+                           &shared_->js_options, &options, &js_error);
+    }
     if (s != NATS_OK) {
       if (ephemeral) {
         jsErrCode ignored{};
@@ -646,7 +735,7 @@ class NatsBus final : public MessageBus {
       return FromNats(s, js_error, "bind to consumer " + name + " of stream " + config.stream);
     }
     return std::unique_ptr<Consumer>(std::make_unique<NatsConsumer>(
-        shared_, subscription, config.stream, name, ephemeral, config.ack_all));
+        shared_, subscription, config.stream, name, ephemeral, config.ack_all, config.push));
   }
 
   std::shared_ptr<Shared> shared_;

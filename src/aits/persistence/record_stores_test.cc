@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "aits/persistence/bar_store.h"
@@ -494,6 +496,50 @@ TEST(RecordStoreLocationTest, UnreachableServerMissingDirectoryAndSessionPartAre
   auto features = OpenFeatureStore("postgresql://aits@127.0.0.1:5432/aits#session");
   ASSERT_EQ(features.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(features.status().message().find("offline feature store"), std::string::npos);
+}
+
+// A server restarted while a batch of trades is written and a page is read: both wait for it
+// (pg::StoreRetry, about 5 s) and succeed, every trade stored once. Without the retries both
+// fail with Unavailable and the role writing them restarts.
+TEST(RecordStoreKillTest, AWriteAndAReadRideOutAServerRestart) {
+  auto server = test_servers::PostgresServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const std::string uri =
+      "postgresql://aits@127.0.0.1:" + std::to_string((*server)->port()) + "/postgres";
+  auto writer = OpenTradeStore(uri);
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  auto reader = OpenTradeStore(uri);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::vector<StoredTrade> first;
+  std::vector<StoredTrade> second;
+  for (int64_t number = 1; number <= 200; ++number) {
+    (number <= 100 ? first : second).push_back(Trade("owner", number, "EURUSD", 100 * number));
+  }
+  ASSERT_EQ(*(*writer)->Write(first), 100u);
+
+  (*server)->Kill();
+  // Their connections are dead, so both calls fail at first and only their retries save them.
+  ASSERT_TRUE((*server)->WaitForBackendsToExit(Duration::Seconds(30)).ok());
+  // On threads of their own: the server is restarted from this one, because a child started by a
+  // thread that then ends gets its parent-death signal.
+  Result<size_t> written = Internal("not run");
+  Result<TradePage> page = Internal("not run");
+  std::thread writing([&] { written = (*writer)->Write(second); });
+  std::thread reading([&] { page = (*reader)->Read(TradeQuery{}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const Status restarted = (*server)->Restart();
+  writing.join();
+  reading.join();
+  ASSERT_TRUE(restarted.ok()) << restarted.ToString();
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_EQ(*written, 100u);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_GE(page->trades.size(), 100u);  // the first batch, and the second if it landed first
+  const std::vector<StoredTrade> all = ReadAll(**reader, {});
+  ASSERT_EQ(all.size(), 200u);
+  for (size_t idx = 0; idx < all.size(); ++idx) {
+    EXPECT_EQ(all[idx].number, static_cast<int64_t>(idx) + 1);
+  }
 }
 
 }  // namespace

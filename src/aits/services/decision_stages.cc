@@ -32,13 +32,14 @@ std::string EndId(std::string_view feed, const Instrument& instrument) {
 int64_t NowNanos() { return WallClock().Now().ns; }
 
 Result<std::unique_ptr<bus::Consumer>> ReadFromFirst(bus::MessageBus& bus, std::string_view stream,
-                                                     const std::string& subject) {
+                                                     const std::string& subject, bool push) {
   bus::ConsumerConfig config;
   config.stream = std::string(stream);
   config.filter_subject = subject;
   config.start = bus::StartAt::kFirst;
   config.ack_all = true;
   config.max_ack_pending = 4096;
+  config.push = push;
   return bus.Consume(config);
 }
 
@@ -212,10 +213,10 @@ class BarReader {
         check_(std::move(check)) {}
 
   static Result<BarReader> Open(bus::MessageBus& bus, const Instrument& instrument,
-                                std::string_view stream, std::string subject,
-                                std::string waiting_for, Check check = {}) {
+                                const StageOptions& options, std::string_view stream,
+                                std::string subject, std::string waiting_for, Check check = {}) {
     AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer,
-                          ReadFromFirst(bus, stream, subject));
+                          ReadFromFirst(bus, stream, subject, options.push));
     return BarReader(bus, instrument, std::move(subject), std::move(consumer),
                      std::move(waiting_for), std::move(check));
   }
@@ -394,6 +395,7 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
   read.feed = options.feed;
   read.idle_timeout = options.idle_timeout;
   read.stop = options.stop;
+  read.push = options.push;
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<BusTickSource> ticks,
                         BusTickSource::Open(bus, instrument, read));
   StageStats stats;
@@ -455,7 +457,7 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
   const size_t row_size = source.row_size();
   AITS_ASSIGN_OR_RETURN(BarReader<FeatureRow> rows,
                         BarReader<FeatureRow>::Open(
-                            bus, instrument, kFeaturesStream, std::move(input),
+                            bus, instrument, options, kFeaturesStream, std::move(input),
                             "features from the features role", [row_size](const FeatureRow& row) {
                               if (!row.ready || row.row.size() == row_size) return Status::Ok();
                               return DataLoss("a row of " + std::to_string(row.row.size()) +
@@ -545,11 +547,11 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
                         DecisionsSubject(options.feed, instrument.symbol));
   AITS_ASSIGN_OR_RETURN(
       BarReader<Prediction> predictions,
-      BarReader<Prediction>::Open(bus, instrument, kPredictionsStream, predictions_subject,
+      BarReader<Prediction>::Open(bus, instrument, options, kPredictionsStream, predictions_subject,
                                   "predictions from the prediction role"));
   AITS_ASSIGN_OR_RETURN(
       BarReader<AccountAtBar> accounts,
-      BarReader<AccountAtBar>::Open(bus, instrument, kAccountsStream, accounts_subject,
+      BarReader<AccountAtBar>::Open(bus, instrument, options, kAccountsStream, accounts_subject,
                                     "the account at a bar close from its owner (risk,execution)"));
   const StageOptions per_bar = PerBar(options);
   StageStats stats;
@@ -767,8 +769,8 @@ Result<std::unique_ptr<trading::SignalSource>> PredictionFeed::Source(const Inst
   AITS_ASSIGN_OR_RETURN(std::string subject, PredictionsSubject(options_.feed, instrument.symbol));
   AITS_ASSIGN_OR_RETURN(
       BarReader<Prediction> reader,
-      BarReader<Prediction>::Open(bus_, instrument, kPredictionsStream, std::move(subject),
-                                  "predictions from the prediction role"));
+      BarReader<Prediction>::Open(bus_, instrument, options_, kPredictionsStream,
+                                  std::move(subject), "predictions from the prediction role"));
   return std::unique_ptr<trading::SignalSource>(
       std::make_unique<BusSignalSource>(*this, instrument, std::string(signal), std::move(reader)));
 }
@@ -779,7 +781,7 @@ Result<std::unique_ptr<trading::RemoteDecider>> DecisionFeed::Decider(
   AITS_ASSIGN_OR_RETURN(std::string subject, DecisionsSubject(options_.feed, instrument.symbol));
   AITS_ASSIGN_OR_RETURN(
       BarReader<BarDecision> reader,
-      BarReader<BarDecision>::Open(bus_, instrument, kDecisionsStream, std::move(subject),
+      BarReader<BarDecision>::Open(bus_, instrument, options_, kDecisionsStream, std::move(subject),
                                    "decisions from the decision role"));
   if (std::find(subjects_.begin(), subjects_.end(), accounts) == subjects_.end()) {
     subjects_.push_back(accounts);

@@ -94,6 +94,9 @@ struct StageOptions {
   // more: at a real-time pace bars are that far apart.
   Duration idle_timeout = Duration::Seconds(30);
   const std::atomic<bool>* stop = nullptr;  // a Run gives up, FailedPrecondition "stopped …"
+  // The inputs' consumers: push (the server sends each message as it is stored) or pull (a
+  // request per fetch). Push takes a round trip off each hop (docs/performance.md).
+  bool push = true;
   // Redis for the features role's online features and the prediction role's predictions
   // (stage_cache.h); none: no Redis. Nothing a role publishes depends on it.
   std::optional<StageCacheOptions> cache;

@@ -385,6 +385,7 @@ Result<std::unique_ptr<BusTickSource>> BusTickSource::Open(bus::MessageBus& bus,
   config.start = bus::StartAt::kFirst;
   config.ack_all = true;  // one ack per fetch: what drains a fast stream fastest
   config.max_ack_pending = std::max(options.fetch_max * 4, 256);
+  config.push = options.push;
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus.Consume(config));
   return std::unique_ptr<BusTickSource>(
       new BusTickSource(bus, std::move(consumer), std::move(subject), instrument, options));

@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "aits/persistence/bar_store.h"
 #include "aits/testing/servers.h"
 #include "aits/testing/shared_postgres_test_util.h"
 
@@ -82,8 +84,10 @@ TEST(StageRecordsTest, EveryBarAndReadyRowIsStoredOnceInBatches) {
   EXPECT_EQ(dataset->time[0], BarAt(10).CloseTime());
 }
 
-// The server killed under a writing role: the next Flush or the Finish fails with the error
-// naming the store, and nothing claims to be stored.
+// The server killed under a writing role: once the store's retries (about 5 s) run out, the next
+// Flush or the Finish fails with the error naming the store, and what the counters claim stored
+// is exactly what the database holds after a restart. (The killed postmaster's backend may
+// still commit a batch or two before it notices: those are stored, and counted.)
 TEST(StageRecordsTest, AStoreThatFailsEndsTheRunWithItsError) {
   test_servers::PostgresServer* server = test_servers::SharedPostgresEnvironment::server();
   ASSERT_NE(server, nullptr);
@@ -94,9 +98,13 @@ TEST(StageRecordsTest, AStoreThatFailsEndsTheRunWithItsError) {
   auto records = StageRecords::Open(options, source);
   ASSERT_TRUE(records.ok()) << records.status().ToString();
   server->Kill();
+  // Bars keep coming until the failure reaches the run (the orphaned backend lives for a moment;
+  // on a loaded machine it has taken over 100 bars).
   Status status;
-  for (int64_t minute = 0; minute < 100 && status.ok(); ++minute) {
-    (*records)->Add("EURUSD", BarAt(minute), true, {});
+  int64_t added = 0;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (status.ok() && std::chrono::steady_clock::now() < give_up) {
+    (*records)->Add("EURUSD", BarAt(added++), true, {});
     status = (*records)->Flush();
   }
   if (status.ok()) status = (*records)->Finish();
@@ -104,8 +112,16 @@ TEST(StageRecordsTest, AStoreThatFailsEndsTheRunWithItsError) {
   EXPECT_EQ(status.message().rfind("bar store: ", 0), 0u) << status.ToString();
   EXPECT_NE(status.message().find("127.0.0.1:" + std::to_string(server->port())), std::string::npos)
       << status.ToString();
-  EXPECT_EQ((*records)->counters().bars_new, 0u);
+  const uint64_t claimed = (*records)->counters().bars_new;
+  EXPECT_LT(claimed, static_cast<uint64_t>(added));
   ASSERT_TRUE(server->Restart().ok());
+  auto bars = persistence::OpenBarStore(options.bars);
+  ASSERT_TRUE(bars.ok()) << bars.status().ToString();
+  persistence::BarQuery query{"EURUSD", Duration::Minutes(1)};
+  query.limit = 1'000'000;
+  auto stored = (*bars)->Read(query);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_EQ(stored->size(), claimed);
 }
 
 }  // namespace

@@ -344,6 +344,29 @@ void PostgresServer::Kill() {
   process_.reset();
 }
 
+Status PostgresServer::WaitForBackendsToExit(Duration timeout) const {
+  // A backend's working directory is its server's data directory.
+  std::error_code ec;
+  const fs::path data = fs::canonical(dir_.path() + "/data", ec);
+  if (ec) return IoError("postgres: data directory " + dir_.path() + "/data: " + ec.message());
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::nanoseconds(timeout.ns);
+  for (;;) {
+    int left = 0;
+    for (const fs::directory_entry& entry : fs::directory_iterator("/proc", ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::error_code gone;
+      if (fs::read_symlink(entry.path() / "cwd", gone) == data && !gone) ++left;
+    }
+    if (left == 0) return Status::Ok();
+    if (std::chrono::steady_clock::now() >= give_up) {
+      return DeadlineExceeded("postgres: " + std::to_string(left) +
+                              " backends of the killed server still run");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 Status PostgresServer::Restart() {
   Kill();
   // The killed postmaster's backends may hold the port and the shared memory for a moment;

@@ -114,6 +114,11 @@ class PostgresServer {
 
   void Kill();       // SIGKILL the postmaster, as a crash (its backends exit on their own)
   Status Restart();  // after Kill: the same port and data directory (crash recovery runs)
+  // After Kill: waits until its backends have exited. Until they notice the postmaster's death
+  // they go on answering their connections (on a loaded machine, for a dozen transactions), so a
+  // test that needs its clients' connections dead waits for this. DeadlineExceeded after
+  // `timeout`.
+  Status WaitForBackendsToExit(Duration timeout) const;
 
  private:
   PostgresServer(TempDir dir, std::string bin_dir)

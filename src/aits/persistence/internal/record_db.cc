@@ -7,6 +7,7 @@
 #include <map>
 #include <utility>
 
+#include "aits/core/resilience.h"
 #include "aits/persistence/sqlite.h"
 
 namespace aits::persistence::internal {
@@ -221,17 +222,44 @@ pg::Param ParamOf(const Value& value) {
 class PgDb final : public RecordDb {
  public:
   PgDb(std::string uri, std::string location, std::unique_ptr<pg::Connection> conn)
-      : uri_(std::move(uri)), location_(std::move(location)), conn_(std::move(conn)) {}
+      : uri_(std::move(uri)),
+        location_(std::move(location)),
+        conn_(std::move(conn)),
+        breaker_(location_, pg::StoreBreaker(), pg::BreakerClock()) {}
 
   const std::string& location() const override { return location_; }
+
+  // A failure that may pass (a lost or restarted server, a call past its deadline) is tried
+  // again on a new connection (pg::StoreRetry, about 5 s; the breaker refuses calls at once
+  // after 5 failures in a row). A write is idempotent, so it is sent again whole; when the lost
+  // COMMIT had landed, the rows count as stored already.
+  Result<int64_t> Upsert(const Table& table, std::span<const Row> rows) override {
+    AITS_RETURN_IF_ERROR(CheckRows(table, rows));
+    if (rows.empty()) return int64_t{0};
+    return Retried<int64_t>([&] { return UpsertOnce(table, rows); });
+  }
+
+  Result<std::vector<Row>> Select(const Table& table, const Query& query) override {
+    return Retried<std::vector<Row>>([&] { return SelectOnce(table, query); });
+  }
+
+ private:
+  template <typename T, typename Call>
+  Result<T> Retried(const Call& call) {
+    Result<T> out = Internal("not called");
+    const Status status = CallWithRetry(breaker_, pg::StoreRetry(), [&]() -> Status {
+      out = call();
+      return out.status();
+    });
+    if (!status.ok()) return status;
+    return out;
+  }
 
   // The batch as binary COPY straight into the table, one round trip for the whole batch. A
   // batch that holds a key stored already (a restarted writer's) fails as a whole with a unique
   // violation: it is then sent again through a temporary table and INSERT ... ON CONFLICT DO
   // NOTHING, which skips those rows — several times slower, so only when needed.
-  Result<int64_t> Upsert(const Table& table, std::span<const Row> rows) override {
-    AITS_RETURN_IF_ERROR(CheckRows(table, rows));
-    if (rows.empty()) return int64_t{0};
+  Result<int64_t> UpsertOnce(const Table& table, std::span<const Row> rows) {
     copy_.Clear();
     for (const Row& row : rows) {
       copy_.BeginRow(static_cast<int16_t>(row.size()));
@@ -279,7 +307,7 @@ class PgDb final : public RecordDb {
     });
   }
 
-  Result<std::vector<Row>> Select(const Table& table, const Query& query) override {
+  Result<std::vector<Row>> SelectOnce(const Table& table, const Query& query) {
     AITS_ASSIGN_OR_RETURN(pg::Connection * conn, Conn());
     const std::string sql = SelectSql(table, query, [](int index, ColumnType type) {
       return "$" + std::to_string(index) + "::" + PgType(type);
@@ -318,7 +346,6 @@ class PgDb final : public RecordDb {
     return rows;
   }
 
- private:
   // Runs `body` between BEGIN and COMMIT; rolled back (when the connection still stands) if
   // anything fails, with the error naming the database.
   template <typename Body>
@@ -347,6 +374,7 @@ class PgDb final : public RecordDb {
   std::unique_ptr<pg::Connection> conn_;
   std::vector<std::string> staged_;  // the temporary tables made on conn_
   pg::CopyWriter copy_;
+  CircuitBreaker breaker_;
 };
 
 Result<sqlite::Database> OpenSqliteFile(const std::string& path, const Schema& schema) {
