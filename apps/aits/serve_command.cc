@@ -259,12 +259,13 @@ struct StageRun {
 class Stages {
  public:
   Status Start(bus::MessageBus& bus, const ServeFlags& flags, const Roles& roles,
-               std::atomic<bool>* stop) {
+               std::atomic<bool>* stop, Registry* metrics) {
     AITS_ASSIGN_OR_RETURN(const session::PaperOptions options,
                           config::ResolvePaperOptions(flags.session, /*spec_given=*/true));
     const session::SessionSpec& spec = options.spec;
     const session::SignalFactory signals = config::SignalsWithModels();
     services::StageOptions stage = StageOptionsFor(flags, spec, stop);
+    stage.metrics = metrics;
     AITS_ASSIGN_OR_RETURN(stage.cache, CacheOptionsFor(flags));  // checked by RunServe
     if (stage.cache) stage.cache->model = ModelKeyOf(spec);
     instruments_ = session::InstrumentsOf(spec);
@@ -355,6 +356,7 @@ nlohmann::ordered_json StagesJson(const std::vector<StageRun>& runs) {
     nlohmann::ordered_json one = {{"role", run.role},
                                   {"symbol", run.symbol},
                                   {"ended", stats.ended},
+                                  {"stopped", stats.stopped},
                                   {"inputs", stats.inputs},
                                   {"outputs", stats.outputs},
                                   {"stored", stats.stored},
@@ -579,17 +581,19 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
         "in-process bus serves --role all)"));
   }
   Readiness readiness;
+  // What /metrics answers: the stages' counters (docs/services.md, "Health and metrics").
+  Registry metrics;
   std::unique_ptr<services::HealthServer> health;
   if (flags.health != "off") {
     Result<net::Endpoint> at = net::ParseEndpoint(flags.health);
     if (!at.ok()) return Fail(at.status().WithContext("--health"));
-    auto started =
-        services::HealthServer::Start(*at, roles->text, [&readiness] { return readiness.Get(); });
+    auto started = services::HealthServer::Start(
+        *at, roles->text, [&readiness] { return readiness.Get(); }, &metrics);
     if (!started.ok()) return Fail(started.status().WithContext("--health"));
     health = std::move(started).value();
     if (!flags.session.quiet) {
-      std::fprintf(stderr, "aits serve: %s: /healthz and /readyz on %s:%u\n", roles->text.c_str(),
-                   at->host.c_str(), static_cast<unsigned>(health->port()));
+      std::fprintf(stderr, "aits serve: %s: /healthz, /readyz and /metrics on %s:%u\n",
+                   roles->text.c_str(), at->host.c_str(), static_cast<unsigned>(health->port()));
     }
   }
   const StopSignals signals;
@@ -665,7 +669,7 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   Stages stage_threads;
   Status stages_started = Status::Ok();
   if (stages) {
-    stages_started = stage_threads.Start(*bus, flags, *roles, &stop);
+    stages_started = stage_threads.Start(*bus, flags, *roles, &stop, &metrics);
     if (!stages_started.ok()) stop.store(true);
   }
   Result<session::PaperResult> owned = session::PaperResult{};

@@ -298,16 +298,27 @@ expect_eq "the standby resumed the killed owner's log" "$(json "$work/standby.js
 same_as "the session taken over as one uninterrupted run" "$work/standby.json" "$work/whole.json" \
   orders fills balance equity
 
-# Health: a paced ingestion runs long enough to be probed, then stops on SIGINT.
-"$aits" serve --role ingestion --bus "$bus" --synthetic USDJPY --ticks 0 --start 2024-01-08 \
-  --speed 1 --health 127.0.0.1:0 --json >"$work/paced.json" 2>"$work/paced.err" &
+# Health and metrics: a paced ingestion (a one-minute bar every 0.1 s) and a features and
+# prediction process on it run long enough to be probed, then stop on SIGINT.
+paced=(--bus "$bus" --market paced --synthetic USDJPY --ticks 0 --start 2024-01-08)
+"$aits" serve --role ingestion "${paced[@]}" --speed 600 --health 127.0.0.1:0 --json \
+  >"$work/paced.json" 2>"$work/paced.err" &
 paced_pid=$!
-port=""
-for _ in $(seq 100); do
-  port=$(sed -n 's/.*\/readyz on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/paced.err")
-  [[ -n "$port" ]] && break
-  sleep 0.1
-done
+"$aits" serve --role features,prediction "${paced[@]}" --health 127.0.0.1:0 --json \
+  >"$work/paced_stages.json" 2>"$work/paced_stages.err" &
+stages_pid=$!
+# "aits serve: ROLE: /healthz, /readyz and /metrics on 127.0.0.1:PORT"
+health_port() {
+  local found=""
+  for _ in $(seq 100); do
+    found=$(sed -n 's/.*\/metrics on 127.0.0.1:\([0-9]*\).*/\1/p' "$1")
+    [[ -n "$found" ]] && break
+    sleep 0.1
+  done
+  echo "$found"
+}
+port=$(health_port "$work/paced.err")
+stages_port=$(health_port "$work/paced_stages.err")
 probe() {
   "$python" - "$1" <<'PY'
 import sys, time, urllib.request, urllib.error
@@ -329,6 +340,27 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 expect_eq "/readyz" "$ready" '200 {"status":"ok","role":"ingestion"}'
+# The prediction stage's counter, which the prediction role's autoscaler reads
+# (deploy/k8s/prediction.yaml), grows; the exposition passes Prometheus' own check.
+metrics=""
+for _ in $(seq 100); do
+  metrics=$(probe "http://127.0.0.1:$stages_port/metrics")
+  grep -qE '^aits_predictions_total\{symbol="USDJPY"\} [1-9]' <<<"${metrics#200 }" && break
+  sleep 0.1
+done
+expect_in "/metrics of features,prediction" "$metrics" 'aits_predictions_total{symbol="USDJPY"} '
+expect_in "/metrics: the features stage's inputs" "$metrics" \
+  'aits_stage_inputs_total{stage="features",symbol="USDJPY"} '
+if command -v promtool >/dev/null; then
+  report=$(printf '%s\n' "${metrics#200 }" | promtool check metrics 2>&1) || true
+  expect_eq "promtool check metrics of a role's /metrics" "$report" ""
+fi
+kill -INT "$stages_pid"
+wait "$stages_pid"
+expect_code "features,prediction stopped by SIGINT" "$?" "0"
+expect_eq "features,prediction: stopped where they were, no end marker" \
+  "$(json "$work/paced_stages.json" '[(s["role"], s["stopped"], s["ended"]) for s in d["stages"]]')" \
+  "[('features', True, False), ('prediction', True, False)]"
 kill -INT "$paced_pid"
 wait "$paced_pid"
 expect_code "paced ingestion stopped by SIGINT" "$?" "0"

@@ -31,6 +31,12 @@ std::string EndId(std::string_view feed, const Instrument& instrument) {
 
 int64_t NowNanos() { return WallClock().Now().ns; }
 
+// A stage checks it between inputs, and after a wait that gave up because of it: a stop ends the
+// run with its stats (StageStats::stopped), not an error.
+bool StopRequested(const StageOptions& options) {
+  return options.stop != nullptr && options.stop->load();
+}
+
 Result<std::unique_ptr<bus::Consumer>> ReadFromFirst(bus::MessageBus& bus, std::string_view stream,
                                                      const std::string& subject, bool push) {
   bus::ConsumerConfig config;
@@ -351,6 +357,55 @@ Status NextAnswer(BarReader<T>& reader, const StageOptions& options, const Bar& 
   return Status::Ok();
 }
 
+// A stage's counters in the role's registry (StageOptions::metrics), brought up to its StageStats
+// after each publish: what /metrics shows of it, and the prediction role's autoscaler reads.
+class StageMetrics {
+ public:
+  static Result<StageMetrics> Open(Registry* registry, std::string_view stage,
+                                   std::string_view symbol) {
+    StageMetrics metrics;
+    if (registry == nullptr) return metrics;
+    const Label labels[] = {{"stage", stage}, {"symbol", symbol}};
+    AITS_ASSIGN_OR_RETURN(
+        Family<Counter> * inputs,
+        registry->AddCounter("aits_stage_inputs_total",
+                             "Messages a stage applied: ticks (features), feature rows "
+                             "(prediction), the owner's questions (decision)",
+                             {"stage", "symbol"}));
+    AITS_ASSIGN_OR_RETURN(metrics.inputs_, inputs->With(labels));
+    AITS_ASSIGN_OR_RETURN(
+        Family<Counter> * outputs,
+        registry->AddCounter("aits_stage_outputs_total",
+                             "Messages a stage published: feature rows, predictions, decisions",
+                             {"stage", "symbol"}));
+    AITS_ASSIGN_OR_RETURN(metrics.outputs_, outputs->With(labels));
+    if (stage == "prediction") {
+      AITS_ASSIGN_OR_RETURN(
+          Family<Counter> * predictions,
+          registry->AddCounter("aits_predictions_total",
+                               "Predictions the prediction role published", {"symbol"}));
+      AITS_ASSIGN_OR_RETURN(metrics.predictions_, predictions->With({{"symbol", symbol}}));
+    }
+    return metrics;
+  }
+
+  void Sync(const StageStats& stats) {
+    if (inputs_ == nullptr) return;
+    inputs_->Increment(stats.inputs - inputs_seen_);
+    outputs_->Increment(stats.outputs - outputs_seen_);
+    if (predictions_ != nullptr) predictions_->Increment(stats.outputs - outputs_seen_);
+    inputs_seen_ = stats.inputs;
+    outputs_seen_ = stats.outputs;
+  }
+
+ private:
+  Counter* inputs_ = nullptr;
+  Counter* outputs_ = nullptr;
+  Counter* predictions_ = nullptr;
+  uint64_t inputs_seen_ = 0;
+  uint64_t outputs_seen_ = 0;
+};
+
 }  // namespace
 
 template <typename Ask>
@@ -407,8 +462,11 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
     AITS_ASSIGN_OR_RETURN(records, StageRecords::Open(options.records, source));
   }
   // The bus first: Redis and the stores add nothing to the rows' way to the prediction role.
+  AITS_ASSIGN_OR_RETURN(StageMetrics metrics,
+                        StageMetrics::Open(options.metrics, "features", instrument.symbol));
   const auto flush = [&]() -> Status {
     AITS_RETURN_IF_ERROR(out.Flush(&stats));
+    metrics.Sync(stats);
     if (online) online->Flush();
     if (records) AITS_RETURN_IF_ERROR(records->Flush());
     return Status::Ok();
@@ -417,7 +475,16 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
   std::vector<Tick> chunk(1024);
   FeatureRow row;
   for (;;) {
-    AITS_ASSIGN_OR_RETURN(const size_t n, ticks->Read(chunk));
+    if (StopRequested(options)) {
+      stats.stopped = true;
+      break;
+    }
+    Result<size_t> read = ticks->Read(chunk);
+    if (!read.ok() && StopRequested(options)) {
+      stats.stopped = true;
+      break;
+    }
+    AITS_ASSIGN_OR_RETURN(const size_t n, std::move(read));
     if (n == 0) break;
     for (size_t idx = 0; idx < n; ++idx) {
       ++stats.inputs;
@@ -442,6 +509,7 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
     AITS_RETURN_IF_ERROR(records->Finish());
     stats.records = records->counters();
   }
+  if (stats.stopped) return stats;
   // The bar in progress is not closed: no tick of the next period came, so the kernel never
   // delivers it to the strategy either (Kernel::Stop flushes it without trading on it).
   AITS_RETURN_IF_ERROR(out.End(EndId(options.feed, instrument)));
@@ -474,6 +542,8 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
   if (options.cache) {
     predictions.emplace(*options.cache, cache::kPredictionTtl, /*look_first=*/true);
   }
+  AITS_ASSIGN_OR_RETURN(StageMetrics metrics,
+                        StageMetrics::Open(options.metrics, "prediction", instrument.symbol));
   uint64_t rows_hash = kFnvOffset;  // of every row applied so far
   FeatureRow row;
   Prediction prediction;
@@ -481,7 +551,13 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
   std::vector<int64_t> stored_at;  // of each output's input, for the delay
   for (;;) {
     bool ended = false;
-    AITS_RETURN_IF_ERROR(rows.Next(per_bar, &row, &ended));
+    const Status next =
+        StopRequested(options) ? FailedPrecondition("stopped") : rows.Next(per_bar, &row, &ended);
+    if (!next.ok() && StopRequested(options)) {
+      stats.stopped = true;
+      break;
+    }
+    AITS_RETURN_IF_ERROR(next);
     if (ended) break;
     ++stats.inputs;
     if (predictions) rows_hash = Fnv1a64(proto::Encode(row), rows_hash);
@@ -518,6 +594,7 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
     // Before the reader waits for more rows: no prediction waits for later ones.
     if (rows.buffered() && out.size() < kPublishEvery) continue;
     AITS_RETURN_IF_ERROR(out.Flush(&stats));
+    metrics.Sync(stats);
     // After the bus: Redis adds nothing to the predictions' way to the owner.
     if (predictions) predictions->Flush();
     const int64_t now = NowNanos();
@@ -525,12 +602,14 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
     stored_at.clear();
   }
   AITS_RETURN_IF_ERROR(out.Flush(&stats));
+  metrics.Sync(stats);
   if (predictions) {
     predictions->Flush();
     stats.cache = predictions->counters();
   }
   stats.duplicates = rows.duplicates();
   stats.dead_lettered = rows.dead_lettered();
+  if (stats.stopped) return stats;
   stats.ended = true;
   AITS_RETURN_IF_ERROR(out.End(EndId(options.feed, instrument)));
   return stats;
@@ -564,6 +643,8 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
   BarDecision reply;
   reply.instrument = instrument.id;
   uint64_t number = 0;  // decisions made: the record's "decision"
+  AITS_ASSIGN_OR_RETURN(StageMetrics metrics,
+                        StageMetrics::Open(options.metrics, "decision", instrument.symbol));
   const std::function<Status()> confirm = [&out, &stats] {
     return out.Confirm(&stats, /*only_if_answered=*/true);
   };
@@ -571,7 +652,12 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
     // The owner's questions drive it; its end marker (the session ended) ends the role. While
     // it waits, the last answer is confirmed (sent again if it was lost: the owner waits too).
     bool ended = false;
-    AITS_RETURN_IF_ERROR(accounts.Next(per_bar, &account, &ended, &confirm));
+    const Status next = accounts.Next(per_bar, &account, &ended, &confirm);
+    if (!next.ok() && StopRequested(options)) {
+      stats.stopped = true;
+      break;
+    }
+    AITS_RETURN_IF_ERROR(next);
     if (ended) break;
     AITS_RETURN_IF_ERROR(predictions.Next(per_bar, &prediction, &ended));
     if (ended) {
@@ -620,6 +706,7 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
     AITS_RETURN_IF_ERROR(
         out.Send(BarId(options.feed, instrument, reply.bar_open), proto::Encode(reply), &stats));
     stats.delay.Record(NowNanos() - accounts.stored().ns);
+    metrics.Sync(stats);
     if (state) {
       state->Add(state_key, DecisionStateJson(options.feed, instrument, reply));
       state->Flush();
@@ -627,8 +714,10 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
   }
   if (state) stats.cache = state->counters();
   AITS_RETURN_IF_ERROR(out.Confirm(&stats));
+  metrics.Sync(stats);
   stats.duplicates = predictions.duplicates() + accounts.duplicates();
   stats.dead_lettered = predictions.dead_lettered() + accounts.dead_lettered();
+  if (stats.stopped) return stats;
   AITS_RETURN_IF_ERROR(Outbox(bus, subject).End(EndId(options.feed, instrument)));
   stats.ended = true;
   return stats;

@@ -49,6 +49,7 @@
 
 #include "aits/bus/message_bus.h"
 #include "aits/core/latency_histogram.h"
+#include "aits/core/metrics.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
 #include "aits/model/instrument.h"
@@ -97,6 +98,11 @@ struct StageOptions {
   // The inputs' consumers: push (the server sends each message as it is stored) or pull (a
   // request per fetch). Push takes a round trip off each hop (docs/performance.md).
   bool push = true;
+  // The role's metrics registry (served at /metrics), or none: the features, prediction and
+  // decision stages count their inputs and outputs there (aits_stage_inputs_total,
+  // aits_stage_outputs_total by stage and symbol), the prediction stage its predictions
+  // (aits_predictions_total by symbol, what the prediction role's autoscaler scales on).
+  Registry* metrics = nullptr;
   // Redis for the features role's online features and the prediction role's predictions
   // (stage_cache.h); none: no Redis. Nothing a role publishes depends on it.
   std::optional<StageCacheOptions> cache;
@@ -112,6 +118,10 @@ struct StageStats {
   uint64_t duplicates = 0;  // inputs dropped as at or before the last applied
   uint64_t dead_lettered = 0;
   bool ended = false;  // the input's end marker came (and this stage's was published)
+  // StageOptions::stop was set (SIGINT, SIGTERM): the stage stopped where it was, what it had
+  // made published, no end marker. A restart goes on from there (it recomputes from the first
+  // input; the ids store nothing twice).
+  bool stopped = false;
   // Per output: input stored by the bus -> output published (prediction role).
   LatencyHistogram delay;
   CacheCounters cache;                    // with StageOptions::cache

@@ -14,10 +14,15 @@ namespace {
 constexpr size_t kMaxRequest = 8192;
 constexpr auto kRequestDeadline = std::chrono::seconds(2);
 
-std::string Response(int code, std::string_view reason, const std::string& body,
-                     bool head = false) {
+constexpr std::string_view kJson = "application/json";
+// Prometheus' text exposition format.
+constexpr std::string_view kMetricsText = "text/plain; version=0.0.4; charset=utf-8";
+
+std::string Response(int code, std::string_view reason, const std::string& body, bool head = false,
+                     std::string_view type = kJson) {
   return "HTTP/1.1 " + std::to_string(code) + " " + std::string(reason) +
-         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nContent-Type: " + std::string(type) +
+         "\r\nContent-Length: " + std::to_string(body.size()) +
          "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" + (head ? "" : body);
 }
 
@@ -29,10 +34,11 @@ std::string Dump(const nlohmann::ordered_json& body) {
 }  // namespace
 
 Result<std::unique_ptr<HealthServer>> HealthServer::Start(const net::Endpoint& at, std::string role,
-                                                          ReadyCheck ready) {
+                                                          ReadyCheck ready,
+                                                          const Registry* metrics) {
   AITS_ASSIGN_OR_RETURN(net::Listener listener, net::Listener::Listen(at));
   std::unique_ptr<HealthServer> server(
-      new HealthServer(std::move(listener), std::move(role), std::move(ready)));
+      new HealthServer(std::move(listener), std::move(role), std::move(ready), metrics));
   server->thread_ = std::thread([raw = server.get()] { raw->Run(); });
   return server;
 }
@@ -118,6 +124,9 @@ std::string HealthServer::Answer(std::string_view request_line) {
     }
     body = {{"status", "unready"}, {"role", role_}, {"reason", ready.message()}};
     return Response(503, "Service Unavailable", Dump(body), method == "HEAD");
+  }
+  if (path == "/metrics" && metrics_ != nullptr) {
+    return Response(200, "OK", metrics_->RenderText(), method == "HEAD", kMetricsText);
   }
   return Response(404, "Not Found", R"({"status":"not found"})");
 }

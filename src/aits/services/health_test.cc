@@ -66,6 +66,28 @@ TEST(HealthServerTest, LivenessReadinessAndEverythingElse) {
   EXPECT_EQ((*server)->requests(), 7u);
 }
 
+// With a registry, /metrics answers it in Prometheus' text format, as it stands at each scrape.
+TEST(HealthServerTest, MetricsAnswerTheRegistryAsItStands) {
+  Registry registry;
+  auto family = registry.AddCounter("aits_predictions_total", "Predictions published", {"symbol"});
+  ASSERT_TRUE(family.ok()) << family.status().ToString();
+  auto eurusd = (*family)->With({{"symbol", "EURUSD"}});
+  ASSERT_TRUE(eurusd.ok());
+  auto server = HealthServer::Start(net::Endpoint{"127.0.0.1", 0}, "prediction", {}, &registry);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  (*eurusd)->Increment(41);
+  std::string answer = Get((*server)->port(), "/metrics");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
+  EXPECT_NE(answer.find("Content-Type: text/plain; version=0.0.4"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("# TYPE aits_predictions_total counter\n"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("aits_predictions_total{symbol=\"EURUSD\"} 41\n"), std::string::npos)
+      << answer;
+  (*eurusd)->Increment();
+  answer = Get((*server)->port(), "/metrics");
+  EXPECT_NE(answer.find("aits_predictions_total{symbol=\"EURUSD\"} 42\n"), std::string::npos)
+      << answer;
+}
+
 TEST(HealthServerTest, ASilentClientDoesNotStopTheNextProbeForLong) {
   auto server = HealthServer::Start(net::Endpoint{"127.0.0.1", 0}, "risk", {});
   ASSERT_TRUE(server.ok());
