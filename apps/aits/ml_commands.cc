@@ -3,14 +3,21 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <optional>
+#include <sstream>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "aits/bus/nats_bus.h"
 #include "aits/ml/registry.h"
+#include "aits/services/ml_jobs.h"
 #include "cli.h"
 #include "log_flags.h"
 #include "train_commands.h"
@@ -48,15 +55,9 @@ void AddForwardedCommand(CLI::App& app, const char* name, const char* descriptio
   cmd->prefix_command();
   cmd->fallthrough(false);  // even the logging flags go to aits-train as they were written
   cmd->callback([cmd, name] {
-    std::error_code error;
-    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
-    const std::filesystem::path trainer = self.parent_path() / "aits-train";
-    if (error || !std::filesystem::exists(trainer)) {
-      ExitOnFailure(Fail(
-          FailedPrecondition("`aits " + std::string(name) +
-                             "` runs aits-train, which is not beside this binary (looked for '" +
-                             trainer.string() + "'); build the target aits-train")));
-    }
+    const Result<std::string> found = FindTrainer("`aits " + std::string(name) + "`");
+    if (!found.ok()) ExitOnFailure(Fail(found.status()));
+    const std::filesystem::path trainer = *found;
     std::vector<std::string> args = {"aits"};
     for (std::string& arg : ForwardedLogArgs(*cmd->get_parent())) args.push_back(std::move(arg));
     args.push_back(name);
@@ -70,7 +71,236 @@ void AddForwardedCommand(CLI::App& app, const char* name, const char* descriptio
   });
 }
 
+struct MlJobFlags {
+  std::string bus;
+  std::string market = "default";
+  std::string job_id;
+  std::vector<std::string> job;  // COMMAND ARGS...
+  bool wait = false;
+  bool events = false;   // status: every event, not only each job's last
+  double timeout_s = 0;  // --wait: 0 for ever
+  bool json = false;
+  bool quiet = false;
+};
+
+// The flags of aits-train that name files or directories: made absolute, since the ml role that
+// reads them runs elsewhere (a config file's own paths are as written: relative to the role).
+bool IsPathFlag(std::string_view flag) {
+  return flag == "--config" || flag == "--data" || flag == "--ask-data" || flag == "--out";
+}
+
+std::vector<std::string> AbsolutePaths(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (size_t idx = 0; idx < args.size(); ++idx) {
+    const std::string& arg = args[idx];
+    const size_t equals = arg.find('=');
+    if (equals != std::string::npos && IsPathFlag(std::string_view(arg).substr(0, equals))) {
+      out.push_back(arg.substr(0, equals + 1) +
+                    std::filesystem::absolute(arg.substr(equals + 1)).string());
+      continue;
+    }
+    out.push_back(arg);
+    if (IsPathFlag(arg) && idx + 1 < args.size()) {
+      out.push_back(std::filesystem::absolute(args[++idx]).string());
+    }
+  }
+  return out;
+}
+
+Result<std::unique_ptr<bus::MessageBus>> ConnectJobsBus(const MlJobFlags& flags) {
+  if (flags.bus.rfind("nats://", 0) != 0) {
+    return InvalidArgument("--bus \"" + flags.bus +
+                           "\": the ml role is reached over NATS (nats://HOST:PORT[,...])");
+  }
+  bus::NatsOptions nats;
+  std::stringstream in(flags.bus);
+  for (std::string server; std::getline(in, server, ',');) {
+    if (!server.empty()) nats.servers.push_back(server);
+  }
+  Result<std::unique_ptr<bus::MessageBus>> bus = bus::ConnectNats(nats);
+  if (!bus.ok()) return bus.status().WithContext("--bus");
+  AITS_RETURN_IF_ERROR(services::EnsureMlStreams(**bus));
+  return bus;
+}
+
+// Prints one event: its JSON with --json, else a line.
+void PrintEvent(const nlohmann::json& event, bool json) {
+  if (json) {
+    std::printf("%s\n", event.dump().c_str());
+    return;
+  }
+  const std::string kind = event.value("event", std::string("?"));
+  std::string detail;
+  if (kind == "done" && event.contains("model") && event["model"].is_object()) {
+    const nlohmann::json& model = event["model"];
+    detail = " " + model.value("name", std::string()) + "@" +
+             std::to_string(model.value("version", 0)) + " (#" +
+             std::to_string(model.value("id", int64_t{0})) + ", " +
+             model.value("status", std::string()) + ")";
+  } else if (kind == "failed") {
+    detail = " " + event.value("error", std::string());
+  } else if (kind == "progress") {
+    detail = " " + event.value("stage", std::string());
+  }
+  if (event.contains("wall_seconds")) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, " in %.1f s", event.value("wall_seconds", 0.0));
+    detail += seconds;
+  }
+  std::printf("%-24s %-12s %-9s %s%s\n", event.value("job", std::string("?")).c_str(), kind.c_str(),
+              event.value("command", std::string()).c_str(),
+              event.value("at", std::string()).c_str(), detail.c_str());
+}
+
+// Follows one job's events until its result: 0 for done, an error for failed or a timeout.
+int FollowJob(bus::MessageBus& bus, const MlJobFlags& flags) {
+  const auto started = std::chrono::steady_clock::now();
+  std::string seen;
+  while (true) {
+    Result<std::optional<nlohmann::json>> last =
+        services::LastMlEvent(bus, flags.market, flags.job_id);
+    if (!last.ok()) return Fail(last.status());
+    if (*last && (*last)->dump() != seen) {
+      seen = (*last)->dump();
+      const bool result = services::IsMlResult(**last);
+      if (!flags.quiet || result) PrintEvent(**last, flags.json);
+      if (result) {
+        if ((*last)->value("event", std::string()) == "done") return 0;
+        return Fail(FailedPrecondition("job " + flags.job_id +
+                                       " failed: " + (*last)->value("error", std::string())));
+      }
+    }
+    if (StopSignals::stopped()) return Fail(Unavailable("stopped while waiting for the job"));
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (flags.timeout_s > 0 && waited > flags.timeout_s) {
+      return Fail(DeadlineExceeded(
+          "job " + flags.job_id + ": no result after --timeout " + std::to_string(flags.timeout_s) +
+          " s (is an `aits serve --role ml` running for market " + flags.market + "?)"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+int RunSubmit(const MlJobFlags& flags) {
+  if (flags.job.empty()) {
+    return Fail(InvalidArgument("give the job after --: train|evaluate and its arguments"));
+  }
+  services::MlJob job;
+  job.id = flags.job_id;
+  job.command = flags.job.front();
+  if (job.command != "train" && job.command != "evaluate") {
+    return Fail(
+        InvalidArgument("job: unknown subcommand \"" + job.command + "\" (train or evaluate)"));
+  }
+  job.args = AbsolutePaths({flags.job.begin() + 1, flags.job.end()});
+  if (Status valid = services::ValidateMlJob(job); !valid.ok()) return Fail(valid);
+  const Result<std::string> trainer = FindTrainer("`aits ml submit` (to check the job)");
+  if (!trainer.ok()) return Fail(trainer.status());
+  if (Status checked = services::CheckMlJob(*trainer, job); !checked.ok()) return Fail(checked);
+  Result<std::unique_ptr<bus::MessageBus>> bus = ConnectJobsBus(flags);
+  if (!bus.ok()) return Fail(bus.status());
+  const Result<bus::PublishAck> ack = services::SubmitMlJob(**bus, flags.market, job);
+  if (!ack.ok()) return Fail(ack.status());
+  const std::string subject = "ml." + flags.market + ".jobs";
+  if (flags.json && !flags.wait) {
+    const nlohmann::ordered_json submitted = {{"job", job.id},
+                                              {"subject", subject},
+                                              {"sequence", ack->sequence},
+                                              {"duplicate", ack->duplicate}};
+    std::printf("%s\n", submitted.dump().c_str());
+  } else if (!flags.quiet && !flags.json) {
+    std::printf(ack->duplicate ? "job %s was submitted already (%s, sequence %llu): stored once\n"
+                               : "job %s submitted (%s, sequence %llu)\n",
+                job.id.c_str(), subject.c_str(), static_cast<unsigned long long>(ack->sequence));
+  }
+  if (!flags.wait) return 0;
+  const StopSignals signals;
+  return FollowJob(**bus, flags);
+}
+
+int RunStatus(const MlJobFlags& flags) {
+  if (flags.wait && flags.job_id.empty()) {
+    return Fail(InvalidArgument("--wait follows one job: give --job-id"));
+  }
+  Result<std::unique_ptr<bus::MessageBus>> bus = ConnectJobsBus(flags);
+  if (!bus.ok()) return Fail(bus.status());
+  if (flags.wait) {
+    const StopSignals signals;
+    return FollowJob(**bus, flags);
+  }
+  if (!flags.job_id.empty() && !flags.events) {
+    Result<std::optional<nlohmann::json>> last =
+        services::LastMlEvent(**bus, flags.market, flags.job_id);
+    if (!last.ok()) return Fail(last.status());
+    if (!*last) {
+      return Fail(NotFound("job " + flags.job_id + ": no events on ml." + flags.market +
+                           ".events." + flags.job_id + " (not submitted, or not taken yet)"));
+    }
+    PrintEvent(**last, flags.json);
+    return 0;
+  }
+  // Every job's last event, in the order the jobs were first heard of.
+  Result<std::vector<nlohmann::json>> events = services::MlEvents(**bus, flags.market);
+  if (!events.ok()) return Fail(events.status());
+  if (flags.events) {
+    nlohmann::json all = nlohmann::json::array();
+    for (nlohmann::json& event : *events) {
+      if (flags.job_id.empty() || event.value("job", std::string()) == flags.job_id) {
+        all.push_back(std::move(event));
+      }
+    }
+    if (flags.json) {
+      std::printf("%s\n", all.dump(2).c_str());
+      return 0;
+    }
+    for (const nlohmann::json& event : all) PrintEvent(event, false);
+    return 0;
+  }
+  std::vector<std::string> order;
+  std::map<std::string, nlohmann::json> last;
+  for (nlohmann::json& event : *events) {
+    const std::string job = event.value("job", std::string());
+    if (!last.contains(job)) order.push_back(job);
+    last[job] = std::move(event);
+  }
+  if (flags.json) {
+    nlohmann::json all = nlohmann::json::array();
+    for (const std::string& job : order) all.push_back(last[job]);
+    std::printf("%s\n", all.dump(2).c_str());
+    return 0;
+  }
+  if (!flags.quiet) {
+    std::printf("%-24s %-12s %-9s %s\n", "job", "last event", "command", "at");
+  }
+  for (const std::string& job : order) PrintEvent(last[job], false);
+  return 0;
+}
+
+void AddJobFlags(CLI::App* cmd, MlJobFlags* flags) {
+  cmd->add_option("--bus", flags->bus, "nats://HOST:PORT[,nats://...] of the ml role")->required();
+  cmd->add_option("--market", flags->market, "The market the ml role serves (subjects ml.NAME.*)")
+      ->capture_default_str();
+  cmd->add_option("--timeout", flags->timeout_s,
+                  "--wait: seconds to wait for the job's result (0: for ever)")
+      ->capture_default_str();
+  cmd->add_flag("--json", flags->json, "Print JSON: the submission, or the events");
+  cmd->add_flag("--quiet", flags->quiet, "Print only the result");
+}
+
 }  // namespace
+
+Result<std::string> FindTrainer(std::string_view who) {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  const std::filesystem::path trainer = self.parent_path() / "aits-train";
+  if (error || !std::filesystem::exists(trainer)) {
+    return FailedPrecondition(std::string(who) +
+                              " runs aits-train, which is not beside this binary (looked for '" +
+                              trainer.string() + "'); build the target aits-train");
+  }
+  return trainer.string();
+}
 
 void AddMlCommands(CLI::App& app) {
   AddForwardedCommand(app, "train", kTrainDescription);
@@ -87,6 +317,36 @@ void AddMlCommands(CLI::App& app) {
     const int code = RunModels(*registry_dir, *name);
     ExitOnFailure(code);
   });
+
+  CLI::App* ml = app.add_subcommand(
+      "ml",
+      "Training and evaluation jobs for the ml role (`aits serve --role ml`) over NATS "
+      "JetStream: submit one, follow it, list them (docs/services.md, \"Training jobs\").");
+  ml->require_subcommand(1);
+  auto submit_flags = std::make_shared<MlJobFlags>();
+  CLI::App* submit = ml->add_subcommand(
+      "submit",
+      "Check a job (aits-train COMMAND ARGS --check: settings, data files) and publish it to\n"
+      "ml.MARKET.jobs under its id; a job id is stored once and runs once.\n"
+      "Example: aits ml submit --bus nats://127.0.0.1:4222 --job-id gbp-1 --wait -- train "
+      "--config ml.yaml --epochs 1");
+  AddJobFlags(submit, submit_flags.get());
+  submit->add_option("--job-id", submit_flags->job_id, "The job's id: [A-Za-z0-9_-], unique")
+      ->required();
+  submit->add_flag("--wait", submit_flags->wait,
+                   "Follow the job until its result: exit 0 when done, 1 when it failed");
+  submit->add_option("job", submit_flags->job, "-- train|evaluate ARGS... (as for `aits train`)");
+  submit->callback([submit_flags] { ExitOnFailure(RunSubmit(*submit_flags)); });
+
+  auto status_flags = std::make_shared<MlJobFlags>();
+  CLI::App* status = ml->add_subcommand(
+      "status", "The last event of one job (--job-id), or of every job of the market.");
+  AddJobFlags(status, status_flags.get());
+  status->add_option("--job-id", status_flags->job_id, "Only this job");
+  status->add_flag("--wait", status_flags->wait, "Follow the job until its result");
+  status->add_flag("--events", status_flags->events,
+                   "Every event (of --job-id, or of every job) in the order stored");
+  status->callback([status_flags] { ExitOnFailure(RunStatus(*status_flags)); });
 }
 
 }  // namespace aits::app

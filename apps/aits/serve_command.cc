@@ -23,13 +23,16 @@
 #include "aits/config/paper_settings.h"
 #include "aits/core/clock.h"
 #include "aits/core/resilience.h"
+#include "aits/ml/registry.h"
 #include "aits/net/socket.h"
 #include "aits/services/decision_stages.h"
 #include "aits/services/health.h"
 #include "aits/services/log_relay.h"
 #include "aits/services/market_stream.h"
+#include "aits/services/ml_jobs.h"
 #include "aits/session/paper.h"
 #include "cli.h"
+#include "ml_commands.h"
 #include "paper_commands.h"
 
 namespace aits::app {
@@ -60,6 +63,8 @@ struct ServeFlags {
   // The features role's bar and offline feature stores (a file or postgresql://...); empty: none.
   std::string bars;
   std::string offline_features;
+  // The ml role: seconds without an in-progress ack before a job goes to another runner.
+  double ack_wait_s = 60;
   config::PaperFlags session;
 };
 
@@ -69,6 +74,7 @@ struct Roles {
   bool prediction = false;
   bool decision = false;
   bool owner = false;  // risk and execution
+  bool ml = false;     // training and evaluation jobs, in a process of its own
   std::string text;    // as given, for messages and the health answers
   // The owner computes signals itself: the whole decision stack in this process.
   bool Embedded() const { return owner && decision && features && prediction; }
@@ -106,13 +112,18 @@ Result<Roles> ParseRoles(const std::string& text) {
     named.insert(role);
   }
   if (named.empty()) return InvalidArgument("--role: name at least one role");
-  for (const char* later : {"ml", "monitoring", "notifications", "api"}) {
+  for (const char* later : {"monitoring", "notifications", "api"}) {
     if (named.contains(later)) {
       return FailedPrecondition(
           std::string("--role ") + later +
-          ": not built yet (docs/services.md lists the roles that run today; `aits train` and "
-          "`aits evaluate` do the ml role's jobs by hand)");
+          ": not built yet (docs/services.md lists the roles that run today)");
     }
+  }
+  if (named.contains("ml") && named.size() > 1) {
+    // Training takes the cores for minutes: never in a process on the trading path.
+    return FailedPrecondition("--role " + text +
+                              ": the ml role runs in a process of its own (training stays off "
+                              "the trading path: docs/services.md); start it as --role ml");
   }
   if (named.contains("gateway")) {
     return FailedPrecondition(
@@ -131,6 +142,7 @@ Result<Roles> ParseRoles(const std::string& text) {
   roles.prediction = named.contains("prediction");
   roles.decision = named.contains("decision");
   roles.owner = owner != 0;
+  roles.ml = named.contains("ml");
   return roles;
 }
 
@@ -521,16 +533,118 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
   return result;
 }
 
+// The NATS bus of --bus; errors name the flag.
+Result<std::unique_ptr<bus::MessageBus>> ConnectServeBus(const ServeFlags& flags) {
+  bus::NatsOptions nats;
+  nats.servers = Split(flags.bus);
+  Result<std::unique_ptr<bus::MessageBus>> connected = bus::ConnectNats(nats);
+  if (!connected.ok()) return connected.status().WithContext("--bus");
+  return connected;
+}
+
+// One line per event of a job, as the ml role sees it.
+std::string MlEventLine(const nlohmann::json& event) {
+  const std::string job = event.value("job", std::string("?"));
+  const std::string kind = event.value("event", std::string("?"));
+  if (kind == "accepted") {
+    std::string args;
+    for (const auto& arg : event.value("args", nlohmann::json::array())) {
+      args += " " + arg.get<std::string>();
+    }
+    return "job " + job + " accepted (attempt " + std::to_string(event.value("attempt", 0)) +
+           "): " + event.value("command", std::string()) + args;
+  }
+  if (kind == "progress") return "job " + job + ": " + event.value("stage", std::string());
+  if (kind == "done") {
+    std::string what;
+    if (event.contains("model") && event["model"].is_object()) {
+      const nlohmann::json& model = event["model"];
+      what = " " + model.value("name", std::string()) + "@" +
+             std::to_string(model.value("version", 0)) + " (" +
+             model.value("status", std::string()) + ")";
+    }
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", event.value("wall_seconds", 0.0));
+    return "job " + job + " done:" + what + " in " + seconds + " s";
+  }
+  if (kind == "failed") return "job " + job + " failed: " + event.value("error", std::string());
+  return "job " + job + " " + kind;
+}
+
+// --role ml: training and evaluation jobs from the ML stream, each run as a child aits-train,
+// until stopped (docs/services.md, "Training jobs: the ml role").
+int RunMlRole(const ServeFlags& flags, Readiness& readiness) {
+  Result<std::string> trainer = FindTrainer("--role ml");
+  if (!trainer.ok()) return Fail(trainer.status());
+  if (!(flags.ack_wait_s >= 1)) {
+    return Fail(InvalidArgument("--ack-wait " + std::to_string(flags.ack_wait_s) +
+                                ": must be at least 1 second"));
+  }
+  // Opened (and migrated) once here, so that a registry that cannot be opened is an error at
+  // start naming it rather than every job's failure.
+  if (Result<ml::ModelRegistry> registry = ml::ModelRegistry::Open(flags.session.registry);
+      !registry.ok()) {
+    return Fail(registry.status().WithContext("--registry"));
+  }
+  Result<std::unique_ptr<bus::MessageBus>> connected = ConnectServeBus(flags);
+  if (!connected.ok()) return Fail(connected.status());
+  std::unique_ptr<bus::MessageBus> bus = std::move(connected).value();
+  const WallClock wall;
+  CircuitBreaker jetstream("nats " + flags.bus, {}, wall);
+  if (Status ensured =
+          bus::Retried(jetstream, [&] { return services::EnsureMlStreams(*bus, flags.replicas); });
+      !ensured.ok()) {
+    return Fail(ensured.WithContext("--replicas " + std::to_string(flags.replicas)));
+  }
+  services::MlJobOptions options;
+  options.market = flags.market;
+  options.trainer = *trainer;
+  options.registry = flags.session.registry;
+  options.ack_wait = Duration::Nanos(static_cast<int64_t>(flags.ack_wait_s * 1e9));
+  options.stop = StopSignals::flag();
+  const bool quiet = flags.session.quiet;
+  options.on_event = [quiet](const nlohmann::json& event) {
+    if (!quiet) std::fprintf(stderr, "aits serve: ml: %s\n", MlEventLine(event).c_str());
+  };
+  if (!quiet) {
+    std::fprintf(stderr, "aits serve: ml: waiting for jobs on ml.%s.jobs (registry %s)\n",
+                 flags.market.c_str(), flags.session.registry.c_str());
+  }
+  readiness.Set(Status::Ok());
+  const Result<services::MlJobStats> ran = services::RunMlJobs(*bus, options);
+  readiness.Set(Unavailable("finished"));
+  if (!ran.ok()) return Fail(ran.status());
+  const nlohmann::ordered_json summary = {{"role", "ml"},
+                                          {"market", flags.market},
+                                          {"done", ran->done},
+                                          {"failed", ran->failed},
+                                          {"already_done", ran->already_done},
+                                          {"interrupted", ran->interrupted},
+                                          {"dead_lettered", ran->dead_lettered}};
+  if (flags.session.json) {
+    std::printf("%s\n", summary.dump(2).c_str());
+  } else {
+    std::printf(
+        "ml: %llu jobs done, %llu failed, %llu found done already, %llu interrupted (given "
+        "back), %llu dead-lettered\n",
+        static_cast<unsigned long long>(ran->done), static_cast<unsigned long long>(ran->failed),
+        static_cast<unsigned long long>(ran->already_done),
+        static_cast<unsigned long long>(ran->interrupted),
+        static_cast<unsigned long long>(ran->dead_lettered));
+  }
+  return 0;
+}
+
 int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   Result<Roles> roles = ParseRoles(flags.roles);
   if (!roles.ok()) return Fail(roles.status());
   if (!(flags.idle_timeout_s >= 0)) {
     return Fail(InvalidArgument("--idle-timeout must be >= 0 seconds"));
   }
-  if (!flags.symbols.empty() && (roles->owner || roles->ingestion)) {
+  if (!flags.symbols.empty() && (roles->owner || roles->ingestion || roles->ml)) {
     return Fail(InvalidArgument(
         "--symbols shares the features, prediction and decision roles' work by symbol; the "
-        "owner and ingestion take every symbol of the session"));
+        "owner and ingestion take every symbol of the session, the ml role runs jobs"));
   }
   if (flags.redis != "off" && !roles->FeaturesStage() && !roles->PredictionStage() &&
       !roles->DecisionStage() && !roles->owner) {
@@ -597,6 +711,7 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
     }
   }
   const StopSignals signals;
+  if (roles->ml) return RunMlRole(flags, readiness);
 
   if (in_process) {
     // Every role in this process over the in-process bus: that is `aits paper`.
@@ -607,10 +722,8 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
     return code;
   }
 
-  bus::NatsOptions nats;
-  nats.servers = Split(flags.bus);
-  Result<std::unique_ptr<bus::MessageBus>> connected = bus::ConnectNats(nats);
-  if (!connected.ok()) return Fail(connected.status().WithContext("--bus"));
+  Result<std::unique_ptr<bus::MessageBus>> connected = ConnectServeBus(flags);
+  if (!connected.ok()) return Fail(connected.status());
   std::unique_ptr<bus::MessageBus> bus = std::move(connected).value();
   // In a cluster that is electing a leader, JetStream's API answers late for a few seconds:
   // retried in place (bus::PublishRetry's back-off) rather than failing the role's start.
@@ -828,7 +941,9 @@ void AddServeCommand(CLI::App& app) {
       "its decision (DECISIONS). Give every role the same session flags. Each process answers\n"
       "GET /healthz and /readyz on --health. Records beside the bus, in a SQLite file or on\n"
       "PostgreSQL (postgresql://user@host:port/db): the owner's trades (--trades), the features\n"
-      "role's bars and feature rows (--bars, --offline-features).\n"
+      "role's bars and feature rows (--bars, --offline-features). The ml role, in a process of\n"
+      "its own, runs the training and evaluation jobs that `aits ml submit` publishes to the ML\n"
+      "stream, each as a child aits-train, and registers their models in --registry.\n"
       "Examples: aits serve --role ingestion --bus nats://127.0.0.1:4222 --ticks 100000 "
       "--start 2024-01-08 --speed max\n"
       "          aits serve --role features,prediction --bus nats://127.0.0.1:4222 --ticks "
@@ -890,6 +1005,12 @@ void AddServeCommand(CLI::App& app) {
                    "message as it is stored) or pull (a request per fetch; one round trip more "
                    "per hop)")
       ->check(CLI::IsMember({"push", "pull"}))
+      ->capture_default_str();
+  serve
+      ->add_option("--ack-wait", flags->ack_wait_s,
+                   "The ml role: seconds a job stays with this process without word from it; "
+                   "a running job says so every third of it, so a role that died gives its job "
+                   "to the next one after this long (applies when the consumer is first created)")
       ->capture_default_str();
   serve
       ->add_option("--ticks-per-message", flags->ticks_per_message,

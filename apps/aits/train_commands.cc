@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "aits/config/ml_settings.h"
@@ -12,6 +13,51 @@
 
 namespace aits::app {
 namespace {
+
+// How a run reports: --json for a program (the ml role reads it: docs/services.md, "Training
+// jobs"), --check to resolve the settings and stop before any work.
+struct Output {
+  bool verbose = false;
+  bool json = false;
+  bool check = false;
+};
+
+void AddOutputOptions(CLI::App* cmd, Output* output) {
+  cmd->add_flag("--verbose", output->verbose, "Print every boosting round and tree");
+  cmd->add_flag("--json", output->json, "Print the result as one JSON document on stdout");
+  cmd->add_flag("--check", output->check,
+                "Resolve and check the settings (config, data files, symbol) and stop before "
+                "training; what `aits ml submit` runs before it publishes a job");
+}
+
+// The files a run reads must exist: found now rather than after the features of half a file.
+Status CheckDataFiles(const ml::MlConfig& config) {
+  for (const auto& [what, path] :
+       {std::pair<const char*, const std::string&>{"data", config.data_path},
+        {"ask data", config.ask_path}}) {
+    if (path.empty()) continue;
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(path, error)) {
+      return NotFound(std::string(what) + " file '" + path + "' does not exist");
+    }
+  }
+  return Status::Ok();
+}
+
+// What --check prints: the settings a run would use.
+int PrintChecked(const char* command, const ml::MlConfig& config, bool json) {
+  const nlohmann::ordered_json checked = {
+      {"command", command},       {"check", "ok"},
+      {"name", config.name},      {"symbol", config.symbol},
+      {"data", config.data_path}, {"registry", config.registry_dir}};
+  if (json) {
+    std::printf("%s\n", checked.dump().c_str());
+  } else {
+    std::printf("%s: settings ok: %s on %s (registry %s)\n", command, config.name.c_str(),
+                config.data_path.c_str(), config.registry_dir.c_str());
+  }
+  return 0;
+}
 
 void AddCommonOptions(CLI::App* cmd, config::MlFlags* flags) {
   cmd->add_option("--config", flags->config_path, "ml.yaml with any of the settings (docs/ml.md)")
@@ -60,9 +106,12 @@ void PrintModels(const nlohmann::json& models) {
   }
 }
 
-int RunTrain(const config::MlFlags& flags, bool verbose) {
+int RunTrain(const config::MlFlags& flags, const Output& output) {
   auto config = config::ResolveMlConfig(flags);
   if (!config.ok()) return Fail(config.status());
+  if (Status files = CheckDataFiles(*config); !files.ok()) return Fail(files);
+  if (output.check) return PrintChecked("train", *config, output.json);
+  const bool verbose = output.verbose;
   AITS_LOG_INFO(
       "train", "training started",
       {{"name", config->name}, {"data", config->data_path}, {"registry", config->registry_dir}});
@@ -76,6 +125,26 @@ int RunTrain(const config::MlFlags& flags, bool verbose) {
        {"status", ml::ToString(r.ensemble_record.status)},
        {"gate", r.gate.passed ? "passed" : "not passed"},
        {"registry", config->registry_dir}});
+  if (output.json) {
+    const ml::ModelRecord& model = r.ensemble_record;
+    const nlohmann::ordered_json summary = {
+        {"command", "train"},
+        {"name", config->name},
+        {"data", config->data_path},
+        {"rows", r.rows},
+        {"first", FormatIso8601(r.first)},
+        {"last", FormatIso8601(r.last)},
+        {"registry", config->registry_dir},
+        {"model",
+         {{"name", model.name},
+          {"version", model.version},
+          {"id", model.id},
+          {"status", std::string(ml::ToString(model.status))}}},
+        {"gate", {{"passed", r.gate.passed}, {"reason", r.gate.reason}}},
+        {"metrics", r.metrics}};
+    std::printf("%s\n", summary.dump().c_str());
+    return 0;
+  }
   std::printf("trained %s on %s: %zu rows %s .. %s\n", config->name.c_str(),
               config->data_path.c_str(), r.rows, FormatIso8601(r.first).c_str(),
               FormatIso8601(r.last).c_str());
@@ -103,9 +172,12 @@ int RunTrain(const config::MlFlags& flags, bool verbose) {
   return 0;
 }
 
-int RunEvaluate(const config::MlFlags& flags, const std::string& out, bool verbose) {
+int RunEvaluate(const config::MlFlags& flags, const std::string& out, const Output& output) {
   auto config = config::ResolveMlConfig(flags);
   if (!config.ok()) return Fail(config.status());
+  if (Status files = CheckDataFiles(*config); !files.ok()) return Fail(files);
+  if (output.check) return PrintChecked("evaluate", *config, output.json);
+  const bool verbose = output.verbose;
   AITS_LOG_INFO("evaluate", "evaluation started", {{"data", config->data_path}});
   auto result = ml::RunEvaluation(*config, Listener(verbose));
   if (!result.ok()) return Fail(result.status());
@@ -114,6 +186,32 @@ int RunEvaluate(const config::MlFlags& flags, const std::string& out, bool verbo
                 {{"data", config->data_path},
                  {"rows", std::to_string(r.rows)},
                  {"folds", std::to_string(r.folds.size())}});
+  if (!out.empty()) {
+    Status written = ml::WriteEvaluationOutputs(r, out);
+    if (!written.ok()) return Fail(written);
+  }
+  if (output.json) {
+    nlohmann::ordered_json backtests = nlohmann::ordered_json::array();
+    for (const auto& run : r.backtests) {
+      const auto& stats = run.result.stats;
+      backtests.push_back({{"name", run.name},
+                           {"net_profit", stats.net_profit},
+                           {"total_return", stats.total_return},
+                           {"sharpe", stats.sharpe},
+                           {"max_drawdown", stats.max_drawdown},
+                           {"trades", stats.trades}});
+    }
+    const nlohmann::ordered_json summary = {{"command", "evaluate"},
+                                            {"data", config->data_path},
+                                            {"rows", r.rows},
+                                            {"folds", r.folds.size()},
+                                            {"wall_seconds", r.wall_seconds},
+                                            {"metrics", r.metrics},
+                                            {"backtests", backtests},
+                                            {"report", out}};
+    std::printf("%s\n", summary.dump().c_str());
+    return 0;
+  }
   std::printf("walk-forward evaluation of the ensemble on %s (%zu rows, %zu folds, %.1f s)\n",
               config->data_path.c_str(), r.rows, r.folds.size(), r.wall_seconds);
   std::printf("out of sample, pooled:\n");
@@ -132,8 +230,6 @@ int RunEvaluate(const config::MlFlags& flags, const std::string& out, bool verbo
         static_cast<long long>(s.trades));
   }
   if (!out.empty()) {
-    Status written = ml::WriteEvaluationOutputs(r, out);
-    if (!written.ok()) return Fail(written);
     std::printf("  report        %s/report.html (and metrics.json, scores.csv)\n", out.c_str());
   }
   return 0;
@@ -143,29 +239,29 @@ int RunEvaluate(const config::MlFlags& flags, const std::string& out, bool verbo
 
 void AddTrainCommands(CLI::App& app) {
   auto train_flags = std::make_shared<config::MlFlags>();
-  auto train_verbose = std::make_shared<bool>(false);
+  auto train_output = std::make_shared<Output>();
   CLI::App* train = app.add_subcommand("train", kTrainDescription);
   AddCommonOptions(train, train_flags.get());
   train->add_option(
       "--registry", train_flags->registry,
       "Model registry: a directory (default models/) or postgresql://user@host:port/db");
   train->add_option("--name", train_flags->name, "Model family name (default: symbol_base-TF)");
-  train->add_flag("--verbose", *train_verbose, "Print every boosting round and tree");
-  train->callback([train_flags, train_verbose] {
-    const int code = RunTrain(*train_flags, *train_verbose);
+  AddOutputOptions(train, train_output.get());
+  train->callback([train_flags, train_output] {
+    const int code = RunTrain(*train_flags, *train_output);
     ExitOnFailure(code);
   });
 
   auto eval_flags = std::make_shared<config::MlFlags>();
   auto eval_out = std::make_shared<std::string>();
-  auto eval_verbose = std::make_shared<bool>(false);
+  auto eval_output = std::make_shared<Output>();
   CLI::App* evaluate = app.add_subcommand("evaluate", kEvaluateDescription);
   AddCommonOptions(evaluate, eval_flags.get());
   evaluate->add_option("--folds", eval_flags->folds, "Walk-forward folds (default 5)");
   evaluate->add_option("--out", *eval_out, "Directory for report.html, metrics.json, scores.csv");
-  evaluate->add_flag("--verbose", *eval_verbose, "Print every boosting round and tree");
-  evaluate->callback([eval_flags, eval_out, eval_verbose] {
-    const int code = RunEvaluate(*eval_flags, *eval_out, *eval_verbose);
+  AddOutputOptions(evaluate, eval_output.get());
+  evaluate->callback([eval_flags, eval_out, eval_output] {
+    const int code = RunEvaluate(*eval_flags, *eval_out, *eval_output);
     ExitOnFailure(code);
   });
 }

@@ -118,6 +118,64 @@ stop_redis() {
   redis_pid=""
   redis_dir=""
 }
+# start_nats DIR: nats-server with JetStream on 127.0.0.1, a port of its choosing (read from its
+# ports file), its store and log in DIR; sets nats_pid and bus (nats://127.0.0.1:PORT).
+start_nats() {
+  local server
+  server=$(command -v nats-server || echo /usr/sbin/nats-server)
+  [[ -x "$server" ]] || { fail "nats-server is not installed (scripts/install-deps.sh)"; return 1; }
+  mkdir -p "$1/ports"
+  "$server" -a 127.0.0.1 -p -1 -js -sd "$1/js" --ports_file_dir "$1/ports" >"$1/nats.log" 2>&1 &
+  nats_pid=$!
+  bus=""
+  local _
+  for _ in $(seq 100); do
+    bus=$(cat "$1"/ports/*.ports 2>/dev/null | "$python" -c \
+      'import json,sys; print(json.load(sys.stdin)["nats"][0])' 2>/dev/null) && [[ -n "$bus" ]] &&
+      return 0
+    sleep 0.1
+  done
+  fail "nats-server did not start: $(cat "$1/nats.log")"
+  return 1
+}
+# probe URL: "STATUS BODY" of a GET, retried while nothing listens (for /healthz and /readyz)
+probe() {
+  "$python" - "$1" <<'PY'
+import sys, time, urllib.request, urllib.error
+for attempt in range(50):
+    try:
+        with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
+            print(r.status, r.read().decode()); break
+    except urllib.error.HTTPError as e:
+        print(e.code, e.read().decode()); break
+    except OSError:
+        time.sleep(0.1)
+PY
+}
+# health_port ERR_FILE: the port a serve process printed to ERR_FILE ("/healthz, /readyz and
+# /metrics on 127.0.0.1:PORT", or the ml role's "/readyz on 127.0.0.1:PORT"), waiting for it.
+health_port() {
+  local found=""
+  for _ in $(seq 100); do
+    found=$(sed -n 's/.*\/\(readyz\|metrics\) on 127.0.0.1:\([0-9]*\).*/\2/p' "$1")
+    [[ -n "$found" ]] && break
+    sleep 0.1
+  done
+  echo "$found"
+}
+# expect_health ERR_FILE BODY: health_port, its /healthz, and its /readyz once ready, each
+# answering 200 BODY; sets port
+expect_health() {
+  port=$(health_port "$1")
+  local _ ready=""
+  expect_eq "/healthz" "$(probe "http://127.0.0.1:$port/healthz")" "200 $2"
+  for _ in $(seq 50); do
+    ready=$(probe "http://127.0.0.1:$port/readyz")
+    [[ "$ready" == 200* ]] && break
+    sleep 0.1
+  done
+  expect_eq "/readyz" "$ready" "200 $2"
+}
 # finish NAME: the summary line, and the script's exit status
 finish() {
   echo "$1: $failures failure(s)"

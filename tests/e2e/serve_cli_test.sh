@@ -22,19 +22,7 @@ cleanup() {
 trap cleanup EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)
-[[ -x "$nats_server" ]] || { echo "FAIL: nats-server is not installed (scripts/install-deps.sh)"; exit 1; }
-mkdir -p "$work/ports"
-"$nats_server" -a 127.0.0.1 -p -1 -js -sd "$work/js" --ports_file_dir "$work/ports" \
-  >"$work/nats.log" 2>&1 &
-nats_pid=$!
-bus=""
-for _ in $(seq 100); do
-  bus=$(cat "$work"/ports/*.ports 2>/dev/null | "$python" -c \
-    'import json,sys; print(json.load(sys.stdin)["nats"][0])' 2>/dev/null) && [[ -n "$bus" ]] && break
-  sleep 0.1
-done
-[[ -n "$bus" ]] || { echo "FAIL: nats-server did not start:"; cat "$work/nats.log"; exit 1; }
+start_nats "$work" || { finish serve_cli_test; exit 1; }
 echo "nats-server at $bus"
 
 # same_as WHAT A.json B.json KEY...: one interpreter start compares every key.
@@ -307,39 +295,8 @@ paced_pid=$!
 "$aits" serve --role features,prediction "${paced[@]}" --health 127.0.0.1:0 --json \
   >"$work/paced_stages.json" 2>"$work/paced_stages.err" &
 stages_pid=$!
-# "aits serve: ROLE: /healthz, /readyz and /metrics on 127.0.0.1:PORT"
-health_port() {
-  local found=""
-  for _ in $(seq 100); do
-    found=$(sed -n 's/.*\/metrics on 127.0.0.1:\([0-9]*\).*/\1/p' "$1")
-    [[ -n "$found" ]] && break
-    sleep 0.1
-  done
-  echo "$found"
-}
-port=$(health_port "$work/paced.err")
+expect_health "$work/paced.err" '{"status":"ok","role":"ingestion"}'
 stages_port=$(health_port "$work/paced_stages.err")
-probe() {
-  "$python" - "$1" <<'PY'
-import sys, time, urllib.request, urllib.error
-for attempt in range(50):
-    try:
-        with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
-            print(r.status, r.read().decode()); break
-    except urllib.error.HTTPError as e:
-        print(e.code, e.read().decode()); break
-    except OSError:
-        time.sleep(0.1)
-PY
-}
-expect_eq "/healthz" "$(probe "http://127.0.0.1:$port/healthz")" '200 {"status":"ok","role":"ingestion"}'
-ready=""
-for _ in $(seq 50); do
-  ready=$(probe "http://127.0.0.1:$port/readyz")
-  [[ "$ready" == 200* ]] && break
-  sleep 0.1
-done
-expect_eq "/readyz" "$ready" '200 {"status":"ok","role":"ingestion"}'
 # The prediction stage's counter, which the prediction role's autoscaler reads
 # (deploy/k8s/prediction.yaml), grows; the exposition passes Prometheus' own check.
 metrics=""
@@ -386,6 +343,8 @@ expect_in "another dataset under the same --market" "$out" \
   "md.default.EURUSD already holds another feed"
 run "$aits" serve --role api --bus "$bus"
 expect_in "a role not built yet" "$out" "--role api: not built yet"
+run "$aits" serve --role ml,features --bus "$bus"
+expect_in "the ml role with another" "$out" "the ml role runs in a process of its own"
 run "$aits" serve --role ingestion --bus nats://127.0.0.1:1 "${session[@]}" --health off
 expect_in "unreachable bus" "$out" "nats://127.0.0.1:1"
 run "$aits" serve --role ingestion --bus "$bus" --redis 127.0.0.1:6379 "${session[@]}"

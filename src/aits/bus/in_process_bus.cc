@@ -136,6 +136,19 @@ class InProcessConsumer final : public Consumer {
   Status Ack(uint64_t sequence) override { return Settle(sequence, /*nak=*/false); }
   Status Nak(uint64_t sequence) override { return Settle(sequence, /*nak=*/true); }
 
+  Status InProgress(uint64_t sequence) override {
+    const std::lock_guard lock(state_->mu);
+    Stream* stream = state_->Find(stream_);
+    if (stream == nullptr) return NoStream(stream_);
+    const auto found = stream->consumers.find(name_);
+    if (found == stream->consumers.end()) return NoConsumer(stream_, name_);
+    const auto it = found->second->outstanding.find(sequence);
+    if (it != found->second->outstanding.end() && !it->second.nak) {
+      it->second.deadline = state_->clock.Now() + found->second->config.ack_wait;
+    }
+    return Status::Ok();
+  }
+
  private:
   // Redeliveries first (in sequence order), then new messages, within max and max_ack_pending.
   static std::vector<Delivery> Take(const Stream& stream, ConsumerState& consumer, size_t max,

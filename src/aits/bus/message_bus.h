@@ -137,6 +137,11 @@ class Consumer {
   virtual Status Ack(uint64_t sequence) = 0;
   // Deliver it again at the next Fetch.
   virtual Status Nak(uint64_t sequence) = 0;
+  // Still working on it (JetStream's in-progress acknowledgement): its ack_wait starts again, so
+  // that work longer than ack_wait (a training job) keeps the message without a redelivery, while
+  // a consumer that died stops extending it and the message comes again one ack_wait later. A
+  // no-op for a message that is not outstanding.
+  virtual Status InProgress(uint64_t sequence) = 0;
 };
 
 // A publish sent and not yet confirmed (MessageBus::PublishLater).

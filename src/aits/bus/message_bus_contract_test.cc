@@ -23,19 +23,7 @@ namespace {
 // kNatsPush: NATS with every consumer a push consumer (ConsumerConfig::push).
 enum class Backend { kInProcess, kNats, kNatsPush };
 
-// One nats-server for the whole binary: started at the first NATS test, stopped at exit. Tests
-// keep apart by stream names of their own.
-test_servers::NatsServer& SharedNats() {
-  static std::unique_ptr<test_servers::NatsServer> server = [] {
-    Result<std::unique_ptr<test_servers::NatsServer>> started = test_servers::NatsServer::Start();
-    if (!started.ok()) {
-      ADD_FAILURE() << started.status().ToString();
-      std::abort();
-    }
-    return std::move(started).value();
-  }();
-  return *server;
-}
+test_servers::NatsServer& SharedNats() { return test_servers::SharedNatsServer(); }
 
 class MessageBusContract : public ::testing::TestWithParam<Backend> {
  protected:
@@ -492,6 +480,35 @@ TEST_P(MessageBusContract, WithAckAllOneAckSettlesEverythingHandedOutBeforeIt) {
   other_mode.push = !other_mode.push;
   const Result<std::unique_ptr<Consumer>> refused = bus_->Consume(other_mode);
   EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument) << refused.status().ToString();
+}
+
+// Work longer than ack_wait keeps its message while it says it is in progress; once it stops
+// saying so, the message comes again after one ack_wait (the ml role's jobs rely on both).
+TEST_P(MessageBusContract, InProgressKeepsAMessageUntilItStopsSayingSo) {
+  const StreamConfig config = Stream("jobs", {"jobs"});
+  ASSERT_TRUE(bus_->AddStream(config).ok());
+  MustPublish("jobs", "job-1", "train");
+  ConsumerConfig c;
+  c.stream = config.name;
+  c.durable = "runner";
+  c.ack_wait = Duration::Millis(1500);
+  std::unique_ptr<Consumer> consumer = MustConsume(c);
+  ASSERT_NE(consumer, nullptr);
+  std::vector<Delivery> got = FetchAll(*consumer, 1);
+  ASSERT_EQ(got.size(), 1u);
+  const uint64_t sequence = got[0].sequence;
+  // 3 s of work, twice ack_wait, saying so every 0.4 s: never delivered again meanwhile.
+  for (int step = 0; step < 8; ++step) {
+    ASSERT_TRUE(consumer->InProgress(sequence).ok());
+    EXPECT_TRUE(MustFetch(*consumer, 1, Duration::Millis(400)).empty())
+        << "redelivered at step " << step << " although in progress";
+  }
+  ASSERT_TRUE(consumer->InProgress(sequence + 100).ok()) << "not outstanding: a no-op";
+  got = FetchAll(*consumer, 1, Duration::Seconds(4));
+  ASSERT_EQ(got.size(), 1u) << "no longer in progress: delivered again after ack_wait";
+  EXPECT_EQ(got[0].sequence, sequence);
+  EXPECT_EQ(got[0].delivered, 2u);
+  ASSERT_TRUE(consumer->Ack(sequence).ok());
 }
 
 TEST_P(MessageBusContract, MaxAckPendingHoldsBackASlowConsumer) {

@@ -338,6 +338,20 @@ class NatsConsumer final : public Consumer {
   Status Ack(uint64_t sequence) override { return Settle(sequence, /*nak=*/false); }
   Status Nak(uint64_t sequence) override { return Settle(sequence, /*nak=*/true); }
 
+  Status InProgress(uint64_t sequence) override {
+    const auto it = held_.find(sequence);
+    if (it == held_.end()) return Status::Ok();
+    // Waits for the server, as a nak does: a lost extension would mean a redelivery of work that
+    // is going on. Rare (a few per ack_wait).
+    const natsStatus s = natsMsg_InProgress(it->second.get(), &shared_->js_options);
+    if (s != NATS_OK) {
+      return FromNats(
+          s, {},
+          "in-progress ack of message " + std::to_string(sequence) + " of stream " + stream_);
+    }
+    return Status::Ok();
+  }
+
  private:
   // Pull: one request for up to `max`, answered by the server.
   natsStatus Pulled(int max, Duration timeout, std::vector<Delivery>& out) {

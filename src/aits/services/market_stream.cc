@@ -44,15 +44,21 @@ Status DeadLetter(bus::MessageBus& bus, const std::string& subject, const bus::D
   return Status::Ok();
 }
 
+Status EnsureDeadLetterStream(bus::MessageBus& bus, int replicas) {
+  bus::StreamConfig config;
+  config.name = std::string(kDeadLetterStream);
+  config.subjects = {"dead.>"};
+  config.replicas = replicas;
+  return bus.AddStream(config);
+}
+
 Status EnsureMarketStream(bus::MessageBus& bus, int replicas) {
   bus::StreamConfig config;
   config.name = std::string(kMarketStream);
   config.subjects = {"md.>"};
   config.replicas = replicas;
   AITS_RETURN_IF_ERROR(bus.AddStream(config));
-  config.name = std::string(kDeadLetterStream);
-  config.subjects = {"dead.>"};
-  return bus.AddStream(config);
+  return EnsureDeadLetterStream(bus, replicas);
 }
 
 Status MarketPublisherOptions::Validate() const {

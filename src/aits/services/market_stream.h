@@ -65,6 +65,8 @@ inline constexpr std::string_view kDeadLetterStream = "DEAD";
 Status DeadLetter(bus::MessageBus& bus, const std::string& subject, const bus::Delivery& delivery,
                   const Status& why);
 
+// Creates the DEAD stream (dead.>), or checks the existing one.
+Status EnsureDeadLetterStream(bus::MessageBus& bus, int replicas = 1);
 // Creates the MARKET stream (md.>) and the DEAD stream (dead.>), or checks the existing ones.
 Status EnsureMarketStream(bus::MessageBus& bus, int replicas = 1);
 

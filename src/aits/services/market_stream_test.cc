@@ -20,17 +20,7 @@ namespace {
 
 enum class Backend { kInProcess, kNats };
 
-test_servers::NatsServer& SharedNats() {
-  static std::unique_ptr<test_servers::NatsServer> server = [] {
-    auto started = test_servers::NatsServer::Start();
-    if (!started.ok()) {
-      ADD_FAILURE() << started.status().ToString();
-      std::abort();
-    }
-    return std::move(started).value();
-  }();
-  return *server;
-}
+test_servers::NatsServer& SharedNats() { return test_servers::SharedNatsServer(); }
 
 std::vector<Tick> Synthetic(uint64_t count, InstrumentId id, uint64_t seed = 7) {
   data::SyntheticOptions options;

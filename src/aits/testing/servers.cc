@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -159,6 +160,19 @@ Result<std::string> FindProgram(const std::string& name, const std::string& pack
   }
   return NotFound(name + " is not installed (Debian package " + package +
                   "; scripts/install-deps.sh installs it)");
+}
+
+NatsServer& SharedNatsServer() {
+  static std::unique_ptr<NatsServer> server = [] {
+    Result<std::unique_ptr<NatsServer>> started = NatsServer::Start();
+    if (!started.ok()) {
+      std::fprintf(stderr, "the shared nats-server did not start: %s\n",
+                   started.status().ToString().c_str());
+      std::abort();
+    }
+    return std::move(started).value();
+  }();
+  return *server;
 }
 
 Result<std::unique_ptr<NatsServer>> NatsServer::Start(bool jetstream) {

@@ -90,6 +90,11 @@ class NatsServer {
   std::unique_ptr<ChildProcess> process_;
 };
 
+// One nats-server for a whole test binary: started at the first call, killed with the process.
+// Tests keep apart by stream or market names of their own. A server that cannot start aborts the
+// binary, naming why: every test that asks needs it.
+NatsServer& SharedNatsServer();
+
 // A free TCP port on 127.0.0.1 at the time of asking (bound to port 0, then released): for
 // servers that cannot choose their own. Another process may take it before the server binds it,
 // so the servers below retry with a new port when the bind fails.

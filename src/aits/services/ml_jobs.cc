@@ -1,0 +1,524 @@
+#include "aits/services/ml_jobs.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <utility>
+
+#include "aits/core/clock.h"
+#include "aits/core/resilience.h"
+#include "aits/services/market_stream.h"
+
+namespace aits::services {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+constexpr std::string_view kErrorPrefix = "aits: error: ";
+// What is kept of a child's output: its result (stdout) and the end of its stderr.
+constexpr size_t kMaxResult = 4 * 1024 * 1024;
+constexpr size_t kStderrTail = 8 * 1024;
+// An event over this loses its metrics (they are in the registry): the bus caps a message at
+// 1 MiB.
+constexpr size_t kMaxEvent = 512 * 1024;
+// After SIGTERM a child gets this long to end before SIGKILL.
+constexpr auto kTermGrace = std::chrono::seconds(3);
+
+bool IsCommand(std::string_view command) { return command == "train" || command == "evaluate"; }
+
+std::string WallNow() { return FormatIso8601(WallClock().Now()); }
+
+// The wall clock of the runner's circuit breakers (it outlives them all).
+const Clock& BreakerClock() {
+  static const WallClock clock;
+  return clock;
+}
+
+// A child process with its stdout and stderr read through pipes. The child dies with the thread
+// that started it (PR_SET_PDEATHSIG), so that a role killed mid-job leaves no training behind to
+// race the run again.
+class Child {
+ public:
+  struct Ended {
+    int exit_code = -1;  // -1 when killed by a signal
+    int signal = 0;
+    bool stopped = false;  // killed because the caller asked to stop
+    std::string out;       // stdout, up to kMaxResult
+    std::string err_tail;  // the end of stderr
+    std::string error;     // the last "aits: error:" line's text, if any
+  };
+
+  // Runs argv[0] with argv. `on_line` sees every stderr line as it comes; `tick` runs about every
+  // `tick_every`; `stop`, once set, ends the child (SIGTERM, then SIGKILL).
+  static Result<Ended> Run(const std::vector<std::string>& argv, const std::atomic<bool>* stop,
+                           Duration tick_every, const std::function<void()>& tick,
+                           const std::function<void(const std::string&)>& on_line) {
+    int out_pipe[2];
+    int err_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0) return IoError(std::string("pipe: ") + strerror(errno));
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+      ::close(out_pipe[0]);
+      ::close(out_pipe[1]);
+      return IoError(std::string("pipe: ") + strerror(errno));
+    }
+    std::vector<char*> args;
+    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
+      return IoError(std::string("fork: ") + strerror(errno));
+    }
+    if (pid == 0) {
+      // Only async-signal-safe calls until exec.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);  // the parent died before the line above
+      ::dup2(out_pipe[1], STDOUT_FILENO);
+      ::dup2(err_pipe[1], STDERR_FILENO);
+      ::execv(args[0], args.data());
+      const char message[] = "aits: error: cannot run the trainer\n";
+      [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, message, sizeof message - 1);
+      ::_exit(127);
+    }
+    ::close(out_pipe[1]);
+    ::close(err_pipe[1]);
+    Ended ended;
+    std::string line;
+    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+    int open_fds = 2;
+    Steady::time_point last_tick = Steady::now();
+    std::optional<Steady::time_point> terminated;
+    bool killed = false;
+    char buffer[16 * 1024];
+    while (open_fds > 0) {
+      const int ready = ::poll(fds, 2, 100);
+      if (ready < 0 && errno != EINTR) break;
+      for (pollfd& fd : fds) {
+        if (fd.fd < 0 || (fd.revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        const ssize_t n = ::read(fd.fd, buffer, sizeof buffer);
+        if (n <= 0) {
+          if (n < 0 && errno == EINTR) continue;
+          ::close(fd.fd);
+          fd.fd = -1;
+          --open_fds;
+          continue;
+        }
+        const std::string_view got(buffer, static_cast<size_t>(n));
+        if (&fd == &fds[0]) {
+          if (ended.out.size() < kMaxResult) ended.out.append(got);
+          continue;
+        }
+        ended.err_tail.append(got);
+        if (ended.err_tail.size() > 2 * kStderrTail) {
+          ended.err_tail.erase(0, ended.err_tail.size() - kStderrTail);
+        }
+        for (char ch : got) {
+          if (ch != '\n' && ch != '\r') {
+            line += ch;
+            continue;
+          }
+          if (line.starts_with(kErrorPrefix)) ended.error = line.substr(kErrorPrefix.size());
+          if (!line.empty()) on_line(line);
+          line.clear();
+        }
+      }
+      const Steady::time_point now = Steady::now();
+      if (stop != nullptr && stop->load() && !terminated) {
+        ::kill(pid, SIGTERM);
+        terminated = now;
+        ended.stopped = true;
+      }
+      if (terminated && !killed && now - *terminated > kTermGrace) {
+        ::kill(pid, SIGKILL);
+        killed = true;
+      }
+      if (now - last_tick >= std::chrono::nanoseconds(tick_every.ns)) {
+        tick();
+        last_tick = now;
+      }
+    }
+    for (const pollfd& fd : fds) {
+      if (fd.fd >= 0) ::close(fd.fd);
+    }
+    if (line.starts_with(kErrorPrefix)) ended.error = line.substr(kErrorPrefix.size());
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+      if (errno != EINTR) return IoError(std::string("waitpid: ") + strerror(errno));
+    }
+    if (WIFEXITED(status)) ended.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) ended.signal = WTERMSIG(status);
+    if (ended.err_tail.size() > kStderrTail) {
+      ended.err_tail.erase(0, ended.err_tail.size() - kStderrTail);
+    }
+    return ended;
+  }
+};
+
+// Why a child failed, for people: its own error line, else the end of what it said, and how it
+// ended.
+std::string FailureText(const Child::Ended& ended) {
+  std::string how = ended.signal != 0 ? "killed by signal " + std::to_string(ended.signal) + " (" +
+                                            strsignal(ended.signal) + ")"
+                                      : "exit code " + std::to_string(ended.exit_code);
+  if (!ended.error.empty()) return ended.error + " (" + how + ")";
+  std::string tail = ended.err_tail;
+  while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
+  const size_t cut = tail.size() > 500 ? tail.rfind('\n', tail.size() - 500) : std::string::npos;
+  if (cut != std::string::npos) tail = tail.substr(cut + 1);
+  return tail.empty() ? how : tail + " (" + how + ")";
+}
+
+// The last line of stdout that is a JSON object: aits-train's --json result.
+std::optional<nlohmann::json> ResultOf(const std::string& out) {
+  size_t end = out.size();
+  while (end > 0) {
+    const size_t start = out.rfind('\n', end - 1);
+    const size_t from = start == std::string::npos ? 0 : start + 1;
+    nlohmann::json parsed = nlohmann::json::parse(out.begin() + static_cast<std::ptrdiff_t>(from),
+                                                  out.begin() + static_cast<std::ptrdiff_t>(end),
+                                                  nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_discarded() && parsed.is_object()) return parsed;
+    if (start == std::string::npos) break;
+    end = start;
+  }
+  return std::nullopt;
+}
+
+class Runner {
+ public:
+  Runner(bus::MessageBus& bus, const MlJobOptions& options, std::string jobs_subject)
+      : bus_(bus),
+        options_(options),
+        jobs_subject_(std::move(jobs_subject)),
+        breaker_("nats ML stream", {}, BreakerClock()) {}
+
+  Result<MlJobStats> Run() {
+    bus::ConsumerConfig config;
+    config.stream = std::string(kMlStream);
+    config.durable = "ml-" + options_.market;
+    config.filter_subject = jobs_subject_;
+    config.ack_wait = options_.ack_wait;
+    // Each runner holds one job at a time (it fetches the next after settling this one); more may
+    // be out at once for replicas sharing the durable.
+    config.max_ack_pending = 64;
+    AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus_.Consume(config));
+    uint64_t handled = 0;
+    while (!Stopped() && (options_.max_messages == 0 || handled < options_.max_messages)) {
+      AITS_ASSIGN_OR_RETURN(std::vector<bus::Delivery> got,
+                            consumer->Fetch(1, Duration::Millis(250)));
+      if (got.empty()) continue;
+      const bus::Delivery& delivery = got.front();
+      AITS_ASSIGN_OR_RETURN(const bool settled, Handle(*consumer, delivery));
+      if (settled) ++handled;
+    }
+    return stats_;
+  }
+
+ private:
+  bool Stopped() const { return options_.stop != nullptr && options_.stop->load(); }
+
+  // Runs (or skips, or dead-letters) one job. False when the role was stopped mid-job and gave
+  // it back.
+  Result<bool> Handle(bus::Consumer& consumer, const bus::Delivery& delivery) {
+    Result<MlJob> decoded = DecodeMlJob(delivery);
+    if (!decoded.ok()) {
+      AITS_RETURN_IF_ERROR(DeadLetter(bus_, jobs_subject_, delivery, decoded.status()));
+      ++stats_.dead_lettered;
+      AITS_RETURN_IF_ERROR(consumer.Ack(delivery.sequence));
+      return true;
+    }
+    const MlJob& job = *decoded;
+    AITS_ASSIGN_OR_RETURN(const std::string subject, MlEventsSubject(options_.market, job.id));
+    std::optional<nlohmann::json> last;
+    AITS_RETURN_IF_ERROR(Retried([&]() -> Status {
+      AITS_ASSIGN_OR_RETURN(last, LastMlEvent(bus_, options_.market, job.id));
+      return Status::Ok();
+    }));
+    if (last && IsMlResult(*last)) {
+      // Delivered again with its result stored (the role died between the two, or the job was
+      // published again after the duplicate window): it ran once; not again.
+      ++stats_.already_done;
+      AITS_RETURN_IF_ERROR(consumer.Ack(delivery.sequence));
+      return true;
+    }
+    const std::string attempt = std::to_string(delivery.delivered);
+    nlohmann::json accepted = Event(job, "accepted", delivery.delivered);
+    accepted["command"] = job.command;
+    accepted["args"] = job.args;
+    AITS_RETURN_IF_ERROR(Publish(subject, job.id + ".accepted." + attempt, accepted));
+
+    std::vector<std::string> argv = {options_.trainer, job.command};
+    argv.insert(argv.end(), job.args.begin(), job.args.end());
+    if (job.command == "train") {
+      argv.push_back("--registry");
+      argv.push_back(options_.registry);
+    }
+    argv.push_back("--json");
+    const Steady::time_point started = Steady::now();
+    const auto elapsed = [&started] {
+      return std::chrono::duration<double>(Steady::now() - started).count();
+    };
+    int stage = 0;
+    Status progress_failed = Status::Ok();
+    const Duration tick_every = Duration::Nanos(std::max<int64_t>(options_.ack_wait.ns / 3, 1));
+    Result<Child::Ended> ran = Child::Run(
+        argv, options_.stop, tick_every,
+        [&] {
+          // Keeps the job: without it the bus would hand it to another runner after ack_wait.
+          // A failure (the bus away) is tried again at the next tick.
+          if (Status kept = consumer.InProgress(delivery.sequence);
+              !kept.ok() && progress_failed.ok()) {
+            progress_failed = kept;
+          }
+        },
+        [&](const std::string& line) {
+          if (!line.starts_with("== ")) return;
+          nlohmann::json progress = Event(job, "progress", delivery.delivered);
+          progress["stage"] = line.substr(3);
+          progress["elapsed_seconds"] = elapsed();
+          // Progress is for people following the job; a lost one costs nothing.
+          if (Status sent =
+                  Publish(subject, job.id + ".progress." + attempt + "." + std::to_string(++stage),
+                          progress);
+              !sent.ok() && progress_failed.ok()) {
+            progress_failed = sent;
+          }
+        });
+    if (!ran.ok()) return ran.status().WithContext("job " + job.id);
+    const Child::Ended& ended = *ran;
+    if (ended.stopped) {
+      nlohmann::json interrupted = Event(job, "interrupted", delivery.delivered);
+      interrupted["elapsed_seconds"] = elapsed();
+      AITS_RETURN_IF_ERROR(Publish(subject, job.id + ".interrupted." + attempt, interrupted));
+      ++stats_.interrupted;
+      // Given back at once, so that the next runner need not wait out ack_wait.
+      AITS_RETURN_IF_ERROR(consumer.Nak(delivery.sequence));
+      return false;
+    }
+    nlohmann::json result;
+    const std::optional<nlohmann::json> printed =
+        ended.exit_code == 0 ? ResultOf(ended.out) : std::nullopt;
+    if (printed) {
+      result = Event(job, "done", delivery.delivered);
+      for (const auto& [key, value] : printed->items()) {
+        if (!result.contains(key)) result[key] = value;
+      }
+      if (result.dump().size() > kMaxEvent) {
+        result.erase("metrics");
+        result["metrics_dropped"] = "over " + std::to_string(kMaxEvent) + " bytes";
+      }
+      ++stats_.done;
+    } else {
+      result = Event(job, "failed", delivery.delivered);
+      result["command"] = job.command;
+      result["error"] = ended.exit_code == 0 ? "aits-train printed no result" : FailureText(ended);
+      result["exit_code"] = ended.exit_code;
+      if (ended.signal != 0) result["signal"] = ended.signal;
+      ++stats_.failed;
+    }
+    result["wall_seconds"] = elapsed();
+    // The result before the ack: a job is never acknowledged without it.
+    AITS_RETURN_IF_ERROR(Publish(subject, job.id + ".result", result));
+    AITS_RETURN_IF_ERROR(consumer.Ack(delivery.sequence));
+    return true;
+  }
+
+  nlohmann::json Event(const MlJob& job, const char* kind, uint64_t attempt) const {
+    return {{"job", job.id},
+            {"event", kind},
+            {"market", options_.market},
+            {"attempt", attempt},
+            {"at", WallNow()}};
+  }
+
+  Status Retried(const std::function<Status()>& call) { return bus::Retried(breaker_, call); }
+
+  Status Publish(const std::string& subject, const std::string& id, const nlohmann::json& event) {
+    const std::string payload = event.dump();
+    AITS_RETURN_IF_ERROR(
+        Retried([&] { return bus_.Publish(subject, id, payload).status(); }).WithContext(subject));
+    if (options_.on_event) options_.on_event(event);
+    return Status::Ok();
+  }
+
+  bus::MessageBus& bus_;
+  const MlJobOptions& options_;
+  const std::string jobs_subject_;
+  CircuitBreaker breaker_;
+  MlJobStats stats_;
+};
+
+}  // namespace
+
+Status EnsureMlStreams(bus::MessageBus& bus, int replicas) {
+  bus::StreamConfig config;
+  config.name = std::string(kMlStream);
+  config.subjects = {"ml.>"};
+  config.replicas = replicas;
+  // A job resubmitted within a day is stored once; after that the runner still finds its result.
+  config.duplicate_window = Duration::Hours(24);
+  AITS_RETURN_IF_ERROR(bus.AddStream(config));
+  return EnsureDeadLetterStream(bus, replicas);
+}
+
+Result<std::string> MlJobsSubject(std::string_view market) {
+  AITS_RETURN_IF_ERROR(bus::ValidateName("market", market));
+  return "ml." + std::string(market) + ".jobs";
+}
+
+Result<std::string> MlEventsSubject(std::string_view market, std::string_view job) {
+  AITS_RETURN_IF_ERROR(bus::ValidateName("market", market));
+  AITS_RETURN_IF_ERROR(bus::ValidateName("job id", job));
+  return "ml." + std::string(market) + ".events." + std::string(job);
+}
+
+Status ValidateMlJob(const MlJob& job) {
+  if (job.id.empty()) return InvalidArgument("job id: empty (every job has an id)");
+  if (job.id.size() > kMaxJobIdLength) {
+    return InvalidArgument("job id \"" + job.id + "\": longer than " +
+                           std::to_string(kMaxJobIdLength) + " characters");
+  }
+  AITS_RETURN_IF_ERROR(bus::ValidateName("job id", job.id));
+  if (!IsCommand(job.command)) {
+    return InvalidArgument("command \"" + job.command + "\": unknown (train or evaluate)");
+  }
+  for (const std::string& arg : job.args) {
+    // The role's registry is where its models go: a job naming its own would put them where
+    // the role's readers do not look.
+    if (arg == "--registry" || arg.starts_with("--registry=")) {
+      return InvalidArgument(
+          "args: \"" + arg +
+          "\": a job does not choose the registry (the ml role's --registry holds its models)");
+    }
+    if (arg == "--json" || arg == "--check") {
+      return InvalidArgument("args: \"" + arg + "\": the ml role adds it itself");
+    }
+  }
+  return Status::Ok();
+}
+
+std::string EncodeMlJob(const MlJob& job) {
+  return nlohmann::json{{"command", job.command}, {"args", job.args}}.dump();
+}
+
+Result<MlJob> DecodeMlJob(const bus::Delivery& delivery) {
+  const nlohmann::json parsed =
+      nlohmann::json::parse(delivery.payload, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    return InvalidArgument("job " + delivery.id + ": not a JSON object");
+  }
+  MlJob job;
+  job.id = delivery.id;
+  const auto command = parsed.find("command");
+  if (command == parsed.end() || !command->is_string()) {
+    return InvalidArgument("job " + delivery.id + ": command: missing or not a string");
+  }
+  job.command = command->get<std::string>();
+  const auto args = parsed.find("args");
+  if (args != parsed.end()) {
+    if (!args->is_array()) return InvalidArgument("job " + delivery.id + ": args: not an array");
+    for (const nlohmann::json& arg : *args) {
+      if (!arg.is_string()) {
+        return InvalidArgument("job " + delivery.id + ": args: " + arg.dump() + " is not a string");
+      }
+      job.args.push_back(arg.get<std::string>());
+    }
+  }
+  AITS_RETURN_IF_ERROR(ValidateMlJob(job));
+  return job;
+}
+
+Status CheckMlJob(const std::string& trainer, const MlJob& job) {
+  AITS_RETURN_IF_ERROR(ValidateMlJob(job));
+  std::vector<std::string> argv = {trainer, job.command};
+  argv.insert(argv.end(), job.args.begin(), job.args.end());
+  argv.push_back("--check");
+  AITS_ASSIGN_OR_RETURN(const Child::Ended ended, Child::Run(
+                                                      argv, nullptr, Duration::Seconds(3600), [] {},
+                                                      [](const std::string&) {}));
+  if (ended.exit_code == 0) return Status::Ok();
+  return InvalidArgument("job " + job.id + ": aits-train " + job.command +
+                         " refuses its arguments: " + FailureText(ended));
+}
+
+Result<bus::PublishAck> SubmitMlJob(bus::MessageBus& bus, std::string_view market,
+                                    const MlJob& job) {
+  AITS_RETURN_IF_ERROR(ValidateMlJob(job));
+  AITS_ASSIGN_OR_RETURN(const std::string subject, MlJobsSubject(market));
+  AITS_ASSIGN_OR_RETURN(const std::optional<nlohmann::json> last, LastMlEvent(bus, market, job.id));
+  if (last && IsMlResult(*last)) {
+    return FailedPrecondition(
+        "job " + job.id + " has run already (" + last->value("event", std::string()) + " at " +
+        last->value("at", std::string()) + "): a job id runs once; give another --job-id");
+  }
+  return bus.Publish(subject, job.id, EncodeMlJob(job));
+}
+
+Result<std::optional<nlohmann::json>> LastMlEvent(bus::MessageBus& bus, std::string_view market,
+                                                  std::string_view job) {
+  AITS_ASSIGN_OR_RETURN(const std::string subject, MlEventsSubject(market, job));
+  AITS_ASSIGN_OR_RETURN(const std::optional<bus::Delivery> last,
+                        bus.LastMessage(kMlStream, subject));
+  if (!last) return std::optional<nlohmann::json>();
+  nlohmann::json event = nlohmann::json::parse(last->payload, nullptr, /*allow_exceptions=*/false);
+  if (event.is_discarded() || !event.is_object()) {
+    return DataLoss(subject + " message " + std::to_string(last->sequence) +
+                    ": not a JSON object (written by something else than the ml role?)");
+  }
+  return std::optional<nlohmann::json>(std::move(event));
+}
+
+bool IsMlResult(const nlohmann::json& event) {
+  const auto kind = event.find("event");
+  return kind != event.end() && kind->is_string() &&
+         (kind->get<std::string>() == "done" || kind->get<std::string>() == "failed");
+}
+
+Result<std::vector<nlohmann::json>> MlEvents(bus::MessageBus& bus, std::string_view market) {
+  AITS_RETURN_IF_ERROR(bus::ValidateName("market", market));
+  bus::ConsumerConfig config;
+  config.stream = std::string(kMlStream);
+  config.filter_subject = "ml." + std::string(market) + ".events.>";
+  config.ack_all = true;
+  AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus.Consume(config));
+  std::vector<nlohmann::json> events;
+  while (true) {
+    AITS_ASSIGN_OR_RETURN(std::vector<bus::Delivery> got,
+                          consumer->Fetch(256, Duration::Millis(300)));
+    if (got.empty()) break;
+    for (const bus::Delivery& delivery : got) {
+      nlohmann::json event =
+          nlohmann::json::parse(delivery.payload, nullptr, /*allow_exceptions=*/false);
+      if (!event.is_discarded() && event.is_object()) events.push_back(std::move(event));
+    }
+    AITS_RETURN_IF_ERROR(consumer->Ack(got.back().sequence));
+    if (got.back().pending == 0) break;
+  }
+  return events;
+}
+
+Result<MlJobStats> RunMlJobs(bus::MessageBus& bus, const MlJobOptions& options) {
+  AITS_ASSIGN_OR_RETURN(const std::string subject, MlJobsSubject(options.market));
+  if (options.trainer.empty() || ::access(options.trainer.c_str(), X_OK) != 0) {
+    return FailedPrecondition("the ml role runs aits-train, and '" + options.trainer +
+                              "' is no program it can run");
+  }
+  if (options.ack_wait.ns < Duration::Seconds(1).ns) {
+    return InvalidArgument("ml jobs: ack_wait must be at least 1 s");
+  }
+  Runner runner(bus, options, subject);
+  return runner.Run();
+}
+
+}  // namespace aits::services
