@@ -108,9 +108,10 @@ struct ConsumerConfig {
   // The server sends each message as it is stored (a push consumer), up to max_ack_pending
   // unacknowledged, instead of answering a request per Fetch (pull): a hop on the trading path
   // loses the request's round trip. The contract is the same either way; the in-process bus
-  // hands out at once in both. A durable keeps the mode it was created with. What the server
-  // sent to a reader that died comes again after ack_wait, so a push durable that changes
-  // hands resumes up to ack_wait later than a pull one.
+  // hands out at once in both. A durable keeps the mode it was created with. A reader that
+  // closes gives back what the server sent it and it never handed out; what the server sent to
+  // a reader that died (or in the moment it closed) comes again after ack_wait, so a push
+  // durable that changes hands may resume up to ack_wait later than a pull one.
   bool push = false;
 };
 

@@ -303,6 +303,9 @@ class NatsConsumer final : public Consumer {
     // durable next gets it at once rather than after ack_wait. The interest goes first, or the
     // server would send the copies here again.
     if (push_ && !ephemeral_) {
+      // A round trip first: whatever the server sent before its answer is then queued here
+      // (one connection, in order), not in flight to a subscription about to go.
+      natsConnection_FlushTimeout(shared_->connection, Millis(shared_->options.request_timeout));
       std::vector<MsgPtr> queued;
       if (kept_) queued.push_back(std::move(kept_));
       natsMsg* msg = nullptr;
