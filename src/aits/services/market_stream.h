@@ -181,7 +181,7 @@ struct BusSourceOptions {
   // the ingestion role is down or was never started. 0: wait for ever.
   Duration idle_timeout = Duration::Seconds(30);
   int fetch_max = 64;            // messages per Fetch
-  bool push = true;              // a push consumer (bus::ConsumerConfig::push), or pull
+  bool push = false;             // a push consumer (bus::ConsumerConfig::push), or pull
   MarketDelay* delay = nullptr;  // not owned; measured when given
   // Set by a signal handler or another thread: a Read waiting for market data gives up
   // (FailedPrecondition "stopped while waiting …"; the session's log keeps what it took).
