@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,10 +27,7 @@ struct BusFlags {
 
 bus::NatsOptions Options(const BusFlags& flags) {
   bus::NatsOptions options;
-  std::stringstream in(flags.bus);
-  for (std::string url; std::getline(in, url, ',');) {
-    if (!url.empty()) options.servers.push_back(url);
-  }
+  options.servers = bus::NatsServers(flags.bus);
   options.name = "aits bus";
   return options;
 }

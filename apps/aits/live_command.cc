@@ -121,11 +121,10 @@ Result<std::optional<session::SessionSpec>> LoggedSpec(const std::string& state)
 // from the catalogue (a stale feed is only one while the market is open).
 Result<std::unique_ptr<feed::MarketMonitor>> LiveMonitor(const session::SessionSpec& spec,
                                                          const std::string& instruments) {
-  static const WallClock clock;
   AITS_ASSIGN_OR_RETURN(InstrumentCatalogue catalogue,
                         InstrumentCatalogue::BuiltInWith(instruments));
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<feed::MarketMonitor> monitor,
-                        feed::MarketMonitor::Create(feed::MonitorConfig{}, clock));
+                        feed::MarketMonitor::Create(feed::MonitorConfig{}, SystemWallClock()));
   for (const session::FeedSpec& feed : session::FeedsOf(spec)) {
     std::vector<TradingWindow> windows;
     if (const CatalogueEntry* entry = catalogue.Find(feed.instrument.symbol)) {

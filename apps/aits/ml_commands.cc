@@ -10,7 +10,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -113,10 +112,7 @@ Result<std::unique_ptr<bus::MessageBus>> ConnectJobsBus(const MlJobFlags& flags)
                            "\": the ml role is reached over NATS (nats://HOST:PORT[,...])");
   }
   bus::NatsOptions nats;
-  std::stringstream in(flags.bus);
-  for (std::string server; std::getline(in, server, ',');) {
-    if (!server.empty()) nats.servers.push_back(server);
-  }
+  nats.servers = bus::NatsServers(flags.bus);
   Result<std::unique_ptr<bus::MessageBus>> bus = bus::ConnectNats(nats);
   if (!bus.ok()) return bus.status().WithContext("--bus");
   AITS_RETURN_IF_ERROR(services::EnsureMlStreams(**bus));

@@ -536,7 +536,7 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
 // The NATS bus of --bus; errors name the flag.
 Result<std::unique_ptr<bus::MessageBus>> ConnectServeBus(const ServeFlags& flags) {
   bus::NatsOptions nats;
-  nats.servers = Split(flags.bus);
+  nats.servers = bus::NatsServers(flags.bus);
   Result<std::unique_ptr<bus::MessageBus>> connected = bus::ConnectNats(nats);
   if (!connected.ok()) return connected.status().WithContext("--bus");
   return connected;

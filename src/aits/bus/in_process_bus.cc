@@ -387,17 +387,12 @@ class InProcessBus final : public MessageBus {
   std::shared_ptr<State> state_;
 };
 
-const WallClock& SystemClock() {
-  static const WallClock clock;
-  return clock;
-}
-
 }  // namespace
 
 std::unique_ptr<MessageBus> MakeInProcessBus(const Clock& clock) {
   return std::make_unique<InProcessBus>(clock);
 }
 
-std::unique_ptr<MessageBus> MakeInProcessBus() { return MakeInProcessBus(SystemClock()); }
+std::unique_ptr<MessageBus> MakeInProcessBus() { return MakeInProcessBus(SystemWallClock()); }
 
 }  // namespace aits::bus

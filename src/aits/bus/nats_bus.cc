@@ -766,6 +766,17 @@ std::string Joined(const std::vector<std::string>& servers) {
 
 }  // namespace
 
+std::vector<std::string> NatsServers(std::string_view list) {
+  std::vector<std::string> servers;
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    const std::string_view item = list.substr(0, comma);
+    if (!item.empty()) servers.emplace_back(item);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  }
+  return servers;
+}
+
 Result<std::unique_ptr<MessageBus>> ConnectNats(const NatsOptions& options) {
   if (options.servers.empty()) return InvalidArgument("nats: no server URL given");
   auto shared = std::make_shared<Shared>();

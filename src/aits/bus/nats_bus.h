@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aits/bus/message_bus.h"
@@ -27,6 +28,10 @@ struct NatsOptions {
   Duration request_timeout = Duration::Seconds(5);  // JetStream API calls and publish acks
   Duration reconnect_wait = Duration::Millis(250);
 };
+
+// The servers of a comma-separated list, as a --bus flag gives them
+// ("nats://a:4222,nats://b:4222"); empty items are skipped.
+std::vector<std::string> NatsServers(std::string_view list);
 
 // Connects and checks that JetStream is enabled. Unavailable naming the servers if none answers,
 // FailedPrecondition if JetStream is off.

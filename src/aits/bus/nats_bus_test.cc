@@ -36,6 +36,13 @@ int ClosedPort() {
   return ntohs(addr.sin_port);
 }
 
+TEST(NatsBusTest, AServerListIsSplitAtCommasSkippingEmptyItems) {
+  EXPECT_EQ(NatsServers("nats://a:4222,,nats://b:4222,"),
+            (std::vector<std::string>{"nats://a:4222", "nats://b:4222"}));
+  EXPECT_EQ(NatsServers("nats://a:4222"), (std::vector<std::string>{"nats://a:4222"}));
+  EXPECT_TRUE(NatsServers("").empty());
+}
+
 TEST(NatsBusTest, AnUnreachableServerIsAClearErrorAtStart) {
   NatsOptions options;
   options.servers = {"nats://127.0.0.1:" + std::to_string(ClosedPort())};

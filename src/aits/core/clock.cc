@@ -9,4 +9,9 @@ Timestamp WallClock::Now() const {
   return Timestamp{std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch).count()};
 }
 
+const WallClock& SystemWallClock() {
+  static const WallClock clock;
+  return clock;
+}
+
 }  // namespace aits

@@ -33,4 +33,8 @@ class WallClock final : public Clock {
   Timestamp Now() const override;
 };
 
+// One WallClock for the process, for what must outlive the scope it is made in (a circuit
+// breaker's clock, a default). It holds no state, so every user may share it.
+const WallClock& SystemWallClock();
+
 }  // namespace aits

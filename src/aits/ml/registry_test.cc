@@ -983,17 +983,11 @@ TEST(PgRegistryKillTest, AWriteAndAReadRideOutAServerRestart) {
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   ASSERT_TRUE(writer->Register(Meta("eurusd_m1", 0.55), Bytes("a")).ok());
   (*server)->Kill();
-  // The calls wait on threads of their own: the server is restarted from this one, because a
-  // child started by a thread that then ends gets its parent-death signal.
   Result<ModelRecord> registered = Internal("not run");
   Result<std::vector<ModelRecord>> listed = Internal("not run");
-  std::thread registering(
-      [&] { registered = writer->Register(Meta("eurusd_m1", 0.56), Bytes("b")); });
-  std::thread listing([&] { listed = reader->List(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const Status restarted = (*server)->Restart();
-  registering.join();
-  listing.join();
+  const Status restarted = (*server)->RestartWhile(
+      {[&] { registered = writer->Register(Meta("eurusd_m1", 0.56), Bytes("b")); },
+       [&] { listed = reader->List(); }});
   ASSERT_TRUE(restarted.ok()) << restarted.ToString();
   ASSERT_TRUE(registered.ok()) << registered.status().ToString();
   EXPECT_EQ(registered->version, 2);

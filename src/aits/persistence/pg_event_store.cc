@@ -83,7 +83,7 @@ class PgEventStore final : public EventStore {
         session_(location.session),
         conninfo_(location.conninfo),
         conn_(std::move(conn)),
-        breaker_(path_, pg::StoreBreaker(), pg::BreakerClock()) {
+        breaker_(path_, pg::StoreBreaker(), SystemWallClock()) {
     read_only_ = read_only;
   }
   ~PgEventStore() override {

@@ -170,11 +170,6 @@ CircuitBreaker::Options StoreBreaker() {
   return {.failure_threshold = 5, .open_for = Duration::Seconds(1), .half_open_probes = 1};
 }
 
-const Clock& BreakerClock() {
-  static const WallClock clock;
-  return clock;
-}
-
 bool IsPostgresUri(std::string_view location) {
   return location.starts_with("postgresql://") || location.starts_with("postgres://");
 }

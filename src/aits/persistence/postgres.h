@@ -28,7 +28,6 @@
 #include <string_view>
 #include <vector>
 
-#include "aits/core/clock.h"
 #include "aits/core/resilience.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
@@ -94,7 +93,6 @@ class Rows {
 // the breaker lets a probe through.
 BackoffPolicy StoreRetry();
 CircuitBreaker::Options StoreBreaker();
-const Clock& BreakerClock();  // the wall clock, which the breakers' pauses are measured on
 
 // True for "postgresql://..." and "postgres://...", the URIs libpq takes: how a store location
 // (a file or directory otherwise) says it is on a server.

@@ -4,10 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
-#include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "aits/persistence/bar_store.h"
@@ -520,16 +518,10 @@ TEST(RecordStoreKillTest, AWriteAndAReadRideOutAServerRestart) {
   (*server)->Kill();
   // Their connections are dead, so both calls fail at first and only their retries save them.
   ASSERT_TRUE((*server)->WaitForBackendsToExit(Duration::Seconds(30)).ok());
-  // On threads of their own: the server is restarted from this one, because a child started by a
-  // thread that then ends gets its parent-death signal.
   Result<size_t> written = Internal("not run");
   Result<TradePage> page = Internal("not run");
-  std::thread writing([&] { written = (*writer)->Write(second); });
-  std::thread reading([&] { page = (*reader)->Read(TradeQuery{}); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const Status restarted = (*server)->Restart();
-  writing.join();
-  reading.join();
+  const Status restarted = (*server)->RestartWhile(
+      {[&] { written = (*writer)->Write(second); }, [&] { page = (*reader)->Read(TradeQuery{}); }});
   ASSERT_TRUE(restarted.ok()) << restarted.ToString();
   ASSERT_TRUE(written.ok()) << written.status().ToString();
   EXPECT_EQ(*written, 100u);

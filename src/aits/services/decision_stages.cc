@@ -31,10 +31,12 @@ std::string EndId(std::string_view feed, const Instrument& instrument) {
 
 int64_t NowNanos() { return WallClock().Now().ns; }
 
-// A stage checks it between inputs, and after a wait that gave up because of it: a stop ends the
-// run with its stats (StageStats::stopped), not an error.
-bool StopRequested(const StageOptions& options) {
-  return options.stop != nullptr && options.stop->load();
+// Whether the stage stops here, marking its stats: checked after each read of input (which gives
+// up early when the stop comes while it waits). A stop ends the run with its stats
+// (StageStats::stopped), not an error.
+bool Stopping(const StageOptions& options, StageStats* stats) {
+  stats->stopped = options.stop != nullptr && options.stop->load();
+  return stats->stopped;
 }
 
 Result<std::unique_ptr<bus::Consumer>> ReadFromFirst(bus::MessageBus& bus, std::string_view stream,
@@ -475,15 +477,8 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
   std::vector<Tick> chunk(1024);
   FeatureRow row;
   for (;;) {
-    if (StopRequested(options)) {
-      stats.stopped = true;
-      break;
-    }
     Result<size_t> read = ticks->Read(chunk);
-    if (!read.ok() && StopRequested(options)) {
-      stats.stopped = true;
-      break;
-    }
+    if (Stopping(options, &stats)) break;
     AITS_ASSIGN_OR_RETURN(const size_t n, std::move(read));
     if (n == 0) break;
     for (size_t idx = 0; idx < n; ++idx) {
@@ -551,12 +546,8 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
   std::vector<int64_t> stored_at;  // of each output's input, for the delay
   for (;;) {
     bool ended = false;
-    const Status next =
-        StopRequested(options) ? FailedPrecondition("stopped") : rows.Next(per_bar, &row, &ended);
-    if (!next.ok() && StopRequested(options)) {
-      stats.stopped = true;
-      break;
-    }
+    const Status next = rows.Next(per_bar, &row, &ended);
+    if (Stopping(options, &stats)) break;
     AITS_RETURN_IF_ERROR(next);
     if (ended) break;
     ++stats.inputs;
@@ -653,10 +644,7 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
     // it waits, the last answer is confirmed (sent again if it was lost: the owner waits too).
     bool ended = false;
     const Status next = accounts.Next(per_bar, &account, &ended, &confirm);
-    if (!next.ok() && StopRequested(options)) {
-      stats.stopped = true;
-      break;
-    }
+    if (Stopping(options, &stats)) break;
     AITS_RETURN_IF_ERROR(next);
     if (ended) break;
     AITS_RETURN_IF_ERROR(predictions.Next(per_bar, &prediction, &ended));
@@ -880,8 +868,7 @@ Result<std::unique_ptr<trading::RemoteDecider>> DecisionFeed::Decider(
 }
 
 Status DecisionFeed::End() {
-  WallClock clock;
-  CircuitBreaker breaker("nats: " + std::string(kAccountsStream), {}, clock);
+  CircuitBreaker breaker("nats: " + std::string(kAccountsStream), {}, SystemWallClock());
   for (const std::string& subject : subjects_) {
     const std::string id = subject + ".end";
     const bus::OutgoingMessage end[] = {{subject, id, kEndOfFeed}};

@@ -126,8 +126,7 @@ Status LogRelay::Start() {
       persistence::OpenEventStoreAtReadOnly(events_);
   if (log.status().code() == StatusCode::kNotFound) return Status::Ok();  // not created yet
   AITS_RETURN_IF_ERROR(log.status());
-  WallClock clock;
-  CircuitBreaker breaker("nats: the relay's last messages", {}, clock);
+  CircuitBreaker breaker("nats: the relay's last messages", {}, SystemWallClock());
   struct Held {
     std::string_view stream;
     const std::string* subject;
@@ -158,8 +157,7 @@ Status LogRelay::Start() {
 }
 
 Status LogRelay::Publish(std::string_view subject, std::vector<bus::OutgoingMessage>& batch) {
-  WallClock clock;
-  CircuitBreaker breaker("nats: " + std::string(subject), {}, clock);
+  CircuitBreaker breaker("nats: " + std::string(subject), {}, SystemWallClock());
   for (size_t at = 0; at < batch.size(); at += kBatch) {
     const std::span<const bus::OutgoingMessage> part(batch.data() + at,
                                                      std::min(kBatch, batch.size() - at));

@@ -73,22 +73,14 @@ Status MarketPublisherOptions::Validate() const {
   return bus::ValidateName("market feed name", feed);
 }
 
-namespace {
-
-// The wall clock of the publishers' circuit breakers (it outlives them all).
-const Clock& PublishClock() {
-  static const WallClock clock;
-  return clock;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 MarketPublisher::MarketPublisher(bus::MessageBus& bus, std::string subject,
                                  const Instrument& instrument,
                                  const MarketPublisherOptions& options)
     : bus_(bus),
       subject_(std::move(subject)),
-      breaker_("nats: " + subject_, {}, PublishClock()),
+      breaker_("nats: " + subject_, {}, SystemWallClock()),
       id_prefix_(options.feed + "." + instrument.symbol + "."),
       options_(options) {
   batch_.symbols = {feed::BatchSymbol{instrument.symbol, instrument.digits}};

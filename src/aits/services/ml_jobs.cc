@@ -38,12 +38,6 @@ bool IsCommand(std::string_view command) { return command == "train" || command 
 
 std::string WallNow() { return FormatIso8601(WallClock().Now()); }
 
-// The wall clock of the runner's circuit breakers (it outlives them all).
-const Clock& BreakerClock() {
-  static const WallClock clock;
-  return clock;
-}
-
 // A child process with its stdout and stderr read through pipes. The child dies with the thread
 // that started it (PR_SET_PDEATHSIG), so that a role killed mid-job leaves no training behind to
 // race the run again.
@@ -201,7 +195,7 @@ class Runner {
       : bus_(bus),
         options_(options),
         jobs_subject_(std::move(jobs_subject)),
-        breaker_("nats ML stream", {}, BreakerClock()) {}
+        breaker_("nats ML stream", {}, SystemWallClock()) {}
 
   Result<MlJobStats> Run() {
     bus::ConsumerConfig config;

@@ -381,6 +381,16 @@ Status PostgresServer::WaitForBackendsToExit(Duration timeout) const {
   }
 }
 
+Status PostgresServer::RestartWhile(std::initializer_list<std::function<void()>> calls,
+                                    Duration after) {
+  std::vector<std::thread> threads;
+  for (const std::function<void()>& call : calls) threads.emplace_back(call);
+  std::this_thread::sleep_for(std::chrono::nanoseconds(after.ns));
+  const Status restarted = Restart();
+  for (std::thread& thread : threads) thread.join();
+  return restarted;
+}
+
 Status PostgresServer::Restart() {
   Kill();
   // The killed postmaster's backends may hold the port and the shared memory for a moment;

@@ -10,6 +10,8 @@
 
 #include <sys/types.h>
 
+#include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -119,6 +121,12 @@ class PostgresServer {
 
   void Kill();       // SIGKILL the postmaster, as a crash (its backends exit on their own)
   Status Restart();  // after Kill: the same port and data directory (crash recovery runs)
+  // After Kill: runs each call on a thread of its own, restarts the server from this thread
+  // `after` later, and returns Restart's status once every call has returned. (The server is
+  // started here, not on a call's thread: a child started by a thread that then ends gets its
+  // parent-death signal.)
+  Status RestartWhile(std::initializer_list<std::function<void()>> calls,
+                      Duration after = Duration::Millis(300));
   // After Kill: waits until its backends have exited. Until they notice the postmaster's death
   // they go on answering their connections (on a loaded machine, for a dozen transactions), so a
   // test that needs its clients' connections dead waits for this. DeadlineExceeded after

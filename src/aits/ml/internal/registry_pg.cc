@@ -52,7 +52,7 @@ class PgBackend final : public RegistryBackend {
       : uri_(std::move(uri)),
         location_("postgresql://" + conn->where()),
         conn_(std::move(conn)),
-        breaker_("model registry " + location_, pg::StoreBreaker(), pg::BreakerClock()) {}
+        breaker_("model registry " + location_, pg::StoreBreaker(), SystemWallClock()) {}
 
   const std::string& location() const override { return location_; }
   const std::string& db_path() const override { return location_; }

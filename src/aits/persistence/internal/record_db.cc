@@ -225,7 +225,7 @@ class PgDb final : public RecordDb {
       : uri_(std::move(uri)),
         location_(std::move(location)),
         conn_(std::move(conn)),
-        breaker_(location_, pg::StoreBreaker(), pg::BreakerClock()) {}
+        breaker_(location_, pg::StoreBreaker(), SystemWallClock()) {}
 
   const std::string& location() const override { return location_; }
 
