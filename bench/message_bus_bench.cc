@@ -112,7 +112,7 @@ void BM_PublishBatch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(1));
   state.SetLabel(BackendName(state.range(0)));
 }
-BENCHMARK(BM_PublishBatch)->ArgsProduct({{kInProcess, kNats}, {100, 1000}})->UseRealTime();
+BENCHMARK(BM_PublishBatch)->ArgsProduct({{kInProcess, kNats}, {1, 100, 1000}})->UseRealTime();
 
 void BM_RoundTrip(benchmark::State& state) {
   std::unique_ptr<MessageBus> bus = Open(state.range(0));

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -26,135 +27,117 @@ using internal::FromNats;
 using internal::Millis;
 using internal::MsgPtr;
 
-// The acknowledgements of one PublishBatch, filled by cnats' callback thread.
-class AsyncBatch {
+// The answers to a group of messages published asynchronously (one PublishBatch, or one
+// PublishLater), filled by cnats' callback thread; whoever published waits for them here.
+class AckBatch {
  public:
-  explicit AsyncBatch(size_t size) : acks_(size), outcomes_(size, kNoAnswer) {}
+  explicit AckBatch(size_t size) : acks_(size), outcomes_(size, kNoAnswer) {}
 
-  void Track(natsMsg* msg, size_t index) {
+  void Stored(size_t i, PublishAck ack) {
     const std::lock_guard lock(mu_);
-    index_[msg] = index;
+    acks_[i] = ack;
+    Answered(i, kStored);
   }
-  void Untrack(natsMsg* msg) {
+  void Refused(size_t i, Status error) {
     const std::lock_guard lock(mu_);
-    index_.erase(msg);
+    errors_.emplace(i, std::move(error));
+    Answered(i, kRefused);
   }
 
-  static void OnAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* closure) {
-    auto* self = static_cast<AsyncBatch*>(closure);
-    {
-      const std::lock_guard lock(self->mu_);
-      const auto it = self->index_.find(msg);
-      if (it != self->index_.end()) {
-        const size_t i = it->second;
-        self->index_.erase(it);  // before the message is freed and its address reused
-        if (ack != nullptr) {
-          self->acks_[i] = PublishAck{ack->Sequence, ack->Duplicate};
-          self->outcomes_[i] = kStored;
-        } else if (error != nullptr) {
-          self->outcomes_[i] = kRefused;
-          self->errors_.emplace(
-              i, error->Err == NATS_NO_RESPONDERS
-                     ? NotFound(std::string("no stream stores subject ") + natsMsg_GetSubject(msg))
-                     : FromNats(error->Err, error->ErrCode,
-                                std::string("publish to ") + natsMsg_GetSubject(msg)));
-        }
-      }
-    }
-    natsMsg_Destroy(msg);
+  // Whether the first `sent` messages are answered, waiting up to `timeout` for it.
+  bool Wait(size_t sent, Duration timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::nanoseconds(timeout.ns),
+                        [&] { return answered_ >= sent; });
   }
-
-  bool answered() {
+  bool answered(size_t sent) {
     const std::lock_guard lock(mu_);
-    return std::find(outcomes_.begin(), outcomes_.end(), kNoAnswer) == outcomes_.end();
+    return answered_ >= sent;
+  }
+  bool answered_at(size_t i) {
+    const std::lock_guard lock(mu_);
+    return outcomes_[i] != kNoAnswer;
   }
 
-  // The acks, or the first message's failure; `completion` is js_PublishAsyncComplete's.
-  aits::Result<std::vector<PublishAck>> Result(natsStatus completion) {
+  // The acks, or the first message's failure (one never answered: `unanswered`).
+  aits::Result<std::vector<PublishAck>> Result(const Status& unanswered) {
     const std::lock_guard lock(mu_);
     for (size_t i = 0; i < outcomes_.size(); ++i) {
-      const std::string which = "message " + std::to_string(i) + " of the batch";
-      if (outcomes_[i] == kRefused) return errors_.at(i).WithContext(which);
-      if (outcomes_[i] == kNoAnswer) {
-        return FromNats(completion == NATS_OK ? NATS_TIMEOUT : completion, {},
-                        which + ": no acknowledgement");
-      }
+      if (outcomes_[i] == kStored) continue;
+      const Status& failure = outcomes_[i] == kRefused ? errors_.at(i) : unanswered;
+      if (outcomes_.size() == 1) return failure;
+      return failure.WithContext("message " + std::to_string(i) + " of the batch");
     }
     return acks_;
   }
 
  private:
   enum Outcome { kNoAnswer, kStored, kRefused };
+  void Answered(size_t i, Outcome outcome) {  // under mu_
+    if (outcomes_[i] != kNoAnswer) return;
+    outcomes_[i] = outcome;
+    if (++answered_ == outcomes_.size()) cv_.notify_all();  // one wake-up per batch, not per ack
+  }
   std::mutex mu_;
-  std::unordered_map<natsMsg*, size_t> index_;
+  std::condition_variable cv_;
   std::vector<PublishAck> acks_;
   std::vector<Outcome> outcomes_;
   std::map<size_t, Status> errors_;
+  size_t answered_ = 0;
 };
 
-// The answers to PublishLater's messages, by message, filled by cnats' callback thread: one
-// JetStream context for all of them (a context per message would subscribe and unsubscribe its
-// own reply inbox each time, costing more than the ack it spares).
-struct LaterAnswer {
-  bool answered = false;
-  aits::Result<PublishAck> result = Internal("no answer");
-};
-class LaterAcks {
+// Which batch each message in flight belongs to, for the callback of the connection's one
+// asynchronous JetStream context. One context for every publisher: a context of its own per
+// batch subscribed and unsubscribed its reply inbox each time, which cost a stage's one-row
+// batch about 80 us idle and 0.7 ms among busy roles (docs/performance.md).
+class AckRouter {
  public:
-  void Track(natsMsg* msg, std::shared_ptr<LaterAnswer> answer) {
+  void Track(natsMsg* msg, std::shared_ptr<AckBatch> batch, size_t index) {
     const std::lock_guard lock(mu_);
-    waiting_[msg] = std::move(answer);
+    routes_[msg] = Route{std::move(batch), index};
   }
-  void Untrack(natsMsg* msg) {
+  // Forgets `msg` if it is still `batch`'s: a message answered and freed may have lent its
+  // address to another batch's since.
+  void Untrack(natsMsg* msg, const AckBatch* batch) {
     const std::lock_guard lock(mu_);
-    waiting_.erase(msg);
-  }
-  // Waits up to `timeout` for `answer`; false if it did not come.
-  bool WaitFor(const LaterAnswer& answer, Duration timeout) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, std::chrono::nanoseconds(timeout.ns),
-                        [&answer] { return answer.answered; });
-  }
-  bool Answered(const LaterAnswer& answer) {
-    const std::lock_guard lock(mu_);
-    return answer.answered;
-  }
-  // Forgets `msg` unless answered (a late ack then finds nothing); true if it was answered.
-  bool Forget(natsMsg* msg, const LaterAnswer& answer) {
-    const std::lock_guard lock(mu_);
-    waiting_.erase(msg);
-    return answer.answered;
+    const auto it = routes_.find(msg);
+    if (it != routes_.end() && it->second.batch.get() == batch) routes_.erase(it);
   }
 
   static void OnAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* closure) {
-    auto* self = static_cast<LaterAcks*>(closure);
+    auto* self = static_cast<AckRouter*>(closure);
+    Route route;
     {
       const std::lock_guard lock(self->mu_);
-      const auto it = self->waiting_.find(msg);
-      if (it != self->waiting_.end()) {
-        LaterAnswer& answer = *it->second;
-        if (ack != nullptr) {
-          answer.result = PublishAck{ack->Sequence, ack->Duplicate};
-        } else {
-          const natsStatus s = error != nullptr ? error->Err : NATS_ERR;
-          answer.result =
-              s == NATS_NO_RESPONDERS
-                  ? NotFound(std::string("no stream stores subject ") + natsMsg_GetSubject(msg))
-                  : FromNats(s, error != nullptr ? error->ErrCode : jsErrCode{},
-                             std::string("publish to ") + natsMsg_GetSubject(msg));
-        }
-        answer.answered = true;
-        self->waiting_.erase(it);  // before the message is freed and its address reused
+      const auto it = self->routes_.find(msg);
+      if (it != self->routes_.end()) {
+        route = std::move(it->second);
+        self->routes_.erase(it);  // before the message is freed and its address reused
       }
     }
-    self->cv_.notify_all();
+    if (route.batch != nullptr) {
+      if (ack != nullptr) {
+        route.batch->Stored(route.index, PublishAck{ack->Sequence, ack->Duplicate});
+      } else {
+        const natsStatus s = error != nullptr ? error->Err : NATS_ERR;
+        route.batch->Refused(
+            route.index,
+            s == NATS_NO_RESPONDERS
+                ? NotFound(std::string("no stream stores subject ") + natsMsg_GetSubject(msg))
+                : FromNats(s, error != nullptr ? error->ErrCode : jsErrCode{},
+                           std::string("publish to ") + natsMsg_GetSubject(msg)));
+      }
+    }
     natsMsg_Destroy(msg);
   }
 
  private:
+  struct Route {
+    std::shared_ptr<AckBatch> batch;
+    size_t index = 0;
+  };
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::unordered_map<natsMsg*, std::shared_ptr<LaterAnswer>> waiting_;
+  std::unordered_map<natsMsg*, Route> routes_;
 };
 
 struct Shared {
@@ -162,125 +145,102 @@ struct Shared {
   jsCtx* js = nullptr;
   jsOptions js_options{};
   NatsOptions options;
-  LaterAcks later_acks;
-  jsCtx* later = nullptr;  // PublishLater's context (acks to later_acks)
-  // Batches that timed out: a late acknowledgement may still reach their callback, so they live
-  // as long as the connection (destroyed first, in the body below).
-  std::mutex orphans_mu;
-  std::vector<std::unique_ptr<AsyncBatch>> orphans;
+  AckRouter acks;
+  // The asynchronous publishes' context (PublishBatch, PublishLater), acks to `acks`. cnats 3.4
+  // never gives up on an asynchronous publish: one whose ack never comes (its server died) stays
+  // in the context's pending list until the connection closes; its batch has long timed out.
+  jsCtx* async = nullptr;
 
   ~Shared() {
-    if (later != nullptr) jsCtx_Destroy(later);
+    if (async != nullptr) jsCtx_Destroy(async);
     if (js != nullptr) jsCtx_Destroy(js);
     if (connection != nullptr) natsConnection_Destroy(connection);
   }
 };
 
-// Messages published asynchronously on a JetStream context of their own, so that the
-// acknowledgements it collects are theirs whatever other threads publish meanwhile.
+// Messages published asynchronously as one group, their acks awaited together.
 class AsyncSend {
  public:
   AsyncSend(std::shared_ptr<Shared> shared, size_t size)
-      : shared_(std::move(shared)), batch_(std::make_unique<AsyncBatch>(size)) {}
-  ~AsyncSend() { (void)Complete(); }
+      : shared_(std::move(shared)), batch_(std::make_shared<AckBatch>(size)), keys_(size) {}
+  ~AsyncSend() { Forget(); }
   AsyncSend(const AsyncSend&) = delete;
   AsyncSend& operator=(const AsyncSend&) = delete;
 
   // Sends `messages` (validated) in order; a message that cannot be handed to the connection
   // stops it there (its failure is Complete's answer).
   void Start(std::span<const OutgoingMessage> messages) {
-    jsOptions options;
-    jsOptions_Init(&options);
-    options.Wait = Millis(shared_->options.request_timeout);
-    options.PublishAsync.AckHandler = &AsyncBatch::OnAck;
-    options.PublishAsync.AckHandlerClosure = batch_.get();
-    natsStatus s = natsConnection_JetStream(&js_, shared_->connection, &options);
-    if (s != NATS_OK) {
-      failed_ = FromNats(s, {}, "publish: JetStream context");
-      return;
-    }
     for (size_t i = 0; i < messages.size() && failed_.ok(); ++i) {
       const std::string subject(messages[i].subject);
       const std::string id(messages[i].id);
       natsMsg* msg = nullptr;
-      s = natsMsg_Create(&msg, subject.c_str(), nullptr, messages[i].payload.data(),
-                         static_cast<int>(messages[i].payload.size()));
+      natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, messages[i].payload.data(),
+                                    static_cast<int>(messages[i].payload.size()));
       if (s == NATS_OK && !id.empty()) s = natsMsgHeader_Set(msg, kMsgIdHeader, id.c_str());
       if (s == NATS_OK) {
-        batch_->Track(msg, i);
+        shared_->acks.Track(msg, batch_, i);
         natsMsg* handed = msg;
-        s = js_PublishMsgAsync(js_, &handed, nullptr);
-        if (s != NATS_OK) batch_->Untrack(msg);
-        msg = handed;  // null once the library took it
+        s = js_PublishMsgAsync(shared_->async, &handed, nullptr);
+        if (s != NATS_OK) shared_->acks.Untrack(msg, batch_.get());
+        if (handed == nullptr) keys_[sent_++] = msg;  // the library owns it now
+        msg = handed;
       }
       natsMsg_Destroy(msg);
       if (s != NATS_OK) failed_ = FromNats(s, {}, "publish to " + subject);
     }
   }
 
-  bool answered() { return !failed_.ok() || result_.has_value() || batch_->answered(); }
+  bool answered() { return batch_->answered(sent_); }
+  const Status& failed() const { return failed_; }
 
-  // Waits for every acknowledgement (up to the request timeout); the same answer every call.
-  const aits::Result<std::vector<PublishAck>>& Complete() {
-    if (result_) return *result_;
-    natsStatus s = NATS_OK;
-    if (js_ != nullptr) {
-      jsPubOptions wait;
-      jsPubOptions_Init(&wait);
-      wait.MaxWait = Millis(shared_->options.request_timeout);
-      s = js_PublishAsyncComplete(js_, &wait);
-      if (s != NATS_OK) {
-        // Unanswered: taken back from the library (their acks, if they come, are dropped).
-        natsMsgList pending{};
-        if (js_PublishAsyncGetPendingList(&pending, js_) == NATS_OK) {
-          for (int i = 0; i < pending.Count; ++i) batch_->Untrack(pending.Msgs[i]);
-          natsMsgList_Destroy(&pending);
-        }
-      }
-      jsCtx_Destroy(js_);
-      js_ = nullptr;
+  // Waits up to `timeout` for every acknowledgement. Unanswered: `unanswered`.
+  aits::Result<std::vector<PublishAck>> Complete(Duration timeout, const Status& unanswered) {
+    const bool all = batch_->Wait(sent_, timeout);
+    if (!all) Forget();  // a late ack finds nothing
+    if (!failed_.ok()) return failed_;
+    return batch_->Result(unanswered);
+  }
+
+ private:
+  void Forget() {
+    for (size_t i = 0; i < sent_; ++i) {
+      if (!batch_->answered_at(i)) shared_->acks.Untrack(keys_[i], batch_.get());
     }
-    result_ = failed_.ok() ? batch_->Result(s) : aits::Result<std::vector<PublishAck>>(failed_);
-    if (s != NATS_OK) {
-      const std::lock_guard lock(shared_->orphans_mu);
-      shared_->orphans.push_back(std::move(batch_));
+  }
+
+  std::shared_ptr<Shared> shared_;
+  std::shared_ptr<AckBatch> batch_;
+  std::vector<natsMsg*> keys_;  // the routes' keys only (the library owns and frees them)
+  size_t sent_ = 0;
+  Status failed_;
+};
+
+Status NoAck(Duration timeout) {
+  return DeadlineExceeded("no acknowledgement of a publish within " +
+                          std::to_string(timeout.ns / 1'000'000) +
+                          " ms (it may be stored: publish it again with the same id)");
+}
+
+// One message of PublishLater, its ack waited for when asked.
+class NatsPendingPublish final : public PendingPublish {
+ public:
+  explicit NatsPendingPublish(std::unique_ptr<AsyncSend> send, Duration timeout)
+      : send_(std::move(send)), timeout_(timeout) {}
+
+  bool answered() override { return send_->answered(); }
+  Result<PublishAck> Wait() override {
+    if (!result_) {
+      aits::Result<std::vector<PublishAck>> acks = send_->Complete(timeout_, NoAck(timeout_));
+      result_ = acks.ok() ? aits::Result<PublishAck>(acks->front())
+                          : aits::Result<PublishAck>(acks.status());
     }
     return *result_;
   }
 
  private:
-  std::shared_ptr<Shared> shared_;
-  std::unique_ptr<AsyncBatch> batch_;
-  jsCtx* js_ = nullptr;
-  Status failed_;
-  std::optional<aits::Result<std::vector<PublishAck>>> result_;
-};
-
-// One message of PublishLater, its ack waited for when asked.
-class NatsPendingPublish final : public PendingPublish {
- public:
-  NatsPendingPublish(std::shared_ptr<Shared> shared, natsMsg* msg,
-                     std::shared_ptr<LaterAnswer> answer)
-      : shared_(std::move(shared)), msg_(msg), answer_(std::move(answer)) {}
-  ~NatsPendingPublish() override { shared_->later_acks.Forget(msg_, *answer_); }
-
-  bool answered() override { return shared_->later_acks.Answered(*answer_); }
-  Result<PublishAck> Wait() override {
-    if (!shared_->later_acks.WaitFor(*answer_, shared_->options.request_timeout) &&
-        !shared_->later_acks.Forget(msg_, *answer_)) {
-      answer_->result =
-          DeadlineExceeded("no acknowledgement of a publish within " +
-                           std::to_string(shared_->options.request_timeout.ns / 1'000'000) +
-                           " ms (it may be stored: publish it again with the same id)");
-      answer_->answered = true;  // read only by this thread from now on
-    }
-    return answer_->result;
-  }
-
- private:
-  std::shared_ptr<Shared> shared_;
-  natsMsg* msg_;  // the key of its answer only (the library owns and frees it)
-  std::shared_ptr<LaterAnswer> answer_;
+  std::unique_ptr<AsyncSend> send_;
+  Duration timeout_;
+  std::optional<aits::Result<PublishAck>> result_;
 };
 
 constexpr auto kConsumerCheckEvery = std::chrono::seconds(2);
@@ -587,32 +547,20 @@ class NatsBus final : public MessageBus {
     }
     AsyncSend send(shared_, messages.size());
     send.Start(messages);
-    return send.Complete();
+    const Duration timeout = shared_->options.request_timeout;
+    return send.Complete(timeout, FromNats(NATS_TIMEOUT, {}, "no acknowledgement"));
   }
 
   Result<std::unique_ptr<PendingPublish>> PublishLater(std::string_view subject,
                                                        std::string_view id,
                                                        std::string_view payload) override {
     if (Status s = ValidatePublish(subject, payload); !s.ok()) return s;
-    const std::string subj(subject);
-    const std::string msg_id(id);
-    natsMsg* msg = nullptr;
-    natsStatus s = natsMsg_Create(&msg, subj.c_str(), nullptr, payload.data(),
-                                  static_cast<int>(payload.size()));
-    if (s == NATS_OK && !msg_id.empty()) s = natsMsgHeader_Set(msg, kMsgIdHeader, msg_id.c_str());
-    auto answer = std::make_shared<LaterAnswer>();
-    natsMsg* const key = msg;
-    if (s == NATS_OK) {
-      shared_->later_acks.Track(key, answer);
-      natsMsg* handed = msg;
-      s = js_PublishMsgAsync(shared_->later, &handed, nullptr);
-      if (s != NATS_OK) shared_->later_acks.Untrack(key);
-      msg = handed;  // null once the library took it
-    }
-    natsMsg_Destroy(msg);
-    if (s != NATS_OK) return FromNats(s, {}, "publish to " + subj);
+    auto send = std::make_unique<AsyncSend>(shared_, 1);
+    const OutgoingMessage message[] = {{subject, id, payload}};
+    send->Start(message);
+    if (!send->failed().ok()) return send->failed();
     return std::unique_ptr<PendingPublish>(
-        std::make_unique<NatsPendingPublish>(shared_, key, std::move(answer)));
+        std::make_unique<NatsPendingPublish>(std::move(send), shared_->options.request_timeout));
   }
 
   Result<std::unique_ptr<Consumer>> Consume(const ConsumerConfig& config) override {
@@ -804,12 +752,12 @@ Result<std::unique_ptr<MessageBus>> ConnectNats(const NatsOptions& options) {
   shared->js_options.Wait = Millis(options.request_timeout);
   s = natsConnection_JetStream(&shared->js, shared->connection, &shared->js_options);
   if (s == NATS_OK) {
-    jsOptions later;
-    jsOptions_Init(&later);
-    later.Wait = Millis(options.request_timeout);
-    later.PublishAsync.AckHandler = &LaterAcks::OnAck;
-    later.PublishAsync.AckHandlerClosure = &shared->later_acks;
-    s = natsConnection_JetStream(&shared->later, shared->connection, &later);
+    jsOptions async;
+    jsOptions_Init(&async);
+    async.Wait = Millis(options.request_timeout);
+    async.PublishAsync.AckHandler = &AckRouter::OnAck;
+    async.PublishAsync.AckHandlerClosure = &shared->acks;
+    s = natsConnection_JetStream(&shared->async, shared->connection, &async);
   }
   if (s != NATS_OK) return FromNats(s, {}, "nats: JetStream context");
   jsAccountInfo* account = nullptr;
