@@ -244,6 +244,8 @@ class NatsPendingPublish final : public PendingPublish {
 };
 
 constexpr auto kConsumerCheckEvery = std::chrono::seconds(2);
+// Longer than a cluster's usual leader elections (a few seconds), shorter than a role's wait.
+constexpr auto kConsumerUnansweredFor = std::chrono::seconds(8);
 
 class NatsConsumer final : public Consumer {
  public:
@@ -291,7 +293,7 @@ class NatsConsumer final : public Consumer {
       AITS_RETURN_IF_ERROR(CheckStillThere());
       return out;
     }
-    last_seen_ = std::chrono::steady_clock::now();
+    last_alive_ = last_checked_ = std::chrono::steady_clock::now();
     if (s != NATS_OK) {
       return FromNats(s, pull_error_, "fetch from consumer " + name_ + " of stream " + stream_);
     }
@@ -369,13 +371,16 @@ class NatsConsumer final : public Consumer {
   }
 
   // A consumer lives on one server of a cluster (an ephemeral one is not replicated): when that
-  // server dies, fetches time out for ever rather than fail. While nothing comes, look every few
-  // seconds whether it still exists, so that its reader fails fast (and is started again, reading
-  // by sequence from where its own state says) instead of waiting out its idle timeout.
+  // server dies, fetches time out for ever rather than fail, pull and push alike. While nothing
+  // comes, look every few seconds whether it still exists, so that its reader fails fast (and is
+  // started again, reading by sequence from where its own state says) instead of waiting out its
+  // idle timeout. A consumer whose server is down is not "gone" to the others: they leave its
+  // info unanswered. Unanswered for kConsumerUnansweredFor is a failure too (the cluster kill
+  // test saw a role wait on such a consumer for good; nats_cluster_test).
   Status CheckStillThere() {
     const auto now = std::chrono::steady_clock::now();
-    if (now - last_seen_ < kConsumerCheckEvery) return Status::Ok();
-    last_seen_ = now;
+    if (now - last_checked_ < kConsumerCheckEvery) return Status::Ok();
+    last_checked_ = now;
     jsConsumerInfo* info = nullptr;
     jsErrCode js_error{};
     const natsStatus s =
@@ -385,7 +390,19 @@ class NatsConsumer final : public Consumer {
       return NotFound("consumer " + name_ + " of stream " + stream_ +
                       " is gone (deleted, or lost with the server that held it)");
     }
-    return Status::Ok();  // there, or the server is unreachable for now: keep waiting
+    if (s == NATS_OK) {
+      last_alive_ = now;
+      return Status::Ok();
+    }
+    if (now - last_alive_ >= kConsumerUnansweredFor) {
+      const auto quiet = std::chrono::duration_cast<std::chrono::seconds>(now - last_alive_);
+      return Unavailable(FromNats(s, js_error,
+                                  "consumer " + name_ + " of stream " + stream_ +
+                                      ": nothing from it for " + std::to_string(quiet.count()) +
+                                      " s and its info unanswered (its server down?)")
+                             .message());
+    }
+    return Status::Ok();  // the server is unreachable for now: keep waiting a while
   }
 
   Status Settle(uint64_t sequence, bool nak) {
@@ -442,7 +459,8 @@ class NatsConsumer final : public Consumer {
   MsgPtr kept_;  // push: a refused message's new copy, handed out first (GiveBackQueued)
   // Messages handed out and not yet settled (at most max_ack_pending: the server sends no more).
   std::map<uint64_t, MsgPtr> held_;
-  std::chrono::steady_clock::time_point last_seen_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_checked_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_alive_ = last_checked_;  // a message, or its info
 };
 
 class NatsBus final : public MessageBus {

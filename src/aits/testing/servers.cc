@@ -175,13 +175,14 @@ NatsServer& SharedNatsServer() {
   return *server;
 }
 
-Result<std::unique_ptr<NatsServer>> NatsServer::Start(bool jetstream) {
+Result<std::unique_ptr<NatsServer>> NatsServer::Start(bool jetstream,
+                                                      std::vector<std::string> extra) {
   Result<std::string> program = FindProgram("nats-server", "nats-server");
   if (!program.ok()) return program.status();
   Result<TempDir> dir = TempDir::Make("aits-nats");
   if (!dir.ok()) return dir.status();
   std::unique_ptr<NatsServer> server(
-      new NatsServer(std::move(dir).value(), program.value(), jetstream));
+      new NatsServer(std::move(dir).value(), program.value(), jetstream, std::move(extra)));
   if (Status s = server->Launch(-1); !s.ok()) return s;
   return server;
 }
@@ -210,6 +211,7 @@ Status NatsServer::Launch(int port) {
   std::vector<std::string> argv = {
       program_, "-a", "127.0.0.1", "-p", std::to_string(port), "--ports_file_dir", ports_dir};
   if (jetstream_) argv.insert(argv.end(), {"-js", "-sd", dir + "/store"});
+  argv.insert(argv.end(), extra_.begin(), extra_.end());
   Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(argv, log_path_);
   if (!child.ok()) return child.status();
   process_ = std::move(child).value();
@@ -236,6 +238,35 @@ Status NatsServer::Launch(int port) {
   }
   return Unavailable("nats-server did not listen within 15 s; its log " + log_path_ + ":" +
                      Tail(log_path_));
+}
+
+Result<std::unique_ptr<NatsCluster>> NatsCluster::Start(int nodes) {
+  if (nodes < 1) return InvalidArgument("a cluster of " + std::to_string(nodes) + " nodes");
+  std::vector<int> route_ports;
+  std::string routes;
+  for (int i = 0; i < nodes; ++i) {
+    Result<int> port = FreePort();
+    if (!port.ok()) return port.status();
+    route_ports.push_back(port.value());
+    routes += (i == 0 ? "" : ",") + std::string("nats://127.0.0.1:") + std::to_string(*port);
+  }
+  auto cluster = std::unique_ptr<NatsCluster>(new NatsCluster());
+  for (int i = 0; i < nodes; ++i) {
+    Result<std::unique_ptr<NatsServer>> node = NatsServer::Start(
+        /*jetstream=*/true,
+        {"-n", "n" + std::to_string(i), "--cluster_name", "aits", "--cluster",
+         "nats://127.0.0.1:" + std::to_string(route_ports[static_cast<size_t>(i)]), "--routes",
+         routes});
+    if (!node.ok()) return node.status().WithContext("cluster node n" + std::to_string(i));
+    cluster->nodes_.push_back(std::move(node).value());
+  }
+  return cluster;
+}
+
+std::vector<std::string> NatsCluster::urls() const {
+  std::vector<std::string> out;
+  for (const auto& node : nodes_) out.push_back(node->url());
+  return out;
 }
 
 Result<int> FreePort() {

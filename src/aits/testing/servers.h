@@ -65,8 +65,10 @@ Result<std::string> FindProgram(const std::string& name, const std::string& pack
 class NatsServer {
  public:
   // A free port is chosen by the server itself (-p -1) and read from its ports file.
-  // `jetstream` false: a plain NATS server, to test that a client refuses it.
-  static Result<std::unique_ptr<NatsServer>> Start(bool jetstream = true);
+  // `jetstream` false: a plain NATS server, to test that a client refuses it. `extra`: more
+  // arguments (a cluster node's name, cluster port and routes).
+  static Result<std::unique_ptr<NatsServer>> Start(bool jetstream = true,
+                                                   std::vector<std::string> extra = {});
   ~NatsServer();
 
   const std::string& url() const { return url_; }
@@ -79,17 +81,36 @@ class NatsServer {
   Status Restart();
 
  private:
-  NatsServer(TempDir dir, std::string program, bool jetstream)
-      : dir_(std::move(dir)), program_(std::move(program)), jetstream_(jetstream) {}
+  NatsServer(TempDir dir, std::string program, bool jetstream, std::vector<std::string> extra)
+      : dir_(std::move(dir)),
+        program_(std::move(program)),
+        jetstream_(jetstream),
+        extra_(std::move(extra)) {}
   Status Launch(int port);
 
   TempDir dir_;
   std::string program_;
   bool jetstream_;
+  std::vector<std::string> extra_;
   std::string log_path_;
   std::string url_;
   int port_ = 0;
   std::unique_ptr<ChildProcess> process_;
+};
+
+// JetStream as a cluster of `nodes` nats-servers on loopback (routes between them, cluster name
+// "aits", node names n0, n1, ...), each with its own store; a node can be killed and restarted
+// as NatsServer can. JetStream answers once the nodes have elected a meta leader, a few seconds
+// after Start: the first calls should retry (WaitForJetStream).
+class NatsCluster {
+ public:
+  static Result<std::unique_ptr<NatsCluster>> Start(int nodes = 3);
+  NatsServer& node(size_t index) { return *nodes_.at(index); }
+  size_t size() const { return nodes_.size(); }
+  std::vector<std::string> urls() const;
+
+ private:
+  std::vector<std::unique_ptr<NatsServer>> nodes_;
 };
 
 // One nats-server for a whole test binary: started at the first call, killed with the process.
