@@ -14,7 +14,7 @@
 #                place of all at once
 #       BAR      the signal's bar period (default M1); a short one (5s) makes an order-dense
 #                session, for orders/s through decision, risk and execution
-#       CONSUMERS pull (default) or push: how the roles read the bus (aits serve --consumers)
+#       CONSUMERS push (default) or pull: how the roles read the bus (aits serve --consumers)
 #       STORES   a store location (a file, or postgresql://user@host:port/db): the features role
 #                keeps its bars and feature rows there (--bars, --offline-features) and the
 #                owner its trades (--trades); default none. Run with and without to see what
@@ -56,7 +56,7 @@ done
 bus="nats://127.0.0.1:$port"
 session=(--synthetic "$symbols" --ticks "$ticks" --start 2024-01-08 --seed 3
          --params fast=3,slow=8 --commission per_lot:7 --bar "${BAR:-M1}")
-consumers=(--consumers "${CONSUMERS:-pull}")
+consumers=(--consumers "${CONSUMERS:-push}")
 
 echo "embedded: aits paper --speed max"
 start=$(date +%s.%N)

@@ -58,7 +58,7 @@ struct ServeFlags {
   // Features, prediction, decision: only these traded symbols (replicas sharing the work by
   // symbol); empty: every traded symbol.
   std::string symbols;
-  std::string consumers = "pull";  // how roles read the bus: pull or push consumers
+  std::string consumers = "push";  // how roles read the bus: push or pull consumers
   std::string redis = "off";       // HOST:PORT for the features and prediction roles' caches
   // The features role's bar and offline feature stores (a file or postgresql://...); empty: none.
   std::string bars;
@@ -1001,9 +1001,9 @@ void AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   serve
       ->add_option("--consumers", flags->consumers,
-                   "How roles read their inputs from the bus: pull (a request per fetch) or push "
-                   "(the server sends each message as it is stored: one round trip less per "
-                   "hop; not yet proven under a cluster node's kill, docs/services.md)")
+                   "How roles read their inputs from the bus: push (the server sends each "
+                   "message as it is stored) or pull (a request per fetch: one round trip more "
+                   "per hop; docs/services.md)")
       ->check(CLI::IsMember({"push", "pull"}))
       ->capture_default_str();
   serve
