@@ -45,8 +45,11 @@ PG_BIN = "/usr/lib/postgresql/15/bin"
 SESSION = ["--synthetic", "EURUSD", "--ticks", "120000", "--start", "2024-01-08", "--seed", "3",
            "--params", "fast=3,slow=8", "--commission", "per_lot:7", "--session-id", "kill"]
 # Synthetic EURUSD has about 1.9 ticks a second of market time: 120,000 ticks at 1,000x last
-# about a minute, long enough for 20+ kills a second or two apart.
+# about a minute, long enough for 20+ kills a second or two apart. A cluster's node is killed
+# only once the cluster is whole again (about 8 s a kill, more on a loaded machine), so six of
+# them need a longer session: at 1,000x one run of several ended after five.
 SPEED = "1000"
+CLUSTER_SPEED = "650"
 ROLES = ["ingestion", "features", "prediction", "decision", "owner"]
 KINDS = [*ROLES, "nats", "postgres", "redis"]
 NODES = ["nats1", "nats2", "nats3"]
@@ -329,7 +332,8 @@ def main():
         common = ["--bus", bus, *SESSION, "--health", "off", "--json", "--idle-timeout", "60",
                   "--replicas", "3" if args.cluster else "1"]
         roles = {
-            "ingestion": ["serve", "--role", "ingestion", *common, "--speed", SPEED],
+            "ingestion": ["serve", "--role", "ingestion", *common, "--speed",
+                          CLUSTER_SPEED if args.cluster else SPEED],
             "features": ["serve", "--role", "features", *common, "--redis", redis, "--bars",
                          records, "--offline-features", records],
             "prediction": ["serve", "--role", "prediction", *common, "--redis", redis],

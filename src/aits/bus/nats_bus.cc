@@ -243,6 +243,50 @@ class NatsPendingPublish final : public PendingPublish {
   std::optional<aits::Result<PublishAck>> result_;
 };
 
+// The push subscriptions whose server's heartbeats stopped. A push consumer is made with an idle
+// heartbeat: the server sends one whenever it has sent nothing else for kPushHeartbeat, and cnats
+// reports NATS_MISSED_HEARTBEAT to the connection's error handler when two are missed. Its
+// reader then fails at once (docs/services.md, "A consumer whose server died"), in ~2 s rather
+// than the 8 s or more of the unanswered-info check. A process-wide registry, never destroyed:
+// cnats may run the handler after a connection and its subscriptions are gone, so the handler
+// marks only subscriptions still registered (a freed address is not until it is registered
+// again, by then as a new reader).
+constexpr Duration kPushHeartbeat = Duration::Seconds(1);
+class HeartbeatWatch {
+ public:
+  static HeartbeatWatch& Get() {
+    static auto* watch = new HeartbeatWatch();  // outlives every connection's callbacks
+    return *watch;
+  }
+  void Register(natsSubscription* sub) {
+    const std::lock_guard lock(mu_);
+    missed_[sub] = false;
+  }
+  void Unregister(natsSubscription* sub) {
+    const std::lock_guard lock(mu_);
+    missed_.erase(sub);
+  }
+  // Whether `sub` missed its heartbeats since the last call (and clears it).
+  bool TakeMissed(natsSubscription* sub) {
+    const std::lock_guard lock(mu_);
+    const auto it = missed_.find(sub);
+    if (it == missed_.end() || !it->second) return false;
+    it->second = false;
+    return true;
+  }
+  static void OnAsyncError(natsConnection*, natsSubscription* sub, natsStatus err, void*) {
+    if (err != NATS_MISSED_HEARTBEAT || sub == nullptr) return;
+    HeartbeatWatch& self = Get();
+    const std::lock_guard lock(self.mu_);
+    const auto it = self.missed_.find(sub);
+    if (it != self.missed_.end()) it->second = true;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<natsSubscription*, bool> missed_;
+};
+
 constexpr auto kConsumerCheckEvery = std::chrono::seconds(2);
 // Longer than a cluster's usual leader elections (a few seconds), shorter than a role's wait.
 constexpr auto kConsumerUnansweredFor = std::chrono::seconds(8);
@@ -257,9 +301,12 @@ class NatsConsumer final : public Consumer {
         name_(std::move(name)),
         ephemeral_(ephemeral),
         ack_all_(ack_all),
-        push_(push) {}
+        push_(push) {
+    if (push_) HeartbeatWatch::Get().Register(subscription_);
+  }
 
   ~NatsConsumer() override {
+    if (push_) HeartbeatWatch::Get().Unregister(subscription_);
     held_.clear();
     // What the server pushed and Fetch never handed out goes back, so that whoever opens the
     // durable next gets it at once rather than after ack_wait. The interest goes first, or the
@@ -288,6 +335,10 @@ class NatsConsumer final : public Consumer {
   Result<std::vector<Delivery>> Fetch(int max, Duration timeout) override {
     if (max < 1) return InvalidArgument("Fetch: max " + std::to_string(max) + " must be >= 1");
     std::vector<Delivery> out;
+    if (push_ && HeartbeatWatch::Get().TakeMissed(subscription_)) {
+      return Unavailable("consumer " + name_ + " of stream " + stream_ +
+                         ": its server's heartbeats stopped (server down?)");
+    }
     const natsStatus s = push_ ? Received(max, timeout, out) : Pulled(max, timeout, out);
     if (s == NATS_TIMEOUT) {
       AITS_RETURN_IF_ERROR(CheckStillThere());
@@ -637,6 +688,7 @@ class NatsBus final : public MessageBus {
       if (natsInbox_Create(&inbox) != NATS_OK) return Internal("nats: cannot create an inbox");
       c["deliver_subject"] = std::string(inbox);
       natsInbox_Destroy(inbox);
+      c["idle_heartbeat"] = kPushHeartbeat.ns;
     }
     if (!config.filter_subject.empty()) c["filter_subject"] = config.filter_subject;
     switch (config.start) {
@@ -759,6 +811,8 @@ Result<std::unique_ptr<MessageBus>> ConnectNats(const NatsOptions& options) {
   // Sent at once, not by cnats' flusher thread, which yields a millisecond before each flush: a
   // consumer's pull request waited for it (one hop took 1.0 ms at p50).
   if (s == NATS_OK) s = natsOptions_SetSendAsap(opts, true);
+  // Also what makes cnats watch a push consumer's heartbeats (HeartbeatWatch).
+  if (s == NATS_OK) s = natsOptions_SetErrorHandler(opts, &HeartbeatWatch::OnAsyncError, nullptr);
   if (s == NATS_OK) s = natsConnection_Connect(&shared->connection, opts);
   natsOptions_Destroy(opts);
   if (s != NATS_OK) {
