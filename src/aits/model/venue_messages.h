@@ -38,6 +38,7 @@ struct VenueCommand {
   Order order;
   OrderId order_id;
   uint64_t venue_order_id = 0;
+  // kCancel: the kernel's now. A request: the wall time after which its asker no longer waits.
   Timestamp ts;
   InstrumentId instrument;
   bool by_ticket = false;  // SetPositionProtection (position_ticket) rather than SetProtection

@@ -221,6 +221,9 @@ Result<VenueReport> BusVenue::Ask(VenueCommand request, std::string_view what,
     return answers.status().WithContext("bus venue: " + std::string(what) + " request");
   }
   const std::string id = request.id;
+  // The bridge drops a request nobody waits for any more (one that sat in the stream while no
+  // bridge ran): a Recover applied late would tell the venue of orders long settled.
+  request.ts = SystemWallClock().Now() + options_.answer_timeout;
   Send(std::move(request));
   const Steady::time_point deadline =
       Steady::now() + std::chrono::nanoseconds(options_.answer_timeout.ns);
@@ -239,8 +242,9 @@ Result<VenueReport> BusVenue::Ask(VenueCommand request, std::string_view what,
         continue;
       }
       if (answer->answers != id) continue;  // another asker's
-      if (!answer->error.ok())
+      if (!answer->error.ok()) {
         return answer->error.WithContext("the gateway's venue: " + std::string(what));
+      }
       if (answer->kind != answered_by) {
         return DataLoss("bus venue: the answer to " + id + " is a " +
                         std::string(ToString(answer->kind)));
@@ -483,6 +487,10 @@ class ReportPublisher {
   std::thread thread_;
 };
 
+bool IsRequest(VenueCommand::Kind kind) {
+  return kind == VenueCommand::Kind::kSnapshot || kind == VenueCommand::Kind::kRecover;
+}
+
 // Applies one decoded command to the venue; an answer for the requests.
 std::optional<VenueReport> Apply(const VenueCommand& command, execution::ExecutionClient& venue,
                                  VenueBridgeStats& stats) {
@@ -572,6 +580,8 @@ Result<VenueBridgeStats> RunVenueBridge(bus::MessageBus& bus, execution::Executi
         failed = DeadLetter(bus, commands, delivery, command.status());
       } else if (applied.Contains(command->id)) {
         ++stats.duplicates;
+      } else if (IsRequest(command->kind) && SystemWallClock().Now() > command->ts) {
+        ++stats.expired;
       } else {
         const std::optional<VenueReport> answer = Apply(*command, venue, stats);
         ++stats.applied;

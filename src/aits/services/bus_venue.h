@@ -126,6 +126,9 @@ struct BusVenueOptions {
 // nothing: the venue has its own feed. AddInstrument does nothing either: the gateway role is
 // configured with the instruments it trades (its venue needs them before any order).
 //
+// One BusVenue per market at a time (the account has one owner): a push durable takes one
+// reader, and two pull readers would split the reports between them.
+//
 // Threads: the ExecutionClient methods are the kernel thread's; Start and Stop the loop's (the
 // kernel thread); the counters any thread's.
 class BusVenue final : public execution::ExecutionClient, public node::Producer {
@@ -232,8 +235,9 @@ struct VenueBridgeOptions {
   // Ids of applied commands remembered, against a command stored twice (oldest forgotten).
   size_t remember_ids = 65'536;
   // What else the venue pushes into the bridge's inbox: its market data (the MetaTrader gateway
-  // is a data client too; the gateway role publishes it to MARKET) and its link's state. An
-  // error returned by on_market_data ends the bridge with it. Unset: dropped (counted).
+  // is a data client too; the gateway role publishes it to MARKET) and its link's state, called
+  // on the bridge's publishing thread in the order the venue pushed them. An error returned by
+  // on_market_data ends the bridge with it. Unset: dropped (counted).
   std::function<Status(const node::MarketData&)> on_market_data;
   std::function<void(const node::ProducerStatus&)> on_status;
   Status Validate() const;
@@ -245,6 +249,7 @@ struct VenueBridgeStats {
   uint64_t duplicates = 0;     // of those, not applied: their id was applied already
   uint64_t refused = 0;        // cancels and SL/TP changes the venue refused at once
   uint64_t answers = 0;        // snapshot and recover requests answered
+  uint64_t expired = 0;        // requests whose asker had stopped waiting: not applied
   uint64_t reports = 0;        // execution and account reports published
   uint64_t market_data = 0;    // ticks handed to on_market_data (or dropped without it)
   uint64_t dead_lettered = 0;  // commands that did not decode (copied to DEAD)
@@ -253,7 +258,9 @@ struct VenueBridgeStats {
 
 // The gateway role's half: applies the owner's commands from exec.<market>.commands to `venue`,
 // once each and in the stream's order, answers the snapshot and recover requests on
-// exec.<market>.answers, and publishes every report the venue pushes into `inbox` to
+// exec.<market>.answers (a request read after its asker's answer_timeout, by the wall clock, is
+// dropped: nobody reads its answer, and a late Recover would ask about settled orders), and
+// publishes every report the venue pushes into `inbox` to
 // exec.<market>.reports, in the order it pushed them (each acknowledged by the stream before
 // the next). `venue` is an asynchronous execution client whose producer the caller has started
 // with a link into `inbox` (a node::ThreadedVenue, or the MetaTrader gateway's execution client

@@ -30,7 +30,8 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-enum class Backend { kInProcess, kNats };
+// NATS twice: the consumers pulled (a request per fetch) and pushed by the server.
+enum class Backend { kInProcess, kNats, kNatsPush };
 
 // A failure bound, never a measure: every wait ends as soon as what it waits for is there.
 constexpr std::chrono::seconds kPatience{20};
@@ -122,9 +123,10 @@ class GatewayVenue final : public execution::ExecutionClient {
 // thread of its own, which may be stopped and started again on the same venue and inbox.
 class GatewaySide {
  public:
-  GatewaySide(bus::MessageBus& bus, std::string market)
+  GatewaySide(bus::MessageBus& bus, std::string market, bool push)
       : bus_(bus), inbox_(1024), venue_(node::ThreadedVenueConfig{}), gateway_(venue_) {
     options_.market = std::move(market);
+    options_.push = push;
     Instrument eurusd = Instrument::Infer("EURUSD");
     eurusd.id = kEurusd;
     venue_.AddInstrument(eurusd);
@@ -180,10 +182,12 @@ class BusVenueTest : public ::testing::TestWithParam<Backend> {
     static std::atomic<int> counter{0};
     market_ = "V" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
     // The gateway role with its bridge not started yet, and the owner's client, started.
-    gateway_.emplace(*gateway_bus_, market_);
+    gateway_.emplace(*gateway_bus_, market_, Push());
     owner_ = Owner();
     ASSERT_NE(owner_, nullptr);
   }
+
+  bool Push() const { return GetParam() == Backend::kNatsPush; }
 
   std::shared_ptr<bus::MessageBus> Connect() {
     if (GetParam() == Backend::kInProcess) {
@@ -203,6 +207,7 @@ class BusVenueTest : public ::testing::TestWithParam<Backend> {
     options.market = market_;
     options.scope = "session1";
     options.answer_timeout = answer_timeout;
+    options.push = Push();
     Result<std::unique_ptr<BusVenue>> venue = BusVenue::Create(*owner_bus_, options);
     EXPECT_TRUE(venue.ok()) << venue.status().ToString();
     if (!venue.ok()) return nullptr;
@@ -268,11 +273,20 @@ class BusVenueTest : public ::testing::TestWithParam<Backend> {
 };
 
 std::string BusName(const ::testing::TestParamInfo<Backend>& param) {
-  return param.param == Backend::kInProcess ? "InProcess" : "Nats";
+  switch (param.param) {
+    case Backend::kInProcess:
+      return "InProcess";
+    case Backend::kNats:
+      return "Nats";
+    case Backend::kNatsPush:
+      return "NatsPush";
+  }
+  return "?";
 }
 
 INSTANTIATE_TEST_SUITE_P(Buses, BusVenueTest,
-                         ::testing::Values(Backend::kInProcess, Backend::kNats), BusName);
+                         ::testing::Values(Backend::kInProcess, Backend::kNats, Backend::kNatsPush),
+                         BusName);
 
 // The same calls on a threaded venue of the test's own, its reports read from its own inbox:
 // what the owner must receive, in this order.
@@ -397,7 +411,7 @@ TEST_P(BusVenueTest, ACommandPublishedTwiceReachesTheVenueOnce) {
   EXPECT_EQ(again->sequence, first->sequence);
   // Stored again under another publish id (after the duplicate window): the bridge knows the
   // command's id.
-  ASSERT_TRUE(owner_bus_->Publish(commands, "later-copy", payload).ok());
+  ASSERT_TRUE(owner_bus_->Publish(commands, market_ + ":later-copy", payload).ok());
   gateway_->StartBridge();
 
   const std::vector<ExecutionReport> accepted = Reports(1);
@@ -496,10 +510,12 @@ TEST_P(BusVenueTest, SnapshotAndRecoverAreRoundTripsThroughTheBridge) {
   ExpectNoMoreExecutionReports();  // answers go to the caller, not to the inbox
 }
 
-TEST_P(BusVenueTest, WithoutABridgeSnapshotAndRecoverTimeOutNamingTheRequest) {
+TEST_P(BusVenueTest, WithoutABridgeSnapshotAndRecoverTimeOutAndALaterBridgeDropsThem) {
   // Without a session scope, a new session's order 1 would be taken for an earlier one's.
   EXPECT_EQ(BusVenue::Create(*owner_bus_, {.market = market_}).status().code(),
             StatusCode::kInvalidArgument);
+  // The owner again, impatient: one reader of the market's reports at a time.
+  owner_.reset();
   std::unique_ptr<BusVenue> impatient = Owner(Duration::Millis(300));
   ASSERT_NE(impatient, nullptr);
   Result<execution::AccountState> held = impatient->Snapshot();
@@ -509,6 +525,15 @@ TEST_P(BusVenueTest, WithoutABridgeSnapshotAndRecoverTimeOutNamingTheRequest) {
   Result<std::vector<ExecutionReport>> recovered = impatient->Recover({}, 0, {});
   ASSERT_EQ(recovered.status().code(), StatusCode::kDeadlineExceeded);
   EXPECT_NE(recovered.status().message().find("recover request"), std::string::npos);
+
+  // A bridge that comes later drops the requests nobody waits for, and goes on.
+  gateway_->StartBridge();
+  (void)impatient->Submit(MakeOrder(1, Side::kBuy, OrderType::kMarket));
+  ASSERT_EQ(Reports(1).size(), 1u);
+  const VenueBridgeStats stats = gateway_->StopBridge();
+  EXPECT_EQ(stats.expired, 2u);
+  EXPECT_EQ(stats.answers, 0u);
+  EXPECT_EQ(stats.applied, 1u);
 }
 
 TEST_P(BusVenueTest, MalformedCommandsAndReportsAreDeadLetteredAndCounted) {
