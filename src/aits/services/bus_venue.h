@@ -43,10 +43,11 @@
 //     last VenueBridgeOptions::remember_ids of them) so that a command stored twice — published
 //     again after the duplicate window, or redelivered — is applied once. A bridge stopped by its
 //     stop flag acknowledged everything it applied; one killed between applying a command and
-//     acknowledging it applies that one command again when it restarts: a submit goes again with
-//     the same client order id, which the MetaTrader gateway resolves against the terminal
-//     (comment and magic) before it sends anything, so the terminal holds the order once; a
-//     cancel or an SL/TP change applied twice sets what it set. Reports the venue pushed into
+//     acknowledging it applies that one command again when it restarts: a submit goes again as
+//     the same order, whose id the EA refuses as one it has sent before (its list, the working
+//     orders and positions, 90 days of history: docs/metatrader.md) and the MetaTrader gateway
+//     then resolves from the terminal, so the terminal holds the order once; a cancel or an
+//     SL/TP change applied twice sets what it set. Reports the venue pushed into
 //     the bridge's inbox and the bridge did not publish before it stopped stay in that inbox
 //     (published by the next run on it) or, killed, die with the process; the venue's terminal
 //     has them, and the owner's Recover at its next start asks for them.
