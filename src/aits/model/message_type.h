@@ -23,6 +23,8 @@ enum class MessageType : uint16_t {
   kPrediction = 11,      // a bar's signal, prediction role -> decision (stage_messages.h)
   kAccountAtBar = 12,    // the account at a bar close, owner -> decision role (stage_messages.h)
   kBarDecision = 13,     // a bar's decision, decision role -> owner (stage_messages.h)
+  kVenueCommand = 14,    // an order, cancel, SL/TP or request, owner -> gateway (venue_messages.h)
+  kVenueReport = 15,     // a venue's report or answer, gateway -> owner (venue_messages.h)
   // Ids from kFirstTestMessage on are for tests' own message types.
   kFirstTestMessage = 1000,
 };

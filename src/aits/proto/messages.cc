@@ -33,6 +33,13 @@ class Checker {
     }
     return F::FromRaw(fixed.raw(), static_cast<int>(fixed.precision()));
   }
+  // The parsed value, or E{} with the parse's error named by the field.
+  template <typename E>
+  E Parsed(std::string_view field, const Result<E>& parsed) {
+    if (parsed.ok()) return *parsed;
+    Fail(field, parsed.status().message());
+    return E{};
+  }
   Status status() const { return status_; }
 
  private:
@@ -170,6 +177,76 @@ Bar GetBar(Checker& check, const v1::Bar& in) {
   return bar;
 }
 
+void PutExecutionReport(const ExecutionReport& message, v1::ExecutionReport* out) {
+  out->set_kind(std::string(ToString(message.kind)));
+  out->set_order_id(message.order_id.value);
+  out->set_client_order_id(message.client_order_id);
+  out->set_venue_order_id(message.venue_order_id);
+  out->set_position_ticket(message.position_ticket);
+  out->set_instrument(message.instrument.value);
+  out->set_side(static_cast<v1::Side>(message.side));
+  out->set_type(static_cast<v1::OrderType>(message.type));
+  out->set_tif(static_cast<v1::TimeInForce>(message.tif));
+  PutFixed(message.quantity, out->mutable_quantity());
+  PutFixed(message.price, out->mutable_price());
+  out->set_commission_raw(message.commission.raw());
+  out->set_fill_reason(std::string(ToString(message.fill_reason)));
+  out->set_reject_reason(static_cast<uint32_t>(message.reject_reason));
+  if (message.stop_loss) PutFixed(*message.stop_loss, out->mutable_stop_loss());
+  if (message.take_profit) PutFixed(*message.take_profit, out->mutable_take_profit());
+  out->set_text(message.text);
+  out->set_ts_ns(message.ts.ns);
+  out->set_exec_id(message.exec_id);
+}
+
+void PutAccountReport(const AccountReport& message, v1::AccountReport* out) {
+  out->set_reason(std::string(ToString(message.reason)));
+  out->set_balance_raw(message.balance.raw());
+  out->set_equity_raw(message.equity.raw());
+  out->set_margin_raw(message.margin.raw());
+  out->set_free_margin_raw(message.free_margin.raw());
+  out->set_margin_level(message.margin_level);
+  out->set_ts_ns(message.ts.ns);
+}
+
+ExecutionReport GetExecutionReport(Checker& check, const v1::ExecutionReport& in) {
+  ExecutionReport report;
+  report.kind = check.Parsed("kind", ParseExecKind(in.kind()));
+  report.order_id.value = in.order_id();
+  report.client_order_id = in.client_order_id();
+  report.venue_order_id = in.venue_order_id();
+  report.position_ticket = in.position_ticket();
+  report.instrument.value = in.instrument();
+  report.side = check.Enum("side", static_cast<uint64_t>(in.side()), Side::kSell);
+  report.type = check.Enum("type", static_cast<uint64_t>(in.type()), OrderType::kStop);
+  report.tif = check.Enum("tif", static_cast<uint64_t>(in.tif()), TimeInForce::kDay);
+  report.quantity = check.Fixed<Quantity>("quantity", in.quantity());
+  report.price = check.Fixed<Price>("price", in.price());
+  report.commission = Money::FromRaw(in.commission_raw());
+  report.fill_reason = check.Parsed("fill_reason", ParseFillReason(in.fill_reason()));
+  report.reject_reason = check.Enum("reject_reason", in.reject_reason(), kLastRejectReason);
+  if (in.has_stop_loss()) report.stop_loss = check.Fixed<Price>("stop_loss", in.stop_loss());
+  if (in.has_take_profit()) {
+    report.take_profit = check.Fixed<Price>("take_profit", in.take_profit());
+  }
+  report.text = in.text();
+  report.ts = Timestamp{in.ts_ns()};
+  report.exec_id = in.exec_id();
+  return report;
+}
+
+AccountReport GetAccountReport(Checker& check, const v1::AccountReport& in) {
+  AccountReport report;
+  report.reason = check.Parsed("reason", ParseAccountReportReason(in.reason()));
+  report.balance = Money::FromRaw(in.balance_raw());
+  report.equity = Money::FromRaw(in.equity_raw());
+  report.margin = Money::FromRaw(in.margin_raw());
+  report.free_margin = Money::FromRaw(in.free_margin_raw());
+  report.margin_level = in.margin_level();
+  report.ts = Timestamp{in.ts_ns()};
+  return report;
+}
+
 std::string Wrap(MessageType type, const google::protobuf::MessageLite& payload,
                  uint64_t sequence) {
   v1::Envelope envelope;
@@ -258,37 +335,13 @@ std::string Encode(const BreakerChange& message, uint64_t sequence) {
 
 std::string Encode(const ExecutionReport& message, uint64_t sequence) {
   v1::ExecutionReport out;
-  out.set_kind(std::string(ToString(message.kind)));
-  out.set_order_id(message.order_id.value);
-  out.set_client_order_id(message.client_order_id);
-  out.set_venue_order_id(message.venue_order_id);
-  out.set_position_ticket(message.position_ticket);
-  out.set_instrument(message.instrument.value);
-  out.set_side(static_cast<v1::Side>(message.side));
-  out.set_type(static_cast<v1::OrderType>(message.type));
-  out.set_tif(static_cast<v1::TimeInForce>(message.tif));
-  PutFixed(message.quantity, out.mutable_quantity());
-  PutFixed(message.price, out.mutable_price());
-  out.set_commission_raw(message.commission.raw());
-  out.set_fill_reason(std::string(ToString(message.fill_reason)));
-  out.set_reject_reason(static_cast<uint32_t>(message.reject_reason));
-  if (message.stop_loss) PutFixed(*message.stop_loss, out.mutable_stop_loss());
-  if (message.take_profit) PutFixed(*message.take_profit, out.mutable_take_profit());
-  out.set_text(message.text);
-  out.set_ts_ns(message.ts.ns);
-  out.set_exec_id(message.exec_id);
+  PutExecutionReport(message, &out);
   return Wrap(ExecutionReport::kMessageType, out, sequence);
 }
 
 std::string Encode(const AccountReport& message, uint64_t sequence) {
   v1::AccountReport out;
-  out.set_reason(std::string(ToString(message.reason)));
-  out.set_balance_raw(message.balance.raw());
-  out.set_equity_raw(message.equity.raw());
-  out.set_margin_raw(message.margin.raw());
-  out.set_free_margin_raw(message.free_margin.raw());
-  out.set_margin_level(message.margin_level);
-  out.set_ts_ns(message.ts.ns);
+  PutAccountReport(message, &out);
   return Wrap(AccountReport::kMessageType, out, sequence);
 }
 
@@ -363,6 +416,63 @@ std::string Encode(const BarDecision& message, uint64_t sequence) {
   return Wrap(BarDecision::kMessageType, out, sequence);
 }
 
+std::string Encode(const VenueCommand& message, uint64_t sequence) {
+  v1::VenueCommand out;
+  out.set_kind(std::string(ToString(message.kind)));
+  out.set_id(message.id);
+  PutOrder(message.order, out.mutable_order());
+  out.set_order_id(message.order_id.value);
+  out.set_venue_order_id(message.venue_order_id);
+  out.set_ts_ns(message.ts.ns);
+  out.set_instrument(message.instrument.value);
+  out.set_by_ticket(message.by_ticket);
+  out.set_position_ticket(message.position_ticket);
+  if (message.stop_loss) PutFixed(*message.stop_loss, out.mutable_stop_loss());
+  if (message.take_profit) PutFixed(*message.take_profit, out.mutable_take_profit());
+  for (const Order& order : message.unfinished) PutOrder(order, out.add_unfinished());
+  out.set_venue_from_msc(message.venue_from_msc);
+  out.mutable_known_exec_ids()->Add(message.known_exec_ids.begin(), message.known_exec_ids.end());
+  return Wrap(VenueCommand::kMessageType, out, sequence);
+}
+
+std::string Encode(const VenueReport& message, uint64_t sequence) {
+  v1::VenueReport out;
+  out.set_kind(std::string(ToString(message.kind)));
+  out.set_answers(message.answers);
+  if (message.kind == VenueReport::Kind::kExecution) {
+    PutExecutionReport(message.execution, out.mutable_execution());
+  }
+  if (message.kind == VenueReport::Kind::kAccount) {
+    PutAccountReport(message.account, out.mutable_account());
+  }
+  out.set_error_code(static_cast<uint32_t>(message.error.code()));
+  out.set_error(message.error.message());
+  for (const HeldPosition& position : message.snapshot.positions) {
+    v1::HeldPosition* held = out.add_positions();
+    held->set_ticket(position.ticket);
+    held->set_instrument(position.instrument.value);
+    PutFixed(position.quantity, held->mutable_quantity());
+    PutFixed(position.open_price, held->mutable_open_price());
+  }
+  for (const WorkingOrder& order : message.snapshot.orders) {
+    v1::WorkingOrder* working = out.add_orders();
+    working->set_client_order_id(order.client_order_id);
+    working->set_ticket(order.ticket);
+    working->set_instrument(order.instrument.value);
+    working->set_side(static_cast<v1::Side>(order.side));
+    PutFixed(order.quantity, working->mutable_quantity());
+    PutFixed(order.filled, working->mutable_filled());
+    working->set_type(static_cast<v1::OrderType>(order.type));
+    if (order.price) PutFixed(*order.price, working->mutable_price());
+    working->set_tif(static_cast<v1::TimeInForce>(order.tif));
+  }
+  if (message.snapshot.balance) out.set_balance_raw(message.snapshot.balance->raw());
+  for (const ExecutionReport& report : message.recovered) {
+    PutExecutionReport(report, out.add_recovered());
+  }
+  return Wrap(VenueReport::kMessageType, out, sequence);
+}
+
 Result<EnvelopeHeader> PeekHeader(std::string_view bytes) {
   v1::Envelope envelope;
   if (!envelope.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -410,11 +520,7 @@ Result<Fill> Decode<Fill>(std::string_view bytes) {
   fill.commission = Money::FromRaw(in.commission_raw());
   fill.ts = Timestamp{in.ts_ns()};
   fill.position_ticket = in.position_ticket();
-  if (auto reason = ParseFillReason(in.reason()); reason.ok()) {
-    fill.reason = *reason;
-  } else {
-    check.Fail("reason", reason.status().message());
-  }
+  fill.reason = check.Parsed("reason", ParseFillReason(in.reason()));
   AITS_RETURN_IF_ERROR(check.status());
   return fill;
 }
@@ -448,16 +554,8 @@ Result<BreakerChange> Decode<BreakerChange>(std::string_view bytes) {
   Checker check("breaker change");
   BreakerChange change;
   change.ts = Timestamp{in.ts_ns()};
-  if (auto from = ParseBreakerState(in.from()); from.ok()) {
-    change.from = *from;
-  } else {
-    check.Fail("from", from.status().message());
-  }
-  if (auto to = ParseBreakerState(in.to()); to.ok()) {
-    change.to = *to;
-  } else {
-    check.Fail("to", to.status().message());
-  }
+  change.from = check.Parsed("from", ParseBreakerState(in.from()));
+  change.to = check.Parsed("to", ParseBreakerState(in.to()));
   change.manual = in.manual();
   change.rule = in.rule();
   change.detail = in.detail();
@@ -470,36 +568,7 @@ Result<ExecutionReport> Decode<ExecutionReport>(std::string_view bytes) {
   v1::ExecutionReport in;
   AITS_RETURN_IF_ERROR(Unwrap<ExecutionReport>(bytes, "execution report", &in));
   Checker check("execution report");
-  ExecutionReport report;
-  if (auto kind = ParseExecKind(in.kind()); kind.ok()) {
-    report.kind = *kind;
-  } else {
-    check.Fail("kind", kind.status().message());
-  }
-  report.order_id.value = in.order_id();
-  report.client_order_id = in.client_order_id();
-  report.venue_order_id = in.venue_order_id();
-  report.position_ticket = in.position_ticket();
-  report.instrument.value = in.instrument();
-  report.side = check.Enum("side", static_cast<uint64_t>(in.side()), Side::kSell);
-  report.type = check.Enum("type", static_cast<uint64_t>(in.type()), OrderType::kStop);
-  report.tif = check.Enum("tif", static_cast<uint64_t>(in.tif()), TimeInForce::kDay);
-  report.quantity = check.Fixed<Quantity>("quantity", in.quantity());
-  report.price = check.Fixed<Price>("price", in.price());
-  report.commission = Money::FromRaw(in.commission_raw());
-  if (auto reason = ParseFillReason(in.fill_reason()); reason.ok()) {
-    report.fill_reason = *reason;
-  } else {
-    check.Fail("fill_reason", reason.status().message());
-  }
-  report.reject_reason = check.Enum("reject_reason", in.reject_reason(), kLastRejectReason);
-  if (in.has_stop_loss()) report.stop_loss = check.Fixed<Price>("stop_loss", in.stop_loss());
-  if (in.has_take_profit()) {
-    report.take_profit = check.Fixed<Price>("take_profit", in.take_profit());
-  }
-  report.text = in.text();
-  report.ts = Timestamp{in.ts_ns()};
-  report.exec_id = in.exec_id();
+  ExecutionReport report = GetExecutionReport(check, in);
   AITS_RETURN_IF_ERROR(check.status());
   return report;
 }
@@ -509,18 +578,7 @@ Result<AccountReport> Decode<AccountReport>(std::string_view bytes) {
   v1::AccountReport in;
   AITS_RETURN_IF_ERROR(Unwrap<AccountReport>(bytes, "account report", &in));
   Checker check("account report");
-  AccountReport report;
-  if (auto reason = ParseAccountReportReason(in.reason()); reason.ok()) {
-    report.reason = *reason;
-  } else {
-    check.Fail("reason", reason.status().message());
-  }
-  report.balance = Money::FromRaw(in.balance_raw());
-  report.equity = Money::FromRaw(in.equity_raw());
-  report.margin = Money::FromRaw(in.margin_raw());
-  report.free_margin = Money::FromRaw(in.free_margin_raw());
-  report.margin_level = in.margin_level();
-  report.ts = Timestamp{in.ts_ns()};
+  AccountReport report = GetAccountReport(check, in);
   AITS_RETURN_IF_ERROR(check.status());
   return report;
 }
@@ -532,21 +590,9 @@ Result<MarketAlert> Decode<MarketAlert>(std::string_view bytes) {
   Checker check("market alert");
   MarketAlert alert;
   alert.id = in.id();
-  if (auto kind = ParseAlertKind(in.kind()); kind.ok()) {
-    alert.kind = *kind;
-  } else {
-    check.Fail("kind", kind.status().message());
-  }
-  if (auto severity = ParseAlertSeverity(in.severity()); severity.ok()) {
-    alert.severity = *severity;
-  } else {
-    check.Fail("severity", severity.status().message());
-  }
-  if (auto state = ParseAlertState(in.state()); state.ok()) {
-    alert.state = *state;
-  } else {
-    check.Fail("state", state.status().message());
-  }
+  alert.kind = check.Parsed("kind", ParseAlertKind(in.kind()));
+  alert.severity = check.Parsed("severity", ParseAlertSeverity(in.severity()));
+  alert.state = check.Parsed("state", ParseAlertState(in.state()));
   alert.instrument.value = in.instrument();
   alert.symbol = in.symbol();
   alert.start = Timestamp{in.start_ns()};
@@ -647,6 +693,91 @@ Result<BarDecision> Decode<BarDecision>(std::string_view bytes) {
   if (decision.lots.raw() < 0) check.Fail("lots", "negative");
   AITS_RETURN_IF_ERROR(check.status());
   return decision;
+}
+
+template <>
+Result<VenueCommand> Decode<VenueCommand>(std::string_view bytes) {
+  v1::VenueCommand in;
+  AITS_RETURN_IF_ERROR(Unwrap<VenueCommand>(bytes, "venue command", &in));
+  Checker check("venue command");
+  VenueCommand command;
+  command.kind = check.Parsed("kind", ParseVenueCommandKind(in.kind()));
+  command.id = in.id();
+  if (command.id.empty()) check.Fail("id", "empty");
+  command.order = GetOrder(check, in.order());
+  command.order_id.value = in.order_id();
+  command.venue_order_id = in.venue_order_id();
+  command.ts = Timestamp{in.ts_ns()};
+  command.instrument.value = in.instrument();
+  command.by_ticket = in.by_ticket();
+  command.position_ticket = in.position_ticket();
+  if (in.has_stop_loss()) command.stop_loss = check.Fixed<Price>("stop_loss", in.stop_loss());
+  if (in.has_take_profit()) {
+    command.take_profit = check.Fixed<Price>("take_profit", in.take_profit());
+  }
+  for (const v1::Order& order : in.unfinished()) {
+    command.unfinished.push_back(GetOrder(check, order));
+  }
+  command.venue_from_msc = in.venue_from_msc();
+  command.known_exec_ids.assign(in.known_exec_ids().begin(), in.known_exec_ids().end());
+  if (command.kind == VenueCommand::Kind::kSubmit && command.order.id.value == 0) {
+    check.Fail("order.id", "0: a submitted order has the kernel's id");
+  }
+  if (command.kind == VenueCommand::Kind::kCancel && command.order_id.value == 0) {
+    check.Fail("order_id", "0: a cancel names the kernel's order");
+  }
+  AITS_RETURN_IF_ERROR(check.status());
+  return command;
+}
+
+template <>
+Result<VenueReport> Decode<VenueReport>(std::string_view bytes) {
+  v1::VenueReport in;
+  AITS_RETURN_IF_ERROR(Unwrap<VenueReport>(bytes, "venue report", &in));
+  Checker check("venue report");
+  VenueReport report;
+  report.kind = check.Parsed("kind", ParseVenueReportKind(in.kind()));
+  report.answers = in.answers();
+  const bool answer =
+      report.kind == VenueReport::Kind::kSnapshot || report.kind == VenueReport::Kind::kRecovered;
+  if (answer && report.answers.empty()) check.Fail("answers", "empty in an answer");
+  if (report.kind == VenueReport::Kind::kExecution) {
+    if (!in.has_execution()) check.Fail("execution", "missing");
+    report.execution = GetExecutionReport(check, in.execution());
+  }
+  if (report.kind == VenueReport::Kind::kAccount) {
+    if (!in.has_account()) check.Fail("account", "missing");
+    report.account = GetAccountReport(check, in.account());
+  }
+  const auto code = check.Enum("error_code", in.error_code(), StatusCode::kDeadlineExceeded);
+  if (code != StatusCode::kOk) report.error = Status(code, in.error());
+  for (const v1::HeldPosition& held : in.positions()) {
+    HeldPosition position;
+    position.ticket = held.ticket();
+    position.instrument.value = held.instrument();
+    position.quantity = check.Fixed<Quantity>("positions.quantity", held.quantity());
+    position.open_price = check.Fixed<Price>("positions.open_price", held.open_price());
+    report.snapshot.positions.push_back(position);
+  }
+  for (const v1::WorkingOrder& working : in.orders()) {
+    WorkingOrder order;
+    order.client_order_id = working.client_order_id();
+    order.ticket = working.ticket();
+    order.instrument.value = working.instrument();
+    order.side = check.Enum("orders.side", static_cast<uint64_t>(working.side()), Side::kSell);
+    order.quantity = check.Fixed<Quantity>("orders.quantity", working.quantity());
+    order.filled = check.Fixed<Quantity>("orders.filled", working.filled());
+    order.type = check.Enum("orders.type", static_cast<uint64_t>(working.type()), OrderType::kStop);
+    if (working.has_price()) order.price = check.Fixed<Price>("orders.price", working.price());
+    order.tif = check.Enum("orders.tif", static_cast<uint64_t>(working.tif()), TimeInForce::kDay);
+    report.snapshot.orders.push_back(std::move(order));
+  }
+  if (in.has_balance_raw()) report.snapshot.balance = Money::FromRaw(in.balance_raw());
+  for (const v1::ExecutionReport& recovered : in.recovered()) {
+    report.recovered.push_back(GetExecutionReport(check, recovered));
+  }
+  AITS_RETURN_IF_ERROR(check.status());
+  return report;
 }
 
 }  // namespace aits::proto

@@ -20,6 +20,7 @@
 #include "aits/model/market_alert.h"
 #include "aits/model/order.h"
 #include "aits/model/stage_messages.h"
+#include "aits/model/venue_messages.h"
 
 namespace aits::proto {
 
@@ -45,6 +46,8 @@ std::string Encode(const FeatureRow& message, uint64_t sequence = 0);
 std::string Encode(const Prediction& message, uint64_t sequence = 0);
 std::string Encode(const AccountAtBar& message, uint64_t sequence = 0);
 std::string Encode(const BarDecision& message, uint64_t sequence = 0);
+std::string Encode(const VenueCommand& message, uint64_t sequence = 0);
+std::string Encode(const VenueReport& message, uint64_t sequence = 0);
 
 // The envelope's header: DataLoss if the bytes are not an envelope.
 Result<EnvelopeHeader> PeekHeader(std::string_view bytes);

@@ -4,6 +4,8 @@
 
 #include <string>
 #include <tuple>
+#include <type_traits>
+#include <vector>
 
 namespace aits::proto {
 namespace {
@@ -371,6 +373,115 @@ Prediction SamplePrediction() {
   return prediction;
 }
 
+// A submit, a cancel, an SL/TP change by ticket and a recover request.
+std::vector<VenueCommand> SampleCommands() {
+  std::vector<VenueCommand> commands(4);
+  commands[0].kind = VenueCommand::Kind::kSubmit;
+  commands[0].id = "default:s1:submit:42:node-1:42";
+  commands[0].order = SampleUpdate().order;
+  commands[1].kind = VenueCommand::Kind::kCancel;
+  commands[1].id = "default:s1:cancel:42:1";
+  commands[1].order_id = OrderId{42};
+  commands[1].venue_order_id = 9'000'000'001;
+  commands[1].ts = Timestamp{1'700'000'000'000'000'000};
+  commands[2].kind = VenueCommand::Kind::kProtection;
+  commands[2].id = "default:s1:sltp:7:555:ab:1";
+  commands[2].instrument = InstrumentId{7};
+  commands[2].by_ticket = true;
+  commands[2].position_ticket = 555;
+  commands[2].stop_loss = P(1'095'000'000);
+  commands[3].kind = VenueCommand::Kind::kRecover;
+  commands[3].id = "default:s1:recover:ab:1";
+  commands[3].unfinished = {SampleUpdate().order, SampleUpdate().order};
+  commands[3].unfinished[1].id = OrderId{43};
+  commands[3].venue_from_msc = 1'700'000'000'123;
+  commands[3].known_exec_ids = {1, 2, 4'000'000'123};
+  return commands;
+}
+
+// An execution report, an account report, a snapshot answer and a venue's refusal.
+std::vector<VenueReport> SampleVenueReports() {
+  std::vector<VenueReport> reports(4);
+  reports[0].execution = SampleReport();
+  reports[1].kind = VenueReport::Kind::kAccount;
+  reports[1].account = SampleAccount();
+  reports[2].kind = VenueReport::Kind::kSnapshot;
+  reports[2].answers = "default:s1:snapshot:ab:1";
+  reports[2].snapshot.positions = {HeldPosition{555, InstrumentId{7}, Q(-150'000'000), P(3)}};
+  WorkingOrder working;
+  working.client_order_id = "node-1:42";
+  working.ticket = 9'000'000'001;
+  working.instrument = InstrumentId{7};
+  working.side = Side::kSell;
+  working.quantity = Q(250'000'000);
+  working.filled = Q(50'000'000);
+  working.type = OrderType::kStop;
+  working.price = P(1'095'000'000);
+  working.tif = TimeInForce::kDay;
+  reports[2].snapshot.orders = {working};
+  reports[2].snapshot.balance = Money::FromRaw(-12'345'678);
+  reports[3].kind = VenueReport::Kind::kRecovered;
+  reports[3].answers = "default:s1:recover:ab:1";
+  reports[3].error = Unavailable("no EA connected");
+  reports[3].recovered = {SampleReport(), SampleReport()};
+  return reports;
+}
+
+void ExpectSame(const VenueCommand& a, const VenueCommand& b) {
+  EXPECT_EQ(a.kind, b.kind);
+  EXPECT_EQ(a.id, b.id);
+  ExpectSame(OrderUpdate{a.order}, OrderUpdate{b.order});
+  EXPECT_EQ(a.order_id, b.order_id);
+  EXPECT_EQ(a.venue_order_id, b.venue_order_id);
+  EXPECT_EQ(a.ts, b.ts);
+  EXPECT_EQ(a.instrument, b.instrument);
+  EXPECT_EQ(a.by_ticket, b.by_ticket);
+  EXPECT_EQ(a.position_ticket, b.position_ticket);
+  ExpectSame(a.stop_loss, b.stop_loss);
+  ExpectSame(a.take_profit, b.take_profit);
+  ASSERT_EQ(a.unfinished.size(), b.unfinished.size());
+  for (size_t idx = 0; idx < a.unfinished.size(); ++idx) {
+    ExpectSame(OrderUpdate{a.unfinished[idx]}, OrderUpdate{b.unfinished[idx]});
+  }
+  EXPECT_EQ(a.venue_from_msc, b.venue_from_msc);
+  EXPECT_EQ(a.known_exec_ids, b.known_exec_ids);
+}
+
+void ExpectSame(const VenueReport& a, const VenueReport& b) {
+  EXPECT_EQ(a.kind, b.kind);
+  EXPECT_EQ(a.answers, b.answers);
+  if (a.kind == VenueReport::Kind::kExecution) ExpectSame(a.execution, b.execution);
+  if (a.kind == VenueReport::Kind::kAccount) ExpectSame(a.account, b.account);
+  EXPECT_EQ(a.error.code(), b.error.code());
+  EXPECT_EQ(a.error.message(), b.error.message());
+  ASSERT_EQ(a.snapshot.positions.size(), b.snapshot.positions.size());
+  for (size_t idx = 0; idx < a.snapshot.positions.size(); ++idx) {
+    EXPECT_EQ(a.snapshot.positions[idx].ticket, b.snapshot.positions[idx].ticket);
+    EXPECT_EQ(a.snapshot.positions[idx].instrument, b.snapshot.positions[idx].instrument);
+    ExpectSame(a.snapshot.positions[idx].quantity, b.snapshot.positions[idx].quantity);
+    ExpectSame(a.snapshot.positions[idx].open_price, b.snapshot.positions[idx].open_price);
+  }
+  ASSERT_EQ(a.snapshot.orders.size(), b.snapshot.orders.size());
+  for (size_t idx = 0; idx < a.snapshot.orders.size(); ++idx) {
+    const WorkingOrder& x = a.snapshot.orders[idx];
+    const WorkingOrder& y = b.snapshot.orders[idx];
+    EXPECT_EQ(x.client_order_id, y.client_order_id);
+    EXPECT_EQ(x.ticket, y.ticket);
+    EXPECT_EQ(x.instrument, y.instrument);
+    EXPECT_EQ(x.side, y.side);
+    ExpectSame(x.quantity, y.quantity);
+    ExpectSame(x.filled, y.filled);
+    EXPECT_EQ(x.type, y.type);
+    ExpectSame(x.price, y.price);
+    EXPECT_EQ(x.tif, y.tif);
+  }
+  EXPECT_EQ(a.snapshot.balance, b.snapshot.balance);
+  ASSERT_EQ(a.recovered.size(), b.recovered.size());
+  for (size_t idx = 0; idx < a.recovered.size(); ++idx) {
+    ExpectSame(a.recovered[idx], b.recovered[idx]);
+  }
+}
+
 template <typename T>
 void RoundTrip(const T& message) {
   SCOPED_TRACE(static_cast<int>(T::kMessageType));
@@ -390,10 +501,10 @@ void RoundTrip(const T& message) {
 
 // Every message type the kernel publishes, by its stable id; a new MessageType must be added here
 // (the static_assert counts them).
-using AllMessages =
-    std::tuple<Tick, Bar, Fill, OrderUpdate, OrderSubmitted, BreakerChange, ExecutionReport,
-               AccountReport, MarketAlert, FeatureRow, Prediction, AccountAtBar, BarDecision>;
-static_assert(std::tuple_size_v<AllMessages> == static_cast<size_t>(MessageType::kBarDecision),
+using AllMessages = std::tuple<Tick, Bar, Fill, OrderUpdate, OrderSubmitted, BreakerChange,
+                               ExecutionReport, AccountReport, MarketAlert, FeatureRow, Prediction,
+                               AccountAtBar, BarDecision, VenueCommand, VenueReport>;
+static_assert(std::tuple_size_v<AllMessages> == static_cast<size_t>(MessageType::kVenueReport),
               "every MessageType below kFirstTestMessage needs a round trip here");
 
 TEST(MessagesTest, EveryMessageTypeRoundTrips) {
@@ -418,6 +529,30 @@ TEST(MessagesTest, EveryMessageTypeRoundTrips) {
   warming.instrument = InstrumentId{1};
   warming.bar_open = Timestamp{60'000'000'000};
   RoundTrip(warming);
+  for (const VenueCommand& command : SampleCommands()) RoundTrip(command);
+  for (const VenueReport& report : SampleVenueReports()) RoundTrip(report);
+}
+
+TEST(MessagesTest, VenueMessagesRefuseWhatNoSideSends) {
+  const auto refused = [](const auto& message, std::string_view what) {
+    auto decoded = Decode<std::decay_t<decltype(message)>>(Encode(message));
+    ASSERT_FALSE(decoded.ok()) << what;
+    EXPECT_NE(decoded.status().message().find(std::string(what)), std::string::npos)
+        << decoded.status().message();
+  };
+  VenueCommand nameless = SampleCommands()[0];
+  nameless.id.clear();
+  refused(nameless, "venue command: field id");
+  VenueCommand unnumbered = SampleCommands()[0];
+  unnumbered.order.id = OrderId{0};
+  refused(unnumbered, "venue command: field order.id");
+  VenueCommand unknown = SampleCommands()[0];
+  unknown.kind = static_cast<VenueCommand::Kind>(7);
+  refused(unknown, "venue command: field kind");
+  VenueReport unasked = SampleVenueReports()[2];
+  unasked.answers.clear();
+  refused(unasked, "venue report: field answers");
+  EXPECT_FALSE(Decode<VenueReport>(Encode(SampleCommands()[0])).ok());
 }
 
 TEST(MessagesTest, StageMessagesRefuseWhatNoStageSends) {
