@@ -6,6 +6,9 @@
 # nats-server runs on loopback with a throwaway store; FEATURES is filled first, per run its own
 # --market, by the ingestion and features roles.
 #
+# Also prints the CPU the single process and nats-server used: on a small machine the replicas
+# share the cores with the server, which bounds what a second one can add.
+#
 # Usage: bench/prediction_replicas.sh AITS_BINARY   (env TICKS per symbol, default 1000000)
 set -euo pipefail
 if [[ $# -ne 1 ]]; then
@@ -36,11 +39,17 @@ echo "one process, both symbols:"
 $aits serve --role prediction --market one --bus $bus "${s[@]}" --health off --quiet --json >$work/one.json
 rate $work/one.json
 echo "one process, one symbol:"
-$aits serve --role prediction --market single --symbols EURUSD --bus $bus "${s[@]}" --health off --quiet --json >$work/single.json
+n0=$(awk '{print $14+$15}' /proc/$nats/stat)
+/usr/bin/time -f "  prediction CPU: user %U s, sys %S s, wall %e s" $aits serve --role prediction --market single --symbols EURUSD --bus $bus "${s[@]}" --health off --quiet --json >$work/single.json
+n1=$(awk '{print $14+$15}' /proc/$nats/stat)
+echo "  nats-server CPU: $(( (n1-n0) * 1000 / $(getconf CLK_TCK) )) ms"
 rate $work/single.json
 echo "two processes, one symbol each, at once:"
+n0=$(awk '{print $14+$15}' /proc/$nats/stat)
 $aits serve --role prediction --market two --symbols EURUSD --bus $bus "${s[@]}" --health off --quiet --json >$work/two-a.json &
 a=$!
 $aits serve --role prediction --market two --symbols GBPUSD --bus $bus "${s[@]}" --health off --quiet --json >$work/two-b.json
 wait $a
+n1=$(awk '{print $14+$15}' /proc/$nats/stat)
+echo "  nats-server CPU: $(( (n1-n0) * 1000 / $(getconf CLK_TCK) )) ms"
 rate $work/two-a.json $work/two-b.json
