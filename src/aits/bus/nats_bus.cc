@@ -31,7 +31,7 @@ using internal::MsgPtr;
 // PublishLater), filled by cnats' callback thread; whoever published waits for them here.
 class AckBatch {
  public:
-  explicit AckBatch(size_t size) : acks_(size), outcomes_(size, kNoAnswer) {}
+  explicit AckBatch(size_t size) : acks_(size), outcomes_(size, kNoAnswer), awaited_(size) {}
 
   void Stored(size_t i, PublishAck ack) {
     const std::lock_guard lock(mu_);
@@ -44,9 +44,11 @@ class AckBatch {
     Answered(i, kRefused);
   }
 
-  // Whether the first `sent` messages are answered, waiting up to `timeout` for it.
+  // Whether the first `sent` messages are answered, waiting up to `timeout` for it. `sent` may
+  // be fewer than the batch when a message could not be handed to the connection.
   bool Wait(size_t sent, Duration timeout) {
     std::unique_lock lock(mu_);
+    awaited_ = sent;
     return cv_.wait_for(lock, std::chrono::nanoseconds(timeout.ns),
                         [&] { return answered_ >= sent; });
   }
@@ -76,7 +78,7 @@ class AckBatch {
   void Answered(size_t i, Outcome outcome) {  // under mu_
     if (outcomes_[i] != kNoAnswer) return;
     outcomes_[i] = outcome;
-    if (++answered_ == outcomes_.size()) cv_.notify_all();  // one wake-up per batch, not per ack
+    if (++answered_ == awaited_) cv_.notify_all();  // one wake-up per batch, not per ack
   }
   std::mutex mu_;
   std::condition_variable cv_;
@@ -84,6 +86,7 @@ class AckBatch {
   std::vector<Outcome> outcomes_;
   std::map<size_t, Status> errors_;
   size_t answered_ = 0;
+  size_t awaited_;  // the answers the waiter needs: the batch, or those handed over (Wait)
 };
 
 // Which batch each message in flight belongs to, for the callback of the connection's one
