@@ -6,9 +6,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <random>
 #include <utility>
 #include <vector>
+
+#include "aits/core/instance_tag.h"
 
 namespace aits::cache {
 namespace {
@@ -147,9 +148,7 @@ Result<int64_t> RedisClient::TtlMillis(std::string_view key) {
 }
 
 TieredCache::TieredCache(const CacheOptions& options) : options_(options) {
-  std::random_device seed;
-  instance_ =
-      Hex((static_cast<uint64_t>(seed()) << 32) ^ seed() ^ static_cast<uint64_t>(::getpid()));
+  instance_ = NewInstanceTag();
 }
 
 Result<std::unique_ptr<TieredCache>> TieredCache::Open(const CacheOptions& options) {

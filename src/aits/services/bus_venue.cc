@@ -1,14 +1,13 @@
 #include "aits/services/bus_venue.h"
 
 #include <chrono>
-#include <cstdio>
-#include <random>
 #include <type_traits>
 #include <unordered_set>
 #include <utility>
 #include <variant>
 
 #include "aits/core/clock.h"
+#include "aits/core/instance_tag.h"
 #include "aits/core/resilience.h"
 #include "aits/proto/messages.h"
 #include "aits/services/market_stream.h"
@@ -24,18 +23,6 @@ constexpr Duration kPoll = Duration::Millis(50);
 // looked at, so that nothing fetched waits out ack_wait for the next bridge.
 constexpr int kCommandFetch = 16;
 constexpr int kReportFetch = 64;
-
-// A random tag of this process's client or bridge: ids it makes never meet a restarted one's.
-std::string Incarnation() {
-  std::random_device device;
-  const uint64_t high = device();
-  const uint64_t low = device();
-  const auto now = static_cast<uint64_t>(Steady::now().time_since_epoch().count());
-  char text[17];
-  std::snprintf(text, sizeof(text), "%016llx",
-                static_cast<unsigned long long>(((high << 32) | low) ^ now));
-  return text;
-}
 
 Result<std::string> ExecSubject(std::string_view market, std::string_view what) {
   AITS_RETURN_IF_ERROR(bus::ValidateName("market name", market));
@@ -104,7 +91,7 @@ BusVenue::BusVenue(bus::MessageBus& bus, const BusVenueOptions& options, std::st
       commands_subject_(std::move(commands)),
       reports_subject_(std::move(reports)),
       answers_subject_(std::move(answers)),
-      incarnation_(Incarnation()),
+      incarnation_(NewInstanceTag()),
       reports_(std::move(consumer)) {
   sender_ = std::thread([this] { RunSender(); });
 }
@@ -411,7 +398,7 @@ class ReportPublisher {
         inbox_(inbox),
         subject_(std::move(subject)),
         options_(options),
-        incarnation_(Incarnation()),
+        incarnation_(NewInstanceTag()),
         breaker_("nats: " + subject_, {}, SystemWallClock()) {
     thread_ = std::thread([this] { Run(); });
   }
