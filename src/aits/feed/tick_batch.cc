@@ -21,8 +21,8 @@ using internal::PutU32;
 
 constexpr uint8_t kMagic[4] = {'A', 'I', 'T', 'B'};
 constexpr size_t kCrcOffset = 20;
-// The fewest payload bytes one tick takes (its seven varints, one byte each): bounds the count a
-// header may claim before anything is decompressed.
+// The fewest payload bytes one tick takes (its seven varints, one byte each; eight with source
+// times): bounds the count a header may claim before anything is decompressed.
 constexpr uint32_t kMinTickPayloadBytes = 7;
 constexpr uint64_t kMaxSymbols = 4096;
 
@@ -31,6 +31,15 @@ uint64_t ZigZag(int64_t value) {
 }
 int64_t UnZigZag(uint64_t value) {
   return static_cast<int64_t>(value >> 1) ^ -static_cast<int64_t>(value & 1);
+}
+
+// Source times are the terminal's, unchecked: their deltas wrap modulo 2^64 so that any value
+// round-trips without an overflow to refuse.
+int64_t WrappingSub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+int64_t WrappingAdd(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
 }
 
 // Appends varints to a buffer whose room the caller has reserved (at most 10 bytes each).
@@ -83,6 +92,7 @@ struct SymbolState {
   uint64_t sequence = 0;
   uint32_t bid_volume_bits = 0;
   uint32_t ask_volume_bits = 0;
+  int64_t source_msc = 0;
   int digits = 0;
 };
 
@@ -182,7 +192,7 @@ bool SameTick(const SequencedTick& a, const SequencedTick& b) {
          x.ask.precision() == y.ask.precision() &&
          std::bit_cast<uint32_t>(x.bid_volume) == std::bit_cast<uint32_t>(y.bid_volume) &&
          std::bit_cast<uint32_t>(x.ask_volume) == std::bit_cast<uint32_t>(y.ask_volume) &&
-         x.instrument == y.instrument;
+         x.instrument == y.instrument && a.source_msc == b.source_msc;
 }
 
 Result<BatchHeader> ReadBatchHeader(std::span<const uint8_t> bytes, const DecodeLimits& limits) {
@@ -201,11 +211,13 @@ Result<BatchHeader> ReadBatchHeader(std::span<const uint8_t> bytes, const Decode
   if (in[5] > static_cast<uint8_t>(Compression::kGzip)) {
     return InvalidArgument("tick batch byte 5: unknown codec " + std::to_string(in[5]));
   }
-  if (GetU16(in + 6) != 0) {
-    return InvalidArgument("tick batch byte 6: unknown flags " + std::to_string(GetU16(in + 6)));
+  const uint16_t flags = GetU16(in + 6);
+  if ((flags & ~kBatchFlagSourceTimes) != 0) {
+    return InvalidArgument("tick batch byte 6: unknown flags " + std::to_string(flags));
   }
   BatchHeader header;
   header.compression = static_cast<Compression>(in[5]);
+  header.flags = flags;
   header.count = GetU32(in + 8);
   header.raw_size = GetU32(in + 12);
   header.wire_size = GetU32(in + 16);
@@ -256,19 +268,22 @@ Status TickBatchCodec::Encode(const TickBatch& batch, Compression compression,
     return InvalidArgument("tick batch: " + std::to_string(batch.symbols.size()) +
                            " symbols, at most " + std::to_string(kMaxSymbols));
   }
-  // Worst case: 10 bytes per varint, 7 varints per tick.
-  const uint64_t worst =
-      32 + batch.symbols.size() * (kMaxSymbolName + 12) + batch.ticks.size() * 70;
-  payload_.resize(static_cast<size_t>(worst));
-  Writer writer{payload_.data()};
-
-  // The coarsest time unit every tick's time is a whole multiple of.
+  // The coarsest time unit every tick's time is a whole multiple of, and whether any tick has a
+  // source time (without, the batch is byte for byte what it was before the flag).
   bool millis = true;
   bool micros = true;
+  bool source_times = false;
   for (const SequencedTick& st : batch.ticks) {
     millis = millis && st.tick.ts.ns % 1'000'000 == 0;
     micros = micros && st.tick.ts.ns % 1'000 == 0;
+    source_times = source_times || st.source_msc != 0;
   }
+  // Worst case: 10 bytes per varint, 8 varints per tick.
+  const uint64_t worst =
+      32 + batch.symbols.size() * (kMaxSymbolName + 12) + batch.ticks.size() * 80;
+  payload_.resize(static_cast<size_t>(worst));
+  Writer writer{payload_.data()};
+
   const uint64_t exponent = millis ? 6 : (micros ? 3 : 0);
   const int64_t unit = TimeUnit(exponent);
   writer.Varint(exponent);
@@ -342,12 +357,14 @@ Status TickBatchCodec::Encode(const TickBatch& batch, Compression compression,
     writer.Varint(st.sequence - state.sequence - 1);
     writer.Varint(bid_bits ^ state.bid_volume_bits);
     writer.Varint(ask_bits ^ state.ask_volume_bits);
+    if (source_times) writer.Varint(ZigZag(WrappingSub(st.source_msc, state.source_msc)));
     state.time_units = time_units;
     state.bid_points = bid_points;
     state.spread_points = spread;
     state.sequence = st.sequence;
     state.bid_volume_bits = bid_bits;
     state.ask_volume_bits = ask_bits;
+    state.source_msc = st.source_msc;
   }
   const size_t raw_size = static_cast<size_t>(writer.at - payload_.data());
   payload_.resize(raw_size);
@@ -368,7 +385,7 @@ Status TickBatchCodec::Encode(const TickBatch& batch, Compression compression,
   std::memcpy(header, kMagic, 4);
   header[4] = kBatchVersion;
   header[5] = static_cast<uint8_t>(compression);
-  PutU16(header + 6, 0);
+  PutU16(header + 6, source_times ? kBatchFlagSourceTimes : uint16_t{0});
   PutU32(header + 8, static_cast<uint32_t>(batch.ticks.size()));
   PutU32(header + 12, static_cast<uint32_t>(raw_size));
   uint8_t* wire = out.data() + kBatchHeaderBytes;
@@ -538,7 +555,8 @@ Status TickBatchCodec::DecodeInto(std::span<const uint8_t> bytes, TickBatch& out
     out.symbols[sym].digits = digits;
     states[sym].digits = digits;
   }
-  if (header.count > reader.left() / kMinTickPayloadBytes) {
+  const bool source_times = (header.flags & kBatchFlagSourceTimes) != 0;
+  if (header.count > reader.left() / (kMinTickPayloadBytes + (source_times ? 1 : 0))) {
     return DataLoss("tick batch byte 8: count " + std::to_string(header.count) +
                     " cannot fit in the " + std::to_string(reader.left()) +
                     " payload bytes left after the symbols");
@@ -554,6 +572,7 @@ Status TickBatchCodec::DecodeInto(std::span<const uint8_t> bytes, TickBatch& out
     uint64_t sequence_gap = 0;
     uint64_t bid_bits = 0;
     uint64_t ask_bits = 0;
+    uint64_t source_delta = 0;  // zigzag 0: the symbol's previous source time (0 without them)
     AITS_RETURN_IF_ERROR(reader.Varint(sym, "symbol", idx));
     AITS_RETURN_IF_ERROR(reader.Varint(time_delta, "time", idx));
     AITS_RETURN_IF_ERROR(reader.Varint(bid_delta, "bid", idx));
@@ -561,6 +580,7 @@ Status TickBatchCodec::DecodeInto(std::span<const uint8_t> bytes, TickBatch& out
     AITS_RETURN_IF_ERROR(reader.Varint(sequence_gap, "sequence", idx));
     AITS_RETURN_IF_ERROR(reader.Varint(bid_bits, "bid_volume", idx));
     AITS_RETURN_IF_ERROR(reader.Varint(ask_bits, "ask_volume", idx));
+    if (source_times) AITS_RETURN_IF_ERROR(reader.Varint(source_delta, "source_msc", idx));
     if (sym >= states.size()) [[unlikely]] {
       return BadValue(at, TickField(idx, "symbol"),
                       std::to_string(sym) + " indexes no symbol (the batch has " +
@@ -613,8 +633,10 @@ Status TickBatchCodec::DecodeInto(std::span<const uint8_t> bytes, TickBatch& out
     state.sequence = sequence;
     state.bid_volume_bits = bid_volume_bits;
     state.ask_volume_bits = ask_volume_bits;
+    state.source_msc = WrappingAdd(state.source_msc, UnZigZag(source_delta));
     SequencedTick& st = out.ticks[idx];
     st.sequence = sequence;
+    st.source_msc = state.source_msc;
     st.tick.ts = Timestamp{time_ns};
     st.tick.bid = Price::FromRaw(bid_raw, state.digits);
     st.tick.ask = Price::FromRaw(ask_raw, state.digits);

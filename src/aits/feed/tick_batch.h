@@ -5,7 +5,7 @@
 //   offset 0  magic "AITB"          offset 12 raw_size u32 (payload bytes before compression)
 //   offset 4  version u8 (1)        offset 16 wire_size u32 (payload bytes that follow the header)
 //   offset 5  codec u8              offset 20 crc32 u32 (zlib's CRC-32 of header bytes 0..19,
-//   offset 6  flags u16 (0)                   then of the uncompressed payload)
+//   offset 6  flags u16                       then of the uncompressed payload)
 //   offset 8  count u32 (ticks)
 // The uncompressed payload is: varint time exponent e (ticks' times are counted in 10^e ns: 0, 3
 // or 6); varint symbol count; per symbol a varint name length, the name and one byte of digits;
@@ -13,7 +13,11 @@
 // tick; never negative), zigzag-varint delta of the bid in points (10^-digits), zigzag-varint delta
 // of the spread in points, varint (sequence delta - 1) (sequences rise strictly per symbol), and
 // the bits of each volume XOR the symbol's previous ones as varints. A symbol's first tick takes
-// its deltas against zero.
+// its deltas against zero. Flag bit 0 (kBatchFlagSourceTimes) adds one more varint at the end of
+// each tick's record: the zigzag delta of its source time (SequencedTick::source_msc) against the
+// symbol's previous tick's, signed (a server's times may repeat or step back); the encoder sets
+// the flag only when a tick has one, so a batch without source times is what it was before the
+// flag existed. Other flag bits are refused.
 //
 // A raw tick (what the compression ratio and MB/s figures count) is 40 bytes: time, bid and ask as
 // 64-bit integers, two 32-bit volumes and a 64-bit sequence; kRawTickBytes.
@@ -51,6 +55,8 @@ std::string_view ToString(Compression compression);  // "none", "lz4", "gzip"
 inline constexpr size_t kBatchHeaderBytes = 24;
 inline constexpr size_t kRawTickBytes = 40;
 inline constexpr uint8_t kBatchVersion = 1;
+// Header flag (byte 6): every tick's record ends with its source time's delta.
+inline constexpr uint16_t kBatchFlagSourceTimes = 1;
 // Default cap on a batch's uncompressed payload; a header asking for more is refused unread.
 inline constexpr uint32_t kDefaultMaxRawSize = 16u << 20;
 inline constexpr size_t kMaxSymbolName = 64;
@@ -67,6 +73,9 @@ struct BatchSymbol {
 struct SequencedTick {
   Tick tick;
   uint64_t sequence = 0;
+  // The trade server's own time of the tick in ms (MetaTrader's time_msc), 0 when the source has
+  // none: a restarted live gateway asks its terminal for the ticks after the last one published.
+  int64_t source_msc = 0;
 };
 
 struct TickBatch {
@@ -80,7 +89,7 @@ struct TickBatch {
 };
 
 // Ticks equal field by field (times, raw prices and precisions, volumes' bits, instrument,
-// sequence).
+// sequence, source time).
 bool SameTick(const SequencedTick& a, const SequencedTick& b);
 
 struct DecodeLimits {
@@ -90,6 +99,7 @@ struct DecodeLimits {
 // The header's fields, read without decompressing (framing, logs).
 struct BatchHeader {
   Compression compression = Compression::kNone;
+  uint16_t flags = 0;  // kBatchFlagSourceTimes or 0
   uint32_t count = 0;
   uint32_t raw_size = 0;
   uint32_t wire_size = 0;
@@ -113,8 +123,8 @@ class TickBatchCodec {
   // field, if the batch breaks the format's rules: every tick's instrument indexes `symbols`, its
   // prices have the symbol's precision and are positive multiples of 10^-digits with ask >= bid,
   // volumes are finite and >= 0, times are not before 1970 and never fall and sequences rise
-  // strictly per symbol, names are 1..64 bytes, digits 0..9, sequences are > 0; OutOfRange if the
-  // payload would exceed kDefaultMaxRawSize.
+  // strictly per symbol, names are 1..64 bytes, digits 0..9, sequences are > 0 (source times may
+  // be any value); OutOfRange if the payload would exceed kDefaultMaxRawSize.
   Status Encode(const TickBatch& batch, Compression compression, std::vector<uint8_t>& out);
 
   // Decodes one whole batch (exactly: trailing bytes are an error) into `out` (replaced).

@@ -17,10 +17,11 @@
 
 namespace {
 
-std::vector<uint8_t> Stored(const uint8_t* data, size_t size, uint32_t count) {
+std::vector<uint8_t> Stored(const uint8_t* data, size_t size, uint32_t count, uint16_t flags) {
   std::vector<uint8_t> out(aits::feed::kBatchHeaderBytes);
   std::memcpy(out.data(), "AITB", 4);
   out[4] = aits::feed::kBatchVersion;
+  aits::feed::internal::PutU16(out.data() + 6, flags);
   auto put = [&](size_t at, uint32_t value) {
     aits::feed::internal::PutU32(out.data() + at, value);
   };
@@ -53,8 +54,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const aits::feed::DecodeLimits limits{.max_raw_size = 1u << 20};
   if (codec.Decode({data, size}, batch, limits).ok()) CheckRoundTrip(batch);
   if (size >= 1) {
-    // The first byte picks a count; the rest is the payload.
-    const std::vector<uint8_t> stored = Stored(data + 1, size - 1, data[0]);
+    // The first byte picks a count (its low 7 bits) and whether source times follow each tick
+    // (its top bit); the rest is the payload.
+    const std::vector<uint8_t> stored =
+        Stored(data + 1, size - 1, data[0] & 0x7f,
+               (data[0] & 0x80) != 0 ? aits::feed::kBatchFlagSourceTimes : uint16_t{0});
     if (codec.Decode(stored, batch, limits).ok()) CheckRoundTrip(batch);
   }
   return 0;

@@ -27,8 +27,11 @@ Tick MakeTick(int64_t ts_ns, int64_t bid_points, int64_t spread, int digits, uin
   return tick;
 }
 
-// Two symbols interleaved, random walks, times in `time_step_ns` steps.
-TickBatch RandomBatch(uint64_t seed, size_t count, int64_t time_step_ns) {
+// Three symbols interleaved, random walks, times in `time_step_ns` steps. With `source_times`,
+// each symbol's source times walk in ms steps of -2..+4 (they repeat and step back, as a trade
+// server's may), the symbols' apart by days: across symbols, tick to tick, they jump both ways.
+TickBatch RandomBatch(uint64_t seed, size_t count, int64_t time_step_ns,
+                      bool source_times = false) {
   std::mt19937_64 rng(seed);
   TickBatch batch;
   batch.symbols = {{"EURUSD", 5}, {"USDJPY", 3}, {"XAUUSD", 2}};
@@ -36,6 +39,7 @@ TickBatch RandomBatch(uint64_t seed, size_t count, int64_t time_step_ns) {
   std::vector<int64_t> ts = {1'577'898'000'000'000'000, 1'577'898'000'000'000'000,
                              1'577'898'000'000'000'000};
   std::vector<uint64_t> seq = {0, 100, 7};
+  std::vector<int64_t> source = {1'700'000'000'000, 1'699'900'000'000, 1'700'100'000'000};
   for (size_t idx = 0; idx < count; ++idx) {
     const uint32_t sym = static_cast<uint32_t>(rng() % 3);
     bid[sym] += static_cast<int64_t>(rng() % 7) - 3;
@@ -46,6 +50,10 @@ TickBatch RandomBatch(uint64_t seed, size_t count, int64_t time_step_ns) {
     st.tick = MakeTick(ts[sym], bid[sym], static_cast<int64_t>(rng() % 20),
                        batch.symbols[sym].digits, sym, volume, volume * 2);
     st.sequence = seq[sym];
+    if (source_times) {
+      source[sym] += static_cast<int64_t>(rng() % 7) - 2;
+      st.source_msc = source[sym];
+    }
     batch.ticks.push_back(st);
   }
   return batch;
@@ -61,11 +69,13 @@ void ExpectSameBatch(const TickBatch& want, const TickBatch& got) {
 
 // Builds a stored (uncompressed) batch around any payload with a correct checksum, so that the
 // payload parser itself is reached.
-std::vector<uint8_t> StoredBatch(const std::vector<uint8_t>& payload, uint32_t count) {
+std::vector<uint8_t> StoredBatch(const std::vector<uint8_t>& payload, uint32_t count,
+                                 uint16_t flags = 0) {
   std::vector<uint8_t> out(kBatchHeaderBytes);
   std::memcpy(out.data(), "AITB", 4);
   out[4] = kBatchVersion;
   out[5] = 0;
+  aits::feed::internal::PutU16(out.data() + 6, flags);
   auto put = [&](size_t at, uint32_t value) {
     aits::feed::internal::PutU32(out.data() + at, value);
   };
@@ -97,6 +107,63 @@ TEST(TickBatchTest, RoundTripsExactlyWithEveryCodec) {
       ExpectSameBatch(batch, *decoded);
     }
   }
+}
+
+TEST(TickBatchTest, SourceTimesRoundTripWithEveryCodec) {
+  TickBatch batch = RandomBatch(21, 3'000, 1'000'000, /*source_times=*/true);
+  // Whatever the terminal sends comes back: none, and the extremes (the deltas wrap).
+  batch.ticks[10].source_msc = 0;
+  batch.ticks[11].source_msc = std::numeric_limits<int64_t>::max();
+  batch.ticks[12].source_msc = std::numeric_limits<int64_t>::min();
+  batch.ticks[13].source_msc = -1;
+  for (Compression codec : {Compression::kNone, Compression::kLz4, Compression::kGzip}) {
+    SCOPED_TRACE(ToString(codec));
+    auto bytes = EncodeBatch(batch, codec);
+    ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+    auto header = ReadBatchHeader(*bytes);
+    ASSERT_TRUE(header.ok()) << header.status().ToString();
+    EXPECT_EQ(header->flags, kBatchFlagSourceTimes);
+    auto decoded = DecodeBatch(*bytes);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    ExpectSameBatch(batch, *decoded);  // SameTick compares source_msc too
+  }
+  // Without them the decoder leaves every source time 0.
+  auto plain = DecodeBatch(*EncodeBatch(RandomBatch(21, 300, 1'000'000), Compression::kLz4));
+  ASSERT_TRUE(plain.ok());
+  for (const SequencedTick& st : plain->ticks) ASSERT_EQ(st.source_msc, 0);
+}
+
+// Hand-made bytes pin the layout: a batch whose ticks carry no source time is exactly what the
+// format was before the flag (old batches and readers unchanged); with one, flag bit 0 and one
+// zigzag varint more per tick.
+TEST(TickBatchTest, SourceTimesChangeTheBytesOnlyWhenATickHasOne) {
+  // exponent 6, one symbol "EU" of 5 digits; tick: symbol 0, +10 ms, bid 10 points (zigzag 20),
+  // spread 1 (zigzag 2), sequence 1, volumes 0.
+  const std::vector<uint8_t> payload = {6, 1, 2, 'E', 'U', 5, 0, 10, 20, 2, 0, 0, 0};
+  TickBatch batch;
+  batch.symbols = {{"EU", 5}};
+  SequencedTick& tick = batch.ticks.emplace_back();
+  tick.tick = MakeTick(10'000'000, 10, 1, 5, 0);
+  tick.sequence = 1;
+  auto bytes = EncodeBatch(batch, Compression::kNone);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  EXPECT_EQ(*bytes, StoredBatch(payload, 1));
+
+  batch.ticks[0].source_msc = -3;  // zigzag 5
+  std::vector<uint8_t> with_time = payload;
+  with_time.push_back(5);
+  bytes = EncodeBatch(batch, Compression::kNone);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  EXPECT_EQ(*bytes, StoredBatch(with_time, 1, kBatchFlagSourceTimes));
+  auto decoded = DecodeBatch(*bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->ticks.at(0).source_msc, -3);
+
+  // Several symbols, all source times 0: still no flag, still the old bytes.
+  const TickBatch plain = RandomBatch(5, 500, 1'000);
+  auto old_bytes = EncodeBatch(plain, Compression::kLz4);
+  ASSERT_TRUE(old_bytes.ok());
+  EXPECT_EQ(internal::GetU16(old_bytes->data() + 6), 0);
 }
 
 TEST(TickBatchTest, CompressesMillisecondTicksWellBelowTheirRawSize) {
@@ -281,6 +348,36 @@ TEST(TickBatchTest, PayloadErrorsNameTheTickAndOffset) {
   EXPECT_NE(error_of(payload, 2).find("byte 8: count 2"), std::string::npos);
   payload = {6, 1, 2, 'E', 'U', 12};
   EXPECT_NE(error_of(payload, 0).find("digits"), std::string::npos);
+
+  // With the source times flag, the field after ask_volume.
+  const auto flagged_error = [](std::vector<uint8_t> flagged, uint32_t count) {
+    auto result = DecodeBatch(StoredBatch(flagged, count, kBatchFlagSourceTimes));
+    EXPECT_FALSE(result.ok());
+    return result.ok() ? std::string() : result.status().message();
+  };
+  payload = head;
+  payload.insert(payload.end(), {0, 10, 20, 2, 0, 0, 0, 0x80});
+  EXPECT_NE(
+      flagged_error(payload, 1).find("payload byte 13: tick 0 field 'source_msc' is a truncated"),
+      std::string::npos);
+  payload = head;
+  payload.insert(payload.end(), {0, 10, 20, 2, 0, 0, 0});  // no source time at all
+  EXPECT_NE(flagged_error(payload, 1).find("byte 8: count 1"), std::string::npos);
+}
+
+TEST(TickBatchTest, UnknownFlagBitsAreStillRefused) {
+  const std::vector<uint8_t> good =
+      *EncodeBatch(RandomBatch(9, 50, 1'000'000, /*source_times=*/true), Compression::kLz4);
+  ASSERT_TRUE(DecodeBatch(good).ok());
+  for (uint16_t flags : {uint16_t{2}, uint16_t{3}, uint16_t{0x8000}}) {
+    std::vector<uint8_t> bad = good;
+    internal::PutU16(bad.data() + 6, flags);
+    auto result = DecodeBatch(bad);
+    ASSERT_FALSE(result.ok());
+    EXPECT_NE(result.status().message().find("byte 6: unknown flags " + std::to_string(flags)),
+              std::string::npos)
+        << result.status().ToString();
+  }
 }
 
 // Thousands of mutated and truncated batches: every one decodes or fails with a Status; none
@@ -292,7 +389,9 @@ TEST(TickBatchTest, MutatedAndTruncatedBatchesNeverCrash) {
   size_t failures = 0;
   size_t trials = 0;
   for (Compression compression : {Compression::kNone, Compression::kLz4, Compression::kGzip}) {
-    const TickBatch batch = RandomBatch(static_cast<uint64_t>(compression) + 3, 300, 1'000'000);
+    // The live transport's batches (LZ4) with source times, so that their field is mutated too.
+    const TickBatch batch = RandomBatch(static_cast<uint64_t>(compression) + 3, 300, 1'000'000,
+                                        compression == Compression::kLz4);
     std::vector<uint8_t> good;
     ASSERT_TRUE(codec.Encode(batch, compression, good).ok());
     const std::vector<uint8_t> payload(codec.last_payload().begin(), codec.last_payload().end());
@@ -313,7 +412,8 @@ TEST(TickBatchTest, MutatedAndTruncatedBatchesNeverCrash) {
           mutated[rng() % mutated.size()] = static_cast<uint8_t>(rng());
         if (rng() % 3 == 0) mutated.resize(rng() % mutated.size());
         bytes = StoredBatch(mutated,
-                            static_cast<uint32_t>(rng() % 2 ? batch.ticks.size() : rng() % 600));
+                            static_cast<uint32_t>(rng() % 2 ? batch.ticks.size() : rng() % 600),
+                            internal::GetU16(good.data() + 6));
       } else {
         // Random lengths in the header fields.
         const size_t at = 8 + 4 * (rng() % 3);
