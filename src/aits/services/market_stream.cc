@@ -82,6 +82,7 @@ MarketPublisher::MarketPublisher(bus::MessageBus& bus, std::string subject,
       subject_(std::move(subject)),
       breaker_("nats: " + subject_, {}, SystemWallClock()),
       id_prefix_(options.feed + "." + instrument.symbol + "."),
+      instrument_(instrument.id),
       options_(options) {
   batch_.symbols = {feed::BatchSymbol{instrument.symbol, instrument.digits}};
   batch_.ticks.reserve(options.ticks_per_message);
@@ -122,7 +123,7 @@ Status MarketPublisher::CheckSubjectHoldsThisFeed(const Tick& first) {
                             "first tick); publish this one under another feed name (--market)");
 }
 
-Status MarketPublisher::Add(const Tick& tick) {
+Status MarketPublisher::Add(const Tick& tick, int64_t source_msc) {
   if (!checked_) {
     AITS_RETURN_IF_ERROR(CheckSubjectHoldsThisFeed(tick));
     checked_ = true;
@@ -131,6 +132,7 @@ Status MarketPublisher::Add(const Tick& tick) {
   added.tick = tick;
   added.tick.instrument = InstrumentId{0};  // the index of the batch's one symbol
   added.sequence = next_sequence_ + batch_.ticks.size() - 1;
+  added.source_msc = source_msc;
   if (batch_.ticks.size() < options_.ticks_per_message) return Status::Ok();
   if (Status cut = CutBatch(); !cut.ok()) {
     batch_.ticks.pop_back();  // the caller may fix or skip this tick; the batch stays as it was
@@ -235,8 +237,7 @@ bool SameQuote(const Tick& a, const Tick& b) {
 
 }  // namespace
 
-Result<std::unique_ptr<data::TickSource>> MarketPublisher::Resume(
-    std::unique_ptr<data::TickSource> source) {
+Result<std::optional<MarketPublisher::LastMessage>> MarketPublisher::ReadLastMessage() {
   std::optional<bus::Delivery> last;
   // Retried through a leader election, as the publishes are.
   AITS_RETURN_IF_ERROR(bus::Retried(breaker_, [&] {
@@ -244,21 +245,55 @@ Result<std::unique_ptr<data::TickSource>> MarketPublisher::Resume(
     if (got.ok()) last = std::move(got).value();
     return got.status();
   }));
-  if (!last) return source;
-  const bool ended = last->payload == kEndOfFeed;
-  uint64_t held = 0;
-  Tick held_last;
-  if (!ended) {
-    feed::TickBatch batch;
-    const std::string& payload = last->payload;
-    AITS_RETURN_IF_ERROR(
-        codec_.Decode({reinterpret_cast<const uint8_t*>(payload.data()), payload.size()}, batch)
-            .WithContext(subject_ + " message " + std::to_string(last->sequence) +
-                         ", the last the stream holds"));
-    if (batch.ticks.empty()) return DataLoss(subject_ + ": the last message holds no tick");
-    held = batch.ticks.back().sequence;
-    held_last = batch.ticks.back().tick;
+  if (!last) return std::optional<LastMessage>();
+  LastMessage message;
+  if (last->payload == kEndOfFeed) {
+    message.ended = true;
+    return std::optional<LastMessage>(message);
   }
+  feed::TickBatch batch;
+  const std::string& payload = last->payload;
+  AITS_RETURN_IF_ERROR(
+      codec_.Decode({reinterpret_cast<const uint8_t*>(payload.data()), payload.size()}, batch)
+          .WithContext(subject_ + " message " + std::to_string(last->sequence) +
+                       ", the last the stream holds"));
+  if (batch.ticks.empty()) return DataLoss(subject_ + ": the last message holds no tick");
+  message.last = batch.ticks.back();
+  return std::optional<LastMessage>(message);
+}
+
+Result<std::optional<MarketPublisher::HeldTick>> MarketPublisher::ContinueLive() {
+  if (checked_ || next_sequence_ != 1 || !batch_.ticks.empty()) {
+    return FailedPrecondition(subject_ +
+                              ": ContinueLive on a publisher that has begun (Add or Resume)");
+  }
+  AITS_ASSIGN_OR_RETURN(const std::optional<LastMessage> last, ReadLastMessage());
+  if (last && last->ended) {
+    return FailedPrecondition(subject_ +
+                              " holds a feed that ended (its end marker), and a live feed never "
+                              "ends: another dataset under this --market?");
+  }
+  // What the subject holds is this publisher's own feed, or nothing: the first Add need not
+  // compare first ticks (a live feed's first tick is never seen again).
+  checked_ = true;
+  if (!last) return std::optional<HeldTick>();
+  HeldTick held;
+  held.tick = last->last.tick;
+  held.tick.instrument = instrument_;  // the batch numbers its one symbol 0
+  held.source_msc = last->last.source_msc;
+  held.sequence = last->last.sequence;
+  stats_.resumed_after = held.sequence;
+  next_sequence_ = held.sequence + 1;
+  return std::optional<HeldTick>(held);
+}
+
+Result<std::unique_ptr<data::TickSource>> MarketPublisher::Resume(
+    std::unique_ptr<data::TickSource> source) {
+  AITS_ASSIGN_OR_RETURN(const std::optional<LastMessage> last, ReadLastMessage());
+  if (!last) return source;
+  const bool ended = last->ended;
+  const uint64_t held = ended ? 0 : last->last.sequence;
+  const Tick held_last = last->last.tick;
   // Read through what the stream holds, checking the first tick and the last one held.
   std::vector<Tick> chunk(4096);
   uint64_t read = 0;

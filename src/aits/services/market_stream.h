@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -91,6 +92,13 @@ struct PublishStats {
 // Publishes one symbol's ticks, in order. Not thread-safe.
 class MarketPublisher {
  public:
+  // The last tick a subject holds (ContinueLive): tick.instrument is the publisher's instrument.
+  struct HeldTick {
+    Tick tick;
+    int64_t source_msc = 0;  // the trade server's time of the tick, 0 if it had none
+    uint64_t sequence = 0;   // its number in the feed
+  };
+
   static Result<std::unique_ptr<MarketPublisher>> Create(bus::MessageBus& bus,
                                                          const Instrument& instrument,
                                                          const MarketPublisherOptions& options);
@@ -98,8 +106,9 @@ class MarketPublisher {
   // codec's (a tick that breaks the batch format, naming the field: the tick is not taken) or
   // the bus's (the tick is taken, its batch waits: retry with Publish(), whose ids make the retry
   // safe — not with Add, which would take the tick twice). The first Add checks the subject
-  // (CheckSubjectHoldsThisFeed).
-  Status Add(const Tick& tick);
+  // (CheckSubjectHoldsThisFeed). `source_msc`: the trade server's time of a live tick (MetaTrader's
+  // time_msc), carried in the batch so that ContinueLive can read it back; 0 for none.
+  Status Add(const Tick& tick, int64_t source_msc = 0);
   // Publishes what is buffered now (a partial batch too).
   Status Publish();
   // Publishes what is buffered, then the end marker.
@@ -115,6 +124,13 @@ class MarketPublisher {
   // empty when the stream holds the whole feed — with the publisher's numbering continuing from
   // there (stats().resumed_after). A subject that holds nothing returns the source as it is.
   Result<std::unique_ptr<data::TickSource>> Resume(std::unique_ptr<data::TickSource> source);
+  // Before the first Add, for a live feed's publisher that restarts (the gateway role: it has no
+  // source to re-read, it asks its terminal for the ticks after the last one's source time): the
+  // last tick the subject holds (its sequence and source time), with the publisher's numbering
+  // continuing after it (stats().resumed_after); nullopt when the subject holds nothing. A
+  // subject whose feed ended (its end marker) is FailedPrecondition naming it: a live feed is
+  // never finished, so that is another dataset. Called after an Add: FailedPrecondition.
+  Result<std::optional<HeldTick>> ContinueLive();
   const PublishStats& stats() const { return stats_; }
 
  private:
@@ -123,6 +139,13 @@ class MarketPublisher {
   // Before the first tick: the subject is empty, or holds this feed (a republish). Another
   // dataset there is FailedPrecondition: its readers would take the old ticks for these.
   Status CheckSubjectHoldsThisFeed(const Tick& first);
+  // The subject's last message, for Resume and ContinueLive: nullopt when it holds nothing, else
+  // the end marker or the last tick of its batch (decoded and checked).
+  struct LastMessage {
+    bool ended = false;
+    feed::SequencedTick last;  // when not ended; last.tick.instrument is the batch's index (0)
+  };
+  Result<std::optional<LastMessage>> ReadLastMessage();
   Status CutBatch();  // the ticks buffered since the last cut become one encoded message
   Status Flush();     // publishes the cut messages
 
@@ -130,6 +153,7 @@ class MarketPublisher {
   std::string subject_;
   CircuitBreaker breaker_;  // of the bus, for this subject's publishes
   std::string id_prefix_;   // "<feed>.<SYMBOL>."
+  InstrumentId instrument_;
   MarketPublisherOptions options_;
   feed::TickBatchCodec codec_;
   feed::TickBatch batch_;

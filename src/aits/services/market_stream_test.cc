@@ -1,5 +1,6 @@
 // Market data over the bus, against both buses: a feed published and read back tick for tick,
-// published twice and stored once, a gap and foreign messages, and a feed nobody publishes.
+// published twice and stored once, a live feed continued after a restart, a gap and foreign
+// messages, and a feed nobody publishes.
 #include "aits/services/market_stream.h"
 
 #include <gtest/gtest.h>
@@ -76,6 +77,16 @@ class MarketStreamTest : public ::testing::TestWithParam<Backend> {
       if (!read.ok() || *read == 0) return out;
       out.insert(out.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(*read));
     }
+  }
+
+  // Reads `feed` from its first tick to its end marker: exactly `want`, in order, each once.
+  void ExpectReadBackOnce(const std::string& feed, const std::vector<Tick>& want) {
+    auto source = BusTickSource::Open(*bus_, instrument_, {.feed = feed});
+    ASSERT_TRUE(source.ok()) << source.status().ToString();
+    const std::vector<Tick> got = ReadAll(**source);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t idx = 0; idx < want.size(); ++idx) ASSERT_TRUE(Same(got[idx], want[idx])) << idx;
+    EXPECT_EQ((*source)->duplicates(), 0u);
   }
 
   std::unique_ptr<bus::MessageBus> bus_;
@@ -225,11 +236,7 @@ TEST_P(MarketStreamTest, APublisherStoppedMidFeedAndStartedAgainLeavesEveryTickO
   for (const Tick& tick : ticks) ASSERT_TRUE((*again)->Add(tick).ok());
   ASSERT_TRUE((*again)->Finish().ok());
   EXPECT_EQ((*again)->stats().duplicates, 7u);  // the same cuts, the same ids
-  auto source = BusTickSource::Open(*bus_, instrument_, {.feed = "restart"});
-  ASSERT_TRUE(source.ok());
-  const std::vector<Tick> got = ReadAll(**source);
-  ASSERT_EQ(got.size(), ticks.size());
-  for (size_t idx = 0; idx < ticks.size(); ++idx) ASSERT_TRUE(Same(got[idx], ticks[idx]));
+  ExpectReadBackOnce("restart", ticks);
 }
 
 TEST_P(MarketStreamTest, TwoFeedsIngestedMergedComeBackInTheMergedOrder) {
@@ -357,12 +364,7 @@ TEST_P(MarketStreamTest, ARestartedIngestionContinuesAfterWhatTheStreamHolds) {
   EXPECT_EQ(resumed->feeds[0].ticks, 1'800u);
   EXPECT_EQ(resumed->feeds[0].duplicates, 0u);
   EXPECT_FALSE(resumed->feeds[0].already_ended);
-  auto read = BusTickSource::Open(*bus_, instrument_, {.feed = "resume"});
-  ASSERT_TRUE(read.ok());
-  const std::vector<Tick> got = ReadAll(**read);
-  ASSERT_EQ(got.size(), ticks.size());
-  for (size_t idx = 0; idx < ticks.size(); ++idx) ASSERT_TRUE(Same(got[idx], ticks[idx])) << idx;
-  EXPECT_EQ((*read)->duplicates(), 0u);
+  ExpectReadBackOnce("resume", ticks);
 
   auto again = IngestFeeds(*bus_, source(3'000, 7), {instrument_}, options);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
@@ -387,6 +389,57 @@ TEST_P(MarketStreamTest, ARestartedIngestionContinuesAfterWhatTheStreamHolds) {
   EXPECT_NE(shorter.status().message().find("holds 1000 ticks of this feed but the feed has only"),
             std::string::npos)
       << shorter.status().ToString();
+}
+
+// A live gateway that restarts has no source to re-read: it takes the last tick the stream holds,
+// with the trade server's time of it, asks its terminal for the ticks after that and numbers on.
+// A subject that holds nothing starts the feed; one whose feed ended is another dataset.
+TEST_P(MarketStreamTest, ARestartedLivePublisherContinuesAfterTheLastTickHeld) {
+  const std::vector<Tick> ticks = Synthetic(1'050, instrument_.id);
+  // Server times in ms, repeating as a trade server's do.
+  const auto server_msc = [](size_t idx) {
+    return int64_t{1'700'000'000'000} + static_cast<int64_t>(idx / 3);
+  };
+  const MarketPublisherOptions options{
+      .feed = "live", .ticks_per_message = 100, .messages_per_publish = 4};
+  {
+    auto first = MarketPublisher::Create(*bus_, instrument_, options);
+    ASSERT_TRUE(first.ok());
+    auto nothing = (*first)->ContinueLive();
+    ASSERT_TRUE(nothing.ok()) << nothing.status().ToString();
+    EXPECT_FALSE(nothing->has_value());
+    for (size_t idx = 0; idx < 730; ++idx) {
+      ASSERT_TRUE((*first)->Add(ticks[idx], server_msc(idx)).ok());
+    }
+    ASSERT_TRUE((*first)->Stop().ok());  // 7 whole batches; ticks 701..730 dropped
+    EXPECT_EQ((*first)->ContinueLive().status().code(), StatusCode::kFailedPrecondition)
+        << "only before the first Add";
+  }
+  auto again = MarketPublisher::Create(*bus_, instrument_, options);
+  ASSERT_TRUE(again.ok());
+  auto held = (*again)->ContinueLive();
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  ASSERT_TRUE(held->has_value());
+  EXPECT_EQ((*held)->sequence, 700u);
+  EXPECT_EQ((*held)->source_msc, server_msc(699));
+  EXPECT_TRUE(Same((*held)->tick, ticks[699]));  // with the publisher's instrument id
+  EXPECT_EQ((*again)->stats().resumed_after, 700u);
+  // The terminal's ticks after the one held, numbered on from 701.
+  for (size_t idx = 700; idx < ticks.size(); ++idx) {
+    ASSERT_TRUE((*again)->Add(ticks[idx], server_msc(idx)).ok());
+  }
+  ASSERT_TRUE((*again)->Finish().ok());  // only so that the reader below sees an end
+  EXPECT_EQ((*again)->stats().ticks, 350u);
+  EXPECT_EQ((*again)->stats().duplicates, 0u);
+  ExpectReadBackOnce("live", ticks);
+
+  auto ended = MarketPublisher::Create(*bus_, instrument_, options);
+  ASSERT_TRUE(ended.ok());
+  const Status refused = (*ended)->ContinueLive().status();
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("md.live." + instrument_.symbol + " holds a feed that ended"),
+            std::string::npos)
+      << refused.ToString();
 }
 
 TEST_P(MarketStreamTest, AFeedNobodyPublishesIsAnErrorAfterTheIdleTimeout) {
