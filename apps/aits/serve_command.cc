@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -25,6 +26,8 @@
 #include "aits/core/resilience.h"
 #include "aits/ml/registry.h"
 #include "aits/net/socket.h"
+#include "aits/persistence/pg_event_store.h"
+#include "aits/services/bus_venue.h"
 #include "aits/services/decision_stages.h"
 #include "aits/services/health.h"
 #include "aits/services/log_relay.h"
@@ -32,7 +35,9 @@
 #include "aits/services/ml_jobs.h"
 #include "aits/session/paper.h"
 #include "cli.h"
+#include "gateway_role.h"
 #include "ml_commands.h"
+#include "mt5_flags.h"
 #include "paper_commands.h"
 
 namespace aits::app {
@@ -65,6 +70,17 @@ struct ServeFlags {
   std::string offline_features;
   // The ml role: seconds without an in-progress ack before a job goes to another runner.
   double ack_wait_s = 60;
+  // --venue bus (taken out of the session's --venue, whose values are the paper venues): the
+  // owner trades the account the gateway role holds, across the bus.
+  bool bus_venue = false;
+  // The gateway role: where it listens for the EA, the EA's secret, the terminal's symbol names,
+  // and the transcript of the link. --wait: how long the gateway's requests wait for the EA and
+  // the terminal, and (a few seconds more) the owner's for the gateway role.
+  std::string listen = "127.0.0.1:5757";
+  std::string token_file;
+  std::vector<std::string> mt5_names;
+  std::string transcript;
+  int wait_seconds = 30;
   config::PaperFlags session;
 };
 
@@ -73,9 +89,10 @@ struct Roles {
   bool features = false;
   bool prediction = false;
   bool decision = false;
-  bool owner = false;  // risk and execution
-  bool ml = false;     // training and evaluation jobs, in a process of its own
-  std::string text;    // as given, for messages and the health answers
+  bool owner = false;    // risk and execution
+  bool ml = false;       // training and evaluation jobs, in a process of its own
+  bool gateway = false;  // the MetaTrader link, in a process of its own
+  std::string text;      // as given, for messages and the health answers
   // The owner computes signals itself: the whole decision stack in this process.
   bool Embedded() const { return owner && decision && features && prediction; }
   // Features, prediction and decision run as stages on the bus (their own threads), not inside
@@ -125,9 +142,13 @@ Result<Roles> ParseRoles(const std::string& text) {
                               ": the ml role runs in a process of its own (training stays off "
                               "the trading path: docs/services.md); start it as --role ml");
   }
-  if (named.contains("gateway")) {
-    return FailedPrecondition(
-        "--role gateway: the MetaTrader gateway runs in `aits live` today (docs/metatrader.md)");
+  if (named.contains("gateway") && named.size() > 1) {
+    // The terminal's link and its account's commands: one process that a supervisor restarts
+    // alone, and that the owner reaches over the bus (--venue bus).
+    return FailedPrecondition("--role " + text +
+                              ": the gateway role runs in a process of its own (the owner "
+                              "trades through it with --venue bus: docs/services.md); start it "
+                              "as --role gateway");
   }
   size_t owner = 0;
   for (std::string_view role : kOwner) owner += named.contains(std::string(role)) ? 1 : 0;
@@ -143,6 +164,7 @@ Result<Roles> ParseRoles(const std::string& text) {
   roles.decision = named.contains("decision");
   roles.owner = owner != 0;
   roles.ml = named.contains("ml");
+  roles.gateway = named.contains("gateway");
   return roles;
 }
 
@@ -405,6 +427,62 @@ nlohmann::ordered_json StagesJson(const std::vector<StageRun>& runs) {
   return out;
 }
 
+// The session the owner's log holds, if any (its id scopes the venue's commands).
+Result<std::optional<session::SessionSpec>> LoggedSpec(const session::PaperOptions& options) {
+  const std::string path =
+      options.events.empty() ? options.state_dir + "/events.db" : options.events;
+  if (!persistence::IsPostgresLocation(path) && !std::filesystem::exists(path)) {
+    return std::optional<session::SessionSpec>();
+  }
+  Result<std::unique_ptr<persistence::EventStore>> store =
+      persistence::OpenEventStoreAtReadOnly(path);
+  if (!store.ok() && store.status().code() == StatusCode::kNotFound) {
+    return std::optional<session::SessionSpec>();
+  }
+  AITS_RETURN_IF_ERROR(store.status());
+  if ((*store)->last_seq() == 0) return std::optional<session::SessionSpec>();
+  AITS_ASSIGN_OR_RETURN(session::SessionSpec spec, session::ReadSessionSpec(**store));
+  return std::optional<session::SessionSpec>(std::move(spec));
+}
+
+// --venue bus: the account is the one the gateway role holds (docs/services.md, "The venue over
+// the bus"). The session trades it as aits live trades its terminal's ("mt5": at each resume the
+// orders in flight are asked about, then the account is reconciled), its commands scoped by the
+// session's id; a new session starts from the balance the venue answers.
+Result<std::unique_ptr<services::BusVenue>> OpenBusVenue(bus::MessageBus& bus,
+                                                         const ServeFlags& flags,
+                                                         session::PaperOptions* options) {
+  AITS_ASSIGN_OR_RETURN(const std::optional<session::SessionSpec> logged, LoggedSpec(*options));
+  if (logged && logged->venue != "mt5") {
+    return InvalidArgument(options->state_dir + " holds a session on the " + logged->venue +
+                           " venue, not the gateway role's account: resume it without --venue "
+                           "bus, or start this one in a new directory");
+  }
+  services::BusVenueOptions venue_options;
+  venue_options.market = flags.market;
+  venue_options.scope = logged ? logged->session_id : options->spec.session_id;
+  venue_options.push = flags.consumers == "push";
+  // The gateway's own requests to the terminal wait --wait; its answer needs a moment more.
+  venue_options.answer_timeout = Duration::Seconds(flags.wait_seconds + 5);
+  AITS_ASSIGN_OR_RETURN(std::unique_ptr<services::BusVenue> venue,
+                        services::BusVenue::Create(bus, venue_options));
+  options->spec.venue = "mt5";
+  if (!logged) {
+    Result<execution::AccountState> account = venue->Snapshot();
+    if (!account.ok()) {
+      return account.status().WithContext(
+          "--venue bus: the account of the gateway role of --market " + flags.market);
+    }
+    if (account->balance) options->spec.balance = account->balance->AsDouble();
+  }
+  services::BusVenue* raw = venue.get();
+  // The session owns its broker's client; this command owns the venue, which is also the
+  // loop's producer of its reports.
+  options->broker = [raw] { return std::make_unique<execution::ForwardingClient>(*raw); };
+  options->broker_producer = raw;
+  return venue;
+}
+
 Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& flags,
                                       const CLI::App& cmd, const std::atomic<bool>* stop,
                                       Readiness* readiness, services::MarketDelay* delay,
@@ -433,6 +511,10 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
   }
   // The pace is the ingestion role's: ticks are taken as they arrive.
   options.speed = 0;
+  std::unique_ptr<services::BusVenue> venue;
+  if (flags.bus_venue) {
+    AITS_ASSIGN_OR_RETURN(venue, OpenBusVenue(bus, flags, &options));
+  }
   if (!flags.session.trades.empty()) {
     // Checked by RunServe at start; opened again here for this run.
     AITS_ASSIGN_OR_RETURN(const TradeWriter trades, OpenTradeWriter(flags.session.trades));
@@ -635,6 +717,36 @@ int RunMlRole(const ServeFlags& flags, Readiness& readiness) {
   return 0;
 }
 
+// --role gateway: the session's instruments (the same session flags as the owner's, so that
+// both number them alike), the EA's address and secret (docs/services.md, "The gateway role").
+int RunGateway(bus::MessageBus& bus, const ServeFlags& flags, Readiness& readiness) {
+  Result<session::PaperOptions> resolved =
+      config::ResolvePaperOptions(flags.session, /*spec_given=*/true);
+  if (!resolved.ok()) return Fail(resolved.status());
+  Result<std::string> token = ReadToken(flags.token_file);
+  if (!token.ok()) return Fail(token.status());
+  Result<net::Endpoint> at = net::ParseEndpoint(flags.listen);
+  if (!at.ok()) return Fail(at.status().WithContext("--listen"));
+  Result<std::vector<std::pair<std::string, std::string>>> names = ParseNames(flags.mt5_names);
+  if (!names.ok()) return Fail(names.status());
+  GatewayRoleOptions options;
+  for (const session::FeedSpec& feed : session::FeedsOf(resolved->spec)) {
+    options.instruments.push_back(feed.instrument);
+  }
+  options.market = flags.market;
+  options.host = at->host;
+  options.port = at->port;
+  options.token = *token;
+  options.mt5_names = *names;
+  options.transcript = flags.transcript;
+  options.wait_seconds = flags.wait_seconds;
+  options.push = flags.consumers == "push";
+  options.quiet = flags.session.quiet;
+  options.json = flags.session.json;
+  options.ready = [&readiness](Status status) { readiness.Set(std::move(status)); };
+  return RunGatewayRole(bus, options);
+}
+
 int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   Result<Roles> roles = ParseRoles(flags.roles);
   if (!roles.ok()) return Fail(roles.status());
@@ -645,6 +757,28 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
     return Fail(InvalidArgument(
         "--symbols shares the features, prediction and decision roles' work by symbol; the "
         "owner and ingestion take every symbol of the session, the ml role runs jobs"));
+  }
+  if (flags.bus_venue && !roles->owner) {
+    return Fail(InvalidArgument(
+        "--venue bus: the account's owner (risk,execution) trades through the gateway role; "
+        "--role " +
+        roles->text + " is not it"));
+  }
+  if (flags.bus_venue && roles->ingestion) {
+    return Fail(InvalidArgument(
+        "--venue bus: the gateway role publishes the terminal's ticks; drop the ingestion role"));
+  }
+  if (flags.bus_venue && flags.bus == "in-process") {
+    return Fail(InvalidArgument(
+        "--venue bus: the gateway role is another process; give --bus nats://HOST:PORT"));
+  }
+  if (cmd.count("--balance") > 0 && flags.bus_venue) {
+    return Fail(
+        InvalidArgument("--balance: with --venue bus the balance is the account's, as "
+                        "the gateway role's terminal tells it"));
+  }
+  if (flags.wait_seconds <= 0) {
+    return Fail(InvalidArgument("--wait must be a positive number of seconds"));
   }
   if (flags.redis != "off" && !roles->FeaturesStage() && !roles->PredictionStage() &&
       !roles->DecisionStage() && !roles->owner) {
@@ -688,6 +822,11 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
     }
   }
   const bool in_process = flags.bus == "in-process";
+  if (in_process && roles->gateway) {
+    return Fail(InvalidArgument(
+        "--role gateway serves an owner in another process: give --bus nats://HOST:PORT (aits "
+        "live runs the gateway and the node in one process)"));
+  }
   if (in_process && !(roles->ingestion && roles->Embedded())) {
     return Fail(InvalidArgument(
         "--role " + roles->text +
@@ -744,6 +883,13 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
       return Fail(ensured.WithContext("--replicas " + std::to_string(flags.replicas)));
     }
   }
+  if (roles->gateway || flags.bus_venue) {
+    if (Status ensured = retried([&] { return services::EnsureExecStream(*bus, flags.replicas); });
+        !ensured.ok()) {
+      return Fail(ensured.WithContext("--replicas " + std::to_string(flags.replicas)));
+    }
+  }
+  if (roles->gateway) return RunGateway(*bus, flags, readiness);
   if (roles->owner && !in_process) {
     if (Status ensured = retried([&] { return services::EnsureLogStreams(*bus, flags.replicas); });
         !ensured.ok()) {
@@ -943,7 +1089,10 @@ void AddServeCommand(CLI::App& app) {
       "PostgreSQL (postgresql://user@host:port/db): the owner's trades (--trades), the features\n"
       "role's bars and feature rows (--bars, --offline-features). The ml role, in a process of\n"
       "its own, runs the training and evaluation jobs that `aits ml submit` publishes to the ML\n"
-      "stream, each as a child aits-train, and registers their models in --registry.\n"
+      "stream, each as a child aits-train, and registers their models in --registry. The gateway\n"
+      "role holds the MetaTrader link (the AitsBridge EA connects to --listen, as for aits live):\n"
+      "it publishes the terminal's ticks to MARKET and applies the orders of the owner, which\n"
+      "trades through it with --venue bus (EXEC stream).\n"
       "Examples: aits serve --role ingestion --bus nats://127.0.0.1:4222 --ticks 100000 "
       "--start 2024-01-08 --speed max\n"
       "          aits serve --role features,prediction --bus nats://127.0.0.1:4222 --ticks "
@@ -951,7 +1100,11 @@ void AddServeCommand(CLI::App& app) {
       "          aits serve --role decision --bus nats://127.0.0.1:4222 --ticks 100000 "
       "--start 2024-01-08\n"
       "          aits serve --role risk,execution --bus nats://127.0.0.1:4222 --ticks "
-      "100000 --start 2024-01-08 --state s1");
+      "100000 --start 2024-01-08 --state s1\n"
+      "          aits serve --role gateway --bus nats://127.0.0.1:4222 --market live --symbol "
+      "EURUSD --listen 0.0.0.0:5757\n"
+      "          aits serve --role features,prediction,decision,risk,execution --venue bus "
+      "--bus nats://127.0.0.1:4222 --market live --symbol EURUSD --state s2 --idle-timeout 0");
   serve->add_option("--role", flags->roles, "ROLE[,ROLE...] or all")->required();
   serve->add_option("--bus", flags->bus, "in-process, or nats://HOST:PORT[,nats://...]")
       ->capture_default_str();
@@ -1016,8 +1169,32 @@ void AddServeCommand(CLI::App& app) {
       ->add_option("--ticks-per-message", flags->ticks_per_message,
                    "Ingestion: ticks per MARKET message")
       ->capture_default_str();
+  serve
+      ->add_option("--listen", flags->listen,
+                   "The gateway role: where it listens for the AitsBridge EA, HOST:PORT")
+      ->capture_default_str();
+  serve->add_option("--token-file", flags->token_file,
+                    "The gateway role: file whose first line is the EA's shared secret (else "
+                    "AITS_MT5_TOKEN)");
+  serve->add_option("--mt5-name", flags->mt5_names,
+                    "The gateway role: SYMBOL=TERMINAL_NAME when the broker names it otherwise");
+  serve->add_option("--transcript", flags->transcript,
+                    "The gateway role: append every frame exchanged with the EA to this file");
+  serve
+      ->add_option("--wait", flags->wait_seconds,
+                   "The gateway role: seconds a request waits for the EA and the terminal; the "
+                   "owner with --venue bus: for the gateway role's answer (5 s more)")
+      ->capture_default_str();
   AddSessionFlags(*serve, flags->session);
-  serve->callback([serve, flags] { ExitOnFailure(RunServe(*flags, *serve)); });
+  serve->callback([serve, flags] {
+    // --venue bus is the serve command's: the owner's venue is the gateway role's account. The
+    // session flags' --venue knows only the paper venues.
+    if (flags->session.venue == "bus") {
+      flags->bus_venue = true;
+      flags->session.venue.clear();
+    }
+    ExitOnFailure(RunServe(*flags, *serve));
+  });
 }
 
 }  // namespace aits::app

@@ -40,7 +40,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mt5_e2e_util import Failure, file_ticks, free_port, kill_all  # noqa: E402
+from mt5_e2e_util import (Failure, check_accounts, file_ticks, free_port, kill_all,  # noqa: E402
+                           order_count)
 
 TOKEN = "e2e-secret-0123456789"
 SESSION = "L"
@@ -63,18 +64,6 @@ def logged_ticks(state):
             _, _, bid, _, ask, _, _, _, _, source = struct.unpack("<BqqBqBffIq", payload)
             out.append((source, bid / 1e9, ask / 1e9))  # raw at the fixed scale, 10^9
         return out
-    finally:
-        db.close()
-
-
-def order_count(state):
-    """The orders submitted in the log so far (committed ones: what a restart finds)."""
-    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(state, "events.db"), uri=True,
-                         timeout=5)
-    try:
-        return db.execute("SELECT COUNT(*) FROM events WHERE type = 5").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0  # not created yet
     finally:
         db.close()
 
@@ -236,20 +225,8 @@ def main():
             if node["fills"] < 2 or simulator["deals"] < 2:
                 raise Failure("too little trading to prove anything: %d fills, %d deals"
                               % (node["fills"], simulator["deals"]))
-            # (a) the accounts
-            if "%.2f" % simulator["balance"] != node["balance"]:
-                raise Failure("balance: simulator %.2f, node %s" % (simulator["balance"],
-                                                                     node["balance"]))
-            net = sum(p["volume"] * (1 if p["type"] == "buy" else -1)
-                      for p in simulator["open_positions"])
-            if abs(net - float(node["position"])) > 1e-9:
-                raise Failure("net position: simulator %.2f, node %s" % (net, node["position"]))
-            # (b) no order twice
-            if len(ids) != len(set(ids)):
-                twice = sorted({c for c in ids if ids.count(c) > 1})
-                raise Failure("client order ids the terminal took twice: %s" % twice)
-            if not ids:
-                raise Failure("no order of the session reached the simulator")
+            # (a) the accounts, (b) no order twice
+            check_accounts(simulator, node, SESSION)
         # (c) every tick once, in order, with its server time, from the first one the session
         # asked for (a new session subscribes "from now": what was replayed before is not its).
         logged = logged_ticks(state)

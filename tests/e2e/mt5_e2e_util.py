@@ -1,7 +1,9 @@
 """What the MetaTrader end-to-end tests share: free loopback ports and the real tick file's rows."""
 
 import calendar
+import os
 import socket
+import sqlite3
 
 
 class Failure(Exception):
@@ -38,3 +40,33 @@ def kill_all(procs):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def order_count(state):
+    """The orders submitted in a session's log so far (committed ones: what a restart finds)."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(state, "events.db"), uri=True,
+                         timeout=5)
+    try:
+        return db.execute("SELECT COUNT(*) FROM events WHERE type = 5").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0  # not created yet
+    finally:
+        db.close()
+
+
+def check_accounts(simulator, node, session):
+    """The node's account equals the simulator's (balance to the cent, net position), and every
+    order the simulator took carries a distinct client order id of the session. Returns the ids."""
+    if "%.2f" % simulator["balance"] != node["balance"]:
+        raise Failure("balance: simulator %.2f, node %s" % (simulator["balance"], node["balance"]))
+    net = sum(p["volume"] * (1 if p["type"] == "buy" else -1)
+              for p in simulator["open_positions"])
+    if abs(net - float(node["position"])) > 1e-9:
+        raise Failure("net position: simulator %.2f, node %s" % (net, node["position"]))
+    ids = [c for c in simulator["order_comments"] if c.startswith(session)]
+    if len(ids) != len(set(ids)):
+        twice = sorted({c for c in ids if ids.count(c) > 1})
+        raise Failure("client order ids the terminal took twice: %s" % twice)
+    if not ids:
+        raise Failure("no order of the session reached the simulator")
+    return ids

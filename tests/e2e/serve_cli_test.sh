@@ -345,6 +345,20 @@ run "$aits" serve --role api --bus "$bus"
 expect_in "a role not built yet" "$out" "--role api: not built yet"
 run "$aits" serve --role ml,features --bus "$bus"
 expect_in "the ml role with another" "$out" "the ml role runs in a process of its own"
+run "$aits" serve --role gateway,risk,execution --bus "$bus"
+expect_in "the gateway role with another" "$out" "the gateway role runs in a process of its own"
+run "$aits" serve --role gateway
+expect_in "the gateway role in-process" "$out" "serves an owner in another process"
+run env -u AITS_MT5_TOKEN "$aits" serve --role gateway --bus "$bus" --health off
+expect_in "the gateway role without the EA's secret" "$out" "AITS_MT5_TOKEN"
+run "$aits" serve --role risk,execution --venue bus --bus "$bus" --balance 5 "${session[@]}"
+expect_in "--balance with --venue bus" "$out" "the balance is the account's"
+run "$aits" serve --role ingestion --venue bus --bus "$bus" "${session[@]}"
+expect_in "--venue bus for ingestion" "$out" "trades through the gateway role"
+run "$aits" serve --role features,prediction,decision,risk,execution --venue bus --bus "$bus" \
+  --market nogateway --wait 1 --health off --symbol EURUSD --state "$work/no-gateway"
+expect_in "--venue bus without a gateway role" "$out" \
+  "the account of the gateway role of --market nogateway"
 run "$aits" serve --role ingestion --bus nats://127.0.0.1:1 "${session[@]}" --health off
 expect_in "unreachable bus" "$out" "nats://127.0.0.1:1"
 run "$aits" serve --role ingestion --bus "$bus" --redis 127.0.0.1:6379 "${session[@]}"

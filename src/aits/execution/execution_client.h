@@ -163,4 +163,40 @@ class ExecutionClient {
   virtual void OnBarClosed(const Bar& /*bar*/) {}
 };
 
+// An execution client that hands every call to another one, which it does not own: for an owner
+// that must hand out a client of its own (a session's broker factory) while it keeps the real
+// one, and for a test that watches some calls of one. `client` must outlive it.
+class ForwardingClient : public ExecutionClient {
+ public:
+  explicit ForwardingClient(ExecutionClient& client) : client_(client) {}
+
+  void AddInstrument(const Instrument& instrument) override { client_.AddInstrument(instrument); }
+  uint64_t Submit(const Order& order) override { return client_.Submit(order); }
+  Duration ExpectedLatency() const override { return client_.ExpectedLatency(); }
+  Status Cancel(OrderId id, uint64_t venue_order_id, Timestamp now) override {
+    return client_.Cancel(id, venue_order_id, now);
+  }
+  Status SetProtection(InstrumentId instrument, std::optional<Price> stop_loss,
+                       std::optional<Price> take_profit) override {
+    return client_.SetProtection(instrument, stop_loss, take_profit);
+  }
+  Status SetPositionProtection(InstrumentId instrument, uint64_t position_ticket,
+                               std::optional<Price> stop_loss,
+                               std::optional<Price> take_profit) override {
+    return client_.SetPositionProtection(instrument, position_ticket, stop_loss, take_profit);
+  }
+  Result<AccountState> Snapshot() const override { return client_.Snapshot(); }
+  Result<std::vector<ExecutionReport>> Recover(std::span<const Order> unfinished,
+                                               int64_t venue_from_msc,
+                                               std::span<const uint64_t> known_exec_ids) override {
+    return client_.Recover(unfinished, venue_from_msc, known_exec_ids);
+  }
+  void OnTick(const Tick& tick) override { client_.OnTick(tick); }
+  void OnBar(const Bar& bar) override { client_.OnBar(bar); }
+  void OnBarClosed(const Bar& bar) override { client_.OnBarClosed(bar); }
+
+ private:
+  ExecutionClient& client_;
+};
+
 }  // namespace aits::execution

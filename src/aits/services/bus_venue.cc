@@ -1,6 +1,7 @@
 #include "aits/services/bus_venue.h"
 
 #include <chrono>
+#include <set>
 #include <type_traits>
 #include <unordered_set>
 #include <utility>
@@ -23,6 +24,9 @@ constexpr Duration kPoll = Duration::Millis(50);
 // looked at, so that nothing fetched waits out ack_wait for the next bridge.
 constexpr int kCommandFetch = 16;
 constexpr int kReportFetch = 64;
+// A restarted owner's drain of the reports stored while it was down: how long a fetch waits for
+// the first (the stream holding none new answers empty after it).
+constexpr Duration kDrainWait = Duration::Millis(200);
 
 Result<std::string> ExecSubject(std::string_view market, std::string_view what) {
   AITS_RETURN_IF_ERROR(bus::ValidateName("market name", market));
@@ -254,9 +258,84 @@ Result<execution::AccountState> BusVenue::Snapshot() const {
   return std::move(answer.snapshot);
 }
 
+Result<std::optional<VenueReport>> BusVenue::Take(const bus::Delivery& delivery) {
+  Result<VenueReport> report = proto::Decode<VenueReport>(delivery.payload);
+  Status bad = report.status();
+  if (report.ok() && report->kind != VenueReport::Kind::kExecution &&
+      report->kind != VenueReport::Kind::kAccount) {
+    bad = DataLoss("a venue report of kind " + std::string(ToString(report->kind)) +
+                   " on the reports subject (answers go to " + answers_subject_ + ")");
+  }
+  if (bad.ok()) return std::optional<VenueReport>(std::move(report).value());
+  dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+  AITS_RETURN_IF_ERROR(DeadLetter(bus_, reports_subject_, delivery, bad));
+  return std::optional<VenueReport>();
+}
+
+Result<std::vector<ExecutionReport>> BusVenue::DrainStored() {
+  std::vector<ExecutionReport> stored;
+  for (;;) {
+    AITS_ASSIGN_OR_RETURN(std::vector<bus::Delivery> got,
+                          reports_->Fetch(kReportFetch, kDrainWait));
+    if (got.empty()) break;
+    for (const bus::Delivery& delivery : got) {
+      if (delivery.sequence <= last_pushed_) {
+        duplicates_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      AITS_ASSIGN_OR_RETURN(std::optional<VenueReport> report, Take(delivery));
+      last_pushed_ = delivery.sequence;
+      // An account report says what the account is; the start's snapshot says it later.
+      if (!report || report->kind != VenueReport::Kind::kExecution) continue;
+      stored.push_back(std::move(report->execution));
+      drained_.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (got.back().pending == 0) break;  // caught up with the stream
+  }
+  return stored;
+}
+
 Result<std::vector<ExecutionReport>> BusVenue::Recover(std::span<const Order> unfinished,
                                                        int64_t venue_from_msc,
                                                        std::span<const uint64_t> known_exec_ids) {
+  // What the venue reported while this owner was down comes first: it is older than anything
+  // the bridge can answer now, and it holds what no terminal query finds again (a deal of no
+  // order of the node's, such as an SL close, when the log has no server time to catch up from).
+  std::vector<ExecutionReport> reports;
+  const auto drain = [&]() -> Status {
+    Result<std::vector<ExecutionReport>> stored = DrainStored();
+    if (!stored.ok()) return stored.status().WithContext("bus venue: reading " + reports_subject_);
+    for (ExecutionReport& report : *stored) reports.push_back(std::move(report));
+    return Status::Ok();
+  };
+  if (!started_) AITS_RETURN_IF_ERROR(drain());
+  if (!unfinished.empty() || venue_from_msc > 0) {
+    AITS_RETURN_IF_ERROR(AskRecover(unfinished, venue_from_msc, known_exec_ids, &reports));
+  }
+  if (started_) return reports;
+  // An order the log has as sent and unanswered may still be at the venue (a terminal takes its
+  // time over a trade request); the gateway that sent it reports its fate when it comes, not in
+  // the answer. Its report, waited for here up to answer_timeout, keeps the account the
+  // reconciliation compares from differing from the log by an order in flight.
+  std::set<uint64_t> waiting;
+  for (const Order& order : unfinished) {
+    if (order.status == OrderStatus::kPendingNew) waiting.insert(order.id.value);
+  }
+  const auto heard = [&] {
+    for (const ExecutionReport& report : reports) waiting.erase(report.order_id.value);
+    return waiting.empty();
+  };
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.answer_timeout.ns);
+  while (!heard() && std::chrono::steady_clock::now() < give_up) {
+    AITS_RETURN_IF_ERROR(drain());
+  }
+  return reports;
+}
+
+Status BusVenue::AskRecover(std::span<const Order> unfinished, int64_t venue_from_msc,
+                            std::span<const uint64_t> known_exec_ids,
+                            std::vector<ExecutionReport>* reports) {
   VenueCommand request;
   request.kind = VenueCommand::Kind::kRecover;
   request.unfinished.assign(unfinished.begin(), unfinished.end());
@@ -264,7 +343,8 @@ Result<std::vector<ExecutionReport>> BusVenue::Recover(std::span<const Order> un
   request.known_exec_ids.assign(known_exec_ids.begin(), known_exec_ids.end());
   AITS_ASSIGN_OR_RETURN(VenueReport answer,
                         Ask(std::move(request), "recover", VenueReport::Kind::kRecovered));
-  return std::move(answer.recovered);
+  for (ExecutionReport& report : answer.recovered) reports->push_back(std::move(report));
+  return Status::Ok();
 }
 
 void BusVenue::RunSender() {
@@ -308,7 +388,7 @@ Status BusVenue::reader_status() const {
 }
 
 void BusVenue::RunReader(node::ProducerLink link) {
-  uint64_t last = 0;  // the stream sequence of the last report pushed or dead-lettered
+  uint64_t& last = last_pushed_;
   const auto fail = [&](const Status& error) {
     {
       const std::lock_guard<std::mutex> lock(status_mutex_);
@@ -325,29 +405,20 @@ void BusVenue::RunReader(node::ProducerLink link) {
         duplicates_.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      Result<VenueReport> report = proto::Decode<VenueReport>(delivery.payload);
-      Status bad = report.status();
-      if (report.ok() && report->kind != VenueReport::Kind::kExecution &&
-          report->kind != VenueReport::Kind::kAccount) {
-        bad = DataLoss("a venue report of kind " + std::string(ToString(report->kind)) +
-                       " on the reports subject (answers go to " + answers_subject_ + ")");
-      }
-      if (!bad.ok()) {
-        dead_lettered_.fetch_add(1, std::memory_order_relaxed);
-        if (Status copied = DeadLetter(bus_, reports_subject_, delivery, bad); !copied.ok()) {
-          return fail(copied);
-        }
+      Result<std::optional<VenueReport>> report = Take(delivery);
+      if (!report.ok()) return fail(report.status());
+      if (!*report) {  // dead-lettered
         last = delivery.sequence;
         continue;
       }
       node::NodeEvent event;
-      if (report->kind == VenueReport::Kind::kExecution) {
+      if ((*report)->kind == VenueReport::Kind::kExecution) {
         event = node::ExecutionReportEvent{
-            link.id(), std::make_unique<ExecutionReport>(std::move(report->execution)),
+            link.id(), std::make_unique<ExecutionReport>(std::move((*report)->execution)),
             node::SteadyNowNs()};
       } else {
         event = node::AccountReportEvent{
-            link.id(), std::make_unique<AccountReport>(report->account), node::SteadyNowNs()};
+            link.id(), std::make_unique<AccountReport>((*report)->account), node::SteadyNowNs()};
       }
       if (!link.Send(std::move(event), stopping_)) {
         pushed_all = false;  // stopping or the loop closed: the rest comes to the next reader

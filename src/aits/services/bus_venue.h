@@ -155,8 +155,14 @@ class BusVenue final : public execution::ExecutionClient, public node::Producer 
   // The venue's account as the bridge's venue answers it (its Snapshot), or the venue's error as
   // it answered it, or DeadlineExceeded.
   Result<execution::AccountState> Snapshot() const override;
-  // The venue's Recover, asked through the bridge; its reports come in the answer, in the
-  // venue's order, not through the inbox. Errors as Snapshot's.
+  // Before Start (a restart): first the execution reports the stream holds that no run of this
+  // owner pushed — what the venue did while the owner was down, in stream order — then, unless
+  // nothing is unfinished and venue_from_msc is 0, the venue's Recover asked through the bridge,
+  // its reports in the venue's order; then, for each unfinished order still pending_new (sent,
+  // unanswered: perhaps still at the venue, whose gateway reports it when the venue answers), the
+  // reports stored meanwhile, until each such order has one or answer_timeout passed. They come
+  // in the answer, not through the inbox (the reader drops the drained ones). After Start, only
+  // the bridge's answer. Errors as Snapshot's, and the bus's.
   Result<std::vector<ExecutionReport>> Recover(std::span<const Order> unfinished,
                                                int64_t venue_from_msc,
                                                std::span<const uint64_t> known_exec_ids) override;
@@ -174,6 +180,9 @@ class BusVenue final : public execution::ExecutionClient, public node::Producer 
   uint64_t reports_pushed() const { return reports_pushed_.load(std::memory_order_relaxed); }
   // Reports at or before the last sequence pushed (a redelivery), dropped.
   uint64_t duplicate_reports() const { return duplicates_.load(std::memory_order_relaxed); }
+  // Execution reports a Recover before Start returned from the stream (stored while no owner
+  // read them), ahead of the bridge's answer.
+  uint64_t drained_reports() const { return drained_.load(std::memory_order_relaxed); }
   uint64_t dead_lettered() const { return dead_lettered_.load(std::memory_order_relaxed); }
   // The reports' thread's error, if it stopped on one.
   Status reader_status() const;
@@ -191,6 +200,17 @@ class BusVenue final : public execution::ExecutionClient, public node::Producer 
   // venue's error when it answered with one.
   Result<VenueReport> Ask(VenueCommand request, std::string_view what,
                           VenueReport::Kind answered_by) const;
+  // A report as delivered: decoded, or nullopt when it was no execution or account report (then
+  // copied to DEAD and counted); the dead-lettering's error.
+  Result<std::optional<VenueReport>> Take(const bus::Delivery& delivery);
+  // Before Start: the execution reports stored after the last one pushed, in stream order, up to
+  // the stream's end; not acknowledged (the reader drops them as pushed, and its next ack, which
+  // covers everything before it, takes them).
+  Result<std::vector<ExecutionReport>> DrainStored();
+  // The venue's Recover through the bridge; its reports appended to `reports`.
+  Status AskRecover(std::span<const Order> unfinished, int64_t venue_from_msc,
+                    std::span<const uint64_t> known_exec_ids,
+                    std::vector<ExecutionReport>* reports);
 
   bus::MessageBus& bus_;
   const BusVenueOptions options_;
@@ -212,6 +232,9 @@ class BusVenue final : public execution::ExecutionClient, public node::Producer 
   mutable uint64_t requests_ = 0;
 
   std::thread reader_;
+  // The stream sequence of the last report pushed, drained or dead-lettered: the kernel
+  // thread's before Start (DrainStored), the reader's after.
+  uint64_t last_pushed_ = 0;
   std::atomic<bool> stopping_{false};
   bool started_ = false;
   mutable std::mutex status_mutex_;
@@ -221,6 +244,7 @@ class BusVenue final : public execution::ExecutionClient, public node::Producer 
   mutable std::atomic<uint64_t> failed_commands_{0};
   std::atomic<uint64_t> reports_pushed_{0};
   std::atomic<uint64_t> duplicates_{0};
+  std::atomic<uint64_t> drained_{0};
   mutable std::atomic<uint64_t> dead_lettered_{0};
 };
 

@@ -72,27 +72,13 @@ bool WaitUntil(const std::function<bool()>& done) {
 
 // The venue as the bridge sees it: the threaded simulated venue, with the submits counted per
 // order and a Recover that answers what it was asked (the simulated venue has nothing to tell).
-class GatewayVenue final : public execution::ExecutionClient {
+class GatewayVenue final : public execution::ForwardingClient {
  public:
-  explicit GatewayVenue(node::ThreadedVenue& venue) : venue_(venue) {}
-  void AddInstrument(const Instrument& instrument) override { venue_.AddInstrument(instrument); }
+  explicit GatewayVenue(node::ThreadedVenue& venue) : ForwardingClient(venue) {}
   uint64_t Submit(const Order& order) override {
     submits_[order.id.value].fetch_add(1);
-    return venue_.Submit(order);
+    return ForwardingClient::Submit(order);
   }
-  Status Cancel(OrderId id, uint64_t venue_order_id, Timestamp now) override {
-    return venue_.Cancel(id, venue_order_id, now);
-  }
-  Status SetProtection(InstrumentId instrument, std::optional<Price> stop_loss,
-                       std::optional<Price> take_profit) override {
-    return venue_.SetProtection(instrument, stop_loss, take_profit);
-  }
-  Status SetPositionProtection(InstrumentId instrument, uint64_t position_ticket,
-                               std::optional<Price> stop_loss,
-                               std::optional<Price> take_profit) override {
-    return venue_.SetPositionProtection(instrument, position_ticket, stop_loss, take_profit);
-  }
-  Result<execution::AccountState> Snapshot() const override { return venue_.Snapshot(); }
   // One report per unfinished order: cancelled, its text the venue time and the fills known.
   Result<std::vector<ExecutionReport>> Recover(std::span<const Order> unfinished,
                                                int64_t venue_from_msc,
@@ -115,7 +101,6 @@ class GatewayVenue final : public execution::ExecutionClient {
   }
 
  private:
-  node::ThreadedVenue& venue_;
   std::map<uint64_t, std::atomic<int>> submits_;  // the bridge thread's; read after it stops
 };
 
@@ -201,8 +186,9 @@ class BusVenueTest : public ::testing::TestWithParam<Backend> {
     return bus.ok() ? std::shared_ptr<bus::MessageBus>(std::move(bus).value()) : nullptr;
   }
 
-  // The owner's client, started on its inbox.
-  std::unique_ptr<BusVenue> Owner(Duration answer_timeout = Duration::Seconds(10)) {
+  // The owner's client, started on its inbox (or not yet: a restarted owner's before its loop).
+  std::unique_ptr<BusVenue> Owner(Duration answer_timeout = Duration::Seconds(10),
+                                  bool start = true) {
     BusVenueOptions options;
     options.market = market_;
     options.scope = "session1";
@@ -211,7 +197,7 @@ class BusVenueTest : public ::testing::TestWithParam<Backend> {
     Result<std::unique_ptr<BusVenue>> venue = BusVenue::Create(*owner_bus_, options);
     EXPECT_TRUE(venue.ok()) << venue.status().ToString();
     if (!venue.ok()) return nullptr;
-    EXPECT_TRUE((*venue)->Start(node::ProducerLink(&owner_inbox_, 1)).ok());
+    if (start) EXPECT_TRUE((*venue)->Start(node::ProducerLink(&owner_inbox_, 1)).ok());
     return std::move(venue).value();
   }
 
@@ -470,6 +456,52 @@ TEST_P(BusVenueTest, ABridgeRestartedMidStreamAppliesNothingTwiceAndLosesNoRepor
   ExpectNoMoreExecutionReports();
 }
 
+TEST_P(BusVenueTest, ARestartedOwnersRecoverReturnsTheReportsStoredWhileItWasDown) {
+  gateway_->StartBridge();
+  (void)owner_->Submit(MakeOrder(1, Side::kBuy, OrderType::kLimit, 108'990));
+  ASSERT_EQ(Reports(1).size(), 1u);  // accepted: pushed and acknowledged
+  const VenueBridgeStats first = gateway_->StopBridge();
+  // The owner sends two more orders and stops; the market fills order 1. The next bridge
+  // applies the orders and publishes the three fills while no owner reads them.
+  (void)owner_->Submit(MakeOrder(2, Side::kBuy, OrderType::kMarket));
+  (void)owner_->Submit(MakeOrder(3, Side::kSell, OrderType::kMarket));
+  ASSERT_TRUE(WaitUntil([&] { return owner_->commands_sent() == 3; }));
+  owner_.reset();
+  gateway_->Tick(Quote(108'985, 1));  // ask 1.08987: order 1 (1.08990) fills
+  gateway_->StartBridge();
+
+  std::unique_ptr<BusVenue> restarted = Owner(Duration::Seconds(10), /*start=*/false);
+  ASSERT_NE(restarted, nullptr);
+  std::vector<ExecutionReport> stored;
+  ASSERT_TRUE(WaitUntil([&] {
+    Result<std::vector<ExecutionReport>> got = restarted->Recover({}, 0, {});
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    if (got.ok()) stored.insert(stored.end(), got->begin(), got->end());
+    return stored.size() >= 3;
+  }));
+  ASSERT_EQ(stored.size(), 3u);
+  std::vector<uint64_t> filled;
+  for (const ExecutionReport& report : stored) {
+    EXPECT_EQ(report.kind, ExecKind::kFilled);
+    filled.push_back(report.order_id.value);
+  }
+  // In the venue's order: 2 before 3 (order 1's fill came first or between, as it happened).
+  EXPECT_LT(std::find(filled.begin(), filled.end(), 2u),
+            std::find(filled.begin(), filled.end(), 3u));
+  std::sort(filled.begin(), filled.end());
+  EXPECT_EQ(filled, (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(restarted->drained_reports(), 3u);
+  // Started, the reader takes what comes next, not the drained reports again.
+  ASSERT_TRUE(restarted->Start(node::ProducerLink(&owner_inbox_, 1)).ok());
+  (void)restarted->Submit(MakeOrder(4, Side::kSell, OrderType::kMarket));
+  const std::vector<ExecutionReport> after = Reports(1);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].order_id, OrderId{4});
+  const VenueBridgeStats second = gateway_->StopBridge();
+  EXPECT_EQ(first.applied + second.applied, 4u);
+  ExpectNoMoreExecutionReports();
+}
+
 TEST_P(BusVenueTest, SnapshotAndRecoverAreRoundTripsThroughTheBridge) {
   gateway_->StartBridge();
   (void)owner_->Submit(MakeOrder(1, Side::kBuy, OrderType::kMarket));
@@ -522,7 +554,8 @@ TEST_P(BusVenueTest, WithoutABridgeSnapshotAndRecoverTimeOutAndALaterBridgeDrops
   ASSERT_EQ(held.status().code(), StatusCode::kDeadlineExceeded) << held.status().ToString();
   EXPECT_NE(held.status().message().find("snapshot request"), std::string::npos);
   EXPECT_NE(held.status().message().find(Subject(ExecAnswersSubject(market_))), std::string::npos);
-  Result<std::vector<ExecutionReport>> recovered = impatient->Recover({}, 0, {});
+  // From a server time on (or with orders unfinished) a recover asks the bridge.
+  Result<std::vector<ExecutionReport>> recovered = impatient->Recover({}, 1, {});
   ASSERT_EQ(recovered.status().code(), StatusCode::kDeadlineExceeded);
   EXPECT_NE(recovered.status().message().find("recover request"), std::string::npos);
 

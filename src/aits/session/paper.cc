@@ -396,9 +396,11 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
       given.order_tickets = logged.order_tickets;  // how the log was written, not a setting
       // A log from before sessions recorded their instrument keeps the one it was run with.
       if (!logged.instrument) given.instrument.reset();
-      // A live session's account is the broker's (aits live reads it at each start): its first
-      // start's balance and leverage belong to the log, the broker's today are reconciled.
-      if (logged.feed == kLiveFeed && given.feed == kLiveFeed) {
+      // A live session's account is the broker's (aits live reads it at each start, aits serve
+      // --venue bus asks the gateway role): its first start's balance and leverage belong to the
+      // log, the broker's today are reconciled.
+      if ((logged.feed == kLiveFeed && given.feed == kLiveFeed) ||
+          (logged.venue == "mt5" && given.venue == "mt5")) {
         given.balance = logged.balance;
         given.leverage = logged.leverage;
       }
@@ -434,7 +436,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     AITS_RETURN_IF_ERROR(CheckAgainstLog(*session, log, path));
     // The asynchronous venue: a fresh one, holding what the log says the account holds.
     AITS_RETURN_IF_ERROR(session->GoLive());
-    if (live) {
+    if (live || spec.venue == "mt5") {
       // Orders in flight when the node stopped: their fate at the venue is a fact, logged (even
       // if the reconciliation then refuses) and applied before the account is compared.
       session->StartAppending(store.get());
@@ -574,6 +576,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   for (auto& client : clients) loop.AddClient(*client);
   if (live) loop.AddClient(*options.live_data);
   if (node::Producer* venue = session->venue_producer()) loop.AddProducer(*venue);
+  if (options.broker_producer != nullptr) loop.AddProducer(*options.broker_producer);
   AITS_ASSIGN_OR_RETURN(const node::LoopExit exit, loop.Run());
   result.interrupted = exit == node::LoopExit::kStopped;
   if (exit == node::LoopExit::kEndOfData) result.feed_ended = true;

@@ -99,6 +99,12 @@ struct PaperOptions {
   // live (the same gateway's). The caller owns them; they outlive the run.
   node::DataClient* live_data = nullptr;
   BrokerFactory broker;
+  // A broker whose reports reach the loop through a producer of its own rather than through
+  // live_data (aits serve --venue bus: services::BusVenue, the venue of the gateway role in
+  // another process). The loop runs it; the caller owns it, and it outlives the run. A session on
+  // a broker ("mt5" venue) asks it what became of the orders in flight at each resume, as aits
+  // live does, whatever its feed.
+  node::Producer* broker_producer = nullptr;
   // Watchers of the feed on the kernel thread (aits live's market monitor): every tick after the
   // kernel has taken it, and every idle turn of the loop (at least every 50 ms without events).
   // They see, they do not trade: nothing they do is logged or replayed.

@@ -467,7 +467,8 @@ Result<size_t> Session::RecoverOrders(std::span<const std::optional<Tick>> last_
     from_msc = std::min(from_msc, std::max<int64_t>(0, last_source_msc[id] - age_ms));
   }
   if (from_msc == std::numeric_limits<int64_t>::max()) from_msc = 0;  // no live tick logged
-  if (unfinished.empty() && from_msc == 0) return size_t{0};
+  // Asked even with nothing unfinished and no server time: a venue across the bus has the reports
+  // it stored while the node was down (services::BusVenue); a gateway answers at once.
   AITS_ASSIGN_OR_RETURN(std::vector<ExecutionReport> reports,
                         async_venue_->Recover(unfinished, from_msc, known_exec_ids));
   for (const ExecutionReport& report : reports) (void)OnExecutionReport(report);
