@@ -1,10 +1,13 @@
 #include "gateway_role.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -36,6 +39,10 @@ class TickPublishers {
       AITS_ASSIGN_OR_RETURN(const std::optional<services::MarketPublisher::HeldTick> held,
                             publisher->ContinueLive());
       if (held) {
+        if (held->source_msc > 0) {
+          resumed_msc_ =
+              resumed_msc_ == 0 ? held->source_msc : std::min(resumed_msc_, held->source_msc);
+        }
         gw.ResumeAfter(held->tick, held->source_msc);
         const std::string subject = "md." + options.market + "." + instrument.symbol;
         notice(subject + " holds " + std::to_string(held->sequence) +
@@ -68,6 +75,8 @@ class TickPublishers {
     }
     return Status::Ok();
   }
+  // The earliest server time among the last ticks the subjects held at Open (0: none).
+  int64_t resumed_msc() const { return resumed_msc_; }
   uint64_t ticks() const {
     uint64_t total = 0;
     for (const auto& publisher : by_id_) {
@@ -78,7 +87,45 @@ class TickPublishers {
 
  private:
   std::vector<std::unique_ptr<services::MarketPublisher>> by_id_;
+  int64_t resumed_msc_ = 0;
 };
+
+// The orders the previous gateway role may have left at the terminal (sent, no report finished
+// them: it died first) are asked about before anything else, as a restarted aits live asks
+// about its log's (Gateway::Recover): their fate is then this gateway's to report, and the
+// terminal's deal for one of them is not taken for an order of the terminal's own. Their
+// reports go into `inbox` ahead of everything (the bridge publishes them first), and their
+// submits count as applied if they come again. A submit the old bridge had taken but not yet
+// sent when it died is reported rejected ("never received") rather than sent late. Returns the
+// submits' ids.
+Result<std::vector<std::string>> RecoverSentOrders(
+    bus::MessageBus& bus, const GatewayRoleOptions& options, gateway::Gateway& gw,
+    int64_t resumed_msc, node::Inbox<node::NodeEvent>& inbox,
+    const std::function<void(const std::string&)>& notice) {
+  AITS_ASSIGN_OR_RETURN(services::SentOrders sent,
+                        services::SentOrdersOfLastBridge(bus, options.market));
+  if (sent.unfinished.empty()) return std::vector<std::string>{};
+  notice("asking the terminal about " + std::to_string(sent.unfinished.size()) +
+         " order(s) the last gateway role sent that no report finished");
+  AITS_LOG_INFO("gateway", "recovering the orders the last gateway role left",
+                {{"orders", std::to_string(sent.unfinished.size())},
+                 {"from_msc", std::to_string(resumed_msc)}});
+  Result<std::vector<ExecutionReport>> recovered =
+      gw.Recover(sent.unfinished, resumed_msc, sent.exec_ids);
+  if (!recovered.ok()) {
+    return recovered.status().WithContext(
+        "asking the terminal about the orders the last gateway role sent");
+  }
+  node::ProducerLink link(&inbox, 1);
+  const std::atomic<bool> never{false};
+  for (ExecutionReport& report : *recovered) {
+    (void)link.Send(
+        node::ExecutionReportEvent{1, std::make_unique<ExecutionReport>(std::move(report)), 0},
+        never);
+  }
+  notice(std::to_string(recovered->size()) + " report(s) of them from the terminal");
+  return std::move(sent.command_ids);
+}
 
 }  // namespace
 
@@ -111,10 +158,14 @@ int RunGatewayRole(bus::MessageBus& bus, const GatewayRoleOptions& options) {
   // The gateway pushes ticks, reports and its link's state here; the bridge is its only reader.
   node::Inbox<node::NodeEvent> inbox(1 << 14);
   std::unique_ptr<execution::ExecutionClient> venue = gw->MakeExecutionClient();
+  Result<std::vector<std::string>> recovered =
+      RecoverSentOrders(bus, options, *gw, ticks.resumed_msc(), inbox, notice);
+  if (!recovered.ok()) return Fail(recovered.status());
   if (Status started = gw->Start(node::ProducerLink(&inbox, 0)); !started.ok()) {
     return Fail(started);
   }
   services::VenueBridgeOptions bridge;
+  bridge.applied = std::move(recovered).value();
   bridge.market = options.market;
   bridge.stop = StopSignals::flag();
   bridge.push = options.push;

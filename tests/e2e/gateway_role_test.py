@@ -23,6 +23,9 @@ does. When the simulator has replayed everything and stopped, both roles get SIG
   the same command line (the owner under the default --reconcile refuse: it starts only if the
   venue's account, asked through the gateway role, equals its log after the orders in flight
   were asked about).
+--in-flight: the simulator holds every trade request 300 ms, and each kill comes as soon as a
+  new order is in the owner's log; a restarted gateway role must have asked the terminal about
+  an order the killed one sent (the new gateway knows nothing of it).
 
 Usage: gateway_role_test.py AITS DATA_DIR [--account netting|hedging] [--kill-owner N]
                             [--kill-gateway N] [--speed X] [--seed N] [--keep]
@@ -249,6 +252,15 @@ def main():
             raise Failure("the restarted owner did not resume its log")
         if args.kill_gateway and "continuing the market data" not in gateway.log_text():
             raise Failure("the restarted gateway role did not continue the stream")
+        if args.kill_gateway and args.in_flight:
+            asked = gateway.log_text().count("the last gateway role sent that no report finished")
+            if asked < 1:
+                raise Failure("no restarted gateway role asked the terminal about an order the "
+                              "killed one had sent")
+            print("%d of %d gateway restart(s) asked the terminal about orders in flight"
+                  % (asked, args.kill_gateway))
+        if args.kill_owner and args.in_flight:
+            print("owner restarts: %d (each aimed at an order in flight)" % args.kill_owner)
         # (d) replay
         replay = subprocess.run([args.aits, "replay", "--events", state], capture_output=True,
                                 text=True)

@@ -346,6 +346,23 @@ class InProcessBus final : public MessageBus {
         std::make_unique<InProcessConsumer>(state_, config.stream, name, ephemeral));
   }
 
+  Result<ConsumerPosition> GetConsumerPosition(std::string_view stream_name,
+                                               std::string_view durable) override {
+    const std::lock_guard lock(state_->mu);
+    Stream* stream = state_->Find(stream_name);
+    if (stream == nullptr) return NoStream(stream_name);
+    const auto it = stream->consumers.find(durable);
+    if (it == stream->consumers.end()) return NoConsumer(stream_name, durable);
+    const ConsumerState& consumer = *it->second;
+    ConsumerPosition position;
+    position.name = std::string(durable);
+    position.delivered = consumer.next - 1;
+    position.ack_pending = consumer.outstanding.size();
+    position.ack_floor =
+        consumer.outstanding.empty() ? position.delivered : consumer.outstanding.begin()->first - 1;
+    return position;
+  }
+
   Status DeleteConsumer(std::string_view stream_name, std::string_view durable) override {
     const std::lock_guard lock(state_->mu);
     Stream* stream = state_->Find(stream_name);

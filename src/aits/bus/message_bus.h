@@ -80,6 +80,16 @@ struct StreamState {
   uint64_t last_sequence = 0;   // the last sequence assigned, also after discards
 };
 
+// Where a durable consumer stands, by stream sequence (GetConsumerPosition, and a stream
+// backup's ListConsumers).
+struct ConsumerPosition {
+  std::string name;
+  uint64_t delivered = 0;    // the last stream sequence handed out, to any reader (0: none yet)
+  uint64_t ack_floor = 0;    // every message up to this one is acknowledged
+  uint64_t pending = 0;      // messages after `delivered` not yet handed out
+  uint64_t ack_pending = 0;  // handed out, not yet acknowledged
+};
+
 struct OutgoingMessage {
   std::string_view subject;
   std::string_view id;  // empty: not de-duplicated
@@ -194,6 +204,11 @@ class MessageBus {
   // Creates the consumer or binds to the existing durable of that name.
   virtual Result<std::unique_ptr<Consumer>> Consume(const ConsumerConfig& config) = 0;
   virtual Status DeleteConsumer(std::string_view stream, std::string_view durable) = 0;
+  // NotFound when the stream or the durable does not exist. What a reader that replaces a dead
+  // one asks to know what the dead one may have taken (the gateway role: the commands a killed
+  // bridge may have applied).
+  virtual Result<ConsumerPosition> GetConsumerPosition(std::string_view stream,
+                                                       std::string_view durable) = 0;
 };
 
 // `call` retried while it fails with what may pass (IsRetryable), with back-off and jitter, real

@@ -396,6 +396,16 @@ TEST_P(MessageBusContract, ADurableConsumerResumesAfterWhatWasAcknowledged) {
     ASSERT_TRUE(first->Ack(got[1].sequence).ok());
     // The third is left unacknowledged, as by a process killed before it finished.
   }
+  // Where the durable stands, as a reader that replaces the dead one sees it: handed out up to
+  // the third at least (a push consumer may have handed out more), acknowledged up to the second.
+  Result<ConsumerPosition> position = bus_->GetConsumerPosition(config.name, "risk");
+  ASSERT_TRUE(position.ok()) << position.status().ToString();
+  EXPECT_EQ(position->name, "risk");
+  EXPECT_GE(position->delivered, 3u);
+  EXPECT_EQ(position->ack_floor, 2u);
+  EXPECT_EQ(bus_->GetConsumerPosition(config.name, "nobody").status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(bus_->GetConsumerPosition("NOSTREAM", "risk").status().code(), StatusCode::kNotFound);
   // Another client (another process, for NATS) opens the same durable: it gets the two it was
   // never handed at once, and the third again once its ack_wait has passed, so after them. The
   // acknowledged two never come back. (Order across a redelivery is not kept: a consumer that
@@ -413,6 +423,10 @@ TEST_P(MessageBusContract, ADurableConsumerResumesAfterWhatWasAcknowledged) {
   EXPECT_EQ(got[2].delivered, 2u);
   for (const Delivery& d : got) ASSERT_TRUE((*second)->Ack(d.sequence).ok());
   ExpectNothingAgain(**second, {"1", "2"});
+  position = other->GetConsumerPosition(config.name, "risk");
+  ASSERT_TRUE(position.ok()) << position.status().ToString();
+  EXPECT_EQ(position->delivered, 5u);
+  EXPECT_EQ(position->ack_floor, 5u);
 }
 
 TEST_P(MessageBusContract, ANakOrAnExpiredAckWaitDeliversAgainBeforeNewerMessages) {

@@ -663,6 +663,31 @@ class NatsBus final : public MessageBus {
     return Bind(config, name, ephemeral);
   }
 
+  Result<ConsumerPosition> GetConsumerPosition(std::string_view stream,
+                                               std::string_view durable) override {
+    const std::string s_name(stream);
+    const std::string c_name(durable);
+    jsErrCode js_error{};
+    jsConsumerInfo* info = nullptr;
+    const natsStatus s =
+        js_GetConsumerInfo(&info, shared_->js, s_name.c_str(), c_name.c_str(), nullptr, &js_error);
+    if (s != NATS_OK) {
+      const Status failed = FromNats(s, js_error, "consumer " + c_name + " of stream " + s_name);
+      if (js_error == JSConsumerNotFoundErr || js_error == JSStreamNotFoundErr) {
+        return NotFound(failed.message());
+      }
+      return failed;
+    }
+    ConsumerPosition position;
+    position.name = c_name;
+    position.delivered = info->Delivered.Stream;
+    position.ack_floor = info->AckFloor.Stream;
+    position.pending = info->NumPending;
+    position.ack_pending = static_cast<uint64_t>(info->NumAckPending);
+    jsConsumerInfo_Destroy(info);
+    return position;
+  }
+
   Status DeleteConsumer(std::string_view stream, std::string_view durable) override {
     const std::string s_name(stream);
     const std::string c_name(durable);

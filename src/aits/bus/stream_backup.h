@@ -56,16 +56,6 @@ struct StreamBackupInfo {
   std::string source;  // the servers the backup was taken from, as they were named
 };
 
-// A durable consumer's position (ListConsumers): what it was last handed and below what
-// everything is acknowledged, by stream sequence.
-struct ConsumerPosition {
-  std::string name;
-  uint64_t delivered = 0;    // the last stream sequence handed out (0: none yet)
-  uint64_t ack_floor = 0;    // every message up to this one is acknowledged
-  uint64_t pending = 0;      // messages after `delivered` not yet handed out
-  uint64_t ack_pending = 0;  // handed out, not yet acknowledged
-};
-
 struct BackupOptions {
   bool consumers = true;  // false: the stream's messages only, its consumers left out
   // Called as the archive arrives with the bytes received so far and the stream's size in the
@@ -97,6 +87,8 @@ Result<StreamBackupInfo> RestoreStream(const NatsOptions& nats, const std::strin
                                        const RestoreOptions& options = {});
 
 // The durable consumers of `stream` and their positions, by name.
+// Every durable consumer's position (message_bus.h's ConsumerPosition, with its name, pending and
+// ack_pending).
 Result<std::vector<ConsumerPosition>> ListConsumers(const NatsOptions& nats,
                                                     const std::string& stream);
 

@@ -1,8 +1,10 @@
 #include "aits/services/bus_venue.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <type_traits>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <variant>
@@ -439,6 +441,10 @@ void BusVenue::RunReader(node::ProducerLink link) {
 
 namespace {
 
+std::string BridgeDurable(std::string_view market) {
+  return "exec-" + std::string(market) + "-bridge";
+}
+
 // The ids of the commands applied, the oldest forgotten beyond `capacity`.
 class AppliedIds {
  public:
@@ -599,6 +605,89 @@ std::optional<VenueReport> Apply(const VenueCommand& command, execution::Executi
 
 }  // namespace
 
+Result<SentOrders> SentOrdersOfLastBridge(bus::MessageBus& bus, std::string_view market) {
+  AITS_ASSIGN_OR_RETURN(const std::string commands, ExecCommandsSubject(market));
+  AITS_ASSIGN_OR_RETURN(const std::string reports, ExecReportsSubject(market));
+  SentOrders out;
+  Result<bus::ConsumerPosition> position =
+      bus.GetConsumerPosition(kExecStream, BridgeDurable(market));
+  if (!position.ok() && position.status().code() == StatusCode::kNotFound) return out;
+  AITS_RETURN_IF_ERROR(position.status());
+  out.delivered = position->delivered;
+  if (out.delivered == 0) return out;
+  bus::ConsumerConfig config;
+  config.stream = std::string(kExecStream);
+  config.filter_subject = "exec." + std::string(market) + ".>";
+  config.start = bus::StartAt::kFirst;
+  AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus.Consume(config));
+  struct Sent {
+    Order order;
+    std::string command_id;
+  };
+  std::vector<Sent> sent;
+  std::unordered_map<std::string, size_t> by_client_id;  // index in `sent`
+  // For a venue that does not echo client ids: the last submit of each order id.
+  std::unordered_map<uint64_t, std::string> client_id_of;
+  std::vector<uint64_t> exec_ids;
+  for (;;) {
+    AITS_ASSIGN_OR_RETURN(std::vector<bus::Delivery> got, consumer->Fetch(256, kDrainWait));
+    if (got.empty()) break;
+    for (const bus::Delivery& delivery : got) {
+      if (delivery.subject == commands) {
+        Result<VenueCommand> command = proto::Decode<VenueCommand>(delivery.payload);
+        if (!command.ok() || command->kind != VenueCommand::Kind::kSubmit) continue;
+        if (delivery.sequence > out.delivered) continue;  // no bridge had it
+        by_client_id[command->order.request.client_order_id] = sent.size();
+        client_id_of[command->order.id.value] = command->order.request.client_order_id;
+        sent.push_back({std::move(command->order), std::move(command->id)});
+      } else if (delivery.subject == reports) {
+        Result<VenueReport> report = proto::Decode<VenueReport>(delivery.payload);
+        if (!report.ok() || report->kind != VenueReport::Kind::kExecution) continue;
+        const ExecutionReport& exec = report->execution;
+        if (exec.exec_id != 0) exec_ids.push_back(exec.exec_id);
+        std::string_view client_id = exec.client_order_id;
+        if (client_id.empty() && exec.order_id.value != 0) {
+          const auto named = client_id_of.find(exec.order_id.value);
+          if (named != client_id_of.end()) client_id = named->second;
+        }
+        const auto found = by_client_id.find(std::string(client_id));
+        if (found == by_client_id.end()) continue;
+        Order& order = sent[found->second].order;
+        if (exec.venue_order_id != 0) order.venue_order_id = exec.venue_order_id;
+        switch (exec.kind) {
+          case ExecKind::kAccepted:
+            order.status = OrderStatus::kAccepted;
+            break;
+          case ExecKind::kPartiallyFilled:
+            order.status = OrderStatus::kAccepted;
+            order.filled += exec.quantity;
+            break;
+          case ExecKind::kFilled:
+          case ExecKind::kCanceled:
+          case ExecKind::kRejected:
+          case ExecKind::kExpired:
+            by_client_id.erase(found);  // finished
+            break;
+          case ExecKind::kNew:
+          case ExecKind::kModified:
+            break;
+        }
+      }
+    }
+    if (got.back().pending == 0) break;
+  }
+  // In the order they were sent: the venue resolves them in this order. (A client order id sent
+  // twice, under two session scopes, is the later one's.)
+  for (size_t idx = 0; idx < sent.size(); ++idx) {
+    const auto found = by_client_id.find(sent[idx].order.request.client_order_id);
+    if (found == by_client_id.end() || found->second != idx) continue;
+    out.unfinished.push_back(std::move(sent[idx].order));
+    out.command_ids.push_back(std::move(sent[idx].command_id));
+  }
+  out.exec_ids = std::move(exec_ids);
+  return out;
+}
+
 Result<VenueBridgeStats> RunVenueBridge(bus::MessageBus& bus, execution::ExecutionClient& venue,
                                         node::Inbox<node::NodeEvent>& inbox,
                                         const VenueBridgeOptions& options) {
@@ -608,7 +697,7 @@ Result<VenueBridgeStats> RunVenueBridge(bus::MessageBus& bus, execution::Executi
   AITS_ASSIGN_OR_RETURN(const std::string answers, ExecAnswersSubject(options.market));
   bus::ConsumerConfig config;
   config.stream = std::string(kExecStream);
-  config.durable = "exec-" + options.market + "-bridge";
+  config.durable = BridgeDurable(options.market);
   config.filter_subject = commands;
   config.start = bus::StartAt::kFirst;
   config.ack_wait = options.ack_wait;
@@ -620,6 +709,7 @@ Result<VenueBridgeStats> RunVenueBridge(bus::MessageBus& bus, execution::Executi
 
   VenueBridgeStats stats;
   AppliedIds applied(options.remember_ids);
+  for (const std::string& id : options.applied) applied.Add(id);
   CircuitBreaker breaker("nats: " + answers, {}, SystemWallClock());
   ReportPublisher publisher(bus, inbox, reports, options);
   const auto stopped = [&] { return options.stop != nullptr && options.stop->load(); };

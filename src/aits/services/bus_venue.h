@@ -265,8 +265,30 @@ struct VenueBridgeOptions {
   // on_market_data ends the bridge with it. Unset: dropped (counted).
   std::function<Status(const node::MarketData&)> on_market_data;
   std::function<void(const node::ProducerStatus&)> on_status;
+  // Ids of commands to take as applied already (counted as duplicates when they come): the
+  // submits a restarted gateway role recovered from its venue (SentOrdersOfLastBridge).
+  std::vector<std::string> applied;
   Status Validate() const;
 };
+
+// The orders the last bridge of a market may have handed to its venue that no report has
+// finished, as the EXEC stream tells it: what a restarted gateway role, whose new venue knows
+// nothing of them, asks its terminal about (ExecutionClient::Recover) before its bridge applies
+// anything (docs/services.md, "The gateway role").
+struct SentOrders {
+  // The submits the bridge's durable consumer had handed out (ConsumerPosition::delivered)
+  // without a filled, cancelled, rejected or expired report since: each as sent, with the
+  // ticket and lots filled reported since. In the order sent.
+  std::vector<Order> unfinished;
+  std::vector<std::string> command_ids;  // their submit commands' ids
+  std::vector<uint64_t> exec_ids;        // every fill the reports hold
+  uint64_t delivered = 0;                // the bridge consumer's position (0: none yet)
+};
+
+// Reads exec.<market>.commands and .reports from the stream's first message to its last.
+// Nothing when no bridge ever ran. Messages that do not decode are skipped (the bridge and the
+// owner dead-letter them). Errors: the bus's.
+Result<SentOrders> SentOrdersOfLastBridge(bus::MessageBus& bus, std::string_view market);
 
 struct VenueBridgeStats {
   uint64_t commands = 0;       // commands read and decoded

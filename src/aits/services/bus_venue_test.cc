@@ -502,6 +502,38 @@ TEST_P(BusVenueTest, ARestartedOwnersRecoverReturnsTheReportsStoredWhileItWasDow
   ExpectNoMoreExecutionReports();
 }
 
+TEST_P(BusVenueTest, TheOrdersALastBridgeLeftUnfinishedAreFoundOnTheStream) {
+  // No bridge ever ran: nothing to ask about.
+  Result<SentOrders> none = SentOrdersOfLastBridge(*gateway_bus_, market_);
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->unfinished.empty());
+  EXPECT_EQ(none->delivered, 0u);
+
+  gateway_->StartBridge();
+  (void)owner_->Submit(MakeOrder(1, Side::kBuy, OrderType::kLimit, 109'000));   // rests
+  (void)owner_->Submit(MakeOrder(2, Side::kBuy, OrderType::kMarket));           // fills
+  (void)owner_->Submit(MakeOrder(3, Side::kSell, OrderType::kLimit, 111'000));  // rests
+  ASSERT_EQ(Reports(3).size(), 3u);
+  (void)gateway_->StopBridge();
+  // Sent while no bridge ran: no venue has it, so it is not asked about.
+  (void)owner_->Submit(MakeOrder(4, Side::kBuy, OrderType::kMarket));
+  ASSERT_TRUE(WaitUntil([&] { return owner_->commands_sent() == 4; }));
+
+  Result<SentOrders> sent = SentOrdersOfLastBridge(*gateway_bus_, market_);
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  ASSERT_EQ(sent->unfinished.size(), 2u);
+  EXPECT_EQ(sent->unfinished[0].id, OrderId{1});
+  EXPECT_EQ(sent->unfinished[1].id, OrderId{3});
+  for (const Order& order : sent->unfinished) {
+    EXPECT_EQ(order.status, OrderStatus::kAccepted);
+    EXPECT_NE(order.venue_order_id, 0u);
+  }
+  ASSERT_EQ(sent->command_ids.size(), 2u);
+  EXPECT_NE(sent->command_ids[0].find(":submit:1:"), std::string::npos);
+  EXPECT_EQ(sent->exec_ids.size(), 1u);  // order 2's fill
+  EXPECT_GE(sent->delivered, 3u);
+}
+
 TEST_P(BusVenueTest, SnapshotAndRecoverAreRoundTripsThroughTheBridge) {
   gateway_->StartBridge();
   (void)owner_->Submit(MakeOrder(1, Side::kBuy, OrderType::kMarket));
