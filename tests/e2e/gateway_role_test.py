@@ -28,7 +28,8 @@ does. When the simulator has replayed everything and stopped, both roles get SIG
   an order the killed one sent (the new gateway knows nothing of it).
 
 Usage: gateway_role_test.py AITS DATA_DIR [--account netting|hedging] [--kill-owner N]
-                            [--kill-gateway N] [--speed X] [--seed N] [--keep]
+                            [--kill-gateway N] [--in-flight] [--consumers push|pull]
+                            [--speed X] [--seed N] [--keep]
 """
 
 import argparse
@@ -131,6 +132,7 @@ def main():
     parser.add_argument("--kill-owner", type=int, default=0)
     parser.add_argument("--kill-gateway", type=int, default=0)
     parser.add_argument("--in-flight", action="store_true")
+    parser.add_argument("--consumers", default="push")
     parser.add_argument("--speed", type=float, default=900)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", action="store_true")
@@ -151,7 +153,7 @@ def main():
     nats_port, ea_port = free_port(), free_port()
     bus = "nats://127.0.0.1:%d" % nats_port
     common = ["--bus", bus, "--market", MARKET, "--symbol", "EURUSD", "--health", "off",
-              "--json", "--no-progress", "--wait", "30"]
+              "--json", "--no-progress", "--wait", "30", "--consumers", args.consumers]
     gateway_cmd = [args.aits, "--log-level", "info", "serve", "--role", "gateway", "--listen",
                    "127.0.0.1:%d" % ea_port, "--token-file", token_file,
                    "--transcript", os.path.join(work, "transcript.jsonl")] + common
