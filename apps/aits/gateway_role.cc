@@ -171,6 +171,13 @@ int RunGatewayRole(bus::MessageBus& bus, const GatewayRoleOptions& options) {
   bridge.push = options.push;
   bridge.on_market_data = [&ticks](const node::MarketData& data) { return ticks.Publish(data); };
   gateway::Gateway* raw = gw.get();
+  // The owner opens its session with the terminal's currency, leverage and margin mode.
+  bridge.terms = [raw]() -> std::optional<VenueTerms> {
+    const std::optional<mt5::Hello> hello = raw->terminal();
+    if (!hello) return std::nullopt;
+    return VenueTerms{hello->currency, static_cast<double>(hello->leverage),
+                      hello->margin_mode == static_cast<uint32_t>(mt5::MarginMode::kRetailHedging)};
+  };
   bridge.on_status = [&options, &notice, raw](const node::ProducerStatus& status) {
     if (status.state == node::ProducerState::kConnected) {
       std::string who = "an EA";

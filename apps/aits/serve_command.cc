@@ -467,14 +467,29 @@ Result<std::unique_ptr<services::BusVenue>> OpenBusVenue(bus::MessageBus& bus,
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<services::BusVenue> venue,
                         services::BusVenue::Create(bus, venue_options));
   options->spec.venue = "mt5";
-  if (!logged) {
-    Result<execution::AccountState> account = venue->Snapshot();
-    if (!account.ok()) {
-      return account.status().WithContext(
-          "--venue bus: the account of the gateway role of --market " + flags.market);
-    }
-    if (account->balance) options->spec.balance = account->balance->AsDouble();
+  // Asked at every start: a gateway role that does not answer is an error here, naming the
+  // market, rather than the reconciliation's later.
+  Result<execution::AccountState> account = venue->Snapshot();
+  if (!account.ok()) {
+    return account.status().WithContext(
+        "--venue bus: the account of the gateway role of --market " + flags.market);
   }
+  if (const std::optional<VenueTerms>& terms = venue->terms()) {
+    // The session is opened with the terminal's terms, as aits live opens it.
+    const std::string mode = terms->hedging ? "hedging" : "netting";
+    const std::string& wanted = logged ? logged->account_mode : flags.session.account_mode;
+    if (!wanted.empty() && wanted != mode) {
+      return InvalidArgument((logged ? options->state_dir + " holds a " + wanted + " session"
+                                     : "--account-mode " + wanted) +
+                             ": the account of the gateway role of --market " + flags.market +
+                             " is " + mode);
+    }
+    // A resumed session is compared with these: another currency is another account.
+    options->spec.account_mode = mode;
+    options->spec.leverage = terms->leverage;
+    options->spec.account_currency = terms->currency;
+  }
+  if (!logged && account->balance) options->spec.balance = account->balance->AsDouble();
   services::BusVenue* raw = venue.get();
   // The session owns its broker's client; this command owns the venue, which is also the
   // loop's producer of its reports.
@@ -772,10 +787,12 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
     return Fail(InvalidArgument(
         "--venue bus: the gateway role is another process; give --bus nats://HOST:PORT"));
   }
-  if (cmd.count("--balance") > 0 && flags.bus_venue) {
-    return Fail(
-        InvalidArgument("--balance: with --venue bus the balance is the account's, as "
-                        "the gateway role's terminal tells it"));
+  for (const char* terms : {"--balance", "--leverage"}) {
+    if (cmd.count(terms) > 0 && flags.bus_venue) {
+      return Fail(InvalidArgument(std::string(terms) +
+                                  ": with --venue bus the account's terms are the account's, as "
+                                  "the gateway role's terminal tells them"));
+    }
   }
   if (flags.wait_seconds <= 0) {
     return Fail(InvalidArgument("--wait must be a positive number of seconds"));

@@ -70,6 +70,17 @@ def logged_prices(state):
         db.close()
 
 
+def session_spec(state):
+    """The session's spec as its log's first event holds it (JSON)."""
+    db = sqlite3.connect("file:" + os.path.abspath(os.path.join(state, "events.db")) + "?mode=ro",
+                         uri=True)
+    try:
+        (payload,) = db.execute("SELECT payload FROM events ORDER BY seq LIMIT 1").fetchone()
+        return json.loads(payload)
+    finally:
+        db.close()
+
+
 def wait_for(what, test, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -160,7 +171,7 @@ def main():
     owner_cmd = [args.aits, "--log-level", "info", "serve", "--role",
                  "features,prediction,decision,risk,execution", "--venue", "bus", "--state",
                  state, "--params", "fast=2,slow=5", "--bar", "S1", "--session-id", SESSION,
-                 "--account-mode", args.account, "--idle-timeout", "0"] + common
+                 "--idle-timeout", "0"] + common  # the account's terms: the terminal's
     sim_cmd = [args.aits, "mt5-sim", "--connect", "127.0.0.1:%d" % ea_port, "--token", TOKEN,
                "--data", "EURUSD=" + data, "--speed", str(args.speed), "--stop-at-end",
                "--account", args.account, "--seed", str(seed % 1000 + 1), "--json"]
@@ -263,6 +274,12 @@ def main():
                   % (asked, args.kill_gateway))
         if args.kill_owner and args.in_flight:
             print("owner restarts: %d (each aimed at an order in flight)" % args.kill_owner)
+        # The session took the terminal's terms (no --account-mode given to the owner).
+        spec = session_spec(state)
+        mode = spec.get("account_mode", "netting")  # the spec leaves its default out
+        if mode != args.account or spec.get("venue") != "mt5":
+            raise Failure("the owner's session is %s on venue %s; the terminal's account is %s"
+                          % (mode, spec.get("venue"), args.account))
         # (d) replay
         replay = subprocess.run([args.aits, "replay", "--events", state], capture_output=True,
                                 text=True)

@@ -352,7 +352,7 @@ expect_in "the gateway role in-process" "$out" "serves an owner in another proce
 run env -u AITS_MT5_TOKEN "$aits" serve --role gateway --bus "$bus" --health off
 expect_in "the gateway role without the EA's secret" "$out" "AITS_MT5_TOKEN"
 run "$aits" serve --role risk,execution --venue bus --bus "$bus" --balance 5 "${session[@]}"
-expect_in "--balance with --venue bus" "$out" "the balance is the account's"
+expect_in "--balance with --venue bus" "$out" "the account's terms are the account's"
 run "$aits" serve --role ingestion --venue bus --bus "$bus" "${session[@]}"
 expect_in "--venue bus for ingestion" "$out" "trades through the gateway role"
 run "$aits" serve --role features,prediction,decision,risk,execution --venue bus --bus "$bus" \

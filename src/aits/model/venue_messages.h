@@ -52,6 +52,15 @@ struct VenueCommand {
 std::string_view ToString(VenueCommand::Kind kind);
 Result<VenueCommand::Kind> ParseVenueCommandKind(std::string_view text);
 
+// The account's terms as its venue states them: what a session on it must be opened with.
+struct VenueTerms {
+  std::string currency;  // the account currency, "USD"
+  double leverage = 0;   // 100 for 1:100
+  bool hedging = false;  // a position per opening fill (false: netting)
+
+  friend bool operator==(const VenueTerms&, const VenueTerms&) = default;
+};
+
 // What the venue's side tells the owner: a report its venue made, or the answer to a request.
 struct VenueReport {
   static constexpr MessageType kMessageType = MessageType::kVenueReport;
@@ -70,6 +79,8 @@ struct VenueReport {
   // An answer: the venue's failure (OK: the answer holds). Travels as its code and message.
   Status error;
   AccountState snapshot;
+  // A snapshot answer: the account's terms, when the venue's side knows them.
+  std::optional<VenueTerms> terms;
   std::vector<ExecutionReport> recovered;
 };
 std::string_view ToString(VenueReport::Kind kind);

@@ -467,6 +467,11 @@ std::string Encode(const VenueReport& message, uint64_t sequence) {
     working->set_tif(static_cast<v1::TimeInForce>(order.tif));
   }
   if (message.snapshot.balance) out.set_balance_raw(message.snapshot.balance->raw());
+  if (message.terms) {
+    out.set_currency(message.terms->currency);
+    out.set_leverage(message.terms->leverage);
+    out.set_hedging(message.terms->hedging);
+  }
   for (const ExecutionReport& report : message.recovered) {
     PutExecutionReport(report, out.add_recovered());
   }
@@ -773,6 +778,13 @@ Result<VenueReport> Decode<VenueReport>(std::string_view bytes) {
     report.snapshot.orders.push_back(std::move(order));
   }
   if (in.has_balance_raw()) report.snapshot.balance = Money::FromRaw(in.balance_raw());
+  if (in.has_currency()) {
+    VenueTerms terms{in.currency(), in.leverage(), in.hedging()};
+    if (terms.currency.empty()) check.Fail("currency", "empty");
+    if (!(terms.leverage > 0))
+      check.Fail("leverage", "not positive: " + std::to_string(terms.leverage));
+    report.terms = std::move(terms);
+  }
   for (const v1::ExecutionReport& recovered : in.recovered()) {
     report.recovered.push_back(GetExecutionReport(check, recovered));
   }

@@ -420,6 +420,7 @@ std::vector<VenueReport> SampleVenueReports() {
   working.tif = TimeInForce::kDay;
   reports[2].snapshot.orders = {working};
   reports[2].snapshot.balance = Money::FromRaw(-12'345'678);
+  reports[2].terms = VenueTerms{"EUR", 30, true};
   reports[3].kind = VenueReport::Kind::kRecovered;
   reports[3].answers = "default:s1:recover:ab:1";
   reports[3].error = Unavailable("no EA connected");
@@ -476,6 +477,7 @@ void ExpectSame(const VenueReport& a, const VenueReport& b) {
     EXPECT_EQ(x.tif, y.tif);
   }
   EXPECT_EQ(a.snapshot.balance, b.snapshot.balance);
+  EXPECT_EQ(a.terms, b.terms);
   ASSERT_EQ(a.recovered.size(), b.recovered.size());
   for (size_t idx = 0; idx < a.recovered.size(); ++idx) {
     ExpectSame(a.recovered[idx], b.recovered[idx]);
@@ -552,6 +554,12 @@ TEST(MessagesTest, VenueMessagesRefuseWhatNoSideSends) {
   VenueReport unasked = SampleVenueReports()[2];
   unasked.answers.clear();
   refused(unasked, "venue report: field answers");
+  VenueReport no_leverage = SampleVenueReports()[2];
+  no_leverage.terms->leverage = 0;
+  refused(no_leverage, "venue report: field leverage");
+  VenueReport no_currency = SampleVenueReports()[2];
+  no_currency.terms->currency.clear();
+  refused(no_currency, "venue report: field currency");
   EXPECT_FALSE(Decode<VenueReport>(Encode(SampleCommands()[0])).ok());
 }
 

@@ -257,6 +257,7 @@ Result<execution::AccountState> BusVenue::Snapshot() const {
   request.kind = VenueCommand::Kind::kSnapshot;
   AITS_ASSIGN_OR_RETURN(VenueReport answer,
                         Ask(std::move(request), "snapshot", VenueReport::Kind::kSnapshot));
+  if (answer.terms) terms_ = std::move(answer.terms);
   return std::move(answer.snapshot);
 }
 
@@ -557,7 +558,7 @@ bool IsRequest(VenueCommand::Kind kind) {
 
 // Applies one decoded command to the venue; an answer for the requests.
 std::optional<VenueReport> Apply(const VenueCommand& command, execution::ExecutionClient& venue,
-                                 VenueBridgeStats& stats) {
+                                 const VenueBridgeOptions& options, VenueBridgeStats& stats) {
   VenueReport answer;
   answer.answers = command.id;
   switch (command.kind) {
@@ -583,6 +584,7 @@ std::optional<VenueReport> Apply(const VenueCommand& command, execution::Executi
       Result<execution::AccountState> state = venue.Snapshot();
       if (state.ok()) {
         answer.snapshot = std::move(state).value();
+        if (options.terms) answer.terms = options.terms();
       } else {
         answer.error = state.status();
       }
@@ -731,7 +733,7 @@ Result<VenueBridgeStats> RunVenueBridge(bus::MessageBus& bus, execution::Executi
       } else if (IsRequest(command->kind) && SystemWallClock().Now() > command->ts) {
         ++stats.expired;
       } else {
-        const std::optional<VenueReport> answer = Apply(*command, venue, stats);
+        const std::optional<VenueReport> answer = Apply(*command, venue, options, stats);
         ++stats.applied;
         applied.Add(command->id);
         if (answer) {

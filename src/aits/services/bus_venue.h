@@ -174,6 +174,10 @@ class BusVenue final : public execution::ExecutionClient, public node::Producer 
   Status Start(node::ProducerLink link) override;
   void Stop() override;
 
+  // The account's terms as the last snapshot answer stated them (nullopt: no snapshot yet, or a
+  // venue that does not say). The caller of Snapshot's thread.
+  const std::optional<VenueTerms>& terms() const { return terms_; }
+
   // Any thread.
   uint64_t commands_sent() const { return commands_sent_.load(std::memory_order_relaxed); }
   uint64_t failed_commands() const { return failed_commands_.load(std::memory_order_relaxed); }
@@ -230,6 +234,7 @@ class BusVenue final : public execution::ExecutionClient, public node::Producer 
   std::unordered_map<uint64_t, uint64_t> cancels_;  // order id -> cancels sent
   uint64_t protections_ = 0;
   mutable uint64_t requests_ = 0;
+  mutable std::optional<VenueTerms> terms_;
 
   std::thread reader_;
   // The stream sequence of the last report pushed, drained or dead-lettered: the kernel
@@ -265,6 +270,9 @@ struct VenueBridgeOptions {
   // on_market_data ends the bridge with it. Unset: dropped (counted).
   std::function<Status(const node::MarketData&)> on_market_data;
   std::function<void(const node::ProducerStatus&)> on_status;
+  // The account's terms, sent with each snapshot answer (the MetaTrader gateway: the terminal's
+  // hello); unset or nullopt: not stated. Called on the bridge's thread.
+  std::function<std::optional<VenueTerms>()> terms;
   // Ids of commands to take as applied already (counted as duplicates when they come): the
   // submits a restarted gateway role recovered from its venue (SentOrdersOfLastBridge).
   std::vector<std::string> applied;

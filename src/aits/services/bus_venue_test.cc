@@ -137,6 +137,10 @@ class GatewaySide {
     return stats_.ok() ? *stats_ : VenueBridgeStats{};
   }
 
+  void SetTerms(VenueTerms terms) {
+    options_.terms = [terms] { return std::optional<VenueTerms>(terms); };
+  }
+
   // The market moves: only while no bridge runs, or before the first (the bridge is then the
   // venue's one caller).
   void Tick(const Tick& tick) { venue_.OnTick(tick); }
@@ -535,13 +539,17 @@ TEST_P(BusVenueTest, TheOrdersALastBridgeLeftUnfinishedAreFoundOnTheStream) {
 }
 
 TEST_P(BusVenueTest, SnapshotAndRecoverAreRoundTripsThroughTheBridge) {
+  // The account's terms travel with the snapshot (the gateway role states its terminal's).
+  gateway_->SetTerms(VenueTerms{"EUR", 30, true});
   gateway_->StartBridge();
   (void)owner_->Submit(MakeOrder(1, Side::kBuy, OrderType::kMarket));
   (void)owner_->Submit(MakeOrder(2, Side::kSell, OrderType::kLimit, 111'000));
   ASSERT_EQ(Reports(2).size(), 2u);
 
+  EXPECT_FALSE(owner_->terms().has_value());
   Result<execution::AccountState> held = owner_->Snapshot();
   ASSERT_TRUE(held.ok()) << held.status().ToString();
+  EXPECT_EQ(owner_->terms(), (VenueTerms{"EUR", 30, true}));
 
   const std::vector<Order> unfinished = {MakeOrder(8, Side::kBuy, OrderType::kMarket),
                                          MakeOrder(9, Side::kSell, OrderType::kMarket)};
