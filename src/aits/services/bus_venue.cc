@@ -115,7 +115,9 @@ Result<std::unique_ptr<BusVenue>> BusVenue::Create(bus::MessageBus& bus,
   // Reports stored before this account's owner first read them are of no order it sent.
   config.start = bus::StartAt::kNew;
   config.ack_all = true;
-  config.max_ack_pending = 4096;
+  // A restarted owner's Recover takes what was stored while it was down without acknowledging
+  // it (DrainStored): at most this many reports, the rest comes through the reader.
+  config.max_ack_pending = 65'536;
   config.push = options.push;
   Result<std::unique_ptr<bus::Consumer>> consumer = bus.Consume(config);
   if (!consumer.ok()) return consumer.status().WithContext("bus venue: reading " + reports);
@@ -621,6 +623,9 @@ Result<SentOrders> SentOrdersOfLastBridge(bus::MessageBus& bus, std::string_view
   config.stream = std::string(kExecStream);
   config.filter_subject = "exec." + std::string(market) + ".>";
   config.start = bus::StartAt::kFirst;
+  // Acknowledged as read: a reader with max_ack_pending messages unacknowledged is handed no
+  // more, and the scan would end early.
+  config.ack_all = true;
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus.Consume(config));
   struct Sent {
     Order order;
@@ -634,6 +639,7 @@ Result<SentOrders> SentOrdersOfLastBridge(bus::MessageBus& bus, std::string_view
   for (;;) {
     AITS_ASSIGN_OR_RETURN(std::vector<bus::Delivery> got, consumer->Fetch(256, kDrainWait));
     if (got.empty()) break;
+    AITS_RETURN_IF_ERROR(consumer->Ack(got.back().sequence));
     for (const bus::Delivery& delivery : got) {
       if (delivery.subject == commands) {
         Result<VenueCommand> command = proto::Decode<VenueCommand>(delivery.payload);

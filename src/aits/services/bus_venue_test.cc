@@ -519,9 +519,25 @@ TEST_P(BusVenueTest, TheOrdersALastBridgeLeftUnfinishedAreFoundOnTheStream) {
   (void)owner_->Submit(MakeOrder(3, Side::kSell, OrderType::kLimit, 111'000));  // rests
   ASSERT_EQ(Reports(3).size(), 3u);
   (void)gateway_->StopBridge();
-  // Sent while no bridge ran: no venue has it, so it is not asked about.
+  // Sent while no bridge ran: no venue has it, so it would not be asked about.
   (void)owner_->Submit(MakeOrder(4, Side::kBuy, OrderType::kMarket));
   ASSERT_TRUE(WaitUntil([&] { return owner_->commands_sent() == 4; }));
+  Result<SentOrders> before = SentOrdersOfLastBridge(*gateway_bus_, market_);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  EXPECT_EQ(before->unfinished.size(), 2u);  // 1 and 3, not 4
+
+  // More messages after them than a reader may hold unacknowledged (max_ack_pending 1,024):
+  // the scan reads to the stream's end all the same.
+  const std::string answers = Subject(ExecAnswersSubject(market_));
+  for (int idx = 0; idx < 1'100; ++idx) {
+    ASSERT_TRUE(owner_bus_->Publish(answers, "", "nobody asked").ok());
+  }
+  (void)owner_->Submit(MakeOrder(5, Side::kBuy, OrderType::kMarket));
+  ASSERT_TRUE(WaitUntil([&] { return owner_->commands_sent() == 5; }));
+  // The bridge again: orders 4 and 5 fill, their reports after the 1,100 messages.
+  gateway_->StartBridge();
+  ASSERT_TRUE(WaitUntil([&] { return owner_->reports_pushed() >= 5; }));
+  (void)gateway_->StopBridge();
 
   Result<SentOrders> sent = SentOrdersOfLastBridge(*gateway_bus_, market_);
   ASSERT_TRUE(sent.ok()) << sent.status().ToString();
@@ -534,7 +550,7 @@ TEST_P(BusVenueTest, TheOrdersALastBridgeLeftUnfinishedAreFoundOnTheStream) {
   }
   ASSERT_EQ(sent->command_ids.size(), 2u);
   EXPECT_NE(sent->command_ids[0].find(":submit:1:"), std::string::npos);
-  EXPECT_EQ(sent->exec_ids.size(), 1u);  // order 2's fill
+  EXPECT_EQ(sent->exec_ids.size(), 3u);  // orders 2, 4 and 5's fills
   EXPECT_GE(sent->delivered, 3u);
 }
 
