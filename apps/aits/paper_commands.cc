@@ -13,6 +13,7 @@
 
 #include "aits/config/model_choice.h"
 #include "aits/config/paper_settings.h"
+#include "aits/core/redact.h"
 #include "aits/persistence/pg_event_store.h"
 #include "aits/persistence/trade_store.h"
 #include "aits/session/live_compare.h"
@@ -181,7 +182,7 @@ void PrintSessionSummary(std::string_view kind, const std::string& state,
   std::printf("  tick-to-order, no bar close:     %s\n", r.plain_orders.Summary().c_str());
   std::printf("  tick-to-order, bar close:        %s\n", r.bar_orders.Summary().c_str());
   std::printf("  event log: %s, %llu events\n",
-              (events.empty() ? state + "/events.db" : events).c_str(),
+              WithoutPassword(events.empty() ? state + "/events.db" : events).c_str(),
               static_cast<unsigned long long>(r.last_seq));
 }
 
@@ -196,12 +197,12 @@ int RunReplayCommand(const std::string& events) {
   if (!r.equal) {
     std::printf(
         "replay of %s DIVERGES\n  first diverging event: %s\n  logged:   %s\n  replayed: %s\n",
-        EventsPath(events).c_str(),
+        WithoutPassword(EventsPath(events)).c_str(),
         r.divergence.seq == 0 ? "after the last one" : std::to_string(r.divergence.seq).c_str(),
         r.divergence.logged.c_str(), r.divergence.produced.c_str());
     return 1;
   }
-  std::printf("replay of %s: identical\n", EventsPath(events).c_str());
+  std::printf("replay of %s: identical\n", WithoutPassword(EventsPath(events)).c_str());
   std::printf(
       "  %llu events, %llu ticks, %llu orders, %llu fills: every order, fill, decision "
       "and risk event equal\n",

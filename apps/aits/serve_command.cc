@@ -23,6 +23,7 @@
 #include "aits/config/model_choice.h"
 #include "aits/config/paper_settings.h"
 #include "aits/core/clock.h"
+#include "aits/core/redact.h"
 #include "aits/core/resilience.h"
 #include "aits/ml/registry.h"
 #include "aits/net/socket.h"
@@ -705,7 +706,7 @@ int RunMlRole(const ServeFlags& flags, Readiness& readiness) {
   };
   if (!quiet) {
     std::fprintf(stderr, "aits serve: ml: waiting for jobs on ml.%s.jobs (registry %s)\n",
-                 flags.market.c_str(), flags.session.registry.c_str());
+                 flags.market.c_str(), WithoutPassword(flags.session.registry).c_str());
   }
   readiness.Set(Status::Ok());
   const Result<services::MlJobStats> ran = services::RunMlJobs(*bus, options);

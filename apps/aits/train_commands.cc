@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "aits/config/ml_settings.h"
+#include "aits/core/redact.h"
 #include "aits/log/log.h"
 #include "aits/ml/pipeline.h"
 #include "cli.h"
@@ -49,12 +50,12 @@ int PrintChecked(const char* command, const ml::MlConfig& config, bool json) {
   const nlohmann::ordered_json checked = {
       {"command", command},       {"check", "ok"},
       {"name", config.name},      {"symbol", config.symbol},
-      {"data", config.data_path}, {"registry", config.registry_dir}};
+      {"data", config.data_path}, {"registry", WithoutPassword(config.registry_dir)}};
   if (json) {
     std::printf("%s\n", checked.dump().c_str());
   } else {
     std::printf("%s: settings ok: %s on %s (registry %s)\n", command, config.name.c_str(),
-                config.data_path.c_str(), config.registry_dir.c_str());
+                config.data_path.c_str(), WithoutPassword(config.registry_dir).c_str());
   }
   return 0;
 }
@@ -163,9 +164,9 @@ int RunTrain(const config::MlFlags& flags, const Output& output) {
     std::printf(", xgboost_regressor %s",
                 FormatNumber(r.metrics["test"]["ic"], "xgboost_regressor").c_str());
   }
-  std::printf("\n  registry      %s: %s@%d (#%lld) %s\n", config->registry_dir.c_str(),
-              r.ensemble_record.name.c_str(), r.ensemble_record.version,
-              static_cast<long long>(r.ensemble_record.id),
+  std::printf("\n  registry      %s: %s@%d (#%lld) %s\n",
+              WithoutPassword(config->registry_dir).c_str(), r.ensemble_record.name.c_str(),
+              r.ensemble_record.version, static_cast<long long>(r.ensemble_record.id),
               std::string(ml::ToString(r.ensemble_record.status)).c_str());
   std::printf("  gate          %s: %s\n", r.gate.passed ? "passed" : "not passed",
               r.gate.reason.c_str());

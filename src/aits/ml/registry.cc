@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "aits/core/redact.h"
 #include "aits/ml/internal/registry_backend.h"
 #include "aits/models/serialize.h"
 #include "aits/persistence/postgres.h"
@@ -117,7 +118,7 @@ StoredModel ToStored(const ModelRecord& r) {
 }
 
 std::string LabelOf(const RegistryBackend& backend) {
-  return "model registry " + backend.location();
+  return "model registry " + WithoutPassword(backend.location());
 }
 
 Result<std::vector<ModelRecord>> SelectAll(const RegistryBackend& backend,
