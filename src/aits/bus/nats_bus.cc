@@ -593,6 +593,34 @@ class NatsBus final : public MessageBus {
     return Status::Ok();
   }
 
+  // No responders to a publish: no stream stores the subject (NotFound, not worth a retry), or
+  // one does and nobody answers for it now — its leader is being elected after a cluster node
+  // died (Unavailable: retried). JetStream's API tells them apart; when it does not answer
+  // either, that is the cluster's trouble too. (Seen in nats_cluster_test: a publish right after
+  // the kill of the node that led the stream.)
+  Status NoResponders(const std::string& subject) {
+    const std::string request = nlohmann::json{{"subject", subject}}.dump();
+    natsMsg* reply = nullptr;
+    const natsStatus s = natsConnection_Request(&reply, shared_->connection, "$JS.API.STREAM.NAMES",
+                                                request.data(), static_cast<int>(request.size()),
+                                                Millis(shared_->options.request_timeout));
+    if (s != NATS_OK) {
+      return Unavailable("publish to " + subject +
+                         ": no stream answered, and JetStream's API did not either (" +
+                         natsStatus_GetText(s) + ")");
+    }
+    const nlohmann::json names = nlohmann::json::parse(
+        std::string(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply))),
+        nullptr, /*allow_exceptions=*/false);
+    natsMsg_Destroy(reply);
+    const auto streams = names.is_object() ? names.find("streams") : names.end();
+    if (names.is_object() && streams != names.end() && streams->is_array() && !streams->empty()) {
+      return Unavailable("publish to " + subject + ": stream " + streams->front().dump() +
+                         " stores it but did not answer (its leader away?)");
+    }
+    return NotFound("no stream stores subject " + subject);
+  }
+
   Result<PublishAck> Publish(std::string_view subject, std::string_view id,
                              std::string_view payload) override {
     if (Status s = ValidatePublish(subject, payload); !s.ok()) return s;
@@ -606,7 +634,7 @@ class NatsBus final : public MessageBus {
     jsErrCode js_error{};
     const natsStatus s = js_Publish(&ack, shared_->js, subj.c_str(), payload.data(),
                                     static_cast<int>(payload.size()), &options, &js_error);
-    if (s == NATS_NO_RESPONDERS) return NotFound("no stream stores subject " + subj);
+    if (s == NATS_NO_RESPONDERS) return NoResponders(subj);
     if (s != NATS_OK) return FromNats(s, js_error, "publish to " + subj);
     const PublishAck out{ack->Sequence, ack->Duplicate};
     jsPubAck_Destroy(ack);
