@@ -33,7 +33,7 @@ class TickPublishers {
               const std::function<void(const std::string&)>& notice) {
     services::MarketPublisherOptions publish;
     publish.feed = options.market;
-    for (const Instrument& instrument : options.instruments) {
+    for (const Instrument& instrument : options.gateway.instruments) {
       AITS_ASSIGN_OR_RETURN(std::unique_ptr<services::MarketPublisher> publisher,
                             services::MarketPublisher::Create(bus, instrument, publish));
       AITS_ASSIGN_OR_RETURN(const std::optional<services::MarketPublisher::HeldTick> held,
@@ -135,14 +135,7 @@ int RunGatewayRole(bus::MessageBus& bus, const GatewayRoleOptions& options) {
       std::fprintf(stderr, "aits serve: gateway: %s\n", text.c_str());
     }
   };
-  gateway::GatewayConfig config;
-  config.host = options.host;
-  config.port = options.port;
-  config.token = options.token;
-  config.instruments = options.instruments;
-  config.mt5_names = options.mt5_names;
-  config.transcript = options.transcript;
-  config.answer_timeout = std::chrono::seconds(options.wait_seconds);
+  const gateway::GatewayConfig& config = options.gateway;
   Result<std::unique_ptr<gateway::Gateway>> created = gateway::Gateway::Create(config);
   if (!created.ok()) return Fail(created.status());
   std::unique_ptr<gateway::Gateway> gw = std::move(created).value();

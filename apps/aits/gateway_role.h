@@ -7,25 +7,20 @@
 
 #include <functional>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "aits/bus/message_bus.h"
 #include "aits/core/status.h"
-#include "aits/model/instrument.h"
+#include "aits/gateway/gateway.h"
 
 namespace aits::app {
 
 struct GatewayRoleOptions {
-  std::vector<Instrument> instruments;  // the session's, with its ids (the owner's numbering)
-  std::string market = "default";       // md.<market>.<SYMBOL>, exec.<market>.*
-  std::string host = "127.0.0.1";       // where the EA connects
-  uint16_t port = 5757;
-  std::string token;  // the EA's shared secret
-  std::vector<std::pair<std::string, std::string>> mt5_names;
-  std::string transcript;  // every frame with the EA, appended (empty: none)
-  int wait_seconds = 30;   // a request's wait for the EA and the terminal
-  bool push = true;        // the commands' consumer
+  // The MetaTrader gateway: where the EA connects, its secret, the terminal's symbol names, the
+  // transcript, how long a request waits; its instruments are the session's, with its ids (the
+  // owner's numbering).
+  gateway::GatewayConfig gateway;
+  std::string market = "default";  // md.<market>.<SYMBOL>, exec.<market>.*
+  bool push = true;                // the commands' consumer
   bool quiet = false;
   bool json = false;
   // /readyz: OK while the EA's link is up.

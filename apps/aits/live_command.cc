@@ -104,17 +104,13 @@ Result<mt5::Hello> WaitForTerminal(const gateway::Gateway& gw, const std::string
 // The session a state directory holds, if any: its instruments are the gateway's, and its venue
 // says whether it is a dry run.
 Result<std::optional<session::SessionSpec>> LoggedSpec(const std::string& state) {
-  const std::string path = EventsPath(state);
-  if (!std::filesystem::exists(path)) return std::optional<session::SessionSpec>();
-  AITS_ASSIGN_OR_RETURN(std::unique_ptr<persistence::EventStore> store,
-                        persistence::OpenEventStoreAtReadOnly(path));
-  if (store->last_seq() == 0) return std::optional<session::SessionSpec>();
-  AITS_ASSIGN_OR_RETURN(session::SessionSpec spec, session::ReadSessionSpec(*store));
-  if (spec.feed != session::kLiveFeed) {
-    return InvalidArgument(state + " holds a paper session (feed " + spec.feed +
+  AITS_ASSIGN_OR_RETURN(std::optional<session::SessionSpec> spec,
+                        LoggedSessionSpec(EventsPath(state)));
+  if (spec && spec->feed != session::kLiveFeed) {
+    return InvalidArgument(state + " holds a paper session (feed " + spec->feed +
                            "), not a live one: resume it with aits paper");
   }
-  return std::optional<session::SessionSpec>(std::move(spec));
+  return spec;
 }
 
 // A market monitor on the wall clock for the session's instruments, with their trading sessions

@@ -451,6 +451,21 @@ bool HasLog(const config::PaperFlags& flags) {
   return store.ok() && (*store)->last_seq() > 0;
 }
 
+Result<std::optional<session::SessionSpec>> LoggedSessionSpec(const std::string& path) {
+  if (!persistence::IsPostgresLocation(path) && !std::filesystem::exists(path)) {
+    return std::optional<session::SessionSpec>();
+  }
+  Result<std::unique_ptr<persistence::EventStore>> store =
+      persistence::OpenEventStoreAtReadOnly(path);
+  if (!store.ok() && store.status().code() == StatusCode::kNotFound) {
+    return std::optional<session::SessionSpec>();
+  }
+  AITS_RETURN_IF_ERROR(store.status());
+  if ((*store)->last_seq() == 0) return std::optional<session::SessionSpec>();
+  AITS_ASSIGN_OR_RETURN(session::SessionSpec spec, session::ReadSessionSpec(**store));
+  return std::optional<session::SessionSpec>(std::move(spec));
+}
+
 void AddPaperCommands(CLI::App& app) {
   auto flags = std::make_shared<config::PaperFlags>();
   CLI::App* paper = app.add_subcommand(

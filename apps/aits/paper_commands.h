@@ -29,6 +29,9 @@ void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags);
 bool SessionSpecGiven(const CLI::App& cmd);
 // Whether the session's log (--events, else STATE/events.db) holds a session.
 bool HasLog(const config::PaperFlags& flags);
+// The session the event log at `path` (a file, or postgresql://...#session) holds; nullopt when
+// there is no log there, or an empty one.
+Result<std::optional<session::SessionSpec>> LoggedSessionSpec(const std::string& path);
 
 // PaperOptions::on_trades writing every closed trade to the trade store at `location` (--trades:
 // a file or postgresql://user@host:port/db), keyed by the session's id and the trade's number, so

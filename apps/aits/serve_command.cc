@@ -428,24 +428,6 @@ nlohmann::ordered_json StagesJson(const std::vector<StageRun>& runs) {
   return out;
 }
 
-// The session the owner's log holds, if any (its id scopes the venue's commands).
-Result<std::optional<session::SessionSpec>> LoggedSpec(const session::PaperOptions& options) {
-  const std::string path =
-      options.events.empty() ? options.state_dir + "/events.db" : options.events;
-  if (!persistence::IsPostgresLocation(path) && !std::filesystem::exists(path)) {
-    return std::optional<session::SessionSpec>();
-  }
-  Result<std::unique_ptr<persistence::EventStore>> store =
-      persistence::OpenEventStoreAtReadOnly(path);
-  if (!store.ok() && store.status().code() == StatusCode::kNotFound) {
-    return std::optional<session::SessionSpec>();
-  }
-  AITS_RETURN_IF_ERROR(store.status());
-  if ((*store)->last_seq() == 0) return std::optional<session::SessionSpec>();
-  AITS_ASSIGN_OR_RETURN(session::SessionSpec spec, session::ReadSessionSpec(**store));
-  return std::optional<session::SessionSpec>(std::move(spec));
-}
-
 // --venue bus: the account is the one the gateway role holds (docs/services.md, "The venue over
 // the bus"). The session trades it as aits live trades its terminal's ("mt5": at each resume the
 // orders in flight are asked about, then the account is reconciled), its commands scoped by the
@@ -453,7 +435,11 @@ Result<std::optional<session::SessionSpec>> LoggedSpec(const session::PaperOptio
 Result<std::unique_ptr<services::BusVenue>> OpenBusVenue(bus::MessageBus& bus,
                                                          const ServeFlags& flags,
                                                          session::PaperOptions* options) {
-  AITS_ASSIGN_OR_RETURN(const std::optional<session::SessionSpec> logged, LoggedSpec(*options));
+  // The session the owner's log holds, if any: its id scopes the venue's commands.
+  AITS_ASSIGN_OR_RETURN(
+      const std::optional<session::SessionSpec> logged,
+      LoggedSessionSpec(options->events.empty() ? options->state_dir + "/events.db"
+                                                : options->events));
   if (logged && logged->venue != "mt5") {
     return InvalidArgument(options->state_dir + " holds a session on the " + logged->venue +
                            " venue, not the gateway role's account: resume it without --venue "
@@ -746,16 +732,18 @@ int RunGateway(bus::MessageBus& bus, const ServeFlags& flags, Readiness& readine
   Result<std::vector<std::pair<std::string, std::string>>> names = ParseNames(flags.mt5_names);
   if (!names.ok()) return Fail(names.status());
   GatewayRoleOptions options;
+  gateway::GatewayConfig& config = options.gateway;
+  config.instruments.clear();
   for (const session::FeedSpec& feed : session::FeedsOf(resolved->spec)) {
-    options.instruments.push_back(feed.instrument);
+    config.instruments.push_back(feed.instrument);
   }
+  config.host = at->host;
+  config.port = at->port;
+  config.token = *token;
+  config.mt5_names = *names;
+  config.transcript = flags.transcript;
+  config.answer_timeout = std::chrono::seconds(flags.wait_seconds);
   options.market = flags.market;
-  options.host = at->host;
-  options.port = at->port;
-  options.token = *token;
-  options.mt5_names = *names;
-  options.transcript = flags.transcript;
-  options.wait_seconds = flags.wait_seconds;
   options.push = flags.consumers == "push";
   options.quiet = flags.session.quiet;
   options.json = flags.session.json;

@@ -47,7 +47,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mt5_e2e_util import (Failure, check_accounts, file_ticks, free_port, kill_all,  # noqa: E402
-                           order_count)
+                           simulator_command, wait_for_new_order)
 
 TOKEN = "e2e-secret-0123456789"
 SESSION = "G"
@@ -172,11 +172,8 @@ def main():
                  "features,prediction,decision,risk,execution", "--venue", "bus", "--state",
                  state, "--params", "fast=2,slow=5", "--bar", "S1", "--session-id", SESSION,
                  "--idle-timeout", "0"] + common  # the account's terms: the terminal's
-    sim_cmd = [args.aits, "mt5-sim", "--connect", "127.0.0.1:%d" % ea_port, "--token", TOKEN,
-               "--data", "EURUSD=" + data, "--speed", str(args.speed), "--stop-at-end",
-               "--account", args.account, "--seed", str(seed % 1000 + 1), "--json"]
-    if args.in_flight:
-        sim_cmd += ["--processing-delay-ms", "300"]
+    sim_cmd = simulator_command(args.aits, ea_port, TOKEN, data, args.speed, args.account, seed,
+                                args.in_flight)
     procs = []
     nats = None
     gateway = owner = None
@@ -205,12 +202,7 @@ def main():
             time.sleep(max(0.0, started + at - time.monotonic()))
             role = owner if who == "owner" else gateway
             if args.in_flight:
-                before = order_count(state)
-                deadline = time.monotonic() + 30
-                while order_count(state) == before:
-                    if time.monotonic() > deadline:
-                        raise Failure("no new order in the log within 30 s to aim a kill at")
-                    time.sleep(0.005)
+                wait_for_new_order(state)
             role.kill()
             print("killed the %s role at %.2f s%s" % (who, time.monotonic() - started,
                                                       " (an order in flight)" if args.in_flight

@@ -41,7 +41,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mt5_e2e_util import (Failure, check_accounts, file_ticks, free_port, kill_all,  # noqa: E402
-                           order_count)
+                           simulator_command, wait_for_new_order)
 
 TOKEN = "e2e-secret-0123456789"
 SESSION = "L"
@@ -140,13 +140,10 @@ def main():
                 "--token-file", token_file, "--state", state, "--params", "fast=2,slow=5",
                 "--bar", "S1", "--session-id", SESSION, "--wait", "60", "--json", "--no-progress",
                 "--transcript", os.path.join(work, "transcript.jsonl")]
-    sim_cmd = [args.aits, "mt5-sim", "--connect", "127.0.0.1:%d" % port, "--token", TOKEN,
-               "--data", "EURUSD=" + data, "--speed", str(args.speed), "--stop-at-end",
-               "--account", args.account, "--seed", str(seed % 1000 + 1), "--json"]
+    sim_cmd = simulator_command(args.aits, port, TOKEN, data, args.speed, args.account, seed,
+                                args.in_flight)
     if args.dry_run:
         live_cmd.append("--dry-run")
-    if args.in_flight:
-        sim_cmd += ["--processing-delay-ms", "300"]
     live_log = open(os.path.join(work, "live.err"), "a")
     procs = []
 
@@ -168,12 +165,7 @@ def main():
         for at in kills:
             time.sleep(max(0.0, started + at - time.monotonic()))
             if args.in_flight:
-                before = order_count(state)
-                deadline = time.monotonic() + 30
-                while order_count(state) == before:
-                    if time.monotonic() > deadline:
-                        raise Failure("no new order in the log within 30 s to aim a kill at")
-                    time.sleep(0.005)
+                wait_for_new_order(state)
             live.send_signal(signal.SIGKILL)
             live.wait()
             print("killed aits live at %.2f s%s" % (time.monotonic() - started,

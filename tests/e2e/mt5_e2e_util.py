@@ -2,6 +2,7 @@
 
 import calendar
 import os
+import time
 import socket
 import sqlite3
 
@@ -40,6 +41,25 @@ def kill_all(procs):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def simulator_command(aits, port, token, data, speed, account, seed, in_flight):
+    """`aits mt5-sim` replaying `data` (EURUSD) into the gateway at `port`, stopping at its end;
+    in_flight: every trade request held 300 ms, so that a kill can find an order in flight."""
+    command = [aits, "mt5-sim", "--connect", "127.0.0.1:%d" % port, "--token", token,
+               "--data", "EURUSD=" + data, "--speed", str(speed), "--stop-at-end",
+               "--account", account, "--seed", str(seed % 1000 + 1), "--json"]
+    return command + (["--processing-delay-ms", "300"] if in_flight else [])
+
+
+def wait_for_new_order(state, timeout=30):
+    """Returns as soon as the session's log holds an order more than now (a kill's aim)."""
+    before = order_count(state)
+    deadline = time.monotonic() + timeout
+    while order_count(state) == before:
+        if time.monotonic() > deadline:
+            raise Failure("no new order in the log within %d s to aim a kill at" % timeout)
+        time.sleep(0.005)
 
 
 def order_count(state):

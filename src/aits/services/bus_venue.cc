@@ -635,7 +635,6 @@ Result<SentOrders> SentOrdersOfLastBridge(bus::MessageBus& bus, std::string_view
   std::unordered_map<std::string, size_t> by_client_id;  // index in `sent`
   // For a venue that does not echo client ids: the last submit of each order id.
   std::unordered_map<uint64_t, std::string> client_id_of;
-  std::vector<uint64_t> exec_ids;
   for (;;) {
     AITS_ASSIGN_OR_RETURN(std::vector<bus::Delivery> got, consumer->Fetch(256, kDrainWait));
     if (got.empty()) break;
@@ -652,7 +651,7 @@ Result<SentOrders> SentOrdersOfLastBridge(bus::MessageBus& bus, std::string_view
         Result<VenueReport> report = proto::Decode<VenueReport>(delivery.payload);
         if (!report.ok() || report->kind != VenueReport::Kind::kExecution) continue;
         const ExecutionReport& exec = report->execution;
-        if (exec.exec_id != 0) exec_ids.push_back(exec.exec_id);
+        if (exec.exec_id != 0) out.exec_ids.push_back(exec.exec_id);
         std::string_view client_id = exec.client_order_id;
         if (client_id.empty() && exec.order_id.value != 0) {
           const auto named = client_id_of.find(exec.order_id.value);
@@ -692,7 +691,6 @@ Result<SentOrders> SentOrdersOfLastBridge(bus::MessageBus& bus, std::string_view
     out.unfinished.push_back(std::move(sent[idx].order));
     out.command_ids.push_back(std::move(sent[idx].command_id));
   }
-  out.exec_ids = std::move(exec_ids);
   return out;
 }
 
