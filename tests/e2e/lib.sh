@@ -12,8 +12,13 @@ json() { "$python" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2
 expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1 = $3"; else fail "$1: expected '$3', got '$2'"; fi; }
 # expect_in WHAT TEXT NEEDLE: TEXT contains NEEDLE
 expect_in() { if grep -qF -- "$3" <<<"$2"; then pass "$1 mentions '$3'"; else fail "$1: '$3' not in: $2"; fi; }
-# expect_code WHAT GOT WANT: an exit code
-expect_code() { if [[ "$2" == "$3" ]]; then pass "$1 exit $3"; else fail "$1: exit $2, expected $3"; fi; }
+# expect_code WHAT GOT WANT [STDERR_FILE]: an exit code; on a mismatch, the end of the process's
+# standard error (what CI's log must show to tell why).
+expect_code() {
+  if [[ "$2" == "$3" ]]; then pass "$1 exit $3"; return; fi
+  fail "$1: exit $2, expected $3"
+  if [[ -n "${4:-}" && -s "$4" ]]; then tail -n 20 "$4" | sed 's/^/  | /'; fi
+}
 # check WHAT CMD...: runs CMD as a test
 check() {
   local what="$1"; shift

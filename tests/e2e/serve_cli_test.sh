@@ -29,12 +29,13 @@ echo "nats-server at $bus"
 same_as() {
   local what="$1" a="$2" b="$3"; shift 3
   local differ
-  differ=$("$python" - "$a" "$b" "$@" <<'PY'
+  # An unreadable summary is a difference, not silence.
+  differ=$("$python" - "$a" "$b" "$@" 2>&1 <<'PY'
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])
 print("; ".join(f"{k}: {a.get(k)} vs {b.get(k)}" for k in sys.argv[3:] if a.get(k) != b.get(k)))
 PY
-)
+) || differ="a summary is not JSON: ${differ##*$'\n'}"
   if [[ -z "$differ" ]]; then pass "$what: $* equal"; else fail "$what: $differ"; fi
 }
 
@@ -50,9 +51,9 @@ owner_roles=features,prediction,decision,risk,execution
 ingestion_pid=$!
 "$aits" serve --role "$owner_roles" --bus "$bus" "${session[@]}" --state "$work/split" --json \
   --health off >"$work/split.json" 2>"$work/split.err"
-expect_code "owner role" "$?" "0"
+expect_code "owner role" "$?" "0" "$work/split.err"
 wait "$ingestion_pid"
-expect_code "ingestion role" "$?" "0"
+expect_code "ingestion role" "$?" "0" "$work/ingestion.err"
 expect_eq "ingestion: ticks published" "$(json "$work/ingestion.json" 'd["ticks"]')" "80000"
 expect_eq "ingestion: feeds" "$(json "$work/ingestion.json" '",".join(f["subject"] for f in d["feeds"])')" \
   "md.default.EURUSD,md.default.GBPUSD"
@@ -76,11 +77,11 @@ features_pid=$!
 prediction_pid=$!
 "$aits" serve --role decision,risk,execution --bus "$bus" "${session[@]}" --state "$work/four" \
   --json --health off >"$work/four.json" 2>"$work/four.err"
-expect_code "owner of four processes" "$?" "0"
+expect_code "owner of four processes" "$?" "0" "$work/four.err"
 wait "$features_pid"
-expect_code "features role" "$?" "0"
+expect_code "features role" "$?" "0" "$work/features.err"
 wait "$prediction_pid"
-expect_code "prediction role" "$?" "0"
+expect_code "prediction role" "$?" "0" "$work/prediction.err"
 same_as "four processes as embedded" "$work/four.json" "$work/embedded.json" \
   ticks orders fills decisions position balance equity breaker
 expect_eq "features role: both symbols to their feeds' end" \

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -543,6 +544,18 @@ class NatsBus final : public MessageBus {
     jsStreamInfo* info = nullptr;
     jsErrCode js_error{};
     natsStatus s = js_AddStream(&info, shared_->js, &c, nullptr, &js_error);
+    // Two processes adding the same stream at once (every role ensures the streams it uses at
+    // its start): the server can check the later one's subjects against the stream the first is
+    // creating before that one has its name, and calls them overlapping. Asked again, it finds
+    // the stream by name.
+    for (int again = 0; s != NATS_OK && js_error == JSStreamSubjectOverlapErr && again < 3;
+         ++again) {
+      if (info != nullptr) jsStreamInfo_Destroy(info);
+      info = nullptr;
+      js_error = {};
+      std::this_thread::sleep_for(std::chrono::milliseconds(10 << again));
+      s = js_AddStream(&info, shared_->js, &c, nullptr, &js_error);
+    }
     if (s != NATS_OK && js_error == JSStreamNameExistErr) {
       js_error = {};
       s = js_UpdateStream(&info, shared_->js, &c, nullptr, &js_error);

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "aits/testing/servers.h"
 
@@ -65,6 +66,38 @@ TEST(NatsBusTest, AServerWithoutJetStreamIsRefused) {
   ASSERT_FALSE(bus.ok());
   EXPECT_EQ(bus.status().code(), StatusCode::kFailedPrecondition) << bus.status().ToString();
   EXPECT_NE(bus.status().message().find("JetStream"), std::string::npos);
+}
+
+// Every role adds the streams it uses at its start, so several processes add the same one at
+// once. The server may call the later ones' subjects overlapping with the stream the first is
+// still creating (seen as a role failing its start in CI); each must end with the stream.
+TEST(NatsBusTest, TheSameStreamAddedAtOnceByManyConnectionsIsOneStream) {
+  std::unique_ptr<NatsServer> server = MustStart();
+  ASSERT_NE(server, nullptr);
+  NatsOptions options;
+  options.servers = {server->url()};
+  constexpr int kConnections = 6;
+  std::vector<std::unique_ptr<MessageBus>> buses;
+  for (int i = 0; i < kConnections; ++i) {
+    Result<std::unique_ptr<MessageBus>> connected = ConnectNats(options);
+    ASSERT_TRUE(connected.ok()) << connected.status().ToString();
+    buses.push_back(std::move(connected).value());
+  }
+  for (int round = 0; round < 60; ++round) {
+    const std::string name = "S" + std::to_string(round);
+    const StreamConfig config{name, {"s" + std::to_string(round) + ".>"}};
+    std::vector<Status> added(kConnections, Status::Ok());
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kConnections; ++i) {
+      threads.emplace_back([&, i] { added[i] = buses[i]->AddStream(config); });
+    }
+    for (std::thread& t : threads) t.join();
+    for (const Status& s : added) EXPECT_TRUE(s.ok()) << name << ": " << s.ToString();
+    EXPECT_TRUE(buses[0]->GetStream(name).ok());
+  }
+  // A real overlap is still refused, after the retries.
+  const Status overlap = buses[0]->AddStream(StreamConfig{"OTHER", {"s0.x"}});
+  EXPECT_EQ(overlap.code(), StatusCode::kInvalidArgument) << overlap.ToString();
 }
 
 // kill -9 of the server under a connected client: calls fail as "try later" while it is down; the
