@@ -1,0 +1,343 @@
+#include "aits/api/http_server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <cctype>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+namespace aits::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool Readable(const std::string& path) { return std::ifstream(path).good(); }
+
+}  // namespace
+
+std::string_view HttpRequest::Header(std::string_view lower_case_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_case_name) return value;
+  }
+  return {};
+}
+
+HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message,
+                           std::string_view request_id) {
+  nlohmann::json error{{"code", code}, {"message", message}};
+  if (!request_id.empty()) error["request_id"] = request_id;
+  HttpResponse r;
+  r.status = status;
+  r.body = nlohmann::json{{"error", error}}.dump();
+  return r;
+}
+
+Status HttpServerOptions::Validate() const {
+  if (threads < 1 || threads > 64) {
+    return InvalidArgument("api: threads = " + std::to_string(threads) + " must be 1..64");
+  }
+  if (certificate_file.empty() != private_key_file.empty()) {
+    return InvalidArgument(
+        "api: TLS needs both a certificate and its private key (--tls-cert, "
+        "--tls-key)");
+  }
+  if (header_limit < 1024) return InvalidArgument("api: the header limit must be 1 KiB or more");
+  if (body_limit < 1024) return InvalidArgument("api: the body limit must be 1 KiB or more");
+  if (idle_timeout.ns <= 0) return InvalidArgument("api: the idle timeout must be positive");
+  if (max_connections < 1 || max_connections_per_client < 1) {
+    return InvalidArgument("api: connection limits must be at least 1");
+  }
+  return Status::Ok();
+}
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  HttpHandler handler;
+  // Before io: the connections' TLS streams, which io's destructor may destroy, use it.
+  std::optional<ssl::context> tls;
+  asio::io_context io{};
+  tcp::acceptor acceptor{io};
+  std::vector<std::thread> threads;
+  std::once_flag stopped;
+
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> refused{0};
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> malformed{0};
+  std::atomic<uint64_t> timeouts{0};
+  std::atomic<int64_t> open{0};
+  std::mutex clients_mutex;
+  std::map<std::string, int> per_client;  // open connections by peer address
+
+  // Counts the connection in, or says why it may not be (a 503's message).
+  std::string Admit(const std::string& client) {
+    std::lock_guard lock(clients_mutex);
+    if (open.load() >= options.max_connections) {
+      return "the server holds " + std::to_string(options.max_connections) +
+             " connections, its limit";
+    }
+    int& mine = per_client[client];
+    if (mine >= options.max_connections_per_client) {
+      return "this address holds " + std::to_string(options.max_connections_per_client) +
+             " connections, the limit per client";
+    }
+    ++mine;
+    ++open;
+    return {};
+  }
+  void Leave(const std::string& client) {
+    std::lock_guard lock(clients_mutex);
+    auto it = per_client.find(client);
+    if (it != per_client.end() && --it->second == 0) per_client.erase(it);
+    --open;
+  }
+
+  static http::response<http::string_body> ToBeast(const HttpResponse& r, unsigned version,
+                                                   bool keep_alive) {
+    http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+    res.set(http::field::server, "aits");
+    res.set(http::field::content_type, r.content_type);
+    for (const auto& [name, value] : r.headers) res.set(name, value);
+    res.keep_alive(keep_alive);
+    res.body() = r.body;
+    res.prepare_payload();
+    return res;
+  }
+
+  template <class Stream>
+  awaitable<void> WriteError(Stream& stream, int status, std::string_view code,
+                             std::string_view message) {
+    auto res = ToBeast(ErrorResponse(status, code, message), 11, false);
+    co_await http::async_write(stream, res, kTuple);
+  }
+
+  // One connection's requests, in order, until it closes, breaks a limit or idles out.
+  template <class Stream>
+  awaitable<void> Serve(Stream& stream, const std::string& client, bool is_tls) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<uint32_t>(options.header_limit));
+      parser.body_limit(options.body_limit);
+      beast::get_lowest_layer(stream).expires_after(
+          std::chrono::nanoseconds(options.idle_timeout.ns));
+      auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+      if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+          ec == asio::error::connection_reset || ec == ssl::error::stream_truncated) {
+        co_return;
+      }
+      if (ec == beast::error::timeout) {
+        ++timeouts;
+        co_return;
+      }
+      if (ec) {
+        ++malformed;
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+        if (ec == http::error::header_limit) {
+          co_await WriteError(
+              stream, 431, "header_too_large",
+              "the request's headers exceed " + std::to_string(options.header_limit) + " bytes");
+        } else if (ec == http::error::body_limit) {
+          co_await WriteError(
+              stream, 413, "body_too_large",
+              "the request's body exceeds " + std::to_string(options.body_limit) + " bytes");
+        } else if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
+          co_await WriteError(stream, 400, "bad_request",
+                              "the request is not HTTP/1.1: " + ec.message());
+        }
+        co_return;
+      }
+      ++requests;
+      http::request<http::string_body> req = parser.release();
+      HttpRequest in;
+      in.method = std::string(req.method_string());
+      const std::string_view target = req.target();
+      const size_t q = target.find('?');
+      in.path = std::string(target.substr(0, q));
+      if (q != std::string_view::npos) in.query = std::string(target.substr(q + 1));
+      in.headers.reserve(8);
+      for (const auto& field : req) {
+        in.headers.emplace_back(Lower(field.name_string()), std::string(field.value()));
+      }
+      in.body = std::move(req.body());
+      in.client = client;
+      in.tls = is_tls;
+      HttpResponse out;
+      try {
+        out = handler(in);
+      } catch (const std::exception& e) {
+        out = ErrorResponse(500, "internal", std::string("the handler failed: ") + e.what());
+      }
+      const bool keep_alive = req.keep_alive();
+      auto res = ToBeast(out, req.version(), keep_alive);
+      auto [wec, written] = co_await http::async_write(stream, res, kTuple);
+      if (wec || !keep_alive) co_return;
+    }
+  }
+
+  awaitable<void> Connection(tcp::socket socket) {
+    beast::error_code ignored;
+    const auto peer = socket.remote_endpoint(ignored);
+    const std::string client = ignored ? std::string("?") : peer.address().to_string();
+    socket.set_option(tcp::no_delay(true), ignored);
+    beast::tcp_stream plain(std::move(socket));
+    const std::string refusal = Admit(client);
+    if (!refusal.empty()) {
+      ++refused;
+      if (!tls) {
+        plain.expires_after(std::chrono::seconds(2));
+        co_await WriteError(plain, 503, "too_many_connections", refusal);
+      }
+      plain.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      co_return;
+    }
+    ++accepted;
+    if (tls) {
+      beast::ssl_stream<beast::tcp_stream> stream(std::move(plain), *tls);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+      auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, kTuple);
+      if (!ec) {
+        co_await Serve(stream, client, true);
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+        co_await stream.async_shutdown(kTuple);
+      } else {
+        ++malformed;
+      }
+    } else {
+      co_await Serve(plain, client, false);
+      plain.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+    Leave(client);
+  }
+
+  awaitable<void> Accept() {
+    for (;;) {
+      // A strand per connection: with several I/O threads, its timer and its reads would
+      // otherwise complete on two threads at once (a timeout then reads as a cancellation).
+      auto strand = asio::make_strand(io);
+      auto [ec, socket] = co_await acceptor.async_accept(strand, kTuple);
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec) continue;  // e.g. out of descriptors for a moment: the next accept may work
+      asio::co_spawn(strand, Connection(std::move(socket)), asio::detached);
+    }
+  }
+};
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+                                                      HttpHandler handler) {
+  AITS_RETURN_IF_ERROR(options.Validate());
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->handler = std::move(handler);
+  if (!options.certificate_file.empty()) {
+    for (const std::string* file : {&options.certificate_file, &options.private_key_file}) {
+      if (!Readable(*file)) return InvalidArgument("api: TLS: " + *file + " cannot be read");
+    }
+    impl->tls.emplace(ssl::context::tls_server);
+    SSL_CTX* ctx = impl->tls->native_handle();
+    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    beast::error_code ec;
+    impl->tls->use_certificate_chain_file(options.certificate_file, ec);
+    if (ec) {
+      return InvalidArgument("api: TLS certificate " + options.certificate_file + ": " +
+                             ec.message());
+    }
+    impl->tls->use_private_key_file(options.private_key_file, ssl::context::pem, ec);
+    if (ec && ec.message().find("mismatch") != std::string::npos) {
+      return InvalidArgument("api: TLS private key " + options.private_key_file +
+                             " does not match the certificate " + options.certificate_file);
+    }
+    if (ec) {
+      return InvalidArgument("api: TLS private key " + options.private_key_file + ": " +
+                             ec.message());
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+      return InvalidArgument("api: TLS private key " + options.private_key_file +
+                             " does not match the certificate " + options.certificate_file);
+    }
+  }
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(options.host, ec);
+  if (ec) return InvalidArgument("api: address \"" + options.host + "\": " + ec.message());
+  const tcp::endpoint at(address, options.port);
+  impl->acceptor.open(at.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(at, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Unavailable("api: cannot listen on " + options.host + ":" +
+                       std::to_string(options.port) + ": " + ec.message());
+  }
+  asio::co_spawn(impl->io, impl->Accept(), asio::detached);
+  Impl* raw = impl.get();
+  for (int i = 0; i < options.threads; ++i) {
+    impl->threads.emplace_back([raw] { raw->io.run(); });
+  }
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+uint16_t HttpServer::port() const {
+  beast::error_code ec;
+  const auto at = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : at.port();
+}
+
+bool HttpServer::tls() const { return impl_->tls.has_value(); }
+
+HttpServerStats HttpServer::stats() const {
+  HttpServerStats s;
+  s.connections_accepted = impl_->accepted.load();
+  s.connections_refused = impl_->refused.load();
+  s.requests = impl_->requests.load();
+  s.malformed = impl_->malformed.load();
+  s.timeouts = impl_->timeouts.load();
+  s.connections_open = impl_->open.load();
+  return s;
+}
+
+void HttpServer::Stop() {
+  if (!impl_) return;
+  std::call_once(impl_->stopped, [this] {
+    asio::post(impl_->io, [this] {
+      beast::error_code ignored;
+      impl_->acceptor.close(ignored);
+    });
+    impl_->io.stop();
+    for (std::thread& t : impl_->threads) {
+      if (t.joinable()) t.join();
+    }
+  });
+}
+
+}  // namespace aits::api

@@ -1,0 +1,105 @@
+// HttpServer: the api role's HTTP/1.1 server (Boost.Beast over Asio; docs/api.md, "Transport").
+// Plain TCP, or TLS 1.3 only when a certificate is configured. It enforces the transport's
+// limits itself — header and body size, idle time, connections in all and per client address —
+// and answers their breaches with 431, 413 and 503 and a JSON error body, before any handler
+// runs. Everything above the transport (routes, tokens, rate limits, CORS) is the handler's.
+//
+// Beast and Asio stay inside http_server.cc: this header is all its users compile.
+//
+// Threads: Start() spawns `threads` I/O threads; the handler runs on them, concurrently, and
+// must be thread-safe and quick (it answers from memory; slow work goes elsewhere). Stop() and
+// the destructor join them; both may be called from any thread but a handler's.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "aits/core/status.h"
+#include "aits/core/time.h"
+
+namespace aits::api {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ... as sent
+  std::string path;    // the target before '?', not decoded
+  std::string query;   // after '?', not decoded ("" when none)
+  // Header names in lower case, in the order sent.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string client;  // the peer's address ("127.0.0.1")
+  bool tls = false;
+
+  // The first value of header `lower_case_name`, or "".
+  std::string_view Header(std::string_view lower_case_name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // 0: a free port (port() tells which)
+  int threads = 2;
+  // Both or neither. With them the server speaks TLS 1.3 only (docs/api.md, "TLS").
+  std::string certificate_file;  // PEM chain
+  std::string private_key_file;  // PEM
+  size_t header_limit = 16 * 1024;
+  size_t body_limit = 1024 * 1024;
+  // A connection that sends nothing for this long is closed (between requests, or mid-request).
+  Duration idle_timeout = Duration::Seconds(60);
+  int max_connections = 20000;
+  int max_connections_per_client = 2000;
+
+  Status Validate() const;
+};
+
+struct HttpServerStats {
+  uint64_t connections_accepted = 0;
+  uint64_t connections_refused = 0;  // over a connection limit
+  uint64_t requests = 0;
+  uint64_t malformed = 0;  // unparsable requests and limit breaches, answered 4xx
+  uint64_t timeouts = 0;
+  int64_t connections_open = 0;
+};
+
+class HttpServer {
+ public:
+  // Binds, listens and starts the I/O threads. Errors: the options' (InvalidArgument), the
+  // certificate's or key's (InvalidArgument naming the file), the address in use (Unavailable).
+  static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                   HttpHandler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  uint16_t port() const;
+  bool tls() const;
+  HttpServerStats stats() const;
+  // Stops accepting, closes every connection and joins the threads. Idempotent.
+  void Stop();
+
+  struct Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The JSON error body every refusal of the API carries: {"error": {"code": CODE, "message":
+// MESSAGE, "request_id": ID}} (request_id left out when empty).
+HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message,
+                           std::string_view request_id = {});
+
+}  // namespace aits::api

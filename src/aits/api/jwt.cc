@@ -1,0 +1,340 @@
+#include "aits/api/jwt.h"
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include <array>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+namespace aits::api {
+
+namespace {
+
+constexpr std::string_view kAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+constexpr std::array<int8_t, 256> DecodeTable() {
+  std::array<int8_t, 256> table{};
+  for (int8_t& v : table) v = -1;
+  for (size_t i = 0; i < kAlphabet.size(); ++i) {
+    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
+  }
+  return table;
+}
+constexpr std::array<int8_t, 256> kDecode = DecodeTable();
+
+// OpenSSL's last error as text, and the queue cleared (it is per thread).
+std::string OpenSslError() {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "no detail";
+  std::array<char, 256> text{};
+  ERR_error_string_n(code, text.data(), text.size());
+  return text.data();
+}
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+struct PkeyCtxFree {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+struct BnFree {
+  void operator()(BIGNUM* b) const { BN_free(b); }
+};
+
+std::string BioText(BIO* bio) {
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio, &data);
+  return n > 0 ? std::string(data, static_cast<size_t>(n)) : std::string();
+}
+
+int64_t WholeSeconds(Timestamp t) { return t.ns / kNanosPerSecond; }
+
+Status Refused(std::string why) { return InvalidArgument("token refused: " + std::move(why)); }
+
+}  // namespace
+
+struct SigningKey::Impl {
+  std::unique_ptr<EVP_PKEY, PkeyFree> key;
+};
+
+std::string Base64UrlEncode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  size_t i = 0;
+  const auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[k])); };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    out.push_back(kAlphabet[v >> 18 & 63]);
+    out.push_back(kAlphabet[v >> 12 & 63]);
+    out.push_back(kAlphabet[v >> 6 & 63]);
+    out.push_back(kAlphabet[v & 63]);
+  }
+  if (bytes.size() - i == 1) {
+    const uint32_t v = byte(i) << 16;
+    out.push_back(kAlphabet[v >> 18 & 63]);
+    out.push_back(kAlphabet[v >> 12 & 63]);
+  } else if (bytes.size() - i == 2) {
+    const uint32_t v = byte(i) << 16 | byte(i + 1) << 8;
+    out.push_back(kAlphabet[v >> 18 & 63]);
+    out.push_back(kAlphabet[v >> 12 & 63]);
+    out.push_back(kAlphabet[v >> 6 & 63]);
+  }
+  return out;
+}
+
+Result<std::string> Base64UrlDecode(std::string_view text) {
+  if (text.size() % 4 == 1) {
+    return InvalidArgument("base64url: " + std::to_string(text.size()) +
+                           " characters is no encoding's length");
+  }
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const int8_t v = kDecode[static_cast<unsigned char>(text[i])];
+    if (v < 0) {
+      return InvalidArgument("base64url: character " + std::to_string(i + 1) +
+                             " is outside the alphabet");
+    }
+    acc = acc << 6 | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>(acc >> bits & 0xff));
+    }
+  }
+  // The bits left over must be zero: otherwise two texts would decode to the same bytes.
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
+    return InvalidArgument("base64url: the last character carries bits no encoder writes");
+  }
+  return out;
+}
+
+SigningKey::SigningKey(std::string kid, std::shared_ptr<const Impl> impl, bool is_private)
+    : kid_(std::move(kid)), impl_(std::move(impl)), private_(is_private) {}
+
+Result<SigningKey> SigningKey::Generate(std::string kid, int bits) {
+  if (kid.empty()) return InvalidArgument("signing key: the key id is empty");
+  if (bits < 2048) {
+    return InvalidArgument("signing key: " + std::to_string(bits) +
+                           " bits is too short for RS256 (2048 or more)");
+  }
+  EVP_PKEY* raw = EVP_RSA_gen(static_cast<unsigned>(bits));
+  if (raw == nullptr) return Internal("signing key: RSA key generation: " + OpenSslError());
+  auto impl = std::make_shared<Impl>();
+  impl->key.reset(raw);
+  return SigningKey(std::move(kid), std::move(impl), true);
+}
+
+Result<SigningKey> SigningKey::FromPem(std::string kid, std::string_view pem) {
+  if (kid.empty()) return InvalidArgument("signing key: the key id is empty");
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return Internal("signing key " + kid + ": " + OpenSslError());
+  bool is_private = true;
+  EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+  if (raw == nullptr) {
+    ERR_clear_error();
+    std::unique_ptr<BIO, BioFree> again(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    raw = PEM_read_bio_PUBKEY(again.get(), nullptr, nullptr, nullptr);
+    is_private = false;
+  }
+  if (raw == nullptr) {
+    return InvalidArgument("signing key " + kid + ": not a PEM RSA key (" + OpenSslError() + ")");
+  }
+  auto impl = std::make_shared<Impl>();
+  impl->key.reset(raw);
+  if (EVP_PKEY_get_base_id(raw) != EVP_PKEY_RSA) {
+    return InvalidArgument("signing key " + kid + ": an RSA key is needed for RS256");
+  }
+  if (EVP_PKEY_get_bits(raw) < 2048) {
+    return InvalidArgument("signing key " + kid + ": " + std::to_string(EVP_PKEY_get_bits(raw)) +
+                           " bits is too short for RS256 (2048 or more)");
+  }
+  return SigningKey(std::move(kid), std::move(impl), is_private);
+}
+
+Result<std::string> SigningKey::PrivatePem() const {
+  if (!private_)
+    return FailedPrecondition("signing key " + kid_ + ": only its public half is here");
+  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  if (!PEM_write_bio_PrivateKey(bio.get(), impl_->key.get(), nullptr, nullptr, 0, nullptr,
+                                nullptr)) {
+    return Internal("signing key " + kid_ + ": " + OpenSslError());
+  }
+  return BioText(bio.get());
+}
+
+std::string SigningKey::PublicPem() const {
+  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PUBKEY(bio.get(), impl_->key.get());
+  return BioText(bio.get());
+}
+
+std::string SigningKey::PublicJwk() const {
+  const auto component = [this](const char* name) {
+    BIGNUM* raw = nullptr;
+    EVP_PKEY_get_bn_param(impl_->key.get(), name, &raw);
+    std::unique_ptr<BIGNUM, BnFree> bn(raw);
+    std::string bytes(static_cast<size_t>(BN_num_bytes(bn.get())), '\0');
+    BN_bn2bin(bn.get(), reinterpret_cast<unsigned char*>(bytes.data()));
+    return Base64UrlEncode(bytes);
+  };
+  return nlohmann::json{{"kty", "RSA"},
+                        {"use", "sig"},
+                        {"alg", "RS256"},
+                        {"kid", kid_},
+                        {"n", component(OSSL_PKEY_PARAM_RSA_N)},
+                        {"e", component(OSSL_PKEY_PARAM_RSA_E)}}
+      .dump();
+}
+
+Result<KeyRing> KeyRing::Make(std::vector<SigningKey> keys) {
+  if (keys.empty()) return InvalidArgument("key ring: no keys");
+  std::set<std::string> kids;
+  size_t signer = keys.size();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!kids.insert(keys[i].kid()).second) {
+      return InvalidArgument("key ring: key id " + keys[i].kid() + " twice");
+    }
+    if (keys[i].can_sign()) signer = i;
+  }
+  if (signer == keys.size()) return InvalidArgument("key ring: no key can sign (all public)");
+  return KeyRing(std::move(keys), signer);
+}
+
+Result<std::string> KeyRing::Sign(const Claims& claims) const {
+  const SigningKey& key = signer();
+  nlohmann::json header{{"alg", "RS256"}, {"typ", "JWT"}, {"kid", key.kid()}};
+  nlohmann::json payload{{"sub", claims.subject},
+                         {"role", claims.role},
+                         {"typ", claims.type},
+                         {"jti", claims.token_id},
+                         {"iat", WholeSeconds(claims.issued_at)},
+                         {"nbf", WholeSeconds(claims.not_before)},
+                         {"exp", WholeSeconds(claims.expires)}};
+  if (!claims.issuer.empty()) payload["iss"] = claims.issuer;
+  if (!claims.audience.empty()) payload["aud"] = claims.audience;
+  std::string signing_input =
+      Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(payload.dump());
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  size_t length = 0;
+  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.impl().key.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &length,
+                     reinterpret_cast<const unsigned char*>(signing_input.data()),
+                     signing_input.size()) != 1) {
+    return Internal("token signing: " + OpenSslError());
+  }
+  std::string signature(length, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &length,
+                     reinterpret_cast<const unsigned char*>(signing_input.data()),
+                     signing_input.size()) != 1) {
+    return Internal("token signing: " + OpenSslError());
+  }
+  signature.resize(length);
+  signing_input += '.';
+  signing_input += Base64UrlEncode(signature);
+  return signing_input;
+}
+
+Result<Claims> KeyRing::Verify(std::string_view token, Timestamp now,
+                               const VerifyOptions& options) const {
+  const size_t dot1 = token.find('.');
+  const size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
+    return Refused("not a signed JWT (three base64url parts separated by dots)");
+  }
+  Result<std::string> header_text = Base64UrlDecode(token.substr(0, dot1));
+  if (!header_text.ok()) return Refused("header: " + header_text.status().message());
+  const nlohmann::json header = nlohmann::json::parse(*header_text, nullptr, false);
+  if (!header.is_object()) return Refused("the header is not a JSON object");
+  const auto alg = header.find("alg");
+  if (alg == header.end() || !alg->is_string() || *alg != "RS256") {
+    return Refused("algorithm " + (alg == header.end() ? std::string("missing") : alg->dump()) +
+                   " (only RS256 is accepted)");
+  }
+  const auto kid = header.find("kid");
+  if (kid == header.end() || !kid->is_string()) return Refused("no key id (kid) in the header");
+  const SigningKey* key = nullptr;
+  for (const SigningKey& k : keys_) {
+    if (k.kid() == kid->get_ref<const std::string&>()) key = &k;
+  }
+  if (key == nullptr) return Refused("unknown key id " + kid->dump());
+
+  Result<std::string> signature = Base64UrlDecode(token.substr(dot2 + 1));
+  if (!signature.ok()) return Refused("signature: " + signature.status().message());
+  const std::string_view signing_input = token.substr(0, dot2);
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  if (EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key->impl().key.get()) != 1) {
+    return Internal("token verification: " + OpenSslError());
+  }
+  const int verified = EVP_DigestVerify(
+      ctx.get(), reinterpret_cast<const unsigned char*>(signature->data()), signature->size(),
+      reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size());
+  if (verified != 1) {
+    ERR_clear_error();
+    return Refused("the signature does not match key " + key->kid());
+  }
+
+  Result<std::string> payload_text = Base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  if (!payload_text.ok()) return Refused("payload: " + payload_text.status().message());
+  const nlohmann::json payload = nlohmann::json::parse(*payload_text, nullptr, false);
+  if (!payload.is_object()) return Refused("the payload is not a JSON object");
+  const auto text = [&payload](const char* name) {
+    const auto it = payload.find(name);
+    return it != payload.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const auto seconds = [&payload](const char* name) -> std::optional<Timestamp> {
+    const auto it = payload.find(name);
+    if (it == payload.end() || !it->is_number_integer()) return std::nullopt;
+    return Timestamp{it->get<int64_t>() * kNanosPerSecond};
+  };
+  Claims claims;
+  claims.kid = key->kid();
+  claims.subject = text("sub");
+  claims.role = text("role");
+  claims.type = text("typ");
+  claims.token_id = text("jti");
+  claims.issuer = text("iss");
+  claims.audience = text("aud");
+  const std::optional<Timestamp> exp = seconds("exp");
+  if (!exp) return Refused("no expiry (exp)");
+  claims.expires = *exp;
+  if (now > claims.expires + options.leeway) return Refused("expired");
+  if (const std::optional<Timestamp> nbf = seconds("nbf")) {
+    claims.not_before = *nbf;
+    if (now + options.leeway < claims.not_before) return Refused("not valid yet (nbf)");
+  }
+  if (const std::optional<Timestamp> iat = seconds("iat")) claims.issued_at = *iat;
+  if (claims.subject.empty()) return Refused("no subject (sub)");
+  if (!options.issuer.empty() && claims.issuer != options.issuer) {
+    return Refused("issuer \"" + claims.issuer + "\" is not \"" + options.issuer + "\"");
+  }
+  if (!options.audience.empty() && claims.audience != options.audience) {
+    return Refused("audience \"" + claims.audience + "\" is not \"" + options.audience + "\"");
+  }
+  return claims;
+}
+
+std::string KeyRing::Jwks() const {
+  nlohmann::json keys = nlohmann::json::array();
+  for (const SigningKey& k : keys_) keys.push_back(nlohmann::json::parse(k.PublicJwk()));
+  return nlohmann::json{{"keys", keys}}.dump();
+}
+
+}  // namespace aits::api
