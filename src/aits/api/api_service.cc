@@ -1,0 +1,663 @@
+#include "aits/api/api_service.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+namespace aits::api {
+
+namespace {
+
+bool WellFormedId(std::string_view id) {
+  return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.' ||
+           c == ':';
+  });
+}
+
+std::vector<std::string> Segments(std::string_view path) {
+  std::vector<std::string> out;
+  size_t start = 1;  // past the leading '/'
+  while (start <= path.size()) {
+    const size_t end = path.find('/', start);
+    out.emplace_back(path.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+int StatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kFailedPrecondition:
+      return 409;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+std::string CodeFor(int status) {
+  switch (status) {
+    case 400:
+      return "invalid_argument";
+    case 404:
+      return "not_found";
+    case 409:
+      return "conflict";
+    case 503:
+      return "unavailable";
+    case 504:
+      return "timeout";
+    default:
+      return "internal";
+  }
+}
+
+// RFC 6749 §5.2's error body.
+HttpResponse OAuthError(int status, std::string_view error, std::string_view description) {
+  HttpResponse r = Json(status, {{"error", error}, {"error_description", description}});
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+}  // namespace
+
+HttpResponse Json(int status, const nlohmann::json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+HttpResponse Problem(const RequestContext& ctx, int status, std::string_view code,
+                     std::string_view message) {
+  return ErrorResponse(status, code, message, ctx.request_id);
+}
+
+HttpResponse FromStatus(const RequestContext& ctx, const Status& status) {
+  const int http = StatusFor(status.code());
+  return Problem(ctx, http, CodeFor(http), status.message());
+}
+
+std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else if (c == '%') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      const auto hex = [](char h) -> int {
+        if (h >= '0' && h <= '9') return h - '0';
+        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+        return -1;
+      };
+      const int hi = hex(text[i + 1]);
+      const int lo = hex(text[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+Result<std::map<std::string, std::string>> ParseForm(std::string_view text) {
+  std::map<std::string, std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('&', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view pair = text.substr(start, end - start);
+    start = end + 1;
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    const std::optional<std::string> name = PercentDecode(pair.substr(0, eq), true);
+    const std::optional<std::string> value = eq == std::string_view::npos
+                                                 ? std::optional<std::string>("")
+                                                 : PercentDecode(pair.substr(eq + 1), true);
+    if (!name || !value || name->empty()) {
+      return InvalidArgument("query or form: \"" + std::string(pair.substr(0, 60)) +
+                             "\" is not name=value with valid %-escapes");
+    }
+    out[*name] = *value;
+  }
+  return out;
+}
+
+ApiService::ApiService(AuthStore& store, KeyRing keys, const Clock& clock, ApiOptions options)
+    : store_(store),
+      keys_(std::move(keys)),
+      clock_(clock),
+      options_(std::move(options)),
+      limiter_(options_.rate_per_minute),
+      logins_(options_.login_failures, options_.login_window, options_.login_lockout) {
+  AddBuiltins();
+}
+
+void ApiService::Add(Route route) {
+  Compiled c;
+  c.segments = Segments(route.pattern);
+  c.route = std::move(route);
+  routes_.push_back(std::move(c));
+}
+
+HttpResponse ApiService::Handle(const HttpRequest& request) {
+  RequestContext ctx{request};
+  ctx.now = clock_.Now();
+  const std::string_view given_id = request.Header("x-request-id");
+  ctx.request_id = WellFormedId(given_id) ? std::string(given_id) : RandomToken(12);
+  const std::string_view given_chain = request.Header("x-chain-id");
+  ctx.chain_id = WellFormedId(given_chain) ? std::string(given_chain) : ctx.request_id;
+
+  std::vector<std::pair<std::string, std::string>> headers;
+  headers.emplace_back("X-Request-ID", ctx.request_id);
+  headers.emplace_back("X-Chain-ID", ctx.chain_id);
+  const std::string_view origin = request.Header("origin");
+  const bool cors_allowed =
+      !origin.empty() &&
+      std::any_of(options_.cors_origins.begin(), options_.cors_origins.end(),
+                  [origin](const std::string& o) { return o == "*" || o == origin; });
+  if (cors_allowed) {
+    headers.emplace_back("Access-Control-Allow-Origin", std::string(origin));
+    headers.emplace_back("Vary", "Origin");
+    headers.emplace_back("Access-Control-Expose-Headers", "X-Request-ID, X-Chain-ID, Retry-After");
+  }
+  HttpResponse response;
+  if (request.method == "OPTIONS" && !origin.empty()) {
+    if (!cors_allowed) {
+      response = Problem(
+          ctx, 403, "cors",
+          "origin " + std::string(origin.substr(0, 200)) + " is not allowed (api.cors_origins)");
+    } else {
+      response.status = 204;
+      response.content_type = "text/plain";
+      response.headers.emplace_back("Access-Control-Allow-Methods",
+                                    "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+      response.headers.emplace_back(
+          "Access-Control-Allow-Headers",
+          "Authorization, Content-Type, X-API-Key, X-Request-ID, X-Chain-ID");
+      response.headers.emplace_back("Access-Control-Max-Age", "600");
+    }
+  } else {
+    response = Dispatch(ctx);
+  }
+  for (auto& h : headers) response.headers.push_back(std::move(h));
+  return response;
+}
+
+std::optional<Caller> ApiService::Authenticate(RequestContext& ctx, std::string* why) {
+  const std::string_view auth = ctx.http.Header("authorization");
+  const std::string_view api_key = ctx.http.Header("x-api-key");
+  if (!auth.empty()) {
+    if (auth.size() < 7 ||
+        !std::equal(auth.begin(), auth.begin() + 7, "Bearer ", [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      *why = "the Authorization header is not \"Bearer TOKEN\"";
+      return std::nullopt;
+    }
+    const Result<Claims> claims =
+        keys_.Verify(auth.substr(7), ctx.now, {options_.issuer, options_.audience});
+    if (!claims.ok()) {
+      *why = claims.status().message();
+      return std::nullopt;
+    }
+    if (claims->type != "access") {
+      *why = "token refused: a " + claims->type + " token is not an access token";
+      return std::nullopt;
+    }
+    const Result<Role> role = ParseRole(claims->role);
+    if (!role.ok()) {
+      *why = "token refused: " + role.status().message();
+      return std::nullopt;
+    }
+    return Caller{claims->subject, *role,
+                  claims->subject.rfind("ak_", 0) == 0 ? "api_key" : "user"};
+  }
+  if (!api_key.empty()) {
+    const Result<std::optional<ApiKeyRecord>> key = store_.CheckApiKey(api_key);
+    if (!key.ok()) {
+      *why = "the API key could not be checked: " + key.status().message();
+      return std::nullopt;
+    }
+    if (!key->has_value()) {
+      *why = "unknown or revoked API key";
+      return std::nullopt;
+    }
+    return Caller{(*key)->id, (*key)->role, "api_key"};
+  }
+  *why =
+      "no credentials: send \"Authorization: Bearer TOKEN\" (POST /api/v1/auth/token) or "
+      "\"X-API-Key: KEY\"";
+  return std::nullopt;
+}
+
+HttpResponse ApiService::Dispatch(RequestContext& ctx) {
+  const std::vector<std::string> segments = Segments(ctx.http.path);
+  const Compiled* found = nullptr;
+  std::set<std::string> allowed;
+  for (const Compiled& c : routes_) {
+    if (c.segments.size() != segments.size()) continue;
+    std::map<std::string, std::string> params;
+    bool match = true;
+    for (size_t i = 0; i < segments.size() && match; ++i) {
+      const std::string& want = c.segments[i];
+      if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
+        const std::optional<std::string> value = PercentDecode(segments[i], false);
+        if (!value || value->empty()) {
+          match = false;
+        } else {
+          params[want.substr(1, want.size() - 2)] = *value;
+        }
+      } else {
+        match = want == segments[i];
+      }
+    }
+    if (!match) continue;
+    allowed.insert(c.route.method);
+    if (c.route.method == ctx.http.method) {
+      found = &c;
+      ctx.path = std::move(params);
+      break;
+    }
+  }
+  if (found == nullptr) {
+    if (allowed.empty()) {
+      return Problem(ctx, 404, "not_found",
+                     "no endpoint " + ctx.http.path.substr(0, 200) +
+                         " (GET /api/v1/openapi.json "
+                         "lists them)");
+    }
+    std::string allow;
+    for (const std::string& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
+    HttpResponse r =
+        Problem(ctx, 405, "method_not_allowed",
+                ctx.http.method.substr(0, 20) + " is not allowed here; " + allow + " is");
+    r.headers.emplace_back("Allow", allow);
+    return r;
+  }
+  const Route& route = found->route;
+
+  HttpResponse response;
+  std::string refusal;
+  Result<std::map<std::string, std::string>> query = ParseForm(ctx.http.query);
+  if (!query.ok()) {
+    response = FromStatus(ctx, query.status());
+  } else {
+    ctx.query = std::move(query).value();
+    if (route.role) {
+      std::string why;
+      ctx.caller = Authenticate(ctx, &why);
+      if (!ctx.caller) {
+        refusal = why;
+        response = Problem(ctx, 401, "unauthenticated", why);
+        response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"aits\"");
+      }
+    }
+    if (refusal.empty()) {
+      const std::string client = ctx.caller ? "s:" + ctx.caller->subject : "a:" + ctx.http.client;
+      if (const int64_t wait = limiter_.Take(client, ctx.now); wait > 0) {
+        refusal = "rate limit";
+        response = Problem(ctx, 429, "rate_limited",
+                           "more than " + std::to_string(limiter_.per_minute()) +
+                               " requests a minute; retry in " + std::to_string(wait) + " s");
+        response.headers.emplace_back("Retry-After", std::to_string(wait));
+      }
+    }
+    if (refusal.empty() && route.role && ctx.caller->role < *route.role) {
+      refusal = "role";
+      response =
+          Problem(ctx, 403, "forbidden",
+                  std::string("this needs the ") + std::string(RoleName(*route.role)) + " role; " +
+                      ctx.caller->subject + " has " + std::string(RoleName(ctx.caller->role)));
+    }
+    if (refusal.empty()) {
+      try {
+        response = route.handler(ctx);
+      } catch (const std::exception& e) {
+        response = Problem(ctx, 500, "internal", std::string("the handler failed: ") + e.what());
+      }
+    }
+  }
+  if (route.command) {
+    AuditEntry entry;
+    entry.time = ctx.now;
+    entry.actor = ctx.caller ? ctx.caller->subject : "-";
+    entry.role = ctx.caller ? std::string(RoleName(ctx.caller->role)) : "-";
+    entry.action = route.method + " " + route.pattern;
+    entry.target = ctx.audit_target;
+    entry.client = ctx.http.client;
+    entry.request_id = ctx.request_id;
+    entry.chain_id = ctx.chain_id;
+    entry.status = response.status;
+    entry.detail = !refusal.empty() ? refusal : ctx.audit_detail;
+    if (Status s = store_.Audit(entry); !s.ok()) {
+      // A command whose trail cannot be written is not answered as done.
+      return Problem(ctx, 500, "audit", "the audit trail could not be written: " + s.message());
+    }
+  }
+  return response;
+}
+
+HttpResponse ApiService::Token(RequestContext& ctx) {
+  const std::string_view type = ctx.http.Header("content-type");
+  std::map<std::string, std::string> form;
+  if (type.rfind("application/json", 0) == 0) {
+    const nlohmann::json body = nlohmann::json::parse(ctx.http.body, nullptr, false);
+    if (!body.is_object())
+      return OAuthError(400, "invalid_request", "the body is not a JSON object");
+    for (const auto& [k, v] : body.items()) {
+      if (v.is_string()) form[k] = v.get<std::string>();
+    }
+  } else {
+    Result<std::map<std::string, std::string>> parsed = ParseForm(ctx.http.body);
+    if (!parsed.ok()) return OAuthError(400, "invalid_request", parsed.status().message());
+    form = std::move(parsed).value();
+  }
+  const std::string grant = form["grant_type"];
+  ctx.audit_target = grant;
+  const auto issue = [&](const std::string& subject, Role role, bool with_refresh) -> HttpResponse {
+    Claims c;
+    c.subject = subject;
+    c.role = std::string(RoleName(role));
+    c.type = "access";
+    c.token_id = RandomToken(12);
+    c.issuer = options_.issuer;
+    c.audience = options_.audience;
+    c.issued_at = ctx.now;
+    c.not_before = ctx.now;
+    c.expires = ctx.now + options_.access_ttl;
+    Result<std::string> access = keys_.Sign(c);
+    if (!access.ok()) return OAuthError(500, "server_error", access.status().message());
+    nlohmann::json body{{"access_token", *access},
+                        {"token_type", "Bearer"},
+                        {"expires_in", options_.access_ttl.ns / kNanosPerSecond},
+                        {"scope", c.role}};
+    if (with_refresh) {
+      Claims r = c;
+      r.type = "refresh";
+      r.token_id = RandomToken(16);
+      r.expires = ctx.now + options_.refresh_ttl;
+      Result<std::string> refresh = keys_.Sign(r);
+      if (!refresh.ok()) return OAuthError(500, "server_error", refresh.status().message());
+      if (Status s = store_.AddRefreshToken(r.token_id, subject, r.expires); !s.ok()) {
+        return OAuthError(500, "server_error", s.message());
+      }
+      body["refresh_token"] = *refresh;
+    }
+    ctx.audit_detail = "issued to " + subject + " (" + c.role + ")";
+    HttpResponse res = Json(200, body);
+    res.headers.emplace_back("Cache-Control", "no-store");
+    res.headers.emplace_back("Pragma", "no-cache");
+    return res;
+  };
+
+  // A name or address locked out after failed attempts (LoginThrottle).
+  const auto throttled = [&](const std::string& name) -> std::optional<HttpResponse> {
+    const int64_t wait = logins_.WaitBefore(name, ctx.http.client, ctx.now);
+    if (wait == 0) return std::nullopt;
+    HttpResponse r = OAuthError(429, "too_many_attempts",
+                                "too many failed logins; retry in " + std::to_string(wait) + " s");
+    r.headers.emplace_back("Retry-After", std::to_string(wait));
+    ctx.audit_detail = "throttled";
+    return r;
+  };
+  if (grant == "password") {
+    const std::string& user = form["username"];
+    ctx.audit_target = "password:" + user.substr(0, 64);
+    if (user.empty() || form["password"].empty()) {
+      return OAuthError(400, "invalid_request", "username and password are required");
+    }
+    if (std::optional<HttpResponse> r = throttled(user)) return *r;
+    const Result<std::optional<UserRecord>> checked = store_.CheckPassword(user, form["password"]);
+    if (!checked.ok()) return OAuthError(500, "server_error", checked.status().message());
+    if (!checked->has_value()) {
+      logins_.Failed(user, ctx.http.client, ctx.now);
+      ctx.audit_detail = "wrong name or password";
+      return OAuthError(400, "invalid_grant", "wrong user name or password");
+    }
+    logins_.Succeeded(user);
+    return issue((*checked)->name, (*checked)->role, true);
+  }
+  if (grant == "client_credentials") {
+    std::string id = form["client_id"];
+    std::string secret = form["client_secret"];
+    ctx.audit_target = "client:" + id.substr(0, 64);
+    if (secret.empty()) {
+      return OAuthError(400, "invalid_request", "client_id and client_secret are required");
+    }
+    if (std::optional<HttpResponse> r = throttled(id)) return *r;
+    const Result<std::optional<ApiKeyRecord>> key = store_.CheckApiKey(secret);
+    if (!key.ok()) return OAuthError(500, "server_error", key.status().message());
+    if (!key->has_value() || (!id.empty() && (*key)->id != id)) {
+      logins_.Failed(id, ctx.http.client, ctx.now);
+      ctx.audit_detail = "wrong client credentials";
+      return OAuthError(401, "invalid_client", "unknown or revoked client credentials");
+    }
+    // RFC 6749 §4.4.3: no refresh token for client credentials.
+    return issue((*key)->id, (*key)->role, false);
+  }
+  if (grant == "refresh_token") {
+    const Result<Claims> claims =
+        keys_.Verify(form["refresh_token"], ctx.now, {options_.issuer, options_.audience});
+    if (!claims.ok()) return OAuthError(400, "invalid_grant", claims.status().message());
+    ctx.audit_target = "refresh:" + claims->subject;
+    if (claims->type != "refresh") {
+      return OAuthError(400, "invalid_grant", "not a refresh token");
+    }
+    const Result<bool> consumed = store_.ConsumeRefreshToken(claims->token_id, ctx.now);
+    if (!consumed.ok()) return OAuthError(500, "server_error", consumed.status().message());
+    if (!*consumed) {
+      // Used twice: whoever holds it may have stolen it. Every refresh token of the subject ends.
+      (void)store_.RevokeRefreshTokens(claims->subject);
+      ctx.audit_detail = "refresh token used again: all of the subject's revoked";
+      return OAuthError(400, "invalid_grant", "this refresh token was used already; log in again");
+    }
+    // The user's role now, not when the token was issued; a disabled user gets nothing.
+    const Result<std::optional<UserRecord>> user = store_.FindUser(claims->subject);
+    if (!user.ok()) return OAuthError(500, "server_error", user.status().message());
+    if (!user->has_value() || (*user)->disabled) {
+      return OAuthError(400, "invalid_grant", "the user is no longer allowed in");
+    }
+    return issue((*user)->name, (*user)->role, true);
+  }
+  return OAuthError(400, "unsupported_grant_type",
+                    "grant_type \"" + grant.substr(0, 40) +
+                        "\": expected password, client_credentials or refresh_token");
+}
+
+void ApiService::AddBuiltins() {
+  Add({"GET",
+       "/api/v1/health",
+       std::nullopt,
+       false,
+       "system",
+       "Liveness of the API",
+       {},
+       nullptr,
+       [](RequestContext&) {
+         return Json(200, {{"status", "ok"}});
+       }});
+  Add({"GET",
+       "/api/v1/openapi.json",
+       std::nullopt,
+       false,
+       "system",
+       "This API's OpenAPI 3 document",
+       {},
+       nullptr,
+       [this](RequestContext&) { return Json(200, OpenApi()); }});
+  Add({"GET",
+       "/.well-known/jwks.json",
+       std::nullopt,
+       false,
+       "auth",
+       "The public keys that verify the API's tokens (JWKS)",
+       {},
+       nullptr,
+       [this](RequestContext&) {
+         HttpResponse r;
+         r.body = keys_.Jwks();
+         return r;
+       }});
+  Add({"POST",
+       "/api/v1/auth/token",
+       std::nullopt,
+       true,
+       "auth",
+       "OAuth2 token endpoint (RFC 6749): grant_type password, client_credentials or "
+       "refresh_token, form-encoded",
+       {},
+       {{"type", "object"},
+        {"properties",
+         {{"grant_type", {{"type", "string"}}},
+          {"username", {{"type", "string"}}},
+          {"password", {{"type", "string"}}},
+          {"client_id", {{"type", "string"}}},
+          {"client_secret", {{"type", "string"}}},
+          {"refresh_token", {{"type", "string"}}}}},
+        {"required", {"grant_type"}}},
+       [this](RequestContext& ctx) { return Token(ctx); }});
+  Add({"GET",
+       "/api/v1/me",
+       Role::kViewer,
+       false,
+       "auth",
+       "Who the token or key belongs to",
+       {},
+       nullptr,
+       [](RequestContext& ctx) {
+         return Json(200, {{"subject", ctx.caller->subject},
+                           {"role", RoleName(ctx.caller->role)},
+                           {"kind", ctx.caller->kind}});
+       }});
+  Add({"GET",
+       "/api/v1/audit",
+       Role::kAdmin,
+       false,
+       "auth",
+       "The audit trail of commands, newest first",
+       {{"before", "integer", "entries with an id below this (paging)"},
+        {"limit", "integer", "at most this many (1..1000, default 100)"}},
+       nullptr,
+       [this](RequestContext& ctx) {
+         int64_t before = 0;
+         int limit = 100;
+         try {
+           if (ctx.query.contains("before")) before = std::stoll(ctx.query["before"]);
+           if (ctx.query.contains("limit")) limit = std::stoi(ctx.query["limit"]);
+         } catch (const std::exception&) {
+           return Problem(ctx, 400, "invalid_argument", "before and limit are whole numbers");
+         }
+         if (limit < 1 || limit > 1000) {
+           return Problem(ctx, 400, "invalid_argument", "limit must be 1..1000");
+         }
+         const Result<std::vector<AuditEntry>> trail = store_.AuditTrail(before, limit);
+         if (!trail.ok()) return FromStatus(ctx, trail.status());
+         nlohmann::json items = nlohmann::json::array();
+         for (const AuditEntry& e : *trail) {
+           items.push_back({{"id", e.id},
+                            {"time", FormatIso8601(e.time)},
+                            {"actor", e.actor},
+                            {"role", e.role},
+                            {"action", e.action},
+                            {"target", e.target},
+                            {"client", e.client},
+                            {"request_id", e.request_id},
+                            {"chain_id", e.chain_id},
+                            {"status", e.status},
+                            {"detail", e.detail}});
+         }
+         nlohmann::json body{{"items", items}};
+         if (!trail->empty() && static_cast<int>(trail->size()) == limit) {
+           body["next_before"] = trail->back().id;
+         }
+         return Json(200, body);
+       }});
+}
+
+nlohmann::json ApiService::OpenApi() const {
+  nlohmann::json paths = nlohmann::json::object();
+  for (const Compiled& c : routes_) {
+    const Route& r = c.route;
+    nlohmann::json op{{"summary", r.summary}, {"tags", {r.tag}}};
+    nlohmann::json params = nlohmann::json::array();
+    for (const std::string& s : c.segments) {
+      if (s.size() > 2 && s.front() == '{') {
+        params.push_back({{"name", s.substr(1, s.size() - 2)},
+                          {"in", "path"},
+                          {"required", true},
+                          {"schema", {{"type", "string"}}}});
+      }
+    }
+    for (const QueryParameter& q : r.query) {
+      params.push_back({{"name", q.name},
+                        {"in", "query"},
+                        {"required", false},
+                        {"description", q.description},
+                        {"schema", {{"type", q.type}}}});
+    }
+    if (!params.empty()) op["parameters"] = params;
+    if (!r.body_schema.is_null()) {
+      const char* type = r.pattern == "/api/v1/auth/token" ? "application/x-www-form-urlencoded"
+                                                           : "application/json";
+      op["requestBody"] = {{"required", true}, {"content", {{type, {{"schema", r.body_schema}}}}}};
+    }
+    nlohmann::json responses{{"200", {{"description", "OK"}}},
+                             {"400", {{"$ref", "#/components/responses/Error"}}},
+                             {"429", {{"$ref", "#/components/responses/Error"}}}};
+    if (r.role) {
+      op["security"] = {{{"bearer", nlohmann::json::array()}},
+                        {{"apiKey", nlohmann::json::array()}}};
+      op["x-aits-role"] = RoleName(*r.role);
+      responses["401"] = {{"$ref", "#/components/responses/Error"}};
+      responses["403"] = {{"$ref", "#/components/responses/Error"}};
+    } else {
+      op["security"] = nlohmann::json::array();
+    }
+    op["responses"] = responses;
+    std::string method = r.method;
+    std::transform(method.begin(), method.end(), method.begin(),
+                   [](char ch) { return static_cast<char>(std::tolower(ch)); });
+    paths[r.pattern][method] = op;
+  }
+  nlohmann::json error_fields = nlohmann::json::object();
+  error_fields["code"] = {{"type", "string"}};
+  error_fields["message"] = {{"type", "string"}};
+  error_fields["request_id"] = {{"type", "string"}};
+  nlohmann::json error_object{{"type", "object"}, {"required", {"code", "message"}}};
+  error_object["properties"] = error_fields;
+  nlohmann::json error_schema{{"type", "object"}, {"required", {"error"}}};
+  error_schema["properties"]["error"] = error_object;
+  nlohmann::json doc;
+  doc["openapi"] = "3.0.3";
+  doc["info"] = {{"title", "AITS API"}, {"version", "1"}};
+  doc["paths"] = paths;
+  nlohmann::json& components = doc["components"];
+  components["securitySchemes"]["bearer"] = {
+      {"type", "http"}, {"scheme", "bearer"}, {"bearerFormat", "JWT"}};
+  components["securitySchemes"]["apiKey"] = {
+      {"type", "apiKey"}, {"in", "header"}, {"name", "X-API-Key"}};
+  components["schemas"]["Error"] = error_schema;
+  components["responses"]["Error"]["description"] = "A refusal";
+  components["responses"]["Error"]["content"]["application/json"]["schema"]["$ref"] =
+      "#/components/schemas/Error";
+  return doc;
+}
+
+}  // namespace aits::api
