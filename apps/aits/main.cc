@@ -20,6 +20,7 @@
 #include "aits/features/indicator_set.h"
 #include "aits/log/log.h"
 #include "aits/trading/signal_source.h"
+#include "api_command.h"
 #include "bus_command.h"
 #include "cli.h"
 #include "collect_command.h"
@@ -672,6 +673,7 @@ int main(int argc, char** argv) {
   AddIngestCommand(app);
   AddServeCommand(app);
   AddBusCommand(app);
+  AddApiCommand(app);
 
   CLI::App* strategies_cmd =
       app.add_subcommand("strategies", "List the built-in strategies and their parameters.");
