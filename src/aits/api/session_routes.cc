@@ -48,7 +48,7 @@ Result<nlohmann::json> CommandBody(const RequestContext& ctx, bool with_state) {
     command["state"] = text;
   }
   for (const auto& [key, value] : body.items()) {
-    if (key != "reason" && key != "state") {
+    if (key != "reason" && (key != "state" || !with_state)) {
       return InvalidArgument("unknown field \"" + key.substr(0, 40) + "\"");
     }
   }

@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+"""End-to-end test of `aits api` (docs/api.md) against a running paper session.
+
+Sets up an auth store (users of every role, an API key), runs `aits paper --speed 1` on the
+sample data and `aits api serve` over its state directory, and checks over real HTTP:
+- every endpoint of the OpenAPI document, for every role and without a token: 401, 403, or the
+  role gets through (a command's role is shown with a refused body, so nothing changes);
+- tampered, alg-none and foreign-key tokens are refused; API keys and refresh tokens work;
+- the breaker halted from the API reaches the running session, and the request's chain id is in
+  the API's audit trail and in the session's own log;
+- injection strings, malformed and oversized bodies are 4xx with a message, and change nothing;
+- the rate limit (429, Retry-After), login lockout, TLS 1.3 only, and a clean stop on SIGINT.
+
+Usage: api_test.py AITS_BINARY
+"""
+import base64
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+AITS = sys.argv[1]
+failures = 0
+
+
+def check(what, ok, detail=""):
+    global failures
+    if ok:
+        print(f"ok:   {what}")
+    else:
+        failures += 1
+        print(f"FAIL: {what} {detail}")
+
+
+def request(base, method, path, token=None, body=None, headers=None, context=None, form=False):
+    """(status, headers, parsed JSON or text) of one request."""
+    data = None
+    hdrs = dict(headers or {})
+    if token:
+        hdrs["Authorization"] = f"Bearer {token}"
+    if body is not None:
+        if isinstance(body, (bytes, str)):
+            data = body.encode() if isinstance(body, str) else body
+        elif form:
+            data = urllib.parse.urlencode(body).encode()
+            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+    req = urllib.request.Request(base + path, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=context) as r:
+            status, h, raw = r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        status, h, raw = e.code, dict(e.headers), e.read()
+    try:
+        return status, h, json.loads(raw)
+    except ValueError:
+        return status, h, raw.decode(errors="replace")
+
+
+def aits(*args, env=None, check_rc=True):
+    r = subprocess.run([AITS, *args], capture_output=True, text=True, env=env, timeout=60)
+    if check_rc and r.returncode != 0:
+        raise RuntimeError(f"aits {' '.join(args)}: exit {r.returncode}: {r.stderr}")
+    return r
+
+
+def start_api(work, state, auth_flags, *extra):
+    """`aits api serve` on a free port; (process, base URL)."""
+    proc = subprocess.Popen([AITS, "api", "serve", "--state", state, "--listen", "127.0.0.1:0",
+                             "--json", *auth_flags, *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError("aits api serve did not start: " + proc.stderr.read())
+    return proc, json.loads(line)["listening"]
+
+
+def stop(proc, what):
+    proc.send_signal(signal.SIGINT)
+    try:
+        rc = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = "killed"
+    check(f"{what} stops on SIGINT with exit 0", rc == 0, f"(exit {rc})")
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="aits_api_e2e_")
+    procs = []
+    try:
+        run(work, procs)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"api_test: {failures} failure(s)")
+    return 1 if failures else 0
+
+
+def login(base, user, password, **kw):
+    return request(base, "POST", "/api/v1/auth/token",
+                   body={"grant_type": "password", "username": user, "password": password},
+                   form=True, **kw)
+
+
+def run(work, procs):
+    auth = ["--auth", f"{work}/auth.db", "--master-key", f"{work}/master.key", "--fast-hash"]
+    aits("api", "init", *auth)
+    check("the master key file is private",
+          oct(os.stat(f"{work}/master.key").st_mode & 0o777) == "0o600")
+    for user, role in (("vera", "viewer"), ("tom", "trader"), ("ada", "admin")):
+        aits("api", "user", "add", user, "--role", role, *auth,
+             env={**os.environ, "AITS_PASSWORD": f"{user}-secret"})
+    key = json.loads(aits("api", "key", "create", "grid bot", "--role", "trader", "--json",
+                          *auth).stdout)
+    listed = aits("api", "key", "list", *auth).stdout
+    check("key list shows the key but never its secret",
+          key["id"] in listed and key["secret"] not in listed)
+    bad = aits("api", "user", "add", "x", "--role", "root", *auth, check_rc=False,
+               env={**os.environ, "AITS_PASSWORD": "p"})
+    check("a bad role is exit 2 naming it", bad.returncode == 2 and "root" in bad.stderr,
+          bad.stderr)
+
+    state = f"{work}/s"
+    paper = subprocess.Popen([AITS, "paper", "--speed", "1", "--state", state,
+                              "--session-id", "e2e", "--quiet"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    procs.append(paper)
+    for _ in range(300):
+        if os.path.exists(f"{state}/events.db"):
+            break
+        time.sleep(0.1)
+    api, base = start_api(work, state, auth)
+    procs.append(api)
+
+    status, headers, body = request(base, "GET", "/api/v1/health")
+    check("health answers without a token", status == 200 and body == {"status": "ok"})
+    check("a request id comes back", len(headers.get("X-Request-ID", "")) >= 8)
+    status, _, doc = request(base, "GET", "/api/v1/openapi.json")
+    check("the OpenAPI document", status == 200 and doc.get("openapi", "").startswith("3."))
+
+    tokens = {}
+    for user in ("vera", "tom", "ada"):
+        status, headers, body = login(base, user, f"{user}-secret")
+        check(f"{user} logs in", status == 200 and "access_token" in body, body)
+        check(f"{user}'s token answer is not cached", headers.get("Cache-Control") == "no-store")
+        tokens[user] = body["access_token"]
+        if user == "tom":
+            tom_refresh = body["refresh_token"]
+    role_of = {"vera": "viewer", "tom": "trader", "ada": "admin"}
+    rank = {"viewer": 1, "trader": 2, "admin": 3}
+
+    # Wait for the session to have ticks and an order, so that {id} routes have something.
+    for _ in range(200):
+        _, _, acct = request(base, "GET", "/api/v1/session", tokens["vera"])
+        if isinstance(acct, dict) and acct.get("events", 0) > 50:
+            break
+        time.sleep(0.1)
+    check("the API reads the running session", acct.get("state") == "running", acct)
+
+    # The permission matrix, endpoint by endpoint, from the OpenAPI document.
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            concrete = path.replace("{id}", "1")
+            needed = op.get("x-aits-role")
+            if needed is None:
+                continue
+            body = "{" if method == "post" else None  # a refused body: nothing changes
+            status, headers, answer = request(base, method.upper(), concrete, body=body)
+            check(f"{method.upper()} {path} without a token: 401",
+                  status == 401 and answer["error"]["code"] == "unauthenticated"
+                  and "WWW-Authenticate" in headers, f"({status})")
+            for user, token in tokens.items():
+                status, _, answer = request(base, method.upper(), concrete, token, body=body)
+                allowed = rank[role_of[user]] >= rank[needed]
+                if allowed:
+                    ok = status != 401 and status != 403
+                else:
+                    ok = status == 403 and answer["error"]["code"] == "forbidden"
+                check(f"{method.upper()} {path} as {role_of[user]}: "
+                      f"{'through' if allowed else '403'}", ok, f"({status} {answer})")
+
+    # Tokens that must not work.
+    t = tokens["ada"]
+    head, payload, sig = t.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged = base64.urlsafe_b64encode(json.dumps({**claims, "sub": "mallory"}).encode()) \
+        .decode().rstrip("=")
+    none_head = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').decode().rstrip("=")
+    for what, bad_token in (("tampered", f"{head}.{forged}.{sig}"),
+                            ("alg none", f"{none_head}.{payload}."),
+                            ("garbage", "not.a.token"),
+                            ("a refresh token", tom_refresh)):
+        status, _, answer = request(base, "GET", "/api/v1/me", bad_token)
+        check(f"a {what} token is refused (401)", status == 401, f"({status} {answer})")
+    # A token from another installation's keys.
+    other = [f"--auth", f"{work}/other.db", "--master-key", f"{work}/other.key", "--fast-hash"]
+    aits("api", "init", *other)
+    aits("api", "user", "add", "ada", "--role", "admin", *other,
+         env={**os.environ, "AITS_PASSWORD": "x"})
+    api2, base2 = start_api(work, state, other)
+    procs.append(api2)
+    foreign = login(base2, "ada", "x")[2]["access_token"]
+    stop(api2, "the second API")
+    status, _, answer = request(base, "GET", "/api/v1/me", foreign)
+    check("a token signed by another key ring is refused",
+          status == 401 and "unknown key id" in answer["error"]["message"], answer)
+
+    status, _, me = request(base, "GET", "/api/v1/me", headers={"X-API-Key": key["secret"]})
+    check("an API key authenticates", status == 200 and me["subject"] == key["id"], me)
+    status, _, cc = request(base, "POST", "/api/v1/auth/token", form=True,
+                            body={"grant_type": "client_credentials", "client_id": key["id"],
+                                  "client_secret": key["secret"]})
+    check("client credentials give an access token and no refresh token",
+          status == 200 and "refresh_token" not in cc, cc)
+    status, _, refreshed = request(base, "POST", "/api/v1/auth/token", form=True,
+                                   body={"grant_type": "refresh_token",
+                                         "refresh_token": tom_refresh})
+    check("a refresh token gives new tokens", status == 200 and "refresh_token" in refreshed)
+
+    # Bad input to the commands: 4xx with a message, and nothing queued.
+    _, _, risk_before = request(base, "GET", "/api/v1/risk", tokens["tom"])
+    pending_before = pending_commands(state)
+    payloads = [
+        "{", "[]", "null", '"halted"', "{}" * 1000,
+        {"state": "halted"},
+        {"state": "halted", "reason": ""},
+        {"state": "'; DROP TABLE events; --", "reason": "x"},
+        {"state": "halted", "reason": "x" * 501},
+        {"state": "halted", "reason": "x", "extra": 1},
+        {"state": {"$ne": 1}, "reason": "x"},
+        {"state": "halted\u0000", "reason": "x"},
+        {"state": "<script>alert(1)</script>", "reason": "x"},
+    ]
+    for p in payloads:
+        status, _, answer = request(base, "POST", "/api/v1/risk/breaker", tokens["tom"], body=p)
+        shown = (p if isinstance(p, str) else json.dumps(p))[:40]
+        check(f"breaker body {shown!r}: 400 with a message",
+              status == 400 and answer["error"]["message"], f"({status} {answer})")
+    status, _, answer = request(base, "POST", "/api/v1/risk/breaker", tokens["tom"],
+                                body=json.dumps({"state": "halted", "reason": "x" * 2_000_000}))
+    check("an oversized body: 413", status == 413, f"({status})")
+    for p in ({"reason": 5}, {"reason": "ok", "state": "halted"}):
+        status, _, _ = request(base, "POST", "/api/v1/session/pause", tokens["tom"], body=p)
+        check(f"pause body {json.dumps(p)}: 400", status == 400, f"({status})")
+    for target in ("/api/v1/orders/abc", "/api/v1/orders/1%20OR%201=1",
+                   "/api/v1/orders?limit=0", "/api/v1/orders?from=yesterday",
+                   "/api/v1/trades?limit=%zz", "/api/v1/market/bars"):
+        status, _, answer = request(base, "GET", target, tokens["vera"])
+        check(f"GET {target}: 400", status == 400 and answer["error"]["message"], (status, answer))
+    check("bad input queued no command", pending_commands(state) == pending_before)
+    _, _, risk_after = request(base, "GET", "/api/v1/risk", tokens["tom"])
+    check("bad input left the breaker as it was", risk_after["breaker"] == risk_before["breaker"])
+
+    # The breaker halted from the API reaches the running session, with its chain id.
+    chain = "e2e-chain-42"
+    status, headers, answer = request(base, "POST", "/api/v1/risk/breaker", tokens["tom"],
+                                      body={"state": "halted", "reason": "api e2e"},
+                                      headers={"X-Chain-ID": chain, "X-Request-ID": "e2e-req-1"})
+    check("the trader halts the breaker: 202", status == 202, (status, answer))
+    check("the chain id comes back", headers.get("X-Chain-ID") == chain)
+    halted = None
+    for _ in range(100):
+        _, _, risk = request(base, "GET", "/api/v1/risk", tokens["vera"])
+        if risk.get("breaker") == "halted":
+            halted = risk
+            break
+        time.sleep(0.1)
+    check("the running session applied the halt", halted is not None, risk)
+    if halted:
+        applied = halted["commands"][-1] if halted["commands"] else {}
+        check("the applied command carries who asked and the chain id",
+              applied.get("by") == "tom" and applied.get("chain_id") == chain, applied)
+    logged = [row for row in session_rows(state, 9) if chain in row]
+    check("the chain id is in the session's own log (a command event)", len(logged) == 1, logged)
+    _, _, trail = request(base, "GET", "/api/v1/audit?limit=200", tokens["ada"])
+    mine = [e for e in trail["items"] if e["chain_id"] == chain]
+    check("the chain id is in the audit trail, with who, role, what and result",
+          len(mine) == 1 and mine[0]["actor"] == "tom" and mine[0]["role"] == "trader"
+          and mine[0]["status"] == 202 and mine[0]["request_id"] == "e2e-req-1", mine)
+    refused = [e for e in trail["items"] if e["status"] == 403 and e["actor"] == "vera"]
+    check("refused commands are audited too", len(refused) > 0)
+    status, _, order = request(base, "GET", "/api/v1/orders?limit=1", tokens["vera"])
+    check("orders list answers", status == 200 and "items" in order)
+
+    # Login lockout: five wrong passwords, then even the right one waits.
+    for _ in range(5):
+        login(base, "vera", "wrong")
+    status, headers, answer = login(base, "vera", "vera-secret")
+    check("five failed logins lock the name out: 429 with Retry-After",
+          status == 429 and int(headers.get("Retry-After", "0")) > 0, (status, answer))
+
+    stop(api, "the API")
+
+    # A tight rate limit on a second server.
+    api3, base3 = start_api(work, state, auth, "--rate-limit", "5")
+    procs.append(api3)
+    codes = [request(base3, "GET", "/api/v1/me", tokens["ada"])[0] for _ in range(6)]
+    status, headers, answer = request(base3, "GET", "/api/v1/me", tokens["ada"])
+    check("past --rate-limit: 429 with Retry-After",
+          codes[:5] == [200] * 5 and status == 429 and int(headers.get("Retry-After", "0")) >= 1,
+          (codes, status, headers))
+    stop(api3, "the rate-limited API")
+
+    # TLS 1.3 only, with the certificate from the flags.
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    f"{work}/key.pem", "-out", f"{work}/cert.pem", "-days", "1", "-subj",
+                    "/CN=localhost"], check=True, capture_output=True)
+    api4, base4 = start_api(work, state, auth, "--tls-cert", f"{work}/cert.pem", "--tls-key",
+                            f"{work}/key.pem")
+    procs.append(api4)
+    check("TLS: the server says https", base4.startswith("https://"))
+    ctx = ssl.create_default_context(cafile=f"{work}/cert.pem")
+    ctx.check_hostname = False
+    status, _, _ = request(base4, "GET", "/api/v1/health", context=ctx)
+    check("TLS 1.3: health answers", status == 200)
+    old = ssl.create_default_context(cafile=f"{work}/cert.pem")
+    old.check_hostname = False
+    old.maximum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        request(base4, "GET", "/api/v1/health", context=old)
+        check("TLS 1.2 is refused", False)
+    except (urllib.error.URLError, ssl.SSLError, ConnectionError):
+        check("TLS 1.2 is refused", True)
+    stop(api4, "the TLS API")
+
+    paper.send_signal(signal.SIGINT)
+    paper.wait(timeout=30)
+
+
+def session_rows(state, event_type):
+    db = sqlite3.connect(f"file:{state}/events.db?mode=ro", uri=True)
+    try:
+        return [bytes(r[0]).decode(errors="replace") for r in
+                db.execute("SELECT payload FROM events WHERE type = ?", (event_type,))]
+    finally:
+        db.close()
+
+
+def pending_commands(state):
+    db = sqlite3.connect(f"file:{state}/events.db?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT count(*) FROM commands").fetchone()[0]
+    finally:
+        db.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
