@@ -163,9 +163,8 @@ HttpResponse ApiService::Handle(const HttpRequest& request) {
   const std::string_view given_chain = request.Header("x-chain-id");
   ctx.chain_id = WellFormedId(given_chain) ? std::string(given_chain) : ctx.request_id;
 
-  std::vector<std::pair<std::string, std::string>> headers;
-  headers.emplace_back("X-Request-ID", ctx.request_id);
-  headers.emplace_back("X-Chain-ID", ctx.chain_id);
+  std::vector<std::pair<std::string, std::string>> headers{{"X-Request-ID", ctx.request_id},
+                                                            {"X-Chain-ID", ctx.chain_id}};
   const std::string_view origin = request.Header("origin");
   const bool cors_allowed =
       !origin.empty() &&
@@ -211,8 +210,15 @@ std::optional<Caller> ApiService::Authenticate(RequestContext& ctx, std::string*
       *why = "the Authorization header is not \"Bearer TOKEN\"";
       return std::nullopt;
     }
-    const Result<Claims> claims =
-        keys_.Verify(auth.substr(7), ctx.now, {options_.issuer, options_.audience});
+    const std::string_view token = auth.substr(7);
+    const VerifyOptions verify{options_.issuer, options_.audience};
+    Result<Claims> claims = Claims{};
+    if (std::optional<Claims> known = verified_.Find(token, ctx.now, verify.leeway)) {
+      claims = std::move(*known);
+    } else {
+      claims = keys_.Verify(token, ctx.now, verify);
+      if (claims.ok()) verified_.Add(token, *claims);
+    }
     if (!claims.ok()) {
       *why = claims.status().message();
       return std::nullopt;

@@ -3,8 +3,9 @@
 //   1. X-Request-ID and X-Chain-ID are taken (when well formed) or made, and returned;
 //   2. CORS: a preflight from an allowed origin is answered, other origins get no CORS headers;
 //   3. the route is found (404, or 405 with Allow);
-//   4. the caller is authenticated — a Bearer access token (RS256, key ring) or an API key in
-//      X-API-Key — unless the route is public (401 with WWW-Authenticate otherwise);
+//   4. the caller is authenticated — a Bearer access token (RS256, key ring; one verified
+//      before is taken from a TokenCache) or an API key in X-API-Key — unless the route is
+//      public (401 with WWW-Authenticate otherwise);
 //   5. the per-client rate limit (429 with Retry-After);
 //   6. the route's role: viewer < trader < admin (403);
 //   7. the handler; a command (a route that changes something) is written to the audit trail
@@ -32,6 +33,7 @@
 #include "aits/api/http_server.h"
 #include "aits/api/jwt.h"
 #include "aits/api/rate_limiter.h"
+#include "aits/api/token_cache.h"
 #include "aits/core/clock.h"
 
 namespace aits::api {
@@ -130,6 +132,7 @@ class ApiService {
   ApiOptions options_;
   RateLimiter limiter_;
   LoginThrottle logins_;
+  TokenCache verified_;
   std::vector<Compiled> routes_;
 };
 
