@@ -70,10 +70,18 @@ struct Fixture {
     ApiOptions options;
     options.rate_per_minute = 1'000'000'000;  // the limiter's cost without its refusals
     service = std::make_unique<ApiService>(*store, store->LoadKeyRing().value(), clock, options);
-    service->Add({"GET", "/api/v1/account", Role::kViewer, false, "account", "", {}, nullptr,
+    service->Add({"GET",
+                  "/api/v1/account",
+                  Role::kViewer,
+                  false,
+                  "account",
+                  "",
+                  {},
+                  nullptr,
                   [](RequestContext&) {
-                    return Json(200, {{"balance", "100000.00"}, {"equity", "100123.45"},
-                                      {"breaker", "normal"}});
+                    return Json(
+                        200,
+                        {{"balance", "100000.00"}, {"equity", "100123.45"}, {"breaker", "normal"}});
                   }});
     Claims c = Access();
     c.expires = kNow + Duration::Hours(1);

@@ -164,7 +164,7 @@ HttpResponse ApiService::Handle(const HttpRequest& request) {
   ctx.chain_id = WellFormedId(given_chain) ? std::string(given_chain) : ctx.request_id;
 
   std::vector<std::pair<std::string, std::string>> headers{{"X-Request-ID", ctx.request_id},
-                                                            {"X-Chain-ID", ctx.chain_id}};
+                                                           {"X-Chain-ID", ctx.chain_id}};
   const std::string_view origin = request.Header("origin");
   const bool cors_allowed =
       !origin.empty() &&

@@ -277,6 +277,10 @@ TEST_F(ApiServiceTest, UnknownPathsMethodsAndMalformedQueries) {
   const HttpResponse bad = Call("GET", "/api/v1/orders/1?x=%zz", token);
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body.find("%-escapes"), std::string::npos);
+  // A message quoting bytes that are not UTF-8 (found by api_request_fuzz: it threw).
+  const HttpResponse binary = Call("GET", "/api/v1/\xb5\xff", token);
+  EXPECT_EQ(binary.status, 404);
+  EXPECT_FALSE(nlohmann::json::parse(binary.body, nullptr, false).is_discarded()) << binary.body;
   EXPECT_EQ(Call("POST", "/api/v1/auth/token", {}, "grant_type=magic").status, 400);
   EXPECT_EQ(ErrorCode(Call("POST", "/api/v1/auth/token", {}, "grant_type=magic")),
             "unsupported_grant_type");

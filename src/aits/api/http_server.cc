@@ -40,7 +40,46 @@ std::string Lower(std::string_view s) {
 
 bool Readable(const std::string& path) { return std::ifstream(path).good(); }
 
+// What the handler sees of a parsed request; the body is moved out.
+HttpRequest FromBeast(http::request<http::string_body>& req) {
+  HttpRequest in;
+  in.method = std::string(req.method_string());
+  const std::string_view target = req.target();
+  const size_t q = target.find('?');
+  in.path = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) in.query = std::string(target.substr(q + 1));
+  in.headers.reserve(8);
+  for (const auto& field : req) {
+    in.headers.emplace_back(Lower(field.name_string()), std::string(field.value()));
+  }
+  in.body = std::move(req.body());
+  return in;
+}
+
 }  // namespace
+
+Result<HttpRequest> ParseHttpRequest(std::string_view bytes, size_t header_limit,
+                                     size_t body_limit) {
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<uint32_t>(header_limit));
+  parser.body_limit(body_limit);
+  parser.eager(true);
+  beast::error_code ec;
+  size_t used = 0;
+  while (!ec && used < bytes.size() && !parser.is_done()) {
+    const size_t n = parser.put(asio::buffer(bytes.data() + used, bytes.size() - used), ec);
+    used += n;
+    if (ec == http::error::need_more || n == 0) break;
+  }
+  if (!parser.is_done() && (!ec || ec == http::error::need_more)) {
+    parser.put_eof(ec);
+  }
+  if (ec || !parser.is_done()) {
+    return InvalidArgument("HTTP request: " + (ec ? ec.message() : std::string("incomplete")));
+  }
+  http::request<http::string_body> req = parser.release();
+  return FromBeast(req);
+}
 
 std::string_view HttpRequest::Header(std::string_view lower_case_name) const {
   for (const auto& [name, value] : headers) {
@@ -55,7 +94,9 @@ HttpResponse ErrorResponse(int status, std::string_view code, std::string_view m
   if (!request_id.empty()) error["request_id"] = request_id;
   HttpResponse r;
   r.status = status;
-  r.body = nlohmann::json{{"error", error}}.dump();
+  // Messages may quote what a client sent, which need not be UTF-8: replaced, never thrown.
+  r.body = nlohmann::json{{"error", error}}.dump(-1, ' ', false,
+                                                 nlohmann::json::error_handler_t::replace);
   return r;
 }
 
@@ -176,17 +217,7 @@ struct HttpServer::Impl {
       }
       ++requests;
       http::request<http::string_body> req = parser.release();
-      HttpRequest in;
-      in.method = std::string(req.method_string());
-      const std::string_view target = req.target();
-      const size_t q = target.find('?');
-      in.path = std::string(target.substr(0, q));
-      if (q != std::string_view::npos) in.query = std::string(target.substr(q + 1));
-      in.headers.reserve(8);
-      for (const auto& field : req) {
-        in.headers.emplace_back(Lower(field.name_string()), std::string(field.value()));
-      }
-      in.body = std::move(req.body());
+      HttpRequest in = FromBeast(req);
       in.client = client;
       in.tls = is_tls;
       HttpResponse out;

@@ -97,6 +97,11 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// One request parsed from `bytes` as the server parses what a connection sends (limits
+// included), for tests and the fuzz target; InvalidArgument with the parser's reason otherwise.
+Result<HttpRequest> ParseHttpRequest(std::string_view bytes, size_t header_limit = 16 * 1024,
+                                     size_t body_limit = 1024 * 1024);
+
 // The JSON error body every refusal of the API carries: {"error": {"code": CODE, "message":
 // MESSAGE, "request_id": ID}} (request_id left out when empty).
 HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message,

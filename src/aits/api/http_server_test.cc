@@ -159,6 +159,24 @@ TEST(HttpServerTest, ConnectionsPerClientAreLimitedAndIdleOnesClosed) {
   EXPECT_GE(server->stats().timeouts, 2u);
 }
 
+TEST(HttpServerTest, ParsesARequestAsAConnectionWould) {
+  const Result<HttpRequest> ok = ParseHttpRequest(
+      "POST /api/v1/x?a=1 HTTP/1.1\r\nHost: h\r\nX-Up: V\r\nContent-Length: 3\r\n\r\nabc");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->method, "POST");
+  EXPECT_EQ(ok->path, "/api/v1/x");
+  EXPECT_EQ(ok->query, "a=1");
+  EXPECT_EQ(ok->Header("x-up"), "V");
+  EXPECT_EQ(ok->body, "abc");
+  EXPECT_FALSE(ParseHttpRequest("GET / HTTP/1.1\r\nHost: h\r\n").ok());  // headers unfinished
+  EXPECT_FALSE(ParseHttpRequest("NOT HTTP\r\n\r\n").ok());
+  EXPECT_FALSE(ParseHttpRequest("POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nabc").ok());
+  EXPECT_FALSE(
+      ParseHttpRequest("POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'x'),
+                       16 * 1024, 4096)
+          .ok());
+}
+
 TEST(HttpServerTest, OptionsAreChecked) {
   HttpServerOptions options;
   options.certificate_file = "/nonexistent.pem";

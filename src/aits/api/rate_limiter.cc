@@ -80,6 +80,11 @@ void LoginThrottle::Sweep(Timestamp now) {
 void LoginThrottle::Failed(std::string_view user, std::string_view client, Timestamp now) {
   std::lock_guard lock(mutex_);
   Sweep(now);
+  // Many names tried within a minute (the rate limit allows 1,000 a minute per client): the
+  // counts that lock nobody out go first, so memory stays bounded and lockouts stay.
+  if (entries_.size() >= kMaxEntries) {
+    std::erase_if(entries_, [now](const auto& kv) { return kv.second.locked_until <= now; });
+  }
   Fail("u:" + std::string(user), max_failures_, now);
   // An address is allowed more: several people may share one (a NAT, an office).
   Fail("a:" + std::string(client), 4 * max_failures_, now);

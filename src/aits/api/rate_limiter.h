@@ -65,6 +65,7 @@ class LoginThrottle {
   void Fail(const std::string& key, int max_failures, Timestamp now);
   void Sweep(Timestamp now);
 
+  static constexpr size_t kMaxEntries = 100'000;
   int max_failures_;
   Duration window_;
   Duration lockout_;
