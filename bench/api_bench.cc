@@ -17,19 +17,7 @@ namespace {
 
 const Timestamp kNow = FromCivil(2026, 12, 6, 12);
 
-Claims Access() {
-  Claims c;
-  c.subject = "tom";
-  c.role = "trader";
-  c.type = "access";
-  c.token_id = "t";
-  c.issuer = "aits";
-  c.audience = "aits-api";
-  c.issued_at = kNow;
-  c.not_before = kNow;
-  c.expires = kNow + Duration::Minutes(15);
-  return c;
-}
+Claims Access() { return AccessClaims("tom", "trader", kNow, Duration::Minutes(15)); }
 
 const KeyRing& Ring() {
   static const KeyRing ring = KeyRing::Make({SigningKey::Generate("k1").value()}).value();

@@ -148,6 +148,8 @@ int Serve(const ApiFlags& f, const ServeFlags& s) {
   if (!ring.ok()) return Fail(ring.status());
   auto view = api::SessionView::Open(s.state);
   if (!view.ok()) return Fail(view.status().WithContext("--state"));
+  api::StreamHub hub;
+  (*view)->PublishTo(&hub);
   if (Status polled = (*view)->Poll(); !polled.ok()) return Fail(polled.WithContext("--state"));
   (*view)->Start();
   const WallClock clock;
@@ -168,7 +170,8 @@ int Serve(const ApiFlags& f, const ServeFlags& s) {
   http.idle_timeout = Duration::Nanos(static_cast<int64_t>(s.idle_timeout_s * 1e9));
   http.max_connections_per_client = s.max_connections_per_client;
   auto server = api::HttpServer::Start(
-      http, [&service](const api::HttpRequest& r) { return service.Handle(r); });
+      http, [&service](const api::HttpRequest& r) { return service.Handle(r); },
+      api::MakeStreamHandler(service, hub));
   if (!server.ok()) return Fail(server.status());
   const std::string url = std::string((*server)->tls() ? "https" : "http") + "://" + at->host +
                           ":" + std::to_string((*server)->port());

@@ -68,6 +68,69 @@ def request(base, method, path, token=None, body=None, headers=None, context=Non
         return status, h, raw.decode(errors="replace")
 
 
+class WebSocket:
+    """A minimal RFC 6455 client (text frames, masked as a client must): enough for the test."""
+
+    def __init__(self, base, path):
+        import socket
+        host, port = base.split("//")[1].split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=10)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        head, _, self.pending = head.partition(b"\r\n\r\n")
+        self.lines = []
+        self.status = int(head.split(b" ")[1]) if head else 0
+
+    def _read(self, n):
+        while len(self.pending) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.pending += chunk
+        out, self.pending = self.pending[:n], self.pending[n:]
+        return out
+
+    def send(self, text):
+        data = text.encode()
+        mask = os.urandom(4)
+        header = bytes([0x81])
+        if len(data) < 126:
+            header += bytes([0x80 | len(data)])
+        else:
+            header += bytes([0x80 | 126]) + len(data).to_bytes(2, "big")
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def recv(self):
+        """(opcode, payload) of the next frame."""
+        b0, b1 = self._read(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = int.from_bytes(self._read(2), "big")
+        elif n == 127:
+            n = int.from_bytes(self._read(8), "big")
+        return b0 & 0x0F, self._read(n)
+
+    def recv_json(self):
+        """The next message: a frame carries one or more, one per line."""
+        while not self.lines:
+            opcode, payload = self.recv()
+            if opcode == 8:
+                raise ConnectionError(f"closed: {payload[2:].decode(errors='replace')}")
+            self.lines = payload.decode().split("\n")
+        return json.loads(self.lines.pop(0))
+
+    def close(self):
+        self.sock.close()
+
+
 def aits(*args, env=None, check_rc=True):
     r = subprocess.run([AITS, *args], capture_output=True, text=True, env=env, timeout=60)
     if check_rc and r.returncode != 0:
@@ -296,6 +359,43 @@ def run(work, procs):
     check("refused commands are audited too", len(refused) > 0)
     status, _, order = request(base, "GET", "/api/v1/orders?limit=1", tokens["vera"])
     check("orders list answers", status == 200 and "items" in order)
+
+    # The streams: quotes of the running session, and the breaker's resume as it is applied.
+    ws = WebSocket(base, "/api/v1/stream?access_token=" + tokens["vera"])
+    check("a WebSocket upgrade with a token is accepted (101)", ws.status == 101, ws.status)
+    ws.send(json.dumps({"op": "subscribe", "topics": ["quotes", "risk"]}))
+    ack = ws.recv_json()
+    check("the stream acknowledges the subscription", ack.get("type") == "subscribed", ack)
+    quotes = []
+    deadline = time.time() + 15
+    while len(quotes) < 3 and time.time() < deadline:
+        m = ws.recv_json()
+        if m.get("topic") == "quotes":
+            quotes.append(m)
+    check("live quotes arrive, in seq order",
+          len(quotes) == 3 and quotes[0]["seq"] < quotes[1]["seq"] < quotes[2]["seq"]
+          and quotes[0]["data"]["bid"] > 0, quotes)
+    request(base, "POST", "/api/v1/risk/breaker", tokens["tom"],
+            body={"state": "normal", "reason": "stream e2e"})
+    change = None
+    deadline = time.time() + 15
+    while change is None and time.time() < deadline:
+        m = ws.recv_json()
+        if m.get("topic") == "risk" and "breaker_change" in m.get("data", {}):
+            change = m["data"]["breaker_change"]
+    check("the breaker's change reaches the stream", change is not None and
+          change.get("to") == "normal", change)
+    ws.send("not json")
+    answer = ws.recv_json()
+    while "topic" in answer:
+        answer = ws.recv_json()
+    check("a bad stream message is answered with an error, the stream stays",
+          answer.get("type") == "error", answer)
+    ws.close()
+    refused = WebSocket(base, "/api/v1/stream")
+    check("a WebSocket upgrade without a token is refused (401)", refused.status == 401,
+          refused.status)
+    refused.close()
 
     # Login lockout: five wrong passwords, then even the right one waits.
     for _ in range(5):

@@ -51,15 +51,10 @@ struct World {
     service =
         std::make_unique<ApiService>(*store, store->LoadKeyRing().value(), clock, ApiOptions{});
     AddSessionRoutes(*service, *view);
-    Claims c;
-    c.subject = "tom";
-    c.role = "trader";
-    c.type = "access";
-    c.issuer = "aits";
-    c.audience = "aits-api";
-    c.issued_at = c.not_before = now;
-    c.expires = now + Duration::Hours(1);
-    trader = store->LoadKeyRing().value().Sign(c).value();
+    trader = store->LoadKeyRing()
+                 .value()
+                 .Sign(AccessClaims("tom", "trader", now, Duration::Hours(1)))
+                 .value();
   }
   std::filesystem::path dir;
   SimulatedClock clock;

@@ -232,8 +232,8 @@ std::optional<Caller> ApiService::Authenticate(RequestContext& ctx, std::string*
       *why = "token refused: " + role.status().message();
       return std::nullopt;
     }
-    return Caller{claims->subject, *role,
-                  claims->subject.rfind("ak_", 0) == 0 ? "api_key" : "user"};
+    return Caller{claims->subject, *role, claims->subject.rfind("ak_", 0) == 0 ? "api_key" : "user",
+                  claims->expires};
   }
   if (!api_key.empty()) {
     const Result<std::optional<ApiKeyRecord>> key = store_.CheckApiKey(api_key);
@@ -245,12 +245,38 @@ std::optional<Caller> ApiService::Authenticate(RequestContext& ctx, std::string*
       *why = "unknown or revoked API key";
       return std::nullopt;
     }
-    return Caller{(*key)->id, (*key)->role, "api_key"};
+    return Caller{(*key)->id, (*key)->role, "api_key", Timestamp{INT64_MAX}};
   }
   *why =
       "no credentials: send \"Authorization: Bearer TOKEN\" (POST /api/v1/auth/token) or "
       "\"X-API-Key: KEY\"";
   return std::nullopt;
+}
+
+std::optional<Caller> ApiService::AuthenticateUpgrade(const HttpRequest& request, std::string* why,
+                                                      int64_t* retry_after) {
+  *retry_after = 0;
+  HttpRequest with = request;
+  Result<std::map<std::string, std::string>> query = ParseForm(request.query);
+  if (!query.ok()) {
+    *why = query.status().message();
+    return std::nullopt;
+  }
+  if (const auto t = query->find("access_token"); t != query->end()) {
+    with.headers.emplace_back("authorization", "Bearer " + t->second);
+  } else if (const auto k = query->find("api_key"); k != query->end()) {
+    with.headers.emplace_back("x-api-key", k->second);
+  }
+  RequestContext ctx{with};
+  ctx.now = clock_.Now();
+  std::optional<Caller> caller = Authenticate(ctx, why);
+  if (!caller) return std::nullopt;
+  if (const int64_t wait = limiter_.Take("s:" + caller->subject, ctx.now); wait > 0) {
+    *retry_after = wait;
+    *why = "more than " + std::to_string(limiter_.per_minute()) + " requests a minute";
+    return std::nullopt;
+  }
+  return caller;
 }
 
 HttpResponse ApiService::Dispatch(RequestContext& ctx) {
@@ -378,16 +404,10 @@ HttpResponse ApiService::Token(RequestContext& ctx) {
   const std::string grant = form["grant_type"];
   ctx.audit_target = grant;
   const auto issue = [&](const std::string& subject, Role role, bool with_refresh) -> HttpResponse {
-    Claims c;
-    c.subject = subject;
-    c.role = std::string(RoleName(role));
-    c.type = "access";
+    Claims c = AccessClaims(subject, std::string(RoleName(role)), ctx.now, options_.access_ttl);
     c.token_id = RandomToken(12);
     c.issuer = options_.issuer;
     c.audience = options_.audience;
-    c.issued_at = ctx.now;
-    c.not_before = ctx.now;
-    c.expires = ctx.now + options_.access_ttl;
     Result<std::string> access = keys_.Sign(c);
     if (!access.ok()) return OAuthError(500, "server_error", access.status().message());
     nlohmann::json body{{"access_token", *access},

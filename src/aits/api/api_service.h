@@ -42,6 +42,9 @@ struct Caller {
   std::string subject;  // user name or API key id
   Role role = Role::kViewer;
   std::string kind;  // "user" or "api_key"
+  // When the credentials end: the access token's expiry; far away for an API key (revoking it
+  // ends new requests, not a WebSocket already open).
+  Timestamp expires{INT64_MAX};
 };
 
 struct RequestContext {
@@ -110,6 +113,13 @@ class ApiService {
 
   void Add(Route route);
   HttpResponse Handle(const HttpRequest& request);
+  // The caller of a WebSocket upgrade, counted against the rate limit like a request. Besides
+  // the headers a request may carry, it takes the query parameters `access_token` and
+  // `api_key`: a browser's WebSocket cannot send headers. nullopt with `why` (and, when the
+  // rate limit refused it, `retry_after` > 0) otherwise.
+  std::optional<Caller> AuthenticateUpgrade(const HttpRequest& request, std::string* why,
+                                            int64_t* retry_after);
+  const Clock& clock() const { return clock_; }
 
   // The OpenAPI 3.0 document of every route.
   nlohmann::json OpenApi() const;

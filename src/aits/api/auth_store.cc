@@ -225,8 +225,8 @@ Result<std::optional<UserRecord>> AuthStore::CheckPassword(const std::string& na
   if (hash.empty()) {
     // An unknown name costs what a known one does, so that timing does not tell them apart.
     static const std::string kDummy = [this] {
-      Result<std::string> hash = HashPassword("not a password of anyone", cost_);
-      return hash.ok() ? *hash : std::string();
+      Result<std::string> made = HashPassword("not a password of anyone", cost_);
+      return made.ok() ? *made : std::string();
     }();
     (void)VerifyPassword(kDummy, password);
     return std::optional<UserRecord>();

@@ -3,13 +3,18 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <deque>
 
 #include <cctype>
 #include <fstream>
@@ -25,6 +30,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using asio::awaitable;
 
@@ -55,6 +61,103 @@ HttpRequest FromBeast(http::request<http::string_body>& req) {
   in.body = std::move(req.body());
   return in;
 }
+
+// The server's side of one WebSocket: a bounded queue of frames to send, filled from any
+// thread, drained by the connection's writer on its strand. The writer's timer, which a Send
+// cancels to wake it, lives in the connection's coroutine, not here: a handler may keep the
+// peer after the server (and its io_context) is gone, so the peer holds no I/O object once the
+// connection has detached it.
+class WsPeer final : public WebSocketPeer, public std::enable_shared_from_this<WsPeer> {
+ public:
+  explicit WsPeer(size_t limit) : limit_(limit) {}
+
+  void Attach(asio::any_io_executor strand, asio::steady_timer* timer) {
+    std::lock_guard lock(mutex_);
+    strand_ = std::move(strand);
+    timer_ = timer;
+  }
+  // On the strand, before the timer goes. Nothing is sent after it.
+  void Detach() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    timer_ = nullptr;
+    strand_.reset();
+  }
+
+  bool Send(std::shared_ptr<const std::string> text) override {
+    std::lock_guard lock(mutex_);
+    if (closed_) return false;
+    if (queue_.size() >= limit_) {
+      closed_ = true;
+      too_slow_ = true;
+      WakeLocked();
+      return false;
+    }
+    queue_.push_back(std::move(text));
+    WakeLocked();
+    return true;
+  }
+  void Close(std::string_view reason) override {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    closed_ = true;
+    close_reason_ = std::string(reason.substr(0, 120));
+    WakeLocked();
+  }
+  // What the writer sends next: the messages queued, one per line, up to about `max_bytes` in
+  // one frame (one write for many messages: the fan-out's cost is per write). 0 when nothing is
+  // queued; then it waits, or ends if closed.
+  size_t TakeFrame(std::string* frame, size_t max_bytes, bool* closed) {
+    std::lock_guard lock(mutex_);
+    frame->clear();
+    size_t taken = 0;
+    while (!queue_.empty() && !too_slow_ &&
+           (taken == 0 || frame->size() + queue_.front()->size() < max_bytes)) {
+      if (taken > 0) frame->push_back('\n');
+      frame->append(*queue_.front());
+      queue_.pop_front();
+      ++taken;
+    }
+    if (taken == 0) {
+      *closed = closed_;
+      waiting_ = !closed_;
+    }
+    return taken;
+  }
+  void MarkClosed() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    WakeLocked();
+  }
+  bool too_slow() const {
+    std::lock_guard lock(mutex_);
+    return too_slow_;
+  }
+  std::string close_reason() const {
+    std::lock_guard lock(mutex_);
+    return close_reason_;
+  }
+
+ private:
+  void WakeLocked() {
+    if (!waiting_ || !strand_) return;
+    waiting_ = false;
+    // On the strand, where the timer lives; Detach (also on the strand) may have come first.
+    asio::post(*strand_, [self = shared_from_this()] {
+      std::lock_guard lock(self->mutex_);
+      if (self->timer_ != nullptr) self->timer_->cancel();
+    });
+  }
+  const size_t limit_;
+  mutable std::mutex mutex_;
+  std::optional<asio::any_io_executor> strand_;
+  asio::steady_timer* timer_ = nullptr;
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  bool closed_ = false;
+  bool too_slow_ = false;
+  bool waiting_ = false;
+  std::string close_reason_;
+};
 
 }  // namespace
 
@@ -121,6 +224,7 @@ Status HttpServerOptions::Validate() const {
 struct HttpServer::Impl {
   HttpServerOptions options;
   HttpHandler handler;
+  WebSocketHandler websocket;
   // Before io: the connections' TLS streams, which io's destructor may destroy, use it.
   std::optional<ssl::context> tls;
   asio::io_context io{};
@@ -134,6 +238,10 @@ struct HttpServer::Impl {
   std::atomic<uint64_t> malformed{0};
   std::atomic<uint64_t> timeouts{0};
   std::atomic<int64_t> open{0};
+  std::atomic<uint64_t> websockets{0};
+  std::atomic<uint64_t> websocket_frames{0};
+  std::atomic<uint64_t> websocket_messages{0};
+  std::atomic<uint64_t> websocket_too_slow{0};
   std::mutex clients_mutex;
   std::map<std::string, int> per_client;  // open connections by peer address
 
@@ -179,9 +287,99 @@ struct HttpServer::Impl {
     co_await http::async_write(stream, res, kTuple);
   }
 
-  // One connection's requests, in order, until it closes, breaks a limit or idles out.
+  template <class Ws>
+  awaitable<void> WsRead(Ws& ws, WebSocketSession& session, WsPeer& peer) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      auto [ec, n] = co_await ws.async_read(buffer, kTuple);
+      if (ec) break;
+      const auto data = buffer.cdata();
+      session.OnMessage(std::string_view(static_cast<const char*>(data.data()), data.size()));
+      buffer.consume(buffer.size());
+    }
+    peer.MarkClosed();
+  }
+
+  template <class Ws>
+  awaitable<void> WsWrite(Ws& ws, WsPeer& peer, asio::steady_timer& timer) {
+    std::string frame;
+    for (;;) {
+      bool closed = false;
+      const size_t messages = peer.TakeFrame(&frame, 64 * 1024, &closed);
+      if (messages > 0) {
+        auto [ec, n] = co_await ws.async_write(asio::buffer(frame), kTuple);
+        if (ec) {
+          peer.MarkClosed();
+          beast::error_code ignored;
+          beast::get_lowest_layer(ws).socket().close(ignored);
+          co_return;
+        }
+        ++websocket_frames;
+        websocket_messages += messages;
+        continue;
+      }
+      if (closed) {
+        if (!ws.is_open()) co_return;
+        websocket::close_reason why(websocket::close_code::normal);
+        if (peer.too_slow()) {
+          ++websocket_too_slow;
+          why = websocket::close_reason(websocket::close_code::policy_error, "too slow");
+        } else if (!peer.close_reason().empty()) {
+          why = websocket::close_reason(websocket::close_code::normal, peer.close_reason());
+        }
+        beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(5));
+        co_await ws.async_close(why, kTuple);
+        co_return;
+      }
+      timer.expires_at(asio::steady_timer::time_point::max());
+      co_await timer.async_wait(kTuple);
+    }
+  }
+
+  // An upgrade request: the handler refuses it (an HTTP answer) or takes it; then the
+  // connection is a WebSocket until either side closes it.
   template <class Stream>
-  awaitable<void> Serve(Stream& stream, const std::string& client, bool is_tls) {
+  awaitable<void> Upgrade(Stream& stream, http::request<http::string_body>& req,
+                          const HttpRequest& in) {
+    const auto strand = co_await asio::this_coro::executor;
+    auto peer = std::make_shared<WsPeer>(options.ws_queue_limit);
+    asio::steady_timer timer(strand);
+    peer->Attach(strand, &timer);
+    // However the connection ends (the io_context destroyed with it, too), the peer lets go of
+    // the timer and the strand first.
+    struct Detach {
+      WsPeer* peer;
+      ~Detach() { peer->Detach(); }
+    } detach{peer.get()};
+    WebSocketAccept answer =
+        websocket ? websocket(in, peer)
+                  : WebSocketAccept{ErrorResponse(404, "not_found", "no WebSocket here"), nullptr};
+    if (answer.refusal || !answer.session) {
+      const HttpResponse refusal =
+          answer.refusal ? *answer.refusal : ErrorResponse(500, "internal", "refused");
+      auto res = ToBeast(refusal, req.version(), false);
+      co_await http::async_write(stream, res, kTuple);
+      co_return;
+    }
+    websocket::stream<Stream> ws(std::move(stream));
+    ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws.read_message_max(options.ws_message_limit);
+    ws.text(true);
+    beast::get_lowest_layer(ws).expires_never();
+    auto [ec] = co_await ws.async_accept(req, kTuple);
+    if (!ec) {
+      ++websockets;
+      using namespace asio::experimental::awaitable_operators;
+      co_await (WsRead(ws, *answer.session, *peer) && WsWrite(ws, *peer, timer));
+    }
+    peer->MarkClosed();
+    answer.session->OnClose();
+  }
+
+  // One connection's requests, in order, until it closes, breaks a limit or idles out. True
+  // when it became a WebSocket (the stream was moved away: nothing is left to shut down).
+  template <class Stream>
+  awaitable<bool> Serve(Stream& stream, const std::string& client, bool is_tls) {
     beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::string_body> parser;
@@ -192,11 +390,11 @@ struct HttpServer::Impl {
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
           ec == asio::error::connection_reset || ec == ssl::error::stream_truncated) {
-        co_return;
+        co_return false;
       }
       if (ec == beast::error::timeout) {
         ++timeouts;
-        co_return;
+        co_return false;
       }
       if (ec) {
         ++malformed;
@@ -213,12 +411,18 @@ struct HttpServer::Impl {
           co_await WriteError(stream, 400, "bad_request",
                               "the request is not HTTP/1.1: " + ec.message());
         }
-        co_return;
+        co_return false;
       }
       ++requests;
       http::request<http::string_body> req = parser.release();
+      const bool upgrade = websocket::is_upgrade(req);
       HttpRequest in = FromBeast(req);
       in.client = client;
+      if (upgrade) {
+        in.tls = is_tls;
+        co_await Upgrade(stream, req, in);
+        co_return true;
+      }
       in.tls = is_tls;
       HttpResponse out;
       try {
@@ -229,7 +433,7 @@ struct HttpServer::Impl {
       const bool keep_alive = req.keep_alive();
       auto res = ToBeast(out, req.version(), keep_alive);
       auto [wec, written] = co_await http::async_write(stream, res, kTuple);
-      if (wec || !keep_alive) co_return;
+      if (wec || !keep_alive) co_return false;
     }
   }
 
@@ -255,15 +459,18 @@ struct HttpServer::Impl {
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
       auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, kTuple);
       if (!ec) {
-        co_await Serve(stream, client, true);
-        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
-        co_await stream.async_shutdown(kTuple);
+        const bool upgraded = co_await Serve(stream, client, true);
+        if (!upgraded) {
+          beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+          co_await stream.async_shutdown(kTuple);
+        }
       } else {
         ++malformed;
       }
     } else {
-      co_await Serve(plain, client, false);
-      plain.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      if (!co_await Serve(plain, client, false)) {
+        plain.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      }
     }
     Leave(client);
   }
@@ -286,11 +493,13 @@ HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() { Stop(); }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
-                                                      HttpHandler handler) {
+                                                      HttpHandler handler,
+                                                      WebSocketHandler websocket) {
   AITS_RETURN_IF_ERROR(options.Validate());
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->handler = std::move(handler);
+  impl->websocket = std::move(websocket);
   if (!options.certificate_file.empty()) {
     for (const std::string* file : {&options.certificate_file, &options.private_key_file}) {
       if (!Readable(*file)) return InvalidArgument("api: TLS: " + *file + " cannot be read");
@@ -354,6 +563,10 @@ HttpServerStats HttpServer::stats() const {
   s.malformed = impl_->malformed.load();
   s.timeouts = impl_->timeouts.load();
   s.connections_open = impl_->open.load();
+  s.websockets = impl_->websockets.load();
+  s.websocket_frames = impl_->websocket_frames.load();
+  s.websocket_messages = impl_->websocket_messages.load();
+  s.websocket_too_slow = impl_->websocket_too_slow.load();
   return s;
 }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,6 +49,38 @@ struct HttpResponse {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// The server's side of one WebSocket connection, for whoever feeds it. Send queues a message
+// (shared: one payload serialised once for every client that gets it). The writer sends what is
+// queued in one text frame, one message per line, so that a busy stream costs a write per batch
+// rather than per message. The queue is bounded: a client that falls behind by more than
+// `ws_queue_limit` messages is closed (1008, "too slow") rather than let memory grow.
+// Thread-safe; calls after the close are ignored.
+class WebSocketPeer {
+ public:
+  virtual ~WebSocketPeer() = default;
+  // False once the connection is closed or closing (the caller may stop feeding it).
+  virtual bool Send(std::shared_ptr<const std::string> text) = 0;
+  virtual void Close(std::string_view reason) = 0;
+};
+
+// What the handler keeps for an accepted WebSocket: the client's text frames arrive in OnMessage
+// (on the connection's strand, one at a time); OnClose once, when the connection ends.
+class WebSocketSession {
+ public:
+  virtual ~WebSocketSession() = default;
+  virtual void OnMessage(std::string_view text) = 0;
+  virtual void OnClose() = 0;
+};
+
+// An upgrade request: a refusal (an HTTP answer: 401, 403, 404, ...) or a session. The peer is
+// the connection's; the handler may keep it (e.g. in a broadcaster) until OnClose.
+struct WebSocketAccept {
+  std::optional<HttpResponse> refusal;
+  std::shared_ptr<WebSocketSession> session;
+};
+using WebSocketHandler =
+    std::function<WebSocketAccept(const HttpRequest&, std::shared_ptr<WebSocketPeer>)>;
+
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0: a free port (port() tells which)
@@ -61,6 +94,10 @@ struct HttpServerOptions {
   Duration idle_timeout = Duration::Seconds(60);
   int max_connections = 20000;
   int max_connections_per_client = 2000;
+  // WebSocket: frames queued for one client before it counts as too slow, and the largest
+  // message a client may send.
+  size_t ws_queue_limit = 4096;
+  size_t ws_message_limit = 64 * 1024;
 
   Status Validate() const;
 };
@@ -72,14 +109,20 @@ struct HttpServerStats {
   uint64_t malformed = 0;  // unparsable requests and limit breaches, answered 4xx
   uint64_t timeouts = 0;
   int64_t connections_open = 0;
+  uint64_t websockets = 0;          // upgrades accepted
+  uint64_t websocket_frames = 0;    // text frames sent
+  uint64_t websocket_messages = 0;  // messages in them
+  uint64_t websocket_too_slow = 0;  // closed for falling behind
 };
 
 class HttpServer {
  public:
   // Binds, listens and starts the I/O threads. Errors: the options' (InvalidArgument), the
   // certificate's or key's (InvalidArgument naming the file), the address in use (Unavailable).
+  // `websocket`: how upgrade requests are answered; without one they get 404.
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
-                                                   HttpHandler handler);
+                                                   HttpHandler handler,
+                                                   WebSocketHandler websocket = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

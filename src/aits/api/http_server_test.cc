@@ -2,13 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
 #include <cstdlib>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -193,6 +196,137 @@ TEST(HttpServerTest, OptionsAreChecked) {
   HttpServerOptions taken;
   taken.port = first->port();
   EXPECT_EQ(HttpServer::Start(taken, Echo).status().code(), StatusCode::kUnavailable);
+}
+
+// Echoes what a client sends, keeps the peer for the test to push to.
+class EchoSession final : public WebSocketSession {
+ public:
+  explicit EchoSession(std::shared_ptr<WebSocketPeer> peer) : peer_(std::move(peer)) {}
+  void OnMessage(std::string_view text) override {
+    peer_->Send(std::make_shared<const std::string>("echo:" + std::string(text)));
+  }
+  void OnClose() override { closed_ = true; }
+  std::atomic<bool> closed_{false};
+
+ private:
+  std::shared_ptr<WebSocketPeer> peer_;
+};
+
+struct WsFixture {
+  std::mutex mutex;
+  std::vector<std::shared_ptr<WebSocketPeer>> peers;
+  std::vector<std::shared_ptr<EchoSession>> sessions;
+  WebSocketHandler Handler() {
+    return [this](const HttpRequest& r, std::shared_ptr<WebSocketPeer> peer) {
+      if (r.query != "token=good") {
+        return WebSocketAccept{ErrorResponse(401, "unauthenticated", "no token"), nullptr};
+      }
+      auto session = std::make_shared<EchoSession>(peer);
+      std::lock_guard lock(mutex);
+      peers.push_back(peer);
+      sessions.push_back(session);
+      return WebSocketAccept{std::nullopt, session};
+    };
+  }
+};
+
+using WsClient = beast::websocket::stream<beast::tcp_stream>;
+
+std::unique_ptr<WsClient> WsConnect(asio::io_context& io, uint16_t port, const std::string& target,
+                                    beast::error_code* ec) {
+  auto ws = std::make_unique<WsClient>(io);
+  beast::get_lowest_layer(*ws).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  ws->handshake("localhost", target, *ec);
+  return ws;
+}
+
+TEST(HttpServerTest, WebSocketsAreAcceptedOrRefusedByTheHandlerAndCarryFramesBothWays) {
+  WsFixture fixture;
+  auto server = MustStart({}, Echo);
+  ASSERT_NE(server, nullptr);
+  HttpServerOptions options;
+  options.ws_queue_limit = 8;
+  auto ws_server = HttpServer::Start(options, Echo, fixture.Handler()).value();
+  asio::io_context io;
+  beast::error_code ec;
+  auto refused = WsConnect(io, ws_server->port(), "/ws?token=bad", &ec);
+  EXPECT_TRUE(ec) << "a refused upgrade must fail the handshake";
+  // Without a WebSocket handler an upgrade is a 404.
+  ec = {};
+  auto nowhere = WsConnect(io, server->port(), "/ws?token=good", &ec);
+  EXPECT_TRUE(ec);
+
+  ec = {};
+  auto ws = WsConnect(io, ws_server->port(), "/ws?token=good", &ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ws->write(asio::buffer(std::string("hello")));
+  beast::flat_buffer buffer;
+  ws->read(buffer);
+  EXPECT_EQ(beast::buffers_to_string(buffer.data()), "echo:hello");
+  buffer.consume(buffer.size());
+  // Pushed from another thread, in order.
+  std::shared_ptr<WebSocketPeer> peer;
+  {
+    std::lock_guard lock(fixture.mutex);
+    ASSERT_EQ(fixture.peers.size(), 1u);
+    peer = fixture.peers[0];
+  }
+  std::thread pusher([peer] {
+    for (int i = 0; i < 5; ++i) peer->Send(std::make_shared<const std::string>(std::to_string(i)));
+  });
+  pusher.join();
+  // Batched: one frame may carry several messages, one per line.
+  std::string lines;
+  while (std::count(lines.begin(), lines.end(), '\n') < 4) {
+    ws->read(buffer);
+    if (!lines.empty()) lines.push_back('\n');
+    lines += beast::buffers_to_string(buffer.data());
+    buffer.consume(buffer.size());
+  }
+  EXPECT_EQ(lines, "0\n1\n2\n3\n4");
+  // The client closes: the session hears of it once.
+  ws->close(beast::websocket::close_code::normal);
+  for (int i = 0; i < 200 && !fixture.sessions[0]->closed_; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(fixture.sessions[0]->closed_);
+  EXPECT_FALSE(peer->Send(std::make_shared<const std::string>("late")));
+  EXPECT_EQ(ws_server->stats().websockets, 1u);
+}
+
+TEST(HttpServerTest, AWebSocketClientThatFallsBehindIsClosed) {
+  WsFixture fixture;
+  HttpServerOptions options;
+  options.ws_queue_limit = 8;
+  auto server = HttpServer::Start(options, Echo, fixture.Handler()).value();
+  asio::io_context io;
+  beast::error_code ec;
+  auto ws = WsConnect(io, server->port(), "/ws?token=good", &ec);
+  ASSERT_FALSE(ec);
+  std::shared_ptr<WebSocketPeer> peer;
+  {
+    std::lock_guard lock(fixture.mutex);
+    peer = fixture.peers.at(0);
+  }
+  // The client reads nothing; a megabyte a frame fills the socket's buffers, then the queue.
+  const auto big = std::make_shared<const std::string>(1 << 20, 'x');
+  int sent = 0;
+  while (sent < 10000 && peer->Send(big)) ++sent;
+  EXPECT_LT(sent, 10000);
+  for (int i = 0; i < 500 && server->stats().websocket_too_slow == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(server->stats().websocket_too_slow, 1u);
+  // Whatever frames were written before it fell behind arrive (none, on a slow machine), then
+  // the close; what was still queued is dropped.
+  beast::flat_buffer buffer;
+  while (!ec) {
+    ws->read(buffer, ec);
+    buffer.consume(buffer.size());
+  }
+  EXPECT_EQ(ec, beast::websocket::error::closed);
+  EXPECT_EQ(ws->reason().code, beast::websocket::close_code::policy_error);
+  EXPECT_EQ(ws->reason().reason, "too slow");
 }
 
 // A self-signed certificate made by Debian's openssl for the test.

@@ -232,6 +232,19 @@ std::string SigningKey::PublicJwk() const {
       .dump();
 }
 
+Claims AccessClaims(std::string subject, std::string role, Timestamp now, Duration ttl) {
+  Claims c;
+  c.subject = std::move(subject);
+  c.role = std::move(role);
+  c.type = "access";
+  c.issuer = "aits";
+  c.audience = "aits-api";
+  c.issued_at = now;
+  c.not_before = now;
+  c.expires = now + ttl;
+  return c;
+}
+
 Result<KeyRing> KeyRing::Make(std::vector<SigningKey> keys) {
   if (keys.empty()) return InvalidArgument("key ring: no keys");
   std::set<std::string> kids;

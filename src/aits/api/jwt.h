@@ -70,6 +70,10 @@ struct Claims {
   std::string kid;       // the key that signed it (from the header)
 };
 
+// An access token's claims for `subject` with `role`, valid from `now` for `ttl`, for the
+// API's issuer and audience ("aits", "aits-api"); the token id is left for the caller.
+Claims AccessClaims(std::string subject, std::string role, Timestamp now, Duration ttl);
+
 struct VerifyOptions {
   std::string issuer;                       // required iss, when not empty
   std::string audience;                     // required aud, when not empty

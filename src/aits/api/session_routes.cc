@@ -1,6 +1,8 @@
 #include "aits/api/session_routes.h"
 
 #include <charconv>
+#include <memory>
+#include <mutex>
 
 namespace aits::api {
 
@@ -87,6 +89,145 @@ Result<ListQuery> ParseListQuery(const std::map<std::string, std::string>& query
   return q;
 }
 
+namespace {
+
+// One WebSocket's subscription: the client's ops in, the hub's messages out.
+class StreamSession final : public WebSocketSession {
+ public:
+  StreamSession(StreamHub& hub, std::shared_ptr<WebSocketPeer> peer, Caller caller,
+                const Clock& clock)
+      : hub_(hub), peer_(std::move(peer)), caller_(std::move(caller)), clock_(clock) {}
+
+  void OnMessage(std::string_view text) override {
+    const nlohmann::json op = nlohmann::json::parse(text, nullptr, false);
+    if (!op.is_object() || !op.contains("op") || !op["op"].is_string()) {
+      return Error("invalid_argument",
+                   "a message is a JSON object with an \"op\": subscribe, unsubscribe or ping");
+    }
+    const std::string name = op["op"].get<std::string>();
+    if (name == "ping") return Reply({{"type", "pong"}, {"last", hub_last_}});
+    if (name == "unsubscribe") {
+      Drop();
+      return Reply({{"type", "unsubscribed"}});
+    }
+    if (name != "subscribe") {
+      return Error("invalid_argument",
+                   "op \"" + name.substr(0, 40) + "\": expected subscribe, unsubscribe or ping");
+    }
+    StreamHub::Filter filter;
+    const auto topics = op.find("topics");
+    if (topics == op.end() || !topics->is_array() || topics->empty()) {
+      return Error("invalid_argument", "topics: a non-empty array of topic names");
+    }
+    nlohmann::json names = nlohmann::json::array();
+    for (const auto& t : *topics) {
+      const Result<Topic> topic = t.is_string()
+                                      ? ParseTopic(t.get<std::string>())
+                                      : Result<Topic>(InvalidArgument("topics: names are strings"));
+      if (!topic.ok()) return Error("invalid_argument", topic.status().message());
+      filter.topics |= *topic;
+      names.push_back(TopicName(*topic));
+    }
+    if (const auto symbols = op.find("symbols"); symbols != op.end()) {
+      if (!symbols->is_array()) return Error("invalid_argument", "symbols: an array of symbols");
+      for (const auto& sym : *symbols) {
+        if (!sym.is_string() || sym.get<std::string>().empty() ||
+            sym.get<std::string>().size() > 32) {
+          return Error("invalid_argument", "symbols: names of 1 to 32 characters");
+        }
+        filter.symbols.insert(sym.get<std::string>());
+      }
+    }
+    uint64_t from = 0;
+    if (const auto f = op.find("from"); f != op.end()) {
+      if (!f->is_number_unsigned()) {
+        return Error("invalid_argument", "from: the seq to resume from (a whole number)");
+      }
+      from = f->get<uint64_t>();
+    }
+    for (const auto& [key, value] : op.items()) {
+      if (key != "op" && key != "topics" && key != "symbols" && key != "from") {
+        return Error("invalid_argument", "unknown field \"" + key.substr(0, 40) + "\"");
+      }
+    }
+    Drop();
+    Reply({{"type", "subscribed"}, {"topics", names}, {"symbols", filter.symbols}, {"from", from}});
+    const Timestamp expires = caller_.expires;
+    const Clock* clock = &clock_;
+    std::weak_ptr<WebSocketPeer> weak = peer_;
+    const StreamHub::Subscribed sub =
+        hub_.Subscribe(std::move(filter), from,
+                       [weak, expires, clock](const std::shared_ptr<const std::string>& message) {
+                         const std::shared_ptr<WebSocketPeer> peer = weak.lock();
+                         if (!peer) return false;
+                         if (clock->Now() > expires) {
+                           peer->Close("token expired");
+                           return false;
+                         }
+                         return peer->Send(message);
+                       });
+    hub_last_ = sub.last;
+    std::lock_guard lock(mutex_);
+    subscription_ = sub.id;
+    if (from > 0 && from <= sub.dropped) {
+      Reply({{"type", "gap"},
+             {"from", from},
+             {"oldest", sub.oldest},
+             {"message", "messages up to seq " + std::to_string(sub.dropped) +
+                             " are no longer kept: read them with the REST API"}});
+    }
+  }
+
+  void OnClose() override { Drop(); }
+
+ private:
+  void Reply(const nlohmann::json& j) {
+    peer_->Send(std::make_shared<const std::string>(
+        j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+  }
+  void Error(std::string_view code, std::string_view message) {
+    Reply({{"type", "error"}, {"code", code}, {"message", message}});
+  }
+  void Drop() {
+    std::lock_guard lock(mutex_);
+    if (subscription_ != 0) hub_.Unsubscribe(subscription_);
+    subscription_ = 0;
+  }
+
+  StreamHub& hub_;
+  std::shared_ptr<WebSocketPeer> peer_;
+  Caller caller_;
+  const Clock& clock_;
+  std::mutex mutex_;
+  uint64_t subscription_ = 0;
+  uint64_t hub_last_ = 0;
+};
+
+}  // namespace
+
+WebSocketHandler MakeStreamHandler(ApiService& service, StreamHub& hub) {
+  return [&service, &hub](const HttpRequest& request, std::shared_ptr<WebSocketPeer> peer) {
+    if (request.path != "/api/v1/stream") {
+      return WebSocketAccept{ErrorResponse(404, "not_found",
+                                           "no WebSocket at " + request.path.substr(0, 200) +
+                                               " (the streams are at /api/v1/stream)"),
+                             nullptr};
+    }
+    std::string why;
+    int64_t retry_after = 0;
+    std::optional<Caller> caller = service.AuthenticateUpgrade(request, &why, &retry_after);
+    if (!caller) {
+      HttpResponse refusal = ErrorResponse(
+          retry_after > 0 ? 429 : 401, retry_after > 0 ? "rate_limited" : "unauthenticated", why);
+      if (retry_after > 0) refusal.headers.emplace_back("Retry-After", std::to_string(retry_after));
+      return WebSocketAccept{std::move(refusal), nullptr};
+    }
+    return WebSocketAccept{
+        std::nullopt,
+        std::make_shared<StreamSession>(hub, std::move(peer), std::move(*caller), service.clock())};
+  };
+}
+
 void AddSessionRoutes(ApiService& service, SessionView& view) {
   SessionView* v = &view;
   const auto list = [](auto answer) {
@@ -105,6 +246,21 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
       return item.ok() ? Json(200, *item) : FromStatus(ctx, item.status());
     };
   };
+  service.Add({"GET",
+               "/api/v1/stream",
+               Role::kViewer,
+               false,
+               "streams",
+               "WebSocket streams (docs/api.md, \"Streams\"): upgrade with the token as for any "
+               "request, or ?access_token=TOKEN",
+               {},
+               nullptr,
+               [](RequestContext& ctx) {
+                 HttpResponse r = Problem(ctx, 426, "upgrade_required",
+                                          "this is a WebSocket: send Upgrade: websocket");
+                 r.headers.emplace_back("Upgrade", "websocket");
+                 return r;
+               }});
   service.Add({"GET",
                "/api/v1/session",
                Role::kViewer,

@@ -125,9 +125,18 @@ Status SessionView::Apply(const persistence::Event& e) {
       InstrumentState& state = instruments_[tick->instrument];
       state.last = *tick;
       Bar bar;
-      if (state.bars.Update(*tick, &bar)) {
+      const bool closed = state.bars.Update(*tick, &bar);
+      if (closed) {
         state.done.push_back(bar);
         if (state.done.size() > options_.max_bars) state.done.pop_front();
+      }
+      if (hub_ != nullptr) {
+        const std::string& symbol = state.instrument.symbol;
+        if (closed) hub_->Publish(e.seq, kTopicBars, symbol, BarJson(bar));
+        hub_->Publish(e.seq, kTopicQuotes, symbol,
+                      {{"bid", tick->bid.AsDouble()},
+                       {"ask", tick->ask.AsDouble()},
+                       {"time", FormatIso8601(tick->ts)}});
       }
       break;
     }
@@ -142,13 +151,22 @@ Status SessionView::Apply(const persistence::Event& e) {
       Result<aits::Order> order = persistence::DecodeOrder(e.payload);
       if (!order.ok()) return order.status().WithContext("event " + std::to_string(e.seq));
       in_flight_.erase(order->request.client_order_id);
-      orders_[order->id.value] = std::move(order).value();
+      const uint64_t id = order->id.value;
+      orders_[id] = std::move(order).value();
+      if (hub_ != nullptr) {
+        const aits::Order& o = orders_[id];
+        hub_->Publish(e.seq, kTopicOrders, SymbolOf(o.request.instrument), OrderJson(o));
+      }
       break;
     }
     case EventType::kFill: {
       Result<Fill> fill = persistence::DecodeFill(e.payload);
       if (!fill.ok()) return fill.status().WithContext("event " + std::to_string(e.seq));
       trades_.push_back({trades_.size() + 1, std::move(fill).value()});
+      if (hub_ != nullptr) {
+        hub_->Publish(e.seq, kTopicFills, SymbolOf(trades_.back().fill.instrument),
+                      FillJson(trades_.back()));
+      }
       break;
     }
     case EventType::kDecision: {
@@ -168,6 +186,7 @@ Status SessionView::Apply(const persistence::Event& e) {
         for (const auto& o : json["orders"]) link(o);
       }
       d.json = std::move(json);
+      if (hub_ != nullptr) hub_->Publish(e.seq, kTopicDecisions, d.symbol, d.json);
       decisions_.push_back(std::move(d));
       if (decisions_.size() > options_.max_decisions) decisions_.pop_front();
       break;
@@ -177,6 +196,7 @@ Status SessionView::Apply(const persistence::Event& e) {
       if (!json.is_object()) break;
       breaker_ = json.value("to", breaker_);
       json["time"] = FormatIso8601(e.ts);
+      if (hub_ != nullptr) hub_->Publish(e.seq, kTopicRisk, "", {{"breaker_change", json}});
       breaker_changes_.push_back(std::move(json));
       if (breaker_changes_.size() > kMaxBreakerChanges) breaker_changes_.pop_front();
       break;
@@ -185,6 +205,7 @@ Status SessionView::Apply(const persistence::Event& e) {
       nlohmann::json json = nlohmann::json::parse(e.payload, nullptr, false);
       if (!json.is_object()) break;
       json["applied_at"] = FormatIso8601(e.ts);
+      if (hub_ != nullptr) hub_->Publish(e.seq, kTopicRisk, "", {{"command", json}});
       commands_.push_back(std::move(json));
       if (commands_.size() > kMaxCommands) commands_.pop_front();
       break;
@@ -197,6 +218,7 @@ Status SessionView::Apply(const persistence::Event& e) {
       if (account_.contains("breaker") && account_["breaker"].is_string()) {
         breaker_ = account_["breaker"].get<std::string>();
       }
+      if (hub_ != nullptr) hub_->Publish(e.seq, kTopicAccount, "", account_);
       break;
     }
     case EventType::kSessionStop:
@@ -265,7 +287,8 @@ nlohmann::json SessionView::Positions() const {
         const double mark = lots > 0 ? state.last->bid.AsDouble() : state.last->ask.AsDouble();
         item["mark"] = mark;
         // In the instrument's quote currency (the account's for the majors against it).
-        item["unrealized"] = (mark - avg) * lots * state.instrument.contract_size;
+        item["unrealized"] =
+            (mark - avg) * lots * static_cast<double>(state.instrument.contract_size);
         item["quote_currency"] = std::string(state.instrument.quote.view());
       }
       items.push_back(std::move(item));

@@ -31,6 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aits/api/stream_hub.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
 #include "aits/data/bar_aggregator.h"
@@ -67,6 +68,9 @@ class SessionView {
 
   // Reads the events committed since the last call. DataLoss/IoError from the store.
   Status Poll();
+  // Every event read from now on is also published to `hub` (stream_hub.h); call before the
+  // first Poll to have the whole log in it. `hub` must outlive the view.
+  void PublishTo(StreamHub* hub) { hub_ = hub; }
   // Polls every options.interval on a thread of its own until Stop(); a failed poll is kept
   // (last_error) and retried at the next interval.
   void Start();
@@ -144,6 +148,7 @@ class SessionView {
   nlohmann::json stop_summary_;
   Timestamp kernel_time_;
   std::string last_error_;
+  StreamHub* hub_ = nullptr;
 
   std::atomic<uint64_t> last_seq_{0};
   std::thread thread_;
