@@ -1,8 +1,10 @@
 #include "aits/api/session_routes.h"
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <mutex>
+#include <set>
 
 namespace aits::api {
 
@@ -56,6 +58,71 @@ Result<nlohmann::json> CommandBody(const RequestContext& ctx, bool with_state) {
   }
   return command;
 }
+
+// POST /orders: {symbol, side, type, lots, price, stop_loss, take_profit, reason}, checked
+// here so that a mistake is a 400 now rather than an ignored command later; the session checks
+// again (and the risk manager after it).
+Result<nlohmann::json> OrderBody(const RequestContext& ctx, const nlohmann::json& symbols) {
+  const nlohmann::json body = nlohmann::json::parse(ctx.http.body, nullptr, false);
+  if (!body.is_object()) return InvalidArgument("the body is not a JSON object");
+  static const std::set<std::string> kFields = {"symbol", "side",      "type",        "lots",
+                                                "price",  "stop_loss", "take_profit", "reason"};
+  for (const auto& [key, value] : body.items()) {
+    if (!kFields.contains(key))
+      return InvalidArgument("unknown field \"" + key.substr(0, 40) + "\"");
+  }
+  const auto text = [&body](const char* key) {
+    const auto it = body.find(key);
+    return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const std::string symbol = text("symbol");
+  if (std::find(symbols.begin(), symbols.end(), symbol) == symbols.end()) {
+    return InvalidArgument("symbol \"" + symbol.substr(0, 40) + "\": the session trades " +
+                           symbols.dump());
+  }
+  const std::string side = text("side");
+  if (side != "buy" && side != "sell") {
+    return InvalidArgument("side \"" + side.substr(0, 20) + "\": expected buy or sell");
+  }
+  const std::string type = body.contains("type") ? text("type") : "market";
+  if (type != "market" && type != "limit" && type != "stop") {
+    return InvalidArgument("type \"" + type.substr(0, 20) + "\": expected market, limit or stop");
+  }
+  nlohmann::json order{{"symbol", symbol}, {"side", side}, {"type", type}};
+  for (const char* key : {"lots", "price", "stop_loss", "take_profit"}) {
+    const auto it = body.find(key);
+    if (it == body.end()) continue;
+    if (!it->is_number() || !(it->get<double>() > 0) || it->get<double>() > 1e9) {
+      return InvalidArgument(std::string(key) + ": a positive number");
+    }
+    order[key] = it->get<double>();
+  }
+  if (!order.contains("lots")) return InvalidArgument("lots: required");
+  if (type != "market" && !order.contains("price")) {
+    return InvalidArgument("price: a " + type + " order needs one");
+  }
+  const std::string reason = text("reason");
+  if (reason.empty() || reason.size() > 500) {
+    return InvalidArgument("reason: a non-empty string of at most 500 characters");
+  }
+  order["reason"] = reason;
+  // Named here, so that the order is found by it (GET /orders) and a resume reconciles it.
+  order["client_order_id"] = "api-" + RandomToken(12);
+  return order;
+}
+
+const nlohmann::json kOrderSchema = {
+    {"type", "object"},
+    {"required", {"symbol", "side", "lots", "reason"}},
+    {"properties",
+     {{"symbol", {{"type", "string"}}},
+      {"side", {{"type", "string"}, {"enum", {"buy", "sell"}}}},
+      {"type", {{"type", "string"}, {"enum", {"market", "limit", "stop"}}}},
+      {"lots", {{"type", "number"}}},
+      {"price", {{"type", "number"}}},
+      {"stop_loss", {{"type", "number"}}},
+      {"take_profit", {{"type", "number"}}},
+      {"reason", {{"type", "string"}, {"maxLength", 500}}}}}};
 
 const nlohmann::json kReasonSchema = {
     {"type", "object"},
@@ -362,25 +429,62 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                }});
 
   // Operator commands: queued in the session's log, applied between two ticks (202).
-  const auto command = [v](std::string name, bool with_state) {
-    return [v, name, with_state](RequestContext& ctx) {
+  // Queues `queued` as the operator command `name`, with who asked and the request's ids, which
+  // the session logs with it (docs/api.md, "Tracing and audit").
+  const auto queue = [v](RequestContext& ctx, const std::string& name, nlohmann::json queued) {
+    queued["command"] = name;
+    queued["by"] = ctx.caller->subject;
+    queued["request_id"] = ctx.request_id;
+    queued["chain_id"] = ctx.chain_id;
+    ctx.audit_target = name;
+    ctx.audit_detail = queued.dump();
+    if (Status s = v->QueueCommand(queued); !s.ok()) return FromStatus(ctx, s);
+    return Json(202, {{"queued", queued},
+                      {"applies",
+                       "between two ticks of the running session (about 250 ms), "
+                       "or at its next start"}});
+  };
+  const auto command = [queue](std::string name, bool with_state) {
+    return [queue, name, with_state](RequestContext& ctx) {
       Result<nlohmann::json> body = CommandBody(ctx, with_state);
       if (!body.ok()) return FromStatus(ctx, body.status());
-      nlohmann::json queued = *body;
-      queued["command"] = name;
-      // Who asked, carried into the session's log with the command (docs/api.md, "Tracing").
-      queued["by"] = ctx.caller->subject;
-      queued["request_id"] = ctx.request_id;
-      queued["chain_id"] = ctx.chain_id;
-      ctx.audit_target = name;
-      ctx.audit_detail = queued.dump();
-      if (Status s = v->QueueCommand(queued); !s.ok()) return FromStatus(ctx, s);
-      return Json(202, {{"queued", queued},
-                        {"applies",
-                         "between two ticks of the running session (about 250 ms), "
-                         "or at its next start"}});
+      return queue(ctx, name, *body);
     };
   };
+  service.Add({"POST",
+               "/api/v1/orders",
+               Role::kTrader,
+               true,
+               "orders",
+               "Place an order: it takes the strategy's path through the risk checks",
+               {},
+               kOrderSchema,
+               [v, queue](RequestContext& ctx) {
+                 Result<nlohmann::json> body = OrderBody(ctx, v->Summary()["symbols"]);
+                 if (!body.ok()) return FromStatus(ctx, body.status());
+                 return queue(ctx, "order", *body);
+               }});
+  service.Add({"DELETE",
+               "/api/v1/orders/{id}",
+               Role::kTrader,
+               true,
+               "orders",
+               "Cancel a working order",
+               {},
+               nullptr,
+               [v, queue](RequestContext& ctx) {
+                 const Result<uint64_t> id = PathId(ctx);
+                 if (!id.ok()) return FromStatus(ctx, id.status());
+                 const Result<nlohmann::json> order = v->Order(*id);
+                 if (!order.ok()) return FromStatus(ctx, order.status());
+                 const std::string status = (*order)["status"];
+                 if (status != "accepted" && status != "pending_new") {
+                   return Problem(ctx, 409, "conflict",
+                                  "order " + std::to_string(*id) + " is " + status +
+                                      ", not working: nothing to cancel");
+                 }
+                 return queue(ctx, "cancel", {{"order_id", *id}, {"reason", "api"}});
+               }});
   nlohmann::json breaker_schema = kReasonSchema;
   breaker_schema["required"] = {"state", "reason"};
   breaker_schema["properties"]["state"] = {{"type", "string"},

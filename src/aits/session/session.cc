@@ -1,6 +1,7 @@
 #include "aits/session/session.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <limits>
 
@@ -354,6 +355,82 @@ size_t Session::AdvanceTo(Timestamp time) {
   return fired;
 }
 
+namespace {
+
+// The order of an "order" operator command: symbol, side, type (market, limit, stop), lots,
+// price, stop_loss, take_profit; InvalidArgument naming the field otherwise.
+Result<OrderRequest> ManualOrder(const nlohmann::json& json,
+                                 const std::vector<Instrument>& instruments) {
+  const auto text = [&json](const char* key) {
+    return json.contains(key) && json[key].is_string() ? json[key].get<std::string>()
+                                                       : std::string();
+  };
+  const std::string symbol = text("symbol");
+  const Instrument* instrument = nullptr;
+  for (const Instrument& i : instruments) {
+    if (i.symbol == symbol) instrument = &i;
+  }
+  if (instrument == nullptr) {
+    return InvalidArgument("order command: symbol \"" + symbol.substr(0, 40) +
+                           "\" is not one of the session's");
+  }
+  OrderRequest request;
+  request.instrument = instrument->id;
+  const std::string side = text("side");
+  if (side != "buy" && side != "sell") {
+    return InvalidArgument("order command: side \"" + side.substr(0, 20) + "\": buy or sell");
+  }
+  request.side = side == "buy" ? Side::kBuy : Side::kSell;
+  const std::string type = text("type").empty() ? "market" : text("type");
+  if (type == "market") {
+    request.type = OrderType::kMarket;
+  } else if (type == "limit") {
+    request.type = OrderType::kLimit;
+  } else if (type == "stop") {
+    request.type = OrderType::kStop;
+  } else {
+    return InvalidArgument("order command: type \"" + type.substr(0, 20) +
+                           "\": market, limit or stop");
+  }
+  const auto number = [&json](const char* key) -> std::optional<double> {
+    if (!json.contains(key) || !json[key].is_number()) return std::nullopt;
+    return json[key].get<double>();
+  };
+  const std::optional<double> lots = number("lots");
+  if (!lots || !(*lots > 0))
+    return InvalidArgument("order command: lots must be a positive number");
+  AITS_ASSIGN_OR_RETURN(request.quantity, Quantity::FromDouble(*lots, instrument->LotPrecision()));
+  const auto price = [&](const char* key, std::optional<Price>* out) -> Status {
+    if (const std::optional<double> value = number(key)) {
+      AITS_ASSIGN_OR_RETURN(Price p, Price::FromDouble(*value, instrument->digits));
+      *out = p;
+    }
+    return Status::Ok();
+  };
+  AITS_RETURN_IF_ERROR(price("price", &request.price));
+  AITS_RETURN_IF_ERROR(price("stop_loss", &request.stop_loss));
+  AITS_RETURN_IF_ERROR(price("take_profit", &request.take_profit));
+  if (request.type != OrderType::kMarket && !request.price) {
+    return InvalidArgument("order command: a " + type + " order needs a price");
+  }
+  const std::string client_id = text("client_order_id");
+  if (!client_id.empty()) {
+    const bool ok =
+        client_id.size() <= 64 && std::all_of(client_id.begin(), client_id.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' ||
+                 c == '.';
+        });
+    if (!ok) {
+      return InvalidArgument("order command: client_order_id: 1 to 64 of A-Z a-z 0-9 - _ .");
+    }
+    request.client_order_id = client_id;
+  }
+  request.tag = "manual";
+  return request;
+}
+
+}  // namespace
+
 Status Session::ApplyCommand(std::string_view text) {
   const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded() || !json.is_object() || !json.contains("command") ||
@@ -378,9 +455,32 @@ Status Session::ApplyCommand(std::string_view text) {
     state = risk::BreakerState::kReduceOnly;
   } else if (command == "resume") {
     state = risk::BreakerState::kNormal;
+  } else if (command == "order") {
+    // A manual order (docs/paper.md, "Operator commands"): the strategy's path, so the risk
+    // checks see it as any other; a refusal is a rejected order in the log.
+    AITS_ASSIGN_OR_RETURN(OrderRequest request, ManualOrder(json, instruments_));
+    if (request.client_order_id.empty()) {
+      // A client id of its own, so that a resume reconciles a resting manual order with the
+      // venue's: the kernel time and the order among the commands at that time, which a replay
+      // and a resume see alike. (The API always names its orders.)
+      manual_index_ = clock_.Now() == manual_time_ ? manual_index_ + 1 : 0;
+      manual_time_ = clock_.Now();
+      request.client_order_id =
+          "manual-" + std::to_string(manual_time_.ns) + "-" + std::to_string(manual_index_);
+    }
+    Log(EventType::kCommand, clock_.Now(), text);
+    (void)kernel_->Submit(request);
+    CountNewOrders();
+    return Status::Ok();
+  } else if (command == "cancel") {
+    if (!json.contains("order_id") || !json["order_id"].is_number_unsigned()) {
+      return InvalidArgument("cancel command without a whole \"order_id\"");
+    }
+    Log(EventType::kCommand, clock_.Now(), text);
+    return kernel_->Cancel(OrderId{json["order_id"].get<uint64_t>()});
   } else if (command != "flatten") {
     return InvalidArgument("unknown command '" + command +
-                           "' (known: breaker, pause, resume, flatten)");
+                           "' (known: breaker, pause, resume, flatten, order, cancel)");
   }
   Log(EventType::kCommand, clock_.Now(), text);
   Status status = Status::Ok();

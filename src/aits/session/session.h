@@ -115,8 +115,9 @@ class Session {
   // of timers fired. `time` before the clock's time fires what is due by then without moving it.
   size_t AdvanceTo(Timestamp time);
   uint64_t clock_advances() const { return clock_advances_; }
-  // Applies an operator command (JSON {"command":"breaker","state":"halted","reason":"..."});
-  // logs it first when appending. InvalidArgument for a malformed or unknown command.
+  // Applies an operator command (JSON {"command":"breaker","state":"halted","reason":"..."},
+  // or pause, resume, flatten, order, cancel: docs/paper.md); logs it first when appending.
+  // InvalidArgument for a malformed or unknown command, before anything is logged.
   Status ApplyCommand(std::string_view json);
   // Reconciliation at start (docs/execution.md, "Reconciliation"): the kernel's holdings (as the
   // log rebuilt them) against the venue's snapshot, planned under `policy`. Changes nothing;
@@ -214,6 +215,9 @@ class Session {
   SessionSpec spec_;
   SimulatedClock clock_;
   std::vector<Instrument> instruments_;
+  // The client ids of manual orders without one (ApplyCommand).
+  Timestamp manual_time_{-1};
+  uint64_t manual_index_ = 0;
   std::vector<InstrumentId> traded_;
   std::unique_ptr<kernel::Kernel> kernel_;
   SessionVenue* async_venue_ = nullptr;  // owned by the kernel; set when the venue is threaded

@@ -367,6 +367,95 @@ TEST(PaperTest, AnotherSessionInTheSameDirectoryIsRefused) {
   EXPECT_EQ(RunPaper(nothing).status().code(), StatusCode::kNotFound);
 }
 
+// A manual order and a cancel from the operator (the API's POST /orders and DELETE
+// /orders/{id}): the order takes the strategy's path through the risk checks, both are logged
+// where they were applied, and a malformed one is refused before anything is logged.
+TEST(PaperTest, OperatorOrdersAndCancelsTakeTheStrategysPath) {
+  TempDir tmp;
+  PaperOptions options = MaxSpeed(BusySpec(8'000), tmp.Sub("s"));
+  options.stop_after = 4'000;
+  ASSERT_TRUE(RunPaper(options).ok());
+  {
+    auto store = EventStore::Open(tmp.Sub("s") + "/events.db");
+    ASSERT_TRUE(store.ok());
+    // A buy limit below the market, within the risk collar (it rests; cancelled below), a
+    // market buy, and three that are refused: an unknown symbol, no price for a limit, no lots.
+    ASSERT_TRUE((*store)
+                    ->AddCommand(R"({"command":"order","symbol":"EURUSD","side":"buy",)"
+                                 R"("type":"limit","lots":0.2,"price":1.08,"reason":"t"})")
+                    .ok());
+    ASSERT_TRUE((*store)
+                    ->AddCommand(R"({"command":"order","symbol":"XAUUSD","side":"buy",)"
+                                 R"("lots":1,"reason":"t"})")
+                    .ok());
+    ASSERT_TRUE((*store)
+                    ->AddCommand(R"({"command":"order","symbol":"EURUSD","side":"buy",)"
+                                 R"("type":"limit","lots":1,"reason":"t"})")
+                    .ok());
+    ASSERT_TRUE(
+        (*store)->AddCommand(R"({"command":"order","symbol":"EURUSD","side":"sell"})").ok());
+    ASSERT_TRUE((*store)
+                    ->AddCommand(R"({"command":"order","symbol":"EURUSD","side":"buy",)"
+                                 R"("lots":0.7,"reason":"t"})")
+                    .ok());
+  }
+  options.spec_given = false;
+  options.stop_after = 4'500;
+  ASSERT_TRUE(RunPaper(options).ok());
+  auto store = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
+  ASSERT_TRUE(store.ok());
+  std::vector<std::string> commands;
+  std::vector<Order> manual;
+  ASSERT_TRUE((*store)
+                  ->Scan(1,
+                         [&](const Event& event) {
+                           if (event.type == EventType::kCommand) {
+                             commands.push_back(event.payload);
+                           } else if (event.type == EventType::kOrderUpdate) {
+                             auto order = persistence::DecodeOrder(event.payload);
+                             if (order.ok() && order->request.tag == "manual") {
+                               manual.push_back(*order);
+                             }
+                           }
+                           return Status::Ok();
+                         })
+                  .ok());
+  ASSERT_EQ(commands.size(), 2u);  // the three malformed ones are not logged
+  ASSERT_FALSE(manual.empty());
+  const uint64_t resting = manual.front().id.value;
+  ASSERT_EQ(manual.front().status, OrderStatus::kAccepted)
+      << ToString(manual.front().reject_reason) << ": " << manual.front().reject_detail;
+  EXPECT_EQ(manual.front().request.type, OrderType::kLimit);
+  EXPECT_EQ(manual.front().request.quantity.AsDouble(), 0.2);
+  bool market_done = false;
+  for (const Order& o : manual) {
+    if (o.request.type == OrderType::kMarket &&
+        (o.status == OrderStatus::kFilled || o.status == OrderStatus::kRejected)) {
+      market_done = true;
+    }
+  }
+  EXPECT_TRUE(market_done);
+  // Now cancel the resting limit by its id.
+  {
+    auto writer = EventStore::Open(tmp.Sub("s") + "/events.db");
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)
+                    ->AddCommand(R"({"command":"cancel","order_id":)" + std::to_string(resting) +
+                                 R"(,"reason":"t"})")
+                    .ok());
+  }
+  options.stop_after = 5'000;
+  const auto third = RunPaper(options);
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  auto again = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
+  ASSERT_TRUE(again.ok());
+  auto log = RebuildFromLog(**again);
+  ASSERT_TRUE(log.ok());
+  ASSERT_TRUE(log->orders.contains(resting));
+  EXPECT_EQ(log->orders.at(resting).status, OrderStatus::kCanceled);
+  EXPECT_TRUE((*again)->PendingCommands()->empty());
+}
+
 TEST(PaperTest, OperatorHaltIsAppliedAuditedAndReplayed) {
   TempDir tmp;
   PaperOptions options = MaxSpeed(BusySpec(8'000), tmp.Sub("s"));
