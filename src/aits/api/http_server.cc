@@ -16,6 +16,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <deque>
 
+#include <array>
 #include <cctype>
 #include <fstream>
 #include <map>
@@ -23,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 namespace aits::api {
 
@@ -376,6 +378,26 @@ struct HttpServer::Impl {
     answer.session->OnClose();
   }
 
+  // After a refusal written while the client may still be sending (a body over the limit): what
+  // it sends is read and dropped for a while before the close, so that the client reads the
+  // answer instead of a reset for writing to a closed socket (HTTP servers' lingering close).
+  // Bounded: 2 s and 16 MiB.
+  template <class Stream>
+  awaitable<void> Linger(Stream& stream) {
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      beast::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+    std::array<char, 16 * 1024> scratch{};
+    size_t drained = 0;
+    while (drained < 16 * 1024 * 1024) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), kTuple);
+      if (ec) break;
+      drained += n;
+    }
+  }
+
   // One connection's requests, in order, until it closes, breaks a limit or idles out. True
   // when it became a WebSocket (the stream was moved away: nothing is left to shut down).
   template <class Stream>
@@ -411,6 +433,7 @@ struct HttpServer::Impl {
           co_await WriteError(stream, 400, "bad_request",
                               "the request is not HTTP/1.1: " + ec.message());
         }
+        co_await Linger(stream);
         co_return false;
       }
       ++requests;

@@ -121,6 +121,14 @@ TEST(HttpServerTest, LimitsAreAnsweredBeforeTheHandler) {
     EXPECT_TRUE(client.Closed());
   }
   {
+    // A body far larger than the socket's buffers: the client is still writing when the 413
+    // goes out, and must still read it (the server drains before it closes).
+    Client client(server->port());
+    auto res = client.Send("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n" +
+                           std::string(4'000'000, 'a'));
+    EXPECT_EQ(res.result_int(), 413);
+  }
+  {
     Client client(server->port());
     auto res = client.Send(Get("/", "X-Big: " + std::string(3000, 'b') + "\r\n"));
     EXPECT_EQ(res.result_int(), 431);
@@ -133,7 +141,7 @@ TEST(HttpServerTest, LimitsAreAnsweredBeforeTheHandler) {
     EXPECT_EQ(nlohmann::json::parse(res.body())["error"]["code"], "bad_request");
   }
   EXPECT_EQ(handled, 0);
-  EXPECT_EQ(server->stats().malformed, 3u);
+  EXPECT_EQ(server->stats().malformed, 4u);
 }
 
 TEST(HttpServerTest, ConnectionsPerClientAreLimitedAndIdleOnesClosed) {
