@@ -359,8 +359,9 @@ class Gateway::Desk {
   struct Link {
     mt5::Link link;
     std::string peer;
-    bool live = false;    // its hello was accepted: the active link
-    bool closed = false;  // to be dropped at the end of this pass
+    bool live = false;          // its hello was accepted: the active link
+    bool closed = false;        // to be dropped at the end of this pass
+    bool loss_handled = false;  // the active link whose loss a new EA's hello handled first
     std::string close_reason;
     Steady::time_point hello_deadline;
     Link(net::Socket socket, uint32_t max_frame)
@@ -946,6 +947,16 @@ void Gateway::Desk::OnHello(Link& link, const mt5::Frame& frame) {
     CloseLink(link, mt5::ErrorCode::kBusy,
               "another EA is connected (" + active_->peer + "); one EA per gateway");
     return;
+  }
+  if (active_ != nullptr) {
+    // The active link closed in this same pass, and the pass's end has not handled its loss yet.
+    // Handled now, before this link's resolution: else that resolution would not catch up the
+    // deals whose transactions went with the old link, and would book them late, after newer
+    // ones (a netting position's trades depend on the order).
+    Link& old = *active_;
+    active_ = nullptr;
+    old.loss_handled = true;
+    OnLinkLost(old.close_reason + " (" + old.peer + ")");
   }
   link.live = true;
   active_ = &link;
@@ -1598,6 +1609,9 @@ void Gateway::Desk::OnOrderGone(Entry& entry, mt5::OrderState state) {
 
 void Gateway::Desk::OnDeal(const mt5::DealInfo& deal) {
   if (deal.ticket != 0 && !seen_deals_.insert(deal.ticket).second) return;  // already applied
+  AITS_LOG_DEBUG(kLog, "deal " + std::to_string(deal.ticket) + " at " +
+                           std::to_string(deal.time_msc) + " of order " +
+                           std::to_string(deal.order) + " " + deal.comment);
   if (deal.ticket != 0 && deal.ticket <= snapshot_deal_) {
     Count(Counter::kSnapshotCovered);  // in the start's snapshot (AnswerSnapshot)
     return;
@@ -1844,6 +1858,10 @@ void Gateway::Desk::StartResolution() {
     AITS_LOG_WARN(kLog, std::to_string(resolution.keys.size()) +
                             " order(s) of unknown fate: asking the terminal before any resend");
   }
+  AITS_LOG_DEBUG(kLog, "resolution: " + std::to_string(resolution.keys.size()) +
+                           " order(s), catch up from " + std::to_string(resolution.catch_up_from) +
+                           ", history from " + std::to_string(from) + ", asked at " +
+                           std::to_string(resolution.asked_at));
   resolution_ = std::move(resolution);
   mt5::GetOrders orders;
   Ask(orders, Kind::kResolveOrders, 0, config_.request_timeout);
@@ -1889,8 +1907,15 @@ void Gateway::Desk::FinishResolution() {
     if (owner == nullptr && !live) {
       // Deals the gateway never heard of: their transactions went with the link.
       if (resolution.catch_up_from < 0 || deal.time_msc < resolution.catch_up_from || !unseen) {
+        AITS_LOG_DEBUG(kLog, "resolution: deal " + std::to_string(deal.ticket) + " at " +
+                                 std::to_string(deal.time_msc) + " not caught up (from " +
+                                 std::to_string(resolution.catch_up_from) + ", seen " +
+                                 std::to_string(!unseen) + ")");
         continue;
       }
+      AITS_LOG_DEBUG(kLog, "resolution: deal " + std::to_string(deal.ticket) + " at " +
+                               std::to_string(deal.time_msc) + " caught up (from " +
+                               std::to_string(resolution.catch_up_from) + ")");
       Count(Counter::kCaughtUpDeals);
     }
     OnDeal(deal);
@@ -2411,7 +2436,7 @@ void Gateway::Desk::Run() {
       const bool was_active = &link == active_;
       if (was_active) active_ = nullptr;
       const std::string reason = link.close_reason + " (" + link.peer + ")";
-      if (!was_active) AITS_LOG_INFO(kLog, "connection closed: " + reason);
+      if (!was_active && !link.loss_handled) AITS_LOG_INFO(kLog, "connection closed: " + reason);
       it = links_.erase(it);
       if (was_active) OnLinkLost(reason);
     }
