@@ -20,6 +20,7 @@
 #include "aits/api/api_service.h"
 #include "aits/api/auth_store.h"
 #include "aits/api/http_server.h"
+#include "aits/api/model_routes.h"
 #include "aits/api/secrets.h"
 #include "aits/api/session_routes.h"
 #include "aits/api/session_view.h"
@@ -130,6 +131,7 @@ int Init(const ApiFlags& f) {
 
 struct ServeFlags {
   std::string state;
+  std::string registry;
   std::string listen = "127.0.0.1:8080";
   std::string tls_cert;
   std::string tls_key;
@@ -158,6 +160,13 @@ int Serve(const ApiFlags& f, const ServeFlags& s) {
   options.cors_origins = s.cors;
   api::ApiService service(**store, std::move(ring).value(), clock, options);
   api::AddSessionRoutes(service, **view);
+  auto catalog = std::make_unique<api::ModelCatalog>();
+  if (!s.registry.empty()) {
+    auto registry = ml::ModelRegistry::Open(s.registry, /*create=*/false);
+    if (!registry.ok()) return Fail(registry.status().WithContext("--registry"));
+    catalog = std::make_unique<api::ModelCatalog>(std::move(registry).value());
+  }
+  api::AddModelRoutes(service, *catalog);
   Result<net::Endpoint> at = net::ParseEndpoint(s.listen);
   if (!at.ok()) return Fail(at.status().WithContext("--listen"));
   api::HttpServerOptions http;
@@ -371,6 +380,9 @@ void AddApiCommand(CLI::App& app) {
       ->add_option("--state", s->state,
                    "The session: its state directory, events file or PostgreSQL location")
       ->required();
+  serve->add_option("--registry", s->registry,
+                    "Model registry the models routes show: a directory or "
+                    "postgresql://user@host:port/db (none: those routes answer 503)");
   serve->add_option("--listen", s->listen, "HOST:PORT to listen on (port 0: any free one)")
       ->capture_default_str();
   serve->add_option("--tls-cert", s->tls_cert, "PEM certificate chain: serve TLS 1.3 only");

@@ -296,6 +296,11 @@ def run(work, procs):
                                          "refresh_token": tom_refresh})
     check("a refresh token gives new tokens", status == 200 and "refresh_token" in refreshed)
 
+    # Started without --registry: the model routes say which flag is missing.
+    status, _, answer = request(base, "GET", "/api/v1/models", tokens["vera"])
+    check("the models without a registry: 503 naming --registry",
+          status == 503 and "--registry" in answer["error"]["message"], f"({status} {answer})")
+
     # Bad input to the commands: 4xx with a message, and nothing queued.
     _, _, risk_before = request(base, "GET", "/api/v1/risk", tokens["tom"])
     pending_before = pending_commands(state)

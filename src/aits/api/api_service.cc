@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <set>
 
 namespace aits::api {
@@ -81,6 +82,15 @@ HttpResponse Json(int status, const nlohmann::json& body) {
 HttpResponse Problem(const RequestContext& ctx, int status, std::string_view code,
                      std::string_view message) {
   return ErrorResponse(status, code, message, ctx.request_id);
+}
+
+Result<uint64_t> ParseWholeNumber(const std::string& name, const std::string& text) {
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+    return InvalidArgument(name + " \"" + text.substr(0, 40) + "\": expected a whole number");
+  }
+  return value;
 }
 
 HttpResponse FromStatus(const RequestContext& ctx, const Status& status) {

@@ -101,6 +101,8 @@ HttpResponse Problem(const RequestContext& ctx, int status, std::string_view cod
 // Unavailable 503, DeadlineExceeded 504, the rest 500.
 HttpResponse FromStatus(const RequestContext& ctx, const Status& status);
 
+// A path or query parameter that must be a whole number; InvalidArgument naming it and its value.
+Result<uint64_t> ParseWholeNumber(const std::string& name, const std::string& text);
 // "a%20b+c" -> "a b c"; nullopt for a bad escape.
 std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
 // "a=1&b=x%20y" -> {a: 1, b: "x y"}; InvalidArgument naming the bad part.

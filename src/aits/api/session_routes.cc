@@ -1,7 +1,6 @@
 #include "aits/api/session_routes.h"
 
 #include <algorithm>
-#include <charconv>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -9,15 +8,6 @@
 namespace aits::api {
 
 namespace {
-
-Result<uint64_t> WholeNumber(const std::string& name, const std::string& text) {
-  uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
-    return InvalidArgument(name + " \"" + text.substr(0, 40) + "\": expected a whole number");
-  }
-  return value;
-}
 
 const std::vector<QueryParameter> kListParameters = {
     {"limit", "integer", "at most this many items (1..1000, default 100)"},
@@ -27,7 +17,7 @@ const std::vector<QueryParameter> kListParameters = {
     {"to", "string", "before this UTC time"}};
 
 // The path's {id} as a whole number, or the 400 to answer.
-Result<uint64_t> PathId(RequestContext& ctx) { return WholeNumber("id", ctx.path["id"]); }
+Result<uint64_t> PathId(RequestContext& ctx) { return ParseWholeNumber("id", ctx.path["id"]); }
 
 // POST bodies of the operator commands: {"reason": TEXT} and, for the breaker, {"state": ...}.
 Result<nlohmann::json> CommandBody(const RequestContext& ctx, bool with_state) {
@@ -135,13 +125,13 @@ Result<ListQuery> ParseListQuery(const std::map<std::string, std::string>& query
   ListQuery q;
   for (const auto& [name, value] : query) {
     if (name == "limit") {
-      AITS_ASSIGN_OR_RETURN(const uint64_t limit, WholeNumber(name, value));
+      AITS_ASSIGN_OR_RETURN(const uint64_t limit, ParseWholeNumber(name, value));
       if (limit < 1 || limit > 1000) {
         return InvalidArgument("limit " + value + ": expected 1..1000");
       }
       q.limit = limit;
     } else if (name == "before") {
-      AITS_ASSIGN_OR_RETURN(q.before, WholeNumber(name, value));
+      AITS_ASSIGN_OR_RETURN(q.before, ParseWholeNumber(name, value));
     } else if (name == "symbol") {
       q.symbol = value;
     } else if (name == "from" || name == "to") {
@@ -418,7 +408,7 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                  }
                  uint64_t limit = 500;
                  if (ctx.query.contains("limit")) {
-                   const Result<uint64_t> n = WholeNumber("limit", ctx.query["limit"]);
+                   const Result<uint64_t> n = ParseWholeNumber("limit", ctx.query["limit"]);
                    if (!n.ok() || *n < 1 || *n > 2000) {
                      return Problem(ctx, 400, "invalid_argument", "limit: expected 1..2000");
                    }
