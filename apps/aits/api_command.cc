@@ -129,22 +129,19 @@ int Init(const ApiFlags& f) {
   return 0;
 }
 
-struct ServeFlags {
-  std::string state;
-  std::string registry;
-  std::string listen = "127.0.0.1:8080";
-  std::string tls_cert;
-  std::string tls_key;
-  int threads = 2;
-  int rate_limit = 1000;
-  std::vector<std::string> cors;
-  size_t body_limit = 1024 * 1024;
-  double idle_timeout_s = 60;
-  int max_connections_per_client = 2000;
-};
+Result<std::unique_ptr<api::AuthStore>> OpenServerStore(const ApiServerFlags& s) {
+  ApiFlags f;
+  f.auth = s.auth;
+  f.master_key = s.master_key;
+  f.fast_hash = s.fast_hash;
+  return OpenStore(f);
+}
 
-int Serve(const ApiFlags& f, const ServeFlags& s) {
-  auto store = OpenStore(f);
+}  // namespace
+
+int RunApiServer(const ApiServerFlags& s, bool quiet, bool json,
+                 const std::function<void(Status)>& ready) {
+  auto store = OpenServerStore(s);
   if (!store.ok()) return Fail(store.status());
   auto ring = (*store)->LoadKeyRing();
   if (!ring.ok()) return Fail(ring.status());
@@ -168,7 +165,7 @@ int Serve(const ApiFlags& f, const ServeFlags& s) {
   }
   api::AddModelRoutes(service, *catalog);
   Result<net::Endpoint> at = net::ParseEndpoint(s.listen);
-  if (!at.ok()) return Fail(at.status().WithContext("--listen"));
+  if (!at.ok()) return Fail(at.status().WithContext(s.listen_flag));
   api::HttpServerOptions http;
   http.host = at->host;
   http.port = at->port;
@@ -184,15 +181,19 @@ int Serve(const ApiFlags& f, const ServeFlags& s) {
   if (!server.ok()) return Fail(server.status());
   const std::string url = std::string((*server)->tls() ? "https" : "http") + "://" + at->host +
                           ":" + std::to_string((*server)->port());
-  Print(f, {{"listening", url}, {"state", s.state}, {"session", (*view)->Summary()["id"]}},
+  ApiFlags out;
+  out.quiet = quiet;
+  out.json = json;
+  Print(out, {{"listening", url}, {"state", s.state}, {"session", (*view)->Summary()["id"]}},
         "aits api: " + url + "/api/v1 for session " + s.state + " (Ctrl-C stops)");
   std::fflush(stdout);
-  const StopSignals signals;
+  if (ready) ready(Status::Ok());
   while (!StopSignals::stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (ready) ready(Unavailable("stopping"));
   (*server)->Stop();
   (*view)->Stop();
   const api::HttpServerStats stats = (*server)->stats();
-  if (!f.quiet && !f.json) {
+  if (!quiet && !json) {
     std::fprintf(stderr, "aits api: stopped by signal after %llu requests on %llu connections\n",
                  static_cast<unsigned long long>(stats.requests),
                  static_cast<unsigned long long>(stats.connections_accepted));
@@ -200,7 +201,56 @@ int Serve(const ApiFlags& f, const ServeFlags& s) {
   return 0;
 }
 
-}  // namespace
+void AddApiServerFlags(CLI::App* cmd, ApiServerFlags* s, bool in_serve) {
+  const std::string group = in_serve ? "The api role (docs/api.md)" : "Options";
+  if (in_serve) {
+    // `aits serve` has its own --state, --registry, --json and --quiet; --listen and
+    // --idle-timeout are the gateway's and the roles', so the api role's take a prefix.
+    s->listen_flag = "--api-listen";
+    cmd->add_option("--auth", s->auth, "The api role's auth store (aits api init)")
+        ->capture_default_str()
+        ->group(group);
+    cmd->add_option("--master-key", s->master_key,
+                    "File with the auth store's master key (mode 600); default $AITS_MASTER_KEY")
+        ->group(group);
+    cmd->add_flag("--fast-hash", s->fast_hash, "Argon2id at its minimal cost (tests only)")
+        ->group("");
+  } else {
+    cmd->add_option("--state", s->state,
+                    "The session: its state directory, events file or PostgreSQL location")
+        ->required();
+    cmd->add_option("--registry", s->registry,
+                    "Model registry the models routes show: a directory or "
+                    "postgresql://user@host:port/db (none: those routes answer 503)");
+  }
+  cmd->add_option(s->listen_flag, s->listen, "HOST:PORT to listen on (port 0: any free one)")
+      ->capture_default_str()
+      ->group(group);
+  cmd->add_option("--tls-cert", s->tls_cert, "PEM certificate chain: serve TLS 1.3 only")
+      ->group(group);
+  cmd->add_option("--tls-key", s->tls_key, "PEM private key of --tls-cert")->group(group);
+  cmd->add_option(in_serve ? "--api-threads" : "--threads", s->threads, "I/O threads")
+      ->capture_default_str()
+      ->group(group);
+  cmd->add_option("--rate-limit", s->rate_limit, "Requests a minute per client")
+      ->capture_default_str()
+      ->group(group);
+  cmd->add_option("--cors", s->cors, "Origins a browser may call from (repeat; * for any)")
+      ->group(group);
+  cmd->add_option("--body-limit", s->body_limit, "Largest request body, bytes")
+      ->capture_default_str()
+      ->group(group);
+  cmd->add_option(in_serve ? "--api-idle-timeout" : "--idle-timeout", s->idle_timeout_s,
+                  "Seconds a silent connection is kept")
+      ->capture_default_str()
+      ->group(group);
+  cmd->add_option("--max-connections-per-client", s->max_connections_per_client,
+                  "Open connections one address may hold")
+      ->capture_default_str()
+      ->group(group);
+}
+
+namespace {}  // namespace
 
 void AddApiCommand(CLI::App& app) {
   CLI::App* api = app.add_subcommand(
@@ -375,31 +425,15 @@ void AddApiCommand(CLI::App& app) {
       "Serve the REST API over a session's log: account, positions, orders, trades, decisions, "
       "risk, market data and operator commands");
   AddCommonFlags(serve, flags.get());
-  auto s = std::make_shared<ServeFlags>();
-  serve
-      ->add_option("--state", s->state,
-                   "The session: its state directory, events file or PostgreSQL location")
-      ->required();
-  serve->add_option("--registry", s->registry,
-                    "Model registry the models routes show: a directory or "
-                    "postgresql://user@host:port/db (none: those routes answer 503)");
-  serve->add_option("--listen", s->listen, "HOST:PORT to listen on (port 0: any free one)")
-      ->capture_default_str();
-  serve->add_option("--tls-cert", s->tls_cert, "PEM certificate chain: serve TLS 1.3 only");
-  serve->add_option("--tls-key", s->tls_key, "PEM private key of --tls-cert");
-  serve->add_option("--threads", s->threads, "I/O threads")->capture_default_str();
-  serve->add_option("--rate-limit", s->rate_limit, "Requests a minute per client")
-      ->capture_default_str();
-  serve->add_option("--cors", s->cors, "Origins a browser may call from (repeat; * for any)");
-  serve->add_option("--body-limit", s->body_limit, "Largest request body, bytes")
-      ->capture_default_str();
-  serve->add_option("--idle-timeout", s->idle_timeout_s, "Seconds a silent connection is kept")
-      ->capture_default_str();
-  serve
-      ->add_option("--max-connections-per-client", s->max_connections_per_client,
-                   "Open connections one address may hold")
-      ->capture_default_str();
-  serve->callback([flags, s] { ExitOnFailure(Serve(*flags, *s)); });
+  auto s = std::make_shared<ApiServerFlags>();
+  AddApiServerFlags(serve, s.get(), /*in_serve=*/false);
+  serve->callback([flags, s] {
+    s->auth = flags->auth;
+    s->master_key = flags->master_key;
+    s->fast_hash = flags->fast_hash;
+    const StopSignals signals;
+    ExitOnFailure(RunApiServer(*s, flags->quiet, flags->json, {}));
+  });
 }
 
 }  // namespace aits::app

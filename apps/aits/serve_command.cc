@@ -35,6 +35,7 @@
 #include "aits/services/market_stream.h"
 #include "aits/services/ml_jobs.h"
 #include "aits/session/paper.h"
+#include "api_command.h"
 #include "cli.h"
 #include "gateway_role.h"
 #include "ml_commands.h"
@@ -82,6 +83,9 @@ struct ServeFlags {
   std::vector<std::string> mt5_names;
   std::string transcript;
   int wait_seconds = 30;
+  // The api role: its server (auth store, --api-listen, TLS, limits); the session's log and the
+  // registry are the session flags'.
+  ApiServerFlags api;
   config::PaperFlags session;
 };
 
@@ -93,6 +97,7 @@ struct Roles {
   bool owner = false;    // risk and execution
   bool ml = false;       // training and evaluation jobs, in a process of its own
   bool gateway = false;  // the MetaTrader link, in a process of its own
+  bool api = false;      // the REST API and its streams, in a process of its own
   std::string text;      // as given, for messages and the health answers
   // The owner computes signals itself: the whole decision stack in this process.
   bool Embedded() const { return owner && decision && features && prediction; }
@@ -130,7 +135,7 @@ Result<Roles> ParseRoles(const std::string& text) {
     named.insert(role);
   }
   if (named.empty()) return InvalidArgument("--role: name at least one role");
-  for (const char* later : {"monitoring", "notifications", "api"}) {
+  for (const char* later : {"monitoring", "notifications"}) {
     if (named.contains(later)) {
       return FailedPrecondition(
           std::string("--role ") + later +
@@ -142,6 +147,14 @@ Result<Roles> ParseRoles(const std::string& text) {
     return FailedPrecondition("--role " + text +
                               ": the ml role runs in a process of its own (training stays off "
                               "the trading path: docs/services.md); start it as --role ml");
+  }
+  if (named.contains("api") && named.size() > 1) {
+    // The API reads the session's log and queues commands there: it needs no bus, and a
+    // supervisor restarts it alone (browsers and bots reconnect and resume).
+    return FailedPrecondition("--role " + text +
+                              ": the api role runs in a process of its own, over the session's "
+                              "log (--events postgresql://...#SESSION or --state DIR: "
+                              "docs/api.md); start it as --role api");
   }
   if (named.contains("gateway") && named.size() > 1) {
     // The terminal's link and its account's commands: one process that a supervisor restarts
@@ -166,6 +179,7 @@ Result<Roles> ParseRoles(const std::string& text) {
   roles.owner = owner != 0;
   roles.ml = named.contains("ml");
   roles.gateway = named.contains("gateway");
+  roles.api = named.contains("api");
   return roles;
 }
 
@@ -833,7 +847,7 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
         "--role gateway serves an owner in another process: give --bus nats://HOST:PORT (aits "
         "live runs the gateway and the node in one process)"));
   }
-  if (in_process && !(roles->ingestion && roles->Embedded())) {
+  if (in_process && !roles->api && !(roles->ingestion && roles->Embedded())) {
     return Fail(InvalidArgument(
         "--role " + roles->text +
         " over --bus in-process reaches no other process: give --bus nats://HOST:PORT (the "
@@ -857,6 +871,14 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   }
   const StopSignals signals;
   if (roles->ml) return RunMlRole(flags, readiness);
+  if (roles->api) {
+    ApiServerFlags api = flags.api;
+    api.state = flags.session.events.empty() ? flags.session.state : flags.session.events;
+    // The registry only when named: the session's default ("models") may not exist here.
+    if (cmd.get_option("--registry")->count() > 0) api.registry = flags.session.registry;
+    return RunApiServer(api, flags.session.quiet, flags.session.json,
+                        [&readiness](Status status) { readiness.Set(std::move(status)); });
+  }
 
   if (in_process) {
     // Every role in this process over the in-process bus: that is `aits paper`.
@@ -1098,7 +1120,9 @@ void AddServeCommand(CLI::App& app) {
       "stream, each as a child aits-train, and registers their models in --registry. The gateway\n"
       "role holds the MetaTrader link (the AitsBridge EA connects to --listen, as for aits live):\n"
       "it publishes the terminal's ticks to MARKET and applies the orders of the owner, which\n"
-      "trades through it with --venue bus (EXEC stream).\n"
+      "trades through it with --venue bus (EXEC stream). The api role, in a process of its\n"
+      "own, serves the REST API and its streams (docs/api.md) on --api-listen over the owner's\n"
+      "log (--events postgresql://...#SESSION, or --state DIR).\n"
       "Examples: aits serve --role ingestion --bus nats://127.0.0.1:4222 --ticks 100000 "
       "--start 2024-01-08 --speed max\n"
       "          aits serve --role features,prediction --bus nats://127.0.0.1:4222 --ticks "
@@ -1191,6 +1215,7 @@ void AddServeCommand(CLI::App& app) {
                    "The gateway role: seconds a request waits for the EA and the terminal; the "
                    "owner with --venue bus: for the gateway role's answer (5 s more)")
       ->capture_default_str();
+  AddApiServerFlags(serve, &flags->api, /*in_serve=*/true);
   AddSessionFlags(*serve, flags->session);
   serve->callback([serve, flags] {
     // --venue bus is the serve command's: the owner's venue is the gateway role's account. The

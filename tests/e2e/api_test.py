@@ -284,6 +284,31 @@ def run(work, procs):
     check("a token signed by another key ring is refused",
           status == 401 and "unknown key id" in answer["error"]["message"], answer)
 
+    # The same server as the api role of `aits serve`: its own process, /readyz once it listens,
+    # the session and the tokens of `aits api serve`.
+    role = subprocess.Popen([AITS, "serve", "--role", "api", "--state", state, "--api-listen",
+                             "127.0.0.1:0", "--health", "127.0.0.1:0", "--json", *auth],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs.append(role)
+    health_line = role.stderr.readline()  # "aits serve: api: /healthz, ... on HOST:PORT"
+    listening = role.stdout.readline()
+    check("the api role starts", bool(listening) and "/healthz" in health_line,
+          health_line + listening)
+    if listening:
+        role_base = json.loads(listening)["listening"]
+        health = "http://" + health_line.strip().rsplit(" ", 1)[-1]
+        status, _, _ = request(health, "GET", "/readyz")
+        check("the api role is ready once it listens", status == 200, f"({status})")
+        status, _, same = request(role_base, "GET", "/api/v1/session", tokens["vera"])
+        _, _, direct = request(base, "GET", "/api/v1/session", tokens["vera"])
+        check("the api role serves the session, with the same tokens",
+              status == 200 and same.get("id") == direct.get("id"), f"({status} {same})")
+        stop(role, "the api role")
+    refused = aits("serve", "--role", "api,risk,execution", "--state", state, *auth,
+                   check_rc=False)
+    check("the api role beside another role is refused, naming why",
+          refused.returncode != 0 and "process of its own" in refused.stderr, refused.stderr)
+
     status, _, me = request(base, "GET", "/api/v1/me", headers={"X-API-Key": key["secret"]})
     check("an API key authenticates", status == 200 and me["subject"] == key["id"], me)
     status, _, cc = request(base, "POST", "/api/v1/auth/token", form=True,

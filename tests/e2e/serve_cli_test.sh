@@ -342,8 +342,8 @@ run "$aits" serve --role ingestion --bus "$bus" --synthetic EURUSD --ticks 1000 
   --start 2024-01-08 --speed max --health off
 expect_in "another dataset under the same --market" "$out" \
   "md.default.EURUSD already holds another feed"
-run "$aits" serve --role api --bus "$bus"
-expect_in "a role not built yet" "$out" "--role api: not built yet"
+run "$aits" serve --role monitoring --bus "$bus"
+expect_in "a role not built yet" "$out" "--role monitoring: not built yet"
 run "$aits" serve --role ml,features --bus "$bus"
 expect_in "the ml role with another" "$out" "the ml role runs in a process of its own"
 run "$aits" serve --role gateway,risk,execution --bus "$bus"

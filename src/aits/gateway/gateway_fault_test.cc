@@ -459,9 +459,11 @@ void RunAndCheck(const FaultSetup& setup) {
 
   // The faults happened, and a good share of them with orders in flight.
   EXPECT_GE(gateway.count(Counter::kLinksLost), kMinDrops);
-  // Every link but the last was lost, and each loss handled once: also the one whose close the
-  // gateway saw in the same pass as the next EA's hello (then its deals were caught up late).
-  EXPECT_EQ(gateway.count(Counter::kLinksLost) + 1, gateway.count(Counter::kHandshakes));
+  // Every link but the last was lost (the last one too, when a drop came before the run's end),
+  // and each loss handled once: also the one whose close the gateway saw in the same pass as the
+  // next EA's hello (unhandled, its deals were caught up late; 1 to 6 a run were).
+  EXPECT_GE(gateway.count(Counter::kLinksLost) + 1, gateway.count(Counter::kHandshakes));
+  EXPECT_LE(gateway.count(Counter::kLinksLost), gateway.count(Counter::kHandshakes));
   EXPECT_GE(link.drops_before_trade + link.drops_after_trade, 8u);
   EXPECT_GE(link.drops - link.drops_before_trade - link.drops_after_trade,
             kChosenFrameDrops.size());
