@@ -19,6 +19,7 @@
 
 #include "aits/api/api_service.h"
 #include "aits/api/auth_store.h"
+#include "aits/api/backtest_routes.h"
 #include "aits/api/http_server.h"
 #include "aits/api/model_routes.h"
 #include "aits/api/secrets.h"
@@ -164,6 +165,27 @@ int RunApiServer(const ApiServerFlags& s, bool quiet, bool json,
     catalog = std::make_unique<api::ModelCatalog>(std::move(registry).value());
   }
   api::AddModelRoutes(service, *catalog);
+  std::unique_ptr<api::JobRunner> jobs;
+  api::BacktestOptions backtests;
+  if (!s.jobs.empty() && !s.data_dir.empty()) {
+    std::error_code ec;
+    backtests.aits = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    if (ec)
+      return Fail(IoError("the aits binary cannot be found (/proc/self/exe): " + ec.message()));
+    if (!std::filesystem::is_directory(s.data_dir)) {
+      return Fail(NotFound("--data-dir " + s.data_dir + ": no such directory"));
+    }
+    backtests.data_dir = s.data_dir;
+    backtests.registry = s.registry;
+    api::JobRunnerOptions job_options;
+    job_options.max_running = s.max_backtests;
+    auto opened = api::JobRunner::Open(s.jobs, clock, job_options);
+    if (!opened.ok()) return Fail(opened.status().WithContext("--jobs"));
+    jobs = std::move(opened).value();
+  } else if (!s.jobs.empty() || !s.data_dir.empty()) {
+    return Fail(InvalidArgument("--jobs and --data-dir: backtests need both"));
+  }
+  api::AddBacktestRoutes(service, jobs.get(), backtests);
   Result<net::Endpoint> at = net::ParseEndpoint(s.listen);
   if (!at.ok()) return Fail(at.status().WithContext(s.listen_flag));
   api::HttpServerOptions http;
@@ -223,6 +245,17 @@ void AddApiServerFlags(CLI::App* cmd, ApiServerFlags* s, bool in_serve) {
                     "Model registry the models routes show: a directory or "
                     "postgresql://user@host:port/db (none: those routes answer 503)");
   }
+  cmd->add_option("--jobs", s->jobs,
+                  "Directory of the backtest jobs (with --data-dir; none: the backtest routes "
+                  "answer 503)")
+      ->group(group);
+  cmd->add_option("--data-dir", s->data_dir,
+                  "The only directory backtests may read data files from (by relative name)")
+      ->group(group);
+  cmd->add_option("--max-backtests", s->max_backtests, "Backtests running at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16))
+      ->group(group);
   cmd->add_option(s->listen_flag, s->listen, "HOST:PORT to listen on (port 0: any free one)")
       ->capture_default_str()
       ->group(group);

@@ -19,6 +19,9 @@ struct ApiServerFlags {
   bool fast_hash = false;  // tests: Argon2id's minimal cost
   std::string state;       // the session's log
   std::string registry;    // empty: the model routes answer 503
+  std::string jobs;        // the backtest jobs' directory; empty (or no data_dir): 503
+  std::string data_dir;    // the only place backtest data files come from
+  int max_backtests = 1;   // backtests running at once
   std::string listen = "127.0.0.1:8080";
   std::string listen_flag = "--listen";  // its name, for messages
   std::string tls_cert;

@@ -11,7 +11,10 @@ sample data and `aits api serve` over its state directory, and checks over real 
 - injection strings, malformed and oversized bodies are 4xx with a message, and change nothing;
 - the rate limit (429, Retry-After), login lockout, TLS 1.3 only, and a clean stop on SIGINT.
 
-Usage: api_test.py AITS_BINARY
+- a backtest submitted as a job: its progress, its report (JSON and sandboxed HTML), and data
+  files outside the data directory refused;
+
+Usage: api_test.py AITS_BINARY DATA_DIR
 """
 import base64
 import json
@@ -29,6 +32,7 @@ import urllib.parse
 import urllib.request
 
 AITS = sys.argv[1]
+DATA = sys.argv[2]
 failures = 0
 
 
@@ -207,7 +211,7 @@ def run(work, procs):
         if os.path.exists(f"{state}/events.db"):
             break
         time.sleep(0.1)
-    api, base = start_api(work, state, auth)
+    api, base = start_api(work, state, auth, "--jobs", f"{work}/jobs", "--data-dir", DATA)
     procs.append(api)
 
     status, headers, body = request(base, "GET", "/api/v1/health")
@@ -455,6 +459,42 @@ def run(work, procs):
     status, _, answer = request(base, "DELETE", f"/api/v1/orders/{mine['id'] if mine else 1}",
                                 tokens["tom"])
     check("cancelling an order that is not working: 409", status == 409, (status, answer))
+
+    # A backtest as a job: submitted, followed, its report fetched.
+    status, _, job = request(base, "POST", "/api/v1/backtests", tokens["tom"],
+                             body={"data": "eurusd-ticks-2020-01-01.csv", "symbol": "EURUSD",
+                                   "strategy": "sma_cross", "params": {"fast": 5, "slow": 20},
+                                   "reason": "api e2e"})
+    check("a backtest is queued: 202", status == 202 and job.get("state") in ("queued", "running"),
+          (status, job))
+    job_id = job.get("id", 0)
+    for _ in range(600):
+        _, _, job = request(base, "GET", f"/api/v1/backtests/{job_id}", tokens["vera"])
+        if job.get("state") not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    check("the backtest runs to its end, with its progress",
+          job.get("state") == "done" and job.get("progress") == 1 and job.get("count", 0) > 9000
+          and job.get("by") == "tom", job)
+    status, _, metrics = request(base, "GET", f"/api/v1/backtests/{job_id}/report", tokens["vera"])
+    check("its report is what aits backtest --json prints", status == 200
+          and isinstance(metrics, dict) and "trades" in json.dumps(metrics)[:100000], (status,))
+    status, headers, html = request(base, "GET", f"/api/v1/backtests/{job_id}/report.html",
+                                    tokens["vera"])
+    check("its HTML report is served sandboxed", status == 200
+          and headers.get("Content-Type", "").startswith("text/html")
+          and "sandbox" in headers.get("Content-Security-Policy", ""), (status, headers))
+    _, _, listed = request(base, "GET", "/api/v1/backtests", tokens["vera"])
+    check("the backtest is listed", [j["id"] for j in listed.get("items", [])] == [job_id], listed)
+    for bad in ({"data": "../../etc/passwd"}, {"data": "/etc/passwd"},
+                {"data": "eurusd-ticks-2020-01-01.csv", "symbol": "--out=/tmp"},
+                {"data": "eurusd-ticks-2020-01-01.csv", "strategy": "x; rm -rf /"}):
+        status, _, answer = request(base, "POST", "/api/v1/backtests", tokens["tom"], body=bad)
+        check(f"backtest {json.dumps(bad)[:60]}: 400", status == 400, (status, answer))
+    status, _, answer = request(base, "DELETE", f"/api/v1/backtests/{job_id}", tokens["tom"])
+    check("cancelling a finished backtest: 409", status == 409, (status, answer))
+    _, _, listed = request(base, "GET", "/api/v1/backtests", tokens["vera"])
+    check("refused submissions start no job", len(listed.get("items", [])) == 1, listed)
 
     # Login lockout: five wrong passwords, then even the right one waits.
     for _ in range(5):

@@ -93,6 +93,20 @@ Result<uint64_t> ParseWholeNumber(const std::string& name, const std::string& te
   return value;
 }
 
+Result<PageQuery> ParsePageQuery(const std::map<std::string, std::string>& query) {
+  PageQuery page;
+  if (auto it = query.find("limit"); it != query.end()) {
+    AITS_ASSIGN_OR_RETURN(page.limit, ParseWholeNumber("limit", it->second));
+    if (page.limit < 1 || page.limit > 1000) {
+      return InvalidArgument("limit " + it->second + ": expected 1..1000");
+    }
+  }
+  if (auto it = query.find("before"); it != query.end()) {
+    AITS_ASSIGN_OR_RETURN(page.before, ParseWholeNumber("before", it->second));
+  }
+  return page;
+}
+
 HttpResponse FromStatus(const RequestContext& ctx, const Status& status) {
   const int http = StatusFor(status.code());
   return Problem(ctx, http, CodeFor(http), status.message());

@@ -103,6 +103,13 @@ HttpResponse FromStatus(const RequestContext& ctx, const Status& status);
 
 // A path or query parameter that must be a whole number; InvalidArgument naming it and its value.
 Result<uint64_t> ParseWholeNumber(const std::string& name, const std::string& text);
+// A page of a list: `limit` (1..1000, default 100) and `before` (ids below it; 0: from the
+// newest). Other parameters are the caller's. InvalidArgument naming the parameter and value.
+struct PageQuery {
+  uint64_t limit = 100;
+  uint64_t before = 0;
+};
+Result<PageQuery> ParsePageQuery(const std::map<std::string, std::string>& query);
 // "a%20b+c" -> "a b c"; nullopt for a bad escape.
 std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
 // "a=1&b=x%20y" -> {a: 1, b: "x y"}; InvalidArgument naming the bad part.

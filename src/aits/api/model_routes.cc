@@ -134,23 +134,15 @@ void AddModelRoutes(ApiService& service, ModelCatalog& catalog) {
                 {"before", "integer", "ids below this (the previous page's next_before)"}},
                nullptr,
                [c](RequestContext& ctx) {
+                 Result<PageQuery> page_query = ParsePageQuery(ctx.query);
+                 if (!page_query.ok()) return FromStatus(ctx, page_query.status());
+                 const uint64_t limit = page_query->limit;
+                 const uint64_t before = page_query->before;
                  std::optional<ml::ModelStatus> status;
-                 uint64_t limit = 100;
-                 uint64_t before = 0;
-                 for (const auto& [name, value] : ctx.query) {
-                   if (name == "status") {
-                     Result<ml::ModelStatus> parsed = ml::ParseModelStatus(value);
-                     if (!parsed.ok()) return FromStatus(ctx, parsed.status());
-                     status = *parsed;
-                   } else if (name == "limit" || name == "before") {
-                     Result<uint64_t> n = ParseWholeNumber(name, value);
-                     if (!n.ok()) return FromStatus(ctx, n.status());
-                     if (name == "limit" && (*n < 1 || *n > 1000)) {
-                       return Problem(ctx, 400, "invalid_argument",
-                                      "limit " + value + ": expected 1..1000");
-                     }
-                     (name == "limit" ? limit : before) = *n;
-                   }
+                 if (auto it = ctx.query.find("status"); it != ctx.query.end()) {
+                   Result<ml::ModelStatus> parsed = ml::ParseModelStatus(it->second);
+                   if (!parsed.ok()) return FromStatus(ctx, parsed.status());
+                   status = *parsed;
                  }
                  std::optional<std::string> name;
                  if (auto it = ctx.query.find("name"); it != ctx.query.end()) name = it->second;

@@ -123,16 +123,11 @@ const nlohmann::json kReasonSchema = {
 
 Result<ListQuery> ParseListQuery(const std::map<std::string, std::string>& query) {
   ListQuery q;
+  AITS_ASSIGN_OR_RETURN(const PageQuery page, ParsePageQuery(query));
+  q.limit = page.limit;
+  q.before = page.before;
   for (const auto& [name, value] : query) {
-    if (name == "limit") {
-      AITS_ASSIGN_OR_RETURN(const uint64_t limit, ParseWholeNumber(name, value));
-      if (limit < 1 || limit > 1000) {
-        return InvalidArgument("limit " + value + ": expected 1..1000");
-      }
-      q.limit = limit;
-    } else if (name == "before") {
-      AITS_ASSIGN_OR_RETURN(q.before, ParseWholeNumber(name, value));
-    } else if (name == "symbol") {
+    if (name == "symbol") {
       q.symbol = value;
     } else if (name == "from" || name == "to") {
       const std::optional<Timestamp> t = ParseUtcTime(value);

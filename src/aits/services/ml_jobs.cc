@@ -17,6 +17,7 @@
 
 #include "aits/core/clock.h"
 #include "aits/core/resilience.h"
+#include "aits/services/child_process.h"
 #include "aits/services/market_stream.h"
 
 namespace aits::services {
@@ -24,170 +25,13 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-constexpr std::string_view kErrorPrefix = "aits: error: ";
-// What is kept of a child's output: its result (stdout) and the end of its stderr.
-constexpr size_t kMaxResult = 4 * 1024 * 1024;
-constexpr size_t kStderrTail = 8 * 1024;
 // An event over this loses its metrics (they are in the registry): the bus caps a message at
 // 1 MiB.
 constexpr size_t kMaxEvent = 512 * 1024;
-// After SIGTERM a child gets this long to end before SIGKILL.
-constexpr auto kTermGrace = std::chrono::seconds(3);
 
 bool IsCommand(std::string_view command) { return command == "train" || command == "evaluate"; }
 
 std::string WallNow() { return FormatIso8601(WallClock().Now()); }
-
-// A child process with its stdout and stderr read through pipes. The child dies with the thread
-// that started it (PR_SET_PDEATHSIG), so that a role killed mid-job leaves no training behind to
-// race the run again.
-class Child {
- public:
-  struct Ended {
-    int exit_code = -1;  // -1 when killed by a signal
-    int signal = 0;
-    bool stopped = false;  // killed because the caller asked to stop
-    std::string out;       // stdout, up to kMaxResult
-    std::string err_tail;  // the end of stderr
-    std::string error;     // the last "aits: error:" line's text, if any
-  };
-
-  // Runs argv[0] with argv. `on_line` sees every stderr line as it comes; `tick` runs about every
-  // `tick_every`; `stop`, once set, ends the child (SIGTERM, then SIGKILL).
-  static Result<Ended> Run(const std::vector<std::string>& argv, const std::atomic<bool>* stop,
-                           Duration tick_every, const std::function<void()>& tick,
-                           const std::function<void(const std::string&)>& on_line) {
-    int out_pipe[2];
-    int err_pipe[2];
-    if (::pipe2(out_pipe, O_CLOEXEC) != 0) return IoError(std::string("pipe: ") + strerror(errno));
-    if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-      ::close(out_pipe[0]);
-      ::close(out_pipe[1]);
-      return IoError(std::string("pipe: ") + strerror(errno));
-    }
-    std::vector<char*> args;
-    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid < 0) {
-      for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
-      return IoError(std::string("fork: ") + strerror(errno));
-    }
-    if (pid == 0) {
-      // Only async-signal-safe calls until exec.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);  // the parent died before the line above
-      ::dup2(out_pipe[1], STDOUT_FILENO);
-      ::dup2(err_pipe[1], STDERR_FILENO);
-      ::execv(args[0], args.data());
-      const char message[] = "aits: error: cannot run the trainer\n";
-      [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, message, sizeof message - 1);
-      ::_exit(127);
-    }
-    ::close(out_pipe[1]);
-    ::close(err_pipe[1]);
-    Ended ended;
-    std::string line;
-    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-    int open_fds = 2;
-    Steady::time_point last_tick = Steady::now();
-    std::optional<Steady::time_point> terminated;
-    bool killed = false;
-    char buffer[16 * 1024];
-    while (open_fds > 0) {
-      const int ready = ::poll(fds, 2, 100);
-      if (ready < 0 && errno != EINTR) break;
-      for (pollfd& fd : fds) {
-        if (fd.fd < 0 || (fd.revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-        const ssize_t n = ::read(fd.fd, buffer, sizeof buffer);
-        if (n <= 0) {
-          if (n < 0 && errno == EINTR) continue;
-          ::close(fd.fd);
-          fd.fd = -1;
-          --open_fds;
-          continue;
-        }
-        const std::string_view got(buffer, static_cast<size_t>(n));
-        if (&fd == &fds[0]) {
-          if (ended.out.size() < kMaxResult) ended.out.append(got);
-          continue;
-        }
-        ended.err_tail.append(got);
-        if (ended.err_tail.size() > 2 * kStderrTail) {
-          ended.err_tail.erase(0, ended.err_tail.size() - kStderrTail);
-        }
-        for (char ch : got) {
-          if (ch != '\n' && ch != '\r') {
-            line += ch;
-            continue;
-          }
-          if (line.starts_with(kErrorPrefix)) ended.error = line.substr(kErrorPrefix.size());
-          if (!line.empty()) on_line(line);
-          line.clear();
-        }
-      }
-      const Steady::time_point now = Steady::now();
-      if (stop != nullptr && stop->load() && !terminated) {
-        ::kill(pid, SIGTERM);
-        terminated = now;
-        ended.stopped = true;
-      }
-      if (terminated && !killed && now - *terminated > kTermGrace) {
-        ::kill(pid, SIGKILL);
-        killed = true;
-      }
-      if (now - last_tick >= std::chrono::nanoseconds(tick_every.ns)) {
-        tick();
-        last_tick = now;
-      }
-    }
-    for (const pollfd& fd : fds) {
-      if (fd.fd >= 0) ::close(fd.fd);
-    }
-    if (line.starts_with(kErrorPrefix)) ended.error = line.substr(kErrorPrefix.size());
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-      if (errno != EINTR) return IoError(std::string("waitpid: ") + strerror(errno));
-    }
-    if (WIFEXITED(status)) ended.exit_code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) ended.signal = WTERMSIG(status);
-    if (ended.err_tail.size() > kStderrTail) {
-      ended.err_tail.erase(0, ended.err_tail.size() - kStderrTail);
-    }
-    return ended;
-  }
-};
-
-// Why a child failed, for people: its own error line, else the end of what it said, and how it
-// ended.
-std::string FailureText(const Child::Ended& ended) {
-  std::string how = ended.signal != 0 ? "killed by signal " + std::to_string(ended.signal) + " (" +
-                                            strsignal(ended.signal) + ")"
-                                      : "exit code " + std::to_string(ended.exit_code);
-  if (!ended.error.empty()) return ended.error + " (" + how + ")";
-  std::string tail = ended.err_tail;
-  while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
-  const size_t cut = tail.size() > 500 ? tail.rfind('\n', tail.size() - 500) : std::string::npos;
-  if (cut != std::string::npos) tail = tail.substr(cut + 1);
-  return tail.empty() ? how : tail + " (" + how + ")";
-}
-
-// The last line of stdout that is a JSON object: aits-train's --json result.
-std::optional<nlohmann::json> ResultOf(const std::string& out) {
-  size_t end = out.size();
-  while (end > 0) {
-    const size_t start = out.rfind('\n', end - 1);
-    const size_t from = start == std::string::npos ? 0 : start + 1;
-    nlohmann::json parsed = nlohmann::json::parse(out.begin() + static_cast<std::ptrdiff_t>(from),
-                                                  out.begin() + static_cast<std::ptrdiff_t>(end),
-                                                  nullptr, /*allow_exceptions=*/false);
-    if (!parsed.is_discarded() && parsed.is_object()) return parsed;
-    if (start == std::string::npos) break;
-    end = start;
-  }
-  return std::nullopt;
-}
 
 class Runner {
  public:
