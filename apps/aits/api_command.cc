@@ -23,6 +23,7 @@
 #include "aits/api/http_server.h"
 #include "aits/api/model_routes.h"
 #include "aits/api/secrets.h"
+#include "aits/api/session_jobs.h"
 #include "aits/api/session_routes.h"
 #include "aits/api/session_view.h"
 #include "aits/core/clock.h"
@@ -186,6 +187,24 @@ int RunApiServer(const ApiServerFlags& s, bool quiet, bool json,
     return Fail(InvalidArgument("--jobs and --data-dir: backtests need both"));
   }
   api::AddBacktestRoutes(service, jobs.get(), backtests);
+  std::unique_ptr<api::JobRunner> sessions;
+  api::SessionJobOptions session_options;
+  session_options.aits = backtests.aits.empty()
+                             ? std::filesystem::read_symlink("/proc/self/exe").string()
+                             : backtests.aits;
+  session_options.data_dir = s.data_dir;
+  session_options.registry = s.registry;
+  if (!s.sessions.empty()) {
+    api::JobRunnerOptions session_runner;
+    session_runner.max_running = s.max_sessions;
+    session_runner.max_queued = 0;
+    auto opened = api::JobRunner::Open(s.sessions, clock, session_runner);
+    if (!opened.ok()) return Fail(opened.status().WithContext("--sessions"));
+    sessions = std::move(opened).value();
+  }
+  api::SessionView* served = view->get();
+  api::AddSessionJobRoutes(service, sessions.get(), session_options,
+                           [served] { return served->Summary(); });
   Result<net::Endpoint> at = net::ParseEndpoint(s.listen);
   if (!at.ok()) return Fail(at.status().WithContext(s.listen_flag));
   api::HttpServerOptions http;
@@ -203,13 +222,14 @@ int RunApiServer(const ApiServerFlags& s, bool quiet, bool json,
   if (!server.ok()) return Fail(server.status());
   const std::string url = std::string((*server)->tls() ? "https" : "http") + "://" + at->host +
                           ":" + std::to_string((*server)->port());
+  // Ready before the line that says so: whoever reads it may ask /readyz at once.
+  if (ready) ready(Status::Ok());
   ApiFlags out;
   out.quiet = quiet;
   out.json = json;
   Print(out, {{"listening", url}, {"state", s.state}, {"session", (*view)->Summary()["id"]}},
         "aits api: " + url + "/api/v1 for session " + s.state + " (Ctrl-C stops)");
   std::fflush(stdout);
-  if (ready) ready(Status::Ok());
   while (!StopSignals::stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (ready) ready(Unavailable("stopping"));
   (*server)->Stop();
@@ -255,6 +275,14 @@ void AddApiServerFlags(CLI::App* cmd, ApiServerFlags* s, bool in_serve) {
   cmd->add_option("--max-backtests", s->max_backtests, "Backtests running at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 16))
+      ->group(group);
+  cmd->add_option("--sessions", s->sessions,
+                  "Directory of the paper sessions started through the API (none: starting "
+                  "them answers 503)")
+      ->group(group);
+  cmd->add_option("--max-sessions", s->max_sessions, "Started sessions running at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64))
       ->group(group);
   cmd->add_option(s->listen_flag, s->listen, "HOST:PORT to listen on (port 0: any free one)")
       ->capture_default_str()

@@ -22,6 +22,8 @@ struct ApiServerFlags {
   std::string jobs;        // the backtest jobs' directory; empty (or no data_dir): 503
   std::string data_dir;    // the only place backtest data files come from
   int max_backtests = 1;   // backtests running at once
+  std::string sessions;    // where paper sessions started through the API live; empty: 503
+  int max_sessions = 4;    // sessions running at once
   std::string listen = "127.0.0.1:8080";
   std::string listen_flag = "--listen";  // its name, for messages
   std::string tls_cert;

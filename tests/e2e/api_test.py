@@ -13,6 +13,8 @@ sample data and `aits api serve` over its state directory, and checks over real 
 
 - a backtest submitted as a job: its progress, its report (JSON and sandboxed HTML), and data
   files outside the data directory refused;
+- paper sessions started through the API, listed beside the served one, run to their end or
+  stopped cleanly, each with its summary;
 
 Usage: api_test.py AITS_BINARY DATA_DIR
 """
@@ -211,7 +213,8 @@ def run(work, procs):
         if os.path.exists(f"{state}/events.db"):
             break
         time.sleep(0.1)
-    api, base = start_api(work, state, auth, "--jobs", f"{work}/jobs", "--data-dir", DATA)
+    api, base = start_api(work, state, auth, "--jobs", f"{work}/jobs", "--data-dir", DATA,
+                          "--sessions", f"{work}/sessions")
     procs.append(api)
 
     status, headers, body = request(base, "GET", "/api/v1/health")
@@ -495,6 +498,43 @@ def run(work, procs):
     check("cancelling a finished backtest: 409", status == 409, (status, answer))
     _, _, listed = request(base, "GET", "/api/v1/backtests", tokens["vera"])
     check("refused submissions start no job", len(listed.get("items", [])) == 1, listed)
+
+    # Paper sessions started through the API: one runs to its end, one is stopped.
+    status, _, short = request(base, "POST", "/api/v1/sessions", tokens["tom"],
+                               body={"synthetic": ["EURUSD"], "ticks": 3000, "speed": "max",
+                                     "start": "2024-01-08", "reason": "api e2e"})
+    check("a paper session is started: 202", status == 202, (status, short))
+    status, _, long = request(base, "POST", "/api/v1/sessions", tokens["tom"],
+                              body={"synthetic": ["USDJPY"], "speed": 1})
+    check("a second one is started: 202", status == 202, (status, long))
+    for _ in range(600):
+        _, _, short = request(base, "GET", f"/api/v1/sessions/{short.get('id', 0)}",
+                              tokens["vera"])
+        _, _, long = request(base, "GET", f"/api/v1/sessions/{long.get('id', 0)}", tokens["vera"])
+        if short.get("state") not in ("queued", "running") and long.get("state") == "running":
+            break
+        time.sleep(0.1)
+    check("the first runs to its end, with its summary",
+          short.get("state") == "done" and short.get("summary", {}).get("ticks") == 3000, short)
+    time.sleep(1)  # the second has started trading
+    status, _, stopping = request(base, "POST", f"/api/v1/sessions/{long.get('id', 0)}/stop",
+                                  tokens["tom"])
+    check("a running session is asked to stop: 202", status == 202, (status, stopping))
+    for _ in range(300):
+        _, _, long = request(base, "GET", f"/api/v1/sessions/{long.get('id', 0)}", tokens["vera"])
+        if long.get("state") != "running":
+            break
+        time.sleep(0.1)
+    check("it stops cleanly, with its summary", long.get("state") == "stopped"
+          and long.get("summary", {}).get("ticks", 0) > 0, long)
+    status, _, listed = request(base, "GET", "/api/v1/sessions", tokens["vera"])
+    check("the sessions: the served one and the two started", status == 200
+          and listed.get("served", {}).get("id") == acct.get("id")
+          and len(listed.get("items", [])) == 2, listed)
+    for bad in ({"feed": "../../etc/passwd"}, {"synthetic": ["EURUSD"], "state": "/tmp/x"},
+                {"speed": "warp"}):
+        status, _, answer = request(base, "POST", "/api/v1/sessions", tokens["tom"], body=bad)
+        check(f"session {json.dumps(bad)[:60]}: 400", status == 400, (status, answer))
 
     # Login lockout: five wrong passwords, then even the right one waits.
     for _ in range(5):

@@ -7,72 +7,12 @@
 #include <set>
 #include <sstream>
 
+#include "aits/api/job_fields.h"
 #include "aits/core/time.h"
 
 namespace aits::api {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string Quoted(const std::string& text) { return "\"" + text.substr(0, 60) + "\""; }
-
-// A data file by its name relative to data_dir, resolved (symlinks too) and kept inside it.
-Result<std::string> DataFile(const std::string& field, const nlohmann::json& value,
-                             const std::string& data_dir) {
-  if (!value.is_string() || value.get<std::string>().empty() ||
-      value.get<std::string>().size() > 200) {
-    return InvalidArgument(field + ": a file name under the API's data directory is required");
-  }
-  const std::string name = value.get<std::string>();
-  if (name.find('\0') != std::string::npos || fs::path(name).is_absolute()) {
-    return InvalidArgument(field + " " + Quoted(name) +
-                           ": give the file's name relative to the data directory");
-  }
-  std::error_code ec;
-  const fs::path root = fs::canonical(data_dir, ec);
-  if (ec) return Unavailable("the data directory " + data_dir + " cannot be read: " + ec.message());
-  const fs::path file = fs::weakly_canonical(root / name, ec);
-  const std::string inside = root.string() + "/";
-  if (ec || file.string().rfind(inside, 0) != 0) {
-    return InvalidArgument(field + " " + Quoted(name) + ": not inside the data directory");
-  }
-  if (!fs::is_regular_file(file, ec)) {
-    return InvalidArgument(field + " " + Quoted(name) + ": no such file in the data directory");
-  }
-  return file.string();
-}
-
-Result<std::string> Matching(const std::string& field, const nlohmann::json& value,
-                             const std::regex& pattern, const std::string& expected) {
-  if (!value.is_string() || !std::regex_match(value.get<std::string>(), pattern)) {
-    return InvalidArgument(
-        field + " " +
-        (value.is_string() ? Quoted(value.get<std::string>()) : value.dump().substr(0, 60)) +
-        ": expected " + expected);
-  }
-  return value.get<std::string>();
-}
-
-Result<std::string> Number(const std::string& field, const nlohmann::json& value, double low,
-                           double high, bool whole) {
-  if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < low ||
-      value.get<double>() > high || (whole && !value.is_number_integer())) {
-    std::ostringstream range;
-    range << (whole ? "a whole number" : "a number") << " from " << low << " to " << high;
-    return InvalidArgument(field + " " + value.dump().substr(0, 60) + ": expected " + range.str());
-  }
-  return value.is_number_integer() ? std::to_string(value.get<int64_t>()) : value.dump();
-}
-
-const std::regex kSymbol("[A-Za-z0-9._]{1,20}");
-const std::regex kParamKey("[a-z][a-z0-9_]{0,39}");
-const std::regex kParamText("[A-Za-z0-9_.:-]{1,40}");
-const std::regex kModel("[A-Za-z0-9_.@#-]{1,100}");
-const std::regex kCommission("none|(per_lot|per_million|percent):[0-9]{1,9}(\\.[0-9]{1,9})?");
-const std::regex kBar("[A-Z]{1,2}[0-9]{1,4}");
-
-}  // namespace
 
 Result<std::vector<std::string>> BacktestArguments(const nlohmann::json& body,
                                                    const BacktestOptions& options) {
@@ -97,14 +37,12 @@ Result<std::vector<std::string>> BacktestArguments(const nlohmann::json& body,
     flag("ask-data", ask);
   }
   if (body.contains("symbol")) {
-    AITS_ASSIGN_OR_RETURN(const std::string symbol,
-                          Matching("symbol", body["symbol"], kSymbol, "a symbol such as EURUSD"));
+    AITS_ASSIGN_OR_RETURN(const std::string symbol, SymbolField("symbol", body["symbol"]));
     flag("symbol", symbol);
   }
   if (body.contains("strategy") && body.contains("signal")) {
     return InvalidArgument("strategy and signal: give one of them");
   }
-  bool ml = false;
   if (body.contains("strategy")) {
     static const std::regex kStrategy("sma_cross|rsi_reversion|buy_and_hold|random_signal");
     AITS_ASSIGN_OR_RETURN(const std::string strategy,
@@ -112,85 +50,25 @@ Result<std::vector<std::string>> BacktestArguments(const nlohmann::json& body,
                                    "sma_cross, rsi_reversion, buy_and_hold or random_signal"));
     flag("strategy", strategy);
   }
-  if (body.contains("signal")) {
-    static const std::regex kSignal("sma_cross|rsi|ml_ensemble");
-    AITS_ASSIGN_OR_RETURN(const std::string signal, Matching("signal", body["signal"], kSignal,
-                                                             "sma_cross, rsi or ml_ensemble"));
-    flag("signal", signal);
-    ml = signal == "ml_ensemble";
-  }
+  AITS_RETURN_IF_ERROR(SignalFields(body, options.registry, flag));
   if (body.contains("params")) {
-    const nlohmann::json& params = body["params"];
-    if (!params.is_object() || params.size() > 32) {
-      return InvalidArgument("params: an object of at most 32 name: value pairs");
-    }
-    for (const auto& [key, value] : params.items()) {
-      if (!std::regex_match(key, kParamKey)) {
-        return InvalidArgument("params: name " + Quoted(key) +
-                               ": expected lower-case letters, digits and _");
-      }
-      std::string text;
-      if (value.is_number()) {
-        AITS_ASSIGN_OR_RETURN(text, Number("params." + key, value, -1e12, 1e12, false));
-      } else {
-        AITS_ASSIGN_OR_RETURN(text, Matching("params." + key, value, kParamText,
-                                             "a number or a word of letters, digits, _.:-"));
-      }
-      flag("param", key + "=" + text);
-    }
-  }
-  if (body.contains("model")) {
-    if (!ml) return InvalidArgument("model: only with \"signal\": \"ml_ensemble\"");
-    AITS_ASSIGN_OR_RETURN(const std::string model, Matching("model", body["model"], kModel,
-                                                            "latest, NAME, NAME@VERSION or #ID"));
-    flag("model", model);
-  }
-  if (ml) {
-    if (options.registry.empty()) {
-      return FailedPrecondition("signal ml_ensemble: the API was started without --registry");
-    }
-    flag("registry", options.registry);
+    AITS_ASSIGN_OR_RETURN(const auto params, ParamsField(body["params"]));
+    for (const auto& [key, text] : params) flag("param", key + "=" + text);
   }
   for (const char* field : {"from", "to"}) {
     if (!body.contains(field)) continue;
-    const nlohmann::json& value = body[field];
-    if (!value.is_string() || value.get<std::string>().size() > 40 ||
-        !ParseUtcTime(value.get<std::string>())) {
-      return InvalidArgument(std::string(field) + " " + value.dump().substr(0, 60) +
-                             ": expected a UTC time such as 2012-02-24 or 2012-02-24T13:30");
-    }
-    flag(field, value.get<std::string>());
+    AITS_ASSIGN_OR_RETURN(const std::string time, TimeField(field, body[field]));
+    flag(field, time);
   }
   if (body.contains("cash")) {
     AITS_ASSIGN_OR_RETURN(const std::string cash, Number("cash", body["cash"], 1, 1e12, false));
     flag("cash", cash);
   }
-  if (body.contains("leverage")) {
-    AITS_ASSIGN_OR_RETURN(const std::string leverage,
-                          Number("leverage", body["leverage"], 1, 10000, false));
-    flag("leverage", leverage);
-  }
-  if (body.contains("account_mode")) {
-    static const std::regex kMode("netting|hedging");
-    AITS_ASSIGN_OR_RETURN(const std::string mode, Matching("account_mode", body["account_mode"],
-                                                           kMode, "netting or hedging"));
-    flag("account-mode", mode);
-  }
-  if (body.contains("commission")) {
-    AITS_ASSIGN_OR_RETURN(const std::string commission,
-                          Matching("commission", body["commission"], kCommission,
-                                   "none, per_lot:RATE, per_million:RATE or percent:RATE"));
-    flag("commission", commission);
-  }
+  AITS_RETURN_IF_ERROR(AccountFields(body, flag));
   for (const char* field : {"slippage", "spread"}) {
     if (!body.contains(field)) continue;
     AITS_ASSIGN_OR_RETURN(const std::string points, Number(field, body[field], 0, 100000, true));
     flag(field, points);
-  }
-  if (body.contains("bar")) {
-    AITS_ASSIGN_OR_RETURN(const std::string bar,
-                          Matching("bar", body["bar"], kBar, "a period such as M1, M15, H1, D1"));
-    flag("bar", bar);
   }
   if (body.contains("fill_mode")) {
     static const std::regex kFill("auto|touch|next_bar_open");
@@ -198,10 +76,7 @@ Result<std::vector<std::string>> BacktestArguments(const nlohmann::json& body,
                                                            "auto, touch or next_bar_open"));
     flag("fill-mode", fill);
   }
-  if (body.contains("reason") &&
-      (!body["reason"].is_string() || body["reason"].get<std::string>().size() > 500)) {
-    return InvalidArgument("reason: a string of at most 500 characters");
-  }
+  AITS_RETURN_IF_ERROR(ReasonField(body));
   args.push_back("--out={job_dir}/out");
   args.push_back("--json");
   args.push_back("--no-progress");
@@ -252,17 +127,9 @@ void AddBacktestRoutes(ApiService& service, JobRunner* runner, BacktestOptions o
                  const nlohmann::json body = nlohmann::json::parse(ctx.http.body, nullptr, false);
                  Result<std::vector<std::string>> args = BacktestArguments(body, options);
                  if (!args.ok()) return FromStatus(ctx, args.status());
-                 JobSpec spec;
-                 spec.kind = "backtest";
-                 spec.argv = {options.aits};
-                 spec.argv.insert(spec.argv.end(), args->begin(), args->end());
-                 spec.request = body;
-                 spec.by = ctx.caller->subject;
-                 spec.chain_id = ctx.chain_id;
-                 Result<JobView> job = runner->Submit(std::move(spec));
+                 Result<JobView> job =
+                     SubmitFor(ctx, *runner, "backtest", options.aits, *args, body);
                  if (!job.ok()) return FromStatus(ctx, job.status());
-                 ctx.audit_target = "backtest " + std::to_string(job->id);
-                 ctx.audit_detail = body.dump();
                  return Json(202, job->ToJson());
                }});
   service.Add({"GET",

@@ -167,9 +167,10 @@ Result<JobView> JobRunner::Submit(JobSpec spec) {
   if (spec.argv.empty()) return InvalidArgument("job: no program to run");
   std::lock_guard<std::mutex> lock(mutex_);
   if (stopping_) return Unavailable("the job runner is stopping");
-  if (queue_.size() >= static_cast<size_t>(options_.max_queued)) {
-    return Unavailable(std::to_string(queue_.size()) +
-                       " jobs wait already; try again when one has started");
+  if (queue_.size() + running_ >=
+      static_cast<size_t>(options_.max_running) + static_cast<size_t>(options_.max_queued)) {
+    return Unavailable(std::to_string(running_) + " jobs run and " + std::to_string(queue_.size()) +
+                       " wait already; try again when one has ended");
   }
   auto job = std::make_unique<Job>();
   JobView& v = job->view;
@@ -273,6 +274,7 @@ void JobRunner::Work() {
       queue_.pop_front();
       job = jobs_.at(id).get();
       job->view.state = JobState::kRunning;
+      ++running_;
       job->view.started_at = clock_.Now();
       (void)Save(job->view);  // a failed write shows as a stale state after a restart only
       argv = job->argv;
@@ -289,11 +291,13 @@ void JobRunner::Work() {
         },
         {"AITS_PROGRESS_LINES=1"});
     std::optional<nlohmann::json> result;
-    if (ran.ok() && ran->exit_code == 0 && !ran->stopped) result = services::ResultOf(ran->out);
+    // A clean stop (SIGTERM, as Ctrl-C) prints its summary too.
+    if (ran.ok() && ran->exit_code == 0) result = services::ResultOf(ran->out);
     bool result_written = false;
     if (result)
       result_written = WriteWhole(Dir(job->view.id) + "/result.json", result->dump()).ok();
     std::lock_guard<std::mutex> lock(mutex_);
+    --running_;
     JobView& v = job->view;
     v.finished_at = clock_.Now();
     if (!ran.ok()) {
@@ -303,6 +307,7 @@ void JobRunner::Work() {
     } else if (ran->stopped) {
       v.state = stopping_ ? JobState::kInterrupted : JobState::kCancelled;
       if (stopping_) v.error = "the API stopped before the job ended";
+      v.has_result = result_written;
     } else if (ran->exit_code != 0 || ran->signal != 0) {
       v.state = JobState::kFailed;
       v.exit_code = ran->exit_code;

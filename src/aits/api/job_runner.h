@@ -72,8 +72,8 @@ class JobRunner {
                                                  JobRunnerOptions options = {});
   ~JobRunner();  // stops the running children (their jobs: interrupted) and joins
 
-  // Queues the job. Unavailable when max_queued wait already; IoError when its directory cannot
-  // be written.
+  // Queues the job. Unavailable when max_running run and max_queued wait already; IoError when
+  // its directory cannot be written.
   Result<JobView> Submit(JobSpec spec);
   // NotFound for an unknown id.
   Result<JobView> Get(uint64_t id) const;
@@ -106,6 +106,7 @@ class JobRunner {
   std::map<uint64_t, std::unique_ptr<Job>> jobs_;
   std::deque<uint64_t> queue_;
   uint64_t next_id_ = 1;
+  size_t running_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };
