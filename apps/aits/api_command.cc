@@ -11,6 +11,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "aits/api/secrets.h"
 #include "aits/api/session_routes.h"
 #include "aits/api/session_view.h"
+#include "aits/api/static_files.h"
 #include "aits/core/clock.h"
 #include "aits/net/socket.h"
 #include "cli.h"
@@ -139,7 +141,26 @@ struct ServeFlags {
   size_t body_limit = 1024 * 1024;
   double idle_timeout_s = 60;
   int max_connections_per_client = 2000;
+  // The dashboard's built files (web/); "" when the build made none. AITS_WEB_DIR is the build
+  // tree's bundle (CMake, AITS_BUILD_WEB).
+#ifdef AITS_WEB_DIR
+  std::string web = AITS_WEB_DIR;
+#else
+  std::string web;
+#endif
+  bool web_given = false;  // --web named: a missing directory is an error, not "no dashboard"
+  bool no_web = false;
 };
+
+// The dashboard's files: --web's directory; the build tree's bundle when it is there; none with
+// --no-web or when neither is.
+Result<std::optional<api::StaticFiles>> OpenDashboard(const ServeFlags& s) {
+  if (s.no_web || s.web.empty() || (!s.web_given && !std::filesystem::exists(s.web))) {
+    return std::optional<api::StaticFiles>();
+  }
+  AITS_ASSIGN_OR_RETURN(api::StaticFiles files, api::StaticFiles::Open(s.web));
+  return std::optional<api::StaticFiles>(std::move(files));
+}
 
 int Serve(const ApiFlags& f, const ServeFlags& s) {
   auto store = OpenStore(f);
@@ -158,6 +179,8 @@ int Serve(const ApiFlags& f, const ServeFlags& s) {
   options.cors_origins = s.cors;
   api::ApiService service(**store, std::move(ring).value(), clock, options);
   api::AddSessionRoutes(service, **view);
+  Result<std::optional<api::StaticFiles>> dashboard = OpenDashboard(s);
+  if (!dashboard.ok()) return Fail(dashboard.status().WithContext("--web"));
   Result<net::Endpoint> at = net::ParseEndpoint(s.listen);
   if (!at.ok()) return Fail(at.status().WithContext("--listen"));
   api::HttpServerOptions http;
@@ -170,13 +193,23 @@ int Serve(const ApiFlags& f, const ServeFlags& s) {
   http.idle_timeout = Duration::Nanos(static_cast<int64_t>(s.idle_timeout_s * 1e9));
   http.max_connections_per_client = s.max_connections_per_client;
   auto server = api::HttpServer::Start(
-      http, [&service](const api::HttpRequest& r) { return service.Handle(r); },
+      http,
+      api::WithDashboard(dashboard->has_value() ? &**dashboard : nullptr,
+                         [&service](const api::HttpRequest& r) { return service.Handle(r); }),
       api::MakeStreamHandler(service, hub));
   if (!server.ok()) return Fail(server.status());
   const std::string url = std::string((*server)->tls() ? "https" : "http") + "://" + at->host +
                           ":" + std::to_string((*server)->port());
-  Print(f, {{"listening", url}, {"state", s.state}, {"session", (*view)->Summary()["id"]}},
-        "aits api: " + url + "/api/v1 for session " + s.state + " (Ctrl-C stops)");
+  const nlohmann::json web =
+      dashboard->has_value() ? nlohmann::json((*dashboard)->root()) : nlohmann::json(nullptr);
+  Print(f,
+        {{"listening", url},
+         {"state", s.state},
+         {"session", (*view)->Summary()["id"]},
+         {"dashboard", web}},
+        "aits api: " + url + "/api/v1 for session " + s.state +
+            (dashboard->has_value() ? "; the dashboard at " + url + "/" : std::string()) +
+            " (Ctrl-C stops)");
   std::fflush(stdout);
   const StopSignals signals;
   while (!StopSignals::stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -387,7 +420,16 @@ void AddApiCommand(CLI::App& app) {
       ->add_option("--max-connections-per-client", s->max_connections_per_client,
                    "Open connections one address may hold")
       ->capture_default_str();
-  serve->callback([flags, s] { ExitOnFailure(Serve(*flags, *s)); });
+  CLI::Option* web = serve
+                         ->add_option("--web", s->web,
+                                      "The dashboard's built files, served at / (default: the "
+                                      "build tree's, when it was built)")
+                         ->capture_default_str();
+  serve->add_flag("--no-web", s->no_web, "Serve the API only, no dashboard")->excludes(web);
+  serve->callback([flags, s, web] {
+    s->web_given = web->count() > 0;
+    ExitOnFailure(Serve(*flags, *s));
+  });
 }
 
 }  // namespace aits::app
