@@ -273,6 +273,38 @@ async function scenario(work, keepBrowser) {
       'the account shows equity, drawdown and the positions\' checkpoint time',
       /\d/.test(await text(page.getByTestId('account-equity'))));
 
+  // An open position at a checkpoint: its entry, stop loss and take profit on the chart (the
+  // container carries what the canvas draws) and in the positions table.
+  const levels = await until('a checkpoint with an open position', async () => {
+    const seen = await page.evaluate(() => {
+      const chart = document.querySelector('[data-testid="price-chart"]');
+      const row = document.querySelector('[data-testid^="position-"]');
+      if (!chart || !row || !chart.dataset.stopLoss) return null;
+      return {
+        markers: Number(chart.dataset.markers),
+        entry: chart.dataset.entry,
+        stopLoss: chart.dataset.stopLoss,
+        takeProfit: chart.dataset.takeProfit,
+        row: [...row.querySelectorAll('td')].map((td) => td.textContent),
+      };
+    });
+    return seen;
+  }, 90_000);
+  const {body: orderPage} = await apiGet(
+      base, '/api/v1/orders?limit=100&status=filled', await apiLogin(base, 'vera', 'vera-secret'));
+  const slOf = new Set(orderPage.items.map((o) => String(o.stop_loss)));
+  const tpOf = new Set(orderPage.items.map((o) => String(o.take_profit)));
+  check('the chart marks the fills', levels.markers > 0, levels);
+  check(
+      'the chart draws the open position\'s entry, SL and TP (those of a filled order)',
+      Number(levels.entry) > 0 && slOf.has(levels.stopLoss) && tpOf.has(levels.takeProfit),
+      {levels, sl: [...slOf], tp: [...tpOf]});
+  check(
+      'the positions table shows the same SL and TP',
+      Number(levels.row[5]) === Number(levels.stopLoss) &&
+          Number(levels.row[6]) === Number(levels.takeProfit) && /\d/.test(levels.row[4]),
+      levels);
+
   // An order's explanation: the newest filled order the strategy made.
   const order = page.locator('[data-testid^="order-"][data-status="filled"]').first();
   await order.waitFor({timeout: 30_000});

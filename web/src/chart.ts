@@ -1,8 +1,9 @@
 // The price chart: M1 candles (mid) from the API, the forming bar kept up to date from quotes,
 // a marker per fill, and the open position's stop loss and take profit as price lines.
-import {CandlestickSeries, ColorType, createChart, createSeriesMarkers, LineSeries, LineStyle} from 'lightweight-charts';
-
-import type {CandlestickData, IChartApi, IPriceLine, ISeriesApi} from 'lightweight-charts';
+import {CandlestickSeries, ColorType, createChart, LineSeries, LineStyle} from 'lightweight-charts';
+import {createSeriesMarkers} from 'lightweight-charts';
+import type {AutoscaleInfo, CandlestickData, IChartApi, IPriceLine} from 'lightweight-charts';
+import type {ISeriesApi} from 'lightweight-charts';
 import type {ISeriesMarkersPluginApi, SeriesMarker, Time, UTCTimestamp} from 'lightweight-charts';
 
 export interface Bar {
@@ -55,11 +56,14 @@ export class PriceChart {
   private readonly candles: ISeriesApi<'Candlestick'>;
   private readonly markers: ISeriesMarkersPluginApi<Time>;
   private lines: IPriceLine[] = [];
+  private levelPrices: number[] = [];
   private fills: SeriesMarker<Time>[] = [];
   private forming: CandlestickData<UTCTimestamp>|null = null;
   private lastTime = 0;
 
-  constructor(container: HTMLElement) {
+  // The container also carries what the canvas shows, as data-markers, data-entry,
+  // data-stop-loss and data-take-profit: for the browser test and assistive tools.
+  constructor(private readonly container: HTMLElement) {
     this.chart = createChart(container, chartOptions());
     this.candles = this.chart.addSeries(CandlestickSeries, {
       upColor: kUp,
@@ -68,6 +72,17 @@ export class PriceChart {
       wickUpColor: kUp,
       wickDownColor: kDown,
       priceFormat: {type: 'price', precision: 5, minMove: 0.00001},
+      // The scale takes in the position's levels too: a stop or target beyond the candles would
+      // otherwise be drawn off the chart.
+      autoscaleInfoProvider: (candles: () => AutoscaleInfo | null) => {
+        const info = candles();
+        if (info === null || info.priceRange === null) return info;
+        for (const price of this.levelPrices) {
+          info.priceRange.minValue = Math.min(info.priceRange.minValue, price);
+          info.priceRange.maxValue = Math.max(info.priceRange.maxValue, price);
+        }
+        return info;
+      },
     });
     this.markers = createSeriesMarkers(this.candles, []);
   }
@@ -126,6 +141,7 @@ export class PriceChart {
                              })
                      .sort((a, b) => (a.time as number) - (b.time as number));
     this.markers.setMarkers(this.fills);
+    this.container.dataset['markers'] = String(this.fills.length);
   }
 
   // The open position's levels: entry, stop loss, take profit (null: none).
@@ -133,6 +149,8 @@ export class PriceChart {
       void {
     for (const line of this.lines) this.candles.removePriceLine(line);
     this.lines = [];
+    this.levelPrices = [levels.entry, levels.stopLoss, levels.takeProfit].filter(
+        (p): p is number => p !== null && p > 0);
     const add = (price: number|null, color: string, title: string) => {
       if (price === null || !(price > 0)) return;
       this.lines.push(this.candles.createPriceLine({
@@ -144,6 +162,9 @@ export class PriceChart {
         title,
       }));
     };
+    this.container.dataset['entry'] = String(levels.entry ?? '');
+    this.container.dataset['stopLoss'] = String(levels.stopLoss ?? '');
+    this.container.dataset['takeProfit'] = String(levels.takeProfit ?? '');
     add(levels.entry, '#8a94a6', 'entry');
     add(levels.stopLoss, kDown, 'SL');
     add(levels.takeProfit, kUp, 'TP');
