@@ -5,7 +5,8 @@
 // Sets up an auth store with a trader and a viewer, runs `aits paper --speed 1` (a synthetic
 // market on S1 bars, so that it trades within seconds, and an account checkpoint every 20
 // ticks) and `aits api serve --web BUNDLE` over its state directory, then, in the browser:
-// - the trader logs in and sees live prices and a fill arrive;
+// - the trader logs in and sees live prices and a fill arrive, and the open position's entry,
+//   SL and TP; the API restarts on its port and the page reconnects, resuming its stream;
 // - opens a filled order's explanation: model scores, regime, filters, sizing, risk checks;
 // - halts the breaker from the page with a reason; the API (GET /api/v1/risk) and the
 //   session's own event log show that the running session applied it, by that trader;
@@ -201,17 +202,20 @@ async function scenario(work, keepBrowser) {
         e.status === 2 && String(e.stderr).includes(missing), String(e.stderr));
   }
 
-  const api = start([
-    'api', 'serve', '--state', state, '--listen', '127.0.0.1:0', '--json', '--web', webBundle,
-    ...auth
-  ]);
-  const [line] = await Promise.race([
-    once(createInterface({input: api.stdout}), 'line'),
-    once(api, 'exit').then(() => {
-      throw new Error(`aits api serve did not start: ${api.stderrText}`);
-    }),
-  ]);
-  const started = JSON.parse(line);
+  // `aits api serve` on `listen`; its first line says where (port 0: a free one).
+  const startApi = async (listen) => {
+    const proc = start([
+      'api', 'serve', '--state', state, '--listen', listen, '--json', '--web', webBundle, ...auth
+    ]);
+    const [line] = await Promise.race([
+      once(createInterface({input: proc.stdout}), 'line'),
+      once(proc, 'exit').then(() => {
+        throw new Error(`aits api serve did not start: ${proc.stderrText}`);
+      }),
+    ]);
+    return {proc, started: JSON.parse(line)};
+  };
+  let {proc: api, started} = await startApi('127.0.0.1:0');
   const base = started.listening;
   check(
       'the API serves the dashboard from --web',
@@ -304,6 +308,26 @@ async function scenario(work, keepBrowser) {
       Number(levels.row[5]) === Number(levels.stopLoss) &&
           Number(levels.row[6]) === Number(levels.takeProfit) && /\d/.test(levels.row[4]),
       levels);
+
+  // The API restarts on the same port: the page reconnects with the token it holds, resumes the
+  // stream from its last seq (the new server replays the log), shows nothing twice, and goes on.
+  await stop(api, 'aits api serve (restarted)');
+  await until(
+      'the page to see the stream gone',
+      async () => (await text(page.getByTestId('stream-status'))) === 'offline', 15_000);
+  ({proc: api} = await startApi(new URL(base).host));
+  await until(
+      'the page to reconnect',
+      async () => (await text(page.getByTestId('stream-status'))) === 'live', 20_000);
+  const priceBefore = await text(page.getByTestId('last-price'));
+  await until(
+      'the price to move after the reconnect',
+      async () => (await text(page.getByTestId('last-price'))) !== priceBefore, 20_000);
+  const fillsAfter = await fillIds();
+  check(
+      'after the reconnect the stream goes on, and no fill is shown twice',
+      fillsAfter.length === new Set(fillsAfter).size && fillsAfter.length >= arrived.length,
+      fillsAfter);
 
   // An order's explanation: the newest filled order the strategy made.
   const order = page.locator('[data-testid^="order-"][data-status="filled"]').first();
