@@ -141,6 +141,7 @@ struct ServeFlags {
   size_t body_limit = 1024 * 1024;
   double idle_timeout_s = 60;
   int max_connections_per_client = 2000;
+  int64_t access_ttl_s = 15 * 60;
   // The dashboard's built files (web/); "" when the build made none. AITS_WEB_DIR is the build
   // tree's bundle (CMake, AITS_BUILD_WEB).
 #ifdef AITS_WEB_DIR
@@ -177,6 +178,13 @@ int Serve(const ApiFlags& f, const ServeFlags& s) {
   api::ApiOptions options;
   options.rate_per_minute = s.rate_limit;
   options.cors_origins = s.cors;
+  // A client refreshes its token some time before the end (the dashboard: a minute); a life
+  // shorter than that would have it refresh on every request.
+  if (s.access_ttl_s < 60 || s.access_ttl_s > 24 * 3600) {
+    return Fail(InvalidArgument("--access-ttl " + std::to_string(s.access_ttl_s) +
+                                ": expected 60 to 86400 seconds"));
+  }
+  options.access_ttl = Duration::Seconds(s.access_ttl_s);
   api::ApiService service(**store, std::move(ring).value(), clock, options);
   api::AddSessionRoutes(service, **view);
   Result<std::optional<api::StaticFiles>> dashboard = OpenDashboard(s);
@@ -419,6 +427,8 @@ void AddApiCommand(CLI::App& app) {
   serve
       ->add_option("--max-connections-per-client", s->max_connections_per_client,
                    "Open connections one address may hold")
+      ->capture_default_str();
+  serve->add_option("--access-ttl", s->access_ttl_s, "Seconds an access token lives")
       ->capture_default_str();
   CLI::Option* web = serve
                          ->add_option("--web", s->web,

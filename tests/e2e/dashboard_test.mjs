@@ -162,6 +162,7 @@ async function scenario(work, keepBrowser) {
   run(['api', 'init', ...auth]);
   run(['api', 'user', 'add', 'tom', '--role', 'trader', ...auth], {AITS_PASSWORD: 'tom-secret'});
   run(['api', 'user', 'add', 'vera', '--role', 'viewer', ...auth], {AITS_PASSWORD: 'vera-secret'});
+  run(['api', 'user', 'add', 'ada', '--role', 'admin', ...auth], {AITS_PASSWORD: 'ada-secret'});
 
   // Stops and targets far enough from the price that the venue takes them on S1 bars.
   const config = join(work, 'paper.yaml');
@@ -205,7 +206,9 @@ async function scenario(work, keepBrowser) {
   // `aits api serve` on `listen`; its first line says where (port 0: a free one).
   const startApi = async (listen) => {
     const proc = start([
-      'api', 'serve', '--state', state, '--listen', listen, '--json', '--web', webBundle, ...auth
+      'api', 'serve', '--state', state, '--listen', listen, '--json', '--web', webBundle,
+      // Tokens of 62 s: the page refreshes its token 60 s before the end, so within the test.
+      '--access-ttl', '62', ...auth
     ]);
     const [line] = await Promise.race([
       once(createInterface({input: proc.stdout}), 'line'),
@@ -453,6 +456,16 @@ async function scenario(work, keepBrowser) {
   // The API's answer to the wrong password is a 400 the browser logs; nothing else may be.
   const unexpected = problems.filter((p) => !(p.startsWith('stranger:') && p.includes('400')));
   check('no script error, no CSP refusal', unexpected.length === 0, unexpected);
+
+  // The pages refreshed their tokens (62 s ones, refreshed a minute before the end) and went on
+  // working; each refresh token was used once (a second use would have revoked them all).
+  const {body: trail} =
+      await apiGet(base, '/api/v1/audit?limit=1000', await apiLogin(base, 'ada', 'ada-secret'));
+  const refreshes = trail.items.filter((e) => e.target === 'refresh:tom');
+  check(
+      'the trader\'s pages refreshed their tokens, each refresh token once',
+      refreshes.length > 0 && refreshes.every((e) => e.status === 200),
+      refreshes.map((e) => `${e.status} ${e.detail}`));
 
   await stop(api, 'aits api serve');
   await stop(paper, 'aits paper');
