@@ -232,7 +232,9 @@ async function scenario(work, keepBrowser) {
           index.headers.get('x-content-type-options') === 'nosniff',
       csp);
 
-  const browser = await chromium.launch({executablePath: kChromium, args: ['--no-sandbox']});
+  // No sandbox: CI runs as root. /dev/shm is small in containers: shared memory goes to /tmp.
+  const browser = await chromium.launch(
+      {executablePath: kChromium, args: ['--no-sandbox', '--disable-dev-shm-usage']});
   keepBrowser(browser);
   const problems = [];
 
