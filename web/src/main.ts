@@ -509,23 +509,23 @@ class Dashboard {
     this.drawFillsAndLevels();
   }
 
-  // An order's P&L: against the mark of its symbol's open position while it is part of it.
-  private orderPnl(o: Order): number|undefined {
-    if (o.status !== 'filled' || o.avg_fill_price === null) return undefined;
+  // The P&L of `lots` of an order still open: against the mark of its symbol's position, at the
+  // value per price unit and lot the API's own P&L of that position implies (contract size; the
+  // page has no instrument table). None while the mark is at the average price.
+  private orderPnl(o: Order, lots: number): number|undefined {
+    if (o.avg_fill_price === null) return undefined;
     const p = this.positions.find((x) => x.symbol === o.symbol);
     if (p === undefined || p.mark === undefined || p.unrealized === undefined) return undefined;
-    const lots = Number(p.lots);
-    const perLot = lots !== 0 && p.mark !== Number(p.avg_price) ?
-        p.unrealized / ((p.mark - Number(p.avg_price)) * lots) :
-        undefined;
-    if (perLot === undefined) return undefined;
-    const sign = o.side === 'buy' ? 1 : -1;
-    return (p.mark - o.avg_fill_price) * sign * o.filled * perLot;
+    const size = Number(p.lots);
+    const move = p.mark - Number(p.avg_price);
+    if (size === 0 || move === 0) return undefined;
+    const perLot = p.unrealized / (move * size);
+    return (p.mark - o.avg_fill_price) * (o.side === 'buy' ? 1 : -1) * lots * perLot;
   }
 
   private drawOrders(): void {
     const rows = [...this.orders.values()].sort((a, b) => b.id - a.id).slice(0, 100);
-    const openSince = this.openOrderIds();
+    const open = this.openLots();
     replace(this.ordersBody, ...rows.map((o) => {
       const row =
           h('tr', {
@@ -538,20 +538,21 @@ class Dashboard {
             h('td', {class: o.side === 'buy' ? 'up' : 'down'}, o.side), h('td', {}, num(o.lots)),
             h('td', {}, o.type), h('td', {}, o.status),
             h('td', {}, o.avg_fill_price === null ? '—' : num(o.avg_fill_price, 5)),
-            h('td', {}, openSince.has(o.id) ? signed(this.orderPnl(o)) : '—'), h('td', {}, o.tag));
-      const open = () => void this.showOrder(o.id);
-      row.addEventListener('click', open);
+            h('td', {}, open.has(o.id) ? signed(this.orderPnl(o, open.get(o.id) ?? 0)) : '—'),
+            h('td', {}, o.tag));
+      const show = () => void this.showOrder(o.id);
+      row.addEventListener('click', show);
       row.addEventListener('keydown', (e) => {
-        if ((e as KeyboardEvent).key === 'Enter') open();
+        if ((e as KeyboardEvent).key === 'Enter') show();
       });
       return row;
     }));
   }
 
-  // The filled orders that built each symbol's open position: the newest fills back to where
-  // the position's size is covered (netting: the same side as the position).
-  private openOrderIds(): Set<number> {
-    const out = new Set<number>();
+  // The filled orders that built each symbol's open position, with the lots of each still in it:
+  // the newest fills on the position's side back to where its size is covered (netting).
+  private openLots(): Map<number, number> {
+    const out = new Map<number, number>();
     for (const p of this.positions) {
       let need = Math.abs(Number(p.lots));
       const side = Number(p.lots) > 0 ? 'buy' : 'sell';
@@ -561,7 +562,7 @@ class Dashboard {
               .sort((a, b) => b.id - a.id);
       for (const o of filled) {
         if (need <= 1e-9) break;
-        out.add(o.id);
+        out.set(o.id, Math.min(need, o.filled));
         need -= o.filled;
       }
     }
