@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages AITS needs, and only those missing, then the npm packages of
-# deploy/check.sh (deploy/package-lock.json into deploy/node_modules) when they are not there yet.
-# Safe to run again.
+# deploy/check.sh (deploy/package-lock.json into deploy/node_modules) and of the web dashboard
+# (web/package-lock.json into web/node_modules) when they are not there yet. Safe to run again.
 #   scripts/install-deps.sh          build + test dependencies
 #   scripts/install-deps.sh --sample also the R packages that ship the real sample data
 #   scripts/install-deps.sh --image  also what deploy/build-image.sh and deploy/smoke.sh need
@@ -20,7 +20,8 @@ packages=(build-essential cmake ninja-build pkg-config git python3
           libboost1.81-dev libssl-dev libsodium-dev  # the api role: HTTP/WebSocket, TLS, tokens
           wrk curl  # bench/api_load.sh: the API under load
           prometheus  # promtool, for tests/e2e/metrics_promtool_test.sh
-          yamllint docker-compose shellcheck)  # deploy/check.sh (docs/deployment.md)
+          yamllint docker-compose shellcheck  # deploy/check.sh (docs/deployment.md)
+          chromium)  # the dashboard's browser test (tests/e2e/dashboard_test.mjs, playwright-core)
 # deploy/check.sh also needs kubectl and node with npm. Where they are installed already (a
 # kubectl from Kubernetes' or Google's packages, a newer Node.js), those are used; Debian's own
 # packages otherwise: kubernetes-client (kubectl 1.20, whose built-in kustomize renders deploy/k8s
@@ -58,9 +59,15 @@ fi
 # The versions package-lock.json pins, as the user running this (not root through sudo). npm
 # writes node_modules/.package-lock.json on every install: newer than the lock file means the
 # install is of this lock file.
-if [[ ! deploy/node_modules/.package-lock.json -nt deploy/package-lock.json ]]; then
-  echo "install-deps: npm ci in deploy/ (kubernetes-models, yaml)"
-  (cd deploy && npm ci --no-audit --no-fund --loglevel=error)
-else
-  echo "install-deps: deploy/node_modules matches deploy/package-lock.json"
-fi
+npm_ci() {  # DIR WHAT
+  if [[ ! $1/node_modules/.package-lock.json -nt $1/package-lock.json ]]; then
+    echo "install-deps: npm ci in $1/ ($2)"
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+  else
+    echo "install-deps: $1/node_modules matches $1/package-lock.json"
+  fi
+}
+npm_ci deploy "kubernetes-models, yaml"
+# The dashboard's build (typescript, esbuild, lightweight-charts) and its browser test
+# (playwright-core, which drives Debian's chromium: it downloads no browser of its own).
+npm_ci web "typescript, esbuild, lightweight-charts, playwright-core"

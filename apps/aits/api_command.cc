@@ -11,6 +11,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "aits/api/session_jobs.h"
 #include "aits/api/session_routes.h"
 #include "aits/api/session_view.h"
+#include "aits/api/static_files.h"
 #include "aits/core/clock.h"
 #include "aits/net/socket.h"
 #include "cli.h"
@@ -139,6 +141,16 @@ Result<std::unique_ptr<api::AuthStore>> OpenServerStore(const ApiServerFlags& s)
   return OpenStore(f);
 }
 
+// The dashboard's files: --web's directory; the build tree's bundle when it is there; none with
+// --no-web or when neither is.
+Result<std::optional<api::StaticFiles>> OpenDashboard(const ApiServerFlags& s) {
+  if (s.no_web || s.web.empty() || (!s.web_given && !std::filesystem::exists(s.web))) {
+    return std::optional<api::StaticFiles>();
+  }
+  AITS_ASSIGN_OR_RETURN(api::StaticFiles files, api::StaticFiles::Open(s.web));
+  return std::optional<api::StaticFiles>(std::move(files));
+}
+
 }  // namespace
 
 int RunApiServer(const ApiServerFlags& s, bool quiet, bool json,
@@ -157,6 +169,13 @@ int RunApiServer(const ApiServerFlags& s, bool quiet, bool json,
   api::ApiOptions options;
   options.rate_per_minute = s.rate_limit;
   options.cors_origins = s.cors;
+  // A client refreshes its token some time before the end (the dashboard: a minute); a life
+  // shorter than that would have it refresh on every request.
+  if (s.access_ttl_s < 60 || s.access_ttl_s > 24 * 3600) {
+    return Fail(InvalidArgument("--access-ttl " + std::to_string(s.access_ttl_s) +
+                                ": expected 60 to 86400 seconds"));
+  }
+  options.access_ttl = Duration::Seconds(s.access_ttl_s);
   api::ApiService service(**store, std::move(ring).value(), clock, options);
   api::AddSessionRoutes(service, **view);
   auto catalog = std::make_unique<api::ModelCatalog>();
@@ -205,6 +224,8 @@ int RunApiServer(const ApiServerFlags& s, bool quiet, bool json,
   api::SessionView* served = view->get();
   api::AddSessionJobRoutes(service, sessions.get(), session_options,
                            [served] { return served->Summary(); });
+  Result<std::optional<api::StaticFiles>> dashboard = OpenDashboard(s);
+  if (!dashboard.ok()) return Fail(dashboard.status().WithContext("--web"));
   Result<net::Endpoint> at = net::ParseEndpoint(s.listen);
   if (!at.ok()) return Fail(at.status().WithContext(s.listen_flag));
   api::HttpServerOptions http;
@@ -217,18 +238,28 @@ int RunApiServer(const ApiServerFlags& s, bool quiet, bool json,
   http.idle_timeout = Duration::Nanos(static_cast<int64_t>(s.idle_timeout_s * 1e9));
   http.max_connections_per_client = s.max_connections_per_client;
   auto server = api::HttpServer::Start(
-      http, [&service](const api::HttpRequest& r) { return service.Handle(r); },
+      http,
+      api::WithDashboard(dashboard->has_value() ? &**dashboard : nullptr,
+                         [&service](const api::HttpRequest& r) { return service.Handle(r); }),
       api::MakeStreamHandler(service, hub));
   if (!server.ok()) return Fail(server.status());
   const std::string url = std::string((*server)->tls() ? "https" : "http") + "://" + at->host +
                           ":" + std::to_string((*server)->port());
+  const nlohmann::json web =
+      dashboard->has_value() ? nlohmann::json((*dashboard)->root()) : nlohmann::json(nullptr);
   // Ready before the line that says so: whoever reads it may ask /readyz at once.
   if (ready) ready(Status::Ok());
   ApiFlags out;
   out.quiet = quiet;
   out.json = json;
-  Print(out, {{"listening", url}, {"state", s.state}, {"session", (*view)->Summary()["id"]}},
-        "aits api: " + url + "/api/v1 for session " + s.state + " (Ctrl-C stops)");
+  Print(out,
+        {{"listening", url},
+         {"state", s.state},
+         {"session", (*view)->Summary()["id"]},
+         {"dashboard", web}},
+        "aits api: " + url + "/api/v1 for session " + s.state +
+            (dashboard->has_value() ? "; the dashboard at " + url + "/" : std::string()) +
+            " (Ctrl-C stops)");
   std::fflush(stdout);
   while (!StopSignals::stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (ready) ready(Unavailable("stopping"));
@@ -245,6 +276,9 @@ int RunApiServer(const ApiServerFlags& s, bool quiet, bool json,
 
 void AddApiServerFlags(CLI::App* cmd, ApiServerFlags* s, bool in_serve) {
   const std::string group = in_serve ? "The api role (docs/api.md)" : "Options";
+#ifdef AITS_WEB_DIR
+  s->web = AITS_WEB_DIR;
+#endif
   if (in_serve) {
     // `aits serve` has its own --state, --registry, --json and --quiet; --listen and
     // --idle-timeout are the gateway's and the roles', so the api role's take a prefix.
@@ -308,6 +342,18 @@ void AddApiServerFlags(CLI::App* cmd, ApiServerFlags* s, bool in_serve) {
   cmd->add_option("--max-connections-per-client", s->max_connections_per_client,
                   "Open connections one address may hold")
       ->capture_default_str()
+      ->group(group);
+  cmd->add_option("--access-ttl", s->access_ttl_s, "Seconds an access token lives")
+      ->capture_default_str()
+      ->group(group);
+  CLI::Option* web = cmd->add_option("--web", s->web,
+                                     "The dashboard's built files, served at / (default: the "
+                                     "build tree's, when it was built)")
+                         ->capture_default_str()
+                         ->group(group);
+  web->each([s](const std::string&) { s->web_given = true; });
+  cmd->add_flag("--no-web", s->no_web, "Serve the API only, no dashboard")
+      ->excludes(web)
       ->group(group);
 }
 

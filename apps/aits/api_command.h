@@ -2,6 +2,7 @@
 // over a session's log (docs/api.md).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -34,6 +35,12 @@ struct ApiServerFlags {
   size_t body_limit = 1024 * 1024;
   double idle_timeout_s = 60;
   int max_connections_per_client = 2000;
+  int64_t access_ttl_s = 15 * 60;
+  // The dashboard's built files (web/); "" when the build made none. AITS_WEB_DIR is the build
+  // tree's bundle (CMake, AITS_BUILD_WEB), defined for api_command.cc alone.
+  std::string web;
+  bool web_given = false;  // --web named: a missing directory is an error, not "no dashboard"
+  bool no_web = false;
 };
 
 // Adds the server's flags to `cmd`: all of them for `aits api serve`; in `aits serve`

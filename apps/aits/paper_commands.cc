@@ -414,6 +414,10 @@ void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags) {
                "When another process owns the session, wait and take over (resuming from the "
                "log) when it dies or stops, instead of refusing to start");
   cmd.add_option("--stop-after", flags.stop_after, "Stop after N new ticks in this run");
+  cmd.add_option("--checkpoint-every", flags.checkpoint_every,
+                 "Ticks between account checkpoints in the log (what the API shows as the "
+                 "account moves at this pace)")
+      ->capture_default_str();
   cmd.add_option("--latency-out", flags.latency_out, "Write the latency histograms as JSON");
   cmd.add_option("--sync", flags.sync, "Event log durability: full (power-safe) or normal")
       ->capture_default_str();

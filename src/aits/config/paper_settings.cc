@@ -318,6 +318,10 @@ Result<session::PaperOptions> ResolvePaperOptions(const PaperFlags& flags, bool 
     return InvalidArgument("--sync '" + flags.sync + "' is not full or normal");
   }
   options.stop_after = flags.stop_after;
+  if (flags.checkpoint_every == 0) {
+    return InvalidArgument("--checkpoint-every 0: an account checkpoint needs at least 1 tick");
+  }
+  options.checkpoint_every = flags.checkpoint_every;
   return options;
 }
 

@@ -45,6 +45,9 @@ struct PaperFlags {
   std::string trades;    // empty: not kept; a file or postgresql://user@host:port/db
   bool standby = false;  // wait for the session's owner to go, then take over
   uint64_t stop_after = 0;
+  // Ticks between account checkpoints in the log; what the API shows as the account and its
+  // positions moves at this pace (docs/paper.md).
+  uint64_t checkpoint_every = 10'000;
   std::string latency_out;
   std::string sync = "full";
   std::string start;

@@ -124,5 +124,19 @@ TEST(PaperSettingsTest, OptionsCheckSpeedSyncAndReconcile) {
   EXPECT_EQ(ResolvePaperOptions(flags, false).status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(PaperSettingsTest, CheckpointEveryIsPassedOnAndNeverZero) {
+  PaperFlags flags;
+  auto defaults = ResolvePaperOptions(flags, /*spec_given=*/true);
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_EQ(defaults->checkpoint_every, 10'000u);
+  flags.checkpoint_every = 20;
+  auto often = ResolvePaperOptions(flags, true);
+  ASSERT_TRUE(often.ok()) << often.status().ToString();
+  EXPECT_EQ(often->checkpoint_every, 20u);
+  flags.checkpoint_every = 0;
+  EXPECT_EQ(ResolvePaperOptions(flags, true).status().message(),
+            "--checkpoint-every 0: an account checkpoint needs at least 1 tick");
+}
+
 }  // namespace
 }  // namespace aits::config
