@@ -9,6 +9,9 @@
 # FILE  the dump to write: pg_dump's custom format (compressed; pg_restore reads it, table by
 #       table). It is written to FILE.partial, read back whole by pg_restore --list, and only then
 #       renamed to FILE: a FILE that exists is a complete dump.
+# Sealed at rest: with AITS_BACKUP_KEY=KEY_FILE (the master key file, mode 600; aits api init
+# makes one) the verified dump is encrypted with `aits secret seal` (AITS_BIN, default aits on
+# PATH) before it becomes FILE; restore-postgres.sh opens it with the same key.
 # The dump is one consistent snapshot of the database (one repeatable-read transaction), taken
 # while the system trades: pg_dump blocks no writer, and a session's lock is no obstacle.
 # PostgreSQL 15's pg_dump (postgresql-client-15): PG_BIN, default /usr/lib/postgresql/15/bin
@@ -37,8 +40,17 @@ start=${SECONDS}
 # Read back: a dump pg_restore cannot list is no backup.
 tables="$("${bin}/pg_restore" --list "${partial}" | grep -c ' TABLE DATA ')" ||
   fail "${partial}: pg_restore cannot read the dump of ${shown} (nothing written to ${file})"
+if [[ -n "${AITS_BACKUP_KEY:-}" ]]; then
+  # The plain dump never reaches FILE's name: sealed into FILE.partial.sealed, then renamed.
+  trap 'rm -f "${partial}" "${partial}.sealed"' EXIT
+  "${AITS_BIN:-aits}" secret seal --in "${partial}" --out "${partial}.sealed" \
+      --master-key "${AITS_BACKUP_KEY}" --quiet ||
+    fail "sealing the dump of ${shown} failed (nothing written to ${file})"
+  rm -f "${partial}"
+  partial="${partial}.sealed"
+fi
 sync "${partial}"
 mv "${partial}" "${file}"
 trap - EXIT
 echo "backup-postgres: ${file}: ${shown}, ${tables} tables, $(stat -c %s "${file}") bytes" \
-     "in $((SECONDS - start)) s"
+     "${AITS_BACKUP_KEY:+sealed }in $((SECONDS - start)) s"

@@ -2,7 +2,9 @@
 # Restores a dump made by deploy/backup-postgres.sh into an empty database (docs/deployment.md,
 # "Backups"), then lists the event logs it holds.
 #   deploy/restore-postgres.sh FILE URI
-# FILE  the dump.
+# FILE  the dump; a sealed one (backup-postgres.sh with AITS_BACKUP_KEY) is opened with the
+#       master key file AITS_BACKUP_KEY by `aits secret unseal` (AITS_BIN, default aits on PATH)
+#       into a private temporary file, removed at the end.
 # URI   the database to restore into, a libpq URI (postgresql://aits@HOST:5432/aits; a '#session'
 #       is dropped; the password from PGPASSWORD or ~/.pgpass). It must exist and hold no table
 #       of its own: a fresh server's database (the postgres image's entrypoint makes it), or one
@@ -28,6 +30,16 @@ postgres_tools pg_restore psql
 postgres_uri "$2"
 file="$1"
 [[ -r "${file}" ]] || fail "${file}: no such file"
+if [[ "$(head -c 14 "${file}")" == "AITS-SEALED-1" ]]; then
+  [[ -n "${AITS_BACKUP_KEY:-}" ]] ||
+    fail "${file} is sealed: give its master key file as AITS_BACKUP_KEY"
+  opened="$(mktemp "${TMPDIR:-/tmp}/aits-restore.XXXXXX")"
+  trap 'rm -f "${opened}"' EXIT
+  "${AITS_BIN:-aits}" secret unseal --in "${file}" --out "${opened}" \
+      --master-key "${AITS_BACKUP_KEY}" --quiet ||
+    fail "${file}: cannot be opened with the key in ${AITS_BACKUP_KEY}"
+  file="${opened}"
+fi
 "${bin}/pg_restore" --list "${file}" >/dev/null 2>&1 ||
   fail "${file}: not a dump pg_restore can read (deploy/backup-postgres.sh writes one)"
 

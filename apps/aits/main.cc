@@ -35,6 +35,7 @@
 #include "mt5sim_command.h"
 #include "paper_commands.h"
 #include "progress.h"
+#include "secret_command.h"
 #include "serve_command.h"
 
 namespace aits::app {
@@ -674,6 +675,7 @@ int main(int argc, char** argv) {
   AddServeCommand(app);
   AddBusCommand(app);
   AddApiCommand(app);
+  AddSecretCommand(app);
 
   CLI::App* strategies_cmd =
       app.add_subcommand("strategies", "List the built-in strategies and their parameters.");

@@ -6,13 +6,32 @@
 #include <fstream>
 #include <sstream>
 
+#include "aits/api/secrets.h"
+
 namespace aits::app {
 
 Result<std::string> ReadToken(const std::string& path) {
   std::string token;
   if (!path.empty()) {
-    std::ifstream in(path);
-    if (!in) return NotFound("--token-file " + path + " cannot be read");
+    std::ifstream file(path, std::ios::binary);
+    if (!file) return NotFound("--token-file " + path + " cannot be read");
+    std::stringstream in;
+    in << file.rdbuf();
+    if (api::SecretBox::IsSealedStream(in.str())) {
+      // Sealed at rest (aits secret seal): opened with the master key, kept in memory only.
+      const char* key_file = std::getenv("AITS_MASTER_KEY_FILE");
+      Result<api::SecretBox> box =
+          api::SecretBox::Load(key_file != nullptr ? key_file : "", "AITS_MASTER_KEY");
+      if (!box.ok()) {
+        return box.status().WithContext("--token-file " + path +
+                                        " is sealed: its master key comes from "
+                                        "$AITS_MASTER_KEY_FILE or $AITS_MASTER_KEY");
+      }
+      std::stringstream opened;
+      AITS_RETURN_IF_ERROR(box->OpenStream(in, opened, "--token-file " + path));
+      in.str(opened.str());
+      in.clear();
+    }
     std::getline(in, token);
     while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
       token.pop_back();

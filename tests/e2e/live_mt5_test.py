@@ -21,9 +21,13 @@ When the simulator has replayed everything and stopped, `aits live` is stopped w
   refuse, so it starts only if asking the terminal what became of the order (Gateway::Recover)
   leaves the log and the account equal; at least one restart must have recovered a report.
 --dry-run: shadow trading; the session fills on its simulated venue and the terminal gets no order.
+--sealed-token: the EA's secret is kept sealed at rest (aits secret seal, under a master key from
+  aits api init); aits live opens it with $AITS_MASTER_KEY_FILE, and the EA's handshake proves it
+  read the right secret. Without the key it is refused, naming the file.
 
 Usage: live_mt5_test.py AITS DATA_DIR [--account netting|hedging] [--kill N] [--in-flight]
-                        [--operator] [--dry-run] [--speed X] [--seed N] [--keep]
+                        [--operator] [--dry-run] [--sealed-token] [--speed X] [--seed N]
+                        [--keep]
 """
 
 import argparse
@@ -118,6 +122,7 @@ def main():
     parser.add_argument("--operator", action="store_true")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--bad-input", action="store_true")
+    parser.add_argument("--sealed-token", action="store_true")
     parser.add_argument("--speed", type=float, default=900)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", action="store_true")
@@ -135,6 +140,28 @@ def main():
     token_file = os.path.join(work, "token")
     with open(token_file, "w") as f:
         f.write(TOKEN + "\n")
+    live_env = dict(os.environ)
+    if args.sealed_token:
+        key = os.path.join(work, "master.key")
+        subprocess.run([args.aits, "api", "init", "--auth", os.path.join(work, "auth.db"),
+                        "--master-key", key, "--fast-hash", "--quiet"], check=True)
+        subprocess.run([args.aits, "secret", "seal", "--in", token_file, "--out",
+                        token_file + ".sealed", "--master-key", key, "--quiet"], check=True)
+        os.remove(token_file)
+        token_file += ".sealed"
+        with open(token_file, "rb") as f:
+            if TOKEN.encode() in f.read():
+                raise Failure("the sealed token file holds the secret in the clear")
+        refused = subprocess.run([args.aits, "live", "--token-file", token_file, "--wait", "1",
+                                  "--listen", "127.0.0.1:%d" % free_port(), "--state",
+                                  os.path.join(work, "nokey")], capture_output=True, text=True,
+                                 env={k: v for k, v in os.environ.items()
+                                      if not k.startswith("AITS_MASTER_KEY")})
+        if refused.returncode == 0 or "is sealed" not in refused.stderr:
+            raise Failure("a sealed token without its key: %d %s" % (refused.returncode,
+                                                                    refused.stderr))
+        print("ok: a sealed token file without its master key is refused, naming it")
+        live_env["AITS_MASTER_KEY_FILE"] = key
     port = free_port()
     live_cmd = [args.aits, "--log-level", "info", "live", "--symbol", "EURUSD", "--listen", "127.0.0.1:%d" % port,
                 "--token-file", token_file, "--state", state, "--params", "fast=2,slow=5",
@@ -149,7 +176,7 @@ def main():
 
     def start_live(extra):
         out = open(os.path.join(work, "live.out"), "w")
-        proc = subprocess.Popen(live_cmd + extra, stdout=out, stderr=live_log)
+        proc = subprocess.Popen(live_cmd + extra, stdout=out, stderr=live_log, env=live_env)
         procs.append(proc)
         return proc
 

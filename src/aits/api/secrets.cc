@@ -163,4 +163,115 @@ Result<std::string> SecretBox::Open(std::string_view sealed, std::string_view wh
   return plain;
 }
 
+namespace {
+
+constexpr size_t kStreamChunk = 64 * 1024;
+
+bool ReadFull(std::istream& in, char* data, size_t size, size_t* got) {
+  in.read(data, static_cast<std::streamsize>(size));
+  *got = static_cast<size_t>(in.gcount());
+  return !in.bad();
+}
+
+}  // namespace
+
+bool SecretBox::IsSealedStream(std::string_view head) { return head.starts_with(kStreamMagic); }
+
+Status SecretBox::SealStream(std::istream& in, std::ostream& out) const {
+  InitSodium();
+  crypto_secretstream_xchacha20poly1305_state state;
+  unsigned char header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
+  crypto_secretstream_xchacha20poly1305_init_push(&state, header, key_.data());
+  out.write(kStreamMagic.data(), static_cast<std::streamsize>(kStreamMagic.size()));
+  out.write(reinterpret_cast<const char*>(header), sizeof header);
+  std::string plain(kStreamChunk, '\0');
+  std::string cipher(kStreamChunk + crypto_secretstream_xchacha20poly1305_ABYTES, '\0');
+  // One chunk ahead, so that the last one (possibly empty) carries the final tag.
+  size_t have = 0;
+  if (!ReadFull(in, plain.data(), kStreamChunk, &have)) return IoError("reading the input failed");
+  for (;;) {
+    std::string next(kStreamChunk, '\0');
+    size_t next_have = 0;
+    const bool more = have == kStreamChunk;
+    if (more && !ReadFull(in, next.data(), kStreamChunk, &next_have)) {
+      return IoError("reading the input failed");
+    }
+    const bool last = !more || (next_have == 0 && in.eof());
+    unsigned long long written = 0;
+    crypto_secretstream_xchacha20poly1305_push(
+        &state, reinterpret_cast<unsigned char*>(cipher.data()), &written,
+        reinterpret_cast<const unsigned char*>(plain.data()), have, nullptr, 0,
+        last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
+    const uint32_t size = static_cast<uint32_t>(written);
+    const char length[4] = {static_cast<char>(size >> 24), static_cast<char>(size >> 16),
+                            static_cast<char>(size >> 8), static_cast<char>(size)};
+    out.write(length, 4);
+    out.write(cipher.data(), static_cast<std::streamsize>(written));
+    if (!out) return IoError("writing the sealed output failed");
+    if (last) break;
+    plain.swap(next);
+    have = next_have;
+  }
+  out.flush();
+  return out ? Status::Ok() : IoError("writing the sealed output failed");
+}
+
+Status SecretBox::OpenStream(std::istream& in, std::ostream& out, std::string_view what) const {
+  InitSodium();
+  const std::string name(what);
+  std::string magic(kStreamMagic.size(), '\0');
+  size_t got = 0;
+  if (!ReadFull(in, magic.data(), magic.size(), &got) || got != magic.size() ||
+      !IsSealedStream(magic)) {
+    return DataLoss(name + ": not a sealed file (aits secret seal writes one)");
+  }
+  unsigned char header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
+  if (!ReadFull(in, reinterpret_cast<char*>(header), sizeof header, &got) || got != sizeof header) {
+    return DataLoss(name + ": the sealed file is cut short in its header");
+  }
+  crypto_secretstream_xchacha20poly1305_state state;
+  if (crypto_secretstream_xchacha20poly1305_init_pull(&state, header, key_.data()) != 0) {
+    return DataLoss(name + ": its header is damaged");
+  }
+  std::string cipher;
+  std::string plain(kStreamChunk, '\0');
+  for (uint64_t chunk = 1;; ++chunk) {
+    char length[4];
+    if (!ReadFull(in, length, 4, &got) || got != 4) {
+      return DataLoss(name + ": cut short after chunk " + std::to_string(chunk - 1) +
+                      " (no final chunk)");
+    }
+    const uint32_t size = (static_cast<uint32_t>(static_cast<unsigned char>(length[0])) << 24) |
+                          (static_cast<uint32_t>(static_cast<unsigned char>(length[1])) << 16) |
+                          (static_cast<uint32_t>(static_cast<unsigned char>(length[2])) << 8) |
+                          static_cast<uint32_t>(static_cast<unsigned char>(length[3]));
+    if (size < crypto_secretstream_xchacha20poly1305_ABYTES ||
+        size > kStreamChunk + crypto_secretstream_xchacha20poly1305_ABYTES) {
+      return DataLoss(name + ": chunk " + std::to_string(chunk) + " has an impossible length");
+    }
+    cipher.resize(size);
+    if (!ReadFull(in, cipher.data(), size, &got) || got != size) {
+      return DataLoss(name + ": cut short in chunk " + std::to_string(chunk));
+    }
+    unsigned long long plain_size = 0;
+    unsigned char tag = 0;
+    if (crypto_secretstream_xchacha20poly1305_pull(
+            &state, reinterpret_cast<unsigned char*>(plain.data()), &plain_size, &tag,
+            reinterpret_cast<const unsigned char*>(cipher.data()), size, nullptr, 0) != 0) {
+      return DataLoss(name + ": chunk " + std::to_string(chunk) +
+                      " cannot be opened with this master key (another key, or changed bytes)");
+    }
+    out.write(plain.data(), static_cast<std::streamsize>(plain_size));
+    if (!out) return IoError("writing the opened output failed");
+    if (tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) {
+      if (in.peek() != std::char_traits<char>::eof()) {
+        return DataLoss(name + ": bytes after its final chunk");
+      }
+      break;
+    }
+  }
+  out.flush();
+  return out ? Status::Ok() : IoError("writing the opened output failed");
+}
+
 }  // namespace aits::api

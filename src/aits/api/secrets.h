@@ -9,6 +9,8 @@
 
 #include <array>
 #include <cstdint>
+#include <istream>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -55,6 +57,18 @@ class SecretBox {
   // The plaintext of what Seal made with this key; DataLoss for anything else (another key,
   // a changed byte, not sealed text), naming `what`.
   Result<std::string> Open(std::string_view sealed, std::string_view what) const;
+
+  // Files of any size (backups, credentials): libsodium's secretstream (XChaCha20-Poly1305) in
+  // chunks of 64 KiB, each authenticated, the last one marked final, so that a changed,
+  // reordered or cut file is refused rather than opened short. The file starts with
+  // kStreamMagic. SealStream reads `in` to its end; IoError when a stream fails.
+  static constexpr std::string_view kStreamMagic = "AITS-SEALED-1\n";
+  Status SealStream(std::istream& in, std::ostream& out) const;
+  // DataLoss naming `what` for a file not sealed this way, sealed with another key, changed or
+  // cut; what was written to `out` before the damage was found must then be thrown away.
+  Status OpenStream(std::istream& in, std::ostream& out, std::string_view what) const;
+  // True when `head` (a file's first bytes) starts as SealStream's output does.
+  static bool IsSealedStream(std::string_view head);
 
  private:
   std::array<uint8_t, kKeyBytes> key_;

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 namespace aits::api {
 namespace {
@@ -71,6 +72,70 @@ TEST(SecretBoxTest, TheKeyComesFromAPrivateFileOrTheEnvironment) {
   ::setenv("AITS_TEST_MASTER_KEY", SecretBox::NewKeyText().c_str(), 1);
   EXPECT_TRUE(SecretBox::Load("", "AITS_TEST_MASTER_KEY").ok());
   ::unlink(path.c_str());
+}
+
+}  // namespace
+}  // namespace aits::api
+
+namespace aits::api {
+namespace {
+
+std::string SealText(const SecretBox& box, const std::string& plain) {
+  std::istringstream in(plain);
+  std::ostringstream out;
+  EXPECT_TRUE(box.SealStream(in, out).ok());
+  return out.str();
+}
+
+Result<std::string> OpenText(const SecretBox& box, const std::string& sealed) {
+  std::istringstream in(sealed);
+  std::ostringstream out;
+  AITS_RETURN_IF_ERROR(box.OpenStream(in, out, "backup.dump"));
+  return out.str();
+}
+
+TEST(SecretStreamTest, SealsFilesOfEverySizeAndOpensThemWhole) {
+  const SecretBox box = SecretBox::FromText(SecretBox::NewKeyText(), "test").value();
+  // Empty, short, exactly one chunk, and several chunks with a partial last one.
+  for (size_t size : {size_t{0}, size_t{5}, size_t{64 * 1024}, size_t{200'000}}) {
+    std::string plain(size, '\0');
+    for (size_t i = 0; i < size; ++i) plain[i] = static_cast<char>((i * 131 + 7) % 251);
+    const std::string sealed = SealText(box, plain);
+    EXPECT_TRUE(SecretBox::IsSealedStream(sealed));
+    if (size >= 64) {
+      EXPECT_EQ(sealed.find(plain.substr(0, 64)), std::string::npos) << "the plaintext shows";
+    }
+    Result<std::string> opened = OpenText(box, sealed);
+    ASSERT_TRUE(opened.ok()) << size << ": " << opened.status().message();
+    EXPECT_EQ(*opened, plain) << size;
+  }
+  // Sealed twice, the same text differs (a fresh header each time).
+  EXPECT_NE(SealText(box, "same"), SealText(box, "same"));
+}
+
+TEST(SecretStreamTest, RefusesAnotherKeyChangedCutOrForeignFiles) {
+  const SecretBox box = SecretBox::FromText(SecretBox::NewKeyText(), "test").value();
+  const SecretBox other = SecretBox::FromText(SecretBox::NewKeyText(), "test").value();
+  const std::string plain(150'000, 'x');
+  const std::string sealed = SealText(box, plain);
+  const auto refused = [&](const SecretBox& key, const std::string& text, const std::string& says) {
+    Result<std::string> opened = OpenText(key, text);
+    ASSERT_FALSE(opened.ok()) << says;
+    EXPECT_EQ(opened.status().code(), StatusCode::kDataLoss);
+    EXPECT_NE(opened.status().message().find(says), std::string::npos) << opened.status().message();
+    EXPECT_NE(opened.status().message().find("backup.dump"), std::string::npos);
+  };
+  refused(other, sealed, "another key");
+  std::string changed = sealed;
+  changed[changed.size() / 2] ^= 0x01;
+  refused(box, changed, "changed bytes");
+  // Cut at a chunk's end: every chunk before it opens, but the final one is missing.
+  const size_t first_chunk = SecretBox::kStreamMagic.size() + 24 + 4 + 64 * 1024 + 17;
+  refused(box, sealed.substr(0, first_chunk), "no final chunk");
+  refused(box, sealed.substr(0, sealed.size() - 10), "cut short");
+  refused(box, sealed + "extra", "after its final chunk");
+  refused(box, "PGDMP plain dump", "not a sealed file");
+  refused(box, std::string(SecretBox::kStreamMagic) + "short", "header");
 }
 
 }  // namespace

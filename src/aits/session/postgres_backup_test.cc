@@ -6,6 +6,7 @@
 // there, fail naming it and leave nothing behind.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -190,13 +191,21 @@ TEST(PostgresBackupTest, ARestoredDumpReadsBackEventByEventAndReplaysTheSameSess
   EXPECT_EQ(v3->version, 3);
 }
 
+// A server whose database holds one short session's log, "#paper"; null when it fails.
+std::unique_ptr<PostgresServer> WithASession(TempDir& tmp) {
+  std::unique_ptr<PostgresServer> server = MustStart();
+  if (server == nullptr) return nullptr;
+  PaperOptions options = MaxSpeed(BusySpec(500), tmp.Sub("s"));
+  options.events = Uri(*server) + "#paper";
+  const auto ran = RunPaper(options);
+  EXPECT_TRUE(ran.ok()) << ran.status().ToString();
+  return ran.ok() ? std::move(server) : nullptr;
+}
+
 TEST(PostgresBackupTest, ARestoreOntoADatabaseWithTablesIsRefusedAndChangesNothing) {
   TempDir tmp;
-  std::unique_ptr<PostgresServer> source = MustStart();
+  std::unique_ptr<PostgresServer> source = WithASession(tmp);
   ASSERT_NE(source, nullptr);
-  PaperOptions options = MaxSpeed(BusySpec(500), tmp.Sub("s"));
-  options.events = Uri(*source) + "#paper";
-  ASSERT_TRUE(RunPaper(options).ok());
   const std::string dump = tmp.Sub("aits.dump");
   ASSERT_EQ(Script("backup-postgres.sh", {Uri(*source), dump}, tmp.Sub("b.log")).code, 0);
 
@@ -216,6 +225,53 @@ TEST(PostgresBackupTest, ARestoreOntoADatabaseWithTablesIsRefusedAndChangesNothi
       Script("restore-postgres.sh", {junk, Uri(*source)}, tmp.Sub("j.log"));
   EXPECT_EQ(not_a_dump.code, 1);
   EXPECT_NE(not_a_dump.output.find(junk), std::string::npos) << not_a_dump.output;
+}
+
+// A key file as `aits api init` writes it: 64 hex digits, readable by its owner only.
+std::string KeyFile(const std::string& path, char digit) {
+  std::ofstream(path) << std::string(64, digit) << "\n";
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return path;
+}
+
+TEST(PostgresBackupTest, ASealedBackupHoldsNoPlainDumpAndRestoresOnlyWithItsKey) {
+  TempDir tmp;
+  std::unique_ptr<PostgresServer> source = WithASession(tmp);
+  ASSERT_NE(source, nullptr);
+  const std::string key = KeyFile(tmp.Sub("master.key"), 'a');
+  const std::string other = KeyFile(tmp.Sub("other.key"), 'b');
+  ::setenv("AITS_BIN", AITS_BINARY, 1);
+  ::setenv("AITS_BACKUP_KEY", key.c_str(), 1);
+  const std::string dump = tmp.Sub("aits.dump.sealed");
+  const ScriptRun backup = Script("backup-postgres.sh", {Uri(*source), dump}, tmp.Sub("b.log"));
+  ASSERT_EQ(backup.code, 0) << backup.output;
+  EXPECT_NE(backup.output.find("sealed"), std::string::npos) << backup.output;
+  std::ifstream in(dump, std::ios::binary);
+  const std::string bytes(std::istreambuf_iterator<char>(in), {});
+  EXPECT_TRUE(bytes.starts_with("AITS-SEALED-1\n"));
+  EXPECT_EQ(bytes.find("PGDMP"), std::string::npos) << "pg_dump's header shows through";
+  EXPECT_EQ(bytes.find("event_sessions"), std::string::npos) << "a table name shows through";
+  EXPECT_FALSE(std::filesystem::exists(dump + ".partial"));
+  EXPECT_FALSE(std::filesystem::exists(dump + ".partial.sealed"));
+
+  std::unique_ptr<PostgresServer> fresh = MustStart();
+  ASSERT_NE(fresh, nullptr);
+  ::setenv("AITS_BACKUP_KEY", other.c_str(), 1);
+  const ScriptRun wrong = Script("restore-postgres.sh", {dump, Uri(*fresh)}, tmp.Sub("w.log"));
+  EXPECT_EQ(wrong.code, 1) << wrong.output;
+  EXPECT_NE(wrong.output.find("cannot be opened"), std::string::npos) << wrong.output;
+  ::unsetenv("AITS_BACKUP_KEY");
+  const ScriptRun keyless = Script("restore-postgres.sh", {dump, Uri(*fresh)}, tmp.Sub("k.log"));
+  EXPECT_EQ(keyless.code, 1) << keyless.output;
+  EXPECT_NE(keyless.output.find("is sealed"), std::string::npos) << keyless.output;
+
+  ::setenv("AITS_BACKUP_KEY", key.c_str(), 1);
+  const ScriptRun restore = Script("restore-postgres.sh", {dump, Uri(*fresh)}, tmp.Sub("r.log"));
+  ::unsetenv("AITS_BACKUP_KEY");
+  ::unsetenv("AITS_BIN");
+  ASSERT_EQ(restore.code, 0) << restore.output;
+  EXPECT_EQ(AllEvents(Uri(*fresh) + "#paper").size(), AllEvents(Uri(*source) + "#paper").size());
 }
 
 TEST(PostgresBackupTest, ABackupOfAServerThatIsNotThereWritesNothing) {
