@@ -463,6 +463,60 @@ def run(work, procs):
                                 tokens["tom"])
     check("cancelling an order that is not working: 409", status == 409, (status, answer))
 
+    # A resting limit order modified: cancelled and replaced, the replacement through the checks.
+    def order_by(client_id):
+        _, _, page = request(base, "GET", "/api/v1/orders?limit=100", tokens["vera"])
+        return next((o for o in page.get("items", []) if o["client_order_id"] == client_id), None)
+
+    def wait_order(client_id, statuses):
+        found = None
+        for _ in range(100):
+            found = order_by(client_id)
+            if found and found["status"] in statuses:
+                break
+            time.sleep(0.1)
+        return found
+
+    # The breaker, halted above, back to normal: a halted session refuses new orders.
+    request(base, "POST", "/api/v1/session/resume", tokens["tom"], body={"reason": "modify"})
+    for _ in range(100):
+        _, _, risk = request(base, "GET", "/api/v1/risk", tokens["vera"])
+        if risk.get("breaker") == "normal":
+            break
+        time.sleep(0.1)
+    _, _, quotes = request(base, "GET", "/api/v1/market/quotes", tokens["vera"])
+    bid = next(iter(quotes.get("items", [])), {}).get("bid", 1.1) if isinstance(quotes, dict) \
+        else 1.1
+    limit_price = round(bid * 0.995, 4)
+    status, _, placed = request(base, "POST", "/api/v1/orders", tokens["tom"],
+                                body={"symbol": acct["symbols"][0], "side": "buy",
+                                      "type": "limit", "lots": 0.1, "price": limit_price,
+                                      "reason": "to modify"})
+    resting = wait_order(placed.get("queued", {}).get("client_order_id", ""), ("accepted",))
+    check("a limit order rests", resting is not None and resting["status"] == "accepted",
+          (status, placed, resting))
+    if resting:
+        new_price = round(limit_price * 0.999, 4)
+        status, _, modified = request(base, "PATCH", f"/api/v1/orders/{resting['id']}",
+                                      tokens["tom"],
+                                      body={"price": new_price, "lots": 0.2, "reason": "lower"})
+        check("the trader modifies it: 202", status == 202, (status, modified))
+        replacement = wait_order(modified.get("queued", {}).get("client_order_id", ""),
+                                 ("accepted", "rejected"))
+        old = order_by(resting["client_order_id"])
+        check("it is cancelled and replaced at the new price and size",
+              old is not None and old["status"] == "canceled" and replacement is not None
+              and replacement["status"] == "accepted" and replacement["price"] == new_price
+              and replacement["lots"] == 0.2, (old, replacement))
+        status, _, answer = request(base, "PATCH", f"/api/v1/orders/{resting['id']}",
+                                    tokens["tom"], body={"price": new_price, "reason": "again"})
+        check("modifying the cancelled one: 409", status == 409, (status, answer))
+        status, _, answer = request(base, "PATCH", f"/api/v1/orders/{resting['id']}",
+                                    tokens["tom"], body={"reason": "nothing"})
+        check("a modify that changes nothing: 400", status == 400, (status, answer))
+        if replacement:
+            request(base, "DELETE", f"/api/v1/orders/{replacement['id']}", tokens["tom"])
+
     # A backtest as a job: submitted, followed, its report fetched.
     status, _, job = request(base, "POST", "/api/v1/backtests", tokens["tom"],
                              body={"data": "eurusd-ticks-2020-01-01.csv", "symbol": "EURUSD",

@@ -101,6 +101,41 @@ Result<nlohmann::json> OrderBody(const RequestContext& ctx, const nlohmann::json
   return order;
 }
 
+// PATCH /orders/{id}: {price, stop_loss, take_profit (a number, or null to remove), lots,
+// reason}, at least one change; the session cancels the order and places the replacement.
+Result<nlohmann::json> ModifyBody(const RequestContext& ctx) {
+  const nlohmann::json body = nlohmann::json::parse(ctx.http.body, nullptr, false);
+  if (!body.is_object()) return InvalidArgument("the body is not a JSON object");
+  nlohmann::json modify = nlohmann::json::object();
+  for (const auto& [key, value] : body.items()) {
+    if (key == "reason") continue;
+    const bool nullable = key == "stop_loss" || key == "take_profit";
+    if (key != "price" && key != "lots" && !nullable) {
+      return InvalidArgument("unknown field \"" + key.substr(0, 40) + "\"");
+    }
+    if (value.is_null() && nullable) {
+      modify[key] = nullptr;
+      continue;
+    }
+    if (!value.is_number() || !(value.get<double>() > 0) || value.get<double>() > 1e9) {
+      return InvalidArgument(key + ": a positive number" +
+                             (nullable ? " (or null to remove)" : ""));
+    }
+    modify[key] = value.get<double>();
+  }
+  if (modify.empty()) {
+    return InvalidArgument("nothing to change: give price, stop_loss, take_profit or lots");
+  }
+  const auto reason = body.find("reason");
+  if (reason == body.end() || !reason->is_string() || reason->get<std::string>().empty() ||
+      reason->get<std::string>().size() > 500) {
+    return InvalidArgument("reason: a non-empty string of at most 500 characters");
+  }
+  modify["reason"] = reason->get<std::string>();
+  modify["client_order_id"] = "api-" + RandomToken(12);
+  return modify;
+}
+
 const nlohmann::json kOrderSchema = {
     {"type", "object"},
     {"required", {"symbol", "side", "lots", "reason"}},
@@ -469,6 +504,38 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                                       ", not working: nothing to cancel");
                  }
                  return queue(ctx, "cancel", {{"order_id", *id}, {"reason", "api"}});
+               }});
+  service.Add({"PATCH",
+               "/api/v1/orders/{id}",
+               Role::kTrader,
+               true,
+               "orders",
+               "Modify a working limit or stop order (price, stop_loss, take_profit, lots): "
+               "cancelled and replaced, the replacement through the risk checks",
+               {},
+               {{"type", "object"},
+                {"required", {"reason"}},
+                {"properties",
+                 {{"price", {{"type", "number"}}},
+                  {"stop_loss", {{"type", "number"}, {"nullable", true}}},
+                  {"take_profit", {{"type", "number"}, {"nullable", true}}},
+                  {"lots", {{"type", "number"}}},
+                  {"reason", {{"type", "string"}, {"maxLength", 500}}}}}},
+               [v, queue](RequestContext& ctx) {
+                 const Result<uint64_t> id = PathId(ctx);
+                 if (!id.ok()) return FromStatus(ctx, id.status());
+                 Result<nlohmann::json> body = ModifyBody(ctx);
+                 if (!body.ok()) return FromStatus(ctx, body.status());
+                 const Result<nlohmann::json> order = v->Order(*id);
+                 if (!order.ok()) return FromStatus(ctx, order.status());
+                 const std::string status = (*order)["status"];
+                 if (status != "accepted" || (*order)["type"] == "market") {
+                   return Problem(ctx, 409, "conflict",
+                                  "order " + std::to_string(*id) + " is " + status +
+                                      ": only a working limit or stop order can be modified");
+                 }
+                 (*body)["order_id"] = *id;
+                 return queue(ctx, "modify", *body);
                }});
   nlohmann::json breaker_schema = kReasonSchema;
   breaker_schema["required"] = {"state", "reason"};

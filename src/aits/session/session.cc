@@ -325,7 +325,29 @@ void Session::Feed(const Tick& tick, int64_t source_msc) {
   CountNewOrders();
 }
 
+void Session::SettleReplacements() {
+  for (auto it = replacements_.begin(); it != replacements_.end();) {
+    const Order* replaced = kernel_->FindOrder(OrderId{it->first});
+    if (replaced != nullptr && (replaced->status == OrderStatus::kAccepted ||
+                                replaced->status == OrderStatus::kPendingNew)) {
+      ++it;  // its cancel is on the way
+      continue;
+    }
+    if (replaced != nullptr && replaced->status == OrderStatus::kCanceled) {
+      (void)kernel_->Submit(it->second);  // a refusal is a rejected order in the log
+    } else {
+      AITS_LOG_WARN("session", "an order to modify ended before its cancel: not replaced",
+                    {{"order", std::to_string(it->first)},
+                     {"status", replaced == nullptr ? std::string("unknown")
+                                                    : std::string(ToString(replaced->status))},
+                     {"replacement", it->second.client_order_id}});
+    }
+    it = replacements_.erase(it);
+  }
+}
+
 void Session::CountNewOrders() {
+  SettleReplacements();
   // Every order the kernel numbered since the last look (strategies', refused ones, the venue's
   // own), by its instrument: each is still in the kernel's history, which keeps the latest.
   const uint64_t count = kernel_->order_count();
@@ -429,6 +451,61 @@ Result<OrderRequest> ManualOrder(const nlohmann::json& json,
   return request;
 }
 
+// The replacement of a "modify" command: the order's request with the fields given (price,
+// stop_loss, take_profit, lots; a null stop_loss or take_profit removes it) and a client id of
+// its own (given, or the order's with "-m" and the kernel id).
+Result<OrderRequest> ModifiedOrder(const nlohmann::json& json, const Order& order,
+                                   const std::vector<Instrument>& instruments) {
+  const Instrument* instrument = nullptr;
+  for (const Instrument& i : instruments) {
+    if (i.id == order.request.instrument) instrument = &i;
+  }
+  if (instrument == nullptr) return Internal("modify command: the order's instrument is unknown");
+  OrderRequest next = order.request;
+  bool changed = false;
+  const auto price = [&](const char* key, std::optional<Price>* out, bool nullable) -> Status {
+    if (!json.contains(key)) return Status::Ok();
+    changed = true;
+    if (json[key].is_null() && nullable) {
+      out->reset();
+      return Status::Ok();
+    }
+    if (!json[key].is_number() || !(json[key].get<double>() > 0)) {
+      return InvalidArgument(std::string("modify command: ") + key + " must be a positive number" +
+                             (nullable ? " or null" : ""));
+    }
+    AITS_ASSIGN_OR_RETURN(Price p, Price::FromDouble(json[key].get<double>(), instrument->digits));
+    *out = p;
+    return Status::Ok();
+  };
+  AITS_RETURN_IF_ERROR(price("price", &next.price, false));
+  AITS_RETURN_IF_ERROR(price("stop_loss", &next.stop_loss, true));
+  AITS_RETURN_IF_ERROR(price("take_profit", &next.take_profit, true));
+  // What is left of the order, unless the command says how much.
+  next.quantity = Quantity::FromRaw(order.request.quantity.raw() - order.filled.raw(),
+                                    order.request.quantity.precision());
+  if (json.contains("lots")) {
+    changed = true;
+    if (!json["lots"].is_number() || !(json["lots"].get<double>() > 0)) {
+      return InvalidArgument("modify command: lots must be a positive number");
+    }
+    AITS_ASSIGN_OR_RETURN(next.quantity, Quantity::FromDouble(json["lots"].get<double>(),
+                                                              instrument->LotPrecision()));
+  }
+  if (!changed) {
+    return InvalidArgument(
+        "modify command: nothing to change (price, stop_loss, take_profit, lots)");
+  }
+  const std::string given = json.contains("client_order_id") && json["client_order_id"].is_string()
+                                ? json["client_order_id"].get<std::string>()
+                                : std::string();
+  next.client_order_id =
+      !given.empty() ? given
+                     : order.request.client_order_id + "-m" + std::to_string(order.id.value);
+  if (next.client_order_id.size() > 64) next.client_order_id.resize(64);
+  return next;
+}
+
 }  // namespace
 
 Status Session::ApplyCommand(std::string_view text) {
@@ -472,6 +549,37 @@ Status Session::ApplyCommand(std::string_view text) {
     (void)kernel_->Submit(request);
     CountNewOrders();
     return Status::Ok();
+  } else if (command == "modify") {
+    // Cancel and replace (docs/paper.md, "Operator commands"): a working limit or stop order's
+    // price, stop loss, take profit or lots; the replacement goes the strategy's path once the
+    // venue has cancelled the order.
+    if (!json.contains("order_id") || !json["order_id"].is_number_unsigned()) {
+      return InvalidArgument("modify command without a whole \"order_id\"");
+    }
+    const uint64_t id = json["order_id"].get<uint64_t>();
+    const Order* order = kernel_->FindOrder(OrderId{id});
+    if (order == nullptr)
+      return NotFound("modify command: order " + std::to_string(id) + " is not known");
+    if (order->status != OrderStatus::kAccepted || order->request.type == OrderType::kMarket) {
+      return FailedPrecondition(
+          "modify command: order " + std::to_string(id) + " is " +
+          std::string(ToString(order->status)) +
+          (order->request.type == OrderType::kMarket ? " (a market order)" : "") +
+          ": only a working limit or stop order can be modified");
+    }
+    if (replacements_.contains(id)) {
+      return FailedPrecondition("modify command: order " + std::to_string(id) +
+                                " is being replaced already");
+    }
+    AITS_ASSIGN_OR_RETURN(OrderRequest next, ModifiedOrder(json, *order, instruments_));
+    Log(EventType::kCommand, clock_.Now(), text);
+    replacements_.emplace(id, std::move(next));
+    if (Status cancelled = kernel_->Cancel(OrderId{id}); !cancelled.ok()) {
+      replacements_.erase(id);
+      return cancelled;
+    }
+    CountNewOrders();  // a venue that cancels at once: the replacement goes now
+    return Status::Ok();
   } else if (command == "cancel") {
     if (!json.contains("order_id") || !json["order_id"].is_number_unsigned()) {
       return InvalidArgument("cancel command without a whole \"order_id\"");
@@ -480,7 +588,7 @@ Status Session::ApplyCommand(std::string_view text) {
     return kernel_->Cancel(OrderId{json["order_id"].get<uint64_t>()});
   } else if (command != "flatten") {
     return InvalidArgument("unknown command '" + command +
-                           "' (known: breaker, pause, resume, flatten, order, cancel)");
+                           "' (known: breaker, pause, resume, flatten, order, modify, cancel)");
   }
   Log(EventType::kCommand, clock_.Now(), text);
   Status status = Status::Ok();

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -209,8 +210,13 @@ class Session {
   // An output of the kernel: logged when appending, queued for comparison when verifying.
   void Emit(persistence::EventType type, Timestamp ts, std::string_view payload);
   bool Diverge(uint64_t seq, std::string logged, std::string produced);
-  // Counts the orders the kernel numbered since the last call by their instrument.
+  // Counts the orders the kernel numbered since the last call by their instrument, after
+  // settling the replacements whose orders have ended.
   void CountNewOrders();
+  // A "modify" command replaces a working order: its replacement is submitted once the venue
+  // has cancelled it, never while it may still fill; if it filled or ended otherwise first, the
+  // replacement is dropped and the log says so.
+  void SettleReplacements();
 
   SessionSpec spec_;
   SimulatedClock clock_;
@@ -218,6 +224,9 @@ class Session {
   // The client ids of manual orders without one (ApplyCommand).
   Timestamp manual_time_{-1};
   uint64_t manual_index_ = 0;
+  // Replacements of "modify" commands, by the kernel id of the order they replace. In memory:
+  // one whose cancel was pending when the process died is not sent after the restart.
+  std::map<uint64_t, OrderRequest> replacements_;
   std::vector<InstrumentId> traded_;
   std::unique_ptr<kernel::Kernel> kernel_;
   SessionVenue* async_venue_ = nullptr;  // owned by the kernel; set when the venue is threaded

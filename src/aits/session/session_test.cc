@@ -456,6 +456,71 @@ TEST(PaperTest, OperatorOrdersAndCancelsTakeTheStrategysPath) {
   EXPECT_TRUE((*again)->PendingCommands()->empty());
 }
 
+TEST(PaperTest, OperatorModifyCancelsAndReplacesAWorkingOrder) {
+  TempDir tmp;
+  PaperOptions options = MaxSpeed(BusySpec(8'000), tmp.Sub("s"));
+  options.stop_after = 4'000;
+  ASSERT_TRUE(RunPaper(options).ok());
+  const auto add = [&](const std::string& command) {
+    auto store = EventStore::Open(tmp.Sub("s") + "/events.db");
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->AddCommand(command).ok());
+  };
+  // A buy limit far below the market: it rests.
+  add(R"({"command":"order","symbol":"EURUSD","side":"buy","type":"limit","lots":0.2,)"
+      R"("price":1.08,"client_order_id":"rest-1","reason":"t"})");
+  options.spec_given = false;
+  options.stop_after = 4'200;
+  ASSERT_TRUE(RunPaper(options).ok());
+  uint64_t resting = 0;
+  {
+    auto store = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
+    ASSERT_TRUE(store.ok());
+    auto log = RebuildFromLog(**store);
+    ASSERT_TRUE(log.ok());
+    for (const auto& [id, order] : log->orders) {
+      if (order.request.client_order_id == "rest-1") resting = id;
+    }
+    ASSERT_NE(resting, 0u);
+    ASSERT_EQ(log->orders.at(resting).status, OrderStatus::kAccepted);
+  }
+  // Its price, stop loss and lots changed; then bad ones: nothing to change, an unknown order,
+  // a market order's field, and the same order again once it is gone.
+  const std::string id = std::to_string(resting);
+  add(R"({"command":"modify","order_id":)" + id +
+      R"(,"price":1.081,"stop_loss":1.07,"lots":0.3,"client_order_id":"rest-1b","reason":"t"})");
+  add(R"({"command":"modify","order_id":)" + id + R"(,"reason":"nothing"})");
+  add(R"({"command":"modify","order_id":999999,"price":1.08,"reason":"t"})");
+  add(R"({"command":"modify","order_id":)" + id + R"(,"price":-1,"reason":"t"})");
+  options.stop_after = 4'400;
+  ASSERT_TRUE(RunPaper(options).ok());
+  auto store = EventStore::OpenReadOnly(tmp.Sub("s") + "/events.db");
+  ASSERT_TRUE(store.ok());
+  auto log = RebuildFromLog(**store);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(log->orders.at(resting).status, OrderStatus::kCanceled);
+  const Order* replacement = nullptr;
+  for (const auto& [oid, order] : log->orders) {
+    if (order.request.client_order_id == "rest-1b") replacement = &order;
+  }
+  ASSERT_NE(replacement, nullptr) << "no replacement";
+  EXPECT_GT(replacement->id.value, resting);
+  EXPECT_EQ(replacement->status, OrderStatus::kAccepted)
+      << ToString(replacement->reject_reason) << ": " << replacement->reject_detail;
+  EXPECT_EQ(replacement->request.type, OrderType::kLimit);
+  EXPECT_EQ(replacement->request.side, Side::kBuy);
+  EXPECT_DOUBLE_EQ(replacement->request.price->AsDouble(), 1.081);
+  EXPECT_DOUBLE_EQ(replacement->request.stop_loss->AsDouble(), 1.07);
+  EXPECT_DOUBLE_EQ(replacement->request.quantity.AsDouble(), 0.3);
+  EXPECT_EQ(replacement->request.tag, "manual");
+  EXPECT_TRUE((*store)->PendingCommands()->empty());  // the refused ones are marked applied too
+  // The replacement replays: the log is what the kernel does again.
+  auto replay = Replay(**store, MakeRuleSignalFor);
+  ASSERT_TRUE(replay.ok()) << replay.status().message();
+  EXPECT_TRUE(replay->equal) << replay->divergence.seq << ": " << replay->divergence.logged
+                             << " vs " << replay->divergence.produced;
+}
+
 TEST(PaperTest, OperatorHaltIsAppliedAuditedAndReplayed) {
   TempDir tmp;
   PaperOptions options = MaxSpeed(BusySpec(8'000), tmp.Sub("s"));
