@@ -5,6 +5,7 @@
 // The registry is a real one: `aits train` of two small ensembles (no LSTM or GRU, a few trees,
 // the first 9,000 GBP/USD minutes; about 2 s each) with a gate no model passes (AUC > 0.99), so
 // that both versions are rejected and an admin has something to promote. Then, in the browser:
+// - the sessions panel shows the served session and a paper session started through the API;
 // - a trader submits a backtest with a file outside the data directory and sees the API's
 //   refusal, no job started; then one of eurusd-ticks-2020-01-01.csv (EURUSD, sma_cross), sees
 //   its state and progress, then the report's metrics (those of GET .../report), and opens the
@@ -91,7 +92,8 @@ async function scenario(work, keepBrowser) {
   const jobs = join(work, 'jobs');
   const {proc: api, started} = await serve([
     '--state', state, '--listen', '127.0.0.1:0', '--web', webBundle, '--registry',
-    join(work, 'models'), '--jobs', jobs, '--data-dir', data, ...auth
+    join(work, 'models'), '--jobs', jobs, '--data-dir', data, '--sessions', join(work, 'sessions'),
+    ...auth
   ]);
   const base = started.listening;
   const {proc: bare, started: bareStarted} =
@@ -109,20 +111,39 @@ async function scenario(work, keepBrowser) {
   };
   const viewerToken = await apiLogin(base, 'vera', 'vera-secret');
 
-  // --- Backtests, as the trader.
+  // A paper session started through the API, run to its end, for the sessions panel.
+  const traderToken = await apiLogin(base, 'tom', 'tom-secret');
+  const post = async (path, body) => {
+    const r = await fetch(base + path, {
+      method: 'POST',
+      headers: {Authorization: `Bearer ${traderToken}`, 'Content-Type': 'application/json'},
+      body: JSON.stringify(body),
+    });
+    return {status: r.status, body: await r.json()};
+  };
+  const {body: session} = await post(
+      '/api/v1/sessions', {feed: 'synthetic', ticks: 200, speed: 'max', reason: 'dashboard e2e'});
+  const ended = await until('the started session to end', async () => {
+    const {body} = await apiGet(base, `/api/v1/sessions/${session.id}`, viewerToken);
+    return body.state !== 'running' ? body : null;
+  }, 30_000);
+
+  // --- The sessions panel, then backtests, as the trader.
   const trader = await page({width: 1280, height: 1000}, 'trader');
   await login(trader, base, 'tom', 'tom-secret');
+  const {body: sessions} = await apiGet(base, '/api/v1/sessions', viewerToken);
+  const row = trader.getByTestId(`session-${session.id}`);
+  await row.waitFor({timeout: 10_000});
+  check(
+      'the sessions panel shows the served session and the started one, in its state',
+      (await text(trader.getByTestId('sessions-served'))).includes(sessions.served.id) &&
+          (await row.getAttribute('data-state')) === ended.state && ended.state === 'done' &&
+          (await text(row)).includes('tom'),
+      {served: sessions.served, ended, row: await text(row)});
   await trader.getByTestId('nav-backtests').click();
   await trader.getByTestId('backtest-form').waitFor({timeout: 10_000});
   const {body: refusal} =
-      await (await fetch(base + '/api/v1/backtests', {
-               method: 'POST',
-               headers: {
-                 Authorization: `Bearer ${await apiLogin(base, 'tom', 'tom-secret')}`,
-                 'Content-Type': 'application/json'
-               },
-               body: JSON.stringify({data: '../x.csv', symbol: 'EURUSD', strategy: 'sma_cross'}),
-             }).then(async (r) => ({body: await r.json()})));
+      await post('/api/v1/backtests', {data: '../x.csv', symbol: 'EURUSD', strategy: 'sma_cross'});
   await trader.getByTestId('backtest-data').fill('../x.csv');
   await trader.getByTestId('backtest-symbol').fill('EURUSD');
   await trader.getByTestId('backtest-strategy').selectOption('sma_cross');
@@ -206,7 +227,6 @@ async function scenario(work, keepBrowser) {
   await trader.screenshot({path: join(artifacts, 'backtest-report.png'), fullPage: true});
 
   // --- Models, as the trader: the list, a detail and its lineage's links.
-  const token = await apiLogin(base, 'tom', 'tom-secret');
   const {body: models} = await apiGet(base, '/api/v1/models', viewerToken);
   const ensemble = models.items.find((x) => x.ref === 'gbp_dash@2');
   const older = models.items.find((x) => x.ref === 'gbp_dash@1');
@@ -226,7 +246,7 @@ async function scenario(work, keepBrowser) {
   await until(
       'the ensemble\'s detail',
       async () => (await text(trader.getByTestId('model-ref'))).startsWith('gbp_dash@2'), 10_000);
-  const {body: detail} = await apiGet(base, `/api/v1/models/${ensemble.id}`, token);
+  const {body: detail} = await apiGet(base, `/api/v1/models/${ensemble.id}`, traderToken);
   const lineage = trader.getByTestId('model-lineage');
   const linked = await lineage.locator('a').allTextContents();
   check(
@@ -280,7 +300,7 @@ async function scenario(work, keepBrowser) {
   await admin.getByTestId('promote-threshold').fill('0.99');
   await admin.getByTestId('model-promote').click();
   await until('the failed verdict', async () => (await text(verdict)).startsWith('failed'), 10_000);
-  const {body: afterFail} = await apiGet(base, `/api/v1/models/${ensemble.id}`, token);
+  const {body: afterFail} = await apiGet(base, `/api/v1/models/${ensemble.id}`, traderToken);
   const failLine = afterFail.events.at(-1);
   check(
       'a gate it fails: "failed" with the gate\'s words, still rejected',
@@ -292,7 +312,7 @@ async function scenario(work, keepBrowser) {
   await admin.getByTestId('promote-threshold').fill('0.5');
   await admin.getByTestId('model-promote').click();
   await until('the passed verdict', async () => (await text(verdict)).startsWith('passed'), 10_000);
-  const {body: afterPass} = await apiGet(base, `/api/v1/models/${ensemble.id}`, token);
+  const {body: afterPass} = await apiGet(base, `/api/v1/models/${ensemble.id}`, traderToken);
   const passLine = afterPass.events.at(-1);
   check(
       'a gate it passes: "passed" with the gate\'s words, now in production',

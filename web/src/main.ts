@@ -9,6 +9,7 @@ import {clickableRow, h, num, replace, time} from './dom';
 import {renderExplanation} from './explain';
 import {ModelsView} from './models';
 import {forgetReports} from './report_view';
+import {SessionsPanel} from './sessions';
 
 interface Order {
   id: number;
@@ -182,6 +183,7 @@ class Dashboard {
   private readonly trading = h('div', {'data-testid': 'view-trading'});
   private readonly models: ModelsView;
   private readonly backtests: BacktestsView;
+  private readonly sessions: SessionsPanel;
   private readonly nav = h('nav', {class: 'views', 'aria-label': 'views'});
   private readonly onRoute = () => this.route();
 
@@ -199,6 +201,7 @@ class Dashboard {
     this.cards = h('div', {class: 'cards'}, ...cards.map((c) => c[0]));
     this.models = new ModelsView(api, me);
     this.backtests = new BacktestsView(api, me);
+    this.sessions = new SessionsPanel(api);
   }
 
   async start(): Promise<void> {
@@ -207,7 +210,7 @@ class Dashboard {
     this.render();
     await Promise.all([
       this.loadBars(), this.loadOrders(), this.loadFills(), this.loadDecisions(),
-      this.loadPositions(), this.loadRisk(), this.loadAccount()
+      this.loadPositions(), this.loadRisk(), this.loadAccount(), this.sessions.load()
     ]);
     // The account's checkpoints from the start of what the API keeps: the equity curve and its
     // peak, hence the drawdown. The rest from the seq the session was read at before the loads
@@ -227,6 +230,9 @@ class Dashboard {
         void this.loadPositions();
       }
     }, 1000));
+    // Started sessions change state on their own (a run ends, a trader stops one): a light read
+    // every 5 seconds.
+    this.timers.push(window.setInterval(() => void this.sessions.load(), 5000));
   }
 
   stop(): void {
@@ -320,7 +326,8 @@ class Dashboard {
           h('section', {class: 'panel'}, h('h2', {}, 'Decisions'),
             table(this.decisionsBody, 'decisions', '#', 'time', 'symbol', 'action', 'reason')),
           h('section', {class: 'panel'}, h('h2', {}, 'Fills'),
-            table(this.fillsBody, 'fills', 'id', 'time', 'symbol', 'side', 'lots', 'price'))));
+            table(this.fillsBody, 'fills', 'id', 'time', 'symbol', 'side', 'lots', 'price')),
+          this.sessions.element));
     replace(
         app, header, this.trading, this.models.element, this.backtests.element,
         // The notice lightweight-charts' licence asks for, with its link.
