@@ -320,6 +320,12 @@ async function scenario(work, keepBrowser) {
           (await text(verdict)).includes(passLine.split('promote: ')[1]) &&
           (await text(verdict)).endsWith('production'),
       {verdict: await text(verdict), passLine});
+  check(
+      'the model is drawn again as it now is',
+      (await text(admin.getByTestId('model-ref'))).endsWith('production') &&
+          (await admin.getByTestId('model-promote').count()) === 0 &&
+          (await text(admin.getByTestId('model-events'))).includes(passLine),
+      await text(admin.getByTestId('model-ref')));
   await until(
       'the list to show it in production',
       async () => (await admin.getByTestId(`model-${ensemble.id}`).getAttribute('data-status')) ===

@@ -77,6 +77,7 @@ export class BacktestsView {
         h('p', {class: 'muted'}, 'Pick a backtest to follow it and read its report.'));
   private shown = 0;
   private timer = 0;
+  private polling = false;  // while the view shows
   private reportShown = 0;
 
   constructor(private readonly api: Api, me: Me) {
@@ -98,12 +99,14 @@ export class BacktestsView {
 
   // The list, and the job `id` (0: none) in detail.
   async show(id: number): Promise<void> {
+    this.polling = true;
     if (id !== this.shown) this.reportShown = 0;
     this.shown = id;
     await this.refresh();
   }
 
   stop(): void {
+    this.polling = false;
     window.clearTimeout(this.timer);
     this.timer = 0;
   }
@@ -115,7 +118,8 @@ export class BacktestsView {
     this.timer = 0;
     const [jobs, job] =
         await Promise.all([this.load(), this.shown > 0 ? this.showJob(this.shown) : null]);
-    if (jobs.some(active) || (job !== null && active(job))) {
+    // (A read that was under way when the view was left schedules no other.)
+    if (this.polling && (jobs.some(active) || (job !== null && active(job)))) {
       this.timer = window.setTimeout(() => void this.refresh(), 1000);
     }
   }

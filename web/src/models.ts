@@ -133,7 +133,8 @@ export class ModelsView {
     }
   }
 
-  private async showModel(id: number): Promise<void> {
+  // `verdict`: a promotion's answer, shown under the model as it now is.
+  private async showModel(id: number, verdict?: HTMLElement): Promise<void> {
     this.shown = id;
     let model: Detail;
     try {
@@ -172,7 +173,7 @@ export class ModelsView {
         h('details', {}, h('summary', {}, 'Parameters'),
           h('pre', {class: 'params', 'data-testid': 'model-params'},
             JSON.stringify(model.params, null, 2))));
-    if (this.me.role === 'admin') this.detail.append(this.promoteControls(model));
+    if (this.me.role === 'admin') this.detail.append(this.promoteControls(model, verdict));
   }
 
   // Each split's metrics side by side, then the test metrics of each model kind an ensemble
@@ -213,12 +214,13 @@ export class ModelsView {
     return out;
   }
 
-  private promoteControls(model: Model): HTMLElement {
+  private promoteControls(model: Model, shownVerdict?: HTMLElement): HTMLElement {
+    const verdict = shownVerdict ?? h('div', {'data-testid': 'promote-verdict', role: 'status'});
     const box =
         h('div', {class: 'controls', 'data-testid': 'model-promote-controls'},
           h('h3', {}, 'Promote'));
     if (model.status === 'production') {
-      box.append(h('p', {class: 'muted'}, 'In production already.'));
+      box.append(h('p', {class: 'muted'}, 'In production already.'), verdict);
       return box;
     }
     const reason = h('input', {
@@ -238,7 +240,6 @@ export class ModelsView {
       placeholder: 'threshold (default 0.5)',
       inputmode: 'decimal',
     });
-    const verdict = h('div', {'data-testid': 'promote-verdict', role: 'status'});
     const button = h('button', {class: 'warn', 'data-testid': 'model-promote'}, 'Promote');
     button.addEventListener('click', () => {
       replace(verdict);
@@ -256,12 +257,13 @@ export class ModelsView {
       // An empty reason goes to the API too: its refusal is the message shown.
       this.api.post<Promotion>(`/api/v1/models/${model.id}/promote`, body)
           .then((answer) => {
-            replace(
-                verdict,
-                h('span', {class: answer.passed ? 'pass' : 'fail', 'data-testid': 'promote-passed'},
-                  answer.passed ? 'passed' : 'failed'),
-                `: ${answer.gate} — now `, badge(answer.model.status));
-            void this.load();
+            // The model and the list drawn again as they now are, the verdict under the model.
+            const next =
+                h('div', {'data-testid': 'promote-verdict', role: 'status'},
+                  h('span', {class: answer.passed ? 'pass' : 'fail'},
+                    answer.passed ? 'passed' : 'failed'),
+                  `: ${answer.gate} — now `, badge(answer.model.status));
+            return Promise.all([this.load(), this.showModel(model.id, next)]);
           })
           .catch((e: unknown) => replace(verdict, h('span', {class: 'error'}, errorText(e))))
           .finally(() => {
