@@ -1,6 +1,6 @@
 // Builds the dashboard: a strict type check (tsc --noEmit), then one bundle (esbuild) of
-// src/main.ts with lightweight-charts inside it, and index.html, style.css and favicon.svg
-// beside it.
+// src/main.ts with lightweight-charts inside it, the service worker src/sw.ts, and index.html,
+// style.css and favicon.svg beside them.
 // Everything the page loads comes from its own origin: no CDN, it works offline.
 //   node build.mjs --out DIR     (CMake's `web` target; npm run build writes to ./dist)
 import {spawnSync} from 'node:child_process';
@@ -40,6 +40,17 @@ await esbuild.build({
   format: 'esm',
   target: ['es2022'],
   outfile: join(out, 'app.js'),
+  logLevel: 'warning',
+});
+// The service worker that shows backtests' HTML reports (src/sw.ts): a classic script of its own
+// at the root, so that its scope is the whole page.
+await esbuild.build({
+  entryPoints: [join(here, 'src', 'sw.ts')],
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target: ['es2022'],
+  outfile: join(out, 'sw.js'),
   logLevel: 'warning',
 });
 for (const file of ['index.html', 'style.css', 'favicon.svg']) {

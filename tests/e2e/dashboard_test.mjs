@@ -15,75 +15,18 @@
 // No CSP violation or script error may occur. Screenshots go to ARTIFACT_DIR.
 //
 // Usage: node dashboard_test.mjs AITS_BINARY WEB_SOURCE_DIR WEB_BUNDLE_DIR ARTIFACT_DIR
-import {execFileSync, spawn} from 'node:child_process';
-import {once} from 'node:events';
-import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
-import {createRequire} from 'node:module';
-import {tmpdir} from 'node:os';
-import {join, resolve} from 'node:path';
-import {createInterface} from 'node:readline';
+import {execFileSync} from 'node:child_process';
+import {existsSync, writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+
+import {apiGet, apiLogin, authStore, check, launchChromium, login, newPage, processes, runScenario, sleep, text, until} from './dashboard_lib.mjs';
 
 const [aits, webSource, webBundle, artifacts] = process.argv.slice(2);
 if (!artifacts) {
   console.error('usage: dashboard_test.mjs AITS_BINARY WEB_SOURCE_DIR WEB_BUNDLE_DIR ARTIFACT_DIR');
   process.exit(2);
 }
-// playwright-core is the dashboard's dev dependency: it lives in web/node_modules.
-const {chromium} = createRequire(resolve(webSource, 'package.json'))('playwright-core');
-const kChromium = '/usr/bin/chromium';
-
-let failures = 0;
-function check(what, ok, detail = '') {
-  if (ok) {
-    console.log(`ok:   ${what}`);
-  } else {
-    failures += 1;
-    console.log(`FAIL: ${what} ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`);
-  }
-  return ok;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what, probe, timeoutMs) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
-function run(args, env = {}) {
-  return execFileSync(
-      aits, args,
-      {env: {...process.env, ...env}, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});
-}
-
-const procs = [];
-function start(args) {
-  const proc = spawn(aits, args, {stdio: ['ignore', 'pipe', 'pipe']});
-  proc.stderrText = '';
-  proc.stderr.on('data', (chunk) => {
-    proc.stderrText += chunk;
-  });
-  procs.push(proc);
-  return proc;
-}
-
-async function stop(proc, what) {
-  if (proc.exitCode !== null || proc.signalCode !== null) {
-    check(`${what} was still running at the end`, false, proc.stderrText.slice(-2000));
-    return;
-  }
-  const exited = once(proc, 'exit');
-  proc.kill('SIGINT');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-  const [code] = await exited;
-  clearTimeout(timer);
-  check(`${what} stops on SIGINT with exit 0`, code === 0, `(exit ${code}) ${proc.stderrText}`);
-}
+const {run, start, stop, killAll, serve} = processes(aits);
 
 // The session's log, read with Python's sqlite3 (a test dependency already; node 20 has no
 // SQLite of its own): the payloads of one event type.
@@ -96,73 +39,9 @@ function eventPayloads(state, type) {
       execFileSync('python3', ['-c', script, state, String(type)], {encoding: 'utf8'}));
 }
 
-async function apiGet(base, path, token) {
-  const r = await fetch(base + path, {headers: {Authorization: `Bearer ${token}`}});
-  return {status: r.status, body: await r.json()};
-}
-
-async function apiLogin(base, user, password) {
-  const r = await fetch(base + '/api/v1/auth/token', {
-    method: 'POST',
-    headers: {'Content-Type': 'application/x-www-form-urlencoded'},
-    body: new URLSearchParams({grant_type: 'password', username: user, password}).toString(),
-  });
-  return (await r.json()).access_token;
-}
-
-// A page that records its script errors, failed requests and CSP refusals.
-async function newPage(browser, viewport, problems, name) {
-  const context = await browser.newContext({viewport, deviceScaleFactor: 1});
-  const page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`${name}: console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
-  return page;
-}
-
-async function login(page, base, user, password) {
-  await page.goto(base + '/');
-  await page.getByTestId('login-user').fill(user);
-  await page.getByTestId('login-password').fill(password);
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('whoami').waitFor({timeout: 15_000});
-}
-
-const text = async (locator) => (await locator.textContent())?.trim() ?? '';
-
-async function main() {
-  mkdirSync(artifacts, {recursive: true});
-  const work = mkdtempSync(join(tmpdir(), 'aits_dashboard_e2e_'));
-  let browser = null;
-  try {
-    // The scenario hands its browser over at once, so that a failure still closes it here.
-    await scenario(work, (b) => {
-      browser = b;
-    });
-  } catch (e) {
-    check('the scenario ran to its end', false, e.stack ?? String(e));
-  } finally {
-    if (browser) await browser.close().catch(() => {});
-    for (const p of procs) {
-      if (p.exitCode === null && p.signalCode === null) {
-        p.kill('SIGKILL');
-        await once(p, 'exit').catch(() => {});
-      }
-    }
-    rmSync(work, {recursive: true, force: true});
-  }
-  console.log(`dashboard_test: ${failures} failure(s); screenshots in ${artifacts}`);
-  process.exit(failures ? 1 : 0);
-}
 
 async function scenario(work, keepBrowser) {
-  const auth =
-      ['--auth', join(work, 'auth.db'), '--master-key', join(work, 'master.key'), '--fast-hash'];
-  run(['api', 'init', ...auth]);
-  run(['api', 'user', 'add', 'tom', '--role', 'trader', ...auth], {AITS_PASSWORD: 'tom-secret'});
-  run(['api', 'user', 'add', 'vera', '--role', 'viewer', ...auth], {AITS_PASSWORD: 'vera-secret'});
-  run(['api', 'user', 'add', 'ada', '--role', 'admin', ...auth], {AITS_PASSWORD: 'ada-secret'});
+  const auth = authStore(run, work);
 
   // Stops and targets far enough from the price that the venue takes them on S1 bars.
   const config = join(work, 'paper.yaml');
@@ -204,20 +83,11 @@ async function scenario(work, keepBrowser) {
   }
 
   // `aits api serve` on `listen`; its first line says where (port 0: a free one).
-  const startApi = async (listen) => {
-    const proc = start([
-      'api', 'serve', '--state', state, '--listen', listen, '--json', '--web', webBundle,
-      // Tokens of 62 s: the page refreshes its token 60 s before the end, so within the test.
-      '--access-ttl', '62', ...auth
-    ]);
-    const [line] = await Promise.race([
-      once(createInterface({input: proc.stdout}), 'line'),
-      once(proc, 'exit').then(() => {
-        throw new Error(`aits api serve did not start: ${proc.stderrText}`);
-      }),
-    ]);
-    return {proc, started: JSON.parse(line)};
-  };
+  const startApi = (listen) => serve([
+    '--state', state, '--listen', listen, '--web', webBundle,
+    // Tokens of 62 s: the page refreshes its token 60 s before the end, so within the test.
+    '--access-ttl', '62', ...auth
+  ]);
   let {proc: api, started} = await startApi('127.0.0.1:0');
   const base = started.listening;
   check(
@@ -232,9 +102,7 @@ async function scenario(work, keepBrowser) {
           index.headers.get('x-content-type-options') === 'nosniff',
       csp);
 
-  // No sandbox: CI runs as root. /dev/shm is small in containers: shared memory goes to /tmp.
-  const browser = await chromium.launch(
-      {executablePath: kChromium, args: ['--no-sandbox', '--disable-dev-shm-usage']});
+  const browser = await launchChromium(webSource);
   keepBrowser(browser);
   const problems = [];
 
@@ -473,4 +341,4 @@ async function scenario(work, keepBrowser) {
   await stop(paper, 'aits paper');
 }
 
-await main();
+await runScenario('dashboard_test', artifacts, killAll, scenario);

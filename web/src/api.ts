@@ -19,6 +19,11 @@ export class ApiError extends Error {
   }
 }
 
+// An error as the page shows it: the API's own message, then its status and code.
+export function errorText(e: unknown): string {
+  return e instanceof ApiError ? `${e.message} (${e.status} ${e.code})` : String(e);
+}
+
 interface TokenAnswer {
   access_token: string;
   refresh_token?: string;
@@ -85,14 +90,25 @@ export class Api {
   }
 
   async get<T>(path: string): Promise<T> {
-    return this.send<T>('GET', path);
+    return (await this.send('GET', path)).json() as Promise<T>;
   }
 
   async post<T>(path: string, body: unknown): Promise<T> {
-    return this.send<T>('POST', path, body);
+    return (await this.send('POST', path, body)).json() as Promise<T>;
   }
 
-  private async send<T>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
+  async delete<T>(path: string): Promise<T> {
+    return (await this.send('DELETE', path)).json() as Promise<T>;
+  }
+
+  // A document that is not JSON (a backtest's HTML report), read with the token like the rest.
+  async text(path: string): Promise<string> {
+    return (await this.send('GET', path)).text();
+  }
+
+  // The answer when it is a success; otherwise the API's error, as it words it.
+  private async send(method: string, path: string, body?: unknown, retried = false):
+      Promise<Response> {
     const headers: Record<string, string> = {Authorization: `Bearer ${await this.token()}`};
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const response = await fetch(this.base + path, {
@@ -103,10 +119,10 @@ export class Api {
     if (response.status === 401 && !retried && this.refresh !== '') {
       // The token may have ended early (a clock step, a rotated key): one refresh, one retry.
       await this.renew();
-      return this.send<T>(method, path, body, true);
+      return this.send(method, path, body, true);
     }
     if (!response.ok) throw await errorOf(response);
-    return (await response.json()) as T;
+    return response;
   }
 
   private renew(): Promise<void> {

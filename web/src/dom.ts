@@ -1,6 +1,6 @@
 // A small DOM builder: text is always set as text (never as HTML), so nothing the API returns —
 // a reason typed by an operator, a symbol — can inject markup into the page.
-type Child = Node|string|number|null|undefined|false;
+export type Child = Node|string|number|null|undefined|false;
 
 export function h<K extends keyof HTMLElementTagNameMap>(
     tag: K, attrs: Record<string, string|boolean|((e: Event) => void)> = {},
@@ -39,4 +39,38 @@ export function num(value: unknown, digits = 2): string {
 export function time(iso: unknown): string {
   if (typeof iso !== 'string' || iso === '') return '—';
   return iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
+}
+
+export type Json = Record<string, unknown>;
+
+export function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+// Any value of the API's answers as text: whole numbers as they are, others to 5 digits.
+export function value(v: unknown): string {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : num(v, 5);
+  if (typeof v === 'string') return v;
+  if (v === null || v === undefined) return '—';
+  return JSON.stringify(v);
+}
+
+// A definition list of name and value pairs.
+export function kv(entries: [string, unknown][], testid?: string): HTMLElement {
+  const attrs: Record<string, string> = {class: 'kv'};
+  if (testid !== undefined) attrs['data-testid'] = testid;
+  return h('dl', attrs, ...entries.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, value(v))]));
+}
+
+// A table row that opens something on a click, or on Enter once it has the keyboard's focus.
+export function clickableRow(
+    attrs: Record<string, string>, selected: boolean, open: () => void,
+    ...cells: Child[]): HTMLTableRowElement {
+  const row = h(
+      'tr', {...attrs, class: `clickable${selected ? ' selected' : ''}`, tabindex: '0'}, ...cells);
+  row.addEventListener('click', open);
+  row.addEventListener('keydown', (e) => {
+    if ((e as KeyboardEvent).key === 'Enter') open();
+  });
+  return row;
 }

@@ -1,26 +1,7 @@
 // An order's or a decision's explanation, as `aits explain` tells it: the signal with its model
 // scores and regime, the top features, the filters, the sizing, and the risk checks of each
 // order it made. Sections the record does not hold (a rule signal has no model scores) say so.
-import {h, num, time} from './dom';
-
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function value(v: unknown): string {
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : num(v, 5);
-  if (typeof v === 'string') return v;
-  if (v === null || v === undefined) return '—';
-  return JSON.stringify(v);
-}
-
-function kv(entries: [string, unknown][], testid?: string): HTMLElement {
-  const attrs: Record<string, string> = {class: 'kv'};
-  if (testid !== undefined) attrs['data-testid'] = testid;
-  return h('dl', attrs, ...entries.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, value(v))]));
-}
+import {h, isObject, type Json, kv, time, value} from './dom';
 
 function section(title: string, testid: string, ...body: (HTMLElement|string)[]): HTMLElement {
   return h('section', {'data-testid': testid}, h('h3', {}, title), ...body);

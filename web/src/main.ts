@@ -1,10 +1,15 @@
-// The AITS dashboard (docs/api.md, "Dashboard"): login, then one page of panels over the API —
+// The AITS dashboard (docs/api.md, "Dashboard"): login, then three views over the API. Trading:
 // the price chart, account, positions, orders and fills, the decision feed with explanations,
-// and the risk state with the breaker's controls for traders and admins.
-import {Api, ApiError, type Me, Stream, type StreamMessage} from './api';
+// and the risk state with the breaker's controls for traders and admins. Models: the registry
+// (models.ts). Backtests: the jobs and their reports (backtests.ts).
+import {Api, errorText, type Me, Stream, type StreamMessage} from './api';
+import {BacktestsView} from './backtests';
 import {type Bar, EquityChart, PriceChart} from './chart';
-import {h, num, replace, time} from './dom';
+import {clickableRow, h, num, replace, time} from './dom';
 import {renderExplanation} from './explain';
+import {ModelsView} from './models';
+import {forgetReports} from './report_view';
+import {SessionsPanel} from './sessions';
 
 interface Order {
   id: number;
@@ -77,14 +82,11 @@ const api = new Api();
 const app = document.getElementById('app') as HTMLElement;
 let current: Dashboard|null = null;
 
-function errorText(e: unknown): string {
-  return e instanceof ApiError ? `${e.message} (${e.status} ${e.code})` : String(e);
-}
-
 function showLogin(message = ''): void {
   current?.stop();
   current = null;
   api.logout();
+  forgetReports();
   const user = h('input', {
     name: 'username',
     autocomplete: 'username',
@@ -176,6 +178,14 @@ class Dashboard {
   private readonly riskBody = h('div', {'data-testid': 'risk-details'});
   private readonly controlsError =
       h('div', {class: 'error', 'data-testid': 'breaker-error', role: 'alert'});
+  // The views: which one shows follows the address's fragment (#trading, #models/ID,
+  // #backtests/ID), so that the browser's back button and a link to a model work.
+  private readonly trading = h('div', {'data-testid': 'view-trading'});
+  private readonly models: ModelsView;
+  private readonly backtests: BacktestsView;
+  private readonly sessions: SessionsPanel;
+  private readonly nav = h('nav', {class: 'views', 'aria-label': 'views'});
+  private readonly onRoute = () => this.route();
 
   constructor(private readonly me: Me) {
     this.canTrade = me.role === 'trader' || me.role === 'admin';
@@ -189,6 +199,9 @@ class Dashboard {
     [this.balance, this.equity, this.openPnl, this.drawdown, this.margin] =
         cards.map((c) => c[1]) as [HTMLElement, HTMLElement, HTMLElement, HTMLElement, HTMLElement];
     this.cards = h('div', {class: 'cards'}, ...cards.map((c) => c[0]));
+    this.models = new ModelsView(api, me);
+    this.backtests = new BacktestsView(api, me);
+    this.sessions = new SessionsPanel(api);
   }
 
   async start(): Promise<void> {
@@ -197,7 +210,7 @@ class Dashboard {
     this.render();
     await Promise.all([
       this.loadBars(), this.loadOrders(), this.loadFills(), this.loadDecisions(),
-      this.loadPositions(), this.loadRisk(), this.loadAccount()
+      this.loadPositions(), this.loadRisk(), this.loadAccount(), this.sessions.load()
     ]);
     // The account's checkpoints from the start of what the API keeps: the equity curve and its
     // peak, hence the drawdown. The rest from the seq the session was read at before the loads
@@ -207,6 +220,8 @@ class Dashboard {
         api, ['quotes', 'bars', 'orders', 'fills', 'decisions', 'risk'], (m) => this.onMessage(m),
         (live, why) => this.setStatus(live, why), this.session.events + 1));
     for (const s of this.streams) s.start();
+    window.addEventListener('hashchange', this.onRoute);
+    this.route();
     // Positions' marks and P&L move with every quote; the API computes them (it knows the
     // contract sizes), so they are read again at most once a second while they change.
     this.timers.push(window.setInterval(() => {
@@ -215,13 +230,44 @@ class Dashboard {
         void this.loadPositions();
       }
     }, 1000));
+    // Started sessions change state on their own (a run ends, a trader stops one): a light read
+    // every 5 seconds.
+    this.timers.push(window.setInterval(() => void this.sessions.load(), 5000));
   }
 
   stop(): void {
+    window.removeEventListener('hashchange', this.onRoute);
+    this.backtests.stop();
     for (const s of this.streams) s.stop();
     for (const t of this.timers) window.clearInterval(t);
     this.chart?.remove();
     this.equityChart?.remove();
+  }
+
+  // Shows the view the fragment names (the trading view for any other).
+  private route(): void {
+    const [name = '', id = ''] = window.location.hash.replace(/^#/, '').split('/');
+    const views: [string, string, HTMLElement][] = [
+      ['trading', 'Trading', this.trading],
+      ['models', 'Models', this.models.element],
+      ['backtests', 'Backtests', this.backtests.element],
+    ];
+    const shown = views.some(([v]) => v === name) ? name : 'trading';
+    replace(this.nav, ...views.map(([v, label, element]) => {
+      element.hidden = v !== shown;
+      return h(
+          'a', {
+            href: `#${v}`,
+            'data-testid': `nav-${v}`,
+            class: v === shown ? 'current' : '',
+            'aria-current': v === shown ? 'page' : false,
+          },
+          label);
+    }));
+    const selected = /^\d+$/.test(id) ? Number(id) : 0;
+    if (shown !== 'backtests') this.backtests.stop();
+    if (shown === 'models') void this.models.show(selected);
+    if (shown === 'backtests') void this.backtests.show(selected);
   }
 
   private setStatus(live: boolean, why: string): void {
@@ -242,7 +288,7 @@ class Dashboard {
     const header =
         h('header', {class: 'top'}, h('span', {class: 'brand'}, 'AITS'),
           h('span', {'data-testid': 'session'}, `session ${session.id}`),
-          h('span', {class: 'muted'}, session.state), this.status,
+          h('span', {class: 'muted'}, session.state), this.status, this.nav,
           h('span', {}, 'breaker ', this.breakerBadge), h('span', {class: 'spacer'}),
           h('span', {'data-testid': 'whoami'}, `${this.me.subject} (${this.me.role})`), logout);
 
@@ -259,7 +305,7 @@ class Dashboard {
     if (this.canTrade) risk.append(this.breakerControls());
 
     replace(
-        app, header, this.cards,
+        this.trading, this.cards,
         h('div', {class: 'grid'},
           h('section', {class: 'panel'},
             h('h2', {}, 'Price', this.symbolSelect, this.lastPrice, h('span', {class: 'spacer'}),
@@ -280,7 +326,10 @@ class Dashboard {
           h('section', {class: 'panel'}, h('h2', {}, 'Decisions'),
             table(this.decisionsBody, 'decisions', '#', 'time', 'symbol', 'action', 'reason')),
           h('section', {class: 'panel'}, h('h2', {}, 'Fills'),
-            table(this.fillsBody, 'fills', 'id', 'time', 'symbol', 'side', 'lots', 'price'))),
+            table(this.fillsBody, 'fills', 'id', 'time', 'symbol', 'side', 'lots', 'price')),
+          this.sessions.element));
+    replace(
+        app, header, this.trading, this.models.element, this.backtests.element,
         // The notice lightweight-charts' licence asks for, with its link.
         h('footer', {class: 'muted'},
           'Charts: TradingView Lightweight Charts™, ' +
@@ -526,27 +575,18 @@ class Dashboard {
   private drawOrders(): void {
     const rows = [...this.orders.values()].sort((a, b) => b.id - a.id).slice(0, 100);
     const open = this.openLots();
-    replace(this.ordersBody, ...rows.map((o) => {
-      const row =
-          h('tr', {
-            class: `clickable${o.id === this.selectedOrder ? ' selected' : ''}`,
-            'data-testid': `order-${o.id}`,
-            'data-status': o.status,
-            tabindex: '0',
-          },
-            h('td', {}, o.id), h('td', {}, time(o.created)), h('td', {}, o.symbol),
-            h('td', {class: o.side === 'buy' ? 'up' : 'down'}, o.side), h('td', {}, num(o.lots)),
-            h('td', {}, o.type), h('td', {}, o.status),
-            h('td', {}, o.avg_fill_price === null ? '—' : num(o.avg_fill_price, 5)),
-            h('td', {}, open.has(o.id) ? signed(this.orderPnl(o, open.get(o.id) ?? 0)) : '—'),
-            h('td', {}, o.tag));
-      const show = () => void this.showOrder(o.id);
-      row.addEventListener('click', show);
-      row.addEventListener('keydown', (e) => {
-        if ((e as KeyboardEvent).key === 'Enter') show();
-      });
-      return row;
-    }));
+    replace(
+        this.ordersBody,
+        ...rows.map(
+            (o) => clickableRow(
+                {'data-testid': `order-${o.id}`, 'data-status': o.status},
+                o.id === this.selectedOrder, () => void this.showOrder(o.id), h('td', {}, o.id),
+                h('td', {}, time(o.created)), h('td', {}, o.symbol),
+                h('td', {class: o.side === 'buy' ? 'up' : 'down'}, o.side),
+                h('td', {}, num(o.lots)), h('td', {}, o.type), h('td', {}, o.status),
+                h('td', {}, o.avg_fill_price === null ? '—' : num(o.avg_fill_price, 5)),
+                h('td', {}, open.has(o.id) ? signed(this.orderPnl(o, open.get(o.id) ?? 0)) : '—'),
+                h('td', {}, o.tag))));
   }
 
   // The filled orders that built each symbol's open position, with the lots of each still in it:
