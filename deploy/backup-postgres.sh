@@ -17,6 +17,7 @@
 # PostgreSQL 15's pg_dump (postgresql-client-15): PG_BIN, default /usr/lib/postgresql/15/bin
 # (deploy/postgres-tools.sh). It refuses a server newer than itself.
 set -euo pipefail
+umask 077  # the dump, plain or sealed, is readable by its owner only, from its first byte
 
 fail() { echo "backup-postgres: $*" >&2; exit 1; }
 if [[ $# -ne 2 || "$1" == -* ]]; then

@@ -16,6 +16,7 @@
 # PostgreSQL 15's tools (postgresql-client-15): PG_BIN, default /usr/lib/postgresql/15/bin
 # (deploy/postgres-tools.sh).
 set -euo pipefail
+umask 077  # the dump, plain or sealed, is readable by its owner only, from its first byte
 
 fail() { echo "restore-postgres: $*" >&2; exit 1; }
 if [[ $# -ne 2 || "$1" == -* ]]; then
@@ -30,11 +31,12 @@ postgres_tools pg_restore psql
 postgres_uri "$2"
 file="$1"
 [[ -r "${file}" ]] || fail "${file}: no such file"
-if [[ "$(head -c 14 "${file}")" == "AITS-SEALED-1" ]]; then
+if [[ "$(head -c 13 "${file}" | tr -d '\0')" == "AITS-SEALED-1" ]]; then
   [[ -n "${AITS_BACKUP_KEY:-}" ]] ||
     fail "${file} is sealed: give its master key file as AITS_BACKUP_KEY"
-  opened="$(mktemp "${TMPDIR:-/tmp}/aits-restore.XXXXXX")"
-  trap 'rm -f "${opened}"' EXIT
+  opened_dir="$(mktemp -d "${TMPDIR:-/tmp}/aits-restore.XXXXXX")"
+  trap 'rm -rf "${opened_dir}"' EXIT
+  opened="${opened_dir}/dump"
   "${AITS_BIN:-aits}" secret unseal --in "${file}" --out "${opened}" \
       --master-key "${AITS_BACKUP_KEY}" --quiet ||
     fail "${file}: cannot be opened with the key in ${AITS_BACKUP_KEY}"

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -217,6 +218,8 @@ int RunApiServer(const ApiServerFlags& s, bool quiet, bool json,
     api::JobRunnerOptions session_runner;
     session_runner.max_running = s.max_sessions;
     session_runner.max_queued = 0;
+    // A session's directory holds its event log: never pruned by count.
+    session_runner.max_kept = std::numeric_limits<size_t>::max();
     auto opened = api::JobRunner::Open(s.sessions, clock, session_runner);
     if (!opened.ok()) return Fail(opened.status().WithContext("--sessions"));
     sessions = std::move(opened).value();

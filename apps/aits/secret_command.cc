@@ -1,5 +1,7 @@
 #include "secret_command.h"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -38,10 +40,12 @@ int Run(const SecretFlags& f, bool seal) {
   const std::string partial = f.out + ".partial";
   std::ofstream file_out;
   if (f.out != "-") {
+    // Private from its first byte: made under umask 077, not narrowed after it is open.
+    const mode_t old_mask = ::umask(077);
+    std::filesystem::remove(partial);
     file_out.open(partial, std::ios::binary | std::ios::trunc);
+    ::umask(old_mask);
     if (!file_out) return Fail(IoError("--out " + partial + " cannot be written"));
-    std::filesystem::permissions(
-        partial, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   }
   std::ostream& out = f.out == "-" ? std::cout : file_out;
   const std::string what = f.in == "-" ? "standard input" : f.in;

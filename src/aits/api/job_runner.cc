@@ -125,6 +125,9 @@ Status JobRunner::Load() {
     uint64_t id = 0;
     const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
     if (ec != std::errc() || end != name.data() + name.size() || id == 0) continue;
+    // Numbered on past every directory, also one whose job.json was never written whole: a new
+    // job never lands in an old one's directory.
+    next_id_ = std::max(next_id_, id + 1);
     std::ifstream in(entry.path() / "job.json");
     const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
     if (!j.is_object()) continue;  // a directory whose job.json was never written whole
@@ -183,8 +186,9 @@ Result<JobView> JobRunner::Submit(JobSpec spec) {
   v.request = std::move(spec.request);
   const std::string dir = Dir(v.id);
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return IoError("job directory " + dir + " cannot be made: " + ec.message());
+  if (!fs::create_directory(dir, ec) || ec) {
+    return IoError("job directory " + dir + " cannot be made (or exists already): " + ec.message());
+  }
   for (std::string& arg : spec.argv) {
     for (size_t at = arg.find("{job_dir}"); at != std::string::npos; at = arg.find("{job_dir}")) {
       arg.replace(at, 9, dir);

@@ -144,6 +144,17 @@ TEST_F(JobRunnerTest, ARestartListsTheJobsAndMarksTheUnfinishedInterrupted) {
   EXPECT_EQ(again->Submit(Script("echo '{}'")).value().id, queued + 1);
 }
 
+TEST_F(JobRunnerTest, ANewJobNeverLandsInAnOldJobsDirectory) {
+  // A crash left job 5's directory without a whole job.json: it is not listed, and not reused.
+  fs::create_directories(root_ + "/5/state");
+  std::ofstream(root_ + "/5/job.json") << "{\"id\": 5, \"st";
+  auto runner = JobRunner::Open(root_, clock_).value();
+  EXPECT_TRUE(runner->List(10, 0).empty());
+  const JobView job = runner->Submit(Script("echo '{}'")).value();
+  EXPECT_EQ(job.id, 6u);
+  EXPECT_TRUE(fs::exists(root_ + "/5/state"));
+}
+
 TEST_F(JobRunnerTest, KeepsAtMostMaxKeptJobs) {
   JobRunnerOptions options;
   options.max_kept = 2;

@@ -65,6 +65,8 @@ Result<Child::Ended> Child::Run(const std::vector<std::string>& argv, const std:
         ::write(STDERR_FILENO, cannot_run.data(), cannot_run.size());
     ::_exit(127);
   }
+  // The group made from this side too, so that a stop right after the fork reaches it.
+  ::setpgid(pid, pid);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   Ended ended;

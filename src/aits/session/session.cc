@@ -333,15 +333,34 @@ void Session::SettleReplacements() {
       ++it;  // its cancel is on the way
       continue;
     }
-    if (replaced != nullptr && replaced->status == OrderStatus::kCanceled) {
-      (void)kernel_->Submit(it->second);  // a refusal is a rejected order in the log
+    OrderRequest& next = it->second.request;
+    // Lots the old order filled while its cancel travelled come off the replacement.
+    const int64_t late =
+        replaced == nullptr ? 0 : replaced->filled.raw() - it->second.filled_then.raw();
+    const int64_t left = next.quantity.raw() - std::max<int64_t>(late, 0);
+    if (replaced != nullptr && replaced->status == OrderStatus::kCanceled && left > 0) {
+      next.quantity = Quantity::FromRaw(left, next.quantity.precision());
+      (void)kernel_->Submit(next);  // a refusal is a rejected order in the log
     } else {
       AITS_LOG_WARN("session", "an order to modify ended before its cancel: not replaced",
                     {{"order", std::to_string(it->first)},
                      {"status", replaced == nullptr ? std::string("unknown")
                                                     : std::string(ToString(replaced->status))},
-                     {"replacement", it->second.client_order_id}});
+                     {"replacement", next.client_order_id}});
     }
+    it = replacements_.erase(it);
+  }
+}
+
+void Session::DropReplacements(uint64_t id, const std::string& why) {
+  for (auto it = replacements_.begin(); it != replacements_.end();) {
+    if (id != 0 && it->first != id) {
+      ++it;
+      continue;
+    }
+    AITS_LOG_WARN("session", "a modify's replacement dropped: " + why,
+                  {{"order", std::to_string(it->first)},
+                   {"replacement", it->second.request.client_order_id}});
     it = replacements_.erase(it);
   }
 }
@@ -378,6 +397,18 @@ size_t Session::AdvanceTo(Timestamp time) {
 }
 
 namespace {
+
+// A client order id an operator command names: 1 to 64 of A-Z a-z 0-9 - _ .
+Status CheckClientId(const std::string& command, const std::string& id) {
+  const bool ok =
+      id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+      });
+  if (!ok) {
+    return InvalidArgument(command + " command: client_order_id: 1 to 64 of A-Z a-z 0-9 - _ .");
+  }
+  return Status::Ok();
+}
 
 // The order of an "order" operator command: symbol, side, type (market, limit, stop), lots,
 // price, stop_loss, take_profit; InvalidArgument naming the field otherwise.
@@ -437,14 +468,7 @@ Result<OrderRequest> ManualOrder(const nlohmann::json& json,
   }
   const std::string client_id = text("client_order_id");
   if (!client_id.empty()) {
-    const bool ok =
-        client_id.size() <= 64 && std::all_of(client_id.begin(), client_id.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' ||
-                 c == '.';
-        });
-    if (!ok) {
-      return InvalidArgument("order command: client_order_id: 1 to 64 of A-Z a-z 0-9 - _ .");
-    }
+    AITS_RETURN_IF_ERROR(CheckClientId("order", client_id));
     request.client_order_id = client_id;
   }
   request.tag = "manual";
@@ -499,10 +523,14 @@ Result<OrderRequest> ModifiedOrder(const nlohmann::json& json, const Order& orde
   const std::string given = json.contains("client_order_id") && json["client_order_id"].is_string()
                                 ? json["client_order_id"].get<std::string>()
                                 : std::string();
-  next.client_order_id =
-      !given.empty() ? given
-                     : order.request.client_order_id + "-m" + std::to_string(order.id.value);
-  if (next.client_order_id.size() > 64) next.client_order_id.resize(64);
+  if (!given.empty()) {
+    AITS_RETURN_IF_ERROR(CheckClientId("modify", given));
+    next.client_order_id = given;
+  } else {
+    // The kernel id keeps it unique: the old id is cut, never the suffix.
+    const std::string suffix = "-m" + std::to_string(order.id.value);
+    next.client_order_id = order.request.client_order_id.substr(0, 64 - suffix.size()) + suffix;
+  }
   return next;
 }
 
@@ -573,7 +601,7 @@ Status Session::ApplyCommand(std::string_view text) {
     }
     AITS_ASSIGN_OR_RETURN(OrderRequest next, ModifiedOrder(json, *order, instruments_));
     Log(EventType::kCommand, clock_.Now(), text);
-    replacements_.emplace(id, std::move(next));
+    replacements_.emplace(id, Replacement{std::move(next), order->filled});
     if (Status cancelled = kernel_->Cancel(OrderId{id}); !cancelled.ok()) {
       replacements_.erase(id);
       return cancelled;
@@ -585,12 +613,16 @@ Status Session::ApplyCommand(std::string_view text) {
       return InvalidArgument("cancel command without a whole \"order_id\"");
     }
     Log(EventType::kCommand, clock_.Now(), text);
+    // A cancel of an order being modified cancels its replacement too.
+    DropReplacements(json["order_id"].get<uint64_t>(), "the order was cancelled");
     return kernel_->Cancel(OrderId{json["order_id"].get<uint64_t>()});
   } else if (command != "flatten") {
     return InvalidArgument("unknown command '" + command +
                            "' (known: breaker, pause, resume, flatten, order, modify, cancel)");
   }
   Log(EventType::kCommand, clock_.Now(), text);
+  // A flatten or a halt wants no order working: no replacement goes out after it.
+  if (!state || *state == risk::BreakerState::kHalted) DropReplacements(0, "by " + command);
   Status status = Status::Ok();
   if (state) {
     status = kernel_->SetBreaker(*state, command == "breaker" ? reason : command + ": " + reason);

@@ -224,9 +224,16 @@ class Session {
   // The client ids of manual orders without one (ApplyCommand).
   Timestamp manual_time_{-1};
   uint64_t manual_index_ = 0;
-  // Replacements of "modify" commands, by the kernel id of the order they replace. In memory:
-  // one whose cancel was pending when the process died is not sent after the restart.
-  std::map<uint64_t, OrderRequest> replacements_;
+  // Replacements of "modify" commands, by the kernel id of the order they replace, with what
+  // that order had filled when the command came (fills after it come off the replacement). A
+  // resume rebuilds them from the logged commands, as a replay does.
+  struct Replacement {
+    OrderRequest request;
+    Quantity filled_then;
+  };
+  std::map<uint64_t, Replacement> replacements_;
+  // Drops the replacements pending for `id` (0: every one), saying why.
+  void DropReplacements(uint64_t id, const std::string& why);
   std::vector<InstrumentId> traded_;
   std::unique_ptr<kernel::Kernel> kernel_;
   SessionVenue* async_venue_ = nullptr;  // owned by the kernel; set when the venue is threaded
