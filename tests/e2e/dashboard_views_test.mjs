@@ -24,7 +24,7 @@
 import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 
-import {apiGet, apiLogin, authStore, check, launchChromium, login, newPage, processes, runScenario, text, until} from './dashboard_lib.mjs';
+import {apiGet, apiLogin, authStore, check, launchChromium, login, newPage, processes, runScenario, sleep, text, until} from './dashboard_lib.mjs';
 
 const [aits, webSource, webBundle, artifacts, data] = process.argv.slice(2);
 if (!data) {
@@ -175,10 +175,17 @@ async function scenario(work, keepBrowser) {
           job.request.strategy === 'sma_cross',
       job);
   // The file is 9,500 ticks: the job ends within milliseconds, before a poll can see it run.
-  const bars =
-      await trader
+  // The list and the job are read side by side, so the list may show the job running for one
+  // more poll (a second) after the job's own read says done: read until both agree, up to 5 s.
+  const readBars = () =>
+      trader
           .locator(`[data-testid="backtest-progress-${jobId}"], [data-testid="backtest-progress"]`)
           .evaluateAll((all) => all.map((b) => b.value));
+  let bars = await readBars();
+  for (let i = 0; i < 25 && !(bars.length === 2 && bars.every((v) => v === job.progress)); ++i) {
+    await sleep(200);
+    bars = await readBars();
+  }
   check(
       'the list and the job show its progress as the API has it',
       bars.length === 2 && bars.every((v) => v === job.progress) && job.progress === 1,
