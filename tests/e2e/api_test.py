@@ -8,6 +8,8 @@ sample data and `aits api serve` over its state directory, and checks over real 
 - tampered, alg-none and foreign-key tokens are refused; API keys and refresh tokens work;
 - the breaker halted from the API reaches the running session, and the request's chain id is in
   the API's audit trail and in the session's own log;
+- an order placed with a chain id is followed by it through the API's access log, the session's
+  log lines (the command, the order's updates, its fill), its event log and the audit trail;
 - injection strings, malformed and oversized bodies are 4xx with a message, and change nothing;
 - the rate limit (429, Retry-After), login lockout, TLS 1.3 only, and a clean stop on SIGINT.
 
@@ -144,10 +146,24 @@ def aits(*args, env=None, check_rc=True):
     return r
 
 
-def start_api(work, state, auth_flags, *extra):
+def log_flags(path):
+    """aits's flags for JSON log lines at info into `path`."""
+    return ["--log-level", "info", "--log-file", path, "--log-json"]
+
+
+def log_lines(path, chain):
+    """The JSON log lines of `path` that carry chain id `chain`."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    return [line for line in lines if line.get("chain_id") == chain]
+
+
+def start_api(work, state, auth_flags, *extra, log=None):
     """`aits api serve` on a free port; (process, base URL)."""
-    proc = subprocess.Popen([AITS, "api", "serve", "--state", state, "--listen", "127.0.0.1:0",
-                             "--json", *auth_flags, *extra],
+    proc = subprocess.Popen([AITS, *(log_flags(log) if log else []), "api", "serve", "--state",
+                             state, "--listen", "127.0.0.1:0", "--json", *auth_flags, *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if not line:
@@ -205,7 +221,8 @@ def run(work, procs):
           bad.stderr)
 
     state = f"{work}/s"
-    paper = subprocess.Popen([AITS, "paper", "--speed", "1", "--state", state,
+    paper = subprocess.Popen([AITS, *log_flags(f"{work}/paper.log"), "paper", "--speed", "1",
+                              "--state", state,
                               "--session-id", "e2e", "--quiet"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     procs.append(paper)
@@ -214,7 +231,7 @@ def run(work, procs):
             break
         time.sleep(0.1)
     api, base = start_api(work, state, auth, "--jobs", f"{work}/jobs", "--data-dir", DATA,
-                          "--sessions", f"{work}/sessions")
+                          "--sessions", f"{work}/sessions", log=f"{work}/api.log")
     procs.append(api)
 
     status, headers, body = request(base, "GET", "/api/v1/health")
@@ -436,9 +453,11 @@ def run(work, procs):
     refused.close()
 
     # An order placed through the API takes the strategy's path through the risk checks.
+    order_chain = "e2e-order-chain-7"
     status, _, placed = request(base, "POST", "/api/v1/orders", tokens["tom"],
                                 body={"symbol": acct["symbols"][0], "side": "buy", "lots": 0.1,
-                                      "reason": "api e2e"})
+                                      "reason": "api e2e"},
+                                headers={"X-Chain-ID": order_chain, "X-Request-ID": "e2e-req-7"})
     check("the trader places a market order: 202", status == 202, (status, placed))
     client_id = placed.get("queued", {}).get("client_order_id", "")
     mine = None
@@ -451,6 +470,39 @@ def run(work, procs):
     check("the session took the API's order, with its client id and tag",
           mine is not None and mine["tag"] == "manual" and mine["lots"] == 0.1
           and mine["status"] in ("filled", "rejected"), mine)
+    # The order's chain id, through every log it went through.
+    api_lines = log_lines(f"{work}/api.log", order_chain)
+    check("the API's access log has the order's request with its ids",
+          any(l["message"] == "POST /api/v1/orders" and l["status"] == "202"
+              and l["request_id"] == "e2e-req-7" and l["actor"] == "tom" for l in api_lines),
+          api_lines)
+    session_lines = []
+    for _ in range(50):  # the session writes its lines as it applies; the fill may trail
+        session_lines = log_lines(f"{work}/paper.log", order_chain)
+        if any(l["message"].startswith("fill ") or l["message"].endswith(" rejected")
+               for l in session_lines):
+            break
+        time.sleep(0.1)
+    messages = [l["message"] for l in session_lines]
+    check("the session's log has the command with the order's chain id and client id",
+          any(l["message"] == "operator command: order" and l["client_order_id"] == client_id
+              and l["request_id"] == "e2e-req-7" and l["by"] == "tom" for l in session_lines),
+          messages)
+    if mine and mine["status"] == "filled":
+        check("the session's log has the order's fill with its chain id",
+              any(l["message"] == "fill of an operator's order"
+                  and l["client_order_id"] == client_id for l in session_lines)
+              and "operator's order filled" in messages, messages)
+    else:
+        check("the session's log has the order's rejection with its chain id",
+              "operator's order rejected" in messages, messages)
+    check("every session line of the chain names the order",
+          all(l.get("client_order_id") == client_id for l in session_lines), session_lines)
+    check("the order's command event carries the chain id",
+          len([row for row in session_rows(state, 9) if order_chain in row]) == 1)
+    _, _, trail = request(base, "GET", "/api/v1/audit?limit=200", tokens["ada"])
+    check("the audit trail has the order with its chain id",
+          any(e["chain_id"] == order_chain and e["status"] == 202 for e in trail["items"]))
     for bad in ({"symbol": "NOPE", "side": "buy", "lots": 1, "reason": "x"},
                 {"symbol": acct["symbols"][0], "side": "up", "lots": 1, "reason": "x"},
                 {"symbol": acct["symbols"][0], "side": "buy", "lots": -1, "reason": "x"},

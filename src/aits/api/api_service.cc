@@ -5,6 +5,8 @@
 #include <charconv>
 #include <set>
 
+#include "aits/log/log.h"
+
 namespace aits::api {
 
 namespace {
@@ -219,6 +221,14 @@ HttpResponse ApiService::Handle(const HttpRequest& request) {
     response = Dispatch(ctx);
   }
   for (auto& h : headers) response.headers.push_back(std::move(h));
+  // The access log: a line a request at info, with the ids that tie it to the lines and events
+  // it causes elsewhere (the session's "command applied", the orders' and fills' lines).
+  AITS_LOG_INFO("api", request.method + " " + request.path,
+                {{"status", std::to_string(response.status)},
+                 {"actor", ctx.caller ? std::string_view(ctx.caller->subject) : "-"},
+                 {"client", request.client},
+                 {"request_id", ctx.request_id},
+                 {"chain_id", ctx.chain_id}});
   return response;
 }
 

@@ -94,6 +94,11 @@ EVP_PKEY_CTX* VerifyContext(EVP_PKEY* key) {
 
 Status Refused(std::string why) { return InvalidArgument("token refused: " + std::move(why)); }
 
+// The encoded header of a token signed by key `kid`.
+std::string EncodedHeader(const std::string& kid) {
+  return Base64UrlEncode(nlohmann::json{{"alg", "RS256"}, {"typ", "JWT"}, {"kid", kid}}.dump());
+}
+
 }  // namespace
 
 struct SigningKey::Impl {
@@ -126,30 +131,43 @@ std::string Base64UrlEncode(std::string_view bytes) {
 }
 
 Result<std::string> Base64UrlDecode(std::string_view text) {
-  if (text.size() % 4 == 1) {
-    return InvalidArgument("base64url: " + std::to_string(text.size()) +
+  const size_t n = text.size();
+  if (n % 4 == 1) {
+    return InvalidArgument("base64url: " + std::to_string(n) +
                            " characters is no encoding's length");
   }
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const int8_t v = kDecode[static_cast<unsigned char>(text[i])];
-    if (v < 0) {
-      return InvalidArgument("base64url: character " + std::to_string(i + 1) +
-                             " is outside the alphabet");
-    }
-    acc = acc << 6 | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>(acc >> bits & 0xff));
-    }
+  const auto value = [text](size_t i) {
+    return static_cast<int32_t>(kDecode[static_cast<unsigned char>(text[i])]);
+  };
+  const auto outside = [text](size_t from) {
+    size_t i = from;
+    while (kDecode[static_cast<unsigned char>(text[i])] >= 0) ++i;
+    return InvalidArgument("base64url: character " + std::to_string(i + 1) +
+                           " is outside the alphabet");
+  };
+  // Four characters at a time into a string sized once: a token's signature alone is 342.
+  std::string out(n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1), '\0');
+  size_t o = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const int32_t a = value(i), b = value(i + 1), c = value(i + 2), d = value(i + 3);
+    if ((a | b | c | d) < 0) return outside(i);
+    const uint32_t v = static_cast<uint32_t>(a << 18 | b << 12 | c << 6 | d);
+    out[o++] = static_cast<char>(v >> 16);
+    out[o++] = static_cast<char>(v >> 8 & 0xff);
+    out[o++] = static_cast<char>(v & 0xff);
   }
-  // The bits left over must be zero: otherwise two texts would decode to the same bytes.
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
-    return InvalidArgument("base64url: the last character carries bits no encoder writes");
+  if (i < n) {  // 2 or 3 characters left: 1 or 2 bytes
+    const int32_t a = value(i), b = value(i + 1), c = n - i == 3 ? value(i + 2) : 0;
+    if ((a | b | c) < 0) return outside(i);
+    const uint32_t v = static_cast<uint32_t>(a << 18 | b << 12 | c << 6);
+    out[o++] = static_cast<char>(v >> 16);
+    if (n - i == 3) out[o++] = static_cast<char>(v >> 8 & 0xff);
+    // The bits left over must be zero: otherwise two texts would decode to the same bytes.
+    const uint32_t spare = n - i == 3 ? v & 0xff : v & 0xffff;
+    if (spare != 0) {
+      return InvalidArgument("base64url: the last character carries bits no encoder writes");
+    }
   }
   return out;
 }
@@ -259,9 +277,13 @@ Result<KeyRing> KeyRing::Make(std::vector<SigningKey> keys) {
   return KeyRing(std::move(keys), signer);
 }
 
+KeyRing::KeyRing(std::vector<SigningKey> keys, size_t signer)
+    : keys_(std::move(keys)), signer_(signer) {
+  for (const SigningKey& key : keys_) headers_.push_back(EncodedHeader(key.kid()));
+}
+
 Result<std::string> KeyRing::Sign(const Claims& claims) const {
   const SigningKey& key = signer();
-  nlohmann::json header{{"alg", "RS256"}, {"typ", "JWT"}, {"kid", key.kid()}};
   nlohmann::json payload{{"sub", claims.subject},
                          {"role", claims.role},
                          {"typ", claims.type},
@@ -271,8 +293,7 @@ Result<std::string> KeyRing::Sign(const Claims& claims) const {
                          {"exp", WholeSeconds(claims.expires)}};
   if (!claims.issuer.empty()) payload["iss"] = claims.issuer;
   if (!claims.audience.empty()) payload["aud"] = claims.audience;
-  std::string signing_input =
-      Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(payload.dump());
+  std::string signing_input = headers_[signer_] + "." + Base64UrlEncode(payload.dump());
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   size_t length = 0;
   if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.impl().key.get()) != 1 ||
@@ -300,22 +321,29 @@ Result<Claims> KeyRing::Verify(std::string_view token, Timestamp now,
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
     return Refused("not a signed JWT (three base64url parts separated by dots)");
   }
-  Result<std::string> header_text = Base64UrlDecode(token.substr(0, dot1));
-  if (!header_text.ok()) return Refused("header: " + header_text.status().message());
-  const nlohmann::json header = nlohmann::json::parse(*header_text, nullptr, false);
-  if (!header.is_object()) return Refused("the header is not a JSON object");
-  const auto alg = header.find("alg");
-  if (alg == header.end() || !alg->is_string() || *alg != "RS256") {
-    return Refused("algorithm " + (alg == header.end() ? std::string("missing") : alg->dump()) +
-                   " (only RS256 is accepted)");
-  }
-  const auto kid = header.find("kid");
-  if (kid == header.end() || !kid->is_string()) return Refused("no key id (kid) in the header");
+  // The header this ring writes is recognised whole; any other is decoded and checked.
+  const std::string_view header_segment = token.substr(0, dot1);
   const SigningKey* key = nullptr;
-  for (const SigningKey& k : keys_) {
-    if (k.kid() == kid->get_ref<const std::string&>()) key = &k;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (headers_[i] == header_segment) key = &keys_[i];
   }
-  if (key == nullptr) return Refused("unknown key id " + kid->dump());
+  if (key == nullptr) {
+    Result<std::string> header_text = Base64UrlDecode(header_segment);
+    if (!header_text.ok()) return Refused("header: " + header_text.status().message());
+    const nlohmann::json header = nlohmann::json::parse(*header_text, nullptr, false);
+    if (!header.is_object()) return Refused("the header is not a JSON object");
+    const auto alg = header.find("alg");
+    if (alg == header.end() || !alg->is_string() || *alg != "RS256") {
+      return Refused("algorithm " + (alg == header.end() ? std::string("missing") : alg->dump()) +
+                     " (only RS256 is accepted)");
+    }
+    const auto kid = header.find("kid");
+    if (kid == header.end() || !kid->is_string()) return Refused("no key id (kid) in the header");
+    for (const SigningKey& k : keys_) {
+      if (k.kid() == kid->get_ref<const std::string&>()) key = &k;
+    }
+    if (key == nullptr) return Refused("unknown key id " + kid->dump());
+  }
 
   Result<std::string> signature = Base64UrlDecode(token.substr(dot2 + 1));
   if (!signature.ok()) return Refused("signature: " + signature.status().message());

@@ -98,10 +98,12 @@ class KeyRing {
   std::string Jwks() const;
 
  private:
-  explicit KeyRing(std::vector<SigningKey> keys, size_t signer)
-      : keys_(std::move(keys)), signer_(signer) {}
+  KeyRing(std::vector<SigningKey> keys, size_t signer);
   std::vector<SigningKey> keys_;
   size_t signer_ = 0;
+  // The encoded header Sign writes for each key (keys_[i]'s at [i]): a token whose header is
+  // byte for byte one of these needs no decoding or parsing of it to find its key.
+  std::vector<std::string> headers_;
 };
 
 }  // namespace aits::api

@@ -64,6 +64,11 @@ TEST(Base64UrlTest, RoundTripsEveryLengthAndRefusesWhatNoEncoderWrites) {
   EXPECT_FALSE(Base64UrlDecode("a+bc").ok());
   EXPECT_FALSE(Base64UrlDecode("abcde").ok());  // 5 characters: no encoding is that long
   EXPECT_FALSE(Base64UrlDecode("-_9").ok());    // the last character's spare bits set
+  EXPECT_FALSE(Base64UrlDecode("QR").ok());     // one byte's spare bits set
+  EXPECT_EQ(Base64UrlDecode("QQ").value(), "A");
+  // The message names the first character off the alphabet, in a whole group or the last.
+  EXPECT_NE(Base64UrlDecode("abcdab=c").status().message().find("character 7 "), std::string::npos);
+  EXPECT_NE(Base64UrlDecode("abcda.").status().message().find("character 6 "), std::string::npos);
 }
 
 TEST_F(JwtTest, SignsAndVerifiesTheClaims) {

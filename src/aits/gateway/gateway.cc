@@ -459,6 +459,9 @@ class Gateway::Desk {
 
   // Orders.
   void OnSubmit(std::unique_ptr<Order> order);
+  // An info line about an operator's order (one with a chain id), with the ids that tie it to
+  // the request that caused it; nothing for a strategy's.
+  void LogChain(const Entry& entry, std::string_view what) const;
   void SendOrder(Entry& entry);
   void SendQueued();
   void Finish(Entry& entry, ExecKind kind, RejectReason reason, std::string text);
@@ -1254,6 +1257,7 @@ void Gateway::Desk::TrimDone() {
 
 void Gateway::Desk::Finish(Entry& entry, ExecKind kind, RejectReason reason, std::string text) {
   if (entry.phase == Phase::kDone) return;
+  LogChain(entry, "operator's order " + std::string(ToString(kind)) + ": " + text);
   Done(entry);
   ExecutionReport report = ReportOf(entry, kind);
   report.reject_reason = reason;
@@ -1285,8 +1289,20 @@ void Gateway::Desk::OnSubmit(std::unique_ptr<Order> order) {
   stored.sym = *sym;
   by_comment_[stored.comment] = key;
   by_magic_[stored.magic] = key;
+  LogChain(stored, "operator's order received");
   if (stored.cancel_wanted) return;
   SendOrder(stored);
+}
+
+void Gateway::Desk::LogChain(const Entry& entry, std::string_view what) const {
+  const OrderRequest& request = entry.order.request;
+  if (request.chain_id.empty()) return;  // a strategy's order
+  AITS_LOG_INFO(kLog, what,
+                {{"order", std::to_string(entry.order.id.value)},
+                 {"client_order_id", request.client_order_id},
+                 {"ticket", std::to_string(entry.ticket)},
+                 {"filled", entry.filled.ToString()},
+                 {"chain_id", request.chain_id}});
 }
 
 void Gateway::Desk::SendOrder(Entry& entry) {
@@ -1694,6 +1710,7 @@ void Gateway::Desk::OnDeal(const mt5::DealInfo& deal) {
     default:
       fill.fill_reason = FillReasonOf(entry->order.request.type);
   }
+  LogChain(*entry, complete ? "operator's order filled" : "operator's order partly filled");
   if (complete) Done(*entry);
   Report(std::move(fill));
   if (!complete && entry->rest_cancels &&

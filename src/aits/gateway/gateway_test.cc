@@ -6,11 +6,15 @@
 #include "aits/gateway/gateway.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,6 +23,7 @@
 #include "aits/core/hash.h"
 #include "aits/gateway/retcodes.h"
 #include "aits/gateway/stand_in_ea.h"
+#include "aits/log/log.h"
 #include "aits/mt5/transcript.h"
 
 namespace aits::gateway {
@@ -559,6 +564,57 @@ TEST_F(GatewayTest, AnOrderCarriesItsIdMagicStepAndTheSymbolsFillingThenFillsFro
   EXPECT_DOUBLE_EQ(closing->first.volume, 0.12);
   EXPECT_EQ(closing->first.type_filling, static_cast<uint32_t>(mt5::Filling::kIoc));
   EXPECT_EQ(closing->first.client_order_id, "node-8");
+}
+
+// An operator's order (one with a chain id, from the API) is followed through the gateway's
+// log lines by that id; a strategy's order adds no line.
+TEST_F(GatewayTest, AnOperatorsOrderCarriesItsChainIdIntoTheGatewaysLogLines) {
+  const std::string log_path =
+      (std::filesystem::temp_directory_path() / ("aits_gw_chain_" + std::to_string(::getpid())))
+          .string();
+  std::filesystem::remove(log_path);
+  ASSERT_TRUE(ConfigureLogging(LogOptions{.level = LogLevel::kInfo,
+                                          .file = log_path,
+                                          .format = LogFormat::kJsonLines,
+                                          .role = "gateway"})
+                  .ok());
+  Start();
+  StandInEa ea = Connected();
+  Order operators = MarketOrder(7, Side::kBuy, 10);
+  operators.request.chain_id = "chain-77";
+  Order strategys = MarketOrder(8, Side::kBuy, 10);
+  for (const Order& order : {operators, strategys}) {
+    execution_->Submit(order);
+    auto place = ea.Expect<mt5::PlaceOrder>();
+    ASSERT_TRUE(place.ok()) << place.status().message();
+    const uint64_t ticket = 900 + order.id.value;
+    ASSERT_TRUE(ea.Send(ResultOf(place->first, mt5::retcode::kDone, ticket), place->second).ok());
+    ASSERT_TRUE(ea.Send(DealAdd(9000 + order.id.value, ticket, 0.10, 1.1, place->first)).ok());
+    auto fill = NextReport();
+    ASSERT_TRUE(fill);
+    EXPECT_EQ(fill->kind, ExecKind::kFilled);
+  }
+  ASSERT_TRUE(ConfigureLogging(LogOptions{}).ok());
+
+  std::ifstream in(log_path);
+  std::vector<nlohmann::json> chained;
+  std::string line;
+  while (std::getline(in, line)) {
+    const nlohmann::json json = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(json.is_object()) << line;
+    EXPECT_NE(json.value("order", ""), "8") << "a strategy's order logged: " << line;
+    if (json.value("chain_id", "") == "chain-77") chained.push_back(json);
+  }
+  std::filesystem::remove(log_path);
+  ASSERT_EQ(chained.size(), 2u);
+  EXPECT_EQ(chained[0]["message"], "operator's order received");
+  EXPECT_EQ(chained[1]["message"], "operator's order filled");
+  for (const nlohmann::json& json : chained) {
+    EXPECT_EQ(json["order"], "7");
+    EXPECT_EQ(json["client_order_id"], "node-7");
+    EXPECT_EQ(json["role"], "gateway");
+  }
+  EXPECT_EQ(chained[1]["ticket"], "907");
 }
 
 TEST_F(GatewayTest, AnOrderOutsideTheSymbolsVolumesIsRejectedBeforeItIsSent) {

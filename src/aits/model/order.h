@@ -119,6 +119,11 @@ struct OrderRequest {
   // close leaves the rest open). 0: on a hedging account the order opens a new position, on a
   // netting account it trades against the net one.
   uint64_t position_ticket = 0;
+  // The chain id of the operator's request that caused the order (the API's X-Chain-ID,
+  // docs/api.md, "Tracing and audit"); empty for a strategy's. It travels with the order to the
+  // venue, over the bus too, so that every role's log lines about the order carry it. Not in
+  // the event log's order events: the logged command holds it, and a replay sets it again.
+  std::string chain_id;
 };
 
 struct Order {

@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <utility>
 
+#include "aits/persistence/command_wake.h"
 #include "aits/persistence/sqlite.h"
 
 namespace aits::persistence {
@@ -290,6 +292,8 @@ class SqliteEventStore final : public EventStore {
 
  private:
   bool IsOpen() const override { return db_.is_open(); }
+  static Status InsertCommand(const sqlite::Database& db, sqlite3_stmt* stmt,
+                              std::string_view text);
 
   // Opens the batch's transaction on its first write (an event or a command mark).
   Status BeginBatchIfNeeded() {
@@ -307,6 +311,9 @@ class SqliteEventStore final : public EventStore {
       *stmt = sqlite::Statement();
     }
     db_.Close();
+    std::lock_guard<std::mutex> lock(side_mutex_);
+    side_insert_ = sqlite::Statement();
+    side_db_.Close();
   }
 
   sqlite::Database db_;
@@ -319,6 +326,11 @@ class SqliteEventStore final : public EventStore {
   sqlite::Statement mark_applied_;
   // True while Scan() runs the cached statement; a nested Scan prepares its own.
   mutable bool scan_active_ = false;
+  // A read-only handle's connection for AddCommand (several threads may add commands).
+  std::mutex side_mutex_;
+  sqlite::Database side_db_;
+  sqlite::Statement side_insert_;
+  std::string wake_path_ = CommandWakePath(path_);
 };
 
 }  // namespace
@@ -564,26 +576,42 @@ Status SqliteEventStore::Scan(uint64_t from_seq,
 
 Status SqliteEventStore::AddCommand(std::string_view text) {
   if (!IsOpen()) return Closed("AddCommand");
-  // A writer's own command lands in its open batch (or commits at once between batches). A
-  // read-only handle (`aits breaker` beside a running session) writes through a short-lived
-  // read-write connection that waits for the writer's batch via busy_timeout.
-  sqlite::Database side_db;
-  sqlite::Statement side_insert;
-  const sqlite::Database* target = &db_;
-  sqlite3_stmt* stmt = insert_command_.get();
-  if (read_only_) {
-    AITS_ASSIGN_OR_RETURN(side_db, sqlite::Database::Open(path_, {.no_mutex = true}));
-    // Replaces the busy timeout: the same waits, with on_busy told of each.
-    sqlite3_busy_handler(side_db.get(), WaitWhileBusy, &options_.on_busy);
-    AITS_ASSIGN_OR_RETURN(side_insert, sqlite::Statement::Prepare(side_db, kInsertCommand));
-    target = &side_db;
-    stmt = side_insert.get();
+  // A writer's own command lands in its open batch (or commits at once between batches).
+  if (!read_only_) return InsertCommand(db_, insert_command_.get(), text);
+  // A read-only handle (`aits breaker`, the API beside a running session) writes through a
+  // read-write connection of its own, opened at the first command and kept, which waits for
+  // the writer's batch. It commits without an fsync (synchronous=NORMAL): the row is safe from
+  // this process dying at once, and from a power loss at the session's next commit, which
+  // fsyncs the whole write-ahead log with it. An fsync here would cost each order several
+  // hundred microseconds (docs/performance.md, "The API").
+  Status status;
+  {
+    std::lock_guard<std::mutex> lock(side_mutex_);
+    if (!side_db_.is_open()) {
+      AITS_ASSIGN_OR_RETURN(sqlite::Database db, sqlite::Database::Open(path_, {.no_mutex = true}));
+      // Replaces the busy timeout: the same waits, with on_busy told of each.
+      sqlite3_busy_handler(db.get(), WaitWhileBusy, &options_.on_busy);
+      // Nor does it checkpoint: the session's log grows fast, and whichever connection commits
+      // past the threshold copies the whole log back, which is the session writer's work.
+      AITS_RETURN_IF_ERROR(
+          db.Exec("PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0", "settings"));
+      AITS_ASSIGN_OR_RETURN(side_insert_, sqlite::Statement::Prepare(db, kInsertCommand));
+      side_db_ = std::move(db);
+    }
+    status = InsertCommand(side_db_, side_insert_.get(), text);
   }
+  // The running session reads its commands at once rather than at its next poll.
+  if (status.ok() && !wake_path_.empty()) (void)SendCommandWake(wake_path_);
+  return status;
+}
+
+Status SqliteEventStore::InsertCommand(const sqlite::Database& db, sqlite3_stmt* stmt,
+                                       std::string_view text) {
   sqlite3_bind_int64(stmt, 1, WallNowNs());
   sqlite3_bind_text(stmt, 2, text.empty() ? "" : text.data(), static_cast<int>(text.size()),
                     SQLITE_STATIC);
   const int rc = sqlite3_step(stmt);
-  Status status = rc == SQLITE_DONE ? Status::Ok() : target->Error(rc, "add command");
+  Status status = rc == SQLITE_DONE ? Status::Ok() : db.Error(rc, "add command");
   sqlite3_reset(stmt);
   sqlite3_clear_bindings(stmt);
   return status;

@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +19,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "aits/persistence/command_wake.h"
 
 // Counts C++ heap allocations while g_count_allocations is set, so that a test can check that
 // Append does not allocate. (SQLite's own page cache uses malloc and is not counted.)
@@ -618,6 +623,73 @@ TEST_F(EventStoreTest, CommandsAcrossTwoConnections) {
   // Applying twice, or an unknown id, is an error.
   EXPECT_EQ(writer->MarkCommandApplied((*pending)[0].id, 9).code(), StatusCode::kNotFound);
   EXPECT_EQ(writer->MarkCommandApplied(12345, 9).code(), StatusCode::kNotFound);
+}
+
+// A command added from another process wakes a session bound to the log's wake socket, after
+// its row has committed (the session then reads it at once, not at its next poll).
+TEST_F(EventStoreTest, AddCommandWakesTheSessionAfterTheRowCommits) {
+  auto writer = MustOpen(path_);
+  ASSERT_NE(writer, nullptr);
+  const std::string wake_path = CommandWakePath(path_);
+  EXPECT_EQ(wake_path, dir_ + "/commands.wake");
+  auto bound = CommandWakeSocket::Bind(wake_path);
+  ASSERT_TRUE(bound.ok()) << bound.status().ToString();
+  EXPECT_EQ(bound->Drain(), 0);
+
+  auto tool = EventStore::OpenReadOnly(path_);
+  ASSERT_TRUE(tool.ok()) << tool.status().ToString();
+  ASSERT_TRUE((*tool)->AddCommand("{\"cmd\":\"halt\"}").ok());
+  ASSERT_TRUE((*tool)->AddCommand("{\"cmd\":\"resume\"}").ok());
+  EXPECT_EQ(bound->Drain(), 2);
+  EXPECT_EQ(writer->PendingCommands()->size(), 2u);  // committed before the wake
+
+  // No session bound: the command is still stored, nobody is woken.
+  *bound = CommandWakeSocket();
+  EXPECT_FALSE(fs::exists(wake_path));
+  ASSERT_TRUE((*tool)->AddCommand("{\"cmd\":\"flatten\"}").ok());
+  EXPECT_EQ(writer->PendingCommands()->size(), 3u);
+}
+
+TEST(CommandWakeTest, BindRefusesWhatItCannotUseAndReplacesAStaleSocket) {
+  char pattern[] = "/tmp/aits_wake_XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  const std::string dir = pattern;
+  EXPECT_EQ(CommandWakePath("postgresql://127.0.0.1:5432/aits#s1"), "");
+  EXPECT_EQ(CommandWakePath("events.db"), "commands.wake");
+
+  // Longer than sun_path: refused by name, and a wake to it is simply not sent.
+  const std::string long_path = dir + "/" + std::string(120, 'x');
+  auto too_long = CommandWakeSocket::Bind(long_path);
+  EXPECT_EQ(too_long.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(too_long.status().message().find("too long"), std::string::npos);
+  EXPECT_FALSE(SendCommandWake(long_path));
+
+  // A regular file in the way is not replaced.
+  const std::string path = dir + "/commands.wake";
+  std::ofstream(path) << "not a socket";
+  auto blocked = CommandWakeSocket::Bind(path);
+  EXPECT_EQ(blocked.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(fs::is_regular_file(path));
+  fs::remove(path);
+
+  // A socket left by a session that died (bound, closed, never unlinked) is replaced.
+  {
+    const int fd = ::socket(AF_UNIX, SOCK_DGRAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", path.c_str());
+    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0);
+    ::close(fd);
+  }
+  ASSERT_TRUE(fs::is_socket(path));
+  EXPECT_FALSE(SendCommandWake(path));  // a socket file with nobody bound
+  auto second = CommandWakeSocket::Bind(path);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_TRUE(SendCommandWake(path));
+  EXPECT_EQ(second->Drain(), 1);
+  *second = CommandWakeSocket();
+  fs::remove_all(dir);
 }
 
 TEST_F(EventStoreTest, AddCommandWaitsForTheWritersBatch) {

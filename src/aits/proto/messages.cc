@@ -101,6 +101,7 @@ void PutRequest(const OrderRequest& request, v1::OrderRequest* out) {
   out->set_client_order_id(request.client_order_id);
   out->set_tag(request.tag);
   out->set_position_ticket(request.position_ticket);
+  out->set_chain_id(request.chain_id);
 }
 
 OrderRequest GetRequest(Checker& check, const v1::OrderRequest& in) {
@@ -118,6 +119,7 @@ OrderRequest GetRequest(Checker& check, const v1::OrderRequest& in) {
   request.client_order_id = in.client_order_id();
   request.tag = in.tag();
   request.position_ticket = in.position_ticket();
+  request.chain_id = in.chain_id();
   return request;
 }
 

@@ -51,6 +51,7 @@ OrderRequest SampleRequest() {
   request.client_order_id = "node-1:42";
   request.tag = "entry";
   request.position_ticket = 7'000'000'123;
+  request.chain_id = "api-chain-9";  // an operator's order: its chain crosses the bus
   return request;
 }
 
@@ -170,6 +171,7 @@ void ExpectSame(const OrderRequest& a, const OrderRequest& b) {
   EXPECT_EQ(a.client_order_id, b.client_order_id);
   EXPECT_EQ(a.tag, b.tag);
   EXPECT_EQ(a.position_ticket, b.position_ticket);
+  EXPECT_EQ(a.chain_id, b.chain_id);
 }
 void ExpectSame(const Tick& a, const Tick& b) {
   EXPECT_EQ(a.ts, b.ts);

@@ -1,8 +1,15 @@
 #include "aits/session/command_feed.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <utility>
 #include <vector>
 
+#include "aits/log/log.h"
 #include "aits/persistence/pg_event_store.h"
 
 namespace aits::session {
@@ -29,6 +36,19 @@ Status StoreCommandFeed::Start(node::ProducerLink link) {
   if (thread_.joinable()) return FailedPrecondition("the command feed is already started");
   AITS_ASSIGN_OR_RETURN(store_, persistence::OpenEventStoreAtReadOnly(path_));
   stop_.store(false, std::memory_order_relaxed);
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd_ < 0) return IoError(std::string("command feed: eventfd: ") + std::strerror(errno));
+  // Bound before the first poll: a command added after that poll wakes the thread.
+  if (const std::string wake_path = persistence::CommandWakePath(path_); !wake_path.empty()) {
+    Result<persistence::CommandWakeSocket> bound = persistence::CommandWakeSocket::Bind(wake_path);
+    if (bound.ok()) {
+      wake_ = std::move(*bound);
+    } else {
+      AITS_LOG(LogLevel::kWarn, "session",
+               "operator commands are read every " + std::to_string(interval_.count()) +
+                   " ms only: " + bound.status().message());
+    }
+  }
   AITS_ASSIGN_OR_RETURN(const bool open, Poll(link));
   if (open) thread_ = std::thread([this, link] { Run(link); });
   return Status::Ok();
@@ -36,12 +56,12 @@ Status StoreCommandFeed::Start(node::ProducerLink link) {
 
 void StoreCommandFeed::Run(node::ProducerLink link) {
   for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      if (wake_.wait_for(lock, interval_,
-                         [this] { return stop_.load(std::memory_order_relaxed); })) {
-        return;
-      }
+    pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {wake_.fd(), POLLIN, 0}};
+    const int ready = ::poll(fds, wake_.fd() >= 0 ? 2 : 1, static_cast<int>(interval_.count()));
+    if (stop_.load(std::memory_order_relaxed)) return;
+    if (ready > 0 && (fds[1].revents & POLLIN) != 0) {
+      wake_.Drain();
+      wakes_.fetch_add(1, std::memory_order_relaxed);
     }
     auto polled = Poll(link);
     if (!polled.ok()) {
@@ -53,12 +73,15 @@ void StoreCommandFeed::Run(node::ProducerLink link) {
 }
 
 void StoreCommandFeed::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_.store(true, std::memory_order_relaxed);
+  stop_.store(true, std::memory_order_relaxed);
+  if (stop_fd_ >= 0) {
+    const uint64_t one = 1;
+    (void)!::write(stop_fd_, &one, sizeof(one));
   }
-  wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+  stop_fd_ = -1;
+  wake_ = persistence::CommandWakeSocket();
   // Now, not at destruction: the session closes its store next, and SQLite checkpoints the WAL
   // into the database file (and removes it) only when the last connection closes.
   store_.reset();

@@ -4,6 +4,10 @@
 // and marks its row applied in the session's own store (OperatorCommand::store_id). Commands
 // given in-process (EventLoop::SubmitCommand) travel the same inbox.
 //
+// Besides the poll, the feed reads the table as soon as a command's sender wakes it through the
+// log's wake socket (persistence/command_wake.h), which it binds at Start when the log is a
+// SQLite file; without the socket (a PostgreSQL log, a path too long) the poll alone remains.
+//
 // Threads: Start() and Stop() from the kernel thread (the loop calls them); the poll runs on the
 // feed's own thread. The read-only connection sees a row marked applied only once the session
 // commits, so the feed remembers the highest id it pushed and pushes each row once per run; a
@@ -12,15 +16,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 
 #include "aits/node/data_client.h"
+#include "aits/persistence/command_wake.h"
 #include "aits/persistence/event_store.h"
 
 namespace aits::session {
@@ -35,14 +38,18 @@ class StoreCommandFeed final : public node::Producer {
 
   std::string_view name() const override { return "operator commands"; }
   // Opens the read-only connection and polls once before it returns, so that commands queued
-  // while the session was down are handled before any tick; then polls every interval. Errors:
-  // the store's (the file cannot be opened). A later poll's error is reported as kError.
+  // while the session was down are handled before any tick; then polls every interval and at
+  // every wake. Errors: the store's (the file cannot be opened). A later poll's error is
+  // reported as kError. A wake socket that cannot be bound is logged (warn), not an error.
   Status Start(node::ProducerLink link) override;
   // Joins the thread and closes the read-only connection.
   void Stop() override;
 
-  // Any thread: commands pushed so far.
+  // Any thread: commands pushed so far, and the wakes that made the feed read the table.
   uint64_t pushed() const { return pushed_.load(std::memory_order_relaxed); }
+  uint64_t wakes() const { return wakes_.load(std::memory_order_relaxed); }
+  // Whether Start bound the wake socket.
+  bool wake_bound() const { return wake_.fd() >= 0; }
 
  private:
   // Pushes the pending rows not pushed yet; false once the inbox refuses (the loop is stopping).
@@ -55,9 +62,10 @@ class StoreCommandFeed final : public node::Producer {
   int64_t last_id_ = 0;
   std::thread thread_;
   std::atomic<bool> stop_{false};
-  std::mutex mutex_;
-  std::condition_variable wake_;
+  int stop_fd_ = -1;  // an eventfd that Stop writes, beside the wake socket in the thread's poll
+  persistence::CommandWakeSocket wake_;
   std::atomic<uint64_t> pushed_{0};
+  std::atomic<uint64_t> wakes_{0};
 };
 
 }  // namespace aits::session

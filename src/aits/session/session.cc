@@ -246,6 +246,18 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
       persistence::EncodeFill(netted, &self->buffer_);
     }
     self->Emit(EventType::kFill, fill.ts, self->buffer_);
+    if (self->appending() && LogEnabled(LogLevel::kInfo)) {
+      if (const Chain* chain = self->FindChain(fill.client_order_id)) {
+        AITS_LOG_INFO("session", "fill of an operator's order",
+                      {{"session_id", self->spec_.session_id},
+                       {"order", std::to_string(fill.order_id.value)},
+                       {"client_order_id", fill.client_order_id},
+                       {"quantity", fill.quantity.ToString()},
+                       {"price", fill.price.ToString()},
+                       {"request_id", chain->request_id},
+                       {"chain_id", chain->chain_id}});
+      }
+    }
   });
   const bool order_tickets = spec.order_tickets;
   bus.Subscribe<execution::OrderUpdate>(
@@ -269,6 +281,18 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
           persistence::EncodeOrder(untagged, &self->buffer_);
         }
         self->Emit(EventType::kOrderUpdate, update.order.updated, self->buffer_);
+        if (self->appending() && LogEnabled(LogLevel::kInfo)) {
+          const Order& order = update.order;
+          if (const Chain* chain = self->FindChain(order.request.client_order_id)) {
+            AITS_LOG_INFO("session", "operator's order " + std::string(ToString(order.status)),
+                          {{"session_id", self->spec_.session_id},
+                           {"order", std::to_string(order.id.value)},
+                           {"client_order_id", order.request.client_order_id},
+                           {"reject", order.reject_detail},
+                           {"request_id", chain->request_id},
+                           {"chain_id", chain->chain_id}});
+          }
+        }
       });
   bus.Subscribe<risk::BreakerChange>([self](const risk::BreakerChange& change) {
     self->Emit(EventType::kBreakerChange, change.ts, BreakerJson(change));
@@ -363,6 +387,25 @@ void Session::DropReplacements(uint64_t id, const std::string& why) {
                    {"replacement", it->second.request.client_order_id}});
     it = replacements_.erase(it);
   }
+}
+
+void Session::RememberChain(const std::string& client_order_id, const Chain& chain) {
+  if (chain.chain_id.empty() && chain.request_id.empty()) return;
+  // Enough for every order an operator has working; a trader does not keep thousands.
+  constexpr size_t kMaxChains = 4096;
+  if (chains_.insert_or_assign(client_order_id, chain).second) {
+    chain_order_.push_back(client_order_id);
+  }
+  while (chain_order_.size() > kMaxChains) {
+    chains_.erase(chain_order_.front());
+    chain_order_.pop_front();
+  }
+}
+
+const Session::Chain* Session::FindChain(const std::string& client_order_id) const {
+  if (chains_.empty()) return nullptr;
+  const auto found = chains_.find(client_order_id);
+  return found == chains_.end() ? nullptr : &found->second;
 }
 
 void Session::CountNewOrders() {
@@ -544,9 +587,26 @@ Status Session::ApplyCommand(std::string_view text) {
                            std::string(text.substr(0, 200)));
   }
   const std::string command = json["command"].get<std::string>();
+  const auto text_of = [&json](const char* key) {
+    return json.contains(key) && json[key].is_string() ? json[key].get<std::string>()
+                                                       : std::string();
+  };
   const std::string reason = json.contains("reason") && json["reason"].is_string()
                                  ? json["reason"].get<std::string>()
                                  : "operator";
+  const Chain chain{text_of("by"), text_of("request_id"), text_of("chain_id")};
+  // Logged where the command takes effect, with the ids of whoever sent it: the event for a
+  // replay, and a line for whoever follows a request through the logs.
+  const auto log_command = [&](const std::string& client_order_id) {
+    Log(EventType::kCommand, clock_.Now(), text);
+    if (!appending()) return;
+    AITS_LOG_INFO("session", "operator command: " + command,
+                  {{"session_id", spec_.session_id},
+                   {"by", chain.by},
+                   {"request_id", chain.request_id},
+                   {"chain_id", chain.chain_id},
+                   {"client_order_id", client_order_id}});
+  };
   // pause and resume are the breaker's reduce_only and normal (no new exposure; positions are
   // still managed and may be closed), so that the risk manager is the one place that says what
   // may trade; flatten closes everything and leaves the breaker as it is.
@@ -573,7 +633,9 @@ Status Session::ApplyCommand(std::string_view text) {
       request.client_order_id =
           "manual-" + std::to_string(manual_time_.ns) + "-" + std::to_string(manual_index_);
     }
-    Log(EventType::kCommand, clock_.Now(), text);
+    log_command(request.client_order_id);
+    RememberChain(request.client_order_id, chain);
+    request.chain_id = chain.chain_id;
     (void)kernel_->Submit(request);
     CountNewOrders();
     return Status::Ok();
@@ -600,7 +662,9 @@ Status Session::ApplyCommand(std::string_view text) {
                                 " is being replaced already");
     }
     AITS_ASSIGN_OR_RETURN(OrderRequest next, ModifiedOrder(json, *order, instruments_));
-    Log(EventType::kCommand, clock_.Now(), text);
+    log_command(next.client_order_id);
+    RememberChain(next.client_order_id, chain);
+    next.chain_id = chain.chain_id;
     replacements_.emplace(id, Replacement{std::move(next), order->filled});
     if (Status cancelled = kernel_->Cancel(OrderId{id}); !cancelled.ok()) {
       replacements_.erase(id);
@@ -612,7 +676,7 @@ Status Session::ApplyCommand(std::string_view text) {
     if (!json.contains("order_id") || !json["order_id"].is_number_unsigned()) {
       return InvalidArgument("cancel command without a whole \"order_id\"");
     }
-    Log(EventType::kCommand, clock_.Now(), text);
+    log_command({});
     // A cancel of an order being modified cancels its replacement too.
     DropReplacements(json["order_id"].get<uint64_t>(), "the order was cancelled");
     return kernel_->Cancel(OrderId{json["order_id"].get<uint64_t>()});
@@ -620,7 +684,7 @@ Status Session::ApplyCommand(std::string_view text) {
     return InvalidArgument("unknown command '" + command +
                            "' (known: breaker, pause, resume, flatten, order, modify, cancel)");
   }
-  Log(EventType::kCommand, clock_.Now(), text);
+  log_command({});
   // A flatten or a halt wants no order working: no replacement goes out after it.
   if (!state || *state == risk::BreakerState::kHalted) DropReplacements(0, "by " + command);
   Status status = Status::Ok();

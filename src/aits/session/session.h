@@ -26,6 +26,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "aits/core/clock.h"
@@ -234,6 +235,19 @@ class Session {
   std::map<uint64_t, Replacement> replacements_;
   // Drops the replacements pending for `id` (0: every one), saying why.
   void DropReplacements(uint64_t id, const std::string& why);
+  // Who caused an operator's order: the ids its command carried (the API's X-Request-ID and
+  // X-Chain-ID, docs/api.md, "Tracing and audit"), by the order's client id, so that the log
+  // lines of its updates and fills carry them too. Bounded: the oldest are forgotten first.
+  struct Chain {
+    std::string by;
+    std::string request_id;
+    std::string chain_id;
+  };
+  std::unordered_map<std::string, Chain> chains_;
+  std::deque<std::string> chain_order_;
+  void RememberChain(const std::string& client_order_id, const Chain& chain);
+  // The chain of an order's client id, or null; cheap when no command named one.
+  const Chain* FindChain(const std::string& client_order_id) const;
   std::vector<InstrumentId> traded_;
   std::unique_ptr<kernel::Kernel> kernel_;
   SessionVenue* async_venue_ = nullptr;  // owned by the kernel; set when the venue is threaded
