@@ -485,7 +485,7 @@ def run(work, procs):
         time.sleep(0.1)
     messages = [l["message"] for l in session_lines]
     check("the session's log has the command with the order's chain id and client id",
-          any(l["message"] == "operator command: order" and l["client_order_id"] == client_id
+          any(l["message"] == "operator command applied" and l["client_order_id"] == client_id
               and l["request_id"] == "e2e-req-7" and l["by"] == "tom" for l in session_lines),
           messages)
     if mine and mine["status"] == "filled":

@@ -125,7 +125,8 @@ async function scenario(work, keepBrowser) {
       '/api/v1/sessions', {feed: 'synthetic', ticks: 200, speed: 'max', reason: 'dashboard e2e'});
   const ended = await until('the started session to end', async () => {
     const {body} = await apiGet(base, `/api/v1/sessions/${session.id}`, viewerToken);
-    return body.state !== 'running' ? body : null;
+    // Queued is not ended either: under load the job may not have started at the first look.
+    return body.state !== 'running' && body.state !== 'queued' ? body : null;
   }, 30_000);
 
   // --- The sessions panel, then backtests, as the trader.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <set>
 
 #include "aits/log/log.h"
@@ -182,6 +183,7 @@ void ApiService::Add(Route route) {
 }
 
 HttpResponse ApiService::Handle(const HttpRequest& request) {
+  const auto started = std::chrono::steady_clock::now();
   RequestContext ctx{request};
   ctx.now = clock_.Now();
   const std::string_view given_id = request.Header("x-request-id");
@@ -225,6 +227,9 @@ HttpResponse ApiService::Handle(const HttpRequest& request) {
   // it causes elsewhere (the session's "command applied", the orders' and fills' lines).
   AITS_LOG_INFO("api", request.method + " " + request.path,
                 {{"status", std::to_string(response.status)},
+                 {"micros", std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                               std::chrono::steady_clock::now() - started)
+                                               .count())},
                  {"actor", ctx.caller ? std::string_view(ctx.caller->subject) : "-"},
                  {"client", request.client},
                  {"request_id", ctx.request_id},

@@ -29,6 +29,8 @@ std::string_view ToString(LoopExit exit) {
   return "unknown";
 }
 
+Status LoopTarget::OnFlush() { return Status::Ok(); }
+
 Status LoopTarget::OnExecutionReport(const ExecutionReportEvent& event) {
   return FailedPrecondition(
       "an execution report reached a node without an asynchronous "
@@ -123,6 +125,7 @@ Status EventLoop::Dispatch(NodeEvent&& event) {
           if (item.report == nullptr) return Internal("an empty account report event");
           return target_.OnAccountReport(item);
         } else if constexpr (std::is_same_v<T, OperatorCommand>) {
+          if (item.flush) return target_.OnFlush();
           Status outcome;
           AITS_RETURN_IF_ERROR(target_.OnCommand(item, &outcome));
           ++(outcome.ok() ? stats_.commands_applied : stats_.commands_refused);

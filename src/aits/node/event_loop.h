@@ -84,6 +84,9 @@ class LoopTarget {
   virtual Status AdvanceTo(Timestamp time) = 0;
   // Called at least every LoopOptions::idle_interval while no event arrives (commits, progress).
   virtual Status OnIdle() = 0;
+  // An OperatorCommand with `flush`: commit what is pending now. The default has nothing to
+  // commit.
+  virtual Status OnFlush();
   // An asynchronous execution client's report (ExecutionReportEvent::report is not null). A
   // report the kernel cannot apply (an unknown order, a repeat) is the target's to count and log;
   // the returned status is a failure of the node itself, which stops the loop. The default is for

@@ -51,6 +51,10 @@ struct OperatorCommand {
   // The row id in the event store's commands table when it came from there (the kernel thread
   // marks that row applied), 0 for a command given in-process.
   int64_t store_id = 0;
+  // No command (text empty): the command feed asks the node to commit its open batch, because
+  // a command's writer is waiting for the log's lock, which the node holds for a whole batch
+  // while it waits for the market (LoopTarget::OnFlush).
+  bool flush = false;
 };
 
 enum class ProducerState : uint8_t {

@@ -6,9 +6,13 @@
 // `events.db`), and whoever adds a command row from another process sends it one empty datagram
 // after the row has committed: the session reads the table at once.
 //
-// The datagram is only a hint and carries nothing. A lost one, a socket that is not there (no
-// session running, a PostgreSQL log), or a directory whose path is too long for a socket address
-// costs the poll's wait, never a command: the row is in the table either way.
+// A log on PostgreSQL has no directory to share: there the insert itself notifies the channel
+// kPgCommandChannel with the session's name (pg_notify, delivered at its commit), on which the
+// running session listens.
+//
+// Either wake is only a hint and carries nothing. A lost one, a socket that is not there (no
+// session running), or a directory whose path is too long for a socket address costs the poll's
+// wait, never a command: the row is in the table either way.
 #pragma once
 
 #include <string>
@@ -17,6 +21,9 @@
 #include "aits/core/status.h"
 
 namespace aits::persistence {
+
+// The PostgreSQL channel of the commands' notifications; the payload is the session's name.
+inline constexpr std::string_view kPgCommandChannel = "aits_commands";
 
 // `commands.wake` in the directory of a SQLite log at `events_path`; empty for a PostgreSQL
 // location (postgresql://...), which has no directory to share.

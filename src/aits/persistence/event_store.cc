@@ -55,6 +55,20 @@ int WaitWhileBusy(void* context, int attempt) {
   return 1;
 }
 
+// The busy handler of a read-only handle's command connection: WaitWhileBusy's waits, and a
+// wake of the running session at the first wait and every 10 ms after, so that it commits the
+// batch it holds the lock for (a session waiting for the market may hold it until its next tick
+// or idle turn, tens of milliseconds).
+struct WaitForWriter {
+  const std::function<void(int)>* on_busy = nullptr;
+  std::string wake_path;
+};
+int WaitForWriterBusy(void* context, int attempt) {
+  const auto& waiting = *static_cast<const WaitForWriter*>(context);
+  if (attempt % 10 == 0 && !waiting.wake_path.empty()) (void)SendCommandWake(waiting.wake_path);
+  return WaitWhileBusy(const_cast<std::function<void(int)>*>(waiting.on_busy), attempt);
+}
+
 int64_t WallNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -331,6 +345,7 @@ class SqliteEventStore final : public EventStore {
   sqlite::Database side_db_;
   sqlite::Statement side_insert_;
   std::string wake_path_ = CommandWakePath(path_);
+  WaitForWriter side_busy_;
 };
 
 }  // namespace
@@ -589,8 +604,10 @@ Status SqliteEventStore::AddCommand(std::string_view text) {
     std::lock_guard<std::mutex> lock(side_mutex_);
     if (!side_db_.is_open()) {
       AITS_ASSIGN_OR_RETURN(sqlite::Database db, sqlite::Database::Open(path_, {.no_mutex = true}));
-      // Replaces the busy timeout: the same waits, with on_busy told of each.
-      sqlite3_busy_handler(db.get(), WaitWhileBusy, &options_.on_busy);
+      // Replaces the busy timeout: the same waits, with on_busy told of each, and the session
+      // woken to commit its batch.
+      side_busy_ = WaitForWriter{&options_.on_busy, wake_path_};
+      sqlite3_busy_handler(db.get(), WaitForWriterBusy, &side_busy_);
       // Nor does it checkpoint: the session's log grows fast, and whichever connection commits
       // past the threshold copies the whole log back, which is the session writer's work.
       AITS_RETURN_IF_ERROR(

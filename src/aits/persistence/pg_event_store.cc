@@ -39,8 +39,12 @@ constexpr const char* kScanEvents =
     " WHERE session = $1::text AND seq >= $2::bigint ORDER BY seq LIMIT $3::bigint";
 constexpr const char* kLastSeq =
     "SELECT coalesce(max(seq), 0)::bigint FROM events WHERE session = $1::text";
+// The running session listens on kCommandChannel (command_wake.h): the notification, with the
+// session's name, is delivered when the insert commits.
 constexpr const char* kInsertCommand =
-    "INSERT INTO event_commands(session, created, text) VALUES($1::text, $2::bigint, $3::text)";
+    "WITH added AS (INSERT INTO event_commands(session, created, text)"
+    " VALUES($1::text, $2::bigint, $3::text) RETURNING session)"
+    " SELECT pg_notify('aits_commands', session) FROM added";
 constexpr const char* kPendingCommands =
     "SELECT id, created, text FROM event_commands WHERE session = $1::text"
     " AND applied_seq IS NULL ORDER BY id";

@@ -216,6 +216,19 @@ bool Connection::healthy() const { return !abandoned_ && PQstatus(conn_) == CONN
 
 int Connection::backend_pid() const { return PQbackendPID(conn_); }
 
+int Connection::socket() const { return PQsocket(conn_); }
+
+Result<std::vector<std::string>> Connection::TakeNotifications(std::string_view channel) {
+  AITS_RETURN_IF_ERROR(CheckUsable("notifications"));
+  if (PQconsumeInput(conn_) == 0) return Error("notifications", nullptr);
+  std::vector<std::string> payloads;
+  while (PGnotify* notify = PQnotifies(conn_)) {
+    if (channel == notify->relname) payloads.emplace_back(notify->extra);
+    PQfreemem(notify);
+  }
+  return payloads;
+}
+
 Status Connection::CheckUsable(std::string_view what) const {
   if (!abandoned_) return Status::Ok();
   return Unavailable("PostgreSQL " + where_ + ": " + std::string(what) +

@@ -119,6 +119,10 @@ class Connection {
   void set_timeout(Duration timeout) { timeout_ = timeout; }
   // The server process serving this connection (for tests that stop or end it).
   int backend_pid() const;
+  // Notifications (after a LISTEN): the socket to poll for them, and the payloads of those
+  // that have arrived since the last call, read without blocking. Errors: the connection's.
+  int socket() const;
+  Result<std::vector<std::string>> TakeNotifications(std::string_view channel);
   // True inside a transaction a failed statement aborted: its COMMIT would roll it back (and
   // PostgreSQL answers such a COMMIT without an error).
   bool in_failed_transaction() const;

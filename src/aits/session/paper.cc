@@ -144,8 +144,14 @@ class PaperTarget final : public node::LoopTarget {
                           : "ignored operator command " + command.text + ": " + applied.message());
     }
     if (applied.ok()) {
+      const Session::CommandTrace& trace = session_.last_command();
       AITS_LOG_INFO("session", "operator command applied",
-                    {{"session_id", session_id}, {"command", command.text}});
+                    {{"session_id", session_id},
+                     {"command", command.text},
+                     {"by", trace.by},
+                     {"request_id", trace.request_id},
+                     {"chain_id", trace.chain_id},
+                     {"client_order_id", trace.client_order_id}});
     } else {
       AITS_LOG_INFO(
           "session", "operator command ignored",
@@ -200,6 +206,10 @@ class PaperTarget final : public node::LoopTarget {
     AITS_RETURN_IF_ERROR(session_.store_status());
     return Committed(store_.MaybeCommit());
   }
+
+  // A command's writer waits for the log's lock: the open batch is committed now rather than
+  // at the next tick or idle turn (a tick at the market's pace may be seconds away).
+  Status OnFlush() override { return Committed(store_.Commit()); }
 
   Status OnIdle() override {
     // Waiting for the market: commit what is pending.

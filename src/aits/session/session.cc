@@ -595,17 +595,12 @@ Status Session::ApplyCommand(std::string_view text) {
                                  ? json["reason"].get<std::string>()
                                  : "operator";
   const Chain chain{text_of("by"), text_of("request_id"), text_of("chain_id")};
-  // Logged where the command takes effect, with the ids of whoever sent it: the event for a
-  // replay, and a line for whoever follows a request through the logs.
+  last_command_ = CommandTrace{chain.by, chain.request_id, chain.chain_id, {}};
+  // Logged where the command takes effect (a replay applies it there); the caller's log line
+  // names the order it made, with the ids of whoever sent it (last_command()).
   const auto log_command = [&](const std::string& client_order_id) {
     Log(EventType::kCommand, clock_.Now(), text);
-    if (!appending()) return;
-    AITS_LOG_INFO("session", "operator command: " + command,
-                  {{"session_id", spec_.session_id},
-                   {"by", chain.by},
-                   {"request_id", chain.request_id},
-                   {"chain_id", chain.chain_id},
-                   {"client_order_id", client_order_id}});
+    last_command_.client_order_id = client_order_id;
   };
   // pause and resume are the breaker's reduce_only and normal (no new exposure; positions are
   // still managed and may be closed), so that the risk manager is the one place that says what

@@ -201,6 +201,15 @@ class Session {
   // Steady-clock nanoseconds when the venue first accepted (or filled) an order since
   // ResetAcceptClock(); 0 if none. The paper driver's tick-to-order latency ends here.
   void ResetAcceptClock() { accepted_at_ns_ = 0; }
+  // The ids of the last command ApplyCommand took (whoever sent it: docs/api.md, "Tracing and
+  // audit") and the client id of the order it made (an order or a modify), for its log line.
+  struct CommandTrace {
+    std::string by;
+    std::string request_id;
+    std::string chain_id;
+    std::string client_order_id;
+  };
+  const CommandTrace& last_command() const { return last_command_; }
   int64_t accepted_at_ns() const { return accepted_at_ns_; }
   uint64_t outputs() const { return outputs_; }
 
@@ -243,6 +252,7 @@ class Session {
     std::string request_id;
     std::string chain_id;
   };
+  CommandTrace last_command_;
   std::unordered_map<std::string, Chain> chains_;
   std::deque<std::string> chain_order_;
   void RememberChain(const std::string& client_order_id, const Chain& chain);
