@@ -6,6 +6,7 @@
 #include <chrono>
 #include <set>
 
+#include "aits/api/openapi.h"
 #include "aits/log/log.h"
 
 namespace aits::api {
@@ -64,6 +65,17 @@ std::string CodeFor(int status) {
     default:
       return "internal";
   }
+}
+
+constexpr std::string_view kTokenPath = "/api/v1/auth/token";
+
+std::string SuccessDescription(int status) {
+  static const std::map<int, std::string> kNames = {{101, "Switching Protocols: the WebSocket"},
+                                                    {201, "Created"},
+                                                    {202, "Accepted"},
+                                                    {204, "No Content"}};
+  const auto it = kNames.find(status);
+  return it == kNames.end() ? "OK" : it->second;
 }
 
 // RFC 6749 §5.2's error body.
@@ -557,7 +569,9 @@ void ApiService::AddBuiltins() {
        nullptr,
        [](RequestContext&) {
          return Json(200, {{"status", "ok"}});
-       }});
+       },
+       200,
+       schema::Object({{"status", schema::Enum({"ok"})}})});
   Add({"GET",
        "/api/v1/openapi.json",
        std::nullopt,
@@ -566,7 +580,9 @@ void ApiService::AddBuiltins() {
        "This API's OpenAPI 3 document",
        {},
        nullptr,
-       [this](RequestContext&) { return Json(200, OpenApi()); }});
+       [this](RequestContext&) { return Json(200, OpenApi()); },
+       200,
+       schema::Ref("OpenApi")});
   Add({"GET",
        "/.well-known/jwks.json",
        std::nullopt,
@@ -579,7 +595,9 @@ void ApiService::AddBuiltins() {
          HttpResponse r;
          r.body = keys_.Jwks();
          return r;
-       }});
+       },
+       200,
+       schema::Ref("Jwks")});
   Add({"POST",
        "/api/v1/auth/token",
        std::nullopt,
@@ -597,7 +615,11 @@ void ApiService::AddBuiltins() {
           {"client_secret", {{"type", "string"}}},
           {"refresh_token", {{"type", "string"}}}}},
         {"required", {"grant_type"}}},
-       [this](RequestContext& ctx) { return Token(ctx); }});
+       [this](RequestContext& ctx) { return Token(ctx); },
+       200,
+       schema::Ref("Token"),
+       "application/json",
+       {401}});
   Add({"GET",
        "/api/v1/me",
        Role::kViewer,
@@ -610,7 +632,9 @@ void ApiService::AddBuiltins() {
          return Json(200, {{"subject", ctx.caller->subject},
                            {"role", RoleName(ctx.caller->role)},
                            {"kind", ctx.caller->kind}});
-       }});
+       },
+       200,
+       schema::Ref("Caller")});
   Add({"GET",
        "/api/v1/audit",
        Role::kAdmin,
@@ -653,7 +677,9 @@ void ApiService::AddBuiltins() {
            body["next_before"] = trail->back().id;
          }
          return Json(200, body);
-       }});
+       },
+       200,
+       schema::Page(schema::Ref("AuditEntry"))});
 }
 
 nlohmann::json ApiService::OpenApi() const {
@@ -679,21 +705,37 @@ nlohmann::json ApiService::OpenApi() const {
     }
     if (!params.empty()) op["parameters"] = params;
     if (!r.body_schema.is_null()) {
-      const char* type = r.pattern == "/api/v1/auth/token" ? "application/x-www-form-urlencoded"
-                                                           : "application/json";
+      const char* type =
+          r.pattern == kTokenPath ? "application/x-www-form-urlencoded" : "application/json";
       op["requestBody"] = {{"required", true}, {"content", {{type, {{"schema", r.body_schema}}}}}};
     }
-    nlohmann::json responses{{"200", {{"description", "OK"}}},
-                             {"400", {{"$ref", "#/components/responses/Error"}}},
-                             {"429", {{"$ref", "#/components/responses/Error"}}}};
     if (r.role) {
       op["security"] = {{{"bearer", nlohmann::json::array()}},
                         {{"apiKey", nlohmann::json::array()}}};
       op["x-aits-role"] = RoleName(*r.role);
-      responses["401"] = {{"$ref", "#/components/responses/Error"}};
-      responses["403"] = {{"$ref", "#/components/responses/Error"}};
     } else {
       op["security"] = nlohmann::json::array();
+    }
+    nlohmann::json responses = nlohmann::json::object();
+    nlohmann::json& success = responses[std::to_string(r.status)];
+    success["description"] = SuccessDescription(r.status);
+    if (!r.response_schema.is_null()) {
+      success["content"][r.content_type]["schema"] = r.response_schema;
+    } else if (!r.content_type.empty()) {
+      success["content"][r.content_type] = nlohmann::json::object();
+    }
+    std::set<int> errors(r.errors.begin(), r.errors.end());
+    errors.insert({400, 429, 500});
+    if (r.role) errors.insert({401, 403});
+    if (std::any_of(c.segments.begin(), c.segments.end(),
+                    [](const std::string& s) { return s.starts_with('{'); })) {
+      errors.insert(404);
+    }
+    if (!r.body_schema.is_null()) errors.insert(413);
+    for (const int status : errors) {
+      responses[std::to_string(status)]["$ref"] = r.pattern == kTokenPath
+                                                      ? "#/components/responses/TokenError"
+                                                      : "#/components/responses/Error";
     }
     op["responses"] = responses;
     std::string method = r.method;
@@ -701,14 +743,6 @@ nlohmann::json ApiService::OpenApi() const {
                    [](char ch) { return static_cast<char>(std::tolower(ch)); });
     paths[r.pattern][method] = op;
   }
-  nlohmann::json error_fields = nlohmann::json::object();
-  error_fields["code"] = {{"type", "string"}};
-  error_fields["message"] = {{"type", "string"}};
-  error_fields["request_id"] = {{"type", "string"}};
-  nlohmann::json error_object{{"type", "object"}, {"required", {"code", "message"}}};
-  error_object["properties"] = error_fields;
-  nlohmann::json error_schema{{"type", "object"}, {"required", {"error"}}};
-  error_schema["properties"]["error"] = error_object;
   nlohmann::json doc;
   doc["openapi"] = "3.0.3";
   doc["info"] = {{"title", "AITS API"}, {"version", "1"}};
@@ -718,10 +752,14 @@ nlohmann::json ApiService::OpenApi() const {
       {"type", "http"}, {"scheme", "bearer"}, {"bearerFormat", "JWT"}};
   components["securitySchemes"]["apiKey"] = {
       {"type", "apiKey"}, {"in", "header"}, {"name", "X-API-Key"}};
-  components["schemas"]["Error"] = error_schema;
+  components["schemas"] = schema::ComponentSchemas();
   components["responses"]["Error"]["description"] = "A refusal";
-  components["responses"]["Error"]["content"]["application/json"]["schema"]["$ref"] =
-      "#/components/schemas/Error";
+  components["responses"]["Error"]["content"]["application/json"]["schema"] = schema::Ref("Error");
+  // The token endpoint refuses a grant as OAuth clients expect, and a request that never reached
+  // it (a bad query, the rate limit) as every route does.
+  components["responses"]["TokenError"]["description"] = "A refusal";
+  components["responses"]["TokenError"]["content"]["application/json"]["schema"]["oneOf"] = {
+      schema::Ref("OAuthError"), schema::Ref("Error")};
   return doc;
 }
 

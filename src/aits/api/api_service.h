@@ -78,6 +78,15 @@ struct Route {
   // Request body's JSON schema (OpenAPI), for commands that take one; null when none.
   nlohmann::json body_schema;
   std::function<HttpResponse(RequestContext&)> handler;
+  // The answer when the handler succeeds: its status, and its body's schema (OpenAPI 3.0,
+  // openapi.h) in `content_type`. A null schema describes no body: a 101, or a page that is not
+  // JSON (then `content_type` names it).
+  int status = 200;
+  nlohmann::json response_schema = nullptr;
+  std::string content_type = "application/json";
+  // Refusals this route answers besides those every route may (400, 429, 500; 401 and 403 with
+  // a role; 404 with a path parameter; 413 with a body).
+  std::vector<int> errors = {};
 };
 
 struct ApiOptions {
@@ -130,7 +139,8 @@ class ApiService {
                                             int64_t* retry_after);
   const Clock& clock() const { return clock_; }
 
-  // The OpenAPI 3.0 document of every route.
+  // The OpenAPI 3.0 document of every route: its parameters, body, success answer with its
+  // schema, and refusals; the schemas it refers to are openapi.h's ComponentSchemas().
   nlohmann::json OpenApi() const;
   const KeyRing& keys() const { return keys_; }
   AuthStore& store() { return store_; }

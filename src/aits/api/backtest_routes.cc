@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "aits/api/job_fields.h"
+#include "aits/api/openapi.h"
 #include "aits/core/time.h"
 
 namespace aits::api {
@@ -131,7 +132,11 @@ void AddBacktestRoutes(ApiService& service, JobRunner* runner, BacktestOptions o
                      SubmitFor(ctx, *runner, "backtest", options.aits, *args, body);
                  if (!job.ok()) return FromStatus(ctx, job.status());
                  return Json(202, job->ToJson());
-               }});
+               },
+               202,
+               schema::Ref("Job"),
+               "application/json",
+               {503}});
   service.Add({"GET",
                "/api/v1/backtests",
                Role::kViewer,
@@ -154,7 +159,11 @@ void AddBacktestRoutes(ApiService& service, JobRunner* runner, BacktestOptions o
                    page["next_before"] = items.back()["id"];
                  }
                  return Json(200, page);
-               }});
+               },
+               200,
+               schema::Page(schema::Ref("Job")),
+               "application/json",
+               {503}});
   service.Add({"GET",
                "/api/v1/backtests/{id}",
                Role::kViewer,
@@ -167,7 +176,11 @@ void AddBacktestRoutes(ApiService& service, JobRunner* runner, BacktestOptions o
                  if (runner == nullptr) return unavailable(ctx);
                  Result<JobView> job = job_of(ctx);
                  return job.ok() ? Json(200, job->ToJson()) : FromStatus(ctx, job.status());
-               }});
+               },
+               200,
+               schema::Ref("Job"),
+               "application/json",
+               {503}});
   // The report once the job is done; 409 with its state before, or with its error.
   const auto report = [runner, unavailable, job_of](RequestContext& ctx, bool html) {
     if (runner == nullptr) return unavailable(ctx);
@@ -206,7 +219,11 @@ void AddBacktestRoutes(ApiService& service, JobRunner* runner, BacktestOptions o
                "A finished backtest's metrics (what aits backtest --json prints); 409 before",
                {},
                nullptr,
-               [report](RequestContext& ctx) { return report(ctx, false); }});
+               [report](RequestContext& ctx) { return report(ctx, false); },
+               200,
+               schema::Ref("BacktestReport"),
+               "application/json",
+               {409, 503}});
   service.Add({"GET",
                "/api/v1/backtests/{id}/report.html",
                Role::kViewer,
@@ -215,7 +232,11 @@ void AddBacktestRoutes(ApiService& service, JobRunner* runner, BacktestOptions o
                "A finished backtest's HTML report (charts, trades), sandboxed; 409 before",
                {},
                nullptr,
-               [report](RequestContext& ctx) { return report(ctx, true); }});
+               [report](RequestContext& ctx) { return report(ctx, true); },
+               200,
+               nullptr,
+               "text/html",
+               {409, 503}});
   service.Add({"DELETE",
                "/api/v1/backtests/{id}",
                Role::kTrader,
@@ -233,7 +254,11 @@ void AddBacktestRoutes(ApiService& service, JobRunner* runner, BacktestOptions o
                  if (!job.ok()) return FromStatus(ctx, job.status());
                  ctx.audit_detail = std::string(ToString(job->state));
                  return Json(202, job->ToJson());
-               }});
+               },
+               202,
+               schema::Ref("Job"),
+               "application/json",
+               {409, 503}});
 }
 
 }  // namespace aits::api

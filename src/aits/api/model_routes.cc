@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "aits/api/openapi.h"
 #include "aits/core/time.h"
 
 namespace aits::api {
@@ -160,7 +161,11 @@ void AddModelRoutes(ApiService& service, ModelCatalog& catalog) {
                  nlohmann::json page{{"items", items}};
                  if (items.size() == limit && last > 1) page["next_before"] = last;
                  return Json(200, page);
-               }});
+               },
+               200,
+               schema::Page(schema::Ref("Model")),
+               "application/json",
+               {503}});
   service.Add({"GET",
                "/api/v1/models/{id}",
                Role::kViewer,
@@ -176,7 +181,11 @@ void AddModelRoutes(ApiService& service, ModelCatalog& catalog) {
                    return Detail(registry, static_cast<int64_t>(*id));
                  });
                  return detail.ok() ? Json(200, *detail) : FromStatus(ctx, detail.status());
-               }});
+               },
+               200,
+               schema::Ref("ModelDetail"),
+               "application/json",
+               {503}});
   service.Add(
       {"POST",
        "/api/v1/models/{id}/promote",
@@ -210,7 +219,11 @@ void AddModelRoutes(ApiService& service, ModelCatalog& catalog) {
          ctx.audit_detail = std::string((*answer)["passed"].get<bool>() ? "passed: " : "failed: ") +
                             (*answer)["gate"].get<std::string>() + "; " + reason;
          return Json(200, *answer);
-       }});
+       },
+       200,
+       schema::Ref("Promotion"),
+       "application/json",
+       {409, 503}});
 }
 
 }  // namespace aits::api

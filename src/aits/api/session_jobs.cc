@@ -3,6 +3,7 @@
 #include <set>
 
 #include "aits/api/job_fields.h"
+#include "aits/api/openapi.h"
 #include "aits/core/time.h"
 
 namespace aits::api {
@@ -122,7 +123,9 @@ void AddSessionJobRoutes(ApiService& service, JobRunner* runner, SessionJobOptio
                    page["next_before"] = items.back()["id"];
                  }
                  return Json(200, page);
-               }});
+               },
+               200,
+               schema::Page(schema::Ref("StartedSession"), {{"served", schema::Ref("Session")}})});
   service.Add({"POST",
                "/api/v1/sessions",
                Role::kTrader,
@@ -156,7 +159,11 @@ void AddSessionJobRoutes(ApiService& service, JobRunner* runner, SessionJobOptio
                  Result<JobView> job = SubmitFor(ctx, *runner, "paper", options.aits, *args, body);
                  if (!job.ok()) return FromStatus(ctx, job.status());
                  return Json(202, SessionJson(*job, runner->Dir(job->id)));
-               }});
+               },
+               202,
+               schema::Ref("StartedSession"),
+               "application/json",
+               {409, 503}});
   service.Add({"GET",
                "/api/v1/sessions/{id}",
                Role::kViewer,
@@ -176,7 +183,11 @@ void AddSessionJobRoutes(ApiService& service, JobRunner* runner, SessionJobOptio
                    out["summary"] = *summary;
                  }
                  return Json(200, out);
-               }});
+               },
+               200,
+               schema::Ref("StartedSession"),
+               "application/json",
+               {503}});
   service.Add({"POST",
                "/api/v1/sessions/{id}/stop",
                Role::kTrader,
@@ -193,7 +204,11 @@ void AddSessionJobRoutes(ApiService& service, JobRunner* runner, SessionJobOptio
                  Result<JobView> job = runner->Cancel(*id);
                  if (!job.ok()) return FromStatus(ctx, job.status());
                  return Json(202, SessionJson(*job, runner->Dir(job->id)));
-               }});
+               },
+               202,
+               schema::Ref("StartedSession"),
+               "application/json",
+               {409, 503}});
 }
 
 }  // namespace aits::api

@@ -5,7 +5,12 @@
 #include <mutex>
 #include <set>
 
+#include "aits/api/openapi.h"
+
 namespace aits::api {
+
+using schema::Page;
+using schema::Ref;
 
 namespace {
 
@@ -347,7 +352,12 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                                           "this is a WebSocket: send Upgrade: websocket");
                  r.headers.emplace_back("Upgrade", "websocket");
                  return r;
-               }});
+               },
+               // Upgraded, the messages are the stream's (docs/api.md); a plain GET is 426.
+               101,
+               nullptr,
+               "",
+               {426}});
   service.Add({"GET",
                "/api/v1/session",
                Role::kViewer,
@@ -356,7 +366,9 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                "The session the API serves: id, symbols, state, events read",
                {},
                nullptr,
-               [v](RequestContext&) { return Json(200, v->Summary()); }});
+               [v](RequestContext&) { return Json(200, v->Summary()); },
+               200,
+               Ref("Session")});
   service.Add({"GET",
                "/api/v1/account",
                Role::kViewer,
@@ -365,7 +377,9 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                "Balance, equity, margin and breaker at the last checkpoint",
                {},
                nullptr,
-               [v](RequestContext&) { return Json(200, v->Account()); }});
+               [v](RequestContext&) { return Json(200, v->Account()); },
+               200,
+               Ref("Account")});
   service.Add({"GET",
                "/api/v1/positions",
                Role::kViewer,
@@ -374,13 +388,16 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                "Open positions with their mark and unrealised P&L",
                {},
                nullptr,
-               [v](RequestContext&) { return Json(200, v->Positions()); }});
+               [v](RequestContext&) { return Json(200, v->Positions()); },
+               200,
+               Ref("Positions")});
   std::vector<QueryParameter> order_parameters = kListParameters;
   order_parameters.push_back({"status", "string", "one status only (filled, rejected, ...)"});
   service.Add({"GET", "/api/v1/orders", Role::kViewer, false, "orders", "Orders, newest first",
                order_parameters, nullptr, list([v](RequestContext& ctx, const ListQuery& q) {
                  return v->Orders(q, ctx.query.contains("status") ? ctx.query["status"] : "");
-               })});
+               }),
+               200, Page(Ref("Order"))});
   service.Add({"GET",
                "/api/v1/orders/{id}",
                Role::kViewer,
@@ -389,13 +406,17 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                "One order with its fills and the decision that made it (aits explain)",
                {},
                nullptr,
-               by_id([v](uint64_t id) { return v->Order(id); })});
+               by_id([v](uint64_t id) { return v->Order(id); }),
+               200,
+               Ref("OrderDetail")});
   service.Add({"GET", "/api/v1/trades", Role::kViewer, false, "trades", "Fills, newest first",
                kListParameters, nullptr,
-               list([v](RequestContext&, const ListQuery& q) { return v->Trades(q); })});
+               list([v](RequestContext&, const ListQuery& q) { return v->Trades(q); }), 200,
+               Page(Ref("Fill"))});
   service.Add({"GET", "/api/v1/decisions", Role::kViewer, false, "decisions",
                "Decision records with their inputs, newest first", kListParameters, nullptr,
-               list([v](RequestContext&, const ListQuery& q) { return v->Decisions(q); })});
+               list([v](RequestContext&, const ListQuery& q) { return v->Decisions(q); }), 200,
+               Page(Ref("Decision"))});
   service.Add({"GET",
                "/api/v1/decisions/{id}",
                Role::kViewer,
@@ -404,7 +425,9 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                "One decision record: scores, regime, features, filters, sizing, risk",
                {},
                nullptr,
-               by_id([v](uint64_t id) { return v->Decision(id); })});
+               by_id([v](uint64_t id) { return v->Decision(id); }),
+               200,
+               Ref("Decision")});
   service.Add({"GET",
                "/api/v1/risk",
                Role::kViewer,
@@ -413,7 +436,9 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                "The breaker's state and changes, the commands applied and the limits",
                {},
                nullptr,
-               [v](RequestContext&) { return Json(200, v->Risk()); }});
+               [v](RequestContext&) { return Json(200, v->Risk()); },
+               200,
+               Ref("Risk")});
   service.Add({"GET",
                "/api/v1/market/quotes",
                Role::kViewer,
@@ -422,7 +447,9 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                "The last quote of every symbol",
                {},
                nullptr,
-               [v](RequestContext&) { return Json(200, v->Quotes()); }});
+               [v](RequestContext&) { return Json(200, v->Quotes()); },
+               200,
+               schema::Object({{"items", schema::ArrayOf(Ref("Quote"))}})});
   service.Add({"GET",
                "/api/v1/market/bars",
                Role::kViewer,
@@ -446,7 +473,11 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                  }
                  const Result<nlohmann::json> bars = v->Bars(ctx.query["symbol"], limit);
                  return bars.ok() ? Json(200, *bars) : FromStatus(ctx, bars.status());
-               }});
+               },
+               200,
+               Ref("Bars"),
+               "application/json",
+               {404}});
 
   // Operator commands: queued in the session's log, applied between two ticks (202).
   // Queues `queued` as the operator command `name`, with who asked and the request's ids, which
@@ -483,7 +514,11 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                  Result<nlohmann::json> body = OrderBody(ctx, v->Summary()["symbols"]);
                  if (!body.ok()) return FromStatus(ctx, body.status());
                  return queue(ctx, "order", *body);
-               }});
+               },
+               202,
+               Ref("Queued"),
+               "application/json",
+               {503}});
   service.Add({"DELETE",
                "/api/v1/orders/{id}",
                Role::kTrader,
@@ -504,7 +539,11 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                                       ", not working: nothing to cancel");
                  }
                  return queue(ctx, "cancel", {{"order_id", *id}, {"reason", "api"}});
-               }});
+               },
+               202,
+               Ref("Queued"),
+               "application/json",
+               {409, 503}});
   service.Add({"PATCH",
                "/api/v1/orders/{id}",
                Role::kTrader,
@@ -536,7 +575,11 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                  }
                  (*body)["order_id"] = *id;
                  return queue(ctx, "modify", *body);
-               }});
+               },
+               202,
+               Ref("Queued"),
+               "application/json",
+               {409, 503}});
   nlohmann::json breaker_schema = kReasonSchema;
   breaker_schema["required"] = {"state", "reason"};
   breaker_schema["properties"]["state"] = {{"type", "string"},
@@ -549,7 +592,11 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                "Move the circuit breaker by hand, with a reason",
                {},
                breaker_schema,
-               command("breaker", true)});
+               command("breaker", true),
+               202,
+               Ref("Queued"),
+               "application/json",
+               {503}});
   service.Add({"POST",
                "/api/v1/session/pause",
                Role::kTrader,
@@ -558,7 +605,11 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                "Pause: the breaker to reduce_only (no new exposure)",
                {},
                kReasonSchema,
-               command("pause", false)});
+               command("pause", false),
+               202,
+               Ref("Queued"),
+               "application/json",
+               {503}});
   service.Add({"POST",
                "/api/v1/session/resume",
                Role::kTrader,
@@ -567,7 +618,11 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                "Resume: the breaker back to normal",
                {},
                kReasonSchema,
-               command("resume", false)});
+               command("resume", false),
+               202,
+               Ref("Queued"),
+               "application/json",
+               {503}});
   service.Add({"POST",
                "/api/v1/session/flatten",
                Role::kTrader,
@@ -576,7 +631,11 @@ void AddSessionRoutes(ApiService& service, SessionView& view) {
                "Cancel every working order and close every position at market",
                {},
                kReasonSchema,
-               command("flatten", false)});
+               command("flatten", false),
+               202,
+               Ref("Queued"),
+               "application/json",
+               {503}});
 }
 
 }  // namespace aits::api
