@@ -14,6 +14,7 @@
 #include "aits/persistence/command_wake.h"
 #include "aits/persistence/event_store.h"
 #include "aits/persistence/pg_event_store.h"
+#include "aits/session/session_test_util.h"
 #include "aits/testing/servers.h"
 
 namespace aits::session {
@@ -25,18 +26,13 @@ using std::chrono::milliseconds;
 class CommandFeedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/aits_feed_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    fs::create_directories(dir_);
     path_ = dir_ + "/events.db";
     auto writer = persistence::EventStore::Open(path_);
     ASSERT_TRUE(writer.ok()) << writer.status().ToString();
     writer_ = std::move(*writer);
   }
-  void TearDown() override {
-    writer_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { writer_.reset(); }
 
   std::optional<node::OperatorCommand> Next(milliseconds timeout) {
     node::NodeEvent event;
@@ -48,7 +44,8 @@ class CommandFeedTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  std::string dir_;
+  TempDir tmp_;
+  std::string dir_ = tmp_.Sub("feed");
   std::string path_;
   std::unique_ptr<persistence::EventStore> writer_;
   node::Inbox<node::NodeEvent> inbox_{64};
