@@ -269,6 +269,10 @@ int RunLive(LiveFlags& flags, bool spec_given) {
   }
   options.on_tick = [watcher](const Tick& tick) { watcher->OnTick(tick); };
   options.on_idle = [watcher] { watcher->Poll(); };
+  Registry metrics;
+  auto health = StartHealthServer(flags.session.health, "live", &metrics, quiet, "aits live");
+  if (!health.ok()) return Fail(health.status());
+  options.metrics = &metrics;
   auto result = session::RunPaper(options);
   signals.reset();
   gw->Stop();
@@ -388,6 +392,7 @@ void AddLiveCommand(CLI::App& app) {
   cmd->add_option("--transcript", flags->transcript,
                   "Append every frame exchanged with the EA to this file (JSON lines)");
   cmd->add_option("--latency-out", s.latency_out, "Write the latency histograms as JSON");
+  AddHealthFlag(*cmd, s.health);
   cmd->add_flag("--quiet", s.quiet, "Only the summary");
   cmd->add_flag("--json", s.json, "Print the summary as JSON");
   cmd->add_flag("--no-progress", s.no_progress, "No progress line");

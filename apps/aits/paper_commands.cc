@@ -22,10 +22,45 @@
 #include "cli.h"
 
 namespace aits::app {
-int RunPaperCommand(const config::PaperFlags& flags, bool spec_given) {
+Result<std::unique_ptr<services::HealthServer>> StartHealthServer(const std::string& at,
+                                                                  const std::string& role,
+                                                                  const Registry* metrics,
+                                                                  bool quiet, std::string_view who,
+                                                                  std::function<Status()> ready) {
+  if (at == "off") return std::unique_ptr<services::HealthServer>();
+  Result<net::Endpoint> endpoint = net::ParseEndpoint(at);
+  if (!endpoint.ok()) return endpoint.status().WithContext("--health");
+  auto started = services::HealthServer::Start(*endpoint, role, std::move(ready), metrics);
+  if (!started.ok()) return started.status().WithContext("--health");
+  if (!quiet) {
+    std::fprintf(stderr, "%.*s: /healthz, /readyz and /metrics on %s:%u\n",
+                 static_cast<int>(who.size()), who.data(), endpoint->host.c_str(),
+                 static_cast<unsigned>((*started)->port()));
+  }
+  return started;
+}
+
+void AddHealthFlag(CLI::App& cmd, std::string& health) {
+  cmd.add_option("--health", health,
+                 "HOST:PORT for /healthz, /readyz and /metrics (Prometheus; docs/monitoring.md), "
+                 "or off; port 0 picks a free one")
+      ->capture_default_str();
+}
+
+int RunPaperCommand(const config::PaperFlags& flags, bool spec_given, Registry* metrics) {
   auto resolved = config::ResolvePaperOptions(flags, spec_given);
   if (!resolved.ok()) return Fail(resolved.status());
   session::PaperOptions options = std::move(*resolved);
+  Registry own_metrics;
+  std::unique_ptr<services::HealthServer> health;
+  if (metrics == nullptr && flags.health != "off") {
+    auto started =
+        StartHealthServer(flags.health, "paper", &own_metrics, flags.quiet, "aits paper");
+    if (!started.ok()) return Fail(started.status());
+    health = std::move(started).value();
+    metrics = &own_metrics;
+  }
+  options.metrics = metrics;
   options.stop = StopSignals::flag();
   options.signals = config::SignalsWithModels();
   const bool quiet = flags.quiet;
@@ -483,6 +518,7 @@ void AddPaperCommands(CLI::App& app) {
       "s1\n"
       "          aits paper --state s1            (resume)");
   AddSessionFlags(*paper, *flags);
+  AddHealthFlag(*paper, flags->health);
   paper->callback([paper, flags] {
     // Only run flags given: resume what --state holds.
     const bool spec_given = SessionSpecGiven(*paper);

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "aits/config/paper_settings.h"
+#include "aits/services/health.h"
 #include "aits/session/paper.h"
 
 namespace aits::app {
@@ -20,7 +21,19 @@ namespace aits::app {
 void AddPaperCommands(CLI::App& app);
 
 // `aits paper` with these flags (spec_given false: resume what the log holds); the exit code.
-int RunPaperCommand(const config::PaperFlags& flags, bool spec_given);
+// `metrics`: the registry a caller's /metrics serves (aits serve); without one, flags.health
+// other than "off" starts a health server of the command's own.
+int RunPaperCommand(const config::PaperFlags& flags, bool spec_given, Registry* metrics = nullptr);
+
+// --health HOST:PORT ("off": none): /healthz, /readyz and /metrics (the registry and the
+// process's own figures) on a thread of their own, and a line on stderr saying where unless
+// quiet, prefixed with `who` ("aits paper"). Errors name the flag and the address.
+Result<std::unique_ptr<services::HealthServer>> StartHealthServer(
+    const std::string& at, const std::string& role, const Registry* metrics, bool quiet,
+    std::string_view who, std::function<Status()> ready = {});
+
+// The --health flag of `aits paper` and `aits live`.
+void AddHealthFlag(CLI::App& cmd, std::string& health);
 
 // The flags that describe and run a session (`aits paper`, `aits serve`): feed, signal,
 // decision and risk settings, account, state, output.

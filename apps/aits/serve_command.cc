@@ -40,6 +40,7 @@
 #include "gateway_role.h"
 #include "ml_commands.h"
 #include "mt5_flags.h"
+#include "notify_role.h"
 #include "paper_commands.h"
 
 namespace aits::app {
@@ -86,6 +87,8 @@ struct ServeFlags {
   // The api role: its server (auth store, --api-listen, TLS, limits); the session's log and the
   // registry are the session flags'.
   ApiServerFlags api;
+  // The notifications role: where Alertmanager posts, and the alerts file.
+  NotifyFlags notify;
   config::PaperFlags session;
 };
 
@@ -94,11 +97,12 @@ struct Roles {
   bool features = false;
   bool prediction = false;
   bool decision = false;
-  bool owner = false;    // risk and execution
-  bool ml = false;       // training and evaluation jobs, in a process of its own
-  bool gateway = false;  // the MetaTrader link, in a process of its own
-  bool api = false;      // the REST API and its streams, in a process of its own
-  std::string text;      // as given, for messages and the health answers
+  bool owner = false;          // risk and execution
+  bool ml = false;             // training and evaluation jobs, in a process of its own
+  bool gateway = false;        // the MetaTrader link, in a process of its own
+  bool api = false;            // the REST API and its streams, in a process of its own
+  bool notifications = false;  // Alertmanager's webhook in, alerts out; a process of its own
+  std::string text;            // as given, for messages and the health answers
   // The owner computes signals itself: the whole decision stack in this process.
   bool Embedded() const { return owner && decision && features && prediction; }
   // Features, prediction and decision run as stages on the bus (their own threads), not inside
@@ -135,12 +139,16 @@ Result<Roles> ParseRoles(const std::string& text) {
     named.insert(role);
   }
   if (named.empty()) return InvalidArgument("--role: name at least one role");
-  for (const char* later : {"monitoring", "notifications"}) {
-    if (named.contains(later)) {
-      return FailedPrecondition(
-          std::string("--role ") + later +
-          ": not built yet (docs/services.md lists the roles that run today)");
-    }
+  if (named.contains("monitoring")) {
+    return FailedPrecondition(
+        "--role monitoring: not built as a role: Prometheus scrapes every role's /metrics and "
+        "evaluates deploy/prometheus/rules.yml (docs/monitoring.md)");
+  }
+  if (named.contains("notifications") && named.size() > 1) {
+    // Alerts must get out when the trading roles are in trouble: never in their process.
+    return FailedPrecondition("--role " + text +
+                              ": the notifications role runs in a process of its own "
+                              "(docs/monitoring.md); start it as --role notifications");
   }
   if (named.contains("ml") && named.size() > 1) {
     // Training takes the cores for minutes: never in a process on the trading path.
@@ -180,6 +188,7 @@ Result<Roles> ParseRoles(const std::string& text) {
   roles.ml = named.contains("ml");
   roles.gateway = named.contains("gateway");
   roles.api = named.contains("api");
+  roles.notifications = named.contains("notifications");
   return roles;
 }
 
@@ -504,11 +513,12 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
                                       Readiness* readiness, services::MarketDelay* delay,
                                       services::PredictionFeed* predictions,
                                       services::DecisionFeed* decisions,
-                                      services::RelayStats* relayed) {
+                                      services::RelayStats* relayed, Registry* metrics) {
   const bool spec_given = SessionSpecGiven(cmd) || !HasLog(flags.session);
   AITS_ASSIGN_OR_RETURN(session::PaperOptions options,
                         config::ResolvePaperOptions(flags.session, spec_given));
   options.stop = stop;
+  options.metrics = metrics;
   options.signals = config::SignalsWithModels();
   if (predictions != nullptr) {
     // The decision stack's signal comes from the prediction role, bar by bar (ADR 0007).
@@ -847,7 +857,8 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
         "--role gateway serves an owner in another process: give --bus nats://HOST:PORT (aits "
         "live runs the gateway and the node in one process)"));
   }
-  if (in_process && !roles->api && !(roles->ingestion && roles->Embedded())) {
+  if (in_process && !roles->api && !roles->notifications &&
+      !(roles->ingestion && roles->Embedded())) {
     return Fail(InvalidArgument(
         "--role " + roles->text +
         " over --bus in-process reaches no other process: give --bus nats://HOST:PORT (the "
@@ -856,21 +867,19 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   Readiness readiness;
   // What /metrics answers: the stages' counters (docs/services.md, "Health and metrics").
   Registry metrics;
-  std::unique_ptr<services::HealthServer> health;
-  if (flags.health != "off") {
-    Result<net::Endpoint> at = net::ParseEndpoint(flags.health);
-    if (!at.ok()) return Fail(at.status().WithContext("--health"));
-    auto started = services::HealthServer::Start(
-        *at, roles->text, [&readiness] { return readiness.Get(); }, &metrics);
-    if (!started.ok()) return Fail(started.status().WithContext("--health"));
-    health = std::move(started).value();
-    if (!flags.session.quiet) {
-      std::fprintf(stderr, "aits serve: %s: /healthz, /readyz and /metrics on %s:%u\n",
-                   roles->text.c_str(), at->host.c_str(), static_cast<unsigned>(health->port()));
-    }
-  }
+  auto health =
+      StartHealthServer(flags.health, roles->text, &metrics, flags.session.quiet,
+                        "aits serve: " + roles->text, [&readiness] { return readiness.Get(); });
+  if (!health.ok()) return Fail(health.status());
   const StopSignals signals;
   if (roles->ml) return RunMlRole(flags, readiness);
+  if (roles->notifications) {
+    NotifyFlags notify = flags.notify;
+    notify.quiet = flags.session.quiet;
+    notify.json = flags.session.json;
+    return RunNotificationsRole(notify, &metrics,
+                                [&readiness](Status status) { readiness.Set(std::move(status)); });
+  }
   if (roles->api) {
     ApiServerFlags api = flags.api;
     api.state = flags.session.events.empty() ? flags.session.state : flags.session.events;
@@ -884,7 +893,7 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
     // Every role in this process over the in-process bus: that is `aits paper`.
     readiness.Set(Status::Ok());
     const int code =
-        RunPaperCommand(flags.session, SessionSpecGiven(cmd) || !HasLog(flags.session));
+        RunPaperCommand(flags.session, SessionSpecGiven(cmd) || !HasLog(flags.session), &metrics);
     readiness.Set(Unavailable("finished"));
     return code;
   }
@@ -974,7 +983,7 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
           *bus, StageOptionsFor(flags, session::SessionSpec{}, &stop));
     }
     owned = RunOwner(*bus, flags, cmd, &stop, &readiness, &delay, predictions.get(),
-                     decisions.get(), &relayed);
+                     decisions.get(), &relayed, &metrics);
     if (!owned.ok()) stop.store(true);
   }
   stage_threads.Join();
@@ -1138,7 +1147,17 @@ void AddServeCommand(CLI::App& app) {
   serve->add_option("--role", flags->roles, "ROLE[,ROLE...] or all")->required();
   serve->add_option("--bus", flags->bus, "in-process, or nats://HOST:PORT[,nats://...]")
       ->capture_default_str();
-  serve->add_option("--health", flags->health, "HOST:PORT for /healthz and /readyz, or off")
+  serve
+      ->add_option("--notify-listen", flags->notify.listen,
+                   "The notifications role: HOST:PORT where Alertmanager posts its webhook "
+                   "(POST /alerts/alertmanager; GET /alerts lists the last delivered)")
+      ->capture_default_str();
+  serve->add_option("--alerts-file", flags->notify.alerts_file,
+                    "The notifications role: append each delivered alert to this file, one JSON "
+                    "line each");
+  serve
+      ->add_option("--health", flags->health,
+                   "HOST:PORT for /healthz, /readyz and /metrics (Prometheus), or off")
       ->capture_default_str();
   serve
       ->add_option("--idle-timeout", flags->idle_timeout_s,

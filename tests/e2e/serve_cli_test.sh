@@ -343,7 +343,12 @@ run "$aits" serve --role ingestion --bus "$bus" --synthetic EURUSD --ticks 1000 
 expect_in "another dataset under the same --market" "$out" \
   "md.default.EURUSD already holds another feed"
 run "$aits" serve --role monitoring --bus "$bus"
-expect_in "a role not built yet" "$out" "--role monitoring: not built yet"
+expect_in "the monitoring role, which is Prometheus" "$out" "--role monitoring: not built as a role"
+run "$aits" serve --role notifications,features --bus "$bus"
+expect_in "the notifications role with another" "$out" \
+  "the notifications role runs in a process of its own"
+run "$aits" serve --role notifications --notify-listen 127.0.0.1:nope --health off
+expect_in "a bad --notify-listen" "$out" "--notify-listen"
 run "$aits" serve --role ml,features --bus "$bus"
 expect_in "the ml role with another" "$out" "the ml role runs in a process of its own"
 run "$aits" serve --role gateway,risk,execution --bus "$bus"

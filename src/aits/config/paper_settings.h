@@ -49,6 +49,9 @@ struct PaperFlags {
   // positions moves at this pace (docs/paper.md).
   uint64_t checkpoint_every = 10'000;
   std::string latency_out;
+  // `aits paper` and `aits live`: HOST:PORT for /healthz, /readyz and /metrics, or off (aits
+  // serve has its own --health, on by default).
+  std::string health = "off";
   std::string sync = "full";
   std::string start;
   std::string session_id;

@@ -124,6 +124,15 @@ std::string_view MetricTypeName(MetricType type) {
 Histogram::Histogram(std::span<const double> bounds)
     : bounds_(bounds), buckets_(std::make_unique<std::atomic<uint64_t>[]>(bounds.size() + 1)) {}
 
+void Histogram::AddBuckets(std::span<const uint64_t> per_bucket, double sum) {
+  for (size_t bucket = 0; bucket <= bounds_.size() && bucket < per_bucket.size(); ++bucket) {
+    if (per_bucket[bucket] != 0) {
+      buckets_[bucket].fetch_add(per_bucket[bucket], std::memory_order_relaxed);
+    }
+  }
+  sum_.fetch_add(sum, std::memory_order_relaxed);
+}
+
 Histogram::Snapshot Histogram::Read() const {
   Snapshot snapshot;
   snapshot.cumulative.resize(bounds_.size() + 1);

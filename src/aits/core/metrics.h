@@ -95,10 +95,22 @@ class Histogram {
   // A value v lands in the first bucket whose bound b has v <= b, else in +Inf; NaN lands in +Inf
   // (and makes the sum NaN), as Prometheus' own clients do.
   void Observe(double value) {
-    size_t bucket = 0;
-    while (bucket < bounds_.size() && !(value <= bounds_[bucket])) ++bucket;
-    buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+    buckets_[BucketOf(bounds_, value)].fetch_add(1, std::memory_order_relaxed);
     sum_.fetch_add(value, std::memory_order_relaxed);
+  }
+
+  // Observations counted elsewhere by their one writer and handed over in a batch (a kernel
+  // thread that counts per tick in plain memory and publishes every ~100 ms pays a plain
+  // increment per observation instead of two atomic ones): `per_bucket` holds bounds().size() + 1
+  // counts, not cumulative ones, in the order Observe would have used; `sum` their values' sum.
+  // Precondition: per_bucket.size() == bounds().size() + 1.
+  void AddBuckets(std::span<const uint64_t> per_bucket, double sum);
+  // The bucket Observe(value) counts into: the first bound b with value <= b, else
+  // bounds().size() (+Inf). For a batch writer's own counts.
+  static size_t BucketOf(std::span<const double> bounds, double value) {
+    size_t bucket = 0;
+    while (bucket < bounds.size() && !(value <= bounds[bucket])) ++bucket;
+    return bucket;
   }
 
   struct Snapshot {

@@ -66,6 +66,32 @@ TEST(MetricsTest, RendersTheTextExpositionFormat) {
             "aits_tick_seconds_count 5\n");
 }
 
+TEST(MetricsTest, ABatchOfBucketsReadsAsTheSameObservationsOneByOne) {
+  Registry registry;
+  Family<Histogram>* family =
+      registry.AddHistogram("h_seconds", "h", {0.001, 0.01, 0.1}, {"k"}).value();
+  Histogram* one_by_one = family->With({{"k", "a"}}).value();
+  Histogram* batched = family->With({{"k", "b"}}).value();
+  const std::vector<double> values = {0.001, 0.0005, 0.005, 0.1, 0.25, std::nan("")};
+  std::vector<uint64_t> per_bucket(batched->bounds().size() + 1, 0);
+  double sum = 0;
+  for (double value : values) {
+    one_by_one->Observe(value);
+    ++per_bucket[Histogram::BucketOf(batched->bounds(), value)];
+    sum += value;
+  }
+  batched->AddBuckets(per_bucket, sum);
+  const Histogram::Snapshot a = one_by_one->Read();
+  const Histogram::Snapshot b = batched->Read();
+  EXPECT_EQ(a.cumulative, b.cumulative);
+  EXPECT_EQ(b.cumulative, (std::vector<uint64_t>{2, 3, 4, 6}));
+  EXPECT_EQ(a.count, b.count);
+  EXPECT_TRUE(std::isnan(b.sum));  // NaN lands in +Inf and poisons the sum, as Observe does
+  // A second batch adds to the first.
+  batched->AddBuckets(std::vector<uint64_t>{1, 0, 0, 0}, 0.0001);
+  EXPECT_EQ(batched->Read().cumulative, (std::vector<uint64_t>{3, 4, 5, 7}));
+}
+
 TEST(MetricsTest, HistogramWithLabelsPutsLeLastAndSnapshotsAreCumulative) {
   Registry registry;
   auto family =

@@ -271,6 +271,17 @@ Status EventStore::LoseBatch(const Status& cause) const {
   return broken_;
 }
 
+Status EventStore::Commit() {
+  if (!options_.on_commit || !batch_open_) return CommitBatch();
+  const auto start = std::chrono::steady_clock::now();
+  Status status = CommitBatch();
+  options_.on_commit(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count(),
+      status);
+  return status;
+}
+
 Status EventStore::MaybeCommit() {
   if (!IsOpen()) return Closed("MaybeCommit");
   if (!batch_open_) return Status::Ok();
@@ -296,7 +307,7 @@ class SqliteEventStore final : public EventStore {
   Status OpenForReading();
 
   Result<uint64_t> Append(EventType type, Timestamp ts, std::string_view payload) override;
-  Status Commit() override;
+  Status CommitBatch() override;
   Status Close() override;
   Status Abandon() override;
   Status Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const override;
@@ -473,7 +484,7 @@ Result<uint64_t> SqliteEventStore::Append(EventType type, Timestamp ts, std::str
   return seq;
 }
 
-Status SqliteEventStore::Commit() {
+Status SqliteEventStore::CommitBatch() {
   if (!IsOpen()) return Closed("Commit");
   if (!broken_.ok()) return broken_;
   if (!batch_open()) return Status::Ok();
@@ -496,7 +507,7 @@ Status SqliteEventStore::Close() {
   if (!db_.is_open()) {
     return FailedPrecondition(path_ + ": event store already closed");
   }
-  Status status = read_only_ ? Status::Ok() : Commit();
+  Status status = read_only_ ? Status::Ok() : CommitBatch();
   if (!status.ok() && batch_open()) {
     // Could not commit: roll back explicitly so that close does not leave a half-written batch.
     (void)db_.Exec("ROLLBACK", "rollback");

@@ -87,6 +87,10 @@ struct EventStoreOptions {
   // write lock taken and waits for it, up to a few seconds in all. Lets a test release the lock
   // exactly when someone waits for it.
   std::function<void(int attempt)> on_busy;
+  // Called after each commit of an open batch (Commit, MaybeCommit), on the committing thread,
+  // with its steady-clock duration and outcome: the store's latency and errors for the session's
+  // metrics (docs/monitoring.md). Not called by Close, so it need not outlive the store.
+  std::function<void(int64_t nanos, const Status& status)> on_commit;
   Status Validate() const;  // batch_events >= 1, batch_interval >= 0
 };
 
@@ -125,7 +129,7 @@ class EventStore {
   // Commits when the batch policy says so (see above). Call at consistent points only.
   Status MaybeCommit();
   // Commits the open batch now.
-  virtual Status Commit() = 0;
+  Status Commit();
   // Commits and closes; further calls fail with FailedPrecondition.
   virtual Status Close() = 0;
   // Closes without committing: the events appended since the last commit are not stored, as if
@@ -158,6 +162,8 @@ class EventStore {
   EventStore(std::string path, const EventStoreOptions& options)
       : path_(std::move(path)), options_(options) {}
   virtual bool IsOpen() const = 0;
+  // Commit's work, without the on_commit observer (Close calls it directly).
+  virtual Status CommitBatch() = 0;
   // The batch's bookkeeping, for MaybeCommit: implementations call BatchOpened when the first
   // write of a batch begins and BatchClosed when it ends (committed or rolled back).
   void BatchOpened();

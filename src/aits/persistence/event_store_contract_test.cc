@@ -238,6 +238,36 @@ TEST_P(EventStoreContractTest, BatchPolicyByCountAndByInterval) {
   EXPECT_EQ(CommittedSeenByAReader(), 4u);
 }
 
+// The commit observer (a session's metrics) hears every commit of an open batch, by Commit and by
+// MaybeCommit, with its outcome; not a commit with nothing open, and not Close's.
+TEST_P(EventStoreContractTest, TheCommitObserverHearsEachBatchCommitted) {
+  std::vector<Status> heard;
+  EventStoreOptions options;
+  options.batch_events = 2;
+  options.on_commit = [&heard](int64_t nanos, const Status& status) {
+    EXPECT_GE(nanos, 0);
+    heard.push_back(status);
+  };
+  auto store = MustOpen(options);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Commit().ok());  // nothing open
+  EXPECT_TRUE(heard.empty());
+  ASSERT_TRUE(store->Append(EventType::kTick, Timestamp{1}, "t").ok());
+  ASSERT_TRUE(store->Commit().ok());
+  ASSERT_EQ(heard.size(), 1u);
+  EXPECT_TRUE(heard[0].ok());
+  ASSERT_TRUE(store->Append(EventType::kTick, Timestamp{2}, "t").ok());
+  ASSERT_TRUE(store->MaybeCommit().ok());  // one waiting: not yet
+  EXPECT_EQ(heard.size(), 1u);
+  ASSERT_TRUE(store->Append(EventType::kTick, Timestamp{3}, "t").ok());
+  ASSERT_TRUE(store->MaybeCommit().ok());
+  EXPECT_EQ(heard.size(), 2u);
+  ASSERT_TRUE(store->Append(EventType::kTick, Timestamp{4}, "t").ok());
+  ASSERT_TRUE(store->Close().ok());
+  EXPECT_EQ(heard.size(), 2u);
+  EXPECT_EQ(CommittedSeenByAReader(), 4u);
+}
+
 // The child commits 100 events, appends 50 more and is killed with SIGKILL.
 TEST_P(EventStoreContractTest, UncommittedBatchIsLostOnKill9AndTheNextWriterContinues) {
   const pid_t pid = ::fork();

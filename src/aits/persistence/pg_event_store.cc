@@ -98,7 +98,7 @@ class PgEventStore final : public EventStore {
   Status OpenForReading();
 
   Result<uint64_t> Append(EventType type, Timestamp ts, std::string_view payload) override;
-  Status Commit() override;
+  Status CommitBatch() override;
   Status Close() override;
   Status Abandon() override;
   Status Scan(uint64_t from_seq, const std::function<Status(const Event&)>& fn) const override;
@@ -334,7 +334,7 @@ Result<uint64_t> PgEventStore::Append(EventType type, Timestamp ts, std::string_
   return seq;
 }
 
-Status PgEventStore::Commit() {
+Status PgEventStore::CommitBatch() {
   if (!IsOpen()) return Closed("Commit");
   if (!broken_.ok()) return broken_;
   if (!batch_open()) return Status::Ok();
@@ -360,7 +360,7 @@ Status PgEventStore::Commit() {
 
 Status PgEventStore::Close() {
   if (!IsOpen()) return FailedPrecondition(path_ + ": event store already closed");
-  Status status = read_only_ ? Status::Ok() : Commit();
+  Status status = read_only_ ? Status::Ok() : CommitBatch();
   conn_.reset();  // ends the session: an open transaction rolls back, the writer's lock is freed
   return status;
 }

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aits/core/process_metrics.h"
+
 namespace aits::services {
 namespace {
 
@@ -126,7 +128,12 @@ std::string HealthServer::Answer(std::string_view request_line) {
     return Response(503, "Service Unavailable", Dump(body), method == "HEAD");
   }
   if (path == "/metrics" && metrics_ != nullptr) {
-    return Response(200, "OK", metrics_->RenderText(), method == "HEAD", kMetricsText);
+    std::string text = metrics_->RenderText();
+    // The process's own figures: a /proc that cannot be read leaves them out, not the rest.
+    if (Result<ProcessStats> process = ReadProcessStats(); process.ok()) {
+      text += RenderProcessMetrics(*process);
+    }
+    return Response(200, "OK", text, method == "HEAD", kMetricsText);
   }
   return Response(404, "Not Found", R"({"status":"not found"})");
 }

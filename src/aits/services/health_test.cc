@@ -86,6 +86,9 @@ TEST(HealthServerTest, MetricsAnswerTheRegistryAsItStands) {
   answer = Get((*server)->port(), "/metrics");
   EXPECT_NE(answer.find("aits_predictions_total{symbol=\"EURUSD\"} 42\n"), std::string::npos)
       << answer;
+  // The process's own figures follow, under the names Prometheus' client libraries use.
+  EXPECT_NE(answer.find("\nprocess_resident_memory_bytes "), std::string::npos) << answer;
+  EXPECT_NE(answer.find("\nprocess_open_fds "), std::string::npos) << answer;
 }
 
 TEST(HealthServerTest, ASilentClientDoesNotStopTheNextProbeForLong) {

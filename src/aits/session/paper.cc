@@ -16,6 +16,7 @@
 #include "aits/persistence/pg_event_store.h"
 #include "aits/persistence/writer_lock.h"
 #include "aits/session/command_feed.h"
+#include "aits/session/session_metrics.h"
 #include "aits/trading/json_writer.h"
 
 namespace aits::session {
@@ -96,8 +97,14 @@ constexpr auto kCommandPoll = std::chrono::milliseconds(250);
 class PaperTarget final : public node::LoopTarget {
  public:
   PaperTarget(const PaperOptions& options, Session& session, EventStore& store,
-              const std::vector<std::unique_ptr<node::ReplayClient>>& feeds, PaperResult& result)
-      : options_(options), session_(session), store_(store), feeds_(feeds), result_(result) {}
+              const std::vector<std::unique_ptr<node::ReplayClient>>& feeds, PaperResult& result,
+              SessionMetrics* metrics)
+      : options_(options),
+        session_(session),
+        store_(store),
+        feeds_(feeds),
+        result_(result),
+        metrics_(metrics) {}
 
   Status OnMarketData(const node::MarketData& data) override {
     const uint64_t bars_before = session_.kernel().bars_processed();
@@ -116,11 +123,16 @@ class PaperTarget final : public node::LoopTarget {
       }
     }
     (bar_closed ? result_.bar_ticks : result_.plain_ticks).Record(nanos);
+    int64_t to_order = -1;
     if (session_.accepted_at_ns() != 0) {
-      const int64_t to_order =
+      to_order =
           session_.accepted_at_ns() -
           std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count();
       (bar_closed ? result_.bar_orders : result_.plain_orders).Record(to_order);
+    }
+    if (metrics_ != nullptr) {
+      metrics_->OnTick(data.tick.instrument.value, bar_closed, nanos, to_order);
+      if ((result_.ticks & 255) == 0) metrics_->Publish(session_);
     }
     AITS_RETURN_IF_ERROR(session_.store_status());
     if (options_.checkpoint_every > 0 && session_.ticks() % options_.checkpoint_every == 0) {
@@ -138,6 +150,7 @@ class PaperTarget final : public node::LoopTarget {
     const std::string& session_id = session_.spec().session_id;
     const Status applied = session_.ApplyCommand(command.text);
     *outcome = applied;
+    if (metrics_ != nullptr) metrics_->OnCommand(applied.ok());
     if (options_.notice) {
       options_.notice(applied.ok()
                           ? "applied operator command: " + command.text
@@ -215,6 +228,7 @@ class PaperTarget final : public node::LoopTarget {
     // Waiting for the market: commit what is pending.
     AITS_RETURN_IF_ERROR(Committed(store_.MaybeCommit()));
     Progress();
+    if (metrics_ != nullptr) metrics_->Publish(session_);
     if (options_.on_idle) options_.on_idle();
     return Status::Ok();
   }
@@ -277,6 +291,7 @@ class PaperTarget final : public node::LoopTarget {
   EventStore& store_;
   const std::vector<std::unique_ptr<node::ReplayClient>>& feeds_;
   PaperResult& result_;
+  SessionMetrics* metrics_;
   Steady::time_point last_progress_ = Steady::now();
   uint64_t reported_ = 0;  // trades handed to on_trades (numbers 1..reported_)
 };
@@ -343,6 +358,14 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     existed = std::filesystem::exists(path);
   }
   SessionSpec spec = options.spec;
+  // Before the session and the store, so that it outlives both.
+  std::unique_ptr<SessionMetrics> metrics;
+  persistence::EventStoreOptions store_options = options.store;
+  if (options.metrics != nullptr) {
+    store_options.on_commit = [&metrics](int64_t nanos, const Status& status) {
+      if (metrics) metrics->OnCommit(nanos, status);
+    };
+  }
   std::unique_ptr<Session> session;
   std::vector<std::unique_ptr<data::TickSource>> sources;
   bool live = false;  // the feeds are the gateway's (options.live_data)
@@ -389,7 +412,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     AITS_RETURN_IF_ERROR(reconcile());
   }
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<EventStore> store,
-                        persistence::OpenEventStoreAt(path, options.store));
+                        persistence::OpenEventStoreAt(path, store_options));
   const auto notice = [&](const std::string& text) {
     if (options.notice) options.notice(text);
   };
@@ -565,6 +588,11 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   // The kernel thread is this one: the event loop drains what the feed's thread and the
   // operator-command feed push (docs/architecture.md, "The event loop").
   session->StartAppending(store.get());
+  if (options.metrics != nullptr) {
+    AITS_ASSIGN_OR_RETURN(metrics, SessionMetrics::Create(*options.metrics, *session));
+    session->SetMetrics(metrics.get());
+    metrics->Publish(*session, /*force=*/true);  // the resumed state, and the counters' baseline
+  }
   if (reconciliation && !reconciliation->report.clean()) {
     result.reconciliation = reconciliation->lines;
     result.reconciliation_actions = reconciliation->plan.size();
@@ -577,7 +605,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
     AITS_RETURN_IF_ERROR(session->store_status());
     AITS_RETURN_IF_ERROR(store->Commit());
   }
-  PaperTarget target(options, *session, *store, clients, result);
+  PaperTarget target(options, *session, *store, clients, result, metrics.get());
   StoreCommandFeed commands(path, kCommandPoll);
   node::LoopOptions loop_options;
   loop_options.stop = options.stop;
@@ -599,6 +627,7 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   }
 
   session->WriteCheckpoint();
+  if (metrics) metrics->Publish(*session, /*force=*/true);
   // The end of this run: the strategies' OnStop, the unfinished bars flushed (not traded on) and a
   // last equity sample, as at the end of a backtest. Nothing of it is logged or checkpointed, so a
   // resume, whose fresh kernel never stopped, continues the bars as they were.

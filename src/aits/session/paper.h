@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "aits/core/latency_histogram.h"
+#include "aits/core/metrics.h"
 #include "aits/core/status.h"
 #include "aits/execution/reconciliation.h"
 #include "aits/node/data_client.h"
@@ -110,6 +111,9 @@ struct PaperOptions {
   // They see, they do not trade: nothing they do is logged or replayed.
   std::function<void(const Tick&)> on_tick;
   std::function<void()> on_idle;
+  // Where the session's metrics go (session_metrics.h; a role's /metrics renders it), or null.
+  // Must outlive the run.
+  Registry* metrics = nullptr;
   // The broker's account at this start, for tests: the simulated venue is seeded with it
   // (SimulatedVenue::Seed, in place of what the log rebuilt) before the reconciliation, as if
   // the account had moved while the session was down.

@@ -11,6 +11,7 @@
 #include "aits/log/log.h"
 #include "aits/persistence/codec.h"
 #include "aits/session/reconcile_record.h"
+#include "aits/session/session_metrics.h"
 #include "aits/session/session_venue.h"
 #include "aits/trading/json_writer.h"
 
@@ -281,6 +282,9 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
           persistence::EncodeOrder(untagged, &self->buffer_);
         }
         self->Emit(EventType::kOrderUpdate, update.order.updated, self->buffer_);
+        if (self->metrics_ != nullptr && self->appending()) {
+          self->metrics_->OnOrderUpdate(update.order);
+        }
         if (self->appending() && LogEnabled(LogLevel::kInfo)) {
           const Order& order = update.order;
           if (const Chain* chain = self->FindChain(order.request.client_order_id)) {
@@ -299,6 +303,7 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
     // Only changes made now: a resume or a replay re-runs the logged ones, which were logged
     // when they happened.
     if (self->appending()) {
+      if (self->metrics_ != nullptr) self->metrics_->OnBreakerChange(change);
       AITS_LOG_INFO("session",
                     "breaker " + std::string(risk::ToString(change.from)) + " -> " +
                         std::string(risk::ToString(change.to)),

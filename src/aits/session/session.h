@@ -43,6 +43,8 @@
 
 namespace aits::session {
 
+class SessionMetrics;
+
 // Builds the signal source a spec names. The default knows the rule signals; the app adds
 // ml_ensemble (it needs the model registry).
 using SignalFactory = std::function<Result<std::unique_ptr<trading::SignalSource>>(
@@ -167,6 +169,10 @@ class Session {
   bool FinishFollowing();
   const Divergence& divergence() const { return divergence_; }
 
+  // Counts what this process does (rejections, breaker moves) while appending; null: nothing.
+  // Must outlive the session or be unset first.
+  void SetMetrics(SessionMetrics* metrics) { metrics_ = metrics; }
+
   // First error of the event store while appending (the driver stops on it).
   const Status& store_status() const { return store_status_; }
 
@@ -268,6 +274,7 @@ class Session {
   uint64_t orders_counted_ = 0;
   RecordMode mode_ = RecordMode::kVerify;
   persistence::EventStore* store_ = nullptr;
+  SessionMetrics* metrics_ = nullptr;
   Status store_status_;
   struct Produced {
     persistence::EventType type;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "aits/persistence/pg_event_store.h"
+#include "aits/session/busy_spec.h"
 #include "aits/session/paper.h"
 #include "aits/session/session_spec.h"
 
@@ -31,27 +32,6 @@ class TempDir {
   static inline int counter_ = 0;
   std::filesystem::path path_;
 };
-
-// A synthetic session that trades often: a fast SMA signal with a low threshold, fixed lots.
-inline SessionSpec BusySpec(uint64_t ticks) {
-  SessionSpec spec;
-  spec.feed = "synthetic";
-  spec.seed = 7;
-  spec.synthetic_start = FromCivil(2024, 1, 8);
-  spec.max_ticks = ticks;
-  spec.signal = "sma_cross";
-  spec.signal_params = "fast=3,slow=8,atr=5,scale=0.2";
-  spec.decision = {{"buy_threshold", "0.5"},
-                   {"sell_threshold", "-0.5"},
-                   {"close_threshold", "0.2"},
-                   {"sizing", "fixed_lots"},
-                   {"lots", "0.3"},
-                   {"scale_by_confidence", "false"},
-                   {"atr_period", "5"}};
-  spec.commission = "per_lot:7";
-  spec.session_id = "test";
-  return spec;
-}
 
 inline PaperOptions MaxSpeed(const SessionSpec& spec, const std::string& dir) {
   PaperOptions options;

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# An alert from a running session to the notifications role, through Debian's Prometheus and
+# Alertmanager on loopback (docs/monitoring.md): Prometheus scrapes `aits paper --health` and
+# evaluates deploy/prometheus/rules.yml, Alertmanager posts to `aits serve --role
+# notifications`. `aits breaker halted` must arrive there as AitsBreakerHalted firing, and
+# `aits breaker normal` as its resolution, each once; a malformed webhook is refused with the
+# field named and counted, and changes nothing.
+# Usage: alerts_e2e_test.sh AITS_BINARY RULES_YML
+set -euo pipefail
+aits="$1"
+rules="$2"
+for tool in prometheus prometheus-alertmanager curl python3; do
+  command -v "$tool" >/dev/null || { echo "FAIL: $tool not found (scripts/install-deps.sh)" >&2; exit 1; }
+done
+dir=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  for log in "$dir"/*.err; do echo "--- $log:" >&2; tail -20 "$log" >&2; done
+  exit 1
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# The port an aits process printed on its stderr: PREFIX then 127.0.0.1:PORT.
+printed_port() {  # FILE PREFIX
+  for _ in $(seq 1 100); do
+    port=$(sed -n "s/^$2127\.0\.0\.1:\([0-9]*\).*/\1/p" "$1" | head -1)
+    [[ -n "$port" ]] && { echo "$port"; return 0; }
+    sleep 0.1
+  done
+  return 1
+}
+
+"$aits" serve --role notifications --notify-listen 127.0.0.1:0 --alerts-file "$dir/alerts.jsonl" \
+  --health 127.0.0.1:0 2>"$dir/notify.err" >/dev/null &
+pids+=($!)
+notify_port=$(printed_port "$dir/notify.err" "aits serve: notifications: Alertmanager's webhook on http:\/\/") ||
+  fail "the notifications role did not say where it listens"
+notify_health=$(printed_port "$dir/notify.err" "aits serve: notifications: \/healthz, \/readyz and \/metrics on ") ||
+  fail "the notifications role did not say where its /metrics is"
+
+"$aits" paper --speed 20 --state "$dir/s" --health 127.0.0.1:0 --no-progress 2>"$dir/paper.err" >/dev/null &
+pids+=($!)
+paper_port=$(printed_port "$dir/paper.err" "aits paper: \/healthz, \/readyz and \/metrics on ") ||
+  fail "the paper session did not say where its /metrics is"
+
+am_port=$(free_port)
+cat >"$dir/alertmanager.yml" <<YAML
+route:
+  receiver: aits
+  group_by: [alertname, instance]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: aits
+    webhook_configs:
+      - url: http://127.0.0.1:${notify_port}/alerts/alertmanager
+        send_resolved: true
+YAML
+prometheus-alertmanager --config.file="$dir/alertmanager.yml" --storage.path="$dir/am" \
+  --web.listen-address="127.0.0.1:${am_port}" --cluster.listen-address= 2>"$dir/alertmanager.err" &
+pids+=($!)
+
+prom_port=$(free_port)
+cat >"$dir/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: ["${rules}"]
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["127.0.0.1:${am_port}"]
+scrape_configs:
+  - job_name: aits-paper
+    static_configs:
+      - targets: ["127.0.0.1:${paper_port}"]
+YAML
+prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/prom" \
+  --web.listen-address="127.0.0.1:${prom_port}" 2>"$dir/prometheus.err" &
+pids+=($!)
+
+for _ in $(seq 1 300); do
+  curl -sf "http://127.0.0.1:${prom_port}/-/ready" >/dev/null && curl -sf "http://127.0.0.1:${am_port}/-/ready" >/dev/null && break
+  sleep 0.1
+done
+curl -sf "http://127.0.0.1:${prom_port}/-/ready" >/dev/null || fail "Prometheus did not get ready"
+# The session scraped: its target up.
+for _ in $(seq 1 300); do
+  curl -s "http://127.0.0.1:${prom_port}/api/v1/query?query=up" | grep -q '"value":\[[0-9.]*,"1"\]' && break
+  sleep 0.1
+done
+
+# A malformed notification first: refused, named, counted, nothing written.
+answer=$(curl -s -o - -w ' %{http_code}' -X POST -H 'Content-Type: application/json' \
+  --data '{"version":"4","status":"firing","alerts":[{"status":"maybe","labels":{"alertname":"X"},"annotations":{},"startsAt":"2026-01-01T00:00:00Z"}]}' \
+  "http://127.0.0.1:${notify_port}/alerts/alertmanager")
+[[ "$answer" == *' 400' && "$answer" == *'/alerts/0/status: \"maybe\" is neither firing nor resolved'* ]] ||
+  fail "a malformed webhook got: $answer"
+[[ ! -s "$dir/alerts.jsonl" ]] || fail "a malformed webhook wrote to the alerts file"
+curl -s "http://127.0.0.1:${notify_health}/metrics" | grep -q '^aits_alert_webhooks_rejected_total 1$' ||
+  fail "the refusal was not counted"
+
+count() { grep -c "\"status\":\"$1\",\"alertname\":\"AitsBreakerHalted\"" "$dir/alerts.jsonl" 2>/dev/null || true; }
+wait_for_alert() {  # STATUS
+  for _ in $(seq 1 600); do
+    [[ "$(count "$1")" -ge 1 ]] && return 0
+    sleep 0.1
+  done
+  fail "no AitsBreakerHalted $1 reached the notifications role in 60 s"
+}
+
+"$aits" breaker halted --reason e2e --state "$dir/s" >/dev/null 2>&1 || fail "aits breaker halted refused"
+start=$(date +%s.%N)
+wait_for_alert firing
+firing_after=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")
+"$aits" breaker normal --reason e2e --state "$dir/s" >/dev/null 2>&1 || fail "aits breaker normal refused"
+wait_for_alert resolved
+# Alertmanager sends a group again at each group_interval while it changes: still once each.
+sleep 3
+[[ "$(count firing)" == 1 && "$(count resolved)" == 1 ]] ||
+  fail "expected one firing and one resolved line: $(cat "$dir/alerts.jsonl")"
+grep -q '"summary":"Trading halted on 127.0.0.1:'"${paper_port}"'"' "$dir/alerts.jsonl" ||
+  fail "the alert's summary is not in the file: $(cat "$dir/alerts.jsonl")"
+echo "ok: AitsBreakerHalted reached the notifications role ${firing_after} s after the halt, then its resolution; a malformed webhook refused"
