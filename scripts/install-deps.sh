@@ -19,6 +19,7 @@ packages=(build-essential cmake ninja-build pkg-config git python3
           postgresql-15 libpq-dev redis-server libhiredis-dev  # the services' stores; tests start them
           libboost1.81-dev libssl-dev libsodium-dev  # the api role: HTTP/WebSocket, TLS, tokens
           wrk curl  # bench/api_load.sh: the API under load
+          libcurl4-openssl-dev  # the Telegram Bot API client (notify/telegram.h)
           prometheus prometheus-alertmanager  # promtool; both servers for tests/e2e/alerts_e2e_test.sh
           yamllint docker-compose shellcheck  # deploy/check.sh (docs/deployment.md)
           chromium)  # the dashboard's browser test (tests/e2e/dashboard_test.mjs, playwright-core)

@@ -2,15 +2,23 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "aits/api/http_server.h"
+#include "aits/api/model_routes.h"
+#include "aits/api/session_view.h"
+#include "aits/ml/registry.h"
 #include "aits/net/socket.h"
 #include "aits/notify/notifier.h"
+#include "aits/notify/telegram_bot.h"
+#include "aits/persistence/trade_store.h"
 #include "cli.h"
+#include "mt5_flags.h"
 
 namespace aits::app {
 namespace {
@@ -58,6 +66,67 @@ api::HttpResponse Handle(notify::Notifier& notifier, const api::HttpRequest& req
                             "no such path: POST " + std::string(kWebhookPath) + ", GET /alerts");
 }
 
+// The bot and what it answers from, alive while the role runs.
+struct Telegram {
+  std::unique_ptr<api::SessionView> view;
+  std::unique_ptr<persistence::TradeStore> trades;
+  std::unique_ptr<api::ModelCatalog> models;
+  std::unique_ptr<notify::TelegramBot> bot;
+};
+
+Result<std::string> TelegramToken(const NotifyFlags& flags) {
+  if (!flags.telegram_token_file.empty()) {
+    Result<std::string> token = ReadToken(flags.telegram_token_file);
+    if (!token.ok()) return token.status().WithContext("--telegram-token-file");
+    return token;
+  }
+  if (const char* env = std::getenv("AITS_TELEGRAM_TOKEN"); env != nullptr && *env != '\0') {
+    return std::string(env);
+  }
+  return InvalidArgument(
+      "the Telegram bot's token is missing: give --telegram-token-file FILE or set "
+      "AITS_TELEGRAM_TOKEN (@BotFather's token; docs/monitoring.md, \"Telegram\")");
+}
+
+Result<Telegram> StartTelegram(const NotifyFlags& flags, notify::Notifier& notifier,
+                               Registry* metrics) {
+  Telegram telegram;
+  AITS_ASSIGN_OR_RETURN(notify::TelegramBotOptions options,
+                        notify::LoadTelegramBotConfig(flags.telegram_config));
+  options.audit_file = flags.telegram_audit;
+  AITS_ASSIGN_OR_RETURN(const std::string token, TelegramToken(flags));
+  notify::TelegramOptions client;
+  client.base_url = flags.telegram_api;
+  client.token = token;
+  AITS_ASSIGN_OR_RETURN(notify::TelegramClient made, notify::TelegramClient::Create(client));
+  Result<std::unique_ptr<api::SessionView>> view = api::SessionView::Open(flags.session);
+  if (!view.ok()) {
+    return view.status().WithContext("--state/--events (the session the bot answers about)");
+  }
+  telegram.view = std::move(view).value();
+  telegram.view->Start();
+  if (!flags.trades.empty()) {
+    Result<std::unique_ptr<persistence::TradeStore>> trades =
+        persistence::OpenTradeStore(flags.trades);
+    if (!trades.ok()) return trades.status().WithContext("--trades");
+    telegram.trades = std::move(trades).value();
+  }
+  if (!flags.registry.empty()) {
+    Result<ml::ModelRegistry> registry = ml::ModelRegistry::Open(flags.registry, false);
+    if (!registry.ok()) return registry.status().WithContext("--registry");
+    telegram.models = std::make_unique<api::ModelCatalog>(std::move(registry).value());
+  }
+  Result<std::unique_ptr<notify::TelegramBot>> bot =
+      notify::TelegramBot::Create(std::move(made), std::move(options), telegram.view.get(),
+                                  telegram.trades.get(), telegram.models.get(), metrics);
+  if (!bot.ok()) return bot.status().WithContext("--telegram-config");
+  telegram.bot = std::move(bot).value();
+  notify::TelegramBot* raw = telegram.bot.get();
+  notifier.AddChannel([raw](const notify::Delivered& delivered) { raw->QueueAlert(delivered); });
+  telegram.bot->Start();
+  return telegram;
+}
+
 }  // namespace
 
 int RunNotificationsRole(const NotifyFlags& flags, Registry* metrics,
@@ -72,6 +141,12 @@ int RunNotificationsRole(const NotifyFlags& flags, Registry* metrics,
   http.host = at->host;
   http.port = at->port;
   http.threads = 1;
+  std::optional<Telegram> telegram;
+  if (!flags.telegram_config.empty()) {
+    Result<Telegram> started = StartTelegram(flags, **notifier, metrics);
+    if (!started.ok()) return Fail(started.status());
+    telegram = std::move(started).value();
+  }
   auto server = api::HttpServer::Start(
       http, [raw = notifier->get()](const api::HttpRequest& r) { return Handle(*raw, r); });
   if (!server.ok()) return Fail(server.status().WithContext("--notify-listen"));
@@ -81,13 +156,18 @@ int RunNotificationsRole(const NotifyFlags& flags, Registry* metrics,
   if (flags.json) {
     std::printf("%s\n", nlohmann::ordered_json{{"webhook", url}}.dump().c_str());
   } else if (!flags.quiet) {
-    std::fprintf(stderr, "aits serve: notifications: Alertmanager's webhook on %s (Ctrl-C stops)\n",
-                 url.c_str());
+    std::fprintf(stderr,
+                 "aits serve: notifications: Alertmanager's webhook on %s%s (Ctrl-C stops)\n",
+                 url.c_str(), telegram ? "; the Telegram bot polls" : "");
   }
   std::fflush(stdout);
   while (!StopSignals::stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (ready) ready(Unavailable("stopping"));
   (*server)->Stop();
+  if (telegram) {
+    telegram->bot->Stop();
+    telegram->view->Stop();
+  }
   const size_t delivered = (*notifier)->Recent().size();
   if (flags.json) {
     std::printf("%s\n", nlohmann::ordered_json{{"stopped", "signal"},

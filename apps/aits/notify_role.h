@@ -14,6 +14,17 @@ namespace aits::app {
 struct NotifyFlags {
   std::string listen = "127.0.0.1:9095";
   std::string alerts_file;  // empty: none
+  // Telegram (docs/monitoring.md, "Telegram"): the users, roles and alert chats (YAML); empty:
+  // no bot. The token from a file (sealed or not, as --token-file) or $AITS_TELEGRAM_TOKEN.
+  std::string telegram_config;
+  std::string telegram_token_file;
+  std::string telegram_api = "https://api.telegram.org";
+  std::string telegram_audit = "telegram-audit.jsonl";
+  // What the bot answers from: the session's log (a state directory, an events file or
+  // postgresql://...#SESSION), its trade store and the model registry (both optional).
+  std::string session;
+  std::string trades;
+  std::string registry;
   bool quiet = false;
   bool json = false;
 };

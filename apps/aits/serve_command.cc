@@ -877,6 +877,10 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
     NotifyFlags notify = flags.notify;
     notify.quiet = flags.session.quiet;
     notify.json = flags.session.json;
+    notify.session = flags.session.events.empty() ? flags.session.state : flags.session.events;
+    notify.trades = flags.session.trades;
+    // The registry only when named: the session's default ("models") may not exist here.
+    if (cmd.get_option("--registry")->count() > 0) notify.registry = flags.session.registry;
     return RunNotificationsRole(notify, &metrics,
                                 [&readiness](Status status) { readiness.Set(std::move(status)); });
   }
@@ -1151,6 +1155,20 @@ void AddServeCommand(CLI::App& app) {
       ->add_option("--notify-listen", flags->notify.listen,
                    "The notifications role: HOST:PORT where Alertmanager posts its webhook "
                    "(POST /alerts/alertmanager; GET /alerts lists the last delivered)")
+      ->capture_default_str();
+  serve->add_option("--telegram-config", flags->notify.telegram_config,
+                    "The notifications role: the Telegram bot's users, roles and alert chats "
+                    "(YAML; docs/monitoring.md); without it, no bot");
+  serve->add_option("--telegram-token-file", flags->notify.telegram_token_file,
+                    "The bot's token (plain or sealed with aits secret seal); else "
+                    "$AITS_TELEGRAM_TOKEN");
+  serve
+      ->add_option("--telegram-api", flags->notify.telegram_api,
+                   "Telegram's Bot API address (a stand-in's, in tests)")
+      ->capture_default_str();
+  serve
+      ->add_option("--telegram-audit", flags->notify.telegram_audit,
+                   "Every bot command appended here, one JSON line each")
       ->capture_default_str();
   serve->add_option("--alerts-file", flags->notify.alerts_file,
                     "The notifications role: append each delivered alert to this file, one JSON "

@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
-# An alert from a running session to the notifications role, through Debian's Prometheus and
-# Alertmanager on loopback (docs/monitoring.md): Prometheus scrapes `aits paper --health` and
-# evaluates deploy/prometheus/rules.yml, Alertmanager posts to `aits serve --role
-# notifications`. `aits breaker halted` must arrive there as AitsBreakerHalted firing, and
-# `aits breaker normal` as its resolution, each once; a malformed webhook is refused with the
-# field named and counted, and changes nothing.
-# Usage: alerts_e2e_test.sh AITS_BINARY RULES_YML
+# An alert from a running session to the notifications role and on to Telegram, through
+# Debian's Prometheus and Alertmanager on loopback (docs/monitoring.md): Prometheus scrapes
+# `aits paper --health` and evaluates deploy/prometheus/rules.yml, Alertmanager posts to `aits
+# serve --role notifications`, whose bot talks to a stand-in of Telegram's Bot API
+# (tests/tools/telegram_stand_in_main.cc). `aits breaker halted` must arrive as AitsBreakerHalted
+# firing, in the alerts file and in the Telegram chat; `/breaker normal` sent from Telegram by an
+# admin must reach the session, and the alert's resolution come back the same way, each once. A
+# viewer's /pause is refused; a malformed webhook is refused with the field named and counted,
+# and changes nothing; every bot command is audited.
+# Usage: alerts_e2e_test.sh AITS_BINARY RULES_YML TELEGRAM_STAND_IN
 set -euo pipefail
 aits="$1"
 rules="$2"
+stand_in="$3"
 for tool in prometheus prometheus-alertmanager curl python3; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool not found (scripts/install-deps.sh)" >&2; exit 1; }
 done
 dir=$(mktemp -d)
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  exec 3>&- 2>/dev/null || true  # the stand-in ends when its input does
+  # SIGTERM: background jobs of a script ignore SIGINT unless they handle it themselves.
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$dir"
 }
@@ -29,25 +35,47 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # The port an aits process printed on its stderr: PREFIX then 127.0.0.1:PORT.
 printed_port() {  # FILE PREFIX
   for _ in $(seq 1 100); do
-    port=$(sed -n "s/^$2127\.0\.0\.1:\([0-9]*\).*/\1/p" "$1" | head -1)
+    port=$(sed -n "s/^${2}127\.0\.0\.1:\([0-9]*\).*/\1/p" "$1" | head -1)
     [[ -n "$port" ]] && { echo "$port"; return 0; }
     sleep 0.1
   done
   return 1
 }
 
+"$aits" paper --speed 20 --state "$dir/s" --health 127.0.0.1:0 --no-progress 2>"$dir/paper.err" >/dev/null &
+pids+=($!)
+paper_port=$(printed_port "$dir/paper.err" "aits paper: \/healthz, \/readyz and \/metrics on ") ||
+  fail "the paper session did not say where its /metrics is"
+
+# Telegram's stand-in: commands in through a FIFO, the bot's messages out as JSON lines.
+mkfifo "$dir/telegram.in"
+"$stand_in" 42:token <"$dir/telegram.in" >"$dir/telegram.out" 2>"$dir/telegram.err" &
+pids+=($!)
+exec 3>"$dir/telegram.in"
+for _ in $(seq 1 100); do grep -q '^url ' "$dir/telegram.out" && break; sleep 0.1; done
+telegram_url=$(sed -n 's/^url //p' "$dir/telegram.out")
+[[ -n "$telegram_url" ]] || fail "the Telegram stand-in did not start"
+printf '42:token\n' >"$dir/telegram.token"
+cat >"$dir/bot.yaml" <<YAML
+users:
+  - {id: 203, name: anna, role: admin}
+  - {id: 201, name: vera, role: viewer}
+alert_chats: [7001]
+YAML
+echo "text 203 7001 hello" >&3  # the chat exists once someone wrote in it
+
+# The bot reads the session's log: it must exist first.
+for _ in $(seq 1 100); do [[ -f "$dir/s/events.db" ]] && break; sleep 0.1; done
 "$aits" serve --role notifications --notify-listen 127.0.0.1:0 --alerts-file "$dir/alerts.jsonl" \
-  --health 127.0.0.1:0 2>"$dir/notify.err" >/dev/null &
+  --health 127.0.0.1:0 --state "$dir/s" --telegram-config "$dir/bot.yaml" \
+  --telegram-token-file "$dir/telegram.token" --telegram-api "$telegram_url" \
+  --telegram-audit "$dir/telegram-audit.jsonl" 2>"$dir/notify.err" >/dev/null &
 pids+=($!)
 notify_port=$(printed_port "$dir/notify.err" "aits serve: notifications: Alertmanager's webhook on http:\/\/") ||
   fail "the notifications role did not say where it listens"
 notify_health=$(printed_port "$dir/notify.err" "aits serve: notifications: \/healthz, \/readyz and \/metrics on ") ||
   fail "the notifications role did not say where its /metrics is"
 
-"$aits" paper --speed 20 --state "$dir/s" --health 127.0.0.1:0 --no-progress 2>"$dir/paper.err" >/dev/null &
-pids+=($!)
-paper_port=$(printed_port "$dir/paper.err" "aits paper: \/healthz, \/readyz and \/metrics on ") ||
-  fail "the paper session did not say where its /metrics is"
 
 am_port=$(free_port)
 cat >"$dir/alertmanager.yml" <<YAML
@@ -116,16 +144,38 @@ wait_for_alert() {  # STATUS
   fail "no AitsBreakerHalted $1 reached the notifications role in 60 s"
 }
 
+# A line the bot sent to chat 7001 containing TEXT, within 60 s.
+wait_for_telegram() {  # TEXT WHAT
+  for _ in $(seq 1 600); do
+    grep -qF -- "$1" "$dir/telegram.out" && return 0
+    sleep 0.1
+  done
+  fail "no Telegram message with '$1' ($2): $(cat "$dir/telegram.out")"
+}
+echo "text 203 7001 /status" >&3
+wait_for_telegram '"text":"Session ' "the answer to /status"
+echo "text 201 7001 /pause" >&3
+wait_for_telegram "/pause needs the trader or admin role; you are viewer." "a viewer's /pause"
+
 "$aits" breaker halted --reason e2e --state "$dir/s" >/dev/null 2>&1 || fail "aits breaker halted refused"
 start=$(date +%s.%N)
 wait_for_alert firing
 firing_after=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")
-"$aits" breaker normal --reason e2e --state "$dir/s" >/dev/null 2>&1 || fail "aits breaker normal refused"
+wait_for_telegram "FIRING AitsBreakerHalted (critical)" "the alert in the Telegram chat"
+telegram_after=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")
+# The admin lifts the halt from Telegram: the session applies it, the alert resolves.
+echo "text 203 7001 /breaker normal e2e" >&3
+wait_for_telegram "Breaker → normal queued" "the answer to /breaker normal"
 wait_for_alert resolved
+wait_for_telegram "RESOLVED AitsBreakerHalted" "the resolution in the Telegram chat"
 # Alertmanager sends a group again at each group_interval while it changes: still once each.
 sleep 3
 [[ "$(count firing)" == 1 && "$(count resolved)" == 1 ]] ||
   fail "expected one firing and one resolved line: $(cat "$dir/alerts.jsonl")"
 grep -q '"summary":"Trading halted on 127.0.0.1:'"${paper_port}"'"' "$dir/alerts.jsonl" ||
   fail "the alert's summary is not in the file: $(cat "$dir/alerts.jsonl")"
-echo "ok: AitsBreakerHalted reached the notifications role ${firing_after} s after the halt, then its resolution; a malformed webhook refused"
+audited=$(grep -c '"command"' "$dir/telegram-audit.jsonl" || true)
+(( audited == 4 )) || fail "expected 4 audited bot commands (hello, /status, /pause, /breaker): $(cat "$dir/telegram-audit.jsonl")"
+grep -q '"command":"/pause","result":"forbidden"' "$dir/telegram-audit.jsonl" ||
+  fail "the viewer's /pause is not audited as forbidden"
+echo "ok: AitsBreakerHalted reached the notifications role ${firing_after} s and Telegram ${telegram_after} s after the halt; /breaker normal from Telegram resolved it; a viewer refused; a malformed webhook refused"
