@@ -2,6 +2,9 @@
 //
 //   BM_XgbTrain1M          XGBoost training, 1,000,000 rows x 70 features, 100 rounds, depth 6,
 //                          hist, 2 threads (target < 60 s)
+//   BM_XgbContinue50k      continued boosting (XgbModel::Continue, issue 13's incremental update)
+//                          of a 300-round model on the last 50,000 rows x 70 features: 100 more
+//                          rounds, depth 6, hist, 2 threads (target < 10 s)
 //   BM_XgbInplaceBatch/n   XGBoost's own inplace prediction on n rows, nthread 1 (rows/s)
 //   BM_FlatTreesBatch/n    the same model through FlatTrees::SumBatch, one core (rows/s); the
 //                          faster one is what XgbModel::PredictBatch uses
@@ -116,6 +119,28 @@ void BM_XgbTrain1M(benchmark::State& state) {
   state.counters["rows"] = static_cast<double>(data.x.rows());
 }
 BENCHMARK(BM_XgbTrain1M)->Iterations(1)->UseRealTime()->Unit(benchmark::kSecond);
+
+void BM_XgbContinue50k(benchmark::State& state) {
+  const Data old_rows = MakeData(200'000, 11);
+  XgbConfig config;
+  config.rounds = 300;
+  config.max_depth = 6;
+  config.threads = 2;
+  config.early_stopping_rounds = 0;
+  const auto model = Check(XgbModel::Train(old_rows.x, old_rows.y, config));
+  const Data recent = MakeData(50'000, 12);
+  config.rounds = 100;
+  for (auto _ : state) {
+    auto continued = Check(model->Continue(recent.x, recent.y, config));
+    benchmark::DoNotOptimize(continued.get());
+  }
+  state.counters["rows"] = static_cast<double>(recent.x.rows());
+}
+BENCHMARK(BM_XgbContinue50k)
+    ->Iterations(1)
+    ->Repetitions(3)
+    ->UseRealTime()
+    ->Unit(benchmark::kSecond);
 
 Matrix TestRows(size_t rows) { return Test().x.SliceRows(0, rows); }
 

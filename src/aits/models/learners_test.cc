@@ -293,6 +293,67 @@ TEST(XgbModelTest, EarlyStoppingKeepsTheBestRound) {
   }
 }
 
+// Continued boosting on recent data (issue 13's incremental update): the old trees stay, new
+// ones learn what changed, the model's own predictions still match XGBoost's, and the same inputs
+// give the same bytes.
+TEST(XgbModelTest, ContinuedBoostingAddsTreesThatLearnTheNewRelationship) {
+  const Synthetic old_data = MakeData(4000, 8, false, 40);
+  auto base = XgbModel::Train(old_data.x, old_data.y, SmallXgb(false));
+  ASSERT_TRUE(base.ok()) << base.status().ToString();
+  // The market moved: the label now follows x2 as well.
+  Synthetic recent = MakeData(4000, 8, false, 41);
+  Synthetic later = MakeData(4000, 8, false, 42);
+  for (Synthetic* data : {&recent, &later}) {
+    for (size_t r = 0; r < data->x.rows(); ++r) {
+      data->y[r] = 2.0f * data->x(r, 0) - data->x(r, 1) + 2.5f * data->x(r, 2) > 0 ? 1.0f : 0.0f;
+    }
+  }
+  XgbConfig more = SmallXgb(false);
+  more.rounds = 40;
+  auto continued = (*base)->Continue(recent.x, recent.y, more);
+  ASSERT_TRUE(continued.ok()) << continued.status().ToString();
+  EXPECT_EQ((*continued)->num_rounds(), 100);
+  EXPECT_EQ((*continued)->best_iteration(), 99);
+  EXPECT_EQ((*base)->num_rounds(), 60);  // unchanged
+  const double before = Auc(later.y, PredictAll(**base, later.x));
+  const double after = Auc(later.y, PredictAll(**continued, later.x));
+  EXPECT_GT(after, before + 0.03) << before << " -> " << after;
+
+  std::vector<float> xgb(later.x.rows());
+  ASSERT_TRUE((*continued)->XgbPredict(later.x, xgb).ok());
+  const std::vector<float> flat = PredictAll(**continued, later.x);
+  double max_diff = 0;
+  for (size_t r = 0; r < flat.size(); ++r) {
+    max_diff = std::max(max_diff, static_cast<double>(std::abs(flat[r] - xgb[r])));
+  }
+  EXPECT_LE(max_diff, 1e-6);
+  auto again = (*base)->Continue(recent.x, recent.y, more);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->Serialize(), (*continued)->Serialize());
+
+  // Early stopping on the added rounds keeps the old trees and the best of the new.
+  XgbConfig stopping = more;
+  stopping.rounds = 300;
+  stopping.early_stopping_rounds = 10;
+  auto stopped = (*base)->Continue(recent.x, recent.y, stopping, {&later.x, later.y});
+  ASSERT_TRUE(stopped.ok()) << stopped.status().ToString();
+  EXPECT_GE((*stopped)->num_rounds(), 61);
+  EXPECT_LT((*stopped)->num_rounds(), 360);
+  EXPECT_EQ((*stopped)->best_iteration(), (*stopped)->num_rounds() - 1);
+
+  // Another shape of data, another objective: refused by name.
+  const Synthetic narrow = MakeData(500, 5, false, 43);
+  auto wrong_width = (*base)->Continue(narrow.x, narrow.y, more);
+  ASSERT_FALSE(wrong_width.ok());
+  EXPECT_EQ(wrong_width.status().message(),
+            "xgboost: continuing a model of 8 features on rows of 5");
+  XgbConfig regression = more;
+  regression.regression = true;
+  auto wrong_kind = (*base)->Continue(recent.x, recent.y, regression);
+  ASSERT_FALSE(wrong_kind.ok());
+  EXPECT_EQ(wrong_kind.status().message(), "xgboost: continuing a classifier as a regressor");
+}
+
 TEST(XgbModelTest, SameSeedSameBytesAndRoundTrip) {
   const Synthetic train = MakeData(3000, 8, false, 50);
   XgbConfig config = SmallXgb(false);  // subsample and colsample 0.8: the seed matters

@@ -242,37 +242,21 @@ Status XgbModel::ConvertTrees(std::string_view json_text) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<XgbModel>> XgbModel::Train(const Matrix& x, std::span<const float> y,
-                                                  const XgbConfig& config,
-                                                  const ValidationSet& validation,
-                                                  const TrainProgress& progress) {
-  AITS_RETURN_IF_ERROR(CheckConfig(config));
-  AITS_RETURN_IF_ERROR(CheckTrainingData("xgboost", x, y, config.regression, validation));
-  const bool early_stopping = config.early_stopping_rounds > 0 && !validation.empty();
+namespace {
 
-  AITS_ASSIGN_OR_RETURN(DMatrixPtr train,
-                        MakeDMatrix(x.data(), x.rows(), x.cols(), y, config.threads));
-  DMatrixPtr valid;
-  if (!validation.empty()) {
-    AITS_ASSIGN_OR_RETURN(valid, MakeDMatrix(validation.x->data(), validation.x->rows(),
-                                             validation.x->cols(), validation.y, config.threads));
+Status SetParam(BoosterHandle handle, const char* name, const std::string& value) {
+  if (XGBoosterSetParam(handle, name, value.c_str()) != 0) {
+    return InvalidArgument("xgboost: parameter " + std::string(name) + " = " + value + ": " +
+                           XGBGetLastError());
   }
-  DMatrixHandle cache[] = {train.get(), valid.get()};
-  BoosterHandle handle = nullptr;
-  AITS_XGB_CALL(XGBoosterCreate(cache, valid ? 2 : 1, &handle));
-  internal::BoosterPtr booster(handle);
+  return Status::Ok();
+}
 
-  // Start from the label mean: fewer rounds spent learning a constant. Clamped away from 0 and 1
-  // because binary:logistic needs a base_score strictly inside (0, 1).
-  double mean = 0;
-  for (const float label : y) mean += label;
-  mean /= static_cast<double>(y.size());
-  if (!config.regression) mean = std::clamp(mean, 1e-3, 1 - 1e-3);
-  const std::string metric = config.regression ? "rmse" : "logloss";
+// What each round uses; set for training and again for a continuation (a saved model does not
+// keep them all).
+Status SetRoundParams(BoosterHandle handle, const XgbConfig& config) {
   const std::pair<const char*, std::string> params[] = {
-      {"objective", config.regression ? "reg:squarederror" : "binary:logistic"},
-      {"eval_metric", metric},
-      {"base_score", Number(static_cast<float>(mean))},
+      {"eval_metric", config.regression ? "rmse" : "logloss"},
       {"tree_method", config.tree_method},
       {"max_depth", std::to_string(config.max_depth)},
       {"eta", Number(config.eta)},
@@ -283,23 +267,31 @@ Result<std::unique_ptr<XgbModel>> XgbModel::Train(const Matrix& x, std::span<con
       {"nthread", std::to_string(config.threads)},
       {"seed", std::to_string(config.seed)},
   };
-  for (const auto& [name, value] : params) {
-    if (XGBoosterSetParam(handle, name, value.c_str()) != 0) {
-      return InvalidArgument("xgboost: parameter " + std::string(name) + " = " + value + ": " +
-                             XGBGetLastError());
-    }
-  }
+  for (const auto& [name, value] : params) AITS_RETURN_IF_ERROR(SetParam(handle, name, value));
+  return Status::Ok();
+}
 
+// Adds config.rounds trees to a booster that holds `first` already, reporting each round and
+// stopping early on the validation metric of the added rounds; a stopped booster is cut after
+// its best round (booster is replaced by the slice). Returns the best round's index in the
+// whole booster.
+Result<int> Boost(internal::BoosterPtr& booster, int first, DMatrixHandle train,
+                  DMatrixHandle valid, const XgbConfig& config, const TrainProgress& progress) {
+  const bool early_stopping = config.early_stopping_rounds > 0 && valid != nullptr;
+  const std::string metric = config.regression ? "rmse" : "logloss";
+  BoosterHandle handle = booster.get();
+  DMatrixHandle cache[] = {train, valid};
   const char* names[] = {"train", "valid"};
   double best_metric = std::numeric_limits<double>::infinity();
   int best_iteration = -1;
   int rounds_done = 0;
   for (int iteration = 0; iteration < config.rounds; ++iteration) {
-    AITS_XGB_CALL(XGBoosterUpdateOneIter(handle, iteration, train.get()));
+    AITS_XGB_CALL(XGBoosterUpdateOneIter(handle, first + iteration, train));
     rounds_done = iteration + 1;
     if (!progress && !early_stopping) continue;
     const char* text = nullptr;
-    AITS_XGB_CALL(XGBoosterEvalOneIter(handle, iteration, cache, names, valid ? 2 : 1, &text));
+    AITS_XGB_CALL(
+        XGBoosterEvalOneIter(handle, first + iteration, cache, names, valid ? 2 : 1, &text));
     const double train_metric = ParseMetric(text, "train", metric);
     const double valid_metric =
         valid ? ParseMetric(text, "valid", metric) : std::numeric_limits<double>::quiet_NaN();
@@ -319,18 +311,94 @@ Result<std::unique_ptr<XgbModel>> XgbModel::Train(const Matrix& x, std::span<con
   if (!early_stopping) best_iteration = rounds_done - 1;
   if (best_iteration + 1 < rounds_done) {
     BoosterHandle sliced = nullptr;
-    AITS_XGB_CALL(XGBoosterSlice(handle, 0, best_iteration + 1, 1, &sliced));
+    AITS_XGB_CALL(XGBoosterSlice(handle, 0, first + best_iteration + 1, 1, &sliced));
     booster.reset(sliced);
-    handle = sliced;
   }
+  return first + best_iteration;
+}
 
+}  // namespace
+
+Result<std::unique_ptr<XgbModel>> XgbModel::Train(const Matrix& x, std::span<const float> y,
+                                                  const XgbConfig& config,
+                                                  const ValidationSet& validation,
+                                                  const TrainProgress& progress) {
+  AITS_RETURN_IF_ERROR(CheckConfig(config));
+  AITS_RETURN_IF_ERROR(CheckTrainingData("xgboost", x, y, config.regression, validation));
+  AITS_ASSIGN_OR_RETURN(DMatrixPtr train,
+                        MakeDMatrix(x.data(), x.rows(), x.cols(), y, config.threads));
+  DMatrixPtr valid;
+  if (!validation.empty()) {
+    AITS_ASSIGN_OR_RETURN(valid, MakeDMatrix(validation.x->data(), validation.x->rows(),
+                                             validation.x->cols(), validation.y, config.threads));
+  }
+  DMatrixHandle cache[] = {train.get(), valid.get()};
+  BoosterHandle handle = nullptr;
+  AITS_XGB_CALL(XGBoosterCreate(cache, valid ? 2 : 1, &handle));
+  internal::BoosterPtr booster(handle);
+
+  // Start from the label mean: fewer rounds spent learning a constant. Clamped away from 0 and 1
+  // because binary:logistic needs a base_score strictly inside (0, 1).
+  double mean = 0;
+  for (const float label : y) mean += label;
+  mean /= static_cast<double>(y.size());
+  if (!config.regression) mean = std::clamp(mean, 1e-3, 1 - 1e-3);
+  const std::pair<const char*, std::string> params[] = {
+      {"objective", config.regression ? "reg:squarederror" : "binary:logistic"},
+      {"base_score", Number(static_cast<float>(mean))},
+  };
+  for (const auto& [name, value] : params) AITS_RETURN_IF_ERROR(SetParam(handle, name, value));
+  AITS_RETURN_IF_ERROR(SetRoundParams(handle, config));
+
+  AITS_ASSIGN_OR_RETURN(const int best_iteration,
+                        Boost(booster, 0, train.get(), valid.get(), config, progress));
+  return FromBooster(booster.get(), config.regression, x.cols(), best_iteration);
+}
+
+Result<std::unique_ptr<XgbModel>> XgbModel::Continue(const Matrix& x, std::span<const float> y,
+                                                     const XgbConfig& config,
+                                                     const ValidationSet& validation,
+                                                     const TrainProgress& progress) const {
+  AITS_RETURN_IF_ERROR(CheckConfig(config));
+  AITS_RETURN_IF_ERROR(CheckTrainingData("xgboost", x, y, config.regression, validation));
+  if (config.regression != regression_) {
+    return InvalidArgument(std::string("xgboost: continuing a ") +
+                           (regression_ ? "regressor" : "classifier") + " as a " +
+                           (config.regression ? "regressor" : "classifier"));
+  }
+  if (x.cols() != num_features_) {
+    return InvalidArgument("xgboost: continuing a model of " + std::to_string(num_features_) +
+                           " features on rows of " + std::to_string(x.cols()));
+  }
+  AITS_ASSIGN_OR_RETURN(DMatrixPtr train,
+                        MakeDMatrix(x.data(), x.rows(), x.cols(), y, config.threads));
+  DMatrixPtr valid;
+  if (!validation.empty()) {
+    AITS_ASSIGN_OR_RETURN(valid, MakeDMatrix(validation.x->data(), validation.x->rows(),
+                                             validation.x->cols(), validation.y, config.threads));
+  }
+  DMatrixHandle cache[] = {train.get(), valid.get()};
+  BoosterHandle handle = nullptr;
+  AITS_XGB_CALL(XGBoosterCreate(cache, valid ? 2 : 1, &handle));
+  internal::BoosterPtr booster(handle);
+  // The saved model brings its objective, base score and trees; the rounds' own settings are
+  // set again (a saved model keeps only some of them).
+  AITS_XGB_CALL(XGBoosterLoadModelFromBuffer(handle, model_json_.data(), model_json_.size()));
+  AITS_RETURN_IF_ERROR(SetRoundParams(handle, config));
+  AITS_ASSIGN_OR_RETURN(const int best_added,
+                        Boost(booster, num_rounds(), train.get(), valid.get(), config, progress));
+  return FromBooster(booster.get(), regression_, num_features_, best_added);
+}
+
+Result<std::unique_ptr<XgbModel>> XgbModel::FromBooster(void* booster, bool regression,
+                                                        size_t features, int best_iteration) {
   std::unique_ptr<XgbModel> model(new XgbModel());
-  model->regression_ = config.regression;
-  model->num_features_ = x.cols();
+  model->regression_ = regression;
+  model->num_features_ = features;
   model->best_iteration_ = best_iteration;
-  AITS_ASSIGN_OR_RETURN(model->model_json_, SaveJson(handle));
+  AITS_ASSIGN_OR_RETURN(model->model_json_, SaveJson(booster));
   // Reload from the saved JSON: the in-memory booster then is exactly what a loaded file gives
-  // (no training caches, no references to the DMatrices freed below).
+  // (no training caches, no references to the DMatrices freed by the caller).
   BoosterHandle fresh = nullptr;
   AITS_XGB_CALL(XGBoosterCreate(nullptr, 0, &fresh));
   model->booster_.reset(fresh);

@@ -72,6 +72,16 @@ class XgbModel final : public RowModel {
                                                  const XgbConfig& config,
                                                  const ValidationSet& validation = {},
                                                  const TrainProgress& progress = {});
+  // Continued boosting (issue 13: an incremental update on recent data): `config.rounds` more
+  // trees fitted to the residuals this model leaves on (x, y), on top of its own trees, which stay
+  // as they are; the objective, base score and feature count are this model's. With a validation
+  // set and early stopping the added rounds are cut at their best. Returns a new model; this one
+  // is unchanged. Errors: Train's, and InvalidArgument for a regression flag or a column count
+  // that differs from this model's.
+  Result<std::unique_ptr<XgbModel>> Continue(const Matrix& x, std::span<const float> y,
+                                             const XgbConfig& config,
+                                             const ValidationSet& validation = {},
+                                             const TrainProgress& progress = {}) const;
   // From a model file's bytes (the whole envelope). `what` names the source in errors.
   static Result<std::unique_ptr<XgbModel>> Load(std::string_view bytes, std::string_view what);
   // From the payload of an already unwrapped envelope of kind kKindClassifier/kKindRegressor.
@@ -123,6 +133,9 @@ class XgbModel final : public RowModel {
   XgbModel() = default;
   // Builds trees_ from the booster's JSON model.
   Status ConvertTrees(std::string_view json);
+  // The model a trained booster (an XGBoost BoosterHandle) holds, through its saved JSON.
+  static Result<std::unique_ptr<XgbModel>> FromBooster(void* booster, bool regression,
+                                                       size_t features, int best_iteration);
 
   bool regression_ = false;
   size_t num_features_ = 0;
