@@ -271,6 +271,29 @@ Status SetRoundParams(BoosterHandle handle, const XgbConfig& config) {
   return Status::Ok();
 }
 
+// The training rows (and validation rows) as DMatrices, and a booster caching them: what the
+// rounds of Train and Continue run on.
+struct Rounds {
+  DMatrixPtr train;
+  DMatrixPtr valid;
+  internal::BoosterPtr booster;
+
+  static Result<Rounds> Make(const Matrix& x, std::span<const float> y,
+                             const ValidationSet& validation, int threads) {
+    Rounds rounds;
+    AITS_ASSIGN_OR_RETURN(rounds.train, MakeDMatrix(x.data(), x.rows(), x.cols(), y, threads));
+    if (!validation.empty()) {
+      AITS_ASSIGN_OR_RETURN(rounds.valid, MakeDMatrix(validation.x->data(), validation.x->rows(),
+                                                      validation.x->cols(), validation.y, threads));
+    }
+    DMatrixHandle cache[] = {rounds.train.get(), rounds.valid.get()};
+    BoosterHandle handle = nullptr;
+    AITS_XGB_CALL(XGBoosterCreate(cache, rounds.valid ? 2 : 1, &handle));
+    rounds.booster.reset(handle);
+    return rounds;
+  }
+};
+
 // Adds config.rounds trees to a booster that holds `first` already, reporting each round and
 // stopping early on the validation metric of the added rounds; a stopped booster is cut after
 // its best round (booster is replaced by the slice). Returns the best round's index in the
@@ -325,17 +348,11 @@ Result<std::unique_ptr<XgbModel>> XgbModel::Train(const Matrix& x, std::span<con
                                                   const TrainProgress& progress) {
   AITS_RETURN_IF_ERROR(CheckConfig(config));
   AITS_RETURN_IF_ERROR(CheckTrainingData("xgboost", x, y, config.regression, validation));
-  AITS_ASSIGN_OR_RETURN(DMatrixPtr train,
-                        MakeDMatrix(x.data(), x.rows(), x.cols(), y, config.threads));
-  DMatrixPtr valid;
-  if (!validation.empty()) {
-    AITS_ASSIGN_OR_RETURN(valid, MakeDMatrix(validation.x->data(), validation.x->rows(),
-                                             validation.x->cols(), validation.y, config.threads));
-  }
-  DMatrixHandle cache[] = {train.get(), valid.get()};
-  BoosterHandle handle = nullptr;
-  AITS_XGB_CALL(XGBoosterCreate(cache, valid ? 2 : 1, &handle));
-  internal::BoosterPtr booster(handle);
+  AITS_ASSIGN_OR_RETURN(Rounds rounds, Rounds::Make(x, y, validation, config.threads));
+  BoosterHandle handle = rounds.booster.get();
+  const DMatrixHandle train = rounds.train.get();
+  const DMatrixHandle valid = rounds.valid.get();
+  internal::BoosterPtr& booster = rounds.booster;
 
   // Start from the label mean: fewer rounds spent learning a constant. Clamped away from 0 and 1
   // because binary:logistic needs a base_score strictly inside (0, 1).
@@ -351,7 +368,7 @@ Result<std::unique_ptr<XgbModel>> XgbModel::Train(const Matrix& x, std::span<con
   AITS_RETURN_IF_ERROR(SetRoundParams(handle, config));
 
   AITS_ASSIGN_OR_RETURN(const int best_iteration,
-                        Boost(booster, 0, train.get(), valid.get(), config, progress));
+                        Boost(booster, 0, train, valid, config, progress));
   return FromBooster(booster.get(), config.regression, x.cols(), best_iteration);
 }
 
@@ -370,23 +387,17 @@ Result<std::unique_ptr<XgbModel>> XgbModel::Continue(const Matrix& x, std::span<
     return InvalidArgument("xgboost: continuing a model of " + std::to_string(num_features_) +
                            " features on rows of " + std::to_string(x.cols()));
   }
-  AITS_ASSIGN_OR_RETURN(DMatrixPtr train,
-                        MakeDMatrix(x.data(), x.rows(), x.cols(), y, config.threads));
-  DMatrixPtr valid;
-  if (!validation.empty()) {
-    AITS_ASSIGN_OR_RETURN(valid, MakeDMatrix(validation.x->data(), validation.x->rows(),
-                                             validation.x->cols(), validation.y, config.threads));
-  }
-  DMatrixHandle cache[] = {train.get(), valid.get()};
-  BoosterHandle handle = nullptr;
-  AITS_XGB_CALL(XGBoosterCreate(cache, valid ? 2 : 1, &handle));
-  internal::BoosterPtr booster(handle);
+  AITS_ASSIGN_OR_RETURN(Rounds rounds, Rounds::Make(x, y, validation, config.threads));
+  BoosterHandle handle = rounds.booster.get();
+  const DMatrixHandle train = rounds.train.get();
+  const DMatrixHandle valid = rounds.valid.get();
+  internal::BoosterPtr& booster = rounds.booster;
   // The saved model brings its objective, base score and trees; the rounds' own settings are
   // set again (a saved model keeps only some of them).
   AITS_XGB_CALL(XGBoosterLoadModelFromBuffer(handle, model_json_.data(), model_json_.size()));
   AITS_RETURN_IF_ERROR(SetRoundParams(handle, config));
   AITS_ASSIGN_OR_RETURN(const int best_added,
-                        Boost(booster, num_rounds(), train.get(), valid.get(), config, progress));
+                        Boost(booster, num_rounds(), train, valid, config, progress));
   return FromBooster(booster.get(), regression_, num_features_, best_added);
 }
 
