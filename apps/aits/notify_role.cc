@@ -12,6 +12,7 @@
 #include "aits/api/http_server.h"
 #include "aits/api/model_routes.h"
 #include "aits/api/session_view.h"
+#include "aits/log/log.h"
 #include "aits/ml/registry.h"
 #include "aits/net/socket.h"
 #include "aits/notify/notifier.h"
@@ -66,9 +67,40 @@ api::HttpResponse Handle(notify::Notifier& notifier, const api::HttpRequest& req
                             "no such path: POST " + std::string(kWebhookPath) + ", GET /alerts");
 }
 
+// The session's log, opened once it exists: a notifications role may start before its session
+// (Kubernetes starts roles in any order). Asked on the bot's poll thread only; one attempt a
+// second at most.
+class LazySession {
+ public:
+  explicit LazySession(std::string location) : location_(std::move(location)) {}
+  ~LazySession() {
+    if (view_) view_->Stop();
+  }
+  Result<api::SessionView*> Get() {
+    if (view_) return view_.get();
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_try_ < std::chrono::seconds(1)) return last_error_;
+    last_try_ = now;
+    Result<std::unique_ptr<api::SessionView>> opened = api::SessionView::Open(location_);
+    if (!opened.ok()) {
+      last_error_ = opened.status();
+      return last_error_;
+    }
+    view_ = std::move(opened).value();
+    view_->Start();
+    return view_.get();
+  }
+
+ private:
+  std::string location_;
+  std::unique_ptr<api::SessionView> view_;
+  std::chrono::steady_clock::time_point last_try_{};
+  Status last_error_;
+};
+
 // The bot and what it answers from, alive while the role runs.
 struct Telegram {
-  std::unique_ptr<api::SessionView> view;
+  std::unique_ptr<LazySession> session;
   std::unique_ptr<persistence::TradeStore> trades;
   std::unique_ptr<api::ModelCatalog> models;
   std::unique_ptr<notify::TelegramBot> bot;
@@ -99,12 +131,11 @@ Result<Telegram> StartTelegram(const NotifyFlags& flags, notify::Notifier& notif
   client.base_url = flags.telegram_api;
   client.token = token;
   AITS_ASSIGN_OR_RETURN(notify::TelegramClient made, notify::TelegramClient::Create(client));
-  Result<std::unique_ptr<api::SessionView>> view = api::SessionView::Open(flags.session);
-  if (!view.ok()) {
-    return view.status().WithContext("--state/--events (the session the bot answers about)");
+  telegram.session = std::make_unique<LazySession>(flags.session);
+  if (Result<api::SessionView*> view = telegram.session->Get(); !view.ok()) {
+    AITS_LOG_WARN("telegram", "no session yet; the bot looks for it at each command",
+                  {{"session", flags.session}, {"error", view.status().message()}});
   }
-  telegram.view = std::move(view).value();
-  telegram.view->Start();
   if (!flags.trades.empty()) {
     Result<std::unique_ptr<persistence::TradeStore>> trades =
         persistence::OpenTradeStore(flags.trades);
@@ -116,9 +147,9 @@ Result<Telegram> StartTelegram(const NotifyFlags& flags, notify::Notifier& notif
     if (!registry.ok()) return registry.status().WithContext("--registry");
     telegram.models = std::make_unique<api::ModelCatalog>(std::move(registry).value());
   }
-  Result<std::unique_ptr<notify::TelegramBot>> bot =
-      notify::TelegramBot::Create(std::move(made), std::move(options), telegram.view.get(),
-                                  telegram.trades.get(), telegram.models.get(), metrics);
+  Result<std::unique_ptr<notify::TelegramBot>> bot = notify::TelegramBot::Create(
+      std::move(made), std::move(options), [raw = telegram.session.get()] { return raw->Get(); },
+      telegram.trades.get(), telegram.models.get(), metrics);
   if (!bot.ok()) return bot.status().WithContext("--telegram-config");
   telegram.bot = std::move(bot).value();
   notify::TelegramBot* raw = telegram.bot.get();
@@ -164,10 +195,7 @@ int RunNotificationsRole(const NotifyFlags& flags, Registry* metrics,
   while (!StopSignals::stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (ready) ready(Unavailable("stopping"));
   (*server)->Stop();
-  if (telegram) {
-    telegram->bot->Stop();
-    telegram->view->Stop();
-  }
+  if (telegram) telegram->bot->Stop();
   const size_t delivered = (*notifier)->Recent().size();
   if (flags.json) {
     std::printf("%s\n", nlohmann::ordered_json{{"stopped", "signal"},

@@ -42,10 +42,6 @@ printed_port() {  # FILE PREFIX
   return 1
 }
 
-"$aits" paper --speed 20 --state "$dir/s" --health 127.0.0.1:0 --no-progress 2>"$dir/paper.err" >/dev/null &
-pids+=($!)
-paper_port=$(printed_port "$dir/paper.err" "aits paper: \/healthz, \/readyz and \/metrics on ") ||
-  fail "the paper session did not say where its /metrics is"
 
 # Telegram's stand-in: commands in through a FIFO, the bot's messages out as JSON lines.
 mkfifo "$dir/telegram.in"
@@ -64,8 +60,7 @@ alert_chats: [7001]
 YAML
 echo "text 203 7001 hello" >&3  # the chat exists once someone wrote in it
 
-# The bot reads the session's log: it must exist first.
-for _ in $(seq 1 100); do [[ -f "$dir/s/events.db" ]] && break; sleep 0.1; done
+# The role starts before the session it answers about (as Kubernetes may start them).
 "$aits" serve --role notifications --notify-listen 127.0.0.1:0 --alerts-file "$dir/alerts.jsonl" \
   --health 127.0.0.1:0 --state "$dir/s" --telegram-config "$dir/bot.yaml" \
   --telegram-token-file "$dir/telegram.token" --telegram-api "$telegram_url" \
@@ -75,6 +70,22 @@ notify_port=$(printed_port "$dir/notify.err" "aits serve: notifications: Alertma
   fail "the notifications role did not say where it listens"
 notify_health=$(printed_port "$dir/notify.err" "aits serve: notifications: \/healthz, \/readyz and \/metrics on ") ||
   fail "the notifications role did not say where its /metrics is"
+
+# A line the bot sent containing TEXT, within 60 s.
+wait_for_telegram() {  # TEXT WHAT
+  for _ in $(seq 1 600); do
+    grep -qF -- "$1" "$dir/telegram.out" && return 0
+    sleep 0.1
+  done
+  fail "no Telegram message with '$1' ($2): $(cat "$dir/telegram.out")"
+}
+echo "text 203 7001 /status" >&3
+wait_for_telegram "No session to answer about yet" "/status before the session started"
+
+"$aits" paper --speed 20 --state "$dir/s" --health 127.0.0.1:0 --no-progress 2>"$dir/paper.err" >/dev/null &
+pids+=($!)
+paper_port=$(printed_port "$dir/paper.err" "aits paper: \/healthz, \/readyz and \/metrics on ") ||
+  fail "the paper session did not say where its /metrics is"
 
 
 am_port=$(free_port)
@@ -144,14 +155,6 @@ wait_for_alert() {  # STATUS
   fail "no AitsBreakerHalted $1 reached the notifications role in 60 s"
 }
 
-# A line the bot sent to chat 7001 containing TEXT, within 60 s.
-wait_for_telegram() {  # TEXT WHAT
-  for _ in $(seq 1 600); do
-    grep -qF -- "$1" "$dir/telegram.out" && return 0
-    sleep 0.1
-  done
-  fail "no Telegram message with '$1' ($2): $(cat "$dir/telegram.out")"
-}
 echo "text 203 7001 /status" >&3
 wait_for_telegram '"text":"Session ' "the answer to /status"
 echo "text 201 7001 /pause" >&3
@@ -175,7 +178,7 @@ sleep 3
 grep -q '"summary":"Trading halted on 127.0.0.1:'"${paper_port}"'"' "$dir/alerts.jsonl" ||
   fail "the alert's summary is not in the file: $(cat "$dir/alerts.jsonl")"
 audited=$(grep -c '"command"' "$dir/telegram-audit.jsonl" || true)
-(( audited == 4 )) || fail "expected 4 audited bot commands (hello, /status, /pause, /breaker): $(cat "$dir/telegram-audit.jsonl")"
+(( audited == 5 )) || fail "expected 5 audited bot commands (hello, /status twice, /pause, /breaker): $(cat "$dir/telegram-audit.jsonl")"
 grep -q '"command":"/pause","result":"forbidden"' "$dir/telegram-audit.jsonl" ||
   fail "the viewer's /pause is not audited as forbidden"
 echo "ok: AitsBreakerHalted reached the notifications role ${firing_after} s and Telegram ${telegram_after} s after the halt; /breaker normal from Telegram resolved it; a viewer refused; a malformed webhook refused"

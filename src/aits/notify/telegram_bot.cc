@@ -163,11 +163,11 @@ Result<TelegramBotOptions> LoadTelegramBotConfig(const std::string& path) {
 }
 
 Result<std::unique_ptr<TelegramBot>> TelegramBot::Create(
-    TelegramClient client, TelegramBotOptions options, api::SessionView* view,
+    TelegramClient client, TelegramBotOptions options, SessionSource view,
     persistence::TradeStore* trades, api::ModelCatalog* models, Registry* metrics) {
   AITS_RETURN_IF_ERROR(options.Validate());
   std::unique_ptr<TelegramBot> bot(new TelegramBot(std::move(client), std::move(options)));
-  bot->view_ = view;
+  bot->view_ = std::move(view);
   bot->trades_ = trades;
   bot->models_ = models;
   if (!bot->options_.audit_file.empty()) {
@@ -418,10 +418,11 @@ TelegramBot::Reply TelegramBot::Command(const TelegramBotUser& user, int64_t cha
                 " needs the trader or admin role; you are " + user.role + ".",
             {}};
   }
+  api::SessionView* view = nullptr;  // found below, after the commands that need none
   const auto queue = [&](Json command, const std::string& done) -> Reply {
     command["by"] = "telegram:" + user.name;
     if (!command.contains("reason")) command["reason"] = "telegram: " + user.name;
-    if (Status queued = view_->QueueCommand(command); !queued.ok()) {
+    if (Status queued = view->QueueCommand(command); !queued.ok()) {
       *result = "error";
       return {"Could not queue it: " + queued.message(), {}};
     }
@@ -440,10 +441,18 @@ TelegramBot::Reply TelegramBot::Command(const TelegramBotUser& user, int64_t cha
     *result = "invalid";
     return {"/" + name + " takes no arguments.", {}};
   }
+  if (name != "models") {
+    Result<api::SessionView*> found = view_();
+    if (!found.ok()) {
+      *result = "unavailable";
+      return {"No session to answer about yet: " + found.status().message(), {}};
+    }
+    view = *found;
+  }
   if (name == "status") {
-    const Json summary = view_->Summary();
-    const Json account = view_->Account();
-    const Json positions = view_->Positions();
+    const Json summary = view->Summary();
+    const Json account = view->Account();
+    const Json positions = view->Positions();
     return {"Session " + Text(summary, "id") + " (" + Text(summary, "state") + ")\nbreaker " +
                 Text(account, "breaker") + ", equity " + Text(account, "equity") + " " +
                 Text(account, "currency") + ", " + std::to_string(positions["items"].size()) +
@@ -452,14 +461,14 @@ TelegramBot::Reply TelegramBot::Command(const TelegramBotUser& user, int64_t cha
             {}};
   }
   if (name == "balance") {
-    const Json account = view_->Account();
+    const Json account = view->Account();
     return {"Balance " + Text(account, "balance") + " " + Text(account, "currency") + "\nequity " +
                 Text(account, "equity") + "\nmargin " + Text(account, "margin") + "\nas of " +
                 Text(account, "as_of"),
             {}};
   }
   if (name == "positions") {
-    const Json positions = view_->Positions();
+    const Json positions = view->Positions();
     if (positions["items"].empty()) return {"No open position.", {}};
     std::string text = "Open positions:";
     for (const Json& p : positions["items"]) {
@@ -474,7 +483,7 @@ TelegramBot::Reply TelegramBot::Command(const TelegramBotUser& user, int64_t cha
   if (name == "orders") {
     api::ListQuery query;
     query.limit = 20;
-    const Json orders = view_->Orders(query, "open");
+    const Json orders = view->Orders(query, "open");
     const Json& items = orders.contains("items") ? orders["items"] : Json::array();
     if (items.empty()) return {"No working order.", {}};
     std::string text = "Working orders:";
@@ -491,7 +500,7 @@ TelegramBot::Reply TelegramBot::Command(const TelegramBotUser& user, int64_t cha
       *result = "unavailable";
       return {"No trade store: start the role with --trades (the owner's trade store).", {}};
     }
-    const std::string session = Text(view_->Summary(), "id");
+    const std::string session = Text(view->Summary(), "id");
     persistence::TradeQuery query;
     query.session = session;
     query.limit = 100000;
@@ -543,7 +552,7 @@ TelegramBot::Reply TelegramBot::Command(const TelegramBotUser& user, int64_t cha
   }
   if (name == "breaker") {
     if (args.empty()) {
-      const Json risk = view_->Risk();
+      const Json risk = view->Risk();
       return {"Breaker: " + Text(risk, "breaker"), {}};
     }
     const std::string& state = args[0];
@@ -565,7 +574,7 @@ TelegramBot::Reply TelegramBot::Command(const TelegramBotUser& user, int64_t cha
       *result = "invalid";
       return {"/explain ORDER_ID: the order's number, e.g. /explain 12.", {}};
     }
-    Result<Json> order = view_->Order(std::stoull(args[0]));
+    Result<Json> order = view->Order(std::stoull(args[0]));
     if (!order.ok()) {
       *result = "not_found";
       return {"No order " + args[0] + " in this session.", {}};
@@ -616,7 +625,7 @@ TelegramBot::Reply TelegramBot::Command(const TelegramBotUser& user, int64_t cha
     pending_[nonce] = {user.id, chat_id, "flatten", std::chrono::steady_clock::now()};
     *result = "asked";
     return {"Flatten: close every position and cancel every working order of session " +
-                Text(view_->Summary(), "id") + "?",
+                Text(view->Summary(), "id") + "?",
             {{{"Flatten now", "flatten:" + nonce}, {"Cancel", "cancel:" + nonce}}}};
   }
   *result = "unknown";
@@ -662,7 +671,9 @@ void TelegramBot::OnCallback(const TelegramCallback& callback) {
     Json command = {{"command", "flatten"},
                     {"by", "telegram:" + user->name},
                     {"reason", "telegram: " + user->name}};
-    if (Status queued = view_->QueueCommand(command); queued.ok()) {
+    Result<api::SessionView*> session = view_();
+    const Status queued = session.ok() ? (*session)->QueueCommand(command) : session.status();
+    if (queued.ok()) {
       text = "Flatten queued by " + user->name + ": every position closes at market.";
     } else {
       text = "Could not queue the flatten: " + queued.message();

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -63,13 +64,20 @@ struct TelegramBotOptions {
 // InvalidArgument naming the file, the entry and the field.
 Result<TelegramBotOptions> LoadTelegramBotConfig(const std::string& path);
 
+// The session the bot answers about, asked at each command: the view, or why there is none yet
+// (a role started before its session finds it once it starts). Called on the poll thread.
+using SessionSource = std::function<Result<api::SessionView*>()>;
+
 class TelegramBot {
  public:
-  // `view` must outlive the bot; `trades` and `models` may be null (their commands then say
-  // what to start the role with). IoError naming the audit file when it cannot be opened.
-  static Result<std::unique_ptr<TelegramBot>> Create(
-      TelegramClient client, TelegramBotOptions options, api::SessionView* view,
-      persistence::TradeStore* trades, api::ModelCatalog* models, Registry* metrics = nullptr);
+  // `trades` and `models` may be null (their commands then say what to start the role with).
+  // What `view` hands out must outlive the bot. IoError naming the audit file when it cannot
+  // be opened.
+  static Result<std::unique_ptr<TelegramBot>> Create(TelegramClient client,
+                                                     TelegramBotOptions options, SessionSource view,
+                                                     persistence::TradeStore* trades,
+                                                     api::ModelCatalog* models,
+                                                     Registry* metrics = nullptr);
   ~TelegramBot();  // Stop()
 
   void Start();
@@ -113,7 +121,7 @@ class TelegramBot {
 
   TelegramClient client_;
   TelegramBotOptions options_;
-  api::SessionView* view_ = nullptr;
+  SessionSource view_;
   persistence::TradeStore* trades_ = nullptr;
   api::ModelCatalog* models_ = nullptr;
   std::FILE* audit_ = nullptr;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -51,7 +52,7 @@ class TelegramBotTest : public ::testing::Test {
     stand_in_ = std::move(stand_in).value();
   }
 
-  void StartBot(TelegramBotOptions options = {}) {
+  void StartBot(TelegramBotOptions options = {}, SessionSource source = {}) {
     options.users = {
         {kVera.id, "vera", "viewer"}, {kTom.id, "tom", "trader"}, {kAnna.id, "anna", "admin"}};
     options.alert_chats = {kChat};
@@ -61,7 +62,8 @@ class TelegramBotTest : public ::testing::Test {
     TelegramOptions client;
     client.base_url = stand_in_->base_url();
     client.token = "42:token";
-    auto made = TelegramBot::Create(TelegramClient::Create(client).value(), options, view_.get(),
+    if (!source) source = [this]() -> Result<api::SessionView*> { return view_.get(); };
+    auto made = TelegramBot::Create(TelegramClient::Create(client).value(), options, source,
                                     trades_.get(), nullptr, &registry_);
     ASSERT_TRUE(made.ok()) << made.status().message();
     bot_ = std::move(made).value();
@@ -231,6 +233,20 @@ TEST_F(TelegramBotTest, AlertsReachTheAlertChatsAfterTelegramsRetryAfter) {
   bot_->Stop();
   EXPECT_EQ(bot_->stats().retries, 1u);
   EXPECT_EQ(bot_->stats().send_failures, 0u);
+}
+
+// Started before its session: the bot says so, and answers once the session is there.
+TEST_F(TelegramBotTest, ASessionNotThereYetIsSaidAndFoundLater) {
+  std::atomic<bool> there{false};  // the test's thread sets it, the poll thread reads it
+  StartBot({}, [&]() -> Result<api::SessionView*> {
+    if (!there) return NotFound("session " + state_ + ": no event log yet");
+    return view_.get();
+  });
+  EXPECT_EQ(Ask(kVera, "/status"),
+            "No session to answer about yet: session " + state_ + ": no event log yet");
+  EXPECT_NE(Ask(kVera, "/help").find("/status"), std::string::npos);
+  there = true;
+  EXPECT_NE(Ask(kVera, "/status").find("Session test"), std::string::npos);
 }
 
 TEST(TelegramBotConfigTest, LoadsUsersAndRefusesMistakesNamingThem) {
