@@ -186,6 +186,8 @@ class Session {
   const SessionSpec& spec() const { return spec_; }
   // The first traded instrument's DecisionStrategy; decisions() sums every instance's.
   const trading::DecisionStrategy& strategy() const { return *strategies_.front(); }
+  // Every traded instrument's DecisionStrategy, in feed order (traded()).
+  const std::vector<trading::DecisionStrategy*>& strategies() const { return strategies_; }
   uint64_t decisions() const;
   uint64_t ticks() const { return ticks_; }
   // Ticks fed per instrument (by kernel id), resumed ones included.

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 
 #include "aits/kernel/kernel.h"
 #include "aits/session/session.h"
+#include "aits/trading/decision_strategy.h"
 
 namespace aits::session {
 namespace {
@@ -106,11 +108,45 @@ Result<std::unique_ptr<SessionMetrics>> SessionMetrics::Create(Registry& registr
                                             "Moves of the circuit breaker, by the "
                                             "state it moved to.",
                                             {"state"}));
-  AITS_ASSIGN_OR_RETURN(Family<Counter> * decisions,
-                        registry.AddCounter("aits_decisions_total",
-                                            "Decisions the engine recorded (one per bar close "
-                                            "of a traded symbol)."));
-  AITS_ASSIGN_OR_RETURN(m->decisions_, decisions->With({}));
+  AITS_ASSIGN_OR_RETURN(
+      Family<Counter> * decisions,
+      registry.AddCounter("aits_decisions_total",
+                          "Decisions of the engine (one per bar close of a traded symbol once "
+                          "its signal is ready), by action: HOLD, BUY, SELL, CLOSE.",
+                          {"symbol", "action"}));
+  AITS_ASSIGN_OR_RETURN(Family<Gauge> * strength,
+                        registry.AddGauge("aits_signal_strength",
+                                          "The last decision's signal strength, -1 (sell) to 1 "
+                                          "(buy); NaN before the first or when the decision "
+                                          "role decides.",
+                                          {"symbol"}));
+  AITS_ASSIGN_OR_RETURN(
+      Family<Gauge> * confidence,
+      registry.AddGauge("aits_signal_confidence", "The last decision's signal confidence, 0 to 1.",
+                        {"symbol"}));
+  AITS_ASSIGN_OR_RETURN(
+      Family<Gauge> * anomaly,
+      registry.AddGauge("aits_signal_anomaly", "The last decision's anomaly score (0: none).",
+                        {"symbol"}));
+  for (size_t k = 0; k < session.strategies().size() && k < session.traded().size(); ++k) {
+    Decider decider;
+    decider.instrument = session.traded()[k].value;
+    const std::string& symbol = m->symbols_[decider.instrument];
+    for (size_t action = 0; action < decider.decisions.size(); ++action) {
+      AITS_ASSIGN_OR_RETURN(
+          decider.decisions[action],
+          decisions->With({{"symbol", symbol},
+                           {"action", decision::ToString(static_cast<decision::Action>(action))}}));
+    }
+    const std::initializer_list<Label> labels = {{"symbol", symbol}};
+    AITS_ASSIGN_OR_RETURN(decider.strength, strength->With(labels));
+    AITS_ASSIGN_OR_RETURN(decider.confidence, confidence->With(labels));
+    AITS_ASSIGN_OR_RETURN(decider.anomaly, anomaly->With(labels));
+    for (Gauge* gauge : {decider.strength, decider.confidence, decider.anomaly}) {
+      gauge->Set(std::numeric_limits<double>::quiet_NaN());
+    }
+    m->deciders_.push_back(decider);
+  }
   AITS_ASSIGN_OR_RETURN(Family<Counter> * commands,
                         registry.AddCounter("aits_operator_commands_total",
                                             "Operator commands taken, by result.", {"result"}));
@@ -256,9 +292,20 @@ bool SessionMetrics::Publish(const Session& session, bool force) {
     published_orders_[id] = counts[id].orders;
     published_fills_[id] = counts[id].fills;
   }
-  const uint64_t decisions = session.decisions();
-  if (baseline_taken_) decisions_->Increment(decisions - published_decisions_);
-  published_decisions_ = decisions;
+  for (size_t k = 0; k < deciders_.size(); ++k) {
+    const trading::DecisionStrategy& strategy = *session.strategies()[k];
+    Decider& decider = deciders_[k];
+    for (size_t action = 0; action < decider.decisions.size(); ++action) {
+      const uint64_t made = strategy.decisions(static_cast<decision::Action>(action));
+      if (baseline_taken_) decider.decisions[action]->Increment(made - decider.published[action]);
+      decider.published[action] = made;
+    }
+    if (const decision::Signal* signal = strategy.last_signal()) {
+      decider.strength->Set(signal->strength);
+      decider.confidence->Set(signal->confidence);
+      decider.anomaly->Set(signal->anomaly);
+    }
+  }
   baseline_taken_ = true;
 
   const kernel::Kernel& kernel = session.kernel();

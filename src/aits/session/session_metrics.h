@@ -16,6 +16,7 @@
 // Thread-safety: every call on the kernel thread; the registry may be rendered by any thread.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -97,7 +98,17 @@ class SessionMetrics {
   std::vector<Counter*> fills_;
   std::vector<Gauge*> position_lots_;
   std::vector<Gauge*> last_tick_seconds_;
-  uint64_t published_decisions_ = 0;
+  // Per traded instrument (Session::strategies() order): its kernel id, decisions published by
+  // action, and its signal's gauges.
+  struct Decider {
+    uint32_t instrument = 0;
+    std::array<uint64_t, 4> published{};
+    std::array<Counter*, 4> decisions{};
+    Gauge* strength = nullptr;
+    Gauge* confidence = nullptr;
+    Gauge* anomaly = nullptr;
+  };
+  std::vector<Decider> deciders_;
   bool baseline_taken_ = false;
 
   PendingHistogram processing_[2];  // [bar_closed]
@@ -107,7 +118,6 @@ class SessionMetrics {
 
   Family<Counter>* rejected_ = nullptr;  // {symbol, reason}, children made at first use
   Family<Counter>* breaker_changes_ = nullptr;
-  Counter* decisions_ = nullptr;
   Counter* commands_applied_ = nullptr;
   Counter* commands_refused_ = nullptr;
   Histogram* commit_seconds_ = nullptr;

@@ -71,7 +71,13 @@ TEST(SessionMetricsTest, ARunsCountersAndGaugesAgreeWithItsResult) {
   EXPECT_EQ(Value(registry, "aits_ticks_total", eurusd), 20'000);
   EXPECT_EQ(Value(registry, "aits_orders_total", eurusd), static_cast<double>(result->orders));
   EXPECT_EQ(Value(registry, "aits_fills_total", eurusd), static_cast<double>(result->fills));
-  EXPECT_EQ(Value(registry, "aits_decisions_total"), static_cast<double>(result->decisions));
+  EXPECT_EQ(Sum(registry, "aits_decisions_total"), static_cast<double>(result->decisions));
+  EXPECT_GT(Value(registry, "aits_decisions_total", {{"symbol", "EURUSD"}, {"action", "BUY"}}), 0);
+  // The last decision's signal: a strength within [-1, 1]; sma_cross is always sure of itself.
+  const double strength = Value(registry, "aits_signal_strength", eurusd);
+  EXPECT_GE(strength, -1.0);
+  EXPECT_LE(strength, 1.0);
+  EXPECT_EQ(Value(registry, "aits_signal_confidence", eurusd), 1.0);
   // A decision per bar once the signal has warmed up.
   EXPECT_EQ(Value(registry, "aits_bars_total", eurusd),
             static_cast<double>(result->bar_ticks.count()));

@@ -168,7 +168,10 @@ void DecisionStrategy::OnBar(const Bar& bar) {
   decision::MarketState market;
   if (!Measure(&market)) return;
   last_ = engine_.Decide(signal, instrument_, market);
+  last_signal_ = signal;
+  has_signal_ = true;
   ++decisions_;
+  ++by_action_[static_cast<size_t>(last_.action)];
   Send();
   if (sink_ && (options_.record_holds || !orders_.empty())) {
     Record(signal.ts, [&](JsonWriter& out) {
@@ -187,6 +190,7 @@ void DecisionStrategy::DecideRemotely(const Bar& bar) {
   if (!remote_decision_.decided) return;
   last_ = remote_decision_.decision;
   ++decisions_;
+  ++by_action_[static_cast<size_t>(last_.action)];
   Send();
   if (sink_ && (options_.record_holds || !orders_.empty())) {
     Record(bar.CloseTime(), [this](JsonWriter& out) { out.RawMembers(remote_decision_.record); });

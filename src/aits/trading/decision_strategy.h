@@ -16,6 +16,7 @@
 // de-duplicates) exactly the orders it had sent.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <string>
@@ -94,6 +95,13 @@ class DecisionStrategy final : public strategy::Strategy {
   uint64_t orders_sent() const { return orders_sent_; }
   // Decided elsewhere: only what RemoteDecision::decision carries.
   const decision::Decision& last_decision() const { return last_; }
+  // Decisions by action (HOLD, BUY, SELL, CLOSE), for the session's metrics.
+  uint64_t decisions(decision::Action action) const {
+    return by_action_[static_cast<size_t>(action)];
+  }
+  // The signal of the last decision made here; nullptr before the first, and while decisions
+  // come from the decision role (whose signal stays there).
+  const decision::Signal* last_signal() const { return has_signal_ ? &last_signal_ : nullptr; }
 
  private:
   DecisionStrategy(const Instrument& instrument, std::unique_ptr<SignalSource> source,
@@ -118,7 +126,10 @@ class DecisionStrategy final : public strategy::Strategy {
   std::string name_;
   features::Atr atr_;
   decision::Decision last_;
+  decision::Signal last_signal_;
+  bool has_signal_ = false;
   uint64_t decisions_ = 0;
+  std::array<uint64_t, 4> by_action_{};  // by decision::Action
   uint64_t orders_sent_ = 0;
   std::string client_id_;  // of the order being submitted; its synchronous updates land in seen_
   bool awaiting_ = false;
