@@ -2,9 +2,12 @@
 // clients subscribed to quotes over real WebSockets on loopback, a publisher putting `--rate`
 // messages a second into the StreamHub for `--seconds`, each client recording the delay from
 // publish to receipt. The original design's figure: 500 clients at 1,000 updates/s each, p99
-// delay at most 50 ms. Server, publisher and clients share the machine's cores.
+// delay at most 50 ms. Server, publisher and clients share the machine's cores: the bench
+// prints the CPU time each side took while publishing, so that what the clients cost is seen.
 //
 //   build/release/bench/aits_api_stream_bench --clients 500 --rate 1000 --seconds 10
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -119,6 +123,19 @@ class Client : public std::enable_shared_from_this<Client> {
   std::atomic<bool> failed_{false};
 };
 
+double CpuSeconds(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// The CPU time of the clients' thread (all of them run on `io`), read on that thread.
+double ClientCpuSeconds(asio::io_context& io) {
+  std::promise<double> cpu;
+  asio::post(io, [&cpu] { cpu.set_value(CpuSeconds(CLOCK_THREAD_CPUTIME_ID)); });
+  return cpu.get_future().get();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -179,20 +196,28 @@ int main(int argc, char** argv) {
   std::printf("%d of %d clients subscribed (server: %d I/O threads)\n", ready, clients,
               server_threads);
 
-  // The publisher: `rate` messages a second, evenly spaced, each stamped with its time.
+  // The publisher: `rate` messages a second, evenly spaced, each stamped with its time. It
+  // sleeps between them rather than spinning, so that its CPU time is its publishing.
+  const double process_cpu_start = CpuSeconds(CLOCK_PROCESS_CPUTIME_ID);
+  const double client_cpu_start = ClientCpuSeconds(io);
+  const double publisher_cpu_start = CpuSeconds(CLOCK_THREAD_CPUTIME_ID);
   const int64_t interval = 1'000'000'000LL / rate;
   const int64_t start = SteadyNanos();
   const int64_t end = start + static_cast<int64_t>(seconds * 1e9);
   uint64_t seq = 0;
   int64_t next = start;
   while (next < end) {
-    while (SteadyNanos() < next) std::this_thread::yield();
+    const int64_t wait = next - SteadyNanos();
+    if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
     hub.Publish(++seq, kTopicQuotes, "EURUSD",
                 {{"bid", 1.1}, {"ask", 1.1001}, {"t", SteadyNanos()}});
     next += interval;
   }
   const double took = static_cast<double>(SteadyNanos() - start) / 1e9;
+  const double publisher_cpu = CpuSeconds(CLOCK_THREAD_CPUTIME_ID) - publisher_cpu_start;
   std::this_thread::sleep_for(std::chrono::seconds(2));  // the last messages in flight
+  const double client_cpu = ClientCpuSeconds(io) - client_cpu_start;
+  const double process_cpu = CpuSeconds(CLOCK_PROCESS_CPUTIME_ID) - process_cpu_start;
   const HttpServerStats stats = server->stats();
   for (const auto& c : all) asio::post(io, [c] { c->Flush(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -219,6 +244,14 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(stats.websocket_frames),
               static_cast<unsigned long long>(stats.websocket_messages),
               static_cast<unsigned long long>(stats.websocket_too_slow), failed);
+  // Over the publishing and the 2 s after it; the server's is what is left of the process's.
+  const double server_cpu = process_cpu - client_cpu - publisher_cpu;
+  const double wall = took + 2;
+  std::printf(
+      "CPU over %.1f s (cores busy): server %.2f s (%.2f), clients %.2f s (%.2f), publisher "
+      "%.2f s (%.2f)\n",
+      wall, server_cpu, server_cpu / wall, client_cpu, client_cpu / wall, publisher_cpu,
+      publisher_cpu / wall);
   command = "rm -rf " + dir;
   return std::system(command.c_str()) == 0 ? 0 : 1;
 }
