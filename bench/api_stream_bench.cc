@@ -244,6 +244,17 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(stats.websocket_frames),
               static_cast<unsigned long long>(stats.websocket_messages),
               static_cast<unsigned long long>(stats.websocket_too_slow), failed);
+  // A quote that waited for a lagging client while a newer one came was superseded (docs/api.md,
+  // "Streams"): every delivery expected was received or superseded, or something was lost.
+  const uint64_t accounted = received.load() + stats.websocket_superseded;
+  std::printf(
+      "superseded (conflated) %llu (%.1f %% of deliveries); received + superseded = %llu%s\n",
+      static_cast<unsigned long long>(stats.websocket_superseded),
+      expected
+          ? 100.0 * static_cast<double>(stats.websocket_superseded) / static_cast<double>(expected)
+          : 0.0,
+      static_cast<unsigned long long>(accounted),
+      accounted == expected ? ", as expected" : ": MESSAGES LOST");
   // Over the publishing and the 2 s after it; the server's is what is left of the process's.
   const double server_cpu = process_cpu - client_cpu - publisher_cpu;
   const double wall = took + 2;
