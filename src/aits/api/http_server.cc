@@ -14,7 +14,6 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-#include <deque>
 
 #include <array>
 #include <cctype>
@@ -25,6 +24,8 @@
 #include <optional>
 #include <thread>
 #include <type_traits>
+
+#include "aits/api/ws_queue.h"
 
 namespace aits::api {
 
@@ -71,7 +72,7 @@ HttpRequest FromBeast(http::request<http::string_body>& req) {
 // connection has detached it.
 class WsPeer final : public WebSocketPeer, public std::enable_shared_from_this<WsPeer> {
  public:
-  explicit WsPeer(size_t limit) : limit_(limit) {}
+  explicit WsPeer(size_t limit) : queue_(limit) {}
 
   void Attach(asio::any_io_executor strand, asio::steady_timer* timer) {
     std::lock_guard lock(mutex_);
@@ -86,16 +87,15 @@ class WsPeer final : public WebSocketPeer, public std::enable_shared_from_this<W
     strand_.reset();
   }
 
-  bool Send(std::shared_ptr<const std::string> text) override {
+  bool Send(std::shared_ptr<const std::string> text, uint64_t supersede_key) override {
     std::lock_guard lock(mutex_);
     if (closed_) return false;
-    if (queue_.size() >= limit_) {
+    if (!queue_.Push(std::move(text), supersede_key)) {
       closed_ = true;
       too_slow_ = true;
       WakeLocked();
       return false;
     }
-    queue_.push_back(std::move(text));
     WakeLocked();
     return true;
   }
@@ -108,18 +108,14 @@ class WsPeer final : public WebSocketPeer, public std::enable_shared_from_this<W
   }
   // What the writer sends next: the messages queued, one per line, up to about `max_bytes` in
   // one frame (one write for many messages: the fan-out's cost is per write). 0 when nothing is
-  // queued; then it waits, or ends if closed.
-  size_t TakeFrame(std::string* frame, size_t max_bytes, bool* closed) {
+  // queued; then it waits, or ends if closed. `superseded`: how many more queued messages were
+  // dropped for a newer one since the last call (the server's count outlives this peer's).
+  size_t TakeFrame(std::string* frame, size_t max_bytes, bool* closed, uint64_t* superseded) {
     std::lock_guard lock(mutex_);
     frame->clear();
-    size_t taken = 0;
-    while (!queue_.empty() && !too_slow_ &&
-           (taken == 0 || frame->size() + queue_.front()->size() < max_bytes)) {
-      if (taken > 0) frame->push_back('\n');
-      frame->append(*queue_.front());
-      queue_.pop_front();
-      ++taken;
-    }
+    const size_t taken = too_slow_ ? 0 : queue_.TakeFrame(frame, max_bytes);
+    *superseded = queue_.superseded() - superseded_reported_;
+    superseded_reported_ = queue_.superseded();
     if (taken == 0) {
       *closed = closed_;
       waiting_ = !closed_;
@@ -150,11 +146,11 @@ class WsPeer final : public WebSocketPeer, public std::enable_shared_from_this<W
       if (self->timer_ != nullptr) self->timer_->cancel();
     });
   }
-  const size_t limit_;
   mutable std::mutex mutex_;
   std::optional<asio::any_io_executor> strand_;
   asio::steady_timer* timer_ = nullptr;
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  WsQueue queue_;
+  uint64_t superseded_reported_ = 0;
   bool closed_ = false;
   bool too_slow_ = false;
   bool waiting_ = false;
@@ -244,6 +240,7 @@ struct HttpServer::Impl {
   std::atomic<uint64_t> websocket_frames{0};
   std::atomic<uint64_t> websocket_messages{0};
   std::atomic<uint64_t> websocket_too_slow{0};
+  std::atomic<uint64_t> websocket_superseded{0};
   std::mutex clients_mutex;
   std::map<std::string, int> per_client;  // open connections by peer address
 
@@ -307,7 +304,9 @@ struct HttpServer::Impl {
     std::string frame;
     for (;;) {
       bool closed = false;
-      const size_t messages = peer.TakeFrame(&frame, 64 * 1024, &closed);
+      uint64_t superseded = 0;
+      const size_t messages = peer.TakeFrame(&frame, 64 * 1024, &closed, &superseded);
+      websocket_superseded += superseded;
       if (messages > 0) {
         auto [ec, n] = co_await ws.async_write(asio::buffer(frame), kTuple);
         if (ec) {
@@ -590,6 +589,7 @@ HttpServerStats HttpServer::stats() const {
   s.websocket_frames = impl_->websocket_frames.load();
   s.websocket_messages = impl_->websocket_messages.load();
   s.websocket_too_slow = impl_->websocket_too_slow.load();
+  s.websocket_superseded = impl_->websocket_superseded.load();
   return s;
 }
 

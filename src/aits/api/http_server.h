@@ -52,14 +52,16 @@ using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 // The server's side of one WebSocket connection, for whoever feeds it. Send queues a message
 // (shared: one payload serialised once for every client that gets it). The writer sends what is
 // queued in one text frame, one message per line, so that a busy stream costs a write per batch
-// rather than per message. The queue is bounded: a client that falls behind by more than
-// `ws_queue_limit` messages is closed (1008, "too slow") rather than let memory grow.
-// Thread-safe; calls after the close are ignored.
+// rather than per message. A message sent with a non-zero `supersede_key` replaces the one with
+// the same key still queued (WsQueue: the older is dropped, the newer goes to the back), so a
+// client that lags gets the latest quote per symbol. The queue is bounded: a client that falls
+// behind by more than `ws_queue_limit` messages is closed (1008, "too slow") rather than let
+// memory grow. Thread-safe; calls after the close are ignored.
 class WebSocketPeer {
  public:
   virtual ~WebSocketPeer() = default;
   // False once the connection is closed or closing (the caller may stop feeding it).
-  virtual bool Send(std::shared_ptr<const std::string> text) = 0;
+  virtual bool Send(std::shared_ptr<const std::string> text, uint64_t supersede_key) = 0;
   virtual void Close(std::string_view reason) = 0;
 };
 
@@ -94,8 +96,8 @@ struct HttpServerOptions {
   Duration idle_timeout = Duration::Seconds(60);
   int max_connections = 20000;
   int max_connections_per_client = 2000;
-  // WebSocket: frames queued for one client before it counts as too slow, and the largest
-  // message a client may send.
+  // WebSocket: messages waiting for one client before it counts as too slow (superseded ones
+  // not counted), and the largest message a client may send.
   size_t ws_queue_limit = 4096;
   size_t ws_message_limit = 64 * 1024;
 
@@ -109,10 +111,11 @@ struct HttpServerStats {
   uint64_t malformed = 0;  // unparsable requests and limit breaches, answered 4xx
   uint64_t timeouts = 0;
   int64_t connections_open = 0;
-  uint64_t websockets = 0;          // upgrades accepted
-  uint64_t websocket_frames = 0;    // text frames sent
-  uint64_t websocket_messages = 0;  // messages in them
-  uint64_t websocket_too_slow = 0;  // closed for falling behind
+  uint64_t websockets = 0;            // upgrades accepted
+  uint64_t websocket_frames = 0;      // text frames sent
+  uint64_t websocket_messages = 0;    // messages in them
+  uint64_t websocket_too_slow = 0;    // closed for falling behind
+  uint64_t websocket_superseded = 0;  // queued messages dropped for a newer one (quotes)
 };
 
 class HttpServer {

@@ -211,7 +211,7 @@ class EchoSession final : public WebSocketSession {
  public:
   explicit EchoSession(std::shared_ptr<WebSocketPeer> peer) : peer_(std::move(peer)) {}
   void OnMessage(std::string_view text) override {
-    peer_->Send(std::make_shared<const std::string>("echo:" + std::string(text)));
+    peer_->Send(std::make_shared<const std::string>("echo:" + std::string(text)), 0);
   }
   void OnClose() override { closed_ = true; }
   std::atomic<bool> closed_{false};
@@ -280,7 +280,8 @@ TEST(HttpServerTest, WebSocketsAreAcceptedOrRefusedByTheHandlerAndCarryFramesBot
     peer = fixture.peers[0];
   }
   std::thread pusher([peer] {
-    for (int i = 0; i < 5; ++i) peer->Send(std::make_shared<const std::string>(std::to_string(i)));
+    for (int i = 0; i < 5; ++i)
+      peer->Send(std::make_shared<const std::string>(std::to_string(i)), 0);
   });
   pusher.join();
   // Batched: one frame may carry several messages, one per line.
@@ -298,7 +299,7 @@ TEST(HttpServerTest, WebSocketsAreAcceptedOrRefusedByTheHandlerAndCarryFramesBot
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   EXPECT_TRUE(fixture.sessions[0]->closed_);
-  EXPECT_FALSE(peer->Send(std::make_shared<const std::string>("late")));
+  EXPECT_FALSE(peer->Send(std::make_shared<const std::string>("late"), 0));
   EXPECT_EQ(ws_server->stats().websockets, 1u);
 }
 
@@ -319,7 +320,7 @@ TEST(HttpServerTest, AWebSocketClientThatFallsBehindIsClosed) {
   // The client reads nothing; a megabyte a frame fills the socket's buffers, then the queue.
   const auto big = std::make_shared<const std::string>(1 << 20, 'x');
   int sent = 0;
-  while (sent < 10000 && peer->Send(big)) ++sent;
+  while (sent < 10000 && peer->Send(big, 0)) ++sent;
   EXPECT_LT(sent, 10000);
   for (int i = 0; i < 500 && server->stats().websocket_too_slow == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -247,17 +247,16 @@ class StreamSession final : public WebSocketSession {
     const Timestamp expires = caller_.expires;
     const Clock* clock = &clock_;
     std::weak_ptr<WebSocketPeer> weak = peer_;
-    const StreamHub::Subscribed sub =
-        hub_.Subscribe(std::move(filter), from,
-                       [weak, expires, clock](const std::shared_ptr<const std::string>& message) {
-                         const std::shared_ptr<WebSocketPeer> peer = weak.lock();
-                         if (!peer) return false;
-                         if (clock->Now() > expires) {
-                           peer->Close("token expired");
-                           return false;
-                         }
-                         return peer->Send(message);
-                       });
+    const StreamHub::Subscribed sub = hub_.Subscribe(
+        std::move(filter), from, [weak, expires, clock](const StreamHub::Message& message) {
+          const std::shared_ptr<WebSocketPeer> peer = weak.lock();
+          if (!peer) return false;
+          if (clock->Now() > expires) {
+            peer->Close("token expired");
+            return false;
+          }
+          return peer->Send(message.text, message.supersede_key);
+        });
     hub_last_ = sub.last;
     std::lock_guard lock(mutex_);
     subscription_ = sub.id;
@@ -275,7 +274,8 @@ class StreamSession final : public WebSocketSession {
  private:
   void Reply(const nlohmann::json& j) {
     peer_->Send(std::make_shared<const std::string>(
-        j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+                    j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
+                0);
   }
   void Error(std::string_view code, std::string_view message) {
     Reply({{"type", "error"}, {"code", code}, {"message", message}});

@@ -43,14 +43,23 @@ void StreamHub::Publish(uint64_t seq, Topic topic, const std::string& symbol,
                         const nlohmann::json& data) {
   nlohmann::json message{{"topic", TopicName(topic)}, {"seq", seq}, {"data", data}};
   if (!symbol.empty()) message["symbol"] = symbol;
-  Item item{seq, topic, symbol,
-            std::make_shared<const std::string>(
-                message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))};
+  Item item{seq,
+            topic,
+            symbol,
+            {std::make_shared<const std::string>(
+                 message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
+             0}};
   std::lock_guard lock(mutex_);
+  // Only quotes: a bar is a minute of its own, and an order, fill, decision, risk or account
+  // message is an event a client must not miss.
+  if (topic == kTopicQuotes && !symbol.empty()) {
+    item.message.supersede_key =
+        quote_keys_.try_emplace(symbol, quote_keys_.size() + 1).first->second;
+  }
   last_seq_ = std::max(last_seq_, seq);
   ++published_;
   for (auto it = subscriptions_.begin(); it != subscriptions_.end();) {
-    if (Wants(it->second.filter, item) && !it->second.sink(item.text)) {
+    if (Wants(it->second.filter, item) && !it->second.sink(item.message)) {
       it = subscriptions_.erase(it);
     } else {
       ++it;
@@ -72,7 +81,7 @@ StreamHub::Subscribed StreamHub::Subscribe(Filter filter, uint64_t from, Sink si
   if (from > 0) {
     for (const Item& item : kept_) {
       if (item.seq < from || !Wants(filter, item)) continue;
-      if (!sink(item.text)) return out;  // refused while catching up: no subscription
+      if (!sink(item.message)) return out;  // refused while catching up: no subscription
       ++out.replayed;
     }
   }

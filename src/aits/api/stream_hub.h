@@ -4,6 +4,8 @@
 // by every WebSocket that subscribed to its topic and symbol. The last `keep` messages are kept,
 // so a client that reconnects resumes from the seq it last saw (items at or after it are sent
 // again: a client drops the seqs it has) without a gap, or is told that the gap is too old.
+// A quote carries its symbol's key, under which a newer quote supersedes it while it waits for
+// a client that lags (WsQueue); every other message has none and reaches every client.
 //
 // Thread-safety: every call from any thread, under one mutex. A sink is called under it: it
 // must only queue (WebSocketPeer::Send) and return; false removes its subscription.
@@ -41,7 +43,13 @@ Result<Topic> ParseTopic(std::string_view name);
 
 class StreamHub {
  public:
-  using Sink = std::function<bool(const std::shared_ptr<const std::string>&)>;
+  struct Message {
+    std::shared_ptr<const std::string> text;
+    // Non-zero for a quote, one per symbol: a newer message with the same key makes it
+    // obsolete (a dashboard wants the latest price, not every tick). 0: must be delivered.
+    uint64_t supersede_key = 0;
+  };
+  using Sink = std::function<bool(const Message&)>;
   struct Filter {
     uint32_t topics = 0;            // Topic bits
     std::set<std::string> symbols;  // empty: every symbol (messages without one always pass)
@@ -72,7 +80,7 @@ class StreamHub {
     uint64_t seq;
     Topic topic;
     std::string symbol;
-    std::shared_ptr<const std::string> text;
+    Message message;
   };
   struct Subscription {
     Filter filter;
@@ -88,6 +96,7 @@ class StreamHub {
   uint64_t last_seq_ = 0;
   uint64_t dropped_seq_ = 0;
   uint64_t published_ = 0;
+  std::map<std::string, uint64_t, std::less<>> quote_keys_;  // symbol -> its quotes' key
 };
 
 }  // namespace aits::api
