@@ -10,6 +10,11 @@ namespace {
 
 using Json = nlohmann::json;
 
+// curl asks about twice a second (and at every chunk): a non-zero answer aborts the transfer.
+int Cancelled(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(flag)->load() ? 1 : 0;
+}
+
 size_t Append(char* data, size_t size, size_t count, void* out) {
   static_cast<std::string*>(out)->append(data, size * count);
   return size * count;
@@ -42,7 +47,8 @@ Result<TelegramClient> TelegramClient::Create(TelegramOptions options) {
 }
 
 Result<std::string> TelegramClient::Call(std::string_view method, const std::string& body,
-                                         Duration timeout, TelegramRefusal* refusal) const {
+                                         Duration timeout, TelegramRefusal* refusal,
+                                         bool cancellable) const {
   const std::string what = "telegram " + std::string(method);
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return Internal(what + ": cannot make a curl handle");
@@ -58,11 +64,17 @@ Result<std::string> TelegramClient::Call(std::string_view method, const std::str
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.ns / 1'000'000));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  if (cancellable && options_.cancel != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, Cancelled);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(options_.cancel));
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  }
   const CURLcode code = curl_easy_perform(curl);
   long http = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
+  if (code == CURLE_ABORTED_BY_CALLBACK) return Unavailable(what + ": cancelled");
   if (code == CURLE_OPERATION_TIMEDOUT) {
     return DeadlineExceeded(what + ": no answer in time");
   }
@@ -98,9 +110,10 @@ Result<std::vector<TelegramUpdate>> TelegramClient::GetUpdates(int64_t offset, i
                                                                TelegramRefusal* refusal) const {
   const Json body = {
       {"offset", offset}, {"timeout", wait_s}, {"allowed_updates", {"message", "callback_query"}}};
-  AITS_ASSIGN_OR_RETURN(const std::string result,
-                        Call("getUpdates", body.dump(),
-                             options_.request_timeout + Duration::Seconds(wait_s), refusal));
+  AITS_ASSIGN_OR_RETURN(
+      const std::string result,
+      Call("getUpdates", body.dump(), options_.request_timeout + Duration::Seconds(wait_s), refusal,
+           /*cancellable=*/true));
   const Json updates = Json::parse(result, nullptr, false);
   if (!updates.is_array()) return Unavailable("telegram getUpdates: the result is not a list");
   std::vector<TelegramUpdate> out;

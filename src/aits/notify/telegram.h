@@ -7,6 +7,7 @@
 // Thread-safety: every call from any thread; each call is one HTTP request of its own.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -68,6 +69,10 @@ struct TelegramOptions {
   std::string token;  // the bot's, from @BotFather; never logged
   // A request's time on the wire beyond a long poll's own wait.
   Duration request_timeout = Duration::Seconds(10);
+  // Set (by whoever owns the flag) to abandon a long poll (getUpdates) in flight within a
+  // fraction of a second: a bot stopping on SIGTERM does not wait out its poll. Sends are never
+  // abandoned: a message may already be in the chat. Not owned.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 inline constexpr size_t kTelegramMaxText = 4096;  // characters of one message
@@ -92,7 +97,11 @@ class TelegramClient {
   Status EditMessageText(int64_t chat_id, int64_t message_id, std::string_view text,
                          TelegramRefusal* refusal = nullptr) const;
 
-  // Errors of every call: Unavailable when Telegram cannot be reached or answers 5xx, or
+  // TelegramOptions::cancel, for an owner that holds the flag (the bot: its stop).
+  void SetCancel(const std::atomic<bool>* cancel) { options_.cancel = cancel; }
+
+  // Errors of every call: Unavailable when Telegram cannot be reached or answers 5xx, when a
+  // long poll was cancelled (TelegramOptions::cancel), or
   // answers 429 (then `refusal->retry_after_s` says how long to wait); DeadlineExceeded when it
   // does not answer in time; FailedPrecondition for 401 and 403 (a wrong token, a user who
   // blocked the bot); InvalidArgument for another refusal (400: a chat not found, bad markup).
@@ -100,9 +109,10 @@ class TelegramClient {
 
  private:
   explicit TelegramClient(TelegramOptions options) : options_(std::move(options)) {}
-  // POSTs `body` (JSON) to METHOD; the answer's "result" as JSON text.
+  // POSTs `body` (JSON) to METHOD; the answer's "result" as JSON text. `cancellable`: abandoned
+  // when options_.cancel is set (a long poll; never a send, whose fate would then be unknown).
   Result<std::string> Call(std::string_view method, const std::string& body, Duration timeout,
-                           TelegramRefusal* refusal) const;
+                           TelegramRefusal* refusal, bool cancellable = false) const;
   TelegramOptions options_;
 };
 

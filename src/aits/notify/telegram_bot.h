@@ -100,7 +100,9 @@ class TelegramBot {
 
  private:
   TelegramBot(TelegramClient client, TelegramBotOptions options)
-      : client_(std::move(client)), options_(std::move(options)) {}
+      : client_(std::move(client)), options_(std::move(options)) {
+    client_.SetCancel(&stop_);
+  }
   struct Reply {
     std::string text;
     InlineKeyboard keyboard;

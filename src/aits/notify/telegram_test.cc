@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "aits/notify/telegram_stand_in.h"
 
@@ -106,6 +109,26 @@ TEST_F(TelegramClientTest, RefusalsBecomeStatusesNamingTheMethodNotTheToken) {
   EXPECT_EQ(refused.status().message().find("wrong"), std::string::npos);
 
   EXPECT_FALSE(TelegramClient::Create(TelegramOptions{}).ok());  // no token
+}
+
+// A long poll is abandoned when its owner's flag is set: a bot stopping does not wait out its
+// poll. Without the cancel this test would return an empty list after 30 s, and fail.
+TEST_F(TelegramClientTest, ALongPollEndsWhenItsOwnerCancels) {
+  std::atomic<bool> cancel{false};
+  TelegramOptions options;
+  options.base_url = stand_in_->base_url();
+  options.token = "123:secret";
+  options.cancel = &cancel;
+  auto client = TelegramClient::Create(options);
+  ASSERT_TRUE(client.ok());
+  std::thread canceller([&] {
+    while (stand_in_->polls() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    cancel = true;
+  });
+  auto polled = client->GetUpdates(0, 30);
+  canceller.join();
+  ASSERT_FALSE(polled.ok());
+  EXPECT_EQ(polled.status().message(), "telegram getUpdates: cancelled");
 }
 
 TEST(TelegramClientUnreachableTest, AServerThatIsNotThereIsUnavailable) {
