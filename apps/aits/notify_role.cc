@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aits/api/api_service.h"
 #include "aits/api/http_server.h"
 #include "aits/api/model_routes.h"
 #include "aits/api/session_view.h"
@@ -26,13 +27,6 @@ namespace {
 
 constexpr std::string_view kWebhookPath = "/alerts/alertmanager";
 
-api::HttpResponse Json(int status, const nlohmann::ordered_json& body) {
-  api::HttpResponse response;
-  response.status = status;
-  response.body = body.dump();
-  return response;
-}
-
 // POST /alerts/alertmanager: a notification; GET /alerts: what was delivered last.
 api::HttpResponse Handle(notify::Notifier& notifier, const api::HttpRequest& request) {
   if (request.path == kWebhookPath) {
@@ -44,13 +38,13 @@ api::HttpResponse Handle(notify::Notifier& notifier, const api::HttpRequest& req
     if (!received.ok()) {
       return api::ErrorResponse(400, "invalid_argument", received.status().message());
     }
-    return Json(200, {{"alerts", received->alerts},
-                      {"delivered", received->delivered},
-                      {"repeated", received->repeated}});
+    return api::Json(200, {{"alerts", received->alerts},
+                           {"delivered", received->delivered},
+                           {"repeated", received->repeated}});
   }
   if (request.path == "/alerts") {
     if (request.method != "GET") return api::ErrorResponse(405, "method_not_allowed", "GET only");
-    nlohmann::ordered_json alerts = nlohmann::ordered_json::array();
+    nlohmann::json alerts = nlohmann::json::array();
     for (const notify::Delivered& delivered : notifier.Recent()) {
       const notify::Alert& alert = delivered.alert;
       alerts.push_back({{"received", delivered.received},
@@ -61,7 +55,7 @@ api::HttpResponse Handle(notify::Notifier& notifier, const api::HttpRequest& req
                         {"starts_at", alert.starts_at},
                         {"ends_at", alert.ends_at}});
     }
-    return Json(200, {{"alerts", alerts}});
+    return api::Json(200, {{"alerts", alerts}});
   }
   return api::ErrorResponse(404, "not_found",
                             "no such path: POST " + std::string(kWebhookPath) + ", GET /alerts");

@@ -119,20 +119,30 @@ Result<ProcessStats> ReadProcessStats() {
 std::string RenderProcessMetrics(const ProcessStats& stats) {
   std::string out;
   out.reserve(1024);
-  Family(out, "process_cpu_seconds_total", "counter",
-         "Total user and system CPU time spent in seconds.", stats.cpu_seconds);
-  Family(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
-         static_cast<double>(stats.max_fds));
-  Family(out, "process_open_fds", "gauge", "Number of open file descriptors.",
-         static_cast<double>(stats.open_fds));
-  Family(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-         static_cast<double>(stats.resident_bytes));
-  Family(out, "process_start_time_seconds", "gauge",
-         "Start time of the process since unix epoch in seconds.", stats.start_time_seconds);
-  Family(out, "process_threads", "gauge", "Number of OS threads in the process.",
-         static_cast<double>(stats.threads));
-  Family(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
-         static_cast<double>(stats.virtual_bytes));
+  const struct {
+    const char* name;
+    const char* type;
+    const char* help;
+    double value;
+  } families[] = {
+      {"process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+       stats.cpu_seconds},
+      {"process_max_fds", "gauge", "Maximum number of open file descriptors.",
+       static_cast<double>(stats.max_fds)},
+      {"process_open_fds", "gauge", "Number of open file descriptors.",
+       static_cast<double>(stats.open_fds)},
+      {"process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+       static_cast<double>(stats.resident_bytes)},
+      {"process_start_time_seconds", "gauge",
+       "Start time of the process since unix epoch in seconds.", stats.start_time_seconds},
+      {"process_threads", "gauge", "Number of OS threads in the process.",
+       static_cast<double>(stats.threads)},
+      {"process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+       static_cast<double>(stats.virtual_bytes)},
+  };
+  for (const auto& family : families) {
+    Family(out, family.name, family.type, family.help, family.value);
+  }
   return out;
 }
 

@@ -2,17 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aits/core/clock.h"
 #include "aits/core/time.h"
 #include "aits/log/log.h"
 
 namespace aits::notify {
 namespace {
-
-std::string NowIso() {
-  return FormatIso8601(Timestamp{std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count()});
-}
 
 // What identifies an alert when Alertmanager sent no fingerprint: its name and labels.
 std::string Identity(const Alert& alert) {
@@ -77,7 +72,7 @@ Result<ReceiveOutcome> Notifier::Receive(std::string_view body) {
     AITS_LOG_WARN("notifications", "webhook refused", {{"error", status.message()}});
     return status;
   }
-  const std::string received = NowIso();
+  const std::string received = FormatIso8601(SystemWallClock().Now());
   ReceiveOutcome outcome;
   outcome.alerts = parsed->alerts.size();
   for (const Alert& alert : parsed->alerts) {

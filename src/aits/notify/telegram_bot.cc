@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "aits/core/clock.h"
 #include "aits/core/time.h"
 #include "aits/log/log.h"
 
@@ -52,12 +53,6 @@ const CommandInfo* FindCommand(const std::string& name) {
     if (name == info.name) return &info;
   }
   return nullptr;
-}
-
-std::string NowIso() {
-  return FormatIso8601(Timestamp{std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count()});
 }
 
 std::string Text(const Json& json, const char* key) {
@@ -257,8 +252,12 @@ void TelegramBot::Audit(const TelegramUser& from, const std::string& role, int64
                  {"chat", std::to_string(chat_id)},
                  {"result", result}});
   if (audit_ == nullptr) return;
-  const Json line = {{"time", NowIso()}, {"user_id", from.id}, {"username", from.username},
-                     {"role", role},     {"chat_id", chat_id}, {"command", command},
+  const Json line = {{"time", FormatIso8601(SystemWallClock().Now())},
+                     {"user_id", from.id},
+                     {"username", from.username},
+                     {"role", role},
+                     {"chat_id", chat_id},
+                     {"command", command},
                      {"result", result}};
   const std::string text = line.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
   std::fwrite(text.data(), 1, text.size(), audit_);
