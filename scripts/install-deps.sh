@@ -22,6 +22,7 @@ packages=(build-essential cmake ninja-build pkg-config git python3
           libcurl4-openssl-dev  # the Telegram Bot API client (notify/telegram.h)
           prometheus prometheus-alertmanager  # promtool; both servers for tests/e2e/alerts_e2e_test.sh
           yamllint docker-compose shellcheck  # deploy/check.sh (docs/deployment.md)
+          gdb  # the stacks of a hung test (src/aits/testing/hang_watch.h)
           chromium)  # the dashboard's browser test (tests/e2e/dashboard_test.mjs, playwright-core)
 # deploy/check.sh also needs kubectl and node with npm. Where they are installed already (a
 # kubectl from Kubernetes' or Google's packages, a newer Node.js), those are used; Debian's own

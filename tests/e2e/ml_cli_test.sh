@@ -284,6 +284,47 @@ expect_in "explain: regime" "$out" '"regime_name"'
 expect_in "explain: feature contributions" "$out" '"top_features"'
 expect_in "explain: contribution values" "$out" '"contribution"'
 
+# --- the model watched live (docs/ml.md, "Watching a model live"): a paper session serving it
+# shows on /metrics its inputs' and its score's drift against its training data and its record
+# on the calls the market settled. The synthetic market is not the real one the model learnt
+# (its volatility differs by far), so more than a fifth of the inputs have drifted: the
+# condition of the AitsModelInputsDrifted alert.
+"$aits" paper --feed synthetic --symbol GBPUSD --start-price 1.58 --start 2012-02-06 --seed 4 \
+  --speed 20000 --signal ml_ensemble --model gbp_test@1 --registry "$work/models" \
+  --config "$work/paper.yaml" --session-id watch --state "$work/watched" --health 127.0.0.1:0 \
+  --no-progress >"$work/watch.out" 2>"$work/watch.err" &
+watch_pid=$!
+port=$(health_port "$work/watch.err")
+metric() { awk -v series="$1" '$1 == series { print $2 }' "$work/watch.metrics"; }
+settled=""
+for _ in $(seq 600); do  # the features warm up on a day and a half of bars first
+  curl -sf "http://127.0.0.1:$port/metrics" >"$work/watch.metrics" || break
+  settled=$(metric 'aits_model_calls_settled_total{symbol="GBPUSD"}')
+  window=$(metric 'aits_model_drift_window_bars{symbol="GBPUSD"}')
+  [[ -n "$settled" && "$settled" != "0" && "${window%.*}" -ge 100 ]] 2>/dev/null && break
+  sleep 0.2
+done
+kill -INT "$watch_pid" 2>/dev/null; wait "$watch_pid" 2>/dev/null
+if [[ -z "$settled" || "$settled" == "0" ]]; then
+  fail "no settled call on /metrics: $(grep '^aits_model' "$work/watch.metrics" | head -20) $(cat "$work/watch.err")"
+else
+  pass "the watched model settled $settled calls over a window of $window bars"
+  report=$(promtool check metrics <"$work/watch.metrics" 2>&1)
+  expect_eq "promtool check metrics of the watched session" "$report" ""
+  expect_in "validation accuracy served" "$(grep '^aits_model_validation_accuracy' "$work/watch.metrics")" 'symbol="GBPUSD"'
+  accuracy=$(metric 'aits_model_live_accuracy{symbol="GBPUSD"}')
+  "$python" -c "import sys; a=float(sys.argv[1]); sys.exit(0 if 0 <= a <= 1 else 1)" "$accuracy" \
+    && pass "live accuracy $accuracy" || fail "live accuracy '$accuracy' is not a fraction"
+  score_psi=$(metric 'aits_model_drift_psi{symbol="GBPUSD",feature="score"}')
+  "$python" -c "import math,sys; sys.exit(0 if math.isfinite(float(sys.argv[1])) else 1)" "$score_psi" \
+    && pass "the score's PSI $score_psi" || fail "the score's PSI '$score_psi' is not a number"
+  inputs=$(grep '^aits_model_drift_psi{' "$work/watch.metrics" | grep -vc 'feature="score"')
+  drifted=$(grep '^aits_model_drift_psi{' "$work/watch.metrics" | grep -v 'feature="score"' \
+            | awk '$2 > 0.2' | wc -l)
+  (( drifted * 5 > inputs )) && pass "$drifted of $inputs inputs drifted (PSI > 0.2)" \
+    || fail "only $drifted of $inputs inputs drifted on a market unlike the model's"
+fi
+
 # --- one node configuration, two modes: a backtest and a paper session of the model over the
 # same tick file, with the same decision settings, make the same orders and end with the same
 # balance (they build the same stack through the node builder).

@@ -15,10 +15,15 @@
 
 #include "aits/bus/message_bus.h"
 #include "aits/bus/nats_bus.h"
+#include "aits/testing/hang_watch.h"
 #include "aits/testing/servers.h"
 
 namespace aits::bus {
 namespace {
+
+// A hang prints every thread's stack and ends the binary (hang_watch.h), before ctest's
+// timeout (300 s) would end it without a word.
+[[maybe_unused]] const bool kHangWatched = test_hang_watch::Watch(std::chrono::seconds(120));
 
 // kNatsPush: NATS with every consumer a push consumer (ConsumerConfig::push).
 enum class Backend { kInProcess, kNats, kNatsPush };

@@ -345,6 +345,9 @@ class NatsConsumer final : public Consumer {
     if (max < 1) return InvalidArgument("Fetch: max " + std::to_string(max) + " must be >= 1");
     std::vector<Delivery> out;
     if (push_ && HeartbeatWatch::Get().TakeMissed(subscription_)) {
+      // Heartbeats stop for a deleted consumer too: ask before blaming the server, so that a
+      // reader told NotFound opens its consumer again rather than waiting for a server.
+      if (ConsumerGone()) return GoneError();
       return Unavailable("consumer " + name_ + " of stream " + stream_ +
                          ": its server's heartbeats stopped (server down?)");
     }
@@ -441,15 +444,9 @@ class NatsConsumer final : public Consumer {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_checked_ < kConsumerCheckEvery) return Status::Ok();
     last_checked_ = now;
-    jsConsumerInfo* info = nullptr;
     jsErrCode js_error{};
-    const natsStatus s =
-        js_GetConsumerInfo(&info, shared_->js, stream_.c_str(), name_.c_str(), nullptr, &js_error);
-    if (info != nullptr) jsConsumerInfo_Destroy(info);
-    if (s != NATS_OK && (js_error == JSConsumerNotFoundErr || s == NATS_NOT_FOUND)) {
-      return NotFound("consumer " + name_ + " of stream " + stream_ +
-                      " is gone (deleted, or lost with the server that held it)");
-    }
+    const natsStatus s = AskInfo(js_error);
+    if (IsGone(s, js_error)) return GoneError();
     if (s == NATS_OK) {
       last_alive_ = now;
       return Status::Ok();
@@ -463,6 +460,31 @@ class NatsConsumer final : public Consumer {
                              .message());
     }
     return Status::Ok();  // the server is unreachable for now: keep waiting a while
+  }
+
+  // `wait`: how long an unanswered request waits (the context's request timeout by default).
+  natsStatus AskInfo(jsErrCode& js_error, std::optional<Duration> wait = std::nullopt) {
+    jsOptions options = shared_->js_options;
+    if (wait) options.Wait = Millis(*wait);
+    jsConsumerInfo* info = nullptr;
+    const natsStatus s =
+        js_GetConsumerInfo(&info, shared_->js, stream_.c_str(), name_.c_str(), &options, &js_error);
+    if (info != nullptr) jsConsumerInfo_Destroy(info);
+    return s;
+  }
+  static bool IsGone(natsStatus s, jsErrCode js_error) {
+    return s != NATS_OK && (js_error == JSConsumerNotFoundErr || s == NATS_NOT_FOUND);
+  }
+  // Asked with a short wait: a live server answers in a millisecond, and a dead one must not
+  // delay the reader's failure by a request timeout.
+  bool ConsumerGone() {
+    jsErrCode js_error{};
+    const natsStatus s = AskInfo(js_error, Duration::Millis(500));
+    return IsGone(s, js_error);
+  }
+  Status GoneError() const {
+    return NotFound("consumer " + name_ + " of stream " + stream_ +
+                    " is gone (deleted, or lost with the server that held it)");
   }
 
   Status Settle(uint64_t sequence, bool nak) {

@@ -11,6 +11,7 @@
 #include "aits/execution/simulated_venue.h"
 #include "aits/features/feature_engine.h"
 #include "aits/ml/evaluation_report.h"
+#include "aits/ml/model_watch.h"
 
 namespace aits::ml {
 namespace {
@@ -471,6 +472,23 @@ Result<TrainResult> RunTraining(const MlConfig& config, const TrainListener& lis
                     {"validation_detail", val_metrics},
                     {"test", test_metrics},
                     {"stages", models.stage_info}};
+
+  // What a live session watches the model against: the training rows' inputs, the validation
+  // rows' scores (the training rows' own would be too good), the label's horizon.
+  std::vector<double> val_scores;
+  val_scores.reserve(val.scores.size());
+  for (const EnsembleScore& score : val.scores) val_scores.push_back(score.score);
+  // Too few rows for percentiles leaves the model unwatched, said here, rather than untrained.
+  const nlohmann::json val_accuracy =
+      val_metrics["models"]["ensemble"].value("accuracy", nlohmann::json());
+  const Result<WatchReference> watch = BuildWatchReference(
+      data.x, data.feature_names, result.split.train.begin, result.split.train.end, val_scores,
+      config.label.horizon, val_accuracy.is_number() ? val_accuracy.get<double>() : std::nan(""));
+  if (watch.ok()) {
+    models.ensemble.set_watch_reference(SerializeWatchReference(*watch));
+  } else {
+    listener.Stage("not watchable live: " + watch.status().message());
+  }
 
   listener.Stage("registry: " + config.registry_dir);
   AITS_ASSIGN_OR_RETURN(ModelRegistry registry, ModelRegistry::Open(config.registry_dir));

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "aits/data/test_util.h"
+#include "aits/ml/model_watch.h"
 #include "aits/ml/pipeline_test_util.h"
 #include "aits/models/ensemble.h"
 #include "aits/models/logistic_regression.h"
@@ -170,6 +171,31 @@ class PipelineTest : public ::testing::Test {
     delete dir_;
   }
   static std::string Path(const std::string& name) { return dir_->path() + "/" + name; }
+
+  // A backtest of the test's bars; its strategy is the caller's.
+  static backtest::BacktestConfig OverTheBars() {
+    backtest::BacktestConfig bt;
+    bt.data_path = config_->data_path;
+    bt.ask_path = config_->ask_path;
+    bt.instrument = Instrument::Infer("GBPUSD");
+    return bt;
+  }
+
+  // Serves `ensemble` as the ML signal in a backtest of the test's bars, inside the strategy
+  // that `wrap` makes of the signal source.
+  template <typename Wrap>
+  static Status Serve(Ensemble ensemble, Wrap wrap) {
+    auto shared = std::make_shared<Ensemble>(std::move(ensemble));
+    backtest::BacktestConfig bt = OverTheBars();
+    bt.strategy_factory =
+        [&](const Instrument& instrument) -> Result<std::unique_ptr<strategy::Strategy>> {
+      AITS_ASSIGN_OR_RETURN(
+          auto source, trading::MakeMlSignal(instrument, Duration::Minutes(1), std::move(*shared),
+                                             config_->timeframes));
+      return std::unique_ptr<strategy::Strategy>(wrap(std::move(source)));
+    };
+    return backtest::RunBacktest(bt).status();
+  }
 
   static TempDir* dir_;
   static MlConfig* config_;
@@ -362,27 +388,106 @@ TEST_F(PipelineTest, ServedSignalEqualsOfflineScores) {
   std::vector<std::pair<Timestamp, double>> live;
   auto copy = Ensemble::Deserialize(models_->ensemble.Serialize(), "copy");
   ASSERT_TRUE(copy.ok());
-  auto shared = std::make_shared<Ensemble>(std::move(*copy));
-  backtest::BacktestConfig bt;
-  bt.data_path = config_->data_path;
-  bt.ask_path = config_->ask_path;
-  bt.instrument = Instrument::Infer("GBPUSD");
-  bt.strategy_factory =
-      [&](const Instrument& instrument) -> Result<std::unique_ptr<strategy::Strategy>> {
-    AITS_ASSIGN_OR_RETURN(
-        auto source, trading::MakeMlSignal(instrument, Duration::Minutes(1), std::move(*shared),
-                                           config_->timeframes));
-    return std::unique_ptr<strategy::Strategy>(
-        std::make_unique<SignalRecorder>(std::move(source), &live));
-  };
-  auto result = backtest::RunBacktest(bt);
-  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const Status served = Serve(std::move(*copy), [&](std::unique_ptr<trading::SignalSource> source) {
+    return std::make_unique<SignalRecorder>(std::move(source), &live);
+  });
+  ASSERT_TRUE(served.ok()) << served.ToString();
   const ScoredRows offline = ScoreRows(models_->ensemble, nullptr, *data_, {0, data_->rows()}, 0);
   ASSERT_EQ(live.size(), offline.scores.size());
   for (size_t r = 0; r < live.size(); ++r) {
     ASSERT_EQ(live[r].first, data_->time[r]) << "row " << r;
     ASSERT_EQ(live[r].second, std::clamp(offline.scores[r].score, -1.0, 1.0)) << "row " << r;
   }
+}
+
+// What a served model's watch says after each bar: its counts and live accuracy.
+struct WatchFigures {
+  uint64_t bars = 0;
+  uint64_t settled = 0;
+  uint64_t dropped = 0;
+  size_t open = 0;
+  size_t directional = 0;
+  double accuracy = 0;
+  double profit_factor = 0;
+};
+class WatchRecorder final : public strategy::Strategy {
+ public:
+  WatchRecorder(std::unique_ptr<trading::SignalSource> source, WatchFigures* figures)
+      : source_(std::move(source)), figures_(figures) {}
+  std::string_view name() const override { return "watch_recorder"; }
+  void OnBar(const Bar& bar) override {
+    decision::Signal signal;
+    source_->OnBar(bar, &signal);
+    const ml::ModelWatch* watch = source_->watch();
+    ASSERT_NE(watch, nullptr);
+    *figures_ = {watch->bars(),
+                 watch->settled_calls(),
+                 watch->dropped_calls(),
+                 watch->open_calls(),
+                 watch->live().directional(),
+                 watch->live().accuracy(),
+                 watch->live().profit_factor()};
+  }
+
+ private:
+  std::unique_ptr<trading::SignalSource> source_;
+  WatchFigures* figures_;
+};
+
+// A model with a watch reference, served in a backtest, settles its calls as the labels do:
+// the calls settled are the rows with a label, and the live accuracy over the last 500 is the
+// one the labels give for the same rows.
+TEST_F(PipelineTest, AServedModelIsWatchedAndSettlesItsCallsAsTheLabelsDo) {
+  const ScoredRows offline = ScoreRows(models_->ensemble, nullptr, *data_, {0, data_->rows()}, 0);
+  std::vector<double> val_scores;
+  for (size_t r = validation_.begin; r < validation_.end; ++r) {
+    val_scores.push_back(offline.scores[r].score);
+  }
+  auto reference = BuildWatchReference(data_->x, data_->feature_names, train_.begin, train_.end,
+                                       val_scores, config_->label.horizon, 0.5);
+  ASSERT_TRUE(reference.ok()) << reference.status().ToString();
+  auto copy = Ensemble::Deserialize(models_->ensemble.Serialize(), "copy");
+  ASSERT_TRUE(copy.ok());
+  EXPECT_TRUE(copy->watch_reference().empty());  // format 1: no reference, read as before
+  copy->set_watch_reference(SerializeWatchReference(*reference));
+  auto watched = Ensemble::Deserialize(copy->Serialize(), "watched");
+  ASSERT_TRUE(watched.ok()) << watched.status().ToString();
+  EXPECT_EQ(watched->watch_reference(), copy->watch_reference());
+
+  WatchFigures figures;
+  const Status served =
+      Serve(std::move(*watched), [&](std::unique_ptr<trading::SignalSource> source) {
+        return std::make_unique<WatchRecorder>(std::move(source), &figures);
+      });
+  ASSERT_TRUE(served.ok()) << served.ToString();
+
+  ASSERT_EQ(figures.bars, data_->rows());
+  std::vector<size_t> labelled;
+  for (size_t r = 0; r < data_->rows(); ++r) {
+    if (std::isfinite(labels_->forward_return[r])) labelled.push_back(r);
+  }
+  EXPECT_EQ(figures.settled, labelled.size());
+  EXPECT_EQ(figures.settled + figures.dropped + figures.open, data_->rows());
+  EXPECT_GT(figures.dropped, 0u);  // the weekend in the data
+
+  size_t directional = 0;
+  size_t right = 0;
+  double gains = 0;
+  double losses = 0;
+  for (size_t k = labelled.size() - std::min<size_t>(500, labelled.size()); k < labelled.size();
+       ++k) {
+    const double score = offline.scores[labelled[k]].score;
+    if (score == 0) continue;
+    ++directional;
+    const double signed_return = (score > 0 ? 1.0 : -1.0) * labels_->forward_return[labelled[k]];
+    right += signed_return > 0 ? 1 : 0;
+    (signed_return > 0 ? gains : losses) += std::fabs(signed_return);
+  }
+  EXPECT_EQ(figures.directional, directional);
+  EXPECT_NEAR(figures.accuracy, static_cast<double>(right) / static_cast<double>(directional),
+              1e-12);
+  // The labels keep returns as floats; the watch computes them in double.
+  EXPECT_NEAR(figures.profit_factor, gains / losses, 1e-4);
 }
 
 // Runs one served ML signal whole (OnBar) and a second one in the two stages of roles that run
@@ -431,10 +536,7 @@ class SplitRecorder final : public strategy::Strategy {
 // must say what the whole signal says, bar by bar, explanations included.
 TEST_F(PipelineTest, StagedSignalEqualsTheWholeOne) {
   uint64_t compared = 0;
-  backtest::BacktestConfig bt;
-  bt.data_path = config_->data_path;
-  bt.ask_path = config_->ask_path;
-  bt.instrument = Instrument::Infer("GBPUSD");
+  backtest::BacktestConfig bt = OverTheBars();
   bt.strategy_factory =
       [&](const Instrument& instrument) -> Result<std::unique_ptr<strategy::Strategy>> {
     auto one = Ensemble::Deserialize(models_->ensemble.Serialize(), "whole");

@@ -11,7 +11,10 @@
 namespace aits::ml {
 namespace {
 
-constexpr uint32_t kEnsembleFormat = 1;
+// 2 adds the watch reference at the end. A model without one is still written as 1, byte for
+// byte as before, and 1 is still read.
+constexpr uint32_t kEnsembleFormat = 2;
+constexpr uint32_t kEnsembleFormatWithoutWatch = 1;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 bool FiniteNonNegative(double x) { return std::isfinite(x) && x >= 0; }
@@ -180,7 +183,8 @@ std::string Ensemble::RegimeName(int regime) const {
 
 std::string Ensemble::Serialize() const {
   ByteWriter out;
-  out.U32(kEnsembleFormat);
+  const bool watched = !parts_.watch_reference.empty();
+  out.U32(watched ? kEnsembleFormat : kEnsembleFormatWithoutWatch);
   out.Str(parts_.feature_set_version);
   out.Str(parts_.feature_set_hash);
   out.U64(parts_.feature_names.size());
@@ -199,6 +203,7 @@ std::string Ensemble::Serialize() const {
   for (const auto& model : parts_.row_models) out.Bytes(model->Serialize());
   out.U64(parts_.sequence_models.size());
   for (const auto& model : parts_.sequence_models) out.Bytes(model->Serialize());
+  if (watched) out.Bytes(parts_.watch_reference);
   return WrapModel("ensemble", out.data());
 }
 
@@ -210,7 +215,7 @@ Result<Ensemble> Ensemble::Deserialize(std::string_view bytes, std::string_view 
   }
   ByteReader in(envelope.payload, std::string(what));
   AITS_ASSIGN_OR_RETURN(uint32_t format, in.U32("ensemble format"));
-  if (format != kEnsembleFormat) {
+  if (format != kEnsembleFormat && format != kEnsembleFormatWithoutWatch) {
     return Status(StatusCode::kDataLoss, std::string(what) + ": ensemble format " +
                                              std::to_string(format) + " is not supported (" +
                                              std::to_string(kEnsembleFormat) + " is)");
@@ -274,6 +279,9 @@ Result<Ensemble> Ensemble::Deserialize(std::string_view bytes, std::string_view 
                           RecurrentModel::Deserialize(
                               member, where + " (sequence member " + std::to_string(idx) + ")"));
     parts.sequence_models.push_back(std::move(model));
+  }
+  if (format == kEnsembleFormat) {
+    AITS_ASSIGN_OR_RETURN(parts.watch_reference, in.Bytes("watch reference"));
   }
   AITS_RETURN_IF_ERROR(in.ExpectEnd());
   return Create(std::move(parts));

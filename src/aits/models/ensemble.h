@@ -84,6 +84,9 @@ class Ensemble {
     std::unique_ptr<LogisticRegression>
         stacker;  // may be null  // input: member outputs + high_volatility flag
     EnsembleWeights weights;
+    // What a live session watches the model against (ml/model_watch.h), as its bytes; empty for
+    // a model trained before it existed (then nothing is watched).
+    std::string watch_reference;
   };
 
   // Checks that the parts fit together (input sizes, column indices, at least one member, at most
@@ -103,6 +106,8 @@ class Ensemble {
   std::vector<std::string> MemberKinds() const;
   std::string RegimeName(int regime) const;
   bool has_stacker() const { return parts_.stacker != nullptr; }
+  const std::string& watch_reference() const { return parts_.watch_reference; }
+  void set_watch_reference(std::string bytes) { parts_.watch_reference = std::move(bytes); }
   const Parts& parts() const { return parts_; }
   // Hands the parts back (to recombine members, e.g. in benchmarks); the ensemble is empty after.
   Parts ReleaseParts() && { return std::move(parts_); }

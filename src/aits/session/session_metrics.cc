@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "aits/kernel/kernel.h"
+#include "aits/ml/model_watch.h"
 #include "aits/session/session.h"
 #include "aits/trading/decision_strategy.h"
 
@@ -23,6 +24,118 @@ double WallSeconds() {
 }
 
 }  // namespace
+
+Result<SessionMetrics::ModelFamilies> SessionMetrics::RegisterModelFamilies(Registry& registry) {
+  ModelFamilies m;
+  AITS_ASSIGN_OR_RETURN(
+      m.psi,
+      registry.AddGauge("aits_model_drift_psi",
+                        "Population stability index of a model input (or of its score, "
+                        "feature=\"score\") over the drift window against its training data; "
+                        "above 0.2 the population has moved. NaN below 100 bars.",
+                        {"symbol", "feature"}));
+  AITS_ASSIGN_OR_RETURN(
+      m.ks,
+      registry.AddGauge("aits_model_drift_ks_p_value",
+                        "Kolmogorov-Smirnov test's p-value of a model input (or its score) over "
+                        "the drift window against its training data. NaN below 100 bars.",
+                        {"symbol", "feature"}));
+  AITS_ASSIGN_OR_RETURN(m.window,
+                        registry.AddGauge("aits_model_drift_window_bars",
+                                          "Bars in the model's drift window.", {"symbol"}));
+  // One family per figure: they are different quantities (Prometheus' naming rules).
+  constexpr std::array<std::pair<const char*, const char*>, 5> kFigures = {{
+      {"accuracy", "long and short calls the market followed, of those calls"},
+      {"precision", "long calls that went up, of the long calls"},
+      {"recall", "up moves called long, of the up moves"},
+      {"profit_factor", "gains over losses of the calls' signed log returns"},
+      {"sharpe", "mean over standard deviation of the calls' signed log returns, per call"},
+  }};
+  for (size_t i = 0; i < kFigures.size(); ++i) {
+    AITS_ASSIGN_OR_RETURN(
+        m.live[i],
+        registry.AddGauge(std::string("aits_model_live_") + kFigures[i].first,
+                          std::string("The model's record on its last settled calls (a call: the "
+                                      "score's sign, settled a label horizon later): ") +
+                              kFigures[i].second + "; NaN without a denominator yet.",
+                          {"symbol"}));
+  }
+  AITS_ASSIGN_OR_RETURN(
+      m.calls, registry.AddGauge("aits_model_live_calls",
+                                 "Settled long and short calls that the live figures are over.",
+                                 {"symbol"}));
+  AITS_ASSIGN_OR_RETURN(m.validation,
+                        registry.AddGauge("aits_model_validation_accuracy",
+                                          "The model's accuracy on its validation rows, from "
+                                          "its training: what the live accuracy is held to.",
+                                          {"symbol"}));
+  AITS_ASSIGN_OR_RETURN(
+      m.settled, registry.AddCounter("aits_model_calls_settled_total",
+                                     "Calls of the model settled against the market.", {"symbol"}));
+  AITS_ASSIGN_OR_RETURN(m.dropped,
+                        registry.AddCounter("aits_model_calls_dropped_total",
+                                            "Calls left unsettled: the next bar came later than "
+                                            "twice the horizon (a gap in the feed).",
+                                            {"symbol"}));
+  return m;
+}
+
+Result<SessionMetrics::Decider::Watched> SessionMetrics::WatchChildren(
+    const ModelFamilies& m, const std::string& symbol, const ml::ModelWatch& watch) {
+  Decider::Watched w;
+  const size_t columns = watch.drift().features();
+  for (size_t f = 0; f < columns; ++f) {
+    const std::string& feature = f < watch.inputs() ? watch.reference().features[f].name : "score";
+    const std::initializer_list<Label> labels = {{"symbol", symbol}, {"feature", feature}};
+    AITS_ASSIGN_OR_RETURN(Gauge * p, m.psi->With(labels));
+    AITS_ASSIGN_OR_RETURN(Gauge * k, m.ks->With(labels));
+    w.psi.push_back(p);
+    w.ks_p_value.push_back(k);
+  }
+  const std::initializer_list<Label> labels = {{"symbol", symbol}};
+  AITS_ASSIGN_OR_RETURN(w.window_bars, m.window->With(labels));
+  const std::array<Gauge**, 5> figures = {&w.accuracy, &w.precision, &w.recall, &w.profit_factor,
+                                          &w.sharpe};
+  for (size_t i = 0; i < figures.size(); ++i) {
+    AITS_ASSIGN_OR_RETURN(*figures[i], m.live[i]->With(labels));
+  }
+  AITS_ASSIGN_OR_RETURN(w.calls, m.calls->With(labels));
+  AITS_ASSIGN_OR_RETURN(Gauge * accuracy, m.validation->With(labels));
+  accuracy->Set(watch.reference().validation_accuracy);
+  AITS_ASSIGN_OR_RETURN(w.settled, m.settled->With(labels));
+  AITS_ASSIGN_OR_RETURN(w.dropped, m.dropped->With(labels));
+  PublishWatch(watch, /*baseline_taken=*/false, w);
+  return w;
+}
+
+void SessionMetrics::PublishWatch(const ml::ModelWatch& watch, bool baseline_taken,
+                                  Decider::Watched& w) {
+  if (baseline_taken) {
+    w.settled->Increment(watch.settled_calls() - w.settled_published);
+    w.dropped->Increment(watch.dropped_calls() - w.dropped_published);
+  }
+  w.settled_published = watch.settled_calls();
+  w.dropped_published = watch.dropped_calls();
+  if (watch.bars() == w.bars_published && watch.bars() != 0) return;
+  w.bars_published = watch.bars();
+  const ml::DriftMonitor& drift = watch.drift();
+  // Below 100 bars the statistics say more about the window than about the market.
+  const bool enough = drift.bars() >= 100;
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  for (size_t f = 0; f < w.psi.size(); ++f) {
+    const ml::DriftMonitor::Stats stats = enough ? drift.Statistics(f) : ml::DriftMonitor::Stats{};
+    w.psi[f]->Set(enough ? stats.psi : kNaN);
+    w.ks_p_value[f]->Set(enough ? stats.ks_p_value : kNaN);
+  }
+  w.window_bars->Set(static_cast<double>(drift.bars()));
+  const ml::LiveModelMetrics& live = watch.live();
+  w.accuracy->Set(live.accuracy());
+  w.precision->Set(live.precision());
+  w.recall->Set(live.recall());
+  w.profit_factor->Set(live.profit_factor());
+  w.sharpe->Set(live.sharpe());
+  w.calls->Set(static_cast<double>(live.directional()));
+}
 
 Result<std::unique_ptr<SessionMetrics>> SessionMetrics::Create(Registry& registry,
                                                                const Session& session,
@@ -128,6 +241,9 @@ Result<std::unique_ptr<SessionMetrics>> SessionMetrics::Create(Registry& registr
       Family<Gauge> * anomaly,
       registry.AddGauge("aits_signal_anomaly", "The last decision's anomaly score (0: none).",
                         {"symbol"}));
+  // Registered with or without a model to fill them, so that a rule over them is always over
+  // a family the session serves.
+  AITS_ASSIGN_OR_RETURN(const ModelFamilies model_families, RegisterModelFamilies(registry));
   for (size_t k = 0; k < session.strategies().size() && k < session.traded().size(); ++k) {
     Decider decider;
     decider.instrument = session.traded()[k].value;
@@ -144,6 +260,10 @@ Result<std::unique_ptr<SessionMetrics>> SessionMetrics::Create(Registry& registr
     AITS_ASSIGN_OR_RETURN(decider.anomaly, anomaly->With(labels));
     for (Gauge* gauge : {decider.strength, decider.confidence, decider.anomaly}) {
       gauge->Set(std::numeric_limits<double>::quiet_NaN());
+    }
+    const trading::SignalSource* source = session.strategies()[k]->source();
+    if (const ml::ModelWatch* watch = source != nullptr ? source->watch() : nullptr) {
+      AITS_ASSIGN_OR_RETURN(decider.watched, WatchChildren(model_families, symbol, *watch));
     }
     m->deciders_.push_back(decider);
   }
@@ -305,6 +425,8 @@ bool SessionMetrics::Publish(const Session& session, bool force) {
       decider.confidence->Set(signal->confidence);
       decider.anomaly->Set(signal->anomaly);
     }
+    if (decider.watched)
+      PublishWatch(*strategy.source()->watch(), baseline_taken_, *decider.watched);
   }
   baseline_taken_ = true;
 

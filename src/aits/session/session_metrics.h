@@ -1,6 +1,7 @@
 // What a running session tells Prometheus (docs/monitoring.md lists every family): its ticks,
 // bars and latencies, its orders, rejections and fills, the account and its risk figures, the
-// breaker, operator commands and the event log's commits.
+// breaker, operator commands and the event log's commits, and each traded symbol's model: its
+// inputs' and score's drift from its training data and its live record (ml/model_watch.h).
 //
 // Costs on the kernel thread. A tick pays plain (non-atomic) increments into this object's own
 // counts; Publish moves them into the registry's atomics and samples the account, at most every
@@ -20,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,10 @@
 #include "aits/core/status.h"
 #include "aits/model/events.h"
 #include "aits/model/order.h"
+
+namespace aits::ml {
+class ModelWatch;
+}
 
 namespace aits::session {
 
@@ -107,7 +113,41 @@ class SessionMetrics {
     Gauge* strength = nullptr;
     Gauge* confidence = nullptr;
     Gauge* anomaly = nullptr;
+    // Its model's watch (ml/model_watch.h), when its signal source has one: per input, then
+    // the score's, drift; the live record of its calls. Read again only after new bars.
+    struct Watched {
+      uint64_t bars_published = 0;
+      uint64_t settled_published = 0;
+      uint64_t dropped_published = 0;
+      std::vector<Gauge*> psi;  // per input, the score last
+      std::vector<Gauge*> ks_p_value;
+      Gauge* window_bars = nullptr;
+      Gauge* accuracy = nullptr;
+      Gauge* precision = nullptr;
+      Gauge* recall = nullptr;
+      Gauge* profit_factor = nullptr;
+      Gauge* sharpe = nullptr;
+      Gauge* calls = nullptr;
+      Counter* settled = nullptr;
+      Counter* dropped = nullptr;
+    };
+    std::optional<Watched> watched;
   };
+  struct ModelFamilies {
+    Family<Gauge>* psi = nullptr;
+    Family<Gauge>* ks = nullptr;
+    Family<Gauge>* window = nullptr;
+    std::array<Family<Gauge>*, 5> live{};  // accuracy, precision, recall, profit factor, Sharpe
+    Family<Gauge>* calls = nullptr;
+    Family<Gauge>* validation = nullptr;
+    Family<Counter>* settled = nullptr;
+    Family<Counter>* dropped = nullptr;
+  };
+  static Result<ModelFamilies> RegisterModelFamilies(Registry& registry);
+  static Result<Decider::Watched> WatchChildren(const ModelFamilies& families,
+                                                const std::string& symbol,
+                                                const ml::ModelWatch& watch);
+  static void PublishWatch(const ml::ModelWatch& watch, bool baseline_taken, Decider::Watched& out);
   std::vector<Decider> deciders_;
   bool baseline_taken_ = false;
 

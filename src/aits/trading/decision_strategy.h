@@ -102,6 +102,8 @@ class DecisionStrategy final : public strategy::Strategy {
   // The signal of the last decision made here; nullptr before the first, and while decisions
   // come from the decision role (whose signal stays there).
   const decision::Signal* last_signal() const { return has_signal_ ? &last_signal_ : nullptr; }
+  // The signal source; nullptr while decisions come from the decision role.
+  const SignalSource* source() const { return source_.get(); }
 
  private:
   DecisionStrategy(const Instrument& instrument, std::unique_ptr<SignalSource> source,

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
+#include "aits/ml/model_watch.h"
 #include "aits/models/ensemble.h"
 #include "aits/models/xgboost_model.h"
 
@@ -13,12 +15,13 @@ namespace {
 class MlSignal final : public SignalSource {
  public:
   MlSignal(InstrumentId instrument, features::FeatureEngine engine, ml::Ensemble ensemble,
-           size_t top_features)
+           size_t top_features, std::optional<ml::ModelWatch> watch)
       : instrument_(instrument),
         engine_(std::move(engine)),
         ensemble_(std::move(ensemble)),
         kinds_(ensemble_.MemberKinds()),
-        top_features_(top_features) {
+        top_features_(top_features),
+        watch_(std::move(watch)) {
     row_.resize(ensemble_.feature_names().size());
     for (const auto& model : ensemble_.parts().row_models) {
       if (const auto* xgb = dynamic_cast<const ml::XgbModel*>(model.get())) {
@@ -53,6 +56,7 @@ class MlSignal final : public SignalSource {
   std::string_view feature_set_version() const override { return ensemble_.feature_set_version(); }
   std::string_view feature_set_hash() const override { return ensemble_.feature_set_hash(); }
   bool explains() const override { return explainer_ != nullptr && top_features_ > 0; }
+  const ml::ModelWatch* watch() const override { return watch_ ? &*watch_ : nullptr; }
 
   void Describe(JsonWriter& out, bool explain) const override {
     out.Key("models");
@@ -104,6 +108,7 @@ class MlSignal final : public SignalSource {
     signal->confidence = std::clamp(score_.confidence, 0.0, 1.0);
     signal->anomaly = score_.anomaly;
     signal->regime = score_.regime;
+    if (watch_) watch_->OnBar(bar.CloseTime(), bar.mid.close.AsDouble(), row_, score_.score);
     return true;
   }
 
@@ -117,6 +122,7 @@ class MlSignal final : public SignalSource {
   ml::EnsembleScore score_;
   mutable std::vector<float> contributions_;
   mutable std::vector<size_t> order_;
+  std::optional<ml::ModelWatch> watch_;
 };
 
 }  // namespace
@@ -127,8 +133,20 @@ Result<std::unique_ptr<SignalSource>> MakeMlSignal(const Instrument& instrument,
                                                    size_t top_features) {
   AITS_ASSIGN_OR_RETURN(features::FeatureEngine engine,
                         ml::MakeFeatureEngineFor(ensemble, timeframes, bar_period));
+  std::optional<ml::ModelWatch> watch;
+  if (!ensemble.watch_reference().empty()) {
+    AITS_ASSIGN_OR_RETURN(ml::WatchReference reference,
+                          ml::DeserializeWatchReference(ensemble.watch_reference(), "the model"));
+    if (reference.features.size() != ensemble.feature_names().size()) {
+      return Status(StatusCode::kDataLoss,
+                    "the model's watch reference has " + std::to_string(reference.features.size()) +
+                        " inputs for its " + std::to_string(ensemble.feature_names().size()));
+    }
+    AITS_ASSIGN_OR_RETURN(ml::ModelWatch made, ml::ModelWatch::Create(std::move(reference)));
+    watch.emplace(std::move(made));
+  }
   return std::unique_ptr<SignalSource>(std::make_unique<MlSignal>(
-      instrument.id, std::move(engine), std::move(ensemble), top_features));
+      instrument.id, std::move(engine), std::move(ensemble), top_features, std::move(watch)));
 }
 
 }  // namespace aits::trading

@@ -23,6 +23,10 @@
 #include "aits/trading/json_writer.h"
 #include "aits/trading/strategy.h"
 
+namespace aits::ml {
+class ModelWatch;
+}
+
 namespace aits::trading {
 
 class SignalSource {
@@ -59,6 +63,9 @@ class SignalSource {
   virtual std::string_view feature_set_hash() const { return {}; }
   // Whether Describe says more when asked to explain (the ensemble's feature contributions).
   virtual bool explains() const { return false; }
+  // The model's drift and live record on this source's bars (ml/model_watch.h), or nullptr: a
+  // rule, or a model without a watch reference. Read on the thread that calls OnBar.
+  virtual const ml::ModelWatch* watch() const { return nullptr; }
 };
 
 struct SignalInfo {

@@ -1,0 +1,99 @@
+// A model watched on live data (issue 13, item 5; docs/ml.md, "Watching a model live"): what
+// the model carries from its training — its inputs' and its score's training distributions, the
+// label's horizon and its validation accuracy (WatchReference, stored in the ensemble file) —
+// and, in a running session, the drift of every input and of the score against that reference
+// (DriftMonitor) and the model's record on the calls the market has since settled
+// (LiveModelMetrics).
+//
+// A call is the score's sign: long above 0, short below, flat at 0 (the training's accuracy
+// reads p_up against 0.5, the same). It is settled at the first bar that closes at least
+// `horizon` after it, with the log return of the close between the two bars. A call whose
+// settling bar comes later than twice the horizon (a weekend, a gap in the feed) is dropped,
+// counted in dropped_calls(): the labels drop such rows too (ml/labels.h, max_gap).
+//
+// Costs per bar: one DriftMonitor::Add over the inputs and the score (a binary search and two
+// counts each) and O(1) for the calls. The statistics are read when asked (drift.h).
+// Not thread-safe: the kernel thread adds and reads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aits/core/status.h"
+#include "aits/core/time.h"
+#include "aits/ml/drift.h"
+#include "aits/ml/live_metrics.h"
+#include "aits/models/dataset.h"
+
+namespace aits::ml {
+
+struct WatchReference {
+  std::vector<FeatureReference> features;  // one per input column, in the row's order
+  FeatureReference score;                  // of the ensemble's score (2 p_up - 1)
+  Duration horizon;                        // the label's: when a call is settled
+  double validation_accuracy = std::numeric_limits<double>::quiet_NaN();
+};
+
+// From the training rows [begin, end) of `x` (columns named `names`) and the ensemble's scores
+// on the validation rows. InvalidArgument naming the column when one has fewer than 100 finite
+// values, or when the names do not match the columns; a horizon <= 0.
+Result<WatchReference> BuildWatchReference(const Matrix& x, const std::vector<std::string>& names,
+                                           size_t begin, size_t end, std::span<const double> scores,
+                                           Duration horizon, double validation_accuracy);
+
+// The bytes an ensemble file keeps (ml::Ensemble::Parts::watch_reference), and back: DataLoss
+// naming `what`, the field and the offset when they are cut or inconsistent.
+std::string SerializeWatchReference(const WatchReference& reference);
+Result<WatchReference> DeserializeWatchReference(std::string_view bytes, std::string_view what);
+
+struct WatchOptions {
+  size_t drift_window = 2000;  // bars (>= 100): a week of M5 bars
+  size_t call_window = 500;    // settled calls the live figures are over (>= 2)
+};
+
+class ModelWatch {
+ public:
+  // InvalidArgument for a reference without inputs or with a horizon <= 0, and for windows
+  // below their minimums.
+  static Result<ModelWatch> Create(WatchReference reference, WatchOptions options = {});
+
+  // One scored bar: its close time and close price, the model's input row (reference order,
+  // row.size() == inputs()) and its score. Bars come in time order.
+  void OnBar(Timestamp close_time, double close, std::span<const float> row, double score);
+
+  size_t inputs() const { return reference_.features.size(); }
+  const WatchReference& reference() const { return reference_; }
+  // The inputs, then the score as the last column (index inputs()).
+  const DriftMonitor& drift() const { return drift_; }
+  const LiveModelMetrics& live() const { return live_; }
+  uint64_t bars() const { return bars_; }
+  uint64_t settled_calls() const { return settled_; }
+  uint64_t dropped_calls() const { return dropped_; }
+  size_t open_calls() const { return open_.size(); }
+
+ private:
+  ModelWatch(WatchReference reference, DriftMonitor drift, LiveModelMetrics live)
+      : reference_(std::move(reference)), drift_(std::move(drift)), live_(std::move(live)) {}
+  struct OpenCall {
+    Timestamp at;
+    double close = 0;
+    Call call = Call::kFlat;
+  };
+
+  WatchReference reference_;
+  DriftMonitor drift_;
+  LiveModelMetrics live_;
+  std::deque<OpenCall> open_;
+  std::vector<double> values_;  // the bar's inputs and score, for drift_
+  uint64_t bars_ = 0;
+  uint64_t settled_ = 0;
+  uint64_t dropped_ = 0;
+};
+
+}  // namespace aits::ml
