@@ -162,6 +162,7 @@ int RunGatewayRole(bus::MessageBus& bus, const GatewayRoleOptions& options) {
   bridge.market = options.market;
   bridge.stop = StopSignals::flag();
   bridge.push = options.push;
+  bridge.metrics = options.metrics;
   bridge.on_market_data = [&ticks](const node::MarketData& data) { return ticks.Publish(data); };
   gateway::Gateway* raw = gw.get();
   // The owner opens its session with the terminal's currency, leverage and margin mode.

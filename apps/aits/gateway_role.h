@@ -9,6 +9,7 @@
 #include <string>
 
 #include "aits/bus/message_bus.h"
+#include "aits/core/metrics.h"
 #include "aits/core/status.h"
 #include "aits/gateway/gateway.h"
 
@@ -25,6 +26,8 @@ struct GatewayRoleOptions {
   bool json = false;
   // /readyz: OK while the EA's link is up.
   std::function<void(Status)> ready;
+  // /metrics (not owned), or none: the commands' consumer's lag and redeliveries.
+  Registry* metrics = nullptr;
 };
 
 // Runs the role until a stop signal (or an error that outlasted the bus's retries: the role's

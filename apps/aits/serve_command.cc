@@ -457,7 +457,8 @@ nlohmann::ordered_json StagesJson(const std::vector<StageRun>& runs) {
 // session's id; a new session starts from the balance the venue answers.
 Result<std::unique_ptr<services::BusVenue>> OpenBusVenue(bus::MessageBus& bus,
                                                          const ServeFlags& flags,
-                                                         session::PaperOptions* options) {
+                                                         session::PaperOptions* options,
+                                                         Registry* metrics) {
   // The session the owner's log holds, if any: its id scopes the venue's commands.
   AITS_ASSIGN_OR_RETURN(
       const std::optional<session::SessionSpec> logged,
@@ -472,6 +473,7 @@ Result<std::unique_ptr<services::BusVenue>> OpenBusVenue(bus::MessageBus& bus,
   venue_options.market = flags.market;
   venue_options.scope = logged ? logged->session_id : options->spec.session_id;
   venue_options.push = flags.consumers == "push";
+  venue_options.metrics = metrics;
   // The gateway's own requests to the terminal wait --wait; its answer needs a moment more.
   venue_options.answer_timeout = Duration::Seconds(flags.wait_seconds + 5);
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<services::BusVenue> venue,
@@ -539,7 +541,7 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
   options.speed = 0;
   std::unique_ptr<services::BusVenue> venue;
   if (flags.bus_venue) {
-    AITS_ASSIGN_OR_RETURN(venue, OpenBusVenue(bus, flags, &options));
+    AITS_ASSIGN_OR_RETURN(venue, OpenBusVenue(bus, flags, &options, metrics));
   }
   if (!flags.session.trades.empty()) {
     // Checked by RunServe at start; opened again here for this run.
@@ -557,6 +559,8 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
   source_options.delay = delay;
   source_options.stop = stop;
   source_options.push = flags.consumers == "push";
+  source_options.metrics = metrics;
+  source_options.reader = "owner";
   source_options.idle_timeout = Duration::Nanos(static_cast<int64_t>(flags.idle_timeout_s * 1e9));
   options.open_feeds = [&bus, source_options](const session::SessionSpec& spec)
       -> Result<std::vector<std::unique_ptr<data::TickSource>>> {
@@ -681,7 +685,7 @@ std::string MlEventLine(const nlohmann::json& event) {
 
 // --role ml: training and evaluation jobs from the ML stream, each run as a child aits-train,
 // until stopped (docs/services.md, "Training jobs: the ml role").
-int RunMlRole(const ServeFlags& flags, Readiness& readiness) {
+int RunMlRole(const ServeFlags& flags, Readiness& readiness, Registry* metrics) {
   Result<std::string> trainer = FindTrainer("--role ml");
   if (!trainer.ok()) return Fail(trainer.status());
   if (!(flags.ack_wait_s >= 1)) {
@@ -710,6 +714,7 @@ int RunMlRole(const ServeFlags& flags, Readiness& readiness) {
   options.registry = flags.session.registry;
   options.ack_wait = Duration::Nanos(static_cast<int64_t>(flags.ack_wait_s * 1e9));
   options.stop = StopSignals::flag();
+  options.metrics = metrics;
   const bool quiet = flags.session.quiet;
   options.on_event = [quiet](const nlohmann::json& event) {
     if (!quiet) std::fprintf(stderr, "aits serve: ml: %s\n", MlEventLine(event).c_str());
@@ -745,7 +750,8 @@ int RunMlRole(const ServeFlags& flags, Readiness& readiness) {
 
 // --role gateway: the session's instruments (the same session flags as the owner's, so that
 // both number them alike), the EA's address and secret (docs/services.md, "The gateway role").
-int RunGateway(bus::MessageBus& bus, const ServeFlags& flags, Readiness& readiness) {
+int RunGateway(bus::MessageBus& bus, const ServeFlags& flags, Readiness& readiness,
+               Registry* metrics) {
   Result<session::PaperOptions> resolved =
       config::ResolvePaperOptions(flags.session, /*spec_given=*/true);
   if (!resolved.ok()) return Fail(resolved.status());
@@ -772,6 +778,7 @@ int RunGateway(bus::MessageBus& bus, const ServeFlags& flags, Readiness& readine
   options.quiet = flags.session.quiet;
   options.json = flags.session.json;
   options.ready = [&readiness](Status status) { readiness.Set(std::move(status)); };
+  options.metrics = metrics;
   return RunGatewayRole(bus, options);
 }
 
@@ -872,7 +879,7 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
                         "aits serve: " + roles->text, [&readiness] { return readiness.Get(); });
   if (!health.ok()) return Fail(health.status());
   const StopSignals signals;
-  if (roles->ml) return RunMlRole(flags, readiness);
+  if (roles->ml) return RunMlRole(flags, readiness, &metrics);
   if (roles->notifications) {
     NotifyFlags notify = flags.notify;
     notify.quiet = flags.session.quiet;
@@ -930,7 +937,7 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
       return Fail(ensured.WithContext("--replicas " + std::to_string(flags.replicas)));
     }
   }
-  if (roles->gateway) return RunGateway(*bus, flags, readiness);
+  if (roles->gateway) return RunGateway(*bus, flags, readiness, &metrics);
   if (roles->owner && !in_process) {
     if (Status ensured = retried([&] { return services::EnsureLogStreams(*bus, flags.replicas); });
         !ensured.ok()) {
@@ -978,13 +985,14 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   std::unique_ptr<services::PredictionFeed> predictions;
   std::unique_ptr<services::DecisionFeed> decisions;
   if (roles->owner && stages_started.ok()) {
+    // The feeds' readers report their lag on /metrics; nothing else of them uses it.
+    services::StageOptions feed = StageOptionsFor(flags, session::SessionSpec{}, &stop);
+    feed.metrics = &metrics;
     if (roles->RemotePredictions()) {
-      predictions = std::make_unique<services::PredictionFeed>(
-          *bus, StageOptionsFor(flags, session::SessionSpec{}, &stop));
+      predictions = std::make_unique<services::PredictionFeed>(*bus, feed);
     }
     if (roles->RemoteDecisions()) {
-      decisions = std::make_unique<services::DecisionFeed>(
-          *bus, StageOptionsFor(flags, session::SessionSpec{}, &stop));
+      decisions = std::make_unique<services::DecisionFeed>(*bus, feed);
     }
     owned = RunOwner(*bus, flags, cmd, &stop, &readiness, &delay, predictions.get(),
                      decisions.get(), &relayed, &metrics);

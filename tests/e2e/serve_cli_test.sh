@@ -8,9 +8,11 @@
 # Its owner keeps its trades, and its features role its bars and feature rows, in a real
 # PostgreSQL (--trades, --bars, --offline-features): the trades those of the embedded run (kept
 # in SQLite), every bar and row once, also after a restart of either.
-# Usage: serve_cli_test.sh AITS_BINARY PYTHON
+# The features and prediction roles' /metrics has their readers' lag, and every aits_bus_ metric
+# the alerting rules read.
+# Usage: serve_cli_test.sh AITS_BINARY PYTHON RULES_YML
 set -uo pipefail
-aits="$1"; python="$2"
+aits="$1"; python="$2"; rules="$3"
 work=$(mktemp -d)
 nats_pid=""
 cleanup() {
@@ -309,6 +311,19 @@ done
 expect_in "/metrics of features,prediction" "$metrics" 'aits_predictions_total{symbol="USDJPY"} '
 expect_in "/metrics: the features stage's inputs" "$metrics" \
   'aits_stage_inputs_total{stage="features",symbol="USDJPY"} '
+# Each reader's lag and redeliveries, by stream and consumer (the bus's readers, a role apart
+# from another in the same process by its name).
+expect_in "/metrics: the features stage's lag on MARKET" "$metrics" \
+  'aits_bus_consumer_pending_messages{stream="MARKET",consumer="features:md.paced.USDJPY"} '
+expect_in "/metrics: the prediction stage's lag on FEATURES" "$metrics" \
+  'aits_bus_consumer_pending_messages{stream="FEATURES",consumer="prediction:feat.paced.USDJPY"} '
+expect_in "/metrics: the prediction stage's redeliveries" "$metrics" \
+  'aits_bus_redeliveries_total{stream="FEATURES",consumer="prediction:feat.paced.USDJPY"} '
+# The rules' bus metrics are served here (session_metrics_test.sh checks the others on a
+# paper session, which reads no bus).
+for name in $(grep -o 'aits_bus_[a-z_]*' "$rules" | sort -u); do
+  expect_in "rules.yml reads $name: a bus reader's role serves it" "$metrics" "# TYPE $name "
+done
 if command -v promtool >/dev/null; then
   report=$(printf '%s\n' "${metrics#200 }" | promtool check metrics 2>&1) || true
   expect_eq "promtool check metrics of a role's /metrics" "$report" ""

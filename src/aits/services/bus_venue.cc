@@ -9,6 +9,7 @@
 #include <utility>
 #include <variant>
 
+#include "aits/bus/consumer_metrics.h"
 #include "aits/core/clock.h"
 #include "aits/core/instance_tag.h"
 #include "aits/core/resilience.h"
@@ -119,7 +120,8 @@ Result<std::unique_ptr<BusVenue>> BusVenue::Create(bus::MessageBus& bus,
   // it (DrainStored): at most this many reports, the rest comes through the reader.
   config.max_ack_pending = 65'536;
   config.push = options.push;
-  Result<std::unique_ptr<bus::Consumer>> consumer = bus.Consume(config);
+  Result<std::unique_ptr<bus::Consumer>> consumer =
+      bus::ConsumeMetered(bus, config, options.metrics, "owner");
   if (!consumer.ok()) return consumer.status().WithContext("bus venue: reading " + reports);
   return std::unique_ptr<BusVenue>(new BusVenue(bus, options, std::move(commands),
                                                 std::move(reports), std::move(answers),
@@ -709,7 +711,8 @@ Result<VenueBridgeStats> RunVenueBridge(bus::MessageBus& bus, execution::Executi
   config.ack_wait = options.ack_wait;
   config.max_ack_pending = 1024;
   config.push = options.push;
-  Result<std::unique_ptr<bus::Consumer>> opened = bus.Consume(config);
+  Result<std::unique_ptr<bus::Consumer>> opened =
+      bus::ConsumeMetered(bus, config, options.metrics, "gateway");
   if (!opened.ok()) return opened.status().WithContext("venue bridge: reading " + commands);
   const std::unique_ptr<bus::Consumer> consumer = std::move(opened).value();
 

@@ -71,6 +71,7 @@
 #include <vector>
 
 #include "aits/bus/message_bus.h"
+#include "aits/core/metrics.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
 #include "aits/execution/execution_client.h"
@@ -100,6 +101,9 @@ struct BusVenueOptions {
   // How long Snapshot and Recover wait for the bridge's answer.
   Duration answer_timeout = Duration::Seconds(10);
   bool push = false;  // the reports' consumer: push or pull (bus::ConsumerConfig::push)
+  // The role's metrics registry (not owned), or none: the reports' consumer's lag and
+  // redeliveries (bus/consumer_metrics.h).
+  Registry* metrics = nullptr;
   Status Validate() const;
 };
 
@@ -259,6 +263,9 @@ struct VenueBridgeOptions {
   // the reports its inbox held, and returns its stats.
   const std::atomic<bool>* stop = nullptr;
   bool push = false;  // the commands' consumer: push or pull
+  // The role's metrics registry (not owned), or none: the commands' consumer's lag and
+  // redeliveries (bus/consumer_metrics.h).
+  Registry* metrics = nullptr;
   // How long a command handed to a bridge that died unacknowledged waits before the next bridge
   // gets it (the durable's ack_wait, set when it is first created).
   Duration ack_wait = Duration::Seconds(30);

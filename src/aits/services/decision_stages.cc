@@ -7,6 +7,7 @@
 #include <span>
 #include <thread>
 
+#include "aits/bus/consumer_metrics.h"
 #include "aits/core/clock.h"
 #include "aits/core/hash.h"
 #include "aits/data/bar_aggregator.h"
@@ -39,16 +40,19 @@ bool Stopping(const StageOptions& options, StageStats* stats) {
   return stats->stopped;
 }
 
+// `reader` ("prediction", "decision", "owner") names the consumer on the role's /metrics.
 Result<std::unique_ptr<bus::Consumer>> ReadFromFirst(bus::MessageBus& bus, std::string_view stream,
-                                                     const std::string& subject, bool push) {
+                                                     const std::string& subject,
+                                                     const StageOptions& options,
+                                                     std::string_view reader) {
   bus::ConsumerConfig config;
   config.stream = std::string(stream);
   config.filter_subject = subject;
   config.start = bus::StartAt::kFirst;
   config.ack_all = true;
   config.max_ack_pending = 4096;
-  config.push = push;
-  return bus.Consume(config);
+  config.push = options.push;
+  return bus::ConsumeMetered(bus, config, options.metrics, reader);
 }
 
 // Up to kFetchMax messages, waiting for the first as long as the idle timeout allows.
@@ -221,10 +225,11 @@ class BarReader {
         check_(std::move(check)) {}
 
   static Result<BarReader> Open(bus::MessageBus& bus, const Instrument& instrument,
-                                const StageOptions& options, std::string_view stream,
-                                std::string subject, std::string waiting_for, Check check = {}) {
+                                const StageOptions& options, std::string_view reader,
+                                std::string_view stream, std::string subject,
+                                std::string waiting_for, Check check = {}) {
     AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer,
-                          ReadFromFirst(bus, stream, subject, options.push));
+                          ReadFromFirst(bus, stream, subject, options, reader));
     return BarReader(bus, instrument, std::move(subject), std::move(consumer),
                      std::move(waiting_for), std::move(check));
   }
@@ -453,6 +458,8 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
   read.idle_timeout = options.idle_timeout;
   read.stop = options.stop;
   read.push = options.push;
+  read.metrics = options.metrics;
+  read.reader = "features";
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<BusTickSource> ticks,
                         BusTickSource::Open(bus, instrument, read));
   StageStats stats;
@@ -518,15 +525,15 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
   AITS_ASSIGN_OR_RETURN(const std::string subject,
                         PredictionsSubject(options.feed, instrument.symbol));
   const size_t row_size = source.row_size();
-  AITS_ASSIGN_OR_RETURN(BarReader<FeatureRow> rows,
-                        BarReader<FeatureRow>::Open(
-                            bus, instrument, options, kFeaturesStream, std::move(input),
-                            "features from the features role", [row_size](const FeatureRow& row) {
-                              if (!row.ready || row.row.size() == row_size) return Status::Ok();
-                              return DataLoss("a row of " + std::to_string(row.row.size()) +
-                                              " features; the model takes " +
-                                              std::to_string(row_size));
-                            }));
+  AITS_ASSIGN_OR_RETURN(
+      BarReader<FeatureRow> rows,
+      BarReader<FeatureRow>::Open(
+          bus, instrument, options, "prediction", kFeaturesStream, std::move(input),
+          "features from the features role", [row_size](const FeatureRow& row) {
+            if (!row.ready || row.row.size() == row_size) return Status::Ok();
+            return DataLoss("a row of " + std::to_string(row.row.size()) +
+                            " features; the model takes " + std::to_string(row_size));
+          }));
   if (options.cache && options.cache->model.empty()) {
     return InvalidArgument("prediction role: the prediction cache needs the model's name");
   }
@@ -617,12 +624,12 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
                         DecisionsSubject(options.feed, instrument.symbol));
   AITS_ASSIGN_OR_RETURN(
       BarReader<Prediction> predictions,
-      BarReader<Prediction>::Open(bus, instrument, options, kPredictionsStream, predictions_subject,
-                                  "predictions from the prediction role"));
-  AITS_ASSIGN_OR_RETURN(
-      BarReader<AccountAtBar> accounts,
-      BarReader<AccountAtBar>::Open(bus, instrument, options, kAccountsStream, accounts_subject,
-                                    "the account at a bar close from its owner (risk,execution)"));
+      BarReader<Prediction>::Open(bus, instrument, options, "decision", kPredictionsStream,
+                                  predictions_subject, "predictions from the prediction role"));
+  AITS_ASSIGN_OR_RETURN(BarReader<AccountAtBar> accounts,
+                        BarReader<AccountAtBar>::Open(
+                            bus, instrument, options, "decision", kAccountsStream, accounts_subject,
+                            "the account at a bar close from its owner (risk,execution)"));
   const StageOptions per_bar = PerBar(options);
   StageStats stats;
   OneAtATime out(bus, subject);
@@ -846,7 +853,7 @@ Result<std::unique_ptr<trading::SignalSource>> PredictionFeed::Source(const Inst
   AITS_ASSIGN_OR_RETURN(std::string subject, PredictionsSubject(options_.feed, instrument.symbol));
   AITS_ASSIGN_OR_RETURN(
       BarReader<Prediction> reader,
-      BarReader<Prediction>::Open(bus_, instrument, options_, kPredictionsStream,
+      BarReader<Prediction>::Open(bus_, instrument, options_, "owner", kPredictionsStream,
                                   std::move(subject), "predictions from the prediction role"));
   return std::unique_ptr<trading::SignalSource>(
       std::make_unique<BusSignalSource>(*this, instrument, std::string(signal), std::move(reader)));
@@ -858,8 +865,8 @@ Result<std::unique_ptr<trading::RemoteDecider>> DecisionFeed::Decider(
   AITS_ASSIGN_OR_RETURN(std::string subject, DecisionsSubject(options_.feed, instrument.symbol));
   AITS_ASSIGN_OR_RETURN(
       BarReader<BarDecision> reader,
-      BarReader<BarDecision>::Open(bus_, instrument, options_, kDecisionsStream, std::move(subject),
-                                   "decisions from the decision role"));
+      BarReader<BarDecision>::Open(bus_, instrument, options_, "owner", kDecisionsStream,
+                                   std::move(subject), "decisions from the decision role"));
   if (std::find(subjects_.begin(), subjects_.end(), accounts) == subjects_.end()) {
     subjects_.push_back(accounts);
   }

@@ -104,7 +104,9 @@ struct StageOptions {
   // The role's metrics registry (served at /metrics), or none: the features, prediction and
   // decision stages count their inputs and outputs there (aits_stage_inputs_total,
   // aits_stage_outputs_total by stage and symbol), the prediction stage its predictions
-  // (aits_predictions_total by symbol, what the prediction role's autoscaler scales on).
+  // (aits_predictions_total by symbol, what the prediction role's autoscaler scales on). Every
+  // reader of a stage, and of the owner's PredictionFeed and DecisionFeed, exports its
+  // consumer's lag and redeliveries there (bus/consumer_metrics.h).
   Registry* metrics = nullptr;
   // Redis for the features role's online features and the prediction role's predictions
   // (stage_cache.h); none: no Redis. Nothing a role publishes depends on it.

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 #include "aits/cache/cache.h"
 #include "aits/core/fixed_point.h"
 #include "aits/core/hash.h"
+#include "aits/core/metrics.h"
 #include "aits/proto/messages.h"
 #include "aits/services/bus_session_test_util.h"
 #include "aits/services/market_stream.h"
@@ -260,6 +262,39 @@ TEST_P(DecisionStagesTest, RestartedStagesRepeatNothingAndAResumedOwnerLogsWhatO
   EXPECT_TRUE(last->resumed);
   EXPECT_TRUE(last->feed_ended);
   EXPECT_EQ(session::LogLines(tmp_.Sub("parts")), session::LogLines(tmp_.Sub("embedded")));
+}
+
+// Each stage's reader exports its lag on the role's registry (bus/consumer_metrics.h), named
+// by reader and subject: a stage that starts with the whole feed stored behind it ends caught up,
+// at 0, nothing handed to it twice.
+TEST_P(DecisionStagesTest, EveryStageReaderExportsItsLagCaughtUpAtTheEnd) {
+  const SessionSpec spec = session::BusySpec(6'000);
+  auto bus = Connect();
+  ASSERT_TRUE(Ingest(*bus, spec, "lag").ok());
+  Registry registry;
+  StageOptions options = Stage(spec, "lag");
+  options.metrics = &registry;
+  StageThreads features(*bus, spec, kFeaturesStage, options);
+  ASSERT_TRUE(features.Join().ok());
+  StageThreads prediction(*bus, spec, kPredictionStage, options);
+  ASSERT_TRUE(prediction.Join().ok());
+  const std::string symbol = session::InstrumentsOf(spec)[session::TradedOf(spec)[0].value].symbol;
+  std::map<std::vector<std::string>, double> lag;
+  std::map<std::vector<std::string>, uint64_t> again;
+  for (const FamilySnapshot& family : registry.Collect()) {
+    for (const FamilySnapshot::Child& child : family.children) {
+      if (family.name == "aits_bus_consumer_pending_messages")
+        lag[child.label_values] = child.gauge;
+      if (family.name == "aits_bus_redeliveries_total") again[child.label_values] = child.counter;
+    }
+  }
+  const std::vector<std::string> market = {"MARKET", "features:md.lag." + symbol};
+  const std::vector<std::string> rows = {"FEATURES", "prediction:feat.lag." + symbol};
+  ASSERT_TRUE(lag.contains(market) && lag.contains(rows)) << lag.size() << " readers";
+  EXPECT_EQ(lag[market], 0);
+  EXPECT_EQ(lag[rows], 0);
+  EXPECT_EQ(again[market], 0u);
+  EXPECT_EQ(again[rows], 0u);
 }
 
 TEST_P(DecisionStagesTest, APredictionThatNeverComesStopsTheOwnerWithoutLoggingTheBar) {

@@ -7,6 +7,7 @@
 #include <thread>
 #include <utility>
 
+#include "aits/bus/consumer_metrics.h"
 #include "aits/data/merge.h"
 
 namespace aits::services {
@@ -419,7 +420,8 @@ Result<std::unique_ptr<BusTickSource>> BusTickSource::Open(bus::MessageBus& bus,
   config.ack_all = true;  // one ack per fetch: what drains a fast stream fastest
   config.max_ack_pending = std::max(options.fetch_max * 4, 256);
   config.push = options.push;
-  AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus.Consume(config));
+  AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer,
+                        bus::ConsumeMetered(bus, config, options.metrics, options.reader));
   return std::unique_ptr<BusTickSource>(
       new BusTickSource(bus, std::move(consumer), std::move(subject), instrument, options));
 }

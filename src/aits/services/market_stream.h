@@ -37,6 +37,7 @@
 
 #include "aits/bus/message_bus.h"
 #include "aits/core/latency_histogram.h"
+#include "aits/core/metrics.h"
 #include "aits/core/resilience.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
@@ -207,6 +208,10 @@ struct BusSourceOptions {
   int fetch_max = 64;            // messages per Fetch
   bool push = false;             // a push consumer (bus::ConsumerConfig::push), or pull
   MarketDelay* delay = nullptr;  // not owned; measured when given
+  // The role's metrics registry (not owned), or none: the reader's lag and redeliveries
+  // (bus/consumer_metrics.h), its consumer named "<reader>:<subject>".
+  Registry* metrics = nullptr;
+  std::string reader;  // "owner", "features": who reads, apart in one process
   // Set by a signal handler or another thread: a Read waiting for market data gives up
   // (FailedPrecondition "stopped while waiting …"; the session's log keeps what it took).
   const std::atomic<bool>* stop = nullptr;

@@ -15,6 +15,7 @@
 #include <thread>
 #include <utility>
 
+#include "aits/bus/consumer_metrics.h"
 #include "aits/core/clock.h"
 #include "aits/core/resilience.h"
 #include "aits/services/child_process.h"
@@ -50,7 +51,8 @@ class Runner {
     // Each runner holds one job at a time (it fetches the next after settling this one); more may
     // be out at once for replicas sharing the durable.
     config.max_ack_pending = 64;
-    AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus_.Consume(config));
+    AITS_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer,
+                          bus::ConsumeMetered(bus_, config, options_.metrics, "ml"));
     uint64_t handled = 0;
     while (!Stopped() && (options_.max_messages == 0 || handled < options_.max_messages)) {
       AITS_ASSIGN_OR_RETURN(std::vector<bus::Delivery> got,

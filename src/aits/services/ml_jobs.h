@@ -40,6 +40,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aits/bus/message_bus.h"
+#include "aits/core/metrics.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
 
@@ -96,6 +97,9 @@ struct MlJobOptions {
   // be in progress every third of it; a role that died gives its job up after it.
   Duration ack_wait = Duration::Seconds(60);
   const std::atomic<bool>* stop = nullptr;  // set: kill the running job, give it back, return
+  // The role's metrics registry (not owned), or none: the jobs' consumer's lag (jobs waiting)
+  // and redeliveries (jobs given back or abandoned; bus/consumer_metrics.h).
+  Registry* metrics = nullptr;
   // Return after this many job messages (run, found done, or dead-lettered); 0: until stopped.
   uint64_t max_messages = 0;
   // Every event as it is published (the role prints them).
