@@ -6,14 +6,21 @@
 //                             of every feature (Statistics) — what a per-bar update of the drift
 //                             metrics does.
 //   BM_DriftAdd/features:70   the Add alone.
+//   BM_WatchBar/features:70   what a watched model costs a session per bar (ml/model_watch.h):
+//                             ModelWatch::OnBar (the 70 inputs and the score into a full
+//                             2,000-bar window, a call opened and one settled) and
+//                             WatchPolicy::Observe (every input's PSI read for the verdict).
 //
 // Run: aits_drift_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "aits/ml/drift.h"
+#include "aits/ml/model_watch.h"
 
 namespace aits::ml {
 namespace {
@@ -76,6 +83,48 @@ void BM_DriftAdd(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_DriftAdd)->ArgName("features")->Arg(70)->Unit(benchmark::kMicrosecond);
+
+void BM_WatchBar(benchmark::State& state) {
+  const auto features = static_cast<size_t>(state.range(0));
+  std::mt19937_64 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  Matrix training(20'000, features);
+  std::vector<double> scores(5'000);
+  for (size_t r = 0; r < training.rows(); ++r) {
+    for (float& value : training.Row(r)) value = normal(rng);
+  }
+  for (double& score : scores) score = std::tanh(static_cast<double>(normal(rng)));
+  std::vector<std::string> names;
+  for (size_t f = 0; f < features; ++f) names.push_back("f" + std::to_string(f));
+  WatchReference reference =
+      BuildWatchReference(training, names, 0, training.rows(), scores, Duration::Minutes(15), 0.55)
+          .value();
+  ModelWatch watch = ModelWatch::Create(std::move(reference)).value();
+  WatchPolicy policy;
+  // 4,096 live bars, a little off the training data, cycled through; the window full first.
+  Matrix live(4'096, features);
+  for (size_t r = 0; r < live.rows(); ++r) {
+    for (float& value : live.Row(r)) value = normal(rng) * 1.2f + 0.3f;
+  }
+  Timestamp t = Timestamp::FromNanos(Duration::Days(1).ns);
+  double close = 1.1;
+  size_t bar = 0;
+  const auto step = [&] {
+    watch.OnBar(t, close, live.Row(bar % live.rows()), std::tanh(live.Row(bar % live.rows())[0]));
+    t = t + Duration::Minutes(5);
+    close *= bar % 2 == 0 ? 1.0002 : 0.9999;
+    ++bar;
+  };
+  for (size_t k = 0; k < 2'000; ++k) step();
+  uint64_t changes = 0;
+  for (auto _ : state) {
+    step();
+    changes += policy.Observe(watch).has_value();
+  }
+  benchmark::DoNotOptimize(changes);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_WatchBar)->ArgName("features")->Arg(70)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace aits::ml

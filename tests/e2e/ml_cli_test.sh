@@ -287,8 +287,9 @@ expect_in "explain: contribution values" "$out" '"contribution"'
 # --- the model watched live (docs/ml.md, "Watching a model live"): a paper session serving it
 # shows on /metrics its inputs' and its score's drift against its training data and its record
 # on the calls the market settled. The synthetic market is not the real one the model learnt
-# (its volatility differs by far), so more than a fifth of the inputs have drifted: the
-# condition of the AitsModelInputsDrifted alert.
+# (its volatility differs by far), so more than a fifth of the inputs have drifted (the
+# condition of the AitsModelInputsDrifted alert), and the watch's verdict is "retrain", logged
+# as a model_verdict event.
 "$aits" paper --feed synthetic --symbol GBPUSD --start-price 1.58 --start 2012-02-06 --seed 4 \
   --speed 20000 --signal ml_ensemble --model gbp_test@1 --registry "$work/models" \
   --config "$work/paper.yaml" --session-id watch --state "$work/watched" --health 127.0.0.1:0 \
@@ -297,14 +298,33 @@ watch_pid=$!
 port=$(health_port "$work/watch.err")
 metric() { awk -v series="$1" '$1 == series { print $2 }' "$work/watch.metrics"; }
 settled=""
+retrain=""
 for _ in $(seq 600); do  # the features warm up on a day and a half of bars first
   curl -sf "http://127.0.0.1:$port/metrics" >"$work/watch.metrics" || break
   settled=$(metric 'aits_model_calls_settled_total{symbol="GBPUSD"}')
   window=$(metric 'aits_model_drift_window_bars{symbol="GBPUSD"}')
-  [[ -n "$settled" && "$settled" != "0" && "${window%.*}" -ge 100 ]] 2>/dev/null && break
+  retrain=$(metric 'aits_model_verdict{symbol="GBPUSD",verdict="retrain"}')
+  [[ "$retrain" == "1" ]] && break
   sleep 0.2
 done
 kill -INT "$watch_pid" 2>/dev/null; wait "$watch_pid" 2>/dev/null
+# The verdict's change is in the session's log, with its reason, and a replay makes it again.
+expect_eq "the watch's verdict on /metrics" "$retrain" "1"
+verdicts=$("$python" - "$work/watched/events.db" <<'PY'
+import json, sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute("SELECT payload FROM events WHERE type = 16 ORDER BY seq")
+for (payload,) in rows:
+    v = json.loads(payload)
+    print(v["previous"], "->", v["verdict"], ":", v["reason"])
+PY
+)
+# Decay or drift, whichever is known first (the calls settle before the drift window fills).
+expect_in "model_verdict events in the log" "$verdicts" "warming_up -> retrain : "
+grep -qE "retrain : (decay: live accuracy|drift: [0-9]+ of 68 inputs)" <<<"$verdicts" \
+  && pass "the verdict's reason: ${verdicts#*: }" || fail "the verdict's reason: $verdicts"
+out=$("$aits" replay --events "$work/watched" 2>&1); code=$?
+expect_code "replay of the watched session" "$code" 0
+expect_in "replay of the watched session" "$out" "identical"
 if [[ -z "$settled" || "$settled" == "0" ]]; then
   fail "no settled call on /metrics: $(grep '^aits_model' "$work/watch.metrics" | head -20) $(cat "$work/watch.err")"
 else

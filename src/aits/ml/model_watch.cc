@@ -1,6 +1,8 @@
 #include "aits/ml/model_watch.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <utility>
 
 #include "aits/models/serialize.h"
@@ -138,6 +140,94 @@ void ModelWatch::OnBar(Timestamp close_time, double close, std::span<const float
     open_.pop_front();
   }
   if (std::isfinite(score)) open_.push_back({close_time, close, CallOf(score)});
+}
+
+std::string_view ToString(WatchVerdict verdict) {
+  switch (verdict) {
+    case WatchVerdict::kWarmingUp:
+      return "warming_up";
+    case WatchVerdict::kHealthy:
+      return "healthy";
+    case WatchVerdict::kUpdate:
+      return "update";
+    case WatchVerdict::kRetrain:
+      return "retrain";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::string Fixed(double value, int digits) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.*f", digits, value);
+  return text;
+}
+
+}  // namespace
+
+WatchAssessment Assess(const ModelWatch& watch, const WatchPolicyConfig& config) {
+  WatchAssessment a;
+  const DriftMonitor& drift = watch.drift();
+  a.inputs = watch.inputs();
+  a.calls = watch.live().directional();
+  a.live_accuracy = watch.live().accuracy();
+  const double validation = watch.reference().validation_accuracy;
+  const bool drift_known = drift.bars() >= config.min_bars;
+  // Without a validation accuracy there is nothing to hold the live one to.
+  const bool judged = std::isfinite(validation);
+  const bool record_known = judged && a.calls >= config.min_calls;
+  if (drift_known) {
+    for (size_t f = 0; f < a.inputs; ++f) a.drifted_inputs += drift.Psi(f) > config.drifted_psi;
+    a.score_psi = drift.Psi(a.inputs);
+  }
+  const double share =
+      a.inputs > 0 ? static_cast<double>(a.drifted_inputs) / static_cast<double>(a.inputs) : 0.0;
+  const std::string drifted = std::to_string(a.drifted_inputs) + " of " + std::to_string(a.inputs) +
+                              " inputs with a PSI above " + Fixed(config.drifted_psi, 2);
+  if (record_known && a.live_accuracy < validation - config.decay_margin) {
+    a.verdict = WatchVerdict::kRetrain;
+    a.reason = "decay: live accuracy " + Fixed(a.live_accuracy, 3) + " over " +
+               std::to_string(a.calls) + " calls, " + Fixed(validation, 3) + " on validation";
+  } else if (drift_known && share > config.retrain_share) {
+    a.verdict = WatchVerdict::kRetrain;
+    a.reason = "drift: " + drifted + " (more than " + Fixed(100 * config.retrain_share, 0) + " %)";
+  } else if (drift_known && share > config.update_share) {
+    a.verdict = WatchVerdict::kUpdate;
+    a.reason = "drift: " + drifted + " (more than " + Fixed(100 * config.update_share, 0) + " %)";
+  } else if (drift_known && a.score_psi > config.score_psi) {
+    a.verdict = WatchVerdict::kUpdate;
+    a.reason =
+        "drift: the score's PSI " + Fixed(a.score_psi, 3) + " above " + Fixed(config.score_psi, 2);
+  } else if (drift_known || record_known) {
+    a.verdict = WatchVerdict::kHealthy;
+    a.reason = drift_known ? drifted : "live accuracy " + Fixed(a.live_accuracy, 3);
+  } else {
+    a.verdict = WatchVerdict::kWarmingUp;
+    a.reason = std::to_string(drift.bars()) + " bars of " + std::to_string(config.min_bars);
+    if (judged) {
+      a.reason += ", " + std::to_string(a.calls) + " calls of " + std::to_string(config.min_calls);
+    }
+  }
+  return a;
+}
+
+std::optional<WatchAssessment> WatchPolicy::Observe(const ModelWatch& watch) {
+  WatchAssessment a = Assess(watch, config_);
+  if (a.verdict == verdict_) {
+    held_ = 0;
+    candidate_ = verdict_;
+    return std::nullopt;
+  }
+  if (a.verdict != candidate_) {
+    candidate_ = a.verdict;
+    held_ = 0;
+  }
+  if (++held_ < std::max<uint64_t>(config_.hold_bars, 1)) return std::nullopt;
+  verdict_ = a.verdict;
+  held_ = 0;
+  ++changes_;
+  return a;
 }
 
 }  // namespace aits::ml

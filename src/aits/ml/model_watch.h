@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <deque>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -94,6 +95,59 @@ class ModelWatch {
   uint64_t bars_ = 0;
   uint64_t settled_ = 0;
   uint64_t dropped_ = 0;
+};
+
+// What a watched model's figures call for (docs/ml.md, "The watch's verdict"):
+//   healthy     nothing to do
+//   warming_up  too few bars and too few settled calls to say
+//   update      the market moved some: continued boosting on recent data (XgbModel::Continue)
+//   retrain     it moved far, or the model decayed: a full retrain
+enum class WatchVerdict : uint8_t { kWarmingUp, kHealthy, kUpdate, kRetrain };
+std::string_view ToString(WatchVerdict verdict);  // "warming_up", "healthy", ...
+
+struct WatchPolicyConfig {
+  size_t min_bars = 500;       // in the drift window before drift counts
+  double drifted_psi = 0.2;    // an input with a PSI above this has moved
+  double update_share = 0.2;   // more than this share of the inputs moved: update
+  double retrain_share = 0.5;  // more than this: retrain
+  double score_psi = 0.25;     // the score's PSI above this: update
+  size_t min_calls = 200;      // settled long and short calls before decay counts
+  double decay_margin = 0.05;  // live accuracy this far under the validation's: retrain
+  uint64_t hold_bars = 30;     // a new verdict must hold this many bars to be taken
+};
+
+// One look at a watch: the verdict and the figures behind it.
+struct WatchAssessment {
+  WatchVerdict verdict = WatchVerdict::kWarmingUp;
+  std::string reason;  // one sentence: which figure, against which threshold
+  size_t drifted_inputs = 0;
+  size_t inputs = 0;
+  double score_psi = std::numeric_limits<double>::quiet_NaN();
+  double live_accuracy = std::numeric_limits<double>::quiet_NaN();
+  size_t calls = 0;
+};
+// Reads every input's PSI: O(inputs * bins), so once a bar at most.
+WatchAssessment Assess(const ModelWatch& watch, const WatchPolicyConfig& config);
+
+// The verdict a session acts on: Assess at every bar, a change taken only once the new verdict
+// has held for hold_bars bars in a row (a figure hovering at its threshold must not flap), and
+// then reported once. Deterministic in the bars, so a replayed session reports the same changes
+// at the same bars.
+class WatchPolicy {
+ public:
+  explicit WatchPolicy(WatchPolicyConfig config = {}) : config_(config) {}
+  // The assessment that changed the verdict, when this bar did; nothing otherwise.
+  std::optional<WatchAssessment> Observe(const ModelWatch& watch);
+  WatchVerdict verdict() const { return verdict_; }
+  uint64_t changes() const { return changes_; }
+  const WatchPolicyConfig& config() const { return config_; }
+
+ private:
+  WatchPolicyConfig config_;
+  WatchVerdict verdict_ = WatchVerdict::kWarmingUp;
+  WatchVerdict candidate_ = WatchVerdict::kWarmingUp;
+  uint64_t held_ = 0;
+  uint64_t changes_ = 0;
 };
 
 }  // namespace aits::ml

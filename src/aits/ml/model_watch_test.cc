@@ -144,5 +144,114 @@ TEST(ModelWatchTest, AShiftedInputDriftsAndTheOthersDoNot) {
   EXPECT_GT(drift.KsPValue(1), 1e-3);
 }
 
+// Feeds `bars` bars of the training distributions, z shifted by `z_shift` and u by `u_shift`,
+// at 5-minute steps from `t`, in a flat market (every call settles at a return of 0).
+void Feed(ModelWatch& watch, Timestamp& t, size_t bars, float z_shift, float u_shift,
+          uint64_t seed) {
+  const Training live = MakeTraining(bars, seed);
+  for (size_t r = 0; r < bars; ++r) {
+    const std::vector<float> row = {live.x.Row(r)[0] + z_shift, live.x.Row(r)[1] + u_shift};
+    watch.OnBar(t, 1.1, row, live.scores[r]);
+    t = t + kBar;
+  }
+}
+
+WatchPolicyConfig SmallPolicy() {
+  WatchPolicyConfig config;
+  config.min_bars = 200;
+  config.min_calls = 50;
+  config.hold_bars = 5;
+  return config;
+}
+
+TEST(WatchPolicyTest, TheVerdictFollowsTheShareOfInputsThatMoved) {
+  WatchOptions options;
+  options.drift_window = 300;
+  WatchReference reference = MakeReference();
+  reference.validation_accuracy = std::nan("");  // drift alone: no decay to compare with
+  auto watch = ModelWatch::Create(std::move(reference), options);
+  ASSERT_TRUE(watch.ok());
+  const WatchPolicyConfig config = SmallPolicy();
+  Timestamp t = Timestamp::FromNanos(Duration::Days(1).ns);
+
+  Feed(*watch, t, 100, 0, 0, 3);
+  WatchAssessment a = Assess(*watch, config);
+  EXPECT_EQ(a.verdict, WatchVerdict::kWarmingUp);
+  EXPECT_EQ(a.reason, "100 bars of 200");  // no validation accuracy: the calls judge nothing
+
+  Feed(*watch, t, 300, 0, 0, 4);
+  a = Assess(*watch, config);
+  EXPECT_EQ(a.verdict, WatchVerdict::kHealthy) << a.reason;
+  EXPECT_EQ(a.drifted_inputs, 0u);
+  EXPECT_EQ(a.inputs, 2u);
+
+  Feed(*watch, t, 300, 1.0f, 0, 5);  // z moved: one of two inputs, above a fifth
+  a = Assess(*watch, config);
+  EXPECT_EQ(a.verdict, WatchVerdict::kUpdate) << a.reason;
+  EXPECT_EQ(a.reason, "drift: 1 of 2 inputs with a PSI above 0.20 (more than 20 %)");
+
+  Feed(*watch, t, 300, 1.0f, 0.5f, 6);  // both: above half
+  a = Assess(*watch, config);
+  EXPECT_EQ(a.verdict, WatchVerdict::kRetrain) << a.reason;
+  EXPECT_EQ(a.drifted_inputs, 2u);
+  EXPECT_FALSE(std::isnan(a.score_psi));
+  EXPECT_LT(a.score_psi, config.score_psi);  // the score did not move
+}
+
+TEST(WatchPolicyTest, ALiveAccuracyUnderTheValidationOnesIsDecay) {
+  auto watch = ModelWatch::Create(MakeReference());  // validation accuracy 0.55
+  ASSERT_TRUE(watch.ok());
+  const WatchPolicyConfig config = SmallPolicy();
+  // A rising market and a model that calls long one bar in three: a third right.
+  Timestamp t = Timestamp::FromNanos(Duration::Days(1).ns);
+  double close = 1.1;
+  const std::vector<float> row = {0.0f, 0.5f};
+  for (int bar = 0; bar < 120; ++bar) {
+    watch->OnBar(t, close, row, bar % 3 == 0 ? 0.3 : -0.3);
+    t = t + kBar;
+    close *= 1.0001;
+  }
+  const WatchAssessment a = Assess(*watch, config);
+  EXPECT_EQ(a.verdict, WatchVerdict::kRetrain);
+  EXPECT_EQ(a.calls, 117u);
+  EXPECT_NEAR(a.live_accuracy, 39.0 / 117.0, 1e-12);
+  EXPECT_EQ(a.reason, "decay: live accuracy 0.333 over 117 calls, 0.550 on validation");
+}
+
+TEST(WatchPolicyTest, AChangeIsTakenOnceItHeldAndReportedOnce) {
+  WatchOptions options;
+  options.drift_window = 300;
+  WatchReference reference = MakeReference();
+  reference.validation_accuracy = std::nan("");  // drift alone
+  auto watch = ModelWatch::Create(std::move(reference), options);
+  ASSERT_TRUE(watch.ok());
+  WatchPolicy policy(SmallPolicy());
+  Timestamp t = Timestamp::FromNanos(Duration::Days(1).ns);
+  const Training live = MakeTraining(600, 9);
+  std::vector<uint64_t> changed_at;
+  std::vector<WatchVerdict> changes;
+  for (size_t r = 0; r < 600; ++r) {
+    watch->OnBar(t, 1.1, live.x.Row(r), live.scores[r]);
+    t = t + kBar;
+    if (const auto change = policy.Observe(*watch)) {
+      changed_at.push_back(watch->bars());
+      changes.push_back(change->verdict);
+    }
+  }
+  // Healthy from bar 200 on, taken at its fifth bar in a row; reported once.
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0], WatchVerdict::kHealthy);
+  EXPECT_EQ(changed_at[0], 204u);
+  EXPECT_EQ(policy.verdict(), WatchVerdict::kHealthy);
+  EXPECT_EQ(policy.changes(), 1u);
+
+  // A verdict that does not hold for five bars in a row is never taken.
+  WatchPolicyConfig slow = SmallPolicy();
+  slow.hold_bars = 1000;
+  WatchPolicy patient(slow);
+  for (size_t r = 0; r < 600; ++r) EXPECT_FALSE(patient.Observe(*watch).has_value());
+  EXPECT_EQ(patient.verdict(), WatchVerdict::kWarmingUp);
+}
+
 }  // namespace
 }  // namespace aits::ml

@@ -57,6 +57,7 @@ Result<Node> BuildNode(const NodeConfig& config, Clock& clock) {
         strategy = std::make_unique<trading::DecisionStrategy>(
             instrument, std::move(source), decision::DecisionEngine(decision_config), options,
             stack.sink);
+        if (stack.watch_sink) strategy->SetWatchSink(stack.watch_sink);
       }
       node.decision_strategies.push_back(strategy.get());
       instance = std::move(strategy);

@@ -58,6 +58,9 @@ struct DecisionStack {
   trading::DecisionStrategyOptions options;
   // Receives every decision record (the paper session logs them); may be empty.
   trading::DecisionSink sink;
+  // Receives every change of a watched model's verdict (DecisionStrategy::SetWatchSink; the
+  // paper session logs them as model_verdict); may be empty.
+  trading::DecisionSink watch_sink;
 };
 
 struct NodeConfig {

@@ -208,13 +208,15 @@ std::string_view ToString(EventType type) {
       return "execution_report";
     case EventType::kAccountReport:
       return "account_report";
+    case EventType::kModelVerdict:
+      return "model_verdict";
   }
   return "unknown";
 }
 
 bool IsKnownEventType(uint16_t value) {
   return value >= static_cast<uint16_t>(EventType::kSessionStart) &&
-         value <= static_cast<uint16_t>(EventType::kAccountReport);
+         value <= static_cast<uint16_t>(EventType::kModelVerdict);
 }
 
 Status EventStoreOptions::Validate() const {

@@ -62,6 +62,9 @@ enum class EventType : uint16_t {
   // consumed them: binary ExecutionReport and AccountReport (codec.h).
   kExecutionReport = 14,
   kAccountReport = 15,
+  // JSON: a watched model's verdict changed (ml::WatchPolicy): healthy, update or retrain, with
+  // the figures behind it; an output, after the bar's signal (docs/ml.md, "The watch's verdict").
+  kModelVerdict = 16,
 };
 std::string_view ToString(EventType type);  // "tick", "order_update", ...
 bool IsKnownEventType(uint16_t value);

@@ -153,7 +153,9 @@ TEST(EventTypeTest, NamesAndKnownValues) {
   EXPECT_TRUE(IsKnownEventType(14));  // a venue's execution report, an input (asynchronous venue)
   EXPECT_EQ(ToString(EventType::kAccountReport), "account_report");
   EXPECT_TRUE(IsKnownEventType(15));  // a venue's account report, likewise
-  EXPECT_FALSE(IsKnownEventType(16));
+  EXPECT_EQ(ToString(EventType::kModelVerdict), "model_verdict");
+  EXPECT_TRUE(IsKnownEventType(16));  // a watched model's verdict changed, an output
+  EXPECT_FALSE(IsKnownEventType(17));
 }
 
 TEST(EventChecksumTest, FixedValuesAndSensitivity) {

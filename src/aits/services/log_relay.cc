@@ -97,6 +97,7 @@ RelayedTo RelayedToOf(persistence::EventType type) {
     case EventType::kCommand:
     case EventType::kReconciliation:
     case EventType::kDecision:
+    case EventType::kModelVerdict:
       return RelayedTo::kAudit;
     case EventType::kTick:
     case EventType::kSignal:

@@ -192,6 +192,11 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
                                                        self->Emit(EventType::kDecision, ts, json);
                                                      },
                                                      std::move(deciders)));
+  if (config.decision) {
+    config.decision->watch_sink = [self](Timestamp ts, std::string_view json) {
+      self->Emit(EventType::kModelVerdict, ts, json);
+    };
+  }
   AITS_ASSIGN_OR_RETURN(const VenueKind venue_kind, ParseVenueKind(spec.venue));
   if (venue_kind == VenueKind::kThreaded) {
     AITS_ASSIGN_OR_RETURN(const node::ThreadedVenueConfig venue, ThreadedVenueConfigFor(spec));

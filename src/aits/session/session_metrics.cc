@@ -77,6 +77,12 @@ Result<SessionMetrics::ModelFamilies> SessionMetrics::RegisterModelFamilies(Regi
                                             "Calls left unsettled: the next bar came later than "
                                             "twice the horizon (a gap in the feed).",
                                             {"symbol"}));
+  AITS_ASSIGN_OR_RETURN(
+      m.verdict,
+      registry.AddGauge("aits_model_verdict",
+                        "1 for the verdict the model's watch has taken (warming_up, healthy, "
+                        "update, retrain: docs/ml.md, \"The watch's verdict\"), 0 for the others.",
+                        {"symbol", "verdict"}));
   return m;
 }
 
@@ -104,12 +110,21 @@ Result<SessionMetrics::Decider::Watched> SessionMetrics::WatchChildren(
   accuracy->Set(watch.reference().validation_accuracy);
   AITS_ASSIGN_OR_RETURN(w.settled, m.settled->With(labels));
   AITS_ASSIGN_OR_RETURN(w.dropped, m.dropped->With(labels));
-  PublishWatch(watch, /*baseline_taken=*/false, w);
+  for (size_t v = 0; v < w.verdict.size(); ++v) {
+    AITS_ASSIGN_OR_RETURN(
+        w.verdict[v],
+        m.verdict->With(
+            {{"symbol", symbol}, {"verdict", ml::ToString(static_cast<ml::WatchVerdict>(v))}}));
+  }
+  PublishWatch(watch, ml::WatchVerdict::kWarmingUp, /*baseline_taken=*/false, w);
   return w;
 }
 
-void SessionMetrics::PublishWatch(const ml::ModelWatch& watch, bool baseline_taken,
-                                  Decider::Watched& w) {
+void SessionMetrics::PublishWatch(const ml::ModelWatch& watch, ml::WatchVerdict verdict,
+                                  bool baseline_taken, Decider::Watched& w) {
+  for (size_t v = 0; v < w.verdict.size(); ++v) {
+    w.verdict[v]->Set(static_cast<size_t>(verdict) == v ? 1.0 : 0.0);
+  }
   if (baseline_taken) {
     w.settled->Increment(watch.settled_calls() - w.settled_published);
     w.dropped->Increment(watch.dropped_calls() - w.dropped_published);
@@ -425,8 +440,10 @@ bool SessionMetrics::Publish(const Session& session, bool force) {
       decider.confidence->Set(signal->confidence);
       decider.anomaly->Set(signal->anomaly);
     }
-    if (decider.watched)
-      PublishWatch(*strategy.source()->watch(), baseline_taken_, *decider.watched);
+    if (decider.watched) {
+      PublishWatch(*strategy.source()->watch(), strategy.watch_verdict(), baseline_taken_,
+                   *decider.watched);
+    }
   }
   baseline_taken_ = true;
 

@@ -32,7 +32,8 @@
 
 namespace aits::ml {
 class ModelWatch;
-}
+enum class WatchVerdict : uint8_t;
+}  // namespace aits::ml
 
 namespace aits::session {
 
@@ -130,6 +131,7 @@ class SessionMetrics {
       Gauge* calls = nullptr;
       Counter* settled = nullptr;
       Counter* dropped = nullptr;
+      std::array<Gauge*, 4> verdict{};  // by ml::WatchVerdict
     };
     std::optional<Watched> watched;
   };
@@ -142,12 +144,14 @@ class SessionMetrics {
     Family<Gauge>* validation = nullptr;
     Family<Counter>* settled = nullptr;
     Family<Counter>* dropped = nullptr;
+    Family<Gauge>* verdict = nullptr;
   };
   static Result<ModelFamilies> RegisterModelFamilies(Registry& registry);
   static Result<Decider::Watched> WatchChildren(const ModelFamilies& families,
                                                 const std::string& symbol,
                                                 const ml::ModelWatch& watch);
-  static void PublishWatch(const ml::ModelWatch& watch, bool baseline_taken, Decider::Watched& out);
+  static void PublishWatch(const ml::ModelWatch& watch, ml::WatchVerdict verdict,
+                           bool baseline_taken, Decider::Watched& out);
   std::vector<Decider> deciders_;
   bool baseline_taken_ = false;
 

@@ -165,6 +165,7 @@ void DecisionStrategy::OnBar(const Bar& bar) {
   }
   decision::Signal signal;
   if (!source_->OnBar(bar, &signal)) return;
+  if (watch_sink_ && source_->watch() != nullptr) ObserveWatch(signal.ts, *source_->watch());
   decision::MarketState market;
   if (!Measure(&market)) return;
   last_ = engine_.Decide(signal, instrument_, market);
@@ -181,6 +182,33 @@ void DecisionStrategy::OnBar(const Bar& bar) {
           engine_.config().sizing);
     });
   }
+}
+
+void DecisionStrategy::SetWatchSink(DecisionSink sink, ml::WatchPolicyConfig config) {
+  watch_sink_ = std::move(sink);
+  policy_ = ml::WatchPolicy(config);
+}
+
+void DecisionStrategy::ObserveWatch(Timestamp ts, const ml::ModelWatch& watch) {
+  const ml::WatchVerdict previous = policy_.verdict();
+  const std::optional<ml::WatchAssessment> change = policy_.Observe(watch);
+  if (!change) return;
+  std::string json;
+  JsonWriter out(&json);
+  out.BeginObject();
+  out.Member("symbol", instrument_.symbol);
+  out.Member("verdict", ml::ToString(change->verdict));
+  out.Member("previous", ml::ToString(previous));
+  out.Member("reason", change->reason);
+  out.Member("drifted_inputs", static_cast<uint64_t>(change->drifted_inputs));
+  out.Member("inputs", static_cast<uint64_t>(change->inputs));
+  out.Member("score_psi", change->score_psi);
+  out.Member("live_accuracy", change->live_accuracy);
+  out.Member("validation_accuracy", watch.reference().validation_accuracy);
+  out.Member("calls", static_cast<uint64_t>(change->calls));
+  out.Member("bars", watch.bars());
+  out.EndObject();
+  watch_sink_(ts, json);
 }
 
 void DecisionStrategy::DecideRemotely(const Bar& bar) {

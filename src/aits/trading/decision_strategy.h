@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "aits/features/indicators.h"
+#include "aits/ml/model_watch.h"
 #include "aits/trading/decision_engine.h"
 #include "aits/trading/json_writer.h"
 #include "aits/trading/signal_source.h"
@@ -105,6 +106,13 @@ class DecisionStrategy final : public strategy::Strategy {
   // The signal source; nullptr while decisions come from the decision role.
   const SignalSource* source() const { return source_.get(); }
 
+  // When the signal source watches its model (SignalSource::watch), `sink` receives a JSON
+  // record each time the watch's verdict changes (ml::WatchPolicy: healthy, update, retrain,
+  // with the figures behind it), at the bar's time; the session logs it as a model_verdict.
+  void SetWatchSink(DecisionSink sink, ml::WatchPolicyConfig config = {});
+  // The watch's verdict as taken so far (warming_up without a watch).
+  ml::WatchVerdict watch_verdict() const { return policy_.verdict(); }
+
  private:
   DecisionStrategy(const Instrument& instrument, std::unique_ptr<SignalSource> source,
                    std::unique_ptr<RemoteDecider> remote, decision::DecisionEngine engine,
@@ -118,6 +126,8 @@ class DecisionStrategy final : public strategy::Strategy {
   template <typename Members>
   void Record(Timestamp ts, const Members& members);
 
+  void ObserveWatch(Timestamp ts, const ml::ModelWatch& watch);
+
   const Instrument& instrument_;
   std::unique_ptr<SignalSource> source_;
   std::unique_ptr<RemoteDecider> remote_;
@@ -125,6 +135,8 @@ class DecisionStrategy final : public strategy::Strategy {
   decision::DecisionEngine engine_;
   DecisionStrategyOptions options_;
   DecisionSink sink_;
+  DecisionSink watch_sink_;
+  ml::WatchPolicy policy_;
   std::string name_;
   features::Atr atr_;
   decision::Decision last_;
