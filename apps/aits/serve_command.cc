@@ -420,6 +420,7 @@ nlohmann::ordered_json StagesJson(const std::vector<StageRun>& runs) {
                                   {"stored", stats.stored},
                                   {"duplicates", stats.duplicates},
                                   {"dead_lettered", stats.dead_lettered}};
+    if (run.role == "prediction") one["verdict_changes"] = stats.verdict_changes;
     if (run.cached) {
       const services::CacheCounters& cache = stats.cache;
       one["cache"] = {{"puts", cache.puts},

@@ -7,7 +7,8 @@
 set -uo pipefail
 aits="$1"; data="$2"; python="$3"
 work=$(mktemp -d)
-trap 'stop_postgres; rm -rf "$work"' EXIT
+nats_pid=""
+trap 'stop_postgres; stop_server "$nats_pid" "" TERM; rm -rf "$work"' EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 head -n 9000 "$data/gbpusd-m1-bid-2012.csv" >"$work/gbpusd-m1-bid.csv"
@@ -344,6 +345,37 @@ else
   (( drifted * 5 > inputs )) && pass "$drifted of $inputs inputs drifted (PSI > 0.2)" \
     || fail "only $drifted of $inputs inputs drifted on a market unlike the model's"
 fi
+
+# --- the same watch in the prediction role of `aits serve`, where the model is when the roles
+# run apart: its /metrics shows the model's drift, live record and verdict.
+start_nats "$work" || fail "nats-server"
+paced=(--bus "$bus" --market watch --synthetic GBPUSD --ticks 0 --start 2012-02-06 --seed 4)
+"$aits" serve --role ingestion "${paced[@]}" --speed 20000 --health off --json \
+  >"$work/w-ingestion.json" 2>"$work/w-ingestion.err" &
+w_ingestion=$!
+"$aits" serve --role features,prediction "${paced[@]}" --signal ml_ensemble --model gbp_test@1 \
+  --registry "$work/models" --health 127.0.0.1:0 --json \
+  >"$work/w-stages.json" 2>"$work/w-stages.err" &
+w_stages=$!
+stages_port=$(health_port "$work/w-stages.err")
+for _ in $(seq 600); do
+  curl -sf "http://127.0.0.1:$stages_port/metrics" >"$work/watch.metrics" || break
+  [[ "$(metric 'aits_model_verdict{symbol="GBPUSD",verdict="warming_up"}')" == "0" ]] && break
+  sleep 0.2
+done
+expect_eq "prediction role: the watch's verdict taken" \
+  "$(metric 'aits_model_verdict{symbol="GBPUSD",verdict="warming_up"}')" "0"
+expect_in "prediction role: the score's drift" "$(cat "$work/watch.metrics")" \
+  'aits_model_drift_psi{symbol="GBPUSD",feature="score"} '
+report=$(promtool check metrics <"$work/watch.metrics" 2>&1)
+expect_eq "promtool check metrics of the prediction role" "$report" ""
+kill -INT "$w_stages"; wait "$w_stages"
+kill -INT "$w_ingestion"; wait "$w_ingestion"
+expect_eq "prediction role: verdict changes in its summary" \
+  "$(json "$work/w-stages.json" '[s.get("verdict_changes", 0) > 0 for s in d["stages"] if s["role"] == "prediction"]')" \
+  "[True]"
+stop_server "$nats_pid" "" TERM
+nats_pid=""
 
 # --- one node configuration, two modes: a backtest and a paper session of the model over the
 # same tick file, with the same decision settings, make the same orders and end with the same

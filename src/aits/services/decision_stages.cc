@@ -11,6 +11,7 @@
 #include "aits/core/clock.h"
 #include "aits/core/hash.h"
 #include "aits/data/bar_aggregator.h"
+#include "aits/ml/watch_metrics.h"
 #include "aits/proto/messages.h"
 #include "aits/services/market_stream.h"
 #include "aits/trading/json_writer.h"
@@ -546,6 +547,21 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
   }
   AITS_ASSIGN_OR_RETURN(StageMetrics metrics,
                         StageMetrics::Open(options.metrics, "prediction", instrument.symbol));
+  // The model is here in this role: so is its watch (docs/ml.md, "Watching a model live").
+  const ml::ModelWatch* watch = source.watch();
+  ml::WatchPolicy policy;
+  std::optional<ml::WatchMetrics> watched;
+  if (options.metrics != nullptr) {
+    AITS_RETURN_IF_ERROR(ml::RegisterWatchFamilies(*options.metrics).status());
+    if (watch != nullptr) {
+      AITS_ASSIGN_OR_RETURN(watched,
+                            ml::WatchMetrics::Create(*options.metrics, instrument.symbol, *watch));
+    }
+  }
+  const auto sync = [&] {
+    metrics.Sync(stats);
+    if (watched) watched->Publish(*watch, policy.verdict(), /*count=*/true);
+  };
   uint64_t rows_hash = kFnvOffset;  // of every row applied so far
   FeatureRow row;
   Prediction prediction;
@@ -566,6 +582,7 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
     prediction.explained.clear();
     decision::Signal signal;
     prediction.ready = row.ready && source.Predict(row.bar, row.row, &signal);
+    if (prediction.ready && watch != nullptr && policy.Observe(*watch)) ++stats.verdict_changes;
     if (prediction.ready) {
       prediction.strength = signal.strength;
       prediction.confidence = signal.confidence;
@@ -592,7 +609,7 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
     // Before the reader waits for more rows: no prediction waits for later ones.
     if (rows.buffered() && out.size() < kPublishEvery) continue;
     AITS_RETURN_IF_ERROR(out.Flush(&stats));
-    metrics.Sync(stats);
+    sync();
     // After the bus: Redis adds nothing to the predictions' way to the owner.
     if (predictions) predictions->Flush();
     const int64_t now = NowNanos();
@@ -600,7 +617,7 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
     stored_at.clear();
   }
   AITS_RETURN_IF_ERROR(out.Flush(&stats));
-  metrics.Sync(stats);
+  sync();
   if (predictions) {
     predictions->Flush();
     stats.cache = predictions->counters();

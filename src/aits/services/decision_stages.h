@@ -129,6 +129,9 @@ struct StageStats {
   bool stopped = false;
   // Per output: input stored by the bus -> output published (prediction role).
   LatencyHistogram delay;
+  // Changes of the model's watch verdict (ml::WatchPolicy), prediction role with a watched model;
+  // the verdict itself is on /metrics (aits_model_verdict).
+  uint64_t verdict_changes = 0;
   CacheCounters cache;                    // with StageOptions::cache
   std::optional<RecordCounters> records;  // with StageOptions::records (features role)
 };

@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "aits/kernel/kernel.h"
-#include "aits/ml/model_watch.h"
+#include "aits/ml/watch_metrics.h"
 #include "aits/session/session.h"
 #include "aits/trading/decision_strategy.h"
 
@@ -24,133 +24,6 @@ double WallSeconds() {
 }
 
 }  // namespace
-
-Result<SessionMetrics::ModelFamilies> SessionMetrics::RegisterModelFamilies(Registry& registry) {
-  ModelFamilies m;
-  AITS_ASSIGN_OR_RETURN(
-      m.psi,
-      registry.AddGauge("aits_model_drift_psi",
-                        "Population stability index of a model input (or of its score, "
-                        "feature=\"score\") over the drift window against its training data; "
-                        "above 0.2 the population has moved. NaN below 100 bars.",
-                        {"symbol", "feature"}));
-  AITS_ASSIGN_OR_RETURN(
-      m.ks,
-      registry.AddGauge("aits_model_drift_ks_p_value",
-                        "Kolmogorov-Smirnov test's p-value of a model input (or its score) over "
-                        "the drift window against its training data. NaN below 100 bars.",
-                        {"symbol", "feature"}));
-  AITS_ASSIGN_OR_RETURN(m.window,
-                        registry.AddGauge("aits_model_drift_window_bars",
-                                          "Bars in the model's drift window.", {"symbol"}));
-  // One family per figure: they are different quantities (Prometheus' naming rules).
-  constexpr std::array<std::pair<const char*, const char*>, 5> kFigures = {{
-      {"accuracy", "long and short calls the market followed, of those calls"},
-      {"precision", "long calls that went up, of the long calls"},
-      {"recall", "up moves called long, of the up moves"},
-      {"profit_factor", "gains over losses of the calls' signed log returns"},
-      {"sharpe", "mean over standard deviation of the calls' signed log returns, per call"},
-  }};
-  for (size_t i = 0; i < kFigures.size(); ++i) {
-    AITS_ASSIGN_OR_RETURN(
-        m.live[i],
-        registry.AddGauge(std::string("aits_model_live_") + kFigures[i].first,
-                          std::string("The model's record on its last settled calls (a call: the "
-                                      "score's sign, settled a label horizon later): ") +
-                              kFigures[i].second + "; NaN without a denominator yet.",
-                          {"symbol"}));
-  }
-  AITS_ASSIGN_OR_RETURN(
-      m.calls, registry.AddGauge("aits_model_live_calls",
-                                 "Settled long and short calls that the live figures are over.",
-                                 {"symbol"}));
-  AITS_ASSIGN_OR_RETURN(m.validation,
-                        registry.AddGauge("aits_model_validation_accuracy",
-                                          "The model's accuracy on its validation rows, from "
-                                          "its training: what the live accuracy is held to.",
-                                          {"symbol"}));
-  AITS_ASSIGN_OR_RETURN(
-      m.settled, registry.AddCounter("aits_model_calls_settled_total",
-                                     "Calls of the model settled against the market.", {"symbol"}));
-  AITS_ASSIGN_OR_RETURN(m.dropped,
-                        registry.AddCounter("aits_model_calls_dropped_total",
-                                            "Calls left unsettled: the next bar came later than "
-                                            "twice the horizon (a gap in the feed).",
-                                            {"symbol"}));
-  AITS_ASSIGN_OR_RETURN(
-      m.verdict,
-      registry.AddGauge("aits_model_verdict",
-                        "1 for the verdict the model's watch has taken (warming_up, healthy, "
-                        "update, retrain: docs/ml.md, \"The watch's verdict\"), 0 for the others.",
-                        {"symbol", "verdict"}));
-  return m;
-}
-
-Result<SessionMetrics::Decider::Watched> SessionMetrics::WatchChildren(
-    const ModelFamilies& m, const std::string& symbol, const ml::ModelWatch& watch) {
-  Decider::Watched w;
-  const size_t columns = watch.drift().features();
-  for (size_t f = 0; f < columns; ++f) {
-    const std::string& feature = f < watch.inputs() ? watch.reference().features[f].name : "score";
-    const std::initializer_list<Label> labels = {{"symbol", symbol}, {"feature", feature}};
-    AITS_ASSIGN_OR_RETURN(Gauge * p, m.psi->With(labels));
-    AITS_ASSIGN_OR_RETURN(Gauge * k, m.ks->With(labels));
-    w.psi.push_back(p);
-    w.ks_p_value.push_back(k);
-  }
-  const std::initializer_list<Label> labels = {{"symbol", symbol}};
-  AITS_ASSIGN_OR_RETURN(w.window_bars, m.window->With(labels));
-  const std::array<Gauge**, 5> figures = {&w.accuracy, &w.precision, &w.recall, &w.profit_factor,
-                                          &w.sharpe};
-  for (size_t i = 0; i < figures.size(); ++i) {
-    AITS_ASSIGN_OR_RETURN(*figures[i], m.live[i]->With(labels));
-  }
-  AITS_ASSIGN_OR_RETURN(w.calls, m.calls->With(labels));
-  AITS_ASSIGN_OR_RETURN(Gauge * accuracy, m.validation->With(labels));
-  accuracy->Set(watch.reference().validation_accuracy);
-  AITS_ASSIGN_OR_RETURN(w.settled, m.settled->With(labels));
-  AITS_ASSIGN_OR_RETURN(w.dropped, m.dropped->With(labels));
-  for (size_t v = 0; v < w.verdict.size(); ++v) {
-    AITS_ASSIGN_OR_RETURN(
-        w.verdict[v],
-        m.verdict->With(
-            {{"symbol", symbol}, {"verdict", ml::ToString(static_cast<ml::WatchVerdict>(v))}}));
-  }
-  PublishWatch(watch, ml::WatchVerdict::kWarmingUp, /*baseline_taken=*/false, w);
-  return w;
-}
-
-void SessionMetrics::PublishWatch(const ml::ModelWatch& watch, ml::WatchVerdict verdict,
-                                  bool baseline_taken, Decider::Watched& w) {
-  for (size_t v = 0; v < w.verdict.size(); ++v) {
-    w.verdict[v]->Set(static_cast<size_t>(verdict) == v ? 1.0 : 0.0);
-  }
-  if (baseline_taken) {
-    w.settled->Increment(watch.settled_calls() - w.settled_published);
-    w.dropped->Increment(watch.dropped_calls() - w.dropped_published);
-  }
-  w.settled_published = watch.settled_calls();
-  w.dropped_published = watch.dropped_calls();
-  if (watch.bars() == w.bars_published && watch.bars() != 0) return;
-  w.bars_published = watch.bars();
-  const ml::DriftMonitor& drift = watch.drift();
-  // Below 100 bars the statistics say more about the window than about the market.
-  const bool enough = drift.bars() >= 100;
-  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-  for (size_t f = 0; f < w.psi.size(); ++f) {
-    const ml::DriftMonitor::Stats stats = enough ? drift.Statistics(f) : ml::DriftMonitor::Stats{};
-    w.psi[f]->Set(enough ? stats.psi : kNaN);
-    w.ks_p_value[f]->Set(enough ? stats.ks_p_value : kNaN);
-  }
-  w.window_bars->Set(static_cast<double>(drift.bars()));
-  const ml::LiveModelMetrics& live = watch.live();
-  w.accuracy->Set(live.accuracy());
-  w.precision->Set(live.precision());
-  w.recall->Set(live.recall());
-  w.profit_factor->Set(live.profit_factor());
-  w.sharpe->Set(live.sharpe());
-  w.calls->Set(static_cast<double>(live.directional()));
-}
 
 Result<std::unique_ptr<SessionMetrics>> SessionMetrics::Create(Registry& registry,
                                                                const Session& session,
@@ -258,7 +131,7 @@ Result<std::unique_ptr<SessionMetrics>> SessionMetrics::Create(Registry& registr
                         {"symbol"}));
   // Registered with or without a model to fill them, so that a rule over them is always over
   // a family the session serves.
-  AITS_ASSIGN_OR_RETURN(const ModelFamilies model_families, RegisterModelFamilies(registry));
+  AITS_RETURN_IF_ERROR(ml::RegisterWatchFamilies(registry).status());
   for (size_t k = 0; k < session.strategies().size() && k < session.traded().size(); ++k) {
     Decider decider;
     decider.instrument = session.traded()[k].value;
@@ -278,7 +151,7 @@ Result<std::unique_ptr<SessionMetrics>> SessionMetrics::Create(Registry& registr
     }
     const trading::SignalSource* source = session.strategies()[k]->source();
     if (const ml::ModelWatch* watch = source != nullptr ? source->watch() : nullptr) {
-      AITS_ASSIGN_OR_RETURN(decider.watched, WatchChildren(model_families, symbol, *watch));
+      AITS_ASSIGN_OR_RETURN(decider.watched, ml::WatchMetrics::Create(registry, symbol, *watch));
     }
     m->deciders_.push_back(decider);
   }
@@ -441,8 +314,8 @@ bool SessionMetrics::Publish(const Session& session, bool force) {
       decider.anomaly->Set(signal->anomaly);
     }
     if (decider.watched) {
-      PublishWatch(*strategy.source()->watch(), strategy.watch_verdict(), baseline_taken_,
-                   *decider.watched);
+      decider.watched->Publish(*strategy.source()->watch(), strategy.watch_verdict(),
+                               baseline_taken_);
     }
   }
   baseline_taken_ = true;

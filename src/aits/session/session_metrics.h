@@ -27,13 +27,9 @@
 
 #include "aits/core/metrics.h"
 #include "aits/core/status.h"
+#include "aits/ml/watch_metrics.h"
 #include "aits/model/events.h"
 #include "aits/model/order.h"
-
-namespace aits::ml {
-class ModelWatch;
-enum class WatchVerdict : uint8_t;
-}  // namespace aits::ml
 
 namespace aits::session {
 
@@ -114,44 +110,9 @@ class SessionMetrics {
     Gauge* strength = nullptr;
     Gauge* confidence = nullptr;
     Gauge* anomaly = nullptr;
-    // Its model's watch (ml/model_watch.h), when its signal source has one: per input, then
-    // the score's, drift; the live record of its calls. Read again only after new bars.
-    struct Watched {
-      uint64_t bars_published = 0;
-      uint64_t settled_published = 0;
-      uint64_t dropped_published = 0;
-      std::vector<Gauge*> psi;  // per input, the score last
-      std::vector<Gauge*> ks_p_value;
-      Gauge* window_bars = nullptr;
-      Gauge* accuracy = nullptr;
-      Gauge* precision = nullptr;
-      Gauge* recall = nullptr;
-      Gauge* profit_factor = nullptr;
-      Gauge* sharpe = nullptr;
-      Gauge* calls = nullptr;
-      Counter* settled = nullptr;
-      Counter* dropped = nullptr;
-      std::array<Gauge*, 4> verdict{};  // by ml::WatchVerdict
-    };
-    std::optional<Watched> watched;
+    // Its model's watch (ml/watch_metrics.h), when its signal source has one.
+    std::optional<ml::WatchMetrics> watched;
   };
-  struct ModelFamilies {
-    Family<Gauge>* psi = nullptr;
-    Family<Gauge>* ks = nullptr;
-    Family<Gauge>* window = nullptr;
-    std::array<Family<Gauge>*, 5> live{};  // accuracy, precision, recall, profit factor, Sharpe
-    Family<Gauge>* calls = nullptr;
-    Family<Gauge>* validation = nullptr;
-    Family<Counter>* settled = nullptr;
-    Family<Counter>* dropped = nullptr;
-    Family<Gauge>* verdict = nullptr;
-  };
-  static Result<ModelFamilies> RegisterModelFamilies(Registry& registry);
-  static Result<Decider::Watched> WatchChildren(const ModelFamilies& families,
-                                                const std::string& symbol,
-                                                const ml::ModelWatch& watch);
-  static void PublishWatch(const ml::ModelWatch& watch, ml::WatchVerdict verdict,
-                           bool baseline_taken, Decider::Watched& out);
   std::vector<Decider> deciders_;
   bool baseline_taken_ = false;
 
