@@ -75,7 +75,9 @@ TEST(LiveCompare, LiveSlippageIsMeasuredOrderByOrderAndPricedInTheAccountCurrenc
   }
   EXPECT_LT(c->fill_effects.AsDouble(), 0);
   EXPECT_EQ(c->gap, c->fill_effects + c->commission_effect + c->rest);
-  EXPECT_LT(c->gap.AsDouble(), 0);  // live did worse than its backtest
+  // Not asserted: that the whole gap is negative. The fills cost the live run, but what the rest
+  // holds depends on which tick each report landed on, which on the threaded venue depends on the
+  // machine's load: once in 15 runs beside a training job the rest outweighed the fills (+1.50).
   EXPECT_NEAR(c->mean_slippage_points, 3.0, 1e-6);
   EXPECT_NEAR(c->max_abs_slippage_points, 3.0, 1e-6);
 
