@@ -1,9 +1,11 @@
 #include "train_commands.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "aits/config/ml_settings.h"
 #include "aits/core/redact.h"
@@ -74,6 +76,12 @@ void AddCommonOptions(CLI::App* cmd, config::MlFlags* flags) {
   cmd->add_option("--seed", flags->seed, "Seed of every stage (default 42)");
 }
 
+int Cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+void AddJobsOption(CLI::App* cmd, int* jobs, const std::string& help) {
+  cmd->add_option("-j,--jobs", *jobs, help)->capture_default_str()->check(CLI::PositiveNumber);
+}
+
 // Stage lines and per-iteration metrics, thinned so a 300-round booster prints a few lines.
 ml::TrainListener Listener(bool verbose) {
   ml::TrainListener listener;
@@ -87,7 +95,8 @@ ml::TrainListener Listener(bool verbose) {
   };
   listener.on_iteration = [verbose](const std::string& model, int iteration, double train,
                                     double validation) {
-    const bool epoch = model == "lstm" || model == "gru";
+    // Evaluation names the fold first: "fold 2/4 lstm".
+    const bool epoch = model.ends_with("lstm") || model.ends_with("gru");
     if (!verbose && !epoch && iteration % 50 != 0) return;
     std::fprintf(stderr, "   %-18s %s %4d  train %.5f  validation %s\n", model.c_str(),
                  epoch ? "epoch" : "iter ", iteration, train,
@@ -107,7 +116,7 @@ void PrintModels(const nlohmann::json& models) {
   }
 }
 
-int RunTrain(const config::MlFlags& flags, const Output& output) {
+int RunTrain(const config::MlFlags& flags, int jobs, const Output& output) {
   auto config = config::ResolveMlConfig(flags);
   if (!config.ok()) return Fail(config.status());
   if (Status files = CheckDataFiles(*config); !files.ok()) return Fail(files);
@@ -116,7 +125,7 @@ int RunTrain(const config::MlFlags& flags, const Output& output) {
   AITS_LOG_INFO(
       "train", "training started",
       {{"name", config->name}, {"data", config->data_path}, {"registry", config->registry_dir}});
-  auto result = ml::RunTraining(*config, Listener(verbose));
+  auto result = ml::RunTraining(*config, Listener(verbose), jobs);
   if (!result.ok()) return Fail(result.status());
   const ml::TrainResult& r = *result;
   AITS_LOG_INFO(
@@ -173,14 +182,15 @@ int RunTrain(const config::MlFlags& flags, const Output& output) {
   return 0;
 }
 
-int RunEvaluate(const config::MlFlags& flags, const std::string& out, const Output& output) {
+int RunEvaluate(const config::MlFlags& flags, const std::string& out, int jobs,
+                const Output& output) {
   auto config = config::ResolveMlConfig(flags);
   if (!config.ok()) return Fail(config.status());
   if (Status files = CheckDataFiles(*config); !files.ok()) return Fail(files);
   if (output.check) return PrintChecked("evaluate", *config, output.json);
   const bool verbose = output.verbose;
   AITS_LOG_INFO("evaluate", "evaluation started", {{"data", config->data_path}});
-  auto result = ml::RunEvaluation(*config, Listener(verbose));
+  auto result = ml::RunEvaluation(*config, Listener(verbose), jobs);
   if (!result.ok()) return Fail(result.status());
   const ml::EvaluationResult& r = *result;
   AITS_LOG_INFO("evaluate", "evaluation finished",
@@ -240,6 +250,7 @@ int RunEvaluate(const config::MlFlags& flags, const std::string& out, const Outp
 
 void AddTrainCommands(CLI::App& app) {
   auto train_flags = std::make_shared<config::MlFlags>();
+  auto train_jobs = std::make_shared<int>(Cores());
   auto train_output = std::make_shared<Output>();
   CLI::App* train = app.add_subcommand("train", kTrainDescription);
   AddCommonOptions(train, train_flags.get());
@@ -247,22 +258,28 @@ void AddTrainCommands(CLI::App& app) {
       "--registry", train_flags->registry,
       "Model registry: a directory (default models/) or postgresql://user@host:port/db");
   train->add_option("--name", train_flags->name, "Model family name (default: symbol_base-TF)");
+  AddJobsOption(train, train_jobs.get(),
+                "Threads training the LSTM and the GRU at once (default: one per core); the "
+                "models do not depend on it");
   AddOutputOptions(train, train_output.get());
-  train->callback([train_flags, train_output] {
-    const int code = RunTrain(*train_flags, *train_output);
+  train->callback([train_flags, train_jobs, train_output] {
+    const int code = RunTrain(*train_flags, *train_jobs, *train_output);
     ExitOnFailure(code);
   });
 
   auto eval_flags = std::make_shared<config::MlFlags>();
   auto eval_out = std::make_shared<std::string>();
+  auto eval_jobs = std::make_shared<int>(Cores());
   auto eval_output = std::make_shared<Output>();
   CLI::App* evaluate = app.add_subcommand("evaluate", kEvaluateDescription);
   AddCommonOptions(evaluate, eval_flags.get());
   evaluate->add_option("--folds", eval_flags->folds, "Walk-forward folds (default 5)");
   evaluate->add_option("--out", *eval_out, "Directory for report.html, metrics.json, scores.csv");
+  AddJobsOption(evaluate, eval_jobs.get(),
+                "Folds trained at once (default: one per core); the results do not depend on it");
   AddOutputOptions(evaluate, eval_output.get());
-  evaluate->callback([eval_flags, eval_out, eval_output] {
-    const int code = RunEvaluate(*eval_flags, *eval_out, *eval_output);
+  evaluate->callback([eval_flags, eval_out, eval_jobs, eval_output] {
+    const int code = RunEvaluate(*eval_flags, *eval_out, *eval_jobs, *eval_output);
     ExitOnFailure(code);
   });
 }

@@ -1,12 +1,15 @@
 #include "aits/ml/pipeline.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "aits/execution/simulated_venue.h"
 #include "aits/features/feature_engine.h"
@@ -156,6 +159,49 @@ ClassificationMetrics MetricsOf(const ScoredRows& scored, const Labels& labels,
   return Classification(y, p);
 }
 
+// Progress from work running on several threads at once: one lock keeps the lines whole and
+// the listener called from one thread at a time; a non-empty `prefix` ("fold 2/4") names the
+// work on every line.
+TrainListener SerializedListener(const TrainListener& listener, std::mutex& mutex,
+                                 const std::string& prefix) {
+  TrainListener out;
+  if (listener.on_stage) {
+    out.on_stage = [&listener, &mutex, prefix](const std::string& stage) {
+      std::lock_guard<std::mutex> lock(mutex);
+      listener.on_stage(prefix.empty() ? stage : prefix + ": " + stage);
+    };
+  }
+  if (listener.on_iteration) {
+    out.on_iteration = [&listener, &mutex, prefix](const std::string& model, int iteration,
+                                                   double train, double validation) {
+      std::lock_guard<std::mutex> lock(mutex);
+      listener.on_iteration(prefix.empty() ? model : prefix + " " + model, iteration, train,
+                            validation);
+    };
+  }
+  return out;
+}
+
+// Runs task(idx) for every idx of `order`, started in that order, on `workers` threads: the
+// calling thread and workers - 1 more.
+void RunOnWorkers(size_t workers, const std::vector<size_t>& order,
+                  const std::function<void(size_t)>& task) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t idx = next.fetch_add(1); idx < order.size(); idx = next.fetch_add(1)) {
+      task(order[idx]);
+    }
+  };
+  std::vector<std::jthread> pool;
+  for (size_t t = 1; t < workers; ++t) pool.emplace_back(work);
+  work();
+}
+
+// `jobs` as a count of threads: 0 is one per core.
+size_t Workers(int jobs) {
+  return jobs > 0 ? static_cast<size_t>(jobs) : std::max(1u, std::thread::hardware_concurrency());
+}
+
 }  // namespace
 
 Status MlConfig::Validate() const {
@@ -269,7 +315,7 @@ nlohmann::json MlConfig::ToJson() const {
 
 Result<TrainedModels> TrainModels(const Dataset& data, const Labels& labels, RowRange train,
                                   RowRange validation, const MlConfig& config,
-                                  const TrainListener& listener) {
+                                  const TrainListener& listener, int jobs) {
   const Labelled train_set = LabelledRows(data, labels.direction, train);
   const Labelled val_set = LabelledRows(data, labels.direction, validation);
   if (train_set.rows.size() < kMinTrainingRows) {
@@ -357,30 +403,50 @@ Result<TrainedModels> TrainModels(const Dataset& data, const Labels& labels, Row
     parts.row_models.push_back(std::move(model));
   }
 
-  // Stage 3: sequence models over the contiguous blocks.
+  // Stage 3: sequence models over the contiguous blocks. The LSTM and the GRU are independent
+  // (each seeded on its own: see sequence_trainer.h), so they may train at once.
   if (config.use_lstm || config.use_gru) {
     const SequenceBlock train_block_seq = Block(data, labels, train);
     const SequenceBlock val_block = Block(data, labels, validation);
+    std::vector<SequenceConfig> cells;
     for (const bool gru : {false, true}) {
       if (gru ? !config.use_gru : !config.use_lstm) continue;
       SequenceConfig seq = gru ? config.gru : config.lstm;
       seq.cell = gru ? "gru" : "lstm";
       seq.seed = config.seed;
-      listener.Stage(std::string("stage 3: ") + (gru ? "GRU" : "LSTM") + " (hidden " +
-                     std::to_string(seq.hidden) + ", window " + std::to_string(seq.window) + ")");
+      cells.push_back(std::move(seq));
+    }
+    std::vector<Status> statuses(cells.size(), Status::Ok());
+    std::vector<std::unique_ptr<RecurrentModel>> models(cells.size());
+    std::mutex progress_mutex;
+    const TrainListener cell_listener = SerializedListener(listener, progress_mutex, "");
+    std::vector<size_t> order(cells.size());
+    for (size_t idx = 0; idx < cells.size(); ++idx) order[idx] = idx;
+    RunOnWorkers(std::min(Workers(jobs), cells.size()), order, [&](size_t idx) {
+      const SequenceConfig& seq = cells[idx];
+      cell_listener.Stage(std::string("stage 3: ") + (seq.cell == "gru" ? "GRU" : "LSTM") +
+                          " (hidden " + std::to_string(seq.hidden) + ", window " +
+                          std::to_string(seq.window) + ")");
       SequenceProgress progress;
-      if (listener.on_iteration) {
-        progress = [&listener, name = seq.cell](int epoch, double train_loss, double val_loss,
-                                                double /*val_accuracy*/) {
-          listener.on_iteration(name, epoch, train_loss, val_loss);
+      if (cell_listener.on_iteration) {
+        progress = [&cell_listener, name = seq.cell](int epoch, double train_loss, double val_loss,
+                                                     double /*val_accuracy*/) {
+          cell_listener.on_iteration(name, epoch, train_loss, val_loss);
         };
       }
       const bool have_val = validation.size() > static_cast<size_t>(seq.window);
-      AITS_ASSIGN_OR_RETURN(
-          auto model, TrainSequenceModel(train_block_seq.x, train_block_seq.y,
-                                         train_block_seq.usable, have_val ? &val_block.x : nullptr,
-                                         val_block.y, val_block.usable, seq, progress));
-      parts.sequence_models.push_back(std::move(model));
+      auto model = TrainSequenceModel(train_block_seq.x, train_block_seq.y, train_block_seq.usable,
+                                      have_val ? &val_block.x : nullptr, val_block.y,
+                                      val_block.usable, seq, progress);
+      if (model.ok()) {
+        models[idx] = std::move(*model);
+      } else {
+        statuses[idx] = model.status();
+      }
+    });
+    for (size_t idx = 0; idx < cells.size(); ++idx) {
+      AITS_RETURN_IF_ERROR(statuses[idx]);
+      parts.sequence_models.push_back(std::move(models[idx]));
     }
   }
 
@@ -440,7 +506,7 @@ nlohmann::json ScoreMetrics(const std::vector<std::string>& kinds, const ScoredR
   return out;
 }
 
-Result<TrainResult> RunTraining(const MlConfig& config, const TrainListener& listener) {
+Result<TrainResult> RunTraining(const MlConfig& config, const TrainListener& listener, int jobs) {
   AITS_RETURN_IF_ERROR(config.Validate());
   TrainResult result;
   AITS_ASSIGN_OR_RETURN(Dataset data, LoadData(config, listener, &result.feature_stats));
@@ -450,9 +516,9 @@ Result<TrainResult> RunTraining(const MlConfig& config, const TrainListener& lis
   result.rows = data.rows();
   result.first = data.time.front();
   result.last = data.time.back();
-  AITS_ASSIGN_OR_RETURN(
-      TrainedModels models,
-      TrainModels(data, labels, result.split.train, result.split.validation, config, listener));
+  AITS_ASSIGN_OR_RETURN(TrainedModels models,
+                        TrainModels(data, labels, result.split.train, result.split.validation,
+                                    config, listener, jobs));
   listener.Stage("scoring validation and test rows");
   const size_t warm = WarmUpRows(config);
   const ScoredRows val =
@@ -554,6 +620,18 @@ backtest::BacktestConfig EvaluationBacktest(const MlConfig& config, Timestamp st
   return bt;
 }
 
+// One walk-forward fold: its rows, and what its worker leaves for the merge. The models stay on
+// the worker and are freed there (XGBoost keeps per-thread state for a booster; see
+// xgboost_model.cc).
+struct FoldRun {
+  RowRange inner;       // the rows the learners learn from
+  RowRange validation;  // the rows they early-stop on
+  Status status = Status::Ok();
+  std::vector<std::string> kinds;
+  ScoredRows scored;
+  nlohmann::json stage_info;
+};
+
 std::string LotsParam(const MlConfig& config) {
   std::ostringstream out;
   out << "lots=" << config.baseline_lots
@@ -563,7 +641,8 @@ std::string LotsParam(const MlConfig& config) {
 
 }  // namespace
 
-Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListener& listener) {
+Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListener& listener,
+                                       int jobs) {
   const auto wall_start = std::chrono::steady_clock::now();
   AITS_RETURN_IF_ERROR(config.Validate());
   EvaluationResult result;
@@ -579,10 +658,10 @@ Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListen
   std::vector<EnsembleScore> oof(rows);
   std::vector<float> oof_regression(rows, std::numeric_limits<float>::quiet_NaN());
   std::vector<int> fold_of(rows, -1);
-  std::vector<std::string> kinds;
   const size_t warm = WarmUpRows(config);
-  result.fold_metrics = nlohmann::json::array();
-  for (size_t k = 0; k < result.folds.size(); ++k) {
+  const size_t fold_count = result.folds.size();
+  std::vector<FoldRun> fold_runs(fold_count);
+  for (size_t k = 0; k < fold_count; ++k) {
     const Fold& fold = result.folds[k];
     // The most recent part of the fold's training window early-stops the learners; a purge gap
     // separates it from the rows they learn from.
@@ -594,20 +673,61 @@ Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListen
            data.time[inner_end - 1].ns > data.time[val.begin].ns - Purge(config).ns) {
       --inner_end;
     }
-    const RowRange inner{fold.train.begin, inner_end};
-    listener.Stage("fold " + std::to_string(k + 1) + "/" + std::to_string(result.folds.size()) +
-                   ": train " + FormatIso8601(data.time[inner.begin]) + " .. " +
-                   FormatIso8601(data.time[inner.end - 1]) + " (" + std::to_string(inner.size()) +
-                   " rows), test " + FormatIso8601(data.time[fold.test.begin]) + " .. " +
-                   FormatIso8601(data.time[fold.test.end - 1]) + " (" +
-                   std::to_string(fold.test.size()) + " rows)");
-    auto models = TrainModels(data, labels, inner, val, config, listener);
+    fold_runs[k].inner = RowRange{fold.train.begin, inner_end};
+    fold_runs[k].validation = val;
+  }
+
+  // Folds are independent: each trains its own models (every learner seeded from the config, none
+  // sharing state with another fold) and scores its own test rows, so running them at once changes
+  // only the order of the progress lines. The longest training windows start first, so that the
+  // last fold to finish is a short one.
+  std::vector<size_t> order(fold_count);
+  for (size_t k = 0; k < fold_count; ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return fold_runs[a].inner.size() > fold_runs[b].inner.size();
+  });
+  std::mutex progress_mutex;
+  // Once a fold fails the later folds are not started: the error reported is the first fold's in
+  // fold order, as if they ran one by one.
+  std::atomic<size_t> first_failed{fold_count};
+  const size_t workers = std::clamp<size_t>(Workers(jobs), 1, fold_count);
+  // Threads left over (more jobs than folds) go to each fold's own training.
+  const int fold_jobs = static_cast<int>(std::max<size_t>(1, Workers(jobs) / workers));
+  RunOnWorkers(workers, order, [&](size_t k) {
+    if (k > first_failed.load()) return;
+    FoldRun& run = fold_runs[k];
+    const Fold& fold = result.folds[k];
+    const std::string name = "fold " + std::to_string(k + 1) + "/" + std::to_string(fold_count);
+    const TrainListener fold_listener = SerializedListener(listener, progress_mutex, name);
+    fold_listener.Stage("train " + FormatIso8601(data.time[run.inner.begin]) + " .. " +
+                        FormatIso8601(data.time[run.inner.end - 1]) + " (" +
+                        std::to_string(run.inner.size()) + " rows), test " +
+                        FormatIso8601(data.time[fold.test.begin]) + " .. " +
+                        FormatIso8601(data.time[fold.test.end - 1]) + " (" +
+                        std::to_string(fold.test.size()) + " rows)");
+    auto models =
+        TrainModels(data, labels, run.inner, run.validation, config, fold_listener, fold_jobs);
     if (!models.ok()) {
-      return models.status().WithContext("fold " + std::to_string(k + 1));
+      run.status = models.status().WithContext("fold " + std::to_string(k + 1));
+      size_t failed = first_failed.load();
+      while (k < failed && !first_failed.compare_exchange_weak(failed, k)) {
+      }
+      return;
     }
-    if (kinds.empty()) kinds = models->ensemble.MemberKinds();
-    const ScoredRows scored =
-        ScoreRows(models->ensemble, models->regressor.get(), data, fold.test, warm);
+    run.kinds = models->ensemble.MemberKinds();
+    run.scored = ScoreRows(models->ensemble, models->regressor.get(), data, fold.test, warm);
+    run.stage_info = std::move(models->stage_info);
+    fold_listener.Stage("done");
+  });
+
+  std::vector<std::string> kinds;
+  result.fold_metrics = nlohmann::json::array();
+  for (size_t k = 0; k < fold_count; ++k) {
+    FoldRun& run = fold_runs[k];
+    AITS_RETURN_IF_ERROR(run.status);
+    const Fold& fold = result.folds[k];
+    if (kinds.empty()) kinds = run.kinds;
+    const ScoredRows& scored = run.scored;
     for (size_t idx = 0; idx < scored.scores.size(); ++idx) {
       const size_t row = fold.test.begin + idx;
       oof[row] = scored.scores[idx];
@@ -616,13 +736,13 @@ Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListen
     }
     nlohmann::json fm = ScoreMetrics(kinds, scored, labels);
     fm["fold"] = k + 1;
-    fm["train"] = {{"begin", FormatIso8601(data.time[inner.begin])},
-                   {"end", FormatIso8601(data.time[inner.end - 1])},
-                   {"rows", inner.size()}};
+    fm["train"] = {{"begin", FormatIso8601(data.time[run.inner.begin])},
+                   {"end", FormatIso8601(data.time[run.inner.end - 1])},
+                   {"rows", run.inner.size()}};
     fm["test"] = {{"begin", FormatIso8601(data.time[fold.test.begin])},
                   {"end", FormatIso8601(data.time[fold.test.end - 1])},
                   {"rows", fold.test.size()}};
-    fm["stages"] = models->stage_info;
+    fm["stages"] = std::move(run.stage_info);
     result.fold_metrics.push_back(std::move(fm));
   }
 

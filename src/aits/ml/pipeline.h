@@ -12,7 +12,8 @@
 //   - the stacking learner, when enabled, is fitted on out-of-fold predictions of earlier folds
 //     only and scored on the next fold.
 //
-// Thread-compatible; the learners use their configured thread counts internally.
+// Thread-compatible; the learners use their configured thread counts internally, and
+// RunEvaluation trains its folds on up to `jobs` threads at once.
 #pragma once
 
 #include <functional>
@@ -136,10 +137,12 @@ struct TrainedModels {
 };
 
 // Trains every enabled stage on `train` rows (rows without a label are skipped by the learners
-// but still feed the sequence models' history), early-stopping on `validation` rows.
+// but still feed the sequence models' history), early-stopping on `validation` rows. With
+// `jobs` > 1 (0: one per core) the LSTM and the GRU train at once, and the listener is called
+// from both threads, one call at a time; the models are the same whatever `jobs` is.
 Result<TrainedModels> TrainModels(const Dataset& data, const Labels& labels, RowRange train,
                                   RowRange validation, const MlConfig& config,
-                                  const TrainListener& listener);
+                                  const TrainListener& listener, int jobs = 1);
 
 // Scores rows [range) in order after stepping the ensemble through `warm_up` rows before it
 // (past rows only; fewer when the data starts later). The ensemble's state is reset first.
@@ -171,7 +174,9 @@ struct TrainResult {
   GateDecision gate;
   FeatureBuildStats feature_stats;
 };
-Result<TrainResult> RunTraining(const MlConfig& config, const TrainListener& listener);
+// `jobs` as for TrainModels.
+Result<TrainResult> RunTraining(const MlConfig& config, const TrainListener& listener,
+                                int jobs = 1);
 
 // `aits evaluate`: walk-forward out-of-sample scores for every row of every test window,
 // their metrics and calibration, and backtests of the signal after costs against buy-and-hold,
@@ -192,7 +197,13 @@ struct EvaluationResult {
   std::vector<trading::TimedSignal> scores;  // out-of-fold ensemble scores
   double wall_seconds = 0;
 };
-Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListener& listener);
+// The folds train on up to `jobs` threads at once (0: one per core), each with its own models;
+// threads beyond the number of folds go to each fold's TrainModels. The result is the same, bit
+// for bit, whatever `jobs` is. The listener is called from those
+// threads, one call at a time, with every line naming its fold ("fold 2/4: stage 1: ...", model
+// "fold 2/4 lstm").
+Result<EvaluationResult> RunEvaluation(const MlConfig& config, const TrainListener& listener,
+                                       int jobs = 1);
 // metrics.json, scores.csv and report.html in `dir`.
 Status WriteEvaluationOutputs(const EvaluationResult& result, const std::string& dir);
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <mutex>
 #include <string_view>
 #include <utility>
 
@@ -55,7 +56,9 @@ struct Net : torch::nn::Module {
   torch::nn::Linear head{nullptr};
 };
 
-// Sets LibTorch's intra-op thread count for a scope and puts the previous one back.
+// Sets LibTorch's intra-op thread count for a scope and puts the previous one back. With the
+// OpenMP backend (Debian's LibTorch) the count a kernel uses is the calling thread's own OpenMP
+// setting, so runs on two threads at once each keep the count they set.
 class TorchThreads {
  public:
   explicit TorchThreads(int threads) : previous_(at::get_num_threads()) {
@@ -68,6 +71,14 @@ class TorchThreads {
  private:
   int previous_;
 };
+
+// Guards LibTorch's default generator, which is process-wide: between torch::manual_seed and
+// the last draw of a training run no other thread may draw from it, or the weights would depend
+// on how the threads interleave.
+std::mutex& GeneratorMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
 
 // splitmix64: the shuffle must not depend on the standard library's distributions, which differ
 // between implementations.
@@ -232,8 +243,12 @@ Result<std::unique_ptr<RecurrentModel>> Train(const Matrix& x, std::span<const f
   const int64_t input_size = static_cast<int64_t>(x.cols());
   const int64_t window = config.window;
   TorchThreads threads(config.threads);
+  std::unique_lock<std::mutex> generator(GeneratorMutex());
   torch::manual_seed(config.seed);
   Net net(cell, input_size, config.hidden, config.layers, config.dropout);
+  // The initial weights are the only draws, unless dropout between stacked layers draws at every
+  // step: then the run keeps the generator to itself, and concurrent runs wait.
+  if (!(config.dropout > 0 && config.layers > 1)) generator.unlock();
   torch::optim::Adam optimizer(
       net.parameters(),
       torch::optim::AdamOptions(config.learning_rate).weight_decay(config.weight_decay));

@@ -24,9 +24,13 @@
 // Byte identity is guaranteed for threads == 1 (the tests check it); with more threads it holds
 // as long as LibTorch's kernels partition work deterministically.
 //
-// Thread-safety: TrainSequenceModel sets LibTorch's process-wide seed and thread count, so do
-// not run it concurrently with other LibTorch work in the same process. TorchSequenceReference
-// objects are thread-compatible.
+// Thread-safety: TrainSequenceModel may run on several threads at once (the walk-forward folds
+// of `aits evaluate` do) and each run gives the model it gives alone: it seeds LibTorch's
+// process-wide generator and draws the initial weights under a process-wide lock (the whole run
+// with dropout between stacked layers, which draws at every step), and the intra-op thread count
+// it sets is the calling thread's own (OpenMP backend). Other LibTorch code drawing random
+// numbers at the same time would break that. TorchSequenceReference objects are
+// thread-compatible.
 #pragma once
 
 #include <cstddef>
