@@ -155,12 +155,37 @@ struct Shared {
   // in the context's pending list until the connection closes; its batch has long timed out.
   jsCtx* async = nullptr;
 
+  // Subscriptions unsubscribed whose memory the reader thread may still reach (see Retire).
+  std::mutex retired_mu;
+  std::vector<natsSubscription*> retired;
+
+  // Unsubscribes and frees `subscription`, never while the connection's reader thread may hold
+  // it. cnats 3.4.1 looks a message's subscription up and then locks it without holding a
+  // reference (fixed upstream after 3.4.1, "Crash processing inbound message for destroyed
+  // subscription"): freed in that moment, the reader locked freed memory and hung, and the
+  // connection's close then waited for it forever (message_bus_test, ~1 in 60 runs under load).
+  // After the unsubscribe no new message reaches it; a round trip then proves the reader has
+  // finished every message it read before the answer. Without the answer (no server), it is
+  // freed after the connection is closed, its reader joined.
+  void Retire(natsSubscription* subscription) {
+    if (subscription == nullptr) return;
+    (void)natsSubscription_Unsubscribe(subscription);
+    if (connection != nullptr &&
+        natsConnection_FlushTimeout(connection, Millis(options.request_timeout)) != NATS_OK) {
+      const std::lock_guard lock(retired_mu);
+      retired.push_back(subscription);
+      return;
+    }
+    natsSubscription_Destroy(subscription);
+  }
+
   ~Shared() {
     // Closed first, while the contexts its threads may still be delivering acks to exist:
     // destroying the asynchronous context first left the connection's destruction waiting, now
     // and then, for a reader thread blocked in the middle of a message (message_bus_test hung
     // in 1 of about 30 runs of a batch test).
     if (connection != nullptr) natsConnection_Close(connection);
+    for (natsSubscription* subscription : retired) natsSubscription_Destroy(subscription);
     if (async != nullptr) jsCtx_Destroy(async);
     if (js != nullptr) jsCtx_Destroy(js);
     if (connection != nullptr) natsConnection_Destroy(connection);
@@ -328,11 +353,12 @@ class NatsConsumer final : public Consumer {
       if (kept_) queued.push_back(std::move(kept_));
       natsMsg* msg = nullptr;
       while (natsSubscription_NextMsg(&msg, subscription_, 0) == NATS_OK) queued.emplace_back(msg);
-      natsSubscription_Unsubscribe(subscription_);
+      (void)natsSubscription_Unsubscribe(subscription_);
       for (const MsgPtr& refused : queued) (void)natsMsg_Nak(refused.get(), nullptr);
     }
     kept_.reset();
-    natsSubscription_Destroy(subscription_);  // since cnats 3.4 this keeps the consumer
+    // Bound, not created by the library, so the unsubscribe keeps the consumer.
+    shared_->Retire(subscription_);
     if (ephemeral_) {
       jsErrCode ignored{};
       js_DeleteConsumer(shared_->js, stream_.c_str(), name_.c_str(), nullptr, &ignored);
@@ -852,7 +878,10 @@ class NatsBus final : public MessageBus {
       // max_ack_pending is the bound.
       if (s == NATS_OK) {
         s = natsSubscription_SetPendingLimits(subscription, -1, -1);
-        if (s != NATS_OK) natsSubscription_Destroy(subscription);
+        if (s != NATS_OK) {
+          shared_->Retire(subscription);
+          subscription = nullptr;
+        }
       }
     } else {
       s = js_PullSubscribe(&subscription, shared_->js, subject.c_str(), name.c_str(),
