@@ -63,6 +63,7 @@ int RunPaperCommand(const config::PaperFlags& flags, bool spec_given, Registry* 
   options.metrics = metrics;
   options.stop = StopSignals::flag();
   options.signals = config::SignalsWithModels();
+  options.promote = config::PromoteOnShadow;
   const bool quiet = flags.quiet;
   options.notice = [quiet](const std::string& text) {
     if (!quiet) std::fprintf(stderr, "aits paper: %s\n", text.c_str());
@@ -417,6 +418,12 @@ void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags) {
   cmd.add_option("--registry", flags.registry,
                  "ml_ensemble: model registry, a directory or postgresql://user@host:port/db")
       ->capture_default_str();
+  cmd.add_option("--shadow", flags.shadow,
+                 "ml_ensemble: a candidate (NAME@V, #ID) to try in shadow beside --model; when "
+                 "its trial ends the registry's gate promotes or rejects it (docs/ml.md)");
+  cmd.add_option("--shadow-calls", flags.shadow_calls,
+                 "long and short calls of the candidate that end its shadow trial")
+      ->capture_default_str();
   cmd.add_option("--config", flags.config, "YAML file with decision: and risk: sections");
   cmd.add_option("--balance", flags.balance, "Starting balance")->capture_default_str();
   cmd.add_option("--leverage", flags.leverage, "Account leverage")->capture_default_str();
@@ -472,12 +479,12 @@ void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags) {
 
 bool SessionSpecGiven(const CLI::App& cmd) {
   for (const char* name :
-       {"--feed",          "--symbol",       "--instruments", "--format",       "--spread-points",
-        "--seed",          "--ticks",        "--start-price", "--volatility",   "--signal",
-        "--params",        "--model",        "--registry",    "--config",       "--balance",
-        "--leverage",      "--commission",   "--latency-ms",  "--slippage",     "--bar",
-        "--data",          "--convert-data", "--synthetic",   "--account-mode", "--venue",
-        "--report-latency"}) {
+       {"--feed",           "--symbol",       "--instruments", "--format",       "--spread-points",
+        "--seed",           "--ticks",        "--start-price", "--volatility",   "--signal",
+        "--params",         "--model",        "--registry",    "--config",       "--balance",
+        "--leverage",       "--commission",   "--latency-ms",  "--slippage",     "--bar",
+        "--data",           "--convert-data", "--synthetic",   "--account-mode", "--venue",
+        "--report-latency", "--shadow",       "--shadow-calls"}) {
     if (cmd.count(name) > 0) return true;
   }
   return false;

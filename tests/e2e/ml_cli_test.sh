@@ -346,6 +346,86 @@ else
     || fail "only $drifted of $inputs inputs drifted on a market unlike the model's"
 fi
 
+# --- a candidate tried in shadow beside the served model (docs/ml.md, "Shadow trial"): a second
+# model (another seed; rejected by an impossible validation gate, so a candidate again for the
+# trial) scores every bar, never trades; when it has made 100 calls the trial ends, its record and
+# production's over the same bars are logged (model_shadow), kept in the registry, and the
+# registry's shadow gate decides; its answer is logged as a model_promotion command. Replay
+# makes the trial again, identical.
+out=$("$aits" train --config "$work/strict.yaml" --registry "$work/models" --seed 7 2>/dev/null); code=$?
+expect_code "train a second model" "$code" 0
+expect_in "train a second model" "$out" "gbp_test@2"
+shadowed=("$aits" paper --feed synthetic --symbol GBPUSD --start-price 1.58 --start 2012-02-06
+          --seed 4 --ticks 250000 --speed max --signal ml_ensemble --model gbp_test@1
+          --registry "$work/models" --config "$work/paper.yaml" --quiet)
+out=$("${shadowed[@]}" --shadow gbp_test@2 --shadow-calls 100 --session-id shadow \
+      --state "$work/shadowed" 2>&1); code=$?
+expect_code "paper with a shadow candidate" "$code" 0
+trial=$("$python" - "$work/shadowed/events.db" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+shadow = [json.loads(p) for (p,) in db.execute("SELECT payload FROM events WHERE type = 17")]
+commands = [json.loads(p) for (p,) in db.execute("SELECT payload FROM events WHERE type = 9")]
+promotions = [c for c in commands if c["command"] == "model_promotion"]
+problems = []
+if len(shadow) != 1:
+    problems.append(f"{len(shadow)} model_shadow events")
+else:
+    s = shadow[0]
+    r = s["record"]
+    if (s["candidate"], s["production"]) != ("gbp_test@2", "gbp_test@1"):
+        problems.append(f"models {s['candidate']}, {s['production']}")
+    if r["state"] != "complete" or r["calls"] != 100 or r["bars"] < 100:
+        problems.append(f"record {r}")
+    if r["production"]["settled"] != r["settled"]:
+        problems.append("the two models were not settled on the same bars")
+if len(promotions) != 1:
+    problems.append(f"{len(promotions)} model_promotion commands")
+else:
+    p = promotions[0]
+    print(p["status"], p["passed"])
+print("; ".join(problems) or "one trial, one promotion decision")
+PY
+)
+expect_in "the shadow trial in the log" "$trial" "one trial, one promotion decision"
+status=$(head -1 <<<"$trial" | cut -d' ' -f1)
+passed=$(head -1 <<<"$trial" | cut -d' ' -f2)
+# The registry holds what the log says: the candidate promoted (the served model archived) or
+# rejected, its shadow record kept and audited.
+out=$("$aits" models --registry "$work/models" --name gbp_test); code=$?
+expect_code "models after the trial" "$code" 0
+expect_in "the candidate's status in the registry" "$(grep -E '^ +[0-9]+ +gbp_test +2 ' <<<"$out")" " $status "
+if [[ "$passed" == "True" ]]; then
+  expect_in "the served model archived" "$(grep -E '^ +[0-9]+ +gbp_test +1 ' <<<"$out")" " archived "
+else
+  expect_in "the served model kept" "$(grep -E '^ +[0-9]+ +gbp_test +1 ' <<<"$out")" " production "
+fi
+kept=$("$python" - "$work/models/registry.sqlite" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+(metrics,) = db.execute("SELECT metrics FROM models WHERE name = 'gbp_test' AND version = 2").fetchone()
+shadow = json.loads(metrics).get("shadow", {})
+actions = [a for (a,) in db.execute(
+    "SELECT action FROM events WHERE model_id = (SELECT id FROM models WHERE name = 'gbp_test' AND version = 2) ORDER BY id")]
+print(shadow.get("state"), shadow.get("calls"), " ".join(actions))
+PY
+)
+expect_in "the shadow record in the registry" "$kept" "complete 100 register reject shadow"
+out=$("$aits" replay --events "$work/shadowed" 2>&1); code=$?
+expect_code "replay of the shadowed session" "$code" 0
+expect_in "replay of the shadowed session" "$out" "identical"
+# Bad input: the served model as its own candidate, an unknown one, a rule signal.
+out=$("${shadowed[@]}" --shadow gbp_test@1 --state "$work/bad-shadow" 2>&1); code=$?
+expect_code "the served model in shadow" "$code" 2
+expect_in "the served model in shadow" "$out" "the model the session serves"
+out=$("${shadowed[@]}" --shadow gbp_test@9 --state "$work/bad-shadow" 2>&1); code=$?
+[[ $code -ne 0 ]] && pass "an unknown shadow model fails" || fail "an unknown shadow model accepted"
+expect_in "an unknown shadow model" "$out" "gbp_test@9"
+out=$("$aits" paper --feed synthetic --symbol GBPUSD --ticks 1000 --shadow gbp_test@2 \
+      --state "$work/bad-shadow" 2>&1); code=$?
+expect_code "a shadow for a rule signal" "$code" 2
+expect_in "a shadow for a rule signal" "$out" "--shadow is for --signal ml_ensemble"
+
 # --- the same watch in the prediction role of `aits serve`, where the model is when the roles
 # run apart: its /metrics shows the model's drift, live record and verdict.
 start_nats "$work" || fail "nats-server"

@@ -1,5 +1,9 @@
 #include "aits/config/model_choice.h"
 
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
 #include "aits/log/log.h"
 #include "aits/node/signals.h"
 
@@ -63,8 +67,59 @@ session::SignalFactory SignalsWithModels() {
                                 loaded.record.sha256_or_fnv + ", recorded " + spec.model_checksum +
                                 ")");
     }
-    return node::MlSignalFactory(loaded)(instrument, bar_period);
+    std::optional<ml::RegistryEnsemble> shadow;
+    if (!spec.shadow_model.empty()) {
+      AITS_ASSIGN_OR_RETURN(shadow, ml::LoadRegistryEnsemble(spec.registry, spec.shadow_model));
+      if (!spec.shadow_checksum.empty() && shadow->record.sha256_or_fnv != spec.shadow_checksum) {
+        return FailedPrecondition("shadow model " + spec.shadow_model + " in " + spec.registry +
+                                  " is not the one this session was recorded with (checksum " +
+                                  shadow->record.sha256_or_fnv + ", recorded " +
+                                  spec.shadow_checksum + ")");
+      }
+    }
+    if (!shadow) return node::MlSignalFactory(loaded)(instrument, bar_period);
+    return node::MlSignalFactory(loaded, &*shadow, spec.shadow_min_calls)(instrument, bar_period);
   };
+}
+
+Result<std::string> PromoteOnShadow(const session::SessionSpec& spec, const std::string& record) {
+  const nlohmann::json event = nlohmann::json::parse(record, nullptr, false);
+  if (!event.is_object() || !event.contains("record") || !event["record"].is_object()) {
+    return InvalidArgument("shadow trial: the record is not a model_shadow event: " +
+                           record.substr(0, 200));
+  }
+  AITS_ASSIGN_OR_RETURN(ml::ModelRegistry registry,
+                        ml::ModelRegistry::Open(spec.registry, /*create=*/false));
+  AITS_ASSIGN_OR_RETURN(ml::ModelRecord candidate, registry.Find(spec.shadow_model));
+  AITS_RETURN_IF_ERROR(registry.RecordShadow(candidate.id, event["record"]));
+  AITS_ASSIGN_OR_RETURN(ml::GateDecision decision,
+                        registry.Promote(candidate.id, ShadowGate(spec.shadow_min_calls)));
+  AITS_ASSIGN_OR_RETURN(ml::ModelRecord after, registry.Find("#" + std::to_string(candidate.id)));
+  AITS_LOG_INFO(
+      "registry",
+      decision.passed ? "shadow trial: candidate promoted" : "shadow trial: candidate rejected",
+      {{"candidate", spec.shadow_model},
+       {"production", spec.model},
+       {"reason", decision.reason},
+       {"status", std::string(ml::ToString(after.status))}});
+  const nlohmann::json command = {{"command", "model_promotion"},
+                                  {"candidate", spec.shadow_model},
+                                  {"production", spec.model},
+                                  {"passed", decision.passed},
+                                  {"status", ml::ToString(after.status)},
+                                  {"reason", decision.reason},
+                                  {"by", "registry gate"}};
+  return command.dump();
+}
+
+ml::PromotionGate ShadowGate(uint64_t min_calls) {
+  return ml::PromotionGate{.record = "shadow",
+                           .min_calls = static_cast<size_t>(min_calls),
+                           .metric = "accuracy",
+                           .higher_is_better = true,
+                           .threshold = 0.5,
+                           .min_improvement_over_baseline = 0.0,
+                           .require_baseline = true};
 }
 
 }  // namespace aits::config

@@ -10,6 +10,7 @@
 #include "aits/backtest/backtest.h"
 #include "aits/config/backtest_settings.h"
 #include "aits/core/status.h"
+#include "aits/ml/registry.h"
 #include "aits/ml/selection.h"
 #include "aits/session/session.h"
 
@@ -42,7 +43,21 @@ void LogModelChoice(const std::string& registry_dir, const std::string& model_re
 
 // The signals of a paper session or its replay: the rule signals, and for ml_ensemble the
 // spec's registry model, refused (FailedPrecondition) when its checksum is not the one the
-// session was recorded with.
+// session was recorded with; with the spec's shadow candidate on trial beside it (checked the
+// same way).
 session::SignalFactory SignalsWithModels();
+
+// The gate a shadow trial is promoted through (docs/ml.md, "Shadow trial"): the trial complete
+// with `min_calls` calls, the candidate's live accuracy above 0.5 and above the production
+// model's on the same bars.
+ml::PromotionGate ShadowGate(uint64_t min_calls);
+
+// session::PaperOptions::promote: keeps a model_shadow event's record as the candidate's
+// metrics.shadow in the spec's registry, promotes the candidate through ShadowGate (the registry
+// archives the production model when it passes, rejects the candidate when it fails; both are
+// audited there) and returns the model_promotion command that tells the session:
+// {"command":"model_promotion","candidate","production","passed","status","reason","by"}.
+// Errors: the registry's (it cannot be opened, the candidate is gone or already in production).
+Result<std::string> PromoteOnShadow(const session::SessionSpec& spec, const std::string& record);
 
 }  // namespace aits::config

@@ -250,6 +250,10 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags, bool* reconc
     }
     spec.account_mode = flags.account_mode;
   }
+  if (!flags.shadow.empty() && flags.signal != "ml_ensemble") {
+    return InvalidArgument("--shadow is for --signal ml_ensemble: this session trades '" +
+                           flags.signal + "'");
+  }
   if (flags.signal == "ml_ensemble") {
     spec.registry = flags.registry;
     AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble loaded,
@@ -258,6 +262,29 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags, bool* reconc
     spec.model = loaded.record.name + "@" + std::to_string(loaded.record.version);
     spec.model_checksum = loaded.record.sha256_or_fnv;
     spec.bar_seconds = loaded.timeframes.front().ns / Duration::Seconds(1).ns;
+    if (!flags.shadow.empty()) {
+      AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble candidate,
+                            ml::LoadRegistryEnsemble(flags.registry, flags.shadow));
+      const std::string name =
+          candidate.record.name + "@" + std::to_string(candidate.record.version);
+      if (candidate.record.id == loaded.record.id) {
+        return InvalidArgument("--shadow " + flags.shadow + " is " + name +
+                               ", the model the session serves: a trial needs another model");
+      }
+      if (candidate.record.feature_set_hash != loaded.record.feature_set_hash) {
+        return FailedPrecondition(
+            "--shadow " + name + " computes feature set " + candidate.record.feature_set_version +
+            " (hash " + candidate.record.feature_set_hash + "), --model " + spec.model + " " +
+            loaded.record.feature_set_version + " (hash " + loaded.record.feature_set_hash + ")");
+      }
+      if (flags.shadow_calls < 2) {
+        return InvalidArgument("--shadow-calls " + std::to_string(flags.shadow_calls) +
+                               " must be >= 2");
+      }
+      spec.shadow_model = name;
+      spec.shadow_checksum = candidate.record.sha256_or_fnv;
+      spec.shadow_min_calls = flags.shadow_calls;
+    }
     if (!flags.params.empty()) {
       return InvalidArgument(
           "--params is for rule signals; ml_ensemble takes its settings from "

@@ -32,6 +32,9 @@ struct PaperFlags {
   std::string params;
   std::string model = "latest";
   std::string registry = "models";
+  // A candidate to try in shadow beside --model (empty: none), and the calls that end its trial.
+  std::string shadow;
+  uint64_t shadow_calls = 200;
   std::string config;
   double balance = 100'000;
   double leverage = 100;

@@ -112,10 +112,32 @@ Result<ModelWatch> ModelWatch::Create(WatchReference reference, WatchOptions opt
   columns.push_back(reference.score);
   AITS_ASSIGN_OR_RETURN(DriftMonitor drift,
                         DriftMonitor::Create(std::move(columns), options.drift_window));
-  AITS_ASSIGN_OR_RETURN(LiveModelMetrics live, LiveModelMetrics::Create(options.call_window));
-  ModelWatch watch(std::move(reference), std::move(drift), std::move(live));
+  AITS_ASSIGN_OR_RETURN(CallBook calls, CallBook::Create(reference.horizon, options.call_window));
+  ModelWatch watch(std::move(reference), std::move(drift), std::move(calls));
   watch.values_.resize(watch.inputs() + 1);
   return watch;
+}
+
+Result<CallBook> CallBook::Create(Duration horizon, size_t window) {
+  if (horizon.ns <= 0) return InvalidArgument("call book: a horizon <= 0");
+  AITS_ASSIGN_OR_RETURN(LiveModelMetrics live, LiveModelMetrics::Create(window));
+  return CallBook(horizon, std::move(live));
+}
+
+void CallBook::OnBar(Timestamp close_time, double close, double score) {
+  // Settle what this bar's close settles; a call whose settling bar is this late is dropped.
+  while (!open_.empty() && close_time - open_.front().at >= horizon_) {
+    const OpenCall& call = open_.front();
+    const bool too_late = close_time - call.at > horizon_ + horizon_;
+    if (too_late || !(call.close > 0) || !(close > 0) ||
+        !live_.Add(call.call, std::log(close / call.close))) {
+      ++dropped_;
+    } else {
+      ++settled_;
+    }
+    open_.pop_front();
+  }
+  if (std::isfinite(score)) open_.push_back({close_time, close, CallOf(score)});
 }
 
 void ModelWatch::OnBar(Timestamp close_time, double close, std::span<const float> row,
@@ -126,20 +148,7 @@ void ModelWatch::OnBar(Timestamp close_time, double close, std::span<const float
   }
   values_.back() = score;
   drift_.Add(values_);
-
-  // Settle what this bar's close settles; a call whose settling bar is this late is dropped.
-  while (!open_.empty() && close_time - open_.front().at >= reference_.horizon) {
-    const OpenCall& call = open_.front();
-    const bool too_late = close_time - call.at > reference_.horizon + reference_.horizon;
-    if (too_late || !(call.close > 0) || !(close > 0) ||
-        !live_.Add(call.call, std::log(close / call.close))) {
-      ++dropped_;
-    } else {
-      ++settled_;
-    }
-    open_.pop_front();
-  }
-  if (std::isfinite(score)) open_.push_back({close_time, close, CallOf(score)});
+  calls_.OnBar(close_time, close, score);
 }
 
 std::string_view ToString(WatchVerdict verdict) {

@@ -53,6 +53,38 @@ Result<WatchReference> BuildWatchReference(const Matrix& x, const std::vector<st
 std::string SerializeWatchReference(const WatchReference& reference);
 Result<WatchReference> DeserializeWatchReference(std::string_view bytes, std::string_view what);
 
+// A model's calls on live bars, settled as the market moves (see the top of this file): each
+// scored bar opens a call, and the first bar a horizon later settles it into a LiveModelMetrics
+// (a call settled later than twice the horizon is dropped). ModelWatch keeps one, and a
+// ShadowTrial one per model, so that two models are settled on the same bars the same way.
+class CallBook {
+ public:
+  // InvalidArgument for a horizon <= 0 or a window below 2.
+  static Result<CallBook> Create(Duration horizon, size_t window);
+
+  // One scored bar (in time order): settles what its close settles, then opens its own call
+  // (none for a score that is not finite).
+  void OnBar(Timestamp close_time, double close, double score);
+
+  const LiveModelMetrics& live() const { return live_; }
+  uint64_t settled() const { return settled_; }
+  uint64_t dropped() const { return dropped_; }
+  size_t open() const { return open_.size(); }
+
+ private:
+  CallBook(Duration horizon, LiveModelMetrics live) : horizon_(horizon), live_(std::move(live)) {}
+  struct OpenCall {
+    Timestamp at;
+    double close = 0;
+    Call call = Call::kFlat;
+  };
+  Duration horizon_;
+  LiveModelMetrics live_;
+  std::deque<OpenCall> open_;
+  uint64_t settled_ = 0;
+  uint64_t dropped_ = 0;
+};
+
 struct WatchOptions {
   size_t drift_window = 2000;  // bars (>= 100): a week of M5 bars
   size_t call_window = 500;    // settled calls the live figures are over (>= 2)
@@ -72,29 +104,21 @@ class ModelWatch {
   const WatchReference& reference() const { return reference_; }
   // The inputs, then the score as the last column (index inputs()).
   const DriftMonitor& drift() const { return drift_; }
-  const LiveModelMetrics& live() const { return live_; }
+  const LiveModelMetrics& live() const { return calls_.live(); }
   uint64_t bars() const { return bars_; }
-  uint64_t settled_calls() const { return settled_; }
-  uint64_t dropped_calls() const { return dropped_; }
-  size_t open_calls() const { return open_.size(); }
+  uint64_t settled_calls() const { return calls_.settled(); }
+  uint64_t dropped_calls() const { return calls_.dropped(); }
+  size_t open_calls() const { return calls_.open(); }
 
  private:
-  ModelWatch(WatchReference reference, DriftMonitor drift, LiveModelMetrics live)
-      : reference_(std::move(reference)), drift_(std::move(drift)), live_(std::move(live)) {}
-  struct OpenCall {
-    Timestamp at;
-    double close = 0;
-    Call call = Call::kFlat;
-  };
+  ModelWatch(WatchReference reference, DriftMonitor drift, CallBook calls)
+      : reference_(std::move(reference)), drift_(std::move(drift)), calls_(std::move(calls)) {}
 
   WatchReference reference_;
   DriftMonitor drift_;
-  LiveModelMetrics live_;
-  std::deque<OpenCall> open_;
+  CallBook calls_;
   std::vector<double> values_;  // the bar's inputs and score, for drift_
   uint64_t bars_ = 0;
-  uint64_t settled_ = 0;
-  uint64_t dropped_ = 0;
 };
 
 // What a watched model's figures call for (docs/ml.md, "The watch's verdict"):

@@ -12,6 +12,7 @@
 #include "aits/data/test_util.h"
 #include "aits/ml/model_watch.h"
 #include "aits/ml/pipeline_test_util.h"
+#include "aits/ml/shadow.h"
 #include "aits/models/ensemble.h"
 #include "aits/models/logistic_regression.h"
 #include "aits/models/recurrent_model.h"
@@ -488,6 +489,102 @@ TEST_F(PipelineTest, AServedModelIsWatchedAndSettlesItsCallsAsTheLabelsDo) {
               1e-12);
   // The labels keep returns as floats; the watch computes them in double.
   EXPECT_NEAR(figures.profit_factor, gains / losses, 1e-4);
+}
+
+// Records, at the end, a served signal's shadow trial.
+class ShadowRecorder final : public strategy::Strategy {
+ public:
+  ShadowRecorder(std::unique_ptr<trading::SignalSource> source, ml::ShadowRecord* record)
+      : source_(std::move(source)), record_(record) {}
+  std::string_view name() const override { return "shadow_recorder"; }
+  void OnBar(const Bar& bar) override {
+    decision::Signal signal;
+    source_->OnBar(bar, &signal);
+    ASSERT_NE(source_->shadow(), nullptr);
+    *record_ = source_->shadow()->Record();
+  }
+
+ private:
+  std::unique_ptr<trading::SignalSource> source_;
+  ml::ShadowRecord* record_;
+};
+
+// A candidate served in shadow beside the production model is scored on the same bars as it
+// would be served alone, and each model's calls are settled as its own offline scores give: the
+// trial's two records are what a CallBook makes of each model's offline scores over the trial's
+// bars.
+TEST_F(PipelineTest, AShadowCandidateIsScoredAndSettledBesideProductionOnTheSameBars) {
+  MlConfig other = *config_;
+  other.seed = 7;
+  other.xgboost.rounds = 35;
+  auto candidate = TrainModels(*data_, *labels_, train_, validation_, other, {});
+  ASSERT_TRUE(candidate.ok()) << candidate.status().ToString();
+  const ScoredRows production_scores =
+      ScoreRows(models_->ensemble, nullptr, *data_, {0, data_->rows()}, 0);
+  const ScoredRows candidate_scores =
+      ScoreRows(candidate->ensemble, nullptr, *data_, {0, data_->rows()}, 0);
+
+  auto production = Ensemble::Deserialize(models_->ensemble.Serialize(), "production");
+  auto challenger = Ensemble::Deserialize(candidate->ensemble.Serialize(), "candidate");
+  ASSERT_TRUE(production.ok() && challenger.ok());
+  // The horizon comes from the candidate's watch reference.
+  std::vector<double> val_scores;
+  for (size_t r = validation_.begin; r < validation_.end; ++r) {
+    val_scores.push_back(candidate_scores.scores[r].score);
+  }
+  auto reference = BuildWatchReference(data_->x, data_->feature_names, train_.begin, train_.end,
+                                       val_scores, config_->label.horizon, 0.5);
+  ASSERT_TRUE(reference.ok()) << reference.status().ToString();
+  challenger->set_watch_reference(SerializeWatchReference(*reference));
+
+  const size_t kCalls = 1500;
+  ShadowRecord record;
+  auto shared = std::make_shared<Ensemble>(std::move(*production));
+  auto shared_candidate = std::make_shared<Ensemble>(std::move(*challenger));
+  backtest::BacktestConfig bt = OverTheBars();
+  bt.strategy_factory =
+      [&](const Instrument& instrument) -> Result<std::unique_ptr<strategy::Strategy>> {
+    AITS_ASSIGN_OR_RETURN(
+        auto source,
+        trading::MakeMlSignal(instrument, Duration::Minutes(1), std::move(*shared),
+                              config_->timeframes, 5,
+                              trading::ShadowModel{.candidate = std::move(*shared_candidate),
+                                                   .candidate_name = "gbpusd_test@2",
+                                                   .production_name = "gbpusd_test@1",
+                                                   .config = {.min_calls = kCalls}}));
+    return std::unique_ptr<strategy::Strategy>(
+        std::make_unique<ShadowRecorder>(std::move(source), &record));
+  };
+  const auto ran = backtest::RunBacktest(bt);
+  ASSERT_TRUE(ran.ok()) << ran.status().ToString();
+
+  ASSERT_EQ(record.state, ShadowState::kComplete);
+  ASSERT_GT(record.bars, 0u);
+  ASSERT_LT(record.bars, data_->rows());
+  EXPECT_EQ(record.candidate.directional, kCalls);
+  // The same bars, through a CallBook each, from the offline scores.
+  size_t first = 0;
+  while (first < data_->rows() && data_->time[first] < record.from) ++first;
+  ASSERT_EQ(data_->time[first], record.from);
+  auto expected = ShadowTrial::Create(config_->label.horizon, {.min_calls = kCalls});
+  ASSERT_TRUE(expected.ok());
+  for (size_t r = first; r < first + record.bars; ++r) {
+    expected->OnBar(data_->time[r], data_->close[r], production_scores.scores[r].score,
+                    candidate_scores.scores[r].score);
+  }
+  const ShadowRecord want = expected->Record();
+  EXPECT_EQ(want.state, ShadowState::kComplete);
+  EXPECT_EQ(want.to, record.to);
+  for (const auto& [got, wanted] : {std::pair(record.candidate, want.candidate),
+                                    std::pair(record.production, want.production)}) {
+    EXPECT_EQ(got.settled, wanted.settled);
+    EXPECT_EQ(got.dropped, wanted.dropped);
+    EXPECT_EQ(got.directional, wanted.directional);
+    EXPECT_NEAR(got.accuracy, wanted.accuracy, 1e-12);
+    EXPECT_NEAR(got.profit_factor, wanted.profit_factor, 1e-9);
+  }
+  // Two models, two records.
+  EXPECT_NE(record.candidate.accuracy, record.production.accuracy);
 }
 
 // Runs one served ML signal whole (OnBar) and a second one in the two stages of roles that run

@@ -255,28 +255,47 @@ Result<GateDecision> EvaluateGate(const nlohmann::json& metrics, const Promotion
                            gate.metric + " must be finite and >= 0, got " +
                            FormatNumber(gate.min_improvement_over_baseline));
   }
+  if (gate.record != "validation" && gate.record != "shadow") {
+    return InvalidArgument(who + ": promotion gate record \"" + gate.record +
+                           "\" is neither validation nor shadow");
+  }
+  const bool shadow = gate.record == "shadow";
   if (!metrics.is_object()) {
     return InvalidArgument(who + ": metrics is not a JSON object: " + DumpJson(metrics));
   }
-  const auto validation = metrics.find("validation");
-  if (validation == metrics.end() || !validation->is_object()) {
-    return InvalidArgument(
-        who + ": metrics has no \"validation\" object (metrics = " + DumpJson(metrics) + ")");
+  const std::string path = "metrics." + gate.record;
+  const auto section = metrics.find(gate.record);
+  if (section == metrics.end() || !section->is_object()) {
+    return InvalidArgument(who + ": metrics has no \"" + gate.record + "\" object" +
+                           (shadow ? " (no shadow trial recorded)" : "") +
+                           " (metrics = " + DumpJson(metrics) + ")");
   }
-  const auto value_it = validation->find(gate.metric);
-  if (value_it == validation->end()) {
+  const auto value_it = section->find(gate.metric);
+  if (value_it == section->end()) {
     std::string have;
-    for (const auto& [key, unused] : validation->items()) {
+    for (const auto& [key, unused] : section->items()) {
       (void)unused;
       have += (have.empty() ? "" : ", ") + key;
     }
     return InvalidArgument(
-        who + ": metrics.validation has no \"" + gate.metric +
+        who + ": " + path + " has no \"" + gate.metric +
         "\", which the promotion gate needs (it has: " + (have.empty() ? "nothing" : have) + ")");
   }
   if (!value_it->is_number() || !std::isfinite(value_it->get<double>())) {
-    return InvalidArgument(who + ": metrics.validation." + gate.metric +
+    return InvalidArgument(who + ": " + path + "." + gate.metric +
                            " is not a finite number: " + DumpJson(*value_it));
+  }
+  if (shadow) {
+    // A trial cut short, or one too small, says too little to promote on.
+    const std::string state = section->value("state", "");
+    const uint64_t calls = section->value("calls", uint64_t{0});
+    if (state != "complete" || calls < gate.min_calls) {
+      GateDecision short_trial;
+      short_trial.reason = "the shadow trial is " + (state.empty() ? "unknown" : state) + " with " +
+                           std::to_string(calls) + " calls (the gate needs a complete one with " +
+                           std::to_string(gate.min_calls) + ")";
+      return short_trial;
+    }
   }
   const double value = value_it->get<double>();
   const bool higher = gate.higher_is_better;
@@ -291,17 +310,21 @@ Result<GateDecision> EvaluateGate(const nlohmann::json& metrics, const Promotion
   }
   decision.reason += std::string(" ") + better + " threshold " + FormatNumber(gate.threshold);
 
+  // The baseline of a shadow record is the production model on the same bars.
   std::optional<double> baseline;
-  const auto baseline_section = metrics.find("baseline");
-  if (baseline_section != metrics.end()) {
+  const nlohmann::json& holder = shadow ? *section : metrics;
+  const std::string baseline_key = shadow ? "production" : "baseline";
+  const std::string baseline_path = shadow ? path + ".production" : "metrics.baseline";
+  const auto baseline_section = holder.find(baseline_key);
+  if (baseline_section != holder.end()) {
     if (!baseline_section->is_object()) {
-      return InvalidArgument(who +
-                             ": metrics.baseline is not an object: " + DumpJson(*baseline_section));
+      return InvalidArgument(who + ": " + baseline_path +
+                             " is not an object: " + DumpJson(*baseline_section));
     }
     const auto b = baseline_section->find(gate.metric);
     if (b != baseline_section->end()) {
       if (!b->is_number() || !std::isfinite(b->get<double>())) {
-        return InvalidArgument(who + ": metrics.baseline." + gate.metric +
+        return InvalidArgument(who + ": " + baseline_path + "." + gate.metric +
                                " is not a finite number: " + DumpJson(*b));
       }
       baseline = b->get<double>();
@@ -309,7 +332,8 @@ Result<GateDecision> EvaluateGate(const nlohmann::json& metrics, const Promotion
   }
   if (!baseline) {
     if (gate.require_baseline) {
-      decision.reason += " but metrics.baseline has no " + gate.metric + " (the gate requires one)";
+      decision.reason +=
+          " but " + baseline_path + " has no " + gate.metric + " (the gate requires one)";
       return decision;
     }
     decision.reason += " (no baseline " + gate.metric + " to compare with)";
@@ -323,7 +347,7 @@ Result<GateDecision> EvaluateGate(const nlohmann::json& metrics, const Promotion
   // (0.563 - 0.553 is a hair under 0.01 in doubles).
   const double tolerance = 1e-12 * std::max(1.0, std::abs(margin));
   const bool beats_baseline = improvement > 0 && improvement + tolerance >= margin;
-  std::string baseline_text = "baseline " + FormatNumber(*baseline);
+  std::string baseline_text = (shadow ? "production " : "baseline ") + FormatNumber(*baseline);
   if (margin > 0) baseline_text += std::string(higher ? " + " : " - ") + FormatNumber(margin);
   if (beats_baseline) {
     decision.reason += std::string(" and ") + better + " " + baseline_text;
@@ -441,6 +465,40 @@ Result<GateDecision> ModelRegistry::Promote(int64_t id, const PromotionGate& gat
   };
   AITS_RETURN_IF_ERROR(backend.Write(write));
   return decision;
+}
+
+Status ModelRegistry::RecordShadow(int64_t id, const nlohmann::json& record) {
+  const std::string where = Label() + ": model #" + std::to_string(id);
+  if (!record.is_object() || !record.contains("state") || !record["state"].is_string() ||
+      !record.contains("calls") || !record["calls"].is_number_integer() || record["calls"] < 0 ||
+      !record.contains("production") || !record["production"].is_object()) {
+    return InvalidArgument(where +
+                           ": a shadow record needs \"state\", \"calls\" and a "
+                           "\"production\" object, got " +
+                           DumpJson(record));
+  }
+  RegistryBackend& backend = *backend_;
+  const auto write = [&]() -> Status {
+    AITS_ASSIGN_OR_RETURN(ModelRecord model, ById(backend, id));
+    const std::string who = Label() + ": " + Describe(model);
+    if (model.status == ModelStatus::kProduction) {
+      return FailedPrecondition(who + " is in production: it has no shadow trial");
+    }
+    nlohmann::json metrics = model.metrics;
+    metrics["shadow"] = record;
+    AITS_RETURN_IF_ERROR(backend.SetMetrics(id, metrics.dump()));
+    const auto figure = [](const nlohmann::json& side, const char* key) {
+      const auto it = side.find(key);
+      return it != side.end() && it->is_number() ? FormatNumber(it->get<double>()) : "n/a";
+    };
+    std::string summary = record["state"].get<std::string>() + " trial over " +
+                          DumpJson(record.value("bars", nlohmann::json(0))) + " bars, " +
+                          DumpJson(record["calls"]) + " calls: accuracy " +
+                          figure(record, "accuracy") + " against production's " +
+                          figure(record["production"], "accuracy");
+    return backend.AppendEvent(id, {Now().ns, "shadow", summary});
+  };
+  return backend.Write(write);
 }
 
 Result<ModelRecord> ModelRegistry::Find(std::string_view ref) const {

@@ -110,6 +110,13 @@ struct ModelRecord : ModelMetadata {
 };
 
 struct PromotionGate {
+  // Which record the gate reads: "validation" (metrics.validation, the baseline from
+  // metrics.baseline) or "shadow" (metrics.shadow, the candidate's live record beside production,
+  // the baseline from metrics.shadow.production: the production model over the same bars; see
+  // RecordShadow and ml/shadow.h).
+  std::string record = "validation";
+  // With record "shadow": the trial must be complete, with at least this many calls.
+  size_t min_calls = 0;
   std::string metric = "auc";
   bool higher_is_better = true;
   double threshold = 0.5;  // the metric must be strictly better than this
@@ -126,9 +133,11 @@ struct GateDecision {
   std::string reason;
 };
 
-// Pure gate evaluation (no registry needed). InvalidArgument, naming `what`, when
-// metrics.validation or the gate's metric in it is missing or not a finite number, when
-// metrics.baseline[metric] exists but is not a number, or when the gate itself is malformed.
+// Pure gate evaluation (no registry needed). InvalidArgument, naming `what`, when the gate's
+// record (metrics.validation, metrics.shadow) or the gate's metric in it is missing or not a
+// finite number, when the baseline's metric exists but is not a number, or when the gate itself
+// is malformed. A shadow record that is not complete, or has fewer calls than min_calls, fails the
+// gate (its reason says so).
 Result<GateDecision> EvaluateGate(const nlohmann::json& metrics, const PromotionGate& gate,
                                   std::string_view what = "model");
 
@@ -182,6 +191,13 @@ class ModelRegistry {
   // nothing and record no event.
   Result<GateDecision> Promote(int64_t id, const PromotionGate& gate);
 
+  // Keeps a shadow trial's record (ml::ToJson(ShadowRecord): the candidate's figures, "calls",
+  // "state", and "production": the production model's over the same bars) as metrics.shadow of
+  // model `id`, replacing an earlier one, and appends a "shadow" event summing it up. The model
+  // must not be in production (FailedPrecondition); NotFound for an unknown id; InvalidArgument
+  // for a record that is not an object with "state", "calls" and a "production" object.
+  Status RecordShadow(int64_t id, const nlohmann::json& record);
+
   // ref forms:
   //   "latest"  the newest (highest id) production model of any name; if there is none, the
   //             newest candidate of any name.
@@ -205,7 +221,7 @@ class ModelRegistry {
                                 std::string_view expected_feature_set_hash) const;
 
   // Audit lines of model `id`, oldest first: "<ISO-8601 time> <action>: <reason>". Actions:
-  // register, promote, reject, archive. NotFound for an unknown id.
+  // register, shadow, promote, reject, archive. NotFound for an unknown id.
   Result<std::vector<std::string>> Events(int64_t id) const;
 
  private:

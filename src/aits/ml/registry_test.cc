@@ -428,6 +428,123 @@ TEST(EvaluateGateTest, MissingOrBadMetricIsAClearError) {
   EXPECT_NE(d.status().message().find("threshold"), std::string::npos);
 }
 
+// A shadow record as ml::ToJson(ShadowRecord) writes it.
+json ShadowRecordJson(const std::string& state, int calls, double accuracy,
+                      double production_accuracy) {
+  return {{"state", state},
+          {"bars", 900},
+          {"calls", calls},
+          {"accuracy", accuracy},
+          {"profit_factor", nullptr},
+          {"production", {{"accuracy", production_accuracy}, {"calls", calls}}}};
+}
+
+TEST(EvaluateGateTest, AShadowGateReadsTheTrialAgainstProductionOnTheSameBars) {
+  const PromotionGate gate{.record = "shadow",
+                           .min_calls = 200,
+                           .metric = "accuracy",
+                           .threshold = 0.5,
+                           .min_improvement_over_baseline = 0.01};
+  json m = {{"validation", {{"accuracy", 0.9}}}};  // a validation figure is not what it reads
+  m["shadow"] = ShadowRecordJson("complete", 240, 0.54, 0.51);
+  Result<GateDecision> d = EvaluateGate(m, gate);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_TRUE(d->passed) << d->reason;
+  EXPECT_EQ(d->reason, "accuracy 0.54 > threshold 0.5 and > production 0.51 + 0.01");
+
+  m["shadow"] = ShadowRecordJson("complete", 240, 0.515, 0.51);  // better, not by the margin
+  d = EvaluateGate(m, gate);
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->passed);
+  EXPECT_NE(d->reason.find("but not > production 0.51 + 0.01"), std::string::npos) << d->reason;
+
+  m["shadow"] = ShadowRecordJson("complete", 150, 0.7, 0.4);  // too few calls
+  d = EvaluateGate(m, gate);
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->passed);
+  EXPECT_EQ(d->reason,
+            "the shadow trial is complete with 150 calls (the gate needs a complete one with 200)");
+
+  m["shadow"] = ShadowRecordJson("expired", 240, 0.7, 0.4);
+  d = EvaluateGate(m, gate);
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->passed);
+  EXPECT_NE(d->reason.find("the shadow trial is expired"), std::string::npos);
+
+  m["shadow"]["accuracy"] = nullptr;  // no directional call settled: no figure
+  d = EvaluateGate(m, gate);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("metrics.shadow.accuracy is not a finite number"),
+            std::string::npos)
+      << d.status().message();
+
+  d = EvaluateGate(json{{"validation", {{"accuracy", 0.6}}}}, gate, "model #3 x@2");
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("model #3 x@2: metrics has no \"shadow\" object"),
+            std::string::npos)
+      << d.status().message();
+
+  PromotionGate bad = gate;
+  bad.record = "live";
+  d = EvaluateGate(m, bad);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("record \"live\""), std::string::npos);
+}
+
+TEST_P(RegistryTest, AShadowRecordIsKeptAuditedAndPromotedOnThroughTheGate) {
+  ModelRegistry reg = OpenOrDie();
+  const ModelRecord production = RegisterOrDie(reg, Meta("gbpusd_m1", 0.55), Bytes("p"));
+  ASSERT_TRUE(reg.Promote(production.id, PromotionGate{.threshold = 0.52}).ok());
+  const ModelRecord good = RegisterOrDie(reg, Meta("gbpusd_m1", 0.53), Bytes("g"));
+  const ModelRecord poor = RegisterOrDie(reg, Meta("gbpusd_m1", 0.56), Bytes("b"));
+  const PromotionGate gate{
+      .record = "shadow", .min_calls = 200, .metric = "accuracy", .threshold = 0.5};
+
+  // Without a trial the gate has nothing to read: an error, and nothing changes.
+  Result<GateDecision> d = reg.Promote(good.id, gate);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(StatusOf(reg, good.id), ModelStatus::kCandidate);
+
+  clock_.AdvanceTo(FromCivil(2024, 3, 8));
+  Status recorded = reg.RecordShadow(good.id, ShadowRecordJson("complete", 240, 0.54, 0.51));
+  ASSERT_TRUE(recorded.ok()) << recorded.ToString();
+  recorded = reg.RecordShadow(poor.id, ShadowRecordJson("complete", 260, 0.49, 0.52));
+  ASSERT_TRUE(recorded.ok()) << recorded.ToString();
+  Result<ModelRecord> stored = reg.Find("#" + std::to_string(good.id));
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->metrics["shadow"]["calls"], 240);
+  EXPECT_EQ(stored->metrics["validation"]["auc"], 0.53);  // the rest of the metrics is kept
+  Result<std::vector<std::string>> events = reg.Events(good.id);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[1],
+            "2024-03-08T00:00:00Z shadow: complete trial over 900 bars, 240 calls: accuracy 0.54 "
+            "against production's 0.51");
+
+  d = reg.Promote(poor.id, gate);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_FALSE(d->passed);
+  EXPECT_EQ(StatusOf(reg, poor.id), ModelStatus::kRejected);
+  EXPECT_EQ(StatusOf(reg, production.id), ModelStatus::kProduction);
+
+  d = reg.Promote(good.id, gate);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_TRUE(d->passed) << d->reason;
+  EXPECT_EQ(StatusOf(reg, good.id), ModelStatus::kProduction);
+  EXPECT_EQ(StatusOf(reg, production.id), ModelStatus::kArchived);
+
+  // The production model has no trial; a record without its fields is refused; both change
+  // nothing.
+  Status refused = reg.RecordShadow(good.id, ShadowRecordJson("complete", 240, 0.6, 0.5));
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
+  refused = reg.RecordShadow(poor.id, json{{"state", "complete"}, {"calls", 3}});
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("\"production\""), std::string::npos) << refused.message();
+  refused = reg.RecordShadow(good.id + 100, ShadowRecordJson("complete", 240, 0.6, 0.5));
+  EXPECT_EQ(refused.code(), StatusCode::kNotFound);
+  EXPECT_EQ(reg.Events(poor.id)->size(), 3u);  // register, shadow, reject
+}
+
 TEST_P(RegistryTest, EvaluateReadsStoredMetricsAndNamesTheModel) {
   ModelRegistry reg = OpenOrDie();
   const ModelRecord r = RegisterOrDie(reg, Meta("gbpusd_m1", 0.531, 0.507), Bytes("a"));

@@ -58,6 +58,7 @@ Result<Node> BuildNode(const NodeConfig& config, Clock& clock) {
             instrument, std::move(source), decision::DecisionEngine(decision_config), options,
             stack.sink);
         if (stack.watch_sink) strategy->SetWatchSink(stack.watch_sink);
+        if (stack.shadow_sink) strategy->SetShadowSink(stack.shadow_sink);
       }
       node.decision_strategies.push_back(strategy.get());
       instance = std::move(strategy);

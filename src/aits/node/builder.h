@@ -61,6 +61,9 @@ struct DecisionStack {
   // Receives every change of a watched model's verdict (DecisionStrategy::SetWatchSink; the
   // paper session logs them as model_verdict); may be empty.
   trading::DecisionSink watch_sink;
+  // Receives the end of a candidate's shadow trial (DecisionStrategy::SetShadowSink; the paper
+  // session logs it as model_shadow); may be empty.
+  trading::DecisionSink shadow_sink;
 };
 
 struct NodeConfig {

@@ -13,5 +13,9 @@ namespace aits::node {
 // bytes, so two nodes (or two runs) never share the sequence models' state. The build fails if
 // the kernel's bar period is not the model's base timeframe.
 SignalFactory MlSignalFactory(const ml::RegistryEnsemble& model);
+// The same with `shadow` on trial beside it (trading::ShadowModel), its trial ending at
+// `min_calls` calls.
+SignalFactory MlSignalFactory(const ml::RegistryEnsemble& model, const ml::RegistryEnsemble* shadow,
+                              uint64_t min_calls);
 
 }  // namespace aits::node

@@ -210,13 +210,15 @@ std::string_view ToString(EventType type) {
       return "account_report";
     case EventType::kModelVerdict:
       return "model_verdict";
+    case EventType::kModelShadow:
+      return "model_shadow";
   }
   return "unknown";
 }
 
 bool IsKnownEventType(uint16_t value) {
   return value >= static_cast<uint16_t>(EventType::kSessionStart) &&
-         value <= static_cast<uint16_t>(EventType::kModelVerdict);
+         value <= static_cast<uint16_t>(EventType::kModelShadow);
 }
 
 Status EventStoreOptions::Validate() const {

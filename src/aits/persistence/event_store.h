@@ -65,6 +65,10 @@ enum class EventType : uint16_t {
   // JSON: a watched model's verdict changed (ml::WatchPolicy): healthy, update or retrain, with
   // the figures behind it; an output, after the bar's signal (docs/ml.md, "The watch's verdict").
   kModelVerdict = 16,
+  // JSON: a candidate model's shadow trial beside the production model ended (ml::ShadowTrial):
+  // both models' records over the same bars; an output, after the bar's signal (docs/ml.md,
+  // "Shadow trial").
+  kModelShadow = 17,
 };
 std::string_view ToString(EventType type);  // "tick", "order_update", ...
 bool IsKnownEventType(uint16_t value);

@@ -98,6 +98,7 @@ RelayedTo RelayedToOf(persistence::EventType type) {
     case EventType::kReconciliation:
     case EventType::kDecision:
     case EventType::kModelVerdict:
+    case EventType::kModelShadow:
       return RelayedTo::kAudit;
     case EventType::kTick:
     case EventType::kSignal:

@@ -4,8 +4,10 @@
 #include <chrono>
 #include <filesystem>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include "aits/log/log.h"
@@ -610,12 +612,37 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   node::LoopOptions loop_options;
   loop_options.stop = options.stop;
   node::EventLoop loop(target, loop_options);
+  // The gate's answer on a shadow trial comes back as a command; one the loop no longer takes
+  // (the feed ended meanwhile) is applied after it.
+  std::thread promoter;
+  std::mutex promoted_mu;
+  std::optional<std::string> promoted_late;
+  if (options.promote && !spec.shadow_model.empty()) {
+    session->OnShadowEnded([&](Timestamp, std::string_view record) {
+      if (promoter.joinable()) return;  // one trial per session
+      promoter = std::thread([&, record = std::string(record)] {
+        Result<std::string> command = options.promote(spec, record);
+        if (!command.ok()) {
+          AITS_LOG_ERROR("session", "shadow trial: the promotion failed",
+                         {{"error", command.status().ToString()}});
+          return;
+        }
+        if (!loop.SubmitCommand(node::OperatorCommand{.text = *command}).ok()) {
+          const std::lock_guard lock(promoted_mu);
+          promoted_late = std::move(*command);
+        }
+      });
+    });
+  }
   loop.AddProducer(commands);
   for (auto& client : clients) loop.AddClient(*client);
   if (live) loop.AddClient(*options.live_data);
   if (node::Producer* venue = session->venue_producer()) loop.AddProducer(*venue);
   if (options.broker_producer != nullptr) loop.AddProducer(*options.broker_producer);
-  AITS_ASSIGN_OR_RETURN(const node::LoopExit exit, loop.Run());
+  Result<node::LoopExit> ran = loop.Run();
+  if (promoter.joinable()) promoter.join();
+  if (ran.ok() && promoted_late) AITS_RETURN_IF_ERROR(session->ApplyCommand(*promoted_late));
+  AITS_ASSIGN_OR_RETURN(const node::LoopExit exit, std::move(ran));
   result.interrupted = exit == node::LoopExit::kStopped;
   if (exit == node::LoopExit::kEndOfData) result.feed_ended = true;
   result.hand_off = loop.stats().hand_off;

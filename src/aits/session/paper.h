@@ -89,6 +89,12 @@ struct PaperOptions {
   std::function<void(const PaperProgress&)> progress;  // about twice a second
   std::function<void(const std::string&)> notice;      // one-line messages for the user
   SignalFactory signals = MakeRuleSignalFor;
+  // When a candidate's shadow trial ends (SessionSpec::shadow_model), the registry's gate decides
+  // on its record: `promote` gets the model_shadow record and returns the model_promotion command
+  // that says what the gate made of it (config::PromoteOnShadow). It runs on a thread of its own,
+  // off the kernel's; the command is applied (logged) when it comes back, or at the end of the
+  // run if the feed ended first. Unset: the trial is logged and nothing is promoted.
+  std::function<Result<std::string>(const SessionSpec&, const std::string& record)> promote;
   // Set by an owner whose decisions are made by the decision role (aits serve:
   // services::DecisionFeed); `signals` is then not used.
   node::DeciderFactory deciders;

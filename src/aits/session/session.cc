@@ -196,6 +196,10 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
     config.decision->watch_sink = [self](Timestamp ts, std::string_view json) {
       self->Emit(EventType::kModelVerdict, ts, json);
     };
+    config.decision->shadow_sink = [self](Timestamp ts, std::string_view json) {
+      self->Emit(EventType::kModelShadow, ts, json);
+      if (self->shadow_hook_ && self->mode_ == RecordMode::kAppend) self->shadow_hook_(ts, json);
+    };
   }
   AITS_ASSIGN_OR_RETURN(const VenueKind venue_kind, ParseVenueKind(spec.venue));
   if (venue_kind == VenueKind::kThreaded) {
@@ -615,6 +619,19 @@ Status Session::ApplyCommand(std::string_view text) {
   // pause and resume are the breaker's reduce_only and normal (no new exposure; positions are
   // still managed and may be closed), so that the risk manager is the one place that says what
   // may trade; flatten closes everything and leaves the breaker as it is.
+  if (command == "model_promotion") {
+    // What the registry's gate made of a shadow trial (docs/ml.md, "Shadow trial"): recorded
+    // where it came back, so that the log holds each step; the session serves on what it serves.
+    if (!json.contains("candidate") || !json["candidate"].is_string() || !json.contains("passed") ||
+        !json["passed"].is_boolean()) {
+      return InvalidArgument(
+          "model_promotion command without a \"candidate\" string and a "
+          "\"passed\" boolean: " +
+          std::string(text.substr(0, 200)));
+    }
+    log_command("");
+    return Status::Ok();
+  }
   std::optional<risk::BreakerState> state;
   if (command == "breaker") {
     if (!json.contains("state") || !json["state"].is_string()) {

@@ -107,6 +107,11 @@ class Session {
   // session re-run on another venue (aits compare, live_compare.h) reads what it does this way.
   using OutputSink = std::function<void(persistence::EventType, Timestamp, std::string_view)>;
   void CaptureOutputs(OutputSink sink) { capture_ = std::move(sink); }
+  // Called with a model_shadow record (a candidate's shadow trial ended) after it is logged,
+  // when appending only: a replay re-makes the record but acts on nothing. On the kernel thread;
+  // the hook must not block it (the paper session hands the record to its promoter's thread).
+  using ShadowHook = std::function<void(Timestamp, std::string_view)>;
+  void OnShadowEnded(ShadowHook hook) { shadow_hook_ = std::move(hook); }
   bool appending() const { return mode_ == RecordMode::kAppend; }
 
   // Feeds one tick: moves the clock to its time, logs it when appending (with a live feed's
@@ -285,6 +290,7 @@ class Session {
   };
   std::deque<Produced> produced_;
   OutputSink capture_;
+  ShadowHook shadow_hook_;
   Divergence divergence_;
   bool diverged_ = false;
   std::string buffer_;

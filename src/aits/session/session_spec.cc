@@ -153,6 +153,11 @@ std::string SessionSpec::ToJson() const {
   j["registry"] = registry;
   j["model"] = model;
   j["model_checksum"] = model_checksum;
+  if (!shadow_model.empty()) {
+    j["shadow_model"] = shadow_model;
+    j["shadow_checksum"] = shadow_checksum;
+    j["shadow_min_calls"] = shadow_min_calls;
+  }
   j["decision"] = Pairs(decision);
   j["risk"] = Pairs(risk);
   j["account_currency"] = account_currency;
@@ -227,6 +232,11 @@ Result<SessionSpec> SessionSpec::FromJson(std::string_view text) {
     get("registry", &spec.registry);
     get("model", &spec.model);
     get("model_checksum", &spec.model_checksum);
+    if (j.contains("shadow_model")) {
+      get("shadow_model", &spec.shadow_model);
+      get("shadow_checksum", &spec.shadow_checksum);
+      get("shadow_min_calls", &spec.shadow_min_calls);
+    }
     get_pairs("decision", &spec.decision);
     get_pairs("risk", &spec.risk);
     get("account_currency", &spec.account_currency);

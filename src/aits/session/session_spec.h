@@ -54,6 +54,12 @@ struct SessionSpec {
   std::string registry;
   std::string model;           // as resolved at start: "NAME@VERSION"
   std::string model_checksum;  // of the model bytes, checked again on resume and replay
+  // A candidate tried in shadow beside `model` (docs/ml.md, "Shadow trial"): "NAME@VERSION" as
+  // resolved at start, its checksum, and the long and short calls that end the trial. Empty: none
+  // (and absent from the log, so that a session without one reads as before).
+  std::string shadow_model;
+  std::string shadow_checksum;
+  uint64_t shadow_min_calls = 200;
   // Decision and risk settings as key/value pairs (DecisionConfig::Set, RiskLimits::Set), in the
   // order given; risk defaults fill what is not given.
   std::vector<std::pair<std::string, std::string>> decision;

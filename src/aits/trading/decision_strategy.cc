@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "aits/ml/shadow.h"
+
 namespace aits::trading {
 namespace {
 
@@ -166,6 +168,7 @@ void DecisionStrategy::OnBar(const Bar& bar) {
   decision::Signal signal;
   if (!source_->OnBar(bar, &signal)) return;
   if (watch_sink_ && source_->watch() != nullptr) ObserveWatch(signal.ts, *source_->watch());
+  if (shadow_sink_ && !shadow_reported_) ReportShadow(signal.ts);
   decision::MarketState market;
   if (!Measure(&market)) return;
   last_ = engine_.Decide(signal, instrument_, market);
@@ -209,6 +212,24 @@ void DecisionStrategy::ObserveWatch(Timestamp ts, const ml::ModelWatch& watch) {
   out.Member("bars", watch.bars());
   out.EndObject();
   watch_sink_(ts, json);
+}
+
+void DecisionStrategy::ReportShadow(Timestamp ts) {
+  const ml::ShadowTrial* trial = source_->shadow();
+  if (trial == nullptr || trial->running()) return;
+  shadow_reported_ = true;
+  std::string json;
+  JsonWriter out(&json);
+  out.BeginObject();
+  out.Member("symbol", instrument_.symbol);
+  out.Member("candidate", source_->shadow_candidate());
+  out.Member("production", source_->shadow_production());
+  out.Member("min_calls", static_cast<uint64_t>(trial->config().min_calls));
+  out.EndObject();
+  // The record as the registry keeps it (metrics.shadow), spliced in whole.
+  json.pop_back();
+  json += ",\"record\":" + ml::ToJson(trial->Record()).dump() + "}";
+  shadow_sink_(ts, json);
 }
 
 void DecisionStrategy::DecideRemotely(const Bar& bar) {

@@ -112,6 +112,10 @@ class DecisionStrategy final : public strategy::Strategy {
   void SetWatchSink(DecisionSink sink, ml::WatchPolicyConfig config = {});
   // The watch's verdict as taken so far (warming_up without a watch).
   ml::WatchVerdict watch_verdict() const { return policy_.verdict(); }
+  // When the signal source tries a candidate beside its model (SignalSource::shadow), `sink`
+  // receives one JSON record when the trial ends, at the bar that ends it: the two models' names
+  // and records (ml::ToJson(ShadowRecord) under "record"); the session logs it as a model_shadow.
+  void SetShadowSink(DecisionSink sink) { shadow_sink_ = std::move(sink); }
 
  private:
   DecisionStrategy(const Instrument& instrument, std::unique_ptr<SignalSource> source,
@@ -127,6 +131,7 @@ class DecisionStrategy final : public strategy::Strategy {
   void Record(Timestamp ts, const Members& members);
 
   void ObserveWatch(Timestamp ts, const ml::ModelWatch& watch);
+  void ReportShadow(Timestamp ts);
 
   const Instrument& instrument_;
   std::unique_ptr<SignalSource> source_;
@@ -137,6 +142,8 @@ class DecisionStrategy final : public strategy::Strategy {
   DecisionSink sink_;
   DecisionSink watch_sink_;
   ml::WatchPolicy policy_;
+  DecisionSink shadow_sink_;
+  bool shadow_reported_ = false;
   std::string name_;
   features::Atr atr_;
   decision::Decision last_;

@@ -14,14 +14,23 @@ namespace {
 
 class MlSignal final : public SignalSource {
  public:
+  // The candidate on trial, and the trial.
+  struct Shadow {
+    ml::Ensemble candidate;
+    ml::ShadowTrial trial;
+    std::string candidate_name;
+    std::string production_name;
+  };
+
   MlSignal(InstrumentId instrument, features::FeatureEngine engine, ml::Ensemble ensemble,
-           size_t top_features, std::optional<ml::ModelWatch> watch)
+           size_t top_features, std::optional<ml::ModelWatch> watch, std::optional<Shadow> shadow)
       : instrument_(instrument),
         engine_(std::move(engine)),
         ensemble_(std::move(ensemble)),
         kinds_(ensemble_.MemberKinds()),
         top_features_(top_features),
-        watch_(std::move(watch)) {
+        watch_(std::move(watch)),
+        shadow_(std::move(shadow)) {
     row_.resize(ensemble_.feature_names().size());
     for (const auto& model : ensemble_.parts().row_models) {
       if (const auto* xgb = dynamic_cast<const ml::XgbModel*>(model.get())) {
@@ -57,6 +66,13 @@ class MlSignal final : public SignalSource {
   std::string_view feature_set_hash() const override { return ensemble_.feature_set_hash(); }
   bool explains() const override { return explainer_ != nullptr && top_features_ > 0; }
   const ml::ModelWatch* watch() const override { return watch_ ? &*watch_ : nullptr; }
+  const ml::ShadowTrial* shadow() const override { return shadow_ ? &shadow_->trial : nullptr; }
+  std::string_view shadow_candidate() const override {
+    return shadow_ ? std::string_view(shadow_->candidate_name) : std::string_view();
+  }
+  std::string_view shadow_production() const override {
+    return shadow_ ? std::string_view(shadow_->production_name) : std::string_view();
+  }
 
   void Describe(JsonWriter& out, bool explain) const override {
     out.Key("models");
@@ -109,6 +125,11 @@ class MlSignal final : public SignalSource {
     signal->anomaly = score_.anomaly;
     signal->regime = score_.regime;
     if (watch_) watch_->OnBar(bar.CloseTime(), bar.mid.close.AsDouble(), row_, score_.score);
+    // The candidate steps only while on trial: its sequence members' state is of no use after.
+    if (shadow_ && shadow_->trial.running()) {
+      const double candidate = shadow_->candidate.Step(row_).score;
+      shadow_->trial.OnBar(bar.CloseTime(), bar.mid.close.AsDouble(), score_.score, candidate);
+    }
     return true;
   }
 
@@ -123,14 +144,52 @@ class MlSignal final : public SignalSource {
   mutable std::vector<float> contributions_;
   mutable std::vector<size_t> order_;
   std::optional<ml::ModelWatch> watch_;
+  std::optional<Shadow> shadow_;
 };
+
+// The label horizon a model carries in its watch reference, if it carries one.
+Result<std::optional<Duration>> HorizonOf(const ml::Ensemble& ensemble, std::string_view what) {
+  if (ensemble.watch_reference().empty()) return std::optional<Duration>();
+  AITS_ASSIGN_OR_RETURN(ml::WatchReference reference,
+                        ml::DeserializeWatchReference(ensemble.watch_reference(), what));
+  return std::optional<Duration>(reference.horizon);
+}
+
+Result<MlSignal::Shadow> MakeShadow(const ml::Ensemble& production, ShadowModel shadow) {
+  if (shadow.candidate.feature_set_hash() != production.feature_set_hash()) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "shadow candidate " + shadow.candidate_name + " computes feature set " +
+                      std::string(shadow.candidate.feature_set_version()) + " (hash " +
+                      std::string(shadow.candidate.feature_set_hash()) + "), the served model " +
+                      shadow.production_name + " " + std::string(production.feature_set_version()) +
+                      " (hash " + std::string(production.feature_set_hash()) +
+                      "): a trial compares two models on the same inputs");
+  }
+  // Both are settled at the candidate's horizon (the served model's when the candidate has
+  // none): the calls it is to be judged on.
+  AITS_ASSIGN_OR_RETURN(std::optional<Duration> horizon,
+                        HorizonOf(shadow.candidate, shadow.candidate_name));
+  if (!horizon) {
+    AITS_ASSIGN_OR_RETURN(horizon, HorizonOf(production, shadow.production_name));
+  }
+  if (!horizon) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "shadow candidate " + shadow.candidate_name + ": neither it nor " +
+                      shadow.production_name +
+                      " carries its label's horizon (a watch reference): retrain one of them");
+  }
+  AITS_ASSIGN_OR_RETURN(ml::ShadowTrial trial, ml::ShadowTrial::Create(*horizon, shadow.config));
+  return MlSignal::Shadow{std::move(shadow.candidate), std::move(trial),
+                          std::move(shadow.candidate_name), std::move(shadow.production_name)};
+}
 
 }  // namespace
 
 Result<std::unique_ptr<SignalSource>> MakeMlSignal(const Instrument& instrument,
                                                    Duration bar_period, ml::Ensemble ensemble,
                                                    const std::vector<Duration>& timeframes,
-                                                   size_t top_features) {
+                                                   size_t top_features,
+                                                   std::optional<ShadowModel> shadow) {
   AITS_ASSIGN_OR_RETURN(features::FeatureEngine engine,
                         ml::MakeFeatureEngineFor(ensemble, timeframes, bar_period));
   std::optional<ml::ModelWatch> watch;
@@ -145,8 +204,13 @@ Result<std::unique_ptr<SignalSource>> MakeMlSignal(const Instrument& instrument,
     AITS_ASSIGN_OR_RETURN(ml::ModelWatch made, ml::ModelWatch::Create(std::move(reference)));
     watch.emplace(std::move(made));
   }
-  return std::unique_ptr<SignalSource>(std::make_unique<MlSignal>(
-      instrument.id, std::move(engine), std::move(ensemble), top_features, std::move(watch)));
+  std::optional<MlSignal::Shadow> trial;
+  if (shadow) {
+    AITS_ASSIGN_OR_RETURN(trial, MakeShadow(ensemble, std::move(*shadow)));
+  }
+  return std::unique_ptr<SignalSource>(
+      std::make_unique<MlSignal>(instrument.id, std::move(engine), std::move(ensemble),
+                                 top_features, std::move(watch), std::move(trial)));
 }
 
 }  // namespace aits::trading

@@ -6,19 +6,35 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "aits/core/status.h"
+#include "aits/ml/shadow.h"
 #include "aits/models/ensemble.h"
 #include "aits/trading/signal_source.h"
 
 namespace aits::trading {
 
+// A candidate model to try beside the served one (ml/shadow.h): it scores every bar on the same
+// features, never trades, and its calls and the served model's are settled side by side until the
+// trial ends. The candidate must have the served model's feature set.
+struct ShadowModel {
+  ml::Ensemble candidate;
+  std::string candidate_name;   // "NAME@VERSION", for the record
+  std::string production_name;  // the served model's
+  ml::ShadowConfig config;
+};
+
 // Errors: the ensemble's feature set does not match this build for `timeframes`, or the bar
-// period is not the ensemble's base timeframe.
+// period is not the ensemble's base timeframe; a shadow candidate with another feature set
+// (FailedPrecondition naming both hashes), or without a label horizon in either model's watch
+// reference.
 Result<std::unique_ptr<SignalSource>> MakeMlSignal(const Instrument& instrument,
                                                    Duration bar_period, ml::Ensemble ensemble,
                                                    const std::vector<Duration>& timeframes,
-                                                   size_t top_features = 5);
+                                                   size_t top_features = 5,
+                                                   std::optional<ShadowModel> shadow = {});
 
 }  // namespace aits::trading

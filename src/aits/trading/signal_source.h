@@ -25,7 +25,8 @@
 
 namespace aits::ml {
 class ModelWatch;
-}
+class ShadowTrial;
+}  // namespace aits::ml
 
 namespace aits::trading {
 
@@ -66,6 +67,11 @@ class SignalSource {
   // The model's drift and live record on this source's bars (ml/model_watch.h), or nullptr: a
   // rule, or a model without a watch reference. Read on the thread that calls OnBar.
   virtual const ml::ModelWatch* watch() const { return nullptr; }
+  // The candidate model on trial beside this source's model (ml/shadow.h), or nullptr; with the
+  // names of the two models ("NAME@VERSION"). Read on the thread that calls OnBar.
+  virtual const ml::ShadowTrial* shadow() const { return nullptr; }
+  virtual std::string_view shadow_candidate() const { return {}; }
+  virtual std::string_view shadow_production() const { return {}; }
 };
 
 struct SignalInfo {

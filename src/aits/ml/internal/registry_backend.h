@@ -83,6 +83,7 @@ class RegistryBackend {
   // Stores the model's bytes and its row (id ignored); returns the new id. Inside Write.
   virtual Result<int64_t> Insert(const StoredModel& row, std::string_view bytes) = 0;
   virtual Status SetStatus(int64_t id, ModelStatus status) = 0;
+  virtual Status SetMetrics(int64_t id, const std::string& metrics) = 0;  // JSON text
   virtual Status AppendEvent(int64_t model_id, const StoredEvent& event) = 0;
   // Model `model_id`'s events, oldest first.
   virtual Result<std::vector<StoredEvent>> Events(int64_t model_id) const = 0;

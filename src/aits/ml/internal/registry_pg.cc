@@ -179,6 +179,15 @@ class PgBackend final : public RegistryBackend {
         .status();
   }
 
+  Status SetMetrics(int64_t id, const std::string& metrics) override {
+    AITS_ASSIGN_OR_RETURN(pg::Connection * conn, Conn());
+    const pg::Param params[] = {pg::Param::Bytes(metrics), pg::Param::Int64(id)};
+    return conn
+        ->Exec("UPDATE registry_models SET metrics = $1::text WHERE id = $2::bigint", params,
+               "set the metrics of model #" + std::to_string(id))
+        .status();
+  }
+
   Status AppendEvent(int64_t model_id, const StoredEvent& event) override {
     AITS_ASSIGN_OR_RETURN(pg::Connection * conn, Conn());
     const pg::Param params[] = {pg::Param::Int64(event.time_ns), pg::Param::Int64(model_id),

@@ -160,6 +160,12 @@ class SqliteBackend final : public RegistryBackend {
     return stmt.Text(ToString(status)).Int(id).Run();
   }
 
+  Status SetMetrics(int64_t id, const std::string& metrics) override {
+    AITS_ASSIGN_OR_RETURN(Stmt stmt,
+                          Stmt::Prepare(db_, "UPDATE models SET metrics = ? WHERE id = ?"));
+    return stmt.Text(metrics).Int(id).Run();
+  }
+
   Status AppendEvent(int64_t model_id, const StoredEvent& event) override {
     AITS_ASSIGN_OR_RETURN(
         Stmt stmt,
