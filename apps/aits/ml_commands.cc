@@ -43,6 +43,37 @@ int RunModels(const std::string& registry_dir, const std::string& name) {
   return 0;
 }
 
+// `aits models --events REF`: one model, its shadow trial if it had one, and every audited step
+// of its life in the registry (register, shadow, promote, reject, archive).
+int RunModelEvents(const std::string& registry_dir, const std::string& ref) {
+  auto registry = ml::ModelRegistry::Open(registry_dir, /*create=*/false);
+  if (!registry.ok()) return Fail(registry.status());
+  auto record = registry->Find(ref);
+  if (!record.ok()) return Fail(record.status());
+  auto events = registry->Events(record->id);
+  if (!events.ok()) return Fail(events.status());
+  std::printf("model #%lld %s@%d (%s, %s)\n", static_cast<long long>(record->id),
+              record->name.c_str(), record->version, record->kind.c_str(),
+              std::string(ml::ToString(record->status)).c_str());
+  if (!record->parent.empty()) std::printf("  parent      %s\n", record->parent.c_str());
+  const auto shadow = record->metrics.find("shadow");
+  if (shadow != record->metrics.end() && shadow->is_object()) {
+    const nlohmann::json production = shadow->value("production", nlohmann::json::object());
+    std::printf("  shadow      %s trial, %s calls over %s bars (%s to %s)\n",
+                shadow->value("state", "?").c_str(),
+                shadow->value("calls", nlohmann::json(0)).dump().c_str(),
+                shadow->value("bars", nlohmann::json(0)).dump().c_str(),
+                shadow->value("from", "").c_str(), shadow->value("to", "").c_str());
+    for (const char* figure : {"accuracy", "precision", "recall", "profit_factor", "sharpe"}) {
+      std::printf("    %-14s %-10s production %s\n", figure, FormatNumber(*shadow, figure).c_str(),
+                  FormatNumber(production, figure).c_str());
+    }
+  }
+  std::printf("  events\n");
+  for (const std::string& line : *events) std::printf("    %s\n", line.c_str());
+  return 0;
+}
+
 // `aits train` and `aits evaluate` run the sibling binary aits-train (beside this one), so that
 // LibTorch is loaded only by the commands that train. Every argument after the command name,
 // --help and the logging flags included, is passed on untouched; logging flags given before the
@@ -309,8 +340,13 @@ void AddMlCommands(CLI::App& app) {
                    "Model registry: a directory or postgresql://user@host:port/db")
       ->capture_default_str();
   models->add_option("--name", *name, "Only this model family");
-  models->callback([registry_dir, name] {
-    const int code = RunModels(*registry_dir, *name);
+  auto events = std::make_shared<std::string>();
+  models->add_option("--events", *events,
+                     "One model (NAME, NAME@V, #ID): its shadow trial and every audited step of "
+                     "its life (register, shadow, promote, reject, archive)");
+  models->callback([registry_dir, name, events] {
+    const int code =
+        events->empty() ? RunModels(*registry_dir, *name) : RunModelEvents(*registry_dir, *events);
     ExitOnFailure(code);
   });
 

@@ -411,6 +411,10 @@ print(shadow.get("state"), shadow.get("calls"), " ".join(actions))
 PY
 )
 expect_in "the shadow record in the registry" "$kept" "complete 100 register reject shadow"
+out=$("$aits" models --registry "$work/models" --events gbp_test@2); code=$?
+expect_code "models --events" "$code" 0
+expect_in "models --events: the trial" "$out" "complete trial, 100 calls over"
+expect_in "models --events: the audit" "$out" " shadow: complete trial over"
 out=$("$aits" replay --events "$work/shadowed" 2>&1); code=$?
 expect_code "replay of the shadowed session" "$code" 0
 expect_in "replay of the shadowed session" "$out" "identical"

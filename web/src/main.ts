@@ -227,7 +227,11 @@ class Dashboard {
     this.timers.push(window.setInterval(() => {
       if (this.positionsDirty) {
         this.positionsDirty = false;
-        void this.loadPositions();
+        this.loadPositions().catch((e: unknown) => {
+          // The API is away (a restart, the network): read them again at the next tick.
+          this.positionsDirty = true;
+          this.status.title = errorText(e);
+        });
       }
     }, 1000));
     // Started sessions change state on their own (a run ends, a trader stops one): a light read
@@ -281,7 +285,9 @@ class Dashboard {
     for (const s of session.symbols) this.symbolSelect.append(h('option', {value: s}, s));
     this.symbolSelect.addEventListener('change', () => {
       this.symbol = this.symbolSelect.value;
-      void this.loadBars();
+      this.loadBars().catch((e: unknown) => {
+        this.status.title = errorText(e);
+      });
     });
     const logout = h('button', {'data-testid': 'logout'}, 'Log out');
     logout.addEventListener('click', () => showLogin());
@@ -476,7 +482,9 @@ class Dashboard {
         if (Array.isArray(data['positions'])) this.positionsDirty = true;
         break;
       case 'risk':
-        void this.loadRisk();
+        this.loadRisk().catch((e: unknown) => {
+          this.status.title = errorText(e);
+        });
         break;
     }
   }

@@ -59,6 +59,18 @@ Result<ml::PromotionGate> ParsePromoteBody(const std::string& body,
       }
       (key == "threshold" ? gate.threshold : gate.min_improvement_over_baseline) =
           value.get<double>();
+    } else if (key == "record") {
+      if (!value.is_string() ||
+          (value.get<std::string>() != "validation" && value.get<std::string>() != "shadow")) {
+        return InvalidArgument("record: \"validation\" or \"shadow\"");
+      }
+      gate.record = value.get<std::string>();
+    } else if (key == "min_calls") {
+      if (!value.is_number_integer() || value.get<int64_t>() < 0 ||
+          value.get<int64_t>() > 1'000'000) {
+        return InvalidArgument("min_calls: an integer from 0 to 1000000");
+      }
+      gate.min_calls = value.get<size_t>();
     } else if (key == "higher_is_better" || key == "require_baseline") {
       if (!value.is_boolean()) return InvalidArgument(key + ": true or false");
       (key == "higher_is_better" ? gate.higher_is_better : gate.require_baseline) =
@@ -117,7 +129,9 @@ const nlohmann::json kPromoteSchema = {
       {"threshold", {{"type", "number"}}},
       {"higher_is_better", {{"type", "boolean"}}},
       {"min_improvement_over_baseline", {{"type", "number"}, {"minimum", 0}}},
-      {"require_baseline", {{"type", "boolean"}}}}}};
+      {"require_baseline", {{"type", "boolean"}}},
+      {"record", {{"type", "string"}, {"enum", {"validation", "shadow"}}}},
+      {"min_calls", {{"type", "integer"}, {"minimum", 0}, {"maximum", 1000000}}}}}};
 
 }  // namespace
 

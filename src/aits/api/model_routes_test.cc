@@ -229,7 +229,11 @@ TEST_F(ModelRoutesTest, BadPromoteBodiesAreRefusedAndChangeNothing) {
       {R"({"reason": "x", "higher_is_better": 1})", "higher_is_better"},
       {R"({"reason": "x", "min_improvement_over_baseline": -1})", "negative"},
       {R"({"reason": "x", "metric": "' OR 1=1; --", "drop": true})", "unknown field"},
-      {R"({"reason": "x", "metric": "no_such_metric"})", "no_such_metric"}};
+      {R"({"reason": "x", "metric": "no_such_metric"})", "no_such_metric"},
+      {R"({"reason": "x", "record": "live"})", "record"},
+      {R"({"reason": "x", "min_calls": -3})", "min_calls"},
+      // A model never tried in shadow has no record to read.
+      {R"({"reason": "x", "record": "shadow", "metric": "accuracy"})", "no shadow trial recorded"}};
   for (const auto& [body, says] : bad) {
     const HttpResponse r = Call("POST", path, "ada", body);
     EXPECT_EQ(r.status, 400) << body << " -> " << r.body;

@@ -491,22 +491,37 @@ TEST_F(PipelineTest, AServedModelIsWatchedAndSettlesItsCallsAsTheLabelsDo) {
   EXPECT_NEAR(figures.profit_factor, gains / losses, 1e-4);
 }
 
-// Records, at the end, a served signal's shadow trial.
+// Records a served signal's shadow trial as it ends, then promotes the candidate `delay` bars
+// later (as the registry's answer would come back), and every bar's signal strength.
 class ShadowRecorder final : public strategy::Strategy {
  public:
-  ShadowRecorder(std::unique_ptr<trading::SignalSource> source, ml::ShadowRecord* record)
-      : source_(std::move(source)), record_(record) {}
+  ShadowRecorder(std::unique_ptr<trading::SignalSource> source, ml::ShadowRecord* record,
+                 std::vector<std::pair<Timestamp, double>>* strengths, Timestamp* promoted_at)
+      : source_(std::move(source)),
+        record_(record),
+        strengths_(strengths),
+        promoted_at_(promoted_at) {}
   std::string_view name() const override { return "shadow_recorder"; }
   void OnBar(const Bar& bar) override {
     decision::Signal signal;
-    source_->OnBar(bar, &signal);
-    ASSERT_NE(source_->shadow(), nullptr);
-    *record_ = source_->shadow()->Record();
+    if (source_->OnBar(bar, &signal)) strengths_->emplace_back(signal.ts, signal.strength);
+    const ml::ShadowTrial* trial = source_->shadow();
+    if (trial == nullptr) return;  // promoted
+    *record_ = trial->Record();
+    if (!trial->running() && ++after_end_ == kDelay) {
+      ASSERT_FALSE(source_->SettleShadow("gbpusd_test@9", true));  // not its candidate
+      ASSERT_TRUE(source_->SettleShadow("gbpusd_test@2", true));
+      *promoted_at_ = bar.CloseTime();
+    }
   }
 
  private:
+  static constexpr int kDelay = 25;
   std::unique_ptr<trading::SignalSource> source_;
   ml::ShadowRecord* record_;
+  std::vector<std::pair<Timestamp, double>>* strengths_;
+  Timestamp* promoted_at_;
+  int after_end_ = 0;
 };
 
 // A candidate served in shadow beside the production model is scored on the same bars as it
@@ -539,6 +554,8 @@ TEST_F(PipelineTest, AShadowCandidateIsScoredAndSettledBesideProductionOnTheSame
 
   const size_t kCalls = 1500;
   ShadowRecord record;
+  std::vector<std::pair<Timestamp, double>> strengths;
+  Timestamp promoted_at;
   auto shared = std::make_shared<Ensemble>(std::move(*production));
   auto shared_candidate = std::make_shared<Ensemble>(std::move(*challenger));
   backtest::BacktestConfig bt = OverTheBars();
@@ -553,7 +570,7 @@ TEST_F(PipelineTest, AShadowCandidateIsScoredAndSettledBesideProductionOnTheSame
                                                    .production_name = "gbpusd_test@1",
                                                    .config = {.min_calls = kCalls}}));
     return std::unique_ptr<strategy::Strategy>(
-        std::make_unique<ShadowRecorder>(std::move(source), &record));
+        std::make_unique<ShadowRecorder>(std::move(source), &record, &strengths, &promoted_at));
   };
   const auto ran = backtest::RunBacktest(bt);
   ASSERT_TRUE(ran.ok()) << ran.status().ToString();
@@ -585,6 +602,23 @@ TEST_F(PipelineTest, AShadowCandidateIsScoredAndSettledBesideProductionOnTheSame
   }
   // Two models, two records.
   EXPECT_NE(record.candidate.accuracy, record.production.accuracy);
+
+  // Promoted 25 bars after the trial ended, the candidate serves from the next bar, its state
+  // current: the signal is its offline score; before, the production model's.
+  ASSERT_GT(promoted_at, record.to);
+  size_t before = 0;
+  size_t after = 0;
+  for (size_t r = 0, k = 0; r < data_->rows() && k < strengths.size(); ++r) {
+    if (data_->time[r] != strengths[k].first) continue;
+    const bool candidate_serves = strengths[k].first > promoted_at;
+    const ScoredRows& scores = candidate_serves ? candidate_scores : production_scores;
+    ASSERT_NEAR(strengths[k].second, std::clamp(scores.scores[r].score, -1.0, 1.0), 1e-12)
+        << "bar " << FormatIso8601(strengths[k].first);
+    (candidate_serves ? after : before) += 1;
+    ++k;
+  }
+  EXPECT_GT(before, kCalls);
+  EXPECT_GT(after, 1000u);
 }
 
 // Runs one served ML signal whole (OnBar) and a second one in the two stages of roles that run

@@ -1,9 +1,13 @@
 #include "aits/ml/shadow.h"
 
+#include "aits/ml/watch_metrics.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
+#include <sstream>
+#include <string>
 #include <vector>
 
 namespace aits::ml {
@@ -72,6 +76,45 @@ TEST(ShadowTrialTest, BothModelsAreSettledOnTheSameBarsAndTheTrialEndsAtItsCalls
   EXPECT_EQ(json["production"]["accuracy"], 0.0);
   EXPECT_EQ(json["bars"], ended_at + 1);
   EXPECT_EQ(json["from"], FormatIso8601(At(0)));
+}
+
+// The value of the series of `name` whose labels include every one of `labels` in `text`.
+std::string Series(const std::string& text, const std::string& name,
+                   const std::vector<std::string>& labels) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name + "{", 0) != 0) continue;
+    bool all = true;
+    for (const std::string& label : labels) all = all && line.find(label) != std::string::npos;
+    if (all) return line.substr(line.rfind(' ') + 1);
+  }
+  return "(none)";
+}
+
+TEST(ShadowTrialTest, ItsMetricsFollowTheTrial) {
+  const Market m = MakeMarket(2000, 7);
+  auto trial = ShadowTrial::Create(kHorizon, {.min_calls = 100});
+  ASSERT_TRUE(trial.ok());
+  Registry registry;
+  auto metrics = ShadowMetrics::Create(registry, "GBPUSD", *trial);
+  ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
+  std::string text = registry.RenderText();
+  EXPECT_EQ(Series(text, "aits_model_shadow_state", {"state=\"running\""}), "1");
+  EXPECT_EQ(Series(text, "aits_model_shadow_state", {"state=\"complete\""}), "0");
+  EXPECT_EQ(Series(text, "aits_model_shadow_accuracy", {"model=\"candidate\""}), "NaN");
+  for (size_t i = 0; trial->running(); ++i) {
+    const double truth = m.ahead[i] >= 0 ? 0.5 : -0.5;
+    trial->OnBar(At(i), m.closes[i], -truth, truth);
+  }
+  metrics->Publish(*trial);
+  text = registry.RenderText();
+  EXPECT_EQ(Series(text, "aits_model_shadow_state", {"state=\"complete\""}), "1");
+  EXPECT_EQ(Series(text, "aits_model_shadow_state", {"state=\"running\""}), "0");
+  EXPECT_EQ(Series(text, "aits_model_shadow_calls", {"model=\"candidate\"", "GBPUSD"}), "100");
+  EXPECT_EQ(Series(text, "aits_model_shadow_accuracy", {"model=\"candidate\""}), "1");
+  EXPECT_EQ(Series(text, "aits_model_shadow_accuracy", {"model=\"production\""}), "0");
+  EXPECT_EQ(Series(text, "aits_model_shadow_bars", {"GBPUSD"}),
+            std::to_string(trial->Record().bars));
 }
 
 TEST(ShadowTrialTest, ACandidateThatStaysFlatExpiresAfterMaxBars) {

@@ -132,4 +132,59 @@ void WatchMetrics::Publish(const ModelWatch& watch, WatchVerdict verdict, bool c
   calls_->Set(static_cast<double>(live.directional()));
 }
 
+Result<ShadowMetrics> ShadowMetrics::Create(Registry& registry, const std::string& symbol,
+                                            const ShadowTrial& trial) {
+  AITS_ASSIGN_OR_RETURN(
+      Family<Gauge> * state,
+      registry.AddGauge("aits_model_shadow_state",
+                        "1 for the state of the candidate's shadow trial beside the served model "
+                        "(running, complete, expired: docs/ml.md, \"Shadow trial\"), 0 for the "
+                        "others.",
+                        {"symbol", "state"}));
+  AITS_ASSIGN_OR_RETURN(
+      Family<Gauge> * bars,
+      registry.AddGauge("aits_model_shadow_bars", "Bars of the candidate's shadow trial so far.",
+                        {"symbol"}));
+  AITS_ASSIGN_OR_RETURN(
+      Family<Gauge> * calls,
+      registry.AddGauge("aits_model_shadow_calls",
+                        "Long and short calls settled in the shadow trial, of the candidate and "
+                        "of the production model over the same bars.",
+                        {"symbol", "model"}));
+  AITS_ASSIGN_OR_RETURN(
+      Family<Gauge> * accuracy,
+      registry.AddGauge("aits_model_shadow_accuracy",
+                        "Accuracy of the candidate's and of the production model's settled calls "
+                        "in the shadow trial; NaN without a call yet.",
+                        {"symbol", "model"}));
+  ShadowMetrics m;
+  for (size_t s = 0; s < m.state_.size(); ++s) {
+    AITS_ASSIGN_OR_RETURN(
+        m.state_[s],
+        state->With({{"symbol", symbol}, {"state", ToString(static_cast<ShadowState>(s))}}));
+  }
+  AITS_ASSIGN_OR_RETURN(m.bars_, bars->With({{"symbol", symbol}}));
+  constexpr std::array<const char*, 2> kModels = {"candidate", "production"};
+  for (size_t k = 0; k < kModels.size(); ++k) {
+    AITS_ASSIGN_OR_RETURN(m.calls_[k], calls->With({{"symbol", symbol}, {"model", kModels[k]}}));
+    AITS_ASSIGN_OR_RETURN(m.accuracy_[k],
+                          accuracy->With({{"symbol", symbol}, {"model", kModels[k]}}));
+  }
+  m.Publish(trial);
+  return m;
+}
+
+void ShadowMetrics::Publish(const ShadowTrial& trial) {
+  const ShadowRecord record = trial.Record();
+  for (size_t s = 0; s < state_.size(); ++s) {
+    state_[s]->Set(static_cast<size_t>(record.state) == s ? 1.0 : 0.0);
+  }
+  bars_->Set(static_cast<double>(record.bars));
+  const std::array<const ShadowSide*, 2> sides = {&record.candidate, &record.production};
+  for (size_t k = 0; k < sides.size(); ++k) {
+    calls_[k]->Set(static_cast<double>(sides[k]->directional));
+    accuracy_[k]->Set(sides[k]->accuracy);
+  }
+}
+
 }  // namespace aits::ml

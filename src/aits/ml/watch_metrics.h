@@ -18,6 +18,7 @@
 #include "aits/core/metrics.h"
 #include "aits/core/status.h"
 #include "aits/ml/model_watch.h"
+#include "aits/ml/shadow.h"
 
 namespace aits::ml {
 
@@ -64,6 +65,28 @@ class WatchMetrics {
   Counter* settled_ = nullptr;
   Counter* dropped_ = nullptr;
   std::array<Gauge*, 4> verdict_{};  // by WatchVerdict
+};
+
+// A candidate's shadow trial on a session's /metrics (docs/ml.md, "Shadow trial"), registered
+// only by a session that runs one:
+//   aits_model_shadow_state{symbol,state}        1 for running, complete or expired, 0 otherwise
+//   aits_model_shadow_bars{symbol}               bars of the trial so far
+//   aits_model_shadow_calls{symbol,model}        long and short calls settled, model="candidate"
+//                                                or "production" (over the same bars)
+//   aits_model_shadow_accuracy{symbol,model}     their accuracy; NaN without a call yet
+// Thread-safety as WatchMetrics'.
+class ShadowMetrics {
+ public:
+  static Result<ShadowMetrics> Create(Registry& registry, const std::string& symbol,
+                                      const ShadowTrial& trial);
+  void Publish(const ShadowTrial& trial);
+
+ private:
+  ShadowMetrics() = default;
+  std::array<Gauge*, 3> state_{};  // by ShadowState
+  Gauge* bars_ = nullptr;
+  std::array<Gauge*, 2> calls_{};  // candidate, production
+  std::array<Gauge*, 2> accuracy_{};
 };
 
 }  // namespace aits::ml

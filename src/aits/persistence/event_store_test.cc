@@ -155,7 +155,9 @@ TEST(EventTypeTest, NamesAndKnownValues) {
   EXPECT_TRUE(IsKnownEventType(15));  // a venue's account report, likewise
   EXPECT_EQ(ToString(EventType::kModelVerdict), "model_verdict");
   EXPECT_TRUE(IsKnownEventType(16));  // a watched model's verdict changed, an output
-  EXPECT_FALSE(IsKnownEventType(17));
+  EXPECT_EQ(ToString(EventType::kModelShadow), "model_shadow");
+  EXPECT_TRUE(IsKnownEventType(17));  // a candidate's shadow trial ended, an output
+  EXPECT_FALSE(IsKnownEventType(18));
 }
 
 TEST(EventChecksumTest, FixedValuesAndSensitivity) {

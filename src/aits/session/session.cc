@@ -630,6 +630,12 @@ Status Session::ApplyCommand(std::string_view text) {
           std::string(text.substr(0, 200)));
     }
     log_command("");
+    // A promoted candidate serves from the next bar, a rejected one is dropped; both at this
+    // point of the log, so that a replay or a resume does the same here.
+    const std::string candidate = json["candidate"].get<std::string>();
+    for (trading::DecisionStrategy* strategy : strategies_) {
+      strategy->SettleShadow(candidate, json["passed"].get<bool>());
+    }
     return Status::Ok();
   }
   std::optional<risk::BreakerState> state;

@@ -152,6 +152,10 @@ Result<std::unique_ptr<SessionMetrics>> SessionMetrics::Create(Registry& registr
     const trading::SignalSource* source = session.strategies()[k]->source();
     if (const ml::ModelWatch* watch = source != nullptr ? source->watch() : nullptr) {
       AITS_ASSIGN_OR_RETURN(decider.watched, ml::WatchMetrics::Create(registry, symbol, *watch));
+      decider.watch = watch;
+    }
+    if (const ml::ShadowTrial* trial = source != nullptr ? source->shadow() : nullptr) {
+      AITS_ASSIGN_OR_RETURN(decider.shadowed, ml::ShadowMetrics::Create(registry, symbol, *trial));
     }
     m->deciders_.push_back(decider);
   }
@@ -313,9 +317,23 @@ bool SessionMetrics::Publish(const Session& session, bool force) {
       decider.confidence->Set(signal->confidence);
       decider.anomaly->Set(signal->anomaly);
     }
+    const trading::SignalSource* source = strategy.source();
+    const ml::ModelWatch* watch = source != nullptr ? source->watch() : nullptr;
+    if (watch != decider.watch) {
+      // A promoted candidate took over (SignalSource::SettleShadow): its own watch, counted
+      // from here.
+      decider.watched.reset();
+      decider.watch = watch;
+      if (watch != nullptr) {
+        auto made = ml::WatchMetrics::Create(*registry_, symbols_[decider.instrument], *watch);
+        if (made.ok()) decider.watched = std::move(*made);
+      }
+    }
     if (decider.watched) {
-      decider.watched->Publish(*strategy.source()->watch(), strategy.watch_verdict(),
-                               baseline_taken_);
+      decider.watched->Publish(*watch, strategy.watch_verdict(), baseline_taken_);
+    }
+    if (const ml::ShadowTrial* trial = source != nullptr ? source->shadow() : nullptr) {
+      if (decider.shadowed) decider.shadowed->Publish(*trial);
     }
   }
   baseline_taken_ = true;

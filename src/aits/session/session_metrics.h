@@ -112,6 +112,8 @@ class SessionMetrics {
     Gauge* anomaly = nullptr;
     // Its model's watch (ml/watch_metrics.h), when its signal source has one.
     std::optional<ml::WatchMetrics> watched;
+    const ml::ModelWatch* watch = nullptr;  // the watch `watched` was made for
+    std::optional<ml::ShadowMetrics> shadowed;
   };
   std::vector<Decider> deciders_;
   bool baseline_taken_ = false;

@@ -214,6 +214,12 @@ void DecisionStrategy::ObserveWatch(Timestamp ts, const ml::ModelWatch& watch) {
   watch_sink_(ts, json);
 }
 
+bool DecisionStrategy::SettleShadow(std::string_view candidate, bool promoted) {
+  if (source_ == nullptr || !source_->SettleShadow(candidate, promoted)) return false;
+  if (promoted) policy_ = ml::WatchPolicy(policy_.config());
+  return true;
+}
+
 void DecisionStrategy::ReportShadow(Timestamp ts) {
   const ml::ShadowTrial* trial = source_->shadow();
   if (trial == nullptr || trial->running()) return;

@@ -116,6 +116,10 @@ class DecisionStrategy final : public strategy::Strategy {
   // receives one JSON record when the trial ends, at the bar that ends it: the two models' names
   // and records (ml::ToJson(ShadowRecord) under "record"); the session logs it as a model_shadow.
   void SetShadowSink(DecisionSink sink) { shadow_sink_ = std::move(sink); }
+  // The registry's answer on the shadow trial of `candidate` (SignalSource::SettleShadow); a
+  // promoted candidate's watch starts its verdict anew. False when the source has no such
+  // candidate.
+  bool SettleShadow(std::string_view candidate, bool promoted);
 
  private:
   DecisionStrategy(const Instrument& instrument, std::unique_ptr<SignalSource> source,

@@ -12,6 +12,20 @@
 namespace aits::trading {
 namespace {
 
+// The watch of a model that carries a watch reference; none for one that does not.
+Result<std::optional<ml::ModelWatch>> WatchOf(const ml::Ensemble& ensemble) {
+  if (ensemble.watch_reference().empty()) return std::optional<ml::ModelWatch>();
+  AITS_ASSIGN_OR_RETURN(ml::WatchReference reference,
+                        ml::DeserializeWatchReference(ensemble.watch_reference(), "the model"));
+  if (reference.features.size() != ensemble.feature_names().size()) {
+    return Status(StatusCode::kDataLoss,
+                  "the model's watch reference has " + std::to_string(reference.features.size()) +
+                      " inputs for its " + std::to_string(ensemble.feature_names().size()));
+  }
+  AITS_ASSIGN_OR_RETURN(ml::ModelWatch made, ml::ModelWatch::Create(std::move(reference)));
+  return std::optional<ml::ModelWatch>(std::move(made));
+}
+
 class MlSignal final : public SignalSource {
  public:
   // The candidate on trial, and the trial.
@@ -32,12 +46,15 @@ class MlSignal final : public SignalSource {
         watch_(std::move(watch)),
         shadow_(std::move(shadow)) {
     row_.resize(ensemble_.feature_names().size());
-    for (const auto& model : ensemble_.parts().row_models) {
-      if (const auto* xgb = dynamic_cast<const ml::XgbModel*>(model.get())) {
-        explainer_ = xgb;
-        break;
-      }
+    explainer_ = FindExplainer(ensemble_);
+  }
+
+  // The ensemble's XGBoost member, whose SHAP values explain a decision; nullptr without one.
+  static const ml::XgbModel* FindExplainer(const ml::Ensemble& ensemble) {
+    for (const auto& model : ensemble.parts().row_models) {
+      if (const auto* xgb = dynamic_cast<const ml::XgbModel*>(model.get())) return xgb;
     }
+    return nullptr;
   }
   std::string_view name() const override { return "ml_ensemble"; }
 
@@ -72,6 +89,21 @@ class MlSignal final : public SignalSource {
   }
   std::string_view shadow_production() const override {
     return shadow_ ? std::string_view(shadow_->production_name) : std::string_view();
+  }
+  bool SettleShadow(std::string_view candidate, bool promoted) override {
+    if (!shadow_ || shadow_->candidate_name != candidate) return false;
+    if (promoted) {
+      ensemble_ = std::move(shadow_->candidate);
+      kinds_ = ensemble_.MemberKinds();
+      explainer_ = FindExplainer(ensemble_);
+      // Same feature set, so the row is unchanged; its watch is measured against its own
+      // training data. A watch reference that does not read leaves it unwatched rather than
+      // stopping a session in the middle.
+      watch_.reset();
+      if (auto watch = WatchOf(ensemble_); watch.ok()) watch_ = std::move(*watch);
+    }
+    shadow_.reset();
+    return true;
   }
 
   void Describe(JsonWriter& out, bool explain) const override {
@@ -125,8 +157,9 @@ class MlSignal final : public SignalSource {
     signal->anomaly = score_.anomaly;
     signal->regime = score_.regime;
     if (watch_) watch_->OnBar(bar.CloseTime(), bar.mid.close.AsDouble(), row_, score_.score);
-    // The candidate steps only while on trial: its sequence members' state is of no use after.
-    if (shadow_ && shadow_->trial.running()) {
+    // The candidate steps until the registry's answer: its sequence members are then current
+    // if it takes over.
+    if (shadow_) {
       const double candidate = shadow_->candidate.Step(row_).score;
       shadow_->trial.OnBar(bar.CloseTime(), bar.mid.close.AsDouble(), score_.score, candidate);
     }
@@ -192,18 +225,7 @@ Result<std::unique_ptr<SignalSource>> MakeMlSignal(const Instrument& instrument,
                                                    std::optional<ShadowModel> shadow) {
   AITS_ASSIGN_OR_RETURN(features::FeatureEngine engine,
                         ml::MakeFeatureEngineFor(ensemble, timeframes, bar_period));
-  std::optional<ml::ModelWatch> watch;
-  if (!ensemble.watch_reference().empty()) {
-    AITS_ASSIGN_OR_RETURN(ml::WatchReference reference,
-                          ml::DeserializeWatchReference(ensemble.watch_reference(), "the model"));
-    if (reference.features.size() != ensemble.feature_names().size()) {
-      return Status(StatusCode::kDataLoss,
-                    "the model's watch reference has " + std::to_string(reference.features.size()) +
-                        " inputs for its " + std::to_string(ensemble.feature_names().size()));
-    }
-    AITS_ASSIGN_OR_RETURN(ml::ModelWatch made, ml::ModelWatch::Create(std::move(reference)));
-    watch.emplace(std::move(made));
-  }
+  AITS_ASSIGN_OR_RETURN(std::optional<ml::ModelWatch> watch, WatchOf(ensemble));
   std::optional<MlSignal::Shadow> trial;
   if (shadow) {
     AITS_ASSIGN_OR_RETURN(trial, MakeShadow(ensemble, std::move(*shadow)));

@@ -72,6 +72,12 @@ class SignalSource {
   virtual const ml::ShadowTrial* shadow() const { return nullptr; }
   virtual std::string_view shadow_candidate() const { return {}; }
   virtual std::string_view shadow_production() const { return {}; }
+  // The registry's answer on the trial of `candidate` (docs/ml.md, "Shadow trial"): promoted,
+  // the candidate becomes this source's model from the next bar (its watch, if it carries a
+  // reference, starts anew); rejected, it is dropped. Until the answer the candidate keeps being
+  // stepped, so that it is current when it takes over. False when this source has no such
+  // candidate (nothing changes).
+  virtual bool SettleShadow(std::string_view /*candidate*/, bool /*promoted*/) { return false; }
 };
 
 struct SignalInfo {
