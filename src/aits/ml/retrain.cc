@@ -114,8 +114,9 @@ Result<RowRange> Window(const Dataset& data, const Labels& labels, const MlConfi
   }
   if (labelled.size() < options.rows) {
     std::string span = "no rows";
-    if (end > 0)
+    if (end > 0) {
       span = FormatIso8601(data.time.front()) + " .. " + FormatIso8601(data.time[end - 1]);
+    }
     return InvalidArgument(
         "too little data to retrain: " + config.data_path + " has " +
         std::to_string(labelled.size()) + " labelled rows (" + span +
@@ -184,6 +185,13 @@ Result<RetrainResult> RunRetrain(const MlConfig& config, const RetrainOptions& o
     --train_end;
   }
   result.train = RowRange{result.window.begin, train_end};
+  if (result.train.empty()) {
+    // A horizon as long as the window: the purge leaves nothing to learn from.
+    return InvalidArgument("too little data to retrain: the purge of " +
+                           std::to_string(purge / kNanosPerSecond) + " s before the holdout (" +
+                           FormatIso8601(data.time[result.holdout.begin]) +
+                           ") leaves none of the window's rows to learn from; give more --rows");
+  }
   result.window_first = data.time[result.window.begin];
   result.window_last = data.time[result.window.end - 1];
   listener.Stage(

@@ -163,9 +163,12 @@ TEST_F(RetrainTest, UpdateRegistersACandidateOfTheSourceScoredOnTheSameHoldout) 
       ScoreRows(source_ensemble, nullptr, *data, result->holdout, internal::WarmUpRows(*config_));
   const nlohmann::json expected =
       ScoreMetrics(source_ensemble.MemberKinds(), scored, *labels)["models"]["ensemble"];
+  // Every metric with a value (a precision without calls up has none, and is left out).
+  nlohmann::json numbers = nlohmann::json::object();
   for (const auto& [name, value] : expected.items()) {
-    if (value.is_number()) EXPECT_EQ(candidate.metrics["baseline"][name], value) << name;
+    if (value.is_number()) numbers[name] = value;
   }
+  EXPECT_EQ(candidate.metrics["baseline"], numbers);
   EXPECT_TRUE(candidate.metrics["baseline"]["auc"].is_number());
   EXPECT_EQ(candidate.metrics["baseline_model"], "gbpusd_test@1");
   EXPECT_TRUE(candidate.metrics["validation"]["auc"].is_number());
