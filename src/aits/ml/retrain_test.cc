@@ -304,6 +304,13 @@ TEST_F(RetrainTest, TooLittleDataIsAClearErrorAndChangesNothing) {
   early.to = ParseUtcTime("2012-02-02T00:00");
   status = Refused(*config_, early);
   EXPECT_NE(status.message().find("up to --to 2012-02-02"), std::string::npos) << status.ToString();
+  // A day's horizon on 1,000 one-minute rows: its purge reaches past the window's start.
+  MlConfig long_horizon = *config_;
+  long_horizon.label.horizon = Duration::Hours(24);
+  status = Refused(long_horizon, Options(RetrainMode::kUpdate, 1000));
+  EXPECT_NE(status.message().find("leaves none of the window's rows to learn from"),
+            std::string::npos)
+      << status.ToString();
   status = Refused(*config_, Options(RetrainMode::kUpdate, 10));
   EXPECT_NE(status.message().find("--rows 10: at least 1000"), std::string::npos)
       << status.ToString();
