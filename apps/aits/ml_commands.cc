@@ -211,14 +211,14 @@ int FollowJob(bus::MessageBus& bus, const MlJobFlags& flags) {
 
 int RunSubmit(const MlJobFlags& flags) {
   if (flags.job.empty()) {
-    return Fail(InvalidArgument("give the job after --: train|evaluate and its arguments"));
+    return Fail(InvalidArgument("give the job after --: train|evaluate|retrain and its arguments"));
   }
   services::MlJob job;
   job.id = flags.job_id;
   job.command = flags.job.front();
-  if (job.command != "train" && job.command != "evaluate") {
-    return Fail(
-        InvalidArgument("job: unknown subcommand \"" + job.command + "\" (train or evaluate)"));
+  if (job.command != "train" && job.command != "evaluate" && job.command != "retrain") {
+    return Fail(InvalidArgument("job: unknown subcommand \"" + job.command +
+                                "\" (train, evaluate or retrain)"));
   }
   job.args = AbsolutePaths({flags.job.begin() + 1, flags.job.end()});
   if (Status valid = services::ValidateMlJob(job); !valid.ok()) return Fail(valid);
@@ -332,6 +332,7 @@ Result<std::string> FindTrainer(std::string_view who) {
 void AddMlCommands(CLI::App& app) {
   AddForwardedCommand(app, "train", kTrainDescription);
   AddForwardedCommand(app, "evaluate", kEvaluateDescription);
+  AddForwardedCommand(app, "retrain", kRetrainDescription);
   auto registry_dir = std::make_shared<std::string>("models");
   auto name = std::make_shared<std::string>();
   CLI::App* models = app.add_subcommand("models", "List the models in a registry.");
@@ -367,7 +368,8 @@ void AddMlCommands(CLI::App& app) {
       ->required();
   submit->add_flag("--wait", submit_flags->wait,
                    "Follow the job until its result: exit 0 when done, 1 when it failed");
-  submit->add_option("job", submit_flags->job, "-- train|evaluate ARGS... (as for `aits train`)");
+  submit->add_option("job", submit_flags->job,
+                     "-- train|evaluate|retrain ARGS... (as for `aits train`, `aits retrain`)");
   submit->callback([submit_flags] { ExitOnFailure(RunSubmit(*submit_flags)); });
 
   auto status_flags = std::make_shared<MlJobFlags>();

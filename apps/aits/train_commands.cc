@@ -11,6 +11,7 @@
 #include "aits/core/redact.h"
 #include "aits/log/log.h"
 #include "aits/ml/pipeline.h"
+#include "aits/ml/retrain.h"
 #include "cli.h"
 #include "progress.h"
 
@@ -23,6 +24,8 @@ struct Output {
   bool verbose = false;
   bool json = false;
   bool check = false;
+  bool quiet = false;        // retrain: no stage lines or rounds, only the result and errors
+  bool no_progress = false;  // retrain: no progress bar while the features are computed
 };
 
 void AddOutputOptions(CLI::App* cmd, Output* output) {
@@ -83,18 +86,21 @@ void AddJobsOption(CLI::App* cmd, int* jobs, const std::string& help) {
 }
 
 // Stage lines and per-iteration metrics, thinned so a 300-round booster prints a few lines.
-ml::TrainListener Listener(bool verbose) {
+ml::TrainListener Listener(const Output& output) {
   ml::TrainListener listener;
-  auto bar = std::make_shared<ProgressBar>("features", "", true);
-  listener.on_progress = [bar](double fraction) {
-    bar->Update(fraction, 0);
-    if (fraction >= 1.0) bar->Finish();
-  };
+  if (!output.no_progress && !output.quiet) {
+    auto bar = std::make_shared<ProgressBar>("features", "", true);
+    listener.on_progress = [bar](double fraction) {
+      bar->Update(fraction, 0);
+      if (fraction >= 1.0) bar->Finish();
+    };
+  }
+  if (output.quiet) return listener;
   listener.on_stage = [](const std::string& stage) {
     std::fprintf(stderr, "== %s\n", stage.c_str());
   };
-  listener.on_iteration = [verbose](const std::string& model, int iteration, double train,
-                                    double validation) {
+  listener.on_iteration = [verbose = output.verbose](const std::string& model, int iteration,
+                                                     double train, double validation) {
     // Evaluation names the fold first: "fold 2/4 lstm".
     const bool epoch = model.ends_with("lstm") || model.ends_with("gru");
     if (!verbose && !epoch && iteration % 50 != 0) return;
@@ -121,11 +127,10 @@ int RunTrain(const config::MlFlags& flags, int jobs, const Output& output) {
   if (!config.ok()) return Fail(config.status());
   if (Status files = CheckDataFiles(*config); !files.ok()) return Fail(files);
   if (output.check) return PrintChecked("train", *config, output.json);
-  const bool verbose = output.verbose;
   AITS_LOG_INFO(
       "train", "training started",
       {{"name", config->name}, {"data", config->data_path}, {"registry", config->registry_dir}});
-  auto result = ml::RunTraining(*config, Listener(verbose), jobs);
+  auto result = ml::RunTraining(*config, Listener(output), jobs);
   if (!result.ok()) return Fail(result.status());
   const ml::TrainResult& r = *result;
   AITS_LOG_INFO(
@@ -188,9 +193,8 @@ int RunEvaluate(const config::MlFlags& flags, const std::string& out, int jobs,
   if (!config.ok()) return Fail(config.status());
   if (Status files = CheckDataFiles(*config); !files.ok()) return Fail(files);
   if (output.check) return PrintChecked("evaluate", *config, output.json);
-  const bool verbose = output.verbose;
   AITS_LOG_INFO("evaluate", "evaluation started", {{"data", config->data_path}});
-  auto result = ml::RunEvaluation(*config, Listener(verbose), jobs);
+  auto result = ml::RunEvaluation(*config, Listener(output), jobs);
   if (!result.ok()) return Fail(result.status());
   const ml::EvaluationResult& r = *result;
   AITS_LOG_INFO("evaluate", "evaluation finished",
@@ -246,6 +250,100 @@ int RunEvaluate(const config::MlFlags& flags, const std::string& out, int jobs,
   return 0;
 }
 
+struct RetrainFlags {
+  std::string model;
+  std::string mode = "update";
+  size_t rows = 50'000;
+  std::string to;
+};
+
+nlohmann::ordered_json ModelJson(const ml::ModelRecord& model) {
+  return {{"name", model.name},
+          {"version", model.version},
+          {"id", model.id},
+          {"status", std::string(ml::ToString(model.status))}};
+}
+
+int RunRetrain(const config::MlFlags& flags, const RetrainFlags& retrain, int jobs,
+               const Output& output) {
+  auto config = config::ResolveMlConfig(flags);
+  if (!config.ok()) return Fail(config.status());
+  ml::RetrainOptions options;
+  options.model = retrain.model;
+  options.rows = retrain.rows;
+  auto mode = ml::ParseRetrainMode(retrain.mode);
+  if (!mode.ok()) return Fail(mode.status());
+  options.mode = *mode;
+  if (!retrain.to.empty()) {
+    options.to = ParseUtcTime(retrain.to);
+    if (!options.to) {
+      return Fail(InvalidArgument("--to '" + retrain.to +
+                                  "': expected a UTC date or time (2012-02-20, 2012-02-20T12:00)"));
+    }
+  }
+  if (Status files = CheckDataFiles(*config); !files.ok()) return Fail(files);
+  if (output.check) {
+    // The ml role's registry is known to the role alone: `aits ml submit` checks a job without
+    // one, and the model is found when the job runs. Given one, the model is checked too.
+    if (!flags.registry) return PrintChecked("retrain", *config, output.json);
+    auto source = ml::CheckRetrain(*config, options);
+    if (!source.ok()) return Fail(source.status());
+    return PrintChecked("retrain", *config, output.json);
+  }
+  AITS_LOG_INFO("retrain", "retraining started",
+                {{"model", retrain.model},
+                 {"mode", retrain.mode},
+                 {"data", config->data_path},
+                 {"registry", config->registry_dir}});
+  auto result = ml::RunRetrain(*config, options, Listener(output), jobs);
+  if (!result.ok()) return Fail(result.status());
+  const ml::RetrainResult& r = *result;
+  const std::string source = r.source.name + "@" + std::to_string(r.source.version);
+  const nlohmann::json& retrained = r.candidate.params["retrain"];
+  AITS_LOG_INFO("retrain", "retraining finished",
+                {{"model", r.candidate.name + "@" + std::to_string(r.candidate.version)},
+                 {"id", std::to_string(r.candidate.id)},
+                 {"parent", source},
+                 {"mode", retrain.mode},
+                 {"registry", config->registry_dir}});
+  if (output.json) {
+    const nlohmann::ordered_json summary = {{"command", "retrain"},
+                                            {"mode", retrain.mode},
+                                            {"name", r.candidate.name},
+                                            {"data", config->data_path},
+                                            {"registry", config->registry_dir},
+                                            {"source", ModelJson(r.source)},
+                                            {"model", ModelJson(r.candidate)},
+                                            {"parent", r.candidate.parent},
+                                            {"rows", retrain.rows},
+                                            {"window", retrained["window"]},
+                                            {"train", retrained["train"]},
+                                            {"holdout", retrained["holdout"]},
+                                            {"metrics", r.metrics}};
+    std::printf("%s\n", summary.dump().c_str());
+    return 0;
+  }
+  std::printf("retrained %s (%s) on %s: the last %zu labelled rows, %s .. %s\n", source.c_str(),
+              retrain.mode.c_str(), config->data_path.c_str(), retrain.rows,
+              FormatIso8601(r.window_first).c_str(), FormatIso8601(r.window_last).c_str());
+  std::printf("  learnt from   %s .. %s (%zu rows)\n",
+              retrained["train"]["from"].get<std::string>().c_str(),
+              retrained["train"]["to"].get<std::string>().c_str(), r.train.size());
+  std::printf("  holdout       %s .. %s (%zu rows)\n",
+              retrained["holdout"]["from"].get<std::string>().c_str(),
+              retrained["holdout"]["to"].get<std::string>().c_str(), r.holdout.size());
+  std::printf("holdout, the candidate:\n");
+  PrintModels(r.metrics["validation_detail"]["models"]);
+  std::printf("holdout, %s (the baseline%s):\n", source.c_str(),
+              r.metrics.value("baseline_in_sample", false) ? ", in sample" : "");
+  PrintModels(nlohmann::json{{"ensemble", r.metrics["baseline_detail"]["models"]["ensemble"]}});
+  std::printf("  registry      %s: %s@%d (#%lld) %s, parent %s\n",
+              WithoutPassword(config->registry_dir).c_str(), r.candidate.name.c_str(),
+              r.candidate.version, static_cast<long long>(r.candidate.id),
+              std::string(ml::ToString(r.candidate.status)).c_str(), r.candidate.parent.c_str());
+  return 0;
+}
+
 }  // namespace
 
 void AddTrainCommands(CLI::App& app) {
@@ -280,6 +378,46 @@ void AddTrainCommands(CLI::App& app) {
   AddOutputOptions(evaluate, eval_output.get());
   evaluate->callback([eval_flags, eval_out, eval_jobs, eval_output] {
     const int code = RunEvaluate(*eval_flags, *eval_out, *eval_jobs, *eval_output);
+    ExitOnFailure(code);
+  });
+
+  auto retrain_flags = std::make_shared<config::MlFlags>();
+  auto retrain = std::make_shared<RetrainFlags>();
+  auto retrain_jobs = std::make_shared<int>(Cores());
+  auto retrain_output = std::make_shared<Output>();
+  CLI::App* retrain_cmd = app.add_subcommand("retrain", kRetrainDescription);
+  AddCommonOptions(retrain_cmd, retrain_flags.get());
+  retrain_cmd->add_option(
+      "--registry", retrain_flags->registry,
+      "Model registry: a directory (default: registry.dir of --config, else models/) or "
+      "postgresql://user@host:port/db");
+  retrain_cmd
+      ->add_option("--model", retrain->model,
+                   "The model to retrain: NAME (its production model), NAME@VERSION, #ID")
+      ->required();
+  retrain_cmd
+      ->add_option("--mode", retrain->mode,
+                   "update: continued boosting of the XGBoost member on the recent rows, the "
+                   "other parts kept; full: every stage trained anew on them")
+      ->capture_default_str();
+  retrain_cmd
+      ->add_option("--rows", retrain->rows,
+                   "Labelled rows of the window (the last ones up to --to); its last 15 % is the "
+                   "holdout the candidate and the model are scored on")
+      ->capture_default_str();
+  retrain_cmd->add_option("--to", retrain->to,
+                          "The window ends at the last row at or before this UTC time (default: "
+                          "the end of the data)");
+  AddJobsOption(retrain_cmd, retrain_jobs.get(),
+                "--mode full: threads training the LSTM and the GRU at once (default: one per "
+                "core); the models do not depend on it");
+  AddOutputOptions(retrain_cmd, retrain_output.get());
+  retrain_cmd->add_flag("--quiet", retrain_output->quiet,
+                        "Print only the result (no stages, rounds or progress)");
+  retrain_cmd->add_flag("--no-progress", retrain_output->no_progress,
+                        "No progress bar while the features are computed");
+  retrain_cmd->callback([retrain_flags, retrain, retrain_jobs, retrain_output] {
+    const int code = RunRetrain(*retrain_flags, *retrain, *retrain_jobs, *retrain_output);
     ExitOnFailure(code);
   });
 }

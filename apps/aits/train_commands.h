@@ -1,5 +1,5 @@
-// `aits train` and `aits evaluate`: the commands that train, and so the only ones that load
-// LibTorch. They live in the binary aits-train, which `aits train ARGS` and `aits evaluate ARGS`
+// `aits train`, `aits evaluate` and `aits retrain`: the commands that train, and so the only ones
+// that load LibTorch. They live in the binary aits-train, which `aits train ARGS` (and the others)
 // run with the same arguments; see ml_commands.h.
 #pragma once
 
@@ -17,7 +17,15 @@ inline constexpr const char* kEvaluateDescription =
     "after costs against buy-and-hold, sma_cross and a random signal.\n"
     "Example: aits evaluate --config ml.yaml --out eval/";
 
-// Registers `train` and `evaluate` with their options (in aits-train).
+inline constexpr const char* kRetrainDescription =
+    "Retrain a registered ensemble on the last --rows labelled rows of the data (issue 13):\n"
+    "--mode update continues the boosting of its XGBoost member, the other parts kept;\n"
+    "--mode full trains every stage anew. The result is registered as a candidate of the\n"
+    "same name, parent the model, scored with the model on a holdout at the window's end\n"
+    "(metrics.validation, metrics.baseline); it is never promoted here.\n"
+    "Example: aits retrain --config ml.yaml --model gbpusd_M1 --mode update --rows 20000";
+
+// Registers `train`, `evaluate` and `retrain` with their options (in aits-train).
 void AddTrainCommands(CLI::App& app);
 
 }  // namespace aits::app

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the ml role over a real nats-server: `aits serve --role ml` runs the jobs
 # that `aits ml submit` publishes (XGBoost-only training on a slice of the GBP/USD one-minute
-# bars, seconds each), registers their models, answers /healthz and /readyz, dead-letters what is
+# bars, seconds each, and a retrain of one), registers their models, answers /healthz and /readyz, dead-letters what is
 # no job, reports a failing job with its reason, and, killed with SIGKILL mid-job (its aits-train
 # with it), resumes: the job completes once. Submission errors name the field and value.
 # Usage: ml_role_test.sh AITS_BINARY SHARED_DATA_DIR PYTHON
@@ -107,6 +107,19 @@ run "${submit[@]}" --job-id j1 -- train --config "$work/quick.yaml"
 expect_code "j1 again" "$code" "1"
 expect_in "j1 again" "$out" "job j1 has run already"
 
+# --- a retrain job: the model j1 registered, retrained in the role's registry as a candidate
+run "${submit[@]}" --job-id j1r --wait --json --timeout 120 \
+  -- retrain --config "$work/quick.yaml" --model gbp_role@1 --mode update --rows 2000
+expect_code "a retrain job submitted and waited for" "$code" "0"
+echo "$out" | tail -n 1 >"$work/j1r.json"
+expect_eq "j1r: the candidate" \
+  "$(json "$work/j1r.json" 'd["event"] + " " + d["model"]["name"] + "@" + str(d["model"]["version"]) + " " + d["model"]["status"]')" \
+  "done gbp_role@2 candidate"
+expect_eq "j1r: its parent" "$(json "$work/j1r.json" 'd["parent"]')" "gbp_role@1"
+run "${submit[@]}" --job-id j1s -- retrain --config "$work/quick.yaml" --model gbp_role --mode sideways
+expect_code "a retrain job with a bad mode" "$code" "2"
+expect_in "a retrain job with a bad mode" "$out" "--mode 'sideways'"
+
 # --- what is no job: dead-lettered, counted, and the role goes on
 run "$aits" bus publish --bus "$bus" --subject ml.default.jobs --id bad-1 'not json'
 expect_code "a malformed job published" "$code" "0"
@@ -124,7 +137,7 @@ wait "$role_pid"
 expect_code "the role stopped by SIGINT" "$?" "0"
 role_pid=""
 expect_eq "first role: done, failed, dead-lettered" \
-  "$(json "$work/role-1.json" '(d["done"], d["failed"], d["dead_lettered"])')" "(1, 1, 1)"
+  "$(json "$work/role-1.json" '(d["done"], d["failed"], d["dead_lettered"])')" "(2, 1, 1)"
 
 # --- killed mid-job with SIGKILL: the training dies with it; restarted, the job completes once
 start_role 2

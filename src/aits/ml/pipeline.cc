@@ -14,10 +14,65 @@
 #include "aits/execution/simulated_venue.h"
 #include "aits/features/feature_engine.h"
 #include "aits/ml/evaluation_report.h"
+#include "aits/ml/internal/pipeline_steps.h"
 #include "aits/ml/model_watch.h"
 
 namespace aits::ml {
+
+namespace internal {
+
+Labelled LabelledRows(const Dataset& data, const std::vector<float>& labels, RowRange range) {
+  Labelled out;
+  for (size_t r = range.begin; r < range.end; ++r) {
+    if (std::isfinite(labels[r])) out.rows.push_back(r);
+  }
+  out.x = data.x.SelectRows(out.rows);
+  out.y.reserve(out.rows.size());
+  for (size_t r : out.rows) out.y.push_back(labels[r]);
+  return out;
+}
+
+TrainProgress Progress(const TrainListener& listener, std::string model) {
+  if (!listener.on_iteration) return {};
+  return [&listener, model = std::move(model)](int iteration, double train, double validation) {
+    listener.on_iteration(model, iteration, train, validation);
+  };
+}
+
+Duration Purge(const MlConfig& config) {
+  return Duration{config.label.horizon.ns + EffectiveMaxGap(config.label).ns};
+}
+
+size_t WarmUpRows(const MlConfig& config) {
+  int window = 0;
+  if (config.use_lstm) window = std::max(window, config.lstm.window);
+  if (config.use_gru) window = std::max(window, config.gru.window);
+  return static_cast<size_t>(window);
+}
+
+Result<Dataset> LoadData(const MlConfig& config, const TrainListener& listener,
+                         FeatureBuildStats* stats) {
+  FeatureBuildOptions options;
+  const Instrument instrument = Instrument::Infer(config.symbol);
+  options.read.price_precision = instrument.digits;
+  options.read.ask_path = config.ask_path;
+  options.read.spread_points = config.spread_points;
+  options.engine.timeframes = config.timeframes;
+  options.progress = listener.on_progress;
+  listener.Stage("features: " + config.data_path);
+  return BuildFeatureDataset(config.data_path, options, stats);
+}
+
+}  // namespace internal
+
 namespace {
+
+using internal::Labelled;
+using internal::LabelledRows;
+using internal::LoadData;
+using internal::Progress;
+using internal::Purge;
+using internal::WarmUpRows;
 
 // Fewer labelled training rows than this cannot fit five regimes, a forest and a sequence model
 // with any meaning.
@@ -71,24 +126,6 @@ Result<std::vector<size_t>> RegimeColumns(const Dataset& data, const MlConfig& c
   return columns;
 }
 
-// Labelled rows of a range, their features and labels.
-struct Labelled {
-  std::vector<size_t> rows;
-  Matrix x;
-  std::vector<float> y;
-};
-
-Labelled LabelledRows(const Dataset& data, const std::vector<float>& labels, RowRange range) {
-  Labelled out;
-  for (size_t r = range.begin; r < range.end; ++r) {
-    if (std::isfinite(labels[r])) out.rows.push_back(r);
-  }
-  out.x = data.x.SelectRows(out.rows);
-  out.y.reserve(out.rows.size());
-  for (size_t r : out.rows) out.y.push_back(labels[r]);
-  return out;
-}
-
 // A sequence model learns from the contiguous block (labels only where defined).
 struct SequenceBlock {
   Matrix x;
@@ -110,39 +147,8 @@ SequenceBlock Block(const Dataset& data, const Labels& labels, RowRange range) {
   return out;
 }
 
-TrainProgress Progress(const TrainListener& listener, std::string model) {
-  if (!listener.on_iteration) return {};
-  return [&listener, model = std::move(model)](int iteration, double train, double validation) {
-    listener.on_iteration(model, iteration, train, validation);
-  };
-}
-
-Duration Purge(const MlConfig& config) {
-  return Duration{config.label.horizon.ns + EffectiveMaxGap(config.label).ns};
-}
-
-size_t WarmUpRows(const MlConfig& config) {
-  int window = 0;
-  if (config.use_lstm) window = std::max(window, config.lstm.window);
-  if (config.use_gru) window = std::max(window, config.gru.window);
-  return static_cast<size_t>(window);
-}
-
 nlohmann::json Num(double value) {
   return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
-}
-
-Result<Dataset> LoadData(const MlConfig& config, const TrainListener& listener,
-                         FeatureBuildStats* stats) {
-  FeatureBuildOptions options;
-  const Instrument instrument = Instrument::Infer(config.symbol);
-  options.read.price_precision = instrument.digits;
-  options.read.ask_path = config.ask_path;
-  options.read.spread_points = config.spread_points;
-  options.engine.timeframes = config.timeframes;
-  options.progress = listener.on_progress;
-  listener.Stage("features: " + config.data_path);
-  return BuildFeatureDataset(config.data_path, options, stats);
 }
 
 // Metrics of one prediction vector over the labelled rows of `scored`.

@@ -30,7 +30,12 @@ using Steady = std::chrono::steady_clock;
 // 1 MiB.
 constexpr size_t kMaxEvent = 512 * 1024;
 
-bool IsCommand(std::string_view command) { return command == "train" || command == "evaluate"; }
+bool IsCommand(std::string_view command) {
+  return command == "train" || command == "evaluate" || command == "retrain";
+}
+
+// The commands that read or write the registry, and so are given the role's.
+bool UsesRegistry(std::string_view command) { return command == "train" || command == "retrain"; }
 
 std::string WallNow() { return FormatIso8601(WallClock().Now()); }
 
@@ -100,7 +105,7 @@ class Runner {
 
     std::vector<std::string> argv = {options_.trainer, job.command};
     argv.insert(argv.end(), job.args.begin(), job.args.end());
-    if (job.command == "train") {
+    if (UsesRegistry(job.command)) {
       argv.push_back("--registry");
       argv.push_back(options_.registry);
     }
@@ -231,7 +236,7 @@ Status ValidateMlJob(const MlJob& job) {
   }
   AITS_RETURN_IF_ERROR(bus::ValidateName("job id", job.id));
   if (!IsCommand(job.command)) {
-    return InvalidArgument("command \"" + job.command + "\": unknown (train or evaluate)");
+    return InvalidArgument("command \"" + job.command + "\": unknown (train, evaluate or retrain)");
   }
   for (const std::string& arg : job.args) {
     // The role's registry is where its models go: a job naming its own would put them where

@@ -1,7 +1,8 @@
 // Training and evaluation jobs over the message bus: the ml role (docs/services.md, "Training
 // jobs: the ml role").
 //
-//   ML  ml.<market>.jobs          a job: {"command": "train"|"evaluate", "args": [...]}, its
+//   ML  ml.<market>.jobs          a job: {"command": "train"|"evaluate"|"retrain", "args": [...]},
+//   its
 //                                 publish id the job id ([A-Za-z0-9_-], at most 64 characters)
 //       ml.<market>.events.<job>  what became of it, JSON: accepted, progress, interrupted, and
 //                                 one result, done or failed (id "<job>.result")
@@ -17,8 +18,9 @@
 // result names the version it registered. The result is published before the job is
 // acknowledged, so a job is never acknowledged without its result.
 //
-// Each job runs as a child process, `aits-train COMMAND ARGS --json` (train jobs with the role's
-// --registry), so that LibTorch stays out of the role's process and a crash in training fails the
+// Each job runs as a child process, `aits-train COMMAND ARGS --json` (train and retrain jobs with
+// the role's --registry: a retrain finds its model and registers its candidate there), so that
+// LibTorch stays out of the role's process and a crash in training fails the
 // job, not the role. A child that fails is reported `failed` with its error text (its last
 // "aits: error:" line, else the end of its stderr) and its exit code or signal. A role asked to
 // stop kills the child, publishes `interrupted` and gives the job back (Nak): the next role to
@@ -59,7 +61,7 @@ Result<std::string> MlEventsSubject(std::string_view market, std::string_view jo
 
 struct MlJob {
   std::string id;       // the publish id
-  std::string command;  // "train" or "evaluate"
+  std::string command;  // "train", "evaluate" or "retrain"
   std::vector<std::string> args;
 };
 
@@ -91,7 +93,7 @@ Result<std::vector<nlohmann::json>> MlEvents(bus::MessageBus& bus, std::string_v
 struct MlJobOptions {
   std::string market = "default";
   std::string trainer;  // the path of aits-train
-  // Passed to every train job as --registry (a directory or postgresql://...).
+  // Passed to every train and retrain job as --registry (a directory or postgresql://...).
   std::string registry = "models";
   // The durable consumer's, when it is created (an existing one keeps its own). A job is said to
   // be in progress every third of it; a role that died gives its job up after it.

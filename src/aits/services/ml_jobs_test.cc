@@ -329,6 +329,61 @@ TEST_P(MlJobsTest, AJobOfARunnerThatDiedComesAgainAfterAckWait) {
   EXPECT_EQ(Count(events, "done"), 1);
 }
 
+// A retrain job (issue 13): the role gives it its registry, where it finds the model a train job
+// registered and registers the candidate, never promoted, its parent the model. One on too little
+// data fails with the reason and registers nothing.
+TEST_P(MlJobsTest, ARetrainJobRegistersACandidateOfTheModelInTheRolesRegistry) {
+  Submit(Train("first"));
+  ASSERT_EQ(Run(1).done, 1u);
+  Result<std::optional<nlohmann::json>> trained = LastMlEvent(*bus_, market_, "first");
+  ASSERT_TRUE(trained.ok() && trained->has_value());
+  // Production or rejected, as its gate said: the retrain changes neither.
+  const std::string source_status = (**trained)["model"].value("status", "");
+  const std::vector<std::string> common = {"--config", Path("quick.yaml"), "--model", "gbp_job@1"};
+  std::vector<std::string> update = common;
+  update.insert(update.end(), {"--mode", "update", "--rows", "2000"});
+  std::vector<std::string> too_much = common;
+  too_much.insert(too_much.end(), {"--mode", "full", "--rows", "100000"});
+  Submit(MlJob{"again", "retrain", update});
+  Submit(MlJob{"too-much", "retrain", too_much});
+  const MlJobStats stats = Run(2);
+  EXPECT_EQ(stats.done, 1u);
+  EXPECT_EQ(stats.failed, 1u);
+
+  Result<std::optional<nlohmann::json>> last = LastMlEvent(*bus_, market_, "again");
+  ASSERT_TRUE(last.ok() && last->has_value());
+  const nlohmann::json& done = **last;
+  EXPECT_EQ(done.value("event", ""), "done") << done.dump();
+  EXPECT_EQ(done.value("command", ""), "retrain");
+  EXPECT_EQ(done.value("mode", ""), "update");
+  EXPECT_EQ(done.value("registry", ""), Path("models"));
+  EXPECT_EQ(done["model"].value("name", ""), "gbp_job");
+  EXPECT_EQ(done["model"].value("version", 0), 2);
+  EXPECT_EQ(done["model"].value("status", ""), "candidate");
+  EXPECT_EQ(done.value("parent", ""), "gbp_job@1");
+  // The last 15 % of the window's rows (2,000 labelled ones, and any without a label among them).
+  EXPECT_EQ(done["holdout"].value("rows", 0),
+            static_cast<int>(done["window"].value("rows", 0) * 0.15));
+  EXPECT_GE(done["holdout"].value("rows", 0), 300);
+  EXPECT_TRUE(done["metrics"]["baseline"].contains("auc")) << done["metrics"].dump();
+
+  last = LastMlEvent(*bus_, market_, "too-much");
+  ASSERT_TRUE(last.ok() && last->has_value());
+  EXPECT_EQ((*last)->value("event", ""), "failed");
+  const std::string error = (*last)->value("error", "");
+  EXPECT_NE(error.find("too little data to retrain"), std::string::npos) << error;
+  EXPECT_NE(error.find("100000 needed"), std::string::npos) << error;
+
+  Result<ml::ModelRegistry> registry = ml::ModelRegistry::Open(Path("models"), false);
+  ASSERT_TRUE(registry.ok()) << registry.status().ToString();
+  Result<std::vector<ml::ModelRecord>> records = registry->List("gbp_job");
+  ASSERT_TRUE(records.ok()) << records.status().ToString();
+  ASSERT_EQ(records->size(), 2u) << "the model and one candidate; the failed job added nothing";
+  EXPECT_EQ(records->back().parent, "gbp_job@1");
+  EXPECT_EQ(records->back().status, ml::ModelStatus::kCandidate);
+  EXPECT_EQ(ml::ToString(records->front().status), source_status) << "left as it was";
+}
+
 TEST_P(MlJobsTest, JobsAreCheckedBeforeTheyArePublished) {
   const std::string trainer = AITS_TRAIN_BINARY;
   const Status good = CheckMlJob(trainer, Train("good"));
@@ -341,6 +396,17 @@ TEST_P(MlJobsTest, JobsAreCheckedBeforeTheyArePublished) {
   EXPECT_NE(missing.message().find(Path("nope.csv")), std::string::npos) << missing.ToString();
   Status bad_id = CheckMlJob(trainer, MlJob{"a.b", "train", {}});
   EXPECT_NE(bad_id.message().find("a.b"), std::string::npos) << bad_id.ToString();
+  // A retrain's settings are checked where it is submitted; its model where it runs (the role's
+  // registry).
+  const Status retrain = CheckMlJob(
+      trainer, MlJob{"x", "retrain", {"--config", Path("quick.yaml"), "--model", "elsewhere"}});
+  EXPECT_TRUE(retrain.ok()) << retrain.ToString();
+  Status mode = CheckMlJob(
+      trainer,
+      MlJob{
+          "x", "retrain", {"--config", Path("quick.yaml"), "--model", "m", "--mode", "sideways"}});
+  EXPECT_EQ(mode.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(mode.message().find("--mode 'sideways'"), std::string::npos) << mode.ToString();
   Status registry = ValidateMlJob(MlJob{"x", "train", {"--registry=/tmp/r"}});
   EXPECT_NE(registry.message().find("--registry=/tmp/r"), std::string::npos) << registry.ToString();
 }
