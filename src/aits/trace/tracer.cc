@@ -86,7 +86,12 @@ Status Post(const std::string& endpoint, const std::string& body) {
   return Status::Ok();
 }
 
+thread_local SpanContext t_current;
+
 }  // namespace
+
+void SetCurrent(const SpanContext& context) { t_current = context; }
+const SpanContext& Current() { return t_current; }
 
 bool Span::is_root() const {
   return std::all_of(parent_span_id.begin(), parent_span_id.end(),

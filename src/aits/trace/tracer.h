@@ -145,6 +145,13 @@ class Tracer {
   std::thread thread_;
 };
 
+// The span whose work this thread is doing, for code further down the same call that cannot be
+// handed it: the owner's decider sets the decision's span here, and the session, after the
+// kernel took the tick, opens the spans of the orders it caused under it. OpenTelemetry keeps
+// its context the same way (per thread). An invalid context (the default): none.
+void SetCurrent(const SpanContext& context);
+const SpanContext& Current();
+
 // The OTLP/JSON ExportTraceServiceRequest of `spans`, all of the process `service_name`: one
 // resourceSpans entry (resource attribute service.name), one scopeSpans entry (scope "aits"),
 // ids in lower-case hex, times as strings of Unix nanoseconds, as the OTLP JSON encoding asks.
