@@ -1,11 +1,16 @@
 #include "aits/trace/tracer.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -199,6 +204,120 @@ TEST(TracerTest, AFullQueueDropsAndCountsRatherThanWaits) {
   const std::vector<nlohmann::json> lines = ReadLines(file);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0]["resourceSpans"][0]["scopeSpans"][0]["spans"].size(), 4u);
+}
+
+// A stand-in for an OTLP/HTTP collector on loopback: answers every request with `status` and
+// keeps what it was sent (request line and headers, body). Plain sockets: the test needs
+// nothing the tracer does not.
+class Collector {
+ public:
+  explicit Collector(int status) : status_(status) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof(address);
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+        ::listen(listener_, 4) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+      ADD_FAILURE() << "no listening socket on loopback";
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~Collector() {
+    ::shutdown(listener_, SHUT_RDWR);  // accept returns: the thread ends
+    if (thread_.joinable()) thread_.join();
+    ::close(listener_);
+  }
+  std::string endpoint() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/v1/traces";
+  }
+  std::vector<std::pair<std::string, std::string>> requests() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  void Serve() {
+    for (;;) {
+      const int connection = ::accept(listener_, nullptr, nullptr);
+      if (connection < 0) return;
+      std::string got;
+      char buffer[4096];
+      size_t header_end = std::string::npos;
+      size_t length = 0;
+      while (header_end == std::string::npos || got.size() < header_end + 4 + length) {
+        const ssize_t n = ::read(connection, buffer, sizeof(buffer));
+        if (n <= 0) break;
+        got.append(buffer, static_cast<size_t>(n));
+        if (header_end == std::string::npos &&
+            (header_end = got.find("\r\n\r\n")) != std::string::npos) {
+          const size_t at = got.find("Content-Length: ");
+          if (at != std::string::npos && at < header_end) length = std::stoul(got.substr(at + 16));
+        }
+      }
+      const std::string answer = "HTTP/1.1 " + std::to_string(status_) +
+                                 " X\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+      (void)!::write(connection, answer.data(), answer.size());
+      ::close(connection);
+      if (header_end == std::string::npos) continue;
+      std::lock_guard<std::mutex> lock(mutex_);
+      requests_.emplace_back(got.substr(0, header_end), got.substr(header_end + 4));
+    }
+  }
+
+  int status_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<std::pair<std::string, std::string>> requests_;
+};
+
+TEST(TracerTest, SpansArePostedToTheOtlpEndpointAsJson) {
+  Collector collector(200);
+  TracerOptions options = SampleAll("prediction");
+  options.otlp_endpoint = collector.endpoint();
+  std::unique_ptr<Tracer> tracer = OpenTracer(options);
+  ASSERT_NE(tracer, nullptr);
+  Span root = tracer->StartRoot("md.publish", SpanKind::kProducer);
+  Span child = tracer->StartChild("prediction", SpanKind::kConsumer, root.context);
+  tracer->End(child);
+  tracer->End(root);
+  tracer->Flush();
+  EXPECT_EQ(tracer->counters().exported, 2u);
+  EXPECT_EQ(tracer->counters().export_errors, 0u);
+  const auto requests = collector.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  const auto& [head, body] = requests[0];
+  EXPECT_EQ(head.substr(0, head.find("\r\n")), "POST /v1/traces HTTP/1.1");
+  EXPECT_NE(head.find("Content-Type: application/json"), std::string::npos) << head;
+  const nlohmann::json request = nlohmann::json::parse(body);
+  const nlohmann::json& resource = request.at("resourceSpans").at(0);
+  EXPECT_EQ(resource.at("resource").at("attributes").at(0).at("value").at("stringValue"),
+            "prediction");
+  const nlohmann::json& spans = resource.at("scopeSpans").at(0).at("spans");
+  ASSERT_EQ(spans.size(), 2u);
+  EXPECT_EQ(spans[0].at("parentSpanId"), spans[1].at("spanId"));
+}
+
+TEST(TracerTest, ACollectorThatRefusesCountsAnErrorAndTheFileStillGetsTheSpans) {
+  Collector collector(503);
+  const std::filesystem::path file = TempFile("refused.jsonl");
+  TracerOptions options = SampleAll("owner", file);
+  options.otlp_endpoint = collector.endpoint();
+  std::unique_ptr<Tracer> tracer = OpenTracer(options);
+  ASSERT_NE(tracer, nullptr);
+  Span span = tracer->StartRoot("order", SpanKind::kClient);
+  tracer->End(span);
+  tracer->Flush();
+  EXPECT_EQ(collector.requests().size(), 1u);
+  EXPECT_EQ(tracer->counters().export_errors, 1u);
+  EXPECT_EQ(tracer->counters().exported, 1u);  // the file took them
+  EXPECT_EQ(tracer->counters().dropped, 0u);
+  EXPECT_EQ(ReadLines(file).size(), 1u);
 }
 
 TEST(TracerTest, AnUnreachableEndpointCountsErrorsAndDropsTheBatch) {
