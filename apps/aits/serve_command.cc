@@ -886,6 +886,18 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   Readiness readiness;
   // What /metrics answers: the stages' counters (docs/services.md, "Health and metrics").
   Registry metrics;
+  // The tracer's counters too, while the registry lives (the tracer outlives this function).
+  struct TraceMetrics {
+    trace::Tracer* tracer;
+    ~TraceMetrics() {
+      if (tracer != nullptr) (void)tracer->ExportMetrics(nullptr);
+    }
+  } trace_metrics{flags.tracer};
+  if (flags.tracer != nullptr) {
+    if (Status exported = flags.tracer->ExportMetrics(&metrics); !exported.ok()) {
+      return Fail(exported);
+    }
+  }
   auto health =
       StartHealthServer(flags.health, roles->text, &metrics, flags.session.quiet,
                         "aits serve: " + roles->text, [&readiness] { return readiness.Get(); });

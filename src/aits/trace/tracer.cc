@@ -165,6 +165,7 @@ Span Tracer::Make(std::string_view name, SpanKind kind, const SpanContext& paren
     std::lock_guard<std::mutex> lock(mutex_);
     ++counters_.roots;
     counters_.sampled_roots += sampled ? 1 : 0;
+    if (metrics_) (sampled ? metrics_->sampled_roots : metrics_->unsampled_roots)->Increment();
   } else {
     span.context.trace_id = parent.trace_id;
     span.context.flags = parent.flags;
@@ -183,6 +184,7 @@ Span Tracer::Start(std::string_view name, SpanKind kind, std::string_view parent
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ++counters_.malformed_parents;
+    if (metrics_) metrics_->malformed->Increment();
     last_malformed_ = context.status().message();
   }
   return Make(name, kind, {}, /*root=*/true);
@@ -203,6 +205,7 @@ void Tracer::End(Span& span) {
   ++queued_total_;
   if (queue_.size() >= options_.max_queued) {
     ++counters_.dropped;
+    if (metrics_) metrics_->dropped->Increment();
     ++written_total_;
     return;
   }
@@ -220,6 +223,52 @@ void Tracer::Flush() {
 TracerCounters Tracer::counters() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return counters_;
+}
+
+Status Tracer::ExportMetrics(Registry* registry) {
+  if (registry == nullptr) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    metrics_.reset();
+    return Status::Ok();
+  }
+  // Registered before the lock: a registry's own lock is never taken inside ours.
+  AITS_ASSIGN_OR_RETURN(
+      Family<Counter>* const roots,
+      registry->AddCounter("aits_trace_roots_total",
+                           "Traces this process started, by whether they were sampled",
+                           {"sampled"}));
+  Metrics metrics;
+  AITS_ASSIGN_OR_RETURN(metrics.sampled_roots, roots->With({{"sampled", "true"}}));
+  AITS_ASSIGN_OR_RETURN(metrics.unsampled_roots, roots->With({{"sampled", "false"}}));
+  struct Single {
+    std::string_view name;
+    std::string_view help;
+    Counter** slot;
+  };
+  const Single singles[] = {
+      {"aits_trace_spans_exported_total",
+       "Spans written to the trace file or accepted by the endpoint", &metrics.exported},
+      {"aits_trace_spans_dropped_total",
+       "Spans lost: the export queue full, or an export that failed", &metrics.dropped},
+      {"aits_trace_export_errors_total",
+       "Failed writes of the trace file and failed POSTs to the endpoint", &metrics.export_errors},
+      {"aits_trace_malformed_traceparents_total",
+       "Traceparents refused as malformed; a new trace was started", &metrics.malformed},
+  };
+  for (const Single& single : singles) {
+    AITS_ASSIGN_OR_RETURN(Family<Counter>* const family,
+                          registry->AddCounter(single.name, single.help));
+    AITS_ASSIGN_OR_RETURN(*single.slot, family->With({}));
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  metrics.sampled_roots->Increment(counters_.sampled_roots);
+  metrics.unsampled_roots->Increment(counters_.roots - counters_.sampled_roots);
+  metrics.exported->Increment(counters_.exported);
+  metrics.dropped->Increment(counters_.dropped);
+  metrics.export_errors->Increment(counters_.export_errors);
+  metrics.malformed->Increment(counters_.malformed_parents);
+  metrics_ = metrics;
+  return Status::Ok();
 }
 
 std::string Tracer::last_malformed() const {
@@ -263,9 +312,16 @@ void Tracer::Export(std::vector<Span>& batch) {
     (Post(options_.otlp_endpoint, body).ok() ? exported : failed) += 1;
   }
   std::lock_guard<std::mutex> lock(mutex_);
+  const uint64_t written = exported > 0 ? batch.size() : 0;
+  const uint64_t lost = exported == 0 && failed > 0 ? batch.size() : 0;
   counters_.export_errors += failed;
-  if (exported > 0) counters_.exported += batch.size();
-  if (exported == 0 && failed > 0) counters_.dropped += batch.size();
+  counters_.exported += written;
+  counters_.dropped += lost;
+  if (metrics_) {
+    metrics_->export_errors->Increment(failed);
+    metrics_->exported->Increment(written);
+    metrics_->dropped->Increment(lost);
+  }
 }
 
 std::string EncodeOtlpJson(std::string_view service_name, std::span<const Span> spans) {

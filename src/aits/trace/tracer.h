@@ -21,12 +21,14 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "aits/core/metrics.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
 #include "aits/trace/traceparent.h"
@@ -119,6 +121,14 @@ class Tracer {
 
   TracerCounters counters() const;
   std::string last_malformed() const;
+
+  // Serves the counters in `registry` from now on (the figures so far included):
+  // aits_trace_roots_total{sampled}, aits_trace_spans_exported_total,
+  // aits_trace_spans_dropped_total, aits_trace_export_errors_total and
+  // aits_trace_malformed_traceparents_total. InvalidArgument if a name clashes. Null: stop
+  // (call it before the registry goes, if the tracer outlives it). Once per registry: the
+  // figures so far are added to its counters again at each call.
+  Status ExportMetrics(Registry* registry);
   const TracerOptions& options() const { return options_; }
 
  private:
@@ -141,6 +151,16 @@ class Tracer {
   uint64_t flushes_done_ = 0;
   bool stopping_ = false;
   TracerCounters counters_;
+  // Where counters_ is mirrored (ExportMetrics), updated under mutex_ with it; null: nowhere.
+  struct Metrics {
+    Counter* sampled_roots = nullptr;
+    Counter* unsampled_roots = nullptr;
+    Counter* exported = nullptr;
+    Counter* dropped = nullptr;
+    Counter* export_errors = nullptr;
+    Counter* malformed = nullptr;
+  };
+  std::optional<Metrics> metrics_;
   std::string last_malformed_;
   std::thread thread_;
 };

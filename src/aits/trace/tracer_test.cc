@@ -258,13 +258,15 @@ class Collector {
           if (at != std::string::npos && at < header_end) length = std::stoul(got.substr(at + 16));
         }
       }
+      // Kept before the answer goes: the tracer's Flush returns once it has the answer.
+      if (header_end != std::string::npos) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        requests_.emplace_back(got.substr(0, header_end), got.substr(header_end + 4));
+      }
       const std::string answer = "HTTP/1.1 " + std::to_string(status_) +
                                  " X\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
       (void)!::write(connection, answer.data(), answer.size());
       ::close(connection);
-      if (header_end == std::string::npos) continue;
-      std::lock_guard<std::mutex> lock(mutex_);
-      requests_.emplace_back(got.substr(0, header_end), got.substr(header_end + 4));
     }
   }
 
@@ -332,6 +334,39 @@ TEST(TracerTest, AnUnreachableEndpointCountsErrorsAndDropsTheBatch) {
   EXPECT_EQ(tracer->counters().export_errors, 1u);
   EXPECT_EQ(tracer->counters().dropped, 1u);
   EXPECT_EQ(tracer->counters().exported, 0u);
+}
+
+TEST(TracerTest, ItsCountersAreServedFromTheRegistryItWasGiven) {
+  const std::filesystem::path file = TempFile("metrics.jsonl");
+  TracerOptions options = SampleAll("features", file);
+  options.sample_ratio = 0;
+  std::unique_ptr<Tracer> tracer = OpenTracer(options);
+  ASSERT_NE(tracer, nullptr);
+  Span unsampled = tracer->StartRoot("md.publish", SpanKind::kProducer);
+  tracer->End(unsampled);
+  Span malformed = tracer->Start("features", SpanKind::kConsumer, "00-bad");
+  tracer->End(malformed);
+  Registry registry;
+  ASSERT_TRUE(tracer->ExportMetrics(&registry).ok());
+  // What came before the registry is in it; what comes after is added.
+  Span sampled = tracer->Start("features", SpanKind::kConsumer,
+                               "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  tracer->End(sampled);
+  tracer->Flush();
+  const std::string text = registry.RenderText();
+  for (const char* line :
+       {"aits_trace_roots_total{sampled=\"false\"} 2", "aits_trace_roots_total{sampled=\"true\"} 0",
+        "aits_trace_malformed_traceparents_total 1", "aits_trace_spans_exported_total 1",
+        "aits_trace_spans_dropped_total 0", "aits_trace_export_errors_total 0"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " not in:\n" << text;
+  }
+  // Detached: the registry may go while the tracer goes on.
+  ASSERT_TRUE(tracer->ExportMetrics(nullptr).ok());
+  Span later = tracer->StartRoot("md.publish", SpanKind::kProducer);
+  tracer->End(later);
+  EXPECT_NE(registry.RenderText().find("aits_trace_roots_total{sampled=\"false\"} 2"),
+            std::string::npos);
+  EXPECT_EQ(tracer->counters().roots, 3u);
 }
 
 TEST(TracerTest, ControlCharactersAndBadUtf8StayOneParsableLine) {
