@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of traces (docs/monitoring.md, "Traces"): the roles of `aits serve` as five
 # processes over a real nats-server — ingestion, features, prediction, decision and the
-# account's owner (risk, execution) — each writing its spans to a trace file of its own. The
+# account's owner (risk, execution) — each writing its spans to a trace file of its own; and as
+# four, the owner deciding itself (decision,risk,execution). The
 # trace of one order is rebuilt from the five files, from the tick's MARKET message to the fill:
 # one trace id across the processes, every span's parent present, the stages in their order,
 # each in the process that runs it. The session ends as it does untraced (tracing changes
@@ -29,41 +30,51 @@ session=(--synthetic EURUSD --ticks 20000 --start 2024-01-08 --seed 3 --params f
 "$aits" paper "${session[@]}" --speed max --state "$work/embedded" --quiet --json \
   >"$work/embedded.json" || fail "aits paper"
 
-# Five processes, every one tracing every trace it starts (--trace-sample 1).
-names=()
-serve_traced() {  # NAME ROLES [FLAGS...]: in the background, its pid in pids
-  local name="$1" roles="$2"; shift 2
-  names+=("$name")
-  "$aits" serve --role "$roles" --bus "$bus" --market traced "${session[@]}" --json --health off \
-    --trace-file "$work/$name.trace.jsonl" --trace-sample 1 "$@" \
-    >"$work/$name.json" 2>"$work/$name.err" &
-  pids+=($!)
-}
-serve_traced ingestion ingestion --speed max
-serve_traced features features
-serve_traced prediction prediction
-serve_traced decision decision
-"$aits" serve --role risk,execution --bus "$bus" --market traced "${session[@]}" --json \
-  --health off --state "$work/owner" --trace-file "$work/owner.trace.jsonl" --trace-sample 1 \
-  >"$work/owner.json" 2>"$work/owner.err"
-expect_code "owner role" "$?" "0" "$work/owner.err"
-for idx in "${!pids[@]}"; do
-  wait "${pids[$idx]}"
-  expect_code "${names[$idx]} role" "$?" "0" "$work/${names[$idx]}.err"
-done
-pids=()
+# LAYOUT ROLE... -- OWNER_ROLES STAGES SERVICES: the roles each its own process on market
+# LAYOUT, every one tracing every trace it starts (--trace-sample 1) into its file, then one
+# order's trace rebuilt from the files: STAGES its span names from the root, SERVICES the
+# processes that wrote them.
+traced_run() {
+  local layout="$1"; shift
+  local dir="$work/$layout" roles=()
+  while [[ "$1" != -- ]]; do roles+=("$1"); shift; done
+  local owner_roles="$2" stages="$3" services="$4"
+  mkdir -p "$dir"
+  local names=() pids_here=()
+  for role in "${roles[@]}"; do
+    local pace=()
+    [[ $role == ingestion ]] && pace=(--speed max)
+    names+=("$role")
+    "$aits" serve --role "$role" --bus "$bus" --market "$layout" "${session[@]}" --json \
+      --health off --trace-file "$dir/$role.trace.jsonl" --trace-sample 1 "${pace[@]}" \
+      >"$dir/$role.json" 2>"$dir/$role.err" &
+    pids_here+=($!)
+    pids+=($!)
+  done
+  "$aits" serve --role "$owner_roles" --bus "$bus" --market "$layout" "${session[@]}" --json \
+    --health off --state "$dir/owner" --trace-file "$dir/owner.trace.jsonl" --trace-sample 1 \
+    >"$dir/owner.json" 2>"$dir/owner.err"
+  expect_code "$layout: owner ($owner_roles)" "$?" "0" "$dir/owner.err"
+  for idx in "${!pids_here[@]}"; do
+    wait "${pids_here[$idx]}"
+    expect_code "$layout: ${names[$idx]} role" "$?" "0" "$dir/${names[$idx]}.err"
+  done
+  pids=()
 
-# The orders a decision made (aits explain finds their decision); the venue's own (stop-loss,
-# take-profit) come from a tick, not from a traced decision, and have no span of their own.
-decided=()
-for ((id = 1; id <= $(json "$work/owner.json" 'd["orders"]'); id++)); do
-  "$aits" explain "$id" --state "$work/owner" >/dev/null 2>&1 && decided+=("$id")
-done
+  # The orders a decision made (aits explain finds their decision); the venue's own (stop-loss,
+  # take-profit) come from a tick, not from a traced decision, and have no span of their own.
+  local decided=()
+  for ((id = 1; id <= $(json "$dir/owner.json" 'd["orders"]'); id++)); do
+    "$aits" explain "$id" --state "$dir/owner" >/dev/null 2>&1 && decided+=("$id")
+  done
 
-verdict=$("$python" - "$work" "$work/owner.json" "$work/embedded.json" "${decided[*]}" <<'PY'
+  local verdict
+  verdict=$("$python" - "$dir" "$dir/owner.json" "$work/embedded.json" "${decided[*]}" \
+    "${names[*]} owner" "$stages" "$services" <<'PY'
 import json, sys, os
 work, owner_json, embedded_json = sys.argv[1:4]
 decided = {int(i) for i in sys.argv[4].split()}
+files, expected, expected_services = (a.split() for a in sys.argv[5:8])
 problems = []
 owner, embedded = json.load(open(owner_json)), json.load(open(embedded_json))
 for key in ("ticks", "orders", "fills", "decisions", "balance", "equity"):
@@ -73,7 +84,7 @@ for key in ("ticks", "orders", "fills", "decisions", "balance", "equity"):
 # Every span of every file, with the process (service.name) that wrote it.
 spans = {}
 by_file = {}
-for name in ("ingestion", "features", "prediction", "decision", "owner"):
+for name in files:
     by_file[name] = 0
     for line in open(os.path.join(work, name + ".trace.jsonl")):
         request = json.loads(line)
@@ -113,11 +124,8 @@ else:
     chain.reverse()
     names = [s["name"] for s in chain]
     services = [s["service"] for s in chain]
-    expected = ["md.publish", "features", "prediction", "decision", "owner.decision", "order", "fill"]
     if names != expected:
         problems.append(f"stages {names}, expected {expected}")
-    expected_services = ["aits-ingestion", "aits-features", "aits-prediction", "aits-decision",
-                         "aits-risk,execution", "aits-risk,execution", "aits-risk,execution"]
     if services != expected_services:
         problems.append(f"processes {services}")
     if len({s["traceId"] for s in chain}) != 1:
@@ -144,8 +152,18 @@ else:
 print("; ".join(problems) if problems else "ok " + " ".join(names))
 PY
 )
-[[ "$verdict" == ok* ]] && pass "one order's trace rebuilt across processes: ${verdict#ok }" ||
-  fail "trace: $verdict"
+  [[ "$verdict" == ok* ]] && pass "$layout: one order's trace rebuilt across processes: ${verdict#ok }" ||
+    fail "$layout: trace: $verdict"
+}
+
+# Five processes: the decision role apart, answering the owner's questions.
+traced_run five ingestion features prediction decision -- risk,execution \
+  "md.publish features prediction decision owner.decision order fill" \
+  "aits-ingestion aits-features aits-prediction aits-decision aits-risk,execution aits-risk,execution aits-risk,execution"
+# Four: the owner decides on the predictions it reads (its span "decision").
+traced_run four ingestion features prediction -- decision,risk,execution \
+  "md.publish features prediction decision order fill" \
+  "aits-ingestion aits-features aits-prediction aits-decision,risk,execution aits-decision,risk,execution aits-decision,risk,execution"
 
 # Sampling at 0: the ingestion starts traces that nobody keeps, the features role follows.
 "$aits" serve --role ingestion --bus "$bus" --market unsampled "${session[@]}" --speed max \
