@@ -19,6 +19,9 @@
 #                keeps its bars and feature rows there (--bars, --offline-features) and the
 #                owner its trades (--trades); default none. Run with and without to see what
 #                the stores cost (docs/performance.md)
+#       TRACE    off (default), or a ratio: every role writes its spans to WORK/ROLE.trace.jsonl
+#                with --trace-sample TRACE (docs/monitoring.md, "Traces"); run with off, 0 and 1
+#                to see what tracing costs
 #
 # Every role starts at once; the owner's wall time is from its start to its summary. Prints
 # the owner's summary figures (its waits for predictions or decisions, the market's delay, the
@@ -57,6 +60,10 @@ bus="nats://127.0.0.1:$port"
 session=(--synthetic "$symbols" --ticks "$ticks" --start 2024-01-08 --seed 3
          --params fast=3,slow=8 --commission per_lot:7 --bar "${BAR:-M1}")
 consumers=(--consumers "${CONSUMERS:-push}")
+trace=${TRACE:-off}
+traced() {  # ROLE: the trace flags of its process
+  [[ $trace == off ]] || echo "--trace-file $work/$1.trace.jsonl --trace-sample $trace"
+}
 
 echo "embedded: aits paper --speed max"
 start=$(date +%s.%N)
@@ -80,20 +87,26 @@ for role in "${roles[@]}"; do
   # The decision role answers the owner's questions: it runs beside the owner either way.
   if [[ $sequential == 1 && $role != decision ]]; then
     role_start=$(date +%s.%N)
+    # shellcheck disable=SC2046  # traced's words are meant to split
     "$aits" serve --role "$role" --bus "$bus" "${session[@]}" "${pace[@]}" "${consumers[@]}" \
-      --json --health off --idle-timeout 120 >"$work/$role.json" 2>"$work/$role.err"
+      $(traced "$role") --json --health off --idle-timeout 120 >"$work/$role.json" \
+      2>"$work/$role.err"
     echo "  $role alone: $(echo "$(date +%s.%N) - $role_start" | bc) s"
     start=$(date +%s.%N)
     continue
   fi
+  # shellcheck disable=SC2046
   "$aits" serve --role "$role" --bus "$bus" "${session[@]}" "${pace[@]}" "${consumers[@]}" \
-    --json --health off --idle-timeout 120 >"$work/$role.json" 2>"$work/$role.err" &
+    $(traced "$role") --json --health off --idle-timeout 120 >"$work/$role.json" \
+    2>"$work/$role.err" &
   pids+=($!)
 done
 owner_stores=()
 [[ -n $stores ]] && owner_stores=(--trades "$stores")
+# shellcheck disable=SC2046
 "$aits" serve --role "$owner" --bus "$bus" "${session[@]}" "${consumers[@]}" --state "$work/owner" \
-  --json --health off --idle-timeout 120 "${owner_stores[@]}" >"$work/owner.json" 2>"$work/owner.err"
+  $(traced owner) --json --health off --idle-timeout 120 "${owner_stores[@]}" \
+  >"$work/owner.json" 2>"$work/owner.err"
 owner_s=$(echo "$(date +%s.%N) - $start" | bc)
 for pid in "${pids[@]}"; do wait "$pid"; done
 pids=()

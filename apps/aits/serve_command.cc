@@ -35,6 +35,7 @@
 #include "aits/services/market_stream.h"
 #include "aits/services/ml_jobs.h"
 #include "aits/session/paper.h"
+#include "aits/trace/tracer.h"
 #include "api_command.h"
 #include "cli.h"
 #include "gateway_role.h"
@@ -90,6 +91,13 @@ struct ServeFlags {
   // The notifications role: where Alertmanager posts, and the alerts file.
   NotifyFlags notify;
   config::PaperFlags session;
+  // Traces (docs/monitoring.md, "Traces"): where spans go, and the share of the traces this
+  // process starts that are kept. No file and no endpoint: no tracer, nothing traced.
+  std::string trace_file;
+  std::string otlp_endpoint;
+  double trace_sample = 0.01;
+  // Opened from those before the roles start, closed (its spans written) after they end.
+  trace::Tracer* tracer = nullptr;
 };
 
 struct Roles {
@@ -260,6 +268,7 @@ Result<services::IngestResult> RunIngestion(bus::MessageBus& bus, const ServeFla
   ingest.publish.ticks_per_message = flags.ticks_per_message;
   ingest.speed = options.speed;
   ingest.stop = stop;
+  ingest.publish.tracer = flags.tracer;
   const bool quiet = flags.session.quiet;
   const bool tty = isatty(STDERR_FILENO) != 0 && !flags.session.no_progress;
   ingest.progress = [quiet, tty](uint64_t ticks) {
@@ -289,6 +298,7 @@ services::StageOptions StageOptionsFor(const ServeFlags& flags, const session::S
   options.records.bars = flags.bars;
   options.records.offline_features = flags.offline_features;
   options.records.feature_set = ModelKeyOf(spec);
+  options.tracer = flags.tracer;
   return options;
 }
 
@@ -522,6 +532,7 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
                         config::ResolvePaperOptions(flags.session, spec_given));
   options.stop = stop;
   options.metrics = metrics;
+  options.tracer = flags.tracer;
   options.signals = config::SignalsWithModels();
   if (predictions != nullptr) {
     // The decision stack's signal comes from the prediction role, bar by bar (ADR 0007).
@@ -875,6 +886,18 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   Readiness readiness;
   // What /metrics answers: the stages' counters (docs/services.md, "Health and metrics").
   Registry metrics;
+  // The tracer's counters too, while the registry lives (the tracer outlives this function).
+  struct TraceMetrics {
+    trace::Tracer* tracer;
+    ~TraceMetrics() {
+      if (tracer != nullptr) (void)tracer->ExportMetrics(nullptr);
+    }
+  } trace_metrics{flags.tracer};
+  if (flags.tracer != nullptr) {
+    if (Status exported = flags.tracer->ExportMetrics(&metrics); !exported.ok()) {
+      return Fail(exported);
+    }
+  }
   auto health =
       StartHealthServer(flags.health, roles->text, &metrics, flags.session.quiet,
                         "aits serve: " + roles->text, [&readiness] { return readiness.Get(); });
@@ -1241,6 +1264,16 @@ void AddServeCommand(CLI::App& app) {
                    "a running job says so every third of it, so a role that died gives its job "
                    "to the next one after this long (applies when the consumer is first created)")
       ->capture_default_str();
+  serve->add_option("--trace-file", flags->trace_file,
+                    "Append the spans of the traces this process takes part in to FILE, as "
+                    "OTLP/JSON lines (docs/monitoring.md, \"Traces\")");
+  serve->add_option("--otlp-endpoint", flags->otlp_endpoint,
+                    "POST the spans to an OTLP/HTTP collector, http://HOST:PORT/v1/traces");
+  serve
+      ->add_option("--trace-sample", flags->trace_sample,
+                   "Share of the traces this process starts (ingestion: one per MARKET message) "
+                   "that are kept, 0 to 1; the others' roles follow the decision")
+      ->capture_default_str();
   serve
       ->add_option("--ticks-per-message", flags->ticks_per_message,
                    "Ingestion: ticks per MARKET message")
@@ -1270,7 +1303,41 @@ void AddServeCommand(CLI::App& app) {
       flags->bus_venue = true;
       flags->session.venue.clear();
     }
-    ExitOnFailure(RunServe(*flags, *serve));
+    // Outlives the roles, so that their last spans are written when it closes (also when
+    // ExitOnFailure throws).
+    std::unique_ptr<trace::Tracer> tracer;
+    if (!flags->trace_file.empty() || !flags->otlp_endpoint.empty()) {
+      trace::TracerOptions options;
+      options.service_name = "aits-" + flags->roles;
+      options.sample_ratio = flags->trace_sample;
+      options.file = flags->trace_file;
+      options.otlp_endpoint = flags->otlp_endpoint;
+      Result<std::unique_ptr<trace::Tracer>> opened = trace::Tracer::Open(options);
+      if (!opened.ok()) ExitOnFailure(Fail(opened.status()));
+      tracer = std::move(opened).value();
+      flags->tracer = tracer.get();
+    } else if (serve->count("--trace-sample") > 0) {
+      ExitOnFailure(Fail(InvalidArgument(
+          "--trace-sample: give --trace-file or --otlp-endpoint for the spans to go to")));
+    }
+    const int code = RunServe(*flags, *serve);
+    if (tracer != nullptr) {
+      tracer->Flush();
+      const trace::TracerCounters counters = tracer->counters();
+      if (counters.malformed_parents > 0) {
+        std::fprintf(stderr,
+                     "aits serve: %llu malformed traceparents refused (new traces started); "
+                     "the last: %s\n",
+                     static_cast<unsigned long long>(counters.malformed_parents),
+                     tracer->last_malformed().c_str());
+      }
+      if (counters.dropped > 0) {
+        std::fprintf(stderr, "aits serve: %llu spans dropped (%llu failed exports)\n",
+                     static_cast<unsigned long long>(counters.dropped),
+                     static_cast<unsigned long long>(counters.export_errors));
+      }
+    }
+    ExitOnFailure(code);
   });
 }
 

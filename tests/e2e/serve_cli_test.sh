@@ -290,12 +290,15 @@ same_as "the session taken over as one uninterrupted run" "$work/standby.json" "
   orders fills balance equity
 
 # Health and metrics: a paced ingestion (a one-minute bar every 0.1 s) and a features and
-# prediction process on it run long enough to be probed, then stop on SIGINT.
+# prediction process on it run long enough to be probed, then stop on SIGINT. The stages trace
+# (the ingestion does not: each features span starts a trace), their tracer's counters on
+# /metrics, its spans written at the stop.
 paced=(--bus "$bus" --market paced --synthetic USDJPY --ticks 0 --start 2024-01-08)
 "$aits" serve --role ingestion "${paced[@]}" --speed 600 --health 127.0.0.1:0 --json \
   >"$work/paced.json" 2>"$work/paced.err" &
 paced_pid=$!
 "$aits" serve --role features,prediction "${paced[@]}" --health 127.0.0.1:0 --json \
+  --trace-file "$work/paced.trace.jsonl" --trace-sample 1 \
   >"$work/paced_stages.json" 2>"$work/paced_stages.err" &
 stages_pid=$!
 expect_health "$work/paced.err" '{"status":"ok","role":"ingestion"}'
@@ -319,6 +322,8 @@ expect_in "/metrics: the prediction stage's lag on FEATURES" "$metrics" \
   'aits_bus_consumer_pending_messages{stream="FEATURES",consumer="prediction:feat.paced.USDJPY"} '
 expect_in "/metrics: the prediction stage's redeliveries" "$metrics" \
   'aits_bus_redeliveries_total{stream="FEATURES",consumer="prediction:feat.paced.USDJPY"} '
+expect_in "/metrics: the traces the stages started" "$metrics" 'aits_trace_roots_total{sampled="true"} '
+expect_in "/metrics: the spans exported" "$metrics" '# TYPE aits_trace_spans_exported_total counter'
 # The rules' bus metrics are served here (session_metrics_test.sh checks the others on a
 # paper session, which reads no bus).
 for name in $(grep -o 'aits_bus_[a-z_]*' "$rules" | sort -u); do
@@ -331,6 +336,11 @@ fi
 kill -INT "$stages_pid"
 wait "$stages_pid"
 expect_code "features,prediction stopped by SIGINT" "$?" "0"
+expect_eq "features,prediction: their spans written at the stop" \
+  "$("$python" -c 'import json, sys
+names = {s["name"] for line in open(sys.argv[1]) for r in json.loads(line)["resourceSpans"]
+         for scope in r["scopeSpans"] for s in scope["spans"]}
+print(sorted(names))' "$work/paced.trace.jsonl")" "['features', 'prediction']"
 expect_eq "features,prediction: stopped where they were, no end marker" \
   "$(json "$work/paced_stages.json" '[(s["role"], s["stopped"], s["ended"]) for s in d["stages"]]')" \
   "[('features', True, False), ('prediction', True, False)]"

@@ -19,6 +19,7 @@ struct Stored {
   std::string id;
   std::string payload;
   Timestamp stored;
+  std::string traceparent;
 };
 
 struct Outstanding {
@@ -157,7 +158,8 @@ class InProcessConsumer final : public Consumer {
     std::vector<bool> is_new;
     const auto deliver = [&](uint64_t sequence, uint64_t delivered, bool fresh) {
       const Stored& m = stream.at(sequence);
-      out.push_back(Delivery{m.subject, m.id, m.payload, sequence, delivered, 0, m.stored});
+      out.push_back(
+          Delivery{m.subject, m.id, m.payload, sequence, delivered, 0, m.stored, m.traceparent});
       is_new.push_back(fresh);
     };
     for (auto it = consumer.outstanding.begin(); it != consumer.outstanding.end();) {
@@ -278,6 +280,7 @@ class InProcessBus final : public MessageBus {
       out.sequence = stream->first + static_cast<uint64_t>(stream->messages.rend() - it) - 1;
       out.delivered = 0;
       out.stored = it->stored;
+      out.traceparent = it->traceparent;
       return std::optional<Delivery>(std::move(out));
     }
     return std::optional<Delivery>();
@@ -292,8 +295,11 @@ class InProcessBus final : public MessageBus {
     return Status::Ok();
   }
 
-  Result<PublishAck> Publish(std::string_view subject, std::string_view id,
-                             std::string_view payload) override {
+  using MessageBus::Publish;
+  Result<PublishAck> Publish(const OutgoingMessage& message) override {
+    const std::string_view subject = message.subject;
+    const std::string_view id = message.id;
+    const std::string_view payload = message.payload;
     if (Status s = ValidatePublish(subject, payload); !s.ok()) return s;
     const std::lock_guard lock(state_->mu);
     Stream* stream = nullptr;
@@ -311,8 +317,8 @@ class InProcessBus final : public MessageBus {
     }
     if (stream->messages.empty()) stream->first = stream->last + 1;
     const uint64_t sequence = ++stream->last;
-    stream->messages.push_back(
-        Stored{std::string(subject), std::string(id), std::string(payload), now});
+    stream->messages.push_back(Stored{std::string(subject), std::string(id), std::string(payload),
+                                      now, std::string(message.traceparent)});
     if (!id.empty() && stream->config.duplicate_window.ns > 0) {
       stream->ids.emplace(std::string(id), sequence);
       stream->id_times.emplace_back(now, std::string(id));

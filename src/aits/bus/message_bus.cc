@@ -49,12 +49,9 @@ class AnsweredPublish final : public PendingPublish {
 
 }  // namespace
 
-Result<std::unique_ptr<PendingPublish>> MessageBus::PublishLater(std::string_view subject,
-                                                                 std::string_view id,
-                                                                 std::string_view payload) {
-  AITS_RETURN_IF_ERROR(ValidatePublish(subject, payload));
-  return std::unique_ptr<PendingPublish>(
-      std::make_unique<AnsweredPublish>(Publish(subject, id, payload)));
+Result<std::unique_ptr<PendingPublish>> MessageBus::PublishLater(const OutgoingMessage& message) {
+  AITS_RETURN_IF_ERROR(ValidatePublish(message.subject, message.payload));
+  return std::unique_ptr<PendingPublish>(std::make_unique<AnsweredPublish>(Publish(message)));
 }
 
 Result<std::vector<PublishAck>> MessageBus::PublishBatch(
@@ -62,7 +59,7 @@ Result<std::vector<PublishAck>> MessageBus::PublishBatch(
   std::vector<PublishAck> acks;
   acks.reserve(messages.size());
   for (size_t i = 0; i < messages.size(); ++i) {
-    Result<PublishAck> ack = Publish(messages[i].subject, messages[i].id, messages[i].payload);
+    Result<PublishAck> ack = Publish(messages[i]);
     if (!ack.ok())
       return ack.status().WithContext("message " + std::to_string(i) + " of the batch");
     acks.push_back(ack.value());
@@ -218,7 +215,7 @@ Result<std::vector<PublishAck>> PublishInOrder(MessageBus& bus,
     const Status status = Retried(
         breaker,
         [&] {
-          Result<PublishAck> stored = bus.Publish(message.subject, message.id, message.payload);
+          Result<PublishAck> stored = bus.Publish(message);
           if (stored.ok()) ack = *stored;
           return stored.status();
         },

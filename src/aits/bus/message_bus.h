@@ -94,6 +94,10 @@ struct OutgoingMessage {
   std::string_view subject;
   std::string_view id;  // empty: not de-duplicated
   std::string_view payload;
+  // W3C trace context of the span that published it (aits/trace/traceparent.h), handed to the
+  // reader as Delivery::traceparent; NATS carries it in the "traceparent" header. Empty: none.
+  // The bus neither reads nor checks it: a reader's tracer refuses a malformed one.
+  std::string_view traceparent;
 };
 
 struct PublishAck {
@@ -129,10 +133,11 @@ struct Delivery {
   std::string subject;
   std::string id;  // the publish id; empty if published without one
   std::string payload;
-  uint64_t sequence = 0;   // the stream's
-  uint64_t delivered = 1;  // 1 the first time
-  uint64_t pending = 0;    // messages after this one the consumer has not been handed yet
-  Timestamp stored{};      // when the stream stored it (the bus's clock)
+  uint64_t sequence = 0;    // the stream's
+  uint64_t delivered = 1;   // 1 the first time
+  uint64_t pending = 0;     // messages after this one the consumer has not been handed yet
+  Timestamp stored{};       // when the stream stored it (the bus's clock)
+  std::string traceparent;  // as published (OutgoingMessage::traceparent); empty: none
 };
 
 class Consumer {
@@ -183,8 +188,11 @@ class MessageBus {
 
   // Stores the message in the stream whose subjects match `subject` (a literal subject). `id`
   // may be empty (no de-duplication).
-  virtual Result<PublishAck> Publish(std::string_view subject, std::string_view id,
-                                     std::string_view payload) = 0;
+  virtual Result<PublishAck> Publish(const OutgoingMessage& message) = 0;
+  Result<PublishAck> Publish(std::string_view subject, std::string_view id,
+                             std::string_view payload) {
+    return Publish(OutgoingMessage{subject, id, payload});
+  }
   // Publishes the messages in order without waiting for each one's acknowledgement, then waits
   // for all of them: one ack per message, in order. If any failed, returns the first failure
   // (naming the message's index); some of the batch may be stored, so the caller retries the
@@ -197,9 +205,12 @@ class MessageBus {
   // first waiting for its ack (whose round trip is half of a hop's time over NATS). An error
   // here is one found before sending (a bad subject, a connection that is closed). The default
   // publishes synchronously.
-  virtual Result<std::unique_ptr<PendingPublish>> PublishLater(std::string_view subject,
-                                                               std::string_view id,
-                                                               std::string_view payload);
+  virtual Result<std::unique_ptr<PendingPublish>> PublishLater(const OutgoingMessage& message);
+  Result<std::unique_ptr<PendingPublish>> PublishLater(std::string_view subject,
+                                                       std::string_view id,
+                                                       std::string_view payload) {
+    return PublishLater(OutgoingMessage{subject, id, payload});
+  }
 
   // Creates the consumer or binds to the existing durable of that name.
   virtual Result<std::unique_ptr<Consumer>> Consume(const ConsumerConfig& config) = 0;

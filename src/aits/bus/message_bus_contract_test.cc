@@ -139,6 +139,16 @@ class MessageBusContract : public ::testing::TestWithParam<Backend> {
     return config;
   }
 
+  // The stream added and a consumer of all of it from the first message; null on a failure.
+  std::unique_ptr<Consumer> AddStreamAndConsume(const StreamConfig& config) {
+    const Status added = bus_->AddStream(config);
+    EXPECT_TRUE(added.ok()) << added.ToString();
+    if (!added.ok()) return nullptr;
+    ConsumerConfig c;
+    c.stream = config.name;
+    return MustConsume(c);
+  }
+
   std::unique_ptr<Consumer> MustConsume(const ConsumerConfig& config) {
     Result<std::unique_ptr<Consumer>> consumer = bus_->Consume(Mode(config));
     EXPECT_TRUE(consumer.ok()) << consumer.status().ToString();
@@ -259,10 +269,7 @@ TEST_P(MessageBusContract, ABatchIsStoredInOrderAndARetriedBatchOnce) {
 
 TEST_P(MessageBusContract, APublishLaterIsReadBeforeItsAckIsAskedForAndStoredOnce) {
   const StreamConfig config = Stream("later", {"later.*"});
-  ASSERT_TRUE(bus_->AddStream(config).ok());
-  ConsumerConfig c;
-  c.stream = config.name;
-  std::unique_ptr<Consumer> consumer = MustConsume(c);
+  std::unique_ptr<Consumer> consumer = AddStreamAndConsume(config);
   ASSERT_NE(consumer, nullptr);
   Result<std::unique_ptr<PendingPublish>> sent =
       bus_->PublishLater(Subject("later.acc1"), "q-1", "question");
@@ -292,6 +299,39 @@ TEST_P(MessageBusContract, APublishLaterIsReadBeforeItsAckIsAskedForAndStoredOnc
   // And what is refused before sending, at once.
   EXPECT_EQ(bus_->PublishLater("bad subject", "", "x").status().code(),
             StatusCode::kInvalidArgument);
+}
+
+// The bus hands the traceparent over as it was published, by every way of publishing, and a
+// message without one comes without one. It does not check it: readers refuse a malformed one.
+TEST_P(MessageBusContract, ATraceparentTravelsWithItsMessage) {
+  const StreamConfig config = Stream("traced", {"traced.*"});
+  std::unique_ptr<Consumer> consumer = AddStreamAndConsume(config);
+  ASSERT_NE(consumer, nullptr);
+  const std::string subject = Subject("traced.a");
+  const std::string one = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const std::string two = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b8-00";
+  const std::string three = "not checked here";
+  ASSERT_TRUE(bus_->Publish(OutgoingMessage{subject, "t-1", "one", one}).ok());
+  const OutgoingMessage batch[] = {{subject, "t-2", "two", two}, {subject, "t-3", "plain"}};
+  ASSERT_TRUE(bus_->PublishBatch(batch).ok());
+  Result<std::unique_ptr<PendingPublish>> later =
+      bus_->PublishLater(OutgoingMessage{subject, "t-4", "three", three});
+  ASSERT_TRUE(later.ok()) << later.status().ToString();
+  ASSERT_TRUE((*later)->Wait().ok());
+  CircuitBreaker breaker("test", {}, SystemWallClock());
+  const OutgoingMessage in_order[] = {{subject, "t-5", "four", one}};
+  ASSERT_TRUE(PublishInOrder(*bus_, in_order, breaker).ok());
+  const std::vector<Delivery> got = FetchAll(*consumer, 5);
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[0].traceparent, one);
+  EXPECT_EQ(got[1].traceparent, two);
+  EXPECT_EQ(got[2].traceparent, "");
+  EXPECT_EQ(got[3].traceparent, three);
+  EXPECT_EQ(got[4].traceparent, one);
+  EXPECT_EQ(got[4].payload, "four");
+  Result<std::optional<Delivery>> last = bus_->LastMessage(config.name, subject);
+  ASSERT_TRUE(last.ok() && last->has_value());
+  EXPECT_EQ((*last)->traceparent, one);
 }
 
 TEST_P(MessageBusContract, APublishNoStreamStoresIsNotFound) {

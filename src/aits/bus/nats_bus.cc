@@ -23,6 +23,7 @@ namespace aits::bus {
 namespace {
 
 constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
+constexpr const char* kTraceparentHeader = "traceparent";  // W3C's name, as HTTP carries it
 
 using internal::FromNats;
 using internal::Millis;
@@ -211,6 +212,10 @@ class AsyncSend {
       natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, messages[i].payload.data(),
                                     static_cast<int>(messages[i].payload.size()));
       if (s == NATS_OK && !id.empty()) s = natsMsgHeader_Set(msg, kMsgIdHeader, id.c_str());
+      if (s == NATS_OK && !messages[i].traceparent.empty()) {
+        const std::string traceparent(messages[i].traceparent);
+        s = natsMsgHeader_Set(msg, kTraceparentHeader, traceparent.c_str());
+      }
       if (s == NATS_OK) {
         shared_->acks.Track(msg, batch_, i);
         natsMsg* handed = msg;
@@ -448,6 +453,11 @@ class NatsConsumer final : public Consumer {
     d.subject = natsMsg_GetSubject(msg.get());
     const char* id = nullptr;
     if (natsMsgHeader_Get(msg.get(), kMsgIdHeader, &id) == NATS_OK && id != nullptr) d.id = id;
+    const char* traceparent = nullptr;
+    if (natsMsgHeader_Get(msg.get(), kTraceparentHeader, &traceparent) == NATS_OK &&
+        traceparent != nullptr) {
+      d.traceparent = traceparent;
+    }
     d.payload.assign(natsMsg_GetData(msg.get()),
                      static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
     d.sequence = meta->Sequence.Stream;
@@ -643,7 +653,12 @@ class NatsBus final : public MessageBus {
     out.subject = natsMsg_GetSubject(msg);
     out.payload.assign(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
     const char* id = nullptr;
-    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr) out.id = id;
+    if (natsMsgHeader_Get(msg, kMsgIdHeader, &id) == NATS_OK && id != nullptr) out.id = id;
+    const char* traceparent = nullptr;
+    if (natsMsgHeader_Get(msg, kTraceparentHeader, &traceparent) == NATS_OK &&
+        traceparent != nullptr) {
+      out.traceparent = traceparent;
+    }
     out.sequence = natsMsg_GetSequence(msg);
     out.delivered = 0;
     out.stored = Timestamp{natsMsg_GetTime(msg)};
@@ -687,19 +702,32 @@ class NatsBus final : public MessageBus {
     return NotFound("no stream stores subject " + subject);
   }
 
-  Result<PublishAck> Publish(std::string_view subject, std::string_view id,
-                             std::string_view payload) override {
-    if (Status s = ValidatePublish(subject, payload); !s.ok()) return s;
-    const std::string subj(subject);
-    const std::string msg_id(id);
+  using MessageBus::Publish;
+  Result<PublishAck> Publish(const OutgoingMessage& message) override {
+    const std::string_view payload = message.payload;
+    if (Status s = ValidatePublish(message.subject, payload); !s.ok()) return s;
+    const std::string subj(message.subject);
+    const std::string msg_id(message.id);
     jsPubOptions options;
     jsPubOptions_Init(&options);
     options.MaxWait = Millis(shared_->options.request_timeout);
     if (!msg_id.empty()) options.MsgId = msg_id.c_str();
     jsPubAck* ack = nullptr;
     jsErrCode js_error{};
-    const natsStatus s = js_Publish(&ack, shared_->js, subj.c_str(), payload.data(),
-                                    static_cast<int>(payload.size()), &options, &js_error);
+    natsStatus s = NATS_OK;
+    if (message.traceparent.empty()) {
+      s = js_Publish(&ack, shared_->js, subj.c_str(), payload.data(),
+                     static_cast<int>(payload.size()), &options, &js_error);
+    } else {
+      // Headers need a message of its own; the id still goes through the options.
+      natsMsg* msg = nullptr;
+      s = natsMsg_Create(&msg, subj.c_str(), nullptr, payload.data(),
+                         static_cast<int>(payload.size()));
+      const std::string traceparent(message.traceparent);
+      if (s == NATS_OK) s = natsMsgHeader_Set(msg, kTraceparentHeader, traceparent.c_str());
+      if (s == NATS_OK) s = js_PublishMsg(&ack, shared_->js, msg, &options, &js_error);
+      natsMsg_Destroy(msg);
+    }
     if (s == NATS_NO_RESPONDERS) return NoResponders(subj);
     if (s != NATS_OK) return FromNats(s, js_error, "publish to " + subj);
     const PublishAck out{ack->Sequence, ack->Duplicate};
@@ -717,13 +745,11 @@ class NatsBus final : public MessageBus {
     return send.Complete(timeout, FromNats(NATS_TIMEOUT, {}, "no acknowledgement"));
   }
 
-  Result<std::unique_ptr<PendingPublish>> PublishLater(std::string_view subject,
-                                                       std::string_view id,
-                                                       std::string_view payload) override {
-    if (Status s = ValidatePublish(subject, payload); !s.ok()) return s;
+  using MessageBus::PublishLater;
+  Result<std::unique_ptr<PendingPublish>> PublishLater(const OutgoingMessage& message) override {
+    if (Status s = ValidatePublish(message.subject, message.payload); !s.ok()) return s;
     auto send = std::make_unique<AsyncSend>(shared_, 1);
-    const OutgoingMessage message[] = {{subject, id, payload}};
-    send->Start(message);
+    send->Start(std::span<const OutgoingMessage>(&message, 1));
     if (!send->failed().ok()) return send->failed();
     return std::unique_ptr<PendingPublish>(
         std::make_unique<NatsPendingPublish>(std::move(send), shared_->options.request_timeout));

@@ -87,6 +87,26 @@ Result<std::vector<bus::Delivery>> FetchWaiting(bus::Consumer& consumer, const s
 // The options of a reader whose input comes once a bar (feature rows, predictions, the owner's
 // questions): at a real-time pace a bar lasts its period, so the idle timeout counts from the
 // bar's end, not from the last message.
+// A stage's span for the message it makes of one bar, under the traceparent of the message it
+// made it from; a span that records nothing without a tracer.
+trace::Span StageSpan(const StageOptions& options, std::string_view name, std::string_view parent,
+                      const Instrument& instrument, Timestamp bar_open) {
+  if (options.tracer == nullptr) return {};
+  trace::Span span = options.tracer->Start(name, trace::SpanKind::kConsumer, parent);
+  if (span.recording()) {
+    span.SetAttribute("aits.symbol", instrument.symbol);
+    span.SetAttribute("aits.bar_open", FormatIso8601(bar_open));
+  }
+  return span;
+}
+
+// Ends the span; its traceparent is what the message it made carries (empty without a tracer).
+std::string EndSpan(const StageOptions& options, trace::Span& span) {
+  if (options.tracer == nullptr) return {};
+  options.tracer->End(span);
+  return span.traceparent();
+}
+
 StageOptions PerBar(StageOptions options) {
   if (options.idle_timeout.ns > 0) options.idle_timeout.ns += options.bar_period.ns;
   return options;
@@ -97,9 +117,10 @@ class Outbox {
  public:
   Outbox(bus::MessageBus& bus, std::string subject)
       : bus_(bus), subject_(std::move(subject)), breaker_("nats: " + subject_, {}, clock_) {}
-  void Add(std::string id, std::string payload) {
+  void Add(std::string id, std::string payload, std::string traceparent = {}) {
     ids_.push_back(std::move(id));
     payloads_.push_back(std::move(payload));
+    traceparents_.push_back(std::move(traceparent));
   }
   size_t size() const { return ids_.size(); }
   // Publishes what is held, pipelined (PublishBatch), the whole batch again with the same ids
@@ -110,7 +131,8 @@ class Outbox {
     if (ids_.empty()) return Status::Ok();
     messages_.clear();
     for (size_t idx = 0; idx < ids_.size(); ++idx) {
-      messages_.push_back(bus::OutgoingMessage{subject_, ids_[idx], payloads_[idx]});
+      messages_.push_back(
+          bus::OutgoingMessage{subject_, ids_[idx], payloads_[idx], traceparents_[idx]});
     }
     std::vector<bus::PublishAck> acks;
     AITS_RETURN_IF_ERROR(bus::Retried(breaker_, [&] {
@@ -122,6 +144,7 @@ class Outbox {
     stats->outputs += ids_.size();
     ids_.clear();
     payloads_.clear();
+    traceparents_.clear();
     return Status::Ok();
   }
   Status End(std::string id) {
@@ -136,6 +159,7 @@ class Outbox {
   CircuitBreaker breaker_;
   std::vector<std::string> ids_;
   std::vector<std::string> payloads_;
+  std::vector<std::string> traceparents_;
   std::vector<bus::OutgoingMessage> messages_;
 };
 
@@ -149,11 +173,14 @@ class OneAtATime {
       : bus_(bus), subject_(std::move(subject)), breaker_("nats: " + subject_, {}, clock_) {}
   ~OneAtATime() { (void)Confirm(nullptr); }
 
-  Status Send(std::string id, std::string payload, StageStats* stats) {
+  Status Send(std::string id, std::string payload, StageStats* stats,
+              std::string traceparent = {}) {
     AITS_RETURN_IF_ERROR(Confirm(stats));
     id_ = std::move(id);
     payload_ = std::move(payload);
-    AITS_ASSIGN_OR_RETURN(pending_, bus_.PublishLater(subject_, id_, payload_));
+    traceparent_ = std::move(traceparent);
+    AITS_ASSIGN_OR_RETURN(
+        pending_, bus_.PublishLater(bus::OutgoingMessage{subject_, id_, payload_, traceparent_}));
     return Status::Ok();
   }
 
@@ -164,7 +191,7 @@ class OneAtATime {
     Result<bus::PublishAck> ack = pending_->Wait();
     pending_.reset();
     if (!ack.ok()) {
-      const bus::OutgoingMessage message[] = {{subject_, id_, payload_}};
+      const bus::OutgoingMessage message[] = {{subject_, id_, payload_, traceparent_}};
       AITS_ASSIGN_OR_RETURN(const std::vector<bus::PublishAck> acks,
                             bus::PublishInOrder(bus_, message, breaker_));
       ack = acks.front();
@@ -183,6 +210,7 @@ class OneAtATime {
   CircuitBreaker breaker_;
   std::string id_;
   std::string payload_;
+  std::string traceparent_;
   std::unique_ptr<bus::PendingPublish> pending_;
 };
 
@@ -273,14 +301,15 @@ class BarReader {
                             " has not come while " + std::to_string(held_back_.size()) +
                             " later ones did");
           }
-          held_back_.emplace(index, Held{std::move(message).value(), delivery.stored});
+          held_back_.emplace(
+              index, Held{std::move(message).value(), delivery.stored, delivery.traceparent});
           continue;
         }
         if ((index != 0 && index <= last_index_) || (last_ && BarOpenOf(*message) <= *last_)) {
           ++duplicates_;
           continue;
         }
-        Take(std::move(message).value(), delivery.stored, out);
+        Take(std::move(message).value(), delivery.stored, delivery.traceparent, out);
         return Status::Ok();
       }
       buffered_.clear();
@@ -294,7 +323,8 @@ class BarReader {
   // Whether Next has a message without fetching (a stage flushes its outputs before it waits).
   bool buffered() const { return next_ < buffered_.size() || held_back_.contains(last_index_ + 1); }
   const std::string& subject() const { return subject_; }
-  Timestamp stored() const { return stored_; }  // of the last message read
+  Timestamp stored() const { return stored_; }                     // of the last message read
+  const std::string& traceparent() const { return traceparent_; }  // of the last message read
   uint64_t dead_lettered() const { return dead_lettered_; }
   uint64_t duplicates() const { return duplicates_; }
 
@@ -302,6 +332,7 @@ class BarReader {
   struct Held {
     T message;
     Timestamp stored;
+    std::string traceparent;
   };
 
   bool TakeHeldBack(T* out) {
@@ -309,14 +340,15 @@ class BarReader {
     if (it == held_back_.end()) return false;
     Held held = std::move(it->second);
     held_back_.erase(it);
-    Take(std::move(held.message), held.stored, out);
+    Take(std::move(held.message), held.stored, held.traceparent, out);
     return true;
   }
 
-  void Take(T message, Timestamp stored, T* out) {
+  void Take(T message, Timestamp stored, const std::string& traceparent, T* out) {
     if (IndexOf(message) != 0) last_index_ = IndexOf(message);
     last_ = BarOpenOf(message);
     stored_ = stored;
+    traceparent_ = traceparent;
     *out = std::move(message);
   }
 
@@ -332,6 +364,7 @@ class BarReader {
   uint64_t last_index_ = 0;
   std::map<uint64_t, Held> held_back_;
   Timestamp stored_;
+  std::string traceparent_;
   uint64_t dead_lettered_ = 0;
   uint64_t duplicates_ = 0;
 };
@@ -492,6 +525,9 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
     for (size_t idx = 0; idx < n; ++idx) {
       ++stats.inputs;
       if (!aggregator.Update(chunk[idx], &row.bar)) continue;
+      // Under the market message of the tick that closed the bar.
+      trace::Span span =
+          StageSpan(options, "features", ticks->TraceparentOf(idx), instrument, row.bar.open_time);
       ++row.index;
       row.ready = source.Features(row.bar, &row.row);
       if (!row.ready) row.row.clear();
@@ -499,7 +535,8 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
       // Keyed by the bar's close: the moment its features exist.
       if (online) online->Add(cache::FeatureKey(instrument.symbol, row.bar.CloseTime()), encoded);
       if (records) records->Add(instrument.symbol, row.bar, row.ready, row.row);
-      out.Add(BarId(options.feed, instrument, row.bar.open_time), std::move(encoded));
+      out.Add(BarId(options.feed, instrument, row.bar.open_time), std::move(encoded),
+              EndSpan(options, span));
       if (out.size() >= kPublishEvery) AITS_RETURN_IF_ERROR(flush());
     }
     // Before the next read waits for ticks: no bar waits for later ones.
@@ -574,6 +611,8 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
     AITS_RETURN_IF_ERROR(next);
     if (ended) break;
     ++stats.inputs;
+    trace::Span span =
+        StageSpan(options, "prediction", rows.traceparent(), instrument, row.bar.open_time);
     if (predictions) rows_hash = Fnv1a64(proto::Encode(row), rows_hash);
     prediction.bar_open = row.bar.open_time;
     prediction.index = row.index;
@@ -604,7 +643,9 @@ Result<StageStats> RunPrediction(bus::MessageBus& bus, const Instrument& instrum
     if (predictions) {
       predictions->Add(cache::PredictionKey(options.cache->model, rows_hash), encoded);
     }
-    out.Add(BarId(options.feed, instrument, prediction.bar_open), std::move(encoded));
+    span.SetAttribute("aits.ready", static_cast<int64_t>(prediction.ready));
+    out.Add(BarId(options.feed, instrument, prediction.bar_open), std::move(encoded),
+            EndSpan(options, span));
     stored_at.push_back(rows.stored().ns);
     // Before the reader waits for more rows: no prediction waits for later ones.
     if (rows.buffered() && out.size() < kPublishEvery) continue;
@@ -680,6 +721,10 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
       return OtherBar("the prediction role's", prediction.bar_open, account.bar_open);
     }
     ++stats.inputs;
+    // Under the prediction (the tick's way here); the owner's question is named beside it.
+    trace::Span span =
+        StageSpan(options, "decision", predictions.traceparent(), instrument, account.bar_open);
+    span.SetAttribute("aits.account_traceparent", accounts.traceparent());
     reply.bar_open = account.bar_open;
     reply.decided = prediction.ready && account.has_quote;
     reply.record.clear();
@@ -715,8 +760,9 @@ Result<StageStats> RunDecision(bus::MessageBus& bus, const Instrument& instrumen
     }
     // The owner waits for it: sent at once, confirmed before the next (by when the owner,
     // which asks the next only once it has this one, has made it moot).
-    AITS_RETURN_IF_ERROR(
-        out.Send(BarId(options.feed, instrument, reply.bar_open), proto::Encode(reply), &stats));
+    span.SetAttribute("aits.action", static_cast<int64_t>(reply.decided ? reply.action : -1));
+    AITS_RETURN_IF_ERROR(out.Send(BarId(options.feed, instrument, reply.bar_open),
+                                  proto::Encode(reply), &stats, EndSpan(options, span)));
     stats.delay.Record(NowNanos() - accounts.stored().ns);
     metrics.Sync(stats);
     if (state) {
@@ -794,6 +840,14 @@ class BusSignalSource final : public trading::SignalSource {
       return FailedPrecondition("the prediction role runs the signal " + current_.source +
                                 ", this session " + signal_);
     }
+    if (feed_.options_.tracer != nullptr) {
+      // The owner decides on it now: the orders it causes hang under this span (the session
+      // opens them under trace::Current() once the kernel took the tick).
+      trace::Span span =
+          StageSpan(feed_.options_, "decision", reader_.traceparent(), instrument_, bar.open_time);
+      trace::SetCurrent(span.context);
+      feed_.options_.tracer->End(span);
+    }
     return Status::Ok();
   }
 
@@ -846,6 +900,13 @@ class BusDecider final : public trading::RemoteDecider {
     AITS_RETURN_IF_ERROR(NextAnswer(reader_, feed_.options_, bar, "the decision role",
                                     &feed_.dead_lettered_, &answer_, &confirm));
     AITS_RETURN_IF_ERROR(question_.Confirm(nullptr));
+    if (feed_.options_.tracer != nullptr) {
+      // As above: the orders this decision causes hang under this span.
+      trace::Span span = StageSpan(feed_.options_, "owner.decision", reader_.traceparent(),
+                                   instrument_, bar.open_time);
+      trace::SetCurrent(span.context);
+      feed_.options_.tracer->End(span);
+    }
     out->decided = answer_.decided;
     out->decision = decision::Decision{};
     out->decision.action = static_cast<decision::Action>(answer_.action);

@@ -57,6 +57,7 @@
 #include "aits/services/market_stream.h"
 #include "aits/services/stage_cache.h"
 #include "aits/services/stage_records.h"
+#include "aits/trace/tracer.h"
 #include "aits/trading/decision_engine.h"
 #include "aits/trading/decision_strategy.h"
 #include "aits/trading/signal_source.h"
@@ -114,6 +115,11 @@ struct StageOptions {
   // The features role's bars and feature rows, kept in the bar and offline feature stores
   // (stage_records.h); none by default.
   StageRecordOptions records;
+  // Not owned; none: no spans and no traceparent on what the stages publish. With one, each
+  // stage opens a span per message it makes ("features", "prediction", "decision"; the owner's
+  // feeds "owner.decision" or "decision") under the traceparent of the message it made it
+  // from, and publishes the span's traceparent with it (docs/monitoring.md, "Traces").
+  trace::Tracer* tracer = nullptr;
 };
 
 struct StageStats {

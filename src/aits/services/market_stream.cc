@@ -149,8 +149,16 @@ Status MarketPublisher::CutBatch() {
   AITS_RETURN_IF_ERROR(
       codec_.Encode(batch_, feed::Compression::kLz4, encoded).WithContext(subject_));
   const uint64_t last = next_sequence_ + batch_.ticks.size() - 1;
-  cut_.push_back(Cut{id_prefix_ + std::to_string(next_sequence_) + "-" + std::to_string(last),
-                     std::string(View(encoded))});
+  Cut& cut = cut_.emplace_back();
+  cut.id = id_prefix_ + std::to_string(next_sequence_) + "-" + std::to_string(last);
+  cut.payload = std::string(View(encoded));
+  if (options_.tracer != nullptr) {
+    cut.span = options_.tracer->StartRoot("md.publish", trace::SpanKind::kProducer);
+    cut.span.SetAttribute("messaging.destination.name", subject_);
+    cut.span.SetAttribute("aits.ticks", static_cast<int64_t>(batch_.ticks.size()));
+    cut.span.SetAttribute("aits.first_sequence", static_cast<int64_t>(next_sequence_));
+    cut.traceparent = cut.span.traceparent();
+  }
   next_sequence_ += batch_.ticks.size();
   batch_.ticks.clear();
   return Status::Ok();
@@ -160,7 +168,9 @@ Status MarketPublisher::Flush() {
   if (cut_.empty()) return Status::Ok();
   std::vector<bus::OutgoingMessage> messages;
   messages.reserve(cut_.size());
-  for (const Cut& cut : cut_) messages.push_back({subject_, cut.id, cut.payload});
+  for (const Cut& cut : cut_) {
+    messages.push_back({subject_, cut.id, cut.payload, cut.traceparent});
+  }
   // In order, each stored before the next goes (no hole a reader would take for lost ticks),
   // retried through a leader election. On an error nothing is dropped: the same messages (same
   // ids) go again with the next call.
@@ -169,6 +179,7 @@ Status MarketPublisher::Flush() {
   for (size_t idx = 0; idx < cut_.size(); ++idx) {
     if (acks[idx].duplicate) ++stats_.duplicates;
     stats_.bytes += cut_[idx].payload.size();
+    if (options_.tracer != nullptr) options_.tracer->End(cut_[idx].span);
   }
   stats_.messages += cut_.size();
   stats_.ticks = next_sequence_ - 1 - stats_.resumed_after;  // this run's
@@ -428,6 +439,7 @@ Result<std::unique_ptr<BusTickSource>> BusTickSource::Open(bus::MessageBus& bus,
 
 Status BusTickSource::Refill() {
   buffered_.clear();
+  traceparents_.clear();
   next_ = 0;
   auto idle_since = std::chrono::steady_clock::now();
   while (buffered_.empty() && !ended_ && failed_.ok()) {
@@ -478,6 +490,11 @@ Status BusTickSource::Refill() {
         AITS_RETURN_IF_ERROR(DeadLetter(bus_, subject_, delivery, decoded));
         continue;
       }
+      // Once one message carried a traceparent, every later one is entered (an empty one too),
+      // so that its ticks are not taken for the traced message's.
+      if (!delivery.traceparent.empty() || !traceparents_.empty()) {
+        traceparents_.emplace_back(buffered_.size(), delivery.traceparent);
+      }
       for (const feed::SequencedTick& sequenced : batch_.ticks) {
         if (sequenced.sequence <= last_sequence_) {
           ++duplicates_;
@@ -512,8 +529,21 @@ Result<size_t> BusTickSource::Read(std::span<Tick> out) {
   }
   const size_t count = std::min(out.size(), buffered_.size() - next_);
   std::copy_n(buffered_.begin() + static_cast<std::ptrdiff_t>(next_), count, out.begin());
+  last_read_ = next_;
   next_ += count;
   return count;
+}
+
+std::string_view BusTickSource::TraceparentOf(size_t offset) const {
+  const size_t index = last_read_ + offset;
+  // The last message that started at or before the tick (a message whose ticks were all
+  // repeats starts where the next one does, and is passed over).
+  std::string_view found;
+  for (const auto& [start, traceparent] : traceparents_) {
+    if (start > index) break;
+    found = traceparent;
+  }
+  return found;
 }
 
 }  // namespace aits::services

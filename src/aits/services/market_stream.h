@@ -45,6 +45,7 @@
 #include "aits/feed/tick_batch.h"
 #include "aits/model/instrument.h"
 #include "aits/model/market.h"
+#include "aits/trace/tracer.h"
 
 namespace aits::services {
 
@@ -76,6 +77,10 @@ struct MarketPublisherOptions {
   std::string feed = "default";      // the market's name: md.<feed>.<SYMBOL>
   size_t ticks_per_message = 512;    // 1..65,536: below the bus's 1 MiB even uncompressed
   size_t messages_per_publish = 16;  // messages sent as one PublishBatch
+  // Not owned; none: no traceparent. Each message is the root of a trace ("md.publish", sampled
+  // by the tracer's ratio), its traceparent on the message: the features role's spans hang
+  // under it.
+  trace::Tracer* tracer = nullptr;
   Status Validate() const;
 };
 
@@ -163,6 +168,8 @@ class MarketPublisher {
   struct Cut {
     std::string id;
     std::string payload;
+    trace::Span span;  // from its cut to its publish; when there is a tracer
+    std::string traceparent;
   };
   std::vector<Cut> cut_;
   PublishStats stats_;
@@ -232,6 +239,9 @@ class BusTickSource final : public data::TickSource {
   uint64_t duplicates() const { return duplicates_; }  // ticks dropped as already handed out
   uint64_t messages() const { return messages_; }
   uint64_t dead_lettered() const { return dead_lettered_; }  // messages that were no batch of it
+  // The traceparent of the message that carried the tick at `offset` of the last Read's output
+  // (empty: it carried none). Valid until the next Read.
+  std::string_view TraceparentOf(size_t offset) const;
 
  private:
   BusTickSource(bus::MessageBus& bus, std::unique_ptr<bus::Consumer> consumer, std::string subject,
@@ -251,6 +261,10 @@ class BusTickSource final : public data::TickSource {
   feed::TickBatchCodec codec_;
   feed::TickBatch batch_;
   std::vector<Tick> buffered_;
+  // Where in buffered_ each message's ticks start, with its traceparent: only messages that
+  // carried one, so a feed without traces keeps this empty.
+  std::vector<std::pair<size_t, std::string>> traceparents_;
+  size_t last_read_ = 0;  // buffered_ index of the last Read's first tick
   size_t next_ = 0;
   uint64_t last_sequence_ = 0;  // of the last tick buffered
   bool ended_ = false;

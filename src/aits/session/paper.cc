@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -19,6 +20,7 @@
 #include "aits/persistence/writer_lock.h"
 #include "aits/session/command_feed.h"
 #include "aits/session/session_metrics.h"
+#include "aits/trace/tracer.h"
 #include "aits/trading/json_writer.h"
 
 namespace aits::session {
@@ -93,6 +95,62 @@ Status CheckAgainstLog(const Session& session, const LogState& log, const std::s
 // command within about this long (plus a tick's processing).
 constexpr auto kCommandPoll = std::chrono::milliseconds(250);
 
+// The spans of the orders a traced decision caused, and of their fills (PaperOptions::tracer):
+// Before and After bracket each event the kernel takes; the orders numbered and the fills
+// booked in between get their spans.
+class OrderSpans {
+ public:
+  explicit OrderSpans(trace::Tracer& tracer) : tracer_(tracer) {}
+
+  void Before(const kernel::Kernel& kernel) {
+    orders_ = kernel.order_count();
+    fills_ = kernel.fill_count();
+    trace::SetCurrent({});
+  }
+
+  void After(const kernel::Kernel& kernel) {
+    const trace::SpanContext decision = trace::Current();
+    trace::SetCurrent({});
+    if (decision.sampled()) {
+      for (uint64_t id = orders_ + 1; id <= kernel.order_count(); ++id) {
+        const Order* order = kernel.FindOrder(OrderId{id});
+        if (order == nullptr) continue;
+        trace::Span span = tracer_.StartChild("order", trace::SpanKind::kClient, decision);
+        span.SetAttribute("aits.order_id", static_cast<int64_t>(id));
+        span.SetAttribute("aits.client_order_id", order->request.client_order_id);
+        span.SetAttribute("aits.side", ToString(order->request.side));
+        span.SetAttribute("aits.lots", order->request.quantity.ToString());
+        span.SetAttribute("aits.status", ToString(order->status));
+        tracer_.End(span);
+        // Bounded: an order unfilled this long ago is not waited for.
+        if (open_.size() >= kMaxOpen) open_.erase(open_.begin());
+        open_.emplace(id, span.context);
+      }
+    }
+    const uint64_t booked = kernel.fill_count() - fills_;
+    if (booked == 0 || open_.empty()) return;
+    const HistoryRing<Fill>& fills = kernel.fills();
+    for (size_t idx = fills.size() - std::min<size_t>(booked, fills.size()); idx < fills.size();
+         ++idx) {
+      const Fill& fill = fills[idx];
+      const auto order = open_.find(fill.order_id.value);
+      if (order == open_.end()) continue;
+      trace::Span span = tracer_.StartChild("fill", trace::SpanKind::kInternal, order->second);
+      span.SetAttribute("aits.order_id", static_cast<int64_t>(fill.order_id.value));
+      span.SetAttribute("aits.price", fill.price.ToString());
+      span.SetAttribute("aits.lots", fill.quantity.ToString());
+      tracer_.End(span);
+    }
+  }
+
+ private:
+  static constexpr size_t kMaxOpen = 4096;
+  trace::Tracer& tracer_;
+  uint64_t orders_ = 0;
+  uint64_t fills_ = 0;
+  std::map<uint64_t, trace::SpanContext> open_;  // sampled orders' spans, by order id
+};
+
 // The kernel thread's side of a paper session: each tick is logged and fed with its latencies
 // measured, each operator command applied and marked, timers between ticks fired, and the log
 // committed by its batch policy between events.
@@ -106,14 +164,18 @@ class PaperTarget final : public node::LoopTarget {
         store_(store),
         feeds_(feeds),
         result_(result),
-        metrics_(metrics) {}
+        metrics_(metrics) {
+    if (options.tracer != nullptr) order_spans_.emplace(*options.tracer);
+  }
 
   Status OnMarketData(const node::MarketData& data) override {
     const uint64_t bars_before = session_.kernel().bars_processed();
     session_.ResetAcceptClock();
+    if (order_spans_) order_spans_->Before(session_.kernel());
     const auto t0 = Steady::now();
     session_.Feed(data.tick, data.source_msc);
     const int64_t nanos = NanosSince(t0);
+    if (order_spans_) order_spans_->After(session_.kernel());
     if (options_.on_tick) options_.on_tick(data.tick);
     ++result_.ticks;
     const bool bar_closed = session_.kernel().bars_processed() != bars_before;
@@ -184,7 +246,9 @@ class PaperTarget final : public node::LoopTarget {
   // The asynchronous venue's reports: logged as inputs and applied by the session. One the order
   // manager could not apply (late, repeated, unknown) is counted there and reported here.
   Status OnExecutionReport(const node::ExecutionReportEvent& event) override {
+    if (order_spans_) order_spans_->Before(session_.kernel());
     const execution::ReportOutcome outcome = session_.OnExecutionReport(*event.report);
+    if (order_spans_) order_spans_->After(session_.kernel());
     if (outcome != execution::ReportOutcome::kApplied) {
       ++result_.reports_not_applied;
       const std::string text = execution::OrderManager::Describe(*event.report, outcome);
@@ -294,6 +358,7 @@ class PaperTarget final : public node::LoopTarget {
   const std::vector<std::unique_ptr<node::ReplayClient>>& feeds_;
   PaperResult& result_;
   SessionMetrics* metrics_;
+  std::optional<OrderSpans> order_spans_;
   Steady::time_point last_progress_ = Steady::now();
   uint64_t reported_ = 0;  // trades handed to on_trades (numbers 1..reported_)
 };
