@@ -13,8 +13,8 @@
 namespace aits::ml {
 namespace {
 
-constexpr Duration kBar = Duration::Minutes(5);
-constexpr Duration kHorizon = Duration::Minutes(15);
+constexpr Duration kTrialBar = Duration::Minutes(5);
+constexpr Duration kTrialHorizon = Duration::Minutes(15);
 
 // A random walk's closes, and its log returns over the horizon: what a perfect model would call.
 struct Market {
@@ -30,19 +30,19 @@ Market MakeMarket(size_t bars, uint64_t seed) {
     close *= std::exp(step(rng));
     m.closes.push_back(close);
   }
-  const size_t k = static_cast<size_t>(kHorizon.ns / kBar.ns);
+  const size_t k = static_cast<size_t>(kTrialHorizon.ns / kTrialBar.ns);
   m.ahead.assign(bars, 0);
   for (size_t i = 0; i + k < bars; ++i) m.ahead[i] = std::log(m.closes[i + k] / m.closes[i]);
   return m;
 }
 
 Timestamp At(size_t i) {
-  return Timestamp::FromNanos(1'700'000'000'000'000'000 + kBar.ns * static_cast<int64_t>(i));
+  return Timestamp::FromNanos(1'700'000'000'000'000'000 + kTrialBar.ns * static_cast<int64_t>(i));
 }
 
 TEST(ShadowTrialTest, BothModelsAreSettledOnTheSameBarsAndTheTrialEndsAtItsCalls) {
   const Market m = MakeMarket(2000, 7);
-  auto trial = ShadowTrial::Create(kHorizon, {.min_calls = 300});
+  auto trial = ShadowTrial::Create(kTrialHorizon, {.min_calls = 300});
   ASSERT_TRUE(trial.ok()) << trial.status().ToString();
   // The candidate sees the future (right on every call), production calls against it.
   size_t ended_at = 0;
@@ -93,7 +93,7 @@ std::string Series(const std::string& text, const std::string& name,
 
 TEST(ShadowTrialTest, ItsMetricsFollowTheTrial) {
   const Market m = MakeMarket(2000, 7);
-  auto trial = ShadowTrial::Create(kHorizon, {.min_calls = 100});
+  auto trial = ShadowTrial::Create(kTrialHorizon, {.min_calls = 100});
   ASSERT_TRUE(trial.ok());
   Registry registry;
   auto metrics = ShadowMetrics::Create(registry, "GBPUSD", *trial);
@@ -119,7 +119,7 @@ TEST(ShadowTrialTest, ItsMetricsFollowTheTrial) {
 
 TEST(ShadowTrialTest, ACandidateThatStaysFlatExpiresAfterMaxBars) {
   const Market m = MakeMarket(500, 8);
-  auto trial = ShadowTrial::Create(kHorizon, {.min_calls = 50, .max_bars = 400});
+  auto trial = ShadowTrial::Create(kTrialHorizon, {.min_calls = 50, .max_bars = 400});
   ASSERT_TRUE(trial.ok());
   for (size_t i = 0; i < m.closes.size(); ++i) trial->OnBar(At(i), m.closes[i], 0.3, 0.0);
   const ShadowRecord record = trial->Record();
@@ -133,7 +133,7 @@ TEST(ShadowTrialTest, ACandidateThatStaysFlatExpiresAfterMaxBars) {
 }
 
 TEST(ShadowTrialTest, AGapInTheFeedDropsTheCallsItSpansForBoth) {
-  auto trial = ShadowTrial::Create(kHorizon, {.min_calls = 10});
+  auto trial = ShadowTrial::Create(kTrialHorizon, {.min_calls = 10});
   ASSERT_TRUE(trial.ok());
   trial->OnBar(At(0), 1.0, 0.5, -0.5);
   trial->OnBar(At(100), 1.1, 0.5, -0.5);  // a weekend: the first calls are settled too late
@@ -144,7 +144,7 @@ TEST(ShadowTrialTest, AGapInTheFeedDropsTheCallsItSpansForBoth) {
 }
 
 TEST(ShadowTrialTest, BadSettingsAreRefusedByName) {
-  auto few = ShadowTrial::Create(kHorizon, {.min_calls = 1});
+  auto few = ShadowTrial::Create(kTrialHorizon, {.min_calls = 1});
   ASSERT_FALSE(few.ok());
   EXPECT_NE(few.status().message().find("min_calls 1"), std::string::npos);
   auto horizon = ShadowTrial::Create(Duration::Seconds(0));
