@@ -482,6 +482,9 @@ struct GenerateFlags {
   std::string symbol = "EURUSD";
   uint64_t seed = 1;
   std::optional<double> start_price;
+  uint64_t switch_at = 0;
+  double switch_volatility = 1.0;
+  bool steady = false;
   bool quiet = false;
 };
 
@@ -498,6 +501,13 @@ int RunGenerate(const GenerateFlags& flags) {
   options.digits = inst.digits;
   // A plausible level for the quote: about 110 for 3-digit (JPY-like) pairs, 1.1 otherwise.
   options.start_price = flags.start_price.value_or(inst.digits == 3 ? 110.0 : 1.1);
+  if (flags.switch_at >= flags.ticks) {
+    return Fail(InvalidArgument("--switch-at " + std::to_string(flags.switch_at) +
+                                ": must be below --ticks " + std::to_string(flags.ticks)));
+  }
+  options.regime_switching = !flags.steady;
+  options.switch_at = flags.switch_at;
+  options.switch_volatility = flags.switch_volatility;
   auto source = data::SyntheticTickSource::Create(options);
   if (!source.ok()) return Fail(source.status());
   ProgressBar bar("generate", "", !flags.quiet);
@@ -660,6 +670,17 @@ int main(int argc, char** argv) {
   gen_cmd->add_option("--seed", gen_flags.seed, "Random seed")->capture_default_str();
   gen_cmd->add_option("--start-price", gen_flags.start_price,
                       "First mid price (default 110 for JPY pairs, 1.1 otherwise)");
+  gen_cmd->add_flag("--steady", gen_flags.steady,
+                    "One volatility regime throughout (no Markov switching): a steady market");
+  gen_cmd
+      ->add_option("--switch-at", gen_flags.switch_at,
+                   "A change of market at this tick (0-based; 0: none): the ticks before it "
+                   "are those of the same history without it")
+      ->capture_default_str();
+  gen_cmd
+      ->add_option("--switch-volatility", gen_flags.switch_volatility,
+                   "From --switch-at on, every step this many times as large")
+      ->capture_default_str();
   gen_cmd->add_flag("--no-progress", gen_flags.quiet, "Do not draw a progress bar");
 
   AddFeaturesCommand(app);

@@ -20,6 +20,7 @@
 #include "aits/session/paper.h"
 #include "aits/session/replay.h"
 #include "cli.h"
+#include "ml_commands.h"
 
 namespace aits::app {
 Result<std::unique_ptr<services::HealthServer>> StartHealthServer(const std::string& at,
@@ -47,6 +48,48 @@ void AddHealthFlag(CLI::App& cmd, std::string& health) {
       ->capture_default_str();
 }
 
+// --retrain-config and its flags: the model's loop (docs/ml.md, "The loop"). Checked before the
+// session starts, so that a typo is not found at the first verdict hours later.
+Status SetRetrain(const config::PaperFlags& flags, session::PaperOptions* options) {
+  const bool any = !flags.retrain_config.empty();
+  if (!any) return Status::Ok();
+  if (options->spec.signal != "ml_ensemble") {
+    return InvalidArgument(
+        "--retrain-config is for --signal ml_ensemble (the session's signal is " +
+        options->spec.signal + ")");
+  }
+  if (!std::filesystem::is_regular_file(flags.retrain_config)) {
+    return NotFound("--retrain-config '" + flags.retrain_config + "': no such file");
+  }
+  if (flags.retrain_mode != "auto" && flags.retrain_mode != "update" &&
+      flags.retrain_mode != "full") {
+    return InvalidArgument("--retrain-mode '" + flags.retrain_mode +
+                           "': expected auto, update or full");
+  }
+  if (flags.retrain_rows < 1000) {
+    return InvalidArgument("--retrain-rows " + std::to_string(flags.retrain_rows) +
+                           ": at least 1000 (the holdout the gate reads must be large enough)");
+  }
+  if (flags.retrain_wait != "auto" && flags.retrain_wait != "yes" && flags.retrain_wait != "no") {
+    return InvalidArgument("--retrain-wait '" + flags.retrain_wait + "': expected auto, yes or no");
+  }
+  if (flags.shadow_calls < 2) {
+    return InvalidArgument("--shadow-calls " + std::to_string(flags.shadow_calls) +
+                           " must be >= 2");
+  }
+  AITS_ASSIGN_OR_RETURN(std::string trainer, FindTrainer("--retrain-config"));
+  options->retrain =
+      config::RetrainOnVerdict({.trainer = std::move(trainer),
+                                .config = std::filesystem::absolute(flags.retrain_config).string(),
+                                .rows = flags.retrain_rows,
+                                .mode = flags.retrain_mode,
+                                .min_calls = flags.shadow_calls});
+  options->retrain_cooldown_bars = flags.retrain_cooldown;
+  options->wait_for_models =
+      flags.retrain_wait == "yes" || (flags.retrain_wait == "auto" && options->speed == 0);
+  return Status::Ok();
+}
+
 int RunPaperCommand(const config::PaperFlags& flags, bool spec_given, Registry* metrics) {
   auto resolved = config::ResolvePaperOptions(flags, spec_given);
   if (!resolved.ok()) return Fail(resolved.status());
@@ -64,6 +107,7 @@ int RunPaperCommand(const config::PaperFlags& flags, bool spec_given, Registry* 
   options.stop = StopSignals::flag();
   options.signals = config::SignalsWithModels();
   options.promote = config::PromoteOnShadow;
+  if (Status loop = SetRetrain(flags, &options); !loop.ok()) return Fail(loop);
   const bool quiet = flags.quiet;
   options.notice = [quiet](const std::string& text) {
     if (!quiet) std::fprintf(stderr, "aits paper: %s\n", text.c_str());
@@ -422,7 +466,30 @@ void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags) {
                  "ml_ensemble: a candidate (NAME@V, #ID) to try in shadow beside --model; when "
                  "its trial ends the registry's gate promotes or rejects it (docs/ml.md)");
   cmd.add_option("--shadow-calls", flags.shadow_calls,
-                 "long and short calls of the candidate that end its shadow trial")
+                 "long and short calls of the candidate that end its shadow trial (--shadow, "
+                 "and the candidates of --retrain-config)")
+      ->capture_default_str();
+  cmd.add_option("--member-weights", flags.member_weights,
+                 "ml_ensemble: alike (as trained) or adaptive (each member by its recent record, "
+                 "within 0.5..2x; docs/ml.md)")
+      ->capture_default_str();
+  cmd.add_option("--retrain-config", flags.retrain_config,
+                 "ml_ensemble: the ml.yaml (data, settings) to retrain the served model with when "
+                 "its watch calls for it (update, retrain); the candidate is then tried in shadow "
+                 "and promoted only through the registry's gate (docs/ml.md, \"The loop\")");
+  cmd.add_option("--retrain-rows", flags.retrain_rows,
+                 "labelled rows a retrain learns from, the last known at the verdict's time")
+      ->capture_default_str();
+  cmd.add_option("--retrain-mode", flags.retrain_mode,
+                 "auto (update on an update verdict, full on retrain), update or full")
+      ->capture_default_str();
+  cmd.add_option("--retrain-cooldown", flags.retrain_cooldown,
+                 "bars after a trial or a failed retrain before the next retrain (then one "
+                 "follows if the verdict still calls for it)")
+      ->capture_default_str();
+  cmd.add_option("--retrain-wait", flags.retrain_wait,
+                 "whether the feed waits for a retrain and the gate: auto (at --speed max, so "
+                 "that the run is the same on any machine), yes, no")
       ->capture_default_str();
   cmd.add_option("--config", flags.config, "YAML file with decision: and risk: sections");
   cmd.add_option("--balance", flags.balance, "Starting balance")->capture_default_str();
@@ -478,13 +545,14 @@ void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags) {
 }
 
 bool SessionSpecGiven(const CLI::App& cmd) {
-  for (const char* name :
-       {"--feed",           "--symbol",       "--instruments", "--format",       "--spread-points",
-        "--seed",           "--ticks",        "--start-price", "--volatility",   "--signal",
-        "--params",         "--model",        "--registry",    "--config",       "--balance",
-        "--leverage",       "--commission",   "--latency-ms",  "--slippage",     "--bar",
-        "--data",           "--convert-data", "--synthetic",   "--account-mode", "--venue",
-        "--report-latency", "--shadow",       "--shadow-calls"}) {
+  for (const char* name : {"--feed",          "--symbol",         "--instruments", "--format",
+                           "--spread-points", "--seed",           "--ticks",       "--start-price",
+                           "--volatility",    "--signal",         "--params",      "--model",
+                           "--registry",      "--config",         "--balance",     "--leverage",
+                           "--commission",    "--latency-ms",     "--slippage",    "--bar",
+                           "--data",          "--convert-data",   "--synthetic",   "--account-mode",
+                           "--venue",         "--report-latency", "--shadow",      "--shadow-calls",
+                           "--member-weights"}) {
     if (cmd.count(name) > 0) return true;
   }
   return false;

@@ -406,8 +406,8 @@ void AddTrainCommands(CLI::App& app) {
                    "holdout the candidate and the model are scored on")
       ->capture_default_str();
   retrain_cmd->add_option("--to", retrain->to,
-                          "The window ends at the last row at or before this UTC time (default: "
-                          "the end of the data)");
+                          "As of this UTC time: only rows labelled by then (their label's target "
+                          "at or before it) are in the window (default: the end of the data)");
   AddJobsOption(retrain_cmd, retrain_jobs.get(),
                 "--mode full: threads training the LSTM and the GRU at once (default: one per "
                 "core); the models do not depend on it");

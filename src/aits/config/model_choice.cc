@@ -1,11 +1,15 @@
 #include "aits/config/model_choice.h"
 
+#include <chrono>
 #include <optional>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "aits/log/log.h"
+#include "aits/ml/member_weights.h"
 #include "aits/node/signals.h"
+#include "aits/services/child_process.h"
 
 namespace aits::config {
 
@@ -77,8 +81,16 @@ session::SignalFactory SignalsWithModels() {
                                   spec.shadow_checksum + ")");
       }
     }
-    if (!shadow) return node::MlSignalFactory(loaded)(instrument, bar_period);
-    return node::MlSignalFactory(loaded, &*shadow, spec.shadow_min_calls)(instrument, bar_period);
+    std::optional<ml::MemberWeightsConfig> weighing;
+    if (spec.member_weights == "adaptive") {
+      weighing = ml::MemberWeightsConfig{};
+    } else if (!spec.member_weights.empty()) {
+      return InvalidArgument("member_weights '" + spec.member_weights +
+                             "': expected adaptive (or none: alike)");
+    }
+    // With the registry, so that a retrained candidate can be tried mid-session.
+    return node::MlSignalFactory(loaded, shadow ? &*shadow : nullptr, spec.shadow_min_calls,
+                                 spec.registry, weighing)(instrument, bar_period);
   };
 }
 
@@ -88,23 +100,34 @@ Result<std::string> PromoteOnShadow(const session::SessionSpec& spec, const std:
     return InvalidArgument("shadow trial: the record is not a model_shadow event: " +
                            record.substr(0, 200));
   }
+  // The trial names its models and its calls: a candidate tried from the start (the spec's) and
+  // one a retrain brought mid-session alike.
+  const auto text_of = [&event](const char* key, const std::string& otherwise) {
+    return event.contains(key) && event[key].is_string() ? event[key].get<std::string>()
+                                                         : otherwise;
+  };
+  const std::string candidate_name = text_of("candidate", spec.shadow_model);
+  const std::string production_name = text_of("production", spec.model);
+  const uint64_t min_calls = event.contains("min_calls") && event["min_calls"].is_number_unsigned()
+                                 ? event["min_calls"].get<uint64_t>()
+                                 : spec.shadow_min_calls;
   AITS_ASSIGN_OR_RETURN(ml::ModelRegistry registry,
                         ml::ModelRegistry::Open(spec.registry, /*create=*/false));
-  AITS_ASSIGN_OR_RETURN(ml::ModelRecord candidate, registry.Find(spec.shadow_model));
+  AITS_ASSIGN_OR_RETURN(ml::ModelRecord candidate, registry.Find(candidate_name));
   AITS_RETURN_IF_ERROR(registry.RecordShadow(candidate.id, event["record"]));
   AITS_ASSIGN_OR_RETURN(ml::GateDecision decision,
-                        registry.Promote(candidate.id, ShadowGate(spec.shadow_min_calls)));
+                        registry.Promote(candidate.id, ShadowGate(min_calls)));
   AITS_ASSIGN_OR_RETURN(ml::ModelRecord after, registry.Find("#" + std::to_string(candidate.id)));
   AITS_LOG_INFO(
       "registry",
       decision.passed ? "shadow trial: candidate promoted" : "shadow trial: candidate rejected",
-      {{"candidate", spec.shadow_model},
-       {"production", spec.model},
+      {{"candidate", candidate_name},
+       {"production", production_name},
        {"reason", decision.reason},
        {"status", std::string(ml::ToString(after.status))}});
   const nlohmann::json command = {{"command", "model_promotion"},
-                                  {"candidate", spec.shadow_model},
-                                  {"production", spec.model},
+                                  {"candidate", candidate_name},
+                                  {"production", production_name},
                                   {"passed", decision.passed},
                                   {"status", ml::ToString(after.status)},
                                   {"reason", decision.reason},
@@ -120,6 +143,105 @@ ml::PromotionGate ShadowGate(uint64_t min_calls) {
                            .threshold = 0.5,
                            .min_improvement_over_baseline = 0.0,
                            .require_baseline = true};
+}
+
+namespace {
+
+// A figure of the retrain's --json result, or null.
+nlohmann::json Figure(const nlohmann::json& result, std::initializer_list<const char*> path) {
+  const nlohmann::json* at = &result;
+  for (const char* key : path) {
+    if (!at->is_object() || !at->contains(key)) return nullptr;
+    at = &(*at)[key];
+  }
+  return *at;
+}
+
+}  // namespace
+
+std::function<Result<std::string>(const session::SessionSpec&, const std::string& model,
+                                  Timestamp at, const std::string& verdict,
+                                  const std::atomic<bool>* stop)>
+RetrainOnVerdict(RetrainSettings settings) {
+  return [settings = std::move(settings)](
+             const session::SessionSpec& spec, const std::string& model, Timestamp at,
+             const std::string& verdict, const std::atomic<bool>* stop) -> Result<std::string> {
+    const nlohmann::json said = nlohmann::json::parse(verdict, nullptr, false);
+    const std::string called =
+        said.is_object() && said.contains("verdict") && said["verdict"].is_string()
+            ? said["verdict"].get<std::string>()
+            : std::string();
+    std::string mode = settings.mode;
+    if (mode == "auto") mode = called == "update" ? "update" : "full";
+    const std::vector<std::string> argv = {settings.trainer,
+                                           "retrain",
+                                           "--config",
+                                           settings.config,
+                                           "--registry",
+                                           spec.registry,
+                                           "--model",
+                                           model,
+                                           "--mode",
+                                           mode,
+                                           "--rows",
+                                           std::to_string(settings.rows),
+                                           "--to",
+                                           FormatIso8601(at),
+                                           "-j",
+                                           std::to_string(std::max(1, settings.jobs)),
+                                           "--json",
+                                           "--quiet",
+                                           "--no-progress"};
+    const auto started = std::chrono::steady_clock::now();
+    // Its OpenMP threads sleep when idle rather than spin beside the session's.
+    AITS_ASSIGN_OR_RETURN(services::Child::Ended ended,
+                          services::Child::Run(
+                              argv, stop, Duration::Seconds(1), [] {}, [](const std::string&) {},
+                              {"OMP_WAIT_POLICY=PASSIVE"}));
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (ended.stopped) return Status(StatusCode::kUnavailable, "retrain of " + model + ": stopped");
+    if (ended.exit_code != 0) {
+      return Status(StatusCode::kFailedPrecondition,
+                    "retrain of " + model + " (" + mode + ", " + std::to_string(settings.rows) +
+                        " rows to " + FormatIso8601(at) + "): " + services::FailureText(ended));
+    }
+    const std::optional<nlohmann::json> result = services::ResultOf(ended.out);
+    const nlohmann::json name = result ? Figure(*result, {"model", "name"}) : nullptr;
+    const nlohmann::json version = result ? Figure(*result, {"model", "version"}) : nullptr;
+    if (!name.is_string() || !version.is_number_integer()) {
+      return Status(StatusCode::kInternal, "retrain of " + model + ": its result names no model: " +
+                                               ended.out.substr(0, 300));
+    }
+    const std::string candidate =
+        name.get<std::string>() + "@" + std::to_string(version.get<int64_t>());
+    AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble made,
+                          ml::LoadRegistryEnsemble(spec.registry, candidate));
+    AITS_LOG_INFO("registry", "retrained on the watch's verdict",
+                  {{"model", model},
+                   {"candidate", candidate},
+                   {"verdict", called},
+                   {"mode", mode},
+                   {"seconds", std::to_string(seconds)}});
+    const nlohmann::json command = {
+        {"command", "model_shadow_start"},
+        {"candidate", candidate},
+        {"checksum", made.record.sha256_or_fnv},
+        {"production", model},
+        {"min_calls", settings.min_calls},
+        {"verdict", called},
+        // A retrain after a cooldown, on a verdict that still stood (not a new one).
+        {"retry", said.is_object() && said.value("retry", false)},
+        {"retrain",
+         {{"mode", mode},
+          {"rows", settings.rows},
+          {"window", Figure(*result, {"window"})},
+          {"seconds", seconds},
+          {"accuracy", Figure(*result, {"metrics", "validation", "accuracy"})},
+          {"served_accuracy", Figure(*result, {"metrics", "baseline", "accuracy"})}}},
+        {"by", "retrain"}};
+    return command.dump();
+  };
 }
 
 }  // namespace aits::config

@@ -5,6 +5,8 @@
 // here links LibTorch.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <string>
 
 #include "aits/backtest/backtest.h"
@@ -59,5 +61,30 @@ ml::PromotionGate ShadowGate(uint64_t min_calls);
 // {"command":"model_promotion","candidate","production","passed","status","reason","by"}.
 // Errors: the registry's (it cannot be opened, the candidate is gone or already in production).
 Result<std::string> PromoteOnShadow(const session::SessionSpec& spec, const std::string& record);
+
+// How a session retrains its model on the watch's verdict (docs/ml.md, "The loop").
+struct RetrainSettings {
+  std::string trainer;  // the aits-train binary
+  std::string config;   // the ml.yaml whose data and settings the retrain takes
+  size_t rows = 5'000;  // labelled rows of the window
+  // "auto": an update verdict continues the boosting (update), a retrain verdict trains anew
+  // (full); "update" or "full": always that.
+  std::string mode = "auto";
+  uint64_t min_calls = 200;  // the candidate's calls that end its trial
+  int jobs = 1;
+};
+
+// session::PaperOptions::retrain: runs `aits-train retrain --config CONFIG --registry (the spec's)
+// --model SERVED --mode M --rows N --to AT` as a child process (off the kernel's thread, its
+// threads spinning down when idle), so that only the rows whose labels were known at the
+// verdict's time are learnt from; then returns the command that tries the candidate:
+// {"command":"model_shadow_start","candidate":"NAME@V","checksum","production","min_calls"
+//  (settings.min_calls),"verdict","retrain":{mode, rows, window, seconds, accuracy of
+//  the candidate and of the served model on the holdout},"by":"retrain"}.
+// Errors: the child's (too little data, an unknown model: its own message), a stop.
+std::function<Result<std::string>(const session::SessionSpec&, const std::string& model,
+                                  Timestamp at, const std::string& verdict,
+                                  const std::atomic<bool>* stop)>
+RetrainOnVerdict(RetrainSettings settings);
 
 }  // namespace aits::config

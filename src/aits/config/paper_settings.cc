@@ -250,6 +250,10 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags, bool* reconc
     }
     spec.account_mode = flags.account_mode;
   }
+  if (flags.member_weights != "alike" && flags.signal != "ml_ensemble") {
+    return InvalidArgument("--member-weights is for --signal ml_ensemble: this session trades '" +
+                           flags.signal + "'");
+  }
   if (!flags.shadow.empty() && flags.signal != "ml_ensemble") {
     return InvalidArgument("--shadow is for --signal ml_ensemble: this session trades '" +
                            flags.signal + "'");
@@ -284,6 +288,12 @@ Result<session::SessionSpec> SpecFromFlags(const PaperFlags& flags, bool* reconc
       spec.shadow_model = name;
       spec.shadow_checksum = candidate.record.sha256_or_fnv;
       spec.shadow_min_calls = flags.shadow_calls;
+    }
+    if (flags.member_weights == "adaptive") {
+      spec.member_weights = "adaptive";
+    } else if (flags.member_weights != "alike") {
+      return InvalidArgument("--member-weights '" + flags.member_weights +
+                             "': expected alike or adaptive");
     }
     if (!flags.params.empty()) {
       return InvalidArgument(

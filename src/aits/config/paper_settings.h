@@ -35,6 +35,15 @@ struct PaperFlags {
   // A candidate to try in shadow beside --model (empty: none), and the calls that end its trial.
   std::string shadow;
   uint64_t shadow_calls = 200;
+  // The loop (docs/ml.md, "The loop"): the ml.yaml a verdict's retrain reads (empty: none), its
+  // rows and mode (auto, update, full), and whether the feed waits for each step (auto: at
+  // --speed max only; yes; no).
+  std::string member_weights = "alike";  // alike or adaptive (docs/ml.md, "Member weights")
+  std::string retrain_config;
+  size_t retrain_rows = 5'000;
+  std::string retrain_mode = "auto";
+  std::string retrain_wait = "auto";
+  uint64_t retrain_cooldown = 1'000;  // bars
   std::string config;
   double balance = 100'000;
   double leverage = 100;

@@ -65,6 +65,10 @@ Result<std::unique_ptr<SyntheticTickSource>> SyntheticTickSource::Create(
     return InvalidArgument("synthetic ticks: volatility " + std::to_string(options.volatility) +
                            " must be positive");
   }
+  if (!std::isfinite(options.switch_volatility) || options.switch_volatility <= 0) {
+    return InvalidArgument("synthetic ticks: switch_volatility " +
+                           std::to_string(options.switch_volatility) + " must be positive");
+  }
   return std::unique_ptr<SyntheticTickSource>(new SyntheticTickSource(options));
 }
 
@@ -114,7 +118,7 @@ double SyntheticTickSource::Gaussian() {
 
 void SyntheticTickSource::NextTick(Tick* tick) {
   if (produced_ > 0) {
-    if (Uniform() < kSwitchProbability)
+    if (options_.regime_switching && Uniform() < kSwitchProbability)
       regime_ = (regime_ + 1 + static_cast<int>(NextRandom() % 2)) % 3;
     const Regime& regime = kRegimes[regime_];
     // Log-uniform gap in [50 ms, 2 s]; the regime keeps the longer or the shorter of two draws.
@@ -127,8 +131,10 @@ void SyntheticTickSource::NextTick(Tick* tick) {
     int64_t gap = static_cast<int64_t>(std::exp(log_min + draw * log_span));
     gap = std::clamp(gap, kMinGapNs, kMaxGapNs);
     ts_ = SkipWeekend(ts_ + gap);
-    log_price_ +=
-        kPullBack * (log_anchor_ - log_price_) + regime.step * options_.volatility * Gaussian();
+    const double volatility = options_.switch_at > 0 && produced_ >= options_.switch_at
+                                  ? options_.volatility * options_.switch_volatility
+                                  : options_.volatility;
+    log_price_ += kPullBack * (log_anchor_ - log_price_) + regime.step * volatility * Gaussian();
   }
   const Regime& regime = kRegimes[regime_];
   const double pips = regime.spread_low + (regime.spread_high - regime.spread_low) * Uniform();

@@ -34,6 +34,14 @@ struct SyntheticOptions {
   double start_price = 1.10000;             // mid price of the first tick, in (0, 1e6]
   double volatility = 1.0;                  // multiplies every step size; 1 ~ EUR/USD
   InstrumentId instrument;                  // stamped on every tick
+  // false: one regime (normal) throughout, a steady market (for a test that must see one
+  // change only: the switch below).
+  bool regime_switching = true;
+  // A change of market (docs/ml.md, "The loop": the test of a model that keeps learning): from
+  // the tick numbered `switch_at` (0-based; 0: never) on, every step is `switch_volatility` times
+  // as large. The ticks before it are those of the same options without a switch.
+  uint64_t switch_at = 0;
+  double switch_volatility = 1.0;
 };
 
 class SyntheticTickSource final : public TickSource {

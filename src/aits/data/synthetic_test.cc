@@ -1,5 +1,7 @@
 #include "aits/data/synthetic.h"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "aits/data/test_util.h"
@@ -36,6 +38,49 @@ TEST(SyntheticTest, DeterministicForASeed) {
   size_t same = 0;
   for (size_t idx = 0; idx < a.size(); ++idx) same += a[idx].bid == c[idx].bid;
   EXPECT_LT(same, a.size() / 2);
+}
+
+// The mean absolute log step over ticks [from, to).
+double MeanStep(const std::vector<Tick>& ticks, size_t from, size_t to) {
+  double sum = 0;
+  for (size_t idx = from + 1; idx < to; ++idx) {
+    sum += std::fabs(std::log(ticks[idx].Mid().AsDouble() / ticks[idx - 1].Mid().AsDouble()));
+  }
+  return sum / static_cast<double>(to - from - 1);
+}
+
+TEST(SyntheticTest, ASwitchChangesTheMarketFromItsTickOnly) {
+  SyntheticOptions options;
+  options.seed = 7;
+  options.count = 200'000;
+  const auto plain = Generate(options);
+  options.switch_at = 100'000;
+  options.switch_volatility = 4.0;
+  const auto switched = Generate(options);
+  ASSERT_EQ(switched.size(), plain.size());
+  for (size_t idx = 0; idx < options.switch_at; ++idx) {
+    ASSERT_EQ(switched[idx].bid, plain[idx].bid) << idx;
+    ASSERT_EQ(switched[idx].ts, plain[idx].ts) << idx;
+  }
+  // The same draws (regimes, gaps, steps) on both sides, so after the switch its steps are four
+  // times the plain history's, up to the price grid and the weak pull back.
+  EXPECT_NEAR(MeanStep(switched, 100'000, 200'000) / MeanStep(plain, 100'000, 200'000), 4.0, 0.3);
+  for (size_t idx = options.switch_at; idx < switched.size(); idx += 1000) {
+    ASSERT_EQ(switched[idx].ts, plain[idx].ts) << idx;
+  }
+
+  // Steady: one regime, so the step size hardly moves from one stretch to the next.
+  options.switch_at = 0;
+  options.regime_switching = false;
+  const auto steady = Generate(options);
+  EXPECT_NEAR(MeanStep(steady, 0, 50'000) / MeanStep(steady, 150'000, 200'000), 1.0, 0.1);
+
+  options.switch_at = 100'000;
+  options.switch_volatility = 0;
+  auto bad = SyntheticTickSource::Create(options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("switch_volatility 0"), std::string::npos)
+      << bad.status().ToString();
 }
 
 TEST(SyntheticTest, RealisticAndValid) {

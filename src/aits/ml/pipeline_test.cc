@@ -115,6 +115,35 @@ TEST(EnsembleTest, HighVolatilityRegimeSwitchesTheWeights) {
   EXPECT_NEAR(calm.p_up, 0.4 * 0.2 + 0.6 * 1.0, 1e-6);
 }
 
+TEST(EnsembleTest, MemberWeightsWeighTheGroupMeansAndBadOnesAreRefused) {
+  auto ensemble = Ensemble::Create(ConstantParts({0.6f, 0.8f}, {0.9f, 0.5f}));
+  ASSERT_TRUE(ensemble.ok()) << ensemble.status().ToString();
+  const std::vector<float> row = {0.0f, 0.0f};
+  const EnsembleScore alike = ensemble->Step(row);
+  // Weights of 1 are the plain mean.
+  ASSERT_TRUE(ensemble->set_member_weights(std::vector<double>{1, 1, 1, 1}).ok());
+  const EnsembleScore ones = ensemble->Step(row);
+  EXPECT_DOUBLE_EQ(ones.p_up, alike.p_up);
+  EXPECT_DOUBLE_EQ(ones.confidence, alike.confidence);
+  ASSERT_TRUE(ensemble->set_member_weights(std::vector<double>{2, 1, 0.5, 1.5}).ok());
+  const EnsembleScore weighted = ensemble->Step(row);
+  const double ml = (2 * 0.6 + 1 * 0.8) / 3;
+  const double dl = (0.5 * 0.9 + 1.5 * 0.5) / 2;
+  EXPECT_NEAR(weighted.ml_mean, ml, 1e-6);
+  EXPECT_NEAR(weighted.dl_mean, dl, 1e-6);
+  EXPECT_NEAR(weighted.p_up, 0.4 * ml + 0.6 * dl, 1e-6);
+  // Refused, and the weights stay as they were.
+  EXPECT_EQ(ensemble->set_member_weights(std::vector<double>{1, 1}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ensemble->set_member_weights(std::vector<double>{1, 0, 1, 1}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ensemble->set_member_weights(std::vector<double>{1, NAN, 1, 1}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_NEAR(ensemble->Step(row).p_up, weighted.p_up, 1e-12);
+  ASSERT_TRUE(ensemble->set_member_weights({}).ok());  // alike again
+  EXPECT_DOUBLE_EQ(ensemble->Step(row).p_up, alike.p_up);
+}
+
 TEST(EnsembleTest, OnlyOneGroupUsesItsMean) {
   auto ml_only = Ensemble::Create(ConstantParts({0.3f, 0.5f}, {}));
   ASSERT_TRUE(ml_only.ok());
@@ -180,6 +209,55 @@ class PipelineTest : public ::testing::Test {
     bt.ask_path = config_->ask_path;
     bt.instrument = Instrument::Infer("GBPUSD");
     return bt;
+  }
+
+  // A second model of the test's feature set, trained with `config` (the caller's changes to
+  // the test's), its offline scores on every row, and the bytes of a watch reference made from
+  // its validation scores (so that it carries its label's horizon).
+  struct Challenger {
+    TrainedModels models;
+    ScoredRows scores;
+    std::string watch;
+  };
+  static Challenger TrainChallenger(const MlConfig& config) {
+    auto trained = TrainModels(*data_, *labels_, train_, validation_, config, {});
+    EXPECT_TRUE(trained.ok()) << trained.status().ToString();
+    ScoredRows scores = ScoreRows(trained->ensemble, nullptr, *data_, {0, data_->rows()}, 0);
+    std::vector<double> val_scores;
+    for (size_t r = validation_.begin; r < validation_.end; ++r) {
+      val_scores.push_back(scores.scores[r].score);
+    }
+    auto reference = BuildWatchReference(data_->x, data_->feature_names, train_.begin, train_.end,
+                                         val_scores, config_->label.horizon, 0.5);
+    EXPECT_TRUE(reference.ok()) << reference.status().ToString();
+    return Challenger{std::move(*trained), std::move(scores), SerializeWatchReference(*reference)};
+  }
+
+  // Checks a served trial's `record` against what a ShadowTrial makes of the two models' offline
+  // scores over the same bars; returns the row of its first bar.
+  static size_t ExpectOfflineTrial(const ShadowRecord& record, const ScoredRows& production,
+                                   const ScoredRows& candidate, size_t min_calls) {
+    size_t first = 0;
+    while (first < data_->rows() && data_->time[first] < record.from) ++first;
+    EXPECT_EQ(data_->time[first], record.from);
+    auto expected = ShadowTrial::Create(config_->label.horizon, {.min_calls = min_calls});
+    EXPECT_TRUE(expected.ok());
+    for (size_t r = first; r < first + record.bars && r < data_->rows(); ++r) {
+      expected->OnBar(data_->time[r], data_->close[r], production.scores[r].score,
+                      candidate.scores[r].score);
+    }
+    const ShadowRecord want = expected->Record();
+    EXPECT_EQ(want.state, ShadowState::kComplete);
+    EXPECT_EQ(want.to, record.to);
+    for (const auto& [got, wanted] : {std::pair(record.candidate, want.candidate),
+                                      std::pair(record.production, want.production)}) {
+      EXPECT_EQ(got.settled, wanted.settled);
+      EXPECT_EQ(got.dropped, wanted.dropped);
+      EXPECT_EQ(got.directional, wanted.directional);
+      EXPECT_NEAR(got.accuracy, wanted.accuracy, 1e-12);
+      EXPECT_NEAR(got.profit_factor, wanted.profit_factor, 1e-9);
+    }
+    return first;
   }
 
   // Serves `ensemble` as the ML signal in a backtest of the test's bars, inside the strategy
@@ -532,25 +610,16 @@ TEST_F(PipelineTest, AShadowCandidateIsScoredAndSettledBesideProductionOnTheSame
   MlConfig other = *config_;
   other.seed = 7;
   other.xgboost.rounds = 35;
-  auto candidate = TrainModels(*data_, *labels_, train_, validation_, other, {});
-  ASSERT_TRUE(candidate.ok()) << candidate.status().ToString();
+  Challenger candidate = TrainChallenger(other);
   const ScoredRows production_scores =
       ScoreRows(models_->ensemble, nullptr, *data_, {0, data_->rows()}, 0);
-  const ScoredRows candidate_scores =
-      ScoreRows(candidate->ensemble, nullptr, *data_, {0, data_->rows()}, 0);
+  const ScoredRows& candidate_scores = candidate.scores;
 
   auto production = Ensemble::Deserialize(models_->ensemble.Serialize(), "production");
-  auto challenger = Ensemble::Deserialize(candidate->ensemble.Serialize(), "candidate");
+  auto challenger = Ensemble::Deserialize(candidate.models.ensemble.Serialize(), "candidate");
   ASSERT_TRUE(production.ok() && challenger.ok());
   // The horizon comes from the candidate's watch reference.
-  std::vector<double> val_scores;
-  for (size_t r = validation_.begin; r < validation_.end; ++r) {
-    val_scores.push_back(candidate_scores.scores[r].score);
-  }
-  auto reference = BuildWatchReference(data_->x, data_->feature_names, train_.begin, train_.end,
-                                       val_scores, config_->label.horizon, 0.5);
-  ASSERT_TRUE(reference.ok()) << reference.status().ToString();
-  challenger->set_watch_reference(SerializeWatchReference(*reference));
+  challenger->set_watch_reference(candidate.watch);
 
   const size_t kCalls = 1500;
   ShadowRecord record;
@@ -580,26 +649,7 @@ TEST_F(PipelineTest, AShadowCandidateIsScoredAndSettledBesideProductionOnTheSame
   ASSERT_LT(record.bars, data_->rows());
   EXPECT_EQ(record.candidate.directional, kCalls);
   // The same bars, through a CallBook each, from the offline scores.
-  size_t first = 0;
-  while (first < data_->rows() && data_->time[first] < record.from) ++first;
-  ASSERT_EQ(data_->time[first], record.from);
-  auto expected = ShadowTrial::Create(config_->label.horizon, {.min_calls = kCalls});
-  ASSERT_TRUE(expected.ok());
-  for (size_t r = first; r < first + record.bars; ++r) {
-    expected->OnBar(data_->time[r], data_->close[r], production_scores.scores[r].score,
-                    candidate_scores.scores[r].score);
-  }
-  const ShadowRecord want = expected->Record();
-  EXPECT_EQ(want.state, ShadowState::kComplete);
-  EXPECT_EQ(want.to, record.to);
-  for (const auto& [got, wanted] : {std::pair(record.candidate, want.candidate),
-                                    std::pair(record.production, want.production)}) {
-    EXPECT_EQ(got.settled, wanted.settled);
-    EXPECT_EQ(got.dropped, wanted.dropped);
-    EXPECT_EQ(got.directional, wanted.directional);
-    EXPECT_NEAR(got.accuracy, wanted.accuracy, 1e-12);
-    EXPECT_NEAR(got.profit_factor, wanted.profit_factor, 1e-9);
-  }
+  ExpectOfflineTrial(record, production_scores, candidate_scores, kCalls);
   // Two models, two records.
   EXPECT_NE(record.candidate.accuracy, record.production.accuracy);
 
@@ -619,6 +669,137 @@ TEST_F(PipelineTest, AShadowCandidateIsScoredAndSettledBesideProductionOnTheSame
   }
   EXPECT_GT(before, kCalls);
   EXPECT_GT(after, 1000u);
+}
+
+// Starts a candidate's trial in the middle of the run (SignalSource::StartShadow, as a session
+// does on a retrain's model_shadow_start command) after `start_after` signals, and records every
+// bar's signal strength and the trial as it goes.
+class MidSessionTrial final : public strategy::Strategy {
+ public:
+  MidSessionTrial(std::unique_ptr<trading::SignalSource> source, size_t start_after,
+                  ml::ShadowRecord* record, std::vector<std::pair<Timestamp, double>>* strengths,
+                  Timestamp* started_at, std::vector<Status>* refusals, std::string* promoted_name)
+      : source_(std::move(source)),
+        start_after_(start_after),
+        record_(record),
+        strengths_(strengths),
+        started_at_(started_at),
+        refusals_(refusals),
+        promoted_name_(promoted_name) {}
+  std::string_view name() const override { return "mid_session_trial"; }
+  void OnBar(const Bar& bar) override {
+    decision::Signal signal;
+    if (source_->OnBar(bar, &signal)) strengths_->emplace_back(signal.ts, signal.strength);
+    if (const ml::ShadowTrial* trial = source_->shadow()) {
+      *record_ = trial->Record();
+      if (!trial->running() && !settled_) {
+        settled_ = true;
+        ASSERT_TRUE(source_->SettleShadow("gbpusd_test@2", true));
+        *promoted_name_ = std::string(source_->model_name());
+      }
+    }
+    if (strengths_->size() != start_after_ || started_at_->ns != 0) return;
+    refusals_->push_back(source_->StartShadow("gbpusd_test@9", "", 300));  // unknown
+    refusals_->push_back(source_->StartShadow("gbpusd_test@2", "bad-sum", 300));
+    const Status started = source_->StartShadow("gbpusd_test@2", "good-sum", 300);
+    ASSERT_TRUE(started.ok()) << started.ToString();
+    refusals_->push_back(source_->StartShadow("gbpusd_test@2", "good-sum", 300));  // on trial
+    *started_at_ = bar.CloseTime();
+  }
+
+ private:
+  std::unique_ptr<trading::SignalSource> source_;
+  size_t start_after_;
+  ml::ShadowRecord* record_;
+  std::vector<std::pair<Timestamp, double>>* strengths_;
+  Timestamp* started_at_;
+  std::vector<Status>* refusals_;
+  std::string* promoted_name_;  // the run's strategy is gone when it ends
+  bool settled_ = false;
+};
+
+// A candidate brought in the middle of a run (a retrain's) is loaded by name and checksum, tried
+// from the next bar on the same rows as the served model, and judged as its offline scores say;
+// promoted, it serves under its own name. Loader errors and a second candidate are refused with
+// nothing changed. (The candidate has row models only: sequence members are warmed on the last
+// rows, not the whole history, so their scores would differ a little from offline ones.)
+TEST_F(PipelineTest, ACandidateStartedMidRunIsTriedOnTheSameRowsFromTheNextBar) {
+  MlConfig other = *config_;
+  other.seed = 11;
+  other.xgboost.rounds = 25;
+  other.use_lstm = other.use_gru = false;
+  const Challenger candidate = TrainChallenger(other);
+  const ScoredRows production_scores =
+      ScoreRows(models_->ensemble, nullptr, *data_, {0, data_->rows()}, 0);
+  const ScoredRows& candidate_scores = candidate.scores;
+  const std::string candidate_bytes = candidate.models.ensemble.Serialize();
+  const std::string& watch = candidate.watch;
+  int loads = 0;
+  trading::ShadowLoader loader = [&](std::string_view name,
+                                     std::string_view checksum) -> Result<trading::ShadowModel> {
+    ++loads;
+    if (name != "gbpusd_test@2") return NotFound("no model " + std::string(name));
+    if (checksum != "good-sum") return FailedPrecondition("checksum " + std::string(checksum));
+    AITS_ASSIGN_OR_RETURN(Ensemble made, Ensemble::Deserialize(candidate_bytes, "candidate"));
+    made.set_watch_reference(watch);
+    return trading::ShadowModel{.candidate = std::move(made), .candidate_name = "gbpusd_test@2"};
+  };
+
+  const size_t kStartAfter = 2000;
+  const size_t kCalls = 300;
+  ShadowRecord record;
+  std::vector<std::pair<Timestamp, double>> strengths;
+  Timestamp started_at;
+  std::vector<Status> refusals;
+  std::string promoted_name;
+  auto deserialized = Ensemble::Deserialize(models_->ensemble.Serialize(), "production");
+  ASSERT_TRUE(deserialized.ok()) << deserialized.status().ToString();
+  auto production = std::make_shared<Ensemble>(std::move(*deserialized));
+  backtest::BacktestConfig bt = OverTheBars();
+  bt.strategy_factory =
+      [&](const Instrument& instrument) -> Result<std::unique_ptr<strategy::Strategy>> {
+    AITS_ASSIGN_OR_RETURN(
+        auto source,
+        trading::MakeMlSignal(
+            instrument, Duration::Minutes(1), std::move(*production), config_->timeframes,
+            trading::MlSignalOptions{.model_name = "gbpusd_test@1", .loader = loader}));
+    EXPECT_EQ(source->model_name(), "gbpusd_test@1");
+    return std::unique_ptr<strategy::Strategy>(
+        std::make_unique<MidSessionTrial>(std::move(source), kStartAfter, &record, &strengths,
+                                          &started_at, &refusals, &promoted_name));
+  };
+  const auto ran = backtest::RunBacktest(bt);
+  ASSERT_TRUE(ran.ok()) << ran.status().ToString();
+
+  ASSERT_EQ(refusals.size(), 3u);
+  EXPECT_EQ(refusals[0].code(), StatusCode::kNotFound) << refusals[0].ToString();
+  EXPECT_EQ(refusals[1].code(), StatusCode::kFailedPrecondition) << refusals[1].ToString();
+  EXPECT_EQ(refusals[2].code(), StatusCode::kFailedPrecondition) << refusals[2].ToString();
+  EXPECT_NE(refusals[2].message().find("gbpusd_test@2 is on trial beside gbpusd_test@1"),
+            std::string::npos)
+      << refusals[2].ToString();
+  EXPECT_EQ(loads, 3);  // the one on trial is refused before loading
+
+  ASSERT_EQ(record.state, ShadowState::kComplete);
+  EXPECT_EQ(record.candidate.directional, kCalls);
+  ASSERT_GT(record.from, started_at);  // from the next bar
+  const size_t first = ExpectOfflineTrial(record, production_scores, candidate_scores, kCalls);
+  ASSERT_GT(first, 0u);
+  ASSERT_LE(data_->time[first - 1], started_at);
+  EXPECT_EQ(promoted_name, "gbpusd_test@2");
+  // Promoted at the trial's last bar: the candidate's offline scores from the next one.
+  size_t after = 0;
+  for (size_t r = 0, k = 0; r < data_->rows() && k < strengths.size(); ++r) {
+    if (data_->time[r] != strengths[k].first) continue;
+    if (strengths[k].first > record.to) {
+      ASSERT_NEAR(strengths[k].second, std::clamp(candidate_scores.scores[r].score, -1.0, 1.0),
+                  1e-12)
+          << "bar " << FormatIso8601(strengths[k].first);
+      ++after;
+    }
+    ++k;
+  }
+  EXPECT_GT(after, 100u);
 }
 
 // Runs one served ML signal whole (OnBar) and a second one in the two stages of roles that run

@@ -108,9 +108,16 @@ Result<RowRange> Window(const Dataset& data, const Labels& labels, const MlConfi
                          [](Timestamp t, Timestamp row) { return t.ns < row.ns; }) -
         data.time.begin());
   }
+  // As of `to`: a row whose label's target came later was not yet labelled then (a session
+  // retraining on its watch's verdict must not learn from what it has not seen).
   std::vector<size_t> labelled;
   for (size_t r = 0; r < end; ++r) {
-    if (std::isfinite(labels.direction[r])) labelled.push_back(r);
+    if (!std::isfinite(labels.direction[r])) continue;
+    if (options.to && labels.target_row[r] >= 0 &&
+        data.time[static_cast<size_t>(labels.target_row[r])].ns > options.to->ns) {
+      continue;
+    }
+    labelled.push_back(r);
   }
   if (labelled.size() < options.rows) {
     std::string span = "no rows";

@@ -64,8 +64,10 @@ inline constexpr size_t kMinRetrainRows = 1000;
 struct RetrainOptions {
   std::string model;  // the source: "NAME", "NAME@3", "#12", "latest" (registry.h, Find)
   RetrainMode mode = RetrainMode::kUpdate;
-  size_t rows = 50'000;            // labelled rows in the window
-  std::optional<Timestamp> to;     // the window's last row at or before; none: the data's end
+  size_t rows = 50'000;  // labelled rows in the window
+  // As of this time: the window's rows are those labelled by then (their label's target at or
+  // before it), so no row looks past it; none: the data's end.
+  std::optional<Timestamp> to;
   double holdout_fraction = 0.15;  // of the window's rows, at its end
 };
 

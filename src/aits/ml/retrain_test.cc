@@ -287,6 +287,8 @@ TEST_F(RetrainTest, ToEndsTheWindow) {
   auto result = RunRetrain(*config_, options, {});
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   EXPECT_LE(result->window_last.ns, options.to->ns);
+  // Labelled by then: the last row's label reaches no further than `to`.
+  EXPECT_LE((result->window_last + config_->label.horizon).ns, options.to->ns);
   EXPECT_EQ(result->candidate.params["retrain"]["to"], FormatIso8601(*options.to));
   EXPECT_EQ(result->candidate.params["retrain"]["window"]["to"],
             FormatIso8601(result->window_last));

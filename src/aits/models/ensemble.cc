@@ -127,8 +127,22 @@ EnsembleScore Ensemble::Step(std::span<const float> row) {
   }
   const size_t n_ml = parts_.row_models.size();
   const size_t n_dl = parts_.sequence_models.size();
-  out.ml_mean = n_ml > 0 ? ml_sum / static_cast<double>(n_ml) : kNaN;
-  out.dl_mean = n_dl > 0 ? dl_sum / static_cast<double>(n_dl) : kNaN;
+  if (member_weights_.empty()) {
+    out.ml_mean = n_ml > 0 ? ml_sum / static_cast<double>(n_ml) : kNaN;
+    out.dl_mean = n_dl > 0 ? dl_sum / static_cast<double>(n_dl) : kNaN;
+  } else {
+    const auto weighted = [&](size_t first, size_t count) {
+      double sum = 0;
+      double weights = 0;
+      for (size_t idx = first; idx < first + count; ++idx) {
+        sum += member_weights_[idx] * out.member_p[idx];
+        weights += member_weights_[idx];
+      }
+      return count > 0 ? sum / weights : kNaN;
+    };
+    out.ml_mean = weighted(0, n_ml);
+    out.dl_mean = weighted(n_ml, n_dl);
+  }
 
   if (parts_.stacker) {
     for (size_t idx = 0; idx < out.members; ++idx) stack_buffer_[idx] = out.member_p[idx];
@@ -163,6 +177,25 @@ EnsembleScore Ensemble::Step(std::span<const float> row) {
   out.confidence = std::clamp(std::abs(out.score) * agreement, 0.0, 1.0);
   if (out.is_anomaly) out.confidence *= 0.5;
   return out;
+}
+
+Status Ensemble::set_member_weights(std::span<const double> weights) {
+  const size_t members = parts_.row_models.size() + parts_.sequence_models.size();
+  if (weights.empty()) {
+    member_weights_.clear();
+    return Status::Ok();
+  }
+  if (weights.size() != members) {
+    return InvalidArgument("member weights: " + std::to_string(weights.size()) + " for " +
+                           std::to_string(members) + " members");
+  }
+  for (const double w : weights) {
+    if (!std::isfinite(w) || w <= 0) {
+      return InvalidArgument("member weights: " + std::to_string(w) + " is not finite and > 0");
+    }
+  }
+  member_weights_.assign(weights.begin(), weights.end());
+  return Status::Ok();
 }
 
 void Ensemble::ResetState() {

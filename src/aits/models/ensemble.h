@@ -97,6 +97,11 @@ class Ensemble {
   EnsembleScore Step(std::span<const float> row);
   // Forgets the sequence models' hidden state (a new stream or a gap in the data).
   void ResetState();
+  // Weights of the members inside their group's mean (row models first, in member_p order; see
+  // ml/member_weights.h): the group mean becomes sum(w_i p_i) / sum(w_i). Empty (the default):
+  // every member alike, the plain mean. InvalidArgument for another count than the members, or a
+  // weight that is not finite and > 0; the weights are then unchanged. Not used by a stacker.
+  Status set_member_weights(std::span<const double> weights);
 
   const std::vector<std::string>& feature_names() const { return parts_.feature_names; }
   const std::string& feature_set_hash() const { return parts_.feature_set_hash; }
@@ -119,6 +124,7 @@ class Ensemble {
   explicit Ensemble(Parts parts);
 
   Parts parts_;
+  std::vector<double> member_weights_;  // empty: alike
   std::vector<float> regime_buffer_;
   std::vector<float> pca_buffer_;
   std::vector<float> stack_buffer_;

@@ -4,6 +4,10 @@
 // registry; the rule signals are node::RuleSignalFactory (builder.h).
 #pragma once
 
+#include <optional>
+#include <string>
+
+#include "aits/ml/member_weights.h"
 #include "aits/ml/selection.h"
 #include "aits/node/builder.h"
 
@@ -17,5 +21,11 @@ SignalFactory MlSignalFactory(const ml::RegistryEnsemble& model);
 // `min_calls` calls.
 SignalFactory MlSignalFactory(const ml::RegistryEnsemble& model, const ml::RegistryEnsemble* shadow,
                               uint64_t min_calls);
+// The same, able to start a candidate's trial in the middle of the session
+// (SignalSource::StartShadow) through `registry_dir`'s models (ml::LoadRegistryEnsemble), its
+// members weighed by their recent record with `member_weights` (ml/member_weights.h).
+SignalFactory MlSignalFactory(const ml::RegistryEnsemble& model, const ml::RegistryEnsemble* shadow,
+                              uint64_t min_calls, std::string registry_dir,
+                              std::optional<ml::MemberWeightsConfig> member_weights = {});
 
 }  // namespace aits::node

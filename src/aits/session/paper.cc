@@ -1,6 +1,7 @@
 #include "aits/session/paper.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <iterator>
@@ -9,9 +10,13 @@
 #include <optional>
 #include <span>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "aits/log/log.h"
+#include "aits/ml/model_watch.h"
 #include "aits/node/data_client.h"
 #include "aits/node/event_loop.h"
 #include "aits/node/threaded_venue.h"
@@ -151,6 +156,169 @@ class OrderSpans {
   std::map<uint64_t, trace::SpanContext> open_;  // sampled orders' spans, by order id
 };
 
+// The steps of a model that keeps learning (PaperOptions::retrain and promote; docs/ml.md, "The
+// loop"): a verdict of update or retrain makes a candidate, whose model_shadow_start command
+// starts its trial; the trial's end goes to the registry's gate, whose model_promotion command
+// settles it. Each step runs on a worker thread and its command goes through the loop, or with
+// `wait_for_models` runs on the kernel's thread and its command waits in ready() for the end of
+// the tick. One candidate at a time.
+class ModelSteps {
+ public:
+  ModelSteps(const PaperOptions& options, const SessionSpec& spec, const Session& session)
+      : options_(options), spec_(spec), session_(session) {}
+  ~ModelSteps() { Join(); }
+
+  void Attach(node::EventLoop* loop) { loop_ = loop; }
+
+  // Kernel thread.
+  void OnVerdict(Timestamp ts, std::string_view record) {
+    if (!options_.retrain) return;
+    const nlohmann::json verdict = nlohmann::json::parse(record, nullptr, false);
+    const std::string said =
+        verdict.is_object() && verdict.contains("verdict") && verdict["verdict"].is_string()
+            ? verdict["verdict"].get<std::string>()
+            : std::string();
+    if (said != "update" && said != "retrain") return;
+    Retrain(ts, said, std::string(record));
+  }
+
+  // Kernel thread, at every bar's close: a retrain put off by the cooldown is due.
+  void OnBar(Timestamp ts) {
+    ++bars_;
+    Cool();
+    if (!retry_ || bars_ < next_bar_ || busy_.load(std::memory_order_acquire)) return;
+    retry_ = false;
+    for (const trading::DecisionStrategy* strategy : session_.strategies()) {
+      if (strategy->source() == nullptr || strategy->source()->model_name().empty()) continue;
+      const ml::WatchVerdict now = strategy->watch_verdict();
+      if (now != ml::WatchVerdict::kUpdate && now != ml::WatchVerdict::kRetrain) return;
+      const std::string said(ml::ToString(now));
+      Retrain(ts, said, nlohmann::json{{"verdict", said}, {"retry", true}}.dump());
+      return;
+    }
+  }
+
+  // Kernel thread.
+  void OnShadowEnded(Timestamp /*ts*/, std::string_view record) {
+    if (!options_.promote) {
+      Settled();
+      return;
+    }
+    busy_.store(true, std::memory_order_release);
+    Run([this, record = std::string(record)] {
+      Result<std::string> command = options_.promote(spec_, record);
+      Settled();
+      if (command.ok()) return std::move(*command);
+      AITS_LOG_ERROR("session", "shadow trial: the promotion failed",
+                     {{"error", command.status().ToString()}});
+      return std::string();
+    });
+  }
+
+  // A retrain of the served model on `said` (update, retrain), unless a candidate is in hand
+  // or the cooldown holds (then OnBar tries again once it is over).
+  void Retrain(Timestamp ts, const std::string& said, std::string record) {
+    std::string served;
+    std::string on_trial;
+    for (const trading::DecisionStrategy* strategy : session_.strategies()) {
+      const trading::SignalSource* source = strategy->source();
+      if (source == nullptr || source->model_name().empty()) continue;
+      served = std::string(source->model_name());
+      if (source->shadow() != nullptr) on_trial = std::string(source->shadow_candidate());
+    }
+    if (served.empty()) return;
+    Cool();
+    if (busy_.load(std::memory_order_acquire) || !on_trial.empty()) {
+      AITS_LOG_INFO(
+          "session", "model verdict: a candidate is already in hand, no retrain",
+          {{"verdict", said},
+           {"model", served},
+           {"candidate", on_trial.empty() ? std::string("(being made or judged)") : on_trial}});
+      return;
+    }
+    if (bars_ < next_bar_) {
+      retry_ = true;
+      AITS_LOG_INFO(
+          "session", "model verdict: retrain put off by the cooldown",
+          {{"verdict", said}, {"model", served}, {"bars_left", std::to_string(next_bar_ - bars_)}});
+      return;
+    }
+    busy_.store(true, std::memory_order_release);
+    AITS_LOG_INFO("session", "model verdict: retraining",
+                  {{"verdict", said}, {"model", served}, {"at", FormatIso8601(ts)}});
+    Run([this, served, ts, record = std::move(record)] {
+      Result<std::string> command = options_.retrain(spec_, served, ts, record, options_.stop);
+      if (command.ok()) return std::move(*command);
+      Settled();
+      AITS_LOG_ERROR("session", "model verdict: the retrain failed",
+                     {{"model", served}, {"error", command.status().ToString()}});
+      return nlohmann::json{{"command", "model_retrain"},
+                            {"model", served},
+                            {"error", command.status().ToString()},
+                            {"by", "retrain"}}
+          .dump();
+    });
+  }
+
+  // The cooldown starts at the first bar or verdict after a step ended. Kernel thread.
+  void Cool() {
+    if (!settled_.exchange(false, std::memory_order_acq_rel)) return;
+    next_bar_ = bars_ + options_.retrain_cooldown_bars;
+    retry_ = true;
+  }
+
+  // A candidate judged, or a retrain that made none: the next may come after the cooldown.
+  void Settled() {
+    settled_.store(true, std::memory_order_release);
+    busy_.store(false, std::memory_order_release);
+  }
+
+  // The commands to apply now: with wait_for_models, those of this tick's steps; after the
+  // loop, those it could no longer take. Kernel thread.
+  std::vector<std::string> TakeReady() {
+    const std::lock_guard lock(mu_);
+    return std::exchange(ready_, {});
+  }
+  bool waits() const { return options_.wait_for_models; }
+
+  void Join() {
+    if (worker_.joinable()) worker_.join();
+  }
+
+ private:
+  void Run(std::function<std::string()> step) {
+    if (options_.wait_for_models || loop_ == nullptr) {
+      Keep(step());
+      return;
+    }
+    Join();  // the last step has handed its command over, or is about to
+    worker_ = std::thread([this, step = std::move(step)] {
+      std::string command = step();
+      if (command.empty()) return;
+      if (!loop_->SubmitCommand(node::OperatorCommand{.text = command}).ok()) Keep(command);
+    });
+  }
+
+  void Keep(std::string command) {
+    if (command.empty()) return;
+    const std::lock_guard lock(mu_);
+    ready_.push_back(std::move(command));
+  }
+
+  const PaperOptions& options_;
+  const SessionSpec& spec_;
+  const Session& session_;
+  node::EventLoop* loop_ = nullptr;
+  std::atomic<bool> busy_{false};     // a candidate is being made or judged
+  std::atomic<bool> settled_{false};  // a step ended since the last bar (the cooldown starts)
+  uint64_t bars_ = 0;                 // closed since the run's start (kernel thread)
+  uint64_t next_bar_ = 0;             // no retrain before this bar
+  bool retry_ = false;                // a retrain was put off, or a trial ended
+  std::thread worker_;
+  std::mutex mu_;
+  std::vector<std::string> ready_;
+};
+
 // The kernel thread's side of a paper session: each tick is logged and fed with its latencies
 // measured, each operator command applied and marked, timers between ticks fired, and the log
 // committed by its batch policy between events.
@@ -206,9 +374,20 @@ class PaperTarget final : public node::LoopTarget {
     if (session_.spec().max_ticks > 0 && session_.ticks() >= session_.spec().max_ticks) {
       result_.feed_ended = true;
     }
+    if (steps_ != nullptr && bar_closed) steps_->OnBar(data.tick.ts);
+    if (steps_ != nullptr && steps_->waits()) {
+      for (std::string& text : steps_->TakeReady()) {
+        Status outcome;
+        AITS_RETURN_IF_ERROR(OnCommand(node::OperatorCommand{.text = std::move(text)}, &outcome));
+      }
+    }
     if ((result_.ticks & 1023) == 0) Progress();
     return Status::Ok();
   }
+
+  // Steps of the model's loop that the feed waits for (ModelSteps): their commands are applied
+  // after the tick that called for them.
+  void SetModelSteps(ModelSteps* steps) { steps_ = steps; }
 
   Status OnCommand(const node::OperatorCommand& command, Status* outcome) override {
     const std::string& session_id = session_.spec().session_id;
@@ -359,6 +538,7 @@ class PaperTarget final : public node::LoopTarget {
   PaperResult& result_;
   SessionMetrics* metrics_;
   std::optional<OrderSpans> order_spans_;
+  ModelSteps* steps_ = nullptr;
   Steady::time_point last_progress_ = Steady::now();
   uint64_t reported_ = 0;  // trades handed to on_trades (numbers 1..reported_)
 };
@@ -677,36 +857,31 @@ Result<PaperResult> RunPaper(const PaperOptions& options) {
   node::LoopOptions loop_options;
   loop_options.stop = options.stop;
   node::EventLoop loop(target, loop_options);
-  // The gate's answer on a shadow trial comes back as a command; one the loop no longer takes
-  // (the feed ended meanwhile) is applied after it.
-  std::thread promoter;
-  std::mutex promoted_mu;
-  std::optional<std::string> promoted_late;
-  if (options.promote && !spec.shadow_model.empty()) {
-    session->OnShadowEnded([&](Timestamp, std::string_view record) {
-      if (promoter.joinable()) return;  // one trial per session
-      promoter = std::thread([&, record = std::string(record)] {
-        Result<std::string> command = options.promote(spec, record);
-        if (!command.ok()) {
-          AITS_LOG_ERROR("session", "shadow trial: the promotion failed",
-                         {{"error", command.status().ToString()}});
-          return;
-        }
-        if (!loop.SubmitCommand(node::OperatorCommand{.text = *command}).ok()) {
-          const std::lock_guard lock(promoted_mu);
-          promoted_late = std::move(*command);
-        }
-      });
-    });
-  }
+  // The model's loop: a retrain on its verdict, the gate on its candidate's trial; their answers
+  // come back as commands, and one the loop no longer takes (the feed ended meanwhile) is applied
+  // after it.
+  ModelSteps steps(options, spec, *session);
+  steps.Attach(&loop);
+  target.SetModelSteps(&steps);
+  session->OnVerdict(
+      [&steps](Timestamp ts, std::string_view record) { steps.OnVerdict(ts, record); });
+  session->OnShadowEnded(
+      [&steps](Timestamp ts, std::string_view record) { steps.OnShadowEnded(ts, record); });
   loop.AddProducer(commands);
   for (auto& client : clients) loop.AddClient(*client);
   if (live) loop.AddClient(*options.live_data);
   if (node::Producer* venue = session->venue_producer()) loop.AddProducer(*venue);
   if (options.broker_producer != nullptr) loop.AddProducer(*options.broker_producer);
   Result<node::LoopExit> ran = loop.Run();
-  if (promoter.joinable()) promoter.join();
-  if (ran.ok() && promoted_late) AITS_RETURN_IF_ERROR(session->ApplyCommand(*promoted_late));
+  steps.Join();
+  if (ran.ok()) {
+    for (const std::string& command : steps.TakeReady()) {
+      // Refused as the loop would refuse it: said, and the run's result stands.
+      if (const Status applied = session->ApplyCommand(command); !applied.ok()) {
+        notice("ignored model command " + command + ": " + applied.message());
+      }
+    }
+  }
   AITS_ASSIGN_OR_RETURN(const node::LoopExit exit, std::move(ran));
   result.interrupted = exit == node::LoopExit::kStopped;
   if (exit == node::LoopExit::kEndOfData) result.feed_ended = true;

@@ -96,6 +96,27 @@ struct PaperOptions {
   // off the kernel's; the command is applied (logged) when it comes back, or at the end of the
   // run if the feed ended first. Unset: the trial is logged and nothing is promoted.
   std::function<Result<std::string>(const SessionSpec&, const std::string& record)> promote;
+  // The loop of a model that keeps learning (docs/ml.md, "The loop"): when the served model's
+  // watch turns to `update` or `retrain`, `retrain` gets the served model ("NAME@VERSION"), the
+  // verdict's time and its model_verdict record, makes a candidate (config::RetrainOnVerdict
+  // runs `aits-train retrain` on the data known by then) and returns the model_shadow_start
+  // command that tries it beside the served model; its trial then goes to `promote`. An error
+  // is logged as a model_retrain command with it. One candidate at a time: a verdict that comes
+  // while one is being made, tried or judged is passed over. `stop` asks it to give up. Unset:
+  // verdicts are logged and nothing is retrained.
+  std::function<Result<std::string>(const SessionSpec&, const std::string& model, Timestamp at,
+                                    const std::string& verdict, const std::atomic<bool>* stop)>
+      retrain;
+  // false: `retrain` and `promote` run on a thread of their own and their commands are applied
+  // where the kernel takes them (the market does not wait). true: on the kernel's thread, the
+  // feed waiting, and the command applied right after the tick that called for it, so that a
+  // run at --speed max ends the same on any machine (as a backtest would).
+  bool wait_for_models = false;
+  // Bars after a trial's end or a failed retrain before the next retrain: then, if the served
+  // model's verdict still calls for one (a rejected candidate, too little data), it is retrained
+  // again on the newer data. Keeps a market the models cannot learn from making a candidate a
+  // trial.
+  uint64_t retrain_cooldown_bars = 1'000;
   // Set by an owner whose decisions are made by the decision role (aits serve:
   // services::DecisionFeed); `signals` is then not used.
   node::DeciderFactory deciders;

@@ -195,6 +195,7 @@ Result<std::unique_ptr<Session>> Session::Create(const SessionSpec& spec,
   if (config.decision) {
     config.decision->watch_sink = [self](Timestamp ts, std::string_view json) {
       self->Emit(EventType::kModelVerdict, ts, json);
+      if (self->verdict_hook_ && self->mode_ == RecordMode::kAppend) self->verdict_hook_(ts, json);
     };
     config.decision->shadow_sink = [self](Timestamp ts, std::string_view json) {
       self->Emit(EventType::kModelShadow, ts, json);
@@ -636,6 +637,38 @@ Status Session::ApplyCommand(std::string_view text) {
     for (trading::DecisionStrategy* strategy : strategies_) {
       strategy->SettleShadow(candidate, json["passed"].get<bool>());
     }
+    return Status::Ok();
+  }
+  if (command == "model_shadow_start") {
+    // A retrained candidate to try beside the served model from here on (docs/ml.md, "The
+    // loop"). Logged only once it has started, so that a replay, which starts it again here,
+    // fails only if the registry lost it.
+    const std::string candidate = text_of("candidate");
+    if (candidate.empty() || !json.contains("min_calls") ||
+        !json["min_calls"].is_number_unsigned() || json["min_calls"].get<uint64_t>() == 0) {
+      return InvalidArgument(
+          "model_shadow_start command without a \"candidate\" name and a positive "
+          "\"min_calls\": " +
+          std::string(text.substr(0, 200)));
+    }
+    Status started = FailedPrecondition("model_shadow_start: the session serves no model");
+    for (trading::DecisionStrategy* strategy : strategies_) {
+      started =
+          strategy->StartShadow(candidate, text_of("checksum"), json["min_calls"].get<uint64_t>());
+      if (!started.ok()) break;
+    }
+    AITS_RETURN_IF_ERROR(started);
+    log_command("");
+    return Status::Ok();
+  }
+  if (command == "model_retrain") {
+    // A retrain that ended without a candidate (its error): recorded where the answer came
+    // back, so that the log holds the step; nothing else changes.
+    if (text_of("model").empty() || text_of("error").empty()) {
+      return InvalidArgument("model_retrain command without a \"model\" and an \"error\": " +
+                             std::string(text.substr(0, 200)));
+    }
+    log_command("");
     return Status::Ok();
   }
   std::optional<risk::BreakerState> state;

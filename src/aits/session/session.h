@@ -112,6 +112,9 @@ class Session {
   // the hook must not block it (the paper session hands the record to its promoter's thread).
   using ShadowHook = std::function<void(Timestamp, std::string_view)>;
   void OnShadowEnded(ShadowHook hook) { shadow_hook_ = std::move(hook); }
+  // Called the same way with a model_verdict record (a watched model's verdict changed), after
+  // it is logged: what starts a retrain (docs/ml.md, "The loop").
+  void OnVerdict(ShadowHook hook) { verdict_hook_ = std::move(hook); }
   bool appending() const { return mode_ == RecordMode::kAppend; }
 
   // Feeds one tick: moves the clock to its time, logs it when appending (with a live feed's
@@ -291,6 +294,7 @@ class Session {
   std::deque<Produced> produced_;
   OutputSink capture_;
   ShadowHook shadow_hook_;
+  ShadowHook verdict_hook_;
   Divergence divergence_;
   bool diverged_ = false;
   std::string buffer_;

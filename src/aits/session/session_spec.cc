@@ -158,6 +158,7 @@ std::string SessionSpec::ToJson() const {
     j["shadow_checksum"] = shadow_checksum;
     j["shadow_min_calls"] = shadow_min_calls;
   }
+  if (!member_weights.empty()) j["member_weights"] = member_weights;
   j["decision"] = Pairs(decision);
   j["risk"] = Pairs(risk);
   j["account_currency"] = account_currency;
@@ -237,6 +238,7 @@ Result<SessionSpec> SessionSpec::FromJson(std::string_view text) {
       get("shadow_checksum", &spec.shadow_checksum);
       get("shadow_min_calls", &spec.shadow_min_calls);
     }
+    if (j.contains("member_weights")) get("member_weights", &spec.member_weights);
     get_pairs("decision", &spec.decision);
     get_pairs("risk", &spec.risk);
     get("account_currency", &spec.account_currency);

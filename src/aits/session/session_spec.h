@@ -60,6 +60,10 @@ struct SessionSpec {
   std::string shadow_model;
   std::string shadow_checksum;
   uint64_t shadow_min_calls = 200;
+  // How the model's members are weighed (docs/ml.md, "Member weights"): empty, alike as trained;
+  // "adaptive", by their recent record (ml::MemberWeightsConfig's defaults). Absent from the log
+  // when empty.
+  std::string member_weights;
   // Decision and risk settings as key/value pairs (DecisionConfig::Set, RiskLimits::Set), in the
   // order given; risk defaults fill what is not given.
   std::vector<std::pair<std::string, std::string>> decision;

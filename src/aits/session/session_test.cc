@@ -837,6 +837,53 @@ TEST(PaperTest, BadOperatorCommandsAreCountedReportedAndNotLost) {
   EXPECT_EQ(logged, 1);
 }
 
+// The model loop's commands (docs/ml.md, "The loop") are checked as every command is: a trial
+// the session cannot start (a rule signal serves no model) and malformed ones are refused and
+// reported with nothing logged; a retrain's failure is logged where it came back.
+TEST(PaperTest, ModelLoopCommandsAreCheckedAndOnlyWhatTookEffectIsLogged) {
+  TempDir tmp;
+  PaperOptions options = MaxSpeed(BusySpec(3'000), tmp.Sub("s"));
+  options.stop_after = 1'000;
+  ASSERT_TRUE(RunPaper(options).ok());
+  {
+    auto store = EventStore::Open(tmp.Sub("s") + "/events.db");
+    ASSERT_TRUE(store.ok());
+    for (const char* command :
+         {R"({"command":"model_shadow_start","candidate":"eur@2","min_calls":10})",
+          R"({"command":"model_shadow_start","candidate":"eur@2"})",
+          R"({"command":"model_shadow_start","candidate":"eur@2","min_calls":0})",
+          R"({"command":"model_retrain","model":"eur@1"})",
+          R"({"command":"model_retrain","model":"eur@1","error":"too little data to retrain"})"}) {
+      ASSERT_TRUE((*store)->AddCommand(command).ok());
+    }
+  }
+  std::vector<std::string> notices;
+  options.spec_given = false;
+  options.stop_after = 0;
+  options.notice = [&](const std::string& text) { notices.push_back(text); };
+  auto run = RunPaper(options);
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  EXPECT_EQ(run->commands_refused, 4u);
+  EXPECT_EQ(run->commands_applied, 1u);
+  std::string said;
+  for (const std::string& notice : notices) said += notice + "\n";
+  EXPECT_NE(said.find("signal sma_cross serves no model to try eur@2"), std::string::npos) << said;
+  EXPECT_NE(said.find("without a \"candidate\" name and a positive \"min_calls\""),
+            std::string::npos)
+      << said;
+  EXPECT_NE(said.find("model_retrain command without a \"model\" and an \"error\""),
+            std::string::npos)
+      << said;
+  const std::vector<std::string> lines = LogLines(tmp.Sub("s"));
+  int logged = 0;
+  for (const std::string& line : lines) {
+    if (line.rfind("command ", 0) != 0) continue;
+    ++logged;
+    EXPECT_NE(line.find("too little data to retrain"), std::string::npos) << line;
+  }
+  EXPECT_EQ(logged, 1);
+}
+
 // Timers fired between ticks (the event loop's clock) are inputs of the log, like ticks: a replay
 // moves the clock at the same points and reproduces every checkpoint after them, and a build
 // whose kernel has no timer due there diverges at that event.

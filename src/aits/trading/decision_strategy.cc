@@ -220,6 +220,18 @@ bool DecisionStrategy::SettleShadow(std::string_view candidate, bool promoted) {
   return true;
 }
 
+Status DecisionStrategy::StartShadow(std::string_view candidate, std::string_view checksum,
+                                     uint64_t min_calls) {
+  if (source_ == nullptr) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "cannot try " + std::string(candidate) +
+                      ": this session's decisions are made by the decision role");
+  }
+  AITS_RETURN_IF_ERROR(source_->StartShadow(candidate, checksum, min_calls));
+  shadow_reported_ = false;
+  return Status::Ok();
+}
+
 void DecisionStrategy::ReportShadow(Timestamp ts) {
   const ml::ShadowTrial* trial = source_->shadow();
   if (trial == nullptr || trial->running()) return;

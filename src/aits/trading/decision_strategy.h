@@ -120,6 +120,10 @@ class DecisionStrategy final : public strategy::Strategy {
   // promoted candidate's watch starts its verdict anew. False when the source has no such
   // candidate.
   bool SettleShadow(std::string_view candidate, bool promoted);
+  // Starts the trial of a candidate in the middle of the session (SignalSource::StartShadow);
+  // its end is reported through the shadow sink as a trial from the start is. FailedPrecondition
+  // without a signal source (decisions from the decision role).
+  Status StartShadow(std::string_view candidate, std::string_view checksum, uint64_t min_calls);
 
  private:
   DecisionStrategy(const Instrument& instrument, std::unique_ptr<SignalSource> source,

@@ -26,26 +26,88 @@ Result<std::optional<ml::ModelWatch>> WatchOf(const ml::Ensemble& ensemble) {
   return std::optional<ml::ModelWatch>(std::move(made));
 }
 
+// A candidate on trial beside the served model, and the trial.
+struct Trial {
+  ml::Ensemble candidate;
+  ml::ShadowTrial trial;
+  std::string candidate_name;
+  std::string production_name;
+};
+
+// The label horizon a model carries in its watch reference, if it carries one.
+Result<std::optional<Duration>> HorizonOf(const ml::Ensemble& ensemble, std::string_view what) {
+  if (ensemble.watch_reference().empty()) return std::optional<Duration>();
+  AITS_ASSIGN_OR_RETURN(ml::WatchReference reference,
+                        ml::DeserializeWatchReference(ensemble.watch_reference(), what));
+  return std::optional<Duration>(reference.horizon);
+}
+
+Result<Trial> MakeShadow(const ml::Ensemble& production, ShadowModel shadow) {
+  if (shadow.candidate.feature_set_hash() != production.feature_set_hash()) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "shadow candidate " + shadow.candidate_name + " computes feature set " +
+                      std::string(shadow.candidate.feature_set_version()) + " (hash " +
+                      std::string(shadow.candidate.feature_set_hash()) + "), the served model " +
+                      shadow.production_name + " " + std::string(production.feature_set_version()) +
+                      " (hash " + std::string(production.feature_set_hash()) +
+                      "): a trial compares two models on the same inputs");
+  }
+  // Both are settled at the candidate's horizon (the served model's when the candidate has
+  // none): the calls it is to be judged on.
+  AITS_ASSIGN_OR_RETURN(std::optional<Duration> horizon,
+                        HorizonOf(shadow.candidate, shadow.candidate_name));
+  if (!horizon) {
+    AITS_ASSIGN_OR_RETURN(horizon, HorizonOf(production, shadow.production_name));
+  }
+  if (!horizon) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "shadow candidate " + shadow.candidate_name + ": neither it nor " +
+                      shadow.production_name +
+                      " carries its label's horizon (a watch reference): retrain one of them");
+  }
+  AITS_ASSIGN_OR_RETURN(ml::ShadowTrial trial, ml::ShadowTrial::Create(*horizon, shadow.config));
+  return Trial{std::move(shadow.candidate), std::move(trial), std::move(shadow.candidate_name),
+               std::move(shadow.production_name)};
+}
+
+// Member weights for `ensemble`, settled at its label's horizon (its watch reference's).
+Result<ml::MemberWeights> WeightsOf(const ml::Ensemble& ensemble,
+                                    const ml::MemberWeightsConfig& config) {
+  AITS_ASSIGN_OR_RETURN(std::optional<Duration> horizon, HorizonOf(ensemble, "the model"));
+  if (!horizon) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "member weights: the model carries no label horizon (a watch reference) to "
+                  "settle its members' calls at; retrain it");
+  }
+  if (ensemble.has_stacker()) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "member weights: the model's members are combined by a stacker, not a mean");
+  }
+  return ml::MemberWeights::Create(
+      ensemble.parts().row_models.size() + ensemble.parts().sequence_models.size(), *horizon,
+      config);
+}
+
 class MlSignal final : public SignalSource {
  public:
-  // The candidate on trial, and the trial.
-  struct Shadow {
-    ml::Ensemble candidate;
-    ml::ShadowTrial trial;
-    std::string candidate_name;
-    std::string production_name;
-  };
-
   MlSignal(InstrumentId instrument, features::FeatureEngine engine, ml::Ensemble ensemble,
-           size_t top_features, std::optional<ml::ModelWatch> watch, std::optional<Shadow> shadow)
+           size_t top_features, std::optional<ml::ModelWatch> watch, std::optional<Trial> shadow,
+           std::string model_name, ShadowLoader loader,
+           std::optional<ml::MemberWeightsConfig> weighing,
+           std::optional<ml::MemberWeights> weights)
       : instrument_(instrument),
         engine_(std::move(engine)),
         ensemble_(std::move(ensemble)),
         kinds_(ensemble_.MemberKinds()),
         top_features_(top_features),
         watch_(std::move(watch)),
-        shadow_(std::move(shadow)) {
+        shadow_(std::move(shadow)),
+        model_name_(std::move(model_name)),
+        loader_(std::move(loader)),
+        weighing_(weighing),
+        weights_(std::move(weights)) {
     row_.resize(ensemble_.feature_names().size());
+    recent_.resize(kRecentRows * row_.size());
     explainer_ = FindExplainer(ensemble_);
   }
 
@@ -94,6 +156,7 @@ class MlSignal final : public SignalSource {
     if (!shadow_ || shadow_->candidate_name != candidate) return false;
     if (promoted) {
       ensemble_ = std::move(shadow_->candidate);
+      model_name_ = shadow_->candidate_name;
       kinds_ = ensemble_.MemberKinds();
       explainer_ = FindExplainer(ensemble_);
       // Same feature set, so the row is unchanged; its watch is measured against its own
@@ -101,10 +164,44 @@ class MlSignal final : public SignalSource {
       // stopping a session in the middle.
       watch_.reset();
       if (auto watch = WatchOf(ensemble_); watch.ok()) watch_ = std::move(*watch);
+      // Its members are judged anew, from alike; without a horizon of its own, alike for good.
+      weights_.reset();
+      if (weighing_) {
+        if (auto made = WeightsOf(ensemble_, *weighing_); made.ok()) weights_ = std::move(*made);
+      }
     }
     shadow_.reset();
     return true;
   }
+
+  Status StartShadow(std::string_view candidate, std::string_view checksum,
+                     uint64_t min_calls) override {
+    if (shadow_) {
+      return Status(StatusCode::kFailedPrecondition, "cannot try " + std::string(candidate) + ": " +
+                                                         shadow_->candidate_name +
+                                                         " is on trial beside " + model_name_);
+    }
+    if (!loader_) {
+      return Status(StatusCode::kFailedPrecondition,
+                    "cannot try " + std::string(candidate) + ": this session loads no candidates");
+    }
+    AITS_ASSIGN_OR_RETURN(ShadowModel loaded, loader_(candidate, checksum));
+    loaded.production_name = model_name_;
+    loaded.config.min_calls = static_cast<size_t>(min_calls);
+    AITS_ASSIGN_OR_RETURN(Trial trial, MakeShadow(ensemble_, std::move(loaded)));
+    // Its sequence members start from the rows the served model has just seen, as they would
+    // have had the candidate been served from the session's start (up to kRecentRows).
+    const size_t width = row_.size();
+    const size_t kept = std::min<uint64_t>(recent_seen_, kRecentRows);
+    for (size_t idx = 0; idx < kept; ++idx) {
+      const size_t slot = static_cast<size_t>((recent_seen_ - kept + idx) % kRecentRows);
+      (void)trial.candidate.Step(std::span<const float>(recent_).subspan(slot * width, width));
+    }
+    shadow_ = std::move(trial);
+    return Status::Ok();
+  }
+
+  std::string_view model_name() const override { return model_name_; }
 
   void Describe(JsonWriter& out, bool explain) const override {
     out.Key("models");
@@ -116,6 +213,15 @@ class MlSignal final : public SignalSource {
       out.Member(kinds_[idx], static_cast<double>(score_.member_p[idx]));
     }
     out.EndObject();
+    if (weights_) {
+      // The weights this bar's score was made with (set at the previous bar's close).
+      out.Key("member_weights");
+      out.BeginObject();
+      for (size_t idx = 0; idx < score_weights_.size() && idx < kinds_.size(); ++idx) {
+        out.Member(kinds_[idx], score_weights_[idx]);
+      }
+      out.EndObject();
+    }
     out.Member("regime_name", score_.regime >= 0 ? ensemble_.RegimeName(score_.regime) : "");
     out.Member("is_anomaly", score_.is_anomaly);
     if (!explain || explainer_ == nullptr || top_features_ == 0) return;
@@ -150,6 +256,13 @@ class MlSignal final : public SignalSource {
   // The ensemble's step on row_, the features of `bar`.
   bool Score(const Bar& bar, decision::Signal* signal) {
     score_ = ensemble_.Step(row_);
+    if (weights_) {
+      score_weights_.assign(weights_->weights().begin(), weights_->weights().end());
+      weights_->OnBar(bar.CloseTime(), bar.mid.close.AsDouble(),
+                      std::span<const float>(score_.member_p.data(), score_.members));
+      // From the next bar; the weights are bounded and positive, so this cannot fail.
+      (void)ensemble_.set_member_weights(weights_->weights());
+    }
     signal->instrument = instrument_;
     signal->ts = bar.CloseTime();
     signal->strength = std::clamp(score_.score, -1.0, 1.0);
@@ -157,6 +270,10 @@ class MlSignal final : public SignalSource {
     signal->anomaly = score_.anomaly;
     signal->regime = score_.regime;
     if (watch_) watch_->OnBar(bar.CloseTime(), bar.mid.close.AsDouble(), row_, score_.score);
+    std::copy(
+        row_.begin(), row_.end(),
+        recent_.begin() + static_cast<std::ptrdiff_t>((recent_seen_ % kRecentRows) * row_.size()));
+    ++recent_seen_;
     // The candidate steps until the registry's answer: its sequence members are then current
     // if it takes over.
     if (shadow_) {
@@ -177,62 +294,48 @@ class MlSignal final : public SignalSource {
   mutable std::vector<float> contributions_;
   mutable std::vector<size_t> order_;
   std::optional<ml::ModelWatch> watch_;
-  std::optional<Shadow> shadow_;
+  std::optional<Trial> shadow_;
+  std::string model_name_;
+  ShadowLoader loader_;
+  // The last rows scored, oldest overwritten: what a candidate started mid-session is warmed on.
+  std::optional<ml::MemberWeightsConfig> weighing_;
+  std::optional<ml::MemberWeights> weights_;
+  std::vector<double> score_weights_;
+  static constexpr size_t kRecentRows = 128;
+  std::vector<float> recent_;
+  uint64_t recent_seen_ = 0;
 };
-
-// The label horizon a model carries in its watch reference, if it carries one.
-Result<std::optional<Duration>> HorizonOf(const ml::Ensemble& ensemble, std::string_view what) {
-  if (ensemble.watch_reference().empty()) return std::optional<Duration>();
-  AITS_ASSIGN_OR_RETURN(ml::WatchReference reference,
-                        ml::DeserializeWatchReference(ensemble.watch_reference(), what));
-  return std::optional<Duration>(reference.horizon);
-}
-
-Result<MlSignal::Shadow> MakeShadow(const ml::Ensemble& production, ShadowModel shadow) {
-  if (shadow.candidate.feature_set_hash() != production.feature_set_hash()) {
-    return Status(StatusCode::kFailedPrecondition,
-                  "shadow candidate " + shadow.candidate_name + " computes feature set " +
-                      std::string(shadow.candidate.feature_set_version()) + " (hash " +
-                      std::string(shadow.candidate.feature_set_hash()) + "), the served model " +
-                      shadow.production_name + " " + std::string(production.feature_set_version()) +
-                      " (hash " + std::string(production.feature_set_hash()) +
-                      "): a trial compares two models on the same inputs");
-  }
-  // Both are settled at the candidate's horizon (the served model's when the candidate has
-  // none): the calls it is to be judged on.
-  AITS_ASSIGN_OR_RETURN(std::optional<Duration> horizon,
-                        HorizonOf(shadow.candidate, shadow.candidate_name));
-  if (!horizon) {
-    AITS_ASSIGN_OR_RETURN(horizon, HorizonOf(production, shadow.production_name));
-  }
-  if (!horizon) {
-    return Status(StatusCode::kFailedPrecondition,
-                  "shadow candidate " + shadow.candidate_name + ": neither it nor " +
-                      shadow.production_name +
-                      " carries its label's horizon (a watch reference): retrain one of them");
-  }
-  AITS_ASSIGN_OR_RETURN(ml::ShadowTrial trial, ml::ShadowTrial::Create(*horizon, shadow.config));
-  return MlSignal::Shadow{std::move(shadow.candidate), std::move(trial),
-                          std::move(shadow.candidate_name), std::move(shadow.production_name)};
-}
 
 }  // namespace
 
 Result<std::unique_ptr<SignalSource>> MakeMlSignal(const Instrument& instrument,
                                                    Duration bar_period, ml::Ensemble ensemble,
                                                    const std::vector<Duration>& timeframes,
-                                                   size_t top_features,
-                                                   std::optional<ShadowModel> shadow) {
+                                                   MlSignalOptions options) {
   AITS_ASSIGN_OR_RETURN(features::FeatureEngine engine,
                         ml::MakeFeatureEngineFor(ensemble, timeframes, bar_period));
   AITS_ASSIGN_OR_RETURN(std::optional<ml::ModelWatch> watch, WatchOf(ensemble));
-  std::optional<MlSignal::Shadow> trial;
-  if (shadow) {
-    AITS_ASSIGN_OR_RETURN(trial, MakeShadow(ensemble, std::move(*shadow)));
+  std::optional<Trial> trial;
+  if (options.shadow) {
+    AITS_ASSIGN_OR_RETURN(trial, MakeShadow(ensemble, std::move(*options.shadow)));
   }
-  return std::unique_ptr<SignalSource>(
-      std::make_unique<MlSignal>(instrument.id, std::move(engine), std::move(ensemble),
-                                 top_features, std::move(watch), std::move(trial)));
+  std::optional<ml::MemberWeights> weights;
+  if (options.member_weights) {
+    AITS_ASSIGN_OR_RETURN(weights, WeightsOf(ensemble, *options.member_weights));
+  }
+  return std::unique_ptr<SignalSource>(std::make_unique<MlSignal>(
+      instrument.id, std::move(engine), std::move(ensemble), options.top_features, std::move(watch),
+      std::move(trial), std::move(options.model_name), std::move(options.loader),
+      options.member_weights, std::move(weights)));
+}
+
+Result<std::unique_ptr<SignalSource>> MakeMlSignal(const Instrument& instrument,
+                                                   Duration bar_period, ml::Ensemble ensemble,
+                                                   const std::vector<Duration>& timeframes,
+                                                   size_t top_features,
+                                                   std::optional<ShadowModel> shadow) {
+  return MakeMlSignal(instrument, bar_period, std::move(ensemble), timeframes,
+                      MlSignalOptions{.top_features = top_features, .shadow = std::move(shadow)});
 }
 
 }  // namespace aits::trading

@@ -5,12 +5,15 @@
 // member's probability.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aits/core/status.h"
+#include "aits/ml/member_weights.h"
 #include "aits/ml/shadow.h"
 #include "aits/models/ensemble.h"
 #include "aits/trading/signal_source.h"
@@ -27,10 +30,36 @@ struct ShadowModel {
   ml::ShadowConfig config;
 };
 
+// Loads a candidate by name for a trial started in the middle of a session
+// (SignalSource::StartShadow): its ensemble and its name as the record gives it, refused when its
+// bytes' checksum is not `checksum` (empty: not checked). Given by whoever knows the registry.
+using ShadowLoader =
+    std::function<Result<ShadowModel>(std::string_view candidate, std::string_view checksum)>;
+
+// How a model is served beyond its ensemble.
+struct MlSignalOptions {
+  size_t top_features = 5;  // explained per decision (0: none)
+  // A candidate on trial from the start.
+  std::optional<ShadowModel> shadow;
+  // What the source serves, for records ("NAME@VERSION").
+  std::string model_name;
+  // Lets the source start a trial later (none: StartShadow is refused).
+  ShadowLoader loader;
+  // Members weighed by their recent record (ml/member_weights.h; docs/ml.md, "Member weights");
+  // none: alike, as trained.
+  std::optional<ml::MemberWeightsConfig> member_weights;
+};
+
 // Errors: the ensemble's feature set does not match this build for `timeframes`, or the bar
 // period is not the ensemble's base timeframe; a shadow candidate with another feature set
 // (FailedPrecondition naming both hashes), or without a label horizon in either model's watch
-// reference.
+// reference; member weights without a label horizon in the model's watch reference, or with bad
+// settings.
+Result<std::unique_ptr<SignalSource>> MakeMlSignal(const Instrument& instrument,
+                                                   Duration bar_period, ml::Ensemble ensemble,
+                                                   const std::vector<Duration>& timeframes,
+                                                   MlSignalOptions options);
+// The same with `top_features` and `shadow` only.
 Result<std::unique_ptr<SignalSource>> MakeMlSignal(const Instrument& instrument,
                                                    Duration bar_period, ml::Ensemble ensemble,
                                                    const std::vector<Duration>& timeframes,

@@ -10,6 +10,7 @@
 // Bars are the kernel's bars of one instrument (mid prices).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -78,6 +79,20 @@ class SignalSource {
   // stepped, so that it is current when it takes over. False when this source has no such
   // candidate (nothing changes).
   virtual bool SettleShadow(std::string_view /*candidate*/, bool /*promoted*/) { return false; }
+  // Starts the trial of `candidate` ("NAME@VERSION", its bytes' checksum `checksum`) beside
+  // this source's model in the middle of a session (a retrained candidate: docs/ml.md, "The
+  // loop"), ending at `min_calls` calls. FailedPrecondition when this source serves no model
+  // that can load one, or already has a candidate on trial; the loader's errors (an unknown
+  // model, another checksum or feature set). Nothing changes on an error.
+  virtual Status StartShadow(std::string_view candidate, std::string_view /*checksum*/,
+                             uint64_t /*min_calls*/) {
+    return Status(StatusCode::kFailedPrecondition, "signal " + std::string(name()) +
+                                                       " serves no model to try " +
+                                                       std::string(candidate) + " beside");
+  }
+  // The model this source serves ("NAME@VERSION"; it changes when a candidate is promoted), or
+  // empty: a rule.
+  virtual std::string_view model_name() const { return {}; }
 };
 
 struct SignalInfo {
