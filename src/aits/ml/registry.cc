@@ -467,6 +467,26 @@ Result<GateDecision> ModelRegistry::Promote(int64_t id, const PromotionGate& gat
   return decision;
 }
 
+std::string DescribeShadow(const nlohmann::json& record) {
+  if (!record.is_object()) return "? trial (not a record: " + DumpJson(record).substr(0, 60) + ")";
+  const auto field = [](const nlohmann::json& side, const char* key) -> std::string {
+    const auto it = side.find(key);
+    if (it == side.end()) return "?";
+    return it->is_string() ? it->get<std::string>() : DumpJson(*it);
+  };
+  const auto figure = [](const nlohmann::json& side, const char* key) -> std::string {
+    if (!side.is_object()) return "n/a";
+    const auto it = side.find(key);
+    return it != side.end() && it->is_number() ? FormatNumber(it->get<double>()) : "n/a";
+  };
+  const nlohmann::json production = record.value("production", nlohmann::json());
+  // RecordShadow requires no "bars"; a record without it reads 0 bars.
+  return field(record, "state") + " trial over " +
+         DumpJson(record.value("bars", nlohmann::json(0))) + " bars, " + field(record, "calls") +
+         " calls: accuracy " + figure(record, "accuracy") + " against production's " +
+         figure(production, "accuracy");
+}
+
 Status ModelRegistry::RecordShadow(int64_t id, const nlohmann::json& record) {
   const std::string where = Label() + ": model #" + std::to_string(id);
   if (!record.is_object() || !record.contains("state") || !record["state"].is_string() ||
@@ -487,16 +507,7 @@ Status ModelRegistry::RecordShadow(int64_t id, const nlohmann::json& record) {
     nlohmann::json metrics = model.metrics;
     metrics["shadow"] = record;
     AITS_RETURN_IF_ERROR(backend.SetMetrics(id, metrics.dump()));
-    const auto figure = [](const nlohmann::json& side, const char* key) {
-      const auto it = side.find(key);
-      return it != side.end() && it->is_number() ? FormatNumber(it->get<double>()) : "n/a";
-    };
-    std::string summary = record["state"].get<std::string>() + " trial over " +
-                          DumpJson(record.value("bars", nlohmann::json(0))) + " bars, " +
-                          DumpJson(record["calls"]) + " calls: accuracy " +
-                          figure(record, "accuracy") + " against production's " +
-                          figure(record["production"], "accuracy");
-    return backend.AppendEvent(id, {Now().ns, "shadow", summary});
+    return backend.AppendEvent(id, {Now().ns, "shadow", DescribeShadow(record)});
   };
   return backend.Write(write);
 }

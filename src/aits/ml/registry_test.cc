@@ -439,6 +439,16 @@ json ShadowRecordJson(const std::string& state, int calls, double accuracy,
           {"production", {{"accuracy", production_accuracy}, {"calls", calls}}}};
 }
 
+// The line the "shadow" event and the Telegram bot show; an edited record still reads.
+TEST(DescribeShadowTest, SaysTheTrialsStateCallsAndBothAccuraciesAndSurvivesAnEditedRecord) {
+  EXPECT_EQ(DescribeShadow(ShadowRecordJson("complete", 240, 0.54, 0.51)),
+            "complete trial over 900 bars, 240 calls: accuracy 0.54 against production's 0.51");
+  json edited = {{"state", 3}, {"accuracy", nullptr}, {"production", "x"}};
+  EXPECT_EQ(DescribeShadow(edited),
+            "3 trial over 0 bars, ? calls: accuracy n/a against production's n/a");
+  EXPECT_EQ(DescribeShadow(json::array()), "? trial (not a record: [])");
+}
+
 TEST(EvaluateGateTest, AShadowGateReadsTheTrialAgainstProductionOnTheSameBars) {
   const PromotionGate gate{.record = "shadow",
                            .min_calls = 200,

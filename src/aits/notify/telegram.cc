@@ -28,15 +28,15 @@ TelegramUser UserOf(const Json& from) {
   return user;
 }
 
+}  // namespace
+
 // Cut at a character boundary (UTF-8) so that Telegram accepts it.
-std::string Shorten(std::string_view text) {
-  if (text.size() <= kTelegramMaxText) return std::string(text);
-  size_t end = kTelegramMaxText - 3;
+std::string ShortenText(std::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  size_t end = max - 3;
   while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
   return std::string(text.substr(0, end)) + "\xE2\x80\xA6";
 }
-
-}  // namespace
 
 Result<TelegramClient> TelegramClient::Create(TelegramOptions options) {
   if (options.token.empty()) return InvalidArgument("telegram: no bot token");
@@ -154,7 +154,7 @@ Result<std::vector<TelegramUpdate>> TelegramClient::GetUpdates(int64_t offset, i
 Result<int64_t> TelegramClient::SendMessage(int64_t chat_id, std::string_view text,
                                             const InlineKeyboard& keyboard,
                                             TelegramRefusal* refusal) const {
-  Json body = {{"chat_id", chat_id}, {"text", Shorten(text)}};
+  Json body = {{"chat_id", chat_id}, {"text", ShortenText(text)}};
   if (!keyboard.empty()) {
     Json rows = Json::array();
     for (const auto& row : keyboard) {
@@ -187,7 +187,7 @@ Status TelegramClient::AnswerCallbackQuery(std::string_view callback_id, std::st
 
 Status TelegramClient::EditMessageText(int64_t chat_id, int64_t message_id, std::string_view text,
                                        TelegramRefusal* refusal) const {
-  const Json body = {{"chat_id", chat_id}, {"message_id", message_id}, {"text", Shorten(text)}};
+  const Json body = {{"chat_id", chat_id}, {"message_id", message_id}, {"text", ShortenText(text)}};
   return Call("editMessageText", body.dump(-1, ' ', false, Json::error_handler_t::replace),
               options_.request_timeout, refusal)
       .status();

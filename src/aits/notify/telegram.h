@@ -77,6 +77,11 @@ struct TelegramOptions {
 
 inline constexpr size_t kTelegramMaxText = 4096;  // characters of one message
 
+// `text` when it has at most `max` bytes; else its first bytes, cut at a UTF-8 character
+// boundary, and "…", `max` bytes at most in all (max >= 4). Bytes are never fewer than
+// Telegram's characters, so the result fits a message of `max` characters.
+std::string ShortenText(std::string_view text, size_t max = kTelegramMaxText);
+
 class TelegramClient {
  public:
   // InvalidArgument for an empty token or base URL.

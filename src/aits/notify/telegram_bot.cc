@@ -42,7 +42,9 @@ constexpr CommandInfo kCommands[] = {
     {"performance", "viewer", "net P&L by symbol"},
     {"breaker", "viewer", "the breaker's state; trader: /breaker normal|reduce_only|halted REASON"},
     {"explain", "viewer", "/explain ORDER_ID: why the order was sent"},
-    {"models", "viewer", "the registry's models"},
+    {"models", "viewer",
+     "the registry's models, newest first; /models REF (NAME, NAME@VERSION, #ID): one, with its "
+     "events"},
     {"pause", "trader", "no new exposure (the breaker to reduce_only)"},
     {"resume", "trader", "the breaker back to normal"},
     {"flatten", "trader", "close every position and cancel every order (asks to confirm)"},
@@ -67,6 +69,55 @@ std::string Fixed(double value, int digits = 2) {
   char text[64];
   std::snprintf(text, sizeof text, "%.*f", digits, value);
   return text;
+}
+
+// metrics[key], or null: a stored record's metrics are read, never trusted to have a shape
+// (nlohmann's value() throws on a non-object).
+const Json& Section(const Json& metrics, const char* key) {
+  static const Json kNone;
+  if (!metrics.is_object()) return kNone;
+  const auto it = metrics.find(key);
+  return it != metrics.end() ? *it : kNone;
+}
+
+// "auc 0.531, log_loss 0.69": the numbers of a metrics object (metrics.validation, .baseline);
+// "-" when it holds none.
+std::string Figures(const Json& metrics) {
+  std::string text;
+  if (!metrics.is_object()) return "-";
+  for (const auto& [metric, value] : metrics.items()) {
+    if (!value.is_number()) continue;
+    char number[32];
+    std::snprintf(number, sizeof number, "%.4g", value.get<double>());
+    text += (text.empty() ? "" : ", ") + metric + " " + number;
+  }
+  return text.empty() ? "-" : text;
+}
+
+// The lines of one model in /models: what it is, where it comes from, how good it was on
+// validation and beside production, and what the registry last did with it.
+std::string ModelSummary(const ml::ModelRecord& record, const std::vector<std::string>& events) {
+  std::string text = record.name + "@" + std::to_string(record.version) + " " +
+                     std::string(ml::ToString(record.status)) + " (#" + std::to_string(record.id) +
+                     ", " + record.kind + ")";
+  if (!record.parent.empty()) text += ", parent " + record.parent;
+  // Clipped, as the last event below: a model with many metrics keeps to a few lines.
+  text += "\n  validation " + ShortenText(Figures(Section(record.metrics, "validation")), 300);
+  if (const Json& shadow = Section(record.metrics, "shadow"); !shadow.is_null()) {
+    text += "\n  shadow " + ml::DescribeShadow(shadow);
+  }
+  // A reason may be long (an operator's, up to 500 characters): the list keeps to one line.
+  if (!events.empty()) text += "\n  last " + ShortenText(events.back(), 200);
+  return text;
+}
+
+// A /models argument: a Find reference (NAME, NAME@VERSION, #ID, latest) in the registry's
+// alphabet, so that nothing else reaches the registry or is echoed back.
+bool IsModelRef(const std::string& ref) {
+  return !ref.empty() && ref.size() <= 120 &&
+         ref.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.@#") ==
+             std::string::npos;
 }
 
 // "/status@aits_bot arg" -> "status", {"arg"}.
@@ -436,7 +487,7 @@ TelegramBot::Reply TelegramBot::Command(const TelegramBotUser& user, int64_t cha
     }
     return {text, {}};
   }
-  if (!args.empty() && name != "breaker" && name != "explain") {
+  if (!args.empty() && name != "breaker" && name != "explain" && name != "models") {
     *result = "invalid";
     return {"/" + name + " takes no arguments.", {}};
   }
@@ -590,28 +641,33 @@ TelegramBot::Reply TelegramBot::Command(const TelegramBotUser& user, int64_t cha
     return {text, {}};
   }
   if (name == "models") {
+    const std::string usage =
+        "/models [REF]: REF is NAME, NAME@VERSION or #ID, e.g. /models gbpusd_m1@3";
+    if (args.size() > 1 || (args.size() == 1 && !IsModelRef(args[0]))) {
+      std::string given;
+      for (const std::string& arg : args) given += (given.empty() ? "" : " ") + arg;
+      *result = "invalid";
+      return {usage + "; not '" + ShortenText(given, 40) + "'.", {}};
+    }
     if (models_ == nullptr) {
       *result = "unavailable";
       return {"No model registry: start the role with --registry.", {}};
     }
-    Result<std::vector<std::string>> names =
-        models_->With([](ml::ModelRegistry& registry) -> Result<std::vector<std::string>> {
-          AITS_ASSIGN_OR_RETURN(const auto models, registry.List());
-          std::vector<std::string> out;
-          for (const auto& model : models) {
-            out.push_back(model.name + "@" + std::to_string(model.version) + " " +
-                          std::string(ml::ToString(model.status)));
-          }
-          return out;
-        });
-    if (!names.ok()) {
+    Result<std::string> text = args.empty() ? ListModels() : DescribeModel(args[0]);
+    if (!text.ok()) {
+      const StatusCode code = text.status().code();
+      if (!args.empty() && code == StatusCode::kNotFound) {
+        *result = "not_found";
+        return {"No model " + args[0] + " in the registry.", {}};
+      }
+      if (!args.empty() && code == StatusCode::kInvalidArgument) {  // e.g. "x@", "#"
+        *result = "invalid";
+        return {usage + "; not '" + args[0] + "'.", {}};
+      }
       *result = "error";
-      return {names.status().message(), {}};
+      return {text.status().message(), {}};
     }
-    if (names->empty()) return {"The registry holds no model.", {}};
-    std::string text = "Models:";
-    for (const std::string& line : *names) text += "\n" + line;
-    return {text, {}};
+    return {*text, {}};
   }
   if (name == "pause") {
     return queue({{"command", "pause"}},
@@ -629,6 +685,68 @@ TelegramBot::Reply TelegramBot::Command(const TelegramBotUser& user, int64_t cha
   }
   *result = "unknown";
   return {"Unknown command /" + name + ".", {}};
+}
+
+Result<std::string> TelegramBot::ListModels() {
+  return models_->With([](ml::ModelRegistry& registry) -> Result<std::string> {
+    AITS_ASSIGN_OR_RETURN(const std::vector<ml::ModelRecord> models, registry.List());
+    if (models.empty()) return std::string("The registry holds no model.");
+    std::string text = "Models, newest first:";
+    // What the cut line needs at most, kept free from the start so that it always fits.
+    constexpr size_t kCutLine = 120;
+    size_t shown = 0;
+    for (auto it = models.rbegin(); it != models.rend(); ++it, ++shown) {
+      AITS_ASSIGN_OR_RETURN(const std::vector<std::string> events, registry.Events(it->id));
+      const std::string lines = "\n" + ModelSummary(*it, events);
+      if (text.size() + lines.size() + kCutLine > kTelegramMaxText) break;
+      text += lines;
+    }
+    if (shown < models.size()) {
+      text += "\n… " + std::to_string(models.size() - shown) +
+              " older model(s) not shown (Telegram's message limit); /models REF for one.";
+    }
+    return text;
+  });
+}
+
+Result<std::string> TelegramBot::DescribeModel(const std::string& ref) {
+  return models_->With([&](ml::ModelRegistry& registry) -> Result<std::string> {
+    AITS_ASSIGN_OR_RETURN(const ml::ModelRecord record, registry.Find(ref));
+    AITS_ASSIGN_OR_RETURN(const std::vector<std::string> events, registry.Events(record.id));
+    std::string text = "Model #" + std::to_string(record.id) + " " + record.name + "@" +
+                       std::to_string(record.version) + " (" + record.kind +
+                       "): " + std::string(ml::ToString(record.status));
+    if (!record.parent.empty()) text += "\nparent " + record.parent;
+    text += "\ntrained on " + FormatIso8601(record.train_begin) + " to " +
+            FormatIso8601(record.train_end) + ", features " + record.feature_set_version;
+    text += "\nvalidation " + Figures(Section(record.metrics, "validation"));
+    if (const Json& baseline = Section(record.metrics, "baseline"); !baseline.is_null()) {
+      text += "\nbaseline " + Figures(baseline);
+    }
+    if (const Json& shadow = Section(record.metrics, "shadow"); !shadow.is_null()) {
+      text += "\nshadow " + ml::DescribeShadow(shadow);
+    }
+    text += "\nEvents, oldest first:";
+    // The newest events that fit, since they say where the model stands now; the older ones
+    // are counted, and `aits models --events #ID` prints them all.
+    constexpr size_t kCutLine = 120;
+    size_t room = kTelegramMaxText - std::min(kTelegramMaxText, text.size() + kCutLine);
+    size_t first = events.size();
+    std::vector<std::string> lines;
+    while (first > 0) {
+      std::string line = "\n" + ShortenText(events[first - 1], 600);
+      if (line.size() > room) break;
+      room -= line.size();
+      lines.push_back(std::move(line));
+      --first;
+    }
+    if (first > 0) {
+      text += "\n(" + std::to_string(first) + " older event(s) not shown; `aits models --events #" +
+              std::to_string(record.id) + "` prints them all)";
+    }
+    for (auto it = lines.rbegin(); it != lines.rend(); ++it) text += *it;
+    return text;
+  });
 }
 
 void TelegramBot::OnCallback(const TelegramCallback& callback) {

@@ -111,6 +111,11 @@ class TelegramBot {
   Reply Command(const TelegramBotUser& user, int64_t chat_id, const std::string& name,
                 const std::vector<std::string>& args, std::string* result);
   void OnCallback(const TelegramCallback& callback);
+  // /models: every model, newest first, as many as fit one message (the rest counted).
+  // /models REF: one model, with the newest of its audited events that fit. NotFound or
+  // InvalidArgument from the registry's Find.
+  Result<std::string> ListModels();
+  Result<std::string> DescribeModel(const std::string& ref);
   // Sends with retries (429: after retry_after; unreachable: a back-off); false when it gave up.
   bool Send(int64_t chat_id, const std::string& text, const InlineKeyboard& keyboard = {});
   void Audit(const TelegramUser& from, const std::string& role, int64_t chat_id,

@@ -2,12 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "aits/api/model_routes.h"
+#include "aits/core/clock.h"
+#include "aits/ml/registry.h"
+#include "aits/models/serialize.h"
 #include "aits/notify/telegram_stand_in.h"
 #include "aits/persistence/event_store.h"
 #include "aits/session/paper.h"
@@ -52,7 +57,8 @@ class TelegramBotTest : public ::testing::Test {
     stand_in_ = std::move(stand_in).value();
   }
 
-  void StartBot(TelegramBotOptions options = {}, SessionSource source = {}) {
+  void StartBot(TelegramBotOptions options = {}, SessionSource source = {},
+                api::ModelCatalog* models = nullptr) {
     options.users = {
         {kVera.id, "vera", "viewer"}, {kTom.id, "tom", "trader"}, {kAnna.id, "anna", "admin"}};
     options.alert_chats = {kChat};
@@ -64,7 +70,7 @@ class TelegramBotTest : public ::testing::Test {
     client.token = "42:token";
     if (!source) source = [this]() -> Result<api::SessionView*> { return view_.get(); };
     auto made = TelegramBot::Create(TelegramClient::Create(client).value(), options, source,
-                                    trades_.get(), nullptr, &registry_);
+                                    trades_.get(), models, &registry_);
     ASSERT_TRUE(made.ok()) << made.status().message();
     bot_ = std::move(made).value();
     bot_->Start();
@@ -77,6 +83,47 @@ class TelegramBotTest : public ::testing::Test {
     EXPECT_TRUE(stand_in_->WaitForSent(before + 1, std::chrono::seconds(10))) << text;
     const auto sent = stand_in_->sent();
     return sent.size() > before ? sent[before].text : std::string();
+  }
+
+  // A model registry in the test's directory, its times from `models_clock_`.
+  ml::ModelRegistry OpenModels() {
+    auto registry = ml::ModelRegistry::Open(tmp_.Sub("models"));
+    EXPECT_TRUE(registry.ok()) << registry.status().message();
+    registry->SetClock(&models_clock_);
+    models_clock_.AdvanceTo(FromCivil(2024, 3, 1, 12, 0));
+    return std::move(registry).value();
+  }
+
+  static ml::ModelMetadata Model(const std::string& name, double auc) {
+    ml::ModelMetadata m;
+    m.name = name;
+    m.kind = "xgboost";
+    m.feature_set_version = "v3";
+    m.feature_set_hash = "fs-hash-a";
+    m.train_begin = FromCivil(2012, 1, 2);
+    m.train_end = FromCivil(2012, 6, 29, 23, 59);
+    m.metrics = {{"validation", {{"auc", auc}, {"log_loss", 0.69}}}, {"baseline", {{"auc", 0.5}}}};
+    m.data_source = "GBPUSD_M1.csv";
+    return m;
+  }
+
+  void StartBotWithModels(ml::ModelRegistry registry) {
+    catalog_ = std::make_unique<api::ModelCatalog>(std::move(registry));
+    StartBot({}, {}, catalog_.get());
+  }
+
+  static int64_t RegisterOrDie(ml::ModelRegistry& registry, const ml::ModelMetadata& m) {
+    auto record = registry.Register(m, ml::WrapModel("xgboost", "payload of " + m.name));
+    EXPECT_TRUE(record.ok()) << record.status().message();
+    return record.ok() ? record->id : 0;
+  }
+
+  // Audit lines of the bot's file (after Stop, so that every line is written).
+  std::vector<nlohmann::json> AuditLines() {
+    std::ifstream in(tmp_.Sub("audit.jsonl"));
+    std::vector<nlohmann::json> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
   }
 
   std::vector<std::string> PendingCommands() {
@@ -96,6 +143,8 @@ class TelegramBotTest : public ::testing::Test {
   std::unique_ptr<api::SessionView> view_;
   std::unique_ptr<TelegramStandIn> stand_in_;
   Registry registry_;
+  SimulatedClock models_clock_;                 // before catalog_, whose registry borrows it
+  std::unique_ptr<api::ModelCatalog> catalog_;  // before bot_, which borrows it
   std::unique_ptr<TelegramBot> bot_;
 };
 
@@ -211,6 +260,145 @@ TEST_F(TelegramBotTest, StrangersAreRefusedAndEveryCommandIsAudited) {
   EXPECT_EQ(lines[3]["command"], "/resume");
   EXPECT_EQ(lines[3]["result"], "ok");
   EXPECT_EQ(lines[3]["chat_id"], kChat);
+}
+
+// A shadow record as ml::ToJson(ShadowRecord) writes it (the fields the bot reads).
+nlohmann::json ShadowRecordJson(const std::string& state, int calls, double accuracy,
+                                double production_accuracy) {
+  return {{"state", state},
+          {"bars", 900},
+          {"calls", calls},
+          {"accuracy", accuracy},
+          {"production", {{"accuracy", production_accuracy}, {"calls", calls}}}};
+}
+
+// A trader watching models that keep learning: each model's lineage, validation, shadow trial and
+// the registry's last word on it, and one model's whole audited life.
+TEST_F(TelegramBotTest, ModelsShowLineageShadowTrialsAndTheRegistrysEvents) {
+  ml::ModelRegistry registry = OpenModels();
+  const int64_t first = RegisterOrDie(registry, Model("gbpusd_m1", 0.55));
+  ASSERT_TRUE(registry.Promote(first, ml::PromotionGate{.threshold = 0.52}).ok());
+  ml::ModelMetadata member = Model("gbpusd_m1", 0.53);
+  member.parent = "gbpusd_ens@1";
+  const int64_t second = RegisterOrDie(registry, member);
+  models_clock_.AdvanceTo(FromCivil(2024, 3, 8));
+  ASSERT_TRUE(registry.RecordShadow(second, ShadowRecordJson("complete", 240, 0.54, 0.51)).ok());
+  const ml::PromotionGate shadow_gate{
+      .record = "shadow", .min_calls = 200, .metric = "accuracy", .threshold = 0.5};
+  auto promoted = registry.Promote(second, shadow_gate);
+  ASSERT_TRUE(promoted.ok() && promoted->passed) << promoted.status().message();
+  const int64_t third = RegisterOrDie(registry, Model("gbpusd_m1", 0.45));
+  auto rejected = registry.Promote(third, ml::PromotionGate{});
+  ASSERT_TRUE(rejected.ok() && !rejected->passed);
+  const std::vector<std::string> second_events = registry.Events(second).value();
+  const std::vector<std::string> third_events = registry.Events(third).value();
+  ASSERT_EQ(second_events.size(), 3u);  // register, shadow, promote
+  StartBotWithModels(std::move(registry));
+
+  const std::string list = Ask(kVera, "/models");
+  EXPECT_EQ(list.rfind("Models, newest first:\ngbpusd_m1@3 rejected (#3, xgboost)\n", 0), 0u)
+      << list;
+  EXPECT_NE(list.find("\n  last " + third_events.back()), std::string::npos) << list;
+  EXPECT_NE(list.find("\ngbpusd_m1@2 production (#2, xgboost), parent gbpusd_ens@1\n"
+                      "  validation auc 0.53, log_loss 0.69\n"
+                      "  shadow complete trial over 900 bars, 240 calls: accuracy 0.54 against "
+                      "production's 0.51\n"
+                      "  last " +
+                      second_events.back()),
+            std::string::npos)
+      << list;
+  EXPECT_NE(list.find("\ngbpusd_m1@1 archived (#1, xgboost)\n  validation auc 0.55"),
+            std::string::npos)
+      << list;
+  EXPECT_LT(list.find("gbpusd_m1@3"), list.find("gbpusd_m1@2"));  // newest first
+  EXPECT_EQ(list.find("gbpusd_m1@1 archived (#1, xgboost)\n  shadow"), std::string::npos);
+
+  std::string detail =
+      "Model #2 gbpusd_m1@2 (xgboost): production\n"
+      "parent gbpusd_ens@1\n"
+      "trained on 2012-01-02T00:00:00Z to 2012-06-29T23:59:00Z, features v3\n"
+      "validation auc 0.53, log_loss 0.69\n"
+      "baseline auc 0.5\n"
+      "shadow complete trial over 900 bars, 240 calls: accuracy 0.54 against production's 0.51\n"
+      "Events, oldest first:";
+  for (const std::string& event : second_events) detail += "\n" + event;
+  EXPECT_EQ(Ask(kVera, "/models gbpusd_m1@2"), detail);
+  EXPECT_EQ(Ask(kVera, "/models #2"), detail);
+  EXPECT_EQ(Ask(kVera, "/models gbpusd_m1"), detail);  // the production model of the name
+  EXPECT_EQ(second_events[1].find("2024-03-08T00:00:00Z shadow: complete trial"), 0u);
+  EXPECT_NE(second_events[2].find(" promote: "), std::string::npos) << second_events[2];
+
+  const std::string usage =
+      "/models [REF]: REF is NAME, NAME@VERSION or #ID, e.g. /models gbpusd_m1@3; not '";
+  EXPECT_EQ(Ask(kVera, "/models gbpusd_m1@9"), "No model gbpusd_m1@9 in the registry.");
+  EXPECT_EQ(Ask(kVera, "/models #99"), "No model #99 in the registry.");
+  EXPECT_EQ(Ask(kVera, "/models ;DROP"), usage + ";DROP'.");
+  EXPECT_EQ(Ask(kVera, "/models x@"), usage + "x@'.");  // the registry's own check
+  EXPECT_EQ(Ask(kVera, "/models a b"), usage + "a b'.");
+  EXPECT_NE(Ask(kVera, "/help").find("/models REF"), std::string::npos);
+
+  bot_->Stop();
+  std::vector<std::string> results;
+  for (const nlohmann::json& line : AuditLines()) {
+    results.push_back(line["command"].get<std::string>() + " " + line["result"].get<std::string>());
+  }
+  EXPECT_EQ(results,
+            (std::vector<std::string>{"/models ok", "/models gbpusd_m1@2 ok", "/models #2 ok",
+                                      "/models gbpusd_m1 ok", "/models gbpusd_m1@9 not_found",
+                                      "/models #99 not_found", "/models ;DROP invalid",
+                                      "/models x@ invalid", "/models a b invalid", "/help ok"}));
+}
+
+// Many models, or one with a long life: the answer fits one Telegram message and says what it
+// left out.
+TEST_F(TelegramBotTest, ModelsKeepToOneMessageAndSayWhatTheyCut) {
+  ml::ModelRegistry registry = OpenModels();
+  for (int k = 0; k < 60; ++k)
+    RegisterOrDie(registry, Model("gbpusd_m1_candidate", 0.5 + k / 1000.0));
+  const int64_t busy = RegisterOrDie(registry, Model("eurusd_m1", 0.56));
+  for (int k = 0; k < 80; ++k) {
+    models_clock_.AdvanceTo(FromCivil(2024, 3, 2) + Duration::Seconds(60 * k));
+    ASSERT_TRUE(registry.RecordShadow(busy, ShadowRecordJson("running", 3 * k, 0.5, 0.5)).ok());
+  }
+  const std::vector<std::string> events = registry.Events(busy).value();
+  StartBotWithModels(std::move(registry));
+
+  const std::string list = Ask(kVera, "/models");
+  EXPECT_LE(list.size(), kTelegramMaxText);
+  EXPECT_EQ(list.rfind("Models, newest first:\neurusd_m1@1 candidate (#61, xgboost)\n", 0), 0u)
+      << list.substr(0, 200);
+  EXPECT_NE(list.find("\n  last " + events.back()), std::string::npos);
+  const size_t cut = list.rfind("\n… ");
+  ASSERT_NE(cut, std::string::npos) << list;
+  EXPECT_NE(
+      list.find(" older model(s) not shown (Telegram's message limit); /models REF for one.", cut),
+      std::string::npos)
+      << list.substr(cut);
+  // Every model is shown or counted: the shown ones are the newest.
+  size_t shown = 0;
+  for (size_t at = list.find(" candidate (#"); at != std::string::npos;
+       at = list.find(" candidate (#", at + 1)) {
+    ++shown;
+  }
+  EXPECT_NE(list.find("\n… " + std::to_string(61 - shown) + " older"), std::string::npos) << shown;
+  EXPECT_NE(list.find("gbpusd_m1_candidate@60 "), std::string::npos);
+  EXPECT_EQ(list.find("gbpusd_m1_candidate@1 "), std::string::npos);
+
+  const std::string detail = Ask(kVera, "/models eurusd_m1");
+  EXPECT_LE(detail.size(), kTelegramMaxText);
+  EXPECT_EQ(detail.substr(detail.size() - events.back().size()), events.back());
+  const size_t older = detail.find("\n(");
+  ASSERT_NE(older, std::string::npos) << detail;
+  EXPECT_NE(
+      detail.find(" older event(s) not shown; `aits models --events #61` prints them all)", older),
+      std::string::npos);
+  // The newest events that fit, oldest first, none repeated and none skipped.
+  const size_t listed = static_cast<size_t>(
+      std::count(detail.begin() + static_cast<std::ptrdiff_t>(older) + 1, detail.end(), '\n'));
+  EXPECT_NE(detail.find("\n(" + std::to_string(events.size() - listed) + " older"),
+            std::string::npos)
+      << detail;
+  EXPECT_NE(detail.find(events[events.size() - listed] + "\n"), std::string::npos);
 }
 
 // Alerts go to the alert chats; a 429 is waited out for its retry_after and the alert sent.
