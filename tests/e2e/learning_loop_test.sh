@@ -109,20 +109,28 @@ for n, v, action in reg.execute(
     actions.setdefault(f"{n}@{v}", []).append(action)
 if not starts:
     problems.append("no candidate was tried")
-# Every candidate: made on a verdict, from rows known then, tried, judged, in that order.
+# Every candidate: made on a verdict, from rows known then, tried, judged, in that order. A
+# promoted one is on probation: the model it replaced is tried beside it next (the fallback).
 served = "eur@1"
+replaced = None
+probations = []
 for index, (seq, _, ts, start) in enumerate(starts):
     cand = start["candidate"]
-    before = [v for v in verdicts if v[0] < seq]
-    if not before or before[-1][3]["verdict"] not in ("update", "retrain"):
-        problems.append(f"{cand}: no update or retrain verdict before it")
     if start["production"] != served:
         problems.append(f"{cand}: tried beside {start['production']}, the session served {served}")
-    if parent.get(cand) != served:
-        problems.append(f"{cand}: parent {parent.get(cand)} in the registry, served {served}")
-    window_to = iso_ns(start["retrain"]["window"]["to"])
-    if window_to > ts:
-        problems.append(f"{cand}: learnt from rows up to {start['retrain']['window']['to']}, after the verdict")
+    if start.get("by") == "probation":
+        probations.append(start)
+        if cand != replaced:
+            problems.append(f"probation of {served}: tried {cand}, the model it replaced was {replaced}")
+    else:
+        before = [v for v in verdicts if v[0] < seq]
+        if not before or before[-1][3]["verdict"] not in ("update", "retrain"):
+            problems.append(f"{cand}: no update or retrain verdict before it")
+        if parent.get(cand) != served:
+            problems.append(f"{cand}: parent {parent.get(cand)} in the registry, served {served}")
+        window_to = iso_ns(start["retrain"]["window"]["to"])
+        if window_to > ts:
+            problems.append(f"{cand}: learnt from rows up to {start['retrain']['window']['to']}, after the verdict")
     trial = [t for t in trials if t[0] > seq and t[3]["candidate"] == cand]
     answer = [a for a in answers if a[0] > seq and a[3]["candidate"] == cand]
     if not trial:
@@ -139,17 +147,24 @@ for index, (seq, _, ts, start) in enumerate(starts):
     want = "promote" if passed else "reject"
     if want not in actions.get(cand, []) or "shadow" not in actions.get(cand, []):
         problems.append(f"{cand}: passed={passed}, registry audit {actions.get(cand)}")
-    if not passed and status.get(cand) != "rejected":
+    if not passed and start.get("by") != "probation" and status.get(cand) != "rejected":
         problems.append(f"{cand}: rejected in the log, {status.get(cand)} in the registry")
     if passed:
-        served = cand
+        replaced, served = served, cand
+        # The next start, if any, is its probation (unless it came back on one).
+        following = starts[index + 1][3] if index + 1 < len(starts) else None
+        if start.get("by") != "probation" and following and following.get("by") != "probation":
+            problems.append(f"{cand}: promoted, and no probation of it followed")
 # No candidate without a command: every registered version came from a start in the log.
-if sorted(status) != sorted(["eur@1"] + [s[3]["candidate"] for s in starts]):
-    problems.append(f"registry {sorted(status)} against candidates {[s[3]['candidate'] for s in starts]}")
+made = [s[3]["candidate"] for s in starts if s[3].get("by") != "probation"]
+if sorted(status) != sorted(["eur@1"] + made):
+    problems.append(f"registry {sorted(status)} against candidates {made}")
+if served != "eur@1" and status.get(served) != "production":
+    problems.append(f"the session ends serving {served}, {status.get(served)} in the registry")
 for _, _, _, body in failed:
     if "too little data to retrain" not in body["error"]:
         problems.append("a failed retrain: " + body["error"][:200])
-after = [s for s in starts if s[2] > switch]
+after = [s for s in starts if s[2] > switch and s[3].get("by") != "probation"]
 if not after:
     problems.append("no candidate after the switch")
 elif iso_ns(after[0][3]["retrain"]["window"]["to"]) <= switch:
@@ -157,7 +172,8 @@ elif iso_ns(after[0][3]["retrain"]["window"]["to"]) <= switch:
 print("; ".join(problems) if problems else
       f"ok: {len(verdicts)} verdicts, {len(failed)} failed retrains, {len(starts)} candidates, "
       f"{sum(a[3]['passed'] for a in answers)} promoted, "
-      f"{sum(not a[3]['passed'] for a in answers)} rejected, {len(after)} after the switch")
+      f"{sum(not a[3]['passed'] for a in answers)} rejected, {len(probations)} probations, "
+      f"{len(after)} after the switch")
 PY
 )
 expect_in "the loop's steps in the log and the registry" "$steps" "ok: "

@@ -118,6 +118,12 @@ Result<std::string> PromoteOnShadow(const session::SessionSpec& spec, const std:
   AITS_ASSIGN_OR_RETURN(ml::GateDecision decision,
                         registry.Promote(candidate.id, ShadowGate(min_calls)));
   AITS_ASSIGN_OR_RETURN(ml::ModelRecord after, registry.Find("#" + std::to_string(candidate.id)));
+  // The model it replaced, by its bytes, for a trial that may bring it back (the loop's
+  // probation); empty when the registry no longer has it.
+  std::string production_checksum;
+  if (auto replaced = registry.Find(production_name); replaced.ok()) {
+    production_checksum = replaced->sha256_or_fnv;
+  }
   AITS_LOG_INFO(
       "registry",
       decision.passed ? "shadow trial: candidate promoted" : "shadow trial: candidate rejected",
@@ -128,6 +134,8 @@ Result<std::string> PromoteOnShadow(const session::SessionSpec& spec, const std:
   const nlohmann::json command = {{"command", "model_promotion"},
                                   {"candidate", candidate_name},
                                   {"production", production_name},
+                                  {"production_checksum", production_checksum},
+                                  {"min_calls", min_calls},
                                   {"passed", decision.passed},
                                   {"status", ml::ToString(after.status)},
                                   {"reason", decision.reason},

@@ -58,7 +58,8 @@ ml::PromotionGate ShadowGate(uint64_t min_calls);
 // metrics.shadow in the spec's registry, promotes the candidate through ShadowGate (the registry
 // archives the production model when it passes, rejects the candidate when it fails; both are
 // audited there) and returns the model_promotion command that tells the session:
-// {"command":"model_promotion","candidate","production","passed","status","reason","by"}.
+// {"command":"model_promotion","candidate","production","production_checksum","min_calls",
+//  "passed","status","reason","by"} (the replaced model's checksum, for the loop's probation).
 // Errors: the registry's (it cannot be opened, the candidate is gone or already in production).
 Result<std::string> PromoteOnShadow(const session::SessionSpec& spec, const std::string& record);
 

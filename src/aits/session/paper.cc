@@ -208,11 +208,44 @@ class ModelSteps {
     Run([this, record = std::string(record)] {
       Result<std::string> command = options_.promote(spec_, record);
       Settled();
-      if (command.ok()) return std::move(*command);
-      AITS_LOG_ERROR("session", "shadow trial: the promotion failed",
-                     {{"error", command.status().ToString()}});
-      return std::string();
+      if (!command.ok()) {
+        AITS_LOG_ERROR("session", "shadow trial: the promotion failed",
+                       {{"error", command.status().ToString()}});
+        return std::vector<std::string>();
+      }
+      std::vector<std::string> commands = {std::move(*command)};
+      if (std::string probation = Probation(commands.front()); !probation.empty()) {
+        commands.push_back(std::move(probation));
+      }
+      return commands;
     });
+  }
+
+  // The fallback to the last good model (docs/ml.md, "The loop"): a candidate the loop promoted
+  // is on probation, the model it replaced tried beside it on the next bars as a candidate in
+  // its turn, and promoted back by the same gate if it does better there. Not after a model
+  // came back this way (no ping-pong), nor outside the loop (a --shadow trial alone). Any thread.
+  std::string Probation(const std::string& promotion) {
+    if (!options_.retrain) return {};
+    const nlohmann::json answer = nlohmann::json::parse(promotion, nullptr, false);
+    if (!answer.is_object() || !answer.value("passed", false)) return {};
+    const std::string candidate = answer.value("candidate", std::string());
+    const std::string replaced = answer.value("production", std::string());
+    const uint64_t calls = answer.value("min_calls", uint64_t{0});
+    if (candidate.empty() || replaced.empty() || calls == 0) return {};
+    const std::lock_guard lock(mu_);
+    if (candidate == came_back_) {
+      came_back_.clear();
+      return {};
+    }
+    came_back_ = replaced;  // if it wins, it comes back
+    return nlohmann::json{{"command", "model_shadow_start"},
+                          {"candidate", replaced},
+                          {"checksum", answer.value("production_checksum", std::string())},
+                          {"production", candidate},
+                          {"min_calls", calls},
+                          {"by", "probation"}}
+        .dump();
   }
 
   // A retrain of the served model on `said` (update, retrain), unless a candidate is in hand
@@ -248,15 +281,15 @@ class ModelSteps {
                   {{"verdict", said}, {"model", served}, {"at", FormatIso8601(ts)}});
     Run([this, served, ts, record = std::move(record)] {
       Result<std::string> command = options_.retrain(spec_, served, ts, record, options_.stop);
-      if (command.ok()) return std::move(*command);
+      if (command.ok()) return std::vector<std::string>{std::move(*command)};
       Settled();
       AITS_LOG_ERROR("session", "model verdict: the retrain failed",
                      {{"model", served}, {"error", command.status().ToString()}});
-      return nlohmann::json{{"command", "model_retrain"},
-                            {"model", served},
-                            {"error", command.status().ToString()},
-                            {"by", "retrain"}}
-          .dump();
+      return std::vector<std::string>{nlohmann::json{
+          {"command", "model_retrain"},
+          {"model", served},
+          {"error", command.status().ToString()},
+          {"by", "retrain"}}.dump()};
     });
   }
 
@@ -286,16 +319,21 @@ class ModelSteps {
   }
 
  private:
-  void Run(std::function<std::string()> step) {
+  // Runs a step, whose commands go to the session in order.
+  void Run(std::function<std::vector<std::string>()> step) {
     if (options_.wait_for_models || loop_ == nullptr) {
-      Keep(step());
+      for (std::string& command : step()) Keep(std::move(command));
       return;
     }
-    Join();  // the last step has handed its command over, or is about to
+    Join();  // the last step has handed its commands over, or is about to
     worker_ = std::thread([this, step = std::move(step)] {
-      std::string command = step();
-      if (command.empty()) return;
-      if (!loop_->SubmitCommand(node::OperatorCommand{.text = command}).ok()) Keep(command);
+      bool kept = false;  // once one is kept, the rest follow it, in order
+      for (std::string& command : step()) {
+        if (kept || !loop_->SubmitCommand(node::OperatorCommand{.text = command}).ok()) {
+          kept = true;
+          Keep(std::move(command));
+        }
+      }
     });
   }
 
@@ -317,6 +355,7 @@ class ModelSteps {
   std::thread worker_;
   std::mutex mu_;
   std::vector<std::string> ready_;
+  std::string came_back_;  // the model a probation trial may bring back (under mu_)
 };
 
 // The kernel thread's side of a paper session: each tick is logged and fed with its latencies
