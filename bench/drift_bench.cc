@@ -10,6 +10,8 @@
 //                             ModelWatch::OnBar (the 70 inputs and the score into a full
 //                             2,000-bar window, a call opened and one settled) and
 //                             WatchPolicy::Observe (every input's PSI read for the verdict).
+//   BM_MemberWeightsBar/members:7  adaptive member weights per bar (ml/member_weights.h): seven
+//                             members' calls opened, seven settled, the weights set.
 //
 // Run: aits_drift_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "aits/ml/drift.h"
+#include "aits/ml/member_weights.h"
 #include "aits/ml/model_watch.h"
 
 namespace aits::ml {
@@ -125,6 +128,33 @@ void BM_WatchBar(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_WatchBar)->ArgName("features")->Arg(70)->Unit(benchmark::kMicrosecond);
+
+void BM_MemberWeightsBar(benchmark::State& state) {
+  const size_t members = static_cast<size_t>(state.range(0));
+  auto made = MemberWeights::Create(members, Duration::Minutes(1), {});
+  if (!made.ok()) {
+    state.SkipWithError(made.status().ToString().c_str());
+    return;
+  }
+  MemberWeights weights = std::move(*made);
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<float> p(0.2f, 0.8f);
+  std::normal_distribution<double> step(0, 1e-4);
+  std::vector<float> outputs(members);
+  double close = 1.1;
+  int64_t bar = 0;
+  const auto one = [&] {
+    for (float& out : outputs) out = p(rng);
+    close += step(rng);
+    weights.OnBar(Timestamp{} + Duration::Minutes(bar++), close, outputs);
+  };
+  for (int idx = 0; idx < 2'000; ++idx) one();  // windows full, weights active
+  for (auto _ : state) {
+    one();
+    benchmark::DoNotOptimize(weights.weights().data());
+  }
+}
+BENCHMARK(BM_MemberWeightsBar)->ArgName("members")->Arg(7)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace aits::ml

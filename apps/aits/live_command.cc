@@ -235,6 +235,8 @@ int RunLive(LiveFlags& flags, bool spec_given) {
   options.speed = 1;  // a live feed has its own pace; the wall clock drives the timers
   options.stop = StopSignals::flag();
   options.signals = config::SignalsWithModels();
+  options.promote = config::PromoteOnShadow;
+  if (Status loop = SetModelLoop(flags.session, &options); !loop.ok()) return Fail(loop);
   options.live_data = gw.get();
   if (!flags.dry_run) {
     gateway::Gateway* raw = gw.get();
@@ -368,6 +370,7 @@ void AddLiveCommand(CLI::App& app) {
   cmd->add_option("--registry", s.registry,
                   "ml_ensemble: model registry, a directory or postgresql://user@host:port/db")
       ->capture_default_str();
+  AddModelLoopFlags(*cmd, s);
   cmd->add_option("--config", s.config, "YAML file with decision: and risk: sections");
   cmd->add_option("--bar", s.bar, "Bar period of the signal (M1, M5, ...)")->capture_default_str();
   cmd->add_option("--balance", s.balance,

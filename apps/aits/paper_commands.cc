@@ -48,9 +48,7 @@ void AddHealthFlag(CLI::App& cmd, std::string& health) {
       ->capture_default_str();
 }
 
-// --retrain-config and its flags: the model's loop (docs/ml.md, "The loop"). Checked before the
-// session starts, so that a typo is not found at the first verdict hours later.
-Status SetRetrain(const config::PaperFlags& flags, session::PaperOptions* options) {
+Status SetModelLoop(const config::PaperFlags& flags, session::PaperOptions* options) {
   const bool any = !flags.retrain_config.empty();
   if (!any) return Status::Ok();
   if (options->spec.signal != "ml_ensemble") {
@@ -90,6 +88,31 @@ Status SetRetrain(const config::PaperFlags& flags, session::PaperOptions* option
   return Status::Ok();
 }
 
+void AddModelLoopFlags(CLI::App& cmd, config::PaperFlags& flags) {
+  cmd.add_option("--member-weights", flags.member_weights,
+                 "ml_ensemble: alike (as trained) or adaptive (each member by its recent record, "
+                 "within 0.5..2x; docs/ml.md)")
+      ->capture_default_str();
+  cmd.add_option("--retrain-config", flags.retrain_config,
+                 "ml_ensemble: the ml.yaml (data, settings) to retrain the served model with when "
+                 "its watch calls for it (update, retrain); the candidate is then tried in shadow "
+                 "and promoted only through the registry's gate (docs/ml.md, \"The loop\")");
+  cmd.add_option("--retrain-rows", flags.retrain_rows,
+                 "labelled rows a retrain learns from, the last known at the verdict's time")
+      ->capture_default_str();
+  cmd.add_option("--retrain-mode", flags.retrain_mode,
+                 "auto (update on an update verdict, full on retrain), update or full")
+      ->capture_default_str();
+  cmd.add_option("--retrain-cooldown", flags.retrain_cooldown,
+                 "bars after a trial or a failed retrain before the next retrain (then one "
+                 "follows if the verdict still calls for it)")
+      ->capture_default_str();
+  cmd.add_option("--retrain-wait", flags.retrain_wait,
+                 "whether the feed waits for a retrain and the gate: auto (at --speed max, so "
+                 "that the run is the same on any machine), yes, no")
+      ->capture_default_str();
+}
+
 int RunPaperCommand(const config::PaperFlags& flags, bool spec_given, Registry* metrics) {
   auto resolved = config::ResolvePaperOptions(flags, spec_given);
   if (!resolved.ok()) return Fail(resolved.status());
@@ -107,7 +130,7 @@ int RunPaperCommand(const config::PaperFlags& flags, bool spec_given, Registry* 
   options.stop = StopSignals::flag();
   options.signals = config::SignalsWithModels();
   options.promote = config::PromoteOnShadow;
-  if (Status loop = SetRetrain(flags, &options); !loop.ok()) return Fail(loop);
+  if (Status loop = SetModelLoop(flags, &options); !loop.ok()) return Fail(loop);
   const bool quiet = flags.quiet;
   options.notice = [quiet](const std::string& text) {
     if (!quiet) std::fprintf(stderr, "aits paper: %s\n", text.c_str());
@@ -469,28 +492,7 @@ void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags) {
                  "long and short calls of the candidate that end its shadow trial (--shadow, "
                  "and the candidates of --retrain-config)")
       ->capture_default_str();
-  cmd.add_option("--member-weights", flags.member_weights,
-                 "ml_ensemble: alike (as trained) or adaptive (each member by its recent record, "
-                 "within 0.5..2x; docs/ml.md)")
-      ->capture_default_str();
-  cmd.add_option("--retrain-config", flags.retrain_config,
-                 "ml_ensemble: the ml.yaml (data, settings) to retrain the served model with when "
-                 "its watch calls for it (update, retrain); the candidate is then tried in shadow "
-                 "and promoted only through the registry's gate (docs/ml.md, \"The loop\")");
-  cmd.add_option("--retrain-rows", flags.retrain_rows,
-                 "labelled rows a retrain learns from, the last known at the verdict's time")
-      ->capture_default_str();
-  cmd.add_option("--retrain-mode", flags.retrain_mode,
-                 "auto (update on an update verdict, full on retrain), update or full")
-      ->capture_default_str();
-  cmd.add_option("--retrain-cooldown", flags.retrain_cooldown,
-                 "bars after a trial or a failed retrain before the next retrain (then one "
-                 "follows if the verdict still calls for it)")
-      ->capture_default_str();
-  cmd.add_option("--retrain-wait", flags.retrain_wait,
-                 "whether the feed waits for a retrain and the gate: auto (at --speed max, so "
-                 "that the run is the same on any machine), yes, no")
-      ->capture_default_str();
+  AddModelLoopFlags(cmd, flags);
   cmd.add_option("--config", flags.config, "YAML file with decision: and risk: sections");
   cmd.add_option("--balance", flags.balance, "Starting balance")->capture_default_str();
   cmd.add_option("--leverage", flags.leverage, "Account leverage")->capture_default_str();

@@ -38,6 +38,14 @@ void AddHealthFlag(CLI::App& cmd, std::string& health);
 // The flags that describe and run a session (`aits paper`, `aits serve`): feed, signal,
 // decision and risk settings, account, state, output.
 void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags);
+// The flags of a model that keeps learning (`aits paper`, `aits live`; docs/ml.md, "The loop",
+// "Member weights"): --member-weights, --retrain-config, --retrain-rows, --retrain-mode,
+// --retrain-cooldown, --retrain-wait.
+void AddModelLoopFlags(CLI::App& cmd, config::PaperFlags& flags);
+// Sets options->retrain (and wait_for_models, retrain_cooldown_bars) from those flags when
+// --retrain-config is given, checked before the session starts so that a typo is not found at
+// the first verdict hours later: InvalidArgument or NotFound naming the flag and the value.
+Status SetModelLoop(const config::PaperFlags& flags, session::PaperOptions* options);
 // Whether any flag that describes a session was given (none: resume what the state holds).
 bool SessionSpecGiven(const CLI::App& cmd);
 // Whether the session's log (--events, else STATE/events.db) holds a session.
