@@ -73,9 +73,44 @@ for copy in r1 r2; do cp -r "$work/trained" "$work/$copy"; done
 session=("$aits" paper --feed "$work/market.aitsbin" --speed max --signal ml_ensemble
          --model eur@1 --retrain-config "$work/retrain.yaml" --retrain-rows 3000
          --session-id loop --no-progress)
-run "${session[@]}" --registry "$work/r1" --state "$work/s1"
-expect_code "the session" "$code" 0
+# Its /metrics scraped while it runs; the last scrape before it ends is kept.
+"${session[@]}" --registry "$work/r1" --state "$work/s1" --health 127.0.0.1:0 \
+  >"$work/s1.out" 2>"$work/s1.err" &
+session_pid=$!
+port=$(health_port "$work/s1.err")
+"$python" - "http://127.0.0.1:$port/metrics" "$work/s1.metrics" <<'PY' &
+import sys, time, urllib.request
+seen = False
+for attempt in range(2000):
+    try:
+        with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
+            body = r.read().decode()
+        with open(sys.argv[2] + ".tmp", "w") as f:
+            f.write(body)
+        import os
+        os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+        seen = True
+    except OSError:
+        if seen:
+            break
+    time.sleep(0.2)
+PY
+scraper_pid=$!
+wait "$session_pid"; code=$?
+wait "$scraper_pid"
+out=$(cat "$work/s1.out" "$work/s1.err")
+expect_code "the session" "$code" 0 "$work/s1.err"
 expect_in "the session" "$out" "feed ended after 1600000 new ticks"
+scraped=$(cat "$work/s1.metrics" 2>/dev/null)
+expect_in "the loop on /metrics" "$scraped" 'aits_model_retrains_total{result="candidate"}'
+expect_in "the loop on /metrics" "$scraped" 'aits_model_gate_decisions_total{trial="retrain",passed="false"}'
+candidates=$(sed -n 's/^aits_model_retrains_total{result="candidate"} \([0-9]*\).*/\1/p' <<<"$scraped")
+[[ -n "$candidates" && "$candidates" -ge 1 ]] && pass "retrains counted on /metrics ($candidates)" \
+  || fail "no retrain counted on /metrics: '$candidates'"
+if command -v promtool >/dev/null; then
+  check "promtool check metrics of the session's /metrics" \
+    bash -c "promtool check metrics <'$work/s1.metrics'"
+fi
 
 # The steps in the log, checked against each other and against the registry (its SQLite file).
 steps=$("$python" - "$work/s1/events.db" "$work/r1/registry.sqlite" "$switch_time" <<'PY'

@@ -165,7 +165,14 @@ class OrderSpans {
 class ModelSteps {
  public:
   ModelSteps(const PaperOptions& options, const SessionSpec& spec, const Session& session)
-      : options_(options), spec_(spec), session_(session) {}
+      : options_(options), spec_(spec), session_(session) {
+    if (options.metrics != nullptr && options.retrain) {
+      // The loop's steps on /metrics (docs/monitoring.md, "Metrics"); counted from any thread.
+      if (Status made = MakeMetrics(*options.metrics); !made.ok()) {
+        AITS_LOG_ERROR("session", "the model loop's metrics", {{"error", made.ToString()}});
+      }
+    }
+  }
   ~ModelSteps() { Join(); }
 
   void Attach(node::EventLoop* loop) { loop_ = loop; }
@@ -213,6 +220,7 @@ class ModelSteps {
                        {{"error", command.status().ToString()}});
         return std::vector<std::string>();
       }
+      Count(*command);
       std::vector<std::string> commands = {std::move(*command)};
       if (std::string probation = Probation(commands.front()); !probation.empty()) {
         commands.push_back(std::move(probation));
@@ -281,7 +289,17 @@ class ModelSteps {
                   {{"verdict", said}, {"model", served}, {"at", FormatIso8601(ts)}});
     Run([this, served, ts, record = std::move(record)] {
       Result<std::string> command = options_.retrain(spec_, served, ts, record, options_.stop);
-      if (command.ok()) return std::vector<std::string>{std::move(*command)};
+      if (command.ok()) {
+        if (metrics_.candidates != nullptr) {
+          metrics_.candidates->Increment();
+          const nlohmann::json made = nlohmann::json::parse(*command, nullptr, false);
+          if (made.is_object() && made.contains("retrain") && made["retrain"].is_object()) {
+            metrics_.seconds->Set(made["retrain"].value("seconds", 0.0));
+          }
+        }
+        return std::vector<std::string>{std::move(*command)};
+      }
+      if (metrics_.failed != nullptr) metrics_.failed->Increment();
       Settled();
       AITS_LOG_ERROR("session", "model verdict: the retrain failed",
                      {{"model", served}, {"error", command.status().ToString()}});
@@ -298,6 +316,52 @@ class ModelSteps {
     if (!settled_.exchange(false, std::memory_order_acq_rel)) return;
     next_bar_ = bars_ + options_.retrain_cooldown_bars;
     retry_ = true;
+  }
+
+  Status MakeMetrics(Registry& registry) {
+    AITS_ASSIGN_OR_RETURN(
+        Family<Counter> * retrains,
+        registry.AddCounter("aits_model_retrains_total",
+                            "Retrains the session ran on its model's verdict, by how they ended: "
+                            "a candidate registered, or failed (too little data, an error).",
+                            {"result"}));
+    AITS_ASSIGN_OR_RETURN(metrics_.candidates, retrains->With({{"result", "candidate"}}));
+    AITS_ASSIGN_OR_RETURN(metrics_.failed, retrains->With({{"result", "failed"}}));
+    AITS_ASSIGN_OR_RETURN(
+        Family<Counter> * decisions,
+        registry.AddCounter("aits_model_gate_decisions_total",
+                            "The registry gate's decisions on the loop's trials: a retrained "
+                            "candidate's, or a probation's (the replaced model tried again; "
+                            "passed: it came back).",
+                            {"trial", "passed"}));
+    for (const char* trial : {"retrain", "probation"}) {
+      for (const char* passed : {"true", "false"}) {
+        AITS_ASSIGN_OR_RETURN(Counter * counter,
+                              decisions->With({{"trial", trial}, {"passed", passed}}));
+        metrics_.decisions.emplace(std::string(trial) + passed, counter);
+      }
+    }
+    AITS_ASSIGN_OR_RETURN(
+        Family<Gauge> * seconds,
+        registry.AddGauge("aits_model_retrain_seconds",
+                          "Wall time of the session's last retrain that made a candidate.", {}));
+    AITS_ASSIGN_OR_RETURN(metrics_.seconds, seconds->With({}));
+    return Status::Ok();
+  }
+
+  // A gate decision on /metrics, by the trial it ended. Any thread.
+  void Count(const std::string& promotion) {
+    if (metrics_.decisions.empty()) return;
+    const nlohmann::json answer = nlohmann::json::parse(promotion, nullptr, false);
+    if (!answer.is_object()) return;
+    bool probation = false;
+    {
+      const std::lock_guard lock(mu_);
+      probation = !came_back_.empty() && answer.value("candidate", std::string()) == came_back_;
+    }
+    const auto found = metrics_.decisions.find(std::string(probation ? "probation" : "retrain") +
+                                               (answer.value("passed", false) ? "true" : "false"));
+    if (found != metrics_.decisions.end()) found->second->Increment();
   }
 
   // A candidate judged, or a retrain that made none: the next may come after the cooldown.
@@ -356,6 +420,12 @@ class ModelSteps {
   std::mutex mu_;
   std::vector<std::string> ready_;
   std::string came_back_;  // the model a probation trial may bring back (under mu_)
+  struct {
+    Counter* candidates = nullptr;
+    Counter* failed = nullptr;
+    Gauge* seconds = nullptr;
+    std::map<std::string, Counter*> decisions;  // "retrain" or "probation", then "true"/"false"
+  } metrics_;
 };
 
 // The kernel thread's side of a paper session: each tick is logged and fed with its latencies
