@@ -551,6 +551,19 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
   }
   // The pace is the ingestion role's: ticks are taken as they arrive.
   options.speed = 0;
+  // The model's loop (docs/ml.md, "The loop") where the model is served here; in a prediction
+  // role of its own it is not yet, and said so rather than ignored.
+  const bool loop_asked = !flags.session.retrain_config.empty() || !flags.session.shadow.empty();
+  if (loop_asked && (predictions != nullptr || decisions != nullptr)) {
+    return InvalidArgument(
+        "--retrain-config and --shadow need the model in the owner's process (--role all, or "
+        "prediction and decision beside risk,execution); with the prediction or decision role "
+        "apart they are not supported yet");
+  }
+  options.promote = config::PromoteOnShadow;
+  AITS_RETURN_IF_ERROR(SetModelLoop(flags.session, &options));
+  // Ticks come at the market's pace from the bus: the feed never waits for a retrain here.
+  if (flags.session.retrain_wait == "auto") options.wait_for_models = false;
   std::unique_ptr<services::BusVenue> venue;
   if (flags.bus_venue) {
     AITS_ASSIGN_OR_RETURN(venue, OpenBusVenue(bus, flags, &options, metrics));

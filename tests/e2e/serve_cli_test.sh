@@ -390,6 +390,12 @@ run "$aits" serve --role features,prediction,decision,risk,execution --venue bus
   --market nogateway --wait 1 --health off --symbol EURUSD --state "$work/no-gateway"
 expect_in "--venue bus without a gateway role" "$out" \
   "the account of the gateway role of --market nogateway"
+printf 'data:\n  path: none\n' >"$work/retrain.yaml"
+run "$aits" serve --role risk,execution --bus "$bus" --market loopless --wait 1 --health off \
+  "${session[@]}" --state "$work/loopless" --retrain-config "$work/retrain.yaml"
+expect_code "--retrain-config with the prediction role apart" "$code" 2
+expect_in "--retrain-config with the prediction role apart" "$out" \
+  "need the model in the owner's process"
 run "$aits" serve --role ingestion --bus nats://127.0.0.1:1 "${session[@]}" --health off
 expect_in "unreachable bus" "$out" "nats://127.0.0.1:1"
 run "$aits" serve --role ingestion --bus "$bus" --redis 127.0.0.1:6379 "${session[@]}"
