@@ -236,6 +236,10 @@ int RunLive(LiveFlags& flags, bool spec_given) {
   options.stop = StopSignals::flag();
   options.signals = config::SignalsWithModels();
   options.promote = config::PromoteOnShadow;
+  if (flags.session.retrain_wait == "yes") {
+    return Fail(InvalidArgument(
+        "--retrain-wait yes: a live session never waits for a retrain (the market does not)"));
+  }
   if (Status loop = SetModelLoop(flags.session, &options); !loop.ok()) return Fail(loop);
   options.live_data = gw.get();
   if (!flags.dry_run) {

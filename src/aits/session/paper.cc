@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <thread>
 #include <utility>
@@ -164,6 +165,13 @@ class OrderSpans {
 // the tick. One candidate at a time.
 class ModelSteps {
  public:
+  // What a step hands the session: its commands, in order, and whether the loop is free again
+  // once they are handed over (a judged trial, a retrain without a candidate).
+  struct Handed {
+    std::vector<std::string> commands;
+    bool settles = false;
+  };
+
   ModelSteps(const PaperOptions& options, const SessionSpec& spec, const Session& session)
       : options_(options), spec_(spec), session_(session) {
     if (options.metrics != nullptr && options.retrain) {
@@ -175,7 +183,18 @@ class ModelSteps {
   }
   ~ModelSteps() { Join(); }
 
-  void Attach(node::EventLoop* loop) { loop_ = loop; }
+  // After a start or a resume: a verdict that already calls for a retrain (it was logged before
+  // the stop, so it is not reported again) is taken up at the first bar, and a trial that ended
+  // but was not judged before the stop goes to the gate now. Kernel thread.
+  void Attach(node::EventLoop* loop) {
+    loop_ = loop;
+    retry_ = static_cast<bool>(options_.retrain);
+    for (const trading::DecisionStrategy* strategy : session_.strategies()) {
+      const trading::SignalSource* source = strategy->source();
+      if (source == nullptr || source->shadow() == nullptr || source->shadow()->running()) continue;
+      OnShadowEnded(Timestamp{}, strategy->ShadowJson());
+    }
+  }
 
   // Kernel thread.
   void OnVerdict(Timestamp ts, std::string_view record) {
@@ -214,19 +233,51 @@ class ModelSteps {
     busy_.store(true, std::memory_order_release);
     Run([this, record = std::string(record)] {
       Result<std::string> command = options_.promote(spec_, record);
-      Settled();
       if (!command.ok()) {
+        // The trial is settled all the same (the candidate dropped, the served model goes on),
+        // so that the loop is not left holding an ended trial; the error is in the log.
         AITS_LOG_ERROR("session", "shadow trial: the promotion failed",
                        {{"error", command.status().ToString()}});
-        return std::vector<std::string>();
+        const nlohmann::json trial = nlohmann::json::parse(record, nullptr, false);
+        const std::string candidate =
+            trial.is_object() ? trial.value("candidate", std::string()) : std::string();
+        if (candidate.empty()) return Handed{{}, true};
+        return Handed{{nlohmann::json{{"command", "model_promotion"},
+                                      {"candidate", candidate},
+                                      {"production", trial.value("production", std::string())},
+                                      {"passed", false},
+                                      {"status", "unchanged"},
+                                      {"reason", "the gate failed: " + command.status().ToString()},
+                                      {"by", "registry gate"}}
+                           .dump()},
+                      true};
       }
       Count(*command);
-      std::vector<std::string> commands = {std::move(*command)};
-      if (std::string probation = Probation(commands.front()); !probation.empty()) {
-        commands.push_back(std::move(probation));
+      Handed handed{{std::move(*command)}, true};
+      if (std::string probation = Probation(handed.commands.front()); !probation.empty()) {
+        handed.commands.push_back(std::move(probation));
       }
-      return commands;
+      return handed;
     });
+  }
+
+  // A loop command the session refused (a candidate it could not load, another feature set):
+  // the loop is free again, and the refusal is logged as a model_retrain with its reason.
+  // Returns that command (empty for a command that is not the loop's). Kernel thread.
+  std::string Refused(const std::string& text, const Status& why) {
+    const nlohmann::json command = nlohmann::json::parse(text, nullptr, false);
+    if (!command.is_object() || command.value("command", std::string()) != "model_shadow_start") {
+      return {};
+    }
+    const std::string by = command.value("by", std::string());
+    if (by != "retrain" && by != "probation") return {};
+    Settled();
+    return nlohmann::json{{"command", "model_retrain"},
+                          {"model", command.value("production", std::string("?"))},
+                          {"error", "candidate " + command.value("candidate", std::string("?")) +
+                                        " refused: " + why.message()},
+                          {"by", by}}
+        .dump();
   }
 
   // The fallback to the last good model (docs/ml.md, "The loop"): a candidate the loop promoted
@@ -242,6 +293,7 @@ class ModelSteps {
     const uint64_t calls = answer.value("min_calls", uint64_t{0});
     if (candidate.empty() || replaced.empty() || calls == 0) return {};
     const std::lock_guard lock(mu_);
+    if (made_.count(candidate) == 0) return {};  // not a candidate of the loop's
     if (candidate == came_back_) {
       came_back_.clear();
       return {};
@@ -290,24 +342,27 @@ class ModelSteps {
     Run([this, served, ts, record = std::move(record)] {
       Result<std::string> command = options_.retrain(spec_, served, ts, record, options_.stop);
       if (command.ok()) {
-        if (metrics_.candidates != nullptr) {
-          metrics_.candidates->Increment();
-          const nlohmann::json made = nlohmann::json::parse(*command, nullptr, false);
-          if (made.is_object() && made.contains("retrain") && made["retrain"].is_object()) {
-            metrics_.seconds->Set(made["retrain"].value("seconds", 0.0));
-          }
+        const nlohmann::json made = nlohmann::json::parse(*command, nullptr, false);
+        if (made.is_object()) {
+          const std::lock_guard lock(mu_);
+          made_.insert(made.value("candidate", std::string()));
         }
-        return std::vector<std::string>{std::move(*command)};
+        if (metrics_.candidates != nullptr) metrics_.candidates->Increment();
+        if (metrics_.seconds != nullptr && made.is_object() && made.contains("retrain") &&
+            made["retrain"].is_object()) {
+          metrics_.seconds->Set(made["retrain"].value("seconds", 0.0));
+        }
+        return Handed{{std::move(*command)}, false};  // busy until its trial is judged
       }
       if (metrics_.failed != nullptr) metrics_.failed->Increment();
-      Settled();
       AITS_LOG_ERROR("session", "model verdict: the retrain failed",
                      {{"model", served}, {"error", command.status().ToString()}});
-      return std::vector<std::string>{nlohmann::json{
-          {"command", "model_retrain"},
-          {"model", served},
-          {"error", command.status().ToString()},
-          {"by", "retrain"}}.dump()};
+      return Handed{{nlohmann::json{{"command", "model_retrain"},
+                                    {"model", served},
+                                    {"error", command.status().ToString()},
+                                    {"by", "retrain"}}
+                         .dump()},
+                    true};
     });
   }
 
@@ -383,21 +438,27 @@ class ModelSteps {
   }
 
  private:
-  // Runs a step, whose commands go to the session in order.
-  void Run(std::function<std::vector<std::string>()> step) {
+  // Runs a step, whose commands go to the session in order. The loop is free again (Settled)
+  // only once they are handed over, so that the kernel thread never waits (Join) for a worker
+  // still pushing into the inbox only it empties.
+  void Run(std::function<Handed()> step) {
     if (options_.wait_for_models || loop_ == nullptr) {
-      for (std::string& command : step()) Keep(std::move(command));
+      Handed handed = step();
+      for (std::string& command : handed.commands) Keep(std::move(command));
+      if (handed.settles) Settled();
       return;
     }
-    Join();  // the last step has handed its commands over, or is about to
+    Join();  // busy_ was clear: the last worker has handed everything over
     worker_ = std::thread([this, step = std::move(step)] {
+      Handed handed = step();
       bool kept = false;  // once one is kept, the rest follow it, in order
-      for (std::string& command : step()) {
+      for (std::string& command : handed.commands) {
         if (kept || !loop_->SubmitCommand(node::OperatorCommand{.text = command}).ok()) {
           kept = true;
           Keep(std::move(command));
         }
       }
+      if (handed.settles) Settled();
     });
   }
 
@@ -419,7 +480,8 @@ class ModelSteps {
   std::thread worker_;
   std::mutex mu_;
   std::vector<std::string> ready_;
-  std::string came_back_;  // the model a probation trial may bring back (under mu_)
+  std::string came_back_;       // the model a probation trial may bring back (under mu_)
+  std::set<std::string> made_;  // candidates the loop's retrains made (under mu_)
   struct {
     Counter* candidates = nullptr;
     Counter* failed = nullptr;
@@ -502,6 +564,13 @@ class PaperTarget final : public node::LoopTarget {
     const std::string& session_id = session_.spec().session_id;
     const Status applied = session_.ApplyCommand(command.text);
     *outcome = applied;
+    if (!applied.ok() && steps_ != nullptr) {
+      // A candidate the session could not take: the loop goes on, and the log says why.
+      if (std::string said = steps_->Refused(command.text, applied); !said.empty()) {
+        Status logged;
+        AITS_RETURN_IF_ERROR(OnCommand(node::OperatorCommand{.text = std::move(said)}, &logged));
+      }
+    }
     if (metrics_ != nullptr) metrics_->OnCommand(applied.ok());
     if (options_.notice) {
       options_.notice(applied.ok()

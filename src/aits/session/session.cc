@@ -651,13 +651,29 @@ Status Session::ApplyCommand(std::string_view text) {
           "\"min_calls\": " +
           std::string(text.substr(0, 200)));
     }
-    Status started = FailedPrecondition("model_shadow_start: the session serves no model");
+    // Beside the model it was made from (or every served model when the command names none),
+    // each checked first, so that a refusal changes nothing.
+    const std::string production = text_of("production");
+    std::vector<trading::DecisionStrategy*> beside;
     for (trading::DecisionStrategy* strategy : strategies_) {
-      started =
-          strategy->StartShadow(candidate, text_of("checksum"), json["min_calls"].get<uint64_t>());
-      if (!started.ok()) break;
+      const trading::SignalSource* source = strategy->source();
+      if (source == nullptr || source->model_name().empty()) continue;
+      if (!production.empty() && source->model_name() != production) continue;
+      if (source->shadow() != nullptr) {
+        return FailedPrecondition("model_shadow_start: " + std::string(source->shadow_candidate()) +
+                                  " is on trial beside " + std::string(source->model_name()));
+      }
+      beside.push_back(strategy);
     }
-    AITS_RETURN_IF_ERROR(started);
+    if (beside.empty()) {
+      return FailedPrecondition("model_shadow_start: the session serves no model" +
+                                (production.empty() ? std::string() : " " + production) +
+                                " to try " + candidate + " beside");
+    }
+    for (trading::DecisionStrategy* strategy : beside) {
+      AITS_RETURN_IF_ERROR(
+          strategy->StartShadow(candidate, text_of("checksum"), json["min_calls"].get<uint64_t>()));
+    }
     log_command("");
     return Status::Ok();
   }

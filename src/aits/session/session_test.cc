@@ -853,7 +853,10 @@ TEST(PaperTest, ModelLoopCommandsAreCheckedAndOnlyWhatTookEffectIsLogged) {
           R"({"command":"model_shadow_start","candidate":"eur@2"})",
           R"({"command":"model_shadow_start","candidate":"eur@2","min_calls":0})",
           R"({"command":"model_retrain","model":"eur@1"})",
-          R"({"command":"model_retrain","model":"eur@1","error":"too little data to retrain"})"}) {
+          R"({"command":"model_retrain","model":"eur@1","error":"too little data to retrain"})",
+          // The loop's own: refused, and the refusal logged as a model_retrain with its reason.
+          R"({"command":"model_shadow_start","candidate":"eur@3","min_calls":10,)"
+          R"("production":"eur@1","by":"retrain"})"}) {
       ASSERT_TRUE((*store)->AddCommand(command).ok());
     }
   }
@@ -863,11 +866,12 @@ TEST(PaperTest, ModelLoopCommandsAreCheckedAndOnlyWhatTookEffectIsLogged) {
   options.notice = [&](const std::string& text) { notices.push_back(text); };
   auto run = RunPaper(options);
   ASSERT_TRUE(run.ok()) << run.status().message();
-  EXPECT_EQ(run->commands_refused, 4u);
+  EXPECT_EQ(run->commands_refused, 5u);
   EXPECT_EQ(run->commands_applied, 1u);
   std::string said;
   for (const std::string& notice : notices) said += notice + "\n";
-  EXPECT_NE(said.find("signal sma_cross serves no model to try eur@2"), std::string::npos) << said;
+  EXPECT_NE(said.find("the session serves no model to try eur@2 beside"), std::string::npos)
+      << said;
   EXPECT_NE(said.find("without a \"candidate\" name and a positive \"min_calls\""),
             std::string::npos)
       << said;
@@ -875,13 +879,16 @@ TEST(PaperTest, ModelLoopCommandsAreCheckedAndOnlyWhatTookEffectIsLogged) {
             std::string::npos)
       << said;
   const std::vector<std::string> lines = LogLines(tmp.Sub("s"));
-  int logged = 0;
+  std::vector<std::string> logged;
   for (const std::string& line : lines) {
-    if (line.rfind("command ", 0) != 0) continue;
-    ++logged;
-    EXPECT_NE(line.find("too little data to retrain"), std::string::npos) << line;
+    if (line.rfind("command ", 0) == 0) logged.push_back(line);
   }
-  EXPECT_EQ(logged, 1);
+  ASSERT_EQ(logged.size(), 2u);
+  EXPECT_NE(logged[0].find("too little data to retrain"), std::string::npos) << logged[0];
+  EXPECT_NE(logged[1].find("candidate eur@3 refused: model_shadow_start: the session serves no "
+                           "model eur@1 to try eur@3 beside"),
+            std::string::npos)
+      << logged[1];
 }
 
 // Timers fired between ticks (the event loop's clock) are inputs of the log, like ticks: a replay

@@ -232,10 +232,9 @@ Status DecisionStrategy::StartShadow(std::string_view candidate, std::string_vie
   return Status::Ok();
 }
 
-void DecisionStrategy::ReportShadow(Timestamp ts) {
-  const ml::ShadowTrial* trial = source_->shadow();
-  if (trial == nullptr || trial->running()) return;
-  shadow_reported_ = true;
+std::string DecisionStrategy::ShadowJson() const {
+  const ml::ShadowTrial* trial = source_ != nullptr ? source_->shadow() : nullptr;
+  if (trial == nullptr) return {};
   std::string json;
   JsonWriter out(&json);
   out.BeginObject();
@@ -247,7 +246,14 @@ void DecisionStrategy::ReportShadow(Timestamp ts) {
   // The record as the registry keeps it (metrics.shadow), spliced in whole.
   json.pop_back();
   json += ",\"record\":" + ml::ToJson(trial->Record()).dump() + "}";
-  shadow_sink_(ts, json);
+  return json;
+}
+
+void DecisionStrategy::ReportShadow(Timestamp ts) {
+  const ml::ShadowTrial* trial = source_->shadow();
+  if (trial == nullptr || trial->running()) return;
+  shadow_reported_ = true;
+  shadow_sink_(ts, ShadowJson());
 }
 
 void DecisionStrategy::DecideRemotely(const Bar& bar) {

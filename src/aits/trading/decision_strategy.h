@@ -124,6 +124,10 @@ class DecisionStrategy final : public strategy::Strategy {
   // its end is reported through the shadow sink as a trial from the start is. FailedPrecondition
   // without a signal source (decisions from the decision role).
   Status StartShadow(std::string_view candidate, std::string_view checksum, uint64_t min_calls);
+  // The trial's record as the shadow sink gets it (the two models' names, the calls that end it,
+  // the record), or empty without a trial; for a trial that ended before a stop and was not
+  // judged (the paper session's loop hands it to the gate after the resume).
+  std::string ShadowJson() const;
 
  private:
   DecisionStrategy(const Instrument& instrument, std::unique_ptr<SignalSource> source,

@@ -166,6 +166,7 @@ class MlSignal final : public SignalSource {
       if (auto watch = WatchOf(ensemble_); watch.ok()) watch_ = std::move(*watch);
       // Its members are judged anew, from alike; without a horizon of its own, alike for good.
       weights_.reset();
+      score_weights_.clear();
       if (weighing_) {
         if (auto made = WeightsOf(ensemble_, *weighing_); made.ok()) weights_ = std::move(*made);
       }
