@@ -24,8 +24,8 @@ struct Output {
   bool verbose = false;
   bool json = false;
   bool check = false;
-  bool quiet = false;        // retrain: no stage lines or rounds, only the result and errors
-  bool no_progress = false;  // retrain: no progress bar while the features are computed
+  bool quiet = false;        // no stage lines or rounds, only the result and errors
+  bool no_progress = false;  // no progress bar while the features are computed
 };
 
 void AddOutputOptions(CLI::App* cmd, Output* output) {
@@ -34,6 +34,10 @@ void AddOutputOptions(CLI::App* cmd, Output* output) {
   cmd->add_flag("--check", output->check,
                 "Resolve and check the settings (config, data files, symbol) and stop before "
                 "training; what `aits ml submit` runs before it publishes a job");
+  // The same flags on every command (a program, a CI log): as `aits paper` and the others.
+  cmd->add_flag("--quiet", output->quiet, "Print only the result (no stages, rounds or progress)");
+  cmd->add_flag("--no-progress", output->no_progress,
+                "No progress bar while the features are computed");
 }
 
 // The files a run reads must exist: found now rather than after the features of half a file.
@@ -412,10 +416,6 @@ void AddTrainCommands(CLI::App& app) {
                 "--mode full: threads training the LSTM and the GRU at once (default: one per "
                 "core); the models do not depend on it");
   AddOutputOptions(retrain_cmd, retrain_output.get());
-  retrain_cmd->add_flag("--quiet", retrain_output->quiet,
-                        "Print only the result (no stages, rounds or progress)");
-  retrain_cmd->add_flag("--no-progress", retrain_output->no_progress,
-                        "No progress bar while the features are computed");
   retrain_cmd->callback([retrain_flags, retrain, retrain_jobs, retrain_output] {
     const int code = RunRetrain(*retrain_flags, *retrain, *retrain_jobs, *retrain_output);
     ExitOnFailure(code);

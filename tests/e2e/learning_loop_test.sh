@@ -65,7 +65,7 @@ ml_yaml "$work/first.aitsbin" >"$work/ml.yaml"
 # the verdict's time are learnt from.
 ml_yaml "$work/market.aitsbin" >"$work/retrain.yaml"
 
-run "$aits" train --config "$work/ml.yaml" --json
+run "$aits" train --config "$work/ml.yaml" --json --quiet --no-progress
 expect_code "train on the first half" "$code" 0
 # Whatever its own gate said, the session serves eur@1 by name.
 for copy in r1 r2; do cp -r "$work/trained" "$work/$copy"; done
