@@ -174,8 +174,9 @@ class ModelSteps {
 
   ModelSteps(const PaperOptions& options, const SessionSpec& spec, const Session& session)
       : options_(options), spec_(spec), session_(session) {
-    if (options.metrics != nullptr && options.retrain) {
-      // The loop's steps on /metrics (docs/monitoring.md, "Metrics"); counted from any thread.
+    if (options.metrics != nullptr) {
+      // The loop's steps on /metrics (docs/monitoring.md, "Metrics"), at 0 without the loop so
+      // that its alerts read a series either way; counted from any thread.
       if (Status made = MakeMetrics(*options.metrics); !made.ok()) {
         AITS_LOG_ERROR("session", "the model loop's metrics", {{"error", made.ToString()}});
       }
