@@ -10,15 +10,15 @@ namespace {
 
 // Minute bars of a zig-zag walk: each close one step up or down by a fixed pattern, so that
 // which member is right at every bar is known.
-struct Market {
+struct WeighedBars {
   std::vector<double> close;
   Timestamp At(size_t bar) const {
     return Timestamp{} + Duration::Minutes(static_cast<int64_t>(bar));
   }
 };
 
-Market ZigZag(size_t bars) {
-  Market m;
+WeighedBars ZigZagBars(size_t bars) {
+  WeighedBars m;
   double price = 1.1;
   for (size_t idx = 0; idx < bars; ++idx) {
     m.close.push_back(price);
@@ -28,7 +28,7 @@ Market ZigZag(size_t bars) {
 }
 
 TEST(MemberWeightsTest, MembersCountByTheirRecentRecordWithinBounds) {
-  const Market m = ZigZag(400);
+  const WeighedBars m = ZigZagBars(400);
   MemberWeightsConfig config{.window = 100, .min_calls = 50, .min = 0.5, .max = 2.0};
   auto weights = MemberWeights::Create(3, Duration::Minutes(1), config);
   ASSERT_TRUE(weights.ok()) << weights.status().ToString();
@@ -54,7 +54,7 @@ TEST(MemberWeightsTest, MembersCountByTheirRecentRecordWithinBounds) {
 }
 
 TEST(MemberWeightsTest, AllAlikeUntilEveryMemberHasItsCalls) {
-  const Market m = ZigZag(200);
+  const WeighedBars m = ZigZagBars(200);
   auto weights = MemberWeights::Create(2, Duration::Minutes(1), {.window = 50, .min_calls = 20});
   ASSERT_TRUE(weights.ok());
   for (size_t bar = 0; bar + 1 < m.close.size(); ++bar) {
