@@ -223,8 +223,11 @@ RetrainOnVerdict(RetrainSettings settings) {
     }
     const std::string candidate =
         name.get<std::string>() + "@" + std::to_string(version.get<int64_t>());
-    AITS_ASSIGN_OR_RETURN(ml::RegistryEnsemble made,
-                          ml::LoadRegistryEnsemble(spec.registry, candidate));
+    // Its record names the bytes' checksum; the session loads the model itself when it starts
+    // the trial, so it is not read here too.
+    AITS_ASSIGN_OR_RETURN(ml::ModelRegistry registry,
+                          ml::ModelRegistry::Open(spec.registry, /*create=*/false));
+    AITS_ASSIGN_OR_RETURN(const ml::ModelRecord made, registry.Find(candidate));
     AITS_LOG_INFO("registry", "retrained on the watch's verdict",
                   {{"model", model},
                    {"candidate", candidate},
@@ -234,7 +237,7 @@ RetrainOnVerdict(RetrainSettings settings) {
     const nlohmann::json command = {
         {"command", "model_shadow_start"},
         {"candidate", candidate},
-        {"checksum", made.record.sha256_or_fnv},
+        {"checksum", made.sha256_or_fnv},
         {"production", model},
         {"min_calls", settings.min_calls},
         {"verdict", called},

@@ -793,24 +793,31 @@ TEST(PaperTest, PacedRunLogsWhatAMaxSpeedRunLogs) {
 // Commands queued in the commands table while the session is down reach the kernel thread through
 // the inbox before the first tick; a bad one is refused, counted, reported and marked (it does
 // not come back), and the good one after it is applied.
-TEST(PaperTest, BadOperatorCommandsAreCountedReportedAndNotLost) {
-  TempDir tmp;
-  PaperOptions options = MaxSpeed(BusySpec(3'000), tmp.Sub("s"));
+// Runs 1,000 ticks of a busy session in `dir`, queues `commands` as another process would, and
+// resumes it to the end of its feed, its notices in *notices.
+Result<PaperResult> ResumeWithCommands(const std::string& dir,
+                                       std::initializer_list<const char*> commands,
+                                       std::vector<std::string>* notices) {
+  PaperOptions options = MaxSpeed(BusySpec(3'000), dir);
   options.stop_after = 1'000;
-  ASSERT_TRUE(RunPaper(options).ok());
+  AITS_RETURN_IF_ERROR(RunPaper(options).status());
   {
-    auto store = EventStore::Open(tmp.Sub("s") + "/events.db");
-    ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->AddCommand("not json").ok());
-    ASSERT_TRUE((*store)->AddCommand(R"({"command":"flatten_everything"})").ok());
-    ASSERT_TRUE(
-        (*store)->AddCommand(R"({"command":"breaker","state":"reduce_only","reason":"t"})").ok());
+    AITS_ASSIGN_OR_RETURN(auto store, EventStore::Open(dir + "/events.db"));
+    for (const char* command : commands) AITS_RETURN_IF_ERROR(store->AddCommand(command));
   }
-  std::vector<std::string> notices;
   options.spec_given = false;
   options.stop_after = 0;
-  options.notice = [&](const std::string& text) { notices.push_back(text); };
-  auto run = RunPaper(options);
+  options.notice = [notices](const std::string& text) { notices->push_back(text); };
+  return RunPaper(options);
+}
+
+TEST(PaperTest, BadOperatorCommandsAreCountedReportedAndNotLost) {
+  TempDir tmp;
+  std::vector<std::string> notices;
+  auto run = ResumeWithCommands(tmp.Sub("s"),
+                                {"not json", R"({"command":"flatten_everything"})",
+                                 R"({"command":"breaker","state":"reduce_only","reason":"t"})"},
+                                &notices);
   ASSERT_TRUE(run.ok()) << run.status().message();
   EXPECT_EQ(run->commands_refused, 2u);
   EXPECT_EQ(run->commands_applied, 1u);
@@ -842,29 +849,18 @@ TEST(PaperTest, BadOperatorCommandsAreCountedReportedAndNotLost) {
 // reported with nothing logged; a retrain's failure is logged where it came back.
 TEST(PaperTest, ModelLoopCommandsAreCheckedAndOnlyWhatTookEffectIsLogged) {
   TempDir tmp;
-  PaperOptions options = MaxSpeed(BusySpec(3'000), tmp.Sub("s"));
-  options.stop_after = 1'000;
-  ASSERT_TRUE(RunPaper(options).ok());
-  {
-    auto store = EventStore::Open(tmp.Sub("s") + "/events.db");
-    ASSERT_TRUE(store.ok());
-    for (const char* command :
-         {R"({"command":"model_shadow_start","candidate":"eur@2","min_calls":10})",
-          R"({"command":"model_shadow_start","candidate":"eur@2"})",
-          R"({"command":"model_shadow_start","candidate":"eur@2","min_calls":0})",
-          R"({"command":"model_retrain","model":"eur@1"})",
-          R"({"command":"model_retrain","model":"eur@1","error":"too little data to retrain"})",
-          // The loop's own: refused, and the refusal logged as a model_retrain with its reason.
-          R"({"command":"model_shadow_start","candidate":"eur@3","min_calls":10,)"
-          R"("production":"eur@1","by":"retrain"})"}) {
-      ASSERT_TRUE((*store)->AddCommand(command).ok());
-    }
-  }
   std::vector<std::string> notices;
-  options.spec_given = false;
-  options.stop_after = 0;
-  options.notice = [&](const std::string& text) { notices.push_back(text); };
-  auto run = RunPaper(options);
+  auto run = ResumeWithCommands(
+      tmp.Sub("s"),
+      {R"({"command":"model_shadow_start","candidate":"eur@2","min_calls":10})",
+       R"({"command":"model_shadow_start","candidate":"eur@2"})",
+       R"({"command":"model_shadow_start","candidate":"eur@2","min_calls":0})",
+       R"({"command":"model_retrain","model":"eur@1"})",
+       R"({"command":"model_retrain","model":"eur@1","error":"too little data to retrain"})",
+       // The loop's own: refused, and the refusal logged as a model_retrain with its reason.
+       R"({"command":"model_shadow_start","candidate":"eur@3","min_calls":10,)"
+       R"("production":"eur@1","by":"retrain"})"},
+      &notices);
   ASSERT_TRUE(run.ok()) << run.status().message();
   EXPECT_EQ(run->commands_refused, 5u);
   EXPECT_EQ(run->commands_applied, 1u);
