@@ -33,6 +33,7 @@ class TickPublishers {
               const std::function<void(const std::string&)>& notice) {
     services::MarketPublisherOptions publish;
     publish.feed = options.market;
+    publish.tracer = options.tracer;
     for (const Instrument& instrument : options.gateway.instruments) {
       AITS_ASSIGN_OR_RETURN(std::unique_ptr<services::MarketPublisher> publisher,
                             services::MarketPublisher::Create(bus, instrument, publish));
@@ -163,6 +164,7 @@ int RunGatewayRole(bus::MessageBus& bus, const GatewayRoleOptions& options) {
   bridge.stop = StopSignals::flag();
   bridge.push = options.push;
   bridge.metrics = options.metrics;
+  bridge.tracer = options.tracer;
   bridge.on_market_data = [&ticks](const node::MarketData& data) { return ticks.Publish(data); };
   gateway::Gateway* raw = gw.get();
   // The owner opens its session with the terminal's currency, leverage and margin mode.

@@ -12,6 +12,7 @@
 #include "aits/core/metrics.h"
 #include "aits/core/status.h"
 #include "aits/gateway/gateway.h"
+#include "aits/trace/tracer.h"
 
 namespace aits::app {
 
@@ -28,6 +29,9 @@ struct GatewayRoleOptions {
   std::function<void(Status)> ready;
   // /metrics (not owned), or none: the commands' consumer's lag and redeliveries.
   Registry* metrics = nullptr;
+  // Spans (not owned), or none: each MARKET message's md.publish (a root), each command applied
+  // and each report published (services::VenueBridgeOptions::tracer).
+  trace::Tracer* tracer = nullptr;
 };
 
 // Runs the role until a stop signal (or an error that outlasted the bus's retries: the role's

@@ -33,6 +33,7 @@
 #include "cli.h"
 #include "mt5_flags.h"
 #include "paper_commands.h"
+#include "trace_flags.h"
 
 namespace aits::app {
 namespace {
@@ -46,6 +47,7 @@ struct LiveFlags {
   bool dry_run = false;
   int wait_seconds = 300;
   std::string transcript;
+  TraceFlags trace;
 };
 
 // The session a live start describes: the flags' strategy, risk and log settings, the gateway's
@@ -131,7 +133,7 @@ Result<std::unique_ptr<feed::MarketMonitor>> LiveMonitor(const session::SessionS
   return monitor;
 }
 
-int RunLive(LiveFlags& flags, bool spec_given) {
+int RunLive(LiveFlags& flags, bool spec_given, trace::Tracer* tracer) {
   const bool quiet = flags.session.quiet || flags.session.json;
   auto symbols = SymbolList(flags.symbols);
   if (!symbols.ok()) return Fail(symbols.status());
@@ -279,6 +281,7 @@ int RunLive(LiveFlags& flags, bool spec_given) {
   auto health = StartHealthServer(flags.session.health, "live", &metrics, quiet, "aits live");
   if (!health.ok()) return Fail(health.status());
   options.metrics = &metrics;
+  options.tracer = tracer;
   auto result = session::RunPaper(options);
   signals.reset();
   gw->Stop();
@@ -400,6 +403,7 @@ void AddLiveCommand(CLI::App& app) {
                   "Append every frame exchanged with the EA to this file (JSON lines)");
   cmd->add_option("--latency-out", s.latency_out, "Write the latency histograms as JSON");
   AddHealthFlag(*cmd, s.health);
+  AddTraceFlags(*cmd, flags->trace, "one per tick that makes a decision or an order");
   cmd->add_flag("--quiet", s.quiet, "Only the summary");
   cmd->add_flag("--json", s.json, "Print the summary as JSON");
   cmd->add_flag("--no-progress", s.no_progress, "No progress line");
@@ -411,7 +415,12 @@ void AddLiveCommand(CLI::App& app) {
       if (cmd->count(name) > 0) spec_given = true;
     }
     const bool has_log = std::filesystem::exists(EventsPath(flags->session.state));
-    ExitOnFailure(RunLive(*flags, spec_given || !has_log));
+    Result<std::unique_ptr<trace::Tracer>> opened = OpenTracer(flags->trace, *cmd, "aits-live");
+    if (!opened.ok()) ExitOnFailure(Fail(opened.status()));
+    const std::unique_ptr<trace::Tracer> tracer = std::move(opened).value();
+    const int code = RunLive(*flags, spec_given || !has_log, tracer.get());
+    CloseTracer(tracer.get(), "aits live");
+    ExitOnFailure(code);
   });
 }
 

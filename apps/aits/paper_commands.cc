@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +23,7 @@
 #include "aits/session/replay.h"
 #include "cli.h"
 #include "ml_commands.h"
+#include "trace_flags.h"
 
 namespace aits::app {
 Result<std::unique_ptr<services::HealthServer>> StartHealthServer(const std::string& at,
@@ -71,17 +74,23 @@ Status SetModelLoop(const config::PaperFlags& flags, session::PaperOptions* opti
   if (flags.retrain_wait != "auto" && flags.retrain_wait != "yes" && flags.retrain_wait != "no") {
     return InvalidArgument("--retrain-wait '" + flags.retrain_wait + "': expected auto, yes or no");
   }
+  if (!(flags.retrain_timeout >= 1 && flags.retrain_timeout <= 86'400)) {
+    std::ostringstream given;
+    given << flags.retrain_timeout;
+    return InvalidArgument("--retrain-timeout " + given.str() + ": expected 1 to 86400 seconds");
+  }
   if (flags.shadow_calls < 2) {
     return InvalidArgument("--shadow-calls " + std::to_string(flags.shadow_calls) +
                            " must be >= 2");
   }
   AITS_ASSIGN_OR_RETURN(std::string trainer, FindTrainer("--retrain-config"));
-  options->retrain =
-      config::RetrainOnVerdict({.trainer = std::move(trainer),
-                                .config = std::filesystem::absolute(flags.retrain_config).string(),
-                                .rows = flags.retrain_rows,
-                                .mode = flags.retrain_mode,
-                                .min_calls = flags.shadow_calls});
+  options->retrain = config::RetrainOnVerdict(
+      {.trainer = std::move(trainer),
+       .config = std::filesystem::absolute(flags.retrain_config).string(),
+       .rows = flags.retrain_rows,
+       .mode = flags.retrain_mode,
+       .min_calls = flags.shadow_calls,
+       .timeout = Duration::Seconds(static_cast<int64_t>(std::ceil(flags.retrain_timeout)))});
   options->retrain_cooldown_bars = flags.retrain_cooldown;
   options->wait_for_models =
       flags.retrain_wait == "yes" || (flags.retrain_wait == "auto" && options->speed == 0);
@@ -107,13 +116,18 @@ void AddModelLoopFlags(CLI::App& cmd, config::PaperFlags& flags) {
                  "bars after a trial or a failed retrain before the next retrain (then one "
                  "follows if the verdict still calls for it)")
       ->capture_default_str();
+  cmd.add_option("--retrain-timeout", flags.retrain_timeout,
+                 "seconds a retrain may run; one still running then is ended and counts as "
+                 "failed (the cooldown follows)")
+      ->capture_default_str();
   cmd.add_option("--retrain-wait", flags.retrain_wait,
                  "whether the feed waits for a retrain and the gate: auto (at --speed max, so "
                  "that the run is the same on any machine), yes, no")
       ->capture_default_str();
 }
 
-int RunPaperCommand(const config::PaperFlags& flags, bool spec_given, Registry* metrics) {
+int RunPaperCommand(const config::PaperFlags& flags, bool spec_given, Registry* metrics,
+                    trace::Tracer* tracer) {
   auto resolved = config::ResolvePaperOptions(flags, spec_given);
   if (!resolved.ok()) return Fail(resolved.status());
   session::PaperOptions options = std::move(*resolved);
@@ -127,6 +141,7 @@ int RunPaperCommand(const config::PaperFlags& flags, bool spec_given, Registry* 
     metrics = &own_metrics;
   }
   options.metrics = metrics;
+  options.tracer = tracer;
   options.stop = StopSignals::flag();
   options.signals = config::SignalsWithModels();
   options.promote = config::PromoteOnShadow;
@@ -596,10 +611,16 @@ void AddPaperCommands(CLI::App& app) {
       "          aits paper --state s1            (resume)");
   AddSessionFlags(*paper, *flags);
   AddHealthFlag(*paper, flags->health);
-  paper->callback([paper, flags] {
+  auto trace_flags = std::make_shared<TraceFlags>();
+  AddTraceFlags(*paper, *trace_flags, "one per tick that makes a decision or an order");
+  paper->callback([paper, flags, trace_flags] {
+    Result<std::unique_ptr<trace::Tracer>> opened = OpenTracer(*trace_flags, *paper, "aits-paper");
+    if (!opened.ok()) ExitOnFailure(Fail(opened.status()));
+    const std::unique_ptr<trace::Tracer> tracer = std::move(opened).value();
     // Only run flags given: resume what --state holds.
     const bool spec_given = SessionSpecGiven(*paper);
-    const int code = RunPaperCommand(*flags, spec_given || !HasLog(*flags));
+    const int code = RunPaperCommand(*flags, spec_given || !HasLog(*flags), nullptr, tracer.get());
+    CloseTracer(tracer.get(), "aits paper");
     ExitOnFailure(code);
   });
 

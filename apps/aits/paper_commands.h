@@ -15,6 +15,7 @@
 #include "aits/config/paper_settings.h"
 #include "aits/services/health.h"
 #include "aits/session/paper.h"
+#include "aits/trace/tracer.h"
 
 namespace aits::app {
 
@@ -22,8 +23,10 @@ void AddPaperCommands(CLI::App& app);
 
 // `aits paper` with these flags (spec_given false: resume what the log holds); the exit code.
 // `metrics`: the registry a caller's /metrics serves (aits serve); without one, flags.health
-// other than "off" starts a health server of the command's own.
-int RunPaperCommand(const config::PaperFlags& flags, bool spec_given, Registry* metrics = nullptr);
+// other than "off" starts a health server of the command's own. `tracer`: the session's spans
+// (PaperOptions::tracer), or null.
+int RunPaperCommand(const config::PaperFlags& flags, bool spec_given, Registry* metrics = nullptr,
+                    trace::Tracer* tracer = nullptr);
 
 // --health HOST:PORT ("off": none): /healthz, /readyz and /metrics (the registry and the
 // process's own figures) on a thread of their own, and a line on stderr saying where unless

@@ -43,6 +43,7 @@
 #include "mt5_flags.h"
 #include "notify_role.h"
 #include "paper_commands.h"
+#include "trace_flags.h"
 
 namespace aits::app {
 namespace {
@@ -93,9 +94,7 @@ struct ServeFlags {
   config::PaperFlags session;
   // Traces (docs/monitoring.md, "Traces"): where spans go, and the share of the traces this
   // process starts that are kept. No file and no endpoint: no tracer, nothing traced.
-  std::string trace_file;
-  std::string otlp_endpoint;
-  double trace_sample = 0.01;
+  TraceFlags trace;
   // Opened from those before the roles start, closed (its spans written) after they end.
   trace::Tracer* tracer = nullptr;
 };
@@ -485,6 +484,7 @@ Result<std::unique_ptr<services::BusVenue>> OpenBusVenue(bus::MessageBus& bus,
   venue_options.scope = logged ? logged->session_id : options->spec.session_id;
   venue_options.push = flags.consumers == "push";
   venue_options.metrics = metrics;
+  venue_options.tracer = flags.tracer;
   // The gateway's own requests to the terminal wait --wait; its answer needs a moment more.
   venue_options.answer_timeout = Duration::Seconds(flags.wait_seconds + 5);
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<services::BusVenue> venue,
@@ -533,6 +533,10 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
   options.stop = stop;
   options.metrics = metrics;
   options.tracer = flags.tracer;
+  // The MARKET messages' traceparents, for the decisions made here (paper.h, tick_traces).
+  const std::unique_ptr<trace::TickTraces> tick_traces =
+      flags.tracer != nullptr ? std::make_unique<trace::TickTraces>() : nullptr;
+  options.tick_traces = tick_traces.get();
   options.signals = config::SignalsWithModels();
   if (predictions != nullptr) {
     // The decision stack's signal comes from the prediction role, bar by bar (ADR 0007).
@@ -586,6 +590,7 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
   source_options.push = flags.consumers == "push";
   source_options.metrics = metrics;
   source_options.reader = "owner";
+  source_options.traces = tick_traces.get();
   source_options.idle_timeout = Duration::Nanos(static_cast<int64_t>(flags.idle_timeout_s * 1e9));
   options.open_feeds = [&bus, source_options](const session::SessionSpec& spec)
       -> Result<std::vector<std::unique_ptr<data::TickSource>>> {
@@ -804,6 +809,7 @@ int RunGateway(bus::MessageBus& bus, const ServeFlags& flags, Readiness& readine
   options.json = flags.session.json;
   options.ready = [&readiness](Status status) { readiness.Set(std::move(status)); };
   options.metrics = metrics;
+  options.tracer = flags.tracer;
   return RunGatewayRole(bus, options);
 }
 
@@ -940,8 +946,8 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
   if (in_process) {
     // Every role in this process over the in-process bus: that is `aits paper`.
     readiness.Set(Status::Ok());
-    const int code =
-        RunPaperCommand(flags.session, SessionSpecGiven(cmd) || !HasLog(flags.session), &metrics);
+    const int code = RunPaperCommand(flags.session, SessionSpecGiven(cmd) || !HasLog(flags.session),
+                                     &metrics, flags.tracer);
     readiness.Set(Unavailable("finished"));
     return code;
   }
@@ -1277,16 +1283,9 @@ void AddServeCommand(CLI::App& app) {
                    "a running job says so every third of it, so a role that died gives its job "
                    "to the next one after this long (applies when the consumer is first created)")
       ->capture_default_str();
-  serve->add_option("--trace-file", flags->trace_file,
-                    "Append the spans of the traces this process takes part in to FILE, as "
-                    "OTLP/JSON lines (docs/monitoring.md, \"Traces\")");
-  serve->add_option("--otlp-endpoint", flags->otlp_endpoint,
-                    "POST the spans to an OTLP/HTTP collector, http://HOST:PORT/v1/traces");
-  serve
-      ->add_option("--trace-sample", flags->trace_sample,
-                   "Share of the traces this process starts (ingestion: one per MARKET message) "
-                   "that are kept, 0 to 1; the others' roles follow the decision")
-      ->capture_default_str();
+  AddTraceFlags(*serve, flags->trace,
+                "ingestion: one per MARKET message; the owner: one per tick that makes a decision "
+                "or an order");
   serve
       ->add_option("--ticks-per-message", flags->ticks_per_message,
                    "Ingestion: ticks per MARKET message")
@@ -1318,38 +1317,13 @@ void AddServeCommand(CLI::App& app) {
     }
     // Outlives the roles, so that their last spans are written when it closes (also when
     // ExitOnFailure throws).
-    std::unique_ptr<trace::Tracer> tracer;
-    if (!flags->trace_file.empty() || !flags->otlp_endpoint.empty()) {
-      trace::TracerOptions options;
-      options.service_name = "aits-" + flags->roles;
-      options.sample_ratio = flags->trace_sample;
-      options.file = flags->trace_file;
-      options.otlp_endpoint = flags->otlp_endpoint;
-      Result<std::unique_ptr<trace::Tracer>> opened = trace::Tracer::Open(options);
-      if (!opened.ok()) ExitOnFailure(Fail(opened.status()));
-      tracer = std::move(opened).value();
-      flags->tracer = tracer.get();
-    } else if (serve->count("--trace-sample") > 0) {
-      ExitOnFailure(Fail(InvalidArgument(
-          "--trace-sample: give --trace-file or --otlp-endpoint for the spans to go to")));
-    }
+    Result<std::unique_ptr<trace::Tracer>> opened =
+        OpenTracer(flags->trace, *serve, "aits-" + flags->roles);
+    if (!opened.ok()) ExitOnFailure(Fail(opened.status()));
+    const std::unique_ptr<trace::Tracer> tracer = std::move(opened).value();
+    flags->tracer = tracer.get();
     const int code = RunServe(*flags, *serve);
-    if (tracer != nullptr) {
-      tracer->Flush();
-      const trace::TracerCounters counters = tracer->counters();
-      if (counters.malformed_parents > 0) {
-        std::fprintf(stderr,
-                     "aits serve: %llu malformed traceparents refused (new traces started); "
-                     "the last: %s\n",
-                     static_cast<unsigned long long>(counters.malformed_parents),
-                     tracer->last_malformed().c_str());
-      }
-      if (counters.dropped > 0) {
-        std::fprintf(stderr, "aits serve: %llu spans dropped (%llu failed exports)\n",
-                     static_cast<unsigned long long>(counters.dropped),
-                     static_cast<unsigned long long>(counters.export_errors));
-      }
-    }
+    CloseTracer(tracer.get(), "aits serve");
     ExitOnFailure(code);
   });
 }

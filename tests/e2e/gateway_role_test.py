@@ -26,9 +26,14 @@ does. When the simulator has replayed everything and stopped, both roles get SIG
 --in-flight: the simulator holds every trade request 300 ms, and each kill comes as soon as a
   new order is in the owner's log; a restarted gateway role must have asked the terminal about
   an order the killed one sent (the new gateway knows nothing of it).
+--trace: both roles write their spans (--trace-file, --trace-sample 1), and a fill's trace is
+  rebuilt from the two files, from the terminal's tick that the gateway role published to the
+  fill the owner booked: md.publish (gateway) -> decision -> exec.command (owner) ->
+  gateway.command -> gateway.report (gateway) -> exec.report -> fill (owner), one trace id,
+  every parent in one of the files (docs/monitoring.md, "Traces").
 
 Usage: gateway_role_test.py AITS DATA_DIR [--account netting|hedging] [--kill-owner N]
-                            [--kill-gateway N] [--in-flight] [--consumers push|pull]
+                            [--kill-gateway N] [--in-flight] [--trace] [--consumers push|pull]
                             [--speed X] [--seed N] [--keep]
 """
 
@@ -79,6 +84,62 @@ def session_spec(state):
         return json.loads(payload)
     finally:
         db.close()
+
+
+def read_spans(path):
+    """Every span of an OTLP/JSON trace file: {spanId: span}, each with its service name."""
+    spans = {}
+    with open(path) as f:
+        for line in f:
+            for resource in json.loads(line)["resourceSpans"]:
+                service = next(a["value"]["stringValue"]
+                               for a in resource["resource"]["attributes"]
+                               if a["key"] == "service.name")
+                for scope in resource["scopeSpans"]:
+                    for span in scope["spans"]:
+                        span["service"] = service
+                        spans[span["spanId"]] = span
+    return spans
+
+
+# A fill's trace from its root: the span names, and the process that wrote each.
+# The owner computes features, prediction and decision in its kernel: one "decision" span.
+FILL_TRACE = [("md.publish", "gateway"), ("decision", "owner"), ("exec.command", "owner"),
+              ("gateway.command", "gateway"), ("gateway.report", "gateway"),
+              ("exec.report", "owner"), ("fill", "owner")]
+# A fill of an order the terminal opened itself (a stop-loss or take-profit hit there): its
+# trace starts at the gateway role's report.
+VENUE_FILL_TRACE = [("gateway.report", "gateway"), ("exec.report", "owner"), ("fill", "owner")]
+
+
+def check_trace(work):
+    """The traces of the owner's fills, rebuilt from the two roles' files. Returns how many
+    fills were followed to the terminal's tick."""
+    gateway = read_spans(os.path.join(work, "gateway.trace.jsonl"))
+    owner = read_spans(os.path.join(work, "owner.trace.jsonl"))
+    spans = dict(gateway)
+    spans.update(owner)
+    whole = 0
+    for span in owner.values():
+        if span["name"] != "fill":
+            continue
+        chain = [span]
+        while chain[-1].get("parentSpanId") and chain[-1]["parentSpanId"] in spans:
+            chain.append(spans[chain[-1]["parentSpanId"]])
+        if chain[-1].get("parentSpanId"):
+            continue  # a parent lost with a killed role's unwritten spans
+        chain.reverse()
+        got = [(s["name"], "gateway" if s["service"] == "aits-gateway" else "owner")
+               for s in chain]
+        if got != FILL_TRACE and got != VENUE_FILL_TRACE:
+            raise Failure("a fill's trace is %s, not %s" % (got, FILL_TRACE))
+        if len({s["traceId"] for s in chain}) != 1:
+            raise Failure("a fill's trace has several trace ids")
+        whole += got == FILL_TRACE
+    if whole == 0:
+        raise Failure("no fill's trace reaches back to a tick the gateway role published "
+                      "(%d gateway spans, %d owner spans)" % (len(gateway), len(owner)))
+    return whole
 
 
 def wait_for(what, test, timeout):
@@ -143,6 +204,7 @@ def main():
     parser.add_argument("--kill-owner", type=int, default=0)
     parser.add_argument("--kill-gateway", type=int, default=0)
     parser.add_argument("--in-flight", action="store_true")
+    parser.add_argument("--trace", action="store_true")
     parser.add_argument("--consumers", default="push")
     parser.add_argument("--speed", type=float, default=900)
     parser.add_argument("--seed", type=int, default=None)
@@ -172,6 +234,11 @@ def main():
                  "features,prediction,decision,risk,execution", "--venue", "bus", "--state",
                  state, "--params", "fast=2,slow=5", "--bar", "S1", "--session-id", SESSION,
                  "--idle-timeout", "0"] + common  # the account's terms: the terminal's
+    if args.trace:
+        gateway_cmd += ["--trace-file", os.path.join(work, "gateway.trace.jsonl"),
+                        "--trace-sample", "1"]
+        owner_cmd += ["--trace-file", os.path.join(work, "owner.trace.jsonl"),
+                      "--trace-sample", "1"]
     sim_cmd = simulator_command(args.aits, ea_port, TOKEN, data, args.speed, args.account, seed,
                                 args.in_flight)
     procs = []
@@ -272,6 +339,9 @@ def main():
         if mode != args.account or spec.get("venue") != "mt5":
             raise Failure("the owner's session is %s on venue %s; the terminal's account is %s"
                           % (mode, spec.get("venue"), args.account))
+        if args.trace:
+            print("traces: %d fill(s) followed from the terminal's tick through both roles"
+                  % check_trace(work))
         # (d) replay
         replay = subprocess.run([args.aits, "replay", "--events", state], capture_output=True,
                                 text=True)

@@ -308,6 +308,9 @@ expect_in "--member-weights for a rule signal" "$out" "--member-weights is for -
 run "${ml[@]}" --retrain-config "$work/retrain.yaml" --retrain-wait maybe
 expect_code "a bad --retrain-wait" "$code" 2
 expect_in "a bad --retrain-wait" "$out" "--retrain-wait 'maybe'"
+run "${ml[@]}" --retrain-config "$work/retrain.yaml" --retrain-timeout 0
+expect_code "a bad --retrain-timeout" "$code" 2
+expect_in "a bad --retrain-timeout" "$out" "--retrain-timeout 0: expected 1 to 86400 seconds"
 [[ ! -e "$work/bad/events.db" ]] && pass "nothing started" || fail "a refused session left a log"
 
 finish learning_loop_test

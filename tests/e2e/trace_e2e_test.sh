@@ -165,6 +165,73 @@ traced_run four ingestion features prediction -- decision,risk,execution \
   "md.publish features prediction decision order fill" \
   "aits-ingestion aits-features aits-prediction aits-decision,risk,execution aits-decision,risk,execution aits-decision,risk,execution"
 
+# One process, `aits paper`: the kernel decides, under a root span per deciding tick, and each
+# order and fill hangs under its decision. The session ends as the untraced one does.
+"$aits" paper "${session[@]}" --speed max --state "$work/single" --quiet --json \
+  --trace-file "$work/single.trace.jsonl" --trace-sample 1 >"$work/single.json" \
+  2>"$work/single.err"
+expect_code "aits paper traced" "$?" "0" "$work/single.err"
+decided=()
+for ((id = 1; id <= $(json "$work/single.json" 'd["orders"]'); id++)); do
+  "$aits" explain "$id" --state "$work/single" >/dev/null 2>&1 && decided+=("$id")
+done
+verdict=$("$python" - "$work/single.trace.jsonl" "$work/single.json" "$work/embedded.json" \
+  "${decided[*]}" <<'PY'
+import json, sys
+trace_file, single_json, embedded_json = sys.argv[1:4]
+decided = sorted(int(i) for i in sys.argv[4].split())
+problems = []
+single, embedded = json.load(open(single_json)), json.load(open(embedded_json))
+for key in ("ticks", "orders", "fills", "decisions", "balance", "equity"):
+    if single.get(key) != embedded.get(key):
+        problems.append(f"traced session's {key} {single.get(key)} vs untraced {embedded.get(key)}")
+spans = {}
+for line in open(trace_file):
+    for resource in json.loads(line)["resourceSpans"]:
+        service = {a["key"]: a["value"]["stringValue"]
+                   for a in resource["resource"]["attributes"]}["service.name"]
+        if service != "aits-paper":
+            problems.append(f"service.name {service}")
+        for scope in resource["scopeSpans"]:
+            for span in scope["spans"]:
+                spans[span["spanId"]] = span
+def attr(span, key):
+    return next((list(a["value"].values())[0] for a in span.get("attributes", [])
+                 if a["key"] == key), None)
+by_name = {}
+for span in spans.values():
+    by_name.setdefault(span["name"], []).append(span)
+decisions = by_name.get("decision", [])
+if sum(int(attr(s, "aits.decisions")) for s in decisions) != single["decisions"]:
+    problems.append(f"decision spans count {sum(int(attr(s, 'aits.decisions')) for s in decisions)} "
+                    f"decisions, the session made {single['decisions']}")
+if any("parentSpanId" in s for s in decisions):
+    problems.append("a decision span with a parent (no message came before it)")
+orders = by_name.get("order", [])
+if sorted(int(attr(s, "aits.order_id")) for s in orders) != decided or not decided:
+    problems.append(f"order spans {sorted(int(attr(s, 'aits.order_id')) for s in orders)}, "
+                    f"decided {decided}")
+for s in orders:
+    parent = spans.get(s.get("parentSpanId"))
+    if parent is None or parent["name"] != "decision" or parent["traceId"] != s["traceId"]:
+        problems.append(f"order {attr(s, 'aits.order_id')} not under a decision")
+fills = by_name.get("fill", [])
+for s in fills:
+    parent = spans.get(s.get("parentSpanId"))
+    if parent is None or parent["name"] != "order" or \
+            attr(parent, "aits.order_id") != attr(s, "aits.order_id"):
+        problems.append(f"a fill of order {attr(s, 'aits.order_id')} not under its order")
+if not fills:
+    problems.append("no fill span")
+print("; ".join(problems) if problems else
+      f"ok {len(decisions)} decision, {len(orders)} order and {len(fills)} fill spans")
+PY
+)
+[[ "$verdict" == ok* ]] && pass "aits paper: decision -> order -> fill: ${verdict#ok }" ||
+  fail "aits paper: trace: $verdict"
+run "$aits" paper --trace-sample 0.5 --ticks 10 --state "$work/x"
+expect_in "aits paper --trace-sample alone" "$out" "give --trace-file or --otlp-endpoint"
+
 # Sampling at 0: the ingestion starts traces that nobody keeps, the features role follows.
 "$aits" serve --role ingestion --bus "$bus" --market unsampled "${session[@]}" --speed max \
   --health off --quiet --trace-file "$work/none-ingestion.jsonl" --trace-sample 0 \

@@ -201,13 +201,31 @@ RetrainOnVerdict(RetrainSettings settings) {
                                            "--quiet",
                                            "--no-progress"};
     const auto started = std::chrono::steady_clock::now();
+    const auto deadline = started + std::chrono::nanoseconds(settings.timeout.ns);
+    // The child ends on the caller's stop or on the deadline, whichever comes first.
+    std::atomic<bool> end{false};
+    bool timed_out = false;
+    const auto watch = [&] {
+      if (stop != nullptr && stop->load()) end = true;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        timed_out = !end.load();
+        end = true;
+      }
+    };
     // Its OpenMP threads sleep when idle rather than spin beside the session's.
-    AITS_ASSIGN_OR_RETURN(services::Child::Ended ended,
-                          services::Child::Run(
-                              argv, stop, Duration::Seconds(1), [] {}, [](const std::string&) {},
-                              {"OMP_WAIT_POLICY=PASSIVE"}));
+    AITS_ASSIGN_OR_RETURN(
+        services::Child::Ended ended,
+        services::Child::Run(argv, &end, std::min(Duration::Millis(200), settings.timeout), watch,
+                             [](const std::string&) {}, {"OMP_WAIT_POLICY=PASSIVE"}));
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (ended.stopped && timed_out) {
+      return Status(StatusCode::kDeadlineExceeded,
+                    "retrain of " + model + " (" + mode + ", " + std::to_string(settings.rows) +
+                        " rows to " + FormatIso8601(at) + "): still running after " +
+                        std::to_string(settings.timeout.ns / 1'000'000'000) +
+                        " s (--retrain-timeout), ended");
+    }
     if (ended.stopped) return Status(StatusCode::kUnavailable, "retrain of " + model + ": stopped");
     if (ended.exit_code != 0) {
       return Status(StatusCode::kFailedPrecondition,

@@ -73,6 +73,9 @@ struct RetrainSettings {
   std::string mode = "auto";
   uint64_t min_calls = 200;  // the candidate's calls that end its trial
   int jobs = 1;
+  // A retrain still running after this is ended (its process group killed) and counts as a
+  // failure: a hung child would otherwise hold the loop, and at --speed max the feed too.
+  Duration timeout = Duration::Seconds(900);
 };
 
 // session::PaperOptions::retrain: runs `aits-train retrain --config CONFIG --registry (the spec's)
@@ -82,7 +85,8 @@ struct RetrainSettings {
 // {"command":"model_shadow_start","candidate":"NAME@V","checksum","production","min_calls"
 //  (settings.min_calls),"verdict","retrain":{mode, rows, window, seconds, accuracy of
 //  the candidate and of the served model on the holdout},"by":"retrain"}.
-// Errors: the child's (too little data, an unknown model: its own message), a stop.
+// Errors: the child's (too little data, an unknown model: its own message), DeadlineExceeded
+// after settings.timeout, Unavailable on a stop.
 std::function<Result<std::string>(const session::SessionSpec&, const std::string& model,
                                   Timestamp at, const std::string& verdict,
                                   const std::atomic<bool>* stop)>

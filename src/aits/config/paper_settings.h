@@ -44,6 +44,7 @@ struct PaperFlags {
   std::string retrain_mode = "auto";
   std::string retrain_wait = "auto";
   uint64_t retrain_cooldown = 1'000;  // bars
+  double retrain_timeout = 900;       // seconds a retrain may take before it is ended
   std::string config;
   double balance = 100'000;
   double leverage = 100;

@@ -19,6 +19,7 @@
 #include "aits/core/status.h"
 #include "aits/model/events.h"
 #include "aits/model/market.h"
+#include "aits/trace/traceparent.h"
 
 namespace aits::node {
 
@@ -83,6 +84,10 @@ struct ExecutionReportEvent {
   std::unique_ptr<ExecutionReport> report;  // never null in an event pushed by a producer
   // steady_clock nanoseconds just before the push (MarketData::pushed_ns); 0 if not measured.
   int64_t pushed_ns = 0;
+  // The span of the report as it arrived from a venue in another process (the bus venue's
+  // exec.report: docs/monitoring.md, "Traces"), under which the session opens its fill's span;
+  // invalid (the default): none. Small enough that the event stays smaller than MarketData.
+  trace::SpanContext trace;
 };
 
 // The same client's view of the account.

@@ -38,8 +38,9 @@ Result<std::string> ExecSubject(std::string_view market, std::string_view what) 
 
 // One message, stored before the call returns, retried with the same id while the bus is away.
 Status PublishOne(bus::MessageBus& bus, CircuitBreaker& breaker, std::string_view subject,
-                  std::string_view id, std::string_view payload) {
-  const bus::OutgoingMessage message{subject, id, payload};
+                  std::string_view id, std::string_view payload,
+                  std::string_view traceparent = {}) {
+  const bus::OutgoingMessage message{subject, id, payload, traceparent};
   return bus::PublishInOrder(bus, std::span<const bus::OutgoingMessage>(&message, 1), breaker)
       .status();
 }
@@ -145,9 +146,32 @@ std::string BusVenue::IdOf(const std::string& command) const {
 }
 
 void BusVenue::Send(VenueCommand command) const {
+  std::string traceparent;
+  if (options_.tracer != nullptr) {
+    // Under the decision whose order this is; a command of the kernel's own (a stop-out's
+    // close, the operator's) starts a trace of its own.
+    const trace::SpanContext& cause = trace::Current();
+    trace::Span span =
+        cause.valid()
+            ? options_.tracer->StartChild("exec.command", trace::SpanKind::kProducer, cause)
+            : options_.tracer->StartRoot("exec.command", trace::SpanKind::kProducer);
+    if (span.recording()) {
+      span.SetAttribute("messaging.destination.name", commands_subject_);
+      span.SetAttribute("aits.command", ToString(command.kind));
+      span.SetAttribute("aits.command_id", command.id);
+      if (command.kind == VenueCommand::Kind::kSubmit) {
+        span.SetAttribute("aits.order_id", static_cast<int64_t>(command.order.id.value));
+        span.SetAttribute("aits.client_order_id", command.order.request.client_order_id);
+      } else if (command.kind == VenueCommand::Kind::kCancel) {
+        span.SetAttribute("aits.order_id", static_cast<int64_t>(command.order_id.value));
+      }
+    }
+    options_.tracer->End(span);
+    traceparent = span.traceparent();
+  }
   {
     const std::lock_guard<std::mutex> lock(queue_mutex_);
-    queue_.push_back(std::move(command));
+    queue_.push_back({std::move(command), std::move(traceparent)});
   }
   queue_ready_.notify_one();
 }
@@ -356,7 +380,7 @@ Status BusVenue::AskRecover(std::span<const Order> unfinished, int64_t venue_fro
 
 void BusVenue::RunSender() {
   CircuitBreaker breaker("nats: " + commands_subject_, {}, SystemWallClock());
-  std::deque<VenueCommand> sending;
+  std::deque<Queued> sending;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(queue_mutex_);
@@ -364,9 +388,9 @@ void BusVenue::RunSender() {
       if (queue_.empty()) return;  // closing, everything sent
       sending.swap(queue_);
     }
-    for (const VenueCommand& command : sending) {
-      const Status sent =
-          PublishOne(bus_, breaker, commands_subject_, command.id, proto::Encode(command));
+    for (const auto& [command, traceparent] : sending) {
+      const Status sent = PublishOne(bus_, breaker, commands_subject_, command.id,
+                                     proto::Encode(command), traceparent);
       (sent.ok() ? commands_sent_ : failed_commands_).fetch_add(1, std::memory_order_relaxed);
       if (!sent.ok()) {
         std::fprintf(stderr, "aits: bus venue: command %s not sent: %s\n", command.id.c_str(),
@@ -420,9 +444,23 @@ void BusVenue::RunReader(node::ProducerLink link) {
       }
       node::NodeEvent event;
       if ((*report)->kind == VenueReport::Kind::kExecution) {
+        trace::SpanContext traced;
+        if (options_.tracer != nullptr && !delivery.traceparent.empty()) {
+          trace::Span span = options_.tracer->Start("exec.report", trace::SpanKind::kConsumer,
+                                                    delivery.traceparent);
+          if (span.recording()) {
+            const ExecutionReport& exec = (*report)->execution;
+            span.SetAttribute("messaging.destination.name", reports_subject_);
+            span.SetAttribute("aits.exec_kind", ToString(exec.kind));
+            span.SetAttribute("aits.order_id", static_cast<int64_t>(exec.order_id.value));
+            span.SetAttribute("aits.client_order_id", exec.client_order_id);
+          }
+          options_.tracer->End(span);
+          traced = span.context;
+        }
         event = node::ExecutionReportEvent{
             link.id(), std::make_unique<ExecutionReport>(std::move((*report)->execution)),
-            node::SteadyNowNs()};
+            node::SteadyNowNs(), traced};
       } else {
         event = node::AccountReportEvent{
             link.id(), std::make_unique<AccountReport>((*report)->account), node::SteadyNowNs()};
@@ -472,14 +510,49 @@ class AppliedIds {
 
 // Publishes what the venue pushes into the bridge's inbox, on a thread of its own, until told
 // to finish (then what the inbox holds goes too).
+// The spans under which the bridge applied its submits, by the order's client id and by its
+// id ("#<id>": a venue that does not echo client ids), for the reports of those orders. Filled
+// by the command loop, read by the report publisher. Bounded: the oldest forgotten.
+class CommandSpans {
+ public:
+  void Add(const Order& order, const trace::SpanContext& span) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    for (std::string key : {order.request.client_order_id, "#" + std::to_string(order.id.value)}) {
+      if (key.empty()) continue;
+      if (spans_.insert_or_assign(key, span).second) keys_.push_back(std::move(key));
+    }
+    while (keys_.size() > kMaxOrders * 2) {
+      spans_.erase(keys_.front());
+      keys_.pop_front();
+    }
+  }
+  // The span of the submit whose order `report` is about (invalid: none known).
+  trace::SpanContext Of(const ExecutionReport& report) const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto found =
+        report.client_order_id.empty() ? spans_.end() : spans_.find(report.client_order_id);
+    if (found == spans_.end() && report.order_id.value != 0) {
+      found = spans_.find("#" + std::to_string(report.order_id.value));
+    }
+    return found == spans_.end() ? trace::SpanContext{} : found->second;
+  }
+
+ private:
+  static constexpr size_t kMaxOrders = 4096;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, trace::SpanContext> spans_;
+  std::deque<std::string> keys_;
+};
+
 class ReportPublisher {
  public:
   ReportPublisher(bus::MessageBus& bus, node::Inbox<node::NodeEvent>& inbox, std::string subject,
-                  const VenueBridgeOptions& options)
+                  const VenueBridgeOptions& options, const CommandSpans& spans)
       : bus_(bus),
         inbox_(inbox),
         subject_(std::move(subject)),
         options_(options),
+        spans_(spans),
         incarnation_(NewInstanceTag()),
         breaker_("nats: " + subject_, {}, SystemWallClock()) {
     thread_ = std::thread([this] { Run(); });
@@ -538,14 +611,41 @@ class ReportPublisher {
     }
     const std::string id =
         options_.market + ":report:" + incarnation_ + ":" + std::to_string(++reports_);
-    return PublishOne(bus_, breaker_, subject_, id, proto::Encode(report))
+    return PublishOne(bus_, breaker_, subject_, id, proto::Encode(report), Traced(report))
         .WithContext("venue bridge: report " + id);
+  }
+
+  // The report's span (ended now), under its order's submit's when the bridge applied one that
+  // was traced, else a new root; its traceparent, or empty without a tracer.
+  std::string Traced(const VenueReport& report) {
+    if (options_.tracer == nullptr) return {};
+    const bool execution = report.kind == VenueReport::Kind::kExecution;
+    const trace::SpanContext command =
+        execution ? spans_.Of(report.execution) : trace::SpanContext{};
+    trace::Span span =
+        command.valid()
+            ? options_.tracer->StartChild("gateway.report", trace::SpanKind::kProducer, command)
+            : options_.tracer->StartRoot("gateway.report", trace::SpanKind::kProducer);
+    if (span.recording()) {
+      span.SetAttribute("messaging.destination.name", subject_);
+      span.SetAttribute("aits.report", ToString(report.kind));
+      if (execution) {
+        span.SetAttribute("aits.exec_kind", ToString(report.execution.kind));
+        span.SetAttribute("aits.order_id", static_cast<int64_t>(report.execution.order_id.value));
+        span.SetAttribute("aits.client_order_id", report.execution.client_order_id);
+        span.SetAttribute("aits.venue_order_id",
+                          static_cast<int64_t>(report.execution.venue_order_id));
+      }
+    }
+    options_.tracer->End(span);
+    return span.traceparent();
   }
 
   bus::MessageBus& bus_;
   node::Inbox<node::NodeEvent>& inbox_;
   const std::string subject_;
   const VenueBridgeOptions& options_;
+  const CommandSpans& spans_;
   const std::string incarnation_;
   CircuitBreaker breaker_;
   std::atomic<bool> finishing_{false};
@@ -720,7 +820,8 @@ Result<VenueBridgeStats> RunVenueBridge(bus::MessageBus& bus, execution::Executi
   AppliedIds applied(options.remember_ids);
   for (const std::string& id : options.applied) applied.Add(id);
   CircuitBreaker breaker("nats: " + answers, {}, SystemWallClock());
-  ReportPublisher publisher(bus, inbox, reports, options);
+  CommandSpans spans;
+  ReportPublisher publisher(bus, inbox, reports, options, spans);
   const auto stopped = [&] { return options.stop != nullptr && options.stop->load(); };
   Status failed;
   while (failed.ok() && !stopped() && !publisher.failed()) {
@@ -740,13 +841,33 @@ Result<VenueBridgeStats> RunVenueBridge(bus::MessageBus& bus, execution::Executi
       } else if (IsRequest(command->kind) && SystemWallClock().Now() > command->ts) {
         ++stats.expired;
       } else {
+        // Under the owner's exec.command span, when it sent one.
+        std::optional<trace::Span> span;
+        if (options.tracer != nullptr && !delivery.traceparent.empty()) {
+          span = options.tracer->Start("gateway.command", trace::SpanKind::kConsumer,
+                                       delivery.traceparent);
+          if (span->recording()) {
+            span->SetAttribute("messaging.destination.name", commands);
+            span->SetAttribute("aits.command", ToString(command->kind));
+            span->SetAttribute("aits.command_id", command->id);
+            if (command->kind == VenueCommand::Kind::kSubmit) {
+              span->SetAttribute("aits.order_id", static_cast<int64_t>(command->order.id.value));
+              span->SetAttribute("aits.client_order_id", command->order.request.client_order_id);
+            }
+          }
+          // Before the venue has the order: its first report may come at once.
+          if (command->kind == VenueCommand::Kind::kSubmit) {
+            spans.Add(command->order, span->context);
+          }
+        }
         const std::optional<VenueReport> answer = Apply(*command, venue, options, stats);
+        if (span) options.tracer->End(*span);
         ++stats.applied;
         applied.Add(command->id);
         if (answer) {
-          failed =
-              PublishOne(bus, breaker, answers, "answer:" + command->id, proto::Encode(*answer))
-                  .WithContext("venue bridge: answering " + command->id);
+          failed = PublishOne(bus, breaker, answers, "answer:" + command->id,
+                              proto::Encode(*answer), span ? span->traceparent() : std::string())
+                       .WithContext("venue bridge: answering " + command->id);
           stats.answers += failed.ok() ? 1 : 0;
         }
       }

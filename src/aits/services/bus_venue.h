@@ -79,6 +79,7 @@
 #include "aits/node/data_client.h"
 #include "aits/node/inbox.h"
 #include "aits/node/node_event.h"
+#include "aits/trace/tracer.h"
 
 namespace aits::services {
 
@@ -104,6 +105,12 @@ struct BusVenueOptions {
   // The role's metrics registry (not owned), or none: the reports' consumer's lag and
   // redeliveries (bus/consumer_metrics.h).
   Registry* metrics = nullptr;
+  // Spans (docs/monitoring.md, "Traces"), or none (not owned). Every command is published under
+  // a span "exec.command" of its own, child of the span the calling thread is working for
+  // (trace::Current(): the decision whose order this is) or a new root; every report that
+  // arrives with a traceparent gets a span "exec.report" under it, handed to the loop with the
+  // report (node::ExecutionReportEvent::trace).
+  trace::Tracer* tracer = nullptr;
   Status Validate() const;
 };
 
@@ -200,7 +207,13 @@ class BusVenue final : public execution::ExecutionClient, public node::Producer 
            std::string reports, std::string answers, std::unique_ptr<bus::Consumer> consumer);
   // "<market>:<scope>:<command>": a command's id (above, "Ids").
   std::string IdOf(const std::string& command) const;
-  // Queues one command for the sender thread (the kernel thread's calls, and the requests).
+  // A command as queued: with its span's traceparent (empty: no tracer).
+  struct Queued {
+    VenueCommand command;
+    std::string traceparent;
+  };
+  // Queues one command for the sender thread (the kernel thread's calls, and the requests),
+  // under its span when tracing.
   void Send(VenueCommand command) const;
   void RunSender();
   void RunReader(node::ProducerLink link);
@@ -230,8 +243,8 @@ class BusVenue final : public execution::ExecutionClient, public node::Producer 
 
   mutable std::mutex queue_mutex_;
   mutable std::condition_variable queue_ready_;
-  mutable std::deque<VenueCommand> queue_;  // guarded by queue_mutex_
-  bool closing_ = false;                    // guarded by queue_mutex_
+  mutable std::deque<Queued> queue_;  // guarded by queue_mutex_
+  bool closing_ = false;              // guarded by queue_mutex_
   std::thread sender_;
 
   // The kernel thread's.
@@ -283,6 +296,11 @@ struct VenueBridgeOptions {
   // Ids of commands to take as applied already (counted as duplicates when they come): the
   // submits a restarted gateway role recovered from its venue (SentOrdersOfLastBridge).
   std::vector<std::string> applied;
+  // Spans (docs/monitoring.md, "Traces"), or none (not owned). A command that carries a
+  // traceparent is applied under a span "gateway.command" (its answer carries that span); each
+  // execution report of the order it submitted is published under a "gateway.report" span, its
+  // child, and every other report under a new root "gateway.report".
+  trace::Tracer* tracer = nullptr;
   Status Validate() const;
 };
 

@@ -3,14 +3,19 @@
 // (node::ThreadedVenue) where the MetaTrader gateway would be. Orders, cancels and SL/TP changes
 // travel and their reports come back in the venue's order; a command stored twice is applied
 // once; a bridge restarted resumes; snapshot and recover travel, and time out without a bridge;
-// malformed messages on both subjects are dead-lettered and counted.
+// malformed messages on both subjects are dead-lettered and counted; traced, a decision's order
+// and its reports carry their spans from the owner to the gateway and back.
 #include "aits/services/bus_venue.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,6 +29,7 @@
 #include "aits/proto/messages.h"
 #include "aits/services/market_stream.h"
 #include "aits/testing/servers.h"
+#include "aits/trace/tracer.h"
 
 namespace aits::services {
 namespace {
@@ -137,6 +143,8 @@ class GatewaySide {
     return stats_.ok() ? *stats_ : VenueBridgeStats{};
   }
 
+  void SetTracer(trace::Tracer* tracer) { options_.tracer = tracer; }
+
   void SetTerms(VenueTerms terms) {
     options_.terms = [terms] { return std::optional<VenueTerms>(terms); };
   }
@@ -198,10 +206,13 @@ class BusVenueTest : public ::testing::TestWithParam<Backend> {
     options.scope = "session1";
     options.answer_timeout = answer_timeout;
     options.push = Push();
+    options.tracer = owner_tracer_;
     Result<std::unique_ptr<BusVenue>> venue = BusVenue::Create(*owner_bus_, options);
     EXPECT_TRUE(venue.ok()) << venue.status().ToString();
     if (!venue.ok()) return nullptr;
-    if (start) EXPECT_TRUE((*venue)->Start(node::ProducerLink(&owner_inbox_, 1)).ok());
+    if (start) {
+      EXPECT_TRUE((*venue)->Start(node::ProducerLink(&owner_inbox_, 1)).ok());
+    }
     return std::move(venue).value();
   }
 
@@ -260,6 +271,7 @@ class BusVenueTest : public ::testing::TestWithParam<Backend> {
   node::Inbox<node::NodeEvent> owner_inbox_{1024};
   std::optional<GatewaySide> gateway_;
   std::unique_ptr<BusVenue> owner_;
+  trace::Tracer* owner_tracer_ = nullptr;  // for the owners made from then on
 };
 
 std::string BusName(const ::testing::TestParamInfo<Backend>& param) {
@@ -668,6 +680,122 @@ TEST_P(BusVenueTest, MalformedCommandsAndReportsAreDeadLetteredAndCounted) {
   const std::vector<bus::Delivery> dead_reports = DeadLettered(reports);
   ASSERT_EQ(dead_reports.size(), 3u);
   EXPECT_EQ(dead_reports[1].payload, proto::Encode(answer));
+}
+
+}  // namespace
+}  // namespace aits::services
+
+namespace aits::services {
+namespace {
+
+// The spans a tracer wrote to its file (OTLP/JSON lines), each with its attributes flattened
+// into "attr.<key>" (string values; numbers as OTLP writes them, strings too).
+std::vector<nlohmann::json> SpansOf(const std::string& file) {
+  std::vector<nlohmann::json> spans;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json request = nlohmann::json::parse(line);
+    for (const auto& resource : request.at("resourceSpans")) {
+      for (const auto& scope : resource.at("scopeSpans")) {
+        for (nlohmann::json span : scope.at("spans")) {
+          for (const auto& attribute : span.value("attributes", nlohmann::json::array())) {
+            const nlohmann::json& value = attribute.at("value");
+            span["attr." + attribute.at("key").get<std::string>()] =
+                value.contains("stringValue") ? value.at("stringValue") : value.at("intValue");
+          }
+          spans.push_back(std::move(span));
+        }
+      }
+    }
+  }
+  return spans;
+}
+
+// The one span of `spans` named `name` whose attribute `key` is `value`.
+nlohmann::json Find(const std::vector<nlohmann::json>& spans, const std::string& name,
+                    const std::string& key, const std::string& value) {
+  std::vector<nlohmann::json> found;
+  for (const nlohmann::json& span : spans) {
+    if (span.at("name") == name && span.contains("attr." + key) &&
+        span.at("attr." + key) == value) {
+      found.push_back(span);
+    }
+  }
+  EXPECT_EQ(found.size(), 1u) << name << " with " << key << " = " << value;
+  return found.empty() ? nlohmann::json::object() : found.front();
+}
+
+TEST_P(BusVenueTest, ADecisionsOrderAndItsReportsCarryTheirSpansThroughTheGatewayAndBack) {
+  const std::string dir = ::testing::TempDir() + "/bus_venue_trace_" + market_;
+  std::filesystem::create_directories(dir);
+  const auto tracer = [&](const std::string& role) {
+    Result<std::unique_ptr<trace::Tracer>> opened = trace::Tracer::Open(
+        {.service_name = role, .sample_ratio = 1, .file = dir + "/" + role + ".jsonl"});
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    return opened.ok() ? std::move(opened).value() : nullptr;
+  };
+  const std::unique_ptr<trace::Tracer> owner_tracer = tracer("owner");
+  const std::unique_ptr<trace::Tracer> gateway_tracer = tracer("gateway");
+  ASSERT_NE(owner_tracer, nullptr);
+  ASSERT_NE(gateway_tracer, nullptr);
+  owner_.reset();
+  owner_tracer_ = owner_tracer.get();
+  owner_ = Owner();
+  gateway_->SetTracer(gateway_tracer.get());
+  gateway_->StartBridge();
+
+  // The owner's decider: its span is the thread's current one while the kernel submits.
+  trace::Span decision = owner_tracer->StartRoot("decision", trace::SpanKind::kInternal);
+  owner_tracer->End(decision);
+  trace::SetCurrent(decision.context);
+  (void)owner_->Submit(MakeOrder(1, Side::kBuy, OrderType::kMarket));          // filled
+  (void)owner_->Submit(MakeOrder(2, Side::kBuy, OrderType::kLimit, 109'000));  // rests
+  trace::SetCurrent({});
+  (void)owner_->Submit(MakeOrder(3, Side::kSell, OrderType::kMarket));  // none decided it
+
+  std::map<uint64_t, trace::SpanContext> arrived;  // order id -> the report event's span
+  const Steady::time_point give_up = Steady::now() + kPatience;
+  node::NodeEvent event;
+  while (arrived.size() < 3 && owner_inbox_.WaitPop(event, give_up) == node::PopResult::kEvent) {
+    if (auto* report = std::get_if<node::ExecutionReportEvent>(&event)) {
+      arrived[report->report->order_id.value] = report->trace;
+    }
+  }
+  ASSERT_EQ(arrived.size(), 3u);
+  gateway_->StopBridge();
+  owner_tracer->Flush();
+  gateway_tracer->Flush();
+  const std::vector<nlohmann::json> owner_spans = SpansOf(dir + "/owner.jsonl");
+  const std::vector<nlohmann::json> gateway_spans = SpansOf(dir + "/gateway.jsonl");
+  const std::string trace_id = trace::HexTraceId(decision.context.trace_id);
+  const std::string decision_id = trace::HexSpanId(decision.context.span_id);
+
+  for (const char* id : {"1", "2"}) {
+    SCOPED_TRACE(std::string("order ") + id);
+    // owner: decision -> exec.command; gateway: -> gateway.command -> gateway.report;
+    // owner: -> exec.report, the span the report's event carries into the loop.
+    const nlohmann::json command = Find(owner_spans, "exec.command", "aits.order_id", id);
+    const nlohmann::json applied = Find(gateway_spans, "gateway.command", "aits.order_id", id);
+    const nlohmann::json published = Find(gateway_spans, "gateway.report", "aits.order_id", id);
+    const nlohmann::json received = Find(owner_spans, "exec.report", "aits.order_id", id);
+    EXPECT_EQ(command.value("parentSpanId", ""), decision_id);
+    EXPECT_EQ(applied.value("parentSpanId", ""), command.value("spanId", "?"));
+    EXPECT_EQ(published.value("parentSpanId", ""), applied.value("spanId", "?"));
+    EXPECT_EQ(received.value("parentSpanId", ""), published.value("spanId", "?"));
+    for (const nlohmann::json* span : {&command, &applied, &published, &received}) {
+      EXPECT_EQ(span->value("traceId", ""), trace_id);
+    }
+    EXPECT_EQ(received.value("spanId", ""),
+              trace::HexSpanId(arrived[static_cast<uint64_t>(std::stoi(id))].span_id));
+    EXPECT_EQ(published.value("attr.aits.exec_kind", ""),
+              id == std::string("1") ? "filled" : "accepted");
+  }
+  // A command no decision caused starts a trace of its own, which its report follows.
+  const nlohmann::json root = Find(owner_spans, "exec.command", "aits.order_id", "3");
+  EXPECT_FALSE(root.contains("parentSpanId"));
+  EXPECT_NE(root.value("traceId", ""), trace_id);
+  EXPECT_EQ(Find(owner_spans, "exec.report", "aits.order_id", "3").value("traceId", ""),
+            root.value("traceId", "?"));
 }
 
 }  // namespace

@@ -487,15 +487,15 @@ Result<StageStats> RunFeatures(bus::MessageBus& bus, const Instrument& instrumen
   AITS_ASSIGN_OR_RETURN(const std::string subject,
                         FeaturesSubject(options.feed, instrument.symbol));
   if (options.bar_period.ns <= 0) return InvalidArgument("features role: bar period not positive");
-  BusSourceOptions read;
-  read.feed = options.feed;
-  read.idle_timeout = options.idle_timeout;
-  read.stop = options.stop;
-  read.push = options.push;
-  read.metrics = options.metrics;
-  read.reader = "features";
+  BusSourceOptions market;
+  market.feed = options.feed;
+  market.idle_timeout = options.idle_timeout;
+  market.stop = options.stop;
+  market.push = options.push;
+  market.metrics = options.metrics;
+  market.reader = "features";
   AITS_ASSIGN_OR_RETURN(std::unique_ptr<BusTickSource> ticks,
-                        BusTickSource::Open(bus, instrument, read));
+                        BusTickSource::Open(bus, instrument, market));
   StageStats stats;
   Outbox out(bus, subject);
   std::optional<StageCache> online;

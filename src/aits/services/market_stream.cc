@@ -495,6 +495,7 @@ Status BusTickSource::Refill() {
       if (!delivery.traceparent.empty() || !traceparents_.empty()) {
         traceparents_.emplace_back(buffered_.size(), delivery.traceparent);
       }
+      const size_t first_new = buffered_.size();
       for (const feed::SequencedTick& sequenced : batch_.ticks) {
         if (sequenced.sequence <= last_sequence_) {
           ++duplicates_;
@@ -511,6 +512,10 @@ Status BusTickSource::Refill() {
         tick.instrument = instrument_.id;
         buffered_.push_back(tick);
         last_sequence_ = sequenced.sequence;
+      }
+      if (options_.traces != nullptr && buffered_.size() > first_new) {
+        options_.traces->Add(static_cast<uint32_t>(instrument_.id.value), buffered_[first_new].ts,
+                             delivery.traceparent);
       }
     }
     AITS_RETURN_IF_ERROR(consumer_->Ack(highest_stream_sequence));

@@ -45,6 +45,7 @@
 #include "aits/feed/tick_batch.h"
 #include "aits/model/instrument.h"
 #include "aits/model/market.h"
+#include "aits/trace/tick_traces.h"
 #include "aits/trace/tracer.h"
 
 namespace aits::services {
@@ -222,6 +223,9 @@ struct BusSourceOptions {
   // Set by a signal handler or another thread: a Read waiting for market data gives up
   // (FailedPrecondition "stopped while waiting …"; the session's log keeps what it took).
   const std::atomic<bool>* stop = nullptr;
+  // Not owned; none: not noted. Each message's traceparent, by the time of its first new tick,
+  // for the session that takes the ticks (the owner's decisions: trace/tick_traces.h).
+  trace::TickTraces* traces = nullptr;
 };
 
 // One symbol's feed from the MARKET stream, from its first tick. Read blocks until ticks come,

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aits/core/clock.h"
 #include "aits/log/log.h"
 #include "aits/ml/model_watch.h"
 #include "aits/node/data_client.h"
@@ -101,22 +102,68 @@ Status CheckAgainstLog(const Session& session, const LogState& log, const std::s
 // command within about this long (plus a tick's processing).
 constexpr auto kCommandPoll = std::chrono::milliseconds(250);
 
-// The spans of the orders a traced decision caused, and of their fills (PaperOptions::tracer):
-// Before and After bracket each event the kernel takes; the orders numbered and the fills
-// booked in between get their spans.
+// The spans of the decisions the kernel made, of the orders a traced decision caused, and of
+// their fills (PaperOptions::tracer): Before and After bracket each event the kernel takes; the
+// orders numbered and the fills booked in between get their spans.
 class OrderSpans {
  public:
-  explicit OrderSpans(trace::Tracer& tracer) : tracer_(tracer) {}
+  OrderSpans(trace::Tracer& tracer, trace::TickTraces* ticks) : tracer_(tracer), ticks_(ticks) {}
 
-  void Before(const kernel::Kernel& kernel) {
+  // `tick`: the tick the kernel is about to take, if it is one. The decision it may close a bar
+  // for gets a span under the tick's message (or a new root), ended (exported) only if the
+  // kernel decided or made orders on this tick in this process (a decider of another role sets
+  // its own).
+  void Before(const Session& session, const Tick* tick = nullptr) {
+    const kernel::Kernel& kernel = session.kernel();
     orders_ = kernel.order_count();
     fills_ = kernel.fill_count();
-    trace::SetCurrent({});
+    if (tick == nullptr) {
+      trace::SetCurrent({});
+      return;
+    }
+    decisions_ = session.decisions();
+    const trace::SpanContext message =
+        ticks_ != nullptr ? ticks_->Of(static_cast<uint32_t>(tick->instrument.value), tick->ts)
+                          : trace::SpanContext{};
+    // A span no tick used is kept for the next (under the same message: its ids and sampling
+    // decision stand), so that the ticks that decide nothing, most of them, pay for no new ids.
+    if (!pending_ || !SameSpan(message, parent_)) {
+      pending_.emplace(message.valid()
+                           ? tracer_.StartChild("decision", trace::SpanKind::kInternal, message)
+                           : tracer_.StartRoot("decision", trace::SpanKind::kInternal));
+      parent_ = message;
+    } else if (pending_->recording()) {
+      pending_->start_ns = SystemWallClock().Now().ns;
+    }
+    trace::SetCurrent(pending_->context);
   }
 
-  void After(const kernel::Kernel& kernel) {
-    const trace::SpanContext decision = trace::Current();
+  // `report`: the span of the venue's report the kernel just took, when it came traced from
+  // another process (the fills it booked go under it rather than under their order's span).
+  void After(const Session& session, const trace::SpanContext& report = {}) {
+    const kernel::Kernel& kernel = session.kernel();
+    trace::SpanContext decision = trace::Current();
     trace::SetCurrent({});
+    if (pending_ && decision.valid() && SameSpan(decision, pending_->context)) {
+      // Nobody else decided: the kernel's own decision, if it made one on this tick. The
+      // kernel's own orders (a stop-loss, a stop-out) come from the tick, not a decision: no
+      // order span, but the tick's span is kept as "tick", the parent of what a venue in
+      // another process was sent for them (the bus venue's exec.command).
+      const bool decided = session.decisions() > decisions_;
+      if (decided || kernel.order_count() > orders_) {
+        if (pending_->recording()) {
+          if (!decided) pending_->name = "tick";
+          pending_->SetAttribute("aits.symbol", session.instrument().symbol);
+          pending_->SetAttribute("aits.decisions",
+                                 static_cast<int64_t>(session.decisions() - decisions_));
+          pending_->SetAttribute("aits.orders",
+                                 static_cast<int64_t>(kernel.order_count() - orders_));
+        }
+        tracer_.End(*pending_);
+        pending_.reset();
+      }
+      if (!decided) decision = {};
+    }
     if (decision.sampled()) {
       for (uint64_t id = orders_ + 1; id <= kernel.order_count(); ++id) {
         const Order* order = kernel.FindOrder(OrderId{id});
@@ -134,14 +181,15 @@ class OrderSpans {
       }
     }
     const uint64_t booked = kernel.fill_count() - fills_;
-    if (booked == 0 || open_.empty()) return;
+    if (booked == 0 || (open_.empty() && !report.sampled())) return;
     const HistoryRing<Fill>& fills = kernel.fills();
     for (size_t idx = fills.size() - std::min<size_t>(booked, fills.size()); idx < fills.size();
          ++idx) {
       const Fill& fill = fills[idx];
       const auto order = open_.find(fill.order_id.value);
-      if (order == open_.end()) continue;
-      trace::Span span = tracer_.StartChild("fill", trace::SpanKind::kInternal, order->second);
+      if (order == open_.end() && !report.sampled()) continue;
+      trace::Span span = tracer_.StartChild("fill", trace::SpanKind::kInternal,
+                                            report.sampled() ? report : order->second);
       span.SetAttribute("aits.order_id", static_cast<int64_t>(fill.order_id.value));
       span.SetAttribute("aits.price", fill.price.ToString());
       span.SetAttribute("aits.lots", fill.quantity.ToString());
@@ -150,10 +198,19 @@ class OrderSpans {
   }
 
  private:
+  static bool SameSpan(const trace::SpanContext& a, const trace::SpanContext& b) {
+    return a.trace_id == b.trace_id && a.span_id == b.span_id;
+  }
+
   static constexpr size_t kMaxOpen = 4096;
   trace::Tracer& tracer_;
+  trace::TickTraces* ticks_;
   uint64_t orders_ = 0;
   uint64_t fills_ = 0;
+  uint64_t decisions_ = 0;
+  // The tick's decision span, until a tick uses it; the message context it was started under.
+  std::optional<trace::Span> pending_;
+  trace::SpanContext parent_;
   std::map<uint64_t, trace::SpanContext> open_;  // sampled orders' spans, by order id
 };
 
@@ -505,17 +562,17 @@ class PaperTarget final : public node::LoopTarget {
         feeds_(feeds),
         result_(result),
         metrics_(metrics) {
-    if (options.tracer != nullptr) order_spans_.emplace(*options.tracer);
+    if (options.tracer != nullptr) order_spans_.emplace(*options.tracer, options.tick_traces);
   }
 
   Status OnMarketData(const node::MarketData& data) override {
     const uint64_t bars_before = session_.kernel().bars_processed();
     session_.ResetAcceptClock();
-    if (order_spans_) order_spans_->Before(session_.kernel());
+    if (order_spans_) order_spans_->Before(session_, &data.tick);
     const auto t0 = Steady::now();
     session_.Feed(data.tick, data.source_msc);
     const int64_t nanos = NanosSince(t0);
-    if (order_spans_) order_spans_->After(session_.kernel());
+    if (order_spans_) order_spans_->After(session_);
     if (options_.on_tick) options_.on_tick(data.tick);
     ++result_.ticks;
     const bool bar_closed = session_.kernel().bars_processed() != bars_before;
@@ -604,9 +661,9 @@ class PaperTarget final : public node::LoopTarget {
   // The asynchronous venue's reports: logged as inputs and applied by the session. One the order
   // manager could not apply (late, repeated, unknown) is counted there and reported here.
   Status OnExecutionReport(const node::ExecutionReportEvent& event) override {
-    if (order_spans_) order_spans_->Before(session_.kernel());
+    if (order_spans_) order_spans_->Before(session_);
     const execution::ReportOutcome outcome = session_.OnExecutionReport(*event.report);
-    if (order_spans_) order_spans_->After(session_.kernel());
+    if (order_spans_) order_spans_->After(session_, event.trace);
     if (outcome != execution::ReportOutcome::kApplied) {
       ++result_.reports_not_applied;
       const std::string text = execution::OrderManager::Describe(*event.report, outcome);

@@ -35,6 +35,7 @@
 #include "aits/session/replay.h"
 #include "aits/session/session.h"
 #include "aits/session/session_spec.h"
+#include "aits/trace/tick_traces.h"
 #include "aits/trace/tracer.h"
 
 namespace aits::session {
@@ -142,12 +143,18 @@ struct PaperOptions {
   // Where the session's metrics go (session_metrics.h; a role's /metrics renders it), or null.
   // Must outlive the run.
   Registry* metrics = nullptr;
-  // Spans of the orders and fills (docs/monitoring.md, "Traces"), or null: none. An order the
-  // kernel numbered while taking a tick hangs under trace::Current() as the decision's reader
-  // set it on this thread (aits serve: services::DecisionFeed, PredictionFeed), when that trace
-  // is sampled; a fill under its order's span. Nothing traced changes what the session does.
-  // Must outlive the run.
+  // Spans of the decisions, orders and fills (docs/monitoring.md, "Traces"), or null: none. An
+  // order the kernel numbered while taking a tick hangs under trace::Current() as the decision's
+  // reader set it on this thread (aits serve: services::DecisionFeed, PredictionFeed); with the
+  // decision made here, in the kernel, under a "decision" span of the session's own, child of
+  // the tick's market-data message when `tick_traces` knows it, else a new root. Only when that
+  // trace is sampled; a fill under its order's span, or under the venue's report's when that
+  // came traced from another process. Nothing traced changes what the session does. Must
+  // outlive the run.
   trace::Tracer* tracer = nullptr;
+  // The traceparents of the MARKET messages the feeds read (services::BusSourceOptions::traces),
+  // or null. Must outlive the run.
+  trace::TickTraces* tick_traces = nullptr;
   // The broker's account at this start, for tests: the simulated venue is seeded with it
   // (SimulatedVenue::Seed, in place of what the log rebuilt) before the reconciliation, as if
   // the account had moved while the session was down.
