@@ -51,7 +51,8 @@ void AddHealthFlag(CLI::App& cmd, std::string& health) {
       ->capture_default_str();
 }
 
-Status SetModelLoop(const config::PaperFlags& flags, session::PaperOptions* options) {
+Status SetModelLoop(const config::PaperFlags& flags, session::PaperOptions* options,
+                    const std::function<config::RetrainRunner(config::RetrainSettings)>& runner) {
   const bool any = !flags.retrain_config.empty();
   if (!any) return Status::Ok();
   if (options->spec.signal != "ml_ensemble") {
@@ -83,14 +84,18 @@ Status SetModelLoop(const config::PaperFlags& flags, session::PaperOptions* opti
     return InvalidArgument("--shadow-calls " + std::to_string(flags.shadow_calls) +
                            " must be >= 2");
   }
-  AITS_ASSIGN_OR_RETURN(std::string trainer, FindTrainer("--retrain-config"));
-  options->retrain = config::RetrainOnVerdict(
-      {.trainer = std::move(trainer),
-       .config = std::filesystem::absolute(flags.retrain_config).string(),
-       .rows = flags.retrain_rows,
-       .mode = flags.retrain_mode,
-       .min_calls = flags.shadow_calls,
-       .timeout = Duration::Seconds(static_cast<int64_t>(std::ceil(flags.retrain_timeout)))});
+  config::RetrainSettings settings{
+      .config = std::filesystem::absolute(flags.retrain_config).string(),
+      .rows = flags.retrain_rows,
+      .mode = flags.retrain_mode,
+      .min_calls = flags.shadow_calls,
+      .timeout = Duration::Seconds(static_cast<int64_t>(std::ceil(flags.retrain_timeout)))};
+  if (runner) {
+    options->retrain = runner(std::move(settings));
+  } else {
+    AITS_ASSIGN_OR_RETURN(settings.trainer, FindTrainer("--retrain-config"));
+    options->retrain = config::RetrainOnVerdict(std::move(settings));
+  }
   options->retrain_cooldown_bars = flags.retrain_cooldown;
   options->wait_for_models =
       flags.retrain_wait == "yes" || (flags.retrain_wait == "auto" && options->speed == 0);

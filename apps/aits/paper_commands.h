@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "aits/config/model_choice.h"
 #include "aits/config/paper_settings.h"
 #include "aits/services/health.h"
 #include "aits/session/paper.h"
@@ -43,12 +44,16 @@ void AddHealthFlag(CLI::App& cmd, std::string& health);
 void AddSessionFlags(CLI::App& cmd, config::PaperFlags& flags);
 // The flags of a model that keeps learning (`aits paper`, `aits live`; docs/ml.md, "The loop",
 // "Member weights"): --member-weights, --retrain-config, --retrain-rows, --retrain-mode,
-// --retrain-cooldown, --retrain-wait.
+// --retrain-cooldown, --retrain-timeout, --retrain-wait.
 void AddModelLoopFlags(CLI::App& cmd, config::PaperFlags& flags);
 // Sets options->retrain (and wait_for_models, retrain_cooldown_bars) from those flags when
 // --retrain-config is given, checked before the session starts so that a typo is not found at
 // the first verdict hours later: InvalidArgument or NotFound naming the flag and the value.
-Status SetModelLoop(const config::PaperFlags& flags, session::PaperOptions* options);
+// `runner` makes the retrain from the settings (aits serve: the ml role's jobs); unset, a child
+// aits-train (config::RetrainOnVerdict).
+Status SetModelLoop(
+    const config::PaperFlags& flags, session::PaperOptions* options,
+    const std::function<config::RetrainRunner(config::RetrainSettings)>& runner = {});
 // Whether any flag that describes a session was given (none: resume what the state holds).
 bool SessionSpecGiven(const CLI::App& cmd);
 // Whether the session's log (--events, else STATE/events.db) holds a session.

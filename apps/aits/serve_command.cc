@@ -95,6 +95,9 @@ struct ServeFlags {
   // Traces (docs/monitoring.md, "Traces"): where spans go, and the share of the traces this
   // process starts that are kept. No file and no endpoint: no tracer, nothing traced.
   TraceFlags trace;
+  // Where the loop's retrains run (docs/ml.md, "The loop"): a child aits-train, or a job of the
+  // ml role on the bus.
+  std::string retrain_runner = "child";
   // Opened from those before the roles start, closed (its spans written) after they end.
   trace::Tracer* tracer = nullptr;
 };
@@ -565,7 +568,17 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
         "apart they are not supported yet");
   }
   options.promote = config::PromoteOnShadow;
-  AITS_RETURN_IF_ERROR(SetModelLoop(flags.session, &options));
+  if (flags.retrain_runner == "ml") {
+    if (flags.session.retrain_config.empty()) {
+      return InvalidArgument("--retrain-runner ml: give --retrain-config too");
+    }
+    AITS_RETURN_IF_ERROR(
+        SetModelLoop(flags.session, &options, [&bus, &flags](config::RetrainSettings settings) {
+          return config::RetrainThroughMlRole(std::move(settings), bus, flags.market);
+        }));
+  } else {
+    AITS_RETURN_IF_ERROR(SetModelLoop(flags.session, &options));
+  }
   // Ticks come at the market's pace from the bus: the feed never waits for a retrain here.
   if (flags.session.retrain_wait == "auto") options.wait_for_models = false;
   std::unique_ptr<services::BusVenue> venue;
@@ -890,6 +903,11 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
     }
   }
   const bool in_process = flags.bus == "in-process";
+  if (flags.retrain_runner == "ml" && in_process) {
+    return Fail(InvalidArgument(
+        "--retrain-runner ml: the retrains are jobs of an ml role (aits serve --role ml) on the "
+        "bus: give --bus nats://HOST:PORT"));
+  }
   if (in_process && roles->gateway) {
     return Fail(InvalidArgument(
         "--role gateway serves an owner in another process: give --bus nats://HOST:PORT (aits "
@@ -1011,7 +1029,8 @@ int RunServe(const ServeFlags& flags, const CLI::App& cmd) {
       if (!ingested.ok()) stop.store(true);
     };
     if (roles->owner) {
-      ingestion_thread = std::thread([&] { publish(*bus); });
+      // `publish` by value: it goes out of scope with this block, long before the thread ends.
+      ingestion_thread = std::thread([publish, &bus] { publish(*bus); });
     } else {
       publish(*bus);
     }
@@ -1282,6 +1301,13 @@ void AddServeCommand(CLI::App& app) {
                    "The ml role: seconds a job stays with this process without word from it; "
                    "a running job says so every third of it, so a role that died gives its job "
                    "to the next one after this long (applies when the consumer is first created)")
+      ->capture_default_str();
+  serve
+      ->add_option("--retrain-runner", flags->retrain_runner,
+                   "The account's owner with --retrain-config: run each retrain as a child "
+                   "aits-train (child), or as a job of the ml role on the bus (ml: an `aits serve "
+                   "--role ml` with the session's --registry; docs/ml.md, \"The loop\")")
+      ->check(CLI::IsMember({"child", "ml"}))
       ->capture_default_str();
   AddTraceFlags(*serve, flags->trace,
                 "ingestion: one per MARKET message; the owner: one per tick that makes a decision "

@@ -6,12 +6,21 @@
 # the served model on the same bars; the registry's gate promotes or rejects it; and each step is
 # in the event log, in that order, the registry agreeing. Then: the same run again gives the same
 # log and the same model bytes (the feed waits for each step at --speed max); replay is identical;
-# bad flags are refused by name. XGBoost, a small forest and the logistic baseline: seconds.
+# bad flags are refused by name. The same session as the owner of `aits serve` over nats-server,
+# its retrains run as jobs of an ml role of their own (--retrain-runner ml), takes the same steps
+# and makes the same model bytes. XGBoost, a small forest and the logistic baseline: seconds.
 # Usage: learning_loop_test.sh AITS_BINARY PYTHON
 set -uo pipefail
 aits="$1"; python="$2"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+nats_pid=""
+ml_pid=""
+cleanup() {
+  [[ -n "$ml_pid" ]] && kill "$ml_pid" 2>/dev/null && wait "$ml_pid" 2>/dev/null
+  [[ -n "$nats_pid" ]] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # The market: 1.6M ticks (2020-01-06 .. 2020-01-17) in one volatility regime, its steps four
@@ -65,10 +74,35 @@ ml_yaml "$work/first.aitsbin" >"$work/ml.yaml"
 # the verdict's time are learnt from.
 ml_yaml "$work/market.aitsbin" >"$work/retrain.yaml"
 
+# same_steps STATE_A STATE_B: "same" when the two logs hold the same steps of the loop (verdicts,
+# its commands, trials) at the same times, the retrains' wall times aside and a failed retrain's
+# text reduced to its reason (it names its runner: the child, or the ml job); else what differs.
+same_steps() {
+  "$python" - "$1/events.db" "$2/events.db" <<'PY'
+import json, sqlite3, sys
+def steps(path):
+    out = []
+    db = sqlite3.connect("file:" + path + "?mode=ro", uri=True)
+    for kind, ts, payload in db.execute(
+            "SELECT type, ts, payload FROM events WHERE type IN (9, 16, 17) ORDER BY seq"):
+        body = json.loads(payload)
+        if kind == 9 and not str(body.get("command", "")).startswith("model_"):
+            continue
+        body.get("retrain", {}).pop("seconds", None)
+        if body.get("command") == "model_retrain" and "too little data" in body["error"]:
+            body["error"] = "too little data"
+        out.append((kind, ts, json.dumps(body, sort_keys=True)))
+    return out
+a, b = steps(sys.argv[1]), steps(sys.argv[2])
+print("same" if a == b and a else f"differ: {len(a)} and {len(b)} steps; first difference "
+      f"{next(((x, y) for x, y in zip(a + [None] * len(b), b + [None] * len(a)) if x != y), None)}")
+PY
+}
+
 run "$aits" train --config "$work/ml.yaml" --json --quiet --no-progress
 expect_code "train on the first half" "$code" 0
 # Whatever its own gate said, the session serves eur@1 by name.
-for copy in r1 r2; do cp -r "$work/trained" "$work/$copy"; done
+for copy in r1 r2 r3; do cp -r "$work/trained" "$work/$copy"; done
 
 session=("$aits" paper --feed "$work/market.aitsbin" --speed max --signal ml_ensemble
          --model eur@1 --retrain-config "$work/retrain.yaml" --retrain-rows 3000
@@ -228,23 +262,49 @@ expect_in "replay" "$out" "identical"
 # model bytes (the retrain's own wall time aside).
 run "${session[@]}" --registry "$work/r2" --state "$work/s2"
 expect_code "the session again" "$code" 0
-same=$("$python" - "$work/s1/events.db" "$work/s2/events.db" <<'PY'
-import json, sqlite3, sys
-def steps(path):
-    out = []
-    db = sqlite3.connect("file:" + path + "?mode=ro", uri=True)
-    for kind, ts, payload in db.execute(
-            "SELECT type, ts, payload FROM events WHERE type IN (9, 16, 17) ORDER BY seq"):
-        body = json.loads(payload)
-        body.get("retrain", {}).pop("seconds", None)
-        out.append((kind, ts, json.dumps(body, sort_keys=True)))
-    return out
-a, b = steps(sys.argv[1]), steps(sys.argv[2])
-print("same" if a == b else f"differ: {len(a)} and {len(b)} steps; first difference "
-      f"{next((x, y) for x, y in zip(a + [None] * len(b), b + [None] * len(a)) if x != y)}")
-PY
-)
+same=$(same_steps "$work/s1" "$work/s2")
 expect_eq "the same steps, checksums included, twice" "$same" "same"
+
+# The same session as the owner of `aits serve` over nats-server, its retrains jobs of an ml role
+# in a process of its own (the role trains with its --registry, the session's): the same steps,
+# the same candidates and the same model bytes as the child's.
+if start_nats "$work"; then
+  "$aits" serve --role ml --bus "$bus" --market loop --registry "$work/r3" --health off --quiet \
+    >"$work/ml-role.out" 2>"$work/ml-role.err" &
+  ml_pid=$!
+  run "$aits" serve --role ingestion,features,prediction,decision,risk,execution --bus "$bus" \
+    --market loop --feed "$work/market.aitsbin" --speed max --signal ml_ensemble --model eur@1 \
+    --registry "$work/r3" --retrain-config "$work/retrain.yaml" --retrain-rows 3000 \
+    --retrain-runner ml --retrain-wait yes --session-id loop --state "$work/s3" --health off \
+    --quiet
+  expect_code "the session, its retrains on the ml role" "$code" 0
+  same=$(same_steps "$work/s1" "$work/s3")
+  expect_eq "the loop through the ml role: the same steps and checksums as the child's" "$same" \
+    "same"
+  run "$aits" ml status --bus "$bus" --market loop --json
+  jobs=$("$python" -c '
+import json, sys
+events = json.load(sys.stdin)
+done = [e for e in events if e["job"].startswith("retrain-") and e["event"] == "done"]
+failed = [e for e in events if e["job"].startswith("retrain-") and e["event"] == "failed"]
+print(f"{len(done)} done, {len(failed)} failed")' <<<"$out")
+  starts=$(sql "$work/s3" "SELECT COUNT(*) FROM events WHERE type = 9 AND CAST(payload AS TEXT)
+    LIKE '%model_shadow_start%' AND CAST(payload AS TEXT) NOT LIKE '%probation%'")
+  retrain_failures=$(sql "$work/s3" "SELECT COUNT(*) FROM events WHERE type = 9 AND CAST(payload AS TEXT)
+    LIKE '%model_retrain%'")
+  expect_eq "every retrain an ml job: done ones the candidates, failed ones the failures" "$jobs" \
+    "$starts done, $retrain_failures failed"
+  run "$aits" serve --role ingestion,features,prediction,decision,risk,execution --bus "$bus" \
+    --market loop2 --feed "$work/market.aitsbin" --signal ml_ensemble --model eur@1 \
+    --registry "$work/r3" --retrain-runner ml --state "$work/s4" --health off --quiet
+  expect_code "--retrain-runner ml without --retrain-config" "$code" 2
+  expect_in "--retrain-runner ml without --retrain-config" "$out" "give --retrain-config too"
+fi
+run "$aits" serve --role all --feed "$work/market.aitsbin" --signal ml_ensemble --model eur@1 \
+  --registry "$work/r3" --retrain-config "$work/retrain.yaml" --retrain-runner ml \
+  --state "$work/s5" --health off --quiet
+expect_code "--retrain-runner ml over the in-process bus" "$code" 2
+expect_in "--retrain-runner ml over the in-process bus" "$out" "give --bus nats://"
 
 run "$aits" models --registry "$work/r1" --events eur@2
 expect_code "models --events of the first candidate" "$code" 0

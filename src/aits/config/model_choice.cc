@@ -1,7 +1,9 @@
 #include "aits/config/model_choice.h"
 
 #include <chrono>
+#include <cstdio>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +12,7 @@
 #include "aits/ml/member_weights.h"
 #include "aits/node/signals.h"
 #include "aits/services/child_process.h"
+#include "aits/services/ml_jobs.h"
 
 namespace aits::config {
 
@@ -165,41 +168,107 @@ nlohmann::json Figure(const nlohmann::json& result, std::initializer_list<const 
   return *at;
 }
 
+// What a verdict's retrain is: its mode and its aits-train arguments (after the command; no
+// --registry and no --json: each runner adds its own).
+struct RetrainAsked {
+  std::string called;  // the verdict: update or retrain
+  bool retry = false;  // after a cooldown, on a verdict that still stood
+  std::string mode;
+  std::vector<std::string> args;
+};
+
+RetrainAsked AskRetrain(const RetrainSettings& settings, const std::string& model, Timestamp at,
+                        const std::string& verdict) {
+  RetrainAsked asked;
+  const nlohmann::json said = nlohmann::json::parse(verdict, nullptr, false);
+  if (said.is_object() && said.contains("verdict") && said["verdict"].is_string()) {
+    asked.called = said["verdict"].get<std::string>();
+  }
+  asked.retry = said.is_object() && said.value("retry", false);
+  asked.mode = settings.mode;
+  if (asked.mode == "auto") asked.mode = asked.called == "update" ? "update" : "full";
+  asked.args = {
+      "--config", settings.config,   "--model", model,
+      "--mode",   asked.mode,        "--rows",  std::to_string(settings.rows),
+      "--to",     FormatIso8601(at), "-j",      std::to_string(std::max(1, settings.jobs)),
+      "--quiet",  "--no-progress"};
+  return asked;
+}
+
+std::string Describe(const std::string& model, const RetrainAsked& asked,
+                     const RetrainSettings& settings, Timestamp at) {
+  return "retrain of " + model + " (" + asked.mode + ", " + std::to_string(settings.rows) +
+         " rows to " + FormatIso8601(at) + ")";
+}
+
+// The model_shadow_start command for the candidate a retrain's result names, checked against
+// the session's registry (where the session loads it from).
+Result<std::string> ShadowStart(const session::SessionSpec& spec, const std::string& model,
+                                const RetrainAsked& asked, const RetrainSettings& settings,
+                                const nlohmann::json& result, double seconds,
+                                std::string_view where) {
+  const nlohmann::json name = Figure(result, {"model", "name"});
+  const nlohmann::json version = Figure(result, {"model", "version"});
+  if (!name.is_string() || !version.is_number_integer()) {
+    return Status(StatusCode::kInternal, "retrain of " + model + ": its result names no model: " +
+                                             result.dump().substr(0, 300));
+  }
+  const std::string candidate =
+      name.get<std::string>() + "@" + std::to_string(version.get<int64_t>());
+  // Its record names the bytes' checksum; the session loads the model itself when it starts
+  // the trial, so it is not read here too.
+  AITS_ASSIGN_OR_RETURN(ml::ModelRegistry registry,
+                        ml::ModelRegistry::Open(spec.registry, /*create=*/false));
+  Result<ml::ModelRecord> made = registry.Find(candidate);
+  if (!made.ok()) {
+    return made.status().WithContext(
+        "retrain of " + model + ": " + std::string(where) + " registered " + candidate +
+        ", which the session's registry " + spec.registry + " does not hold");
+  }
+  AITS_LOG_INFO("registry", "retrained on the watch's verdict",
+                {{"model", model},
+                 {"candidate", candidate},
+                 {"verdict", asked.called},
+                 {"mode", asked.mode},
+                 {"by", std::string(where)},
+                 {"seconds", std::to_string(seconds)}});
+  const nlohmann::json command = {
+      {"command", "model_shadow_start"},
+      {"candidate", candidate},
+      {"checksum", made->sha256_or_fnv},
+      {"production", model},
+      {"min_calls", settings.min_calls},
+      {"verdict", asked.called},
+      {"retry", asked.retry},
+      {"retrain",
+       {{"mode", asked.mode},
+        {"rows", settings.rows},
+        {"window", Figure(result, {"window"})},
+        {"seconds", seconds},
+        {"accuracy", Figure(result, {"metrics", "validation", "accuracy"})},
+        {"served_accuracy", Figure(result, {"metrics", "baseline", "accuracy"})}}},
+      {"by", "retrain"}};
+  return command.dump();
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point started) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
+std::string WholeSeconds(Duration duration) {
+  return std::to_string(duration.ns / 1'000'000'000) + " s";
+}
+
 }  // namespace
 
-std::function<Result<std::string>(const session::SessionSpec&, const std::string& model,
-                                  Timestamp at, const std::string& verdict,
-                                  const std::atomic<bool>* stop)>
-RetrainOnVerdict(RetrainSettings settings) {
+RetrainRunner RetrainOnVerdict(RetrainSettings settings) {
   return [settings = std::move(settings)](
              const session::SessionSpec& spec, const std::string& model, Timestamp at,
              const std::string& verdict, const std::atomic<bool>* stop) -> Result<std::string> {
-    const nlohmann::json said = nlohmann::json::parse(verdict, nullptr, false);
-    const std::string called =
-        said.is_object() && said.contains("verdict") && said["verdict"].is_string()
-            ? said["verdict"].get<std::string>()
-            : std::string();
-    std::string mode = settings.mode;
-    if (mode == "auto") mode = called == "update" ? "update" : "full";
-    const std::vector<std::string> argv = {settings.trainer,
-                                           "retrain",
-                                           "--config",
-                                           settings.config,
-                                           "--registry",
-                                           spec.registry,
-                                           "--model",
-                                           model,
-                                           "--mode",
-                                           mode,
-                                           "--rows",
-                                           std::to_string(settings.rows),
-                                           "--to",
-                                           FormatIso8601(at),
-                                           "-j",
-                                           std::to_string(std::max(1, settings.jobs)),
-                                           "--json",
-                                           "--quiet",
-                                           "--no-progress"};
+    const RetrainAsked asked = AskRetrain(settings, model, at, verdict);
+    std::vector<std::string> argv = {settings.trainer, "retrain", "--registry", spec.registry};
+    argv.insert(argv.end(), asked.args.begin(), asked.args.end());
+    argv.push_back("--json");
     const auto started = std::chrono::steady_clock::now();
     const auto deadline = started + std::chrono::nanoseconds(settings.timeout.ns);
     // The child ends on the caller's stop or on the deadline, whichever comes first.
@@ -217,59 +286,74 @@ RetrainOnVerdict(RetrainSettings settings) {
         services::Child::Ended ended,
         services::Child::Run(argv, &end, std::min(Duration::Millis(200), settings.timeout), watch,
                              [](const std::string&) {}, {"OMP_WAIT_POLICY=PASSIVE"}));
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double seconds = SecondsSince(started);
     if (ended.stopped && timed_out) {
       return Status(StatusCode::kDeadlineExceeded,
-                    "retrain of " + model + " (" + mode + ", " + std::to_string(settings.rows) +
-                        " rows to " + FormatIso8601(at) + "): still running after " +
-                        std::to_string(settings.timeout.ns / 1'000'000'000) +
-                        " s (--retrain-timeout), ended");
+                    Describe(model, asked, settings, at) + ": still running after " +
+                        WholeSeconds(settings.timeout) + " (--retrain-timeout), ended");
     }
     if (ended.stopped) return Status(StatusCode::kUnavailable, "retrain of " + model + ": stopped");
     if (ended.exit_code != 0) {
       return Status(StatusCode::kFailedPrecondition,
-                    "retrain of " + model + " (" + mode + ", " + std::to_string(settings.rows) +
-                        " rows to " + FormatIso8601(at) + "): " + services::FailureText(ended));
+                    Describe(model, asked, settings, at) + ": " + services::FailureText(ended));
     }
     const std::optional<nlohmann::json> result = services::ResultOf(ended.out);
-    const nlohmann::json name = result ? Figure(*result, {"model", "name"}) : nullptr;
-    const nlohmann::json version = result ? Figure(*result, {"model", "version"}) : nullptr;
-    if (!name.is_string() || !version.is_number_integer()) {
-      return Status(StatusCode::kInternal, "retrain of " + model + ": its result names no model: " +
-                                               ended.out.substr(0, 300));
+    return ShadowStart(spec, model, asked, settings, result ? *result : nlohmann::json(), seconds,
+                       "aits-train");
+  };
+}
+
+RetrainRunner RetrainThroughMlRole(RetrainSettings settings, bus::MessageBus& bus,
+                                   std::string market, Duration poll) {
+  return [settings = std::move(settings), &bus, market = std::move(market), poll](
+             const session::SessionSpec& spec, const std::string& model, Timestamp at,
+             const std::string& verdict, const std::atomic<bool>* stop) -> Result<std::string> {
+    const RetrainAsked asked = AskRetrain(settings, model, at, verdict);
+    services::MlJob job;
+    job.command = "retrain";
+    job.args = asked.args;
+    // The same retrain asked again (a restarted session on the same verdict) is the same job:
+    // its result, if the ml role has it, is taken rather than trained again.
+    std::string identity = spec.session_id + "\n" + model + "\n" + FormatIso8601(at);
+    for (const std::string& arg : job.args) identity += "\n" + arg;
+    uint64_t hash = 14'695'981'039'346'656'037ULL;
+    for (const unsigned char ch : identity) hash = (hash ^ ch) * 1'099'511'628'211ULL;
+    char id[32];
+    std::snprintf(id, sizeof id, "retrain-%016llx", static_cast<unsigned long long>(hash));
+    job.id = id;
+    const std::string what =
+        Describe(model, asked, settings, at) + " as ml job " + job.id + " on market " + market;
+    const auto started = std::chrono::steady_clock::now();
+    Result<bus::PublishAck> submitted = services::SubmitMlJob(bus, market, job);
+    if (!submitted.ok() && submitted.status().code() != StatusCode::kFailedPrecondition) {
+      return submitted.status().WithContext(what);
     }
-    const std::string candidate =
-        name.get<std::string>() + "@" + std::to_string(version.get<int64_t>());
-    // Its record names the bytes' checksum; the session loads the model itself when it starts
-    // the trial, so it is not read here too.
-    AITS_ASSIGN_OR_RETURN(ml::ModelRegistry registry,
-                          ml::ModelRegistry::Open(spec.registry, /*create=*/false));
-    AITS_ASSIGN_OR_RETURN(const ml::ModelRecord made, registry.Find(candidate));
-    AITS_LOG_INFO("registry", "retrained on the watch's verdict",
-                  {{"model", model},
-                   {"candidate", candidate},
-                   {"verdict", called},
-                   {"mode", mode},
-                   {"seconds", std::to_string(seconds)}});
-    const nlohmann::json command = {
-        {"command", "model_shadow_start"},
-        {"candidate", candidate},
-        {"checksum", made.sha256_or_fnv},
-        {"production", model},
-        {"min_calls", settings.min_calls},
-        {"verdict", called},
-        // A retrain after a cooldown, on a verdict that still stood (not a new one).
-        {"retry", said.is_object() && said.value("retry", false)},
-        {"retrain",
-         {{"mode", mode},
-          {"rows", settings.rows},
-          {"window", Figure(*result, {"window"})},
-          {"seconds", seconds},
-          {"accuracy", Figure(*result, {"metrics", "validation", "accuracy"})},
-          {"served_accuracy", Figure(*result, {"metrics", "baseline", "accuracy"})}}},
-        {"by", "retrain"}};
-    return command.dump();
+    // Submitted, or run already (FailedPrecondition): its result is on the bus.
+    const auto deadline = started + std::chrono::nanoseconds(settings.timeout.ns);
+    for (;;) {
+      AITS_ASSIGN_OR_RETURN(const std::optional<nlohmann::json> event,
+                            services::LastMlEvent(bus, market, job.id));
+      if (event && services::IsMlResult(*event)) {
+        const double seconds = SecondsSince(started);
+        if (event->value("event", std::string()) != "done") {
+          return Status(StatusCode::kFailedPrecondition,
+                        what + ": " + event->value("error", std::string("failed")));
+        }
+        return ShadowStart(spec, model, asked, settings, *event, seconds, "the ml role");
+      }
+      if (stop != nullptr && stop->load()) {
+        return Status(StatusCode::kUnavailable, "retrain of " + model + ": stopped");
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return Status(StatusCode::kDeadlineExceeded,
+                      what + ": no result after " + WholeSeconds(settings.timeout) +
+                          " (--retrain-timeout; " +
+                          (event ? "its last event: " + event->value("event", std::string("?"))
+                                 : std::string("no ml role has taken it: is one running?")) +
+                          ")");
+      }
+      std::this_thread::sleep_for(std::chrono::nanoseconds(poll.ns));
+    }
   };
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "aits/backtest/backtest.h"
+#include "aits/bus/message_bus.h"
 #include "aits/config/backtest_settings.h"
 #include "aits/core/status.h"
 #include "aits/ml/registry.h"
@@ -78,18 +79,32 @@ struct RetrainSettings {
   Duration timeout = Duration::Seconds(900);
 };
 
-// session::PaperOptions::retrain: runs `aits-train retrain --config CONFIG --registry (the spec's)
-// --model SERVED --mode M --rows N --to AT` as a child process (off the kernel's thread, its
-// threads spinning down when idle), so that only the rows whose labels were known at the
-// verdict's time are learnt from; then returns the command that tries the candidate:
+// What session::PaperOptions::retrain runs on a verdict: the served model, the verdict's bar time
+// and its model_verdict record in; the command that tries the candidate out:
 // {"command":"model_shadow_start","candidate":"NAME@V","checksum","production","min_calls"
-//  (settings.min_calls),"verdict","retrain":{mode, rows, window, seconds, accuracy of
+//  (settings.min_calls),"verdict","retry","retrain":{mode, rows, window, seconds, accuracy of
 //  the candidate and of the served model on the holdout},"by":"retrain"}.
+using RetrainRunner = std::function<Result<std::string>(
+    const session::SessionSpec&, const std::string& model, Timestamp at, const std::string& verdict,
+    const std::atomic<bool>* stop)>;
+
+// Runs `aits-train retrain --config CONFIG --registry (the spec's) --model SERVED --mode M
+// --rows N --to AT` as a child process (off the kernel's thread, its threads spinning down when
+// idle), so that only the rows whose labels were known at the verdict's time are learnt from.
 // Errors: the child's (too little data, an unknown model: its own message), DeadlineExceeded
-// after settings.timeout, Unavailable on a stop.
-std::function<Result<std::string>(const session::SessionSpec&, const std::string& model,
-                                  Timestamp at, const std::string& verdict,
-                                  const std::atomic<bool>* stop)>
-RetrainOnVerdict(RetrainSettings settings);
+// after settings.timeout (the child killed), Unavailable on a stop, NotFound when the candidate
+// is not in the spec's registry.
+RetrainRunner RetrainOnVerdict(RetrainSettings settings);
+
+// The same retrain as a job of the ml role (services/ml_jobs.h) on `market` of `bus`: submitted
+// with a job id made of the session, the model, the time and the arguments (the same retrain
+// asked again after a restart is the same job, whose result is taken if it has one), then its
+// result awaited (read every `poll`). The ml role trains with its own --registry, which must
+// be the session's (a shared directory or PostgreSQL): a candidate the session's registry does
+// not hold is NotFound, naming both. Errors: the job's failure (its error text), the bus's,
+// DeadlineExceeded after settings.timeout without a result (naming the job's last event, or
+// that no ml role took it), Unavailable on a stop. `bus` must outlive the runner.
+RetrainRunner RetrainThroughMlRole(RetrainSettings settings, bus::MessageBus& bus,
+                                   std::string market, Duration poll = Duration::Millis(250));
 
 }  // namespace aits::config

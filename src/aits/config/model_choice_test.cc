@@ -61,8 +61,8 @@ TEST(RetrainOnVerdictTest, GivesTheTrainerTheServedModelTheModeAndTheVerdictsTim
   EXPECT_NE(made.status().message().find("exit code 2"), std::string::npos);
   const std::string given = ReadAll(args);
   EXPECT_NE(
-      given.find("retrain --config " + dir + "/ml.yaml --registry " + dir +
-                 "/registry --model eur@2 --mode update --rows 3000 --to " + FormatIso8601(kAt)),
+      given.find("retrain --registry " + dir + "/registry --config " + dir +
+                 "/ml.yaml --model eur@2 --mode update --rows 3000 --to " + FormatIso8601(kAt)),
       std::string::npos)
       << given;
   EXPECT_NE(given.find("--json"), std::string::npos);
