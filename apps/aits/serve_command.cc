@@ -540,6 +540,10 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
   const std::unique_ptr<trace::TickTraces> tick_traces =
       flags.tracer != nullptr ? std::make_unique<trace::TickTraces>() : nullptr;
   options.tick_traces = tick_traces.get();
+  // Each traced order's span, for the relay that publishes its events to ORDERS.
+  const std::unique_ptr<trace::SpanIndex> order_traces =
+      flags.tracer != nullptr ? std::make_unique<trace::SpanIndex>() : nullptr;
+  options.order_traces = order_traces.get();
   options.signals = config::SignalsWithModels();
   if (predictions != nullptr) {
     // The decision stack's signal comes from the prediction role, bar by bar (ADR 0007).
@@ -574,6 +578,7 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
     }
     AITS_RETURN_IF_ERROR(
         SetModelLoop(flags.session, &options, [&bus, &flags](config::RetrainSettings settings) {
+          settings.tracer = flags.tracer;
           return config::RetrainThroughMlRole(std::move(settings), bus, flags.market);
         }));
   } else {
@@ -647,7 +652,7 @@ Result<session::PaperResult> RunOwner(bus::MessageBus& bus, const ServeFlags& fl
     AITS_ASSIGN_OR_RETURN(
         relay, services::LogRelay::Create(
                    bus, options.events.empty() ? options.state_dir + "/events.db" : options.events,
-                   flags.market));
+                   flags.market, flags.tracer, order_traces.get()));
   }
   std::atomic<bool> session_over{false};
   std::thread relaying([&] {
@@ -758,6 +763,7 @@ int RunMlRole(const ServeFlags& flags, Readiness& readiness, Registry* metrics) 
   options.ack_wait = Duration::Nanos(static_cast<int64_t>(flags.ack_wait_s * 1e9));
   options.stop = StopSignals::flag();
   options.metrics = metrics;
+  options.tracer = flags.tracer;
   const bool quiet = flags.session.quiet;
   options.on_event = [quiet](const nlohmann::json& event) {
     if (!quiet) std::fprintf(stderr, "aits serve: ml: %s\n", MlEventLine(event).c_str());

@@ -149,6 +149,16 @@ else:
         problems.append(f"order spans of orders {order_ids('order')}, decisions made {sorted(decided)}")
     if not set(order_ids("fill")) <= decided:
         problems.append("a fill span of an order no decision made")
+    # The decision role apart: the owner's question (ACCOUNTS) came under the owner's span of
+    # the tick that closed the bar, which the decision span names.
+    if "owner.decision" in expected:
+        asked = [a["value"]["stringValue"] for s in spans.values() if s["name"] == "decision"
+                 for a in s.get("attributes", []) if a["key"] == "aits.account_traceparent"]
+        named = [spans.get((t.split("-")[1], t.split("-")[2])) for t in asked if t]
+        if not asked or len(named) != len(asked) or \
+                any(n is None or n["name"] != "tick" for n in named):
+            problems.append(f"decisions whose ACCOUNTS question names no owner's tick span: "
+                            f"{sum(1 for n in named if n is None)} of {len(asked)}")
 print("; ".join(problems) if problems else "ok " + " ".join(names))
 PY
 )

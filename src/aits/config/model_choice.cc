@@ -324,7 +324,20 @@ RetrainRunner RetrainThroughMlRole(RetrainSettings settings, bus::MessageBus& bu
     const std::string what =
         Describe(model, asked, settings, at) + " as ml job " + job.id + " on market " + market;
     const auto started = std::chrono::steady_clock::now();
-    Result<bus::PublishAck> submitted = services::SubmitMlJob(bus, market, job);
+    std::optional<trace::Span> span;
+    std::string traceparent;
+    if (settings.tracer != nullptr) {
+      span = settings.tracer->StartRoot("model.retrain", trace::SpanKind::kProducer);
+      if (span->recording()) {
+        span->SetAttribute("aits.model", model);
+        span->SetAttribute("aits.mode", asked.mode);
+        span->SetAttribute("aits.job", job.id);
+      }
+      traceparent = span->traceparent();
+    }
+    // Ended with the retrain, however it ends.
+    const trace::EndOnExit end_span(settings.tracer, span);
+    Result<bus::PublishAck> submitted = services::SubmitMlJob(bus, market, job, traceparent);
     if (!submitted.ok() && submitted.status().code() != StatusCode::kFailedPrecondition) {
       return submitted.status().WithContext(what);
     }

@@ -16,6 +16,7 @@
 #include "aits/ml/registry.h"
 #include "aits/ml/selection.h"
 #include "aits/session/session.h"
+#include "aits/trace/tracer.h"
 
 namespace aits::config {
 
@@ -77,6 +78,9 @@ struct RetrainSettings {
   // A retrain still running after this is ended (its process group killed) and counts as a
   // failure: a hung child would otherwise hold the loop, and at --speed max the feed too.
   Duration timeout = Duration::Seconds(900);
+  // RetrainThroughMlRole: each retrain's span ("model.retrain", a root; not owned), whose
+  // traceparent its job carries to the ml role. None: untraced.
+  trace::Tracer* tracer = nullptr;
 };
 
 // What session::PaperOptions::retrain runs on a verdict: the served model, the verdict's bar time

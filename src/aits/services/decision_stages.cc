@@ -891,8 +891,13 @@ class BusDecider final : public trading::RemoteDecider {
     }
     // A resumed owner asks again for the bars its log holds: the same id, stored once (within
     // the duplicate window; after it, the decision role drops the repeat by its bar).
-    AITS_RETURN_IF_ERROR(question_.Send(BarId(feed_.options_.feed, instrument_, bar.open_time),
-                                        proto::Encode(account_), nullptr));
+    // Under the span of the tick that closed the bar (the session's, trace::Current()): the
+    // decision role names it on its decision span (aits.account_traceparent).
+    const trace::SpanContext& tick = trace::Current();
+    AITS_RETURN_IF_ERROR(question_.Send(
+        BarId(feed_.options_.feed, instrument_, bar.open_time), proto::Encode(account_), nullptr,
+        feed_.options_.tracer != nullptr && tick.valid() ? trace::FormatTraceparent(tick)
+                                                         : std::string()));
     // While the answer is awaited: a question lost on the way is sent again.
     const std::function<Status()> confirm = [this] {
       return question_.Confirm(nullptr, /*only_if_answered=*/true);

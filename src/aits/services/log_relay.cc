@@ -37,22 +37,24 @@ std::optional<uint64_t> SeqOfId(std::string_view id, std::string_view market) {
   return seq;
 }
 
-// The proto envelope of an ORDERS event, its sequence the event's seq.
-Result<std::string> OrdersMessage(const persistence::Event& event) {
+// The proto envelope of an ORDERS event, its sequence the event's seq; and the order it is about
+// (0: the venue's report of an order it does not know by id).
+Result<std::pair<std::string, uint64_t>> OrdersMessage(const persistence::Event& event) {
   switch (event.type) {
     case persistence::EventType::kOrderSubmitted:
     case persistence::EventType::kOrderUpdate: {
       AITS_ASSIGN_OR_RETURN(Order order, persistence::DecodeOrder(event.payload));
-      return proto::Encode(OrderUpdate{std::move(order)}, event.seq);
+      const uint64_t id = order.id.value;
+      return std::pair{proto::Encode(OrderUpdate{std::move(order)}, event.seq), id};
     }
     case persistence::EventType::kFill: {
       AITS_ASSIGN_OR_RETURN(const Fill fill, persistence::DecodeFill(event.payload));
-      return proto::Encode(fill, event.seq);
+      return std::pair{proto::Encode(fill, event.seq), fill.order_id.value};
     }
     case persistence::EventType::kExecutionReport: {
       AITS_ASSIGN_OR_RETURN(const ExecutionReport report,
                             persistence::DecodeExecutionReport(event.payload));
-      return proto::Encode(report, event.seq);
+      return std::pair{proto::Encode(report, event.seq), report.order_id.value};
     }
     default:
       return Internal("not an ORDERS event");
@@ -110,17 +112,39 @@ RelayedTo RelayedToOf(persistence::EventType type) {
   return RelayedTo::kNowhere;
 }
 
-LogRelay::LogRelay(bus::MessageBus& bus, std::string events, std::string market)
+LogRelay::LogRelay(bus::MessageBus& bus, std::string events, std::string market,
+                   trace::Tracer* tracer, const trace::SpanIndex* orders)
     : bus_(bus),
       events_(std::move(events)),
       market_(std::move(market)),
       orders_subject_("orders." + market_),
-      audit_subject_("audit." + market_) {}
+      audit_subject_("audit." + market_),
+      tracer_(tracer),
+      orders_index_(orders) {}
 
 Result<std::unique_ptr<LogRelay>> LogRelay::Create(bus::MessageBus& bus, std::string events,
-                                                   std::string market) {
+                                                   std::string market, trace::Tracer* tracer,
+                                                   const trace::SpanIndex* orders) {
   AITS_RETURN_IF_ERROR(bus::ValidateName("market name", market));
-  return std::unique_ptr<LogRelay>(new LogRelay(bus, std::move(events), std::move(market)));
+  return std::unique_ptr<LogRelay>(
+      new LogRelay(bus, std::move(events), std::move(market), tracer, orders));
+}
+
+std::string LogRelay::Traced(std::string_view name, const std::string& subject, uint64_t seq,
+                             uint64_t order_id) {
+  if (tracer_ == nullptr) return {};
+  const trace::SpanContext order = order_id != 0 && orders_index_ != nullptr
+                                       ? orders_index_->Get(order_id)
+                                       : trace::SpanContext{};
+  trace::Span span = order.valid() ? tracer_->StartChild(name, trace::SpanKind::kProducer, order)
+                                   : tracer_->StartRoot(name, trace::SpanKind::kProducer);
+  if (span.recording()) {
+    span.SetAttribute("messaging.destination.name", subject);
+    span.SetAttribute("aits.seq", static_cast<int64_t>(seq));
+    if (order_id != 0) span.SetAttribute("aits.order_id", static_cast<int64_t>(order_id));
+  }
+  tracer_->End(span);
+  return span.traceparent();
 }
 
 Status LogRelay::Start() {
@@ -184,33 +208,38 @@ Status LogRelay::Relay() {
   }
   // Payloads and ids first, the messages viewing them after: the views must not move.
   struct Out {
-    std::vector<std::string> ids, payloads;
+    std::vector<std::string> ids, payloads, traceparents;
   } orders, audit;
   uint64_t last_read = next_ - 1;
-  AITS_RETURN_IF_ERROR(log_->Scan(next_,
-                                  [&](const persistence::Event& event) -> Status {
-                                    ++stats_.scanned;
-                                    last_read = event.seq;
-                                    const RelayedTo to = RelayedToOf(event.type);
-                                    if (to == RelayedTo::kOrders && event.seq > orders_last_) {
-                                      AITS_ASSIGN_OR_RETURN(std::string payload,
-                                                            OrdersMessage(event));
-                                      orders.ids.push_back(RelayId(market_, event.seq));
-                                      orders.payloads.push_back(std::move(payload));
-                                    } else if (to == RelayedTo::kAudit && event.seq > audit_last_) {
-                                      audit.ids.push_back(RelayId(market_, event.seq));
-                                      audit.payloads.push_back(AuditMessage(event));
-                                    }
-                                    return Status::Ok();
-                                  })
-                           .WithContext("relaying " + events_));
+  AITS_RETURN_IF_ERROR(
+      log_->Scan(next_,
+                 [&](const persistence::Event& event) -> Status {
+                   ++stats_.scanned;
+                   last_read = event.seq;
+                   const RelayedTo to = RelayedToOf(event.type);
+                   if (to == RelayedTo::kOrders && event.seq > orders_last_) {
+                     AITS_ASSIGN_OR_RETURN(auto message, OrdersMessage(event));
+                     orders.ids.push_back(RelayId(market_, event.seq));
+                     orders.payloads.push_back(std::move(message.first));
+                     orders.traceparents.push_back(
+                         Traced("orders.publish", orders_subject_, event.seq, message.second));
+                   } else if (to == RelayedTo::kAudit && event.seq > audit_last_) {
+                     audit.ids.push_back(RelayId(market_, event.seq));
+                     audit.payloads.push_back(AuditMessage(event));
+                     audit.traceparents.push_back(
+                         Traced("audit.publish", audit_subject_, event.seq, 0));
+                   }
+                   return Status::Ok();
+                 })
+          .WithContext("relaying " + events_));
   for (const std::pair<Out*, const std::string*>& to :
        {std::pair<Out*, const std::string*>{&orders, &orders_subject_},
         {&audit, &audit_subject_}}) {
     std::vector<bus::OutgoingMessage> batch;
     batch.reserve(to.first->ids.size());
     for (size_t idx = 0; idx < to.first->ids.size(); ++idx) {
-      batch.push_back({*to.second, to.first->ids[idx], to.first->payloads[idx]});
+      batch.push_back(
+          {*to.second, to.first->ids[idx], to.first->payloads[idx], to.first->traceparents[idx]});
     }
     AITS_RETURN_IF_ERROR(Publish(*to.second, batch));
   }

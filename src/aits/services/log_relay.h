@@ -8,6 +8,7 @@
 //   AUDIT   audit.<market>   the session's start and stop, circuit-breaker changes, operator
 //                            commands, reconciliations and decisions: JSON
 //                            {"seq", "type", "ts", "event"} with the event as logged
+// With a tracer, every message carries a traceparent (docs/monitoring.md, "Traces").
 //
 // One subject per market, in the log's order: ordered per account. Only committed events are
 // relayed, so nothing a crash of the owner may still lose reaches the bus. Every message's id is
@@ -27,6 +28,8 @@
 #include "aits/bus/message_bus.h"
 #include "aits/core/status.h"
 #include "aits/persistence/event_store.h"
+#include "aits/trace/span_index.h"
+#include "aits/trace/tracer.h"
 
 namespace aits::services {
 
@@ -54,8 +57,13 @@ class LogRelay {
   // `events`: the owner's log (a SQLite file or "postgresql://…#session"), opened read-only at
   // the first Relay that finds it (the owner creates it). `market`: one subject token.
   // InvalidArgument naming the market when it is not one.
+  // `tracer` (not owned; none: no traceparent): each message is published under a span of its
+  // own, "orders.publish" or "audit.publish" (producer): an order's events under the order's
+  // span when `orders` has it (session::PaperOptions::order_traces), the rest as roots.
   static Result<std::unique_ptr<LogRelay>> Create(bus::MessageBus& bus, std::string events,
-                                                  std::string market);
+                                                  std::string market,
+                                                  trace::Tracer* tracer = nullptr,
+                                                  const trace::SpanIndex* orders = nullptr);
 
   // Publishes every event committed since the last call; at the first, every one after what the
   // streams already hold. A log that does not exist yet relays nothing. A batch that outlasts
@@ -65,7 +73,11 @@ class LogRelay {
   const RelayStats& stats() const { return stats_; }
 
  private:
-  LogRelay(bus::MessageBus& bus, std::string events, std::string market);
+  LogRelay(bus::MessageBus& bus, std::string events, std::string market, trace::Tracer* tracer,
+           const trace::SpanIndex* orders);
+  // The traceparent a message about `order_id` (0: none) goes with; empty without a tracer.
+  std::string Traced(std::string_view name, const std::string& subject, uint64_t seq,
+                     uint64_t order_id);
   Status Start();
   Status Publish(std::string_view stream_subject, std::vector<bus::OutgoingMessage>& batch);
 
@@ -74,6 +86,8 @@ class LogRelay {
   const std::string market_;
   const std::string orders_subject_;
   const std::string audit_subject_;
+  trace::Tracer* const tracer_;
+  const trace::SpanIndex* const orders_index_;
   std::unique_ptr<persistence::EventStore> log_;
   // The last seq each stream holds: an event goes to its stream only after it.
   uint64_t orders_last_ = 0;

@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -141,6 +144,73 @@ TEST_P(LogRelayTest, AMarketThatIsNoSubjectTokenAndAForeignStreamAreRefused) {
   const Status refused = (*relay)->Relay();
   EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition) << refused.ToString();
   EXPECT_NE(refused.message().find("someone-else-7"), std::string::npos) << refused.ToString();
+}
+
+// Traced: a paper session's orders get spans (its kernel decides); the relay publishes each
+// order's events under a span of its own, child of the order's, and every other message under a
+// root: every message carries a traceparent.
+TEST_P(LogRelayTest, TracedEveryMessageCarriesATraceparentAndAnOrdersEventsFollowItsSpan) {
+  const std::string dir = tmp_.Sub("traced");
+  std::filesystem::create_directories(dir);
+  auto tracer = trace::Tracer::Open(
+      {.service_name = "owner", .sample_ratio = 1, .file = dir + "/spans.jsonl"});
+  ASSERT_TRUE(tracer.ok()) << tracer.status().ToString();
+  trace::SpanIndex orders;
+  session::PaperOptions options = session::MaxSpeed(session::BusySpec(8'000), dir);
+  options.tracer = tracer->get();
+  options.order_traces = &orders;
+  ASSERT_TRUE(session::RunPaper(options).ok());
+  auto relay = LogRelay::Create(*bus_, dir + "/events.db", "m4", tracer->get(), &orders);
+  ASSERT_TRUE(relay.ok()) << relay.status().ToString();
+  ASSERT_TRUE((*relay)->Relay().ok());
+  (*tracer)->Flush();
+
+  // The spans written: the order spans by order id, and every span's trace by its id.
+  std::map<int64_t, std::string> order_trace;         // order id -> trace id
+  std::map<std::string, std::string> publish_parent;  // orders.publish span id -> parent
+  std::ifstream in(dir + "/spans.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json request = nlohmann::json::parse(line);
+    for (const auto& span : request["resourceSpans"][0]["scopeSpans"][0]["spans"]) {
+      if (span["name"] == "order") {
+        for (const auto& attribute : span["attributes"]) {
+          if (attribute["key"] == "aits.order_id") {
+            order_trace[std::stoll(attribute["value"]["intValue"].get<std::string>())] =
+                span["spanId"].get<std::string>();
+          }
+        }
+      }
+      if (span["name"] == "orders.publish") {
+        publish_parent[span["spanId"].get<std::string>()] = span.value("parentSpanId", "");
+      }
+    }
+  }
+  ASSERT_FALSE(order_trace.empty()) << "the session's decisions should have made orders";
+  size_t under_their_order = 0;
+  for (const bus::Delivery& message : Held(kOrdersStream, "orders.m4")) {
+    ASSERT_FALSE(message.traceparent.empty()) << message.id;
+    auto context = trace::ParseTraceparent(message.traceparent);
+    ASSERT_TRUE(context.ok()) << message.traceparent;
+    const std::string span_id = trace::HexSpanId(context->span_id);
+    ASSERT_TRUE(publish_parent.contains(span_id)) << "no orders.publish span " << span_id;
+    uint64_t order_id = 0;
+    if (auto update = proto::Decode<OrderUpdate>(message.payload); update.ok()) {
+      order_id = update->order.id.value;
+    } else if (auto fill = proto::Decode<Fill>(message.payload); fill.ok()) {
+      order_id = fill->order_id.value;
+    }
+    const auto order = order_trace.find(static_cast<int64_t>(order_id));
+    if (order == order_trace.end()) {
+      EXPECT_EQ(publish_parent[span_id], "") << "an order no decision made: a root";
+    } else {
+      EXPECT_EQ(publish_parent[span_id], order->second) << "order " << order_id;
+      ++under_their_order;
+    }
+  }
+  EXPECT_GT(under_their_order, 0u);
+  for (const bus::Delivery& message : Held(kAuditStream, "audit.m4")) {
+    EXPECT_TRUE(trace::ParseTraceparent(message.traceparent).ok()) << message.id;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Buses, LogRelayTest,

@@ -37,7 +37,10 @@ Result<std::string> SymbolSubject(std::string_view kind, std::string_view feed,
 Status DeadLetter(bus::MessageBus& bus, const std::string& subject, const bus::Delivery& delivery,
                   const Status& why) {
   const std::string id = subject + "." + std::to_string(delivery.sequence);
-  Result<bus::PublishAck> stored = bus.Publish("dead." + subject, id, delivery.payload);
+  // With the traceparent it came with: the dead copy stays in its trace.
+  const std::string dead = "dead." + subject;
+  Result<bus::PublishAck> stored =
+      bus.Publish(bus::OutgoingMessage{dead, id, delivery.payload, delivery.traceparent});
   if (!stored.ok()) {
     return stored.status().WithContext(subject + " message " + std::to_string(delivery.sequence) +
                                        " (" + why.message() + ") could not be dead-lettered");

@@ -97,6 +97,19 @@ class Runner {
       AITS_RETURN_IF_ERROR(consumer.Ack(delivery.sequence));
       return true;
     }
+    std::optional<trace::Span> span;
+    traceparent_.clear();
+    if (options_.tracer != nullptr) {
+      span = options_.tracer->Start("ml.job", trace::SpanKind::kConsumer, delivery.traceparent);
+      if (span->recording()) {
+        span->SetAttribute("aits.job", job.id);
+        span->SetAttribute("aits.command", job.command);
+        span->SetAttribute("aits.attempt", static_cast<int64_t>(delivery.delivered));
+      }
+      traceparent_ = span->traceparent();
+    }
+    // The span ends with the job, however it ends here.
+    const trace::EndOnExit end_span(options_.tracer, span);
     const std::string attempt = std::to_string(delivery.delivered);
     nlohmann::json accepted = Event(job, "accepted", delivery.delivered);
     accepted["command"] = job.command;
@@ -173,6 +186,9 @@ class Runner {
       ++stats_.failed;
     }
     result["wall_seconds"] = elapsed();
+    if (span && result.value("event", std::string()) == "failed") {
+      span->SetError(result.value("error", std::string()));
+    }
     // The result before the ack: a job is never acknowledged without it.
     AITS_RETURN_IF_ERROR(Publish(subject, job.id + ".result", result));
     AITS_RETURN_IF_ERROR(consumer.Ack(delivery.sequence));
@@ -191,8 +207,9 @@ class Runner {
 
   Status Publish(const std::string& subject, const std::string& id, const nlohmann::json& event) {
     const std::string payload = event.dump();
+    const bus::OutgoingMessage message{subject, id, payload, traceparent_};
     AITS_RETURN_IF_ERROR(
-        Retried([&] { return bus_.Publish(subject, id, payload).status(); }).WithContext(subject));
+        Retried([&] { return bus_.Publish(message).status(); }).WithContext(subject));
     if (options_.on_event) options_.on_event(event);
     return Status::Ok();
   }
@@ -202,6 +219,7 @@ class Runner {
   const std::string jobs_subject_;
   CircuitBreaker breaker_;
   MlJobStats stats_;
+  std::string traceparent_;  // the running job's span's, which its events carry; empty: none
 };
 
 }  // namespace
@@ -297,8 +315,8 @@ Status CheckMlJob(const std::string& trainer, const MlJob& job) {
                          " refuses its arguments: " + FailureText(ended));
 }
 
-Result<bus::PublishAck> SubmitMlJob(bus::MessageBus& bus, std::string_view market,
-                                    const MlJob& job) {
+Result<bus::PublishAck> SubmitMlJob(bus::MessageBus& bus, std::string_view market, const MlJob& job,
+                                    std::string_view traceparent) {
   AITS_RETURN_IF_ERROR(ValidateMlJob(job));
   AITS_ASSIGN_OR_RETURN(const std::string subject, MlJobsSubject(market));
   AITS_ASSIGN_OR_RETURN(const std::optional<nlohmann::json> last, LastMlEvent(bus, market, job.id));
@@ -307,7 +325,8 @@ Result<bus::PublishAck> SubmitMlJob(bus::MessageBus& bus, std::string_view marke
         "job " + job.id + " has run already (" + last->value("event", std::string()) + " at " +
         last->value("at", std::string()) + "): a job id runs once; give another --job-id");
   }
-  return bus.Publish(subject, job.id, EncodeMlJob(job));
+  const std::string payload = EncodeMlJob(job);
+  return bus.Publish(bus::OutgoingMessage{subject, job.id, payload, traceparent});
 }
 
 Result<std::optional<nlohmann::json>> LastMlEvent(bus::MessageBus& bus, std::string_view market,

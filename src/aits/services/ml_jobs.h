@@ -45,6 +45,7 @@
 #include "aits/core/metrics.h"
 #include "aits/core/status.h"
 #include "aits/core/time.h"
+#include "aits/trace/tracer.h"
 
 namespace aits::services {
 
@@ -78,8 +79,9 @@ Status CheckMlJob(const std::string& trainer, const MlJob& job);
 
 // Publishes a valid job. FailedPrecondition naming the job when it has a result already (a job id
 // is run once: give another); a job stored already and not finished is the ack's `duplicate`.
-Result<bus::PublishAck> SubmitMlJob(bus::MessageBus& bus, std::string_view market,
-                                    const MlJob& job);
+// `traceparent`: the submitter's span (docs/monitoring.md, "Traces"), or empty.
+Result<bus::PublishAck> SubmitMlJob(bus::MessageBus& bus, std::string_view market, const MlJob& job,
+                                    std::string_view traceparent = {});
 
 // The job's last event (accepted, progress, interrupted, done or failed), or nullopt if it has
 // none yet.
@@ -106,6 +108,9 @@ struct MlJobOptions {
   uint64_t max_messages = 0;
   // Every event as it is published (the role prints them).
   std::function<void(const nlohmann::json& event)> on_event;
+  // Spans (not owned), or none: each job run under an "ml.job" span (consumer), child of the
+  // job message's traceparent (a root without one), whose traceparent its events carry.
+  trace::Tracer* tracer = nullptr;
 };
 
 struct MlJobStats {

@@ -284,6 +284,53 @@ TEST_P(MlJobsTest, AFailingJobReportsFailedWithTheReason) {
   EXPECT_NE((*last)->value("error", "").find("many"), std::string::npos) << (*last)->dump();
 }
 
+// Traced: the job runs under an "ml.job" span, child of the span its message carried, and every
+// event it publishes carries that span's traceparent.
+TEST_P(MlJobsTest, ATracedJobRunsUnderItsSubmittersSpanAndItsEventsCarryIt) {
+  auto tracer =
+      trace::Tracer::Open({.service_name = "ml", .sample_ratio = 1, .file = Path("spans.jsonl")});
+  ASSERT_TRUE(tracer.ok()) << tracer.status().ToString();
+  trace::Span submitter = (*tracer)->StartRoot("submit", trace::SpanKind::kProducer);
+  (*tracer)->End(submitter);
+  const MlJob job{"traced", "train", {"--config", Path("quick.yaml"), "--data", Path("none.csv")}};
+  ASSERT_TRUE(SubmitMlJob(*bus_, market_, job, submitter.traceparent()).ok());
+  MlJobOptions options = options_;
+  options.max_messages = 1;
+  options.tracer = tracer->get();
+  Result<MlJobStats> stats = RunMlJobs(*bus_, options);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->failed, 1u);
+  (*tracer)->Flush();
+
+  nlohmann::json job_span;
+  std::ifstream in(Path("spans.jsonl"));
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json request = nlohmann::json::parse(line);
+    for (const auto& span : request["resourceSpans"][0]["scopeSpans"][0]["spans"]) {
+      if (span["name"] == "ml.job") job_span = span;
+    }
+  }
+  ASSERT_TRUE(job_span.is_object()) << "no ml.job span";
+  EXPECT_EQ(job_span.value("parentSpanId", ""), trace::HexSpanId(submitter.context.span_id));
+  EXPECT_EQ(job_span.value("traceId", ""), trace::HexTraceId(submitter.context.trace_id));
+  EXPECT_EQ(job_span["status"].value("code", 0), 2) << "a failed job's span is an error";
+
+  bus::ConsumerConfig config;
+  config.stream = std::string(kMlStream);
+  config.filter_subject = MlEventsSubject(market_, job.id).value();
+  config.start = bus::StartAt::kFirst;
+  auto consumer = bus_->Consume(config);
+  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+  auto events = (*consumer)->Fetch(16, Duration::Millis(500));
+  ASSERT_TRUE(events.ok()) << events.status().ToString();
+  ASSERT_EQ(events->size(), 2u) << "accepted and failed";
+  for (const bus::Delivery& event : *events) {
+    auto context = trace::ParseTraceparent(event.traceparent);
+    ASSERT_TRUE(context.ok()) << event.id << ": " << event.traceparent;
+    EXPECT_EQ(trace::HexSpanId(context->span_id), job_span.value("spanId", "")) << event.id;
+  }
+}
+
 // Asked to stop mid-job, the runner kills the training and gives the job back: the next runner
 // runs it from scratch, and it completes once.
 TEST_P(MlJobsTest, AStoppedRunnerGivesItsJobBackAndTheNextCompletesItOnce) {

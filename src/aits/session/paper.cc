@@ -107,7 +107,8 @@ constexpr auto kCommandPoll = std::chrono::milliseconds(250);
 // orders numbered and the fills booked in between get their spans.
 class OrderSpans {
  public:
-  OrderSpans(trace::Tracer& tracer, trace::TickTraces* ticks) : tracer_(tracer), ticks_(ticks) {}
+  OrderSpans(trace::Tracer& tracer, trace::TickTraces* ticks, trace::SpanIndex* orders)
+      : tracer_(tracer), ticks_(ticks), orders_index_(orders) {}
 
   // `tick`: the tick the kernel is about to take, if it is one. The decision it may close a bar
   // for gets a span under the tick's message (or a new root), ended (exported) only if the
@@ -163,6 +164,15 @@ class OrderSpans {
         pending_.reset();
       }
       if (!decided) decision = {};
+    } else if (pending_ && decision.valid()) {
+      // A decider of another role answered on this tick: the tick's span is kept, as the parent
+      // of the question the owner sent it (ACCOUNTS).
+      if (pending_->recording()) {
+        pending_->name = "tick";
+        pending_->SetAttribute("aits.symbol", session.instrument().symbol);
+      }
+      tracer_.End(*pending_);
+      pending_.reset();
     }
     if (decision.sampled()) {
       for (uint64_t id = orders_ + 1; id <= kernel.order_count(); ++id) {
@@ -178,6 +188,7 @@ class OrderSpans {
         // Bounded: an order unfilled this long ago is not waited for.
         if (open_.size() >= kMaxOpen) open_.erase(open_.begin());
         open_.emplace(id, span.context);
+        if (orders_index_ != nullptr) orders_index_->Put(id, span.context);
       }
     }
     const uint64_t booked = kernel.fill_count() - fills_;
@@ -205,6 +216,7 @@ class OrderSpans {
   static constexpr size_t kMaxOpen = 4096;
   trace::Tracer& tracer_;
   trace::TickTraces* ticks_;
+  trace::SpanIndex* orders_index_;
   uint64_t orders_ = 0;
   uint64_t fills_ = 0;
   uint64_t decisions_ = 0;
@@ -562,7 +574,8 @@ class PaperTarget final : public node::LoopTarget {
         feeds_(feeds),
         result_(result),
         metrics_(metrics) {
-    if (options.tracer != nullptr) order_spans_.emplace(*options.tracer, options.tick_traces);
+    if (options.tracer != nullptr)
+      order_spans_.emplace(*options.tracer, options.tick_traces, options.order_traces);
   }
 
   Status OnMarketData(const node::MarketData& data) override {

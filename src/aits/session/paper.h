@@ -35,6 +35,7 @@
 #include "aits/session/replay.h"
 #include "aits/session/session.h"
 #include "aits/session/session_spec.h"
+#include "aits/trace/span_index.h"
 #include "aits/trace/tick_traces.h"
 #include "aits/trace/tracer.h"
 
@@ -155,6 +156,9 @@ struct PaperOptions {
   // The traceparents of the MARKET messages the feeds read (services::BusSourceOptions::traces),
   // or null. Must outlive the run.
   trace::TickTraces* tick_traces = nullptr;
+  // Where each traced order's span is put, by order id, for the log relay that publishes the
+  // order's events to ORDERS under it (services/log_relay.h), or null. Must outlive the run.
+  trace::SpanIndex* order_traces = nullptr;
   // The broker's account at this start, for tests: the simulated venue is seeded with it
   // (SimulatedVenue::Seed, in place of what the log rebuilt) before the reconciliation, as if
   // the account had moved while the session was down.

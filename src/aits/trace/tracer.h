@@ -165,6 +165,22 @@ class Tracer {
   std::thread thread_;
 };
 
+// Ends `span`, when it holds one, as the guard goes out of scope: for a span that must end
+// however its function returns. `tracer` may be null when `span` stays empty.
+class EndOnExit {
+ public:
+  EndOnExit(Tracer* tracer, std::optional<Span>& span) : tracer_(tracer), span_(span) {}
+  ~EndOnExit() {
+    if (span_) tracer_->End(*span_);
+  }
+  EndOnExit(const EndOnExit&) = delete;
+  EndOnExit& operator=(const EndOnExit&) = delete;
+
+ private:
+  Tracer* tracer_;
+  std::optional<Span>& span_;
+};
+
 // The span whose work this thread is doing, for code further down the same call that cannot be
 // handed it: the owner's decider sets the decision's span here, and the session, after the
 // kernel took the tick, opens the spans of the orders it caused under it. OpenTelemetry keeps
