@@ -33,7 +33,8 @@ TEST(SpanIndexTest, AKeysLastSpanUntilForgotten) {
 TEST(SpanIndexTest, APutterAndAGetterOnTwoThreads) {
   SpanIndex index;
   std::thread putter([&] {
-    for (uint64_t key = 1; key <= 10'000; ++key) index.Put(key, ContextNumbered(static_cast<uint8_t>(key)));
+    for (uint64_t key = 1; key <= 10'000; ++key)
+      index.Put(key, ContextNumbered(static_cast<uint8_t>(key)));
   });
   for (uint64_t key = 1; key <= 10'000; ++key) {
     const SpanContext got = index.Get(key);
