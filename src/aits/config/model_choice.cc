@@ -343,9 +343,13 @@ RetrainRunner RetrainThroughMlRole(RetrainSettings settings, bus::MessageBus& bu
     }
     // Submitted, or run already (FailedPrecondition): its result is on the bus.
     const auto deadline = started + std::chrono::nanoseconds(settings.timeout.ns);
+    Status last_error = Status::Ok();
     for (;;) {
-      AITS_ASSIGN_OR_RETURN(const std::optional<nlohmann::json> event,
-                            services::LastMlEvent(bus, market, job.id));
+      // A read that fails (the bus away a moment) is tried again until the deadline.
+      Result<std::optional<nlohmann::json>> read = services::LastMlEvent(bus, market, job.id);
+      if (!read.ok()) last_error = read.status();
+      const std::optional<nlohmann::json> event =
+          read.ok() ? std::move(read).value() : std::nullopt;
       if (event && services::IsMlResult(*event)) {
         const double seconds = SecondsSince(started);
         if (event->value("event", std::string()) != "done") {
@@ -358,12 +362,13 @@ RetrainRunner RetrainThroughMlRole(RetrainSettings settings, bus::MessageBus& bu
         return Status(StatusCode::kUnavailable, "retrain of " + model + ": stopped");
       }
       if (std::chrono::steady_clock::now() >= deadline) {
-        return Status(StatusCode::kDeadlineExceeded,
-                      what + ": no result after " + WholeSeconds(settings.timeout) +
-                          " (--retrain-timeout; " +
-                          (event ? "its last event: " + event->value("event", std::string("?"))
-                                 : std::string("no ml role has taken it: is one running?")) +
-                          ")");
+        return Status(
+            StatusCode::kDeadlineExceeded,
+            what + ": no result after " + WholeSeconds(settings.timeout) + " (--retrain-timeout; " +
+                (event              ? "its last event: " + event->value("event", std::string("?"))
+                 : !last_error.ok() ? "the bus: " + last_error.ToString()
+                                    : std::string("no ml role has taken it: is one running?")) +
+                "; the job may still run there)");
       }
       std::this_thread::sleep_for(std::chrono::nanoseconds(poll.ns));
     }

@@ -150,7 +150,7 @@ void BusVenue::Send(VenueCommand command) const {
   if (options_.tracer != nullptr) {
     // Under the decision whose order this is; a command of the kernel's own (a stop-out's
     // close, the operator's) starts a trace of its own.
-    const trace::SpanContext& cause = trace::Current();
+    const trace::SpanContext& cause = trace::CurrentAsParent();
     trace::Span span =
         cause.valid()
             ? options_.tracer->StartChild("exec.command", trace::SpanKind::kProducer, cause)

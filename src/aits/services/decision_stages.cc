@@ -893,7 +893,8 @@ class BusDecider final : public trading::RemoteDecider {
     // the duplicate window; after it, the decision role drops the repeat by its bar).
     // Under the span of the tick that closed the bar (the session's, trace::Current()): the
     // decision role names it on its decision span (aits.account_traceparent).
-    const trace::SpanContext& tick = trace::Current();
+    const trace::SpanContext& tick =
+        feed_.options_.tracer != nullptr ? trace::CurrentAsParent() : trace::Current();
     AITS_RETURN_IF_ERROR(question_.Send(
         BarId(feed_.options_.feed, instrument_, bar.open_time), proto::Encode(account_), nullptr,
         feed_.options_.tracer != nullptr && tick.valid() ? trace::FormatTraceparent(tick)

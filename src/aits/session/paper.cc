@@ -137,6 +137,7 @@ class OrderSpans {
       pending_->start_ns = SystemWallClock().Now().ns;
     }
     trace::SetCurrent(pending_->context);
+    trace::WatchParentUse(pending_->context);
   }
 
   // `report`: the span of the venue's report the kernel just took, when it came traced from
@@ -145,13 +146,17 @@ class OrderSpans {
     const kernel::Kernel& kernel = session.kernel();
     trace::SpanContext decision = trace::Current();
     trace::SetCurrent({});
+    // Something was sent under the tick's span (a command to a venue in another process, the
+    // owner's question to a decision role): it is kept, or their parent would be missing.
+    const bool parent = pending_ && trace::WatchedWasParent();
+    trace::WatchParentUse({});
     if (pending_ && decision.valid() && SameSpan(decision, pending_->context)) {
       // Nobody else decided: the kernel's own decision, if it made one on this tick. The
-      // kernel's own orders (a stop-loss, a stop-out) come from the tick, not a decision: no
-      // order span, but the tick's span is kept as "tick", the parent of what a venue in
-      // another process was sent for them (the bus venue's exec.command).
+      // kernel's own orders (a stop-loss, a stop-out) and changes (a trailing stop) come from
+      // the tick, not a decision: no order span, but the tick's span is kept as "tick" when
+      // they made orders or were sent on.
       const bool decided = session.decisions() > decisions_;
-      if (decided || kernel.order_count() > orders_) {
+      if (decided || parent || kernel.order_count() > orders_) {
         if (pending_->recording()) {
           if (!decided) pending_->name = "tick";
           pending_->SetAttribute("aits.symbol", session.instrument().symbol);
@@ -164,7 +169,7 @@ class OrderSpans {
         pending_.reset();
       }
       if (!decided) decision = {};
-    } else if (pending_ && decision.valid()) {
+    } else if (pending_ && decision.valid() && parent) {
       // A decider of another role answered on this tick: the tick's span is kept, as the parent
       // of the question the owner sent it (ACCOUNTS).
       if (pending_->recording()) {

@@ -6,6 +6,10 @@
 // asks for the message of the tick it is taking, by its time, and opens its decision's span
 // under it.
 //
+// By time, not by sequence: a tick of the same time as the next message's first tick, at the end
+// of its own message, is taken for the next message's (its decision hangs under that message's
+// md.publish, a neighbour of the right one).
+//
 // Threads: Add and Of may be called from different threads (a mutex held for a deque's push or
 // a short walk). Of is meant to be called with non-decreasing times per instrument: it forgets
 // the entries before the one it answers with.

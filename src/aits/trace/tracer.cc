@@ -87,11 +87,25 @@ Status Post(const std::string& endpoint, const std::string& body) {
 }
 
 thread_local SpanContext t_current;
+thread_local SpanContext t_watched;
+thread_local bool t_watched_used = false;
 
 }  // namespace
 
 void SetCurrent(const SpanContext& context) { t_current = context; }
 const SpanContext& Current() { return t_current; }
+const SpanContext& CurrentAsParent() {
+  if (t_current.valid() && t_current.span_id == t_watched.span_id &&
+      t_current.trace_id == t_watched.trace_id) {
+    t_watched_used = true;
+  }
+  return t_current;
+}
+void WatchParentUse(const SpanContext& span) {
+  t_watched = span;
+  t_watched_used = false;
+}
+bool WatchedWasParent() { return t_watched_used; }
 
 bool Span::is_root() const {
   return std::all_of(parent_span_id.begin(), parent_span_id.end(),

@@ -187,6 +187,14 @@ class EndOnExit {
 // its context the same way (per thread). An invalid context (the default): none.
 void SetCurrent(const SpanContext& context);
 const SpanContext& Current();
+// Current(), for a caller that makes it the parent of a span or of a message it publishes. If it
+// is the span this thread watches (WatchParentUse), the thread notes that it has a child, so
+// that whoever opened it knows it must be exported (WatchedWasParent).
+const SpanContext& CurrentAsParent();
+// Watches `span` from now on, its note cleared: the session's span of the tick it is taking,
+// which it ends only when something hangs under it.
+void WatchParentUse(const SpanContext& span);
+bool WatchedWasParent();
 
 // The OTLP/JSON ExportTraceServiceRequest of `spans`, all of the process `service_name`: one
 // resourceSpans entry (resource attribute service.name), one scopeSpans entry (scope "aits"),

@@ -382,3 +382,38 @@ TEST(TracerTest, ControlCharactersAndBadUtf8StayOneParsableLine) {
 
 }  // namespace
 }  // namespace aits::trace
+
+namespace aits::trace {
+namespace {
+
+// The session watches its tick's span; a publisher that takes the current span as a parent
+// marks it, one that only reads it does not, and watching anew clears the mark.
+TEST(CurrentSpanTest, AWatchedSpanTakenAsAParentIsNoted) {
+  SpanContext tick;
+  tick.trace_id[0] = 1;
+  tick.span_id[0] = 2;
+  tick.flags = SpanContext::kSampled;
+  SpanContext other = tick;
+  other.span_id[0] = 3;
+  SetCurrent(tick);
+  WatchParentUse(tick);
+  (void)Current();
+  EXPECT_FALSE(WatchedWasParent());
+  SetCurrent(other);  // a decider's own span: a child of it says nothing of the tick's
+  (void)CurrentAsParent();
+  EXPECT_FALSE(WatchedWasParent());
+  SetCurrent(tick);
+  EXPECT_EQ(CurrentAsParent().span_id, tick.span_id);
+  EXPECT_TRUE(WatchedWasParent());
+  SetCurrent(other);  // still noted after the current span changed
+  EXPECT_TRUE(WatchedWasParent());
+  WatchParentUse(tick);
+  EXPECT_FALSE(WatchedWasParent());
+  SetCurrent({});
+  (void)CurrentAsParent();  // no current span: nothing noted
+  EXPECT_FALSE(WatchedWasParent());
+  WatchParentUse({});
+}
+
+}  // namespace
+}  // namespace aits::trace
