@@ -45,6 +45,20 @@ Status PublishOne(bus::MessageBus& bus, CircuitBreaker& breaker, std::string_vie
       .status();
 }
 
+// A command's span attributes (the owner's exec.command, the gateway's gateway.command).
+void DescribeCommand(trace::Span& span, std::string_view subject, const VenueCommand& command) {
+  if (!span.recording()) return;
+  span.SetAttribute("messaging.destination.name", subject);
+  span.SetAttribute("aits.command", ToString(command.kind));
+  span.SetAttribute("aits.command_id", command.id);
+  if (command.kind == VenueCommand::Kind::kSubmit) {
+    span.SetAttribute("aits.order_id", static_cast<int64_t>(command.order.id.value));
+    span.SetAttribute("aits.client_order_id", command.order.request.client_order_id);
+  } else if (command.kind == VenueCommand::Kind::kCancel) {
+    span.SetAttribute("aits.order_id", static_cast<int64_t>(command.order_id.value));
+  }
+}
+
 std::string Millis(Duration duration) { return std::to_string(duration.ns / 1'000'000) + " ms"; }
 
 }  // namespace
@@ -150,22 +164,9 @@ void BusVenue::Send(VenueCommand command) const {
   if (options_.tracer != nullptr) {
     // Under the decision whose order this is; a command of the kernel's own (a stop-out's
     // close, the operator's) starts a trace of its own.
-    const trace::SpanContext& cause = trace::CurrentAsParent();
-    trace::Span span =
-        cause.valid()
-            ? options_.tracer->StartChild("exec.command", trace::SpanKind::kProducer, cause)
-            : options_.tracer->StartRoot("exec.command", trace::SpanKind::kProducer);
-    if (span.recording()) {
-      span.SetAttribute("messaging.destination.name", commands_subject_);
-      span.SetAttribute("aits.command", ToString(command.kind));
-      span.SetAttribute("aits.command_id", command.id);
-      if (command.kind == VenueCommand::Kind::kSubmit) {
-        span.SetAttribute("aits.order_id", static_cast<int64_t>(command.order.id.value));
-        span.SetAttribute("aits.client_order_id", command.order.request.client_order_id);
-      } else if (command.kind == VenueCommand::Kind::kCancel) {
-        span.SetAttribute("aits.order_id", static_cast<int64_t>(command.order_id.value));
-      }
-    }
+    trace::Span span = options_.tracer->StartChild("exec.command", trace::SpanKind::kProducer,
+                                                   trace::CurrentAsParent());
+    DescribeCommand(span, commands_subject_, command);
     options_.tracer->End(span);
     traceparent = span.traceparent();
   }
@@ -623,9 +624,7 @@ class ReportPublisher {
     const trace::SpanContext command =
         execution ? spans_.Of(report.execution) : trace::SpanContext{};
     trace::Span span =
-        command.valid()
-            ? options_.tracer->StartChild("gateway.report", trace::SpanKind::kProducer, command)
-            : options_.tracer->StartRoot("gateway.report", trace::SpanKind::kProducer);
+        options_.tracer->StartChild("gateway.report", trace::SpanKind::kProducer, command);
     if (span.recording()) {
       span.SetAttribute("messaging.destination.name", subject_);
       span.SetAttribute("aits.report", ToString(report.kind));
@@ -846,15 +845,7 @@ Result<VenueBridgeStats> RunVenueBridge(bus::MessageBus& bus, execution::Executi
         if (options.tracer != nullptr && !delivery.traceparent.empty()) {
           span = options.tracer->Start("gateway.command", trace::SpanKind::kConsumer,
                                        delivery.traceparent);
-          if (span->recording()) {
-            span->SetAttribute("messaging.destination.name", commands);
-            span->SetAttribute("aits.command", ToString(command->kind));
-            span->SetAttribute("aits.command_id", command->id);
-            if (command->kind == VenueCommand::Kind::kSubmit) {
-              span->SetAttribute("aits.order_id", static_cast<int64_t>(command->order.id.value));
-              span->SetAttribute("aits.client_order_id", command->order.request.client_order_id);
-            }
-          }
+          DescribeCommand(*span, commands, *command);
           // Before the venue has the order: its first report may come at once.
           if (command->kind == VenueCommand::Kind::kSubmit) {
             spans.Add(command->order, span->context);

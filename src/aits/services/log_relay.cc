@@ -136,8 +136,7 @@ std::string LogRelay::Traced(std::string_view name, const std::string& subject, 
   const trace::SpanContext order = order_id != 0 && orders_index_ != nullptr
                                        ? orders_index_->Get(order_id)
                                        : trace::SpanContext{};
-  trace::Span span = order.valid() ? tracer_->StartChild(name, trace::SpanKind::kProducer, order)
-                                   : tracer_->StartRoot(name, trace::SpanKind::kProducer);
+  trace::Span span = tracer_->StartChild(name, trace::SpanKind::kProducer, order);
   if (span.recording()) {
     span.SetAttribute("messaging.destination.name", subject);
     span.SetAttribute("aits.seq", static_cast<int64_t>(seq));

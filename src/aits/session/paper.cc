@@ -128,10 +128,8 @@ class OrderSpans {
                           : trace::SpanContext{};
     // A span no tick used is kept for the next (under the same message: its ids and sampling
     // decision stand), so that the ticks that decide nothing, most of them, pay for no new ids.
-    if (!pending_ || !SameSpan(message, parent_)) {
-      pending_.emplace(message.valid()
-                           ? tracer_.StartChild("decision", trace::SpanKind::kInternal, message)
-                           : tracer_.StartRoot("decision", trace::SpanKind::kInternal));
+    if (!pending_ || message != parent_) {
+      pending_.emplace(tracer_.StartChild("decision", trace::SpanKind::kInternal, message));
       parent_ = message;
     } else if (pending_->recording()) {
       pending_->start_ns = SystemWallClock().Now().ns;
@@ -150,7 +148,7 @@ class OrderSpans {
     // owner's question to a decision role): it is kept, or their parent would be missing.
     const bool parent = pending_ && trace::WatchedWasParent();
     trace::WatchParentUse({});
-    if (pending_ && decision.valid() && SameSpan(decision, pending_->context)) {
+    if (pending_ && decision.valid() && decision == pending_->context) {
       // Nobody else decided: the kernel's own decision, if it made one on this tick. The
       // kernel's own orders (a stop-loss, a stop-out) and changes (a trailing stop) come from
       // the tick, not a decision: no order span, but the tick's span is kept as "tick" when
@@ -214,10 +212,6 @@ class OrderSpans {
   }
 
  private:
-  static bool SameSpan(const trace::SpanContext& a, const trace::SpanContext& b) {
-    return a.trace_id == b.trace_id && a.span_id == b.span_id;
-  }
-
   static constexpr size_t kMaxOpen = 4096;
   trace::Tracer& tracer_;
   trace::TickTraces* ticks_;

@@ -26,6 +26,7 @@ struct SpanContext {
   static constexpr uint8_t kSampled = 0x01;
 
   bool sampled() const { return (flags & kSampled) != 0; }
+  bool operator==(const SpanContext&) const = default;
   // Neither id all zeros (the W3C's invalid value).
   bool valid() const;
 };

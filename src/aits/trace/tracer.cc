@@ -95,10 +95,7 @@ thread_local bool t_watched_used = false;
 void SetCurrent(const SpanContext& context) { t_current = context; }
 const SpanContext& Current() { return t_current; }
 const SpanContext& CurrentAsParent() {
-  if (t_current.valid() && t_current.span_id == t_watched.span_id &&
-      t_current.trace_id == t_watched.trace_id) {
-    t_watched_used = true;
-  }
+  if (t_current.valid() && t_current == t_watched) t_watched_used = true;
   return t_current;
 }
 void WatchParentUse(const SpanContext& span) {

@@ -110,7 +110,8 @@ class Tracer {
   // root, sampled by the ratio. Malformed: counted, its reason kept (last_malformed()), and a
   // new root started — a bad header never stops a message.
   Span Start(std::string_view name, SpanKind kind, std::string_view parent);
-  // A span under a context already parsed (a span of this process).
+  // A span under a context already parsed (a span of this process); an invalid one (none): a new
+  // root, sampled by the ratio.
   Span StartChild(std::string_view name, SpanKind kind, const SpanContext& parent);
   // A new root, sampled by the ratio.
   Span StartRoot(std::string_view name, SpanKind kind);
