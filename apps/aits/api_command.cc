@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aits/api/alert_routes.h"
 #include "aits/api/api_service.h"
 #include "aits/api/auth_store.h"
 #include "aits/api/backtest_routes.h"
@@ -186,6 +187,9 @@ int RunApiServer(const ApiServerFlags& s, bool quiet, bool json,
     catalog = std::make_unique<api::ModelCatalog>(std::move(registry).value());
   }
   api::AddModelRoutes(service, *catalog);
+  auto alerts = api::AlertBoard::Create(&hub);
+  if (!alerts.ok()) return Fail(alerts.status());
+  api::AddAlertRoutes(service, **alerts);
   std::unique_ptr<api::JobRunner> jobs;
   api::BacktestOptions backtests;
   if (!s.jobs.empty() && !s.data_dir.empty()) {

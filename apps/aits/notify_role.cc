@@ -46,14 +46,7 @@ api::HttpResponse Handle(notify::Notifier& notifier, const api::HttpRequest& req
     if (request.method != "GET") return api::ErrorResponse(405, "method_not_allowed", "GET only");
     nlohmann::json alerts = nlohmann::json::array();
     for (const notify::Delivered& delivered : notifier.Recent()) {
-      const notify::Alert& alert = delivered.alert;
-      alerts.push_back({{"received", delivered.received},
-                        {"status", alert.status},
-                        {"alertname", alert.name()},
-                        {"labels", alert.labels},
-                        {"annotations", alert.annotations},
-                        {"starts_at", alert.starts_at},
-                        {"ends_at", alert.ends_at}});
+      alerts.push_back(nlohmann::json(notify::DeliveredJson(delivered)));
     }
     return api::Json(200, {{"alerts", alerts}});
   }

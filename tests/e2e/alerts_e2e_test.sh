@@ -7,7 +7,9 @@
 # firing, in the alerts file and in the Telegram chat; `/breaker normal` sent from Telegram by an
 # admin must reach the session, and the alert's resolution come back the same way, each once. A
 # viewer's /pause is refused; a malformed webhook is refused with the field named and counted,
-# and changes nothing; every bot command is audited.
+# and changes nothing; every bot command is audited. The same alerts reach the api role too
+# (`aits api serve`, GET /api/v1/alerts): Alertmanager logs in with OAuth2 client credentials
+# (RFC 6749 §4.4, its own API key) at the API's token endpoint.
 # Usage: alerts_e2e_test.sh AITS_BINARY RULES_YML TELEGRAM_STAND_IN
 set -euo pipefail
 aits="$1"
@@ -23,12 +25,18 @@ cleanup() {
   # SIGTERM: background jobs of a script ignore SIGINT unless they handle it themselves.
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$dir"
+  [[ -n "${KEEP_DIR:-}" ]] || rm -rf "$dir"
 }
 trap cleanup EXIT
 fail() {
   echo "FAIL: $*" >&2
   for log in "$dir"/*.err; do echo "--- $log:" >&2; tail -20 "$log" >&2; done
+  if [[ -n "${prom_port:-}" ]]; then
+    echo "--- Prometheus' alerts and notifications:" >&2
+    curl -s "http://127.0.0.1:${prom_port}/api/v1/alerts" >&2 || true
+    curl -s "http://127.0.0.1:${prom_port}/api/v1/targets" >&2 || true
+    curl -s "http://127.0.0.1:${prom_port}/metrics" | grep '^prometheus_notifications' >&2 || true
+  fi
   exit 1
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -88,6 +96,26 @@ paper_port=$(printed_port "$dir/paper.err" "aits paper: \/healthz, \/readyz and 
   fail "the paper session did not say where its /metrics is"
 
 
+# The api role over the same session, with an API key for Alertmanager.
+auth=(--auth "$dir/auth.db" --master-key "$dir/master.key" --fast-hash)
+"$aits" api init "${auth[@]}" >/dev/null 2>"$dir/api-init.err" || fail "aits api init failed"
+for user in vera:viewer ada:admin; do
+  AITS_PASSWORD="${user%%:*}-pw" "$aits" api user add "${user%%:*}" --role "${user##*:}" "${auth[@]}" \
+    >/dev/null || fail "aits api user add ${user%%:*} failed"
+done
+key=$("$aits" api key create alertmanager --role trader --json "${auth[@]}") || fail "aits api key create failed"
+key_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$key")
+python3 -c 'import json,sys; print(json.loads(sys.argv[1])["secret"])' "$key" >"$dir/am-client-secret"
+"$aits" api serve --state "$dir/s" --listen 127.0.0.1:0 --json "${auth[@]}" --no-web \
+  >"$dir/api.out" 2>"$dir/api.err" &
+pids+=($!)
+for _ in $(seq 1 100); do grep -q listening "$dir/api.out" && break; sleep 0.1; done
+api_url=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["listening"])' "$dir/api.out") ||
+  fail "the api role did not say where it listens"
+viewer_token=$(curl -sf --data 'grant_type=password&username=vera&password=vera-pw' \
+  "$api_url/api/v1/auth/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])') ||
+  fail "no token for the viewer"
+
 am_port=$(free_port)
 cat >"$dir/alertmanager.yml" <<YAML
 route:
@@ -101,6 +129,13 @@ receivers:
     webhook_configs:
       - url: http://127.0.0.1:${notify_port}/alerts/alertmanager
         send_resolved: true
+      - url: ${api_url}/api/v1/alerts/alertmanager
+        send_resolved: true
+        http_config:
+          oauth2:
+            client_id: ${key_id}
+            client_secret_file: ${dir}/am-client-secret
+            token_url: ${api_url}/api/v1/auth/token
 YAML
 prometheus-alertmanager --config.file="$dir/alertmanager.yml" --storage.path="$dir/am" \
   --web.listen-address="127.0.0.1:${am_port}" --cluster.listen-address= 2>"$dir/alertmanager.err" &
@@ -121,8 +156,11 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:${paper_port}"]
 YAML
+# A firing alert is sent again each second rather than each minute: a send made before
+# Prometheus has found its Alertmanager is dropped, and would otherwise wait a minute.
 prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/prom" \
-  --web.listen-address="127.0.0.1:${prom_port}" 2>"$dir/prometheus.err" &
+  --web.listen-address="127.0.0.1:${prom_port}" --rules.alert.resend-delay=1s \
+  2>"$dir/prometheus.err" &
 pids+=($!)
 
 for _ in $(seq 1 300); do
@@ -130,6 +168,13 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 curl -sf "http://127.0.0.1:${prom_port}/-/ready" >/dev/null || fail "Prometheus did not get ready"
+# Alertmanager found: its discovery runs apart from readiness (every 5 s at most).
+for _ in $(seq 1 300); do
+  curl -s "http://127.0.0.1:${prom_port}/api/v1/alertmanagers" | grep -q "127.0.0.1:${am_port}" && break
+  sleep 0.1
+done
+curl -s "http://127.0.0.1:${prom_port}/api/v1/alertmanagers" | grep -q "127.0.0.1:${am_port}" ||
+  fail "Prometheus did not find its Alertmanager in 30 s"
 # The session scraped: its target up.
 for _ in $(seq 1 300); do
   curl -s "http://127.0.0.1:${prom_port}/api/v1/query?query=up" | grep -q '"value":\[[0-9.]*,"1"\]' && break
@@ -155,6 +200,16 @@ wait_for_alert() {  # STATUS
   fail "no AitsBreakerHalted $1 reached the notifications role in 60 s"
 }
 
+# The api role's view of the alert: what fires, and the changes newest first.
+api_alerts() { curl -sf -H "Authorization: Bearer $viewer_token" "$api_url/api/v1/alerts"; }
+wait_for_api_alert() {  # PYTHON-CONDITION-ON-a WHAT
+  for _ in $(seq 1 600); do
+    api_alerts | python3 -c "import json,sys; a=json.load(sys.stdin); sys.exit(0 if ($1) else 1)" && return 0
+    sleep 0.1
+  done
+  fail "the api role did not show $2 in 60 s: $(api_alerts)"
+}
+
 echo "text 203 7001 /status" >&3
 wait_for_telegram '"text":"Session ' "the answer to /status"
 echo "text 201 7001 /pause" >&3
@@ -166,11 +221,14 @@ wait_for_alert firing
 firing_after=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")
 wait_for_telegram "FIRING AitsBreakerHalted (critical)" "the alert in the Telegram chat"
 telegram_after=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")
+wait_for_api_alert "[x['alertname'] for x in a['firing']] == ['AitsBreakerHalted']" "AitsBreakerHalted firing"
+api_after=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")
 # The admin lifts the halt from Telegram: the session applies it, the alert resolves.
 echo "text 203 7001 /breaker normal e2e" >&3
 wait_for_telegram "Breaker → normal queued" "the answer to /breaker normal"
 wait_for_alert resolved
 wait_for_telegram "RESOLVED AitsBreakerHalted" "the resolution in the Telegram chat"
+wait_for_api_alert "not a['firing'] and a['recent'][0]['status'] == 'resolved'" "the resolution"
 # Alertmanager sends a group again at each group_interval while it changes: still once each.
 sleep 3
 [[ "$(count firing)" == 1 && "$(count resolved)" == 1 ]] ||
@@ -181,4 +239,21 @@ audited=$(grep -c '"command"' "$dir/telegram-audit.jsonl" || true)
 (( audited == 5 )) || fail "expected 5 audited bot commands (hello, /status twice, /pause, /breaker): $(cat "$dir/telegram-audit.jsonl")"
 grep -q '"command":"/pause","result":"forbidden"' "$dir/telegram-audit.jsonl" ||
   fail "the viewer's /pause is not audited as forbidden"
-echo "ok: AitsBreakerHalted reached the notifications role ${firing_after} s and Telegram ${telegram_after} s after the halt; /breaker normal from Telegram resolved it; a viewer refused; a malformed webhook refused"
+# Alertmanager's posts to the api role: once each change, as the notifications role got them,
+# under its API key, every one in the audit trail.
+api_changes=$(api_alerts | python3 -c "import json,sys; print(len([x for x in json.load(sys.stdin)['recent'] if x['alertname'] == 'AitsBreakerHalted']))")
+[[ "$api_changes" == 2 ]] || fail "expected two changes of AitsBreakerHalted on the api role: $(api_alerts)"
+admin_token=$(curl -sf --data 'grant_type=password&username=ada&password=ada-pw' \
+  "$api_url/api/v1/auth/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])') ||
+  fail "no token for the admin"
+trail=$(curl -sf -H "Authorization: Bearer $admin_token" "$api_url/api/v1/audit?limit=1000")
+python3 - "$trail" "$key_id" <<'PY' || fail "the audit trail of Alertmanager's posts: $trail"
+import json, sys
+items, key = json.loads(sys.argv[1])["items"], sys.argv[2]
+tokens = [e for e in items if e["action"] == "POST /api/v1/auth/token" and e["target"] == "client:" + key]
+posts = [e for e in items if e["action"] == "POST /api/v1/alerts/alertmanager"]
+# Its token issued at the first attempt (credentials in the Basic header), every post taken.
+assert tokens and all(e["status"] == 200 for e in tokens), tokens
+assert len(posts) >= 2 and all(e["status"] == 200 and e["actor"] == key for e in posts), posts
+PY
+echo "ok: AitsBreakerHalted reached the notifications role ${firing_after} s, Telegram ${telegram_after} s and the api role ${api_after} s after the halt; /breaker normal from Telegram resolved it; a viewer refused; a malformed webhook refused"

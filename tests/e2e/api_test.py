@@ -329,8 +329,10 @@ def run(work, procs):
           bad.stderr)
 
     state = f"{work}/s"
+    # Second bars and short averages: decisions within seconds, so that the decision routes'
+    # answers are checked against their schemas too.
     paper = subprocess.Popen([AITS, *log_flags(f"{work}/paper.log"), "paper", "--speed", "1",
-                              "--state", state,
+                              "--bar", "S1", "--params", "fast=2,slow=5", "--state", state,
                               "--session-id", "e2e", "--quiet"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     procs.append(paper)
@@ -562,6 +564,42 @@ def run(work, procs):
           refused.status)
     refused.close()
 
+    # Alerts: Alertmanager's webhook (here posted as it posts) onto the stream's alerts topic.
+    ws = WebSocket(base, "/api/v1/stream?access_token=" + tokens["vera"])
+    ws.send(json.dumps({"op": "subscribe", "topics": ["alerts"], "symbols": ["NOPE"]}))
+    ack = ws.recv_json()
+    check("the stream takes the alerts topic", ack.get("topics") == ["alerts"], ack)
+    alert = {"status": "firing", "labels": {"alertname": "AitsFeedStale", "severity": "warning"},
+             "annotations": {"summary": "no tick for 30 s"}, "startsAt": "2026-12-07T09:00:00Z",
+             "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "e2e0001"}
+    webhook = {"version": "4", "status": "firing", "receiver": "aits-api", "groupKey": "{}",
+               "alerts": [alert]}
+    status, _, posted = request(base, "POST", "/api/v1/alerts/alertmanager", tokens["tom"],
+                                body=webhook)
+    check("a trader's key posts Alertmanager's webhook", status == 200
+          and posted == {"alerts": 1, "delivered": 1, "repeated": 0}, (status, posted))
+    got = ws.recv_json()
+    check("the alert reaches the stream, past a symbol filter, with its change's id",
+          got.get("topic") == "alerts" and got.get("id") == "e2e0001/firing/2026-12-07T09:00:00Z"
+          and got["data"]["alertname"] == "AitsFeedStale", got)
+    status, _, again = request(base, "POST", "/api/v1/alerts/alertmanager", tokens["tom"],
+                               body=webhook)
+    check("Alertmanager's repeat is counted, not published again",
+          again == {"alerts": 1, "delivered": 0, "repeated": 1}, again)
+    bad = dict(webhook, alerts=[dict(alert, startsAt=17)])
+    status, _, refused = request(base, "POST", "/api/v1/alerts/alertmanager", tokens["tom"],
+                                 body=bad)
+    check("a malformed webhook: 400 naming the field",
+          status == 400 and "/alerts/0/startsAt" in refused["error"]["message"], refused)
+    status, _, shown = request(base, "GET", "/api/v1/alerts", tokens["vera"])
+    check("GET /alerts lists what fires", status == 200 and len(shown["firing"]) == 1
+          and shown["firing"][0]["summary"] == "no tick for 30 s", shown)
+    ws.send(json.dumps({"op": "ping"}))
+    pong = ws.recv_json()
+    check("nothing more reached the stream (the repeat, the malformed one)",
+          pong.get("type") == "pong", pong)
+    ws.close()
+
     # An order placed through the API takes the strategy's path through the risk checks.
     order_chain = "e2e-order-chain-7"
     status, _, placed = request(base, "POST", "/api/v1/orders", tokens["tom"],
@@ -752,7 +790,10 @@ def run(work, procs):
         status, _, answer = request(base, "POST", "/api/v1/sessions", tokens["tom"], body=bad)
         check(f"session {json.dumps(bad)[:60]}: 400", status == 400, (status, answer))
 
-    walk_documented_gets(base, tokens["ada"], acct["symbols"][0], "the running session")
+    no_item = walk_documented_gets(base, tokens["ada"], acct["symbols"][0], "the running session")
+    check("a decision record and an order were checked against their schemas",
+          not any(t.startswith(("/api/v1/decisions/", "/api/v1/orders/")) for t in no_item),
+          no_item)
 
     # Login lockout: five wrong passwords, then even the right one waits.
     for _ in range(5):
@@ -801,7 +842,8 @@ def run(work, procs):
 
 def walk_documented_gets(base, token, symbol, what):
     """GETs every documented GET path as an admin, its {id} taken from the first items of the
-    list above it, so that request() checks each answer against the document."""
+    list above it, so that request() checks each answer against the document. Returns the {id}
+    targets that had no item to show."""
     before = conformed
     answered = {}
     no_item = set()
@@ -832,6 +874,7 @@ def walk_documented_gets(base, token, symbol, what):
           all(t in succeeded for t in answered if t not in no_item
               and not t.startswith("/api/v1/models") and t != "/api/v1/stream"),
           {t: s for t, s in answered.items() if t not in succeeded})
+    return no_item
 
 
 def session_rows(state, event_type):

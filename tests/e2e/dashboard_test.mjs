@@ -129,6 +129,38 @@ async function scenario(work, keepBrowser) {
   check(
       'the chart is drawn', (await page.getByTestId('price-chart').locator('canvas').count()) > 0);
 
+  // An alert posted as Alertmanager posts it (a trader's credentials): shown at once above the
+  // page, gone when it resolves.
+  const alertmanager = await apiLogin(base, 'tom', 'tom-secret');
+  const postAlert = async (status) => {
+    const r = await fetch(base + '/api/v1/alerts/alertmanager', {
+      method: 'POST',
+      headers: {Authorization: `Bearer ${alertmanager}`, 'Content-Type': 'application/json'},
+      body: JSON.stringify({
+        version: '4', status, receiver: 'aits-api', groupKey: '{}', alerts: [{
+          status, labels: {alertname: 'AitsFeedStale', severity: 'critical'},
+          annotations: {summary: 'no tick from EURUSD for 30 s'},
+          startsAt: '2026-12-07T09:00:00Z', endsAt: '0001-01-01T00:00:00Z',
+          fingerprint: 'dash0001'
+        }]
+      }),
+    });
+    return r.status;
+  };
+  check('Alertmanager\'s webhook is taken', (await postAlert('firing')) === 200);
+  const shownAlert = await until('the alert on the page', async () => {
+    const t = await text(page.getByTestId('alert'));
+    return t.includes('AitsFeedStale') ? t : null;
+  }, 10_000);
+  check(
+      'the firing alert is shown with its severity and summary',
+      shownAlert === 'AitsFeedStale (critical): no tick from EURUSD for 30 s', shownAlert);
+  await page.screenshot({path: join(artifacts, 'trader-alert.png'), fullPage: true});
+  check('its resolution is taken', (await postAlert('resolved')) === 200);
+  await until(
+      'the alert to leave the page',
+      async () => (await page.getByTestId('alerts').isHidden()), 10_000);
+
   // A fill that arrives while the page is open (not one loaded with it).
   const fillIds = async () =>
       (await page.locator('[data-testid^="fill-"]')

@@ -162,6 +162,9 @@ export class Api {
 export interface StreamMessage {
   topic: string;
   seq: number;
+  // A message published beside the log (an alert) carries the seq of the newest event and an id
+  // of its own.
+  id?: string;
   symbol?: string;
   data: Record<string, unknown>;
 }
@@ -174,8 +177,9 @@ export class Stream {
   private last = 0;
   private stopped = false;
   private retry = 500;
-  // Seqs of the last frame handled: a tick that closes a bar gives two messages of one seq, so
-  // dropping on seq alone would lose the second.
+  // Keys of the messages of the last seq handled: a tick that closes a bar gives two messages of
+  // one seq, and alerts take the seq of the newest event, so dropping on seq alone would lose
+  // them.
   private seen = new Set<string>();
 
   constructor(
@@ -229,7 +233,7 @@ export class Stream {
           }
           continue;
         }
-        const key = `${message.seq}/${message.topic}`;
+        const key = `${message.seq}/${message.topic}/${message.id ?? ''}`;
         if (message.seq < this.last || this.seen.has(key)) continue;
         if (message.seq > this.last) this.seen.clear();
         this.seen.add(key);

@@ -71,6 +71,16 @@ interface Session {
   currency: string;
 }
 
+// One change of an alert, as GET /api/v1/alerts and the alerts topic give it.
+interface Alert {
+  status: string;
+  alertname: string;
+  severity: string;
+  summary: string;
+  starts_at: string;
+  fingerprint: string;
+}
+
 interface Risk {
   breaker: string;
   breaker_changes: Record<string, unknown>[];
@@ -176,6 +186,10 @@ class Dashboard {
       h('div', {'data-testid': 'explanation', class: 'explanation'},
         h('p', {class: 'muted'}, 'Pick an order or a decision to see why it was made.'));
   private readonly riskBody = h('div', {'data-testid': 'risk-details'});
+  // The alerts firing now, by the id Alertmanager gave them (docs/api.md, "Alerts").
+  private readonly firing = new Map<string, Alert>();
+  private readonly alertsBar =
+      h('div', {class: 'alerts', 'data-testid': 'alerts', role: 'status', hidden: true});
   private readonly controlsError =
       h('div', {class: 'error', 'data-testid': 'breaker-error', role: 'alert'});
   // The views: which one shows follows the address's fragment (#trading, #models/ID,
@@ -210,14 +224,16 @@ class Dashboard {
     this.render();
     await Promise.all([
       this.loadBars(), this.loadOrders(), this.loadFills(), this.loadDecisions(),
-      this.loadPositions(), this.loadRisk(), this.loadAccount(), this.sessions.load()
+      this.loadPositions(), this.loadRisk(), this.loadAccount(), this.loadAlerts(),
+      this.sessions.load()
     ]);
     // The account's checkpoints from the start of what the API keeps: the equity curve and its
     // peak, hence the drawdown. The rest from the seq the session was read at before the loads
     // above, so that nothing falls between them and the stream; what both hold is merged by id.
     this.streams.push(new Stream(api, ['account'], (m) => this.onMessage(m), () => {}, 1));
     this.streams.push(new Stream(
-        api, ['quotes', 'bars', 'orders', 'fills', 'decisions', 'risk'], (m) => this.onMessage(m),
+        api, ['quotes', 'bars', 'orders', 'fills', 'decisions', 'risk', 'alerts'],
+        (m) => this.onMessage(m),
         (live, why) => this.setStatus(live, why), this.session.events + 1));
     for (const s of this.streams) s.start();
     window.addEventListener('hashchange', this.onRoute);
@@ -335,7 +351,7 @@ class Dashboard {
             table(this.fillsBody, 'fills', 'id', 'time', 'symbol', 'side', 'lots', 'price')),
           this.sessions.element));
     replace(
-        app, header, this.trading, this.models.element, this.backtests.element,
+        app, header, this.alertsBar, this.trading, this.models.element, this.backtests.element,
         // The notice lightweight-charts' licence asks for, with its link.
         h('footer', {class: 'muted'},
           'Charts: TradingView Lightweight Charts™, ' +
@@ -486,7 +502,34 @@ class Dashboard {
           this.status.title = errorText(e);
         });
         break;
+      case 'alerts':
+        this.noteAlert(data as unknown as Alert);
+        this.drawAlerts();
+        break;
     }
+  }
+
+  private async loadAlerts(): Promise<void> {
+    const alerts = await api.get<{firing: Alert[]}>('/api/v1/alerts');
+    for (const alert of alerts.firing) this.noteAlert(alert);
+    this.drawAlerts();
+  }
+
+  private noteAlert(alert: Alert): void {
+    const id = alert.fingerprint || alert.alertname;
+    if (alert.status === 'firing') {
+      this.firing.set(id, alert);
+    } else {
+      this.firing.delete(id);
+    }
+  }
+
+  private drawAlerts(): void {
+    this.alertsBar.hidden = this.firing.size === 0;
+    replace(this.alertsBar, ...[...this.firing.values()].map((a) => h(
+        'div', {class: `alert ${a.severity}`, 'data-testid': 'alert', title: a.starts_at},
+        h('strong', {}, a.alertname), a.severity ? ` (${a.severity})` : '',
+        a.summary ? `: ${a.summary}` : '')));
   }
 
   // Drawing.

@@ -85,6 +85,36 @@ HttpResponse OAuthError(int status, std::string_view error, std::string_view des
   return r;
 }
 
+// RFC 6749 §2.3.1: `Authorization: Basic base64(id ":" secret)`, each of the two form-encoded
+// first. nullopt when the header is of another scheme (a Bearer token sent along is ignored);
+// InvalidArgument when it is Basic but malformed.
+using ClientCredentials = std::optional<std::pair<std::string, std::string>>;
+Result<ClientCredentials> BasicCredentials(std::string_view header) {
+  constexpr std::string_view kScheme = "basic ";
+  if (header.size() < kScheme.size()) return ClientCredentials();
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) {
+      return ClientCredentials();
+    }
+  }
+  std::string text(header.substr(kScheme.size()));
+  // Standard base64 differs from base64url in two characters and its padding.
+  while (!text.empty() && text.back() == '=') text.pop_back();
+  for (char& c : text) {
+    if (c == '-' || c == '_') return InvalidArgument("Basic credentials: not base64");
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  Result<std::string> decoded = Base64UrlDecode(text);
+  if (!decoded.ok()) return InvalidArgument("Basic credentials: not base64");
+  const size_t colon = decoded->find(':');
+  if (colon == std::string::npos) return InvalidArgument("Basic credentials: no ':' in them");
+  std::optional<std::string> id = PercentDecode(decoded->substr(0, colon), true);
+  std::optional<std::string> secret = PercentDecode(decoded->substr(colon + 1), true);
+  if (!id || !secret) return InvalidArgument("Basic credentials: a bad %-escape");
+  return ClientCredentials(std::make_pair(std::move(*id), std::move(*secret)));
+}
+
 }  // namespace
 
 HttpResponse Json(int status, const nlohmann::json& body) {
@@ -452,6 +482,25 @@ HttpResponse ApiService::Token(RequestContext& ctx) {
     if (!parsed.ok()) return OAuthError(400, "invalid_request", parsed.status().message());
     form = std::move(parsed).value();
   }
+  // A client's credentials in the Authorization header (RFC 6749 §2.3.1, as OAuth2 libraries
+  // send them first) or in the body, never both (§2.3).
+  Result<ClientCredentials> basic = BasicCredentials(ctx.http.Header("authorization"));
+  const auto basic_refused = [&](std::string_view error, std::string_view description) {
+    // §5.2: a client that tried the header is answered 401 with a challenge.
+    HttpResponse r = OAuthError(401, error, description);
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"aits\"");
+    return r;
+  };
+  if (!basic.ok()) return basic_refused("invalid_client", basic.status().message());
+  if (basic->has_value()) {
+    if (form.contains("client_id") || form.contains("client_secret")) {
+      return OAuthError(400, "invalid_request",
+                        "client credentials in both the Authorization header and the body: "
+                        "send them once");
+    }
+    form["client_id"] = (*basic)->first;
+    form["client_secret"] = (*basic)->second;
+  }
   const std::string grant = form["grant_type"];
   ctx.audit_target = grant;
   const auto issue = [&](const std::string& subject, Role role, bool with_refresh) -> HttpResponse {
@@ -524,7 +573,9 @@ HttpResponse ApiService::Token(RequestContext& ctx) {
     if (!key->has_value() || (!id.empty() && (*key)->id != id)) {
       logins_.Failed(id, ctx.http.client, ctx.now);
       ctx.audit_detail = "wrong client credentials";
-      return OAuthError(401, "invalid_client", "unknown or revoked client credentials");
+      constexpr std::string_view kWrong = "unknown or revoked client credentials";
+      return basic->has_value() ? basic_refused("invalid_client", kWrong)
+                                : OAuthError(401, "invalid_client", kWrong);
     }
     // RFC 6749 §4.4.3: no refresh token for client credentials.
     return issue((*key)->id, (*key)->role, false);

@@ -12,6 +12,17 @@ namespace {
 
 const Timestamp kStart = FromCivil(2026, 12, 6, 9);
 
+// Standard base64 with its padding (RFC 4648 §4), as HTTP Basic uses it.
+std::string Base64Standard(std::string_view bytes) {
+  std::string out = Base64UrlEncode(bytes);
+  for (char& c : out) {
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+  }
+  while (out.size() % 4 != 0) out.push_back('=');
+  return out;
+}
+
 // A store in a fresh file, with users of every role, a signing key and an API key.
 class ApiServiceTest : public ::testing::Test {
  protected:
@@ -234,6 +245,44 @@ TEST_F(ApiServiceTest, ApiKeysAuthenticateDirectlyOrThroughClientCredentials) {
             401);
   ASSERT_TRUE(store_->RevokeApiKey(key_id_).ok());
   EXPECT_EQ(service_->Handle(r).status, 401);
+}
+
+// RFC 6749 §2.3.1, as OAuth2 libraries (Alertmanager's among them) send client credentials:
+// `Authorization: Basic`, the id and secret form-encoded, then base64.
+TEST_F(ApiServiceTest, ClientCredentialsMayComeInTheBasicHeader) {
+  const auto basic = [](const std::string& id_and_secret) {
+    return std::vector<std::pair<std::string, std::string>>{
+        {"authorization", "Basic " + Base64Standard(id_and_secret)}};
+  };
+  const std::string grant = "grant_type=client_credentials";
+  const HttpResponse token =
+      Call("POST", "/api/v1/auth/token", {}, grant, basic(key_id_ + ":" + key_secret_));
+  ASSERT_EQ(token.status, 200) << token.body;
+  EXPECT_EQ(Call("POST", "/api/v1/risk/breaker",
+                 nlohmann::json::parse(token.body)["access_token"].get<std::string>())
+                .status,
+            200);
+  // A wrong secret in the header: 401 with the challenge (§5.2).
+  const HttpResponse wrong =
+      Call("POST", "/api/v1/auth/token", {}, grant, basic(key_id_ + ":nope"));
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(ErrorCode(wrong), "invalid_client");
+  EXPECT_EQ(Header(wrong, "WWW-Authenticate"), "Basic realm=\"aits\"");
+  // Not base64, no colon, or credentials sent twice.
+  EXPECT_EQ(Call("POST", "/api/v1/auth/token", {}, grant, {{"authorization", "Basic !!not-base64"}})
+                .status,
+            401);
+  EXPECT_EQ(Call("POST", "/api/v1/auth/token", {}, grant, basic(key_id_)).status, 401);
+  const HttpResponse twice =
+      Call("POST", "/api/v1/auth/token", {}, grant + "&client_secret=" + key_secret_,
+           basic(key_id_ + ":" + key_secret_));
+  EXPECT_EQ(twice.status, 400);
+  EXPECT_EQ(ErrorCode(twice), "invalid_request");
+  // Another scheme on the token endpoint is not the client's authentication: ignored.
+  EXPECT_EQ(Call("POST", "/api/v1/auth/token", AccessToken("tom"),
+                 "grant_type=password&username=vera&password=vera-pw")
+                .status,
+            200);
 }
 
 TEST_F(ApiServiceTest, FailedLoginsLockTheNameOutForAWhile) {

@@ -314,6 +314,138 @@ Result<std::string> KeyRing::Sign(const Claims& claims) const {
   return signing_input;
 }
 
+namespace {
+
+// The claims Claims holds, by name.
+struct ClaimSlots {
+  Claims claims;
+  bool has_exp = false;
+
+  std::string* Text(std::string_view name) {
+    if (name == "sub") return &claims.subject;
+    if (name == "role") return &claims.role;
+    if (name == "typ") return &claims.type;
+    if (name == "jti") return &claims.token_id;
+    if (name == "iss") return &claims.issuer;
+    if (name == "aud") return &claims.audience;
+    return nullptr;
+  }
+  Timestamp* Time(std::string_view name) {
+    if (name == "exp") return &claims.expires;
+    if (name == "nbf") return &claims.not_before;
+    if (name == "iat") return &claims.issued_at;
+    return nullptr;
+  }
+  // A member as JSON has it: a later one of the same name replaces the earlier.
+  void SetText(std::string_view name, std::string_view value) {
+    if (std::string* text = Text(name)) text->assign(value);
+    if (Timestamp* time = Time(name)) ClearTime(name, time);
+  }
+  void SetSeconds(std::string_view name, int64_t seconds) {
+    if (std::string* text = Text(name)) text->clear();
+    if (Timestamp* time = Time(name)) {
+      *time = Timestamp{seconds * kNanosPerSecond};
+      if (name == "exp") has_exp = true;
+    }
+  }
+  void SetOther(std::string_view name) {
+    if (std::string* text = Text(name)) text->clear();
+    if (Timestamp* time = Time(name)) ClearTime(name, time);
+  }
+  void ClearTime(std::string_view name, Timestamp* time) {
+    *time = Timestamp{0};
+    if (name == "exp") has_exp = false;
+  }
+};
+
+// The scan of a flat object of ASCII strings without escapes and of whole numbers; nullopt for
+// anything else, which the JSON parser then reads.
+std::optional<ClaimSlots> ScanFlatClaims(std::string_view text) {
+  size_t i = 0;
+  const size_t n = text.size();
+  const auto skip_space = [&] {
+    while (i < n && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) ++i;
+  };
+  // A string from its opening quote: printable ASCII without escapes only.
+  const auto string = [&]() -> std::optional<std::string_view> {
+    if (i >= n || text[i] != '"') return std::nullopt;
+    const size_t start = ++i;
+    while (i < n && text[i] != '"') {
+      const auto c = static_cast<unsigned char>(text[i]);
+      if (c < 0x20 || c >= 0x80 || c == '\\') return std::nullopt;
+      ++i;
+    }
+    if (i >= n) return std::nullopt;
+    return text.substr(start, i++ - start);
+  };
+  ClaimSlots slots;
+  skip_space();
+  if (i >= n || text[i++] != '{') return std::nullopt;
+  skip_space();
+  if (i < n && text[i] == '}') {
+    ++i;
+  } else {
+    while (true) {
+      skip_space();
+      const std::optional<std::string_view> name = string();
+      if (!name) return std::nullopt;
+      skip_space();
+      if (i >= n || text[i++] != ':') return std::nullopt;
+      skip_space();
+      if (i < n && text[i] == '"') {
+        const std::optional<std::string_view> value = string();
+        if (!value) return std::nullopt;
+        slots.SetText(*name, *value);
+      } else {
+        // A whole number as JSON writes it: no leading zero, no fraction or exponent, and
+        // at most 18 digits so that it fits (the parser reads larger ones otherwise).
+        const bool negative = i < n && text[i] == '-';
+        if (negative) ++i;
+        const size_t digits = i;
+        int64_t value = 0;
+        while (i < n && text[i] >= '0' && text[i] <= '9') value = value * 10 + (text[i++] - '0');
+        const size_t count = i - digits;
+        if (count == 0 || count > 18 || (count > 1 && text[digits] == '0')) return std::nullopt;
+        if (i < n && (text[i] == '.' || text[i] == 'e' || text[i] == 'E')) return std::nullopt;
+        slots.SetSeconds(*name, negative ? -value : value);
+      }
+      skip_space();
+      if (i >= n) return std::nullopt;
+      if (text[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (text[i++] != '}') return std::nullopt;
+      break;
+    }
+  }
+  skip_space();
+  if (i != n) return std::nullopt;
+  return slots;
+}
+
+}  // namespace
+
+Result<Claims> ParseClaims(std::string_view payload, bool scan) {
+  std::optional<ClaimSlots> slots = scan ? ScanFlatClaims(payload) : std::nullopt;
+  if (!slots) {
+    const nlohmann::json json = nlohmann::json::parse(payload, nullptr, false);
+    if (!json.is_object()) return InvalidArgument("the payload is not a JSON object");
+    slots.emplace();
+    for (const auto& [name, value] : json.items()) {
+      if (value.is_string()) {
+        slots->SetText(name, value.get_ref<const std::string&>());
+      } else if (value.is_number_integer()) {
+        slots->SetSeconds(name, value.get<int64_t>());
+      } else {
+        slots->SetOther(name);
+      }
+    }
+  }
+  if (!slots->has_exp) return InvalidArgument("no expiry (exp)");
+  return std::move(slots->claims);
+}
+
 Result<Claims> KeyRing::Verify(std::string_view token, Timestamp now,
                                const VerifyOptions& options) const {
   const size_t dot1 = token.find('.');
@@ -363,34 +495,12 @@ Result<Claims> KeyRing::Verify(std::string_view token, Timestamp now,
 
   Result<std::string> payload_text = Base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1));
   if (!payload_text.ok()) return Refused("payload: " + payload_text.status().message());
-  const nlohmann::json payload = nlohmann::json::parse(*payload_text, nullptr, false);
-  if (!payload.is_object()) return Refused("the payload is not a JSON object");
-  const auto text = [&payload](const char* name) {
-    const auto it = payload.find(name);
-    return it != payload.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  const auto seconds = [&payload](const char* name) -> std::optional<Timestamp> {
-    const auto it = payload.find(name);
-    if (it == payload.end() || !it->is_number_integer()) return std::nullopt;
-    return Timestamp{it->get<int64_t>() * kNanosPerSecond};
-  };
-  Claims claims;
+  Result<Claims> parsed = ParseClaims(*payload_text);
+  if (!parsed.ok()) return Refused(parsed.status().message());
+  Claims claims = std::move(parsed).value();
   claims.kid = key->kid();
-  claims.subject = text("sub");
-  claims.role = text("role");
-  claims.type = text("typ");
-  claims.token_id = text("jti");
-  claims.issuer = text("iss");
-  claims.audience = text("aud");
-  const std::optional<Timestamp> exp = seconds("exp");
-  if (!exp) return Refused("no expiry (exp)");
-  claims.expires = *exp;
   if (now > claims.expires + options.leeway) return Refused("expired");
-  if (const std::optional<Timestamp> nbf = seconds("nbf")) {
-    claims.not_before = *nbf;
-    if (now + options.leeway < claims.not_before) return Refused("not valid yet (nbf)");
-  }
-  if (const std::optional<Timestamp> iat = seconds("iat")) claims.issued_at = *iat;
+  if (now + options.leeway < claims.not_before) return Refused("not valid yet (nbf)");
   if (claims.subject.empty()) return Refused("no subject (sub)");
   if (!options.issuer.empty() && claims.issuer != options.issuer) {
     return Refused("issuer \"" + claims.issuer + "\" is not \"" + options.issuer + "\"");

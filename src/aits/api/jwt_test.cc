@@ -71,6 +71,83 @@ TEST(Base64UrlTest, RoundTripsEveryLengthAndRefusesWhatNoEncoderWrites) {
   EXPECT_NE(Base64UrlDecode("abcda.").status().message().find("character 6 "), std::string::npos);
 }
 
+// The claims' own scan and the JSON parser agree on every payload: those Sign writes, the odd
+// ones that must fall to the parser, and thousands of mutations of a real one.
+TEST(ClaimsTest, TheScanAndTheParserReadEveryPayloadAlike) {
+  const auto agree = [](const std::string& payload) {
+    const Result<Claims> scanned = ParseClaims(payload, true);
+    const Result<Claims> parsed = ParseClaims(payload, false);
+    EXPECT_EQ(scanned.ok(), parsed.ok()) << payload;
+    if (scanned.ok() && parsed.ok()) {
+      EXPECT_TRUE(*scanned == *parsed) << payload;
+    } else if (!scanned.ok() && !parsed.ok()) {
+      EXPECT_EQ(scanned.status().message(), parsed.status().message()) << payload;
+    }
+  };
+  const std::string typical =
+      R"({"sub":"tom","role":"trader","typ":"access","jti":"Zk3uQ2m9aB1x","iss":"aits",)"
+      R"("aud":"aits-api","iat":1796681867,"nbf":1796681867,"exp":1796682767})";
+  const Result<Claims> read = ParseClaims(typical);
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  EXPECT_EQ(read->subject, "tom");
+  EXPECT_EQ(read->role, "trader");
+  EXPECT_EQ(read->audience, "aits-api");
+  EXPECT_EQ(read->expires, Timestamp{1796682767 * kNanosPerSecond});
+  EXPECT_EQ(read->not_before, Timestamp{1796681867 * kNanosPerSecond});
+  for (const std::string& payload : std::vector<std::string>{
+           typical,
+           R"( { "exp" : 5 , "sub" : "a" } )",
+           R"({"exp":5,"sub":"a","sub":"b","exp":-7})",   // the last of a name counts
+           R"({"exp":5,"sub":7,"role":null,"nbf":"x"})",  // wrong types read as absent
+           R"({"exp":5.0})",
+           R"({"exp":5e3})",
+           R"({"exp":05})",
+           R"({"exp":-0})",
+           R"({"exp":-})",
+           R"({"exp":123456789012345678901})",            // past int64: the parser's
+           R"({"exp":5,"sub":"t\u00f6m","aud":"a\"b"})",  // escapes: the parser's
+           "{\"exp\":5,\"sub\":\"t\xc3\xb6m\"}",          // UTF-8: the parser's
+           "{\"exp\":5,\"sub\":\"t\xc3m\"}",              // broken UTF-8: refused by both
+           "{\"exp\":5,\"sub\":\"a\tb\"}",                // a raw control character
+           R"({"exp":5,"x":{"y":[1,2]},"z":true})",
+           R"({})",
+           R"([])",
+           R"({"exp":5,})",
+           R"({"exp":5}})",
+           R"({"exp":5} x)",
+           R"({"exp" 5})",
+           R"({exp:5})",
+           "",
+           "{",
+           "null"}) {
+    agree(payload);
+  }
+  // Mutations: a byte changed, dropped or doubled, anywhere.
+  const std::string alphabet = "{}[]\",:\\ -0159.eE\tatfnux\x80\xff";
+  uint64_t state = 42;
+  const auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 33;
+  };
+  for (int round = 0; round < 20000; ++round) {
+    std::string payload = typical;
+    for (int edits = 1 + static_cast<int>(next() % 3); edits > 0; --edits) {
+      const size_t at = next() % payload.size();
+      switch (next() % 3) {
+        case 0:
+          payload[at] = alphabet[next() % alphabet.size()];
+          break;
+        case 1:
+          payload.erase(at, 1);
+          break;
+        default:
+          payload.insert(at, 1, payload[at]);
+      }
+    }
+    agree(payload);
+  }
+}
+
 TEST_F(JwtTest, SignsAndVerifiesTheClaims) {
   const KeyRing ring = KeyRing::Make({*first_}).value();
   const std::string token = ring.Sign(AccessFor("alice", "trader")).value();

@@ -280,6 +280,18 @@ Json Make() {
                        {"lineage", Object({{"parent", Nullable(Ref("ModelSummary"))},
                                            {"members", ArrayOf(Ref("ModelSummary"))},
                                            {"versions", ArrayOf(Ref("ModelSummary"))}})}});
+  // alert_routes.cc: one change of an alert (notify::DeliveredJson).
+  const Json labels = {{"type", "object"}, {"additionalProperties", String()}};
+  s["Alert"] = Object({{"received", String()},
+                       {"status", Enum({"firing", "resolved"})},
+                       {"alertname", String()},
+                       {"severity", String()},
+                       {"summary", String()},
+                       {"labels", labels},
+                       {"annotations", labels},
+                       {"starts_at", String()},
+                       {"ends_at", String()},
+                       {"fingerprint", String()}});
   s["Promotion"] = Object(
       {{"passed", Boolean()}, {"gate", String()}, {"reason", String()}, {"model", Ref("Model")}});
   return s;

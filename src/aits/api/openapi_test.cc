@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <set>
 
+#include "aits/api/alert_routes.h"
 #include "aits/api/backtest_routes.h"
 #include "aits/api/model_routes.h"
 #include "aits/api/session_jobs.h"
@@ -84,9 +85,12 @@ class OpenApiTest : public ::testing::Test {
     AddModelRoutes(*service_, catalog_);
     AddBacktestRoutes(*service_, nullptr, {});
     AddSessionJobRoutes(*service_, nullptr, {}, [this] { return view_->Summary(); });
+    alerts_ = AlertBoard::Create(nullptr).value();
+    AddAlertRoutes(*service_, *alerts_);
   }
   void TearDown() override {
     service_.reset();
+    alerts_.reset();
     view_.reset();
     store_.reset();
     std::filesystem::remove_all(dir_);
@@ -97,6 +101,7 @@ class OpenApiTest : public ::testing::Test {
   std::unique_ptr<AuthStore> store_;
   std::unique_ptr<SessionView> view_;
   ModelCatalog catalog_;
+  std::unique_ptr<AlertBoard> alerts_;
   std::unique_ptr<ApiService> service_;
 };
 
@@ -104,7 +109,7 @@ TEST_F(OpenApiTest, EveryRouteDocumentsItsSuccessAnswer) {
   const nlohmann::json doc = service_->OpenApi();
   size_t operations = 0;
   for (const auto& [path, methods] : doc["paths"].items()) operations += methods.size();
-  EXPECT_GE(operations, 36u) << "fewer routes than the server wires: is one registrar missing?";
+  EXPECT_GE(operations, 38u) << "fewer routes than the server wires: is one registrar missing?";
   const std::vector<std::string> problems = SuccessProblems(doc);
   EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems);
 

@@ -7,7 +7,7 @@ namespace aits::api {
 
 namespace {
 
-constexpr std::array<std::pair<Topic, std::string_view>, 7> kTopics = {{
+constexpr std::array<std::pair<Topic, std::string_view>, 8> kTopics = {{
     {kTopicQuotes, "quotes"},
     {kTopicBars, "bars"},
     {kTopicOrders, "orders"},
@@ -15,7 +15,13 @@ constexpr std::array<std::pair<Topic, std::string_view>, 7> kTopics = {{
     {kTopicAccount, "account"},
     {kTopicDecisions, "decisions"},
     {kTopicRisk, "risk"},
+    {kTopicAlerts, "alerts"},
 }};
+
+std::shared_ptr<const std::string> Serialise(const nlohmann::json& message) {
+  return std::make_shared<const std::string>(
+      message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
 
 }  // namespace
 
@@ -30,8 +36,9 @@ Result<Topic> ParseTopic(std::string_view name) {
   for (const auto& [t, n] : kTopics) {
     if (n == name) return t;
   }
-  return InvalidArgument("topic \"" + std::string(name.substr(0, 40)) +
-                         "\": expected quotes, bars, orders, fills, account, decisions or risk");
+  return InvalidArgument(
+      "topic \"" + std::string(name.substr(0, 40)) +
+      "\": expected quotes, bars, orders, fills, account, decisions, risk or alerts");
 }
 
 bool StreamHub::Wants(const Filter& f, const Item& item) {
@@ -43,12 +50,7 @@ void StreamHub::Publish(uint64_t seq, Topic topic, const std::string& symbol,
                         const nlohmann::json& data) {
   nlohmann::json message{{"topic", TopicName(topic)}, {"seq", seq}, {"data", data}};
   if (!symbol.empty()) message["symbol"] = symbol;
-  Item item{seq,
-            topic,
-            symbol,
-            {std::make_shared<const std::string>(
-                 message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
-             0}};
+  Item item{seq, topic, symbol, {Serialise(message), 0}};
   std::lock_guard lock(mutex_);
   // Only quotes: a bar is a minute of its own, and an order, fill, decision, risk or account
   // message is an event a client must not miss.
@@ -56,7 +58,20 @@ void StreamHub::Publish(uint64_t seq, Topic topic, const std::string& symbol,
     item.message.supersede_key =
         quote_keys_.try_emplace(symbol, quote_keys_.size() + 1).first->second;
   }
-  last_seq_ = std::max(last_seq_, seq);
+  PublishLocked(std::move(item));
+}
+
+void StreamHub::PublishBesideLog(Topic topic, const std::string& id, const nlohmann::json& data) {
+  std::lock_guard lock(mutex_);
+  // Numbered under the lock: a Publish between taking the seq and keeping the item would put a
+  // lower seq after a higher one.
+  const nlohmann::json message{
+      {"topic", TopicName(topic)}, {"seq", last_seq_}, {"id", id}, {"data", data}};
+  PublishLocked(Item{last_seq_, topic, std::string(), {Serialise(message), 0}});
+}
+
+void StreamHub::PublishLocked(Item item) {
+  last_seq_ = std::max(last_seq_, item.seq);
   ++published_;
   for (auto it = subscriptions_.begin(); it != subscriptions_.end();) {
     if (Wants(it->second.filter, item) && !it->second.sink(item.message)) {

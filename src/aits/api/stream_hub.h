@@ -5,7 +5,8 @@
 // so a client that reconnects resumes from the seq it last saw (items at or after it are sent
 // again: a client drops the seqs it has) without a gap, or is told that the gap is too old.
 // A quote carries its symbol's key, under which a newer quote supersedes it while it waits for
-// a client that lags (WsQueue); every other message has none and reaches every client.
+// a client that lags (WsQueue); every other message has none and reaches every client. Alerts
+// are not in the log: they are published beside it, numbered by the newest seq.
 //
 // Thread-safety: every call from any thread, under one mutex. A sink is called under it: it
 // must only queue (WebSocketPeer::Send) and return; false removes its subscription.
@@ -36,6 +37,7 @@ enum Topic : uint32_t {
   kTopicAccount = 16,
   kTopicDecisions = 32,
   kTopicRisk = 64,
+  kTopicAlerts = 128,  // not from the log: PublishBesideLog
 };
 std::string_view TopicName(Topic topic);
 // "quotes", ...; InvalidArgument naming the text (and the topics there are) otherwise.
@@ -67,6 +69,11 @@ class StreamHub {
 
   // {"topic", "seq", "symbol" (when given), "data"} to every subscription that wants it.
   void Publish(uint64_t seq, Topic topic, const std::string& symbol, const nlohmann::json& data);
+  // A message that is not an event of the log (an alert): it takes the newest seq published so
+  // far, so that the seqs a client gets never go down and a resume from a seq brings it again,
+  // and carries `id`, which tells it apart from the event and other messages of that seq.
+  // {"topic", "seq", "id", "data"}; to every subscription of the topic, whatever its symbols.
+  void PublishBesideLog(Topic topic, const std::string& id, const nlohmann::json& data);
   // Sends the kept messages with seq >= from that pass the filter (from 0: none, live only),
   // then every new one, until Unsubscribe or the sink refuses.
   Subscribed Subscribe(Filter filter, uint64_t from, Sink sink);
@@ -87,6 +94,7 @@ class StreamHub {
     Sink sink;
   };
   static bool Wants(const Filter& f, const Item& item);
+  void PublishLocked(Item item);  // under mutex_
 
   const size_t keep_;
   mutable std::mutex mutex_;

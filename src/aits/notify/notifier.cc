@@ -7,17 +7,27 @@
 #include "aits/log/log.h"
 
 namespace aits::notify {
-namespace {
 
-// What identifies an alert when Alertmanager sent no fingerprint: its name and labels.
-std::string Identity(const Alert& alert) {
+std::string AlertIdentity(const Alert& alert) {
   if (!alert.fingerprint.empty()) return alert.fingerprint;
   std::string id;
   for (const auto& [name, value] : alert.labels) id += name + "=" + value + "\n";
   return id;
 }
 
-}  // namespace
+nlohmann::ordered_json DeliveredJson(const Delivered& delivered) {
+  const Alert& alert = delivered.alert;
+  return {{"received", delivered.received},
+          {"status", alert.status},
+          {"alertname", alert.name()},
+          {"severity", alert.Label("severity")},
+          {"summary", alert.Annotation("summary")},
+          {"labels", alert.labels},
+          {"annotations", alert.annotations},
+          {"starts_at", alert.starts_at},
+          {"ends_at", alert.ends_at},
+          {"fingerprint", alert.fingerprint}};
+}
 
 Result<std::unique_ptr<Notifier>> Notifier::Create(const NotifierOptions& options,
                                                    Registry* metrics) {
@@ -81,7 +91,7 @@ Result<ReceiveOutcome> Notifier::Receive(std::string_view body) {
         (*counter)->Increment();
       }
     }
-    Key key{Identity(alert), alert.status, alert.starts_at};
+    Key key{AlertIdentity(alert), alert.status, alert.starts_at};
     if (seen_.contains(key)) {
       ++outcome.repeated;
       if (repeated_ != nullptr) repeated_->Increment();
@@ -116,23 +126,14 @@ void Notifier::Deliver(const Alert& alert, const std::string& received) {
                  {"summary", alert.Annotation("summary")},
                  {"starts_at", alert.starts_at},
                  {"fingerprint", alert.fingerprint}});
+  Delivered delivered{alert, received};
   if (file_ != nullptr) {
-    nlohmann::ordered_json line = {{"received", received},
-                                   {"status", alert.status},
-                                   {"alertname", alert.name()},
-                                   {"severity", alert.Label("severity")},
-                                   {"summary", alert.Annotation("summary")},
-                                   {"labels", alert.labels},
-                                   {"annotations", alert.annotations},
-                                   {"starts_at", alert.starts_at},
-                                   {"ends_at", alert.ends_at},
-                                   {"fingerprint", alert.fingerprint}};
     const std::string text =
-        line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+        DeliveredJson(delivered).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+        "\n";
     std::fwrite(text.data(), 1, text.size(), file_);
     std::fflush(file_);
   }
-  Delivered delivered{alert, received};
   for (const Channel& channel : channels_) channel(delivered);
   recent_.push_back(std::move(delivered));
   while (recent_.size() > options_.recent) recent_.pop_front();

@@ -21,6 +21,8 @@
 #include <tuple>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "aits/core/metrics.h"
 #include "aits/core/status.h"
 #include "aits/notify/alertmanager.h"
@@ -42,6 +44,13 @@ struct Delivered {
   Alert alert;
   std::string received;
 };
+
+// What identifies an alert across its changes: Alertmanager's fingerprint, or its name and labels
+// when it sent none.
+std::string AlertIdentity(const Alert& alert);
+// One delivered alert as JSON, as the alerts file holds it and the roles show it: received,
+// status, alertname, severity, summary, labels, annotations, starts_at, ends_at, fingerprint.
+nlohmann::ordered_json DeliveredJson(const Delivered& delivered);
 
 struct ReceiveOutcome {
   size_t alerts = 0;     // in the notification
