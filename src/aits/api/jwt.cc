@@ -9,7 +9,9 @@
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <array>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -344,7 +346,9 @@ struct ClaimSlots {
   void SetSeconds(std::string_view name, int64_t seconds) {
     if (std::string* text = Text(name)) text->clear();
     if (Timestamp* time = Time(name)) {
-      *time = Timestamp{seconds * kNanosPerSecond};
+      // Nanoseconds in an int64 reach the year 2262: a time past that is held at the end.
+      constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / kNanosPerSecond;
+      *time = Timestamp{std::clamp(seconds, -kMax, kMax) * kNanosPerSecond};
       if (name == "exp") has_exp = true;
     }
   }
@@ -403,7 +407,10 @@ std::optional<ClaimSlots> ScanFlatClaims(std::string_view text) {
         if (negative) ++i;
         const size_t digits = i;
         int64_t value = 0;
-        while (i < n && text[i] >= '0' && text[i] <= '9') value = value * 10 + (text[i++] - '0');
+        while (i < n && text[i] >= '0' && text[i] <= '9') {
+          if (i - digits < 18) value = value * 10 + (text[i] - '0');
+          ++i;
+        }
         const size_t count = i - digits;
         if (count == 0 || count > 18 || (count > 1 && text[digits] == '0')) return std::nullopt;
         if (i < n && (text[i] == '.' || text[i] == 'e' || text[i] == 'E')) return std::nullopt;

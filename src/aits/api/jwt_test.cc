@@ -104,11 +104,12 @@ TEST(ClaimsTest, TheScanAndTheParserReadEveryPayloadAlike) {
            R"({"exp":05})",
            R"({"exp":-0})",
            R"({"exp":-})",
-           R"({"exp":123456789012345678901})",            // past int64: the parser's
-           R"({"exp":5,"sub":"t\u00f6m","aud":"a\"b"})",  // escapes: the parser's
-           "{\"exp\":5,\"sub\":\"t\xc3\xb6m\"}",          // UTF-8: the parser's
-           "{\"exp\":5,\"sub\":\"t\xc3m\"}",              // broken UTF-8: refused by both
-           "{\"exp\":5,\"sub\":\"a\tb\"}",                // a raw control character
+           R"({"exp":123456789012345678901})",                 // past int64: the parser's
+           R"({"exp":99999999999999,"nbf":-99999999999999})",  // past 2262: held at the end
+           R"({"exp":5,"sub":"t\u00f6m","aud":"a\"b"})",       // escapes: the parser's
+           "{\"exp\":5,\"sub\":\"t\xc3\xb6m\"}",               // UTF-8: the parser's
+           "{\"exp\":5,\"sub\":\"t\xc3m\"}",                   // broken UTF-8: refused by both
+           "{\"exp\":5,\"sub\":\"a\tb\"}",                     // a raw control character
            R"({"exp":5,"x":{"y":[1,2]},"z":true})",
            R"({})",
            R"([])",
