@@ -61,7 +61,7 @@ nlohmann::json AlertBoard::Snapshot(size_t limit) const {
 
 void AddAlertRoutes(ApiService& service, AlertBoard& board) {
   AlertBoard* b = &board;
-  const nlohmann::json labels = {{"type", "object"}, {"additionalProperties", schema::String()}};
+  const nlohmann::json labels = schema::StringMap();
   // Alertmanager's webhook payload (version 4), as far as the API reads it.
   const nlohmann::json webhook = schema::Object(
       {{"version", schema::Enum({"4"})},

@@ -9,6 +9,7 @@ Json Integer() { return {{"type", "integer"}}; }
 Json Number() { return {{"type", "number"}}; }
 Json Boolean() { return {{"type", "boolean"}}; }
 Json AnyObject() { return {{"type", "object"}}; }
+Json StringMap() { return {{"type", "object"}, {"additionalProperties", String()}}; }
 
 Json Enum(std::initializer_list<std::string_view> values) {
   Json list = Json::array();
@@ -281,14 +282,13 @@ Json Make() {
                                            {"members", ArrayOf(Ref("ModelSummary"))},
                                            {"versions", ArrayOf(Ref("ModelSummary"))}})}});
   // alert_routes.cc: one change of an alert (notify::DeliveredJson).
-  const Json labels = {{"type", "object"}, {"additionalProperties", String()}};
   s["Alert"] = Object({{"received", String()},
                        {"status", Enum({"firing", "resolved"})},
                        {"alertname", String()},
                        {"severity", String()},
                        {"summary", String()},
-                       {"labels", labels},
-                       {"annotations", labels},
+                       {"labels", StringMap()},
+                       {"annotations", StringMap()},
                        {"starts_at", String()},
                        {"ends_at", String()},
                        {"fingerprint", String()}});

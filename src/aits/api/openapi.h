@@ -19,6 +19,8 @@ nlohmann::json Number();
 nlohmann::json Boolean();
 // An object whose fields are not described here (a report, a request as it was given).
 nlohmann::json AnyObject();
+// An object of string values under any names (labels, annotations).
+nlohmann::json StringMap();
 nlohmann::json Enum(std::initializer_list<std::string_view> values);
 // `schema` or null. A $ref is wrapped in allOf: OpenAPI 3.0 ignores what stands beside one.
 nlohmann::json Nullable(nlohmann::json schema);
