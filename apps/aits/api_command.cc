@@ -178,6 +178,9 @@ int RunApiServer(const ApiServerFlags& s, bool quiet, bool json,
                                 ": expected 60 to 86400 seconds"));
   }
   options.access_ttl = Duration::Seconds(s.access_ttl_s);
+  // Before the service, which holds its routes: the routes must not outlive it.
+  auto alerts = api::AlertBoard::Create(&hub);
+  if (!alerts.ok()) return Fail(alerts.status());
   api::ApiService service(**store, std::move(ring).value(), clock, options);
   api::AddSessionRoutes(service, **view);
   auto catalog = std::make_unique<api::ModelCatalog>();
@@ -187,8 +190,6 @@ int RunApiServer(const ApiServerFlags& s, bool quiet, bool json,
     catalog = std::make_unique<api::ModelCatalog>(std::move(registry).value());
   }
   api::AddModelRoutes(service, *catalog);
-  auto alerts = api::AlertBoard::Create(&hub);
-  if (!alerts.ok()) return Fail(alerts.status());
   api::AddAlertRoutes(service, **alerts);
   std::unique_ptr<api::JobRunner> jobs;
   api::BacktestOptions backtests;
@@ -470,7 +471,10 @@ void AddApiCommand(CLI::App& app) {
   auto key_name = std::make_shared<std::string>();
   auto key_role = std::make_shared<std::string>("viewer");
   create->add_option("name", *key_name, "What the key is for")->required();
-  create->add_option("--role", *key_role, "viewer, trader or admin")->capture_default_str();
+  create
+      ->add_option("--role", *key_role,
+                   "viewer, trader, admin, or notifier (posts alerts, nothing else)")
+      ->capture_default_str();
   create->callback([flags, key_name, key_role] {
     auto store = OpenStore(*flags);
     if (!store.ok()) ExitOnFailure(Fail(store.status()));

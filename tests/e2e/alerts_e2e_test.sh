@@ -96,14 +96,15 @@ paper_port=$(printed_port "$dir/paper.err" "aits paper: \/healthz, \/readyz and 
   fail "the paper session did not say where its /metrics is"
 
 
-# The api role over the same session, with an API key for Alertmanager.
+# The api role over the same session, with Alertmanager's API key: the notifier role, which may
+# post alerts and nothing else.
 auth=(--auth "$dir/auth.db" --master-key "$dir/master.key" --fast-hash)
 "$aits" api init "${auth[@]}" >/dev/null 2>"$dir/api-init.err" || fail "aits api init failed"
 for user in vera:viewer ada:admin; do
   AITS_PASSWORD="${user%%:*}-pw" "$aits" api user add "${user%%:*}" --role "${user##*:}" "${auth[@]}" \
     >/dev/null || fail "aits api user add ${user%%:*} failed"
 done
-key=$("$aits" api key create alertmanager --role trader --json "${auth[@]}") || fail "aits api key create failed"
+key=$("$aits" api key create alertmanager --role notifier --json "${auth[@]}") || fail "aits api key create failed"
 key_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$key")
 python3 -c 'import json,sys; print(json.loads(sys.argv[1])["secret"])' "$key" >"$dir/am-client-secret"
 "$aits" api serve --state "$dir/s" --listen 127.0.0.1:0 --json "${auth[@]}" --no-web \

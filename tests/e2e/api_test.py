@@ -574,26 +574,48 @@ def run(work, procs):
              "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "e2e0001"}
     webhook = {"version": "4", "status": "firing", "receiver": "aits-api", "groupKey": "{}",
                "alerts": [alert]}
-    status, _, posted = request(base, "POST", "/api/v1/alerts/alertmanager", tokens["tom"],
+    # Alertmanager's own key, of the notifier role, through OAuth2 client credentials.
+    notifier = json.loads(aits("api", "key", "create", "alertmanager", "--role", "notifier",
+                               "--json", *auth).stdout)
+    status, _, granted = request(base, "POST", "/api/v1/auth/token",
+                                 body={"grant_type": "client_credentials",
+                                       "client_id": notifier["id"],
+                                       "client_secret": notifier["secret"]}, form=True)
+    check("a notifier's key gets a token", status == 200, (status, granted))
+    alerter = granted.get("access_token", "")
+    status, _, refused = request(base, "POST", "/api/v1/alerts/alertmanager", tokens["tom"],
+                                 body=webhook)
+    check("a trader may not post alerts (403)", status == 403, (status, refused))
+    for method, path in (("GET", "/api/v1/account"), ("GET", "/api/v1/alerts"),
+                         ("POST", "/api/v1/risk/breaker")):
+        status, _, refused = request(base, method, path, alerter,
+                                     body={"state": "halted", "reason": "x"}
+                                     if method == "POST" else None)
+        check(f"the notifier may not {method} {path} (403)", status == 403, (status, refused))
+    status, _, posted = request(base, "POST", "/api/v1/alerts/alertmanager", alerter,
                                 body=webhook)
-    check("a trader's key posts Alertmanager's webhook", status == 200
+    check("the notifier posts Alertmanager's webhook", status == 200
           and posted == {"alerts": 1, "delivered": 1, "repeated": 0}, (status, posted))
     got = ws.recv_json()
     check("the alert reaches the stream, past a symbol filter, with its change's id",
           got.get("topic") == "alerts" and got.get("id") == "e2e0001/firing/2026-12-07T09:00:00Z"
           and got["data"]["alertname"] == "AitsFeedStale", got)
-    status, _, again = request(base, "POST", "/api/v1/alerts/alertmanager", tokens["tom"],
+    status, _, again = request(base, "POST", "/api/v1/alerts/alertmanager", alerter,
                                body=webhook)
     check("Alertmanager's repeat is counted, not published again",
           again == {"alerts": 1, "delivered": 0, "repeated": 1}, again)
     bad = dict(webhook, alerts=[dict(alert, startsAt=17)])
-    status, _, refused = request(base, "POST", "/api/v1/alerts/alertmanager", tokens["tom"],
+    status, _, refused = request(base, "POST", "/api/v1/alerts/alertmanager", alerter,
                                  body=bad)
     check("a malformed webhook: 400 naming the field",
           status == 400 and "/alerts/0/startsAt" in refused["error"]["message"], refused)
     status, _, shown = request(base, "GET", "/api/v1/alerts", tokens["vera"])
-    check("GET /alerts lists what fires", status == 200 and len(shown["firing"]) == 1
+    check("GET /alerts lists what fires, with the seq to follow it from",
+          status == 200 and len(shown["firing"]) == 1 and shown["seq"] >= got["seq"]
           and shown["firing"][0]["summary"] == "no tick for 30 s", shown)
+    refused = WebSocket(base, "/api/v1/stream?access_token=" + alerter)
+    check("the notifier may not open the stream (401)", refused.status == 401, refused.status)
+    refused.close()
     ws.send(json.dumps({"op": "ping"}))
     pong = ws.recv_json()
     check("nothing more reached the stream (the repeat, the malformed one)",

@@ -102,6 +102,27 @@ async function scenario(work, keepBrowser) {
           index.headers.get('x-content-type-options') === 'nosniff',
       csp);
 
+  // Alertmanager's key: the notifier role, which may post alerts and nothing else.
+  const notifier = JSON.parse(
+      run(['api', 'key', 'create', 'alertmanager', '--role', 'notifier', '--json', ...auth]));
+  const roleDown = {name: 'AitsRoleDown', summary: 'the gateway role is down', fp: 'dash0001'};
+  const feedStale = {name: 'AitsFeedStale', summary: 'no tick from EURUSD for 30 s', fp: 'dash0002'};
+  const postAlert = async (status, alert) => {
+    const r = await fetch(base + '/api/v1/alerts/alertmanager', {
+      method: 'POST',
+      headers: {'X-API-Key': notifier.secret, 'Content-Type': 'application/json'},
+      body: JSON.stringify({
+        version: '4', status, receiver: 'aits-api', groupKey: '{}', alerts: [{
+          status, labels: {alertname: alert.name, severity: 'critical'},
+          annotations: {summary: alert.summary}, startsAt: '2026-12-07T09:00:00Z',
+          endsAt: '0001-01-01T00:00:00Z', fingerprint: alert.fp
+        }]
+      }),
+    });
+    return r.status;
+  };
+  check('an alert fired before the page opens is taken', (await postAlert('firing', roleDown)) === 200);
+
   const browser = await launchChromium(webSource);
   keepBrowser(browser);
   const problems = [];
@@ -129,36 +150,28 @@ async function scenario(work, keepBrowser) {
   check(
       'the chart is drawn', (await page.getByTestId('price-chart').locator('canvas').count()) > 0);
 
-  // An alert posted as Alertmanager posts it (a trader's credentials): shown at once above the
-  // page, gone when it resolves.
-  const alertmanager = await apiLogin(base, 'tom', 'tom-secret');
-  const postAlert = async (status) => {
-    const r = await fetch(base + '/api/v1/alerts/alertmanager', {
-      method: 'POST',
-      headers: {Authorization: `Bearer ${alertmanager}`, 'Content-Type': 'application/json'},
-      body: JSON.stringify({
-        version: '4', status, receiver: 'aits-api', groupKey: '{}', alerts: [{
-          status, labels: {alertname: 'AitsFeedStale', severity: 'critical'},
-          annotations: {summary: 'no tick from EURUSD for 30 s'},
-          startsAt: '2026-12-07T09:00:00Z', endsAt: '0001-01-01T00:00:00Z',
-          fingerprint: 'dash0001'
-        }]
-      }),
-    });
-    return r.status;
-  };
-  check('Alertmanager\'s webhook is taken', (await postAlert('firing')) === 200);
-  const shownAlert = await until('the alert on the page', async () => {
-    const t = await text(page.getByTestId('alert'));
-    return t.includes('AitsFeedStale') ? t : null;
+  // Alerts posted as Alertmanager posts them, with a notifier's key: the one that fired before
+  // the page opened is shown from the API's snapshot, the next one from the stream, and both
+  // leave the page when they resolve.
+  const shownAlerts = async () =>
+      (await page.getByTestId('alert').allTextContents()).map((t) => t.trim()).sort();
+  const alertsShow = (want) => until(`the alerts ${JSON.stringify(want)} on the page`, async () => {
+    const seen = await shownAlerts();
+    return JSON.stringify(seen) === JSON.stringify(want) ? seen : null;
   }, 10_000);
-  check(
-      'the firing alert is shown with its severity and summary',
-      shownAlert === 'AitsFeedStale (critical): no tick from EURUSD for 30 s', shownAlert);
+  await alertsShow(['AitsRoleDown (critical): the gateway role is down']);
+  check('a second alert, fired while the page is open, is taken',
+        (await postAlert('firing', feedStale)) === 200);
+  await alertsShow([
+    'AitsFeedStale (critical): no tick from EURUSD for 30 s',
+    'AitsRoleDown (critical): the gateway role is down'
+  ]);
   await page.screenshot({path: join(artifacts, 'trader-alert.png'), fullPage: true});
-  check('its resolution is taken', (await postAlert('resolved')) === 200);
+  check('the resolutions are taken',
+        (await postAlert('resolved', feedStale)) === 200 &&
+            (await postAlert('resolved', roleDown)) === 200);
   await until(
-      'the alert to leave the page',
+      'the alerts to leave the page',
       async () => (await page.getByTestId('alerts').isHidden()), 10_000);
 
   // A fill that arrives while the page is open (not one loaded with it).

@@ -78,7 +78,7 @@ interface Alert {
   severity: string;
   summary: string;
   starts_at: string;
-  fingerprint: string;
+  key: string;
 }
 
 interface Risk {
@@ -186,8 +186,10 @@ class Dashboard {
       h('div', {'data-testid': 'explanation', class: 'explanation'},
         h('p', {class: 'muted'}, 'Pick an order or a decision to see why it was made.'));
   private readonly riskBody = h('div', {'data-testid': 'risk-details'});
-  // The alerts firing now, by the id Alertmanager gave them (docs/api.md, "Alerts").
+  // The alerts firing now, by their key (docs/api.md, "Alerts"), and the seq of the snapshot
+  // they were first read in, from which the alerts' stream starts.
   private readonly firing = new Map<string, Alert>();
+  private alertsFrom = 1;
   private readonly alertsBar =
       h('div', {class: 'alerts', 'data-testid': 'alerts', role: 'status', hidden: true});
   private readonly controlsError =
@@ -232,9 +234,12 @@ class Dashboard {
     // above, so that nothing falls between them and the stream; what both hold is merged by id.
     this.streams.push(new Stream(api, ['account'], (m) => this.onMessage(m), () => {}, 1));
     this.streams.push(new Stream(
-        api, ['quotes', 'bars', 'orders', 'fills', 'decisions', 'risk', 'alerts'],
-        (m) => this.onMessage(m),
+        api, ['quotes', 'bars', 'orders', 'fills', 'decisions', 'risk'], (m) => this.onMessage(m),
         (live, why) => this.setStatus(live, why), this.session.events + 1));
+    // Alerts from the seq of their snapshot: no change made after it is missed, whatever the
+    // log's seq was when the page read the session.
+    this.streams.push(new Stream(api, ['alerts'], (m) => this.onMessage(m), () => {},
+                                 this.alertsFrom));
     for (const s of this.streams) s.start();
     window.addEventListener('hashchange', this.onRoute);
     this.route();
@@ -510,17 +515,18 @@ class Dashboard {
   }
 
   private async loadAlerts(): Promise<void> {
-    const alerts = await api.get<{firing: Alert[]}>('/api/v1/alerts');
+    const alerts = await api.get<{seq: number, firing: Alert[]}>('/api/v1/alerts');
+    this.alertsFrom = Math.max(alerts.seq, 1);
     for (const alert of alerts.firing) this.noteAlert(alert);
     this.drawAlerts();
   }
 
+  // A resolution ends the firing of the same start only, as the API's does.
   private noteAlert(alert: Alert): void {
-    const id = alert.fingerprint || alert.alertname;
     if (alert.status === 'firing') {
-      this.firing.set(id, alert);
-    } else {
-      this.firing.delete(id);
+      this.firing.set(alert.key, alert);
+    } else if (this.firing.get(alert.key)?.starts_at === alert.starts_at) {
+      this.firing.delete(alert.key);
     }
   }
 

@@ -7,6 +7,18 @@
 
 namespace aits::api {
 
+namespace {
+
+// An alert as the API shows it: as the notifications role does, and with its key, the identity
+// that ties its changes together (Alertmanager's fingerprint, or its name and labels).
+nlohmann::json Shown(const notify::Delivered& delivered) {
+  nlohmann::json shown(notify::DeliveredJson(delivered));
+  shown["key"] = notify::AlertIdentity(delivered.alert);
+  return shown;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<AlertBoard>> AlertBoard::Create(StreamHub* hub) {
   std::unique_ptr<AlertBoard> board(new AlertBoard());
   board->hub_ = hub;
@@ -16,22 +28,30 @@ Result<std::unique_ptr<AlertBoard>> AlertBoard::Create(StreamHub* hub) {
   AlertBoard* self = board.get();
   // Called under the notifier's mutex, once per change, in the order received.
   board->notifier_->AddChannel([self](const notify::Delivered& delivered) {
-    const nlohmann::json shown(notify::DeliveredJson(delivered));
-    const std::string identity = notify::AlertIdentity(delivered.alert);
+    const notify::Alert& alert = delivered.alert;
+    const nlohmann::json shown = Shown(delivered);
+    const std::string key = shown["key"].get<std::string>();
     {
       std::lock_guard lock(self->mutex_);
       ++self->changes_;
-      if (delivered.alert.status == "firing") {
-        self->firing_.insert_or_assign(identity, std::make_pair(self->changes_, shown));
-      } else {
-        self->firing_.erase(identity);
+      if (alert.status == "firing") {
+        self->firing_.insert_or_assign(key, Firing{self->changes_, alert.starts_at, shown});
+        if (self->firing_.size() > kMaxFiring) {
+          auto oldest = self->firing_.begin();
+          for (auto it = self->firing_.begin(); it != self->firing_.end(); ++it) {
+            if (it->second.order < oldest->second.order) oldest = it;
+          }
+          self->firing_.erase(oldest);
+        }
+      } else if (auto it = self->firing_.find(key);
+                 it != self->firing_.end() && it->second.starts_at == alert.starts_at) {
+        self->firing_.erase(it);
       }
     }
     if (self->hub_ != nullptr) {
-      // The change's id: one alert fires and resolves once per start.
-      self->hub_->PublishBesideLog(
-          kTopicAlerts, identity + "/" + delivered.alert.status + "/" + delivered.alert.starts_at,
-          shown);
+      // The change's id: one start of an alert fires and resolves once.
+      self->hub_->PublishBesideLog(kTopicAlerts, key + "/" + alert.status + "/" + alert.starts_at,
+                                   shown);
     }
   });
   return board;
@@ -42,21 +62,24 @@ Result<notify::ReceiveOutcome> AlertBoard::Receive(std::string_view body) {
 }
 
 nlohmann::json AlertBoard::Snapshot(size_t limit) const {
+  // The seq first: whatever changes after it is published at it or later.
+  const uint64_t seq = hub_ != nullptr ? hub_->last_seq() : 0;
   nlohmann::json firing = nlohmann::json::array();
   {
     std::lock_guard lock(mutex_);
-    std::vector<const std::pair<uint64_t, nlohmann::json>*> order;
+    std::vector<const Firing*> order;
     order.reserve(firing_.size());
-    for (const auto& [identity, entry] : firing_) order.push_back(&entry);
-    std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->first < b->first; });
-    for (const auto* entry : order) firing.push_back(entry->second);
+    for (const auto& [key, entry] : firing_) order.push_back(&entry);
+    std::sort(order.begin(), order.end(),
+              [](const Firing* a, const Firing* b) { return a->order < b->order; });
+    for (const Firing* entry : order) firing.push_back(entry->shown);
   }
   nlohmann::json recent = nlohmann::json::array();
   const std::vector<notify::Delivered> delivered = notifier_->Recent();
   for (auto it = delivered.rbegin(); it != delivered.rend() && recent.size() < limit; ++it) {
-    recent.push_back(nlohmann::json(notify::DeliveredJson(*it)));
+    recent.push_back(Shown(*it));
   }
-  return {{"firing", firing}, {"recent", recent}};
+  return {{"seq", seq}, {"firing", firing}, {"recent", recent}};
 }
 
 void AddAlertRoutes(ApiService& service, AlertBoard& board) {
@@ -82,11 +105,12 @@ void AddAlertRoutes(ApiService& service, AlertBoard& board) {
        {"externalURL", schema::String()}});
   service.Add({"POST",
                "/api/v1/alerts/alertmanager",
-               Role::kTrader,
+               Role::kAdmin,
                true,
                "alerts",
                "Alertmanager's webhook: each change of an alert once on the stream's alerts "
-               "topic (give Alertmanager an API key of its own, role trader)",
+               "topic (give Alertmanager an API key of the notifier role, which may do nothing "
+               "else)",
                {},
                webhook,
                [b](RequestContext& ctx) {
@@ -103,7 +127,10 @@ void AddAlertRoutes(ApiService& service, AlertBoard& board) {
                200,
                schema::Object({{"alerts", schema::Integer()},
                                {"delivered", schema::Integer()},
-                               {"repeated", schema::Integer()}})});
+                               {"repeated", schema::Integer()}}),
+               "application/json",
+               {},
+               /*notifier=*/true});
   service.Add({"GET",
                "/api/v1/alerts",
                Role::kViewer,
@@ -118,7 +145,8 @@ void AddAlertRoutes(ApiService& service, AlertBoard& board) {
                  return Json(200, b->Snapshot(page->limit));
                },
                200,
-               schema::Object({{"firing", schema::ArrayOf(schema::Ref("Alert"))},
+               schema::Object({{"seq", schema::Integer()},
+                               {"firing", schema::ArrayOf(schema::Ref("Alert"))},
                                {"recent", schema::ArrayOf(schema::Ref("Alert"))}})});
 }
 

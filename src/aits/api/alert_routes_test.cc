@@ -44,8 +44,11 @@ class AlertRoutesTest : public ::testing::Test {
                  .value();
     ASSERT_TRUE(store_->AddUser("vera", Role::kViewer, "vera-pw", kStart).ok());
     ASSERT_TRUE(store_->EnsureSigningKey(kStart).ok());
-    auto [key, secret] = store_->CreateApiKey("alertmanager", Role::kTrader, kStart).value();
-    trader_key_ = secret;
+    auto [key, secret] = store_->CreateApiKey("alertmanager", Role::kNotifier, kStart).value();
+    notifier_key_ = secret;
+    auto [trader, trader_secret] = store_->CreateApiKey("bot", Role::kTrader, kStart).value();
+    trader_key_ = trader_secret;
+    ASSERT_TRUE(store_->AddUser("ada", Role::kAdmin, "ada-pw", kStart).ok());
     auto [viewer, viewer_secret] = store_->CreateApiKey("watcher", Role::kViewer, kStart).value();
     viewer_key_ = viewer_secret;
     clock_.AdvanceTo(kStart);
@@ -74,7 +77,7 @@ class AlertRoutesTest : public ::testing::Test {
     return service_->Handle(r);
   }
   HttpResponse Post(const std::vector<nlohmann::json>& alerts, const std::string& key = {}) {
-    return Call("POST", "/api/v1/alerts/alertmanager", key.empty() ? trader_key_ : key,
+    return Call("POST", "/api/v1/alerts/alertmanager", key.empty() ? notifier_key_ : key,
                 Webhook(alerts));
   }
 
@@ -84,6 +87,7 @@ class AlertRoutesTest : public ::testing::Test {
   StreamHub hub_;
   std::unique_ptr<AlertBoard> board_;
   std::unique_ptr<ApiService> service_;
+  std::string notifier_key_;
   std::string trader_key_;
   std::string viewer_key_;
 };
@@ -143,20 +147,86 @@ TEST_F(AlertRoutesTest, EachChangeReachesTheStreamOnceNumberedBesideTheLog) {
   EXPECT_EQ(resumed.back()["id"], "f1/resolved/2026-12-07T09:00:00Z");
 }
 
-TEST_F(AlertRoutesTest, OnlyATraderOrAdminMayPostAndEveryPostIsAudited) {
-  const HttpResponse viewer = Post({AlertOf("X", "firing", "f")}, viewer_key_);
-  EXPECT_EQ(viewer.status, 403) << viewer.body;
+// Posting takes a notifier's key (or an admin), and that key may do nothing else: not read, not
+// trade, not open the stream. Not a trader's key: it could halt trading.
+TEST_F(AlertRoutesTest, OnlyANotifierOrAnAdminMayPostAndANotifierNothingElse) {
+  EXPECT_EQ(Post({AlertOf("X", "firing", "f")}, viewer_key_).status, 403);
+  const HttpResponse trader = Post({AlertOf("X", "firing", "f")}, trader_key_);
+  EXPECT_EQ(trader.status, 403) << trader.body;
+  EXPECT_NE(trader.body.find("needs the admin role or a notifier"), std::string::npos)
+      << trader.body;
   EXPECT_EQ(Call("POST", "/api/v1/alerts/alertmanager", "", Webhook({})).status, 401);
   EXPECT_EQ(Call("GET", "/api/v1/alerts", "").status, 401);
   EXPECT_EQ(hub_.published(), 0u);
   ASSERT_EQ(Post({AlertOf("X", "firing", "f")}).status, 200);
   const std::vector<AuditEntry> trail = store_->AuditTrail(0, 10).value();
-  ASSERT_EQ(trail.size(), 3u);  // newest first
+  ASSERT_EQ(trail.size(), 4u);  // newest first
   EXPECT_EQ(trail[0].action, "POST /api/v1/alerts/alertmanager");
   EXPECT_EQ(trail[0].status, 200);
+  EXPECT_EQ(trail[0].role, "notifier");
   EXPECT_EQ(trail[0].detail, "alerts: 1, new: 1");
   EXPECT_EQ(trail[1].status, 401);
   EXPECT_EQ(trail[2].status, 403);
+  EXPECT_EQ(trail[3].status, 403);
+  // The notifier reads nothing, and no stream.
+  const HttpResponse read = Call("GET", "/api/v1/alerts", notifier_key_);
+  EXPECT_EQ(read.status, 403) << read.body;
+  HttpRequest upgrade;
+  upgrade.method = "GET";
+  upgrade.path = "/api/v1/stream";
+  upgrade.headers.emplace_back("x-api-key", notifier_key_);
+  std::string why;
+  int64_t retry_after = 0;
+  EXPECT_FALSE(service_->AuthenticateUpgrade(upgrade, &why, &retry_after));
+  EXPECT_NE(why.find("notifier"), std::string::npos) << why;
+  // An admin may post by hand; no person may be a notifier.
+  HttpRequest login;
+  login.method = "POST";
+  login.path = "/api/v1/auth/token";
+  login.body = "grant_type=password&username=ada&password=ada-pw";
+  login.client = "127.0.0.1";
+  const std::string admin =
+      nlohmann::json::parse(service_->Handle(login).body).value("access_token", "");
+  HttpRequest by_hand;
+  by_hand.method = "POST";
+  by_hand.path = "/api/v1/alerts/alertmanager";
+  by_hand.headers.emplace_back("authorization", "Bearer " + admin);
+  by_hand.body = Webhook({AlertOf("Y", "firing", "g")});
+  by_hand.client = "127.0.0.1";
+  EXPECT_EQ(service_->Handle(by_hand).status, 200);
+  EXPECT_EQ(store_->AddUser("nora", Role::kNotifier, "pw", kStart).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->SetUserRole("ada", Role::kNotifier).code(), StatusCode::kInvalidArgument);
+}
+
+// A resolution of an older start leaves a newer one firing; an alert without a fingerprint is
+// its name and labels; an alert before any event takes seq 1, so a client can resume from it.
+TEST_F(AlertRoutesTest, AlertsAreKeyedByTheirIdentityAndStartAndResumableBeforeAnyEvent) {
+  nlohmann::json later = AlertOf("AitsRoleDown", "firing", "");
+  later["labels"]["instance"] = "a:1";
+  later["startsAt"] = "2026-12-07T10:00:00Z";
+  nlohmann::json earlier_resolved = later;
+  earlier_resolved["status"] = "resolved";
+  earlier_resolved["startsAt"] = "2026-12-07T09:00:00Z";
+  nlohmann::json other = AlertOf("AitsRoleDown", "firing", "");
+  other["labels"]["instance"] = "b:1";
+  ASSERT_EQ(Post({later, other}).status, 200);
+  ASSERT_EQ(Post({earlier_resolved}).status, 200);
+  nlohmann::json shown = board_->Snapshot(10);
+  ASSERT_EQ(shown["firing"].size(), 2u) << shown.dump();
+  EXPECT_NE(shown["firing"][0]["key"], shown["firing"][1]["key"]);
+  EXPECT_EQ(shown["seq"], 1);
+  // Both were published at seq 1 (no event yet), and come back on a resume from it.
+  std::vector<nlohmann::json> resumed;
+  StreamHub::Filter filter;
+  filter.topics = kTopicAlerts;
+  hub_.Subscribe(filter, shown["seq"].get<uint64_t>(), [&resumed](const StreamHub::Message& m) {
+    resumed.push_back(nlohmann::json::parse(*m.text));
+    return true;
+  });
+  ASSERT_EQ(resumed.size(), 3u);
+  EXPECT_EQ(resumed[0]["seq"], 1);
+  EXPECT_EQ(resumed[0]["data"]["key"], shown["firing"][0]["key"]);
 }
 
 TEST_F(AlertRoutesTest, AMalformedNotificationIsRefusedWithItsFieldAndChangesNothing) {
@@ -166,7 +236,7 @@ TEST_F(AlertRoutesTest, AMalformedNotificationIsRefusedWithItsFieldAndChangesNot
   EXPECT_NE(refused.body.find("/alerts/1/status: \\\"maybe\\\" is neither firing nor resolved"),
             std::string::npos)
       << refused.body;
-  EXPECT_EQ(Call("POST", "/api/v1/alerts/alertmanager", trader_key_, "{not json").status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/alerts/alertmanager", notifier_key_, "{not json").status, 400);
   EXPECT_EQ(Call("GET", "/api/v1/alerts?limit=0", viewer_key_).status, 400);
   EXPECT_EQ(hub_.published(), 0u);
   const nlohmann::json shown =

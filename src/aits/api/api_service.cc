@@ -90,16 +90,18 @@ HttpResponse OAuthError(int status, std::string_view error, std::string_view des
 // InvalidArgument when it is Basic but malformed.
 using ClientCredentials = std::optional<std::pair<std::string, std::string>>;
 Result<ClientCredentials> BasicCredentials(std::string_view header) {
-  constexpr std::string_view kScheme = "basic ";
+  constexpr std::string_view kScheme = "basic";
   if (header.size() < kScheme.size()) return ClientCredentials();
   for (size_t i = 0; i < kScheme.size(); ++i) {
     if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) {
       return ClientCredentials();
     }
   }
-  std::string text(header.substr(kScheme.size()));
-  // Standard base64 differs from base64url in two characters and its padding.
-  while (!text.empty() && text.back() == '=') text.pop_back();
+  if (header.size() == kScheme.size()) return InvalidArgument("Basic credentials: none given");
+  if (header[kScheme.size()] != ' ') return ClientCredentials();  // "Basicx ...": another scheme
+  std::string text(header.substr(kScheme.size() + 1));
+  // Standard base64 differs from base64url in two characters and its padding (at most two).
+  for (int pad = 0; pad < 2 && !text.empty() && text.back() == '='; ++pad) text.pop_back();
   for (char& c : text) {
     if (c == '-' || c == '_') return InvalidArgument("Basic credentials: not base64");
     if (c == '+') c = '-';
@@ -113,6 +115,13 @@ Result<ClientCredentials> BasicCredentials(std::string_view header) {
   std::optional<std::string> secret = PercentDecode(decoded->substr(colon + 1), true);
   if (!id || !secret) return InvalidArgument("Basic credentials: a bad %-escape");
   return ClientCredentials(std::make_pair(std::move(*id), std::move(*secret)));
+}
+
+// Whether `role` may call `route` (which needs one): people and programs by rank, a notifier
+// only where the route lets one in.
+bool Permits(Role role, const Route& route) {
+  if (role == Role::kNotifier) return route.notifier;
+  return static_cast<int>(role) >= static_cast<int>(*route.role);
 }
 
 }  // namespace
@@ -352,6 +361,10 @@ std::optional<Caller> ApiService::AuthenticateUpgrade(const HttpRequest& request
   ctx.now = clock_.Now();
   std::optional<Caller> caller = Authenticate(ctx, why);
   if (!caller) return std::nullopt;
+  if (caller->role == Role::kNotifier) {
+    *why = caller->subject + " is a notifier: it may post alerts, and read nothing";
+    return std::nullopt;
+  }
   if (const int64_t wait = limiter_.Take("s:" + caller->subject, ctx.now); wait > 0) {
     *retry_after = wait;
     *why = "more than " + std::to_string(limiter_.per_minute()) + " requests a minute";
@@ -432,12 +445,13 @@ HttpResponse ApiService::Dispatch(RequestContext& ctx) {
         response.headers.emplace_back("Retry-After", std::to_string(wait));
       }
     }
-    if (refusal.empty() && route.role && ctx.caller->role < *route.role) {
+    if (refusal.empty() && route.role && !Permits(ctx.caller->role, route)) {
       refusal = "role";
       response =
           Problem(ctx, 403, "forbidden",
-                  std::string("this needs the ") + std::string(RoleName(*route.role)) + " role; " +
-                      ctx.caller->subject + " has " + std::string(RoleName(ctx.caller->role)));
+                  std::string("this needs the ") + std::string(RoleName(*route.role)) + " role" +
+                      (route.notifier ? " or a notifier" : "") + "; " + ctx.caller->subject +
+                      " has " + std::string(RoleName(ctx.caller->role)));
     }
     if (refusal.empty()) {
       try {
@@ -764,6 +778,7 @@ nlohmann::json ApiService::OpenApi() const {
       op["security"] = {{{"bearer", nlohmann::json::array()}},
                         {{"apiKey", nlohmann::json::array()}}};
       op["x-aits-role"] = RoleName(*r.role);
+      if (r.notifier) op["x-aits-notifier"] = true;
     } else {
       op["security"] = nlohmann::json::array();
     }

@@ -7,7 +7,8 @@
 //      before is taken from a TokenCache) or an API key in X-API-Key — unless the route is
 //      public (401 with WWW-Authenticate otherwise);
 //   5. the per-client rate limit (429 with Retry-After);
-//   6. the route's role: viewer < trader < admin (403);
+//   6. the route's role: viewer < trader < admin, and a notifier only where the route says so
+//      (403);
 //   7. the handler; a command (a route that changes something) is written to the audit trail
 //      with its result, refused or not.
 // Every refusal has the same body: {"error": {"code", "message", "request_id"}} — except the
@@ -87,6 +88,8 @@ struct Route {
   // Refusals this route answers besides those every route may (400, 429, 500; 401 and 403 with
   // a role; 404 with a path parameter; 413 with a body).
   std::vector<int> errors = {};
+  // A notifier's key may call it too (Role::kNotifier: every other route refuses it).
+  bool notifier = false;
 };
 
 struct ApiOptions {
@@ -134,7 +137,8 @@ class ApiService {
   // The caller of a WebSocket upgrade, counted against the rate limit like a request. Besides
   // the headers a request may carry, it takes the query parameters `access_token` and
   // `api_key`: a browser's WebSocket cannot send headers. nullopt with `why` (and, when the
-  // rate limit refused it, `retry_after` > 0) otherwise.
+  // rate limit refused it, `retry_after` > 0) otherwise; a notifier's key too, as it reads
+  // nothing.
   std::optional<Caller> AuthenticateUpgrade(const HttpRequest& request, std::string* why,
                                             int64_t* retry_after);
   const Clock& clock() const { return clock_; }

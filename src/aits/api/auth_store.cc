@@ -77,6 +77,15 @@ Status ChangeOne(const sqlite::Database& db, sqlite::Statement& stmt, const std:
 
 }  // namespace
 
+// A person may not be a notifier: that role reads nothing, and exists so that a program's key
+// that posts alerts can do nothing else.
+static Status CheckUserRole(Role role) {
+  if (role != Role::kNotifier) return Status::Ok();
+  return InvalidArgument(
+      "role notifier: for an API key of a program that posts alerts (aits api key create "
+      "--role notifier), not for a user");
+}
+
 // A role as the store wrote it; the least one for anything else (a file edited by hand).
 static Role StoredRole(const std::string& text) {
   const Result<Role> role = ParseRole(text);
@@ -91,6 +100,8 @@ std::string_view RoleName(Role role) {
       return "trader";
     case Role::kAdmin:
       return "admin";
+    case Role::kNotifier:
+      return "notifier";
   }
   return "viewer";
 }
@@ -99,8 +110,9 @@ Result<Role> ParseRole(std::string_view text) {
   if (text == "viewer") return Role::kViewer;
   if (text == "trader") return Role::kTrader;
   if (text == "admin") return Role::kAdmin;
+  if (text == "notifier") return Role::kNotifier;
   return InvalidArgument("role \"" + std::string(text.substr(0, 40)) +
-                         "\": expected viewer, trader or admin");
+                         "\": expected viewer, trader, admin or notifier (for an API key)");
 }
 
 Result<std::unique_ptr<AuthStore>> AuthStore::Open(const std::string& path, SecretBox box,
@@ -175,6 +187,7 @@ Status AuthStore::Migrate() {
 Status AuthStore::AddUser(const std::string& name, Role role, std::string_view password,
                           Timestamp now) {
   AITS_RETURN_IF_ERROR(CheckName("user", name));
+  AITS_RETURN_IF_ERROR(CheckUserRole(role));
   AITS_ASSIGN_OR_RETURN(const std::string hash, HashPassword(password, cost_));
   std::lock_guard lock(mutex_);
   AITS_ASSIGN_OR_RETURN(
@@ -198,6 +211,7 @@ Status AuthStore::SetPassword(const std::string& name, std::string_view password
 }
 
 Status AuthStore::SetUserRole(const std::string& name, Role role) {
+  AITS_RETURN_IF_ERROR(CheckUserRole(role));
   std::lock_guard lock(mutex_);
   AITS_ASSIGN_OR_RETURN(
       sqlite::Statement stmt,

@@ -37,9 +37,12 @@
 
 namespace aits::api {
 
-enum class Role { kViewer = 1, kTrader = 2, kAdmin = 3 };
+// People and programs rank viewer < trader < admin: each may do what the one below may. A
+// notifier stands apart: an API key for a program that posts alerts (Alertmanager) and may do
+// nothing else, not even read (docs/api.md, "Alerts"); no user has it.
+enum class Role { kViewer = 1, kTrader = 2, kAdmin = 3, kNotifier = 4 };
 std::string_view RoleName(Role role);
-// "viewer", "trader" or "admin"; InvalidArgument naming the text otherwise.
+// "viewer", "trader", "admin" or "notifier"; InvalidArgument naming the text otherwise.
 Result<Role> ParseRole(std::string_view text);
 
 struct UserRecord {

@@ -346,8 +346,9 @@ struct ClaimSlots {
   void SetSeconds(std::string_view name, int64_t seconds) {
     if (std::string* text = Text(name)) text->clear();
     if (Timestamp* time = Time(name)) {
-      // Nanoseconds in an int64 reach the year 2262: a time past that is held at the end.
-      constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / kNanosPerSecond;
+      // Nanoseconds in an int64 reach the year 2262: a time past that is held a year short of
+      // the end, so that adding the leeway to it cannot overflow.
+      constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / kNanosPerSecond - 366 * 86'400;
       *time = Timestamp{std::clamp(seconds, -kMax, kMax) * kNanosPerSecond};
       if (name == "exp") has_exp = true;
     }
@@ -442,6 +443,11 @@ Result<Claims> ParseClaims(std::string_view payload, bool scan) {
     for (const auto& [name, value] : json.items()) {
       if (value.is_string()) {
         slots->SetText(name, value.get_ref<const std::string&>());
+      } else if (value.is_number_unsigned()) {
+        // Past int64 (up to 2^64 - 1): held at the end, as SetSeconds holds any large time.
+        slots->SetSeconds(name, static_cast<int64_t>(std::min<uint64_t>(
+                                    value.get<uint64_t>(),
+                                    static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))));
       } else if (value.is_number_integer()) {
         slots->SetSeconds(name, value.get<int64_t>());
       } else {

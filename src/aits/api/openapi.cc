@@ -55,7 +55,7 @@ namespace {
 // FormatIso8601's UTC times.
 Json Time() { return {{"type", "string"}, {"format", "date-time"}}; }
 
-Json Roles() { return Enum({"viewer", "trader", "admin"}); }
+Json Roles() { return Enum({"viewer", "trader", "admin", "notifier"}); }
 Json Side() { return Enum({"buy", "sell"}); }
 Json OrderType() { return Enum({"market", "limit", "stop"}); }
 Json OrderStatus() {
@@ -291,7 +291,8 @@ Json Make() {
                        {"annotations", StringMap()},
                        {"starts_at", String()},
                        {"ends_at", String()},
-                       {"fingerprint", String()}});
+                       {"fingerprint", String()},
+                       {"key", String()}});
   s["Promotion"] = Object(
       {{"passed", Boolean()}, {"gate", String()}, {"reason", String()}, {"model", Ref("Model")}});
   return s;

@@ -65,9 +65,15 @@ void StreamHub::PublishBesideLog(Topic topic, const std::string& id, const nlohm
   std::lock_guard lock(mutex_);
   // Numbered under the lock: a Publish between taking the seq and keeping the item would put a
   // lower seq after a higher one.
+  const uint64_t seq = std::max<uint64_t>(last_seq_, 1);
   const nlohmann::json message{
-      {"topic", TopicName(topic)}, {"seq", last_seq_}, {"id", id}, {"data", data}};
-  PublishLocked(Item{last_seq_, topic, std::string(), {Serialise(message), 0}});
+      {"topic", TopicName(topic)}, {"seq", seq}, {"id", id}, {"data", data}};
+  PublishLocked(Item{seq, topic, std::string(), {Serialise(message), 0}});
+}
+
+uint64_t StreamHub::last_seq() const {
+  std::lock_guard lock(mutex_);
+  return std::max<uint64_t>(last_seq_, 1);
 }
 
 void StreamHub::PublishLocked(Item item) {

@@ -69,11 +69,14 @@ class StreamHub {
 
   // {"topic", "seq", "symbol" (when given), "data"} to every subscription that wants it.
   void Publish(uint64_t seq, Topic topic, const std::string& symbol, const nlohmann::json& data);
-  // A message that is not an event of the log (an alert): it takes the newest seq published so
-  // far, so that the seqs a client gets never go down and a resume from a seq brings it again,
-  // and carries `id`, which tells it apart from the event and other messages of that seq.
+  // A message that is not an event of the log (an alert): it takes last_seq(), so that the seqs
+  // a client gets never go down and a resume from a seq brings it again, and carries `id`,
+  // which tells it apart from the event and other messages of that seq.
   // {"topic", "seq", "id", "data"}; to every subscription of the topic, whatever its symbols.
   void PublishBesideLog(Topic topic, const std::string& id, const nlohmann::json& data);
+  // The newest seq published, and at least 1: a `from` of 0 means "live only", so a message
+  // published beside the log before any event takes 1 and can be resumed from.
+  uint64_t last_seq() const;
   // Sends the kept messages with seq >= from that pass the filter (from 0: none, live only),
   // then every new one, until Unsubscribe or the sink refuses.
   Subscribed Subscribe(Filter filter, uint64_t from, Sink sink);
