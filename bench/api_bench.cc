@@ -25,6 +25,7 @@
 #include "aits/persistence/command_wake.h"
 #include "aits/persistence/sqlite.h"
 #include "aits/session/paper.h"
+#include "latency.h"
 
 namespace aits::api {
 namespace {
@@ -187,12 +188,10 @@ void BM_OrderCommand(benchmark::State& state) {
   r.headers.emplace_back("authorization", "Bearer " + token);
   r.headers.emplace_back("content-type", "application/json");
   r.body = R"({"symbol": "EURUSD", "side": "buy", "lots": 0.1, "reason": "bench"})";
-  std::vector<double> micros;
-  micros.reserve(100'000);
+  bench::LatencySamples answers(1'000'000);
   // From the request's start to the session's feed awake with the order's wake: what the API
   // adds to the order's path. The audit row is written after the hand-off, before the answer.
-  std::vector<double> handoff;
-  handoff.reserve(100'000);
+  bench::LatencySamples handoffs(1'000'000);
   // range(0): orders a second, evenly spaced (0: back to back). Back to back, the store's
   // write-ahead logs and the threads that sync them compete with the orders for the two cores;
   // a trader's orders come far less often.
@@ -208,9 +207,7 @@ void BM_OrderCommand(benchmark::State& state) {
     const uint64_t wakes_before = wakes.load();
     const auto started = std::chrono::steady_clock::now();
     HttpResponse out = f.service->Handle(r);
-    micros.push_back(
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started)
-            .count());
+    answers.Add(std::chrono::steady_clock::now() - started);
     // The wake was sent before Handle returned; the feed may still be on its way to it.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
     while (wakes.load() == wakes_before && std::chrono::steady_clock::now() < deadline) {
@@ -220,26 +217,14 @@ void BM_OrderCommand(benchmark::State& state) {
     // one started: not counted.
     const int64_t woke = woke_ns.load();
     if (wakes.load() != wakes_before && woke >= started.time_since_epoch().count()) {
-      handoff.push_back(static_cast<double>(woke - started.time_since_epoch().count()) / 1e3);
+      handoffs.Add(std::chrono::nanoseconds(woke - started.time_since_epoch().count()));
     }
     if (out.status != 202) state.SkipWithError(("not 202: " + out.body).c_str());
     benchmark::DoNotOptimize(out);
   }
-  std::sort(micros.begin(), micros.end());
-  if (!micros.empty()) {
-    state.counters["p50_us"] = micros[micros.size() / 2];
-    state.counters["p90_us"] = micros[micros.size() * 90 / 100];
-    state.counters["p99_us"] = micros[micros.size() * 99 / 100];
-    state.counters["p999_us"] = micros[micros.size() * 999 / 1000];
-  }
-  std::sort(handoff.begin(), handoff.end());
-  if (!handoff.empty()) {
-    state.counters["handoff_p50_us"] = handoff[handoff.size() / 2];
-    state.counters["handoff_p90_us"] = handoff[handoff.size() * 90 / 100];
-    state.counters["handoff_p99_us"] = handoff[handoff.size() * 99 / 100];
-    state.counters["handoff_p999_us"] = handoff[handoff.size() * 999 / 1000];
-    state.counters["handoffs_missed"] = static_cast<double>(micros.size() - handoff.size());
-  }
+  answers.Report(state, "us");
+  handoffs.Report(state, "us", "handoff_");
+  state.counters["handoffs_missed"] = static_cast<double>(answers.size() - handoffs.size());
   stop.store(true);
   feed.join();
   view.reset();

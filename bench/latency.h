@@ -1,6 +1,6 @@
 // Per-call latency samples for the tail-latency benchmarks: timed one call at a time into a
 // buffer sized up front (no allocation while timing), then reported as Google Benchmark counters
-// p50_<unit>, p99_<unit>, p999_<unit> and max_<unit>.
+// [prefix]p50_<unit>, p90_<unit>, p99_<unit>, p999_<unit> and max_<unit>.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -24,8 +24,10 @@ class LatencySamples {
     }
   }
 
-  // unit: "ns" or "us".
-  void Report(benchmark::State& state, const std::string& unit) {
+  size_t size() const { return nanos_.size(); }
+
+  // unit: "ns" or "us"; `prefix` names the counters of one of several series ("handoff_").
+  void Report(benchmark::State& state, const std::string& unit, const std::string& prefix = "") {
     if (nanos_.empty()) return;
     std::sort(nanos_.begin(), nanos_.end());
     const double scale = unit == "us" ? 1e-3 : 1.0;
@@ -34,10 +36,11 @@ class LatencySamples {
           std::min(nanos_.size() - 1, static_cast<size_t>(q * static_cast<double>(nanos_.size())));
       return static_cast<double>(nanos_[idx]) * scale;
     };
-    state.counters["p50_" + unit] = at(0.50);
-    state.counters["p99_" + unit] = at(0.99);
-    state.counters["p999_" + unit] = at(0.999);
-    state.counters["max_" + unit] = static_cast<double>(nanos_.back()) * scale;
+    state.counters[prefix + "p50_" + unit] = at(0.50);
+    state.counters[prefix + "p90_" + unit] = at(0.90);
+    state.counters[prefix + "p99_" + unit] = at(0.99);
+    state.counters[prefix + "p999_" + unit] = at(0.999);
+    state.counters[prefix + "max_" + unit] = static_cast<double>(nanos_.back()) * scale;
   }
 
  private:

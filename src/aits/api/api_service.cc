@@ -85,21 +85,26 @@ HttpResponse OAuthError(int status, std::string_view error, std::string_view des
   return r;
 }
 
+// Whether `text` starts with `prefix`, ASCII case aside (an Authorization header's scheme is
+// case-insensitive, RFC 9110 §11.1).
+bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) ==
+                  std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
 // RFC 6749 §2.3.1: `Authorization: Basic base64(id ":" secret)`, each of the two form-encoded
 // first. nullopt when the header is of another scheme (a Bearer token sent along is ignored);
 // InvalidArgument when it is Basic but malformed.
 using ClientCredentials = std::optional<std::pair<std::string, std::string>>;
 Result<ClientCredentials> BasicCredentials(std::string_view header) {
-  constexpr std::string_view kScheme = "basic";
-  if (header.size() < kScheme.size()) return ClientCredentials();
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) {
-      return ClientCredentials();
-    }
+  if (header.size() == 5 && StartsWithNoCase(header, "basic")) {
+    return InvalidArgument("Basic credentials: none given");
   }
-  if (header.size() == kScheme.size()) return InvalidArgument("Basic credentials: none given");
-  if (header[kScheme.size()] != ' ') return ClientCredentials();  // "Basicx ...": another scheme
-  std::string text(header.substr(kScheme.size() + 1));
+  if (!StartsWithNoCase(header, "basic ")) return ClientCredentials();
+  std::string text(header.substr(6));
   // Standard base64 differs from base64url in two characters and its padding (at most two).
   for (int pad = 0; pad < 2 && !text.empty() && text.back() == '='; ++pad) text.pop_back();
   for (char& c : text) {
@@ -292,11 +297,7 @@ std::optional<Caller> ApiService::Authenticate(RequestContext& ctx, std::string*
   const std::string_view auth = ctx.http.Header("authorization");
   const std::string_view api_key = ctx.http.Header("x-api-key");
   if (!auth.empty()) {
-    if (auth.size() < 7 ||
-        !std::equal(auth.begin(), auth.begin() + 7, "Bearer ", [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) ==
-                 std::tolower(static_cast<unsigned char>(b));
-        })) {
+    if (!StartsWithNoCase(auth, "bearer ")) {
       *why = "the Authorization header is not \"Bearer TOKEN\"";
       return std::nullopt;
     }
